@@ -1,0 +1,367 @@
+//! Workspaces, users and memberships, sessions, API tokens and the audit log.
+
+use parley_core::role::Role;
+use parley_core::{Timestamp, UserId, WorkspaceId};
+use parley_store::*;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::db::sql_err;
+use crate::rows::{self, is_unique_violation, member_inboxes, opt_ts, ts, uid, USER_COLS};
+
+pub(crate) fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+pub(crate) fn create_workspace(
+    c: &Connection,
+    name: &str,
+    tz: &str,
+    admin: NewUser,
+    at: Timestamp,
+) -> StoreResult<(WorkspaceRow, UserView)> {
+    let ws = WorkspaceRow {
+        id: new_id().into(),
+        name: name.to_string(),
+        timezone: tz.to_string(),
+        created_at: at,
+    };
+    c.execute(
+        "INSERT INTO workspace (id, name, timezone, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![ws.id.to_string(), ws.name, ws.timezone, at.0],
+    )
+    .map_err(sql_err)?;
+    let user = create_user(c, ws.id, admin, at)?;
+    Ok((ws, user))
+}
+
+pub(crate) fn workspace(
+    c: &Connection,
+    id: Option<WorkspaceId>,
+) -> StoreResult<Option<WorkspaceRow>> {
+    let (sql, arg) = match id {
+        Some(id) => ("SELECT id, name, timezone, created_at FROM workspace WHERE id = ?1", id.to_string()),
+        None => ("SELECT id, name, timezone, created_at FROM workspace WHERE ?1 = ?1 ORDER BY created_at LIMIT 1", String::new()),
+    };
+    c.prepare_cached(sql)
+        .map_err(sql_err)?
+        .query_row([arg], |r| {
+            Ok(WorkspaceRow {
+                id: uid(r, 0)?,
+                name: r.get(1)?,
+                timezone: r.get(2)?,
+                created_at: ts(r, 3)?,
+            })
+        })
+        .optional()
+        .map_err(sql_err)
+}
+
+pub(crate) fn create_user(
+    c: &Connection,
+    ws: WorkspaceId,
+    u: NewUser,
+    at: Timestamp,
+) -> StoreResult<UserView> {
+    let id: UserId = new_id().into();
+    c.execute(
+        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.to_string(), u.email, u.name, u.password_hash, at.0],
+    )
+    .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("a user with this email exists".into()) } else { sql_err(e) })?;
+    c.execute(
+        "INSERT INTO membership (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![ws.to_string(), id.to_string(), u.role.as_str(), at.0],
+    )
+    .map_err(sql_err)?;
+    Ok(UserView {
+        id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        created_at: at,
+    })
+}
+
+pub(crate) fn user(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<UserView> {
+    c.prepare_cached(&format!(
+        "SELECT {USER_COLS} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = ?1 AND u.id = ?2"
+    ))
+    .map_err(sql_err)?
+    .query_row([ws.to_string(), id.to_string()], rows::user)
+    .optional()
+    .map_err(sql_err)?
+    .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn list_users(c: &Connection, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {USER_COLS} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = ?1 ORDER BY u.name, u.id"
+        ))
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map([ws.to_string()], rows::user)
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+pub(crate) fn update_user(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: UserId,
+    p: UserPatch,
+) -> StoreResult<UserView> {
+    user(c, ws, id)?;
+    if let Some(name) = p.name {
+        c.execute(
+            "UPDATE users SET name = ?1 WHERE id = ?2",
+            params![name, id.to_string()],
+        )
+        .map_err(sql_err)?;
+    }
+    if let Some(hash) = p.password_hash {
+        c.execute(
+            "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+            params![hash, id.to_string()],
+        )
+        .map_err(sql_err)?;
+        c.execute("DELETE FROM session WHERE user_id = ?1", [id.to_string()])
+            .map_err(sql_err)?;
+    }
+    if let Some(role) = p.role {
+        if role != Role::Admin && user(c, ws, id)?.role == Role::Admin && admin_count(c, ws)? <= 1 {
+            return Err(StoreError::Rejected {
+                code: "last_admin",
+                message: "a workspace needs at least one admin".into(),
+            });
+        }
+        c.execute(
+            "UPDATE membership SET role = ?1 WHERE workspace_id = ?2 AND user_id = ?3",
+            params![role.as_str(), ws.to_string(), id.to_string()],
+        )
+        .map_err(sql_err)?;
+    }
+    user(c, ws, id)
+}
+
+fn admin_count(c: &Connection, ws: WorkspaceId) -> StoreResult<i64> {
+    c.query_row(
+        "SELECT COUNT(*) FROM membership WHERE workspace_id = ?1 AND role = 'admin'",
+        [ws.to_string()],
+        |r| r.get(0),
+    )
+    .map_err(sql_err)
+}
+
+pub(crate) fn remove_user(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+    let u = user(c, ws, id)?;
+    if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
+        return Err(StoreError::Rejected {
+            code: "last_admin",
+            message: "a workspace needs at least one admin".into(),
+        });
+    }
+    let (w, i) = (ws.to_string(), id.to_string());
+    c.execute("DELETE FROM inbox_member WHERE user_id = ?2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = ?1)", [&w, &i])
+        .map_err(sql_err)?;
+    c.execute("DELETE FROM team_member WHERE user_id = ?2 AND team_id IN (SELECT id FROM team WHERE workspace_id = ?1)", [&w, &i])
+        .map_err(sql_err)?;
+    c.execute(
+        "DELETE FROM session WHERE user_id = ?2 AND workspace_id = ?1",
+        [&w, &i],
+    )
+    .map_err(sql_err)?;
+    c.execute("UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = ?2 AND workspace_id = ?1", [&w, &i])
+        .map_err(sql_err)?;
+    c.execute(
+        "DELETE FROM membership WHERE workspace_id = ?1 AND user_id = ?2",
+        [&w, &i],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn principal(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {
+    let u = user(c, ws, id)?;
+    Ok(Principal {
+        user_id: u.id,
+        workspace_id: ws,
+        role: u.role,
+        email: u.email,
+        name: u.name,
+        inboxes: member_inboxes(c, &id.to_string())?,
+    })
+}
+
+pub(crate) fn credentials_by_email(
+    c: &Connection,
+    email: &str,
+) -> StoreResult<Option<(Principal, String)>> {
+    let row = c
+        .prepare_cached(
+            "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id \
+             WHERE u.email = ?1 ORDER BY m.created_at LIMIT 1",
+        )
+        .map_err(sql_err)?
+        .query_row([email], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
+        .optional()
+        .map_err(sql_err)?;
+    match row {
+        Some((user, ws, hash)) => Ok(Some((principal(c, ws, user)?, hash))),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn create_session(c: &Connection, s: NewSession) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![s.token_hash, s.user_id.to_string(), s.workspace_id.to_string(), s.csrf_token, s.created_at.0, s.expires_at.0],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn session_principal(
+    c: &Connection,
+    hash: &str,
+    now: Timestamp,
+) -> StoreResult<Option<(Principal, String)>> {
+    let row = c
+        .prepare_cached("SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = ?1 AND expires_at > ?2")
+        .map_err(sql_err)?
+        .query_row(params![hash, now.0], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
+        .optional()
+        .map_err(sql_err)?;
+    match row {
+        Some((user, ws, csrf)) => match principal(c, ws, user) {
+            Ok(p) => Ok(Some((p, csrf))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn create_token(
+    c: &Connection,
+    ws: WorkspaceId,
+    user: UserId,
+    name: &str,
+    hash: &str,
+    at: Timestamp,
+) -> StoreResult<TokenView> {
+    let id = new_id();
+    c.execute(
+        "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id.to_string(), ws.to_string(), user.to_string(), name, hash, at.0],
+    )
+    .map_err(sql_err)?;
+    Ok(TokenView {
+        id: id.into(),
+        name: name.to_string(),
+        created_at: at,
+        revoked_at: None,
+    })
+}
+
+pub(crate) fn list_tokens(
+    c: &Connection,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<Vec<TokenView>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = ?1 AND user_id = ?2 ORDER BY created_at, id",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map([ws.to_string(), user.to_string()], |r| {
+            Ok(TokenView {
+                id: uid(r, 0)?,
+                name: r.get(1)?,
+                created_at: ts(r, 2)?,
+                revoked_at: opt_ts(r, 3)?,
+            })
+        })
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+pub(crate) fn revoke_token(
+    c: &Connection,
+    ws: WorkspaceId,
+    user: UserId,
+    id: parley_core::TokenId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let n = c
+        .execute(
+            "UPDATE api_token SET revoked_at = ?4 WHERE workspace_id = ?1 AND user_id = ?2 AND id = ?3 AND revoked_at IS NULL",
+            params![ws.to_string(), user.to_string(), id.to_string(), at.0],
+        )
+        .map_err(sql_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) fn token_principal(c: &Connection, hash: &str) -> StoreResult<Option<Principal>> {
+    let row = c
+        .prepare_cached("SELECT user_id, workspace_id FROM api_token WHERE token_hash = ?1 AND revoked_at IS NULL")
+        .map_err(sql_err)?
+        .query_row([hash], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?)))
+        .optional()
+        .map_err(sql_err)?;
+    match row {
+        Some((user, ws)) => match principal(c, ws, user) {
+            Ok(p) => Ok(Some(p)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn record_audit(c: &Connection, e: AuditEntry) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            e.workspace_id.to_string(),
+            e.actor_id.map(|a| a.to_string()),
+            e.action,
+            e.target,
+            e.detail.to_string(),
+            e.ip,
+            e.at.0
+        ],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn list_audit(
+    c: &Connection,
+    ws: WorkspaceId,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(params![ws.to_string(), limit], |r| {
+            Ok(AuditEntry {
+                workspace_id: uid(r, 0)?,
+                actor_id: rows::opt_uid(r, 1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: rows::json_col(r, 4)?,
+                ip: r.get(5)?,
+                at: ts(r, 6)?,
+            })
+        })
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}

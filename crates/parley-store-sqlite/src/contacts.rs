@@ -1,0 +1,359 @@
+//! Contacts and their identities: create, change, search, and merge two into one.
+
+use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
+use parley_store::*;
+use rusqlite::{params, Connection};
+
+use crate::account::new_id;
+use crate::conversations::{insert_event, load_conversation_by, save_conversation};
+use crate::db::sql_err;
+use crate::rows::{is_unique_violation, load_contact, uid};
+
+pub(crate) fn insert_identity(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+    i: &NewIdentity,
+    at: Timestamp,
+) -> StoreResult<IdentityId> {
+    let id: IdentityId = new_id().into();
+    c.prepare_cached(
+        "INSERT INTO contact_identity (id, workspace_id, contact_id, kind, inbox_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        id.to_string(),
+        ws.to_string(),
+        contact.to_string(),
+        i.kind.as_str(),
+        i.inbox_id.map(|i| i.to_string()).unwrap_or_default(),
+        i.external_id,
+        at.0
+    ])
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("the {} identity {:?} belongs to another contact", i.kind.as_str(), i.external_id))
+        } else {
+            sql_err(e)
+        }
+    })?;
+    Ok(id)
+}
+
+pub(crate) fn insert_contact(
+    c: &Connection,
+    ws: WorkspaceId,
+    n: &NewContact,
+    at: Timestamp,
+) -> StoreResult<ContactId> {
+    let id: ContactId = new_id().into();
+    c.prepare_cached(
+        "INSERT INTO contact (id, workspace_id, name, email, phone, custom_fields, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        id.to_string(),
+        ws.to_string(),
+        n.name,
+        n.email,
+        n.phone,
+        serde_json::Value::Object(n.custom_fields.clone()).to_string(),
+        at.0
+    ])
+    .map_err(sql_err)?;
+    for i in &n.identities {
+        insert_identity(c, ws, id, i, at)?;
+    }
+    Ok(id)
+}
+
+pub(crate) fn create_contact(
+    c: &Connection,
+    ws: WorkspaceId,
+    n: NewContact,
+    at: Timestamp,
+) -> StoreResult<ContactView> {
+    let id = insert_contact(c, ws, &n, at)?;
+    load_contact(c, &ws.to_string(), &id.to_string())
+}
+
+pub(crate) fn update_contact(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: ContactId,
+    p: ContactPatch,
+    at: Timestamp,
+) -> StoreResult<ContactView> {
+    let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?;
+    if let Some(v) = p.name {
+        cur.name = v;
+    }
+    if let Some(v) = p.email {
+        cur.email = v;
+    }
+    if let Some(v) = p.phone {
+        cur.phone = v;
+    }
+    if let Some(fields) = p.custom_fields {
+        for (k, v) in fields {
+            if v.is_null() {
+                cur.custom_fields.remove(&k);
+            } else {
+                cur.custom_fields.insert(k, v);
+            }
+        }
+    }
+    if cur.custom_fields.len() > 100 {
+        return Err(StoreError::Invalid {
+            field: "custom_fields",
+            reason: "at most 100 fields".into(),
+        });
+    }
+    c.execute(
+        "UPDATE contact SET name = ?1, email = ?2, phone = ?3, custom_fields = ?4, updated_at = ?5 WHERE id = ?6",
+        params![
+            cur.name,
+            cur.email,
+            cur.phone,
+            serde_json::Value::Object(cur.custom_fields).to_string(),
+            at.0,
+            id.to_string()
+        ],
+    )
+    .map_err(sql_err)?;
+    load_contact(c, &ws.to_string(), &id.to_string())
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub(crate) fn search(
+    c: &Connection,
+    ws: WorkspaceId,
+    q: &str,
+    cursor: Option<Cursor>,
+    limit: u32,
+) -> StoreResult<Page<ContactView>> {
+    let q = q.trim().to_lowercase();
+    let pattern = like_pattern(&q);
+    // "555 0100" should find +14155550100: also match the digits alone against phones.
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let digit_pattern = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
+        like_pattern(&digits)
+    } else {
+        pattern.clone()
+    };
+    let (after_text, after_id) = match &cursor {
+        Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
+        None => (String::new(), String::new()),
+    };
+    let sql = "SELECT k.id, COALESCE(lower(k.name), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 \
+        AND (?2 = '%%' OR lower(k.name) LIKE ?2 ESCAPE '\\' OR k.email LIKE ?2 ESCAPE '\\' OR k.phone LIKE ?3 ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id AND lower(i.external_id) LIKE ?2 ESCAPE '\\')) \
+        AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)) \
+        ORDER BY sort_name, k.id LIMIT ?6";
+    let mut stmt = c.prepare_cached(sql).map_err(sql_err)?;
+    let rows: Vec<(ContactId, String)> = stmt
+        .query_map(
+            params![
+                ws.to_string(),
+                pattern,
+                digit_pattern,
+                after_text,
+                after_id,
+                limit + 1
+            ],
+            |r| Ok((uid(r, 0)?, r.get(1)?)),
+        )
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = if more {
+        rows.last().map(|(id, name)| Cursor {
+            keys: Vec::new(),
+            text: Some(name.clone()),
+            id: id.as_uuid(),
+        })
+    } else {
+        None
+    };
+    let items = rows
+        .iter()
+        .map(|(id, _)| load_contact(c, &ws.to_string(), &id.to_string()))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn add_identity(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+    i: NewIdentity,
+    at: Timestamp,
+) -> StoreResult<ContactView> {
+    load_contact(c, &ws.to_string(), &contact.to_string())?;
+    if let Some(inbox) = i.inbox_id {
+        crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
+            field: "inbox_id",
+            reason: "no such inbox".into(),
+        })?;
+    }
+    insert_identity(c, ws, contact, &i, at)?;
+    load_contact(c, &ws.to_string(), &contact.to_string())
+}
+
+pub(crate) fn remove_identity(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+    identity: IdentityId,
+) -> StoreResult<ContactView> {
+    load_contact(c, &ws.to_string(), &contact.to_string())?;
+    let used: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM conversation WHERE identity_id = ?1",
+            [identity.to_string()],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
+    if used > 0 {
+        return Err(StoreError::Rejected {
+            code: "identity_in_use",
+            message: "replies of a conversation go to this identity; it cannot be removed".into(),
+        });
+    }
+    let n = c
+        .execute(
+            "DELETE FROM contact_identity WHERE id = ?1 AND contact_id = ?2",
+            [identity.to_string(), contact.to_string()],
+        )
+        .map_err(sql_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    load_contact(c, &ws.to_string(), &contact.to_string())
+}
+
+pub(crate) fn merge(
+    c: &Connection,
+    ws: WorkspaceId,
+    kept: ContactId,
+    absorbed: ContactId,
+    actor: UserId,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<ContactView> {
+    if kept == absorbed {
+        return Err(StoreError::Invalid {
+            field: "contact_id",
+            reason: "a contact cannot be merged into itself".into(),
+        });
+    }
+    let w = ws.to_string();
+    let keep = load_contact(c, &w, &kept.to_string())?;
+    let gone = load_contact(c, &w, &absorbed.to_string())?;
+    c.execute(
+        "UPDATE contact_identity SET contact_id = ?1 WHERE contact_id = ?2",
+        [kept.to_string(), absorbed.to_string()],
+    )
+    .map_err(sql_err)?;
+
+    let absorbed_convs: Vec<parley_core::ConversationId> = c
+        .prepare("SELECT id FROM conversation WHERE contact_id = ?1")
+        .map_err(sql_err)?
+        .query_map([absorbed.to_string()], |r| uid(r, 0))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    for conv_id in absorbed_convs {
+        let from = load_conversation_by(c, "c.id = ?1", [conv_id.to_string()])?;
+        let existing = load_conversation_by(
+            c,
+            "c.inbox_id = ?1 AND c.contact_id = ?2",
+            (from.inbox_id.to_string(), kept.to_string()),
+        );
+        match existing {
+            Ok(mut into) => {
+                // Two threads in one inbox become one: the timeline is re-parented, never rewritten.
+                for table in ["event", "message"] {
+                    c.execute(
+                        &format!(
+                            "UPDATE {table} SET conversation_id = ?1 WHERE conversation_id = ?2"
+                        ),
+                        [into.id.to_string(), from.id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                c.execute(
+                    "DELETE FROM conversation WHERE id = ?1",
+                    [from.id.to_string()],
+                )
+                .map_err(sql_err)?;
+                into.waiting_since = match (into.waiting_since, from.waiting_since) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                into.last_activity_at = into.last_activity_at.max(from.last_activity_at).max(at);
+                for l in from.labels {
+                    if !into.labels.contains(&l) {
+                        into.labels.push(l);
+                    }
+                }
+                into.labels.sort();
+                if into.waiting_since.is_some() {
+                    into.status = parley_core::conversation::Status::Open;
+                    into.snoozed_until = None;
+                }
+                into.contact_name = keep.name.clone().or(gone.name.clone());
+                save_conversation(c, &into, true)?;
+                let change =
+                    serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
+                let data = plan::conversation_updated(&change, Some(actor.as_uuid()), &into);
+                insert_event(
+                    c,
+                    events,
+                    ws,
+                    into.inbox_id,
+                    Some(into.id),
+                    "conversation.updated",
+                    None,
+                    at,
+                    data,
+                )?;
+            }
+            Err(StoreError::NotFound) => {
+                c.execute(
+                    "UPDATE conversation SET contact_id = ?1 WHERE id = ?2",
+                    [kept.to_string(), from.id.to_string()],
+                )
+                .map_err(sql_err)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    let mut fields = gone.custom_fields.clone();
+    fields.extend(keep.custom_fields.clone());
+    c.execute(
+        "UPDATE contact SET name = ?1, email = ?2, phone = ?3, custom_fields = ?4, updated_at = ?5 WHERE id = ?6",
+        params![
+            keep.name.or(gone.name),
+            keep.email.or(gone.email),
+            keep.phone.or(gone.phone),
+            serde_json::Value::Object(fields).to_string(),
+            at.0,
+            kept.to_string()
+        ],
+    )
+    .map_err(sql_err)?;
+    c.execute("DELETE FROM contact WHERE id = ?1", [absorbed.to_string()])
+        .map_err(sql_err)?;
+    load_contact(c, &w, &kept.to_string())
+}

@@ -1,0 +1,780 @@
+//! Conversations: ingesting customer messages, agents' commands, lists with filters and keyset
+//! pagination, timelines, snooze wake-ups and the event feed.
+
+use parley_core::contact::IdentityKind;
+use parley_core::conversation::{Change, ConversationState, Status};
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, UserId, WorkspaceId,
+};
+use parley_store::*;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Params};
+
+use crate::account::new_id;
+use crate::contacts::{insert_contact, insert_identity};
+use crate::db::sql_err;
+use crate::rows::{
+    self, scope_filter, uid, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS, MESSAGE_COLS,
+};
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_event(
+    c: &Connection,
+    events: &mut Vec<Published>,
+    ws: WorkspaceId,
+    inbox: InboxId,
+    conv: Option<ConversationId>,
+    kind: &str,
+    message: Option<MessageId>,
+    at: Timestamp,
+    data: String,
+) -> StoreResult<i64> {
+    c.prepare_cached(
+        "INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        ws.to_string(),
+        inbox.to_string(),
+        conv.map(|c| c.to_string()),
+        kind,
+        message.map(|m| m.to_string()),
+        at.0,
+        data
+    ])
+    .map_err(sql_err)?;
+    let seq = c.last_insert_rowid();
+    events.push(Published {
+        seq,
+        workspace_id: ws,
+        inbox_id: inbox,
+        conversation_id: conv,
+        kind: kind.to_string(),
+        at,
+        data,
+    });
+    Ok(seq)
+}
+
+pub(crate) fn load_conversation_by<P: Params>(
+    c: &Connection,
+    cond: &str,
+    p: P,
+) -> StoreResult<ConversationView> {
+    c.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE {cond}"
+    ))
+    .map_err(sql_err)?
+    .query_row(p, rows::conversation)
+    .optional()
+    .map_err(sql_err)?
+    .ok_or(StoreError::NotFound)
+}
+
+fn load_scoped(c: &Connection, scope: &Scope, id: ConversationId) -> StoreResult<ConversationView> {
+    let cond = format!(
+        "c.id = ?1 AND c.workspace_id = ?2{}",
+        scope_filter(scope, "c.inbox_id")
+    );
+    load_conversation_by(c, &cond, [id.to_string(), scope.workspace.to_string()])
+}
+
+/// Writes a conversation's projected state; `labels_changed` also rewrites its label index.
+pub(crate) fn save_conversation(
+    c: &Connection,
+    v: &ConversationView,
+    labels_changed: bool,
+) -> StoreResult<()> {
+    c.prepare_cached(
+        "UPDATE conversation SET status = ?2, snoozed_until = ?3, assignee_id = ?4, team_id = ?5, priority = ?6, labels = ?7, \
+         waiting_since = ?8, waiting_key = ?9, last_activity_at = ?10, last_message = ?11, identity_id = ?12 WHERE id = ?1",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        v.id.to_string(),
+        v.status.as_str(),
+        v.snoozed_until.map(|t| t.0),
+        v.assignee_id.map(|a| a.to_string()),
+        v.team_id.map(|t| t.to_string()),
+        v.priority.rank(),
+        serde_json::to_string(&v.labels).unwrap_or_else(|_| "[]".into()),
+        v.waiting_since.map(|t| t.0),
+        v.waiting_key(),
+        v.last_activity_at.0,
+        v.last_message,
+        v.identity_id.to_string(),
+    ])
+    .map_err(sql_err)?;
+    if labels_changed {
+        c.execute(
+            "DELETE FROM conversation_label WHERE conversation_id = ?1",
+            [v.id.to_string()],
+        )
+        .map_err(sql_err)?;
+        for l in &v.labels {
+            c.execute(
+                "INSERT INTO conversation_label (conversation_id, label) VALUES (?1, ?2)",
+                [v.id.to_string(), l.clone()],
+            )
+            .map_err(sql_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_conversation(c: &Connection, ws: WorkspaceId, v: &ConversationView) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO conversation (id, workspace_id, inbox_id, contact_id, identity_id, status, priority, labels, waiting_key, \
+         last_activity_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?9)",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        v.id.to_string(),
+        ws.to_string(),
+        v.inbox_id.to_string(),
+        v.contact_id.to_string(),
+        v.identity_id.to_string(),
+        v.status.as_str(),
+        v.priority.rank(),
+        v.waiting_key(),
+        v.created_at.0
+    ])
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+fn new_conversation(
+    inbox: InboxId,
+    contact: ContactId,
+    contact_name: Option<String>,
+    identity: IdentityId,
+    at: Timestamp,
+) -> ConversationView {
+    let s = ConversationState::new(at);
+    let mut v = ConversationView {
+        id: new_id().into(),
+        inbox_id: inbox,
+        contact_id: contact,
+        contact_name,
+        identity_id: identity,
+        status: s.status,
+        snoozed_until: None,
+        assignee_id: None,
+        team_id: None,
+        priority: s.priority,
+        labels: Vec::new(),
+        waiting_since: None,
+        last_activity_at: at,
+        last_message: None,
+        created_at: at,
+    };
+    v.set_state(s);
+    v
+}
+
+fn insert_message(c: &Connection, ws: WorkspaceId, m: &MessageView) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO message (id, workspace_id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, external_id, \
+         status, error, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        m.id.to_string(),
+        ws.to_string(),
+        m.conversation_id.to_string(),
+        m.inbox_id.to_string(),
+        m.direction.as_str(),
+        m.sender_kind.as_str(),
+        m.sender_id.map(|s| s.to_string()),
+        m.body,
+        m.external_id,
+        m.status.as_str(),
+        m.error,
+        m.created_at.0
+    ])
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+/// Appends a status change to open before an inbound message reopens a conversation, so the
+/// timeline shows the reopening.
+fn record_reopen(
+    c: &Connection,
+    events: &mut Vec<Published>,
+    ws: WorkspaceId,
+    conv: &mut ConversationView,
+    at: Timestamp,
+) -> StoreResult<()> {
+    if !conv.state().reopens_on_inbound() {
+        return Ok(());
+    }
+    let change = Change::Status {
+        from: conv.status,
+        to: Status::Open,
+        snoozed_until: None,
+    };
+    conv.apply(&change, at);
+    let data = plan::conversation_updated(&plan::change_json(&change), None, conv);
+    insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        "conversation.updated",
+        None,
+        at,
+        data,
+    )?;
+    Ok(())
+}
+
+pub(crate) fn apply_inbound(
+    c: &Connection,
+    m: InboundMessage,
+    events: &mut Vec<Published>,
+) -> StoreResult<InboundOutcome> {
+    let ws: WorkspaceId = c
+        .prepare_cached("SELECT workspace_id FROM inbox WHERE id = ?1")
+        .map_err(sql_err)?
+        .query_row([m.inbox_id.to_string()], |r| uid(r, 0))
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound)?;
+    if let Some(ext) = &m.external_id {
+        let dup = c
+            .prepare_cached(
+                "SELECT m.id, m.conversation_id, c.contact_id FROM message m JOIN conversation c ON c.id = m.conversation_id \
+                 WHERE m.inbox_id = ?1 AND m.direction = 'inbound' AND m.external_id = ?2",
+            )
+            .map_err(sql_err)?
+            .query_row([m.inbox_id.to_string(), ext.clone()], |r| Ok((uid(r, 0)?, uid(r, 1)?, uid(r, 2)?)))
+            .optional()
+            .map_err(sql_err)?;
+        if let Some((message_id, conversation_id, contact_id)) = dup {
+            return Ok(InboundOutcome {
+                duplicate: true,
+                message_id,
+                conversation_id,
+                contact_id,
+            });
+        }
+    }
+    let identity = c
+        .prepare_cached(
+            "SELECT i.id, i.contact_id, k.name FROM contact_identity i JOIN contact k ON k.id = i.contact_id \
+             WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.inbox_id = ?3 AND i.external_id = ?4",
+        )
+        .map_err(sql_err)?
+        .query_row(params![ws.to_string(), m.identity_kind.as_str(), m.inbox_id.to_string(), m.sender_external_id], |r| {
+            Ok((uid::<IdentityId>(r, 0)?, uid::<ContactId>(r, 1)?, r.get::<_, Option<String>>(2)?))
+        })
+        .optional()
+        .map_err(sql_err)?;
+    let (identity_id, contact_id, contact_name) = match identity {
+        Some((i, k, name)) => {
+            if name.is_none() && m.sender_name.is_some() {
+                c.execute(
+                    "UPDATE contact SET name = ?1 WHERE id = ?2",
+                    params![m.sender_name, k.to_string()],
+                )
+                .map_err(sql_err)?;
+            }
+            (i, k, name.or(m.sender_name.clone()))
+        }
+        None => {
+            let contact = NewContact {
+                name: m.sender_name.clone(),
+                email: m.sender_email.clone(),
+                phone: m.sender_phone.clone(),
+                ..Default::default()
+            };
+            let k = insert_contact(c, ws, &contact, m.at)?;
+            let ident = NewIdentity {
+                kind: m.identity_kind,
+                inbox_id: Some(m.inbox_id),
+                external_id: m.sender_external_id.clone(),
+            };
+            (
+                insert_identity(c, ws, k, &ident, m.at)?,
+                k,
+                m.sender_name.clone(),
+            )
+        }
+    };
+    let existing = load_conversation_by(
+        c,
+        "c.inbox_id = ?1 AND c.contact_id = ?2",
+        [m.inbox_id.to_string(), contact_id.to_string()],
+    );
+    let mut conv = match existing {
+        Ok(conv) => conv,
+        Err(StoreError::NotFound) => {
+            let conv = new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            insert_conversation(c, ws, &conv)?;
+            conv
+        }
+        Err(e) => return Err(e),
+    };
+    record_reopen(c, events, ws, &mut conv, m.at)?;
+    // Replies go to the identity the customer last wrote from.
+    conv.identity_id = identity_id;
+    let msg = MessageView {
+        id: new_id().into(),
+        conversation_id: conv.id,
+        inbox_id: m.inbox_id,
+        direction: Direction::Inbound,
+        sender_kind: SenderKind::Contact,
+        sender_id: Some(contact_id.as_uuid()),
+        body: m.body,
+        external_id: m.external_id,
+        status: DeliveryStatus::Received,
+        error: None,
+        created_at: m.at,
+    };
+    insert_message(c, ws, &msg)?;
+    conv.apply(&Change::Inbound, m.at);
+    conv.last_message = Some(plan::preview(&msg.body));
+    save_conversation(c, &conv, false)?;
+    let data = plan::message_created(&msg, &conv);
+    insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        "message.created",
+        Some(msg.id),
+        m.at,
+        data,
+    )?;
+    Ok(InboundOutcome {
+        duplicate: false,
+        message_id: msg.id,
+        conversation_id: conv.id,
+        contact_id,
+    })
+}
+
+/// Checks that an assignee works the conversation's inbox and a team belongs to the workspace.
+fn check_assignment(
+    c: &Connection,
+    ws: WorkspaceId,
+    inbox: InboxId,
+    assignee: Option<UserId>,
+    team: Option<parley_core::TeamId>,
+) -> StoreResult<()> {
+    if let Some(u) = assignee {
+        let ok: Option<String> = c
+            .query_row(
+                "SELECT m.role FROM membership m WHERE m.workspace_id = ?1 AND m.user_id = ?2 \
+                 AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM inbox_member im WHERE im.inbox_id = ?3 AND im.user_id = ?2))",
+                [ws.to_string(), u.to_string(), inbox.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err)?;
+        if ok.is_none() {
+            return Err(StoreError::Invalid {
+                field: "assignee_id",
+                reason: "is not a member of this conversation's inbox".into(),
+            });
+        }
+    }
+    if let Some(t) = team {
+        crate::directory::team(c, ws, t).map_err(|_| StoreError::Invalid {
+            field: "team_id",
+            reason: "no such team".into(),
+        })?;
+    }
+    Ok(())
+}
+
+fn queue_reply(
+    c: &Connection,
+    ws: WorkspaceId,
+    conv: &mut ConversationView,
+    actor: UserId,
+    body: String,
+    at: Timestamp,
+) -> StoreResult<MessageView> {
+    let msg = MessageView {
+        id: new_id().into(),
+        conversation_id: conv.id,
+        inbox_id: conv.inbox_id,
+        direction: Direction::Outbound,
+        sender_kind: SenderKind::Agent,
+        sender_id: Some(actor.as_uuid()),
+        body,
+        external_id: None,
+        status: DeliveryStatus::Queued,
+        error: None,
+        created_at: at,
+    };
+    insert_message(c, ws, &msg)?;
+    c.prepare_cached(
+        "INSERT INTO outbox (id, workspace_id, inbox_id, message_id, state, next_attempt_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?5)",
+    )
+    .map_err(sql_err)?
+    .execute(params![new_id().to_string(), ws.to_string(), conv.inbox_id.to_string(), msg.id.to_string(), at.0])
+    .map_err(sql_err)?;
+    conv.apply(&Change::Outbound, at);
+    conv.last_message = Some(plan::preview(&msg.body));
+    Ok(msg)
+}
+
+pub(crate) fn act(
+    c: &Connection,
+    scope: &Scope,
+    id: ConversationId,
+    actor: UserId,
+    cmd: Command,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<ActOutcome> {
+    let ws = scope.workspace;
+    let mut conv = load_scoped(c, scope, id)?;
+    let change = plan::command_change(&conv, &cmd, at)?;
+    let (mut message, mut note) = (None, None);
+    match cmd {
+        Command::Reply { body } => {
+            let msg = queue_reply(c, ws, &mut conv, actor, body, at)?;
+            save_conversation(c, &conv, false)?;
+            insert_event(
+                c,
+                events,
+                ws,
+                conv.inbox_id,
+                Some(conv.id),
+                "message.created",
+                Some(msg.id),
+                at,
+                plan::message_created(&msg, &conv),
+            )?;
+            message = Some(msg);
+        }
+        Command::Note { body, mentions } => {
+            let n = NoteView {
+                id: new_id(),
+                conversation_id: conv.id,
+                author_id: actor,
+                body,
+                mentions,
+                created_at: at,
+            };
+            conv.apply(&change, at);
+            save_conversation(c, &conv, false)?;
+            insert_event(
+                c,
+                events,
+                ws,
+                conv.inbox_id,
+                Some(conv.id),
+                "note.created",
+                None,
+                at,
+                plan::note_created(&n, &conv),
+            )?;
+            note = Some(n);
+        }
+        other => {
+            if let Command::Assign { assignee, team } = &other {
+                check_assignment(c, ws, conv.inbox_id, *assignee, *team)?;
+            }
+            conv.apply(&change, at);
+            save_conversation(c, &conv, matches!(other, Command::Labels { .. }))?;
+            let data = plan::conversation_updated(
+                &plan::change_json(&change),
+                Some(actor.as_uuid()),
+                &conv,
+            );
+            insert_event(
+                c,
+                events,
+                ws,
+                conv.inbox_id,
+                Some(conv.id),
+                "conversation.updated",
+                None,
+                at,
+                data,
+            )?;
+        }
+    }
+    Ok(ActOutcome {
+        conversation: conv,
+        message,
+        note,
+        events: events.clone(),
+    })
+}
+
+pub(crate) fn start(
+    c: &Connection,
+    scope: &Scope,
+    inbox: InboxId,
+    contact: ContactId,
+    actor: UserId,
+    body: String,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<ActOutcome> {
+    let ws = scope.workspace;
+    if !scope.can_see(inbox) {
+        return Err(StoreError::NotFound);
+    }
+    let inbox_row = crate::directory::inbox(c, ws, inbox)?;
+    let k = crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
+    let identity = k
+        .identities
+        .iter()
+        .find(|i| {
+            i.inbox_id == Some(inbox)
+                || (inbox_row.kind == "api" && i.kind == IdentityKind::Api && i.inbox_id.is_none())
+        })
+        .ok_or_else(|| StoreError::Rejected {
+            code: "no_identity_for_inbox",
+            message: "this contact has no address this inbox can reach".into(),
+        })?;
+    let mut conv = match load_conversation_by(
+        c,
+        "c.inbox_id = ?1 AND c.contact_id = ?2",
+        [inbox.to_string(), contact.to_string()],
+    ) {
+        Ok(conv) => conv,
+        Err(StoreError::NotFound) => {
+            let conv = new_conversation(inbox, contact, k.name.clone(), identity.id, at);
+            insert_conversation(c, ws, &conv)?;
+            conv
+        }
+        Err(e) => return Err(e),
+    };
+    conv.identity_id = identity.id;
+    let msg = queue_reply(c, ws, &mut conv, actor, body, at)?;
+    save_conversation(c, &conv, false)?;
+    insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        "message.created",
+        Some(msg.id),
+        at,
+        plan::message_created(&msg, &conv),
+    )?;
+    Ok(ActOutcome {
+        conversation: conv,
+        message: Some(msg),
+        note: None,
+        events: events.clone(),
+    })
+}
+
+pub(crate) fn conversation(
+    c: &Connection,
+    scope: &Scope,
+    id: ConversationId,
+) -> StoreResult<ConversationView> {
+    load_scoped(c, scope, id)
+}
+
+pub(crate) fn list(
+    c: &Connection,
+    scope: &Scope,
+    q: &ConversationQuery,
+) -> StoreResult<Page<ConversationView>> {
+    let mut sql =
+        format!("SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE c.workspace_id = ?");
+    let mut args: Vec<Value> = vec![Value::Text(scope.workspace.to_string())];
+    sql.push_str(&scope_filter(scope, "c.inbox_id"));
+    if !q.statuses.is_empty() {
+        let marks = vec!["?"; q.statuses.len()].join(",");
+        sql.push_str(&format!(" AND c.status IN ({marks})"));
+        args.extend(q.statuses.iter().map(|s| Value::Text(s.as_str().into())));
+    }
+    match q.assignee {
+        AssigneeFilter::Anyone => {}
+        AssigneeFilter::Nobody => sql.push_str(" AND c.assignee_id IS NULL"),
+        AssigneeFilter::User(u) => {
+            sql.push_str(" AND c.assignee_id = ?");
+            args.push(Value::Text(u.to_string()));
+        }
+    }
+    for (col, v) in [
+        ("c.inbox_id", q.inbox.map(|i| i.to_string())),
+        ("c.team_id", q.team.map(|t| t.to_string())),
+        ("c.contact_id", q.contact.map(|t| t.to_string())),
+    ] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND {col} = ?"));
+            args.push(Value::Text(v));
+        }
+    }
+    if let Some(p) = q.priority {
+        sql.push_str(" AND c.priority = ?");
+        args.push(Value::Integer(p.rank()));
+    }
+    if let Some(l) = &q.label {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM conversation_label l WHERE l.conversation_id = c.id AND l.label = ?)");
+        args.push(Value::Text(l.clone()));
+    }
+    let (keys, order): (&[&str], &str) = match q.sort {
+        Sort::Waiting => (&["c.waiting_key"], "c.waiting_key ASC, c.id ASC"),
+        Sort::Activity => (
+            &["c.last_activity_at"],
+            "c.last_activity_at DESC, c.id DESC",
+        ),
+        Sort::Priority => (
+            &["c.priority", "c.waiting_key"],
+            "c.priority ASC, c.waiting_key ASC, c.id ASC",
+        ),
+    };
+    let desc = q.sort == Sort::Activity;
+    if let Some(cur) = &q.cursor {
+        if cur.keys.len() != keys.len() {
+            return Err(StoreError::Invalid {
+                field: "cursor",
+                reason: "belongs to another sort".into(),
+            });
+        }
+        // (k1, k2, id) > (v1, v2, id0) written out, so both databases can use the index.
+        let op = if desc { "<" } else { ">" };
+        let mut cond = format!("c.id {op} ?");
+        let mut cond_args = vec![Value::Text(cur.id.to_string())];
+        for (col, v) in keys.iter().zip(&cur.keys).rev() {
+            cond = format!("({col} {op} ? OR ({col} = ? AND {cond}))");
+            let mut a = vec![Value::Integer(*v), Value::Integer(*v)];
+            a.append(&mut cond_args);
+            cond_args = a;
+        }
+        sql.push_str(&format!(" AND {cond}"));
+        args.extend(cond_args);
+    }
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
+    args.push(Value::Integer(i64::from(q.limit) + 1));
+    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+    let mut items: Vec<ConversationView> = stmt
+        .query_map(params_from_iter(args), rows::conversation)
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let more = items.len() > q.limit as usize;
+    items.truncate(q.limit as usize);
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(Cursor {
+            keys: match q.sort {
+                Sort::Waiting => vec![last.waiting_key()],
+                Sort::Activity => vec![last.last_activity_at.0],
+                Sort::Priority => vec![last.priority.rank(), last.waiting_key()],
+            },
+            text: None,
+            id: last.id.as_uuid(),
+        }),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn timeline(
+    c: &Connection,
+    scope: &Scope,
+    id: ConversationId,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<TimelineEntry>> {
+    load_scoped(c, scope, id)?;
+    let sql = format!(
+        "SELECT {EVENT_COLS}, m.status, m.error FROM event e LEFT JOIN message m ON m.id = e.message_id \
+         WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated') AND e.seq < ?2 \
+         ORDER BY e.seq DESC LIMIT ?3"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+    let mut out: Vec<TimelineEntry> = stmt
+        .query_map(
+            params![id.to_string(), before.unwrap_or(i64::MAX), limit],
+            |r| {
+                let status: Option<String> = r.get(7)?;
+                let error: Option<String> = r.get(8)?;
+                Ok(TimelineEntry {
+                    event: rows::event(r)?,
+                    delivery: status
+                        .and_then(|s| DeliveryStatus::parse(&s))
+                        .map(|s| (s, error)),
+                })
+            },
+        )
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    out.reverse();
+    Ok(out)
+}
+
+pub(crate) fn events_since(
+    c: &Connection,
+    scope: &Scope,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<Published>> {
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM event e WHERE e.workspace_id = ?1 AND e.seq > ?2{} ORDER BY e.seq LIMIT ?3",
+        scope_filter(scope, "e.inbox_id")
+    );
+    let mut stmt = c.prepare(&sql).map_err(sql_err)?;
+    let rows = stmt
+        .query_map(
+            params![scope.workspace.to_string(), after, limit],
+            rows::event,
+        )
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+pub(crate) fn wake_snoozed(
+    c: &Connection,
+    now: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<usize> {
+    let due: Vec<(ConversationId, WorkspaceId)> = c
+        .prepare_cached("SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= ?1 LIMIT 500")
+        .map_err(sql_err)?
+        .query_map([now.0], |r| Ok((uid(r, 0)?, uid(r, 1)?)))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    for (id, ws) in &due {
+        let mut conv = load_conversation_by(c, "c.id = ?1", [id.to_string()])?;
+        let change = Change::Status {
+            from: Status::Snoozed,
+            to: Status::Open,
+            snoozed_until: None,
+        };
+        conv.apply(&change, now);
+        save_conversation(c, &conv, false)?;
+        let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+        insert_event(
+            c,
+            events,
+            *ws,
+            conv.inbox_id,
+            Some(conv.id),
+            "conversation.updated",
+            None,
+            now,
+            data,
+        )?;
+    }
+    Ok(due.len())
+}
+
+pub(crate) fn message(c: &Connection, id: &str) -> StoreResult<MessageView> {
+    c.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM message WHERE id = ?1"))
+        .map_err(sql_err)?
+        .query_row([id], rows::message)
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,198 @@
+//! Connections: one writer thread that group-commits every write, and a small pool of readers.
+//!
+//! Writes are closures sent to the writer thread. It takes every closure waiting, runs each in its
+//! own savepoint inside one transaction, commits once (one fsync for the batch), hands the batch's
+//! events to the sink in commit order, and only then answers each caller — so an acknowledged write
+//! is durable and concurrent webhooks share a commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use anyhow::Context;
+use parley_store::{EventSink, Published, StoreError, StoreResult};
+use rusqlite::Connection;
+
+const MAX_BATCH: usize = 512;
+const MAX_IDLE_READERS: usize = 8;
+
+type Completion = Box<dyn FnOnce(bool) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &mut Vec<Published>) -> (bool, Completion) + Send>;
+
+/// How hard SQLite works to make a commit survive a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = FULL`: a commit is on disk before it is acknowledged (the default).
+    Full,
+    /// `synchronous = NORMAL`: survives a crash of Parley, may lose the last commits on power loss.
+    Normal,
+}
+
+pub(crate) struct Db {
+    writer: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(match durability {
+        Durability::Full => {
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+        }
+        Durability::Normal => {
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+        }
+    })?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
+impl Db {
+    pub(crate) fn open(
+        path: &Path,
+        durability: Durability,
+        sink: EventSink,
+    ) -> anyhow::Result<Arc<Self>> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let mut conn =
+            Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        configure(&conn, durability).context("configuring SQLite")?;
+        crate::migrate::run(&mut conn).context("applying migrations")?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("parley-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, sink))
+            .context("starting the SQLite writer")?;
+        Ok(Arc::new(Self {
+            writer: tx,
+            readers: Mutex::new(Vec::new()),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// Runs `f` on the writer in its own savepoint; resolves after the batch holding it committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<Published>) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn, events| {
+            let result = f(conn, events);
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |committed| {
+                let result = if committed {
+                    result
+                } else {
+                    Err(StoreError::Other(anyhow::anyhow!(
+                        "the transaction could not be committed"
+                    )))
+                };
+                let _ = tx.send(result);
+            });
+            (ok, done)
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("the SQLite writer has stopped")))?;
+        rx.await
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("the SQLite writer dropped a write")))?
+    }
+
+    /// Runs `f` on a reader connection off the async threads.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = db.take_reader()?;
+            let result = f(&conn);
+            db.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("reader task failed: {e}")))?
+    }
+
+    fn take_reader(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("opening a reader: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql_err)?;
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut r) = self.readers.lock() {
+            if r.len() < MAX_IDLE_READERS {
+                r.push(conn);
+            }
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, sink: EventSink) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        let mut published = Vec::new();
+        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        for job in batch {
+            if !began {
+                let (_, done) = job_failed();
+                completions.push(done);
+                continue;
+            }
+            let savepoint = conn.execute_batch("SAVEPOINT job").is_ok();
+            let mut events = Vec::new();
+            let (ok, done) = if savepoint {
+                job(&conn, &mut events)
+            } else {
+                job_failed()
+            };
+            if ok {
+                let _ = conn.execute_batch("RELEASE job");
+                published.append(&mut events);
+            } else if savepoint {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+            completions.push(done);
+        }
+        let committed = began && conn.execute_batch("COMMIT").is_ok();
+        if began && !committed {
+            tracing::error!("SQLite commit failed; the batch was rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if committed && !published.is_empty() {
+            sink(&published);
+        }
+        for done in completions {
+            done(committed);
+        }
+    }
+}
+
+fn job_failed() -> (bool, Completion) {
+    (false, Box::new(|_| {}))
+}
+
+pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Other(anyhow::Error::new(e))
+}

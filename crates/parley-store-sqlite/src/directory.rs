@@ -1,0 +1,246 @@
+//! Teams and inboxes, and who belongs to them.
+
+use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
+use parley_store::*;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::account::{new_id, user};
+use crate::db::sql_err;
+use crate::rows::{self, is_unique_violation, scope_filter, ts, uid, INBOX_COLS, USER_COLS};
+
+fn team_conflict(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict("a team with this name exists".into())
+    } else {
+        sql_err(e)
+    }
+}
+
+pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<TeamView> {
+    let mut t = c
+        .prepare_cached("SELECT id, name, created_at FROM team WHERE workspace_id = ?1 AND id = ?2")
+        .map_err(sql_err)?
+        .query_row([ws.to_string(), id.to_string()], |r| {
+            Ok(TeamView {
+                id: uid(r, 0)?,
+                name: r.get(1)?,
+                members: Vec::new(),
+                created_at: ts(r, 2)?,
+            })
+        })
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound)?;
+    let mut stmt = c
+        .prepare_cached("SELECT user_id FROM team_member WHERE team_id = ?1 ORDER BY user_id")
+        .map_err(sql_err)?;
+    t.members = stmt
+        .query_map([id.to_string()], |r| uid(r, 0))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    Ok(t)
+}
+
+pub(crate) fn create_team(
+    c: &Connection,
+    ws: WorkspaceId,
+    name: &str,
+    at: Timestamp,
+) -> StoreResult<TeamView> {
+    let id: TeamId = new_id().into();
+    c.execute(
+        "INSERT INTO team (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id.to_string(), ws.to_string(), name, at.0],
+    )
+    .map_err(team_conflict)?;
+    team(c, ws, id)
+}
+
+pub(crate) fn list_teams(c: &Connection, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+    let ids: Vec<TeamId> = c
+        .prepare_cached("SELECT id FROM team WHERE workspace_id = ?1 ORDER BY name, id")
+        .map_err(sql_err)?
+        .query_map([ws.to_string()], |r| uid(r, 0))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    ids.into_iter().map(|id| team(c, ws, id)).collect()
+}
+
+pub(crate) fn rename_team(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: TeamId,
+    name: &str,
+) -> StoreResult<TeamView> {
+    team(c, ws, id)?;
+    c.execute(
+        "UPDATE team SET name = ?1 WHERE id = ?2",
+        params![name, id.to_string()],
+    )
+    .map_err(team_conflict)?;
+    team(c, ws, id)
+}
+
+pub(crate) fn delete_team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+    team(c, ws, id)?;
+    c.execute(
+        "UPDATE conversation SET team_id = NULL WHERE team_id = ?1",
+        [id.to_string()],
+    )
+    .map_err(sql_err)?;
+    c.execute("DELETE FROM team WHERE id = ?1", [id.to_string()])
+        .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn set_team_member(
+    c: &Connection,
+    ws: WorkspaceId,
+    t: TeamId,
+    u: UserId,
+    member: bool,
+) -> StoreResult<TeamView> {
+    team(c, ws, t)?;
+    user(c, ws, u).map_err(|_| StoreError::Invalid {
+        field: "user_id",
+        reason: "no such user in this workspace".into(),
+    })?;
+    if member {
+        c.execute(
+            "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
+            [t.to_string(), u.to_string()],
+        )
+    } else {
+        c.execute(
+            "DELETE FROM team_member WHERE team_id = ?1 AND user_id = ?2",
+            [t.to_string(), u.to_string()],
+        )
+    }
+    .map_err(sql_err)?;
+    team(c, ws, t)
+}
+
+pub(crate) fn create_inbox(
+    c: &Connection,
+    ws: WorkspaceId,
+    i: NewInbox,
+    at: Timestamp,
+) -> StoreResult<InboxRow> {
+    let row = InboxRow {
+        id: new_id().into(),
+        workspace_id: ws,
+        name: i.name,
+        kind: i.kind,
+        settings: i.settings,
+        secret: i.secret,
+        created_at: at,
+    };
+    c.execute(
+        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![row.id.to_string(), ws.to_string(), row.name, row.kind, row.settings.to_string(), row.secret, at.0],
+    )
+    .map_err(sql_err)?;
+    Ok(row)
+}
+
+pub(crate) fn list_inboxes(c: &Connection, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+    let sql = format!(
+        "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1{} ORDER BY name, id",
+        scope_filter(scope, "id")
+    );
+    let mut stmt = c.prepare(&sql).map_err(sql_err)?;
+    let rows = stmt
+        .query_map([scope.workspace.to_string()], rows::inbox)
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+pub(crate) fn inbox(c: &Connection, ws: WorkspaceId, id: InboxId) -> StoreResult<InboxRow> {
+    c.prepare_cached(&format!(
+        "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1 AND id = ?2"
+    ))
+    .map_err(sql_err)?
+    .query_row([ws.to_string(), id.to_string()], rows::inbox)
+    .optional()
+    .map_err(sql_err)?
+    .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn inbox_for_hook(c: &Connection, id: InboxId) -> StoreResult<Option<InboxRow>> {
+    c.prepare_cached(&format!("SELECT {INBOX_COLS} FROM inbox WHERE id = ?1"))
+        .map_err(sql_err)?
+        .query_row([id.to_string()], rows::inbox)
+        .optional()
+        .map_err(sql_err)
+}
+
+pub(crate) fn update_inbox(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: InboxId,
+    p: InboxPatch,
+) -> StoreResult<InboxRow> {
+    inbox(c, ws, id)?;
+    if let Some(name) = p.name {
+        c.execute(
+            "UPDATE inbox SET name = ?1 WHERE id = ?2",
+            params![name, id.to_string()],
+        )
+        .map_err(sql_err)?;
+    }
+    if let Some(settings) = p.settings {
+        c.execute(
+            "UPDATE inbox SET settings = ?1 WHERE id = ?2",
+            params![settings.to_string(), id.to_string()],
+        )
+        .map_err(sql_err)?;
+    }
+    inbox(c, ws, id)
+}
+
+pub(crate) fn set_inbox_member(
+    c: &Connection,
+    ws: WorkspaceId,
+    i: InboxId,
+    u: UserId,
+    member: bool,
+) -> StoreResult<()> {
+    inbox(c, ws, i)?;
+    user(c, ws, u).map_err(|_| StoreError::Invalid {
+        field: "user_id",
+        reason: "no such user in this workspace".into(),
+    })?;
+    if member {
+        c.execute(
+            "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",
+            [i.to_string(), u.to_string()],
+        )
+    } else {
+        c.execute(
+            "DELETE FROM inbox_member WHERE inbox_id = ?1 AND user_id = ?2",
+            [i.to_string(), u.to_string()],
+        )
+    }
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn inbox_members(
+    c: &Connection,
+    ws: WorkspaceId,
+    i: InboxId,
+) -> StoreResult<Vec<UserView>> {
+    inbox(c, ws, i)?;
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
+             JOIN membership m ON m.user_id = u.id AND m.workspace_id = ?1 WHERE im.inbox_id = ?2 ORDER BY u.name, u.id"
+        ))
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map([ws.to_string(), i.to_string()], rows::user)
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}

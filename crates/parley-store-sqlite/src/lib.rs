@@ -1,0 +1,486 @@
+//! Parley's embedded store on SQLite (WAL): one writer thread that group-commits every write, and a
+//! pool of read-only connections. The default backend: `parley serve` needs nothing else.
+
+mod account;
+mod contacts;
+mod conversations;
+mod db;
+mod directory;
+mod migrate;
+mod outbox;
+mod rows;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
+    WorkspaceId,
+};
+use parley_store::*;
+
+pub use db::Durability;
+
+/// The SQLite store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<db::Db>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub fn open(path: &Path, durability: Durability, sink: EventSink) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: db::Db::open(path, durability, sink)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn is_empty(&self) -> StoreResult<bool> {
+        self.db
+            .read(|c| Ok(account::workspace(c, None)?.is_none()))
+            .await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        timezone: &str,
+        admin: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<(WorkspaceRow, UserView)> {
+        let (name, tz) = (name.to_owned(), timezone.to_owned());
+        self.db
+            .write(move |c, _| account::create_workspace(c, &name, &tz, admin, at))
+            .await
+    }
+
+    async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow> {
+        self.db
+            .read(move |c| account::workspace(c, Some(ws))?.ok_or(StoreError::NotFound))
+            .await
+    }
+
+    async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>> {
+        self.db.read(|c| account::workspace(c, None)).await
+    }
+
+    async fn create_user(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<UserView> {
+        self.db
+            .write(move |c, _| account::create_user(c, ws, user, at))
+            .await
+    }
+
+    async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+        self.db.read(move |c| account::list_users(c, ws)).await
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> StoreResult<UserView> {
+        self.db
+            .write(move |c, _| account::update_user(c, ws, id, patch))
+            .await
+    }
+
+    async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| account::remove_user(c, ws, id))
+            .await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
+        let email = email.to_owned();
+        self.db
+            .read(move |c| account::credentials_by_email(c, &email))
+            .await
+    }
+
+    async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
+        self.db.read(move |c| account::principal(c, ws, user)).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| account::create_session(c, session))
+            .await
+    }
+
+    async fn session_principal(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Principal, String)>> {
+        let h = token_hash.to_owned();
+        self.db
+            .read(move |c| account::session_principal(c, &h, now))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_owned();
+        self.db
+            .write(move |c, _| {
+                c.execute("DELETE FROM session WHERE token_hash = ?1", [h])
+                    .map_err(db::sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<TokenView> {
+        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        self.db
+            .write(move |c, _| account::create_token(c, ws, user, &name, &h, at))
+            .await
+    }
+
+    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
+        self.db
+            .read(move |c| account::list_tokens(c, ws, user))
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| account::revoke_token(c, ws, user, id, at))
+            .await
+    }
+
+    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
+        let h = token_hash.to_owned();
+        self.db.read(move |c| account::token_principal(c, &h)).await
+    }
+
+    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| account::record_audit(c, entry))
+            .await
+    }
+
+    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db
+            .read(move |c| account::list_audit(c, ws, limit))
+            .await
+    }
+
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| directory::create_team(c, ws, &name, at))
+            .await
+    }
+
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+        self.db.read(move |c| directory::list_teams(c, ws)).await
+    }
+
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| directory::rename_team(c, ws, id, &name))
+            .await
+    }
+
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| directory::delete_team(c, ws, id))
+            .await
+    }
+
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView> {
+        self.db
+            .write(move |c, _| directory::set_team_member(c, ws, team, user, member))
+            .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .write(move |c, _| directory::create_inbox(c, ws, inbox, at))
+            .await
+    }
+
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| directory::list_inboxes(c, &scope))
+            .await
+    }
+
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
+        if !scope.can_see(id) {
+            return Err(StoreError::NotFound);
+        }
+        let ws = scope.workspace;
+        self.db.read(move |c| directory::inbox(c, ws, id)).await
+    }
+
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .write(move |c, _| directory::update_inbox(c, ws, id, patch))
+            .await
+    }
+
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
+        self.db
+            .read(move |c| directory::inbox_for_hook(c, id))
+            .await
+    }
+
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| directory::set_inbox_member(c, ws, inbox, user, member))
+            .await
+    }
+
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
+        self.db
+            .read(move |c| directory::inbox_members(c, ws, inbox))
+            .await
+    }
+
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| contacts::create_contact(c, ws, contact, at))
+            .await
+    }
+
+    async fn contact(&self, ws: WorkspaceId, id: ContactId) -> StoreResult<ContactView> {
+        self.db
+            .read(move |c| rows::load_contact(c, &ws.to_string(), &id.to_string()))
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| contacts::update_contact(c, ws, id, patch, at))
+            .await
+    }
+
+    async fn search_contacts(
+        &self,
+        ws: WorkspaceId,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let q = q.to_owned();
+        self.db
+            .read(move |c| contacts::search(c, ws, &q, cursor, limit))
+            .await
+    }
+
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| contacts::add_identity(c, ws, contact, identity, at))
+            .await
+    }
+
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| contacts::remove_identity(c, ws, contact, identity))
+            .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, ev| contacts::merge(c, ws, kept, absorbed, actor, at, ev))
+            .await
+    }
+
+    async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
+        self.db
+            .write(move |c, ev| conversations::apply_inbound(c, msg, ev))
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        q: &ConversationQuery,
+    ) -> StoreResult<Page<ConversationView>> {
+        let (scope, q) = (scope.clone(), q.clone());
+        self.db
+            .read(move |c| conversations::list(c, &scope, &q))
+            .await
+    }
+
+    async fn conversation(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+    ) -> StoreResult<ConversationView> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| conversations::conversation(c, &scope, id))
+            .await
+    }
+
+    async fn timeline(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<TimelineEntry>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| conversations::timeline(c, &scope, id, before, limit))
+            .await
+    }
+
+    async fn act(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        actor: UserId,
+        cmd: Command,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        self.db
+            .write(move |c, ev| conversations::act(c, &scope, id, actor, cmd, at, ev))
+            .await
+    }
+
+    async fn start_conversation(
+        &self,
+        scope: &Scope,
+        inbox: InboxId,
+        contact: ContactId,
+        actor: UserId,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        self.db
+            .write(move |c, ev| {
+                conversations::start(c, &scope, inbox, contact, actor, body, at, ev)
+            })
+            .await
+    }
+
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
+        self.db
+            .write(move |c, ev| conversations::wake_snoozed(c, now, ev))
+            .await
+    }
+
+    async fn events_since(
+        &self,
+        scope: &Scope,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Published>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| conversations::events_since(c, &scope, after_seq, limit))
+            .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.db
+            .write(move |c, _| outbox::claim(c, now, limit, lease_ms))
+            .await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| outbox::finish(c, id, result, at, ev))
+            .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.db.read(outbox::next_due).await
+    }
+}

@@ -1,0 +1,138 @@
+//! The outbox: deliveries claimed by dispatchers under a lease, and their outcomes, which move a
+//! message's delivery status forward only.
+
+use parley_core::message::DeliveryStatus;
+use parley_core::{OutboxId, Timestamp, WorkspaceId};
+use parley_store::*;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::conversations::{insert_event, message};
+use crate::db::sql_err;
+use crate::rows::{self, uid, IDENTITY_COLS};
+
+pub(crate) fn claim(
+    c: &Connection,
+    now: Timestamp,
+    limit: u32,
+    lease_ms: i64,
+) -> StoreResult<Vec<OutboxJob>> {
+    let due: Vec<(OutboxId, i64, String)> = c
+        .prepare_cached(
+            "SELECT id, attempts, message_id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?1 \
+             AND (claimed_until IS NULL OR claimed_until <= ?1) ORDER BY next_attempt_at LIMIT ?2",
+        )
+        .map_err(sql_err)?
+        .query_map(params![now.0, limit], |r| Ok((uid(r, 0)?, r.get(1)?, r.get(2)?)))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let mut jobs = Vec::with_capacity(due.len());
+    for (id, attempts, message_id) in due {
+        c.prepare_cached("UPDATE outbox SET claimed_until = ?1 WHERE id = ?2")
+            .map_err(sql_err)?
+            .execute(params![now.0 + lease_ms, id.to_string()])
+            .map_err(sql_err)?;
+        let msg = message(c, &message_id)?;
+        let (contact_id, identity_id): (parley_core::ContactId, String) = c
+            .prepare_cached("SELECT contact_id, identity_id FROM conversation WHERE id = ?1")
+            .map_err(sql_err)?
+            .query_row([msg.conversation_id.to_string()], |r| {
+                Ok((uid(r, 0)?, r.get(1)?))
+            })
+            .map_err(sql_err)?;
+        let identity = c
+            .prepare_cached(&format!(
+                "SELECT {IDENTITY_COLS} FROM contact_identity WHERE id = ?1"
+            ))
+            .map_err(sql_err)?
+            .query_row([identity_id], rows::identity)
+            .map_err(sql_err)?;
+        let inbox =
+            crate::directory::inbox_for_hook(c, msg.inbox_id)?.ok_or(StoreError::NotFound)?;
+        jobs.push(OutboxJob {
+            id,
+            attempts: attempts as u32,
+            inbox,
+            message: msg,
+            contact_id,
+            identity,
+        });
+    }
+    Ok(jobs)
+}
+
+pub(crate) fn finish(
+    c: &Connection,
+    id: OutboxId,
+    result: OutboxResult,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let row: Option<(String, WorkspaceId)> = c
+        .prepare_cached(
+            "SELECT message_id, workspace_id FROM outbox WHERE id = ?1 AND state = 'queued'",
+        )
+        .map_err(sql_err)?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, uid(r, 1)?)))
+        .optional()
+        .map_err(sql_err)?;
+    let Some((message_id, ws)) = row else {
+        return Ok(());
+    };
+    let mut msg = message(c, &message_id)?;
+    match result {
+        OutboxResult::Sent { provider_id } => {
+            c.execute("UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = ?2 WHERE id = ?1", params![id.to_string(), at.0])
+                .map_err(sql_err)?;
+            if msg.status.may_advance_to(DeliveryStatus::Sent) {
+                msg.status = DeliveryStatus::Sent;
+            }
+            msg.error = None;
+            msg.external_id = provider_id.or(msg.external_id);
+        }
+        OutboxResult::Retry { at: next, error } => {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id.to_string(), next.0, error, at.0],
+            )
+            .map_err(sql_err)?;
+            msg.error = Some(error);
+        }
+        OutboxResult::Failed { error } => {
+            c.execute(
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.to_string(), error, at.0],
+            )
+            .map_err(sql_err)?;
+            if msg.status.may_advance_to(DeliveryStatus::Failed) {
+                msg.status = DeliveryStatus::Failed;
+            }
+            msg.error = Some(error);
+        }
+    }
+    c.execute(
+        "UPDATE message SET status = ?2, error = ?3, external_id = ?4, updated_at = ?5 WHERE id = ?1",
+        params![message_id, msg.status.as_str(), msg.error, msg.external_id, at.0],
+    )
+    .map_err(sql_err)?;
+    insert_event(
+        c,
+        events,
+        ws,
+        msg.inbox_id,
+        Some(msg.conversation_id),
+        "message.updated",
+        Some(msg.id),
+        at,
+        plan::message_updated(&msg),
+    )?;
+    Ok(())
+}
+
+pub(crate) fn next_due(c: &Connection) -> StoreResult<Option<Timestamp>> {
+    c.query_row("SELECT MIN(MAX(next_attempt_at, COALESCE(claimed_until, 0))) FROM outbox WHERE state = 'queued'", [], |r| {
+        r.get::<_, Option<i64>>(0)
+    })
+    .map(|v| v.map(Timestamp))
+    .map_err(sql_err)
+}

@@ -1,0 +1,67 @@
+//! The conformance suite: one async test per store behaviour, run by every backend through
+//! `conformance_tests!`, so SQLite and PostgreSQL are held to the same contract.
+
+use std::sync::{Arc, Mutex};
+
+use crate::{DynStore, EventSink, Published};
+
+/// A store under test and every event its sink received, in order.
+pub struct Harness {
+    pub store: DynStore,
+    pub published: Arc<Mutex<Vec<Published>>>,
+}
+
+impl Harness {
+    /// Builds a harness from a backend constructor that takes the sink to use.
+    pub async fn new<F, Fut>(make: F) -> Self
+    where
+        F: FnOnce(EventSink) -> Fut,
+        Fut: std::future::Future<Output = DynStore>,
+    {
+        let published = Arc::new(Mutex::new(Vec::new()));
+        let p = Arc::clone(&published);
+        let sink: EventSink = Arc::new(move |evs: &[Published]| {
+            if let Ok(mut v) = p.lock() {
+                v.extend(evs.iter().cloned());
+            }
+        });
+        Self {
+            store: make(sink).await,
+            published,
+        }
+    }
+
+    pub fn published(&self) -> Vec<Published> {
+        self.published.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// Generates one `#[tokio::test]` per conformance test, building each store with `$make`, an
+/// expression of type `impl FnOnce(EventSink) -> impl Future<Output = DynStore>`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            inbound_creates_contact_and_conversation_once,
+            inbound_reopens_resolved_and_snoozed_with_history,
+            replies_answer_waiting_and_queue_delivery,
+            scopes_hide_other_inboxes_and_workspaces,
+            lists_filter_sort_and_paginate,
+            contacts_search_identities_and_merge,
+            events_are_published_in_commit_order_and_replayable,
+            outbox_claims_retries_and_fails,
+            users_sessions_and_tokens,
+            snoozed_conversations_wake_up,
+            refused_commands_store_nothing,
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let h = $crate::conformance::Harness::new($make).await;
+            $crate::conformance::tests::$name(h).await;
+        }
+    )*};
+}
+
+pub mod tests;

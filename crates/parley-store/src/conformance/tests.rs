@@ -1,0 +1,1097 @@
+//! The behaviours every backend must show. Each test gets a fresh, empty store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use parley_core::contact::IdentityKind;
+use parley_core::conversation::{Priority, Status};
+use parley_core::message::DeliveryStatus;
+use parley_core::role::Role;
+use parley_core::{InboxId, Timestamp, UserId, WorkspaceId};
+
+use super::Harness;
+use crate::*;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn t(offset_ms: i64) -> Timestamp {
+    Timestamp(T0 + offset_ms)
+}
+
+struct World {
+    ws: WorkspaceId,
+    admin: UserId,
+    agent: UserId,
+    inbox: InboxId,
+    other_inbox: InboxId,
+}
+
+fn user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        email: email.into(),
+        name: email.split('@').next().unwrap_or(email).into(),
+        password_hash: "x".into(),
+        role,
+    }
+}
+
+async fn world(s: &DynStore) -> World {
+    let (ws, admin) = s
+        .create_workspace("Acme", "UTC", user("admin@acme.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    let agent = s
+        .create_user(ws.id, user("ann@acme.test", Role::Agent), t(0))
+        .await
+        .unwrap();
+    let mk = |name: &str| NewInbox {
+        name: name.into(),
+        kind: "api".into(),
+        settings: serde_json::json!({"callback_url": "http://127.0.0.1:9/cb"}),
+        secret: "s3cret".into(),
+    };
+    let inbox = s.create_inbox(ws.id, mk("Support"), t(0)).await.unwrap();
+    let other = s.create_inbox(ws.id, mk("Sales"), t(0)).await.unwrap();
+    s.set_inbox_member(ws.id, inbox.id, agent.id, true)
+        .await
+        .unwrap();
+    World {
+        ws: ws.id,
+        admin: admin.id,
+        agent: agent.id,
+        inbox: inbox.id,
+        other_inbox: other.id,
+    }
+}
+
+fn inbound(
+    inbox: InboxId,
+    who: &str,
+    ext: Option<&str>,
+    body: &str,
+    at: Timestamp,
+) -> InboundMessage {
+    InboundMessage {
+        inbox_id: inbox,
+        identity_kind: IdentityKind::Api,
+        sender_external_id: who.into(),
+        sender_name: Some(format!("Customer {who}")),
+        sender_email: None,
+        sender_phone: None,
+        external_id: ext.map(Into::into),
+        body: body.into(),
+        at,
+    }
+}
+
+async fn admin_scope(s: &DynStore, w: &World) -> Scope {
+    s.principal(w.ws, w.admin).await.unwrap().scope()
+}
+
+async fn agent_scope(s: &DynStore, w: &World) -> Scope {
+    s.principal(w.ws, w.agent).await.unwrap().scope()
+}
+
+pub async fn inbound_creates_contact_and_conversation_once(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hello", t(10)))
+        .await
+        .unwrap();
+    assert!(!a.duplicate);
+    let again = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hello", t(11)))
+        .await
+        .unwrap();
+    assert!(
+        again.duplicate,
+        "the same provider message id is stored once"
+    );
+    assert_eq!(again.message_id, a.message_id);
+    let b = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m2"), "Still there?", t(20)))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.conversation_id, a.conversation_id,
+        "one ongoing conversation per contact per inbox"
+    );
+    assert_eq!(b.contact_id, a.contact_id);
+    let other = s
+        .apply_inbound(inbound(w.other_inbox, "c1", Some("m1"), "Sales q", t(30)))
+        .await
+        .unwrap();
+    assert!(!other.duplicate, "dedup is per inbox");
+    assert_ne!(other.conversation_id, a.conversation_id);
+
+    let scope = admin_scope(s, &w).await;
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!(conv.status, Status::Open);
+    assert_eq!(conv.waiting_since, Some(t(10)));
+    assert_eq!(conv.last_message.as_deref(), Some("Still there?"));
+    assert_eq!(conv.contact_name.as_deref(), Some("Customer c1"));
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = tl.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(kinds, ["message.created", "message.created"]);
+    assert_eq!(
+        tl[0].delivery.as_ref().map(|d| d.0),
+        Some(DeliveryStatus::Received)
+    );
+    let contact = s.contact(w.ws, a.contact_id).await.unwrap();
+    assert_eq!(contact.identities.len(), 1);
+    assert_eq!(contact.identities[0].external_id, "c1");
+}
+
+pub async fn inbound_reopens_resolved_and_snoozed_with_history(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(10)))
+        .await
+        .unwrap();
+    s.act(
+        &scope,
+        a.conversation_id,
+        w.admin,
+        Command::Reply {
+            body: "Hello!".into(),
+        },
+        t(20),
+    )
+    .await
+    .unwrap();
+    let r = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.admin,
+            Command::SetStatus {
+                to: Status::Resolved,
+                snoozed_until: None,
+            },
+            t(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.conversation.status, Status::Resolved);
+    let b = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m2"), "One more thing", t(40)))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.conversation_id, a.conversation_id,
+        "the customer never starts over"
+    );
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!(conv.status, Status::Open);
+    assert_eq!(conv.waiting_since, Some(t(40)));
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = tl.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "message.created",
+            "message.created",
+            "conversation.updated",
+            "conversation.updated",
+            "message.created"
+        ]
+    );
+    assert!(
+        tl[3].event.data.contains("\"to\":\"open\""),
+        "the reopening is on the timeline: {}",
+        tl[3].event.data
+    );
+
+    let snooze = Command::SetStatus {
+        to: Status::Snoozed,
+        snoozed_until: Some(t(10_000)),
+    };
+    s.act(&scope, a.conversation_id, w.admin, snooze, t(50))
+        .await
+        .unwrap();
+    s.apply_inbound(inbound(w.inbox, "c1", Some("m3"), "Hello?", t(60)))
+        .await
+        .unwrap();
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!((conv.status, conv.snoozed_until), (Status::Open, None));
+}
+
+pub async fn replies_answer_waiting_and_queue_delivery(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(10)))
+        .await
+        .unwrap();
+    let note = Command::Note {
+        body: "@admin look".into(),
+        mentions: vec![w.admin],
+    };
+    let n = s
+        .act(&scope, a.conversation_id, w.agent, note, t(15))
+        .await
+        .unwrap();
+    assert_eq!(n.note.as_ref().unwrap().mentions, vec![w.admin]);
+    assert_eq!(
+        n.conversation.waiting_since,
+        Some(t(10)),
+        "a note does not answer the customer"
+    );
+    let r = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.agent,
+            Command::Reply {
+                body: "On it".into(),
+            },
+            t(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.conversation.waiting_since, None);
+    let msg = r.message.unwrap();
+    assert_eq!(msg.status, DeliveryStatus::Queued);
+    assert_eq!(s.next_outbox_due().await.unwrap(), Some(t(20)));
+    let jobs = s.claim_outbox(t(21), 10, 30_000).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].message.id, msg.id);
+    assert_eq!(jobs[0].identity.external_id, "c1");
+    assert_eq!(jobs[0].inbox.secret, "s3cret");
+    assert!(
+        s.claim_outbox(t(22), 10, 30_000).await.unwrap().is_empty(),
+        "a claimed delivery is leased"
+    );
+    s.finish_outbox(
+        jobs[0].id,
+        OutboxResult::Sent {
+            provider_id: Some("p-1".into()),
+        },
+        t(23),
+    )
+    .await
+    .unwrap();
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let last = tl.last().unwrap();
+    assert_eq!(last.event.kind, "message.created");
+    assert_eq!(
+        last.delivery.as_ref().map(|d| d.0),
+        Some(DeliveryStatus::Sent)
+    );
+    assert!(
+        s.claim_outbox(t(100_000), 10, 30_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a sent delivery is done"
+    );
+    assert_eq!(s.next_outbox_due().await.unwrap(), None);
+}
+
+pub async fn scopes_hide_other_inboxes_and_workspaces(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let agent = agent_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.other_inbox, "c1", Some("m1"), "Sales", t(10)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.conversation(&agent, a.conversation_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.timeline(&agent, a.conversation_id, None, 10).await,
+        Err(StoreError::NotFound)
+    ));
+    let reply = s
+        .act(
+            &agent,
+            a.conversation_id,
+            w.agent,
+            Command::Reply { body: "x".into() },
+            t(20),
+        )
+        .await;
+    assert!(matches!(reply, Err(StoreError::NotFound)));
+    assert!(s
+        .list_conversations(&agent, &ConversationQuery::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(s.events_since(&agent, 0, 100).await.unwrap().is_empty());
+    assert_eq!(s.list_inboxes(&agent).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.inbox(&agent, w.other_inbox).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let (ws2, boss2) = s
+        .create_workspace("Other", "UTC", user("boss@other.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    let other = s.principal(ws2.id, boss2.id).await.unwrap().scope();
+    assert!(matches!(
+        s.conversation(&other, a.conversation_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s
+        .list_conversations(&other, &ConversationQuery::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(matches!(
+        s.contact(ws2.id, a.contact_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.inbox(&other, w.inbox).await,
+        Err(StoreError::NotFound)
+    ));
+    let admin = admin_scope(s, &w).await;
+    assert_eq!(
+        s.list_conversations(&admin, &ConversationQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+pub async fn lists_filter_sort_and_paginate(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let o = s
+            .apply_inbound(inbound(
+                w.inbox,
+                &format!("c{i}"),
+                Some(&format!("m{i}")),
+                "help",
+                t(100 - i * 10),
+            ))
+            .await
+            .unwrap();
+        ids.push(o.conversation_id);
+    }
+    // ids[6] has waited longest (t(40)); ids[0] least (t(100)).
+    s.act(
+        &scope,
+        ids[0],
+        w.admin,
+        Command::SetPriority(Priority::Urgent),
+        t(200),
+    )
+    .await
+    .unwrap();
+    s.act(
+        &scope,
+        ids[1],
+        w.admin,
+        Command::Assign {
+            assignee: Some(w.agent),
+            team: None,
+        },
+        t(201),
+    )
+    .await
+    .unwrap();
+    s.act(
+        &scope,
+        ids[2],
+        w.admin,
+        Command::Labels {
+            add: vec!["vip".into()],
+            remove: vec![],
+        },
+        t(202),
+    )
+    .await
+    .unwrap();
+    s.act(
+        &scope,
+        ids[3],
+        w.admin,
+        Command::Reply {
+            body: "done".into(),
+        },
+        t(203),
+    )
+    .await
+    .unwrap();
+    s.act(
+        &scope,
+        ids[3],
+        w.admin,
+        Command::SetStatus {
+            to: Status::Resolved,
+            snoozed_until: None,
+        },
+        t(204),
+    )
+    .await
+    .unwrap();
+
+    let q = |f: &dyn Fn(&mut ConversationQuery)| {
+        let mut q = ConversationQuery::default();
+        f(&mut q);
+        q
+    };
+    let all = s
+        .list_conversations(&scope, &q(&|_| {}))
+        .await
+        .unwrap()
+        .items;
+    let order: Vec<_> = all.iter().map(|c| c.id).collect();
+    assert_eq!(
+        order,
+        vec![ids[6], ids[5], ids[4], ids[2], ids[1], ids[0], ids[3]],
+        "longest waiting first, answered last"
+    );
+    let open = s
+        .list_conversations(&scope, &q(&|q| q.statuses = vec![Status::Open]))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(open.len(), 6);
+    let mine = s
+        .list_conversations(&scope, &q(&|q| q.assignee = AssigneeFilter::User(w.agent)))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(mine.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1]]);
+    let nobody = s
+        .list_conversations(&scope, &q(&|q| q.assignee = AssigneeFilter::Nobody))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(nobody.len(), 6);
+    let vip = s
+        .list_conversations(&scope, &q(&|q| q.label = Some("vip".into())))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(vip.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[2]]);
+    let urgent = s
+        .list_conversations(&scope, &q(&|q| q.priority = Some(Priority::Urgent)))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(urgent.len(), 1);
+    let by_prio = s
+        .list_conversations(&scope, &q(&|q| q.sort = Sort::Priority))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(by_prio[0].id, ids[0]);
+    let newest = s
+        .list_conversations(&scope, &q(&|q| q.sort = Sort::Activity))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        newest[0].id, ids[3],
+        "the last touched conversation comes first"
+    );
+    assert!(s
+        .list_conversations(&scope, &q(&|q| q.inbox = Some(w.other_inbox)))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    for sort in [Sort::Waiting, Sort::Activity, Sort::Priority] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = s
+                .list_conversations(
+                    &scope,
+                    &q(&|q| {
+                        q.sort = sort;
+                        q.limit = 3;
+                        q.cursor = cursor.clone();
+                    }),
+                )
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 3);
+            seen.extend(page.items.iter().map(|c| c.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let full: Vec<_> = s
+            .list_conversations(&scope, &q(&|q| q.sort = sort))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(seen, full, "pages of {sort:?} cover the list exactly once");
+    }
+    let bad = Cursor {
+        keys: vec![1, 2, 3],
+        text: None,
+        id: uuid::Uuid::nil(),
+    };
+    let r = s
+        .list_conversations(&scope, &q(&|q| q.cursor = Some(bad.clone())))
+        .await;
+    assert!(matches!(
+        r,
+        Err(StoreError::Invalid {
+            field: "cursor",
+            ..
+        })
+    ));
+}
+
+pub async fn contacts_search_identities_and_merge(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("plan".into(), "gold".into());
+    let ann = s
+        .create_contact(
+            w.ws,
+            NewContact {
+                name: Some("Ann Lee".into()),
+                email: Some("ann@example.com".into()),
+                phone: Some("+14155550100".into()),
+                custom_fields: fields,
+                identities: vec![NewIdentity {
+                    kind: IdentityKind::Email,
+                    inbox_id: None,
+                    external_id: "ann@example.com".into(),
+                }],
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    for q in ["ann", "LEE", "example.com", "555 0100", "+1415"] {
+        let found = s.search_contacts(w.ws, q, None, 10).await.unwrap().items;
+        assert_eq!(
+            found.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![ann.id],
+            "search {q:?}"
+        );
+    }
+    assert!(s
+        .search_contacts(w.ws, "zzz", None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    let dup = s
+        .create_contact(
+            w.ws,
+            NewContact {
+                identities: vec![NewIdentity {
+                    kind: IdentityKind::Email,
+                    inbox_id: None,
+                    external_id: "ann@example.com".into(),
+                }],
+                ..Default::default()
+            },
+            t(1),
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(_))),
+        "an identity belongs to one contact"
+    );
+
+    let mut patch_fields = serde_json::Map::new();
+    patch_fields.insert("plan".into(), serde_json::Value::Null);
+    patch_fields.insert("seats".into(), 5.into());
+    let patched = s
+        .update_contact(
+            w.ws,
+            ann.id,
+            ContactPatch {
+                name: Some(Some("Ann B. Lee".into())),
+                custom_fields: Some(patch_fields),
+                ..Default::default()
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.name.as_deref(), Some("Ann B. Lee"));
+    assert_eq!(
+        serde_json::Value::Object(patched.custom_fields.clone()),
+        serde_json::json!({"seats": 5})
+    );
+
+    // The same person writes through the API channel as "c9": a second contact, until merged.
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c9", Some("m1"), "Hi from the app", t(10)))
+        .await
+        .unwrap();
+    let b = s
+        .apply_inbound(inbound(
+            w.other_inbox,
+            "c9",
+            Some("m2"),
+            "Sales question",
+            t(11),
+        ))
+        .await
+        .unwrap();
+    s.add_identity(
+        w.ws,
+        ann.id,
+        NewIdentity {
+            kind: IdentityKind::Api,
+            inbox_id: Some(w.inbox),
+            external_id: "ann-2".into(),
+        },
+        t(12),
+    )
+    .await
+    .unwrap();
+    let c = s
+        .apply_inbound(inbound(w.inbox, "ann-2", Some("m3"), "Me again", t(13)))
+        .await
+        .unwrap();
+    assert_eq!(c.contact_id, ann.id);
+    assert_ne!(
+        a.contact_id, b.contact_id,
+        "an identity is per inbox: the same id in two inboxes is two people until merged"
+    );
+    s.merge_contacts(w.ws, ann.id, b.contact_id, w.admin, t(19))
+        .await
+        .unwrap();
+    let merged = s
+        .merge_contacts(w.ws, ann.id, a.contact_id, w.admin, t(20))
+        .await
+        .unwrap();
+    assert_eq!(merged.identities.len(), 4);
+    assert_eq!(merged.name.as_deref(), Some("Ann B. Lee"));
+    assert!(matches!(
+        s.contact(w.ws, a.contact_id).await,
+        Err(StoreError::NotFound)
+    ));
+    // Two threads in the Support inbox became one; the Sales thread moved over.
+    let convs = s
+        .list_conversations(
+            &scope,
+            &ConversationQuery {
+                contact: Some(ann.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(convs.len(), 2);
+    let support = convs.iter().find(|cv| cv.inbox_id == w.inbox).unwrap();
+    let tl = s.timeline(&scope, support.id, None, 50).await.unwrap();
+    let bodies: Vec<bool> = ["Hi from the app", "Me again"]
+        .iter()
+        .map(|b| tl.iter().any(|e| e.event.data.contains(b)))
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![true, true],
+        "the merged thread keeps both histories"
+    );
+    assert!(convs.iter().any(|cv| cv.id == b.conversation_id));
+    // Replies to a merged thread still reach an identity of the kept contact.
+    let r = s
+        .act(
+            &scope,
+            support.id,
+            w.admin,
+            Command::Reply {
+                body: "Merged!".into(),
+            },
+            t(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.message.unwrap().status, DeliveryStatus::Queued);
+    let jobs = s.claim_outbox(t(31), 10, 1000).await.unwrap();
+    assert!(["c9", "ann-2"].contains(&jobs[0].identity.external_id.as_str()));
+    assert!(matches!(
+        s.merge_contacts(w.ws, ann.id, ann.id, w.admin, t(40)).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let cv = s
+        .remove_identity(
+            w.ws,
+            ann.id,
+            merged
+                .identities
+                .iter()
+                .find(|i| i.kind == IdentityKind::Email)
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(cv.identities.len(), 3);
+}
+
+pub async fn events_are_published_in_commit_order_and_replayable(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = s.clone();
+        let inbox = w.inbox;
+        tasks.push(tokio::spawn(async move {
+            s.apply_inbound(inbound(
+                inbox,
+                &format!("c{}", i % 5),
+                Some(&format!("m{i}")),
+                "x",
+                t(i),
+            ))
+            .await
+            .unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let published = h.published();
+    assert_eq!(
+        published
+            .iter()
+            .filter(|e| e.kind == "message.created")
+            .count(),
+        40
+    );
+    let seqs: Vec<i64> = published.iter().map(|e| e.seq).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        seqs, sorted,
+        "the sink sees events once each, in sequence order"
+    );
+    let replay = s.events_since(&scope, 0, 1000).await.unwrap();
+    assert_eq!(replay.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
+    assert_eq!(replay[3].data, published[3].data);
+    let tail = s.events_since(&scope, seqs[29], 1000).await.unwrap();
+    assert_eq!(tail.len(), seqs.len() - 30);
+}
+
+pub async fn outbox_claims_retries_and_fails(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    s.act(
+        &scope,
+        a.conversation_id,
+        w.admin,
+        Command::Reply { body: "one".into() },
+        t(1),
+    )
+    .await
+    .unwrap();
+    let job = s.claim_outbox(t(2), 10, 1000).await.unwrap().remove(0);
+    assert_eq!(job.attempts, 0);
+    s.finish_outbox(
+        job.id,
+        OutboxResult::Retry {
+            at: t(5000),
+            error: "HTTP 503".into(),
+        },
+        t(3),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.claim_outbox(t(4000), 10, 1000).await.unwrap().is_empty(),
+        "not before its backoff"
+    );
+    let job = s.claim_outbox(t(5000), 10, 1000).await.unwrap().remove(0);
+    assert_eq!(job.attempts, 1);
+    // A lease that runs out (a dispatcher died) makes the delivery claimable again.
+    let again = s.claim_outbox(t(6001), 10, 1000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    s.finish_outbox(
+        job.id,
+        OutboxResult::Failed {
+            error: "HTTP 410 gone".into(),
+        },
+        t(6002),
+    )
+    .await
+    .unwrap();
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 10)
+        .await
+        .unwrap();
+    let d = tl.last().unwrap().delivery.clone().unwrap();
+    assert_eq!(d, (DeliveryStatus::Failed, Some("HTTP 410 gone".into())));
+    assert!(s
+        .claim_outbox(t(1_000_000), 10, 1000)
+        .await
+        .unwrap()
+        .is_empty());
+    let updates: Vec<_> = h
+        .published()
+        .into_iter()
+        .filter(|e| e.kind == "message.updated")
+        .collect();
+    assert_eq!(updates.len(), 2);
+    assert!(updates[1].data.contains("\"failed\""));
+}
+
+pub async fn users_sessions_and_tokens(h: Harness) {
+    let s = &h.store;
+    assert!(s.is_empty().await.unwrap());
+    let w = world(s).await;
+    assert!(!s.is_empty().await.unwrap());
+    let dup = s
+        .create_user(w.ws, user("ann@acme.test", Role::Agent), t(1))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    let (p, hash) = s
+        .credentials_by_email("ann@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.user_id, p.role, hash.as_str()),
+        (w.agent, Role::Agent, "x")
+    );
+    assert_eq!(p.inboxes, vec![w.inbox]);
+    assert!(s
+        .credentials_by_email("nobody@acme.test")
+        .await
+        .unwrap()
+        .is_none());
+
+    s.create_session(NewSession {
+        token_hash: "h1".into(),
+        user_id: w.agent,
+        workspace_id: w.ws,
+        csrf_token: "c1".into(),
+        created_at: t(0),
+        expires_at: t(1000),
+    })
+    .await
+    .unwrap();
+    let (sp, csrf) = s.session_principal("h1", t(10)).await.unwrap().unwrap();
+    assert_eq!((sp.user_id, csrf.as_str()), (w.agent, "c1"));
+    assert!(
+        s.session_principal("h1", t(1000)).await.unwrap().is_none(),
+        "expired"
+    );
+    s.delete_session("h1").await.unwrap();
+    assert!(s.session_principal("h1", t(10)).await.unwrap().is_none());
+
+    let tok = s
+        .create_token(w.ws, w.agent, "ci", "th", t(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.token_principal("th").await.unwrap().unwrap().user_id,
+        w.agent
+    );
+    assert!(
+        matches!(
+            s.revoke_token(w.ws, w.admin, tok.id, t(1)).await,
+            Err(StoreError::NotFound)
+        ),
+        "only your own tokens"
+    );
+    s.revoke_token(w.ws, w.agent, tok.id, t(1)).await.unwrap();
+    assert!(s.token_principal("th").await.unwrap().is_none());
+    assert!(s.list_tokens(w.ws, w.agent).await.unwrap()[0]
+        .revoked_at
+        .is_some());
+
+    let up = s
+        .update_user(
+            w.ws,
+            w.agent,
+            UserPatch {
+                role: Some(Role::Supervisor),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.role, Role::Supervisor);
+    let last = s
+        .update_user(
+            w.ws,
+            w.admin,
+            UserPatch {
+                role: Some(Role::Agent),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(
+        last,
+        Err(StoreError::Rejected {
+            code: "last_admin",
+            ..
+        })
+    ));
+    let team = s.create_team(w.ws, "Tier 2", t(0)).await.unwrap();
+    assert!(matches!(
+        s.create_team(w.ws, "Tier 2", t(0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let team = s
+        .set_team_member(w.ws, team.id, w.agent, true)
+        .await
+        .unwrap();
+    assert_eq!(team.members, vec![w.agent]);
+    s.remove_user(w.ws, w.agent).await.unwrap();
+    assert_eq!(s.list_users(w.ws).await.unwrap().len(), 1);
+    assert!(s.list_teams(w.ws).await.unwrap()[0].members.is_empty());
+    s.record_audit(AuditEntry {
+        workspace_id: w.ws,
+        actor_id: Some(w.admin),
+        action: "user.remove".into(),
+        target: w.agent.to_string(),
+        detail: serde_json::json!({}),
+        ip: None,
+        at: t(5),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.list_audit(w.ws, 10).await.unwrap()[0].action,
+        "user.remove"
+    );
+}
+
+pub async fn snoozed_conversations_wake_up(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    let snooze = Command::SetStatus {
+        to: Status::Snoozed,
+        snoozed_until: Some(t(1000)),
+    };
+    s.act(&scope, a.conversation_id, w.admin, snooze, t(1))
+        .await
+        .unwrap();
+    assert_eq!(s.wake_snoozed(t(999)).await.unwrap(), 0);
+    assert_eq!(s.wake_snoozed(t(1000)).await.unwrap(), 1);
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!((conv.status, conv.snoozed_until), (Status::Open, None));
+}
+
+pub async fn refused_commands_store_nothing(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    let before = s.events_since(&scope, 0, 100).await.unwrap().len();
+    let stranger = s
+        .create_user(w.ws, user("bob@acme.test", Role::Agent), t(0))
+        .await
+        .unwrap();
+    let r = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.admin,
+            Command::Assign {
+                assignee: Some(stranger.id),
+                team: None,
+            },
+            t(1),
+        )
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::Invalid {
+                field: "assignee_id",
+                ..
+            })
+        ),
+        "bob is not in the inbox"
+    );
+    let r = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.admin,
+            Command::SetStatus {
+                to: Status::Open,
+                snoozed_until: None,
+            },
+            t(1),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Rejected { .. })));
+    let r = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.admin,
+            Command::SetStatus {
+                to: Status::Snoozed,
+                snoozed_until: Some(t(0)),
+            },
+            t(1),
+        )
+        .await;
+    assert!(matches!(
+        r,
+        Err(StoreError::Rejected {
+            code: "snooze_in_past",
+            ..
+        })
+    ));
+    assert_eq!(s.events_since(&scope, 0, 100).await.unwrap().len(), before);
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!(conv.assignee_id, None);
+    let missing = parley_core::ConversationId::from(uuid::Uuid::now_v7());
+    assert!(matches!(
+        s.act(
+            &scope,
+            missing,
+            w.admin,
+            Command::Reply { body: "x".into() },
+            t(1)
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+}

@@ -1,0 +1,308 @@
+//! The storage boundary: the `Store` trait both backends implement, its errors and row types, and
+//! the conformance suite (`conformance`) each backend runs against itself.
+//!
+//! Methods are coarse — one use case, one transaction each. Agent-facing reads and writes take a
+//! `Scope`, so a query cannot forget which workspace and inboxes the caller may see. Every write
+//! that touches a conversation appends timeline events; the backend hands them, in commit order,
+//! to the `EventSink` it was built with, after the commit.
+
+pub mod conformance;
+mod cursor;
+pub mod plan;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
+    WorkspaceId,
+};
+
+pub use cursor::Cursor;
+pub use types::*;
+
+/// Receives committed events in commit order. Called by the backend after each commit, on the
+/// thread or task that committed, so it must not block.
+pub type EventSink = Arc<dyn Fn(&[Published]) + Send + Sync>;
+
+/// An `EventSink` that drops everything (for tools that only read or write).
+pub fn null_sink() -> EventSink {
+    Arc::new(|_: &[Published]| {})
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was hit; the text names what is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// Input the database cannot accept (an unknown user to assign, a team of another workspace).
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// A domain rule refused the change (`code` is stable and machine-readable).
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<parley_core::Invalid> for StoreError {
+    fn from(e: parley_core::Invalid) -> Self {
+        StoreError::Invalid {
+            field: e.field,
+            reason: e.reason,
+        }
+    }
+}
+
+impl From<parley_core::conversation::ConversationError> for StoreError {
+    fn from(e: parley_core::conversation::ConversationError) -> Self {
+        use parley_core::conversation::ConversationError as E;
+        let code = match e {
+            E::AlreadyInStatus(_) => "conversation_status_unchanged",
+            E::SnoozeInPast => "snooze_in_past",
+            E::NoChange => "no_change",
+        };
+        StoreError::Rejected {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- setup, users and credentials ----
+
+    /// True when no workspace exists yet (first start).
+    async fn is_empty(&self) -> StoreResult<bool>;
+    /// Creates a workspace and its first admin.
+    async fn create_workspace(
+        &self,
+        name: &str,
+        timezone: &str,
+        admin: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<(WorkspaceRow, UserView)>;
+    async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow>;
+    /// The first workspace (for single-tenant tools such as the CLI).
+    async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>>;
+    /// Creates a user and their membership; `Conflict` when the email is taken.
+    async fn create_user(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<UserView>;
+    async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>>;
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> StoreResult<UserView>;
+    /// Removes the user's membership (and inbox and team memberships) from the workspace.
+    async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()>;
+    /// The user with this email and their password hash, with the membership they sign in to.
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>>;
+    async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal>;
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// The signed-in principal and the session's CSRF token, if the session exists and has not expired.
+    async fn session_principal(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Principal, String)>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<TokenView>;
+    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>>;
+    /// Revokes one of the user's own tokens; `NotFound` if it is not theirs.
+    async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>>;
+    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()>;
+    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    // ---- teams and inboxes ----
+
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView>;
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>>;
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView>;
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()>;
+    /// Adds (`member = true`) or removes a user from a team.
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView>;
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow>;
+    /// The inboxes the scope may see.
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>>;
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow>;
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow>;
+    /// An inbox by id alone, for webhooks, which prove who they are by signature.
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>>;
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()>;
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>>;
+
+    // ---- contacts ----
+
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView>;
+    async fn contact(&self, ws: WorkspaceId, id: ContactId) -> StoreResult<ContactView>;
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView>;
+    /// Contacts whose name, email, phone or identity contains `q` (case-insensitive), by name.
+    async fn search_contacts(
+        &self,
+        ws: WorkspaceId,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>>;
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView>;
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView>;
+    /// Moves everything of `absorbed` (identities, conversations and their timelines) into `kept`,
+    /// then deletes `absorbed`. Two conversations in one inbox become one.
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView>;
+
+    // ---- conversations ----
+
+    /// Stores a customer's message: resolves the contact by identity, finds or reopens the
+    /// conversation, appends the message. Deduplicated by (inbox, external message id). Backends
+    /// commit concurrent calls together (group commit); the call returns after the commit.
+    async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome>;
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        q: &ConversationQuery,
+    ) -> StoreResult<Page<ConversationView>>;
+    async fn conversation(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+    ) -> StoreResult<ConversationView>;
+    /// Timeline entries oldest first; `before` pages backwards from the newest.
+    async fn timeline(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<TimelineEntry>>;
+    /// Applies an agent's command to a conversation in one transaction.
+    async fn act(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        actor: UserId,
+        cmd: Command,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome>;
+    /// Starts (or continues) the conversation of a contact in an inbox with an outbound message.
+    async fn start_conversation(
+        &self,
+        scope: &Scope,
+        inbox: InboxId,
+        contact: ContactId,
+        actor: UserId,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome>;
+    /// Reopens snoozed conversations whose time has come; returns how many.
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize>;
+    /// Timeline and delivery events after `after_seq` in inboxes the scope sees, oldest first.
+    async fn events_since(
+        &self,
+        scope: &Scope,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Published>>;
+
+    // ---- outbox ----
+
+    /// Claims up to `limit` due deliveries for `lease_ms`; a claim not finished by then is claimed again.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<OutboxJob>>;
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// When the next queued delivery is due, if any.
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
+}
+
+/// A store shared by the application.
+pub type DynStore = Arc<dyn Store>;

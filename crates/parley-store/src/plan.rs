@@ -1,0 +1,121 @@
+//! Backend-independent decisions both stores make inside their transactions: what a command changes,
+//! the projected conversation state after it, and the JSON payload of each event. Keeping them here
+//! means SQLite and PostgreSQL publish byte-identical events.
+
+use parley_core::conversation::{Change, ConversationState};
+use parley_core::Timestamp;
+use serde_json::json;
+
+use crate::{Command, ConversationView, MessageView, NoteView, StoreError};
+
+impl ConversationView {
+    pub fn state(&self) -> ConversationState {
+        ConversationState {
+            status: self.status,
+            snoozed_until: self.snoozed_until,
+            assignee_id: self.assignee_id,
+            team_id: self.team_id,
+            priority: self.priority,
+            labels: self.labels.clone(),
+            waiting_since: self.waiting_since,
+            last_activity_at: self.last_activity_at,
+        }
+    }
+
+    pub fn set_state(&mut self, s: ConversationState) {
+        self.status = s.status;
+        self.snoozed_until = s.snoozed_until;
+        self.assignee_id = s.assignee_id;
+        self.team_id = s.team_id;
+        self.priority = s.priority;
+        self.labels = s.labels;
+        self.waiting_since = s.waiting_since;
+        self.last_activity_at = s.last_activity_at;
+    }
+
+    /// Folds a change into the view.
+    pub fn apply(&mut self, change: &Change, at: Timestamp) {
+        let mut s = self.state();
+        s.apply(change, at);
+        self.set_state(s);
+    }
+
+    /// Sort key for "longest waiting".
+    pub fn waiting_key(&self) -> i64 {
+        self.waiting_since.map_or(i64::MAX, Timestamp::millis)
+    }
+}
+
+/// The state change a non-message command makes, or why it is refused. Reply and Note are handled by
+/// the caller (they write a message or a note and change only activity and waiting-since).
+pub fn command_change(
+    conv: &ConversationView,
+    cmd: &Command,
+    now: Timestamp,
+) -> Result<Change, StoreError> {
+    let state = conv.state();
+    match cmd {
+        Command::Reply { .. } => Ok(Change::Outbound),
+        Command::Note { .. } => Ok(Change::Note),
+        Command::SetStatus { to, snoozed_until } => {
+            Ok(state.status_change(*to, *snoozed_until, now)?)
+        }
+        Command::Assign { assignee, team } => {
+            if *assignee == state.assignee_id && *team == state.team_id {
+                return Err(parley_core::conversation::ConversationError::NoChange.into());
+            }
+            Ok(Change::Assignment {
+                assignee_id: *assignee,
+                team_id: *team,
+            })
+        }
+        Command::SetPriority(p) => {
+            if *p == state.priority {
+                return Err(parley_core::conversation::ConversationError::NoChange.into());
+            }
+            Ok(Change::Priority { priority: *p })
+        }
+        Command::Labels { add, remove } => Ok(state.label_change(add, remove)?),
+    }
+}
+
+/// The first 140 characters of a body, on one line, for conversation lists.
+pub fn preview(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = one_line.chars().take(140).collect();
+    if one_line.chars().count() > 140 {
+        out.push('…');
+    }
+    out
+}
+
+pub fn message_created(msg: &MessageView, conv: &ConversationView) -> String {
+    json!({ "message": msg, "conversation": conv }).to_string()
+}
+
+pub fn note_created(note: &NoteView, conv: &ConversationView) -> String {
+    json!({ "note": note, "conversation": conv }).to_string()
+}
+
+pub fn conversation_updated(
+    change: &serde_json::Value,
+    actor: Option<uuid::Uuid>,
+    conv: &ConversationView,
+) -> String {
+    json!({ "change": change, "actor_id": actor, "conversation": conv }).to_string()
+}
+
+pub fn change_json(change: &Change) -> serde_json::Value {
+    serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn message_updated(msg: &MessageView) -> String {
+    json!({
+        "message_id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "status": msg.status,
+        "error": msg.error,
+        "external_id": msg.external_id,
+    })
+    .to_string()
+}

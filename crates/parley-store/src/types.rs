@@ -1,0 +1,406 @@
+//! Row and input types crossing the storage boundary.
+
+use parley_core::contact::IdentityKind;
+use parley_core::conversation::{Priority, Status};
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::role::Role;
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, MessageId, OutboxId, TeamId, Timestamp,
+    TokenId, UserId, WorkspaceId,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Cursor;
+
+/// Who is asking, and which inboxes they may see.
+#[derive(Debug, Clone, Serialize)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub workspace_id: WorkspaceId,
+    pub role: Role,
+    pub email: String,
+    pub name: String,
+    /// The inboxes the user is a member of (admins see all inboxes regardless).
+    pub inboxes: Vec<InboxId>,
+}
+
+impl Principal {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            workspace: self.workspace_id,
+            user: self.user_id,
+            all_inboxes: self.role.sees_all_inboxes(),
+            inboxes: self.inboxes.clone(),
+        }
+    }
+}
+
+/// The workspace and inboxes a query may touch.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub workspace: WorkspaceId,
+    pub user: UserId,
+    pub all_inboxes: bool,
+    pub inboxes: Vec<InboxId>,
+}
+
+impl Scope {
+    pub fn can_see(&self, inbox: InboxId) -> bool {
+        self.all_inboxes || self.inboxes.contains(&inbox)
+    }
+
+    /// A scope that sees every inbox of a workspace (system work: the CLI, workers).
+    pub fn system(workspace: WorkspaceId, user: UserId) -> Self {
+        Self {
+            workspace,
+            user,
+            all_inboxes: true,
+            inboxes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceRow {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub timezone: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub workspace_id: WorkspaceId,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    pub id: TokenId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub workspace_id: WorkspaceId,
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub ip: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamView {
+    pub id: TeamId,
+    pub name: String,
+    pub members: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInbox {
+    pub name: String,
+    /// The channel kind (`api`, later `twilio`, `whatsapp`, …).
+    pub kind: String,
+    /// Channel settings (for `api`: `callback_url`).
+    pub settings: serde_json::Value,
+    /// The secret that signs webhooks both ways.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InboxPatch {
+    pub name: Option<String>,
+    pub settings: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxRow {
+    pub id: InboxId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub kind: String,
+    pub settings: serde_json::Value,
+    #[serde(skip)]
+    pub secret: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IdentityView {
+    pub id: IdentityId,
+    pub kind: IdentityKind,
+    pub inbox_id: Option<InboxId>,
+    pub external_id: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub kind: IdentityKind,
+    pub inbox_id: Option<InboxId>,
+    pub external_id: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewContact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub identities: Vec<NewIdentity>,
+}
+
+/// Fields to change; `Some(None)` clears a field.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    /// Merged into the existing fields; a `null` value removes a field.
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContactView {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub identities: Vec<IdentityView>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A customer's message as a channel reported it.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub inbox_id: InboxId,
+    pub identity_kind: IdentityKind,
+    /// The provider's id for the person.
+    pub sender_external_id: String,
+    pub sender_name: Option<String>,
+    pub sender_email: Option<String>,
+    pub sender_phone: Option<String>,
+    /// The provider's id for the message; a second delivery with the same id is stored once.
+    pub external_id: Option<String>,
+    pub body: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct InboundOutcome {
+    pub duplicate: bool,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub contact_id: ContactId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub inbox_id: InboxId,
+    pub contact_id: ContactId,
+    pub contact_name: Option<String>,
+    /// The identity replies go to.
+    pub identity_id: IdentityId,
+    pub status: Status,
+    pub snoozed_until: Option<Timestamp>,
+    pub assignee_id: Option<UserId>,
+    pub team_id: Option<TeamId>,
+    pub priority: Priority,
+    pub labels: Vec<String>,
+    pub waiting_since: Option<Timestamp>,
+    pub last_activity_at: Timestamp,
+    pub last_message: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub inbox_id: InboxId,
+    pub direction: Direction,
+    pub sender_kind: SenderKind,
+    /// The agent's user id or the contact's id.
+    pub sender_id: Option<uuid::Uuid>,
+    pub body: String,
+    pub external_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NoteView {
+    pub id: uuid::Uuid,
+    pub conversation_id: ConversationId,
+    pub author_id: UserId,
+    pub body: String,
+    pub mentions: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
+/// One committed event: a timeline entry (`message.created`, `note.created`,
+/// `conversation.updated`) or a delivery update (`message.updated`). `data` is its JSON payload.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub seq: i64,
+    pub workspace_id: WorkspaceId,
+    pub inbox_id: InboxId,
+    pub conversation_id: Option<ConversationId>,
+    pub kind: String,
+    pub at: Timestamp,
+    pub data: String,
+}
+
+/// The kinds of event shown on a conversation's timeline.
+pub const TIMELINE_KINDS: [&str; 3] = ["message.created", "note.created", "conversation.updated"];
+
+/// A timeline entry with the current delivery status of its message, if it has one.
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    pub event: Published,
+    pub delivery: Option<(DeliveryStatus, Option<String>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Anyone,
+    Nobody,
+    User(UserId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Longest waiting first; conversations nobody waits on last.
+    Waiting,
+    /// Newest activity first.
+    Activity,
+    /// Urgent first, then longest waiting.
+    Priority,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConversationQuery {
+    /// Empty means any status.
+    pub statuses: Vec<Status>,
+    pub assignee: AssigneeFilter,
+    pub inbox: Option<InboxId>,
+    pub team: Option<TeamId>,
+    pub label: Option<String>,
+    pub priority: Option<Priority>,
+    pub contact: Option<ContactId>,
+    pub sort: Sort,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+impl Default for ConversationQuery {
+    fn default() -> Self {
+        Self {
+            statuses: Vec::new(),
+            assignee: AssigneeFilter::Anyone,
+            inbox: None,
+            team: None,
+            label: None,
+            priority: None,
+            contact: None,
+            sort: Sort::Waiting,
+            cursor: None,
+            limit: 25,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// An agent's command on a conversation.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Reply {
+        body: String,
+    },
+    Note {
+        body: String,
+        mentions: Vec<UserId>,
+    },
+    SetStatus {
+        to: Status,
+        snoozed_until: Option<Timestamp>,
+    },
+    /// `None` for both unassigns.
+    Assign {
+        assignee: Option<UserId>,
+        team: Option<TeamId>,
+    },
+    SetPriority(Priority),
+    Labels {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ActOutcome {
+    pub conversation: ConversationView,
+    pub message: Option<MessageView>,
+    pub note: Option<NoteView>,
+    pub events: Vec<Published>,
+}
+
+/// A delivery claimed by a dispatcher.
+#[derive(Debug, Clone)]
+pub struct OutboxJob {
+    pub id: OutboxId,
+    pub attempts: u32,
+    pub inbox: InboxRow,
+    pub message: MessageView,
+    pub contact_id: ContactId,
+    pub identity: IdentityView,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutboxResult {
+    Sent { provider_id: Option<String> },
+    Retry { at: Timestamp, error: String },
+    Failed { error: String },
+}
