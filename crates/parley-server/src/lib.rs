@@ -1,1 +1,147 @@
-//! placeholder
+//! Parley's server: the axum application (REST API, webhooks, realtime WebSocket, web pages) and
+//! its background workers, over either store.
+//!
+//! Layout: `routes/` holds the REST API as one table (router and OpenAPI come from it), `hooks`
+//! the inbound webhooks, `realtime` the event hub and WebSocket, `workers` the outbox dispatcher
+//! and snooze clock, `auth` credentials, `error` the one mapping of errors to HTTP.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod hooks;
+pub mod openapi;
+pub mod realtime;
+pub mod routes;
+pub mod state;
+pub mod web;
+pub mod workers;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode};
+use axum::Router;
+use parley_core::role::Role;
+use parley_store::{DynStore, EventSink, NewUser};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, Database, DispatchConfig};
+pub use state::App;
+
+/// Opens the configured store, with migrations applied.
+pub async fn open_store(db: &Database, sink: EventSink) -> anyhow::Result<DynStore> {
+    Ok(match db {
+        Database::Sqlite { path, durable } => {
+            let durability =
+                if *durable { parley_store_sqlite::Durability::Full } else { parley_store_sqlite::Durability::Normal };
+            Arc::new(parley_store_sqlite::SqliteStore::open(path, durability, sink)?)
+        }
+        Database::Postgres { url } => {
+            use secrecy::ExposeSecret;
+            // PGSTORE
+            let _ = (url.expose_secret(), sink);
+            anyhow::bail!("PostgreSQL support is not built yet")
+        }
+    })
+}
+
+/// Builds the application: store, hub and HTTP client. Workers are started by `spawn_workers`.
+pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    let hub = realtime::Hub::new();
+    let sink_hub = hub.clone();
+    let sink: EventSink = Arc::new(move |events| sink_hub.publish_committed(events));
+    let store = open_store(&config.database, sink).await.context("opening the database")?;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(config.dispatch.timeout_ms))
+        .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("building the HTTP client")?;
+    Ok(App {
+        store,
+        hub,
+        clock,
+        config: Arc::new(config),
+        http,
+        dispatch_bell: Arc::new(tokio::sync::Notify::new()),
+        setup_token: Arc::new(std::sync::Mutex::new(None)),
+    })
+}
+
+/// What happened on first start.
+pub enum FirstStart {
+    /// The database already had a workspace.
+    AlreadySetUp,
+    /// A workspace and admin were created from the given email and password.
+    AdminCreated { email: String },
+    /// Nobody was given: open this link once to create the workspace and admin.
+    SetupLink(String),
+}
+
+/// On an empty database, creates the first workspace and admin, or arms a one-time setup link.
+pub async fn first_start(app: &App, admin_email: Option<&str>, admin_password: Option<&str>) -> anyhow::Result<FirstStart> {
+    if !app.store.is_empty().await? {
+        return Ok(FirstStart::AlreadySetUp);
+    }
+    match (admin_email, admin_password) {
+        (Some(email), Some(password)) => {
+            let email = parley_core::contact::Email::parse(email).map_err(|e| anyhow::anyhow!("--admin-email {e}"))?;
+            auth::check_password_strength(password).map_err(|e| anyhow::anyhow!("PARLEY_ADMIN_PASSWORD {e}"))?;
+            let hash = auth::hash_password(password.to_string()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let name = email.local_part().to_string();
+            let admin = NewUser { email: email.as_str().to_string(), name, password_hash: hash, role: Role::Admin };
+            app.store.create_workspace("My workspace", "UTC", admin, app.now()).await?;
+            Ok(FirstStart::AdminCreated { email: email.into_string() })
+        }
+        (Some(_), None) => anyhow::bail!("--admin-email needs the password in PARLEY_ADMIN_PASSWORD"),
+        _ => {
+            let token = auth::random_token();
+            if let Ok(mut t) = app.setup_token.lock() {
+                *t = Some(token.clone());
+            }
+            Ok(FirstStart::SetupLink(format!("{}/setup#{token}", app.config.public_url.trim_end_matches('/'))))
+        }
+    }
+}
+
+pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    workers::spawn(app)
+}
+
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    res
+}
+
+/// The complete HTTP application.
+pub fn router(app: App) -> Router {
+    let mut api = Router::new();
+    for r in routes::routes() {
+        api = api.route(r.path, r.handler);
+    }
+    let limit = app.config.max_body_bytes;
+    api.merge(web::router())
+        .fallback(|| async { error::error_body(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
+        .method_not_allowed_fallback(|| async {
+            error::error_body(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method", None)
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(app: App, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+}

@@ -1,1 +1,178 @@
-fn main() {}
+//! `parley`: the one binary. `serve` runs the server; `migrate`, `admin` and `token` manage the
+//! database directly; `simulate` plays customers against a running server; `bench` measures.
+
+mod bench;
+mod config;
+mod simulate;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use parley_core::contact::{parse_name, Email};
+use parley_core::role::Role;
+use parley_server::{FirstStart, SystemClock};
+use parley_store::{null_sink, NewUser};
+
+use crate::config::{DbArgs, ServeArgs};
+
+#[derive(Parser)]
+#[command(name = "parley", version, about = "Parley: one shared inbox for every channel your customers use")]
+struct Cli {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (SQLite in ./parley-data by default; UI at http://127.0.0.1:8080)
+    Serve(ServeArgs),
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage users
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage personal API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Play customers against a running server through the API channel
+    Simulate(simulate::SimulateArgs),
+    /// Measure Parley on this machine
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Print configuration help
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Add a user to the workspace (password from PARLEY_USER_PASSWORD)
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor or agent
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a personal API token for a user and print it (shown once)
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented parley.toml
+    Example,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn open(db: &DbArgs) -> anyhow::Result<parley_store::DynStore> {
+    let file = config::read_file(db.config.as_deref())?;
+    parley_server::open_store(&config::database(db, &file, true)?, null_sink()).await
+}
+
+fn now() -> parley_core::Timestamp {
+    use parley_server::Clock;
+    SystemClock.now()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.db, &args).await,
+        Command::Migrate => {
+            open(&cli.db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser { email, name, role }) => {
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email {}", e.reason))?;
+            let name = parse_name("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.reason))?;
+            let role = Role::parse(&role).context("--role must be admin, supervisor or agent")?;
+            let password = std::env::var("PARLEY_USER_PASSWORD").context("set the new user's password in PARLEY_USER_PASSWORD")?;
+            parley_server::auth::check_password_strength(&password).map_err(|e| anyhow::anyhow!("PARLEY_USER_PASSWORD: {e}"))?;
+            let store = open(&cli.db).await?;
+            let ws = store.first_workspace().await?.context("no workspace yet: run `parley serve` once first")?;
+            let hash = parley_server::auth::hash_password(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = store.create_user(ws.id, NewUser { email: email.into_string(), name, password_hash: hash, role }, now()).await?;
+            println!("created {} ({}) as {}", user.email, user.id, user.role.as_str());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { email, name }) => {
+            let name = parse_name("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.reason))?;
+            let store = open(&cli.db).await?;
+            let email = email.trim().to_lowercase();
+            let (principal, _) = store.credentials_by_email(&email).await?.with_context(|| format!("no user with email {email}"))?;
+            let secret = format!("pat_{}", parley_server::auth::random_token());
+            store.create_token(principal.workspace_id, principal.user_id, &name, &parley_server::auth::hash_token(&secret), now()).await?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let cfg = config::server_config(db, args)?;
+    let bind = cfg.bind;
+    tracing::info!(database = ?cfg.database, %bind, "starting Parley");
+    let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
+    let password = std::env::var("PARLEY_ADMIN_PASSWORD").ok();
+    match parley_server::first_start(&app, args.admin_email.as_deref(), password.as_deref()).await? {
+        FirstStart::AlreadySetUp => {}
+        FirstStart::AdminCreated { email } => println!("Created the workspace and its admin {email}."),
+        FirstStart::SetupLink(link) => println!("No admin yet. Open this link once to create one:\n\n    {link}\n"),
+    }
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
+    println!("Parley is listening on http://{}", listener.local_addr()?);
+    let workers = parley_server::spawn_workers(&app);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    parley_server::serve(app, listener, shutdown).await?;
+    for w in workers {
+        w.abort();
+    }
+    Ok(())
+}

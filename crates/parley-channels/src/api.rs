@@ -1,0 +1,154 @@
+//! The generic API channel: any system without its own adapter posts customer messages to
+//! `POST /hooks/api/{inbox}` signed with HMAC-SHA256 of the raw body under the inbox's secret, and
+//! receives the business's replies as signed JSON at its callback URL.
+
+use hmac::{Hmac, Mac};
+use parley_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::{InboundError, SendOutcome};
+
+/// The header carrying `sha256=<hex HMAC of the raw body>`, both ways.
+pub const SIGNATURE_HEADER: &str = "x-parley-signature";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The signature header value for a body: `sha256=` and the lower-case hex HMAC-SHA256.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this cannot fail; an empty tag would never verify anyway.
+    let tag = HmacSha256::new_from_slice(secret.as_bytes())
+        .map(|mut mac| {
+            mac.update(body);
+            hex::encode(mac.finalize().into_bytes())
+        })
+        .unwrap_or_default();
+    format!("sha256={tag}")
+}
+
+/// Checks a signature header in constant time.
+pub fn verify(secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), InboundError> {
+    let hex_sig = header.and_then(|h| h.trim().strip_prefix("sha256=")).ok_or(InboundError::BadSignature)?;
+    let sig = hex::decode(hex_sig).map_err(|_| InboundError::BadSignature)?;
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| InboundError::BadSignature)?;
+    mac.update(body);
+    mac.verify_slice(&sig).map_err(|_| InboundError::BadSignature)
+}
+
+/// The customer as the integrating system knows them.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiContact {
+    /// The integrating system's id for the person; messages with the same id are one customer.
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// One inbound message as posted to the hook.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiInbound {
+    /// The integrating system's id for the message: a second delivery with the same id is stored once.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub contact: ApiContact,
+    pub text: String,
+    /// When the customer wrote (RFC 3339); defaults to when Parley received it.
+    #[serde(default)]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// Parses a hook body. Field-level checks (lengths, formats) are the caller's, through the core's parsers.
+pub fn parse(body: &[u8]) -> Result<ApiInbound, InboundError> {
+    serde_json::from_slice::<ApiInbound>(body).map_err(|e| InboundError::Malformed(format!("invalid message: {e}")))
+}
+
+/// What Parley posts to the callback URL for each outbound message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiOutbound {
+    pub event: String,
+    pub id: String,
+    pub conversation_id: String,
+    pub contact: ApiOutboundContact,
+    pub text: String,
+    pub sender: ApiSender,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiOutboundContact {
+    /// The integrating system's id for the person (the one it sent us).
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiSender {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+}
+
+/// Posts a signed outbound message to the callback URL and classifies the answer.
+pub async fn send(client: &reqwest::Client, callback_url: &str, secret: &str, msg: &ApiOutbound) -> SendOutcome {
+    let body = match serde_json::to_vec(msg) {
+        Ok(b) => b,
+        Err(e) => return SendOutcome::Permanent(format!("could not encode the message: {e}")),
+    };
+    let sig = sign(secret, &body);
+    let resp = client
+        .post(callback_url)
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, sig)
+        .body(body)
+        .send()
+        .await;
+    match resp {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            match crate::classify_status(status, &text) {
+                SendOutcome::Accepted { .. } => {
+                    let provider_id = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .and_then(|v| v.get("id").and_then(|i| i.as_str().map(str::to_owned)));
+                    SendOutcome::Accepted { provider_id }
+                }
+                // The integrating system may be mid-deploy: every refusal is retried until the limit.
+                SendOutcome::Permanent(reason) | SendOutcome::Transient(reason) => SendOutcome::Transient(reason),
+            }
+        }
+        Err(e) if e.is_builder() => SendOutcome::Permanent(format!("invalid callback URL: {e}")),
+        Err(e) => SendOutcome::Transient(format!("callback unreachable: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Computed independently: `printf '{"a":1}' | openssl dgst -sha256 -hmac secret`.
+    #[test]
+    fn signature_matches_openssl() {
+        let sig = sign("secret", br#"{"a":1}"#);
+        assert_eq!(sig, "sha256=aa9e2e3575f5d7098b6caccd790888c36d5fdb63342a73bada2d6a51747a8494");
+        assert!(verify("secret", Some(&sig), br#"{"a":1}"#).is_ok());
+        assert_eq!(verify("secret", Some(&sig), br#"{"a":2}"#), Err(InboundError::BadSignature));
+        assert_eq!(verify("other", Some(&sig), br#"{"a":1}"#), Err(InboundError::BadSignature));
+        assert_eq!(verify("secret", None, br#"{"a":1}"#), Err(InboundError::BadSignature));
+        assert_eq!(verify("secret", Some("sha256=zz"), br#"{"a":1}"#), Err(InboundError::BadSignature));
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        let m = parse(br#"{"id":"m1","contact":{"id":"c1","name":"Ann"},"text":"Hi"}"#).expect("parses");
+        assert_eq!((m.id.as_deref(), m.contact.id.as_str(), m.text.as_str()), (Some("m1"), "c1", "Hi"));
+        for bad in [&b"not json"[..], br#"{"contact":{"id":"c1"}}"#, br#"{"contact":{"id":1},"text":"x"}"#, br#"{"contact":{"id":"c"},"text":"x","extra":1}"#] {
+            assert!(matches!(parse(bad), Err(InboundError::Malformed(_))));
+        }
+    }
+}

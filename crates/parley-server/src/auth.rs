@@ -1,0 +1,136 @@
+//! Who is calling: a personal API token (`Authorization: Bearer pat_…`) or a session cookie, the
+//! latter with a CSRF token on every write. Also password hashing (Argon2id) and token hashing.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::Method;
+use base64::Engine;
+use parley_core::role::Role;
+use parley_store::Principal;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::App;
+
+pub const SESSION_COOKIE: &str = "parley_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// A random token: 32 bytes, URL-safe base64.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Tokens are stored as their SHA-256: they are random, so a slow hash adds nothing.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if password.len() > 1024 {
+        return Err(ApiError::invalid("password", "must be at most 1024 bytes"));
+    }
+    Ok(())
+}
+
+/// Hashes a password with Argon2id off the async threads.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a password: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+}
+
+/// Verifies a password; also spends the time of a verification when there is no hash, so an
+/// unknown email answers no faster than a wrong password.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let dummy = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0D3bRD1Ww9pzS0+qEVDGY0f4Q7ZLZdWDj7f9l5wWvq4";
+        let stored = hash.as_deref().unwrap_or(dummy);
+        let ok = PasswordHash::new(stored)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The authenticated caller. Rejects with 401 when there are no valid credentials, and with 403
+/// when a cookie-authenticated write lacks its CSRF token.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = h
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or(ApiError::Unauthorized)?
+                .trim();
+            let p = app.store.token_principal(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+            return Ok(Auth(p));
+        }
+        // Browsers cannot set headers on a WebSocket, so the socket may carry its token in the query.
+        if parts.uri.path() == "/api/v1/realtime" {
+            if let Some(token) = parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token="))) {
+                let p = app.store.token_principal(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+                return Ok(Auth(p));
+            }
+        }
+        let session = cookie_value(parts, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+        let (p, csrf) = app.store.session_principal(&hash_token(session), app.now()).await?.ok_or(ApiError::Unauthorized)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+                return Err(ApiError::CsrfFailed("this write needs the X-CSRF-Token header from sign-in".into()));
+            }
+        }
+        Ok(Auth(p))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn require_admin(p: &Principal) -> Result<(), ApiError> {
+    if p.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only an admin may do this"))
+    }
+}
+
+pub fn is_supervisor_or_admin(p: &Principal) -> bool {
+    matches!(p.role, Role::Admin | Role::Supervisor)
+}

@@ -1,0 +1,73 @@
+//! Server settings. The binary fills them from defaults, `parley.toml`, `PARLEY_*` variables and
+//! flags; the server reads them only from here (no globals).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where Parley keeps its data.
+#[derive(Clone)]
+pub enum Database {
+    /// An SQLite file (the embedded default).
+    Sqlite { path: PathBuf, durable: bool },
+    /// A PostgreSQL URL (scaled out).
+    Postgres { url: secrecy::SecretString },
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite { path, durable } => write!(f, "Sqlite({}, durable={durable})", path.display()),
+            Database::Postgres { .. } => write!(f, "Postgres([redacted])"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Deliveries sent at once.
+    pub concurrency: usize,
+    /// Attempts before a delivery is a permanent failure.
+    pub max_attempts: u32,
+    pub backoff_base_ms: i64,
+    pub backoff_max_ms: i64,
+    /// How long one provider call may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self { concurrency: 32, max_attempts: 10, backoff_base_ms: 2_000, backoff_max_ms: 600_000, timeout_ms: 15_000 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database: Database,
+    /// The URL people and providers reach this server at (for links and webhook URLs).
+    pub public_url: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Session lifetime in milliseconds.
+    pub session_ttl_ms: i64,
+    /// Mark cookies `Secure` (set when served over TLS or behind a TLS proxy).
+    pub secure_cookies: bool,
+    pub dispatch: DispatchConfig,
+    /// Run the delivery and snooze workers in this process.
+    pub workers: bool,
+}
+
+impl Config {
+    pub fn new(bind: SocketAddr, database: Database) -> Self {
+        Self {
+            bind,
+            database,
+            public_url: format!("http://{bind}"),
+            max_body_bytes: 1024 * 1024,
+            session_ttl_ms: 14 * 24 * 3600 * 1000,
+            secure_cookies: false,
+            dispatch: DispatchConfig::default(),
+            workers: true,
+        }
+    }
+}

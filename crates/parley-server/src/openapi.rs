@@ -1,0 +1,70 @@
+//! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the route table.
+
+use axum::extract::State;
+use serde_json::{json, Map, Value};
+
+use crate::error::Json;
+use crate::routes::{routes, Access};
+use crate::state::App;
+
+pub fn document(server_url: &str) -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for r in routes() {
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut op = json!({
+            "summary": r.summary,
+            "tags": [r.tag],
+            "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.', '-'], "_")),
+            "responses": {
+                "200": { "description": "success" },
+                "4XX": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        if !params.is_empty() {
+            op["parameters"] = json!(params);
+        }
+        if let Some(schema) = &r.body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        }
+        op["security"] = match r.access {
+            Access::Public => json!([]),
+            Access::Signature => json!([{ "signature": [] }]),
+            Access::Member | Access::Admin => json!([{ "token": [] }, { "session": [] }]),
+        };
+        if r.access == Access::Admin {
+            op["description"] = json!("Admins only.");
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Parley API", "version": env!("CARGO_PKG_VERSION") },
+        "servers": [{ "url": server_url }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "token": { "type": "http", "scheme": "bearer", "description": "A personal API token (pat_…)" },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE, "description": "Writes also need the X-CSRF-Token header" },
+                "signature": { "type": "apiKey", "in": "header", "name": "X-Parley-Signature", "description": "sha256=<hex HMAC-SHA256 of the raw body under the inbox secret>" }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" } } } }
+                }
+            }
+        }
+    })
+}
+
+pub async fn openapi_json(State(app): State<App>) -> Json<Value> {
+    Json(document(&app.config.public_url))
+}

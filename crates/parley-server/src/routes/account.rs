@@ -1,0 +1,300 @@
+//! Setup, sign-in and sessions, personal API tokens, users and roles, presence and the audit log.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_core::contact::{parse_name, Email};
+use parley_core::role::Role;
+use parley_core::{TokenId, UserId};
+use parley_store::{AuditEntry, NewSession, NewUser, Principal, UserPatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{double_option, obj, string};
+use crate::auth::{self, hash_password, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::state::App;
+
+pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
+    app.store.is_empty().await?;
+    Ok(Json(json!({ "status": "ok" })))
+}
+
+/// The client address, as the connection or a trusted proxy header reports it (for the audit log).
+pub(crate) fn client_ip(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_string())
+}
+
+pub(crate) async fn audit(app: &App, p: &Principal, headers: &HeaderMap, action: &str, target: impl ToString, detail: Value) {
+    let entry = AuditEntry {
+        workspace_id: p.workspace_id,
+        actor_id: Some(p.user_id),
+        action: action.to_string(),
+        target: target.to_string(),
+        detail,
+        ip: client_ip(headers),
+        at: app.now(),
+    };
+    if let Err(e) = app.store.record_audit(entry).await {
+        tracing::error!(error = %e, action, "could not write the audit log");
+    }
+}
+
+pub(crate) fn setup_schema() -> Value {
+    obj(&[("token", string()), ("workspace_name", string()), ("name", string()), ("email", string()), ("password", string())], &[("timezone", string())])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    token: String,
+    workspace_name: String,
+    name: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> ApiResult<Response> {
+    let expected = app.setup_token.lock().map(|t| t.clone()).unwrap_or_default();
+    let Some(expected) = expected else {
+        return Err(ApiError::NotFound);
+    };
+    if hash_token(&req.token) != hash_token(&expected) {
+        return Err(ApiError::forbidden("the setup token is wrong"));
+    }
+    let ws_name = parse_name("workspace_name", &req.workspace_name)?;
+    let name = parse_name("name", &req.name)?;
+    let email = Email::parse(&req.email)?;
+    auth::check_password_strength(&req.password)?;
+    if !app.store.is_empty().await? {
+        return Err(ApiError::Conflict("this server is already set up".into()));
+    }
+    let hash = hash_password(req.password).await?;
+    let admin = NewUser { email: email.into_string(), name, password_hash: hash, role: Role::Admin };
+    let tz = req.timezone.unwrap_or_else(|| "UTC".into());
+    let (ws, user) = app.store.create_workspace(&ws_name, &tz, admin, app.now()).await?;
+    if let Ok(mut t) = app.setup_token.lock() {
+        *t = None;
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "workspace": ws, "user": user })).into_response()).into_response())
+}
+
+pub(crate) fn sign_in_schema() -> Value {
+    obj(&[("email", string()), ("password", string())], &[])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Json(req): Json<SignInRequest>) -> ApiResult<Response> {
+    let email = req.email.trim().to_lowercase();
+    let found = app.store.credentials_by_email(&email).await?;
+    let (principal, hash) = match found {
+        Some((p, h)) => (Some(p), Some(h)),
+        None => (None, None),
+    };
+    let ok = auth::verify_password(req.password, hash).await;
+    let Some(principal) = principal.filter(|_| ok) else {
+        if let Ok(Some(ws)) = app.store.first_workspace().await {
+            let entry = AuditEntry {
+                workspace_id: ws.id,
+                actor_id: None,
+                action: "auth.sign_in_failed".into(),
+                target: String::new(),
+                detail: json!({}),
+                ip: client_ip(&headers),
+                at: app.now(),
+            };
+            let _ = app.store.record_audit(entry).await;
+        }
+        return Err(ApiError::Unprocessable {
+            code: "invalid_credentials",
+            message: "the email or password is wrong".into(),
+            field: None,
+        });
+    };
+    let token = random_token();
+    let csrf = random_token();
+    let now = app.now();
+    app.store
+        .create_session(NewSession {
+            token_hash: hash_token(&token),
+            user_id: principal.user_id,
+            workspace_id: principal.workspace_id,
+            csrf_token: csrf.clone(),
+            created_at: now,
+            expires_at: now.plus_millis(app.config.session_ttl_ms),
+        })
+        .await?;
+    audit(&app, &principal, &headers, "auth.sign_in", principal.user_id, json!({})).await;
+    let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+    let max_age = app.config.session_ttl_ms / 1000;
+    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let body = json!({ "user": me_view(&principal), "csrf_token": csrf });
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+pub async fn sign_out(State(app): State<App>, headers: HeaderMap, Auth(p): Auth) -> ApiResult<Response> {
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string());
+    if let Some(s) = session {
+        app.store.delete_session(&hash_token(&s)).await?;
+    }
+    audit(&app, &p, &headers, "auth.sign_out", p.user_id, json!({})).await;
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
+}
+
+fn me_view(p: &Principal) -> Value {
+    json!({
+        "id": p.user_id,
+        "workspace_id": p.workspace_id,
+        "email": p.email,
+        "name": p.name,
+        "role": p.role,
+        "inboxes": p.inboxes,
+    })
+}
+
+pub async fn me(Auth(p): Auth) -> Json<Value> {
+    Json(me_view(&p))
+}
+
+pub async fn list_tokens(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let tokens = app.store.list_tokens(p.workspace_id, p.user_id).await?;
+    Ok(Json(json!({ "items": tokens })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    name: String,
+}
+
+/// Creates a token for a user and returns its secret text (`pat_…`), which is never shown again.
+pub async fn issue_token(app: &App, p: &Principal, name: &str) -> ApiResult<(parley_store::TokenView, String)> {
+    let name = parse_name("name", name)?;
+    let secret = format!("pat_{}", random_token());
+    let view = app.store.create_token(p.workspace_id, p.user_id, &name, &hash_token(&secret), app.now()).await?;
+    Ok((view, secret))
+}
+
+pub async fn create_token(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<CreateTokenRequest>) -> ApiResult<Response> {
+    let (view, secret) = issue_token(&app, &p, &req.name).await?;
+    audit(&app, &p, &headers, "token.create", view.id, json!({ "name": view.name })).await;
+    Ok((StatusCode::CREATED, Json(json!({ "token": secret, "id": view.id, "name": view.name, "created_at": view.created_at }))).into_response())
+}
+
+pub async fn revoke_token(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<TokenId>) -> ApiResult<StatusCode> {
+    app.store.revoke_token(p.workspace_id, p.user_id, id, app.now()).await?;
+    audit(&app, &p, &headers, "token.revoke", id, json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": app.store.list_users(p.workspace_id).await? })))
+}
+
+pub(crate) fn create_user_schema() -> Value {
+    let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] });
+    obj(&[("email", string()), ("name", string()), ("password", string()), ("role", role)], &[])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    email: String,
+    name: String,
+    password: String,
+    role: Role,
+}
+
+pub async fn create_user(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<CreateUserRequest>) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let email = Email::parse(&req.email)?;
+    let name = parse_name("name", &req.name)?;
+    auth::check_password_strength(&req.password)?;
+    let hash = hash_password(req.password).await?;
+    let user = app.store.create_user(p.workspace_id, NewUser { email: email.into_string(), name, password_hash: hash, role: req.role }, app.now()).await?;
+    audit(&app, &p, &headers, "user.create", user.id, json!({ "email": user.email, "role": user.role })).await;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+pub(crate) fn update_user_schema() -> Value {
+    obj(&[], &[("name", string()), ("password", string()), ("role", json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] }))])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    role: Option<Option<Role>>,
+}
+
+pub async fn update_user(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<UserId>, Json(req): Json<UpdateUserRequest>) -> ApiResult<Json<parley_store::UserView>> {
+    let myself = id == p.user_id;
+    if !myself || req.role.is_some() {
+        require_admin(&p)?;
+    }
+    let mut patch = UserPatch::default();
+    if let Some(n) = req.name {
+        patch.name = Some(parse_name("name", &n)?);
+    }
+    if let Some(pw) = req.password {
+        auth::check_password_strength(&pw)?;
+        patch.password_hash = Some(hash_password(pw).await?);
+    }
+    if let Some(role) = req.role {
+        patch.role = Some(role.ok_or_else(|| ApiError::invalid("role", "must be admin, supervisor or agent"))?);
+    }
+    let changed_role = patch.role;
+    let user = app.store.update_user(p.workspace_id, id, patch).await?;
+    audit(&app, &p, &headers, "user.update", id, json!({ "role": changed_role })).await;
+    if changed_role.is_some() {
+        app.hub.access_changed(p.workspace_id, id);
+    }
+    Ok(Json(user))
+}
+
+pub async fn remove_user(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<UserId>) -> ApiResult<StatusCode> {
+    require_admin(&p)?;
+    app.store.remove_user(p.workspace_id, id).await?;
+    audit(&app, &p, &headers, "user.remove", id, json!({})).await;
+    app.hub.access_changed(p.workspace_id, id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    limit: Option<String>,
+}
+
+pub async fn list_audit(State(app): State<App>, Auth(p): Auth, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let limit = super::limit(q.limit.as_deref(), 100, 1000)?;
+    Ok(Json(json!({ "items": app.store.list_audit(p.workspace_id, limit).await? })))
+}
+
+pub async fn presence(State(app): State<App>, Auth(p): Auth) -> Json<Value> {
+    Json(json!({ "online": app.hub.online_users(p.workspace_id) }))
+}

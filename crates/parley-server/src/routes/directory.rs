@@ -1,0 +1,173 @@
+//! Teams and inboxes, and who works them.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_core::contact::parse_name;
+use parley_core::{InboxId, TeamId, UserId};
+use parley_store::{InboxPatch, InboxRow, NewInbox, Principal};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::account::audit;
+use super::{obj, string};
+use crate::auth::{random_token, require_admin, Auth};
+use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::state::App;
+
+pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": app.store.list_teams(p.workspace_id).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamRequest {
+    name: String,
+}
+
+pub async fn create_team(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<TeamRequest>) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let team = app.store.create_team(p.workspace_id, &parse_name("name", &req.name)?, app.now()).await?;
+    audit(&app, &p, &headers, "team.create", team.id, json!({ "name": team.name })).await;
+    Ok((StatusCode::CREATED, Json(team)).into_response())
+}
+
+pub async fn rename_team(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<TeamId>, Json(req): Json<TeamRequest>) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let team = app.store.rename_team(p.workspace_id, id, &parse_name("name", &req.name)?).await?;
+    audit(&app, &p, &headers, "team.rename", id, json!({ "name": team.name })).await;
+    Ok(Json(team).into_response())
+}
+
+pub async fn delete_team(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<TeamId>) -> ApiResult<StatusCode> {
+    require_admin(&p)?;
+    app.store.delete_team(p.workspace_id, id).await?;
+    audit(&app, &p, &headers, "team.delete", id, json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn team_member(app: App, headers: HeaderMap, p: Principal, team: TeamId, user: UserId, member: bool) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let view = app.store.set_team_member(p.workspace_id, team, user, member).await?;
+    let action = if member { "team.member_add" } else { "team.member_remove" };
+    audit(&app, &p, &headers, action, team, json!({ "user_id": user })).await;
+    Ok(Json(view).into_response())
+}
+
+pub async fn add_team_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((team, user)): Path<(TeamId, UserId)>) -> ApiResult<Response> {
+    team_member(app, headers, p, team, user, true).await
+}
+
+pub async fn remove_team_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((team, user)): Path<(TeamId, UserId)>) -> ApiResult<Response> {
+    team_member(app, headers, p, team, user, false).await
+}
+
+/// An inbox as the API shows it: admins also see the signing secret; everyone sees the webhook URL.
+fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
+    let mut v = json!({
+        "id": i.id,
+        "name": i.name,
+        "kind": i.kind,
+        "settings": i.settings,
+        "webhook_url": format!("{}/hooks/{}/{}", app.config.public_url.trim_end_matches('/'), i.kind, i.id),
+        "created_at": i.created_at,
+    });
+    if p.role.is_admin() {
+        v["secret"] = json!(i.secret);
+    }
+    v
+}
+
+pub async fn list_inboxes(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let inboxes = app.store.list_inboxes(&p.scope()).await?;
+    let items: Vec<Value> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn get_inbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<InboxId>) -> ApiResult<Json<Value>> {
+    let inbox = app.store.inbox(&p.scope(), id).await?;
+    Ok(Json(inbox_view(&app, &p, &inbox)))
+}
+
+pub(crate) fn create_inbox_schema() -> Value {
+    obj(&[("name", string()), ("kind", json!({ "type": "string", "enum": ["api"] }))], &[("callback_url", string())])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInboxRequest {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    callback_url: Option<String>,
+}
+
+/// A callback URL must be absolute http(s).
+fn parse_callback(url: &str) -> Result<String, ApiError> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| ApiError::invalid("callback_url", "must be an absolute http(s) URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(ApiError::invalid("callback_url", "must be an absolute http(s) URL"));
+    }
+    Ok(parsed.to_string())
+}
+
+pub async fn create_inbox(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<CreateInboxRequest>) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let name = parse_name("name", &req.name)?;
+    if req.kind != "api" {
+        return Err(ApiError::invalid("kind", "must be one of: api"));
+    }
+    let callback = req.callback_url.as_deref().map(parse_callback).transpose()?;
+    let inbox = NewInbox { name, kind: req.kind, settings: json!({ "callback_url": callback }), secret: random_token() };
+    let row = app.store.create_inbox(p.workspace_id, inbox, app.now()).await?;
+    audit(&app, &p, &headers, "inbox.create", row.id, json!({ "name": row.name, "kind": row.kind })).await;
+    Ok((StatusCode::CREATED, Json(inbox_view(&app, &p, &row))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInboxRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    callback_url: Option<String>,
+}
+
+pub async fn update_inbox(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<InboxId>, Json(req): Json<UpdateInboxRequest>) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let current = app.store.inbox(&p.scope(), id).await?;
+    let mut patch = InboxPatch::default();
+    if let Some(n) = &req.name {
+        patch.name = Some(parse_name("name", n)?);
+    }
+    if let Some(url) = &req.callback_url {
+        let mut settings = current.settings.clone();
+        settings["callback_url"] = json!(parse_callback(url)?);
+        patch.settings = Some(settings);
+    }
+    let row = app.store.update_inbox(p.workspace_id, id, patch).await?;
+    audit(&app, &p, &headers, "inbox.update", id, json!({ "name": req.name, "callback_url": req.callback_url })).await;
+    Ok(Json(inbox_view(&app, &p, &row)))
+}
+
+pub async fn inbox_members(State(app): State<App>, Auth(p): Auth, Path(id): Path<InboxId>) -> ApiResult<Json<Value>> {
+    app.store.inbox(&p.scope(), id).await?;
+    Ok(Json(json!({ "items": app.store.inbox_members(p.workspace_id, id).await? })))
+}
+
+async fn inbox_member(app: App, headers: HeaderMap, p: Principal, inbox: InboxId, user: UserId, member: bool) -> ApiResult<StatusCode> {
+    require_admin(&p)?;
+    app.store.set_inbox_member(p.workspace_id, inbox, user, member).await?;
+    let action = if member { "inbox.member_add" } else { "inbox.member_remove" };
+    audit(&app, &p, &headers, action, inbox, json!({ "user_id": user })).await;
+    app.hub.access_changed(p.workspace_id, user);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_inbox_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((inbox, user)): Path<(InboxId, UserId)>) -> ApiResult<StatusCode> {
+    inbox_member(app, headers, p, inbox, user, true).await
+}
+
+pub async fn remove_inbox_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((inbox, user)): Path<(InboxId, UserId)>) -> ApiResult<StatusCode> {
+    inbox_member(app, headers, p, inbox, user, false).await
+}

@@ -1,0 +1,169 @@
+//! The REST API under `/api/v1`, as one table: each route's method, path, handler, access and
+//! summary. The router and the OpenAPI document are both built from it, so they cannot disagree.
+
+pub mod account;
+pub mod contacts;
+pub mod conversations;
+pub mod directory;
+
+use axum::routing::MethodRouter;
+use serde::{Deserialize, Deserializer};
+
+use crate::state::App;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials.
+    Public,
+    /// Any signed-in member of the workspace (agent, supervisor, admin); scoped to their inboxes.
+    Member,
+    /// Admins only.
+    Admin,
+    /// A provider or integrating system, proven by the request signature.
+    Signature,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    /// JSON Schema of the request body, for routes that take one.
+    pub body: Option<serde_json::Value>,
+    pub handler: MethodRouter<App>,
+}
+
+macro_rules! route {
+    ($m:ident $path:literal => $h:path, $tag:literal, $access:ident, $summary:literal $(, body = $body:expr)?) => {
+        Route {
+            method: stringify!($m),
+            path: $path,
+            tag: $tag,
+            access: Access::$access,
+            summary: $summary,
+            body: None $(.or(Some($body)))?,
+            handler: axum::routing::$m($h),
+        }
+    };
+}
+
+/// A JSON Schema object with the given required and optional properties.
+pub(crate) fn obj(required: &[(&str, serde_json::Value)], optional: &[(&str, serde_json::Value)]) -> serde_json::Value {
+    let mut props = serde_json::Map::new();
+    for (k, v) in required.iter().chain(optional) {
+        props.insert((*k).to_string(), v.clone());
+    }
+    let req: Vec<&str> = required.iter().map(|(k, _)| *k).collect();
+    serde_json::json!({ "type": "object", "properties": props, "required": req })
+}
+
+pub(crate) fn string() -> serde_json::Value {
+    serde_json::json!({ "type": "string" })
+}
+
+pub(crate) fn uuid() -> serde_json::Value {
+    serde_json::json!({ "type": "string", "format": "uuid" })
+}
+
+pub(crate) fn nullable(v: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "anyOf": [v, { "type": "null" }] })
+}
+
+pub(crate) fn string_list() -> serde_json::Value {
+    serde_json::json!({ "type": "array", "items": { "type": "string" } })
+}
+
+pub fn routes() -> Vec<Route> {
+    use account as a;
+    use contacts as k;
+    use conversations as c;
+    use directory as d;
+    vec![
+        route!(get "/api/v1/health" => a::health, "meta", Public, "Liveness: answers when the server and its database answer"),
+        route!(get "/api/v1/openapi.json" => crate::openapi::openapi_json, "meta", Public, "This document"),
+        route!(post "/api/v1/setup" => a::setup, "account", Public, "Create the first workspace and admin with the one-time setup token", body = a::setup_schema()),
+        route!(post "/api/v1/auth/sign-in" => a::sign_in, "account", Public, "Sign in with email and password; sets the session cookie and returns the CSRF token", body = a::sign_in_schema()),
+        route!(post "/api/v1/auth/sign-out" => a::sign_out, "account", Member, "End the current session"),
+        route!(get "/api/v1/me" => a::me, "account", Member, "The signed-in user, their role and inboxes"),
+        route!(get "/api/v1/tokens" => a::list_tokens, "account", Member, "Your personal API tokens"),
+        route!(post "/api/v1/tokens" => a::create_token, "account", Member, "Create a personal API token; the token is shown once", body = obj(&[("name", string())], &[])),
+        route!(delete "/api/v1/tokens/{id}" => a::revoke_token, "account", Member, "Revoke one of your tokens"),
+        route!(get "/api/v1/users" => a::list_users, "users", Member, "Users of the workspace with their roles"),
+        route!(post "/api/v1/users" => a::create_user, "users", Admin, "Add a user with a role", body = a::create_user_schema()),
+        route!(patch "/api/v1/users/{id}" => a::update_user, "users", Member, "Change a user's name, password (yourself or admin) or role (admin)", body = a::update_user_schema()),
+        route!(delete "/api/v1/users/{id}" => a::remove_user, "users", Admin, "Remove a user from the workspace"),
+        route!(get "/api/v1/audit" => a::list_audit, "users", Admin, "The audit log, newest first"),
+        route!(get "/api/v1/presence" => a::presence, "users", Member, "Users with an open realtime connection"),
+        route!(get "/api/v1/teams" => d::list_teams, "teams", Member, "Teams and their members"),
+        route!(post "/api/v1/teams" => d::create_team, "teams", Admin, "Create a team", body = obj(&[("name", string())], &[])),
+        route!(patch "/api/v1/teams/{id}" => d::rename_team, "teams", Admin, "Rename a team", body = obj(&[("name", string())], &[])),
+        route!(delete "/api/v1/teams/{id}" => d::delete_team, "teams", Admin, "Delete a team (its conversations keep their agents)"),
+        route!(put "/api/v1/teams/{id}/members/{user_id}" => d::add_team_member, "teams", Admin, "Add a user to a team"),
+        route!(delete "/api/v1/teams/{id}/members/{user_id}" => d::remove_team_member, "teams", Admin, "Remove a user from a team"),
+        route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all)"),
+        route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::create_inbox_schema()),
+        route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox"),
+        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox or change its callback URL", body = obj(&[], &[("name", string()), ("callback_url", string())])),
+        route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox"),
+        route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
+        route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),
+        route!(get "/api/v1/contacts" => k::search_contacts, "contacts", Member, "Search contacts by name, phone or email (`q`), paginated by `cursor`"),
+        route!(post "/api/v1/contacts" => k::create_contact, "contacts", Member, "Create a contact with optional identities", body = k::contact_schema()),
+        route!(get "/api/v1/contacts/{id}" => k::get_contact, "contacts", Member, "One contact with its identities"),
+        route!(patch "/api/v1/contacts/{id}" => k::update_contact, "contacts", Member, "Change a contact; null clears a field; custom fields merge", body = k::contact_patch_schema()),
+        route!(post "/api/v1/contacts/{id}/identities" => k::add_identity, "contacts", Member, "Add an address (phone, email, a channel id) to a contact", body = k::identity_schema()),
+        route!(delete "/api/v1/contacts/{id}/identities/{identity_id}" => k::remove_identity, "contacts", Member, "Remove an address from a contact"),
+        route!(post "/api/v1/contacts/{id}/merge" => k::merge_contact, "contacts", Member, "Merge another contact into this one (identities and conversations move here)", body = obj(&[("contact_id", uuid())], &[])),
+        route!(get "/api/v1/contacts/{id}/conversations" => k::contact_conversations, "contacts", Member, "A contact's conversations in inboxes you work"),
+        route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor"),
+        route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = obj(&[("inbox_id", uuid()), ("contact_id", uuid()), ("body", string())], &[])),
+        route!(get "/api/v1/conversations/{id}" => c::get_conversation, "conversations", Member, "One conversation"),
+        route!(patch "/api/v1/conversations/{id}" => c::update_conversation, "conversations", Member, "Change priority or status", body = c::patch_schema()),
+        route!(get "/api/v1/conversations/{id}/timeline" => c::timeline, "conversations", Member, "The timeline: messages, notes, status changes and assignments, oldest first; `before` pages back"),
+        route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery)", body = obj(&[("body", string())], &[])),
+        route!(post "/api/v1/conversations/{id}/notes" => c::note, "conversations", Member, "Add an internal note; @mentions notify agents", body = obj(&[("body", string())], &[("mentions", serde_json::json!({"type":"array","items":uuid()}))])),
+        route!(post "/api/v1/conversations/{id}/assign" => c::assign, "conversations", Member, "Assign to an agent and/or team (agents may assign only themselves)", body = obj(&[], &[("assignee_id", nullable(uuid())), ("team_id", nullable(uuid()))])),
+        route!(post "/api/v1/conversations/{id}/unassign" => c::unassign, "conversations", Member, "Remove the assigned agent"),
+        route!(post "/api/v1/conversations/{id}/resolve" => c::resolve, "conversations", Member, "Resolve"),
+        route!(post "/api/v1/conversations/{id}/reopen" => c::reopen, "conversations", Member, "Reopen"),
+        route!(post "/api/v1/conversations/{id}/snooze" => c::snooze, "conversations", Member, "Snooze until a time; a customer message wakes it early", body = obj(&[("until", serde_json::json!({"type":"string","format":"date-time"}))], &[])),
+        route!(post "/api/v1/conversations/{id}/labels" => c::change_labels, "conversations", Member, "Add and remove labels", body = obj(&[], &[("add", string_list()), ("remove", string_list())])),
+        route!(delete "/api/v1/conversations/{id}/labels/{label}" => c::remove_label, "conversations", Member, "Remove one label"),
+        route!(post "/api/v1/conversations/{id}/typing" => c::typing, "conversations", Member, "Tell other agents you are typing"),
+        route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed"),
+        route!(post "/hooks/api/{inbox_id}" => crate::hooks::api_hook, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::hooks::api_hook_schema()),
+    ]
+}
+
+/// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or set.
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Parses a `limit` query parameter: 1 to `max`, `default` when absent.
+pub(crate) fn limit(v: Option<&str>, default: u32, max: u32) -> Result<u32, crate::error::ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| crate::error::ApiError::bad_request("invalid_query", format!("limit must be a number from 1 to {max}"))),
+    }
+}
+
+/// Decodes a pagination cursor, answering 400 `invalid_cursor`.
+pub(crate) fn cursor(v: Option<&str>) -> Result<Option<parley_store::Cursor>, crate::error::ApiError> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(s) => parley_store::Cursor::decode(s)
+            .map(Some)
+            .ok_or_else(|| crate::error::ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave out")),
+    }
+}

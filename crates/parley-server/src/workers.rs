@@ -1,0 +1,127 @@
+//! Background work: the outbox dispatcher (claim, send through the channel, record the outcome,
+//! retry with backoff and jitter) and the snooze alarm clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_channels::{api, SendOutcome};
+use parley_core::retry::backoff_ms;
+use parley_store::{OutboxJob, OutboxResult};
+use rand::Rng;
+use tokio::sync::Semaphore;
+
+use crate::state::App;
+
+/// Sends one claimed delivery through its channel and records what happened.
+async fn deliver(app: &App, job: OutboxJob) {
+    let outcome = match job.inbox.kind.as_str() {
+        "api" => match job.inbox.settings.get("callback_url").and_then(|u| u.as_str()) {
+            Some(url) => {
+                let msg = api::ApiOutbound {
+                    event: "message.created".into(),
+                    id: job.message.id.to_string(),
+                    conversation_id: job.message.conversation_id.to_string(),
+                    contact: api::ApiOutboundContact { id: job.identity.external_id.clone() },
+                    text: job.message.body.clone(),
+                    sender: api::ApiSender { kind: job.message.sender_kind.as_str().into(), id: job.message.sender_id.map(|s| s.to_string()) },
+                    created_at: job.message.created_at,
+                };
+                api::send(&app.http, url, &job.inbox.secret, &msg).await
+            }
+            None => SendOutcome::Transient("the inbox has no callback URL yet".into()),
+        },
+        other => SendOutcome::Permanent(format!("no adapter for channel kind {other:?}")),
+    };
+    let now = app.now();
+    let cfg = &app.config.dispatch;
+    let result = match outcome {
+        SendOutcome::Accepted { provider_id } => OutboxResult::Sent { provider_id },
+        SendOutcome::Transient(error) if job.attempts + 1 < cfg.max_attempts => {
+            let jitter: f64 = rand::thread_rng().gen();
+            let wait = backoff_ms(job.attempts, cfg.backoff_base_ms, cfg.backoff_max_ms, jitter);
+            OutboxResult::Retry { at: now.plus_millis(wait), error }
+        }
+        SendOutcome::Transient(error) => {
+            OutboxResult::Failed { error: format!("gave up after {} attempts: {error}", job.attempts + 1) }
+        }
+        SendOutcome::Permanent(error) => OutboxResult::Failed { error },
+    };
+    if let Err(e) = app.store.finish_outbox(job.id, result, now).await {
+        tracing::error!(error = %e, outbox = %job.id, "could not record a delivery outcome");
+    }
+}
+
+fn lease_ms(app: &App) -> i64 {
+    app.config.dispatch.timeout_ms as i64 * 2 + 5_000
+}
+
+/// Claims and sends every delivery due now, waiting for each; returns how many were attempted.
+/// Tests call this to drain the queue on demand.
+pub async fn run_due_deliveries(app: &App) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let jobs = app.store.claim_outbox(app.now(), 256, lease_ms(app)).await?;
+        if jobs.is_empty() {
+            return Ok(total);
+        }
+        total += jobs.len();
+        futures_util::future::join_all(jobs.into_iter().map(|j| deliver(app, j))).await;
+    }
+}
+
+async fn dispatch_loop(app: App) {
+    let permits = Arc::new(Semaphore::new(app.config.dispatch.concurrency.max(1)));
+    loop {
+        let free = permits.available_permits();
+        if free == 0 {
+            // Wait for one delivery to finish before claiming more.
+            if let Ok(p) = permits.clone().acquire_owned().await {
+                drop(p);
+            }
+            continue;
+        }
+        let jobs = match app.store.claim_outbox(app.now(), free as u32, lease_ms(&app)).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming deliveries failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            let wait = match app.store.next_outbox_due().await {
+                Ok(Some(t)) => (t.0 - app.now().0).clamp(5, 1000),
+                _ => 1000,
+            };
+            tokio::select! {
+                _ = app.dispatch_bell.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let app = app.clone();
+            tokio::spawn(async move {
+                deliver(&app, job).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+async fn snooze_loop(app: App) {
+    loop {
+        match app.store.wake_snoozed(app.now()).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "waking snoozed conversations failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Starts the background workers; they stop when the runtime does.
+pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![tokio::spawn(dispatch_loop(app.clone())), tokio::spawn(snooze_loop(app.clone()))]
+}

@@ -1,0 +1,315 @@
+//! `parley bench`: measurements that go into BENCHMARKS.md.
+//!
+//! `ingest` starts `parley serve` as a child process on a fresh database, connects an agent's
+//! WebSocket, posts signed inbound messages over loopback HTTP, and reports sustained messages/s,
+//! request-to-socket latency and the server's RSS. `sqlite-raw` measures the machine's ceiling:
+//! plain SQLite inserts, one transaction per row and in batches.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use parley_channels::api;
+use serde_json::{json, Value};
+
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Inbound messages over HTTP to a server with a connected agent WebSocket
+    Ingest(IngestArgs),
+    /// Raw SQLite insert rates on this machine (the ceiling for ingest)
+    SqliteRaw {
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 3)]
+        secs: u64,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct IngestArgs {
+    /// Run on PostgreSQL: an admin URL; a fresh database is created under it
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Seconds of the closed-loop throughput phase
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+    /// Concurrent HTTP connections in the throughput phase
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Messages per second in the fixed-rate latency phase
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of the fixed-rate phase
+    #[arg(long, default_value_t = 10)]
+    rate_secs: u64,
+    /// SQLite durability for the server: full or normal
+    #[arg(long, default_value = "full")]
+    sqlite_sync: String,
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::SqliteRaw { secs } => tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?,
+    }
+}
+
+fn proc_status(pid: u32, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+}
+
+async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.arg("serve")
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--admin-email")
+        .arg("bench@parley.test")
+        .arg("--sqlite-sync")
+        .arg(&args.sqlite_sync)
+        .env("PARLEY_ADMIN_PASSWORD", "bench-password-1")
+        .env("PARLEY_LOG", "warn")
+        .env_remove("PARLEY_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(admin) = &args.postgres {
+        let url: String = { let _ = admin; anyhow::bail!("PGSTORE") };
+        cmd.arg("--database-url").arg(url);
+    }
+    let child = cmd.spawn().context("starting parley serve")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client.get(format!("{base}/api/v1/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(Server { child, base, _dir: dir });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the server did not come up within 30 s")
+}
+
+/// Signs in as the bench admin and returns an API token and an API inbox's id and secret.
+async fn set_up(base: &str) -> anyhow::Result<(String, String, String)> {
+    let client = reqwest::Client::new();
+    let r = client.post(format!("{base}/api/v1/auth/sign-in")).json(&json!({"email": "bench@parley.test", "password": "bench-password-1"})).send().await?;
+    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).context("no session cookie")?.to_string();
+    let body: Value = r.json().await?;
+    let csrf = body["csrf_token"].as_str().context("no csrf token")?.to_string();
+    let r: Value = client
+        .post(format!("{base}/api/v1/tokens"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = r["token"].as_str().context("no token")?.to_string();
+    let inbox: Value = client
+        .post(format!("{base}/api/v1/inboxes"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Bench", "kind": "api", "callback_url": "http://127.0.0.1:9/never"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok((token, inbox["id"].as_str().context("no inbox id")?.to_string(), inbox["secret"].as_str().context("no secret")?.to_string()))
+}
+
+/// Latencies (µs) seen on the agent socket, by phase letter.
+#[derive(Default)]
+struct Seen {
+    a: Vec<u64>,
+    b: Vec<u64>,
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let server = start_server(&args).await?;
+    let pid = server.pid();
+    let (token, inbox, secret) = set_up(&server.base).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss_kb = proc_status(pid, "VmRSS:").unwrap_or(0);
+
+    let t0 = Instant::now();
+    let ws_url = format!("{}/api/v1/realtime?token={token}", server.base.replace("http://", "ws://"));
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.context("connecting the agent socket")?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen_reader = Arc::clone(&seen);
+    let reader = tokio::spawn(async move {
+        let (_, mut read) = ws.split();
+        while let Some(Ok(msg)) = read.next().await {
+            let Ok(text) = msg.to_text() else { continue };
+            let now = t0.elapsed().as_micros() as u64;
+            // Bodies are "bench <phase> t=<µs since t0>"; find the marker without a full JSON parse.
+            let Some(i) = text.find("\"body\":\"bench ") else { continue };
+            let rest = &text[i + 14..];
+            let phase = rest.as_bytes().first().copied();
+            let Some(t) = rest.find("t=").map(|j| &rest[j + 2..]) else { continue };
+            let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+            let Ok(sent) = digits.parse::<u64>() else { continue };
+            if let Ok(mut s) = seen_reader.lock() {
+                match phase {
+                    Some(b'A') => s.a.push(now.saturating_sub(sent)),
+                    Some(b'B') => s.b.push(now.saturating_sub(sent)),
+                    _ => {}
+                }
+            }
+        }
+    });
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections.max(64)).build()?;
+    let hook = Arc::new(format!("{}/hooks/api/{inbox}", server.base));
+    let secret = Arc::new(secret);
+    let counter = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let post = {
+        let (client, hook, secret, counter, failures) = (client.clone(), hook.clone(), secret.clone(), counter.clone(), failures.clone());
+        move |phase: char| {
+            let (client, hook, secret, counter, failures) = (client.clone(), hook.clone(), secret.clone(), counter.clone(), failures.clone());
+            async move {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = t0.elapsed().as_micros();
+                let body = format!(r#"{{"id":"b{n}","contact":{{"id":"c{}"}},"text":"bench {phase} t={t}"}}"#, n % 1000);
+                let sig = api::sign(&secret, body.as_bytes());
+                let ok = client
+                    .post(hook.as_str())
+                    .header("content-type", "application/json")
+                    .header(api::SIGNATURE_HEADER, sig)
+                    .body(body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if !ok {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                ok
+            }
+        }
+    };
+
+    // Phase A: closed loop, as fast as the server acknowledges.
+    println!("phase A: {} connections for {} s …", args.connections, args.secs);
+    let deadline = Instant::now() + Duration::from_secs(args.secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|_| {
+            let post = post.clone();
+            tokio::spawn(async move {
+                let mut ok = 0u64;
+                while Instant::now() < deadline {
+                    if post('A').await {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut acked = 0;
+    for t in tasks {
+        acked += t.await?;
+    }
+    let elapsed_a = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Phase B: open loop at a fixed rate.
+    println!("phase B: {} messages/s for {} s …", args.rate, args.rate_secs);
+    let total_b = args.rate * args.rate_secs;
+    let start_b = tokio::time::Instant::now();
+    let mut handles = Vec::with_capacity(total_b as usize);
+    for i in 0..total_b {
+        tokio::time::sleep_until(start_b + Duration::from_micros(i * 1_000_000 / args.rate)).await;
+        handles.push(tokio::spawn(post('B')));
+    }
+    let mut acked_b = 0;
+    for h in handles {
+        if h.await? {
+            acked_b += 1;
+        }
+    }
+    let elapsed_b = start_b.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let peak_rss_kb = proc_status(pid, "VmHWM:").unwrap_or(0);
+    reader.abort();
+
+    let (mut a, mut b) = {
+        let s = seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        (s.a.clone(), s.b.clone())
+    };
+    a.sort_unstable();
+    b.sort_unstable();
+    let backend = if args.postgres.is_some() { "postgres".to_string() } else { format!("sqlite (synchronous={})", args.sqlite_sync) };
+    println!();
+    println!("backend:                          {backend}");
+    println!("phase A throughput:               {:.0} messages/s ({acked} acknowledged in {elapsed_a:.1} s, {} connections)", acked as f64 / elapsed_a, args.connections);
+    println!("phase A request→socket latency:   p50 {:.2} ms, p99 {:.2} ms ({} of {acked} seen on the socket)", percentile(&a, 0.5), percentile(&a, 0.99), a.len());
+    println!("phase B offered / acknowledged:   {} messages/s, {acked_b} of {total_b} in {elapsed_b:.1} s", args.rate);
+    println!("phase B request→socket latency:   p50 {:.2} ms, p99 {:.2} ms ({} seen)", percentile(&b, 0.5), percentile(&b, 0.99), b.len());
+    println!("server RSS:                       idle {:.1} MB, peak {:.1} MB", idle_rss_kb as f64 / 1024.0, peak_rss_kb as f64 / 1024.0);
+    println!("failed requests:                  {}", failures.load(Ordering::Relaxed));
+    Ok(())
+}
+
+fn sqlite_raw(secs: u64) -> anyhow::Result<()> {
+    let data = "x".repeat(400);
+    println!("raw SQLite inserts (WAL), an event-sized row (~550 bytes), {secs} s each:");
+    for (label, sync, batch) in [
+        ("1 row per transaction, synchronous=FULL", "FULL", 1),
+        ("1 row per transaction, synchronous=NORMAL", "NORMAL", 1),
+        ("100 rows per transaction, synchronous=FULL", "FULL", 100),
+        ("1000 rows per transaction, synchronous=FULL", "FULL", 1000),
+    ] {
+        let dir = tempfile::tempdir()?;
+        let mut conn = rusqlite::Connection::open(dir.path().join("raw.db"))?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync};
+             CREATE TABLE event (seq INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT, inbox_id TEXT, conversation_id TEXT,
+                                 kind TEXT, message_id TEXT, at INTEGER, data TEXT);
+             CREATE INDEX event_conv ON event (conversation_id, seq);"
+        ))?;
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let started = Instant::now();
+        let mut rows = 0u64;
+        while Instant::now() < deadline {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached("INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) VALUES (?1, ?2, ?3, 'message.created', ?4, ?5, ?6)")?;
+                for _ in 0..batch {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    stmt.execute(rusqlite::params![id, id, id, id, rows as i64, data])?;
+                    rows += 1;
+                }
+            }
+            tx.commit()?;
+        }
+        println!("  {label:<48} {:>9.0} rows/s", rows as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Configuration for `parley serve`: defaults, then `parley.toml`, then `PARLEY_*` environment
+//! variables, then flags (clap reads the variables and flags; this file adds the TOML layer).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use parley_server::{Config, Database, DispatchConfig};
+use serde::Deserialize;
+
+/// Options shared by every command that opens the database.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DbArgs {
+    /// Configuration file [default: ./parley.toml when it exists]
+    #[arg(long, env = "PARLEY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// postgres://… for PostgreSQL, or sqlite:PATH; default: SQLite in the data directory
+    #[arg(long, env = "PARLEY_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the SQLite database lives [default: ./parley-data]
+    #[arg(long, env = "PARLEY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PARLEY_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// The URL people and providers reach this server at [default: http://BIND]
+    #[arg(long, env = "PARLEY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// On first start with an empty database, create this admin (password from PARLEY_ADMIN_PASSWORD)
+    #[arg(long, env = "PARLEY_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// SQLite durability: `full` (acknowledged writes survive a power cut) or `normal`
+    #[arg(long, env = "PARLEY_SQLITE_SYNC")]
+    pub sqlite_sync: Option<String>,
+    /// Mark session cookies Secure (serve behind TLS)
+    #[arg(long, env = "PARLEY_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+}
+
+/// The TOML file; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<SocketAddr>,
+    pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub sqlite_sync: Option<String>,
+    pub secure_cookies: Option<bool>,
+    pub max_body_bytes: Option<usize>,
+    pub session_ttl_hours: Option<i64>,
+    #[serde(default)]
+    pub dispatch: FileDispatch,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDispatch {
+    pub concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub backoff_base_ms: Option<i64>,
+    pub backoff_max_ms: Option<i64>,
+    pub timeout_ms: Option<u64>,
+}
+
+pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* variables and flags override it.
+
+# bind = "127.0.0.1:8080"
+# public_url = "https://support.example.com"   # what providers and browsers reach
+# database_url = "postgres://parley@db/parley"  # default: SQLite in data_dir
+# data_dir = "./parley-data"
+# sqlite_sync = "full"                          # or "normal": faster, may lose the last commits on power loss
+# secure_cookies = true                         # when served over TLS
+# max_body_bytes = 1048576
+# session_ttl_hours = 336
+
+[dispatch]
+# concurrency = 32          # deliveries in flight
+# max_attempts = 10         # then the failure is permanent
+# backoff_base_ms = 2000    # doubled each attempt, with jitter
+# backoff_max_ms = 600000
+# timeout_ms = 15000
+"#;
+
+pub fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = PathBuf::from("parley.toml");
+            if !p.exists() {
+                return Ok(FileConfig::default());
+            }
+            p
+        }
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
+}
+
+/// Picks the database from the URL scheme.
+pub fn database(db: &DbArgs, file: &FileConfig, durable: bool) -> anyhow::Result<Database> {
+    let url = db.database_url.clone().or_else(|| file.database_url.clone());
+    match url {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Ok(Database::Postgres { url: secrecy::SecretString::from(u) })
+        }
+        Some(u) if u.starts_with("sqlite:") => {
+            let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            Ok(Database::Sqlite { path: PathBuf::from(path), durable })
+        }
+        Some(_) => anyhow::bail!("--database-url must start with postgres:// or sqlite:"),
+        None => {
+            let dir = db.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("parley-data"));
+            Ok(Database::Sqlite { path: dir.join("parley.db"), durable })
+        }
+    }
+}
+
+pub fn server_config(db: &DbArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
+    let file = read_file(db.config.as_deref())?;
+    let sync = serve.sqlite_sync.clone().or(file.sqlite_sync.clone()).unwrap_or_else(|| "full".into());
+    let durable = match sync.as_str() {
+        "full" => true,
+        "normal" => false,
+        other => anyhow::bail!("sqlite_sync must be full or normal, not {other:?}"),
+    };
+    let bind = serve.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let mut cfg = Config::new(bind, database(db, &file, durable)?);
+    if let Some(u) = serve.public_url.clone().or(file.public_url.clone()) {
+        let parsed = reqwest::Url::parse(&u).map_err(|_| anyhow::anyhow!("public_url must be an absolute URL, not {u:?}"))?;
+        cfg.public_url = parsed.as_str().trim_end_matches('/').to_string();
+    }
+    cfg.secure_cookies = serve.secure_cookies.or(file.secure_cookies).unwrap_or(false);
+    if let Some(n) = file.max_body_bytes {
+        anyhow::ensure!((1024..=64 * 1024 * 1024).contains(&n), "max_body_bytes must be between 1 KiB and 64 MiB");
+        cfg.max_body_bytes = n;
+    }
+    if let Some(h) = file.session_ttl_hours {
+        anyhow::ensure!((1..=24 * 365).contains(&h), "session_ttl_hours must be between 1 and 8760");
+        cfg.session_ttl_ms = h * 3600 * 1000;
+    }
+    let d = &file.dispatch;
+    let def = DispatchConfig::default();
+    cfg.dispatch = DispatchConfig {
+        concurrency: d.concurrency.unwrap_or(def.concurrency).clamp(1, 1024),
+        max_attempts: d.max_attempts.unwrap_or(def.max_attempts).max(1),
+        backoff_base_ms: d.backoff_base_ms.unwrap_or(def.backoff_base_ms).max(1),
+        backoff_max_ms: d.backoff_max_ms.unwrap_or(def.backoff_max_ms).max(1),
+        timeout_ms: d.timeout_ms.unwrap_or(def.timeout_ms).max(100),
+    };
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>(EXAMPLE).is_ok());
+        assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
+    }
+
+    #[test]
+    fn database_url_picks_the_backend() {
+        let file = FileConfig::default();
+        let args = |u: &str| DbArgs { database_url: Some(u.into()), ..Default::default() };
+        assert!(matches!(database(&args("postgres://x/y"), &file, true), Ok(Database::Postgres { .. })));
+        assert!(matches!(database(&args("sqlite:/tmp/p.db"), &file, true), Ok(Database::Sqlite { .. })));
+        assert!(database(&args("mysql://x"), &file, true).is_err());
+    }
+}

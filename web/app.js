@@ -1,0 +1,129 @@
+// The small agent app: sign in, a live conversation list, a thread with reply and note.
+// It talks only to the public API and the realtime socket.
+const $ = (s) => document.querySelector(s);
+let csrf = sessionStorage.getItem("csrf") || "";
+let current = null;
+
+async function api(path, opts = {}) {
+  const headers = { "content-type": "application/json" };
+  if (opts.method && opts.method !== "GET") headers["x-csrf-token"] = csrf;
+  const r = await fetch(path, { ...opts, headers, credentials: "same-origin" });
+  if (r.status === 401) { showSignIn(); throw new Error("signed out"); }
+  const body = r.status === 204 ? null : await r.json();
+  if (!r.ok) throw new Error(body && body.error ? body.error.message : r.statusText);
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function ago(iso) {
+  if (!iso) return "";
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.floor(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+function showSignIn() {
+  $("#sign-in").hidden = false;
+  $("#inbox").hidden = true;
+  $("#sign-out").hidden = true;
+}
+
+async function loadList() {
+  const page = await api(`/api/v1/conversations?${$("#filter").value}&limit=100`);
+  const list = $("#list");
+  list.replaceChildren(...page.items.map((c) => el("li", {},
+    el("a", { href: "#", "data-id": c.id, "aria-current": c.id === current ? "true" : "false", onclick: (e) => { e.preventDefault(); openThread(c.id); } },
+      el("strong", {}, c.contact_name || "Customer"), " ",
+      el("span", { class: "muted" }, c.waiting_since ? `waiting ${ago(c.waiting_since)}` : c.status),
+      el("br"), el("span", { class: "preview" }, c.last_message || "")))));
+}
+
+function entry(item) {
+  const d = item.data;
+  if (item.type === "message.created") {
+    const m = d.message;
+    const status = item.delivery ? item.delivery.status : m.status;
+    return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, m.body,
+      el("small", {}, m.direction === "outbound" ? ` · ${status}` : ""));
+  }
+  if (item.type === "note.created") return el("div", { class: "note" }, "Note: ", d.note.body);
+  if (item.type === "conversation.updated") {
+    const c = d.change;
+    const text = c.kind === "status" ? `Status: ${c.to}` : c.kind === "assignment" ? "Assignment changed" : `${c.kind} changed`;
+    return el("div", { class: "event muted" }, text);
+  }
+  return el("div");
+}
+
+async function openThread(id) {
+  current = id;
+  const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=200`)]);
+  const log = el("div", { id: "log" }, ...tl.items.map(entry));
+  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3" });
+  const send = (kind) => async (e) => {
+    e.preventDefault();
+    if (!box.value.trim()) return;
+    await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify({ body: box.value }) });
+    box.value = "";
+  };
+  const status = conv.status === "resolved"
+    ? el("button", { onclick: () => api(`/api/v1/conversations/${id}/reopen`, { method: "POST" }) }, "Reopen")
+    : el("button", { onclick: () => api(`/api/v1/conversations/${id}/resolve`, { method: "POST" }) }, "Resolve");
+  $("#thread").replaceChildren(
+    el("h2", {}, conv.contact_name || "Customer", " ", el("span", { class: "muted" }, conv.status)), status, log,
+    el("form", { onsubmit: send("messages") }, box, el("button", {}, "Reply"), el("button", { type: "button", onclick: send("notes") }, "Add note")));
+  log.scrollTop = log.scrollHeight;
+  loadList();
+}
+
+function connect() {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime`);
+  ws.onmessage = (e) => {
+    const ev = JSON.parse(e.data);
+    if (["message.created", "note.created", "conversation.updated", "message.updated"].includes(ev.type)) {
+      loadList();
+      const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
+      if (conv === current) {
+        if (ev.type === "message.updated") openThread(current);
+        else { const log = $("#log"); log.append(entry(ev)); log.scrollTop = log.scrollHeight; }
+      }
+    }
+  };
+  ws.onclose = () => setTimeout(connect, 2000);
+}
+
+async function start() {
+  try {
+    const me = await api("/api/v1/me");
+    $("#who").textContent = `${me.name} (${me.role})`;
+    $("#sign-in").hidden = true;
+    $("#inbox").hidden = false;
+    $("#sign-out").hidden = false;
+    await loadList();
+    connect();
+  } catch (_) { showSignIn(); }
+}
+
+$("#sign-in").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const r = await fetch("/api/v1/auth/sign-in", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(Object.fromEntries(new FormData(form))) });
+  const body = await r.json();
+  if (!r.ok) { form.querySelector(".error").textContent = body.error.message; return; }
+  csrf = body.csrf_token;
+  sessionStorage.setItem("csrf", csrf);
+  start();
+});
+$("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });
+$("#filter").addEventListener("change", loadList);
+start();
