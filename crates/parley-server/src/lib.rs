@@ -40,9 +40,7 @@ pub async fn open_store(db: &Database, sink: EventSink) -> anyhow::Result<DynSto
         }
         Database::Postgres { url } => {
             use secrecy::ExposeSecret;
-            // PGSTORE
-            let _ = (url.expose_secret(), sink);
-            anyhow::bail!("PostgreSQL support is not built yet")
+            Arc::new(parley_store_postgres::PostgresStore::connect(url.expose_secret(), sink).await?)
         }
     })
 }

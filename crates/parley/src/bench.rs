@@ -100,7 +100,7 @@ async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true);
     if let Some(admin) = &args.postgres {
-        let url: String = { let _ = admin; anyhow::bail!("PGSTORE") };
+        let url = parley_store_postgres::testing::fresh_database(admin).await.context("creating a database for the bench")?;
         cmd.arg("--database-url").arg(url);
     }
     let child = cmd.spawn().context("starting parley serve")?;

@@ -1,0 +1,303 @@
+//! A real server on a random port over a fresh database (SQLite, or PostgreSQL when
+//! PARLEY_TEST_POSTGRES_URL is set), a callback receiver standing in for an integrating system,
+//! and a WebSocket client for the agent's side.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parley_core::role::Role;
+use parley_server::{App, Config, Database, SystemClock};
+use parley_store::NewUser;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    database: Database,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("PARLEY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+fn config(database: Database) -> Config {
+    let mut cfg = Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), database);
+    cfg.dispatch.backoff_base_ms = 50;
+    cfg.dispatch.backoff_max_ms = 200;
+    cfg.dispatch.max_attempts = 4;
+    cfg.dispatch.timeout_ms = 2_000;
+    cfg.max_body_bytes = 64 * 1024;
+    cfg
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database = match backend {
+            Backend::Sqlite => Database::Sqlite { path: dir.path().join("parley.db"), durable: false },
+            Backend::Postgres => {
+                let admin = postgres_url().expect("PARLEY_TEST_POSTGRES_URL");
+                let url = parley_store_postgres::testing::fresh_database(&admin).await.expect("fresh database");
+                Database::Postgres { url: url.into() }
+            }
+        };
+        let mut t = Self::start(database, dir, None).await;
+        let hash = parley_server::auth::hash_password("admin-password".into()).await.expect("hash");
+        let admin = NewUser { email: "admin@acme.test".into(), name: "Admin".into(), password_hash: hash, role: Role::Admin };
+        let (ws, user) = t.app.store.create_workspace("Acme", "UTC", admin, t.app.now()).await.expect("workspace");
+        t.admin_token = t.token_for(ws.id, user.id).await;
+        t
+    }
+
+    async fn start(database: Database, dir: Arc<tempfile::TempDir>, admin_token: Option<String>) -> Self {
+        let app = parley_server::build(config(database.clone()), Arc::new(SystemClock)).await.expect("builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = app.clone();
+        let server = tokio::spawn(async move {
+            let _ = parley_server::serve(served, listener, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        let workers = parley_server::spawn_workers(&app);
+        Self {
+            app,
+            base: format!("http://{addr}"),
+            addr,
+            http: reqwest::Client::new(),
+            admin_token: admin_token.unwrap_or_default(),
+            database,
+            stop: Some(stop),
+            server: Some(server),
+            workers,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server and its workers, then starts a new one on the same database.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown().await;
+        let (db, dir, token) = (self.database.clone(), Arc::clone(&self._dir), self.admin_token.clone());
+        Self::start(db, dir, Some(token)).await
+    }
+
+    pub fn stop_workers(&mut self) {
+        for w in self.workers.drain(..) {
+            w.abort();
+        }
+    }
+
+    pub async fn shutdown(&mut self) {
+        for w in self.workers.drain(..) {
+            w.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        }
+    }
+
+    pub async fn token_for(&self, ws: parley_core::WorkspaceId, user: parley_core::UserId) -> String {
+        let secret = format!("pat_{}", parley_server::auth::random_token());
+        let hash = parley_server::auth::hash_token(&secret);
+        self.app.store.create_token(ws, user, "test", &hash, self.app.now()).await.expect("token");
+        secret
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    /// Creates a user with a role and returns (id, token).
+    pub async fn user(&self, email: &str, role: &str) -> (String, String) {
+        let body = json!({ "email": email, "name": email.split('@').next(), "password": "long-enough-password", "role": role });
+        let (s, v) = self.post("/api/v1/users", &self.admin_token, body).await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().expect("id").to_string();
+        let (s, v) = self.post("/api/v1/auth/sign-in", "", json!({ "email": email, "password": "long-enough-password" })).await;
+        assert_eq!(s, 200, "{v}");
+        let p = self.app.store.credentials_by_email(email).await.expect("lookup").expect("user").0;
+        let token = self.token_for(p.workspace_id, p.user_id).await;
+        (id, token)
+    }
+
+    /// Creates an API inbox and returns (id, secret).
+    pub async fn api_inbox(&self, name: &str, callback_url: &str) -> (String, String) {
+        let (s, v) = self.post("/api/v1/inboxes", &self.admin_token, json!({ "name": name, "kind": "api", "callback_url": callback_url })).await;
+        assert_eq!(s, 201, "{v}");
+        (v["id"].as_str().expect("id").into(), v["secret"].as_str().expect("secret").into())
+    }
+
+    /// Posts a signed customer message to an API inbox.
+    pub async fn inbound(&self, inbox: &str, secret: &str, contact: &str, id: &str, text: &str) -> (u16, Value) {
+        let body = json!({ "id": id, "contact": { "id": contact, "name": format!("Customer {contact}") }, "text": text }).to_string();
+        self.raw_hook(inbox, Some(&parley_channels::api::sign(secret, body.as_bytes())), body).await
+    }
+
+    pub async fn raw_hook(&self, inbox: &str, signature: Option<&str>, body: String) -> (u16, Value) {
+        let mut req = self.http.post(self.url(&format!("/hooks/api/{inbox}"))).header("content-type", "application/json").body(body);
+        if let Some(sig) = signature {
+            req = req.header("x-parley-signature", sig);
+        }
+        let resp = req.send().await.expect("hook");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// An integrating system's callback endpoint: records what it receives, answering with the
+/// statuses it is told to (then 200).
+#[derive(Clone)]
+pub struct Callback {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<(Option<String>, String)>>>,
+    pub failures_left: Arc<Mutex<u32>>,
+}
+
+impl Callback {
+    pub async fn start(fail_first: u32) -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), fail_first).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, fail_first: u32) -> Self {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("callback binds");
+        let url = format!("http://{}/cb", listener.local_addr().expect("addr"));
+        let cb = Self { url, received: Arc::default(), failures_left: Arc::new(Mutex::new(fail_first)) };
+        let state = cb.clone();
+        let app = axum::Router::new().route(
+            "/cb",
+            axum::routing::post(|axum::extract::State(s): axum::extract::State<Callback>, headers: axum::http::HeaderMap, body: String| async move {
+                let mut left = s.failures_left.lock().expect("lock");
+                if *left > 0 {
+                    *left -= 1;
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let sig = headers.get("x-parley-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                s.received.lock().expect("lock").push((sig, body));
+                axum::http::StatusCode::OK
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app.with_state(state)).await;
+        });
+        cb
+    }
+
+    pub async fn wait_for(&self, n: usize) -> Vec<(Option<String>, String)> {
+        for _ in 0..200 {
+            let got = self.received.lock().expect("lock").clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the callback did not receive {n} deliveries in 10 s: {:?}", self.received.lock().expect("lock"));
+    }
+}
+
+pub struct Socket {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Socket {
+    pub async fn connect(t: &TestApp, token: &str, since: Option<i64>) -> Self {
+        let mut url = format!("ws://{}/api/v1/realtime?token={token}", t.addr);
+        if let Some(s) = since {
+            url.push_str(&format!("&since={s}"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let mut s = Self { ws };
+        // With `since`, replayed events come first and `ready` marks the switch to live.
+        if since.is_none() {
+            let ready = s.next_any(Duration::from_secs(5)).await.expect("ready frame");
+            assert_eq!(ready["type"], "ready");
+        }
+        s
+    }
+
+    pub async fn next_any(&mut self, within: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(within, self.ws.next()).await.ok()??.ok()?;
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(t.as_str()).ok();
+            }
+        }
+    }
+
+    /// The next event of one of `kinds`, skipping others (presence, typing …).
+    pub async fn next_of(&mut self, kinds: &[&str], within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self.next_any(left).await?;
+            if kinds.contains(&v["type"].as_str().unwrap_or_default()) {
+                return Some(v);
+            }
+        }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws.send(Message::Text(v.to_string().into())).await.expect("send");
+    }
+}
+
+/// Runs a test body once per available backend.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::harness::postgres_url().is_none() {
+                    eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+                    return;
+                }
+                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests over real HTTP on a random port, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod access;
+mod api_channel;
+mod conversations;
+mod malformed;
+mod realtime;
