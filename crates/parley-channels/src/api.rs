@@ -28,11 +28,15 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 
 /// Checks a signature header in constant time.
 pub fn verify(secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), InboundError> {
-    let hex_sig = header.and_then(|h| h.trim().strip_prefix("sha256=")).ok_or(InboundError::BadSignature)?;
+    let hex_sig = header
+        .and_then(|h| h.trim().strip_prefix("sha256="))
+        .ok_or(InboundError::BadSignature)?;
     let sig = hex::decode(hex_sig).map_err(|_| InboundError::BadSignature)?;
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| InboundError::BadSignature)?;
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| InboundError::BadSignature)?;
     mac.update(body);
-    mac.verify_slice(&sig).map_err(|_| InboundError::BadSignature)
+    mac.verify_slice(&sig)
+        .map_err(|_| InboundError::BadSignature)
 }
 
 /// The customer as the integrating system knows them.
@@ -65,7 +69,8 @@ pub struct ApiInbound {
 
 /// Parses a hook body. Field-level checks (lengths, formats) are the caller's, through the core's parsers.
 pub fn parse(body: &[u8]) -> Result<ApiInbound, InboundError> {
-    serde_json::from_slice::<ApiInbound>(body).map_err(|e| InboundError::Malformed(format!("invalid message: {e}")))
+    serde_json::from_slice::<ApiInbound>(body)
+        .map_err(|e| InboundError::Malformed(format!("invalid message: {e}")))
 }
 
 /// What Parley posts to the callback URL for each outbound message.
@@ -94,7 +99,12 @@ pub struct ApiSender {
 }
 
 /// Posts a signed outbound message to the callback URL and classifies the answer.
-pub async fn send(client: &reqwest::Client, callback_url: &str, secret: &str, msg: &ApiOutbound) -> SendOutcome {
+pub async fn send(
+    client: &reqwest::Client,
+    callback_url: &str,
+    secret: &str,
+    msg: &ApiOutbound,
+) -> SendOutcome {
     let body = match serde_json::to_vec(msg) {
         Ok(b) => b,
         Err(e) => return SendOutcome::Permanent(format!("could not encode the message: {e}")),
@@ -119,7 +129,9 @@ pub async fn send(client: &reqwest::Client, callback_url: &str, secret: &str, ms
                     SendOutcome::Accepted { provider_id }
                 }
                 // The integrating system may be mid-deploy: every refusal is retried until the limit.
-                SendOutcome::Permanent(reason) | SendOutcome::Transient(reason) => SendOutcome::Transient(reason),
+                SendOutcome::Permanent(reason) | SendOutcome::Transient(reason) => {
+                    SendOutcome::Transient(reason)
+                }
             }
         }
         Err(e) if e.is_builder() => SendOutcome::Permanent(format!("invalid callback URL: {e}")),
@@ -135,19 +147,43 @@ mod tests {
     #[test]
     fn signature_matches_openssl() {
         let sig = sign("secret", br#"{"a":1}"#);
-        assert_eq!(sig, "sha256=aa9e2e3575f5d7098b6caccd790888c36d5fdb63342a73bada2d6a51747a8494");
+        assert_eq!(
+            sig,
+            "sha256=aa9e2e3575f5d7098b6caccd790888c36d5fdb63342a73bada2d6a51747a8494"
+        );
         assert!(verify("secret", Some(&sig), br#"{"a":1}"#).is_ok());
-        assert_eq!(verify("secret", Some(&sig), br#"{"a":2}"#), Err(InboundError::BadSignature));
-        assert_eq!(verify("other", Some(&sig), br#"{"a":1}"#), Err(InboundError::BadSignature));
-        assert_eq!(verify("secret", None, br#"{"a":1}"#), Err(InboundError::BadSignature));
-        assert_eq!(verify("secret", Some("sha256=zz"), br#"{"a":1}"#), Err(InboundError::BadSignature));
+        assert_eq!(
+            verify("secret", Some(&sig), br#"{"a":2}"#),
+            Err(InboundError::BadSignature)
+        );
+        assert_eq!(
+            verify("other", Some(&sig), br#"{"a":1}"#),
+            Err(InboundError::BadSignature)
+        );
+        assert_eq!(
+            verify("secret", None, br#"{"a":1}"#),
+            Err(InboundError::BadSignature)
+        );
+        assert_eq!(
+            verify("secret", Some("sha256=zz"), br#"{"a":1}"#),
+            Err(InboundError::BadSignature)
+        );
     }
 
     #[test]
     fn parses_and_rejects() {
-        let m = parse(br#"{"id":"m1","contact":{"id":"c1","name":"Ann"},"text":"Hi"}"#).expect("parses");
-        assert_eq!((m.id.as_deref(), m.contact.id.as_str(), m.text.as_str()), (Some("m1"), "c1", "Hi"));
-        for bad in [&b"not json"[..], br#"{"contact":{"id":"c1"}}"#, br#"{"contact":{"id":1},"text":"x"}"#, br#"{"contact":{"id":"c"},"text":"x","extra":1}"#] {
+        let m = parse(br#"{"id":"m1","contact":{"id":"c1","name":"Ann"},"text":"Hi"}"#)
+            .expect("parses");
+        assert_eq!(
+            (m.id.as_deref(), m.contact.id.as_str(), m.text.as_str()),
+            (Some("m1"), "c1", "Hi")
+        );
+        for bad in [
+            &b"not json"[..],
+            br#"{"contact":{"id":"c1"}}"#,
+            br#"{"contact":{"id":1},"text":"x"}"#,
+            br#"{"contact":{"id":"c"},"text":"x","extra":1}"#,
+        ] {
             assert!(matches!(parse(bad), Err(InboundError::Malformed(_))));
         }
     }

@@ -33,7 +33,10 @@ pub fn hash_token(token: &str) -> String {
 
 pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(ApiError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if password.len() > 1024 {
         return Err(ApiError::invalid("password", "must be at most 1024 bytes"));
@@ -96,23 +99,45 @@ impl FromRequestParts<App> for Auth {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(ApiError::Unauthorized)?
                 .trim();
-            let p = app.store.token_principal(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+            let p = app
+                .store
+                .token_principal(&hash_token(token))
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
             return Ok(Auth(p));
         }
         // Browsers cannot set headers on a WebSocket, so the socket may carry its token in the query.
         if parts.uri.path() == "/api/v1/realtime" {
-            if let Some(token) = parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token="))) {
-                let p = app.store.token_principal(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+            if let Some(token) = parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+            {
+                let p = app
+                    .store
+                    .token_principal(&hash_token(token))
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?;
                 return Ok(Auth(p));
             }
         }
         let session = cookie_value(parts, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
-        let (p, csrf) = app.store.session_principal(&hash_token(session), app.now()).await?.ok_or(ApiError::Unauthorized)?;
+        let (p, csrf) = app
+            .store
+            .session_principal(&hash_token(session), app.now())
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             if !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
-                return Err(ApiError::CsrfFailed("this write needs the X-CSRF-Token header from sign-in".into()));
+                return Err(ApiError::CsrfFailed(
+                    "this write needs the X-CSRF-Token header from sign-in".into(),
+                ));
             }
         }
         Ok(Auth(p))

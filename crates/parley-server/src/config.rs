@@ -16,7 +16,9 @@ pub enum Database {
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Database::Sqlite { path, durable } => write!(f, "Sqlite({}, durable={durable})", path.display()),
+            Database::Sqlite { path, durable } => {
+                write!(f, "Sqlite({}, durable={durable})", path.display())
+            }
             Database::Postgres { .. } => write!(f, "Postgres([redacted])"),
         }
     }
@@ -36,7 +38,13 @@ pub struct DispatchConfig {
 
 impl Default for DispatchConfig {
     fn default() -> Self {
-        Self { concurrency: 32, max_attempts: 10, backoff_base_ms: 2_000, backoff_max_ms: 600_000, timeout_ms: 15_000 }
+        Self {
+            concurrency: 32,
+            max_attempts: 10,
+            backoff_base_ms: 2_000,
+            backoff_max_ms: 600_000,
+            timeout_ms: 15_000,
+        }
     }
 }
 

@@ -25,7 +25,11 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String, field: Option<&'static str> },
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        field: Option<&'static str>,
+    },
     #[error("the request body is larger than the limit")]
     TooLarge,
     #[error("{0}")]
@@ -40,11 +44,18 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Unprocessable { code: "invalid_field", message: message.into(), field: Some(field) }
+        ApiError::Unprocessable {
+            code: "invalid_field",
+            message: message.into(),
+            field: Some(field),
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -61,7 +72,9 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            ApiError::UnsupportedMedia(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnsupportedMedia(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -100,10 +113,16 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Invalid { field, reason } => {
-                ApiError::Unprocessable { code: "invalid_field", message: format!("{field}: {reason}"), field: Some(field) }
-            }
-            StoreError::Rejected { code, message } => ApiError::Unprocessable { code, message, field: None },
+            StoreError::Invalid { field, reason } => ApiError::Unprocessable {
+                code: "invalid_field",
+                message: format!("{field}: {reason}"),
+                field: Some(field),
+            },
+            StoreError::Rejected { code, message } => ApiError::Unprocessable {
+                code,
+                message,
+                field: None,
+            },
             StoreError::Other(e) => ApiError::Internal(e),
         }
     }
@@ -111,7 +130,11 @@ impl From<StoreError> for ApiError {
 
 impl From<parley_core::Invalid> for ApiError {
     fn from(e: parley_core::Invalid) -> Self {
-        ApiError::Unprocessable { code: "invalid_field", message: e.to_string(), field: Some(e.field) }
+        ApiError::Unprocessable {
+            code: "invalid_field",
+            message: e.to_string(),
+            field: Some(e.field),
+        }
     }
 }
 
@@ -134,13 +157,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(r) => Err(match r {
-                JsonRejection::JsonDataError(e) => {
-                    ApiError::Unprocessable { code: "invalid_body", message: e.body_text(), field: None }
+                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
+                    code: "invalid_body",
+                    message: e.body_text(),
+                    field: None,
+                },
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::bad_request("bad_json", e.body_text())
                 }
-                JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("bad_json", e.body_text()),
-                JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::UnsupportedMedia("send the body as JSON with Content-Type: application/json".into())
-                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMedia(
+                    "send the body as JSON with Content-Type: application/json".into(),
+                ),
                 JsonRejection::BytesRejection(e) => from_bytes_rejection(&e),
                 other => ApiError::bad_request("bad_body", other.body_text()),
             }),
@@ -161,7 +188,10 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::Bytes::from_request(req, state).await.map(RawBody).map_err(|e| from_bytes_rejection(&e))
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| from_bytes_rejection(&e))
     }
 }
 

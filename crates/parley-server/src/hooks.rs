@@ -17,13 +17,24 @@ use crate::state::App;
 
 pub(crate) fn api_hook_schema() -> Value {
     use crate::routes::{obj, string};
-    let contact = obj(&[("id", string())], &[("name", string()), ("email", string()), ("phone", string())]);
-    obj(&[("contact", contact), ("text", string())], &[("id", string()), ("timestamp", json!({"type":"string","format":"date-time"}))])
+    let contact = obj(
+        &[("id", string())],
+        &[("name", string()), ("email", string()), ("phone", string())],
+    );
+    obj(
+        &[("contact", contact), ("text", string())],
+        &[
+            ("id", string()),
+            ("timestamp", json!({"type":"string","format":"date-time"})),
+        ],
+    )
 }
 
 fn refuse(e: InboundError) -> Response {
     match e {
-        InboundError::BadSignature => error_body(StatusCode::FORBIDDEN, "bad_signature", &e.to_string(), None),
+        InboundError::BadSignature => {
+            error_body(StatusCode::FORBIDDEN, "bad_signature", &e.to_string(), None)
+        }
         InboundError::Malformed(m) => error_body(StatusCode::BAD_REQUEST, "malformed", &m, None),
     }
 }
@@ -32,9 +43,21 @@ fn malformed(e: parley_core::Invalid) -> Response {
     refuse(InboundError::Malformed(e.to_string()))
 }
 
-pub async fn api_hook(State(app): State<App>, Path(inbox_id): Path<InboxId>, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
-    let inbox = app.store.inbox_for_hook(inbox_id).await?.filter(|i| i.kind == "api").ok_or(ApiError::NotFound)?;
-    let sig = headers.get(api::SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+pub async fn api_hook(
+    State(app): State<App>,
+    Path(inbox_id): Path<InboxId>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let inbox = app
+        .store
+        .inbox_for_hook(inbox_id)
+        .await?
+        .filter(|i| i.kind == "api")
+        .ok_or(ApiError::NotFound)?;
+    let sig = headers
+        .get(api::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
     if let Err(e) = api::verify(&inbox.secret, sig, &body) {
         return Ok(refuse(e));
     }
@@ -48,10 +71,31 @@ pub async fn api_hook(State(app): State<App>, Path(inbox_id): Path<InboxId>, hea
             inbox_id,
             identity_kind: IdentityKind::Api,
             sender_external_id: parse_external_id("contact.id", &m.contact.id)?,
-            sender_name: m.contact.name.as_deref().map(|n| parse_name("contact.name", n)).transpose()?,
-            sender_email: m.contact.email.as_deref().map(Email::parse).transpose()?.map(Email::into_string),
-            sender_phone: m.contact.phone.as_deref().map(Phone::parse).transpose()?.map(Phone::into_string),
-            external_id: m.id.as_deref().map(|i| parse_external_id("id", i)).transpose()?,
+            sender_name: m
+                .contact
+                .name
+                .as_deref()
+                .map(|n| parse_name("contact.name", n))
+                .transpose()?,
+            sender_email: m
+                .contact
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()?
+                .map(Email::into_string),
+            sender_phone: m
+                .contact
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()?
+                .map(Phone::into_string),
+            external_id: m
+                .id
+                .as_deref()
+                .map(|i| parse_external_id("id", i))
+                .transpose()?,
             body: parse_body("text", &m.text)?,
             // A provider's clock may run ahead of ours; the timeline never shows the future.
             at: m.timestamp.map_or(now, |t| t.min(now)),

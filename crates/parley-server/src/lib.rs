@@ -34,13 +34,20 @@ pub use state::App;
 pub async fn open_store(db: &Database, sink: EventSink) -> anyhow::Result<DynStore> {
     Ok(match db {
         Database::Sqlite { path, durable } => {
-            let durability =
-                if *durable { parley_store_sqlite::Durability::Full } else { parley_store_sqlite::Durability::Normal };
-            Arc::new(parley_store_sqlite::SqliteStore::open(path, durability, sink)?)
+            let durability = if *durable {
+                parley_store_sqlite::Durability::Full
+            } else {
+                parley_store_sqlite::Durability::Normal
+            };
+            Arc::new(parley_store_sqlite::SqliteStore::open(
+                path, durability, sink,
+            )?)
         }
         Database::Postgres { url } => {
             use secrecy::ExposeSecret;
-            Arc::new(parley_store_postgres::PostgresStore::connect(url.expose_secret(), sink).await?)
+            Arc::new(
+                parley_store_postgres::PostgresStore::connect(url.expose_secret(), sink).await?,
+            )
         }
     })
 }
@@ -50,7 +57,9 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let hub = realtime::Hub::new();
     let sink_hub = hub.clone();
     let sink: EventSink = Arc::new(move |events| sink_hub.publish_committed(events));
-    let store = open_store(&config.database, sink).await.context("opening the database")?;
+    let store = open_store(&config.database, sink)
+        .await
+        .context("opening the database")?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(config.dispatch.timeout_ms))
         .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
@@ -78,27 +87,49 @@ pub enum FirstStart {
 }
 
 /// On an empty database, creates the first workspace and admin, or arms a one-time setup link.
-pub async fn first_start(app: &App, admin_email: Option<&str>, admin_password: Option<&str>) -> anyhow::Result<FirstStart> {
+pub async fn first_start(
+    app: &App,
+    admin_email: Option<&str>,
+    admin_password: Option<&str>,
+) -> anyhow::Result<FirstStart> {
     if !app.store.is_empty().await? {
         return Ok(FirstStart::AlreadySetUp);
     }
     match (admin_email, admin_password) {
         (Some(email), Some(password)) => {
-            let email = parley_core::contact::Email::parse(email).map_err(|e| anyhow::anyhow!("--admin-email {e}"))?;
-            auth::check_password_strength(password).map_err(|e| anyhow::anyhow!("PARLEY_ADMIN_PASSWORD {e}"))?;
-            let hash = auth::hash_password(password.to_string()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let email = parley_core::contact::Email::parse(email)
+                .map_err(|e| anyhow::anyhow!("--admin-email {e}"))?;
+            auth::check_password_strength(password)
+                .map_err(|e| anyhow::anyhow!("PARLEY_ADMIN_PASSWORD {e}"))?;
+            let hash = auth::hash_password(password.to_string())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let name = email.local_part().to_string();
-            let admin = NewUser { email: email.as_str().to_string(), name, password_hash: hash, role: Role::Admin };
-            app.store.create_workspace("My workspace", "UTC", admin, app.now()).await?;
-            Ok(FirstStart::AdminCreated { email: email.into_string() })
+            let admin = NewUser {
+                email: email.as_str().to_string(),
+                name,
+                password_hash: hash,
+                role: Role::Admin,
+            };
+            app.store
+                .create_workspace("My workspace", "UTC", admin, app.now())
+                .await?;
+            Ok(FirstStart::AdminCreated {
+                email: email.into_string(),
+            })
         }
-        (Some(_), None) => anyhow::bail!("--admin-email needs the password in PARLEY_ADMIN_PASSWORD"),
+        (Some(_), None) => {
+            anyhow::bail!("--admin-email needs the password in PARLEY_ADMIN_PASSWORD")
+        }
         _ => {
             let token = auth::random_token();
             if let Ok(mut t) = app.setup_token.lock() {
                 *t = Some(token.clone());
             }
-            Ok(FirstStart::SetupLink(format!("{}/setup#{token}", app.config.public_url.trim_end_matches('/'))))
+            Ok(FirstStart::SetupLink(format!(
+                "{}/setup#{token}",
+                app.config.public_url.trim_end_matches('/')
+            )))
         }
     }
 }
@@ -107,10 +138,16 @@ pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
     workers::spawn(app)
 }
 
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "content-security-policy",
@@ -130,9 +167,16 @@ pub fn router(app: App) -> Router {
     }
     let limit = app.config.max_body_bytes;
     api.merge(web::router())
-        .fallback(|| async { error::error_body(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
+        .fallback(|| async {
+            error::error_body(StatusCode::NOT_FOUND, "not_found", "no such route", None)
+        })
         .method_not_allowed_fallback(|| async {
-            error::error_body(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method", None)
+            error::error_body(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+                None,
+            )
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(security_headers))
@@ -140,6 +184,18 @@ pub fn router(app: App) -> Router {
 }
 
 /// Serves until `shutdown` resolves.
-pub async fn serve(app: App, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small frames (acks, realtime events) must leave at once, not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
 }

@@ -49,7 +49,10 @@ impl Default for Hub {
 impl Hub {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(16_384);
-        Self { tx, online: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            tx,
+            online: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Publishes committed store events (the store's sink calls this in commit order).
@@ -69,9 +72,23 @@ impl Hub {
         }
     }
 
-    pub fn publish_ephemeral(&self, workspace: WorkspaceId, inbox: Option<InboxId>, from_user: Option<UserId>, kind: &str, data: serde_json::Value) {
+    pub fn publish_ephemeral(
+        &self,
+        workspace: WorkspaceId,
+        inbox: Option<InboxId>,
+        from_user: Option<UserId>,
+        kind: &str,
+        data: serde_json::Value,
+    ) {
         let frame = serde_json::json!({ "type": kind, "data": data }).to_string();
-        let _ = self.tx.send(Arc::new(HubEvent { seq: None, workspace, inbox, from_user, access_changed: None, frame: frame.into() }));
+        let _ = self.tx.send(Arc::new(HubEvent {
+            seq: None,
+            workspace,
+            inbox,
+            from_user,
+            access_changed: None,
+            frame: frame.into(),
+        }));
     }
 
     /// Tells a user's open sockets to reload which inboxes they may see.
@@ -88,7 +105,11 @@ impl Hub {
 
     pub fn online_users(&self, workspace: WorkspaceId) -> Vec<UserId> {
         let online = self.online.lock().map(|m| m.clone()).unwrap_or_default();
-        let mut users: Vec<UserId> = online.into_iter().filter(|((w, _), n)| *w == workspace && *n > 0).map(|((_, u), _)| u).collect();
+        let mut users: Vec<UserId> = online
+            .into_iter()
+            .filter(|((w, _), n)| *w == workspace && *n > 0)
+            .map(|((_, u), _)| u)
+            .collect();
         users.sort();
         users
     }
@@ -96,7 +117,9 @@ impl Hub {
     fn presence(&self, p: &Principal, delta: i64) {
         let key = (p.workspace_id, p.user_id);
         let changed = {
-            let Ok(mut online) = self.online.lock() else { return };
+            let Ok(mut online) = self.online.lock() else {
+                return;
+            };
             let n = online.entry(key).or_insert(0);
             let before = *n;
             *n = (*n as i64 + delta).max(0) as usize;
@@ -108,7 +131,8 @@ impl Hub {
         };
         if changed {
             let status = if delta > 0 { "online" } else { "offline" };
-            let data = serde_json::json!({ "user_id": p.user_id, "name": p.name, "status": status });
+            let data =
+                serde_json::json!({ "user_id": p.user_id, "name": p.name, "status": status });
             self.publish_ephemeral(p.workspace_id, None, None, "presence", data);
         }
     }
@@ -116,13 +140,21 @@ impl Hub {
 
 /// The frame of a committed event: `{"seq","type","at","data"}` with the payload as stored.
 pub fn frame(e: &Published) -> String {
-    format!(r#"{{"seq":{},"type":"{}","at":"{}","data":{}}}"#, e.seq, e.kind, e.at.to_rfc3339(), e.data)
+    format!(
+        r#"{{"seq":{},"type":"{}","at":"{}","data":{}}}"#,
+        e.seq,
+        e.kind,
+        e.at.to_rfc3339(),
+        e.data
+    )
 }
 
 #[derive(Deserialize)]
 pub struct RealtimeQuery {
     /// Replay events after this sequence number before going live.
     since: Option<i64>,
+    /// A personal API token, for clients that cannot set headers on a WebSocket (read by `Auth`).
+    token: Option<String>,
 }
 
 /// `GET /api/v1/realtime`: upgrade to a WebSocket for the signed-in user.
@@ -134,9 +166,12 @@ pub async fn realtime(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     // A cookie-authenticated socket must come from our own pages (cross-site WebSocket hijacking).
-    if principal_is_cookie(&headers) {
+    if q.token.is_none() && !headers.contains_key("authorization") {
         let origin = headers.get("origin").and_then(|o| o.to_str().ok());
-        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
         if let Some(origin) = origin {
             if !origin.ends_with(&format!("://{host}")) {
                 return Err(ApiError::forbidden("cross-origin WebSocket refused"));
@@ -144,10 +179,6 @@ pub async fn realtime(
         }
     }
     Ok(ws.on_upgrade(move |socket| run_socket(app, principal, q.since, socket)))
-}
-
-fn principal_is_cookie(headers: &HeaderMap) -> bool {
-    !headers.contains_key("authorization")
 }
 
 #[derive(Deserialize)]
@@ -158,7 +189,9 @@ struct ClientFrame {
 }
 
 fn visible(p: &Principal, e: &HubEvent) -> bool {
-    e.workspace == p.workspace_id && e.inbox.is_none_or(|i| p.role.sees_all_inboxes() || p.inboxes.contains(&i))
+    e.workspace == p.workspace_id
+        && e.inbox
+            .is_none_or(|i| p.role.sees_all_inboxes() || p.inboxes.contains(&i))
 }
 
 async fn run_socket(app: App, mut principal: Principal, since: Option<i64>, socket: WebSocket) {
@@ -166,12 +199,20 @@ async fn run_socket(app: App, mut principal: Principal, since: Option<i64>, sock
     // Subscribe before replaying so nothing falls between the replay and the live feed.
     let mut rx = app.hub.tx.subscribe();
     let mut last_seq = since.unwrap_or(0);
-    if since.is_some() && replay(&app, &principal, &mut last_seq, &mut sink).await.is_err() {
+    if since.is_some()
+        && replay(&app, &principal, &mut last_seq, &mut sink)
+            .await
+            .is_err()
+    {
         return;
     }
     app.hub.presence(&principal, 1);
     let hello = serde_json::json!({ "type": "ready", "data": { "user_id": principal.user_id, "last_seq": last_seq } });
-    if sink.send(Message::Text(hello.to_string().into())).await.is_err() {
+    if sink
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
         app.hub.presence(&principal, -1);
         return;
     }
@@ -223,11 +264,17 @@ where
 {
     let scope = p.scope();
     loop {
-        let events = app.store.events_since(&scope, *last_seq, 500).await.map_err(|_| ())?;
+        let events = app
+            .store
+            .events_since(&scope, *last_seq, 500)
+            .await
+            .map_err(|_| ())?;
         let done = events.len() < 500;
         for e in events {
             *last_seq = e.seq;
-            sink.send(Message::Text(frame(&e).into())).await.map_err(|_| ())?;
+            sink.send(Message::Text(frame(&e).into()))
+                .await
+                .map_err(|_| ())?;
         }
         if done {
             return Ok(());
@@ -236,7 +283,9 @@ where
 }
 
 async fn client_frame(app: &App, p: &Principal, text: &str) {
-    let Ok(f) = serde_json::from_str::<ClientFrame>(text) else { return };
+    let Ok(f) = serde_json::from_str::<ClientFrame>(text) else {
+        return;
+    };
     if f.kind == "typing" {
         if let Some(id) = f.conversation_id {
             let _ = crate::routes::conversations::announce_typing(app, p, id).await;

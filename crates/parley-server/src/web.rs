@@ -15,15 +15,34 @@ macro_rules! asset {
 }
 
 fn page(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }
 
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/", get(|| async { page("text/html; charset=utf-8", asset!("index.html")) }))
-        .route("/setup", get(|| async { page("text/html; charset=utf-8", asset!("setup.html")) }))
-        .route("/static/app.js", get(|| async { page("text/javascript; charset=utf-8", asset!("app.js")) }))
-        .route("/static/setup.js", get(|| async { page("text/javascript; charset=utf-8", asset!("setup.js")) }))
-        .route("/static/style.css", get(|| async { page("text/css; charset=utf-8", asset!("style.css")) }))
+        .route(
+            "/",
+            get(|| async { page("text/html; charset=utf-8", asset!("index.html")) }),
+        )
+        .route(
+            "/setup",
+            get(|| async { page("text/html; charset=utf-8", asset!("setup.html")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { page("text/javascript; charset=utf-8", asset!("app.js")) }),
+        )
+        .route(
+            "/static/setup.js",
+            get(|| async { page("text/javascript; charset=utf-8", asset!("setup.js")) }),
+        )
+        .route(
+            "/static/style.css",
+            get(|| async { page("text/css; charset=utf-8", asset!("style.css")) }),
+        )
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }

@@ -15,15 +15,25 @@ use crate::state::App;
 /// Sends one claimed delivery through its channel and records what happened.
 async fn deliver(app: &App, job: OutboxJob) {
     let outcome = match job.inbox.kind.as_str() {
-        "api" => match job.inbox.settings.get("callback_url").and_then(|u| u.as_str()) {
+        "api" => match job
+            .inbox
+            .settings
+            .get("callback_url")
+            .and_then(|u| u.as_str())
+        {
             Some(url) => {
                 let msg = api::ApiOutbound {
                     event: "message.created".into(),
                     id: job.message.id.to_string(),
                     conversation_id: job.message.conversation_id.to_string(),
-                    contact: api::ApiOutboundContact { id: job.identity.external_id.clone() },
+                    contact: api::ApiOutboundContact {
+                        id: job.identity.external_id.clone(),
+                    },
                     text: job.message.body.clone(),
-                    sender: api::ApiSender { kind: job.message.sender_kind.as_str().into(), id: job.message.sender_id.map(|s| s.to_string()) },
+                    sender: api::ApiSender {
+                        kind: job.message.sender_kind.as_str().into(),
+                        id: job.message.sender_id.map(|s| s.to_string()),
+                    },
                     created_at: job.message.created_at,
                 };
                 api::send(&app.http, url, &job.inbox.secret, &msg).await
@@ -38,12 +48,20 @@ async fn deliver(app: &App, job: OutboxJob) {
         SendOutcome::Accepted { provider_id } => OutboxResult::Sent { provider_id },
         SendOutcome::Transient(error) if job.attempts + 1 < cfg.max_attempts => {
             let jitter: f64 = rand::thread_rng().gen();
-            let wait = backoff_ms(job.attempts, cfg.backoff_base_ms, cfg.backoff_max_ms, jitter);
-            OutboxResult::Retry { at: now.plus_millis(wait), error }
+            let wait = backoff_ms(
+                job.attempts,
+                cfg.backoff_base_ms,
+                cfg.backoff_max_ms,
+                jitter,
+            );
+            OutboxResult::Retry {
+                at: now.plus_millis(wait),
+                error,
+            }
         }
-        SendOutcome::Transient(error) => {
-            OutboxResult::Failed { error: format!("gave up after {} attempts: {error}", job.attempts + 1) }
-        }
+        SendOutcome::Transient(error) => OutboxResult::Failed {
+            error: format!("gave up after {} attempts: {error}", job.attempts + 1),
+        },
         SendOutcome::Permanent(error) => OutboxResult::Failed { error },
     };
     if let Err(e) = app.store.finish_outbox(job.id, result, now).await {
@@ -60,7 +78,10 @@ fn lease_ms(app: &App) -> i64 {
 pub async fn run_due_deliveries(app: &App) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
-        let jobs = app.store.claim_outbox(app.now(), 256, lease_ms(app)).await?;
+        let jobs = app
+            .store
+            .claim_outbox(app.now(), 256, lease_ms(app))
+            .await?;
         if jobs.is_empty() {
             return Ok(total);
         }
@@ -80,7 +101,11 @@ async fn dispatch_loop(app: App) {
             }
             continue;
         }
-        let jobs = match app.store.claim_outbox(app.now(), free as u32, lease_ms(&app)).await {
+        let jobs = match app
+            .store
+            .claim_outbox(app.now(), free as u32, lease_ms(&app))
+            .await
+        {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::error!(error = %e, "claiming deliveries failed");
@@ -100,7 +125,9 @@ async fn dispatch_loop(app: App) {
             continue;
         }
         for job in jobs {
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
             let app = app.clone();
             tokio::spawn(async move {
                 deliver(&app, job).await;
@@ -123,5 +150,8 @@ async fn snooze_loop(app: App) {
 
 /// Starts the background workers; they stop when the runtime does.
 pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![tokio::spawn(dispatch_loop(app.clone())), tokio::spawn(snooze_loop(app.clone()))]
+    vec![
+        tokio::spawn(dispatch_loop(app.clone())),
+        tokio::spawn(snooze_loop(app.clone())),
+    ]
 }

@@ -60,6 +60,10 @@ impl Db {
             Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         configure(&conn, durability).context("configuring SQLite")?;
         crate::migrate::run(&mut conn).context("applying migrations")?;
+        // Checkpoints run on their own thread, so a commit never waits for one.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .context("configuring checkpoints")?;
+        spawn_checkpointer(path.to_path_buf(), durability)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("parley-sqlite-writer".into())
@@ -140,6 +144,23 @@ impl Db {
             }
         }
     }
+}
+
+/// Copies the WAL back into the database every half second (PASSIVE: never blocks the writer or
+/// readers), so the WAL stays small without the writer paying for it inside a commit.
+fn spawn_checkpointer(path: PathBuf, durability: Durability) -> anyhow::Result<()> {
+    let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    configure(&conn, durability).context("configuring the checkpointer")?;
+    std::thread::Builder::new()
+        .name("parley-sqlite-checkpoint".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        })
+        .context("starting the checkpointer")?;
+    Ok(())
 }
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, sink: EventSink) {

@@ -51,7 +51,9 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
-        BenchCommand::SqliteRaw { secs } => tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?,
+        BenchCommand::SqliteRaw { secs } => {
+            tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
+        }
     }
 }
 
@@ -59,6 +61,18 @@ fn proc_status(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time (user + system) a process has used, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -83,7 +97,9 @@ impl Server {
 
 async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
     cmd.arg("serve")
         .arg("--bind")
@@ -100,15 +116,26 @@ async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true);
     if let Some(admin) = &args.postgres {
-        let url = parley_store_postgres::testing::fresh_database(admin).await.context("creating a database for the bench")?;
+        let url = parley_store_postgres::testing::fresh_database(admin)
+            .await
+            .context("creating a database for the bench")?;
         cmd.arg("--database-url").arg(url);
     }
     let child = cmd.spawn().context("starting parley serve")?;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if client.get(format!("{base}/api/v1/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(Server { child, base, _dir: dir });
+        if client
+            .get(format!("{base}/api/v1/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(Server {
+                child,
+                base,
+                _dir: dir,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -118,10 +145,23 @@ async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
 /// Signs in as the bench admin and returns an API token and an API inbox's id and secret.
 async fn set_up(base: &str) -> anyhow::Result<(String, String, String)> {
     let client = reqwest::Client::new();
-    let r = client.post(format!("{base}/api/v1/auth/sign-in")).json(&json!({"email": "bench@parley.test", "password": "bench-password-1"})).send().await?;
-    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).context("no session cookie")?.to_string();
+    let r = client
+        .post(format!("{base}/api/v1/auth/sign-in"))
+        .json(&json!({"email": "bench@parley.test", "password": "bench-password-1"}))
+        .send()
+        .await?;
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_string();
     let body: Value = r.json().await?;
-    let csrf = body["csrf_token"].as_str().context("no csrf token")?.to_string();
+    let csrf = body["csrf_token"]
+        .as_str()
+        .context("no csrf token")?
+        .to_string();
     let r: Value = client
         .post(format!("{base}/api/v1/tokens"))
         .header("cookie", &cookie)
@@ -140,7 +180,11 @@ async fn set_up(base: &str) -> anyhow::Result<(String, String, String)> {
         .await?
         .json()
         .await?;
-    Ok((token, inbox["id"].as_str().context("no inbox id")?.to_string(), inbox["secret"].as_str().context("no secret")?.to_string()))
+    Ok((
+        token,
+        inbox["id"].as_str().context("no inbox id")?.to_string(),
+        inbox["secret"].as_str().context("no secret")?.to_string(),
+    ))
 }
 
 /// Latencies (µs) seen on the agent socket, by phase letter.
@@ -158,8 +202,13 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let idle_rss_kb = proc_status(pid, "VmRSS:").unwrap_or(0);
 
     let t0 = Instant::now();
-    let ws_url = format!("{}/api/v1/realtime?token={token}", server.base.replace("http://", "ws://"));
-    let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.context("connecting the agent socket")?;
+    let ws_url = format!(
+        "{}/api/v1/realtime?token={token}",
+        server.base.replace("http://", "ws://")
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .context("connecting the agent socket")?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let seen_reader = Arc::clone(&seen);
     let reader = tokio::spawn(async move {
@@ -168,12 +217,18 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             let Ok(text) = msg.to_text() else { continue };
             let now = t0.elapsed().as_micros() as u64;
             // Bodies are "bench <phase> t=<µs since t0>"; find the marker without a full JSON parse.
-            let Some(i) = text.find("\"body\":\"bench ") else { continue };
+            let Some(i) = text.find("\"body\":\"bench ") else {
+                continue;
+            };
             let rest = &text[i + 14..];
             let phase = rest.as_bytes().first().copied();
-            let Some(t) = rest.find("t=").map(|j| &rest[j + 2..]) else { continue };
+            let Some(t) = rest.find("t=").map(|j| &rest[j + 2..]) else {
+                continue;
+            };
             let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
-            let Ok(sent) = digits.parse::<u64>() else { continue };
+            let Ok(sent) = digits.parse::<u64>() else {
+                continue;
+            };
             if let Ok(mut s) = seen_reader.lock() {
                 match phase {
                     Some(b'A') => s.a.push(now.saturating_sub(sent)),
@@ -184,19 +239,39 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         }
     });
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections.max(64)).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections.max(64))
+        .build()?;
     let hook = Arc::new(format!("{}/hooks/api/{inbox}", server.base));
     let secret = Arc::new(secret);
     let counter = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
+    let acks: Arc<Mutex<Seen>> = Arc::default();
     let post = {
-        let (client, hook, secret, counter, failures) = (client.clone(), hook.clone(), secret.clone(), counter.clone(), failures.clone());
+        let (client, hook, secret, counter, failures, acks) = (
+            client.clone(),
+            hook.clone(),
+            secret.clone(),
+            counter.clone(),
+            failures.clone(),
+            acks.clone(),
+        );
         move |phase: char| {
-            let (client, hook, secret, counter, failures) = (client.clone(), hook.clone(), secret.clone(), counter.clone(), failures.clone());
+            let (client, hook, secret, counter, failures, acks) = (
+                client.clone(),
+                hook.clone(),
+                secret.clone(),
+                counter.clone(),
+                failures.clone(),
+                acks.clone(),
+            );
             async move {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let t = t0.elapsed().as_micros();
-                let body = format!(r#"{{"id":"b{n}","contact":{{"id":"c{}"}},"text":"bench {phase} t={t}"}}"#, n % 1000);
+                let body = format!(
+                    r#"{{"id":"b{n}","contact":{{"id":"c{}"}},"text":"bench {phase} t={t}"}}"#,
+                    n % 1000
+                );
                 let sig = api::sign(&secret, body.as_bytes());
                 let ok = client
                     .post(hook.as_str())
@@ -206,6 +281,14 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success());
+                let took = (t0.elapsed().as_micros() - t) as u64;
+                if let Ok(mut a) = acks.lock() {
+                    if phase == 'A' {
+                        a.a.push(took)
+                    } else {
+                        a.b.push(took)
+                    }
+                }
                 if !ok {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
@@ -215,9 +298,13 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
 
     // Phase A: closed loop, as fast as the server acknowledges.
-    println!("phase A: {} connections for {} s …", args.connections, args.secs);
+    println!(
+        "phase A: {} connections for {} s …",
+        args.connections, args.secs
+    );
     let deadline = Instant::now() + Duration::from_secs(args.secs);
     let started = Instant::now();
+    let cpu_before = cpu_secs(pid);
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| {
             let post = post.clone();
@@ -237,10 +324,14 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         acked += t.await?;
     }
     let elapsed_a = started.elapsed().as_secs_f64();
+    let server_cpu_a = cpu_secs(pid) - cpu_before;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Phase B: open loop at a fixed rate.
-    println!("phase B: {} messages/s for {} s …", args.rate, args.rate_secs);
+    println!(
+        "phase B: {} messages/s for {} s …",
+        args.rate, args.rate_secs
+    );
     let total_b = args.rate * args.rate_secs;
     let start_b = tokio::time::Instant::now();
     let mut handles = Vec::with_capacity(total_b as usize);
@@ -265,15 +356,52 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
     a.sort_unstable();
     b.sort_unstable();
-    let backend = if args.postgres.is_some() { "postgres".to_string() } else { format!("sqlite (synchronous={})", args.sqlite_sync) };
+    let (mut ack_a, mut ack_b) = {
+        let s = acks.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        (s.a.clone(), s.b.clone())
+    };
+    ack_a.sort_unstable();
+    ack_b.sort_unstable();
+    let backend = if args.postgres.is_some() {
+        "postgres".to_string()
+    } else {
+        format!("sqlite (synchronous={})", args.sqlite_sync)
+    };
     println!();
     println!("backend:                          {backend}");
     println!("phase A throughput:               {:.0} messages/s ({acked} acknowledged in {elapsed_a:.1} s, {} connections)", acked as f64 / elapsed_a, args.connections);
+    println!(
+        "phase A server CPU:               {:.0} µs per message ({:.0}% of one core)",
+        server_cpu_a * 1e6 / acked.max(1) as f64,
+        server_cpu_a * 100.0 / elapsed_a
+    );
     println!("phase A request→socket latency:   p50 {:.2} ms, p99 {:.2} ms ({} of {acked} seen on the socket)", percentile(&a, 0.5), percentile(&a, 0.99), a.len());
+    println!(
+        "phase A request→acknowledgement:  p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&ack_a, 0.5),
+        percentile(&ack_a, 0.99)
+    );
     println!("phase B offered / acknowledged:   {} messages/s, {acked_b} of {total_b} in {elapsed_b:.1} s", args.rate);
-    println!("phase B request→socket latency:   p50 {:.2} ms, p99 {:.2} ms ({} seen)", percentile(&b, 0.5), percentile(&b, 0.99), b.len());
-    println!("server RSS:                       idle {:.1} MB, peak {:.1} MB", idle_rss_kb as f64 / 1024.0, peak_rss_kb as f64 / 1024.0);
-    println!("failed requests:                  {}", failures.load(Ordering::Relaxed));
+    println!(
+        "phase B request→socket latency:   p50 {:.2} ms, p99 {:.2} ms ({} seen)",
+        percentile(&b, 0.5),
+        percentile(&b, 0.99),
+        b.len()
+    );
+    println!(
+        "phase B request→acknowledgement:  p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&ack_b, 0.5),
+        percentile(&ack_b, 0.99)
+    );
+    println!(
+        "server RSS:                       idle {:.1} MB, peak {:.1} MB",
+        idle_rss_kb as f64 / 1024.0,
+        peak_rss_kb as f64 / 1024.0
+    );
+    println!(
+        "failed requests:                  {}",
+        failures.load(Ordering::Relaxed)
+    );
     Ok(())
 }
 
@@ -309,7 +437,10 @@ fn sqlite_raw(secs: u64) -> anyhow::Result<()> {
             }
             tx.commit()?;
         }
-        println!("  {label:<48} {:>9.0} rows/s", rows as f64 / started.elapsed().as_secs_f64());
+        println!(
+            "  {label:<48} {:>9.0} rows/s",
+            rows as f64 / started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

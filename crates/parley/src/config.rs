@@ -15,7 +15,12 @@ pub struct DbArgs {
     #[arg(long, env = "PARLEY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// postgres://… for PostgreSQL, or sqlite:PATH; default: SQLite in the data directory
-    #[arg(long, env = "PARLEY_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PARLEY_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Where the SQLite database lives [default: ./parley-data]
     #[arg(long, env = "PARLEY_DATA_DIR", global = true)]
@@ -97,50 +102,85 @@ pub fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
             p
         }
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
 }
 
 /// Picks the database from the URL scheme.
 pub fn database(db: &DbArgs, file: &FileConfig, durable: bool) -> anyhow::Result<Database> {
-    let url = db.database_url.clone().or_else(|| file.database_url.clone());
+    let url = db
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone());
     match url {
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-            Ok(Database::Postgres { url: secrecy::SecretString::from(u) })
+            Ok(Database::Postgres {
+                url: secrecy::SecretString::from(u),
+            })
         }
         Some(u) if u.starts_with("sqlite:") => {
-            let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-            Ok(Database::Sqlite { path: PathBuf::from(path), durable })
+            let path = u
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            Ok(Database::Sqlite {
+                path: PathBuf::from(path),
+                durable,
+            })
         }
         Some(_) => anyhow::bail!("--database-url must start with postgres:// or sqlite:"),
         None => {
-            let dir = db.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("parley-data"));
-            Ok(Database::Sqlite { path: dir.join("parley.db"), durable })
+            let dir = db
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("parley-data"));
+            Ok(Database::Sqlite {
+                path: dir.join("parley.db"),
+                durable,
+            })
         }
     }
 }
 
 pub fn server_config(db: &DbArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
     let file = read_file(db.config.as_deref())?;
-    let sync = serve.sqlite_sync.clone().or(file.sqlite_sync.clone()).unwrap_or_else(|| "full".into());
+    let sync = serve
+        .sqlite_sync
+        .clone()
+        .or(file.sqlite_sync.clone())
+        .unwrap_or_else(|| "full".into());
     let durable = match sync.as_str() {
         "full" => true,
         "normal" => false,
         other => anyhow::bail!("sqlite_sync must be full or normal, not {other:?}"),
     };
-    let bind = serve.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let bind = serve
+        .bind
+        .or(file.bind)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let mut cfg = Config::new(bind, database(db, &file, durable)?);
     if let Some(u) = serve.public_url.clone().or(file.public_url.clone()) {
-        let parsed = reqwest::Url::parse(&u).map_err(|_| anyhow::anyhow!("public_url must be an absolute URL, not {u:?}"))?;
+        let parsed = reqwest::Url::parse(&u)
+            .map_err(|_| anyhow::anyhow!("public_url must be an absolute URL, not {u:?}"))?;
         cfg.public_url = parsed.as_str().trim_end_matches('/').to_string();
     }
-    cfg.secure_cookies = serve.secure_cookies.or(file.secure_cookies).unwrap_or(false);
+    cfg.secure_cookies = serve
+        .secure_cookies
+        .or(file.secure_cookies)
+        .unwrap_or(false);
     if let Some(n) = file.max_body_bytes {
-        anyhow::ensure!((1024..=64 * 1024 * 1024).contains(&n), "max_body_bytes must be between 1 KiB and 64 MiB");
+        anyhow::ensure!(
+            (1024..=64 * 1024 * 1024).contains(&n),
+            "max_body_bytes must be between 1 KiB and 64 MiB"
+        );
         cfg.max_body_bytes = n;
     }
     if let Some(h) = file.session_ttl_hours {
-        anyhow::ensure!((1..=24 * 365).contains(&h), "session_ttl_hours must be between 1 and 8760");
+        anyhow::ensure!(
+            (1..=24 * 365).contains(&h),
+            "session_ttl_hours must be between 1 and 8760"
+        );
         cfg.session_ttl_ms = h * 3600 * 1000;
     }
     let d = &file.dispatch;
@@ -168,9 +208,18 @@ mod tests {
     #[test]
     fn database_url_picks_the_backend() {
         let file = FileConfig::default();
-        let args = |u: &str| DbArgs { database_url: Some(u.into()), ..Default::default() };
-        assert!(matches!(database(&args("postgres://x/y"), &file, true), Ok(Database::Postgres { .. })));
-        assert!(matches!(database(&args("sqlite:/tmp/p.db"), &file, true), Ok(Database::Sqlite { .. })));
+        let args = |u: &str| DbArgs {
+            database_url: Some(u.into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            database(&args("postgres://x/y"), &file, true),
+            Ok(Database::Postgres { .. })
+        ));
+        assert!(matches!(
+            database(&args("sqlite:/tmp/p.db"), &file, true),
+            Ok(Database::Sqlite { .. })
+        ));
         assert!(database(&args("mysql://x"), &file, true).is_err());
     }
 }

@@ -18,7 +18,11 @@ use parley_store::{null_sink, NewUser};
 use crate::config::{DbArgs, ServeArgs};
 
 #[derive(Parser)]
-#[command(name = "parley", version, about = "Parley: one shared inbox for every channel your customers use")]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: one shared inbox for every channel your customers use"
+)]
 struct Cli {
     #[command(flatten)]
     db: DbArgs,
@@ -81,7 +85,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");
@@ -98,8 +105,12 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<parley_store::DynStore> {
@@ -121,25 +132,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser { email, name, role }) => {
-            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email {}", e.reason))?;
-            let name = parse_name("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.reason))?;
+            let email =
+                Email::parse(&email).map_err(|e| anyhow::anyhow!("--email {}", e.reason))?;
+            let name =
+                parse_name("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.reason))?;
             let role = Role::parse(&role).context("--role must be admin, supervisor or agent")?;
-            let password = std::env::var("PARLEY_USER_PASSWORD").context("set the new user's password in PARLEY_USER_PASSWORD")?;
-            parley_server::auth::check_password_strength(&password).map_err(|e| anyhow::anyhow!("PARLEY_USER_PASSWORD: {e}"))?;
+            let password = std::env::var("PARLEY_USER_PASSWORD")
+                .context("set the new user's password in PARLEY_USER_PASSWORD")?;
+            parley_server::auth::check_password_strength(&password)
+                .map_err(|e| anyhow::anyhow!("PARLEY_USER_PASSWORD: {e}"))?;
             let store = open(&cli.db).await?;
-            let ws = store.first_workspace().await?.context("no workspace yet: run `parley serve` once first")?;
-            let hash = parley_server::auth::hash_password(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let user = store.create_user(ws.id, NewUser { email: email.into_string(), name, password_hash: hash, role }, now()).await?;
-            println!("created {} ({}) as {}", user.email, user.id, user.role.as_str());
+            let ws = store
+                .first_workspace()
+                .await?
+                .context("no workspace yet: run `parley serve` once first")?;
+            let hash = parley_server::auth::hash_password(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = store
+                .create_user(
+                    ws.id,
+                    NewUser {
+                        email: email.into_string(),
+                        name,
+                        password_hash: hash,
+                        role,
+                    },
+                    now(),
+                )
+                .await?;
+            println!(
+                "created {} ({}) as {}",
+                user.email,
+                user.id,
+                user.role.as_str()
+            );
             Ok(())
         }
         Command::Token(TokenCommand::Create { email, name }) => {
-            let name = parse_name("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.reason))?;
+            let name =
+                parse_name("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.reason))?;
             let store = open(&cli.db).await?;
             let email = email.trim().to_lowercase();
-            let (principal, _) = store.credentials_by_email(&email).await?.with_context(|| format!("no user with email {email}"))?;
+            let (principal, _) = store
+                .credentials_by_email(&email)
+                .await?
+                .with_context(|| format!("no user with email {email}"))?;
             let secret = format!("pat_{}", parley_server::auth::random_token());
-            store.create_token(principal.workspace_id, principal.user_id, &name, &parley_server::auth::hash_token(&secret), now()).await?;
+            store
+                .create_token(
+                    principal.workspace_id,
+                    principal.user_id,
+                    &name,
+                    &parley_server::auth::hash_token(&secret),
+                    now(),
+                )
+                .await?;
             println!("{secret}");
             Ok(())
         }
@@ -159,12 +207,19 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
     tracing::info!(database = ?cfg.database, %bind, "starting Parley");
     let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
     let password = std::env::var("PARLEY_ADMIN_PASSWORD").ok();
-    match parley_server::first_start(&app, args.admin_email.as_deref(), password.as_deref()).await? {
+    match parley_server::first_start(&app, args.admin_email.as_deref(), password.as_deref()).await?
+    {
         FirstStart::AlreadySetUp => {}
-        FirstStart::AdminCreated { email } => println!("Created the workspace and its admin {email}."),
-        FirstStart::SetupLink(link) => println!("No admin yet. Open this link once to create one:\n\n    {link}\n"),
+        FirstStart::AdminCreated { email } => {
+            println!("Created the workspace and its admin {email}.")
+        }
+        FirstStart::SetupLink(link) => {
+            println!("No admin yet. Open this link once to create one:\n\n    {link}\n")
+        }
     }
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("listening on {bind}"))?;
     println!("Parley is listening on http://{}", listener.local_addr()?);
     let workers = parley_server::spawn_workers(&app);
     let shutdown = async {

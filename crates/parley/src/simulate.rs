@@ -51,7 +51,9 @@ const LINES: &[&str] = &[
 ];
 
 async fn callback(State(secret): State<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let sig = headers.get(api::SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let sig = headers
+        .get(api::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
     if api::verify(&secret, sig, &body).is_err() {
         eprintln!("! a callback arrived with a bad signature; ignored");
         return StatusCode::FORBIDDEN;
@@ -82,27 +84,66 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let auth = format!("Bearer {}", args.token);
 
-    let listener = tokio::net::TcpListener::bind(args.callback_bind).await.context("starting the callback listener")?;
+    let listener = tokio::net::TcpListener::bind(args.callback_bind)
+        .await
+        .context("starting the callback listener")?;
     let callback_url = format!("http://{}/callback", listener.local_addr()?);
 
-    let inboxes = api_call(&client, client.get(format!("{base}/api/v1/inboxes")).header("authorization", &auth)).await?;
-    let existing = inboxes["items"].as_array().and_then(|a| a.iter().find(|i| i["name"] == args.inbox.as_str() && i["kind"] == "api")).cloned();
+    let inboxes = api_call(
+        &client,
+        client
+            .get(format!("{base}/api/v1/inboxes"))
+            .header("authorization", &auth),
+    )
+    .await?;
+    let existing = inboxes["items"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|i| i["name"] == args.inbox.as_str() && i["kind"] == "api")
+        })
+        .cloned();
     let inbox = match existing {
         Some(i) => {
             let id = i["id"].as_str().unwrap_or_default();
             let body = json!({ "callback_url": callback_url });
-            api_call(&client, client.patch(format!("{base}/api/v1/inboxes/{id}")).header("authorization", &auth).json(&body)).await?
+            api_call(
+                &client,
+                client
+                    .patch(format!("{base}/api/v1/inboxes/{id}"))
+                    .header("authorization", &auth)
+                    .json(&body),
+            )
+            .await?
         }
         None => {
             let body = json!({ "name": args.inbox, "kind": "api", "callback_url": callback_url });
-            api_call(&client, client.post(format!("{base}/api/v1/inboxes")).header("authorization", &auth).json(&body)).await?
+            api_call(
+                &client,
+                client
+                    .post(format!("{base}/api/v1/inboxes"))
+                    .header("authorization", &auth)
+                    .json(&body),
+            )
+            .await?
         }
     };
-    let inbox_id = inbox["id"].as_str().context("the server sent no inbox id")?.to_string();
-    let secret = inbox["secret"].as_str().context("the inbox secret is shown to admins only: use an admin's token")?.to_string();
-    println!("Using inbox {:?} ({inbox_id}); answers arrive at {callback_url}", args.inbox);
+    let inbox_id = inbox["id"]
+        .as_str()
+        .context("the server sent no inbox id")?
+        .to_string();
+    let secret = inbox["secret"]
+        .as_str()
+        .context("the inbox secret is shown to admins only: use an admin's token")?
+        .to_string();
+    println!(
+        "Using inbox {:?} ({inbox_id}); answers arrive at {callback_url}",
+        args.inbox
+    );
 
-    let app = axum::Router::new().route("/callback", axum::routing::post(callback)).with_state(secret.clone());
+    let app = axum::Router::new()
+        .route("/callback", axum::routing::post(callback))
+        .with_state(secret.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -119,7 +160,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             })
             .to_string();
             let sig = api::sign(&secret, body.as_bytes());
-            let r = client.post(&hook).header("content-type", "application/json").header(api::SIGNATURE_HEADER, sig).body(body).send().await;
+            let r = client
+                .post(&hook)
+                .header("content-type", "application/json")
+                .header(api::SIGNATURE_HEADER, sig)
+                .body(body)
+                .send()
+                .await;
             match r {
                 Ok(r) if r.status().is_success() => println!("customer-{customer} → {text}"),
                 Ok(r) => eprintln!("! customer-{customer}: the server answered {}", r.status()),
@@ -142,7 +189,15 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     }
 
     for m in 0..args.messages {
-        let batch: Vec<_> = (1..=args.customers).map(|c| send(c, u64::from(m), LINES[(m as usize + c as usize) % LINES.len()].to_string())).collect();
+        let batch: Vec<_> = (1..=args.customers)
+            .map(|c| {
+                send(
+                    c,
+                    u64::from(m),
+                    LINES[(m as usize + c as usize) % LINES.len()].to_string(),
+                )
+            })
+            .collect();
         futures_util::future::join_all(batch).await;
         tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
     }

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{double_option, obj, string};
-use crate::auth::{self, hash_password, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
+use crate::auth::{
+    self, hash_password, hash_token, random_token, require_admin, Auth, SESSION_COOKIE,
+};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 
@@ -29,7 +31,14 @@ pub(crate) fn client_ip(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-pub(crate) async fn audit(app: &App, p: &Principal, headers: &HeaderMap, action: &str, target: impl ToString, detail: Value) {
+pub(crate) async fn audit(
+    app: &App,
+    p: &Principal,
+    headers: &HeaderMap,
+    action: &str,
+    target: impl ToString,
+    detail: Value,
+) {
     let entry = AuditEntry {
         workspace_id: p.workspace_id,
         actor_id: Some(p.user_id),
@@ -45,7 +54,16 @@ pub(crate) async fn audit(app: &App, p: &Principal, headers: &HeaderMap, action:
 }
 
 pub(crate) fn setup_schema() -> Value {
-    obj(&[("token", string()), ("workspace_name", string()), ("name", string()), ("email", string()), ("password", string())], &[("timezone", string())])
+    obj(
+        &[
+            ("token", string()),
+            ("workspace_name", string()),
+            ("name", string()),
+            ("email", string()),
+            ("password", string()),
+        ],
+        &[("timezone", string())],
+    )
 }
 
 #[derive(Deserialize)]
@@ -61,7 +79,11 @@ pub struct SetupRequest {
 }
 
 pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> ApiResult<Response> {
-    let expected = app.setup_token.lock().map(|t| t.clone()).unwrap_or_default();
+    let expected = app
+        .setup_token
+        .lock()
+        .map(|t| t.clone())
+        .unwrap_or_default();
     let Some(expected) = expected else {
         return Err(ApiError::NotFound);
     };
@@ -76,13 +98,25 @@ pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> Api
         return Err(ApiError::Conflict("this server is already set up".into()));
     }
     let hash = hash_password(req.password).await?;
-    let admin = NewUser { email: email.into_string(), name, password_hash: hash, role: Role::Admin };
+    let admin = NewUser {
+        email: email.into_string(),
+        name,
+        password_hash: hash,
+        role: Role::Admin,
+    };
     let tz = req.timezone.unwrap_or_else(|| "UTC".into());
-    let (ws, user) = app.store.create_workspace(&ws_name, &tz, admin, app.now()).await?;
+    let (ws, user) = app
+        .store
+        .create_workspace(&ws_name, &tz, admin, app.now())
+        .await?;
     if let Ok(mut t) = app.setup_token.lock() {
         *t = None;
     }
-    Ok((StatusCode::CREATED, Json(json!({ "workspace": ws, "user": user })).into_response()).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "workspace": ws, "user": user })).into_response(),
+    )
+        .into_response())
 }
 
 pub(crate) fn sign_in_schema() -> Value {
@@ -96,7 +130,11 @@ pub struct SignInRequest {
     password: String,
 }
 
-pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Json(req): Json<SignInRequest>) -> ApiResult<Response> {
+pub async fn sign_in(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(req): Json<SignInRequest>,
+) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
     let found = app.store.credentials_by_email(&email).await?;
     let (principal, hash) = match found {
@@ -136,15 +174,33 @@ pub async fn sign_in(State(app): State<App>, headers: HeaderMap, Json(req): Json
             expires_at: now.plus_millis(app.config.session_ttl_ms),
         })
         .await?;
-    audit(&app, &principal, &headers, "auth.sign_in", principal.user_id, json!({})).await;
-    let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+    audit(
+        &app,
+        &principal,
+        &headers,
+        "auth.sign_in",
+        principal.user_id,
+        json!({}),
+    )
+    .await;
+    let secure = if app.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let max_age = app.config.session_ttl_ms / 1000;
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
     let body = json!({ "user": me_view(&principal), "csrf_token": csrf });
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-pub async fn sign_out(State(app): State<App>, headers: HeaderMap, Auth(p): Auth) -> ApiResult<Response> {
+pub async fn sign_out(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+) -> ApiResult<Response> {
     let session = headers
         .get_all(header::COOKIE)
         .iter()
@@ -188,32 +244,75 @@ pub struct CreateTokenRequest {
 }
 
 /// Creates a token for a user and returns its secret text (`pat_…`), which is never shown again.
-pub async fn issue_token(app: &App, p: &Principal, name: &str) -> ApiResult<(parley_store::TokenView, String)> {
+pub async fn issue_token(
+    app: &App,
+    p: &Principal,
+    name: &str,
+) -> ApiResult<(parley_store::TokenView, String)> {
     let name = parse_name("name", name)?;
     let secret = format!("pat_{}", random_token());
-    let view = app.store.create_token(p.workspace_id, p.user_id, &name, &hash_token(&secret), app.now()).await?;
+    let view = app
+        .store
+        .create_token(
+            p.workspace_id,
+            p.user_id,
+            &name,
+            &hash_token(&secret),
+            app.now(),
+        )
+        .await?;
     Ok((view, secret))
 }
 
-pub async fn create_token(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<CreateTokenRequest>) -> ApiResult<Response> {
+pub async fn create_token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<CreateTokenRequest>,
+) -> ApiResult<Response> {
     let (view, secret) = issue_token(&app, &p, &req.name).await?;
-    audit(&app, &p, &headers, "token.create", view.id, json!({ "name": view.name })).await;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "token.create",
+        view.id,
+        json!({ "name": view.name }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(json!({ "token": secret, "id": view.id, "name": view.name, "created_at": view.created_at }))).into_response())
 }
 
-pub async fn revoke_token(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<TokenId>) -> ApiResult<StatusCode> {
-    app.store.revoke_token(p.workspace_id, p.user_id, id, app.now()).await?;
+pub async fn revoke_token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<TokenId>,
+) -> ApiResult<StatusCode> {
+    app.store
+        .revoke_token(p.workspace_id, p.user_id, id, app.now())
+        .await?;
     audit(&app, &p, &headers, "token.revoke", id, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "items": app.store.list_users(p.workspace_id).await? })))
+    Ok(Json(
+        json!({ "items": app.store.list_users(p.workspace_id).await? }),
+    ))
 }
 
 pub(crate) fn create_user_schema() -> Value {
     let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] });
-    obj(&[("email", string()), ("name", string()), ("password", string()), ("role", role)], &[])
+    obj(
+        &[
+            ("email", string()),
+            ("name", string()),
+            ("password", string()),
+            ("role", role),
+        ],
+        &[],
+    )
 }
 
 #[derive(Deserialize)]
@@ -225,19 +324,54 @@ pub struct CreateUserRequest {
     role: Role,
 }
 
-pub async fn create_user(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<CreateUserRequest>) -> ApiResult<Response> {
+pub async fn create_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<CreateUserRequest>,
+) -> ApiResult<Response> {
     require_admin(&p)?;
     let email = Email::parse(&req.email)?;
     let name = parse_name("name", &req.name)?;
     auth::check_password_strength(&req.password)?;
     let hash = hash_password(req.password).await?;
-    let user = app.store.create_user(p.workspace_id, NewUser { email: email.into_string(), name, password_hash: hash, role: req.role }, app.now()).await?;
-    audit(&app, &p, &headers, "user.create", user.id, json!({ "email": user.email, "role": user.role })).await;
+    let user = app
+        .store
+        .create_user(
+            p.workspace_id,
+            NewUser {
+                email: email.into_string(),
+                name,
+                password_hash: hash,
+                role: req.role,
+            },
+            app.now(),
+        )
+        .await?;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "user.create",
+        user.id,
+        json!({ "email": user.email, "role": user.role }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
 pub(crate) fn update_user_schema() -> Value {
-    obj(&[], &[("name", string()), ("password", string()), ("role", json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] }))])
+    obj(
+        &[],
+        &[
+            ("name", string()),
+            ("password", string()),
+            (
+                "role",
+                json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] }),
+            ),
+        ],
+    )
 }
 
 #[derive(Deserialize)]
@@ -251,7 +385,13 @@ pub struct UpdateUserRequest {
     role: Option<Option<Role>>,
 }
 
-pub async fn update_user(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<UserId>, Json(req): Json<UpdateUserRequest>) -> ApiResult<Json<parley_store::UserView>> {
+pub async fn update_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<UserId>,
+    Json(req): Json<UpdateUserRequest>,
+) -> ApiResult<Json<parley_store::UserView>> {
     let myself = id == p.user_id;
     if !myself || req.role.is_some() {
         require_admin(&p)?;
@@ -265,18 +405,33 @@ pub async fn update_user(State(app): State<App>, headers: HeaderMap, Auth(p): Au
         patch.password_hash = Some(hash_password(pw).await?);
     }
     if let Some(role) = req.role {
-        patch.role = Some(role.ok_or_else(|| ApiError::invalid("role", "must be admin, supervisor or agent"))?);
+        patch.role = Some(
+            role.ok_or_else(|| ApiError::invalid("role", "must be admin, supervisor or agent"))?,
+        );
     }
     let changed_role = patch.role;
     let user = app.store.update_user(p.workspace_id, id, patch).await?;
-    audit(&app, &p, &headers, "user.update", id, json!({ "role": changed_role })).await;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "user.update",
+        id,
+        json!({ "role": changed_role }),
+    )
+    .await;
     if changed_role.is_some() {
         app.hub.access_changed(p.workspace_id, id);
     }
     Ok(Json(user))
 }
 
-pub async fn remove_user(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<UserId>) -> ApiResult<StatusCode> {
+pub async fn remove_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
     require_admin(&p)?;
     app.store.remove_user(p.workspace_id, id).await?;
     audit(&app, &p, &headers, "user.remove", id, json!({})).await;
@@ -289,10 +444,16 @@ pub struct AuditQuery {
     limit: Option<String>,
 }
 
-pub async fn list_audit(State(app): State<App>, Auth(p): Auth, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
+pub async fn list_audit(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
     let limit = super::limit(q.limit.as_deref(), 100, 1000)?;
-    Ok(Json(json!({ "items": app.store.list_audit(p.workspace_id, limit).await? })))
+    Ok(Json(
+        json!({ "items": app.store.list_audit(p.workspace_id, limit).await? }),
+    ))
 }
 
 pub async fn presence(State(app): State<App>, Auth(p): Auth) -> Json<Value> {

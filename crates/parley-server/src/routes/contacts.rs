@@ -3,7 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use parley_core::contact::{parse_custom_fields, parse_external_id, parse_name, Email, IdentityKind, Phone};
+use parley_core::contact::{
+    parse_custom_fields, parse_external_id, parse_name, Email, IdentityKind, Phone,
+};
 use parley_core::{ContactId, IdentityId, InboxId};
 use parley_store::{ContactPatch, ConversationQuery, NewContact, NewIdentity, Sort};
 use serde::Deserialize;
@@ -16,7 +18,10 @@ use crate::state::App;
 
 pub(crate) fn identity_schema() -> Value {
     let kinds = json!({ "type": "string", "enum": ["api", "phone", "email", "whatsapp", "messenger", "instagram", "telegram", "line", "widget"] });
-    obj(&[("kind", kinds), ("external_id", string())], &[("inbox_id", nullable(uuid()))])
+    obj(
+        &[("kind", kinds), ("external_id", string())],
+        &[("inbox_id", nullable(uuid()))],
+    )
 }
 
 pub(crate) fn contact_schema() -> Value {
@@ -27,13 +32,24 @@ pub(crate) fn contact_schema() -> Value {
             ("email", string()),
             ("phone", string()),
             ("custom_fields", json!({ "type": "object" })),
-            ("identities", json!({ "type": "array", "items": identity_schema() })),
+            (
+                "identities",
+                json!({ "type": "array", "items": identity_schema() }),
+            ),
         ],
     )
 }
 
 pub(crate) fn contact_patch_schema() -> Value {
-    obj(&[], &[("name", nullable(string())), ("email", nullable(string())), ("phone", nullable(string())), ("custom_fields", json!({ "type": "object" }))])
+    obj(
+        &[],
+        &[
+            ("name", nullable(string())),
+            ("email", nullable(string())),
+            ("phone", nullable(string())),
+            ("custom_fields", json!({ "type": "object" })),
+        ],
+    )
 }
 
 #[derive(Deserialize)]
@@ -50,11 +66,21 @@ fn parse_identity(req: IdentityRequest) -> Result<NewIdentity, parley_core::Inva
     let external_id = match req.kind {
         IdentityKind::Phone | IdentityKind::Whatsapp => Phone::parse(&req.external_id)
             .map(Phone::into_string)
-            .or_else(|e| if req.kind == IdentityKind::Whatsapp { parse_external_id("external_id", &req.external_id) } else { Err(e) })?,
+            .or_else(|e| {
+                if req.kind == IdentityKind::Whatsapp {
+                    parse_external_id("external_id", &req.external_id)
+                } else {
+                    Err(e)
+                }
+            })?,
         IdentityKind::Email => Email::parse(&req.external_id)?.into_string(),
         _ => parse_external_id("external_id", &req.external_id)?,
     };
-    Ok(NewIdentity { kind: req.kind, inbox_id: req.inbox_id, external_id })
+    Ok(NewIdentity {
+        kind: req.kind,
+        inbox_id: req.inbox_id,
+        external_id,
+    })
 }
 
 #[derive(Deserialize)]
@@ -72,22 +98,56 @@ pub struct CreateContactRequest {
     identities: Vec<IdentityRequest>,
 }
 
-pub async fn create_contact(State(app): State<App>, Auth(p): Auth, Json(req): Json<CreateContactRequest>) -> ApiResult<Response> {
+pub async fn create_contact(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Json(req): Json<CreateContactRequest>,
+) -> ApiResult<Response> {
     let contact = NewContact {
-        name: req.name.as_deref().map(|n| parse_name("name", n)).transpose()?,
-        email: req.email.as_deref().map(Email::parse).transpose()?.map(Email::into_string),
-        phone: req.phone.as_deref().map(Phone::parse).transpose()?.map(Phone::into_string),
-        custom_fields: req.custom_fields.as_ref().map(parse_custom_fields).transpose()?.unwrap_or_default(),
-        identities: req.identities.into_iter().map(parse_identity).collect::<Result<_, _>>()?,
+        name: req
+            .name
+            .as_deref()
+            .map(|n| parse_name("name", n))
+            .transpose()?,
+        email: req
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()?
+            .map(Email::into_string),
+        phone: req
+            .phone
+            .as_deref()
+            .map(Phone::parse)
+            .transpose()?
+            .map(Phone::into_string),
+        custom_fields: req
+            .custom_fields
+            .as_ref()
+            .map(parse_custom_fields)
+            .transpose()?
+            .unwrap_or_default(),
+        identities: req
+            .identities
+            .into_iter()
+            .map(parse_identity)
+            .collect::<Result<_, _>>()?,
     };
     if contact.identities.len() > 50 {
         return Err(crate::error::ApiError::invalid("identities", "at most 50"));
     }
-    let view = app.store.create_contact(p.workspace_id, contact, app.now()).await?;
+    let view = app
+        .store
+        .create_contact(p.workspace_id, contact, app.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-pub async fn get_contact(State(app): State<App>, Auth(p): Auth, Path(id): Path<ContactId>) -> ApiResult<Response> {
+pub async fn get_contact(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Response> {
     Ok(Json(app.store.contact(p.workspace_id, id).await?).into_response())
 }
 
@@ -104,14 +164,43 @@ pub struct UpdateContactRequest {
     custom_fields: Option<Value>,
 }
 
-pub async fn update_contact(State(app): State<App>, Auth(p): Auth, Path(id): Path<ContactId>, Json(req): Json<UpdateContactRequest>) -> ApiResult<Response> {
+pub async fn update_contact(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Json(req): Json<UpdateContactRequest>,
+) -> ApiResult<Response> {
     let patch = ContactPatch {
-        name: req.name.map(|n| n.map(|n| parse_name("name", &n)).transpose()).transpose()?,
-        email: req.email.map(|e| e.map(|e| Email::parse(&e).map(Email::into_string)).transpose()).transpose()?,
-        phone: req.phone.map(|e| e.map(|e| Phone::parse(&e).map(Phone::into_string)).transpose()).transpose()?,
-        custom_fields: req.custom_fields.as_ref().map(parse_custom_fields).transpose()?,
+        name: req
+            .name
+            .map(|n| n.map(|n| parse_name("name", &n)).transpose())
+            .transpose()?,
+        email: req
+            .email
+            .map(|e| {
+                e.map(|e| Email::parse(&e).map(Email::into_string))
+                    .transpose()
+            })
+            .transpose()?,
+        phone: req
+            .phone
+            .map(|e| {
+                e.map(|e| Phone::parse(&e).map(Phone::into_string))
+                    .transpose()
+            })
+            .transpose()?,
+        custom_fields: req
+            .custom_fields
+            .as_ref()
+            .map(parse_custom_fields)
+            .transpose()?,
     };
-    Ok(Json(app.store.update_contact(p.workspace_id, id, patch, app.now()).await?).into_response())
+    Ok(Json(
+        app.store
+            .update_contact(p.workspace_id, id, patch, app.now())
+            .await?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -121,25 +210,54 @@ pub struct SearchQuery {
     limit: Option<String>,
 }
 
-pub async fn search_contacts(State(app): State<App>, Auth(p): Auth, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
+pub async fn search_contacts(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Value>> {
     let limit = super::limit(q.limit.as_deref(), 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
     let text = q.q.unwrap_or_default();
     if text.len() > 200 {
-        return Err(crate::error::ApiError::bad_request("invalid_query", "q must be at most 200 characters"));
+        return Err(crate::error::ApiError::bad_request(
+            "invalid_query",
+            "q must be at most 200 characters",
+        ));
     }
-    let page = app.store.search_contacts(p.workspace_id, &text, cursor, limit).await?;
-    Ok(Json(json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) })))
+    let page = app
+        .store
+        .search_contacts(p.workspace_id, &text, cursor, limit)
+        .await?;
+    Ok(Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
+    ))
 }
 
-pub async fn add_identity(State(app): State<App>, Auth(p): Auth, Path(id): Path<ContactId>, Json(req): Json<IdentityRequest>) -> ApiResult<Response> {
+pub async fn add_identity(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Json(req): Json<IdentityRequest>,
+) -> ApiResult<Response> {
     let identity = parse_identity(req)?;
-    let view = app.store.add_identity(p.workspace_id, id, identity, app.now()).await?;
+    let view = app
+        .store
+        .add_identity(p.workspace_id, id, identity, app.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-pub async fn remove_identity(State(app): State<App>, Auth(p): Auth, Path((id, identity)): Path<(ContactId, IdentityId)>) -> ApiResult<Response> {
-    Ok(Json(app.store.remove_identity(p.workspace_id, id, identity).await?).into_response())
+pub async fn remove_identity(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path((id, identity)): Path<(ContactId, IdentityId)>,
+) -> ApiResult<Response> {
+    Ok(Json(
+        app.store
+            .remove_identity(p.workspace_id, id, identity)
+            .await?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -148,14 +266,31 @@ pub struct MergeRequest {
     contact_id: ContactId,
 }
 
-pub async fn merge_contact(State(app): State<App>, Auth(p): Auth, Path(id): Path<ContactId>, Json(req): Json<MergeRequest>) -> ApiResult<Response> {
-    let view = app.store.merge_contacts(p.workspace_id, id, req.contact_id, p.user_id, app.now()).await?;
+pub async fn merge_contact(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Json(req): Json<MergeRequest>,
+) -> ApiResult<Response> {
+    let view = app
+        .store
+        .merge_contacts(p.workspace_id, id, req.contact_id, p.user_id, app.now())
+        .await?;
     Ok(Json(view).into_response())
 }
 
-pub async fn contact_conversations(State(app): State<App>, Auth(p): Auth, Path(id): Path<ContactId>) -> ApiResult<Json<Value>> {
+pub async fn contact_conversations(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
     app.store.contact(p.workspace_id, id).await?;
-    let q = ConversationQuery { contact: Some(id), sort: Sort::Activity, limit: 100, ..Default::default() };
+    let q = ConversationQuery {
+        contact: Some(id),
+        sort: Sort::Activity,
+        limit: 100,
+        ..Default::default()
+    };
     let page = app.store.list_conversations(&p.scope(), &q).await?;
     Ok(Json(json!({ "items": page.items })))
 }

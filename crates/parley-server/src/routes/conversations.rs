@@ -35,30 +35,56 @@ fn bad_query(message: impl Into<String>) -> ApiError {
 }
 
 fn parse_id<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
-    v.parse().map_err(|_| bad_query(format!("{name} must be an id")))
+    v.parse()
+        .map_err(|_| bad_query(format!("{name} must be an id")))
 }
 
 fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError> {
-    let mut out = ConversationQuery { limit: super::limit(q.limit.as_deref(), 25, 100)?, ..Default::default() };
+    let mut out = ConversationQuery {
+        limit: super::limit(q.limit.as_deref(), 25, 100)?,
+        ..Default::default()
+    };
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty() && *s != "all") {
         out.statuses = s
             .split(',')
-            .map(|x| Status::parse(x.trim()).ok_or_else(|| bad_query("status must be open, pending, snoozed, resolved or all")))
+            .map(|x| {
+                Status::parse(x.trim()).ok_or_else(|| {
+                    bad_query("status must be open, pending, snoozed, resolved or all")
+                })
+            })
             .collect::<Result<_, _>>()?;
     }
     out.assignee = match q.assignee.as_deref() {
         None | Some("anyone") | Some("any") => AssigneeFilter::Anyone,
         Some("me") => AssigneeFilter::User(p.user_id),
         Some("none") => AssigneeFilter::Nobody,
-        Some(id) => AssigneeFilter::User(parse_id::<UserId>("assignee", id).map_err(|_| bad_query("assignee must be me, none, anyone or a user id"))?),
+        Some(id) => AssigneeFilter::User(
+            parse_id::<UserId>("assignee", id)
+                .map_err(|_| bad_query("assignee must be me, none, anyone or a user id"))?,
+        ),
     };
-    out.inbox = q.inbox.as_deref().map(|v| parse_id::<InboxId>("inbox", v)).transpose()?;
-    out.team = q.team.as_deref().map(|v| parse_id::<TeamId>("team", v)).transpose()?;
-    out.label = q.label.as_deref().map(|l| parse_label(l).map_err(|e| bad_query(e.reason))).transpose()?;
+    out.inbox = q
+        .inbox
+        .as_deref()
+        .map(|v| parse_id::<InboxId>("inbox", v))
+        .transpose()?;
+    out.team = q
+        .team
+        .as_deref()
+        .map(|v| parse_id::<TeamId>("team", v))
+        .transpose()?;
+    out.label = q
+        .label
+        .as_deref()
+        .map(|l| parse_label(l).map_err(|e| bad_query(e.reason)))
+        .transpose()?;
     out.priority = q
         .priority
         .as_deref()
-        .map(|v| Priority::parse(v).ok_or_else(|| bad_query("priority must be urgent, high, normal or low")))
+        .map(|v| {
+            Priority::parse(v)
+                .ok_or_else(|| bad_query("priority must be urgent, high, normal or low"))
+        })
         .transpose()?;
     out.sort = match q.sort.as_deref() {
         None | Some("waiting") => Sort::Waiting,
@@ -70,16 +96,32 @@ fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError
     Ok(out)
 }
 
-pub async fn list_conversations(State(app): State<App>, Auth(p): Auth, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn list_conversations(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     let query = list_query(&p, q)?;
-    let page = app.store.list_conversations(&p.scope(), &query).await.map_err(|e| match e {
-        parley_store::StoreError::Invalid { field: "cursor", .. } => ApiError::bad_request("invalid_cursor", "the cursor belongs to another sort"),
-        other => other.into(),
-    })?;
-    Ok(Json(json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) })))
+    let page = app
+        .store
+        .list_conversations(&p.scope(), &query)
+        .await
+        .map_err(|e| match e {
+            parley_store::StoreError::Invalid {
+                field: "cursor", ..
+            } => ApiError::bad_request("invalid_cursor", "the cursor belongs to another sort"),
+            other => other.into(),
+        })?;
+    Ok(Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
+    ))
 }
 
-pub async fn get_conversation(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>) -> ApiResult<Response> {
+pub async fn get_conversation(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<Response> {
     Ok(Json(app.store.conversation(&p.scope(), id).await?).into_response())
 }
 
@@ -89,28 +131,47 @@ pub struct TimelineQuery {
     limit: Option<String>,
 }
 
-pub async fn timeline(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Query(q): Query<TimelineQuery>) -> ApiResult<Json<Value>> {
+pub async fn timeline(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Query(q): Query<TimelineQuery>,
+) -> ApiResult<Json<Value>> {
     let limit = super::limit(q.limit.as_deref(), 50, 200)?;
-    let before = q.before.as_deref().map(|b| b.parse::<i64>().map_err(|_| bad_query("before must be an event seq"))).transpose()?;
+    let before = q
+        .before
+        .as_deref()
+        .map(|b| {
+            b.parse::<i64>()
+                .map_err(|_| bad_query("before must be an event seq"))
+        })
+        .transpose()?;
     let entries = app.store.timeline(&p.scope(), id, before, limit).await?;
     let more = entries.len() == limit as usize;
     let first_seq = entries.first().map(|e| e.event.seq);
     let mut items = Vec::with_capacity(entries.len());
     for e in entries {
-        let data = RawValue::from_string(e.event.data).map_err(|err| ApiError::Internal(err.into()))?;
-        let mut item = json!({ "seq": e.event.seq, "type": e.event.kind, "at": e.event.at, "data": data });
+        let data =
+            RawValue::from_string(e.event.data).map_err(|err| ApiError::Internal(err.into()))?;
+        let mut item =
+            json!({ "seq": e.event.seq, "type": e.event.kind, "at": e.event.at, "data": data });
         if let Some((status, error)) = e.delivery {
             item["delivery"] = json!({ "status": status, "error": error });
         }
         items.push(item);
     }
-    Ok(Json(json!({ "items": items, "before": if more { first_seq } else { None } })))
+    Ok(Json(
+        json!({ "items": items, "before": if more { first_seq } else { None } }),
+    ))
 }
 
 /// Runs a command and wakes whoever needs to know.
 async fn run(app: &App, p: &Principal, id: ConversationId, cmd: Command) -> ApiResult<ActOutcome> {
     let is_reply = matches!(cmd, Command::Reply { .. });
-    let out = app.store.act(&p.scope(), id, p.user_id, cmd, app.now()).await?;
+    let out = app
+        .store
+        .act(&p.scope(), id, p.user_id, cmd, app.now())
+        .await?;
     if is_reply {
         app.dispatch_bell.notify_one();
     }
@@ -123,10 +184,19 @@ pub struct BodyRequest {
     body: String,
 }
 
-pub async fn reply(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Json(req): Json<BodyRequest>) -> ApiResult<Response> {
+pub async fn reply(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<BodyRequest>,
+) -> ApiResult<Response> {
     let body = parse_body("body", &req.body)?;
     let out = run(&app, &p, id, Command::Reply { body }).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "message": out.message, "conversation": out.conversation }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "message": out.message, "conversation": out.conversation })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -137,11 +207,29 @@ pub struct CreateConversationRequest {
     body: String,
 }
 
-pub async fn create_conversation(State(app): State<App>, Auth(p): Auth, Json(req): Json<CreateConversationRequest>) -> ApiResult<Response> {
+pub async fn create_conversation(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Json(req): Json<CreateConversationRequest>,
+) -> ApiResult<Response> {
     let body = parse_body("body", &req.body)?;
-    let out = app.store.start_conversation(&p.scope(), req.inbox_id, req.contact_id, p.user_id, body, app.now()).await?;
+    let out = app
+        .store
+        .start_conversation(
+            &p.scope(),
+            req.inbox_id,
+            req.contact_id,
+            p.user_id,
+            body,
+            app.now(),
+        )
+        .await?;
     app.dispatch_bell.notify_one();
-    Ok((StatusCode::CREATED, Json(json!({ "message": out.message, "conversation": out.conversation }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "message": out.message, "conversation": out.conversation })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -152,20 +240,31 @@ pub struct NoteRequest {
     mentions: Vec<UserId>,
 }
 
-pub async fn note(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Json(req): Json<NoteRequest>) -> ApiResult<Response> {
+pub async fn note(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<NoteRequest>,
+) -> ApiResult<Response> {
     let body = parse_body("body", &req.body)?;
     let users = app.store.list_users(p.workspace_id).await?;
     let mut mentions: Vec<UserId> = Vec::new();
     for id in &req.mentions {
         if !users.iter().any(|u| u.id == *id) {
-            return Err(ApiError::invalid("mentions", format!("{id} is not a user of this workspace")));
+            return Err(ApiError::invalid(
+                "mentions",
+                format!("{id} is not a user of this workspace"),
+            ));
         }
         mentions.push(*id);
     }
     // @handles match an email's local part or a name without spaces.
     for handle in mention_handles(&body) {
         let hit = users.iter().find(|u| {
-            u.email.split('@').next().is_some_and(|l| l.eq_ignore_ascii_case(&handle))
+            u.email
+                .split('@')
+                .next()
+                .is_some_and(|l| l.eq_ignore_ascii_case(&handle))
                 || u.name.replace(' ', "").to_lowercase() == handle.replace(['.', '_', '-'], "")
         });
         if let Some(u) = hit {
@@ -175,7 +274,11 @@ pub async fn note(State(app): State<App>, Auth(p): Auth, Path(id): Path<Conversa
         }
     }
     let out = run(&app, &p, id, Command::Note { body, mentions }).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "note": out.note, "conversation": out.conversation }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "note": out.note, "conversation": out.conversation })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -187,7 +290,13 @@ pub struct AssignRequest {
     team_id: Option<Option<TeamId>>,
 }
 
-async fn assign_to(app: &App, p: &Principal, id: ConversationId, assignee: Option<Option<UserId>>, team: Option<Option<TeamId>>) -> ApiResult<Response> {
+async fn assign_to(
+    app: &App,
+    p: &Principal,
+    id: ConversationId,
+    assignee: Option<Option<UserId>>,
+    team: Option<Option<TeamId>>,
+) -> ApiResult<Response> {
     let current = app.store.conversation(&p.scope(), id).await?;
     let assignee = assignee.unwrap_or(current.assignee_id);
     let team = team.unwrap_or(current.team_id);
@@ -196,34 +305,71 @@ async fn assign_to(app: &App, p: &Principal, id: ConversationId, assignee: Optio
         let others_before = current.assignee_id.is_some_and(|a| a != p.user_id);
         let others_after = assignee.is_some_and(|a| a != p.user_id);
         if others_before || others_after {
-            return Err(ApiError::forbidden("agents may assign conversations only to themselves"));
+            return Err(ApiError::forbidden(
+                "agents may assign conversations only to themselves",
+            ));
         }
     }
     let out = run(app, p, id, Command::Assign { assignee, team }).await?;
     Ok(Json(out.conversation).into_response())
 }
 
-pub async fn assign(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Json(req): Json<AssignRequest>) -> ApiResult<Response> {
+pub async fn assign(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<AssignRequest>,
+) -> ApiResult<Response> {
     if req.assignee_id.is_none() && req.team_id.is_none() {
-        return Err(ApiError::invalid("assignee_id", "give assignee_id, team_id or both"));
+        return Err(ApiError::invalid(
+            "assignee_id",
+            "give assignee_id, team_id or both",
+        ));
     }
     assign_to(&app, &p, id, req.assignee_id, req.team_id).await
 }
 
-pub async fn unassign(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>) -> ApiResult<Response> {
+pub async fn unassign(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<Response> {
     assign_to(&app, &p, id, Some(None), None).await
 }
 
-async fn set_status(app: &App, p: &Principal, id: ConversationId, to: Status, until: Option<Timestamp>) -> ApiResult<Response> {
-    let out = run(app, p, id, Command::SetStatus { to, snoozed_until: until }).await?;
+async fn set_status(
+    app: &App,
+    p: &Principal,
+    id: ConversationId,
+    to: Status,
+    until: Option<Timestamp>,
+) -> ApiResult<Response> {
+    let out = run(
+        app,
+        p,
+        id,
+        Command::SetStatus {
+            to,
+            snoozed_until: until,
+        },
+    )
+    .await?;
     Ok(Json(out.conversation).into_response())
 }
 
-pub async fn resolve(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>) -> ApiResult<Response> {
+pub async fn resolve(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<Response> {
     set_status(&app, &p, id, Status::Resolved, None).await
 }
 
-pub async fn reopen(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>) -> ApiResult<Response> {
+pub async fn reopen(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<Response> {
     set_status(&app, &p, id, Status::Open, None).await
 }
 
@@ -233,7 +379,12 @@ pub struct SnoozeRequest {
     until: Timestamp,
 }
 
-pub async fn snooze(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Json(req): Json<SnoozeRequest>) -> ApiResult<Response> {
+pub async fn snooze(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<SnoozeRequest>,
+) -> ApiResult<Response> {
     set_status(&app, &p, id, Status::Snoozed, Some(req.until)).await
 }
 
@@ -241,9 +392,18 @@ pub(crate) fn patch_schema() -> Value {
     obj(
         &[],
         &[
-            ("priority", json!({ "type": "string", "enum": ["urgent", "high", "normal", "low"] })),
-            ("status", json!({ "type": "string", "enum": ["open", "pending", "snoozed", "resolved"] })),
-            ("snoozed_until", json!({ "type": "string", "format": "date-time" })),
+            (
+                "priority",
+                json!({ "type": "string", "enum": ["urgent", "high", "normal", "low"] }),
+            ),
+            (
+                "status",
+                json!({ "type": "string", "enum": ["open", "pending", "snoozed", "resolved"] }),
+            ),
+            (
+                "snoozed_until",
+                json!({ "type": "string", "format": "date-time" }),
+            ),
         ],
     )
 }
@@ -259,16 +419,40 @@ pub struct PatchRequest {
     snoozed_until: Option<Timestamp>,
 }
 
-pub async fn update_conversation(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Json(req): Json<PatchRequest>) -> ApiResult<Response> {
+pub async fn update_conversation(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<PatchRequest>,
+) -> ApiResult<Response> {
     if req.priority.is_none() && req.status.is_none() {
-        return Err(ApiError::invalid("priority", "give priority, status or both"));
+        return Err(ApiError::invalid(
+            "priority",
+            "give priority, status or both",
+        ));
     }
     let mut conv = None;
     if let Some(pr) = req.priority {
-        conv = Some(run(&app, &p, id, Command::SetPriority(pr)).await?.conversation);
+        conv = Some(
+            run(&app, &p, id, Command::SetPriority(pr))
+                .await?
+                .conversation,
+        );
     }
     if let Some(st) = req.status {
-        conv = Some(run(&app, &p, id, Command::SetStatus { to: st, snoozed_until: req.snoozed_until }).await?.conversation);
+        conv = Some(
+            run(
+                &app,
+                &p,
+                id,
+                Command::SetStatus {
+                    to: st,
+                    snoozed_until: req.snoozed_until,
+                },
+            )
+            .await?
+            .conversation,
+        );
     }
     Ok(Json(conv).into_response())
 }
@@ -282,19 +466,45 @@ pub struct LabelsRequest {
     remove: Vec<String>,
 }
 
-pub async fn change_labels(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>, Json(req): Json<LabelsRequest>) -> ApiResult<Response> {
+pub async fn change_labels(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<LabelsRequest>,
+) -> ApiResult<Response> {
     if req.add.len() + req.remove.len() > 50 {
         return Err(ApiError::invalid("labels", "at most 50 labels at once"));
     }
-    let add = req.add.iter().map(|l| parse_label(l)).collect::<Result<Vec<_>, _>>()?;
-    let remove = req.remove.iter().map(|l| parse_label(l)).collect::<Result<Vec<_>, _>>()?;
+    let add = req
+        .add
+        .iter()
+        .map(|l| parse_label(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let remove = req
+        .remove
+        .iter()
+        .map(|l| parse_label(l))
+        .collect::<Result<Vec<_>, _>>()?;
     let out = run(&app, &p, id, Command::Labels { add, remove }).await?;
     Ok(Json(out.conversation).into_response())
 }
 
-pub async fn remove_label(State(app): State<App>, Auth(p): Auth, Path((id, label)): Path<(ConversationId, String)>) -> ApiResult<Response> {
+pub async fn remove_label(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path((id, label)): Path<(ConversationId, String)>,
+) -> ApiResult<Response> {
     let label = parse_label(&label)?;
-    let out = run(&app, &p, id, Command::Labels { add: vec![], remove: vec![label] }).await?;
+    let out = run(
+        &app,
+        &p,
+        id,
+        Command::Labels {
+            add: vec![],
+            remove: vec![label],
+        },
+    )
+    .await?;
     Ok(Json(out.conversation).into_response())
 }
 
@@ -302,11 +512,21 @@ pub async fn remove_label(State(app): State<App>, Auth(p): Auth, Path((id, label
 pub async fn announce_typing(app: &App, p: &Principal, id: ConversationId) -> ApiResult<()> {
     let conv = app.store.conversation(&p.scope(), id).await?;
     let data = json!({ "conversation_id": id, "user_id": p.user_id, "name": p.name });
-    app.hub.publish_ephemeral(p.workspace_id, Some(conv.inbox_id), Some(p.user_id), "typing", data);
+    app.hub.publish_ephemeral(
+        p.workspace_id,
+        Some(conv.inbox_id),
+        Some(p.user_id),
+        "typing",
+        data,
+    );
     Ok(())
 }
 
-pub async fn typing(State(app): State<App>, Auth(p): Auth, Path(id): Path<ConversationId>) -> ApiResult<StatusCode> {
+pub async fn typing(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<StatusCode> {
     announce_typing(&app, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,9 @@ use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
 
 pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "items": app.store.list_teams(p.workspace_id).await? })))
+    Ok(Json(
+        json!({ "items": app.store.list_teams(p.workspace_id).await? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -25,40 +27,102 @@ pub struct TeamRequest {
     name: String,
 }
 
-pub async fn create_team(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<TeamRequest>) -> ApiResult<Response> {
+pub async fn create_team(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<TeamRequest>,
+) -> ApiResult<Response> {
     require_admin(&p)?;
-    let team = app.store.create_team(p.workspace_id, &parse_name("name", &req.name)?, app.now()).await?;
-    audit(&app, &p, &headers, "team.create", team.id, json!({ "name": team.name })).await;
+    let team = app
+        .store
+        .create_team(p.workspace_id, &parse_name("name", &req.name)?, app.now())
+        .await?;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "team.create",
+        team.id,
+        json!({ "name": team.name }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(team)).into_response())
 }
 
-pub async fn rename_team(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<TeamId>, Json(req): Json<TeamRequest>) -> ApiResult<Response> {
+pub async fn rename_team(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<TeamId>,
+    Json(req): Json<TeamRequest>,
+) -> ApiResult<Response> {
     require_admin(&p)?;
-    let team = app.store.rename_team(p.workspace_id, id, &parse_name("name", &req.name)?).await?;
-    audit(&app, &p, &headers, "team.rename", id, json!({ "name": team.name })).await;
+    let team = app
+        .store
+        .rename_team(p.workspace_id, id, &parse_name("name", &req.name)?)
+        .await?;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "team.rename",
+        id,
+        json!({ "name": team.name }),
+    )
+    .await;
     Ok(Json(team).into_response())
 }
 
-pub async fn delete_team(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<TeamId>) -> ApiResult<StatusCode> {
+pub async fn delete_team(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<TeamId>,
+) -> ApiResult<StatusCode> {
     require_admin(&p)?;
     app.store.delete_team(p.workspace_id, id).await?;
     audit(&app, &p, &headers, "team.delete", id, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn team_member(app: App, headers: HeaderMap, p: Principal, team: TeamId, user: UserId, member: bool) -> ApiResult<Response> {
+async fn team_member(
+    app: App,
+    headers: HeaderMap,
+    p: Principal,
+    team: TeamId,
+    user: UserId,
+    member: bool,
+) -> ApiResult<Response> {
     require_admin(&p)?;
-    let view = app.store.set_team_member(p.workspace_id, team, user, member).await?;
-    let action = if member { "team.member_add" } else { "team.member_remove" };
+    let view = app
+        .store
+        .set_team_member(p.workspace_id, team, user, member)
+        .await?;
+    let action = if member {
+        "team.member_add"
+    } else {
+        "team.member_remove"
+    };
     audit(&app, &p, &headers, action, team, json!({ "user_id": user })).await;
     Ok(Json(view).into_response())
 }
 
-pub async fn add_team_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((team, user)): Path<(TeamId, UserId)>) -> ApiResult<Response> {
+pub async fn add_team_member(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path((team, user)): Path<(TeamId, UserId)>,
+) -> ApiResult<Response> {
     team_member(app, headers, p, team, user, true).await
 }
 
-pub async fn remove_team_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((team, user)): Path<(TeamId, UserId)>) -> ApiResult<Response> {
+pub async fn remove_team_member(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path((team, user)): Path<(TeamId, UserId)>,
+) -> ApiResult<Response> {
     team_member(app, headers, p, team, user, false).await
 }
 
@@ -84,13 +148,23 @@ pub async fn list_inboxes(State(app): State<App>, Auth(p): Auth) -> ApiResult<Js
     Ok(Json(json!({ "items": items })))
 }
 
-pub async fn get_inbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<InboxId>) -> ApiResult<Json<Value>> {
+pub async fn get_inbox(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<InboxId>,
+) -> ApiResult<Json<Value>> {
     let inbox = app.store.inbox(&p.scope(), id).await?;
     Ok(Json(inbox_view(&app, &p, &inbox)))
 }
 
 pub(crate) fn create_inbox_schema() -> Value {
-    obj(&[("name", string()), ("kind", json!({ "type": "string", "enum": ["api"] }))], &[("callback_url", string())])
+    obj(
+        &[
+            ("name", string()),
+            ("kind", json!({ "type": "string", "enum": ["api"] })),
+        ],
+        &[("callback_url", string())],
+    )
 }
 
 #[derive(Deserialize)]
@@ -104,23 +178,52 @@ pub struct CreateInboxRequest {
 
 /// A callback URL must be absolute http(s).
 fn parse_callback(url: &str) -> Result<String, ApiError> {
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| ApiError::invalid("callback_url", "must be an absolute http(s) URL"))?;
+    let parsed = reqwest::Url::parse(url.trim())
+        .map_err(|_| ApiError::invalid("callback_url", "must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ApiError::invalid("callback_url", "must be an absolute http(s) URL"));
+        return Err(ApiError::invalid(
+            "callback_url",
+            "must be an absolute http(s) URL",
+        ));
     }
     Ok(parsed.to_string())
 }
 
-pub async fn create_inbox(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Json(req): Json<CreateInboxRequest>) -> ApiResult<Response> {
+pub async fn create_inbox(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<CreateInboxRequest>,
+) -> ApiResult<Response> {
     require_admin(&p)?;
     let name = parse_name("name", &req.name)?;
     if req.kind != "api" {
         return Err(ApiError::invalid("kind", "must be one of: api"));
     }
-    let callback = req.callback_url.as_deref().map(parse_callback).transpose()?;
-    let inbox = NewInbox { name, kind: req.kind, settings: json!({ "callback_url": callback }), secret: random_token() };
-    let row = app.store.create_inbox(p.workspace_id, inbox, app.now()).await?;
-    audit(&app, &p, &headers, "inbox.create", row.id, json!({ "name": row.name, "kind": row.kind })).await;
+    let callback = req
+        .callback_url
+        .as_deref()
+        .map(parse_callback)
+        .transpose()?;
+    let inbox = NewInbox {
+        name,
+        kind: req.kind,
+        settings: json!({ "callback_url": callback }),
+        secret: random_token(),
+    };
+    let row = app
+        .store
+        .create_inbox(p.workspace_id, inbox, app.now())
+        .await?;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "inbox.create",
+        row.id,
+        json!({ "name": row.name, "kind": row.kind }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(inbox_view(&app, &p, &row))).into_response())
 }
 
@@ -133,7 +236,13 @@ pub struct UpdateInboxRequest {
     callback_url: Option<String>,
 }
 
-pub async fn update_inbox(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path(id): Path<InboxId>, Json(req): Json<UpdateInboxRequest>) -> ApiResult<Json<Value>> {
+pub async fn update_inbox(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<InboxId>,
+    Json(req): Json<UpdateInboxRequest>,
+) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
     let current = app.store.inbox(&p.scope(), id).await?;
     let mut patch = InboxPatch::default();
@@ -146,28 +255,73 @@ pub async fn update_inbox(State(app): State<App>, headers: HeaderMap, Auth(p): A
         patch.settings = Some(settings);
     }
     let row = app.store.update_inbox(p.workspace_id, id, patch).await?;
-    audit(&app, &p, &headers, "inbox.update", id, json!({ "name": req.name, "callback_url": req.callback_url })).await;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "inbox.update",
+        id,
+        json!({ "name": req.name, "callback_url": req.callback_url }),
+    )
+    .await;
     Ok(Json(inbox_view(&app, &p, &row)))
 }
 
-pub async fn inbox_members(State(app): State<App>, Auth(p): Auth, Path(id): Path<InboxId>) -> ApiResult<Json<Value>> {
+pub async fn inbox_members(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<InboxId>,
+) -> ApiResult<Json<Value>> {
     app.store.inbox(&p.scope(), id).await?;
-    Ok(Json(json!({ "items": app.store.inbox_members(p.workspace_id, id).await? })))
+    Ok(Json(
+        json!({ "items": app.store.inbox_members(p.workspace_id, id).await? }),
+    ))
 }
 
-async fn inbox_member(app: App, headers: HeaderMap, p: Principal, inbox: InboxId, user: UserId, member: bool) -> ApiResult<StatusCode> {
+async fn inbox_member(
+    app: App,
+    headers: HeaderMap,
+    p: Principal,
+    inbox: InboxId,
+    user: UserId,
+    member: bool,
+) -> ApiResult<StatusCode> {
     require_admin(&p)?;
-    app.store.set_inbox_member(p.workspace_id, inbox, user, member).await?;
-    let action = if member { "inbox.member_add" } else { "inbox.member_remove" };
-    audit(&app, &p, &headers, action, inbox, json!({ "user_id": user })).await;
+    app.store
+        .set_inbox_member(p.workspace_id, inbox, user, member)
+        .await?;
+    let action = if member {
+        "inbox.member_add"
+    } else {
+        "inbox.member_remove"
+    };
+    audit(
+        &app,
+        &p,
+        &headers,
+        action,
+        inbox,
+        json!({ "user_id": user }),
+    )
+    .await;
     app.hub.access_changed(p.workspace_id, user);
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn add_inbox_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((inbox, user)): Path<(InboxId, UserId)>) -> ApiResult<StatusCode> {
+pub async fn add_inbox_member(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path((inbox, user)): Path<(InboxId, UserId)>,
+) -> ApiResult<StatusCode> {
     inbox_member(app, headers, p, inbox, user, true).await
 }
 
-pub async fn remove_inbox_member(State(app): State<App>, headers: HeaderMap, Auth(p): Auth, Path((inbox, user)): Path<(InboxId, UserId)>) -> ApiResult<StatusCode> {
+pub async fn remove_inbox_member(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path((inbox, user)): Path<(InboxId, UserId)>,
+) -> ApiResult<StatusCode> {
     inbox_member(app, headers, p, inbox, user, false).await
 }

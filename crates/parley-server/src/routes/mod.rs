@@ -50,7 +50,10 @@ macro_rules! route {
 }
 
 /// A JSON Schema object with the given required and optional properties.
-pub(crate) fn obj(required: &[(&str, serde_json::Value)], optional: &[(&str, serde_json::Value)]) -> serde_json::Value {
+pub(crate) fn obj(
+    required: &[(&str, serde_json::Value)],
+    optional: &[(&str, serde_json::Value)],
+) -> serde_json::Value {
     let mut props = serde_json::Map::new();
     for (k, v) in required.iter().chain(optional) {
         props.insert((*k).to_string(), v.clone());
@@ -147,23 +150,37 @@ where
 }
 
 /// Parses a `limit` query parameter: 1 to `max`, `default` when absent.
-pub(crate) fn limit(v: Option<&str>, default: u32, max: u32) -> Result<u32, crate::error::ApiError> {
+pub(crate) fn limit(
+    v: Option<&str>,
+    default: u32,
+    max: u32,
+) -> Result<u32, crate::error::ApiError> {
     match v {
         None => Ok(default),
         Some(s) => s
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| crate::error::ApiError::bad_request("invalid_query", format!("limit must be a number from 1 to {max}"))),
+            .ok_or_else(|| {
+                crate::error::ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit must be a number from 1 to {max}"),
+                )
+            }),
     }
 }
 
 /// Decodes a pagination cursor, answering 400 `invalid_cursor`.
-pub(crate) fn cursor(v: Option<&str>) -> Result<Option<parley_store::Cursor>, crate::error::ApiError> {
+pub(crate) fn cursor(
+    v: Option<&str>,
+) -> Result<Option<parley_store::Cursor>, crate::error::ApiError> {
     match v {
         None | Some("") => Ok(None),
-        Some(s) => parley_store::Cursor::decode(s)
-            .map(Some)
-            .ok_or_else(|| crate::error::ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave out")),
+        Some(s) => parley_store::Cursor::decode(s).map(Some).ok_or_else(|| {
+            crate::error::ApiError::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this server gave out",
+            )
+        }),
     }
 }

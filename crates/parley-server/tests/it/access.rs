@@ -6,97 +6,227 @@ use serde_json::json;
 use crate::harness::TestApp;
 use crate::on_both;
 
-on_both!(agents_outside_an_inbox_cannot_read_or_write_it, |t: TestApp| async move {
-    let (inbox, secret) = t.api_inbox("VIP", "http://127.0.0.1:9/cb").await;
-    let (_, outsider) = t.user("out@acme.test", "agent").await;
-    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "private").await;
-    let conv = v["conversation_id"].as_str().unwrap().to_string();
-    let (_, list) = t.get("/api/v1/conversations", &outsider).await;
-    assert!(list["items"].as_array().unwrap().is_empty());
-    for (method, path, body) in [
-        (Method::GET, format!("/api/v1/conversations/{conv}"), None),
-        (Method::GET, format!("/api/v1/conversations/{conv}/timeline"), None),
-        (Method::POST, format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "body": "x" }))),
-        (Method::POST, format!("/api/v1/conversations/{conv}/notes"), Some(json!({ "body": "x" }))),
-        (Method::POST, format!("/api/v1/conversations/{conv}/resolve"), None),
-        (Method::POST, format!("/api/v1/conversations/{conv}/labels"), Some(json!({ "add": ["x"] }))),
-        (Method::GET, format!("/api/v1/inboxes/{inbox}"), None),
-    ] {
-        let (s, v) = t.call(method.clone(), &path, &outsider, body).await;
-        assert_eq!(s, 404, "{method} {path}: {v}");
-        assert_eq!(v["error"]["code"], "not_found");
+on_both!(
+    agents_outside_an_inbox_cannot_read_or_write_it,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("VIP", "http://127.0.0.1:9/cb").await;
+        let (_, outsider) = t.user("out@acme.test", "agent").await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "private").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let (_, list) = t.get("/api/v1/conversations", &outsider).await;
+        assert!(list["items"].as_array().unwrap().is_empty());
+        for (method, path, body) in [
+            (Method::GET, format!("/api/v1/conversations/{conv}"), None),
+            (
+                Method::GET,
+                format!("/api/v1/conversations/{conv}/timeline"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/conversations/{conv}/messages"),
+                Some(json!({ "body": "x" })),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/conversations/{conv}/notes"),
+                Some(json!({ "body": "x" })),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/conversations/{conv}/resolve"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/conversations/{conv}/labels"),
+                Some(json!({ "add": ["x"] })),
+            ),
+            (Method::GET, format!("/api/v1/inboxes/{inbox}"), None),
+        ] {
+            let (s, v) = t.call(method.clone(), &path, &outsider, body).await;
+            assert_eq!(s, 404, "{method} {path}: {v}");
+            assert_eq!(v["error"]["code"], "not_found");
+        }
+        let (_, admin_view) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            admin_view["items"].as_array().unwrap().len(),
+            1,
+            "nothing was written by the outsider"
+        );
+        let (_, inboxes) = t.get("/api/v1/inboxes", &outsider).await;
+        assert!(inboxes["items"].as_array().unwrap().is_empty());
     }
-    let (_, admin_view) = t.get(&format!("/api/v1/conversations/{conv}/timeline"), &t.admin_token).await;
-    assert_eq!(admin_view["items"].as_array().unwrap().len(), 1, "nothing was written by the outsider");
-    let (_, inboxes) = t.get("/api/v1/inboxes", &outsider).await;
-    assert!(inboxes["items"].as_array().unwrap().is_empty());
-});
+);
 
-on_both!(roles_and_credentials_are_enforced, |t: TestApp| async move {
-    let (ann, agent) = t.user("ann@acme.test", "agent").await;
-    let (_, sup) = t.user("sue@acme.test", "supervisor").await;
-    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
-    for who in [&ann] {
-        t.call(Method::PUT, &format!("/api/v1/inboxes/{inbox}/members/{who}"), &t.admin_token, None).await;
+on_both!(
+    roles_and_credentials_are_enforced,
+    |t: TestApp| async move {
+        let (ann, agent) = t.user("ann@acme.test", "agent").await;
+        let (_, sup) = t.user("sue@acme.test", "supervisor").await;
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        for who in [&ann] {
+            t.call(
+                Method::PUT,
+                &format!("/api/v1/inboxes/{inbox}/members/{who}"),
+                &t.admin_token,
+                None,
+            )
+            .await;
+        }
+        let sue = t
+            .app
+            .store
+            .credentials_by_email("sue@acme.test")
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .user_id
+            .to_string();
+        t.call(
+            Method::PUT,
+            &format!("/api/v1/inboxes/{inbox}/members/{sue}"),
+            &t.admin_token,
+            None,
+        )
+        .await;
+        // Admin-only routes.
+        for (m, p, b) in [
+            (
+                Method::POST,
+                "/api/v1/users".to_string(),
+                json!({ "email": "x@acme.test", "name": "X", "password": "long-enough-1", "role": "admin" }),
+            ),
+            (
+                Method::POST,
+                "/api/v1/inboxes".to_string(),
+                json!({ "name": "X", "kind": "api" }),
+            ),
+            (
+                Method::POST,
+                "/api/v1/teams".to_string(),
+                json!({ "name": "X" }),
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/users/{ann}"),
+                json!({ "role": "admin" }),
+            ),
+        ] {
+            let (s, v) = t.call(m.clone(), &p, &agent, Some(b)).await;
+            assert_eq!(s, 403, "{m} {p}: {v}");
+            assert_eq!(v["error"]["code"], "forbidden");
+        }
+        let (s, _) = t.get("/api/v1/audit", &sup).await;
+        assert_eq!(s, 403);
+        let (s, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        assert_eq!(s, 200);
+        assert!(audit.to_string().contains("user.create"));
+        // Agents may take a conversation but not hand others' work around; supervisors may.
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/assign"),
+                &agent,
+                json!({ "assignee_id": sue }),
+            )
+            .await;
+        assert_eq!(s, 403);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/assign"),
+                &agent,
+                json!({ "assignee_id": ann }),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/assign"),
+                &sup,
+                json!({ "assignee_id": sue }),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["assignee_id"], sue.as_str());
+        // No or bad credentials.
+        let (s, v) = t.get("/api/v1/conversations", "").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (401, Some("unauthorized"))
+        );
+        let (s, _) = t.get("/api/v1/conversations", "pat_nonsense").await;
+        assert_eq!(s, 401);
+        // A revoked token stops working.
+        let (s, created) = t
+            .post("/api/v1/tokens", &agent, json!({ "name": "laptop" }))
+            .await;
+        assert_eq!(s, 201);
+        let tok = created["token"].as_str().unwrap().to_string();
+        assert_eq!(t.get("/api/v1/me", &tok).await.0, 200);
+        let (_, list) = t.get("/api/v1/tokens", &agent).await;
+        assert!(
+            !list.to_string().contains(&tok),
+            "a token is shown once, never listed"
+        );
+        let (s, _) = t
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/tokens/{}", created["id"].as_str().unwrap()),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+        assert_eq!(t.get("/api/v1/me", &tok).await.0, 401);
     }
-    let sue = t.app.store.credentials_by_email("sue@acme.test").await.unwrap().unwrap().0.user_id.to_string();
-    t.call(Method::PUT, &format!("/api/v1/inboxes/{inbox}/members/{sue}"), &t.admin_token, None).await;
-    // Admin-only routes.
-    for (m, p, b) in [
-        (Method::POST, "/api/v1/users".to_string(), json!({ "email": "x@acme.test", "name": "X", "password": "long-enough-1", "role": "admin" })),
-        (Method::POST, "/api/v1/inboxes".to_string(), json!({ "name": "X", "kind": "api" })),
-        (Method::POST, "/api/v1/teams".to_string(), json!({ "name": "X" })),
-        (Method::PATCH, format!("/api/v1/users/{ann}"), json!({ "role": "admin" })),
-    ] {
-        let (s, v) = t.call(m.clone(), &p, &agent, Some(b)).await;
-        assert_eq!(s, 403, "{m} {p}: {v}");
-        assert_eq!(v["error"]["code"], "forbidden");
-    }
-    let (s, _) = t.get("/api/v1/audit", &sup).await;
-    assert_eq!(s, 403);
-    let (s, audit) = t.get("/api/v1/audit", &t.admin_token).await;
-    assert_eq!(s, 200);
-    assert!(audit.to_string().contains("user.create"));
-    // Agents may take a conversation but not hand others' work around; supervisors may.
-    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
-    let conv = v["conversation_id"].as_str().unwrap().to_string();
-    let (s, _) = t.post(&format!("/api/v1/conversations/{conv}/assign"), &agent, json!({ "assignee_id": sue })).await;
-    assert_eq!(s, 403);
-    let (s, _) = t.post(&format!("/api/v1/conversations/{conv}/assign"), &agent, json!({ "assignee_id": ann })).await;
-    assert_eq!(s, 200);
-    let (s, v) = t.post(&format!("/api/v1/conversations/{conv}/assign"), &sup, json!({ "assignee_id": sue })).await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["assignee_id"], sue.as_str());
-    // No or bad credentials.
-    let (s, v) = t.get("/api/v1/conversations", "").await;
-    assert_eq!((s, v["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let (s, _) = t.get("/api/v1/conversations", "pat_nonsense").await;
-    assert_eq!(s, 401);
-    // A revoked token stops working.
-    let (s, created) = t.post("/api/v1/tokens", &agent, json!({ "name": "laptop" })).await;
-    assert_eq!(s, 201);
-    let tok = created["token"].as_str().unwrap().to_string();
-    assert_eq!(t.get("/api/v1/me", &tok).await.0, 200);
-    let (_, list) = t.get("/api/v1/tokens", &agent).await;
-    assert!(!list.to_string().contains(&tok), "a token is shown once, never listed");
-    let (s, _) = t.call(Method::DELETE, &format!("/api/v1/tokens/{}", created["id"].as_str().unwrap()), &agent, None).await;
-    assert_eq!(s, 204);
-    assert_eq!(t.get("/api/v1/me", &tok).await.0, 401);
-});
+);
 
 on_both!(other_workspaces_are_invisible, |t: TestApp| async move {
     let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
     let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "acme only").await;
-    let (conv, contact) = (v["conversation_id"].as_str().unwrap().to_string(), v["contact_id"].as_str().unwrap().to_string());
-    let hash = parley_server::auth::hash_password("other-password".into()).await.unwrap();
-    let boss = parley_store::NewUser { email: "boss@globex.test".into(), name: "Boss".into(), password_hash: hash, role: parley_core::role::Role::Admin };
-    let (ws, user) = t.app.store.create_workspace("Globex", "UTC", boss, t.app.now()).await.unwrap();
+    let (conv, contact) = (
+        v["conversation_id"].as_str().unwrap().to_string(),
+        v["contact_id"].as_str().unwrap().to_string(),
+    );
+    let hash = parley_server::auth::hash_password("other-password".into())
+        .await
+        .unwrap();
+    let boss = parley_store::NewUser {
+        email: "boss@globex.test".into(),
+        name: "Boss".into(),
+        password_hash: hash,
+        role: parley_core::role::Role::Admin,
+    };
+    let (ws, user) = t
+        .app
+        .store
+        .create_workspace("Globex", "UTC", boss, t.app.now())
+        .await
+        .unwrap();
     let other = t.token_for(ws.id, user.id).await;
-    for path in [format!("/api/v1/conversations/{conv}"), format!("/api/v1/contacts/{contact}"), format!("/api/v1/inboxes/{inbox}")] {
+    for path in [
+        format!("/api/v1/conversations/{conv}"),
+        format!("/api/v1/contacts/{contact}"),
+        format!("/api/v1/inboxes/{inbox}"),
+    ] {
         let (s, _) = t.get(&path, &other).await;
         assert_eq!(s, 404, "{path}");
     }
-    let (s, _) = t.post(&format!("/api/v1/conversations/{conv}/messages"), &other, json!({ "body": "x" })).await;
+    let (s, _) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &other,
+            json!({ "body": "x" }),
+        )
+        .await;
     assert_eq!(s, 404);
     let (_, list) = t.get("/api/v1/conversations", &other).await;
     assert!(list["items"].as_array().unwrap().is_empty());
@@ -104,26 +234,124 @@ on_both!(other_workspaces_are_invisible, |t: TestApp| async move {
     assert!(found["items"].as_array().unwrap().is_empty());
 });
 
-on_both!(cookie_sessions_need_csrf_on_writes, |t: TestApp| async move {
-    let http = reqwest::Client::new();
-    let r = http.post(t.url("/api/v1/auth/sign-in")).json(&json!({ "email": "admin@acme.test", "password": "admin-password" })).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    let session = cookie.split(';').next().unwrap().to_string();
-    let body: serde_json::Value = r.json().await.unwrap();
-    let csrf = body["csrf_token"].as_str().unwrap();
-    let me = http.get(t.url("/api/v1/me")).header("cookie", &session).send().await.unwrap();
-    assert_eq!(me.status(), 200);
-    let no_csrf = http.post(t.url("/api/v1/teams")).header("cookie", &session).json(&json!({ "name": "T" })).send().await.unwrap();
-    assert_eq!(no_csrf.status(), 403);
-    let v: serde_json::Value = no_csrf.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "csrf_failed");
-    let ok = http.post(t.url("/api/v1/teams")).header("cookie", &session).header("x-csrf-token", csrf).json(&json!({ "name": "T" })).send().await.unwrap();
-    assert_eq!(ok.status(), 201);
-    let bad = http.post(t.url("/api/v1/auth/sign-in")).json(&json!({ "email": "admin@acme.test", "password": "wrong-password" })).send().await.unwrap();
-    assert_eq!(bad.status(), 422);
-    let out = http.post(t.url("/api/v1/auth/sign-out")).header("cookie", &session).header("x-csrf-token", csrf).send().await.unwrap();
-    assert_eq!(out.status(), 204);
-    assert_eq!(http.get(t.url("/api/v1/me")).header("cookie", &session).send().await.unwrap().status(), 401);
-});
+on_both!(
+    cookie_sessions_need_csrf_on_writes,
+    |t: TestApp| async move {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(t.url("/api/v1/auth/sign-in"))
+            .json(&json!({ "email": "admin@acme.test", "password": "admin-password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let session = cookie.split(';').next().unwrap().to_string();
+        let body: serde_json::Value = r.json().await.unwrap();
+        let csrf = body["csrf_token"].as_str().unwrap();
+        let me = http
+            .get(t.url("/api/v1/me"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200);
+        let no_csrf = http
+            .post(t.url("/api/v1/teams"))
+            .header("cookie", &session)
+            .json(&json!({ "name": "T" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(no_csrf.status(), 403);
+        let v: serde_json::Value = no_csrf.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "csrf_failed");
+        let ok = http
+            .post(t.url("/api/v1/teams"))
+            .header("cookie", &session)
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "name": "T" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 201);
+        let bad = http
+            .post(t.url("/api/v1/auth/sign-in"))
+            .json(&json!({ "email": "admin@acme.test", "password": "wrong-password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 422);
+        let out = http
+            .post(t.url("/api/v1/auth/sign-out"))
+            .header("cookie", &session)
+            .header("x-csrf-token", csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 204);
+        assert_eq!(
+            http.get(t.url("/api/v1/me"))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_setup_link_works_once() {
+    let t = TestApp::spawn_empty(crate::harness::Backend::Sqlite).await;
+    let link = match parley_server::first_start(&t.app, None, None)
+        .await
+        .unwrap()
+    {
+        parley_server::FirstStart::SetupLink(l) => l,
+        _ => panic!("an empty database gives a setup link"),
+    };
+    let token = link.split('#').nth(1).unwrap().to_string();
+    let body = |tok: &str| json!({ "token": tok, "workspace_name": "Acme", "name": "Ann", "email": "ann@acme.test", "password": "a-long-password" });
+    let (s, _) = t.post("/api/v1/setup", "", body("wrong")).await;
+    assert_eq!(s, 403);
+    let (s, short) = t.post("/api/v1/setup", "", json!({ "token": token, "workspace_name": "Acme", "name": "Ann", "email": "ann@acme.test", "password": "short" })).await;
+    assert_eq!(
+        (s, short["error"]["field"].as_str()),
+        (422, Some("password"))
+    );
+    assert!(
+        t.app.store.is_empty().await.unwrap(),
+        "a refused setup stores nothing"
+    );
+    let (s, v) = t.post("/api/v1/setup", "", body(&token)).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["user"]["role"], "admin");
+    let (s, _) = t.post("/api/v1/setup", "", body(&token)).await;
+    assert_eq!(s, 404, "the link works once");
+    let (s, _) = t
+        .post(
+            "/api/v1/auth/sign-in",
+            "",
+            json!({ "email": "ann@acme.test", "password": "a-long-password" }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(matches!(
+        parley_server::first_start(&t.app, None, None)
+            .await
+            .unwrap(),
+        parley_server::FirstStart::AlreadySetUp
+    ));
+}

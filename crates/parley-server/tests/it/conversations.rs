@@ -8,48 +8,122 @@ use crate::harness::TestApp;
 use crate::on_both;
 
 fn ids(v: &Value) -> Vec<String> {
-    v["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
-on_both!(resolved_conversation_reopens_with_full_history, |t: TestApp| async move {
-    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
-    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "first question").await;
-    let conv = v["conversation_id"].as_str().unwrap().to_string();
-    t.post(&format!("/api/v1/conversations/{conv}/messages"), &t.admin_token, json!({ "body": "answer" })).await;
-    let (s, r) = t.post(&format!("/api/v1/conversations/{conv}/resolve"), &t.admin_token, json!({})).await;
-    assert_eq!((s, r["status"].as_str()), (200, Some("resolved")));
-    let (s, again) = t.post(&format!("/api/v1/conversations/{conv}/resolve"), &t.admin_token, json!({})).await;
-    assert_eq!(s, 422, "{again}");
-    let (_, v2) = t.inbound(&inbox, &secret, "c1", "m2", "second question").await;
-    assert_eq!(v2["conversation_id"], conv.as_str(), "same thread");
-    let (_, c) = t.get(&format!("/api/v1/conversations/{conv}"), &t.admin_token).await;
-    assert_eq!(c["status"], "open");
-    assert!(c["waiting_since"].is_string());
-    let (_, tl) = t.get(&format!("/api/v1/conversations/{conv}/timeline"), &t.admin_token).await;
-    let text = tl.to_string();
-    for needle in ["first question", "answer", "\"to\":\"resolved\"", "\"to\":\"open\"", "second question"] {
-        assert!(text.contains(needle), "timeline lacks {needle}: {text}");
+on_both!(
+    resolved_conversation_reopens_with_full_history,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t
+            .inbound(&inbox, &secret, "c1", "m1", "first question")
+            .await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        t.post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "answer" }),
+        )
+        .await;
+        let (s, r) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/resolve"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!((s, r["status"].as_str()), (200, Some("resolved")));
+        let (s, again) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/resolve"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 422, "{again}");
+        let (_, v2) = t
+            .inbound(&inbox, &secret, "c1", "m2", "second question")
+            .await;
+        assert_eq!(v2["conversation_id"], conv.as_str(), "same thread");
+        let (_, c) = t
+            .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+            .await;
+        assert_eq!(c["status"], "open");
+        assert!(c["waiting_since"].is_string());
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let text = tl.to_string();
+        for needle in [
+            "first question",
+            "answer",
+            "\"to\":\"resolved\"",
+            "\"to\":\"open\"",
+            "second question",
+        ] {
+            assert!(text.contains(needle), "timeline lacks {needle}: {text}");
+        }
     }
-});
+);
 
 on_both!(lists_filter_sort_and_page, |t: TestApp| async move {
     let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
     let (ann, _) = t.user("ann@acme.test", "agent").await;
-    t.call(Method::PUT, &format!("/api/v1/inboxes/{inbox}/members/{ann}"), &t.admin_token, None).await;
+    t.call(
+        Method::PUT,
+        &format!("/api/v1/inboxes/{inbox}/members/{ann}"),
+        &t.admin_token,
+        None,
+    )
+    .await;
     let mut convs = Vec::new();
     for i in 0..5 {
-        let (_, v) = t.inbound(&inbox, &secret, &format!("c{i}"), &format!("m{i}"), "help").await;
+        let (_, v) = t
+            .inbound(&inbox, &secret, &format!("c{i}"), &format!("m{i}"), "help")
+            .await;
         convs.push(v["conversation_id"].as_str().unwrap().to_string());
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let tok = &t.admin_token;
-    let (s, _) = t.call(Method::PATCH, &format!("/api/v1/conversations/{}", convs[4]), tok, Some(json!({ "priority": "urgent" }))).await;
+    let (s, _) = t
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/conversations/{}", convs[4]),
+            tok,
+            Some(json!({ "priority": "urgent" })),
+        )
+        .await;
     assert_eq!(s, 200);
-    t.post(&format!("/api/v1/conversations/{}/assign", convs[1]), tok, json!({ "assignee_id": ann })).await;
-    let (s, lab) = t.post(&format!("/api/v1/conversations/{}/labels", convs[2]), tok, json!({ "add": ["VIP", "billing"] })).await;
+    t.post(
+        &format!("/api/v1/conversations/{}/assign", convs[1]),
+        tok,
+        json!({ "assignee_id": ann }),
+    )
+    .await;
+    let (s, lab) = t
+        .post(
+            &format!("/api/v1/conversations/{}/labels", convs[2]),
+            tok,
+            json!({ "add": ["VIP", "billing"] }),
+        )
+        .await;
     assert_eq!(lab["labels"], json!(["billing", "vip"]), "{s}");
     let until = parley_core::Timestamp(t.app.now().0 + 3_600_000).to_rfc3339();
-    let (s, sn) = t.post(&format!("/api/v1/conversations/{}/snooze", convs[3]), tok, json!({ "until": until })).await;
+    let (s, sn) = t
+        .post(
+            &format!("/api/v1/conversations/{}/snooze", convs[3]),
+            tok,
+            json!({ "until": until }),
+        )
+        .await;
     assert_eq!((s, sn["status"].as_str()), (200, Some("snoozed")));
 
     let (_, all) = t.get("/api/v1/conversations?status=all", tok).await;
@@ -58,21 +132,40 @@ on_both!(lists_filter_sort_and_page, |t: TestApp| async move {
     assert_eq!(ids(&open).len(), 4);
     let (_, snoozed) = t.get("/api/v1/conversations?status=snoozed", tok).await;
     assert_eq!(ids(&snoozed), vec![convs[3].clone()]);
-    let (_, mine) = t.get(&format!("/api/v1/conversations?assignee={ann}"), tok).await;
+    let (_, mine) = t
+        .get(&format!("/api/v1/conversations?assignee={ann}"), tok)
+        .await;
     assert_eq!(ids(&mine), vec![convs[1].clone()]);
-    let (_, none) = t.get("/api/v1/conversations?assignee=none&status=all", tok).await;
+    let (_, none) = t
+        .get("/api/v1/conversations?assignee=none&status=all", tok)
+        .await;
     assert_eq!(ids(&none).len(), 4);
     let (_, me) = t.get("/api/v1/conversations?assignee=me", tok).await;
     assert!(ids(&me).is_empty());
-    let (_, vip) = t.get("/api/v1/conversations?label=vip&status=all", tok).await;
+    let (_, vip) = t
+        .get("/api/v1/conversations?label=vip&status=all", tok)
+        .await;
     assert_eq!(ids(&vip), vec![convs[2].clone()]);
     let (_, urgent) = t.get("/api/v1/conversations?priority=urgent", tok).await;
     assert_eq!(ids(&urgent), vec![convs[4].clone()]);
-    let (_, by_prio) = t.get("/api/v1/conversations?sort=priority&status=all", tok).await;
+    let (_, by_prio) = t
+        .get("/api/v1/conversations?sort=priority&status=all", tok)
+        .await;
     assert_eq!(ids(&by_prio)[0], convs[4]);
-    let (_, newest) = t.get("/api/v1/conversations?sort=activity&status=all", tok).await;
-    assert_eq!(ids(&newest)[0], convs[3], "the snooze was the latest activity");
-    let (_, by_inbox) = t.get(&format!("/api/v1/conversations?inbox={inbox}&status=all"), tok).await;
+    let (_, newest) = t
+        .get("/api/v1/conversations?sort=activity&status=all", tok)
+        .await;
+    assert_eq!(
+        ids(&newest)[0],
+        convs[3],
+        "the snooze was the latest activity"
+    );
+    let (_, by_inbox) = t
+        .get(
+            &format!("/api/v1/conversations?inbox={inbox}&status=all"),
+            tok,
+        )
+        .await;
     assert_eq!(ids(&by_inbox).len(), 5);
 
     let mut paged = Vec::new();
@@ -87,41 +180,95 @@ on_both!(lists_filter_sort_and_page, |t: TestApp| async move {
         }
     }
     assert_eq!(paged, convs);
-    let (_, unl) = t.call(Method::DELETE, &format!("/api/v1/conversations/{}/labels/vip", convs[2]), tok, None).await;
+    let (_, unl) = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{}/labels/vip", convs[2]),
+            tok,
+            None,
+        )
+        .await;
     assert_eq!(unl["labels"], json!(["billing"]));
-    let (s, un) = t.post(&format!("/api/v1/conversations/{}/unassign", convs[1]), tok, json!({})).await;
+    let (s, un) = t
+        .post(
+            &format!("/api/v1/conversations/{}/unassign", convs[1]),
+            tok,
+            json!({}),
+        )
+        .await;
     assert_eq!((s, un["assignee_id"].clone()), (200, Value::Null));
 });
 
-on_both!(contacts_search_identities_and_merge, |t: TestApp| async move {
-    let tok = &t.admin_token;
-    let (s, ann) = t
+on_both!(
+    contacts_search_identities_and_merge,
+    |t: TestApp| async move {
+        let tok = &t.admin_token;
+        let (s, ann) = t
         .post("/api/v1/contacts", tok, json!({ "name": "Ann Lee", "email": "Ann@Example.com", "phone": "+1 (415) 555-0100", "custom_fields": { "plan": "gold" } }))
         .await;
-    assert_eq!(s, 201, "{ann}");
-    assert_eq!(ann["email"], "ann@example.com");
-    assert_eq!(ann["phone"], "+14155550100");
-    let id = ann["id"].as_str().unwrap().to_string();
-    for q in ["ann", "example.com", "555-0100"] {
-        let (_, found) = t.get(&format!("/api/v1/contacts?q={q}"), tok).await;
-        assert_eq!(ids(&found), vec![id.clone()], "{q}");
+        assert_eq!(s, 201, "{ann}");
+        assert_eq!(ann["email"], "ann@example.com");
+        assert_eq!(ann["phone"], "+14155550100");
+        let id = ann["id"].as_str().unwrap().to_string();
+        for q in ["ann", "example.com", "555-0100"] {
+            let (_, found) = t.get(&format!("/api/v1/contacts?q={q}"), tok).await;
+            assert_eq!(ids(&found), vec![id.clone()], "{q}");
+        }
+        let (s, patched) = t
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/contacts/{id}"),
+                tok,
+                Some(json!({ "phone": null, "custom_fields": { "seats": 3 } })),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(patched["phone"], Value::Null);
+        assert_eq!(
+            patched["custom_fields"],
+            json!({ "plan": "gold", "seats": 3 })
+        );
+        let (s, with) = t
+            .post(
+                &format!("/api/v1/contacts/{id}/identities"),
+                tok,
+                json!({ "kind": "phone", "external_id": "+44 20 7946 0958" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        assert_eq!(with["identities"][0]["external_id"], "+442079460958");
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t
+            .inbound(&inbox, &secret, "app-user-7", "m1", "hi from the app")
+            .await;
+        let other = v["contact_id"].as_str().unwrap().to_string();
+        let (s, merged) = t
+            .post(
+                &format!("/api/v1/contacts/{id}/merge"),
+                tok,
+                json!({ "contact_id": other }),
+            )
+            .await;
+        assert_eq!(s, 200, "{merged}");
+        assert_eq!(merged["identities"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            t.get(&format!("/api/v1/contacts/{other}"), tok).await.0,
+            404
+        );
+        let (_, convs) = t
+            .get(&format!("/api/v1/contacts/{id}/conversations"), tok)
+            .await;
+        assert_eq!(
+            ids(&convs),
+            vec![v["conversation_id"].as_str().unwrap().to_string()]
+        );
+        let (s, dup) = t
+            .post(
+                "/api/v1/contacts",
+                tok,
+                json!({ "identities": [{ "kind": "phone", "external_id": "+442079460958" }] }),
+            )
+            .await;
+        assert_eq!((s, dup["error"]["code"].as_str()), (409, Some("conflict")));
     }
-    let (s, patched) = t.call(Method::PATCH, &format!("/api/v1/contacts/{id}"), tok, Some(json!({ "phone": null, "custom_fields": { "seats": 3 } }))).await;
-    assert_eq!(s, 200);
-    assert_eq!(patched["phone"], Value::Null);
-    assert_eq!(patched["custom_fields"], json!({ "plan": "gold", "seats": 3 }));
-    let (s, with) = t.post(&format!("/api/v1/contacts/{id}/identities"), tok, json!({ "kind": "phone", "external_id": "+44 20 7946 0958" })).await;
-    assert_eq!(s, 201);
-    assert_eq!(with["identities"][0]["external_id"], "+442079460958");
-    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
-    let (_, v) = t.inbound(&inbox, &secret, "app-user-7", "m1", "hi from the app").await;
-    let other = v["contact_id"].as_str().unwrap().to_string();
-    let (s, merged) = t.post(&format!("/api/v1/contacts/{id}/merge"), tok, json!({ "contact_id": other })).await;
-    assert_eq!(s, 200, "{merged}");
-    assert_eq!(merged["identities"].as_array().unwrap().len(), 2);
-    assert_eq!(t.get(&format!("/api/v1/contacts/{other}"), tok).await.0, 404);
-    let (_, convs) = t.get(&format!("/api/v1/contacts/{id}/conversations"), tok).await;
-    assert_eq!(ids(&convs), vec![v["conversation_id"].as_str().unwrap().to_string()]);
-    let (s, dup) = t.post("/api/v1/contacts", tok, json!({ "identities": [{ "kind": "phone", "external_id": "+442079460958" }] })).await;
-    assert_eq!((s, dup["error"]["code"].as_str()), (409, Some("conflict")));
-});
+);

@@ -33,7 +33,9 @@ pub struct TestApp {
 }
 
 pub fn postgres_url() -> Option<String> {
-    std::env::var("PARLEY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("PARLEY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 fn config(database: Database) -> Config {
@@ -48,26 +50,60 @@ fn config(database: Database) -> Config {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        let t = Self::spawn_empty(backend).await;
+        t.with_admin().await
+    }
+
+    async fn with_admin(mut self) -> Self {
+        let hash = parley_server::auth::hash_password("admin-password".into())
+            .await
+            .expect("hash");
+        let admin = NewUser {
+            email: "admin@acme.test".into(),
+            name: "Admin".into(),
+            password_hash: hash,
+            role: Role::Admin,
+        };
+        let (ws, user) = self
+            .app
+            .store
+            .create_workspace("Acme", "UTC", admin, self.app.now())
+            .await
+            .expect("workspace");
+        self.admin_token = self.token_for(ws.id, user.id).await;
+        self
+    }
+
+    /// A server on an empty database: no workspace, no admin.
+    pub async fn spawn_empty(backend: Backend) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database = match backend {
-            Backend::Sqlite => Database::Sqlite { path: dir.path().join("parley.db"), durable: false },
+            Backend::Sqlite => Database::Sqlite {
+                path: dir.path().join("parley.db"),
+                durable: false,
+            },
             Backend::Postgres => {
                 let admin = postgres_url().expect("PARLEY_TEST_POSTGRES_URL");
-                let url = parley_store_postgres::testing::fresh_database(&admin).await.expect("fresh database");
+                let url = parley_store_postgres::testing::fresh_database(&admin)
+                    .await
+                    .expect("fresh database");
                 Database::Postgres { url: url.into() }
             }
         };
-        let mut t = Self::start(database, dir, None).await;
-        let hash = parley_server::auth::hash_password("admin-password".into()).await.expect("hash");
-        let admin = NewUser { email: "admin@acme.test".into(), name: "Admin".into(), password_hash: hash, role: Role::Admin };
-        let (ws, user) = t.app.store.create_workspace("Acme", "UTC", admin, t.app.now()).await.expect("workspace");
-        t.admin_token = t.token_for(ws.id, user.id).await;
-        t
+        Self::start(database, dir, None).await
     }
 
-    async fn start(database: Database, dir: Arc<tempfile::TempDir>, admin_token: Option<String>) -> Self {
-        let app = parley_server::build(config(database.clone()), Arc::new(SystemClock)).await.expect("builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    async fn start(
+        database: Database,
+        dir: Arc<tempfile::TempDir>,
+        admin_token: Option<String>,
+    ) -> Self {
+        let app = parley_server::build(config(database.clone()), Arc::new(SystemClock))
+            .await
+            .expect("builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
@@ -95,7 +131,11 @@ impl TestApp {
     /// Stops the server and its workers, then starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         self.shutdown().await;
-        let (db, dir, token) = (self.database.clone(), Arc::clone(&self._dir), self.admin_token.clone());
+        let (db, dir, token) = (
+            self.database.clone(),
+            Arc::clone(&self._dir),
+            self.admin_token.clone(),
+        );
         Self::start(db, dir, Some(token)).await
     }
 
@@ -117,10 +157,18 @@ impl TestApp {
         }
     }
 
-    pub async fn token_for(&self, ws: parley_core::WorkspaceId, user: parley_core::UserId) -> String {
+    pub async fn token_for(
+        &self,
+        ws: parley_core::WorkspaceId,
+        user: parley_core::UserId,
+    ) -> String {
         let secret = format!("pat_{}", parley_server::auth::random_token());
         let hash = parley_server::auth::hash_token(&secret);
-        self.app.store.create_token(ws, user, "test", &hash, self.app.now()).await.expect("token");
+        self.app
+            .store
+            .create_token(ws, user, "test", &hash, self.app.now())
+            .await
+            .expect("token");
         secret
     }
 
@@ -128,7 +176,13 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
@@ -136,7 +190,10 @@ impl TestApp {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
@@ -144,7 +201,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     /// Creates a user with a role and returns (id, token).
@@ -153,28 +211,71 @@ impl TestApp {
         let (s, v) = self.post("/api/v1/users", &self.admin_token, body).await;
         assert_eq!(s, 201, "{v}");
         let id = v["id"].as_str().expect("id").to_string();
-        let (s, v) = self.post("/api/v1/auth/sign-in", "", json!({ "email": email, "password": "long-enough-password" })).await;
+        let (s, v) = self
+            .post(
+                "/api/v1/auth/sign-in",
+                "",
+                json!({ "email": email, "password": "long-enough-password" }),
+            )
+            .await;
         assert_eq!(s, 200, "{v}");
-        let p = self.app.store.credentials_by_email(email).await.expect("lookup").expect("user").0;
+        let p = self
+            .app
+            .store
+            .credentials_by_email(email)
+            .await
+            .expect("lookup")
+            .expect("user")
+            .0;
         let token = self.token_for(p.workspace_id, p.user_id).await;
         (id, token)
     }
 
     /// Creates an API inbox and returns (id, secret).
     pub async fn api_inbox(&self, name: &str, callback_url: &str) -> (String, String) {
-        let (s, v) = self.post("/api/v1/inboxes", &self.admin_token, json!({ "name": name, "kind": "api", "callback_url": callback_url })).await;
+        let (s, v) = self
+            .post(
+                "/api/v1/inboxes",
+                &self.admin_token,
+                json!({ "name": name, "kind": "api", "callback_url": callback_url }),
+            )
+            .await;
         assert_eq!(s, 201, "{v}");
-        (v["id"].as_str().expect("id").into(), v["secret"].as_str().expect("secret").into())
+        (
+            v["id"].as_str().expect("id").into(),
+            v["secret"].as_str().expect("secret").into(),
+        )
     }
 
     /// Posts a signed customer message to an API inbox.
-    pub async fn inbound(&self, inbox: &str, secret: &str, contact: &str, id: &str, text: &str) -> (u16, Value) {
+    pub async fn inbound(
+        &self,
+        inbox: &str,
+        secret: &str,
+        contact: &str,
+        id: &str,
+        text: &str,
+    ) -> (u16, Value) {
         let body = json!({ "id": id, "contact": { "id": contact, "name": format!("Customer {contact}") }, "text": text }).to_string();
-        self.raw_hook(inbox, Some(&parley_channels::api::sign(secret, body.as_bytes())), body).await
+        self.raw_hook(
+            inbox,
+            Some(&parley_channels::api::sign(secret, body.as_bytes())),
+            body,
+        )
+        .await
     }
 
-    pub async fn raw_hook(&self, inbox: &str, signature: Option<&str>, body: String) -> (u16, Value) {
-        let mut req = self.http.post(self.url(&format!("/hooks/api/{inbox}"))).header("content-type", "application/json").body(body);
+    pub async fn raw_hook(
+        &self,
+        inbox: &str,
+        signature: Option<&str>,
+        body: String,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/hooks/api/{inbox}")))
+            .header("content-type", "application/json")
+            .body(body);
         if let Some(sig) = signature {
             req = req.header("x-parley-signature", sig);
         }
@@ -199,22 +300,35 @@ impl Callback {
     }
 
     pub async fn start_on(addr: SocketAddr, fail_first: u32) -> Self {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("callback binds");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("callback binds");
         let url = format!("http://{}/cb", listener.local_addr().expect("addr"));
-        let cb = Self { url, received: Arc::default(), failures_left: Arc::new(Mutex::new(fail_first)) };
+        let cb = Self {
+            url,
+            received: Arc::default(),
+            failures_left: Arc::new(Mutex::new(fail_first)),
+        };
         let state = cb.clone();
         let app = axum::Router::new().route(
             "/cb",
-            axum::routing::post(|axum::extract::State(s): axum::extract::State<Callback>, headers: axum::http::HeaderMap, body: String| async move {
-                let mut left = s.failures_left.lock().expect("lock");
-                if *left > 0 {
-                    *left -= 1;
-                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
-                }
-                let sig = headers.get("x-parley-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                s.received.lock().expect("lock").push((sig, body));
-                axum::http::StatusCode::OK
-            }),
+            axum::routing::post(
+                |axum::extract::State(s): axum::extract::State<Callback>,
+                 headers: axum::http::HeaderMap,
+                 body: String| async move {
+                    let mut left = s.failures_left.lock().expect("lock");
+                    if *left > 0 {
+                        *left -= 1;
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    let sig = headers
+                        .get("x-parley-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    s.received.lock().expect("lock").push((sig, body));
+                    axum::http::StatusCode::OK
+                },
+            ),
         );
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.with_state(state)).await;
@@ -230,12 +344,17 @@ impl Callback {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the callback did not receive {n} deliveries in 10 s: {:?}", self.received.lock().expect("lock"));
+        panic!(
+            "the callback did not receive {n} deliveries in 10 s: {:?}",
+            self.received.lock().expect("lock")
+        );
     }
 }
 
 pub struct Socket {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl Socket {
@@ -244,11 +363,16 @@ impl Socket {
         if let Some(s) = since {
             url.push_str(&format!("&since={s}"));
         }
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
         let mut s = Self { ws };
         // With `since`, replayed events come first and `ready` marks the switch to live.
         if since.is_none() {
-            let ready = s.next_any(Duration::from_secs(5)).await.expect("ready frame");
+            let ready = s
+                .next_any(Duration::from_secs(5))
+                .await
+                .expect("ready frame");
             assert_eq!(ready["type"], "ready");
         }
         s
@@ -256,7 +380,10 @@ impl Socket {
 
     pub async fn next_any(&mut self, within: Duration) -> Option<Value> {
         loop {
-            let msg = tokio::time::timeout(within, self.ws.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout(within, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             if let Message::Text(t) = msg {
                 return serde_json::from_str(t.as_str()).ok();
             }
@@ -276,7 +403,10 @@ impl Socket {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.expect("send");
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
     }
 }
 
@@ -288,7 +418,8 @@ macro_rules! on_both {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await).await;
+                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await)
+                    .await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
@@ -296,7 +427,8 @@ macro_rules! on_both {
                     eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
                     return;
                 }
-                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await).await;
+                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await)
+                    .await;
             }
         }
     };

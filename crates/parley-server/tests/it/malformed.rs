@@ -6,8 +6,18 @@ use serde_json::{json, Value};
 use crate::harness::TestApp;
 use crate::on_both;
 
-async fn raw(t: &TestApp, method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, Value) {
-    let mut req = t.http.request(method, t.url(path)).bearer_auth(&t.admin_token).body(body);
+async fn raw(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut req = t
+        .http
+        .request(method, t.url(path))
+        .bearer_auth(&t.admin_token)
+        .body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -16,13 +26,15 @@ async fn raw(t: &TestApp, method: Method, path: &str, content_type: Option<&str>
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
-on_both!(each_malformed_request_class_gets_its_4xx, |t: TestApp| async move {
-    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
-    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
-    let conv = v["conversation_id"].as_str().unwrap().to_string();
-    let reply = format!("/api/v1/conversations/{conv}/messages");
-    let json_ct = Some("application/json");
-    let cases: Vec<(&str, Method, String, Option<&str>, Vec<u8>, u16, &str)> = vec![
+on_both!(
+    each_malformed_request_class_gets_its_4xx,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let reply = format!("/api/v1/conversations/{conv}/messages");
+        let json_ct = Some("application/json");
+        let cases: Vec<(&str, Method, String, Option<&str>, Vec<u8>, u16, &str)> = vec![
         ("bad JSON", Method::POST, reply.clone(), json_ct, b"{\"body\":".to_vec(), 400, "bad_json"),
         ("missing field", Method::POST, reply.clone(), json_ct, b"{}".to_vec(), 422, "invalid_body"),
         ("wrong type", Method::POST, reply.clone(), json_ct, b"{\"body\":42}".to_vec(), 422, "invalid_body"),
@@ -52,19 +64,34 @@ on_both!(each_malformed_request_class_gets_its_4xx, |t: TestApp| async move {
         ("bad callback URL", Method::POST, "/api/v1/inboxes".into(), json_ct, b"{\"name\":\"X\",\"kind\":\"api\",\"callback_url\":\"ftp://x\"}".to_vec(), 422, "invalid_field"),
         ("unknown inbox kind", Method::POST, "/api/v1/inboxes".into(), json_ct, b"{\"name\":\"X\",\"kind\":\"pigeon\"}".to_vec(), 422, "invalid_field"),
     ];
-    for (what, method, path, ct, body, status, code) in cases {
-        let (s, v) = raw(&t, method, &path, ct, body).await;
-        assert_eq!(s, status, "{what}: {v}");
-        assert_eq!(v["error"]["code"], code, "{what}: {v}");
-        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {v}");
+        for (what, method, path, ct, body, status, code) in cases {
+            let (s, v) = raw(&t, method, &path, ct, body).await;
+            assert_eq!(s, status, "{what}: {v}");
+            assert_eq!(v["error"]["code"], code, "{what}: {v}");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{what}: {v}"
+            );
+        }
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            tl["items"].as_array().unwrap().len(),
+            1,
+            "no bad request stored anything: {tl}"
+        );
+        let (_, users) = t.get("/api/v1/users", &t.admin_token).await;
+        assert_eq!(users["items"].as_array().unwrap().len(), 1);
+        let (_, inboxes) = t.get("/api/v1/inboxes", &t.admin_token).await;
+        assert_eq!(inboxes["items"].as_array().unwrap().len(), 1);
     }
-    let (_, tl) = t.get(&format!("/api/v1/conversations/{conv}/timeline"), &t.admin_token).await;
-    assert_eq!(tl["items"].as_array().unwrap().len(), 1, "no bad request stored anything: {tl}");
-    let (_, users) = t.get("/api/v1/users", &t.admin_token).await;
-    assert_eq!(users["items"].as_array().unwrap().len(), 1);
-    let (_, inboxes) = t.get("/api/v1/inboxes", &t.admin_token).await;
-    assert_eq!(inboxes["items"].as_array().unwrap().len(), 1);
-});
+);
 
 on_both!(openapi_matches_the_real_routes, |t: TestApp| async move {
     let (s, doc) = t.get("/api/v1/openapi.json", "").await;
@@ -75,25 +102,58 @@ on_both!(openapi_matches_the_real_routes, |t: TestApp| async move {
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             operations += 1;
-            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has a summary");
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path} has a summary"
+            );
             // Fill path parameters with a well-formed id that does not exist.
             let concrete = path
                 .split('/')
-                .map(|seg| if seg.starts_with('{') { if seg == "{label}" { "vip".to_string() } else { uuid::Uuid::nil().to_string() } } else { seg.to_string() })
+                .map(|seg| {
+                    if seg.starts_with('{') {
+                        if seg == "{label}" {
+                            "vip".to_string()
+                        } else {
+                            uuid::Uuid::nil().to_string()
+                        }
+                    } else {
+                        seg.to_string()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let r = t.http.request(m, t.url(&concrete)).bearer_auth(&t.admin_token).header("content-type", "application/json").body("{}").send().await.unwrap();
+            let r = t
+                .http
+                .request(m, t.url(&concrete))
+                .bearer_auth(&t.admin_token)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let body: Value = r.json().await.unwrap_or(Value::Null);
-            let unrouted = (status == 404 && body["error"]["message"] == "no such route") || status == 405;
-            assert!(!unrouted, "{method} {path} is documented but not routed ({status} {body})");
+            let unrouted =
+                (status == 404 && body["error"]["message"] == "no such route") || status == 405;
+            assert!(
+                !unrouted,
+                "{method} {path} is documented but not routed ({status} {body})"
+            );
         }
     }
     assert!(operations >= 50, "{operations} operations documented");
     // And the reverse: a sample of routes the server answers are documented.
-    for (m, p) in [("get", "/api/v1/conversations"), ("post", "/api/v1/conversations/{id}/messages"), ("post", "/hooks/api/{inbox_id}"), ("get", "/api/v1/realtime")] {
-        assert!(paths.get(p).and_then(|o| o.get(m)).is_some(), "{m} {p} documented");
+    for (m, p) in [
+        ("get", "/api/v1/conversations"),
+        ("post", "/api/v1/conversations/{id}/messages"),
+        ("post", "/hooks/api/{inbox_id}"),
+        ("get", "/api/v1/realtime"),
+    ] {
+        assert!(
+            paths.get(p).and_then(|o| o.get(m)).is_some(),
+            "{m} {p} documented"
+        );
     }
     let _ = json!({});
 });

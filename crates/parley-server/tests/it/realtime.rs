@@ -8,75 +8,160 @@ use crate::harness::{Socket, TestApp};
 use crate::on_both;
 
 async fn member(t: &TestApp, inbox: &str, user: &str) {
-    let (s, _) = t.call(reqwest::Method::PUT, &format!("/api/v1/inboxes/{inbox}/members/{user}"), &t.admin_token, None).await;
+    let (s, _) = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/inboxes/{inbox}/members/{user}"),
+            &t.admin_token,
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
 }
 
-on_both!(sockets_get_their_inboxes_in_order_and_replay, |t: TestApp| async move {
-    let (support, s_secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
-    let (sales, x_secret) = t.api_inbox("Sales", "http://127.0.0.1:9/cb").await;
-    let (ann, ann_token) = t.user("ann@acme.test", "agent").await;
-    let (bob, bob_token) = t.user("bob@acme.test", "agent").await;
-    member(&t, &support, &ann).await;
-    member(&t, &support, &bob).await;
-    let mut ann_ws = Socket::connect(&t, &ann_token, None).await;
-    let mut bob_ws = Socket::connect(&t, &bob_token, None).await;
+on_both!(
+    sockets_get_their_inboxes_in_order_and_replay,
+    |t: TestApp| async move {
+        let (support, s_secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (sales, x_secret) = t.api_inbox("Sales", "http://127.0.0.1:9/cb").await;
+        let (ann, ann_token) = t.user("ann@acme.test", "agent").await;
+        let (bob, bob_token) = t.user("bob@acme.test", "agent").await;
+        member(&t, &support, &ann).await;
+        member(&t, &support, &bob).await;
+        let mut ann_ws = Socket::connect(&t, &ann_token, None).await;
+        let mut bob_ws = Socket::connect(&t, &bob_token, None).await;
 
-    t.inbound(&sales, &x_secret, "c9", "s-1", "sales secret").await;
-    for i in 0..20 {
-        let (s, _) = t.inbound(&support, &s_secret, &format!("c{}", i % 3), &format!("m-{i}"), &format!("support {i}")).await;
-        assert_eq!(s, 200);
-    }
-    let mut seqs = Vec::new();
-    for i in 0..20 {
-        let ev = ann_ws.next_of(&["message.created"], Duration::from_secs(5)).await.expect("event");
-        assert_eq!(ev["data"]["message"]["body"], format!("support {i}"), "in the order they happened; never the Sales inbox");
-        seqs.push(ev["seq"].as_i64().unwrap());
-    }
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
-
-    // Typing reaches the other agent of the inbox, not the typist.
-    let conv = t.get("/api/v1/conversations?limit=1", &ann_token).await.1["items"][0]["id"].as_str().unwrap().to_string();
-    ann_ws.send(json!({ "type": "typing", "conversation_id": conv })).await;
-    let typing = bob_ws.next_of(&["typing"], Duration::from_secs(5)).await.expect("bob sees ann typing");
-    assert_eq!(typing["data"]["user_id"], ann.as_str());
-    let (s, _) = t.post(&format!("/api/v1/conversations/{conv}/typing"), &bob_token, json!({})).await;
-    assert_eq!(s, 204);
-    assert!(ann_ws.next_of(&["typing"], Duration::from_secs(5)).await.is_some());
-
-    // Note, assignment, labels: live to both.
-    let (s, _) = t.post(&format!("/api/v1/conversations/{conv}/notes"), &bob_token, json!({ "body": "@ann can you take this?" })).await;
-    assert_eq!(s, 201);
-    let note = ann_ws.next_of(&["note.created"], Duration::from_secs(5)).await.unwrap();
-    assert_eq!(note["data"]["note"]["mentions"], json!([ann]));
-    t.post(&format!("/api/v1/conversations/{conv}/assign"), &ann_token, json!({ "assignee_id": ann })).await;
-    let upd = bob_ws.next_of(&["conversation.updated"], Duration::from_secs(5)).await.unwrap();
-    assert_eq!(upd["data"]["conversation"]["assignee_id"], ann.as_str());
-    assert_eq!(upd["data"]["change"]["kind"], "assignment");
-
-    // A reconnecting client asks for what it missed.
-    drop(ann_ws);
-    t.inbound(&support, &s_secret, "c1", "late-1", "while you were away").await;
-    let last = *seqs.last().unwrap();
-    let mut again = Socket::connect(&t, &ann_token, Some(last)).await;
-    let mut kinds = Vec::new();
-    while let Some(ev) = again.next_of(&["message.created", "note.created", "conversation.updated"], Duration::from_millis(1500)).await {
-        kinds.push(ev["type"].as_str().unwrap().to_string());
-        if ev["data"]["message"]["body"] == "while you were away" {
-            break;
+        t.inbound(&sales, &x_secret, "c9", "s-1", "sales secret")
+            .await;
+        for i in 0..20 {
+            let (s, _) = t
+                .inbound(
+                    &support,
+                    &s_secret,
+                    &format!("c{}", i % 3),
+                    &format!("m-{i}"),
+                    &format!("support {i}"),
+                )
+                .await;
+            assert_eq!(s, 200);
         }
+        let mut seqs = Vec::new();
+        for i in 0..20 {
+            let ev = ann_ws
+                .next_of(&["message.created"], Duration::from_secs(5))
+                .await
+                .expect("event");
+            assert_eq!(
+                ev["data"]["message"]["body"],
+                format!("support {i}"),
+                "in the order they happened; never the Sales inbox"
+            );
+            seqs.push(ev["seq"].as_i64().unwrap());
+        }
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+
+        // Typing reaches the other agent of the inbox, not the typist.
+        let conv = t.get("/api/v1/conversations?limit=1", &ann_token).await.1["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        ann_ws
+            .send(json!({ "type": "typing", "conversation_id": conv }))
+            .await;
+        let typing = bob_ws
+            .next_of(&["typing"], Duration::from_secs(5))
+            .await
+            .expect("bob sees ann typing");
+        assert_eq!(typing["data"]["user_id"], ann.as_str());
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/typing"),
+                &bob_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 204);
+        assert!(ann_ws
+            .next_of(&["typing"], Duration::from_secs(5))
+            .await
+            .is_some());
+
+        // Note, assignment, labels: live to both.
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/notes"),
+                &bob_token,
+                json!({ "body": "@ann can you take this?" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let note = ann_ws
+            .next_of(&["note.created"], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(note["data"]["note"]["mentions"], json!([ann]));
+        t.post(
+            &format!("/api/v1/conversations/{conv}/assign"),
+            &ann_token,
+            json!({ "assignee_id": ann }),
+        )
+        .await;
+        let upd = bob_ws
+            .next_of(&["conversation.updated"], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(upd["data"]["conversation"]["assignee_id"], ann.as_str());
+        assert_eq!(upd["data"]["change"]["kind"], "assignment");
+
+        // A reconnecting client asks for what it missed.
+        drop(ann_ws);
+        t.inbound(&support, &s_secret, "c1", "late-1", "while you were away")
+            .await;
+        let last = *seqs.last().unwrap();
+        let mut again = Socket::connect(&t, &ann_token, Some(last)).await;
+        let mut kinds = Vec::new();
+        while let Some(ev) = again
+            .next_of(
+                &["message.created", "note.created", "conversation.updated"],
+                Duration::from_millis(1500),
+            )
+            .await
+        {
+            kinds.push(ev["type"].as_str().unwrap().to_string());
+            if ev["data"]["message"]["body"] == "while you were away" {
+                break;
+            }
+        }
+        assert_eq!(
+            kinds,
+            ["note.created", "conversation.updated", "message.created"]
+        );
+
+        // Presence: bob is online.
+        let (_, p) = t.get("/api/v1/presence", &ann_token).await;
+        assert!(p["online"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == bob.as_str()));
+        drop(bob_ws);
+
+        // Removing ann from the inbox stops the feed at once.
+        let (s, _) = t
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/inboxes/{support}/members/{ann}"),
+                &t.admin_token,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        t.inbound(&support, &s_secret, "c1", "after-removal", "not for ann")
+            .await;
+        assert!(again
+            .next_of(&["message.created"], Duration::from_millis(800))
+            .await
+            .is_none());
     }
-    assert_eq!(kinds, ["note.created", "conversation.updated", "message.created"]);
-
-    // Presence: bob is online.
-    let (_, p) = t.get("/api/v1/presence", &ann_token).await;
-    assert!(p["online"].as_array().unwrap().iter().any(|u| u == bob.as_str()));
-    drop(bob_ws);
-
-    // Removing ann from the inbox stops the feed at once.
-    let (s, _) = t.call(reqwest::Method::DELETE, &format!("/api/v1/inboxes/{support}/members/{ann}"), &t.admin_token, None).await;
-    assert_eq!(s, 204);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    t.inbound(&support, &s_secret, "c1", "after-removal", "not for ann").await;
-    assert!(again.next_of(&["message.created"], Duration::from_millis(800)).await.is_none());
-});
+);

@@ -1,0 +1,437 @@
+//! Workspaces, users and memberships, sessions, API tokens and the audit log.
+
+use parley_core::role::Role;
+use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
+use parley_store::*;
+use tokio_postgres::Row;
+
+use crate::db::{exec, query, query_opt, Tx};
+use crate::rows::{self, get, id, is_unique_violation, member_inboxes, opt_ts, pg_err, ts};
+
+pub(crate) fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+pub(crate) async fn create_workspace(
+    tx: &Tx<'_>,
+    name: &str,
+    tz: &str,
+    admin: NewUser,
+    at: Timestamp,
+) -> StoreResult<(WorkspaceRow, UserView)> {
+    let ws = WorkspaceRow {
+        id: new_id().into(),
+        name: name.to_string(),
+        timezone: tz.to_string(),
+        created_at: at,
+    };
+    exec(
+        tx,
+        "INSERT INTO workspace (id, name, timezone, created_at) VALUES ($1, $2, $3, $4)",
+        &[&ws.id.as_uuid(), &ws.name, &ws.timezone, &at.0],
+    )
+    .await?;
+    let user = create_user(tx, ws.id, admin, at).await?;
+    Ok((ws, user))
+}
+
+fn workspace_row(r: &Row) -> StoreResult<WorkspaceRow> {
+    Ok(WorkspaceRow {
+        id: id(r, 0)?,
+        name: get(r, 1)?,
+        timezone: get(r, 2)?,
+        created_at: ts(r, 3)?,
+    })
+}
+
+pub(crate) async fn workspace(
+    tx: &Tx<'_>,
+    ws: Option<WorkspaceId>,
+) -> StoreResult<Option<WorkspaceRow>> {
+    let row = match ws {
+        Some(ws) => {
+            query_opt(
+                tx,
+                "SELECT id, name, timezone, created_at FROM workspace WHERE id = $1",
+                &[&ws.as_uuid()],
+            )
+            .await?
+        }
+        None => query_opt(
+            tx,
+            "SELECT id, name, timezone, created_at FROM workspace ORDER BY created_at, id LIMIT 1",
+            &[],
+        )
+        .await?,
+    };
+    row.as_ref().map(workspace_row).transpose()
+}
+
+pub(crate) async fn create_user(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    u: NewUser,
+    at: Timestamp,
+) -> StoreResult<UserView> {
+    let id: UserId = new_id().into();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.execute(
+        &stmt,
+        &[&id.as_uuid(), &u.email, &u.name, &u.password_hash, &at.0],
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("a user with this email exists".into())
+        } else {
+            pg_err(e)
+        }
+    })?;
+    exec(
+        tx,
+        "INSERT INTO membership (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        &[&ws.as_uuid(), &id.as_uuid(), &u.role.as_str(), &at.0],
+    )
+    .await?;
+    Ok(UserView {
+        id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        created_at: at,
+    })
+}
+
+pub(crate) async fn user(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<UserView> {
+    let row = query_opt(
+        tx,
+        &format!(
+            "SELECT {} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = $1 AND u.id = $2",
+            rows::USER_COLS
+        ),
+        &[&ws.as_uuid(), &id.as_uuid()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    rows::user(&row)
+}
+
+pub(crate) async fn list_users(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+    query(
+        tx,
+        &format!(
+            "SELECT {} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = $1 \
+             ORDER BY u.name COLLATE \"C\", u.id",
+            rows::USER_COLS
+        ),
+        &[&ws.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(rows::user)
+    .collect()
+}
+
+/// Locks the workspace row, so two changes that each check "is there another admin?" take turns.
+async fn lock_workspace(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<()> {
+    query_opt(
+        tx,
+        "SELECT id FROM workspace WHERE id = $1 FOR UPDATE",
+        &[&ws.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+fn last_admin() -> StoreError {
+    StoreError::Rejected {
+        code: "last_admin",
+        message: "a workspace needs at least one admin".into(),
+    }
+}
+
+pub(crate) async fn update_user(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    id: UserId,
+    p: UserPatch,
+) -> StoreResult<UserView> {
+    if p.role.is_some() {
+        lock_workspace(tx, ws).await?;
+    }
+    user(tx, ws, id).await?;
+    let uid = id.as_uuid();
+    if let Some(name) = p.name {
+        exec(
+            tx,
+            "UPDATE users SET name = $1 WHERE id = $2",
+            &[&name, &uid],
+        )
+        .await?;
+    }
+    if let Some(hash) = p.password_hash {
+        exec(
+            tx,
+            "UPDATE users SET password_hash = $1 WHERE id = $2",
+            &[&hash, &uid],
+        )
+        .await?;
+        exec(tx, "DELETE FROM session WHERE user_id = $1", &[&uid]).await?;
+    }
+    if let Some(role) = p.role {
+        if role != Role::Admin
+            && user(tx, ws, id).await?.role == Role::Admin
+            && admin_count(tx, ws).await? <= 1
+        {
+            return Err(last_admin());
+        }
+        exec(
+            tx,
+            "UPDATE membership SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
+            &[&role.as_str(), &ws.as_uuid(), &uid],
+        )
+        .await?;
+    }
+    user(tx, ws, id).await
+}
+
+async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
+    let rows = query(
+        tx,
+        "SELECT COUNT(*) FROM membership WHERE workspace_id = $1 AND role = 'admin'",
+        &[&ws.as_uuid()],
+    )
+    .await?;
+    rows.first().map_or(Ok(0), |r| get(r, 0))
+}
+
+pub(crate) async fn remove_user(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+    lock_workspace(tx, ws).await?;
+    let u = user(tx, ws, id).await?;
+    if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
+        return Err(last_admin());
+    }
+    let (w, i) = (ws.as_uuid(), id.as_uuid());
+    for sql in [
+        "DELETE FROM inbox_member WHERE user_id = $2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = $1)",
+        "DELETE FROM team_member WHERE user_id = $2 AND team_id IN (SELECT id FROM team WHERE workspace_id = $1)",
+        "DELETE FROM session WHERE user_id = $2 AND workspace_id = $1",
+        "UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = $2 AND workspace_id = $1",
+        "DELETE FROM membership WHERE workspace_id = $1 AND user_id = $2",
+    ] {
+        exec(tx, sql, &[&w, &i]).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn principal(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {
+    let u = user(tx, ws, id).await?;
+    Ok(Principal {
+        user_id: u.id,
+        workspace_id: ws,
+        role: u.role,
+        email: u.email,
+        name: u.name,
+        inboxes: member_inboxes(tx, id.as_uuid()).await?,
+    })
+}
+
+/// The principal of a credential's user, or `None` once the user left the workspace.
+async fn principal_if_member(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<Option<Principal>> {
+    match principal(tx, ws, user).await {
+        Ok(p) => Ok(Some(p)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) async fn credentials_by_email(
+    tx: &Tx<'_>,
+    email: &str,
+) -> StoreResult<Option<(Principal, String)>> {
+    let row = query_opt(
+        tx,
+        "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id \
+         WHERE u.email = $1 ORDER BY m.created_at LIMIT 1",
+        &[&email],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (user, ws, hash): (UserId, WorkspaceId, String) =
+        (id(&row, 0)?, id(&row, 1)?, get(&row, 2)?);
+    Ok(Some((principal(tx, ws, user).await?, hash)))
+}
+
+pub(crate) async fn create_session(tx: &Tx<'_>, s: NewSession) -> StoreResult<()> {
+    exec(
+        tx,
+        "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &s.token_hash,
+            &s.user_id.as_uuid(),
+            &s.workspace_id.as_uuid(),
+            &s.csrf_token,
+            &s.created_at.0,
+            &s.expires_at.0,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn session_principal(
+    tx: &Tx<'_>,
+    hash: &str,
+    now: Timestamp,
+) -> StoreResult<Option<(Principal, String)>> {
+    let row = query_opt(
+        tx,
+        "SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = $1 AND expires_at > $2",
+        &[&hash, &now.0],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let csrf: String = get(&row, 2)?;
+    Ok(principal_if_member(tx, id(&row, 1)?, id(&row, 0)?)
+        .await?
+        .map(|p| (p, csrf)))
+}
+
+pub(crate) async fn delete_session(tx: &Tx<'_>, hash: &str) -> StoreResult<()> {
+    exec(tx, "DELETE FROM session WHERE token_hash = $1", &[&hash]).await?;
+    Ok(())
+}
+
+pub(crate) async fn create_token(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+    name: &str,
+    hash: &str,
+    at: Timestamp,
+) -> StoreResult<TokenView> {
+    let id = new_id();
+    exec(
+        tx,
+        "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&id, &ws.as_uuid(), &user.as_uuid(), &name, &hash, &at.0],
+    )
+    .await?;
+    Ok(TokenView {
+        id: id.into(),
+        name: name.to_string(),
+        created_at: at,
+        revoked_at: None,
+    })
+}
+
+pub(crate) async fn list_tokens(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<Vec<TokenView>> {
+    query(
+        tx,
+        "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = $1 AND user_id = $2 \
+         ORDER BY created_at, id",
+        &[&ws.as_uuid(), &user.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TokenView {
+            id: id(r, 0)?,
+            name: get(r, 1)?,
+            created_at: ts(r, 2)?,
+            revoked_at: opt_ts(r, 3)?,
+        })
+    })
+    .collect()
+}
+
+pub(crate) async fn revoke_token(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+    id: TokenId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let n = exec(
+        tx,
+        "UPDATE api_token SET revoked_at = $4 WHERE workspace_id = $1 AND user_id = $2 AND id = $3 AND revoked_at IS NULL",
+        &[&ws.as_uuid(), &user.as_uuid(), &id.as_uuid(), &at.0],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<Principal>> {
+    let row = query_opt(
+        tx,
+        "SELECT user_id, workspace_id FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL",
+        &[&hash],
+    )
+    .await?;
+    match row {
+        Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn record_audit(tx: &Tx<'_>, e: AuditEntry) -> StoreResult<()> {
+    exec(
+        tx,
+        "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &e.workspace_id.as_uuid(),
+            &e.actor_id.map(|a| a.as_uuid()),
+            &e.action,
+            &e.target,
+            &e.detail.to_string(),
+            &e.ip,
+            &e.at.0,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn list_audit(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
+    query(
+        tx,
+        "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = $1 \
+         ORDER BY id DESC LIMIT $2",
+        &[&ws.as_uuid(), &i64::from(limit)],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AuditEntry {
+            workspace_id: id(r, 0)?,
+            actor_id: rows::opt_id(r, 1)?,
+            action: get(r, 2)?,
+            target: get(r, 3)?,
+            detail: rows::json(r, 4)?,
+            ip: get(r, 5)?,
+            at: ts(r, 6)?,
+        })
+    })
+    .collect()
+}

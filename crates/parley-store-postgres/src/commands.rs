@@ -1,0 +1,253 @@
+//! Agents' commands on conversations, starting a conversation with an outbound message, and waking
+//! snoozed conversations. Each runs under the event lock, so the state it reads is the latest.
+
+use parley_core::contact::IdentityKind;
+use parley_core::conversation::{Change, Status};
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::{ContactId, ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
+use parley_store::*;
+
+use crate::account::new_id;
+use crate::conversations::{
+    insert_conversation, insert_event, insert_message, load_by_id, load_for_contact, load_scoped,
+    new_conversation, save_conversation, NewEvent,
+};
+use crate::db::{exec, query, query_opt, Tx};
+use crate::rows::{self, id};
+
+/// Checks that an assignee works the conversation's inbox and a team belongs to the workspace.
+async fn check_assignment(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    inbox: InboxId,
+    assignee: Option<UserId>,
+    team: Option<TeamId>,
+) -> StoreResult<()> {
+    if let Some(u) = assignee {
+        let ok = query_opt(
+            tx,
+            "SELECT m.role FROM membership m WHERE m.workspace_id = $1 AND m.user_id = $2 \
+             AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM inbox_member im WHERE im.inbox_id = $3 AND im.user_id = $2))",
+            &[&ws.as_uuid(), &u.as_uuid(), &inbox.as_uuid()],
+        )
+        .await?;
+        if ok.is_none() {
+            return Err(StoreError::Invalid {
+                field: "assignee_id",
+                reason: "is not a member of this conversation's inbox".into(),
+            });
+        }
+    }
+    if let Some(t) = team {
+        match crate::directory::team(tx, ws, t).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                return Err(StoreError::Invalid {
+                    field: "team_id",
+                    reason: "no such team".into(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes an agent's outbound message and its outbox row, and folds it into the conversation.
+async fn queue_reply(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    conv: &mut ConversationView,
+    actor: UserId,
+    body: String,
+    at: Timestamp,
+) -> StoreResult<MessageView> {
+    let msg = MessageView {
+        id: new_id().into(),
+        conversation_id: conv.id,
+        inbox_id: conv.inbox_id,
+        direction: Direction::Outbound,
+        sender_kind: SenderKind::Agent,
+        sender_id: Some(actor.as_uuid()),
+        body,
+        external_id: None,
+        status: DeliveryStatus::Queued,
+        error: None,
+        created_at: at,
+    };
+    insert_message(tx, ws, &msg).await?;
+    exec(
+        tx,
+        "INSERT INTO outbox (id, workspace_id, inbox_id, message_id, state, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, $5, $5)",
+        &[
+            &new_id(),
+            &ws.as_uuid(),
+            &conv.inbox_id.as_uuid(),
+            &msg.id.as_uuid(),
+            &at.0,
+        ],
+    )
+    .await?;
+    conv.apply(&Change::Outbound, at);
+    conv.last_message = Some(plan::preview(&msg.body));
+    Ok(msg)
+}
+
+pub(crate) async fn act(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    conv_id: ConversationId,
+    actor: UserId,
+    cmd: Command,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<ActOutcome> {
+    let ws = scope.workspace;
+    let mut conv = load_scoped(tx, scope, conv_id).await?;
+    let change = plan::command_change(&conv, &cmd, at)?;
+    let (mut message, mut note) = (None, None);
+    match cmd {
+        Command::Reply { body } => {
+            let msg = queue_reply(tx, ws, &mut conv, actor, body, at).await?;
+            save_conversation(tx, &conv, false).await?;
+            let data = plan::message_created(&msg, &conv);
+            let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
+            insert_event(tx, events, ev).await?;
+            message = Some(msg);
+        }
+        Command::Note { body, mentions } => {
+            let n = NoteView {
+                id: new_id(),
+                conversation_id: conv.id,
+                author_id: actor,
+                body,
+                mentions,
+                created_at: at,
+            };
+            conv.apply(&change, at);
+            save_conversation(tx, &conv, false).await?;
+            let data = plan::note_created(&n, &conv);
+            insert_event(
+                tx,
+                events,
+                NewEvent::on(ws, &conv, "note.created", None, at, data),
+            )
+            .await?;
+            note = Some(n);
+        }
+        other => {
+            if let Command::Assign { assignee, team } = &other {
+                check_assignment(tx, ws, conv.inbox_id, *assignee, *team).await?;
+            }
+            conv.apply(&change, at);
+            save_conversation(tx, &conv, matches!(other, Command::Labels { .. })).await?;
+            let data = plan::conversation_updated(
+                &plan::change_json(&change),
+                Some(actor.as_uuid()),
+                &conv,
+            );
+            insert_event(
+                tx,
+                events,
+                NewEvent::on(ws, &conv, "conversation.updated", None, at, data),
+            )
+            .await?;
+        }
+    }
+    Ok(ActOutcome {
+        conversation: conv,
+        message,
+        note,
+        events: events.clone(),
+    })
+}
+
+/// What `start_conversation` is asked to do.
+pub(crate) struct Start {
+    pub inbox: InboxId,
+    pub contact: ContactId,
+    pub actor: UserId,
+    pub body: String,
+    pub at: Timestamp,
+}
+
+pub(crate) async fn start(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    s: Start,
+    events: &mut Vec<Published>,
+) -> StoreResult<ActOutcome> {
+    let ws = scope.workspace;
+    if !scope.can_see(s.inbox) {
+        return Err(StoreError::NotFound);
+    }
+    let inbox_row = crate::directory::inbox(tx, ws, s.inbox).await?;
+    let k = rows::load_contact(tx, ws.as_uuid(), s.contact.as_uuid()).await?;
+    let identity = k
+        .identities
+        .iter()
+        .find(|i| {
+            i.inbox_id == Some(s.inbox)
+                || (inbox_row.kind == "api" && i.kind == IdentityKind::Api && i.inbox_id.is_none())
+        })
+        .ok_or_else(|| StoreError::Rejected {
+            code: "no_identity_for_inbox",
+            message: "this contact has no address this inbox can reach".into(),
+        })?;
+    let mut conv = match load_for_contact(tx, s.inbox, s.contact).await {
+        Ok(conv) => conv,
+        Err(StoreError::NotFound) => {
+            let conv = new_conversation(s.inbox, s.contact, k.name.clone(), identity.id, s.at);
+            insert_conversation(tx, ws, &conv).await?;
+            conv
+        }
+        Err(e) => return Err(e),
+    };
+    conv.identity_id = identity.id;
+    let msg = queue_reply(tx, ws, &mut conv, s.actor, s.body, s.at).await?;
+    save_conversation(tx, &conv, false).await?;
+    let data = plan::message_created(&msg, &conv);
+    let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), s.at, data);
+    insert_event(tx, events, ev).await?;
+    Ok(ActOutcome {
+        conversation: conv,
+        message: Some(msg),
+        note: None,
+        events: events.clone(),
+    })
+}
+
+pub(crate) async fn wake_snoozed(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<usize> {
+    let due: Vec<(ConversationId, WorkspaceId)> = query(
+        tx,
+        "SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= $1 LIMIT 500",
+        &[&now.0],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
+    .collect::<StoreResult<_>>()?;
+    for (conv_id, ws) in &due {
+        let mut conv = load_by_id(tx, *conv_id).await?;
+        let change = Change::Status {
+            from: Status::Snoozed,
+            to: Status::Open,
+            snoozed_until: None,
+        };
+        conv.apply(&change, now);
+        save_conversation(tx, &conv, false).await?;
+        let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+        insert_event(
+            tx,
+            events,
+            NewEvent::on(*ws, &conv, "conversation.updated", None, now, data),
+        )
+        .await?;
+    }
+    Ok(due.len())
+}

@@ -1,0 +1,274 @@
+//! Conversations and their timeline rows: appending events and messages, and loading and saving a
+//! conversation's projected state. Writes come as `Stmt` builders too, for the pipelined ingest.
+
+use parley_core::conversation::ConversationState;
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, WorkspaceId,
+};
+use parley_store::*;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use crate::account::new_id;
+use crate::db::{exec, query_opt, Tx};
+use crate::pipeline::Stmt;
+use crate::rows::{self, get, pg_err, CONVERSATION_COLS, CONVERSATION_FROM};
+
+/// An event to append: where it belongs, what it is, and its JSON payload.
+pub(crate) struct NewEvent {
+    pub ws: WorkspaceId,
+    pub inbox: InboxId,
+    pub conversation: Option<ConversationId>,
+    pub kind: &'static str,
+    pub message: Option<MessageId>,
+    pub at: Timestamp,
+    pub data: String,
+}
+
+impl NewEvent {
+    /// An event on a conversation's timeline.
+    pub(crate) fn on(
+        ws: WorkspaceId,
+        conv: &ConversationView,
+        kind: &'static str,
+        message: Option<MessageId>,
+        at: Timestamp,
+        data: String,
+    ) -> Self {
+        Self {
+            ws,
+            inbox: conv.inbox_id,
+            conversation: Some(conv.id),
+            kind,
+            message,
+            at,
+            data,
+        }
+    }
+
+    /// Inserts the event, returning its seq.
+    pub(crate) fn stmt(&self) -> Stmt {
+        Stmt::new(
+            "INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            vec![
+                Box::new(self.ws.as_uuid()),
+                Box::new(self.inbox.as_uuid()),
+                Box::new(self.conversation.map(|c| c.as_uuid())),
+                Box::new(self.kind),
+                Box::new(self.message.map(|m| m.as_uuid())),
+                Box::new(self.at.0),
+                Box::new(self.data.clone()),
+            ],
+        )
+    }
+
+    /// The event as published, given the rows its statement returned.
+    pub(crate) fn published(self, rows: &[Row]) -> StoreResult<Published> {
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("INSERT … RETURNING gave no row")))?;
+        Ok(Published {
+            seq: get(row, 0)?,
+            workspace_id: self.ws,
+            inbox_id: self.inbox,
+            conversation_id: self.conversation,
+            kind: self.kind.to_string(),
+            at: self.at,
+            data: self.data,
+        })
+    }
+}
+
+/// Appends an event (the caller holds the event lock) and queues it for publishing.
+pub(crate) async fn insert_event(
+    tx: &Tx<'_>,
+    events: &mut Vec<Published>,
+    ev: NewEvent,
+) -> StoreResult<()> {
+    let rows = ev.stmt().run(tx).await.map_err(pg_err)?;
+    events.push(ev.published(&rows)?);
+    Ok(())
+}
+
+pub(crate) async fn load_conversation_by(
+    tx: &Tx<'_>,
+    cond: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<ConversationView> {
+    let sql = format!("SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE {cond}");
+    let row = query_opt(tx, &sql, params)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    rows::conversation(&row)
+}
+
+pub(crate) async fn load_by_id(tx: &Tx<'_>, conv: ConversationId) -> StoreResult<ConversationView> {
+    load_conversation_by(tx, "c.id = $1", &[&conv.as_uuid()]).await
+}
+
+/// The one conversation of a contact in an inbox.
+pub(crate) async fn load_for_contact(
+    tx: &Tx<'_>,
+    inbox: InboxId,
+    contact: ContactId,
+) -> StoreResult<ConversationView> {
+    load_conversation_by(
+        tx,
+        "c.inbox_id = $1 AND c.contact_id = $2",
+        &[&inbox.as_uuid(), &contact.as_uuid()],
+    )
+    .await
+}
+
+/// A conversation the scope may see; `NotFound` otherwise.
+pub(crate) async fn load_scoped(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    conv: ConversationId,
+) -> StoreResult<ConversationView> {
+    let (all, inboxes) = rows::scope_params(scope);
+    load_conversation_by(
+        tx,
+        "c.id = $1 AND c.workspace_id = $2 AND ($3 OR c.inbox_id = ANY($4))",
+        &[&conv.as_uuid(), &scope.workspace.as_uuid(), &all, &inboxes],
+    )
+    .await
+}
+
+/// Writes a conversation's projected state (not its label index).
+pub(crate) fn save_stmt(v: &ConversationView) -> Stmt {
+    let labels = serde_json::to_string(&v.labels).unwrap_or_else(|_| "[]".into());
+    Stmt::new(
+        "UPDATE conversation SET status = $2, snoozed_until = $3, assignee_id = $4, team_id = $5, priority = $6, \
+         labels = $7, waiting_since = $8, waiting_key = $9, last_activity_at = $10, last_message = $11, identity_id = $12 \
+         WHERE id = $1",
+        vec![
+            Box::new(v.id.as_uuid()),
+            Box::new(v.status.as_str()),
+            Box::new(v.snoozed_until.map(|t| t.0)),
+            Box::new(v.assignee_id.map(|a| a.as_uuid())),
+            Box::new(v.team_id.map(|t| t.as_uuid())),
+            Box::new(v.priority.rank()),
+            Box::new(labels),
+            Box::new(v.waiting_since.map(|t| t.0)),
+            Box::new(v.waiting_key()),
+            Box::new(v.last_activity_at.0),
+            Box::new(v.last_message.clone()),
+            Box::new(v.identity_id.as_uuid()),
+        ],
+    )
+}
+
+/// Writes a conversation's projected state; `labels_changed` also rewrites its label index.
+pub(crate) async fn save_conversation(
+    tx: &Tx<'_>,
+    v: &ConversationView,
+    labels_changed: bool,
+) -> StoreResult<()> {
+    save_stmt(v).run(tx).await.map_err(pg_err)?;
+    if labels_changed {
+        exec(
+            tx,
+            "DELETE FROM conversation_label WHERE conversation_id = $1",
+            &[&v.id.as_uuid()],
+        )
+        .await?;
+        exec(
+            tx,
+            "INSERT INTO conversation_label (conversation_id, label) SELECT $1, unnest($2::text[])",
+            &[&v.id.as_uuid(), &v.labels],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn insert_conversation_stmt(ws: WorkspaceId, v: &ConversationView) -> Stmt {
+    Stmt::new(
+        "INSERT INTO conversation (id, workspace_id, inbox_id, contact_id, identity_id, status, priority, labels, \
+         waiting_key, last_activity_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '[]', $8, $9, $9)",
+        vec![
+            Box::new(v.id.as_uuid()),
+            Box::new(ws.as_uuid()),
+            Box::new(v.inbox_id.as_uuid()),
+            Box::new(v.contact_id.as_uuid()),
+            Box::new(v.identity_id.as_uuid()),
+            Box::new(v.status.as_str()),
+            Box::new(v.priority.rank()),
+            Box::new(v.waiting_key()),
+            Box::new(v.created_at.0),
+        ],
+    )
+}
+
+pub(crate) async fn insert_conversation(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    v: &ConversationView,
+) -> StoreResult<()> {
+    insert_conversation_stmt(ws, v)
+        .run(tx)
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(crate) fn new_conversation(
+    inbox: InboxId,
+    contact: ContactId,
+    contact_name: Option<String>,
+    identity: IdentityId,
+    at: Timestamp,
+) -> ConversationView {
+    let s = ConversationState::new(at);
+    let mut v = ConversationView {
+        id: new_id().into(),
+        inbox_id: inbox,
+        contact_id: contact,
+        contact_name,
+        identity_id: identity,
+        status: s.status,
+        snoozed_until: None,
+        assignee_id: None,
+        team_id: None,
+        priority: s.priority,
+        labels: Vec::new(),
+        waiting_since: None,
+        last_activity_at: at,
+        last_message: None,
+        created_at: at,
+    };
+    v.set_state(s);
+    v
+}
+
+pub(crate) fn insert_message_stmt(ws: WorkspaceId, m: &MessageView) -> Stmt {
+    Stmt::new(
+        "INSERT INTO message (id, workspace_id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, \
+         external_id, status, error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        vec![
+            Box::new(m.id.as_uuid()),
+            Box::new(ws.as_uuid()),
+            Box::new(m.conversation_id.as_uuid()),
+            Box::new(m.inbox_id.as_uuid()),
+            Box::new(m.direction.as_str()),
+            Box::new(m.sender_kind.as_str()),
+            Box::new(m.sender_id),
+            Box::new(m.body.clone()),
+            Box::new(m.external_id.clone()),
+            Box::new(m.status.as_str()),
+            Box::new(m.error.clone()),
+            Box::new(m.created_at.0),
+        ],
+    )
+}
+
+pub(crate) async fn insert_message(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    m: &MessageView,
+) -> StoreResult<()> {
+    insert_message_stmt(ws, m).run(tx).await.map_err(pg_err)?;
+    Ok(())
+}

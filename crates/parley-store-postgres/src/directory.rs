@@ -1,0 +1,273 @@
+//! Teams and inboxes, and who belongs to them.
+
+use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
+use parley_store::*;
+
+use crate::account::{new_id, user};
+use crate::db::{exec, query, query_opt, Tx};
+use crate::rows::{
+    self, get, id, is_unique_violation, pg_err, scope_params, ts, INBOX_COLS, USER_COLS,
+};
+
+fn team_conflict(e: tokio_postgres::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict("a team with this name exists".into())
+    } else {
+        pg_err(e)
+    }
+}
+
+fn no_such_user(e: StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound => StoreError::Invalid {
+            field: "user_id",
+            reason: "no such user in this workspace".into(),
+        },
+        e => e,
+    }
+}
+
+pub(crate) async fn team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult<TeamView> {
+    let row = query_opt(
+        tx,
+        "SELECT id, name, created_at FROM team WHERE workspace_id = $1 AND id = $2",
+        &[&ws.as_uuid(), &t.as_uuid()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let members = query(
+        tx,
+        "SELECT user_id FROM team_member WHERE team_id = $1 ORDER BY user_id",
+        &[&t.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(|r| id(r, 0))
+    .collect::<StoreResult<_>>()?;
+    Ok(TeamView {
+        id: id(&row, 0)?,
+        name: get(&row, 1)?,
+        members,
+        created_at: ts(&row, 2)?,
+    })
+}
+
+pub(crate) async fn create_team(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    name: &str,
+    at: Timestamp,
+) -> StoreResult<TeamView> {
+    let t: TeamId = new_id().into();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO team (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&stmt, &[&t.as_uuid(), &ws.as_uuid(), &name, &at.0])
+        .await
+        .map_err(team_conflict)?;
+    team(tx, ws, t).await
+}
+
+pub(crate) async fn list_teams(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+    let ids: Vec<TeamId> = query(
+        tx,
+        "SELECT id FROM team WHERE workspace_id = $1 ORDER BY name COLLATE \"C\", id",
+        &[&ws.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(|r| id(r, 0))
+    .collect::<StoreResult<_>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for t in ids {
+        out.push(team(tx, ws, t).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn rename_team(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    t: TeamId,
+    name: &str,
+) -> StoreResult<TeamView> {
+    team(tx, ws, t).await?;
+    let stmt = tx
+        .prepare_cached("UPDATE team SET name = $1 WHERE id = $2")
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&stmt, &[&name, &t.as_uuid()])
+        .await
+        .map_err(team_conflict)?;
+    team(tx, ws, t).await
+}
+
+/// Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
+pub(crate) async fn delete_team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult<()> {
+    team(tx, ws, t).await?;
+    exec(
+        tx,
+        "UPDATE conversation SET team_id = NULL WHERE team_id = $1",
+        &[&t.as_uuid()],
+    )
+    .await?;
+    exec(tx, "DELETE FROM team WHERE id = $1", &[&t.as_uuid()]).await?;
+    Ok(())
+}
+
+pub(crate) async fn set_team_member(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    t: TeamId,
+    u: UserId,
+    member: bool,
+) -> StoreResult<TeamView> {
+    team(tx, ws, t).await?;
+    user(tx, ws, u).await.map_err(no_such_user)?;
+    let sql = if member {
+        "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM team_member WHERE team_id = $1 AND user_id = $2"
+    };
+    exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
+    team(tx, ws, t).await
+}
+
+pub(crate) async fn create_inbox(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    i: NewInbox,
+    at: Timestamp,
+) -> StoreResult<InboxRow> {
+    let row = InboxRow {
+        id: new_id().into(),
+        workspace_id: ws,
+        name: i.name,
+        kind: i.kind,
+        settings: i.settings,
+        secret: i.secret,
+        created_at: at,
+    };
+    exec(
+        tx,
+        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &row.id.as_uuid(),
+            &ws.as_uuid(),
+            &row.name,
+            &row.kind,
+            &row.settings.to_string(),
+            &row.secret,
+            &at.0,
+        ],
+    )
+    .await?;
+    Ok(row)
+}
+
+pub(crate) async fn list_inboxes(tx: &Tx<'_>, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+    let (all, inboxes) = scope_params(scope);
+    query(
+        tx,
+        &format!(
+            "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = $1 AND ($2 OR id = ANY($3)) \
+             ORDER BY name COLLATE \"C\", id"
+        ),
+        &[&scope.workspace.as_uuid(), &all, &inboxes],
+    )
+    .await?
+    .iter()
+    .map(rows::inbox)
+    .collect()
+}
+
+pub(crate) async fn inbox(tx: &Tx<'_>, ws: WorkspaceId, i: InboxId) -> StoreResult<InboxRow> {
+    let row = query_opt(
+        tx,
+        &format!("SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = $1 AND id = $2"),
+        &[&ws.as_uuid(), &i.as_uuid()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    rows::inbox(&row)
+}
+
+pub(crate) async fn inbox_for_hook(tx: &Tx<'_>, i: InboxId) -> StoreResult<Option<InboxRow>> {
+    query_opt(
+        tx,
+        &format!("SELECT {INBOX_COLS} FROM inbox WHERE id = $1"),
+        &[&i.as_uuid()],
+    )
+    .await?
+    .as_ref()
+    .map(rows::inbox)
+    .transpose()
+}
+
+pub(crate) async fn update_inbox(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    i: InboxId,
+    p: InboxPatch,
+) -> StoreResult<InboxRow> {
+    inbox(tx, ws, i).await?;
+    if let Some(name) = p.name {
+        exec(
+            tx,
+            "UPDATE inbox SET name = $1 WHERE id = $2",
+            &[&name, &i.as_uuid()],
+        )
+        .await?;
+    }
+    if let Some(settings) = p.settings {
+        exec(
+            tx,
+            "UPDATE inbox SET settings = $1 WHERE id = $2",
+            &[&settings.to_string(), &i.as_uuid()],
+        )
+        .await?;
+    }
+    inbox(tx, ws, i).await
+}
+
+pub(crate) async fn set_inbox_member(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    i: InboxId,
+    u: UserId,
+    member: bool,
+) -> StoreResult<()> {
+    inbox(tx, ws, i).await?;
+    user(tx, ws, u).await.map_err(no_such_user)?;
+    let sql = if member {
+        "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
+    };
+    exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
+    Ok(())
+}
+
+pub(crate) async fn inbox_members(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    i: InboxId,
+) -> StoreResult<Vec<UserView>> {
+    inbox(tx, ws, i).await?;
+    query(
+        tx,
+        &format!(
+            "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
+             JOIN membership m ON m.user_id = u.id AND m.workspace_id = $1 WHERE im.inbox_id = $2 \
+             ORDER BY u.name COLLATE \"C\", u.id"
+        ),
+        &[&ws.as_uuid(), &i.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(rows::user)
+    .collect()
+}

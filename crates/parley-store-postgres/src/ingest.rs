@@ -1,0 +1,219 @@
+//! Storing one customer message, the hot path, in two round trips: one query reads everything the
+//! decision needs (workspace, an earlier delivery, the sender's identity and conversation), then
+//! every write goes out in one pipeline. Same decisions as SQLite's step-by-step version.
+
+use std::sync::LazyLock;
+
+use parley_core::conversation::{Change, Status};
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::{ContactId, IdentityId, WorkspaceId};
+use parley_store::*;
+use tokio_postgres::Row;
+
+use crate::account::new_id;
+use crate::contacts::{identity_error, insert_contact_stmt, insert_identity_stmt};
+use crate::conversations::{
+    insert_conversation_stmt, insert_message_stmt, new_conversation, save_stmt, NewEvent,
+};
+use crate::db::{query_opt, Tx};
+use crate::pipeline::{pipeline, Stmt};
+use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
+
+/// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
+/// sender's identity, contact and name; 7– the conversation (`CONVERSATION_COLS`).
+static LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {CONVERSATION_COLS} \
+         FROM inbox n \
+         LEFT JOIN LATERAL (SELECT m.id, m.conversation_id, dc.contact_id FROM message m \
+             JOIN conversation dc ON dc.id = m.conversation_id \
+             WHERE m.inbox_id = n.id AND m.direction = 'inbound' AND m.external_id = $2) d ON true \
+         LEFT JOIN contact_identity i ON i.workspace_id = n.workspace_id AND i.kind = $3 \
+             AND i.inbox_id = n.id AND i.external_id = $4 \
+         LEFT JOIN contact k ON k.id = i.contact_id \
+         LEFT JOIN conversation c ON c.inbox_id = n.id AND c.contact_id = i.contact_id \
+         WHERE n.id = $1"
+    )
+});
+
+/// A customer's message read and decided on, with the writes that store it still to send.
+pub(crate) struct Planned {
+    outcome: InboundOutcome,
+    writes: Vec<Stmt>,
+    events: Vec<NewEvent>,
+    identity: NewIdentity,
+}
+
+impl Planned {
+    /// Sends the writes and then `trailer` in one round trip; the events go to `published`.
+    pub(crate) async fn write(
+        self,
+        tx: &Tx<'_>,
+        trailer: Vec<Stmt>,
+        published: &mut Vec<Published>,
+    ) -> StoreResult<InboundOutcome> {
+        let mut writes = self.writes;
+        // Events go last, in order, so their seqs follow the order they happened in.
+        let first_event = writes.len();
+        writes.extend(self.events.iter().map(NewEvent::stmt));
+        writes.extend(trailer);
+        let results = pipeline(tx, &writes)
+            .await
+            .map_err(|e| identity_error(e, &self.identity))?;
+        let mut events = Vec::with_capacity(self.events.len());
+        for (ev, rows) in self.events.into_iter().zip(&results[first_event..]) {
+            events.push(ev.published(rows)?);
+        }
+        published.append(&mut events);
+        Ok(self.outcome)
+    }
+}
+
+/// Reads what storing `m` needs and decides what to write; a duplicate plans no writes. Runs inside
+/// the inbound batch's transaction, under the event lock.
+pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned> {
+    let row = query_opt(
+        tx,
+        &LOOKUP,
+        &[
+            &m.inbox_id.as_uuid(),
+            &m.external_id,
+            &m.identity_kind.as_str(),
+            &m.sender_external_id,
+        ],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let ws: WorkspaceId = id(&row, 0)?;
+    let new_identity = NewIdentity {
+        kind: m.identity_kind,
+        inbox_id: Some(m.inbox_id),
+        external_id: m.sender_external_id.clone(),
+    };
+    if let Some(message_id) = opt_id(&row, 1)? {
+        return Ok(Planned {
+            outcome: InboundOutcome {
+                duplicate: true,
+                message_id,
+                conversation_id: id(&row, 2)?,
+                contact_id: id(&row, 3)?,
+            },
+            writes: Vec::new(),
+            events: Vec::new(),
+            identity: new_identity,
+        });
+    }
+    let mut writes = Vec::new();
+    let (identity_id, contact_id, contact_name) = sender(&row, ws, &m, &new_identity, &mut writes)?;
+    let mut conv = match get::<Option<uuid::Uuid>>(&row, 7)? {
+        Some(_) => {
+            let mut conv = rows::conversation_at(&row, 7)?;
+            // The name the contact has once the writes below are done.
+            conv.contact_name = contact_name;
+            conv
+        }
+        None => {
+            let conv = new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            writes.push(insert_conversation_stmt(ws, &conv));
+            conv
+        }
+    };
+    let mut new_events = Vec::new();
+    // A resolved or snoozed conversation reopens, and the timeline shows it.
+    if conv.state().reopens_on_inbound() {
+        let change = Change::Status {
+            from: conv.status,
+            to: Status::Open,
+            snoozed_until: None,
+        };
+        conv.apply(&change, m.at);
+        let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+        new_events.push(NewEvent::on(
+            ws,
+            &conv,
+            "conversation.updated",
+            None,
+            m.at,
+            data,
+        ));
+    }
+    // Replies go to the identity the customer last wrote from.
+    conv.identity_id = identity_id;
+    let msg = MessageView {
+        id: new_id().into(),
+        conversation_id: conv.id,
+        inbox_id: m.inbox_id,
+        direction: Direction::Inbound,
+        sender_kind: SenderKind::Contact,
+        sender_id: Some(contact_id.as_uuid()),
+        body: m.body,
+        external_id: m.external_id,
+        status: DeliveryStatus::Received,
+        error: None,
+        created_at: m.at,
+    };
+    writes.push(insert_message_stmt(ws, &msg));
+    conv.apply(&Change::Inbound, m.at);
+    conv.last_message = Some(plan::preview(&msg.body));
+    writes.push(save_stmt(&conv));
+    let data = plan::message_created(&msg, &conv);
+    new_events.push(NewEvent::on(
+        ws,
+        &conv,
+        "message.created",
+        Some(msg.id),
+        m.at,
+        data,
+    ));
+
+    Ok(Planned {
+        outcome: InboundOutcome {
+            duplicate: false,
+            message_id: msg.id,
+            conversation_id: conv.id,
+            contact_id,
+        },
+        writes,
+        events: new_events,
+        identity: new_identity,
+    })
+}
+
+/// The sender's identity, contact and contact name from the lookup row; queues the contact and
+/// identity to create on first contact, or the name to fill in when the contact had none.
+fn sender(
+    row: &Row,
+    ws: WorkspaceId,
+    m: &InboundMessage,
+    identity: &NewIdentity,
+    writes: &mut Vec<Stmt>,
+) -> StoreResult<(IdentityId, ContactId, Option<String>)> {
+    if let Some(identity_id) = opt_id::<IdentityId>(row, 4)? {
+        let contact: ContactId = id(row, 5)?;
+        let name: Option<String> = get(row, 6)?;
+        if name.is_none() && m.sender_name.is_some() {
+            writes.push(Stmt::new(
+                "UPDATE contact SET name = $1 WHERE id = $2",
+                vec![Box::new(m.sender_name.clone()), Box::new(contact.as_uuid())],
+            ));
+        }
+        return Ok((identity_id, contact, name.or(m.sender_name.clone())));
+    }
+    let contact: ContactId = new_id().into();
+    let new = NewContact {
+        name: m.sender_name.clone(),
+        email: m.sender_email.clone(),
+        phone: m.sender_phone.clone(),
+        ..Default::default()
+    };
+    writes.push(insert_contact_stmt(ws, contact, &new, m.at));
+    let identity_id: IdentityId = new_id().into();
+    writes.push(insert_identity_stmt(
+        ws,
+        contact,
+        identity_id,
+        identity,
+        m.at,
+    ));
+    Ok((identity_id, contact, m.sender_name.clone()))
+}

@@ -1,0 +1,96 @@
+//! Parley's PostgreSQL store, for running many nodes on one database: a connection pool, one
+//! transaction per store call, group commit for inbound messages, and events published in commit
+//! order on every node (see `db` for how).
+
+mod account;
+mod commands;
+mod contacts;
+mod conversations;
+mod db;
+mod directory;
+mod inbound;
+mod ingest;
+mod migrate;
+mod outbox;
+mod pipeline;
+mod queries;
+mod rows;
+mod store;
+pub mod testing;
+
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use parley_store::EventSink;
+
+/// Connections per node. Reads and writes share them; inbound messages use one per batch.
+const POOL_SIZE: usize = 16;
+
+/// The PostgreSQL store. Cheap to clone; clones share the pool and the inbound batcher.
+#[derive(Clone)]
+pub struct PostgresStore {
+    db: Arc<db::Db>,
+    inbound: inbound::Inbound,
+    /// Where the store is connected, without the password.
+    target: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `user@host:port/dbname` of a connection configuration: enough to tell databases apart in logs,
+/// never the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(h, port)| match h {
+            tokio_postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    format!(
+        "{}@{}/{}",
+        config.get_user().unwrap_or(""),
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/dbname`), applies migrations and starts
+    /// the inbound batcher. Events of every committed transaction go to `sink`, in commit order.
+    pub async fn connect(url: &str, sink: EventSink) -> anyhow::Result<Self> {
+        let config: tokio_postgres::Config = url.parse().context("parsing the PostgreSQL URL")?;
+        let target = describe(&config);
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .context("building the PostgreSQL pool")?;
+        migrate::run(&pool)
+            .await
+            .with_context(|| format!("migrating {target}"))?;
+        let db = Arc::new(db::Db::new(pool, sink));
+        Ok(Self {
+            inbound: inbound::Inbound::start(Arc::clone(&db)),
+            db,
+            target,
+        })
+    }
+}

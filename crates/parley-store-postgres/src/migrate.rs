@@ -1,0 +1,57 @@
+//! Schema migrations, embedded in the binary and applied in order on connect. A session-level
+//! advisory lock makes nodes that start together take turns: the first migrates, the rest find it done.
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// Advisory-lock key held while migrating ("parley" + "mg").
+const MIGRATE_LOCK: i64 = 0x7061_726c_6579_6d67;
+
+pub(crate) async fn run(pool: &Pool) -> anyhow::Result<()> {
+    let mut client = pool.get().await.context("connecting to PostgreSQL")?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])
+        .await
+        .context("waiting for the migration lock")?;
+    let result = apply(&mut client).await;
+    // Unlock even after a failure; if this fails too, closing the session releases the lock.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK])
+        .await;
+    if unlocked.is_err() {
+        let _ = deadpool_postgres::Object::take(client);
+    }
+    result
+}
+
+async fn apply(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
+        )
+        .await
+        .context("creating schema_migrations")?;
+    let current: i64 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql)
+            .await
+            .with_context(|| format!("applying migration {version}"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, (extract(epoch FROM now()) * 1000)::bigint)",
+            &[version],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied PostgreSQL migration");
+    }
+    Ok(())
+}

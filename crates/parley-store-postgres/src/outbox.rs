@@ -1,0 +1,165 @@
+//! The outbox: deliveries claimed by dispatchers under a lease (`SKIP LOCKED`, so dispatchers on
+//! many nodes never wait on each other), and their outcomes, which move a message's delivery status
+//! forward only.
+
+use parley_core::message::DeliveryStatus;
+use parley_core::{OutboxId, Timestamp, WorkspaceId};
+use parley_store::*;
+
+use crate::conversations::{insert_event, NewEvent};
+use crate::db::{exec, query, query_opt, Tx};
+use crate::rows::{self, get, id, IDENTITY_COLS, MESSAGE_COLS};
+
+pub(crate) async fn claim(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    limit: u32,
+    lease_ms: i64,
+) -> StoreResult<Vec<OutboxJob>> {
+    let claimed = query(
+        tx,
+        "WITH due AS (\
+            SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1 \
+            AND (claimed_until IS NULL OR claimed_until <= $1) \
+            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         UPDATE outbox o SET claimed_until = $3 FROM due WHERE o.id = due.id RETURNING o.id",
+        &[&now.0, &i64::from(limit), &now.0.saturating_add(lease_ms)],
+    )
+    .await?
+    .iter()
+    .map(|r| get::<uuid::Uuid>(r, 0))
+    .collect::<StoreResult<Vec<_>>>()?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT o.id, o.attempts, k.contact_id, {MESSAGE_COLS}, {IDENTITY_COLS}, \
+                n.id, n.workspace_id, n.name, n.kind, n.settings, n.secret, n.created_at \
+         FROM outbox o JOIN message m ON m.id = o.message_id \
+         JOIN conversation k ON k.id = m.conversation_id \
+         JOIN contact_identity i ON i.id = k.identity_id \
+         JOIN inbox n ON n.id = m.inbox_id \
+         WHERE o.id = ANY($1) ORDER BY o.next_attempt_at, o.id"
+    );
+    let rows = query(tx, &sql, &[&claimed]).await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let attempts: i64 = get(r, 1)?;
+        jobs.push(OutboxJob {
+            id: id(r, 0)?,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            contact_id: id(r, 2)?,
+            message: rows::message_at(r, 3)?,
+            identity: rows::identity(r, 14)?,
+            inbox: rows::inbox_at(r, 19)?,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Runs under the event lock: it appends a `message.updated` event.
+pub(crate) async fn finish(
+    tx: &Tx<'_>,
+    outbox: OutboxId,
+    result: OutboxResult,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let row = query_opt(
+        tx,
+        "SELECT message_id, workspace_id FROM outbox WHERE id = $1 AND state = 'queued' FOR UPDATE",
+        &[&outbox.as_uuid()],
+    )
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
+    let mut msg = message(tx, message_id).await?;
+    let o = outbox.as_uuid();
+    match result {
+        OutboxResult::Sent { provider_id } => {
+            exec(
+                tx,
+                "UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = $2 WHERE id = $1",
+                &[&o, &at.0],
+            )
+            .await?;
+            if msg.status.may_advance_to(DeliveryStatus::Sent) {
+                msg.status = DeliveryStatus::Sent;
+            }
+            msg.error = None;
+            msg.external_id = provider_id.or(msg.external_id);
+        }
+        OutboxResult::Retry { at: next, error } => {
+            exec(
+                tx,
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
+                 last_error = $3, updated_at = $4 WHERE id = $1",
+                &[&o, &next.0, &error, &at.0],
+            )
+            .await?;
+            msg.error = Some(error);
+        }
+        OutboxResult::Failed { error } => {
+            exec(
+                tx,
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
+                 last_error = $2, updated_at = $3 WHERE id = $1",
+                &[&o, &error, &at.0],
+            )
+            .await?;
+            if msg.status.may_advance_to(DeliveryStatus::Failed) {
+                msg.status = DeliveryStatus::Failed;
+            }
+            msg.error = Some(error);
+        }
+    }
+    exec(
+        tx,
+        "UPDATE message SET status = $2, error = $3, external_id = $4, updated_at = $5 WHERE id = $1",
+        &[
+            &message_id,
+            &msg.status.as_str(),
+            &msg.error,
+            &msg.external_id,
+            &at.0,
+        ],
+    )
+    .await?;
+    let ev = NewEvent {
+        ws,
+        inbox: msg.inbox_id,
+        conversation: Some(msg.conversation_id),
+        kind: "message.updated",
+        message: Some(msg.id),
+        at,
+        data: plan::message_updated(&msg),
+    };
+    insert_event(tx, events, ev).await?;
+    Ok(())
+}
+
+async fn message(tx: &Tx<'_>, id: uuid::Uuid) -> StoreResult<MessageView> {
+    let row = query_opt(
+        tx,
+        &format!("SELECT {MESSAGE_COLS} FROM message m WHERE m.id = $1"),
+        &[&id],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    rows::message(&row)
+}
+
+pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
+    let row = query_opt(
+        tx,
+        "SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) FROM outbox WHERE state = 'queued'",
+        &[],
+    )
+    .await?;
+    Ok(match row {
+        Some(r) => get::<Option<i64>>(&r, 0)?.map(Timestamp),
+        None => None,
+    })
+}

@@ -1,0 +1,200 @@
+//! Reading conversations: filtered lists with keyset pagination, timelines, and the event feed a
+//! client replays after a reconnect.
+
+use parley_core::message::DeliveryStatus;
+use parley_core::ConversationId;
+use parley_store::*;
+use tokio_postgres::types::ToSql;
+
+use crate::conversations::load_scoped;
+use crate::db::{query, Tx};
+use crate::rows::{
+    self, get, pg_err, scope_params, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS,
+};
+
+/// Query parameters collected while building SQL; `push` returns the placeholder to write.
+#[derive(Default)]
+struct Params(Vec<Box<dyn ToSql + Sync + Send>>);
+
+impl Params {
+    fn push(&mut self, v: impl ToSql + Sync + Send + 'static) -> String {
+        self.0.push(Box::new(v));
+        format!("${}", self.0.len())
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// The WHERE clause for a query's filters (without the cursor).
+fn filters(scope: &Scope, q: &ConversationQuery, p: &mut Params) -> String {
+    let (all, inboxes) = scope_params(scope);
+    let mut sql = format!(
+        "c.workspace_id = {} AND ({} OR c.inbox_id = ANY({}))",
+        p.push(scope.workspace.as_uuid()),
+        p.push(all),
+        p.push(inboxes)
+    );
+    if !q.statuses.is_empty() {
+        let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_owned()).collect();
+        sql += &format!(" AND c.status = ANY({})", p.push(statuses));
+    }
+    match q.assignee {
+        AssigneeFilter::Anyone => {}
+        AssigneeFilter::Nobody => sql += " AND c.assignee_id IS NULL",
+        AssigneeFilter::User(u) => sql += &format!(" AND c.assignee_id = {}", p.push(u.as_uuid())),
+    }
+    for (col, v) in [
+        ("c.inbox_id", q.inbox.map(|i| i.as_uuid())),
+        ("c.team_id", q.team.map(|t| t.as_uuid())),
+        ("c.contact_id", q.contact.map(|t| t.as_uuid())),
+    ] {
+        if let Some(v) = v {
+            sql += &format!(" AND {col} = {}", p.push(v));
+        }
+    }
+    if let Some(prio) = q.priority {
+        sql += &format!(" AND c.priority = {}", p.push(prio.rank()));
+    }
+    if let Some(l) = &q.label {
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM conversation_label l WHERE l.conversation_id = c.id AND l.label = {})",
+            p.push(l.clone())
+        );
+    }
+    sql
+}
+
+pub(crate) async fn list(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    q: &ConversationQuery,
+) -> StoreResult<Page<ConversationView>> {
+    let mut p = Params::default();
+    let mut sql = format!(
+        "SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE {}",
+        filters(scope, q, &mut p)
+    );
+    let (keys, order): (&[&str], &str) = match q.sort {
+        Sort::Waiting => (&["c.waiting_key"], "c.waiting_key ASC, c.id ASC"),
+        Sort::Activity => (
+            &["c.last_activity_at"],
+            "c.last_activity_at DESC, c.id DESC",
+        ),
+        Sort::Priority => (
+            &["c.priority", "c.waiting_key"],
+            "c.priority ASC, c.waiting_key ASC, c.id ASC",
+        ),
+    };
+    if let Some(cur) = &q.cursor {
+        if cur.keys.len() != keys.len() {
+            return Err(StoreError::Invalid {
+                field: "cursor",
+                reason: "belongs to another sort".into(),
+            });
+        }
+        // A row comparison (k1, k2, id) > ($1, $2, $3): PostgreSQL walks the matching index with it.
+        let op = if q.sort == Sort::Activity { "<" } else { ">" };
+        let values: Vec<String> = cur.keys.iter().map(|k| p.push(*k)).collect();
+        sql += &format!(
+            " AND ({}, c.id) {op} ({}, {})",
+            keys.join(", "),
+            values.join(", "),
+            p.push(cur.id)
+        );
+    }
+    sql += &format!(" ORDER BY {order} LIMIT {}", p.push(i64::from(q.limit) + 1));
+    // Built per filter combination; a one-off statement keeps the cache small.
+    let mut items: Vec<ConversationView> = tx
+        .query(sql.as_str(), &p.refs())
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(rows::conversation)
+        .collect::<StoreResult<_>>()?;
+    let more = items.len() > q.limit as usize;
+    items.truncate(q.limit as usize);
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(Cursor {
+            keys: match q.sort {
+                Sort::Waiting => vec![last.waiting_key()],
+                Sort::Activity => vec![last.last_activity_at.0],
+                Sort::Priority => vec![last.priority.rank(), last.waiting_key()],
+            },
+            text: None,
+            id: last.id.as_uuid(),
+        }),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) async fn timeline(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    conv: ConversationId,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<TimelineEntry>> {
+    load_scoped(tx, scope, conv).await?;
+    let sql = format!(
+        "SELECT {EVENT_COLS}, m.status, m.error FROM event e LEFT JOIN message m ON m.id = e.message_id \
+         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated') \
+         AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
+    );
+    let rows = query(
+        tx,
+        &sql,
+        &[
+            &conv.as_uuid(),
+            &before.unwrap_or(i64::MAX),
+            &i64::from(limit),
+        ],
+    )
+    .await?;
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            let status: Option<&str> = get(r, 7)?;
+            let error: Option<String> = get(r, 8)?;
+            Ok(TimelineEntry {
+                event: rows::event(r)?,
+                delivery: status.and_then(DeliveryStatus::parse).map(|s| (s, error)),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+pub(crate) async fn events_since(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<Published>> {
+    let (all, inboxes) = scope_params(scope);
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM event e WHERE e.workspace_id = $1 AND e.seq > $2 \
+         AND ($3 OR e.inbox_id = ANY($4)) ORDER BY e.seq LIMIT $5"
+    );
+    query(
+        tx,
+        &sql,
+        &[
+            &scope.workspace.as_uuid(),
+            &after,
+            &all,
+            &inboxes,
+            &i64::from(limit),
+        ],
+    )
+    .await?
+    .iter()
+    .map(rows::event)
+    .collect()
+}

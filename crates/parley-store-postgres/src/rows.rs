@@ -1,0 +1,236 @@
+//! Reading rows into the store's views, the column lists that go with them, and turning driver
+//! errors into `StoreError`.
+
+use parley_core::contact::IdentityKind;
+use parley_core::conversation::{Priority, Status};
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::role::Role;
+use parley_core::{InboxId, Timestamp};
+use parley_store::*;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::FromSql;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::db::Tx;
+
+pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Other(anyhow::Error::new(e))
+}
+
+pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Other(anyhow::anyhow!("unexpected {what} in the database"))
+}
+
+pub(crate) fn get<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
+    r.try_get(i).map_err(pg_err)
+}
+
+pub(crate) fn id<T: From<Uuid>>(r: &Row, i: usize) -> StoreResult<T> {
+    Ok(T::from(get::<Uuid>(r, i)?))
+}
+
+pub(crate) fn opt_id<T: From<Uuid>>(r: &Row, i: usize) -> StoreResult<Option<T>> {
+    Ok(get::<Option<Uuid>>(r, i)?.map(T::from))
+}
+
+pub(crate) fn ts(r: &Row, i: usize) -> StoreResult<Timestamp> {
+    Ok(Timestamp(get(r, i)?))
+}
+
+pub(crate) fn opt_ts(r: &Row, i: usize) -> StoreResult<Option<Timestamp>> {
+    Ok(get::<Option<i64>>(r, i)?.map(Timestamp))
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> StoreResult<T> {
+    serde_json::from_str(get::<&str>(r, i)?).map_err(|_| bad("JSON"))
+}
+
+fn parsed<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>, what: &str) -> StoreResult<T> {
+    parse(get::<&str>(r, i)?).ok_or_else(|| bad(what))
+}
+
+pub(crate) fn role(r: &Row, i: usize) -> StoreResult<Role> {
+    parsed(r, i, Role::parse, "role")
+}
+
+pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, m.role, u.created_at";
+
+pub(crate) fn user(r: &Row) -> StoreResult<UserView> {
+    Ok(UserView {
+        id: id(r, 0)?,
+        email: get(r, 1)?,
+        name: get(r, 2)?,
+        role: role(r, 3)?,
+        created_at: ts(r, 4)?,
+    })
+}
+
+pub(crate) const INBOX_COLS: &str = "id, workspace_id, name, kind, settings, secret, created_at";
+
+pub(crate) fn inbox(r: &Row) -> StoreResult<InboxRow> {
+    inbox_at(r, 0)
+}
+
+/// Reads an inbox from `INBOX_COLS` starting at column `at`.
+pub(crate) fn inbox_at(r: &Row, at: usize) -> StoreResult<InboxRow> {
+    Ok(InboxRow {
+        id: id(r, at)?,
+        workspace_id: id(r, at + 1)?,
+        name: get(r, at + 2)?,
+        kind: get(r, at + 3)?,
+        settings: json(r, at + 4)?,
+        secret: get(r, at + 5)?,
+        created_at: ts(r, at + 6)?,
+    })
+}
+
+pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, k.name, c.identity_id, c.status, c.snoozed_until, \
+    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, c.last_message, c.created_at";
+
+/// FROM clause that goes with `CONVERSATION_COLS`.
+pub(crate) const CONVERSATION_FROM: &str = "conversation c JOIN contact k ON k.id = c.contact_id";
+
+pub(crate) fn conversation(r: &Row) -> StoreResult<ConversationView> {
+    conversation_at(r, 0)
+}
+
+/// Reads a conversation from `CONVERSATION_COLS` starting at column `at`.
+pub(crate) fn conversation_at(r: &Row, at: usize) -> StoreResult<ConversationView> {
+    Ok(ConversationView {
+        id: id(r, at)?,
+        inbox_id: id(r, at + 1)?,
+        contact_id: id(r, at + 2)?,
+        contact_name: get(r, at + 3)?,
+        identity_id: id(r, at + 4)?,
+        status: parsed(r, at + 5, Status::parse, "status")?,
+        snoozed_until: opt_ts(r, at + 6)?,
+        assignee_id: opt_id(r, at + 7)?,
+        team_id: opt_id(r, at + 8)?,
+        priority: Priority::from_rank(get(r, at + 9)?),
+        labels: json(r, at + 10)?,
+        waiting_since: opt_ts(r, at + 11)?,
+        last_activity_at: ts(r, at + 12)?,
+        last_message: get(r, at + 13)?,
+        created_at: ts(r, at + 14)?,
+    })
+}
+
+pub(crate) const MESSAGE_COLS: &str =
+    "m.id, m.conversation_id, m.inbox_id, m.direction, m.sender_kind, m.sender_id, m.body, m.external_id, m.status, m.error, m.created_at";
+
+pub(crate) fn message(r: &Row) -> StoreResult<MessageView> {
+    message_at(r, 0)
+}
+
+/// Reads a message from `MESSAGE_COLS` starting at column `at`.
+pub(crate) fn message_at(r: &Row, at: usize) -> StoreResult<MessageView> {
+    Ok(MessageView {
+        id: id(r, at)?,
+        conversation_id: id(r, at + 1)?,
+        inbox_id: id(r, at + 2)?,
+        direction: parsed(r, at + 3, Direction::parse, "direction")?,
+        sender_kind: parsed(r, at + 4, SenderKind::parse, "sender")?,
+        sender_id: get(r, at + 5)?,
+        body: get(r, at + 6)?,
+        external_id: get(r, at + 7)?,
+        status: parsed(r, at + 8, DeliveryStatus::parse, "delivery status")?,
+        error: get(r, at + 9)?,
+        created_at: ts(r, at + 10)?,
+    })
+}
+
+pub(crate) const EVENT_COLS: &str =
+    "e.seq, e.workspace_id, e.inbox_id, e.conversation_id, e.kind, e.at, e.data";
+
+pub(crate) fn event(r: &Row) -> StoreResult<Published> {
+    Ok(Published {
+        seq: get(r, 0)?,
+        workspace_id: id(r, 1)?,
+        inbox_id: id(r, 2)?,
+        conversation_id: opt_id(r, 3)?,
+        kind: get(r, 4)?,
+        at: ts(r, 5)?,
+        data: get(r, 6)?,
+    })
+}
+
+pub(crate) const IDENTITY_COLS: &str = "i.id, i.kind, i.inbox_id, i.external_id, i.created_at";
+
+/// Reads an identity from `IDENTITY_COLS` starting at column `at`.
+pub(crate) fn identity(r: &Row, at: usize) -> StoreResult<IdentityView> {
+    Ok(IdentityView {
+        id: id(r, at)?,
+        kind: parsed(r, at + 1, IdentityKind::parse, "identity kind")?,
+        inbox_id: opt_id(r, at + 2)?,
+        external_id: get(r, at + 3)?,
+        created_at: ts(r, at + 4)?,
+    })
+}
+
+/// Loads a contact with its identities.
+pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult<ContactView> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT id, name, email, phone, custom_fields, created_at, updated_at FROM contact \
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .await
+        .map_err(pg_err)?;
+    let row = tx
+        .query_opt(&stmt, &[&ws, &id])
+        .await
+        .map_err(pg_err)?
+        .ok_or(StoreError::NotFound)?;
+    let mut contact = ContactView {
+        id: self::id(&row, 0)?,
+        name: get(&row, 1)?,
+        email: get(&row, 2)?,
+        phone: get(&row, 3)?,
+        custom_fields: json(&row, 4)?,
+        identities: Vec::new(),
+        created_at: ts(&row, 5)?,
+        updated_at: ts(&row, 6)?,
+    };
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {IDENTITY_COLS} FROM contact_identity i WHERE i.contact_id = $1 ORDER BY i.created_at, i.id"
+        ))
+        .await
+        .map_err(pg_err)?;
+    contact.identities = tx
+        .query(&stmt, &[&id])
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| identity(r, 0))
+        .collect::<StoreResult<_>>()?;
+    Ok(contact)
+}
+
+/// The inbox ids a user is a member of.
+pub(crate) async fn member_inboxes(tx: &Tx<'_>, user: Uuid) -> StoreResult<Vec<InboxId>> {
+    let stmt = tx
+        .prepare_cached("SELECT inbox_id FROM inbox_member WHERE user_id = $1 ORDER BY inbox_id")
+        .await
+        .map_err(pg_err)?;
+    tx.query(&stmt, &[&user])
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| id(r, 0))
+        .collect()
+}
+
+/// The scope as two query parameters: whether it sees every inbox, and which inboxes otherwise.
+/// Queries filter with `($n OR <col> = ANY($n+1))`, so one prepared statement serves every scope.
+pub(crate) fn scope_params(scope: &Scope) -> (bool, Vec<Uuid>) {
+    (
+        scope.all_inboxes,
+        scope.inboxes.iter().map(InboxId::as_uuid).collect(),
+    )
+}

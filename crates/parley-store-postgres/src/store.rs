@@ -1,0 +1,501 @@
+//! The `Store` trait on PostgreSQL: each method is one transaction, run by `db` with the module
+//! that knows its tables. Writes to conversations, contacts and identities hold the event lock
+//! (`Db::write`); the rest run without it (`Db::run`).
+
+use async_trait::async_trait;
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
+    WorkspaceId,
+};
+use parley_store::*;
+
+use crate::{
+    account, commands, contacts, conversations, directory, outbox, queries, rows, PostgresStore,
+};
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn is_empty(&self) -> StoreResult<bool> {
+        self.db
+            .run(|tx| Box::pin(async move { Ok(account::workspace(tx, None).await?.is_none()) }))
+            .await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        timezone: &str,
+        admin: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<(WorkspaceRow, UserView)> {
+        let (name, tz) = (name.to_owned(), timezone.to_owned());
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { account::create_workspace(tx, &name, &tz, admin, at).await })
+            })
+            .await
+    }
+
+    async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    account::workspace(tx, Some(ws))
+                        .await?
+                        .ok_or(StoreError::NotFound)
+                })
+            })
+            .await
+    }
+
+    async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>> {
+        self.db
+            .run(|tx| Box::pin(account::workspace(tx, None)))
+            .await
+    }
+
+    async fn create_user(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<UserView> {
+        self.db
+            .run(move |tx| Box::pin(account::create_user(tx, ws, user, at)))
+            .await
+    }
+
+    async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+        self.db
+            .run(move |tx| Box::pin(account::list_users(tx, ws)))
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> StoreResult<UserView> {
+        self.db
+            .run(move |tx| Box::pin(account::update_user(tx, ws, id, patch)))
+            .await
+    }
+
+    async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(account::remove_user(tx, ws, id)))
+            .await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
+        let email = email.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { account::credentials_by_email(tx, &email).await }))
+            .await
+    }
+
+    async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
+        self.db
+            .run(move |tx| Box::pin(account::principal(tx, ws, user)))
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(account::create_session(tx, session)))
+            .await
+    }
+
+    async fn session_principal(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Principal, String)>> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { account::session_principal(tx, &h, now).await }))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { account::delete_session(tx, &h).await }))
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<TokenView> {
+        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { account::create_token(tx, ws, user, &name, &h, at).await })
+            })
+            .await
+    }
+
+    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
+        self.db
+            .run(move |tx| Box::pin(account::list_tokens(tx, ws, user)))
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(account::revoke_token(tx, ws, user, id, at)))
+            .await
+    }
+
+    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { account::token_principal(tx, &h).await }))
+            .await
+    }
+
+    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(account::record_audit(tx, entry)))
+            .await
+    }
+
+    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db
+            .run(move |tx| Box::pin(account::list_audit(tx, ws, limit)))
+            .await
+    }
+
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { directory::create_team(tx, ws, &name, at).await }))
+            .await
+    }
+
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+        self.db
+            .run(move |tx| Box::pin(directory::list_teams(tx, ws)))
+            .await
+    }
+
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { directory::rename_team(tx, ws, id, &name).await }))
+            .await
+    }
+
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+        self.db
+            .write(move |tx, _| Box::pin(directory::delete_team(tx, ws, id)))
+            .await
+    }
+
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView> {
+        self.db
+            .run(move |tx| Box::pin(directory::set_team_member(tx, ws, team, user, member)))
+            .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .run(move |tx| Box::pin(directory::create_inbox(tx, ws, inbox, at)))
+            .await
+    }
+
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { directory::list_inboxes(tx, &scope).await }))
+            .await
+    }
+
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
+        if !scope.can_see(id) {
+            return Err(StoreError::NotFound);
+        }
+        let ws = scope.workspace;
+        self.db
+            .run(move |tx| Box::pin(directory::inbox(tx, ws, id)))
+            .await
+    }
+
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .run(move |tx| Box::pin(directory::update_inbox(tx, ws, id, patch)))
+            .await
+    }
+
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
+        self.db
+            .run(move |tx| Box::pin(directory::inbox_for_hook(tx, id)))
+            .await
+    }
+
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(directory::set_inbox_member(tx, ws, inbox, user, member)))
+            .await
+    }
+
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
+        self.db
+            .run(move |tx| Box::pin(directory::inbox_members(tx, ws, inbox)))
+            .await
+    }
+
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(contacts::create_contact(tx, ws, contact, at)))
+            .await
+    }
+
+    async fn contact(&self, ws: WorkspaceId, id: ContactId) -> StoreResult<ContactView> {
+        self.db
+            .run(move |tx| Box::pin(rows::load_contact(tx, ws.as_uuid(), id.as_uuid())))
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(contacts::update_contact(tx, ws, id, patch, at)))
+            .await
+    }
+
+    async fn search_contacts(
+        &self,
+        ws: WorkspaceId,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let q = q.to_owned();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { contacts::search(tx, ws, &q, cursor, limit).await })
+            })
+            .await
+    }
+
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(contacts::add_identity(tx, ws, contact, identity, at)))
+            .await
+    }
+
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView> {
+        // Under the event lock: the check that no conversation replies to the identity must not
+        // race an inbound message that makes one.
+        self.db
+            .write(move |tx, _| Box::pin(contacts::remove_identity(tx, ws, contact, identity)))
+            .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        let m = contacts::Merge {
+            kept,
+            absorbed,
+            actor,
+            at,
+        };
+        self.db
+            .write(move |tx, ev| Box::pin(contacts::merge(tx, ws, m, ev)))
+            .await
+    }
+
+    async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
+        self.inbound.apply(msg).await
+    }
+
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        q: &ConversationQuery,
+    ) -> StoreResult<Page<ConversationView>> {
+        let (scope, q) = (scope.clone(), q.clone());
+        self.db
+            .run(move |tx| Box::pin(async move { queries::list(tx, &scope, &q).await }))
+            .await
+    }
+
+    async fn conversation(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+    ) -> StoreResult<ConversationView> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { conversations::load_scoped(tx, &scope, id).await })
+            })
+            .await
+    }
+
+    async fn timeline(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<TimelineEntry>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { queries::timeline(tx, &scope, id, before, limit).await })
+            })
+            .await
+    }
+
+    async fn act(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        actor: UserId,
+        cmd: Command,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move { commands::act(tx, &scope, id, actor, cmd, at, ev).await })
+            })
+            .await
+    }
+
+    async fn start_conversation(
+        &self,
+        scope: &Scope,
+        inbox: InboxId,
+        contact: ContactId,
+        actor: UserId,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        let s = commands::Start {
+            inbox,
+            contact,
+            actor,
+            body,
+            at,
+        };
+        self.db
+            .write(move |tx, ev| Box::pin(async move { commands::start(tx, &scope, s, ev).await }))
+            .await
+    }
+
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
+        self.db
+            .write(move |tx, ev| Box::pin(commands::wake_snoozed(tx, now, ev)))
+            .await
+    }
+
+    async fn events_since(
+        &self,
+        scope: &Scope,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Published>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { queries::events_since(tx, &scope, after_seq, limit).await })
+            })
+            .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.db
+            .run(move |tx| Box::pin(outbox::claim(tx, now, limit, lease_ms)))
+            .await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| Box::pin(outbox::finish(tx, id, result, at, ev)))
+            .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.db.run(|tx| Box::pin(outbox::next_due(tx))).await
+    }
+}
