@@ -175,6 +175,7 @@ impl IdentityKind {
 pub fn parse_external_id(field: &'static str, s: &str) -> Result<String, Invalid> {
     let s = s.trim();
     if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
+        // (control characters include NUL, which PostgreSQL cannot store)
         return Err(Invalid::new(field, "must be 1 to 256 printable characters"));
     }
     Ok(s.to_string())

@@ -192,6 +192,7 @@ mod tests {
     #[test]
     fn bodies_must_have_content() {
         assert!(parse_body("body", "  \n").is_err());
+        assert!(parse_body("body", "a\0b").is_err());
         assert!(parse_body("body", &"x".repeat(MAX_BODY_CHARS + 1)).is_err());
         assert_eq!(parse_body("body", "hi"), Ok("hi".into()));
     }

@@ -73,6 +73,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         http,
         dispatch_bell: Arc::new(tokio::sync::Notify::new()),
         setup_token: Arc::new(std::sync::Mutex::new(None)),
+        hook_inboxes: Arc::default(),
     })
 }
 

@@ -1,9 +1,12 @@
 //! The application state every handler shares: the store, the realtime hub, the clock, settings,
 //! the HTTP client for outbound deliveries, and the dispatcher's wake-up bell.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use parley_store::DynStore;
+use parley_core::InboxId;
+use parley_store::{DynStore, InboxRow, StoreError};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -21,10 +24,42 @@ pub struct App {
     pub dispatch_bell: Arc<Notify>,
     /// A one-time setup token, when the server started with an empty database and no admin.
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
+    /// Inboxes recently looked up by webhooks: every inbound request needs its inbox's secret.
+    pub hook_inboxes: Arc<std::sync::Mutex<HashMap<InboxId, (InboxRow, Instant)>>>,
 }
+
+/// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry
+/// is dropped); changes made on another node apply within this time.
+const HOOK_INBOX_TTL: Duration = Duration::from_secs(5);
 
 impl App {
     pub fn now(&self) -> parley_core::Timestamp {
         self.clock.now()
+    }
+
+    /// The inbox a webhook names, from the cache when fresh.
+    pub async fn hook_inbox(&self, id: InboxId) -> Result<Option<InboxRow>, StoreError> {
+        if let Ok(cache) = self.hook_inboxes.lock() {
+            if let Some((row, at)) = cache.get(&id) {
+                if at.elapsed() < HOOK_INBOX_TTL {
+                    return Ok(Some(row.clone()));
+                }
+            }
+        }
+        let row = self.store.inbox_for_hook(id).await?;
+        if let (Some(r), Ok(mut cache)) = (&row, self.hook_inboxes.lock()) {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(id, (r.clone(), Instant::now()));
+        }
+        Ok(row)
+    }
+
+    /// Drops a cached inbox after it changed.
+    pub fn forget_inbox(&self, id: InboxId) {
+        if let Ok(mut cache) = self.hook_inboxes.lock() {
+            cache.remove(&id);
+        }
     }
 }

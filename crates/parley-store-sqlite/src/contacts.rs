@@ -281,6 +281,7 @@ pub(crate) fn merge(
         );
         match existing {
             Ok(mut into) => {
+                let before = into.clone();
                 // Two threads in one inbox become one: the timeline is re-parented, never rewritten.
                 for table in ["event", "message"] {
                     c.execute(
@@ -312,7 +313,7 @@ pub(crate) fn merge(
                     into.snoozed_until = None;
                 }
                 into.contact_name = keep.name.clone().or(gone.name.clone());
-                save_conversation(c, &into, true)?;
+                save_conversation(c, &before, &into)?;
                 let change =
                     serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
                 let data = plan::conversation_updated(&change, Some(actor.as_uuid()), &into);

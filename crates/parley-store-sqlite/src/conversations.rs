@@ -18,7 +18,7 @@ use crate::rows::{
     self, scope_filter, uid, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS, MESSAGE_COLS,
 };
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one column each; a struct would only be unpacked again")]
 pub(crate) fn insert_event(
     c: &Connection,
     events: &mut Vec<Published>,
@@ -80,33 +80,72 @@ fn load_scoped(c: &Connection, scope: &Scope, id: ConversationId) -> StoreResult
     load_conversation_by(c, &cond, [id.to_string(), scope.workspace.to_string()])
 }
 
-/// Writes a conversation's projected state; `labels_changed` also rewrites its label index.
+/// Writes the columns of a conversation that changed between `before` and `v`. Only changed columns
+/// are set, so SQLite maintains only the indexes that really moved (most messages touch one).
 pub(crate) fn save_conversation(
     c: &Connection,
+    before: &ConversationView,
     v: &ConversationView,
-    labels_changed: bool,
 ) -> StoreResult<()> {
-    c.prepare_cached(
-        "UPDATE conversation SET status = ?2, snoozed_until = ?3, assignee_id = ?4, team_id = ?5, priority = ?6, labels = ?7, \
-         waiting_since = ?8, waiting_key = ?9, last_activity_at = ?10, last_message = ?11, identity_id = ?12 WHERE id = ?1",
-    )
-    .map_err(sql_err)?
-    .execute(params![
-        v.id.to_string(),
-        v.status.as_str(),
-        v.snoozed_until.map(|t| t.0),
-        v.assignee_id.map(|a| a.to_string()),
-        v.team_id.map(|t| t.to_string()),
-        v.priority.rank(),
-        serde_json::to_string(&v.labels).unwrap_or_else(|_| "[]".into()),
-        v.waiting_since.map(|t| t.0),
-        v.waiting_key(),
-        v.last_activity_at.0,
-        v.last_message,
-        v.identity_id.to_string(),
-    ])
-    .map_err(sql_err)?;
-    if labels_changed {
+    let mut sets: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut set = |col: &str, val: Value| {
+        args.push(val);
+        sets.push(format!("{col} = ?{}", args.len()));
+    };
+    let text = |s: String| Value::Text(s);
+    let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+    let opt_int = |i: Option<i64>| i.map_or(Value::Null, Value::Integer);
+    if before.status != v.status {
+        set("status", text(v.status.as_str().into()));
+    }
+    if before.snoozed_until != v.snoozed_until {
+        set("snoozed_until", opt_int(v.snoozed_until.map(|t| t.0)));
+    }
+    if before.assignee_id != v.assignee_id {
+        set(
+            "assignee_id",
+            opt_text(v.assignee_id.map(|a| a.to_string())),
+        );
+    }
+    if before.team_id != v.team_id {
+        set("team_id", opt_text(v.team_id.map(|t| t.to_string())));
+    }
+    if before.priority != v.priority {
+        set("priority", Value::Integer(v.priority.rank()));
+    }
+    if before.labels != v.labels {
+        set(
+            "labels",
+            text(serde_json::to_string(&v.labels).unwrap_or_else(|_| "[]".into())),
+        );
+    }
+    if before.waiting_since != v.waiting_since {
+        set("waiting_since", opt_int(v.waiting_since.map(|t| t.0)));
+        set("waiting_key", Value::Integer(v.waiting_key()));
+    }
+    if before.last_activity_at != v.last_activity_at {
+        set("last_activity_at", Value::Integer(v.last_activity_at.0));
+    }
+    if before.last_message != v.last_message {
+        set("last_message", opt_text(v.last_message.clone()));
+    }
+    if before.identity_id != v.identity_id {
+        set("identity_id", text(v.identity_id.to_string()));
+    }
+    if !sets.is_empty() {
+        args.push(text(v.id.to_string()));
+        let sql = format!(
+            "UPDATE conversation SET {} WHERE id = ?{}",
+            sets.join(", "),
+            args.len()
+        );
+        c.prepare_cached(&sql)
+            .map_err(sql_err)?
+            .execute(params_from_iter(args))
+            .map_err(sql_err)?;
+    }
+    if before.labels != v.labels {
         c.execute(
             "DELETE FROM conversation_label WHERE conversation_id = ?1",
             [v.id.to_string()],
@@ -317,6 +356,7 @@ pub(crate) fn apply_inbound(
         }
         Err(e) => return Err(e),
     };
+    let before = conv.clone();
     record_reopen(c, events, ws, &mut conv, m.at)?;
     // Replies go to the identity the customer last wrote from.
     conv.identity_id = identity_id;
@@ -336,7 +376,7 @@ pub(crate) fn apply_inbound(
     insert_message(c, ws, &msg)?;
     conv.apply(&Change::Inbound, m.at);
     conv.last_message = Some(plan::preview(&msg.body));
-    save_conversation(c, &conv, false)?;
+    save_conversation(c, &before, &conv)?;
     let data = plan::message_created(&msg, &conv);
     insert_event(
         c,
@@ -436,12 +476,13 @@ pub(crate) fn act(
 ) -> StoreResult<ActOutcome> {
     let ws = scope.workspace;
     let mut conv = load_scoped(c, scope, id)?;
+    let before = conv.clone();
     let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
     match cmd {
         Command::Reply { body } => {
             let msg = queue_reply(c, ws, &mut conv, actor, body, at)?;
-            save_conversation(c, &conv, false)?;
+            save_conversation(c, &before, &conv)?;
             insert_event(
                 c,
                 events,
@@ -465,7 +506,7 @@ pub(crate) fn act(
                 created_at: at,
             };
             conv.apply(&change, at);
-            save_conversation(c, &conv, false)?;
+            save_conversation(c, &before, &conv)?;
             insert_event(
                 c,
                 events,
@@ -484,7 +525,7 @@ pub(crate) fn act(
                 check_assignment(c, ws, conv.inbox_id, *assignee, *team)?;
             }
             conv.apply(&change, at);
-            save_conversation(c, &conv, matches!(other, Command::Labels { .. }))?;
+            save_conversation(c, &before, &conv)?;
             let data = plan::conversation_updated(
                 &plan::change_json(&change),
                 Some(actor.as_uuid()),
@@ -511,6 +552,7 @@ pub(crate) fn act(
     })
 }
 
+#[expect(clippy::too_many_arguments, reason = "mirrors Store::start_conversation plus the connection and event buffer")]
 pub(crate) fn start(
     c: &Connection,
     scope: &Scope,
@@ -551,9 +593,10 @@ pub(crate) fn start(
         }
         Err(e) => return Err(e),
     };
+    let before = conv.clone();
     conv.identity_id = identity.id;
     let msg = queue_reply(c, ws, &mut conv, actor, body, at)?;
-    save_conversation(c, &conv, false)?;
+    save_conversation(c, &before, &conv)?;
     insert_event(
         c,
         events,
@@ -747,13 +790,14 @@ pub(crate) fn wake_snoozed(
         .map_err(sql_err)?;
     for (id, ws) in &due {
         let mut conv = load_conversation_by(c, "c.id = ?1", [id.to_string()])?;
+        let before = conv.clone();
         let change = Change::Status {
             from: Status::Snoozed,
             to: Status::Open,
             snoozed_until: None,
         };
         conv.apply(&change, now);
-        save_conversation(c, &conv, false)?;
+        save_conversation(c, &before, &conv)?;
         let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
         insert_event(
             c,

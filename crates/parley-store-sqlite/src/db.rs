@@ -47,6 +47,9 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// The writer keeps more of the database in memory than readers do: it touches every index.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+
 impl Db {
     pub(crate) fn open(
         path: &Path,
@@ -60,6 +63,8 @@ impl Db {
             Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         configure(&conn, durability).context("configuring SQLite")?;
         crate::migrate::run(&mut conn).context("applying migrations")?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))
+            .context("sizing the cache")?;
         // Checkpoints run on their own thread, so a commit never waits for one.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .context("configuring checkpoints")?;
@@ -163,6 +168,13 @@ fn spawn_checkpointer(path: PathBuf, durability: Durability) -> anyhow::Result<(
     Ok(())
 }
 
+/// Runs a fixed statement (transaction control) through the statement cache.
+fn exec(conn: &Connection, sql: &str) -> bool {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .is_ok()
+}
+
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, sink: EventSink) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -172,16 +184,19 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, sink: EventSink) {
                 Err(_) => break,
             }
         }
+        // A lone write needs no savepoint: its failure rolls back the whole transaction.
+        let alone = batch.len() == 1;
         let mut completions = Vec::with_capacity(batch.len());
         let mut published = Vec::new();
-        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let began = exec(&conn, "BEGIN IMMEDIATE");
+        let mut failed_alone = false;
         for job in batch {
             if !began {
                 let (_, done) = job_failed();
                 completions.push(done);
                 continue;
             }
-            let savepoint = conn.execute_batch("SAVEPOINT job").is_ok();
+            let savepoint = alone || exec(&conn, "SAVEPOINT job");
             let mut events = Vec::new();
             let (ok, done) = if savepoint {
                 job(&conn, &mut events)
@@ -189,23 +204,31 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, sink: EventSink) {
                 job_failed()
             };
             if ok {
-                let _ = conn.execute_batch("RELEASE job");
+                if !alone {
+                    exec(&conn, "RELEASE job");
+                }
                 published.append(&mut events);
+            } else if alone {
+                failed_alone = true;
             } else if savepoint {
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                exec(&conn, "ROLLBACK TO job");
+                exec(&conn, "RELEASE job");
             }
             completions.push(done);
         }
-        let committed = began && conn.execute_batch("COMMIT").is_ok();
+        let committed = began && !failed_alone && exec(&conn, "COMMIT");
         if began && !committed {
-            tracing::error!("SQLite commit failed; the batch was rolled back");
-            let _ = conn.execute_batch("ROLLBACK");
+            if !failed_alone {
+                tracing::error!("SQLite commit failed; the batch was rolled back");
+            }
+            exec(&conn, "ROLLBACK");
         }
         if committed && !published.is_empty() {
             sink(&published);
         }
         for done in completions {
-            done(committed);
+            // A lone failed job already holds its own error; `committed` only matters for successes.
+            done(committed || failed_alone);
         }
     }
 }

@@ -35,7 +35,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 10)]
     secs: u64,
     /// Concurrent HTTP connections in the throughput phase
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     connections: usize,
     /// Messages per second in the fixed-rate latency phase
     #[arg(long, default_value_t = 1000)]
@@ -188,6 +188,8 @@ async fn set_up(base: &str) -> anyhow::Result<(String, String, String)> {
 }
 
 /// Latencies (µs) seen on the agent socket, by phase letter.
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
 #[derive(Default)]
 struct Seen {
     a: Vec<u64>,
@@ -239,27 +241,42 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         }
     });
 
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections.max(64))
-        .build()?;
-    let hook = Arc::new(format!("{}/hooks/api/{inbox}", server.base));
+    let hook = Arc::new(format!("/hooks/api/{inbox}"));
+    let addr = server.base.trim_start_matches("http://").to_string();
     let secret = Arc::new(secret);
     let counter = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let acks: Arc<Mutex<Seen>> = Arc::default();
+    // A lean HTTP/1.1 client: one keep-alive connection per worker, so the load generator takes as
+    // little of the shared CPU as it can.
+    let connect = {
+        let addr = addr.clone();
+        move || {
+            let addr = addr.clone();
+            async move {
+                let tcp = tokio::net::TcpStream::connect(&addr).await?;
+                tcp.set_nodelay(true)?;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                        .await?;
+                tokio::spawn(conn);
+                anyhow::Ok(sender)
+            }
+        }
+    };
     let post = {
-        let (client, hook, secret, counter, failures, acks) = (
-            client.clone(),
+        let (hook, addr, secret, counter, failures, acks) = (
             hook.clone(),
+            addr.clone(),
             secret.clone(),
             counter.clone(),
             failures.clone(),
             acks.clone(),
         );
-        move |phase: char| {
-            let (client, hook, secret, counter, failures, acks) = (
-                client.clone(),
+        move |mut sender: Sender, phase: char| {
+            let (hook, addr, secret, counter, failures, acks) = (
                 hook.clone(),
+                addr.clone(),
                 secret.clone(),
                 counter.clone(),
                 failures.clone(),
@@ -273,14 +290,24 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                     n % 1000
                 );
                 let sig = api::sign(&secret, body.as_bytes());
-                let ok = client
-                    .post(hook.as_str())
+                let req = hyper::Request::post(hook.as_str())
+                    .header("host", addr.as_str())
                     .header("content-type", "application/json")
                     .header(api::SIGNATURE_HEADER, sig)
-                    .body(body)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
+                    .body(http_body_util::Full::new(bytes::Bytes::from(body)));
+                let ok = match req {
+                    Ok(r) => match sender.send_request(r).await {
+                        Ok(resp) => {
+                            let ok = resp.status().is_success();
+                            http_body_util::BodyExt::collect(resp.into_body())
+                                .await
+                                .is_ok()
+                                && ok
+                        }
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                };
                 let took = (t0.elapsed().as_micros() - t) as u64;
                 if let Ok(mut a) = acks.lock() {
                     if phase == 'A' {
@@ -292,7 +319,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 if !ok {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
-                ok
+                (ok, sender)
             }
         }
     };
@@ -307,13 +334,16 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let cpu_before = cpu_secs(pid);
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| {
-            let post = post.clone();
+            let (post, connect) = (post.clone(), connect.clone());
             tokio::spawn(async move {
                 let mut ok = 0u64;
+                let Ok(mut sender) = connect().await else {
+                    return 0;
+                };
                 while Instant::now() < deadline {
-                    if post('A').await {
-                        ok += 1;
-                    }
+                    let (sent, s) = post(sender, 'A').await;
+                    sender = s;
+                    ok += u64::from(sent);
                 }
                 ok
             })
@@ -334,10 +364,21 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     );
     let total_b = args.rate * args.rate_secs;
     let start_b = tokio::time::Instant::now();
+    // Open loop: each request goes out at its scheduled time on a free connection.
+    let (free_tx, mut free_rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..64 {
+        free_tx.send(connect().await?)?;
+    }
     let mut handles = Vec::with_capacity(total_b as usize);
     for i in 0..total_b {
         tokio::time::sleep_until(start_b + Duration::from_micros(i * 1_000_000 / args.rate)).await;
-        handles.push(tokio::spawn(post('B')));
+        let sender = free_rx.recv().await.context("connection pool")?;
+        let (post, free_tx) = (post.clone(), free_tx.clone());
+        handles.push(tokio::spawn(async move {
+            let (ok, sender) = post(sender, 'B').await;
+            let _ = free_tx.send(sender);
+            ok
+        }));
     }
     let mut acked_b = 0;
     for h in handles {

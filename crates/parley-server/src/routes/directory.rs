@@ -255,6 +255,7 @@ pub async fn update_inbox(
         patch.settings = Some(settings);
     }
     let row = app.store.update_inbox(p.workspace_id, id, patch).await?;
+    app.forget_inbox(id);
     audit(
         &app,
         &p,

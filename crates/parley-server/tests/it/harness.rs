@@ -285,12 +285,15 @@ impl TestApp {
     }
 }
 
+/// One callback received: its signature header and body.
+pub type Delivery = (Option<String>, String);
+
 /// An integrating system's callback endpoint: records what it receives, answering with the
 /// statuses it is told to (then 200).
 #[derive(Clone)]
 pub struct Callback {
     pub url: String,
-    pub received: Arc<Mutex<Vec<(Option<String>, String)>>>,
+    pub received: Arc<Mutex<Vec<Delivery>>>,
     pub failures_left: Arc<Mutex<u32>>,
 }
 
@@ -336,7 +339,7 @@ impl Callback {
         cb
     }
 
-    pub async fn wait_for(&self, n: usize) -> Vec<(Option<String>, String)> {
+    pub async fn wait_for(&self, n: usize) -> Vec<Delivery> {
         for _ in 0..200 {
             let got = self.received.lock().expect("lock").clone();
             if got.len() >= n {

@@ -6,6 +6,9 @@ use serde_json::{json, Value};
 use crate::harness::TestApp;
 use crate::on_both;
 
+/// What, method, path, content type, body, expected status, expected code.
+type Case<'a> = (&'a str, Method, String, Option<&'a str>, Vec<u8>, u16, &'a str);
+
 async fn raw(
     t: &TestApp,
     method: Method,
@@ -34,7 +37,7 @@ on_both!(
         let conv = v["conversation_id"].as_str().unwrap().to_string();
         let reply = format!("/api/v1/conversations/{conv}/messages");
         let json_ct = Some("application/json");
-        let cases: Vec<(&str, Method, String, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        let cases: Vec<Case> = vec![
         ("bad JSON", Method::POST, reply.clone(), json_ct, b"{\"body\":".to_vec(), 400, "bad_json"),
         ("missing field", Method::POST, reply.clone(), json_ct, b"{}".to_vec(), 422, "invalid_body"),
         ("wrong type", Method::POST, reply.clone(), json_ct, b"{\"body\":42}".to_vec(), 422, "invalid_body"),
