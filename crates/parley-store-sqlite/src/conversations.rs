@@ -18,7 +18,10 @@ use crate::rows::{
     self, scope_filter, uid, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS, MESSAGE_COLS,
 };
 
-#[expect(clippy::too_many_arguments, reason = "one column each; a struct would only be unpacked again")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one column each; a struct would only be unpacked again"
+)]
 pub(crate) fn insert_event(
     c: &Connection,
     events: &mut Vec<Published>,
@@ -552,7 +555,10 @@ pub(crate) fn act(
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "mirrors Store::start_conversation plus the connection and event buffer")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors Store::start_conversation plus the connection and event buffer"
+)]
 pub(crate) fn start(
     c: &Connection,
     scope: &Scope,

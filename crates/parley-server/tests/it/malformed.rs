@@ -7,7 +7,15 @@ use crate::harness::TestApp;
 use crate::on_both;
 
 /// What, method, path, content type, body, expected status, expected code.
-type Case<'a> = (&'a str, Method, String, Option<&'a str>, Vec<u8>, u16, &'a str);
+type Case<'a> = (
+    &'a str,
+    Method,
+    String,
+    Option<&'a str>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
 
 async fn raw(
     t: &TestApp,
