@@ -132,6 +132,10 @@ pub fn parse_body(field: &'static str, s: &str) -> Result<String, Invalid> {
             format!("must be at most {MAX_BODY_CHARS} characters"),
         ));
     }
+    // NUL is never text a person wrote, and PostgreSQL cannot store it.
+    if s.contains('\0') {
+        return Err(Invalid::new(field, "must not contain NUL characters"));
+    }
     Ok(s.to_string())
 }
 

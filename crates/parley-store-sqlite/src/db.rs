@@ -13,6 +13,9 @@ use parley_store::{EventSink, Published, StoreError, StoreResult};
 use rusqlite::Connection;
 
 const MAX_BATCH: usize = 512;
+const CHECKPOINT_EVERY_MS: u64 = 1000;
+/// 256 MiB of 4 KiB pages.
+const WAL_RESTART_FRAMES: i64 = 65_536;
 const MAX_IDLE_READERS: usize = 8;
 
 type Completion = Box<dyn FnOnce(bool) + Send>;
@@ -151,17 +154,30 @@ impl Db {
     }
 }
 
-/// Copies the WAL back into the database every half second (PASSIVE: never blocks the writer or
-/// readers), so the WAL stays small without the writer paying for it inside a commit.
+/// Copies the WAL back into the database once a second from its own connection (PASSIVE: never
+/// blocks the writer or readers), so a commit never pays for a checkpoint. Once a second, not
+/// continuously: each checkpoint ends in an fsync of the database file, and the writer's own
+/// fsyncs queue behind it. Under a burst too long for the WAL to ever restart, a RESTART
+/// checkpoint past `WAL_RESTART_FRAMES` bounds its size at the cost of one short pause.
 fn spawn_checkpointer(path: PathBuf, durability: Durability) -> anyhow::Result<()> {
     let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
     configure(&conn, durability).context("configuring the checkpointer")?;
     std::thread::Builder::new()
         .name("parley-sqlite-checkpoint".into())
         .spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
+            std::thread::sleep(std::time::Duration::from_millis(CHECKPOINT_EVERY_MS));
+            // Answers (busy, frames in the WAL, frames copied back).
+            let frames =
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+            match frames {
+                Ok(n) if n > WAL_RESTART_FRAMES => {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL restart failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
             }
         })
         .context("starting the checkpointer")?;

@@ -43,6 +43,9 @@ pub struct IngestArgs {
     /// Seconds of the fixed-rate phase
     #[arg(long, default_value_t = 10)]
     rate_secs: u64,
+    /// Pause between the phases, in seconds
+    #[arg(long, default_value_t = 3)]
+    pause_secs: u64,
     /// SQLite durability for the server: full or normal
     #[arg(long, default_value = "full")]
     sqlite_sync: String,
@@ -194,6 +197,8 @@ type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes
 struct Seen {
     a: Vec<u64>,
     b: Vec<u64>,
+    /// (sent at µs since t0, latency µs) of phase B, to see when slow requests happen.
+    b_at: Vec<(u64, u64)>,
 }
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
@@ -313,7 +318,8 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                     if phase == 'A' {
                         a.a.push(took)
                     } else {
-                        a.b.push(took)
+                        a.b.push(took);
+                        a.b_at.push((t as u64, took));
                     }
                 }
                 if !ok {
@@ -323,6 +329,41 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             }
         }
     };
+
+    // Phase B first: the latency at a steady 1,000/s on a quiet server; the burst of phase A
+    // leaves seconds of checkpoint I/O behind it that would be measured instead.
+    println!(
+        "phase B: {} messages/s for {} s …",
+        args.rate, args.rate_secs
+    );
+    let total_b = args.rate * args.rate_secs;
+    // Open loop: each request goes out at its scheduled time on a free connection.
+    let (free_tx, mut free_rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..64 {
+        free_tx.send(connect().await?)?;
+    }
+    let start_b = tokio::time::Instant::now();
+    let mut handles = Vec::with_capacity(total_b as usize);
+    for i in 0..total_b {
+        tokio::time::sleep_until(start_b + Duration::from_micros(i * 1_000_000 / args.rate)).await;
+        let sender = free_rx.recv().await.context("connection pool")?;
+        let (post, free_tx) = (post.clone(), free_tx.clone());
+        handles.push(tokio::spawn(async move {
+            let (ok, sender) = post(sender, 'B').await;
+            let _ = free_tx.send(sender);
+            ok
+        }));
+    }
+    let mut acked_b = 0;
+    for h in handles {
+        if h.await? {
+            acked_b += 1;
+        }
+    }
+    let elapsed_b = start_b.elapsed().as_secs_f64();
+
+    // A pause, so phase A starts on a quiet server.
+    tokio::time::sleep(Duration::from_secs(args.pause_secs)).await;
 
     // Phase A: closed loop, as fast as the server acknowledges.
     println!(
@@ -356,38 +397,6 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let elapsed_a = started.elapsed().as_secs_f64();
     let server_cpu_a = cpu_secs(pid) - cpu_before;
     tokio::time::sleep(Duration::from_secs(2)).await;
-
-    // Phase B: open loop at a fixed rate.
-    println!(
-        "phase B: {} messages/s for {} s …",
-        args.rate, args.rate_secs
-    );
-    let total_b = args.rate * args.rate_secs;
-    let start_b = tokio::time::Instant::now();
-    // Open loop: each request goes out at its scheduled time on a free connection.
-    let (free_tx, mut free_rx) = tokio::sync::mpsc::unbounded_channel();
-    for _ in 0..64 {
-        free_tx.send(connect().await?)?;
-    }
-    let mut handles = Vec::with_capacity(total_b as usize);
-    for i in 0..total_b {
-        tokio::time::sleep_until(start_b + Duration::from_micros(i * 1_000_000 / args.rate)).await;
-        let sender = free_rx.recv().await.context("connection pool")?;
-        let (post, free_tx) = (post.clone(), free_tx.clone());
-        handles.push(tokio::spawn(async move {
-            let (ok, sender) = post(sender, 'B').await;
-            let _ = free_tx.send(sender);
-            ok
-        }));
-    }
-    let mut acked_b = 0;
-    for h in handles {
-        if h.await? {
-            acked_b += 1;
-        }
-    }
-    let elapsed_b = start_b.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let peak_rss_kb = proc_status(pid, "VmHWM:").unwrap_or(0);
     reader.abort();
 
@@ -403,6 +412,18 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
     ack_a.sort_unstable();
     ack_b.sort_unstable();
+    if std::env::var_os("PARLEY_BENCH_SLOW").is_some() {
+        let s = acks.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let mut slow: Vec<_> = s.b_at.iter().filter(|(_, l)| *l > 5_000).collect();
+        slow.sort();
+        for (at, l) in slow {
+            eprintln!(
+                "slow: at {:.3} s, {:.1} ms",
+                *at as f64 / 1e6,
+                *l as f64 / 1e3
+            );
+        }
+    }
     let backend = if args.postgres.is_some() {
         "postgres".to_string()
     } else {
