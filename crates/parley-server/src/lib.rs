@@ -52,7 +52,7 @@ pub async fn open_store(db: &Database, sink: EventSink) -> anyhow::Result<DynSto
     })
 }
 
-/// Builds the application: store, hub and HTTP client. Workers are started by `spawn_workers`.
+/// Builds the application: store, hub and HTTP client. Workers are started by `start_workers`.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let hub = realtime::Hub::new();
     let sink_hub = hub.clone();
@@ -135,8 +135,19 @@ pub async fn first_start(
     }
 }
 
-pub fn spawn_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    workers::spawn(app)
+/// Starts the background workers. On the embedded database this server is the only one, so
+/// deliveries its previous run had claimed when it stopped are released first.
+pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    if matches!(app.config.database, Database::Sqlite { .. }) {
+        let n = app.store.release_claims().await?;
+        if n > 0 {
+            tracing::info!(
+                deliveries = n,
+                "released deliveries claimed before the last stop"
+            );
+        }
+    }
+    Ok(workers::spawn(app))
 }
 
 async fn security_headers(

@@ -163,3 +163,12 @@ pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
         None => None,
     })
 }
+
+pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
+    exec(
+        tx,
+        "UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL",
+        &[],
+    )
+    .await
+}

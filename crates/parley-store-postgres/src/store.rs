@@ -498,4 +498,8 @@ impl Store for PostgresStore {
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db.run(|tx| Box::pin(outbox::next_due(tx))).await
     }
+
+    async fn release_claims(&self) -> StoreResult<u64> {
+        self.db.run(|tx| Box::pin(outbox::release_claims(tx))).await
+    }
 }

@@ -483,4 +483,14 @@ impl Store for SqliteStore {
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db.read(outbox::next_due).await
     }
+
+    async fn release_claims(&self) -> StoreResult<u64> {
+        self.db
+            .write(|c, _| {
+                c.execute("UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL", [])
+                    .map(|n| n as u64)
+                    .map_err(db::sql_err)
+            })
+            .await
+    }
 }

@@ -302,6 +302,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// When the next queued delivery is due, if any.
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// Makes every claimed delivery claimable at once; returns how many. Only for a lone server
+    /// starting up (the embedded mode): the claims of its previous run died with that process,
+    /// and waiting out their leases would only delay the replies.
+    async fn release_claims(&self) -> StoreResult<u64>;
 }
 
 /// A store shared by the application.

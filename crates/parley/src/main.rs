@@ -221,7 +221,7 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {bind}"))?;
     println!("Parley is listening on http://{}", listener.local_addr()?);
-    let workers = parley_server::spawn_workers(&app);
+    let workers = parley_server::start_workers(&app).await?;
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

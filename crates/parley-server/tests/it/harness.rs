@@ -113,7 +113,7 @@ impl TestApp {
             })
             .await;
         });
-        let workers = parley_server::spawn_workers(&app);
+        let workers = parley_server::start_workers(&app).await.expect("workers");
         Self {
             app,
             base: format!("http://{addr}"),

@@ -270,6 +270,14 @@ pub async fn replies_answer_waiting_and_queue_delivery(h: Harness) {
         s.claim_outbox(t(22), 10, 30_000).await.unwrap().is_empty(),
         "a claimed delivery is leased"
     );
+    assert_eq!(s.release_claims().await.unwrap(), 1);
+    let reclaimed = s.claim_outbox(t(22), 10, 30_000).await.unwrap();
+    assert_eq!(
+        reclaimed.len(),
+        1,
+        "a released claim can be claimed again at once"
+    );
+    assert_eq!(reclaimed[0].id, jobs[0].id);
     s.finish_outbox(
         jobs[0].id,
         OutboxResult::Sent {
