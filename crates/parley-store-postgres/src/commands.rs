@@ -3,7 +3,6 @@
 
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, Status};
-use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
@@ -62,19 +61,7 @@ async fn queue_reply(
     body: String,
     at: Timestamp,
 ) -> StoreResult<MessageView> {
-    let msg = MessageView {
-        id: new_id().into(),
-        conversation_id: conv.id,
-        inbox_id: conv.inbox_id,
-        direction: Direction::Outbound,
-        sender_kind: SenderKind::Agent,
-        sender_id: Some(actor.as_uuid()),
-        body,
-        external_id: None,
-        status: DeliveryStatus::Queued,
-        error: None,
-        created_at: at,
-    };
+    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at);
     insert_message(tx, ws, &msg).await?;
     exec(
         tx,

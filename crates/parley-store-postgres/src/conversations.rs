@@ -1,7 +1,6 @@
 //! Conversations and their timeline rows: appending events and messages, and loading and saving a
 //! conversation's projected state. Writes come as `Stmt` builders too, for the pipelined ingest.
 
-use parley_core::conversation::ConversationState;
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, WorkspaceId,
 };
@@ -221,26 +220,7 @@ pub(crate) fn new_conversation(
     identity: IdentityId,
     at: Timestamp,
 ) -> ConversationView {
-    let s = ConversationState::new(at);
-    let mut v = ConversationView {
-        id: new_id().into(),
-        inbox_id: inbox,
-        contact_id: contact,
-        contact_name,
-        identity_id: identity,
-        status: s.status,
-        snoozed_until: None,
-        assignee_id: None,
-        team_id: None,
-        priority: s.priority,
-        labels: Vec::new(),
-        waiting_since: None,
-        last_activity_at: at,
-        last_message: None,
-        created_at: at,
-    };
-    v.set_state(s);
-    v
+    ConversationView::new_thread(new_id().into(), inbox, contact, contact_name, identity, at)
 }
 
 pub(crate) fn insert_message_stmt(ws: WorkspaceId, m: &MessageView) -> Stmt {

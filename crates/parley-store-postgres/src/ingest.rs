@@ -5,7 +5,6 @@
 use std::sync::LazyLock;
 
 use parley_core::conversation::{Change, Status};
-use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, IdentityId, WorkspaceId};
 use parley_store::*;
 use tokio_postgres::Row;
@@ -139,19 +138,14 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     }
     // Replies go to the identity the customer last wrote from.
     conv.identity_id = identity_id;
-    let msg = MessageView {
-        id: new_id().into(),
-        conversation_id: conv.id,
-        inbox_id: m.inbox_id,
-        direction: Direction::Inbound,
-        sender_kind: SenderKind::Contact,
-        sender_id: Some(contact_id.as_uuid()),
-        body: m.body,
-        external_id: m.external_id,
-        status: DeliveryStatus::Received,
-        error: None,
-        created_at: m.at,
-    };
+    let msg = MessageView::from_customer(
+        new_id().into(),
+        &conv,
+        contact_id,
+        m.body,
+        m.external_id,
+        m.at,
+    );
     writes.push(insert_message_stmt(ws, &msg));
     conv.apply(&Change::Inbound, m.at);
     conv.last_message = Some(plan::preview(&msg.body));

@@ -85,30 +85,7 @@ pub(crate) fn update_contact(
     at: Timestamp,
 ) -> StoreResult<ContactView> {
     let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?;
-    if let Some(v) = p.name {
-        cur.name = v;
-    }
-    if let Some(v) = p.email {
-        cur.email = v;
-    }
-    if let Some(v) = p.phone {
-        cur.phone = v;
-    }
-    if let Some(fields) = p.custom_fields {
-        for (k, v) in fields {
-            if v.is_null() {
-                cur.custom_fields.remove(&k);
-            } else {
-                cur.custom_fields.insert(k, v);
-            }
-        }
-    }
-    if cur.custom_fields.len() > 100 {
-        return Err(StoreError::Invalid {
-            field: "custom_fields",
-            reason: "at most 100 fields".into(),
-        });
-    }
+    cur.apply_patch(p)?;
     c.execute(
         "UPDATE contact SET name = ?1, email = ?2, phone = ?3, custom_fields = ?4, updated_at = ?5 WHERE id = ?6",
         params![
@@ -124,14 +101,6 @@ pub(crate) fn update_contact(
     load_contact(c, &ws.to_string(), &id.to_string())
 }
 
-fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub(crate) fn search(
     c: &Connection,
     ws: WorkspaceId,
@@ -139,15 +108,7 @@ pub(crate) fn search(
     cursor: Option<Cursor>,
     limit: u32,
 ) -> StoreResult<Page<ContactView>> {
-    let q = q.trim().to_lowercase();
-    let pattern = like_pattern(&q);
-    // "555 0100" should find +14155550100: also match the digits alone against phones.
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let digit_pattern = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
-        like_pattern(&digits)
-    } else {
-        pattern.clone()
-    };
+    let (pattern, digit_pattern) = plan::search_patterns(q);
     let (after_text, after_id) = match &cursor {
         Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
         None => (String::new(), String::new()),

@@ -2,8 +2,8 @@
 //! pagination, timelines, snooze wake-ups and the event feed.
 
 use parley_core::contact::IdentityKind;
-use parley_core::conversation::{Change, ConversationState, Status};
-use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::conversation::{Change, Status};
+use parley_core::message::DeliveryStatus;
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, UserId, WorkspaceId,
 };
@@ -193,26 +193,7 @@ fn new_conversation(
     identity: IdentityId,
     at: Timestamp,
 ) -> ConversationView {
-    let s = ConversationState::new(at);
-    let mut v = ConversationView {
-        id: new_id().into(),
-        inbox_id: inbox,
-        contact_id: contact,
-        contact_name,
-        identity_id: identity,
-        status: s.status,
-        snoozed_until: None,
-        assignee_id: None,
-        team_id: None,
-        priority: s.priority,
-        labels: Vec::new(),
-        waiting_since: None,
-        last_activity_at: at,
-        last_message: None,
-        created_at: at,
-    };
-    v.set_state(s);
-    v
+    ConversationView::new_thread(new_id().into(), inbox, contact, contact_name, identity, at)
 }
 
 fn insert_message(c: &Connection, ws: WorkspaceId, m: &MessageView) -> StoreResult<()> {
@@ -363,19 +344,14 @@ pub(crate) fn apply_inbound(
     record_reopen(c, events, ws, &mut conv, m.at)?;
     // Replies go to the identity the customer last wrote from.
     conv.identity_id = identity_id;
-    let msg = MessageView {
-        id: new_id().into(),
-        conversation_id: conv.id,
-        inbox_id: m.inbox_id,
-        direction: Direction::Inbound,
-        sender_kind: SenderKind::Contact,
-        sender_id: Some(contact_id.as_uuid()),
-        body: m.body,
-        external_id: m.external_id,
-        status: DeliveryStatus::Received,
-        error: None,
-        created_at: m.at,
-    };
+    let msg = MessageView::from_customer(
+        new_id().into(),
+        &conv,
+        contact_id,
+        m.body,
+        m.external_id,
+        m.at,
+    );
     insert_message(c, ws, &msg)?;
     conv.apply(&Change::Inbound, m.at);
     conv.last_message = Some(plan::preview(&msg.body));
@@ -434,27 +410,29 @@ fn check_assignment(
     Ok(())
 }
 
+/// Queues an agent's reply: the message, its outbox row, the conversation's new state (from
+/// `before`) and the `message.created` event.
+struct Reply<'a> {
+    before: &'a ConversationView,
+    actor: UserId,
+    body: String,
+    at: Timestamp,
+}
+
 fn queue_reply(
     c: &Connection,
     ws: WorkspaceId,
     conv: &mut ConversationView,
-    actor: UserId,
-    body: String,
-    at: Timestamp,
+    r: Reply<'_>,
+    events: &mut Vec<Published>,
 ) -> StoreResult<MessageView> {
-    let msg = MessageView {
-        id: new_id().into(),
-        conversation_id: conv.id,
-        inbox_id: conv.inbox_id,
-        direction: Direction::Outbound,
-        sender_kind: SenderKind::Agent,
-        sender_id: Some(actor.as_uuid()),
+    let Reply {
+        before,
+        actor,
         body,
-        external_id: None,
-        status: DeliveryStatus::Queued,
-        error: None,
-        created_at: at,
-    };
+        at,
+    } = r;
+    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at);
     insert_message(c, ws, &msg)?;
     c.prepare_cached(
         "INSERT INTO outbox (id, workspace_id, inbox_id, message_id, state, next_attempt_at, created_at, updated_at) \
@@ -465,6 +443,19 @@ fn queue_reply(
     .map_err(sql_err)?;
     conv.apply(&Change::Outbound, at);
     conv.last_message = Some(plan::preview(&msg.body));
+    save_conversation(c, before, conv)?;
+    let data = plan::message_created(&msg, conv);
+    insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        "message.created",
+        Some(msg.id),
+        at,
+        data,
+    )?;
     Ok(msg)
 }
 
@@ -484,18 +475,17 @@ pub(crate) fn act(
     let (mut message, mut note) = (None, None);
     match cmd {
         Command::Reply { body } => {
-            let msg = queue_reply(c, ws, &mut conv, actor, body, at)?;
-            save_conversation(c, &before, &conv)?;
-            insert_event(
+            let msg = queue_reply(
                 c,
-                events,
                 ws,
-                conv.inbox_id,
-                Some(conv.id),
-                "message.created",
-                Some(msg.id),
-                at,
-                plan::message_created(&msg, &conv),
+                &mut conv,
+                Reply {
+                    before: &before,
+                    actor,
+                    body,
+                    at,
+                },
+                events,
             )?;
             message = Some(msg);
         }
@@ -601,18 +591,17 @@ pub(crate) fn start(
     };
     let before = conv.clone();
     conv.identity_id = identity.id;
-    let msg = queue_reply(c, ws, &mut conv, actor, body, at)?;
-    save_conversation(c, &before, &conv)?;
-    insert_event(
+    let msg = queue_reply(
         c,
-        events,
         ws,
-        conv.inbox_id,
-        Some(conv.id),
-        "message.created",
-        Some(msg.id),
-        at,
-        plan::message_created(&msg, &conv),
+        &mut conv,
+        Reply {
+            before: &before,
+            actor,
+            body,
+            at,
+        },
+        events,
     )?;
     Ok(ActOutcome {
         conversation: conv,

@@ -6,7 +6,125 @@ use parley_core::conversation::{Change, ConversationState};
 use parley_core::Timestamp;
 use serde_json::json;
 
-use crate::{Command, ConversationView, MessageView, NoteView, StoreError};
+use parley_core::conversation::ConversationState as State;
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
+
+use crate::{
+    Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
+};
+
+impl ConversationView {
+    /// A new open thread of a contact in an inbox; nobody waits on it yet.
+    pub fn new_thread(
+        id: ConversationId,
+        inbox: InboxId,
+        contact: ContactId,
+        contact_name: Option<String>,
+        identity: IdentityId,
+        at: Timestamp,
+    ) -> Self {
+        let mut v = ConversationView {
+            id,
+            inbox_id: inbox,
+            contact_id: contact,
+            contact_name,
+            identity_id: identity,
+            status: parley_core::conversation::Status::Open,
+            snoozed_until: None,
+            assignee_id: None,
+            team_id: None,
+            priority: parley_core::conversation::Priority::Normal,
+            labels: Vec::new(),
+            waiting_since: None,
+            last_activity_at: at,
+            last_message: None,
+            created_at: at,
+        };
+        v.set_state(State::new(at));
+        v
+    }
+}
+
+impl MessageView {
+    /// A customer's message in a conversation, as received.
+    pub fn from_customer(
+        id: MessageId,
+        conv: &ConversationView,
+        contact: ContactId,
+        body: String,
+        external_id: Option<String>,
+        at: Timestamp,
+    ) -> Self {
+        MessageView {
+            id,
+            conversation_id: conv.id,
+            inbox_id: conv.inbox_id,
+            direction: Direction::Inbound,
+            sender_kind: SenderKind::Contact,
+            sender_id: Some(contact.as_uuid()),
+            body,
+            external_id,
+            status: DeliveryStatus::Received,
+            error: None,
+            created_at: at,
+        }
+    }
+
+    /// An agent's reply, queued for delivery.
+    pub fn agent_reply(
+        id: MessageId,
+        conv: &ConversationView,
+        actor: UserId,
+        body: String,
+        at: Timestamp,
+    ) -> Self {
+        MessageView {
+            id,
+            conversation_id: conv.id,
+            inbox_id: conv.inbox_id,
+            direction: Direction::Outbound,
+            sender_kind: SenderKind::Agent,
+            sender_id: Some(actor.as_uuid()),
+            body,
+            external_id: None,
+            status: DeliveryStatus::Queued,
+            error: None,
+            created_at: at,
+        }
+    }
+}
+
+impl ContactView {
+    /// Applies a patch: `Some(None)` clears a field; custom fields merge, a `null` value removing one.
+    pub fn apply_patch(&mut self, p: ContactPatch) -> Result<(), StoreError> {
+        if let Some(v) = p.name {
+            self.name = v;
+        }
+        if let Some(v) = p.email {
+            self.email = v;
+        }
+        if let Some(v) = p.phone {
+            self.phone = v;
+        }
+        if let Some(fields) = p.custom_fields {
+            for (k, v) in fields {
+                if v.is_null() {
+                    self.custom_fields.remove(&k);
+                } else {
+                    self.custom_fields.insert(k, v);
+                }
+            }
+        }
+        if self.custom_fields.len() > 100 {
+            return Err(StoreError::Invalid {
+                field: "custom_fields",
+                reason: "at most 100 fields".into(),
+            });
+        }
+        Ok(())
+    }
+}
 
 impl ConversationView {
     pub fn state(&self) -> ConversationState {
@@ -118,4 +236,26 @@ pub fn message_updated(msg: &MessageView) -> String {
         "external_id": msg.external_id,
     })
     .to_string()
+}
+
+/// LIKE patterns for a contact search: the text anywhere (with `%`, `_` and backslash escaped), and for
+/// phone numbers the digits alone, so "555 0100" finds +14155550100.
+pub fn search_patterns(q: &str) -> (String, String) {
+    let like = |t: &str| {
+        format!(
+            "%{}%",
+            t.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    };
+    let q = q.trim().to_lowercase();
+    let pattern = like(&q);
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let digit_pattern = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
+        like(&digits)
+    } else {
+        pattern.clone()
+    };
+    (pattern, digit_pattern)
 }
