@@ -7,6 +7,7 @@ pub mod ids;
 pub mod message;
 pub mod retry;
 pub mod role;
+pub mod sms;
 pub mod time;
 
 pub use ids::*;

@@ -530,3 +530,20 @@ pub async fn typing(
     announce_typing(&app, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRequest {
+    text: String,
+}
+
+/// What a draft costs as SMS: its encoding (GSM-7 or UCS-2), units and segments.
+pub async fn sms_segments(
+    Auth(_): Auth,
+    Json(req): Json<DraftRequest>,
+) -> ApiResult<Json<parley_core::sms::Segments>> {
+    if req.text.chars().count() > parley_core::message::MAX_BODY_CHARS {
+        return Err(ApiError::invalid("text", "too long to be a message"));
+    }
+    Ok(Json(parley_core::sms::segments(&req.text)))
+}

@@ -135,6 +135,7 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/conversations/{id}/labels" => c::change_labels, "conversations", Member, "Add and remove labels", body = obj(&[], &[("add", string_list()), ("remove", string_list())])),
         route!(delete "/api/v1/conversations/{id}/labels/{label}" => c::remove_label, "conversations", Member, "Remove one label"),
         route!(post "/api/v1/conversations/{id}/typing" => c::typing, "conversations", Member, "Tell other agents you are typing"),
+        route!(post "/api/v1/sms/segments" => c::sms_segments, "conversations", Member, "The SMS encoding (GSM-7 or UCS-2), units and segments a draft would cost", body = obj(&[("text", string())], &[])),
         route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed"),
         route!(post "/hooks/api/{inbox_id}" => crate::hooks::api_hook, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::hooks::api_hook_schema()),
     ]

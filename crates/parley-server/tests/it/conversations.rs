@@ -272,3 +272,37 @@ on_both!(
         assert_eq!((s, dup["error"]["code"].as_str()), (409, Some("conflict")));
     }
 );
+
+on_both!(sms_segments_of_a_draft, |t: TestApp| async move {
+    let (s, v) = t
+        .post(
+            "/api/v1/sms/segments",
+            &t.admin_token,
+            json!({ "text": "a".repeat(161) }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            v["encoding"].as_str(),
+            v["segments"].as_u64(),
+            v["units"].as_u64()
+        ),
+        (Some("gsm7"), Some(2), Some(161))
+    );
+    let (_, v) = t
+        .post(
+            "/api/v1/sms/segments",
+            &t.admin_token,
+            json!({ "text": "Merci, à bientôt 😀" }),
+        )
+        .await;
+    assert_eq!(
+        (v["encoding"].as_str(), v["segments"].as_u64()),
+        (Some("ucs2"), Some(1))
+    );
+    let (s, _) = t
+        .post("/api/v1/sms/segments", "", json!({ "text": "x" }))
+        .await;
+    assert_eq!(s, 401);
+});
