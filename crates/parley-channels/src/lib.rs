@@ -2,6 +2,7 @@
 //! send outbound messages. Adapters never touch the database; the server stores what they parse.
 
 pub mod api;
+pub mod twilio;
 
 /// Why an inbound webhook was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
