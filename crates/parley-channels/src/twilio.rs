@@ -7,9 +7,161 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use crate::InboundError;
+use parley_core::message::DeliveryStatus;
+
+use crate::{InboundError, SendOutcome};
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+/// A customer's SMS or MMS as Twilio posts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSms {
+    pub message_sid: String,
+    pub account_sid: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    /// (URL, content type) of each MMS attachment, in order.
+    pub media: Vec<(String, String)>,
+}
+
+/// A status callback for a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub message_sid: String,
+    /// `None` for statuses that say nothing new (`receiving`, `received`).
+    pub status: Option<DeliveryStatus>,
+    pub error_code: Option<String>,
+}
+
+/// What a Twilio webhook carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Message(InboundSms),
+    Status(StatusUpdate),
+}
+
+/// Maps Twilio's message status onto ours (callbacks may arrive out of order; the store only
+/// moves status forward).
+pub fn delivery_status(s: &str) -> Option<DeliveryStatus> {
+    match s {
+        "queued" | "accepted" | "scheduled" => Some(DeliveryStatus::Queued),
+        "sending" | "sent" => Some(DeliveryStatus::Sent),
+        "delivered" | "partially_delivered" => Some(DeliveryStatus::Delivered),
+        "read" => Some(DeliveryStatus::Read),
+        "undelivered" | "failed" | "canceled" => Some(DeliveryStatus::Failed),
+        _ => None,
+    }
+}
+
+/// Parses a (verified) form webhook into an inbound message or a status callback.
+pub fn parse_form(body: &[u8]) -> Result<Event, InboundError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let need = |k: &str| {
+        get(k)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| InboundError::Malformed(format!("missing {k}")))
+    };
+    let message_sid = get("MessageSid")
+        .or_else(|| get("SmsMessageSid"))
+        .filter(|v| !v.is_empty());
+    let message_sid =
+        message_sid.ok_or_else(|| InboundError::Malformed("missing MessageSid".into()))?;
+    if let Some(status) = get("MessageStatus") {
+        return Ok(Event::Status(StatusUpdate {
+            message_sid,
+            status: delivery_status(&status),
+            error_code: get("ErrorCode").filter(|c| !c.is_empty()),
+        }));
+    }
+    let num_media: usize = match get("NumMedia") {
+        None => 0,
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|n| *n <= 10)
+            .ok_or_else(|| InboundError::Malformed("NumMedia must be 0 to 10".into()))?,
+    };
+    let media = (0..num_media)
+        .map(|i| {
+            Ok((
+                need(&format!("MediaUrl{i}"))?,
+                get(&format!("MediaContentType{i}")).unwrap_or_default(),
+            ))
+        })
+        .collect::<Result<Vec<_>, InboundError>>()?;
+    Ok(Event::Message(InboundSms {
+        message_sid,
+        account_sid: need("AccountSid")?,
+        from: need("From")?,
+        to: need("To")?,
+        body: get("Body").unwrap_or_default(),
+        media,
+    }))
+}
+
+/// The form body of `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+pub fn send_form(
+    to: &str,
+    from: &str,
+    body: &str,
+    media_urls: &[String],
+    status_callback: Option<&str>,
+) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    f.append_pair("To", to);
+    // A Messaging Service sid lets Twilio pick the sender from its pool.
+    f.append_pair(
+        if from.starts_with("MG") {
+            "MessagingServiceSid"
+        } else {
+            "From"
+        },
+        from,
+    );
+    if !body.is_empty() {
+        f.append_pair("Body", body);
+    }
+    for m in media_urls {
+        f.append_pair("MediaUrl", m);
+    }
+    if let Some(cb) = status_callback {
+        f.append_pair("StatusCallback", cb);
+    }
+    f.finish()
+}
+
+/// Why a send failed, from Twilio's answer: 21610 means the recipient replied STOP, so the
+/// contact is opted out rather than retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    OptedOut,
+    Other(SendOutcome),
+}
+
+/// Classifies the answer to a send.
+pub fn classify_send(status: u16, body: &str) -> Result<String, SendError> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    if (200..300).contains(&status) {
+        return v["sid"].as_str().map(str::to_owned).ok_or_else(|| {
+            SendError::Other(SendOutcome::Transient(
+                "Twilio answered without a message sid".into(),
+            ))
+        });
+    }
+    if v["code"].as_i64() == Some(21610) {
+        return Err(SendError::OptedOut);
+    }
+    let reason = match (v["code"].as_i64(), v["message"].as_str()) {
+        (Some(code), Some(msg)) => format!("Twilio error {code}: {msg}"),
+        _ => format!("HTTP {status}"),
+    };
+    Err(SendError::Other(match crate::classify_status(status, "") {
+        SendOutcome::Transient(_) => SendOutcome::Transient(reason),
+        _ => SendOutcome::Permanent(reason),
+    }))
+}
 
 /// The string Twilio signs: the URL, then each parameter name (sorted, once) followed by each of
 /// its values (sorted, without repeats), with no separators.
@@ -188,6 +340,84 @@ mod tests {
             verify_json("12345", json_url, b"{}", Some("x")),
             Err(InboundError::BadSignature)
         );
+    }
+
+    #[test]
+    fn parses_messages_media_and_statuses() {
+        let sms = b"ToCountry=US&SmsMessageSid=SM3b&NumMedia=0&SmsSid=SM3b&SmsStatus=received&Body=Hi+there&To=%2B13479604874&MessageSid=SM3b&AccountSid=ACb6&From=%2B19177674492&ApiVersion=2010-04-01";
+        let Ok(Event::Message(m)) = parse_form(sms) else {
+            panic!("a message")
+        };
+        assert_eq!(
+            (
+                m.message_sid.as_str(),
+                m.from.as_str(),
+                m.to.as_str(),
+                m.body.as_str()
+            ),
+            ("SM3b", "+19177674492", "+13479604874", "Hi there")
+        );
+        let mms = b"MessageSid=MM1&AccountSid=AC1&From=%2B1&To=%2B2&Body=&NumMedia=2&MediaUrl0=https%3A%2F%2Fx%2F0&MediaContentType0=image%2Fjpeg&MediaUrl1=https%3A%2F%2Fx%2F1&MediaContentType1=image%2Fpng";
+        let Ok(Event::Message(m)) = parse_form(mms) else {
+            panic!("an MMS")
+        };
+        assert_eq!(
+            m.media,
+            vec![
+                ("https://x/0".into(), "image/jpeg".into()),
+                ("https://x/1".into(), "image/png".into())
+            ]
+        );
+        let st = b"SmsSid=SM9&SmsStatus=undelivered&MessageStatus=undelivered&To=%2B1&MessageSid=SM9&AccountSid=AC1&From=%2B2&ErrorCode=30003";
+        assert_eq!(
+            parse_form(st),
+            Ok(Event::Status(StatusUpdate {
+                message_sid: "SM9".into(),
+                status: Some(DeliveryStatus::Failed),
+                error_code: Some("30003".into())
+            }))
+        );
+        for bad in [
+            &b"From=%2B1&To=%2B2&Body=x"[..],
+            b"MessageSid=SM1&From=%2B1&Body=x&AccountSid=AC1",
+            b"MessageSid=SM1&AccountSid=AC1&From=%2B1&To=%2B2&NumMedia=1",
+            b"MessageSid=SM1&AccountSid=AC1&From=%2B1&To=%2B2&NumMedia=x",
+        ] {
+            assert!(
+                matches!(parse_form(bad), Err(InboundError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn builds_sends_and_reads_answers() {
+        let f = send_form(
+            "+15558675310",
+            "+15017122661",
+            "Hello 😀 world",
+            &["https://a/1.jpg".into()],
+            Some("https://example.com/status"),
+        );
+        assert_eq!(f, "To=%2B15558675310&From=%2B15017122661&Body=Hello+%F0%9F%98%80+world&MediaUrl=https%3A%2F%2Fa%2F1.jpg&StatusCallback=https%3A%2F%2Fexample.com%2Fstatus");
+        assert!(send_form("+1", "MG123", "x", &[], None).contains("MessagingServiceSid=MG123"));
+        assert_eq!(
+            classify_send(201, r#"{"sid":"SM1","status":"queued"}"#),
+            Ok("SM1".into())
+        );
+        assert_eq!(
+            classify_send(400, r#"{"code":21610,"message":"unsubscribed"}"#),
+            Err(SendError::OptedOut)
+        );
+        assert!(matches!(
+            classify_send(429, r#"{"code":20429,"message":"Too Many Requests"}"#),
+            Err(SendError::Other(SendOutcome::Transient(_)))
+        ));
+        assert!(
+            matches!(classify_send(400, r#"{"code":21211,"message":"Invalid 'To'"}"#), Err(SendError::Other(SendOutcome::Permanent(r))) if r.contains("21211"))
+        );
+        assert_eq!(delivery_status("received"), None);
     }
 
     #[test]
