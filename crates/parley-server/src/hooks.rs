@@ -2,10 +2,11 @@
 //! stored), parses (400, nothing stored), stores through the group-committed ingest, and answers
 //! only after the commit.
 
+use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_channels::{api, InboundError};
+use parley_channels::{api, twilio, InboundError};
 use parley_core::contact::{parse_external_id, parse_name, Email, IdentityKind, Phone};
 use parley_core::message::parse_body;
 use parley_core::InboxId;
@@ -116,4 +117,76 @@ pub async fn api_hook(
         })),
     )
         .into_response())
+}
+
+/// The empty TwiML answer: Parley replies through the REST API, not in the webhook's answer.
+fn twiml_ok() -> Response {
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "text/xml")],
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#,
+    )
+        .into_response()
+}
+
+/// Twilio Programmable Messaging: inbound SMS/MMS and status callbacks, verified against the URL
+/// Twilio called — the configured public URL, so it holds behind a reverse proxy.
+pub async fn twilio_hook(
+    State(app): State<App>,
+    Path(inbox_id): Path<InboxId>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let inbox = app
+        .hook_inbox(inbox_id)
+        .await?
+        .filter(|i| i.kind == "twilio")
+        .ok_or(ApiError::NotFound)?;
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let url = format!(
+        "{}{}{query}",
+        app.config.public_url.trim_end_matches('/'),
+        uri.path()
+    );
+    let sig = headers
+        .get(twilio::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = twilio::verify_form(&inbox.secret, &url, &body, sig) {
+        return Ok(refuse(e));
+    }
+    let sms = match twilio::parse_form(&body) {
+        Ok(twilio::Event::Message(m)) => m,
+        // Delivery receipts are acknowledged; recording them arrives with the status pipeline.
+        Ok(twilio::Event::Status(_)) => return Ok(twiml_ok()),
+        Err(e) => return Ok(refuse(e)),
+    };
+    let from = match Phone::parse(&sms.from) {
+        Ok(p) => p.into_string(),
+        Err(e) => return Ok(malformed(e)),
+    };
+    // Until attachments are stored, MMS media are kept as links in the text.
+    let mut text = sms.body.clone();
+    for (url, kind) in &sms.media {
+        text.push_str(&format!("\n[{kind}] {url}"));
+    }
+    if text.trim().is_empty() {
+        return Ok(twiml_ok());
+    }
+    let msg = InboundMessage {
+        inbox_id,
+        identity_kind: IdentityKind::Phone,
+        sender_external_id: from.clone(),
+        sender_name: None,
+        sender_email: None,
+        sender_phone: Some(from),
+        external_id: Some(sms.message_sid),
+        body: match parse_body("Body", &text) {
+            Ok(b) => b,
+            Err(e) => return Ok(malformed(e)),
+        },
+        at: app.now(),
+    };
+    app.store.apply_inbound(msg).await?;
+    Ok(twiml_ok())
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_channels::{api, SendOutcome};
+use parley_channels::{api, twilio, SendOutcome};
 use parley_core::retry::backoff_ms;
 use parley_store::{OutboxJob, OutboxResult};
 use rand::Rng;
@@ -40,6 +40,7 @@ async fn deliver(app: &App, job: OutboxJob) {
             }
             None => SendOutcome::Transient("the inbox has no callback URL yet".into()),
         },
+        "twilio" => send_twilio(app, &job).await,
         other => SendOutcome::Permanent(format!("no adapter for channel kind {other:?}")),
     };
     let now = app.now();
@@ -66,6 +67,61 @@ async fn deliver(app: &App, job: OutboxJob) {
     };
     if let Err(e) = app.store.finish_outbox(job.id, result, now).await {
         tracing::error!(error = %e, outbox = %job.id, "could not record a delivery outcome");
+    }
+}
+
+/// Sends an SMS through Twilio's Messages API, asking for status callbacks on the inbox's hook.
+async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
+    let setting = |k: &str| {
+        job.inbox
+            .settings
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (sid, from, base) = (
+        setting("account_sid"),
+        setting("from"),
+        setting("api_base_url"),
+    );
+    let url = format!("{base}/2010-04-01/Accounts/{sid}/Messages.json");
+    let callback = format!(
+        "{}/hooks/twilio/{}",
+        app.config.public_url.trim_end_matches('/'),
+        job.inbox.id
+    );
+    let form = twilio::send_form(
+        &job.identity.external_id,
+        &from,
+        &job.message.body,
+        &[],
+        Some(&callback),
+    );
+    let resp = app
+        .http
+        .post(url)
+        .basic_auth(&sid, Some(&job.inbox.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(form)
+        .send()
+        .await;
+    match resp {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            match twilio::classify_send(status, &text) {
+                Ok(provider_id) => SendOutcome::Accepted {
+                    provider_id: Some(provider_id),
+                },
+                Err(twilio::SendError::OptedOut) => SendOutcome::Permanent(
+                    "the recipient has opted out (Twilio error 21610)".into(),
+                ),
+                Err(twilio::SendError::Other(o)) => o,
+            }
+        }
+        Err(e) => SendOutcome::Transient(format!("Twilio unreachable: {e}")),
     }
 }
 

@@ -161,9 +161,18 @@ pub(crate) fn create_inbox_schema() -> Value {
     obj(
         &[
             ("name", string()),
-            ("kind", json!({ "type": "string", "enum": ["api"] })),
+            (
+                "kind",
+                json!({ "type": "string", "enum": ["api", "twilio"] }),
+            ),
         ],
-        &[("callback_url", string())],
+        &[
+            ("callback_url", string()),
+            ("account_sid", string()),
+            ("auth_token", string()),
+            ("from", string()),
+            ("api_base_url", string()),
+        ],
     )
 }
 
@@ -172,8 +181,80 @@ pub(crate) fn create_inbox_schema() -> Value {
 pub struct CreateInboxRequest {
     name: String,
     kind: String,
+    /// `api`: where replies are posted.
     #[serde(default)]
     callback_url: Option<String>,
+    /// `twilio`: the account, its auth token, the sending number (or Messaging Service sid), and
+    /// the API's base URL (for tests and Twilio-compatible providers).
+    #[serde(default)]
+    account_sid: Option<String>,
+    #[serde(default)]
+    auth_token: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    api_base_url: Option<String>,
+}
+
+/// Channel settings and secret for a new inbox, validated per kind.
+fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiError> {
+    match req.kind.as_str() {
+        "api" => {
+            let callback = req
+                .callback_url
+                .as_deref()
+                .map(parse_callback)
+                .transpose()?;
+            Ok((json!({ "callback_url": callback }), random_token()))
+        }
+        "twilio" => {
+            let sid = req
+                .account_sid
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default();
+            if !(sid.starts_with("AC")
+                && sid.len() == 34
+                && sid.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                return Err(ApiError::invalid(
+                    "account_sid",
+                    "must be a Twilio account sid (AC followed by 32 characters)",
+                ));
+            }
+            let token = req.auth_token.as_deref().map(str::trim).unwrap_or_default();
+            if token.len() < 8 || token.len() > 128 {
+                return Err(ApiError::invalid(
+                    "auth_token",
+                    "must be the account's auth token",
+                ));
+            }
+            let from = req.from.as_deref().map(str::trim).unwrap_or_default();
+            let from = if from.starts_with("MG") && from.len() == 34 {
+                from.to_string()
+            } else {
+                parley_core::contact::Phone::parse(from)
+                    .map_err(|_| {
+                        ApiError::invalid(
+                            "from",
+                            "must be the sending number (E.164) or a Messaging Service sid",
+                        )
+                    })?
+                    .into_string()
+            };
+            let base = req
+                .api_base_url
+                .as_deref()
+                .map(parse_callback)
+                .transpose()?
+                .unwrap_or_else(|| "https://api.twilio.com".into());
+            Ok((
+                json!({ "account_sid": sid, "from": from, "api_base_url": base.trim_end_matches('/') }),
+                token.to_string(),
+            ))
+        }
+        _ => Err(ApiError::invalid("kind", "must be one of: api, twilio")),
+    }
 }
 
 /// A callback URL must be absolute http(s).
@@ -197,19 +278,12 @@ pub async fn create_inbox(
 ) -> ApiResult<Response> {
     require_admin(&p)?;
     let name = parse_name("name", &req.name)?;
-    if req.kind != "api" {
-        return Err(ApiError::invalid("kind", "must be one of: api"));
-    }
-    let callback = req
-        .callback_url
-        .as_deref()
-        .map(parse_callback)
-        .transpose()?;
+    let (settings, secret) = channel_settings(&req)?;
     let inbox = NewInbox {
         name,
         kind: req.kind,
-        settings: json!({ "callback_url": callback }),
-        secret: random_token(),
+        settings,
+        secret,
     };
     let row = app
         .store

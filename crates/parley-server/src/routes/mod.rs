@@ -137,6 +137,7 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/conversations/{id}/typing" => c::typing, "conversations", Member, "Tell other agents you are typing"),
         route!(post "/api/v1/sms/segments" => c::sms_segments, "conversations", Member, "The SMS encoding (GSM-7 or UCS-2), units and segments a draft would cost", body = obj(&[("text", string())], &[])),
         route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed"),
+        route!(post "/hooks/twilio/{inbox_id}" => crate::hooks::twilio_hook, "hooks", Signature, "Twilio: inbound SMS/MMS and status callbacks, signed with X-Twilio-Signature"),
         route!(post "/hooks/api/{inbox_id}" => crate::hooks::api_hook, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::hooks::api_hook_schema()),
     ]
 }

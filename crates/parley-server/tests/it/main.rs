@@ -8,3 +8,4 @@ mod api_channel;
 mod conversations;
 mod malformed;
 mod realtime;
+mod twilio;

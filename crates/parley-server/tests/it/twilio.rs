@@ -1,0 +1,269 @@
+//! Twilio SMS end to end against a local fake of Twilio's Messages API, which checks what Twilio
+//! checks (Basic auth with the account sid and auth token, required form fields) and answers with
+//! Twilio's payload shapes.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::TestApp;
+use crate::on_both;
+
+const SID: &str = "AC00000000000000000000000000000001";
+const TOKEN: &str = "test-auth-token-1";
+
+/// The form fields of one message Twilio accepted.
+type Sent = Vec<(String, String)>;
+
+#[derive(Clone, Default)]
+struct FakeTwilio {
+    sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+async fn create_message(
+    State(f): State<FakeTwilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, axum::Json<Value>) {
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"))
+    );
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != expected || account != SID {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })),
+        );
+    }
+    let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let has = |k: &str| form.iter().any(|(n, v)| n == k && !v.is_empty());
+    if !has("To")
+        || !(has("From") || has("MessagingServiceSid"))
+        || !(has("Body") || has("MediaUrl"))
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({ "code": 21602, "message": "Message body is required.", "status": 400 }),
+            ),
+        );
+    }
+    let to = form
+        .iter()
+        .find(|(n, _)| n == "To")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if to == "+15005550009" {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({ "code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400 }),
+            ),
+        );
+    }
+    let mut sent = f.sent.lock().unwrap();
+    sent.push(form);
+    let sid = format!("SM{:032}", sent.len());
+    (
+        StatusCode::CREATED,
+        axum::Json(
+            json!({ "sid": sid, "account_sid": SID, "to": to, "status": "queued", "num_segments": "1" }),
+        ),
+    )
+}
+
+async fn fake_twilio() -> (String, FakeTwilio) {
+    let fake = FakeTwilio::default();
+    let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            axum::routing::post(create_message),
+        )
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, fake)
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        f.append_pair(k, v);
+    }
+    f.finish()
+}
+
+async fn post_signed(t: &TestApp, inbox: &str, body: &str, token: &str) -> (u16, String) {
+    let url = format!("{}/hooks/twilio/{inbox}", t.app.config.public_url);
+    let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let sig = parley_channels::twilio::signature(token, &url, &params);
+    let r = t
+        .http
+        .post(t.url(&format!("/hooks/twilio/{inbox}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
+    let (base, fake) = fake_twilio().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Support line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let id = inbox["id"].as_str().unwrap().to_string();
+    assert!(inbox["webhook_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/hooks/twilio/{id}")));
+
+    let sms = form(&[
+        ("MessageSid", "SM11111111111111111111111111111111"),
+        ("AccountSid", SID),
+        ("From", "+15558675310"),
+        ("To", "+15017122661"),
+        ("Body", "Is my order shipped?"),
+        ("NumMedia", "0"),
+    ]);
+    let (s, _) = post_signed(&t, &id, &sms, "wrong-token").await;
+    assert_eq!(s, 403, "a bad signature is refused");
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    assert!(
+        list["items"].as_array().unwrap().is_empty(),
+        "and nothing is stored"
+    );
+    let (s, twiml) = post_signed(&t, &id, &sms, TOKEN).await;
+    assert_eq!(s, 200);
+    assert!(twiml.contains("<Response>"), "{twiml}");
+    let (s, _) = post_signed(&t, &id, &sms, TOKEN).await;
+    assert_eq!(s, 200, "Twilio retries are acknowledged");
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let convs = list["items"].as_array().unwrap();
+    assert_eq!(convs.len(), 1);
+    let conv = convs[0]["id"].as_str().unwrap().to_string();
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(
+        tl["items"].as_array().unwrap().len(),
+        1,
+        "a duplicate delivery is stored once"
+    );
+    let (s, _) = post_signed(
+        &t,
+        &id,
+        &form(&[
+            ("MessageSid", "SM2"),
+            ("AccountSid", SID),
+            ("From", "+1"),
+            ("To", "+15017122661"),
+            ("Body", "x"),
+        ]),
+        TOKEN,
+    )
+    .await;
+    assert_eq!(s, 400, "a malformed sender is refused");
+    let status = form(&[
+        ("MessageSid", "SM99999999999999999999999999999999"),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", SID),
+        ("From", "+15017122661"),
+        ("To", "+15558675310"),
+    ]);
+    let (s, _) = post_signed(&t, &id, &status, TOKEN).await;
+    assert_eq!(
+        s, 200,
+        "a status for an unknown message is acknowledged and ignored"
+    );
+
+    let (s, _) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Yes, it left today." }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        sent = fake.sent.lock().unwrap().clone();
+        if !sent.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sent.len(), 1, "the reply reached Twilio");
+    let get = |k: &str| sent[0].iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("To").as_deref(), Some("+15558675310"));
+    assert_eq!(get("From").as_deref(), Some("+15017122661"));
+    assert_eq!(get("Body").as_deref(), Some("Yes, it left today."));
+    assert_eq!(
+        get("StatusCallback"),
+        Some(format!("{}/hooks/twilio/{id}", t.app.config.public_url))
+    );
+
+    // A recipient who texted STOP to Twilio: error 21610 is final, not retried.
+    let stop = form(&[
+        ("MessageSid", "SM33333333333333333333333333333333"),
+        ("AccountSid", SID),
+        ("From", "+15005550009"),
+        ("To", "+15017122661"),
+        ("Body", "hello"),
+    ]);
+    assert_eq!(post_signed(&t, &id, &stop, TOKEN).await.0, 200);
+    let (_, list) = t
+        .get("/api/v1/conversations?sort=activity", &t.admin_token)
+        .await;
+    let stop_conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    t.post(
+        &format!("/api/v1/conversations/{stop_conv}/messages"),
+        &t.admin_token,
+        json!({ "body": "hi" }),
+    )
+    .await;
+    let mut delivery = Value::Null;
+    for _ in 0..100 {
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{stop_conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        delivery = tl["items"].as_array().unwrap().last().unwrap()["delivery"].clone();
+        if delivery["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivery["status"], "failed");
+    assert!(
+        delivery["error"].as_str().unwrap().contains("21610"),
+        "{delivery}"
+    );
+
+    let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bad", "kind": "twilio", "account_sid": "nope", "auth_token": TOKEN, "from": "+15017122661" })).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (422, Some("account_sid"))
+    );
+});
