@@ -2,6 +2,11 @@
 //! send outbound messages. Adapters never touch the database; the server stores what they parse.
 
 pub mod api;
+mod common;
+pub mod line;
+pub mod meta;
+pub mod rich;
+pub mod telegram;
 pub mod twilio;
 
 /// Why an inbound webhook was refused.

@@ -54,6 +54,25 @@ pub fn delivery_status(s: &str) -> Option<DeliveryStatus> {
     }
 }
 
+/// What an agent is told about a failed delivery: Twilio's code with its documented meaning.
+pub fn failure_reason(error_code: Option<&str>) -> String {
+    let meaning = match error_code.unwrap_or_default() {
+        "21610" => "the recipient has replied STOP",
+        "21211" => "invalid 'To' phone number",
+        "21635" => "the number is a landline",
+        "30003" => "unreachable handset (off or out of coverage)",
+        "30005" => "unknown destination number",
+        "30006" => "landline or unreachable carrier",
+        "30007" => "filtered by the carrier or Twilio (spam or policy)",
+        "30008" => "unknown carrier error",
+        "30034" => "the sending number is not registered for 10DLC",
+        "63016" => "outside the messaging window; a template is required",
+        "" => return "Twilio reported the message undelivered".into(),
+        _ => "see Twilio's error reference",
+    };
+    format!("Twilio error {}: {meaning}", error_code.unwrap_or_default())
+}
+
 /// Parses a (verified) form webhook into an inbound message or a status callback.
 pub fn parse_form(body: &[u8]) -> Result<Event, InboundError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_channels::{api, twilio, InboundError};
 use parley_core::contact::{parse_external_id, parse_name, Email, IdentityKind, Phone};
-use parley_core::message::parse_body;
+use parley_core::message::{parse_body, DeliveryStatus};
 use parley_core::InboxId;
-use parley_store::InboundMessage;
+use parley_store::{DeliveryReport, InboundMessage};
 use serde_json::{json, Value};
 
 use crate::error::{error_body, ApiError, ApiResult, Json, Path, RawBody};
@@ -157,8 +157,24 @@ pub async fn twilio_hook(
     }
     let sms = match twilio::parse_form(&body) {
         Ok(twilio::Event::Message(m)) => m,
-        // Delivery receipts are acknowledged; recording them arrives with the status pipeline.
-        Ok(twilio::Event::Status(_)) => return Ok(twiml_ok()),
+        Ok(twilio::Event::Status(st)) => {
+            // Statuses that say nothing new (`receiving`, `received`) are acknowledged and dropped;
+            // so is a report on a message we never sent (the store holds it for a while in case
+            // the send is still being recorded).
+            if let Some(status) = st.status {
+                let error = (status == DeliveryStatus::Failed)
+                    .then(|| twilio::failure_reason(st.error_code.as_deref()));
+                let report = DeliveryReport {
+                    inbox: inbox_id,
+                    provider_id: st.message_sid,
+                    status,
+                    error,
+                    at: app.now(),
+                };
+                app.store.record_delivery(report).await?;
+            }
+            return Ok(twiml_ok());
+        }
         Err(e) => return Ok(refuse(e)),
     };
     let from = match Phone::parse(&sms.from) {

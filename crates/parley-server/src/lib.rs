@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod openapi;
+pub mod pacer;
 pub mod realtime;
 pub mod routes;
 pub mod state;
@@ -74,6 +75,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         dispatch_bell: Arc::new(tokio::sync::Notify::new()),
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),
+        pacer: Arc::default(),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct App {
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
     /// Inboxes recently looked up by webhooks: every inbound request needs its inbox's secret.
     pub hook_inboxes: Arc<std::sync::Mutex<HashMap<InboxId, (InboxRow, Instant)>>>,
+    /// Per-sender send slots of the dispatcher.
+    pub pacer: Arc<crate::pacer::Pacer>,
 }
 
 /// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry

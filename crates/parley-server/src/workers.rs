@@ -10,10 +10,25 @@ use parley_store::{OutboxJob, OutboxResult};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
+use crate::pacer::Pace;
 use crate::state::App;
 
 /// Sends one claimed delivery through its channel and records what happened.
 async fn deliver(app: &App, job: OutboxJob) {
+    let rate = job
+        .inbox
+        .settings
+        .get("rate_limit")
+        .and_then(|v| v.as_f64());
+    if let Pace::At(at) = app.pacer.slot(job.inbox.id, job.id, rate, app.now()) {
+        let deferred = OutboxResult::Defer { at };
+        if let Err(e) = app.store.finish_outbox(job.id, deferred, app.now()).await {
+            tracing::error!(error = %e, outbox = %job.id, "could not defer a delivery");
+        }
+        // The loop may be asleep until a later time it computed before this slot existed.
+        app.dispatch_bell.notify_one();
+        return;
+    }
     let outcome = match job.inbox.kind.as_str() {
         "api" => match job
             .inbox

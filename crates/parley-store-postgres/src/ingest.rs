@@ -19,10 +19,11 @@ use crate::pipeline::{pipeline, Stmt};
 use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
 
 /// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
-/// sender's identity, contact and name; 7– the conversation (`CONVERSATION_COLS`).
+/// sender's identity, contact and name; 7–21 the conversation (`CONVERSATION_COLS`); 22–23 a
+/// contact with the sender's phone or email, when the identity is new (one customer, many channels).
 static LOOKUP: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {CONVERSATION_COLS} \
+        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {CONVERSATION_COLS}, p.id, p.name \
          FROM inbox n \
          LEFT JOIN LATERAL (SELECT m.id, m.conversation_id, dc.contact_id FROM message m \
              JOIN conversation dc ON dc.id = m.conversation_id \
@@ -30,7 +31,10 @@ static LOOKUP: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN contact_identity i ON i.workspace_id = n.workspace_id AND i.kind = $3 \
              AND i.inbox_id = n.id AND i.external_id = $4 \
          LEFT JOIN contact k ON k.id = i.contact_id \
-         LEFT JOIN conversation c ON c.inbox_id = n.id AND c.contact_id = i.contact_id \
+         LEFT JOIN LATERAL (SELECT pc.id, pc.name FROM contact pc \
+             WHERE i.id IS NULL AND pc.workspace_id = n.workspace_id \
+             AND (pc.phone = $5::text OR pc.email = $6::text) ORDER BY pc.created_at, pc.id LIMIT 1) p ON true \
+         LEFT JOIN conversation c ON c.inbox_id = n.id AND c.contact_id = COALESCE(i.contact_id, p.id) \
          WHERE n.id = $1"
     )
 });
@@ -79,6 +83,8 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             &m.external_id,
             &m.identity_kind.as_str(),
             &m.sender_external_id,
+            &m.sender_phone,
+            &m.sender_email,
         ],
     )
     .await?
@@ -193,14 +199,30 @@ fn sender(
         }
         return Ok((identity_id, contact, name.or(m.sender_name.clone())));
     }
-    let contact: ContactId = new_id().into();
-    let new = NewContact {
-        name: m.sender_name.clone(),
-        email: m.sender_email.clone(),
-        phone: m.sender_phone.clone(),
-        ..Default::default()
+    let (contact, name) = match opt_id::<ContactId>(row, 22)? {
+        // A phone number or email the workspace knows is the same customer on a new channel.
+        Some(known) => {
+            let name: Option<String> = get(row, 23)?;
+            if name.is_none() && m.sender_name.is_some() {
+                writes.push(Stmt::new(
+                    "UPDATE contact SET name = $1 WHERE id = $2",
+                    vec![Box::new(m.sender_name.clone()), Box::new(known.as_uuid())],
+                ));
+            }
+            (known, name.or(m.sender_name.clone()))
+        }
+        None => {
+            let contact: ContactId = new_id().into();
+            let new = NewContact {
+                name: m.sender_name.clone(),
+                email: m.sender_email.clone(),
+                phone: m.sender_phone.clone(),
+                ..Default::default()
+            };
+            writes.push(insert_contact_stmt(ws, contact, &new, m.at));
+            (contact, m.sender_name.clone())
+        }
     };
-    writes.push(insert_contact_stmt(ws, contact, &new, m.at));
     let identity_id: IdentityId = new_id().into();
     writes.push(insert_identity_stmt(
         ws,
@@ -209,5 +231,5 @@ fn sender(
         identity,
         m.at,
     ));
-    Ok((identity_id, contact, m.sender_name.clone()))
+    Ok((identity_id, contact, name))
 }

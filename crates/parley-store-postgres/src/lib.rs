@@ -11,6 +11,7 @@ mod directory;
 mod inbound;
 mod ingest;
 mod migrate;
+pub use migrate::MIGRATION_COUNT;
 mod outbox;
 mod pipeline;
 mod queries;

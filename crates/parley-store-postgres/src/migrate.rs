@@ -4,7 +4,13 @@
 use anyhow::Context;
 use deadpool_postgres::Pool;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_channels.sql")),
+];
+
+/// How many migrations this build knows.
+pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
 
 /// Advisory-lock key held while migrating ("parley" + "mg").
 const MIGRATE_LOCK: i64 = 0x7061_726c_6579_6d67;

@@ -75,9 +75,19 @@ pub(crate) async fn finish(
         return Ok(());
     };
     let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
-    let mut msg = message(tx, message_id).await?;
     let o = outbox.as_uuid();
+    if let OutboxResult::Defer { at: next } = result {
+        exec(
+            tx,
+            "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL WHERE id = $1",
+            &[&o, &next.0],
+        )
+        .await?;
+        return Ok(());
+    }
+    let mut msg = message(tx, message_id).await?;
     match result {
+        OutboxResult::Defer { .. } => {}
         OutboxResult::Sent { provider_id } => {
             exec(
                 tx,
@@ -90,6 +100,9 @@ pub(crate) async fn finish(
             }
             msg.error = None;
             msg.external_id = provider_id.or(msg.external_id);
+            if let Some(pid) = msg.external_id.clone() {
+                apply_pending(tx, &mut msg, &pid).await?;
+            }
         }
         OutboxResult::Retry { at: next, error } => {
             exec(
@@ -138,6 +151,84 @@ pub(crate) async fn finish(
     };
     insert_event(tx, events, ev).await?;
     Ok(())
+}
+
+/// Applies reports that arrived before the send was recorded, and forgets them.
+async fn apply_pending(tx: &Tx<'_>, msg: &mut MessageView, provider_id: &str) -> StoreResult<()> {
+    let inbox = msg.inbox_id.as_uuid();
+    let pending = query(
+        tx,
+        "DELETE FROM delivery_pending WHERE inbox_id = $1 AND provider_id = $2 RETURNING status, error",
+        &[&inbox, &provider_id],
+    )
+    .await?;
+    for row in pending {
+        let status: String = get(&row, 0)?;
+        if let Some(status) = DeliveryStatus::parse(&status) {
+            plan::apply_report(msg, status, get(&row, 1)?);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn record_delivery(
+    tx: &Tx<'_>,
+    r: DeliveryReport,
+    events: &mut Vec<Published>,
+) -> StoreResult<bool> {
+    let inbox = r.inbox.as_uuid();
+    let found = query_opt(
+        tx,
+        "SELECT id, workspace_id FROM message WHERE inbox_id = $1 AND direction = 'outbound' \
+         AND external_id = $2 FOR UPDATE",
+        &[&inbox, &r.provider_id],
+    )
+    .await?;
+    let Some(row) = found else {
+        exec(
+            tx,
+            "DELETE FROM delivery_pending WHERE at < $1",
+            &[&(r.at.0 - plan::PENDING_REPORT_TTL_MS)],
+        )
+        .await?;
+        exec(
+            tx,
+            "INSERT INTO delivery_pending (inbox_id, provider_id, status, error, at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (inbox_id, provider_id, status) \
+             DO UPDATE SET error = EXCLUDED.error, at = EXCLUDED.at",
+            &[
+                &inbox,
+                &r.provider_id,
+                &r.status.as_str(),
+                &r.error,
+                &r.at.0,
+            ],
+        )
+        .await?;
+        return Ok(false);
+    };
+    let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
+    let mut msg = message(tx, message_id).await?;
+    if !plan::apply_report(&mut msg, r.status, r.error) {
+        return Ok(true);
+    }
+    exec(
+        tx,
+        "UPDATE message SET status = $2, error = $3, updated_at = $4 WHERE id = $1",
+        &[&message_id, &msg.status.as_str(), &msg.error, &r.at.0],
+    )
+    .await?;
+    let ev = NewEvent {
+        ws,
+        inbox: msg.inbox_id,
+        conversation: Some(msg.conversation_id),
+        kind: "message.updated",
+        message: Some(msg.id),
+        at: r.at,
+        data: plan::message_updated(&msg),
+    };
+    insert_event(tx, events, ev).await?;
+    Ok(true)
 }
 
 async fn message(tx: &Tx<'_>, id: uuid::Uuid) -> StoreResult<MessageView> {

@@ -499,6 +499,12 @@ impl Store for PostgresStore {
         self.db.run(|tx| Box::pin(outbox::next_due(tx))).await
     }
 
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool> {
+        self.db
+            .write(move |tx, ev| Box::pin(outbox::record_delivery(tx, report, ev)))
+            .await
+    }
+
     async fn release_claims(&self) -> StoreResult<u64> {
         self.db.run(|tx| Box::pin(outbox::release_claims(tx))).await
     }

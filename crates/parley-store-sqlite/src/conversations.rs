@@ -307,23 +307,50 @@ pub(crate) fn apply_inbound(
             (i, k, name.or(m.sender_name.clone()))
         }
         None => {
-            let contact = NewContact {
-                name: m.sender_name.clone(),
-                email: m.sender_email.clone(),
-                phone: m.sender_phone.clone(),
-                ..Default::default()
+            // A phone number or email the workspace knows is the same customer on a new channel.
+            let known: Option<(ContactId, Option<String>)> = c
+                .prepare_cached(
+                    "SELECT id, name FROM contact WHERE workspace_id = ?1 \
+                     AND ((?2 IS NOT NULL AND phone = ?2) OR (?3 IS NOT NULL AND email = ?3)) \
+                     ORDER BY created_at, id LIMIT 1",
+                )
+                .map_err(sql_err)?
+                .query_row(
+                    params![ws.to_string(), m.sender_phone, m.sender_email],
+                    |r| Ok((uid(r, 0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql_err)?;
+            let (k, name) = match known {
+                Some((k, name)) => {
+                    if name.is_none() && m.sender_name.is_some() {
+                        c.execute(
+                            "UPDATE contact SET name = ?1 WHERE id = ?2",
+                            params![m.sender_name, k.to_string()],
+                        )
+                        .map_err(sql_err)?;
+                    }
+                    (k, name.or(m.sender_name.clone()))
+                }
+                None => {
+                    let contact = NewContact {
+                        name: m.sender_name.clone(),
+                        email: m.sender_email.clone(),
+                        phone: m.sender_phone.clone(),
+                        ..Default::default()
+                    };
+                    (
+                        insert_contact(c, ws, &contact, m.at)?,
+                        m.sender_name.clone(),
+                    )
+                }
             };
-            let k = insert_contact(c, ws, &contact, m.at)?;
             let ident = NewIdentity {
                 kind: m.identity_kind,
                 inbox_id: Some(m.inbox_id),
                 external_id: m.sender_external_id.clone(),
             };
-            (
-                insert_identity(c, ws, k, &ident, m.at)?,
-                k,
-                m.sender_name.clone(),
-            )
+            (insert_identity(c, ws, k, &ident, m.at)?, k, name)
         }
     };
     let existing = load_conversation_by(

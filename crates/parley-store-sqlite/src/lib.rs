@@ -480,6 +480,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool> {
+        self.db
+            .write(move |c, ev| outbox::record_delivery(c, report, ev))
+            .await
+    }
+
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db.read(outbox::next_due).await
     }

@@ -79,8 +79,18 @@ pub(crate) fn finish(
     let Some((message_id, ws)) = row else {
         return Ok(());
     };
+    if let OutboxResult::Defer { at: next } = result {
+        c.prepare_cached(
+            "UPDATE outbox SET next_attempt_at = ?2, claimed_until = NULL WHERE id = ?1",
+        )
+        .map_err(sql_err)?
+        .execute(params![id.to_string(), next.0])
+        .map_err(sql_err)?;
+        return Ok(());
+    }
     let mut msg = message(c, &message_id)?;
     match result {
+        OutboxResult::Defer { .. } => {}
         OutboxResult::Sent { provider_id } => {
             c.execute("UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = ?2 WHERE id = ?1", params![id.to_string(), at.0])
                 .map_err(sql_err)?;
@@ -89,6 +99,9 @@ pub(crate) fn finish(
             }
             msg.error = None;
             msg.external_id = provider_id.or(msg.external_id);
+            if let Some(pid) = msg.external_id.clone() {
+                apply_pending(c, &mut msg, &pid)?;
+            }
         }
         OutboxResult::Retry { at: next, error } => {
             c.execute(
@@ -127,6 +140,85 @@ pub(crate) fn finish(
         plan::message_updated(&msg),
     )?;
     Ok(())
+}
+
+/// Applies reports that arrived before the send was recorded, and forgets them.
+fn apply_pending(c: &Connection, msg: &mut MessageView, provider_id: &str) -> StoreResult<()> {
+    let inbox = msg.inbox_id.to_string();
+    let pending: Vec<(String, Option<String>)> = c
+        .prepare_cached(
+            "SELECT status, error FROM delivery_pending WHERE inbox_id = ?1 AND provider_id = ?2",
+        )
+        .map_err(sql_err)?
+        .query_map(params![inbox, provider_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for (status, error) in pending {
+        if let Some(status) = DeliveryStatus::parse(&status) {
+            plan::apply_report(msg, status, error);
+        }
+    }
+    c.execute(
+        "DELETE FROM delivery_pending WHERE inbox_id = ?1 AND provider_id = ?2",
+        params![inbox, provider_id],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn record_delivery(
+    c: &Connection,
+    r: DeliveryReport,
+    events: &mut Vec<Published>,
+) -> StoreResult<bool> {
+    let found: Option<(String, WorkspaceId)> = c
+        .prepare_cached(
+            "SELECT id, workspace_id FROM message WHERE inbox_id = ?1 AND direction = 'outbound' AND external_id = ?2",
+        )
+        .map_err(sql_err)?
+        .query_row(params![r.inbox.to_string(), r.provider_id], |row| {
+            Ok((row.get(0)?, uid(row, 1)?))
+        })
+        .optional()
+        .map_err(sql_err)?;
+    let Some((message_id, ws)) = found else {
+        c.execute(
+            "DELETE FROM delivery_pending WHERE at < ?1",
+            [r.at.0 - plan::PENDING_REPORT_TTL_MS],
+        )
+        .map_err(sql_err)?;
+        c.execute(
+            "INSERT OR REPLACE INTO delivery_pending (inbox_id, provider_id, status, error, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![r.inbox.to_string(), r.provider_id, r.status.as_str(), r.error, r.at.0],
+        )
+        .map_err(sql_err)?;
+        return Ok(false);
+    };
+    let mut msg = message(c, &message_id)?;
+    if !plan::apply_report(&mut msg, r.status, r.error) {
+        return Ok(true);
+    }
+    c.execute(
+        "UPDATE message SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+        params![message_id, msg.status.as_str(), msg.error, r.at.0],
+    )
+    .map_err(sql_err)?;
+    insert_event(
+        c,
+        events,
+        ws,
+        msg.inbox_id,
+        Some(msg.conversation_id),
+        "message.updated",
+        Some(msg.id),
+        r.at,
+        plan::message_updated(&msg),
+    )?;
+    Ok(true)
 }
 
 pub(crate) fn next_due(c: &Connection) -> StoreResult<Option<Timestamp>> {

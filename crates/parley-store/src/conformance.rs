@@ -53,6 +53,10 @@ macro_rules! conformance_tests {
             users_sessions_and_tokens,
             snoozed_conversations_wake_up,
             refused_commands_store_nothing,
+            delivery_reports_move_status_forward_only,
+            failure_reports_carry_the_reason,
+            deferred_deliveries_wait_without_an_attempt,
+            a_known_phone_or_email_on_a_new_channel_is_the_same_contact,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -300,6 +300,11 @@ pub trait Store: Send + Sync + 'static {
         result: OutboxResult,
         at: Timestamp,
     ) -> StoreResult<()>;
+    /// Applies a provider's delivery report to the outbound message it names. Returns `false` when
+    /// no sent message has that provider id (yet): the report is then held for a day and applied if
+    /// the send it reports on is recorded later, since providers may call back before their API
+    /// answer reaches us.
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool>;
     /// When the next queued delivery is due, if any.
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Makes every claimed delivery claimable at once; returns how many. Only for a lone server

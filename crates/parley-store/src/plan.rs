@@ -227,6 +227,24 @@ pub fn change_json(change: &Change) -> serde_json::Value {
     serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
 }
 
+/// Applies a delivery report to a message. Status only moves forward (a late "sent" never
+/// overwrites "delivered"); returns whether anything changed.
+pub fn apply_report(msg: &mut MessageView, status: DeliveryStatus, error: Option<String>) -> bool {
+    if !msg.status.may_advance_to(status) {
+        return false;
+    }
+    msg.status = status;
+    msg.error = if status == DeliveryStatus::Failed {
+        error
+    } else {
+        None
+    };
+    true
+}
+
+/// How long a report for a message we have not yet recorded as sent is kept (milliseconds).
+pub const PENDING_REPORT_TTL_MS: i64 = 24 * 3600 * 1000;
+
 pub fn message_updated(msg: &MessageView) -> String {
     json!({
         "message_id": msg.id,

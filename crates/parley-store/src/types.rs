@@ -398,9 +398,32 @@ pub struct OutboxJob {
     pub identity: IdentityView,
 }
 
+/// A provider's report on a message we sent, found by the id the provider gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub inbox: InboxId,
+    pub provider_id: String,
+    pub status: DeliveryStatus,
+    /// The provider's reason, for failures.
+    pub error: Option<String>,
+    pub at: Timestamp,
+}
+
 #[derive(Debug, Clone)]
 pub enum OutboxResult {
-    Sent { provider_id: Option<String> },
-    Retry { at: Timestamp, error: String },
-    Failed { error: String },
+    Sent {
+        provider_id: Option<String>,
+    },
+    /// Not attempted (its sender's rate limit has no slot yet): claimable again at `at`, with
+    /// no attempt counted and nothing on the message changed.
+    Defer {
+        at: Timestamp,
+    },
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
 }

@@ -3,7 +3,8 @@
 //! `ingest` starts `parley serve` as a child process on a fresh database, connects an agent's
 //! WebSocket, posts signed inbound messages over loopback HTTP, and reports sustained messages/s,
 //! request-to-socket latency and the server's RSS. `sqlite-raw` measures the machine's ceiling:
-//! plain SQLite inserts, one transaction per row and in batches.
+//! plain SQLite inserts, one transaction per row and in batches. `dispatch` measures the outbound
+//! pipeline (see its module).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,12 @@ use futures_util::StreamExt;
 use parley_channels::api;
 use serde_json::{json, Value};
 
+mod dispatch;
+
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
+    /// Outbound deliveries to a fake provider: throughput, and per-sender rate limits held
+    Dispatch(dispatch::DispatchArgs),
     /// Inbound messages over HTTP to a server with a connected agent WebSocket
     Ingest(IngestArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
@@ -54,6 +59,7 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Dispatch(args) => dispatch::dispatch(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

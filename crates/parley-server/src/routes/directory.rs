@@ -172,8 +172,30 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("auth_token", string()),
             ("from", string()),
             ("api_base_url", string()),
+            ("rate_limit", rate_limit_schema()),
         ],
     )
+}
+
+pub(crate) fn rate_limit_schema() -> Value {
+    json!({ "type": ["number", "null"], "minimum": 0, "maximum": MAX_RATE,
+            "description": "Messages per second this sender may send; null or 0: unlimited" })
+}
+
+/// The highest per-sender rate accepted (messages per second).
+const MAX_RATE: f64 = 10_000.0;
+
+/// A per-sender rate: positive and at most `MAX_RATE`; 0 or null lifts the limit.
+fn parse_rate(v: Option<f64>) -> Result<Value, ApiError> {
+    match v {
+        None => Ok(Value::Null),
+        Some(0.0) => Ok(Value::Null),
+        Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(json!(r)),
+        Some(_) => Err(ApiError::invalid(
+            "rate_limit",
+            format!("must be a number of messages per second from 0 (unlimited) to {MAX_RATE}"),
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -194,6 +216,9 @@ pub struct CreateInboxRequest {
     from: Option<String>,
     #[serde(default)]
     api_base_url: Option<String>,
+    /// Messages per second this sender may send (absent: unlimited).
+    #[serde(default)]
+    rate_limit: Option<f64>,
 }
 
 /// Channel settings and secret for a new inbox, validated per kind.
@@ -278,7 +303,8 @@ pub async fn create_inbox(
 ) -> ApiResult<Response> {
     require_admin(&p)?;
     let name = parse_name("name", &req.name)?;
-    let (settings, secret) = channel_settings(&req)?;
+    let (mut settings, secret) = channel_settings(&req)?;
+    settings["rate_limit"] = parse_rate(req.rate_limit)?;
     let inbox = NewInbox {
         name,
         kind: req.kind,
@@ -308,6 +334,8 @@ pub struct UpdateInboxRequest {
     name: Option<String>,
     #[serde(default)]
     callback_url: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    rate_limit: Option<Option<f64>>,
 }
 
 pub async fn update_inbox(
@@ -323,9 +351,14 @@ pub async fn update_inbox(
     if let Some(n) = &req.name {
         patch.name = Some(parse_name("name", n)?);
     }
+    let mut settings = current.settings.clone();
     if let Some(url) = &req.callback_url {
-        let mut settings = current.settings.clone();
         settings["callback_url"] = json!(parse_callback(url)?);
+    }
+    if let Some(rate) = req.rate_limit {
+        settings["rate_limit"] = parse_rate(rate)?;
+    }
+    if settings != current.settings {
         patch.settings = Some(settings);
     }
     let row = app.store.update_inbox(p.workspace_id, id, patch).await?;
@@ -336,7 +369,7 @@ pub async fn update_inbox(
         &headers,
         "inbox.update",
         id,
-        json!({ "name": req.name, "callback_url": req.callback_url }),
+        json!({ "name": req.name, "callback_url": req.callback_url, "rate_limit": req.rate_limit }),
     )
     .await;
     Ok(Json(inbox_view(&app, &p, &row)))

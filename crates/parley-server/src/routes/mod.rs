@@ -108,7 +108,7 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all)"),
         route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::create_inbox_schema()),
         route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox"),
-        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox or change its callback URL", body = obj(&[], &[("name", string()), ("callback_url", string())])),
+        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL or its sending rate limit", body = obj(&[], &[("name", string()), ("callback_url", string()), ("rate_limit", d::rate_limit_schema())])),
         route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox"),
         route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
         route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),

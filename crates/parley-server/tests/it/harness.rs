@@ -205,6 +205,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PATCH, path, token, Some(body))
+            .await
+    }
+
     /// Creates a user with a role and returns (id, token).
     pub async fn user(&self, email: &str, role: &str) -> (String, String) {
         let body = json!({ "email": email, "name": email.split('@').next(), "password": "long-enough-password", "role": role });

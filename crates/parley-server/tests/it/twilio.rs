@@ -122,6 +122,25 @@ async fn post_signed(t: &TestApp, inbox: &str, body: &str, token: &str) -> (u16,
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// The delivery of the newest timeline entry, once it reaches `want` (or after 5 s, as it is).
+async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
+    let mut d = Value::Null;
+    for _ in 0..100 {
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        d = tl["items"].as_array().unwrap().last().unwrap()["delivery"].clone();
+        if d["status"] == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    d
+}
+
 on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
     let (base, fake) = fake_twilio().await;
     let (s, inbox) = t
@@ -222,6 +241,59 @@ on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
         Some(format!("{}/hooks/twilio/{id}", t.app.config.public_url))
     );
 
+    // Twilio's status callbacks move the reply forward, out of order as they may arrive.
+    let sid = format!("SM{:032}", 1);
+    for st in ["sent", "delivered", "sent"] {
+        let cb = form(&[
+            ("SmsSid", &sid),
+            ("SmsStatus", st),
+            ("MessageStatus", st),
+            ("To", "+15558675310"),
+            ("MessageSid", &sid),
+            ("AccountSid", SID),
+            ("From", "+15017122661"),
+            ("ApiVersion", "2010-04-01"),
+        ]);
+        assert_eq!(post_signed(&t, &id, &cb, TOKEN).await.0, 200);
+    }
+    let d = last_delivery(&t, &conv, "delivered").await;
+    assert_eq!(
+        d["status"], "delivered",
+        "a late \"sent\" never overwrites \"delivered\": {d}"
+    );
+    // An undelivered message carries Twilio's reason to the agent.
+    t.post(
+        &format!("/api/v1/conversations/{conv}/messages"),
+        &t.admin_token,
+        json!({ "body": "Tracking: 1Z999" }),
+    )
+    .await;
+    for _ in 0..100 {
+        if fake.sent.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sid2 = format!("SM{:032}", 2);
+    let cb = form(&[
+        ("MessageSid", &sid2),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+        ("AccountSid", SID),
+        ("From", "+15017122661"),
+        ("To", "+15558675310"),
+    ]);
+    assert_eq!(post_signed(&t, &id, &cb, TOKEN).await.0, 200);
+    let d = last_delivery(&t, &conv, "failed").await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("30003: unreachable handset"),
+        "{d}"
+    );
+
     // A recipient who texted STOP to Twilio: error 21610 is final, not retried.
     let stop = form(&[
         ("MessageSid", "SM33333333333333333333333333333333"),
@@ -241,25 +313,32 @@ on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
         json!({ "body": "hi" }),
     )
     .await;
-    let mut delivery = Value::Null;
-    for _ in 0..100 {
-        let (_, tl) = t
-            .get(
-                &format!("/api/v1/conversations/{stop_conv}/timeline"),
-                &t.admin_token,
-            )
-            .await;
-        delivery = tl["items"].as_array().unwrap().last().unwrap()["delivery"].clone();
-        if delivery["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let delivery = last_delivery(&t, &stop_conv, "failed").await;
     assert_eq!(delivery["status"], "failed");
     assert!(
         delivery["error"].as_str().unwrap().contains("21610"),
         "{delivery}"
     );
+
+    // A per-number sending rate: set, changed, refused when out of range.
+    let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Fast", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122662", "rate_limit": 20001 })).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (422, Some("rate_limit")));
+    let (s, v) = t
+        .patch(
+            &format!("/api/v1/inboxes/{id}"),
+            &t.admin_token,
+            json!({ "rate_limit": 1.5 }),
+        )
+        .await;
+    assert_eq!((s, v["settings"]["rate_limit"].as_f64()), (200, Some(1.5)));
+    let (s, v) = t
+        .patch(
+            &format!("/api/v1/inboxes/{id}"),
+            &t.admin_token,
+            json!({ "rate_limit": null }),
+        )
+        .await;
+    assert_eq!((s, v["settings"]["rate_limit"].is_null()), (200, true));
 
     let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bad", "kind": "twilio", "account_sid": "nope", "auth_token": TOKEN, "from": "+15017122661" })).await;
     assert_eq!(

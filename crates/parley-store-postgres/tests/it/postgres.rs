@@ -190,7 +190,11 @@ async fn two_nodes_publish_in_commit_order() {
         .await
         .expect("counts")
         .get(0);
-    assert_eq!(versions, 1);
+    assert_eq!(
+        versions,
+        parley_store_postgres::MIGRATION_COUNT,
+        "each migration applied once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

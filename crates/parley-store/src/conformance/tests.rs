@@ -1103,3 +1103,258 @@ pub async fn refused_commands_store_nothing(h: Harness) {
         Err(StoreError::NotFound)
     ));
 }
+
+pub async fn delivery_reports_move_status_forward_only(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    for body in ["one", "two"] {
+        s.act(
+            &scope,
+            a.conversation_id,
+            w.admin,
+            Command::Reply { body: body.into() },
+            t(1),
+        )
+        .await
+        .unwrap();
+    }
+    let report = |pid: &str, status, error: Option<&str>, at| DeliveryReport {
+        inbox: w.inbox,
+        provider_id: pid.into(),
+        status,
+        error: error.map(String::from),
+        at,
+    };
+    // The provider reports on "SM2" before its API answer for it has been recorded.
+    assert!(!s
+        .record_delivery(report("SM2", DeliveryStatus::Delivered, None, t(2)))
+        .await
+        .unwrap());
+    let mut jobs = s.claim_outbox(t(2), 10, 1000).await.unwrap();
+    jobs.sort_by_key(|j| j.message.body.clone());
+    for (job, pid) in jobs.iter().zip(["SM1", "SM2"]) {
+        let sent = OutboxResult::Sent {
+            provider_id: Some(pid.into()),
+        };
+        s.finish_outbox(job.id, sent, t(3)).await.unwrap();
+    }
+    let status_of = |tl: &[TimelineEntry], body: &str| {
+        tl.iter()
+            .find(|e| e.event.data.contains(&format!("\"body\":\"{body}\"")))
+            .and_then(|e| e.delivery.clone())
+            .unwrap()
+    };
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(status_of(&tl, "one"), (DeliveryStatus::Sent, None));
+    assert_eq!(
+        status_of(&tl, "two"),
+        (DeliveryStatus::Delivered, None),
+        "the early report is applied when the send is recorded"
+    );
+    // Delivered, then a late "sent": the message stays delivered.
+    assert!(s
+        .record_delivery(report("SM1", DeliveryStatus::Delivered, None, t(4)))
+        .await
+        .unwrap());
+    assert!(s
+        .record_delivery(report("SM1", DeliveryStatus::Sent, None, t(5)))
+        .await
+        .unwrap());
+    // A failure after delivery is not believed either.
+    s.record_delivery(report("SM1", DeliveryStatus::Failed, Some("30003"), t(6)))
+        .await
+        .unwrap();
+    s.record_delivery(report("SM2", DeliveryStatus::Read, None, t(7)))
+        .await
+        .unwrap();
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(status_of(&tl, "one"), (DeliveryStatus::Delivered, None));
+    assert_eq!(status_of(&tl, "two"), (DeliveryStatus::Read, None));
+    // Reports for another inbox's message ids do not touch this inbox's messages.
+    let other = DeliveryReport {
+        inbox: w.other_inbox,
+        ..report("SM1", DeliveryStatus::Read, None, t(8))
+    };
+    assert!(!s.record_delivery(other).await.unwrap());
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(status_of(&tl, "one"), (DeliveryStatus::Delivered, None));
+    let updates: Vec<_> = h
+        .published()
+        .into_iter()
+        .filter(|e| e.kind == "message.updated")
+        .map(|e| e.data)
+        .collect();
+    // Two sends, "one" delivered, "two" read; the refused reports published nothing.
+    assert_eq!(updates.len(), 4, "{updates:?}");
+    assert!(updates[3].contains("\"read\""));
+}
+
+pub async fn failure_reports_carry_the_reason(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    s.act(
+        &scope,
+        a.conversation_id,
+        w.admin,
+        Command::Reply { body: "one".into() },
+        t(1),
+    )
+    .await
+    .unwrap();
+    let job = s.claim_outbox(t(2), 10, 1000).await.unwrap().remove(0);
+    let sent = OutboxResult::Sent {
+        provider_id: Some("SM9".into()),
+    };
+    s.finish_outbox(job.id, sent, t(3)).await.unwrap();
+    let failed = DeliveryReport {
+        inbox: w.inbox,
+        provider_id: "SM9".into(),
+        status: DeliveryStatus::Failed,
+        error: Some("carrier violation (30007)".into()),
+        at: t(4),
+    };
+    assert!(s.record_delivery(failed).await.unwrap());
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        tl.last().unwrap().delivery.clone().unwrap(),
+        (
+            DeliveryStatus::Failed,
+            Some("carrier violation (30007)".into())
+        )
+    );
+}
+
+pub async fn deferred_deliveries_wait_without_an_attempt(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    s.act(
+        &scope,
+        a.conversation_id,
+        w.admin,
+        Command::Reply { body: "one".into() },
+        t(1),
+    )
+    .await
+    .unwrap();
+    let before = h.published().len();
+    let job = s.claim_outbox(t(2), 10, 60_000).await.unwrap().remove(0);
+    s.finish_outbox(job.id, OutboxResult::Defer { at: t(500) }, t(3))
+        .await
+        .unwrap();
+    assert_eq!(s.next_outbox_due().await.unwrap(), Some(t(500)));
+    assert!(s.claim_outbox(t(499), 10, 1000).await.unwrap().is_empty());
+    let job = s.claim_outbox(t(500), 10, 1000).await.unwrap().remove(0);
+    assert_eq!(job.attempts, 0, "a deferral is not an attempt");
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        tl.last().unwrap().delivery.clone().unwrap(),
+        (DeliveryStatus::Queued, None)
+    );
+    assert_eq!(h.published().len(), before, "a deferral publishes nothing");
+}
+
+pub async fn a_known_phone_or_email_on_a_new_channel_is_the_same_contact(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let sms = InboundMessage {
+        identity_kind: IdentityKind::Phone,
+        sender_phone: Some("+15551230001".into()),
+        ..inbound(w.inbox, "+15551230001", Some("sms1"), "Hi by SMS", t(1))
+    };
+    let a = s.apply_inbound(sms).await.unwrap();
+    let wa = InboundMessage {
+        identity_kind: IdentityKind::Whatsapp,
+        sender_name: Some("Ana WhatsApp".into()),
+        sender_phone: Some("+15551230001".into()),
+        ..inbound(
+            w.other_inbox,
+            "15551230001",
+            Some("wa1"),
+            "Hi on WhatsApp",
+            t(2),
+        )
+    };
+    let b = s.apply_inbound(wa).await.unwrap();
+    assert_eq!(
+        a.contact_id, b.contact_id,
+        "the same phone is the same customer"
+    );
+    assert_ne!(a.conversation_id, b.conversation_id, "one thread per inbox");
+    let contact = s.contact(w.ws, a.contact_id).await.unwrap();
+    let mut kinds: Vec<&str> = contact.identities.iter().map(|i| i.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, vec!["phone", "whatsapp"]);
+    // The second message of the WhatsApp identity finds it directly.
+    let again = InboundMessage {
+        identity_kind: IdentityKind::Whatsapp,
+        ..inbound(
+            w.other_inbox,
+            "15551230001",
+            Some("wa2"),
+            "Still there?",
+            t(3),
+        )
+    };
+    let c = s.apply_inbound(again).await.unwrap();
+    assert_eq!(
+        (c.contact_id, c.conversation_id),
+        (b.contact_id, b.conversation_id)
+    );
+    let mail = InboundMessage {
+        sender_email: Some("bo@example.com".into()),
+        ..inbound(w.inbox, "bo-1", Some("e1"), "Hello", t(4))
+    };
+    let d = s.apply_inbound(mail).await.unwrap();
+    let mail2 = InboundMessage {
+        identity_kind: IdentityKind::Email,
+        sender_email: Some("bo@example.com".into()),
+        ..inbound(
+            w.other_inbox,
+            "bo@example.com",
+            Some("e2"),
+            "Me again",
+            t(5),
+        )
+    };
+    assert_eq!(
+        s.apply_inbound(mail2).await.unwrap().contact_id,
+        d.contact_id
+    );
+    let stranger = InboundMessage {
+        identity_kind: IdentityKind::Phone,
+        sender_phone: Some("+15551230002".into()),
+        ..inbound(w.other_inbox, "+15551230002", Some("sms2"), "Hi", t(6))
+    };
+    let e = s.apply_inbound(stranger).await.unwrap();
+    assert!(e.contact_id != a.contact_id && e.contact_id != d.contact_id);
+}

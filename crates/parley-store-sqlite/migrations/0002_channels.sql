@@ -1,0 +1,16 @@
+-- Delivery reports that arrive before the send that they report on has been recorded (a provider
+-- may call back before its own API answer reaches us). Applied when the provider id is stored.
+CREATE TABLE delivery_pending (
+    inbox_id     TEXT NOT NULL,
+    provider_id  TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    error        TEXT,
+    at           INTEGER NOT NULL,
+    PRIMARY KEY (inbox_id, provider_id, status)
+);
+CREATE INDEX delivery_pending_at ON delivery_pending (at);
+
+-- A customer who writes on a new channel with a phone number or email address the workspace
+-- already knows is the same contact (one customer, many channels).
+CREATE INDEX contact_phone ON contact (workspace_id, phone);
+CREATE INDEX contact_email ON contact (workspace_id, email);
