@@ -31,7 +31,7 @@ pub(crate) fn api_hook_schema() -> Value {
     )
 }
 
-fn refuse(e: InboundError) -> Response {
+pub(crate) fn refuse(e: InboundError) -> Response {
     match e {
         InboundError::BadSignature => {
             error_body(StatusCode::FORBIDDEN, "bad_signature", &e.to_string(), None)
@@ -40,7 +40,7 @@ fn refuse(e: InboundError) -> Response {
     }
 }
 
-fn malformed(e: parley_core::Invalid) -> Response {
+pub(crate) fn malformed(e: parley_core::Invalid) -> Response {
     refuse(InboundError::Malformed(e.to_string()))
 }
 

@@ -6,6 +6,7 @@
 //! and snooze clock, `auth` credentials, `error` the one mapping of errors to HTTP.
 
 pub mod auth;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod error;

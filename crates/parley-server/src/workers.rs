@@ -56,6 +56,7 @@ async fn deliver(app: &App, job: OutboxJob) {
             None => SendOutcome::Transient("the inbox has no callback URL yet".into()),
         },
         "twilio" => send_twilio(app, &job).await,
+        k if crate::channels::KINDS.contains(&k) => crate::channels::send(app, &job).await,
         other => SendOutcome::Permanent(format!("no adapter for channel kind {other:?}")),
     };
     let now = app.now();

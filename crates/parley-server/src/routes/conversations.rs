@@ -191,12 +191,48 @@ pub async fn reply(
     Json(req): Json<BodyRequest>,
 ) -> ApiResult<Response> {
     let body = parse_body("body", &req.body)?;
+    // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
+    // with the reason, rather than failing later in the outbox.
+    let scope = p.scope();
+    let conv = app.store.conversation(&scope, id).await?;
+    let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
+    crate::channels::check_reply(&app, &scope, &inbox, id).await?;
     let out = run(&app, &p, id, Command::Reply { body }).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "message": out.message, "conversation": out.conversation })),
     )
         .into_response())
+}
+
+/// What the conversation's channel can carry and whether a free-form reply may be sent now, so
+/// the composer can say so before the agent writes.
+pub async fn channel(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<Json<Value>> {
+    let scope = p.scope();
+    let conv = app.store.conversation(&scope, id).await?;
+    let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
+    let window = crate::channels::window(&app, &scope, &inbox, id).await?;
+    let (state, reason) = match window {
+        None => ("open", None),
+        Some(parley_channels::meta::WindowVerdict::Open) => ("open", None),
+        Some(parley_channels::meta::WindowVerdict::HumanAgentTag) => (
+            "human_agent",
+            Some("Past the 24-hour window: a reply from a person goes out with Meta's HUMAN_AGENT tag (up to 7 days).".to_string()),
+        ),
+        Some(parley_channels::meta::WindowVerdict::TemplateOnly { reason }) => {
+            ("template_only", Some(reason))
+        }
+        Some(parley_channels::meta::WindowVerdict::Closed { reason }) => ("closed", Some(reason)),
+    };
+    Ok(Json(json!({
+        "kind": inbox.kind,
+        "capabilities": crate::channels::capabilities(&inbox.kind),
+        "window": { "state": state, "reason": reason },
+    })))
 }
 
 #[derive(Deserialize)]

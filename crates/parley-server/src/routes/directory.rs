@@ -128,16 +128,25 @@ pub async fn remove_team_member(
 
 /// An inbox as the API shows it: admins also see the signing secret; everyone sees the webhook URL.
 fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
+    // Send credentials are write-only; admins see the verify token they paste into Meta's console.
+    let mut settings = i.settings.clone();
+    let verify_token = settings
+        .as_object_mut()
+        .and_then(|o| o.remove("credentials"))
+        .and_then(|c| c.get("verify_token").cloned());
     let mut v = json!({
         "id": i.id,
         "name": i.name,
         "kind": i.kind,
-        "settings": i.settings,
+        "settings": settings,
         "webhook_url": format!("{}/hooks/{}/{}", app.config.public_url.trim_end_matches('/'), i.kind, i.id),
         "created_at": i.created_at,
     });
     if p.role.is_admin() {
         v["secret"] = json!(i.secret);
+        if let Some(t) = verify_token {
+            v["verify_token"] = t;
+        }
     }
     v
 }
@@ -163,7 +172,7 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("name", string()),
             (
                 "kind",
-                json!({ "type": "string", "enum": ["api", "twilio"] }),
+                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line"] }),
             ),
         ],
         &[
@@ -172,6 +181,13 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("auth_token", string()),
             ("from", string()),
             ("api_base_url", string()),
+            ("bot_token", string()),
+            ("access_token", string()),
+            ("app_secret", string()),
+            ("channel_secret", string()),
+            ("phone_number_id", string()),
+            ("page_id", string()),
+            ("graph_version", string()),
             ("rate_limit", rate_limit_schema()),
         ],
     )
@@ -219,6 +235,21 @@ pub struct CreateInboxRequest {
     /// Messages per second this sender may send (absent: unlimited).
     #[serde(default)]
     rate_limit: Option<f64>,
+    /// Telegram, WhatsApp, Messenger, Instagram, LINE credentials (see `channels::settings`).
+    #[serde(default)]
+    bot_token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    app_secret: Option<String>,
+    #[serde(default)]
+    channel_secret: Option<String>,
+    #[serde(default)]
+    phone_number_id: Option<String>,
+    #[serde(default)]
+    page_id: Option<String>,
+    #[serde(default)]
+    graph_version: Option<String>,
 }
 
 /// Channel settings and secret for a new inbox, validated per kind.
@@ -278,7 +309,23 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 token.to_string(),
             ))
         }
-        _ => Err(ApiError::invalid("kind", "must be one of: api, twilio")),
+        kind => {
+            let creds = crate::channels::Credentials {
+                bot_token: req.bot_token.as_deref(),
+                access_token: req.access_token.as_deref(),
+                app_secret: req.app_secret.as_deref(),
+                channel_secret: req.channel_secret.as_deref(),
+                phone_number_id: req.phone_number_id.as_deref(),
+                page_id: req.page_id.as_deref(),
+                api_base_url: req
+                    .api_base_url
+                    .as_deref()
+                    .map(parse_callback)
+                    .transpose()?,
+                graph_version: req.graph_version.as_deref(),
+            };
+            crate::channels::settings(kind, &creds)
+        }
     }
 }
 

@@ -7,5 +7,6 @@ mod access;
 mod api_channel;
 mod conversations;
 mod malformed;
+mod messaging;
 mod realtime;
 mod twilio;

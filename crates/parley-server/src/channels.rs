@@ -1,0 +1,438 @@
+//! The messaging apps as the server sees them: inbox settings for Telegram, WhatsApp, Messenger,
+//! Instagram and LINE, the webhook handler they share (verify, parse, store), the customer-service
+//! window that decides what an agent may send, and sending a reply through each.
+
+use axum::extract::{OriginalUri, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_channels::rich::{self, Capabilities, Event, Part, Reply};
+use parley_channels::{line, meta, telegram, SendOutcome};
+use parley_core::contact::IdentityKind;
+use parley_core::message::{parse_body, Direction};
+use parley_core::{ConversationId, InboxId, Timestamp};
+use parley_store::{DeliveryReport, InboundMessage, InboxRow, OutboxJob, Scope};
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult, Path, RawBody};
+use crate::state::App;
+
+/// The kinds handled here (the API channel and Twilio have their own modules).
+pub const KINDS: [&str; 5] = ["telegram", "whatsapp", "messenger", "instagram", "line"];
+
+/// What an admin gives to create an inbox of one of `KINDS`.
+#[derive(Default)]
+pub struct Credentials<'a> {
+    pub bot_token: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+    pub app_secret: Option<&'a str>,
+    pub channel_secret: Option<&'a str>,
+    pub phone_number_id: Option<&'a str>,
+    pub page_id: Option<&'a str>,
+    pub api_base_url: Option<String>,
+    pub graph_version: Option<&'a str>,
+}
+
+fn required<'a>(field: &'static str, v: Option<&'a str>, min: usize) -> Result<&'a str, ApiError> {
+    let v = v.map(str::trim).unwrap_or_default();
+    if v.len() < min || v.len() > 1024 || v.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid(
+            field,
+            "is required for this kind of inbox",
+        ));
+    }
+    Ok(v)
+}
+
+fn digits(field: &'static str, v: Option<&str>) -> Result<String, ApiError> {
+    let v = v.map(str::trim).unwrap_or_default();
+    if v.is_empty() || v.len() > 32 || !v.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::invalid(
+            field,
+            "must be the numeric id Meta shows",
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// Settings and signing secret of a new inbox. Send credentials live under `credentials`, which
+/// the API never shows again.
+pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiError> {
+    let base = |default: &str| {
+        c.api_base_url
+            .clone()
+            .unwrap_or_else(|| default.to_string())
+            .trim_end_matches('/')
+            .to_string()
+    };
+    match kind {
+        "telegram" => {
+            let token = required("bot_token", c.bot_token, 20)?;
+            if !token.contains(':') {
+                return Err(ApiError::invalid(
+                    "bot_token",
+                    "must be the token BotFather gave (digits, a colon, then letters)",
+                ));
+            }
+            Ok((
+                json!({ "api_base_url": base("https://api.telegram.org"), "credentials": { "bot_token": token } }),
+                crate::auth::random_token(),
+            ))
+        }
+        "whatsapp" | "messenger" | "instagram" => {
+            let (id_field, id) = if kind == "whatsapp" {
+                (
+                    "phone_number_id",
+                    digits("phone_number_id", c.phone_number_id)?,
+                )
+            } else {
+                ("page_id", digits("page_id", c.page_id)?)
+            };
+            let token = required("access_token", c.access_token, 16)?;
+            let secret = required("app_secret", c.app_secret, 16)?;
+            let version = c.graph_version.unwrap_or("v25.0");
+            if !(version.starts_with('v') && version.len() <= 8) {
+                return Err(ApiError::invalid("graph_version", "must look like v25.0"));
+            }
+            Ok((
+                json!({
+                    id_field: id,
+                    "api_base_url": base("https://graph.facebook.com"),
+                    "graph_version": version,
+                    "credentials": { "access_token": token, "verify_token": crate::auth::random_token() },
+                }),
+                secret.to_string(),
+            ))
+        }
+        "line" => {
+            let secret = required("channel_secret", c.channel_secret, 16)?;
+            let token = required("access_token", c.access_token, 16)?;
+            Ok((
+                json!({ "api_base_url": base("https://api.line.me"), "credentials": { "access_token": token } }),
+                secret.to_string(),
+            ))
+        }
+        _ => Err(ApiError::invalid(
+            "kind",
+            "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line",
+        )),
+    }
+}
+
+fn setting<'a>(inbox: &'a InboxRow, key: &str) -> &'a str {
+    inbox
+        .settings
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn credential<'a>(inbox: &'a InboxRow, key: &str) -> &'a str {
+    inbox.settings["credentials"]
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// What the channel of an inbox can show natively.
+pub fn capabilities(kind: &str) -> Option<Capabilities> {
+    Some(match kind {
+        "telegram" => telegram::capabilities(),
+        "whatsapp" => meta::whatsapp_capabilities(),
+        "messenger" => meta::messenger_capabilities(),
+        "instagram" => meta::instagram_capabilities(),
+        "line" => line::capabilities(),
+        _ => return None,
+    })
+}
+
+fn meta_channel(kind: &str) -> Option<meta::Channel> {
+    match kind {
+        "whatsapp" => Some(meta::Channel::WhatsApp),
+        "messenger" => Some(meta::Channel::Messenger),
+        "instagram" => Some(meta::Channel::Instagram),
+        _ => None,
+    }
+}
+
+fn identity_kind(kind: &str) -> IdentityKind {
+    match kind {
+        "telegram" => IdentityKind::Telegram,
+        "whatsapp" => IdentityKind::Whatsapp,
+        "messenger" => IdentityKind::Messenger,
+        "instagram" => IdentityKind::Instagram,
+        _ => IdentityKind::Line,
+    }
+}
+
+/// When the customer last wrote in a conversation (the start of the channel's window).
+async fn last_customer_message(
+    app: &App,
+    scope: &Scope,
+    conversation: ConversationId,
+) -> Result<Option<Timestamp>, ApiError> {
+    let entries = app.store.timeline(scope, conversation, None, 200).await?;
+    let inbound = Direction::Inbound.as_str();
+    Ok(entries.iter().rev().find_map(|e| {
+        let v: Value = serde_json::from_str(&e.event.data).ok()?;
+        (e.event.kind == "message.created" && v["message"]["direction"] == inbound)
+            .then_some(e.event.at)
+    }))
+}
+
+/// What an agent may send in a conversation now, on channels with a customer-service window.
+pub async fn window(
+    app: &App,
+    scope: &Scope,
+    inbox: &InboxRow,
+    conversation: ConversationId,
+) -> Result<Option<meta::WindowVerdict>, ApiError> {
+    let Some(channel) = meta_channel(&inbox.kind) else {
+        return Ok(None);
+    };
+    let last = last_customer_message(app, scope, conversation).await?;
+    Ok(Some(meta::window(
+        channel,
+        last.map(|t| t.0),
+        app.now().0,
+        true,
+    )))
+}
+
+/// Refuses a free-form reply the channel would refuse, with the reason, before it is queued.
+pub async fn check_reply(
+    app: &App,
+    scope: &Scope,
+    inbox: &InboxRow,
+    conversation: ConversationId,
+) -> Result<(), ApiError> {
+    match window(app, scope, inbox, conversation).await? {
+        Some(
+            meta::WindowVerdict::TemplateOnly { reason } | meta::WindowVerdict::Closed { reason },
+        ) => Err(ApiError::Unprocessable {
+            code: "outside_window",
+            message: reason,
+            field: None,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// GET on a Meta webhook: the subscription handshake (answer the challenge when the token matches).
+pub async fn meta_handshake(
+    State(app): State<App>,
+    Path(inbox_id): Path<InboxId>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let inbox = app
+        .hook_inbox(inbox_id)
+        .await?
+        .filter(|i| meta_channel(&i.kind).is_some())
+        .ok_or(ApiError::NotFound)?;
+    match meta::handshake(
+        query.as_deref().unwrap_or_default(),
+        credential(&inbox, "verify_token"),
+    ) {
+        Ok(challenge) => Ok((StatusCode::OK, challenge).into_response()),
+        Err(e) => Ok(crate::hooks::refuse(e)),
+    }
+}
+
+/// POST on the webhook of a Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
+pub async fn channel_hook(
+    State(app): State<App>,
+    Path(inbox_id): Path<InboxId>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let inbox = app
+        .hook_inbox(inbox_id)
+        .await?
+        .filter(|i| uri.path().starts_with(&format!("/hooks/{}/", i.kind)))
+        .ok_or(ApiError::NotFound)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let verified = match inbox.kind.as_str() {
+        "telegram" => telegram::verify(&inbox.secret, header(telegram::SECRET_HEADER)),
+        "line" => line::verify(&inbox.secret, header(line::SIGNATURE_HEADER), &body),
+        _ => meta::verify(&inbox.secret, header(meta::SIGNATURE_HEADER), &body),
+    };
+    if let Err(e) = verified {
+        return Ok(crate::hooks::refuse(e));
+    }
+    let events = match inbox.kind.as_str() {
+        "telegram" => telegram::parse(&body),
+        "line" => line::parse(&body),
+        "whatsapp" => meta::parse_whatsapp(&body),
+        _ => meta::parse_messenger(&body),
+    };
+    let events = match events {
+        Ok(e) => e,
+        Err(e) => return Ok(crate::hooks::refuse(e)),
+    };
+    // Everything is checked before anything is stored, so a bad delivery stores nothing.
+    let now = app.now();
+    let mut inbound = Vec::new();
+    let mut reports = Vec::new();
+    for ev in events {
+        match ev {
+            Event::Message(m) => match to_inbound(&inbox, m, now) {
+                Ok(Some(msg)) => inbound.push(msg),
+                Ok(None) => {}
+                Err(e) => return Ok(crate::hooks::malformed(e)),
+            },
+            Event::Status(s) => reports.push(DeliveryReport {
+                inbox: inbox.id,
+                provider_id: s.provider_id,
+                status: s.status,
+                error: s.error,
+                at: now,
+            }),
+            // Read watermarks need a per-conversation sweep; statuses carry reads where they exist.
+            Event::Read(_) => {}
+        }
+    }
+    for msg in inbound {
+        app.store.apply_inbound(msg).await?;
+    }
+    for r in reports {
+        app.store.record_delivery(r).await?;
+    }
+    Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
+}
+
+/// A parsed customer message as the store takes it; `None` when there is nothing to show.
+fn to_inbound(
+    inbox: &InboxRow,
+    m: rich::Incoming,
+    now: Timestamp,
+) -> Result<Option<InboundMessage>, parley_core::Invalid> {
+    let mut text = m.text.clone();
+    for media in &m.media {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        // Until attachments are fetched and stored, the timeline shows what arrived.
+        text.push_str(&format!("[{}] {}", media.kind, media.reference));
+    }
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let external = parley_core::contact::parse_external_id("sender", &m.sender_id)?;
+    Ok(Some(InboundMessage {
+        inbox_id: inbox.id,
+        identity_kind: identity_kind(&inbox.kind),
+        sender_external_id: external,
+        sender_name: m.sender_name.filter(|n| !n.trim().is_empty()),
+        sender_email: None,
+        sender_phone: m
+            .sender_phone
+            .and_then(|p| parley_core::contact::Phone::parse(&p).ok())
+            .map(|p| p.into_string()),
+        external_id: Some(parley_core::contact::parse_external_id(
+            "message_id",
+            &m.message_id,
+        )?),
+        body: parse_body("text", &text)?,
+        // A provider's clock may run ahead of ours; the timeline never shows the future.
+        at: m.sent_at.map_or(now, |t| Timestamp(t.min(now.0))),
+    }))
+}
+
+/// Sends a queued reply through the inbox's channel, split and degraded to what it can carry.
+pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
+    let inbox = &job.inbox;
+    let Some(caps) = capabilities(&inbox.kind) else {
+        return SendOutcome::Permanent(format!("no adapter for channel kind {:?}", inbox.kind));
+    };
+    let to = job.identity.external_id.as_str();
+    let reply = Reply {
+        text: job.message.body.clone(),
+        ..Reply::default()
+    };
+    let parts = rich::degrade(&reply, &caps);
+    let base = setting(inbox, "api_base_url");
+    let mut last_id = None;
+    for (i, part) in parts.iter().enumerate() {
+        let outcome = send_part(app, job, base, to, part).await;
+        match outcome {
+            SendOutcome::Accepted { provider_id } => last_id = provider_id.or(last_id),
+            // Parts already delivered must not be sent twice: a later failure is final.
+            SendOutcome::Transient(e) if i > 0 => {
+                return SendOutcome::Permanent(format!(
+                    "only {i} of {} parts were sent, then: {e}",
+                    parts.len()
+                ))
+            }
+            other => return other,
+        }
+    }
+    SendOutcome::Accepted {
+        provider_id: last_id,
+    }
+}
+
+async fn send_part(app: &App, job: &OutboxJob, base: &str, to: &str, part: &Part) -> SendOutcome {
+    let inbox = &job.inbox;
+    let version = setting(inbox, "graph_version");
+    match inbox.kind.as_str() {
+        "telegram" => {
+            telegram::send(&app.http, base, credential(inbox, "bot_token"), to, part).await
+        }
+        "line" => {
+            let token = credential(inbox, "access_token");
+            line::send(&app.http, base, token, to, None, line::render(part)).await
+        }
+        "whatsapp" => {
+            let token = credential(inbox, "access_token");
+            let id = setting(inbox, "phone_number_id");
+            let mut last = SendOutcome::Permanent("the message is empty".into());
+            for body in meta::whatsapp_render(to, part) {
+                last = meta::send_whatsapp(&app.http, base, version, id, token, &body).await;
+                if !matches!(last, SendOutcome::Accepted { .. }) {
+                    return last;
+                }
+            }
+            last
+        }
+        _ => {
+            let token = credential(inbox, "access_token");
+            let page = setting(inbox, "page_id");
+            let tag = match messenger_window(app, job).await {
+                Some(meta::WindowVerdict::HumanAgentTag) => meta::MessengerTag::HumanAgent,
+                Some(meta::WindowVerdict::Closed { reason }) => {
+                    return SendOutcome::Permanent(reason)
+                }
+                _ => meta::MessengerTag::Response,
+            };
+            let bodies = if inbox.kind == "instagram" {
+                meta::instagram_render(to, part, tag)
+            } else {
+                meta::messenger_render(to, part, tag)
+            };
+            let mut last = SendOutcome::Permanent("the message is empty".into());
+            for body in bodies {
+                last = meta::send_messenger(&app.http, base, version, page, token, &body).await;
+                if !matches!(last, SendOutcome::Accepted { .. }) {
+                    return last;
+                }
+            }
+            last
+        }
+    }
+}
+
+/// The window of a queued Messenger or Instagram reply, judged when it is sent.
+async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerdict> {
+    let scope = Scope {
+        workspace: job.inbox.workspace_id,
+        user: parley_core::UserId(uuid::Uuid::nil()),
+        all_inboxes: true,
+        inboxes: Vec::new(),
+    };
+    let last = last_customer_message(app, &scope, job.message.conversation_id)
+        .await
+        .ok()?;
+    let channel = meta_channel(&job.inbox.kind)?;
+    let human = job.message.sender_kind == parley_core::message::SenderKind::Agent;
+    Some(meta::window(channel, last.map(|t| t.0), app.now().0, human))
+}

@@ -1,0 +1,431 @@
+//! Telegram, WhatsApp, Messenger and LINE end to end against one local fake of their APIs, which
+//! checks each provider's credentials (bot token in the path, Bearer tokens) and answers with each
+//! provider's payload shapes. Each test covers: a bad signature refused with nothing stored, a
+//! malformed payload refused, a duplicate stored once, a status for an unknown message
+//! acknowledged, and a reply reaching the provider.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode, Uri};
+use serde_json::{json, Value};
+
+use crate::harness::TestApp;
+use crate::on_both;
+
+const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_abcdefghijk";
+const META_TOKEN: &str = "EAAG-fake-access-token-0001";
+const APP_SECRET: &str = "meta-app-secret-0001";
+const LINE_SECRET: &str = "line-channel-secret-01";
+const LINE_TOKEN: &str = "line-access-token-0001";
+
+/// One request the fake provider accepted: path and JSON body.
+type Seen = (String, Value);
+
+#[derive(Clone, Default)]
+struct Fake {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+async fn provider(
+    axum::extract::State(f): axum::extract::State<Fake>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, axum::Json<Value>) {
+    let path = uri.path().to_string();
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let Ok(v) = serde_json::from_str::<Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "not JSON"})),
+        );
+    };
+    let n = {
+        let mut seen = f.seen.lock().unwrap();
+        seen.push((path.clone(), v.clone()));
+        seen.len()
+    };
+    if let Some(rest) = path.strip_prefix("/bot") {
+        // Telegram: the token is in the path; a wrong one is 401 "Unauthorized".
+        if !rest.starts_with(&format!("{BOT_TOKEN}/")) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
+            );
+        }
+        return (
+            StatusCode::OK,
+            axum::Json(
+                json!({"ok": true, "result": {"message_id": 100 + n, "chat": {"id": v["chat_id"]}, "date": 1_700_000_000, "text": v["text"]}}),
+            ),
+        );
+    }
+    if path.starts_with("/v2/bot/message/") {
+        if bearer != format!("Bearer {LINE_TOKEN}") {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(
+                    json!({"message": "Authentication failed. Confirm that the access token in the authorization header is valid."}),
+                ),
+            );
+        }
+        return (
+            StatusCode::OK,
+            axum::Json(
+                json!({"sentMessages": [{"id": format!("{}", 500_000 + n), "quoteToken": "q"}]}),
+            ),
+        );
+    }
+    if bearer != format!("Bearer {META_TOKEN}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190, "fbtrace_id": "A1"}}),
+            ),
+        );
+    }
+    if v["messaging_product"] == "whatsapp" {
+        return (
+            StatusCode::OK,
+            axum::Json(
+                json!({"messaging_product": "whatsapp", "contacts": [{"input": v["to"], "wa_id": v["to"]}], "messages": [{"id": format!("wamid.OUT{n}")}]}),
+            ),
+        );
+    }
+    (
+        StatusCode::OK,
+        axum::Json(
+            json!({"recipient_id": v["recipient"]["id"], "message_id": format!("m_OUT{n}")}),
+        ),
+    )
+}
+
+async fn fake() -> (String, Fake) {
+    let f = Fake::default();
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(provider))
+        .with_state(f.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, f)
+}
+
+impl Fake {
+    async fn wait(&self, n: usize) -> Vec<Seen> {
+        for _ in 0..100 {
+            let seen = self.seen.lock().unwrap().clone();
+            if seen.len() >= n {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn hook(t: &TestApp, path: &str, header: (&str, String), body: &str) -> u16 {
+    t.http
+        .post(t.url(path))
+        .header("content-type", "application/json")
+        .header(header.0, header.1)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn conversations(t: &TestApp) -> Vec<Value> {
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn timeline_len(t: &TestApp, conv: &str) -> usize {
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    tl["items"].as_array().unwrap().len()
+}
+
+async fn reply(t: &TestApp, conv: &str, body: &str) -> (u16, Value) {
+    t.post(
+        &format!("/api/v1/conversations/{conv}/messages"),
+        &t.admin_token,
+        json!({ "body": body }),
+    )
+    .await
+}
+
+fn meta_sig(body: &str) -> (&'static str, String) {
+    // Same scheme as X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>.
+    (
+        "x-hub-signature-256",
+        parley_channels::api::sign(APP_SECRET, body.as_bytes()),
+    )
+}
+
+on_both!(telegram_in_and_out, |t: TestApp| async move {
+    let (base, fake) = fake().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bot", "kind": "telegram", "bot_token": BOT_TOKEN, "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    assert!(
+        inbox["settings"].get("credentials").is_none(),
+        "tokens are never shown again: {inbox}"
+    );
+    let id = inbox["id"].as_str().unwrap();
+    let secret = inbox["secret"].as_str().unwrap().to_string();
+    let path = format!("/hooks/telegram/{id}");
+    let update = json!({"update_id": 100000001, "message": {"message_id": 7, "from": {"id": 111, "is_bot": false, "first_name": "Ana", "last_name": "Silva"}, "chat": {"id": 111, "type": "private", "first_name": "Ana"}, "date": 1_700_000_000, "text": "Where is my order?"}}).to_string();
+    let h = |s: &str| ("x-telegram-bot-api-secret-token", s.to_string());
+    assert_eq!(hook(&t, &path, h("wrong"), &update).await, 403);
+    assert!(conversations(&t).await.is_empty(), "nothing stored");
+    assert_eq!(hook(&t, &path, h(&secret), "{\"update_id\":").await, 400);
+    assert_eq!(hook(&t, &path, h(&secret), &update).await, 200);
+    assert_eq!(hook(&t, &path, h(&secret), &update).await, 200);
+    let convs = conversations(&t).await;
+    assert_eq!(convs.len(), 1);
+    assert_eq!(convs[0]["contact_name"], "Ana Silva");
+    let conv = convs[0]["id"].as_str().unwrap();
+    assert_eq!(
+        timeline_len(&t, conv).await,
+        1,
+        "a duplicate is stored once"
+    );
+    assert_eq!(reply(&t, conv, "It left today.").await.0, 201);
+    let seen = fake.wait(1).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, format!("/bot{BOT_TOKEN}/sendMessage"));
+    assert_eq!(seen[0].1["chat_id"], 111);
+    assert_eq!(seen[0].1["text"], "It left today.");
+});
+
+on_both!(whatsapp_in_and_out, |t: TestApp| async move {
+    let (base, fake) = fake().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let id = inbox["id"].as_str().unwrap();
+    let verify = inbox["verify_token"].as_str().unwrap();
+    // The subscription handshake.
+    let r = t
+        .http
+        .get(t.url(&format!(
+            "/hooks/whatsapp/{id}?hub.mode=subscribe&hub.verify_token={verify}&hub.challenge=1158201444"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "1158201444");
+    let r = t
+        .http
+        .get(t.url(&format!(
+            "/hooks/whatsapp/{id}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let path = format!("/hooks/whatsapp/{id}");
+    let msg = |wamid: &str, ts: i64, text: &str| {
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": "15551234567"}],
+            "messages": [{"from": "15551234567", "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": text}}]}}]}]})
+        .to_string()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let body = msg("wamid.IN1", now - 60, "Where is my order?");
+    assert_eq!(
+        hook(
+            &t,
+            &path,
+            ("x-hub-signature-256", "sha256=00".into()),
+            &body
+        )
+        .await,
+        403
+    );
+    assert!(conversations(&t).await.is_empty(), "nothing stored");
+    let bad = r#"{"object":"page","entry":[]}"#;
+    assert_eq!(hook(&t, &path, meta_sig(bad), bad).await, 400);
+    assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+    assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+    let convs = conversations(&t).await;
+    assert_eq!(convs.len(), 1);
+    let conv = convs[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        timeline_len(&t, &conv).await,
+        1,
+        "a duplicate is stored once"
+    );
+    let (_, ch) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/channel"),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(ch["window"]["state"], "open", "{ch}");
+    assert_eq!(ch["capabilities"]["max_choices"], 3);
+
+    assert_eq!(reply(&t, &conv, "It left today.").await.0, 201);
+    let seen = fake.wait(1).await;
+    assert_eq!(seen[0].0, "/v25.0/106540352242922/messages");
+    assert_eq!(seen[0].1["to"], "15551234567");
+    assert_eq!(seen[0].1["type"], "text");
+    assert_eq!(seen[0].1["text"]["body"], "It left today.");
+    // Statuses: unknown ids are acknowledged; ours move forward, a read after delivered.
+    let status = |wamid: &str, st: &str| {
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "statuses": [{"id": wamid, "status": st, "timestamp": now.to_string(), "recipient_id": "15551234567"}]}}]}]})
+        .to_string()
+    };
+    let unknown = status("wamid.NOPE", "delivered");
+    assert_eq!(hook(&t, &path, meta_sig(&unknown), &unknown).await, 200);
+    for st in ["read", "delivered"] {
+        let b = status("wamid.OUT1", st);
+        assert_eq!(hook(&t, &path, meta_sig(&b), &b).await, 200);
+    }
+    let mut delivery = Value::Null;
+    for _ in 0..100 {
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        delivery = tl["items"].as_array().unwrap().last().unwrap()["delivery"].clone();
+        if delivery["status"] == "read" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        delivery["status"], "read",
+        "a late delivered never overwrites read"
+    );
+
+    // Outside the 24-hour window only a template may go, and the agent is told before sending.
+    let old = msg("wamid.IN2", now - 3 * 24 * 3600, "Hello from long ago");
+    let other = old.replace("15551234567", "15557654321");
+    assert_eq!(hook(&t, &path, meta_sig(&other), &other).await, 200);
+    let convs = conversations(&t).await;
+    let stale = convs.iter().find(|c| c["id"] != conv.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, ch) = t
+        .get(
+            &format!("/api/v1/conversations/{stale}/channel"),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(ch["window"]["state"], "template_only", "{ch}");
+    let (s, v) = reply(&t, &stale, "Are you still there?").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("outside_window"))
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("template"),
+        "{v}"
+    );
+    assert_eq!(timeline_len(&t, &stale).await, 1, "nothing queued");
+});
+
+on_both!(messenger_in_and_out, |t: TestApp| async move {
+    let (base, fake) = fake().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Page", "kind": "messenger", "page_id": "1234567890", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let id = inbox["id"].as_str().unwrap();
+    let path = format!("/hooks/messenger/{id}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = json!({"object": "page", "entry": [{"id": "1234567890", "time": now, "messaging": [{
+        "sender": {"id": "PSID-1"}, "recipient": {"id": "1234567890"}, "timestamp": now,
+        "message": {"mid": "m_IN1", "text": "hello, world!"}}]}]})
+    .to_string();
+    assert_eq!(
+        hook(
+            &t,
+            &path,
+            ("x-hub-signature-256", "sha256=beef".into()),
+            &body
+        )
+        .await,
+        403
+    );
+    assert_eq!(hook(&t, &path, meta_sig("[]"), "[]").await, 400);
+    assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+    assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+    let convs = conversations(&t).await;
+    assert_eq!(convs.len(), 1);
+    let conv = convs[0]["id"].as_str().unwrap();
+    assert_eq!(timeline_len(&t, conv).await, 1);
+    assert_eq!(reply(&t, conv, "Hi! How can we help?").await.0, 201);
+    let seen = fake.wait(1).await;
+    assert_eq!(seen[0].0, "/v25.0/1234567890/messages");
+    assert_eq!(seen[0].1["recipient"]["id"], "PSID-1");
+    assert_eq!(seen[0].1["messaging_type"], "RESPONSE");
+    assert_eq!(seen[0].1["message"]["text"], "Hi! How can we help?");
+});
+
+on_both!(line_in_and_out, |t: TestApp| async move {
+    let (base, fake) = fake().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "LINE", "kind": "line", "channel_secret": LINE_SECRET, "access_token": LINE_TOKEN, "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let id = inbox["id"].as_str().unwrap();
+    let path = format!("/hooks/line/{id}");
+    let body = json!({"destination": "Ubot", "events": [{"type": "message", "mode": "active", "timestamp": 1_700_000_000_000_i64,
+        "source": {"type": "user", "userId": "U4af4980629"}, "webhookEventId": "01HEVT1", "deliveryContext": {"isRedelivery": false},
+        "replyToken": "nHuyWiB7yP5Zw52FIkcQobQuGDXCTA", "message": {"id": "444573844083572737", "type": "text", "quoteToken": "q", "text": "Hello, world"}}]})
+    .to_string();
+    let sig = |b: &str| {
+        (
+            "x-line-signature",
+            parley_channels::line::signature(LINE_SECRET, b.as_bytes()),
+        )
+    };
+    assert_eq!(
+        hook(&t, &path, ("x-line-signature", "AAAA".into()), &body).await,
+        403
+    );
+    assert!(conversations(&t).await.is_empty());
+    assert_eq!(hook(&t, &path, sig("{}"), "{}").await, 400);
+    assert_eq!(hook(&t, &path, sig(&body), &body).await, 200);
+    assert_eq!(hook(&t, &path, sig(&body), &body).await, 200);
+    let convs = conversations(&t).await;
+    assert_eq!(convs.len(), 1);
+    let conv = convs[0]["id"].as_str().unwrap();
+    assert_eq!(timeline_len(&t, conv).await, 1);
+    assert_eq!(reply(&t, conv, "Thanks for writing!").await.0, 201);
+    let seen = fake.wait(1).await;
+    assert_eq!(seen[0].0, "/v2/bot/message/push");
+    assert_eq!(seen[0].1["to"], "U4af4980629");
+    assert_eq!(seen[0].1["messages"][0]["type"], "text");
+    assert_eq!(seen[0].1["messages"][0]["text"], "Thanks for writing!");
+});
