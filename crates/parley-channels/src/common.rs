@@ -4,7 +4,41 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::SendOutcome;
+use serde_json::Value;
+
+use crate::rich::{Incoming, Location};
+use crate::{InboundError, SendOutcome};
+
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// A shared location (WhatsApp, LINE): coordinates are required, the place's name is under
+/// `name_key`. The timeline shows the name, else the address.
+pub(crate) fn set_location(
+    m: &mut Incoming,
+    v: &Value,
+    name_key: &str,
+    malformed: impl Fn(&'static str) -> InboundError,
+) -> Result<(), InboundError> {
+    let loc = Location {
+        latitude: v["latitude"]
+            .as_f64()
+            .ok_or_else(|| malformed("location without latitude"))?,
+        longitude: v["longitude"]
+            .as_f64()
+            .ok_or_else(|| malformed("location without longitude"))?,
+        name: str_of(v, name_key).map(str::to_owned),
+        address: str_of(v, "address").map(str::to_owned),
+    };
+    m.text = loc
+        .name
+        .clone()
+        .or_else(|| loc.address.clone())
+        .unwrap_or_else(|| "Location".into());
+    m.location = Some(loc);
+    Ok(())
+}
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

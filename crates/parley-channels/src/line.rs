@@ -16,8 +16,10 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::common::{constant_time_eq, hmac_sha256, partial_failure, post_json, split_measured};
-use crate::rich::{numbered, Capabilities, Event, Incoming, Location, Media, Part};
+use crate::common::{
+    constant_time_eq, hmac_sha256, partial_failure, post_json, set_location, split_measured, str_of,
+};
+use crate::rich::{numbered, Capabilities, Event, Incoming, Media, Part};
 use crate::{InboundError, SendOutcome};
 
 pub const SIGNATURE_HEADER: &str = "x-line-signature";
@@ -56,10 +58,6 @@ pub fn verify(channel_secret: &str, header: Option<&str>, body: &[u8]) -> Result
 
 fn malformed(what: impl std::fmt::Display) -> InboundError {
     InboundError::Malformed(format!("LINE webhook: {what}"))
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 /// Parses a (verified) webhook: messages and postbacks from one-to-one chats. Group and room
@@ -137,22 +135,7 @@ fn parse_message(msg: &Value, base: Incoming) -> Result<Incoming, InboundError> 
             m.media.push(media("file", name));
         }
         Some("location") => {
-            let loc = Location {
-                latitude: msg["latitude"]
-                    .as_f64()
-                    .ok_or_else(|| malformed("location without latitude"))?,
-                longitude: msg["longitude"]
-                    .as_f64()
-                    .ok_or_else(|| malformed("location without longitude"))?,
-                name: str_of(msg, "title").map(str::to_owned),
-                address: str_of(msg, "address").map(str::to_owned),
-            };
-            m.text = loc
-                .name
-                .clone()
-                .or_else(|| loc.address.clone())
-                .unwrap_or_else(|| "Location".into());
-            m.location = Some(loc);
+            set_location(&mut m, msg, "title", malformed)?;
         }
         Some("sticker") => {
             m.text = str_of(msg, "text").unwrap_or_default().into();

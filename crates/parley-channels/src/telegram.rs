@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{constant_time_eq, partial_failure, post_json, secs_to_ms};
+use crate::common::{constant_time_eq, partial_failure, post_json, secs_to_ms, str_of};
 use crate::rich::{
     numbered, split_text, Capabilities, Choice, Event, Incoming, Location, Media, OutMedia, Part,
 };
@@ -77,10 +77,6 @@ fn private_chat_id(msg: &Value) -> Result<Option<i64>, InboundError> {
         .and_then(Value::as_i64)
         .ok_or_else(|| malformed("chat without id"))?;
     Ok((chat.get("type").and_then(Value::as_str) == Some("private")).then_some(id))
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 fn parse_message(msg: &Value) -> Result<Vec<Event>, InboundError> {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::common::fake;
-use crate::rich::{degrade, Choice, OutMedia, Reply};
+use crate::rich::{degrade, Choice, Location, OutMedia, Reply};
 
 const SECRET: &str = "8c570fa6dd201bb328f1c1eac23a96d8";
 

@@ -5,7 +5,7 @@ use parley_core::message::DeliveryStatus;
 use serde_json::{json, Value};
 
 use super::{graph_error, messages_url};
-use crate::common::{post_json, split_measured};
+use crate::common::{post_json, split_measured, str_of};
 use crate::rich::{
     numbered, split_text, Capabilities, Event, Incoming, Media, Part, ReadWatermark, StatusReport,
 };
@@ -21,10 +21,6 @@ const CHOOSE_PROMPT: &str = "Please choose an option:";
 
 fn malformed(what: impl std::fmt::Display) -> InboundError {
     InboundError::Malformed(format!("Messenger webhook: {what}"))
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {

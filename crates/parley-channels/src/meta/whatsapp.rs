@@ -5,9 +5,9 @@ use parley_core::message::DeliveryStatus;
 use serde_json::{json, Value};
 
 use super::{graph_error, messages_url};
-use crate::common::{post_json, secs_to_ms};
+use crate::common::{post_json, secs_to_ms, set_location, str_of};
 use crate::rich::{
-    numbered, split_text, Capabilities, Choice, Event, Incoming, Location, Media, OutMedia, Part,
+    numbered, split_text, Capabilities, Choice, Event, Incoming, Media, OutMedia, Part,
     StatusReport, Template,
 };
 use crate::{InboundError, SendOutcome};
@@ -29,10 +29,6 @@ const MB: u64 = 1_000_000;
 
 fn malformed(what: impl std::fmt::Display) -> InboundError {
     InboundError::Malformed(format!("WhatsApp webhook: {what}"))
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
@@ -146,22 +142,7 @@ fn parse_message(msg: &Value, value: &Value) -> Result<Option<Incoming>, Inbound
             m.text = str_of(body, "text").unwrap_or_default().to_string();
         }
         "location" => {
-            let loc = Location {
-                latitude: body["latitude"]
-                    .as_f64()
-                    .ok_or_else(|| malformed("location without latitude"))?,
-                longitude: body["longitude"]
-                    .as_f64()
-                    .ok_or_else(|| malformed("location without longitude"))?,
-                name: str_of(body, "name").map(str::to_owned),
-                address: str_of(body, "address").map(str::to_owned),
-            };
-            m.text = loc
-                .name
-                .clone()
-                .or_else(|| loc.address.clone())
-                .unwrap_or_else(|| "Location".into());
-            m.location = Some(loc);
+            set_location(&mut m, body, "name", malformed)?;
         }
         "contacts" => {
             let cards: Vec<String> = items(msg, "contacts")

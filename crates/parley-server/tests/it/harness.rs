@@ -418,6 +418,30 @@ impl Socket {
     }
 }
 
+/// The delivery of the newest timeline entry, once it reaches `want` (or after 5 s, as it is).
+pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
+    let mut d = Value::Null;
+    for _ in 0..100 {
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        d = tl["items"]
+            .as_array()
+            .expect("items")
+            .last()
+            .expect("an entry")["delivery"]
+            .clone();
+        if d["status"] == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    d
+}
+
 /// Runs a test body once per available backend.
 #[macro_export]
 macro_rules! on_both {

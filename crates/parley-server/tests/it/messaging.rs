@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::{json, Value};
 
-use crate::harness::TestApp;
+use crate::harness::{last_delivery, TestApp};
 use crate::on_both;
 
 const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_abcdefghijk";
@@ -304,20 +304,7 @@ on_both!(whatsapp_in_and_out, |t: TestApp| async move {
         let b = status("wamid.OUT1", st);
         assert_eq!(hook(&t, &path, meta_sig(&b), &b).await, 200);
     }
-    let mut delivery = Value::Null;
-    for _ in 0..100 {
-        let (_, tl) = t
-            .get(
-                &format!("/api/v1/conversations/{conv}/timeline"),
-                &t.admin_token,
-            )
-            .await;
-        delivery = tl["items"].as_array().unwrap().last().unwrap()["delivery"].clone();
-        if delivery["status"] == "read" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let delivery = last_delivery(&t, &conv, "read").await;
     assert_eq!(
         delivery["status"], "read",
         "a late delivered never overwrites read"

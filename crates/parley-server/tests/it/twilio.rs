@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::TestApp;
+use crate::harness::{last_delivery, TestApp};
 use crate::on_both;
 
 const SID: &str = "AC00000000000000000000000000000001";
@@ -120,25 +120,6 @@ async fn post_signed(t: &TestApp, inbox: &str, body: &str, token: &str) -> (u16,
         .await
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// The delivery of the newest timeline entry, once it reaches `want` (or after 5 s, as it is).
-async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
-    let mut d = Value::Null;
-    for _ in 0..100 {
-        let (_, tl) = t
-            .get(
-                &format!("/api/v1/conversations/{conv}/timeline"),
-                &t.admin_token,
-            )
-            .await;
-        d = tl["items"].as_array().unwrap().last().unwrap()["delivery"].clone();
-        if d["status"] == want {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    d
 }
 
 on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {

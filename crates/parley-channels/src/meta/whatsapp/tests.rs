@@ -1,6 +1,6 @@
 use super::*;
 use crate::common::fake;
-use crate::rich::{degrade, Reply};
+use crate::rich::{degrade, Location, Reply};
 
 /// Wraps `messages`/`statuses` in the envelope of channels reference section 4.3.
 fn webhook(value_fields: &str) -> Vec<u8> {
