@@ -69,6 +69,7 @@ pub async fn api_hook(
     let now = app.now();
     let parsed = (|| {
         Ok::<_, parley_core::Invalid>(InboundMessage {
+            thread: None,
             inbox_id,
             identity_kind: IdentityKind::Api,
             sender_external_id: parse_external_id("contact.id", &m.contact.id)?,
@@ -190,6 +191,7 @@ pub async fn twilio_hook(
         return Ok(twiml_ok());
     }
     let msg = InboundMessage {
+        thread: None,
         inbox_id,
         identity_kind: IdentityKind::Phone,
         sender_external_id: from.clone(),

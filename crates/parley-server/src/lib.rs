@@ -17,6 +17,7 @@ pub mod realtime;
 pub mod routes;
 pub mod state;
 pub mod web;
+pub mod widget;
 pub mod workers;
 
 use std::sync::Arc;

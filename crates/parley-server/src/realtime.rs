@@ -103,6 +103,11 @@ impl Hub {
         }));
     }
 
+    /// A receiver of every event from now on (the widget's visitor sockets filter their own).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubEvent>> {
+        self.tx.subscribe()
+    }
+
     pub fn online_users(&self, workspace: WorkspaceId) -> Vec<UserId> {
         let online = self.online.lock().map(|m| m.clone()).unwrap_or_default();
         let mut users: Vec<UserId> = online

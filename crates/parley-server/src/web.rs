@@ -44,5 +44,13 @@ pub fn router() -> Router<App> {
             "/static/style.css",
             get(|| async { page("text/css; charset=utf-8", asset!("style.css")) }),
         )
+        .route(
+            "/widget.js",
+            get(|| async { page("text/javascript; charset=utf-8", asset!("widget.js")) }),
+        )
+        .route(
+            "/widget.css",
+            get(|| async { page("text/css; charset=utf-8", asset!("widget.css")) }),
+        )
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }

@@ -21,6 +21,7 @@ use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
 /// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
 /// sender's identity, contact and name; 7–21 the conversation (`CONVERSATION_COLS`); 22–23 a
 /// contact with the sender's phone or email, when the identity is new (one customer, many channels).
+/// The conversation is the thread the channel named ($7) when it is in this inbox, else the contact's.
 static LOOKUP: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {CONVERSATION_COLS}, p.id, p.name \
@@ -34,7 +35,9 @@ static LOOKUP: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN LATERAL (SELECT pc.id, pc.name FROM contact pc \
              WHERE i.id IS NULL AND pc.workspace_id = n.workspace_id \
              AND (pc.phone = $5::text OR pc.email = $6::text) ORDER BY pc.created_at, pc.id LIMIT 1) p ON true \
-         LEFT JOIN conversation c ON c.inbox_id = n.id AND c.contact_id = COALESCE(i.contact_id, p.id) \
+         LEFT JOIN conversation c ON c.id = COALESCE( \
+             (SELECT t.id FROM conversation t WHERE t.id = $7::uuid AND t.inbox_id = n.id), \
+             (SELECT t.id FROM conversation t WHERE t.inbox_id = n.id AND t.contact_id = COALESCE(i.contact_id, p.id))) \
          WHERE n.id = $1"
     )
 });
@@ -85,6 +88,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             &m.sender_external_id,
             &m.sender_phone,
             &m.sender_email,
+            &m.thread.map(|t| t.as_uuid()),
         ],
     )
     .await?
@@ -142,8 +146,11 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             data,
         ));
     }
-    // Replies go to the identity the customer last wrote from.
-    conv.identity_id = identity_id;
+    // Replies go to the identity the customer last wrote from (not to someone else who wrote
+    // into their thread, such as a colleague in copy).
+    if conv.contact_id == contact_id {
+        conv.identity_id = identity_id;
+    }
     let msg = MessageView::from_customer(
         new_id().into(),
         &conv,

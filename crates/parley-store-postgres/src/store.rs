@@ -3,12 +3,15 @@
 //! (`Db::write`); the rest run without it (`Db::run`).
 
 use async_trait::async_trait;
+use parley_core::contact::IdentityKind;
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
     WorkspaceId,
 };
 use parley_store::*;
 
+use crate::db::query_opt;
+use crate::rows::{id, opt_id};
 use crate::{
     account, commands, contacts, conversations, directory, outbox, queries, rows, PostgresStore,
 };
@@ -374,6 +377,58 @@ impl Store for PostgresStore {
 
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
         self.inbound.apply(msg).await
+    }
+
+    async fn identity_conversation(
+        &self,
+        inbox: InboxId,
+        kind: IdentityKind,
+        external_id: &str,
+    ) -> StoreResult<Option<(ContactId, Option<ConversationId>)>> {
+        let external_id = external_id.to_string();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let row = query_opt(
+                        tx,
+                        "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
+                         FROM contact_identity i WHERE i.inbox_id = $1 AND i.kind = $2 AND i.external_id = $3",
+                        &[&inbox.as_uuid(), &kind.as_str(), &external_id],
+                    )
+                    .await?;
+                    match row {
+                        Some(r) => Ok(Some((id(&r, 0)?, opt_id(&r, 1)?))),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn conversation_by_external_ids(
+        &self,
+        inbox: InboxId,
+        external_ids: &[String],
+    ) -> StoreResult<Option<ConversationId>> {
+        let ids: Vec<String> = external_ids.iter().take(100).cloned().collect();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let row = query_opt(
+                        tx,
+                        "SELECT conversation_id FROM message WHERE inbox_id = $1 \
+                         AND direction IN ('inbound', 'outbound') AND external_id = ANY($2) \
+                         ORDER BY created_at DESC LIMIT 1",
+                        &[&inbox.as_uuid(), &ids],
+                    )
+                    .await?;
+                    match row {
+                        Some(r) => Ok(Some(id(&r, 0)?)),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
     }
 
     async fn list_conversations(

@@ -15,7 +15,8 @@ use crate::account::new_id;
 use crate::contacts::{insert_contact, insert_identity};
 use crate::db::sql_err;
 use crate::rows::{
-    self, scope_filter, uid, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS, MESSAGE_COLS,
+    self, opt_uid, scope_filter, uid, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS,
+    MESSAGE_COLS,
 };
 
 #[expect(
@@ -353,11 +354,26 @@ pub(crate) fn apply_inbound(
             (insert_identity(c, ws, k, &ident, m.at)?, k, name)
         }
     };
-    let existing = load_conversation_by(
-        c,
-        "c.inbox_id = ?1 AND c.contact_id = ?2",
-        [m.inbox_id.to_string(), contact_id.to_string()],
-    );
+    let threaded = match m.thread {
+        Some(t) => match load_conversation_by(
+            c,
+            "c.id = ?1 AND c.inbox_id = ?2",
+            [t.to_string(), m.inbox_id.to_string()],
+        ) {
+            Ok(conv) => Some(conv),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let existing = match threaded {
+        Some(conv) => Ok(conv),
+        None => load_conversation_by(
+            c,
+            "c.inbox_id = ?1 AND c.contact_id = ?2",
+            [m.inbox_id.to_string(), contact_id.to_string()],
+        ),
+    };
     let mut conv = match existing {
         Ok(conv) => conv,
         Err(StoreError::NotFound) => {
@@ -369,8 +385,11 @@ pub(crate) fn apply_inbound(
     };
     let before = conv.clone();
     record_reopen(c, events, ws, &mut conv, m.at)?;
-    // Replies go to the identity the customer last wrote from.
-    conv.identity_id = identity_id;
+    // Replies go to the identity the customer last wrote from (not to someone else who wrote
+    // into their thread, such as a colleague in copy).
+    if conv.contact_id == contact_id {
+        conv.identity_id = identity_id;
+    }
     let msg = MessageView::from_customer(
         new_id().into(),
         &conv,
@@ -843,4 +862,53 @@ pub(crate) fn message(c: &Connection, id: &str) -> StoreResult<MessageView> {
         .optional()
         .map_err(sql_err)?
         .ok_or(StoreError::NotFound)
+}
+
+/// The contact of a channel identity and its conversation in that inbox.
+pub(crate) fn identity_conversation(
+    c: &Connection,
+    inbox: InboxId,
+    kind: IdentityKind,
+    external_id: &str,
+) -> StoreResult<Option<(ContactId, Option<ConversationId>)>> {
+    c.prepare_cached(
+        "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
+         FROM contact_identity i WHERE i.inbox_id = ?1 AND i.kind = ?2 AND i.external_id = ?3",
+    )
+    .map_err(sql_err)?
+    .query_row(params![inbox.to_string(), kind.as_str(), external_id], |r| {
+        Ok((uid::<ContactId>(r, 0)?, opt_uid::<ConversationId>(r, 1)?))
+    })
+    .optional()
+    .map_err(sql_err)
+}
+
+/// The conversation of the newest message in `inbox` with one of these provider ids.
+pub(crate) fn conversation_by_external_ids(
+    c: &Connection,
+    inbox: InboxId,
+    ids: &[String],
+) -> StoreResult<Option<ConversationId>> {
+    let mut newest: Option<(i64, ConversationId)> = None;
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT created_at, conversation_id FROM message WHERE inbox_id = ?1 AND direction IN ('inbound', 'outbound') AND external_id = ?2 \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .map_err(sql_err)?;
+    // A thread's References hold a few dozen ids at most; each is one indexed lookup.
+    for id in ids.iter().take(100) {
+        let hit = stmt
+            .query_row(params![inbox.to_string(), id], |r| {
+                Ok((r.get::<_, i64>(0)?, uid::<ConversationId>(r, 1)?))
+            })
+            .optional()
+            .map_err(sql_err)?;
+        if let Some(h) = hit {
+            if newest.is_none_or(|n| h.0 > n.0) {
+                newest = Some(h);
+            }
+        }
+    }
+    Ok(newest.map(|n| n.1))
 }

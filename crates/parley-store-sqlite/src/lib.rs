@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use parley_core::contact::IdentityKind;
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
     WorkspaceId,
@@ -371,6 +372,29 @@ impl Store for SqliteStore {
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
         self.db
             .write(move |c, ev| conversations::apply_inbound(c, msg, ev))
+            .await
+    }
+
+    async fn identity_conversation(
+        &self,
+        inbox: InboxId,
+        kind: IdentityKind,
+        external_id: &str,
+    ) -> StoreResult<Option<(ContactId, Option<ConversationId>)>> {
+        let external_id = external_id.to_string();
+        self.db
+            .read(move |c| conversations::identity_conversation(c, inbox, kind, &external_id))
+            .await
+    }
+
+    async fn conversation_by_external_ids(
+        &self,
+        inbox: InboxId,
+        external_ids: &[String],
+    ) -> StoreResult<Option<ConversationId>> {
+        let ids = external_ids.to_vec();
+        self.db
+            .read(move |c| conversations::conversation_by_external_ids(c, inbox, &ids))
             .await
     }
 

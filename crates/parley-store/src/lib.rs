@@ -14,6 +14,7 @@ mod types;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use parley_core::contact::IdentityKind;
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
     WorkspaceId,
@@ -238,6 +239,20 @@ pub trait Store: Send + Sync + 'static {
     /// conversation, appends the message. Deduplicated by (inbox, external message id). Backends
     /// commit concurrent calls together (group commit); the call returns after the commit.
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome>;
+    /// The contact of a channel identity and its conversation in that inbox, when they exist.
+    async fn identity_conversation(
+        &self,
+        inbox: InboxId,
+        kind: IdentityKind,
+        external_id: &str,
+    ) -> StoreResult<Option<(ContactId, Option<ConversationId>)>>;
+    /// The conversation of the newest message in `inbox` whose provider id is one of `external_ids`
+    /// (an email's `References`).
+    async fn conversation_by_external_ids(
+        &self,
+        inbox: InboxId,
+        external_ids: &[String],
+    ) -> StoreResult<Option<ConversationId>>;
     async fn list_conversations(
         &self,
         scope: &Scope,

@@ -219,6 +219,9 @@ pub struct InboundMessage {
     pub external_id: Option<String>,
     pub body: String,
     pub at: Timestamp,
+    /// The conversation the channel says this continues (an email's reply address or
+    /// `In-Reply-To`), used when it is in the same inbox; otherwise the contact's conversation.
+    pub thread: Option<ConversationId>,
 }
 
 #[derive(Debug, Clone)]

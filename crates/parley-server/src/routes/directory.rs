@@ -142,7 +142,11 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
         "webhook_url": format!("{}/hooks/{}/{}", app.config.public_url.trim_end_matches('/'), i.kind, i.id),
         "created_at": i.created_at,
     });
-    if p.role.is_admin() {
+    if i.kind == crate::widget::KIND {
+        v["snippet"] = json!(crate::widget::snippet(app, i));
+        v.as_object_mut().map(|o| o.remove("webhook_url"));
+    }
+    if p.role.is_admin() && i.kind != crate::widget::KIND {
         v["secret"] = json!(i.secret);
         if let Some(t) = verify_token {
             v["verify_token"] = t;
@@ -172,7 +176,7 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("name", string()),
             (
                 "kind",
-                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line"] }),
+                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget"] }),
             ),
         ],
         &[
@@ -189,6 +193,13 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("page_id", string()),
             ("graph_version", string()),
             ("rate_limit", rate_limit_schema()),
+            ("website_url", string()),
+            ("greeting", string()),
+            ("color", string()),
+            (
+                "prechat_fields",
+                json!({ "type": "array", "items": { "type": "string", "enum": ["name", "email", "phone"] } }),
+            ),
         ],
     )
 }
@@ -250,10 +261,25 @@ pub struct CreateInboxRequest {
     page_id: Option<String>,
     #[serde(default)]
     graph_version: Option<String>,
+    /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).
+    #[serde(default)]
+    website_url: Option<String>,
+    #[serde(default)]
+    greeting: Option<String>,
+    #[serde(default)]
+    color: Option<String>,
+    #[serde(default)]
+    prechat_fields: Option<Vec<String>>,
 }
 
 /// Channel settings and secret for a new inbox, validated per kind.
 fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiError> {
+    if req.kind != crate::widget::KIND && !req.widget().is_empty() {
+        return Err(ApiError::invalid(
+            "website_url",
+            "website_url, greeting, color and prechat_fields are settings of widget inboxes",
+        ));
+    }
     match req.kind.as_str() {
         "api" => {
             let callback = req
@@ -262,6 +288,12 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 .map(parse_callback)
                 .transpose()?;
             Ok((json!({ "callback_url": callback }), random_token()))
+        }
+        crate::widget::KIND => {
+            let mut settings = json!({});
+            crate::widget::apply_settings(&mut settings, &req.widget())?;
+            // The secret signs visitors' tokens; it never leaves the server.
+            Ok((settings, random_token()))
         }
         "twilio" => {
             let sid = req
@@ -329,6 +361,27 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
     }
 }
 
+macro_rules! widget_fields_of {
+    ($t:ty) => {
+        impl WidgetRequest for $t {
+            fn widget(&self) -> crate::widget::WidgetFields {
+                crate::widget::WidgetFields {
+                    website_url: self.website_url.clone(),
+                    greeting: self.greeting.clone(),
+                    color: self.color.clone(),
+                    prechat_fields: self.prechat_fields.clone(),
+                }
+            }
+        }
+    };
+}
+
+trait WidgetRequest {
+    fn widget(&self) -> crate::widget::WidgetFields;
+}
+widget_fields_of!(CreateInboxRequest);
+widget_fields_of!(UpdateInboxRequest);
+
 /// A callback URL must be absolute http(s).
 fn parse_callback(url: &str) -> Result<String, ApiError> {
     let parsed = reqwest::Url::parse(url.trim())
@@ -383,6 +436,15 @@ pub struct UpdateInboxRequest {
     callback_url: Option<String>,
     #[serde(default, deserialize_with = "super::double_option")]
     rate_limit: Option<Option<f64>>,
+    /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).
+    #[serde(default)]
+    website_url: Option<String>,
+    #[serde(default)]
+    greeting: Option<String>,
+    #[serde(default)]
+    color: Option<String>,
+    #[serde(default)]
+    prechat_fields: Option<Vec<String>>,
 }
 
 pub async fn update_inbox(
@@ -405,6 +467,15 @@ pub async fn update_inbox(
     if let Some(rate) = req.rate_limit {
         settings["rate_limit"] = parse_rate(rate)?;
     }
+    if !req.widget().is_empty() {
+        if current.kind != crate::widget::KIND {
+            return Err(ApiError::invalid(
+                "website_url",
+                "website_url, greeting, color and prechat_fields are settings of widget inboxes",
+            ));
+        }
+        crate::widget::apply_settings(&mut settings, &req.widget())?;
+    }
     if settings != current.settings {
         patch.settings = Some(settings);
     }
@@ -416,7 +487,7 @@ pub async fn update_inbox(
         &headers,
         "inbox.update",
         id,
-        json!({ "name": req.name, "callback_url": req.callback_url, "rate_limit": req.rate_limit }),
+        json!({ "name": req.name, "callback_url": req.callback_url, "rate_limit": req.rate_limit, "widget": !req.widget().is_empty() }),
     )
     .await;
     Ok(Json(inbox_view(&app, &p, &row)))

@@ -5,8 +5,10 @@ mod harness;
 
 mod access;
 mod api_channel;
+mod browser;
 mod conversations;
 mod malformed;
 mod messaging;
 mod realtime;
 mod twilio;
+mod widget;

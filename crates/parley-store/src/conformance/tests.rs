@@ -79,6 +79,7 @@ fn inbound(
         external_id: ext.map(Into::into),
         body: body.into(),
         at,
+        thread: None,
     }
 }
 
@@ -1357,4 +1358,66 @@ pub async fn a_known_phone_or_email_on_a_new_channel_is_the_same_contact(h: Harn
     };
     let e = s.apply_inbound(stranger).await.unwrap();
     assert!(e.contact_id != a.contact_id && e.contact_id != d.contact_id);
+}
+
+pub async fn a_named_thread_takes_the_message_and_lookups_find_it(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let mail = |who: &str, ext: &str, at| InboundMessage {
+        identity_kind: IdentityKind::Email,
+        sender_email: Some(who.into()),
+        ..inbound(w.inbox, who, Some(ext), "About my order", t(at))
+    };
+    let ana = s
+        .apply_inbound(mail("ana@example.com", "m1@mail", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.identity_conversation(w.inbox, IdentityKind::Email, "ana@example.com")
+            .await
+            .unwrap(),
+        Some((ana.contact_id, Some(ana.conversation_id)))
+    );
+    assert_eq!(
+        s.identity_conversation(w.inbox, IdentityKind::Email, "nobody@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    // A colleague in copy answers in Ana's thread: the message joins it, replies still go to Ana.
+    let before = s.conversation(&scope, ana.conversation_id).await.unwrap();
+    let bo = s
+        .apply_inbound(InboundMessage {
+            thread: Some(ana.conversation_id),
+            ..mail("bo@example.com", "m2@mail", 2)
+        })
+        .await
+        .unwrap();
+    assert_eq!(bo.conversation_id, ana.conversation_id);
+    assert_ne!(bo.contact_id, ana.contact_id);
+    let after = s.conversation(&scope, ana.conversation_id).await.unwrap();
+    assert_eq!(after.identity_id, before.identity_id);
+    assert_eq!(
+        s.conversation_by_external_ids(w.inbox, &["x@y".into(), "m2@mail".into()])
+            .await
+            .unwrap(),
+        Some(ana.conversation_id)
+    );
+    assert_eq!(
+        s.conversation_by_external_ids(w.other_inbox, &["m2@mail".into()])
+            .await
+            .unwrap(),
+        None,
+        "ids are looked up in one inbox"
+    );
+    // A thread in another inbox is not followed: the sender's own conversation there is used.
+    let elsewhere = s
+        .apply_inbound(InboundMessage {
+            thread: Some(ana.conversation_id),
+            ..inbound(w.other_inbox, "cy", Some("m3@mail"), "Hi", t(3))
+        })
+        .await
+        .unwrap();
+    assert_ne!(elsewhere.conversation_id, ana.conversation_id);
 }

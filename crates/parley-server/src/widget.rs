@@ -1,0 +1,569 @@
+//! The website chat widget: the script a business pastes into its site (`/widget.js`), and the
+//! visitor's WebSocket (`/widget/{inbox}/socket`). A visitor is known by a token signed with the
+//! inbox's secret and kept in their browser, so their thread survives page loads; they see
+//! agents' replies and typing live, and whether anyone is online to answer.
+
+use std::collections::HashMap;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use parley_channels::api;
+use parley_core::contact::{Email, IdentityKind, Phone};
+use parley_core::message::{parse_body, DeliveryStatus, Direction};
+use parley_core::{ContactId, ConversationId, Invalid, UserId};
+use parley_store::{ContactPatch, DeliveryReport, InboundMessage, InboxRow, Scope};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use crate::error::{ApiError, Path, Query};
+use crate::state::App;
+
+/// The inbox kind of a website widget.
+pub const KIND: &str = "widget";
+
+/// The pre-chat form may ask for these, in this order.
+const PRECHAT_FIELDS: [&str; 3] = ["name", "email", "phone"];
+
+/// How many earlier messages a returning visitor sees.
+const HISTORY: u32 = 100;
+
+/// What an admin sets on a widget inbox; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct WidgetFields {
+    /// The site that embeds the widget (`https://shop.example`): other sites are refused.
+    pub website_url: Option<String>,
+    /// The first thing a visitor reads when they open the chat.
+    pub greeting: Option<String>,
+    /// The launcher's and header's colour, `#rrggbb`.
+    pub color: Option<String>,
+    /// Asked before the first message, from `name`, `email`, `phone`.
+    pub prechat_fields: Option<Vec<String>>,
+}
+
+impl WidgetFields {
+    pub fn is_empty(&self) -> bool {
+        self.website_url.is_none()
+            && self.greeting.is_none()
+            && self.color.is_none()
+            && self.prechat_fields.is_none()
+    }
+}
+
+fn origin_of(url: &str) -> Result<String, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            "website_url",
+            "must be the site's address, like https://shop.example",
+        )
+    };
+    let u = reqwest::Url::parse(url.trim()).map_err(|_| bad())?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(bad());
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+/// Applies `f` to the settings of a widget inbox (new or existing), validating each field given.
+pub fn apply_settings(settings: &mut Value, f: &WidgetFields) -> Result<(), ApiError> {
+    if !settings.is_object() {
+        *settings = json!({});
+    }
+    if let Some(url) = &f.website_url {
+        settings["website_origin"] = if url.trim().is_empty() {
+            Value::Null
+        } else {
+            json!(origin_of(url)?)
+        };
+    }
+    if let Some(g) = &f.greeting {
+        if g.chars().count() > 500 {
+            return Err(ApiError::invalid(
+                "greeting",
+                "must be at most 500 characters",
+            ));
+        }
+        settings["greeting"] = json!(g.trim());
+    }
+    if let Some(c) = &f.color {
+        let ok =
+            c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|x| x.is_ascii_hexdigit());
+        if !ok {
+            return Err(ApiError::invalid("color", "must be a colour like #1f6feb"));
+        }
+        settings["color"] = json!(c.to_ascii_lowercase());
+    }
+    if let Some(fields) = &f.prechat_fields {
+        if let Some(bad) = fields
+            .iter()
+            .find(|x| !PRECHAT_FIELDS.contains(&x.as_str()))
+        {
+            return Err(ApiError::invalid(
+                "prechat_fields",
+                format!("{bad:?} is not a field the pre-chat form has (name, email, phone)"),
+            ));
+        }
+        let ordered: Vec<&str> = PRECHAT_FIELDS
+            .into_iter()
+            .filter(|p| fields.iter().any(|x| x == p))
+            .collect();
+        settings["prechat_fields"] = json!(ordered);
+    }
+    Ok(())
+}
+
+/// The `<script>` tag an admin pastes into their site.
+pub fn snippet(app: &App, inbox: &InboxRow) -> String {
+    format!(
+        r#"<script src="{}/widget.js" data-inbox="{}" async></script>"#,
+        app.config.public_url.trim_end_matches('/'),
+        inbox.id
+    )
+}
+
+fn visitor_message(inbox: &InboxRow, visitor: &str) -> String {
+    format!("parley-widget/{}/{visitor}", inbox.id)
+}
+
+/// A visitor's token: their id and a signature under the inbox's secret.
+fn issue_token(inbox: &InboxRow, visitor: &str) -> String {
+    let sig = api::sign(&inbox.secret, visitor_message(inbox, visitor).as_bytes());
+    format!("{visitor}.{}", sig.trim_start_matches("sha256="))
+}
+
+/// The visitor id of a token this inbox issued.
+fn check_token(inbox: &InboxRow, token: &str) -> Option<String> {
+    let (visitor, sig) = token.split_once('.')?;
+    let visitor = uuid::Uuid::parse_str(visitor).ok()?.to_string();
+    let header = format!("sha256={sig}");
+    api::verify(
+        &inbox.secret,
+        Some(&header),
+        visitor_message(inbox, &visitor).as_bytes(),
+    )
+    .ok()?;
+    Some(visitor)
+}
+
+#[derive(Deserialize)]
+pub struct SocketQuery {
+    token: Option<String>,
+}
+
+/// `GET /widget/{inbox}/socket`: a visitor's WebSocket.
+pub async fn socket(
+    State(app): State<App>,
+    Path(inbox_id): Path<parley_core::InboxId>,
+    Query(q): Query<SocketQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let inbox = app
+        .hook_inbox(inbox_id)
+        .await?
+        .filter(|i| i.kind == KIND)
+        .ok_or(ApiError::NotFound)?;
+    if let Some(allowed) = inbox.settings.get("website_origin").and_then(Value::as_str) {
+        let origin = headers.get("origin").and_then(|o| o.to_str().ok());
+        let own = origin_of(&app.config.public_url).ok();
+        if origin != Some(allowed) && origin.map(str::to_string) != own {
+            return Err(ApiError::forbidden(
+                "this chat is only offered on the business's own site",
+            ));
+        }
+    }
+    // A token that does not verify (another inbox's, or tampered with) starts a new visitor.
+    let visitor = q
+        .token
+        .as_deref()
+        .and_then(|t| check_token(&inbox, t))
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    Ok(ws.on_upgrade(move |s| run(app, inbox, visitor, s)))
+}
+
+#[derive(Deserialize)]
+struct VisitorFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+    client_id: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    message_id: Option<String>,
+}
+
+/// A visitor's name, email and phone, each when given.
+type Details = (Option<String>, Option<String>, Option<String>);
+
+/// One visitor's connection.
+struct Visitor {
+    app: App,
+    inbox: InboxRow,
+    id: String,
+    contact: Option<ContactId>,
+    conversation: Option<ConversationId>,
+    /// Details from the pre-chat form, kept until the first message creates the contact.
+    details: Details,
+    agents: HashMap<UserId, String>,
+    online: bool,
+}
+
+fn system_scope(inbox: &InboxRow) -> Scope {
+    Scope {
+        workspace: inbox.workspace_id,
+        user: UserId(uuid::Uuid::nil()),
+        all_inboxes: true,
+        inboxes: Vec::new(),
+    }
+}
+
+fn error_frame(code: &str, message: &str) -> String {
+    json!({ "type": "error", "error": { "code": code, "message": message } }).to_string()
+}
+
+fn invalid_frame(e: &Invalid) -> String {
+    json!({ "type": "error", "error": { "code": "invalid_field", "message": format!("{} {}", e.field, e.reason), "field": e.field } }).to_string()
+}
+
+impl Visitor {
+    /// A message as the visitor sees it: no internal ids beyond the message's, no notes.
+    fn message_view(&self, m: &Value) -> Value {
+        let author = match m["sender_kind"].as_str() {
+            Some("agent") => m["sender_id"]
+                .as_str()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .and_then(|u| self.agents.get(&UserId(u)).cloned()),
+            _ => None,
+        };
+        json!({
+            "id": m["id"],
+            "direction": m["direction"],
+            "sender_kind": m["sender_kind"],
+            "author": author,
+            "body": m["body"],
+            "created_at": m["created_at"],
+        })
+    }
+
+    async fn available(&self) -> bool {
+        let ws = self.inbox.workspace_id;
+        let online = self.app.hub.online_users(ws);
+        if online.is_empty() {
+            return false;
+        }
+        let (Ok(users), Ok(members)) = (
+            self.app.store.list_users(ws).await,
+            self.app.store.inbox_members(ws, self.inbox.id).await,
+        ) else {
+            return false;
+        };
+        users.iter().any(|u| {
+            online.contains(&u.id)
+                && (u.role.sees_all_inboxes() || members.iter().any(|m| m.id == u.id))
+        })
+    }
+
+    async fn hello(&mut self) -> String {
+        if let Ok(users) = self.app.store.list_users(self.inbox.workspace_id).await {
+            self.agents = users.into_iter().map(|u| (u.id, u.name)).collect();
+        }
+        if let Ok(Some((contact, conv))) = self
+            .app
+            .store
+            .identity_conversation(self.inbox.id, IdentityKind::Widget, &self.id)
+            .await
+        {
+            self.contact = Some(contact);
+            self.conversation = conv;
+        }
+        let mut messages = Vec::new();
+        let mut unseen = Vec::new();
+        if let Some(conv) = self.conversation {
+            let scope = system_scope(&self.inbox);
+            if let Ok(entries) = self.app.store.timeline(&scope, conv, None, HISTORY).await {
+                for e in entries.iter().filter(|e| e.event.kind == "message.created") {
+                    let Ok(v) = serde_json::from_str::<Value>(&e.event.data) else {
+                        continue;
+                    };
+                    let m = &v["message"];
+                    if m["direction"] == Direction::Outbound.as_str()
+                        && matches!(e.delivery, Some((DeliveryStatus::Sent, _)))
+                    {
+                        unseen.extend(m["id"].as_str().map(str::to_string));
+                    }
+                    messages.push(self.message_view(m));
+                }
+            }
+        }
+        for id in unseen {
+            self.report(&id, DeliveryStatus::Delivered).await;
+        }
+        let contact = match self.contact {
+            Some(c) => self
+                .app
+                .store
+                .contact(self.inbox.workspace_id, c)
+                .await
+                .ok()
+                .map(|c| json!({ "name": c.name, "email": c.email, "phone": c.phone })),
+            None => None,
+        };
+        self.online = self.available().await;
+        let s = &self.inbox.settings;
+        json!({
+            "type": "hello",
+            "token": issue_token(&self.inbox, &self.id),
+            "config": {
+                "title": self.inbox.name,
+                "greeting": s.get("greeting"),
+                "color": s.get("color"),
+                "prechat_fields": s.get("prechat_fields").cloned().unwrap_or(json!([])),
+            },
+            "online": self.online,
+            "contact": contact,
+            "messages": messages,
+        })
+        .to_string()
+    }
+
+    async fn report(&self, message_id: &str, status: DeliveryStatus) {
+        let report = DeliveryReport {
+            inbox: self.inbox.id,
+            provider_id: message_id.to_string(),
+            status,
+            error: None,
+            at: self.app.now(),
+        };
+        if let Err(e) = self.app.store.record_delivery(report).await {
+            tracing::warn!(error = %e, "could not record a widget delivery");
+        }
+    }
+
+    /// A frame for this visitor from the hub, if the event concerns them.
+    async fn on_hub_event(&mut self, e: &crate::realtime::HubEvent) -> Option<String> {
+        if e.workspace != self.inbox.workspace_id {
+            return None;
+        }
+        if e.inbox.is_none() {
+            // Presence changed somewhere in the workspace: tell the visitor if availability did.
+            if e.frame.as_str().contains(r#""type":"presence""#) {
+                let now = self.available().await;
+                if now != self.online {
+                    self.online = now;
+                    return Some(json!({ "type": "availability", "online": now }).to_string());
+                }
+            }
+            return None;
+        }
+        if e.inbox != Some(self.inbox.id) {
+            return None;
+        }
+        let conv = self.conversation?.to_string();
+        let v: Value = serde_json::from_str(e.frame.as_str()).ok()?;
+        match v["type"].as_str()? {
+            "message.created" if v["data"]["message"]["conversation_id"] == conv.as_str() => {
+                let m = &v["data"]["message"];
+                if m["direction"] == Direction::Outbound.as_str() {
+                    if let Some(id) = m["id"].as_str() {
+                        self.report(id, DeliveryStatus::Delivered).await;
+                    }
+                }
+                Some(json!({ "type": "message", "message": self.message_view(m) }).to_string())
+            }
+            "typing" if e.from_user.is_some() && v["data"]["conversation_id"] == conv.as_str() => {
+                Some(json!({ "type": "typing", "name": v["data"]["name"] }).to_string())
+            }
+            _ => None,
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str) -> Option<String> {
+        let f: VisitorFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(_) => {
+                return Some(error_frame(
+                    "bad_frame",
+                    "frames are JSON objects with a type",
+                ))
+            }
+        };
+        match f.kind.as_str() {
+            "message" => Some(self.message(&f).await),
+            "contact" => Some(self.details(&f).await),
+            "typing" => {
+                if let (Some(conv), Some(contact)) = (self.conversation, self.contact) {
+                    let data = json!({ "conversation_id": conv, "contact_id": contact, "name": self.details.0.clone().unwrap_or_else(|| "Visitor".into()) });
+                    self.app.hub.publish_ephemeral(
+                        self.inbox.workspace_id,
+                        Some(self.inbox.id),
+                        None,
+                        "typing",
+                        data,
+                    );
+                }
+                None
+            }
+            "read" => {
+                if let Some(id) = f
+                    .message_id
+                    .as_deref()
+                    .filter(|i| uuid::Uuid::parse_str(i).is_ok())
+                {
+                    self.report(id, DeliveryStatus::Read).await;
+                }
+                None
+            }
+            _ => Some(error_frame("bad_frame", "unknown frame type")),
+        }
+    }
+
+    fn parse_details(f: &VisitorFrame) -> Result<Details, Invalid> {
+        let name = f
+            .name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| parley_core::contact::parse_name("name", n))
+            .transpose()?;
+        let email = f
+            .email
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(|e| Email::parse(e).map(Email::into_string))
+            .transpose()?;
+        let phone = f
+            .phone
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(|p| Phone::parse(p).map(Phone::into_string))
+            .transpose()?;
+        Ok((name, email, phone))
+    }
+
+    /// The visitor gave their name, email or phone (the pre-chat form, or "get replies by email").
+    async fn details(&mut self, f: &VisitorFrame) -> String {
+        let (name, email, phone) = match Self::parse_details(f) {
+            Ok(d) => d,
+            Err(e) => return invalid_frame(&e),
+        };
+        if name.is_none() && email.is_none() && phone.is_none() {
+            return error_frame(
+                "invalid_field",
+                "give a name, an email address or a phone number",
+            );
+        }
+        match self.contact {
+            Some(contact) => {
+                let patch = ContactPatch {
+                    name: name.clone().map(Some),
+                    email: email.clone().map(Some),
+                    phone: phone.clone().map(Some),
+                    custom_fields: None,
+                };
+                match self
+                    .app
+                    .store
+                    .update_contact(self.inbox.workspace_id, contact, patch, self.app.now())
+                    .await
+                {
+                    Ok(c) => json!({ "type": "contact", "contact": { "name": c.name, "email": c.email, "phone": c.phone } }).to_string(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not save a visitor's details");
+                        error_frame("unavailable", "your details could not be saved; try again")
+                    }
+                }
+            }
+            None => {
+                let d = &mut self.details;
+                d.0 = name.or(d.0.take());
+                d.1 = email.or(d.1.take());
+                d.2 = phone.or(d.2.take());
+                json!({ "type": "contact", "contact": { "name": d.0, "email": d.1, "phone": d.2 } })
+                    .to_string()
+            }
+        }
+    }
+
+    async fn message(&mut self, f: &VisitorFrame) -> String {
+        let body = match parse_body("text", f.text.as_deref().unwrap_or_default()) {
+            Ok(b) => b,
+            Err(e) => return invalid_frame(&e),
+        };
+        // The client's id for the message makes a resend after a dropped connection a no-op.
+        let external_id = match f.client_id.as_deref() {
+            Some(c) => match parley_core::contact::parse_external_id("client_id", c) {
+                Ok(c) => Some(format!("{}:{c}", self.id)),
+                Err(e) => return invalid_frame(&e),
+            },
+            None => None,
+        };
+        let msg = InboundMessage {
+            inbox_id: self.inbox.id,
+            identity_kind: IdentityKind::Widget,
+            sender_external_id: self.id.clone(),
+            sender_name: self.details.0.clone(),
+            sender_email: self.details.1.clone(),
+            sender_phone: self.details.2.clone(),
+            external_id,
+            body,
+            at: self.app.now(),
+            thread: None,
+        };
+        match self.app.store.apply_inbound(msg).await {
+            Ok(out) => {
+                self.contact = Some(out.contact_id);
+                self.conversation = Some(out.conversation_id);
+                json!({ "type": "ack", "client_id": f.client_id, "message_id": out.message_id })
+                    .to_string()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not store a visitor's message");
+                error_frame("unavailable", "the message could not be sent; try again")
+            }
+        }
+    }
+}
+
+async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    // Subscribe before reading history so nothing falls between the two.
+    let mut rx = app.hub.subscribe();
+    let mut v = Visitor {
+        app,
+        inbox,
+        id,
+        contact: None,
+        conversation: None,
+        details: (None, None, None),
+        agents: HashMap::new(),
+        online: false,
+    };
+    let hello = v.hello().await;
+    if sink.send(Message::Text(hello.into())).await.is_err() {
+        return;
+    }
+    loop {
+        let out = tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(e) => v.on_hub_event(&e).await,
+                // A visitor who fell behind reloads their thread.
+                Err(broadcast::error::RecvError::Lagged(_)) => Some(v.hello().await),
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) if t.len() <= 64 * 1024 => v.on_frame(t.as_str()).await,
+                Some(Ok(Message::Text(_))) => Some(error_frame("too_large", "a frame may be at most 64 KiB")),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => None,
+            },
+        };
+        if let Some(frame) = out {
+            if sink.send(Message::Text(frame.into())).await.is_err() {
+                break;
+            }
+        }
+    }
+}

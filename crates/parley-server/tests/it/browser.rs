@@ -1,0 +1,284 @@
+//! The website widget in a real headless Chromium, driven through ChromeDriver's WebDriver API: a
+//! business page on another origin embeds the script tag; a visitor opens the chat and writes;
+//! the message reaches the agents' inbox; the agent's reply appears in the page; the thread is
+//! still there after a reload. Runs when PARLEY_TEST_CHROMEDRIVER names a chromedriver binary
+//! (`.ci/run` installs Debian's chromium and chromium-driver and sets it).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::{last_delivery, Backend, Socket, TestApp};
+use crate::widget::widget_inbox;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process and one browser session in it.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(driver: &str) -> Self {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            l.local_addr().expect("addr").port()
+        };
+        let child = tokio::process::Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let root = format!("http://127.0.0.1:{port}");
+        let mut ready = false;
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{root}/status")).send().await {
+                let v: Value = r.json().await.unwrap_or_default();
+                if v["value"]["ready"] == true {
+                    ready = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "chromedriver did not become ready");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": std::env::var("PARLEY_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                // The flags that keep Chromium from reaching out to the network on start.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--window-size=1200,900",
+                         format!("--user-data-dir={}", profile.path().display())],
+            },
+        }}});
+        let r: Value = http
+            .post(format!("{root}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session json");
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"));
+        Self {
+            http,
+            base: format!("{root}/session/{session}"),
+            _driver: child,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let r: Value = req
+            .send()
+            .await
+            .expect("webdriver request")
+            .json()
+            .await
+            .expect("webdriver json");
+        if r["value"].get("error").is_some() {
+            panic!("webdriver {path}: {}", r["value"]);
+        }
+        r["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
+    }
+
+    async fn eval(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    /// An element inside the widget's shadow root, once it exists.
+    async fn widget_element(&self, selector: &str) -> String {
+        let script = format!(
+            "const h = document.querySelector('parley-chat'); return h && h.shadowRoot ? h.shadowRoot.querySelector({selector:?}) : null;"
+        );
+        for _ in 0..100 {
+            let v = self.eval(&script).await;
+            if let Some(id) = v.get(ELEMENT).and_then(Value::as_str) {
+                return id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the widget never showed {selector}");
+    }
+
+    async fn click(&self, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    /// Saves a PNG of the page to `$PARLEY_SCREENSHOT_DIR/{name}` when that is set (for the docs).
+    async fn screenshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("PARLEY_SCREENSHOT_DIR") else {
+            return;
+        };
+        use base64::Engine;
+        let png = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .expect("a PNG");
+        std::fs::write(std::path::Path::new(&dir).join(name), bytes).expect("screenshot saved");
+    }
+
+    /// The text of the widget's message log, once it contains `want`.
+    async fn wait_for_text(&self, want: &str) -> String {
+        let script = "const h = document.querySelector('parley-chat'); const l = h && h.shadowRoot && h.shadowRoot.querySelector('.log'); return l ? l.innerText : '';";
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self
+                .eval(script)
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if text.contains(want) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the widget never showed {want:?}; it shows {text:?}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Best effort: closing the session lets Chromium exit before chromedriver is killed.
+        let (http, url) = (self.http.clone(), self.base.clone());
+        tokio::spawn(async move {
+            let _ = http.delete(url).send().await;
+        });
+    }
+}
+
+/// A business's page on its own origin, embedding the widget as the snippet says.
+async fn business_site(snippet: String) -> String {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Acme Shop</title></head>\
+         <body><h1>Acme Shop</h1><p>Handmade things.</p>{snippet}</body></html>"
+    );
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_chats_through_the_widget_in_chromium() {
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    // The snippet as an admin copies it, pointing at this server.
+    let placeholder = widget_inbox(&t, json!({})).await;
+    let snippet = placeholder["snippet"]
+        .as_str()
+        .unwrap()
+        .replace("http://127.0.0.1:0", &t.base);
+    let site = business_site(snippet).await;
+    let id = placeholder["id"].as_str().unwrap();
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/inboxes/{id}"),
+            &t.admin_token,
+            json!({ "website_url": site, "greeting": "Hi! Ask us anything." }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut agent = Socket::connect(&t, &t.admin_token, None).await;
+
+    let b = Browser::start(&driver).await;
+    b.open(&site).await;
+    let launcher = b.widget_element(".launcher").await;
+    b.click(&launcher).await;
+    b.wait_for_text("Hi! Ask us anything.").await;
+    let input = b.widget_element("textarea").await;
+    b.type_into(&input, "Hello from the browser\u{E007}").await;
+
+    let created = agent
+        .next_of(&["message.created"], Duration::from_secs(10))
+        .await
+        .expect("the visitor's message reaches the inbox");
+    assert_eq!(created["data"]["message"]["body"], "Hello from the browser");
+    let conv = created["data"]["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Hello! How can I help?" }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    b.wait_for_text("Hello! How can I help?").await;
+    assert_eq!(
+        last_delivery(&t, &conv, "read").await["status"],
+        "read",
+        "the open widget reports the reply read"
+    );
+
+    // A new page load keeps the thread (the signed token is in the visitor's browser).
+    b.open(&site).await;
+    let launcher = b.widget_element(".launcher").await;
+    b.click(&launcher).await;
+    let log = b.wait_for_text("Hello! How can I help?").await;
+    assert!(log.contains("Hello from the browser"), "{log}");
+    b.screenshot("widget.png").await;
+}

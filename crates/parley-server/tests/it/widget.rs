@@ -1,0 +1,327 @@
+//! The website widget's socket as a visitor's browser uses it: the pre-chat details, a message
+//! that reaches the agents' inbox, the agent's reply and typing arriving live, delivery and read
+//! reports, the thread kept across reconnects by the signed token, the site check, bad frames.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::{last_delivery, Socket, TestApp};
+use crate::on_both;
+
+pub struct Visitor {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    pub hello: Value,
+}
+
+impl Visitor {
+    pub async fn connect(t: &TestApp, inbox: &str, token: Option<&str>) -> Self {
+        Self::connect_from(t, inbox, token, None)
+            .await
+            .expect("visitor socket connects")
+    }
+
+    /// Connects as a page on `origin` would; `Err` carries the HTTP status of a refusal.
+    pub async fn connect_from(
+        t: &TestApp,
+        inbox: &str,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Self, u16> {
+        let mut url = format!("ws://{}/widget/{inbox}/socket", t.addr);
+        if let Some(tok) = token {
+            url.push_str(&format!("?token={tok}"));
+        }
+        let mut req = url.into_client_request().expect("request");
+        if let Some(o) = origin {
+            req.headers_mut()
+                .insert("origin", o.parse().expect("origin"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(r) => r.status().as_u16(),
+                _ => 0,
+            })?;
+        let mut v = Self {
+            ws,
+            hello: Value::Null,
+        };
+        v.hello = v.next_of("hello").await.expect("hello frame");
+        Ok(v)
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame of type `kind`, skipping others; `None` after 5 s.
+    pub async fn next_of(&mut self, kind: &str) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let msg = tokio::time::timeout(left, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(t.as_str()).ok()?;
+                if v["type"] == kind {
+                    return Some(v);
+                }
+            }
+        }
+    }
+}
+
+pub async fn widget_inbox(t: &TestApp, extra: Value) -> Value {
+    let mut body = json!({ "name": "Website", "kind": "widget" });
+    for (k, v) in extra.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, body).await;
+    assert_eq!(s, 201, "{v}");
+    v
+}
+
+on_both!(a_visitor_chats_with_an_agent, |t: TestApp| async move {
+    let inbox = widget_inbox(
+        &t,
+        json!({ "greeting": "Hi! How can we help?", "color": "#0A7B5C", "prechat_fields": ["email", "name"] }),
+    )
+    .await;
+    let id = inbox["id"].as_str().unwrap();
+    assert!(inbox["snippet"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(r#"/widget.js" data-inbox="{id}""#)));
+    assert!(
+        inbox.get("secret").is_none(),
+        "the token key never leaves the server"
+    );
+
+    let mut v = Visitor::connect(&t, id, None).await;
+    let cfg = &v.hello["config"];
+    assert_eq!(cfg["title"], "Website");
+    assert_eq!(cfg["greeting"], "Hi! How can we help?");
+    assert_eq!(cfg["color"], "#0a7b5c");
+    assert_eq!(cfg["prechat_fields"], json!(["name", "email"]));
+    assert_eq!(v.hello["online"], false, "no agent is signed in");
+    assert_eq!(v.hello["messages"], json!([]));
+    let token = v.hello["token"].as_str().unwrap().to_string();
+
+    // An agent signing in makes the business available.
+    let mut agent = Socket::connect(&t, &t.admin_token, None).await;
+    assert_eq!(v.next_of("availability").await.unwrap()["online"], true);
+
+    // The pre-chat form, with a bad email first.
+    v.send(json!({ "type": "contact", "name": "Dana", "email": "not-an-email" }))
+        .await;
+    let err = v.next_of("error").await.unwrap();
+    assert_eq!(err["error"]["code"], "invalid_field");
+    v.send(json!({ "type": "contact", "name": "Dana", "email": "dana@example.com" }))
+        .await;
+    assert_eq!(
+        v.next_of("contact").await.unwrap()["contact"]["email"],
+        "dana@example.com"
+    );
+    v.send(json!({ "type": "message", "text": "Do you ship to Norway?", "client_id": "c1" }))
+        .await;
+    let ack = v.next_of("ack").await.unwrap();
+    assert_eq!(ack["client_id"], "c1");
+    let own = v.next_of("message").await.unwrap();
+    assert_eq!(own["message"]["direction"], "inbound");
+    // A resend of the same client id (after a dropped connection) is stored once.
+    v.send(json!({ "type": "message", "text": "Do you ship to Norway?", "client_id": "c1" }))
+        .await;
+    assert_eq!(
+        v.next_of("ack").await.unwrap()["message_id"],
+        ack["message_id"]
+    );
+
+    let created = agent
+        .next_of(&["message.created"], Duration::from_secs(5))
+        .await
+        .unwrap();
+    let conv = created["data"]["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, c) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    let contact_id = c["contact_id"].as_str().unwrap();
+    let (_, k) = t
+        .get(&format!("/api/v1/contacts/{contact_id}"), &t.admin_token)
+        .await;
+    assert_eq!(
+        (k["name"].as_str(), k["email"].as_str()),
+        (Some("Dana"), Some("dana@example.com"))
+    );
+    assert_eq!(k["identities"][0]["kind"], "widget");
+
+    // The visitor typing shows in the inbox; the agent typing shows in the widget.
+    v.send(json!({ "type": "typing" })).await;
+    let typing = agent
+        .next_of(&["typing"], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(typing["data"]["conversation_id"], conv.as_str());
+    agent
+        .send(json!({ "type": "typing", "conversation_id": conv }))
+        .await;
+    assert_eq!(v.next_of("typing").await.unwrap()["name"], "Admin");
+
+    let (s, r) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Yes, in 3 to 5 days." }),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let reply = v.next_of("message").await.unwrap();
+    assert_eq!(reply["message"]["body"], "Yes, in 3 to 5 days.");
+    assert_eq!(reply["message"]["direction"], "outbound");
+    assert_eq!(reply["message"]["author"], "Admin");
+    assert_eq!(
+        last_delivery(&t, &conv, "delivered").await["status"],
+        "delivered"
+    );
+    v.send(json!({ "type": "read", "message_id": reply["message"]["id"] }))
+        .await;
+    assert_eq!(last_delivery(&t, &conv, "read").await["status"], "read");
+
+    // A note is never shown to the visitor.
+    let (s, _) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/notes"),
+            &t.admin_token,
+            json!({ "body": "VIP customer" }),
+        )
+        .await;
+    assert_eq!(s, 201);
+
+    // Next page load: the token brings the thread back; a tampered token starts afresh.
+    drop(v);
+    let back = Visitor::connect(&t, id, Some(&token)).await;
+    let bodies: Vec<&str> = back.hello["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["Do you ship to Norway?", "Yes, in 3 to 5 days."]
+    );
+    assert_eq!(back.hello["contact"]["name"], "Dana");
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push(if token.ends_with('0') { '1' } else { '0' });
+    let stranger = Visitor::connect(&t, id, Some(&forged)).await;
+    assert_eq!(stranger.hello["messages"], json!([]));
+    assert_ne!(stranger.hello["token"], token.as_str());
+});
+
+on_both!(widget_refusals, |t: TestApp| async move {
+    let inbox = widget_inbox(
+        &t,
+        json!({ "website_url": "https://shop.example/products" }),
+    )
+    .await;
+    assert_eq!(inbox["settings"]["website_origin"], "https://shop.example");
+    let id = inbox["id"].as_str().unwrap();
+    assert!(
+        Visitor::connect_from(&t, id, None, Some("https://shop.example"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        Visitor::connect_from(&t, id, None, Some("https://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
+    // Unknown inboxes, and inboxes of other kinds, have no widget.
+    let nobody = "00000000-0000-7000-8000-000000000000";
+    assert_eq!(
+        Visitor::connect_from(&t, nobody, None, None).await.err(),
+        Some(404)
+    );
+    let (api_inbox, _) = t.api_inbox("API", "http://127.0.0.1:9/cb").await;
+    assert_eq!(
+        Visitor::connect_from(&t, &api_inbox, None, None)
+            .await
+            .err(),
+        Some(404)
+    );
+
+    // Bad settings are refused with the field named.
+    for (body, field) in [
+        (
+            json!({ "name": "W", "kind": "widget", "color": "green" }),
+            "color",
+        ),
+        (
+            json!({ "name": "W", "kind": "widget", "prechat_fields": ["age"] }),
+            "prechat_fields",
+        ),
+        (
+            json!({ "name": "W", "kind": "widget", "website_url": "shop" }),
+            "website_url",
+        ),
+        (
+            json!({ "name": "W", "kind": "api", "greeting": "Hi" }),
+            "website_url",
+        ),
+    ] {
+        let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, body).await;
+        assert_eq!((s, v["error"]["field"].as_str()), (422, Some(field)), "{v}");
+    }
+    let (s, v) = t
+        .patch(
+            &format!("/api/v1/inboxes/{id}"),
+            &t.admin_token,
+            json!({ "greeting": "Hello there" }),
+        )
+        .await;
+    assert_eq!(
+        (s, v["settings"]["greeting"].as_str()),
+        (200, Some("Hello there"))
+    );
+
+    // Bad frames get an error frame and the socket stays usable.
+    let mut v = Visitor::connect_from(&t, id, None, Some("https://shop.example"))
+        .await
+        .unwrap();
+    v.send(json!({ "type": "message", "text": "   " })).await;
+    assert_eq!(v.next_of("error").await.unwrap()["error"]["field"], "text");
+    v.ws.send(Message::Text("not json".into())).await.unwrap();
+    assert_eq!(
+        v.next_of("error").await.unwrap()["error"]["code"],
+        "bad_frame"
+    );
+    v.send(json!({ "type": "contact" })).await;
+    assert_eq!(
+        v.next_of("error").await.unwrap()["error"]["code"],
+        "invalid_field"
+    );
+    v.send(json!({ "type": "message", "text": "still here" }))
+        .await;
+    assert!(v.next_of("ack").await.is_some());
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "only the good message made a conversation"
+    );
+});
