@@ -319,6 +319,7 @@ fn to_inbound(
     }
     let external = parley_core::contact::parse_external_id("sender", &m.sender_id)?;
     Ok(Some(InboundMessage {
+        meta: None,
         thread: None,
         inbox_id: inbox.id,
         identity_kind: identity_kind(&inbox.kind),

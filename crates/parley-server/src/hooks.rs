@@ -69,6 +69,7 @@ pub async fn api_hook(
     let now = app.now();
     let parsed = (|| {
         Ok::<_, parley_core::Invalid>(InboundMessage {
+            meta: None,
             thread: None,
             inbox_id,
             identity_kind: IdentityKind::Api,
@@ -191,6 +192,7 @@ pub async fn twilio_hook(
         return Ok(twiml_ok());
     }
     let msg = InboundMessage {
+        meta: None,
         thread: None,
         inbox_id,
         identity_kind: IdentityKind::Phone,

@@ -501,6 +501,7 @@ impl Visitor {
             None => None,
         };
         let msg = InboundMessage {
+            meta: None,
             inbox_id: self.inbox.id,
             identity_kind: IdentityKind::Widget,
             sender_external_id: self.id.clone(),

@@ -226,7 +226,7 @@ pub(crate) fn new_conversation(
 pub(crate) fn insert_message_stmt(ws: WorkspaceId, m: &MessageView) -> Stmt {
     Stmt::new(
         "INSERT INTO message (id, workspace_id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, \
-         external_id, status, error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         external_id, status, error, created_at, updated_at, meta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
         vec![
             Box::new(m.id.as_uuid()),
             Box::new(ws.as_uuid()),
@@ -240,6 +240,7 @@ pub(crate) fn insert_message_stmt(ws: WorkspaceId, m: &MessageView) -> Stmt {
             Box::new(m.status.as_str()),
             Box::new(m.error.clone()),
             Box::new(m.created_at.0),
+            Box::new(m.meta.clone()),
         ],
     )
 }

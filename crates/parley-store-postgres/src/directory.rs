@@ -207,6 +207,18 @@ pub(crate) async fn inbox_for_hook(tx: &Tx<'_>, i: InboxId) -> StoreResult<Optio
     .transpose()
 }
 
+pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<InboxRow>> {
+    query(
+        tx,
+        &format!("SELECT {INBOX_COLS} FROM inbox WHERE kind = $1 ORDER BY created_at, id"),
+        &[&kind],
+    )
+    .await?
+    .iter()
+    .map(rows::inbox)
+    .collect()
+}
+
 pub(crate) async fn update_inbox(
     tx: &Tx<'_>,
     ws: WorkspaceId,

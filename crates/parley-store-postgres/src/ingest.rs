@@ -158,6 +158,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.body,
         m.external_id,
         m.at,
+        m.meta,
     );
     writes.push(insert_message_stmt(ws, &msg));
     conv.apply(&Change::Inbound, m.at);

@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_channels.sql")),
+    (3, include_str!("../migrations/0003_message_meta.sql")),
 ];
 
 /// How many migrations this build knows.

@@ -50,8 +50,8 @@ pub(crate) async fn claim(
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             contact_id: id(r, 2)?,
             message: rows::message_at(r, 3)?,
-            identity: rows::identity(r, 14)?,
-            inbox: rows::inbox_at(r, 19)?,
+            identity: rows::identity(r, 15)?,
+            inbox: rows::inbox_at(r, 20)?,
         });
     }
     Ok(jobs)

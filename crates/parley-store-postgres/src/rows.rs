@@ -121,7 +121,7 @@ pub(crate) fn conversation_at(r: &Row, at: usize) -> StoreResult<ConversationVie
 }
 
 pub(crate) const MESSAGE_COLS: &str =
-    "m.id, m.conversation_id, m.inbox_id, m.direction, m.sender_kind, m.sender_id, m.body, m.external_id, m.status, m.error, m.created_at";
+    "m.id, m.conversation_id, m.inbox_id, m.direction, m.sender_kind, m.sender_id, m.body, m.external_id, m.status, m.error, m.created_at, m.meta";
 
 pub(crate) fn message(r: &Row) -> StoreResult<MessageView> {
     message_at(r, 0)
@@ -141,6 +141,7 @@ pub(crate) fn message_at(r: &Row, at: usize) -> StoreResult<MessageView> {
         status: parsed(r, at + 8, DeliveryStatus::parse, "delivery status")?,
         error: get(r, at + 9)?,
         created_at: ts(r, at + 10)?,
+        meta: get(r, at + 11)?,
     })
 }
 

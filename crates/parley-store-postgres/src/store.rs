@@ -269,6 +269,13 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
+        let kind = kind.to_string();
+        self.db
+            .run(move |tx| Box::pin(async move { directory::inboxes_of_kind(tx, &kind).await }))
+            .await
+    }
+
     async fn set_inbox_member(
         &self,
         ws: WorkspaceId,

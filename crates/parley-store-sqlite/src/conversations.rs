@@ -200,7 +200,7 @@ fn new_conversation(
 fn insert_message(c: &Connection, ws: WorkspaceId, m: &MessageView) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO message (id, workspace_id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, external_id, \
-         status, error, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+         status, error, created_at, updated_at, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -215,7 +215,8 @@ fn insert_message(c: &Connection, ws: WorkspaceId, m: &MessageView) -> StoreResu
         m.external_id,
         m.status.as_str(),
         m.error,
-        m.created_at.0
+        m.created_at.0,
+        m.meta.as_ref().map(|v| v.to_string())
     ])
     .map_err(sql_err)?;
     Ok(())
@@ -397,6 +398,7 @@ pub(crate) fn apply_inbound(
         m.body,
         m.external_id,
         m.at,
+        m.meta,
     );
     insert_message(c, ws, &msg)?;
     conv.apply(&Change::Inbound, m.at);

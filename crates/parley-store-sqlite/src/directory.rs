@@ -176,6 +176,17 @@ pub(crate) fn inbox_for_hook(c: &Connection, id: InboxId) -> StoreResult<Option<
         .map_err(sql_err)
 }
 
+pub(crate) fn inboxes_of_kind(c: &Connection, kind: &str) -> StoreResult<Vec<InboxRow>> {
+    c.prepare_cached(&format!(
+        "SELECT {INBOX_COLS} FROM inbox WHERE kind = ?1 ORDER BY created_at, id"
+    ))
+    .map_err(sql_err)?
+    .query_map([kind], rows::inbox)
+    .map_err(sql_err)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(sql_err)
+}
+
 pub(crate) fn update_inbox(
     c: &Connection,
     ws: WorkspaceId,

@@ -273,6 +273,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
+        let kind = kind.to_string();
+        self.db
+            .read(move |c| directory::inboxes_of_kind(c, &kind))
+            .await
+    }
+
     async fn set_inbox_member(
         &self,
         ws: WorkspaceId,

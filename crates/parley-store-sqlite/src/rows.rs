@@ -115,7 +115,7 @@ pub(crate) fn conversation(r: &Row) -> rusqlite::Result<ConversationView> {
 }
 
 pub(crate) const MESSAGE_COLS: &str =
-    "id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, external_id, status, error, created_at";
+    "id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, external_id, status, error, created_at, meta";
 
 pub(crate) fn message(r: &Row) -> rusqlite::Result<MessageView> {
     Ok(MessageView {
@@ -130,6 +130,9 @@ pub(crate) fn message(r: &Row) -> rusqlite::Result<MessageView> {
         status: DeliveryStatus::parse(&r.get::<_, String>(8)?).ok_or_else(|| bad(8, "status"))?,
         error: r.get(9)?,
         created_at: ts(r, 10)?,
+        meta: r
+            .get::<_, Option<String>>(11)?
+            .and_then(|m| serde_json::from_str(&m).ok()),
     })
 }
 

@@ -176,6 +176,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<InboxRow>;
     /// An inbox by id alone, for webhooks, which prove who they are by signature.
     async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>>;
+    /// Every inbox of one channel kind, in all workspaces (for listeners and pollers), oldest first.
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>>;
     async fn set_inbox_member(
         &self,
         ws: WorkspaceId,

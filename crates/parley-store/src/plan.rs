@@ -55,6 +55,7 @@ impl MessageView {
         body: String,
         external_id: Option<String>,
         at: Timestamp,
+        meta: Option<serde_json::Value>,
     ) -> Self {
         MessageView {
             id,
@@ -68,6 +69,7 @@ impl MessageView {
             status: DeliveryStatus::Received,
             error: None,
             created_at: at,
+            meta,
         }
     }
 
@@ -91,6 +93,7 @@ impl MessageView {
             status: DeliveryStatus::Queued,
             error: None,
             created_at: at,
+            meta: None,
         }
     }
 }

@@ -222,6 +222,8 @@ pub struct InboundMessage {
     /// The conversation the channel says this continues (an email's reply address or
     /// `In-Reply-To`), used when it is in the same inbox; otherwise the contact's conversation.
     pub thread: Option<ConversationId>,
+    /// Stored with the message (see `MessageView::meta`).
+    pub meta: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +268,9 @@ pub struct MessageView {
     pub status: DeliveryStatus,
     pub error: Option<String>,
     pub created_at: Timestamp,
+    /// What the channel gave beyond the text (an email's subject, Message-ID and sanitised HTML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -68,6 +68,7 @@ async fn world(s: &PostgresStore) -> (WorkspaceId, InboxId, Scope) {
 
 fn inbound(inbox: InboxId, who: &str, ext: &str, body: &str, at: i64) -> InboundMessage {
     InboundMessage {
+        meta: None,
         thread: None,
         inbox_id: inbox,
         identity_kind: IdentityKind::Api,

@@ -70,6 +70,7 @@ fn inbound(
     at: Timestamp,
 ) -> InboundMessage {
     InboundMessage {
+        meta: None,
         inbox_id: inbox,
         identity_kind: IdentityKind::Api,
         sender_external_id: who.into(),
@@ -1390,6 +1391,7 @@ pub async fn a_named_thread_takes_the_message_and_lookups_find_it(h: Harness) {
     let bo = s
         .apply_inbound(InboundMessage {
             thread: Some(ana.conversation_id),
+            meta: Some(serde_json::json!({ "subject": "Re: About my order" })),
             ..mail("bo@example.com", "m2@mail", 2)
         })
         .await
@@ -1398,6 +1400,12 @@ pub async fn a_named_thread_takes_the_message_and_lookups_find_it(h: Harness) {
     assert_ne!(bo.contact_id, ana.contact_id);
     let after = s.conversation(&scope, ana.conversation_id).await.unwrap();
     assert_eq!(after.identity_id, before.identity_id);
+    let tl = s
+        .timeline(&scope, ana.conversation_id, None, 10)
+        .await
+        .unwrap();
+    let last: serde_json::Value = serde_json::from_str(&tl.last().unwrap().event.data).unwrap();
+    assert_eq!(last["message"]["meta"]["subject"], "Re: About my order");
     assert_eq!(
         s.conversation_by_external_ids(w.inbox, &["x@y".into(), "m2@mail".into()])
             .await
@@ -1420,4 +1428,13 @@ pub async fn a_named_thread_takes_the_message_and_lookups_find_it(h: Harness) {
         .await
         .unwrap();
     assert_ne!(elsewhere.conversation_id, ana.conversation_id);
+    let api: Vec<InboxId> = s
+        .inboxes_of_kind("api")
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(api, vec![w.inbox, w.other_inbox]);
+    assert!(s.inboxes_of_kind("email").await.unwrap().is_empty());
 }

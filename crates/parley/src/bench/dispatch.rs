@@ -168,6 +168,7 @@ async fn queue_replies(app: &App, inbox: InboxId, n: usize) -> anyhow::Result<()
     for c in 0..100.min(n) {
         let phone = format!("+1555020{c:04}");
         let inbound = InboundMessage {
+            meta: None,
             thread: None,
             inbox_id: inbox,
             identity_kind: parley_core::contact::IdentityKind::Phone,
