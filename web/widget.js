@@ -93,10 +93,25 @@
     shown.add(m.id);
     const mine = m.direction === "inbound";
     const who = mine ? "You" : (m.author || config.title || "Support");
-    log.append(el("li", { class: mine ? "msg mine" : "msg theirs", "data-id": m.id },
+    const item = el("li", { class: mine ? "msg mine" : "msg theirs", "data-id": m.id },
       el("span", { class: "who" }, who),
       el("span", { class: "body" }, m.body),
-      el("time", { datetime: m.created_at }, time(m.created_at))));
+      el("time", { datetime: m.created_at }, time(m.created_at)));
+    log.append(item);
+    // Choices offered in the newest reply are buttons; older ones are no longer on offer.
+    for (const old of log.querySelectorAll(".choices-item")) old.remove();
+    if (!mine && Array.isArray(m.choices) && m.choices.length) {
+      const row = el("div", { class: "choices", role: "group", "aria-label": "Choose an answer" });
+      for (const c of m.choices) {
+        row.append(el("button", { type: "button", class: "choice", onclick: () => {
+          const clientId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+          pending.set(clientId, c.title);
+          sendFrame({ type: "message", text: c.title, client_id: clientId, choice_id: c.id });
+          row.remove();
+        } }, c.title));
+      }
+      item.after(el("li", { class: "choices-item" }, row));
+    }
     log.scrollTop = log.scrollHeight;
     if (!mine) { typing.hidden = true; markRead(); }
   }

@@ -81,6 +81,9 @@ pub struct ApiOutbound {
     pub conversation_id: String,
     pub contact: ApiOutboundContact,
     pub text: String,
+    /// Options offered to the customer (`id`, `title`); the integrating system shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<crate::rich::Choice>,
     pub sender: ApiSender,
     pub created_at: Timestamp,
 }

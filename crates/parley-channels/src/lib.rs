@@ -3,6 +3,7 @@
 
 pub mod api;
 mod common;
+pub mod email;
 pub mod line;
 pub mod meta;
 pub mod rich;

@@ -5,7 +5,7 @@
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_channels::rich::{self, Capabilities, Event, Part, Reply};
+use parley_channels::rich::{self, Capabilities, Event, Part};
 use parley_channels::{line, meta, telegram, SendOutcome};
 use parley_core::contact::IdentityKind;
 use parley_core::message::{parse_body, Direction};
@@ -113,7 +113,7 @@ pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiE
         }
         _ => Err(ApiError::invalid(
             "kind",
-            "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line",
+            "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line, widget, email",
         )),
     }
 }
@@ -165,7 +165,7 @@ fn identity_kind(kind: &str) -> IdentityKind {
 }
 
 /// When the customer last wrote in a conversation (the start of the channel's window).
-async fn last_customer_message(
+pub(crate) async fn last_customer_message(
     app: &App,
     scope: &Scope,
     conversation: ConversationId,
@@ -204,8 +204,10 @@ pub async fn check_reply(
     scope: &Scope,
     inbox: &InboxRow,
     conversation: ConversationId,
+    template: bool,
 ) -> Result<(), ApiError> {
     match window(app, scope, inbox, conversation).await? {
+        Some(meta::WindowVerdict::TemplateOnly { .. }) if template => Ok(()),
         Some(
             meta::WindowVerdict::TemplateOnly { reason } | meta::WindowVerdict::Closed { reason },
         ) => Err(ApiError::Unprocessable {
@@ -275,8 +277,8 @@ pub async fn channel_hook(
     let mut reports = Vec::new();
     for ev in events {
         match ev {
-            Event::Message(m) => match to_inbound(&inbox, m, now) {
-                Ok(Some(msg)) => inbound.push(msg),
+            Event::Message(m) => match to_inbound(&inbox, m.clone(), now) {
+                Ok(Some(msg)) => inbound.push((msg, m.choice)),
                 Ok(None) => {}
                 Err(e) => return Ok(crate::hooks::malformed(e)),
             },
@@ -291,7 +293,16 @@ pub async fn channel_hook(
             Event::Read(_) => {}
         }
     }
-    for msg in inbound {
+    for (mut msg, tapped) in inbound {
+        msg.meta = crate::compose::answered_choice(
+            &app,
+            &inbox,
+            msg.identity_kind,
+            &msg.sender_external_id,
+            &msg.body,
+            tapped.as_deref(),
+        )
+        .await;
         app.store.apply_inbound(msg).await?;
     }
     for r in reports {
@@ -347,12 +358,18 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
         return SendOutcome::Permanent(format!("no adapter for channel kind {:?}", inbox.kind));
     };
     let to = job.identity.external_id.as_str();
-    let reply = Reply {
-        text: job.message.body.clone(),
-        ..Reply::default()
-    };
-    let parts = rich::degrade(&reply, &caps);
+    let reply = crate::compose::reply_of(job);
     let base = setting(inbox, "api_base_url");
+    if let (Some(t), "whatsapp") = (&reply.template, inbox.kind.as_str()) {
+        let body = meta::whatsapp_template(to, t);
+        let (id, token) = (
+            setting(inbox, "phone_number_id"),
+            credential(inbox, "access_token"),
+        );
+        let version = setting(inbox, "graph_version");
+        return meta::send_whatsapp(&app.http, base, version, id, token, &body).await;
+    }
+    let parts = rich::degrade(&reply, &caps);
     let mut last_id = None;
     for (i, part) in parts.iter().enumerate() {
         let outcome = send_part(app, job, base, to, part).await;

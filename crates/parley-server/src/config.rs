@@ -63,6 +63,10 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// Run the delivery and snooze workers in this process.
     pub workers: bool,
+    /// Where the SMTP listener for email inboxes listens (off when `None`).
+    pub smtp_bind: Option<SocketAddr>,
+    /// How often email inboxes' IMAP mailboxes are polled, in seconds.
+    pub imap_poll_secs: u64,
 }
 
 impl Config {
@@ -76,6 +80,8 @@ impl Config {
             secure_cookies: false,
             dispatch: DispatchConfig::default(),
             workers: true,
+            smtp_bind: None,
+            imap_poll_secs: 60,
         }
     }
 }

@@ -191,7 +191,7 @@ pub async fn twilio_hook(
     if text.trim().is_empty() {
         return Ok(twiml_ok());
     }
-    let msg = InboundMessage {
+    let mut msg = InboundMessage {
         meta: None,
         thread: None,
         inbox_id,
@@ -207,6 +207,17 @@ pub async fn twilio_hook(
         },
         at: app.now(),
     };
+    if let Some(inbox) = app.hook_inbox(inbox_id).await? {
+        msg.meta = crate::compose::answered_choice(
+            &app,
+            &inbox,
+            IdentityKind::Phone,
+            &msg.sender_external_id,
+            &msg.body,
+            None,
+        )
+        .await;
+    }
     app.store.apply_inbound(msg).await?;
     Ok(twiml_ok())
 }

@@ -8,7 +8,9 @@
 pub mod auth;
 pub mod channels;
 pub mod clock;
+pub mod compose;
 pub mod config;
+pub mod email;
 pub mod error;
 pub mod hooks;
 pub mod openapi;

@@ -194,6 +194,8 @@ struct VisitorFrame {
     email: Option<String>,
     phone: Option<String>,
     message_id: Option<String>,
+    /// The id of an offered choice the visitor clicked.
+    choice_id: Option<String>,
 }
 
 /// A visitor's name, email and phone, each when given.
@@ -245,6 +247,7 @@ impl Visitor {
             "sender_kind": m["sender_kind"],
             "author": author,
             "body": m["body"],
+            "choices": m["meta"]["reply"]["choices"],
             "created_at": m["created_at"],
         })
     }
@@ -500,7 +503,7 @@ impl Visitor {
             },
             None => None,
         };
-        let msg = InboundMessage {
+        let mut msg = InboundMessage {
             meta: None,
             inbox_id: self.inbox.id,
             identity_kind: IdentityKind::Widget,
@@ -513,6 +516,15 @@ impl Visitor {
             at: self.app.now(),
             thread: None,
         };
+        msg.meta = crate::compose::answered_choice(
+            &self.app,
+            &self.inbox,
+            IdentityKind::Widget,
+            &self.id,
+            &msg.body,
+            f.choice_id.as_deref(),
+        )
+        .await;
         match self.app.store.apply_inbound(msg).await {
             Ok(out) => {
                 self.contact = Some(out.contact_id);

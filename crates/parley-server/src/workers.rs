@@ -45,6 +45,7 @@ async fn deliver(app: &App, job: OutboxJob) {
                         id: job.identity.external_id.clone(),
                     },
                     text: job.message.body.clone(),
+                    choices: crate::compose::reply_of(&job).choices,
                     sender: api::ApiSender {
                         kind: job.message.sender_kind.as_str().into(),
                         id: job.message.sender_id.map(|s| s.to_string()),
@@ -57,6 +58,7 @@ async fn deliver(app: &App, job: OutboxJob) {
         },
         "twilio" => send_twilio(app, &job).await,
         // The visitor's socket shows the reply as soon as it is stored, and reports it delivered.
+        crate::email::KIND => crate::email::send(app, &job).await,
         crate::widget::KIND => SendOutcome::Accepted {
             provider_id: Some(job.message.id.to_string()),
         },
@@ -111,10 +113,11 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
         app.config.public_url.trim_end_matches('/'),
         job.inbox.id
     );
+    let text = crate::compose::plain_text(job);
     let form = twilio::send_form(
         &job.identity.external_id,
         &from,
-        &job.message.body,
+        &text,
         &[],
         Some(&callback),
     );
@@ -229,5 +232,9 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(dispatch_loop(app.clone())),
         tokio::spawn(snooze_loop(app.clone())),
+        tokio::spawn(crate::email::imap_loop(
+            app.clone(),
+            Duration::from_secs(app.config.imap_poll_secs.max(5)),
+        )),
     ]
 }

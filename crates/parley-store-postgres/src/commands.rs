@@ -1,7 +1,6 @@
 //! Agents' commands on conversations, starting a conversation with an outbound message, and waking
 //! snoozed conversations. Each runs under the event lock, so the state it reads is the latest.
 
-use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, Status};
 use parley_core::{ContactId, ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
@@ -60,8 +59,9 @@ async fn queue_reply(
     actor: UserId,
     body: String,
     at: Timestamp,
+    meta: Option<serde_json::Value>,
 ) -> StoreResult<MessageView> {
-    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at);
+    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at, meta);
     insert_message(tx, ws, &msg).await?;
     exec(
         tx,
@@ -95,8 +95,8 @@ pub(crate) async fn act(
     let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
     match cmd {
-        Command::Reply { body } => {
-            let msg = queue_reply(tx, ws, &mut conv, actor, body, at).await?;
+        Command::Reply { body, meta } => {
+            let msg = queue_reply(tx, ws, &mut conv, actor, body, at, meta).await?;
             save_conversation(tx, &conv, false).await?;
             let data = plan::message_created(&msg, &conv);
             let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
@@ -171,28 +171,29 @@ pub(crate) async fn start(
     }
     let inbox_row = crate::directory::inbox(tx, ws, s.inbox).await?;
     let k = rows::load_contact(tx, ws.as_uuid(), s.contact.as_uuid()).await?;
-    let identity = k
-        .identities
-        .iter()
-        .find(|i| {
-            i.inbox_id == Some(s.inbox)
-                || (inbox_row.kind == "api" && i.kind == IdentityKind::Api && i.inbox_id.is_none())
-        })
-        .ok_or_else(|| StoreError::Rejected {
-            code: "no_identity_for_inbox",
-            message: "this contact has no address this inbox can reach".into(),
-        })?;
+    let identity_id = match plan::reach(&inbox_row, &k) {
+        Some(plan::Reach::Existing(i)) => i.id,
+        Some(plan::Reach::New(ident)) => {
+            crate::contacts::insert_identity(tx, ws, s.contact, &ident, s.at).await?
+        }
+        None => {
+            return Err(StoreError::Rejected {
+                code: "no_identity_for_inbox",
+                message: "this contact has no address this inbox can reach".into(),
+            })
+        }
+    };
     let mut conv = match load_for_contact(tx, s.inbox, s.contact).await {
         Ok(conv) => conv,
         Err(StoreError::NotFound) => {
-            let conv = new_conversation(s.inbox, s.contact, k.name.clone(), identity.id, s.at);
+            let conv = new_conversation(s.inbox, s.contact, k.name.clone(), identity_id, s.at);
             insert_conversation(tx, ws, &conv).await?;
             conv
         }
         Err(e) => return Err(e),
     };
-    conv.identity_id = identity.id;
-    let msg = queue_reply(tx, ws, &mut conv, s.actor, s.body, s.at).await?;
+    conv.identity_id = identity_id;
+    let msg = queue_reply(tx, ws, &mut conv, s.actor, s.body, s.at, None).await?;
     save_conversation(tx, &conv, false).await?;
     let data = plan::message_created(&msg, &conv);
     let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), s.at, data);

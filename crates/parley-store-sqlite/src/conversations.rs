@@ -465,6 +465,7 @@ struct Reply<'a> {
     actor: UserId,
     body: String,
     at: Timestamp,
+    meta: Option<serde_json::Value>,
 }
 
 fn queue_reply(
@@ -479,8 +480,9 @@ fn queue_reply(
         actor,
         body,
         at,
+        meta,
     } = r;
-    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at);
+    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at, meta);
     insert_message(c, ws, &msg)?;
     c.prepare_cached(
         "INSERT INTO outbox (id, workspace_id, inbox_id, message_id, state, next_attempt_at, created_at, updated_at) \
@@ -522,7 +524,7 @@ pub(crate) fn act(
     let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
     match cmd {
-        Command::Reply { body } => {
+        Command::Reply { body, meta } => {
             let msg = queue_reply(
                 c,
                 ws,
@@ -531,6 +533,7 @@ pub(crate) fn act(
                     before: &before,
                     actor,
                     body,
+                    meta,
                     at,
                 },
                 events,
@@ -613,17 +616,16 @@ pub(crate) fn start(
     }
     let inbox_row = crate::directory::inbox(c, ws, inbox)?;
     let k = crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let identity = k
-        .identities
-        .iter()
-        .find(|i| {
-            i.inbox_id == Some(inbox)
-                || (inbox_row.kind == "api" && i.kind == IdentityKind::Api && i.inbox_id.is_none())
-        })
-        .ok_or_else(|| StoreError::Rejected {
-            code: "no_identity_for_inbox",
-            message: "this contact has no address this inbox can reach".into(),
-        })?;
+    let identity_id = match plan::reach(&inbox_row, &k) {
+        Some(plan::Reach::Existing(i)) => i.id,
+        Some(plan::Reach::New(ident)) => insert_identity(c, ws, contact, &ident, at)?,
+        None => {
+            return Err(StoreError::Rejected {
+                code: "no_identity_for_inbox",
+                message: "this contact has no address this inbox can reach".into(),
+            })
+        }
+    };
     let mut conv = match load_conversation_by(
         c,
         "c.inbox_id = ?1 AND c.contact_id = ?2",
@@ -631,14 +633,14 @@ pub(crate) fn start(
     ) {
         Ok(conv) => conv,
         Err(StoreError::NotFound) => {
-            let conv = new_conversation(inbox, contact, k.name.clone(), identity.id, at);
+            let conv = new_conversation(inbox, contact, k.name.clone(), identity_id, at);
             insert_conversation(c, ws, &conv)?;
             conv
         }
         Err(e) => return Err(e),
     };
     let before = conv.clone();
-    conv.identity_id = identity.id;
+    conv.identity_id = identity_id;
     let msg = queue_reply(
         c,
         ws,
@@ -647,6 +649,7 @@ pub(crate) fn start(
             before: &before,
             actor,
             body,
+            meta: None,
             at,
         },
         events,

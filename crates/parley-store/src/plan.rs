@@ -2,6 +2,7 @@
 //! the projected conversation state after it, and the JSON payload of each event. Keeping them here
 //! means SQLite and PostgreSQL publish byte-identical events.
 
+use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, ConversationState};
 use parley_core::Timestamp;
 use serde_json::json;
@@ -80,6 +81,7 @@ impl MessageView {
         actor: UserId,
         body: String,
         at: Timestamp,
+        meta: Option<serde_json::Value>,
     ) -> Self {
         MessageView {
             id,
@@ -93,7 +95,7 @@ impl MessageView {
             status: DeliveryStatus::Queued,
             error: None,
             created_at: at,
-            meta: None,
+            meta,
         }
     }
 }
@@ -279,4 +281,32 @@ pub fn search_patterns(q: &str) -> (String, String) {
         pattern.clone()
     };
     (pattern, digit_pattern)
+}
+
+/// How an inbox reaches a contact: an identity it already has there, or one to create from the
+/// contact's email address (email inboxes) or phone number (SMS inboxes), so a customer met on
+/// one channel can be answered on another.
+#[derive(Debug)]
+pub enum Reach<'a> {
+    Existing(&'a crate::IdentityView),
+    New(crate::NewIdentity),
+}
+
+pub fn reach<'a>(inbox: &crate::InboxRow, contact: &'a ContactView) -> Option<Reach<'a>> {
+    if let Some(i) = contact.identities.iter().find(|i| {
+        i.inbox_id == Some(inbox.id)
+            || (inbox.kind == "api" && i.kind == IdentityKind::Api && i.inbox_id.is_none())
+    }) {
+        return Some(Reach::Existing(i));
+    }
+    let (kind, external_id) = match inbox.kind.as_str() {
+        "email" => (IdentityKind::Email, contact.email.clone()?),
+        "twilio" => (IdentityKind::Phone, contact.phone.clone()?),
+        _ => return None,
+    };
+    Some(Reach::New(crate::NewIdentity {
+        kind,
+        inbox_id: Some(inbox.id),
+        external_id,
+    }))
 }

@@ -366,6 +366,8 @@ pub struct Page<T> {
 pub enum Command {
     Reply {
         body: String,
+        /// What the reply offers beyond its text (choices, a template), for the adapters.
+        meta: Option<serde_json::Value>,
     },
     Note {
         body: String,

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (serve behind TLS)
     #[arg(long, env = "PARLEY_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
+    /// Receive email for email inboxes on this address (e.g. 0.0.0.0:25) [default: off]
+    #[arg(long, env = "PARLEY_SMTP_BIND")]
+    pub smtp_bind: Option<SocketAddr>,
 }
 
 /// The TOML file; every key optional.
@@ -58,6 +61,8 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub max_body_bytes: Option<usize>,
     pub session_ttl_hours: Option<i64>,
+    pub smtp_bind: Option<SocketAddr>,
+    pub imap_poll_secs: Option<u64>,
     #[serde(default)]
     pub dispatch: FileDispatch,
 }
@@ -82,6 +87,8 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # secure_cookies = true                         # when served over TLS
 # max_body_bytes = 1048576
 # session_ttl_hours = 336
+# smtp_bind = "0.0.0.0:25"                      # receive mail for email inboxes (point MX here)
+# imap_poll_secs = 60                           # how often email inboxes' IMAP mailboxes are read
 
 [dispatch]
 # concurrency = 32          # deliveries in flight
@@ -182,6 +189,14 @@ pub fn server_config(db: &DbArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
             "session_ttl_hours must be between 1 and 8760"
         );
         cfg.session_ttl_ms = h * 3600 * 1000;
+    }
+    cfg.smtp_bind = serve.smtp_bind.or(file.smtp_bind);
+    if let Some(s) = file.imap_poll_secs {
+        anyhow::ensure!(
+            (5..=86_400).contains(&s),
+            "imap_poll_secs must be between 5 and 86400"
+        );
+        cfg.imap_poll_secs = s;
     }
     let d = &file.dispatch;
     let def = DispatchConfig::default();

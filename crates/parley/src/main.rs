@@ -221,7 +221,17 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {bind}"))?;
     println!("Parley is listening on http://{}", listener.local_addr()?);
-    let workers = parley_server::start_workers(&app).await?;
+    let mut workers = parley_server::start_workers(&app).await?;
+    if let Some(smtp) = app.config.smtp_bind {
+        let l = tokio::net::TcpListener::bind(smtp)
+            .await
+            .with_context(|| format!("listening for email on {smtp}"))?;
+        println!("Receiving email on smtp://{}", l.local_addr()?);
+        workers.push(tokio::spawn(parley_server::email::serve_smtp(
+            app.clone(),
+            l,
+        )));
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -131,35 +131,47 @@ pub struct TimelineQuery {
     limit: Option<String>,
 }
 
+impl TimelineQuery {
+    /// The page size and the `before` sequence number.
+    pub(crate) fn parse(&self) -> ApiResult<(u32, Option<i64>)> {
+        let limit = super::limit(self.limit.as_deref(), 50, 200)?;
+        let before = self
+            .before
+            .as_deref()
+            .map(|b| {
+                b.parse::<i64>()
+                    .map_err(|_| bad_query("before must be an event seq"))
+            })
+            .transpose()?;
+        Ok((limit, before))
+    }
+}
+
+/// A timeline entry as the API shows it, with its delivery status when it is a reply.
+pub(crate) fn timeline_item(e: parley_store::TimelineEntry) -> ApiResult<Value> {
+    let data = RawValue::from_string(e.event.data).map_err(|err| ApiError::Internal(err.into()))?;
+    let mut item =
+        json!({ "seq": e.event.seq, "type": e.event.kind, "at": e.event.at, "data": data });
+    if let Some((status, error)) = e.delivery {
+        item["delivery"] = json!({ "status": status, "error": error });
+    }
+    Ok(item)
+}
+
 pub async fn timeline(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
     Query(q): Query<TimelineQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = super::limit(q.limit.as_deref(), 50, 200)?;
-    let before = q
-        .before
-        .as_deref()
-        .map(|b| {
-            b.parse::<i64>()
-                .map_err(|_| bad_query("before must be an event seq"))
-        })
-        .transpose()?;
+    let (limit, before) = q.parse()?;
     let entries = app.store.timeline(&p.scope(), id, before, limit).await?;
     let more = entries.len() == limit as usize;
     let first_seq = entries.first().map(|e| e.event.seq);
-    let mut items = Vec::with_capacity(entries.len());
-    for e in entries {
-        let data =
-            RawValue::from_string(e.event.data).map_err(|err| ApiError::Internal(err.into()))?;
-        let mut item =
-            json!({ "seq": e.event.seq, "type": e.event.kind, "at": e.event.at, "data": data });
-        if let Some((status, error)) = e.delivery {
-            item["delivery"] = json!({ "status": status, "error": error });
-        }
-        items.push(item);
-    }
+    let items = entries
+        .into_iter()
+        .map(timeline_item)
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(
         json!({ "items": items, "before": if more { first_seq } else { None } }),
     ))
@@ -178,26 +190,24 @@ async fn run(app: &App, p: &Principal, id: ConversationId, cmd: Command) -> ApiR
     Ok(out)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BodyRequest {
-    body: String,
-}
-
 pub async fn reply(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
-    Json(req): Json<BodyRequest>,
+    Json(req): Json<crate::compose::ReplyRequest>,
 ) -> ApiResult<Response> {
-    let body = parse_body("body", &req.body)?;
-    // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
-    // with the reason, rather than failing later in the outbox.
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
-    crate::channels::check_reply(&app, &scope, &inbox, id).await?;
-    let out = run(&app, &p, id, Command::Reply { body }).await?;
+    let composed = crate::compose::compose(&inbox, &req)?;
+    // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
+    // with the reason, rather than failing later in the outbox.
+    crate::channels::check_reply(&app, &scope, &inbox, id, composed.template).await?;
+    let cmd = Command::Reply {
+        body: composed.body,
+        meta: composed.meta,
+    };
+    let out = run(&app, &p, id, cmd).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "message": out.message, "conversation": out.conversation })),

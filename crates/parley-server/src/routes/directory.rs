@@ -144,9 +144,13 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
     });
     if i.kind == crate::widget::KIND {
         v["snippet"] = json!(crate::widget::snippet(app, i));
+    }
+    // These kinds have no webhook, and their secret is for the server alone.
+    let internal = matches!(i.kind.as_str(), crate::widget::KIND | crate::email::KIND);
+    if internal {
         v.as_object_mut().map(|o| o.remove("webhook_url"));
     }
-    if p.role.is_admin() && i.kind != crate::widget::KIND {
+    if p.role.is_admin() && !internal {
         v["secret"] = json!(i.secret);
         if let Some(t) = verify_token {
             v["verify_token"] = t;
@@ -176,7 +180,7 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("name", string()),
             (
                 "kind",
-                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget"] }),
+                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget", "email"] }),
             ),
         ],
         &[
@@ -199,6 +203,38 @@ pub(crate) fn create_inbox_schema() -> Value {
             (
                 "prechat_fields",
                 json!({ "type": "array", "items": { "type": "string", "enum": ["name", "email", "phone"] } }),
+            ),
+            ("address", string()),
+            ("from_name", string()),
+            (
+                "smtp",
+                obj(
+                    &[("host", string())],
+                    &[
+                        ("port", json!({ "type": "integer" })),
+                        (
+                            "security",
+                            json!({ "type": "string", "enum": ["starttls", "tls", "none"] }),
+                        ),
+                        ("username", string()),
+                        ("password", string()),
+                    ],
+                ),
+            ),
+            (
+                "imap",
+                obj(
+                    &[
+                        ("host", string()),
+                        ("username", string()),
+                        ("password", string()),
+                    ],
+                    &[
+                        ("port", json!({ "type": "integer" })),
+                        ("tls", json!({ "type": "boolean" })),
+                        ("mailbox", string()),
+                    ],
+                ),
             ),
         ],
     )
@@ -270,6 +306,15 @@ pub struct CreateInboxRequest {
     color: Option<String>,
     #[serde(default)]
     prechat_fields: Option<Vec<String>>,
+    /// `email`: the support address, the sender name, the outgoing relay and a mailbox to poll.
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    from_name: Option<String>,
+    #[serde(default)]
+    smtp: Option<crate::email::SmtpFields>,
+    #[serde(default)]
+    imap: Option<crate::email::ImapFields>,
 }
 
 /// Channel settings and secret for a new inbox, validated per kind.
@@ -289,6 +334,13 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 .transpose()?;
             Ok((json!({ "callback_url": callback }), random_token()))
         }
+        crate::email::KIND => crate::email::settings(
+            &req.name,
+            req.address.as_deref(),
+            req.from_name.as_deref(),
+            req.smtp.as_ref(),
+            req.imap.as_ref(),
+        ),
         crate::widget::KIND => {
             let mut settings = json!({});
             crate::widget::apply_settings(&mut settings, &req.widget())?;

@@ -5,6 +5,7 @@ pub mod account;
 pub mod contacts;
 pub mod conversations;
 pub mod directory;
+pub mod reach;
 
 use axum::routing::MethodRouter;
 use serde::{Deserialize, Deserializer};
@@ -119,6 +120,9 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/contacts/{id}/identities" => k::add_identity, "contacts", Member, "Add an address (phone, email, a channel id) to a contact", body = k::identity_schema()),
         route!(delete "/api/v1/contacts/{id}/identities/{identity_id}" => k::remove_identity, "contacts", Member, "Remove an address from a contact"),
         route!(post "/api/v1/contacts/{id}/merge" => k::merge_contact, "contacts", Member, "Merge another contact into this one (identities and conversations move here)", body = obj(&[("contact_id", uuid())], &[])),
+        route!(get "/api/v1/contacts/{id}/timeline" => reach::contact_timeline, "contacts", Member, "The contact's timeline across all their conversations you may see, each entry marked with its channel; `?before=<seq>` pages back"),
+        route!(get "/api/v1/contacts/{id}/channels" => reach::contact_channels, "contacts", Member, "Channels a reply to the contact can go out on: the one they last wrote on first, each with its window"),
+        route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid())])),
         route!(get "/api/v1/contacts/{id}/conversations" => k::contact_conversations, "contacts", Member, "A contact's conversations in inboxes you work"),
         route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor"),
         route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = obj(&[("inbox_id", uuid()), ("contact_id", uuid()), ("body", string())], &[])),
@@ -126,7 +130,7 @@ pub fn routes() -> Vec<Route> {
         route!(patch "/api/v1/conversations/{id}" => c::update_conversation, "conversations", Member, "Change priority or status", body = c::patch_schema()),
         route!(get "/api/v1/conversations/{id}/timeline" => c::timeline, "conversations", Member, "The timeline: messages, notes, status changes and assignments, oldest first; `before` pages back"),
         route!(get "/api/v1/conversations/{id}/channel" => c::channel, "conversations", Member, "The channel of a conversation: what it can carry and whether a free-form reply may be sent now (customer-service windows)"),
-        route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery)", body = obj(&[("body", string())], &[])),
+        route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template", body = obj(&[], &[("body", string()), ("choices", serde_json::json!({ "type": "array", "maxItems": 10, "items": obj(&[("id", string()), ("title", string())], &[]) })), ("template", obj(&[("name", string()), ("language", string())], &[("params", serde_json::json!({ "type": "array", "items": { "type": "string" } }))]))])),
         route!(post "/api/v1/conversations/{id}/notes" => c::note, "conversations", Member, "Add an internal note; @mentions notify agents", body = obj(&[("body", string())], &[("mentions", serde_json::json!({"type":"array","items":uuid()}))])),
         route!(post "/api/v1/conversations/{id}/assign" => c::assign, "conversations", Member, "Assign to an agent and/or team (agents may assign only themselves)", body = obj(&[], &[("assignee_id", nullable(uuid())), ("team_id", nullable(uuid()))])),
         route!(post "/api/v1/conversations/{id}/unassign" => c::unassign, "conversations", Member, "Remove the assigned agent"),

@@ -7,6 +7,7 @@ mod access;
 mod api_channel;
 mod browser;
 mod conversations;
+mod email;
 mod malformed;
 mod messaging;
 mod realtime;

@@ -47,7 +47,9 @@ on_both!(
         let json_ct = Some("application/json");
         let cases: Vec<Case> = vec![
         ("bad JSON", Method::POST, reply.clone(), json_ct, b"{\"body\":".to_vec(), 400, "bad_json"),
-        ("missing field", Method::POST, reply.clone(), json_ct, b"{}".to_vec(), 422, "invalid_body"),
+        ("missing field", Method::POST, format!("/api/v1/conversations/{conv}/notes"), json_ct, b"{}".to_vec(), 422, "invalid_body"),
+        ("empty reply", Method::POST, reply.clone(), json_ct, b"{}".to_vec(), 422, "invalid_field"),
+        ("choices on a reply", Method::POST, reply.clone(), json_ct, b"{\"body\":\"x\",\"choices\":[{\"id\":1}]}".to_vec(), 422, "invalid_body"),
         ("wrong type", Method::POST, reply.clone(), json_ct, b"{\"body\":42}".to_vec(), 422, "invalid_body"),
         ("unknown field", Method::POST, reply.clone(), json_ct, b"{\"body\":\"x\",\"bogus\":1}".to_vec(), 422, "invalid_body"),
         ("empty body text", Method::POST, reply.clone(), json_ct, b"{\"body\":\"   \"}".to_vec(), 422, "invalid_field"),

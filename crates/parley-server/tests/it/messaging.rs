@@ -416,3 +416,202 @@ on_both!(line_in_and_out, |t: TestApp| async move {
     assert_eq!(seen[0].1["messages"][0]["type"], "text");
     assert_eq!(seen[0].1["messages"][0]["text"], "Thanks for writing!");
 });
+
+/// The message meta of the newest timeline entry.
+async fn last_meta(t: &TestApp, conv: &str) -> Value {
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    tl["items"].as_array().unwrap().last().unwrap()["data"]["message"]["meta"].clone()
+}
+
+on_both!(
+    rich_replies_choices_and_templates,
+    |t: TestApp| async move {
+        let (base, fake) = fake().await;
+        let (_, wa) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+        .await;
+        let path = format!("/hooks/whatsapp/{}", wa["id"].as_str().unwrap());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let inbound = |from: &str, wamid: &str, ts: i64, message: Value| {
+            let mut m = message;
+            m["from"] = json!(from);
+            m["id"] = json!(wamid);
+            m["timestamp"] = json!(ts.to_string());
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": from}], "messages": [m]}}]}]})
+        .to_string()
+        };
+        let hi = inbound(
+            "15551234567",
+            "wamid.A1",
+            now - 60,
+            json!({"type": "text", "text": {"body": "Can I change my delivery day?"}}),
+        );
+        assert_eq!(hook(&t, &path, meta_sig(&hi), &hi).await, 200);
+        let conv = conversations(&t).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // Bad compositions are refused with the field named, and nothing is queued.
+        for (body, field) in [
+            (
+                json!({ "body": "Pick", "choices": (0..11).map(|i| json!({"id": i.to_string(), "title": "x"})).collect::<Vec<_>>() }),
+                "choices",
+            ),
+            (
+                json!({ "body": "Pick", "choices": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}] }),
+                "choices",
+            ),
+            (
+                json!({ "body": "Pick", "choices": [{"id": "a", "title": ""}] }),
+                "choices",
+            ),
+            (
+                json!({ "template": { "name": "Bad Name", "language": "en" } }),
+                "template",
+            ),
+            (json!({ "choices": [{"id": "a", "title": "A"}] }), "body"),
+        ] {
+            let (s, v) = t
+                .post(
+                    &format!("/api/v1/conversations/{conv}/messages"),
+                    &t.admin_token,
+                    body,
+                )
+                .await;
+            assert_eq!((s, v["error"]["field"].as_str()), (422, Some(field)), "{v}");
+        }
+        assert_eq!(timeline_len(&t, &conv).await, 1);
+
+        let (s, v) = t
+        .post(&format!("/api/v1/conversations/{conv}/messages"), &t.admin_token,
+              json!({ "body": "Which day suits you?", "choices": [{"id": "tue", "title": "Tuesday"}, {"id": "thu", "title": "Thursday"}] }))
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let seen = fake.wait(1).await;
+        let sent = &seen[0].1;
+        assert_eq!(sent["type"], "interactive", "{sent}");
+        assert_eq!(
+            sent["interactive"]["action"]["buttons"][1]["reply"]["id"],
+            "thu"
+        );
+        // She taps "Thursday": the message records the choice.
+        let tap = inbound(
+            "15551234567",
+            "wamid.A2",
+            now - 30,
+            json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "thu", "title": "Thursday"}}}),
+        );
+        assert_eq!(hook(&t, &path, meta_sig(&tap), &tap).await, 200);
+        assert_eq!(
+            last_meta(&t, &conv).await["choice"],
+            json!({"id": "thu", "title": "Thursday"})
+        );
+
+        // Outside the window, a template goes; free text does not.
+        let old = inbound(
+            "15557654321",
+            "wamid.B1",
+            now - 3 * 24 * 3600,
+            json!({"type": "text", "text": {"body": "Hi"}}),
+        );
+        assert_eq!(hook(&t, &path, meta_sig(&old), &old).await, 200);
+        let stale = conversations(&t)
+            .await
+            .into_iter()
+            .find(|c| c["id"] != conv.as_str())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(reply(&t, &stale, "Hello again").await.0, 422);
+        let (s, v) = t
+        .post(&format!("/api/v1/conversations/{stale}/messages"), &t.admin_token,
+              json!({ "template": { "name": "order_update", "language": "en_US", "params": ["1042", "Thursday"] } }))
+        .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(
+            v["message"]["body"],
+            "Template order_update: 1042 · Thursday"
+        );
+        let seen = fake.wait(2).await;
+        let sent = &seen[1].1;
+        assert_eq!(sent["type"], "template", "{sent}");
+        assert_eq!(sent["template"]["name"], "order_update");
+        assert_eq!(sent["template"]["language"]["code"], "en_US");
+        assert_eq!(
+            sent["template"]["components"][0]["parameters"][1]["text"],
+            "Thursday"
+        );
+
+        // Telegram has no templates; its choices are an inline keyboard, and a typed "2" picks the second.
+        let (_, tg) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bot", "kind": "telegram", "bot_token": BOT_TOKEN, "api_base_url": base }))
+        .await;
+        let tg_path = format!("/hooks/telegram/{}", tg["id"].as_str().unwrap());
+        let secret = (
+            "x-telegram-bot-api-secret-token",
+            tg["secret"].as_str().unwrap().to_string(),
+        );
+        let update = |id: i64, text: &str| {
+            json!({"update_id": id, "message": {"message_id": id, "from": {"id": 222, "is_bot": false, "first_name": "Bo"}, "chat": {"id": 222, "type": "private"}, "date": now, "text": text}}).to_string()
+        };
+        assert_eq!(
+            hook(&t, &tg_path, secret.clone(), &update(1, "Hi")).await,
+            200
+        );
+        let tconv = conversations(&t)
+            .await
+            .into_iter()
+            .find(|c| c["contact_name"] == "Bo")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{tconv}/messages"),
+                &t.admin_token,
+                json!({ "template": { "name": "x", "language": "en" } }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("template")),
+            "{v}"
+        );
+        t.post(&format!("/api/v1/conversations/{tconv}/messages"), &t.admin_token,
+           json!({ "body": "Size?", "choices": [{"id": "s", "title": "Small"}, {"id": "m", "title": "Medium"}, {"id": "l", "title": "Large"}] }))
+        .await;
+        let seen = fake.wait(3).await;
+        let sent = &seen[2].1;
+        assert_eq!(
+            sent["reply_markup"]["inline_keyboard"][2][0]["callback_data"], "l",
+            "{sent}"
+        );
+        assert_eq!(
+            hook(&t, &tg_path, secret.clone(), &update(2, "2")).await,
+            200
+        );
+        assert_eq!(
+            last_meta(&t, &tconv).await["choice"],
+            json!({"id": "m", "title": "Medium"})
+        );
+        // Text that picks nothing records no choice.
+        assert_eq!(
+            hook(&t, &tg_path, secret, &update(3, "never mind")).await,
+            200
+        );
+        assert!(last_meta(&t, &tconv).await.get("choice").is_none());
+    }
+);

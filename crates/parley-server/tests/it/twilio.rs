@@ -327,3 +327,69 @@ on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
         (422, Some("account_sid"))
     );
 });
+
+on_both!(
+    sms_choices_are_numbered_and_answers_understood,
+    |t: TestApp| async move {
+        let (base, fake) = fake_twilio().await;
+        let (_, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+        let id = inbox["id"].as_str().unwrap().to_string();
+        let sms = |sid: &str, body: &str| {
+            form(&[
+                ("MessageSid", sid),
+                ("AccountSid", SID),
+                ("From", "+15558675310"),
+                ("To", "+15017122661"),
+                ("Body", body),
+                ("NumMedia", "0"),
+            ])
+        };
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMa1", "Can I book a visit?"), TOKEN)
+                .await
+                .0,
+            200
+        );
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let (s, _) = t
+        .post(&format!("/api/v1/conversations/{conv}/messages"), &t.admin_token,
+              json!({ "body": "Which day?", "choices": [{"id": "mon", "title": "Monday"}, {"id": "wed", "title": "Wednesday"}] }))
+        .await;
+        assert_eq!(s, 201);
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            sent = fake.sent.lock().unwrap().clone();
+            if !sent.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let body = sent[0]
+            .iter()
+            .find(|(n, _)| n == "Body")
+            .map(|(_, v)| v.clone());
+        assert_eq!(
+            body.as_deref(),
+            Some("Which day?\n\n1. Monday\n2. Wednesday\n\nReply with a number.")
+        );
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMa2", " 2. "), TOKEN).await.0,
+            200
+        );
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let last = tl["items"].as_array().unwrap().last().unwrap()["data"]["message"].clone();
+        assert_eq!(
+            last["meta"]["choice"],
+            json!({"id": "wed", "title": "Wednesday"}),
+            "{last}"
+        );
+    }
+);

@@ -325,3 +325,40 @@ on_both!(widget_refusals, |t: TestApp| async move {
         "only the good message made a conversation"
     );
 });
+
+on_both!(a_visitor_picks_an_offered_choice, |t: TestApp| async move {
+    let inbox = widget_inbox(&t, json!({})).await;
+    let mut v = Visitor::connect(&t, inbox["id"].as_str().unwrap(), None).await;
+    v.send(json!({ "type": "message", "text": "I need help" }))
+        .await;
+    v.next_of("ack").await.unwrap();
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    t.post(
+        &format!("/api/v1/conversations/{conv}/messages"),
+        &t.admin_token,
+        json!({ "body": "With what?", "choices": [{"id": "billing", "title": "Billing"}, {"id": "tech", "title": "A technical problem"}] }),
+    )
+    .await;
+    let offered = loop {
+        let m = v.next_of("message").await.unwrap();
+        if m["message"]["direction"] == "outbound" {
+            break m;
+        }
+    };
+    assert_eq!(
+        offered["message"]["choices"][1]["title"],
+        "A technical problem"
+    );
+    v.send(json!({ "type": "message", "text": "A technical problem", "choice_id": "tech" }))
+        .await;
+    v.next_of("ack").await.unwrap();
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    let last = tl["items"].as_array().unwrap().last().unwrap()["data"]["message"].clone();
+    assert_eq!(last["meta"]["choice"]["id"], "tech", "{last}");
+});

@@ -158,6 +158,7 @@ async fn two_nodes_publish_in_commit_order() {
                 .await
                 .expect("inbound");
             let reply = Command::Reply {
+                meta: None,
                 body: format!("r{i}"),
             };
             node.act(&scope, o.conversation_id, scope.user, reply, Timestamp(i))

@@ -159,6 +159,7 @@ pub async fn inbound_reopens_resolved_and_snoozed_with_history(h: Harness) {
         a.conversation_id,
         w.admin,
         Command::Reply {
+            meta: None,
             body: "Hello!".into(),
         },
         t(20),
@@ -253,6 +254,7 @@ pub async fn replies_answer_waiting_and_queue_delivery(h: Harness) {
             a.conversation_id,
             w.agent,
             Command::Reply {
+                meta: None,
                 body: "On it".into(),
             },
             t(20),
@@ -330,7 +332,10 @@ pub async fn scopes_hide_other_inboxes_and_workspaces(h: Harness) {
             &agent,
             a.conversation_id,
             w.agent,
-            Command::Reply { body: "x".into() },
+            Command::Reply {
+                body: "x".into(),
+                meta: None,
+            },
             t(20),
         )
         .await;
@@ -439,6 +444,7 @@ pub async fn lists_filter_sort_and_paginate(h: Harness) {
         ids[3],
         w.admin,
         Command::Reply {
+            meta: None,
             body: "done".into(),
         },
         t(203),
@@ -735,6 +741,7 @@ pub async fn contacts_search_identities_and_merge(h: Harness) {
             support.id,
             w.admin,
             Command::Reply {
+                meta: None,
                 body: "Merged!".into(),
             },
             t(30),
@@ -822,7 +829,10 @@ pub async fn outbox_claims_retries_and_fails(h: Harness) {
         &scope,
         a.conversation_id,
         w.admin,
-        Command::Reply { body: "one".into() },
+        Command::Reply {
+            body: "one".into(),
+            meta: None,
+        },
         t(1),
     )
     .await
@@ -1098,7 +1108,10 @@ pub async fn refused_commands_store_nothing(h: Harness) {
             &scope,
             missing,
             w.admin,
-            Command::Reply { body: "x".into() },
+            Command::Reply {
+                body: "x".into(),
+                meta: None
+            },
             t(1)
         )
         .await,
@@ -1119,7 +1132,10 @@ pub async fn delivery_reports_move_status_forward_only(h: Harness) {
             &scope,
             a.conversation_id,
             w.admin,
-            Command::Reply { body: body.into() },
+            Command::Reply {
+                body: body.into(),
+                meta: None,
+            },
             t(1),
         )
         .await
@@ -1217,7 +1233,10 @@ pub async fn failure_reports_carry_the_reason(h: Harness) {
         &scope,
         a.conversation_id,
         w.admin,
-        Command::Reply { body: "one".into() },
+        Command::Reply {
+            body: "one".into(),
+            meta: None,
+        },
         t(1),
     )
     .await
@@ -1260,7 +1279,10 @@ pub async fn deferred_deliveries_wait_without_an_attempt(h: Harness) {
         &scope,
         a.conversation_id,
         w.admin,
-        Command::Reply { body: "one".into() },
+        Command::Reply {
+            body: "one".into(),
+            meta: None,
+        },
         t(1),
     )
     .await

@@ -188,6 +188,7 @@ async fn queue_replies(app: &App, inbox: InboxId, n: usize) -> anyhow::Result<()
         let (store, scope, at) = (app.store.clone(), scope.clone(), app.now());
         let conv = conversations[i % conversations.len()];
         let reply = Command::Reply {
+            meta: None,
             body: format!("Your order {i} has shipped."),
         };
         pending.push(async move { store.act(&scope, conv, admin.id, reply, at).await });

@@ -1,0 +1,196 @@
+//! Replies composed once for any channel: text, choices for the customer to pick from, and (on
+//! WhatsApp) an approved template. The parts beyond the text are kept in the message's `meta`
+//! for the adapters, and a customer's answer to offered choices ("2", a title, or a tapped
+//! button) is recorded as the choice it picks.
+
+use parley_channels::rich::{self, Choice, Reply, Template};
+use parley_core::contact::IdentityKind;
+use parley_core::message::{parse_body, Direction};
+use parley_core::UserId;
+use parley_store::{InboxRow, OutboxJob, Scope};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::state::App;
+
+/// The most choices one reply may offer (WhatsApp lists show 10 rows).
+const MAX_CHOICES: usize = 10;
+
+/// A reply as the API takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub choices: Option<Vec<Choice>>,
+    #[serde(default)]
+    pub template: Option<Template>,
+}
+
+/// A checked reply: the text the timeline shows and the `meta` the adapters read.
+pub struct Composed {
+    pub body: String,
+    pub meta: Option<Value>,
+    pub template: bool,
+}
+
+fn name_like(s: &str, max: usize, extra: &[char]) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || extra.contains(&c))
+}
+
+/// Checks a reply for the inbox's channel.
+pub fn compose(inbox: &InboxRow, req: &ReplyRequest) -> Result<Composed, ApiError> {
+    let mut meta = serde_json::Map::new();
+    let choices = req.choices.clone().unwrap_or_default();
+    if !choices.is_empty() {
+        if choices.len() > MAX_CHOICES {
+            return Err(ApiError::invalid(
+                "choices",
+                format!("may offer at most {MAX_CHOICES}"),
+            ));
+        }
+        for (i, c) in choices.iter().enumerate() {
+            let bad_id = c.id.trim().is_empty() || c.id.len() > 200;
+            let bad_title = c.title.trim().is_empty() || c.title.chars().count() > 100;
+            if bad_id || bad_title {
+                return Err(ApiError::invalid(
+                    "choices",
+                    "each choice needs an id (1 to 200 bytes) and a title (1 to 100 characters)",
+                ));
+            }
+            if choices[..i].iter().any(|d| d.id == c.id) {
+                return Err(ApiError::invalid(
+                    "choices",
+                    format!("the id {:?} is used twice", c.id),
+                ));
+            }
+        }
+        meta.insert("choices".into(), json!(choices));
+    }
+    let mut body = req.body.clone().unwrap_or_default();
+    let template = req.template.is_some();
+    if let Some(t) = &req.template {
+        if inbox.kind != "whatsapp" {
+            return Err(ApiError::invalid(
+                "template",
+                "only WhatsApp inboxes send templates",
+            ));
+        }
+        if !name_like(&t.name, 512, &[]) {
+            return Err(ApiError::invalid(
+                "template",
+                "name must be the template's name: lower-case letters, digits and _",
+            ));
+        }
+        let lang_ok = (2..=15).contains(&t.language.len())
+            && t.language
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '_');
+        if !lang_ok {
+            return Err(ApiError::invalid(
+                "template",
+                "language must be a code like en or en_US",
+            ));
+        }
+        if t.params.len() > 20
+            || t.params
+                .iter()
+                .any(|p| p.trim().is_empty() || p.chars().count() > 1024)
+        {
+            return Err(ApiError::invalid(
+                "template",
+                "params are up to 20 non-empty texts of at most 1,024 characters",
+            ));
+        }
+        if !choices.is_empty() {
+            return Err(ApiError::invalid(
+                "choices",
+                "a template carries its own buttons",
+            ));
+        }
+        meta.insert("template".into(), json!(t));
+        if body.trim().is_empty() {
+            body = if t.params.is_empty() {
+                format!("Template {}", t.name)
+            } else {
+                format!("Template {}: {}", t.name, t.params.join(" · "))
+            };
+        }
+    }
+    let body = parse_body("body", &body)?;
+    let meta = (!meta.is_empty()).then(|| json!({ "reply": Value::Object(meta) }));
+    Ok(Composed {
+        body,
+        meta,
+        template,
+    })
+}
+
+/// The reply a queued message holds, as the adapters take it.
+pub fn reply_of(job: &OutboxJob) -> Reply {
+    let r = job.message.meta.as_ref().map(|m| &m["reply"]);
+    let get = |k: &str| r.and_then(|r| r.get(k)).cloned();
+    Reply {
+        text: job.message.body.clone(),
+        choices: get("choices")
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default(),
+        media: Vec::new(),
+        template: get("template").and_then(|t| serde_json::from_value(t).ok()),
+    }
+}
+
+/// The text of a reply on a channel that has no buttons: choices become numbered lines.
+pub fn plain_text(job: &OutboxJob) -> String {
+    let r = reply_of(job);
+    if r.choices.is_empty() {
+        r.text
+    } else {
+        format!("{}{}", r.text, rich::numbered(&r.choices))
+    }
+}
+
+/// The choice a customer's message picks among those the business's last reply offered: the
+/// button they tapped (`tapped`, its id), or text like "2" or a choice's title. Returns the
+/// `meta` to store with their message.
+pub async fn answered_choice(
+    app: &App,
+    inbox: &InboxRow,
+    kind: IdentityKind,
+    sender: &str,
+    text: &str,
+    tapped: Option<&str>,
+) -> Option<Value> {
+    let (_, conv) = app
+        .store
+        .identity_conversation(inbox.id, kind, sender)
+        .await
+        .ok()??;
+    let scope = Scope {
+        workspace: inbox.workspace_id,
+        user: UserId(uuid::Uuid::nil()),
+        all_inboxes: true,
+        inboxes: Vec::new(),
+    };
+    let entries = app.store.timeline(&scope, conv?, None, 20).await.ok()?;
+    // Only the business's latest reply counts: an older list is no longer on offer.
+    let last = entries.iter().rev().find_map(|e| {
+        if e.event.kind != "message.created" {
+            return None;
+        }
+        let v: Value = serde_json::from_str(&e.event.data).ok()?;
+        (v["message"]["direction"] == Direction::Outbound.as_str())
+            .then(|| v["message"]["meta"].clone())
+    })?;
+    let choices: Vec<Choice> = serde_json::from_value(last["reply"]["choices"].clone()).ok()?;
+    let picked = match tapped {
+        Some(id) => choices.iter().find(|c| c.id == id),
+        None => rich::match_choice(text, &choices),
+    }?;
+    Some(json!({ "choice": { "id": picked.id, "title": picked.title } }))
+}

@@ -1,0 +1,563 @@
+//! Email inboxes as the server sees them: their settings (the support address, the outgoing SMTP
+//! relay, an optional IMAP mailbox), storing a received mail in the right conversation (SMTP
+//! listener and IMAP poller share this), and sending an agent's reply as a threaded email.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_channels::email::{self, DeliveryError, ReceivedMail, SmtpHandler};
+use parley_channels::SendOutcome;
+use parley_core::contact::{Email, IdentityKind};
+use parley_core::message::{Direction, MAX_BODY_CHARS};
+use parley_core::{ConversationId, Timestamp, UserId};
+use parley_store::{InboundMessage, InboundOutcome, InboxPatch, InboxRow, OutboxJob, Scope};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::state::App;
+
+/// The inbox kind of a mailbox.
+pub const KIND: &str = "email";
+
+/// Sanitised HTML kept with a message, at most (the text is always kept).
+const MAX_HTML_BYTES: usize = 256 * 1024;
+
+/// The outgoing relay, as an admin gives it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFields {
+    host: String,
+    #[serde(default)]
+    port: Option<u16>,
+    /// `starttls` (default), `tls` or `none`.
+    #[serde(default)]
+    security: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// An existing mailbox to poll, as an admin gives it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapFields {
+    host: String,
+    #[serde(default)]
+    port: Option<u16>,
+    /// TLS from the start (default true; port 993).
+    #[serde(default)]
+    tls: Option<bool>,
+    username: String,
+    password: String,
+    #[serde(default)]
+    mailbox: Option<String>,
+}
+
+fn host(field: &'static str, h: &str) -> Result<String, ApiError> {
+    let h = h.trim();
+    if h.is_empty() || h.len() > 253 || h.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(ApiError::invalid(
+            field,
+            "must be a host name or IP address",
+        ));
+    }
+    Ok(h.to_string())
+}
+
+/// Settings and secret of a new email inbox.
+pub fn settings(
+    name: &str,
+    address: Option<&str>,
+    from_name: Option<&str>,
+    smtp: Option<&SmtpFields>,
+    imap: Option<&ImapFields>,
+) -> Result<(Value, String), ApiError> {
+    let address = Email::parse(address.unwrap_or_default())
+        .map_err(|_| {
+            ApiError::invalid(
+                "address",
+                "must be the support address, like help@shop.example",
+            )
+        })?
+        .into_string()
+        .to_ascii_lowercase();
+    if address.split('@').next().is_some_and(|l| l.contains('+')) {
+        return Err(ApiError::invalid(
+            "address",
+            "must not contain '+': Parley adds +<conversation> to it for replies",
+        ));
+    }
+    let smtp = smtp.ok_or_else(|| {
+        ApiError::invalid("smtp", "is required: the relay replies go out through")
+    })?;
+    let security = match smtp.security.as_deref().unwrap_or("starttls") {
+        s @ ("starttls" | "tls" | "none") => s,
+        _ => {
+            return Err(ApiError::invalid(
+                "smtp",
+                "security must be starttls, tls or none",
+            ))
+        }
+    };
+    let default_port = match security {
+        "tls" => 465,
+        "none" => 25,
+        _ => 587,
+    };
+    let mut settings = json!({
+        "address": address,
+        "from_name": from_name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(name),
+        "smtp": {
+            "host": host("smtp", &smtp.host)?,
+            "port": smtp.port.unwrap_or(default_port),
+            "security": security,
+            "username": smtp.username,
+        },
+        "credentials": { "smtp_password": smtp.password },
+    });
+    if let Some(i) = imap {
+        let tls = i.tls.unwrap_or(true);
+        if i.username.trim().is_empty() || i.password.is_empty() {
+            return Err(ApiError::invalid(
+                "imap",
+                "username and password are required",
+            ));
+        }
+        settings["imap"] = json!({
+            "host": host("imap", &i.host)?,
+            "port": i.port.unwrap_or(if tls { 993 } else { 143 }),
+            "tls": tls,
+            "username": i.username.trim(),
+            "mailbox": i.mailbox.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("INBOX"),
+        });
+        settings["credentials"]["imap_password"] = json!(i.password);
+    }
+    Ok((settings, crate::auth::random_token()))
+}
+
+fn setting<'a>(inbox: &'a InboxRow, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(&inbox.settings, |v, k| v.get(k))
+}
+
+fn text_setting<'a>(inbox: &'a InboxRow, path: &[&str]) -> &'a str {
+    setting(inbox, path)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The inbox's support address split into local part and domain.
+fn address_parts(inbox: &InboxRow) -> (&str, &str) {
+    text_setting(inbox, &["address"])
+        .rsplit_once('@')
+        .unwrap_or(("reply", "localhost"))
+}
+
+fn system_scope(inbox: &InboxRow) -> Scope {
+    Scope {
+        workspace: inbox.workspace_id,
+        user: UserId(uuid::Uuid::nil()),
+        all_inboxes: true,
+        inboxes: Vec::new(),
+    }
+}
+
+/// Why a received mail was not stored.
+#[derive(Debug)]
+pub enum Refused {
+    /// Not a mail we can read (no From, say): retrying will not help.
+    Malformed(String),
+    /// An automatic reply or a bounce: never stored, so two autoresponders cannot loop.
+    Automatic,
+    /// The store failed: the sender should try again.
+    Unavailable(String),
+}
+
+/// Stores one received mail in its conversation: the one its reply address or Message-IDs name,
+/// else the sender's conversation in this inbox.
+pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundOutcome, Refused> {
+    let mail = email::parse(raw).map_err(|e| Refused::Malformed(e.to_string()))?;
+    if mail.auto_submitted || mail.bounce {
+        return Err(Refused::Automatic);
+    }
+    let sender = Email::parse(&mail.from.address)
+        .map_err(|_| Refused::Malformed("the From address is not an email address".into()))?
+        .into_string();
+    let thread = email::thread_of(&mail);
+    let references = mail.references.clone();
+    let mut conversation = thread
+        .conversation
+        .and_then(|c| uuid::Uuid::parse_str(&c).ok())
+        .map(ConversationId::from);
+    if conversation.is_none() && !thread.references.is_empty() {
+        conversation = app
+            .store
+            .conversation_by_external_ids(inbox.id, &thread.references)
+            .await
+            .map_err(|e| Refused::Unavailable(e.to_string()))?;
+    }
+    let mut body = if mail.text.trim().is_empty() {
+        mail.subject.clone().unwrap_or_default()
+    } else {
+        mail.text.clone()
+    };
+    for a in &mail.attachments {
+        // Until attachments are stored, the timeline names what arrived.
+        body.push_str(&format!(
+            "\n[attachment] {} ({}, {} bytes)",
+            a.filename.as_deref().unwrap_or("unnamed"),
+            a.content_type,
+            a.bytes.len()
+        ));
+    }
+    if body.trim().is_empty() {
+        body = "(empty message)".into();
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        body = body.chars().take(MAX_BODY_CHARS - 1).collect::<String>() + "…";
+    }
+    let html = mail.html.filter(|h| h.len() <= MAX_HTML_BYTES);
+    let meta = json!({
+        "email": {
+            "subject": mail.subject,
+            "message_id": mail.message_id,
+            "references": references,
+            "html": html,
+        }
+    });
+    let external_id = mail
+        .message_id
+        .clone()
+        .filter(|id| id.len() <= 256 && !id.chars().any(char::is_control));
+    let at = mail
+        .date
+        .map_or(app.now(), |d| Timestamp(d.min(app.now().0)));
+    let msg = InboundMessage {
+        meta: Some(meta),
+        inbox_id: inbox.id,
+        identity_kind: IdentityKind::Email,
+        sender_external_id: sender.to_ascii_lowercase(),
+        sender_name: mail
+            .from
+            .name
+            .filter(|n| !n.trim().is_empty() && n.len() <= 200),
+        sender_email: Some(sender.to_ascii_lowercase()),
+        sender_phone: None,
+        external_id,
+        body,
+        at,
+        thread: conversation,
+    };
+    let mut msg = msg;
+    if let Some(choice) = crate::compose::answered_choice(
+        app,
+        inbox,
+        IdentityKind::Email,
+        &msg.sender_external_id,
+        &msg.body,
+        None,
+    )
+    .await
+    {
+        if let Some(m) = msg.meta.as_mut() {
+            m["choice"] = choice["choice"].clone();
+        }
+    }
+    app.store
+        .apply_inbound(msg)
+        .await
+        .map_err(|e| Refused::Unavailable(e.to_string()))
+}
+
+/// The newest customer email in a conversation, whose subject and ids a reply carries.
+async fn last_inbound_email(app: &App, job: &OutboxJob) -> Option<Value> {
+    let scope = system_scope(&job.inbox);
+    let entries = app
+        .store
+        .timeline(&scope, job.message.conversation_id, None, 200)
+        .await
+        .ok()?;
+    entries.iter().rev().find_map(|e| {
+        if e.event.kind != "message.created" {
+            return None;
+        }
+        let v: Value = serde_json::from_str(&e.event.data).ok()?;
+        let m = &v["message"];
+        (m["direction"] == Direction::Inbound.as_str() && m["meta"]["email"].is_object())
+            .then(|| m["meta"]["email"].clone())
+    })
+}
+
+fn relay(inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
+    let security = match text_setting(inbox, &["smtp", "security"]) {
+        "tls" => email::SmtpSecurity::Tls,
+        "none" => email::SmtpSecurity::None,
+        _ => email::SmtpSecurity::StartTls,
+    };
+    let username = setting(inbox, &["smtp", "username"])
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let password = setting(inbox, &["credentials", "smtp_password"])
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    email::SmtpRelay {
+        host: text_setting(inbox, &["smtp", "host"]).to_string(),
+        port: setting(inbox, &["smtp", "port"])
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(587),
+        security,
+        username,
+        password,
+        timeout,
+        hello_name: None,
+    }
+}
+
+/// Sends an agent's reply as an email that threads under the customer's last mail.
+pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
+    let inbox = &job.inbox;
+    let (local, domain) = address_parts(inbox);
+    let conv = job.message.conversation_id.to_string();
+    let parent = last_inbound_email(app, job).await;
+    let subject = parent
+        .as_ref()
+        .and_then(|p| p["subject"].as_str())
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            if s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("re:")) {
+                s.to_string()
+            } else {
+                format!("Re: {s}")
+            }
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "Your conversation with {}",
+                text_setting(inbox, &["from_name"])
+            )
+        });
+    let in_reply_to = parent
+        .as_ref()
+        .and_then(|p| p["message_id"].as_str())
+        .map(str::to_string);
+    let mut references: Vec<String> = parent
+        .as_ref()
+        .and_then(|p| p["references"].as_array())
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    // References run oldest to newest: the parent's own, then the parent.
+    if let Some(parent_id) = &in_reply_to {
+        references.retain(|r| r != parent_id);
+        references.push(parent_id.clone());
+    }
+    let message_id = email::message_id(&conv, &job.message.id.to_string(), domain);
+    let out = email::OutboundEmail {
+        from: email::Mailbox {
+            address: text_setting(inbox, &["address"]).to_string(),
+            name: Some(text_setting(inbox, &["from_name"]).to_string()).filter(|n| !n.is_empty()),
+        },
+        reply_to: Some(email::reply_address(local, &conv, domain)),
+        to: email::Mailbox {
+            address: job.identity.external_id.clone(),
+            name: None,
+        },
+        subject,
+        text: crate::compose::plain_text(job),
+        message_id: message_id.clone(),
+        in_reply_to,
+        references,
+    };
+    let built = match email::build(&out) {
+        Ok(m) => m,
+        Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
+    };
+    let timeout = Duration::from_millis(app.config.dispatch.timeout_ms);
+    match email::send(&relay(inbox, timeout), built).await {
+        SendOutcome::Accepted { .. } => SendOutcome::Accepted {
+            provider_id: Some(message_id),
+        },
+        other => other,
+    }
+}
+
+/// The email inboxes that take mail for `recipient`: their address, or it with `+<anything>`.
+async fn inboxes_for(app: &App, recipient: &str) -> Result<Vec<InboxRow>, DeliveryError> {
+    let Some((local, domain)) = recipient
+        .to_ascii_lowercase()
+        .rsplit_once('@')
+        .map(|(l, d)| (l.to_string(), d.to_string()))
+    else {
+        return Ok(Vec::new());
+    };
+    let base = local.split('+').next().unwrap_or_default().to_string();
+    let want = format!("{base}@{domain}");
+    let all = app
+        .store
+        .inboxes_of_kind(KIND)
+        .await
+        .map_err(|e| DeliveryError::Temporary(format!("mailbox lookup failed: {e}")))?;
+    Ok(all
+        .into_iter()
+        .filter(|i| text_setting(i, &["address"]) == want)
+        .collect())
+}
+
+/// The SMTP listener's view of Parley: recipients are email inboxes' addresses.
+struct Listener {
+    app: App,
+}
+
+#[async_trait::async_trait]
+impl SmtpHandler for Listener {
+    async fn accept_recipient(&self, recipient: &str) -> Result<bool, DeliveryError> {
+        Ok(!inboxes_for(&self.app, recipient).await?.is_empty())
+    }
+
+    async fn deliver(&self, mail: ReceivedMail) -> Result<(), DeliveryError> {
+        let mut seen = Vec::new();
+        for r in &mail.recipients {
+            for inbox in inboxes_for(&self.app, r).await? {
+                if seen.contains(&inbox.id) {
+                    continue;
+                }
+                seen.push(inbox.id);
+                match receive(&self.app, &inbox, &mail.data).await {
+                    Ok(_) => {}
+                    Err(Refused::Automatic) => {
+                        tracing::info!(inbox = %inbox.id, "dropped an automatic reply or bounce");
+                    }
+                    Err(Refused::Malformed(e)) => return Err(DeliveryError::Permanent(e)),
+                    Err(Refused::Unavailable(e)) => return Err(DeliveryError::Temporary(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serves SMTP for the email inboxes on `listener` until the task is dropped.
+pub async fn serve_smtp(app: App, listener: tokio::net::TcpListener) {
+    let cfg = email::SmtpServerConfig {
+        hostname: reqwest::Url::parse(&app.config.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "localhost".into()),
+        ..Default::default()
+    };
+    email::serve_smtp(listener, cfg, Arc::new(Listener { app })).await;
+}
+
+/// Polls the IMAP mailbox of every email inbox that has one once; returns how many mails were
+/// stored. A mailbox that fails is logged and tried again next time; the others go on.
+pub async fn poll_imap(app: &App) -> anyhow::Result<usize> {
+    let mut stored = 0;
+    for inbox in app.store.inboxes_of_kind(KIND).await? {
+        let Some(imap) = inbox.settings.get("imap").filter(|v| v.is_object()) else {
+            continue;
+        };
+        match poll_one(app, &inbox, imap).await {
+            Ok(n) => stored += n,
+            Err(e) => {
+                tracing::warn!(inbox = %inbox.id, error = %e, "polling the IMAP mailbox failed")
+            }
+        }
+    }
+    Ok(stored)
+}
+
+async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<usize> {
+    let s = |k: &str| imap.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut acct = email::ImapAccount::new(
+        s("host"),
+        s("username"),
+        text_setting(inbox, &["credentials", "imap_password"]),
+    );
+    acct.port = imap
+        .get("port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(993);
+    acct.tls = imap.get("tls").and_then(Value::as_bool).unwrap_or(true);
+    acct.mailbox = s("mailbox").to_string();
+    let state = inbox.settings.get("imap_state");
+    let validity = state
+        .and_then(|v| v.get("uid_validity"))
+        .and_then(Value::as_u64)
+        .and_then(|v| u32::try_from(v).ok());
+    let last_uid = state
+        .and_then(|v| v.get("last_uid"))
+        .and_then(Value::as_u64)
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0);
+    let batch = email::fetch_since(&acct, validity, last_uid, 100)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut last = if Some(batch.uid_validity) == validity {
+        last_uid
+    } else {
+        0
+    };
+    let mut stored = 0;
+    for (uid, raw) in &batch.messages {
+        match receive(app, inbox, raw).await {
+            Ok(_) => stored += 1,
+            Err(Refused::Automatic) => {}
+            Err(Refused::Malformed(e)) => {
+                tracing::warn!(inbox = %inbox.id, uid, error = %e, "skipped an unreadable mail");
+            }
+            // Stop here so this mail is fetched again next time; nothing after it is skipped.
+            Err(Refused::Unavailable(e)) => {
+                save_state(app, inbox, batch.uid_validity, last).await?;
+                anyhow::bail!("storing mail {uid} failed: {e}");
+            }
+        }
+        last = last.max(*uid);
+    }
+    save_state(app, inbox, batch.uid_validity, last).await?;
+    Ok(stored)
+}
+
+async fn save_state(
+    app: &App,
+    inbox: &InboxRow,
+    validity: u32,
+    last_uid: u32,
+) -> anyhow::Result<()> {
+    // Read the inbox afresh so a change an admin made meanwhile is kept.
+    let Some(current) = app.store.inbox_for_hook(inbox.id).await? else {
+        return Ok(());
+    };
+    let mut settings = current.settings.clone();
+    let state = json!({ "uid_validity": validity, "last_uid": last_uid });
+    if settings.get("imap_state") == Some(&state) {
+        return Ok(());
+    }
+    settings["imap_state"] = state;
+    app.store
+        .update_inbox(
+            inbox.workspace_id,
+            inbox.id,
+            InboxPatch {
+                settings: Some(settings),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Polls IMAP mailboxes every `every` until the runtime stops.
+pub async fn imap_loop(app: App, every: Duration) {
+    loop {
+        if let Err(e) = poll_imap(&app).await {
+            tracing::error!(error = %e, "polling IMAP mailboxes failed");
+        }
+        tokio::time::sleep(every).await;
+    }
+}

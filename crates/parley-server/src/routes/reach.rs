@@ -1,0 +1,222 @@
+//! One customer across channels: their timeline over every conversation you may see, each entry
+//! marked with its channel; the channels a reply can go out on (the one they last used first);
+//! and replying on the one the agent picks, or by default on the one the customer last used.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use parley_core::message::parse_body;
+use parley_core::{ContactId, ConversationId, InboxId, Timestamp};
+use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principal, Sort};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::conversations::{timeline_item, TimelineQuery};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::state::App;
+
+/// The contact's conversations you may see (most recently active first) and their inboxes.
+async fn conversations(
+    app: &App,
+    p: &Principal,
+    contact: ContactId,
+) -> ApiResult<(Vec<ConversationView>, HashMap<InboxId, InboxRow>)> {
+    app.store.contact(p.workspace_id, contact).await?;
+    let q = ConversationQuery {
+        contact: Some(contact),
+        sort: Sort::Activity,
+        limit: 100,
+        ..Default::default()
+    };
+    let convs = app.store.list_conversations(&p.scope(), &q).await?.items;
+    let inboxes = app
+        .store
+        .list_inboxes(&p.scope())
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    Ok((convs, inboxes))
+}
+
+fn channel(inbox: Option<&InboxRow>) -> Value {
+    match inbox {
+        Some(i) => json!({ "inbox_id": i.id, "inbox_name": i.name, "kind": i.kind }),
+        None => Value::Null,
+    }
+}
+
+/// `GET /api/v1/contacts/{id}/timeline`: every conversation's timeline merged in order.
+pub async fn contact_timeline(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Query(q): Query<TimelineQuery>,
+) -> ApiResult<Json<Value>> {
+    let (limit, before) = q.parse()?;
+    let (convs, inboxes) = conversations(&app, &p, id).await?;
+    let scope = p.scope();
+    let mut merged = Vec::new();
+    let mut more = false;
+    for c in &convs {
+        let entries = app.store.timeline(&scope, c.id, before, limit).await?;
+        more |= entries.len() == limit as usize;
+        merged.extend(entries.into_iter().map(|e| (c.inbox_id, e)));
+    }
+    // Sequence numbers are global, so they order entries of different conversations too.
+    merged.sort_by_key(|(_, e)| e.event.seq);
+    if merged.len() > limit as usize {
+        more = true;
+        merged.drain(..merged.len() - limit as usize);
+    }
+    let first_seq = merged.first().map(|(_, e)| e.event.seq);
+    let mut items = Vec::with_capacity(merged.len());
+    for (inbox, e) in merged {
+        let mut item = timeline_item(e)?;
+        item["channel"] = channel(inboxes.get(&inbox));
+        items.push(item);
+    }
+    Ok(Json(
+        json!({ "items": items, "before": if more { first_seq } else { None } }),
+    ))
+}
+
+/// An inbox a reply to the contact could go out on.
+struct ReplyOption {
+    inbox: InboxRow,
+    conversation: Option<ConversationId>,
+    last_customer_message: Option<Timestamp>,
+}
+
+/// The inboxes you work that can reach the contact, the one the customer last wrote on first.
+async fn options(app: &App, p: &Principal, contact: ContactId) -> ApiResult<Vec<ReplyOption>> {
+    let (convs, inboxes) = conversations(app, p, contact).await?;
+    let view = app.store.contact(p.workspace_id, contact).await?;
+    let scope = p.scope();
+    let mut out = Vec::new();
+    let mut ordered: Vec<&InboxRow> = inboxes.values().collect();
+    ordered.sort_by_key(|i| (i.created_at, i.id));
+    for inbox in ordered {
+        if plan::reach(inbox, &view).is_none() {
+            continue;
+        }
+        let conv = convs.iter().find(|c| c.inbox_id == inbox.id);
+        let last = match conv {
+            Some(c) => crate::channels::last_customer_message(app, &scope, c.id).await?,
+            None => None,
+        };
+        out.push(ReplyOption {
+            inbox: inbox.clone(),
+            conversation: conv.map(|c| c.id),
+            last_customer_message: last,
+        });
+    }
+    // Newest customer message first; channels they never wrote on keep their order, last.
+    out.sort_by_key(|o| std::cmp::Reverse(o.last_customer_message.map(|t| t.0)));
+    Ok(out)
+}
+
+/// What a free-form reply on this option would meet: open, or refused with the reason.
+async fn verdict(
+    app: &App,
+    p: &Principal,
+    o: &ReplyOption,
+) -> ApiResult<(&'static str, Option<String>)> {
+    use parley_channels::meta::WindowVerdict as W;
+    let Some(conv) = o.conversation else {
+        // Meta's channels never allow a business to write first with free text.
+        return Ok(
+            if matches!(
+                o.inbox.kind.as_str(),
+                "whatsapp" | "messenger" | "instagram"
+            ) {
+                (
+                    "closed",
+                    Some("The customer has not written on this channel yet.".into()),
+                )
+            } else {
+                ("open", None)
+            },
+        );
+    };
+    Ok(
+        match crate::channels::window(app, &p.scope(), &o.inbox, conv).await? {
+            None | Some(W::Open) | Some(W::HumanAgentTag) => ("open", None),
+            Some(W::TemplateOnly { reason }) => ("template_only", Some(reason)),
+            Some(W::Closed { reason }) => ("closed", Some(reason)),
+        },
+    )
+}
+
+/// `GET /api/v1/contacts/{id}/channels`: where a reply can go, the default first.
+pub async fn contact_channels(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
+    let opts = options(&app, &p, id).await?;
+    let mut items = Vec::new();
+    for (i, o) in opts.iter().enumerate() {
+        let (state, reason) = verdict(&app, &p, o).await?;
+        let mut item = channel(Some(&o.inbox));
+        item["conversation_id"] = json!(o.conversation);
+        item["last_customer_message_at"] = json!(o.last_customer_message);
+        item["default"] = json!(i == 0);
+        item["window"] = json!({ "state": state, "reason": reason });
+        items.push(item);
+    }
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactReply {
+    body: String,
+    /// The channel to reply on; by default the one the customer last wrote on.
+    #[serde(default)]
+    inbox_id: Option<InboxId>,
+}
+
+/// `POST /api/v1/contacts/{id}/messages`: reply to the customer on a channel of your choice.
+pub async fn contact_reply(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Json(req): Json<ContactReply>,
+) -> ApiResult<Response> {
+    let body = parse_body("body", &req.body)?;
+    let opts = options(&app, &p, id).await?;
+    let chosen = match req.inbox_id {
+        Some(inbox) => opts.iter().find(|o| o.inbox.id == inbox).ok_or_else(|| {
+            ApiError::invalid(
+                "inbox_id",
+                "is not a channel you work that can reach this contact (see GET …/channels)",
+            )
+        })?,
+        None => opts.first().ok_or_else(|| ApiError::Unprocessable {
+            code: "no_channel",
+            message: "no inbox you work can reach this contact".into(),
+            field: None,
+        })?,
+    };
+    if let (_, Some(reason)) = verdict(&app, &p, chosen).await? {
+        return Err(ApiError::Unprocessable {
+            code: "outside_window",
+            message: reason,
+            field: None,
+        });
+    }
+    let out = app
+        .store
+        .start_conversation(&p.scope(), chosen.inbox.id, id, p.user_id, body, app.now())
+        .await?;
+    app.dispatch_bell.notify_one();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "message": out.message, "conversation": out.conversation, "channel": channel(Some(&chosen.inbox)) })),
+    )
+        .into_response())
+}
