@@ -97,6 +97,12 @@
       el("span", { class: "who" }, who),
       el("span", { class: "body" }, m.body),
       el("time", { datetime: m.created_at }, time(m.created_at)));
+    for (const a of m.attachments || []) {
+      const link = el("a", { href: a.url, target: "_blank", rel: "noopener", class: "file" });
+      if ((a.content_type || "").startsWith("image/")) link.append(el("img", { src: a.url, alt: a.filename || "image" }));
+      else link.append(a.filename || "file");
+      item.insertBefore(link, item.lastChild);
+    }
     log.append(item);
     // Choices offered in the newest reply are buttons; older ones are no longer on offer.
     for (const old of log.querySelectorAll(".choices-item")) old.remove();

@@ -13,6 +13,7 @@ use parley_core::{ConversationId, InboxId, Timestamp};
 use parley_store::{DeliveryReport, InboundMessage, InboxRow, OutboxJob, Scope};
 use serde_json::{json, Value};
 
+use crate::attachments::{self, Attachment};
 use crate::error::{ApiError, ApiResult, Path, RawBody};
 use crate::state::App;
 
@@ -275,10 +276,11 @@ pub async fn channel_hook(
     let now = app.now();
     let mut inbound = Vec::new();
     let mut reports = Vec::new();
+    let mut reads = Vec::new();
     for ev in events {
         match ev {
             Event::Message(m) => match to_inbound(&inbox, m.clone(), now) {
-                Ok(Some(msg)) => inbound.push((msg, m.choice)),
+                Ok(Some(msg)) => inbound.push((msg, m.choice, m.media)),
                 Ok(None) => {}
                 Err(e) => return Ok(crate::hooks::malformed(e)),
             },
@@ -289,12 +291,11 @@ pub async fn channel_hook(
                 error: s.error,
                 at: now,
             }),
-            // Read watermarks need a per-conversation sweep; statuses carry reads where they exist.
-            Event::Read(_) => {}
+            Event::Read(w) => reads.push(w),
         }
     }
-    for (mut msg, tapped) in inbound {
-        msg.meta = crate::compose::answered_choice(
+    for (mut msg, tapped, media) in inbound {
+        let choice = crate::compose::answered_choice(
             &app,
             &inbox,
             msg.identity_kind,
@@ -303,12 +304,87 @@ pub async fn channel_hook(
             tapped.as_deref(),
         )
         .await;
+        let mut files = Vec::new();
+        for m in &media {
+            if let Some(a) = fetch_media(&app, &inbox, m).await {
+                let shown = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
+                msg.body = msg.body.replace(
+                    &format!("[{}] {}", m.kind, m.reference),
+                    &format!("[{}] {shown}", m.kind),
+                );
+                files.push(a);
+            }
+        }
+        let mut meta = choice.unwrap_or_else(|| json!({}));
+        if !files.is_empty() {
+            meta["attachments"] = json!(files);
+        }
+        msg.meta = (meta != json!({})).then_some(meta);
         app.store.apply_inbound(msg).await?;
     }
     for r in reports {
         app.store.record_delivery(r).await?;
     }
+    // "Everything up to this time was read" applies to the replies of that customer's conversation.
+    for w in reads {
+        let found = app
+            .store
+            .identity_conversation(inbox.id, identity_kind(&inbox.kind), &w.sender_id)
+            .await?;
+        if let Some((_, Some(conv))) = found {
+            app.store
+                .read_until(conv, Timestamp(w.watermark), now)
+                .await?;
+        }
+    }
     Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
+}
+
+/// Downloads a customer's file from the provider and stores it (WhatsApp and Telegram, whose
+/// messages carry an id to fetch with the inbox's credentials); `None` keeps the reference.
+async fn fetch_media(app: &App, inbox: &InboxRow, m: &rich::Media) -> Option<Attachment> {
+    let base = setting(inbox, "api_base_url");
+    match inbox.kind.as_str() {
+        "whatsapp" => {
+            let token = credential(inbox, "access_token");
+            let version = setting(inbox, "graph_version");
+            // The media id resolves to a short-lived URL, fetched with the same token.
+            let info: Value = app
+                .http
+                .get(format!("{base}/{version}/{}", m.reference))
+                .bearer_auth(token)
+                .send()
+                .await
+                .ok()?
+                .error_for_status()
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let url = info["url"].as_str()?;
+            let req = app.http.get(url).bearer_auth(token);
+            let name = m.caption.clone().filter(|_| m.kind == "document");
+            attachments::fetch(app, inbox, req, name.as_deref(), m.mime_type.as_deref()).await
+        }
+        "telegram" => {
+            let token = credential(inbox, "bot_token");
+            let info: Value = app
+                .http
+                .get(format!("{base}/bot{token}/getFile"))
+                .query(&[("file_id", m.reference.as_str())])
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let path = info["result"]["file_path"].as_str()?;
+            let req = app.http.get(format!("{base}/file/bot{token}/{path}"));
+            let name = path.rsplit('/').next();
+            attachments::fetch(app, inbox, req, name, m.mime_type.as_deref()).await
+        }
+        _ => None,
+    }
 }
 
 /// A parsed customer message as the store takes it; `None` when there is nothing to show.
@@ -358,7 +434,7 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
         return SendOutcome::Permanent(format!("no adapter for channel kind {:?}", inbox.kind));
     };
     let to = job.identity.external_id.as_str();
-    let reply = crate::compose::reply_of(job);
+    let reply = crate::compose::reply_of(app, job);
     let base = setting(inbox, "api_base_url");
     if let (Some(t), "whatsapp") = (&reply.template, inbox.kind.as_str()) {
         let body = meta::whatsapp_template(to, t);

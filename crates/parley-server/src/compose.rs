@@ -3,7 +3,7 @@
 //! for the adapters, and a customer's answer to offered choices ("2", a title, or a tapped
 //! button) is recorded as the choice it picks.
 
-use parley_channels::rich::{self, Choice, Reply, Template};
+use parley_channels::rich::{self, Choice, OutMedia, Reply, Template};
 use parley_core::contact::IdentityKind;
 use parley_core::message::{parse_body, Direction};
 use parley_core::UserId;
@@ -11,6 +11,7 @@ use parley_store::{InboxRow, OutboxJob, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::attachments::{self, Attachment};
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -27,6 +28,9 @@ pub struct ReplyRequest {
     pub choices: Option<Vec<Choice>>,
     #[serde(default)]
     pub template: Option<Template>,
+    /// Ids of files uploaded to the inbox (`POST /api/v1/inboxes/{id}/attachments`).
+    #[serde(default)]
+    pub attachments: Option<Vec<String>>,
 }
 
 /// A checked reply: the text the timeline shows and the `meta` the adapters read.
@@ -43,8 +47,12 @@ fn name_like(s: &str, max: usize, extra: &[char]) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || extra.contains(&c))
 }
 
-/// Checks a reply for the inbox's channel.
-pub fn compose(inbox: &InboxRow, req: &ReplyRequest) -> Result<Composed, ApiError> {
+/// Checks a reply for the inbox's channel; `files` are its checked attachments.
+pub fn compose(
+    inbox: &InboxRow,
+    req: &ReplyRequest,
+    files: &[Attachment],
+) -> Result<Composed, ApiError> {
     let mut meta = serde_json::Map::new();
     let choices = req.choices.clone().unwrap_or_default();
     if !choices.is_empty() {
@@ -122,8 +130,24 @@ pub fn compose(inbox: &InboxRow, req: &ReplyRequest) -> Result<Composed, ApiErro
             };
         }
     }
+    if !files.is_empty() && template {
+        return Err(ApiError::invalid(
+            "attachments",
+            "a template carries no files",
+        ));
+    }
+    if body.trim().is_empty() && !files.is_empty() {
+        let names: Vec<&str> = files
+            .iter()
+            .map(|f| f.filename.as_deref().unwrap_or("a file"))
+            .collect();
+        body = names.join(", ");
+    }
     let body = parse_body("body", &body)?;
-    let meta = (!meta.is_empty()).then(|| json!({ "reply": Value::Object(meta) }));
+    let mut meta = (!meta.is_empty()).then(|| json!({ "reply": Value::Object(meta) }));
+    if !files.is_empty() {
+        meta.get_or_insert_with(|| json!({}))["attachments"] = json!(files);
+    }
     Ok(Composed {
         body,
         meta,
@@ -131,28 +155,48 @@ pub fn compose(inbox: &InboxRow, req: &ReplyRequest) -> Result<Composed, ApiErro
     })
 }
 
-/// The reply a queued message holds, as the adapters take it.
-pub fn reply_of(job: &OutboxJob) -> Reply {
+/// The reply a queued message holds, as the adapters take it: its files as signed links the
+/// provider fetches.
+pub fn reply_of(app: &App, job: &OutboxJob) -> Reply {
     let r = job.message.meta.as_ref().map(|m| &m["reply"]);
     let get = |k: &str| r.and_then(|r| r.get(k)).cloned();
+    let media = attachments::of_meta(job.message.meta.as_ref())
+        .into_iter()
+        .map(|a| OutMedia {
+            url: attachments::signed_url(app, &job.inbox, &a.id),
+            mime_type: a.content_type,
+            size: a.size,
+            name: a.filename,
+        })
+        .collect();
     Reply {
         text: job.message.body.clone(),
         choices: get("choices")
             .and_then(|c| serde_json::from_value(c).ok())
             .unwrap_or_default(),
-        media: Vec::new(),
+        media,
         template: get("template").and_then(|t| serde_json::from_value(t).ok()),
     }
 }
 
-/// The text of a reply on a channel that has no buttons: choices become numbered lines.
-pub fn plain_text(job: &OutboxJob) -> String {
-    let r = reply_of(job);
-    if r.choices.is_empty() {
-        r.text
-    } else {
-        format!("{}{}", r.text, rich::numbered(&r.choices))
+/// The text of a reply on a channel that has no buttons: choices become numbered lines, and
+/// files links (`with_links`) unless the channel attaches them itself.
+pub fn plain_text(app: &App, job: &OutboxJob, with_links: bool) -> String {
+    let r = reply_of(app, job);
+    let mut text = r.text;
+    if !r.choices.is_empty() {
+        text.push_str(&rich::numbered(&r.choices));
     }
+    if with_links {
+        for m in &r.media {
+            text.push_str(&format!(
+                "\n{}: {}",
+                m.name.as_deref().unwrap_or("file"),
+                m.url
+            ));
+        }
+    }
+    text
 }
 
 /// The choice a customer's message picks among those the business's last reply offered: the

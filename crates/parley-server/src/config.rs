@@ -67,11 +67,24 @@ pub struct Config {
     pub smtp_bind: Option<SocketAddr>,
     /// How often email inboxes' IMAP mailboxes are polled, in seconds.
     pub imap_poll_secs: u64,
+    /// The folder attachments are kept in, unless `s3` is set.
+    pub attachments_dir: PathBuf,
+    /// An S3-compatible bucket for attachments instead of the folder.
+    pub s3: Option<parley_blobs::S3Config>,
 }
 
 impl Config {
     pub fn new(bind: SocketAddr, database: Database) -> Self {
+        // Beside the SQLite file by default, so one folder holds everything.
+        let attachments_dir = match &database {
+            Database::Sqlite { path, .. } => path
+                .parent()
+                .map_or_else(|| PathBuf::from("attachments"), |d| d.join("attachments")),
+            Database::Postgres { .. } => PathBuf::from("parley-data/attachments"),
+        };
         Self {
+            attachments_dir,
+            s3: None,
             bind,
             database,
             public_url: format!("http://{bind}"),

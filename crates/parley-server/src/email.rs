@@ -197,6 +197,24 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
             .await
             .map_err(|e| Refused::Unavailable(e.to_string()))?;
     }
+    let mut files = Vec::new();
+    for a in &mail.attachments {
+        if a.bytes.len() > crate::attachments::MAX_BYTES {
+            continue;
+        }
+        match crate::attachments::store(
+            app,
+            inbox,
+            a.filename.as_deref(),
+            &a.content_type,
+            a.bytes.clone(),
+        )
+        .await
+        {
+            Ok(f) => files.push(f),
+            Err(e) => return Err(Refused::Unavailable(format!("storing an attachment: {e}"))),
+        }
+    }
     let mut body = if mail.text.trim().is_empty() {
         mail.subject.clone().unwrap_or_default()
     } else {
@@ -219,6 +237,7 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
     }
     let html = mail.html.filter(|h| h.len() <= MAX_HTML_BYTES);
     let meta = json!({
+        "attachments": files,
         "email": {
             "subject": mail.subject,
             "message_id": mail.message_id,
@@ -368,7 +387,7 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
             name: None,
         },
         subject,
-        text: crate::compose::plain_text(job),
+        text: crate::compose::plain_text(app, job, true),
         message_id: message_id.clone(),
         in_reply_to,
         references,

@@ -208,7 +208,7 @@ pub async fn twilio_hook(
         at: app.now(),
     };
     if let Some(inbox) = app.hook_inbox(inbox_id).await? {
-        msg.meta = crate::compose::answered_choice(
+        let mut meta = crate::compose::answered_choice(
             &app,
             &inbox,
             IdentityKind::Phone,
@@ -216,7 +216,24 @@ pub async fn twilio_hook(
             &msg.body,
             None,
         )
-        .await;
+        .await
+        .unwrap_or_else(|| serde_json::json!({}));
+        // MMS media are fetched with the account's credentials and kept.
+        let sid = inbox.settings["account_sid"].as_str().unwrap_or_default();
+        let mut files = Vec::new();
+        for (url, kind) in &sms.media {
+            let req = app.http.get(url).basic_auth(sid, Some(&inbox.secret));
+            if let Some(a) = crate::attachments::fetch(&app, &inbox, req, None, Some(kind)).await {
+                msg.body = msg
+                    .body
+                    .replace(&format!("[{kind}] {url}"), &format!("[{kind}] attached"));
+                files.push(a);
+            }
+        }
+        if !files.is_empty() {
+            meta["attachments"] = serde_json::json!(files);
+        }
+        msg.meta = (meta != serde_json::json!({})).then_some(meta);
     }
     app.store.apply_inbound(msg).await?;
     Ok(twiml_ok())

@@ -5,6 +5,7 @@
 //! the inbound webhooks, `realtime` the event hub and WebSocket, `workers` the outbox dispatcher
 //! and snooze clock, `auth` credentials, `error` the one mapping of errors to HTTP.
 
+pub mod attachments;
 pub mod auth;
 pub mod channels;
 pub mod clock;
@@ -70,6 +71,13 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client")?;
+    let blobs: Arc<dyn parley_blobs::Blobs> = match &config.s3 {
+        Some(s3) => Arc::new(
+            parley_blobs::S3::new(s3.clone(), http.clone())
+                .map_err(|e| anyhow::anyhow!("attachments: {e}"))?,
+        ),
+        None => Arc::new(parley_blobs::LocalDisk::new(config.attachments_dir.clone())),
+    };
     Ok(App {
         store,
         hub,
@@ -80,6 +88,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),
         pacer: Arc::default(),
+        blobs,
     })
 }
 

@@ -28,6 +28,8 @@ pub struct App {
     pub hook_inboxes: Arc<std::sync::Mutex<HashMap<InboxId, (InboxRow, Instant)>>>,
     /// Per-sender send slots of the dispatcher.
     pub pacer: Arc<crate::pacer::Pacer>,
+    /// Where attachments are kept.
+    pub blobs: Arc<dyn parley_blobs::Blobs>,
 }
 
 /// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry

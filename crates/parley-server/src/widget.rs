@@ -241,6 +241,18 @@ impl Visitor {
                 .and_then(|u| self.agents.get(&UserId(u)).cloned()),
             _ => None,
         };
+        // The visitor reaches files by signed links, as they have no account.
+        let files: Vec<Value> = crate::attachments::of_meta(Some(&m["meta"]))
+            .into_iter()
+            .map(|a| {
+                json!({
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "url": crate::attachments::signed_url(&self.app, &self.inbox, &a.id),
+                })
+            })
+            .collect();
         json!({
             "id": m["id"],
             "direction": m["direction"],
@@ -248,6 +260,7 @@ impl Visitor {
             "author": author,
             "body": m["body"],
             "choices": m["meta"]["reply"]["choices"],
+            "attachments": files,
             "created_at": m["created_at"],
         })
     }

@@ -45,7 +45,7 @@ async fn deliver(app: &App, job: OutboxJob) {
                         id: job.identity.external_id.clone(),
                     },
                     text: job.message.body.clone(),
-                    choices: crate::compose::reply_of(&job).choices,
+                    choices: crate::compose::reply_of(app, &job).choices,
                     sender: api::ApiSender {
                         kind: job.message.sender_kind.as_str().into(),
                         id: job.message.sender_id.map(|s| s.to_string()),
@@ -113,12 +113,17 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
         app.config.public_url.trim_end_matches('/'),
         job.inbox.id
     );
-    let text = crate::compose::plain_text(job);
+    let text = crate::compose::plain_text(app, job, false);
+    let media: Vec<String> = crate::compose::reply_of(app, job)
+        .media
+        .into_iter()
+        .map(|m| m.url)
+        .collect();
     let form = twilio::send_form(
         &job.identity.external_id,
         &from,
         &text,
-        &[],
+        &media,
         Some(&callback),
     );
     let resp = app

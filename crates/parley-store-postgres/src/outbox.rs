@@ -3,7 +3,7 @@
 //! forward only.
 
 use parley_core::message::DeliveryStatus;
-use parley_core::{OutboxId, Timestamp, WorkspaceId};
+use parley_core::{ConversationId, OutboxId, Timestamp, WorkspaceId};
 use parley_store::*;
 
 use crate::conversations::{insert_event, NewEvent};
@@ -262,4 +262,33 @@ pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
         &[],
     )
     .await
+}
+
+/// Marks read the conversation's replies sent at or before `until`, as provider reports would.
+pub(crate) async fn read_until(
+    tx: &Tx<'_>,
+    conversation: ConversationId,
+    until: Timestamp,
+    now: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<usize> {
+    let rows = query(
+        tx,
+        "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' \
+         AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2",
+        &[&conversation.as_uuid(), &until.0],
+    )
+    .await?;
+    let mut n = 0;
+    for r in &rows {
+        let report = DeliveryReport {
+            inbox: id(r, 0)?,
+            provider_id: get(r, 1)?,
+            status: DeliveryStatus::Read,
+            error: None,
+            at: now,
+        };
+        n += usize::from(record_delivery(tx, report, events).await?);
+    }
+    Ok(n)
 }

@@ -557,6 +557,17 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        self.db
+            .write(move |tx, ev| Box::pin(outbox::read_until(tx, conversation, until, now, ev)))
+            .await
+    }
+
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db.run(|tx| Box::pin(outbox::next_due(tx))).await
     }

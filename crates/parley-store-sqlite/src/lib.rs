@@ -517,6 +517,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        self.db
+            .write(move |c, ev| outbox::read_until(c, conversation, until, now, ev))
+            .await
+    }
+
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db.read(outbox::next_due).await
     }

@@ -2,7 +2,7 @@
 //! message's delivery status forward only.
 
 use parley_core::message::DeliveryStatus;
-use parley_core::{OutboxId, Timestamp, WorkspaceId};
+use parley_core::{ConversationId, InboxId, OutboxId, Timestamp, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -227,4 +227,38 @@ pub(crate) fn next_due(c: &Connection) -> StoreResult<Option<Timestamp>> {
     })
     .map(|v| v.map(Timestamp))
     .map_err(sql_err)
+}
+
+/// Marks read the conversation's replies sent at or before `until`, as provider reports would.
+pub(crate) fn read_until(
+    c: &Connection,
+    conversation: ConversationId,
+    until: Timestamp,
+    now: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<usize> {
+    let found: Vec<(InboxId, String)> = c
+        .prepare_cached(
+            "SELECT inbox_id, external_id FROM message WHERE conversation_id = ?1 AND direction = 'outbound' \
+             AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= ?2",
+        )
+        .map_err(sql_err)?
+        .query_map(params![conversation.to_string(), until.0], |r| {
+            Ok((uid(r, 0)?, r.get(1)?))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)?;
+    let mut n = 0;
+    for (inbox, provider_id) in found {
+        let report = DeliveryReport {
+            inbox,
+            provider_id,
+            status: DeliveryStatus::Read,
+            error: None,
+            at: now,
+        };
+        n += usize::from(record_delivery(c, report, events)?);
+    }
+    Ok(n)
 }

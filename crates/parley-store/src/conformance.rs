@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
             deferred_deliveries_wait_without_an_attempt,
             a_known_phone_or_email_on_a_new_channel_is_the_same_contact,
             a_named_thread_takes_the_message_and_lookups_find_it,
+            a_read_watermark_marks_earlier_replies_read,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -323,6 +323,14 @@ pub trait Store: Send + Sync + 'static {
     /// answer reaches us.
     async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool>;
     /// When the next queued delivery is due, if any.
+    /// Marks read every reply in the conversation sent at or before `until` (a channel's read
+    /// watermark); returns how many moved. Status still only moves forward.
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize>;
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Makes every claimed delivery claimable at once; returns how many. Only for a lone server
     /// starting up (the embedded mode): the claims of its previous run died with that process,

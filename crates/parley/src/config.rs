@@ -65,6 +65,29 @@ pub struct FileConfig {
     pub imap_poll_secs: Option<u64>,
     #[serde(default)]
     pub dispatch: FileDispatch,
+    #[serde(default)]
+    pub attachments: FileAttachments,
+}
+
+/// `[attachments]`: where files are kept (default: `attachments/` in the data directory).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAttachments {
+    pub s3: Option<FileS3>,
+}
+
+/// `[attachments.s3]`: an S3-compatible bucket. The secret may come from PARLEY_S3_SECRET_ACCESS_KEY.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileS3 {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: Option<String>,
+    #[serde(default)]
+    pub path_style: bool,
+    pub prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +112,13 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # session_ttl_hours = 336
 # smtp_bind = "0.0.0.0:25"                      # receive mail for email inboxes (point MX here)
 # imap_poll_secs = 60                           # how often email inboxes' IMAP mailboxes are read
+
+# [attachments.s3]                              # keep files in a bucket instead of data_dir/attachments
+# endpoint = "https://s3.us-east-1.amazonaws.com"
+# region = "us-east-1"
+# bucket = "parley-files"
+# access_key_id = "AKIA…"                       # secret: PARLEY_S3_SECRET_ACCESS_KEY
+# path_style = false                            # true for MinIO and most self-hosted servers
 
 [dispatch]
 # concurrency = 32          # deliveries in flight
@@ -151,7 +181,15 @@ pub fn database(db: &DbArgs, file: &FileConfig, durable: bool) -> anyhow::Result
 }
 
 pub fn server_config(db: &DbArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
-    let file = read_file(db.config.as_deref())?;
+    server_config_from(db, serve, read_file(db.config.as_deref())?)
+}
+
+/// The server's settings from flags, variables and an already-read file.
+pub fn server_config_from(
+    db: &DbArgs,
+    serve: &ServeArgs,
+    file: FileConfig,
+) -> anyhow::Result<Config> {
     let sync = serve
         .sqlite_sync
         .clone()
@@ -189,6 +227,28 @@ pub fn server_config(db: &DbArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
             "session_ttl_hours must be between 1 and 8760"
         );
         cfg.session_ttl_ms = h * 3600 * 1000;
+    }
+    if let Some(d) = db.data_dir.clone().or_else(|| file.data_dir.clone()) {
+        cfg.attachments_dir = d.join("attachments");
+    }
+    if let Some(s3) = &file.attachments.s3 {
+        let secret = std::env::var("PARLEY_S3_SECRET_ACCESS_KEY")
+            .ok()
+            .or_else(|| s3.secret_access_key.clone())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[attachments.s3] needs secret_access_key (or PARLEY_S3_SECRET_ACCESS_KEY)"
+                )
+            })?;
+        cfg.s3 = Some(parley_blobs::S3Config {
+            endpoint: s3.endpoint.clone(),
+            region: s3.region.clone(),
+            bucket: s3.bucket.clone(),
+            access_key_id: s3.access_key_id.clone(),
+            secret_access_key: secret,
+            path_style: s3.path_style,
+            prefix: s3.prefix.clone(),
+        });
     }
     cfg.smtp_bind = serve.smtp_bind.or(file.smtp_bind);
     if let Some(s) = file.imap_poll_secs {
@@ -236,5 +296,35 @@ mod tests {
             Ok(Database::Sqlite { .. })
         ));
         assert!(database(&args("mysql://x"), &file, true).is_err());
+    }
+
+    #[test]
+    fn attachments_go_to_the_data_dir_or_a_bucket() {
+        let db = DbArgs {
+            data_dir: Some(PathBuf::from("/srv/parley")),
+            ..Default::default()
+        };
+        let cfg = server_config_from(&db, &ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(
+            cfg.attachments_dir,
+            PathBuf::from("/srv/parley/attachments")
+        );
+        assert!(cfg.s3.is_none());
+        let s3 = "[attachments.s3]\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"us-east-1\"\n\
+                  bucket = \"files\"\naccess_key_id = \"minio\"\npath_style = true\n";
+        let file: FileConfig =
+            toml::from_str(&format!("{s3}secret_access_key = \"minio-secret\"\n")).unwrap();
+        let cfg = server_config_from(&db, &ServeArgs::default(), file).unwrap();
+        let got = cfg.s3.unwrap();
+        assert_eq!((got.bucket.as_str(), got.path_style), ("files", true));
+        let no_secret: FileConfig = toml::from_str(s3).unwrap();
+        if std::env::var("PARLEY_S3_SECRET_ACCESS_KEY").is_err() {
+            let err = server_config_from(&db, &ServeArgs::default(), no_secret).unwrap_err();
+            assert!(err.to_string().contains("secret_access_key"), "{err}");
+        }
+        assert!(toml::from_str::<FileConfig>(
+            "[attachments.s3]\nendpoint = \"x\"\nbucket = \"b\"\n"
+        )
+        .is_err());
     }
 }

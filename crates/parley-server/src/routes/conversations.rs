@@ -199,7 +199,10 @@ pub async fn reply(
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
-    let composed = crate::compose::compose(&inbox, &req)?;
+    let files =
+        crate::attachments::for_reply(&app, &inbox, req.attachments.as_deref().unwrap_or_default())
+            .await?;
+    let composed = crate::compose::compose(&inbox, &req, &files)?;
     // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
     // with the reason, rather than failing later in the outbox.
     crate::channels::check_reply(&app, &scope, &inbox, id, composed.template).await?;

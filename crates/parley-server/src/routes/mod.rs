@@ -110,6 +110,18 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::create_inbox_schema()),
         route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox"),
         route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL, its sending rate limit, or a widget's site, greeting, colour and pre-chat form", body = obj(&[], &[("name", string()), ("callback_url", string()), ("rate_limit", d::rate_limit_schema()), ("website_url", string()), ("greeting", string()), ("color", string()), ("prechat_fields", serde_json::json!({ "type": "array", "items": { "type": "string" } }))])),
+        Route {
+            method: "post",
+            path: "/api/v1/inboxes/{id}/attachments",
+            tag: "attachments",
+            access: Access::Member,
+            summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
+            body: None,
+            handler: axum::routing::post(crate::attachments::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_BYTES)),
+        },
+        route!(get "/api/v1/inboxes/{id}/attachments/{attachment}" => crate::attachments::download, "attachments", Member, "Download an attachment of the inbox"),
+        route!(get "/media/{inbox_id}/{attachment}" => crate::attachments::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors"),
         route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox"),
         route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
         route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),

@@ -98,7 +98,9 @@ impl TestApp {
         dir: Arc<tempfile::TempDir>,
         admin_token: Option<String>,
     ) -> Self {
-        let app = parley_server::build(config(database.clone()), Arc::new(SystemClock))
+        let mut cfg = config(database.clone());
+        cfg.attachments_dir = dir.path().join("attachments");
+        let app = parley_server::build(cfg, Arc::new(SystemClock))
             .await
             .expect("builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -5,6 +5,7 @@ mod harness;
 
 mod access;
 mod api_channel;
+mod attachments;
 mod browser;
 mod conversations;
 mod email;

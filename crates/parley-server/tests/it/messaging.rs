@@ -377,6 +377,20 @@ on_both!(messenger_in_and_out, |t: TestApp| async move {
     assert_eq!(seen[0].1["recipient"]["id"], "PSID-1");
     assert_eq!(seen[0].1["messaging_type"], "RESPONSE");
     assert_eq!(seen[0].1["message"]["text"], "Hi! How can we help?");
+    assert_eq!(last_delivery(&t, conv, "sent").await["status"], "sent");
+    // Messenger's read watermark: everything sent up to then has been read.
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 1_000;
+    let read =
+        json!({"object": "page", "entry": [{"id": "1234567890", "time": later, "messaging": [{
+        "sender": {"id": "PSID-1"}, "recipient": {"id": "1234567890"}, "timestamp": later,
+        "read": {"watermark": later}}]}]})
+        .to_string();
+    assert_eq!(hook(&t, &path, meta_sig(&read), &read).await, 200);
+    assert_eq!(last_delivery(&t, conv, "read").await["status"], "read");
 });
 
 on_both!(line_in_and_out, |t: TestApp| async move {

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use crate::harness::{last_delivery, TestApp};
 use crate::on_both;
 
-const SID: &str = "AC00000000000000000000000000000001";
-const TOKEN: &str = "test-auth-token-1";
+pub const SID: &str = "AC00000000000000000000000000000001";
+pub const TOKEN: &str = "test-auth-token-1";
 
 /// The form fields of one message Twilio accepted.
 type Sent = Vec<(String, String)>;
@@ -96,7 +96,7 @@ async fn fake_twilio() -> (String, FakeTwilio) {
     (url, fake)
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub fn form(pairs: &[(&str, &str)]) -> String {
     let mut f = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         f.append_pair(k, v);
@@ -104,7 +104,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
     f.finish()
 }
 
-async fn post_signed(t: &TestApp, inbox: &str, body: &str, token: &str) -> (u16, String) {
+pub async fn post_signed(t: &TestApp, inbox: &str, body: &str, token: &str) -> (u16, String) {
     let url = format!("{}/hooks/twilio/{inbox}", t.app.config.public_url);
     let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
         .into_owned()

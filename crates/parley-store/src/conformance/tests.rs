@@ -1460,3 +1460,65 @@ pub async fn a_named_thread_takes_the_message_and_lookups_find_it(h: Harness) {
     assert_eq!(api, vec![w.inbox, w.other_inbox]);
     assert!(s.inboxes_of_kind("email").await.unwrap().is_empty());
 }
+
+pub async fn a_read_watermark_marks_earlier_replies_read(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    for (body, at) in [("early", 10), ("late", 20), ("unsent", 20)] {
+        s.act(
+            &scope,
+            a.conversation_id,
+            w.admin,
+            Command::Reply {
+                body: body.into(),
+                meta: None,
+            },
+            t(at),
+        )
+        .await
+        .unwrap();
+    }
+    let mut jobs = s.claim_outbox(t(30), 10, 1000).await.unwrap();
+    jobs.sort_by_key(|j| j.message.body.clone());
+    // "early" and "late" are sent; "unsent" stays queued.
+    for job in jobs.iter().filter(|j| j.message.body != "unsent") {
+        let sent = OutboxResult::Sent {
+            provider_id: Some(format!("P-{}", job.message.body)),
+        };
+        s.finish_outbox(job.id, sent, t(31)).await.unwrap();
+    }
+    assert_eq!(
+        s.read_until(a.conversation_id, t(15), t(40)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.read_until(a.conversation_id, t(15), t(41)).await.unwrap(),
+        0,
+        "already read"
+    );
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 20)
+        .await
+        .unwrap();
+    let status = |body: &str| {
+        tl.iter()
+            .find(|e| {
+                e.event.kind == "message.created"
+                    && e.event.data.contains(&format!("\"body\":\"{body}\""))
+            })
+            .and_then(|e| e.delivery.clone())
+            .map(|d| d.0)
+    };
+    assert_eq!(status("early"), Some(DeliveryStatus::Read));
+    assert_eq!(status("late"), Some(DeliveryStatus::Sent));
+    assert_eq!(
+        status("unsent"),
+        Some(DeliveryStatus::Queued),
+        "a queued reply is never read"
+    );
+}
