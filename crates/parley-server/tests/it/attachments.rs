@@ -15,6 +15,7 @@ use crate::twilio::{form, post_signed, SID, TOKEN};
 const META_TOKEN: &str = "EAAG-fake-access-token-0002";
 const APP_SECRET: &str = "meta-app-secret-0002";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot really a picture";
+const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_attachments";
 
 #[derive(Clone, Default)]
 struct Provider {
@@ -45,6 +46,17 @@ async fn provider(
         "/whatsapp/MEDIA1.bin" if auth == format!("Bearer {META_TOKEN}") => {
             h.insert("content-type", "image/png".parse().unwrap());
             (StatusCode::OK, h, PNG.to_vec())
+        }
+        p if p == format!("/bot{BOT_TOKEN}/getFile")
+            && uri.query() == Some("file_id=PHOTO-BIG") =>
+        {
+            h.insert("content-type", "application/json".parse().unwrap());
+            let ok = json!({"ok": true, "result": {"file_id": "PHOTO-BIG", "file_path": "photos/file_7.jpg"}});
+            (StatusCode::OK, h, ok.to_string().into_bytes())
+        }
+        p if p == format!("/file/bot{BOT_TOKEN}/photos/file_7.jpg") => {
+            h.insert("content-type", "image/jpeg".parse().unwrap());
+            (StatusCode::OK, h, b"telegram jpeg".to_vec())
         }
         "/twilio/ME1" => {
             use base64::Engine;
@@ -226,6 +238,46 @@ on_both!(files_in_and_out, |t: TestApp| async move {
     assert_eq!(t.http.get(&tampered).send().await.unwrap().status(), 403);
     let unsigned = link.split('?').next().unwrap().to_string();
     assert_eq!(t.http.get(&unsigned).send().await.unwrap().status(), 403);
+
+    // Telegram: the largest photo size is fetched through getFile.
+    let (_, tg) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bot", "kind": "telegram", "bot_token": BOT_TOKEN, "api_base_url": base }))
+        .await;
+    let update = json!({"update_id": 9, "message": {"message_id": 9, "from": {"id": 333, "is_bot": false, "first_name": "Cy"},
+        "chat": {"id": 333, "type": "private"}, "date": now, "caption": "Label",
+        "photo": [{"file_id": "PHOTO-SMALL", "file_unique_id": "s", "width": 90, "height": 90},
+                  {"file_id": "PHOTO-BIG", "file_unique_id": "b", "width": 1280, "height": 1280}]}})
+    .to_string();
+    let s = t
+        .http
+        .post(t.url(&format!("/hooks/telegram/{}", tg["id"].as_str().unwrap())))
+        .header("content-type", "application/json")
+        .header(
+            "x-telegram-bot-api-secret-token",
+            tg["secret"].as_str().unwrap(),
+        )
+        .body(update)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 200);
+    let (_, list) = t
+        .get(
+            &format!("/api/v1/conversations?inbox={}", tg["id"].as_str().unwrap()),
+            &t.admin_token,
+        )
+        .await;
+    let tg_conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{tg_conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    let msg = &tl["items"][0]["data"]["message"];
+    assert_eq!(msg["body"], "Label\n[image] file_7.jpg", "{msg}");
+    assert_eq!(msg["meta"]["attachments"][0]["size"], 13);
 
     // MMS: the photo is fetched with the account's credentials; a file over MMS's limit is refused.
     let (_, tw) = t
