@@ -333,7 +333,8 @@ pub async fn fetch(
             return None;
         }
         Err(e) => {
-            tracing::warn!(error = %e, "a media download failed");
+            // Without the URL: some providers (Telegram) put the credentials in it.
+            tracing::warn!(error = %e.without_url(), "a media download failed");
             return None;
         }
     };
@@ -348,11 +349,17 @@ pub async fn fetch(
         .map(str::to_string)
         .or(fallback_type.map(str::to_string))
         .unwrap_or_else(|| "application/octet-stream".into());
-    let bytes = resp.bytes().await.ok()?;
-    if bytes.len() > MAX_BYTES {
-        return None;
+    // Read in chunks, so a response without a length cannot grow past the limit.
+    let mut resp = resp;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if bytes.len() + chunk.len() > MAX_BYTES {
+            tracing::warn!("a customer's file is over the size limit; kept as a link");
+            return None;
+        }
+        bytes.extend_from_slice(&chunk);
     }
-    store(app, inbox, filename, &ct, bytes.to_vec())
+    store(app, inbox, filename, &ct, bytes)
         .await
         .map_err(|e| tracing::warn!(error = %e, "a customer's file could not be stored"))
         .ok()

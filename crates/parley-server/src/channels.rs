@@ -280,7 +280,7 @@ pub async fn channel_hook(
     for ev in events {
         match ev {
             Event::Message(m) => match to_inbound(&inbox, m.clone(), now) {
-                Ok(Some(msg)) => inbound.push((msg, m.choice, m.media)),
+                Ok(Some(msg)) => inbound.push((msg, m.choice, m.media, m.reply_token)),
                 Ok(None) => {}
                 Err(e) => return Ok(crate::hooks::malformed(e)),
             },
@@ -294,7 +294,7 @@ pub async fn channel_hook(
             Event::Read(w) => reads.push(w),
         }
     }
-    for (mut msg, tapped, media) in inbound {
+    for (mut msg, tapped, media, reply_token) in inbound {
         let choice = crate::compose::answered_choice(
             &app,
             &inbox,
@@ -305,7 +305,16 @@ pub async fn channel_hook(
         )
         .await;
         let mut files = Vec::new();
-        for m in &media {
+        // A redelivered message is stored once; its files are not fetched again.
+        let known = match &msg.external_id {
+            Some(id) => app
+                .store
+                .conversation_by_external_ids(inbox.id, std::slice::from_ref(id))
+                .await?
+                .is_some(),
+            None => false,
+        };
+        for m in media.iter().filter(|_| !known) {
             if let Some(a) = fetch_media(&app, &inbox, m).await {
                 let shown = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
                 msg.body = msg.body.replace(
@@ -318,6 +327,10 @@ pub async fn channel_hook(
         let mut meta = choice.unwrap_or_else(|| json!({}));
         if !files.is_empty() {
             meta["attachments"] = json!(files);
+        }
+        if let Some(token) = reply_token {
+            // LINE's reply token lets the first answer go out free, for a short while.
+            meta["line"] = json!({ "reply_token": token });
         }
         msg.meta = (meta != json!({})).then_some(meta);
         app.store.apply_inbound(msg).await?;
@@ -447,8 +460,31 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
     }
     let parts = rich::degrade(&reply, &caps);
     let mut last_id = None;
+    let mut reply_token = match inbox.kind.as_str() {
+        "line" => line_reply_token(app, job).await,
+        _ => None,
+    };
     for (i, part) in parts.iter().enumerate() {
-        let outcome = send_part(app, job, base, to, part).await;
+        let outcome = match reply_token.take() {
+            Some(token) => {
+                let access = credential(inbox, "access_token");
+                match line::send(
+                    &app.http,
+                    base,
+                    access,
+                    to,
+                    Some(&token),
+                    line::render(part),
+                )
+                .await
+                {
+                    // An expired or used token: the same message goes as a push instead.
+                    SendOutcome::Permanent(_) => send_part(app, job, base, to, part).await,
+                    other => other,
+                }
+            }
+            None => send_part(app, job, base, to, part).await,
+        };
         match outcome {
             SendOutcome::Accepted { provider_id } => last_id = provider_id.or(last_id),
             // Parts already delivered must not be sent twice: a later failure is final.
@@ -514,6 +550,48 @@ async fn send_part(app: &App, job: &OutboxJob, base: &str, to: &str, part: &Part
             last
         }
     }
+}
+
+/// How long after the customer's message LINE's reply token is used: it works only briefly
+/// (about half a minute has been seen), and a push is the fallback anyway.
+const LINE_REPLY_TOKEN_MS: i64 = 20_000;
+
+/// The reply token of the customer's last LINE message, when this reply is the first answer to
+/// it and the token is fresh (it can be used once).
+async fn line_reply_token(app: &App, job: &OutboxJob) -> Option<String> {
+    let scope = Scope {
+        workspace: job.inbox.workspace_id,
+        user: parley_core::UserId(uuid::Uuid::nil()),
+        all_inboxes: true,
+        inboxes: Vec::new(),
+    };
+    let entries = app
+        .store
+        .timeline(&scope, job.message.conversation_id, None, 20)
+        .await
+        .ok()?;
+    let messages: Vec<Value> = entries
+        .iter()
+        .filter(|e| e.event.kind == "message.created")
+        .filter_map(|e| serde_json::from_str::<Value>(&e.event.data).ok())
+        .map(|v| v["message"].clone())
+        .collect();
+    let last_in = messages
+        .iter()
+        .rposition(|m| m["direction"] == Direction::Inbound.as_str())?;
+    let first_reply = messages[last_in + 1..]
+        .iter()
+        .find(|m| m["direction"] == Direction::Outbound.as_str())?;
+    if first_reply["id"] != job.message.id.to_string().as_str() {
+        return None;
+    }
+    let at: Timestamp = serde_json::from_value(messages[last_in]["created_at"].clone()).ok()?;
+    if app.now().0 - at.0 > LINE_REPLY_TOKEN_MS {
+        return None;
+    }
+    messages[last_in]["meta"]["line"]["reply_token"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The window of a queued Messenger or Instagram reply, judged when it is sent.

@@ -215,6 +215,18 @@ pub async fn answered_choice(
         .identity_conversation(inbox.id, kind, sender)
         .await
         .ok()??;
+    answered_in(app, inbox, conv?, text, tapped).await
+}
+
+/// `answered_choice` when the conversation is known (an email threaded into someone's thread).
+pub async fn answered_in(
+    app: &App,
+    inbox: &InboxRow,
+    conv: parley_core::ConversationId,
+    text: &str,
+    tapped: Option<&str>,
+) -> Option<Value> {
+    let conv = Some(conv);
     let scope = Scope {
         workspace: inbox.workspace_id,
         user: UserId(uuid::Uuid::nil()),

@@ -198,7 +198,17 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
             .map_err(|e| Refused::Unavailable(e.to_string()))?;
     }
     let mut files = Vec::new();
-    for a in &mail.attachments {
+    // A mail delivered again (an SMTP retry, an IMAP re-read) is stored once: skip its files.
+    let known = match &mail.message_id {
+        Some(id) => app
+            .store
+            .conversation_by_external_ids(inbox.id, std::slice::from_ref(id))
+            .await
+            .map_err(|e| Refused::Unavailable(e.to_string()))?
+            .is_some(),
+        None => false,
+    };
+    for a in mail.attachments.iter().filter(|_| !known) {
         if a.bytes.len() > crate::attachments::MAX_BYTES {
             continue;
         }
@@ -221,7 +231,7 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         mail.text.clone()
     };
     for a in &mail.attachments {
-        // Until attachments are stored, the timeline names what arrived.
+        // The text names what arrived; the files themselves are in `meta.attachments`.
         body.push_str(&format!(
             "\n[attachment] {} ({}, {} bytes)",
             a.filename.as_deref().unwrap_or("unnamed"),
@@ -269,16 +279,21 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         thread: conversation,
     };
     let mut msg = msg;
-    if let Some(choice) = crate::compose::answered_choice(
-        app,
-        inbox,
-        IdentityKind::Email,
-        &msg.sender_external_id,
-        &msg.body,
-        None,
-    )
-    .await
-    {
+    let choice = match msg.thread {
+        Some(conv) => crate::compose::answered_in(app, inbox, conv, &msg.body, None).await,
+        None => {
+            crate::compose::answered_choice(
+                app,
+                inbox,
+                IdentityKind::Email,
+                &msg.sender_external_id,
+                &msg.body,
+                None,
+            )
+            .await
+        }
+    };
+    if let Some(choice) = choice {
         if let Some(m) = msg.meta.as_mut() {
             m["choice"] = choice["choice"].clone();
         }
@@ -480,17 +495,35 @@ pub async fn poll_imap(app: &App) -> anyhow::Result<usize> {
         let Some(imap) = inbox.settings.get("imap").filter(|v| v.is_object()) else {
             continue;
         };
-        match poll_one(app, &inbox, imap).await {
-            Ok(n) => stored += n,
-            Err(e) => {
-                tracing::warn!(inbox = %inbox.id, error = %e, "polling the IMAP mailbox failed")
+        // A backlog (a mailbox connected for the first time) is read in batches, a few per poll.
+        for _ in 0..IMAP_BATCHES_PER_POLL {
+            // Each batch starts from the state the previous one saved.
+            let Some(current) = app.store.inbox_for_hook(inbox.id).await? else {
+                break;
+            };
+            match poll_one(app, &current, imap).await {
+                Ok((n, fetched)) => {
+                    stored += n;
+                    if fetched < IMAP_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(inbox = %inbox.id, error = %e, "polling the IMAP mailbox failed");
+                    break;
+                }
             }
         }
     }
     Ok(stored)
 }
 
-async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<usize> {
+/// Mails fetched at once, and batches read in one poll.
+const IMAP_BATCH: usize = 25;
+const IMAP_BATCHES_PER_POLL: usize = 40;
+
+/// Reads one batch; returns how many mails were stored and how many were fetched.
+async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<(usize, usize)> {
     let s = |k: &str| imap.get(k).and_then(Value::as_str).unwrap_or_default();
     let mut acct = email::ImapAccount::new(
         s("host"),
@@ -514,7 +547,7 @@ async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<u
         .and_then(Value::as_u64)
         .and_then(|v| u32::try_from(v).ok())
         .unwrap_or(0);
-    let batch = email::fetch_since(&acct, validity, last_uid, 100)
+    let batch = email::fetch_since(&acct, validity, last_uid, IMAP_BATCH)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let mut last = if Some(batch.uid_validity) == validity {
@@ -539,7 +572,7 @@ async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<u
         last = last.max(*uid);
     }
     save_state(app, inbox, batch.uid_validity, last).await?;
-    Ok(stored)
+    Ok((stored, batch.messages.len()))
 }
 
 async fn save_state(

@@ -200,7 +200,7 @@ pub async fn twilio_hook(
         sender_name: None,
         sender_email: None,
         sender_phone: Some(from),
-        external_id: Some(sms.message_sid),
+        external_id: Some(sms.message_sid.clone()),
         body: match parse_body("Body", &text) {
             Ok(b) => b,
             Err(e) => return Ok(malformed(e)),
@@ -221,7 +221,13 @@ pub async fn twilio_hook(
         // MMS media are fetched with the account's credentials and kept.
         let sid = inbox.settings["account_sid"].as_str().unwrap_or_default();
         let mut files = Vec::new();
-        for (url, kind) in &sms.media {
+        // A redelivered MMS is stored once; its media are not fetched again.
+        let known = app
+            .store
+            .conversation_by_external_ids(inbox.id, std::slice::from_ref(&sms.message_sid))
+            .await?
+            .is_some();
+        for (url, kind) in sms.media.iter().filter(|_| !known) {
             let req = app.http.get(url).basic_auth(sid, Some(&inbox.secret));
             if let Some(a) = crate::attachments::fetch(&app, &inbox, req, None, Some(kind)).await {
                 msg.body = msg

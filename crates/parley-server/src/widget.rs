@@ -181,7 +181,11 @@ pub async fn socket(
         .as_deref()
         .and_then(|t| check_token(&inbox, t))
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    Ok(ws.on_upgrade(move |s| run(app, inbox, visitor, s)))
+    // Nobody signs in here: frames are kept small before anything is buffered.
+    Ok(ws
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |s| run(app, inbox, visitor, s)))
 }
 
 #[derive(Deserialize)]
@@ -212,6 +216,8 @@ struct Visitor {
     details: Details,
     agents: HashMap<UserId, String>,
     online: bool,
+    /// Replies this visitor was shown: the only ones they may mark read.
+    shown: std::collections::HashSet<String>,
 }
 
 fn system_scope(inbox: &InboxRow) -> Scope {
@@ -306,10 +312,11 @@ impl Visitor {
                         continue;
                     };
                     let m = &v["message"];
-                    if m["direction"] == Direction::Outbound.as_str()
-                        && matches!(e.delivery, Some((DeliveryStatus::Sent, _)))
-                    {
-                        unseen.extend(m["id"].as_str().map(str::to_string));
+                    if m["direction"] == Direction::Outbound.as_str() {
+                        self.shown.extend(m["id"].as_str().map(str::to_string));
+                        if matches!(e.delivery, Some((DeliveryStatus::Sent, _))) {
+                            unseen.extend(m["id"].as_str().map(str::to_string));
+                        }
                     }
                     messages.push(self.message_view(m));
                 }
@@ -385,6 +392,7 @@ impl Visitor {
                 let m = &v["data"]["message"];
                 if m["direction"] == Direction::Outbound.as_str() {
                     if let Some(id) = m["id"].as_str() {
+                        self.shown.insert(id.to_string());
                         self.report(id, DeliveryStatus::Delivered).await;
                     }
                 }
@@ -424,11 +432,7 @@ impl Visitor {
                 None
             }
             "read" => {
-                if let Some(id) = f
-                    .message_id
-                    .as_deref()
-                    .filter(|i| uuid::Uuid::parse_str(i).is_ok())
-                {
+                if let Some(id) = f.message_id.as_deref().filter(|i| self.shown.contains(*i)) {
                     self.report(id, DeliveryStatus::Read).await;
                 }
                 None
@@ -522,8 +526,10 @@ impl Visitor {
             identity_kind: IdentityKind::Widget,
             sender_external_id: self.id.clone(),
             sender_name: self.details.0.clone(),
-            sender_email: self.details.1.clone(),
-            sender_phone: self.details.2.clone(),
+            // What a visitor types about themselves is unverified: it never joins them to a
+            // contact the workspace already has (that would show them its details).
+            sender_email: None,
+            sender_phone: None,
             external_id,
             body,
             at: self.app.now(),
@@ -540,8 +546,27 @@ impl Visitor {
         .await;
         match self.app.store.apply_inbound(msg).await {
             Ok(out) => {
+                let first = self.contact.is_none();
                 self.contact = Some(out.contact_id);
                 self.conversation = Some(out.conversation_id);
+                let (email, phone) = (self.details.1.clone(), self.details.2.clone());
+                if first && (email.is_some() || phone.is_some()) {
+                    let patch = ContactPatch {
+                        name: None,
+                        email: email.map(Some),
+                        phone: phone.map(Some),
+                        custom_fields: None,
+                    };
+                    let ws = self.inbox.workspace_id;
+                    if let Err(e) = self
+                        .app
+                        .store
+                        .update_contact(ws, out.contact_id, patch, self.app.now())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not save a visitor's details");
+                    }
+                }
                 json!({ "type": "ack", "client_id": f.client_id, "message_id": out.message_id })
                     .to_string()
             }
@@ -566,6 +591,7 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
         details: (None, None, None),
         agents: HashMap::new(),
         online: false,
+        shown: std::collections::HashSet::new(),
     };
     let hello = v.hello().await;
     if sink.send(Message::Text(hello.into())).await.is_err() {

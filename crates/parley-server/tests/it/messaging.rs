@@ -66,6 +66,12 @@ async fn provider(
         );
     }
     if path.starts_with("/v2/bot/message/") {
+        if v["replyToken"] == "expired-token" {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"message": "Invalid reply token"})),
+            );
+        }
         if bearer != format!("Bearer {LINE_TOKEN}") {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -429,6 +435,41 @@ on_both!(line_in_and_out, |t: TestApp| async move {
     assert_eq!(seen[0].1["to"], "U4af4980629");
     assert_eq!(seen[0].1["messages"][0]["type"], "text");
     assert_eq!(seen[0].1["messages"][0]["text"], "Thanks for writing!");
+
+    // A fresh message: the first answer uses its reply token (free), the next one a push.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let fresh = |id: &str, token: &str| {
+        json!({"destination": "Ubot", "events": [{"type": "message", "mode": "active", "timestamp": now,
+            "source": {"type": "user", "userId": "U4af4980629"}, "webhookEventId": id, "deliveryContext": {"isRedelivery": false},
+            "replyToken": token, "message": {"id": id, "type": "text", "quoteToken": "q", "text": "One more thing"}}]})
+        .to_string()
+    };
+    let b = fresh("444573844083572738", "fresh-token");
+    assert_eq!(hook(&t, &path, sig(&b), &b).await, 200);
+    assert_eq!(reply(&t, conv, "Sure!").await.0, 201);
+    let seen = fake.wait(2).await;
+    assert_eq!(seen[1].0, "/v2/bot/message/reply");
+    assert_eq!(seen[1].1["replyToken"], "fresh-token");
+    assert_eq!(reply(&t, conv, "Anything else?").await.0, 201);
+    let seen = fake.wait(3).await;
+    assert_eq!(
+        seen[2].0, "/v2/bot/message/push",
+        "a reply token is used once"
+    );
+    // A token LINE no longer takes: the answer goes as a push instead of failing.
+    let b = fresh("444573844083572739", "expired-token");
+    assert_eq!(hook(&t, &path, sig(&b), &b).await, 200);
+    assert_eq!(reply(&t, conv, "Here you go").await.0, 201);
+    let seen = fake.wait(5).await;
+    assert_eq!(
+        (seen[3].0.as_str(), seen[4].0.as_str()),
+        ("/v2/bot/message/reply", "/v2/bot/message/push")
+    );
+    assert_eq!(seen[4].1["messages"][0]["text"], "Here you go");
+    assert_eq!(last_delivery(&t, conv, "sent").await["status"], "sent");
 });
 
 /// The message meta of the newest timeline entry.

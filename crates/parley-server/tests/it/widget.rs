@@ -362,3 +362,46 @@ on_both!(a_visitor_picks_an_offered_choice, |t: TestApp| async move {
     let last = tl["items"].as_array().unwrap().last().unwrap()["data"]["message"].clone();
     assert_eq!(last["meta"]["choice"]["id"], "tech", "{last}");
 });
+
+on_both!(
+    a_visitor_cannot_claim_a_known_customer,
+    |t: TestApp| async move {
+        let (s, victim) = t
+        .post("/api/v1/contacts", &t.admin_token, json!({ "name": "Valerie Known", "email": "valerie@example.com", "phone": "+15551230009" }))
+        .await;
+        assert_eq!(s, 201, "{victim}");
+        let inbox = widget_inbox(&t, json!({})).await;
+        let id = inbox["id"].as_str().unwrap();
+        let mut v = Visitor::connect(&t, id, None).await;
+        v.send(json!({ "type": "contact", "email": "valerie@example.com" }))
+            .await;
+        v.next_of("contact").await.unwrap();
+        v.send(json!({ "type": "message", "text": "What's my address on file?" }))
+            .await;
+        v.next_of("ack").await.unwrap();
+        v.send(json!({ "type": "contact", "name": "Mallory" }))
+            .await;
+        let c = v.next_of("contact").await.unwrap();
+        assert_eq!(
+            c["contact"]["phone"],
+            Value::Null,
+            "nothing of the known customer is shown: {c}"
+        );
+        let token = v.hello["token"].as_str().unwrap().to_string();
+        let back = Visitor::connect(&t, id, Some(&token)).await;
+        assert_eq!(back.hello["contact"]["name"], "Mallory");
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        assert_ne!(
+            list["items"][0]["contact_id"], victim["id"],
+            "the visitor is a contact of their own"
+        );
+        let (_, k) = t
+            .get(
+                &format!("/api/v1/contacts/{}", victim["id"].as_str().unwrap()),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(k["name"], "Valerie Known");
+        assert_eq!(k["identities"].as_array().unwrap().len(), 0, "{k}");
+    }
+);
