@@ -119,6 +119,12 @@ pub async fn describe(app: &App, inbox: &InboxRow, id: &str) -> Result<Attachmen
     serde_json::from_slice(&raw).map_err(|e| ApiError::Internal(e.into()))
 }
 
+/// The bytes of a stored attachment.
+pub async fn bytes_of(app: &App, inbox: &InboxRow, id: &str) -> Result<Vec<u8>, ApiError> {
+    describe(app, inbox, id).await?;
+    app.blobs.get(&key(inbox, id)).await.map_err(blob_error)
+}
+
 fn signature(inbox: &InboxRow, id: &str, exp: i64) -> String {
     let sig = parley_channels::api::sign(
         &inbox.secret,

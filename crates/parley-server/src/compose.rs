@@ -179,22 +179,15 @@ pub fn reply_of(app: &App, job: &OutboxJob) -> Reply {
     }
 }
 
-/// The text of a reply on a channel that has no buttons: choices become numbered lines, and
-/// files links (`with_links`) unless the channel attaches them itself.
-pub fn plain_text(app: &App, job: &OutboxJob, with_links: bool) -> String {
-    let r = reply_of(app, job);
-    let mut text = r.text;
-    if !r.choices.is_empty() {
-        text.push_str(&rich::numbered(&r.choices));
-    }
-    if with_links {
-        for m in &r.media {
-            text.push_str(&format!(
-                "\n{}: {}",
-                m.name.as_deref().unwrap_or("file"),
-                m.url
-            ));
-        }
+/// The text of a reply on a channel that has no buttons: choices become numbered lines.
+pub fn plain_text(job: &OutboxJob) -> String {
+    let r = job.message.meta.as_ref().map(|m| &m["reply"]["choices"]);
+    let choices: Vec<Choice> = r
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let mut text = job.message.body.clone();
+    if !choices.is_empty() {
+        text.push_str(&rich::numbered(&choices));
     }
     text
 }

@@ -391,6 +391,18 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
         references.push(parent_id.clone());
     }
     let message_id = email::message_id(&conv, &job.message.id.to_string(), domain);
+    // Files go attached: a link in a mail would outlive its signature.
+    let mut files = Vec::new();
+    for a in crate::attachments::of_meta(job.message.meta.as_ref()) {
+        match crate::attachments::bytes_of(app, inbox, &a.id).await {
+            Ok(bytes) => files.push(email::OutboundFile {
+                filename: a.filename.unwrap_or_else(|| "attachment".into()),
+                content_type: a.content_type,
+                bytes,
+            }),
+            Err(e) => return SendOutcome::Transient(format!("reading an attachment: {e}")),
+        }
+    }
     let out = email::OutboundEmail {
         from: email::Mailbox {
             address: text_setting(inbox, &["address"]).to_string(),
@@ -402,10 +414,11 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
             name: None,
         },
         subject,
-        text: crate::compose::plain_text(app, job, true),
+        text: crate::compose::plain_text(job),
         message_id: message_id.clone(),
         in_reply_to,
         references,
+        attachments: files,
     };
     let built = match email::build(&out) {
         Ok(m) => m,

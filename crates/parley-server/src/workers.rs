@@ -113,7 +113,7 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
         app.config.public_url.trim_end_matches('/'),
         job.inbox.id
     );
-    let text = crate::compose::plain_text(app, job, false);
+    let text = crate::compose::plain_text(job);
     let media: Vec<String> = crate::compose::reply_of(app, job)
         .media
         .into_iter()

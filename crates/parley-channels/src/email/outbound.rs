@@ -5,6 +5,7 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -32,6 +33,16 @@ pub struct OutboundEmail {
     pub in_reply_to: Option<String>,
     /// The thread so far, oldest first: the answered mail's References then its Message-ID.
     pub references: Vec<String>,
+    /// Files sent with the text, as MIME attachments.
+    pub attachments: Vec<OutboundFile>,
+}
+
+/// A file attached to an outbound mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundFile {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Builds the message. References keep the root and the newest ids, and end with `in_reply_to`
@@ -69,8 +80,21 @@ pub fn build(email: &OutboundEmail) -> Result<lettre::Message, String> {
         let joined: Vec<String> = refs.iter().map(|id| format!("<{id}>")).collect();
         b = b.references(joined.join(" "));
     }
-    b.header(ContentType::TEXT_PLAIN)
-        .body(email.text.clone())
+    if email.attachments.is_empty() {
+        return b
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.text.clone())
+            .map_err(|e| format!("cannot build the message: {e}"));
+    }
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone()));
+    for f in &email.attachments {
+        // A type the MIME parser refuses still goes, as bytes.
+        let ct = ContentType::parse(&f.content_type).unwrap_or_else(|_| {
+            ContentType::parse("application/octet-stream").unwrap_or(ContentType::TEXT_PLAIN)
+        });
+        parts = parts.singlepart(Attachment::new(f.filename.clone()).body(f.bytes.clone(), ct));
+    }
+    b.multipart(parts)
         .map_err(|e| format!("cannot build the message: {e}"))
 }
 

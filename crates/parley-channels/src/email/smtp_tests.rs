@@ -378,6 +378,7 @@ fn reply_to(to: &str) -> OutboundEmail {
         message_id: message_id(conv, "7", "acme.example"),
         in_reply_to: Some("abc@customer.example".into()),
         references: vec![],
+        attachments: Vec::new(),
     }
 }
 

@@ -524,6 +524,7 @@ fn outbound() -> OutboundEmail {
             "0190f3c2-8000-7000-8000-000000000001",
             "support.acme.example",
         )],
+        attachments: Vec::new(),
     }
 }
 
@@ -588,4 +589,28 @@ fn unwritable_ids_are_dropped_or_refused() {
     let mut email = outbound();
     email.to.address = "not an address".into();
     assert!(build(&email).is_err());
+}
+
+#[test]
+fn files_go_as_mime_attachments() {
+    let mut e = outbound();
+    e.attachments.push(OutboundFile {
+        filename: "invoice 1042.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: b"%PDF-1.4 binary \x00\xff".to_vec(),
+    });
+    let raw = build(&e).unwrap().formatted();
+    let back = parse(&raw).unwrap();
+    assert_eq!(
+        back.attachments.len(),
+        1,
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    let a = &back.attachments[0];
+    assert_eq!(a.filename.as_deref(), Some("invoice 1042.pdf"));
+    assert_eq!(a.content_type, "application/pdf");
+    assert_eq!(a.bytes, b"%PDF-1.4 binary \x00\xff");
+    assert_eq!(back.text.trim(), e.text.trim());
+    assert_eq!(back.message_id.as_deref(), Some(e.message_id.as_str()));
 }

@@ -283,6 +283,37 @@ on_both!(email_threads_both_ways, |t: TestApp| async move {
         ]
     );
 
+    // A file goes as a MIME attachment, not a link that would expire.
+    let up = t
+        .http
+        .post(t.url(&format!(
+            "/api/v1/inboxes/{}/attachments?filename=label.pdf",
+            inbox["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&t.admin_token)
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4 label".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 201);
+    let up: Value = up.json().await.unwrap();
+    let (s, r) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Your label", "attachments": [up["id"]] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let with_file = relay.wait_for(2).await.remove(1);
+    assert_eq!(with_file.attachments.len(), 1);
+    assert_eq!(
+        with_file.attachments[0].filename.as_deref(),
+        Some("label.pdf")
+    );
+    assert_eq!(with_file.attachments[0].bytes, b"%PDF-1.4 label");
+
     // The next reply still goes to Dana, and threads under the newest mail.
     t.post(
         &format!("/api/v1/conversations/{conv}/messages"),
@@ -290,7 +321,7 @@ on_both!(email_threads_both_ways, |t: TestApp| async move {
         json!({ "body": "Done." }),
     )
     .await;
-    let next = relay.wait_for(2).await.remove(1);
+    let next = relay.wait_for(3).await.remove(2);
     assert_eq!(next.to, vec!["dana@customer.example".to_string()]);
     assert_eq!(
         next.in_reply_to,
@@ -309,8 +340,8 @@ on_both!(email_threads_both_ways, |t: TestApp| async move {
         .await;
     assert_eq!(
         tl2["items"].as_array().unwrap().len(),
-        tl["items"].as_array().unwrap().len() + 1,
-        "only the agent's second reply was added"
+        tl["items"].as_array().unwrap().len() + 2,
+        "only the agent's two replies were added"
     );
     // A message without a From is refused permanently (the sender gets a bounce).
     let r = smtp_send(
