@@ -433,6 +433,53 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
     }
 }
 
+/// Sends a widget reply by email to a visitor who has left, from the workspace's first email
+/// inbox; their answer comes back to that inbox, on the same contact.
+pub async fn send_to_visitor(app: &App, job: &OutboxJob, to: &str) -> SendOutcome {
+    let inboxes = match app.store.inboxes_of_kind(KIND).await {
+        Ok(i) => i,
+        Err(e) => return SendOutcome::Transient(e.to_string()),
+    };
+    let Some(inbox) = inboxes
+        .into_iter()
+        .find(|i| i.workspace_id == job.inbox.workspace_id)
+    else {
+        return SendOutcome::Permanent("no email inbox to continue the chat by email".into());
+    };
+    let (_, domain) = address_parts(&inbox);
+    let message_id = email::message_id(
+        &job.message.conversation_id.to_string(),
+        &job.message.id.to_string(),
+        domain,
+    );
+    let out = email::OutboundEmail {
+        from: email::Mailbox {
+            address: text_setting(&inbox, &["address"]).to_string(),
+            name: Some(text_setting(&inbox, &["from_name"]).to_string()).filter(|n| !n.is_empty()),
+        },
+        reply_to: None,
+        to: email::Mailbox {
+            address: to.to_string(),
+            name: None,
+        },
+        subject: format!("New reply to your chat with {}", job.inbox.name),
+        text: format!(
+            "{}\n\n— You chatted with us on our website. Reply to this email to continue.",
+            crate::compose::plain_text(job)
+        ),
+        message_id,
+        in_reply_to: None,
+        references: Vec::new(),
+        attachments: Vec::new(),
+    };
+    let built = match email::build(&out) {
+        Ok(m) => m,
+        Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
+    };
+    let timeout = Duration::from_millis(app.config.dispatch.timeout_ms);
+    email::send(&relay(&inbox, timeout), built).await
+}
+
 /// The email inboxes that take mail for `recipient`: their address, or it with `+<anything>`.
 async fn inboxes_for(app: &App, recipient: &str) -> Result<Vec<InboxRow>, DeliveryError> {
     let Some((local, domain)) = recipient

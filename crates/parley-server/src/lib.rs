@@ -89,6 +89,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         hook_inboxes: Arc::default(),
         pacer: Arc::default(),
         blobs,
+        visitors: Arc::default(),
     })
 }
 

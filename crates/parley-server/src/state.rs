@@ -30,6 +30,9 @@ pub struct App {
     pub pacer: Arc<crate::pacer::Pacer>,
     /// Where attachments are kept.
     pub blobs: Arc<dyn parley_blobs::Blobs>,
+    /// Open widget sockets per conversation on this node: a reply to a visitor who has left
+    /// also goes by email.
+    pub visitors: Arc<std::sync::Mutex<HashMap<parley_core::ConversationId, usize>>>,
 }
 
 /// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry

@@ -14,7 +14,7 @@ use parley_channels::api;
 use parley_core::contact::{Email, IdentityKind, Phone};
 use parley_core::message::{parse_body, DeliveryStatus, Direction};
 use parley_core::{ContactId, ConversationId, Invalid, UserId};
-use parley_store::{ContactPatch, DeliveryReport, InboundMessage, InboxRow, Scope};
+use parley_store::{ContactPatch, DeliveryReport, InboundMessage, InboxRow, OutboxJob, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -578,6 +578,67 @@ impl Visitor {
     }
 }
 
+/// Counts this socket as a visitor present in its conversation while it lives.
+struct Presence {
+    app: App,
+    conversation: Option<ConversationId>,
+}
+
+impl Presence {
+    fn set(&mut self, conversation: Option<ConversationId>) {
+        if self.conversation == conversation {
+            return;
+        }
+        if let Ok(mut v) = self.app.visitors.lock() {
+            if let Some(old) = self.conversation {
+                if let Some(n) = v.get_mut(&old) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        v.remove(&old);
+                    }
+                }
+            }
+            if let Some(new) = conversation {
+                *v.entry(new).or_insert(0) += 1;
+            }
+        }
+        self.conversation = conversation;
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.set(None);
+    }
+}
+
+/// Delivers an agent's reply to a visitor: their open socket shows it; when they have left and
+/// gave an email address, it also goes by email.
+pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome {
+    let here = app
+        .visitors
+        .lock()
+        .map(|v| v.contains_key(&job.message.conversation_id))
+        .unwrap_or(true);
+    if !here {
+        let email = app
+            .store
+            .contact(job.inbox.workspace_id, job.contact_id)
+            .await
+            .ok()
+            .and_then(|c| c.email);
+        if let Some(to) = email {
+            let sent = crate::email::send_to_visitor(app, job, &to).await;
+            if !matches!(sent, parley_channels::SendOutcome::Accepted { .. }) {
+                tracing::warn!(outcome = ?sent, "could not email a reply to a visitor who left");
+            }
+        }
+    }
+    parley_channels::SendOutcome::Accepted {
+        provider_id: Some(job.message.id.to_string()),
+    }
+}
+
 async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading history so nothing falls between the two.
@@ -594,6 +655,11 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
         shown: std::collections::HashSet::new(),
     };
     let hello = v.hello().await;
+    let mut presence = Presence {
+        app: v.app.clone(),
+        conversation: None,
+    };
+    presence.set(v.conversation);
     if sink.send(Message::Text(hello.into())).await.is_err() {
         return;
     }
@@ -612,6 +678,7 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
                 Some(Ok(_)) => None,
             },
         };
+        presence.set(v.conversation);
         if let Some(frame) = out {
             if sink.send(Message::Text(frame.into())).await.is_err() {
                 break;

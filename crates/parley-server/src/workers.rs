@@ -57,11 +57,8 @@ async fn deliver(app: &App, job: OutboxJob) {
             None => SendOutcome::Transient("the inbox has no callback URL yet".into()),
         },
         "twilio" => send_twilio(app, &job).await,
-        // The visitor's socket shows the reply as soon as it is stored, and reports it delivered.
         crate::email::KIND => crate::email::send(app, &job).await,
-        crate::widget::KIND => SendOutcome::Accepted {
-            provider_id: Some(job.message.id.to_string()),
-        },
+        crate::widget::KIND => crate::widget::deliver(app, &job).await,
         k if crate::channels::KINDS.contains(&k) => crate::channels::send(app, &job).await,
         other => SendOutcome::Permanent(format!("no adapter for channel kind {other:?}")),
     };

@@ -420,11 +420,50 @@ on_both!(
         v.send(json!({ "type": "contact", "email": "Dana@Customer.example" }))
             .await;
         v.next_of("contact").await.unwrap();
-        drop(v);
-
         let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
         let widget_conv = list["items"][0]["id"].as_str().unwrap().to_string();
         let contact = list["items"][0]["contact_id"].as_str().unwrap().to_string();
+
+        // While the visitor is on the page, a reply goes to the widget only.
+        t.post(
+            &format!("/api/v1/conversations/{widget_conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Checking…" }),
+        )
+        .await;
+        assert_eq!(
+            last_delivery(&t, &widget_conv, "delivered").await["status"],
+            "delivered"
+        );
+        assert!(
+            relay.got.lock().unwrap().is_empty(),
+            "no email while the visitor is here"
+        );
+        drop(v);
+        for _ in 0..100 {
+            if t.app.visitors.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // They left: the next reply also reaches them by email.
+        t.post(
+            &format!("/api/v1/conversations/{widget_conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Yes, the blue one is in stock." }),
+        )
+        .await;
+        let copy = relay.wait_for(1).await.remove(0);
+        assert_eq!(copy.to, vec!["dana@customer.example".to_string()]);
+        assert_eq!(
+            copy.subject.as_deref(),
+            Some("New reply to your chat with Website")
+        );
+        assert!(
+            copy.text.contains("Yes, the blue one is in stock."),
+            "{}",
+            copy.text
+        );
         let (_, ch) = t
             .get(
                 &format!("/api/v1/contacts/{contact}/channels"),
@@ -451,7 +490,7 @@ on_both!(
         assert_eq!(r["channel"]["kind"], "email");
         let email_conv = r["conversation"]["id"].as_str().unwrap().to_string();
         assert_ne!(email_conv, widget_conv);
-        let sent = relay.wait_for(1).await.remove(0);
+        let sent = relay.wait_for(2).await.remove(1);
         assert_eq!(sent.to, vec!["dana@customer.example".to_string()]);
         assert_eq!(
             sent.subject.as_deref(),
@@ -514,6 +553,8 @@ on_both!(
             seen,
             vec![
                 ("widget", "Is the blue one in stock?"),
+                ("widget", "Checking…"),
+                ("widget", "Yes, the blue one is in stock."),
                 ("email", "Yes, we have 3 left."),
                 ("email", "Great, I'll take one."),
                 ("email", "Reserved for you."),
