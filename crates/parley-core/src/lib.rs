@@ -1,6 +1,7 @@
 //! Parley's domain: identifiers, time, roles, contacts, conversations and their state machine,
 //! messages and delivery, and retry policy. Pure: no IO, no async, no clock — callers pass the time in.
 
+pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod ids;

@@ -243,3 +243,35 @@ pub async fn answered_in(
     }?;
     Some(json!({ "choice": { "id": picked.id, "title": picked.title } }))
 }
+
+/// The consent channel of an inbox kind: SMS for Twilio numbers, else the kind itself.
+pub fn consent_channel(kind: &str) -> &str {
+    match kind {
+        "twilio" => "sms",
+        other => other,
+    }
+}
+
+/// Refuses a message to a contact who opted out of this channel, with the reason.
+pub async fn check_consent(
+    app: &App,
+    inbox: &InboxRow,
+    contact: parley_core::ContactId,
+) -> Result<(), ApiError> {
+    let history = app
+        .store
+        .consent_history(inbox.workspace_id, contact)
+        .await?;
+    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
+    let channel = consent_channel(&inbox.kind);
+    if parley_core::consent::may_reply(&entries, channel) {
+        return Ok(());
+    }
+    Err(ApiError::Unprocessable {
+        code: "opted_out",
+        message: format!(
+            "This customer opted out of messages by {channel}; nothing can be sent there until they opt back in."
+        ),
+        field: None,
+    })
+}

@@ -91,6 +91,16 @@ async fn deliver(app: &App, job: OutboxJob) {
 
 /// Sends an SMS through Twilio's Messages API, asking for status callbacks on the inbox's hook.
 async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
+    // Checked again right before sending: an opt-out may have come while this waited.
+    let inbox = &job.inbox;
+    if let Err(e) = crate::compose::check_consent(app, inbox, job.contact_id).await {
+        return match e {
+            crate::error::ApiError::Unprocessable { message, .. } => {
+                SendOutcome::Permanent(message)
+            }
+            other => SendOutcome::Transient(other.to_string()),
+        };
+    }
     let setting = |k: &str| {
         job.inbox
             .settings
@@ -140,9 +150,27 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
                 Ok(provider_id) => SendOutcome::Accepted {
                     provider_id: Some(provider_id),
                 },
-                Err(twilio::SendError::OptedOut) => SendOutcome::Permanent(
-                    "the recipient has opted out (Twilio error 21610)".into(),
-                ),
+                Err(twilio::SendError::OptedOut) => {
+                    // The carrier says they texted STOP: recorded, so nothing else is sent.
+                    let revoke = |purpose| parley_store::NewConsent {
+                        contact: job.contact_id,
+                        purpose,
+                        action: parley_core::consent::Action::Revoke,
+                        source: "carrier".into(),
+                        channel: Some("sms".into()),
+                        evidence: serde_json::json!({ "twilio_error": 21610, "message_id": job.message.id, "from": from }),
+                        at: app.now(),
+                    };
+                    for purpose in parley_core::consent::Purpose::ALL {
+                        let ws = job.inbox.workspace_id;
+                        if let Err(e) = app.store.record_consent(ws, revoke(purpose)).await {
+                            tracing::error!(error = %e, "could not record an opt-out");
+                        }
+                    }
+                    SendOutcome::Permanent(
+                        "the recipient has opted out (Twilio error 21610)".into(),
+                    )
+                }
                 Err(twilio::SendError::Other(o)) => o,
             }
         }

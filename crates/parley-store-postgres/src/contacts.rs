@@ -283,6 +283,13 @@ pub(crate) async fn merge(
         &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
     )
     .await?;
+    // The ledger is the record of what each person agreed to: it moves, never goes.
+    exec(
+        tx,
+        "UPDATE consent_event SET contact_id = $1 WHERE contact_id = $2",
+        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
+    )
+    .await?;
     let absorbed_convs: Vec<parley_core::ConversationId> = query(
         tx,
         "SELECT id FROM conversation WHERE contact_id = $1",
@@ -365,4 +372,76 @@ pub(crate) async fn merge(
     )
     .await?;
     load_contact(tx, w, m.kept.as_uuid()).await
+}
+
+pub(crate) async fn record_consent(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    n: NewConsent,
+) -> StoreResult<ConsentEvent> {
+    // The contact must be of this workspace.
+    crate::rows::load_contact(tx, ws.as_uuid(), n.contact.as_uuid()).await?;
+    let e = ConsentEvent {
+        id: new_id(),
+        contact_id: n.contact,
+        purpose: n.purpose,
+        action: n.action,
+        source: n.source,
+        channel: n.channel,
+        evidence: n.evidence,
+        at: n.at,
+    };
+    exec(
+        tx,
+        "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &e.id,
+            &ws.as_uuid(),
+            &e.contact_id.as_uuid(),
+            &e.purpose.as_str(),
+            &e.action.as_str(),
+            &e.source,
+            &e.channel,
+            &e.evidence,
+            &e.at.0,
+        ],
+    )
+    .await?;
+    Ok(e)
+}
+
+pub(crate) async fn consent_history(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Vec<ConsentEvent>> {
+    crate::rows::load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    let found = query(
+        tx,
+        "SELECT id, contact_id, purpose, action, source, channel, evidence, at FROM consent_event \
+         WHERE workspace_id = $1 AND contact_id = $2 ORDER BY at, id",
+        &[&ws.as_uuid(), &contact.as_uuid()],
+    )
+    .await?;
+    found
+        .iter()
+        .map(|r| {
+            let bad = |what: &str| {
+                StoreError::Other(anyhow::anyhow!("bad consent {what} in the database"))
+            };
+            Ok(ConsentEvent {
+                id: get(r, 0)?,
+                contact_id: id(r, 1)?,
+                purpose: parley_core::consent::Purpose::parse(&get::<String>(r, 2)?)
+                    .ok_or_else(|| bad("purpose"))?,
+                action: parley_core::consent::Action::parse(&get::<String>(r, 3)?)
+                    .ok_or_else(|| bad("action"))?,
+                source: get(r, 4)?,
+                channel: get(r, 5)?,
+                evidence: get(r, 6)?,
+                at: parley_core::Timestamp(get(r, 7)?),
+            })
+        })
+        .collect()
 }

@@ -382,6 +382,26 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent> {
+        self.db
+            .run(move |tx| Box::pin(contacts::record_consent(tx, ws, consent)))
+            .await
+    }
+
+    async fn consent_history(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        self.db
+            .run(move |tx| Box::pin(contacts::consent_history(tx, ws, contact)))
+            .await
+    }
+
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
         self.inbound.apply(msg).await
     }

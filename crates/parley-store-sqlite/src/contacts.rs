@@ -225,6 +225,12 @@ pub(crate) fn merge(
         [kept.to_string(), absorbed.to_string()],
     )
     .map_err(sql_err)?;
+    // The ledger is the record of what each person agreed to: it moves, never goes.
+    c.execute(
+        "UPDATE consent_event SET contact_id = ?1 WHERE contact_id = ?2",
+        [kept.to_string(), absorbed.to_string()],
+    )
+    .map_err(sql_err)?;
 
     let absorbed_convs: Vec<parley_core::ConversationId> = c
         .prepare("SELECT id FROM conversation WHERE contact_id = ?1")
@@ -318,4 +324,74 @@ pub(crate) fn merge(
     c.execute("DELETE FROM contact WHERE id = ?1", [absorbed.to_string()])
         .map_err(sql_err)?;
     load_contact(c, &w, &kept.to_string())
+}
+
+pub(crate) fn record_consent(
+    c: &Connection,
+    ws: WorkspaceId,
+    n: NewConsent,
+) -> StoreResult<ConsentEvent> {
+    // The contact must be of this workspace.
+    crate::rows::load_contact(c, &ws.to_string(), &n.contact.to_string())?;
+    let e = ConsentEvent {
+        id: new_id(),
+        contact_id: n.contact,
+        purpose: n.purpose,
+        action: n.action,
+        source: n.source,
+        channel: n.channel,
+        evidence: n.evidence,
+        at: n.at,
+    };
+    c.prepare_cached(
+        "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .map_err(sql_err)?
+    .execute(params![
+        e.id.to_string(),
+        ws.to_string(),
+        e.contact_id.to_string(),
+        e.purpose.as_str(),
+        e.action.as_str(),
+        e.source,
+        e.channel,
+        e.evidence.to_string(),
+        e.at.0
+    ])
+    .map_err(sql_err)?;
+    Ok(e)
+}
+
+pub(crate) fn consent_history(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Vec<ConsentEvent>> {
+    crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
+    c.prepare_cached(
+        "SELECT id, contact_id, purpose, action, source, channel, evidence, at FROM consent_event \
+         WHERE workspace_id = ?1 AND contact_id = ?2 ORDER BY at, id",
+    )
+    .map_err(sql_err)?
+    .query_map([ws.to_string(), contact.to_string()], |r| {
+        let bad = |i: usize| {
+            rusqlite::Error::InvalidColumnType(i, "consent".into(), rusqlite::types::Type::Text)
+        };
+        Ok(ConsentEvent {
+            id: uid(r, 0)?,
+            contact_id: uid(r, 1)?,
+            purpose: parley_core::consent::Purpose::parse(&r.get::<_, String>(2)?)
+                .ok_or_else(|| bad(2))?,
+            action: parley_core::consent::Action::parse(&r.get::<_, String>(3)?)
+                .ok_or_else(|| bad(3))?,
+            source: r.get(4)?,
+            channel: r.get(5)?,
+            evidence: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+            at: parley_core::Timestamp(r.get(7)?),
+        })
+    })
+    .map_err(sql_err)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(sql_err)
 }

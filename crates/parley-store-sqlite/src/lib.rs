@@ -376,6 +376,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent> {
+        self.db
+            .write(move |c, _| contacts::record_consent(c, ws, consent))
+            .await
+    }
+
+    async fn consent_history(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        self.db
+            .read(move |c| contacts::consent_history(c, ws, contact))
+            .await
+    }
+
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
         self.db
             .write(move |c, ev| conversations::apply_inbound(c, msg, ev))

@@ -59,6 +59,7 @@ macro_rules! conformance_tests {
             a_known_phone_or_email_on_a_new_channel_is_the_same_contact,
             a_named_thread_takes_the_message_and_lookups_find_it,
             a_read_watermark_marks_earlier_replies_read,
+            the_consent_ledger_appends_and_survives_a_merge,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

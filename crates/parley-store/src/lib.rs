@@ -235,6 +235,19 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<ContactView>;
 
+    /// Appends to the contact's consent ledger (`NotFound` for a contact of another workspace).
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent>;
+    /// The contact's consent ledger, oldest first.
+    async fn consent_history(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>>;
+
     // ---- conversations ----
 
     /// Stores a customer's message: resolves the contact by identity, finds or reopens the

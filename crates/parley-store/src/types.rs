@@ -437,3 +437,42 @@ pub enum OutboxResult {
         error: String,
     },
 }
+
+/// A grant or revocation of consent, as recorded.
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    pub contact: ContactId,
+    pub purpose: parley_core::consent::Purpose,
+    pub action: parley_core::consent::Action,
+    /// How it was given or taken back: `keyword`, `carrier`, `web_form`, `api`, `agent`, …
+    pub source: String,
+    /// The channel it applies to (`sms`, …); `None`: every channel.
+    pub channel: Option<String>,
+    /// What proves it: the message, the form payload, the user who recorded it.
+    pub evidence: serde_json::Value,
+    pub at: Timestamp,
+}
+
+/// An entry of the consent ledger.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConsentEvent {
+    pub id: uuid::Uuid,
+    pub contact_id: ContactId,
+    pub purpose: parley_core::consent::Purpose,
+    pub action: parley_core::consent::Action,
+    pub source: String,
+    pub channel: Option<String>,
+    pub evidence: serde_json::Value,
+    pub at: Timestamp,
+}
+
+impl ConsentEvent {
+    pub fn entry(&self) -> parley_core::consent::Entry {
+        parley_core::consent::Entry {
+            purpose: self.purpose,
+            action: self.action,
+            channel: self.channel.clone(),
+            at: self.at,
+        }
+    }
+}

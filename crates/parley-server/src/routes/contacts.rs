@@ -294,3 +294,25 @@ pub async fn contact_conversations(
     let page = app.store.list_conversations(&p.scope(), &q).await?;
     Ok(Json(json!({ "items": page.items })))
 }
+
+/// `GET /api/v1/contacts/{id}/consent`: the consent ledger, and the channels the contact opted
+/// out of.
+pub async fn contact_consent(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
+    let history = app.store.consent_history(p.workspace_id, id).await?;
+    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
+    let mut channels: Vec<&str> = history
+        .iter()
+        .filter_map(|e| e.channel.as_deref())
+        .collect();
+    channels.sort_unstable();
+    channels.dedup();
+    let opted_out: Vec<&str> = channels
+        .into_iter()
+        .filter(|c| !parley_core::consent::may_reply(&entries, c))
+        .collect();
+    Ok(Json(json!({ "opted_out": opted_out, "history": history })))
+}

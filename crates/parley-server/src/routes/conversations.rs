@@ -206,6 +206,7 @@ pub async fn reply(
     // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
     // with the reason, rather than failing later in the outbox.
     crate::channels::check_reply(&app, &scope, &inbox, id, composed.template).await?;
+    crate::compose::check_consent(&app, &inbox, conv.contact_id).await?;
     let cmd = Command::Reply {
         body: composed.body,
         meta: composed.meta,

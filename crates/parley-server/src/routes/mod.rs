@@ -132,6 +132,7 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/contacts/{id}/identities" => k::add_identity, "contacts", Member, "Add an address (phone, email, a channel id) to a contact", body = k::identity_schema()),
         route!(delete "/api/v1/contacts/{id}/identities/{identity_id}" => k::remove_identity, "contacts", Member, "Remove an address from a contact"),
         route!(post "/api/v1/contacts/{id}/merge" => k::merge_contact, "contacts", Member, "Merge another contact into this one (identities and conversations move here)", body = obj(&[("contact_id", uuid())], &[])),
+        route!(get "/api/v1/contacts/{id}/consent" => k::contact_consent, "contacts", Member, "The contact's consent ledger (grants and revocations with source and evidence) and the channels they opted out of"),
         route!(get "/api/v1/contacts/{id}/timeline" => reach::contact_timeline, "contacts", Member, "The contact's timeline across all their conversations you may see, each entry marked with its channel; `?before=<seq>` pages back"),
         route!(get "/api/v1/contacts/{id}/channels" => reach::contact_channels, "contacts", Member, "Channels a reply to the contact can go out on: the one they last wrote on first, each with its window"),
         route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid())])),

@@ -202,6 +202,7 @@ pub async fn contact_reply(
             field: None,
         })?,
     };
+    crate::compose::check_consent(&app, &chosen.inbox, id).await?;
     if let (_, Some(reason)) = verdict(&app, &p, chosen).await? {
         return Err(ApiError::Unprocessable {
             code: "outside_window",

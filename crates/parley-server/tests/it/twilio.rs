@@ -300,6 +300,55 @@ on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
         delivery["error"].as_str().unwrap().contains("21610"),
         "{delivery}"
     );
+    // The contact is now opted out of SMS, with the carrier's word as evidence: further replies
+    // are refused before they are queued.
+    let contact = list["items"][0]["contact_id"].as_str().unwrap().to_string();
+    let (_, consent) = t
+        .get(
+            &format!("/api/v1/contacts/{contact}/consent"),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(consent["opted_out"], json!(["sms"]), "{consent}");
+    let revoked = &consent["history"][0];
+    assert_eq!(
+        (revoked["action"].as_str(), revoked["source"].as_str()),
+        (Some("revoke"), Some("carrier"))
+    );
+    assert_eq!(revoked["evidence"]["twilio_error"], 21610);
+    let before = t
+        .get(
+            &format!("/api/v1/conversations/{stop_conv}/timeline"),
+            &t.admin_token,
+        )
+        .await
+        .1["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{stop_conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "still there?" }),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("opted_out")),
+        "{v}"
+    );
+    let after = t
+        .get(
+            &format!("/api/v1/conversations/{stop_conv}/timeline"),
+            &t.admin_token,
+        )
+        .await
+        .1["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "nothing queued");
 
     // A per-number sending rate: set, changed, refused when out of range.
     let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Fast", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122662", "rate_limit": 20001 })).await;
@@ -390,6 +439,68 @@ on_both!(
             last["meta"]["choice"],
             json!({"id": "wed", "title": "Wednesday"}),
             "{last}"
+        );
+    }
+);
+
+on_both!(
+    an_opt_out_stops_a_reply_already_queued,
+    |t: TestApp| async move {
+        let mut t = t;
+        let (base, fake) = fake_twilio().await;
+        let (_, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+        let id = inbox["id"].as_str().unwrap().to_string();
+        let sms = form(&[
+            ("MessageSid", "SMq1"),
+            ("AccountSid", SID),
+            ("From", "+15558675311"),
+            ("To", "+15017122661"),
+            ("Body", "Hi"),
+            ("NumMedia", "0"),
+        ]);
+        assert_eq!(post_signed(&t, &id, &sms, TOKEN).await.0, 200);
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let contact: parley_core::ContactId =
+            serde_json::from_value(list["items"][0]["contact_id"].clone()).unwrap();
+        t.stop_workers();
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Our new offer!" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        // The opt-out arrives while the reply waits in the outbox.
+        let ws = t.app.store.first_workspace().await.unwrap().unwrap().id;
+        t.app
+            .store
+            .record_consent(
+                ws,
+                parley_store::NewConsent {
+                    contact,
+                    purpose: parley_core::consent::Purpose::Conversational,
+                    action: parley_core::consent::Action::Revoke,
+                    source: "keyword".into(),
+                    channel: Some("sms".into()),
+                    evidence: json!({ "text": "STOP" }),
+                    at: t.app.now(),
+                },
+            )
+            .await
+            .unwrap();
+        parley_server::workers::run_due_deliveries(&t.app)
+            .await
+            .unwrap();
+        let d = last_delivery(&t, &conv, "failed").await;
+        assert_eq!(d["status"], "failed", "{d}");
+        assert!(d["error"].as_str().unwrap().contains("opted out"), "{d}");
+        assert!(
+            fake.sent.lock().unwrap().is_empty(),
+            "nothing reached Twilio"
         );
     }
 );

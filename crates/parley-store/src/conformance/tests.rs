@@ -1522,3 +1522,54 @@ pub async fn a_read_watermark_marks_earlier_replies_read(h: Harness) {
         "a queued reply is never read"
     );
 }
+
+pub async fn the_consent_ledger_appends_and_survives_a_merge(h: Harness) {
+    use parley_core::consent::{Action, Purpose};
+    let s = &h.store;
+    let w = world(s).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    let b = s
+        .apply_inbound(inbound(w.inbox, "c2", Some("m2"), "Hi", t(0)))
+        .await
+        .unwrap();
+    let entry = |contact, action, at| NewConsent {
+        contact,
+        purpose: Purpose::Conversational,
+        action,
+        source: "carrier".into(),
+        channel: Some("sms".into()),
+        evidence: serde_json::json!({ "twilio_error": 21610 }),
+        at: t(at),
+    };
+    s.record_consent(w.ws, entry(b.contact_id, Action::Revoke, 5))
+        .await
+        .unwrap();
+    s.record_consent(w.ws, entry(a.contact_id, Action::Grant, 3))
+        .await
+        .unwrap();
+    let (other, _) = s
+        .create_workspace("Elsewhere", "UTC", user("x@else.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_consent(other.id, entry(a.contact_id, Action::Revoke, 6))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.consent_history(other.id, a.contact_id).await,
+        Err(StoreError::NotFound)
+    ));
+    // Merging keeps every entry of both people, in order.
+    s.merge_contacts(w.ws, a.contact_id, b.contact_id, w.admin, t(9))
+        .await
+        .unwrap();
+    let h2 = s.consent_history(w.ws, a.contact_id).await.unwrap();
+    let got: Vec<(Action, i64)> = h2.iter().map(|e| (e.action, e.at.0)).collect();
+    assert_eq!(got, vec![(Action::Grant, t(3).0), (Action::Revoke, t(5).0)]);
+    assert_eq!(h2[1].evidence["twilio_error"], 21610);
+    assert_eq!(h2[1].channel.as_deref(), Some("sms"));
+}
