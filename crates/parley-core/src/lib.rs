@@ -5,6 +5,7 @@ pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod ids;
+pub mod keywords;
 pub mod message;
 pub mod retry;
 pub mod role;

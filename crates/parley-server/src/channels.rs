@@ -333,7 +333,10 @@ pub async fn channel_hook(
             meta["line"] = json!({ "reply_token": token });
         }
         msg.meta = (meta != json!({})).then_some(meta);
-        app.store.apply_inbound(msg).await?;
+        let text = msg.body.clone();
+        let out = app.store.apply_inbound(msg).await?;
+        // Also for a redelivery: the first delivery may have failed after storing the message.
+        crate::compose::apply_keywords(&app, &inbox, out.contact_id, &text, out.message_id).await?;
     }
     for r in reports {
         app.store.record_delivery(r).await?;

@@ -275,3 +275,55 @@ pub async fn check_consent(
         field: None,
     })
 }
+
+/// Acts on compliance keywords in a customer's message, before anything else answers it: STOP
+/// (and the rest of the opt-out list, or a clear "please stop texting me") revokes consent,
+/// START restores it after a revocation. A revocation by SMS applies on every channel.
+pub async fn apply_keywords(
+    app: &App,
+    inbox: &InboxRow,
+    contact: parley_core::ContactId,
+    text: &str,
+    message: parley_core::MessageId,
+) -> Result<(), parley_store::StoreError> {
+    use parley_core::consent::{self, Action, Purpose};
+    use parley_core::keywords::{self, Keyword, Revocation};
+    let action = match keywords::keyword(text, &[], &[], &[]) {
+        Some(Keyword::OptOut) => Action::Revoke,
+        Some(Keyword::OptIn) => Action::Grant,
+        Some(Keyword::Help) => return Ok(()),
+        None if keywords::revocation(text) == Some(Revocation::Clear) => Action::Revoke,
+        None => return Ok(()),
+    };
+    let ws = inbox.workspace_id;
+    let channel = consent_channel(&inbox.kind);
+    // Only changes are recorded: "YES" is also just an answer (an opt-in only for someone who
+    // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
+    let history = app.store.consent_history(ws, contact).await?;
+    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
+    if consent::may_reply(&entries, channel) == (action == Action::Grant) {
+        return Ok(());
+    }
+    let purposes: &[Purpose] = match action {
+        Action::Revoke => &Purpose::ALL,
+        Action::Grant => &[Purpose::Conversational, Purpose::Informational],
+    };
+    let scope = (channel != "sms").then(|| channel.to_string());
+    for &purpose in purposes {
+        app.store
+            .record_consent(
+                ws,
+                parley_store::NewConsent {
+                    contact,
+                    purpose,
+                    action,
+                    source: "keyword".into(),
+                    channel: scope.clone(),
+                    evidence: json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
+                    at: app.now(),
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -298,10 +298,17 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
             m["choice"] = choice["choice"].clone();
         }
     }
-    app.store
+    let text = msg.body.clone();
+    let out = app
+        .store
         .apply_inbound(msg)
         .await
-        .map_err(|e| Refused::Unavailable(e.to_string()))
+        .map_err(|e| Refused::Unavailable(e.to_string()))?;
+    // Also for a redelivery: the first delivery may have failed after storing the message.
+    crate::compose::apply_keywords(app, inbox, out.contact_id, &text, out.message_id)
+        .await
+        .map_err(|e| Refused::Unavailable(e.to_string()))?;
+    Ok(out)
 }
 
 /// The newest customer email in a conversation, whose subject and ids a reply carries.

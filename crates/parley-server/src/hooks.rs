@@ -207,10 +207,11 @@ pub async fn twilio_hook(
         },
         at: app.now(),
     };
-    if let Some(inbox) = app.hook_inbox(inbox_id).await? {
+    let inbox = app.hook_inbox(inbox_id).await?;
+    if let Some(inbox) = &inbox {
         let mut meta = crate::compose::answered_choice(
             &app,
-            &inbox,
+            inbox,
             IdentityKind::Phone,
             &msg.sender_external_id,
             &msg.body,
@@ -229,7 +230,7 @@ pub async fn twilio_hook(
             .is_some();
         for (url, kind) in sms.media.iter().filter(|_| !known) {
             let req = app.http.get(url).basic_auth(sid, Some(&inbox.secret));
-            if let Some(a) = crate::attachments::fetch(&app, &inbox, req, None, Some(kind)).await {
+            if let Some(a) = crate::attachments::fetch(&app, inbox, req, None, Some(kind)).await {
                 msg.body = msg
                     .body
                     .replace(&format!("[{kind}] {url}"), &format!("[{kind}] attached"));
@@ -241,6 +242,11 @@ pub async fn twilio_hook(
         }
         msg.meta = (meta != serde_json::json!({})).then_some(meta);
     }
-    app.store.apply_inbound(msg).await?;
+    let text = msg.body.clone();
+    let out = app.store.apply_inbound(msg).await?;
+    // Also for a redelivery: the first delivery may have failed after storing the message.
+    if let Some(inbox) = &inbox {
+        crate::compose::apply_keywords(&app, inbox, out.contact_id, &text, out.message_id).await?;
+    }
     Ok(twiml_ok())
 }

@@ -544,8 +544,18 @@ impl Visitor {
             f.choice_id.as_deref(),
         )
         .await;
+        let text = msg.body.clone();
         match self.app.store.apply_inbound(msg).await {
             Ok(out) => {
+                if !out.duplicate {
+                    let (app, inbox) = (&self.app, &self.inbox);
+                    let (contact, id) = (out.contact_id, out.message_id);
+                    if let Err(e) =
+                        crate::compose::apply_keywords(app, inbox, contact, &text, id).await
+                    {
+                        tracing::error!(error = %e, "could not record a visitor's opt-out");
+                    }
+                }
                 let first = self.contact.is_none();
                 self.contact = Some(out.contact_id);
                 self.conversation = Some(out.conversation_id);

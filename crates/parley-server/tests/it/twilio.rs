@@ -504,3 +504,114 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    stop_and_start_keywords_change_consent,
+    |t: TestApp| async move {
+        let (base, fake) = fake_twilio().await;
+        let (_, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+        let id = inbox["id"].as_str().unwrap().to_string();
+        let sms = |sid: &str, body: &str| {
+            form(&[
+                ("MessageSid", sid),
+                ("AccountSid", SID),
+                ("From", "+15558675312"),
+                ("To", "+15017122661"),
+                ("Body", body),
+                ("NumMedia", "0"),
+            ])
+        };
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMk1", "Hi there"), TOKEN)
+                .await
+                .0,
+            200
+        );
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let contact = list["items"][0]["contact_id"].as_str().unwrap().to_string();
+        let reply = |body: &'static str| {
+            let (t, conv) = (&t, conv.clone());
+            async move {
+                t.post(
+                    &format!("/api/v1/conversations/{conv}/messages"),
+                    &t.admin_token,
+                    json!({ "body": body }),
+                )
+                .await
+            }
+        };
+        // "YES" from someone who never opted out is just an answer.
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMk2", "Yes"), TOKEN).await.0,
+            200
+        );
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(c["history"], json!([]), "{c}");
+        // " Stop! " revokes at once; Twilio's redelivery of it records nothing more.
+        for _ in 0..2 {
+            assert_eq!(
+                post_signed(&t, &id, &sms("SMk3", " Stop! "), TOKEN).await.0,
+                200
+            );
+        }
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            c["history"].as_array().unwrap().len(),
+            3,
+            "one revocation per purpose: {c}"
+        );
+        assert_eq!(c["history"][0]["source"], "keyword");
+        assert_eq!(c["history"][0]["evidence"]["text"], " Stop! ");
+        assert_eq!(
+            c["history"][0]["channel"],
+            Value::Null,
+            "a revocation by SMS holds on every channel"
+        );
+        let (s, v) = reply("Sorry to see you go").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("opted_out")),
+            "{v}"
+        );
+        // START opts back in; replies go again.
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMk4", "START"), TOKEN).await.0,
+            200
+        );
+        assert_eq!(reply("Welcome back").await.0, 201);
+        // A clear request in words counts too.
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMk5", "Please stop texting me."), TOKEN)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(reply("Last one?").await.0, 422);
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            sent = fake.sent.lock().unwrap().clone();
+            if !sent.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let bodies: Vec<String> = sent
+            .iter()
+            .filter_map(|f| f.iter().find(|(n, _)| n == "Body").map(|(_, v)| v.clone()))
+            .collect();
+        assert_eq!(bodies, vec!["Welcome back".to_string()]);
+    }
+);

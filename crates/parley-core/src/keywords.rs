@@ -1,0 +1,210 @@
+//! Compliance keywords in a customer's message: opt-out (STOP and the FCC's and carriers' list),
+//! opt-in (START) and help (HELP), matched whatever the case, spacing or punctuation, and
+//! natural-language revocations ("please stop texting me", "take me off your list").
+
+/// What a customer's message asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    OptOut,
+    OptIn,
+    Help,
+}
+
+/// Opt-out words: Twilio's defaults, the CTIA set, the FCC's per-se reasonable replies, and
+/// AWS's additions (channels reference, section 3).
+const OPT_OUT: &[&str] = &[
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "OPT OUT",
+    "ARRET",
+    "REMOVE",
+    "TD",
+];
+const OPT_IN: &[&str] = &["START", "UNSTOP", "YES"];
+const HELP: &[&str] = &["HELP", "INFO"];
+
+/// Upper case, letters and digits only, words separated by one space ("Opt-out!" → "OPT OUT").
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_uppercase));
+    }
+    out
+}
+
+/// Phrases that revoke consent in a sentence, after `normalize`.
+const REVOKING_PHRASES: &[&str] = &[
+    "STOP TEXTING",
+    "STOP MESSAGING",
+    "STOP SENDING",
+    "STOP CONTACTING",
+    "STOP CALLING",
+    "STOP EMAILING",
+    "TAKE ME OFF",
+    "REMOVE ME",
+    "UNSUBSCRIBE ME",
+    "OPT ME OUT",
+    "DONT TEXT ME",
+    "DON T TEXT ME",
+    "DO NOT TEXT ME",
+    "DONT CONTACT ME",
+    "DON T CONTACT ME",
+    "DO NOT CONTACT ME",
+    "DO NOT MESSAGE ME",
+    "NO MORE TEXTS",
+    "NO MORE MESSAGES",
+    "LEAVE ME ALONE",
+];
+
+/// The keyword a message is, with the workspace's own words (other languages) added to each list.
+/// A message is a keyword when, normalised, it is one of the words, alone or with "please".
+pub fn keyword(
+    text: &str,
+    extra_opt_out: &[String],
+    extra_opt_in: &[String],
+    extra_help: &[String],
+) -> Option<Keyword> {
+    let n = normalize(text);
+    let bare = n
+        .strip_prefix("PLEASE ")
+        .or_else(|| n.strip_suffix(" PLEASE"))
+        .unwrap_or(&n);
+    let is = |list: &[&str], extra: &[String]| {
+        list.contains(&bare) || extra.iter().any(|w| normalize(w) == bare)
+    };
+    if is(OPT_OUT, extra_opt_out) {
+        Some(Keyword::OptOut)
+    } else if is(OPT_IN, extra_opt_in) {
+        Some(Keyword::OptIn)
+    } else if is(HELP, extra_help) {
+        Some(Keyword::Help)
+    } else {
+        None
+    }
+}
+
+/// How sure we are that a longer message revokes consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// A revoking phrase ("please stop texting me").
+    Clear,
+    /// An opt-out word inside a longer message ("I want to cancel"): an agent should review it.
+    Probable,
+}
+
+/// Whether a message that is not a bare keyword asks to stop being contacted.
+pub fn revocation(text: &str) -> Option<Revocation> {
+    let n = format!(" {} ", normalize(text));
+    if REVOKING_PHRASES
+        .iter()
+        .any(|p| n.contains(&format!(" {p} ")))
+    {
+        return Some(Revocation::Clear);
+    }
+    let words: Vec<&str> = n.split_whitespace().collect();
+    let opt_out_word =
+        words.iter().any(|w| OPT_OUT.contains(w) && *w != "TD") || n.contains(" OPT OUT ");
+    opt_out_word.then_some(Revocation::Probable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kw(t: &str) -> Option<Keyword> {
+        keyword(t, &[], &[], &[])
+    }
+
+    #[test]
+    fn keywords_whatever_the_case_spacing_and_punctuation() {
+        for t in [
+            "STOP",
+            "stop",
+            " Stop. ",
+            "STOP!!!",
+            "Opt out",
+            "opt-out",
+            "OPTOUT",
+            "Unsubscribe",
+            "please stop",
+            "Stop please",
+            "end",
+            "QUIT",
+            "revoke",
+            "cancel",
+            "stopall",
+        ] {
+            assert_eq!(kw(t), Some(Keyword::OptOut), "{t:?}");
+        }
+        for t in ["START", "unstop", "Yes", "yes!"] {
+            assert_eq!(kw(t), Some(Keyword::OptIn), "{t:?}");
+        }
+        for t in ["HELP", "help?", "info"] {
+            assert_eq!(kw(t), Some(Keyword::Help), "{t:?}");
+        }
+        for t in [
+            "stopped",
+            "Where is my order",
+            "",
+            "   ",
+            "stop by tomorrow at noon",
+        ] {
+            assert_eq!(kw(t), None, "{t:?}");
+        }
+        assert_eq!(keyword("Arrêt", &[], &[], &[]), None);
+        let extra = vec!["BAJA".to_string(), "arrête".to_string()];
+        assert_eq!(keyword("baja", &extra, &[], &[]), Some(Keyword::OptOut));
+        assert_eq!(keyword("Arrête !", &extra, &[], &[]), Some(Keyword::OptOut));
+        assert_eq!(
+            keyword("ALTA", &[], &["alta".into()], &[]),
+            Some(Keyword::OptIn)
+        );
+        assert_eq!(
+            keyword("AYUDA", &[], &[], &["ayuda".into()]),
+            Some(Keyword::Help)
+        );
+    }
+
+    #[test]
+    fn natural_language_revocations() {
+        for t in [
+            "Please stop texting me",
+            "take me off your list!",
+            "Remove me from this",
+            "don't text me again",
+            "Do not contact me",
+            "no more texts thanks",
+            "stop sending me these",
+        ] {
+            assert_eq!(revocation(t), Some(Revocation::Clear), "{t:?}");
+        }
+        for t in [
+            "I want to cancel my order",
+            "How do I opt out of the newsletter?",
+            "Stop, I already paid",
+        ] {
+            assert_eq!(revocation(t), Some(Revocation::Probable), "{t:?}");
+        }
+        for t in [
+            "Where is my order?",
+            "I'll stop by the store",
+            "Thanks, see you at the end of the week",
+        ] {
+            // "stop by" and "the end of" are not requests to stop.
+            let r = revocation(t);
+            assert!(r != Some(Revocation::Clear), "{t:?}");
+        }
+    }
+}
