@@ -288,12 +288,17 @@ pub async fn apply_keywords(
 ) -> Result<(), parley_store::StoreError> {
     use parley_core::consent::{self, Action, Purpose};
     use parley_core::keywords::{self, Keyword, Revocation};
-    let action = match keywords::keyword(text, &[], &[], &[]) {
-        Some(Keyword::OptOut) => Action::Revoke,
-        Some(Keyword::OptIn) => Action::Grant,
+    let (action, probable) = match keywords::keyword(text, &[], &[], &[]) {
+        Some(Keyword::OptOut) => (Action::Revoke, false),
+        Some(Keyword::OptIn) => (Action::Grant, false),
         Some(Keyword::Help) => return Ok(()),
-        None if keywords::revocation(text) == Some(Revocation::Clear) => Action::Revoke,
-        None => return Ok(()),
+        None => match keywords::revocation(text) {
+            Some(Revocation::Clear) => (Action::Revoke, false),
+            // Unsure ("I want to cancel"): business-initiated messages stop until an agent
+            // reviews it; answers in the conversation still go.
+            Some(Revocation::Probable) => (Action::Revoke, true),
+            None => return Ok(()),
+        },
     };
     let ws = inbox.workspace_id;
     let channel = consent_channel(&inbox.kind);
@@ -301,12 +306,19 @@ pub async fn apply_keywords(
     // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
     let history = app.store.consent_history(ws, contact).await?;
     let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
-    if consent::may_reply(&entries, channel) == (action == Action::Grant) {
+    let purposes: &[Purpose] = match (action, probable) {
+        (Action::Revoke, true) => &[Purpose::Informational, Purpose::Promotional],
+        (Action::Revoke, false) => &Purpose::ALL,
+        (Action::Grant, _) => &[Purpose::Conversational, Purpose::Informational],
+    };
+    let now_allowed = consent::state(&entries, purposes[0], channel) != consent::State::Revoked;
+    if now_allowed == (action == Action::Grant) {
         return Ok(());
     }
-    let purposes: &[Purpose] = match action {
-        Action::Revoke => &Purpose::ALL,
-        Action::Grant => &[Purpose::Conversational, Purpose::Informational],
+    let source = if probable {
+        "probable_keyword"
+    } else {
+        "keyword"
     };
     let scope = (channel != "sms").then(|| channel.to_string());
     for &purpose in purposes {
@@ -317,7 +329,7 @@ pub async fn apply_keywords(
                     contact,
                     purpose,
                     action,
-                    source: "keyword".into(),
+                    source: source.into(),
                     channel: scope.clone(),
                     evidence: json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
                     at: app.now(),

@@ -314,5 +314,111 @@ pub async fn contact_consent(
         .into_iter()
         .filter(|c| !parley_core::consent::may_reply(&entries, c))
         .collect();
-    Ok(Json(json!({ "opted_out": opted_out, "history": history })))
+    // A message that may have been a revocation, not yet reviewed: the newest informational
+    // entry is one Parley recorded as probable.
+    let review = history
+        .iter()
+        .rev()
+        .find(|e| e.purpose == parley_core::consent::Purpose::Informational)
+        .filter(|e| e.source == "probable_keyword")
+        .map(|e| json!({ "at": e.at, "text": e.evidence["text"], "message_id": e.evidence["message_id"] }));
+    Ok(Json(
+        json!({ "opted_out": opted_out, "probable_revocation": review, "history": history }),
+    ))
+}
+
+/// Sources an agent may record consent from (the customer's own messages are recorded by Parley).
+const AGENT_SOURCES: [&str; 5] = ["agent", "web_form", "api", "pos", "ivr"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConsentRequest {
+    purpose: String,
+    action: String,
+    #[serde(default)]
+    source: Option<String>,
+    /// `sms`, `whatsapp`, …; absent: every channel.
+    #[serde(default)]
+    channel: Option<String>,
+    /// What proves it (the form payload, a note of the call).
+    #[serde(default)]
+    evidence: Option<Value>,
+}
+
+/// `POST /api/v1/contacts/{id}/consent`: an agent records a grant or revocation (the customer
+/// said so on the phone, signed a form), or clears a probable revocation after reviewing it.
+pub async fn record_consent(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Json(req): Json<RecordConsentRequest>,
+) -> ApiResult<Response> {
+    use parley_core::consent::{Action, Purpose};
+    let purpose = Purpose::parse(&req.purpose).ok_or_else(|| {
+        crate::error::ApiError::invalid(
+            "purpose",
+            "must be conversational, informational or promotional",
+        )
+    })?;
+    let action = Action::parse(&req.action)
+        .ok_or_else(|| crate::error::ApiError::invalid("action", "must be grant or revoke"))?;
+    let source = req.source.unwrap_or_else(|| "agent".into());
+    if !AGENT_SOURCES.contains(&source.as_str()) {
+        return Err(crate::error::ApiError::invalid(
+            "source",
+            format!("must be one of: {}", AGENT_SOURCES.join(", ")),
+        ));
+    }
+    let known = [
+        "sms",
+        "whatsapp",
+        "messenger",
+        "instagram",
+        "telegram",
+        "line",
+        "email",
+        "widget",
+        "api",
+    ];
+    if let Some(c) = &req.channel {
+        if !known.contains(&c.as_str()) {
+            return Err(crate::error::ApiError::invalid(
+                "channel",
+                format!("must be one of: {}", known.join(", ")),
+            ));
+        }
+    }
+    let evidence = json!({ "recorded_by": p.user_id, "detail": req.evidence });
+    if evidence.to_string().len() > 16 * 1024 {
+        return Err(crate::error::ApiError::invalid(
+            "evidence",
+            "must be at most 16 KB",
+        ));
+    }
+    let e = app
+        .store
+        .record_consent(
+            p.workspace_id,
+            parley_store::NewConsent {
+                contact: id,
+                purpose,
+                action,
+                source,
+                channel: req.channel,
+                evidence,
+                at: app.now(),
+            },
+        )
+        .await?;
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "consent.record",
+        id,
+        json!({ "purpose": e.purpose, "action": e.action }),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(e)).into_response())
 }

@@ -615,3 +615,106 @@ on_both!(
         assert_eq!(bodies, vec!["Welcome back".to_string()]);
     }
 );
+
+on_both!(
+    an_unclear_request_is_flagged_for_review,
+    |t: TestApp| async move {
+        let (base, _fake) = fake_twilio().await;
+        let (_, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+        let id = inbox["id"].as_str().unwrap().to_string();
+        let sms = form(&[
+            ("MessageSid", "SMp1"),
+            ("AccountSid", SID),
+            ("From", "+15558675313"),
+            ("To", "+15017122661"),
+            ("Body", "I want to cancel my order"),
+            ("NumMedia", "0"),
+        ]);
+        assert_eq!(post_signed(&t, &id, &sms, TOKEN).await.0, 200);
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let contact = list["items"][0]["contact_id"].as_str().unwrap().to_string();
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            c["probable_revocation"]["text"], "I want to cancel my order",
+            "{c}"
+        );
+        assert_eq!(
+            c["opted_out"],
+            json!([]),
+            "answers in the conversation still go: {c}"
+        );
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Which order?" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        // The agent reviews it: it was about the order, not about messages.
+        for (body, field) in [
+            (
+                json!({ "purpose": "marketing", "action": "grant" }),
+                "purpose",
+            ),
+            (
+                json!({ "purpose": "informational", "action": "maybe" }),
+                "action",
+            ),
+            (
+                json!({ "purpose": "informational", "action": "grant", "source": "keyword" }),
+                "source",
+            ),
+            (
+                json!({ "purpose": "informational", "action": "grant", "channel": "fax" }),
+                "channel",
+            ),
+        ] {
+            let (s, v) = t
+                .post(
+                    &format!("/api/v1/contacts/{contact}/consent"),
+                    &t.admin_token,
+                    body,
+                )
+                .await;
+            assert_eq!((s, v["error"]["field"].as_str()), (422, Some(field)), "{v}");
+        }
+        let (s, v) = t
+        .post(&format!("/api/v1/contacts/{contact}/consent"), &t.admin_token,
+              json!({ "purpose": "informational", "action": "grant", "evidence": { "note": "asked about order 1042 only" } }))
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(c["probable_revocation"], Value::Null, "{c}");
+        let last = c["history"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (
+                last["source"].as_str(),
+                last["evidence"]["detail"]["note"].as_str()
+            ),
+            (Some("agent"), Some("asked about order 1042 only"))
+        );
+        assert!(last["evidence"]["recorded_by"].is_string());
+        let (s, _) = t
+            .post(
+                "/api/v1/contacts/00000000-0000-7000-8000-000000000000/consent",
+                &t.admin_token,
+                json!({ "purpose": "informational", "action": "grant" }),
+            )
+            .await;
+        assert_eq!(s, 404);
+    }
+);
