@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{ApiError, ApiResult, Json, Path, Query, RawBody};
 use crate::state::App;
 
 /// The largest attachment stored, either way.
@@ -229,7 +229,7 @@ pub async fn upload(
     Path(inbox_id): Path<InboxId>,
     Query(q): Query<UploadQuery>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let inbox = app.store.inbox(&p.scope(), inbox_id).await?;
     let ct = headers

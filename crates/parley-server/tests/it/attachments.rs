@@ -189,6 +189,19 @@ on_both!(files_in_and_out, |t: TestApp| async move {
     )
     .await;
     assert_eq!(s, 201, "{up}");
+    let (s, v) = upload(
+        &t,
+        &wa_id,
+        "huge.pdf",
+        "application/pdf",
+        vec![0; 25 * 1024 * 1024 + 1],
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{v}"
+    );
     let (s, v) = upload(&t, &wa_id, "x.html", "text/html", b"<script>".to_vec()).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
