@@ -324,15 +324,11 @@ pub async fn channel_hook(
                 files.push(a);
             }
         }
-        let mut meta = choice.unwrap_or_else(|| json!({}));
-        if !files.is_empty() {
-            meta["attachments"] = json!(files);
-        }
+        msg.meta = crate::compose::inbound_meta(choice, &files);
         if let Some(token) = reply_token {
             // LINE's reply token lets the first answer go out free, for a short while.
-            meta["line"] = json!({ "reply_token": token });
+            msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
         }
-        msg.meta = (meta != json!({})).then_some(meta);
         let text = msg.body.clone();
         let out = app.store.apply_inbound(msg).await?;
         // Also for a redelivery: the first delivery may have failed after storing the message.
@@ -562,12 +558,10 @@ const LINE_REPLY_TOKEN_MS: i64 = 20_000;
 /// The reply token of the customer's last LINE message, when this reply is the first answer to
 /// it and the token is fresh (it can be used once).
 async fn line_reply_token(app: &App, job: &OutboxJob) -> Option<String> {
-    let scope = Scope {
-        workspace: job.inbox.workspace_id,
-        user: parley_core::UserId(uuid::Uuid::nil()),
-        all_inboxes: true,
-        inboxes: Vec::new(),
-    };
+    let scope = Scope::system(
+        job.inbox.workspace_id,
+        parley_core::UserId(uuid::Uuid::nil()),
+    );
     let entries = app
         .store
         .timeline(&scope, job.message.conversation_id, None, 20)
@@ -599,12 +593,10 @@ async fn line_reply_token(app: &App, job: &OutboxJob) -> Option<String> {
 
 /// The window of a queued Messenger or Instagram reply, judged when it is sent.
 async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerdict> {
-    let scope = Scope {
-        workspace: job.inbox.workspace_id,
-        user: parley_core::UserId(uuid::Uuid::nil()),
-        all_inboxes: true,
-        inboxes: Vec::new(),
-    };
+    let scope = Scope::system(
+        job.inbox.workspace_id,
+        parley_core::UserId(uuid::Uuid::nil()),
+    );
     let last = last_customer_message(app, &scope, job.message.conversation_id)
         .await
         .ok()?;

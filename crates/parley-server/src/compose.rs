@@ -6,7 +6,6 @@
 use parley_channels::rich::{self, Choice, OutMedia, Reply, Template};
 use parley_core::contact::IdentityKind;
 use parley_core::message::{parse_body, Direction};
-use parley_core::UserId;
 use parley_store::{InboxRow, OutboxJob, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -220,12 +219,7 @@ pub async fn answered_in(
     tapped: Option<&str>,
 ) -> Option<Value> {
     let conv = Some(conv);
-    let scope = Scope {
-        workspace: inbox.workspace_id,
-        user: UserId(uuid::Uuid::nil()),
-        all_inboxes: true,
-        inboxes: Vec::new(),
-    };
+    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
     let entries = app.store.timeline(&scope, conv?, None, 20).await.ok()?;
     // Only the business's latest reply counts: an older list is no longer on offer.
     let last = entries.iter().rev().find_map(|e| {
@@ -338,4 +332,13 @@ pub async fn apply_keywords(
             .await?;
     }
     Ok(())
+}
+
+/// The `meta` of a customer's message from the choice it picked and the files it brought.
+pub fn inbound_meta(choice: Option<Value>, files: &[Attachment]) -> Option<Value> {
+    let mut meta = choice.unwrap_or_else(|| json!({}));
+    if !files.is_empty() {
+        meta["attachments"] = json!(files);
+    }
+    (meta != json!({})).then_some(meta)
 }

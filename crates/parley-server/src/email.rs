@@ -9,7 +9,7 @@ use parley_channels::email::{self, DeliveryError, ReceivedMail, SmtpHandler};
 use parley_channels::SendOutcome;
 use parley_core::contact::{Email, IdentityKind};
 use parley_core::message::{Direction, MAX_BODY_CHARS};
-use parley_core::{ConversationId, Timestamp, UserId};
+use parley_core::{ConversationId, Timestamp};
 use parley_store::{InboundMessage, InboundOutcome, InboxPatch, InboxRow, OutboxJob, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -155,12 +155,7 @@ fn address_parts(inbox: &InboxRow) -> (&str, &str) {
 }
 
 fn system_scope(inbox: &InboxRow) -> Scope {
-    Scope {
-        workspace: inbox.workspace_id,
-        user: UserId(uuid::Uuid::nil()),
-        all_inboxes: true,
-        inboxes: Vec::new(),
-    }
+    Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()))
 }
 
 /// Why a received mail was not stored.

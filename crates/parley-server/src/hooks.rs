@@ -209,7 +209,7 @@ pub async fn twilio_hook(
     };
     let inbox = app.hook_inbox(inbox_id).await?;
     if let Some(inbox) = &inbox {
-        let mut meta = crate::compose::answered_choice(
+        let choice = crate::compose::answered_choice(
             &app,
             inbox,
             IdentityKind::Phone,
@@ -217,8 +217,7 @@ pub async fn twilio_hook(
             &msg.body,
             None,
         )
-        .await
-        .unwrap_or_else(|| serde_json::json!({}));
+        .await;
         // MMS media are fetched with the account's credentials and kept.
         let sid = inbox.settings["account_sid"].as_str().unwrap_or_default();
         let mut files = Vec::new();
@@ -237,10 +236,7 @@ pub async fn twilio_hook(
                 files.push(a);
             }
         }
-        if !files.is_empty() {
-            meta["attachments"] = serde_json::json!(files);
-        }
-        msg.meta = (meta != serde_json::json!({})).then_some(meta);
+        msg.meta = crate::compose::inbound_meta(choice, &files);
     }
     let text = msg.body.clone();
     let out = app.store.apply_inbound(msg).await?;

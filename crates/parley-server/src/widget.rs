@@ -221,12 +221,7 @@ struct Visitor {
 }
 
 fn system_scope(inbox: &InboxRow) -> Scope {
-    Scope {
-        workspace: inbox.workspace_id,
-        user: UserId(uuid::Uuid::nil()),
-        all_inboxes: true,
-        inboxes: Vec::new(),
-    }
+    Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()))
 }
 
 fn error_frame(code: &str, message: &str) -> String {
