@@ -1,6 +1,6 @@
-//! Consent to be messaged, per purpose, derived from an append-only ledger of grants and
-//! revocations. The latest event for a purpose on a channel decides; with none, the purpose's
-//! default applies (a customer who writes first may be answered).
+//! Consent to be messaged, per purpose, derived from an append-only ledger of grants, revocations
+//! and requests awaiting the customer's confirmation (double opt-in). The latest event for a
+//! purpose on a channel decides; with none, the channel's default applies (see `compliance`).
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +43,9 @@ impl Purpose {
 pub enum Action {
     Grant,
     Revoke,
+    /// A subscription from a form, an import or the API, pending until the customer confirms it
+    /// from their own phone (double opt-in).
+    Request,
 }
 
 impl Action {
@@ -50,6 +53,7 @@ impl Action {
         match self {
             Action::Grant => "grant",
             Action::Revoke => "revoke",
+            Action::Request => "request",
         }
     }
 
@@ -57,6 +61,7 @@ impl Action {
         match s {
             "grant" => Some(Action::Grant),
             "revoke" => Some(Action::Revoke),
+            "request" => Some(Action::Request),
             _ => None,
         }
     }
@@ -69,6 +74,8 @@ pub struct Entry {
     pub action: Action,
     /// The channel it applies to (`sms`, `whatsapp`, …); `None`: every channel.
     pub channel: Option<String>,
+    /// How it was given or taken back (`keyword`, `web_form`, `agent`, …).
+    pub source: String,
     pub at: Timestamp,
 }
 
@@ -78,20 +85,28 @@ pub struct Entry {
 pub enum State {
     Granted,
     Revoked,
+    /// Requested from a form or an import, not yet confirmed by the customer.
+    Pending,
     /// Nothing recorded.
     Unknown,
 }
 
-/// The state of `purpose` on `channel`: the latest entry for it (on that channel or on all).
-pub fn state(entries: &[Entry], purpose: Purpose, channel: &str) -> State {
+/// The entry that decides `purpose` on `channel`: the latest for it (on that channel or on all);
+/// of entries at the same instant, the later in the ledger.
+pub fn deciding<'a>(entries: &'a [Entry], purpose: Purpose, channel: &str) -> Option<&'a Entry> {
     entries
         .iter()
         .filter(|e| e.purpose == purpose && e.channel.as_deref().is_none_or(|c| c == channel))
         .max_by_key(|e| e.at)
-        .map_or(State::Unknown, |e| match e.action {
-            Action::Grant => State::Granted,
-            Action::Revoke => State::Revoked,
-        })
+}
+
+/// The state of `purpose` on `channel`.
+pub fn state(entries: &[Entry], purpose: Purpose, channel: &str) -> State {
+    deciding(entries, purpose, channel).map_or(State::Unknown, |e| match e.action {
+        Action::Grant => State::Granted,
+        Action::Revoke => State::Revoked,
+        Action::Request => State::Pending,
+    })
 }
 
 /// Whether a conversational reply may go to the contact on `channel`: unless they revoked it.
@@ -108,6 +123,7 @@ mod tests {
             purpose,
             action,
             channel: channel.map(str::to_string),
+            source: "keyword".into(),
             at: Timestamp(at),
         }
     }

@@ -1,12 +1,14 @@
 //! Parley's domain: identifiers, time, roles, contacts, conversations and their state machine,
 //! messages and delivery, and retry policy. Pure: no IO, no async, no clock — callers pass the time in.
 
+pub mod compliance;
 pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod ids;
 pub mod keywords;
 pub mod message;
+pub mod nanp;
 pub mod retry;
 pub mod role;
 pub mod sms;

@@ -156,6 +156,16 @@ pub fn require_admin(p: &Principal) -> Result<(), ApiError> {
     }
 }
 
+pub fn require_supervisor(p: &Principal) -> Result<(), ApiError> {
+    if is_supervisor_or_admin(p) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only a supervisor or an admin may do this",
+        ))
+    }
+}
+
 pub fn is_supervisor_or_admin(p: &Principal) -> bool {
     matches!(p.role, Role::Admin | Role::Supervisor)
 }

@@ -331,8 +331,7 @@ pub async fn channel_hook(
         }
         let text = msg.body.clone();
         let out = app.store.apply_inbound(msg).await?;
-        // Also for a redelivery: the first delivery may have failed after storing the message.
-        crate::compose::apply_keywords(&app, &inbox, out.contact_id, &text, out.message_id).await?;
+        crate::compliance::on_inbound(&app, &inbox, &out, &text).await?;
     }
     for r in reports {
         app.store.record_delivery(r).await?;

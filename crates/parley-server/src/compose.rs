@@ -30,6 +30,10 @@ pub struct ReplyRequest {
     /// Ids of files uploaded to the inbox (`POST /api/v1/inboxes/{id}/attachments`).
     #[serde(default)]
     pub attachments: Option<Vec<String>>,
+    /// Why the business writes (`conversational`, the default: an answer; `informational`;
+    /// `promotional`). The compliance gate checks the customer's consent for it.
+    #[serde(default)]
+    pub purpose: Option<parley_core::consent::Purpose>,
 }
 
 /// A checked reply: the text the timeline shows and the `meta` the adapters read.
@@ -236,102 +240,6 @@ pub async fn answered_in(
         None => rich::match_choice(text, &choices),
     }?;
     Some(json!({ "choice": { "id": picked.id, "title": picked.title } }))
-}
-
-/// The consent channel of an inbox kind: SMS for Twilio numbers, else the kind itself.
-pub fn consent_channel(kind: &str) -> &str {
-    match kind {
-        "twilio" => "sms",
-        other => other,
-    }
-}
-
-/// Refuses a message to a contact who opted out of this channel, with the reason.
-pub async fn check_consent(
-    app: &App,
-    inbox: &InboxRow,
-    contact: parley_core::ContactId,
-) -> Result<(), ApiError> {
-    let history = app
-        .store
-        .consent_history(inbox.workspace_id, contact)
-        .await?;
-    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
-    let channel = consent_channel(&inbox.kind);
-    if parley_core::consent::may_reply(&entries, channel) {
-        return Ok(());
-    }
-    Err(ApiError::Unprocessable {
-        code: "opted_out",
-        message: format!(
-            "This customer opted out of messages by {channel}; nothing can be sent there until they opt back in."
-        ),
-        field: None,
-    })
-}
-
-/// Acts on compliance keywords in a customer's message, before anything else answers it: STOP
-/// (and the rest of the opt-out list, or a clear "please stop texting me") revokes consent,
-/// START restores it after a revocation. A revocation by SMS applies on every channel.
-pub async fn apply_keywords(
-    app: &App,
-    inbox: &InboxRow,
-    contact: parley_core::ContactId,
-    text: &str,
-    message: parley_core::MessageId,
-) -> Result<(), parley_store::StoreError> {
-    use parley_core::consent::{self, Action, Purpose};
-    use parley_core::keywords::{self, Keyword, Revocation};
-    let (action, probable) = match keywords::keyword(text, &[], &[], &[]) {
-        Some(Keyword::OptOut) => (Action::Revoke, false),
-        Some(Keyword::OptIn) => (Action::Grant, false),
-        Some(Keyword::Help) => return Ok(()),
-        None => match keywords::revocation(text) {
-            Some(Revocation::Clear) => (Action::Revoke, false),
-            // Unsure ("I want to cancel"): business-initiated messages stop until an agent
-            // reviews it; answers in the conversation still go.
-            Some(Revocation::Probable) => (Action::Revoke, true),
-            None => return Ok(()),
-        },
-    };
-    let ws = inbox.workspace_id;
-    let channel = consent_channel(&inbox.kind);
-    // Only changes are recorded: "YES" is also just an answer (an opt-in only for someone who
-    // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
-    let history = app.store.consent_history(ws, contact).await?;
-    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
-    let purposes: &[Purpose] = match (action, probable) {
-        (Action::Revoke, true) => &[Purpose::Informational, Purpose::Promotional],
-        (Action::Revoke, false) => &Purpose::ALL,
-        (Action::Grant, _) => &[Purpose::Conversational, Purpose::Informational],
-    };
-    let now_allowed = consent::state(&entries, purposes[0], channel) != consent::State::Revoked;
-    if now_allowed == (action == Action::Grant) {
-        return Ok(());
-    }
-    let source = if probable {
-        "probable_keyword"
-    } else {
-        "keyword"
-    };
-    let scope = (channel != "sms").then(|| channel.to_string());
-    for &purpose in purposes {
-        app.store
-            .record_consent(
-                ws,
-                parley_store::NewConsent {
-                    contact,
-                    purpose,
-                    action,
-                    source: source.into(),
-                    channel: scope.clone(),
-                    evidence: json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
-                    at: app.now(),
-                },
-            )
-            .await?;
-    }
-    Ok(())
 }
 
 /// The `meta` of a customer's message from the choice it picked and the files it brought.

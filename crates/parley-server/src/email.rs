@@ -299,8 +299,7 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         .apply_inbound(msg)
         .await
         .map_err(|e| Refused::Unavailable(e.to_string()))?;
-    // Also for a redelivery: the first delivery may have failed after storing the message.
-    crate::compose::apply_keywords(app, inbox, out.contact_id, &text, out.message_id)
+    crate::compliance::on_inbound(app, inbox, &out, &text)
         .await
         .map_err(|e| Refused::Unavailable(e.to_string()))?;
     Ok(out)

@@ -108,7 +108,9 @@ pub async fn api_hook(
         Ok(msg) => msg,
         Err(e) => return Ok(malformed(e)),
     };
+    let text = msg.body.clone();
     let out = app.store.apply_inbound(msg).await?;
+    crate::compliance::on_inbound(&app, &inbox, &out, &text).await?;
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -240,9 +242,8 @@ pub async fn twilio_hook(
     }
     let text = msg.body.clone();
     let out = app.store.apply_inbound(msg).await?;
-    // Also for a redelivery: the first delivery may have failed after storing the message.
     if let Some(inbox) = &inbox {
-        crate::compose::apply_keywords(&app, inbox, out.contact_id, &text, out.message_id).await?;
+        crate::compliance::on_inbound(&app, inbox, &out, &text).await?;
     }
     Ok(twiml_ok())
 }

@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod auth;
 pub mod channels;
 pub mod clock;
+pub mod compliance;
 pub mod compose;
 pub mod config;
 pub mod email;
@@ -87,6 +88,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         dispatch_bell: Arc::new(tokio::sync::Notify::new()),
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),
+        workspaces: Arc::default(),
         pacer: Arc::default(),
         blobs,
         visitors: Arc::default(),

@@ -34,10 +34,14 @@ pub fn document(server_url: &str) -> Value {
         op["security"] = match r.access {
             Access::Public => json!([]),
             Access::Signature => json!([{ "signature": [] }]),
-            Access::Member | Access::Admin => json!([{ "token": [] }, { "session": [] }]),
+            Access::Member | Access::Supervisor | Access::Admin => {
+                json!([{ "token": [] }, { "session": [] }])
+            }
         };
-        if r.access == Access::Admin {
-            op["description"] = json!("Admins only.");
+        match r.access {
+            Access::Admin => op["description"] = json!("Admins only."),
+            Access::Supervisor => op["description"] = json!("Supervisors and admins only."),
+            _ => {}
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;

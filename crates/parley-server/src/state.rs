@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parley_core::InboxId;
-use parley_store::{DynStore, InboxRow, StoreError};
+use parley_core::{InboxId, WorkspaceId};
+use parley_store::{DynStore, InboxRow, StoreError, WorkspaceRow};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -33,6 +33,8 @@ pub struct App {
     /// Open widget sockets per conversation on this node: a reply to a visitor who has left
     /// also goes by email.
     pub visitors: Arc<std::sync::Mutex<HashMap<parley_core::ConversationId, usize>>>,
+    /// Workspaces (their compliance settings) as every inbound message needs them.
+    pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (WorkspaceRow, Instant)>>>,
 }
 
 /// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry
@@ -61,6 +63,32 @@ impl App {
             cache.insert(id, (r.clone(), Instant::now()));
         }
         Ok(row)
+    }
+
+    /// The workspace, from the cache when fresh (same rule as webhooks' inboxes).
+    pub async fn workspace(&self, id: WorkspaceId) -> Result<WorkspaceRow, StoreError> {
+        if let Ok(cache) = self.workspaces.lock() {
+            if let Some((row, at)) = cache.get(&id) {
+                if at.elapsed() < HOOK_INBOX_TTL {
+                    return Ok(row.clone());
+                }
+            }
+        }
+        let row = self.store.workspace(id).await?;
+        if let Ok(mut cache) = self.workspaces.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(id, (row.clone(), Instant::now()));
+        }
+        Ok(row)
+    }
+
+    /// Drops a cached workspace after its settings changed.
+    pub fn forget_workspace(&self, id: WorkspaceId) {
+        if let Ok(mut cache) = self.workspaces.lock() {
+            cache.remove(&id);
+        }
     }
 
     /// Drops a cached inbox after it changed.

@@ -544,10 +544,7 @@ impl Visitor {
             Ok(out) => {
                 if !out.duplicate {
                     let (app, inbox) = (&self.app, &self.inbox);
-                    let (contact, id) = (out.contact_id, out.message_id);
-                    if let Err(e) =
-                        crate::compose::apply_keywords(app, inbox, contact, &text, id).await
-                    {
+                    if let Err(e) = crate::compliance::on_inbound(app, inbox, &out, &text).await {
                         tracing::error!(error = %e, "could not record a visitor's opt-out");
                     }
                 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_channels::{api, twilio, SendOutcome};
+use parley_core::compliance::Verdict;
 use parley_core::retry::backoff_ms;
 use parley_store::{OutboxJob, OutboxResult};
 use rand::Rng;
@@ -29,7 +30,27 @@ async fn deliver(app: &App, job: OutboxJob) {
         app.dispatch_bell.notify_one();
         return;
     }
-    let outcome = match job.inbox.kind.as_str() {
+    // The gate again, right before sending: a revocation, a lapse or quiet hours that came while
+    // the message waited still stop or hold it.
+    let outcome = match crate::compliance::recheck(app, &job).await {
+        // A store that could not answer is tried again later; a denial is final.
+        Err(e) => SendOutcome::Transient(format!("could not check consent: {e}")),
+        Ok(Verdict::Hold { until, .. }) => {
+            let held = OutboxResult::Defer { at: until };
+            if let Err(e) = app.store.finish_outbox(job.id, held, app.now()).await {
+                tracing::error!(error = %e, outbox = %job.id, "could not hold a delivery");
+            }
+            return;
+        }
+        Ok(Verdict::Deny { reason, .. }) => SendOutcome::Permanent(reason),
+        Ok(Verdict::Allow) => send(app, &job).await,
+    };
+    finish(app, &job, outcome).await;
+}
+
+/// Hands the message to its channel's adapter.
+async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
+    match job.inbox.kind.as_str() {
         "api" => match job
             .inbox
             .settings
@@ -45,7 +66,7 @@ async fn deliver(app: &App, job: OutboxJob) {
                         id: job.identity.external_id.clone(),
                     },
                     text: job.message.body.clone(),
-                    choices: crate::compose::reply_of(app, &job).choices,
+                    choices: crate::compose::reply_of(app, job).choices,
                     sender: api::ApiSender {
                         kind: job.message.sender_kind.as_str().into(),
                         id: job.message.sender_id.map(|s| s.to_string()),
@@ -56,12 +77,16 @@ async fn deliver(app: &App, job: OutboxJob) {
             }
             None => SendOutcome::Transient("the inbox has no callback URL yet".into()),
         },
-        "twilio" => send_twilio(app, &job).await,
-        crate::email::KIND => crate::email::send(app, &job).await,
-        crate::widget::KIND => crate::widget::deliver(app, &job).await,
-        k if crate::channels::KINDS.contains(&k) => crate::channels::send(app, &job).await,
+        "twilio" => send_twilio(app, job).await,
+        crate::email::KIND => crate::email::send(app, job).await,
+        crate::widget::KIND => crate::widget::deliver(app, job).await,
+        k if crate::channels::KINDS.contains(&k) => crate::channels::send(app, job).await,
         other => SendOutcome::Permanent(format!("no adapter for channel kind {other:?}")),
-    };
+    }
+}
+
+/// Records what became of a delivery: sent, retried with backoff, or failed.
+async fn finish(app: &App, job: &OutboxJob, outcome: SendOutcome) {
     let now = app.now();
     let cfg = &app.config.dispatch;
     let result = match outcome {
@@ -91,16 +116,6 @@ async fn deliver(app: &App, job: OutboxJob) {
 
 /// Sends an SMS through Twilio's Messages API, asking for status callbacks on the inbox's hook.
 async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
-    // Checked again right before sending: an opt-out may have come while this waited.
-    let inbox = &job.inbox;
-    if let Err(e) = crate::compose::check_consent(app, inbox, job.contact_id).await {
-        return match e {
-            crate::error::ApiError::Unprocessable { message, .. } => {
-                SendOutcome::Permanent(message)
-            }
-            other => SendOutcome::Transient(other.to_string()),
-        };
-    }
     let setting = |k: &str| {
         job.inbox
             .settings

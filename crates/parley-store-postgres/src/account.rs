@@ -23,6 +23,7 @@ pub(crate) async fn create_workspace(
         id: new_id().into(),
         name: name.to_string(),
         timezone: tz.to_string(),
+        settings: serde_json::json!({}),
         created_at: at,
     };
     exec(
@@ -41,6 +42,8 @@ fn workspace_row(r: &Row) -> StoreResult<WorkspaceRow> {
         name: get(r, 1)?,
         timezone: get(r, 2)?,
         created_at: ts(r, 3)?,
+        settings: serde_json::from_str(&get::<String>(r, 4)?)
+            .unwrap_or_else(|_| serde_json::json!({})),
     })
 }
 
@@ -52,19 +55,36 @@ pub(crate) async fn workspace(
         Some(ws) => {
             query_opt(
                 tx,
-                "SELECT id, name, timezone, created_at FROM workspace WHERE id = $1",
+                "SELECT id, name, timezone, created_at, settings FROM workspace WHERE id = $1",
                 &[&ws.as_uuid()],
             )
             .await?
         }
         None => query_opt(
             tx,
-            "SELECT id, name, timezone, created_at FROM workspace ORDER BY created_at, id LIMIT 1",
+            "SELECT id, name, timezone, created_at, settings FROM workspace ORDER BY created_at, id LIMIT 1",
             &[],
         )
         .await?,
     };
     row.as_ref().map(workspace_row).transpose()
+}
+
+pub(crate) async fn set_workspace_settings(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    settings: &serde_json::Value,
+) -> StoreResult<WorkspaceRow> {
+    let n = exec(
+        tx,
+        "UPDATE workspace SET settings = $2 WHERE id = $1",
+        &[&ws.as_uuid(), &settings.to_string()],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    workspace(tx, Some(ws)).await?.ok_or(StoreError::NotFound)
 }
 
 pub(crate) async fn create_user(

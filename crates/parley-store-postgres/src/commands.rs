@@ -2,7 +2,7 @@
 //! snoozed conversations. Each runs under the event lock, so the state it reads is the latest.
 
 use parley_core::conversation::{Change, Status};
-use parley_core::{ContactId, ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
 use crate::account::new_id;
@@ -56,7 +56,7 @@ async fn queue_reply(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     conv: &mut ConversationView,
-    actor: UserId,
+    actor: Option<UserId>,
     body: String,
     at: Timestamp,
     meta: Option<serde_json::Value>,
@@ -76,7 +76,13 @@ async fn queue_reply(
         ],
     )
     .await?;
-    conv.apply(&Change::Outbound, at);
+    // Parley's own notices (a HELP answer) do not answer the customer.
+    let change = if actor.is_some() {
+        Change::Outbound
+    } else {
+        Change::Note
+    };
+    conv.apply(&change, at);
     conv.last_message = Some(plan::preview(&msg.body));
     Ok(msg)
 }
@@ -96,7 +102,7 @@ pub(crate) async fn act(
     let (mut message, mut note) = (None, None);
     match cmd {
         Command::Reply { body, meta } => {
-            let msg = queue_reply(tx, ws, &mut conv, actor, body, at, meta).await?;
+            let msg = queue_reply(tx, ws, &mut conv, Some(actor), body, at, meta).await?;
             save_conversation(tx, &conv, false).await?;
             let data = plan::message_created(&msg, &conv);
             let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
@@ -152,10 +158,7 @@ pub(crate) async fn act(
 
 /// What `start_conversation` is asked to do.
 pub(crate) struct Start {
-    pub inbox: InboxId,
-    pub contact: ContactId,
-    pub actor: UserId,
-    pub body: String,
+    pub msg: NewOutbound,
     pub at: Timestamp,
 }
 
@@ -166,15 +169,16 @@ pub(crate) async fn start(
     events: &mut Vec<Published>,
 ) -> StoreResult<ActOutcome> {
     let ws = scope.workspace;
-    if !scope.can_see(s.inbox) {
+    let Start { msg: m, at } = s;
+    if !scope.can_see(m.inbox) {
         return Err(StoreError::NotFound);
     }
-    let inbox_row = crate::directory::inbox(tx, ws, s.inbox).await?;
-    let k = rows::load_contact(tx, ws.as_uuid(), s.contact.as_uuid()).await?;
+    let inbox_row = crate::directory::inbox(tx, ws, m.inbox).await?;
+    let k = rows::load_contact(tx, ws.as_uuid(), m.contact.as_uuid()).await?;
     let identity_id = match plan::reach(&inbox_row, &k) {
         Some(plan::Reach::Existing(i)) => i.id,
         Some(plan::Reach::New(ident)) => {
-            crate::contacts::insert_identity(tx, ws, s.contact, &ident, s.at).await?
+            crate::contacts::insert_identity(tx, ws, m.contact, &ident, at).await?
         }
         None => {
             return Err(StoreError::Rejected {
@@ -183,20 +187,20 @@ pub(crate) async fn start(
             })
         }
     };
-    let mut conv = match load_for_contact(tx, s.inbox, s.contact).await {
+    let mut conv = match load_for_contact(tx, m.inbox, m.contact).await {
         Ok(conv) => conv,
         Err(StoreError::NotFound) => {
-            let conv = new_conversation(s.inbox, s.contact, k.name.clone(), identity_id, s.at);
+            let conv = new_conversation(m.inbox, m.contact, k.name.clone(), identity_id, at);
             insert_conversation(tx, ws, &conv).await?;
             conv
         }
         Err(e) => return Err(e),
     };
     conv.identity_id = identity_id;
-    let msg = queue_reply(tx, ws, &mut conv, s.actor, s.body, s.at, None).await?;
+    let msg = queue_reply(tx, ws, &mut conv, m.sender, m.body, at, m.meta).await?;
     save_conversation(tx, &conv, false).await?;
     let data = plan::message_created(&msg, &conv);
-    let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), s.at, data);
+    let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
     insert_event(tx, events, ev).await?;
     Ok(ActOutcome {
         conversation: conv,

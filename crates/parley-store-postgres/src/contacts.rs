@@ -411,6 +411,62 @@ pub(crate) async fn record_consent(
     Ok(e)
 }
 
+/// When the contact last wrote, on any channel.
+const LAST_INBOUND: &str =
+    "(SELECT MAX(m.created_at) FROM conversation cv JOIN message m ON m.conversation_id = cv.id \
+     WHERE cv.contact_id = k.id AND m.direction = 'inbound')";
+
+pub(crate) async fn consent_context(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<ConsentContext> {
+    let workspace = crate::account::workspace(tx, Some(ws))
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let ledger = consent_history(tx, ws, contact).await?;
+    let sql = format!(
+        "SELECT k.phone, k.custom_fields, {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2"
+    );
+    let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let fields: String = get(&r, 1)?;
+    Ok(ConsentContext {
+        workspace,
+        ledger,
+        last_inbound: get::<Option<i64>>(&r, 2)?.map(parley_core::Timestamp),
+        phone: get(&r, 0)?,
+        timezone: parley_store::plan::timezone_field(&fields),
+    })
+}
+
+pub(crate) async fn inactive_contacts(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    before: parley_core::Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<InactiveContact>> {
+    let sql = format!(
+        "SELECT id, name, phone, last_in, created_at FROM \
+           (SELECT k.id, k.name, k.phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+            WHERE k.workspace_id = $1 AND k.phone IS NOT NULL) t \
+         WHERE COALESCE(last_in, created_at) < $2 ORDER BY COALESCE(last_in, created_at), id LIMIT $3"
+    );
+    let rows = query(tx, &sql, &[&ws.as_uuid(), &before.0, &i64::from(limit)]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(InactiveContact {
+                id: id(r, 0)?,
+                name: get(r, 1)?,
+                phone: get(r, 2)?,
+                last_inbound_at: get::<Option<i64>>(r, 3)?.map(parley_core::Timestamp),
+                created_at: parley_core::Timestamp(get(r, 4)?),
+            })
+        })
+        .collect()
+}
+
 pub(crate) async fn consent_history(
     tx: &Tx<'_>,
     ws: WorkspaceId,

@@ -57,6 +57,18 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn set_workspace_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: serde_json::Value,
+    ) -> StoreResult<WorkspaceRow> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { account::set_workspace_settings(tx, ws, &settings).await })
+            })
+            .await
+    }
+
     async fn create_user(
         &self,
         ws: WorkspaceId,
@@ -402,6 +414,27 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext> {
+        self.db
+            .run(move |tx| Box::pin(contacts::consent_context(tx, ws, contact)))
+            .await
+    }
+
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>> {
+        self.db
+            .run(move |tx| Box::pin(contacts::inactive_contacts(tx, ws, before, limit)))
+            .await
+    }
+
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
         self.inbound.apply(msg).await
     }
@@ -516,20 +549,11 @@ impl Store for PostgresStore {
     async fn start_conversation(
         &self,
         scope: &Scope,
-        inbox: InboxId,
-        contact: ContactId,
-        actor: UserId,
-        body: String,
+        msg: NewOutbound,
         at: Timestamp,
     ) -> StoreResult<ActOutcome> {
         let scope = scope.clone();
-        let s = commands::Start {
-            inbox,
-            contact,
-            actor,
-            body,
-            at,
-        };
+        let s = commands::Start { msg, at };
         self.db
             .write(move |tx, ev| Box::pin(async move { commands::start(tx, &scope, s, ev).await }))
             .await

@@ -23,6 +23,7 @@ pub(crate) fn create_workspace(
         id: new_id().into(),
         name: name.to_string(),
         timezone: tz.to_string(),
+        settings: serde_json::json!({}),
         created_at: at,
     };
     c.execute(
@@ -39,8 +40,8 @@ pub(crate) fn workspace(
     id: Option<WorkspaceId>,
 ) -> StoreResult<Option<WorkspaceRow>> {
     let (sql, arg) = match id {
-        Some(id) => ("SELECT id, name, timezone, created_at FROM workspace WHERE id = ?1", id.to_string()),
-        None => ("SELECT id, name, timezone, created_at FROM workspace WHERE ?1 = ?1 ORDER BY created_at LIMIT 1", String::new()),
+        Some(id) => ("SELECT id, name, timezone, created_at, settings FROM workspace WHERE id = ?1", id.to_string()),
+        None => ("SELECT id, name, timezone, created_at, settings FROM workspace WHERE ?1 = ?1 ORDER BY created_at LIMIT 1", String::new()),
     };
     c.prepare_cached(sql)
         .map_err(sql_err)?
@@ -50,10 +51,29 @@ pub(crate) fn workspace(
                 name: r.get(1)?,
                 timezone: r.get(2)?,
                 created_at: ts(r, 3)?,
+                settings: serde_json::from_str(&r.get::<_, String>(4)?)
+                    .unwrap_or_else(|_| serde_json::json!({})),
             })
         })
         .optional()
         .map_err(sql_err)
+}
+
+pub(crate) fn set_workspace_settings(
+    c: &Connection,
+    ws: WorkspaceId,
+    settings: &serde_json::Value,
+) -> StoreResult<WorkspaceRow> {
+    let n = c
+        .execute(
+            "UPDATE workspace SET settings = ?2 WHERE id = ?1",
+            params![ws.to_string(), settings.to_string()],
+        )
+        .map_err(sql_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    workspace(c, Some(ws))?.ok_or(StoreError::NotFound)
 }
 
 pub(crate) fn create_user(

@@ -363,6 +363,63 @@ pub(crate) fn record_consent(
     Ok(e)
 }
 
+/// When the contact last wrote, on any channel.
+const LAST_INBOUND: &str =
+    "(SELECT MAX(m.created_at) FROM conversation cv JOIN message m ON m.conversation_id = cv.id \
+     WHERE cv.contact_id = k.id AND m.direction = 'inbound')";
+
+pub(crate) fn consent_context(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<ConsentContext> {
+    let workspace = crate::account::workspace(c, Some(ws))?.ok_or(StoreError::NotFound)?;
+    let ledger = consent_history(c, ws, contact)?;
+    let (phone, fields, last_inbound): (Option<String>, String, Option<i64>) = c
+        .prepare_cached(&format!(
+            "SELECT k.phone, k.custom_fields, {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
+        ))
+        .map_err(sql_err)?
+        .query_row([contact.to_string(), ws.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(sql_err)?;
+    Ok(ConsentContext {
+        workspace,
+        ledger,
+        last_inbound: last_inbound.map(parley_core::Timestamp),
+        phone,
+        timezone: parley_store::plan::timezone_field(&fields),
+    })
+}
+
+pub(crate) fn inactive_contacts(
+    c: &Connection,
+    ws: WorkspaceId,
+    before: parley_core::Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<InactiveContact>> {
+    c.prepare_cached(&format!(
+        "SELECT id, name, phone, last_in, created_at FROM \
+           (SELECT k.id, k.name, k.phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+            WHERE k.workspace_id = ?1 AND k.phone IS NOT NULL) t \
+         WHERE COALESCE(last_in, created_at) < ?2 ORDER BY COALESCE(last_in, created_at), id LIMIT ?3"
+    ))
+    .map_err(sql_err)?
+    .query_map(params![ws.to_string(), before.0, limit], |r| {
+        Ok(InactiveContact {
+            id: uid(r, 0)?,
+            name: r.get(1)?,
+            phone: r.get(2)?,
+            last_inbound_at: r.get::<_, Option<i64>>(3)?.map(parley_core::Timestamp),
+            created_at: parley_core::Timestamp(r.get(4)?),
+        })
+    })
+    .map_err(sql_err)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(sql_err)
+}
+
 pub(crate) fn consent_history(
     c: &Connection,
     ws: WorkspaceId,

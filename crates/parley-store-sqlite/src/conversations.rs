@@ -462,7 +462,8 @@ fn check_assignment(
 /// `before`) and the `message.created` event.
 struct Reply<'a> {
     before: &'a ConversationView,
-    actor: UserId,
+    /// `None`: Parley itself.
+    actor: Option<UserId>,
     body: String,
     at: Timestamp,
     meta: Option<serde_json::Value>,
@@ -491,7 +492,13 @@ fn queue_reply(
     .map_err(sql_err)?
     .execute(params![new_id().to_string(), ws.to_string(), conv.inbox_id.to_string(), msg.id.to_string(), at.0])
     .map_err(sql_err)?;
-    conv.apply(&Change::Outbound, at);
+    // Parley's own notices (a HELP answer) do not answer the customer.
+    let change = if actor.is_some() {
+        Change::Outbound
+    } else {
+        Change::Note
+    };
+    conv.apply(&change, at);
     conv.last_message = Some(plan::preview(&msg.body));
     save_conversation(c, before, conv)?;
     let data = plan::message_created(&msg, conv);
@@ -531,7 +538,7 @@ pub(crate) fn act(
                 &mut conv,
                 Reply {
                     before: &before,
-                    actor,
+                    actor: Some(actor),
                     body,
                     meta,
                     at,
@@ -596,21 +603,15 @@ pub(crate) fn act(
     })
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "mirrors Store::start_conversation plus the connection and event buffer"
-)]
 pub(crate) fn start(
     c: &Connection,
     scope: &Scope,
-    inbox: InboxId,
-    contact: ContactId,
-    actor: UserId,
-    body: String,
+    m: NewOutbound,
     at: Timestamp,
     events: &mut Vec<Published>,
 ) -> StoreResult<ActOutcome> {
     let ws = scope.workspace;
+    let (inbox, contact) = (m.inbox, m.contact);
     if !scope.can_see(inbox) {
         return Err(StoreError::NotFound);
     }
@@ -647,9 +648,9 @@ pub(crate) fn start(
         &mut conv,
         Reply {
             before: &before,
-            actor,
-            body,
-            meta: None,
+            actor: m.sender,
+            body: m.body,
+            meta: m.meta,
             at,
         },
         events,

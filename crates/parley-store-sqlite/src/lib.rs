@@ -69,6 +69,16 @@ impl Store for SqliteStore {
         self.db.read(|c| account::workspace(c, None)).await
     }
 
+    async fn set_workspace_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: serde_json::Value,
+    ) -> StoreResult<WorkspaceRow> {
+        self.db
+            .write(move |c, _| account::set_workspace_settings(c, ws, &settings))
+            .await
+    }
+
     async fn create_user(
         &self,
         ws: WorkspaceId,
@@ -396,6 +406,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext> {
+        self.db
+            .read(move |c| contacts::consent_context(c, ws, contact))
+            .await
+    }
+
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>> {
+        self.db
+            .read(move |c| contacts::inactive_contacts(c, ws, before, limit))
+            .await
+    }
+
     async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
         self.db
             .write(move |c, ev| conversations::apply_inbound(c, msg, ev))
@@ -477,17 +508,12 @@ impl Store for SqliteStore {
     async fn start_conversation(
         &self,
         scope: &Scope,
-        inbox: InboxId,
-        contact: ContactId,
-        actor: UserId,
-        body: String,
+        msg: NewOutbound,
         at: Timestamp,
     ) -> StoreResult<ActOutcome> {
         let scope = scope.clone();
         self.db
-            .write(move |c, ev| {
-                conversations::start(c, &scope, inbox, contact, actor, body, at, ev)
-            })
+            .write(move |c, ev| conversations::start(c, &scope, msg, at, ev))
             .await
     }
 

@@ -60,6 +60,7 @@ macro_rules! conformance_tests {
             a_named_thread_takes_the_message_and_lookups_find_it,
             a_read_watermark_marks_earlier_replies_read,
             the_consent_ledger_appends_and_survives_a_merge,
+            the_gate_reads_its_facts_and_silent_numbers_are_listed,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -92,6 +92,12 @@ pub trait Store: Send + Sync + 'static {
     async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow>;
     /// The first workspace (for single-tenant tools such as the CLI).
     async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>>;
+    /// Replaces the workspace's settings document.
+    async fn set_workspace_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: serde_json::Value,
+    ) -> StoreResult<WorkspaceRow>;
     /// Creates a user and their membership; `Conflict` when the email is taken.
     async fn create_user(
         &self,
@@ -247,6 +253,20 @@ pub trait Store: Send + Sync + 'static {
         ws: WorkspaceId,
         contact: ContactId,
     ) -> StoreResult<Vec<ConsentEvent>>;
+    /// The ledger with the rest the compliance gate needs, in one read.
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext>;
+    /// Contacts with a phone number and no message from them since `before` (those who never
+    /// wrote: created before it), longest silent first.
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>>;
 
     // ---- conversations ----
 
@@ -296,13 +316,11 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<ActOutcome>;
     /// Starts (or continues) the conversation of a contact in an inbox with an outbound message.
+    /// A message from Parley itself does not count as the business answering.
     async fn start_conversation(
         &self,
         scope: &Scope,
-        inbox: InboxId,
-        contact: ContactId,
-        actor: UserId,
-        body: String,
+        msg: NewOutbound,
         at: Timestamp,
     ) -> StoreResult<ActOutcome>;
     /// Reopens snoozed conversations whose time has come; returns how many.

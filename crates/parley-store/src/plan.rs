@@ -75,10 +75,11 @@ impl MessageView {
     }
 
     /// An agent's reply, queued for delivery.
+    /// An outbound message from an agent, or from Parley itself when `actor` is `None`.
     pub fn agent_reply(
         id: MessageId,
         conv: &ConversationView,
-        actor: UserId,
+        actor: Option<UserId>,
         body: String,
         at: Timestamp,
         meta: Option<serde_json::Value>,
@@ -88,8 +89,12 @@ impl MessageView {
             conversation_id: conv.id,
             inbox_id: conv.inbox_id,
             direction: Direction::Outbound,
-            sender_kind: SenderKind::Agent,
-            sender_id: Some(actor.as_uuid()),
+            sender_kind: if actor.is_some() {
+                SenderKind::Agent
+            } else {
+                SenderKind::System
+            },
+            sender_id: actor.map(|a| a.as_uuid()),
             body,
             external_id: None,
             status: DeliveryStatus::Queued,
@@ -98,6 +103,13 @@ impl MessageView {
             meta,
         }
     }
+}
+
+/// The contact's own time zone from their custom fields (JSON text), when it names one.
+pub fn timezone_field(custom_fields: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(custom_fields).ok()?;
+    let tz = v.get("timezone")?.as_str()?.trim();
+    (!tz.is_empty()).then(|| tz.to_string())
 }
 
 impl ContactView {

@@ -65,6 +65,9 @@ pub struct WorkspaceRow {
     pub id: WorkspaceId,
     pub name: String,
     pub timezone: String,
+    /// The workspace's own rules (`compliance`, …) as the admin set them; `{}` by default.
+    #[serde(skip)]
+    pub settings: serde_json::Value,
     pub created_at: Timestamp,
 }
 
@@ -466,12 +469,47 @@ pub struct ConsentEvent {
     pub at: Timestamp,
 }
 
+/// What the compliance gate needs to know about a contact, read together.
+#[derive(Debug, Clone)]
+pub struct ConsentContext {
+    pub workspace: WorkspaceRow,
+    pub ledger: Vec<ConsentEvent>,
+    /// When they last wrote, on any channel.
+    pub last_inbound: Option<Timestamp>,
+    pub phone: Option<String>,
+    /// Their own IANA time zone (the `timezone` custom field), when set.
+    pub timezone: Option<String>,
+}
+
+/// A contact with a phone number who has not written for a while.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InactiveContact {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub phone: String,
+    /// `None`: never wrote.
+    pub last_inbound_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// An outbound message that starts (or continues) a contact's conversation in an inbox.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub inbox: InboxId,
+    pub contact: ContactId,
+    /// The agent who sends it; `None`: Parley itself (a HELP answer, a confirmation).
+    pub sender: Option<UserId>,
+    pub body: String,
+    pub meta: Option<serde_json::Value>,
+}
+
 impl ConsentEvent {
     pub fn entry(&self) -> parley_core::consent::Entry {
         parley_core::consent::Entry {
             purpose: self.purpose,
             action: self.action,
             channel: self.channel.clone(),
+            source: self.source.clone(),
             at: self.at,
         }
     }

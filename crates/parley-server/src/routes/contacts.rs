@@ -322,13 +322,26 @@ pub async fn contact_consent(
         .find(|e| e.purpose == parley_core::consent::Purpose::Informational)
         .filter(|e| e.source == "probable_keyword")
         .map(|e| json!({ "at": e.at, "text": e.evidence["text"], "message_id": e.evidence["message_id"] }));
-    Ok(Json(
-        json!({ "opted_out": opted_out, "probable_revocation": review, "history": history }),
-    ))
+    // Where each purpose stands on each channel, as the gate sees it.
+    let mut states = json!({});
+    for c in crate::compliance::CHANNELS {
+        for purpose in parley_core::consent::Purpose::ALL {
+            states[c][purpose.as_str()] = json!(parley_core::consent::state(&entries, purpose, c));
+        }
+    }
+    Ok(Json(json!({
+        "opted_out": opted_out,
+        "probable_revocation": review,
+        "states": states,
+        "history": history,
+    })))
 }
 
 /// Sources an agent may record consent from (the customer's own messages are recorded by Parley).
-const AGENT_SOURCES: [&str; 5] = ["agent", "web_form", "api", "pos", "ivr"];
+const AGENT_SOURCES: [&str; 6] = ["agent", "web_form", "api", "import", "pos", "ivr"];
+
+/// Subscriptions from these sources wait for the customer's CONFIRM under double opt-in.
+const UNCONFIRMED_SOURCES: [&str; 3] = ["web_form", "api", "import"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -362,6 +375,7 @@ pub async fn record_consent(
         )
     })?;
     let action = Action::parse(&req.action)
+        .filter(|a| *a != Action::Request)
         .ok_or_else(|| crate::error::ApiError::invalid("action", "must be grant or revoke"))?;
     let source = req.source.unwrap_or_else(|| "agent".into());
     if !AGENT_SOURCES.contains(&source.as_str()) {
@@ -370,17 +384,7 @@ pub async fn record_consent(
             format!("must be one of: {}", AGENT_SOURCES.join(", ")),
         ));
     }
-    let known = [
-        "sms",
-        "whatsapp",
-        "messenger",
-        "instagram",
-        "telegram",
-        "line",
-        "email",
-        "widget",
-        "api",
-    ];
+    let known = crate::compliance::CHANNELS;
     if let Some(c) = &req.channel {
         if !known.contains(&c.as_str()) {
             return Err(crate::error::ApiError::invalid(
@@ -389,6 +393,16 @@ pub async fn record_consent(
             ));
         }
     }
+    if action == Action::Grant
+        && purpose == Purpose::Promotional
+        && !parley_core::compliance::is_written(&source)
+    {
+        return Err(crate::error::ApiError::Unprocessable {
+            code: "written_consent_required",
+            message: "promotional messages need written consent: record it with the form, import or signed record (source web_form, import, api, pos or ivr) and its evidence".into(),
+            field: Some("source"),
+        });
+    }
     let evidence = json!({ "recorded_by": p.user_id, "detail": req.evidence });
     if evidence.to_string().len() > 16 * 1024 {
         return Err(crate::error::ApiError::invalid(
@@ -396,29 +410,47 @@ pub async fn record_consent(
             "must be at most 16 KB",
         ));
     }
-    let e = app
-        .store
-        .record_consent(
-            p.workspace_id,
-            parley_store::NewConsent {
-                contact: id,
-                purpose,
-                action,
-                source,
-                channel: req.channel,
-                evidence,
-                at: app.now(),
-            },
-        )
-        .await?;
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let double_opt_in = crate::compliance::Settings::of(&ws).double_opt_in
+        && action == Action::Grant
+        && purpose != Purpose::Conversational
+        && UNCONFIRMED_SOURCES.contains(&source.as_str())
+        && req.channel.as_deref().is_none_or(|c| c == "sms");
+    let (e, confirmation) = if double_opt_in {
+        let (e, c) =
+            crate::compliance::request_subscription(&app, &ws, id, purpose, &source, evidence)
+                .await?;
+        (e, Some(c))
+    } else {
+        let e = app
+            .store
+            .record_consent(
+                p.workspace_id,
+                parley_store::NewConsent {
+                    contact: id,
+                    purpose,
+                    action,
+                    source,
+                    channel: req.channel,
+                    evidence,
+                    at: app.now(),
+                },
+            )
+            .await?;
+        (e, None)
+    };
     super::account::audit(
         &app,
         &p,
         &headers,
         "consent.record",
         id,
-        json!({ "purpose": e.purpose, "action": e.action }),
+        json!({ "purpose": e.purpose, "action": e.action, "source": e.source }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(e)).into_response())
+    let mut body = json!(e);
+    if let Some(c) = confirmation {
+        body["confirmation"] = c;
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }

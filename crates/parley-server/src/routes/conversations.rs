@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use parley_core::consent::Purpose;
 use parley_core::conversation::{parse_label, Priority, Status};
 use parley_core::message::{mention_handles, parse_body};
 use parley_core::{ContactId, ConversationId, InboxId, TeamId, Timestamp, UserId};
@@ -206,15 +207,23 @@ pub async fn reply(
     // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
     // with the reason, rather than failing later in the outbox.
     crate::channels::check_reply(&app, &scope, &inbox, id, composed.template).await?;
-    crate::compose::check_consent(&app, &inbox, conv.contact_id).await?;
+    let facts = crate::compliance::facts(&app, &scope, Some(id)).await?;
+    let purpose = req.purpose.unwrap_or(Purpose::Conversational);
+    let admitted =
+        crate::compliance::admit(&app, &inbox, conv.contact_id, purpose, facts, composed.body)
+            .await?;
     let cmd = Command::Reply {
-        body: composed.body,
-        meta: composed.meta,
+        meta: admitted.meta(composed.meta),
+        body: admitted.body,
     };
     let out = run(&app, &p, id, cmd).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "message": out.message, "conversation": out.conversation })),
+        Json(json!({
+            "message": out.message,
+            "conversation": out.conversation,
+            "compliance": admitted.hold.unwrap_or_else(|| json!({ "verdict": "allow" })),
+        })),
     )
         .into_response())
 }
@@ -242,10 +251,16 @@ pub async fn channel(
         }
         Some(parley_channels::meta::WindowVerdict::Closed { reason }) => ("closed", Some(reason)),
     };
+    let facts = crate::compliance::facts(&app, &scope, Some(id)).await?;
+    let closed = matches!(state, "template_only" | "closed")
+        .then(|| reason.clone())
+        .flatten();
+    let gate = crate::compliance::preview(&app, &inbox, conv.contact_id, facts, closed).await?;
     Ok(Json(json!({
         "kind": inbox.kind,
         "capabilities": crate::channels::capabilities(&inbox.kind),
         "window": { "state": state, "reason": reason },
+        "compliance": gate,
     })))
 }
 
@@ -255,6 +270,10 @@ pub struct CreateConversationRequest {
     inbox_id: InboxId,
     contact_id: ContactId,
     body: String,
+    /// Why the business writes: `informational` (default for a new conversation) or
+    /// `promotional`; `conversational` only continues a conversation the customer started.
+    #[serde(default)]
+    purpose: Option<Purpose>,
 }
 
 pub async fn create_conversation(
@@ -263,21 +282,46 @@ pub async fn create_conversation(
     Json(req): Json<CreateConversationRequest>,
 ) -> ApiResult<Response> {
     let body = parse_body("body", &req.body)?;
-    let out = app
+    let scope = p.scope();
+    let inbox = app.store.inbox(&scope, req.inbox_id).await?;
+    let existing = app
         .store
-        .start_conversation(
-            &p.scope(),
-            req.inbox_id,
-            req.contact_id,
-            p.user_id,
-            body,
-            app.now(),
+        .list_conversations(
+            &scope,
+            &parley_store::ConversationQuery {
+                inbox: Some(inbox.id),
+                contact: Some(req.contact_id),
+                limit: 1,
+                ..Default::default()
+            },
         )
-        .await?;
+        .await?
+        .items
+        .into_iter()
+        .next();
+    if let Some(conv) = &existing {
+        crate::channels::check_reply(&app, &scope, &inbox, conv.id, false).await?;
+    }
+    let facts = crate::compliance::facts(&app, &scope, existing.map(|c| c.id)).await?;
+    let purpose = req.purpose.unwrap_or(Purpose::Conversational);
+    let admitted =
+        crate::compliance::admit(&app, &inbox, req.contact_id, purpose, facts, body).await?;
+    let msg = parley_store::NewOutbound {
+        inbox: inbox.id,
+        contact: req.contact_id,
+        sender: Some(p.user_id),
+        meta: admitted.meta(None),
+        body: admitted.body,
+    };
+    let out = app.store.start_conversation(&scope, msg, app.now()).await?;
     app.dispatch_bell.notify_one();
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "message": out.message, "conversation": out.conversation })),
+        Json(json!({
+            "message": out.message,
+            "conversation": out.conversation,
+            "compliance": admitted.hold.unwrap_or_else(|| json!({ "verdict": "allow" })),
+        })),
     )
         .into_response())
 }

@@ -197,6 +197,7 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("page_id", string()),
             ("graph_version", string()),
             ("rate_limit", rate_limit_schema()),
+            ("answers_keywords", serde_json::json!({ "type": "boolean" })),
             ("website_url", string()),
             ("greeting", string()),
             ("color", string()),
@@ -282,6 +283,10 @@ pub struct CreateInboxRequest {
     /// Messages per second this sender may send (absent: unlimited).
     #[serde(default)]
     rate_limit: Option<f64>,
+    /// `twilio`: Twilio answers STOP, START and HELP itself (its default opt-out handling; the
+    /// default here). `false` when the account turned that off, so Parley answers them.
+    #[serde(default)]
+    answers_keywords: Option<bool>,
     /// Telegram, WhatsApp, Messenger, Instagram, LINE credentials (see `channels::settings`).
     #[serde(default)]
     bot_token: Option<String>,
@@ -389,7 +394,12 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 .transpose()?
                 .unwrap_or_else(|| "https://api.twilio.com".into());
             Ok((
-                json!({ "account_sid": sid, "from": from, "api_base_url": base.trim_end_matches('/') }),
+                json!({
+                    "account_sid": sid,
+                    "from": from,
+                    "api_base_url": base.trim_end_matches('/'),
+                    "provider_answers_keywords": req.answers_keywords.unwrap_or(true),
+                }),
                 token.to_string(),
             ))
         }

@@ -2,6 +2,7 @@
 //! summary. The router and the OpenAPI document are both built from it, so they cannot disagree.
 
 pub mod account;
+pub mod compliance;
 pub mod contacts;
 pub mod conversations;
 pub mod directory;
@@ -19,6 +20,8 @@ pub enum Access {
     Public,
     /// Any signed-in member of the workspace (agent, supervisor, admin); scoped to their inboxes.
     Member,
+    /// Supervisors and admins.
+    Supervisor,
     /// Admins only.
     Admin,
     /// A provider or integrating system, proven by the request signature.
@@ -134,6 +137,11 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/contacts/{id}/merge" => k::merge_contact, "contacts", Member, "Merge another contact into this one (identities and conversations move here)", body = obj(&[("contact_id", uuid())], &[])),
         route!(get "/api/v1/contacts/{id}/consent" => k::contact_consent, "contacts", Member, "The contact's consent ledger (grants and revocations with source and evidence) and the channels they opted out of"),
         route!(post "/api/v1/contacts/{id}/consent" => k::record_consent, "contacts", Member, "Record a grant or revocation of consent (source agent, web_form, api, pos or ivr) with its evidence", body = obj(&[("purpose", string()), ("action", string())], &[("source", string()), ("channel", string()), ("evidence", serde_json::json!({}))])),
+        route!(get "/api/v1/contacts/{id}/consent/export" => compliance::export_consent, "compliance", Admin, "Export the contact's consent ledger with its evidence (`?format=json` or `csv`)"),
+        route!(get "/api/v1/compliance/settings" => compliance::get_settings, "compliance", Member, "The workspace's texting rules (help text, extra keywords, double opt-in, quiet hours, inactivity period, cross-channel revocation) and the texts they produce"),
+        route!(put "/api/v1/compliance/settings" => compliance::put_settings, "compliance", Admin, "Replace the workspace's texting rules; fields left out take their defaults", body = serde_json::json!({ "type": "object" })),
+        route!(get "/api/v1/compliance/inactive" => compliance::inactive, "compliance", Supervisor, "Contacts whose number has been silent longer than the inactivity period (their consent for business-initiated messages is suspended)"),
+        route!(post "/api/v1/compliance/inactive/purge" => compliance::purge, "compliance", Admin, "Forget the phone numbers of listed inactive contacts", body = obj(&[("contact_ids", serde_json::json!({ "type": "array", "items": uuid() }))], &[])),
         route!(get "/api/v1/contacts/{id}/timeline" => reach::contact_timeline, "contacts", Member, "The contact's timeline across all their conversations you may see, each entry marked with its channel; `?before=<seq>` pages back"),
         route!(get "/api/v1/contacts/{id}/channels" => reach::contact_channels, "contacts", Member, "Channels a reply to the contact can go out on: the one they last wrote on first, each with its window"),
         route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid())])),

@@ -178,6 +178,9 @@ pub struct ContactReply {
     /// The channel to reply on; by default the one the customer last wrote on.
     #[serde(default)]
     inbox_id: Option<InboxId>,
+    /// Why the business writes (see the conversation reply); the compliance gate checks it.
+    #[serde(default)]
+    purpose: Option<parley_core::consent::Purpose>,
 }
 
 /// `POST /api/v1/contacts/{id}/messages`: reply to the customer on a channel of your choice.
@@ -202,7 +205,6 @@ pub async fn contact_reply(
             field: None,
         })?,
     };
-    crate::compose::check_consent(&app, &chosen.inbox, id).await?;
     if let (_, Some(reason)) = verdict(&app, &p, chosen).await? {
         return Err(ApiError::Unprocessable {
             code: "outside_window",
@@ -210,14 +212,29 @@ pub async fn contact_reply(
             field: None,
         });
     }
-    let out = app
-        .store
-        .start_conversation(&p.scope(), chosen.inbox.id, id, p.user_id, body, app.now())
-        .await?;
+    let scope = p.scope();
+    let facts = crate::compliance::facts(&app, &scope, chosen.conversation).await?;
+    let purpose = req
+        .purpose
+        .unwrap_or(parley_core::consent::Purpose::Conversational);
+    let admitted = crate::compliance::admit(&app, &chosen.inbox, id, purpose, facts, body).await?;
+    let msg = parley_store::NewOutbound {
+        inbox: chosen.inbox.id,
+        contact: id,
+        sender: Some(p.user_id),
+        meta: admitted.meta(None),
+        body: admitted.body,
+    };
+    let out = app.store.start_conversation(&scope, msg, app.now()).await?;
     app.dispatch_bell.notify_one();
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "message": out.message, "conversation": out.conversation, "channel": channel(Some(&chosen.inbox)) })),
+        Json(json!({
+            "message": out.message,
+            "conversation": out.conversation,
+            "channel": channel(Some(&chosen.inbox)),
+            "compliance": admitted.hold.unwrap_or_else(|| json!({ "verdict": "allow" })),
+        })),
     )
         .into_response())
 }

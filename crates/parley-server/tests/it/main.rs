@@ -7,6 +7,7 @@ mod access;
 mod api_channel;
 mod attachments;
 mod browser;
+mod compliance;
 mod conversations;
 mod email;
 mod malformed;

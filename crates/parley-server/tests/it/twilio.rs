@@ -15,11 +15,23 @@ pub const SID: &str = "AC00000000000000000000000000000001";
 pub const TOKEN: &str = "test-auth-token-1";
 
 /// The form fields of one message Twilio accepted.
-type Sent = Vec<(String, String)>;
+pub type Sent = Vec<(String, String)>;
 
 #[derive(Clone, Default)]
-struct FakeTwilio {
-    sent: Arc<Mutex<Vec<Sent>>>,
+pub struct FakeTwilio {
+    pub sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+impl FakeTwilio {
+    /// The bodies of the messages accepted so far, in order.
+    pub fn bodies(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.clone()))
+            .collect()
+    }
 }
 
 async fn create_message(
@@ -82,7 +94,7 @@ async fn create_message(
     )
 }
 
-async fn fake_twilio() -> (String, FakeTwilio) {
+pub async fn fake_twilio() -> (String, FakeTwilio) {
     let fake = FakeTwilio::default();
     let app = axum::Router::new()
         .route(

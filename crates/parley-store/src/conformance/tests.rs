@@ -1573,3 +1573,111 @@ pub async fn the_consent_ledger_appends_and_survives_a_merge(h: Harness) {
     assert_eq!(h2[1].evidence["twilio_error"], 21610);
     assert_eq!(h2[1].channel.as_deref(), Some("sms"));
 }
+
+pub async fn the_gate_reads_its_facts_and_silent_numbers_are_listed(h: Harness) {
+    use parley_core::consent::{Action, Purpose};
+    use parley_core::message::SenderKind;
+    let s = &h.store;
+    let w = world(s).await;
+    let rules = serde_json::json!({ "compliance": { "help_text": "Acme: help at acme.test" } });
+    let row = s.set_workspace_settings(w.ws, rules.clone()).await.unwrap();
+    assert_eq!(row.settings, rules);
+    assert_eq!(s.workspace(w.ws).await.unwrap().settings, rules);
+    // One never wrote; the other wrote at t(10).
+    let mut fields = serde_json::Map::new();
+    fields.insert("timezone".into(), serde_json::json!("America/Chicago"));
+    let silent = s
+        .create_contact(
+            w.ws,
+            NewContact {
+                name: Some("Silent".into()),
+                email: None,
+                phone: Some("+12125550101".into()),
+                custom_fields: serde_json::Map::new(),
+                identities: vec![],
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    let wrote = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(10)))
+        .await
+        .unwrap();
+    let patch = ContactPatch {
+        phone: Some(Some("+14055550100".into())),
+        custom_fields: Some(fields),
+        ..ContactPatch::default()
+    };
+    s.update_contact(w.ws, wrote.contact_id, patch, t(11))
+        .await
+        .unwrap();
+    s.record_consent(
+        w.ws,
+        NewConsent {
+            contact: wrote.contact_id,
+            purpose: Purpose::Informational,
+            action: Action::Request,
+            source: "web_form".into(),
+            channel: Some("sms".into()),
+            evidence: serde_json::json!({}),
+            at: t(12),
+        },
+    )
+    .await
+    .unwrap();
+    let ctx = s.consent_context(w.ws, wrote.contact_id).await.unwrap();
+    assert_eq!(ctx.last_inbound, Some(t(10)));
+    assert_eq!(ctx.phone.as_deref(), Some("+14055550100"));
+    assert_eq!(ctx.timezone.as_deref(), Some("America/Chicago"));
+    assert_eq!(ctx.workspace.settings, rules);
+    assert_eq!(ctx.ledger.len(), 1);
+    assert_eq!(ctx.ledger[0].action, Action::Request);
+    let none = s.consent_context(w.ws, silent.id).await.unwrap();
+    assert_eq!(none.last_inbound, None);
+    assert_eq!(none.timezone, None);
+
+    let ids = |v: Vec<InactiveContact>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.inactive_contacts(w.ws, t(5), 10).await.unwrap()),
+        vec![silent.id]
+    );
+    let both = s.inactive_contacts(w.ws, t(20), 10).await.unwrap();
+    assert_eq!(both[1].last_inbound_at, Some(t(10)));
+    assert_eq!(ids(both), vec![silent.id, wrote.contact_id]);
+    let (other, _) = s
+        .create_workspace("Elsewhere", "UTC", user("x@else.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(s
+        .inactive_contacts(other.id, t(20), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        s.consent_context(other.id, silent.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A notice from Parley itself is not the business answering.
+    let out = s
+        .start_conversation(
+            &Scope::system(w.ws, w.admin),
+            NewOutbound {
+                inbox: w.inbox,
+                contact: wrote.contact_id,
+                sender: None,
+                body: "Acme: help at acme.test".into(),
+                meta: Some(serde_json::json!({ "notice": "help" })),
+            },
+            t(13),
+        )
+        .await
+        .unwrap();
+    let msg = out.message.unwrap();
+    assert_eq!(msg.sender_kind, SenderKind::System);
+    assert_eq!(msg.sender_id, None);
+    assert_eq!(msg.meta, Some(serde_json::json!({ "notice": "help" })));
+    assert_eq!(out.conversation.id, wrote.conversation_id);
+    assert_eq!(out.conversation.waiting_since, Some(t(10)));
+}

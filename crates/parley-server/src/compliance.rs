@@ -1,0 +1,737 @@
+//! Texting law in the server: each workspace's compliance settings, the gate every sender asks
+//! before queueing (and the dispatcher asks again before sending), the keywords in customers'
+//! messages (STOP, START, HELP, CONFIRM and the workspace's own words), and the notices Parley
+//! sends itself (HELP answers, opt-in and opt-out confirmations, double opt-in requests).
+
+use parley_core::compliance::{self, Outbound, Policy, Recipient, Verdict, Window};
+use parley_core::consent::{self, Action, Purpose, State};
+use parley_core::keywords::{self, Keyword, Revocation};
+use parley_core::message::{Direction, SenderKind};
+use parley_core::{ContactId, ConversationId, MessageId, Timestamp};
+use parley_store::{
+    ConsentContext, InboundOutcome, InboxRow, NewConsent, NewOutbound, OutboxJob, Scope,
+    StoreError, WorkspaceRow,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::state::App;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Appended to the first business-initiated text of a conversation (CTIA: opt-out instructions).
+pub const OPT_OUT_FOOTER: &str = "Reply STOP to opt out.";
+
+/// A workspace's compliance rules, kept under `compliance` in its settings. Empty texts mean the
+/// defaults, which name the brand.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The name texts identify the sender by; empty: the workspace's name.
+    pub brand: String,
+    /// The answer to HELP / INFO.
+    pub help_text: String,
+    /// The one message confirming an opt-out.
+    pub opt_out_confirmation: String,
+    /// The message confirming an opt-in (START, or CONFIRM after a double opt-in request).
+    pub opt_in_confirmation: String,
+    /// Extra words in other languages, added to the built-in lists.
+    pub keywords: ExtraKeywords,
+    /// What a customer replies to confirm a subscription made elsewhere.
+    pub confirm_keyword: String,
+    /// Subscriptions from forms, imports and the API stay pending until confirmed by text.
+    pub double_opt_in: bool,
+    /// What the customer subscribes to, for the confirmation request.
+    pub program: String,
+    /// How often messages come, for the confirmation request.
+    pub frequency: String,
+    /// Channels whose revocations apply on every channel (the law requires it for SMS).
+    pub cross_channel_revocation: Vec<String>,
+    /// When business-initiated texts may arrive, recipient's local time.
+    pub quiet_hours: QuietHours,
+    /// Days without a word after which consent for business-initiated messages is suspended
+    /// (the number may have been reassigned); 0: never.
+    pub inactivity_days: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtraKeywords {
+    pub opt_out: Vec<String>,
+    pub opt_in: Vec<String>,
+    pub help: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            brand: String::new(),
+            help_text: String::new(),
+            opt_out_confirmation: String::new(),
+            opt_in_confirmation: String::new(),
+            keywords: ExtraKeywords::default(),
+            confirm_keyword: "CONFIRM".into(),
+            double_opt_in: true,
+            program: "account notifications".into(),
+            frequency: "Message frequency varies".into(),
+            cross_channel_revocation: vec!["sms".into()],
+            quiet_hours: QuietHours {
+                start: "08:00".into(),
+                end: "21:00".into(),
+            },
+            inactivity_days: 180,
+        }
+    }
+}
+
+/// Consent channels a setting may name.
+pub const CHANNELS: [&str; 9] = [
+    "sms",
+    "whatsapp",
+    "messenger",
+    "instagram",
+    "telegram",
+    "line",
+    "email",
+    "widget",
+    "api",
+];
+
+impl Settings {
+    /// The workspace's settings; a document that no longer parses gives the defaults.
+    pub fn of(ws: &WorkspaceRow) -> Self {
+        serde_json::from_value(ws.settings["compliance"].clone()).unwrap_or_default()
+    }
+
+    /// Checks what an admin sent, field by field.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let texts = [
+            ("brand", &self.brand, 60),
+            ("help_text", &self.help_text, 320),
+            ("opt_out_confirmation", &self.opt_out_confirmation, 320),
+            ("opt_in_confirmation", &self.opt_in_confirmation, 320),
+            ("program", &self.program, 120),
+            ("frequency", &self.frequency, 120),
+        ];
+        for (field, text, max) in texts {
+            if text.chars().count() > max {
+                return Err(ApiError::invalid(
+                    field,
+                    format!("must be at most {max} characters"),
+                ));
+            }
+        }
+        if self.program.trim().is_empty() || self.frequency.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "program",
+                "program and frequency must say what customers subscribe to and how often",
+            ));
+        }
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        let lists = [
+            ("keywords.opt_out", &self.keywords.opt_out),
+            ("keywords.opt_in", &self.keywords.opt_in),
+            ("keywords.help", &self.keywords.help),
+            ("confirm_keyword", &vec![self.confirm_keyword.clone()]),
+        ];
+        for (field, words) in lists {
+            if words.len() > 30 {
+                return Err(ApiError::invalid(field, "at most 30 words"));
+            }
+            for w in words {
+                let n = keywords::normalize(w);
+                if n.is_empty() || w.chars().count() > 40 {
+                    return Err(ApiError::invalid(
+                        field,
+                        format!("{w:?} must be a word or two of letters or digits"),
+                    ));
+                }
+                let builtin = keywords::keyword(&n, &[], &[], &[]);
+                let clash = seen.iter().find(|(s, _)| *s == n).map(|(_, f)| *f).or(
+                    match (builtin, field) {
+                        (Some(Keyword::OptOut), f) if f != "keywords.opt_out" => Some("STOP"),
+                        (Some(Keyword::OptIn), f) if f != "keywords.opt_in" => Some("START"),
+                        (Some(Keyword::Help), f) if f != "keywords.help" => Some("HELP"),
+                        _ => None,
+                    },
+                );
+                if let Some(other) = clash {
+                    return Err(ApiError::invalid(
+                        field,
+                        format!("{w:?} already means something else ({other})"),
+                    ));
+                }
+                seen.push((n, field));
+            }
+        }
+        for c in &self.cross_channel_revocation {
+            if !CHANNELS.contains(&c.as_str()) {
+                return Err(ApiError::invalid(
+                    "cross_channel_revocation",
+                    format!("{c:?} is not a channel; use {}", CHANNELS.join(", ")),
+                ));
+            }
+        }
+        Window::parse(&self.quiet_hours.start, &self.quiet_hours.end)
+            .map_err(|e| ApiError::invalid("quiet_hours", e.reason))?;
+        if self.inactivity_days > 3650 {
+            return Err(ApiError::invalid(
+                "inactivity_days",
+                "must be at most 3650 (0 turns the suspension off)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn policy(&self, ws: &WorkspaceRow) -> Policy {
+        Policy {
+            quiet_hours: Window::parse(&self.quiet_hours.start, &self.quiet_hours.end)
+                .unwrap_or(Window::FEDERAL),
+            inactivity_ms: (self.inactivity_days > 0)
+                .then(|| i64::from(self.inactivity_days) * DAY_MS),
+            timezone: ws.timezone.clone(),
+        }
+    }
+
+    fn brand<'a>(&'a self, ws: &'a WorkspaceRow) -> &'a str {
+        if self.brand.trim().is_empty() {
+            &ws.name
+        } else {
+            self.brand.trim()
+        }
+    }
+
+    fn or_default(text: &str, default: String) -> String {
+        if text.trim().is_empty() {
+            default
+        } else {
+            text.trim().to_string()
+        }
+    }
+
+    pub fn help_text(&self, ws: &WorkspaceRow) -> String {
+        Self::or_default(&self.help_text, format!(
+            "{}: for help, reply to this message and a person will answer. Msg & data rates may apply. Reply STOP to opt out.",
+            self.brand(ws)
+        ))
+    }
+
+    pub fn opt_out_text(&self, ws: &WorkspaceRow) -> String {
+        Self::or_default(&self.opt_out_confirmation, format!(
+            "{}: you are unsubscribed and will receive no more messages. Reply START to resubscribe.",
+            self.brand(ws)
+        ))
+    }
+
+    pub fn opt_in_text(&self, ws: &WorkspaceRow) -> String {
+        Self::or_default(&self.opt_in_confirmation, format!(
+            "{}: you are subscribed to {}. {}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
+            self.brand(ws), self.program, self.frequency
+        ))
+    }
+
+    /// The double opt-in request: what, how often, that fees may apply, how to stop.
+    pub fn confirm_request_text(&self, ws: &WorkspaceRow) -> String {
+        format!(
+            "{}: reply {} to get {}. {}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
+            self.brand(ws),
+            self.confirm_keyword.trim().to_uppercase(),
+            self.program,
+            self.frequency
+        )
+    }
+
+    fn revokes_everywhere(&self, channel: &str) -> bool {
+        self.cross_channel_revocation.iter().any(|c| c == channel)
+    }
+}
+
+/// The consent channel of an inbox kind: SMS for Twilio numbers, else the kind itself.
+pub fn consent_channel(kind: &str) -> &str {
+    match kind {
+        "twilio" => "sms",
+        other => other,
+    }
+}
+
+/// What a conversation's history says about a new outbound message in it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts {
+    /// The customer has written in it.
+    pub customer_started: bool,
+    /// A business-initiated text already went out in it (so it carried the opt-out footer).
+    pub business_texted: bool,
+}
+
+/// Reads the conversation's recent history for `Facts`.
+pub async fn facts(
+    app: &App,
+    scope: &Scope,
+    conversation: Option<ConversationId>,
+) -> Result<Facts, ApiError> {
+    let Some(id) = conversation else {
+        return Ok(Facts::default());
+    };
+    let entries = app.store.timeline(scope, id, None, 200).await?;
+    let mut f = Facts::default();
+    for e in entries.iter().filter(|e| e.event.kind == "message.created") {
+        let Ok(v) = serde_json::from_str::<Value>(&e.event.data) else {
+            continue;
+        };
+        let m = &v["message"];
+        if m["direction"] == Direction::Inbound.as_str() {
+            f.customer_started = true;
+        } else if m["meta"]["compliance"]["business"] == true {
+            f.business_texted = true;
+        }
+    }
+    Ok(f)
+}
+
+/// The recipient's number for the gate: the channel's own address when it is a phone number.
+fn recipient_phone(channel: &str, address: Option<&str>, ctx: &ConsentContext) -> Option<String> {
+    match (channel, address) {
+        ("sms", Some(a)) => Some(a.to_string()),
+        ("whatsapp", Some(a)) if a.bytes().all(|b| b.is_ascii_digit()) => Some(format!("+{a}")),
+        _ => ctx.phone.clone(),
+    }
+}
+
+fn verdict_for(
+    ctx: &ConsentContext,
+    msg: &Outbound<'_>,
+    address: Option<&str>,
+    now: Timestamp,
+) -> Verdict {
+    let settings = Settings::of(&ctx.workspace);
+    let entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
+    let phone = recipient_phone(msg.channel, address, ctx);
+    let to = Recipient {
+        phone: phone.as_deref(),
+        timezone: ctx.timezone.as_deref(),
+        last_inbound: ctx.last_inbound,
+    };
+    compliance::check(msg, &entries, &to, &settings.policy(&ctx.workspace), now)
+}
+
+/// A message the gate let through at compose time: its text (with the opt-out footer when it
+/// needs one), the `compliance` block for its meta, and the hold when quiet hours delay it.
+pub struct Admitted {
+    pub body: String,
+    pub block: Value,
+    pub hold: Option<Value>,
+}
+
+impl Admitted {
+    /// The message's meta with the compliance block added.
+    pub fn meta(&self, meta: Option<Value>) -> Option<Value> {
+        let mut m = meta.unwrap_or_else(|| json!({}));
+        m["compliance"] = self.block.clone();
+        Some(m)
+    }
+}
+
+/// Asks the gate about a message an agent (or the API) is about to queue. A denial is the 422
+/// the sender sees, with the gate's code and reason.
+pub async fn admit(
+    app: &App,
+    inbox: &InboxRow,
+    contact: ContactId,
+    purpose: Purpose,
+    facts: Facts,
+    body: String,
+) -> Result<Admitted, ApiError> {
+    let ctx = app
+        .store
+        .consent_context(inbox.workspace_id, contact)
+        .await?;
+    let channel = consent_channel(&inbox.kind);
+    let msg = Outbound {
+        purpose,
+        channel,
+        customer_started: facts.customer_started,
+        notice: false,
+        channel_closed: None,
+    };
+    let hold = match verdict_for(&ctx, &msg, None, app.now()) {
+        Verdict::Deny { code, reason } => {
+            return Err(ApiError::Unprocessable {
+                code,
+                message: reason,
+                field: None,
+            })
+        }
+        Verdict::Hold { until, reason } => {
+            Some(json!({ "verdict": "hold", "until": until, "reason": reason }))
+        }
+        Verdict::Allow => None,
+    };
+    let effective = compliance::effective_purpose(&msg);
+    let business = effective != Purpose::Conversational;
+    let footer = business
+        && channel == "sms"
+        && !facts.business_texted
+        && !keywords::normalize(&body).split(' ').any(|w| w == "STOP");
+    let body = if footer {
+        format!("{}\n\n{OPT_OUT_FOOTER}", body.trim_end())
+    } else {
+        body
+    };
+    Ok(Admitted {
+        body,
+        block: json!({
+            "purpose": effective,
+            "customer_started": facts.customer_started,
+            "business": business,
+            "opt_out_footer": footer,
+        }),
+        hold,
+    })
+}
+
+/// The gate's verdict on each purpose for a conversation, for the composer to show before the
+/// agent writes.
+pub async fn preview(
+    app: &App,
+    inbox: &InboxRow,
+    contact: ContactId,
+    facts: Facts,
+    channel_closed: Option<String>,
+) -> Result<Value, ApiError> {
+    let ctx = app
+        .store
+        .consent_context(inbox.workspace_id, contact)
+        .await?;
+    let mut out = json!({});
+    for purpose in Purpose::ALL {
+        let msg = Outbound {
+            purpose,
+            channel: consent_channel(&inbox.kind),
+            customer_started: facts.customer_started,
+            notice: false,
+            channel_closed: channel_closed.clone(),
+        };
+        out[purpose.as_str()] = verdict_json(&verdict_for(&ctx, &msg, None, app.now()));
+    }
+    Ok(out)
+}
+
+pub fn verdict_json(v: &Verdict) -> Value {
+    match v {
+        Verdict::Allow => json!({ "verdict": "allow" }),
+        Verdict::Hold { until, reason } => {
+            json!({ "verdict": "hold", "until": until, "reason": reason })
+        }
+        Verdict::Deny { code, reason } => {
+            json!({ "verdict": "deny", "code": code, "reason": reason })
+        }
+    }
+}
+
+/// The dispatcher's check right before sending: a revocation, a lapse or quiet hours that came
+/// while the message waited still stop or hold it.
+pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> {
+    let ctx = app
+        .store
+        .consent_context(job.inbox.workspace_id, job.contact_id)
+        .await?;
+    let meta = job.message.meta.as_ref();
+    let block = meta.map(|m| &m["compliance"]);
+    let purpose = block
+        .and_then(|b| b["purpose"].as_str())
+        .and_then(Purpose::parse)
+        .unwrap_or(Purpose::Conversational);
+    let msg = Outbound {
+        purpose,
+        channel: consent_channel(&job.inbox.kind),
+        customer_started: block
+            .and_then(|b| b["customer_started"].as_bool())
+            .unwrap_or(true),
+        notice: job.message.sender_kind == SenderKind::System
+            && meta.is_some_and(|m| m["notice"].is_string()),
+        channel_closed: None,
+    };
+    Ok(verdict_for(
+        &ctx,
+        &msg,
+        Some(&job.identity.external_id),
+        app.now(),
+    ))
+}
+
+/// Sends a message from Parley itself (a HELP answer, a confirmation) in the contact's
+/// conversation on this inbox. The gate lets notices through; nothing else may use this.
+pub async fn notice(
+    app: &App,
+    inbox: &InboxRow,
+    contact: ContactId,
+    kind: &str,
+    body: String,
+) -> Result<Option<MessageId>, StoreError> {
+    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let out = app
+        .store
+        .start_conversation(
+            &scope,
+            NewOutbound {
+                inbox: inbox.id,
+                contact,
+                sender: None,
+                body,
+                meta: Some(json!({ "notice": kind })),
+            },
+            app.now(),
+        )
+        .await?;
+    app.dispatch_bell.notify_one();
+    Ok(out.message.map(|m| m.id))
+}
+
+/// Twilio answers STOP, START and HELP itself on long codes (channels reference 1.7) unless the
+/// account turned its opt-out handling off; Parley then stays quiet so no one gets two answers.
+fn provider_answers(inbox: &InboxRow) -> bool {
+    inbox.kind == "twilio"
+        && inbox
+            .settings
+            .get("provider_answers_keywords")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+}
+
+/// Acts on compliance keywords in a customer's message, right after it is stored and before
+/// anything else answers it. Also for a provider's redelivery (the first delivery may have failed
+/// after storing the message): only changes are recorded, and a HELP is answered once.
+pub async fn on_inbound(
+    app: &App,
+    inbox: &InboxRow,
+    out: &InboundOutcome,
+    text: &str,
+) -> Result<(), StoreError> {
+    let (contact, message) = (out.contact_id, out.message_id);
+    let ws = app.workspace(inbox.workspace_id).await?;
+    let settings = Settings::of(&ws);
+    let k = &settings.keywords;
+    let confirm = keywords::normalize(&settings.confirm_keyword);
+    let is_confirm = !confirm.is_empty() && keywords::normalize(text) == confirm;
+    let (action, probable) = match keywords::keyword(text, &k.opt_out, &k.opt_in, &k.help) {
+        _ if is_confirm => {
+            return confirm_subscription(app, inbox, &ws, contact, text, message).await
+        }
+        Some(Keyword::OptOut) => (Action::Revoke, false),
+        Some(Keyword::OptIn) => (Action::Grant, false),
+        Some(Keyword::Help) => {
+            let skip =
+                provider_answers(inbox) || (out.duplicate && answered(app, inbox, out).await?);
+            if !skip {
+                let body = settings.help_text(&ws);
+                notice(app, inbox, contact, "help", body).await?;
+            }
+            return Ok(());
+        }
+        None => match keywords::revocation(text) {
+            Some(Revocation::Clear) => (Action::Revoke, false),
+            // Unsure ("I want to cancel"): business-initiated messages stop until an agent
+            // reviews it; answers in the conversation still go.
+            Some(Revocation::Probable) => (Action::Revoke, true),
+            None => return Ok(()),
+        },
+    };
+    let channel = consent_channel(&inbox.kind);
+    // Only changes are recorded: "YES" is also just an answer (an opt-in only for someone who
+    // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
+    let history = app.store.consent_history(ws.id, contact).await?;
+    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
+    let purposes: &[Purpose] = match (action, probable) {
+        (Action::Revoke, true) => &[Purpose::Informational, Purpose::Promotional],
+        (Action::Revoke, false) => &Purpose::ALL,
+        (_, _) => &[Purpose::Conversational, Purpose::Informational],
+    };
+    let revoked = consent::state(&entries, purposes[0], channel) == State::Revoked;
+    if revoked == (action == Action::Revoke) {
+        return Ok(());
+    }
+    let source = if probable {
+        "probable_keyword"
+    } else {
+        "keyword"
+    };
+    let scope = (!settings.revokes_everywhere(channel)).then(|| channel.to_string());
+    record_all(
+        app,
+        &ws,
+        contact,
+        purposes,
+        action,
+        source,
+        scope,
+        json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
+    )
+    .await?;
+    if probable || provider_answers(inbox) {
+        return Ok(());
+    }
+    // At most one confirmation: only a change gets here.
+    let (kind, body) = match action {
+        Action::Revoke => ("opt_out_confirmation", settings.opt_out_text(&ws)),
+        _ => ("opt_in_confirmation", settings.opt_in_text(&ws)),
+    };
+    notice(app, inbox, contact, kind, body).await?;
+    Ok(())
+}
+
+/// Whether Parley already sent a notice after this customer message (a redelivered HELP).
+async fn answered(app: &App, inbox: &InboxRow, out: &InboundOutcome) -> Result<bool, StoreError> {
+    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let entries = app
+        .store
+        .timeline(&scope, out.conversation_id, None, 50)
+        .await?;
+    let id = out.message_id.to_string();
+    let mut after = false;
+    for e in entries.iter().filter(|e| e.event.kind == "message.created") {
+        let v: Value = serde_json::from_str(&e.event.data).unwrap_or_default();
+        if v["message"]["id"] == id.as_str() {
+            after = true;
+        } else if after && v["message"]["meta"]["notice"].is_string() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one ledger entry's fields, repeated per purpose"
+)]
+async fn record_all(
+    app: &App,
+    ws: &WorkspaceRow,
+    contact: ContactId,
+    purposes: &[Purpose],
+    action: Action,
+    source: &str,
+    channel: Option<String>,
+    evidence: Value,
+) -> Result<(), StoreError> {
+    for &purpose in purposes {
+        app.store
+            .record_consent(
+                ws.id,
+                NewConsent {
+                    contact,
+                    purpose,
+                    action,
+                    source: source.into(),
+                    channel: channel.clone(),
+                    evidence: evidence.clone(),
+                    at: app.now(),
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// CONFIRM from the customer's phone: every subscription pending on this channel is granted.
+async fn confirm_subscription(
+    app: &App,
+    inbox: &InboxRow,
+    ws: &WorkspaceRow,
+    contact: ContactId,
+    text: &str,
+    message: MessageId,
+) -> Result<(), StoreError> {
+    let channel = consent_channel(&inbox.kind);
+    let history = app.store.consent_history(ws.id, contact).await?;
+    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
+    let pending: Vec<Purpose> = Purpose::ALL
+        .into_iter()
+        .filter(|p| consent::state(&entries, *p, channel) == State::Pending)
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    record_all(
+        app,
+        ws,
+        contact,
+        &pending,
+        Action::Grant,
+        "double_opt_in",
+        Some(channel.to_string()),
+        json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
+    )
+    .await?;
+    let settings = Settings::of(ws);
+    notice(
+        app,
+        inbox,
+        contact,
+        "opt_in_confirmation",
+        settings.opt_in_text(ws),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A subscription from a form, an import or the API, under double opt-in: recorded as pending
+/// and a confirmation request texted from an SMS inbox that reaches the contact.
+pub async fn request_subscription(
+    app: &App,
+    ws: &WorkspaceRow,
+    contact: ContactId,
+    purpose: Purpose,
+    source: &str,
+    evidence: Value,
+) -> Result<(parley_store::ConsentEvent, Value), ApiError> {
+    let ctx = app.store.consent_context(ws.id, contact).await?;
+    let entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
+    if consent::state(&entries, purpose, "sms") == State::Revoked {
+        return Err(ApiError::Unprocessable {
+            code: "opted_out",
+            message: "This customer opted out by text; they must text START before a new subscription can be confirmed.".into(),
+            field: None,
+        });
+    }
+    let e = app
+        .store
+        .record_consent(
+            ws.id,
+            NewConsent {
+                contact,
+                purpose,
+                action: Action::Request,
+                source: source.into(),
+                channel: Some("sms".into()),
+                evidence,
+                at: app.now(),
+            },
+        )
+        .await?;
+    let sms = app.store.inboxes_of_kind("twilio").await?;
+    let Some(inbox) = sms
+        .into_iter()
+        .find(|i| i.workspace_id == ws.id && ctx.phone.is_some())
+    else {
+        let reason = if ctx.phone.is_none() {
+            "the contact has no phone number"
+        } else {
+            "the workspace has no SMS inbox"
+        };
+        return Ok((e, json!({ "sent": false, "reason": reason })));
+    };
+    let body = Settings::of(ws).confirm_request_text(ws);
+    let id = notice(app, &inbox, contact, "confirm_request", body).await?;
+    Ok((
+        e,
+        json!({ "sent": true, "inbox_id": inbox.id, "message_id": id }),
+    ))
+}

@@ -1,0 +1,267 @@
+//! Compliance administration: the workspace's texting rules, the report of numbers silent long
+//! enough to have been reassigned (and their purge), and the export of a contact's consent ledger.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_core::contact::IdentityKind;
+use parley_core::ContactId;
+use parley_store::ContactPatch;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{require_admin, require_supervisor, Auth};
+use crate::compliance::Settings;
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::state::App;
+
+const DAY_MS: i64 = 86_400_000;
+
+fn settings_body(ws: &parley_store::WorkspaceRow) -> Value {
+    let s = Settings::of(ws);
+    json!({
+        "settings": s,
+        "texts": {
+            "help": s.help_text(ws),
+            "opt_out_confirmation": s.opt_out_text(ws),
+            "opt_in_confirmation": s.opt_in_text(ws),
+            "confirm_request": s.confirm_request_text(ws),
+            "opt_out_footer": crate::compliance::OPT_OUT_FOOTER,
+        },
+    })
+}
+
+/// `GET /api/v1/compliance/settings`: the rules and the texts they produce.
+pub async fn get_settings(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let ws = app.store.workspace(p.workspace_id).await?;
+    Ok(Json(settings_body(&ws)))
+}
+
+/// `PUT /api/v1/compliance/settings`: replaces the rules; fields left out take their defaults.
+pub async fn put_settings(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(new): Json<Settings>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    new.validate()?;
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let mut doc = if ws.settings.is_object() {
+        ws.settings.clone()
+    } else {
+        json!({})
+    };
+    let before = doc.get("compliance").cloned();
+    doc["compliance"] = serde_json::to_value(&new).map_err(|e| ApiError::Internal(e.into()))?;
+    let ws = app.store.set_workspace_settings(ws.id, doc).await?;
+    app.forget_workspace(ws.id);
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "settings.compliance",
+        ws.id,
+        json!({ "before": before, "after": new }),
+    )
+    .await;
+    Ok(Json(settings_body(&ws)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InactiveQuery {
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// `GET /api/v1/compliance/inactive`: contacts whose number has been silent longer than the
+/// workspace's inactivity period; their consent for business-initiated messages is suspended.
+pub async fn inactive(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Query(q): Query<InactiveQuery>,
+) -> ApiResult<Json<Value>> {
+    require_supervisor(&p)?;
+    let limit = super::limit(q.limit.as_deref(), 100, 1000)?;
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let days = Settings::of(&ws).inactivity_days;
+    if days == 0 {
+        return Ok(Json(
+            json!({ "inactivity_days": 0, "silent_since": null, "items": [] }),
+        ));
+    }
+    let now = app.now();
+    let cutoff = now.plus_millis(-i64::from(days) * DAY_MS);
+    let items: Vec<Value> = app
+        .store
+        .inactive_contacts(ws.id, cutoff, limit)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let last = c.last_inbound_at.unwrap_or(c.created_at);
+            let mut v = json!(c);
+            v["days_silent"] = json!((now.0 - last.0) / DAY_MS);
+            v
+        })
+        .collect();
+    Ok(Json(
+        json!({ "inactivity_days": days, "silent_since": cutoff, "items": items }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    contact_ids: Vec<ContactId>,
+}
+
+/// `POST /api/v1/compliance/inactive/purge`: forgets the phone numbers of the listed inactive
+/// contacts (their phone and WhatsApp addresses), so nothing can be sent to whoever has the
+/// number now. The contacts, their history and their consent ledger stay.
+pub async fn purge(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<PurgeRequest>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    if req.contact_ids.is_empty() || req.contact_ids.len() > 1000 {
+        return Err(ApiError::invalid(
+            "contact_ids",
+            "must list 1 to 1000 contacts from the inactive report",
+        ));
+    }
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let days = Settings::of(&ws).inactivity_days;
+    let cutoff = app.now().plus_millis(-i64::from(days) * DAY_MS);
+    let listed = if days == 0 {
+        Vec::new()
+    } else {
+        app.store.inactive_contacts(ws.id, cutoff, 100_000).await?
+    };
+    // Every id is checked before anything changes.
+    if let Some(id) = req
+        .contact_ids
+        .iter()
+        .find(|id| !listed.iter().any(|c| c.id == **id))
+    {
+        return Err(ApiError::Unprocessable {
+            code: "not_inactive",
+            message: format!(
+                "contact {id} is not on the inactive report (it wrote recently, has no phone, or does not exist)"
+            ),
+            field: Some("contact_ids"),
+        });
+    }
+    for id in &req.contact_ids {
+        let contact = app.store.contact(ws.id, *id).await?;
+        for ident in contact
+            .identities
+            .iter()
+            .filter(|i| matches!(i.kind, IdentityKind::Phone | IdentityKind::Whatsapp))
+        {
+            app.store.remove_identity(ws.id, *id, ident.id).await?;
+        }
+        let patch = ContactPatch {
+            phone: Some(None),
+            ..ContactPatch::default()
+        };
+        app.store
+            .update_contact(ws.id, *id, patch, app.now())
+            .await?;
+    }
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "compliance.purge",
+        ws.id,
+        json!({ "contact_ids": req.contact_ids }),
+    )
+    .await;
+    Ok(Json(json!({ "purged": req.contact_ids.len() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/v1/contacts/{id}/consent/export?format=json|csv`: the contact's whole consent
+/// ledger with its evidence, for auditors.
+pub async fn export_consent(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        return Err(ApiError::invalid("format", "must be json or csv"));
+    }
+    let contact = app.store.contact(p.workspace_id, id).await?;
+    let ledger = app.store.consent_history(p.workspace_id, id).await?;
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "consent.export",
+        id,
+        json!({ "format": format, "entries": ledger.len() }),
+    )
+    .await;
+    let name = format!("consent-{id}.{format}");
+    let disposition = format!("attachment; filename=\"{name}\"");
+    if format == "json" {
+        let body = json!({ "contact": contact, "exported_at": app.now(), "ledger": ledger });
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_DISPOSITION, disposition)],
+            Json(body),
+        )
+            .into_response());
+    }
+    let mut csv = String::from("at,purpose,action,source,channel,evidence\r\n");
+    for e in &ledger {
+        let row = [
+            e.at.to_rfc3339(),
+            e.purpose.as_str().to_string(),
+            e.action.as_str().to_string(),
+            e.source.clone(),
+            e.channel.clone().unwrap_or_else(|| "all".into()),
+            e.evidence.to_string(),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so a spreadsheet does not run
+/// a customer's text as a formula.
+fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}

@@ -1,0 +1,561 @@
+//! Texting law end to end: the workspace's rules, keywords in other languages, HELP answers and
+//! the one confirmation of an opt-out, double opt-in by SMS, the gate's denials and quiet-hours
+//! holds, the opt-out footer, silent numbers and their purge, and the consent export.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::{Callback, TestApp};
+use crate::on_both;
+use crate::twilio::{fake_twilio, form, post_signed, SID, TOKEN};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A fixed-offset zone where it is now about `hour` o'clock, so quiet hours do not depend on when
+/// the test runs.
+fn zone_at(hour: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut offset = hour - (now / 3600) % 24;
+    if offset > 14 {
+        offset -= 24;
+    }
+    if offset < -12 {
+        offset += 24;
+    }
+    // POSIX sign: Etc/GMT-5 is five hours ahead of UTC.
+    match offset {
+        0 => "Etc/GMT".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+async fn put(t: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    t.call(reqwest::Method::PUT, path, token, Some(body)).await
+}
+
+async fn wait_bodies(fake: &crate::twilio::FakeTwilio, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let b = fake.bodies();
+        if b.len() >= n {
+            return b;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("Twilio did not receive {n} messages: {:?}", fake.bodies());
+}
+
+fn texts(deliveries: &[(Option<String>, String)]) -> Vec<String> {
+    deliveries
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+on_both!(
+    workspace_rules_are_validated_and_drive_keywords,
+    |t: TestApp| async move {
+        let (s, v) = t.get("/api/v1/compliance/settings", &t.admin_token).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["settings"]["confirm_keyword"], "CONFIRM");
+        assert_eq!(
+            v["settings"]["quiet_hours"],
+            json!({ "start": "08:00", "end": "21:00" })
+        );
+        assert_eq!(v["settings"]["cross_channel_revocation"], json!(["sms"]));
+        assert!(
+            v["texts"]["help"].as_str().unwrap().starts_with("Acme:"),
+            "{v}"
+        );
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        let path = "/api/v1/compliance/settings";
+        let (s, v) = put(&t, path, &agent, json!({})).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{v}"
+        );
+        for (bad, field) in [
+            (
+                json!({ "quiet_hours": { "start": "21:00", "end": "08:00" } }),
+                "quiet_hours",
+            ),
+            (
+                json!({ "keywords": { "opt_in": ["stop"] } }),
+                "keywords.opt_in",
+            ),
+            (
+                json!({ "keywords": { "opt_out": ["ALTO"], "help": ["alto"] } }),
+                "keywords.help",
+            ),
+            (
+                json!({ "cross_channel_revocation": ["fax"] }),
+                "cross_channel_revocation",
+            ),
+            (json!({ "inactivity_days": 100000 }), "inactivity_days"),
+        ] {
+            let (s, v) = put(&t, path, &t.admin_token, bad.clone()).await;
+            assert_eq!(
+                (s, v["error"]["field"].as_str()),
+                (422, Some(field)),
+                "{bad}: {v}"
+            );
+        }
+        let (s, v) = put(&t, path, &t.admin_token, json!({ "quiet": true })).await;
+        assert!(
+            (400..500).contains(&s) && v["error"]["code"].is_string(),
+            "{v}"
+        );
+        let rules = json!({
+            "brand": "Acme Tienda",
+            "help_text": "Acme Tienda: ayuda en acme.test. Responda ALTO para cancelar.",
+            "keywords": { "opt_out": ["ALTO", "cancelar"], "opt_in": ["COMENZAR"], "help": ["AYUDA"] },
+        });
+        let (s, v) = put(&t, path, &t.admin_token, rules).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(v["texts"]["opt_out_confirmation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Acme Tienda:"));
+        let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        assert_eq!(
+            audit["items"][0]["action"], "settings.compliance",
+            "{audit}"
+        );
+
+        // An API inbox stands in for any channel Parley answers on itself.
+        let cb = Callback::start(0).await;
+        let (inbox, secret) = t.api_inbox("Shop", &cb.url).await;
+        assert_eq!(t.inbound(&inbox, &secret, "c1", "m1", "Hola").await.0, 200);
+        assert_eq!(t.inbound(&inbox, &secret, "c1", "m2", "ayuda").await.0, 200);
+        let got = texts(&cb.wait_for(1).await);
+        assert_eq!(
+            got,
+            vec!["Acme Tienda: ayuda en acme.test. Responda ALTO para cancelar."]
+        );
+        // A redelivered HELP is not answered twice.
+        assert_eq!(t.inbound(&inbox, &secret, "c1", "m2", "ayuda").await.0, 200);
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let contact = list["items"][0]["contact_id"].as_str().unwrap().to_string();
+        // "Alto." opts out on this channel, with exactly one confirmation.
+        assert_eq!(t.inbound(&inbox, &secret, "c1", "m3", "Alto.").await.0, 200);
+        assert_eq!(t.inbound(&inbox, &secret, "c1", "m4", "ALTO").await.0, 200);
+        let got = texts(&cb.wait_for(2).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(cb.received.lock().unwrap().len(), 2, "{got:?}");
+        assert!(got[1].contains("unsubscribed"), "{got:?}");
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(c["states"]["api"]["conversational"], "revoked", "{c}");
+        assert_eq!(
+            c["states"]["email"]["conversational"], "unknown",
+            "a revocation outside SMS stays on its channel by default"
+        );
+        let reply = json!({ "body": "Are you sure?" });
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                reply,
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("opted_out")),
+            "{v}"
+        );
+        // The workspace's opt-in word brings them back, confirmed once.
+        assert_eq!(
+            t.inbound(&inbox, &secret, "c1", "m5", "comenzar").await.0,
+            200
+        );
+        let got = texts(&cb.wait_for(3).await);
+        assert!(got[2].contains("subscribed"), "{got:?}");
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Welcome back" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+);
+
+on_both!(
+    double_opt_in_then_business_texts_with_the_footer_and_quiet_hours,
+    |t: TestApp| async move {
+        let (base, fake) = fake_twilio().await;
+        let (s, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let inbox = inbox["id"].as_str().unwrap().to_string();
+        let phone = "+12125550147";
+        let (s, k) = t
+            .post("/api/v1/contacts", &t.admin_token, json!({ "name": "Dana", "phone": phone, "custom_fields": { "timezone": zone_at(12) } }))
+            .await;
+        assert_eq!(s, 201, "{k}");
+        let contact = k["id"].as_str().unwrap().to_string();
+        let start = |body: &str, purpose: &str| {
+            t.post(
+                "/api/v1/conversations",
+                &t.admin_token,
+                json!({ "inbox_id": inbox, "contact_id": contact, "body": body, "purpose": purpose }),
+            )
+        };
+        // Nothing on record: a business-initiated text is refused, with the reason.
+        let (s, v) = start("Your order shipped", "informational").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("no_consent")),
+            "{v}"
+        );
+        // A web form's subscription waits for CONFIRM; the request says what, how often, fees, STOP.
+        let (s, e) = t
+            .post(&format!("/api/v1/contacts/{contact}/consent"), &t.admin_token,
+                json!({ "purpose": "informational", "action": "grant", "source": "web_form", "evidence": { "form": "checkout", "ip": "203.0.113.9" } }))
+            .await;
+        assert_eq!(s, 201, "{e}");
+        assert_eq!(e["action"], "request");
+        assert_eq!(e["confirmation"]["sent"], true, "{e}");
+        let sent = wait_bodies(&fake, 1).await;
+        for part in [
+            "reply CONFIRM",
+            "account notifications",
+            "Msg & data rates may apply",
+            "STOP",
+        ] {
+            assert!(sent[0].contains(part), "{part} missing from {:?}", sent[0]);
+        }
+        let (s, v) = start("Your order shipped", "informational").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("consent_pending")),
+            "{v}"
+        );
+        // Promotional consent given by voice is not written consent.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+                json!({ "purpose": "promotional", "action": "grant", "source": "agent" }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("written_consent_required")),
+            "{v}"
+        );
+        // CONFIRM from their phone grants it and is acknowledged.
+        let sms = |sid: &str, body: &str| {
+            form(&[
+                ("MessageSid", sid),
+                ("AccountSid", SID),
+                ("From", phone),
+                ("To", "+15017122661"),
+                ("Body", body),
+                ("NumMedia", "0"),
+            ])
+        };
+        assert_eq!(
+            post_signed(&t, &inbox, &sms("SMc1", "confirm"), TOKEN)
+                .await
+                .0,
+            200
+        );
+        let sent = wait_bodies(&fake, 2).await;
+        assert!(sent[1].contains("you are subscribed"), "{sent:?}");
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(c["states"]["sms"]["informational"], "granted", "{c}");
+        assert_eq!(
+            c["history"].as_array().unwrap().last().unwrap()["source"],
+            "double_opt_in"
+        );
+
+        // The first business text of the conversation carries the opt-out footer; the next not.
+        let (s, v) = start("Your order shipped", "informational").await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["compliance"]["verdict"], "allow");
+        assert_eq!(
+            v["message"]["body"],
+            "Your order shipped\n\nReply STOP to opt out."
+        );
+        let (s, v) = start("It arrives Tuesday", "informational").await;
+        assert_eq!(
+            (s, v["message"]["body"].as_str()),
+            (201, Some("It arrives Tuesday")),
+            "{v}"
+        );
+        let sent = wait_bodies(&fake, 4).await;
+        assert_eq!(sent[2], "Your order shipped\n\nReply STOP to opt out.");
+        // Promotional needs its own consent; the composer sees the gate's verdicts first.
+        let conv = v["conversation"]["id"].as_str().unwrap().to_string();
+        let (_, ch) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/channel"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            ch["compliance"]["informational"]["verdict"], "allow",
+            "{ch}"
+        );
+        assert_eq!(
+            ch["compliance"]["promotional"]["code"], "no_consent",
+            "{ch}"
+        );
+        let (s, v) = start("20% off today", "promotional").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("no_consent")),
+            "{v}"
+        );
+
+        // At 3 a.m. their time an informational text is held until 8, not sent.
+        let (s, _) = t
+            .patch(
+                &format!("/api/v1/contacts/{contact}"),
+                &t.admin_token,
+                json!({ "custom_fields": { "timezone": zone_at(3) } }),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, v) = start("Reminder: pick-up tomorrow", "informational").await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["compliance"]["verdict"], "hold", "{v}");
+        assert!(
+            v["compliance"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("Quiet hours"),
+            "{v}"
+        );
+        let until =
+            parley_core::Timestamp::parse_rfc3339(v["compliance"]["until"].as_str().unwrap())
+                .unwrap();
+        let wait = until.0 - t.app.now().0;
+        assert!(
+            (4 * 3_600_000..=6 * 3_600_000).contains(&wait),
+            "held for {wait} ms"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(fake.bodies().len(), 4, "nothing goes out in quiet hours");
+        // A conversational answer to the customer goes at any hour.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Thanks for confirming!" }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["compliance"]["verdict"].as_str()),
+            (201, Some("allow")),
+            "{v}"
+        );
+        let sent = wait_bodies(&fake, 5).await;
+        assert_eq!(sent[4], "Thanks for confirming!");
+    }
+);
+
+on_both!(
+    silent_numbers_are_suspended_reported_and_purged,
+    |t: TestApp| async move {
+        let (base, _fake) = fake_twilio().await;
+        let (_, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+            .await;
+        let inbox = inbox["id"].as_str().unwrap().to_string();
+        let ws = t.app.store.first_workspace().await.unwrap().unwrap().id;
+        let long_ago = t.app.now().plus_millis(-400 * DAY_MS);
+        let old = t
+            .app
+            .store
+            .create_contact(
+                ws,
+                parley_store::NewContact {
+                    name: Some("Old".into()),
+                    email: None,
+                    phone: Some("+12125550148".into()),
+                    custom_fields: serde_json::Map::from_iter([(
+                        "timezone".to_string(),
+                        json!(zone_at(12)),
+                    )]),
+                    identities: vec![],
+                },
+                long_ago,
+            )
+            .await
+            .unwrap();
+        t.app
+            .store
+            .record_consent(
+                ws,
+                parley_store::NewConsent {
+                    contact: old.id,
+                    purpose: parley_core::consent::Purpose::Informational,
+                    action: parley_core::consent::Action::Grant,
+                    source: "web_form".into(),
+                    channel: Some("sms".into()),
+                    evidence: json!({}),
+                    at: long_ago,
+                },
+            )
+            .await
+            .unwrap();
+        let (_, fresh) = t
+            .post(
+                "/api/v1/contacts",
+                &t.admin_token,
+                json!({ "name": "New", "phone": "+12125550149" }),
+            )
+            .await;
+        let fresh = fresh["id"].as_str().unwrap().to_string();
+        let (s, v) = t
+            .post("/api/v1/conversations", &t.admin_token, json!({ "inbox_id": inbox, "contact_id": old.id, "body": "Hello again", "purpose": "informational" }))
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("inactive_number")),
+            "{v}"
+        );
+        // The report is for supervisors and admins.
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        let (_, sup) = t.user("sue@acme.test", "supervisor").await;
+        assert_eq!(t.get("/api/v1/compliance/inactive", &agent).await.0, 403);
+        let (s, r) = t.get("/api/v1/compliance/inactive", &sup).await;
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["inactivity_days"], 180);
+        assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
+        assert_eq!(r["items"][0]["id"], json!(old.id));
+        assert!(r["items"][0]["days_silent"].as_i64().unwrap() >= 399, "{r}");
+        // Purging checks every id first: one that is not silent changes nothing.
+        let path = "/api/v1/compliance/inactive/purge";
+        let (s, _) = t.post(path, &sup, json!({ "contact_ids": [old.id] })).await;
+        assert_eq!(s, 403);
+        let (s, v) = t
+            .post(
+                path,
+                &t.admin_token,
+                json!({ "contact_ids": [old.id, fresh] }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("not_inactive")),
+            "{v}"
+        );
+        let (_, k) = t
+            .get(&format!("/api/v1/contacts/{}", old.id), &t.admin_token)
+            .await;
+        assert_eq!(k["phone"], "+12125550148");
+        let (s, v) = t
+            .post(path, &t.admin_token, json!({ "contact_ids": [old.id] }))
+            .await;
+        assert_eq!((s, v["purged"].as_u64()), (200, Some(1)), "{v}");
+        let (_, k) = t
+            .get(&format!("/api/v1/contacts/{}", old.id), &t.admin_token)
+            .await;
+        assert_eq!(k["phone"], Value::Null, "{k}");
+        let (_, r) = t.get("/api/v1/compliance/inactive", &sup).await;
+        assert_eq!(r["items"], json!([]));
+        let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        assert_eq!(audit["items"][0]["action"], "compliance.purge");
+        // With the suspension off, the report is empty and nothing lapses.
+        let (s, _) = put(
+            &t,
+            "/api/v1/compliance/settings",
+            &t.admin_token,
+            json!({ "inactivity_days": 0 }),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (_, r) = t.get("/api/v1/compliance/inactive", &sup).await;
+        assert_eq!(r["items"], json!([]));
+    }
+);
+
+on_both!(
+    a_contacts_consent_ledger_exports_for_auditors,
+    |t: TestApp| async move {
+        let (_, k) = t
+            .post(
+                "/api/v1/contacts",
+                &t.admin_token,
+                json!({ "name": "Eve", "phone": "+12125550150" }),
+            )
+            .await;
+        let contact = k["id"].as_str().unwrap().to_string();
+        let (s, _) = t
+            .post(&format!("/api/v1/contacts/{contact}/consent"), &t.admin_token,
+                json!({ "purpose": "informational", "action": "grant", "source": "pos", "evidence": { "note": "=HYPERLINK(\"x\"), signed at till 3" } }))
+            .await;
+        assert_eq!(s, 201);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+                json!({ "purpose": "informational", "action": "revoke", "source": "agent" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let path = format!("/api/v1/contacts/{contact}/consent/export");
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        assert_eq!(t.get(&path, &agent).await.0, 403);
+        let (s, v) = t.get(&format!("{path}?format=xml"), &t.admin_token).await;
+        assert_eq!((s, v["error"]["field"].as_str()), (422, Some("format")));
+        let (s, v) = t.get(&path, &t.admin_token).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["contact"]["name"], "Eve");
+        let ledger = v["ledger"].as_array().unwrap();
+        assert_eq!(ledger.len(), 2);
+        assert_eq!(ledger[0]["source"], "pos");
+        assert_eq!(ledger[1]["action"], "revoke");
+        let r = t
+            .http
+            .get(t.url(&format!("{path}?format=csv")))
+            .bearer_auth(&t.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+        let csv = r.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "at,purpose,action,source,channel,evidence");
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert!(
+            lines[1].contains(",informational,grant,pos,all,\"{"),
+            "{csv}"
+        );
+        assert!(
+            lines[1].contains("\"\"=HYPERLINK"),
+            "quotes are doubled: {csv}"
+        );
+        let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        assert_eq!(audit["items"][0]["action"], "consent.export");
+    }
+);
