@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parley_core::role::Role;
-use parley_server::{App, Config, Database, SystemClock};
+use parley_server::{App, Clock, Config, Database, SystemClock};
 use parley_store::NewUser;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -29,6 +29,7 @@ pub struct TestApp {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    clock: Arc<dyn Clock>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -74,8 +75,22 @@ impl TestApp {
         self
     }
 
+    /// A server with an admin whose clock the test moves.
+    pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        Self::start(database, dir, None, clock)
+            .await
+            .with_admin()
+            .await
+    }
+
     /// A server on an empty database: no workspace, no admin.
     pub async fn spawn_empty(backend: Backend) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        Self::start(database, dir, None, Arc::new(SystemClock)).await
+    }
+
+    async fn database(backend: Backend) -> (Database, Arc<tempfile::TempDir>) {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database = match backend {
             Backend::Sqlite => Database::Sqlite {
@@ -90,17 +105,18 @@ impl TestApp {
                 Database::Postgres { url: url.into() }
             }
         };
-        Self::start(database, dir, None).await
+        (database, dir)
     }
 
     async fn start(
         database: Database,
         dir: Arc<tempfile::TempDir>,
         admin_token: Option<String>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let mut cfg = config(database.clone());
         cfg.attachments_dir = dir.path().join("attachments");
-        let app = parley_server::build(cfg, Arc::new(SystemClock))
+        let app = parley_server::build(cfg, Arc::clone(&clock))
             .await
             .expect("builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -126,6 +142,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             workers,
+            clock,
             _dir: dir,
         }
     }
@@ -138,7 +155,7 @@ impl TestApp {
             Arc::clone(&self._dir),
             self.admin_token.clone(),
         );
-        Self::start(db, dir, Some(token)).await
+        Self::start(db, dir, Some(token), Arc::clone(&self.clock)).await
     }
 
     pub fn stop_workers(&mut self) {

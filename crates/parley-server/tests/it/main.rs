@@ -10,6 +10,7 @@ mod browser;
 mod compliance;
 mod conversations;
 mod email;
+mod gate_property;
 mod malformed;
 mod messaging;
 mod realtime;
