@@ -7,7 +7,7 @@ use parley_core::compliance::{self, Outbound, Policy, Recipient, Verdict, Window
 use parley_core::consent::{self, Action, Purpose, State};
 use parley_core::keywords::{self, Keyword, Revocation};
 use parley_core::message::{Direction, SenderKind};
-use parley_core::{ContactId, ConversationId, MessageId, Timestamp};
+use parley_core::{ContactId, ConversationId, MessageId};
 use parley_store::{
     ConsentContext, InboundOutcome, InboxRow, NewConsent, NewOutbound, OutboxJob, Scope,
     StoreError, WorkspaceRow,
@@ -305,21 +305,33 @@ fn recipient_phone(channel: &str, address: Option<&str>, ctx: &ConsentContext) -
     }
 }
 
-fn verdict_for(
-    ctx: &ConsentContext,
+/// The gate's verdict for one message to `contact`, with the facts read once per message.
+async fn verdict_for(
+    app: &App,
+    ws: parley_core::WorkspaceId,
+    contact: ContactId,
     msg: &Outbound<'_>,
     address: Option<&str>,
-    now: Timestamp,
-) -> Verdict {
-    let settings = Settings::of(&ctx.workspace);
+) -> Result<Verdict, StoreError> {
+    let ctx = app.store.consent_context(ws, contact).await?;
+    let workspace = app.workspace(ws).await?;
+    let policy = Settings::of(&workspace).policy(&workspace);
     let entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
-    let phone = recipient_phone(msg.channel, address, ctx);
-    let to = Recipient {
+    let phone = recipient_phone(msg.channel, address, &ctx);
+    let mut to = Recipient {
         phone: phone.as_deref(),
         timezone: ctx.timezone.as_deref(),
-        last_inbound: ctx.last_inbound,
+        last_inbound: None,
     };
-    compliance::check(msg, &entries, &to, &settings.policy(&ctx.workspace), now)
+    let now = app.now();
+    let v = compliance::check(msg, &entries, &to, &policy, now);
+    // Their last message can only revive a lapsed consent, so it is read only for a lapse: the
+    // common path (answers, fresh consent) never pays for it.
+    if matches!(v, Verdict::Deny { code, .. } if code == "inactive_number") {
+        to.last_inbound = app.store.last_inbound(ws, contact).await?;
+        return Ok(compliance::check(msg, &entries, &to, &policy, now));
+    }
+    Ok(v)
 }
 
 /// A message the gate let through at compose time: its text (with the opt-out footer when it
@@ -349,10 +361,6 @@ pub async fn admit(
     facts: Facts,
     body: String,
 ) -> Result<Admitted, ApiError> {
-    let ctx = app
-        .store
-        .consent_context(inbox.workspace_id, contact)
-        .await?;
     let channel = consent_channel(&inbox.kind);
     let msg = Outbound {
         purpose,
@@ -361,7 +369,7 @@ pub async fn admit(
         notice: false,
         channel_closed: None,
     };
-    let hold = match verdict_for(&ctx, &msg, None, app.now()) {
+    let hold = match verdict_for(app, inbox.workspace_id, contact, &msg, None).await? {
         Verdict::Deny { code, reason } => {
             return Err(ApiError::Unprocessable {
                 code,
@@ -406,10 +414,6 @@ pub async fn preview(
     facts: Facts,
     channel_closed: Option<String>,
 ) -> Result<Value, ApiError> {
-    let ctx = app
-        .store
-        .consent_context(inbox.workspace_id, contact)
-        .await?;
     let mut out = json!({});
     for purpose in Purpose::ALL {
         let msg = Outbound {
@@ -419,7 +423,8 @@ pub async fn preview(
             notice: false,
             channel_closed: channel_closed.clone(),
         };
-        out[purpose.as_str()] = verdict_json(&verdict_for(&ctx, &msg, None, app.now()));
+        let v = verdict_for(app, inbox.workspace_id, contact, &msg, None).await?;
+        out[purpose.as_str()] = verdict_json(&v);
     }
     Ok(out)
 }
@@ -439,10 +444,6 @@ pub fn verdict_json(v: &Verdict) -> Value {
 /// The dispatcher's check right before sending: a revocation, a lapse or quiet hours that came
 /// while the message waited still stop or hold it.
 pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> {
-    let ctx = app
-        .store
-        .consent_context(job.inbox.workspace_id, job.contact_id)
-        .await?;
     let meta = job.message.meta.as_ref();
     let block = meta.map(|m| &m["compliance"]);
     let purpose = block
@@ -459,12 +460,8 @@ pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> 
             && meta.is_some_and(|m| m["notice"].is_string()),
         channel_closed: None,
     };
-    Ok(verdict_for(
-        &ctx,
-        &msg,
-        Some(&job.identity.external_id),
-        app.now(),
-    ))
+    let address = Some(job.identity.external_id.as_str());
+    verdict_for(app, job.inbox.workspace_id, job.contact_id, &msg, address).await
 }
 
 /// Sends a message from Parley itself (a HELP answer, a confirmation) in the contact's

@@ -20,6 +20,7 @@ pub mod pacer;
 pub mod realtime;
 pub mod routes;
 pub mod state;
+pub mod throttle;
 pub mod web;
 pub mod widget;
 pub mod workers;
@@ -90,6 +91,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         hook_inboxes: Arc::default(),
         workspaces: Arc::default(),
         pacer: Arc::default(),
+        sign_ins: Arc::default(),
         blobs,
         visitors: Arc::default(),
     })
@@ -168,6 +170,43 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
     Ok(workers::spawn(app))
 }
 
+/// The header through which handlers learn the client's address; whatever a client sends under
+/// this name is replaced.
+pub const CLIENT_IP_HEADER: &str = "x-parley-client-ip";
+
+/// Puts the client's address where handlers read it: the peer's, or, when the peer is a proxy on
+/// this host or a private network, the address that proxy appended to `X-Forwarded-For`.
+async fn client_address(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+    let behind_proxy = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    let client = match (peer, forwarded) {
+        (Some(p), Some(f)) if behind_proxy(p) => Some(f),
+        (Some(p), _) => Some(p),
+        (None, f) => f,
+    };
+    let headers = req.headers_mut();
+    headers.remove(CLIENT_IP_HEADER);
+    if let Some(v) = client.and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok()) {
+        headers.insert(CLIENT_IP_HEADER, v);
+    }
+    next.run(req).await
+}
+
 async fn security_headers(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -210,6 +249,7 @@ pub fn router(app: App) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(client_address))
         .with_state(app)
 }
 
@@ -224,7 +264,8 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(app))
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")

@@ -33,6 +33,8 @@ pub struct App {
     /// Open widget sockets per conversation on this node: a reply to a visitor who has left
     /// also goes by email.
     pub visitors: Arc<std::sync::Mutex<HashMap<parley_core::ConversationId, usize>>>,
+    /// Failed sign-ins per account and address (`throttle`).
+    pub sign_ins: Arc<std::sync::Mutex<crate::throttle::SignInGuard>>,
     /// Workspaces (their compliance settings) as every inbound message needs them.
     pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (WorkspaceRow, Instant)>>>,
 }

@@ -421,24 +421,32 @@ pub(crate) async fn consent_context(
     ws: WorkspaceId,
     contact: ContactId,
 ) -> StoreResult<ConsentContext> {
-    let workspace = crate::account::workspace(tx, Some(ws))
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let ledger = consent_history(tx, ws, contact).await?;
-    let sql = format!(
-        "SELECT k.phone, k.custom_fields, {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2"
-    );
-    let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let r = crate::db::query_opt(
+        tx,
+        "SELECT k.phone, k.custom_fields FROM contact k WHERE k.id = $1 AND k.workspace_id = $2",
+        &[&contact.as_uuid(), &ws.as_uuid()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let fields: String = get(&r, 1)?;
     Ok(ConsentContext {
-        workspace,
-        ledger,
-        last_inbound: get::<Option<i64>>(&r, 2)?.map(parley_core::Timestamp),
+        ledger: ledger(tx, ws, contact).await?,
         phone: get(&r, 0)?,
         timezone: parley_store::plan::timezone_field(&fields),
     })
+}
+
+pub(crate) async fn last_inbound(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Option<parley_core::Timestamp>> {
+    let sql =
+        format!("SELECT {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2");
+    let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(get::<Option<i64>>(&r, 0)?.map(parley_core::Timestamp))
 }
 
 pub(crate) async fn inactive_contacts(
@@ -473,6 +481,14 @@ pub(crate) async fn consent_history(
     contact: ContactId,
 ) -> StoreResult<Vec<ConsentEvent>> {
     crate::rows::load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    ledger(tx, ws, contact).await
+}
+
+async fn ledger(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Vec<ConsentEvent>> {
     let found = query(
         tx,
         "SELECT id, contact_id, purpose, action, source, channel, evidence, at FROM consent_event \

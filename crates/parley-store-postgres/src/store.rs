@@ -424,6 +424,16 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.db
+            .run(move |tx| Box::pin(contacts::last_inbound(tx, ws, contact)))
+            .await
+    }
+
     async fn inactive_contacts(
         &self,
         ws: WorkspaceId,

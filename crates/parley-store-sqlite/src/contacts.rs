@@ -2,7 +2,7 @@
 
 use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::account::new_id;
 use crate::conversations::{insert_event, load_conversation_by, save_conversation};
@@ -373,24 +373,39 @@ pub(crate) fn consent_context(
     ws: WorkspaceId,
     contact: ContactId,
 ) -> StoreResult<ConsentContext> {
-    let workspace = crate::account::workspace(c, Some(ws))?.ok_or(StoreError::NotFound)?;
-    let ledger = consent_history(c, ws, contact)?;
-    let (phone, fields, last_inbound): (Option<String>, String, Option<i64>) = c
-        .prepare_cached(&format!(
-            "SELECT k.phone, k.custom_fields, {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
-        ))
+    let (phone, fields): (Option<String>, String) = c
+        .prepare_cached(
+            "SELECT k.phone, k.custom_fields FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2",
+        )
         .map_err(sql_err)?
         .query_row([contact.to_string(), ws.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?))
         })
-        .map_err(sql_err)?;
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound)?;
     Ok(ConsentContext {
-        workspace,
-        ledger,
-        last_inbound: last_inbound.map(parley_core::Timestamp),
+        ledger: ledger(c, ws, contact)?,
         phone,
         timezone: parley_store::plan::timezone_field(&fields),
     })
+}
+
+pub(crate) fn last_inbound(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Option<parley_core::Timestamp>> {
+    let at: Option<i64> = c
+        .prepare_cached(&format!(
+            "SELECT {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
+        ))
+        .map_err(sql_err)?
+        .query_row([contact.to_string(), ws.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound)?;
+    Ok(at.map(parley_core::Timestamp))
 }
 
 pub(crate) fn inactive_contacts(
@@ -426,6 +441,10 @@ pub(crate) fn consent_history(
     contact: ContactId,
 ) -> StoreResult<Vec<ConsentEvent>> {
     crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
+    ledger(c, ws, contact)
+}
+
+fn ledger(c: &Connection, ws: WorkspaceId, contact: ContactId) -> StoreResult<Vec<ConsentEvent>> {
     c.prepare_cached(
         "SELECT id, contact_id, purpose, action, source, channel, evidence, at FROM consent_event \
          WHERE workspace_id = ?1 AND contact_id = ?2 ORDER BY at, id",

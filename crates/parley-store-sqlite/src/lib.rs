@@ -416,6 +416,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.db
+            .read(move |c| contacts::last_inbound(c, ws, contact))
+            .await
+    }
+
     async fn inactive_contacts(
         &self,
         ws: WorkspaceId,

@@ -259,6 +259,12 @@ pub trait Store: Send + Sync + 'static {
         ws: WorkspaceId,
         contact: ContactId,
     ) -> StoreResult<ConsentContext>;
+    /// When the contact last wrote, on any channel (`NotFound` for another workspace's contact).
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>>;
     /// Contacts with a phone number and no message from them since `before` (those who never
     /// wrote: created before it), longest silent first.
     async fn inactive_contacts(

@@ -469,13 +469,10 @@ pub struct ConsentEvent {
     pub at: Timestamp,
 }
 
-/// What the compliance gate needs to know about a contact, read together.
+/// What the compliance gate needs to know about a contact before every message, read together.
 #[derive(Debug, Clone)]
 pub struct ConsentContext {
-    pub workspace: WorkspaceRow,
     pub ledger: Vec<ConsentEvent>,
-    /// When they last wrote, on any channel.
-    pub last_inbound: Option<Timestamp>,
     pub phone: Option<String>,
     /// Their own IANA time zone (the `timezone` custom field), when set.
     pub timezone: Option<String>,

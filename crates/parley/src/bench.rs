@@ -4,7 +4,7 @@
 //! WebSocket, posts signed inbound messages over loopback HTTP, and reports sustained messages/s,
 //! request-to-socket latency and the server's RSS. `sqlite-raw` measures the machine's ceiling:
 //! plain SQLite inserts, one transaction per row and in batches. `dispatch` measures the outbound
-//! pipeline (see its module).
+//! pipeline (see its module); `gate` the cost of one compliance decision.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use parley_channels::api;
 use serde_json::{json, Value};
 
 mod dispatch;
+mod gate;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -23,6 +24,8 @@ pub enum BenchCommand {
     Dispatch(dispatch::DispatchArgs),
     /// Inbound messages over HTTP to a server with a connected agent WebSocket
     Ingest(IngestArgs),
+    /// One compliance decision (consent, channel, quiet hours) without the store read
+    Gate(gate::GateArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
     SqliteRaw {
         /// Seconds per measurement
@@ -60,6 +63,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Dispatch(args) => dispatch::dispatch(args).await,
+        BenchCommand::Gate(args) => gate::gate(args),
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

@@ -16,6 +16,7 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
+use crate::throttle::Locked;
 
 pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     app.store.is_empty().await?;
@@ -23,12 +24,12 @@ pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
 }
 
 /// The client address, as the connection or a trusted proxy header reports it (for the audit log).
+/// The client's address as the server determined it (`client_address` in the router).
 pub(crate) fn client_ip(headers: &HeaderMap) -> Option<String> {
     headers
-        .get("x-forwarded-for")
+        .get(crate::CLIENT_IP_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_string())
+        .map(str::to_string)
 }
 
 pub(crate) async fn audit(
@@ -136,6 +137,23 @@ pub async fn sign_in(
     Json(req): Json<SignInRequest>,
 ) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
+    let ip = client_ip(&headers).and_then(|s| s.parse().ok());
+    let checked = app
+        .sign_ins
+        .lock()
+        .map(|g| g.check(&email, ip, app.now().0))
+        .unwrap_or(Ok(()));
+    if let Err(locked) = checked {
+        let (who, ms) = match locked {
+            Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
+            Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
+        };
+        let minutes = (ms + 59_999) / 60_000;
+        return Err(ApiError::TooManyRequests(format!(
+            "too many failed sign-ins from {who}; try again in {minutes} minute{}",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
     let found = app.store.credentials_by_email(&email).await?;
     let (principal, hash) = match found {
         Some((p, h)) => (Some(p), Some(h)),
@@ -143,12 +161,27 @@ pub async fn sign_in(
     };
     let ok = auth::verify_password(req.password, hash).await;
     let Some(principal) = principal.filter(|_| ok) else {
+        let locked = app
+            .sign_ins
+            .lock()
+            .map(|mut g| g.failed(&email, ip, app.now().0))
+            .unwrap_or(false);
         if let Ok(Some(ws)) = app.store.first_workspace().await {
             let entry = AuditEntry {
                 workspace_id: ws.id,
                 actor_id: None,
-                action: "auth.sign_in_failed".into(),
-                target: String::new(),
+                action: if locked {
+                    "auth.locked".into()
+                } else {
+                    "auth.sign_in_failed".into()
+                },
+                // Only something shaped like an address: a password typed into the wrong field
+                // must not land in the log.
+                target: if Email::parse(&email).is_ok() {
+                    email.clone()
+                } else {
+                    String::new()
+                },
                 detail: json!({}),
                 ip: client_ip(&headers),
                 at: app.now(),
@@ -161,6 +194,9 @@ pub async fn sign_in(
             field: None,
         });
     };
+    if let Ok(mut g) = app.sign_ins.lock() {
+        g.succeeded(&email);
+    }
     let token = random_token();
     let csrf = random_token();
     let now = app.now();

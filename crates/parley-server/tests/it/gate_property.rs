@@ -16,13 +16,13 @@ use crate::twilio::{fake_twilio, form, post_signed, FakeTwilio, SID, TOKEN};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
-/// 2027-01-12T17:00:00Z: noon in New York, 11:00 in Oklahoma, far from daylight-saving changes.
+/// 2027-01-12T17:00:00Z: noon in New York, 11:00 in Oklahoma.
 const START_MS: i64 = 1_799_773_200_000;
 
 /// The two customers: a New York number (quiet hours 8-21) and an Oklahoma one (8-20).
 const PHONES: [&str; 2] = ["+12125550100", "+14055550100"];
-/// Their fixed UTC offsets in winter.
-const OFFSETS_H: [i64; 2] = [-5, -6];
+/// Their time zones (a jump of months crosses daylight-saving changes).
+const ZONES: [&str; 2] = ["America/New_York", "America/Chicago"];
 const WINDOW_END_H: [i64; 2] = [21, 20];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +231,13 @@ impl Person {
         if now - heard > 180 * DAY_MS {
             return Err(format!("silent since {heard}"));
         }
-        let local_h = ((now / HOUR_MS + OFFSETS_H[who]) % 24 + 24) % 24;
+        let zone = jiff::tz::TimeZone::get(ZONES[who]).unwrap();
+        let local_h = i64::from(
+            jiff::Timestamp::from_millisecond(now)
+                .unwrap()
+                .to_zoned(zone)
+                .hour(),
+        );
         if !(8..WINDOW_END_H[who]).contains(&local_h) {
             return Err(format!("{local_h}:00 at the recipient"));
         }
@@ -250,6 +256,8 @@ fn ch_static(ch: &str) -> &'static str {
 /// A message the API accepted: whom, where, why, and whether the customer had written there.
 #[derive(Debug, Clone)]
 struct Queued {
+    /// The step that queued it, which its body names.
+    n: usize,
     who: usize,
     channel: Channel,
     purpose: &'static str,
@@ -454,6 +462,7 @@ impl World {
         if status == 201 {
             let customer_started = self.people[who].wrote_on.contains(&channel);
             self.queued.push(Queued {
+                n: self.serial,
                 who,
                 channel,
                 purpose,
@@ -516,7 +525,7 @@ impl World {
             let q = self
                 .queued
                 .iter()
-                .find(|q| q.who == who && q.channel == channel && q.purpose == purpose);
+                .find(|q| q.n == n && q.who == who && q.channel == channel && q.purpose == purpose);
             let q = q
                 .unwrap_or_else(|| panic!("message {n} was never accepted"))
                 .clone();

@@ -11,6 +11,7 @@ mod compliance;
 mod conversations;
 mod email;
 mod gate_property;
+mod hardening;
 mod malformed;
 mod messaging;
 mod realtime;
