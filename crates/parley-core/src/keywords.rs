@@ -107,10 +107,13 @@ pub enum Revocation {
 /// Whether a message that is not a bare keyword asks to stop being contacted.
 pub fn revocation(text: &str) -> Option<Revocation> {
     let n = format!(" {} ", normalize(text));
-    if REVOKING_PHRASES
-        .iter()
-        .any(|p| n.contains(&format!(" {p} ")))
-    {
+    // A phrase counts only as whole words: `n` is padded with spaces, phrases are not.
+    let has = |p: &str| {
+        n.match_indices(p).any(|(i, _)| {
+            n.as_bytes()[i - 1] == b' ' && n.as_bytes().get(i + p.len()) == Some(&b' ')
+        })
+    };
+    if REVOKING_PHRASES.iter().any(|p| has(p)) {
         return Some(Revocation::Clear);
     }
     let words: Vec<&str> = n.split_whitespace().collect();

@@ -315,7 +315,7 @@ async fn verdict_for(
 ) -> Result<Verdict, StoreError> {
     let ctx = app.store.consent_context(ws, contact).await?;
     let workspace = app.workspace(ws).await?;
-    let policy = Settings::of(&workspace).policy(&workspace);
+    let policy = workspace.rules.policy(&workspace.row);
     let entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
     let phone = recipient_phone(msg.channel, address, &ctx);
     let mut to = Recipient {
@@ -513,8 +513,8 @@ pub async fn on_inbound(
     text: &str,
 ) -> Result<(), StoreError> {
     let (contact, message) = (out.contact_id, out.message_id);
-    let ws = app.workspace(inbox.workspace_id).await?;
-    let settings = Settings::of(&ws);
+    let w = app.workspace(inbox.workspace_id).await?;
+    let (ws, settings) = (&*w.row, &*w.rules);
     let k = &settings.keywords;
     let confirm = keywords::normalize(&settings.confirm_keyword);
     let is_confirm = !confirm.is_empty() && keywords::normalize(text) == confirm;

@@ -13,6 +13,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::realtime::Hub;
 
+/// A workspace as the message paths use it: its row and its parsed compliance rules.
+#[derive(Clone)]
+pub struct Workspace {
+    pub row: Arc<WorkspaceRow>,
+    pub rules: Arc<crate::compliance::Settings>,
+}
+
 #[derive(Clone)]
 pub struct App {
     pub store: DynStore,
@@ -35,8 +42,8 @@ pub struct App {
     pub visitors: Arc<std::sync::Mutex<HashMap<parley_core::ConversationId, usize>>>,
     /// Failed sign-ins per account and address (`throttle`).
     pub sign_ins: Arc<std::sync::Mutex<crate::throttle::SignInGuard>>,
-    /// Workspaces (their compliance settings) as every inbound message needs them.
-    pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (WorkspaceRow, Instant)>>>,
+    /// Workspaces and their compliance rules, as every inbound and outbound message needs them.
+    pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (Workspace, Instant)>>>,
 }
 
 /// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry
@@ -67,23 +74,28 @@ impl App {
         Ok(row)
     }
 
-    /// The workspace, from the cache when fresh (same rule as webhooks' inboxes).
-    pub async fn workspace(&self, id: WorkspaceId) -> Result<WorkspaceRow, StoreError> {
+    /// The workspace and its compliance rules, from the cache when fresh (same rule as
+    /// webhooks' inboxes).
+    pub async fn workspace(&self, id: WorkspaceId) -> Result<Workspace, StoreError> {
         if let Ok(cache) = self.workspaces.lock() {
-            if let Some((row, at)) = cache.get(&id) {
+            if let Some((w, at)) = cache.get(&id) {
                 if at.elapsed() < HOOK_INBOX_TTL {
-                    return Ok(row.clone());
+                    return Ok(w.clone());
                 }
             }
         }
         let row = self.store.workspace(id).await?;
+        let w = Workspace {
+            rules: Arc::new(crate::compliance::Settings::of(&row)),
+            row: Arc::new(row),
+        };
         if let Ok(mut cache) = self.workspaces.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
             }
-            cache.insert(id, (row.clone(), Instant::now()));
+            cache.insert(id, (w.clone(), Instant::now()));
         }
-        Ok(row)
+        Ok(w)
     }
 
     /// Drops a cached workspace after its settings changed.
