@@ -156,6 +156,31 @@ pub fn require_admin(p: &Principal) -> Result<(), ApiError> {
     }
 }
 
+/// Middleware for routes the table marks Admin or Supervisor: the caller's role is checked before
+/// the handler reads the body, so a refused caller learns nothing about what the route accepts.
+pub async fn role_gate(
+    axum::extract::State((app, min)): axum::extract::State<(App, Role)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (mut parts, body) = req.into_parts();
+    let allowed = match Auth::from_request_parts(&mut parts, &app).await {
+        Err(e) => return e.into_response(),
+        Ok(Auth(p)) => match min {
+            Role::Admin => require_admin(&p),
+            _ => require_supervisor(&p),
+        },
+    };
+    match allowed {
+        Ok(()) => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 pub fn require_supervisor(p: &Principal) -> Result<(), ApiError> {
     if is_supervisor_or_admin(p) {
         Ok(())

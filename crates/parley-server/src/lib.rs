@@ -232,7 +232,19 @@ async fn security_headers(
 pub fn router(app: App) -> Router {
     let mut api = Router::new();
     for r in routes::routes() {
-        api = api.route(r.path, r.handler);
+        let min = match r.access {
+            routes::Access::Admin => Some(parley_core::role::Role::Admin),
+            routes::Access::Supervisor => Some(parley_core::role::Role::Supervisor),
+            _ => None,
+        };
+        let handler = match min {
+            Some(role) => r.handler.layer(axum::middleware::from_fn_with_state(
+                (app.clone(), role),
+                auth::role_gate,
+            )),
+            None => r.handler,
+        };
+        api = api.route(r.path, handler);
     }
     let limit = app.config.max_body_bytes;
     api.merge(web::router())

@@ -15,5 +15,6 @@ mod hardening;
 mod malformed;
 mod messaging;
 mod realtime;
+mod roles;
 mod twilio;
 mod widget;
