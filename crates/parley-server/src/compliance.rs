@@ -520,7 +520,7 @@ pub async fn on_inbound(
     let is_confirm = !confirm.is_empty() && keywords::normalize(text) == confirm;
     let (action, probable) = match keywords::keyword(text, &k.opt_out, &k.opt_in, &k.help) {
         _ if is_confirm => {
-            return confirm_subscription(app, inbox, &ws, contact, text, message).await
+            return confirm_subscription(app, inbox, ws, contact, text, message).await
         }
         Some(Keyword::OptOut) => (Action::Revoke, false),
         Some(Keyword::OptIn) => (Action::Grant, false),
@@ -528,7 +528,7 @@ pub async fn on_inbound(
             let skip =
                 provider_answers(inbox) || (out.duplicate && answered(app, inbox, out).await?);
             if !skip {
-                let body = settings.help_text(&ws);
+                let body = settings.help_text(ws);
                 notice(app, inbox, contact, "help", body).await?;
             }
             return Ok(());
@@ -563,7 +563,7 @@ pub async fn on_inbound(
     let scope = (!settings.revokes_everywhere(channel)).then(|| channel.to_string());
     record_all(
         app,
-        &ws,
+        ws,
         contact,
         purposes,
         action,
@@ -577,8 +577,8 @@ pub async fn on_inbound(
     }
     // At most one confirmation: only a change gets here.
     let (kind, body) = match action {
-        Action::Revoke => ("opt_out_confirmation", settings.opt_out_text(&ws)),
-        _ => ("opt_in_confirmation", settings.opt_in_text(&ws)),
+        Action::Revoke => ("opt_out_confirmation", settings.opt_out_text(ws)),
+        _ => ("opt_in_confirmation", settings.opt_in_text(ws)),
     };
     notice(app, inbox, contact, kind, body).await?;
     Ok(())

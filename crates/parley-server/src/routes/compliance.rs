@@ -251,6 +251,63 @@ pub async fn export_consent(
         .into_response())
 }
 
+/// `GET /api/v1/audit/export?format=json|csv`: the whole audit log (up to 100,000 entries, newest
+/// first) for auditors; the export itself is audited.
+pub async fn export_audit(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    require_admin(&p)?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        return Err(ApiError::invalid("format", "must be json or csv"));
+    }
+    let entries = app.store.list_audit(p.workspace_id, 100_000).await?;
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "audit.export",
+        p.workspace_id,
+        json!({ "format": format, "entries": entries.len() }),
+    )
+    .await;
+    let disposition = format!("attachment; filename=\"audit.{format}\"");
+    if format == "json" {
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_DISPOSITION, disposition)],
+            Json(json!({ "exported_at": app.now(), "items": entries })),
+        )
+            .into_response());
+    }
+    let mut csv = String::from("at,actor_id,action,target,ip,detail\r\n");
+    for e in &entries {
+        let row = [
+            e.at.to_rfc3339(),
+            e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+            e.action.clone(),
+            e.target.clone(),
+            e.ip.clone().unwrap_or_default(),
+            e.detail.to_string(),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
 /// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so a spreadsheet does not run
 /// a customer's text as a formula.
 fn csv_cell(s: &str) -> String {

@@ -102,6 +102,7 @@ pub fn routes() -> Vec<Route> {
         route!(patch "/api/v1/users/{id}" => a::update_user, "users", Member, "Change a user's name, password (yourself or admin) or role (admin)", body = a::update_user_schema()),
         route!(delete "/api/v1/users/{id}" => a::remove_user, "users", Admin, "Remove a user from the workspace"),
         route!(get "/api/v1/audit" => a::list_audit, "users", Admin, "The audit log, newest first"),
+        route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)"),
         route!(get "/api/v1/presence" => a::presence, "users", Member, "Users with an open realtime connection"),
         route!(get "/api/v1/teams" => d::list_teams, "teams", Member, "Teams and their members"),
         route!(post "/api/v1/teams" => d::create_team, "teams", Admin, "Create a team", body = obj(&[("name", string())], &[])),

@@ -557,5 +557,24 @@ on_both!(
         );
         let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
         assert_eq!(audit["items"][0]["action"], "consent.export");
+        // The audit log itself exports too, and says so.
+        let r = t
+            .http
+            .get(t.url("/api/v1/audit/export?format=csv"))
+            .bearer_auth(&t.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let csv = r.text().await.unwrap();
+        assert!(
+            csv.starts_with("at,actor_id,action,target,ip,detail\r\n"),
+            "{csv}"
+        );
+        assert!(csv.contains(",consent.export,"), "{csv}");
+        let (s, v) = t.get("/api/v1/audit/export", &t.admin_token).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["items"][0]["action"], "audit.export", "{v}");
+        assert_eq!(t.get("/api/v1/audit/export", &agent).await.0, 403);
     }
 );
