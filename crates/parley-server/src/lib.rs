@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod openapi;
 pub mod pacer;
 pub mod realtime;
+pub mod redact;
 pub mod routes;
 pub mod state;
 pub mod throttle;
@@ -207,6 +208,25 @@ async fn client_address(
     next.run(req).await
 }
 
+/// One debug line per request: method, path (never the query, which may carry a token), status
+/// and time taken.
+async fn access_log(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::debug!(
+        %method,
+        path = %redact::redact(&path),
+        status = res.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    res
+}
+
 async fn security_headers(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -262,6 +282,7 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(client_address))
+        .layer(axum::middleware::from_fn(access_log))
         .with_state(app)
 }
 

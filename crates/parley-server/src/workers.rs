@@ -109,6 +109,20 @@ async fn finish(app: &App, job: &OutboxJob, outcome: SendOutcome) {
         },
         SendOutcome::Permanent(error) => OutboxResult::Failed { error },
     };
+    // Providers' errors quote numbers and addresses: the log gets them scrubbed.
+    let (outbox, inbox, kind) = (job.id, job.inbox.id, job.inbox.kind.as_str());
+    match &result {
+        OutboxResult::Sent { .. } => tracing::debug!(%outbox, %inbox, kind, "delivered"),
+        OutboxResult::Retry { error, .. } => {
+            let error = crate::redact::redact(error);
+            tracing::debug!(%outbox, %inbox, kind, %error, "a delivery will be retried");
+        }
+        OutboxResult::Failed { error } => {
+            let error = crate::redact::redact(error);
+            tracing::warn!(%outbox, %inbox, kind, %error, "a delivery failed");
+        }
+        OutboxResult::Defer { .. } => {}
+    }
     if let Err(e) = app.store.finish_outbox(job.id, result, now).await {
         tracing::error!(error = %e, outbox = %job.id, "could not record a delivery outcome");
     }
