@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod contacts;
 pub mod conversations;
 pub mod directory;
+pub mod exports;
 pub mod reach;
 
 use axum::routing::MethodRouter;
@@ -151,6 +152,8 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = obj(&[("inbox_id", uuid()), ("contact_id", uuid()), ("body", string())], &[])),
         route!(get "/api/v1/conversations/{id}" => c::get_conversation, "conversations", Member, "One conversation"),
         route!(patch "/api/v1/conversations/{id}" => c::update_conversation, "conversations", Member, "Change priority or status", body = c::patch_schema()),
+        route!(get "/api/v1/conversations/{id}/export" => exports::conversation, "exports", Admin, "Export a conversation's whole timeline (`?format=json` or `csv`)"),
+        route!(get "/api/v1/exports/conversations" => exports::range, "exports", Admin, "Export every thread active in a date range (`?from=&to=` in RFC 3339, `format=json` or `csv`), with the entries in that range"),
         route!(get "/api/v1/conversations/{id}/timeline" => c::timeline, "conversations", Member, "The timeline: messages, notes, status changes and assignments, oldest first; `before` pages back"),
         route!(get "/api/v1/conversations/{id}/channel" => c::channel, "conversations", Member, "The channel of a conversation: what it can carry and whether a free-form reply may be sent now (customer-service windows)"),
         route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template", body = obj(&[], &[("body", string()), ("choices", serde_json::json!({ "type": "array", "maxItems": 10, "items": obj(&[("id", string()), ("title", string())], &[]) })), ("template", obj(&[("name", string()), ("language", string())], &[("params", serde_json::json!({ "type": "array", "items": { "type": "string" } }))]))])),

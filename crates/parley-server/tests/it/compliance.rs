@@ -578,3 +578,140 @@ on_both!(
         assert_eq!(t.get("/api/v1/audit/export", &agent).await.0, 403);
     }
 );
+
+on_both!(
+    conversations_export_whole_or_by_date_range,
+    |t: TestApp| async move {
+        let cb = Callback::start(0).await;
+        let (inbox, secret) = t.api_inbox("Shop", &cb.url).await;
+        assert_eq!(
+            t.inbound(
+                &inbox,
+                &secret,
+                "c1",
+                "m1",
+                "Where is my parcel, \"urgent\"?"
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(t.inbound(&inbox, &secret, "c2", "m2", "Hello").await.0, 200);
+        let (_, list) = t
+            .get("/api/v1/conversations?sort=activity", &t.admin_token)
+            .await;
+        let conv = list["items"][1]["id"].as_str().unwrap().to_string();
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/notes"),
+                &t.admin_token,
+                json!({ "body": "VIP" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "On its way" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/resolve"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200);
+
+        let path = format!("/api/v1/conversations/{conv}/export");
+        let (s, v) = t.get(&path, &t.admin_token).await;
+        assert_eq!(s, 200, "{v}");
+        let kinds: Vec<&str> = v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "message.created",
+                "note.created",
+                "message.created",
+                "conversation.updated"
+            ],
+            "{v}"
+        );
+        let r = t
+            .http
+            .get(t.url(&format!("{path}?format=csv")))
+            .bearer_auth(&t.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let csv = r.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 5, "{csv}");
+        assert!(
+            lines[1].ends_with(
+                ",message.created,inbound,contact,received,\"Where is my parcel, \"\"urgent\"\"?\""
+            ),
+            "{csv}"
+        );
+        assert!(lines[3].contains(",outbound,agent,"), "{csv}");
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        assert_eq!(t.get(&path, &agent).await.0, 403);
+
+        // A range: everything from an hour ago to now, and nothing from last year.
+        let now = t.app.now();
+        let hour_ago = now.plus_millis(-3_600_000).to_rfc3339();
+        let later = now.plus_millis(60_000).to_rfc3339();
+        let range = format!("/api/v1/exports/conversations?from={hour_ago}&to={later}");
+        let (s, v) = t.get(&range, &t.admin_token).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["threads"].as_array().unwrap().len(), 2, "{v}");
+        let (s, v) = t
+            .get(
+                "/api/v1/exports/conversations?from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z",
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            (s, v["threads"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{v}"
+        );
+        for bad in [
+            "from=yesterday&to=2026-01-01T00:00:00Z",
+            "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z&format=xls",
+        ] {
+            let (s, v) = t
+                .get(
+                    &format!("/api/v1/exports/conversations?{bad}"),
+                    &t.admin_token,
+                )
+                .await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (422, Some("invalid_field")),
+                "{bad}: {v}"
+            );
+        }
+        let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        let actions: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert!(
+            actions.contains(&"export.range") && actions.contains(&"export.conversation"),
+            "{actions:?}"
+        );
+    }
+);
