@@ -62,6 +62,11 @@ function entry(item) {
     const text = c.kind === "status" ? `Status: ${c.to}` : c.kind === "assignment" ? "Assignment changed" : `${c.kind} changed`;
     return el("div", { class: "event muted" }, text);
   }
+  if (item.type === "consent.changed") {
+    const k = d.consent;
+    const verb = { grant: "granted", revoke: "revoked", request: "requested (awaiting CONFIRM)" }[k.action] || k.action;
+    return el("div", { class: "event muted" }, `Consent: ${k.purpose} ${verb} (${k.source}${k.channel ? ", " + k.channel : ""})`);
+  }
   return el("div");
 }
 
@@ -90,7 +95,7 @@ function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime`);
   ws.onmessage = (e) => {
     const ev = JSON.parse(e.data);
-    if (["message.created", "note.created", "conversation.updated", "message.updated"].includes(ev.type)) {
+    if (["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated"].includes(ev.type)) {
       loadList();
       const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
       if (conv === current) {

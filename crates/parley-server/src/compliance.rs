@@ -519,9 +519,7 @@ pub async fn on_inbound(
     let confirm = keywords::normalize(&settings.confirm_keyword);
     let is_confirm = !confirm.is_empty() && keywords::normalize(text) == confirm;
     let (action, probable) = match keywords::keyword(text, &k.opt_out, &k.opt_in, &k.help) {
-        _ if is_confirm => {
-            return confirm_subscription(app, inbox, ws, contact, text, message).await
-        }
+        _ if is_confirm => return confirm_subscription(app, inbox, ws, out, text).await,
         Some(Keyword::OptOut) => (Action::Revoke, false),
         Some(Keyword::OptIn) => (Action::Grant, false),
         Some(Keyword::Help) => {
@@ -570,6 +568,7 @@ pub async fn on_inbound(
         source,
         scope,
         json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
+        out.conversation_id,
     )
     .await?;
     if probable || provider_answers(inbox) {
@@ -617,6 +616,7 @@ async fn record_all(
     source: &str,
     channel: Option<String>,
     evidence: Value,
+    conversation: ConversationId,
 ) -> Result<(), StoreError> {
     for &purpose in purposes {
         app.store
@@ -630,6 +630,7 @@ async fn record_all(
                     channel: channel.clone(),
                     evidence: evidence.clone(),
                     at: app.now(),
+                    conversation: Some(conversation),
                 },
             )
             .await?;
@@ -642,10 +643,10 @@ async fn confirm_subscription(
     app: &App,
     inbox: &InboxRow,
     ws: &WorkspaceRow,
-    contact: ContactId,
+    out: &InboundOutcome,
     text: &str,
-    message: MessageId,
 ) -> Result<(), StoreError> {
+    let (contact, message) = (out.contact_id, out.message_id);
     let channel = consent_channel(&inbox.kind);
     let history = app.store.consent_history(ws.id, contact).await?;
     let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
@@ -665,6 +666,7 @@ async fn confirm_subscription(
         "double_opt_in",
         Some(channel.to_string()),
         json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
+        out.conversation_id,
     )
     .await?;
     let settings = Settings::of(ws);
@@ -710,6 +712,7 @@ pub async fn request_subscription(
                 channel: Some("sms".into()),
                 evidence,
                 at: app.now(),
+                conversation: None,
             },
         )
         .await?;

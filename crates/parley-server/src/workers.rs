@@ -189,6 +189,7 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
                         channel: Some("sms".into()),
                         evidence: serde_json::json!({ "twilio_error": 21610, "message_id": job.message.id, "from": from }),
                         at: app.now(),
+                        conversation: Some(job.message.conversation_id),
                     };
                     for purpose in parley_core::consent::Purpose::ALL {
                         let ws = job.inbox.workspace_id;

@@ -378,7 +378,9 @@ pub(crate) async fn record_consent(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     n: NewConsent,
+    events: &mut Vec<Published>,
 ) -> StoreResult<ConsentEvent> {
+    let conversation = n.conversation;
     // The contact must be of this workspace.
     crate::rows::load_contact(tx, ws.as_uuid(), n.contact.as_uuid()).await?;
     let e = ConsentEvent {
@@ -408,6 +410,25 @@ pub(crate) async fn record_consent(
         ],
     )
     .await?;
+    if let Some(id) = conversation {
+        let found = crate::conversations::load_conversation_by(
+            tx,
+            "c.id = $1 AND c.workspace_id = $2",
+            &[&id.as_uuid(), &ws.as_uuid()],
+        )
+        .await;
+        let conv = match found {
+            Ok(conv) => Some(conv).filter(|v| v.contact_id == e.contact_id),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other),
+        };
+        if let Some(conv) = conv {
+            let data = serde_json::json!({ "consent": e, "conversation": conv }).to_string();
+            let ev =
+                crate::conversations::NewEvent::on(ws, &conv, "consent.changed", None, e.at, data);
+            crate::conversations::insert_event(tx, events, ev).await?;
+        }
+    }
     Ok(e)
 }
 

@@ -400,7 +400,9 @@ impl Store for PostgresStore {
         consent: NewConsent,
     ) -> StoreResult<ConsentEvent> {
         self.db
-            .run(move |tx| Box::pin(contacts::record_consent(tx, ws, consent)))
+            .write(move |tx, ev| {
+                Box::pin(async move { contacts::record_consent(tx, ws, consent, ev).await })
+            })
             .await
     }
 

@@ -330,7 +330,9 @@ pub(crate) fn record_consent(
     c: &Connection,
     ws: WorkspaceId,
     n: NewConsent,
+    events: &mut Vec<Published>,
 ) -> StoreResult<ConsentEvent> {
+    let conversation = n.conversation;
     // The contact must be of this workspace.
     crate::rows::load_contact(c, &ws.to_string(), &n.contact.to_string())?;
     let e = ConsentEvent {
@@ -360,6 +362,32 @@ pub(crate) fn record_consent(
         e.at.0
     ])
     .map_err(sql_err)?;
+    if let Some(id) = conversation {
+        let conv = match load_conversation_by(
+            c,
+            "c.id = ?1 AND c.workspace_id = ?2",
+            [id.to_string(), ws.to_string()],
+        ) {
+            Ok(conv) => Some(conv).filter(|v| v.contact_id == e.contact_id),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other),
+        };
+        if let Some(conv) = conv {
+            let data = serde_json::json!({ "consent": e, "conversation": conv }).to_string();
+            let (inbox, at) = (conv.inbox_id, e.at);
+            insert_event(
+                c,
+                events,
+                ws,
+                inbox,
+                Some(conv.id),
+                "consent.changed",
+                None,
+                at,
+                data,
+            )?;
+        }
+    }
     Ok(e)
 }
 

@@ -778,7 +778,7 @@ pub(crate) fn timeline(
     load_scoped(c, scope, id)?;
     let sql = format!(
         "SELECT {EVENT_COLS}, m.status, m.error FROM event e LEFT JOIN message m ON m.id = e.message_id \
-         WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated') AND e.seq < ?2 \
+         WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed') AND e.seq < ?2 \
          ORDER BY e.seq DESC LIMIT ?3"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;

@@ -392,7 +392,7 @@ impl Store for SqliteStore {
         consent: NewConsent,
     ) -> StoreResult<ConsentEvent> {
         self.db
-            .write(move |c, _| contacts::record_consent(c, ws, consent))
+            .write(move |c, ev| contacts::record_consent(c, ws, consent, ev))
             .await
     }
 

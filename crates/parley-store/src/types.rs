@@ -300,7 +300,12 @@ pub struct Published {
 }
 
 /// The kinds of event shown on a conversation's timeline.
-pub const TIMELINE_KINDS: [&str; 3] = ["message.created", "note.created", "conversation.updated"];
+pub const TIMELINE_KINDS: [&str; 4] = [
+    "message.created",
+    "note.created",
+    "conversation.updated",
+    "consent.changed",
+];
 
 /// A timeline entry with the current delivery status of its message, if it has one.
 #[derive(Debug, Clone)]
@@ -454,6 +459,9 @@ pub struct NewConsent {
     /// What proves it: the message, the form payload, the user who recorded it.
     pub evidence: serde_json::Value,
     pub at: Timestamp,
+    /// The contact's conversation whose timeline shows the change (`consent.changed`), written
+    /// in the same transaction; ignored when it is not this contact's.
+    pub conversation: Option<ConversationId>,
 }
 
 /// An entry of the consent ledger.

@@ -422,6 +422,23 @@ pub async fn record_consent(
                 .await?;
         (e, Some(c))
     } else {
+        // Shown on the contact's latest conversation, where the agent is looking.
+        let latest = app
+            .store
+            .list_conversations(
+                &p.scope(),
+                &ConversationQuery {
+                    contact: Some(id),
+                    sort: Sort::Activity,
+                    limit: 1,
+                    ..ConversationQuery::default()
+                },
+            )
+            .await?
+            .items
+            .into_iter()
+            .next()
+            .map(|c| c.id);
         let e = app
             .store
             .record_consent(
@@ -434,6 +451,7 @@ pub async fn record_consent(
                     channel: req.channel,
                     evidence,
                     at: app.now(),
+                    conversation: latest,
                 },
             )
             .await?;

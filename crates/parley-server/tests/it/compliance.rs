@@ -165,6 +165,22 @@ on_both!(
             c["states"]["email"]["conversational"], "unknown",
             "a revocation outside SMS stays on its channel by default"
         );
+        // The change shows on the conversation's timeline.
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let changes: Vec<&Value> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "consent.changed")
+            .collect();
+        assert_eq!(changes.len(), 3, "one per purpose: {tl}");
+        assert_eq!(changes[0]["data"]["consent"]["action"], "revoke");
+        assert_eq!(changes[0]["data"]["consent"]["source"], "keyword");
         let reply = json!({ "body": "Are you sure?" });
         let (s, v) = t
             .post(
@@ -419,6 +435,7 @@ on_both!(
                     channel: Some("sms".into()),
                     evidence: json!({}),
                     at: long_ago,
+                    conversation: None,
                 },
             )
             .await

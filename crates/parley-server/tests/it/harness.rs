@@ -447,11 +447,14 @@ pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
                 &t.admin_token,
             )
             .await;
+        // The newest message's delivery (a consent change may follow it on the timeline).
         d = tl["items"]
             .as_array()
             .expect("items")
-            .last()
-            .expect("an entry")["delivery"]
+            .iter()
+            .rev()
+            .find(|e| e["type"] == "message.created")
+            .expect("a message")["delivery"]
             .clone();
         if d["status"] == want {
             break;

@@ -500,6 +500,7 @@ on_both!(
                     channel: Some("sms".into()),
                     evidence: json!({ "text": "STOP" }),
                     at: t.app.now(),
+                    conversation: None,
                 },
             )
             .await

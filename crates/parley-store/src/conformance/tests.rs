@@ -1543,6 +1543,7 @@ pub async fn the_consent_ledger_appends_and_survives_a_merge(h: Harness) {
         channel: Some("sms".into()),
         evidence: serde_json::json!({ "twilio_error": 21610 }),
         at: t(at),
+        conversation: None,
     };
     s.record_consent(w.ws, entry(b.contact_id, Action::Revoke, 5))
         .await
@@ -1563,15 +1564,50 @@ pub async fn the_consent_ledger_appends_and_survives_a_merge(h: Harness) {
         s.consent_history(other.id, a.contact_id).await,
         Err(StoreError::NotFound)
     ));
+    // A change shows on the conversation it happened in, and is published; naming another
+    // contact's conversation writes no event.
+    let on_timeline = |conversation| NewConsent {
+        conversation: Some(conversation),
+        ..entry(a.contact_id, Action::Revoke, 4)
+    };
+    s.record_consent(w.ws, on_timeline(a.conversation_id))
+        .await
+        .unwrap();
+    s.record_consent(w.ws, on_timeline(b.conversation_id))
+        .await
+        .unwrap();
+    let scope = admin_scope(s, &w).await;
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let last = tl.last().unwrap();
+    assert_eq!(last.event.kind, "consent.changed");
+    let data: serde_json::Value = serde_json::from_str(&last.event.data).unwrap();
+    assert_eq!(data["consent"]["action"], "revoke");
+    assert!(h.published().iter().any(|e| e.kind == "consent.changed"));
+    let tl_b = s
+        .timeline(&scope, b.conversation_id, None, 50)
+        .await
+        .unwrap();
+    assert!(tl_b.iter().all(|e| e.event.kind != "consent.changed"));
     // Merging keeps every entry of both people, in order.
     s.merge_contacts(w.ws, a.contact_id, b.contact_id, w.admin, t(9))
         .await
         .unwrap();
     let h2 = s.consent_history(w.ws, a.contact_id).await.unwrap();
     let got: Vec<(Action, i64)> = h2.iter().map(|e| (e.action, e.at.0)).collect();
-    assert_eq!(got, vec![(Action::Grant, t(3).0), (Action::Revoke, t(5).0)]);
-    assert_eq!(h2[1].evidence["twilio_error"], 21610);
-    assert_eq!(h2[1].channel.as_deref(), Some("sms"));
+    assert_eq!(
+        got,
+        vec![
+            (Action::Grant, t(3).0),
+            (Action::Revoke, t(4).0),
+            (Action::Revoke, t(4).0),
+            (Action::Revoke, t(5).0)
+        ]
+    );
+    assert_eq!(h2[3].evidence["twilio_error"], 21610);
+    assert_eq!(h2[3].channel.as_deref(), Some("sms"));
 }
 
 pub async fn the_gate_reads_its_facts_and_silent_numbers_are_listed(h: Harness) {
@@ -1622,6 +1658,7 @@ pub async fn the_gate_reads_its_facts_and_silent_numbers_are_listed(h: Harness) 
             channel: Some("sms".into()),
             evidence: serde_json::json!({}),
             at: t(12),
+            conversation: None,
         },
     )
     .await
