@@ -44,4 +44,6 @@ pub trait Blobs: Send + Sync {
     /// Stores `bytes` under `key`; once it returns, `get` finds them (also after a restart).
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError>;
+    /// Removes the blob under `key`; removing one that is not there is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }

@@ -45,6 +45,14 @@ impl Blobs for LocalDisk {
             Err(e) => Err(io(e)),
         }
     }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        match tokio::fs::remove_file(self.root.join(key)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -58,6 +66,14 @@ mod tests {
         let b = LocalDisk::new(dir.path());
         b.put("ws/conv/a1.png", b"png".to_vec()).await.unwrap();
         assert_eq!(b.get("ws/conv/a1.png").await.unwrap(), b"png");
+        b.put("ws/conv/gone", b"x".to_vec()).await.unwrap();
+        b.delete("ws/conv/gone").await.unwrap();
+        assert!(matches!(
+            b.get("ws/conv/gone").await,
+            Err(BlobError::NotFound)
+        ));
+        b.delete("ws/conv/gone").await.unwrap();
+        assert!(!dir.path().join("ws/conv/gone").exists());
         assert!(matches!(
             b.get("ws/conv/none").await,
             Err(BlobError::NotFound)

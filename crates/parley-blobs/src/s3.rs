@@ -405,6 +405,25 @@ impl Blobs for S3 {
         ))
     }
 
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        let what = format!("DELETE {}", self.object_name(key));
+        let resp = self.send(Method::DELETE, key, None).await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        let (status, code, message) = read_error(resp).await;
+        match code.as_deref() {
+            Some("NoSuchKey") => Ok(()),
+            _ => Err(status_error(
+                &what,
+                status,
+                code.as_deref(),
+                message.as_deref(),
+            )),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
         check_key(key)?;
         let what = format!("GET {}", self.object_name(key));
@@ -1029,6 +1048,11 @@ mod tests {
                 Some(bytes) => bytes.clone().into_response(),
                 None => xml_error(StatusCode::NOT_FOUND, "NoSuchKey"),
             },
+            // S3 answers 204 whether or not the object was there.
+            Method::DELETE => {
+                objects.remove(key);
+                StatusCode::NO_CONTENT.into_response()
+            }
             _ => xml_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
         }
     }
@@ -1089,6 +1113,18 @@ mod tests {
         // Another store on the same bucket (a restart) finds what was written.
         let again = fake_client(addr, FAKE_SECRET, FAKE_BUCKET, Some("parley"));
         assert_eq!(again.get("ws/conv/a1.png").await.unwrap(), bytes);
+
+        s3.delete("ws/conv/empty").await.unwrap();
+        assert!(!fake
+            .objects
+            .lock()
+            .unwrap()
+            .contains_key("parley/ws/conv/empty"));
+        assert!(matches!(
+            s3.get("ws/conv/empty").await,
+            Err(BlobError::NotFound)
+        ));
+        s3.delete("ws/conv/empty").await.unwrap();
     }
 
     #[tokio::test]

@@ -57,6 +57,18 @@ fn key(inbox: &InboxRow, id: &str) -> String {
     format!("{}/{}/{id}", inbox.workspace_id, inbox.id)
 }
 
+/// Removes a stored file and its description (retention, erasure).
+pub async fn delete(
+    app: &App,
+    ws: parley_core::WorkspaceId,
+    inbox: parley_core::InboxId,
+    id: &str,
+) -> Result<(), BlobError> {
+    let k = format!("{ws}/{inbox}/{id}");
+    app.blobs.delete(&k).await?;
+    app.blobs.delete(&format!("{k}.json")).await
+}
+
 fn blob_error(e: BlobError) -> ApiError {
     match e {
         BlobError::NotFound => ApiError::NotFound,

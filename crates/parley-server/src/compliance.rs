@@ -53,6 +53,8 @@ pub struct Settings {
     /// Days without a word after which consent for business-initiated messages is suspended
     /// (the number may have been reassigned); 0: never.
     pub inactivity_days: u32,
+    /// Days after which message bodies and attachments are deleted; 0: kept.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -88,6 +90,7 @@ impl Default for Settings {
                 end: "21:00".into(),
             },
             inactivity_days: 180,
+            retention_days: 0,
         }
     }
 }
@@ -182,6 +185,12 @@ impl Settings {
         }
         Window::parse(&self.quiet_hours.start, &self.quiet_hours.end)
             .map_err(|e| ApiError::invalid("quiet_hours", e.reason))?;
+        if self.retention_days > 36_500 {
+            return Err(ApiError::invalid(
+                "retention_days",
+                "must be at most 36500 (0 keeps messages)",
+            ));
+        }
         if self.inactivity_days > 3650 {
             return Err(ApiError::invalid(
                 "inactivity_days",

@@ -15,6 +15,7 @@ pub use migrate::MIGRATION_COUNT;
 mod outbox;
 mod pipeline;
 mod queries;
+mod retention;
 mod rows;
 mod store;
 pub mod testing;

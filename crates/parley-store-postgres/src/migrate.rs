@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_channels.sql")),
     (3, include_str!("../migrations/0003_message_meta.sql")),
     (4, include_str!("../migrations/0004_consent.sql")),
+    (5, include_str!("../migrations/0005_redaction.sql")),
 ];
 
 /// How many migrations this build knows.

@@ -57,6 +57,12 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
+        self.db
+            .run(|tx| Box::pin(crate::retention::list_workspaces(tx)))
+            .await
+    }
+
     async fn set_workspace_settings(
         &self,
         ws: WorkspaceId,
@@ -568,6 +574,30 @@ impl Store for PostgresStore {
         let s = commands::Start { msg, at };
         self.db
             .write(move |tx, ev| Box::pin(async move { commands::start(tx, &scope, s, ev).await }))
+            .await
+    }
+
+    async fn expiring_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)> {
+        self.db
+            .run(move |tx| Box::pin(crate::retention::expiring(tx, ws, before)))
+            .await
+    }
+
+    async fn expire_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+        at: Timestamp,
+    ) -> StoreResult<Vec<ExpiredMessage>> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { crate::retention::expire(tx, ws, before, limit, at).await })
+            })
             .await
     }
 

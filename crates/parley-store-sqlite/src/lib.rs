@@ -8,6 +8,7 @@ mod db;
 mod directory;
 mod migrate;
 mod outbox;
+mod retention;
 mod rows;
 
 use std::path::Path;
@@ -67,6 +68,10 @@ impl Store for SqliteStore {
 
     async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>> {
         self.db.read(|c| account::workspace(c, None)).await
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
+        self.db.read(retention::list_workspaces).await
     }
 
     async fn set_workspace_settings(
@@ -524,6 +529,28 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.db
             .write(move |c, ev| conversations::start(c, &scope, msg, at, ev))
+            .await
+    }
+
+    async fn expiring_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)> {
+        self.db
+            .read(move |c| retention::expiring(c, ws, before))
+            .await
+    }
+
+    async fn expire_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+        at: Timestamp,
+    ) -> StoreResult<Vec<ExpiredMessage>> {
+        self.db
+            .write(move |c, _| retention::expire(c, ws, before, limit, at))
             .await
     }
 

@@ -61,6 +61,7 @@ macro_rules! conformance_tests {
             a_read_watermark_marks_earlier_replies_read,
             the_consent_ledger_appends_and_survives_a_merge,
             the_gate_reads_its_facts_and_silent_numbers_are_listed,
+            retention_removes_old_content_and_keeps_the_timeline,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

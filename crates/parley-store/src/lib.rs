@@ -92,6 +92,8 @@ pub trait Store: Send + Sync + 'static {
     async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow>;
     /// The first workspace (for single-tenant tools such as the CLI).
     async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>>;
+    /// Every workspace (for background jobs that run per workspace).
+    async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>>;
     /// Replaces the workspace's settings document.
     async fn set_workspace_settings(
         &self,
@@ -329,6 +331,23 @@ pub trait Store: Send + Sync + 'static {
         msg: NewOutbound,
         at: Timestamp,
     ) -> StoreResult<ActOutcome>;
+    /// Messages written before `before` whose content is still there: how many, and when the
+    /// oldest was written.
+    async fn expiring_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)>;
+    /// Removes the content of up to `limit` of those messages, oldest first, in one transaction:
+    /// body and meta, the data of their events (marked `redacted_at`), and the conversation's
+    /// preview of them. The messages themselves stay, so the timeline keeps its shape.
+    async fn expire_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+        at: Timestamp,
+    ) -> StoreResult<Vec<ExpiredMessage>>;
     /// Reopens snoozed conversations whose time has come; returns how many.
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize>;
     /// Timeline and delivery events after `after_seq` in inboxes the scope sees, oldest first.

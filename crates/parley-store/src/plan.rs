@@ -215,6 +215,36 @@ pub fn command_change(
 }
 
 /// The first 140 characters of a body, on one line, for conversation lists.
+/// An event's data with the content of the message it carries removed (retention, erasure): the
+/// body, the meta (subjects, files, choices) and the conversation's preview of it.
+pub fn redact_event_data(data: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    if let Some(m) = v.get_mut("message").filter(|m| m.is_object()) {
+        m["body"] = serde_json::json!("");
+        m["meta"] = serde_json::Value::Null;
+        m["redacted"] = serde_json::json!(true);
+    }
+    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
+        c["last_message"] = serde_json::Value::Null;
+    }
+    v.to_string()
+}
+
+/// The ids of the files a message's meta lists.
+pub fn attachment_ids(meta: Option<&str>) -> Vec<String> {
+    let v: serde_json::Value = meta
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    v["attachments"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn preview(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = one_line.chars().take(140).collect();

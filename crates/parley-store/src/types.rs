@@ -497,6 +497,14 @@ pub struct InactiveContact {
     pub created_at: Timestamp,
 }
 
+/// A message whose content retention removed, with the files its meta listed (for the blob store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpiredMessage {
+    pub id: MessageId,
+    pub inbox_id: InboxId,
+    pub attachments: Vec<String>,
+}
+
 /// An outbound message that starts (or continues) a contact's conversation in an inbox.
 #[derive(Debug, Clone)]
 pub struct NewOutbound {

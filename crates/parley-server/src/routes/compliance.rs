@@ -68,6 +68,25 @@ pub async fn put_settings(
     Ok(Json(settings_body(&ws)))
 }
 
+/// `GET /api/v1/retention`: the retention period and what the next run will empty.
+pub async fn retention(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let days = Settings::of(&ws).retention_days;
+    if days == 0 {
+        return Ok(Json(
+            json!({ "retention_days": 0, "cutoff": null, "next": { "messages": 0, "oldest": null } }),
+        ));
+    }
+    let cutoff = app.now().plus_millis(-i64::from(days) * DAY_MS);
+    let (messages, oldest) = app.store.expiring_messages(ws.id, cutoff).await?;
+    Ok(Json(json!({
+        "retention_days": days,
+        "cutoff": cutoff,
+        "next": { "messages": messages, "oldest": oldest },
+    })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InactiveQuery {

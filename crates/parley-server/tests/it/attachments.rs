@@ -90,7 +90,13 @@ async fn start_provider() -> (String, Provider) {
     (base, p)
 }
 
-async fn upload(t: &TestApp, inbox: &str, name: &str, ct: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub async fn upload(
+    t: &TestApp,
+    inbox: &str,
+    name: &str,
+    ct: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     let r = t
         .http
         .post(t.url(&format!(

@@ -732,3 +732,103 @@ on_both!(
         );
     }
 );
+
+async fn retention_on(backend: crate::harness::Backend) {
+    let clock = parley_server::ManualClock::new(parley_core::Timestamp(1_799_773_200_000));
+    let t = TestApp::spawn_with_clock(backend, std::sync::Arc::new(clock.clone())).await;
+    let cb = Callback::start(0).await;
+    let (inbox, secret) = t.api_inbox("Shop", &cb.url).await;
+    assert_eq!(
+        t.inbound(&inbox, &secret, "c1", "m1", "my card is 4242 4242")
+            .await
+            .0,
+        200
+    );
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, up) = crate::attachments::upload(
+        &t,
+        &inbox,
+        "invoice.pdf",
+        "application/pdf",
+        b"%PDF-1.4 private".to_vec(),
+    )
+    .await;
+    assert_eq!(s, 201, "{up}");
+    let file = up["id"].as_str().unwrap().to_string();
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Your invoice", "attachments": [file] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    cb.wait_for(1).await;
+    let download = format!("/api/v1/inboxes/{inbox}/attachments/{file}");
+    assert_eq!(t.get(&download, &t.admin_token).await.0, 200);
+    clock.advance_ms(31 * DAY_MS);
+    assert_eq!(
+        t.inbound(&inbox, &secret, "c1", "m2", "still there?")
+            .await
+            .0,
+        200
+    );
+
+    // Off by default; an admin sets 30 days and sees what the next run empties.
+    let (_, r) = t.get("/api/v1/retention", &t.admin_token).await;
+    assert_eq!(r["retention_days"], 0, "{r}");
+    let (s, _) = put(
+        &t,
+        "/api/v1/compliance/settings",
+        &t.admin_token,
+        json!({ "retention_days": 30 }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, r) = t.get("/api/v1/retention", &t.admin_token).await;
+    assert_eq!(r["next"]["messages"], 2, "{r}");
+    let (_, agent) = t.user("ann@acme.test", "agent").await;
+    assert_eq!(t.get("/api/v1/retention", &agent).await.0, 403);
+
+    assert_eq!(
+        parley_server::workers::run_retention(&t.app).await.unwrap(),
+        2
+    );
+    let (_, r) = t.get("/api/v1/retention", &t.admin_token).await;
+    assert_eq!(r["next"]["messages"], 0, "{r}");
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    let bodies: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "message.created")
+        .map(|e| e["data"]["message"]["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["", "", "still there?"], "{tl}");
+    assert!(!tl.to_string().contains("4242"), "{tl}");
+    assert_eq!(
+        t.get(&download, &t.admin_token).await.0,
+        404,
+        "the file is gone too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_empties_old_messages_and_their_files_sqlite() {
+    retention_on(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_empties_old_messages_and_their_files_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    retention_on(crate::harness::Backend::Postgres).await;
+}

@@ -57,6 +57,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("get", "/api/v1/contacts/{id}/consent/export", [401, 403, 403, 404, 404]),
     ("get", "/api/v1/compliance/settings", [401, 200, 200, 200, 200]),
     ("put", "/api/v1/compliance/settings", [401, 403, 403, 200, 200]),
+    ("get", "/api/v1/retention", [401, 403, 403, 200, 200]),
     ("get", "/api/v1/compliance/inactive", [401, 403, 200, 200, 200]),
     ("post", "/api/v1/compliance/inactive/purge", [401, 403, 403, 422, 422]),
     ("get", "/api/v1/contacts/{id}/timeline", [401, 404, 404, 404, 404]),

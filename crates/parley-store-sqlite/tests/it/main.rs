@@ -13,3 +13,36 @@ async fn fresh(sink: EventSink) -> DynStore {
 }
 
 parley_store::conformance_tests!(fresh);
+
+/// Events are append-only, except that retention and erasure may rewrite an event's data once.
+#[tokio::test]
+async fn event_data_changes_only_by_one_redaction() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let path = dir.path().join("parley.db");
+    drop(SqliteStore::open(&path, Durability::Normal, parley_store::null_sink()).expect("opens"));
+    let db = rusqlite::Connection::open(&path).expect("raw");
+    db.execute_batch(
+        "INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) \
+         VALUES ('w', 'i', 'c', 'message.created', 'm', 1, '{\"message\":{\"body\":\"secret\"}}')",
+    )
+    .expect("append");
+    for sql in [
+        "UPDATE event SET data = '{}'",
+        "UPDATE event SET kind = 'x'",
+        "DELETE FROM event",
+    ] {
+        assert!(db.execute_batch(sql).is_err(), "{sql} was allowed");
+    }
+    db.execute_batch("UPDATE event SET data = '{}', redacted_at = 5")
+        .expect("one redaction");
+    for sql in [
+        "UPDATE event SET data = '{\"again\":1}', redacted_at = 6",
+        "UPDATE event SET redacted_at = NULL",
+    ] {
+        assert!(db.execute_batch(sql).is_err(), "{sql} was allowed");
+    }
+    let data: String = db
+        .query_row("SELECT data FROM event", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(data, "{}");
+}

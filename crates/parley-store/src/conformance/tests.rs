@@ -1724,3 +1724,78 @@ pub async fn the_gate_reads_its_facts_and_silent_numbers_are_listed(h: Harness) 
     assert_eq!(out.conversation.id, wrote.conversation_id);
     assert_eq!(out.conversation.waiting_since, Some(t(10)));
 }
+
+pub async fn retention_removes_old_content_and_keeps_the_timeline(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let mut old = inbound(w.inbox, "c1", Some("m1"), "my card is 4242", t(0));
+    old.meta = Some(serde_json::json!({ "attachments": [{ "id": "a1", "filename": "card.png" }] }));
+    let first = s.apply_inbound(old).await.unwrap();
+    let scope = admin_scope(s, &w).await;
+    let reply = Command::Reply {
+        body: "Thanks, noted".into(),
+        meta: None,
+    };
+    s.act(&scope, first.conversation_id, w.admin, reply, t(1))
+        .await
+        .unwrap();
+    s.apply_inbound(inbound(w.inbox, "c1", Some("m2"), "still here?", t(100)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.expiring_messages(w.ws, t(50)).await.unwrap(),
+        (2, Some(t(0)))
+    );
+    let gone = s.expire_messages(w.ws, t(50), 1, t(200)).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].id, first.message_id);
+    assert_eq!(gone[0].attachments, vec!["a1".to_string()]);
+    assert_eq!(
+        s.expire_messages(w.ws, t(50), 10, t(200))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .expire_messages(w.ws, t(50), 10, t(200))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.expiring_messages(w.ws, t(50)).await.unwrap(), (0, None));
+
+    let tl = s
+        .timeline(&scope, first.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let bodies: Vec<(String, bool)> = tl
+        .iter()
+        .filter(|e| e.event.kind == "message.created")
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.event.data).unwrap();
+            (
+                v["message"]["body"].as_str().unwrap().to_string(),
+                v["message"]["redacted"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            (String::new(), true),
+            (String::new(), true),
+            ("still here?".to_string(), false)
+        ]
+    );
+    assert!(!tl.iter().any(|e| e.event.data.contains("4242")));
+    let conv = s.conversation(&scope, first.conversation_id).await.unwrap();
+    assert_eq!(conv.last_message.as_deref(), Some("still here?"));
+    let ids: Vec<WorkspaceId> = s
+        .list_workspaces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(ids, vec![w.ws]);
+}

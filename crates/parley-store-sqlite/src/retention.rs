@@ -1,0 +1,99 @@
+//! Retention: removing the content of old messages (body, meta, their events' data) while the
+//! messages and the timeline's shape stay.
+
+use parley_core::{Timestamp, WorkspaceId};
+use parley_store::*;
+use rusqlite::{params, Connection};
+
+use crate::db::sql_err;
+use crate::rows::uid;
+
+pub(crate) fn expiring(
+    c: &Connection,
+    ws: WorkspaceId,
+    before: Timestamp,
+) -> StoreResult<(u64, Option<Timestamp>)> {
+    c.prepare_cached(
+        "SELECT COUNT(*), MIN(created_at) FROM message \
+         WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL",
+    )
+    .map_err(sql_err)?
+    .query_row(params![ws.to_string(), before.0], |r| {
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            r.get::<_, Option<i64>>(1)?.map(Timestamp),
+        ))
+    })
+    .map_err(sql_err)
+}
+
+pub(crate) fn expire(
+    c: &Connection,
+    ws: WorkspaceId,
+    before: Timestamp,
+    limit: u32,
+    at: Timestamp,
+) -> StoreResult<Vec<ExpiredMessage>> {
+    let due: Vec<(uuid::Uuid, uuid::Uuid, String, Option<String>, String)> = c
+        .prepare_cached(
+            "SELECT id, inbox_id, conversation_id, meta, body FROM message \
+             WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL \
+             ORDER BY created_at LIMIT ?3",
+        )
+        .map_err(sql_err)?
+        .query_map(params![ws.to_string(), before.0, limit], |r| {
+            Ok((uid(r, 0)?, uid(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)?;
+    let mut out = Vec::with_capacity(due.len());
+    for (id, inbox, conv, meta, body) in due {
+        c.prepare_cached(
+            "UPDATE message SET body = '', meta = NULL, redacted_at = ?2 WHERE id = ?1",
+        )
+        .map_err(sql_err)?
+        .execute(params![id.to_string(), at.0])
+        .map_err(sql_err)?;
+        let events: Vec<(i64, String)> = c
+            .prepare_cached(
+                "SELECT seq, data FROM event WHERE conversation_id = ?1 AND message_id = ?2 AND redacted_at IS NULL",
+            )
+            .map_err(sql_err)?
+            .query_map([conv.as_str(), id.to_string().as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sql_err)?;
+        for (seq, data) in events {
+            c.prepare_cached("UPDATE event SET data = ?2, redacted_at = ?3 WHERE seq = ?1")
+                .map_err(sql_err)?
+                .execute(params![seq, plan::redact_event_data(&data), at.0])
+                .map_err(sql_err)?;
+        }
+        c.prepare_cached(
+            "UPDATE conversation SET last_message = NULL WHERE id = ?1 AND last_message = ?2",
+        )
+        .map_err(sql_err)?
+        .execute(params![conv, plan::preview(&body)])
+        .map_err(sql_err)?;
+        out.push(ExpiredMessage {
+            id: id.into(),
+            inbox_id: inbox.into(),
+            attachments: plan::attachment_ids(meta.as_deref()),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn list_workspaces(c: &Connection) -> StoreResult<Vec<WorkspaceRow>> {
+    let ids: Vec<uuid::Uuid> = c
+        .prepare_cached("SELECT id FROM workspace ORDER BY created_at, id")
+        .map_err(sql_err)?
+        .query_map([], |r| uid(r, 0))
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)?;
+    ids.into_iter()
+        .map(|id| crate::account::workspace(c, Some(id.into()))?.ok_or(StoreError::NotFound))
+        .collect()
+}
