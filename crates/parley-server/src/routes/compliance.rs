@@ -2,14 +2,15 @@
 //! enough to have been reassigned (and their purge), and the export of a contact's consent ledger.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use parley_core::contact::IdentityKind;
 use parley_core::ContactId;
 use parley_store::ContactPatch;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::exports;
 use crate::auth::{require_admin, require_supervisor, Auth};
 use crate::compliance::Settings;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
@@ -219,10 +220,7 @@ pub async fn export_consent(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     require_admin(&p)?;
-    let format = q.format.as_deref().unwrap_or("json");
-    if !matches!(format, "json" | "csv") {
-        return Err(ApiError::invalid("format", "must be json or csv"));
-    }
+    let format = exports::format_of(q.format.as_deref())?;
     let contact = app.store.contact(p.workspace_id, id).await?;
     let ledger = app.store.consent_history(p.workspace_id, id).await?;
     super::account::audit(
@@ -234,40 +232,27 @@ pub async fn export_consent(
         json!({ "format": format, "entries": ledger.len() }),
     )
     .await;
-    let name = format!("consent-{id}.{format}");
-    let disposition = format!("attachment; filename=\"{name}\"");
-    if format == "json" {
-        let body = json!({ "contact": contact, "exported_at": app.now(), "ledger": ledger });
-        return Ok((
-            StatusCode::OK,
-            [(header::CONTENT_DISPOSITION, disposition)],
-            Json(body),
-        )
-            .into_response());
-    }
     let mut csv = String::from("at,purpose,action,source,channel,evidence\r\n");
     for e in &ledger {
-        let row = [
-            e.at.to_rfc3339(),
-            e.purpose.as_str().to_string(),
-            e.action.as_str().to_string(),
-            e.source.clone(),
-            e.channel.clone().unwrap_or_else(|| "all".into()),
-            e.evidence.to_string(),
-        ];
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-        csv.push_str(&cells.join(","));
-        csv.push_str("\r\n");
+        exports::csv_line(
+            &mut csv,
+            &[
+                e.at.to_rfc3339(),
+                e.purpose.as_str().to_string(),
+                e.action.as_str().to_string(),
+                e.source.clone(),
+                e.channel.clone().unwrap_or_else(|| "all".into()),
+                e.evidence.to_string(),
+            ],
+        );
     }
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+    let body = json!({ "contact": contact, "exported_at": app.now(), "ledger": ledger });
+    Ok(exports::download(
+        format,
+        &format!("consent-{id}"),
+        body,
         csv,
-    )
-        .into_response())
+    ))
 }
 
 /// `GET /api/v1/audit/export?format=json|csv`: the whole audit log (up to 100,000 entries, newest
@@ -279,10 +264,7 @@ pub async fn export_audit(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     require_admin(&p)?;
-    let format = q.format.as_deref().unwrap_or("json");
-    if !matches!(format, "json" | "csv") {
-        return Err(ApiError::invalid("format", "must be json or csv"));
-    }
+    let format = exports::format_of(q.format.as_deref())?;
     let entries = app.store.list_audit(p.workspace_id, 100_000).await?;
     super::account::audit(
         &app,
@@ -293,51 +275,20 @@ pub async fn export_audit(
         json!({ "format": format, "entries": entries.len() }),
     )
     .await;
-    let disposition = format!("attachment; filename=\"audit.{format}\"");
-    if format == "json" {
-        return Ok((
-            StatusCode::OK,
-            [(header::CONTENT_DISPOSITION, disposition)],
-            Json(json!({ "exported_at": app.now(), "items": entries })),
-        )
-            .into_response());
-    }
     let mut csv = String::from("at,actor_id,action,target,ip,detail\r\n");
     for e in &entries {
-        let row = [
-            e.at.to_rfc3339(),
-            e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-            e.action.clone(),
-            e.target.clone(),
-            e.ip.clone().unwrap_or_default(),
-            e.detail.to_string(),
-        ];
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-        csv.push_str(&cells.join(","));
-        csv.push_str("\r\n");
+        exports::csv_line(
+            &mut csv,
+            &[
+                e.at.to_rfc3339(),
+                e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+                e.action.clone(),
+                e.target.clone(),
+                e.ip.clone().unwrap_or_default(),
+                e.detail.to_string(),
+            ],
+        );
     }
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        csv,
-    )
-        .into_response())
-}
-
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so a spreadsheet does not run
-/// a customer's text as a formula.
-pub(crate) fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+    let body = json!({ "exported_at": app.now(), "items": entries });
+    Ok(exports::download(format, "audit", body, csv))
 }

@@ -9,7 +9,6 @@ use parley_store::{ConversationQuery, ConversationView, Scope, Sort, TimelineEnt
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::compliance::csv_cell;
 use crate::auth::{require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
@@ -29,11 +28,35 @@ pub struct ExportQuery {
     to: Option<String>,
 }
 
-fn format_of(q: &ExportQuery) -> Result<&str, ApiError> {
-    match q.format.as_deref().unwrap_or("json") {
-        f @ ("json" | "csv") => Ok(f),
+/// `json` (the default) or `csv`.
+pub(crate) fn format_of(format: Option<&str>) -> Result<&'static str, ApiError> {
+    match format.unwrap_or("json") {
+        "json" => Ok("json"),
+        "csv" => Ok("csv"),
         _ => Err(ApiError::invalid("format", "must be json or csv")),
     }
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so a spreadsheet does not run
+/// a customer's text as a formula.
+pub(crate) fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Appends one CSV record.
+pub(crate) fn csv_line(out: &mut String, cells: &[String]) {
+    let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+    out.push_str(&cells.join(","));
+    out.push_str("\r\n");
 }
 
 /// The conversation's whole timeline, oldest first.
@@ -94,16 +117,15 @@ fn csv_rows(out: &mut String, conv: &ConversationView, entries: &[TimelineEntry]
             status.unwrap_or_default(),
             text,
         ];
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+        csv_line(out, &row);
     }
 }
 
 const CSV_HEADER: &str =
     "conversation_id,inbox_id,contact_id,contact_name,seq,at,type,direction,sender,delivery,text\r\n";
 
-fn respond(format: &str, name: &str, json_body: Value, csv: String) -> Response {
+/// The export as a download: the JSON body, or the CSV text.
+pub(crate) fn download(format: &str, name: &str, json_body: Value, csv: String) -> Response {
     let disposition = format!("attachment; filename=\"{name}.{format}\"");
     if format == "json" {
         return (
@@ -140,7 +162,7 @@ pub async fn conversation(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     require_admin(&p)?;
-    let format = format_of(&q)?.to_string();
+    let format = format_of(q.format.as_deref())?.to_string();
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let entries = whole_timeline(&app, &scope, id).await?;
@@ -159,7 +181,7 @@ pub async fn conversation(
     }
     let body =
         json!({ "exported_at": app.now(), "conversation": conv, "timeline": items(entries)? });
-    Ok(respond(&format, &format!("conversation-{id}"), body, csv))
+    Ok(download(&format, &format!("conversation-{id}"), body, csv))
 }
 
 /// `GET /api/v1/exports/conversations?from=&to=&format=json|csv`: every thread with activity in
@@ -171,7 +193,7 @@ pub async fn range(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     require_admin(&p)?;
-    let format = format_of(&q)?.to_string();
+    let format = format_of(q.format.as_deref())?.to_string();
     let bound = |field: &'static str, v: &Option<String>| {
         v.as_deref()
             .and_then(Timestamp::parse_rfc3339)
@@ -247,5 +269,5 @@ pub async fn range(
     )
     .await;
     let body = json!({ "exported_at": app.now(), "from": from, "to": to, "threads": out });
-    Ok(respond(&format, "conversations", body, csv))
+    Ok(download(&format, "conversations", body, csv))
 }
