@@ -54,7 +54,7 @@ impl Window {
         format!("{:02}:{:02}", minutes / 60, minutes % 60)
     }
 
-    fn intersect(self, other: Window) -> Window {
+    pub fn intersect(self, other: Window) -> Window {
         Window {
             start: self.start.max(other.start),
             end: self.end.min(other.end),

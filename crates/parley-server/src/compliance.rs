@@ -183,8 +183,14 @@ impl Settings {
                 ));
             }
         }
-        Window::parse(&self.quiet_hours.start, &self.quiet_hours.end)
+        let w = Window::parse(&self.quiet_hours.start, &self.quiet_hours.end)
             .map_err(|e| ApiError::invalid("quiet_hours", e.reason))?;
+        if w.start < Window::FEDERAL.start || w.end > Window::FEDERAL.end {
+            return Err(ApiError::invalid(
+                "quiet_hours",
+                "may narrow the federal 08:00–21:00 window, not widen it",
+            ));
+        }
         if self.retention_days > 36_500 {
             return Err(ApiError::invalid(
                 "retention_days",
@@ -202,8 +208,9 @@ impl Settings {
 
     pub fn policy(&self, ws: &WorkspaceRow) -> Policy {
         Policy {
+            // Never wider than the federal window, whatever a stored document says.
             quiet_hours: Window::parse(&self.quiet_hours.start, &self.quiet_hours.end)
-                .unwrap_or(Window::FEDERAL),
+                .map_or(Window::FEDERAL, |w| w.intersect(Window::FEDERAL)),
             inactivity_ms: (self.inactivity_days > 0)
                 .then(|| i64::from(self.inactivity_days) * DAY_MS),
             timezone: ws.timezone.clone(),
@@ -325,7 +332,26 @@ async fn verdict_for(
     let ctx = app.store.consent_context(ws, contact).await?;
     let workspace = app.workspace(ws).await?;
     let policy = workspace.rules.policy(&workspace.row);
-    let entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
+    let mut entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
+    if msg.notice && msg.purpose != Purpose::Conversational {
+        // A double opt-in request: the business writes first, so quiet hours and revocations
+        // apply, and the subscription it asks to confirm counts as the consent to ask.
+        for e in &mut entries {
+            if e.action == Action::Request {
+                e.action = Action::Grant;
+            }
+        }
+    }
+    let plain;
+    let msg = if msg.notice && msg.purpose != Purpose::Conversational {
+        plain = Outbound {
+            notice: false,
+            ..msg.clone()
+        };
+        &plain
+    } else {
+        msg
+    };
     let phone = recipient_phone(msg.channel, address, &ctx);
     let mut to = Recipient {
         phone: phone.as_deref(),
@@ -468,6 +494,18 @@ pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> 
         notice: job.message.sender_kind == SenderKind::System
             && meta.is_some_and(|m| m["notice"].is_string()),
         channel_closed: None,
+    };
+    // Answers to HELP, STOP and START always go; a double opt-in request is the business writing
+    // first (see `verdict_for`).
+    let confirm_request = msg.notice && meta.is_some_and(|m| m["notice"] == "confirm_request");
+    let msg = if confirm_request {
+        Outbound {
+            purpose: Purpose::Informational,
+            customer_started: false,
+            ..msg
+        }
+    } else {
+        msg
     };
     let address = Some(job.identity.external_id.as_str());
     verdict_for(app, job.inbox.workspace_id, job.contact_id, &msg, address).await
@@ -702,6 +740,18 @@ pub async fn request_subscription(
 ) -> Result<(parley_store::ConsentEvent, Value), ApiError> {
     let ctx = app.store.consent_context(ws.id, contact).await?;
     let entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
+    let current = consent::deciding(&entries, purpose, "sms");
+    if current.is_some_and(|e| e.action == Action::Grant) {
+        // Already subscribed: nothing to confirm, and no second request.
+        let e = ctx
+            .ledger
+            .iter()
+            .rev()
+            .find(|l| l.purpose == purpose && l.action == Action::Grant)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        return Ok((e, json!({ "sent": false, "reason": "already subscribed" })));
+    }
     if consent::state(&entries, purpose, "sms") == State::Revoked {
         return Err(ApiError::Unprocessable {
             code: "opted_out",

@@ -181,10 +181,11 @@ async fn client_address(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| c.0.ip().to_canonical());
     let forwarded = req
         .headers()
         .get("x-forwarded-for")
@@ -196,9 +197,8 @@ async fn client_address(
         std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
     };
     let client = match (peer, forwarded) {
-        (Some(p), Some(f)) if behind_proxy(p) => Some(f),
-        (Some(p), _) => Some(p),
-        (None, f) => f,
+        (Some(p), Some(f)) if behind_proxy(p) => Some(f.to_canonical()),
+        (p, _) => p,
     };
     let headers = req.headers_mut();
     headers.remove(CLIENT_IP_HEADER);

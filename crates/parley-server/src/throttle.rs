@@ -71,6 +71,14 @@ impl SignInGuard {
         Ok(())
     }
 
+    /// Starts an attempt: refused while locked, else counted as a failure at once, so that
+    /// attempts made in parallel cannot all pass before any is counted. True when this attempt,
+    /// should it fail, locks the account or the address; `succeeded` takes it back.
+    pub fn begin(&mut self, email: &str, ip: Option<IpAddr>, now: i64) -> Result<bool, Locked> {
+        self.check(email, ip, now)?;
+        Ok(self.failed(email, ip, now))
+    }
+
     /// Records a failed attempt; true when it locked the account or the address.
     pub fn failed(&mut self, email: &str, ip: Option<IpAddr>, now: i64) -> bool {
         if self.accounts.len() + self.addresses.len() > MAX_TRACKED {
@@ -93,9 +101,16 @@ impl SignInGuard {
         account || address
     }
 
-    /// A successful sign-in clears the account's count (not the address's).
-    pub fn succeeded(&mut self, email: &str) {
+    /// A successful sign-in (begun with `begin`) clears the account's count and takes its
+    /// attempt back from the address's.
+    pub fn succeeded(&mut self, email: &str, ip: Option<IpAddr>) {
         self.accounts.remove(email);
+        if let Some(t) = ip.and_then(|ip| self.addresses.get_mut(&ip)) {
+            t.failures = t.failures.saturating_sub(1);
+            if t.failures < ADDRESS_FAILURES {
+                t.locked_until = 0;
+            }
+        }
     }
 }
 
@@ -154,7 +169,25 @@ mod tests {
         for i in 0..4 {
             g.failed("a@x.test", None, i);
         }
-        g.succeeded("a@x.test");
+        g.succeeded("a@x.test", None);
         assert!(!g.failed("a@x.test", None, 5));
+    }
+
+    #[test]
+    fn parallel_attempts_are_counted_before_they_are_checked() {
+        let mut g = SignInGuard::default();
+        let ip: Option<IpAddr> = "203.0.113.9".parse().ok();
+        // Six attempts begun together: the sixth is refused although none has failed yet.
+        for i in 0..5 {
+            assert!(g.begin("a@x.test", ip, i).is_ok());
+        }
+        assert!(g.begin("a@x.test", ip, 5).is_err());
+        // A success gives back its attempt: a busy office address is not locked by its users.
+        let mut g = SignInGuard::default();
+        for i in 0..40 {
+            let who = format!("u{i}@x.test");
+            assert!(g.begin(&who, ip, i).is_ok(), "attempt {i}");
+            g.succeeded(&who, ip);
+        }
     }
 }

@@ -629,7 +629,19 @@ pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome
             .await
             .ok()
             .and_then(|c| c.email);
-        if let Some(to) = email {
+        // By email, an opt-out from email applies too.
+        let ws = job.inbox.workspace_id;
+        // When the ledger cannot be read, no email goes.
+        let may_email = app
+            .store
+            .consent_history(ws, job.contact_id)
+            .await
+            .map(|l| {
+                let entries: Vec<_> = l.iter().map(|e| e.entry()).collect();
+                parley_core::consent::may_reply(&entries, "email")
+            })
+            .unwrap_or(false);
+        if let Some(to) = email.filter(|_| may_email) {
             let sent = crate::email::send_to_visitor(app, job, &to).await;
             if !matches!(sent, parley_channels::SendOutcome::Accepted { .. }) {
                 tracing::warn!(outcome = ?sent, "could not email a reply to a visitor who left");

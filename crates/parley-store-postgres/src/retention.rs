@@ -15,7 +15,8 @@ pub(crate) async fn expiring(
     let rows = query(
         tx,
         "SELECT COUNT(*), MIN(created_at) FROM message \
-         WHERE workspace_id = $1 AND created_at < $2 AND redacted_at IS NULL",
+         WHERE workspace_id = $1 AND created_at < $2 AND redacted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued')",
         &[&ws.as_uuid(), &before.0],
     )
     .await?;
@@ -37,6 +38,7 @@ pub(crate) async fn expire(
         tx,
         "SELECT id, inbox_id, conversation_id, meta, body FROM message \
          WHERE workspace_id = $1 AND created_at < $2 AND redacted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued') \
          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED",
         &[&ws.as_uuid(), &before.0, &i64::from(limit)],
     )

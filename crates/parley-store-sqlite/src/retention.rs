@@ -15,7 +15,8 @@ pub(crate) fn expiring(
 ) -> StoreResult<(u64, Option<Timestamp>)> {
     c.prepare_cached(
         "SELECT COUNT(*), MIN(created_at) FROM message \
-         WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL",
+         WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued')",
     )
     .map_err(sql_err)?
     .query_row(params![ws.to_string(), before.0], |r| {
@@ -38,6 +39,7 @@ pub(crate) fn expire(
         .prepare_cached(
             "SELECT id, inbox_id, conversation_id, meta, body FROM message \
              WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued') \
              ORDER BY created_at LIMIT ?3",
         )
         .map_err(sql_err)?

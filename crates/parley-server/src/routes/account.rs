@@ -138,50 +138,44 @@ pub async fn sign_in(
 ) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
     let ip = client_ip(&headers).and_then(|s| s.parse().ok());
-    let checked = app
+    let begun = app
         .sign_ins
         .lock()
-        .map(|g| g.check(&email, ip, app.now().0))
-        .unwrap_or(Ok(()));
-    if let Err(locked) = checked {
-        let (who, ms) = match locked {
-            Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
-            Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
-        };
-        let minutes = (ms + 59_999) / 60_000;
-        return Err(ApiError::TooManyRequests(format!(
-            "too many failed sign-ins from {who}; try again in {minutes} minute{}",
-            if minutes == 1 { "" } else { "s" }
-        )));
-    }
+        .map(|mut g| g.begin(&email, ip, app.now().0))
+        .unwrap_or(Ok(false));
+    let locks = match begun {
+        Ok(locks) => locks,
+        Err(locked) => {
+            let (who, ms) = match locked {
+                Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
+                Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
+            };
+            let minutes = (ms + 59_999) / 60_000;
+            return Err(ApiError::TooManyRequests(format!(
+                "too many failed sign-ins from {who}; try again in {minutes} minute{}",
+                if minutes == 1 { "" } else { "s" }
+            )));
+        }
+    };
     let found = app.store.credentials_by_email(&email).await?;
     let (principal, hash) = match found {
         Some((p, h)) => (Some(p), Some(h)),
         None => (None, None),
     };
     let ok = auth::verify_password(req.password, hash).await;
-    let Some(principal) = principal.filter(|_| ok) else {
-        let locked = app
-            .sign_ins
-            .lock()
-            .map(|mut g| g.failed(&email, ip, app.now().0))
-            .unwrap_or(false);
-        if let Ok(Some(ws)) = app.store.first_workspace().await {
+    let Some(principal) = principal.clone().filter(|_| ok) else {
+        // Audited in the workspace of the account tried; a guess at an unknown address is
+        // nobody's to see.
+        if let Some(p) = &principal {
             let entry = AuditEntry {
-                workspace_id: ws.id,
+                workspace_id: p.workspace_id,
                 actor_id: None,
-                action: if locked {
+                action: if locks {
                     "auth.locked".into()
                 } else {
                     "auth.sign_in_failed".into()
                 },
-                // Only something shaped like an address: a password typed into the wrong field
-                // must not land in the log.
-                target: if Email::parse(&email).is_ok() {
-                    email.clone()
-                } else {
-                    String::new()
-                },
+                target: email.clone(),
                 detail: json!({}),
                 ip: client_ip(&headers),
                 at: app.now(),
@@ -195,7 +189,7 @@ pub async fn sign_in(
         });
     };
     if let Ok(mut g) = app.sign_ins.lock() {
-        g.succeeded(&email);
+        g.succeeded(&email, ip);
     }
     let token = random_token();
     let csrf = random_token();

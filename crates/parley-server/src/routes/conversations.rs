@@ -303,7 +303,8 @@ pub async fn create_conversation(
         crate::channels::check_reply(&app, &scope, &inbox, conv.id, false).await?;
     }
     let facts = crate::compliance::facts(&app, &scope, existing.map(|c| c.id)).await?;
-    let purpose = req.purpose.unwrap_or(Purpose::Conversational);
+    // Starting a conversation is the business writing first.
+    let purpose = req.purpose.unwrap_or(Purpose::Informational);
     let admitted =
         crate::compliance::admit(&app, &inbox, req.contact_id, purpose, facts, body).await?;
     let msg = parley_store::NewOutbound {

@@ -40,7 +40,7 @@ pub(crate) fn format_of(format: Option<&str>) -> Result<&'static str, ApiError> 
 /// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so a spreadsheet does not run
 /// a customer's text as a formula.
 pub(crate) fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_string()
@@ -101,6 +101,13 @@ fn csv_rows(out: &mut String, conv: &ConversationView, entries: &[TimelineEntry]
                     .unwrap_or_default()
                     .to_string(),
             ),
+            "consent.changed" => {
+                let k = &data["consent"];
+                let what = ["purpose", "action", "source", "channel"]
+                    .map(|f| k[f].as_str().unwrap_or("all").to_string())
+                    .join(" ");
+                (String::new(), "system".into(), format!("consent: {what}"))
+            }
             _ => (String::new(), String::new(), data["change"].to_string()),
         };
         let status = e.delivery.as_ref().map(|(s, _)| s.as_str().to_string());

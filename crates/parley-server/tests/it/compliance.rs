@@ -90,6 +90,10 @@ on_both!(
                 "quiet_hours",
             ),
             (
+                json!({ "quiet_hours": { "start": "07:00", "end": "21:00" } }),
+                "quiet_hours",
+            ),
+            (
                 json!({ "keywords": { "opt_in": ["stop"] } }),
                 "keywords.opt_in",
             ),
@@ -307,6 +311,17 @@ on_both!(
             c["history"].as_array().unwrap().last().unwrap()["source"],
             "double_opt_in"
         );
+        // The same form sent again asks nothing more of the customer.
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+                json!({ "purpose": "informational", "action": "grant", "source": "web_form" }),
+            )
+            .await;
+        assert_eq!((s, e["action"].as_str()), (201, Some("grant")), "{e}");
+        assert_eq!(e["confirmation"]["reason"], "already subscribed", "{e}");
+        assert_eq!(fake.bodies().len(), 2, "no second confirmation request");
 
         // The first business text of the conversation carries the opt-out footer; the next not.
         let (s, v) = start("Your order shipped", "informational").await;

@@ -1742,6 +1742,15 @@ pub async fn retention_removes_old_content_and_keeps_the_timeline(h: Harness) {
     s.apply_inbound(inbound(w.inbox, "c1", Some("m2"), "still here?", t(100)))
         .await
         .unwrap();
+    // A reply still waiting to be sent is left alone: emptying it would send nothing, or worse.
+    assert_eq!(
+        s.expiring_messages(w.ws, t(50)).await.unwrap(),
+        (1, Some(t(0)))
+    );
+    let jobs = s.claim_outbox(t(101), 10, 30_000).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let sent = OutboxResult::Sent { provider_id: None };
+    s.finish_outbox(jobs[0].id, sent, t(102)).await.unwrap();
     assert_eq!(
         s.expiring_messages(w.ws, t(50)).await.unwrap(),
         (2, Some(t(0)))
