@@ -44,10 +44,17 @@ pub(crate) async fn expire(
     )
     .await?;
     let mut out = Vec::with_capacity(due.len());
+    // Per conversation: the previews and ids of its expired messages, for the copies other
+    // events of it hold.
+    let mut copies: std::collections::BTreeMap<uuid::Uuid, (Vec<String>, Vec<String>)> =
+        Default::default();
     for r in &due {
         let (msg, conv): (uuid::Uuid, uuid::Uuid) = (get(r, 0)?, get(r, 2)?);
         let meta: Option<serde_json::Value> = get(r, 3)?;
         let body: String = get(r, 4)?;
+        let entry = copies.entry(conv).or_default();
+        entry.0.push(plan::preview(&body));
+        entry.1.push(msg.to_string());
         exec(
             tx,
             "UPDATE message SET body = '', meta = NULL, redacted_at = $2 WHERE id = $1",
@@ -81,6 +88,25 @@ pub(crate) async fn expire(
             inbox_id: id(r, 1)?,
             attachments: plan::attachment_ids(meta.as_deref()),
         });
+    }
+    for (conv, (previews, ids)) in copies {
+        let events = query(
+            tx,
+            "SELECT seq, data FROM event WHERE conversation_id = $1 AND (redacted_at IS NULL OR redacted_at < $2)",
+            &[&conv, &at.0],
+        )
+        .await?;
+        for e in &events {
+            let (seq, data): (i64, String) = (get(e, 0)?, get(e, 1)?);
+            if let Some(new) = plan::redact_copies(&data, &previews, &ids) {
+                exec(
+                    tx,
+                    "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
+                    &[&seq, &new, &at.0],
+                )
+                .await?;
+            }
+        }
     }
     Ok(out)
 }

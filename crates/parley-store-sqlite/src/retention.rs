@@ -50,7 +50,14 @@ pub(crate) fn expire(
         .collect::<rusqlite::Result<_>>()
         .map_err(sql_err)?;
     let mut out = Vec::with_capacity(due.len());
+    // Per conversation: the previews and ids of its expired messages, for the copies other
+    // events of it hold.
+    let mut copies: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> =
+        Default::default();
     for (id, inbox, conv, meta, body) in due {
+        let entry = copies.entry(conv.clone()).or_default();
+        entry.0.push(plan::preview(&body));
+        entry.1.push(id.to_string());
         c.prepare_cached(
             "UPDATE message SET body = '', meta = NULL, redacted_at = ?2 WHERE id = ?1",
         )
@@ -83,6 +90,25 @@ pub(crate) fn expire(
             inbox_id: inbox.into(),
             attachments: plan::attachment_ids(meta.as_deref()),
         });
+    }
+    for (conv, (previews, ids)) in copies {
+        let events: Vec<(i64, String)> = c
+            .prepare_cached(
+                "SELECT seq, data FROM event WHERE conversation_id = ?1 AND (redacted_at IS NULL OR redacted_at < ?2)",
+            )
+            .map_err(sql_err)?
+            .query_map(params![conv, at.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sql_err)?;
+        for (seq, data) in events {
+            if let Some(new) = plan::redact_copies(&data, &previews, &ids) {
+                c.prepare_cached("UPDATE event SET data = ?2, redacted_at = ?3 WHERE seq = ?1")
+                    .map_err(sql_err)?
+                    .execute(params![seq, new, at.0])
+                    .map_err(sql_err)?;
+            }
+        }
     }
     Ok(out)
 }

@@ -230,6 +230,34 @@ pub fn redact_event_data(data: &str) -> String {
     v.to_string()
 }
 
+/// Another event's data with its copies of expired messages' text removed: the conversation
+/// snapshot's preview (`last_message`) when it is one of `previews`, and a consent change's
+/// quoted text when its message is one of `messages`. `None` when nothing in it changes.
+pub fn redact_copies(data: &str, previews: &[String], messages: &[String]) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(data).ok()?;
+    let mut changed = false;
+    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
+        if c["last_message"]
+            .as_str()
+            .is_some_and(|p| previews.iter().any(|x| x == p))
+        {
+            c["last_message"] = serde_json::Value::Null;
+            changed = true;
+        }
+    }
+    if let Some(e) = v.pointer_mut("/consent/evidence").filter(|e| e.is_object()) {
+        if e["message_id"]
+            .as_str()
+            .is_some_and(|m| messages.iter().any(|x| x == m))
+            && e.get("text").is_some()
+        {
+            e["text"] = serde_json::json!("");
+            changed = true;
+        }
+    }
+    changed.then(|| v.to_string())
+}
+
 /// The ids of the files a message's meta lists.
 pub fn attachment_ids(meta: Option<&str>) -> Vec<String> {
     let v: serde_json::Value = meta

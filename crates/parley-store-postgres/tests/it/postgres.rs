@@ -237,12 +237,16 @@ async fn timeline_and_audit_are_append_only() {
         let err = db.batch_execute(sql).await.expect_err(sql);
         assert!(format!("{err:?}").contains("append-only"), "{sql}: {err:?}");
     }
-    // Retention and erasure may rewrite an event's data once, and mark it.
+    // Retention and erasure may rewrite an event's data, each time with a later stamp.
     db.batch_execute("UPDATE event SET data = '{}', redacted_at = 5")
         .await
-        .expect("one redaction");
+        .expect("a redaction");
+    db.batch_execute("UPDATE event SET data = '{\"less\":1}', redacted_at = 6")
+        .await
+        .expect("a later redaction");
     for sql in [
-        "UPDATE event SET data = '{\"again\":1}', redacted_at = 6",
+        "UPDATE event SET data = '{\"edited\":1}'",
+        "UPDATE event SET data = '{\"edited\":1}', redacted_at = 6",
         "UPDATE event SET redacted_at = NULL",
         "UPDATE event SET kind = 'x'",
     ] {

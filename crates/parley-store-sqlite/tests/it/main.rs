@@ -34,15 +34,19 @@ async fn event_data_changes_only_by_one_redaction() {
         assert!(db.execute_batch(sql).is_err(), "{sql} was allowed");
     }
     db.execute_batch("UPDATE event SET data = '{}', redacted_at = 5")
-        .expect("one redaction");
+        .expect("a redaction");
     for sql in [
-        "UPDATE event SET data = '{\"again\":1}', redacted_at = 6",
+        "UPDATE event SET data = '{\"edited\":1}'",
+        "UPDATE event SET data = '{\"edited\":1}', redacted_at = 5",
+        "UPDATE event SET data = '{\"edited\":1}', redacted_at = 4",
         "UPDATE event SET redacted_at = NULL",
     ] {
         assert!(db.execute_batch(sql).is_err(), "{sql} was allowed");
     }
+    db.execute_batch("UPDATE event SET data = '{\"less\":1}', redacted_at = 6")
+        .expect("a later redaction");
     let data: String = db
         .query_row("SELECT data FROM event", [], |r| r.get(0))
         .expect("row");
-    assert_eq!(data, "{}");
+    assert_eq!(data, "{\"less\":1}");
 }

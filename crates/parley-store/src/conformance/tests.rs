@@ -1732,6 +1732,14 @@ pub async fn retention_removes_old_content_and_keeps_the_timeline(h: Harness) {
     old.meta = Some(serde_json::json!({ "attachments": [{ "id": "a1", "filename": "card.png" }] }));
     let first = s.apply_inbound(old).await.unwrap();
     let scope = admin_scope(s, &w).await;
+    // A note's event holds the conversation as it was, with the first message's preview.
+    let note = Command::Note {
+        body: "asked about the card".into(),
+        mentions: vec![],
+    };
+    s.act(&scope, first.conversation_id, w.admin, note, t(0))
+        .await
+        .unwrap();
     let reply = Command::Reply {
         body: "Thanks, noted".into(),
         meta: None,
