@@ -14,9 +14,9 @@ async fn fresh(sink: EventSink) -> DynStore {
 
 parley_store::conformance_tests!(fresh);
 
-/// Events are append-only, except that retention and erasure may rewrite an event's data once.
+/// Events are append-only, except that retention and erasure may rewrite an event's data, each time with a later stamp.
 #[tokio::test]
-async fn event_data_changes_only_by_one_redaction() {
+async fn event_data_changes_only_by_a_later_redaction() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let path = dir.path().join("parley.db");
     drop(SqliteStore::open(&path, Durability::Normal, parley_store::null_sink()).expect("opens"));
