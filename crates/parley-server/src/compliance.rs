@@ -321,7 +321,7 @@ fn recipient_phone(channel: &str, address: Option<&str>, ctx: &ConsentContext) -
     }
 }
 
-/// The gate's verdict for one message to `contact`, with the facts read once per message.
+/// The gate's verdict for one message to `contact`.
 async fn verdict_for(
     app: &App,
     ws: parley_core::WorkspaceId,
@@ -329,44 +329,64 @@ async fn verdict_for(
     msg: &Outbound<'_>,
     address: Option<&str>,
 ) -> Result<Verdict, StoreError> {
+    let mut v = verdicts(app, ws, contact, std::slice::from_ref(msg), address).await?;
+    Ok(v.pop().unwrap_or(Verdict::Allow))
+}
+
+/// The gate's verdicts for messages to `contact`, with the facts read once.
+async fn verdicts(
+    app: &App,
+    ws: parley_core::WorkspaceId,
+    contact: ContactId,
+    msgs: &[Outbound<'_>],
+    address: Option<&str>,
+) -> Result<Vec<Verdict>, StoreError> {
     let ctx = app.store.consent_context(ws, contact).await?;
     let workspace = app.workspace(ws).await?;
     let policy = workspace.rules.policy(&workspace.row);
-    let mut entries: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
-    if msg.notice && msg.purpose != Purpose::Conversational {
-        // A double opt-in request: the business writes first, so quiet hours and revocations
-        // apply, and the subscription it asks to confirm counts as the consent to ask.
-        for e in &mut entries {
-            if e.action == Action::Request {
-                e.action = Action::Grant;
-            }
-        }
-    }
-    let plain;
-    let msg = if msg.notice && msg.purpose != Purpose::Conversational {
-        plain = Outbound {
-            notice: false,
-            ..msg.clone()
-        };
-        &plain
-    } else {
-        msg
-    };
-    let phone = recipient_phone(msg.channel, address, &ctx);
-    let mut to = Recipient {
-        phone: phone.as_deref(),
-        timezone: ctx.timezone.as_deref(),
-        last_inbound: None,
-    };
+    let ledger: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();
     let now = app.now();
-    let v = compliance::check(msg, &entries, &to, &policy, now);
-    // Their last message can only revive a lapsed consent, so it is read only for a lapse: the
-    // common path (answers, fresh consent) never pays for it.
-    if matches!(v, Verdict::Deny { code, .. } if code == "inactive_number") {
-        to.last_inbound = app.store.last_inbound(ws, contact).await?;
-        return Ok(compliance::check(msg, &entries, &to, &policy, now));
+    let mut last_inbound = None;
+    let mut out = Vec::with_capacity(msgs.len());
+    for msg in msgs {
+        let mut entries = ledger.clone();
+        let plain;
+        let msg = if msg.notice && msg.purpose != Purpose::Conversational {
+            // A double opt-in request: the business writes first, so quiet hours and
+            // revocations apply, and the subscription it asks to confirm counts as the consent
+            // to ask.
+            for e in &mut entries {
+                if e.action == Action::Request {
+                    e.action = Action::Grant;
+                }
+            }
+            plain = Outbound {
+                notice: false,
+                ..msg.clone()
+            };
+            &plain
+        } else {
+            msg
+        };
+        let phone = recipient_phone(msg.channel, address, &ctx);
+        let mut to = Recipient {
+            phone: phone.as_deref(),
+            timezone: ctx.timezone.as_deref(),
+            last_inbound: None,
+        };
+        let mut v = compliance::check(msg, &entries, &to, &policy, now);
+        // Their last message can only revive a lapsed consent, so it is read only for a lapse:
+        // the common path (answers, fresh consent) never pays for it.
+        if matches!(v, Verdict::Deny { code, .. } if code == "inactive_number") {
+            if last_inbound.is_none() {
+                last_inbound = Some(app.store.last_inbound(ws, contact).await?);
+            }
+            to.last_inbound = last_inbound.flatten();
+            v = compliance::check(msg, &entries, &to, &policy, now);
+        }
+        out.push(v);
     }
-    Ok(v)
+    Ok(out)
 }
 
 /// A message the gate let through at compose time: its text (with the opt-out footer when it
@@ -378,6 +398,13 @@ pub struct Admitted {
 }
 
 impl Admitted {
+    /// What the sender is told: allowed, or held until when and why.
+    pub fn verdict(&self) -> Value {
+        self.hold
+            .clone()
+            .unwrap_or_else(|| json!({ "verdict": "allow" }))
+    }
+
     /// The message's meta with the compliance block added.
     pub fn meta(&self, meta: Option<Value>) -> Option<Value> {
         let mut m = meta.unwrap_or_else(|| json!({}));
@@ -440,6 +467,27 @@ pub async fn admit(
     })
 }
 
+/// Starts (or continues) a contact's conversation with a message the gate admitted, from an agent.
+pub async fn start_admitted(
+    app: &App,
+    scope: &Scope,
+    inbox: &InboxRow,
+    contact: ContactId,
+    sender: parley_core::UserId,
+    admitted: Admitted,
+) -> Result<parley_store::ActOutcome, ApiError> {
+    let msg = NewOutbound {
+        inbox: inbox.id,
+        contact,
+        sender: Some(sender),
+        meta: admitted.meta(None),
+        body: admitted.body,
+    };
+    let out = app.store.start_conversation(scope, msg, app.now()).await?;
+    app.dispatch_bell.notify_one();
+    Ok(out)
+}
+
 /// The gate's verdict on each purpose for a conversation, for the composer to show before the
 /// agent writes.
 pub async fn preview(
@@ -449,17 +497,20 @@ pub async fn preview(
     facts: Facts,
     channel_closed: Option<String>,
 ) -> Result<Value, ApiError> {
-    let mut out = json!({});
-    for purpose in Purpose::ALL {
-        let msg = Outbound {
+    let msgs: Vec<Outbound<'_>> = Purpose::ALL
+        .into_iter()
+        .map(|purpose| Outbound {
             purpose,
             channel: consent_channel(&inbox.kind),
             customer_started: facts.customer_started,
             notice: false,
             channel_closed: channel_closed.clone(),
-        };
-        let v = verdict_for(app, inbox.workspace_id, contact, &msg, None).await?;
-        out[purpose.as_str()] = verdict_json(&v);
+        })
+        .collect();
+    let found = verdicts(app, inbox.workspace_id, contact, &msgs, None).await?;
+    let mut out = json!({});
+    for (msg, v) in msgs.iter().zip(&found) {
+        out[msg.purpose.as_str()] = verdict_json(v);
     }
     Ok(out)
 }

@@ -212,6 +212,7 @@ pub async fn reply(
     let admitted =
         crate::compliance::admit(&app, &inbox, conv.contact_id, purpose, facts, composed.body)
             .await?;
+    let verdict = admitted.verdict();
     let cmd = Command::Reply {
         meta: admitted.meta(composed.meta),
         body: admitted.body,
@@ -222,7 +223,7 @@ pub async fn reply(
         Json(json!({
             "message": out.message,
             "conversation": out.conversation,
-            "compliance": admitted.hold.unwrap_or_else(|| json!({ "verdict": "allow" })),
+            "compliance": verdict,
         })),
     )
         .into_response())
@@ -307,21 +308,22 @@ pub async fn create_conversation(
     let purpose = req.purpose.unwrap_or(Purpose::Informational);
     let admitted =
         crate::compliance::admit(&app, &inbox, req.contact_id, purpose, facts, body).await?;
-    let msg = parley_store::NewOutbound {
-        inbox: inbox.id,
-        contact: req.contact_id,
-        sender: Some(p.user_id),
-        meta: admitted.meta(None),
-        body: admitted.body,
-    };
-    let out = app.store.start_conversation(&scope, msg, app.now()).await?;
-    app.dispatch_bell.notify_one();
+    let verdict = admitted.verdict();
+    let out = crate::compliance::start_admitted(
+        &app,
+        &scope,
+        &inbox,
+        req.contact_id,
+        p.user_id,
+        admitted,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "message": out.message,
             "conversation": out.conversation,
-            "compliance": admitted.hold.unwrap_or_else(|| json!({ "verdict": "allow" })),
+            "compliance": verdict,
         })),
     )
         .into_response())

@@ -218,22 +218,17 @@ pub async fn contact_reply(
         .purpose
         .unwrap_or(parley_core::consent::Purpose::Conversational);
     let admitted = crate::compliance::admit(&app, &chosen.inbox, id, purpose, facts, body).await?;
-    let msg = parley_store::NewOutbound {
-        inbox: chosen.inbox.id,
-        contact: id,
-        sender: Some(p.user_id),
-        meta: admitted.meta(None),
-        body: admitted.body,
-    };
-    let out = app.store.start_conversation(&scope, msg, app.now()).await?;
-    app.dispatch_bell.notify_one();
+    let verdict = admitted.verdict();
+    let out =
+        crate::compliance::start_admitted(&app, &scope, &chosen.inbox, id, p.user_id, admitted)
+            .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "message": out.message,
             "conversation": out.conversation,
             "channel": channel(Some(&chosen.inbox)),
-            "compliance": admitted.hold.unwrap_or_else(|| json!({ "verdict": "allow" })),
+            "compliance": verdict,
         })),
     )
         .into_response())
