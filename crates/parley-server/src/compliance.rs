@@ -342,6 +342,13 @@ async fn verdicts(
     address: Option<&str>,
 ) -> Result<Vec<Verdict>, StoreError> {
     let ctx = app.store.consent_context(ws, contact).await?;
+    if ctx.erased {
+        let deny = || Verdict::Deny {
+            code: "contact_erased",
+            reason: "this contact was erased; nothing can be sent to them".into(),
+        };
+        return Ok(msgs.iter().map(|_| deny()).collect());
+    }
     let workspace = app.workspace(ws).await?;
     let policy = workspace.rules.policy(&workspace.row);
     let ledger: Vec<_> = ctx.ledger.iter().map(|e| e.entry()).collect();

@@ -136,7 +136,9 @@ pub(crate) async fn update_contact(
     p: ContactPatch,
     at: Timestamp,
 ) -> StoreResult<ContactView> {
-    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
+        .await?
+        .live()?;
     cur.apply_patch(p)?;
     save_contact(tx, cur, at).await?;
     load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
@@ -157,7 +159,7 @@ pub(crate) async fn search(
     // Names sort bytewise ("C"), as on SQLite, whatever the database's default collation.
     let sql = "SELECT id, sort_name FROM (\
             SELECT k.id, COALESCE(lower(k.name), '') COLLATE \"C\" AS sort_name FROM contact k \
-            WHERE k.workspace_id = $1 AND ($2 = '%%' OR lower(k.name) LIKE $2 OR lower(k.email) LIKE $2 \
+            WHERE k.workspace_id = $1 AND k.erased_at IS NULL AND ($2 = '%%' OR lower(k.name) LIKE $2 OR lower(k.email) LIKE $2 \
                 OR lower(k.phone) LIKE $3 \
                 OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id AND lower(i.external_id) LIKE $2))\
         ) s \
@@ -205,7 +207,9 @@ pub(crate) async fn add_identity(
     i: NewIdentity,
     at: Timestamp,
 ) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    load_contact(tx, ws.as_uuid(), contact.as_uuid())
+        .await?
+        .live()?;
     if let Some(inbox) = i.inbox_id {
         match crate::directory::inbox(tx, ws, inbox).await {
             Ok(_) => {}
@@ -275,8 +279,8 @@ pub(crate) async fn merge(
         });
     }
     let w = ws.as_uuid();
-    let keep = load_contact(tx, w, m.kept.as_uuid()).await?;
-    let gone = load_contact(tx, w, m.absorbed.as_uuid()).await?;
+    let keep = load_contact(tx, w, m.kept.as_uuid()).await?.live()?;
+    let gone = load_contact(tx, w, m.absorbed.as_uuid()).await?.live()?;
     exec(
         tx,
         "UPDATE contact_identity SET contact_id = $1 WHERE contact_id = $2",
@@ -382,7 +386,9 @@ pub(crate) async fn record_consent(
 ) -> StoreResult<ConsentEvent> {
     let conversation = n.conversation;
     // The contact must be of this workspace.
-    crate::rows::load_contact(tx, ws.as_uuid(), n.contact.as_uuid()).await?;
+    crate::rows::load_contact(tx, ws.as_uuid(), n.contact.as_uuid())
+        .await?
+        .live()?;
     let e = ConsentEvent {
         id: new_id(),
         contact_id: n.contact,
@@ -442,19 +448,55 @@ pub(crate) async fn consent_context(
     ws: WorkspaceId,
     contact: ContactId,
 ) -> StoreResult<ConsentContext> {
-    let r = crate::db::query_opt(
-        tx,
-        "SELECT k.phone, k.custom_fields FROM contact k WHERE k.id = $1 AND k.workspace_id = $2",
-        &[&contact.as_uuid(), &ws.as_uuid()],
-    )
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let fields: String = get(&r, 1)?;
+    let view = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    let mut ledger = ledger(tx, ws, contact).await?;
+    ledger.extend(suppressions(tx, ws, &view).await?);
+    ledger.sort_by_key(|e| e.at);
     Ok(ConsentContext {
-        ledger: ledger(tx, ws, contact).await?,
-        phone: get(&r, 0)?,
-        timezone: parley_store::plan::timezone_field(&fields),
+        ledger,
+        timezone: plan::timezone_field(&view.custom_fields),
+        phone: view.phone,
+        erased: view.erased_at.is_some(),
     })
+}
+
+/// Revocations an erased contact left on the addresses this contact has now.
+async fn suppressions(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    view: &ContactView,
+) -> StoreResult<Vec<ConsentEvent>> {
+    let identities: Vec<_> = view
+        .identities
+        .iter()
+        .map(|i| (i.kind, i.external_id.as_str()))
+        .collect();
+    let digests = plan::address_digests(
+        ws,
+        view.phone.as_deref(),
+        view.email.as_deref(),
+        &identities,
+    );
+    let rows = query(
+        tx,
+        "SELECT id, purpose, source, channel, at FROM suppression WHERE workspace_id = $1 AND address = ANY($2)",
+        &[&ws.as_uuid(), &digests],
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let purpose: String = get(r, 1)?;
+        out.extend(plan::suppressed_revocation(
+            get(r, 0)?,
+            view.id,
+            &purpose,
+            get(r, 2)?,
+            get(r, 3)?,
+            Timestamp(get(r, 4)?),
+        ));
+    }
+    plan::dedup_suppressions(&mut out);
+    Ok(out)
 }
 
 pub(crate) async fn last_inbound(

@@ -8,6 +8,7 @@ mod contacts;
 mod conversations;
 mod db;
 mod directory;
+mod erasure;
 mod inbound;
 mod ingest;
 mod migrate;

@@ -177,7 +177,7 @@ pub(crate) fn identity(r: &Row, at: usize) -> StoreResult<IdentityView> {
 pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult<ContactView> {
     let stmt = tx
         .prepare_cached(
-            "SELECT id, name, email, phone, custom_fields, created_at, updated_at FROM contact \
+            "SELECT id, name, email, phone, custom_fields, created_at, updated_at, erased_at FROM contact \
              WHERE workspace_id = $1 AND id = $2",
         )
         .await
@@ -196,6 +196,7 @@ pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult
         identities: Vec::new(),
         created_at: ts(&row, 5)?,
         updated_at: ts(&row, 6)?,
+        erased_at: get::<Option<i64>>(&row, 7)?.map(parley_core::Timestamp),
     };
     let stmt = tx
         .prepare_cached(&format!(

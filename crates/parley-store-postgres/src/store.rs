@@ -432,6 +432,17 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn erase_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> StoreResult<Erasure> {
+        self.db
+            .write(move |tx, _| Box::pin(crate::erasure::erase(tx, ws, contact, at)))
+            .await
+    }
+
     async fn last_inbound(
         &self,
         ws: WorkspaceId,

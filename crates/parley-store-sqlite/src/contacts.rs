@@ -84,7 +84,7 @@ pub(crate) fn update_contact(
     p: ContactPatch,
     at: Timestamp,
 ) -> StoreResult<ContactView> {
-    let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?;
+    let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
     cur.apply_patch(p)?;
     c.execute(
         "UPDATE contact SET name = ?1, email = ?2, phone = ?3, custom_fields = ?4, updated_at = ?5 WHERE id = ?6",
@@ -113,7 +113,7 @@ pub(crate) fn search(
         Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
         None => (String::new(), String::new()),
     };
-    let sql = "SELECT k.id, COALESCE(lower(k.name), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 \
+    let sql = "SELECT k.id, COALESCE(lower(k.name), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 AND k.erased_at IS NULL \
         AND (?2 = '%%' OR lower(k.name) LIKE ?2 ESCAPE '\\' OR k.email LIKE ?2 ESCAPE '\\' OR k.phone LIKE ?3 ESCAPE '\\' \
              OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id AND lower(i.external_id) LIKE ?2 ESCAPE '\\')) \
         AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)) \
@@ -159,7 +159,7 @@ pub(crate) fn add_identity(
     i: NewIdentity,
     at: Timestamp,
 ) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &contact.to_string())?;
+    load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
     if let Some(inbox) = i.inbox_id {
         crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
             field: "inbox_id",
@@ -218,8 +218,8 @@ pub(crate) fn merge(
         });
     }
     let w = ws.to_string();
-    let keep = load_contact(c, &w, &kept.to_string())?;
-    let gone = load_contact(c, &w, &absorbed.to_string())?;
+    let keep = load_contact(c, &w, &kept.to_string())?.live()?;
+    let gone = load_contact(c, &w, &absorbed.to_string())?.live()?;
     c.execute(
         "UPDATE contact_identity SET contact_id = ?1 WHERE contact_id = ?2",
         [kept.to_string(), absorbed.to_string()],
@@ -334,7 +334,7 @@ pub(crate) fn record_consent(
 ) -> StoreResult<ConsentEvent> {
     let conversation = n.conversation;
     // The contact must be of this workspace.
-    crate::rows::load_contact(c, &ws.to_string(), &n.contact.to_string())?;
+    crate::rows::load_contact(c, &ws.to_string(), &n.contact.to_string())?.live()?;
     let e = ConsentEvent {
         id: new_id(),
         contact_id: n.contact,
@@ -401,22 +401,63 @@ pub(crate) fn consent_context(
     ws: WorkspaceId,
     contact: ContactId,
 ) -> StoreResult<ConsentContext> {
-    let (phone, fields): (Option<String>, String) = c
-        .prepare_cached(
-            "SELECT k.phone, k.custom_fields FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2",
-        )
-        .map_err(sql_err)?
-        .query_row([contact.to_string(), ws.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()
-        .map_err(sql_err)?
-        .ok_or(StoreError::NotFound)?;
+    let view = load_contact(c, &ws.to_string(), &contact.to_string())?;
+    let mut ledger = ledger(c, ws, contact)?;
+    ledger.extend(suppressions(c, ws, &view)?);
+    ledger.sort_by_key(|e| e.at);
     Ok(ConsentContext {
-        ledger: ledger(c, ws, contact)?,
-        phone,
-        timezone: parley_store::plan::timezone_field(&fields),
+        ledger,
+        timezone: plan::timezone_field(&view.custom_fields),
+        phone: view.phone,
+        erased: view.erased_at.is_some(),
     })
+}
+
+/// Revocations an erased contact left on the addresses this contact has now.
+fn suppressions(
+    c: &Connection,
+    ws: WorkspaceId,
+    view: &ContactView,
+) -> StoreResult<Vec<ConsentEvent>> {
+    let identities: Vec<_> = view
+        .identities
+        .iter()
+        .map(|i| (i.kind, i.external_id.as_str()))
+        .collect();
+    let digests = plan::address_digests(
+        ws,
+        view.phone.as_deref(),
+        view.email.as_deref(),
+        &identities,
+    );
+    let mut out: Vec<ConsentEvent> = Vec::new();
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, purpose, source, channel, at FROM suppression WHERE workspace_id = ?1 AND address = ?2",
+        )
+        .map_err(sql_err)?;
+    for d in &digests {
+        let rows = stmt
+            .query_map(params![ws.to_string(), d], |r| {
+                Ok((
+                    uid(r, 0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    parley_core::Timestamp(r.get(4)?),
+                ))
+            })
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        for (id, purpose, source, channel, at) in rows {
+            out.extend(plan::suppressed_revocation(
+                id, view.id, &purpose, source, channel, at,
+            ));
+        }
+    }
+    plan::dedup_suppressions(&mut out);
+    Ok(out)
 }
 
 pub(crate) fn last_inbound(

@@ -68,6 +68,9 @@ impl Db {
         crate::migrate::run(&mut conn).context("applying migrations")?;
         conn.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))
             .context("sizing the cache")?;
+        // What retention and erasure remove is overwritten with zeros, not left in free space.
+        conn.execute_batch("PRAGMA secure_delete = ON")
+            .context("configuring secure delete")?;
         // Checkpoints run on their own thread, so a commit never waits for one.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .context("configuring checkpoints")?;
@@ -128,6 +131,23 @@ impl Db {
         })
         .await
         .map_err(|e| StoreError::Other(anyhow::anyhow!("reader task failed: {e}")))?
+    }
+
+    /// Copies the WAL back into the database and empties it, so pages as they were before the
+    /// last commits are in neither file. Waits for readers; answers whether it completed.
+    pub(crate) async fn empty_wal(self: &Arc<Self>) -> StoreResult<bool> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = Connection::open(&path).map_err(sql_err)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(sql_err)?;
+            let busy: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(sql_err)?;
+            Ok(busy == 0)
+        })
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("checkpoint task failed: {e}")))?
     }
 
     fn take_reader(&self) -> StoreResult<Connection> {

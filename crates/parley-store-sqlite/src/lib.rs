@@ -6,6 +6,7 @@ mod contacts;
 mod conversations;
 mod db;
 mod directory;
+mod erasure;
 mod migrate;
 mod outbox;
 mod retention;
@@ -419,6 +420,24 @@ impl Store for SqliteStore {
         self.db
             .read(move |c| contacts::consent_context(c, ws, contact))
             .await
+    }
+
+    async fn erase_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> StoreResult<Erasure> {
+        let done = self
+            .db
+            .write(move |c, _| erasure::erase(c, ws, contact, at))
+            .await?;
+        // The WAL still holds the pages as they were before; copy it back and empty it, so the
+        // erased data is in neither file.
+        if !matches!(self.db.empty_wal().await, Ok(true)) {
+            tracing::warn!("the WAL could not be emptied after an erasure; it holds the erased pages until it restarts");
+        }
+        Ok(done)
     }
 
     async fn last_inbound(

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_message_meta.sql")),
     (4, include_str!("../migrations/0004_consent.sql")),
     (5, include_str!("../migrations/0005_redaction.sql")),
+    (6, include_str!("../migrations/0006_erasure.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> anyhow::Result<()> {

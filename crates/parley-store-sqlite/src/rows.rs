@@ -168,7 +168,7 @@ pub(crate) const IDENTITY_COLS: &str = "id, kind, inbox_id, external_id, created
 pub(crate) fn load_contact(c: &Connection, ws: &str, id: &str) -> StoreResult<ContactView> {
     let mut contact = c
         .prepare_cached(
-            "SELECT id, name, email, phone, custom_fields, created_at, updated_at FROM contact WHERE workspace_id = ?1 AND id = ?2",
+            "SELECT id, name, email, phone, custom_fields, created_at, updated_at, erased_at FROM contact WHERE workspace_id = ?1 AND id = ?2",
         )
         .map_err(sql_err)?
         .query_row([ws, id], |r| {
@@ -181,6 +181,7 @@ pub(crate) fn load_contact(c: &Connection, ws: &str, id: &str) -> StoreResult<Co
                 identities: Vec::new(),
                 created_at: ts(r, 5)?,
                 updated_at: ts(r, 6)?,
+                erased_at: r.get::<_, Option<i64>>(7)?.map(parley_core::Timestamp),
             })
         })
         .optional()

@@ -62,6 +62,7 @@ macro_rules! conformance_tests {
             the_consent_ledger_appends_and_survives_a_merge,
             the_gate_reads_its_facts_and_silent_numbers_are_listed,
             retention_removes_old_content_and_keeps_the_timeline,
+            erasure_anonymises_and_keeps_revocations,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

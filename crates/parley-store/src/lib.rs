@@ -275,6 +275,19 @@ pub trait Store: Send + Sync + 'static {
         before: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<InactiveContact>>;
+    /// Erases a contact in one transaction: name, addresses, custom fields and identities go; the
+    /// content of every message and note in their conversations is removed (events marked
+    /// `redacted_at`) and conversation snapshots lose their name and preview; queued replies are
+    /// cancelled; the ledger keeps only revocations, with their evidence removed, and each
+    /// revocation becomes a suppression of every address the contact had, so a new contact with
+    /// one of them inherits it. An erased contact refuses changes (`contact_erased`); erasing it
+    /// again changes nothing and answers the first erasure's time with zero counts.
+    async fn erase_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> StoreResult<Erasure>;
 
     // ---- conversations ----
 

@@ -105,14 +105,41 @@ impl MessageView {
     }
 }
 
-/// The contact's own time zone from their custom fields (JSON text), when it names one.
-pub fn timezone_field(custom_fields: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(custom_fields).ok()?;
-    let tz = v.get("timezone")?.as_str()?.trim();
+/// The contact's own time zone from their custom fields, when it names one.
+pub fn timezone_field(
+    custom_fields: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let tz = custom_fields.get("timezone")?.as_str()?.trim();
     (!tz.is_empty()).then(|| tz.to_string())
 }
 
+/// Several addresses of one contact may carry the same erased contact's revocation.
+pub fn dedup_suppressions(entries: &mut Vec<crate::ConsentEvent>) {
+    entries.sort_by(|a, b| {
+        (a.at, a.purpose.as_str(), &a.channel, &a.source).cmp(&(
+            b.at,
+            b.purpose.as_str(),
+            &b.channel,
+            &b.source,
+        ))
+    });
+    entries.dedup_by(|a, b| {
+        (a.at, a.purpose, &a.channel, &a.source) == (b.at, b.purpose, &b.channel, &b.source)
+    });
+}
+
 impl ContactView {
+    /// The contact, unless it was erased: nothing more is recorded about an erased contact.
+    pub fn live(self) -> Result<Self, StoreError> {
+        match self.erased_at {
+            Some(_) => Err(StoreError::Rejected {
+                code: "contact_erased",
+                message: "this contact was erased; nothing more can be recorded about them".into(),
+            }),
+            None => Ok(self),
+        }
+    }
+
     /// Applies a patch: `Some(None)` clears a field; custom fields merge, a `null` value removing one.
     pub fn apply_patch(&mut self, p: ContactPatch) -> Result<(), StoreError> {
         if let Some(v) = p.name {
@@ -379,4 +406,102 @@ pub fn reach<'a>(inbox: &crate::InboxRow, contact: &'a ContactView) -> Option<Re
         inbox_id: Some(inbox.id),
         external_id,
     }))
+}
+
+/// An event's data with everything it says about an erased contact removed: message and note
+/// content, the conversation snapshot's name and preview, a consent change's evidence, and a
+/// delivery error (a provider may quote the number it refused).
+pub fn erase_event_data(data: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&redact_event_data(data)).unwrap_or_default();
+    if let Some(m) = v.get_mut("message").filter(|m| m.is_object()) {
+        m["error"] = serde_json::Value::Null;
+    }
+    if let Some(n) = v.get_mut("note").filter(|n| n.is_object()) {
+        n["body"] = serde_json::json!("");
+        n["redacted"] = serde_json::json!(true);
+    }
+    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
+        c["contact_name"] = serde_json::Value::Null;
+    }
+    if let Some(c) = v.get_mut("consent").filter(|c| c.is_object()) {
+        c["evidence"] = erased_evidence();
+    }
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        v["error"] = serde_json::Value::Null;
+    }
+    v.to_string()
+}
+
+/// What an erased contact's kept revocation says instead of its evidence.
+pub fn erased_evidence() -> serde_json::Value {
+    serde_json::json!({ "erased": true })
+}
+
+/// The digests of the addresses a contact has (its phone and email, and each identity), under
+/// which an erasure keeps its revocations. A phone number counts by its digits, so the SMS form
+/// (+14155550100) and WhatsApp's (14155550100) agree; emails count in lower case; other channel
+/// ids with their channel. The workspace is part of the digest.
+pub fn address_digests(
+    ws: parley_core::WorkspaceId,
+    phone: Option<&str>,
+    email: Option<&str>,
+    identities: &[(parley_core::contact::IdentityKind, &str)],
+) -> Vec<String> {
+    use parley_core::contact::IdentityKind as K;
+    let phone_key = |p: &str| {
+        let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then(|| format!("phone:{digits}"))
+    };
+    let email_key = |e: &str| {
+        let e = e.trim().to_lowercase();
+        (!e.is_empty()).then(|| format!("email:{e}"))
+    };
+    let mut keys: Vec<String> = phone
+        .and_then(phone_key)
+        .into_iter()
+        .chain(email.and_then(email_key))
+        .collect();
+    for (kind, id) in identities {
+        keys.extend(match kind {
+            K::Phone => phone_key(id),
+            K::Whatsapp if id.bytes().all(|b| b.is_ascii_digit()) => phone_key(id),
+            K::Email => email_key(id),
+            other => Some(format!("{}:{id}", other.as_str())),
+        });
+    }
+    keys.sort();
+    keys.dedup();
+    keys.iter()
+        .map(|k| {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(b"parley suppression v1\0");
+            h.update(ws.to_string().as_bytes());
+            h.update(b"\0");
+            h.update(k.as_bytes());
+            hex::encode(h.finalize())
+        })
+        .collect()
+}
+
+/// A suppression read back as a revocation on the ledger of the contact who has the address now.
+pub fn suppressed_revocation(
+    id: uuid::Uuid,
+    contact: ContactId,
+    purpose: &str,
+    source: String,
+    channel: Option<String>,
+    at: Timestamp,
+) -> Option<crate::ConsentEvent> {
+    Some(crate::ConsentEvent {
+        id,
+        contact_id: contact,
+        purpose: parley_core::consent::Purpose::parse(purpose)?,
+        action: parley_core::consent::Action::Revoke,
+        source,
+        channel,
+        evidence: serde_json::json!({ "suppressed": "revoked by a contact since erased" }),
+        at,
+    })
 }

@@ -206,6 +206,10 @@ pub struct ContactView {
     pub identities: Vec<IdentityView>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the contact was erased: name, addresses and fields are gone, and nothing more may be
+    /// recorded about them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Timestamp>,
 }
 
 /// A customer's message as a channel reported it.
@@ -484,6 +488,8 @@ pub struct ConsentContext {
     pub phone: Option<String>,
     /// Their own IANA time zone (the `timezone` custom field), when set.
     pub timezone: Option<String>,
+    /// The contact was erased: nothing may be sent to them.
+    pub erased: bool,
 }
 
 /// A contact with a phone number who has not written for a while.
@@ -495,6 +501,28 @@ pub struct InactiveContact {
     /// `None`: never wrote.
     pub last_inbound_at: Option<Timestamp>,
     pub created_at: Timestamp,
+}
+
+/// What erasing a contact removed and kept.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Erasure {
+    pub contact_id: ContactId,
+    pub erased_at: Timestamp,
+    /// The contact had already been erased (at `erased_at`); nothing changed.
+    pub repeated: bool,
+    /// Conversations kept on the timeline, anonymised.
+    pub conversations: u64,
+    /// Messages and notes whose content was removed.
+    pub messages: u64,
+    /// Addresses (phone numbers, emails, channel ids) removed.
+    pub identities: u64,
+    /// Revocations kept (with their evidence removed) and turned into suppressions.
+    pub revocations_kept: u64,
+    /// Queued replies that will not be sent.
+    pub cancelled: u64,
+    /// The files the messages listed, for the blob store: (inbox, attachment id).
+    #[serde(skip)]
+    pub attachments: Vec<(InboxId, String)>,
 }
 
 /// A message whose content retention removed, with the files its meta listed (for the blob store).

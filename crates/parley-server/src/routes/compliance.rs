@@ -1,5 +1,6 @@
 //! Compliance administration: the workspace's texting rules, the report of numbers silent long
-//! enough to have been reassigned (and their purge), and the export of a contact's consent ledger.
+//! enough to have been reassigned (and their purge), the export of a contact's consent ledger,
+//! and the erasure of a contact.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -201,6 +202,37 @@ pub async fn purge(
     )
     .await;
     Ok(Json(json!({ "purged": req.contact_ids.len() })))
+}
+
+/// `DELETE /api/v1/contacts/{id}`: erases the contact (GDPR/CCPA). Their name, addresses,
+/// fields and files go and their conversations stay anonymised; their revocations stay, so a
+/// number that opted out is still refused if it comes back. Audited without personal data.
+pub async fn erase_contact(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let done = app
+        .store
+        .erase_contact(p.workspace_id, id, app.now())
+        .await?;
+    let mut files_left = 0;
+    for (inbox, file) in &done.attachments {
+        if let Err(e) = crate::attachments::delete(&app, p.workspace_id, *inbox, file).await {
+            files_left += 1;
+            tracing::warn!(error = %e, contact = %id, "could not delete an erased contact's file");
+        }
+    }
+    let mut body = serde_json::to_value(&done).unwrap_or_default();
+    body["files_deleted"] = json!(done.attachments.len() - files_left);
+    body["files_left"] = json!(files_left);
+    // A repeated erasure changes nothing and is not audited again.
+    if !done.repeated {
+        super::account::audit(&app, &p, &headers, "contact.erase", id, body.clone()).await;
+    }
+    Ok(Json(json!({ "erasure": body })))
 }
 
 #[derive(Deserialize)]

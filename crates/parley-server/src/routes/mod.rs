@@ -133,6 +133,7 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/contacts" => k::search_contacts, "contacts", Member, "Search contacts by name, phone or email (`q`), paginated by `cursor`"),
         route!(post "/api/v1/contacts" => k::create_contact, "contacts", Member, "Create a contact with optional identities", body = k::contact_schema()),
         route!(get "/api/v1/contacts/{id}" => k::get_contact, "contacts", Member, "One contact with its identities"),
+        route!(delete "/api/v1/contacts/{id}" => compliance::erase_contact, "contacts", Admin, "Erase the contact (GDPR/CCPA): name, addresses, fields, message and note content, and files go; conversations stay anonymised; revocations stay so an opted-out number is still refused; audited"),
         route!(patch "/api/v1/contacts/{id}" => k::update_contact, "contacts", Member, "Change a contact; null clears a field; custom fields merge", body = k::contact_patch_schema()),
         route!(post "/api/v1/contacts/{id}/identities" => k::add_identity, "contacts", Member, "Add an address (phone, email, a channel id) to a contact", body = k::identity_schema()),
         route!(delete "/api/v1/contacts/{id}/identities/{identity_id}" => k::remove_identity, "contacts", Member, "Remove an address from a contact"),

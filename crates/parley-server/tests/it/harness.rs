@@ -147,6 +147,45 @@ impl TestApp {
         }
     }
 
+    /// Everything the database holds at rest, as text: the SQLite file and its WAL as bytes, or
+    /// every row of every PostgreSQL table. What a thief of the disk or of a backup would read.
+    pub async fn raw_contents(&self) -> String {
+        match &self.database {
+            Database::Sqlite { path, .. } => {
+                let mut out = Vec::new();
+                for p in [path.clone(), path.with_extension("db-wal")] {
+                    out.extend(std::fs::read(&p).unwrap_or_default());
+                }
+                String::from_utf8_lossy(&out).into_owned()
+            }
+            Database::Postgres { url } => {
+                use secrecy::ExposeSecret;
+                let (client, conn) =
+                    tokio_postgres::connect(url.expose_secret(), tokio_postgres::NoTls)
+                        .await
+                        .expect("connects");
+                tokio::spawn(conn);
+                let tables = client
+                    .query(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+                        &[],
+                    )
+                    .await
+                    .expect("tables");
+                let mut out = String::new();
+                for t in tables {
+                    let name: String = t.get(0);
+                    let sql = format!("SELECT x::text FROM \"{name}\" x");
+                    for r in client.query(&sql, &[]).await.expect("rows") {
+                        out.push_str(&r.get::<_, String>(0));
+                        out.push('\n');
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// Stops the server and its workers, then starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         self.shutdown().await;

@@ -48,6 +48,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("get", "/api/v1/contacts", [401, 200, 200, 200, 200]),
     ("post", "/api/v1/contacts", [401, 201, 201, 201, 201]),
     ("get", "/api/v1/contacts/{id}", [401, 404, 404, 404, 404]),
+    ("delete", "/api/v1/contacts/{id}", [401, 403, 403, 404, 404]),
     ("patch", "/api/v1/contacts/{id}", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/contacts/{id}/identities", [401, 422, 422, 422, 422]),
     ("delete", "/api/v1/contacts/{id}/identities/{identity_id}", [401, 404, 404, 404, 404]),

@@ -1816,3 +1816,171 @@ pub async fn retention_removes_old_content_and_keeps_the_timeline(h: Harness) {
         .collect();
     assert_eq!(ids, vec![w.ws]);
 }
+
+pub async fn erasure_anonymises_and_keeps_revocations(h: Harness) {
+    use parley_core::consent::{Action, Purpose};
+    let s = &h.store;
+    let w = world(s).await;
+    let mut first = inbound(w.inbox, "c1", Some("m1"), "ship to 12 Elm St", t(0));
+    first.sender_name = Some("Pat Doe".into());
+    first.sender_phone = Some("+14155550100".into());
+    first.sender_email = Some("pat@example.com".into());
+    first.meta = Some(serde_json::json!({ "attachments": [{ "id": "a1", "filename": "id.png" }] }));
+    let a = s.apply_inbound(first).await.unwrap();
+    let scope = admin_scope(s, &w).await;
+    let note = Command::Note {
+        body: "Pat Doe lives at 12 Elm St".into(),
+        mentions: vec![],
+    };
+    s.act(&scope, a.conversation_id, w.admin, note, t(1))
+        .await
+        .unwrap();
+    let reply = Command::Reply {
+        body: "Shipping to 12 Elm St".into(),
+        meta: None,
+    };
+    s.act(&scope, a.conversation_id, w.admin, reply, t(2))
+        .await
+        .unwrap();
+    let fields = serde_json::json!({ "street": "12 Elm St" });
+    let patch = ContactPatch {
+        custom_fields: fields.as_object().cloned(),
+        ..ContactPatch::default()
+    };
+    s.update_contact(w.ws, a.contact_id, patch, t(2))
+        .await
+        .unwrap();
+    let consent = |purpose, action, at, evidence| NewConsent {
+        contact: a.contact_id,
+        purpose,
+        action,
+        source: "keyword".into(),
+        channel: Some("sms".into()),
+        evidence,
+        at: t(at),
+        conversation: Some(a.conversation_id),
+    };
+    let form = serde_json::json!({ "form": { "name": "Pat Doe" } });
+    s.record_consent(w.ws, consent(Purpose::Promotional, Action::Grant, 3, form))
+        .await
+        .unwrap();
+    let stop = serde_json::json!({ "text": "STOP Pat" });
+    s.record_consent(
+        w.ws,
+        consent(Purpose::Informational, Action::Revoke, 4, stop),
+    )
+    .await
+    .unwrap();
+
+    let done = s.erase_contact(w.ws, a.contact_id, t(10)).await.unwrap();
+    assert_eq!(
+        (
+            done.conversations,
+            done.identities,
+            done.revocations_kept,
+            done.cancelled
+        ),
+        (1, 1, 1, 1)
+    );
+    assert!(!done.repeated);
+    assert_eq!(done.messages, 3, "two messages and a note");
+    assert_eq!(done.attachments, vec![(w.inbox, "a1".to_string())]);
+
+    // Nothing of theirs is left to read.
+    let gone = s.contact(w.ws, a.contact_id).await.unwrap();
+    assert_eq!((gone.name, gone.email, gone.phone), (None, None, None));
+    assert!(gone.custom_fields.is_empty() && gone.identities.is_empty());
+    assert_eq!(gone.erased_at, Some(t(10)));
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(tl.len(), 5, "the timeline keeps its shape");
+    for e in &tl {
+        for secret in ["Elm", "Pat", "4155550100", "pat@example.com"] {
+            assert!(
+                !e.event.data.contains(secret),
+                "{} holds {secret}",
+                e.event.data
+            );
+        }
+    }
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!((conv.contact_name, conv.last_message), (None, None));
+    // The queued reply is not sent.
+    assert!(s.claim_outbox(t(11), 10, 30_000).await.unwrap().is_empty());
+    // Only the revocation stays on the ledger, without its evidence.
+    let ledger = s.consent_history(w.ws, a.contact_id).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].action, Action::Revoke);
+    assert_eq!(ledger[0].evidence, serde_json::json!({ "erased": true }));
+    // Nothing more is recorded about them; they are not found; a second erasure changes nothing.
+    let refused = |r: StoreResult<_>| {
+        matches!(
+            r,
+            Err(StoreError::Rejected {
+                code: "contact_erased",
+                ..
+            })
+        )
+    };
+    assert!(refused(
+        s.update_contact(w.ws, a.contact_id, ContactPatch::default(), t(11))
+            .await
+            .map(|_| ())
+    ));
+    let again = consent(
+        Purpose::Informational,
+        Action::Grant,
+        11,
+        serde_json::json!({}),
+    );
+    assert!(refused(s.record_consent(w.ws, again).await.map(|_| ())));
+    let page = s.search_contacts(w.ws, "", None, 50).await.unwrap();
+    assert!(page.items.iter().all(|c| c.id != a.contact_id));
+    let twice = s.erase_contact(w.ws, a.contact_id, t(12)).await.unwrap();
+    assert!(twice.repeated);
+    assert_eq!((twice.erased_at, twice.conversations), (t(10), 0));
+
+    // Their number comes back as a new contact: the revocation still holds there, until the new
+    // contact subscribes again.
+    let back = s
+        .create_contact(
+            w.ws,
+            NewContact {
+                phone: Some("+14155550100".into()),
+                ..NewContact::default()
+            },
+            t(20),
+        )
+        .await
+        .unwrap();
+    let ctx = s.consent_context(w.ws, back.id).await.unwrap();
+    let inherited: Vec<_> = ctx
+        .ledger
+        .iter()
+        .map(|e| (e.purpose, e.action, e.channel.as_deref(), e.at))
+        .collect();
+    assert_eq!(
+        inherited,
+        vec![(Purpose::Informational, Action::Revoke, Some("sms"), t(4))]
+    );
+    assert!(!ctx.erased);
+    // The same identity writing again is someone new to us.
+    let b = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m9"), "hello again", t(30)))
+        .await
+        .unwrap();
+    assert_ne!(b.contact_id, a.contact_id);
+    assert_ne!(b.conversation_id, a.conversation_id);
+    assert!(s.consent_context(w.ws, a.contact_id).await.unwrap().erased);
+    // Another workspace cannot erase this one's contacts.
+    let (other, _) = s
+        .create_workspace("Elsewhere", "UTC", user("x@else.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.erase_contact(other.id, b.contact_id, t(31)).await,
+        Err(StoreError::NotFound)
+    ));
+}
