@@ -110,12 +110,25 @@ pub async fn store(
     let k = key(inbox, &a.id);
     let sidecar = serde_json::to_vec(&a).map_err(|e| ApiError::Internal(e.into()))?;
     // The sidecar goes last: an attachment exists once its description does.
-    app.blobs.put(&k, bytes).await.map_err(blob_error)?;
-    app.blobs
-        .put(&format!("{k}.json"), sidecar)
-        .await
-        .map_err(blob_error)?;
+    put_sealed(app, &k, bytes).await?;
+    put_sealed(app, &format!("{k}.json"), sidecar).await?;
     Ok(a)
+}
+
+/// Stores a file sealed under the database's current data key when encryption at rest is on.
+async fn put_sealed(app: &App, k: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
+    let bytes = match app.store.keyring() {
+        Some(keys) => keys.seal(&format!("blob:{k}"), &bytes),
+        None => bytes,
+    };
+    app.blobs.put(k, bytes).await.map_err(blob_error)
+}
+
+/// A stored file, opened if it was sealed.
+async fn get_opened(app: &App, k: &str) -> Result<Vec<u8>, ApiError> {
+    let raw = app.blobs.get(k).await.map_err(blob_error)?;
+    parley_store::crypt::open_bytes(app.store.keyring().as_deref(), &format!("blob:{k}"), raw)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("attachment {k}: {e}")))
 }
 
 /// The description of a stored attachment, `NotFound` when there is none.
@@ -123,18 +136,14 @@ pub async fn describe(app: &App, inbox: &InboxRow, id: &str) -> Result<Attachmen
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::NotFound);
     }
-    let raw = app
-        .blobs
-        .get(&format!("{}.json", key(inbox, id)))
-        .await
-        .map_err(blob_error)?;
+    let raw = get_opened(app, &format!("{}.json", key(inbox, id))).await?;
     serde_json::from_slice(&raw).map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// The bytes of a stored attachment.
 pub async fn bytes_of(app: &App, inbox: &InboxRow, id: &str) -> Result<Vec<u8>, ApiError> {
     describe(app, inbox, id).await?;
-    app.blobs.get(&key(inbox, id)).await.map_err(blob_error)
+    get_opened(app, &key(inbox, id)).await
 }
 
 fn signature(inbox: &InboxRow, id: &str, exp: i64) -> String {
@@ -195,7 +204,7 @@ pub async fn download(
 ) -> ApiResult<Response> {
     let inbox = app.store.inbox(&p.scope(), inbox_id).await?;
     let a = describe(&app, &inbox, &id).await?;
-    let bytes = app.blobs.get(&key(&inbox, &id)).await.map_err(blob_error)?;
+    let bytes = get_opened(&app, &key(&inbox, &id)).await?;
     Ok(serve(&a, bytes))
 }
 
@@ -224,7 +233,7 @@ pub async fn public(
         return Err(ApiError::forbidden("this link has expired"));
     }
     let a = describe(&app, &inbox, &id).await?;
-    let bytes = app.blobs.get(&key(&inbox, &id)).await.map_err(blob_error)?;
+    let bytes = get_opened(&app, &key(&inbox, &id)).await?;
     Ok(serve(&a, bytes))
 }
 

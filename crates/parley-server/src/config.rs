@@ -71,6 +71,8 @@ pub struct Config {
     pub attachments_dir: PathBuf,
     /// An S3-compatible bucket for attachments instead of the folder.
     pub s3: Option<parley_blobs::S3Config>,
+    /// Encryption at rest: the key that wraps the database's data keys.
+    pub master_key: Option<parley_store::crypt::MasterKey>,
 }
 
 impl Config {
@@ -85,6 +87,7 @@ impl Config {
         Self {
             attachments_dir,
             s3: None,
+            master_key: None,
             bind,
             database,
             public_url: format!("http://{bind}"),

@@ -33,14 +33,20 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode};
 use axum::Router;
 use parley_core::role::Role;
+use parley_store::crypt::MasterKey;
 use parley_store::{DynStore, EventSink, NewUser};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, Database, DispatchConfig};
 pub use state::App;
 
-/// Opens the configured store, with migrations applied.
-pub async fn open_store(db: &Database, sink: EventSink) -> anyhow::Result<DynStore> {
+/// Opens the configured store, with migrations applied and encryption at rest on when a master
+/// key is given (an encrypted database refuses to open without its key).
+pub async fn open_store(
+    db: &Database,
+    sink: EventSink,
+    master: Option<&MasterKey>,
+) -> anyhow::Result<DynStore> {
     Ok(match db {
         Database::Sqlite { path, durable } => {
             let durability = if *durable {
@@ -48,14 +54,19 @@ pub async fn open_store(db: &Database, sink: EventSink) -> anyhow::Result<DynSto
             } else {
                 parley_store_sqlite::Durability::Normal
             };
-            Arc::new(parley_store_sqlite::SqliteStore::open(
-                path, durability, sink,
-            )?)
+            Arc::new(
+                parley_store_sqlite::SqliteStore::open(path, durability, sink)?
+                    .with_master_key(master)
+                    .await?,
+            )
         }
         Database::Postgres { url } => {
             use secrecy::ExposeSecret;
             Arc::new(
-                parley_store_postgres::PostgresStore::connect(url.expose_secret(), sink).await?,
+                parley_store_postgres::PostgresStore::connect(url.expose_secret(), sink)
+                    .await?
+                    .with_master_key(master)
+                    .await?,
             )
         }
     })
@@ -66,7 +77,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let hub = realtime::Hub::new();
     let sink_hub = hub.clone();
     let sink: EventSink = Arc::new(move |events| sink_hub.publish_committed(events));
-    let store = open_store(&config.database, sink)
+    let store = open_store(&config.database, sink, config.master_key.as_ref())
         .await
         .context("opening the database")?;
     let http = reqwest::Client::builder()

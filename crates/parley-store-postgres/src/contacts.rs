@@ -411,7 +411,11 @@ pub(crate) async fn record_consent(
             &e.action.as_str(),
             &e.source,
             &e.channel,
-            &e.evidence,
+            &parley_store::crypt::seal_json(
+                tx.keys(),
+                &parley_store::crypt::aad("consent", e.id, "evidence"),
+                &e.evidence,
+            ),
             &e.at.0,
         ],
     )
@@ -565,8 +569,15 @@ async fn ledger(
             let bad = |what: &str| {
                 StoreError::Other(anyhow::anyhow!("bad consent {what} in the database"))
             };
+            let eid: uuid::Uuid = get(r, 0)?;
+            let evidence = parley_store::crypt::open_json(
+                tx.keys(),
+                &parley_store::crypt::aad("consent", eid, "evidence"),
+                get(r, 6)?,
+            )
+            .map_err(|e| bad(&e.to_string()))?;
             Ok(ConsentEvent {
-                id: get(r, 0)?,
+                id: eid,
                 contact_id: id(r, 1)?,
                 purpose: parley_core::consent::Purpose::parse(&get::<String>(r, 2)?)
                     .ok_or_else(|| bad("purpose"))?,
@@ -574,7 +585,7 @@ async fn ledger(
                     .ok_or_else(|| bad("action"))?,
                 source: get(r, 4)?,
                 channel: get(r, 5)?,
-                evidence: get(r, 6)?,
+                evidence,
                 at: parley_core::Timestamp(get(r, 7)?),
             })
         })

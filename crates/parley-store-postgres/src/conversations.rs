@@ -4,6 +4,7 @@
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, WorkspaceId,
 };
+use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -45,8 +46,13 @@ impl NewEvent {
         }
     }
 
-    /// Inserts the event, returning its seq.
-    pub(crate) fn stmt(&self) -> Stmt {
+    /// Inserts the event (its data sealed when `keys` are set), returning its seq.
+    pub(crate) fn stmt(&self, keys: Option<&Keyring>) -> Stmt {
+        let data = crypt::seal_text(
+            keys,
+            &crypt::event_aad(self.ws, self.kind, self.at.0),
+            &self.data,
+        );
         Stmt::new(
             "INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
@@ -57,7 +63,7 @@ impl NewEvent {
                 Box::new(self.kind),
                 Box::new(self.message.map(|m| m.as_uuid())),
                 Box::new(self.at.0),
-                Box::new(self.data.clone()),
+                Box::new(data),
             ],
         )
     }
@@ -85,7 +91,7 @@ pub(crate) async fn insert_event(
     events: &mut Vec<Published>,
     ev: NewEvent,
 ) -> StoreResult<()> {
-    let rows = ev.stmt().run(tx).await.map_err(pg_err)?;
+    let rows = ev.stmt(tx.keys()).run(tx).await.map_err(pg_err)?;
     events.push(ev.published(&rows)?);
     Ok(())
 }
@@ -99,7 +105,7 @@ pub(crate) async fn load_conversation_by(
     let row = query_opt(tx, &sql, params)
         .await?
         .ok_or(StoreError::NotFound)?;
-    rows::conversation(&row)
+    rows::conversation(tx.keys(), &row)
 }
 
 pub(crate) async fn load_by_id(tx: &Tx<'_>, conv: ConversationId) -> StoreResult<ConversationView> {
@@ -136,7 +142,12 @@ pub(crate) async fn load_scoped(
 }
 
 /// Writes a conversation's projected state (not its label index).
-pub(crate) fn save_stmt(v: &ConversationView) -> Stmt {
+pub(crate) fn save_stmt(keys: Option<&Keyring>, v: &ConversationView) -> Stmt {
+    let preview = crypt::seal_field(
+        keys,
+        &crypt::aad("conversation", v.id, "preview"),
+        v.last_message.as_deref(),
+    );
     let labels = serde_json::to_string(&v.labels).unwrap_or_else(|_| "[]".into());
     Stmt::new(
         "UPDATE conversation SET status = $2, snoozed_until = $3, assignee_id = $4, team_id = $5, priority = $6, \
@@ -153,7 +164,7 @@ pub(crate) fn save_stmt(v: &ConversationView) -> Stmt {
             Box::new(v.waiting_since.map(|t| t.0)),
             Box::new(v.waiting_key()),
             Box::new(v.last_activity_at.0),
-            Box::new(v.last_message.clone()),
+            Box::new(preview),
             Box::new(v.identity_id.as_uuid()),
         ],
     )
@@ -165,7 +176,7 @@ pub(crate) async fn save_conversation(
     v: &ConversationView,
     labels_changed: bool,
 ) -> StoreResult<()> {
-    save_stmt(v).run(tx).await.map_err(pg_err)?;
+    save_stmt(tx.keys(), v).run(tx).await.map_err(pg_err)?;
     if labels_changed {
         exec(
             tx,
@@ -223,7 +234,12 @@ pub(crate) fn new_conversation(
     ConversationView::new_thread(new_id().into(), inbox, contact, contact_name, identity, at)
 }
 
-pub(crate) fn insert_message_stmt(ws: WorkspaceId, m: &MessageView) -> Stmt {
+pub(crate) fn insert_message_stmt(
+    keys: Option<&Keyring>,
+    ws: WorkspaceId,
+    m: &MessageView,
+) -> Stmt {
+    let place = |field| crypt::aad("message", m.id, field);
     Stmt::new(
         "INSERT INTO message (id, workspace_id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, \
          external_id, status, error, created_at, updated_at, meta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
@@ -235,12 +251,12 @@ pub(crate) fn insert_message_stmt(ws: WorkspaceId, m: &MessageView) -> Stmt {
             Box::new(m.direction.as_str()),
             Box::new(m.sender_kind.as_str()),
             Box::new(m.sender_id),
-            Box::new(m.body.clone()),
+            Box::new(crypt::seal_text(keys, &place("body"), &m.body)),
             Box::new(m.external_id.clone()),
             Box::new(m.status.as_str()),
-            Box::new(m.error.clone()),
+            Box::new(crypt::seal_field(keys, &place("error"), m.error.as_deref())),
             Box::new(m.created_at.0),
-            Box::new(m.meta.clone()),
+            Box::new(m.meta.as_ref().map(|v| crypt::seal_json(keys, &place("meta"), v))),
         ],
     )
 }
@@ -250,6 +266,9 @@ pub(crate) async fn insert_message(
     ws: WorkspaceId,
     m: &MessageView,
 ) -> StoreResult<()> {
-    insert_message_stmt(ws, m).run(tx).await.map_err(pg_err)?;
+    insert_message_stmt(tx.keys(), ws, m)
+        .run(tx)
+        .await
+        .map_err(pg_err)?;
     Ok(())
 }

@@ -19,13 +19,31 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use deadpool_postgres::{Object, Pool};
+use parley_store::crypt::Keyring;
 use parley_store::{EventSink, Published, StoreError, StoreResult};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::rows::pg_err;
 
-pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+/// A transaction with the keyring that seals and opens fields in it (encryption at rest).
+pub(crate) struct Tx<'a> {
+    inner: deadpool_postgres::Transaction<'a>,
+    keys: Option<Arc<Keyring>>,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = deadpool_postgres::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl Tx<'_> {
+    pub(crate) fn keys(&self) -> Option<&Keyring> {
+        self.keys.as_deref()
+    }
+}
 
 /// The future a transaction body returns; it borrows the transaction.
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
@@ -37,6 +55,7 @@ pub(crate) struct Db {
     pool: Pool,
     sink: EventSink,
     publish: tokio::sync::Mutex<()>,
+    keys: std::sync::RwLock<Option<Arc<Keyring>>>,
 }
 
 impl Db {
@@ -45,7 +64,26 @@ impl Db {
             pool,
             sink,
             publish: tokio::sync::Mutex::new(()),
+            keys: std::sync::RwLock::new(None),
         }
+    }
+
+    pub(crate) fn set_keys(&self, keys: Option<Arc<Keyring>>) {
+        if let Ok(mut k) = self.keys.write() {
+            *k = keys;
+        }
+    }
+
+    pub(crate) fn keys(&self) -> Option<Arc<Keyring>> {
+        self.keys.read().ok().and_then(|k| k.clone())
+    }
+
+    /// A transaction on `client`, with the current keyring.
+    pub(crate) async fn begin<'a>(&self, client: &'a mut Object) -> StoreResult<Tx<'a>> {
+        Ok(Tx {
+            inner: client.transaction().await.map_err(pg_err)?,
+            keys: self.keys(),
+        })
     }
 
     pub(crate) async fn client(&self) -> StoreResult<Object> {
@@ -64,9 +102,9 @@ impl Db {
         let db = Arc::clone(self);
         detached(async move {
             let mut client = db.client().await?;
-            let tx = client.transaction().await.map_err(pg_err)?;
+            let tx = db.begin(&mut client).await?;
             let out = f(&tx).await?;
-            tx.commit().await.map_err(pg_err)?;
+            tx.inner.commit().await.map_err(pg_err)?;
             Ok(out)
         })
         .await
@@ -81,7 +119,7 @@ impl Db {
         let db = Arc::clone(self);
         detached(async move {
             let mut client = db.client().await?;
-            let tx = client.transaction().await.map_err(pg_err)?;
+            let tx = db.begin(&mut client).await?;
             lock_events(&tx).await?;
             let mut events = Vec::new();
             let out = f(&tx, &mut events).await?;
@@ -94,7 +132,7 @@ impl Db {
     /// Commits a transaction that holds the event lock and publishes its events.
     pub(crate) async fn commit(&self, tx: Tx<'_>, events: Vec<Published>) -> StoreResult<()> {
         let _publishing = self.publish.lock().await;
-        tx.commit().await.map_err(pg_err)?;
+        tx.inner.commit().await.map_err(pg_err)?;
         if !events.is_empty() {
             (self.sink)(&events);
         }
@@ -150,4 +188,35 @@ pub(crate) async fn query_opt(
 ) -> StoreResult<Option<Row>> {
     let stmt = tx.prepare_cached(sql).await.map_err(pg_err)?;
     tx.query_opt(&stmt, params).await.map_err(pg_err)
+}
+
+/// The stored data keys, `(id, wrapped)`.
+pub(crate) async fn data_keys(tx: &Tx<'_>) -> StoreResult<Vec<(u32, String)>> {
+    query(tx, "SELECT id, wrapped FROM data_key ORDER BY id", &[])
+        .await?
+        .iter()
+        .map(|r| {
+            let id: i64 = crate::rows::get(r, 0)?;
+            Ok((
+                u32::try_from(id).unwrap_or(u32::MAX),
+                crate::rows::get(r, 1)?,
+            ))
+        })
+        .collect()
+}
+
+/// Adds a data key; a key another node added first under the same id is kept.
+pub(crate) async fn add_data_key(
+    tx: &Tx<'_>,
+    id: u32,
+    wrapped: String,
+    at: i64,
+) -> StoreResult<()> {
+    exec(
+        tx,
+        "INSERT INTO data_key (id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        &[&i64::from(id), &wrapped, &at],
+    )
+    .await?;
+    Ok(())
 }

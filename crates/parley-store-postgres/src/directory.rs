@@ -1,6 +1,7 @@
 //! Teams and inboxes, and who belongs to them.
 
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
+use parley_store::crypt;
 use parley_store::*;
 
 use crate::account::{new_id, user};
@@ -151,6 +152,8 @@ pub(crate) async fn create_inbox(
         secret: i.secret,
         created_at: at,
     };
+    let settings = crypt::seal_inbox_settings(tx.keys(), row.id, &row.settings);
+    let secret = crypt::seal_inbox_secret(tx.keys(), row.id, &row.secret);
     exec(
         tx,
         "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -159,8 +162,8 @@ pub(crate) async fn create_inbox(
             &ws.as_uuid(),
             &row.name,
             &row.kind,
-            &row.settings.to_string(),
-            &row.secret,
+            &settings,
+            &secret,
             &at.0,
         ],
     )
@@ -180,7 +183,7 @@ pub(crate) async fn list_inboxes(tx: &Tx<'_>, scope: &Scope) -> StoreResult<Vec<
     )
     .await?
     .iter()
-    .map(rows::inbox)
+    .map(|r| rows::inbox(tx.keys(), r))
     .collect()
 }
 
@@ -192,7 +195,7 @@ pub(crate) async fn inbox(tx: &Tx<'_>, ws: WorkspaceId, i: InboxId) -> StoreResu
     )
     .await?
     .ok_or(StoreError::NotFound)?;
-    rows::inbox(&row)
+    rows::inbox(tx.keys(), &row)
 }
 
 pub(crate) async fn inbox_for_hook(tx: &Tx<'_>, i: InboxId) -> StoreResult<Option<InboxRow>> {
@@ -203,7 +206,7 @@ pub(crate) async fn inbox_for_hook(tx: &Tx<'_>, i: InboxId) -> StoreResult<Optio
     )
     .await?
     .as_ref()
-    .map(rows::inbox)
+    .map(|r| rows::inbox(tx.keys(), r))
     .transpose()
 }
 
@@ -215,7 +218,7 @@ pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<
     )
     .await?
     .iter()
-    .map(rows::inbox)
+    .map(|r| rows::inbox(tx.keys(), r))
     .collect()
 }
 
@@ -238,7 +241,10 @@ pub(crate) async fn update_inbox(
         exec(
             tx,
             "UPDATE inbox SET settings = $1 WHERE id = $2",
-            &[&settings.to_string(), &i.as_uuid()],
+            &[
+                &crypt::seal_inbox_settings(tx.keys(), i, &settings),
+                &i.as_uuid(),
+            ],
         )
         .await?;
     }

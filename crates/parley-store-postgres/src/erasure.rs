@@ -2,6 +2,7 @@
 //! timeline anonymised, and their revocations outlive them as suppressions.
 
 use parley_core::{ContactId, Timestamp, WorkspaceId};
+use parley_store::crypt;
 use parley_store::*;
 
 use crate::db::{exec, query, Tx};
@@ -62,13 +63,17 @@ pub(crate) async fn erase(
     for conv in &conversations {
         for r in &query(
             tx,
-            "SELECT inbox_id, meta FROM message WHERE conversation_id = $1",
+            "SELECT inbox_id, meta, id FROM message WHERE conversation_id = $1",
             &[conv],
         )
         .await?
         {
             let inbox: uuid::Uuid = get(r, 0)?;
-            let meta: Option<serde_json::Value> = get(r, 1)?;
+            let mid: uuid::Uuid = get(r, 2)?;
+            let meta: Option<serde_json::Value> = get::<Option<serde_json::Value>>(r, 1)?
+                .map(|m| crypt::open_json(tx.keys(), &crypt::aad("message", mid, "meta"), m))
+                .transpose()
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("message {mid}: {e}")))?;
             let meta = meta.map(|m| m.to_string());
             for a in plan::attachment_ids(meta.as_deref()) {
                 out.attachments.push((inbox.into(), a));
@@ -95,24 +100,29 @@ pub(crate) async fn erase(
             &[conv, &at.0],
         )
         .await?;
-        for e in &query(
+        let stamps: std::collections::HashMap<i64, Option<i64>> = query(
             tx,
-            "SELECT seq, kind, data, redacted_at FROM event WHERE conversation_id = $1",
+            "SELECT seq, redacted_at FROM event WHERE conversation_id = $1",
             &[conv],
         )
         .await?
-        {
-            let (seq, kind, data, redacted): (i64, String, String, Option<i64>) =
-                (get(e, 0)?, get(e, 1)?, get(e, 2)?, get(e, 3)?);
+        .iter()
+        .map(|e| Ok((get(e, 0)?, get(e, 1)?)))
+        .collect::<StoreResult<_>>()?;
+        let events =
+            crate::retention::event_data(tx, "WHERE conversation_id = $1", &[conv]).await?;
+        for (seq, kind, place, data) in &events {
+            let redacted = stamps.get(seq).copied().flatten();
             if kind == "note.created" {
                 out.messages += 1;
             }
             // Each redaction is stamped later than the one before (the event trigger's rule).
             let stamp = redacted.map_or(at.0, |r| at.0.max(r + 1));
+            let erased = crypt::seal_text(tx.keys(), place, &plan::erase_event_data(data));
             exec(
                 tx,
                 "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
-                &[&seq, &plan::erase_event_data(&data), &stamp],
+                &[seq, &erased, &stamp],
             )
             .await?;
         }

@@ -82,7 +82,7 @@ async fn commit_batch(
     msgs: Vec<InboundMessage>,
 ) -> StoreResult<Vec<StoreResult<InboundOutcome>>> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await.map_err(pg_err)?;
+    let tx = db.begin(&mut client).await?;
     lock_events(&tx).await?;
     let mut published = Vec::new();
     // A lone message needs no savepoint: if it fails, the whole transaction is rolled back anyway.

@@ -61,7 +61,7 @@ impl Planned {
         let mut writes = self.writes;
         // Events go last, in order, so their seqs follow the order they happened in.
         let first_event = writes.len();
-        writes.extend(self.events.iter().map(NewEvent::stmt));
+        writes.extend(self.events.iter().map(|e| e.stmt(tx.keys())));
         writes.extend(trailer);
         let results = pipeline(tx, &writes)
             .await
@@ -116,7 +116,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     let (identity_id, contact_id, contact_name) = sender(&row, ws, &m, &new_identity, &mut writes)?;
     let mut conv = match get::<Option<uuid::Uuid>>(&row, 7)? {
         Some(_) => {
-            let mut conv = rows::conversation_at(&row, 7)?;
+            let mut conv = rows::conversation_at(tx.keys(), &row, 7)?;
             // The name the contact has once the writes below are done.
             conv.contact_name = contact_name;
             conv
@@ -160,10 +160,10 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.at,
         m.meta,
     );
-    writes.push(insert_message_stmt(ws, &msg));
+    writes.push(insert_message_stmt(tx.keys(), ws, &msg));
     conv.apply(&Change::Inbound, m.at);
     conv.last_message = Some(plan::preview(&msg.body));
-    writes.push(save_stmt(&conv));
+    writes.push(save_stmt(tx.keys(), &conv));
     let data = plan::message_created(&msg, &conv);
     new_events.push(NewEvent::on(
         ws,

@@ -96,4 +96,24 @@ impl PostgresStore {
             target,
         })
     }
+
+    /// Turns encryption at rest on with `master` (creating the first data key of a database that
+    /// has none), or checks that the database needs no key.
+    pub async fn with_master_key(
+        self,
+        master: Option<&parley_store::crypt::MasterKey>,
+    ) -> anyhow::Result<Self> {
+        let mut stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
+        if let (Some(m), true) = (master, stored.is_empty()) {
+            let wrapped = m.new_data_key(1);
+            let at = parley_store::plan::now_ms();
+            self.db
+                .run(move |tx| Box::pin(db::add_data_key(tx, 1, wrapped, at)))
+                .await?;
+            stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
+        }
+        let keys = parley_store::crypt::keyring_for(master, &stored)?;
+        self.db.set_keys(keys.map(Arc::new));
+        Ok(self)
+    }
 }

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_consent.sql")),
     (5, include_str!("../migrations/0005_redaction.sql")),
     (6, include_str!("../migrations/0006_erasure.sql")),
+    (7, include_str!("../migrations/0007_data_keys.sql")),
 ];
 
 /// How many migrations this build knows.

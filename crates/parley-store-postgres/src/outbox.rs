@@ -49,9 +49,9 @@ pub(crate) async fn claim(
             id: id(r, 0)?,
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             contact_id: id(r, 2)?,
-            message: rows::message_at(r, 3)?,
+            message: rows::message_at(tx.keys(), r, 3)?,
             identity: rows::identity(r, 15)?,
-            inbox: rows::inbox_at(r, 20)?,
+            inbox: rows::inbox_at(tx.keys(), r, 20)?,
         });
     }
     Ok(jobs)
@@ -134,7 +134,7 @@ pub(crate) async fn finish(
         &[
             &message_id,
             &msg.status.as_str(),
-            &msg.error,
+            &seal_error(tx, message_id, &msg.error),
             &msg.external_id,
             &at.0,
         ],
@@ -215,7 +215,12 @@ pub(crate) async fn record_delivery(
     exec(
         tx,
         "UPDATE message SET status = $2, error = $3, updated_at = $4 WHERE id = $1",
-        &[&message_id, &msg.status.as_str(), &msg.error, &r.at.0],
+        &[
+            &message_id,
+            &msg.status.as_str(),
+            &seal_error(tx, message_id, &msg.error),
+            &r.at.0,
+        ],
     )
     .await?;
     let ev = NewEvent {
@@ -239,7 +244,7 @@ async fn message(tx: &Tx<'_>, id: uuid::Uuid) -> StoreResult<MessageView> {
     )
     .await?
     .ok_or(StoreError::NotFound)?;
-    rows::message(&row)
+    rows::message(tx.keys(), &row)
 }
 
 pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
@@ -291,4 +296,13 @@ pub(crate) async fn read_until(
         n += usize::from(record_delivery(tx, report, events).await?);
     }
     Ok(n)
+}
+
+/// A message's delivery error as stored (a provider's error may quote the recipient's number).
+fn seal_error(tx: &Tx<'_>, message: uuid::Uuid, error: &Option<String>) -> Option<String> {
+    parley_store::crypt::seal_field(
+        tx.keys(),
+        &parley_store::crypt::aad("message", message, "error"),
+        error.as_deref(),
+    )
 }

@@ -114,7 +114,7 @@ pub(crate) async fn list(
         .await
         .map_err(pg_err)?
         .iter()
-        .map(rows::conversation)
+        .map(|r| rows::conversation(tx.keys(), r))
         .collect::<StoreResult<_>>()?;
     let more = items.len() > q.limit as usize;
     items.truncate(q.limit as usize);
@@ -142,7 +142,7 @@ pub(crate) async fn timeline(
 ) -> StoreResult<Vec<TimelineEntry>> {
     load_scoped(tx, scope, conv).await?;
     let sql = format!(
-        "SELECT {EVENT_COLS}, m.status, m.error FROM event e LEFT JOIN message m ON m.id = e.message_id \
+        "SELECT {EVENT_COLS}, m.status, m.error, m.id FROM event e LEFT JOIN message m ON m.id = e.message_id \
          WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed') \
          AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
     );
@@ -160,9 +160,17 @@ pub(crate) async fn timeline(
         .iter()
         .map(|r| {
             let status: Option<&str> = get(r, 7)?;
-            let error: Option<String> = get(r, 8)?;
+            let message: Option<uuid::Uuid> = get(r, 9)?;
+            let error = match message {
+                Some(m) => parley_store::crypt::open_field(
+                    tx.keys(),
+                    &parley_store::crypt::aad("message", m, "error"),
+                    get(r, 8)?,
+                )?,
+                None => None,
+            };
             Ok(TimelineEntry {
-                event: rows::event(r)?,
+                event: rows::event(tx.keys(), r)?,
                 delivery: status.and_then(DeliveryStatus::parse).map(|s| (s, error)),
             })
         })
@@ -195,6 +203,6 @@ pub(crate) async fn events_since(
     )
     .await?
     .iter()
-    .map(rows::event)
+    .map(|r| rows::event(tx.keys(), r))
     .collect()
 }

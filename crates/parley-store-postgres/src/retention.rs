@@ -2,6 +2,7 @@
 //! messages and the timeline's shape stay.
 
 use parley_core::{Timestamp, WorkspaceId};
+use parley_store::crypt;
 use parley_store::*;
 
 use crate::db::{exec, query, Tx};
@@ -50,8 +51,12 @@ pub(crate) async fn expire(
         Default::default();
     for r in &due {
         let (msg, conv): (uuid::Uuid, uuid::Uuid) = (get(r, 0)?, get(r, 2)?);
-        let meta: Option<serde_json::Value> = get(r, 3)?;
-        let body: String = get(r, 4)?;
+        let place = |field| crypt::aad("message", msg, field);
+        let meta: Option<serde_json::Value> = get::<Option<serde_json::Value>>(r, 3)?
+            .map(|m| crypt::open_json(tx.keys(), &place("meta"), m))
+            .transpose()
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("message {msg}: {e}")))?;
+        let body = crypt::open_field(tx.keys(), &place("body"), get(r, 4)?)?.unwrap_or_default();
         let entry = copies.entry(conv).or_default();
         entry.0.push(plan::preview(&body));
         entry.1.push(msg.to_string());
@@ -61,27 +66,43 @@ pub(crate) async fn expire(
             &[&msg, &at.0],
         )
         .await?;
-        let events = query(
+        let events = event_data(
             tx,
-            "SELECT seq, data FROM event WHERE conversation_id = $1 AND message_id = $2 AND redacted_at IS NULL",
+            "WHERE conversation_id = $1 AND message_id = $2 AND redacted_at IS NULL",
             &[&conv, &msg],
         )
         .await?;
-        for e in &events {
-            let (seq, data): (i64, String) = (get(e, 0)?, get(e, 1)?);
+        for (seq, _, place, data) in &events {
+            let data = crypt::seal_text(tx.keys(), place, &plan::redact_event_data(data));
             exec(
                 tx,
                 "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
-                &[&seq, &plan::redact_event_data(&data), &at.0],
+                &[seq, &data, &at.0],
             )
             .await?;
         }
-        exec(
+        let preview = query(
             tx,
-            "UPDATE conversation SET last_message = NULL WHERE id = $1 AND last_message = $2",
-            &[&conv, &plan::preview(&body)],
+            "SELECT last_message FROM conversation WHERE id = $1",
+            &[&conv],
         )
         .await?;
+        let shown = match preview.first() {
+            Some(p) => crypt::open_field(
+                tx.keys(),
+                &crypt::aad("conversation", conv, "preview"),
+                get(p, 0)?,
+            )?,
+            None => None,
+        };
+        if shown == Some(plan::preview(&body)) {
+            exec(
+                tx,
+                "UPDATE conversation SET last_message = NULL WHERE id = $1",
+                &[&conv],
+            )
+            .await?;
+        }
         let meta = meta.map(|m| m.to_string());
         out.push(ExpiredMessage {
             id: id(r, 0)?,
@@ -90,19 +111,18 @@ pub(crate) async fn expire(
         });
     }
     for (conv, (previews, ids)) in copies {
-        let events = query(
+        let events = event_data(
             tx,
-            "SELECT seq, data FROM event WHERE conversation_id = $1 AND (redacted_at IS NULL OR redacted_at < $2)",
+            "WHERE conversation_id = $1 AND (redacted_at IS NULL OR redacted_at < $2)",
             &[&conv, &at.0],
         )
         .await?;
-        for e in &events {
-            let (seq, data): (i64, String) = (get(e, 0)?, get(e, 1)?);
-            if let Some(new) = plan::redact_copies(&data, &previews, &ids) {
+        for (seq, _, place, data) in &events {
+            if let Some(new) = plan::redact_copies(data, &previews, &ids) {
                 exec(
                     tx,
                     "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
-                    &[&seq, &new, &at.0],
+                    &[seq, &crypt::seal_text(tx.keys(), place, &new), &at.0],
                 )
                 .await?;
             }
@@ -121,6 +141,24 @@ pub(crate) async fn list_workspaces(tx: &Tx<'_>) -> StoreResult<Vec<WorkspaceRow
                 .await?
                 .ok_or(StoreError::NotFound)?,
         );
+    }
+    Ok(out)
+}
+
+/// Events matching `filter` (a WHERE clause): their seq, kind, where their data is sealed, and
+/// the data opened.
+pub(crate) async fn event_data(
+    tx: &Tx<'_>,
+    filter: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<(i64, String, String, String)>> {
+    let sql = format!("SELECT seq, workspace_id, kind, at, data FROM event {filter}");
+    let mut out = Vec::new();
+    for e in &query(tx, &sql, params).await? {
+        let (ws, kind, at): (uuid::Uuid, String, i64) = (get(e, 1)?, get(e, 2)?, get(e, 3)?);
+        let place = crypt::event_aad(ws, &kind, at);
+        let data = crypt::open_field(tx.keys(), &place, get(e, 4)?)?.unwrap_or_default();
+        out.push((get(e, 0)?, kind, place, data));
     }
     Ok(out)
 }

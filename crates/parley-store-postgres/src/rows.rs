@@ -6,6 +6,7 @@ use parley_core::conversation::{Priority, Status};
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::role::Role;
 use parley_core::{InboxId, Timestamp};
+use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::FromSql;
@@ -72,21 +73,22 @@ pub(crate) fn user(r: &Row) -> StoreResult<UserView> {
 
 pub(crate) const INBOX_COLS: &str = "id, workspace_id, name, kind, settings, secret, created_at";
 
-pub(crate) fn inbox(r: &Row) -> StoreResult<InboxRow> {
-    inbox_at(r, 0)
+pub(crate) fn inbox(keys: Option<&Keyring>, r: &Row) -> StoreResult<InboxRow> {
+    inbox_at(keys, r, 0)
 }
 
-/// Reads an inbox from `INBOX_COLS` starting at column `at`.
-pub(crate) fn inbox_at(r: &Row, at: usize) -> StoreResult<InboxRow> {
-    Ok(InboxRow {
+/// Reads an inbox from `INBOX_COLS` starting at column `at`, its credentials opened.
+pub(crate) fn inbox_at(keys: Option<&Keyring>, r: &Row, at: usize) -> StoreResult<InboxRow> {
+    let row = InboxRow {
         id: id(r, at)?,
         workspace_id: id(r, at + 1)?,
         name: get(r, at + 2)?,
         kind: get(r, at + 3)?,
-        settings: json(r, at + 4)?,
+        settings: serde_json::Value::Null,
         secret: get(r, at + 5)?,
         created_at: ts(r, at + 6)?,
-    })
+    };
+    parley_store::crypt::open_inbox(keys, row, &get::<String>(r, at + 4)?)
 }
 
 pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, k.name, c.identity_id, c.status, c.snoozed_until, \
@@ -95,18 +97,23 @@ pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, k.na
 /// FROM clause that goes with `CONVERSATION_COLS`.
 pub(crate) const CONVERSATION_FROM: &str = "conversation c JOIN contact k ON k.id = c.contact_id";
 
-pub(crate) fn conversation(r: &Row) -> StoreResult<ConversationView> {
-    conversation_at(r, 0)
+pub(crate) fn conversation(keys: Option<&Keyring>, r: &Row) -> StoreResult<ConversationView> {
+    conversation_at(keys, r, 0)
 }
 
-/// Reads a conversation from `CONVERSATION_COLS` starting at column `at`.
-pub(crate) fn conversation_at(r: &Row, at: usize) -> StoreResult<ConversationView> {
+/// Reads a conversation from `CONVERSATION_COLS` starting at column `at`, its preview opened.
+pub(crate) fn conversation_at(
+    keys: Option<&Keyring>,
+    r: &Row,
+    at: usize,
+) -> StoreResult<ConversationView> {
+    let id: uuid::Uuid = get(r, at)?;
     Ok(ConversationView {
-        id: id(r, at)?,
-        inbox_id: id(r, at + 1)?,
-        contact_id: id(r, at + 2)?,
+        id: id.into(),
+        inbox_id: self::id(r, at + 1)?,
+        contact_id: self::id(r, at + 2)?,
         contact_name: get(r, at + 3)?,
-        identity_id: id(r, at + 4)?,
+        identity_id: self::id(r, at + 4)?,
         status: parsed(r, at + 5, Status::parse, "status")?,
         snoozed_until: opt_ts(r, at + 6)?,
         assignee_id: opt_id(r, at + 7)?,
@@ -115,7 +122,11 @@ pub(crate) fn conversation_at(r: &Row, at: usize) -> StoreResult<ConversationVie
         labels: json(r, at + 10)?,
         waiting_since: opt_ts(r, at + 11)?,
         last_activity_at: ts(r, at + 12)?,
-        last_message: get(r, at + 13)?,
+        last_message: crypt::open_field(
+            keys,
+            &crypt::aad("conversation", id, "preview"),
+            get(r, at + 13)?,
+        )?,
         created_at: ts(r, at + 14)?,
     })
 }
@@ -123,40 +134,48 @@ pub(crate) fn conversation_at(r: &Row, at: usize) -> StoreResult<ConversationVie
 pub(crate) const MESSAGE_COLS: &str =
     "m.id, m.conversation_id, m.inbox_id, m.direction, m.sender_kind, m.sender_id, m.body, m.external_id, m.status, m.error, m.created_at, m.meta";
 
-pub(crate) fn message(r: &Row) -> StoreResult<MessageView> {
-    message_at(r, 0)
+pub(crate) fn message(keys: Option<&Keyring>, r: &Row) -> StoreResult<MessageView> {
+    message_at(keys, r, 0)
 }
 
-/// Reads a message from `MESSAGE_COLS` starting at column `at`.
-pub(crate) fn message_at(r: &Row, at: usize) -> StoreResult<MessageView> {
+/// Reads a message from `MESSAGE_COLS` starting at column `at`, its text opened.
+pub(crate) fn message_at(keys: Option<&Keyring>, r: &Row, at: usize) -> StoreResult<MessageView> {
+    let mid: uuid::Uuid = get(r, at)?;
+    let place = |field| crypt::aad("message", mid, field);
+    let meta: Option<serde_json::Value> = get(r, at + 11)?;
     Ok(MessageView {
-        id: id(r, at)?,
+        id: mid.into(),
         conversation_id: id(r, at + 1)?,
         inbox_id: id(r, at + 2)?,
         direction: parsed(r, at + 3, Direction::parse, "direction")?,
         sender_kind: parsed(r, at + 4, SenderKind::parse, "sender")?,
         sender_id: get(r, at + 5)?,
-        body: get(r, at + 6)?,
+        body: crypt::open_field(keys, &place("body"), get(r, at + 6)?)?.unwrap_or_default(),
         external_id: get(r, at + 7)?,
         status: parsed(r, at + 8, DeliveryStatus::parse, "delivery status")?,
-        error: get(r, at + 9)?,
+        error: crypt::open_field(keys, &place("error"), get(r, at + 9)?)?,
         created_at: ts(r, at + 10)?,
-        meta: get(r, at + 11)?,
+        meta: meta
+            .map(|m| crypt::open_json(keys, &place("meta"), m))
+            .transpose()
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("message {mid}: {e}")))?,
     })
 }
 
 pub(crate) const EVENT_COLS: &str =
     "e.seq, e.workspace_id, e.inbox_id, e.conversation_id, e.kind, e.at, e.data";
 
-pub(crate) fn event(r: &Row) -> StoreResult<Published> {
+pub(crate) fn event(keys: Option<&Keyring>, r: &Row) -> StoreResult<Published> {
+    let (ws, kind, at): (uuid::Uuid, String, i64) = (get(r, 1)?, get(r, 4)?, get(r, 5)?);
+    let data = crypt::open_field(keys, &crypt::event_aad(ws, &kind, at), get(r, 6)?)?;
     Ok(Published {
         seq: get(r, 0)?,
-        workspace_id: id(r, 1)?,
+        workspace_id: ws.into(),
         inbox_id: id(r, 2)?,
         conversation_id: opt_id(r, 3)?,
-        kind: get(r, 4)?,
-        at: ts(r, 5)?,
-        data: get(r, 6)?,
+        kind,
+        at: Timestamp(at),
+        data: data.unwrap_or_default(),
     })
 }
 

@@ -18,6 +18,10 @@ use crate::{
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn keyring(&self) -> Option<std::sync::Arc<parley_store::crypt::Keyring>> {
+        self.db.keys()
+    }
+
     async fn is_empty(&self) -> StoreResult<bool> {
         self.db
             .run(|tx| Box::pin(async move { Ok(account::workspace(tx, None).await?.is_none()) }))

@@ -347,7 +347,7 @@ pub(crate) fn record_consent(
     };
     c.prepare_cached(
         "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, parley_seal(?8, 'consent:' || ?1 || ':evidence'), ?9)",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -515,7 +515,7 @@ pub(crate) fn consent_history(
 
 fn ledger(c: &Connection, ws: WorkspaceId, contact: ContactId) -> StoreResult<Vec<ConsentEvent>> {
     c.prepare_cached(
-        "SELECT id, contact_id, purpose, action, source, channel, evidence, at FROM consent_event \
+        "SELECT id, contact_id, purpose, action, source, channel, parley_open(evidence, 'consent:' || id || ':evidence'), at FROM consent_event \
          WHERE workspace_id = ?1 AND contact_id = ?2 ORDER BY at, id",
     )
     .map_err(sql_err)?

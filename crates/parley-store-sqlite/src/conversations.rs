@@ -35,7 +35,8 @@ pub(crate) fn insert_event(
     data: String,
 ) -> StoreResult<i64> {
     c.prepare_cached(
-        "INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO event (workspace_id, inbox_id, conversation_id, kind, message_id, at, data) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, parley_seal(?7, 'event:' || ?1 || ':' || ?4 || ':' || ?6))",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -95,7 +96,12 @@ pub(crate) fn save_conversation(
     let mut args: Vec<Value> = Vec::new();
     let mut set = |col: &str, val: Value| {
         args.push(val);
-        sets.push(format!("{col} = ?{}", args.len()));
+        let n = args.len();
+        sets.push(if col == "last_message" {
+            format!("{col} = parley_seal(?{n}, 'conversation:' || id || ':preview')")
+        } else {
+            format!("{col} = ?{n}")
+        });
     };
     let text = |s: String| Value::Text(s);
     let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
@@ -200,7 +206,8 @@ fn new_conversation(
 fn insert_message(c: &Connection, ws: WorkspaceId, m: &MessageView) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO message (id, workspace_id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, external_id, \
-         status, error, created_at, updated_at, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
+         status, error, created_at, updated_at, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, parley_seal(?8, 'message:' || ?1 || ':body'), ?9, \
+         ?10, parley_seal(?11, 'message:' || ?1 || ':error'), ?12, ?12, parley_seal(?13, 'message:' || ?1 || ':meta'))",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -777,7 +784,7 @@ pub(crate) fn timeline(
 ) -> StoreResult<Vec<TimelineEntry>> {
     load_scoped(c, scope, id)?;
     let sql = format!(
-        "SELECT {EVENT_COLS}, m.status, m.error FROM event e LEFT JOIN message m ON m.id = e.message_id \
+        "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
          WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed') AND e.seq < ?2 \
          ORDER BY e.seq DESC LIMIT ?3"
     );

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use anyhow::Context;
+use parley_store::crypt::Keyring;
 use parley_store::{EventSink, Published, StoreError, StoreResult};
 use rusqlite::Connection;
 
@@ -32,8 +33,10 @@ pub enum Durability {
 
 pub(crate) struct Db {
     writer: mpsc::Sender<Job>,
-    readers: Mutex<Vec<Connection>>,
+    /// Idle readers, each with the keyring generation its sealing functions were made with.
+    readers: Mutex<Vec<(Connection, u64)>>,
     path: PathBuf,
+    keys: std::sync::RwLock<(Option<Arc<Keyring>>, u64)>,
 }
 
 fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
@@ -74,6 +77,7 @@ impl Db {
         // Checkpoints run on their own thread, so a commit never waits for one.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .context("configuring checkpoints")?;
+        crate::sealing::register(&conn, None).context("registering the sealing functions")?;
         spawn_checkpointer(path.to_path_buf(), durability)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -84,6 +88,7 @@ impl Db {
             writer: tx,
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
+            keys: std::sync::RwLock::new((None, 0)),
         }))
     }
 
@@ -125,7 +130,7 @@ impl Db {
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let conn = db.take_reader()?;
-            let result = f(&conn);
+            let result = f(&conn.0);
             db.give_back(conn);
             result
         })
@@ -150,10 +155,36 @@ impl Db {
         .map_err(|e| StoreError::Other(anyhow::anyhow!("checkpoint task failed: {e}")))?
     }
 
-    fn take_reader(&self) -> StoreResult<Connection> {
+    /// Seals and opens with `keys` from now on, on the writer and on every reader.
+    pub(crate) async fn set_keys(&self, keys: Option<Arc<Keyring>>) -> StoreResult<()> {
+        let for_writer = keys.clone();
+        self.write(move |c, _| crate::sealing::register(c, for_writer).map_err(sql_err))
+            .await?;
+        if let Ok(mut k) = self.keys.write() {
+            *k = (keys, k.1 + 1);
+        }
+        if let Ok(mut r) = self.readers.lock() {
+            r.clear();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn keys(&self) -> Option<Arc<Keyring>> {
+        self.keys.read().ok().and_then(|k| k.0.clone())
+    }
+
+    fn generation(&self) -> (Option<Arc<Keyring>>, u64) {
+        self.keys
+            .read()
+            .map(|k| (k.0.clone(), k.1))
+            .unwrap_or((None, u64::MAX))
+    }
+
+    fn take_reader(&self) -> StoreResult<(Connection, u64)> {
         if let Some(c) = self.readers.lock().ok().and_then(|mut r| r.pop()) {
             return Ok(c);
         }
+        let (keys, generation) = self.generation();
         let conn = Connection::open_with_flags(
             &self.path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -162,10 +193,15 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql_err)?;
         conn.set_prepared_statement_cache_capacity(128);
-        Ok(conn)
+        crate::sealing::register(&conn, keys).map_err(sql_err)?;
+        Ok((conn, generation))
     }
 
-    fn give_back(&self, conn: Connection) {
+    fn give_back(&self, conn: (Connection, u64)) {
+        // A reader made before the keyring changed is dropped, not reused.
+        if conn.1 != self.generation().1 {
+            return;
+        }
         if let Ok(mut r) = self.readers.lock() {
             if r.len() < MAX_IDLE_READERS {
                 r.push(conn);

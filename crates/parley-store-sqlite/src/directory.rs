@@ -138,7 +138,8 @@ pub(crate) fn create_inbox(
         created_at: at,
     };
     c.execute(
-        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) \
+         VALUES (?1, ?2, ?3, ?4, parley_seal(?5, 'inbox:' || ?1 || ':settings'), parley_seal(?6, 'inbox:' || ?1 || ':secret'), ?7)",
         params![row.id.to_string(), ws.to_string(), row.name, row.kind, row.settings.to_string(), row.secret, at.0],
     )
     .map_err(sql_err)?;
@@ -203,7 +204,7 @@ pub(crate) fn update_inbox(
     }
     if let Some(settings) = p.settings {
         c.execute(
-            "UPDATE inbox SET settings = ?1 WHERE id = ?2",
+            "UPDATE inbox SET settings = parley_seal(?1, 'inbox:' || ?2 || ':settings') WHERE id = ?2",
             params![settings.to_string(), id.to_string()],
         )
         .map_err(sql_err)?;

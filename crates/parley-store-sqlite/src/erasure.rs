@@ -6,7 +6,7 @@ use parley_store::*;
 use rusqlite::{params, Connection};
 
 use crate::db::sql_err;
-use crate::rows::{load_contact, uid};
+use crate::rows::{load_contact, uid, EVENT_PLACE};
 
 pub(crate) fn erase(
     c: &Connection,
@@ -54,7 +54,7 @@ pub(crate) fn erase(
     for conv in &conversations {
         let conv = conv.to_string();
         let files: Vec<(uuid::Uuid, Option<String>)> = c
-            .prepare_cached("SELECT inbox_id, meta FROM message WHERE conversation_id = ?1")
+            .prepare_cached("SELECT inbox_id, parley_open(meta, 'message:' || id || ':meta') FROM message WHERE conversation_id = ?1")
             .map_err(sql_err)?
             .query_map([&conv], |r| Ok((uid(r, 0)?, r.get(1)?)))
             .map_err(sql_err)?
@@ -90,7 +90,7 @@ pub(crate) fn erase(
             .map_err(sql_err)? as u64;
         let events: Vec<(i64, String, String, Option<i64>)> = c
             .prepare_cached(
-                "SELECT seq, kind, data, redacted_at FROM event WHERE conversation_id = ?1",
+                &format!("SELECT seq, kind, parley_open(data, {EVENT_PLACE}), redacted_at FROM event WHERE conversation_id = ?1"),
             )
             .map_err(sql_err)?
             .query_map([&conv], |r| {
@@ -105,7 +105,7 @@ pub(crate) fn erase(
             }
             // Each redaction is stamped later than the one before (the event trigger's rule).
             let stamp = redacted.map_or(at.0, |r| at.0.max(r + 1));
-            c.prepare_cached("UPDATE event SET data = ?2, redacted_at = ?3 WHERE seq = ?1")
+            c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                 .map_err(sql_err)?
                 .execute(params![seq, plan::erase_event_data(&data), stamp])
                 .map_err(sql_err)?;
@@ -155,7 +155,7 @@ pub(crate) fn erase(
     .execute([&w, &k])
     .map_err(sql_err)?;
     c.prepare_cached(
-        "UPDATE consent_event SET evidence = ?3 WHERE workspace_id = ?1 AND contact_id = ?2",
+        "UPDATE consent_event SET evidence = parley_seal(?3, 'consent:' || id || ':evidence') WHERE workspace_id = ?1 AND contact_id = ?2",
     )
     .map_err(sql_err)?
     .execute(params![w, k, plan::erased_evidence().to_string()])

@@ -11,6 +11,7 @@ mod migrate;
 mod outbox;
 mod retention;
 mod rows;
+mod sealing;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,10 +39,34 @@ impl SqliteStore {
             db: db::Db::open(path, durability, sink)?,
         })
     }
+
+    /// Turns encryption at rest on with `master` (creating the first data key of a database that
+    /// has none), or checks that the database needs no key.
+    pub async fn with_master_key(
+        self,
+        master: Option<&parley_store::crypt::MasterKey>,
+    ) -> anyhow::Result<Self> {
+        let mut stored = self.db.read(sealing::data_keys).await?;
+        if let (Some(m), true) = (master, stored.is_empty()) {
+            let wrapped = m.new_data_key(1);
+            let at = parley_store::plan::now_ms();
+            self.db
+                .write(move |c, _| sealing::add_data_key(c, 1, &wrapped, at))
+                .await?;
+            stored = self.db.read(sealing::data_keys).await?;
+        }
+        let keys = parley_store::crypt::keyring_for(master, &stored)?;
+        self.db.set_keys(keys.map(Arc::new)).await?;
+        Ok(self)
+    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn keyring(&self) -> Option<Arc<parley_store::crypt::Keyring>> {
+        self.db.keys()
+    }
+
     async fn is_empty(&self) -> StoreResult<bool> {
         self.db
             .read(|c| Ok(account::workspace(c, None)?.is_none()))

@@ -124,7 +124,7 @@ pub(crate) fn finish(
         }
     }
     c.execute(
-        "UPDATE message SET status = ?2, error = ?3, external_id = ?4, updated_at = ?5 WHERE id = ?1",
+        "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), external_id = ?4, updated_at = ?5 WHERE id = ?1",
         params![message_id, msg.status.as_str(), msg.error, msg.external_id, at.0],
     )
     .map_err(sql_err)?;
@@ -203,7 +203,7 @@ pub(crate) fn record_delivery(
         return Ok(true);
     }
     c.execute(
-        "UPDATE message SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+        "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
         params![message_id, msg.status.as_str(), msg.error, r.at.0],
     )
     .map_err(sql_err)?;

@@ -6,7 +6,7 @@ use parley_store::*;
 use rusqlite::{params, Connection};
 
 use crate::db::sql_err;
-use crate::rows::uid;
+use crate::rows::{uid, EVENT_PLACE};
 
 pub(crate) fn expiring(
     c: &Connection,
@@ -37,7 +37,8 @@ pub(crate) fn expire(
 ) -> StoreResult<Vec<ExpiredMessage>> {
     let due: Vec<(uuid::Uuid, uuid::Uuid, String, Option<String>, String)> = c
         .prepare_cached(
-            "SELECT id, inbox_id, conversation_id, meta, body FROM message \
+            "SELECT id, inbox_id, conversation_id, parley_open(meta, 'message:' || id || ':meta'), \
+             parley_open(body, 'message:' || id || ':body') FROM message \
              WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL \
          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued') \
              ORDER BY created_at LIMIT ?3",
@@ -66,7 +67,7 @@ pub(crate) fn expire(
         .map_err(sql_err)?;
         let events: Vec<(i64, String)> = c
             .prepare_cached(
-                "SELECT seq, data FROM event WHERE conversation_id = ?1 AND message_id = ?2 AND redacted_at IS NULL",
+                &format!("SELECT seq, parley_open(data, {EVENT_PLACE}) FROM event WHERE conversation_id = ?1 AND message_id = ?2 AND redacted_at IS NULL"),
             )
             .map_err(sql_err)?
             .query_map([conv.as_str(), id.to_string().as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -74,13 +75,14 @@ pub(crate) fn expire(
             .collect::<rusqlite::Result<_>>()
             .map_err(sql_err)?;
         for (seq, data) in events {
-            c.prepare_cached("UPDATE event SET data = ?2, redacted_at = ?3 WHERE seq = ?1")
+            c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                 .map_err(sql_err)?
                 .execute(params![seq, plan::redact_event_data(&data), at.0])
                 .map_err(sql_err)?;
         }
         c.prepare_cached(
-            "UPDATE conversation SET last_message = NULL WHERE id = ?1 AND last_message = ?2",
+            "UPDATE conversation SET last_message = NULL WHERE id = ?1 \
+             AND parley_open(last_message, 'conversation:' || id || ':preview') = ?2",
         )
         .map_err(sql_err)?
         .execute(params![conv, plan::preview(&body)])
@@ -94,7 +96,7 @@ pub(crate) fn expire(
     for (conv, (previews, ids)) in copies {
         let events: Vec<(i64, String)> = c
             .prepare_cached(
-                "SELECT seq, data FROM event WHERE conversation_id = ?1 AND (redacted_at IS NULL OR redacted_at < ?2)",
+                &format!("SELECT seq, parley_open(data, {EVENT_PLACE}) FROM event WHERE conversation_id = ?1 AND (redacted_at IS NULL OR redacted_at < ?2)"),
             )
             .map_err(sql_err)?
             .query_map(params![conv, at.0], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -103,7 +105,7 @@ pub(crate) fn expire(
             .map_err(sql_err)?;
         for (seq, data) in events {
             if let Some(new) = plan::redact_copies(&data, &previews, &ids) {
-                c.prepare_cached("UPDATE event SET data = ?2, redacted_at = ?3 WHERE seq = ?1")
+                c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                     .map_err(sql_err)?
                     .execute(params![seq, new, at.0])
                     .map_err(sql_err)?;

@@ -74,7 +74,9 @@ pub(crate) fn user(r: &Row) -> rusqlite::Result<UserView> {
     })
 }
 
-pub(crate) const INBOX_COLS: &str = "id, workspace_id, name, kind, settings, secret, created_at";
+/// An inbox's columns, its credentials opened (`crypt::seal_inbox` sealed them).
+pub(crate) const INBOX_COLS: &str = "id, workspace_id, name, kind, \
+    parley_open(settings, 'inbox:' || id || ':settings'), parley_open(secret, 'inbox:' || id || ':secret'), created_at";
 
 pub(crate) fn inbox(r: &Row) -> rusqlite::Result<InboxRow> {
     Ok(InboxRow {
@@ -89,7 +91,7 @@ pub(crate) fn inbox(r: &Row) -> rusqlite::Result<InboxRow> {
 }
 
 pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, k.name, c.identity_id, c.status, c.snoozed_until, \
-    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, c.last_message, c.created_at";
+    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, parley_open(c.last_message, 'conversation:' || c.id || ':preview'), c.created_at";
 
 /// FROM clause that goes with `CONVERSATION_COLS`.
 pub(crate) const CONVERSATION_FROM: &str = "conversation c JOIN contact k ON k.id = c.contact_id";
@@ -114,8 +116,10 @@ pub(crate) fn conversation(r: &Row) -> rusqlite::Result<ConversationView> {
     })
 }
 
+/// A message's columns, its text opened (sealed under `message:{id}:{field}`).
 pub(crate) const MESSAGE_COLS: &str =
-    "id, conversation_id, inbox_id, direction, sender_kind, sender_id, body, external_id, status, error, created_at, meta";
+    "id, conversation_id, inbox_id, direction, sender_kind, sender_id, parley_open(body, 'message:' || id || ':body'), \
+     external_id, status, parley_open(error, 'message:' || id || ':error'), created_at, parley_open(meta, 'message:' || id || ':meta')";
 
 pub(crate) fn message(r: &Row) -> rusqlite::Result<MessageView> {
     Ok(MessageView {
@@ -136,8 +140,13 @@ pub(crate) fn message(r: &Row) -> rusqlite::Result<MessageView> {
     })
 }
 
+/// An event's columns, its data opened (sealed under `EVENT_PLACE`).
 pub(crate) const EVENT_COLS: &str =
-    "e.seq, e.workspace_id, e.inbox_id, e.conversation_id, e.kind, e.at, e.data";
+    "e.seq, e.workspace_id, e.inbox_id, e.conversation_id, e.kind, e.at, \
+     parley_open(e.data, 'event:' || e.workspace_id || ':' || e.kind || ':' || e.at)";
+
+/// Where an event's data is sealed, in a statement on `event` without an alias.
+pub(crate) const EVENT_PLACE: &str = "'event:' || workspace_id || ':' || kind || ':' || at";
 
 pub(crate) fn event(r: &Row) -> rusqlite::Result<Published> {
     Ok(Published {

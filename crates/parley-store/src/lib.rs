@@ -7,6 +7,7 @@
 //! to the `EventSink` it was built with, after the commit.
 
 pub mod conformance;
+pub mod crypt;
 mod cursor;
 pub mod plan;
 mod types;
@@ -81,6 +82,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// True when no workspace exists yet (first start).
     async fn is_empty(&self) -> StoreResult<bool>;
+    /// The data keys values are sealed under, when encryption at rest is on.
+    fn keyring(&self) -> Option<std::sync::Arc<crypt::Keyring>>;
     /// Creates a workspace and its first admin.
     async fn create_workspace(
         &self,

@@ -505,3 +505,10 @@ pub fn suppressed_revocation(
         at,
     })
 }
+
+/// The wall clock in milliseconds, for records made outside a request (a database's first key).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -25,6 +25,10 @@ pub struct DbArgs {
     /// Where the SQLite database lives [default: ./parley-data]
     #[arg(long, env = "PARLEY_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// A file holding the master key for encryption at rest (or the key itself in
+    /// PARLEY_MASTER_KEY); see `parley keys generate`
+    #[arg(long, env = "PARLEY_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -63,6 +67,7 @@ pub struct FileConfig {
     pub session_ttl_hours: Option<i64>,
     pub smtp_bind: Option<SocketAddr>,
     pub imap_poll_secs: Option<u64>,
+    pub master_key_file: Option<PathBuf>,
     #[serde(default)]
     pub dispatch: FileDispatch,
     #[serde(default)]
@@ -184,6 +189,28 @@ pub fn server_config(db: &DbArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
     server_config_from(db, serve, read_file(db.config.as_deref())?)
 }
 
+/// The master key for encryption at rest: `PARLEY_MASTER_KEY`, else the key file named by the flag,
+/// the variable or the file; none means encryption at rest is off.
+pub fn master_key(
+    db: &DbArgs,
+    file: &FileConfig,
+) -> anyhow::Result<Option<parley_store::crypt::MasterKey>> {
+    use parley_store::crypt::MasterKey;
+    if let Ok(k) = std::env::var("PARLEY_MASTER_KEY") {
+        return MasterKey::parse(&k)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("PARLEY_MASTER_KEY: {e}"));
+    }
+    let Some(path) = db.master_key_file.clone().or(file.master_key_file.clone()) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the master key file {}", path.display()))?;
+    MasterKey::parse(&text)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// The server's settings from flags, variables and an already-read file.
 pub fn server_config_from(
     db: &DbArgs,
@@ -205,6 +232,7 @@ pub fn server_config_from(
         .or(file.bind)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let mut cfg = Config::new(bind, database(db, &file, durable)?);
+    cfg.master_key = master_key(db, &file)?;
     if let Some(u) = serve.public_url.clone().or(file.public_url.clone()) {
         let parsed = reqwest::Url::parse(&u)
             .map_err(|_| anyhow::anyhow!("public_url must be an absolute URL, not {u:?}"))?;

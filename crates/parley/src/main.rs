@@ -50,6 +50,18 @@ enum Command {
     /// Print configuration help
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Encryption at rest: make a master key, see the data keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new random master key (keep it in a file readable only by Parley, or in
+    /// PARLEY_MASTER_KEY)
+    Generate,
+    /// Whether encryption at rest is on, and the data keys under the master key
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -115,7 +127,13 @@ fn init_logging() {
 
 async fn open(db: &DbArgs) -> anyhow::Result<parley_store::DynStore> {
     let file = config::read_file(db.config.as_deref())?;
-    parley_server::open_store(&config::database(db, &file, true)?, null_sink()).await
+    let master = config::master_key(db, &file)?;
+    parley_server::open_store(
+        &config::database(db, &file, true)?,
+        null_sink(),
+        master.as_ref(),
+    )
+    .await
 }
 
 fn now() -> parley_core::Timestamp {
@@ -195,6 +213,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Generate) => {
+            println!("{}", parley_store::crypt::MasterKey::generate().encode());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Status) => {
+            let store = open(&cli.db).await?;
+            match store.keyring() {
+                None => println!("encryption at rest is off (no master key configured)"),
+                Some(k) => println!(
+                    "encryption at rest is on: data keys {:?}, new values sealed under key {}",
+                    k.ids(),
+                    k.current()
+                ),
+            }
             Ok(())
         }
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use parley_core::role::Role;
 use parley_server::{App, Clock, Config, Database, SystemClock};
+use parley_store::crypt::MasterKey;
 use parley_store::NewUser;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -30,6 +31,7 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
     clock: Arc<dyn Clock>,
+    master_key: Option<MasterKey>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -78,7 +80,7 @@ impl TestApp {
     /// A server with an admin whose clock the test moves.
     pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Self {
         let (database, dir) = Self::database(backend).await;
-        Self::start(database, dir, None, clock)
+        Self::start(database, dir, None, clock, None)
             .await
             .with_admin()
             .await
@@ -87,7 +89,7 @@ impl TestApp {
     /// A server on an empty database: no workspace, no admin.
     pub async fn spawn_empty(backend: Backend) -> Self {
         let (database, dir) = Self::database(backend).await;
-        Self::start(database, dir, None, Arc::new(SystemClock)).await
+        Self::start(database, dir, None, Arc::new(SystemClock), None).await
     }
 
     async fn database(backend: Backend) -> (Database, Arc<tempfile::TempDir>) {
@@ -113,8 +115,10 @@ impl TestApp {
         dir: Arc<tempfile::TempDir>,
         admin_token: Option<String>,
         clock: Arc<dyn Clock>,
+        master_key: Option<MasterKey>,
     ) -> Self {
         let mut cfg = config(database.clone());
+        cfg.master_key = master_key.clone();
         cfg.attachments_dir = dir.path().join("attachments");
         let app = parley_server::build(cfg, Arc::clone(&clock))
             .await
@@ -143,6 +147,7 @@ impl TestApp {
             server: Some(server),
             workers,
             clock,
+            master_key,
             _dir: dir,
         }
     }
@@ -194,7 +199,46 @@ impl TestApp {
             Arc::clone(&self._dir),
             self.admin_token.clone(),
         );
-        Self::start(db, dir, Some(token), Arc::clone(&self.clock)).await
+        let key = self.master_key.clone();
+        Self::start(db, dir, Some(token), Arc::clone(&self.clock), key).await
+    }
+
+    /// A server with an admin, encrypting at rest under `key`.
+    pub async fn spawn_encrypted(backend: Backend, key: MasterKey) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        Self::start(database, dir, None, Arc::new(SystemClock), Some(key))
+            .await
+            .with_admin()
+            .await
+    }
+
+    /// Stops this server and tries to build one on the same database with `key`: the error
+    /// building it gives, if any.
+    pub async fn reopen_error(mut self, key: Option<MasterKey>) -> Option<String> {
+        self.shutdown().await;
+        let mut cfg = config(self.database.clone());
+        cfg.master_key = key;
+        parley_server::build(cfg, Arc::clone(&self.clock))
+            .await
+            .err()
+            .map(|e| format!("{e:#}"))
+    }
+
+    /// The attachments folder's files, as text.
+    pub fn raw_files(&self) -> String {
+        let mut out = Vec::new();
+        let mut dirs = vec![self.app.config.attachments_dir.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    out.extend(std::fs::read(&p).unwrap_or_default());
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     pub fn stop_workers(&mut self) {

@@ -10,6 +10,7 @@ mod browser;
 mod compliance;
 mod conversations;
 mod email;
+mod encryption;
 mod erasure;
 mod gate_property;
 mod hardening;

@@ -28,3 +28,30 @@ parley_store::conformance_tests!({
     };
     move |sink| fresh(admin_url, sink)
 });
+
+/// The same suite with encryption at rest on: every field sealed and opened on the way.
+mod encrypted {
+    use super::*;
+
+    async fn fresh(admin_url: String, sink: EventSink) -> DynStore {
+        let url = testing::fresh_database(&admin_url)
+            .await
+            .expect("creates a test database");
+        let key = parley_store::crypt::MasterKey::generate();
+        Arc::new(
+            PostgresStore::connect(&url, sink)
+                .await
+                .expect("connects and migrates")
+                .with_master_key(Some(&key))
+                .await
+                .expect("keys"),
+        )
+    }
+
+    parley_store::conformance_tests!({
+        let Some(admin_url) = testing::admin_url() else {
+            return;
+        };
+        move |sink| fresh(admin_url, sink)
+    });
+}

@@ -14,6 +14,26 @@ async fn fresh(sink: EventSink) -> DynStore {
 
 parley_store::conformance_tests!(fresh);
 
+/// The same suite with encryption at rest on: every field sealed and opened on the way.
+mod encrypted {
+    use super::*;
+
+    async fn fresh(sink: EventSink) -> DynStore {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        let path = dir.keep().join("parley.db");
+        let key = parley_store::crypt::MasterKey::generate();
+        Arc::new(
+            SqliteStore::open(&path, Durability::Normal, sink)
+                .expect("opens")
+                .with_master_key(Some(&key))
+                .await
+                .expect("keys"),
+        )
+    }
+
+    parley_store::conformance_tests!(fresh);
+}
+
 /// Events are append-only, except that retention and erasure may rewrite an event's data, each time with a later stamp.
 #[tokio::test]
 async fn event_data_changes_only_by_a_later_redaction() {

@@ -46,7 +46,7 @@ pub async fn erase(args: EraseArgs) -> anyhow::Result<()> {
             durable: true,
         },
     };
-    let store = parley_server::open_store(&database, parley_store::null_sink()).await?;
+    let store = parley_server::open_store(&database, parley_store::null_sink(), None).await?;
     let t0 = Timestamp(1_800_000_000_000);
     let admin = NewUser {
         email: "bench@parley.test".into(),

@@ -1,0 +1,157 @@
+//! Encryption at rest: with a master key, what Parley keeps of customers and of providers'
+//! credentials is not in the database's files or the attachment store in plaintext, yet everything
+//! works; the database will not open without its key, nor with another.
+
+use parley_store::crypt::MasterKey;
+use serde_json::json;
+
+use crate::harness::{Backend, Callback, TestApp};
+use crate::twilio::{fake_twilio, SID, TOKEN};
+
+/// What a scenario writes, none of which may be found at rest.
+const PRIVATE: [&str; 6] = [
+    TOKEN,
+    "contents of a customer's passport scan",
+    "my order is 4242-SECRET",
+    "Dana asked us to ring after six",
+    "signed at the till by Dana",
+    "Your parcel 77-SECRET shipped",
+];
+
+async fn scenario(t: &TestApp) {
+    let (base, fake) = fake_twilio().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let cb = Callback::start(0).await;
+    let (api, secret) = t.api_inbox("Shop", &cb.url).await;
+    let (s, v) = t.inbound(&api, &secret, "c1", "m1", PRIVATE[2]).await;
+    assert_eq!(s, 200, "{v}");
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/notes"),
+            &t.admin_token,
+            json!({ "body": PRIVATE[3] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, up) = crate::attachments::upload(
+        t,
+        &api,
+        "passport.pdf",
+        "application/pdf",
+        PRIVATE[1].as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(s, 201, "{up}");
+    let file = up["id"].as_str().unwrap();
+    // Both come back as they went in: the file, and the credentials (Twilio's fake checks them).
+    let (s, body) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/inboxes/{api}/attachments/{file}"),
+            &t.admin_token,
+            None,
+        )
+        .await;
+    assert_eq!((s, body.as_str()), (200, Some(PRIVATE[1])));
+    let (s, k) = t
+        .post(
+            "/api/v1/contacts",
+            &t.admin_token,
+            json!({ "name": "Dana", "phone": "+12125550147" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{k}");
+    let (s, v) = t
+        .post("/api/v1/contacts/{id}/consent".replace("{id}", k["id"].as_str().unwrap()).as_str(), &t.admin_token,
+            json!({ "purpose": "informational", "action": "grant", "source": "pos", "evidence": { "receipt": PRIVATE[4] } }))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = t
+        .post("/api/v1/conversations", &t.admin_token, json!({ "inbox_id": inbox["id"], "contact_id": k["id"], "body": PRIVATE[5], "purpose": "informational" }))
+        .await;
+    assert!(s == 201 || s == 202, "{v}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fake.bodies().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Twilio never got the message"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Everything reads back as it was written.
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    for text in &PRIVATE[2..4] {
+        assert!(tl.to_string().contains(text), "{text} missing from {tl}");
+    }
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    assert!(list.to_string().contains(PRIVATE[5]), "{list}");
+    let (_, ledger) = t
+        .get(
+            &format!("/api/v1/contacts/{}/consent", k["id"].as_str().unwrap()),
+            &t.admin_token,
+        )
+        .await;
+    assert!(ledger.to_string().contains(PRIVATE[4]), "{ledger}");
+}
+
+async fn encrypted_on(backend: Backend) {
+    let key = MasterKey::generate();
+    let t = TestApp::spawn_encrypted(backend, key.clone()).await;
+    scenario(&t).await;
+    let at_rest = format!("{}{}", t.raw_contents().await, t.raw_files());
+    for secret in PRIVATE {
+        assert!(!at_rest.contains(secret), "{secret} is stored in plaintext");
+    }
+    // It does not open without its key, nor with another.
+    let t = t.restart().await;
+    let err = t.reopen_error(None).await.expect("refused without a key");
+    assert!(err.contains("encrypted at rest"), "{err}");
+}
+
+async fn refuses_another_key_on(backend: Backend) {
+    let t = TestApp::spawn_encrypted(backend, MasterKey::generate()).await;
+    let err = t
+        .reopen_error(Some(MasterKey::generate()))
+        .await
+        .expect("refused with another key");
+    assert!(err.contains("does not open"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_rest_nothing_is_plaintext_sqlite() {
+    encrypted_on(Backend::Sqlite).await;
+    refuses_another_key_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_rest_nothing_is_plaintext_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    encrypted_on(Backend::Postgres).await;
+    refuses_another_key_on(Backend::Postgres).await;
+}
+
+/// The same scenario without a key leaves them readable: the check above can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_key_they_are_plaintext() {
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    scenario(&t).await;
+    let at_rest = format!("{}{}", t.raw_contents().await, t.raw_files());
+    for secret in PRIVATE {
+        assert!(
+            at_rest.contains(secret),
+            "{secret} should be readable without a key"
+        );
+    }
+}
