@@ -1,6 +1,7 @@
 //! Contacts and their identities: create, change, search, and merge two into one.
 
 use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
+use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 
 use crate::account::new_id;
@@ -11,24 +12,40 @@ use crate::db::{exec, query, query_opt, Tx};
 use crate::pipeline::Stmt;
 use crate::rows::{get, id, is_unique_violation, load_contact, pg_err};
 
+/// The lookup value of an identity's address: its blind index when encrypted at rest.
+pub(crate) fn identity_key(
+    keys: Option<&Keyring>,
+    kind: parley_core::contact::IdentityKind,
+    external: &str,
+) -> String {
+    crypt::blind(keys, &format!("identity:{}", kind.as_str()), external)
+}
+
 pub(crate) fn insert_identity_stmt(
+    keys: Option<&Keyring>,
     ws: WorkspaceId,
     contact: ContactId,
     identity: IdentityId,
     i: &NewIdentity,
     at: Timestamp,
 ) -> Stmt {
+    let sealed = crypt::seal_aside(
+        keys,
+        &crypt::aad("identity", identity, "external"),
+        Some(&i.external_id),
+    );
     Stmt::new(
-        "INSERT INTO contact_identity (id, workspace_id, contact_id, kind, inbox_id, external_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO contact_identity (id, workspace_id, contact_id, kind, inbox_id, external_id, created_at, external_sealed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         vec![
             Box::new(identity.as_uuid()),
             Box::new(ws.as_uuid()),
             Box::new(contact.as_uuid()),
             Box::new(i.kind.as_str()),
             Box::new(i.inbox_id.map(|i| i.as_uuid())),
-            Box::new(i.external_id.clone()),
+            Box::new(identity_key(keys, i.kind, &i.external_id)),
             Box::new(at.0),
+            Box::new(sealed),
         ],
     )
 }
@@ -56,30 +73,83 @@ pub(crate) async fn insert_identity(
     at: Timestamp,
 ) -> StoreResult<IdentityId> {
     let identity: IdentityId = new_id().into();
-    insert_identity_stmt(ws, contact, identity, i, at)
+    insert_identity_stmt(tx.keys(), ws, contact, identity, i, at)
         .run(tx)
         .await
         .map_err(|e| identity_error(e, i))?;
     Ok(identity)
 }
 
+/// A contact's name, email, phone and custom fields as stored: sealed, and the email and phone
+/// as blind indexes with sealed copies beside them, when encrypted at rest.
+struct StoredContact {
+    name: Option<String>,
+    email: Option<String>,
+    email_sealed: Option<String>,
+    phone: Option<String>,
+    phone_sealed: Option<String>,
+    fields: String,
+}
+
+impl StoredContact {
+    fn new(
+        keys: Option<&Keyring>,
+        id: ContactId,
+        name: Option<&str>,
+        email: Option<&str>,
+        phone: Option<&str>,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        let place = |field| crypt::aad("contact", id, field);
+        let fields = serde_json::Value::Object(fields.clone()).to_string();
+        Self {
+            name: crypt::seal_field(keys, &place("name"), name),
+            email: email.map(|e| crypt::blind(keys, "email", e)),
+            email_sealed: crypt::seal_aside(keys, &place("email"), email),
+            phone: phone.map(|p| crypt::blind(keys, "phone", p)),
+            phone_sealed: crypt::seal_aside(keys, &place("phone"), phone),
+            fields: crypt::seal_text(keys, &place("fields"), &fields),
+        }
+    }
+}
+
+/// The lookup value of a phone number or email: its blind index when encrypted at rest.
+pub(crate) fn address_key(
+    keys: Option<&Keyring>,
+    domain: &str,
+    value: Option<&str>,
+) -> Option<String> {
+    value.map(|v| crypt::blind(keys, domain, v))
+}
+
 pub(crate) fn insert_contact_stmt(
+    keys: Option<&Keyring>,
     ws: WorkspaceId,
     contact: ContactId,
     n: &NewContact,
     at: Timestamp,
 ) -> Stmt {
+    let s = StoredContact::new(
+        keys,
+        contact,
+        n.name.as_deref(),
+        n.email.as_deref(),
+        n.phone.as_deref(),
+        &n.custom_fields,
+    );
     Stmt::new(
-        "INSERT INTO contact (id, workspace_id, name, email, phone, custom_fields, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "INSERT INTO contact (id, workspace_id, name, email, phone, custom_fields, created_at, updated_at, email_sealed, phone_sealed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
         vec![
             Box::new(contact.as_uuid()),
             Box::new(ws.as_uuid()),
-            Box::new(n.name.clone()),
-            Box::new(n.email.clone()),
-            Box::new(n.phone.clone()),
-            Box::new(serde_json::Value::Object(n.custom_fields.clone()).to_string()),
+            Box::new(s.name),
+            Box::new(s.email),
+            Box::new(s.phone),
+            Box::new(s.fields),
             Box::new(at.0),
+            Box::new(s.email_sealed),
+            Box::new(s.phone_sealed),
         ],
     )
 }
@@ -91,7 +161,7 @@ pub(crate) async fn insert_contact(
     at: Timestamp,
 ) -> StoreResult<ContactId> {
     let contact: ContactId = new_id().into();
-    insert_contact_stmt(ws, contact, n, at)
+    insert_contact_stmt(tx.keys(), ws, contact, n, at)
         .run(tx)
         .await
         .map_err(pg_err)?;
@@ -113,16 +183,27 @@ pub(crate) async fn create_contact(
 
 /// Writes a contact's fields as they are in `v`.
 async fn save_contact(tx: &Tx<'_>, v: ContactView, at: Timestamp) -> StoreResult<()> {
+    let s = StoredContact::new(
+        tx.keys(),
+        v.id,
+        v.name.as_deref(),
+        v.email.as_deref(),
+        v.phone.as_deref(),
+        &v.custom_fields,
+    );
     exec(
         tx,
-        "UPDATE contact SET name = $1, email = $2, phone = $3, custom_fields = $4, updated_at = $5 WHERE id = $6",
+        "UPDATE contact SET name = $1, email = $2, phone = $3, custom_fields = $4, updated_at = $5, \
+         email_sealed = $7, phone_sealed = $8 WHERE id = $6",
         &[
-            &v.name,
-            &v.email,
-            &v.phone,
-            &serde_json::Value::Object(v.custom_fields).to_string(),
+            &s.name,
+            &s.email,
+            &s.phone,
+            &s.fields,
             &at.0,
             &v.id.as_uuid(),
+            &s.email_sealed,
+            &s.phone_sealed,
         ],
     )
     .await?;
@@ -165,23 +246,26 @@ pub(crate) async fn search(
         ) s \
         WHERE ($5::uuid IS NULL OR sort_name > $4 OR (sort_name = $4 AND id > $5)) \
         ORDER BY sort_name, id LIMIT $6";
-    let rows = query(
-        tx,
-        sql,
-        &[
-            &ws.as_uuid(),
-            &pattern,
-            &digit_pattern,
-            &after_text,
-            &after_id,
-            &(i64::from(limit) + 1),
-        ],
-    )
-    .await?;
-    let rows: Vec<(ContactId, String)> = rows
+    let rows: Vec<(ContactId, String)> = if let Some(keys) = tx.keys() {
+        opened_search(tx, keys, ws, q, &after_text, after_id, limit).await?
+    } else {
+        query(
+            tx,
+            sql,
+            &[
+                &ws.as_uuid(),
+                &pattern,
+                &digit_pattern,
+                &after_text,
+                &after_id,
+                &(i64::from(limit) + 1),
+            ],
+        )
+        .await?
         .iter()
         .map(|r| Ok((id(r, 0)?, get(r, 1)?)))
-        .collect::<StoreResult<_>>()?;
+        .collect::<StoreResult<_>>()?
+    };
     let more = rows.len() > limit as usize;
     let rows = &rows[..rows.len().min(limit as usize)];
     let next_cursor = if more {
@@ -198,6 +282,67 @@ pub(crate) async fn search(
         items.push(load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?);
     }
     Ok(Page { items, next_cursor })
+}
+
+/// A search over sealed contacts: every contact of the workspace is opened in memory and matched
+/// there (a scan; blind indexes find exact values, not parts of them). Same order and pages as
+/// the SQL search.
+async fn opened_search(
+    tx: &Tx<'_>,
+    keys: &Keyring,
+    ws: WorkspaceId,
+    q: &str,
+    after_text: &str,
+    after_id: Option<uuid::Uuid>,
+    limit: u32,
+) -> StoreResult<Vec<(ContactId, String)>> {
+    let mut addresses: std::collections::HashMap<uuid::Uuid, Vec<String>> = Default::default();
+    for r in &query(
+        tx,
+        "SELECT i.contact_id, i.id, COALESCE(i.external_sealed, i.external_id) FROM contact_identity i \
+         WHERE i.workspace_id = $1",
+        &[&ws.as_uuid()],
+    )
+    .await?
+    {
+        let iid: uuid::Uuid = get(r, 1)?;
+        let a = crypt::open_field(Some(keys), &crypt::aad("identity", iid, "external"), get(r, 2)?)?;
+        addresses
+            .entry(get(r, 0)?)
+            .or_default()
+            .extend(a);
+    }
+    let mut found = Vec::new();
+    for r in &query(
+        tx,
+        "SELECT id, name, COALESCE(email_sealed, email), COALESCE(phone_sealed, phone) FROM contact \
+         WHERE workspace_id = $1 AND erased_at IS NULL",
+        &[&ws.as_uuid()],
+    )
+    .await?
+    {
+        let kid: uuid::Uuid = get(r, 0)?;
+        let open = |i: usize, field: &str| {
+            crypt::open_field(Some(keys), &crypt::aad("contact", kid, field), get(r, i)?)
+        };
+        let (name, email, phone) = (open(1, "name")?, open(2, "email")?, open(3, "phone")?);
+        let none = Vec::new();
+        let own = addresses.get(&kid).unwrap_or(&none);
+        if plan::search_matches(q, name.as_deref(), email.as_deref(), phone.as_deref(), own) {
+            let sort = name.map(|n| n.to_lowercase()).unwrap_or_default();
+            let after = match after_id {
+                None => true,
+                Some(a) => (sort.as_str(), kid) > (after_text, a),
+            };
+            if after {
+                found.push((sort, kid));
+            }
+        }
+    }
+    // Bytewise, as the SQL search sorts ("C" collation).
+    found.sort();
+    found.truncate(limit as usize + 1);
+    Ok(found.into_iter().map(|(s, k)| (k.into(), s)).collect())
 }
 
 pub(crate) async fn add_identity(
@@ -523,18 +668,21 @@ pub(crate) async fn inactive_contacts(
     limit: u32,
 ) -> StoreResult<Vec<InactiveContact>> {
     let sql = format!(
-        "SELECT id, name, phone, last_in, created_at FROM \
-           (SELECT k.id, k.name, k.phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+        "SELECT id, name, COALESCE(phone_sealed, phone), last_in, created_at FROM \
+           (SELECT k.id, k.name, k.phone, k.phone_sealed, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
             WHERE k.workspace_id = $1 AND k.phone IS NOT NULL) t \
          WHERE COALESCE(last_in, created_at) < $2 ORDER BY COALESCE(last_in, created_at), id LIMIT $3"
     );
     let rows = query(tx, &sql, &[&ws.as_uuid(), &before.0, &i64::from(limit)]).await?;
     rows.iter()
         .map(|r| {
+            let kid: uuid::Uuid = get(r, 0)?;
+            let place = |field| crypt::aad("contact", kid, field);
             Ok(InactiveContact {
-                id: id(r, 0)?,
-                name: get(r, 1)?,
-                phone: get(r, 2)?,
+                id: kid.into(),
+                name: crypt::open_field(tx.keys(), &place("name"), get(r, 1)?)?,
+                phone: crypt::open_field(tx.keys(), &place("phone"), get(r, 2)?)?
+                    .unwrap_or_default(),
                 last_inbound_at: get::<Option<i64>>(r, 3)?.map(parley_core::Timestamp),
                 created_at: parley_core::Timestamp(get(r, 4)?),
             })

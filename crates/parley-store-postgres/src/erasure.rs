@@ -183,7 +183,7 @@ pub(crate) async fn erase(
     .await?;
     exec(
         tx,
-        "UPDATE contact SET name = NULL, email = NULL, phone = NULL, custom_fields = '{}', \
+        "UPDATE contact SET name = NULL, email = NULL, phone = NULL, email_sealed = NULL, phone_sealed = NULL, custom_fields = '{}', \
          erased_at = $2, updated_at = $2 WHERE id = $1",
         &[&k, &at.0],
     )

@@ -6,11 +6,14 @@ use std::sync::LazyLock;
 
 use parley_core::conversation::{Change, Status};
 use parley_core::{ContactId, IdentityId, WorkspaceId};
+use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 use tokio_postgres::Row;
 
 use crate::account::new_id;
-use crate::contacts::{identity_error, insert_contact_stmt, insert_identity_stmt};
+use crate::contacts::{
+    address_key, identity_error, identity_key, insert_contact_stmt, insert_identity_stmt,
+};
 use crate::conversations::{
     insert_conversation_stmt, insert_message_stmt, new_conversation, save_stmt, NewEvent,
 };
@@ -85,9 +88,9 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             &m.inbox_id.as_uuid(),
             &m.external_id,
             &m.identity_kind.as_str(),
-            &m.sender_external_id,
-            &m.sender_phone,
-            &m.sender_email,
+            &identity_key(tx.keys(), m.identity_kind, &m.sender_external_id),
+            &address_key(tx.keys(), "phone", m.sender_phone.as_deref()),
+            &address_key(tx.keys(), "email", m.sender_email.as_deref()),
             &m.thread.map(|t| t.as_uuid()),
         ],
     )
@@ -113,7 +116,8 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         });
     }
     let mut writes = Vec::new();
-    let (identity_id, contact_id, contact_name) = sender(&row, ws, &m, &new_identity, &mut writes)?;
+    let (identity_id, contact_id, contact_name) =
+        sender(tx.keys(), &row, ws, &m, &new_identity, &mut writes)?;
     let mut conv = match get::<Option<uuid::Uuid>>(&row, 7)? {
         Some(_) => {
             let mut conv = rows::conversation_at(tx.keys(), &row, 7)?;
@@ -190,6 +194,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
 /// The sender's identity, contact and contact name from the lookup row; queues the contact and
 /// identity to create on first contact, or the name to fill in when the contact had none.
 fn sender(
+    keys: Option<&Keyring>,
     row: &Row,
     ws: WorkspaceId,
     m: &InboundMessage,
@@ -198,24 +203,18 @@ fn sender(
 ) -> StoreResult<(IdentityId, ContactId, Option<String>)> {
     if let Some(identity_id) = opt_id::<IdentityId>(row, 4)? {
         let contact: ContactId = id(row, 5)?;
-        let name: Option<String> = get(row, 6)?;
+        let name = open_name(keys, contact, get(row, 6)?)?;
         if name.is_none() && m.sender_name.is_some() {
-            writes.push(Stmt::new(
-                "UPDATE contact SET name = $1 WHERE id = $2",
-                vec![Box::new(m.sender_name.clone()), Box::new(contact.as_uuid())],
-            ));
+            writes.push(name_stmt(keys, contact, m.sender_name.as_deref()));
         }
         return Ok((identity_id, contact, name.or(m.sender_name.clone())));
     }
     let (contact, name) = match opt_id::<ContactId>(row, 22)? {
         // A phone number or email the workspace knows is the same customer on a new channel.
         Some(known) => {
-            let name: Option<String> = get(row, 23)?;
+            let name = open_name(keys, known, get(row, 23)?)?;
             if name.is_none() && m.sender_name.is_some() {
-                writes.push(Stmt::new(
-                    "UPDATE contact SET name = $1 WHERE id = $2",
-                    vec![Box::new(m.sender_name.clone()), Box::new(known.as_uuid())],
-                ));
+                writes.push(name_stmt(keys, known, m.sender_name.as_deref()));
             }
             (known, name.or(m.sender_name.clone()))
         }
@@ -227,12 +226,13 @@ fn sender(
                 phone: m.sender_phone.clone(),
                 ..Default::default()
             };
-            writes.push(insert_contact_stmt(ws, contact, &new, m.at));
+            writes.push(insert_contact_stmt(keys, ws, contact, &new, m.at));
             (contact, m.sender_name.clone())
         }
     };
     let identity_id: IdentityId = new_id().into();
     writes.push(insert_identity_stmt(
+        keys,
         ws,
         contact,
         identity_id,
@@ -240,4 +240,21 @@ fn sender(
         m.at,
     ));
     Ok((identity_id, contact, name))
+}
+
+fn open_name(
+    keys: Option<&Keyring>,
+    contact: ContactId,
+    name: Option<String>,
+) -> StoreResult<Option<String>> {
+    crypt::open_field(keys, &crypt::aad("contact", contact, "name"), name)
+}
+
+/// Fills in a contact's name (sealed when encrypted at rest).
+fn name_stmt(keys: Option<&Keyring>, contact: ContactId, name: Option<&str>) -> Stmt {
+    let name = crypt::seal_field(keys, &crypt::aad("contact", contact, "name"), name);
+    Stmt::new(
+        "UPDATE contact SET name = $1 WHERE id = $2",
+        vec![Box::new(name), Box::new(contact.as_uuid())],
+    )
 }

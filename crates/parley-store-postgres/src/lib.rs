@@ -105,6 +105,11 @@ impl PostgresStore {
     ) -> anyhow::Result<Self> {
         let mut stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
         if let (Some(m), true) = (master, stored.is_empty()) {
+            // Values already stored in plaintext would not be found by their blind indexes.
+            anyhow::ensure!(
+                parley_store::Store::is_empty(&self).await?,
+                "encryption at rest can only be turned on for a new database"
+            );
             let wrapped = m.new_data_key(1);
             let at = parley_store::plan::now_ms();
             self.db

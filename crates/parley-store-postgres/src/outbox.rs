@@ -50,7 +50,7 @@ pub(crate) async fn claim(
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             contact_id: id(r, 2)?,
             message: rows::message_at(tx.keys(), r, 3)?,
-            identity: rows::identity(r, 15)?,
+            identity: rows::identity(tx.keys(), r, 15)?,
             inbox: rows::inbox_at(tx.keys(), r, 20)?,
         });
     }

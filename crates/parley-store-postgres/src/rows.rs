@@ -112,7 +112,11 @@ pub(crate) fn conversation_at(
         id: id.into(),
         inbox_id: self::id(r, at + 1)?,
         contact_id: self::id(r, at + 2)?,
-        contact_name: get(r, at + 3)?,
+        contact_name: crypt::open_field(
+            keys,
+            &crypt::aad("contact", get::<Uuid>(r, at + 2)?, "name"),
+            get(r, at + 3)?,
+        )?,
         identity_id: self::id(r, at + 4)?,
         status: parsed(r, at + 5, Status::parse, "status")?,
         snoozed_until: opt_ts(r, at + 6)?,
@@ -179,15 +183,23 @@ pub(crate) fn event(keys: Option<&Keyring>, r: &Row) -> StoreResult<Published> {
     })
 }
 
-pub(crate) const IDENTITY_COLS: &str = "i.id, i.kind, i.inbox_id, i.external_id, i.created_at";
+/// An identity's columns; `identity` opens the address (kept aside, sealed, when encrypted).
+pub(crate) const IDENTITY_COLS: &str =
+    "i.id, i.kind, i.inbox_id, COALESCE(i.external_sealed, i.external_id), i.created_at";
 
 /// Reads an identity from `IDENTITY_COLS` starting at column `at`.
-pub(crate) fn identity(r: &Row, at: usize) -> StoreResult<IdentityView> {
+pub(crate) fn identity(keys: Option<&Keyring>, r: &Row, at: usize) -> StoreResult<IdentityView> {
+    let iid: Uuid = get(r, at)?;
+    let external = crypt::open_field(
+        keys,
+        &crypt::aad("identity", iid, "external"),
+        get(r, at + 3)?,
+    )?;
     Ok(IdentityView {
-        id: id(r, at)?,
+        id: iid.into(),
         kind: parsed(r, at + 1, IdentityKind::parse, "identity kind")?,
         inbox_id: opt_id(r, at + 2)?,
-        external_id: get(r, at + 3)?,
+        external_id: external.unwrap_or_default(),
         created_at: ts(r, at + 4)?,
     })
 }
@@ -196,7 +208,8 @@ pub(crate) fn identity(r: &Row, at: usize) -> StoreResult<IdentityView> {
 pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult<ContactView> {
     let stmt = tx
         .prepare_cached(
-            "SELECT id, name, email, phone, custom_fields, created_at, updated_at, erased_at FROM contact \
+            "SELECT id, name, COALESCE(email_sealed, email), COALESCE(phone_sealed, phone), custom_fields, \
+             created_at, updated_at, erased_at FROM contact \
              WHERE workspace_id = $1 AND id = $2",
         )
         .await
@@ -206,12 +219,15 @@ pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult
         .await
         .map_err(pg_err)?
         .ok_or(StoreError::NotFound)?;
+    let keys = tx.keys();
+    let place = |field| crypt::aad("contact", id, field);
+    let fields = crypt::open_field(keys, &place("fields"), get(&row, 4)?)?.unwrap_or_default();
     let mut contact = ContactView {
         id: self::id(&row, 0)?,
-        name: get(&row, 1)?,
-        email: get(&row, 2)?,
-        phone: get(&row, 3)?,
-        custom_fields: json(&row, 4)?,
+        name: crypt::open_field(keys, &place("name"), get(&row, 1)?)?,
+        email: crypt::open_field(keys, &place("email"), get(&row, 2)?)?,
+        phone: crypt::open_field(keys, &place("phone"), get(&row, 3)?)?,
+        custom_fields: serde_json::from_str(&fields).unwrap_or_default(),
         identities: Vec::new(),
         created_at: ts(&row, 5)?,
         updated_at: ts(&row, 6)?,
@@ -228,7 +244,7 @@ pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult
         .await
         .map_err(pg_err)?
         .iter()
-        .map(|r| identity(r, 0))
+        .map(|r| identity(keys, r, 0))
         .collect::<StoreResult<_>>()?;
     Ok(contact)
 }

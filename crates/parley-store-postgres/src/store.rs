@@ -486,7 +486,11 @@ impl Store for PostgresStore {
                         tx,
                         "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
                          FROM contact_identity i WHERE i.inbox_id = $1 AND i.kind = $2 AND i.external_id = $3",
-                        &[&inbox.as_uuid(), &kind.as_str(), &external_id],
+                        &[
+                            &inbox.as_uuid(),
+                            &kind.as_str(),
+                            &crate::contacts::identity_key(tx.keys(), kind, &external_id),
+                        ],
                     )
                     .await?;
                     match row {

@@ -7,7 +7,16 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::account::new_id;
 use crate::conversations::{insert_event, load_conversation_by, save_conversation};
 use crate::db::sql_err;
-use crate::rows::{is_unique_violation, load_contact, uid};
+use crate::rows::{
+    is_unique_violation, load_contact, uid, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE,
+};
+
+/// The columns an update of a contact sets: `?1` name, `?2` email, `?3` phone, `?4` custom
+/// fields, `?5` the time, `?6` its id.
+const CONTACT_SET: &str = "name = parley_seal(?1, 'contact:' || ?6 || ':name'), \
+         email = parley_blind(?2, 'email'), email_sealed = parley_seal_aside(?2, 'contact:' || ?6 || ':email'), \
+         phone = parley_blind(?3, 'phone'), phone_sealed = parley_seal_aside(?3, 'contact:' || ?6 || ':phone'), \
+         custom_fields = parley_seal(?4, 'contact:' || ?6 || ':fields'), updated_at = ?5 WHERE id = ?6";
 
 pub(crate) fn insert_identity(
     c: &Connection,
@@ -18,7 +27,8 @@ pub(crate) fn insert_identity(
 ) -> StoreResult<IdentityId> {
     let id: IdentityId = new_id().into();
     c.prepare_cached(
-        "INSERT INTO contact_identity (id, workspace_id, contact_id, kind, inbox_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO contact_identity (id, workspace_id, contact_id, kind, inbox_id, external_id, external_sealed, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, parley_blind(?6, 'identity:' || ?4), parley_seal_aside(?6, 'identity:' || ?1 || ':external'), ?7)",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -48,7 +58,11 @@ pub(crate) fn insert_contact(
 ) -> StoreResult<ContactId> {
     let id: ContactId = new_id().into();
     c.prepare_cached(
-        "INSERT INTO contact (id, workspace_id, name, email, phone, custom_fields, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO contact (id, workspace_id, name, email, email_sealed, phone, phone_sealed, custom_fields, created_at, updated_at) \
+         VALUES (?1, ?2, parley_seal(?3, 'contact:' || ?1 || ':name'), \
+         parley_blind(?4, 'email'), parley_seal_aside(?4, 'contact:' || ?1 || ':email'), \
+         parley_blind(?5, 'phone'), parley_seal_aside(?5, 'contact:' || ?1 || ':phone'), \
+         parley_seal(?6, 'contact:' || ?1 || ':fields'), ?7, ?7)",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -87,7 +101,7 @@ pub(crate) fn update_contact(
     let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
     cur.apply_patch(p)?;
     c.execute(
-        "UPDATE contact SET name = ?1, email = ?2, phone = ?3, custom_fields = ?4, updated_at = ?5 WHERE id = ?6",
+        &format!("UPDATE contact SET {CONTACT_SET}"),
         params![
             cur.name,
             cur.email,
@@ -113,11 +127,13 @@ pub(crate) fn search(
         Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
         None => (String::new(), String::new()),
     };
-    let sql = "SELECT k.id, COALESCE(lower(k.name), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 AND k.erased_at IS NULL \
-        AND (?2 = '%%' OR lower(k.name) LIKE ?2 ESCAPE '\\' OR k.email LIKE ?2 ESCAPE '\\' OR k.phone LIKE ?3 ESCAPE '\\' \
-             OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id AND lower(i.external_id) LIKE ?2 ESCAPE '\\')) \
+    // With encryption at rest the values are opened row by row: a scan, not an index lookup.
+    let sql = &format!("SELECT k.id, COALESCE(lower({CONTACT_NAME}), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 AND k.erased_at IS NULL \
+        AND (?2 = '%%' OR lower({CONTACT_NAME}) LIKE ?2 ESCAPE '\\' OR {CONTACT_EMAIL} LIKE ?2 ESCAPE '\\' OR {CONTACT_PHONE} LIKE ?3 ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id \
+                AND lower(COALESCE(parley_open(i.external_sealed, 'identity:' || i.id || ':external'), i.external_id)) LIKE ?2 ESCAPE '\\')) \
         AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)) \
-        ORDER BY sort_name, k.id LIMIT ?6";
+        ORDER BY sort_name, k.id LIMIT ?6");
     let mut stmt = c.prepare_cached(sql).map_err(sql_err)?;
     let rows: Vec<(ContactId, String)> = stmt
         .query_map(
@@ -310,7 +326,7 @@ pub(crate) fn merge(
     let mut fields = gone.custom_fields.clone();
     fields.extend(keep.custom_fields.clone());
     c.execute(
-        "UPDATE contact SET name = ?1, email = ?2, phone = ?3, custom_fields = ?4, updated_at = ?5 WHERE id = ?6",
+        &format!("UPDATE contact SET {CONTACT_SET}"),
         params![
             keep.name.or(gone.name),
             keep.email.or(gone.email),
@@ -485,7 +501,7 @@ pub(crate) fn inactive_contacts(
 ) -> StoreResult<Vec<InactiveContact>> {
     c.prepare_cached(&format!(
         "SELECT id, name, phone, last_in, created_at FROM \
-           (SELECT k.id, k.name, k.phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+           (SELECT k.id, {CONTACT_NAME} AS name, {CONTACT_PHONE} AS phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
             WHERE k.workspace_id = ?1 AND k.phone IS NOT NULL) t \
          WHERE COALESCE(last_in, created_at) < ?2 ORDER BY COALESCE(last_in, created_at), id LIMIT ?3"
     ))

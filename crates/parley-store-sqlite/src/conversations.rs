@@ -295,8 +295,9 @@ pub(crate) fn apply_inbound(
     }
     let identity = c
         .prepare_cached(
-            "SELECT i.id, i.contact_id, k.name FROM contact_identity i JOIN contact k ON k.id = i.contact_id \
-             WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.inbox_id = ?3 AND i.external_id = ?4",
+            "SELECT i.id, i.contact_id, parley_open(k.name, 'contact:' || k.id || ':name') FROM contact_identity i \
+             JOIN contact k ON k.id = i.contact_id \
+             WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.inbox_id = ?3 AND i.external_id = parley_blind(?4, 'identity:' || ?2)",
         )
         .map_err(sql_err)?
         .query_row(params![ws.to_string(), m.identity_kind.as_str(), m.inbox_id.to_string(), m.sender_external_id], |r| {
@@ -308,7 +309,7 @@ pub(crate) fn apply_inbound(
         Some((i, k, name)) => {
             if name.is_none() && m.sender_name.is_some() {
                 c.execute(
-                    "UPDATE contact SET name = ?1 WHERE id = ?2",
+                    "UPDATE contact SET name = parley_seal(?1, 'contact:' || ?2 || ':name') WHERE id = ?2",
                     params![m.sender_name, k.to_string()],
                 )
                 .map_err(sql_err)?;
@@ -319,8 +320,8 @@ pub(crate) fn apply_inbound(
             // A phone number or email the workspace knows is the same customer on a new channel.
             let known: Option<(ContactId, Option<String>)> = c
                 .prepare_cached(
-                    "SELECT id, name FROM contact WHERE workspace_id = ?1 \
-                     AND ((?2 IS NOT NULL AND phone = ?2) OR (?3 IS NOT NULL AND email = ?3)) \
+                    "SELECT id, parley_open(name, 'contact:' || id || ':name') FROM contact WHERE workspace_id = ?1 \
+                     AND ((?2 IS NOT NULL AND phone = parley_blind(?2, 'phone')) OR (?3 IS NOT NULL AND email = parley_blind(?3, 'email'))) \
                      ORDER BY created_at, id LIMIT 1",
                 )
                 .map_err(sql_err)?
@@ -334,7 +335,7 @@ pub(crate) fn apply_inbound(
                 Some((k, name)) => {
                     if name.is_none() && m.sender_name.is_some() {
                         c.execute(
-                            "UPDATE contact SET name = ?1 WHERE id = ?2",
+                            "UPDATE contact SET name = parley_seal(?1, 'contact:' || ?2 || ':name') WHERE id = ?2",
                             params![m.sender_name, k.to_string()],
                         )
                         .map_err(sql_err)?;
@@ -886,7 +887,7 @@ pub(crate) fn identity_conversation(
 ) -> StoreResult<Option<(ContactId, Option<ConversationId>)>> {
     c.prepare_cached(
         "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
-         FROM contact_identity i WHERE i.inbox_id = ?1 AND i.kind = ?2 AND i.external_id = ?3",
+         FROM contact_identity i WHERE i.inbox_id = ?1 AND i.kind = ?2 AND i.external_id = parley_blind(?3, 'identity:' || ?2)",
     )
     .map_err(sql_err)?
     .query_row(params![inbox.to_string(), kind.as_str(), external_id], |r| {

@@ -165,7 +165,7 @@ pub(crate) fn erase(
         .execute([&k])
         .map_err(sql_err)?;
     c.prepare_cached(
-        "UPDATE contact SET name = NULL, email = NULL, phone = NULL, custom_fields = '{}', \
+        "UPDATE contact SET name = NULL, email = NULL, phone = NULL, email_sealed = NULL, phone_sealed = NULL, custom_fields = '{}', \
          erased_at = ?2, updated_at = ?2 WHERE id = ?1",
     )
     .map_err(sql_err)?

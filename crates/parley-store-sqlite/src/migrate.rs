@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_redaction.sql")),
     (6, include_str!("../migrations/0006_erasure.sql")),
     (7, include_str!("../migrations/0007_data_keys.sql")),
+    (8, include_str!("../migrations/0008_sealed_addresses.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> anyhow::Result<()> {

@@ -90,7 +90,7 @@ pub(crate) fn inbox(r: &Row) -> rusqlite::Result<InboxRow> {
     })
 }
 
-pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, k.name, c.identity_id, c.status, c.snoozed_until, \
+pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, parley_open(k.name, 'contact:' || k.id || ':name'), c.identity_id, c.status, c.snoozed_until, \
     c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, parley_open(c.last_message, 'conversation:' || c.id || ':preview'), c.created_at";
 
 /// FROM clause that goes with `CONVERSATION_COLS`.
@@ -171,13 +171,24 @@ pub(crate) fn identity(r: &Row) -> rusqlite::Result<IdentityView> {
     })
 }
 
-pub(crate) const IDENTITY_COLS: &str = "id, kind, inbox_id, external_id, created_at";
+/// An identity's columns, its address opened (kept aside, sealed, when encrypted at rest).
+pub(crate) const IDENTITY_COLS: &str = "id, kind, inbox_id, \
+    COALESCE(parley_open(external_sealed, 'identity:' || id || ':external'), external_id), created_at";
+
+/// A contact's name, email and phone, opened.
+pub(crate) const CONTACT_NAME: &str = "parley_open(k.name, 'contact:' || k.id || ':name')";
+pub(crate) const CONTACT_EMAIL: &str =
+    "COALESCE(parley_open(k.email_sealed, 'contact:' || k.id || ':email'), k.email)";
+pub(crate) const CONTACT_PHONE: &str =
+    "COALESCE(parley_open(k.phone_sealed, 'contact:' || k.id || ':phone'), k.phone)";
 
 /// Loads a contact with its identities.
 pub(crate) fn load_contact(c: &Connection, ws: &str, id: &str) -> StoreResult<ContactView> {
     let mut contact = c
         .prepare_cached(
-            "SELECT id, name, email, phone, custom_fields, created_at, updated_at, erased_at FROM contact WHERE workspace_id = ?1 AND id = ?2",
+            &format!("SELECT k.id, {CONTACT_NAME}, {CONTACT_EMAIL}, {CONTACT_PHONE}, \
+             parley_open(k.custom_fields, 'contact:' || k.id || ':fields'), k.created_at, k.updated_at, k.erased_at \
+             FROM contact k WHERE k.workspace_id = ?1 AND k.id = ?2"),
         )
         .map_err(sql_err)?
         .query_row([ws, id], |r| {

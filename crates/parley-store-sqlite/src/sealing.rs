@@ -1,6 +1,8 @@
 //! Encryption at rest on SQLite: `parley_seal(value, place)` and `parley_open(value, place)` as SQL
 //! functions on every connection, so statements seal and open fields where they write and read
-//! them. Without a keyring they pass values through (and refuse to open a sealed one).
+//! them; `parley_blind(value, domain)` gives the blind index a lookup column holds, and
+//! `parley_seal_aside` the sealed copy beside it. Without a keyring they pass values through (and
+//! refuse to open a sealed one).
 
 use std::sync::Arc;
 
@@ -14,6 +16,32 @@ fn failed(e: crypt::CryptError) -> rusqlite::Error {
 
 /// Registers (or replaces) the functions on `conn` with `keys`.
 pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlite::Result<()> {
+    let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_blind",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let domain: String = ctx.get(1)?;
+            Ok(value.map(|v| crypt::blind(k.as_deref(), &domain, &v)))
+        },
+    )?;
+    let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_seal_aside",
+        2,
+        FunctionFlags::SQLITE_UTF8,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let place: Option<String> = ctx.get(1)?;
+            Ok(crypt::seal_aside(
+                k.as_deref(),
+                &place.unwrap_or_default(),
+                value.as_deref(),
+            ))
+        },
+    )?;
     let k = keys.clone();
     conn.create_scalar_function("parley_seal", 2, FunctionFlags::SQLITE_UTF8, move |ctx| {
         let value: Option<String> = ctx.get(0)?;

@@ -15,6 +15,8 @@ const NONCE: usize = 12;
 const MAGIC: &[u8; 4] = b"PK1\0";
 /// Sealed text is this prefix and the sealed bytes in base64.
 const TEXT_PREFIX: &str = "~pk1:";
+/// A blind index starts with this.
+const BLIND_PREFIX: &str = "~bx:";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CryptError {
@@ -145,6 +147,9 @@ pub fn text_key_id(text: &str) -> Option<u32> {
 pub struct Keyring {
     current: u32,
     keys: BTreeMap<u32, Aes256Gcm>,
+    /// Keys the blind indexes; derived from the first data key, which is never retired, so
+    /// indexes stay valid across rotations.
+    blind: [u8; 32],
 }
 
 impl std::fmt::Debug for Keyring {
@@ -160,12 +165,34 @@ impl Keyring {
     /// Unwraps the `(id, wrapped)` data keys; the highest id is the current one.
     pub fn open_keys(master: &MasterKey, wrapped: &[(u32, String)]) -> Result<Self, CryptError> {
         let mut keys = BTreeMap::new();
+        let mut blind = None;
         for (id, w) in wrapped {
             let key = master.unwrap_key(*id, w)?;
+            if blind.is_none() {
+                blind = Some(hmac_sha256(&key, b"parley blind index v1"));
+            }
             keys.insert(*id, Aes256Gcm::new((&key).into()));
         }
         let current = *keys.keys().next_back().ok_or(CryptError::NoKey)?;
-        Ok(Self { current, keys })
+        let blind = blind.ok_or(CryptError::NoKey)?;
+        Ok(Self {
+            current,
+            keys,
+            blind,
+        })
+    }
+
+    /// A keyed digest of `value` for finding it without storing it: equal values in the same
+    /// `domain` (`phone`, `identity:sms`, …) give equal digests.
+    pub fn blind(&self, domain: &str, value: &str) -> String {
+        let mut msg = Vec::with_capacity(domain.len() + 1 + value.len());
+        msg.extend_from_slice(domain.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(value.as_bytes());
+        format!(
+            "{BLIND_PREFIX}{}",
+            hex::encode(hmac_sha256(&self.blind, &msg))
+        )
     }
 
     pub fn current(&self) -> u32 {
@@ -210,6 +237,28 @@ impl Keyring {
             .map_err(|_| CryptError::Corrupt)?;
         String::from_utf8(self.open(aad, &bytes)?).map_err(|_| CryptError::Corrupt)
     }
+}
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .expect("HMAC takes keys of any length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+/// The value a lookup column holds: its blind index when a keyring is configured, else itself.
+pub fn blind(keys: Option<&Keyring>, domain: &str, value: &str) -> String {
+    match keys {
+        Some(k) => k.blind(domain, value),
+        None => value.to_string(),
+    }
+}
+
+/// The sealed copy kept beside a lookup column: none without a keyring (the column holds the
+/// value itself).
+pub fn seal_aside(keys: Option<&Keyring>, aad: &str, value: Option<&str>) -> Option<String> {
+    keys.and_then(|k| value.map(|v| k.seal_text(aad, v)))
 }
 
 /// Sealing when a keyring is configured, and plain values otherwise: what the stores call.

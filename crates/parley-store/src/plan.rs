@@ -380,6 +380,33 @@ pub fn search_patterns(q: &str) -> (String, String) {
     (pattern, digit_pattern)
 }
 
+/// Whether a contact matches a search the way `search_patterns` match in SQL, for values that are
+/// opened in memory (encryption at rest): the text anywhere in the name, email or an address, and
+/// for phone numbers the digits alone.
+pub fn search_matches(
+    q: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+    phone: Option<&str>,
+    addresses: &[String],
+) -> bool {
+    let q = q.trim().to_lowercase();
+    if q.is_empty() {
+        return true;
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phone_needle = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
+        digits
+    } else {
+        q.clone()
+    };
+    let has = |v: Option<&str>, n: &str| v.is_some_and(|v| v.to_lowercase().contains(n));
+    has(name, &q)
+        || has(email, &q)
+        || has(phone, &phone_needle)
+        || addresses.iter().any(|a| a.to_lowercase().contains(&q))
+}
+
 /// How an inbox reaches a contact: an identity it already has there, or one to create from the
 /// contact's email address (email inboxes) or phone number (SMS inboxes), so a customer met on
 /// one channel can be answered on another.

@@ -9,13 +9,18 @@ use crate::harness::{Backend, Callback, TestApp};
 use crate::twilio::{fake_twilio, SID, TOKEN};
 
 /// What a scenario writes, none of which may be found at rest.
-const PRIVATE: [&str; 6] = [
+const PRIVATE: [&str; 11] = [
     TOKEN,
     "contents of a customer's passport scan",
     "my order is 4242-SECRET",
     "Dana asked us to ring after six",
     "signed at the till by Dana",
     "Your parcel 77-SECRET shipped",
+    "Whitfield",
+    "2125550147",
+    "dana.whitfield@example.com",
+    "12 Larkspur Lane",
+    "cust-88-SECRET",
 ];
 
 async fn scenario(t: &TestApp) {
@@ -26,7 +31,9 @@ async fn scenario(t: &TestApp) {
     assert_eq!(s, 201, "{inbox}");
     let cb = Callback::start(0).await;
     let (api, secret) = t.api_inbox("Shop", &cb.url).await;
-    let (s, v) = t.inbound(&api, &secret, "c1", "m1", PRIVATE[2]).await;
+    let (s, v) = t
+        .inbound(&api, &secret, PRIVATE[10], "m1", PRIVATE[2])
+        .await;
     assert_eq!(s, 200, "{v}");
     let conv = v["conversation_id"].as_str().unwrap().to_string();
     let (s, v) = t
@@ -61,10 +68,26 @@ async fn scenario(t: &TestApp) {
         .post(
             "/api/v1/contacts",
             &t.admin_token,
-            json!({ "name": "Dana", "phone": "+12125550147" }),
+            json!({ "name": "Dana Whitfield", "phone": "+12125550147", "email": PRIVATE[8], "custom_fields": { "street": PRIVATE[9] } }),
         )
         .await;
     assert_eq!(s, 201, "{k}");
+    // Found by a part of the name, of the number, and of an address on a channel.
+    for q in ["whitf", "555%200147", "cust-88"] {
+        let (_, found) = t
+            .get(&format!("/api/v1/contacts?q={q}"), &t.admin_token)
+            .await;
+        assert_eq!(
+            found["items"].as_array().map(Vec::len),
+            Some(1),
+            "{q}: {found}"
+        );
+    }
+    let (_, found) = t.get("/api/v1/contacts?q=whitf", &t.admin_token).await;
+    assert_eq!(
+        found["items"][0]["custom_fields"]["street"], PRIVATE[9],
+        "{found}"
+    );
     let (s, v) = t
         .post("/api/v1/contacts/{id}/consent".replace("{id}", k["id"].as_str().unwrap()).as_str(), &t.admin_token,
             json!({ "purpose": "informational", "action": "grant", "source": "pos", "evidence": { "receipt": PRIVATE[4] } }))
