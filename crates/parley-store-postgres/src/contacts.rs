@@ -620,12 +620,15 @@ async fn suppressions(
         .iter()
         .map(|i| (i.kind, i.external_id.as_str()))
         .collect();
-    let digests = plan::address_digests(
+    let digests: Vec<String> = plan::address_digests(
         ws,
         view.phone.as_deref(),
         view.email.as_deref(),
         &identities,
-    );
+    )
+    .iter()
+    .map(|d| crypt::blind(tx.keys(), "suppression", d))
+    .collect();
     let rows = query(
         tx,
         "SELECT id, purpose, source, channel, at FROM suppression WHERE workspace_id = $1 AND address = ANY($2)",

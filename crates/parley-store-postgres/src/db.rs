@@ -220,3 +220,164 @@ pub(crate) async fn add_data_key(
     .await?;
     Ok(())
 }
+
+/// A sealed column: its name, its field in the places values are sealed under, and whether it is
+/// a JSON column.
+type SealedColumn = (&'static str, &'static str, bool);
+
+/// The sealed fields of each table: (table, record name in their places, columns). Event data is sealed under its own place and handled apart. Blind indexes are
+/// keyed by the first data key and do not change.
+const SEALED: &[(&str, &str, &[SealedColumn])] = &[
+    (
+        "inbox",
+        "inbox",
+        &[("settings", "settings", false), ("secret", "secret", false)],
+    ),
+    (
+        "message",
+        "message",
+        &[
+            ("body", "body", false),
+            ("error", "error", false),
+            ("meta", "meta", true),
+        ],
+    ),
+    (
+        "conversation",
+        "conversation",
+        &[("last_message", "preview", false)],
+    ),
+    (
+        "consent_event",
+        "consent",
+        &[("evidence", "evidence", true)],
+    ),
+    (
+        "contact",
+        "contact",
+        &[
+            ("name", "name", false),
+            ("custom_fields", "fields", false),
+            ("email_sealed", "email", false),
+            ("phone_sealed", "phone", false),
+        ],
+    ),
+    (
+        "contact_identity",
+        "identity",
+        &[("external_sealed", "external", false)],
+    ),
+];
+
+/// Seals again under the current key the fields of up to `limit` records sealed under another.
+pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64> {
+    use parley_store::crypt;
+    let Some(keys) = tx.keys() else {
+        return Ok(0);
+    };
+    let (any, fresh) = crypt::sealed_patterns(keys.current());
+    let fail = |e: crypt::CryptError| StoreError::Other(anyhow::anyhow!("re-sealing: {e}"));
+    // Lets the event trigger accept the new seals; never committed (deleted below).
+    exec(tx, "INSERT INTO resealing (at) VALUES ($1)", &[&at]).await?;
+    let mut done = 0u64;
+    for (table, record, cols) in SEALED {
+        let left = i64::from(limit) - done as i64;
+        if left <= 0 {
+            break;
+        }
+        let expr = |col: &str, json: bool| {
+            if json {
+                format!("({col} #>> '{{}}')")
+            } else {
+                col.to_string()
+            }
+        };
+        let selected: Vec<String> = cols.iter().map(|(c, _, j)| expr(c, *j)).collect();
+        let stale: Vec<String> = selected
+            .iter()
+            .map(|e| format!("({e} LIKE $1 AND {e} NOT LIKE $2)"))
+            .collect();
+        let sql = format!(
+            "SELECT id, {} FROM {table} WHERE {} LIMIT $3 FOR UPDATE",
+            selected.join(", "),
+            stale.join(" OR ")
+        );
+        for r in &query(tx, &sql, &[&any, &fresh, &left]).await? {
+            let id: uuid::Uuid = crate::rows::get(r, 0)?;
+            for (i, (col, field, json)) in cols.iter().enumerate() {
+                let Some(v) = crate::rows::get::<Option<String>>(r, i + 1)? else {
+                    continue;
+                };
+                if crypt::text_key_id(&v).is_none() {
+                    continue;
+                }
+                let place = crypt::aad(record, id, field);
+                let sealed = keys.seal_text(&place, &keys.open_text(&place, &v).map_err(fail)?);
+                let set = if *json { "to_jsonb($2::text)" } else { "$2" };
+                let sql = format!("UPDATE {table} SET {col} = {set} WHERE id = $1");
+                exec(tx, &sql, &[&id, &sealed]).await?;
+            }
+            done += 1;
+        }
+    }
+    let left = i64::from(limit) - done as i64;
+    if left > 0 {
+        let rows = query(
+            tx,
+            "SELECT seq, workspace_id, kind, at, data FROM event \
+             WHERE data LIKE $1 AND data NOT LIKE $2 LIMIT $3 FOR UPDATE",
+            &[&any, &fresh, &left],
+        )
+        .await?;
+        for r in &rows {
+            let (seq, ws, kind, when, data): (i64, uuid::Uuid, String, i64, String) = (
+                crate::rows::get(r, 0)?,
+                crate::rows::get(r, 1)?,
+                crate::rows::get(r, 2)?,
+                crate::rows::get(r, 3)?,
+                crate::rows::get(r, 4)?,
+            );
+            let place = crypt::event_aad(ws, &kind, when);
+            let sealed = keys.seal_text(&place, &keys.open_text(&place, &data).map_err(fail)?);
+            exec(
+                tx,
+                "UPDATE event SET data = $2 WHERE seq = $1",
+                &[&seq, &sealed],
+            )
+            .await?;
+            done += 1;
+        }
+    }
+    exec(tx, "DELETE FROM resealing", &[]).await?;
+    Ok(done)
+}
+
+/// Messages listing files, in id order after `after`.
+pub(crate) async fn message_files(
+    tx: &Tx<'_>,
+    after: Option<uuid::Uuid>,
+    limit: u32,
+) -> StoreResult<Vec<parley_store::MessageFiles>> {
+    use parley_store::crypt;
+    let rows = query(
+        tx,
+        "SELECT id, workspace_id, inbox_id, meta FROM message \
+         WHERE meta IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        &[&after, &i64::from(limit)],
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: uuid::Uuid = crate::rows::get(r, 0)?;
+        let meta: serde_json::Value = crate::rows::get(r, 3)?;
+        let meta = crypt::open_json(tx.keys(), &crypt::aad("message", id, "meta"), meta)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("message {id}: {e}")))?;
+        out.push(parley_store::MessageFiles {
+            message: id.into(),
+            workspace: crate::rows::id(r, 1)?,
+            inbox: crate::rows::id(r, 2)?,
+            files: parley_store::plan::attachment_ids(Some(&meta.to_string())),
+        });
+    }
+    Ok(out)
+}

@@ -43,12 +43,16 @@ pub(crate) async fn erase(
         .iter()
         .map(|i| (i.kind, i.external_id.as_str()))
         .collect();
-    let digests = plan::address_digests(
+    // Keyed when encrypted at rest, so the digests cannot be matched against every number.
+    let digests: Vec<String> = plan::address_digests(
         ws,
         view.phone.as_deref(),
         view.email.as_deref(),
         &identities,
-    );
+    )
+    .iter()
+    .map(|d| crypt::blind(tx.keys(), "suppression", d))
+    .collect();
 
     let conversations: Vec<uuid::Uuid> = query(
         tx,

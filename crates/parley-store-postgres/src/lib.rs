@@ -38,6 +38,7 @@ pub struct PostgresStore {
     inbound: inbound::Inbound,
     /// Where the store is connected, without the password.
     target: String,
+    master: Option<parley_store::crypt::MasterKey>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -94,13 +95,14 @@ impl PostgresStore {
             inbound: inbound::Inbound::start(Arc::clone(&db)),
             db,
             target,
+            master: None,
         })
     }
 
     /// Turns encryption at rest on with `master` (creating the first data key of a database that
     /// has none), or checks that the database needs no key.
     pub async fn with_master_key(
-        self,
+        mut self,
         master: Option<&parley_store::crypt::MasterKey>,
     ) -> anyhow::Result<Self> {
         let mut stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
@@ -119,6 +121,31 @@ impl PostgresStore {
         }
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
         self.db.set_keys(keys.map(Arc::new));
+        self.master = master.cloned();
         Ok(self)
+    }
+
+    /// Rebuilds the keyring from the stored data keys when they differ from the loaded ones.
+    pub(crate) async fn load_keys(
+        &self,
+        master: &parley_store::crypt::MasterKey,
+    ) -> parley_store::StoreResult<bool> {
+        let stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
+        let loaded = self.db.keys().map(|k| k.ids()).unwrap_or_default();
+        if stored.iter().map(|(id, _)| *id).collect::<Vec<_>>() == loaded {
+            return Ok(false);
+        }
+        let keys = parley_store::crypt::Keyring::open_keys(master, &stored)
+            .map_err(|e| parley_store::StoreError::Other(anyhow::anyhow!("data keys: {e}")))?;
+        self.db.set_keys(Some(Arc::new(keys)));
+        Ok(true)
+    }
+
+    pub(crate) fn master(&self) -> Option<&parley_store::crypt::MasterKey> {
+        self.master.as_ref()
+    }
+
+    pub(crate) fn db(&self) -> &Arc<db::Db> {
+        &self.db
     }
 }

@@ -22,6 +22,48 @@ impl Store for PostgresStore {
         self.db.keys()
     }
 
+    async fn add_data_key(&self, at: Timestamp) -> StoreResult<u32> {
+        let master = self.master().cloned().ok_or_else(|| StoreError::Invalid {
+            field: "master_key",
+            reason: "encryption at rest is off: no master key is configured".into(),
+        })?;
+        let id = self
+            .db()
+            .keys()
+            .map_or(1, |k| k.ids().last().copied().unwrap_or(0) + 1);
+        let wrapped = master.new_data_key(id);
+        self.db()
+            .run(move |tx| Box::pin(crate::db::add_data_key(tx, id, wrapped, at.0)))
+            .await?;
+        self.load_keys(&master).await?;
+        Ok(id)
+    }
+
+    async fn refresh_keys(&self) -> StoreResult<bool> {
+        match self.master() {
+            Some(m) => self.load_keys(m).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn reseal(&self, limit: u32) -> StoreResult<u64> {
+        let at = parley_store::plan::now_ms();
+        self.db()
+            .write(move |tx, _| Box::pin(crate::db::reseal(tx, limit, at)))
+            .await
+    }
+
+    async fn message_files(
+        &self,
+        after: Option<parley_core::MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageFiles>> {
+        let after = after.map(|m| m.as_uuid());
+        self.db()
+            .run(move |tx| Box::pin(crate::db::message_files(tx, after, limit)))
+            .await
+    }
+
     async fn is_empty(&self) -> StoreResult<bool> {
         self.db
             .run(|tx| Box::pin(async move { Ok(account::workspace(tx, None).await?.is_none()) }))

@@ -449,7 +449,8 @@ fn suppressions(
     let mut out: Vec<ConsentEvent> = Vec::new();
     let mut stmt = c
         .prepare_cached(
-            "SELECT id, purpose, source, channel, at FROM suppression WHERE workspace_id = ?1 AND address = ?2",
+            "SELECT id, purpose, source, channel, at FROM suppression \
+             WHERE workspace_id = ?1 AND address = parley_blind(?2, 'suppression')",
         )
         .map_err(sql_err)?;
     for d in &digests {

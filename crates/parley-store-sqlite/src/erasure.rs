@@ -133,7 +133,7 @@ pub(crate) fn erase(
         for d in &digests {
             c.prepare_cached(
                 "INSERT INTO suppression (id, workspace_id, address, purpose, source, channel, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, parley_blind(?3, 'suppression'), ?4, ?5, ?6, ?7)",
             )
             .map_err(sql_err)?
             .execute(params![

@@ -30,6 +30,7 @@ pub use db::Durability;
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Arc<db::Db>,
+    master: Option<parley_store::crypt::MasterKey>,
 }
 
 impl SqliteStore {
@@ -37,13 +38,14 @@ impl SqliteStore {
     pub fn open(path: &Path, durability: Durability, sink: EventSink) -> anyhow::Result<Self> {
         Ok(Self {
             db: db::Db::open(path, durability, sink)?,
+            master: None,
         })
     }
 
     /// Turns encryption at rest on with `master` (creating the first data key of a database that
     /// has none), or checks that the database needs no key.
     pub async fn with_master_key(
-        self,
+        mut self,
         master: Option<&parley_store::crypt::MasterKey>,
     ) -> anyhow::Result<Self> {
         let mut stored = self.db.read(sealing::data_keys).await?;
@@ -62,7 +64,21 @@ impl SqliteStore {
         }
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
         self.db.set_keys(keys.map(Arc::new)).await?;
+        self.master = master.cloned();
         Ok(self)
+    }
+
+    /// Rebuilds the keyring from the stored data keys when they differ from the loaded ones.
+    async fn load_keys(&self, master: &parley_store::crypt::MasterKey) -> StoreResult<bool> {
+        let stored = self.db.read(sealing::data_keys).await?;
+        let loaded = self.db.keys().map(|k| k.ids()).unwrap_or_default();
+        if stored.iter().map(|(id, _)| *id).collect::<Vec<_>>() == loaded {
+            return Ok(false);
+        }
+        let keys = parley_store::crypt::Keyring::open_keys(master, &stored)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("data keys: {e}")))?;
+        self.db.set_keys(Some(Arc::new(keys))).await?;
+        Ok(true)
     }
 }
 
@@ -70,6 +86,51 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn keyring(&self) -> Option<Arc<parley_store::crypt::Keyring>> {
         self.db.keys()
+    }
+
+    async fn add_data_key(&self, at: Timestamp) -> StoreResult<u32> {
+        let master = self.master.clone().ok_or_else(|| StoreError::Invalid {
+            field: "master_key",
+            reason: "encryption at rest is off: no master key is configured".into(),
+        })?;
+        let id = self
+            .db
+            .keys()
+            .map_or(1, |k| k.ids().last().copied().unwrap_or(0) + 1);
+        let wrapped = master.new_data_key(id);
+        self.db
+            .write(move |c, _| sealing::add_data_key(c, id, &wrapped, at.0))
+            .await?;
+        self.load_keys(&master).await?;
+        Ok(id)
+    }
+
+    async fn refresh_keys(&self) -> StoreResult<bool> {
+        match &self.master {
+            Some(m) => self.load_keys(m).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn reseal(&self, limit: u32) -> StoreResult<u64> {
+        let Some(current) = self.db.keys().map(|k| k.current()) else {
+            return Ok(0);
+        };
+        let at = parley_store::plan::now_ms();
+        self.db
+            .write(move |c, _| sealing::reseal(c, current, limit, at))
+            .await
+    }
+
+    async fn message_files(
+        &self,
+        after: Option<parley_core::MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageFiles>> {
+        let after = after.map(|m| m.to_string());
+        self.db
+            .read(move |c| sealing::message_files(c, after, limit))
+            .await
     }
 
     async fn is_empty(&self) -> StoreResult<bool> {

@@ -88,3 +88,120 @@ pub(crate) fn add_data_key(
     .map_err(crate::db::sql_err)?;
     Ok(())
 }
+
+/// The sealed fields of each table, with where each is sealed (as in the statements that write
+/// them). Blind indexes are keyed by the first data key and do not change.
+const SEALED: &[(&str, &[(&str, &str)])] = &[
+    (
+        "inbox",
+        &[
+            ("settings", "'inbox:' || id || ':settings'"),
+            ("secret", "'inbox:' || id || ':secret'"),
+        ],
+    ),
+    (
+        "message",
+        &[
+            ("body", "'message:' || id || ':body'"),
+            ("error", "'message:' || id || ':error'"),
+            ("meta", "'message:' || id || ':meta'"),
+        ],
+    ),
+    ("event", &[("data", crate::rows::EVENT_PLACE)]),
+    (
+        "conversation",
+        &[("last_message", "'conversation:' || id || ':preview'")],
+    ),
+    (
+        "consent_event",
+        &[("evidence", "'consent:' || id || ':evidence'")],
+    ),
+    (
+        "contact",
+        &[
+            ("name", "'contact:' || id || ':name'"),
+            ("custom_fields", "'contact:' || id || ':fields'"),
+            ("email_sealed", "'contact:' || id || ':email'"),
+            ("phone_sealed", "'contact:' || id || ':phone'"),
+        ],
+    ),
+    (
+        "contact_identity",
+        &[("external_sealed", "'identity:' || id || ':external'")],
+    ),
+];
+
+/// Seals again under key `current` the fields of up to `limit` records sealed under another.
+pub(crate) fn reseal(
+    c: &Connection,
+    current: u32,
+    limit: u32,
+    at: i64,
+) -> parley_store::StoreResult<u64> {
+    let err = crate::db::sql_err;
+    let (any, fresh) = crypt::sealed_patterns(current);
+    // Lets the event trigger accept the new seals; never committed (deleted below).
+    c.execute("INSERT INTO resealing (at) VALUES (?1)", [at])
+        .map_err(err)?;
+    let mut done = 0u64;
+    for (table, fields) in SEALED {
+        let left = u64::from(limit).saturating_sub(done);
+        if left == 0 {
+            break;
+        }
+        let sets: Vec<String> = fields
+            .iter()
+            .map(|(col, place)| {
+                format!("{col} = parley_seal(parley_open({col}, {place}), {place})")
+            })
+            .collect();
+        let stale: Vec<String> = fields
+            .iter()
+            .map(|(col, _)| format!("({col} LIKE ?1 AND {col} NOT LIKE ?2)"))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE rowid IN (SELECT rowid FROM {table} WHERE {} LIMIT ?3)",
+            sets.join(", "),
+            stale.join(" OR ")
+        );
+        done += c
+            .execute(&sql, rusqlite::params![any, fresh, left])
+            .map_err(err)? as u64;
+    }
+    c.execute("DELETE FROM resealing", []).map_err(err)?;
+    Ok(done)
+}
+
+/// Messages listing files, in id order after `after`.
+pub(crate) fn message_files(
+    c: &Connection,
+    after: Option<String>,
+    limit: u32,
+) -> parley_store::StoreResult<Vec<parley_store::MessageFiles>> {
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid, Option<String>)> = c
+        .prepare_cached(
+            "SELECT id, workspace_id, inbox_id, parley_open(meta, 'message:' || id || ':meta') FROM message \
+             WHERE meta IS NOT NULL AND (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+        )
+        .map_err(crate::db::sql_err)?
+        .query_map(rusqlite::params![after, limit], |r| {
+            Ok((
+                crate::rows::uid(r, 0)?,
+                crate::rows::uid(r, 1)?,
+                crate::rows::uid(r, 2)?,
+                r.get(3)?,
+            ))
+        })
+        .map_err(crate::db::sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(crate::db::sql_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|(m, w, i, meta)| parley_store::MessageFiles {
+            message: m.into(),
+            workspace: w.into(),
+            inbox: i.into(),
+            files: parley_store::plan::attachment_ids(meta.as_deref()),
+        })
+        .collect())
+}

@@ -13,8 +13,9 @@ use rand::RngCore;
 const NONCE: usize = 12;
 /// Sealed bytes start with this, then the key id (4 bytes, big-endian) and the nonce.
 const MAGIC: &[u8; 4] = b"PK1\0";
-/// Sealed text is this prefix and the sealed bytes in base64.
-const TEXT_PREFIX: &str = "~pk1:";
+/// Sealed text is this prefix, the key id, a colon and the sealed bytes in base64
+/// (`~pk:3:…`): the key id in the clear lets SQL find values sealed under an older key.
+const TEXT_PREFIX: &str = "~pk:";
 /// A blind index starts with this.
 const BLIND_PREFIX: &str = "~bx:";
 
@@ -135,11 +136,13 @@ pub fn key_id(data: &[u8]) -> Option<u32> {
 
 /// The key id of sealed text, or `None` for plain text.
 pub fn text_key_id(text: &str) -> Option<u32> {
-    let b64 = text.strip_prefix(TEXT_PREFIX)?;
-    let head = base64::engine::general_purpose::STANDARD
-        .decode(b64.get(..12)?)
-        .ok()?;
-    key_id(&head)
+    let (id, _) = text.strip_prefix(TEXT_PREFIX)?.split_once(':')?;
+    id.parse().ok()
+}
+
+/// A SQL `LIKE` pattern for text sealed under any key, and one for text sealed under `key`.
+pub fn sealed_patterns(key: u32) -> (String, String) {
+    (format!("{TEXT_PREFIX}%"), format!("{TEXT_PREFIX}{key}:%"))
 }
 
 /// The data keys of a database, unwrapped: values are sealed under the newest and opened under
@@ -223,15 +226,17 @@ impl Keyring {
     pub fn seal_text(&self, aad: &str, plain: &str) -> String {
         let sealed = self.seal(aad, plain.as_bytes());
         format!(
-            "{TEXT_PREFIX}{}",
+            "{TEXT_PREFIX}{}:{}",
+            self.current,
             base64::engine::general_purpose::STANDARD.encode(sealed)
         )
     }
 
     pub fn open_text(&self, aad: &str, text: &str) -> Result<String, CryptError> {
-        let Some(b64) = text.strip_prefix(TEXT_PREFIX) else {
+        let Some(rest) = text.strip_prefix(TEXT_PREFIX) else {
             return Ok(text.to_string());
         };
+        let (_, b64) = rest.split_once(':').ok_or(CryptError::Corrupt)?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| CryptError::Corrupt)?;

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
-    WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, MessageId, OutboxId, TeamId, Timestamp,
+    TokenId, UserId, WorkspaceId,
 };
 
 pub use cursor::Cursor;
@@ -84,6 +84,21 @@ pub trait Store: Send + Sync + 'static {
     async fn is_empty(&self) -> StoreResult<bool>;
     /// The data keys values are sealed under, when encryption at rest is on.
     fn keyring(&self) -> Option<std::sync::Arc<crypt::Keyring>>;
+    /// Adds a data key wrapped under the master key; this store seals new values under it from
+    /// now on, other processes once they `refresh_keys`. `Invalid` without a master key.
+    async fn add_data_key(&self, at: Timestamp) -> StoreResult<u32>;
+    /// Loads data keys another process added; answers whether there were any.
+    async fn refresh_keys(&self) -> StoreResult<bool>;
+    /// Seals again, under the current data key, the fields of up to `limit` records sealed under
+    /// older keys, in one transaction; answers how many records changed (0: none left).
+    async fn reseal(&self, limit: u32) -> StoreResult<u64>;
+    /// Messages listing files, in id order after `after`: (message, workspace, inbox, file ids),
+    /// for re-sealing the files.
+    async fn message_files(
+        &self,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageFiles>>;
     /// Creates a workspace and its first admin.
     async fn create_workspace(
         &self,

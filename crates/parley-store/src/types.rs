@@ -503,6 +503,15 @@ pub struct InactiveContact {
     pub created_at: Timestamp,
 }
 
+/// The files a message lists, for re-sealing them under a new key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageFiles {
+    pub message: MessageId,
+    pub workspace: WorkspaceId,
+    pub inbox: InboxId,
+    pub files: Vec<String>,
+}
+
 /// What erasing a contact removed and kept.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Erasure {

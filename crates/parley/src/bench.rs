@@ -16,8 +16,8 @@ use parley_channels::api;
 use serde_json::{json, Value};
 
 mod dispatch;
-mod erase;
 mod gate;
+mod privacy;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -27,8 +27,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// One compliance decision (consent, channel, quiet hours) without the store read
     Gate(gate::GateArgs),
-    /// Erasing contacts with long histories, and the gate's consent read beside it
-    Erase(erase::EraseArgs),
+    /// Erasing contacts, searching them and reading their consent, in plaintext or sealed
+    Privacy(privacy::PrivacyArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
     SqliteRaw {
         /// Seconds per measurement
@@ -67,7 +67,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Dispatch(args) => dispatch::dispatch(args).await,
         BenchCommand::Gate(args) => gate::gate(args),
-        BenchCommand::Erase(args) => erase::erase(args).await,
+        BenchCommand::Privacy(args) => privacy::privacy(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

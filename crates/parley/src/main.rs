@@ -62,6 +62,12 @@ enum KeysCommand {
     Generate,
     /// Whether encryption at rest is on, and the data keys under the master key
     Status,
+    /// Add a data key and seal every field and file again under it, while servers keep running
+    Rotate {
+        /// Seconds to wait after adding the key, for running servers to load it
+        #[arg(long, default_value_t = 12)]
+        grace_secs: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +223,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Generate) => {
             println!("{}", parley_store::crypt::MasterKey::generate().encode());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { grace_secs }) => {
+            init_logging();
+            let cfg = config::server_config(&cli.db, &ServeArgs::default())?;
+            anyhow::ensure!(
+                cfg.master_key.is_some(),
+                "encryption at rest is off: set PARLEY_MASTER_KEY or master_key_file"
+            );
+            let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
+            let done = parley_server::keys::rotate(
+                &app,
+                std::time::Duration::from_secs(grace_secs),
+                &|line| println!("{line}"),
+            )
+            .await?;
+            println!(
+                "rotated to data key {}: {} records and {} files sealed again",
+                done.key, done.records, done.files
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::Status) => {

@@ -54,6 +54,14 @@ async fn scenario(t: &TestApp) {
     .await;
     assert_eq!(s, 201, "{up}");
     let file = up["id"].as_str().unwrap();
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Here is your scan back", "attachments": [file] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
     // Both come back as they went in: the file, and the credentials (Twilio's fake checks them).
     let (s, body) = t
         .call(
@@ -149,10 +157,56 @@ async fn refuses_another_key_on(backend: Backend) {
     assert!(err.contains("does not open"), "{err}");
 }
 
+/// A rotation seals every field and file again under a new key; everything still reads.
+async fn rotation_on(backend: Backend) {
+    let t = TestApp::spawn_encrypted(backend, MasterKey::generate()).await;
+    scenario(&t).await;
+    assert!(t.live_rows().await.contains("~pk:1:"));
+    let done = parley_server::keys::rotate(&t.app, std::time::Duration::ZERO, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((done.key, done.files), (2, 2), "{done:?}");
+    assert!(done.records > 10, "{done:?}");
+    let rows = t.live_rows().await;
+    assert!(
+        !rows.contains("~pk:1:"),
+        "a field is still sealed under key 1"
+    );
+    assert!(rows.contains("~pk:2:"));
+    assert!(
+        !t.raw_files().contains("PK1\0\0\0\0\u{1}"),
+        "a file is still sealed under key 1"
+    );
+    // Nothing is left to do, and everything reads as before.
+    assert_eq!(t.app.store.reseal(100).await.unwrap(), 0);
+    let (_, found) = t.get("/api/v1/contacts?q=whitf", &t.admin_token).await;
+    assert_eq!(
+        found["items"][0]["custom_fields"]["street"], PRIVATE[9],
+        "{found}"
+    );
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    assert!(list.to_string().contains(PRIVATE[5]), "{list}");
+    // New values are sealed under the new key; a server started later reads it all.
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/notes"),
+            &t.admin_token,
+            json!({ "body": "after the rotation" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert!(!t.live_rows().await.contains("~pk:1:"));
+    let t = t.restart().await;
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    assert!(list.to_string().contains(PRIVATE[5]), "{list}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_rest_nothing_is_plaintext_sqlite() {
     encrypted_on(Backend::Sqlite).await;
     refuses_another_key_on(Backend::Sqlite).await;
+    rotation_on(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,6 +217,7 @@ async fn at_rest_nothing_is_plaintext_postgres() {
     }
     encrypted_on(Backend::Postgres).await;
     refuses_another_key_on(Backend::Postgres).await;
+    rotation_on(Backend::Postgres).await;
 }
 
 /// The same scenario without a key leaves them readable: the check above can fail.

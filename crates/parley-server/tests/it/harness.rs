@@ -191,6 +191,39 @@ impl TestApp {
         }
     }
 
+    /// Every text value in every table's live rows (not the file's free pages or the WAL's
+    /// history, which `raw_contents` includes).
+    pub async fn live_rows(&self) -> String {
+        match &self.database {
+            Database::Sqlite { path, .. } => {
+                let db = rusqlite::Connection::open(path).expect("opens");
+                let tables: Vec<String> = db
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let mut out = String::new();
+                for t in tables {
+                    let mut stmt = db.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+                    let n = stmt.column_count();
+                    let mut rows = stmt.query([]).unwrap();
+                    while let Some(r) = rows.next().unwrap() {
+                        for i in 0..n {
+                            if let Ok(Some(v)) = r.get::<_, Option<String>>(i) {
+                                out.push_str(&v);
+                                out.push('\n');
+                            }
+                        }
+                    }
+                }
+                out
+            }
+            Database::Postgres { .. } => self.raw_contents().await,
+        }
+    }
+
     /// Stops the server and its workers, then starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         self.shutdown().await;

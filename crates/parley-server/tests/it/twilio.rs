@@ -421,7 +421,8 @@ on_both!(
         .await;
         assert_eq!(s, 201);
         let mut sent = Vec::new();
-        for _ in 0..100 {
+        // Up to 20 s: a loaded machine may take a while to deliver.
+        for _ in 0..400 {
             sent = fake.sent.lock().unwrap().clone();
             if !sent.is_empty() {
                 break;
@@ -614,7 +615,8 @@ on_both!(
         );
         assert_eq!(reply("Last one?").await.0, 422);
         let mut sent = Vec::new();
-        for _ in 0..100 {
+        // Up to 20 s: a loaded machine may take a while to deliver.
+        for _ in 0..400 {
             sent = fake.sent.lock().unwrap().clone();
             if !sent.is_empty() {
                 break;

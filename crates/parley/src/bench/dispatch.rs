@@ -37,6 +37,9 @@ pub struct DispatchArgs {
     /// Seconds of traffic queued per sender in the rate-limit phase
     #[arg(long, default_value_t = 10)]
     rate_secs: u64,
+    /// With encryption at rest (a fresh master key)
+    #[arg(long)]
+    encrypted: bool,
 }
 
 /// What the fake provider saw: arrival times per sending number.
@@ -126,6 +129,9 @@ async fn fresh_app(
     };
     let mut cfg = Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), database);
     cfg.dispatch.concurrency = args.concurrency;
+    if args.encrypted {
+        cfg.master_key = Some(parley_store::crypt::MasterKey::generate());
+    }
     let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
     let now = app.now();
     let admin = NewUser {

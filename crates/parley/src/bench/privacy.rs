@@ -1,6 +1,7 @@
-//! `parley bench erase`: what erasure costs. The gate's read of a contact's consent (which now
-//! also looks for revocations erased contacts left on its addresses), and the erasure of a contact
-//! with a long history, on a store with many other contacts.
+//! `parley bench privacy`: what erasure and encryption at rest cost. The gate's read of a
+//! contact's consent (which also looks for revocations erased contacts left on its addresses), a
+//! contact search (which opens every contact when they are sealed), and the erasure of a contact
+//! with a long history, on a store with many other contacts; with `--encrypted`, all of it sealed.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use parley_server::Database;
 use parley_store::{InboundMessage, NewInbox, NewUser};
 
 #[derive(clap::Args)]
-pub struct EraseArgs {
+pub struct PrivacyArgs {
     /// Run on PostgreSQL: an admin URL; a fresh database is created under it
     #[arg(long)]
     postgres: Option<String>,
@@ -25,6 +26,9 @@ pub struct EraseArgs {
     /// Contacts erased (the median is reported)
     #[arg(long, default_value_t = 5)]
     erasures: usize,
+    /// With encryption at rest (a fresh master key)
+    #[arg(long)]
+    encrypted: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -32,7 +36,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-pub async fn erase(args: EraseArgs) -> anyhow::Result<()> {
+pub async fn privacy(args: PrivacyArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let database = match &args.postgres {
         Some(admin) => Database::Postgres {
@@ -46,7 +50,11 @@ pub async fn erase(args: EraseArgs) -> anyhow::Result<()> {
             durable: true,
         },
     };
-    let store = parley_server::open_store(&database, parley_store::null_sink(), None).await?;
+    let key = args
+        .encrypted
+        .then(parley_store::crypt::MasterKey::generate);
+    let store =
+        parley_server::open_store(&database, parley_store::null_sink(), key.as_ref()).await?;
     let t0 = Timestamp(1_800_000_000_000);
     let admin = NewUser {
         email: "bench@parley.test".into(),
@@ -106,6 +114,20 @@ pub async fn erase(args: EraseArgs) -> anyhow::Result<()> {
     println!(
         "the gate's consent read: {:.1} µs per contact (mean of {reads})",
         timed.elapsed().as_secs_f64() * 1e6 / reads as f64
+    );
+
+    let mut ms = Vec::new();
+    for q in ["customer 1234", "5551234", "nobody"] {
+        let timed = Instant::now();
+        let page = store.search_contacts(ws.id, q, None, 50).await?;
+        ms.push(timed.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(q == "nobody" || !page.items.is_empty(), "{q} found nothing");
+    }
+    println!(
+        "searching {} contacts: median {:.1} ms, runs {:?}",
+        args.contacts,
+        median(ms.clone()),
+        ms.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>()
     );
 
     let mut ms = Vec::new();
