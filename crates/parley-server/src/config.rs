@@ -73,6 +73,8 @@ pub struct Config {
     pub s3: Option<parley_blobs::S3Config>,
     /// Encryption at rest: the key that wraps the database's data keys.
     pub master_key: Option<parley_store::crypt::MasterKey>,
+    /// Seal what the database holds in plaintext when encryption is turned on (`keys encrypt`).
+    pub seal_existing: bool,
 }
 
 impl Config {
@@ -88,6 +90,7 @@ impl Config {
             attachments_dir,
             s3: None,
             master_key: None,
+            seal_existing: false,
             bind,
             database,
             public_url: format!("http://{bind}"),

@@ -47,10 +47,19 @@ pub async fn rotate(
         out.records += n;
         progress(&format!("{} records sealed again", out.records));
     }
+    out.files = seal_files(app).await?;
+    progress(&format!("{} files sealed again", out.files));
+    Ok(out)
+}
+
+/// Seals under the current key every file a message lists that is not already (after a rotation,
+/// or when encryption was turned on for a database that held files); answers how many.
+pub async fn seal_files(app: &App) -> anyhow::Result<u64> {
     let keys = app
         .store
         .keyring()
         .ok_or_else(|| anyhow::anyhow!("encryption at rest is off"))?;
+    let mut files = 0;
     let mut after = None;
     loop {
         let batch = app.store.message_files(after, 500).await?;
@@ -63,14 +72,13 @@ pub async fn rotate(
                 let k = format!("{}/{}/{file}", m.workspace, m.inbox);
                 for blob in [k.clone(), format!("{k}.json")] {
                     if reseal_file(app, &keys, &blob).await? {
-                        out.files += 1;
+                        files += 1;
                     }
                 }
             }
         }
     }
-    progress(&format!("{} files sealed again", out.files));
-    Ok(out)
+    Ok(files)
 }
 
 /// Seals a stored file again under the current key; `false` when it already is, or is gone.

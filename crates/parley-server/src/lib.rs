@@ -42,11 +42,13 @@ pub use config::{Config, Database, DispatchConfig};
 pub use state::App;
 
 /// Opens the configured store, with migrations applied and encryption at rest on when a master
-/// key is given (an encrypted database refuses to open without its key).
+/// key is given (an encrypted database refuses to open without its key). `seal_existing` seals
+/// what a database held before encryption was turned on.
 pub async fn open_store(
     db: &Database,
     sink: EventSink,
     master: Option<&MasterKey>,
+    seal_existing: bool,
 ) -> anyhow::Result<DynStore> {
     Ok(match db {
         Database::Sqlite { path, durable } => {
@@ -57,7 +59,7 @@ pub async fn open_store(
             };
             Arc::new(
                 parley_store_sqlite::SqliteStore::open(path, durability, sink)?
-                    .with_master_key(master)
+                    .with_master_key(master, seal_existing)
                     .await?,
             )
         }
@@ -66,7 +68,7 @@ pub async fn open_store(
             Arc::new(
                 parley_store_postgres::PostgresStore::connect(url.expose_secret(), sink)
                     .await?
-                    .with_master_key(master)
+                    .with_master_key(master, seal_existing)
                     .await?,
             )
         }
@@ -78,9 +80,14 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let hub = realtime::Hub::new();
     let sink_hub = hub.clone();
     let sink: EventSink = Arc::new(move |events| sink_hub.publish_committed(events));
-    let store = open_store(&config.database, sink, config.master_key.as_ref())
-        .await
-        .context("opening the database")?;
+    let store = open_store(
+        &config.database,
+        sink,
+        config.master_key.as_ref(),
+        config.seal_existing,
+    )
+    .await
+    .context("opening the database")?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(config.dispatch.timeout_ms))
         .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))

@@ -269,17 +269,19 @@ const SEALED: &[(&str, &str, &[SealedColumn])] = &[
     ),
 ];
 
-/// Seals again under the current key the fields of up to `limit` records sealed under another.
+/// Seals under the current key the fields of up to `limit` records sealed under another key or not
+/// sealed yet (a database encrypted after it held data), and turns lookup columns that still hold
+/// values into blind indexes with the values sealed beside them.
 pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64> {
     use parley_store::crypt;
     let Some(keys) = tx.keys() else {
         return Ok(0);
     };
-    let (any, fresh) = crypt::sealed_patterns(keys.current());
+    let fresh = crypt::sealed_pattern(keys.current());
     let fail = |e: crypt::CryptError| StoreError::Other(anyhow::anyhow!("re-sealing: {e}"));
     // Lets the event trigger accept the new seals; never committed (deleted below).
     exec(tx, "INSERT INTO resealing (at) VALUES ($1)", &[&at]).await?;
-    let mut done = 0u64;
+    let mut done = blind_values(tx, keys, limit).await?;
     for (table, record, cols) in SEALED {
         let left = i64::from(limit) - done as i64;
         if left <= 0 {
@@ -295,20 +297,20 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
         let selected: Vec<String> = cols.iter().map(|(c, _, j)| expr(c, *j)).collect();
         let stale: Vec<String> = selected
             .iter()
-            .map(|e| format!("({e} LIKE $1 AND {e} NOT LIKE $2)"))
+            .map(|e| format!("({e} IS NOT NULL AND {e} NOT LIKE $1)"))
             .collect();
         let sql = format!(
-            "SELECT id, {} FROM {table} WHERE {} LIMIT $3 FOR UPDATE",
+            "SELECT id, {} FROM {table} WHERE {} LIMIT $2 FOR UPDATE",
             selected.join(", "),
             stale.join(" OR ")
         );
-        for r in &query(tx, &sql, &[&any, &fresh, &left]).await? {
+        for r in &query(tx, &sql, &[&fresh, &left]).await? {
             let id: uuid::Uuid = crate::rows::get(r, 0)?;
             for (i, (col, field, json)) in cols.iter().enumerate() {
                 let Some(v) = crate::rows::get::<Option<String>>(r, i + 1)? else {
                     continue;
                 };
-                if crypt::text_key_id(&v).is_none() {
+                if crypt::text_key_id(&v) == Some(keys.current()) {
                     continue;
                 }
                 let place = crypt::aad(record, id, field);
@@ -325,8 +327,8 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
         let rows = query(
             tx,
             "SELECT seq, workspace_id, kind, at, data FROM event \
-             WHERE data LIKE $1 AND data NOT LIKE $2 LIMIT $3 FOR UPDATE",
-            &[&any, &fresh, &left],
+             WHERE data NOT LIKE $1 LIMIT $2 FOR UPDATE",
+            &[&fresh, &left],
         )
         .await?;
         for r in &rows {
@@ -349,6 +351,66 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
         }
     }
     exec(tx, "DELETE FROM resealing", &[]).await?;
+    Ok(done)
+}
+
+/// Turns up to `limit` lookup values stored before encryption (emails, phones, channel addresses,
+/// suppression digests) into blind indexes, with the values sealed beside them.
+async fn blind_values(
+    tx: &Tx<'_>,
+    keys: &parley_store::crypt::Keyring,
+    limit: u32,
+) -> StoreResult<u64> {
+    use parley_store::crypt;
+    let blind = crypt::blind_pattern();
+    let mut done = 0u64;
+    for (table, col, aside, kind) in [
+        ("contact", "email", Some("email_sealed"), "'email'"),
+        ("contact", "phone", Some("phone_sealed"), "'phone'"),
+        (
+            "contact_identity",
+            "external_id",
+            Some("external_sealed"),
+            "'identity:' || kind",
+        ),
+        ("suppression", "address", None, "'suppression'"),
+    ] {
+        let left = i64::from(limit) - done as i64;
+        if left <= 0 {
+            break;
+        }
+        let sql = format!(
+            "SELECT id, {col}, {kind} FROM {table} WHERE {col} IS NOT NULL AND {col} NOT LIKE $1 LIMIT $2 FOR UPDATE"
+        );
+        for r in &query(tx, &sql, &[&blind, &left]).await? {
+            let id: uuid::Uuid = crate::rows::get(r, 0)?;
+            let (value, domain): (String, String) =
+                (crate::rows::get(r, 1)?, crate::rows::get(r, 2)?);
+            let record = if table == "contact_identity" {
+                "identity"
+            } else {
+                "contact"
+            };
+            let field = if col == "external_id" {
+                "external"
+            } else {
+                col
+            };
+            let sealed = keys.seal_text(&crypt::aad(record, id, field), &value);
+            let index = keys.blind(&domain, &value);
+            match aside {
+                Some(a) => {
+                    let sql = format!("UPDATE {table} SET {col} = $2, {a} = $3 WHERE id = $1");
+                    exec(tx, &sql, &[&id, &index, &sealed]).await?
+                }
+                None => {
+                    let sql = format!("UPDATE {table} SET {col} = $2 WHERE id = $1");
+                    exec(tx, &sql, &[&id, &index]).await?
+                }
+            };
+            done += 1;
+        }
+    }
     Ok(done)
 }
 

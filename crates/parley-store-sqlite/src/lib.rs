@@ -43,17 +43,21 @@ impl SqliteStore {
     }
 
     /// Turns encryption at rest on with `master` (creating the first data key of a database that
-    /// has none), or checks that the database needs no key.
+    /// has none), or checks that the database needs no key. A database that already holds data
+    /// is sealed only when `seal_existing` says so (`parley keys encrypt`).
     pub async fn with_master_key(
         mut self,
         master: Option<&parley_store::crypt::MasterKey>,
+        seal_existing: bool,
     ) -> anyhow::Result<Self> {
         let mut stored = self.db.read(sealing::data_keys).await?;
         if let (Some(m), true) = (master, stored.is_empty()) {
-            // Values already stored in plaintext would not be found by their blind indexes.
+            // Values already stored in plaintext must be sealed (and their blind indexes made)
+            // before a server uses the key, or lookups would miss them.
+            let existing = !parley_store::Store::is_empty(&self).await?;
             anyhow::ensure!(
-                parley_store::Store::is_empty(&self).await?,
-                "encryption at rest can only be turned on for a new database"
+                !existing || seal_existing,
+                "this database holds data in plaintext: stop Parley and run `parley keys encrypt` once with the master key configured"
             );
             let wrapped = m.new_data_key(1);
             let at = parley_store::plan::now_ms();
@@ -65,6 +69,9 @@ impl SqliteStore {
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
         self.db.set_keys(keys.map(Arc::new)).await?;
         self.master = master.cloned();
+        if seal_existing {
+            while parley_store::Store::reseal(&self, 1000).await? > 0 {}
+        }
         Ok(self)
     }
 

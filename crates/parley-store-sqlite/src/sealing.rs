@@ -131,7 +131,35 @@ const SEALED: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// Seals again under key `current` the fields of up to `limit` records sealed under another.
+/// Lookup columns that hold values in a database encrypted after it held data: (table, what
+/// turns them into blind indexes with sealed copies beside them, the column).
+const BLINDED: &[(&str, &str, &str)] = &[
+    (
+        "contact",
+        "email_sealed = parley_seal_aside(email, 'contact:' || id || ':email'), email = parley_blind(email, 'email')",
+        "email",
+    ),
+    (
+        "contact",
+        "phone_sealed = parley_seal_aside(phone, 'contact:' || id || ':phone'), phone = parley_blind(phone, 'phone')",
+        "phone",
+    ),
+    (
+        "contact_identity",
+        "external_sealed = parley_seal_aside(external_id, 'identity:' || id || ':external'), \
+         external_id = parley_blind(external_id, 'identity:' || kind)",
+        "external_id",
+    ),
+    (
+        "suppression",
+        "address = parley_blind(address, 'suppression')",
+        "address",
+    ),
+];
+
+/// Seals under key `current` the fields of up to `limit` records sealed under another key or not
+/// sealed yet (a database encrypted after it held data), and turns lookup columns that still hold
+/// values into blind indexes with the values sealed beside them.
 pub(crate) fn reseal(
     c: &Connection,
     current: u32,
@@ -139,11 +167,22 @@ pub(crate) fn reseal(
     at: i64,
 ) -> parley_store::StoreResult<u64> {
     let err = crate::db::sql_err;
-    let (any, fresh) = crypt::sealed_patterns(current);
+    let fresh = crypt::sealed_pattern(current);
+    let blind = crypt::blind_pattern();
     // Lets the event trigger accept the new seals; never committed (deleted below).
     c.execute("INSERT INTO resealing (at) VALUES (?1)", [at])
         .map_err(err)?;
     let mut done = 0u64;
+    for (table, sets, col) in BLINDED {
+        let left = u64::from(limit).saturating_sub(done);
+        let sql = format!(
+            "UPDATE {table} SET {sets} WHERE rowid IN \
+             (SELECT rowid FROM {table} WHERE {col} IS NOT NULL AND {col} NOT LIKE ?1 LIMIT ?2)"
+        );
+        done += c
+            .execute(&sql, rusqlite::params![blind, left])
+            .map_err(err)? as u64;
+    }
     for (table, fields) in SEALED {
         let left = u64::from(limit).saturating_sub(done);
         if left == 0 {
@@ -157,15 +196,15 @@ pub(crate) fn reseal(
             .collect();
         let stale: Vec<String> = fields
             .iter()
-            .map(|(col, _)| format!("({col} LIKE ?1 AND {col} NOT LIKE ?2)"))
+            .map(|(col, _)| format!("({col} IS NOT NULL AND {col} NOT LIKE ?1)"))
             .collect();
         let sql = format!(
-            "UPDATE {table} SET {} WHERE rowid IN (SELECT rowid FROM {table} WHERE {} LIMIT ?3)",
+            "UPDATE {table} SET {} WHERE rowid IN (SELECT rowid FROM {table} WHERE {} LIMIT ?2)",
             sets.join(", "),
             stale.join(" OR ")
         );
         done += c
-            .execute(&sql, rusqlite::params![any, fresh, left])
+            .execute(&sql, rusqlite::params![fresh, left])
             .map_err(err)? as u64;
     }
     c.execute("DELETE FROM resealing", []).map_err(err)?;

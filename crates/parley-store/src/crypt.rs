@@ -140,9 +140,14 @@ pub fn text_key_id(text: &str) -> Option<u32> {
     id.parse().ok()
 }
 
-/// A SQL `LIKE` pattern for text sealed under any key, and one for text sealed under `key`.
-pub fn sealed_patterns(key: u32) -> (String, String) {
-    (format!("{TEXT_PREFIX}%"), format!("{TEXT_PREFIX}{key}:%"))
+/// A SQL `LIKE` pattern for text sealed under `key`.
+pub fn sealed_pattern(key: u32) -> String {
+    format!("{TEXT_PREFIX}{key}:%")
+}
+
+/// A SQL `LIKE` pattern for blind indexes.
+pub fn blind_pattern() -> String {
+    format!("{BLIND_PREFIX}%")
 }
 
 /// The data keys of a database, unwrapped: values are sealed under the newest and opened under

@@ -117,6 +117,7 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # session_ttl_hours = 336
 # smtp_bind = "0.0.0.0:25"                      # receive mail for email inboxes (point MX here)
 # imap_poll_secs = 60                           # how often email inboxes' IMAP mailboxes are read
+# master_key_file = "/etc/parley/master.key"    # encryption at rest (`parley keys generate`); or PARLEY_MASTER_KEY
 
 # [attachments.s3]                              # keep files in a bucket instead of data_dir/attachments
 # endpoint = "https://s3.us-east-1.amazonaws.com"

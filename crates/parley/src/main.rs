@@ -62,6 +62,9 @@ enum KeysCommand {
     Generate,
     /// Whether encryption at rest is on, and the data keys under the master key
     Status,
+    /// Turn encryption at rest on for a database that already holds data: seal every field and
+    /// file under the configured master key (stop Parley first)
+    Encrypt,
     /// Add a data key and seal every field and file again under it, while servers keep running
     Rotate {
         /// Seconds to wait after adding the key, for running servers to load it
@@ -138,6 +141,7 @@ async fn open(db: &DbArgs) -> anyhow::Result<parley_store::DynStore> {
         &config::database(db, &file, true)?,
         null_sink(),
         master.as_ref(),
+        false,
     )
     .await
 }
@@ -223,6 +227,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Generate) => {
             println!("{}", parley_store::crypt::MasterKey::generate().encode());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Encrypt) => {
+            init_logging();
+            let mut cfg = config::server_config(&cli.db, &ServeArgs::default())?;
+            anyhow::ensure!(
+                cfg.master_key.is_some(),
+                "set PARLEY_MASTER_KEY or master_key_file to the key to encrypt with"
+            );
+            cfg.seal_existing = true;
+            let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
+            let files = parley_server::keys::seal_files(&app).await?;
+            println!("encryption at rest is on: every field sealed, and {files} files");
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate { grace_secs }) => {

@@ -257,6 +257,33 @@ impl TestApp {
             .map(|e| format!("{e:#}"))
     }
 
+    /// Stops this server, turns encryption at rest on for its database as `parley keys encrypt`
+    /// does, and starts one with the key. Also gives the error a server started with the key
+    /// before that gives, and how many files were sealed.
+    pub async fn encrypt_existing(mut self, key: MasterKey) -> (Self, String, u64) {
+        self.shutdown().await;
+        let mut cfg = config(self.database.clone());
+        cfg.attachments_dir = self._dir.path().join("attachments");
+        cfg.master_key = Some(key.clone());
+        let refused = match parley_server::build(cfg.clone(), Arc::clone(&self.clock)).await {
+            Ok(_) => String::new(),
+            Err(e) => format!("{e:#}"),
+        };
+        cfg.seal_existing = true;
+        let app = parley_server::build(cfg, Arc::clone(&self.clock))
+            .await
+            .expect("encrypts");
+        let files = parley_server::keys::seal_files(&app).await.expect("files");
+        drop(app);
+        let (db, dir, token) = (
+            self.database.clone(),
+            Arc::clone(&self._dir),
+            self.admin_token.clone(),
+        );
+        let t = Self::start(db, dir, Some(token), Arc::clone(&self.clock), Some(key)).await;
+        (t, refused, files)
+    }
+
     /// The attachments folder's files, as text.
     pub fn raw_files(&self) -> String {
         let mut out = Vec::new();

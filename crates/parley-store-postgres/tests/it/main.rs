@@ -42,7 +42,7 @@ mod encrypted {
             PostgresStore::connect(&url, sink)
                 .await
                 .expect("connects and migrates")
-                .with_master_key(Some(&key))
+                .with_master_key(Some(&key), false)
                 .await
                 .expect("keys"),
         )

@@ -25,7 +25,7 @@ mod encrypted {
         Arc::new(
             SqliteStore::open(&path, Durability::Normal, sink)
                 .expect("opens")
-                .with_master_key(Some(&key))
+                .with_master_key(Some(&key), false)
                 .await
                 .expect("keys"),
         )

@@ -54,7 +54,8 @@ pub async fn privacy(args: PrivacyArgs) -> anyhow::Result<()> {
         .encrypted
         .then(parley_store::crypt::MasterKey::generate);
     let store =
-        parley_server::open_store(&database, parley_store::null_sink(), key.as_ref()).await?;
+        parley_server::open_store(&database, parley_store::null_sink(), key.as_ref(), false)
+            .await?;
     let t0 = Timestamp(1_800_000_000_000);
     let admin = NewUser {
         email: "bench@parley.test".into(),
