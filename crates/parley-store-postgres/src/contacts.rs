@@ -615,20 +615,11 @@ async fn suppressions(
     ws: WorkspaceId,
     view: &ContactView,
 ) -> StoreResult<Vec<ConsentEvent>> {
-    let identities: Vec<_> = view
-        .identities
+    let digests: Vec<String> = view
+        .address_digests(ws)
         .iter()
-        .map(|i| (i.kind, i.external_id.as_str()))
+        .map(|d| crypt::blind(tx.keys(), "suppression", d))
         .collect();
-    let digests: Vec<String> = plan::address_digests(
-        ws,
-        view.phone.as_deref(),
-        view.email.as_deref(),
-        &identities,
-    )
-    .iter()
-    .map(|d| crypt::blind(tx.keys(), "suppression", d))
-    .collect();
     let rows = query(
         tx,
         "SELECT id, purpose, source, channel, at FROM suppression WHERE workspace_id = $1 AND address = ANY($2)",

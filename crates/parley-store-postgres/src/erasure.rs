@@ -23,36 +23,16 @@ pub(crate) async fn erase(
     )
     .await?;
     let view = load_contact(tx, w, k).await?;
-    let mut out = Erasure {
-        contact_id: contact,
-        erased_at: view.erased_at.unwrap_or(at),
-        repeated: view.erased_at.is_some(),
-        conversations: 0,
-        messages: 0,
-        identities: view.identities.len() as u64,
-        revocations_kept: 0,
-        cancelled: 0,
-        attachments: Vec::new(),
-    };
-    if view.erased_at.is_some() {
-        out.identities = 0;
+    let mut out = Erasure::of(&view, at);
+    if out.repeated {
         return Ok(out);
     }
-    let identities: Vec<_> = view
-        .identities
-        .iter()
-        .map(|i| (i.kind, i.external_id.as_str()))
-        .collect();
     // Keyed when encrypted at rest, so the digests cannot be matched against every number.
-    let digests: Vec<String> = plan::address_digests(
-        ws,
-        view.phone.as_deref(),
-        view.email.as_deref(),
-        &identities,
-    )
-    .iter()
-    .map(|d| crypt::blind(tx.keys(), "suppression", d))
-    .collect();
+    let digests: Vec<String> = view
+        .address_digests(ws)
+        .iter()
+        .map(|d| crypt::blind(tx.keys(), "suppression", d))
+        .collect();
 
     let conversations: Vec<uuid::Uuid> = query(
         tx,

@@ -435,17 +435,7 @@ fn suppressions(
     ws: WorkspaceId,
     view: &ContactView,
 ) -> StoreResult<Vec<ConsentEvent>> {
-    let identities: Vec<_> = view
-        .identities
-        .iter()
-        .map(|i| (i.kind, i.external_id.as_str()))
-        .collect();
-    let digests = plan::address_digests(
-        ws,
-        view.phone.as_deref(),
-        view.email.as_deref(),
-        &identities,
-    );
+    let digests = view.address_digests(ws);
     let mut out: Vec<ConsentEvent> = Vec::new();
     let mut stmt = c
         .prepare_cached(

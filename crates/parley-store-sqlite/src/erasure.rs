@@ -16,32 +16,11 @@ pub(crate) fn erase(
 ) -> StoreResult<Erasure> {
     let (w, k) = (ws.to_string(), contact.to_string());
     let view = load_contact(c, &w, &k)?;
-    let mut out = Erasure {
-        contact_id: contact,
-        erased_at: view.erased_at.unwrap_or(at),
-        repeated: view.erased_at.is_some(),
-        conversations: 0,
-        messages: 0,
-        identities: view.identities.len() as u64,
-        revocations_kept: 0,
-        cancelled: 0,
-        attachments: Vec::new(),
-    };
-    if view.erased_at.is_some() {
-        out.identities = 0;
+    let mut out = Erasure::of(&view, at);
+    if out.repeated {
         return Ok(out);
     }
-    let identities: Vec<_> = view
-        .identities
-        .iter()
-        .map(|i| (i.kind, i.external_id.as_str()))
-        .collect();
-    let digests = plan::address_digests(
-        ws,
-        view.phone.as_deref(),
-        view.email.as_deref(),
-        &identities,
-    );
+    let digests = view.address_digests(ws);
 
     let conversations: Vec<uuid::Uuid> = c
         .prepare_cached("SELECT id FROM conversation WHERE contact_id = ?1")

@@ -128,7 +128,43 @@ pub fn dedup_suppressions(entries: &mut Vec<crate::ConsentEvent>) {
     });
 }
 
+impl crate::Erasure {
+    /// The start of erasing `view`: nothing done yet, or, when it was erased before, the answer
+    /// a repeated erasure gives.
+    pub fn of(view: &ContactView, at: Timestamp) -> Self {
+        Self {
+            contact_id: view.id,
+            erased_at: view.erased_at.unwrap_or(at),
+            repeated: view.erased_at.is_some(),
+            conversations: 0,
+            messages: 0,
+            identities: if view.erased_at.is_some() {
+                0
+            } else {
+                view.identities.len() as u64
+            },
+            revocations_kept: 0,
+            cancelled: 0,
+            attachments: Vec::new(),
+        }
+    }
+}
+
 impl ContactView {
+    /// The digests of every address the contact has (`address_digests`).
+    pub fn address_digests(&self, ws: parley_core::WorkspaceId) -> Vec<String> {
+        let identities: Vec<_> = self
+            .identities
+            .iter()
+            .map(|i| (i.kind, i.external_id.as_str()))
+            .collect();
+        address_digests(
+            ws,
+            self.phone.as_deref(),
+            self.email.as_deref(),
+            &identities,
+        )
+    }
     /// The contact, unless it was erased: nothing more is recorded about an erased contact.
     pub fn live(self) -> Result<Self, StoreError> {
         match self.erased_at {
