@@ -39,6 +39,33 @@ impl Store for PostgresStore {
         Ok(id)
     }
 
+    async fn rewrap_data_keys(&self, new: &parley_store::crypt::MasterKey) -> StoreResult<u32> {
+        let old = self.master().cloned().ok_or_else(|| StoreError::Invalid {
+            field: "master_key",
+            reason: "encryption at rest is off: no master key is configured".into(),
+        })?;
+        let new = new.clone();
+        self.db()
+            .run(move |tx| {
+                Box::pin(async move {
+                    let keys = crate::db::data_keys(tx).await?;
+                    for (id, wrapped) in &keys {
+                        let again = new.rewrap(&old, *id, wrapped).map_err(|e| {
+                            StoreError::Other(anyhow::anyhow!("data key {id}: {e}"))
+                        })?;
+                        crate::db::exec(
+                            tx,
+                            "UPDATE data_key SET wrapped = $2 WHERE id = $1",
+                            &[&i64::from(*id), &again],
+                        )
+                        .await?;
+                    }
+                    Ok(keys.len() as u32)
+                })
+            })
+            .await
+    }
+
     async fn refresh_keys(&self) -> StoreResult<bool> {
         match self.master() {
             Some(m) => self.load_keys(m).await,

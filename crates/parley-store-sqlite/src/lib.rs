@@ -112,6 +112,17 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
+    async fn rewrap_data_keys(&self, new: &parley_store::crypt::MasterKey) -> StoreResult<u32> {
+        let old = self.master.clone().ok_or_else(|| StoreError::Invalid {
+            field: "master_key",
+            reason: "encryption at rest is off: no master key is configured".into(),
+        })?;
+        let new = new.clone();
+        self.db
+            .write(move |c, _| sealing::rewrap(c, &old, &new))
+            .await
+    }
+
     async fn refresh_keys(&self) -> StoreResult<bool> {
         match &self.master {
             Some(m) => self.load_keys(m).await,

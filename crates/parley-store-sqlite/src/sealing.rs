@@ -244,3 +244,22 @@ pub(crate) fn message_files(
         })
         .collect())
 }
+
+/// Wraps every data key under `new` instead of `old`.
+pub(crate) fn rewrap(
+    c: &Connection,
+    old: &crypt::MasterKey,
+    new: &crypt::MasterKey,
+) -> parley_store::StoreResult<u32> {
+    let keys = data_keys(c)?;
+    for (id, wrapped) in &keys {
+        let again = new
+            .rewrap(old, *id, wrapped)
+            .map_err(|e| parley_store::StoreError::Other(anyhow::anyhow!("data key {id}: {e}")))?;
+        c.prepare_cached("UPDATE data_key SET wrapped = ?2 WHERE id = ?1")
+            .map_err(crate::db::sql_err)?
+            .execute(rusqlite::params![id, again])
+            .map_err(crate::db::sql_err)?;
+    }
+    Ok(keys.len() as u32)
+}

@@ -87,6 +87,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a data key wrapped under the master key; this store seals new values under it from
     /// now on, other processes once they `refresh_keys`. `Invalid` without a master key.
     async fn add_data_key(&self, at: Timestamp) -> StoreResult<u32>;
+    /// Wraps every data key under `new` instead of the configured master key, in one
+    /// transaction (master key rotation); answers how many. Servers keep their unwrapped keys
+    /// and need `new` once they restart.
+    async fn rewrap_data_keys(&self, new: &crypt::MasterKey) -> StoreResult<u32>;
     /// Loads data keys another process added; answers whether there were any.
     async fn refresh_keys(&self) -> StoreResult<bool>;
     /// Seals again, under the current data key, the fields of up to `limit` records sealed under

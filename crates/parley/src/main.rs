@@ -65,6 +65,12 @@ enum KeysCommand {
     /// Turn encryption at rest on for a database that already holds data: seal every field and
     /// file under the configured master key (stop Parley first)
     Encrypt,
+    /// Wrap the data keys under a new master key (then restart servers with it)
+    Rewrap {
+        /// The file holding the new master key
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
     /// Add a data key and seal every field and file again under it, while servers keep running
     Rotate {
         /// Seconds to wait after adding the key, for running servers to load it
@@ -259,6 +265,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "rotated to data key {}: {} records and {} files sealed again",
                 done.key, done.records, done.files
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rewrap { new_key_file }) => {
+            let text = std::fs::read_to_string(&new_key_file)
+                .with_context(|| format!("reading {}", new_key_file.display()))?;
+            let new = parley_store::crypt::MasterKey::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", new_key_file.display()))?;
+            let store = open(&cli.db).await?;
+            let n = store.rewrap_data_keys(&new).await?;
+            println!(
+                "{n} data keys wrapped under the new master key: restart every server with it"
             );
             Ok(())
         }

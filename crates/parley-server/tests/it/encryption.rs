@@ -161,7 +161,8 @@ async fn refuses_another_key_on(backend: Backend) {
 
 /// A rotation seals every field and file again under a new key; everything still reads.
 async fn rotation_on(backend: Backend) {
-    let t = TestApp::spawn_encrypted(backend, MasterKey::generate()).await;
+    let first = MasterKey::generate();
+    let t = TestApp::spawn_encrypted(backend, first.clone()).await;
     scenario(&t).await;
     assert!(t.live_rows().await.contains("~pk:1:"));
     let done = parley_server::keys::rotate(&t.app, std::time::Duration::ZERO, &|_| {})
@@ -202,6 +203,17 @@ async fn rotation_on(backend: Backend) {
     let t = t.restart().await;
     let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
     assert!(list.to_string().contains(PRIVATE[5]), "{list}");
+    // A new master key: the data keys are wrapped under it, and the old one opens nothing.
+    let next = MasterKey::generate();
+    assert_eq!(t.app.store.rewrap_data_keys(&next).await.unwrap(), 2);
+    let t = t.restart_with(next).await;
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    assert!(list.to_string().contains(PRIVATE[5]), "{list}");
+    let err = t
+        .reopen_error(Some(first))
+        .await
+        .expect("the old key is refused");
+    assert!(err.contains("does not open"), "{err}");
 }
 
 /// A database that held data before encryption was turned on is sealed by `parley keys encrypt`,

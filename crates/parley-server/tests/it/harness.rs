@@ -236,6 +236,12 @@ impl TestApp {
         Self::start(db, dir, Some(token), Arc::clone(&self.clock), key).await
     }
 
+    /// Stops the server, then starts a new one on the same database with another master key.
+    pub async fn restart_with(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self.restart().await
+    }
+
     /// A server with an admin, encrypting at rest under `key`.
     pub async fn spawn_encrypted(backend: Backend, key: MasterKey) -> Self {
         let (database, dir) = Self::database(backend).await;
