@@ -47,14 +47,15 @@ pub async fn rotate(
         out.records += n;
         progress(&format!("{} records sealed again", out.records));
     }
-    out.files = seal_files(app).await?;
+    out.files = seal_files(app, false).await?;
     progress(&format!("{} files sealed again", out.files));
     Ok(out)
 }
 
 /// Seals under the current key every file a message lists that is not already (after a rotation,
-/// or when encryption was turned on for a database that held files); answers how many.
-pub async fn seal_files(app: &App) -> anyhow::Result<u64> {
+/// or with `existing`, when encryption was turned on for a database that held files in plaintext:
+/// a file that does not open is the plaintext it was); answers how many.
+pub async fn seal_files(app: &App, existing: bool) -> anyhow::Result<u64> {
     let keys = app
         .store
         .keyring()
@@ -71,7 +72,7 @@ pub async fn seal_files(app: &App) -> anyhow::Result<u64> {
             for file in &m.files {
                 let k = format!("{}/{}/{file}", m.workspace, m.inbox);
                 for blob in [k.clone(), format!("{k}.json")] {
-                    if reseal_file(app, &keys, &blob).await? {
+                    if reseal_file(app, &keys, &blob, existing).await? {
                         files += 1;
                     }
                 }
@@ -82,7 +83,12 @@ pub async fn seal_files(app: &App) -> anyhow::Result<u64> {
 }
 
 /// Seals a stored file again under the current key; `false` when it already is, or is gone.
-async fn reseal_file(app: &App, keys: &crypt::Keyring, blob: &str) -> anyhow::Result<bool> {
+async fn reseal_file(
+    app: &App,
+    keys: &crypt::Keyring,
+    blob: &str,
+    existing: bool,
+) -> anyhow::Result<bool> {
     let raw = match app.blobs.get(blob).await {
         Ok(b) => b,
         Err(parley_blobs::BlobError::NotFound) => return Ok(false),
@@ -92,9 +98,11 @@ async fn reseal_file(app: &App, keys: &crypt::Keyring, blob: &str) -> anyhow::Re
         return Ok(false);
     }
     let place = format!("blob:{blob}");
-    let plain = keys
-        .open(&place, &raw)
-        .map_err(|e| anyhow::anyhow!("{blob}: {e}"))?;
+    let plain = match keys.open(&place, &raw) {
+        Ok(p) => p,
+        Err(_) if existing => raw,
+        Err(e) => return Err(anyhow::anyhow!("{blob}: {e}")),
+    };
     app.blobs
         .put(blob, keys.seal(&place, &plain))
         .await

@@ -267,18 +267,22 @@ const SEALED: &[(&str, &str, &[SealedColumn])] = &[
         "identity",
         &[("external_sealed", "external", false)],
     ),
+    ("outbox", "outbox", &[("last_error", "error", false)]),
 ];
 
-/// Seals under the current key the fields of up to `limit` records sealed under another key or not
-/// sealed yet (a database encrypted after it held data), and turns lookup columns that still hold
-/// values into blind indexes with the values sealed beside them.
+/// Seals again under the current key the fields of up to `limit` records sealed under an older
+/// key (rotation).
 pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64> {
     use parley_store::crypt;
     let Some(keys) = tx.keys() else {
         return Ok(0);
     };
-    let fresh = crypt::sealed_pattern(keys.current());
+    let prefix = crypt::sealed_prefix(keys.current());
+    let fresh = format!("{prefix}%");
     let fail = |e: crypt::CryptError| StoreError::Other(anyhow::anyhow!("re-sealing: {e}"));
+    let again = |place: &str, v: &str| -> StoreResult<String> {
+        Ok(keys.seal_text(place, &keys.open_text(place, v).map_err(fail)?))
+    };
     // Lets the event trigger accept the new seals; never committed (deleted below).
     exec(tx, "INSERT INTO resealing (at) VALUES ($1)", &[&at]).await?;
     let mut done = blind_values(tx, keys, limit).await?;
@@ -310,11 +314,11 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
                 let Some(v) = crate::rows::get::<Option<String>>(r, i + 1)? else {
                     continue;
                 };
-                if crypt::text_key_id(&v) == Some(keys.current()) {
+                // The same test as the query's, so every row it picks changes.
+                if v.starts_with(&prefix) {
                     continue;
                 }
-                let place = crypt::aad(record, id, field);
-                let sealed = keys.seal_text(&place, &keys.open_text(&place, &v).map_err(fail)?);
+                let sealed = again(&crypt::aad(record, id, field), &v)?;
                 let set = if *json { "to_jsonb($2::text)" } else { "$2" };
                 let sql = format!("UPDATE {table} SET {col} = {set} WHERE id = $1");
                 exec(tx, &sql, &[&id, &sealed]).await?;
@@ -339,8 +343,7 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
                 crate::rows::get(r, 3)?,
                 crate::rows::get(r, 4)?,
             );
-            let place = crypt::event_aad(ws, &kind, when);
-            let sealed = keys.seal_text(&place, &keys.open_text(&place, &data).map_err(fail)?);
+            let sealed = again(&crypt::event_aad(ws, &kind, when), &data)?;
             exec(
                 tx,
                 "UPDATE event SET data = $2 WHERE seq = $1",
@@ -354,6 +357,97 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
     Ok(done)
 }
 
+/// Seals the plaintext a database held before encryption was turned on: every value of up to
+/// `limit` rows of table number `table` after `after` (in id order; events by seq) that is not
+/// sealed under the keyring yet (what does not open is plaintext, even when it looks sealed),
+/// and, first, lookup columns that still hold values. Answers the last row done, `None` once the
+/// table is done; table number `SEALED.len()` is the events.
+pub(crate) async fn seal_plaintext(
+    tx: &Tx<'_>,
+    table: usize,
+    after: Option<String>,
+    limit: u32,
+    at: i64,
+) -> StoreResult<Option<String>> {
+    use parley_store::crypt;
+    let Some(keys) = tx.keys() else {
+        return Ok(None);
+    };
+    exec(tx, "INSERT INTO resealing (at) VALUES ($1)", &[&at]).await?;
+    if table == 0 && after.is_none() {
+        while blind_values(tx, keys, 1000).await? > 0 {}
+    }
+    let limit = i64::from(limit);
+    let mut last = None;
+    if let Some((name, record, cols)) = SEALED.get(table) {
+        let selected: Vec<String> = cols
+            .iter()
+            .map(|(c, _, json)| {
+                if *json {
+                    format!("({c} #>> '{{}}')")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        let after: Option<uuid::Uuid> = after.and_then(|a| a.parse().ok());
+        let sql = format!(
+            "SELECT id, {} FROM {name} WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2 FOR UPDATE",
+            selected.join(", ")
+        );
+        for r in &query(tx, &sql, &[&after, &limit]).await? {
+            let id: uuid::Uuid = crate::rows::get(r, 0)?;
+            for (i, (col, field, json)) in cols.iter().enumerate() {
+                let Some(v) = crate::rows::get::<Option<String>>(r, i + 1)? else {
+                    continue;
+                };
+                let place = crypt::aad(record, id, field);
+                if crypt::opens(keys, &place, &v) {
+                    continue;
+                }
+                let set = if *json { "to_jsonb($2::text)" } else { "$2" };
+                let sql = format!("UPDATE {name} SET {col} = {set} WHERE id = $1");
+                exec(tx, &sql, &[&id, &keys.seal_text(&place, &v)]).await?;
+            }
+            last = Some(id.to_string());
+        }
+    } else if table == SEALED.len() {
+        let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
+        let rows = query(
+            tx,
+            "SELECT seq, workspace_id, kind, at, data FROM event WHERE seq > $1 ORDER BY seq LIMIT $2 FOR UPDATE",
+            &[&after, &limit],
+        )
+        .await?;
+        for r in &rows {
+            let (seq, ws, kind, when, data): (i64, uuid::Uuid, String, i64, String) = (
+                crate::rows::get(r, 0)?,
+                crate::rows::get(r, 1)?,
+                crate::rows::get(r, 2)?,
+                crate::rows::get(r, 3)?,
+                crate::rows::get(r, 4)?,
+            );
+            let place = crypt::event_aad(ws, &kind, when);
+            if !crypt::opens(keys, &place, &data) {
+                exec(
+                    tx,
+                    "UPDATE event SET data = $2 WHERE seq = $1",
+                    &[&seq, &keys.seal_text(&place, &data)],
+                )
+                .await?;
+            }
+            last = Some(seq.to_string());
+        }
+    }
+    exec(tx, "DELETE FROM resealing", &[]).await?;
+    Ok(last)
+}
+
+/// How many tables `seal_plaintext` goes through (the events last).
+pub(crate) fn sealed_tables() -> usize {
+    SEALED.len() + 1
+}
+
 /// Turns up to `limit` lookup values stored before encryption (emails, phones, channel addresses,
 /// suppression digests) into blind indexes, with the values sealed beside them.
 async fn blind_values(
@@ -362,7 +456,7 @@ async fn blind_values(
     limit: u32,
 ) -> StoreResult<u64> {
     use parley_store::crypt;
-    let blind = crypt::blind_pattern();
+    let blind = format!("{}%", crypt::blind_prefix());
     let mut done = 0u64;
     for (table, col, aside, kind) in [
         ("contact", "email", Some("email_sealed"), "'email'"),

@@ -63,6 +63,14 @@ pub(crate) async fn erase(
                 out.attachments.push((inbox.into(), a));
             }
         }
+        // A provider's error may quote the number.
+        exec(
+            tx,
+            "UPDATE outbox SET last_error = NULL \
+             WHERE message_id IN (SELECT id FROM message WHERE conversation_id = $1)",
+            &[conv],
+        )
+        .await?;
         out.cancelled += exec(
             tx,
             "UPDATE message SET status = 'failed', error = 'contact erased', updated_at = $2 \

@@ -26,8 +26,11 @@ use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
 /// contact with the sender's phone or email, when the identity is new (one customer, many channels).
 /// The conversation is the thread the channel named ($7) when it is in this inbox, else the contact's.
 static LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    // The conversation's columns name its own contact (`ck`), whose id its sealed name is bound
+    // to; `k` is the sender's, who may be someone else writing into the thread.
+    let conversation = CONVERSATION_COLS.replacen("k.name", "ck.name", 1);
     format!(
-        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {CONVERSATION_COLS}, p.id, p.name \
+        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {conversation}, p.id, p.name \
          FROM inbox n \
          LEFT JOIN LATERAL (SELECT m.id, m.conversation_id, dc.contact_id FROM message m \
              JOIN conversation dc ON dc.id = m.conversation_id \
@@ -41,6 +44,7 @@ static LOOKUP: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN conversation c ON c.id = COALESCE( \
              (SELECT t.id FROM conversation t WHERE t.id = $7::uuid AND t.inbox_id = n.id), \
              (SELECT t.id FROM conversation t WHERE t.inbox_id = n.id AND t.contact_id = COALESCE(i.contact_id, p.id))) \
+         LEFT JOIN contact ck ON ck.id = c.contact_id \
          WHERE n.id = $1"
     )
 });

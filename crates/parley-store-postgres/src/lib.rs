@@ -119,15 +119,57 @@ impl PostgresStore {
             let wrapped = m.new_data_key(1);
             let at = parley_store::plan::now_ms();
             self.db
-                .run(move |tx| Box::pin(db::add_data_key(tx, 1, wrapped, at)))
+                .run(move |tx| {
+                    Box::pin(async move {
+                        if existing {
+                            db::exec(
+                                tx,
+                                "INSERT INTO sealing_pending (since) VALUES ($1)",
+                                &[&at],
+                            )
+                            .await?;
+                        }
+                        db::add_data_key(tx, 1, wrapped, at).await
+                    })
+                })
                 .await?;
             stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
         }
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
+        if keys.is_some() && !seal_existing {
+            let pending = self
+                .db
+                .run(|tx| {
+                    Box::pin(async move {
+                        let r = db::query(tx, "SELECT EXISTS (SELECT 1 FROM sealing_pending)", &[])
+                            .await?;
+                        r.first().map_or(Ok(false), |r| rows::get::<bool>(r, 0))
+                    })
+                })
+                .await?;
+            anyhow::ensure!(
+                !pending,
+                "`parley keys encrypt` did not finish on this database: run it again"
+            );
+        }
         self.db.set_keys(keys.map(Arc::new));
         self.master = master.cloned();
         if seal_existing {
-            while parley_store::Store::reseal(&self, 1000).await? > 0 {}
+            for table in 0..db::sealed_tables() {
+                let mut after: Option<String> = None;
+                loop {
+                    let at = parley_store::plan::now_ms();
+                    let from = after.clone();
+                    let done = self
+                        .db
+                        .write(move |tx, _| Box::pin(db::seal_plaintext(tx, table, from, 1000, at)))
+                        .await?;
+                    match done {
+                        Some(last) => after = Some(last),
+                        None => break,
+                    }
+                }
+            }
         }
         Ok(self)
     }

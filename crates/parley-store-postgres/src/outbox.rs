@@ -109,7 +109,7 @@ pub(crate) async fn finish(
                 tx,
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
                  last_error = $3, updated_at = $4 WHERE id = $1",
-                &[&o, &next.0, &error, &at.0],
+                &[&o, &next.0, &seal_outbox_error(tx, o, &error), &at.0],
             )
             .await?;
             msg.error = Some(error);
@@ -119,7 +119,7 @@ pub(crate) async fn finish(
                 tx,
                 "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
                  last_error = $2, updated_at = $3 WHERE id = $1",
-                &[&o, &error, &at.0],
+                &[&o, &seal_outbox_error(tx, o, &error), &at.0],
             )
             .await?;
             if msg.status.may_advance_to(DeliveryStatus::Failed) {
@@ -164,8 +164,10 @@ async fn apply_pending(tx: &Tx<'_>, msg: &mut MessageView, provider_id: &str) ->
     .await?;
     for row in pending {
         let status: String = get(&row, 0)?;
+        let place = pending_place(&inbox.to_string(), provider_id, &status);
+        let error = parley_store::crypt::open_field(tx.keys(), &place, get(&row, 1)?)?;
         if let Some(status) = DeliveryStatus::parse(&status) {
-            plan::apply_report(msg, status, get(&row, 1)?);
+            plan::apply_report(msg, status, error);
         }
     }
     Ok(())
@@ -200,7 +202,11 @@ pub(crate) async fn record_delivery(
                 &inbox,
                 &r.provider_id,
                 &r.status.as_str(),
-                &r.error,
+                &parley_store::crypt::seal_field(
+                    tx.keys(),
+                    &pending_place(&inbox.to_string(), &r.provider_id, r.status.as_str()),
+                    r.error.as_deref(),
+                ),
                 &r.at.0,
             ],
         )
@@ -304,5 +310,19 @@ fn seal_error(tx: &Tx<'_>, message: uuid::Uuid, error: &Option<String>) -> Optio
         tx.keys(),
         &parley_store::crypt::aad("message", message, "error"),
         error.as_deref(),
+    )
+}
+
+/// Where a held delivery report's error is sealed.
+fn pending_place(inbox: &str, provider_id: &str, status: &str) -> String {
+    format!("pending:{inbox}:{provider_id}:{status}")
+}
+
+/// A failed delivery's error as the outbox keeps it.
+fn seal_outbox_error(tx: &Tx<'_>, outbox: uuid::Uuid, error: &str) -> String {
+    parley_store::crypt::seal_text(
+        tx.keys(),
+        &parley_store::crypt::aad("outbox", outbox, "error"),
+        error,
     )
 }

@@ -80,6 +80,17 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn finish_sealing(&self) -> StoreResult<()> {
+        self.db()
+            .run(|tx| {
+                Box::pin(async move {
+                    crate::db::exec(tx, "DELETE FROM sealing_pending", &[]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
     async fn message_files(
         &self,
         after: Option<parley_core::MessageId>,

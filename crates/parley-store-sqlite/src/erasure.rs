@@ -44,6 +44,14 @@ pub(crate) fn erase(
                 out.attachments.push((inbox.into(), a));
             }
         }
+        // A provider's error may quote the number.
+        c.prepare_cached(
+            "UPDATE outbox SET last_error = NULL \
+             WHERE message_id IN (SELECT id FROM message WHERE conversation_id = ?1)",
+        )
+        .map_err(sql_err)?
+        .execute([&conv])
+        .map_err(sql_err)?;
         out.cancelled += c
             .prepare_cached(
                 "UPDATE message SET status = 'failed', error = 'contact erased', updated_at = ?2 \

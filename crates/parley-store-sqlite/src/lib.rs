@@ -62,15 +62,39 @@ impl SqliteStore {
             let wrapped = m.new_data_key(1);
             let at = parley_store::plan::now_ms();
             self.db
-                .write(move |c, _| sealing::add_data_key(c, 1, &wrapped, at))
+                .write(move |c, _| {
+                    if existing {
+                        sealing::begin_sealing(c, at)?;
+                    }
+                    sealing::add_data_key(c, 1, &wrapped, at)
+                })
                 .await?;
             stored = self.db.read(sealing::data_keys).await?;
         }
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
+        if keys.is_some() && !seal_existing {
+            anyhow::ensure!(
+                !self.db.read(sealing::sealing_pending).await?,
+                "`parley keys encrypt` did not finish on this database: run it again"
+            );
+        }
         self.db.set_keys(keys.map(Arc::new)).await?;
         self.master = master.cloned();
         if seal_existing {
-            while parley_store::Store::reseal(&self, 1000).await? > 0 {}
+            for table in 0..sealing::sealed_tables() {
+                let mut after = 0;
+                loop {
+                    let at = parley_store::plan::now_ms();
+                    let done = self
+                        .db
+                        .write(move |c, _| sealing::seal_plaintext(c, table, after, 1000, at))
+                        .await?;
+                    match done {
+                        Some(last) => after = last,
+                        None => break,
+                    }
+                }
+            }
         }
         Ok(self)
     }
@@ -137,6 +161,16 @@ impl Store for SqliteStore {
         let at = parley_store::plan::now_ms();
         self.db
             .write(move |c, _| sealing::reseal(c, current, limit, at))
+            .await
+    }
+
+    async fn finish_sealing(&self) -> StoreResult<()> {
+        self.db
+            .write(|c, _| {
+                c.execute("DELETE FROM sealing_pending", [])
+                    .map_err(db::sql_err)?;
+                Ok(())
+            })
             .await
     }
 

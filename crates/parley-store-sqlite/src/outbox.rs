@@ -105,7 +105,7 @@ pub(crate) fn finish(
         }
         OutboxResult::Retry { at: next, error } => {
             c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
                 params![id.to_string(), next.0, error, at.0],
             )
             .map_err(sql_err)?;
@@ -113,7 +113,7 @@ pub(crate) fn finish(
         }
         OutboxResult::Failed { error } => {
             c.execute(
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = ?2, updated_at = ?3 WHERE id = ?1",
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
                 params![id.to_string(), error, at.0],
             )
             .map_err(sql_err)?;
@@ -147,7 +147,8 @@ fn apply_pending(c: &Connection, msg: &mut MessageView, provider_id: &str) -> St
     let inbox = msg.inbox_id.to_string();
     let pending: Vec<(String, Option<String>)> = c
         .prepare_cached(
-            "SELECT status, error FROM delivery_pending WHERE inbox_id = ?1 AND provider_id = ?2",
+            "SELECT status, parley_open(error, 'pending:' || inbox_id || ':' || provider_id || ':' || status) \
+             FROM delivery_pending WHERE inbox_id = ?1 AND provider_id = ?2",
         )
         .map_err(sql_err)?
         .query_map(params![inbox, provider_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -192,8 +193,15 @@ pub(crate) fn record_delivery(
         )
         .map_err(sql_err)?;
         c.execute(
-            "INSERT OR REPLACE INTO delivery_pending (inbox_id, provider_id, status, error, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![r.inbox.to_string(), r.provider_id, r.status.as_str(), r.error, r.at.0],
+            "INSERT OR REPLACE INTO delivery_pending (inbox_id, provider_id, status, error, at) \
+             VALUES (?1, ?2, ?3, parley_seal(?4, 'pending:' || ?1 || ':' || ?2 || ':' || ?3), ?5)",
+            params![
+                r.inbox.to_string(),
+                r.provider_id,
+                r.status.as_str(),
+                r.error,
+                r.at.0
+            ],
         )
         .map_err(sql_err)?;
         return Ok(false);

@@ -43,6 +43,20 @@ pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlit
         },
     )?;
     let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_opens",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let place: Option<String> = ctx.get(1)?;
+            Ok(match (k.as_deref(), value) {
+                (Some(keys), Some(v)) => crypt::opens(keys, &place.unwrap_or_default(), &v),
+                _ => false,
+            })
+        },
+    )?;
+    let k = keys.clone();
     conn.create_scalar_function("parley_seal", 2, FunctionFlags::SQLITE_UTF8, move |ctx| {
         let value: Option<String> = ctx.get(0)?;
         let place: Option<String> = ctx.get(1)?;
@@ -129,6 +143,7 @@ const SEALED: &[(&str, &[(&str, &str)])] = &[
         "contact_identity",
         &[("external_sealed", "'identity:' || id || ':external'")],
     ),
+    ("outbox", &[("last_error", "'outbox:' || id || ':error'")]),
 ];
 
 /// Lookup columns that hold values in a database encrypted after it held data: (table, what
@@ -167,8 +182,9 @@ pub(crate) fn reseal(
     at: i64,
 ) -> parley_store::StoreResult<u64> {
     let err = crate::db::sql_err;
-    let fresh = crypt::sealed_pattern(current);
-    let blind = crypt::blind_pattern();
+    // GLOB, not LIKE: it tells `~PK:` from `~pk:`.
+    let fresh = format!("{}*", crypt::sealed_prefix(current));
+    let blind = format!("{}*", crypt::blind_prefix());
     // Lets the event trigger accept the new seals; never committed (deleted below).
     c.execute("INSERT INTO resealing (at) VALUES (?1)", [at])
         .map_err(err)?;
@@ -177,7 +193,7 @@ pub(crate) fn reseal(
         let left = u64::from(limit).saturating_sub(done);
         let sql = format!(
             "UPDATE {table} SET {sets} WHERE rowid IN \
-             (SELECT rowid FROM {table} WHERE {col} IS NOT NULL AND {col} NOT LIKE ?1 LIMIT ?2)"
+             (SELECT rowid FROM {table} WHERE {col} IS NOT NULL AND {col} NOT GLOB ?1 LIMIT ?2)"
         );
         done += c
             .execute(&sql, rusqlite::params![blind, left])
@@ -196,7 +212,7 @@ pub(crate) fn reseal(
             .collect();
         let stale: Vec<String> = fields
             .iter()
-            .map(|(col, _)| format!("({col} IS NOT NULL AND {col} NOT LIKE ?1)"))
+            .map(|(col, _)| format!("({col} IS NOT NULL AND {col} NOT GLOB ?1)"))
             .collect();
         let sql = format!(
             "UPDATE {table} SET {} WHERE rowid IN (SELECT rowid FROM {table} WHERE {} LIMIT ?2)",
@@ -209,6 +225,67 @@ pub(crate) fn reseal(
     }
     c.execute("DELETE FROM resealing", []).map_err(err)?;
     Ok(done)
+}
+
+/// Seals the plaintext a database held before encryption was turned on: every value of up to
+/// `limit` rows of table number `table` after `after` (rowid) that is not sealed under the
+/// keyring yet (what does not open is plaintext, even when it looks sealed), and, with the first
+/// table, lookup columns that still hold values. Answers the last rowid done, `None` once the
+/// table is done.
+pub(crate) fn seal_plaintext(
+    c: &Connection,
+    table: usize,
+    after: i64,
+    limit: u32,
+    at: i64,
+) -> parley_store::StoreResult<Option<i64>> {
+    let err = crate::db::sql_err;
+    let Some((name, fields)) = SEALED.get(table) else {
+        return Ok(None);
+    };
+    c.execute("INSERT INTO resealing (at) VALUES (?1)", [at])
+        .map_err(err)?;
+    if table == 0 && after == 0 {
+        let blind = format!("{}*", crypt::blind_prefix());
+        for (t, sets, col) in BLINDED {
+            let sql =
+                format!("UPDATE {t} SET {sets} WHERE {col} IS NOT NULL AND {col} NOT GLOB ?1");
+            c.execute(&sql, [&blind]).map_err(err)?;
+        }
+    }
+    let last: Option<i64> = c
+        .query_row(
+            &format!(
+                "SELECT max(rowid) FROM (SELECT rowid FROM {name} WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)"
+            ),
+            rusqlite::params![after, limit],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    if let Some(last) = last {
+        let sets: Vec<String> = fields
+            .iter()
+            .map(|(col, place)| {
+                format!(
+                    "{col} = CASE WHEN {col} IS NULL OR parley_opens({col}, {place}) THEN {col} \
+                     ELSE parley_seal({col}, {place}) END"
+                )
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE {name} SET {} WHERE rowid > ?1 AND rowid <= ?2",
+            sets.join(", ")
+        );
+        c.execute(&sql, rusqlite::params![after, last])
+            .map_err(err)?;
+    }
+    c.execute("DELETE FROM resealing", []).map_err(err)?;
+    Ok(last)
+}
+
+/// How many tables `seal_plaintext` goes through.
+pub(crate) fn sealed_tables() -> usize {
+    SEALED.len()
 }
 
 /// Messages listing files, in id order after `after`.
@@ -262,4 +339,19 @@ pub(crate) fn rewrap(
             .map_err(crate::db::sql_err)?;
     }
     Ok(keys.len() as u32)
+}
+
+/// Marks a database as being sealed by `parley keys encrypt`.
+pub(crate) fn begin_sealing(c: &Connection, at: i64) -> parley_store::StoreResult<()> {
+    c.execute("INSERT INTO sealing_pending (since) VALUES (?1)", [at])
+        .map_err(crate::db::sql_err)?;
+    Ok(())
+}
+
+/// Whether `parley keys encrypt` started on this database and did not finish.
+pub(crate) fn sealing_pending(c: &Connection) -> parley_store::StoreResult<bool> {
+    c.query_row("SELECT EXISTS (SELECT 1 FROM sealing_pending)", [], |r| {
+        r.get(0)
+    })
+    .map_err(crate::db::sql_err)
 }

@@ -88,7 +88,8 @@ impl MasterKey {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(wrapped)
             .map_err(|_| CryptError::Corrupt)?;
-        let plain = open_with(&self.cipher(), &data_key_aad(id), &bytes[MAGIC.len() + 4..])?;
+        let body = bytes.get(MAGIC.len() + 4..).ok_or(CryptError::Corrupt)?;
+        let plain = open_with(&self.cipher(), &data_key_aad(id), body)?;
         plain.try_into().map_err(|_| CryptError::Corrupt)
     }
 
@@ -140,14 +141,14 @@ pub fn text_key_id(text: &str) -> Option<u32> {
     id.parse().ok()
 }
 
-/// A SQL `LIKE` pattern for text sealed under `key`.
-pub fn sealed_pattern(key: u32) -> String {
-    format!("{TEXT_PREFIX}{key}:%")
+/// How text sealed under `key` starts.
+pub fn sealed_prefix(key: u32) -> String {
+    format!("{TEXT_PREFIX}{key}:")
 }
 
-/// A SQL `LIKE` pattern for blind indexes.
-pub fn blind_pattern() -> String {
-    format!("{BLIND_PREFIX}%")
+/// How a blind index starts.
+pub fn blind_prefix() -> &'static str {
+    BLIND_PREFIX
 }
 
 /// The data keys of a database, unwrapped: values are sealed under the newest and opened under
@@ -225,7 +226,11 @@ impl Keyring {
             return Ok(data.to_vec());
         };
         let cipher = self.keys.get(&id).ok_or(CryptError::UnknownKey(id))?;
-        open_with(cipher, aad.as_bytes(), &data[MAGIC.len() + 4..])
+        open_with(
+            cipher,
+            aad.as_bytes(),
+            data.get(MAGIC.len() + 4..).unwrap_or_default(),
+        )
     }
 
     pub fn seal_text(&self, aad: &str, plain: &str) -> String {
@@ -279,22 +284,27 @@ pub fn seal_text(keys: Option<&Keyring>, aad: &str, plain: &str) -> String {
     }
 }
 
-/// Opens text that may be sealed; sealed text without a keyring is an error, not garbage.
+/// Opens text that may be sealed. Without a keyring nothing is sealed (a database with data keys
+/// does not open without its master key), so text that merely looks sealed is returned as it is.
 pub fn open_text(keys: Option<&Keyring>, aad: &str, text: &str) -> Result<String, CryptError> {
     match keys {
         Some(k) => k.open_text(aad, text),
-        None if text.starts_with(TEXT_PREFIX) => Err(CryptError::NoKey),
         None => Ok(text.to_string()),
     }
 }
 
-/// Opens bytes that may be sealed; sealed bytes without a keyring are an error.
+/// Opens bytes that may be sealed; as `open_text`, without a keyring they are returned as they are.
 pub fn open_bytes(keys: Option<&Keyring>, aad: &str, data: Vec<u8>) -> Result<Vec<u8>, CryptError> {
     match keys {
         Some(k) => k.open(aad, &data),
-        None if key_id(&data).is_some() => Err(CryptError::NoKey),
         None => Ok(data),
     }
+}
+
+/// Whether `text` is a value sealed under this keyring at `aad` (not plaintext that looks like
+/// one: a customer may well write `~pk:1:…`).
+pub fn opens(keys: &Keyring, aad: &str, text: &str) -> bool {
+    text_key_id(text).is_some() && keys.open_text(aad, text).is_ok()
 }
 
 /// The keyring for a database's stored data keys under the configured master key: none when
@@ -343,7 +353,7 @@ pub fn open_json(
     v: serde_json::Value,
 ) -> Result<serde_json::Value, CryptError> {
     match &v {
-        serde_json::Value::String(s) if s.starts_with(TEXT_PREFIX) => {
+        serde_json::Value::String(s) if keys.is_some() && s.starts_with(TEXT_PREFIX) => {
             let text = open_text(keys, aad, s)?;
             serde_json::from_str(&text).map_err(|_| CryptError::Corrupt)
         }
@@ -426,7 +436,8 @@ mod tests {
         assert_eq!(keys.open_text("x", "plain").unwrap(), "plain");
         // Another master key cannot unwrap the data keys.
         assert!(Keyring::open_keys(&MasterKey::generate(), &wrapped).is_err());
-        assert_eq!(open_text(None, "x", &sealed), Err(CryptError::NoKey));
+        // Without a keyring nothing is sealed: what looks sealed is plain text.
+        assert_eq!(open_text(None, "x", &sealed).unwrap(), sealed);
     }
 
     #[test]

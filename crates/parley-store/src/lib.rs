@@ -91,6 +91,9 @@ pub trait Store: Send + Sync + 'static {
     /// transaction (master key rotation); answers how many. Servers keep their unwrapped keys
     /// and need `new` once they restart.
     async fn rewrap_data_keys(&self, new: &crypt::MasterKey) -> StoreResult<u32>;
+    /// Marks the sealing of a database that held plaintext (`parley keys encrypt`) finished: its
+    /// files are sealed too, and servers may start on it.
+    async fn finish_sealing(&self) -> StoreResult<()>;
     /// Loads data keys another process added; answers whether there were any.
     async fn refresh_keys(&self) -> StoreResult<bool>;
     /// Seals again, under the current data key, the fields of up to `limit` records sealed under

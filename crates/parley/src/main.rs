@@ -244,7 +244,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             cfg.seal_existing = true;
             let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
-            let files = parley_server::keys::seal_files(&app).await?;
+            let files = parley_server::keys::seal_files(&app, true).await?;
+            app.store.finish_sealing().await?;
             println!("encryption at rest is on: every field sealed, and {files} files");
             Ok(())
         }

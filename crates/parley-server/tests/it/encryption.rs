@@ -221,11 +221,18 @@ async fn rotation_on(backend: Backend) {
 async fn encrypting_existing_on(backend: Backend) {
     let t = TestApp::spawn(backend).await;
     let (api, secret) = scenario(&t).await;
-    let (_, first) = t
-        .inbound(&api, &secret, PRIVATE[10], "m7", "one more")
-        .await;
-    let (t, refused, files) = t.encrypt_existing(MasterKey::generate()).await;
+    // Plain text that looks sealed is only text, before encryption and after.
+    let lookalike = "~pk:1:not sealed at all";
+    let (_, first) = t.inbound(&api, &secret, PRIVATE[10], "m7", lookalike).await;
+    let conv = first["conversation_id"].as_str().unwrap().to_string();
+    let timeline = format!("/api/v1/conversations/{conv}/timeline");
+    let (s, tl) = t.get(&timeline, &t.admin_token).await;
+    assert!(s == 200 && tl.to_string().contains(lookalike), "{tl}");
+    let (t, refused, unfinished, files) = t.encrypt_existing(MasterKey::generate()).await;
     assert!(refused.contains("keys encrypt"), "{refused}");
+    assert!(unfinished.contains("did not finish"), "{unfinished}");
+    let (s, tl) = t.get(&timeline, &t.admin_token).await;
+    assert!(s == 200 && tl.to_string().contains(lookalike), "{tl}");
     assert_eq!(files, 2);
     let at_rest = format!("{}{}", t.live_rows().await, t.raw_files());
     for secret in PRIVATE {

@@ -265,8 +265,9 @@ impl TestApp {
 
     /// Stops this server, turns encryption at rest on for its database as `parley keys encrypt`
     /// does, and starts one with the key. Also gives the error a server started with the key
-    /// before that gives, and how many files were sealed.
-    pub async fn encrypt_existing(mut self, key: MasterKey) -> (Self, String, u64) {
+    /// gives before that, the one it gives when the first run of `keys encrypt` stopped before
+    /// finishing (a second run finishes it), and how many files were sealed.
+    pub async fn encrypt_existing(mut self, key: MasterKey) -> (Self, String, String, u64) {
         self.shutdown().await;
         let mut cfg = config(self.database.clone());
         cfg.attachments_dir = self._dir.path().join("attachments");
@@ -276,10 +277,25 @@ impl TestApp {
             Err(e) => format!("{e:#}"),
         };
         cfg.seal_existing = true;
+        // A first run stops before it seals the files and says it finished.
+        drop(
+            parley_server::build(cfg.clone(), Arc::clone(&self.clock))
+                .await
+                .expect("encrypts"),
+        );
+        let mut serving = cfg.clone();
+        serving.seal_existing = false;
+        let unfinished = match parley_server::build(serving, Arc::clone(&self.clock)).await {
+            Ok(_) => String::new(),
+            Err(e) => format!("{e:#}"),
+        };
         let app = parley_server::build(cfg, Arc::clone(&self.clock))
             .await
-            .expect("encrypts");
-        let files = parley_server::keys::seal_files(&app).await.expect("files");
+            .expect("encrypts again");
+        let files = parley_server::keys::seal_files(&app, true)
+            .await
+            .expect("files");
+        app.store.finish_sealing().await.expect("finished");
         drop(app);
         let (db, dir, token) = (
             self.database.clone(),
@@ -287,7 +303,7 @@ impl TestApp {
             self.admin_token.clone(),
         );
         let t = Self::start(db, dir, Some(token), Arc::clone(&self.clock), Some(key)).await;
-        (t, refused, files)
+        (t, refused, unfinished, files)
     }
 
     /// The attachments folder's files, as text.

@@ -606,14 +606,7 @@ on_both!(
             200
         );
         assert_eq!(reply("Welcome back").await.0, 201);
-        // A clear request in words counts too.
-        assert_eq!(
-            post_signed(&t, &id, &sms("SMk5", "Please stop texting me."), TOKEN)
-                .await
-                .0,
-            200
-        );
-        assert_eq!(reply("Last one?").await.0, 422);
+        // Delivered before the next revocation arrives (which would stop it if still queued).
         let mut sent = Vec::new();
         // Up to 20 s: a loaded machine may take a while to deliver.
         for _ in 0..400 {
@@ -623,6 +616,16 @@ on_both!(
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        // A clear request in words counts too.
+        assert_eq!(
+            post_signed(&t, &id, &sms("SMk5", "Please stop texting me."), TOKEN)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(reply("Last one?").await.0, 422);
+        assert!(!sent.is_empty(), "Welcome back was never delivered");
+        let sent = fake.sent.lock().unwrap().clone();
         let bodies: Vec<String> = sent
             .iter()
             .filter_map(|f| f.iter().find(|(n, _)| n == "Body").map(|(_, v)| v.clone()))
