@@ -54,7 +54,7 @@ function entry(item) {
     const m = d.message;
     const status = item.delivery ? item.delivery.status : m.status;
     return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, m.body,
-      el("small", {}, m.direction === "outbound" ? ` · ${status}` : ""));
+      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""));
   }
   if (item.type === "note.created") return el("div", { class: "note" }, "Note: ", d.note.body);
   if (item.type === "conversation.updated") {
@@ -99,8 +99,11 @@ function connect() {
       loadList();
       const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
       if (conv === current) {
-        if (ev.type === "message.updated") openThread(current);
-        else { const log = $("#log"); log.append(entry(ev)); log.scrollTop = log.scrollHeight; }
+        // Updated in place: re-rendering the thread would lose what the agent is typing.
+        if (ev.type === "message.updated") {
+          const shown = document.querySelector(`[data-message="${ev.data.message_id}"] .status`);
+          if (shown) shown.textContent = ` · ${ev.data.status}`;
+        } else { const log = $("#log"); log.append(entry(ev)); log.scrollTop = log.scrollHeight; }
       }
     }
   };

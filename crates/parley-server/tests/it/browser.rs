@@ -161,9 +161,34 @@ impl Browser {
         std::fs::write(std::path::Path::new(&dir).join(name), bytes).expect("screenshot saved");
     }
 
+    /// An element of the page, once it exists.
+    async fn element(&self, selector: &str) -> String {
+        let script = format!("return document.querySelector({selector:?});");
+        for _ in 0..100 {
+            let v = self.eval(&script).await;
+            if let Some(id) = v.get(ELEMENT).and_then(Value::as_str) {
+                return id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {selector}");
+    }
+
+    /// The text of the page's `selector`, once it contains `want`.
+    async fn wait_for_page_text(&self, selector: &str, want: &str) -> String {
+        let script =
+            format!("const e = document.querySelector({selector:?}); return e ? e.innerText : '';");
+        self.wait_for(&script, want).await
+    }
+
     /// The text of the widget's message log, once it contains `want`.
     async fn wait_for_text(&self, want: &str) -> String {
         let script = "const h = document.querySelector('parley-chat'); const l = h && h.shadowRoot && h.shadowRoot.querySelector('.log'); return l ? l.innerText : '';";
+        self.wait_for(script, want).await
+    }
+
+    /// What `script` answers, once it contains `want`.
+    async fn wait_for(&self, script: &str, want: &str) -> String {
         let mut text = String::new();
         for _ in 0..100 {
             text = self
@@ -177,7 +202,7 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the widget never showed {want:?}; it shows {text:?}");
+        panic!("the page never showed {want:?}; it shows {text:?}");
     }
 }
 
@@ -281,4 +306,87 @@ async fn a_visitor_chats_through_the_widget_in_chromium() {
     let log = b.wait_for_text("Hello! How can I help?").await;
     assert!(log.contains("Hello from the browser"), "{log}");
     b.screenshot("widget.png").await;
+}
+
+/// The agent app in Chromium: signing in through the form, a customer's SMS appearing in the
+/// list without a reload, the thread, and a reply whose delivery status changes in place while a
+/// draft waits in the composer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_answers_a_customer_in_chromium() {
+    use crate::twilio::{fake_twilio, form, post_signed, SID, TOKEN};
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (base, fake) = fake_twilio().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Support line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let inbox = inbox["id"].as_str().unwrap().to_string();
+    let sms = |sid: &str, body: &str| {
+        form(&[
+            ("MessageSid", sid),
+            ("AccountSid", SID),
+            ("From", "+15558675310"),
+            ("To", "+15017122661"),
+            ("Body", body),
+            ("NumMedia", "0"),
+        ])
+    };
+    let b = Browser::start(&driver).await;
+    b.open(&format!("{}/", t.base)).await;
+    let email = b.element("#sign-in input[name=email]").await;
+    b.type_into(&email, "admin@acme.test").await;
+    let password = b.element("#sign-in input[name=password]").await;
+    b.type_into(&password, "admin-password\u{E007}").await;
+    b.wait_for_page_text("#who", "Admin").await;
+    let form_shown = b
+        .eval("return getComputedStyle(document.querySelector('#sign-in')).display;")
+        .await;
+    assert_eq!(form_shown, "none", "the sign-in form stays on screen");
+
+    // A customer texts; the list shows it without a reload.
+    let (s, _) = post_signed(&t, &inbox, &sms("SMa1", "Where is my order?"), TOKEN).await;
+    assert_eq!(s, 200);
+    b.wait_for_page_text("#list", "Where is my order?").await;
+    let row = b.element("#list a[data-id]").await;
+    b.click(&row).await;
+    b.wait_for_page_text("#thread", "Where is my order?").await;
+
+    // The reply goes out; the customer writing again keeps the agent's next draft.
+    let compose = b.element("#compose").await;
+    b.type_into(&compose, "It ships today").await;
+    let reply = b.element("#thread form button").await;
+    b.click(&reply).await;
+    b.wait_for_page_text("#thread", "It ships today · sent")
+        .await;
+    let compose = b.element("#compose").await;
+    b.type_into(&compose, "Anything else?").await;
+    let (s, _) = post_signed(&t, &inbox, &sms("SMa2", "Thanks!"), TOKEN).await;
+    assert_eq!(s, 200);
+    b.wait_for_page_text("#thread", "Thanks!").await;
+
+    // Twilio reports the reply delivered: its status changes in place, the draft stays.
+    // The fake numbers the messages it accepts.
+    let sid = format!("SM{:032}", fake.bodies().len());
+    let status = form(&[
+        ("MessageSid", sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", SID),
+        ("From", "+15017122661"),
+        ("To", "+15558675310"),
+    ]);
+    assert_eq!(post_signed(&t, &inbox, &status, TOKEN).await.0, 200);
+    b.wait_for_page_text("#thread", "It ships today · delivered")
+        .await;
+    let draft = b
+        .eval("return document.querySelector('#compose').value;")
+        .await;
+    assert_eq!(draft, "Anything else?", "a status change lost the draft");
+    b.screenshot("inbox.png").await;
 }
