@@ -1,8 +1,25 @@
-// The small agent app: sign in, a live conversation list, a thread with reply and note.
-// It talks only to the public API and the realtime socket.
+// The small agent app: sign in, views of the inbox with live counts, a live conversation list,
+// a thread with reply and note. It talks only to the public API and the realtime socket.
 const $ = (s) => document.querySelector(s);
 let csrf = sessionStorage.getItem("csrf") || "";
 let current = null;
+
+// What the app says, in one place so it can be translated.
+const T = {
+  mine: "Mine", unassigned: "Unassigned", open: "All open", pending: "Pending", snoozed: "Snoozed",
+  resolved: "Resolved", customer: "Customer", waiting: "waiting", nobody: "unassigned",
+};
+// The views: the query each lists, and where its count is in `/conversations/counts`.
+const BASE_VIEWS = [
+  { key: "mine", query: "status=open&assignee=me", count: (c) => c.mine },
+  { key: "unassigned", query: "status=open&assignee=none", count: (c) => c.unassigned },
+  { key: "open", query: "status=open", count: (c) => c.statuses.open },
+  { key: "pending", query: "status=pending", count: (c) => c.statuses.pending },
+  { key: "snoozed", query: "status=snoozed", count: (c) => c.statuses.snoozed },
+  { key: "resolved", query: "status=resolved", count: (c) => c.statuses.resolved },
+];
+let view = BASE_VIEWS[2];
+let inboxes = [], teams = [], users = [];
 
 async function api(path, opts = {}) {
   const headers = { "content-type": "application/json" };
@@ -38,13 +55,48 @@ function showSignIn() {
   $("#sign-out").hidden = true;
 }
 
+// The views with their counts: the fixed ones, then each inbox, team and label.
+async function loadViews() {
+  const c = await api("/api/v1/conversations/counts");
+  const views = [
+    ...BASE_VIEWS.map((v) => ({ ...v, label: T[v.key], n: v.count(c) || 0 })),
+    ...inboxes.map((i) => ({ key: `inbox:${i.id}`, label: i.name, query: `status=open&inbox=${i.id}`, n: c.inboxes[i.id] || 0 })),
+    ...teams.map((t) => ({ key: `team:${t.id}`, label: t.name, query: `status=open&team=${t.id}`, n: c.teams[t.id] || 0 })),
+    ...Object.keys(c.labels).map((l) => ({ key: `label:${l}`, label: `#${l}`, query: `status=open&label=${encodeURIComponent(l)}`, n: c.labels[l] })),
+  ];
+  $("#views").replaceChildren(...views.map((v) => el("li", {},
+    el("button", { type: "button", class: "view", "data-view": v.key, "aria-pressed": v.key === view.key ? "true" : "false",
+      onclick: () => { view = v; loadViews(); loadList(); } },
+    v.label, " ", el("span", { class: "count" }, String(v.n))))));
+}
+
+// Several events often arrive together: the counts are read once for them.
+let countsDue = null;
+function refreshViews() {
+  clearTimeout(countsDue);
+  countsDue = setTimeout(loadViews, 150);
+}
+
+function channelOf(inboxId) {
+  const i = inboxes.find((x) => x.id === inboxId);
+  return i ? `${i.name} · ${i.kind}` : "";
+}
+
+function assigneeOf(id) {
+  if (!id) return T.nobody;
+  const u = users.find((x) => x.id === id);
+  return u ? u.name : "";
+}
+
 async function loadList() {
-  const page = await api(`/api/v1/conversations?${$("#filter").value}&limit=100`);
+  const page = await api(`/api/v1/conversations?${view.query}&sort=${$("#sort").value}&limit=100`);
   const list = $("#list");
   list.replaceChildren(...page.items.map((c) => el("li", {},
     el("a", { href: "#", "data-id": c.id, "aria-current": c.id === current ? "true" : "false", onclick: (e) => { e.preventDefault(); openThread(c.id); } },
-      el("strong", {}, c.contact_name || "Customer"), " ",
-      el("span", { class: "muted" }, c.waiting_since ? `waiting ${ago(c.waiting_since)}` : c.status),
+      el("strong", {}, c.contact_name || T.customer), " ",
+      el("span", { class: "muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : c.status),
+      el("br"), el("span", { class: "channel muted" }, channelOf(c.inbox_id)), " · ",
+      el("span", { class: "assignee muted" }, assigneeOf(c.assignee_id)),
       el("br"), el("span", { class: "preview" }, c.last_message || "")))));
 }
 
@@ -97,6 +149,7 @@ function connect() {
     const ev = JSON.parse(e.data);
     if (["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated"].includes(ev.type)) {
       loadList();
+      refreshViews();
       const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
       if (conv === current) {
         // Updated in place: re-rendering the thread would lose what the agent is typing.
@@ -117,7 +170,9 @@ async function start() {
     $("#sign-in").hidden = true;
     $("#inbox").hidden = false;
     $("#sign-out").hidden = false;
-    await loadList();
+    const [ib, tm, us] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/teams"), api("/api/v1/users")]);
+    [inboxes, teams, users] = [ib.items || ib, tm.items || tm, us.items || us];
+    await Promise.all([loadViews(), loadList()]);
     connect();
   } catch (_) { showSignIn(); }
 }
@@ -133,5 +188,5 @@ $("#sign-in").addEventListener("submit", async (e) => {
   start();
 });
 $("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });
-$("#filter").addEventListener("change", loadList);
+$("#sort").addEventListener("change", loadList);
 start();

@@ -206,3 +206,56 @@ pub(crate) async fn events_since(
     .map(|r| rows::event(tx.keys(), r))
     .collect()
 }
+
+pub(crate) async fn counts(tx: &Tx<'_>, scope: &Scope) -> StoreResult<ConversationCounts> {
+    let (all, inboxes) = scope_params(scope);
+    let ws = scope.workspace.as_uuid();
+    let visible = "($2 OR c.inbox_id = ANY($3))";
+    let mut out = ConversationCounts::default();
+    let rows = query(
+        tx,
+        &format!(
+            "SELECT c.status, COUNT(*), COUNT(*) FILTER (WHERE c.assignee_id = $4), \
+             COUNT(*) FILTER (WHERE c.assignee_id IS NULL) \
+             FROM conversation c WHERE c.workspace_id = $1 AND {visible} GROUP BY c.status"
+        ),
+        &[&ws, &all, &inboxes, &scope.user.as_uuid()],
+    )
+    .await?;
+    for r in &rows {
+        let (status, n, mine, unassigned): (String, i64, i64, i64) =
+            (get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?);
+        if status == "open" {
+            (out.mine, out.unassigned) = (mine as u64, unassigned as u64);
+        }
+        out.statuses.insert(status, n as u64);
+    }
+    for (sql, into) in [
+        (
+            format!(
+                "SELECT c.inbox_id::text, COUNT(*) FROM conversation c \
+                 WHERE c.workspace_id = $1 AND c.status = 'open' AND {visible} GROUP BY c.inbox_id"
+            ),
+            &mut out.inboxes,
+        ),
+        (
+            format!(
+                "SELECT c.team_id::text, COUNT(*) FROM conversation c WHERE c.workspace_id = $1 \
+                 AND c.status = 'open' AND c.team_id IS NOT NULL AND {visible} GROUP BY c.team_id"
+            ),
+            &mut out.teams,
+        ),
+        (
+            format!(
+                "SELECT l.label, COUNT(*) FROM conversation_label l JOIN conversation c ON c.id = l.conversation_id \
+                 WHERE c.workspace_id = $1 AND c.status = 'open' AND {visible} GROUP BY l.label"
+            ),
+            &mut out.labels,
+        ),
+    ] {
+        for r in &query(tx, &sql, &[&ws, &all, &inboxes]).await? {
+            into.insert(get(r, 0)?, get::<i64>(r, 1)? as u64);
+        }
+    }
+    Ok(out)
+}

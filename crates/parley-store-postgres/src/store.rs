@@ -619,6 +619,13 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { queries::counts(tx, &scope).await }))
+            .await
+    }
+
     async fn conversation(
         &self,
         scope: &Scope,

@@ -926,3 +926,49 @@ pub(crate) fn conversation_by_external_ids(
     }
     Ok(newest.map(|n| n.1))
 }
+
+pub(crate) fn counts(c: &Connection, scope: &Scope) -> StoreResult<ConversationCounts> {
+    let visible = scope_filter(scope, "c.inbox_id");
+    let ws = scope.workspace.to_string();
+    let mut out = ConversationCounts::default();
+    let rows: Vec<(String, i64, i64, i64)> = c
+        .prepare_cached(&format!(
+            "SELECT c.status, COUNT(*), COALESCE(SUM(c.assignee_id = ?2), 0), COALESCE(SUM(c.assignee_id IS NULL), 0) \
+             FROM conversation c WHERE c.workspace_id = ?1{visible} GROUP BY c.status"
+        ))
+        .map_err(sql_err)?
+        .query_map(params![ws, scope.user.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)?;
+    for (status, n, mine, unassigned) in rows {
+        if status == "open" {
+            (out.mine, out.unassigned) = (mine as u64, unassigned as u64);
+        }
+        out.statuses.insert(status, n as u64);
+    }
+    let open = |sql: String| -> StoreResult<std::collections::BTreeMap<String, u64>> {
+        c.prepare_cached(&sql)
+            .map_err(sql_err)?
+            .query_map([&ws], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sql_err)
+    };
+    out.inboxes = open(format!(
+        "SELECT c.inbox_id, COUNT(*) FROM conversation c WHERE c.workspace_id = ?1 AND c.status = 'open'{visible} GROUP BY c.inbox_id"
+    ))?;
+    out.teams = open(format!(
+        "SELECT c.team_id, COUNT(*) FROM conversation c WHERE c.workspace_id = ?1 AND c.status = 'open' \
+         AND c.team_id IS NOT NULL{visible} GROUP BY c.team_id"
+    ))?;
+    out.labels = open(format!(
+        "SELECT l.label, COUNT(*) FROM conversation_label l JOIN conversation c ON c.id = l.conversation_id \
+         WHERE c.workspace_id = ?1 AND c.status = 'open'{visible} GROUP BY l.label"
+    ))?;
+    Ok(out)
+}

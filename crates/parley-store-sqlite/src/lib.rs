@@ -644,6 +644,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| conversations::counts(c, &scope))
+            .await
+    }
+
     async fn conversation(
         &self,
         scope: &Scope,

@@ -63,6 +63,7 @@ macro_rules! conformance_tests {
             the_gate_reads_its_facts_and_silent_numbers_are_listed,
             retention_removes_old_content_and_keeps_the_timeline,
             erasure_anonymises_and_keeps_revocations,
+            counts_follow_the_views_and_the_scope,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

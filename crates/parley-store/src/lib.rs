@@ -339,6 +339,8 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         q: &ConversationQuery,
     ) -> StoreResult<Page<ConversationView>>;
+    /// How many conversations each view of the inbox holds for the scope (its user's "mine").
+    async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts>;
     async fn conversation(
         &self,
         scope: &Scope,

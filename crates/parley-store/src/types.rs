@@ -503,6 +503,21 @@ pub struct InactiveContact {
     pub created_at: Timestamp,
 }
 
+/// How many conversations each view of the inbox holds, among those the scope may see.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ConversationCounts {
+    /// Open and assigned to the scope's user.
+    pub mine: u64,
+    /// Open and assigned to nobody.
+    pub unassigned: u64,
+    /// By status (`open`, `pending`, `snoozed`, `resolved`; absent: none).
+    pub statuses: std::collections::BTreeMap<String, u64>,
+    /// Open ones by inbox id, team id and label.
+    pub inboxes: std::collections::BTreeMap<String, u64>,
+    pub teams: std::collections::BTreeMap<String, u64>,
+    pub labels: std::collections::BTreeMap<String, u64>,
+}
+
 /// The files a message lists, for re-sealing them under a new key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageFiles {

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 mod dispatch;
 mod gate;
+mod inbox;
 mod privacy;
 
 #[derive(clap::Subcommand)]
@@ -27,6 +28,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// One compliance decision (consent, channel, quiet hours) without the store read
     Gate(gate::GateArgs),
+    /// The agent app's first screen: the first page of open conversations and the views' counts
+    Inbox(inbox::InboxArgs),
     /// Erasing contacts, searching them and reading their consent, in plaintext or sealed
     Privacy(privacy::PrivacyArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
@@ -68,6 +71,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dispatch(args) => dispatch::dispatch(args).await,
         BenchCommand::Gate(args) => gate::gate(args),
         BenchCommand::Privacy(args) => privacy::privacy(args).await,
+        BenchCommand::Inbox(args) => inbox::inbox(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

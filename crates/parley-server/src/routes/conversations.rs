@@ -97,6 +97,13 @@ fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError
     Ok(out)
 }
 
+/// `GET /api/v1/conversations/counts`: how many conversations each view of the inbox holds for
+/// the caller (mine, unassigned, by status; open ones by inbox, team and label).
+pub async fn counts(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let counts = app.store.conversation_counts(&p.scope()).await?;
+    Ok(Json(serde_json::to_value(counts).unwrap_or_default()))
+}
+
 pub async fn list_conversations(
     State(app): State<App>,
     Auth(p): Auth,

@@ -151,6 +151,7 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid())])),
         route!(get "/api/v1/contacts/{id}/conversations" => k::contact_conversations, "contacts", Member, "A contact's conversations in inboxes you work"),
         route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor"),
+        route!(get "/api/v1/conversations/counts" => c::counts, "conversations", Member, "How many conversations each view holds for you: mine and unassigned (open), by status, and open ones by inbox, team and label"),
         route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = obj(&[("inbox_id", uuid()), ("contact_id", uuid()), ("body", string())], &[])),
         route!(get "/api/v1/conversations/{id}" => c::get_conversation, "conversations", Member, "One conversation"),
         route!(patch "/api/v1/conversations/{id}" => c::update_conversation, "conversations", Member, "Change priority or status", body = c::patch_schema()),

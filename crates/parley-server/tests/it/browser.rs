@@ -354,6 +354,22 @@ async fn an_agent_answers_a_customer_in_chromium() {
     let (s, _) = post_signed(&t, &inbox, &sms("SMa1", "Where is my order?"), TOKEN).await;
     assert_eq!(s, 200);
     b.wait_for_page_text("#list", "Where is my order?").await;
+    let counts = "return [...document.querySelectorAll('#views .view')].map(v => v.dataset.view + '=' + v.querySelector('.count').textContent).join(' ');";
+    b.wait_for(counts, "mine=0 unassigned=1 open=1").await;
+    // Assigned elsewhere (another agent's screen, the API): the counts follow without a reload.
+    let (_, me) = t.get("/api/v1/me", &t.admin_token).await;
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/assign"),
+            &t.admin_token,
+            json!({ "assignee_id": me["id"] }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    b.wait_for(counts, "mine=1 unassigned=0 open=1").await;
+    b.wait_for_page_text("#list", "Admin").await;
     let row = b.element("#list a[data-id]").await;
     b.click(&row).await;
     b.wait_for_page_text("#thread", "Where is my order?").await;

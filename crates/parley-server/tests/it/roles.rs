@@ -66,6 +66,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/api/v1/contacts/{id}/messages", [401, 422, 422, 422, 422]),
     ("get", "/api/v1/contacts/{id}/conversations", [401, 404, 404, 404, 404]),
     ("get", "/api/v1/conversations", [401, 200, 200, 200, 200]),
+    ("get", "/api/v1/conversations/counts", [401, 200, 200, 200, 200]),
     ("post", "/api/v1/conversations", [401, 422, 422, 422, 422]),
     ("get", "/api/v1/conversations/{id}", [401, 404, 404, 404, 404]),
     ("patch", "/api/v1/conversations/{id}", [401, 422, 422, 422, 422]),

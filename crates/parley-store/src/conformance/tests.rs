@@ -1984,3 +1984,66 @@ pub async fn erasure_anonymises_and_keeps_revocations(h: Harness) {
         Err(StoreError::NotFound)
     ));
 }
+
+pub async fn counts_follow_the_views_and_the_scope(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let admin = admin_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    let b = s
+        .apply_inbound(inbound(w.inbox, "c2", Some("m2"), "Hi", t(1)))
+        .await
+        .unwrap();
+    let c = s
+        .apply_inbound(inbound(w.other_inbox, "c3", Some("m3"), "Hi", t(2)))
+        .await
+        .unwrap();
+    let d = s
+        .apply_inbound(inbound(w.other_inbox, "c4", Some("m4"), "Hi", t(3)))
+        .await
+        .unwrap();
+    let assign = Command::Assign {
+        assignee: Some(w.agent),
+        team: None,
+    };
+    s.act(&admin, b.conversation_id, w.admin, assign, t(4))
+        .await
+        .unwrap();
+    let vip = Command::Labels {
+        add: vec!["vip".into()],
+        remove: vec![],
+    };
+    s.act(&admin, b.conversation_id, w.admin, vip.clone(), t(4))
+        .await
+        .unwrap();
+    s.act(&admin, c.conversation_id, w.admin, vip, t(4))
+        .await
+        .unwrap();
+    let resolve = Command::SetStatus {
+        to: Status::Resolved,
+        snoozed_until: None,
+    };
+    s.act(&admin, d.conversation_id, w.admin, resolve, t(5))
+        .await
+        .unwrap();
+    let _ = a;
+
+    let all = s.conversation_counts(&admin).await.unwrap();
+    assert_eq!((all.mine, all.unassigned), (0, 2));
+    assert_eq!(all.statuses.get("open"), Some(&3));
+    assert_eq!(all.statuses.get("resolved"), Some(&1));
+    assert_eq!(all.inboxes.get(&w.inbox.to_string()), Some(&2));
+    assert_eq!(all.inboxes.get(&w.other_inbox.to_string()), Some(&1));
+    assert_eq!(all.labels.get("vip"), Some(&2));
+    // The agent works one inbox: only its conversations count, and "mine" is theirs.
+    let agent = agent_scope(s, &w).await;
+    let theirs = s.conversation_counts(&agent).await.unwrap();
+    assert_eq!((theirs.mine, theirs.unassigned), (1, 1));
+    assert_eq!(theirs.statuses.get("open"), Some(&2));
+    assert_eq!(theirs.statuses.get("resolved"), None);
+    assert_eq!(theirs.labels.get("vip"), Some(&1));
+    assert_eq!(theirs.inboxes.len(), 1);
+}

@@ -1,0 +1,133 @@
+//! `parley bench inbox`: the agent app's first screen on a busy workspace. The store's time for
+//! the first page of the open conversations (each sort) and for the views' counts, with
+//! thousands of open conversations.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use parley_core::contact::IdentityKind;
+use parley_core::role::Role;
+use parley_core::Timestamp;
+use parley_server::Database;
+use parley_store::{ConversationQuery, InboundMessage, NewInbox, NewUser, Sort};
+
+#[derive(clap::Args)]
+pub struct InboxArgs {
+    /// Run on PostgreSQL: an admin URL; a fresh database is created under it
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Open conversations in the workspace
+    #[arg(long, default_value_t = 10_000)]
+    conversations: usize,
+    /// Timed reads of each kind (the median is reported)
+    #[arg(long, default_value_t = 9)]
+    runs: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let database = match &args.postgres {
+        Some(admin) => Database::Postgres {
+            url: parley_store_postgres::testing::fresh_database(admin)
+                .await
+                .context("creating a database for the bench")?
+                .into(),
+        },
+        None => Database::Sqlite {
+            path: dir.path().join("parley.db"),
+            durable: true,
+        },
+    };
+    let store =
+        parley_server::open_store(&database, parley_store::null_sink(), None, false).await?;
+    let t0 = Timestamp(1_800_000_000_000);
+    let admin = NewUser {
+        email: "bench@parley.test".into(),
+        name: "Bench".into(),
+        password_hash: "-".into(),
+        role: Role::Admin,
+    };
+    let (ws, user) = store.create_workspace("Bench", "UTC", admin, t0).await?;
+    let inbox = store
+        .create_inbox(
+            ws.id,
+            NewInbox {
+                name: "Support".into(),
+                kind: "api".into(),
+                settings: serde_json::json!({ "callback_url": "http://127.0.0.1:9/cb" }),
+                secret: "bench".into(),
+            },
+            t0,
+        )
+        .await?;
+    let started = Instant::now();
+    // Sent in parallel, so the store commits them in groups as it would under load.
+    let mut pending = Vec::new();
+    for who in 0..args.conversations {
+        let store = store.clone();
+        let m = InboundMessage {
+            inbox_id: inbox.id,
+            identity_kind: IdentityKind::Api,
+            sender_external_id: format!("c{who}"),
+            sender_name: Some(format!("Customer {who}")),
+            sender_email: None,
+            sender_phone: None,
+            external_id: Some(format!("m{who}")),
+            body: format!("Where is my order {who}?"),
+            meta: None,
+            at: Timestamp(t0.0 + who as i64),
+            thread: None,
+        };
+        pending.push(tokio::spawn(async move { store.apply_inbound(m).await }));
+        if pending.len() == 256 {
+            for p in pending.drain(..) {
+                p.await??;
+            }
+        }
+    }
+    for p in pending {
+        p.await??;
+    }
+    println!(
+        "set up {} open conversations in {:.1} s",
+        args.conversations,
+        started.elapsed().as_secs_f64()
+    );
+    let scope = store.principal(ws.id, user.id).await?.scope();
+    for sort in [Sort::Waiting, Sort::Activity, Sort::Priority] {
+        let q = ConversationQuery {
+            statuses: vec![parley_core::conversation::Status::Open],
+            sort,
+            limit: 50,
+            ..ConversationQuery::default()
+        };
+        let mut ms = Vec::new();
+        for _ in 0..args.runs {
+            let timed = Instant::now();
+            let page = store.list_conversations(&scope, &q).await?;
+            ms.push(timed.elapsed().as_secs_f64() * 1e3);
+            anyhow::ensure!(
+                page.items.len() == 50.min(args.conversations),
+                "a short page"
+            );
+        }
+        println!(
+            "first page of 50, sorted {sort:?}: median {:.2} ms",
+            median(ms)
+        );
+    }
+    let mut ms = Vec::new();
+    for _ in 0..args.runs {
+        let timed = Instant::now();
+        let c = store.conversation_counts(&scope).await?;
+        ms.push(timed.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(c.unassigned as usize == args.conversations, "counts {c:?}");
+    }
+    println!("the views' counts: median {:.2} ms", median(ms));
+    Ok(())
+}
