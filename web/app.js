@@ -19,7 +19,13 @@ const BASE_VIEWS = [
   { key: "resolved", query: "status=resolved", count: (c) => c.statuses.resolved },
 ];
 let view = BASE_VIEWS[2];
-let inboxes = [], teams = [], users = [];
+let inboxes = [], teams = [], users = [], me = null;
+const ENCODINGS = { gsm7: "GSM-7", ucs2: "UCS-2 (Unicode)" };
+const SNOOZES = [
+  ["1h", "For an hour", () => new Date(Date.now() + 3600e3)],
+  ["tomorrow", "Until tomorrow 9:00", () => { const d = new Date(); d.setDate(d.getDate() + 1); d.setHours(9, 0, 0, 0); return d; }],
+  ["week", "For a week", () => new Date(Date.now() + 7 * 86400e3)],
+];
 
 async function api(path, opts = {}) {
   const headers = { "content-type": "application/json" };
@@ -122,26 +128,94 @@ function entry(item) {
   return el("div");
 }
 
+// What the compliance gate and the channel's window say about a reply now, before it is written.
+async function showVerdict(id) {
+  const ch = await api(`/api/v1/conversations/${id}/channel`);
+  if (id !== current) return;
+  const v = ch.compliance.conversational || { verdict: "allow" };
+  const reply = document.querySelector("#reply");
+  const say = document.querySelector("#verdict");
+  if (!reply || !say) return;
+  reply.disabled = v.verdict === "deny";
+  say.className = v.verdict === "allow" ? "muted" : "warning";
+  say.textContent = v.verdict === "allow" ? (ch.window.reason || "") : v.verdict === "hold" ? `Held until ${new Date(v.until).toLocaleString()}: ${v.reason}` : v.reason;
+  document.querySelector("#thread").dataset.kind = ch.kind;
+}
+
+// The SMS encoding and segments a draft costs, as the agent types.
+let costDue = null;
+function showCost(box) {
+  clearTimeout(costDue);
+  const out = document.querySelector("#cost");
+  if (!out || document.querySelector("#thread").dataset.kind !== "twilio") return;
+  costDue = setTimeout(async () => {
+    if (!box.value) { out.textContent = ""; return; }
+    const c = await api("/api/v1/sms/segments", { method: "POST", body: JSON.stringify({ text: box.value }) });
+    out.textContent = `${ENCODINGS[c.encoding] || c.encoding} · ${c.segments} segment${c.segments === 1 ? "" : "s"} · ${c.remaining} left`;
+  }, 150);
+}
+
+const act = (id, path, body) => api(`/api/v1/conversations/${id}/${path}`, { method: "POST", body: JSON.stringify(body || {}) });
+
 async function openThread(id) {
   current = id;
   const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=200`)]);
   const log = el("div", { id: "log" }, ...tl.items.map(entry));
-  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3" });
+  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3", oninput: () => showCost(box) });
   const send = (kind) => async (e) => {
     e.preventDefault();
     if (!box.value.trim()) return;
-    await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify({ body: box.value }) });
-    box.value = "";
+    try {
+      await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify({ body: box.value }) });
+      box.value = "";
+      showCost(box);
+    } catch (err) { document.querySelector("#verdict").textContent = err.message; }
   };
   const status = conv.status === "resolved"
-    ? el("button", { onclick: () => api(`/api/v1/conversations/${id}/reopen`, { method: "POST" }) }, "Reopen")
-    : el("button", { onclick: () => api(`/api/v1/conversations/${id}/resolve`, { method: "POST" }) }, "Resolve");
+    ? el("button", { id: "status-action", onclick: () => act(id, "reopen") }, "Reopen")
+    : el("button", { id: "status-action", onclick: () => act(id, "resolve") }, "Resolve");
+  const priority = el("select", { "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }) },
+    ...["urgent", "high", "normal", "low"].map((p) => { const o = el("option", { value: p }, p); if (p === conv.priority) o.selected = true; return o; }));
+  const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => { const s = SNOOZES.find((x) => x[0] === e.target.value); if (s) act(id, "snooze", { until: s[2]().toISOString() }); } },
+    el("option", { value: "" }, "Snooze…"), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
+  const label = el("input", { "aria-label": "Add a label", placeholder: "label", size: "10" });
+  const labels = el("span", { class: "labels" }, ...conv.labels.map((l) => el("button", { type: "button", class: "chip", title: "Remove", onclick: () => api(`/api/v1/conversations/${id}/labels/${encodeURIComponent(l)}`, { method: "DELETE" }) }, `#${l} ×`)));
+  const actions = el("div", { class: "actions" }, status,
+    el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }) }, "Assign to me"),
+    priority, snooze, labels,
+    el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }); label.value = ""; } }, label));
   $("#thread").replaceChildren(
-    el("h2", {}, conv.contact_name || "Customer", " ", el("span", { class: "muted" }, conv.status)), status, log,
-    el("form", { onsubmit: send("messages") }, box, el("button", {}, "Reply"), el("button", { type: "button", onclick: send("notes") }, "Add note")));
+    el("h2", {}, conv.contact_name || T.customer, " ", el("span", { class: "muted" }, conv.status), " ",
+      el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`)),
+    actions, log,
+    el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
+    el("form", { onsubmit: send("messages") }, box, el("button", { id: "reply" }, "Reply"), el("button", { type: "button", onclick: send("notes") }, "Add note")),
+    el("p", { id: "cost", class: "muted", "aria-live": "polite" }));
   log.scrollTop = log.scrollHeight;
   loadList();
+  showVerdict(id);
 }
+
+// Keyboard shortcuts, when the agent is not typing; `?` lists them.
+const SHORTCUTS = [
+  ["j", "Next conversation", () => step(1)],
+  ["k", "Previous conversation", () => step(-1)],
+  ["r", "Write a reply", () => { const b = document.querySelector("#compose"); if (b) b.focus(); }],
+  ["a", "Assign to me", () => current && act(current, "assign", { assignee_id: me.id })],
+  ["e", "Resolve or reopen", () => { const b = document.querySelector("#status-action"); if (b) b.click(); }],
+  ["?", "Show these shortcuts", () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); }],
+];
+function step(by) {
+  const rows = [...document.querySelectorAll("#list a[data-id]")];
+  const at = rows.findIndex((r) => r.dataset.id === current);
+  const next = rows[Math.min(rows.length - 1, Math.max(0, at + by))];
+  if (next) openThread(next.dataset.id);
+}
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || ["INPUT", "TEXTAREA", "SELECT"].includes(e.target.tagName)) return;
+  const s = SHORTCUTS.find(([k]) => k === e.key);
+  if (s && !$("#inbox").hidden) { e.preventDefault(); s[2](); }
+});
 
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime`);
@@ -150,6 +224,9 @@ function connect() {
     if (["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated"].includes(ev.type)) {
       loadList();
       refreshViews();
+      const about = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
+      // A customer writing, opting out or a status change can change what a reply may do.
+      if (about === current && ev.type !== "message.updated") showVerdict(current);
       const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
       if (conv === current) {
         // Updated in place: re-rendering the thread would lose what the agent is typing.
@@ -165,7 +242,7 @@ function connect() {
 
 async function start() {
   try {
-    const me = await api("/api/v1/me");
+    me = await api("/api/v1/me");
     $("#who").textContent = `${me.name} (${me.role})`;
     $("#sign-in").hidden = true;
     $("#inbox").hidden = false;
@@ -189,4 +266,5 @@ $("#sign-in").addEventListener("submit", async (e) => {
 });
 $("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });
 $("#sort").addEventListener("change", loadList);
+$("#shortcuts").replaceChildren(...SHORTCUTS.flatMap(([k, what]) => [el("dt", {}, k), el("dd", {}, what)]));
 start();

@@ -377,7 +377,13 @@ async fn an_agent_answers_a_customer_in_chromium() {
     // The reply goes out; the customer writing again keeps the agent's next draft.
     let compose = b.element("#compose").await;
     b.type_into(&compose, "It ships today").await;
-    let reply = b.element("#thread form button").await;
+    // What the draft costs as an SMS.
+    b.wait_for_page_text("#cost", "GSM-7 · 1 segment").await;
+    b.type_into(&compose, " 🚚").await;
+    b.wait_for_page_text("#cost", "UCS-2").await;
+    b.eval("const c = document.querySelector('#compose'); c.value = 'It ships today'; c.dispatchEvent(new Event('input')); return null;")
+        .await;
+    let reply = b.element("#reply").await;
     b.click(&reply).await;
     b.wait_for_page_text("#thread", "It ships today · sent")
         .await;
@@ -405,4 +411,41 @@ async fn an_agent_answers_a_customer_in_chromium() {
         .await;
     assert_eq!(draft, "Anything else?", "a status change lost the draft");
     b.screenshot("inbox.png").await;
+
+    // A label from the thread: a view for it appears, with its count; priority from the thread.
+    let label = b.element(".add-label input").await;
+    b.type_into(&label, "vip\u{E007}").await;
+    b.wait_for(counts, "label:vip=1").await;
+    b.eval("const p = document.querySelector('select[aria-label=Priority]'); p.value = 'high'; p.dispatchEvent(new Event('change')); return null;")
+        .await;
+    let mut priority = Value::Null;
+    for _ in 0..100 {
+        let (_, c) = t
+            .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+            .await;
+        priority = c["priority"].clone();
+        if priority == "high" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(priority, "high");
+
+    // `?` lists the shortcuts.
+    b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: '?' })); return null;")
+        .await;
+    let open = b.eval("return document.querySelector('#help').open;").await;
+    assert_eq!(open, true, "? did not open the shortcuts");
+    b.wait_for_page_text("#help", "Assign to me").await;
+    b.eval("document.querySelector('#help').close(); return null;")
+        .await;
+
+    // The customer opts out: the composer says so before the agent writes, and will not send.
+    let (s, _) = post_signed(&t, &inbox, &sms("SMa3", "STOP"), TOKEN).await;
+    assert_eq!(s, 200);
+    b.wait_for_page_text("#verdict", "opted out").await;
+    let disabled = b
+        .eval("return document.querySelector('#reply').disabled;")
+        .await;
+    assert_eq!(disabled, true, "Reply stays enabled after an opt-out");
 }
