@@ -171,9 +171,8 @@ async function openThread(id) {
       showCost(box);
     } catch (err) { document.querySelector("#verdict").textContent = err.message; }
   };
-  const status = conv.status === "resolved"
-    ? el("button", { id: "status-action", onclick: () => act(id, "reopen") }, "Reopen")
-    : el("button", { id: "status-action", onclick: () => act(id, "resolve") }, "Resolve");
+  const status = el("button", { id: "status-action", type: "button",
+    onclick: (e) => act(id, e.target.dataset.action) });
   const priority = el("select", { "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }) },
     ...["urgent", "high", "normal", "low"].map((p) => { const o = el("option", { value: p }, p); if (p === conv.priority) o.selected = true; return o; }));
   const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => { const s = SNOOZES.find((x) => x[0] === e.target.value); if (s) act(id, "snooze", { until: s[2]().toISOString() }); } },
@@ -184,16 +183,25 @@ async function openThread(id) {
     el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }) }, "Assign to me"),
     priority, snooze, labels,
     el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }); label.value = ""; } }, label));
-  $("#thread").replaceChildren(
-    el("h2", {}, conv.contact_name || T.customer, " ", el("span", { class: "muted" }, conv.status), " ",
-      el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`)),
-    actions, log,
+  $("#thread").replaceChildren(el("h2", { id: "thread-title" }), actions, log,
     el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
     el("form", { onsubmit: send("messages") }, box, el("button", { id: "reply" }, "Reply"), el("button", { type: "button", onclick: send("notes") }, "Add note")),
     el("p", { id: "cost", class: "muted", "aria-live": "polite" }));
+  showHead(conv);
   log.scrollTop = log.scrollHeight;
   loadList();
   showVerdict(id);
+}
+
+// The thread's title and its resolve/reopen button, as the conversation is now.
+function showHead(conv) {
+  const title = document.querySelector("#thread-title");
+  const button = document.querySelector("#status-action");
+  if (!title || !button) return;
+  title.replaceChildren(conv.contact_name || T.customer, " ", el("span", { class: "muted" }, conv.status), " ",
+    el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`));
+  button.dataset.action = conv.status === "resolved" ? "reopen" : "resolve";
+  button.textContent = conv.status === "resolved" ? "Reopen" : "Resolve";
 }
 
 // Keyboard shortcuts, when the agent is not typing; `?` lists them.
@@ -227,6 +235,7 @@ function connect() {
       const about = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
       // A customer writing, opting out or a status change can change what a reply may do.
       if (about === current && ev.type !== "message.updated") showVerdict(current);
+      if (about === current && ev.data.conversation) showHead(ev.data.conversation);
       const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
       if (conv === current) {
         // Updated in place: re-rendering the thread would lose what the agent is typing.

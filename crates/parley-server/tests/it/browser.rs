@@ -431,6 +431,15 @@ async fn an_agent_answers_a_customer_in_chromium() {
     }
     assert_eq!(priority, "high");
 
+    // `e` resolves; the thread's title and button follow.
+    b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: 'e' })); return null;")
+        .await;
+    b.wait_for_page_text("#thread-title", "resolved").await;
+    b.wait_for_page_text("#status-action", "Reopen").await;
+    b.eval("document.querySelector('#status-action').click(); return null;")
+        .await;
+    b.wait_for_page_text("#thread-title", "open").await;
+
     // `?` lists the shortcuts.
     b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: '?' })); return null;")
         .await;
