@@ -603,3 +603,83 @@ async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerd
     let human = job.message.sender_kind == parley_core::message::SenderKind::Agent;
     Some(meta::window(channel, last.map(|t| t.0), app.now().0, human))
 }
+
+/// Asks the provider whether an inbox's credentials work, with a read that changes nothing:
+/// Twilio's account, Telegram's `getMe`, the Graph API's phone number or page, LINE's bot info.
+/// `None` for kinds with nothing to ask (API, widget, email).
+pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<String, String>> {
+    let base = setting(inbox, "api_base_url").trim_end_matches('/');
+    let version = setting(inbox, "graph_version").trim_matches('/');
+    let token = credential(inbox, "access_token");
+    let (provider, req) = match inbox.kind.as_str() {
+        "twilio" => {
+            let sid = setting(inbox, "account_sid");
+            let url = format!("{base}/2010-04-01/Accounts/{sid}.json");
+            (
+                "Twilio",
+                app.http.get(url).basic_auth(sid, Some(&inbox.secret)),
+            )
+        }
+        "telegram" => {
+            let url = format!("{base}/bot{}/getMe", credential(inbox, "bot_token"));
+            ("Telegram", app.http.get(url))
+        }
+        "whatsapp" => {
+            let url = format!("{base}/{version}/{}", setting(inbox, "phone_number_id"));
+            ("WhatsApp", app.http.get(url).bearer_auth(token))
+        }
+        "messenger" | "instagram" => {
+            let url = format!("{base}/{version}/me");
+            ("Meta", app.http.get(url).bearer_auth(token))
+        }
+        "line" => (
+            "LINE",
+            app.http
+                .get(format!("{base}/v2/bot/info"))
+                .bearer_auth(token),
+        ),
+        _ => return None,
+    };
+    let resp = match req.header("accept", "application/json").send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let why = if e.is_timeout() {
+                "it did not answer in time"
+            } else {
+                "the connection failed"
+            };
+            return Some(Err(format!("could not reach {provider}: {why}")));
+        }
+    };
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() || body["ok"] == false {
+        // Providers say why in different places; the first that is there is shown.
+        let said = [
+            &body["message"],
+            &body["description"],
+            &body["error"]["message"],
+        ]
+        .into_iter()
+        .find_map(|v| v.as_str())
+        .unwrap_or("no reason given");
+        let said: String = said.chars().take(200).collect();
+        return Some(Err(format!(
+            "{provider} refused the credentials ({}): {said}",
+            status.as_u16()
+        )));
+    }
+    let name = [
+        &body["friendly_name"],
+        &body["result"]["username"],
+        &body["display_phone_number"],
+        &body["verified_name"],
+        &body["name"],
+        &body["displayName"],
+        &body["username"],
+    ]
+    .into_iter()
+    .find_map(|v| v.as_str())
+    .unwrap_or("the account");
+    Some(Ok(format!("{provider} accepted the credentials of {name}")))
+}

@@ -1,5 +1,6 @@
 //! Realtime: the hub that fans committed events out to agents' WebSockets
-//! (`GET /api/v1/realtime`), plus typing and presence. A socket receives exactly the events of the
+//! (`GET /api/v1/realtime`), plus typing, presence and who is viewing which conversation (for the
+//! app's collision warning). A socket receives exactly the events of the
 //! inboxes its user may see, in commit order; a reconnecting client passes `?since=<seq>` and first
 //! gets what it missed from the store.
 
@@ -11,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use parley_core::{InboxId, UserId, WorkspaceId};
+use parley_core::{ConversationId, InboxId, UserId, WorkspaceId};
 use parley_store::{Principal, Published};
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -38,6 +39,23 @@ pub struct HubEvent {
 pub struct Hub {
     tx: broadcast::Sender<Arc<HubEvent>>,
     online: Arc<Mutex<HashMap<(WorkspaceId, UserId), usize>>>,
+    /// Which socket has which conversation open, so every agent there learns who else is.
+    viewers: Arc<Mutex<HashMap<ConversationId, Vec<Viewer>>>>,
+    sockets: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone)]
+struct Viewer {
+    socket: u64,
+    user: UserId,
+    name: String,
+}
+
+/// The conversation a socket has open.
+struct Viewing {
+    workspace: WorkspaceId,
+    inbox: InboxId,
+    conversation: ConversationId,
 }
 
 impl Default for Hub {
@@ -52,6 +70,8 @@ impl Hub {
         Self {
             tx,
             online: Arc::new(Mutex::new(HashMap::new())),
+            viewers: Arc::new(Mutex::new(HashMap::new())),
+            sockets: Arc::new(std::sync::atomic::AtomicU64::new(1)),
         }
     }
 
@@ -117,6 +137,47 @@ impl Hub {
             .collect();
         users.sort();
         users
+    }
+
+    /// Moves a socket's open conversation (`to: None` when it closes one or goes away) and tells
+    /// the agents of both conversations who is now viewing each.
+    fn view(&self, socket: u64, p: &Principal, from: Option<&Viewing>, to: Option<&Viewing>) {
+        let lists = {
+            let Ok(mut viewers) = self.viewers.lock() else {
+                return;
+            };
+            let mut lists = Vec::new();
+            if let Some(f) = from {
+                let left = viewers.entry(f.conversation).or_default();
+                left.retain(|v| v.socket != socket);
+                let list = left.clone();
+                if list.is_empty() {
+                    viewers.remove(&f.conversation);
+                }
+                lists.push((f, list));
+            }
+            if let Some(t) = to {
+                let here = viewers.entry(t.conversation).or_default();
+                here.retain(|v| v.socket != socket);
+                here.push(Viewer {
+                    socket,
+                    user: p.user_id,
+                    name: p.name.clone(),
+                });
+                lists.push((t, here.clone()));
+            }
+            lists
+        };
+        for (at, list) in lists {
+            let mut seen = std::collections::HashSet::new();
+            let people: Vec<serde_json::Value> = list
+                .iter()
+                .filter(|v| seen.insert(v.user))
+                .map(|v| serde_json::json!({ "user_id": v.user, "name": v.name }))
+                .collect();
+            let data = serde_json::json!({ "conversation_id": at.conversation, "viewers": people });
+            self.publish_ephemeral(at.workspace, Some(at.inbox), None, "viewers", data);
+        }
     }
 
     fn presence(&self, p: &Principal, delta: i64) {
@@ -212,6 +273,11 @@ async fn run_socket(app: App, mut principal: Principal, since: Option<i64>, sock
         return;
     }
     app.hub.presence(&principal, 1);
+    let socket_id = app
+        .hub
+        .sockets
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut viewing: Option<Viewing> = None;
     let hello = serde_json::json!({ "type": "ready", "data": { "user_id": principal.user_id, "last_seq": last_seq } });
     if sink
         .send(Message::Text(hello.to_string().into()))
@@ -254,11 +320,16 @@ async fn run_socket(app: App, mut principal: Principal, since: Option<i64>, sock
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => client_frame(&app, &principal, t.as_str()).await,
+                Some(Ok(Message::Text(t))) => {
+                    client_frame(&app, &principal, socket_id, &mut viewing, t.as_str()).await
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
         }
+    }
+    if viewing.is_some() {
+        app.hub.view(socket_id, &principal, viewing.as_ref(), None);
     }
     app.hub.presence(&principal, -1);
 }
@@ -287,13 +358,41 @@ where
     }
 }
 
-async fn client_frame(app: &App, p: &Principal, text: &str) {
+/// What an agent's app says on its socket: `typing` in a conversation, or `viewing` one
+/// (`conversation_id: null` when it closes it).
+async fn client_frame(
+    app: &App,
+    p: &Principal,
+    socket: u64,
+    viewing: &mut Option<Viewing>,
+    text: &str,
+) {
     let Ok(f) = serde_json::from_str::<ClientFrame>(text) else {
         return;
     };
-    if f.kind == "typing" {
-        if let Some(id) = f.conversation_id {
+    match (f.kind.as_str(), f.conversation_id) {
+        ("typing", Some(id)) => {
             let _ = crate::routes::conversations::announce_typing(app, p, id).await;
         }
+        ("viewing", id) => {
+            if viewing.as_ref().map(|v| v.conversation) == id {
+                return;
+            }
+            // Only a conversation the agent may see: the list goes to that inbox's agents.
+            let to = match id {
+                Some(id) => match app.store.conversation(&p.scope(), id).await {
+                    Ok(c) => Some(Viewing {
+                        workspace: p.workspace_id,
+                        inbox: c.inbox_id,
+                        conversation: id,
+                    }),
+                    Err(_) => return,
+                },
+                None => None,
+            };
+            app.hub.view(socket, p, viewing.as_ref(), to.as_ref());
+            *viewing = to;
+        }
+        _ => {}
     }
 }

@@ -37,6 +37,10 @@ pub fn router() -> Router<App> {
             get(|| async { page("text/javascript; charset=utf-8", asset!("app.js")) }),
         )
         .route(
+            "/static/settings.js",
+            get(|| async { page("text/javascript; charset=utf-8", asset!("settings.js")) }),
+        )
+        .route(
             "/static/setup.js",
             get(|| async { page("text/javascript; charset=utf-8", asset!("setup.js")) }),
         )

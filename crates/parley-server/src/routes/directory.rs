@@ -613,3 +613,23 @@ pub async fn remove_inbox_member(
 ) -> ApiResult<StatusCode> {
     inbox_member(app, headers, p, inbox, user, false).await
 }
+
+/// `POST /api/v1/inboxes/{id}/test`: whether the provider accepts the inbox's credentials. A
+/// refusal is an answer (`ok: false` and the provider's reason), not an error of this request.
+pub async fn test_inbox(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<InboxId>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let inbox = app.store.inbox(&p.scope(), id).await?;
+    match crate::channels::test_connection(&app, &inbox).await {
+        Some(Ok(detail)) => Ok(Json(json!({ "ok": true, "detail": detail }))),
+        Some(Err(detail)) => Ok(Json(json!({ "ok": false, "detail": detail }))),
+        None => Err(ApiError::Unprocessable {
+            code: "not_testable",
+            message: format!("{} inboxes have no provider account to test", inbox.kind),
+            field: None,
+        }),
+    }
+}

@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod directory;
 pub mod exports;
 pub mod reach;
+pub mod workspace;
 
 use axum::routing::MethodRouter;
 use serde::{Deserialize, Deserializer};
@@ -104,6 +105,9 @@ pub fn routes() -> Vec<Route> {
         route!(delete "/api/v1/users/{id}" => a::remove_user, "users", Admin, "Remove a user from the workspace"),
         route!(get "/api/v1/audit" => a::list_audit, "users", Admin, "The audit log, newest first"),
         route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)"),
+        route!(get "/api/v1/replies" => workspace::list_replies, "settings", Member, "Saved replies: the texts agents insert by typing `/shortcut`"),
+        route!(put "/api/v1/replies" => workspace::put_replies, "settings", Admin, "Replace the saved replies", body = workspace::replies_schema()),
+        route!(get "/api/v1/encryption" => workspace::encryption, "settings", Admin, "Whether values are sealed at rest, and under which data keys"),
         route!(get "/api/v1/presence" => a::presence, "users", Member, "Users with an open realtime connection"),
         route!(get "/api/v1/teams" => d::list_teams, "teams", Member, "Teams and their members"),
         route!(post "/api/v1/teams" => d::create_team, "teams", Admin, "Create a team", body = obj(&[("name", string())], &[])),
@@ -127,6 +131,7 @@ pub fn routes() -> Vec<Route> {
         },
         route!(get "/api/v1/inboxes/{id}/attachments/{attachment}" => crate::attachments::download, "attachments", Member, "Download an attachment of the inbox"),
         route!(get "/media/{inbox_id}/{attachment}" => crate::attachments::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors"),
+        route!(post "/api/v1/inboxes/{id}/test" => d::test_inbox, "inboxes", Admin, "Ask the provider whether the inbox's credentials work (a read that changes nothing); `ok` and the provider's answer"),
         route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox"),
         route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
         route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),

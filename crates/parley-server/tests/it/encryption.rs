@@ -140,6 +140,11 @@ async fn encrypted_on(backend: Backend) {
     let key = MasterKey::generate();
     let t = TestApp::spawn_encrypted(backend, key.clone()).await;
     scenario(&t).await;
+    // The settings screen shows it on.
+    let (s, status) = t.get("/api/v1/encryption", &t.admin_token).await;
+    assert_eq!(s, 200, "{status}");
+    assert_eq!(status["enabled"], true, "{status}");
+    assert_eq!(status["current_key"], 1, "{status}");
     let at_rest = format!("{}{}", t.raw_contents().await, t.raw_files());
     for secret in PRIVATE {
         assert!(!at_rest.contains(secret), "{secret} is stored in plaintext");
@@ -219,7 +224,11 @@ async fn rotation_on(backend: Backend) {
 /// A database that held data before encryption was turned on is sealed by `parley keys encrypt`,
 /// and everything still reads and is still found.
 async fn encrypting_existing_on(backend: Backend) {
-    let t = TestApp::spawn(backend).await;
+    let t = TestApp::spawn_with_clock(
+        backend,
+        std::sync::Arc::new(crate::harness::DaytimeClock::new()),
+    )
+    .await;
     let (api, secret) = scenario(&t).await;
     // Plain text that looks sealed is only text, before encryption and after.
     let lookalike = "~pk:1:not sealed at all";
@@ -284,7 +293,14 @@ async fn at_rest_nothing_is_plaintext_postgres() {
 /// The same scenario without a key leaves them readable: the check above can fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_key_they_are_plaintext() {
-    let t = TestApp::spawn(Backend::Sqlite).await;
+    let clock = std::sync::Arc::new(crate::harness::DaytimeClock::new());
+    let t = TestApp::spawn_with_clock(Backend::Sqlite, clock).await;
+    let (s, status) = t.get("/api/v1/encryption", &t.admin_token).await;
+    assert_eq!(
+        (s, &status["enabled"]),
+        (200, &serde_json::json!(false)),
+        "{status}"
+    );
     scenario(&t).await;
     let at_rest = format!("{}{}", t.raw_contents().await, t.raw_files());
     for secret in PRIVATE {

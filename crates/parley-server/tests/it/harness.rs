@@ -245,10 +245,16 @@ impl TestApp {
     /// A server with an admin, encrypting at rest under `key`.
     pub async fn spawn_encrypted(backend: Backend, key: MasterKey) -> Self {
         let (database, dir) = Self::database(backend).await;
-        Self::start(database, dir, None, Arc::new(SystemClock), Some(key))
-            .await
-            .with_admin()
-            .await
+        Self::start(
+            database,
+            dir,
+            None,
+            Arc::new(DaytimeClock::new()),
+            Some(key),
+        )
+        .await
+        .with_admin()
+        .await
     }
 
     /// Stops this server and tries to build one on the same database with `key`: the error
@@ -651,4 +657,28 @@ macro_rules! on_both {
             }
         }
     };
+}
+
+/// A running clock set to 17:00 UTC today when made, so business-initiated texts to US numbers
+/// fall inside the 08:00–21:00 window whatever the hour the tests run.
+pub struct DaytimeClock(i64);
+
+impl DaytimeClock {
+    pub fn new() -> Self {
+        let now = SystemClock.now().0;
+        const DAY: i64 = 86_400_000;
+        Self(now.div_euclid(DAY) * DAY + 17 * 3_600_000 - now)
+    }
+}
+
+impl Default for DaytimeClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for DaytimeClock {
+    fn now(&self) -> parley_core::Timestamp {
+        parley_core::Timestamp(SystemClock.now().0 + self.0)
+    }
 }

@@ -18,5 +18,6 @@ mod malformed;
 mod messaging;
 mod realtime;
 mod roles;
+mod settings;
 mod twilio;
 mod widget;

@@ -111,10 +111,67 @@ async fn provider(
     )
 }
 
+/// The reads that test an inbox's credentials: Telegram's getMe, the Graph API's phone number or
+/// page, LINE's bot info; each with the provider's answer to a wrong credential.
+async fn lookup(uri: Uri, headers: HeaderMap) -> (StatusCode, axum::Json<Value>) {
+    let path = uri.path();
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if let Some(rest) = path.strip_prefix("/bot") {
+        if rest != format!("{BOT_TOKEN}/getMe") {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
+            );
+        }
+        return (
+            StatusCode::OK,
+            axum::Json(
+                json!({"ok": true, "result": {"id": 123456789, "is_bot": true, "first_name": "Acme", "username": "acme_help_bot"}}),
+            ),
+        );
+    }
+    if path == "/v2/bot/info" {
+        if bearer != Some(&format!("Bearer {LINE_TOKEN}")) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(
+                    json!({"message": "Authentication failed. Confirm that the access token in the authorization header is valid."}),
+                ),
+            );
+        }
+        return (
+            StatusCode::OK,
+            axum::Json(
+                json!({"userId": "Ub9952f8", "basicId": "@216ru", "displayName": "Acme LINE", "chatMode": "chat"}),
+            ),
+        );
+    }
+    if bearer != Some(&format!("Bearer {META_TOKEN}")) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                json!({"error": {"message": "Invalid OAuth access token - Cannot parse access token", "type": "OAuthException", "code": 190}}),
+            ),
+        );
+    }
+    if path.ends_with("/106540352242922") {
+        return (
+            StatusCode::OK,
+            axum::Json(
+                json!({"verified_name": "Acme", "display_phone_number": "+1 555-010-0001", "id": "106540352242922"}),
+            ),
+        );
+    }
+    (
+        StatusCode::OK,
+        axum::Json(json!({"name": "Acme Page", "id": "1234567890"})),
+    )
+}
+
 async fn fake() -> (String, Fake) {
     let f = Fake::default();
     let app = axum::Router::new()
-        .fallback(axum::routing::post(provider))
+        .fallback(axum::routing::post(provider).get(lookup))
         .with_state(f.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -668,5 +725,55 @@ on_both!(
             200
         );
         assert!(last_meta(&t, &tconv).await.get("choice").is_none());
+    }
+);
+
+on_both!(
+    testing_credentials_asks_each_provider,
+    |t: TestApp| async move {
+        let (base, _fake) = fake().await;
+        let cases = [
+            (
+                json!({ "kind": "telegram", "bot_token": BOT_TOKEN }),
+                json!({ "kind": "telegram", "bot_token": "999:AAWrongTokenForTestsOnly_abcdefghijk" }),
+                "acme_help_bot",
+            ),
+            (
+                json!({ "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET }),
+                json!({ "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": "EAAG-wrong-access-token", "app_secret": APP_SECRET }),
+                "+1 555-010-0001",
+            ),
+            (
+                json!({ "kind": "messenger", "page_id": "1234567890", "access_token": META_TOKEN, "app_secret": APP_SECRET }),
+                json!({ "kind": "messenger", "page_id": "1234567890", "access_token": "EAAG-wrong-access-token", "app_secret": APP_SECRET }),
+                "Acme Page",
+            ),
+            (
+                json!({ "kind": "line", "channel_secret": LINE_SECRET, "access_token": LINE_TOKEN }),
+                json!({ "kind": "line", "channel_secret": LINE_SECRET, "access_token": "line-wrong-token-0001" }),
+                "Acme LINE",
+            ),
+        ];
+        for (good, bad, name) in cases {
+            for (mut req, ok) in [(good, true), (bad, false)] {
+                req["name"] = json!("Inbox");
+                req["api_base_url"] = json!(base);
+                let (s, inbox) = t.post("/api/v1/inboxes", &t.admin_token, req.clone()).await;
+                assert_eq!(s, 201, "{inbox}");
+                let id = inbox["id"].as_str().unwrap();
+                let (s, v) = t
+                    .post(
+                        &format!("/api/v1/inboxes/{id}/test"),
+                        &t.admin_token,
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{v}");
+                assert_eq!(v["ok"], ok, "{req}: {v}");
+                if ok {
+                    assert!(v["detail"].as_str().unwrap().contains(name), "{v}");
+                }
+            }
+        }
     }
 );

@@ -165,3 +165,89 @@ on_both!(
             .is_none());
     }
 );
+
+on_both!(
+    agents_see_who_else_has_a_conversation_open,
+    |t: TestApp| async move {
+        let (support, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (sales, x_secret) = t.api_inbox("Sales", "http://127.0.0.1:9/cb").await;
+        let (ann, ann_token) = t.user("ann@acme.test", "agent").await;
+        let (bob, bob_token) = t.user("bob@acme.test", "agent").await;
+        let (_, cid_token) = t.user("cid@acme.test", "agent").await;
+        member(&t, &support, &ann).await;
+        member(&t, &support, &bob).await;
+        t.inbound(&support, &secret, "c1", "m-1", "hello").await;
+        t.inbound(&sales, &x_secret, "c2", "m-2", "sales").await;
+        let list = t.get("/api/v1/conversations", &t.admin_token).await.1;
+        let conv_of = |inbox: &str| {
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["inbox_id"] == inbox)
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let (conv, other) = (conv_of(&support), conv_of(&sales));
+        let mut ann_ws = Socket::connect(&t, &ann_token, None).await;
+        let mut bob_ws = Socket::connect(&t, &bob_token, None).await;
+        let mut cid_ws = Socket::connect(&t, &cid_token, None).await;
+
+        ann_ws
+            .send(json!({ "type": "viewing", "conversation_id": conv }))
+            .await;
+        let seen = bob_ws
+            .next_of(&["viewers"], Duration::from_secs(5))
+            .await
+            .expect("bob learns ann is viewing");
+        assert_eq!(seen["data"]["conversation_id"], conv.as_str());
+        assert_eq!(seen["data"]["viewers"][0]["user_id"], ann.as_str());
+
+        // Bob opens it too: both are listed, once each.
+        bob_ws
+            .send(json!({ "type": "viewing", "conversation_id": conv }))
+            .await;
+        let both = viewers(&mut ann_ws, &conv, 2).await;
+        let mut ids: Vec<&str> = both["data"]["viewers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["user_id"].as_str().unwrap())
+            .collect();
+        ids.sort();
+        let mut want = vec![ann.as_str(), bob.as_str()];
+        want.sort();
+        assert_eq!(ids, want, "{both}");
+
+        // An agent cannot announce a conversation of an inbox they do not work.
+        ann_ws
+            .send(json!({ "type": "viewing", "conversation_id": other }))
+            .await;
+        // Closing the socket takes Bob off the list.
+        drop(bob_ws);
+        let left = viewers(&mut ann_ws, &conv, 1).await;
+        assert_eq!(left["data"]["viewers"][0]["user_id"], ann.as_str());
+        // Cid works no inbox: he hears of neither conversation.
+        assert!(cid_ws
+            .next_of(&["viewers"], Duration::from_millis(300))
+            .await
+            .is_none());
+    }
+);
+
+/// The next `viewers` list of a conversation with `n` people on it.
+async fn viewers(ws: &mut Socket, conv: &str, n: usize) -> serde_json::Value {
+    loop {
+        let v = ws
+            .next_of(&["viewers"], Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("no list of {n} viewers of {conv}"));
+        if v["data"]["conversation_id"] == conv
+            && v["data"]["viewers"].as_array().map(Vec::len) == Some(n)
+        {
+            return v;
+        }
+    }
+}

@@ -94,9 +94,40 @@ async fn create_message(
     )
 }
 
+/// `GET /2010-04-01/Accounts/{sid}.json`: the account, for the same credentials.
+async fn fetch_account(
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, axum::Json<Value>) {
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"))
+    );
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if auth != Some(expected.as_str()) || file != format!("{SID}.json") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                json!({ "code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401 }),
+            ),
+        );
+    }
+    (
+        StatusCode::OK,
+        axum::Json(
+            json!({ "sid": SID, "friendly_name": "Acme Support", "status": "active", "type": "Full" }),
+        ),
+    )
+}
+
 pub async fn fake_twilio() -> (String, FakeTwilio) {
     let fake = FakeTwilio::default();
     let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{file}",
+            axum::routing::get(fetch_account),
+        )
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",
             axum::routing::post(create_message),
@@ -734,5 +765,70 @@ on_both!(
             )
             .await;
         assert_eq!(s, 404);
+    }
+);
+
+on_both!(
+    an_admin_tests_the_credentials_of_an_inbox,
+    |t: TestApp| async move {
+        let (base, _fake) = fake_twilio().await;
+        let mut ids = Vec::new();
+        for token in [TOKEN, "not-the-token"] {
+            let (s, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Line", "kind": "twilio", "account_sid": SID, "auth_token": token, "from": "+15017122661", "api_base_url": base }))
+            .await;
+            assert_eq!(s, 201, "{inbox}");
+            ids.push(inbox["id"].as_str().unwrap().to_string());
+        }
+        let (s, good) = t
+            .post(
+                &format!("/api/v1/inboxes/{}/test", ids[0]),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{good}");
+        assert_eq!(good["ok"], true, "{good}");
+        assert!(
+            good["detail"].as_str().unwrap().contains("Acme Support"),
+            "{good}"
+        );
+        let (s, bad) = t
+            .post(
+                &format!("/api/v1/inboxes/{}/test", ids[1]),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{bad}");
+        assert_eq!(bad["ok"], false, "{bad}");
+        assert!(
+            bad["detail"].as_str().unwrap().contains("Authenticate"),
+            "{bad}"
+        );
+
+        // Nothing to ask for an API inbox; agents may not test at all.
+        let (api, _) = t.api_inbox("Hook", "http://127.0.0.1:9/cb").await;
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/inboxes/{api}/test"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("not_testable")),
+            "{v}"
+        );
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/inboxes/{}/test", ids[0]),
+                &agent,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 403);
     }
 );

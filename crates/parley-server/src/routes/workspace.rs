@@ -1,0 +1,134 @@
+//! Workspace-wide settings the app's settings screens show that have no other home: saved replies
+//! (the texts agents insert with `/shortcut`) and the state of encryption at rest.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{obj, string};
+use crate::auth::{require_admin, Auth};
+use crate::error::{ApiError, ApiResult, Json};
+use crate::state::App;
+
+/// How many saved replies a workspace keeps, and how long each may be.
+const MAX_REPLIES: usize = 500;
+const MAX_REPLY_CHARS: usize = 4096;
+const MAX_SHORTCUT_CHARS: usize = 32;
+
+/// One saved reply: the shortcut an agent types after `/`, and the text it inserts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedReply {
+    pub shortcut: String,
+    pub body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesRequest {
+    items: Vec<SavedReply>,
+}
+
+pub(crate) fn replies_schema() -> Value {
+    obj(
+        &[(
+            "items",
+            json!({ "type": "array", "maxItems": MAX_REPLIES, "items": obj(&[("shortcut", string()), ("body", string())], &[]) }),
+        )],
+        &[],
+    )
+}
+
+fn replies_of(ws: &parley_store::WorkspaceRow) -> Vec<SavedReply> {
+    serde_json::from_value(ws.settings["replies"].clone()).unwrap_or_default()
+}
+
+/// `GET /api/v1/replies`: the workspace's saved replies, by shortcut.
+pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let ws = app.store.workspace(p.workspace_id).await?;
+    Ok(Json(json!({ "items": replies_of(&ws) })))
+}
+
+/// Checks and orders a new list: shortcuts are unique words, bodies are not empty.
+fn parse_replies(items: Vec<SavedReply>) -> ApiResult<Vec<SavedReply>> {
+    if items.len() > MAX_REPLIES {
+        return Err(ApiError::invalid(
+            "items",
+            format!("at most {MAX_REPLIES} saved replies"),
+        ));
+    }
+    let mut out: Vec<SavedReply> = Vec::with_capacity(items.len());
+    for r in items {
+        let shortcut = r.shortcut.trim().trim_start_matches('/').to_lowercase();
+        let word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+        if shortcut.is_empty()
+            || shortcut.chars().count() > MAX_SHORTCUT_CHARS
+            || !shortcut.chars().all(word)
+        {
+            return Err(ApiError::invalid(
+                "shortcut",
+                format!(
+                    "a shortcut is 1 to {MAX_SHORTCUT_CHARS} letters, digits, - or _ (got {:?})",
+                    r.shortcut
+                ),
+            ));
+        }
+        let body = r.body.trim().to_string();
+        if body.is_empty() || body.chars().count() > MAX_REPLY_CHARS {
+            return Err(ApiError::invalid(
+                "body",
+                format!("the text of /{shortcut} must be 1 to {MAX_REPLY_CHARS} characters"),
+            ));
+        }
+        if out.iter().any(|o| o.shortcut == shortcut) {
+            return Err(ApiError::invalid(
+                "shortcut",
+                format!("/{shortcut} is listed twice"),
+            ));
+        }
+        out.push(SavedReply { shortcut, body });
+    }
+    out.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+    Ok(out)
+}
+
+/// `PUT /api/v1/replies`: replaces the saved replies (admins).
+pub async fn put_replies(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<RepliesRequest>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let items = parse_replies(req.items)?;
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let mut doc = if ws.settings.is_object() {
+        ws.settings.clone()
+    } else {
+        json!({})
+    };
+    let before = replies_of(&ws).len();
+    doc["replies"] = serde_json::to_value(&items).map_err(|e| ApiError::Internal(e.into()))?;
+    let ws = app.store.set_workspace_settings(ws.id, doc).await?;
+    app.forget_workspace(ws.id);
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "settings.replies",
+        ws.id,
+        json!({ "before": before, "after": items.len() }),
+    )
+    .await;
+    Ok(Json(json!({ "items": replies_of(&ws) })))
+}
+
+/// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.
+pub async fn encryption(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    Ok(Json(match app.store.keyring() {
+        None => json!({ "enabled": false, "data_keys": [], "current_key": null }),
+        Some(k) => json!({ "enabled": true, "data_keys": k.ids(), "current_key": k.current() }),
+    }))
+}
