@@ -1,13 +1,20 @@
-// The small agent app: sign in, views of the inbox with live counts, a live conversation list,
-// a thread with reply and note. It talks only to the public API and the realtime socket.
+// The agent app: views of the inbox with live counts, the conversation list, the thread with its
+// composer, the customer panel, notifications. It talks only to the public API and the realtime
+// socket; settings screens are in settings.js and use the helpers exported on `window.Parley`.
 const $ = (s) => document.querySelector(s);
 let csrf = sessionStorage.getItem("csrf") || "";
 let current = null;
+let socket = null;
 
 // What the app says, in one place so it can be translated.
 const T = {
   mine: "Mine", unassigned: "Unassigned", open: "All open", pending: "Pending", snoozed: "Snoozed",
   resolved: "Resolved", customer: "Customer", waiting: "waiting", nobody: "unassigned",
+  viewing: (names) => `${names} ${names.includes(",") ? "are" : "is"} also viewing this conversation`,
+  typing: (name) => `${name} is typing…`,
+  agentTyping: (name) => `${name} is typing a reply here — check before you answer`,
+  assigned: "assigned to you", mentioned: "mentioned you", wrote: "wrote",
+  noConsent: "No consent recorded.", selected: (n) => `${n} selected`,
 };
 // The views: the query each lists, and where its count is in `/conversations/counts`.
 const BASE_VIEWS = [
@@ -19,18 +26,21 @@ const BASE_VIEWS = [
   { key: "resolved", query: "status=resolved", count: (c) => c.statuses.resolved },
 ];
 let view = BASE_VIEWS[2];
-let inboxes = [], teams = [], users = [], me = null;
+let inboxes = [], teams = [], users = [], me = null, replies = [];
 const ENCODINGS = { gsm7: "GSM-7", ucs2: "UCS-2 (Unicode)" };
+const ICONS = { twilio: "💬 SMS", whatsapp: "🟢 WhatsApp", messenger: "🔵 Messenger", instagram: "📷 Instagram", telegram: "✈️ Telegram", line: "🟩 LINE", email: "✉️ Email", widget: "🌐 Chat", api: "🔌 API" };
+const EMOJI = ["🙂", "😀", "😉", "🙏", "👍", "👋", "🎉", "❤️", "✅", "❗", "🚚", "📦", "⏰", "📞", "💳", "🔧"];
 const SNOOZES = [
   ["1h", "For an hour", () => new Date(Date.now() + 3600e3)],
   ["tomorrow", "Until tomorrow 9:00", () => { const d = new Date(); d.setDate(d.getDate() + 1); d.setHours(9, 0, 0, 0); return d; }],
   ["week", "For a week", () => new Date(Date.now() + 7 * 86400e3)],
+  ["pick", "Pick a date…", null],
 ];
 
 async function api(path, opts = {}) {
   const headers = { "content-type": "application/json" };
   if (opts.method && opts.method !== "GET") headers["x-csrf-token"] = csrf;
-  const r = await fetch(path, { ...opts, headers, credentials: "same-origin" });
+  const r = await fetch(path, { ...opts, headers: { ...headers, ...(opts.headers || {}) }, credentials: "same-origin" });
   if (r.status === 401) { showSignIn(); throw new Error("signed out"); }
   const body = r.status === 204 ? null : await r.json();
   if (!r.ok) throw new Error(body && body.error ? body.error.message : r.statusText);
@@ -40,9 +50,10 @@ async function api(path, opts = {}) {
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children) e.append(c);
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
   return e;
 }
 
@@ -55,13 +66,54 @@ function ago(iso) {
   return `${Math.floor(s / 86400)}d`;
 }
 
-function showSignIn() {
-  $("#sign-in").hidden = false;
-  $("#inbox").hidden = true;
-  $("#sign-out").hidden = true;
+const when = (iso) => iso ? new Date(iso).toLocaleString() : "";
+
+// A short message that goes away by itself; also read out by screen readers (#toasts is a live region).
+function toast(text, kind = "info") {
+  const t = el("p", { class: `toast ${kind}` }, text);
+  $("#toasts").append(t);
+  setTimeout(() => t.remove(), 6000);
 }
 
-// The views with their counts: the fixed ones, then each inbox, team and label.
+function showSignIn() {
+  $("#sign-in").hidden = false;
+  for (const s of ["#inbox", "#settings", "#sign-out", "#top", "#notify"]) $(s).hidden = true;
+}
+
+// ---- Theme: the system's unless the agent picked one; kept in this browser.
+function applyTheme() {
+  const t = localStorage.getItem("theme");
+  if (t) document.documentElement.dataset.theme = t; else delete document.documentElement.dataset.theme;
+}
+$("#theme").addEventListener("click", () => {
+  const dark = document.documentElement.dataset.theme ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+  localStorage.setItem("theme", dark ? "light" : "dark");
+  applyTheme();
+});
+applyTheme();
+
+// ---- Unread: conversations with news the agent has not opened since; their number is in the tab title.
+const unread = new Set();
+function showUnread() {
+  document.title = unread.size ? `(${unread.size}) Parley` : "Parley";
+  for (const a of document.querySelectorAll("#list a[data-id]")) a.classList.toggle("unread", unread.has(a.dataset.id));
+}
+
+// In-app always; from the browser too when the tab is hidden and the agent allowed it.
+function notify(title, body, conv) {
+  toast(`${title}: ${body}`);
+  if (conv && conv !== current) { unread.add(conv); showUnread(); }
+  if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+    const n = new Notification(title, { body, tag: conv || undefined });
+    n.onclick = () => { window.focus(); if (conv) openThread(conv); };
+  }
+}
+$("#notify").addEventListener("click", async () => {
+  if ("Notification" in window) await Notification.requestPermission();
+  $("#notify").hidden = !("Notification" in window) || Notification.permission !== "default";
+});
+
+// ---- Views and the list.
 async function loadViews() {
   const c = await api("/api/v1/conversations/counts");
   const views = [
@@ -76,56 +128,107 @@ async function loadViews() {
     v.label, " ", el("span", { class: "count" }, String(v.n))))));
 }
 
-// Several events often arrive together: the counts are read once for them.
-let countsDue = null;
-function refreshViews() {
-  clearTimeout(countsDue);
-  countsDue = setTimeout(loadViews, 150);
-}
+// Several events often arrive together: the counts and the list are read once for them.
+let countsDue = null, listDue = null;
+function refreshViews() { clearTimeout(countsDue); countsDue = setTimeout(loadViews, 150); }
+function refreshList() { clearTimeout(listDue); listDue = setTimeout(loadList, 100); }
 
+function inboxOf(id) { return inboxes.find((x) => x.id === id); }
 function channelOf(inboxId) {
-  const i = inboxes.find((x) => x.id === inboxId);
-  return i ? `${i.name} · ${i.kind}` : "";
+  const i = inboxOf(inboxId);
+  return i ? `${ICONS[i.kind] || i.kind} · ${i.name}` : "";
 }
-
 function assigneeOf(id) {
   if (!id) return T.nobody;
   const u = users.find((x) => x.id === id);
   return u ? u.name : "";
 }
 
-async function loadList() {
-  const page = await api(`/api/v1/conversations?${view.query}&sort=${$("#sort").value}&limit=100`);
-  const list = $("#list");
-  list.replaceChildren(...page.items.map((c) => el("li", {},
-    el("a", { href: "#", "data-id": c.id, "aria-current": c.id === current ? "true" : "false", onclick: (e) => { e.preventDefault(); openThread(c.id); } },
-      el("strong", {}, c.contact_name || T.customer), " ",
-      el("span", { class: "muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : c.status),
-      el("br"), el("span", { class: "channel muted" }, channelOf(c.inbox_id)), " · ",
-      el("span", { class: "assignee muted" }, assigneeOf(c.assignee_id)),
-      el("br"), el("span", { class: "preview" }, c.last_message || "")))));
+const selected = new Set();
+function showBulk() {
+  $("#bulk").hidden = selected.size === 0;
+  $("#bulk-count").textContent = T.selected(selected.size);
 }
 
-function entry(item) {
+async function loadList() {
+  const page = await api(`/api/v1/conversations?${view.query}&sort=${$("#sort").value}&limit=100`);
+  for (const id of [...selected]) if (!page.items.some((c) => c.id === id)) selected.delete(id);
+  $("#list").replaceChildren(...page.items.map((c) => el("li", { class: `row p-${c.priority}` },
+    el("input", { type: "checkbox", "aria-label": `Select ${c.contact_name || T.customer}`, checked: selected.has(c.id),
+      onchange: (e) => { if (e.target.checked) selected.add(c.id); else selected.delete(c.id); showBulk(); } }),
+    el("a", { href: `#/c/${c.id}`, "data-id": c.id, "aria-current": c.id === current ? "true" : "false", class: unread.has(c.id) ? "unread" : "" },
+      el("span", { class: "line" }, el("strong", {}, c.contact_name || T.customer),
+        el("span", { class: "wait muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : c.status)),
+      el("span", { class: "line small muted" }, el("span", { class: "channel" }, channelOf(c.inbox_id)),
+        el("span", { class: "assignee" }, assigneeOf(c.assignee_id))),
+      el("span", { class: "preview" }, c.last_message || "")))));
+  showBulk();
+}
+
+async function bulk(action) {
+  const ids = [...selected];
+  const results = await Promise.allSettled(ids.map(action));
+  const failed = results.filter((r) => r.status === "rejected").length;
+  toast(failed ? `${ids.length - failed} done, ${failed} refused: ${results.find((r) => r.status === "rejected").reason.message}` : `${ids.length} done`, failed ? "warning" : "info");
+  selected.clear();
+  loadList();
+}
+$("#bulk-assign").addEventListener("click", () => bulk((id) => act(id, "assign", { assignee_id: me.id })));
+$("#bulk-resolve").addEventListener("click", () => bulk((id) => act(id, "resolve")));
+$("#bulk").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const l = $("#bulk-label").value.trim();
+  if (l) bulk((id) => act(id, "labels", { add: [l] }));
+  $("#bulk-label").value = "";
+});
+
+// ---- The thread.
+function attachments(m, inboxId) {
+  const files = (m.meta && m.meta.attachments) || [];
+  return files.map((f) => {
+    const url = `/api/v1/inboxes/${inboxId}/attachments/${f.id}`;
+    const name = f.filename || f.content_type;
+    return (f.content_type || "").startsWith("image/")
+      ? el("a", { href: url, target: "_blank", class: "file" }, el("img", { src: url, alt: name, loading: "lazy" }))
+      : el("a", { href: url, target: "_blank", class: "file" }, `📎 ${name} (${Math.ceil((f.size || 0) / 1024)} KB)`);
+  });
+}
+
+function mentionText(body) {
+  // @names in a note stand out.
+  const parts = body.split(/(@[\p{L}\p{N}_.-]+)/u);
+  return parts.map((p) => p.startsWith("@") ? el("mark", {}, p) : p);
+}
+
+function entry(item, conv) {
   const d = item.data;
+  const at = item.at ? el("time", { datetime: item.at, title: when(item.at) }, ago(item.at)) : null;
   if (item.type === "message.created") {
     const m = d.message;
     const status = item.delivery ? item.delivery.status : m.status;
-    return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, m.body,
-      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""));
+    const bot = m.meta && m.meta.bot ? el("span", { class: "tag" }, "bot") : null;
+    const choices = m.meta && m.meta.choices ? el("span", { class: "muted small" }, ` [${m.meta.choices.map((c) => c.title).join(" | ")}]`) : null;
+    const via = m.meta && m.meta.template ? el("span", { class: "tag" }, `template ${m.meta.template.name}`) : null;
+    return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, m.body,
+      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""), choices,
+      ...attachments(m, (conv && conv.inbox_id) || m.inbox_id), el("small", { class: "meta" }, at));
   }
-  if (item.type === "note.created") return el("div", { class: "note" }, "Note: ", d.note.body);
+  if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, "Note "), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
   if (item.type === "conversation.updated") {
     const c = d.change;
-    const text = c.kind === "status" ? `Status: ${c.to}` : c.kind === "assignment" ? "Assignment changed" : `${c.kind} changed`;
-    return el("div", { class: "event muted" }, text);
+    const text = c.kind === "status" ? `Status: ${c.to}`
+      : c.kind === "assignment" ? `Assigned to ${assigneeOf(d.conversation && d.conversation.assignee_id)}`
+      : c.kind === "labels" ? `Labels: ${((d.conversation && d.conversation.labels) || []).map((l) => "#" + l).join(" ") || "none"}`
+      : `${c.kind} changed`;
+    return el("div", { class: "event muted" }, text, " ", at);
   }
   if (item.type === "consent.changed") {
     const k = d.consent;
     const verb = { grant: "granted", revoke: "revoked", request: "requested (awaiting CONFIRM)" }[k.action] || k.action;
-    return el("div", { class: "event muted" }, `Consent: ${k.purpose} ${verb} (${k.source}${k.channel ? ", " + k.channel : ""})`);
+    return el("div", { class: "event muted" }, `Consent: ${k.purpose} ${verb} (${k.source}${k.channel ? ", " + k.channel : ""})`, " ", at);
   }
-  return el("div");
+  if (item.type === "survey.answered") return el("div", { class: "event" }, `Survey: ${JSON.stringify(d.answer || d)}`, " ", at);
+  return el("div", { hidden: true });
 }
 
 // What the compliance gate and the channel's window say about a reply now, before it is written.
@@ -133,21 +236,26 @@ async function showVerdict(id) {
   const ch = await api(`/api/v1/conversations/${id}/channel`);
   if (id !== current) return;
   const v = ch.compliance.conversational || { verdict: "allow" };
-  const reply = document.querySelector("#reply");
-  const say = document.querySelector("#verdict");
+  const reply = $("#reply");
+  const say = $("#verdict");
   if (!reply || !say) return;
+  const windowShut = ch.window && ch.window.state !== "open";
   reply.disabled = v.verdict === "deny";
-  say.className = v.verdict === "allow" ? "muted" : "warning";
-  say.textContent = v.verdict === "allow" ? (ch.window.reason || "") : v.verdict === "hold" ? `Held until ${new Date(v.until).toLocaleString()}: ${v.reason}` : v.reason;
-  document.querySelector("#thread").dataset.kind = ch.kind;
+  say.className = v.verdict === "allow" && !windowShut ? "muted" : "warning";
+  say.textContent = v.verdict === "allow" ? (ch.window.reason || "") : v.verdict === "hold" ? `Held until ${when(v.until)}: ${v.reason}` : v.reason;
+  $("#thread").dataset.kind = ch.kind;
+  // WhatsApp outside its window takes only an approved template.
+  const tpl = $("#template");
+  if (tpl) tpl.hidden = !(ch.kind === "whatsapp");
+  if (tpl && windowShut) tpl.open = true;
 }
 
 // The SMS encoding and segments a draft costs, as the agent types.
 let costDue = null;
 function showCost(box) {
   clearTimeout(costDue);
-  const out = document.querySelector("#cost");
-  if (!out || document.querySelector("#thread").dataset.kind !== "twilio") return;
+  const out = $("#cost");
+  if (!out || $("#thread").dataset.kind !== "twilio") return;
   costDue = setTimeout(async () => {
     if (!box.value) { out.textContent = ""; return; }
     const c = await api("/api/v1/sms/segments", { method: "POST", body: JSON.stringify({ text: box.value }) });
@@ -155,63 +263,298 @@ function showCost(box) {
   }, 150);
 }
 
+// Who else is here: other agents viewing or typing in this conversation, the customer typing.
+const others = { viewers: [], typing: new Map() };
+function showPresence() {
+  const out = $("#collision");
+  if (!out) return;
+  const now = Date.now();
+  for (const [k, v] of others.typing) if (v.until < now) others.typing.delete(k);
+  const typing = [...others.typing.values()];
+  const agentTyping = typing.find((t) => t.agent);
+  const viewers = others.viewers.filter((v) => v.user_id !== me.id).map((v) => v.name);
+  out.replaceChildren(...[
+    agentTyping ? el("p", { class: "warning" }, T.agentTyping(agentTyping.name)) : null,
+    !agentTyping && viewers.length ? el("p", { class: "warning" }, T.viewing(viewers.join(", "))) : null,
+    ...typing.filter((t) => !t.agent).map((t) => el("p", { class: "muted" }, T.typing(t.name))),
+  ].filter(Boolean));
+}
+setInterval(showPresence, 1000);
+
+function send(frame) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(frame)); }
+let typingSent = 0;
+function typed() {
+  // At most every three seconds: enough for the other side's indicator, which lasts five.
+  if (current && Date.now() - typingSent > 3000) { typingSent = Date.now(); send({ type: "typing", conversation_id: current }); }
+}
+
 const act = (id, path, body) => api(`/api/v1/conversations/${id}/${path}`, { method: "POST", body: JSON.stringify(body || {}) });
+
+let older = null;
+async function loadOlder(id, log) {
+  if (!older || loadOlder.busy) return;
+  loadOlder.busy = true;
+  try {
+    const conv = await api(`/api/v1/conversations/${id}`);
+    const page = await api(`/api/v1/conversations/${id}/timeline?limit=50&before=${older}`);
+    if (id !== current) return;
+    const height = log.scrollHeight;
+    log.prepend(...page.items.map((i) => entry(i, conv)));
+    log.scrollTop += log.scrollHeight - height;
+    older = page.before;
+  } finally { loadOlder.busy = false; }
+}
+
+function insertAtCursor(box, text) {
+  const [a, b] = [box.selectionStart, box.selectionEnd];
+  box.value = box.value.slice(0, a) + text + box.value.slice(b);
+  box.selectionStart = box.selectionEnd = a + text.length;
+  box.focus();
+  box.dispatchEvent(new Event("input"));
+}
 
 async function openThread(id) {
   current = id;
-  const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=200`)]);
-  const log = el("div", { id: "log" }, ...tl.items.map(entry));
-  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3", oninput: () => showCost(box) });
-  const send = (kind) => async (e) => {
+  unread.delete(id); showUnread();
+  others.viewers = []; others.typing.clear();
+  send({ type: "viewing", conversation_id: id });
+  if (location.hash !== `#/c/${id}`) history.replaceState(null, "", `#/c/${id}`);
+  $("#inbox").classList.add("reading");
+  const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=50`)]);
+  if (id !== current) return;
+  older = tl.before;
+  const log = el("div", { id: "log", tabindex: "0", "aria-label": "Conversation", onscroll: (e) => { if (e.target.scrollTop < 40) loadOlder(id, e.target); } },
+    ...tl.items.map((i) => entry(i, conv)));
+  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3", placeholder: "Write a reply… (/ for saved replies)",
+    oninput: () => { showCost(box); typed(); suggest(box); },
+    onkeydown: (e) => {
+      if (e.key === "Tab" && !e.shiftKey) { const r = matching(box.value)[0]; if (r) { e.preventDefault(); box.value = r.body; box.dispatchEvent(new Event("input")); } }
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("#reply").click(); }
+    } });
+  const files = [];
+  const fileList = el("span", { id: "files", class: "small" });
+  const picker = el("input", { type: "file", id: "attach", multiple: true, "aria-label": "Attach files", onchange: async (e) => {
+    for (const f of e.target.files) {
+      try {
+        const up = await fetch(`/api/v1/inboxes/${conv.inbox_id}/attachments?filename=${encodeURIComponent(f.name)}`, { method: "POST", body: f, credentials: "same-origin", headers: { "content-type": f.type || "application/octet-stream", "x-csrf-token": csrf } });
+        const body = await up.json();
+        if (!up.ok) throw new Error(body.error.message);
+        files.push(body.id);
+        fileList.append(el("span", { class: "chip" }, `📎 ${f.name}`));
+      } catch (err) { toast(`${f.name}: ${err.message}`, "warning"); }
+    }
+    e.target.value = "";
+  } });
+  const choices = el("input", { id: "choices", "aria-label": "Quick-reply choices, separated by commas", placeholder: "Choices: Yes, No", size: "18" });
+  const tplName = el("input", { id: "template-name", "aria-label": "Template name", placeholder: "order_update" });
+  const tplLang = el("input", { id: "template-language", "aria-label": "Template language", placeholder: "en_US", size: "6" });
+  const tplParams = el("input", { id: "template-params", "aria-label": "Template parameters, separated by commas", placeholder: "params, comma-separated" });
+  const template = el("details", { id: "template", hidden: true }, el("summary", {}, "WhatsApp template"), tplName, tplLang, tplParams);
+  const via = el("select", { id: "via", "aria-label": "Reply on", hidden: true });
+  const sendAs = (kind) => async (e) => {
     e.preventDefault();
-    if (!box.value.trim()) return;
+    const body = { };
+    if (box.value.trim()) body.body = box.value;
+    if (kind === "messages") {
+      const cs = choices.value.split(",").map((s) => s.trim()).filter(Boolean);
+      if (cs.length) body.choices = cs.map((t, i) => ({ id: `c${i + 1}`, title: t }));
+      if (files.length) body.attachments = files.slice();
+      if (!template.hidden && tplName.value.trim()) body.template = { name: tplName.value.trim(), language: tplLang.value.trim() || "en_US", params: tplParams.value.split(",").map((s) => s.trim()).filter(Boolean) };
+    }
+    if (!body.body && !body.attachments && !body.template) return;
     try {
-      await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify({ body: box.value }) });
-      box.value = "";
+      const other = kind === "messages" && via.value && via.value !== conv.inbox_id;
+      if (other) await api(`/api/v1/contacts/${conv.contact_id}/messages`, { method: "POST", body: JSON.stringify({ body: body.body || "", inbox_id: via.value }) });
+      else await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
+      box.value = ""; choices.value = ""; files.length = 0; fileList.replaceChildren(); tplName.value = ""; tplParams.value = "";
       showCost(box);
-    } catch (err) { document.querySelector("#verdict").textContent = err.message; }
+    } catch (err) { $("#verdict").className = "error"; $("#verdict").textContent = err.message; }
   };
-  const status = el("button", { id: "status-action", type: "button",
-    onclick: (e) => act(id, e.target.dataset.action) });
+  const saved = el("select", { id: "saved", "aria-label": "Insert a saved reply", onchange: (e) => {
+    const r = replies.find((x) => x.shortcut === e.target.value);
+    if (r) insertAtCursor(box, r.body);
+    e.target.value = "";
+  } }, el("option", { value: "" }, "Saved replies…"), ...replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
+  const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": "Insert an emoji" }, "🙂"),
+    el("div", { class: "grid" }, ...EMOJI.map((x) => el("button", { type: "button", class: "quiet", "aria-label": `Insert ${x}`, onclick: () => insertAtCursor(box, x) }, x))));
+  const status = el("button", { id: "status-action", type: "button", onclick: (e) => act(id, e.target.dataset.action) });
   const priority = el("select", { "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }) },
-    ...["urgent", "high", "normal", "low"].map((p) => { const o = el("option", { value: p }, p); if (p === conv.priority) o.selected = true; return o; }));
-  const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => { const s = SNOOZES.find((x) => x[0] === e.target.value); if (s) act(id, "snooze", { until: s[2]().toISOString() }); } },
-    el("option", { value: "" }, "Snooze…"), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
+    ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p, selected: p === conv.priority }, p)));
+  const snoozeAt = el("input", { type: "datetime-local", "aria-label": "Snooze until", hidden: true, onchange: (e) => { if (e.target.value) act(id, "snooze", { until: new Date(e.target.value).toISOString() }).catch((err) => toast(err.message, "warning")); } });
+  const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => {
+    const s = SNOOZES.find((x) => x[0] === e.target.value);
+    if (s && s[2]) act(id, "snooze", { until: s[2]().toISOString() });
+    snoozeAt.hidden = e.target.value !== "pick";
+    if (!snoozeAt.hidden) snoozeAt.focus();
+  } }, el("option", { value: "" }, "Snooze…"), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
+  const assign = el("select", { id: "assign", "aria-label": "Assign to", onchange: (e) => {
+    const [kind, value] = e.target.value.split(":");
+    const body = kind === "user" ? { assignee_id: value || null } : { team_id: value || null };
+    act(id, "assign", body).catch((err) => toast(err.message, "warning"));
+    e.target.value = "";
+  } }, el("option", { value: "" }, "Assign…"), el("option", { value: "user:" }, "Nobody"),
+  el("optgroup", { label: "Agents" }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.name))),
+  el("optgroup", { label: "Teams" }, ...teams.map((t) => el("option", { value: `team:${t.id}` }, t.name))));
   const label = el("input", { "aria-label": "Add a label", placeholder: "label", size: "10" });
-  const labels = el("span", { class: "labels" }, ...conv.labels.map((l) => el("button", { type: "button", class: "chip", title: "Remove", onclick: () => api(`/api/v1/conversations/${id}/labels/${encodeURIComponent(l)}`, { method: "DELETE" }) }, `#${l} ×`)));
+  const labels = el("span", { class: "labels" }, ...conv.labels.map((l) => el("button", { type: "button", class: "chip", "aria-label": `Remove label ${l}`, onclick: () => api(`/api/v1/conversations/${id}/labels/${encodeURIComponent(l)}`, { method: "DELETE" }) }, `#${l} ×`)));
   const actions = el("div", { class: "actions" }, status,
     el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }) }, "Assign to me"),
-    priority, snooze, labels,
+    assign, priority, snooze, snoozeAt, labels,
     el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }); label.value = ""; } }, label));
-  $("#thread").replaceChildren(el("h2", { id: "thread-title" }), actions, log,
+  $("#thread").replaceChildren(
+    el("button", { type: "button", class: "back quiet", onclick: () => { $("#inbox").classList.remove("reading"); current = null; send({ type: "viewing", conversation_id: null }); history.replaceState(null, "", "#/"); } }, "← Conversations"),
+    el("h2", { id: "thread-title" }), actions, el("div", { id: "collision", role: "status", "aria-live": "polite" }), log,
     el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
-    el("form", { onsubmit: send("messages") }, box, el("button", { id: "reply" }, "Reply"), el("button", { type: "button", onclick: send("notes") }, "Add note")),
+    el("form", { id: "composer", onsubmit: sendAs("messages") },
+      el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": "Saved replies", hidden: true }),
+      box,
+      el("div", { class: "actions" }, el("button", { id: "reply" }, "Reply"), el("button", { type: "button", id: "add-note", class: "secondary", onclick: sendAs("notes") }, "Add note"),
+        saved, emoji, picker, fileList, choices, via, template)),
     el("p", { id: "cost", class: "muted", "aria-live": "polite" }));
   showHead(conv);
   log.scrollTop = log.scrollHeight;
   loadList();
   showVerdict(id);
+  showChannels(conv, via);
+  showPanel(conv);
+}
+
+// Other channels the contact can be answered on, when there is more than this one.
+async function showChannels(conv, via) {
+  try {
+    const chs = await api(`/api/v1/contacts/${conv.contact_id}/channels`);
+    const items = chs.items || chs;
+    if (conv.id !== current || items.length < 2) return;
+    via.replaceChildren(...items.map((c) => el("option", { value: c.inbox_id, selected: c.inbox_id === conv.inbox_id }, `Reply on ${channelOf(c.inbox_id) || c.kind}`)));
+    via.hidden = false;
+  } catch (_) { /* the picker stays hidden */ }
+}
+
+// Saved replies matching a draft that is `/word`.
+function matching(text) {
+  const m = /^\/([\p{L}\p{N}_-]*)$/u.exec(text);
+  return m ? replies.filter((r) => r.shortcut.startsWith(m[1].toLowerCase())) : [];
+}
+function suggest(box) {
+  const list = $("#suggest");
+  const found = matching(box.value).slice(0, 8);
+  list.hidden = found.length === 0;
+  list.replaceChildren(...found.map((r, i) => el("li", { role: "option", "aria-selected": i === 0 ? "true" : "false" },
+    el("button", { type: "button", class: "quiet", onclick: () => { box.value = r.body; list.hidden = true; box.focus(); box.dispatchEvent(new Event("input")); } },
+      el("strong", {}, `/${r.shortcut}`), " ", el("span", { class: "muted" }, r.body.slice(0, 60))))));
 }
 
 // The thread's title and its resolve/reopen button, as the conversation is now.
 function showHead(conv) {
-  const title = document.querySelector("#thread-title");
-  const button = document.querySelector("#status-action");
+  const title = $("#thread-title");
+  const button = $("#status-action");
   if (!title || !button) return;
   title.replaceChildren(conv.contact_name || T.customer, " ", el("span", { class: "muted" }, conv.status), " ",
-    el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`));
+    el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`), " ", el("span", { class: "muted small" }, channelOf(conv.inbox_id)));
   button.dataset.action = conv.status === "resolved" ? "reopen" : "resolve";
   button.textContent = conv.status === "resolved" ? "Reopen" : "Resolve";
 }
 
-// Keyboard shortcuts, when the agent is not typing; `?` lists them.
+// ---- The customer panel: who this is across channels, their fields, consent and history.
+async function showPanel(conv) {
+  const panel = $("#panel");
+  const [contact, consent, convs] = await Promise.all([
+    api(`/api/v1/contacts/${conv.contact_id}`),
+    api(`/api/v1/contacts/${conv.contact_id}/consent`),
+    api(`/api/v1/contacts/${conv.contact_id}/conversations`),
+  ]);
+  if (conv.id !== current) return;
+  const fields = el("dl", { class: "fields" });
+  const draw = () => fields.replaceChildren(...Object.entries(contact.custom_fields).flatMap(([k, v]) => [
+    el("dt", {}, k),
+    el("dd", {}, el("input", { "aria-label": k, value: typeof v === "string" ? v : JSON.stringify(v), "data-field": k }),
+      el("button", { type: "button", class: "quiet", "aria-label": `Remove ${k}`, onclick: () => save({ [k]: null }) }, "×")),
+  ]));
+  const save = async (patch) => {
+    try {
+      const c = await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ custom_fields: patch }) });
+      contact.custom_fields = c.custom_fields; draw(); toast("Saved");
+    } catch (err) { toast(err.message, "warning"); }
+  };
+  draw();
+  const newKey = el("input", { "aria-label": "New field name", placeholder: "field", size: "8" });
+  const newValue = el("input", { "aria-label": "New field value", placeholder: "value", size: "10" });
+  const name = el("input", { id: "contact-name", "aria-label": "Name", value: contact.name || "" });
+  panel.replaceChildren(
+    el("h2", {}, contact.name || T.customer),
+    el("form", { class: "stack", onsubmit: async (e) => {
+      e.preventDefault();
+      try { await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ name: name.value.trim() || null }) }); toast("Saved"); } catch (err) { toast(err.message, "warning"); }
+    } }, el("label", {}, "Name", name), el("button", { class: "secondary" }, "Save name")),
+    el("h3", {}, "On each channel"),
+    el("ul", { id: "identities", class: "plain" }, ...contact.identities.map((i) => el("li", {}, el("span", { class: "muted" }, `${i.kind}: `), i.external_id))),
+    el("h3", {}, "Fields"),
+    el("form", { id: "fields", onsubmit: (e) => {
+      e.preventDefault();
+      const patch = {};
+      for (const input of fields.querySelectorAll("input[data-field]")) patch[input.dataset.field] = input.value;
+      if (newKey.value.trim()) patch[newKey.value.trim()] = newValue.value;
+      newKey.value = ""; newValue.value = "";
+      save(patch);
+    } }, fields, el("div", { class: "actions" }, newKey, newValue), el("button", { class: "secondary" }, "Save fields")),
+    el("h3", {}, "Consent"),
+    consentView(consent),
+    el("h3", {}, "Conversations"),
+    el("ul", { id: "history", class: "plain" }, ...(convs.items || convs).map((c) => el("li", {},
+      el("a", { href: `#/c/${c.id}`, "aria-current": c.id === conv.id ? "true" : "false" }, `${channelOf(c.inbox_id)} · ${c.status}`),
+      el("span", { class: "muted small" }, ` ${when(c.last_activity_at || c.created_at)}`)))),
+    el("h3", {}, "Merge"),
+    mergeForm(contact));
+}
+
+// Consent now, per purpose, and the ledger behind it (newest first).
+function consentView(consent) {
+  const entries = consent.history || [];
+  const latest = {};
+  for (const e of entries) if (!latest[e.purpose] || e.at > latest[e.purpose].at) latest[e.purpose] = e;
+  const stateOf = (e) => ({ grant: "granted", revoke: "revoked", request: "pending confirmation" }[e.action] || e.action);
+  const optOuts = consent.opted_out || [];
+  const review = consent.probable_revocation;
+  return el("div", { id: "consent" },
+    Object.keys(latest).length ? el("ul", { class: "plain" }, ...Object.values(latest).map((e) =>
+      el("li", {}, el("strong", {}, e.purpose), `: ${stateOf(e)}`))) : el("p", { class: "muted" }, T.noConsent),
+    optOuts.length ? el("p", { class: "warning" }, `Opted out on: ${optOuts.join(", ")}`) : null,
+    review ? el("p", { class: "warning" }, `Possibly an opt-out, to review: “${review.text}” (${when(review.at)})`) : null,
+    entries.length ? el("details", { id: "consent-history" }, el("summary", {}, `History (${entries.length})`),
+      el("ol", { class: "plain" }, ...[...entries].sort((a, b) => (a.at < b.at ? 1 : -1)).map((e) => el("li", {},
+        el("time", { datetime: e.at }, when(e.at)), ` ${e.purpose} ${e.action} · ${e.source}${e.channel ? " · " + e.channel : ""}`,
+        e.evidence && Object.keys(e.evidence).length ? el("span", { class: "muted small" }, ` ${JSON.stringify(e.evidence)}`) : null)))) : null);
+}
+
+function mergeForm(contact) {
+  const q = el("input", { type: "search", "aria-label": "Find a contact to merge into this one", placeholder: "name, phone or email" });
+  const found = el("ul", { class: "plain" });
+  return el("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    const r = await api(`/api/v1/contacts?q=${encodeURIComponent(q.value)}`);
+    found.replaceChildren(...(r.items || []).filter((c) => c.id !== contact.id).slice(0, 5).map((c) => el("li", {},
+      `${c.name || c.phone || c.email || c.id} `,
+      el("button", { type: "button", class: "secondary", onclick: async () => {
+        if (!confirm(`Merge ${c.name || "this contact"} into ${contact.name || "this contact"}? Their channels and conversations move here.`)) return;
+        try { await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast("Merged"); if (current) openThread(current); } catch (err) { toast(err.message, "warning"); }
+      } }, "Merge here"))));
+  } }, q, el("button", { class: "secondary" }, "Find"), found);
+}
+
+// ---- Keyboard shortcuts, when the agent is not typing; `?` lists them.
 const SHORTCUTS = [
   ["j", "Next conversation", () => step(1)],
   ["k", "Previous conversation", () => step(-1)],
-  ["r", "Write a reply", () => { const b = document.querySelector("#compose"); if (b) b.focus(); }],
+  ["r", "Write a reply", () => { const b = $("#compose"); if (b) b.focus(); }],
+  ["n", "Write a note", () => { const b = $("#compose"); if (b) { b.focus(); b.placeholder = "Write a note, then Add note"; } }],
   ["a", "Assign to me", () => current && act(current, "assign", { assignee_id: me.id })],
-  ["e", "Resolve or reopen", () => { const b = document.querySelector("#status-action"); if (b) b.click(); }],
+  ["e", "Resolve or reopen", () => { const b = $("#status-action"); if (b) b.click(); }],
+  ["s", "Snooze", () => { const s = $("select[aria-label=Snooze]"); if (s) s.focus(); }],
+  ["l", "Add a label", () => { const l = $(".add-label input"); if (l) l.focus(); }],
+  ["x", "Select the conversation", () => { const c = current && document.querySelector(`#list a[data-id="${current}"]`); const box = c && c.parentElement.querySelector("input[type=checkbox]"); if (box) box.click(); }],
+  ["/", "Find in the list", () => $("#views button").focus()],
   ["?", "Show these shortcuts", () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); }],
+  ["Ctrl+Enter", "Send the reply (in the composer)", null],
 ];
 function step(by) {
   const rows = [...document.querySelectorAll("#list a[data-id]")];
@@ -221,32 +564,82 @@ function step(by) {
 }
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || ["INPUT", "TEXTAREA", "SELECT"].includes(e.target.tagName)) return;
-  const s = SHORTCUTS.find(([k]) => k === e.key);
+  const s = SHORTCUTS.find(([k, , f]) => k === e.key && f);
   if (s && !$("#inbox").hidden) { e.preventDefault(); s[2](); }
 });
 
-function connect() {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime`);
-  ws.onmessage = (e) => {
-    const ev = JSON.parse(e.data);
-    if (["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated"].includes(ev.type)) {
-      loadList();
-      refreshViews();
-      const about = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
-      // A customer writing, opting out or a status change can change what a reply may do.
-      if (about === current && ev.type !== "message.updated") showVerdict(current);
-      if (about === current && ev.data.conversation) showHead(ev.data.conversation);
-      const conv = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
-      if (conv === current) {
-        // Updated in place: re-rendering the thread would lose what the agent is typing.
-        if (ev.type === "message.updated") {
-          const shown = document.querySelector(`[data-message="${ev.data.message_id}"] .status`);
-          if (shown) shown.textContent = ` · ${ev.data.status}`;
-        } else { const log = $("#log"); log.append(entry(ev)); log.scrollTop = log.scrollHeight; }
-      }
+// ---- Realtime.
+function onEvent(ev) {
+  if (ev.type === "viewers") {
+    if (ev.data.conversation_id === current) { others.viewers = ev.data.viewers; showPresence(); }
+    return;
+  }
+  if (ev.type === "typing") {
+    if (ev.data.conversation_id === current) {
+      const agent = !!ev.data.user_id;
+      others.typing.set(ev.data.user_id || ev.data.contact_id, { name: ev.data.name, agent, until: Date.now() + 5000 });
+      showPresence();
     }
-  };
-  ws.onclose = () => setTimeout(connect, 2000);
+    return;
+  }
+  if (!["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated"].includes(ev.type)) return;
+  refreshList();
+  refreshViews();
+  const about = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;
+  const conv = ev.data.conversation;
+  // Notifications: assigned to me, mentioned, the customer writing in one of mine.
+  if (ev.type === "conversation.updated" && ev.data.change.kind === "assignment" && conv && conv.assignee_id === me.id && ev.data.actor_id !== me.id) {
+    notify(conv.contact_name || T.customer, T.assigned, about);
+  }
+  if (ev.type === "note.created" && (ev.data.note.mentions || []).includes(me.id)) {
+    notify(conv ? conv.contact_name || T.customer : T.customer, `${T.mentioned}: ${ev.data.note.body}`, about);
+  }
+  if (ev.type === "message.created" && ev.data.message.direction === "inbound" && conv && conv.assignee_id === me.id) {
+    notify(conv.contact_name || T.customer, `${T.wrote}: ${ev.data.message.body}`, about);
+  }
+  if (about !== current) return;
+  // A customer writing, opting out or a status change can change what a reply may do.
+  if (ev.type !== "message.updated") showVerdict(current);
+  if (conv) showHead(conv);
+  if (ev.type === "consent.changed" && conv) showPanel(conv);
+  if (ev.type === "message.updated") {
+    // Updated in place: re-rendering the thread would lose what the agent is typing.
+    const shown = document.querySelector(`[data-message="${ev.data.message_id}"] .status`);
+    if (shown) shown.textContent = ` · ${ev.data.status}`;
+  } else {
+    const log = $("#log");
+    if (log) { log.append(entry(ev, conv)); log.scrollTop = log.scrollHeight; }
+  }
+}
+
+function connect() {
+  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime`);
+  socket.onopen = () => { if (current) send({ type: "viewing", conversation_id: current }); };
+  socket.onmessage = (e) => onEvent(JSON.parse(e.data));
+  socket.onclose = () => setTimeout(connect, 2000);
+}
+
+// ---- Sections: the inbox (`#/`, `#/c/<id>`) and settings (`#/settings/<screen>`).
+function route() {
+  const h = location.hash.replace(/^#/, "") || "/";
+  const inSettings = h.startsWith("/settings");
+  $("#inbox").hidden = inSettings;
+  $("#settings").hidden = !inSettings;
+  $("#to-inbox").setAttribute("aria-current", inSettings ? "false" : "page");
+  $("#to-settings").setAttribute("aria-current", inSettings ? "page" : "false");
+  if (inSettings) {
+    if (current) { send({ type: "viewing", conversation_id: null }); current = null; }
+    if (window.ParleySettings) window.ParleySettings.show(h.split("/")[2] || "");
+    return;
+  }
+  const m = /^\/c\/([0-9a-f-]{36})$/.exec(h);
+  if (m && m[1] !== current) openThread(m[1]).catch((err) => toast(err.message, "warning"));
+}
+window.addEventListener("hashchange", route);
+
+async function loadDirectory() {
+  const [ib, tm, us, rp] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/teams"), api("/api/v1/users"), api("/api/v1/replies")]);
+  [inboxes, teams, users, replies] = [ib.items || ib, tm.items || tm, us.items || us, rp.items];
 }
 
 async function start() {
@@ -254,10 +647,12 @@ async function start() {
     me = await api("/api/v1/me");
     $("#who").textContent = `${me.name} (${me.role})`;
     $("#sign-in").hidden = true;
-    $("#inbox").hidden = false;
     $("#sign-out").hidden = false;
-    const [ib, tm, us] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/teams"), api("/api/v1/users")]);
-    [inboxes, teams, users] = [ib.items || ib, tm.items || tm, us.items || us];
+    $("#top").hidden = false;
+    $("#to-settings").hidden = me.role === "agent";
+    $("#notify").hidden = !("Notification" in window) || Notification.permission !== "default";
+    await loadDirectory();
+    route();
     await Promise.all([loadViews(), loadList()]);
     connect();
   } catch (_) { showSignIn(); }
@@ -276,4 +671,5 @@ $("#sign-in").addEventListener("submit", async (e) => {
 $("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });
 $("#sort").addEventListener("change", loadList);
 $("#shortcuts").replaceChildren(...SHORTCUTS.flatMap(([k, what]) => [el("dt", {}, k), el("dd", {}, what)]));
+window.Parley = { api, el, toast, when, T, ICONS, consentView, get me() { return me; }, get users() { return users; }, get inboxes() { return inboxes; }, reload: async () => { await loadDirectory(); await loadViews(); } };
 start();
