@@ -28,7 +28,8 @@ const BASE_VIEWS = [
 let view = BASE_VIEWS[2];
 let inboxes = [], teams = [], users = [], me = null, replies = [];
 const ENCODINGS = { gsm7: "GSM-7", ucs2: "UCS-2 (Unicode)" };
-const ICONS = { twilio: "💬 SMS", whatsapp: "🟢 WhatsApp", messenger: "🔵 Messenger", instagram: "📷 Instagram", telegram: "✈️ Telegram", line: "🟩 LINE", email: "✉️ Email", widget: "🌐 Chat", api: "🔌 API" };
+// Channel names as agents know them (text, not pictures: readable everywhere, and by screen readers).
+const ICONS = { twilio: "SMS", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram", line: "LINE", email: "Email", widget: "Chat", api: "API" };
 const EMOJI = ["🙂", "😀", "😉", "🙏", "👍", "👋", "🎉", "❤️", "✅", "❗", "🚚", "📦", "⏰", "📞", "💳", "🔧"];
 const SNOOZES = [
   ["1h", "For an hour", () => new Date(Date.now() + 3600e3)],
@@ -101,7 +102,7 @@ function showUnread() {
 
 // In-app always; from the browser too when the tab is hidden and the agent allowed it.
 function notify(title, body, conv) {
-  toast(`${title}: ${body}`);
+  toast(`${title} — ${body}`);
   if (conv && conv !== current) { unread.add(conv); showUnread(); }
   if (document.hidden && "Notification" in window && Notification.permission === "granted") {
     const n = new Notification(title, { body, tag: conv || undefined });
@@ -216,10 +217,13 @@ function entry(item, conv) {
   if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, "Note "), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
   if (item.type === "conversation.updated") {
     const c = d.change;
+    const team = (id) => (teams.find((t) => t.id === id) || {}).name;
     const text = c.kind === "status" ? `Status: ${c.to}`
-      : c.kind === "assignment" ? `Assigned to ${assigneeOf(d.conversation && d.conversation.assignee_id)}`
-      : c.kind === "labels" ? `Labels: ${((d.conversation && d.conversation.labels) || []).map((l) => "#" + l).join(" ") || "none"}`
-      : `${c.kind} changed`;
+      : c.kind === "assignment" ? `Assigned to ${assigneeOf(c.assignee_id)}${c.team_id ? ` (team ${team(c.team_id)})` : ""}`
+      : c.kind === "priority" ? `Priority: ${c.priority}`
+      : c.kind === "labels" ? `Labels: ${[...c.added.map((l) => "+#" + l), ...c.removed.map((l) => "−#" + l)].join(" ")}`
+      : null;
+    if (!text) return el("div", { hidden: true });
     return el("div", { class: "event muted" }, text, " ", at);
   }
   if (item.type === "consent.changed") {
@@ -375,7 +379,7 @@ async function openThread(id) {
     if (r) insertAtCursor(box, r.body);
     e.target.value = "";
   } }, el("option", { value: "" }, "Saved replies…"), ...replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
-  const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": "Insert an emoji" }, "🙂"),
+  const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": "Insert an emoji" }, "Emoji"),
     el("div", { class: "grid" }, ...EMOJI.map((x) => el("button", { type: "button", class: "quiet", "aria-label": `Insert ${x}`, onclick: () => insertAtCursor(box, x) }, x))));
   const status = el("button", { id: "status-action", type: "button", onclick: (e) => act(id, e.target.dataset.action) });
   const priority = el("select", { "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }) },
@@ -523,7 +527,14 @@ function consentView(consent) {
     entries.length ? el("details", { id: "consent-history" }, el("summary", {}, `History (${entries.length})`),
       el("ol", { class: "plain" }, ...[...entries].sort((a, b) => (a.at < b.at ? 1 : -1)).map((e) => el("li", {},
         el("time", { datetime: e.at }, when(e.at)), ` ${e.purpose} ${e.action} · ${e.source}${e.channel ? " · " + e.channel : ""}`,
-        e.evidence && Object.keys(e.evidence).length ? el("span", { class: "muted small" }, ` ${JSON.stringify(e.evidence)}`) : null)))) : null);
+        evidence(e.evidence))))) : null);
+}
+
+// What a consent entry rests on, briefly: the customer's words, or the fields recorded with it.
+function evidence(ev) {
+  if (!ev || !Object.keys(ev).length) return null;
+  const text = ev.text ? `“${ev.text}”` : Object.entries(ev).filter(([k]) => !k.endsWith("_id")).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+  return text ? el("span", { class: "muted small" }, ` ${text}`) : null;
 }
 
 function mergeForm(contact) {

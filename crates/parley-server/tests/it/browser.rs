@@ -458,3 +458,239 @@ async fn an_agent_answers_a_customer_in_chromium() {
         .await;
     assert_eq!(disabled, true, "Reply stays enabled after an opt-out");
 }
+
+impl Browser {
+    async fn sign_in(&self, base: &str, email: &str, password: &str) {
+        self.open(&format!("{base}/")).await;
+        let field = self.element("#sign-in input[name=email]").await;
+        self.type_into(&field, email).await;
+        let field = self.element("#sign-in input[name=password]").await;
+        self.type_into(&field, &format!("{password}\u{E007}")).await;
+        self.wait_for_page_text("#who", email.split('@').next().unwrap_or_default())
+            .await;
+    }
+
+    /// Fills a form field found by CSS selector.
+    async fn fill(&self, selector: &str, text: &str) {
+        let field = self.element(selector).await;
+        self.type_into(&field, text).await;
+    }
+}
+
+/// A team in Chromium: an admin adds an SMS inbox in settings and tests its connection; a text to
+/// it appears in the list; two agents open it and each is warned of the other; one answers with a
+/// saved reply and sees it delivered; the customer's opt-out shows in the panel's consent history;
+/// an agent without the inbox sees none of it; the phone layout fits 375 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_works_the_inbox_in_chromium() {
+    use crate::twilio::{fake_twilio, form, post_signed, SID, TOKEN};
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (base, fake) = fake_twilio().await;
+    let (ann, _) = t.user("ann@acme.test", "agent").await;
+    let (bob, _) = t.user("bob@acme.test", "agent").await;
+    let _ = t.user("cid@acme.test", "agent").await;
+    let (s, v) = t
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/replies",
+            &t.admin_token,
+            Some(json!({ "items": [{ "shortcut": "ships", "body": "Your order ships today." }] })),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // The admin adds the SMS inbox in settings and tests the credentials.
+    let admin = Browser::start(&driver).await;
+    admin
+        .sign_in(&t.base, "admin@acme.test", "admin-password")
+        .await;
+    admin.open(&format!("{}/#/settings/inboxes", t.base)).await;
+    admin.wait_for_page_text("#settings-title", "Inboxes").await;
+    admin
+        .fill("#new-inbox input[name=name]", "Support SMS")
+        .await;
+    admin.fill("#new-inbox input[name=account_sid]", SID).await;
+    admin.fill("#new-inbox input[name=auth_token]", TOKEN).await;
+    admin
+        .fill("#new-inbox input[name=from]", "+15017122661")
+        .await;
+    admin
+        .fill("#new-inbox input[name=api_base_url]", &base)
+        .await;
+    let add = admin.element("#new-inbox button").await;
+    admin.click(&add).await;
+    let shown = admin
+        .wait_for_page_text("#settings-body table", "Support SMS")
+        .await;
+    assert!(shown.contains("SMS"), "{shown}");
+    let (_, list) = t.get("/api/v1/inboxes", &t.admin_token).await;
+    let inbox = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Support SMS")
+        .expect("the inbox was created")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hook = admin
+        .eval(&format!(
+            "return document.querySelector('#hook-{inbox}').value;"
+        ))
+        .await;
+    assert_eq!(
+        hook.as_str(),
+        Some(format!("{}/hooks/twilio/{inbox}", t.app.config.public_url).as_str())
+    );
+    let test = admin.element(&format!("[data-test='{inbox}']")).await;
+    admin.click(&test).await;
+    admin
+        .wait_for_page_text(
+            "#settings-body table",
+            "Twilio accepted the credentials of Acme Support",
+        )
+        .await;
+    admin.screenshot("settings.png").await;
+    for user in [&ann, &bob] {
+        let (s, _) = t
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/inboxes/{inbox}/members/{user}"),
+                &t.admin_token,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+    }
+
+    // A customer texts the new number: the admin's list shows it without a reload.
+    admin.open(&format!("{}/#/", t.base)).await;
+    admin.wait_for_page_text("#views", "Support SMS").await;
+    let sms = |sid: &str, body: &str| {
+        form(&[
+            ("MessageSid", sid),
+            ("AccountSid", SID),
+            ("From", "+15558675310"),
+            ("To", "+15017122661"),
+            ("Body", body),
+            ("NumMedia", "0"),
+        ])
+    };
+    assert_eq!(
+        post_signed(&t, &inbox, &sms("SMb1", "Where is my order?"), TOKEN)
+            .await
+            .0,
+        200
+    );
+    admin
+        .wait_for_page_text("#list", "Where is my order?")
+        .await;
+    let (_, convs) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = convs["items"][0]["id"].as_str().unwrap().to_string();
+
+    // Ann and Bob open it: each is told the other is there; Bob typing warns Ann.
+    let a = Browser::start(&driver).await;
+    a.sign_in(&t.base, "ann@acme.test", "long-enough-password")
+        .await;
+    a.wait_for_page_text("#list", "Where is my order?").await;
+    let row = a.element("#list a[data-id]").await;
+    a.click(&row).await;
+    a.wait_for_page_text("#thread", "Where is my order?").await;
+    let b = Browser::start(&driver).await;
+    b.sign_in(&t.base, "bob@acme.test", "long-enough-password")
+        .await;
+    b.open(&format!("{}/#/c/{conv}", t.base)).await;
+    b.wait_for_page_text("#thread", "Where is my order?").await;
+    a.wait_for_page_text("#collision", "bob is also viewing this conversation")
+        .await;
+    b.wait_for_page_text("#collision", "ann is also viewing this conversation")
+        .await;
+    b.fill("#compose", "Let me check").await;
+    a.wait_for_page_text("#collision", "bob is typing a reply here")
+        .await;
+
+    // Ann answers with the saved reply; Twilio reports it delivered.
+    a.eval("const s = document.querySelector('#saved'); s.value = 'ships'; s.dispatchEvent(new Event('change')); return null;").await;
+    let draft = a
+        .eval("return document.querySelector('#compose').value;")
+        .await;
+    assert_eq!(draft, "Your order ships today.");
+    let reply = a.element("#reply").await;
+    a.click(&reply).await;
+    a.wait_for_page_text("#thread", "Your order ships today. · sent")
+        .await;
+    assert_eq!(
+        fake.bodies().last().map(String::as_str),
+        Some("Your order ships today.")
+    );
+    let sid = format!("SM{:032}", fake.bodies().len());
+    let status = form(&[
+        ("MessageSid", sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", SID),
+        ("From", "+15017122661"),
+        ("To", "+15558675310"),
+    ]);
+    assert_eq!(post_signed(&t, &inbox, &status, TOKEN).await.0, 200);
+    a.wait_for_page_text("#thread", "Your order ships today. · delivered")
+        .await;
+    // Bob's draft survived all of it.
+    let draft = b
+        .eval("return document.querySelector('#compose').value;")
+        .await;
+    assert_eq!(draft, "Let me check");
+
+    // The customer opts out: the panel's consent history shows the revocation and its source.
+    assert_eq!(
+        post_signed(&t, &inbox, &sms("SMb2", "STOP"), TOKEN).await.0,
+        200
+    );
+    a.wait_for_page_text("#panel", "conversational: revoked")
+        .await;
+    a.eval("document.querySelector('#consent-history').open = true; return null;")
+        .await;
+    let history = a.wait_for_page_text("#consent-history", "revoke").await;
+    assert!(history.contains("keyword"), "{history}");
+    a.screenshot("thread.png").await;
+
+    // Cid works no inbox: no conversation in his list, none in his counts, none by address.
+    let c = Browser::start(&driver).await;
+    c.sign_in(&t.base, "cid@acme.test", "long-enough-password")
+        .await;
+    let counts = "return [...document.querySelectorAll('#views .view')].map(v => v.dataset.view + '=' + v.querySelector('.count').textContent).join(' ');";
+    let seen = c.wait_for(counts, "open=0").await;
+    assert!(!seen.contains("inbox:"), "{seen}");
+    c.open(&format!("{}/#/c/{conv}", t.base)).await;
+    c.wait_for_page_text("#toasts", "not found").await;
+    let list = c
+        .eval("return document.querySelector('#list').innerText;")
+        .await;
+    assert!(
+        !list
+            .as_str()
+            .unwrap_or_default()
+            .contains("Where is my order?"),
+        "{list}"
+    );
+
+    // On a 375 px phone: the list, then the thread with a way back; nothing wider than the screen.
+    a.call(
+        reqwest::Method::POST,
+        "/window/rect",
+        json!({ "width": 375, "height": 800 }),
+    )
+    .await;
+    let fits = "return String(document.documentElement.scrollWidth <= window.innerWidth) + ' ' + getComputedStyle(document.querySelector('#side')).display;";
+    let shown = a.wait_for(fits, "true none").await;
+    assert!(shown.starts_with("true"), "{shown}");
+    let back = a.element(".back").await;
+    a.click(&back).await;
+    a.wait_for(fits, "true block").await;
+}
