@@ -238,6 +238,12 @@ pub fn render(part: &Part) -> Vec<Value> {
 }
 
 /// Classifies a reply or push answer; the provider id is the first `sentMessages[].id`.
+/// `POST /v2/bot/chat/loading/start`: the loading animation in a one-to-one chat, for five
+/// seconds (the shortest LINE allows) or until the next message from the account.
+pub fn loading_body(user_id: &str) -> Value {
+    json!({ "chatId": user_id, "loadingSeconds": 5 })
+}
+
 pub fn classify(status: u16, body: &str) -> SendOutcome {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     if (200..300).contains(&status) {

@@ -16,7 +16,7 @@ pub use messenger::{
 };
 pub use whatsapp::{
     classify_whatsapp, mark_read_body, parse_whatsapp, parse_whatsapp_routed, send_whatsapp,
-    whatsapp_capabilities, whatsapp_render, whatsapp_template,
+    typing_body as whatsapp_typing_body, whatsapp_capabilities, whatsapp_render, whatsapp_template,
 };
 
 /// `sha256=<lower-case hex HMAC-SHA256 of the raw body under the App Secret>`.

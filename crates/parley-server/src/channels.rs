@@ -10,7 +10,7 @@ use parley_channels::{line, meta, telegram, SendOutcome};
 use parley_core::contact::IdentityKind;
 use parley_core::message::{parse_body, Direction};
 use parley_core::{ConversationId, InboxId, Timestamp};
-use parley_store::{DeliveryReport, InboundMessage, InboxRow, OutboxJob, Scope};
+use parley_store::{ConversationView, DeliveryReport, InboundMessage, InboxRow, OutboxJob, Scope};
 use serde_json::{json, Value};
 
 use crate::attachments::{self, Attachment};
@@ -682,4 +682,95 @@ pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<Strin
     .find_map(|v| v.as_str())
     .unwrap_or("the account");
     Some(Ok(format!("{provider} accepted the credentials of {name}")))
+}
+
+/// Shows the customer that an agent is writing to them, where the channel can: Telegram's
+/// "typing…", Messenger's and Instagram's typing bubble, WhatsApp's indicator (which also marks
+/// their last message read), LINE's loading animation. Best effort: a refusal is only logged.
+pub async fn typing_to_customer(app: &App, scope: &Scope, conv: &ConversationView) {
+    let Ok(inbox) = app.store.inbox(scope, conv.inbox_id).await else {
+        return;
+    };
+    if !matches!(
+        inbox.kind.as_str(),
+        "telegram" | "whatsapp" | "messenger" | "instagram" | "line"
+    ) {
+        return;
+    }
+    let Ok(contact) = app.store.contact(scope.workspace, conv.contact_id).await else {
+        return;
+    };
+    let Some(to) = contact
+        .identities
+        .iter()
+        .find(|i| i.id == conv.identity_id)
+        .map(|i| i.external_id.clone())
+    else {
+        return;
+    };
+    let base = setting(&inbox, "api_base_url").trim_end_matches('/');
+    let version = setting(&inbox, "graph_version").trim_matches('/');
+    let token = credential(&inbox, "access_token");
+    let req = match inbox.kind.as_str() {
+        "telegram" => {
+            let (method, body) = telegram::typing_body(&to);
+            let url = format!("{base}/bot{}/{method}", credential(&inbox, "bot_token"));
+            app.http.post(url).json(&body)
+        }
+        "line" => app
+            .http
+            .post(format!("{base}/v2/bot/chat/loading/start"))
+            .bearer_auth(token)
+            .json(&line::loading_body(&to)),
+        "whatsapp" => {
+            // WhatsApp shows it only against the customer's message being answered.
+            let Some(wamid) = last_customer_message_id(app, scope, conv.id).await else {
+                return;
+            };
+            let url = format!(
+                "{base}/{version}/{}/messages",
+                setting(&inbox, "phone_number_id")
+            );
+            app.http
+                .post(url)
+                .bearer_auth(token)
+                .json(&meta::whatsapp_typing_body(&wamid))
+        }
+        _ => {
+            let url = format!("{base}/{version}/{}/messages", setting(&inbox, "page_id"));
+            app.http
+                .post(url)
+                .bearer_auth(token)
+                .json(&meta::messenger_typing_body(&to))
+        }
+    };
+    match req.send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => {
+            tracing::debug!(status = r.status().as_u16(), kind = %inbox.kind, "the provider refused a typing indicator")
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, kind = %inbox.kind, "could not send a typing indicator")
+        }
+    }
+}
+
+/// The provider's id of the customer's last message in a conversation.
+async fn last_customer_message_id(
+    app: &App,
+    scope: &Scope,
+    conversation: ConversationId,
+) -> Option<String> {
+    let entries = app
+        .store
+        .timeline(scope, conversation, None, 200)
+        .await
+        .ok()?;
+    let inbound = Direction::Inbound.as_str();
+    entries.iter().rev().find_map(|e| {
+        let v: Value = serde_json::from_str(&e.event.data).ok()?;
+        (e.event.kind == "message.created" && v["message"]["direction"] == inbound)
+            .then(|| v["message"]["external_id"].as_str().map(str::to_string))
+            .flatten()
+    })
 }

@@ -42,6 +42,8 @@ pub struct Hub {
     /// Which socket has which conversation open, so every agent there learns who else is.
     viewers: Arc<Mutex<HashMap<ConversationId, Vec<Viewer>>>>,
     sockets: Arc<std::sync::atomic::AtomicU64>,
+    /// When each conversation's customer was last shown that an agent is typing.
+    typing_shown: Arc<Mutex<HashMap<ConversationId, std::time::Instant>>>,
 }
 
 #[derive(Clone)]
@@ -72,6 +74,7 @@ impl Hub {
             online: Arc::new(Mutex::new(HashMap::new())),
             viewers: Arc::new(Mutex::new(HashMap::new())),
             sockets: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+            typing_shown: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -180,6 +183,25 @@ impl Hub {
         }
     }
 
+    /// Whether the customer should be shown the agent typing again: providers' indicators last
+    /// about five seconds, so once every four is enough, however fast the agent types.
+    pub fn typing_due(&self, conversation: ConversationId) -> bool {
+        let Ok(mut shown) = self.typing_shown.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        if shown.len() > 10_000 {
+            shown.retain(|_, at| now.duration_since(*at) < TYPING_EVERY);
+        }
+        match shown.get(&conversation) {
+            Some(at) if now.duration_since(*at) < TYPING_EVERY => false,
+            _ => {
+                shown.insert(conversation, now);
+                true
+            }
+        }
+    }
+
     fn presence(&self, p: &Principal, delta: i64) {
         let key = (p.workspace_id, p.user_id);
         let changed = {
@@ -203,6 +225,8 @@ impl Hub {
         }
     }
 }
+
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The frame of a committed event: `{"seq","type","at","data"}` with the payload as stored.
 pub fn frame(e: &Published) -> String {
@@ -252,6 +276,9 @@ struct ClientFrame {
     #[serde(rename = "type")]
     kind: String,
     conversation_id: Option<parley_core::ConversationId>,
+    /// On `typing`: false while the agent writes a note (the customer is not told).
+    #[serde(default)]
+    to_customer: Option<bool>,
 }
 
 fn visible(p: &Principal, e: &HubEvent) -> bool {
@@ -372,7 +399,8 @@ async fn client_frame(
     };
     match (f.kind.as_str(), f.conversation_id) {
         ("typing", Some(id)) => {
-            let _ = crate::routes::conversations::announce_typing(app, p, id).await;
+            let to_customer = f.to_customer.unwrap_or(true);
+            let _ = crate::routes::conversations::announce_typing(app, p, id, to_customer).await;
         }
         ("viewing", id) => {
             if viewing.as_ref().map(|v| v.conversation) == id {

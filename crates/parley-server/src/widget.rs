@@ -393,7 +393,12 @@ impl Visitor {
                 }
                 Some(json!({ "type": "message", "message": self.message_view(m) }).to_string())
             }
-            "typing" if e.from_user.is_some() && v["data"]["conversation_id"] == conv.as_str() => {
+            // An agent writing a reply, not a note.
+            "typing"
+                if e.from_user.is_some()
+                    && v["data"]["conversation_id"] == conv.as_str()
+                    && v["data"]["to_customer"] != false =>
+            {
                 Some(json!({ "type": "typing", "name": v["data"]["name"] }).to_string())
             }
             _ => None,

@@ -210,6 +210,25 @@ async fn save_contact(tx: &Tx<'_>, v: ContactView, at: Timestamp) -> StoreResult
     Ok(())
 }
 
+pub(crate) async fn set_blocked(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    contact: ContactId,
+    blocked: Option<Timestamp>,
+    at: Timestamp,
+) -> StoreResult<ContactView> {
+    load_contact(tx, ws.as_uuid(), contact.as_uuid())
+        .await?
+        .live()?;
+    exec(
+        tx,
+        "UPDATE contact SET blocked_at = $1, updated_at = $2 WHERE id = $3",
+        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
+    )
+    .await?;
+    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+}
+
 pub(crate) async fn update_contact(
     tx: &Tx<'_>,
     ws: WorkspaceId,

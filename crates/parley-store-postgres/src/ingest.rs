@@ -23,14 +23,15 @@ use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
 
 /// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
 /// sender's identity, contact and name; 7–21 the conversation (`CONVERSATION_COLS`); 22–23 a
-/// contact with the sender's phone or email, when the identity is new (one customer, many channels).
+/// contact with the sender's phone or email, when the identity is new (one customer, many channels);
+/// 24 whether the sender's contact is blocked.
 /// The conversation is the thread the channel named ($7) when it is in this inbox, else the contact's.
 static LOOKUP: LazyLock<String> = LazyLock::new(|| {
     // The conversation's columns name its own contact (`ck`), whose id its sealed name is bound
     // to; `k` is the sender's, who may be someone else writing into the thread.
     let conversation = CONVERSATION_COLS.replacen("k.name", "ck.name", 1);
     format!(
-        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {conversation}, p.id, p.name \
+        "SELECT n.workspace_id, d.id, d.conversation_id, d.contact_id, i.id, i.contact_id, k.name, {conversation}, p.id, p.name, COALESCE(k.blocked_at, p.blocked_at) IS NOT NULL \
          FROM inbox n \
          LEFT JOIN LATERAL (SELECT m.id, m.conversation_id, dc.contact_id FROM message m \
              JOIN conversation dc ON dc.id = m.conversation_id \
@@ -38,7 +39,7 @@ static LOOKUP: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN contact_identity i ON i.workspace_id = n.workspace_id AND i.kind = $3 \
              AND i.inbox_id = n.id AND i.external_id = $4 \
          LEFT JOIN contact k ON k.id = i.contact_id \
-         LEFT JOIN LATERAL (SELECT pc.id, pc.name FROM contact pc \
+         LEFT JOIN LATERAL (SELECT pc.id, pc.name, pc.blocked_at FROM contact pc \
              WHERE i.id IS NULL AND pc.workspace_id = n.workspace_id \
              AND (pc.phone = $5::text OR pc.email = $6::text) ORDER BY pc.created_at, pc.id LIMIT 1) p ON true \
          LEFT JOIN conversation c ON c.id = COALESCE( \
@@ -122,6 +123,8 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     let mut writes = Vec::new();
     let (identity_id, contact_id, contact_name) =
         sender(tx.keys(), &row, ws, &m, &new_identity, &mut writes)?;
+    // A blocked sender's message is kept but asks nothing of anyone: no reopening, no waiting.
+    let blocked: bool = get(&row, 24)?;
     let mut conv = match get::<Option<uuid::Uuid>>(&row, 7)? {
         Some(_) => {
             let mut conv = rows::conversation_at(tx.keys(), &row, 7)?;
@@ -130,14 +133,18 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             conv
         }
         None => {
-            let conv = new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            let mut conv =
+                new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            if blocked {
+                conv.status = Status::Resolved;
+            }
             writes.push(insert_conversation_stmt(ws, &conv));
             conv
         }
     };
     let mut new_events = Vec::new();
     // A resolved or snoozed conversation reopens, and the timeline shows it.
-    if conv.state().reopens_on_inbound() {
+    if !blocked && conv.state().reopens_on_inbound() {
         let change = Change::Status {
             from: conv.status,
             to: Status::Open,
@@ -169,7 +176,14 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.meta,
     );
     writes.push(insert_message_stmt(tx.keys(), ws, &msg));
-    conv.apply(&Change::Inbound, m.at);
+    conv.apply(
+        if blocked {
+            &Change::Note
+        } else {
+            &Change::Inbound
+        },
+        m.at,
+    );
     conv.last_message = Some(plan::preview(&msg.body));
     writes.push(save_stmt(tx.keys(), &conv));
     let data = plan::message_created(&msg, &conv);

@@ -209,7 +209,7 @@ pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult
     let stmt = tx
         .prepare_cached(
             "SELECT id, name, COALESCE(email_sealed, email), COALESCE(phone_sealed, phone), custom_fields, \
-             created_at, updated_at, erased_at FROM contact \
+             created_at, updated_at, erased_at, blocked_at FROM contact \
              WHERE workspace_id = $1 AND id = $2",
         )
         .await
@@ -232,6 +232,7 @@ pub(crate) async fn load_contact(tx: &Tx<'_>, ws: Uuid, id: Uuid) -> StoreResult
         created_at: ts(&row, 5)?,
         updated_at: ts(&row, 6)?,
         erased_at: get::<Option<i64>>(&row, 7)?.map(parley_core::Timestamp),
+        blocked_at: get::<Option<i64>>(&row, 8)?.map(parley_core::Timestamp),
     };
     let stmt = tx
         .prepare_cached(&format!(

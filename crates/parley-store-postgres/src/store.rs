@@ -425,6 +425,18 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(contacts::set_blocked(tx, ws, id, blocked, at)))
+            .await
+    }
+
     async fn search_contacts(
         &self,
         ws: WorkspaceId,

@@ -115,6 +115,22 @@ pub(crate) fn update_contact(
     load_contact(c, &ws.to_string(), &id.to_string())
 }
 
+pub(crate) fn set_blocked(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: ContactId,
+    blocked: Option<Timestamp>,
+    at: Timestamp,
+) -> StoreResult<ContactView> {
+    load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
+    c.execute(
+        "UPDATE contact SET blocked_at = ?1, updated_at = ?2 WHERE id = ?3",
+        params![blocked.map(|t| t.0), at.0, id.to_string()],
+    )
+    .map_err(sql_err)?;
+    load_contact(c, &ws.to_string(), &id.to_string())
+}
+
 pub(crate) fn search(
     c: &Connection,
     ws: WorkspaceId,

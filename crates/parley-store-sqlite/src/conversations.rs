@@ -383,17 +383,29 @@ pub(crate) fn apply_inbound(
             [m.inbox_id.to_string(), contact_id.to_string()],
         ),
     };
+    // A blocked sender's message is kept but asks nothing of anyone: no reopening, no waiting.
+    let blocked: bool = c
+        .prepare_cached("SELECT blocked_at IS NOT NULL FROM contact WHERE id = ?1")
+        .map_err(sql_err)?
+        .query_row([contact_id.to_string()], |r| r.get(0))
+        .map_err(sql_err)?;
     let mut conv = match existing {
         Ok(conv) => conv,
         Err(StoreError::NotFound) => {
-            let conv = new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            let mut conv =
+                new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            if blocked {
+                conv.status = Status::Resolved;
+            }
             insert_conversation(c, ws, &conv)?;
             conv
         }
         Err(e) => return Err(e),
     };
     let before = conv.clone();
-    record_reopen(c, events, ws, &mut conv, m.at)?;
+    if !blocked {
+        record_reopen(c, events, ws, &mut conv, m.at)?;
+    }
     // Replies go to the identity the customer last wrote from (not to someone else who wrote
     // into their thread, such as a colleague in copy).
     if conv.contact_id == contact_id {
@@ -409,7 +421,14 @@ pub(crate) fn apply_inbound(
         m.meta,
     );
     insert_message(c, ws, &msg)?;
-    conv.apply(&Change::Inbound, m.at);
+    conv.apply(
+        if blocked {
+            &Change::Note
+        } else {
+            &Change::Inbound
+        },
+        m.at,
+    );
     conv.last_message = Some(plan::preview(&msg.body));
     save_conversation(c, &before, &conv)?;
     let data = plan::message_created(&msg, &conv);

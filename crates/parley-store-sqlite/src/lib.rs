@@ -486,6 +486,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| contacts::set_blocked(c, ws, id, blocked, at))
+            .await
+    }
+
     async fn search_contacts(
         &self,
         ws: WorkspaceId,

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_sealed_addresses.sql")),
     (9, include_str!("../migrations/0009_resealing.sql")),
     (10, include_str!("../migrations/0010_sealing_pending.sql")),
+    (11, include_str!("../migrations/0011_blocked.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> anyhow::Result<()> {

@@ -187,7 +187,7 @@ pub(crate) fn load_contact(c: &Connection, ws: &str, id: &str) -> StoreResult<Co
     let mut contact = c
         .prepare_cached(
             &format!("SELECT k.id, {CONTACT_NAME}, {CONTACT_EMAIL}, {CONTACT_PHONE}, \
-             parley_open(k.custom_fields, 'contact:' || k.id || ':fields'), k.created_at, k.updated_at, k.erased_at \
+             parley_open(k.custom_fields, 'contact:' || k.id || ':fields'), k.created_at, k.updated_at, k.erased_at, k.blocked_at \
              FROM contact k WHERE k.workspace_id = ?1 AND k.id = ?2"),
         )
         .map_err(sql_err)?
@@ -202,6 +202,7 @@ pub(crate) fn load_contact(c: &Connection, ws: &str, id: &str) -> StoreResult<Co
                 created_at: ts(r, 5)?,
                 updated_at: ts(r, 6)?,
                 erased_at: r.get::<_, Option<i64>>(7)?.map(parley_core::Timestamp),
+                blocked_at: r.get::<_, Option<i64>>(8)?.map(parley_core::Timestamp),
             })
         })
         .optional()

@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             retention_removes_old_content_and_keeps_the_timeline,
             erasure_anonymises_and_keeps_revocations,
             counts_follow_the_views_and_the_scope,
+            a_blocked_contact_asks_nothing_of_anyone,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

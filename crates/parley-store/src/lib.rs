@@ -307,6 +307,15 @@ pub trait Store: Send + Sync + 'static {
     /// revocation becomes a suppression of every address the contact had, so a new contact with
     /// one of them inherits it. An erased contact refuses changes (`contact_erased`); erasing it
     /// again changes nothing and answers the first erasure's time with zero counts.
+    /// Blocks (`Some(time)`) or unblocks (`None`) a contact; an erased contact refuses it.
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView>;
+
     async fn erase_contact(
         &self,
         ws: WorkspaceId,

@@ -210,6 +210,10 @@ pub struct ContactView {
     /// recorded about them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<Timestamp>,
+    /// When the contact was blocked: their messages are kept (an opt-out in them still counts)
+    /// but never reopen a conversation or wait for an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<Timestamp>,
 }
 
 /// A customer's message as a channel reported it.

@@ -390,6 +390,14 @@ pub fn mark_read_body(message_id: &str) -> Value {
     json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id})
 }
 
+/// Marks the customer's message read and shows "typing…" against it, until the reply arrives or
+/// 25 seconds pass.
+pub fn typing_body(message_id: &str) -> Value {
+    let mut body = mark_read_body(message_id);
+    body["typing_indicator"] = json!({ "type": "text" });
+    body
+}
+
 /// Classifies the answer to `POST /{phone_number_id}/messages`; the provider id is
 /// `messages[0].id` (the `wamid` statuses refer to).
 pub fn classify_whatsapp(status: u16, body: &str) -> SendOutcome {

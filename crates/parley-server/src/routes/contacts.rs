@@ -472,3 +472,66 @@ pub async fn record_consent(
     }
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
+
+/// `POST /api/v1/contacts/{id}/block`: the contact's messages are still kept (an opt-out in them
+/// still counts) but no longer reopen a conversation or wait for an answer; their conversations
+/// still open in inboxes the caller works are resolved. Supervisors and admins; audited.
+pub async fn block_contact(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
+    crate::auth::require_supervisor(&p)?;
+    let now = app.now();
+    let k = app
+        .store
+        .set_contact_blocked(p.workspace_id, id, Some(now), now)
+        .await?;
+    let q = ConversationQuery {
+        contact: Some(id),
+        sort: Sort::Activity,
+        limit: 100,
+        ..Default::default()
+    };
+    let mut resolved = 0;
+    for c in app.store.list_conversations(&p.scope(), &q).await?.items {
+        if c.status != parley_core::conversation::Status::Resolved {
+            super::conversations::set_status(
+                &app,
+                &p,
+                c.id,
+                parley_core::conversation::Status::Resolved,
+                None,
+            )
+            .await?;
+            resolved += 1;
+        }
+    }
+    super::account::audit(
+        &app,
+        &p,
+        &headers,
+        "contact.block",
+        id,
+        json!({ "resolved": resolved }),
+    )
+    .await;
+    Ok(Json(json!({ "contact": k, "resolved": resolved })))
+}
+
+/// `DELETE /api/v1/contacts/{id}/block`: their messages reopen conversations again.
+pub async fn unblock_contact(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
+    crate::auth::require_supervisor(&p)?;
+    let k = app
+        .store
+        .set_contact_blocked(p.workspace_id, id, None, app.now())
+        .await?;
+    super::account::audit(&app, &p, &headers, "contact.unblock", id, json!({})).await;
+    Ok(Json(json!({ "contact": k })))
+}

@@ -441,7 +441,7 @@ pub async fn unassign(
     assign_to(&app, &p, id, Some(None), None).await
 }
 
-async fn set_status(
+pub(crate) async fn set_status(
     app: &App,
     p: &Principal,
     id: ConversationId,
@@ -612,10 +612,17 @@ pub async fn remove_label(
     Ok(Json(out.conversation).into_response())
 }
 
-/// Announces that `p` is typing in a conversation they can see (ephemeral: not stored).
-pub async fn announce_typing(app: &App, p: &Principal, id: ConversationId) -> ApiResult<()> {
-    let conv = app.store.conversation(&p.scope(), id).await?;
-    let data = json!({ "conversation_id": id, "user_id": p.user_id, "name": p.name });
+/// Announces that `p` is typing in a conversation they can see (ephemeral: not stored). A reply
+/// (`to_customer`), not a note, also shows on the customer's side where the channel can show it.
+pub async fn announce_typing(
+    app: &App,
+    p: &Principal,
+    id: ConversationId,
+    to_customer: bool,
+) -> ApiResult<()> {
+    let scope = p.scope();
+    let conv = app.store.conversation(&scope, id).await?;
+    let data = json!({ "conversation_id": id, "user_id": p.user_id, "name": p.name, "to_customer": to_customer });
     app.hub.publish_ephemeral(
         p.workspace_id,
         Some(conv.inbox_id),
@@ -623,15 +630,37 @@ pub async fn announce_typing(app: &App, p: &Principal, id: ConversationId) -> Ap
         "typing",
         data,
     );
+    if to_customer && app.hub.typing_due(id) {
+        let app = app.clone();
+        tokio::spawn(async move { crate::channels::typing_to_customer(&app, &scope, &conv).await });
+    }
     Ok(())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TypingRequest {
+    /// False while writing an internal note: only other agents are told.
+    #[serde(default)]
+    to_customer: Option<bool>,
 }
 
 pub async fn typing(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
+    body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    announce_typing(&app, &p, id).await?;
+    // The body is optional: an empty one means a reply.
+    let req: TypingRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TypingRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("not a typing request: {e}"))
+        })?
+    };
+    let to_customer = req.to_customer.unwrap_or(true);
+    announce_typing(&app, &p, id, to_customer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

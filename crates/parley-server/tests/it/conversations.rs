@@ -306,3 +306,80 @@ on_both!(sms_segments_of_a_draft, |t: TestApp| async move {
         .await;
     assert_eq!(s, 401);
 });
+
+on_both!(
+    a_blocked_contact_stops_reopening_conversations,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (s, v) = t.inbound(&inbox, &secret, "spammer", "m1", "buy now").await;
+        assert_eq!(s, 200, "{v}");
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let contact = v["contact_id"].as_str().unwrap().to_string();
+        let block = format!("/api/v1/contacts/{contact}/block");
+
+        // Agents may not; a supervisor may, and the open conversation is resolved and audited.
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        let (_, sup) = t.user("sue@acme.test", "supervisor").await;
+        assert_eq!(t.post(&block, &agent, json!({})).await.0, 403);
+        // Conversations in inboxes the caller works are resolved: the supervisor works none.
+        let (s, v) = t.post(&block, &sup, json!({})).await;
+        assert_eq!((s, &v["resolved"]), (200, &json!(0)), "{v}");
+        let (s, v) = t.post(&block, &t.admin_token, json!({})).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["resolved"], 1);
+        assert!(v["contact"]["blocked_at"].is_string(), "{v}");
+        let (_, c) = t
+            .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+            .await;
+        assert_eq!(c["status"], "resolved");
+        let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        assert_eq!(audit["items"][0]["action"], "contact.block", "{audit}");
+
+        // Their next message is kept but leaves the conversation resolved, waiting for nobody.
+        let (s, _) = t
+            .inbound(&inbox, &secret, "spammer", "m2", "buy more")
+            .await;
+        assert_eq!(s, 200);
+        let (_, c) = t
+            .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+            .await;
+        assert_eq!(
+            (c["status"].as_str(), &c["waiting_since"]),
+            (Some("resolved"), &json!(null)),
+            "{c}"
+        );
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        assert!(tl.to_string().contains("buy more"), "the message is kept");
+        let (_, counts) = t.get("/api/v1/conversations/counts", &t.admin_token).await;
+        assert_eq!(
+            counts["statuses"]["open"].as_u64().unwrap_or(0),
+            0,
+            "{counts}"
+        );
+
+        // Unblocked, they reopen it like anyone else.
+        let (s, v) = t.call(reqwest::Method::DELETE, &block, &sup, None).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(v["contact"].get("blocked_at").is_none(), "{v}");
+        t.inbound(&inbox, &secret, "spammer", "m3", "a real question")
+            .await;
+        let (_, c) = t
+            .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+            .await;
+        assert_eq!(c["status"], "open");
+        // Nobody blocks a contact that is not there.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/contacts/{}/block", uuid::Uuid::now_v7()),
+                &sup,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 404, "{v}");
+    }
+);

@@ -777,3 +777,105 @@ on_both!(
         }
     }
 );
+
+on_both!(
+    an_agent_writing_a_reply_shows_on_the_customers_side,
+    |t: TestApp| async move {
+        let (base, fake) = fake().await;
+        let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bot", "kind": "telegram", "bot_token": BOT_TOKEN, "api_base_url": base }))
+        .await;
+        assert_eq!(s, 201, "{inbox}");
+        let id = inbox["id"].as_str().unwrap();
+        let secret = inbox["secret"].as_str().unwrap().to_string();
+        let update = json!({"update_id": 100000001, "message": {"message_id": 7, "from": {"id": 111, "is_bot": false, "first_name": "Ana"}, "chat": {"id": 111, "type": "private", "first_name": "Ana"}, "date": 1_700_000_000, "text": "Hello?"}}).to_string();
+        let h = ("x-telegram-bot-api-secret-token", secret);
+        assert_eq!(
+            hook(&t, &format!("/hooks/telegram/{id}"), h, &update).await,
+            200
+        );
+        let conv = conversations(&t).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let typing = format!("/api/v1/conversations/{conv}/typing");
+
+        // Writing a note: only other agents are told.
+        let (s, _) = t
+            .post(&typing, &t.admin_token, json!({ "to_customer": false }))
+            .await;
+        assert_eq!(s, 204);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            fake.seen.lock().unwrap().is_empty(),
+            "a note showed as typing to the customer"
+        );
+        // Writing a reply: Telegram shows "typing…", once for a burst of keystrokes.
+        for _ in 0..3 {
+            let (s, _) = t.post(&typing, &t.admin_token, json!({})).await;
+            assert_eq!(s, 204);
+        }
+        let seen = fake.wait(1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let seen_all = fake.seen.lock().unwrap().clone();
+        assert_eq!(seen_all.len(), 1, "{seen_all:?}");
+        assert_eq!(seen[0].0, format!("/bot{BOT_TOKEN}/sendChatAction"));
+        assert_eq!(seen[0].1, json!({ "chat_id": 111, "action": "typing" }));
+        let (s, v) = t
+            .post(&typing, &t.admin_token, json!({ "to_customer": "yes" }))
+            .await;
+        assert_eq!(s, 400, "{v}");
+
+        // WhatsApp shows it against the customer's message, which it marks read.
+        let (s, wa) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+        .await;
+        assert_eq!(s, 201, "{wa}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Bea"}, "wa_id": "15551234567"}],
+        "messages": [{"from": "15551234567", "id": "wamid.IN9", "timestamp": now.to_string(), "type": "text", "text": {"body": "Hi"}}]}}]}]}).to_string();
+        assert_eq!(
+            hook(
+                &t,
+                &format!("/hooks/whatsapp/{}", wa["id"].as_str().unwrap()),
+                meta_sig(&body),
+                &body
+            )
+            .await,
+            200
+        );
+        let wa_conv = conversations(&t)
+            .await
+            .into_iter()
+            .find(|c| c["inbox_id"] == wa["id"])
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{wa_conv}/typing"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 204);
+        let seen = fake.wait(2).await;
+        assert_eq!(
+            seen[1].0,
+            "/v21.0/106540352242922/messages".replace(
+                "v21.0",
+                wa["settings"]["graph_version"].as_str().unwrap_or("v21.0")
+            )
+        );
+        assert_eq!(
+            seen[1].1,
+            json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN9", "typing_indicator": { "type": "text" } })
+        );
+    }
+);

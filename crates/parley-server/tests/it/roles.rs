@@ -57,6 +57,8 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/api/v1/contacts/{id}/identities", [401, 422, 422, 422, 422]),
     ("delete", "/api/v1/contacts/{id}/identities/{identity_id}", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/contacts/{id}/merge", [401, 422, 422, 422, 422]),
+    ("post", "/api/v1/contacts/{id}/block", [401, 403, 404, 404, 404]),
+    ("delete", "/api/v1/contacts/{id}/block", [401, 403, 404, 404, 404]),
     ("get", "/api/v1/contacts/{id}/consent", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/contacts/{id}/consent", [401, 422, 422, 422, 422]),
     ("get", "/api/v1/contacts/{id}/consent/export", [401, 403, 403, 404, 404]),

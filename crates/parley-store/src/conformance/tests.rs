@@ -2047,3 +2047,86 @@ pub async fn counts_follow_the_views_and_the_scope(h: Harness) {
     assert_eq!(theirs.labels.get("vip"), Some(&1));
     assert_eq!(theirs.inboxes.len(), 1);
 }
+
+pub async fn a_blocked_contact_asks_nothing_of_anyone(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let with_phone = |inbox, ext, body, at| {
+        let mut m = inbound(inbox, "c1", Some(ext), body, at);
+        m.sender_phone = Some("+14155550100".into());
+        m
+    };
+    let a = s
+        .apply_inbound(with_phone(w.inbox, "m1", "hello", t(0)))
+        .await
+        .unwrap();
+    let resolve = Command::SetStatus {
+        to: Status::Resolved,
+        snoozed_until: None,
+    };
+    s.act(&scope, a.conversation_id, w.admin, resolve, t(10))
+        .await
+        .unwrap();
+    let k = s
+        .set_contact_blocked(w.ws, a.contact_id, Some(t(20)), t(20))
+        .await
+        .unwrap();
+    assert_eq!(k.blocked_at, Some(t(20)));
+    assert_eq!(
+        s.contact(w.ws, a.contact_id).await.unwrap().blocked_at,
+        Some(t(20))
+    );
+
+    // Their message is kept, and the conversation stays resolved with nobody waiting.
+    let b = s
+        .apply_inbound(with_phone(w.inbox, "m2", "spam spam", t(30)))
+        .await
+        .unwrap();
+    assert_eq!(b.conversation_id, a.conversation_id);
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!((conv.status, conv.waiting_since), (Status::Resolved, None));
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let last = tl.last().unwrap();
+    assert_eq!(last.event.kind, "message.created");
+    assert!(last.event.data.contains("spam spam"), "the message is kept");
+    // On another channel (known by phone) their new conversation starts resolved.
+    let c = s
+        .apply_inbound(with_phone(w.other_inbox, "m3", "again", t(35)))
+        .await
+        .unwrap();
+    assert_eq!(c.contact_id, a.contact_id);
+    let other = s.conversation(&scope, c.conversation_id).await.unwrap();
+    assert_eq!(
+        (other.status, other.waiting_since),
+        (Status::Resolved, None)
+    );
+
+    // Unblocked, they are answered again.
+    let k = s
+        .set_contact_blocked(w.ws, a.contact_id, None, t(40))
+        .await
+        .unwrap();
+    assert_eq!(k.blocked_at, None);
+    s.apply_inbound(with_phone(w.inbox, "m4", "real question", t(50)))
+        .await
+        .unwrap();
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!(
+        (conv.status, conv.waiting_since),
+        (Status::Open, Some(t(50)))
+    );
+    // Nobody can block a contact that does not exist.
+    assert!(s
+        .set_contact_blocked(
+            w.ws,
+            parley_core::ContactId::from(uuid::Uuid::now_v7()),
+            Some(t(60)),
+            t(60)
+        )
+        .await
+        .is_err());
+}
