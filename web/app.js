@@ -2,7 +2,8 @@
 // composer, the customer panel, notifications. It talks only to the public API and the realtime
 // socket; settings screens are in settings.js and use the helpers exported on `window.Parley`.
 const $ = (s) => document.querySelector(s);
-let csrf = sessionStorage.getItem("csrf") || "";
+// Kept for every tab of this browser: a tab opened later shares the session cookie.
+let csrf = localStorage.getItem("csrf") || "";
 let current = null;
 let socket = null;
 
@@ -44,6 +45,7 @@ async function api(path, opts = {}) {
   const r = await fetch(path, { ...opts, headers: { ...headers, ...(opts.headers || {}) }, credentials: "same-origin" });
   if (r.status === 401) { showSignIn(); throw new Error("signed out"); }
   const body = r.status === 204 ? null : await r.json();
+  if (r.status === 403 && body && body.error && body.error.code === "csrf_failed") { showSignIn(); throw new Error("signed out"); }
   if (!r.ok) throw new Error(body && body.error ? body.error.message : r.statusText);
   return body;
 }
@@ -77,6 +79,9 @@ function toast(text, kind = "info") {
 }
 
 function showSignIn() {
+  disconnect();
+  lastSeq = null;
+  current = null;
   $("#sign-in").hidden = false;
   for (const s of ["#inbox", "#settings", "#sign-out", "#top", "#notify"]) $(s).hidden = true;
 }
@@ -154,6 +159,10 @@ function showBulk() {
 async function loadList() {
   const page = await api(`/api/v1/conversations?${view.query}&sort=${$("#sort").value}&limit=100`);
   for (const id of [...selected]) if (!page.items.some((c) => c.id === id)) selected.delete(id);
+  // The rows are rebuilt: whatever row had the keyboard focus gets it back.
+  const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#list li");
+  const focusId = focused && focused.querySelector("a[data-id]").dataset.id;
+  const onBox = focused && document.activeElement.type === "checkbox";
   $("#list").replaceChildren(...page.items.map((c) => el("li", { class: `row p-${c.priority}` },
     el("input", { type: "checkbox", "aria-label": `Select ${c.contact_name || T.customer}`, checked: selected.has(c.id),
       onchange: (e) => { if (e.target.checked) selected.add(c.id); else selected.delete(c.id); showBulk(); } }),
@@ -163,6 +172,10 @@ async function loadList() {
       el("span", { class: "line small muted" }, el("span", { class: "channel" }, channelOf(c.inbox_id)),
         el("span", { class: "assignee" }, assigneeOf(c.assignee_id))),
       el("span", { class: "preview" }, c.last_message || "")))));
+  if (focusId) {
+    const a = document.querySelector(`#list a[data-id="${focusId}"]`);
+    if (a) (onBox ? a.parentElement.querySelector("input") : a).focus();
+  }
   showBulk();
 }
 
@@ -244,7 +257,9 @@ async function showVerdict(id) {
   const say = $("#verdict");
   if (!reply || !say) return;
   const windowShut = ch.window && ch.window.state !== "open";
-  reply.disabled = v.verdict === "deny";
+  // Outside WhatsApp's window the server refuses free text but takes a template: leave Send on.
+  denied = v.verdict === "deny" && !(ch.window && ch.window.state === "template_only");
+  showMode();
   say.className = v.verdict === "allow" && !windowShut ? "muted" : "warning";
   say.textContent = v.verdict === "allow" ? (ch.window.reason || "") : v.verdict === "hold" ? `Held until ${when(v.until)}: ${v.reason}` : v.reason;
   $("#thread").dataset.kind = ch.kind;
@@ -288,13 +303,30 @@ setInterval(showPresence, 1000);
 function send(frame) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(frame)); }
 let typingSent = 0;
 function typed() {
-  // At most every three seconds: enough for the other side's indicator, which lasts five.
-  if (current && Date.now() - typingSent > 3000) { typingSent = Date.now(); send({ type: "typing", conversation_id: current }); }
+  // At most every three seconds: enough for the other side's indicator, which lasts five. The
+  // customer is told only of a reply being written, never of a note.
+  if (current && Date.now() - typingSent > 3000) { typingSent = Date.now(); send({ type: "typing", conversation_id: current, to_customer: mode === "reply" }); }
 }
+
+// The composer writes a reply to the customer or a private note; a note may be written even when
+// a reply may not be sent.
+let mode = "reply", denied = false;
+function showMode() {
+  const box = $("#compose"), button = $("#reply");
+  if (!box || !button) return;
+  const note = mode === "note";
+  box.classList.toggle("note-mode", note);
+  box.placeholder = note ? "Write a private note… (@name to mention)" : "Write a reply… (/ for saved replies)";
+  button.textContent = note ? "Add note" : "Reply";
+  button.disabled = !note && denied;
+  const radio = $(note ? "#mode-note" : "#mode-reply");
+  if (radio) radio.checked = true;
+}
+function setMode(m) { mode = m; typingSent = 0; showMode(); }
 
 const act = (id, path, body) => api(`/api/v1/conversations/${id}/${path}`, { method: "POST", body: JSON.stringify(body || {}) });
 
-let older = null;
+let older = null, lastOpen = null;
 async function loadOlder(id, log) {
   if (!older || loadOlder.busy) return;
   loadOlder.busy = true;
@@ -317,8 +349,19 @@ function insertAtCursor(box, text) {
   box.dispatchEvent(new Event("input"));
 }
 
-async function openThread(id) {
+// What the agent was writing in each conversation they left, so switching never loses a draft.
+const drafts = new Map();
+function keepDraft() {
+  const box = $("#compose");
+  if (current && box) { if (box.value) drafts.set(current, box.value); else drafts.delete(current); }
+}
+const warn = (err) => toast(err.message, "warning");
+
+async function openThread(id, force = false) {
+  if (id === current && !force && $("#compose")) return;
+  keepDraft();
   current = id;
+  lastOpen = id;
   unread.delete(id); showUnread();
   others.viewers = []; others.typing.clear();
   send({ type: "viewing", conversation_id: id });
@@ -329,7 +372,7 @@ async function openThread(id) {
   older = tl.before;
   const log = el("div", { id: "log", tabindex: "0", "aria-label": "Conversation", onscroll: (e) => { if (e.target.scrollTop < 40) loadOlder(id, e.target); } },
     ...tl.items.map((i) => entry(i, conv)));
-  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3", placeholder: "Write a reply… (/ for saved replies)",
+  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3",
     oninput: () => { showCost(box); typed(); suggest(box); },
     onkeydown: (e) => {
       if (e.key === "Tab" && !e.shiftKey) { const r = matching(box.value)[0]; if (r) { e.preventDefault(); box.value = r.body; box.dispatchEvent(new Event("input")); } }
@@ -368,53 +411,66 @@ async function openThread(id) {
     if (!body.body && !body.attachments && !body.template) return;
     try {
       const other = kind === "messages" && via.value && via.value !== conv.inbox_id;
+      if (other && (body.attachments || body.choices || body.template)) throw new Error("On another channel a reply is text only: remove the files, choices or template, or reply here.");
       if (other) await api(`/api/v1/contacts/${conv.contact_id}/messages`, { method: "POST", body: JSON.stringify({ body: body.body || "", inbox_id: via.value }) });
       else await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
       box.value = ""; choices.value = ""; files.length = 0; fileList.replaceChildren(); tplName.value = ""; tplParams.value = "";
+      drafts.delete(id);
       showCost(box);
     } catch (err) { $("#verdict").className = "error"; $("#verdict").textContent = err.message; }
   };
-  const saved = el("select", { id: "saved", "aria-label": "Insert a saved reply", onchange: (e) => {
-    const r = replies.find((x) => x.shortcut === e.target.value);
+  // Menus act on their button, not on `change`: arrowing through a closed select fires `change` in
+  // some browsers, and a keyboard user must be able to look before acting.
+  const saved = el("select", { id: "saved", "aria-label": "Saved reply" },
+    el("option", { value: "" }, "Saved replies…"), ...replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
+  const insert = el("button", { type: "button", id: "insert-saved", class: "secondary", onclick: () => {
+    const r = replies.find((x) => x.shortcut === saved.value);
     if (r) insertAtCursor(box, r.body);
-    e.target.value = "";
-  } }, el("option", { value: "" }, "Saved replies…"), ...replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
+    saved.value = "";
+  } }, "Insert");
   const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": "Insert an emoji" }, "Emoji"),
     el("div", { class: "grid" }, ...EMOJI.map((x) => el("button", { type: "button", class: "quiet", "aria-label": `Insert ${x}`, onclick: () => insertAtCursor(box, x) }, x))));
-  const status = el("button", { id: "status-action", type: "button", onclick: (e) => act(id, e.target.dataset.action) });
-  const priority = el("select", { "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }) },
-    ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p, selected: p === conv.priority }, p)));
-  const snoozeAt = el("input", { type: "datetime-local", "aria-label": "Snooze until", hidden: true, onchange: (e) => { if (e.target.value) act(id, "snooze", { until: new Date(e.target.value).toISOString() }).catch((err) => toast(err.message, "warning")); } });
-  const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => {
-    const s = SNOOZES.find((x) => x[0] === e.target.value);
-    if (s && s[2]) act(id, "snooze", { until: s[2]().toISOString() });
-    snoozeAt.hidden = e.target.value !== "pick";
-    if (!snoozeAt.hidden) snoozeAt.focus();
-  } }, el("option", { value: "" }, "Snooze…"), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
-  const assign = el("select", { id: "assign", "aria-label": "Assign to", onchange: (e) => {
-    const [kind, value] = e.target.value.split(":");
-    const body = kind === "user" ? { assignee_id: value || null } : { team_id: value || null };
-    act(id, "assign", body).catch((err) => toast(err.message, "warning"));
-    e.target.value = "";
-  } }, el("option", { value: "" }, "Assign…"), el("option", { value: "user:" }, "Nobody"),
-  el("optgroup", { label: "Agents" }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.name))),
-  el("optgroup", { label: "Teams" }, ...teams.map((t) => el("option", { value: `team:${t.id}` }, t.name))));
+  const status = el("button", { id: "status-action", type: "button", onclick: (e) => act(id, e.target.dataset.action).catch(warn) });
+  const priority = el("select", { id: "priority", "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn) },
+    ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p }, p)));
+  const snoozeAt = el("input", { type: "datetime-local", "aria-label": "Snooze until", hidden: true });
+  const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => { snoozeAt.hidden = e.target.value !== "pick"; } },
+    el("option", { value: "" }, "Snooze…"), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
+  const snoozeGo = el("button", { type: "button", id: "snooze-go", class: "secondary", onclick: () => {
+    const s = SNOOZES.find((x) => x[0] === snooze.value);
+    const until = s && s[2] ? s[2]() : snoozeAt.value ? new Date(snoozeAt.value) : null;
+    if (until) act(id, "snooze", { until: until.toISOString() }).catch(warn);
+  } }, "Snooze");
+  const assign = el("select", { id: "assign", "aria-label": "Assign to" }, el("option", { value: "" }, "Assign to…"), el("option", { value: "user:" }, "Nobody"),
+    el("optgroup", { label: "Agents" }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.name))),
+    el("optgroup", { label: "Teams" }, ...teams.map((t) => el("option", { value: `team:${t.id}` }, t.name))));
+  const assignGo = el("button", { type: "button", id: "assign-go", class: "secondary", onclick: () => {
+    if (!assign.value) return;
+    const [kind, value] = assign.value.split(":");
+    act(id, "assign", kind === "user" ? { assignee_id: value || null } : { team_id: value || null }).catch(warn);
+    assign.value = "";
+  } }, "Assign");
   const label = el("input", { "aria-label": "Add a label", placeholder: "label", size: "10" });
-  const labels = el("span", { class: "labels" }, ...conv.labels.map((l) => el("button", { type: "button", class: "chip", "aria-label": `Remove label ${l}`, onclick: () => api(`/api/v1/conversations/${id}/labels/${encodeURIComponent(l)}`, { method: "DELETE" }) }, `#${l} ×`)));
   const actions = el("div", { class: "actions" }, status,
-    el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }) }, "Assign to me"),
-    assign, priority, snooze, snoozeAt, labels,
-    el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }); label.value = ""; } }, label));
+    el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }).catch(warn) }, "Assign to me"),
+    assign, assignGo, priority, snooze, snoozeAt, snoozeGo, el("span", { class: "labels", id: "labels" }),
+    el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }).catch(warn); label.value = ""; } }, label));
   $("#thread").replaceChildren(
-    el("button", { type: "button", class: "back quiet", onclick: () => { $("#inbox").classList.remove("reading"); current = null; send({ type: "viewing", conversation_id: null }); history.replaceState(null, "", "#/"); } }, "← Conversations"),
+    el("button", { type: "button", class: "back quiet", onclick: () => { keepDraft(); $("#inbox").classList.remove("reading"); current = null; send({ type: "viewing", conversation_id: null }); history.replaceState(null, "", "#/"); } }, "← Conversations"),
     el("h2", { id: "thread-title" }), actions, el("div", { id: "collision", role: "status", "aria-live": "polite" }), log,
     el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
-    el("form", { id: "composer", onsubmit: sendAs("messages") },
+    el("form", { id: "composer", onsubmit: (e) => sendAs(mode === "note" ? "notes" : "messages")(e) },
+      el("fieldset", { class: "mode" }, el("legend", {}, "Write"),
+        el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-reply", onchange: () => setMode("reply") }), "Reply to the customer"),
+        el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-note", onchange: () => setMode("note") }), "Private note")),
       el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": "Saved replies", hidden: true }),
       box,
-      el("div", { class: "actions" }, el("button", { id: "reply" }, "Reply"), el("button", { type: "button", id: "add-note", class: "secondary", onclick: sendAs("notes") }, "Add note"),
-        saved, emoji, picker, fileList, choices, via, template)),
+      el("div", { class: "actions" }, el("button", { id: "reply" }, "Reply"),
+        saved, insert, emoji, picker, fileList, choices, via, template)),
     el("p", { id: "cost", class: "muted", "aria-live": "polite" }));
+  box.value = drafts.get(id) || "";
+  denied = false;
+  showMode();
   showHead(conv);
   log.scrollTop = log.scrollHeight;
   loadList();
@@ -457,6 +513,11 @@ function showHead(conv) {
     el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`), " ", el("span", { class: "muted small" }, channelOf(conv.inbox_id)));
   button.dataset.action = conv.status === "resolved" ? "reopen" : "resolve";
   button.textContent = conv.status === "resolved" ? "Reopen" : "Resolve";
+  const priority = $("#priority");
+  if (priority && document.activeElement !== priority) priority.value = conv.priority;
+  const labels = $("#labels");
+  if (labels) labels.replaceChildren(...conv.labels.map((l) => el("button", { type: "button", class: "chip", "aria-label": `Remove label ${l}`,
+    onclick: () => api(`/api/v1/conversations/${conv.id}/labels/${encodeURIComponent(l)}`, { method: "DELETE" }).catch(warn) }, `#${l} ×`)));
 }
 
 // ---- The customer panel: who this is across channels, their fields, consent and history.
@@ -495,8 +556,16 @@ async function showPanel(conv) {
     el("h3", {}, "Fields"),
     el("form", { id: "fields", onsubmit: (e) => {
       e.preventDefault();
+      // Only what changed is sent, so a number or a list nobody touched keeps its type.
       const patch = {};
-      for (const input of fields.querySelectorAll("input[data-field]")) patch[input.dataset.field] = input.value;
+      for (const input of fields.querySelectorAll("input[data-field]")) {
+        const was = contact.custom_fields[input.dataset.field];
+        const shown = typeof was === "string" ? was : JSON.stringify(was);
+        if (input.value === shown) continue;
+        let value = input.value;
+        if (typeof was !== "string") { try { value = JSON.parse(input.value); } catch (_) { /* kept as text */ } }
+        patch[input.dataset.field] = value;
+      }
       if (newKey.value.trim()) patch[newKey.value.trim()] = newValue.value;
       newKey.value = ""; newValue.value = "";
       save(patch);
@@ -508,20 +577,31 @@ async function showPanel(conv) {
       el("a", { href: `#/c/${c.id}`, "aria-current": c.id === conv.id ? "true" : "false" }, `${channelOf(c.inbox_id)} · ${c.status}`),
       el("span", { class: "muted small" }, ` ${when(c.last_activity_at || c.created_at)}`)))),
     el("h3", {}, "Merge"),
-    mergeForm(contact));
+    mergeForm(contact),
+    blockView(contact, conv));
 }
 
 // Consent now, per purpose, and the ledger behind it (newest first).
 function consentView(consent) {
   const entries = consent.history || [];
-  const latest = {};
-  for (const e of entries) if (!latest[e.purpose] || e.at > latest[e.purpose].at) latest[e.purpose] = e;
-  const stateOf = (e) => ({ grant: "granted", revoke: "revoked", request: "pending confirmation" }[e.action] || e.action);
   const optOuts = consent.opted_out || [];
   const review = consent.probable_revocation;
+  // Where each purpose stands, as the gate sees it, channel by channel: "revoked on every
+  // channel", or each state with the channels in it.
+  const states = consent.states || {};
+  const channels = Object.keys(states);
+  const purposes = channels.length ? Object.keys(states[channels[0]]) : [];
+  const lines = purposes.flatMap((p) => {
+    const by = {};
+    for (const c of channels) (by[states[c][p]] = by[states[c][p]] || []).push(c);
+    const known = Object.entries(by).filter(([st]) => st !== "unknown");
+    if (!known.length) return [];
+    const text = known.length === 1 && known[0][1].length === channels.length ? `${known[0][0]} on every channel`
+      : known.map(([st, cs]) => `${st} on ${cs.join(", ")}`).join("; ");
+    return [el("li", {}, el("strong", {}, p), `: ${text}`)];
+  });
   return el("div", { id: "consent" },
-    Object.keys(latest).length ? el("ul", { class: "plain" }, ...Object.values(latest).map((e) =>
-      el("li", {}, el("strong", {}, e.purpose), `: ${stateOf(e)}`))) : el("p", { class: "muted" }, T.noConsent),
+    lines.length ? el("ul", { class: "plain" }, ...lines) : el("p", { class: "muted" }, T.noConsent),
     optOuts.length ? el("p", { class: "warning" }, `Opted out on: ${optOuts.join(", ")}`) : null,
     review ? el("p", { class: "warning" }, `Possibly an opt-out, to review: “${review.text}” (${when(review.at)})`) : null,
     entries.length ? el("details", { id: "consent-history" }, el("summary", {}, `History (${entries.length})`),
@@ -537,6 +617,23 @@ function evidence(ev) {
   return text ? el("span", { class: "muted small" }, ` ${text}`) : null;
 }
 
+// Blocking (supervisors and admins): their messages are kept, and an opt-out in them still counts,
+// but they stop reopening conversations or waiting for an answer.
+function blockView(contact, conv) {
+  if (me.role === "agent") return contact.blocked_at ? el("p", { class: "warning" }, `Blocked since ${when(contact.blocked_at)}`) : null;
+  const blocked = !!contact.blocked_at;
+  return el("div", { class: "stack" },
+    blocked ? el("p", { id: "blocked", class: "warning" }, `Blocked since ${when(contact.blocked_at)}: their messages no longer reopen conversations.`) : null,
+    el("button", { type: "button", id: "block", class: "secondary", onclick: async () => {
+      if (!blocked && !confirm(`Block ${contact.name || "this contact"}? Their messages are kept but no longer reopen conversations, and their open conversations are resolved.`)) return;
+      try {
+        await api(`/api/v1/contacts/${contact.id}/block`, { method: blocked ? "DELETE" : "POST" });
+        toast(blocked ? "Unblocked" : "Blocked");
+        showPanel(await api(`/api/v1/conversations/${conv.id}`));
+      } catch (err) { warn(err); }
+    } }, blocked ? "Unblock" : "Block"));
+}
+
 function mergeForm(contact) {
   const q = el("input", { type: "search", "aria-label": "Find a contact to merge into this one", placeholder: "name, phone or email" });
   const found = el("ul", { class: "plain" });
@@ -547,7 +644,7 @@ function mergeForm(contact) {
       `${c.name || c.phone || c.email || c.id} `,
       el("button", { type: "button", class: "secondary", onclick: async () => {
         if (!confirm(`Merge ${c.name || "this contact"} into ${contact.name || "this contact"}? Their channels and conversations move here.`)) return;
-        try { await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast("Merged"); if (current) openThread(current); } catch (err) { toast(err.message, "warning"); }
+        try { keepDraft(); await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast("Merged"); if (current) openThread(current, true); } catch (err) { toast(err.message, "warning"); }
       } }, "Merge here"))));
   } }, q, el("button", { class: "secondary" }, "Find"), found);
 }
@@ -556,8 +653,8 @@ function mergeForm(contact) {
 const SHORTCUTS = [
   ["j", "Next conversation", () => step(1)],
   ["k", "Previous conversation", () => step(-1)],
-  ["r", "Write a reply", () => { const b = $("#compose"); if (b) b.focus(); }],
-  ["n", "Write a note", () => { const b = $("#compose"); if (b) { b.focus(); b.placeholder = "Write a note, then Add note"; } }],
+  ["r", "Write a reply", () => { const b = $("#compose"); if (b) { setMode("reply"); b.focus(); } }],
+  ["n", "Write a private note", () => { const b = $("#compose"); if (b) { setMode("note"); b.focus(); } }],
   ["a", "Assign to me", () => current && act(current, "assign", { assignee_id: me.id })],
   ["e", "Resolve or reopen", () => { const b = $("#status-action"); if (b) b.click(); }],
   ["s", "Snooze", () => { const s = $("select[aria-label=Snooze]"); if (s) s.focus(); }],
@@ -623,11 +720,30 @@ function onEvent(ev) {
   }
 }
 
+// One socket per signed-in page; after a drop it reconnects from the last event it saw, so nothing
+// that happened meanwhile is missed.
+let lastSeq = null;
 function connect() {
-  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime`);
-  socket.onopen = () => { if (current) send({ type: "viewing", conversation_id: current }); };
-  socket.onmessage = (e) => onEvent(JSON.parse(e.data));
-  socket.onclose = () => setTimeout(connect, 2000);
+  disconnect();
+  const since = lastSeq === null ? "" : `?since=${lastSeq}`;
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/realtime${since}`);
+  socket = ws;
+  ws.onopen = () => { if (current) send({ type: "viewing", conversation_id: current }); };
+  ws.onmessage = (e) => {
+    const ev = JSON.parse(e.data);
+    if (typeof ev.seq === "number") lastSeq = ev.seq;
+    // A first connection's `ready` says 0: the next event sets where to resume from.
+    if (ev.type === "ready" && lastSeq === null && ev.data.last_seq > 0) lastSeq = ev.data.last_seq;
+    onEvent(ev);
+  };
+  ws.onclose = () => { if (socket === ws) setTimeout(connect, 2000); };
+}
+function disconnect() {
+  if (!socket) return;
+  const ws = socket;
+  socket = null;
+  ws.onclose = null;
+  ws.close();
 }
 
 // ---- Sections: the inbox (`#/`, `#/c/<id>`) and settings (`#/settings/<screen>`).
@@ -644,7 +760,13 @@ function route() {
     return;
   }
   const m = /^\/c\/([0-9a-f-]{36})$/.exec(h);
-  if (m && m[1] !== current) openThread(m[1]).catch((err) => toast(err.message, "warning"));
+  if (m && m[1] !== current) openThread(m[1]).catch(warn);
+  if (!m && !current) {
+    // Back from settings: no thread is open any more, so none is shown.
+    $("#thread").replaceChildren(el("p", { class: "muted" }, "Pick a conversation."));
+    $("#panel").replaceChildren();
+    $("#inbox").classList.remove("reading");
+  }
 }
 window.addEventListener("hashchange", route);
 
@@ -660,7 +782,7 @@ async function start() {
     $("#sign-in").hidden = true;
     $("#sign-out").hidden = false;
     $("#top").hidden = false;
-    $("#to-settings").hidden = me.role === "agent";
+    $("#to-settings").hidden = false;
     $("#notify").hidden = !("Notification" in window) || Notification.permission !== "default";
     await loadDirectory();
     route();
@@ -676,7 +798,7 @@ $("#sign-in").addEventListener("submit", async (e) => {
   const body = await r.json();
   if (!r.ok) { form.querySelector(".error").textContent = body.error.message; return; }
   csrf = body.csrf_token;
-  sessionStorage.setItem("csrf", csrf);
+  localStorage.setItem("csrf", csrf);
   start();
 });
 $("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });

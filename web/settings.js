@@ -25,7 +25,12 @@
     f.addEventListener("submit", async (e) => {
       e.preventDefault();
       const values = {};
-      for (const [name] of fields) { const v = f.elements[name].value.trim(); if (v !== "") values[name] = v; }
+      // Passwords are sent as typed; a field marked `clearable` sends "" to clear what was set.
+      for (const [name, , o = {}] of fields) {
+        const raw = f.elements[name].value;
+        const v = o.type === "password" ? raw : raw.trim();
+        if (v !== "" || o.clearable) values[name] = v;
+      }
       out.className = "result"; out.textContent = "";
       try { await onsubmit(values, out); } catch (err) { out.className = "result error"; out.textContent = err.message; }
     });
@@ -86,8 +91,12 @@
       const who = el("details", {}, el("summary", {}, `${members.length} member${members.length === 1 ? "" : "s"}`),
         ...users.filter((u) => u.role !== "admin").map((u) => el("label", { class: "inline" }, el("input", { type: "checkbox", checked: members.some((m) => m.id === u.id),
           onchange: async (e) => { try { await api(`/api/v1/inboxes/${i.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); toast(`${u.name} ${e.target.checked ? "added to" : "taken off"} ${i.name}`); } catch (err) { toast(err.message, "warning"); } } }), u.name)));
+      // What the provider's console needs besides the URL: Meta's verify token, or the API
+      // channel's signing secret.
+      const extra = i.verify_token ? el("div", {}, el("span", { class: "muted small" }, "Verify token "), copyable(`verify-${i.id}`, i.verify_token))
+        : i.kind === "api" && i.secret ? el("div", {}, el("span", { class: "muted small" }, "Signing secret "), copyable(`secret-${i.id}`, i.secret)) : null;
       return [el("strong", {}, i.name), window.Parley.ICONS[i.kind] || i.kind,
-        i.webhook_url ? copyable(`hook-${i.id}`, i.webhook_url) : i.snippet ? el("span", { class: "muted" }, "See Widget") : el("span", { class: "muted" }, "—"),
+        i.webhook_url ? el("div", {}, copyable(`hook-${i.id}`, i.webhook_url), extra) : i.snippet ? el("span", { class: "muted" }, "See Website chat") : el("span", { class: "muted" }, "—"),
         el("span", {}, test, " ", result), who];
     }));
     const kind = el("select", { id: "new-kind", "aria-label": "Channel" }, ...Object.entries(KINDS).map(([k, [t]]) => el("option", { value: k }, t)));
@@ -103,7 +112,7 @@
         const made = await api("/api/v1/inboxes", { method: "POST", body: JSON.stringify(req) });
         await window.Parley.reload();
         await show("inboxes");
-        const hook = made.webhook_url ? ` Paste this webhook URL into the provider's console: ${made.webhook_url}` : "";
+        const hook = made.webhook_url ? ` Paste its webhook URL (in the table) into the provider's console.` : "";
         toast(`Inbox ${made.name} added.${hook}`);
       }));
     };
@@ -122,7 +131,7 @@
       table(["Name", "Email", "Role", ""], list.map((u) => [u.name, u.email,
         el("select", { "aria-label": `Role of ${u.name}`, onchange: async (e) => { try { await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: JSON.stringify({ role: e.target.value }) }); toast("Role changed"); } catch (err) { toast(err.message, "warning"); } } },
           ...roles.map(([v, t]) => el("option", { value: v, selected: v === u.role }, t))),
-        u.id === window.Parley.me.id ? "" : el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(`Remove ${u.name}?`)) { await api(`/api/v1/users/${u.id}`, { method: "DELETE" }); show("agents"); } } }, "Remove")])),
+        u.id === window.Parley.me.id ? "" : el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(`Remove ${u.name}?`)) { try { await api(`/api/v1/users/${u.id}`, { method: "DELETE" }); show("agents"); } catch (err) { toast(err.message, "warning"); } } } }, "Remove")])),
       el("h3", {}, "Add someone"),
       form("new-user", [["name", "Name", { required: true }], ["email", "Email", { type: "email", required: true }], ["password", "First password (12+ characters)", { type: "password", required: true }], ["role", "Role", { options: roles, value: "agent" }]], "Add", async (v) => {
         await api("/api/v1/users", { method: "POST", body: JSON.stringify(v) });
@@ -136,8 +145,8 @@
     body.append(
       table(["Team", "Members", ""], list.map((t) => [t.name,
         el("div", {}, ...users.map((u) => el("label", { class: "inline" }, el("input", { type: "checkbox", checked: (t.members || []).some((m) => (m.id || m) === u.id),
-          onchange: async (e) => { await api(`/api/v1/teams/${t.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); } }), u.name))),
-        el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(`Delete ${t.name}?`)) { await api(`/api/v1/teams/${t.id}`, { method: "DELETE" }); await window.Parley.reload(); show("teams"); } } }, "Delete")])),
+          onchange: async (e) => { try { await api(`/api/v1/teams/${t.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); } catch (err) { e.target.checked = !e.target.checked; toast(err.message, "warning"); } } }), u.name))),
+        el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(`Delete ${t.name}?`)) { try { await api(`/api/v1/teams/${t.id}`, { method: "DELETE" }); await window.Parley.reload(); show("teams"); } catch (err) { toast(err.message, "warning"); } } } }, "Delete")])),
       form("new-team", [["name", "New team", { required: true }]], "Create", async (v) => {
         await api("/api/v1/teams", { method: "POST", body: JSON.stringify(v) }); await window.Parley.reload(); show("teams");
       }));
@@ -217,7 +226,7 @@
     body.append(
       el("p", { class: "muted" }, "Personal tokens act as you in the API (Authorization: Bearer …)."),
       table(["Name", "Created", ""], items.map((t) => [t.name, when(t.created_at),
-        el("button", { type: "button", class: "secondary", onclick: async () => { await api(`/api/v1/tokens/${t.id}`, { method: "DELETE" }); show("tokens"); } }, "Revoke")])),
+        el("button", { type: "button", class: "secondary", onclick: async () => { try { await api(`/api/v1/tokens/${t.id}`, { method: "DELETE" }); show("tokens"); } catch (err) { toast(err.message, "warning"); } } }, "Revoke")])),
       form("new-token", [["name", "Name", { required: true }]], "Create token", async (v) => {
         const t = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify(v) });
         await show("tokens");
@@ -232,7 +241,7 @@
       const s = w.settings || {};
       body.append(el("section", { class: "card" }, el("h3", {}, w.name),
         el("p", {}, "Paste this before </body> on every page of your site:"), copyable(`snippet-${w.id}`, w.snippet || ""),
-        form(`widget-${w.id}`, [["website_url", "Website address", { value: s.website_origin || "" }], ["greeting", "Greeting", { value: s.greeting || "" }], ["color", "Colour", { type: "color", value: s.color || "#0b5cad" }], ["prechat_fields", "Ask before the chat (comma-separated: name, email, phone)", { value: (s.prechat_fields || []).join(", ") }]], "Save", async (v) => {
+        form(`widget-${w.id}`, [["website_url", "Website address", { value: s.website_origin || "", clearable: true }], ["greeting", "Greeting", { value: s.greeting || "", clearable: true }], ["color", "Colour", { type: "color", value: s.color || "#0b5cad" }], ["prechat_fields", "Ask before the chat (comma-separated: name, email, phone)", { value: (s.prechat_fields || []).join(", ") }]], "Save", async (v) => {
           const patch = { ...v, prechat_fields: (v.prechat_fields || "").split(",").map((x) => x.trim()).filter(Boolean) };
           await api(`/api/v1/inboxes/${w.id}`, { method: "PATCH", body: JSON.stringify(patch) });
           toast("Saved");

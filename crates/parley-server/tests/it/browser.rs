@@ -617,7 +617,10 @@ async fn a_team_works_the_inbox_in_chromium() {
         .await;
 
     // Ann answers with the saved reply; Twilio reports it delivered.
-    a.eval("const s = document.querySelector('#saved'); s.value = 'ships'; s.dispatchEvent(new Event('change')); return null;").await;
+    a.eval("document.querySelector('#saved').value = 'ships'; return null;")
+        .await;
+    let insert = a.element("#insert-saved").await;
+    a.click(&insert).await;
     let draft = a
         .eval("return document.querySelector('#compose').value;")
         .await;
@@ -647,13 +650,93 @@ async fn a_team_works_the_inbox_in_chromium() {
         .await;
     assert_eq!(draft, "Let me check");
 
+    // A private note mentioning Bob: he is told; the note shows in its own style.
+    let note = a.element("#mode-note").await;
+    a.click(&note).await;
+    a.wait_for_page_text("#reply", "Add note").await;
+    a.fill("#compose", "@bob can you check the courier?").await;
+    let add = a.element("#reply").await;
+    a.click(&add).await;
+    a.wait_for_page_text("#thread .note", "@bob can you check the courier?")
+        .await;
+    b.wait_for_page_text("#toasts", "mentioned you").await;
+    let reply_mode = a.element("#mode-reply").await;
+    a.click(&reply_mode).await;
+
+    // A second customer, assigned to Ann from elsewhere: she is told, and the tab counts it.
+    assert_eq!(
+        post_signed(
+            &t,
+            &inbox,
+            &form(&[
+                ("MessageSid", "SMc1"),
+                ("AccountSid", SID),
+                ("From", "+15558675311"),
+                ("To", "+15017122661"),
+                ("Body", "Do you ship to Canada?"),
+                ("NumMedia", "0")
+            ]),
+            TOKEN
+        )
+        .await
+        .0,
+        200
+    );
+    a.wait_for_page_text("#list", "Do you ship to Canada?")
+        .await;
+    let (_, convs) = t
+        .get("/api/v1/conversations?sort=activity", &t.admin_token)
+        .await;
+    let second = convs["items"][0]["id"].as_str().unwrap().to_string();
+    assert_ne!(second, conv);
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{second}/assign"),
+            &t.admin_token,
+            json!({ "assignee_id": ann }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    a.wait_for_page_text("#toasts", "assigned to you").await;
+    a.wait_for("return document.title;", "(1) Parley").await;
+    // Bulk: Ann ticks it in the list and resolves it from there.
+    a.eval(&format!("document.querySelector('#list a[data-id=\"{second}\"]').parentElement.querySelector('input[type=checkbox]').click(); return null;"))
+        .await;
+    a.wait_for_page_text("#bulk-count", "1 selected").await;
+    let resolve = a.element("#bulk-resolve").await;
+    a.click(&resolve).await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = t
+            .get(&format!("/api/v1/conversations/{second}"), &t.admin_token)
+            .await
+            .1["status"]
+            .clone();
+        if status == "resolved" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "resolved");
+    // The theme switch overrides the system's.
+    let before = a
+        .eval("return getComputedStyle(document.body).backgroundColor;")
+        .await;
+    let theme = a.element("#theme").await;
+    a.click(&theme).await;
+    let after = a
+        .eval("return getComputedStyle(document.body).backgroundColor;")
+        .await;
+    assert_ne!(before, after, "the theme did not change");
+    a.click(&theme).await;
+
     // The customer opts out: the panel's consent history shows the revocation and its source.
     assert_eq!(
         post_signed(&t, &inbox, &sms("SMb2", "STOP"), TOKEN).await.0,
         200
     );
-    a.wait_for_page_text("#panel", "conversational: revoked")
-        .await;
+    let consent = a.wait_for_page_text("#consent", "revoked").await;
+    assert!(consent.contains("conversational"), "{consent}");
     a.eval("document.querySelector('#consent-history').open = true; return null;")
         .await;
     let history = a.wait_for_page_text("#consent-history", "revoke").await;
