@@ -220,7 +220,8 @@ function entry(item, conv) {
   if (item.type === "message.created") {
     const m = d.message;
     const status = item.delivery ? item.delivery.status : m.status;
-    const bot = m.meta && m.meta.bot ? el("span", { class: "tag" }, "bot") : null;
+    // Who wrote it when it was not a person: the bot, an automation, Parley itself (compliance texts).
+    const bot = ["bot", "automation", "system"].includes(m.sender_kind) ? el("span", { class: "tag" }, m.sender_kind) : null;
     const choices = m.meta && m.meta.choices ? el("span", { class: "muted small" }, ` [${m.meta.choices.map((c) => c.title).join(" | ")}]`) : null;
     const via = m.meta && m.meta.template ? el("span", { class: "tag" }, `template ${m.meta.template.name}`) : null;
     return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, m.body,

@@ -558,6 +558,7 @@ async fn a_team_works_the_inbox_in_chromium() {
         )
         .await;
     admin.screenshot("settings.png").await;
+    assert_eq!(admin.eval(AUDIT).await, "", "settings fail WCAG AA");
     for user in [&ann, &bob] {
         let (s, _) = t
             .call(
@@ -718,6 +719,8 @@ async fn a_team_works_the_inbox_in_chromium() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, "resolved");
+    // WCAG AA on the thread, in both themes.
+    assert_eq!(a.eval(AUDIT).await, "", "the light theme fails WCAG AA");
     // The theme switch overrides the system's.
     let before = a
         .eval("return getComputedStyle(document.body).backgroundColor;")
@@ -728,6 +731,7 @@ async fn a_team_works_the_inbox_in_chromium() {
         .eval("return getComputedStyle(document.body).backgroundColor;")
         .await;
     assert_ne!(before, after, "the theme did not change");
+    assert_eq!(a.eval(AUDIT).await, "", "the dark theme fails WCAG AA");
     a.click(&theme).await;
 
     // The customer opts out: the panel's consent history shows the revocation and its source.
@@ -777,3 +781,31 @@ async fn a_team_works_the_inbox_in_chromium() {
     a.click(&back).await;
     a.wait_for(fits, "true block").await;
 }
+
+/// What fails WCAG AA on the page as shown: visible text below 4.5:1 against its background (3:1
+/// when large), and controls without an accessible name. One line per problem; empty when none.
+const AUDIT: &str = r#"
+const channels = (c) => c.match(/[\d.]+/g).map(Number);
+const lum = (c) => { const [r, g, b] = channels(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+const opaque = (c) => { const m = channels(c); return m.length < 4 || m[3] > 0.5; };
+const bg = (e) => { for (let n = e; n; n = n.parentElement) { const c = getComputedStyle(n).backgroundColor; if (opaque(c)) return c; } return getComputedStyle(document.documentElement).backgroundColor; };
+// checkVisibility also sees what a closed <details> hides.
+const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && e.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true }); };
+const bad = [];
+for (const e of document.querySelectorAll("body *")) {
+  if (!shown(e) || e.closest("[disabled]") || e.closest(".skip")) continue;
+  if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+  const s = getComputedStyle(e);
+  const [a, b] = [lum(s.color), lum(bg(e))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(s.fontSize);
+  const large = size >= 24 || (size >= 18.6 && Number(s.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) bad.push(`contrast ${ratio.toFixed(2)}: ${e.tagName} ${e.innerText.slice(0, 40)}`);
+}
+for (const e of document.querySelectorAll("button, input, select, textarea, a[href], summary")) {
+  if (!shown(e) || e.type === "hidden") continue;
+  const name = e.getAttribute("aria-label") || (e.labels ? [...e.labels].map((l) => l.innerText).join(" ") : "") || e.innerText || e.title || "";
+  if (!name.trim()) bad.push(`no name: ${e.outerHTML.slice(0, 80)} in ${e.parentElement.outerHTML.slice(0, 120)}`);
+}
+return bad.join("\n");
+"#;
