@@ -98,17 +98,23 @@ $("#theme").addEventListener("click", () => {
 });
 applyTheme();
 
-// ---- Unread: conversations with news the agent has not opened since; their number is in the tab title.
-const unread = new Set();
-function showUnread() {
-  document.title = unread.size ? `(${unread.size}) Parley` : "Parley";
-  for (const a of document.querySelectorAll("#list a[data-id]")) a.classList.toggle("unread", unread.has(a.dataset.id));
+// ---- Unread: the server keeps, per agent, when they last looked at each conversation; a
+// conversation whose customer waits with news since is unread. The tab title counts those in Mine.
+async function showUnread() {
+  const mine = await api("/api/v1/conversations?status=open&assignee=me&limit=100");
+  const n = mine.items.filter((c) => c.unread && c.id !== current).length;
+  document.title = n ? `(${n}) Parley` : "Parley";
 }
+let seenDue = null;
+function markSeen(id) {
+  clearTimeout(seenDue);
+  seenDue = setTimeout(() => api(`/api/v1/conversations/${id}/seen`, { method: "POST" }).then(refreshList).catch(() => {}), 300);
+}
+document.addEventListener("visibilitychange", () => { if (!document.hidden && current) markSeen(current); });
 
 // In-app always; from the browser too when the tab is hidden and the agent allowed it.
 function notify(title, body, conv) {
   toast(`${title} — ${body}`);
-  if (conv && conv !== current) { unread.add(conv); showUnread(); }
   if (document.hidden && "Notification" in window && Notification.permission === "granted") {
     const n = new Notification(title, { body, tag: conv || undefined });
     n.onclick = () => { window.focus(); if (conv) openThread(conv); };
@@ -136,7 +142,7 @@ async function loadViews() {
 
 // Several events often arrive together: the counts and the list are read once for them.
 let countsDue = null, listDue = null;
-function refreshViews() { clearTimeout(countsDue); countsDue = setTimeout(loadViews, 150); }
+function refreshViews() { clearTimeout(countsDue); countsDue = setTimeout(() => { loadViews(); showUnread().catch(() => {}); }, 150); }
 function refreshList() { clearTimeout(listDue); listDue = setTimeout(loadList, 100); }
 
 function inboxOf(id) { return inboxes.find((x) => x.id === id); }
@@ -166,7 +172,7 @@ async function loadList() {
   $("#list").replaceChildren(...page.items.map((c) => el("li", { class: `row p-${c.priority}` },
     el("input", { type: "checkbox", "aria-label": `Select ${c.contact_name || T.customer}`, checked: selected.has(c.id),
       onchange: (e) => { if (e.target.checked) selected.add(c.id); else selected.delete(c.id); showBulk(); } }),
-    el("a", { href: `#/c/${c.id}`, "data-id": c.id, "aria-current": c.id === current ? "true" : "false", class: unread.has(c.id) ? "unread" : "" },
+    el("a", { href: `#/c/${c.id}`, "data-id": c.id, "aria-current": c.id === current ? "true" : "false", class: c.unread && c.id !== current ? "unread" : "" },
       el("span", { class: "line" }, el("strong", {}, c.contact_name || T.customer),
         el("span", { class: "wait muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : c.status)),
       el("span", { class: "line small muted" }, el("span", { class: "channel" }, channelOf(c.inbox_id)),
@@ -363,7 +369,7 @@ async function openThread(id, force = false) {
   keepDraft();
   current = id;
   lastOpen = id;
-  unread.delete(id); showUnread();
+  markSeen(id);
   others.viewers = []; others.typing.clear();
   send({ type: "viewing", conversation_id: id });
   if (location.hash !== `#/c/${id}`) history.replaceState(null, "", `#/c/${id}`);
@@ -707,6 +713,8 @@ function onEvent(ev) {
     notify(conv.contact_name || T.customer, `${T.wrote}: ${ev.data.message.body}`, about);
   }
   if (about !== current) return;
+  // Seen as it happens when the agent is looking at it.
+  if (!document.hidden && ev.type !== "message.updated") markSeen(current);
   // A customer writing, opting out or a status change can change what a reply may do.
   if (ev.type !== "message.updated") showVerdict(current);
   if (conv) showHead(conv);
@@ -787,7 +795,7 @@ async function start() {
     $("#notify").hidden = !("Notification" in window) || Notification.permission !== "default";
     await loadDirectory();
     route();
-    await Promise.all([loadViews(), loadList()]);
+    await Promise.all([loadViews(), loadList(), showUnread()]);
     connect();
   } catch (_) { showSignIn(); }
 }

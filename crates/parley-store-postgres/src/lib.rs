@@ -18,6 +18,7 @@ mod pipeline;
 mod queries;
 mod retention;
 mod rows;
+mod seen;
 mod store;
 pub mod testing;
 

@@ -638,6 +638,31 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn mark_seen(
+        &self,
+        scope: &Scope,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { crate::seen::mark(tx, &scope, conversation, at).await })
+            })
+            .await
+    }
+
+    async fn seen_at(
+        &self,
+        scope: &Scope,
+        conversations: &[ConversationId],
+    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
+        let (scope, ids) = (scope.clone(), conversations.to_vec());
+        self.db
+            .run(move |tx| Box::pin(async move { crate::seen::read(tx, &scope, &ids).await }))
+            .await
+    }
+
     async fn conversation(
         &self,
         scope: &Scope,

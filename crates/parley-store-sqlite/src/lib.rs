@@ -12,6 +12,7 @@ mod outbox;
 mod retention;
 mod rows;
 mod sealing;
+mod seen;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -661,6 +662,27 @@ impl Store for SqliteStore {
         self.db
             .read(move |c| conversations::counts(c, &scope))
             .await
+    }
+
+    async fn mark_seen(
+        &self,
+        scope: &Scope,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        self.db
+            .write(move |c, _| seen::mark(c, &scope, conversation, at))
+            .await
+    }
+
+    async fn seen_at(
+        &self,
+        scope: &Scope,
+        conversations: &[ConversationId],
+    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
+        let (scope, ids) = (scope.clone(), conversations.to_vec());
+        self.db.read(move |c| seen::read(c, &scope, &ids)).await
     }
 
     async fn conversation(

@@ -65,6 +65,7 @@ macro_rules! conformance_tests {
             erasure_anonymises_and_keeps_revocations,
             counts_follow_the_views_and_the_scope,
             a_blocked_contact_asks_nothing_of_anyone,
+            seen_marks_are_per_user_and_only_move_forward,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

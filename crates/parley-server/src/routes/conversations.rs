@@ -120,9 +120,39 @@ pub async fn list_conversations(
             } => ApiError::bad_request("invalid_cursor", "the cursor belongs to another sort"),
             other => other.into(),
         })?;
+    // Unread for this user: the customer is waiting and something happened since they last
+    // opened it.
+    let ids: Vec<ConversationId> = page.items.iter().map(|c| c.id).collect();
+    let seen = app.store.seen_at(&p.scope(), &ids).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|c| {
+            let mut v = json!(c);
+            let unread = c.waiting_since.is_some()
+                && seen.get(&c.id).is_none_or(|s| *s < c.last_activity_at);
+            v["unread"] = json!(unread);
+            v
+        })
+        .collect();
     Ok(Json(
-        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
+        json!({ "items": items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
     ))
+}
+
+/// `POST /api/v1/conversations/{id}/seen`: the caller has looked at the conversation as it is now;
+/// it is no longer unread for them (for no one else).
+pub async fn seen(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+) -> ApiResult<StatusCode> {
+    let scope = p.scope();
+    let conv = app.store.conversation(&scope, id).await?;
+    // As the conversation is now: the newest thing in it, or the present if later.
+    let at = conv.last_activity_at.max(app.now());
+    app.store.mark_seen(&scope, id, at).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn get_conversation(

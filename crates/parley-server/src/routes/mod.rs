@@ -175,6 +175,7 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/conversations/{id}/snooze" => c::snooze, "conversations", Member, "Snooze until a time; a customer message wakes it early", body = obj(&[("until", serde_json::json!({"type":"string","format":"date-time"}))], &[])),
         route!(post "/api/v1/conversations/{id}/labels" => c::change_labels, "conversations", Member, "Add and remove labels", body = obj(&[], &[("add", string_list()), ("remove", string_list())])),
         route!(delete "/api/v1/conversations/{id}/labels/{label}" => c::remove_label, "conversations", Member, "Remove one label"),
+        route!(post "/api/v1/conversations/{id}/seen" => c::seen, "conversations", Member, "Mark the conversation seen by you: lists show `unread` per user (the customer waits and something happened since you last looked)"),
         route!(post "/api/v1/conversations/{id}/typing" => c::typing, "conversations", Member, "Tell other agents you are typing; a reply (not `to_customer: false`, a note) also shows the customer where the channel can (Telegram, WhatsApp, Messenger, Instagram, LINE, the widget)", body = obj(&[], &[("to_customer", serde_json::json!({ "type": "boolean" }))])),
         route!(post "/api/v1/sms/segments" => c::sms_segments, "conversations", Member, "The SMS encoding (GSM-7 or UCS-2), units and segments a draft would cost", body = obj(&[("text", string())], &[])),
         route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed"),

@@ -700,6 +700,9 @@ async fn a_team_works_the_inbox_in_chromium() {
     assert_eq!(s, 200, "{v}");
     a.wait_for_page_text("#toasts", "assigned to you").await;
     a.wait_for("return document.title;", "(1) Parley").await;
+    let dot =
+        format!("return String(!!document.querySelector('#list a[data-id=\"{second}\"].unread'));");
+    a.wait_for(&dot, "true").await;
     // Bulk: Ann ticks it in the list and resolves it from there.
     a.eval(&format!("document.querySelector('#list a[data-id=\"{second}\"]').parentElement.querySelector('input[type=checkbox]').click(); return null;"))
         .await;

@@ -383,3 +383,65 @@ on_both!(
         assert_eq!(s, 404, "{v}");
     }
 );
+
+on_both!(
+    unread_is_per_agent_and_cleared_by_looking,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (ann, ann_token) = t.user("ann@acme.test", "agent").await;
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                &format!("/api/v1/inboxes/{inbox}/members/{ann}"),
+                &t.admin_token,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hello").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let unread = |token: String| {
+            let t = &t;
+            async move { t.get("/api/v1/conversations", &token).await.1["items"][0]["unread"].clone() }
+        };
+        assert_eq!(unread(ann_token.clone()).await, true);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/seen"),
+                &ann_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 204);
+        assert_eq!(unread(ann_token.clone()).await, false, "Ann looked");
+        assert_eq!(
+            unread(t.admin_token.clone()).await,
+            true,
+            "the admin did not"
+        );
+        // The customer writes again: unread again for Ann.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        t.inbound(&inbox, &secret, "c1", "m2", "anyone?").await;
+        assert_eq!(unread(ann_token.clone()).await, true);
+        // An answer leaves nobody waiting: read for everyone.
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &ann_token,
+                json!({ "body": "Here!" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        assert_eq!(unread(t.admin_token.clone()).await, false);
+        // Nobody marks what they cannot see.
+        let (_, cid) = t.user("cid@acme.test", "agent").await;
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/seen"),
+                &cid,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 404);
+    }
+);

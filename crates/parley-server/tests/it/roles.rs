@@ -89,6 +89,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/api/v1/conversations/{id}/snooze", [401, 422, 422, 422, 422]),
     ("post", "/api/v1/conversations/{id}/labels", [401, 404, 404, 404, 404]),
     ("delete", "/api/v1/conversations/{id}/labels/{label}", [401, 404, 404, 404, 404]),
+    ("post", "/api/v1/conversations/{id}/seen", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/conversations/{id}/typing", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/sms/segments", [401, 422, 422, 422, 422]),
     ("get", "/api/v1/realtime", [401, 400, 400, 400, 400]),

@@ -2130,3 +2130,39 @@ pub async fn a_blocked_contact_asks_nothing_of_anyone(h: Harness) {
         .await
         .is_err());
 }
+
+pub async fn seen_marks_are_per_user_and_only_move_forward(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "hello", t(0)))
+        .await
+        .unwrap();
+    let admin = admin_scope(s, &w).await;
+    let agent = s.principal(w.ws, w.agent).await.unwrap().scope();
+    let ids = [a.conversation_id];
+    assert!(s.seen_at(&admin, &ids).await.unwrap().is_empty());
+    s.mark_seen(&admin, a.conversation_id, t(10)).await.unwrap();
+    s.mark_seen(&admin, a.conversation_id, t(5)).await.unwrap();
+    assert_eq!(
+        s.seen_at(&admin, &ids)
+            .await
+            .unwrap()
+            .get(&a.conversation_id),
+        Some(&t(10)),
+        "never back"
+    );
+    s.mark_seen(&admin, a.conversation_id, t(20)).await.unwrap();
+    assert_eq!(
+        s.seen_at(&admin, &ids)
+            .await
+            .unwrap()
+            .get(&a.conversation_id),
+        Some(&t(20))
+    );
+    assert!(
+        s.seen_at(&agent, &ids).await.unwrap().is_empty(),
+        "each user has their own"
+    );
+    assert!(s.seen_at(&admin, &[]).await.unwrap().is_empty());
+}

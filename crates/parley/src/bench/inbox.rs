@@ -99,6 +99,24 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let scope = store.principal(ws.id, user.id).await?.scope();
+    // The agent has looked at every other conversation near the top of each sort.
+    for sort in [Sort::Waiting, Sort::Activity, Sort::Priority] {
+        let q = ConversationQuery {
+            statuses: vec![parley_core::conversation::Status::Open],
+            sort,
+            limit: 100,
+            ..ConversationQuery::default()
+        };
+        for c in store
+            .list_conversations(&scope, &q)
+            .await?
+            .items
+            .iter()
+            .step_by(2)
+        {
+            store.mark_seen(&scope, c.id, c.last_activity_at).await?;
+        }
+    }
     for sort in [Sort::Waiting, Sort::Activity, Sort::Priority] {
         let q = ConversationQuery {
             statuses: vec![parley_core::conversation::Status::Open],
@@ -108,16 +126,20 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         };
         let mut ms = Vec::new();
         for _ in 0..args.runs {
+            // The page and the agent's seen marks for its rows (what `unread` needs), as the API
+            // reads them.
             let timed = Instant::now();
             let page = store.list_conversations(&scope, &q).await?;
+            let ids: Vec<_> = page.items.iter().map(|c| c.id).collect();
+            let seen = store.seen_at(&scope, &ids).await?;
             ms.push(timed.elapsed().as_secs_f64() * 1e3);
             anyhow::ensure!(
-                page.items.len() == 50.min(args.conversations),
+                page.items.len() == 50.min(args.conversations) && seen.len() <= ids.len(),
                 "a short page"
             );
         }
         println!(
-            "first page of 50, sorted {sort:?}: median {:.2} ms",
+            "first page of 50 with the agent's seen marks, sorted {sort:?}: median {:.2} ms",
             median(ms)
         );
     }
