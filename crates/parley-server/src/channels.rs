@@ -605,13 +605,15 @@ async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerd
 }
 
 /// Asks the provider whether an inbox's credentials work, with a read that changes nothing:
-/// Twilio's account, Telegram's `getMe`, the Graph API's phone number or page, LINE's bot info.
-/// `None` for kinds with nothing to ask (API, widget, email).
+/// Twilio's account, Telegram's `getMe`, the Graph API's phone number or page, LINE's bot info,
+/// an email inbox's SMTP relay and IMAP mailbox. `None` for kinds with nothing to ask (API,
+/// widget).
 pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<String, String>> {
     let base = setting(inbox, "api_base_url").trim_end_matches('/');
     let version = setting(inbox, "graph_version").trim_matches('/');
     let token = credential(inbox, "access_token");
     let (provider, req) = match inbox.kind.as_str() {
+        crate::email::KIND => return Some(crate::email::check(inbox).await),
         "twilio" => {
             let sid = setting(inbox, "account_sid");
             let url = format!("{base}/2010-04-01/Accounts/{sid}.json");

@@ -584,7 +584,7 @@ const IMAP_BATCH: usize = 25;
 const IMAP_BATCHES_PER_POLL: usize = 40;
 
 /// Reads one batch; returns how many mails were stored and how many were fetched.
-async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<(usize, usize)> {
+fn imap_account(inbox: &InboxRow, imap: &Value) -> email::ImapAccount {
     let s = |k: &str| imap.get(k).and_then(Value::as_str).unwrap_or_default();
     let mut acct = email::ImapAccount::new(
         s("host"),
@@ -598,6 +598,39 @@ async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<(
         .unwrap_or(993);
     acct.tls = imap.get("tls").and_then(Value::as_bool).unwrap_or(true);
     acct.mailbox = s("mailbox").to_string();
+    acct
+}
+
+/// Whether an email inbox's relay takes a login and its mailbox (when it has one) opens: the
+/// settings screen's "Test connection". Sends and reads nothing.
+pub async fn check(inbox: &InboxRow) -> Result<String, String> {
+    let relay = relay(inbox, Duration::from_secs(10));
+    email::check(&relay).await?;
+    let mut said = format!(
+        "the SMTP relay {}:{} accepted the connection",
+        relay.host, relay.port
+    );
+    if let Some(imap) = inbox.settings.get("imap").filter(|v| v.is_object()) {
+        let acct = imap_account(inbox, imap);
+        // Asking for mail after the highest possible UID logs in and opens the mailbox but
+        // fetches nothing.
+        let look = email::fetch_since(&acct, None, u32::MAX - 1, 1);
+        match tokio::time::timeout(Duration::from_secs(15), look).await {
+            Ok(Ok(_)) => said.push_str(&format!(" and the mailbox at {} opened", acct.host)),
+            Ok(Err(e)) => return Err(format!("the IMAP mailbox at {} refused: {e}", acct.host)),
+            Err(_) => {
+                return Err(format!(
+                    "the IMAP server {} did not answer in time",
+                    acct.host
+                ))
+            }
+        }
+    }
+    Ok(said)
+}
+
+async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<(usize, usize)> {
+    let acct = imap_account(inbox, imap);
     let state = inbox.settings.get("imap_state");
     let validity = state
         .and_then(|v| v.get("uid_validity"))

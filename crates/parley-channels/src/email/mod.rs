@@ -19,7 +19,7 @@ use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders,
 use crate::InboundError;
 
 pub use imap::{fetch_since, ImapAccount, ImapBatch};
-pub use outbound::{build, send, OutboundEmail, OutboundFile, SmtpRelay, SmtpSecurity};
+pub use outbound::{build, check, send, OutboundEmail, OutboundFile, SmtpRelay, SmtpSecurity};
 pub use smtp_server::{serve_smtp, DeliveryError, ReceivedMail, SmtpHandler, SmtpServerConfig};
 pub use text::{html_to_text, trim_quoted};
 pub use thread::{

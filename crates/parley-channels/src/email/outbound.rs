@@ -169,6 +169,19 @@ pub async fn send(relay: &SmtpRelay, msg: lettre::Message) -> SendOutcome {
     }
 }
 
+/// Connects to the relay, greets it and logs in when credentials are set, then quits: whether a
+/// reply could go out, without sending one.
+pub async fn check(relay: &SmtpRelay) -> Result<(), String> {
+    let transport = transport(relay)?;
+    let at = format!("{}:{}", relay.host, relay.port);
+    match tokio::time::timeout(relay.timeout, transport.test_connection()).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(format!("the SMTP relay {at} did not answer as a relay")),
+        Ok(Err(e)) => Err(format!("the SMTP relay {at} refused: {e}")),
+        Err(_) => Err(format!("the SMTP relay {at} did not answer in time")),
+    }
+}
+
 fn transport(relay: &SmtpRelay) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let tls = |host: &str| {
         TlsParameters::new(host.to_string())

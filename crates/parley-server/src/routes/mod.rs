@@ -131,7 +131,7 @@ pub fn routes() -> Vec<Route> {
         },
         route!(get "/api/v1/inboxes/{id}/attachments/{attachment}" => crate::attachments::download, "attachments", Member, "Download an attachment of the inbox"),
         route!(get "/media/{inbox_id}/{attachment}" => crate::attachments::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors"),
-        route!(post "/api/v1/inboxes/{id}/test" => d::test_inbox, "inboxes", Admin, "Ask the provider whether the inbox's credentials work (a read that changes nothing); `ok` and the provider's answer"),
+        route!(post "/api/v1/inboxes/{id}/test" => d::test_inbox, "inboxes", Admin, "Ask the provider whether the inbox's credentials work (a read that changes nothing; for email, a login to the SMTP relay and the IMAP mailbox); `ok` and the provider's answer"),
         route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox"),
         route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
         route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),

@@ -703,3 +703,59 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    testing_an_email_inbox_logs_in_to_its_relay_and_mailbox,
+    |t: TestApp| async move {
+        let (_relay, port) = Relay::start().await;
+        let (addr, _mailbox) =
+            mail::fake_imap::start("help@acme.example", "imap-pass", vec![]).await;
+        let mut ids = Vec::new();
+        for (smtp_port, password) in [(port, "imap-pass"), (port, "wrong-pass"), (9, "imap-pass")] {
+            let (s, v) = t
+                .post(
+                    "/api/v1/inboxes",
+                    &t.admin_token,
+                    json!({ "name": "Support", "kind": "email", "address": "help@acme.example",
+                        "smtp": { "host": "127.0.0.1", "port": smtp_port, "security": "none" },
+                        "imap": { "host": addr.ip().to_string(), "port": addr.port(), "tls": false,
+                                  "username": "help@acme.example", "password": password } }),
+                )
+                .await;
+            assert_eq!(s, 201, "{v}");
+            ids.push(v["id"].as_str().unwrap().to_string());
+        }
+        let test = |id: String| {
+            let t = &t;
+            async move {
+                let (s, v) = t
+                    .post(
+                        &format!("/api/v1/inboxes/{id}/test"),
+                        &t.admin_token,
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{v}");
+                v
+            }
+        };
+        let good = test(ids[0].clone()).await;
+        assert_eq!(good["ok"], true, "{good}");
+        assert!(
+            good["detail"].as_str().unwrap().contains("mailbox"),
+            "{good}"
+        );
+        let bad_login = test(ids[1].clone()).await;
+        assert_eq!(bad_login["ok"], false, "{bad_login}");
+        assert!(
+            bad_login["detail"].as_str().unwrap().contains("IMAP"),
+            "{bad_login}"
+        );
+        let no_relay = test(ids[2].clone()).await;
+        assert_eq!(no_relay["ok"], false, "{no_relay}");
+        assert!(
+            no_relay["detail"].as_str().unwrap().contains("SMTP"),
+            "{no_relay}"
+        );
+    }
+);
