@@ -83,7 +83,7 @@
     const rows = await Promise.all(list.map(async (i) => {
       const members = (await api(`/api/v1/inboxes/${i.id}/members`)).items || [];
       const result = el("span", { class: "result", role: "status" });
-      const test = ["twilio", "whatsapp", "messenger", "instagram", "telegram", "line"].includes(i.kind)
+      const test = ["twilio", "whatsapp", "messenger", "instagram", "telegram", "line", "email"].includes(i.kind)
         ? el("button", { type: "button", class: "secondary", "data-test": i.id, onclick: async () => {
           result.textContent = "Asking…";
           try { const r = await api(`/api/v1/inboxes/${i.id}/test`, { method: "POST", body: "{}" }); result.className = r.ok ? "result ok" : "result error"; result.textContent = r.detail; } catch (err) { result.className = "result error"; result.textContent = err.message; }
@@ -95,7 +95,21 @@
       // channel's signing secret.
       const extra = i.verify_token ? el("div", {}, el("span", { class: "muted small" }, "Verify token "), copyable(`verify-${i.id}`, i.verify_token))
         : i.kind === "api" && i.secret ? el("div", {}, el("span", { class: "muted small" }, "Signing secret "), copyable(`secret-${i.id}`, i.secret)) : null;
-      return [el("strong", {}, i.name), window.Parley.ICONS[i.kind] || i.kind,
+      // Renaming, the sending rate and the API channel's callback; credentials are set when the
+      // inbox is added (add a new one to change them).
+      const settings = i.settings || {};
+      const edit = el("details", {}, el("summary", {}, "Edit"), form(`edit-${i.id}`, [
+        ["name", "Name", { value: i.name, required: true }],
+        ["rate_limit", "Messages per second (empty: no limit)", { type: "number", value: settings.rate_limit == null ? "" : String(settings.rate_limit), clearable: true }],
+        ...(i.kind === "api" ? [["callback_url", "Callback URL", { value: settings.callback_url || "" }]] : []),
+      ], "Save", async (v) => {
+        const patch = { ...v, rate_limit: v.rate_limit === "" || v.rate_limit === undefined ? null : Number(v.rate_limit) };
+        await api(`/api/v1/inboxes/${i.id}`, { method: "PATCH", body: JSON.stringify(patch) });
+        await window.Parley.reload();
+        toast("Saved");
+        show("inboxes");
+      }));
+      return [el("div", {}, el("strong", {}, i.name), edit), window.Parley.ICONS[i.kind] || i.kind,
         i.webhook_url ? el("div", {}, copyable(`hook-${i.id}`, i.webhook_url), extra) : i.snippet ? el("span", { class: "muted" }, "See Website chat") : el("span", { class: "muted" }, "—"),
         el("span", {}, test, " ", result), who];
     }));

@@ -559,6 +559,30 @@ async fn a_team_works_the_inbox_in_chromium() {
         .await;
     admin.screenshot("settings.png").await;
     assert_eq!(admin.eval(AUDIT).await, "", "settings fail WCAG AA");
+    // The inbox's sending rate, edited in place.
+    admin
+        .eval(&format!(
+            "document.querySelector('#edit-{inbox}').closest('details').open = true; return null;"
+        ))
+        .await;
+    admin
+        .fill(&format!("#edit-{inbox} input[name=rate_limit]"), "2")
+        .await;
+    let save = admin.element(&format!("#edit-{inbox} button")).await;
+    admin.click(&save).await;
+    let mut rate = Value::Null;
+    for _ in 0..100 {
+        rate = t
+            .get(&format!("/api/v1/inboxes/{inbox}"), &t.admin_token)
+            .await
+            .1["settings"]["rate_limit"]
+            .clone();
+        if rate == 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rate, 2.0, "the rate limit was not saved");
     for user in [&ann, &bob] {
         let (s, _) = t
             .call(
@@ -780,6 +804,7 @@ async fn a_team_works_the_inbox_in_chromium() {
     let fits = "return String(document.documentElement.scrollWidth <= window.innerWidth) + ' ' + getComputedStyle(document.querySelector('#side')).display;";
     let shown = a.wait_for(fits, "true none").await;
     assert!(shown.starts_with("true"), "{shown}");
+    a.screenshot("phone.png").await;
     let back = a.element(".back").await;
     a.click(&back).await;
     a.wait_for(fits, "true block").await;
