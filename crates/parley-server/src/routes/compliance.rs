@@ -48,25 +48,16 @@ pub async fn put_settings(
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
     new.validate()?;
-    let ws = app.store.workspace(p.workspace_id).await?;
-    let mut doc = if ws.settings.is_object() {
-        ws.settings.clone()
-    } else {
-        json!({})
-    };
-    let before = doc.get("compliance").cloned();
-    doc["compliance"] = serde_json::to_value(&new).map_err(|e| ApiError::Internal(e.into()))?;
-    let ws = app.store.set_workspace_settings(ws.id, doc).await?;
-    app.forget_workspace(ws.id);
-    super::account::audit(
+    let after = serde_json::to_value(&new).map_err(|e| ApiError::Internal(e.into()))?;
+    let ws = super::workspace::set_settings_part(
         &app,
         &p,
         &headers,
-        "settings.compliance",
-        ws.id,
-        json!({ "before": before, "after": new }),
+        "compliance",
+        after.clone(),
+        |before| json!({ "before": before, "after": after }),
     )
-    .await;
+    .await?;
     Ok(Json(settings_body(&ws)))
 }
 

@@ -102,26 +102,43 @@ pub async fn put_replies(
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
     let items = parse_replies(req.items)?;
+    let count = items.len();
+    let ws = set_settings_part(
+        &app,
+        &p,
+        &headers,
+        "replies",
+        serde_json::to_value(&items).map_err(|e| ApiError::Internal(e.into()))?,
+        |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
+    )
+    .await?;
+    Ok(Json(json!({ "items": replies_of(&ws) })))
+}
+
+/// Replaces one part of the workspace's settings document (`compliance`, `replies`, …), leaving
+/// the others as they are; audited as `settings.<part>` with what `detail` makes of the part's
+/// previous value. Answers the workspace as stored.
+pub(crate) async fn set_settings_part(
+    app: &App,
+    p: &parley_store::Principal,
+    headers: &HeaderMap,
+    part: &str,
+    value: Value,
+    detail: impl FnOnce(Option<&Value>) -> Value,
+) -> ApiResult<parley_store::WorkspaceRow> {
     let ws = app.store.workspace(p.workspace_id).await?;
     let mut doc = if ws.settings.is_object() {
         ws.settings.clone()
     } else {
         json!({})
     };
-    let before = replies_of(&ws).len();
-    doc["replies"] = serde_json::to_value(&items).map_err(|e| ApiError::Internal(e.into()))?;
+    let before = doc.get(part).cloned();
+    doc[part] = value;
     let ws = app.store.set_workspace_settings(ws.id, doc).await?;
     app.forget_workspace(ws.id);
-    super::account::audit(
-        &app,
-        &p,
-        &headers,
-        "settings.replies",
-        ws.id,
-        json!({ "before": before, "after": items.len() }),
-    )
-    .await;
-    Ok(Json(json!({ "items": replies_of(&ws) })))
+    let detail = detail(before.as_ref());
+    super::account::audit(app, p, headers, &format!("settings.{part}"), ws.id, detail).await;
+    Ok(ws)
 }
 
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.
