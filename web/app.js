@@ -2,6 +2,18 @@
 // composer, the customer panel, notifications. It talks only to the public API and the realtime
 // socket; settings screens are in settings.js and use the helpers exported on `window.Parley`.
 const $ = (s) => document.querySelector(s);
+
+// Every word the app shows goes through t(): the English text is the key and `{name}` marks a value
+// to put in. A translation is the same keys in another language, defined before this script as
+// window.PARLEY_STRINGS (English first: none ships yet). `parley-locale=pseudo` in localStorage
+// brackets every translated string, to find any that escape.
+const STRINGS = window.PARLEY_STRINGS || {};
+const PSEUDO = localStorage.getItem("parley-locale") === "pseudo";
+function t(text, vars) {
+  let out = STRINGS[text] || text;
+  if (vars) out = out.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return PSEUDO ? `⟦${out}⟧` : out;
+}
 // Kept for every tab of this browser: a tab opened later shares the session cookie.
 let csrf = localStorage.getItem("csrf") || "";
 let current = null;
@@ -9,13 +21,13 @@ let socket = null;
 
 // What the app says, in one place so it can be translated.
 const T = {
-  mine: "Mine", unassigned: "Unassigned", open: "All open", pending: "Pending", snoozed: "Snoozed",
-  resolved: "Resolved", customer: "Customer", waiting: "waiting", nobody: "unassigned",
-  viewing: (names) => `${names} ${names.includes(",") ? "are" : "is"} also viewing this conversation`,
-  typing: (name) => `${name} is typing…`,
-  agentTyping: (name) => `${name} is typing a reply here — check before you answer`,
-  assigned: "assigned to you", mentioned: "mentioned you", wrote: "wrote",
-  noConsent: "No consent recorded.", selected: (n) => `${n} selected`,
+  mine: t("Mine"), unassigned: t("Unassigned"), open: t("All open"), pending: t("Pending"), snoozed: t("Snoozed"),
+  resolved: t("Resolved"), customer: t("Customer"), waiting: t("waiting"), nobody: t("unassigned"),
+  viewing: (names) => t(names.includes(",") ? "{names} are also viewing this conversation" : "{names} is also viewing this conversation", { names }),
+  typing: (name) => t("{name} is typing…", { name }),
+  agentTyping: (name) => t("{name} is typing a reply here — check before you answer", { name }),
+  assigned: t("assigned to you"), mentioned: t("mentioned you"), wrote: t("wrote"),
+  noConsent: t("No consent recorded."), selected: (n) => t("{n} selected", { n }),
 };
 // The views: the query each lists, and where its count is in `/conversations/counts`.
 const BASE_VIEWS = [
@@ -33,10 +45,10 @@ const ENCODINGS = { gsm7: "GSM-7", ucs2: "UCS-2 (Unicode)" };
 const ICONS = { twilio: "SMS", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram", line: "LINE", email: "Email", widget: "Chat", api: "API" };
 const EMOJI = ["🙂", "😀", "😉", "🙏", "👍", "👋", "🎉", "❤️", "✅", "❗", "🚚", "📦", "⏰", "📞", "💳", "🔧"];
 const SNOOZES = [
-  ["1h", "For an hour", () => new Date(Date.now() + 3600e3)],
-  ["tomorrow", "Until tomorrow 9:00", () => { const d = new Date(); d.setDate(d.getDate() + 1); d.setHours(9, 0, 0, 0); return d; }],
-  ["week", "For a week", () => new Date(Date.now() + 7 * 86400e3)],
-  ["pick", "Pick a date…", null],
+  ["1h", t("For an hour"), () => new Date(Date.now() + 3600e3)],
+  ["tomorrow", t("Until tomorrow 9:00"), () => { const d = new Date(); d.setDate(d.getDate() + 1); d.setHours(9, 0, 0, 0); return d; }],
+  ["week", t("For a week"), () => new Date(Date.now() + 7 * 86400e3)],
+  ["pick", t("Pick a date…"), null],
 ];
 
 async function api(path, opts = {}) {
@@ -170,11 +182,11 @@ async function loadList() {
   const focusId = focused && focused.querySelector("a[data-id]").dataset.id;
   const onBox = focused && document.activeElement.type === "checkbox";
   $("#list").replaceChildren(...page.items.map((c) => el("li", { class: `row p-${c.priority}` },
-    el("input", { type: "checkbox", "aria-label": `Select ${c.contact_name || T.customer}`, checked: selected.has(c.id),
+    el("input", { type: "checkbox", "aria-label": t("Select {name}", { name: c.contact_name || T.customer }), checked: selected.has(c.id),
       onchange: (e) => { if (e.target.checked) selected.add(c.id); else selected.delete(c.id); showBulk(); } }),
     el("a", { href: `#/c/${c.id}`, "data-id": c.id, "aria-current": c.id === current ? "true" : "false", class: c.unread && c.id !== current ? "unread" : "" },
       el("span", { class: "line" }, el("strong", {}, c.contact_name || T.customer),
-        el("span", { class: "wait muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : c.status)),
+        el("span", { class: "wait muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : t(c.status))),
       el("span", { class: "line small muted" }, el("span", { class: "channel" }, channelOf(c.inbox_id)),
         el("span", { class: "assignee" }, assigneeOf(c.assignee_id))),
       el("span", { class: "preview" }, c.last_message || "")))));
@@ -189,7 +201,7 @@ async function bulk(action) {
   const ids = [...selected];
   const results = await Promise.allSettled(ids.map(action));
   const failed = results.filter((r) => r.status === "rejected").length;
-  toast(failed ? `${ids.length - failed} done, ${failed} refused: ${results.find((r) => r.status === "rejected").reason.message}` : `${ids.length} done`, failed ? "warning" : "info");
+  toast(failed ? t("{done} done, {failed} refused: {reason}", { done: ids.length - failed, failed, reason: results.find((r) => r.status === "rejected").reason.message }) : t("{done} done", { done: ids.length }), failed ? "warning" : "info");
   selected.clear();
   loadList();
 }
@@ -234,24 +246,24 @@ function entry(item, conv) {
       el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""), choices,
       ...attachments(m, (conv && conv.inbox_id) || m.inbox_id), el("small", { class: "meta" }, at));
   }
-  if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, "Note "), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
+  if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, t("Note ")), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
   if (item.type === "conversation.updated") {
     const c = d.change;
     const team = (id) => (teams.find((t) => t.id === id) || {}).name;
-    const text = c.kind === "status" ? `Status: ${c.to}`
-      : c.kind === "assignment" ? `Assigned to ${assigneeOf(c.assignee_id)}${c.team_id ? ` (team ${team(c.team_id)})` : ""}`
-      : c.kind === "priority" ? `Priority: ${c.priority}`
-      : c.kind === "labels" ? `Labels: ${[...c.added.map((l) => "+#" + l), ...c.removed.map((l) => "−#" + l)].join(" ")}`
+    const text = c.kind === "status" ? t("Status: {status}", { status: t(c.to) })
+      : c.kind === "assignment" ? (c.team_id ? t("Assigned to {agent} (team {team})", { agent: assigneeOf(c.assignee_id), team: team(c.team_id) }) : t("Assigned to {agent}", { agent: assigneeOf(c.assignee_id) }))
+      : c.kind === "priority" ? t("Priority: {priority}", { priority: t(c.priority) })
+      : c.kind === "labels" ? t("Labels: {labels}", { labels: [...c.added.map((l) => "+#" + l), ...c.removed.map((l) => "−#" + l)].join(" ") })
       : null;
     if (!text) return el("div", { hidden: true });
     return el("div", { class: "event muted" }, text, " ", at);
   }
   if (item.type === "consent.changed") {
     const k = d.consent;
-    const verb = { grant: "granted", revoke: "revoked", request: "requested (awaiting CONFIRM)" }[k.action] || k.action;
-    return el("div", { class: "event muted" }, `Consent: ${k.purpose} ${verb} (${k.source}${k.channel ? ", " + k.channel : ""})`, " ", at);
+    const verb = { grant: t("granted"), revoke: t("revoked"), request: t("requested (awaiting CONFIRM)") }[k.action] || k.action;
+    return el("div", { class: "event muted" }, t("Consent: {purpose} {verb} ({source})", { purpose: t(k.purpose), verb, source: k.source + (k.channel ? ", " + k.channel : "") }), " ", at);
   }
-  if (item.type === "survey.answered") return el("div", { class: "event" }, `Survey: ${JSON.stringify(d.answer || d)}`, " ", at);
+  if (item.type === "survey.answered") return el("div", { class: "event" }, t("Survey: {answer}", { answer: JSON.stringify(d.answer || d) }), " ", at);
   return el("div", { hidden: true });
 }
 
@@ -268,7 +280,7 @@ async function showVerdict(id) {
   denied = v.verdict === "deny" && !(ch.window && ch.window.state === "template_only");
   showMode();
   say.className = v.verdict === "allow" && !windowShut ? "muted" : "warning";
-  say.textContent = v.verdict === "allow" ? (ch.window.reason || "") : v.verdict === "hold" ? `Held until ${when(v.until)}: ${v.reason}` : v.reason;
+  say.textContent = v.verdict === "allow" ? (ch.window.reason || "") : v.verdict === "hold" ? t("Held until {time}: {reason}", { time: when(v.until), reason: v.reason }) : v.reason;
   $("#thread").dataset.kind = ch.kind;
   // WhatsApp outside its window takes only an approved template.
   const tpl = $("#template");
@@ -323,8 +335,8 @@ function showMode() {
   if (!box || !button) return;
   const note = mode === "note";
   box.classList.toggle("note-mode", note);
-  box.placeholder = note ? "Write a private note… (@name to mention)" : "Write a reply… (/ for saved replies)";
-  button.textContent = note ? "Add note" : "Reply";
+  box.placeholder = note ? t("Write a private note… (@name to mention)") : t("Write a reply… (/ for saved replies)");
+  button.textContent = note ? t("Add note") : t("Reply");
   button.disabled = !note && denied;
   const radio = $(note ? "#mode-note" : "#mode-reply");
   if (radio) radio.checked = true;
@@ -377,9 +389,9 @@ async function openThread(id, force = false) {
   const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=50`)]);
   if (id !== current) return;
   older = tl.before;
-  const log = el("div", { id: "log", tabindex: "0", "aria-label": "Conversation", onscroll: (e) => { if (e.target.scrollTop < 40) loadOlder(id, e.target); } },
+  const log = el("div", { id: "log", tabindex: "0", "aria-label": t("Conversation"), onscroll: (e) => { if (e.target.scrollTop < 40) loadOlder(id, e.target); } },
     ...tl.items.map((i) => entry(i, conv)));
-  const box = el("textarea", { id: "compose", "aria-label": "Message", rows: "3",
+  const box = el("textarea", { id: "compose", "aria-label": t("Message"), rows: "3",
     oninput: () => { showCost(box); typed(); suggest(box); },
     onkeydown: (e) => {
       if (e.key === "Tab" && !e.shiftKey) { const r = matching(box.value)[0]; if (r) { e.preventDefault(); box.value = r.body; box.dispatchEvent(new Event("input")); } }
@@ -387,7 +399,7 @@ async function openThread(id, force = false) {
     } });
   const files = [];
   const fileList = el("span", { id: "files", class: "small" });
-  const picker = el("input", { type: "file", id: "attach", multiple: true, "aria-label": "Attach files", onchange: async (e) => {
+  const picker = el("input", { type: "file", id: "attach", multiple: true, "aria-label": t("Attach files"), onchange: async (e) => {
     for (const f of e.target.files) {
       try {
         const up = await fetch(`/api/v1/inboxes/${conv.inbox_id}/attachments?filename=${encodeURIComponent(f.name)}`, { method: "POST", body: f, credentials: "same-origin", headers: { "content-type": f.type || "application/octet-stream", "x-csrf-token": csrf } });
@@ -399,12 +411,12 @@ async function openThread(id, force = false) {
     }
     e.target.value = "";
   } });
-  const choices = el("input", { id: "choices", "aria-label": "Quick-reply choices, separated by commas", placeholder: "Choices: Yes, No", size: "18" });
-  const tplName = el("input", { id: "template-name", "aria-label": "Template name", placeholder: "order_update" });
-  const tplLang = el("input", { id: "template-language", "aria-label": "Template language", placeholder: "en_US", size: "6" });
-  const tplParams = el("input", { id: "template-params", "aria-label": "Template parameters, separated by commas", placeholder: "params, comma-separated" });
-  const template = el("details", { id: "template", hidden: true }, el("summary", {}, "WhatsApp template"), tplName, tplLang, tplParams);
-  const via = el("select", { id: "via", "aria-label": "Reply on", hidden: true });
+  const choices = el("input", { id: "choices", "aria-label": t("Quick-reply choices, separated by commas"), placeholder: t("Choices: Yes, No"), size: "18" });
+  const tplName = el("input", { id: "template-name", "aria-label": t("Template name"), placeholder: "order_update" });
+  const tplLang = el("input", { id: "template-language", "aria-label": t("Template language"), placeholder: "en_US", size: "6" });
+  const tplParams = el("input", { id: "template-params", "aria-label": t("Template parameters, separated by commas"), placeholder: t("params, comma-separated") });
+  const template = el("details", { id: "template", hidden: true }, el("summary", {}, t("WhatsApp template")), tplName, tplLang, tplParams);
+  const via = el("select", { id: "via", "aria-label": t("Reply on"), hidden: true });
   const sendAs = (kind) => async (e) => {
     e.preventDefault();
     const body = { };
@@ -418,7 +430,7 @@ async function openThread(id, force = false) {
     if (!body.body && !body.attachments && !body.template) return;
     try {
       const other = kind === "messages" && via.value && via.value !== conv.inbox_id;
-      if (other && (body.attachments || body.choices || body.template)) throw new Error("On another channel a reply is text only: remove the files, choices or template, or reply here.");
+      if (other && (body.attachments || body.choices || body.template)) throw new Error(t("On another channel a reply is text only: remove the files, choices or template, or reply here."));
       if (other) await api(`/api/v1/contacts/${conv.contact_id}/messages`, { method: "POST", body: JSON.stringify({ body: body.body || "", inbox_id: via.value }) });
       else await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
       box.value = ""; choices.value = ""; files.length = 0; fileList.replaceChildren(); tplName.value = ""; tplParams.value = "";
@@ -428,51 +440,51 @@ async function openThread(id, force = false) {
   };
   // Menus act on their button, not on `change`: arrowing through a closed select fires `change` in
   // some browsers, and a keyboard user must be able to look before acting.
-  const saved = el("select", { id: "saved", "aria-label": "Saved reply" },
-    el("option", { value: "" }, "Saved replies…"), ...replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
+  const saved = el("select", { id: "saved", "aria-label": t("Saved reply") },
+    el("option", { value: "" }, t("Saved replies…")), ...replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
   const insert = el("button", { type: "button", id: "insert-saved", class: "secondary", onclick: () => {
     const r = replies.find((x) => x.shortcut === saved.value);
     if (r) insertAtCursor(box, r.body);
     saved.value = "";
-  } }, "Insert");
-  const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": "Insert an emoji" }, "Emoji"),
-    el("div", { class: "grid" }, ...EMOJI.map((x) => el("button", { type: "button", class: "quiet", "aria-label": `Insert ${x}`, onclick: () => insertAtCursor(box, x) }, x))));
+  } }, t("Insert"));
+  const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": t("Insert an emoji") }, t("Emoji")),
+    el("div", { class: "grid" }, ...EMOJI.map((x) => el("button", { type: "button", class: "quiet", "aria-label": t("Insert {emoji}", { emoji: x }), onclick: () => insertAtCursor(box, x) }, x))));
   const status = el("button", { id: "status-action", type: "button", onclick: (e) => act(id, e.target.dataset.action).catch(warn) });
-  const priority = el("select", { id: "priority", "aria-label": "Priority", onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn) },
-    ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p }, p)));
-  const snoozeAt = el("input", { type: "datetime-local", "aria-label": "Snooze until", hidden: true });
-  const snooze = el("select", { "aria-label": "Snooze", onchange: (e) => { snoozeAt.hidden = e.target.value !== "pick"; } },
-    el("option", { value: "" }, "Snooze…"), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
+  const priority = el("select", { id: "priority", "aria-label": t("Priority"), onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn) },
+    ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p }, t(p))));
+  const snoozeAt = el("input", { type: "datetime-local", "aria-label": t("Snooze until"), hidden: true });
+  const snooze = el("select", { "aria-label": t("Snooze"), onchange: (e) => { snoozeAt.hidden = e.target.value !== "pick"; } },
+    el("option", { value: "" }, t("Snooze…")), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
   const snoozeGo = el("button", { type: "button", id: "snooze-go", class: "secondary", onclick: () => {
     const s = SNOOZES.find((x) => x[0] === snooze.value);
     const until = s && s[2] ? s[2]() : snoozeAt.value ? new Date(snoozeAt.value) : null;
     if (until) act(id, "snooze", { until: until.toISOString() }).catch(warn);
-  } }, "Snooze");
-  const assign = el("select", { id: "assign", "aria-label": "Assign to" }, el("option", { value: "" }, "Assign to…"), el("option", { value: "user:" }, "Nobody"),
-    el("optgroup", { label: "Agents" }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.name))),
-    el("optgroup", { label: "Teams" }, ...teams.map((t) => el("option", { value: `team:${t.id}` }, t.name))));
+  } }, t("Snooze"));
+  const assign = el("select", { id: "assign", "aria-label": t("Assign to") }, el("option", { value: "" }, t("Assign to…")), el("option", { value: "user:" }, t("Nobody")),
+    el("optgroup", { label: t("Agents") }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.name))),
+    el("optgroup", { label: t("Teams") }, ...teams.map((t) => el("option", { value: `team:${t.id}` }, t.name))));
   const assignGo = el("button", { type: "button", id: "assign-go", class: "secondary", onclick: () => {
     if (!assign.value) return;
     const [kind, value] = assign.value.split(":");
     act(id, "assign", kind === "user" ? { assignee_id: value || null } : { team_id: value || null }).catch(warn);
     assign.value = "";
-  } }, "Assign");
-  const label = el("input", { "aria-label": "Add a label", placeholder: "label", size: "10" });
+  } }, t("Assign"));
+  const label = el("input", { "aria-label": t("Add a label"), placeholder: t("label"), size: "10" });
   const actions = el("div", { class: "actions" }, status,
-    el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }).catch(warn) }, "Assign to me"),
+    el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: me.id }).catch(warn) }, t("Assign to me")),
     assign, assignGo, priority, snooze, snoozeAt, snoozeGo, el("span", { class: "labels", id: "labels" }),
     el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }).catch(warn); label.value = ""; } }, label));
   $("#thread").replaceChildren(
-    el("button", { type: "button", class: "back quiet", onclick: () => { keepDraft(); $("#inbox").classList.remove("reading"); current = null; send({ type: "viewing", conversation_id: null }); history.replaceState(null, "", "#/"); } }, "← Conversations"),
+    el("button", { type: "button", class: "back quiet", onclick: () => { keepDraft(); $("#inbox").classList.remove("reading"); current = null; send({ type: "viewing", conversation_id: null }); history.replaceState(null, "", "#/"); } }, t("← Conversations")),
     el("h2", { id: "thread-title" }), actions, el("div", { id: "collision", role: "status", "aria-live": "polite" }), log,
     el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
     el("form", { id: "composer", onsubmit: (e) => sendAs(mode === "note" ? "notes" : "messages")(e) },
-      el("fieldset", { class: "mode" }, el("legend", {}, "Write"),
-        el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-reply", onchange: () => setMode("reply") }), "Reply to the customer"),
-        el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-note", onchange: () => setMode("note") }), "Private note")),
-      el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": "Saved replies", hidden: true }),
+      el("fieldset", { class: "mode" }, el("legend", {}, t("Write")),
+        el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-reply", onchange: () => setMode("reply") }), t("Reply to the customer")),
+        el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-note", onchange: () => setMode("note") }), t("Private note"))),
+      el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": t("Saved replies"), hidden: true }),
       box,
-      el("div", { class: "actions" }, el("button", { id: "reply" }, "Reply"),
+      el("div", { class: "actions" }, el("button", { id: "reply" }, t("Reply")),
         saved, insert, emoji, picker, fileList, choices, via, template)),
     el("p", { id: "cost", class: "muted", "aria-live": "polite" }));
   box.value = drafts.get(id) || "";
@@ -492,7 +504,7 @@ async function showChannels(conv, via) {
     const chs = await api(`/api/v1/contacts/${conv.contact_id}/channels`);
     const items = chs.items || chs;
     if (conv.id !== current || items.length < 2) return;
-    via.replaceChildren(...items.map((c) => el("option", { value: c.inbox_id, selected: c.inbox_id === conv.inbox_id }, `Reply on ${channelOf(c.inbox_id) || c.kind}`)));
+    via.replaceChildren(...items.map((c) => el("option", { value: c.inbox_id, selected: c.inbox_id === conv.inbox_id }, t("Reply on {channel}", { channel: channelOf(c.inbox_id) || c.kind }))));
     via.hidden = false;
   } catch (_) { /* the picker stays hidden */ }
 }
@@ -516,14 +528,14 @@ function showHead(conv) {
   const title = $("#thread-title");
   const button = $("#status-action");
   if (!title || !button) return;
-  title.replaceChildren(conv.contact_name || T.customer, " ", el("span", { class: "muted" }, conv.status), " ",
+  title.replaceChildren(conv.contact_name || T.customer, " ", el("span", { class: "muted" }, t(conv.status)), " ",
     el("span", { class: "muted" }, `· ${assigneeOf(conv.assignee_id)}`), " ", el("span", { class: "muted small" }, channelOf(conv.inbox_id)));
   button.dataset.action = conv.status === "resolved" ? "reopen" : "resolve";
-  button.textContent = conv.status === "resolved" ? "Reopen" : "Resolve";
+  button.textContent = conv.status === "resolved" ? t("Reopen") : t("Resolve");
   const priority = $("#priority");
   if (priority && document.activeElement !== priority) priority.value = conv.priority;
   const labels = $("#labels");
-  if (labels) labels.replaceChildren(...conv.labels.map((l) => el("button", { type: "button", class: "chip", "aria-label": `Remove label ${l}`,
+  if (labels) labels.replaceChildren(...conv.labels.map((l) => el("button", { type: "button", class: "chip", "aria-label": t("Remove label {label}", { label: l }),
     onclick: () => api(`/api/v1/conversations/${conv.id}/labels/${encodeURIComponent(l)}`, { method: "DELETE" }).catch(warn) }, `#${l} ×`)));
 }
 
@@ -540,27 +552,27 @@ async function showPanel(conv) {
   const draw = () => fields.replaceChildren(...Object.entries(contact.custom_fields).flatMap(([k, v]) => [
     el("dt", {}, k),
     el("dd", {}, el("input", { "aria-label": k, value: typeof v === "string" ? v : JSON.stringify(v), "data-field": k }),
-      el("button", { type: "button", class: "quiet", "aria-label": `Remove ${k}`, onclick: () => save({ [k]: null }) }, "×")),
+      el("button", { type: "button", class: "quiet", "aria-label": t("Remove {field}", { field: k }), onclick: () => save({ [k]: null }) }, "×")),
   ]));
   const save = async (patch) => {
     try {
       const c = await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ custom_fields: patch }) });
-      contact.custom_fields = c.custom_fields; draw(); toast("Saved");
+      contact.custom_fields = c.custom_fields; draw(); toast(t("Saved"));
     } catch (err) { toast(err.message, "warning"); }
   };
   draw();
-  const newKey = el("input", { "aria-label": "New field name", placeholder: "field", size: "8" });
-  const newValue = el("input", { "aria-label": "New field value", placeholder: "value", size: "10" });
-  const name = el("input", { id: "contact-name", "aria-label": "Name", value: contact.name || "" });
+  const newKey = el("input", { "aria-label": t("New field name"), placeholder: t("field"), size: "8" });
+  const newValue = el("input", { "aria-label": t("New field value"), placeholder: t("value"), size: "10" });
+  const name = el("input", { id: "contact-name", "aria-label": t("Name"), value: contact.name || "" });
   panel.replaceChildren(
     el("h2", {}, contact.name || T.customer),
     el("form", { class: "stack", onsubmit: async (e) => {
       e.preventDefault();
-      try { await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ name: name.value.trim() || null }) }); toast("Saved"); } catch (err) { toast(err.message, "warning"); }
-    } }, el("label", {}, "Name", name), el("button", { class: "secondary" }, "Save name")),
-    el("h3", {}, "On each channel"),
+      try { await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ name: name.value.trim() || null }) }); toast(t("Saved")); } catch (err) { toast(err.message, "warning"); }
+    } }, el("label", {}, t("Name"), name), el("button", { class: "secondary" }, t("Save name"))),
+    el("h3", {}, t("On each channel")),
     el("ul", { id: "identities", class: "plain" }, ...contact.identities.map((i) => el("li", {}, el("span", { class: "muted" }, `${i.kind}: `), i.external_id))),
-    el("h3", {}, "Fields"),
+    el("h3", {}, t("Fields")),
     el("form", { id: "fields", onsubmit: (e) => {
       e.preventDefault();
       // Only what changed is sent, so a number or a list nobody touched keeps its type.
@@ -576,14 +588,14 @@ async function showPanel(conv) {
       if (newKey.value.trim()) patch[newKey.value.trim()] = newValue.value;
       newKey.value = ""; newValue.value = "";
       save(patch);
-    } }, fields, el("div", { class: "actions" }, newKey, newValue), el("button", { class: "secondary" }, "Save fields")),
-    el("h3", {}, "Consent"),
+    } }, fields, el("div", { class: "actions" }, newKey, newValue), el("button", { class: "secondary" }, t("Save fields"))),
+    el("h3", {}, t("Consent")),
     consentView(consent),
-    el("h3", {}, "Conversations"),
+    el("h3", {}, t("Conversations")),
     el("ul", { id: "history", class: "plain" }, ...(convs.items || convs).map((c) => el("li", {},
       el("a", { href: `#/c/${c.id}`, "aria-current": c.id === conv.id ? "true" : "false" }, `${channelOf(c.inbox_id)} · ${c.status}`),
       el("span", { class: "muted small" }, ` ${when(c.last_activity_at || c.created_at)}`)))),
-    el("h3", {}, "Merge"),
+    el("h3", {}, t("Merge")),
     mergeForm(contact),
     blockView(contact, conv));
 }
@@ -603,15 +615,15 @@ function consentView(consent) {
     for (const c of channels) (by[states[c][p]] = by[states[c][p]] || []).push(c);
     const known = Object.entries(by).filter(([st]) => st !== "unknown");
     if (!known.length) return [];
-    const text = known.length === 1 && known[0][1].length === channels.length ? `${known[0][0]} on every channel`
-      : known.map(([st, cs]) => `${st} on ${cs.join(", ")}`).join("; ");
-    return [el("li", {}, el("strong", {}, p), `: ${text}`)];
+    const text = known.length === 1 && known[0][1].length === channels.length ? t("{state} on every channel", { state: t(known[0][0]) })
+      : known.map(([st, cs]) => t("{state} on {channels}", { state: t(st), channels: cs.join(", ") })).join("; ");
+    return [el("li", {}, el("strong", {}, t(p)), `: ${text}`)];
   });
   return el("div", { id: "consent" },
     lines.length ? el("ul", { class: "plain" }, ...lines) : el("p", { class: "muted" }, T.noConsent),
-    optOuts.length ? el("p", { class: "warning" }, `Opted out on: ${optOuts.join(", ")}`) : null,
-    review ? el("p", { class: "warning" }, `Possibly an opt-out, to review: “${review.text}” (${when(review.at)})`) : null,
-    entries.length ? el("details", { id: "consent-history" }, el("summary", {}, `History (${entries.length})`),
+    optOuts.length ? el("p", { class: "warning" }, t("Opted out on: {channels}", { channels: optOuts.join(", ") })) : null,
+    review ? el("p", { class: "warning" }, t("Possibly an opt-out, to review: “{text}” ({time})", { text: review.text, time: when(review.at) })) : null,
+    entries.length ? el("details", { id: "consent-history" }, el("summary", {}, t("History ({n})", { n: entries.length })),
       el("ol", { class: "plain" }, ...[...entries].sort((a, b) => (a.at < b.at ? 1 : -1)).map((e) => el("li", {},
         el("time", { datetime: e.at }, when(e.at)), ` ${e.purpose} ${e.action} · ${e.source}${e.channel ? " · " + e.channel : ""}`,
         evidence(e.evidence))))) : null);
@@ -627,22 +639,22 @@ function evidence(ev) {
 // Blocking (supervisors and admins): their messages are kept, and an opt-out in them still counts,
 // but they stop reopening conversations or waiting for an answer.
 function blockView(contact, conv) {
-  if (me.role === "agent") return contact.blocked_at ? el("p", { class: "warning" }, `Blocked since ${when(contact.blocked_at)}`) : null;
+  if (me.role === "agent") return contact.blocked_at ? el("p", { class: "warning" }, t("Blocked since {time}", { time: when(contact.blocked_at) })) : null;
   const blocked = !!contact.blocked_at;
   return el("div", { class: "stack" },
-    blocked ? el("p", { id: "blocked", class: "warning" }, `Blocked since ${when(contact.blocked_at)}: their messages no longer reopen conversations.`) : null,
+    blocked ? el("p", { id: "blocked", class: "warning" }, t("Blocked since {time}: their messages no longer reopen conversations.", { time: when(contact.blocked_at) })) : null,
     el("button", { type: "button", id: "block", class: "secondary", onclick: async () => {
-      if (!blocked && !confirm(`Block ${contact.name || "this contact"}? Their messages are kept but no longer reopen conversations, and their open conversations are resolved.`)) return;
+      if (!blocked && !confirm(t("Block {name}? Their messages are kept but no longer reopen conversations, and their open conversations are resolved.", { name: contact.name || t("this contact") }))) return;
       try {
         await api(`/api/v1/contacts/${contact.id}/block`, { method: blocked ? "DELETE" : "POST" });
-        toast(blocked ? "Unblocked" : "Blocked");
+        toast(blocked ? t("Unblocked") : t("Blocked"));
         showPanel(await api(`/api/v1/conversations/${conv.id}`));
       } catch (err) { warn(err); }
-    } }, blocked ? "Unblock" : "Block"));
+    } }, blocked ? t("Unblock") : t("Block")));
 }
 
 function mergeForm(contact) {
-  const q = el("input", { type: "search", "aria-label": "Find a contact to merge into this one", placeholder: "name, phone or email" });
+  const q = el("input", { type: "search", "aria-label": t("Find a contact to merge into this one"), placeholder: t("name, phone or email") });
   const found = el("ul", { class: "plain" });
   return el("form", { onsubmit: async (e) => {
     e.preventDefault();
@@ -650,26 +662,26 @@ function mergeForm(contact) {
     found.replaceChildren(...(r.items || []).filter((c) => c.id !== contact.id).slice(0, 5).map((c) => el("li", {},
       `${c.name || c.phone || c.email || c.id} `,
       el("button", { type: "button", class: "secondary", onclick: async () => {
-        if (!confirm(`Merge ${c.name || "this contact"} into ${contact.name || "this contact"}? Their channels and conversations move here.`)) return;
-        try { keepDraft(); await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast("Merged"); if (current) openThread(current, true); } catch (err) { toast(err.message, "warning"); }
-      } }, "Merge here"))));
-  } }, q, el("button", { class: "secondary" }, "Find"), found);
+        if (!confirm(t("Merge {other} into {name}? Their channels and conversations move here.", { other: c.name || t("this contact"), name: contact.name || t("this contact") }))) return;
+        try { keepDraft(); await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast(t("Merged")); if (current) openThread(current, true); } catch (err) { toast(err.message, "warning"); }
+      } }, t("Merge here")))));
+  } }, q, el("button", { class: "secondary" }, t("Find")), found);
 }
 
 // ---- Keyboard shortcuts, when the agent is not typing; `?` lists them.
 const SHORTCUTS = [
-  ["j", "Next conversation", () => step(1)],
-  ["k", "Previous conversation", () => step(-1)],
-  ["r", "Write a reply", () => { const b = $("#compose"); if (b) { setMode("reply"); b.focus(); } }],
-  ["n", "Write a private note", () => { const b = $("#compose"); if (b) { setMode("note"); b.focus(); } }],
-  ["a", "Assign to me", () => current && act(current, "assign", { assignee_id: me.id })],
-  ["e", "Resolve or reopen", () => { const b = $("#status-action"); if (b) b.click(); }],
-  ["s", "Snooze", () => { const s = $("select[aria-label=Snooze]"); if (s) s.focus(); }],
-  ["l", "Add a label", () => { const l = $(".add-label input"); if (l) l.focus(); }],
-  ["x", "Select the conversation", () => { const c = current && document.querySelector(`#list a[data-id="${current}"]`); const box = c && c.parentElement.querySelector("input[type=checkbox]"); if (box) box.click(); }],
-  ["/", "Find in the list", () => $("#views button").focus()],
-  ["?", "Show these shortcuts", () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); }],
-  ["Ctrl+Enter", "Send the reply (in the composer)", null],
+  ["j", t("Next conversation"), () => step(1)],
+  ["k", t("Previous conversation"), () => step(-1)],
+  ["r", t("Write a reply"), () => { const b = $("#compose"); if (b) { setMode("reply"); b.focus(); } }],
+  ["n", t("Write a private note"), () => { const b = $("#compose"); if (b) { setMode("note"); b.focus(); } }],
+  ["a", t("Assign to me"), () => current && act(current, "assign", { assignee_id: me.id })],
+  ["e", t("Resolve or reopen"), () => { const b = $("#status-action"); if (b) b.click(); }],
+  ["s", t("Snooze"), () => { const s = $("select[aria-label=Snooze]"); if (s) s.focus(); }],
+  ["l", t("Add a label"), () => { const l = $(".add-label input"); if (l) l.focus(); }],
+  ["x", t("Select the conversation"), () => { const c = current && document.querySelector(`#list a[data-id="${current}"]`); const box = c && c.parentElement.querySelector("input[type=checkbox]"); if (box) box.click(); }],
+  ["/", t("Find in the list"), () => $("#views button").focus()],
+  ["?", t("Show these shortcuts"), () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); }],
+  ["Ctrl+Enter", t("Send the reply (in the composer)"), null],
 ];
 function step(by) {
   const rows = [...document.querySelectorAll("#list a[data-id]")];
@@ -772,7 +784,7 @@ function route() {
   if (m && m[1] !== current) openThread(m[1]).catch(warn);
   if (!m && !current) {
     // Back from settings: no thread is open any more, so none is shown.
-    $("#thread").replaceChildren(el("p", { class: "muted" }, "Pick a conversation."));
+    $("#thread").replaceChildren(el("p", { class: "muted" }, t("Pick a conversation.")));
     $("#panel").replaceChildren();
     $("#inbox").classList.remove("reading");
   }
@@ -783,6 +795,15 @@ async function loadDirectory() {
   const [ib, tm, us, rp] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/teams"), api("/api/v1/users"), api("/api/v1/replies")]);
   [inboxes, teams, users, replies] = [ib.items || ib, tm.items || tm, us.items || us, rp.items];
 }
+
+// The page's own words (index.html marks them with data-t, naming any attributes to translate too).
+function translatePage() {
+  for (const e of document.querySelectorAll("[data-t]")) {
+    for (const n of e.childNodes) if (n.nodeType === 3 && n.textContent.trim()) n.textContent = n.textContent.replace(n.textContent.trim(), t(n.textContent.trim()));
+    for (const a of e.dataset.t.split(" ").filter(Boolean)) e.setAttribute(a, t(e.getAttribute(a)));
+  }
+}
+translatePage();
 
 async function start() {
   try {
@@ -813,5 +834,5 @@ $("#sign-in").addEventListener("submit", async (e) => {
 $("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });
 $("#sort").addEventListener("change", loadList);
 $("#shortcuts").replaceChildren(...SHORTCUTS.flatMap(([k, what]) => [el("dt", {}, k), el("dd", {}, what)]));
-window.Parley = { api, el, toast, when, T, ICONS, consentView, get me() { return me; }, get users() { return users; }, get inboxes() { return inboxes; }, reload: async () => { await loadDirectory(); await loadViews(); } };
+window.Parley = { api, el, toast, when, T, t, ICONS, consentView, get me() { return me; }, get users() { return users; }, get inboxes() { return inboxes; }, reload: async () => { await loadDirectory(); await loadViews(); } };
 start();
