@@ -95,15 +95,26 @@
       // channel's signing secret.
       const extra = i.verify_token ? el("div", {}, el("span", { class: "muted small" }, t("Verify token ")), copyable(`verify-${i.id}`, i.verify_token))
         : i.kind === "api" && i.secret ? el("div", {}, el("span", { class: "muted small" }, t("Signing secret ")), copyable(`secret-${i.id}`, i.secret)) : null;
-      // Renaming, the sending rate and the API channel's callback; credentials are set when the
-      // inbox is added (add a new one to change them).
+      // Renaming, the sending rate, the API channel's callback, and the channel's credentials:
+      // the stored values are shown except secrets, which stay as they are when left empty.
       const settings = i.settings || {};
+      const stored = (name) => { const [a, b] = name.split("."); const v = b ? (settings[a] || {})[b] : settings[a]; return v == null ? "" : String(v); };
+      const channel = ["widget", "api"].includes(i.kind) ? [] : KINDS[i.kind][1].map(([name, label, o]) =>
+        [name, label, o.type === "password" ? { type: "password", placeholder: t("unchanged") } : { ...o, required: false, value: stored(name) }]);
       const edit = el("details", {}, el("summary", {}, t("Edit")), form(`edit-${i.id}`, [
         ["name", t("Name"), { value: i.name, required: true }],
         ["rate_limit", t("Messages per second (empty: no limit)"), { type: "number", value: settings.rate_limit == null ? "" : String(settings.rate_limit), clearable: true }],
         ...(i.kind === "api" ? [["callback_url", t("Callback URL"), { value: settings.callback_url || "" }]] : []),
+        ...channel,
       ], t("Save"), async (v) => {
-        const patch = { ...v, rate_limit: v.rate_limit === "" || v.rate_limit === undefined ? null : Number(v.rate_limit) };
+        const patch = { name: v.name, rate_limit: v.rate_limit === "" || v.rate_limit === undefined ? null : Number(v.rate_limit) };
+        if (v.callback_url !== undefined) patch.callback_url = v.callback_url;
+        // Only what changed is sent; the relay and the mailbox go whole, their other parts as stored.
+        for (const [name] of channel) {
+          if (v[name] === undefined || v[name] === stored(name)) continue;
+          const [a, b] = name.split(".");
+          if (b) { patch[a] = patch[a] || { ...settings[a] }; patch[a][b] = b === "port" ? Number(v[name]) : v[name]; } else patch[a] = v[name];
+        }
         await api(`/api/v1/inboxes/${i.id}`, { method: "PATCH", body: JSON.stringify(patch) });
         await window.Parley.reload();
         toast(t("Saved"));
@@ -113,7 +124,7 @@
         i.webhook_url ? el("div", {}, copyable(`hook-${i.id}`, i.webhook_url), extra) : i.snippet ? el("span", { class: "muted" }, t("See Website chat")) : el("span", { class: "muted" }, "—"),
         el("span", {}, test, " ", result), who];
     }));
-    const kind = el("select", { id: "new-kind", "aria-label": t("Channel") }, ...Object.entries(KINDS).map(([k, [t]]) => el("option", { value: k }, t)));
+    const kind = el("select", { id: "new-kind", "aria-label": t("Channel") }, ...Object.entries(KINDS).map(([k, [label]]) => el("option", { value: k }, label)));
     const holder = el("div");
     const draw = () => {
       const fields = [["name", t("Name"), { required: true }], ...KINDS[kind.value][1], ["api_base_url", t("Provider API address (leave empty for the real one)"), { placeholder: "https://…", hidden: ["widget", "email", "api"].includes(kind.value) }]];
@@ -142,8 +153,8 @@
     const roles = [["agent", t("Agent")], ["supervisor", t("Supervisor")], ["admin", t("Admin")]];
     body.append(
       table(["Name", "Email", "Role", ""], list.map((u) => [u.name, u.email,
-        el("select", { "aria-label": `Role of ${u.name}`, onchange: async (e) => { try { await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: JSON.stringify({ role: e.target.value }) }); toast("Role changed"); } catch (err) { toast(err.message, "warning"); } } },
-          ...roles.map(([v, t]) => el("option", { value: v, selected: v === u.role }, t))),
+        el("select", { "aria-label": t("Role of {name}", { name: u.name }), onchange: async (e) => { try { await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: JSON.stringify({ role: e.target.value }) }); toast(t("Role changed")); } catch (err) { toast(err.message, "warning"); } } },
+          ...roles.map(([v, label]) => el("option", { value: v, selected: v === u.role }, label))),
         u.id === window.Parley.me.id ? "" : el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(t("Remove {name}?", { name: u.name }))) { try { await api(`/api/v1/users/${u.id}`, { method: "DELETE" }); show("agents"); } catch (err) { toast(err.message, "warning"); } } } }, t("Remove"))])),
       el("h3", {}, t("Add someone")),
       form("new-user", [["name", t("Name"), { required: true }], ["email", t("Email"), { type: "email", required: true }], ["password", t("First password (12+ characters)"), { type: "password", required: true }], ["role", t("Role"), { options: roles, value: "agent" }]], t("Add"), async (v) => {

@@ -50,9 +50,52 @@ pub struct ImapFields {
     #[serde(default)]
     tls: Option<bool>,
     username: String,
+    /// Required when adding; an edit that leaves it out keeps the stored one.
+    #[serde(default)]
     password: String,
     #[serde(default)]
     mailbox: Option<String>,
+}
+
+/// The relay and mailbox an edit of the inbox leaves: those it gives, with the stored passwords
+/// where it leaves them out, else the stored ones.
+pub fn edited(
+    inbox: &InboxRow,
+    smtp: Option<SmtpFields>,
+    imap: Option<ImapFields>,
+) -> (Option<SmtpFields>, Option<ImapFields>) {
+    let stored = &inbox.settings;
+    let password = |key: &str| stored["credentials"][key].as_str().map(str::to_string);
+    let smtp = match smtp {
+        Some(mut s) => {
+            s.password = s.password.or_else(|| password("smtp_password"));
+            Some(s)
+        }
+        None => stored.get("smtp").map(|s| SmtpFields {
+            host: s["host"].as_str().unwrap_or_default().into(),
+            port: s["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+            security: s["security"].as_str().map(Into::into),
+            username: s["username"].as_str().map(Into::into),
+            password: password("smtp_password"),
+        }),
+    };
+    let imap = match imap {
+        Some(mut i) => {
+            if i.password.is_empty() {
+                i.password = password("imap_password").unwrap_or_default();
+            }
+            Some(i)
+        }
+        None => stored.get("imap").map(|i| ImapFields {
+            host: i["host"].as_str().unwrap_or_default().into(),
+            port: i["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+            tls: i["tls"].as_bool(),
+            username: i["username"].as_str().unwrap_or_default().into(),
+            password: password("imap_password").unwrap_or_default(),
+            mailbox: i["mailbox"].as_str().map(Into::into),
+        }),
+    };
+    (smtp, imap)
 }
 
 fn host(field: &'static str, h: &str) -> Result<String, ApiError> {

@@ -248,6 +248,17 @@ pub(crate) async fn update_inbox(
         )
         .await?;
     }
+    if let Some(secret) = p.secret {
+        exec(
+            tx,
+            "UPDATE inbox SET secret = $1 WHERE id = $2",
+            &[
+                &crypt::seal_inbox_secret(tx.keys(), i, &secret),
+                &i.as_uuid(),
+            ],
+        )
+        .await?;
+    }
     inbox(tx, ws, i).await
 }
 

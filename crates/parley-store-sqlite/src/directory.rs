@@ -209,6 +209,13 @@ pub(crate) fn update_inbox(
         )
         .map_err(sql_err)?;
     }
+    if let Some(secret) = p.secret {
+        c.execute(
+            "UPDATE inbox SET secret = parley_seal(?1, 'inbox:' || ?2 || ':secret') WHERE id = ?2",
+            params![secret, id.to_string()],
+        )
+        .map_err(sql_err)?;
+    }
     inbox(c, ws, id)
 }
 

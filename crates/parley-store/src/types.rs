@@ -147,6 +147,8 @@ pub struct NewInbox {
 pub struct InboxPatch {
     pub name: Option<String>,
     pub settings: Option<serde_json::Value>,
+    /// A new signing secret (a rotated provider secret such as Twilio's auth token).
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

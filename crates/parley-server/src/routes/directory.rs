@@ -174,6 +174,18 @@ pub async fn get_inbox(
     Ok(Json(inbox_view(&app, &p, &inbox)))
 }
 
+/// An edit: any field of a new inbox but its kind (the channel's own, checked against it).
+pub(crate) fn update_inbox_schema() -> Value {
+    let mut schema = create_inbox_schema();
+    schema["required"] = json!([]);
+    schema["properties"]
+        .as_object_mut()
+        .map(|p| p.remove("kind"));
+    // A password left out keeps the stored one.
+    schema["properties"]["imap"]["required"] = json!(["host", "username"]);
+    schema
+}
+
 pub(crate) fn create_inbox_schema() -> Value {
     obj(
         &[
@@ -507,6 +519,184 @@ pub struct UpdateInboxRequest {
     color: Option<String>,
     #[serde(default)]
     prechat_fields: Option<Vec<String>>,
+    /// Channel credentials and addresses, named as when adding the inbox; those left out keep
+    /// their stored values.
+    #[serde(default)]
+    account_sid: Option<String>,
+    #[serde(default)]
+    auth_token: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    api_base_url: Option<String>,
+    #[serde(default)]
+    answers_keywords: Option<bool>,
+    #[serde(default)]
+    bot_token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    app_secret: Option<String>,
+    #[serde(default)]
+    channel_secret: Option<String>,
+    #[serde(default)]
+    phone_number_id: Option<String>,
+    #[serde(default)]
+    page_id: Option<String>,
+    #[serde(default)]
+    graph_version: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    from_name: Option<String>,
+    #[serde(default)]
+    smtp: Option<crate::email::SmtpFields>,
+    #[serde(default)]
+    imap: Option<crate::email::ImapFields>,
+}
+
+impl UpdateInboxRequest {
+    /// The channel fields the edit gives, by name.
+    fn channel_fields(&self) -> Vec<&'static str> {
+        [
+            ("account_sid", self.account_sid.is_some()),
+            ("auth_token", self.auth_token.is_some()),
+            ("from", self.from.is_some()),
+            ("api_base_url", self.api_base_url.is_some()),
+            ("answers_keywords", self.answers_keywords.is_some()),
+            ("bot_token", self.bot_token.is_some()),
+            ("access_token", self.access_token.is_some()),
+            ("app_secret", self.app_secret.is_some()),
+            ("channel_secret", self.channel_secret.is_some()),
+            ("phone_number_id", self.phone_number_id.is_some()),
+            ("page_id", self.page_id.is_some()),
+            ("graph_version", self.graph_version.is_some()),
+            ("address", self.address.is_some()),
+            ("from_name", self.from_name.is_some()),
+            ("smtp", self.smtp.is_some()),
+            ("imap", self.imap.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+}
+
+/// The channel fields each kind of inbox has.
+fn channel_fields_of(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "twilio" => &[
+            "account_sid",
+            "auth_token",
+            "from",
+            "api_base_url",
+            "answers_keywords",
+        ],
+        "telegram" => &["bot_token", "api_base_url"],
+        "whatsapp" => &[
+            "phone_number_id",
+            "access_token",
+            "app_secret",
+            "api_base_url",
+            "graph_version",
+        ],
+        "messenger" | "instagram" => &[
+            "page_id",
+            "access_token",
+            "app_secret",
+            "api_base_url",
+            "graph_version",
+        ],
+        "line" => &["channel_secret", "access_token", "api_base_url"],
+        crate::email::KIND => &["address", "from_name", "smtp", "imap"],
+        _ => &[],
+    }
+}
+
+/// The settings and secret an inbox has after an edit of its channel fields: the stored ones
+/// overlaid with the edit's, validated as when adding it. What the provider was told about the
+/// inbox stays: Meta's verify token, Telegram's `secret_token`. `None` when the edit gives none.
+fn edited_channel(
+    current: &InboxRow,
+    req: &mut UpdateInboxRequest,
+) -> Result<Option<(Value, Option<String>)>, ApiError> {
+    let given = req.channel_fields();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let allowed = channel_fields_of(&current.kind);
+    if let Some(field) = given.iter().find(|f| !allowed.contains(f)) {
+        return Err(ApiError::invalid(
+            field,
+            format!("is not a setting of {} inboxes", current.kind),
+        ));
+    }
+    let stored = &current.settings;
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let kept = |key: &str| text(&stored[key]);
+    let credential = |key: &str| text(&stored["credentials"][key]);
+    // The secret column holds a provider credential for these kinds; for the others it is ours.
+    let secret_field = match current.kind.as_str() {
+        "twilio" => Some("auth_token"),
+        "whatsapp" | "messenger" | "instagram" => Some("app_secret"),
+        "line" => Some("channel_secret"),
+        _ => None,
+    };
+    let secret_of = |field: &str| (secret_field == Some(field)).then(|| current.secret.clone());
+    let (smtp, imap) = if current.kind == crate::email::KIND {
+        crate::email::edited(current, req.smtp.take(), req.imap.take())
+    } else {
+        (None, None)
+    };
+    let merged = CreateInboxRequest {
+        name: current.name.clone(),
+        kind: current.kind.clone(),
+        callback_url: None,
+        account_sid: req.account_sid.take().or_else(|| kept("account_sid")),
+        auth_token: req.auth_token.take().or_else(|| secret_of("auth_token")),
+        from: req.from.take().or_else(|| kept("from")),
+        api_base_url: req.api_base_url.take().or_else(|| kept("api_base_url")),
+        rate_limit: None,
+        answers_keywords: req
+            .answers_keywords
+            .or_else(|| stored["provider_answers_keywords"].as_bool()),
+        bot_token: req.bot_token.take().or_else(|| credential("bot_token")),
+        access_token: req
+            .access_token
+            .take()
+            .or_else(|| credential("access_token")),
+        app_secret: req.app_secret.take().or_else(|| secret_of("app_secret")),
+        channel_secret: req
+            .channel_secret
+            .take()
+            .or_else(|| secret_of("channel_secret")),
+        phone_number_id: req
+            .phone_number_id
+            .take()
+            .or_else(|| kept("phone_number_id")),
+        page_id: req.page_id.take().or_else(|| kept("page_id")),
+        graph_version: req.graph_version.take().or_else(|| kept("graph_version")),
+        website_url: None,
+        greeting: None,
+        color: None,
+        prechat_fields: None,
+        address: req.address.take().or_else(|| kept("address")),
+        from_name: req.from_name.take().or_else(|| kept("from_name")),
+        smtp,
+        imap,
+    };
+    let (fresh, secret) = channel_settings(&merged)?;
+    let mut settings = stored.clone();
+    for (key, value) in fresh.as_object().into_iter().flatten() {
+        settings[key] = value.clone();
+    }
+    if let Some(verify) = stored["credentials"].get("verify_token") {
+        settings["credentials"]["verify_token"] = verify.clone();
+    }
+    let secret = secret_field
+        .map(|_| secret)
+        .filter(|s| *s != current.secret);
+    Ok(Some((settings, secret)))
 }
 
 pub async fn update_inbox(
@@ -514,7 +704,7 @@ pub async fn update_inbox(
     headers: HeaderMap,
     Auth(p): Auth,
     Path(id): Path<InboxId>,
-    Json(req): Json<UpdateInboxRequest>,
+    Json(mut req): Json<UpdateInboxRequest>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
     let current = app.store.inbox(&p.scope(), id).await?;
@@ -522,7 +712,12 @@ pub async fn update_inbox(
     if let Some(n) = &req.name {
         patch.name = Some(parse_name("name", n)?);
     }
+    let channel = req.channel_fields();
     let mut settings = current.settings.clone();
+    if let Some((edited, secret)) = edited_channel(&current, &mut req)? {
+        settings = edited;
+        patch.secret = secret;
+    }
     if let Some(url) = &req.callback_url {
         settings["callback_url"] = json!(parse_callback(url)?);
     }
@@ -549,7 +744,7 @@ pub async fn update_inbox(
         &headers,
         "inbox.update",
         id,
-        json!({ "name": req.name, "callback_url": req.callback_url, "rate_limit": req.rate_limit, "widget": !req.widget().is_empty() }),
+        json!({ "name": req.name, "callback_url": req.callback_url, "rate_limit": req.rate_limit, "widget": !req.widget().is_empty(), "channel": channel }),
     )
     .await;
     Ok(Json(inbox_view(&app, &p, &row)))

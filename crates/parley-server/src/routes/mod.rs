@@ -118,7 +118,7 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all)"),
         route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::create_inbox_schema()),
         route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox"),
-        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL, its sending rate limit, or a widget's site, greeting, colour and pre-chat form", body = obj(&[], &[("name", string()), ("callback_url", string()), ("rate_limit", d::rate_limit_schema()), ("website_url", string()), ("greeting", string()), ("color", string()), ("prechat_fields", serde_json::json!({ "type": "array", "items": { "type": "string" } }))])),
+        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL, its sending rate limit, a widget's site, greeting, colour and pre-chat form, or the channel's credentials and addresses (named as when adding it; those left out stay, and Meta's verify token and Telegram's secret stay); audited without the values", body = d::update_inbox_schema()),
         Route {
             method: "post",
             path: "/api/v1/inboxes/{id}/attachments",

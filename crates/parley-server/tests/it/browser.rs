@@ -517,7 +517,10 @@ async fn a_team_works_the_inbox_in_chromium() {
         .fill("#new-inbox input[name=name]", "Support SMS")
         .await;
     admin.fill("#new-inbox input[name=account_sid]", SID).await;
-    admin.fill("#new-inbox input[name=auth_token]", TOKEN).await;
+    // A mistyped auth token, mended below.
+    admin
+        .fill("#new-inbox input[name=auth_token]", "not-the-token")
+        .await;
     admin
         .fill("#new-inbox input[name=from]", "+15017122661")
         .await;
@@ -552,18 +555,25 @@ async fn a_team_works_the_inbox_in_chromium() {
     let test = admin.element(&format!("[data-test='{inbox}']")).await;
     admin.click(&test).await;
     admin
-        .wait_for_page_text(
-            "#settings-body table",
-            "Twilio accepted the credentials of Acme Support",
-        )
+        .wait_for_page_text("#settings-body table", "Authenticate")
         .await;
-    admin.screenshot("settings.png").await;
-    assert_eq!(admin.eval(AUDIT).await, "", "settings fail WCAG AA");
-    // The inbox's sending rate, edited in place.
+    // The token and the sending rate, edited in place; the stored sid and number are shown and
+    // kept.
     admin
         .eval(&format!(
             "document.querySelector('#edit-{inbox}').closest('details').open = true; return null;"
         ))
+        .await;
+    assert_eq!(
+        admin
+            .eval(&format!(
+                "return document.querySelector('#edit-{inbox} input[name=account_sid]').value;"
+            ))
+            .await,
+        SID
+    );
+    admin
+        .fill(&format!("#edit-{inbox} input[name=auth_token]"), TOKEN)
         .await;
     admin
         .fill(&format!("#edit-{inbox} input[name=rate_limit]"), "2")
@@ -583,6 +593,23 @@ async fn a_team_works_the_inbox_in_chromium() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(rate, 2.0, "the rate limit was not saved");
+    // Saving draws the screen again, with the form closed.
+    admin
+        .wait_for(
+            &format!("return document.querySelector('#edit-{inbox}').closest('details').open ? 'open' : 'drawn';"),
+            "drawn",
+        )
+        .await;
+    let test = admin.element(&format!("[data-test='{inbox}']")).await;
+    admin.click(&test).await;
+    admin
+        .wait_for_page_text(
+            "#settings-body table",
+            "Twilio accepted the credentials of Acme Support",
+        )
+        .await;
+    admin.screenshot("settings.png").await;
+    assert_eq!(admin.eval(AUDIT).await, "", "settings fail WCAG AA");
     for user in [&ann, &bob] {
         let (s, _) = t
             .call(

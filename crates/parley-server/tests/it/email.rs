@@ -757,5 +757,40 @@ on_both!(
             no_relay["detail"].as_str().unwrap().contains("SMTP"),
             "{no_relay}"
         );
+
+        // Both are mended in place. An edit gives the relay or the mailbox whole, and a password
+        // it leaves out stays as stored.
+        let imap = json!({ "host": addr.ip().to_string(), "port": addr.port(), "tls": false, "username": "help@acme.example" });
+        let edit = |id: &str, body: Value| {
+            let t = &t;
+            let path = format!("/api/v1/inboxes/{id}");
+            async move { t.patch(&path, &t.admin_token, body).await }
+        };
+        let (s, v) = edit(
+            &ids[2],
+            json!({ "smtp": { "host": "127.0.0.1", "port": port, "security": "none" } }),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let mut with_password = imap.clone();
+        with_password["password"] = json!("imap-pass");
+        let (s, v) = edit(&ids[1], json!({ "imap": with_password })).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = edit(&ids[0], json!({ "imap": imap, "from_name": "Acme help" })).await;
+        assert_eq!(
+            (s, v["settings"]["from_name"].as_str()),
+            (200, Some("Acme help")),
+            "{v}"
+        );
+        for id in &ids {
+            let v = test(id.clone()).await;
+            assert_eq!(v["ok"], true, "{v}");
+        }
+        let (s, v) = edit(&ids[0], json!({ "address": "not an address" })).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("address")),
+            "{v}"
+        );
     }
 );

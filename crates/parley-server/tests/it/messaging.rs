@@ -755,24 +755,50 @@ on_both!(
             ),
         ];
         for (good, bad, name) in cases {
-            for (mut req, ok) in [(good, true), (bad, false)] {
+            for (mut req, ok) in [(good.clone(), true), (bad, false)] {
                 req["name"] = json!("Inbox");
                 req["api_base_url"] = json!(base);
                 let (s, inbox) = t.post("/api/v1/inboxes", &t.admin_token, req.clone()).await;
                 assert_eq!(s, 201, "{inbox}");
                 let id = inbox["id"].as_str().unwrap();
-                let (s, v) = t
-                    .post(
-                        &format!("/api/v1/inboxes/{id}/test"),
-                        &t.admin_token,
-                        json!({}),
-                    )
-                    .await;
-                assert_eq!(s, 200, "{v}");
+                let test = || async {
+                    let (s, v) = t
+                        .post(
+                            &format!("/api/v1/inboxes/{id}/test"),
+                            &t.admin_token,
+                            json!({}),
+                        )
+                        .await;
+                    assert_eq!(s, 200, "{v}");
+                    v
+                };
+                let v = test().await;
                 assert_eq!(v["ok"], ok, "{req}: {v}");
                 if ok {
                     assert!(v["detail"].as_str().unwrap().contains(name), "{v}");
+                    continue;
                 }
+                // The wrong token is replaced in place; what the provider's console was given
+                // (the webhook URL, Meta's verify token, Telegram's secret) stays.
+                let token = if good["kind"] == "telegram" {
+                    "bot_token"
+                } else {
+                    "access_token"
+                };
+                let (s, edited) = t
+                    .patch(
+                        &format!("/api/v1/inboxes/{id}"),
+                        &t.admin_token,
+                        json!({ token: good[token] }),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{edited}");
+                for kept in ["webhook_url", "verify_token", "secret"] {
+                    assert_eq!(edited[kept], inbox[kept], "{kept}: {edited}");
+                }
+                let v = test().await;
+                assert_eq!(v["ok"], true, "{v}");
+                assert!(v["detail"].as_str().unwrap().contains(name), "{v}");
             }
         }
     }

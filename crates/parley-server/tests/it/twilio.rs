@@ -807,6 +807,75 @@ on_both!(
             "{bad}"
         );
 
+        // The wrong token is replaced in place: an edit that fails validation changes nothing, a
+        // field of another channel is refused, and the new token both sends and signs webhooks.
+        let bad_inbox = format!("/api/v1/inboxes/{}", ids[1]);
+        let (s, v) = t
+            .patch(
+                &bad_inbox,
+                &t.admin_token,
+                json!({ "auth_token": TOKEN, "account_sid": "nope" }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("account_sid")),
+            "{v}"
+        );
+        let (s, v) = t
+            .patch(
+                &bad_inbox,
+                &t.admin_token,
+                json!({ "bot_token": "123:abc" }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("bot_token")),
+            "{v}"
+        );
+        let (_, still) = t
+            .post(&format!("{bad_inbox}/test"), &t.admin_token, json!({}))
+            .await;
+        assert_eq!(still["ok"], false, "{still}");
+        let body = form(&[
+            ("MessageSid", "SM00000000000000000000000000000077"),
+            ("AccountSid", SID),
+            ("From", "+14155550100"),
+            ("To", "+15017122661"),
+            ("Body", "hello"),
+        ]);
+        assert_eq!(post_signed(&t, &ids[1], &body, TOKEN).await.0, 403);
+        let (s, edited) = t
+            .patch(&bad_inbox, &t.admin_token, json!({ "auth_token": TOKEN }))
+            .await;
+        assert_eq!(s, 200, "{edited}");
+        assert_eq!(
+            (
+                edited["settings"]["account_sid"].as_str(),
+                edited["settings"]["from"].as_str(),
+                edited["settings"]["api_base_url"].as_str()
+            ),
+            (
+                Some(SID),
+                Some("+15017122661"),
+                Some(base.trim_end_matches('/'))
+            ),
+            "the rest stays: {edited}"
+        );
+        let (_, fixed) = t
+            .post(&format!("{bad_inbox}/test"), &t.admin_token, json!({}))
+            .await;
+        assert_eq!(fixed["ok"], true, "{fixed}");
+        assert_eq!(
+            post_signed(&t, &ids[1], &body, "not-the-token").await.0,
+            403
+        );
+        assert_eq!(post_signed(&t, &ids[1], &body, TOKEN).await.0, 200);
+        let (_, log) = t.get("/api/v1/audit", &t.admin_token).await;
+        let log = log.to_string();
+        assert!(log.contains("auth_token") && !log.contains(TOKEN), "{log}");
+
         // Nothing to ask for an API inbox; agents may not test at all.
         let (api, _) = t.api_inbox("Hook", "http://127.0.0.1:9/cb").await;
         let (s, v) = t
