@@ -33,6 +33,7 @@ id_type!(
     WorkspaceId,
     UserId,
     TeamId,
+    ListId,
     InboxId,
     ContactId,
     IdentityId,

@@ -458,6 +458,14 @@ pub(crate) async fn merge(
         &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
     )
     .await?;
+    // Whatever list either was on, the merged contact is on.
+    exec(
+        tx,
+        "INSERT INTO contact_list_member (list_id, contact_id, added_at) \
+         SELECT list_id, $1, added_at FROM contact_list_member WHERE contact_id = $2 ON CONFLICT DO NOTHING",
+        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
+    )
+    .await?;
     let absorbed_convs: Vec<parley_core::ConversationId> = query(
         tx,
         "SELECT id FROM conversation WHERE contact_id = $1",

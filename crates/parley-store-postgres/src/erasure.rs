@@ -173,6 +173,13 @@ pub(crate) async fn erase(
         &[&k],
     )
     .await?;
+    // An erased person is on no list: nothing may be sent to them from one.
+    exec(
+        tx,
+        "DELETE FROM contact_list_member WHERE contact_id = $1",
+        &[&k],
+    )
+    .await?;
     exec(
         tx,
         "UPDATE contact SET name = NULL, email = NULL, phone = NULL, email_sealed = NULL, phone_sealed = NULL, custom_fields = '{}', \

@@ -11,6 +11,7 @@ mod directory;
 mod erasure;
 mod inbound;
 mod ingest;
+mod lists;
 mod migrate;
 pub use migrate::MIGRATION_COUNT;
 mod outbox;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_sealing_pending.sql")),
     (11, include_str!("../migrations/0011_blocked.sql")),
     (12, include_str!("../migrations/0012_seen.sql")),
+    (13, include_str!("../migrations/0013_lists.sql")),
 ];
 
 /// How many migrations this build knows.

@@ -5,15 +5,16 @@
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
-    WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, OutboxId, TeamId, Timestamp, TokenId,
+    UserId, WorkspaceId,
 };
 use parley_store::*;
 
 use crate::db::query_opt;
 use crate::rows::{id, opt_id};
 use crate::{
-    account, commands, contacts, conversations, directory, outbox, queries, rows, PostgresStore,
+    account, commands, contacts, conversations, directory, lists, outbox, queries, rows,
+    PostgresStore,
 };
 
 #[async_trait]
@@ -323,6 +324,70 @@ impl Store for PostgresStore {
     ) -> StoreResult<TeamView> {
         self.db
             .run(move |tx| Box::pin(directory::set_team_member(tx, ws, team, user, member)))
+            .await
+    }
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::create(tx, ws, &name, at).await }))
+            .await
+    }
+
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+        self.db.run(move |tx| Box::pin(lists::all(tx, ws))).await
+    }
+
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::rename(tx, ws, id, &name).await }))
+            .await
+    }
+
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(lists::delete(tx, ws, id)))
+            .await
+    }
+
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        self.db
+            .run(move |tx| Box::pin(lists::set_member(tx, ws, list, contact, member, at)))
+            .await
+    }
+
+    async fn contact_lists(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ListView>> {
+        self.db
+            .run(move |tx| Box::pin(lists::of_contact(tx, ws, contact)))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        self.db
+            .run(move |tx| Box::pin(lists::members(tx, ws, list, cursor, limit)))
             .await
     }
 

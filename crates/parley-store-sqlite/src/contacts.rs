@@ -263,6 +263,13 @@ pub(crate) fn merge(
         [kept.to_string(), absorbed.to_string()],
     )
     .map_err(sql_err)?;
+    // Whatever list either was on, the merged contact is on.
+    c.execute(
+        "INSERT OR IGNORE INTO contact_list_member (list_id, contact_id, added_at) \
+         SELECT list_id, ?1, added_at FROM contact_list_member WHERE contact_id = ?2",
+        [kept.to_string(), absorbed.to_string()],
+    )
+    .map_err(sql_err)?;
 
     let absorbed_convs: Vec<parley_core::ConversationId> = c
         .prepare("SELECT id FROM conversation WHERE contact_id = ?1")

@@ -151,6 +151,11 @@ pub(crate) fn erase(
         .map_err(sql_err)?
         .execute([&k])
         .map_err(sql_err)?;
+    // An erased person is on no list: nothing may be sent to them from one.
+    c.prepare_cached("DELETE FROM contact_list_member WHERE contact_id = ?1")
+        .map_err(sql_err)?
+        .execute([&k])
+        .map_err(sql_err)?;
     c.prepare_cached(
         "UPDATE contact SET name = NULL, email = NULL, phone = NULL, email_sealed = NULL, phone_sealed = NULL, custom_fields = '{}', \
          erased_at = ?2, updated_at = ?2 WHERE id = ?1",

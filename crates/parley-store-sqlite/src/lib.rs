@@ -7,6 +7,7 @@ mod conversations;
 mod db;
 mod directory;
 mod erasure;
+mod lists;
 mod migrate;
 mod outbox;
 mod retention;
@@ -20,8 +21,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, OutboxId, TeamId, Timestamp, TokenId, UserId,
-    WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, OutboxId, TeamId, Timestamp, TokenId,
+    UserId, WorkspaceId,
 };
 use parley_store::*;
 
@@ -387,6 +388,68 @@ impl Store for SqliteStore {
     ) -> StoreResult<TeamView> {
         self.db
             .write(move |c, _| directory::set_team_member(c, ws, team, user, member))
+            .await
+    }
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| lists::create(c, ws, &name, at))
+            .await
+    }
+
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+        self.db.read(move |c| lists::all(c, ws)).await
+    }
+
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| lists::rename(c, ws, id, &name))
+            .await
+    }
+
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
+        self.db.write(move |c, _| lists::delete(c, ws, id)).await
+    }
+
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        self.db
+            .write(move |c, _| lists::set_member(c, ws, list, contact, member, at))
+            .await
+    }
+
+    async fn contact_lists(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ListView>> {
+        self.db
+            .read(move |c| lists::of_contact(c, ws, contact))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        self.db
+            .read(move |c| lists::members(c, ws, list, cursor, limit))
             .await
     }
 

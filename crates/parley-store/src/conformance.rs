@@ -66,6 +66,7 @@ macro_rules! conformance_tests {
             counts_follow_the_views_and_the_scope,
             a_blocked_contact_asks_nothing_of_anyone,
             seen_marks_are_per_user_and_only_move_forward,
+            contact_lists_hold_contacts_through_merges_and_erasure,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

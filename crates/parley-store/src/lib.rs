@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, MessageId, OutboxId, TeamId, Timestamp,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, OutboxId, TeamId, Timestamp,
     TokenId, UserId, WorkspaceId,
 };
 
@@ -219,6 +219,44 @@ pub trait Store: Send + Sync + 'static {
         member: bool,
     ) -> StoreResult<()>;
     async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>>;
+
+    // ---- contact lists ----
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView>;
+    /// The workspace's lists by name, with their sizes.
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>>;
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView>;
+    /// Deletes the list; its contacts stay.
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()>;
+    /// Puts a contact on (`member = true`) or takes it off a list; an erased contact refuses
+    /// (`contact_erased`), another workspace's is `Invalid`.
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView>;
+    /// The lists a contact is on, by name (`NotFound` for another workspace's contact).
+    async fn contact_lists(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ListView>>;
+    /// The contacts on a list, the most recently added first.
+    async fn list_members(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>>;
 
     // ---- contacts ----
 

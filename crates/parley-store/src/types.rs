@@ -5,7 +5,7 @@ use parley_core::conversation::{Priority, Status};
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::role::Role;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, MessageId, OutboxId, TeamId, Timestamp,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, OutboxId, TeamId, Timestamp,
     TokenId, UserId, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
@@ -129,6 +129,16 @@ pub struct TeamView {
     pub id: TeamId,
     pub name: String,
     pub members: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
+/// A named group of contacts (VIPs, a newsletter's subscribers, a campaign's audience).
+#[derive(Debug, Clone, Serialize)]
+pub struct ListView {
+    pub id: ListId,
+    pub name: String,
+    /// How many contacts are on it.
+    pub size: u64,
     pub created_at: Timestamp,
 }
 

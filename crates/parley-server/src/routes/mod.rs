@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod directory;
 pub mod exports;
+pub mod lists;
 pub mod reach;
 pub mod workspace;
 
@@ -156,6 +157,14 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/contacts/{id}/timeline" => reach::contact_timeline, "contacts", Member, "The contact's timeline across all their conversations you may see, each entry marked with its channel; `?before=<seq>` pages back"),
         route!(get "/api/v1/contacts/{id}/channels" => reach::contact_channels, "contacts", Member, "Channels a reply to the contact can go out on: the one they last wrote on first, each with its window"),
         route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid())])),
+        route!(get "/api/v1/contacts/{id}/lists" => lists::contact_lists, "lists", Member, "The lists the contact is on, by name"),
+        route!(get "/api/v1/lists" => lists::list_lists, "lists", Member, "The workspace's contact lists by name, each with its size"),
+        route!(post "/api/v1/lists" => lists::create_list, "lists", Supervisor, "Create a contact list (names are unique); audited", body = obj(&[("name", string())], &[])),
+        route!(patch "/api/v1/lists/{id}" => lists::rename_list, "lists", Supervisor, "Rename a list; audited", body = obj(&[("name", string())], &[])),
+        route!(delete "/api/v1/lists/{id}" => lists::delete_list, "lists", Supervisor, "Delete a list (its contacts stay); audited"),
+        route!(get "/api/v1/lists/{id}/contacts" => lists::list_members, "lists", Member, "The contacts on a list, the most recently added first, paginated by `cursor`"),
+        route!(put "/api/v1/lists/{id}/contacts/{contact_id}" => lists::add_member, "lists", Member, "Put a contact on a list (again: no change); an erased contact is refused; answers the list"),
+        route!(delete "/api/v1/lists/{id}/contacts/{contact_id}" => lists::remove_member, "lists", Member, "Take a contact off a list; answers the list"),
         route!(get "/api/v1/contacts/{id}/conversations" => k::contact_conversations, "contacts", Member, "A contact's conversations in inboxes you work"),
         route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor"),
         route!(get "/api/v1/conversations/counts" => c::counts, "conversations", Member, "How many conversations each view holds for you: mine and unassigned (open), by status, and open ones by inbox, team and label"),

@@ -14,6 +14,7 @@ mod encryption;
 mod erasure;
 mod gate_property;
 mod hardening;
+mod lists;
 mod malformed;
 mod messaging;
 mod realtime;

@@ -70,6 +70,14 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("get", "/api/v1/contacts/{id}/timeline", [401, 404, 404, 404, 404]),
     ("get", "/api/v1/contacts/{id}/channels", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/contacts/{id}/messages", [401, 422, 422, 422, 422]),
+    ("get", "/api/v1/contacts/{id}/lists", [401, 404, 404, 404, 404]),
+    ("get", "/api/v1/lists", [401, 200, 200, 200, 200]),
+    ("post", "/api/v1/lists", [401, 403, 422, 422, 422]),
+    ("patch", "/api/v1/lists/{id}", [401, 403, 422, 422, 422]),
+    ("delete", "/api/v1/lists/{id}", [401, 403, 404, 404, 404]),
+    ("get", "/api/v1/lists/{id}/contacts", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/lists/{id}/contacts/{contact_id}", [401, 404, 404, 404, 404]),
+    ("delete", "/api/v1/lists/{id}/contacts/{contact_id}", [401, 404, 404, 404, 404]),
     ("get", "/api/v1/contacts/{id}/conversations", [401, 404, 404, 404, 404]),
     ("get", "/api/v1/conversations", [401, 200, 200, 200, 200]),
     ("get", "/api/v1/conversations/counts", [401, 200, 200, 200, 200]),
@@ -124,6 +132,10 @@ async fn world() -> World {
         .post("/api/v1/teams", &t.admin_token, json!({ "name": "Tier 1" }))
         .await;
     let team = team["id"].as_str().unwrap().to_string();
+    let (_, list) = t
+        .post("/api/v1/lists", &t.admin_token, json!({ "name": "VIP" }))
+        .await;
+    let list = list["id"].as_str().unwrap().to_string();
     // Another workspace with its own admin.
     let hash = parley_server::auth::hash_password("other-password".into())
         .await
@@ -151,6 +163,7 @@ async fn world() -> World {
         ("/api/v1/contacts/", contact),
         ("/api/v1/inboxes/", inbox),
         ("/api/v1/teams/", team),
+        ("/api/v1/lists/", list),
         ("/api/v1/users/", agent_id),
     ];
     World { t, tokens, real }

@@ -2166,3 +2166,136 @@ pub async fn seen_marks_are_per_user_and_only_move_forward(h: Harness) {
     );
     assert!(s.seen_at(&admin, &[]).await.unwrap().is_empty());
 }
+
+pub async fn contact_lists_hold_contacts_through_merges_and_erasure(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let mut ids = Vec::new();
+    for (i, who) in ["c1", "c2", "c3"].iter().enumerate() {
+        let a = s
+            .apply_inbound(inbound(w.inbox, who, None, "hi", t(i as i64)))
+            .await
+            .unwrap();
+        ids.push(a.contact_id);
+    }
+    let vip = s.create_list(w.ws, "VIP", t(0)).await.unwrap();
+    let news = s.create_list(w.ws, "Newsletter", t(0)).await.unwrap();
+    assert!(
+        matches!(
+            s.create_list(w.ws, "VIP", t(1)).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "names are unique in a workspace"
+    );
+    for (i, c) in ids.iter().enumerate() {
+        s.set_list_member(w.ws, vip.id, *c, true, t(10 + i as i64))
+            .await
+            .unwrap();
+    }
+    // Adding twice keeps one membership and its first time.
+    let again = s
+        .set_list_member(w.ws, vip.id, ids[0], true, t(99))
+        .await
+        .unwrap();
+    assert_eq!(again.size, 3);
+    s.set_list_member(w.ws, news.id, ids[1], true, t(20))
+        .await
+        .unwrap();
+    let all = s.list_lists(w.ws).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|l| (l.name.as_str(), l.size))
+            .collect::<Vec<_>>(),
+        [("Newsletter", 1), ("VIP", 3)],
+        "by name, with sizes"
+    );
+    let on = s.contact_lists(w.ws, ids[1]).await.unwrap();
+    assert_eq!(
+        on.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+        ["Newsletter", "VIP"]
+    );
+
+    // Members, the most recently added first, a page at a time.
+    let first = s.list_members(w.ws, vip.id, None, 2).await.unwrap();
+    assert_eq!(
+        first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [ids[2], ids[1]]
+    );
+    let rest = s
+        .list_members(w.ws, vip.id, first.next_cursor, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [ids[0]]
+    );
+    assert!(rest.next_cursor.is_none());
+
+    // A merge keeps every membership of both, once.
+    s.merge_contacts(w.ws, ids[0], ids[1], w.admin, t(30))
+        .await
+        .unwrap();
+    let on = s.contact_lists(w.ws, ids[0]).await.unwrap();
+    assert_eq!(
+        on.iter()
+            .map(|l| (l.name.as_str(), l.size))
+            .collect::<Vec<_>>(),
+        [("Newsletter", 1), ("VIP", 2)]
+    );
+
+    // Erasure takes the person off every list, and an erased contact cannot be put back.
+    s.erase_contact(w.ws, ids[2], t(40)).await.unwrap();
+    assert!(s.contact_lists(w.ws, ids[2]).await.unwrap().is_empty());
+    assert_eq!(s.list_lists(w.ws).await.unwrap()[1].size, 1);
+    assert!(matches!(
+        s.set_list_member(w.ws, vip.id, ids[2], true, t(41)).await,
+        Err(StoreError::Rejected {
+            code: "contact_erased",
+            ..
+        })
+    ));
+
+    // Taking off, renaming and deleting; other workspaces see none of it.
+    let off = s
+        .set_list_member(w.ws, news.id, ids[0], false, t(50))
+        .await
+        .unwrap();
+    assert_eq!(off.size, 0);
+    assert_eq!(
+        s.rename_list(w.ws, news.id, "Weekly").await.unwrap().name,
+        "Weekly"
+    );
+    assert!(matches!(
+        s.rename_list(w.ws, news.id, "VIP").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (other, _) = s
+        .create_workspace("Other", "UTC", user("admin@other.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(s.list_lists(other.id).await.unwrap().is_empty());
+    assert!(matches!(
+        s.set_list_member(other.id, vip.id, ids[0], true, t(60))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let theirs = s.create_list(other.id, "VIP", t(0)).await.unwrap();
+    assert!(matches!(
+        s.set_list_member(other.id, theirs.id, ids[0], true, t(60))
+            .await,
+        Err(StoreError::Invalid {
+            field: "contact_id",
+            ..
+        })
+    ));
+    s.delete_list(w.ws, vip.id).await.unwrap();
+    assert!(matches!(
+        s.list_members(w.ws, vip.id, None, 10).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        s.contact(w.ws, ids[0]).await.unwrap().id,
+        ids[0],
+        "the contacts stay"
+    );
+}

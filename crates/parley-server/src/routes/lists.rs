@@ -1,0 +1,143 @@
+//! Contact lists: named groups of contacts (VIPs, a newsletter's subscribers, a campaign's
+//! audience). Supervisors make and remove lists; any member puts contacts on and takes them off.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_core::contact::parse_name;
+use parley_core::{ContactId, ListId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::account::audit;
+use crate::auth::{require_supervisor, Auth};
+use crate::error::{ApiResult, Json, Path, Query};
+use crate::state::App;
+
+pub async fn list_lists(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "items": app.store.list_lists(p.workspace_id).await? }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequest {
+    name: String,
+}
+
+pub async fn create_list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<ListRequest>,
+) -> ApiResult<Response> {
+    require_supervisor(&p)?;
+    let list = app
+        .store
+        .create_list(p.workspace_id, &parse_name("name", &req.name)?, app.now())
+        .await?;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "list.create",
+        list.id,
+        json!({ "name": list.name }),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(list)).into_response())
+}
+
+pub async fn rename_list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ListId>,
+    Json(req): Json<ListRequest>,
+) -> ApiResult<Response> {
+    require_supervisor(&p)?;
+    let list = app
+        .store
+        .rename_list(p.workspace_id, id, &parse_name("name", &req.name)?)
+        .await?;
+    audit(
+        &app,
+        &p,
+        &headers,
+        "list.rename",
+        id,
+        json!({ "name": list.name }),
+    )
+    .await;
+    Ok(Json(list).into_response())
+}
+
+pub async fn delete_list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Path(id): Path<ListId>,
+) -> ApiResult<StatusCode> {
+    require_supervisor(&p)?;
+    app.store.delete_list(p.workspace_id, id).await?;
+    audit(&app, &p, &headers, "list.delete", id, json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct MembersQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn list_members(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ListId>,
+    Query(q): Query<MembersQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = super::limit(q.limit.as_deref(), 25, 100)?;
+    let cursor = super::cursor(q.cursor.as_deref())?;
+    let page = app
+        .store
+        .list_members(p.workspace_id, id, cursor, limit)
+        .await?;
+    Ok(Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
+    ))
+}
+
+pub async fn add_member(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path((list, contact)): Path<(ListId, ContactId)>,
+) -> ApiResult<Json<Value>> {
+    let view = app
+        .store
+        .set_list_member(p.workspace_id, list, contact, true, app.now())
+        .await?;
+    Ok(Json(json!(view)))
+}
+
+pub async fn remove_member(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path((list, contact)): Path<(ListId, ContactId)>,
+) -> ApiResult<Json<Value>> {
+    let view = app
+        .store
+        .set_list_member(p.workspace_id, list, contact, false, app.now())
+        .await?;
+    Ok(Json(json!(view)))
+}
+
+pub async fn contact_lists(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ContactId>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "items": app.store.contact_lists(p.workspace_id, id).await? }),
+    ))
+}

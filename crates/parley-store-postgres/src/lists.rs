@@ -1,0 +1,200 @@
+//! Contact lists: named groups of contacts, and who is on them.
+
+use parley_core::{ContactId, ListId, Timestamp, WorkspaceId};
+use parley_store::*;
+use tokio_postgres::Row;
+
+use crate::account::new_id;
+use crate::db::{exec, query, query_opt, Tx};
+use crate::rows::{get, id, is_unique_violation, load_contact, pg_err, ts};
+
+fn name_conflict(e: tokio_postgres::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict("a list with this name exists".into())
+    } else {
+        pg_err(e)
+    }
+}
+
+const LIST_COLS: &str = "l.id, l.name, l.created_at, (SELECT count(*) FROM contact_list_member m WHERE m.list_id = l.id)";
+
+fn list_row(r: &Row) -> StoreResult<ListView> {
+    Ok(ListView {
+        id: id(r, 0)?,
+        name: get(r, 1)?,
+        created_at: ts(r, 2)?,
+        size: get::<i64>(r, 3)?.max(0) as u64,
+    })
+}
+
+pub(crate) async fn list(tx: &Tx<'_>, ws: WorkspaceId, l: ListId) -> StoreResult<ListView> {
+    let row = query_opt(
+        tx,
+        &format!("SELECT {LIST_COLS} FROM contact_list l WHERE l.workspace_id = $1 AND l.id = $2"),
+        &[&ws.as_uuid(), &l.as_uuid()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    list_row(&row)
+}
+
+pub(crate) async fn create(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    name: &str,
+    at: Timestamp,
+) -> StoreResult<ListView> {
+    let l: ListId = new_id().into();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO contact_list (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&stmt, &[&l.as_uuid(), &ws.as_uuid(), &name, &at.0])
+        .await
+        .map_err(name_conflict)?;
+    list(tx, ws, l).await
+}
+
+pub(crate) async fn all(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+    query(
+        tx,
+        &format!("SELECT {LIST_COLS} FROM contact_list l WHERE l.workspace_id = $1 ORDER BY l.name COLLATE \"C\", l.id"),
+        &[&ws.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(list_row)
+    .collect()
+}
+
+pub(crate) async fn rename(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    l: ListId,
+    name: &str,
+) -> StoreResult<ListView> {
+    list(tx, ws, l).await?;
+    let stmt = tx
+        .prepare_cached("UPDATE contact_list SET name = $1 WHERE id = $2")
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&stmt, &[&name, &l.as_uuid()])
+        .await
+        .map_err(name_conflict)?;
+    list(tx, ws, l).await
+}
+
+pub(crate) async fn delete(tx: &Tx<'_>, ws: WorkspaceId, l: ListId) -> StoreResult<()> {
+    list(tx, ws, l).await?;
+    exec(
+        tx,
+        "DELETE FROM contact_list WHERE id = $1",
+        &[&l.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_member(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    l: ListId,
+    contact: ContactId,
+    member: bool,
+    at: Timestamp,
+) -> StoreResult<ListView> {
+    list(tx, ws, l).await?;
+    let found = load_contact(tx, ws.as_uuid(), contact.as_uuid())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => StoreError::Invalid {
+                field: "contact_id",
+                reason: "no such contact in this workspace".into(),
+            },
+            e => e,
+        })?;
+    if member {
+        found.live()?;
+        exec(
+            tx,
+            "INSERT INTO contact_list_member (list_id, contact_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&l.as_uuid(), &contact.as_uuid(), &at.0],
+        )
+        .await?;
+    } else {
+        exec(
+            tx,
+            "DELETE FROM contact_list_member WHERE list_id = $1 AND contact_id = $2",
+            &[&l.as_uuid(), &contact.as_uuid()],
+        )
+        .await?;
+    }
+    list(tx, ws, l).await
+}
+
+pub(crate) async fn of_contact(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Vec<ListView>> {
+    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    query(
+        tx,
+        &format!(
+            "SELECT {LIST_COLS} FROM contact_list l JOIN contact_list_member x ON x.list_id = l.id \
+             WHERE l.workspace_id = $1 AND x.contact_id = $2 ORDER BY l.name COLLATE \"C\", l.id"
+        ),
+        &[&ws.as_uuid(), &contact.as_uuid()],
+    )
+    .await?
+    .iter()
+    .map(list_row)
+    .collect()
+}
+
+pub(crate) async fn members(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    l: ListId,
+    cursor: Option<Cursor>,
+    limit: u32,
+) -> StoreResult<Page<ContactView>> {
+    list(tx, ws, l).await?;
+    let (before_at, before_id) = match &cursor {
+        Some(cur) => (cur.keys.first().copied().unwrap_or(i64::MAX), Some(cur.id)),
+        None => (i64::MAX, None),
+    };
+    let rows: Vec<(ContactId, i64)> = query(
+        tx,
+        "SELECT contact_id, added_at FROM contact_list_member WHERE list_id = $1 \
+         AND ($3::uuid IS NULL OR (added_at, contact_id) < ($2, $3)) \
+         ORDER BY added_at DESC, contact_id DESC LIMIT $4",
+        &[
+            &l.as_uuid(),
+            &before_at,
+            &before_id,
+            &(i64::from(limit) + 1),
+        ],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((id(r, 0)?, get(r, 1)?)))
+    .collect::<StoreResult<_>>()?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|(contact, at)| Cursor {
+            keys: vec![*at],
+            text: None,
+            id: contact.as_uuid(),
+        });
+    let mut items = Vec::with_capacity(rows.len());
+    for (contact, _) in rows {
+        items.push(load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?);
+    }
+    Ok(Page { items, next_cursor })
+}
