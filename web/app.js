@@ -542,10 +542,12 @@ function showHead(conv) {
 // ---- The customer panel: who this is across channels, their fields, consent and history.
 async function showPanel(conv) {
   const panel = $("#panel");
-  const [contact, consent, convs] = await Promise.all([
+  const [contact, consent, convs, onLists, allLists] = await Promise.all([
     api(`/api/v1/contacts/${conv.contact_id}`),
     api(`/api/v1/contacts/${conv.contact_id}/consent`),
     api(`/api/v1/contacts/${conv.contact_id}/conversations`),
+    api(`/api/v1/contacts/${conv.contact_id}/lists`),
+    api("/api/v1/lists"),
   ]);
   if (conv.id !== current) return;
   const fields = el("dl", { class: "fields" });
@@ -589,6 +591,8 @@ async function showPanel(conv) {
       newKey.value = ""; newValue.value = "";
       save(patch);
     } }, fields, el("div", { class: "actions" }, newKey, newValue), el("button", { class: "secondary" }, t("Save fields"))),
+    el("h3", {}, t("Lists")),
+    listsView(contact, onLists.items, allLists.items),
     el("h3", {}, t("Consent")),
     consentView(consent),
     el("h3", {}, t("Conversations")),
@@ -598,6 +602,32 @@ async function showPanel(conv) {
     el("h3", {}, t("Merge")),
     mergeForm(contact),
     blockView(contact, conv));
+}
+
+// The lists the contact is on; any agent puts them on another or takes them off.
+function listsView(contact, on, all) {
+  const box = el("div", { id: "lists" });
+  const change = async (list, method) => {
+    try {
+      await api(`/api/v1/lists/${list.id}/contacts/${contact.id}`, { method });
+      on = method === "PUT" ? [...on, list].sort((a, b) => (a.name < b.name ? -1 : 1)) : on.filter((l) => l.id !== list.id);
+      draw();
+      toast(t(method === "PUT" ? "Added to {list}" : "Taken off {list}", { list: list.name }));
+    } catch (err) { toast(err.message, "warning"); }
+  };
+  const draw = () => {
+    const others = all.filter((l) => !on.some((o) => o.id === l.id));
+    const pick = el("select", { "aria-label": t("List to add to") }, ...others.map((l) => el("option", { value: l.id }, l.name)));
+    box.replaceChildren(...[
+      on.length ? el("div", { class: "actions" }, ...on.map((l) => el("span", { class: "chip" }, l.name, " ",
+        el("button", { type: "button", class: "quiet", "aria-label": t("Take off {list}", { list: l.name }), onclick: () => change(l, "DELETE") }, "×"))))
+        : el("p", { class: "muted" }, t("On no list.")),
+      others.length ? el("div", { class: "actions" }, pick,
+        el("button", { type: "button", class: "secondary", onclick: () => change(others.find((l) => l.id === pick.value), "PUT") }, t("Add to list"))) : null,
+    ].filter(Boolean));
+  };
+  draw();
+  return box;
 }
 
 // Consent now, per purpose, and the ledger behind it (newest first).

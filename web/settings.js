@@ -176,6 +176,22 @@
       }));
   } });
 
+  // ---- Contact lists: agents put contacts on them from the customer panel.
+  screen({ key: "lists", title: t("Contact lists"), roles: ["admin", "supervisor"], render: async (body) => {
+    const items = (await api("/api/v1/lists")).items;
+    const act = async (path, init) => { try { await api(path, init); show("lists"); } catch (err) { toast(err.message, "warning"); } };
+    body.append(
+      el("p", { class: "muted" }, t("Agents put a contact on a list from the customer panel.")),
+      table(["List", "Contacts", ""], items.map((l) => [
+        el("details", {}, el("summary", {}, l.name), form(`rename-list-${l.id}`, [["name", t("Name"), { value: l.name, required: true }]], t("Rename"),
+          (v) => act(`/api/v1/lists/${l.id}`, { method: "PATCH", body: JSON.stringify(v) }))),
+        String(l.size),
+        el("button", { type: "button", class: "secondary", onclick: () => { if (confirm(t("Delete {name}? Its contacts stay.", { name: l.name }))) act(`/api/v1/lists/${l.id}`, { method: "DELETE" }); } }, t("Delete"))])),
+      form("new-list", [["name", t("New list"), { required: true, placeholder: "VIP" }]], t("Create"), async (v) => {
+        await api("/api/v1/lists", { method: "POST", body: JSON.stringify(v) }); show("lists");
+      }));
+  } });
+
   screen({ key: "replies", title: t("Saved replies"), roles: ["admin"], render: async (body) => {
     const items = (await api("/api/v1/replies")).items;
     const put = async (next) => { await api("/api/v1/replies", { method: "PUT", body: JSON.stringify({ items: next }) }); await window.Parley.reload(); show("replies"); };

@@ -506,6 +506,11 @@ async fn a_team_works_the_inbox_in_chromium() {
         .await;
     assert_eq!(s, 200, "{v}");
 
+    let (s, v) = t
+        .post("/api/v1/lists", &t.admin_token, json!({ "name": "VIP" }))
+        .await;
+    assert_eq!(s, 201, "{v}");
+
     // The admin adds the SMS inbox in settings and tests the credentials.
     let admin = Browser::start(&driver).await;
     admin
@@ -799,6 +804,27 @@ async fn a_team_works_the_inbox_in_chromium() {
         .await;
     let history = a.wait_for_page_text("#consent-history", "revoke").await;
     assert!(history.contains("keyword"), "{history}");
+    // The agent puts the customer on a list from the panel.
+    let add = a.element("#lists button.secondary").await;
+    a.click(&add).await;
+    a.wait_for_page_text("#lists .chip", "VIP").await;
+    assert_eq!(
+        a.eval("return document.querySelector('#lists').innerText;")
+            .await,
+        "VIP ×",
+        "on every list there is: nothing else to offer"
+    );
+    let contact = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await
+        .1["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, on) = t
+        .get(&format!("/api/v1/contacts/{contact}/lists"), &t.admin_token)
+        .await;
+    assert_eq!(on["items"][0]["name"], "VIP", "{on}");
     a.screenshot("thread.png").await;
 
     // Cid works no inbox: no conversation in his list, none in his counts, none by address.
@@ -820,6 +846,13 @@ async fn a_team_works_the_inbox_in_chromium() {
             .contains("Where is my order?"),
         "{list}"
     );
+
+    // The lists screen counts the contact the agent put on VIP.
+    admin.open(&format!("{}/#/settings/lists", t.base)).await;
+    let lists = admin
+        .wait_for_page_text("#settings-body table", "VIP")
+        .await;
+    assert!(lists.contains("\t1\tDelete"), "{lists:?}");
 
     // Every word of the app goes through its translation table: in the pseudo-locale each one is
     // bracketed, so a word written around the table shows up here.
@@ -894,7 +927,7 @@ return bad.join("\n");
 /// translation table (in the pseudo-locale those that did are bracketed); data (names, messages,
 /// labels, addresses) is skipped.
 const UNTRANSLATED: &str = r##"
-const skip = "#list *, .chip, #thread-title, #thread-title *, #panel h2, optgroup option, #saved option, #views .view[data-view*=':'], #views .view[data-view*=':'] *, #identities *, #history *, #who, .copy input";
+const skip = "#list *, .chip, #lists option, #thread-title, #thread-title *, #panel h2, optgroup option, #saved option, #views .view[data-view*=':'], #views .view[data-view*=':'] *, #identities *, #history *, #who, .copy input";
 const bad = [];
 for (const e of document.querySelectorAll("header button, header a, button, th, summary, legend, h2, h3, label, option, #settings-nav a")) {
   if (!e.checkVisibility() || e.matches(skip)) continue;
