@@ -785,6 +785,8 @@ function connect() {
     if (typeof ev.seq === "number") lastSeq = ev.seq;
     // A first connection's `ready` says 0: the next event sets where to resume from.
     if (ev.type === "ready" && lastSeq === null && ev.data.last_seq > 0) lastSeq = ev.data.last_seq;
+    // What happened between the first page's load and this socket's start came by no event.
+    if (ev.type === "ready" && !since) { refreshList(); refreshViews(); }
     onEvent(ev);
   };
   ws.onclose = () => { if (socket === ws) setTimeout(connect, 2000); };

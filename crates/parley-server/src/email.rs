@@ -58,17 +58,31 @@ pub struct ImapFields {
 }
 
 /// The relay and mailbox an edit of the inbox leaves: those it gives, with the stored passwords
-/// where it leaves them out, else the stored ones.
+/// where it leaves them out, else the stored ones. A stored password is never kept for another
+/// host: it would go to whoever the edit names.
 pub fn edited(
     inbox: &InboxRow,
     smtp: Option<SmtpFields>,
     imap: Option<ImapFields>,
-) -> (Option<SmtpFields>, Option<ImapFields>) {
+) -> Result<(Option<SmtpFields>, Option<ImapFields>), ApiError> {
     let stored = &inbox.settings;
     let password = |key: &str| stored["credentials"][key].as_str().map(str::to_string);
+    let same_host = |part: &str, host: &str| {
+        stored[part]["host"]
+            .as_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case(host.trim()))
+    };
+    let again = |field: &'static str| {
+        ApiError::invalid(field, "the password must be given again for a new host")
+    };
     let smtp = match smtp {
         Some(mut s) => {
-            s.password = s.password.or_else(|| password("smtp_password"));
+            if s.password.is_none() {
+                s.password = password("smtp_password");
+                if s.password.is_some() && !same_host("smtp", &s.host) {
+                    return Err(again("smtp"));
+                }
+            }
             Some(s)
         }
         None => stored.get("smtp").map(|s| SmtpFields {
@@ -82,6 +96,9 @@ pub fn edited(
     let imap = match imap {
         Some(mut i) => {
             if i.password.is_empty() {
+                if !same_host("imap", &i.host) {
+                    return Err(again("imap"));
+                }
                 i.password = password("imap_password").unwrap_or_default();
             }
             Some(i)
@@ -95,7 +112,7 @@ pub fn edited(
             mailbox: i["mailbox"].as_str().map(Into::into),
         }),
     };
-    (smtp, imap)
+    Ok((smtp, imap))
 }
 
 fn host(field: &'static str, h: &str) -> Result<String, ApiError> {

@@ -106,6 +106,13 @@ pub(crate) async fn set_member(
     at: Timestamp,
 ) -> StoreResult<ListView> {
     list(tx, ws, l).await?;
+    // Shares the lock an erasure takes, so a contact being erased is not put on a list after it.
+    exec(
+        tx,
+        "SELECT 1 FROM contact WHERE id = $1 AND workspace_id = $2 FOR SHARE",
+        &[&contact.as_uuid(), &ws.as_uuid()],
+    )
+    .await?;
     let found = load_contact(tx, ws.as_uuid(), contact.as_uuid())
         .await
         .map_err(|e| match e {

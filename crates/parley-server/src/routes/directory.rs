@@ -643,8 +643,23 @@ fn edited_channel(
         _ => None,
     };
     let secret_of = |field: &str| (secret_field == Some(field)).then(|| current.secret.clone());
+    // A stored token is never sent to a new address: it would go to whoever the edit names.
+    if let Some(url) = &req.api_base_url {
+        let moved = kept("api_base_url").is_none_or(|was| was != url.trim().trim_end_matches('/'));
+        let tokens: &[(&'static str, bool)] = match current.kind.as_str() {
+            "twilio" => &[("auth_token", req.auth_token.is_some())],
+            "telegram" => &[("bot_token", req.bot_token.is_some())],
+            _ => &[("access_token", req.access_token.is_some())],
+        };
+        if let Some((field, _)) = tokens.iter().find(|(_, given)| moved && !given) {
+            return Err(ApiError::invalid(
+                field,
+                "must be given again when api_base_url changes",
+            ));
+        }
+    }
     let (smtp, imap) = if current.kind == crate::email::KIND {
-        crate::email::edited(current, req.smtp.take(), req.imap.take())
+        crate::email::edited(current, req.smtp.take(), req.imap.take())?
     } else {
         (None, None)
     };
@@ -692,6 +707,13 @@ fn edited_channel(
     }
     if let Some(verify) = stored["credentials"].get("verify_token") {
         settings["credentials"]["verify_token"] = verify.clone();
+    }
+    // Another mailbox starts its own count: the position read in the old one would skip mail.
+    let mailbox = |v: &Value| {
+        ["host", "username", "mailbox"].map(|k| v["imap"][k].as_str().map(str::to_ascii_lowercase))
+    };
+    if mailbox(stored) != mailbox(&settings) {
+        settings.as_object_mut().map(|o| o.remove("imap_state"));
     }
     let secret = secret_field
         .map(|_| secret)

@@ -786,6 +786,14 @@ on_both!(
             let v = test(id.clone()).await;
             assert_eq!(v["ok"], true, "{v}");
         }
+        let mut elsewhere = imap.clone();
+        elsewhere["host"] = json!("192.0.2.1");
+        let (s, v) = edit(&ids[0], json!({ "imap": elsewhere })).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("imap")),
+            "a password for a new host: {v}"
+        );
         let (s, v) = edit(&ids[0], json!({ "address": "not an address" })).await;
         assert_eq!(
             (s, v["error"]["field"].as_str()),

@@ -822,6 +822,19 @@ on_both!(
             (422, Some("account_sid")),
             "{v}"
         );
+        // The stored token never goes to a new address unless it is given again.
+        let (s, v) = t
+            .patch(
+                &bad_inbox,
+                &t.admin_token,
+                json!({ "api_base_url": "http://127.0.0.1:9/elsewhere" }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("auth_token")),
+            "{v}"
+        );
         let (s, v) = t
             .patch(
                 &bad_inbox,
