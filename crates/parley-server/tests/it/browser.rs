@@ -82,6 +82,34 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("webdriver {path}: {e}"))
+    }
+
+    /// Clicks what `selector` finds; when the page drew it again between finding and clicking
+    /// (a live list does), finds it again.
+    async fn click_on(&self, selector: &str) {
+        for _ in 0..50 {
+            let element = self.element(selector).await;
+            let path = format!("/element/{element}/click");
+            match self.try_call(reqwest::Method::POST, &path, json!({})).await {
+                Ok(_) => return,
+                Err(e) if e["error"] == "stale element reference" => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("webdriver {path}: {e}"),
+            }
+        }
+        panic!("{selector} kept being drawn again");
+    }
+
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, Value> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if !body.is_null() {
             req = req.json(&body);
@@ -94,9 +122,9 @@ impl Browser {
             .await
             .expect("webdriver json");
         if r["value"].get("error").is_some() {
-            panic!("webdriver {path}: {}", r["value"]);
+            return Err(r["value"].clone());
         }
-        r["value"].clone()
+        Ok(r["value"].clone())
     }
 
     async fn open(&self, url: &str) {
@@ -370,8 +398,7 @@ async fn an_agent_answers_a_customer_in_chromium() {
     assert_eq!(s, 200, "{v}");
     b.wait_for(counts, "mine=1 unassigned=0 open=1").await;
     b.wait_for_page_text("#list", "Admin").await;
-    let row = b.element("#list a[data-id]").await;
-    b.click(&row).await;
+    b.click_on("#list a[data-id]").await;
     b.wait_for_page_text("#thread", "Where is my order?").await;
 
     // The reply goes out; the customer writing again keeps the agent's next draft.
@@ -657,8 +684,7 @@ async fn a_team_works_the_inbox_in_chromium() {
     a.sign_in(&t.base, "ann@acme.test", "long-enough-password")
         .await;
     a.wait_for_page_text("#list", "Where is my order?").await;
-    let row = a.element("#list a[data-id]").await;
-    a.click(&row).await;
+    a.click_on("#list a[data-id]").await;
     a.wait_for_page_text("#thread", "Where is my order?").await;
     let b = Browser::start(&driver).await;
     b.sign_in(&t.base, "bob@acme.test", "long-enough-password")
@@ -805,8 +831,7 @@ async fn a_team_works_the_inbox_in_chromium() {
     let history = a.wait_for_page_text("#consent-history", "revoke").await;
     assert!(history.contains("keyword"), "{history}");
     // The agent puts the customer on a list from the panel.
-    let add = a.element("#lists button.secondary").await;
-    a.click(&add).await;
+    a.click_on("#lists button.secondary").await;
     a.wait_for_page_text("#lists .chip", "VIP").await;
     assert_eq!(
         a.eval("return document.querySelector('#lists').innerText;")
