@@ -83,6 +83,22 @@ function ago(iso) {
 
 const when = (iso) => iso ? new Date(iso).toLocaleString() : "";
 
+// A row's SLA clock: the time left to answer the waiting customer, or how long the answer is
+// overdue; amber in the last quarter hour, red once breached. The rows tick every 30 s.
+function slaClock(span) {
+  const left = Date.parse(span.dataset.due) - Date.now();
+  const time = ago(new Date(Date.now() - Math.abs(left)).toISOString());
+  span.textContent = left > 0 ? t("reply in {time}", { time }) : t("overdue {time}", { time });
+  span.className = `sla ${left <= 0 ? "breached" : left < 15 * 60000 ? "soon" : ""}`;
+}
+function slaChip(sla) {
+  if (!sla) return "";
+  const span = el("span", { "data-due": sla.due_at, title: t(sla.target === "first_response" ? "{policy}: first response due {when}" : "{policy}: next response due {when}", { policy: sla.policy, when: when(sla.due_at) }) });
+  slaClock(span);
+  return span;
+}
+setInterval(() => document.querySelectorAll("#list .sla").forEach(slaClock), 30000);
+
 // A short message that goes away by itself; also read out by screen readers (#toasts is a live region).
 function toast(text, kind = "info") {
   const t = el("p", { class: `toast ${kind}` }, text);
@@ -186,7 +202,7 @@ async function loadList() {
       onchange: (e) => { if (e.target.checked) selected.add(c.id); else selected.delete(c.id); showBulk(); } }),
     el("a", { href: `#/c/${c.id}`, "data-id": c.id, "aria-current": c.id === current ? "true" : "false", class: c.unread && c.id !== current ? "unread" : "" },
       el("span", { class: "line" }, el("strong", {}, c.contact_name || T.customer),
-        el("span", { class: "wait muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : t(c.status))),
+        el("span", { class: "wait muted" }, c.waiting_since ? `${T.waiting} ${ago(c.waiting_since)}` : t(c.status)), slaChip(c.sla)),
       el("span", { class: "line small muted" }, el("span", { class: "channel" }, channelOf(c.inbox_id)),
         el("span", { class: "assignee" }, assigneeOf(c.assignee_id))),
       el("span", { class: "preview" }, c.last_message || "")))));

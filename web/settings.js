@@ -202,6 +202,37 @@
       form("new-reply", [["shortcut", t("Shortcut"), { required: true, placeholder: "thanks" }], ["body", t("Text"), { type: "textarea" }]], t("Add"), (v) => put([...items, { shortcut: v.shortcut, body: v.body || "" }])));
   } });
 
+  // ---- Service levels: how soon a waiting customer must be answered; the inbox's rows count down.
+  screen({ key: "sla", title: t("Service levels (SLA)"), roles: ["admin"], render: async (body) => {
+    const policies = (await api("/api/v1/sla")).policies;
+    const inboxes = window.Parley.inboxes;
+    const put = async (next) => { await api("/api/v1/sla", { method: "PUT", body: JSON.stringify({ policies: next }) }); show("sla"); };
+    const change = (next) => put(next).catch((err) => toast(err.message, "warning"));
+    const minutes = (m) => m ? t("{n} min", { n: m }) : t("none");
+    const inboxName = (id) => (inboxes.find((i) => i.id === id) || { name: id }).name;
+    const covers = (p) => `${p.inbox_id ? inboxName(p.inbox_id) : t("Every inbox")} · ${p.priority ? t(p.priority) : t("any priority")}`;
+    const up = (i) => [...policies.slice(0, i - 1), policies[i], policies[i - 1], ...policies.slice(i + 1)];
+    const PRIORITIES = ["urgent", "high", "normal", "low"];
+    body.append(
+      el("p", { class: "muted" }, t("The first policy that matches a conversation's inbox and priority sets how soon its waiting customer must be answered: the first response, then each next one. The inbox shows the time left on each row; pending and snoozed conversations are paused.")),
+      table(["Policy", "Applies to", "First response", "Next response", ""], policies.map((p, i) => [p.name, covers(p),
+        minutes(p.first_response_minutes), minutes(p.next_response_minutes),
+        el("span", { class: "actions" },
+          i > 0 ? el("button", { type: "button", class: "secondary", "aria-label": t("Move {name} up", { name: p.name }), onclick: () => change(up(i)) }, t("Move up")) : "",
+          el("button", { type: "button", class: "secondary", "aria-label": t("Remove {name}", { name: p.name }), onclick: () => change(policies.filter((_, j) => j !== i)) }, t("Remove")))])),
+      form("new-sla", [["name", t("Name"), { required: true, placeholder: t("Standard") }],
+        ["inbox_id", t("Inbox"), { options: [["", t("Every inbox")], ...inboxes.map((i) => [i.id, i.name])] }],
+        ["priority", t("Priority"), { options: [["", t("Any priority")], ...PRIORITIES.map((x) => [x, t(x)])] }],
+        ["first_response_minutes", t("First response within (minutes)"), { type: "number", placeholder: "60" }],
+        ["next_response_minutes", t("Next response within (minutes)"), { type: "number", placeholder: "30" }]], t("Add"), (v) => {
+        const p = { name: v.name };
+        if (v.inbox_id) p.inbox_id = v.inbox_id;
+        if (v.priority) p.priority = v.priority;
+        for (const k of ["first_response_minutes", "next_response_minutes"]) if (v[k]) p[k] = Number(v[k]);
+        return put([...policies, p]);
+      }));
+  } });
+
   screen({ key: "compliance", title: t("Compliance"), roles: ["admin"], render: async (body) => {
     const { settings, texts } = await api("/api/v1/compliance/settings");
     const f = el("form", { id: "compliance", class: "stack" }, ...jsonFields(settings), el("button", {}, t("Save")), el("p", { class: "result", role: "status" }));

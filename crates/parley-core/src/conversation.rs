@@ -113,6 +113,8 @@ pub struct ConversationState {
     pub labels: Vec<String>,
     /// When the oldest customer message not yet answered arrived; `None` when nobody waits.
     pub waiting_since: Option<Timestamp>,
+    /// When the business first answered; `None` until it has (the SLA's first-response target).
+    pub first_reply_at: Option<Timestamp>,
     pub last_activity_at: Timestamp,
 }
 
@@ -126,6 +128,7 @@ impl ConversationState {
             priority: Priority::Normal,
             labels: Vec::new(),
             waiting_since: None,
+            first_reply_at: None,
             last_activity_at: at,
         }
     }
@@ -242,7 +245,10 @@ impl ConversationState {
                     self.waiting_since = Some(at);
                 }
             }
-            Change::Outbound => self.waiting_since = None,
+            Change::Outbound => {
+                self.waiting_since = None;
+                self.first_reply_at.get_or_insert(at);
+            }
             Change::Note => {}
             Change::Status {
                 to, snoozed_until, ..

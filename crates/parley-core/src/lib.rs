@@ -11,6 +11,7 @@ pub mod message;
 pub mod nanp;
 pub mod retry;
 pub mod role;
+pub mod sla;
 pub mod sms;
 pub mod time;
 

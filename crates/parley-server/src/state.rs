@@ -13,11 +13,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::realtime::Hub;
 
-/// A workspace as the message paths use it: its row and its parsed compliance rules.
+/// A workspace as the message paths and lists use it: its row, its parsed compliance rules and
+/// its SLA policies.
 #[derive(Clone)]
 pub struct Workspace {
     pub row: Arc<WorkspaceRow>,
     pub rules: Arc<crate::compliance::Settings>,
+    pub sla: Arc<Vec<parley_core::sla::SlaPolicy>>,
 }
 
 #[derive(Clone)]
@@ -87,6 +89,7 @@ impl App {
         let row = self.store.workspace(id).await?;
         let w = Workspace {
             rules: Arc::new(crate::compliance::Settings::of(&row)),
+            sla: Arc::new(crate::routes::workspace::sla_of(&row)),
             row: Arc::new(row),
         };
         if let Ok(mut cache) = self.workspaces.lock() {

@@ -496,6 +496,10 @@ pub(crate) async fn merge(
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
+                into.first_reply_at = match (into.first_reply_at, from.first_reply_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 into.last_activity_at = into.last_activity_at.max(from.last_activity_at).max(m.at);
                 for l in from.labels {
                     if !into.labels.contains(&l) {

@@ -151,8 +151,8 @@ pub(crate) fn save_stmt(keys: Option<&Keyring>, v: &ConversationView) -> Stmt {
     let labels = serde_json::to_string(&v.labels).unwrap_or_else(|_| "[]".into());
     Stmt::new(
         "UPDATE conversation SET status = $2, snoozed_until = $3, assignee_id = $4, team_id = $5, priority = $6, \
-         labels = $7, waiting_since = $8, waiting_key = $9, last_activity_at = $10, last_message = $11, identity_id = $12 \
-         WHERE id = $1",
+         labels = $7, waiting_since = $8, waiting_key = $9, last_activity_at = $10, last_message = $11, identity_id = $12, \
+         first_reply_at = $13 WHERE id = $1",
         vec![
             Box::new(v.id.as_uuid()),
             Box::new(v.status.as_str()),
@@ -166,6 +166,7 @@ pub(crate) fn save_stmt(keys: Option<&Keyring>, v: &ConversationView) -> Stmt {
             Box::new(v.last_activity_at.0),
             Box::new(preview),
             Box::new(v.identity_id.as_uuid()),
+            Box::new(v.first_reply_at.map(|t| t.0)),
         ],
     )
 }

@@ -22,9 +22,9 @@ use crate::pipeline::{pipeline, Stmt};
 use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
 
 /// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
-/// sender's identity, contact and name; 7–21 the conversation (`CONVERSATION_COLS`); 22–23 a
+/// sender's identity, contact and name; 7–22 the conversation (`CONVERSATION_COLS`); 23–24 a
 /// contact with the sender's phone or email, when the identity is new (one customer, many channels);
-/// 24 whether the sender's contact is blocked.
+/// 25 whether the sender's contact is blocked.
 /// The conversation is the thread the channel named ($7) when it is in this inbox, else the contact's.
 static LOOKUP: LazyLock<String> = LazyLock::new(|| {
     // The conversation's columns name its own contact (`ck`), whose id its sealed name is bound
@@ -124,7 +124,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     let (identity_id, contact_id, contact_name) =
         sender(tx.keys(), &row, ws, &m, &new_identity, &mut writes)?;
     // A blocked sender's message is kept but asks nothing of anyone: no reopening, no waiting.
-    let blocked: bool = get(&row, 24)?;
+    let blocked: bool = get(&row, 25)?;
     let mut conv = match get::<Option<uuid::Uuid>>(&row, 7)? {
         Some(_) => {
             let mut conv = rows::conversation_at(tx.keys(), &row, 7)?;
@@ -227,10 +227,10 @@ fn sender(
         }
         return Ok((identity_id, contact, name.or(m.sender_name.clone())));
     }
-    let (contact, name) = match opt_id::<ContactId>(row, 22)? {
+    let (contact, name) = match opt_id::<ContactId>(row, 23)? {
         // A phone number or email the workspace knows is the same customer on a new channel.
         Some(known) => {
-            let name = open_name(keys, known, get(row, 23)?)?;
+            let name = open_name(keys, known, get(row, 24)?)?;
             if name.is_none() && m.sender_name.is_some() {
                 writes.push(name_stmt(keys, known, m.sender_name.as_deref()));
             }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_blocked.sql")),
     (12, include_str!("../migrations/0012_seen.sql")),
     (13, include_str!("../migrations/0013_lists.sql")),
+    (14, include_str!("../migrations/0014_first_reply.sql")),
 ];
 
 /// How many migrations this build knows.

@@ -92,7 +92,7 @@ pub(crate) fn inbox_at(keys: Option<&Keyring>, r: &Row, at: usize) -> StoreResul
 }
 
 pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, k.name, c.identity_id, c.status, c.snoozed_until, \
-    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, c.last_message, c.created_at";
+    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, c.last_message, c.created_at, c.first_reply_at";
 
 /// FROM clause that goes with `CONVERSATION_COLS`.
 pub(crate) const CONVERSATION_FROM: &str = "conversation c JOIN contact k ON k.id = c.contact_id";
@@ -132,6 +132,7 @@ pub(crate) fn conversation_at(
             get(r, at + 13)?,
         )?,
         created_at: ts(r, at + 14)?,
+        first_reply_at: opt_ts(r, at + 15)?,
     })
 }
 

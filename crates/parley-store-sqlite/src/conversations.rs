@@ -134,6 +134,9 @@ pub(crate) fn save_conversation(
         set("waiting_since", opt_int(v.waiting_since.map(|t| t.0)));
         set("waiting_key", Value::Integer(v.waiting_key()));
     }
+    if before.first_reply_at != v.first_reply_at {
+        set("first_reply_at", opt_int(v.first_reply_at.map(|t| t.0)));
+    }
     if before.last_activity_at != v.last_activity_at {
         set("last_activity_at", Value::Integer(v.last_activity_at.0));
     }

@@ -91,7 +91,7 @@ pub(crate) fn inbox(r: &Row) -> rusqlite::Result<InboxRow> {
 }
 
 pub(crate) const CONVERSATION_COLS: &str = "c.id, c.inbox_id, c.contact_id, parley_open(k.name, 'contact:' || k.id || ':name'), c.identity_id, c.status, c.snoozed_until, \
-    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, parley_open(c.last_message, 'conversation:' || c.id || ':preview'), c.created_at";
+    c.assignee_id, c.team_id, c.priority, c.labels, c.waiting_since, c.last_activity_at, parley_open(c.last_message, 'conversation:' || c.id || ':preview'), c.created_at, c.first_reply_at";
 
 /// FROM clause that goes with `CONVERSATION_COLS`.
 pub(crate) const CONVERSATION_FROM: &str = "conversation c JOIN contact k ON k.id = c.contact_id";
@@ -113,6 +113,7 @@ pub(crate) fn conversation(r: &Row) -> rusqlite::Result<ConversationView> {
         last_activity_at: ts(r, 12)?,
         last_message: r.get(13)?,
         created_at: ts(r, 14)?,
+        first_reply_at: opt_ts(r, 15)?,
     })
 }
 

@@ -38,6 +38,7 @@ impl ConversationView {
             priority: parley_core::conversation::Priority::Normal,
             labels: Vec::new(),
             waiting_since: None,
+            first_reply_at: None,
             last_activity_at: at,
             last_message: None,
             created_at: at,
@@ -216,6 +217,7 @@ impl ConversationView {
             priority: self.priority,
             labels: self.labels.clone(),
             waiting_since: self.waiting_since,
+            first_reply_at: self.first_reply_at,
             last_activity_at: self.last_activity_at,
         }
     }
@@ -228,6 +230,7 @@ impl ConversationView {
         self.priority = s.priority;
         self.labels = s.labels;
         self.waiting_since = s.waiting_since;
+        self.first_reply_at = s.first_reply_at;
         self.last_activity_at = s.last_activity_at;
     }
 

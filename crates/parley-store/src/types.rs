@@ -272,6 +272,8 @@ pub struct ConversationView {
     pub priority: Priority,
     pub labels: Vec<String>,
     pub waiting_since: Option<Timestamp>,
+    /// When the business first answered.
+    pub first_reply_at: Option<Timestamp>,
     pub last_activity_at: Timestamp,
     pub last_message: Option<String>,
     pub created_at: Timestamp,

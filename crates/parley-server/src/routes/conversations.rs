@@ -124,11 +124,13 @@ pub async fn list_conversations(
     // opened it.
     let ids: Vec<ConversationId> = page.items.iter().map(|c| c.id).collect();
     let seen = app.store.seen_at(&p.scope(), &ids).await?;
+    let ws = app.workspace(p.workspace_id).await?;
+    let now = app.now();
     let items: Vec<Value> = page
         .items
         .iter()
         .map(|c| {
-            let mut v = json!(c);
+            let mut v = with_sla(&ws.sla, c, now);
             let unread = c.waiting_since.is_some()
                 && seen.get(&c.id).is_none_or(|s| *s < c.last_activity_at);
             v["unread"] = json!(unread);
@@ -160,7 +162,30 @@ pub async fn get_conversation(
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
 ) -> ApiResult<Response> {
-    Ok(Json(app.store.conversation(&p.scope(), id).await?).into_response())
+    let conv = app.store.conversation(&p.scope(), id).await?;
+    let ws = app.workspace(p.workspace_id).await?;
+    Ok(Json(with_sla(&ws.sla, &conv, app.now())).into_response())
+}
+
+/// A conversation as the API shows it, with `sla`: the answer its waiting customer is owed under
+/// the workspace's policies and by when (`null` when none is).
+fn with_sla(
+    policies: &[parley_core::sla::SlaPolicy],
+    c: &parley_store::ConversationView,
+    now: Timestamp,
+) -> Value {
+    let mut v = json!(c);
+    let due = parley_core::sla::due(
+        policies,
+        c.inbox_id,
+        c.priority,
+        c.status,
+        c.waiting_since,
+        c.first_reply_at,
+        now,
+    );
+    v["sla"] = json!(due);
+    v
 }
 
 #[derive(Deserialize)]

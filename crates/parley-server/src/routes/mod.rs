@@ -108,6 +108,8 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)"),
         route!(get "/api/v1/replies" => workspace::list_replies, "settings", Member, "Saved replies: the texts agents insert by typing `/shortcut`"),
         route!(put "/api/v1/replies" => workspace::put_replies, "settings", Admin, "Replace the saved replies", body = workspace::replies_schema()),
+        route!(get "/api/v1/sla" => workspace::get_sla, "settings", Member, "SLA policies: how soon a waiting customer must be answered, by inbox and priority"),
+        route!(put "/api/v1/sla" => workspace::put_sla, "settings", Admin, "Replace the SLA policies", body = workspace::sla_schema()),
         route!(get "/api/v1/encryption" => workspace::encryption, "settings", Admin, "Whether values are sealed at rest, and under which data keys"),
         route!(get "/api/v1/presence" => a::presence, "users", Member, "Users with an open realtime connection"),
         route!(get "/api/v1/teams" => d::list_teams, "teams", Member, "Teams and their members"),

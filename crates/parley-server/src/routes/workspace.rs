@@ -1,8 +1,10 @@
 //! Workspace-wide settings the app's settings screens show that have no other home: saved replies
-//! (the texts agents insert with `/shortcut`) and the state of encryption at rest.
+//! (the texts agents insert with `/shortcut`), SLA policies (how soon customers must be answered)
+//! and the state of encryption at rest.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use parley_core::sla::{self, SlaPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -139,6 +141,80 @@ pub(crate) async fn set_settings_part(
     let detail = detail(before.as_ref());
     super::account::audit(app, p, headers, &format!("settings.{part}"), ws.id, detail).await;
     Ok(ws)
+}
+
+/// The workspace's SLA policies, in the order they are tried.
+pub(crate) fn sla_of(ws: &parley_store::WorkspaceRow) -> Vec<SlaPolicy> {
+    serde_json::from_value(ws.settings["sla"].clone()).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRequest {
+    policies: Vec<SlaPolicy>,
+}
+
+pub(crate) fn sla_schema() -> Value {
+    let minutes = json!({ "type": "integer", "minimum": 1, "maximum": sla::MAX_MINUTES });
+    let policy = obj(
+        &[("name", string())],
+        &[
+            ("inbox_id", json!({ "type": "string", "format": "uuid" })),
+            (
+                "priority",
+                json!({ "enum": ["urgent", "high", "normal", "low"] }),
+            ),
+            ("first_response_minutes", minutes.clone()),
+            ("next_response_minutes", minutes),
+        ],
+    );
+    obj(
+        &[(
+            "policies",
+            json!({ "type": "array", "maxItems": sla::MAX_POLICIES, "items": policy }),
+        )],
+        &[],
+    )
+}
+
+/// `GET /api/v1/sla`: the SLA policies; the first whose inbox and priority match a conversation
+/// sets how soon its customer must be answered.
+pub async fn get_sla(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let ws = app.workspace(p.workspace_id).await?;
+    Ok(Json(json!({ "policies": *ws.sla })))
+}
+
+/// `PUT /api/v1/sla`: replaces the SLA policies (admins). Every inbox named must exist.
+pub async fn put_sla(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<SlaRequest>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let policies = sla::check_policies(req.policies)?;
+    let inboxes = app.store.list_inboxes(&p.scope()).await?;
+    if let Some(missing) = policies
+        .iter()
+        .filter_map(|x| x.inbox_id)
+        .find(|id| !inboxes.iter().any(|i| i.id == *id))
+    {
+        return Err(ApiError::invalid(
+            "inbox_id",
+            format!("no inbox {missing} in this workspace"),
+        ));
+    }
+    let count = policies.len();
+    let ws = set_settings_part(
+        &app,
+        &p,
+        &headers,
+        "sla",
+        serde_json::to_value(&policies).map_err(|e| ApiError::Internal(e.into()))?,
+        |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
+    )
+    .await?;
+    Ok(Json(json!({ "policies": sla_of(&ws) })))
 }
 
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.

@@ -1,8 +1,8 @@
-//! Workspace settings the app's settings screens edit: saved replies.
+//! Workspace settings the app's settings screens edit: saved replies and SLA policies.
 
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{Backend, Callback, TestApp};
 use crate::on_both;
 
 on_both!(
@@ -83,3 +83,174 @@ on_both!(
         assert_eq!(v["items"].as_array().map(Vec::len), Some(2), "{v}");
     }
 );
+
+/// SLA policies: checked, admin-only, and read by every list and conversation as the answer the
+/// waiting customer is owed and by when, first response and then next response.
+async fn sla_on(backend: Backend) {
+    let start = 1_799_773_200_000;
+    let clock = parley_server::ManualClock::new(parley_core::Timestamp(start));
+    let t = TestApp::spawn_with_clock(backend, std::sync::Arc::new(clock.clone())).await;
+    let cb = Callback::start(0).await;
+    let (inbox, secret) = t.api_inbox("Shop", &cb.url).await;
+    let (s, v) = t.get("/api/v1/sla", &t.admin_token).await;
+    assert_eq!(
+        (s, v["policies"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{v}"
+    );
+    assert_eq!(
+        t.inbound(&inbox, &secret, "c1", "m1", "Where is my order?")
+            .await
+            .0,
+        200
+    );
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    assert!(
+        list["items"][0]["sla"].is_null(),
+        "no policy, no clock: {list}"
+    );
+
+    let put = |body: serde_json::Value, token: String| {
+        let t = &t;
+        async move {
+            t.call(reqwest::Method::PUT, "/api/v1/sla", &token, Some(body))
+                .await
+        }
+    };
+    let (s, v) = put(
+        json!({ "policies": [
+            { "name": "Urgent", "priority": "urgent", "first_response_minutes": 5, "next_response_minutes": 10 },
+            { "name": "Shop", "inbox_id": inbox, "first_response_minutes": 60, "next_response_minutes": 30 },
+        ] }),
+        t.admin_token.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["policies"][1]["inbox_id"], inbox.as_str());
+
+    // The list and the conversation show the first response due an hour after the message.
+    let due = |ms: i64| parley_core::Timestamp(start + ms).to_rfc3339();
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let sla = &list["items"][0]["sla"];
+    assert_eq!(sla["policy"], "Shop", "{list}");
+    assert_eq!(sla["target"], "first_response");
+    assert_eq!(sla["due_at"], due(3_600_000).as_str());
+    assert_eq!(sla["breached"], false);
+    // Urgent comes first in the list, so it decides for an urgent conversation.
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/conversations/{conv}"),
+            &t.admin_token,
+            json!({ "priority": "urgent" }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    clock.advance_ms(6 * 60_000);
+    let (_, one) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert_eq!(
+        (
+            one["sla"]["policy"].as_str(),
+            one["sla"]["due_at"].as_str(),
+            one["sla"]["breached"].as_bool()
+        ),
+        (Some("Urgent"), Some(due(5 * 60_000).as_str()), Some(true)),
+        "{one}"
+    );
+    // Answering stops the clock; the customer's next message starts the next-response target.
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Looking now" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (_, one) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert!(one["sla"].is_null(), "{one}");
+    assert_eq!(one["first_reply_at"], due(6 * 60_000).as_str());
+    assert_eq!(
+        t.inbound(&inbox, &secret, "c1", "m2", "Thanks, and?")
+            .await
+            .0,
+        200
+    );
+    let (_, one) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert_eq!(
+        (
+            one["sla"]["target"].as_str(),
+            one["sla"]["due_at"].as_str(),
+            one["sla"]["breached"].as_bool()
+        ),
+        (
+            Some("next_response"),
+            Some(due(16 * 60_000).as_str()),
+            Some(false)
+        ),
+        "{one}"
+    );
+    // A pending conversation's clock is paused.
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/conversations/{conv}"),
+            &t.admin_token,
+            json!({ "status": "pending" }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, one) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert!(one["sla"].is_null(), "{one}");
+
+    // Every member reads the policies; only admins change them; a bad list changes nothing.
+    let (_, agent) = t.user("ann@acme.test", "agent").await;
+    let (s, v) = t.get("/api/v1/sla", &agent).await;
+    assert_eq!((s, v["policies"].as_array().map(Vec::len)), (200, Some(2)));
+    assert_eq!(put(json!({ "policies": [] }), agent.clone()).await.0, 403);
+    for bad in [
+        json!({ "policies": [{ "name": "No target" }] }),
+        json!({ "policies": [{ "name": "Zero", "first_response_minutes": 0 }] }),
+        json!({ "policies": [{ "name": "Negative", "first_response_minutes": -5 }] }),
+        json!({ "policies": [{ "name": "Long", "next_response_minutes": 43_201 }] }),
+        json!({ "policies": [{ "name": "A", "first_response_minutes": 1 }, { "name": "a", "first_response_minutes": 2 }] }),
+        json!({ "policies": [{ "name": "Odd", "priority": "soon", "first_response_minutes": 1 }] }),
+        json!({ "policies": [{ "name": "Gone", "inbox_id": "018f0000-0000-7000-8000-000000000000", "first_response_minutes": 1 }] }),
+        json!({ "policies": [{ "name": " ", "first_response_minutes": 1 }] }),
+        json!({ "policies": [{ "name": "X", "first_response_minutes": 1, "extra": true }] }),
+        json!({ "rules": [] }),
+    ] {
+        let (s, v) = put(bad.clone(), t.admin_token.clone()).await;
+        assert!(s == 400 || s == 422, "{bad}: {s} {v}");
+        assert!(v["error"]["message"].is_string(), "{v}");
+    }
+    let (_, v) = t.get("/api/v1/sla", &agent).await;
+    assert_eq!(
+        v["policies"].as_array().map(Vec::len),
+        Some(2),
+        "unchanged: {v}"
+    );
+    // Saved replies in the same settings document are untouched.
+    let (_, v) = t.get("/api/v1/replies", &agent).await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_policies_set_when_customers_must_be_answered_sqlite() {
+    sla_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_policies_set_when_customers_must_be_answered_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    sla_on(Backend::Postgres).await;
+}

@@ -248,6 +248,7 @@ pub async fn replies_answer_waiting_and_queue_delivery(h: Harness) {
         Some(t(10)),
         "a note does not answer the customer"
     );
+    assert_eq!(n.conversation.first_reply_at, None);
     let r = s
         .act(
             &scope,
@@ -262,6 +263,7 @@ pub async fn replies_answer_waiting_and_queue_delivery(h: Harness) {
         .await
         .unwrap();
     assert_eq!(r.conversation.waiting_since, None);
+    assert_eq!(r.conversation.first_reply_at, Some(t(20)));
     let msg = r.message.unwrap();
     assert_eq!(msg.status, DeliveryStatus::Queued);
     assert_eq!(s.next_outbox_due().await.unwrap(), Some(t(20)));
@@ -309,6 +311,29 @@ pub async fn replies_answer_waiting_and_queue_delivery(h: Harness) {
         "a sent delivery is done"
     );
     assert_eq!(s.next_outbox_due().await.unwrap(), None);
+    s.apply_inbound(inbound(w.inbox, "c1", Some("m2"), "Thanks", t(30)))
+        .await
+        .unwrap();
+    let again = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.agent,
+            Command::Reply {
+                meta: None,
+                body: "Welcome".into(),
+            },
+            t(40),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.conversation.first_reply_at,
+        Some(t(20)),
+        "the first answer stays the first"
+    );
+    let stored = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!(stored.first_reply_at, Some(t(20)));
 }
 
 pub async fn scopes_hide_other_inboxes_and_workspaces(h: Harness) {
