@@ -431,7 +431,29 @@ async function openThread(id, force = false) {
   const tplName = el("input", { id: "template-name", "aria-label": t("Template name"), placeholder: "order_update" });
   const tplLang = el("input", { id: "template-language", "aria-label": t("Template language"), placeholder: "en_US", size: "6" });
   const tplParams = el("input", { id: "template-params", "aria-label": t("Template parameters, separated by commas"), placeholder: t("params, comma-separated") });
-  const template = el("details", { id: "template", hidden: true }, el("summary", {}, t("WhatsApp template")), tplName, tplLang, tplParams);
+  // The inbox's approved templates, asked of Meta when the agent first opens this part; picking
+  // one fills its name and language and shows its text and the parameters it takes.
+  let tplList = null;
+  let tplNames = { name: "", names: [] };
+  const tplPick = el("select", { id: "template-pick", "aria-label": t("Approved template") }, el("option", { value: "" }, t("Approved templates…")));
+  const tplBody = el("p", { id: "template-body", class: "small muted", role: "status" });
+  const tplUse = el("button", { type: "button", id: "template-use", class: "secondary", onclick: () => {
+    const x = tplList && tplList[Number(tplPick.value)];
+    if (!tplPick.value || !x) return;
+    tplName.value = x.name; tplLang.value = x.language;
+    tplNames = { name: x.name, names: x.named ? x.params : [] };
+    tplParams.placeholder = x.params.length ? x.params.join(", ") : t("no parameters");
+    tplBody.textContent = x.body;
+    tplParams.focus();
+  } }, t("Use"));
+  const template = el("details", { id: "template", hidden: true, ontoggle: async () => {
+    if (!template.open || tplList) return;
+    tplList = [];
+    try {
+      tplList = (await api(`/api/v1/inboxes/${conv.inbox_id}/templates`)).items;
+      tplPick.append(...tplList.map((x, i) => el("option", { value: String(i) }, `${x.name} · ${x.language}`)));
+    } catch (err) { tplBody.textContent = err.message; }
+  } }, el("summary", {}, t("WhatsApp template")), tplPick, tplUse, tplBody, tplName, tplLang, tplParams);
   const via = el("select", { id: "via", "aria-label": t("Reply on"), hidden: true });
   const sendAs = (kind) => async (e) => {
     e.preventDefault();
@@ -441,7 +463,11 @@ async function openThread(id, force = false) {
       const cs = choices.value.split(",").map((s) => s.trim()).filter(Boolean);
       if (cs.length) body.choices = cs.map((t, i) => ({ id: `c${i + 1}`, title: t }));
       if (files.length) body.attachments = files.slice();
-      if (!template.hidden && tplName.value.trim()) body.template = { name: tplName.value.trim(), language: tplLang.value.trim() || "en_US", params: tplParams.value.split(",").map((s) => s.trim()).filter(Boolean) };
+      if (!template.hidden && tplName.value.trim()) {
+        body.template = { name: tplName.value.trim(), language: tplLang.value.trim() || "en_US", params: tplParams.value.split(",").map((s) => s.trim()).filter(Boolean) };
+        // A template with named parameters is sent with each one's name.
+        if (tplNames.names.length && tplNames.name === body.template.name) body.template.names = tplNames.names;
+      }
     }
     if (!body.body && !body.attachments && !body.template) return;
     try {
@@ -449,7 +475,7 @@ async function openThread(id, force = false) {
       if (other && (body.attachments || body.choices || body.template)) throw new Error(t("On another channel a reply is text only: remove the files, choices or template, or reply here."));
       if (other) await api(`/api/v1/contacts/${conv.contact_id}/messages`, { method: "POST", body: JSON.stringify({ body: body.body || "", inbox_id: via.value }) });
       else await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
-      box.value = ""; choices.value = ""; files.length = 0; fileList.replaceChildren(); tplName.value = ""; tplParams.value = "";
+      box.value = ""; choices.value = ""; files.length = 0; fileList.replaceChildren(); tplName.value = ""; tplParams.value = ""; tplBody.textContent = ""; tplPick.value = "";
       drafts.delete(id);
       showCost(box);
     } catch (err) { $("#verdict").className = "error"; $("#verdict").textContent = err.message; }

@@ -69,7 +69,7 @@
   // ---- Inboxes: the channels, their credentials, test connection, webhook URL, members.
   const KINDS = {
     twilio: [t("SMS / MMS (Twilio)"), [["account_sid", t("Account SID"), { required: true, placeholder: "AC…" }], ["auth_token", t("Auth token"), { type: "password", required: true }], ["from", t("Sending number or Messaging Service SID"), { required: true, placeholder: "+15017122661" }]]],
-    whatsapp: [t("WhatsApp (Cloud API)"), [["phone_number_id", t("Phone number ID"), { required: true }], ["access_token", t("Access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }]]],
+    whatsapp: [t("WhatsApp (Cloud API)"), [["phone_number_id", t("Phone number ID"), { required: true }], ["access_token", t("Access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }], ["waba_id", t("WhatsApp Business Account ID (to list approved templates)")]]],
     messenger: [t("Messenger"), [["page_id", t("Page ID"), { required: true }], ["access_token", t("Page access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }]]],
     instagram: [t("Instagram"), [["page_id", t("Page or account ID"), { required: true }], ["access_token", t("Access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }]]],
     telegram: [t("Telegram"), [["bot_token", t("Bot token"), { type: "password", required: true }]]],

@@ -95,6 +95,9 @@ pub struct Template {
     /// Body parameters, in order.
     #[serde(default)]
     pub params: Vec<String>,
+    /// For a template with named parameters (`{{first_name}}`), the name of each of `params`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 /// A reply as an agent composes it, once, for any channel.

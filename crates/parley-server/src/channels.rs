@@ -31,6 +31,9 @@ pub struct Credentials<'a> {
     pub page_id: Option<&'a str>,
     pub api_base_url: Option<String>,
     pub graph_version: Option<&'a str>,
+    /// WhatsApp: the business account the number belongs to, whose approved templates the
+    /// composer lists (optional).
+    pub waba_id: Option<&'a str>,
 }
 
 fn required<'a>(field: &'static str, v: Option<&'a str>, min: usize) -> Result<&'a str, ApiError> {
@@ -94,15 +97,23 @@ pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiE
             if !(version.starts_with('v') && version.len() <= 8) {
                 return Err(ApiError::invalid("graph_version", "must look like v25.0"));
             }
-            Ok((
-                json!({
-                    id_field: id,
-                    "api_base_url": base("https://graph.facebook.com"),
-                    "graph_version": version,
-                    "credentials": { "access_token": token, "verify_token": crate::auth::random_token() },
-                }),
-                secret.to_string(),
-            ))
+            let mut settings = json!({
+                id_field: id,
+                "api_base_url": base("https://graph.facebook.com"),
+                "graph_version": version,
+                "credentials": { "access_token": token, "verify_token": crate::auth::random_token() },
+            });
+            match c.waba_id.map(str::trim).filter(|w| !w.is_empty()) {
+                Some(_) if kind != "whatsapp" => {
+                    return Err(ApiError::invalid(
+                        "waba_id",
+                        "is a setting of WhatsApp inboxes",
+                    ))
+                }
+                Some(w) => settings["waba_id"] = json!(digits("waba_id", Some(w))?),
+                None => {}
+            }
+            Ok((settings, secret.to_string()))
         }
         "line" => {
             let secret = required("channel_secret", c.channel_secret, 16)?;
@@ -686,6 +697,119 @@ pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<Strin
     Some(Ok(format!("{provider} accepted the credentials of {name}")))
 }
 
+/// How many pages of templates (100 each) are read from the Graph API at most.
+const TEMPLATE_PAGES: usize = 5;
+
+/// A WhatsApp inbox's approved templates, as the composer offers them: name, language, category,
+/// the body text and the names of its parameters in order (`1`, `2`, … for positional ones).
+/// Read from the Graph API's `/{waba-id}/message_templates`; a page link pointing elsewhere than
+/// the inbox's Graph address is not followed, so the token goes nowhere else.
+pub async fn whatsapp_templates(app: &App, inbox: &InboxRow) -> Result<Vec<Value>, ApiError> {
+    let unavailable = |message: String| ApiError::Unprocessable {
+        code: "templates_unavailable",
+        message,
+        field: None,
+    };
+    if inbox.kind != "whatsapp" {
+        return Err(unavailable(format!(
+            "{} inboxes have no message templates; WhatsApp inboxes do",
+            inbox.kind
+        )));
+    }
+    let waba = setting(inbox, "waba_id");
+    if waba.is_empty() {
+        return Err(unavailable(
+            "give this inbox its WhatsApp Business Account ID (Settings → Inboxes → Edit) to list its templates".into(),
+        ));
+    }
+    let base = setting(inbox, "api_base_url").trim_end_matches('/');
+    let version = setting(inbox, "graph_version").trim_matches('/');
+    let mut url = format!(
+        "{base}/{version}/{waba}/message_templates?fields=name,language,status,category,components,parameter_format&status=APPROVED&limit=100"
+    );
+    let mut out = Vec::new();
+    for _ in 0..TEMPLATE_PAGES {
+        let resp = app
+            .http
+            .get(&url)
+            .bearer_auth(credential(inbox, "access_token"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|_| unavailable("could not reach WhatsApp to list the templates".into()))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or_default();
+        if !status.is_success() {
+            let said: String = body["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .chars()
+                .take(200)
+                .collect();
+            return Err(unavailable(format!(
+                "WhatsApp refused to list the templates ({}): {said}",
+                status.as_u16()
+            )));
+        }
+        for t in body["data"].as_array().into_iter().flatten() {
+            if t["status"].as_str().is_some_and(|s| s != "APPROVED") {
+                continue;
+            }
+            let (Some(name), Some(language)) = (t["name"].as_str(), t["language"].as_str()) else {
+                continue;
+            };
+            let text = t["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|k| k.eq_ignore_ascii_case("body"))
+                })
+                .and_then(|c| c["text"].as_str())
+                .unwrap_or_default();
+            let named = t["parameter_format"].as_str() == Some("NAMED");
+            out.push(json!({
+                "name": name,
+                "language": language,
+                "category": t["category"],
+                "body": text,
+                "params": template_params(text),
+                "named": named,
+            }));
+        }
+        match body["paging"]["next"].as_str() {
+            Some(next) if next.starts_with(&format!("{base}/")) => url = next.to_string(),
+            _ => break,
+        }
+    }
+    out.sort_by(|a, b| {
+        (a["name"].as_str(), a["language"].as_str())
+            .cmp(&(b["name"].as_str(), b["language"].as_str()))
+    });
+    Ok(out)
+}
+
+/// The parameters a template's body names, each once, in order: `{{1}}`, `{{first_name}}`.
+fn template_params(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        let name = after[..end].trim();
+        if !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !out.iter().any(|n| n == name)
+        {
+            out.push(name.to_string());
+        }
+        rest = &after[end + 2..];
+    }
+    out
+}
+
 /// Shows the customer that an agent is writing to them, where the channel can: Telegram's
 /// "typing…", Messenger's and Instagram's typing bubble, WhatsApp's indicator (which also marks
 /// their last message read), LINE's loading animation. Best effort: a refusal is only logged.
@@ -775,4 +899,22 @@ async fn last_customer_message_id(
             .then(|| v["message"]["external_id"].as_str().map(str::to_string))
             .flatten()
     })
+}
+
+#[cfg(test)]
+mod template_tests {
+    #[test]
+    fn a_body_names_its_parameters_once_in_order() {
+        assert_eq!(
+            super::template_params(
+                "Hi {{1}}, order {{2}} ships {{ 3 }}; {{1}} again {{bad name}} {{"
+            ),
+            ["1", "2", "3"]
+        );
+        assert_eq!(
+            super::template_params("Dear {{first_name}}, your {{order_id}}"),
+            ["first_name", "order_id"]
+        );
+        assert!(super::template_params("No parameters").is_empty());
+    }
 }

@@ -118,6 +118,19 @@ pub fn compose(
                 "params are up to 20 non-empty texts of at most 1,024 characters",
             ));
         }
+        let named_ok = |n: &String| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        if !t.names.is_empty() && (t.names.len() != t.params.len() || !t.names.iter().all(named_ok))
+        {
+            return Err(ApiError::invalid(
+                "template",
+                "names, when given, name each of params: lower-case letters, digits and _",
+            ));
+        }
         if !choices.is_empty() {
             return Err(ApiError::invalid(
                 "choices",

@@ -368,7 +368,8 @@ pub fn whatsapp_render(to: &str, part: &Part) -> Vec<Value> {
     out
 }
 
-/// A template message with the body parameters as text, in order.
+/// A template message with the body parameters as text, in order, each with its name when the
+/// template names them.
 pub fn whatsapp_template(to: &str, template: &Template) -> Value {
     let mut content = json!({
         "name": template.name,
@@ -378,7 +379,11 @@ pub fn whatsapp_template(to: &str, template: &Template) -> Value {
         let params: Vec<Value> = template
             .params
             .iter()
-            .map(|p| json!({"type": "text", "text": p}))
+            .enumerate()
+            .map(|(i, p)| match template.names.get(i) {
+                Some(name) => json!({"type": "text", "parameter_name": name, "text": p}),
+                None => json!({"type": "text", "text": p}),
+            })
             .collect();
         content["components"] = json!([{"type": "BODY", "parameters": params}]);
     }

@@ -208,6 +208,7 @@ pub(crate) fn create_inbox_schema() -> Value {
             ("phone_number_id", string()),
             ("page_id", string()),
             ("graph_version", string()),
+            ("waba_id", string()),
             ("rate_limit", rate_limit_schema()),
             ("answers_keywords", serde_json::json!({ "type": "boolean" })),
             ("website_url", string()),
@@ -314,6 +315,8 @@ pub struct CreateInboxRequest {
     page_id: Option<String>,
     #[serde(default)]
     graph_version: Option<String>,
+    #[serde(default)]
+    waba_id: Option<String>,
     /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).
     #[serde(default)]
     website_url: Option<String>,
@@ -429,6 +432,7 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                     .map(parse_callback)
                     .transpose()?,
                 graph_version: req.graph_version.as_deref(),
+                waba_id: req.waba_id.as_deref(),
             };
             crate::channels::settings(kind, &creds)
         }
@@ -546,6 +550,8 @@ pub struct UpdateInboxRequest {
     #[serde(default)]
     graph_version: Option<String>,
     #[serde(default)]
+    waba_id: Option<String>,
+    #[serde(default)]
     address: Option<String>,
     #[serde(default)]
     from_name: Option<String>,
@@ -571,6 +577,7 @@ impl UpdateInboxRequest {
             ("phone_number_id", self.phone_number_id.is_some()),
             ("page_id", self.page_id.is_some()),
             ("graph_version", self.graph_version.is_some()),
+            ("waba_id", self.waba_id.is_some()),
             ("address", self.address.is_some()),
             ("from_name", self.from_name.is_some()),
             ("smtp", self.smtp.is_some()),
@@ -599,6 +606,7 @@ fn channel_fields_of(kind: &str) -> &'static [&'static str] {
             "app_secret",
             "api_base_url",
             "graph_version",
+            "waba_id",
         ],
         "messenger" | "instagram" => &[
             "page_id",
@@ -691,6 +699,7 @@ fn edited_channel(
             .or_else(|| kept("phone_number_id")),
         page_id: req.page_id.take().or_else(|| kept("page_id")),
         graph_version: req.graph_version.take().or_else(|| kept("graph_version")),
+        waba_id: req.waba_id.take().or_else(|| kept("waba_id")),
         website_url: None,
         greeting: None,
         color: None,
@@ -833,6 +842,18 @@ pub async fn remove_inbox_member(
 
 /// `POST /api/v1/inboxes/{id}/test`: whether the provider accepts the inbox's credentials. A
 /// refusal is an answer (`ok: false` and the provider's reason), not an error of this request.
+/// `GET /api/v1/inboxes/{id}/templates`: a WhatsApp inbox's approved message templates, read
+/// from Meta, for the composer to offer outside the 24-hour window.
+pub async fn inbox_templates(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<InboxId>,
+) -> ApiResult<Json<Value>> {
+    let inbox = app.store.inbox(&p.scope(), id).await?;
+    let items = crate::channels::whatsapp_templates(&app, &inbox).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
 pub async fn test_inbox(
     State(app): State<App>,
     Auth(p): Auth,

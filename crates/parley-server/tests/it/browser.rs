@@ -523,6 +523,89 @@ async fn an_agent_answers_a_customer_in_chromium() {
     assert_eq!(disabled, true, "Reply stays enabled after an opt-out");
 }
 
+/// WhatsApp outside its 24-hour window in Chromium: the composer says only a template may go,
+/// lists the inbox's approved templates from (the fake) Meta, and sends the one picked with its
+/// named parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sends_an_approved_whatsapp_template_in_chromium() {
+    use crate::messaging::{fake, hook, meta_sig, APP_SECRET, META_TOKEN, WABA};
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (base, meta) = fake().await;
+    let (s, wa) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base, "waba_id": WABA }))
+        .await;
+    assert_eq!(s, 201, "{wa}");
+    let id = wa["id"].as_str().unwrap();
+    // The customer last wrote three days ago.
+    let then = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3 * 24 * 3600;
+    let old = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Ana"}, "wa_id": "15557654321"}],
+        "messages": [{"from": "15557654321", "id": "wamid.W1", "timestamp": then.to_string(), "type": "text", "text": {"body": "Is my order on its way?"}}]}}]}]})
+    .to_string();
+    assert_eq!(
+        hook(&t, &format!("/hooks/whatsapp/{id}"), meta_sig(&old), &old).await,
+        200
+    );
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+
+    let b = Browser::start(&driver).await;
+    b.open(&format!("{}/", t.base)).await;
+    b.fill("#sign-in input[name=email]", "admin@acme.test")
+        .await;
+    b.fill("#sign-in input[name=password]", "admin-password\u{E007}")
+        .await;
+    b.wait_for_page_text("#who", "Admin").await;
+    b.eval(&format!("location.hash = '#/c/{conv}'; return null;"))
+        .await;
+    b.wait_for_page_text("#thread", "Is my order on its way?")
+        .await;
+    b.wait_for_page_text("#verdict", "template").await;
+    // The template part opens by itself and lists what Meta approved.
+    let options = "return [...document.querySelectorAll('#template-pick option')].map(o => o.textContent).join(' | ');";
+    let listed = b.wait_for(options, "shipped_named · en_US").await;
+    assert!(
+        listed.contains("order_update · en_US") && !listed.contains("spring_sale"),
+        "{listed}"
+    );
+    b.eval("const p = document.querySelector('#template-pick'); p.value = [...p.options].find(o => o.textContent.startsWith('shipped_named')).value; return null;")
+        .await;
+    b.click_on("#template-use").await;
+    b.wait_for_page_text(
+        "#template-body",
+        "Hi {{first_name}}, order {{order_id}} has shipped.",
+    )
+    .await;
+    let placeholder = b
+        .eval("return document.querySelector('#template-params').placeholder;")
+        .await;
+    assert_eq!(placeholder, "first_name, order_id");
+    b.fill("#template-params", "Ana, 1042").await;
+    b.click_on("#reply").await;
+    b.wait_for_page_text("#thread", "Template shipped_named: Ana · 1042 · sent")
+        .await;
+    let seen = meta.wait(1).await;
+    assert_eq!(
+        seen[0].1["template"]["components"][0]["parameters"],
+        json!([{"type": "text", "parameter_name": "first_name", "text": "Ana"},
+               {"type": "text", "parameter_name": "order_id", "text": "1042"}]),
+        "{:?}",
+        seen[0]
+    );
+}
+
 impl Browser {
     async fn sign_in(&self, base: &str, email: &str, password: &str) {
         self.open(&format!("{base}/")).await;

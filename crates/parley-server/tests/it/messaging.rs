@@ -14,16 +14,17 @@ use crate::harness::{last_delivery, TestApp};
 use crate::on_both;
 
 const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_abcdefghijk";
-const META_TOKEN: &str = "EAAG-fake-access-token-0001";
-const APP_SECRET: &str = "meta-app-secret-0001";
+pub(crate) const META_TOKEN: &str = "EAAG-fake-access-token-0001";
+pub(crate) const APP_SECRET: &str = "meta-app-secret-0001";
 const LINE_SECRET: &str = "line-channel-secret-01";
 const LINE_TOKEN: &str = "line-access-token-0001";
+pub(crate) const WABA: &str = "102290129340398";
 
 /// One request the fake provider accepted: path and JSON body.
-type Seen = (String, Value);
+pub(crate) type Seen = (String, Value);
 
 #[derive(Clone, Default)]
-struct Fake {
+pub(crate) struct Fake {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -154,6 +155,9 @@ async fn lookup(uri: Uri, headers: HeaderMap) -> (StatusCode, axum::Json<Value>)
             ),
         );
     }
+    if path.ends_with("/message_templates") {
+        return templates(&uri, &headers);
+    }
     if path.ends_with("/106540352242922") {
         return (
             StatusCode::OK,
@@ -168,7 +172,46 @@ async fn lookup(uri: Uri, headers: HeaderMap) -> (StatusCode, axum::Json<Value>)
     )
 }
 
-async fn fake() -> (String, Fake) {
+/// The business account's template list, in two pages as Meta pages it (`paging.next`); the
+/// second page's link points at another host, which must not be followed.
+fn templates(uri: &Uri, headers: &HeaderMap) -> (StatusCode, axum::Json<Value>) {
+    if uri.path() != format!("/v25.0/{WABA}/message_templates") {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"error": {"message": "Unsupported get request. Object does not exist", "type": "GraphMethodException", "code": 100}}),
+            ),
+        );
+    }
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let query = uri.query().unwrap_or_default();
+    assert!(query.contains("fields="), "{query}");
+    if query.contains("after=PAGE2") {
+        return (
+            StatusCode::OK,
+            axum::Json(json!({"data": [
+                {"name": "appointment_reminder", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY", "id": "3",
+                 "components": [{"type": "BODY", "text": "Lembrete: {{1}}"}]}],
+                "paging": {"cursors": {"before": "PAGE2", "after": "PAGE3"}, "next": format!("http://203.0.113.9/v25.0/{WABA}/message_templates?after=PAGE3")}})),
+        );
+    }
+    (
+        StatusCode::OK,
+        axum::Json(json!({"data": [
+            {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY", "parameter_format": "POSITIONAL", "id": "1",
+             "components": [{"type": "HEADER", "format": "TEXT", "text": "Your order"}, {"type": "BODY", "text": "Order {{1}} arrives on {{2}}."}]},
+            {"name": "shipped_named", "language": "en_US", "status": "APPROVED", "category": "UTILITY", "parameter_format": "NAMED", "id": "2",
+             "components": [{"type": "BODY", "text": "Hi {{first_name}}, order {{order_id}} has shipped."}]},
+            {"name": "spring_sale", "language": "en_US", "status": "REJECTED", "category": "MARKETING", "id": "4",
+             "components": [{"type": "BODY", "text": "Sale!"}]}],
+            "paging": {"cursors": {"before": "PAGE1", "after": "PAGE2"}, "next": format!("http://{host}/v25.0/{WABA}/message_templates?fields=name,language,status&status=APPROVED&limit=100&after=PAGE2")}})),
+    )
+}
+
+pub(crate) async fn fake() -> (String, Fake) {
     let f = Fake::default();
     let app = axum::Router::new()
         .fallback(axum::routing::post(provider).get(lookup))
@@ -180,7 +223,7 @@ async fn fake() -> (String, Fake) {
 }
 
 impl Fake {
-    async fn wait(&self, n: usize) -> Vec<Seen> {
+    pub(crate) async fn wait(&self, n: usize) -> Vec<Seen> {
         for _ in 0..100 {
             let seen = self.seen.lock().unwrap().clone();
             if seen.len() >= n {
@@ -192,7 +235,7 @@ impl Fake {
     }
 }
 
-async fn hook(t: &TestApp, path: &str, header: (&str, String), body: &str) -> u16 {
+pub(crate) async fn hook(t: &TestApp, path: &str, header: (&str, String), body: &str) -> u16 {
     t.http
         .post(t.url(path))
         .header("content-type", "application/json")
@@ -229,7 +272,7 @@ async fn reply(t: &TestApp, conv: &str, body: &str) -> (u16, Value) {
     .await
 }
 
-fn meta_sig(body: &str) -> (&'static str, String) {
+pub(crate) fn meta_sig(body: &str) -> (&'static str, String) {
     // Same scheme as X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>.
     (
         "x-hub-signature-256",
@@ -902,6 +945,176 @@ on_both!(
         assert_eq!(
             seen[1].1,
             json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN9", "typing_indicator": { "type": "text" } })
+        );
+    }
+);
+
+on_both!(
+    whatsapp_templates_are_listed_from_the_business_account,
+    |t: TestApp| async move {
+        let (base, fake) = fake().await;
+        let (s, wa) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+            .await;
+        assert_eq!(s, 201, "{wa}");
+        let id = wa["id"].as_str().unwrap().to_string();
+        let list = format!("/api/v1/inboxes/{id}/templates");
+        // Without the business account's id there is nothing to ask.
+        let (s, v) = t.get(&list, &t.admin_token).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("templates_unavailable")),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Business Account ID"),
+            "{v}"
+        );
+        for bad in ["not-digits", "12 34"] {
+            let (s, v) = t
+                .patch(
+                    &format!("/api/v1/inboxes/{id}"),
+                    &t.admin_token,
+                    json!({ "waba_id": bad }),
+                )
+                .await;
+            assert_eq!(
+                (s, v["error"]["field"].as_str()),
+                (422, Some("waba_id")),
+                "{v}"
+            );
+        }
+        let (s, v) = t
+            .patch(
+                &format!("/api/v1/inboxes/{id}"),
+                &t.admin_token,
+                json!({ "waba_id": WABA }),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["settings"]["waba_id"], WABA);
+
+        // Approved ones only, from both pages, by name; the link to another host is not followed.
+        let (s, v) = t.get(&list, &t.admin_token).await;
+        assert_eq!(s, 200, "{v}");
+        let names: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["appointment_reminder", "order_update", "shipped_named"],
+            "{v}"
+        );
+        assert_eq!(v["items"][1]["body"], "Order {{1}} arrives on {{2}}.");
+        assert_eq!(v["items"][1]["params"], json!(["1", "2"]));
+        assert_eq!(
+            (
+                v["items"][1]["named"].as_bool(),
+                v["items"][2]["named"].as_bool()
+            ),
+            (Some(false), Some(true))
+        );
+        assert_eq!(v["items"][2]["params"], json!(["first_name", "order_id"]));
+
+        // An agent of the inbox may list them; another inbox kind has none; a wrong token is told.
+        let (_, agent) = t.user("ann@acme.test", "agent").await;
+        let (s, _) = t.get(&list, &agent).await;
+        assert_eq!(
+            s, 404,
+            "an agent who does not work the inbox does not see it"
+        );
+        let (s, api) = t
+            .post(
+                "/api/v1/inboxes",
+                &t.admin_token,
+                json!({ "name": "Own", "kind": "api" }),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (s, v) = t
+            .get(
+                &format!("/api/v1/inboxes/{}/templates", api["id"].as_str().unwrap()),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("templates_unavailable")),
+            "{v}"
+        );
+        let (s, _) = t
+            .patch(
+                &format!("/api/v1/inboxes/{id}"),
+                &t.admin_token,
+                json!({ "access_token": "EAAG-wrong-token-0000" }),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, v) = t.get(&list, &t.admin_token).await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Invalid OAuth access token"),
+            "{v}"
+        );
+        let (s, _) = t
+            .patch(
+                &format!("/api/v1/inboxes/{id}"),
+                &t.admin_token,
+                json!({ "access_token": META_TOKEN }),
+            )
+            .await;
+        assert_eq!(s, 200);
+
+        // A named template goes with each parameter's name.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let old = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": "15557654321"}],
+            "messages": [{"from": "15557654321", "id": "wamid.T1", "timestamp": (now - 3 * 24 * 3600).to_string(), "type": "text", "text": {"body": "Hi"}}]}}]}]})
+        .to_string();
+        assert_eq!(
+            hook(&t, &format!("/hooks/whatsapp/{id}"), meta_sig(&old), &old).await,
+            200
+        );
+        let conv = conversations(&t).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let send = format!("/api/v1/conversations/{conv}/messages");
+        for bad in [
+            json!({ "template": { "name": "shipped_named", "language": "en_US", "params": ["Ana", "1042"], "names": ["first_name"] } }),
+            json!({ "template": { "name": "shipped_named", "language": "en_US", "params": ["Ana"], "names": ["First Name"] } }),
+        ] {
+            let (s, v) = t.post(&send, &t.admin_token, bad).await;
+            assert_eq!(
+                (s, v["error"]["field"].as_str()),
+                (422, Some("template")),
+                "{v}"
+            );
+        }
+        let (s, v) = t
+            .post(&send, &t.admin_token, json!({ "template": { "name": "shipped_named", "language": "en_US", "params": ["Ana", "1042"], "names": ["first_name", "order_id"] } }))
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let seen = fake.wait(1).await;
+        assert_eq!(
+            seen[0].1["template"]["components"][0]["parameters"],
+            json!([{"type": "text", "parameter_name": "first_name", "text": "Ana"},
+                   {"type": "text", "parameter_name": "order_id", "text": "1042"}]),
+            "{:?}",
+            seen[0]
         );
     }
 );

@@ -47,6 +47,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/api/v1/inboxes/{id}/attachments", [401, 404, 404, 404, 404]),
     ("get", "/api/v1/inboxes/{id}/attachments/{attachment}", [401, 404, 404, 404, 404]),
     ("get", "/media/{inbox_id}/{attachment}", [404, 404, 404, 404, 404]),
+    ("get", "/api/v1/inboxes/{id}/templates", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/inboxes/{id}/test", [401, 403, 403, 404, 404]),
     ("get", "/api/v1/inboxes/{id}/members", [401, 404, 404, 404, 404]),
     ("put", "/api/v1/inboxes/{id}/members/{user_id}", [401, 403, 403, 404, 404]),

@@ -284,12 +284,22 @@ fn renders_text_media_and_templates() {
         name: "order_shipped".into(),
         language: "en_US".into(),
         params: vec!["Ana".into(), "#1001".into()],
+        names: vec![],
     };
     assert_eq!(
         whatsapp_template("15551234567", &t),
         json!({"messaging_product":"whatsapp","recipient_type":"individual","type":"template","to":"15551234567",
                "template":{"name":"order_shipped","language":{"code":"en_US"},"components":[
                  {"type":"BODY","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"#1001"}]}]}})
+    );
+    let named = Template {
+        names: vec!["first_name".into(), "order_id".into()],
+        ..t
+    };
+    assert_eq!(
+        whatsapp_template("15551234567", &named)["template"]["components"][0]["parameters"],
+        json!([{"type":"text","parameter_name":"first_name","text":"Ana"},
+               {"type":"text","parameter_name":"order_id","text":"#1001"}])
     );
     assert_eq!(
         mark_read_body("wamid.ABC"),
