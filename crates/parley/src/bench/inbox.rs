@@ -1,6 +1,7 @@
 //! `parley bench inbox`: the agent app's first screen on a busy workspace. The store's time for
 //! the first page of the open conversations (each sort) and for the views' counts, with
-//! thousands of open conversations.
+//! thousands of open conversations, with the SLA clock of each row; and the contact lists the
+//! customer panel reads and changes.
 
 use std::time::Instant;
 
@@ -22,6 +23,9 @@ pub struct InboxArgs {
     /// Timed reads of each kind (the median is reported)
     #[arg(long, default_value_t = 9)]
     runs: usize,
+    /// Contacts put on one list, one at a time as agents do
+    #[arg(long, default_value_t = 2_000)]
+    list_members: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -99,6 +103,23 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let scope = store.principal(ws.id, user.id).await?.scope();
+    // SLA policies as a large workspace might keep them; the last one matches every row.
+    let mut policies: Vec<parley_core::sla::SlaPolicy> = (0..19)
+        .map(|i| parley_core::sla::SlaPolicy {
+            name: format!("Team {i}"),
+            inbox_id: Some(parley_core::InboxId(uuid::Uuid::from_u128(i))),
+            priority: None,
+            first_response_minutes: Some(30),
+            next_response_minutes: Some(60),
+        })
+        .collect();
+    policies.push(parley_core::sla::SlaPolicy {
+        name: "Everyone".into(),
+        inbox_id: None,
+        priority: None,
+        first_response_minutes: Some(60),
+        next_response_minutes: None,
+    });
     // The agent has looked at every other conversation near the top of each sort.
     for sort in [Sort::Waiting, Sort::Activity, Sort::Priority] {
         let q = ConversationQuery {
@@ -132,14 +153,31 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
             let page = store.list_conversations(&scope, &q).await?;
             let ids: Vec<_> = page.items.iter().map(|c| c.id).collect();
             let seen = store.seen_at(&scope, &ids).await?;
+            let clocks = page
+                .items
+                .iter()
+                .filter_map(|c| {
+                    parley_core::sla::due(
+                        &policies,
+                        c.inbox_id,
+                        c.priority,
+                        c.status,
+                        c.waiting_since,
+                        c.first_reply_at,
+                        t0,
+                    )
+                })
+                .count();
             ms.push(timed.elapsed().as_secs_f64() * 1e3);
             anyhow::ensure!(
-                page.items.len() == 50.min(args.conversations) && seen.len() <= ids.len(),
+                page.items.len() == 50.min(args.conversations)
+                    && seen.len() <= ids.len()
+                    && clocks == page.items.len(),
                 "a short page"
             );
         }
         println!(
-            "first page of 50 with the agent's seen marks, sorted {sort:?}: median {:.2} ms",
+            "first page of 50 with the agent's seen marks and SLA clocks, sorted {sort:?}: median {:.2} ms",
             median(ms)
         );
     }
@@ -151,5 +189,72 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         anyhow::ensure!(c.unassigned as usize == args.conversations, "counts {c:?}");
     }
     println!("the views' counts: median {:.2} ms", median(ms));
+
+    // Contact lists: agents put contacts on a list one at a time from the panel.
+    let list = store.create_list(ws.id, "Newsletter", t0).await?;
+    let q = ConversationQuery {
+        statuses: vec![parley_core::conversation::Status::Open],
+        limit: 100,
+        ..ConversationQuery::default()
+    };
+    let mut contacts = Vec::new();
+    let mut page = store.list_conversations(&scope, &q).await?;
+    loop {
+        contacts.extend(page.items.iter().map(|c| c.contact_id));
+        match page.next_cursor {
+            Some(cursor) if contacts.len() < args.list_members => {
+                let next = ConversationQuery {
+                    cursor: Some(cursor),
+                    ..q.clone()
+                };
+                page = store.list_conversations(&scope, &next).await?;
+            }
+            _ => break,
+        }
+    }
+    contacts.truncate(args.list_members);
+    let mut ms = Vec::new();
+    for (i, c) in contacts.iter().enumerate() {
+        let timed = Instant::now();
+        store
+            .set_list_member(ws.id, list.id, *c, true, Timestamp(t0.0 + i as i64))
+            .await?;
+        ms.push(timed.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "put a contact on a list (of up to {}): median {:.2} ms",
+        contacts.len(),
+        median(ms)
+    );
+    let mut ms = Vec::new();
+    for _ in 0..args.runs {
+        let timed = Instant::now();
+        let members = store.list_members(ws.id, list.id, None, 50).await?;
+        ms.push(timed.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(
+            members.items.len() == 50.min(contacts.len()),
+            "short members page"
+        );
+    }
+    println!("the list's first 50 members: median {:.2} ms", median(ms));
+    let mut ms = Vec::new();
+    for c in contacts.iter().take(args.runs) {
+        let timed = Instant::now();
+        let on = store.contact_lists(ws.id, *c).await?;
+        ms.push(timed.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(on.len() == 1, "lists of a contact {on:?}");
+    }
+    println!(
+        "the lists one contact is on (the panel): median {:.2} ms",
+        median(ms)
+    );
+    let mut ms = Vec::new();
+    for _ in 0..args.runs {
+        let timed = Instant::now();
+        let all = store.list_lists(ws.id).await?;
+        ms.push(timed.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(all[0].size as usize == contacts.len(), "list size {all:?}");
+    }
+    println!("every list with its size: median {:.2} ms", median(ms));
     Ok(())
 }
