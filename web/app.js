@@ -279,7 +279,12 @@ function entry(item, conv) {
     const verb = { grant: t("granted"), revoke: t("revoked"), request: t("requested (awaiting CONFIRM)") }[k.action] || k.action;
     return el("div", { class: "event muted" }, t("Consent: {purpose} {verb} ({source})", { purpose: t(k.purpose), verb, source: k.source + (k.channel ? ", " + k.channel : "") }), " ", at);
   }
-  if (item.type === "survey.answered") return el("div", { class: "event" }, t("Survey: {answer}", { answer: JSON.stringify(d.answer || d) }), " ", at);
+  if (item.type === "survey.answered") {
+    const stars = "★".repeat(d.rating) + "☆".repeat(5 - d.rating);
+    return el("div", { class: "event survey" }, el("span", { "aria-hidden": "true" }, `${stars} `),
+      t("The customer rated this conversation {rating} out of 5", { rating: d.rating }),
+      d.comment ? el("q", {}, d.comment) : null, " ", at);
+  }
   return el("div", { hidden: true });
 }
 
@@ -781,7 +786,7 @@ function onEvent(ev) {
     }
     return;
   }
-  if (!["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated"].includes(ev.type)) return;
+  if (!["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated", "survey.answered"].includes(ev.type)) return;
   refreshList();
   refreshViews();
   const about = ev.data.conversation ? ev.data.conversation.id : ev.data.conversation_id;

@@ -233,6 +233,25 @@
       }));
   } });
 
+  // ---- The satisfaction survey sent when a conversation is resolved; answers show on its timeline.
+  screen({ key: "survey", title: t("Satisfaction survey"), roles: ["admin"], render: async (body) => {
+    const now = await api("/api/v1/survey");
+    const enabled = el("input", { type: "checkbox", name: "enabled", checked: now.enabled });
+    const message = el("textarea", { name: "message", rows: "3" }, now.message);
+    const out = el("p", { class: "result", role: "status" });
+    const f = el("form", { id: "survey", class: "stack" },
+      el("label", { class: "inline" }, enabled, t("Send a survey when an agent resolves a conversation that was answered")),
+      el("label", {}, t("Message ({link} becomes the survey's address)"), message), el("button", {}, t("Save")), out);
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await api("/api/v1/survey", { method: "PUT", body: JSON.stringify({ enabled: enabled.checked, message: message.value }) });
+        toast(t("Saved")); show("survey");
+      } catch (err) { out.className = "result error"; out.textContent = err.message; }
+    });
+    body.append(el("p", { class: "muted" }, t("The customer gets a link to rate the conversation from 1 to 5 and say why; the link works for 7 days. Their answer appears on the conversation's timeline. Channels that are closed at that moment (WhatsApp after 24 hours) and blocked contacts get none.")), f);
+  } });
+
   screen({ key: "compliance", title: t("Compliance"), roles: ["admin"], render: async (body) => {
     const { settings, texts } = await api("/api/v1/compliance/settings");
     const f = el("form", { id: "compliance", class: "stack" }, ...jsonFields(settings), el("button", {}, t("Save")), el("p", { class: "result", role: "status" }));

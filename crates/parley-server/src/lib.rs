@@ -22,6 +22,7 @@ pub mod realtime;
 pub mod redact;
 pub mod routes;
 pub mod state;
+pub mod survey;
 pub mod throttle;
 pub mod web;
 pub mod widget;

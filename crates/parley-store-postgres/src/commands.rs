@@ -2,6 +2,7 @@
 //! snoozed conversations. Each runs under the event lock, so the state it reads is the latest.
 
 use parley_core::conversation::{Change, Status};
+use parley_core::message::SenderKind;
 use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
@@ -56,12 +57,12 @@ async fn queue_reply(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     conv: &mut ConversationView,
-    actor: Option<UserId>,
+    (sender, actor): (SenderKind, Option<UserId>),
     body: String,
     at: Timestamp,
     meta: Option<serde_json::Value>,
 ) -> StoreResult<MessageView> {
-    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at, meta);
+    let msg = MessageView::agent_reply(new_id().into(), conv, sender, actor, body, at, meta);
     insert_message(tx, ws, &msg).await?;
     exec(
         tx,
@@ -76,13 +77,8 @@ async fn queue_reply(
         ],
     )
     .await?;
-    // Parley's own notices (a HELP answer) do not answer the customer.
-    let change = if actor.is_some() {
-        Change::Outbound
-    } else {
-        Change::Note
-    };
-    conv.apply(&change, at);
+    // Parley's own notices (a HELP answer) and automated messages do not answer the customer.
+    conv.apply(&plan::outbound_change(sender), at);
     conv.last_message = Some(plan::preview(&msg.body));
     Ok(msg)
 }
@@ -101,8 +97,13 @@ pub(crate) async fn act(
     let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
     match cmd {
-        Command::Reply { body, meta } => {
-            let msg = queue_reply(tx, ws, &mut conv, Some(actor), body, at, meta).await?;
+        Command::Reply { .. } | Command::Automated { .. } => {
+            let (sender, actor, body, meta) = match cmd {
+                Command::Reply { body, meta } => (SenderKind::Agent, Some(actor), body, meta),
+                Command::Automated { body, meta } => (SenderKind::Automation, None, body, meta),
+                _ => unreachable!("matched above"),
+            };
+            let msg = queue_reply(tx, ws, &mut conv, (sender, actor), body, at, meta).await?;
             save_conversation(tx, &conv, false).await?;
             let data = plan::message_created(&msg, &conv);
             let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
@@ -197,7 +198,12 @@ pub(crate) async fn start(
         Err(e) => return Err(e),
     };
     conv.identity_id = identity_id;
-    let msg = queue_reply(tx, ws, &mut conv, m.sender, m.body, at, m.meta).await?;
+    let sender = if m.sender.is_some() {
+        SenderKind::Agent
+    } else {
+        SenderKind::System
+    };
+    let msg = queue_reply(tx, ws, &mut conv, (sender, m.sender), m.body, at, m.meta).await?;
     save_conversation(tx, &conv, false).await?;
     let data = plan::message_created(&msg, &conv);
     let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
@@ -208,6 +214,30 @@ pub(crate) async fn start(
         note: None,
         events: events.clone(),
     })
+}
+
+pub(crate) async fn record_conversation_event(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    conv_id: ConversationId,
+    kind: &'static str,
+    data: serde_json::Value,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let conv = load_by_id(tx, conv_id).await?;
+    let ours = query_opt(
+        tx,
+        "SELECT 1 FROM conversation WHERE id = $1 AND workspace_id = $2",
+        &[&conv_id.as_uuid(), &ws.as_uuid()],
+    )
+    .await?;
+    if ours.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let data = plan::conversation_event(data, &conv);
+    insert_event(tx, events, NewEvent::on(ws, &conv, kind, None, at, data)).await?;
+    Ok(())
 }
 
 pub(crate) async fn wake_snoozed(

@@ -143,7 +143,7 @@ pub(crate) async fn timeline(
     load_scoped(tx, scope, conv).await?;
     let sql = format!(
         "SELECT {EVENT_COLS}, m.status, m.error, m.id FROM event e LEFT JOIN message m ON m.id = e.message_id \
-         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed') \
+         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') \
          AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
     );
     let rows = query(

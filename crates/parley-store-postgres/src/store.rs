@@ -809,6 +809,23 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn record_conversation_event(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        kind: &'static str,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    commands::record_conversation_event(tx, ws, conv, kind, data, at, ev).await
+                })
+            })
+            .await
+    }
+
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
             .write(move |tx, ev| Box::pin(commands::wake_snoozed(tx, now, ev)))

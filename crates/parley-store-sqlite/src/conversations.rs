@@ -3,7 +3,7 @@
 
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, Status};
-use parley_core::message::DeliveryStatus;
+use parley_core::message::{DeliveryStatus, SenderKind};
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, UserId, WorkspaceId,
 };
@@ -492,6 +492,7 @@ fn check_assignment(
 /// `before`) and the `message.created` event.
 struct Reply<'a> {
     before: &'a ConversationView,
+    sender: SenderKind,
     /// `None`: Parley itself.
     actor: Option<UserId>,
     body: String,
@@ -508,12 +509,13 @@ fn queue_reply(
 ) -> StoreResult<MessageView> {
     let Reply {
         before,
+        sender,
         actor,
         body,
         at,
         meta,
     } = r;
-    let msg = MessageView::agent_reply(new_id().into(), conv, actor, body, at, meta);
+    let msg = MessageView::agent_reply(new_id().into(), conv, sender, actor, body, at, meta);
     insert_message(c, ws, &msg)?;
     c.prepare_cached(
         "INSERT INTO outbox (id, workspace_id, inbox_id, message_id, state, next_attempt_at, created_at, updated_at) \
@@ -522,13 +524,8 @@ fn queue_reply(
     .map_err(sql_err)?
     .execute(params![new_id().to_string(), ws.to_string(), conv.inbox_id.to_string(), msg.id.to_string(), at.0])
     .map_err(sql_err)?;
-    // Parley's own notices (a HELP answer) do not answer the customer.
-    let change = if actor.is_some() {
-        Change::Outbound
-    } else {
-        Change::Note
-    };
-    conv.apply(&change, at);
+    // Parley's own notices (a HELP answer) and automated messages do not answer the customer.
+    conv.apply(&plan::outbound_change(sender), at);
     conv.last_message = Some(plan::preview(&msg.body));
     save_conversation(c, before, conv)?;
     let data = plan::message_created(&msg, conv);
@@ -568,7 +565,25 @@ pub(crate) fn act(
                 &mut conv,
                 Reply {
                     before: &before,
+                    sender: SenderKind::Agent,
                     actor: Some(actor),
+                    body,
+                    meta,
+                    at,
+                },
+                events,
+            )?;
+            message = Some(msg);
+        }
+        Command::Automated { body, meta } => {
+            let msg = queue_reply(
+                c,
+                ws,
+                &mut conv,
+                Reply {
+                    before: &before,
+                    sender: SenderKind::Automation,
+                    actor: None,
                     body,
                     meta,
                     at,
@@ -678,6 +693,11 @@ pub(crate) fn start(
         &mut conv,
         Reply {
             before: &before,
+            sender: if m.sender.is_some() {
+                SenderKind::Agent
+            } else {
+                SenderKind::System
+            },
             actor: m.sender,
             body: m.body,
             meta: m.meta,
@@ -808,7 +828,7 @@ pub(crate) fn timeline(
     load_scoped(c, scope, id)?;
     let sql = format!(
         "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
-         WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed') AND e.seq < ?2 \
+         WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') AND e.seq < ?2 \
          ORDER BY e.seq DESC LIMIT ?3"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
@@ -851,6 +871,35 @@ pub(crate) fn events_since(
         )
         .map_err(sql_err)?;
     rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+pub(crate) fn record_conversation_event(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: ConversationId,
+    kind: &'static str,
+    data: serde_json::Value,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let conv = load_conversation_by(
+        c,
+        "c.id = ?1 AND c.workspace_id = ?2",
+        [id.to_string(), ws.to_string()],
+    )?;
+    let data = plan::conversation_event(data, &conv);
+    insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        kind,
+        None,
+        at,
+        data,
+    )?;
+    Ok(())
 }
 
 pub(crate) fn wake_snoozed(

@@ -820,6 +820,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_conversation_event(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        kind: &'static str,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| {
+                conversations::record_conversation_event(c, ws, conv, kind, data, at, ev)
+            })
+            .await
+    }
+
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
             .write(move |c, ev| conversations::wake_snoozed(c, now, ev))

@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
             inbound_creates_contact_and_conversation_once,
             inbound_reopens_resolved_and_snoozed_with_history,
             replies_answer_waiting_and_queue_delivery,
+            automated_messages_answer_nobody_and_events_only_record,
             scopes_hide_other_inboxes_and_workspaces,
             lists_filter_sort_and_paginate,
             contacts_search_identities_and_merge,

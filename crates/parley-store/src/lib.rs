@@ -416,6 +416,16 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<TimelineEntry>>;
     /// Applies an agent's command to a conversation in one transaction.
+    /// Appends an event that changes nothing (a customer's survey answer) to a conversation's
+    /// timeline, with the conversation as it is; `NotFound` outside the workspace.
+    async fn record_conversation_event(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        kind: &'static str,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()>;
     async fn act(
         &self,
         scope: &Scope,

@@ -80,6 +80,7 @@ impl MessageView {
     pub fn agent_reply(
         id: MessageId,
         conv: &ConversationView,
+        sender: SenderKind,
         actor: Option<UserId>,
         body: String,
         at: Timestamp,
@@ -90,11 +91,7 @@ impl MessageView {
             conversation_id: conv.id,
             inbox_id: conv.inbox_id,
             direction: Direction::Outbound,
-            sender_kind: if actor.is_some() {
-                SenderKind::Agent
-            } else {
-                SenderKind::System
-            },
+            sender_kind: sender,
             sender_id: actor.map(|a| a.as_uuid()),
             body,
             external_id: None,
@@ -257,6 +254,7 @@ pub fn command_change(
     let state = conv.state();
     match cmd {
         Command::Reply { .. } => Ok(Change::Outbound),
+        Command::Automated { .. } => Ok(Change::Note),
         Command::Note { .. } => Ok(Change::Note),
         Command::SetStatus { to, snoozed_until } => {
             Ok(state.status_change(*to, *snoozed_until, now)?)
@@ -350,6 +348,31 @@ pub fn preview(body: &str) -> String {
 
 pub fn message_created(msg: &MessageView, conv: &ConversationView) -> String {
     json!({ "message": msg, "conversation": conv }).to_string()
+}
+
+/// Who an outbound message is from, and whether it answers the customer: an agent's or the bot's
+/// reply does; Parley's notices and the workspace's automated messages (a survey) do not.
+pub fn outbound_change(sender: SenderKind) -> Change {
+    if matches!(sender, SenderKind::Agent | SenderKind::Bot) {
+        Change::Outbound
+    } else {
+        Change::Note
+    }
+}
+
+/// The payload of an event that only records something on a conversation's timeline (a survey
+/// answer): its own fields and the conversation as it is.
+pub fn conversation_event(data: serde_json::Value, conv: &ConversationView) -> String {
+    let mut out = match data {
+        serde_json::Value::Object(m) => m,
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    };
+    out.insert("conversation".into(), json!(conv));
+    serde_json::Value::Object(out).to_string()
 }
 
 pub fn note_created(note: &NoteView, conv: &ConversationView) -> String {
@@ -496,6 +519,10 @@ pub fn erase_event_data(data: &str) -> String {
     if v.get("error").is_some_and(|e| !e.is_null()) {
         v["error"] = serde_json::Value::Null;
     }
+    // A survey answer keeps its rating; the customer's own words go.
+    if v.get("comment").is_some_and(|c| !c.is_null()) {
+        v["comment"] = serde_json::Value::Null;
+    }
     v.to_string()
 }
 
@@ -577,4 +604,32 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_erasure_keeps_a_survey_rating_and_drops_the_customers_words() {
+        let data = super::conversation_event(
+            serde_json::json!({ "rating": 2, "comment": "Ask for Ana Silva, +1 555 0100" }),
+            &crate::ConversationView::new_thread(
+                uuid::Uuid::nil().into(),
+                uuid::Uuid::nil().into(),
+                uuid::Uuid::nil().into(),
+                Some("Ana Silva".into()),
+                uuid::Uuid::nil().into(),
+                parley_core::Timestamp(0),
+            ),
+        );
+        let erased = super::erase_event_data(&data);
+        assert!(
+            !erased.contains("Ana") && !erased.contains("555"),
+            "{erased}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&erased).unwrap_or_default();
+        assert_eq!(
+            (v["rating"].as_i64(), v["comment"].is_null()),
+            (Some(2), true)
+        );
+    }
 }

@@ -322,11 +322,12 @@ pub struct Published {
 }
 
 /// The kinds of event shown on a conversation's timeline.
-pub const TIMELINE_KINDS: [&str; 4] = [
+pub const TIMELINE_KINDS: [&str; 5] = [
     "message.created",
     "note.created",
     "conversation.updated",
     "consent.changed",
+    "survey.answered",
 ];
 
 /// A timeline entry with the current delivery status of its message, if it has one.
@@ -397,6 +398,12 @@ pub enum Command {
     Reply {
         body: String,
         /// What the reply offers beyond its text (choices, a template), for the adapters.
+        meta: Option<serde_json::Value>,
+    },
+    /// A message the workspace sends by itself (a satisfaction survey): from `automation`, it
+    /// answers nobody and leaves the conversation as it is.
+    Automated {
+        body: String,
         meta: Option<serde_json::Value>,
     },
     Note {

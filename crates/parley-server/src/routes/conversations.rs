@@ -243,12 +243,24 @@ pub async fn timeline(
 /// Runs a command and wakes whoever needs to know.
 async fn run(app: &App, p: &Principal, id: ConversationId, cmd: Command) -> ApiResult<ActOutcome> {
     let is_reply = matches!(cmd, Command::Reply { .. });
+    let resolving = matches!(
+        cmd,
+        Command::SetStatus {
+            to: Status::Resolved,
+            ..
+        }
+    );
     let out = app
         .store
         .act(&p.scope(), id, p.user_id, cmd, app.now())
         .await?;
     if is_reply {
         app.dispatch_bell.notify_one();
+    }
+    if resolving {
+        // The satisfaction survey, when the workspace sends one, goes after the answer.
+        let (app, p, conv) = (app.clone(), p.clone(), out.conversation.clone());
+        tokio::spawn(async move { crate::survey::after_resolve(&app, &p, &conv).await });
     }
     Ok(out)
 }

@@ -217,6 +217,45 @@ pub async fn put_sla(
     Ok(Json(json!({ "policies": sla_of(&ws) })))
 }
 
+/// `GET /api/v1/survey`: whether resolving a conversation sends the customer a satisfaction
+/// survey, and its message.
+pub async fn get_survey(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let ws = app.workspace(p.workspace_id).await?;
+    Ok(Json(json!(crate::survey::SurveySettings::of(&ws.row))))
+}
+
+pub(crate) fn survey_schema() -> Value {
+    obj(
+        &[
+            ("enabled", json!({ "type": "boolean" })),
+            ("message", string()),
+        ],
+        &[],
+    )
+}
+
+/// `PUT /api/v1/survey`: turns the survey on or off and sets its message (admins).
+pub async fn put_survey(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Auth(p): Auth,
+    Json(req): Json<crate::survey::SurveySettings>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let settings = req.check()?;
+    let enabled = settings.enabled;
+    let ws = set_settings_part(
+        &app,
+        &p,
+        &headers,
+        "survey",
+        serde_json::to_value(&settings).map_err(|e| ApiError::Internal(e.into()))?,
+        |_| json!({ "enabled": enabled }),
+    )
+    .await?;
+    Ok(Json(json!(crate::survey::SurveySettings::of(&ws))))
+}
+
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.
 pub async fn encryption(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
     require_admin(&p)?;

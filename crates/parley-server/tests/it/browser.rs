@@ -495,11 +495,46 @@ async fn an_agent_answers_a_customer_in_chromium() {
     }
     assert_eq!(priority, "high");
 
-    // `e` resolves; the thread's title and button follow.
+    // `e` resolves; the thread's title and button follow. With the survey on, the customer is
+    // texted a link; their rating shows in the thread as they give it.
+    let (s, _) = t
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/survey",
+            &t.admin_token,
+            Some(json!({ "enabled": true, "message": "How did we do? {link}" })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let texted = fake.bodies().len();
     b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: 'e' })); return null;")
         .await;
     b.wait_for_page_text("#thread-title", "resolved").await;
     b.wait_for_page_text("#status-action", "Reopen").await;
+    let mut link = None;
+    for _ in 0..100 {
+        link = fake.bodies()[texted..].iter().find_map(|b| {
+            let at = b.find("/survey/")?;
+            b[at..].split_whitespace().next().map(str::to_string)
+        });
+        if link.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let link = link.expect("the survey was texted");
+    let answered = t
+        .http
+        .post(t.url(&link))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("rating=5&comment=Fast+and+friendly")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    b.wait_for_page_text("#thread", "The customer rated this conversation 5 out of 5")
+        .await;
+    b.wait_for_page_text("#thread", "Fast and friendly").await;
     b.eval("document.querySelector('#status-action').click(); return null;")
         .await;
     b.wait_for_page_text("#thread-title", "open").await;

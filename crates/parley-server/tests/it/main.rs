@@ -20,5 +20,6 @@ mod messaging;
 mod realtime;
 mod roles;
 mod settings;
+mod surveys;
 mod twilio;
 mod widget;

@@ -2324,3 +2324,81 @@ pub async fn contact_lists_hold_contacts_through_merges_and_erasure(h: Harness) 
         "the contacts stay"
     );
 }
+
+pub async fn automated_messages_answer_nobody_and_events_only_record(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(10)))
+        .await
+        .unwrap();
+    let out = s
+        .act(
+            &scope,
+            a.conversation_id,
+            w.agent,
+            Command::Automated {
+                body: "How did we do?".into(),
+                meta: Some(serde_json::json!({ "survey": true })),
+            },
+            t(20),
+        )
+        .await
+        .unwrap();
+    let msg = out.message.unwrap();
+    assert_eq!(
+        (msg.sender_kind, msg.sender_id),
+        (parley_core::message::SenderKind::Automation, None)
+    );
+    assert_eq!(msg.status, DeliveryStatus::Queued);
+    // It goes out, but the customer still waits for an answer from someone.
+    assert_eq!(out.conversation.waiting_since, Some(t(10)));
+    assert_eq!(out.conversation.first_reply_at, None);
+    let jobs = s.claim_outbox(t(21), 10, 30_000).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].message.id, msg.id);
+
+    s.record_conversation_event(
+        w.ws,
+        a.conversation_id,
+        "survey.answered",
+        serde_json::json!({ "rating": 5, "comment": "Quick!" }),
+        t(30),
+    )
+    .await
+    .unwrap();
+    let tl = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap();
+    let last = tl.last().unwrap();
+    assert_eq!(last.event.kind, "survey.answered");
+    let data: serde_json::Value = serde_json::from_str(&last.event.data).unwrap();
+    assert_eq!(
+        (data["rating"].as_i64(), data["comment"].as_str()),
+        (Some(5), Some("Quick!"))
+    );
+    assert_eq!(
+        data["conversation"]["id"],
+        serde_json::json!(a.conversation_id)
+    );
+    let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
+    assert_eq!(conv.waiting_since, Some(t(10)), "recording changes nothing");
+    // Another workspace's conversation is not found.
+    let (other, _) = s
+        .create_workspace("Other", "UTC", user("boss@other.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_conversation_event(
+            other.id,
+            a.conversation_id,
+            "survey.answered",
+            serde_json::json!({}),
+            t(40)
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+}
