@@ -255,7 +255,8 @@ function entry(item, conv) {
     const m = d.message;
     const status = item.delivery ? item.delivery.status : m.status;
     // Who wrote it when it was not a person: the bot, an automation, Parley itself (compliance texts).
-    const bot = ["bot", "automation", "system"].includes(m.sender_kind) ? el("span", { class: "tag" }, m.sender_kind) : null;
+    const bot = m.sender_kind === "bot" ? el("span", { class: "tag" }, t("bot · {name}", { name: assigneeOf(m.sender_id) }))
+      : ["automation", "system"].includes(m.sender_kind) ? el("span", { class: "tag" }, t(m.sender_kind)) : null;
     const choices = m.meta && m.meta.choices ? el("span", { class: "muted small" }, ` [${m.meta.choices.map((c) => c.title).join(" | ")}]`) : null;
     const via = m.meta && m.meta.template ? el("span", { class: "tag" }, `template ${m.meta.template.name}`) : null;
     return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, m.body,
@@ -508,7 +509,7 @@ async function openThread(id, force = false) {
     if (until) act(id, "snooze", { until: until.toISOString() }).catch(warn);
   } }, t("Snooze"));
   const assign = el("select", { id: "assign", "aria-label": t("Assign to") }, el("option", { value: "" }, t("Assign to…")), el("option", { value: "user:" }, t("Nobody")),
-    el("optgroup", { label: t("Agents") }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.name))),
+    el("optgroup", { label: t("Agents") }, ...users.map((u) => el("option", { value: `user:${u.id}` }, u.bot ? t("{name} (bot)", { name: u.name }) : u.name))),
     el("optgroup", { label: t("Teams") }, ...teams.map((t) => el("option", { value: `team:${t.id}` }, t.name))));
   const assignGo = el("button", { type: "button", id: "assign-go", class: "secondary", onclick: () => {
     if (!assign.value) return;

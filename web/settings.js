@@ -149,7 +149,7 @@
 
   // ---- Agents: roles, and who works which inbox is on Inboxes.
   screen({ key: "agents", title: t("Agents and roles"), roles: ["admin"], render: async (body) => {
-    const list = (await api("/api/v1/users")).items;
+    const list = (await api("/api/v1/users")).items.filter((u) => !u.bot);
     const roles = [["agent", t("Agent")], ["supervisor", t("Supervisor")], ["admin", t("Admin")]];
     body.append(
       table(["Name", "Email", "Role", ""], list.map((u) => [u.name, u.email,
@@ -161,6 +161,32 @@
         await api("/api/v1/users", { method: "POST", body: JSON.stringify(v) });
         await window.Parley.reload(); show("agents"); toast(t("{name} can sign in now", { name: v.name }));
       }));
+  } });
+
+  // ---- Bots: they answer through an API token in their inboxes and hand off to people.
+  screen({ key: "bots", title: t("Bots"), roles: ["admin"], render: async (body) => {
+    const bots = (await api("/api/v1/bots")).items;
+    const inboxes = window.Parley.inboxes;
+    const boxes = inboxes.map((i) => el("label", { class: "inline" }, el("input", { type: "checkbox", name: "inbox", value: i.id }), i.name));
+    const name = el("input", { name: "name", required: true, placeholder: t("Order status bot"), autocomplete: "off" });
+    const out = el("div", { class: "result", role: "status" });
+    const f = el("form", { id: "new-bot", class: "stack" }, el("label", {}, t("Name"), name),
+      el("fieldset", {}, el("legend", {}, t("Inboxes it answers in")), ...boxes), el("button", {}, t("Add bot")), out);
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      out.className = "result"; out.replaceChildren();
+      try {
+        const made = await api("/api/v1/bots", { method: "POST", body: JSON.stringify({ name: name.value.trim(), inbox_ids: boxes.map((b) => b.querySelector("input")).filter((x) => x.checked).map((x) => x.value) }) });
+        await window.Parley.reload();
+        out.replaceChildren(el("p", {}, t("{name} is ready. Its API token, shown only now:", { name: made.bot.name })), copyable("bot-token", made.token));
+        name.value = "";
+      } catch (err) { out.className = "result error"; out.textContent = err.message; }
+    });
+    body.append(
+      el("p", { class: "muted" }, t("A bot reads conversations and answers through the API with its token (the realtime socket tells it what arrives). Its replies show as the bot's; when it cannot help it hands the conversation to people with POST /api/v1/conversations/{id}/handoff and a note.")),
+      table(["Bot", ""], bots.map((b) => [b.name,
+        el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(t("Remove {name}? Its token stops working.", { name: b.name }))) { try { await api(`/api/v1/users/${b.id}`, { method: "DELETE" }); await window.Parley.reload(); show("bots"); } catch (err) { toast(err.message, "warning"); } } } }, t("Remove"))])),
+      el("h3", {}, t("Add a bot")), f);
   } });
 
   screen({ key: "teams", title: t("Teams"), roles: ["admin"], render: async (body) => {

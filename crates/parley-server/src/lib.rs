@@ -152,6 +152,7 @@ pub async fn first_start(
                 name,
                 password_hash: hash,
                 role: Role::Admin,
+                bot: false,
             };
             app.store
                 .create_workspace("My workspace", "UTC", admin, app.now())

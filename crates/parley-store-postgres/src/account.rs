@@ -96,13 +96,20 @@ pub(crate) async fn create_user(
     let id: UserId = new_id().into();
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, email, name, password_hash, created_at, bot) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .await
         .map_err(pg_err)?;
     tx.execute(
         &stmt,
-        &[&id.as_uuid(), &u.email, &u.name, &u.password_hash, &at.0],
+        &[
+            &id.as_uuid(),
+            &u.email,
+            &u.name,
+            &u.password_hash,
+            &at.0,
+            &u.bot,
+        ],
     )
     .await
     .map_err(|e| {
@@ -123,6 +130,7 @@ pub(crate) async fn create_user(
         email: u.email,
         name: u.name,
         role: u.role,
+        bot: u.bot,
         created_at: at,
     })
 }
@@ -257,6 +265,7 @@ pub(crate) async fn principal(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> Store
         role: u.role,
         email: u.email,
         name: u.name,
+        bot: u.bot,
         inboxes: member_inboxes(tx, id.as_uuid()).await?,
     })
 }

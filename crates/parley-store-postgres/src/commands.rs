@@ -97,9 +97,10 @@ pub(crate) async fn act(
     let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
     match cmd {
-        Command::Reply { .. } | Command::Automated { .. } => {
+        Command::Reply { .. } | Command::BotReply { .. } | Command::Automated { .. } => {
             let (sender, actor, body, meta) = match cmd {
                 Command::Reply { body, meta } => (SenderKind::Agent, Some(actor), body, meta),
+                Command::BotReply { body, meta } => (SenderKind::Bot, Some(actor), body, meta),
                 Command::Automated { body, meta } => (SenderKind::Automation, None, body, meta),
                 _ => unreachable!("matched above"),
             };

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_seen.sql")),
     (13, include_str!("../migrations/0013_lists.sql")),
     (14, include_str!("../migrations/0014_first_reply.sql")),
+    (15, include_str!("../migrations/0015_bots.sql")),
 ];
 
 /// How many migrations this build knows.

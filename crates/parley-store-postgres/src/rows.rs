@@ -59,7 +59,7 @@ pub(crate) fn role(r: &Row, i: usize) -> StoreResult<Role> {
     parsed(r, i, Role::parse, "role")
 }
 
-pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, m.role, u.created_at";
+pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, m.role, u.created_at, u.bot";
 
 pub(crate) fn user(r: &Row) -> StoreResult<UserView> {
     Ok(UserView {
@@ -68,6 +68,7 @@ pub(crate) fn user(r: &Row) -> StoreResult<UserView> {
         name: get(r, 2)?,
         role: role(r, 3)?,
         created_at: ts(r, 4)?,
+        bot: get(r, 5)?,
     })
 }
 

@@ -84,8 +84,8 @@ pub(crate) fn create_user(
 ) -> StoreResult<UserView> {
     let id: UserId = new_id().into();
     c.execute(
-        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.to_string(), u.email, u.name, u.password_hash, at.0],
+        "INSERT INTO users (id, email, name, password_hash, created_at, bot) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id.to_string(), u.email, u.name, u.password_hash, at.0, u.bot],
     )
     .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("a user with this email exists".into()) } else { sql_err(e) })?;
     c.execute(
@@ -98,6 +98,7 @@ pub(crate) fn create_user(
         email: u.email,
         name: u.name,
         role: u.role,
+        bot: u.bot,
         created_at: at,
     })
 }
@@ -209,6 +210,7 @@ pub(crate) fn principal(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreRes
         role: u.role,
         email: u.email,
         name: u.name,
+        bot: u.bot,
         inboxes: member_inboxes(c, &id.to_string())?,
     })
 }

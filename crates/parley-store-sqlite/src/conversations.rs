@@ -575,6 +575,23 @@ pub(crate) fn act(
             )?;
             message = Some(msg);
         }
+        Command::BotReply { body, meta } => {
+            let msg = queue_reply(
+                c,
+                ws,
+                &mut conv,
+                Reply {
+                    before: &before,
+                    sender: SenderKind::Bot,
+                    actor: Some(actor),
+                    body,
+                    meta,
+                    at,
+                },
+                events,
+            )?;
+            message = Some(msg);
+        }
         Command::Automated { body, meta } => {
             let msg = queue_reply(
                 c,

@@ -62,7 +62,7 @@ pub(crate) fn role(r: &Row, i: usize) -> rusqlite::Result<Role> {
     Role::parse(&r.get::<_, String>(i)?).ok_or_else(|| bad(i, "role"))
 }
 
-pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, m.role, u.created_at";
+pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, m.role, u.created_at, u.bot";
 
 pub(crate) fn user(r: &Row) -> rusqlite::Result<UserView> {
     Ok(UserView {
@@ -71,6 +71,7 @@ pub(crate) fn user(r: &Row) -> rusqlite::Result<UserView> {
         name: r.get(2)?,
         role: role(r, 3)?,
         created_at: ts(r, 4)?,
+        bot: r.get(5)?,
     })
 }
 

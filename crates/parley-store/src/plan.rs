@@ -254,6 +254,7 @@ pub fn command_change(
     let state = conv.state();
     match cmd {
         Command::Reply { .. } => Ok(Change::Outbound),
+        Command::BotReply { .. } => Ok(Change::Outbound),
         Command::Automated { .. } => Ok(Change::Note),
         Command::Note { .. } => Ok(Change::Note),
         Command::SetStatus { to, snoozed_until } => {

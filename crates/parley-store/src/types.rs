@@ -20,6 +20,8 @@ pub struct Principal {
     pub role: Role,
     pub email: String,
     pub name: String,
+    /// A bot user (see `NewUser::bot`).
+    pub bot: bool,
     /// The inboxes the user is a member of (admins see all inboxes regardless).
     pub inboxes: Vec<InboxId>,
 }
@@ -77,6 +79,8 @@ pub struct NewUser {
     pub name: String,
     pub password_hash: String,
     pub role: Role,
+    /// A bot: it works through an API token, never signs in, and its replies are the bot's.
+    pub bot: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -92,6 +96,7 @@ pub struct UserView {
     pub email: String,
     pub name: String,
     pub role: Role,
+    pub bot: bool,
     pub created_at: Timestamp,
 }
 
@@ -398,6 +403,11 @@ pub enum Command {
     Reply {
         body: String,
         /// What the reply offers beyond its text (choices, a template), for the adapters.
+        meta: Option<serde_json::Value>,
+    },
+    /// A bot user's reply: from `bot`, it answers the customer as an agent's does.
+    BotReply {
+        body: String,
         meta: Option<serde_json::Value>,
     },
     /// A message the workspace sends by itself (a satisfaction survey): from `automation`, it

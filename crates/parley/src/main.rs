@@ -191,6 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         name,
                         password_hash: hash,
                         role,
+                        bot: false,
                     },
                     now(),
                 )

@@ -104,6 +104,7 @@ pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> Api
         name,
         password_hash: hash,
         role: Role::Admin,
+        bot: false,
     };
     let tz = req.timezone.unwrap_or_else(|| "UTC".into());
     let (ws, user) = app
@@ -163,7 +164,8 @@ pub async fn sign_in(
         None => (None, None),
     };
     let ok = auth::verify_password(req.password, hash).await;
-    let Some(principal) = principal.clone().filter(|_| ok) else {
+    // A bot has no password and works only through its token.
+    let Some(principal) = principal.clone().filter(|p| ok && !p.bot) else {
         // Audited in the workspace of the account tried; a guess at an unknown address is
         // nobody's to see.
         if let Some(p) = &principal {
@@ -374,6 +376,7 @@ pub async fn create_user(
                 name,
                 password_hash: hash,
                 role: req.role,
+                bot: false,
             },
             app.now(),
         )

@@ -242,7 +242,7 @@ pub async fn timeline(
 
 /// Runs a command and wakes whoever needs to know.
 async fn run(app: &App, p: &Principal, id: ConversationId, cmd: Command) -> ApiResult<ActOutcome> {
-    let is_reply = matches!(cmd, Command::Reply { .. });
+    let is_reply = matches!(cmd, Command::Reply { .. } | Command::BotReply { .. });
     let resolving = matches!(
         cmd,
         Command::SetStatus {
@@ -287,9 +287,12 @@ pub async fn reply(
         crate::compliance::admit(&app, &inbox, conv.contact_id, purpose, facts, composed.body)
             .await?;
     let verdict = admitted.verdict();
-    let cmd = Command::Reply {
-        meta: admitted.meta(composed.meta),
-        body: admitted.body,
+    let (meta, body) = (admitted.meta(composed.meta), admitted.body);
+    // A bot's reply is the bot's on the timeline.
+    let cmd = if p.bot {
+        Command::BotReply { meta, body }
+    } else {
+        Command::Reply { meta, body }
     };
     let out = run(&app, &p, id, cmd).await?;
     Ok((
@@ -498,6 +501,76 @@ pub async fn assign(
         ));
     }
     assign_to(&app, &p, id, req.assignee_id, req.team_id).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRequest {
+    #[serde(default)]
+    team_id: Option<TeamId>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /api/v1/conversations/{id}/handoff`: a bot (or an agent) passes the conversation to
+/// people: its note for them, then the conversation unassigned (to the team given, if any) and
+/// open, waiting in their views.
+pub async fn handoff(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<HandoffRequest>,
+) -> ApiResult<Response> {
+    let note = req
+        .note
+        .as_deref()
+        .map(|n| parse_body("note", n))
+        .transpose()?;
+    let current = app.store.conversation(&p.scope(), id).await?;
+    if let Some(team) = req.team_id {
+        if !app
+            .store
+            .list_teams(p.workspace_id)
+            .await?
+            .iter()
+            .any(|t| t.id == team)
+        {
+            return Err(ApiError::invalid(
+                "team_id",
+                "no such team in this workspace",
+            ));
+        }
+    }
+    if let Some(body) = note {
+        run(
+            &app,
+            &p,
+            id,
+            Command::Note {
+                body,
+                mentions: Vec::new(),
+            },
+        )
+        .await?;
+    }
+    if current.assignee_id.is_some() || req.team_id.is_some() {
+        let team = req.team_id.map(Some);
+        let _ = assign_to(&app, &p, id, Some(None), team).await?;
+    }
+    if matches!(current.status, Status::Pending | Status::Snoozed) {
+        run(
+            &app,
+            &p,
+            id,
+            Command::SetStatus {
+                to: Status::Open,
+                snoozed_until: None,
+            },
+        )
+        .await?;
+    }
+    let conv = app.store.conversation(&p.scope(), id).await?;
+    Ok(Json(conv).into_response())
 }
 
 pub async fn unassign(

@@ -2,6 +2,7 @@
 //! summary. The router and the OpenAPI document are both built from it, so they cannot disagree.
 
 pub mod account;
+pub mod bots;
 pub mod compliance;
 pub mod contacts;
 pub mod conversations;
@@ -108,6 +109,8 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)"),
         route!(get "/api/v1/replies" => workspace::list_replies, "settings", Member, "Saved replies: the texts agents insert by typing `/shortcut`"),
         route!(put "/api/v1/replies" => workspace::put_replies, "settings", Admin, "Replace the saved replies", body = workspace::replies_schema()),
+        route!(get "/api/v1/bots" => bots::list_bots, "bots", Admin, "The workspace's bots"),
+        route!(post "/api/v1/bots" => bots::create_bot, "bots", Admin, "Add a bot working the inboxes named; answers its API token once (a bot never signs in; remove it as a user)", body = bots::create_bot_schema()),
         route!(get "/api/v1/survey" => workspace::get_survey, "settings", Member, "The satisfaction survey: whether resolving a conversation sends the customer a link to rate it, and the message (`{link}` is the link)"),
         route!(put "/api/v1/survey" => workspace::put_survey, "settings", Admin, "Turn the satisfaction survey on or off and set its message", body = workspace::survey_schema()),
         route!(get "/survey/{inbox_id}/{conversation_id}" => crate::survey::page, "surveys", Public, "The page a customer rates a conversation on (`?at=&sig=` from the link they were sent)"),
@@ -185,6 +188,7 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template", body = obj(&[], &[("body", string()), ("choices", serde_json::json!({ "type": "array", "maxItems": 10, "items": obj(&[("id", string()), ("title", string())], &[]) })), ("template", obj(&[("name", string()), ("language", string())], &[("params", serde_json::json!({ "type": "array", "items": { "type": "string" } })), ("names", serde_json::json!({ "type": "array", "items": { "type": "string" } }))]))])),
         route!(post "/api/v1/conversations/{id}/notes" => c::note, "conversations", Member, "Add an internal note; @mentions notify agents", body = obj(&[("body", string())], &[("mentions", serde_json::json!({"type":"array","items":uuid()}))])),
         route!(post "/api/v1/conversations/{id}/assign" => c::assign, "conversations", Member, "Assign to an agent and/or team (agents may assign only themselves)", body = obj(&[], &[("assignee_id", nullable(uuid())), ("team_id", nullable(uuid()))])),
+        route!(post "/api/v1/conversations/{id}/handoff" => c::handoff, "conversations", Member, "Hand the conversation to people (what a bot does when it cannot help): an optional note for them, then unassigned (to `team_id` if given) and open", body = obj(&[], &[("team_id", uuid()), ("note", string())])),
         route!(post "/api/v1/conversations/{id}/unassign" => c::unassign, "conversations", Member, "Remove the assigned agent"),
         route!(post "/api/v1/conversations/{id}/resolve" => c::resolve, "conversations", Member, "Resolve"),
         route!(post "/api/v1/conversations/{id}/reopen" => c::reopen, "conversations", Member, "Reopen"),

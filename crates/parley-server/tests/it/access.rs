@@ -204,6 +204,7 @@ on_both!(other_workspaces_are_invisible, |t: TestApp| async move {
         name: "Boss".into(),
         password_hash: hash,
         role: parley_core::role::Role::Admin,
+        bot: false,
     };
     let (ws, user) = t
         .app

@@ -539,6 +539,35 @@ async fn an_agent_answers_a_customer_in_chromium() {
         .await;
     b.wait_for_page_text("#thread-title", "open").await;
 
+    // A bot added in settings answers through its token; the thread shows the reply as the bot's.
+    b.open(&format!("{}/#/settings/bots", t.base)).await;
+    b.wait_for_page_text("#settings-title", "Bots").await;
+    b.fill("#new-bot input[name=name]", "Answer bot").await;
+    b.eval(&format!(
+        "document.querySelector('#new-bot input[name=inbox][value=\"{inbox}\"]').checked = true; return null;"
+    ))
+    .await;
+    b.click_on("#new-bot button").await;
+    let token = b
+        .wait_for(
+            "const e = document.querySelector('#bot-token'); return e ? e.value : '';",
+            "pat_",
+        )
+        .await;
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &token,
+            json!({ "body": "Your parcel is with the courier." }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    b.eval(&format!("location.hash = '#/c/{conv}'; return null;"))
+        .await;
+    b.wait_for_page_text("#thread", "bot · Answer bot").await;
+    b.wait_for_page_text("#thread", "Your parcel is with the courier.")
+        .await;
+
     // `?` lists the shortcuts.
     b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: '?' })); return null;")
         .await;

@@ -66,6 +66,7 @@ impl TestApp {
             name: "Admin".into(),
             password_hash: hash,
             role: Role::Admin,
+            bot: false,
         };
         let (ws, user) = self
             .app

@@ -48,6 +48,7 @@ async fn world(s: &PostgresStore) -> (WorkspaceId, InboxId, Scope) {
         name: "admin".into(),
         password_hash: "x".into(),
         role: Role::Admin,
+        bot: false,
     };
     let (ws, user) = s
         .create_workspace("Acme", "UTC", admin, Timestamp(0))

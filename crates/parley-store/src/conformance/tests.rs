@@ -30,6 +30,7 @@ fn user(email: &str, role: Role) -> NewUser {
         name: email.split('@').next().unwrap_or(email).into(),
         password_hash: "x".into(),
         role,
+        bot: false,
     }
 }
 

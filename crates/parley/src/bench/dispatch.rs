@@ -139,6 +139,7 @@ async fn fresh_app(
         name: "Bench".into(),
         password_hash: "-".into(),
         role: Role::Admin,
+        bot: false,
     };
     let (ws, _) = app
         .store

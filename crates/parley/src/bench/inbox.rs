@@ -55,6 +55,7 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         name: "Bench".into(),
         password_hash: "-".into(),
         role: Role::Admin,
+        bot: false,
     };
     let (ws, user) = store.create_workspace("Bench", "UTC", admin, t0).await?;
     let inbox = store

@@ -62,6 +62,7 @@ pub async fn privacy(args: PrivacyArgs) -> anyhow::Result<()> {
         name: "Bench".into(),
         password_hash: "-".into(),
         role: Role::Admin,
+        bot: false,
     };
     let (ws, _) = store.create_workspace("Bench", "UTC", admin, t0).await?;
     let inbox = store
