@@ -240,7 +240,7 @@
     const up = (i) => [...policies.slice(0, i - 1), policies[i], policies[i - 1], ...policies.slice(i + 1)];
     const PRIORITIES = ["urgent", "high", "normal", "low"];
     body.append(
-      el("p", { class: "muted" }, t("The first policy that matches a conversation's inbox and priority sets how soon its waiting customer must be answered: the first response, then each next one. The inbox shows the time left on each row; pending and snoozed conversations are paused.")),
+      el("p", { class: "muted" }, t("The first policy that matches a conversation's inbox and priority sets how soon its waiting customer must be answered: the first response, then each next one. The inbox shows the time left on each row; pending and snoozed conversations show no clock. A customer writing again to a resolved conversation is owed a next response.")),
       table(["Policy", "Applies to", "First response", "Next response", ""], policies.map((p, i) => [p.name, covers(p),
         minutes(p.first_response_minutes), minutes(p.next_response_minutes),
         el("span", { class: "actions" },

@@ -108,7 +108,7 @@ pub struct Due {
 
 /// What a conversation's SLA clock reads at `now`: the first matching policy's target counted from
 /// when the customer started waiting. Only open conversations whose customer waits are on the clock;
-/// pending and snoozed ones are paused, as the agent is waiting on someone else.
+/// pending and snoozed ones show none, as the agent is waiting on someone else.
 #[allow(clippy::too_many_arguments)]
 pub fn due(
     policies: &[SlaPolicy],

@@ -198,6 +198,18 @@ pub async fn window(
     inbox: &InboxRow,
     conversation: ConversationId,
 ) -> Result<Option<meta::WindowVerdict>, ApiError> {
+    window_for(app, scope, inbox, conversation, true).await
+}
+
+/// The window for a reply written by a person (`human`) or not (a bot, an automation): only a
+/// person's reply may use Meta's HUMAN_AGENT tag past 24 hours.
+async fn window_for(
+    app: &App,
+    scope: &Scope,
+    inbox: &InboxRow,
+    conversation: ConversationId,
+    human: bool,
+) -> Result<Option<meta::WindowVerdict>, ApiError> {
     let Some(channel) = meta_channel(&inbox.kind) else {
         return Ok(None);
     };
@@ -206,7 +218,7 @@ pub async fn window(
         channel,
         last.map(|t| t.0),
         app.now().0,
-        true,
+        human,
     )))
 }
 
@@ -217,8 +229,9 @@ pub async fn check_reply(
     inbox: &InboxRow,
     conversation: ConversationId,
     template: bool,
+    human: bool,
 ) -> Result<(), ApiError> {
-    match window(app, scope, inbox, conversation).await? {
+    match window_for(app, scope, inbox, conversation, human).await? {
         Some(meta::WindowVerdict::TemplateOnly { .. }) if template => Ok(()),
         Some(
             meta::WindowVerdict::TemplateOnly { reason } | meta::WindowVerdict::Closed { reason },

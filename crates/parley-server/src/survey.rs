@@ -101,7 +101,7 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()
     if contact.erased_at.is_some() || contact.blocked_at.is_some() {
         return Ok(());
     }
-    crate::channels::check_reply(app, &scope, &inbox, conv.id, false).await?;
+    crate::channels::check_reply(app, &scope, &inbox, conv.id, false, false).await?;
     let now = app.now();
     let body = settings
         .message
@@ -183,7 +183,7 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"../../static/style.css\"></head>\
          <body><main class=\"survey\"><h1>{title}</h1>{body}</main></body></html>"
     );
     (
@@ -212,10 +212,6 @@ pub async fn page(
 ) -> Response {
     match answerable(&app, &inbox, &conv, query.as_deref()).await {
         Ok((row, _, _)) => {
-            let action = format!(
-                "/survey/{inbox}/{conv}?{}",
-                escape(query.as_deref().unwrap_or_default())
-            );
             let choices: String = [
                 (5, "Very good"),
                 (4, "Good"),
@@ -234,7 +230,9 @@ pub async fn page(
                 StatusCode::OK,
                 &format!("How did {} do?", escape(&row.name)),
                 &format!(
-                    "<form method=\"post\" action=\"{action}\" class=\"stack\"><fieldset><legend>Your rating</legend>{choices}</fieldset>\
+                    // An empty action posts back to this very address, signature and all, wherever
+                    // Parley is mounted.
+                    "<form method=\"post\" action=\"\" class=\"stack\"><fieldset><legend>Your rating</legend>{choices}</fieldset>\
                      <label>Anything to add? (optional)<textarea name=\"comment\" rows=\"4\" maxlength=\"{MAX_COMMENT_CHARS}\"></textarea></label>\
                      <button>Send</button></form>"
                 ),
@@ -254,7 +252,7 @@ pub async fn page(
 }
 
 /// `POST /survey/{inbox_id}/{conversation_id}?at=&sig=` (a form: `rating` 1–5, `comment`): records
-/// the answer on the conversation's timeline. Answering again records again; the latest counts.
+/// the answer on the conversation's timeline. A link takes one answer.
 pub async fn answer(
     State(app): State<App>,
     Path((inbox, conv)): Path<(String, String)>,
@@ -280,6 +278,23 @@ pub async fn answer(
         return Err(ApiError::invalid(
             "comment",
             format!("a comment is at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    let scope = Scope::system(row.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let sent = Timestamp(sent_at);
+    let answered = app
+        .store
+        .timeline(&scope, c.id, None, 200)
+        .await?
+        .into_iter()
+        .filter(|e| e.event.kind == "survey.answered")
+        .any(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.event.data)
+                .is_ok_and(|d| d["survey_sent_at"] == json!(sent))
+        });
+    if answered {
+        return Err(ApiError::Conflict(
+            "this survey has been answered already; thank you".into(),
         ));
     }
     let data = json!({

@@ -280,7 +280,7 @@ pub async fn reply(
     let composed = crate::compose::compose(&inbox, &req, &files)?;
     // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
     // with the reason, rather than failing later in the outbox.
-    crate::channels::check_reply(&app, &scope, &inbox, id, composed.template).await?;
+    crate::channels::check_reply(&app, &scope, &inbox, id, composed.template, !p.bot).await?;
     let facts = crate::compliance::facts(&app, &scope, Some(id)).await?;
     let purpose = req.purpose.unwrap_or(Purpose::Conversational);
     let admitted =
@@ -378,7 +378,7 @@ pub async fn create_conversation(
         .into_iter()
         .next();
     if let Some(conv) = &existing {
-        crate::channels::check_reply(&app, &scope, &inbox, conv.id, false).await?;
+        crate::channels::check_reply(&app, &scope, &inbox, conv.id, false, !p.bot).await?;
     }
     let facts = crate::compliance::facts(&app, &scope, existing.map(|c| c.id)).await?;
     // Starting a conversation is the business writing first.
@@ -514,7 +514,7 @@ pub struct HandoffRequest {
 
 /// `POST /api/v1/conversations/{id}/handoff`: a bot (or an agent) passes the conversation to
 /// people: its note for them, then the conversation unassigned (to the team given, if any) and
-/// open, waiting in their views.
+/// open, waiting in their views. Everything is checked before anything is written.
 pub async fn handoff(
     State(app): State<App>,
     Auth(p): Auth,
@@ -541,6 +541,14 @@ pub async fn handoff(
             ));
         }
     }
+    // Agents (bots are agents) hand off only what is theirs or nobody's.
+    if !is_supervisor_or_admin(&p) && current.assignee_id.is_some_and(|a| a != p.user_id) {
+        return Err(ApiError::forbidden(
+            "agents may hand off only conversations assigned to them or to nobody",
+        ));
+    }
+    let team = req.team_id.or(current.team_id);
+    let reassign = current.assignee_id.is_some() || team != current.team_id;
     if let Some(body) = note {
         run(
             &app,
@@ -553,11 +561,19 @@ pub async fn handoff(
         )
         .await?;
     }
-    if current.assignee_id.is_some() || req.team_id.is_some() {
-        let team = req.team_id.map(Some);
-        let _ = assign_to(&app, &p, id, Some(None), team).await?;
+    if reassign {
+        run(
+            &app,
+            &p,
+            id,
+            Command::Assign {
+                assignee: None,
+                team,
+            },
+        )
+        .await?;
     }
-    if matches!(current.status, Status::Pending | Status::Snoozed) {
+    if current.status != Status::Open {
         run(
             &app,
             &p,

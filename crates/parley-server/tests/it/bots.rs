@@ -195,6 +195,42 @@ on_both!(
             ],
             "{tl}"
         );
+        // Handing off again changes nothing and is fine; one a person holds is not the bot's to pass.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/handoff"),
+                &token,
+                json!({ "team_id": team }),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (_, me) = t.get("/api/v1/me", &t.admin_token).await;
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/assign"),
+                &t.admin_token,
+                json!({ "assignee_id": me["id"] }),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/handoff"),
+                &token,
+                json!({ "note": "Me again" }),
+            )
+            .await;
+        assert_eq!(s, 403, "{v}");
+        let (_, after) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        assert!(
+            !after.to_string().contains("Me again"),
+            "a refused handoff wrote its note: {after}"
+        );
         // Outside its inbox it finds nothing.
         let (_, all) = t.get("/api/v1/conversations", &t.admin_token).await;
         let elsewhere = all["items"]

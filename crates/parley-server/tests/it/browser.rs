@@ -1011,9 +1011,13 @@ async fn a_team_works_the_inbox_in_chromium() {
     );
     let consent = a.wait_for_page_text("#consent", "revoked").await;
     assert!(consent.contains("conversational"), "{consent}");
-    a.eval("document.querySelector('#consent-history').open = true; return null;")
+    // The panel may be drawn again as the events arrive: open the history on each look.
+    let history = a
+        .wait_for(
+            "const d = document.querySelector('#consent-history'); if (!d) return ''; d.open = true; return d.innerText;",
+            "revoke",
+        )
         .await;
-    let history = a.wait_for_page_text("#consent-history", "revoke").await;
     assert!(history.contains("keyword"), "{history}");
     // The agent puts the customer on a list from the panel.
     a.click_on("#lists button.secondary").await;

@@ -1118,3 +1118,66 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    past_a_day_on_messenger_only_a_person_may_answer,
+    |t: TestApp| async move {
+        let (base, fake) = fake().await;
+        let (s, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Page", "kind": "messenger", "page_id": "1234567890", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let id = inbox["id"].as_str().unwrap();
+        let then = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - 2 * 24 * 3600 * 1000;
+        let body =
+            json!({"object": "page", "entry": [{"id": "1234567890", "time": then, "messaging": [{
+            "sender": {"id": "PSID-9"}, "recipient": {"id": "1234567890"}, "timestamp": then,
+            "message": {"mid": "m_OLD", "text": "Anyone there?"}}]}]})
+            .to_string();
+        assert_eq!(
+            hook(
+                &t,
+                &format!("/hooks/messenger/{id}"),
+                meta_sig(&body),
+                &body
+            )
+            .await,
+            200
+        );
+        let conv = conversations(&t).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, made) = t
+            .post(
+                "/api/v1/bots",
+                &t.admin_token,
+                json!({ "name": "Answer bot", "inbox_ids": [id] }),
+            )
+            .await;
+        assert_eq!(s, 201, "{made}");
+        // Two days on, Meta takes a reply only from a person (HUMAN_AGENT): the bot is told now
+        // and nothing is queued.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                made["token"].as_str().unwrap(),
+                json!({ "body": "Hi from the bot" }),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("outside_window")),
+            "{v}"
+        );
+        assert_eq!(timeline_len(&t, &conv).await, 1);
+        assert_eq!(reply(&t, &conv, "Sorry for the wait!").await.0, 201);
+        let seen = fake.wait(1).await;
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].1["tag"], "HUMAN_AGENT", "{:?}", seen[0]);
+    }
+);

@@ -196,6 +196,22 @@ async fn surveys_on(backend: Backend) {
         .get(&format!("/api/v1/conversations/{answered}"), &t.admin_token)
         .await;
     assert_eq!(conv["status"], "resolved", "answering does not reopen it");
+    // A link takes one answer.
+    let (s, body) = answer(path.clone(), "rating=1").await;
+    assert_eq!(s, 409, "{body}");
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{answered}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    let answers = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "survey.answered")
+        .count();
+    assert_eq!(answers, 1, "{tl}");
 
     // A link altered or for another conversation is not a survey; an old one has closed.
     let forged = path.replace(&answered, &unanswered);
