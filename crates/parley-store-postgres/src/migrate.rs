@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_lists.sql")),
     (14, include_str!("../migrations/0014_first_reply.sql")),
     (15, include_str!("../migrations/0015_bots.sql")),
+    (16, include_str!("../migrations/0016_survey_age.sql")),
 ];
 
 /// How many migrations this build knows.

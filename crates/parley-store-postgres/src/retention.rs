@@ -110,6 +110,30 @@ pub(crate) async fn expire(
             attachments: plan::attachment_ids(meta.as_deref()),
         });
     }
+    // A survey answer's comment is the customer's own words: it goes as their messages do. Done
+    // before the copies below, with them, as an event is rewritten once per run.
+    let surveys = query(
+        tx,
+        "SELECT seq, conversation_id FROM event WHERE workspace_id = $1 AND kind = 'survey.answered' \
+         AND at < $2 AND redacted_at IS NULL LIMIT $3 FOR UPDATE SKIP LOCKED",
+        &[&ws.as_uuid(), &before.0, &i64::from(limit)],
+    )
+    .await?;
+    for r in &surveys {
+        let (seq, conv): (i64, uuid::Uuid) = (get(r, 0)?, get(r, 1)?);
+        for (seq, _, place, data) in &event_data(tx, "WHERE seq = $1", &[&seq]).await? {
+            let mut new = plan::redact_event_data(data);
+            if let Some((previews, ids)) = copies.get(&conv) {
+                new = plan::redact_copies(&new, previews, ids).unwrap_or(new);
+            }
+            exec(
+                tx,
+                "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
+                &[seq, &crypt::seal_text(tx.keys(), place, &new), &at.0],
+            )
+            .await?;
+        }
+    }
     for (conv, (previews, ids)) in copies {
         let events = event_data(
             tx,

@@ -93,6 +93,30 @@ pub(crate) fn expire(
             attachments: plan::attachment_ids(meta.as_deref()),
         });
     }
+    // A survey answer's comment is the customer's own words: it goes as their messages do. Done
+    // before the copies below, with them, as an event is rewritten once per run.
+    let surveys: Vec<(i64, String, String)> = c
+        .prepare_cached(&format!(
+            "SELECT seq, conversation_id, parley_open(data, {EVENT_PLACE}) FROM event WHERE workspace_id = ?1 \
+             AND kind = 'survey.answered' AND at < ?2 AND redacted_at IS NULL LIMIT ?3"
+        ))
+        .map_err(sql_err)?
+        .query_map(params![ws.to_string(), before.0, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)?;
+    for (seq, conv, data) in surveys {
+        let mut new = plan::redact_event_data(&data);
+        if let Some((previews, ids)) = copies.get(&conv) {
+            new = plan::redact_copies(&new, previews, ids).unwrap_or(new);
+        }
+        c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
+            .map_err(sql_err)?
+            .execute(params![seq, new, at.0])
+            .map_err(sql_err)?;
+    }
     for (conv, (previews, ids)) in copies {
         let events: Vec<(i64, String)> = c
             .prepare_cached(

@@ -292,6 +292,10 @@ pub fn redact_event_data(data: &str) -> String {
     if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
         c["last_message"] = serde_json::Value::Null;
     }
+    // A survey answer keeps its rating; the customer's own words go.
+    if v.get("comment").is_some_and(|c| !c.is_null()) {
+        v["comment"] = serde_json::Value::Null;
+    }
     v.to_string()
 }
 
@@ -519,10 +523,6 @@ pub fn erase_event_data(data: &str) -> String {
     }
     if v.get("error").is_some_and(|e| !e.is_null()) {
         v["error"] = serde_json::Value::Null;
-    }
-    // A survey answer keeps its rating; the customer's own words go.
-    if v.get("comment").is_some_and(|c| !c.is_null()) {
-        v["comment"] = serde_json::Value::Null;
     }
     v.to_string()
 }

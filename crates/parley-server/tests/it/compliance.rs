@@ -782,6 +782,39 @@ async fn retention_on(backend: crate::harness::Backend) {
     cb.wait_for(1).await;
     let download = format!("/api/v1/inboxes/{inbox}/attachments/{file}");
     assert_eq!(t.get(&download, &t.admin_token).await.0, 200);
+    // Resolved with the survey on; the customer's comment is their own words too.
+    let (s, _) = put(
+        &t,
+        "/api/v1/survey",
+        &t.admin_token,
+        json!({ "enabled": true, "message": "Rate us: {link}" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/resolve"),
+            &t.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let sent = cb.wait_for(2).await;
+    let body = &sent[1].1;
+    let at = body.find("/survey/").expect("a survey link");
+    let link: String = body[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    let r = t
+        .http
+        .post(t.url(&link))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("rating=3&comment=call+me+on+555-0199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     clock.advance_ms(31 * DAY_MS);
     assert_eq!(
         t.inbound(&inbox, &secret, "c1", "m2", "still there?")
@@ -802,13 +835,13 @@ async fn retention_on(backend: crate::harness::Backend) {
     .await;
     assert_eq!(s, 200);
     let (_, r) = t.get("/api/v1/retention", &t.admin_token).await;
-    assert_eq!(r["next"]["messages"], 2, "{r}");
+    assert_eq!(r["next"]["messages"], 3, "{r}");
     let (_, agent) = t.user("ann@acme.test", "agent").await;
     assert_eq!(t.get("/api/v1/retention", &agent).await.0, 403);
 
     assert_eq!(
         parley_server::workers::run_retention(&t.app).await.unwrap(),
-        2
+        3
     );
     let (_, r) = t.get("/api/v1/retention", &t.admin_token).await;
     assert_eq!(r["next"]["messages"], 0, "{r}");
@@ -825,8 +858,16 @@ async fn retention_on(backend: crate::harness::Backend) {
         .filter(|e| e["type"] == "message.created")
         .map(|e| e["data"]["message"]["body"].as_str().unwrap())
         .collect();
-    assert_eq!(bodies, ["", "", "still there?"], "{tl}");
+    assert_eq!(bodies, ["", "", "", "still there?"], "{tl}");
     assert!(!tl.to_string().contains("4242"), "{tl}");
+    assert!(!tl.to_string().contains("555-0199"), "{tl}");
+    let survey = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "survey.answered")
+        .unwrap();
+    assert_eq!(survey["data"]["rating"], 3, "the rating stays: {survey}");
     assert_eq!(
         t.get(&download, &t.admin_token).await.0,
         404,
