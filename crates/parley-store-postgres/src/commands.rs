@@ -98,11 +98,8 @@ pub(crate) async fn act(
     let (mut message, mut note) = (None, None);
     match cmd {
         Command::Reply { .. } | Command::BotReply { .. } | Command::Automated { .. } => {
-            let (sender, actor, body, meta) = match cmd {
-                Command::Reply { body, meta } => (SenderKind::Agent, Some(actor), body, meta),
-                Command::BotReply { body, meta } => (SenderKind::Bot, Some(actor), body, meta),
-                Command::Automated { body, meta } => (SenderKind::Automation, None, body, meta),
-                _ => unreachable!("matched above"),
+            let Some((sender, actor, body, meta)) = plan::outbound_parts(cmd, actor) else {
+                unreachable!("matched above")
             };
             let msg = queue_reply(tx, ws, &mut conv, (sender, actor), body, at, meta).await?;
             save_conversation(tx, &conv, false).await?;

@@ -558,49 +558,18 @@ pub(crate) fn act(
     let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
     match cmd {
-        Command::Reply { body, meta } => {
+        Command::Reply { .. } | Command::BotReply { .. } | Command::Automated { .. } => {
+            let Some((sender, actor, body, meta)) = plan::outbound_parts(cmd, actor) else {
+                unreachable!("matched above")
+            };
             let msg = queue_reply(
                 c,
                 ws,
                 &mut conv,
                 Reply {
                     before: &before,
-                    sender: SenderKind::Agent,
-                    actor: Some(actor),
-                    body,
-                    meta,
-                    at,
-                },
-                events,
-            )?;
-            message = Some(msg);
-        }
-        Command::BotReply { body, meta } => {
-            let msg = queue_reply(
-                c,
-                ws,
-                &mut conv,
-                Reply {
-                    before: &before,
-                    sender: SenderKind::Bot,
-                    actor: Some(actor),
-                    body,
-                    meta,
-                    at,
-                },
-                events,
-            )?;
-            message = Some(msg);
-        }
-        Command::Automated { body, meta } => {
-            let msg = queue_reply(
-                c,
-                ws,
-                &mut conv,
-                Reply {
-                    before: &before,
-                    sender: SenderKind::Automation,
-                    actor: None,
+                    sender,
+                    actor,
                     body,
                     meta,
                     at,

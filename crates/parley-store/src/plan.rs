@@ -355,6 +355,27 @@ pub fn message_created(msg: &MessageView, conv: &ConversationView) -> String {
     json!({ "message": msg, "conversation": conv }).to_string()
 }
 
+/// What an outbound command writes: the sender, the user when one writes it, the text and the meta.
+/// `None` for commands that write no message.
+#[allow(clippy::type_complexity)]
+pub fn outbound_parts(
+    cmd: crate::Command,
+    actor: UserId,
+) -> Option<(
+    SenderKind,
+    Option<UserId>,
+    String,
+    Option<serde_json::Value>,
+)> {
+    use crate::Command as C;
+    match cmd {
+        C::Reply { body, meta } => Some((SenderKind::Agent, Some(actor), body, meta)),
+        C::BotReply { body, meta } => Some((SenderKind::Bot, Some(actor), body, meta)),
+        C::Automated { body, meta } => Some((SenderKind::Automation, None, body, meta)),
+        _ => None,
+    }
+}
+
 /// Who an outbound message is from, and whether it answers the customer: an agent's or the bot's
 /// reply does; Parley's notices and the workspace's automated messages (a survey) do not.
 pub fn outbound_change(sender: SenderKind) -> Change {

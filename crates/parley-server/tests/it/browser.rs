@@ -513,10 +513,9 @@ async fn an_agent_answers_a_customer_in_chromium() {
     b.wait_for_page_text("#status-action", "Reopen").await;
     let mut link = None;
     for _ in 0..100 {
-        link = fake.bodies()[texted..].iter().find_map(|b| {
-            let at = b.find("/survey/")?;
-            b[at..].split_whitespace().next().map(str::to_string)
-        });
+        link = fake.bodies()[texted..]
+            .iter()
+            .find_map(|b| crate::harness::survey_link(b));
         if link.is_some() {
             break;
         }

@@ -800,12 +800,7 @@ async fn retention_on(backend: crate::harness::Backend) {
         .await;
     assert_eq!(s, 200);
     let sent = cb.wait_for(2).await;
-    let body = &sent[1].1;
-    let at = body.find("/survey/").expect("a survey link");
-    let link: String = body[at..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"')
-        .collect();
+    let link = crate::harness::survey_link(&sent[1].1).expect("a survey link");
     let r = t
         .http
         .post(t.url(&link))

@@ -683,3 +683,14 @@ impl Clock for DaytimeClock {
         parley_core::Timestamp(SystemClock.now().0 + self.0)
     }
 }
+
+/// The path and query of the survey link in a delivered text (a callback's JSON or an SMS body).
+pub fn survey_link(text: &str) -> Option<String> {
+    let at = text.find("/survey/")?;
+    Some(
+        text[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"')
+            .collect(),
+    )
+}

@@ -5,17 +5,6 @@ use serde_json::{json, Value};
 
 use crate::harness::{Backend, Callback, TestApp};
 
-/// The path and query of the survey link in a delivered message.
-fn survey_path(body: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let text = v["text"]
-        .as_str()
-        .or(v["message"]["body"].as_str())?
-        .to_string();
-    let at = text.find("/survey/")?;
-    Some(text[at..].split_whitespace().next()?.to_string())
-}
-
 async fn surveys_on(backend: Backend) {
     let start = 1_799_773_200_000;
     let clock = parley_server::ManualClock::new(parley_core::Timestamp(start));
@@ -117,7 +106,8 @@ async fn surveys_on(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let got_all = cb.received.lock().unwrap().clone();
     assert_eq!(got_all.len(), 2, "one reply and one survey: {got_all:?}");
-    let path = survey_path(&got[1].1).unwrap_or_else(|| panic!("no survey link in {:?}", got[1]));
+    let path = crate::harness::survey_link(&got[1].1)
+        .unwrap_or_else(|| panic!("no survey link in {:?}", got[1]));
     assert!(
         path.starts_with(&format!("/survey/{inbox}/{answered}?at=")),
         "{path}"
