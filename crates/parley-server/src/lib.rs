@@ -16,6 +16,7 @@ pub mod email;
 pub mod error;
 pub mod hooks;
 pub mod keys;
+pub mod logging;
 pub mod openapi;
 pub mod pacer;
 pub mod realtime;

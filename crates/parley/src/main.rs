@@ -132,12 +132,9 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    use std::io::IsTerminal;
+    let spec = std::env::var("PARLEY_LOG").unwrap_or_else(|_| "info".into());
+    parley_server::logging::init(&spec, std::io::stdout, std::io::stdout().is_terminal());
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<parley_store::DynStore> {

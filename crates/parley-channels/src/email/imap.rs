@@ -125,7 +125,8 @@ where
             .await
             .map_err(|(e, _)| match e {
                 async_imap::error::Error::No(why) | async_imap::error::Error::Bad(why) => {
-                    format!("IMAP login refused for {}: {}", acct.username, why.trim())
+                    // The account's name stays out: this text is logged and shown to agents.
+                    format!("IMAP login refused: {}", why.trim())
                 }
                 other => format!("IMAP login failed: {other}"),
             })?;
