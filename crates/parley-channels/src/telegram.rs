@@ -385,7 +385,7 @@ pub fn classify(chat_id: &str, status: u16, body: &str) -> SendOutcome {
 /// Sends one part: each rendered call is `POST {api_base}/bot{token}/{method}` with a JSON body.
 /// The provider id is the first message's.
 pub async fn send(
-    http: &reqwest::Client,
+    http: &crate::net::Client,
     api_base: &str,
     bot_token: &str,
     chat_id: &str,

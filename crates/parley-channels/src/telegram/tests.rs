@@ -400,7 +400,7 @@ fn bot_api(seen: &fake::Seen) -> (u16, String) {
 #[tokio::test]
 async fn sends_to_the_bot_api() {
     let (base, seen) = fake::serve(bot_api).await;
-    let http = reqwest::Client::new();
+    let http = crate::net::loopback_client();
     let part = Part {
         text: "Hello".into(),
         choices: Vec::new(),
