@@ -19,7 +19,9 @@ impl Cidr {
     fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
@@ -209,6 +211,46 @@ pub async fn resolve(policy: &Policy, host: &str, port: u16) -> Result<Vec<Socke
         (true, Some(r)) => Err(r),
         (true, None) => Err(Refused::NoAddress(host.to_string())),
     }
+}
+
+/// Checks that a URL a provider named (a media link) stays with that provider: when the inbox's
+/// base URL was set to something other than the provider's `default_base`, only that base's
+/// origin is the provider; otherwise https on a host `own` accepts. Credentials go only to what
+/// passes.
+pub fn provider_url(
+    url: &str,
+    base: &str,
+    default_base: &str,
+    own: impl Fn(&reqwest::Url) -> bool,
+    provider: &str,
+) -> Result<reqwest::Url, Refused> {
+    let outside = |u: &str| {
+        let host = reqwest::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "an unreadable URL".into());
+        Refused::Url(format!("{host} is not one of {provider}'s hosts"))
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| outside(url))?;
+    let origin = |u: &str| reqwest::Url::parse(u).ok().map(|u| u.origin());
+    let base_origin = origin(base.trim());
+    let explicit = base_origin.is_some() && base_origin != origin(default_base);
+    let ok = if explicit {
+        Some(parsed.origin()) == base_origin
+    } else {
+        parsed.scheme() == "https" && parsed.port().is_none() && own(&parsed)
+    };
+    if ok {
+        Ok(parsed)
+    } else {
+        Err(outside(url))
+    }
+}
+
+/// Whether `host` is `domain` or a name under it.
+pub fn host_under(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
 }
 
 /// The reqwest resolver that applies the policy to every host name the client looks up.
@@ -453,7 +495,13 @@ mod tests {
         ] {
             assert_eq!(classify(ip(a)), Some(rule), "{a}");
         }
-        for public in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "1.1.1.1", "192.169.0.1"] {
+        for public in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "1.1.1.1",
+            "192.169.0.1",
+        ] {
             assert_eq!(classify(ip(public)), None, "{public}");
         }
         let refused = Policy::default().check(ip("10.0.0.5")).unwrap_err();
@@ -490,14 +538,28 @@ mod tests {
         assert_eq!(allow.len(), 4);
         assert_eq!(allow[3].to_string(), "192.0.2.7/32");
         let p = Policy::new(allow);
-        for ok in ["127.0.0.1", "::1", "10.1.200.3", "::ffff:127.0.0.1", "8.8.8.8", "192.0.2.7"] {
+        for ok in [
+            "127.0.0.1",
+            "::1",
+            "10.1.200.3",
+            "::ffff:127.0.0.1",
+            "8.8.8.8",
+            "192.0.2.7",
+        ] {
             assert!(p.check(ip(ok)).is_ok(), "{ok}");
         }
         for refused in ["10.2.0.1", "::2", "169.254.169.254", "fd00::1"] {
             assert!(p.check(ip(refused)).is_err(), "{refused}");
         }
         assert!(parse_allow("").unwrap().is_empty());
-        for bad in ["10.0.0.0/33", "10.0.0/8", "x", "::/129", "10.0.0.0/", "10.0.0.0/-1"] {
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "x",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+        ] {
             let e = parse_allow(bad).unwrap_err();
             assert!(e.contains("is not a network"), "{bad}: {e}");
         }
@@ -518,16 +580,46 @@ mod tests {
         assert!(p.check_url(&url("https://example.com/")).is_ok());
     }
 
+    #[test]
+    fn provider_urls_stay_with_the_provider() {
+        let own = |u: &reqwest::Url| u.host_str().is_some_and(|h| host_under(h, "twilio.com"));
+        let check = |url: &str, base: &str| {
+            provider_url(url, base, "https://api.twilio.com", own, "Twilio").is_ok()
+        };
+        let default = "https://api.twilio.com";
+        assert!(check("https://api.twilio.com/2010-04-01/x", default));
+        assert!(!check("http://api.twilio.com/x", default));
+        assert!(!check("https://api.twilio.com:8443/x", default));
+        assert!(!check("https://eviltwilio.com/x", default));
+        assert!(!check("https://twilio.com.evil.test/x", default));
+        assert!(!check("https://127.0.0.1/x", default));
+        let explicit = "http://127.0.0.1:4000";
+        assert!(check("http://127.0.0.1:4000/media/1", explicit));
+        assert!(!check("http://127.0.0.1:4001/media/1", explicit));
+        assert!(!check("https://api.twilio.com/x", explicit));
+        let err = provider_url("http://x.test/", default, default, own, "Twilio").unwrap_err();
+        assert_eq!(err.to_string(), "x.test is not one of Twilio's hosts");
+    }
+
     #[tokio::test]
     async fn names_resolving_to_refused_addresses_are_refused() {
         let strict = Policy::default();
         let err = resolve(&strict, "localhost", 80).await.unwrap_err();
         assert!(
-            matches!(err, Refused::Address { rule: "a loopback address", .. }),
+            matches!(
+                err,
+                Refused::Address {
+                    rule: "a loopback address",
+                    ..
+                }
+            ),
             "{err}"
         );
         let loopback = Policy::new(parse_allow("127.0.0.0/8,::1/128").unwrap());
-        assert!(!resolve(&loopback, "localhost", 80).await.unwrap().is_empty());
+        assert!(!resolve(&loopback, "localhost", 80)
+            .await
+            .unwrap()
+            .is_empty());
         assert!(resolve(&strict, "127.0.0.1", 80).await.is_err());
     }
 }

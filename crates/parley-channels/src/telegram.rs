@@ -415,6 +415,26 @@ pub async fn send(
     }
 }
 
+/// Where a file `getFile` named is downloaded: `{api_base}/file/bot{token}/{file_path}`, on the
+/// inbox's own base URL. `None` when the path could lead elsewhere (absolute, a URL, `..`, or
+/// characters Telegram's paths never hold).
+pub fn file_url(api_base: &str, bot_token: &str, file_path: &str) -> Option<String> {
+    let safe = !file_path.is_empty()
+        && file_path.len() <= 512
+        && file_path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.'))
+        && file_path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    safe.then(|| {
+        format!(
+            "{}/file/bot{bot_token}/{file_path}",
+            api_base.trim_end_matches('/')
+        )
+    })
+}
+
 /// The `setWebhook` body: only the updates `parse` reads are asked for.
 pub fn set_webhook_body(url: &str, secret_token: &str) -> Value {
     json!({

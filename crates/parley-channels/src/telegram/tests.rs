@@ -447,3 +447,27 @@ async fn sends_to_the_bot_api() {
         "{out:?}"
     );
 }
+
+#[test]
+fn file_paths_stay_on_the_file_api() {
+    let url = |p: &str| file_url("https://api.telegram.org/", "1:T", p);
+    assert_eq!(
+        url("photos/file_7.jpg").as_deref(),
+        Some("https://api.telegram.org/file/bot1:T/photos/file_7.jpg")
+    );
+    for bad in [
+        "",
+        "../../bot1:T/getMe",
+        "photos/../../x",
+        "/etc/passwd",
+        "https://evil.test/x.jpg",
+        "//evil.test/x",
+        "photos//x",
+        "photos/x.jpg?y=1",
+        "photos/x%2e%2e",
+        "photos\\x",
+        "./x",
+    ] {
+        assert_eq!(url(bad), None, "{bad}");
+    }
+}
