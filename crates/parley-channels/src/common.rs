@@ -77,7 +77,7 @@ pub(crate) async fn post_json(
         // The error's text never holds the URL: Telegram's carries the bot token, and reasons
         // are stored and shown to agents.
         Err(e) if e.is_permanent() => {
-            Err(SendOutcome::Permanent(format!("invalid provider URL: {e}")))
+            Err(SendOutcome::Permanent(format!("provider not reached: {e}")))
         }
         Err(e) => Err(SendOutcome::Transient(format!("provider unreachable: {e}"))),
     }

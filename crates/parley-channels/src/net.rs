@@ -301,10 +301,12 @@ impl Error {
     }
 
     /// The request could not be made as asked (a refused or malformed URL): retrying cannot help.
+    /// A host name that did not resolve may resolve later.
     pub fn is_permanent(&self) -> bool {
-        match self {
-            Error::Refused(_) => true,
-            Error::Http(e) => e.is_builder() || refusal(e).is_some(),
+        match self.refused() {
+            Some(Refused::NoAddress(_)) => false,
+            Some(_) => true,
+            None => matches!(self, Error::Http(e) if e.is_builder()),
         }
     }
 }
@@ -312,6 +314,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self, self.refused()) {
+            (_, Some(r @ Refused::NoAddress(_))) => write!(f, "{r}"),
             (_, Some(r)) => write!(f, "refused: {r}"),
             (Error::Http(e), None) => write!(f, "{e}"),
             (Error::Refused(r), None) => write!(f, "refused: {r}"),
@@ -599,6 +602,36 @@ mod tests {
         assert!(!check("https://api.twilio.com/x", explicit));
         let err = provider_url("http://x.test/", default, default, own, "Twilio").unwrap_err();
         assert_eq!(err.to_string(), "x.test is not one of Twilio's hosts");
+    }
+
+    #[tokio::test]
+    async fn the_client_connects_to_a_permitted_name_and_refuses_the_rest() {
+        let (base, seen) = crate::common::fake::serve(|_| (200, "{}".into())).await;
+        let port = base.rsplit(':').next().unwrap().to_string();
+        let allowed = loopback_client();
+        let r = allowed
+            .get(format!("http://localhost:{port}/x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let strict = Client::new(Policy::default(), Duration::from_secs(5)).unwrap();
+        for url in [
+            format!("http://localhost:{port}/y"),
+            format!("http://127.0.0.1:{port}/y"),
+            format!("http://[::ffff:127.0.0.1]:{port}/y"),
+        ] {
+            let err = strict.get(&url).send().await.unwrap_err();
+            assert!(err.is_permanent(), "{url}: {err}");
+            assert!(
+                err.to_string().starts_with("refused: address ")
+                    && err.to_string().contains("is a loopback address"),
+                "{url}: {err}"
+            );
+        }
+        let err = strict.get("ftp://example.com/").send().await.unwrap_err();
+        assert!(err.is_permanent(), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -66,7 +66,12 @@ pub async fn fetch_since(
         // Connect to the addresses that were checked; TLS still verifies the host's name.
         let addrs = crate::net::resolve(&acct.policy, &acct.host, acct.port)
             .await
-            .map_err(|e| format!("cannot reach the IMAP server {at}: refused: {e}"))?;
+            .map_err(|e| match e {
+                crate::net::Refused::NoAddress(_) => {
+                    format!("cannot reach the IMAP server {at}: {e}")
+                }
+                _ => format!("cannot reach the IMAP server {at}: refused: {e}"),
+            })?;
         let tcp = TcpStream::connect(&addrs[..])
             .await
             .map_err(|e| format!("cannot reach the IMAP server {at}: {e}"))?;
