@@ -101,9 +101,10 @@ pub struct ApiSender {
     pub id: Option<String>,
 }
 
-/// Posts a signed outbound message to the callback URL and classifies the answer.
+/// Posts a signed outbound message to the callback URL and classifies the answer (read up to a
+/// few MB).
 pub async fn send(
-    client: &reqwest::Client,
+    client: &crate::net::Client,
     callback_url: &str,
     secret: &str,
     msg: &ApiOutbound,
@@ -123,7 +124,7 @@ pub async fn send(
     match resp {
         Ok(r) => {
             let status = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
+            let text = crate::net::text_capped(r, crate::net::JSON_MAX_BYTES).await;
             match crate::classify_status(status, &text) {
                 SendOutcome::Accepted { .. } => {
                     let provider_id = serde_json::from_str::<serde_json::Value>(&text)
@@ -137,7 +138,7 @@ pub async fn send(
                 }
             }
         }
-        Err(e) if e.is_builder() => SendOutcome::Permanent(format!("invalid callback URL: {e}")),
+        Err(e) if e.is_permanent() => SendOutcome::Permanent(format!("callback not sent: {e}")),
         Err(e) => SendOutcome::Transient(format!("callback unreachable: {e}")),
     }
 }

@@ -54,10 +54,10 @@ pub(crate) fn hmac_sha256(key: &[u8], body: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Posts a JSON body and returns the status and body of the answer, or the outcome to report
-/// when no answer came.
+/// Posts a JSON body and returns the status and body of the answer (cut at a few MB), or the
+/// outcome to report when no answer came.
 pub(crate) async fn post_json(
-    http: &reqwest::Client,
+    http: &crate::net::Client,
     url: &str,
     bearer: Option<&str>,
     body: &serde_json::Value,
@@ -69,18 +69,17 @@ pub(crate) async fn post_json(
     match req.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            Ok((status, resp.text().await.unwrap_or_default()))
+            Ok((
+                status,
+                crate::net::text_capped(resp, crate::net::JSON_MAX_BYTES).await,
+            ))
         }
-        // The URL is left out of the reason: Telegram's carries the bot token, and reasons are
-        // stored and shown to agents.
-        Err(e) if e.is_builder() => Err(SendOutcome::Permanent(format!(
-            "invalid provider URL: {}",
-            e.without_url()
-        ))),
-        Err(e) => Err(SendOutcome::Transient(format!(
-            "provider unreachable: {}",
-            e.without_url()
-        ))),
+        // The error's text never holds the URL: Telegram's carries the bot token, and reasons
+        // are stored and shown to agents.
+        Err(e) if e.is_permanent() => {
+            Err(SendOutcome::Permanent(format!("provider not reached: {e}")))
+        }
+        Err(e) => Err(SendOutcome::Transient(format!("provider unreachable: {e}"))),
     }
 }
 

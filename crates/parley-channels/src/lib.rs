@@ -6,6 +6,7 @@ mod common;
 pub mod email;
 pub mod line;
 pub mod meta;
+pub mod net;
 pub mod rich;
 pub mod telegram;
 pub mod twilio;

@@ -293,7 +293,7 @@ pub fn classify(status: u16, body: &str) -> SendOutcome {
 /// single-use and short-lived), the rest by push, five per request. An expired reply token is
 /// reported as permanent ("Invalid reply token"); callers should then send again without it.
 pub async fn send(
-    http: &reqwest::Client,
+    http: &crate::net::Client,
     api_base: &str,
     access_token: &str,
     to: &str,

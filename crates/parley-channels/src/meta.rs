@@ -181,6 +181,17 @@ fn graph_error(body: &str) -> GraphError {
     }
 }
 
+/// The Graph API, the default base URL of WhatsApp, Messenger and Instagram inboxes.
+pub const GRAPH_BASE: &str = "https://graph.facebook.com";
+
+/// Where a Graph API media answer's `url` may point: Meta's CDN (lookaside.fbsbx.com and other
+/// hosts under fbsbx.com, hosts under fbcdn.net).
+pub fn is_media_url(u: &reqwest::Url) -> bool {
+    u.host_str().is_some_and(|h| {
+        crate::net::host_under(h, "fbsbx.com") || crate::net::host_under(h, "fbcdn.net")
+    })
+}
+
 /// `{graph_base}/{version}/{node}/messages`, tolerant of stray slashes in configuration.
 fn messages_url(graph_base: &str, version: &str, node: &str) -> String {
     format!(

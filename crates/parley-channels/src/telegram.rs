@@ -385,7 +385,7 @@ pub fn classify(chat_id: &str, status: u16, body: &str) -> SendOutcome {
 /// Sends one part: each rendered call is `POST {api_base}/bot{token}/{method}` with a JSON body.
 /// The provider id is the first message's.
 pub async fn send(
-    http: &reqwest::Client,
+    http: &crate::net::Client,
     api_base: &str,
     bot_token: &str,
     chat_id: &str,
@@ -413,6 +413,26 @@ pub async fn send(
     SendOutcome::Accepted {
         provider_id: first_id,
     }
+}
+
+/// Where a file `getFile` named is downloaded: `{api_base}/file/bot{token}/{file_path}`, on the
+/// inbox's own base URL. `None` when the path could lead elsewhere (absolute, a URL, `..`, or
+/// characters Telegram's paths never hold).
+pub fn file_url(api_base: &str, bot_token: &str, file_path: &str) -> Option<String> {
+    let safe = !file_path.is_empty()
+        && file_path.len() <= 512
+        && file_path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.'))
+        && file_path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    safe.then(|| {
+        format!(
+            "{}/file/bot{bot_token}/{file_path}",
+            api_base.trim_end_matches('/')
+        )
+    })
 }
 
 /// The `setWebhook` body: only the updates `parse` reads are asked for.

@@ -286,6 +286,27 @@ pub fn verify_json(
     verify_form(auth_token, url, b"", header)
 }
 
+/// Twilio's API, the default base URL of a Twilio inbox.
+pub const API_BASE: &str = "https://api.twilio.com";
+
+/// Where an inbound MMS's `MediaUrl*` point: Twilio's REST API (api.twilio.com, or a regional
+/// api.*.twilio.com).
+pub fn is_api_url(u: &reqwest::Url) -> bool {
+    u.host_str().is_some_and(|h| {
+        h == "api.twilio.com" || (h.starts_with("api.") && crate::net::host_under(h, "twilio.com"))
+    })
+}
+
+/// Where Twilio's answer to a media request redirects: its media CDN (mms.twiliocdn.com, under
+/// twiliocdn.com), or media stored before media authentication, in the media.twiliocdn.com
+/// bucket on s3-external-1.amazonaws.com.
+pub fn is_media_cdn_url(u: &reqwest::Url) -> bool {
+    u.host_str().is_some_and(|h| {
+        crate::net::host_under(h, "twiliocdn.com")
+            || (h == "s3-external-1.amazonaws.com" && u.path().starts_with("/media.twiliocdn.com/"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

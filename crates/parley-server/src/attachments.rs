@@ -349,26 +349,34 @@ pub fn of_meta(meta: Option<&Value>) -> Vec<Attachment> {
 pub async fn fetch(
     app: &App,
     inbox: &InboxRow,
-    req: reqwest::RequestBuilder,
+    req: parley_channels::net::RequestBuilder,
     filename: Option<&str>,
     fallback_type: Option<&str>,
 ) -> Option<Attachment> {
-    let resp = match req.send().await {
+    keep(app, inbox, req.send().await, filename, fallback_type).await
+}
+
+/// Stores a provider's answer to a media download, read up to the size limit.
+pub async fn keep(
+    app: &App,
+    inbox: &InboxRow,
+    answer: Result<reqwest::Response, parley_channels::net::Error>,
+    filename: Option<&str>,
+    fallback_type: Option<&str>,
+) -> Option<Attachment> {
+    let resp = match answer {
         Ok(r) if r.status().is_success() => r,
         Ok(r) => {
             tracing::warn!(status = %r.status(), "the provider refused a media download");
             return None;
         }
         Err(e) => {
-            // Without the URL: some providers (Telegram) put the credentials in it.
-            tracing::warn!(error = %e.without_url(), "a media download failed");
+            // The error's text never holds the URL: some providers (Telegram) put the
+            // credentials in it.
+            tracing::warn!(error = %e, "a media download failed");
             return None;
         }
     };
-    if resp.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
-        tracing::warn!("a customer's file is over the size limit; kept as a link");
-        return None;
-    }
     let ct = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -377,15 +385,17 @@ pub async fn fetch(
         .or(fallback_type.map(str::to_string))
         .unwrap_or_else(|| "application/octet-stream".into());
     // Read in chunks, so a response without a length cannot grow past the limit.
-    let mut resp = resp;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = resp.chunk().await.ok()? {
-        if bytes.len() + chunk.len() > MAX_BYTES {
+    let bytes = match parley_channels::net::read_capped(resp, MAX_BYTES).await {
+        Ok(b) => b,
+        Err(true) => {
             tracing::warn!("a customer's file is over the size limit; kept as a link");
             return None;
         }
-        bytes.extend_from_slice(&chunk);
-    }
+        Err(false) => {
+            tracing::warn!("a media download broke off");
+            return None;
+        }
+    };
     store(app, inbox, filename, &ct, bytes)
         .await
         .map_err(|e| tracing::warn!(error = %e, "a customer's file could not be stored"))

@@ -383,8 +383,10 @@ async fn fetch_media(app: &App, inbox: &InboxRow, m: &rich::Media) -> Option<Att
         "whatsapp" => {
             let token = credential(inbox, "access_token");
             let version = setting(inbox, "graph_version");
-            // The media id resolves to a short-lived URL, fetched with the same token.
-            let info: Value = app
+            // The media id resolves to a short-lived URL, fetched with the same token: only on
+            // Meta's CDN (or the inbox's own base URL when it was set), so the token goes nowhere
+            // else.
+            let resp = app
                 .http
                 .get(format!("{base}/{version}/{}", m.reference))
                 .bearer_auth(token)
@@ -392,29 +394,39 @@ async fn fetch_media(app: &App, inbox: &InboxRow, m: &rich::Media) -> Option<Att
                 .await
                 .ok()?
                 .error_for_status()
-                .ok()?
-                .json()
-                .await
                 .ok()?;
+            let info = parley_channels::net::json_capped(resp).await;
             let url = info["url"].as_str()?;
-            let req = app.http.get(url).bearer_auth(token);
+            let url = parley_channels::net::provider_url(
+                url,
+                base,
+                meta::GRAPH_BASE,
+                meta::is_media_url,
+                "Meta's media",
+            )
+            .map_err(|e| tracing::warn!(reason = %e, "a WhatsApp media link was not fetched"))
+            .ok()?;
+            let req = app.http.get(url.as_str()).bearer_auth(token);
             let name = m.caption.clone().filter(|_| m.kind == "document");
             attachments::fetch(app, inbox, req, name.as_deref(), m.mime_type.as_deref()).await
         }
         "telegram" => {
             let token = credential(inbox, "bot_token");
-            let info: Value = app
+            let resp = app
                 .http
                 .get(format!("{base}/bot{token}/getFile"))
                 .query(&[("file_id", m.reference.as_str())])
                 .send()
                 .await
-                .ok()?
-                .json()
-                .await
                 .ok()?;
+            let info = parley_channels::net::json_capped(resp).await;
             let path = info["result"]["file_path"].as_str()?;
-            let req = app.http.get(format!("{base}/file/bot{token}/{path}"));
+            // Only the inbox's own file API: a path cannot name another host or climb out.
+            let Some(url) = telegram::file_url(base, token, path) else {
+                tracing::warn!("a Telegram file path outside the file API was not fetched");
+                return None;
+            };
+            let req = app.http.get(url);
             let name = path.rsplit('/').next();
             attachments::fetch(app, inbox, req, name, m.mime_type.as_deref()).await
         }
@@ -637,7 +649,7 @@ pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<Strin
     let version = setting(inbox, "graph_version").trim_matches('/');
     let token = credential(inbox, "access_token");
     let (provider, req) = match inbox.kind.as_str() {
-        crate::email::KIND => return Some(crate::email::check(inbox).await),
+        crate::email::KIND => return Some(crate::email::check(app, inbox).await),
         "twilio" => {
             let sid = setting(inbox, "account_sid");
             let url = format!("{base}/2010-04-01/Accounts/{sid}.json");
@@ -669,16 +681,16 @@ pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<Strin
     let resp = match req.header("accept", "application/json").send().await {
         Ok(r) => r,
         Err(e) => {
-            let why = if e.is_timeout() {
-                "it did not answer in time"
-            } else {
-                "the connection failed"
+            let why = match e.refused() {
+                Some(r) => format!("refused: {r}"),
+                None if e.is_timeout() => "it did not answer in time".into(),
+                None => "the connection failed".into(),
             };
             return Some(Err(format!("could not reach {provider}: {why}")));
         }
     };
     let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or_default();
+    let body = parley_channels::net::json_capped(resp).await;
     if !status.is_success() || body["ok"] == false {
         // Providers say why in different places; the first that is there is shown.
         let said = [
@@ -749,9 +761,14 @@ pub async fn whatsapp_templates(app: &App, inbox: &InboxRow) -> Result<Vec<Value
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|_| unavailable("could not reach WhatsApp to list the templates".into()))?;
+            .map_err(|e| match e.refused() {
+                Some(r) => unavailable(format!(
+                    "could not reach WhatsApp to list the templates: refused: {r}"
+                )),
+                None => unavailable("could not reach WhatsApp to list the templates".into()),
+            })?;
         let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or_default();
+        let body = parley_channels::net::json_capped(resp).await;
         if !status.is_success() {
             let said: String = body["error"]["message"]
                 .as_str()

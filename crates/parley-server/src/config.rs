@@ -75,6 +75,8 @@ pub struct Config {
     pub master_key: Option<parley_store::crypt::MasterKey>,
     /// Seal what the database holds in plaintext when encryption is turned on (`keys encrypt`).
     pub seal_existing: bool,
+    /// Internal networks Parley may connect to on someone's behalf (none by default).
+    pub outbound_allow: Vec<parley_channels::net::Cidr>,
 }
 
 impl Config {
@@ -91,6 +93,7 @@ impl Config {
             s3: None,
             master_key: None,
             seal_existing: false,
+            outbound_allow: Vec::new(),
             bind,
             database,
             public_url: format!("http://{bind}"),

@@ -384,7 +384,7 @@ async fn last_inbound_email(app: &App, job: &OutboxJob) -> Option<Value> {
     })
 }
 
-fn relay(inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
+fn relay(app: &App, inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
     let security = match text_setting(inbox, &["smtp", "security"]) {
         "tls" => email::SmtpSecurity::Tls,
         "none" => email::SmtpSecurity::None,
@@ -407,6 +407,7 @@ fn relay(inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
         password,
         timeout,
         hello_name: None,
+        policy: app.http.policy().clone(),
     }
 }
 
@@ -486,7 +487,7 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
         Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
     };
     let timeout = Duration::from_millis(app.config.dispatch.timeout_ms);
-    match email::send(&relay(inbox, timeout), built).await {
+    match email::send(&relay(app, inbox, timeout), built).await {
         SendOutcome::Accepted { .. } => SendOutcome::Accepted {
             provider_id: Some(message_id),
         },
@@ -538,7 +539,7 @@ pub async fn send_to_visitor(app: &App, job: &OutboxJob, to: &str) -> SendOutcom
         Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
     };
     let timeout = Duration::from_millis(app.config.dispatch.timeout_ms);
-    email::send(&relay(&inbox, timeout), built).await
+    email::send(&relay(app, &inbox, timeout), built).await
 }
 
 /// The email inboxes that take mail for `recipient`: their address, or it with `+<anything>`.
@@ -644,7 +645,7 @@ const IMAP_BATCH: usize = 25;
 const IMAP_BATCHES_PER_POLL: usize = 40;
 
 /// Reads one batch; returns how many mails were stored and how many were fetched.
-fn imap_account(inbox: &InboxRow, imap: &Value) -> email::ImapAccount {
+fn imap_account(app: &App, inbox: &InboxRow, imap: &Value) -> email::ImapAccount {
     let s = |k: &str| imap.get(k).and_then(Value::as_str).unwrap_or_default();
     let mut acct = email::ImapAccount::new(
         s("host"),
@@ -658,20 +659,21 @@ fn imap_account(inbox: &InboxRow, imap: &Value) -> email::ImapAccount {
         .unwrap_or(993);
     acct.tls = imap.get("tls").and_then(Value::as_bool).unwrap_or(true);
     acct.mailbox = s("mailbox").to_string();
+    acct.policy = app.http.policy().clone();
     acct
 }
 
 /// Whether an email inbox's relay takes a login and its mailbox (when it has one) opens: the
 /// settings screen's "Test connection". Sends and reads nothing.
-pub async fn check(inbox: &InboxRow) -> Result<String, String> {
-    let relay = relay(inbox, Duration::from_secs(10));
+pub async fn check(app: &App, inbox: &InboxRow) -> Result<String, String> {
+    let relay = relay(app, inbox, Duration::from_secs(10));
     email::check(&relay).await?;
     let mut said = format!(
         "the SMTP relay {}:{} accepted the connection",
         relay.host, relay.port
     );
     if let Some(imap) = inbox.settings.get("imap").filter(|v| v.is_object()) {
-        let acct = imap_account(inbox, imap);
+        let acct = imap_account(app, inbox, imap);
         // Asking for mail after the highest possible UID logs in and opens the mailbox but
         // fetches nothing.
         let look = email::fetch_since(&acct, None, u32::MAX - 1, 1);
@@ -690,7 +692,7 @@ pub async fn check(inbox: &InboxRow) -> Result<String, String> {
 }
 
 async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<(usize, usize)> {
-    let acct = imap_account(inbox, imap);
+    let acct = imap_account(app, inbox, imap);
     let state = inbox.settings.get("imap_state");
     let validity = state
         .and_then(|v| v.get("uid_validity"))

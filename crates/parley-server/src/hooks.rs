@@ -230,8 +230,7 @@ pub async fn twilio_hook(
             .await?
             .is_some();
         for (url, kind) in sms.media.iter().filter(|_| !known) {
-            let req = app.http.get(url).basic_auth(sid, Some(&inbox.secret));
-            if let Some(a) = crate::attachments::fetch(&app, inbox, req, None, Some(kind)).await {
+            if let Some(a) = twilio_media(&app, inbox, sid, url, kind).await {
                 msg.body = msg
                     .body
                     .replace(&format!("[{kind}] {url}"), &format!("[{kind}] attached"));
@@ -246,4 +245,50 @@ pub async fn twilio_hook(
         crate::compliance::on_inbound(&app, inbox, &out, &text).await?;
     }
     Ok(twiml_ok())
+}
+
+/// Fetches an MMS's media with the account's credentials, only from Twilio's API (or the inbox's
+/// own base URL when it was set). Twilio answers with a redirect to a short-lived link on its
+/// media CDN: that one redirect is followed, without the credentials.
+async fn twilio_media(
+    app: &App,
+    inbox: &parley_store::InboxRow,
+    sid: &str,
+    url: &str,
+    kind: &str,
+) -> Option<crate::attachments::Attachment> {
+    use parley_channels::net::provider_url;
+    let base = inbox.settings["api_base_url"]
+        .as_str()
+        .unwrap_or(twilio::API_BASE);
+    let first = provider_url(url, base, twilio::API_BASE, twilio::is_api_url, "Twilio")
+        .map_err(|e| tracing::warn!(reason = %e, "an MMS media link was not fetched"))
+        .ok()?;
+    let answer = app
+        .http
+        .get(first.as_str())
+        .basic_auth(sid, Some(&inbox.secret))
+        .send()
+        .await;
+    let answer = match answer {
+        Ok(r) if r.status().is_redirection() => {
+            let next = r
+                .headers()
+                .get(axum::http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| first.join(l).ok())?;
+            let next = provider_url(
+                next.as_str(),
+                base,
+                twilio::API_BASE,
+                twilio::is_media_cdn_url,
+                "Twilio's media",
+            )
+            .map_err(|e| tracing::warn!(reason = %e, "an MMS media redirect was not followed"))
+            .ok()?;
+            app.http.get(next.as_str()).send().await
+        }
+        other => other,
+    };
+    crate::attachments::keep(app, inbox, answer, None, Some(kind)).await
 }

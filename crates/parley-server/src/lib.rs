@@ -90,16 +90,26 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     )
     .await
     .context("opening the database")?;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(config.dispatch.timeout_ms))
-        .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the HTTP client")?;
+    let policy = parley_channels::net::Policy::new(config.outbound_allow.clone());
+    let http = parley_channels::net::Client::new(
+        policy.clone(),
+        std::time::Duration::from_millis(config.dispatch.timeout_ms),
+    )
+    .context("building the HTTP client")?;
     let blobs: Arc<dyn parley_blobs::Blobs> = match &config.s3 {
-        Some(s3) => Arc::new(
-            parley_blobs::S3::new(s3.clone(), http.clone())
-                .map_err(|e| anyhow::anyhow!("attachments: {e}"))?,
-        ),
+        Some(s3) => {
+            // The endpoint is fixed: an address literal is checked once here, a host name at
+            // every lookup by the client's resolver.
+            if let Ok(url) = reqwest::Url::parse(s3.endpoint.trim()) {
+                policy
+                    .check_url(&url)
+                    .map_err(|e| anyhow::anyhow!("attachments: the S3 endpoint is refused: {e}"))?;
+            }
+            Arc::new(
+                parley_blobs::S3::new(s3.clone(), http.unchecked().clone())
+                    .map_err(|e| anyhow::anyhow!("attachments: {e}"))?,
+            )
+        }
         None => Arc::new(parley_blobs::LocalDisk::new(config.attachments_dir.clone())),
     };
     Ok(App {

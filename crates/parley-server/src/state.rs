@@ -28,7 +28,7 @@ pub struct App {
     pub hub: Hub,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
-    pub http: reqwest::Client,
+    pub http: parley_channels::net::Client,
     /// Rung when an outbound message is queued, so deliveries start without waiting for a poll.
     pub dispatch_bell: Arc<Notify>,
     /// A one-time setup token, when the server started with an empty database and no admin.

@@ -174,7 +174,8 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
     match resp {
         Ok(r) => {
             let status = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
+            let text =
+                parley_channels::net::text_capped(r, parley_channels::net::JSON_MAX_BYTES).await;
             match twilio::classify_send(status, &text) {
                 Ok(provider_id) => SendOutcome::Accepted {
                     provider_id: Some(provider_id),
@@ -204,6 +205,7 @@ async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
                 Err(twilio::SendError::Other(o)) => o,
             }
         }
+        Err(e) if e.is_permanent() => SendOutcome::Permanent(format!("Twilio not reached: {e}")),
         Err(e) => SendOutcome::Transient(format!("Twilio unreachable: {e}")),
     }
 }

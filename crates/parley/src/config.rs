@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Receive email for email inboxes on this address (e.g. 0.0.0.0:25) [default: off]
     #[arg(long, env = "PARLEY_SMTP_BIND")]
     pub smtp_bind: Option<SocketAddr>,
+    /// Internal networks Parley may connect to on someone's behalf, comma-separated CIDRs
+    /// (e.g. 127.0.0.0/8,10.1.0.0/16) [default: none]
+    #[arg(long, env = "PARLEY_OUTBOUND_ALLOW")]
+    pub outbound_allow: Option<String>,
 }
 
 /// The TOML file; every key optional.
@@ -68,6 +72,7 @@ pub struct FileConfig {
     pub smtp_bind: Option<SocketAddr>,
     pub imap_poll_secs: Option<u64>,
     pub master_key_file: Option<PathBuf>,
+    pub outbound_allow: Option<Vec<String>>,
     #[serde(default)]
     pub dispatch: FileDispatch,
     #[serde(default)]
@@ -118,6 +123,7 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # smtp_bind = "0.0.0.0:25"                      # receive mail for email inboxes (point MX here)
 # imap_poll_secs = 60                           # how often email inboxes' IMAP mailboxes are read
 # master_key_file = "/etc/parley/master.key"    # encryption at rest (`parley keys generate`); or PARLEY_MASTER_KEY
+# outbound_allow = ["10.1.0.0/16"]              # internal networks callbacks, provider URLs, relays and S3 may reach
 
 # [attachments.s3]                              # keep files in a bucket instead of data_dir/attachments
 # endpoint = "https://s3.us-east-1.amazonaws.com"
@@ -287,6 +293,16 @@ pub fn server_config_from(
         );
         cfg.imap_poll_secs = s;
     }
+    if let Some(list) = &serve.outbound_allow {
+        cfg.outbound_allow = parley_channels::net::parse_allow(list)
+            .map_err(|e| anyhow::anyhow!("PARLEY_OUTBOUND_ALLOW: {e}"))?;
+    } else if let Some(list) = &file.outbound_allow {
+        cfg.outbound_allow = list
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<_, String>>()
+            .map_err(|e| anyhow::anyhow!("outbound_allow: {e}"))?;
+    }
     let d = &file.dispatch;
     let def = DispatchConfig::default();
     cfg.dispatch = DispatchConfig {
@@ -307,6 +323,40 @@ mod tests {
     fn example_parses_and_unknown_keys_are_refused() {
         assert!(toml::from_str::<FileConfig>(EXAMPLE).is_ok());
         assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
+    }
+
+    #[test]
+    fn outbound_allow_parses_or_stops_the_start() {
+        let db = DbArgs::default();
+        let file: FileConfig =
+            toml::from_str("outbound_allow = [\"127.0.0.0/8\", \"::1/128\"]").unwrap();
+        let cfg = server_config_from(&db, &ServeArgs::default(), file).unwrap();
+        assert_eq!(cfg.outbound_allow.len(), 2);
+        let serve = ServeArgs {
+            outbound_allow: Some("10.1.0.0/16, 192.168.0.0/24".into()),
+            ..Default::default()
+        };
+        let cfg = server_config_from(&db, &serve, FileConfig::default()).unwrap();
+        assert_eq!(cfg.outbound_allow.len(), 2);
+        assert!(
+            server_config_from(&db, &ServeArgs::default(), FileConfig::default())
+                .unwrap()
+                .outbound_allow
+                .is_empty()
+        );
+        let bad = ServeArgs {
+            outbound_allow: Some("10.0.0.0/40".into()),
+            ..Default::default()
+        };
+        let err = server_config_from(&db, &bad, FileConfig::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("PARLEY_OUTBOUND_ALLOW")
+                && err.to_string().contains("10.0.0.0/40"),
+            "{err}"
+        );
+        let file: FileConfig = toml::from_str("outbound_allow = [\"localhost\"]").unwrap();
+        let err = server_config_from(&db, &ServeArgs::default(), file).unwrap_err();
+        assert!(err.to_string().starts_with("outbound_allow:"), "{err}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ fn serve(dir: &std::path::Path, port: u16) -> std::process::Child {
         .args(["--admin-email", "admin@acme.test"])
         .env("PARLEY_ADMIN_PASSWORD", "admin-password-1")
         .env("PARLEY_LOG", "warn")
+        // The integrating system this test stands in for listens on loopback.
+        .env("PARLEY_OUTBOUND_ALLOW", "127.0.0.0/8")
         .env_remove("PARLEY_DATABASE_URL")
         .stdout(Stdio::null())
         .spawn()

@@ -24,6 +24,8 @@ pub struct ImapAccount {
     pub mailbox: String,
     /// For the whole poll, connecting included.
     pub timeout: Duration,
+    /// Where the host may resolve to.
+    pub policy: crate::net::Policy,
 }
 
 impl ImapAccount {
@@ -37,6 +39,7 @@ impl ImapAccount {
             password: password.into(),
             mailbox: "INBOX".into(),
             timeout: Duration::from_secs(60),
+            policy: crate::net::Policy::default(),
         }
     }
 }
@@ -60,7 +63,16 @@ pub async fn fetch_since(
 ) -> Result<ImapBatch, String> {
     let at = format!("{}:{}", acct.host, acct.port);
     let work = async {
-        let tcp = TcpStream::connect((acct.host.as_str(), acct.port))
+        // Connect to the addresses that were checked; TLS still verifies the host's name.
+        let addrs = crate::net::resolve(&acct.policy, &acct.host, acct.port)
+            .await
+            .map_err(|e| match e {
+                crate::net::Refused::NoAddress(_) => {
+                    format!("cannot reach the IMAP server {at}: {e}")
+                }
+                _ => format!("cannot reach the IMAP server {at}: refused: {e}"),
+            })?;
+        let tcp = TcpStream::connect(&addrs[..])
             .await
             .map_err(|e| format!("cannot reach the IMAP server {at}: {e}"))?;
         if acct.tls {

@@ -34,6 +34,7 @@ fn account(addr: SocketAddr, password: &str) -> ImapAccount {
         password: password.into(),
         mailbox: "INBOX".into(),
         timeout: Duration::from_secs(5),
+        policy: crate::net::loopback_client().policy().clone(),
     }
 }
 

@@ -11,6 +11,8 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::net::Refused;
+
 use super::Mailbox;
 use crate::SendOutcome;
 
@@ -139,6 +141,8 @@ pub struct SmtpRelay {
     pub timeout: Duration,
     /// The name given in EHLO; the machine's host name when `None`.
     pub hello_name: Option<String>,
+    /// Where the host may resolve to.
+    pub policy: crate::net::Policy,
 }
 
 /// Sends a built message through the relay.
@@ -149,17 +153,31 @@ pub async fn send(relay: &SmtpRelay, msg: lettre::Message) -> SendOutcome {
             .trim_end_matches('>')
             .to_string()
     });
-    let transport = match transport(relay) {
-        Ok(t) => t,
-        Err(reason) => return SendOutcome::Permanent(reason),
-    };
+    let at = format!("{}:{}", relay.host, relay.port);
     // lettre's own timeout covers only connecting on tokio; a relay that stops answering
     // mid-conversation would hold the send forever.
-    match tokio::time::timeout(relay.timeout, transport.send(msg)).await {
-        Ok(Ok(_)) => SendOutcome::Accepted {
-            provider_id: message_id,
-        },
-        Ok(Err(e)) => classify(relay, &e),
+    let work = async {
+        let transport = match transport(relay).await {
+            Ok(t) => t,
+            Err(Unreachable::Refused(r @ Refused::Address { .. })) => {
+                return SendOutcome::Permanent(format!(
+                    "cannot reach the SMTP relay {at}: refused: {r}"
+                ))
+            }
+            Err(Unreachable::Refused(r)) => {
+                return SendOutcome::Transient(format!("cannot reach the SMTP relay {at}: {r}"))
+            }
+            Err(Unreachable::Setup(reason)) => return SendOutcome::Permanent(reason),
+        };
+        match transport.send(msg).await {
+            Ok(_) => SendOutcome::Accepted {
+                provider_id: message_id,
+            },
+            Err(e) => classify(relay, &e),
+        }
+    };
+    match tokio::time::timeout(relay.timeout, work).await {
+        Ok(outcome) => outcome,
         Err(_) => SendOutcome::Transient(format!(
             "the SMTP relay {}:{} timed out after {}s",
             relay.host,
@@ -172,8 +190,17 @@ pub async fn send(relay: &SmtpRelay, msg: lettre::Message) -> SendOutcome {
 /// Connects to the relay, greets it and logs in when credentials are set, then quits: whether a
 /// reply could go out, without sending one.
 pub async fn check(relay: &SmtpRelay) -> Result<(), String> {
-    let transport = transport(relay)?;
     let at = format!("{}:{}", relay.host, relay.port);
+    let transport = match transport(relay).await {
+        Ok(t) => t,
+        Err(Unreachable::Refused(r @ Refused::Address { .. })) => {
+            return Err(format!("cannot reach the SMTP relay {at}: refused: {r}"))
+        }
+        Err(Unreachable::Refused(r)) => {
+            return Err(format!("cannot reach the SMTP relay {at}: {r}"))
+        }
+        Err(Unreachable::Setup(reason)) => return Err(reason),
+    };
     match tokio::time::timeout(relay.timeout, transport.test_connection()).await {
         Ok(Ok(true)) => Ok(()),
         Ok(Ok(false)) => Err(format!("the SMTP relay {at} did not answer as a relay")),
@@ -182,12 +209,24 @@ pub async fn check(relay: &SmtpRelay) -> Result<(), String> {
     }
 }
 
-fn transport(relay: &SmtpRelay) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+enum Unreachable {
+    Refused(Refused),
+    Setup(String),
+}
+
+/// A transport to the relay's checked address; TLS still verifies the relay's host name.
+async fn transport(relay: &SmtpRelay) -> Result<AsyncSmtpTransport<Tokio1Executor>, Unreachable> {
     let tls = |host: &str| {
         TlsParameters::new(host.to_string())
-            .map_err(|e| format!("cannot set up TLS for {host}: {e}"))
+            .map_err(|e| Unreachable::Setup(format!("cannot set up TLS for {host}: {e}")))
     };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.as_str())
+    let addrs = crate::net::resolve(&relay.policy, &relay.host, relay.port)
+        .await
+        .map_err(Unreachable::Refused)?;
+    let Some(addr) = addrs.first() else {
+        return Err(Unreachable::Refused(Refused::NoAddress(relay.host.clone())));
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
         .port(relay.port)
         .timeout(Some(relay.timeout));
     b = match relay.security {

@@ -358,6 +358,7 @@ fn relay(addr: SocketAddr) -> SmtpRelay {
         password: None,
         timeout: Duration::from_secs(5),
         hello_name: Some("parley.test".into()),
+        policy: crate::net::loopback_client().policy().clone(),
     }
 }
 

@@ -276,7 +276,7 @@ fn line_api(s: &fake::Seen) -> (u16, String) {
 #[tokio::test]
 async fn replies_then_pushes_in_batches_of_five() {
     let (base, seen) = fake::serve(line_api).await;
-    let http = reqwest::Client::new();
+    let http = crate::net::loopback_client();
     let seven: Vec<Value> = (0..7)
         .map(|i| json!({"type":"text","text":format!("m{i}")}))
         .collect();

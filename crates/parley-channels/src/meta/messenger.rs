@@ -323,7 +323,7 @@ pub fn classify_messenger(status: u16, body: &str) -> SendOutcome {
 /// pass the Page token as the `access_token` parameter; the Graph API accepts it as a Bearer
 /// header too, which keeps it out of URLs that proxies and error messages record.
 pub async fn send_messenger(
-    http: &reqwest::Client,
+    http: &crate::net::Client,
     graph_base: &str,
     version: &str,
     page_id: &str,

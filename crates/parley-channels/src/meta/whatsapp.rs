@@ -449,7 +449,7 @@ pub fn classify_whatsapp(status: u16, body: &str) -> SendOutcome {
 /// Sends one body to `POST {graph_base}/{version}/{phone_number_id}/messages` with the access
 /// token as a Bearer header (as Meta's Cloud API documents it).
 pub async fn send_whatsapp(
-    http: &reqwest::Client,
+    http: &crate::net::Client,
     graph_base: &str,
     version: &str,
     phone_number_id: &str,

@@ -400,7 +400,7 @@ fn bot_api(seen: &fake::Seen) -> (u16, String) {
 #[tokio::test]
 async fn sends_to_the_bot_api() {
     let (base, seen) = fake::serve(bot_api).await;
-    let http = reqwest::Client::new();
+    let http = crate::net::loopback_client();
     let part = Part {
         text: "Hello".into(),
         choices: Vec::new(),
@@ -446,4 +446,28 @@ async fn sends_to_the_bot_api() {
         matches!(&out, SendOutcome::Transient(r) if !r.contains("SECRET")),
         "{out:?}"
     );
+}
+
+#[test]
+fn file_paths_stay_on_the_file_api() {
+    let url = |p: &str| file_url("https://api.telegram.org/", "1:T", p);
+    assert_eq!(
+        url("photos/file_7.jpg").as_deref(),
+        Some("https://api.telegram.org/file/bot1:T/photos/file_7.jpg")
+    );
+    for bad in [
+        "",
+        "../../bot1:T/getMe",
+        "photos/../../x",
+        "/etc/passwd",
+        "https://evil.test/x.jpg",
+        "//evil.test/x",
+        "photos//x",
+        "photos/x.jpg?y=1",
+        "photos/x%2e%2e",
+        "photos\\x",
+        "./x",
+    ] {
+        assert_eq!(url(bad), None, "{bad}");
+    }
 }

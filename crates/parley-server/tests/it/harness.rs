@@ -111,6 +111,16 @@ impl TestApp {
         (database, dir)
     }
 
+    /// A server with an admin that may connect to no internal network at all, loopback included
+    /// (what `outbound_allow` is by default).
+    pub async fn spawn_strict(backend: Backend) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        Self::start_with(database, dir, None, Arc::new(SystemClock), None, Vec::new())
+            .await
+            .with_admin()
+            .await
+    }
+
     async fn start(
         database: Database,
         dir: Arc<tempfile::TempDir>,
@@ -118,7 +128,21 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         master_key: Option<MasterKey>,
     ) -> Self {
+        // The fake providers and callback receivers listen on loopback.
+        let allow = parley_channels::net::parse_allow("127.0.0.0/8,::1/128").expect("allow");
+        Self::start_with(database, dir, admin_token, clock, master_key, allow).await
+    }
+
+    async fn start_with(
+        database: Database,
+        dir: Arc<tempfile::TempDir>,
+        admin_token: Option<String>,
+        clock: Arc<dyn Clock>,
+        master_key: Option<MasterKey>,
+        outbound_allow: Vec<parley_channels::net::Cidr>,
+    ) -> Self {
         let mut cfg = config(database.clone());
+        cfg.outbound_allow = outbound_allow;
         cfg.master_key = master_key.clone();
         cfg.attachments_dir = dir.path().join("attachments");
         let app = parley_server::build(cfg, Arc::clone(&clock))

@@ -129,6 +129,9 @@ async fn fresh_app(
     };
     let mut cfg = Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), database);
     cfg.dispatch.concurrency = args.concurrency;
+    // The fake provider listens on loopback.
+    cfg.outbound_allow =
+        parley_channels::net::parse_allow("127.0.0.0/8").map_err(|e| anyhow::anyhow!(e))?;
     if args.encrypted {
         cfg.master_key = Some(parley_store::crypt::MasterKey::generate());
     }

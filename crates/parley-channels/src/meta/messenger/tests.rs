@@ -271,7 +271,7 @@ async fn sends_to_the_send_api() {
         (200, r#"{"recipient_id":"PSID","message_id":"m_sent"}"#.into())
     })
     .await;
-    let http = reqwest::Client::new();
+    let http = crate::net::loopback_client();
     let body = messenger_render("PSID", &part("Hi", &[], vec![]), MessengerTag::Response).remove(0);
     assert_eq!(
         send_messenger(&http, &base, "v21.0", "PAGE_ID", "PAGE-TOKEN", &body).await,

@@ -392,7 +392,7 @@ async fn sends_to_the_cloud_api() {
         (200, format!(r#"{{"messaging_product":"whatsapp","contacts":[{{"input":"{0}","wa_id":"{0}"}}],"messages":[{{"id":"wamid.SENT1"}}]}}"#, s.body["to"].as_str().unwrap_or_default()))
     })
     .await;
-    let http = reqwest::Client::new();
+    let http = crate::net::loopback_client();
     let body = whatsapp_render("15551234567", &part("Hi", &[], false, vec![])).remove(0);
     assert_eq!(
         send_whatsapp(
