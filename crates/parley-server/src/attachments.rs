@@ -165,11 +165,34 @@ pub fn signed_url(app: &App, inbox: &InboxRow, id: &str) -> String {
     )
 }
 
+/// Types a browser may show in place. Anything else (HTML, SVG, XML, scripts) is a download:
+/// those can carry script, and they are served from Parley's own origin.
+const INLINE: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/aac",
+    "audio/mp4",
+    "audio/wav",
+    "audio/webm",
+    "video/mp4",
+    "video/3gpp",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+    "application/pdf",
+];
+
+/// The policy of every downloaded file; the global security headers leave it as it is.
+pub const SANDBOX_CSP: &str = "default-src 'none'; sandbox";
+
 fn serve(a: &Attachment, bytes: Vec<u8>) -> Response {
-    let inline = a.content_type.starts_with("image/")
-        || a.content_type.starts_with("audio/")
-        || a.content_type.starts_with("video/")
-        || a.content_type == "application/pdf";
+    let inline = INLINE.contains(&a.content_type.as_str());
     let name = a.filename.clone().unwrap_or_else(|| "attachment".into());
     let disposition = format!(
         "{}; filename=\"{}\"",
@@ -181,13 +204,18 @@ fn serve(a: &Attachment, bytes: Vec<u8>) -> Response {
     let ct = HeaderValue::from_str(&a.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
-    if let Ok(d) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, d);
-    }
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     // Even a file that pretends to be a page can run nothing here.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
+        HeaderValue::from_static(SANDBOX_CSP),
     );
     h.insert(
         header::CACHE_CONTROL,

@@ -853,7 +853,7 @@ pub async fn typing_to_customer(app: &App, scope: &Scope, conv: &ConversationVie
     ) {
         return;
     }
-    let Ok(contact) = app.store.contact(scope.workspace, conv.contact_id).await else {
+    let Ok(contact) = app.store.contact(scope, conv.contact_id).await else {
         return;
     };
     let Some(to) = contact

@@ -55,6 +55,9 @@ pub struct Settings {
     pub inactivity_days: u32,
     /// Days after which message bodies and attachments are deleted; 0: kept.
     pub retention_days: u32,
+    /// Every agent sees every contact; otherwise an agent sees the contacts with a conversation
+    /// in an inbox they work (supervisors and admins see all).
+    pub contacts_visible_to_all_agents: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -91,6 +94,7 @@ impl Default for Settings {
             },
             inactivity_days: 180,
             retention_days: 0,
+            contacts_visible_to_all_agents: false,
         }
     }
 }
@@ -647,7 +651,13 @@ pub async fn on_inbound(
     let channel = consent_channel(&inbox.kind);
     // Only changes are recorded: "YES" is also just an answer (an opt-in only for someone who
     // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
-    let history = app.store.consent_history(ws.id, contact).await?;
+    let history = app
+        .store
+        .consent_history(
+            &parley_store::Scope::system(ws.id, parley_core::UserId(uuid::Uuid::nil())),
+            contact,
+        )
+        .await?;
     let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
     let purposes: &[Purpose] = match (action, probable) {
         (Action::Revoke, true) => &[Purpose::Informational, Purpose::Promotional],
@@ -753,7 +763,13 @@ async fn confirm_subscription(
 ) -> Result<(), StoreError> {
     let (contact, message) = (out.contact_id, out.message_id);
     let channel = consent_channel(&inbox.kind);
-    let history = app.store.consent_history(ws.id, contact).await?;
+    let history = app
+        .store
+        .consent_history(
+            &parley_store::Scope::system(ws.id, parley_core::UserId(uuid::Uuid::nil())),
+            contact,
+        )
+        .await?;
     let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
     let pending: Vec<Purpose> = Purpose::ALL
         .into_iter()

@@ -270,12 +270,11 @@ async fn security_headers(
         HeaderValue::from_static("nosniff"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
+    // A response that set its own policy (a downloaded file's sandbox) keeps it.
+    h.entry("content-security-policy")
+        .or_insert(HeaderValue::from_static(
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-    );
+        ));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     res
 }

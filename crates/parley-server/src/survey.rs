@@ -97,7 +97,7 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()
     }
     let scope = p.scope();
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
-    let contact = app.store.contact(p.workspace_id, conv.contact_id).await?;
+    let contact = app.store.contact(&scope, conv.contact_id).await?;
     if contact.erased_at.is_some() || contact.blocked_at.is_some() {
         return Ok(());
     }
@@ -172,7 +172,7 @@ async fn answerable(
     if c.inbox_id != inbox {
         return Err(not_found());
     }
-    let contact = app.store.contact(row.workspace_id, c.contact_id).await?;
+    let contact = app.store.contact(&scope, c.contact_id).await?;
     if contact.erased_at.is_some() {
         return Err(not_found());
     }

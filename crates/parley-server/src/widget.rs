@@ -324,7 +324,7 @@ impl Visitor {
             Some(c) => self
                 .app
                 .store
-                .contact(self.inbox.workspace_id, c)
+                .contact(&system_scope(&self.inbox), c)
                 .await
                 .ok()
                 .map(|c| json!({ "name": c.name, "email": c.email, "phone": c.phone })),
@@ -630,16 +630,15 @@ pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome
     if !here {
         let email = app
             .store
-            .contact(job.inbox.workspace_id, job.contact_id)
+            .contact(&system_scope(&job.inbox), job.contact_id)
             .await
             .ok()
             .and_then(|c| c.email);
         // By email, an opt-out from email applies too.
-        let ws = job.inbox.workspace_id;
         // When the ledger cannot be read, no email goes.
         let may_email = app
             .store
-            .consent_history(ws, job.contact_id)
+            .consent_history(&system_scope(&job.inbox), job.contact_id)
             .await
             .map(|l| {
                 let entries: Vec<_> = l.iter().map(|e| e.entry()).collect();

@@ -246,11 +246,13 @@ pub(crate) async fn update_contact(
 
 pub(crate) async fn search(
     tx: &Tx<'_>,
-    ws: WorkspaceId,
+    scope: &Scope,
     q: &str,
     cursor: Option<Cursor>,
     limit: u32,
 ) -> StoreResult<Page<ContactView>> {
+    let ws = scope.workspace;
+    let (all, inboxes) = crate::rows::contact_params(scope);
     let (pattern, digit_pattern) = plan::search_patterns(q);
     let (after_text, after_id) = match &cursor {
         Some(cur) => (cur.text.clone().unwrap_or_default(), Some(cur.id)),
@@ -261,12 +263,13 @@ pub(crate) async fn search(
             SELECT k.id, COALESCE(lower(k.name), '') COLLATE \"C\" AS sort_name FROM contact k \
             WHERE k.workspace_id = $1 AND k.erased_at IS NULL AND ($2 = '%%' OR lower(k.name) LIKE $2 OR lower(k.email) LIKE $2 \
                 OR lower(k.phone) LIKE $3 \
-                OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id AND lower(i.external_id) LIKE $2))\
+                OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id AND lower(i.external_id) LIKE $2)) \
+              AND ($7 OR EXISTS (SELECT 1 FROM conversation cv WHERE cv.contact_id = k.id AND cv.inbox_id = ANY($8)))\
         ) s \
         WHERE ($5::uuid IS NULL OR sort_name > $4 OR (sort_name = $4 AND id > $5)) \
         ORDER BY sort_name, id LIMIT $6";
     let rows: Vec<(ContactId, String)> = if let Some(keys) = tx.keys() {
-        opened_search(tx, keys, ws, q, &after_text, after_id, limit).await?
+        opened_search(tx, keys, scope, q, &after_text, after_id, limit).await?
     } else {
         query(
             tx,
@@ -278,6 +281,8 @@ pub(crate) async fn search(
                 &after_text,
                 &after_id,
                 &(i64::from(limit) + 1),
+                &all,
+                &inboxes,
             ],
         )
         .await?
@@ -309,12 +314,25 @@ pub(crate) async fn search(
 async fn opened_search(
     tx: &Tx<'_>,
     keys: &Keyring,
-    ws: WorkspaceId,
+    scope: &Scope,
     q: &str,
     after_text: &str,
     after_id: Option<uuid::Uuid>,
     limit: u32,
 ) -> StoreResult<Vec<(ContactId, String)>> {
+    let ws = scope.workspace;
+    let (all, inboxes) = crate::rows::contact_params(scope);
+    let visible: Option<std::collections::HashSet<uuid::Uuid>> = if all {
+        None
+    } else {
+        let rows = query(
+            tx,
+            "SELECT DISTINCT contact_id FROM conversation WHERE workspace_id = $1 AND inbox_id = ANY($2)",
+            &[&ws.as_uuid(), &inboxes],
+        )
+        .await?;
+        Some(rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?)
+    };
     let mut addresses: std::collections::HashMap<uuid::Uuid, Vec<String>> = Default::default();
     for r in &query(
         tx,
@@ -341,6 +359,9 @@ async fn opened_search(
     .await?
     {
         let kid: uuid::Uuid = get(r, 0)?;
+        if visible.as_ref().is_some_and(|v| !v.contains(&kid)) {
+            continue;
+        }
         let open = |i: usize, field: &str| {
             crypt::open_field(Some(keys), &crypt::aad("contact", kid, field), get(r, i)?)
         };
@@ -717,11 +738,15 @@ pub(crate) async fn inactive_contacts(
 
 pub(crate) async fn consent_history(
     tx: &Tx<'_>,
-    ws: WorkspaceId,
+    scope: &Scope,
     contact: ContactId,
 ) -> StoreResult<Vec<ConsentEvent>> {
-    crate::rows::load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
-    ledger(tx, ws, contact).await
+    crate::rows::visible_contact(tx, scope, contact).await?;
+    Ok(ledger(tx, scope.workspace, contact)
+        .await?
+        .into_iter()
+        .map(|e| plan::scoped_consent(scope, e))
+        .collect())
 }
 
 async fn ledger(

@@ -143,10 +143,11 @@ pub(crate) async fn set_member(
 
 pub(crate) async fn of_contact(
     tx: &Tx<'_>,
-    ws: WorkspaceId,
+    scope: &Scope,
     contact: ContactId,
 ) -> StoreResult<Vec<ListView>> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+    let ws = scope.workspace;
+    crate::rows::visible_contact(tx, scope, contact).await?;
     query(
         tx,
         &format!(
@@ -163,11 +164,13 @@ pub(crate) async fn of_contact(
 
 pub(crate) async fn members(
     tx: &Tx<'_>,
-    ws: WorkspaceId,
+    scope: &Scope,
     l: ListId,
     cursor: Option<Cursor>,
     limit: u32,
 ) -> StoreResult<Page<ContactView>> {
+    let ws = scope.workspace;
+    let (all, inboxes) = crate::rows::contact_params(scope);
     list(tx, ws, l).await?;
     let (before_at, before_id) = match &cursor {
         Some(cur) => (cur.keys.first().copied().unwrap_or(i64::MAX), Some(cur.id)),
@@ -175,14 +178,17 @@ pub(crate) async fn members(
     };
     let rows: Vec<(ContactId, i64)> = query(
         tx,
-        "SELECT contact_id, added_at FROM contact_list_member WHERE list_id = $1 \
+        "SELECT contact_id, added_at FROM contact_list_member m WHERE list_id = $1 \
          AND ($3::uuid IS NULL OR (added_at, contact_id) < ($2, $3)) \
+         AND ($5 OR EXISTS (SELECT 1 FROM conversation cv WHERE cv.contact_id = m.contact_id AND cv.inbox_id = ANY($6))) \
          ORDER BY added_at DESC, contact_id DESC LIMIT $4",
         &[
             &l.as_uuid(),
             &before_at,
             &before_id,
             &(i64::from(limit) + 1),
+            &all,
+            &inboxes,
         ],
     )
     .await?

@@ -266,6 +266,38 @@ pub(crate) async fn member_inboxes(tx: &Tx<'_>, user: Uuid) -> StoreResult<Vec<I
         .collect()
 }
 
+/// The contact scope as two query parameters: whether it sees every contact, and the inboxes a
+/// contact must have a conversation in otherwise. Queries filter with
+/// `($n OR EXISTS (SELECT 1 FROM conversation cv WHERE cv.contact_id = <col> AND cv.inbox_id = ANY($n+1)))`.
+pub(crate) fn contact_params(scope: &Scope) -> (bool, Vec<Uuid>) {
+    (
+        scope.sees_all_contacts(),
+        scope.inboxes.iter().map(InboxId::as_uuid).collect(),
+    )
+}
+
+/// A contact the scope sees, else `NotFound`.
+pub(crate) async fn visible_contact(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    id: parley_core::ContactId,
+) -> StoreResult<ContactView> {
+    let contact = load_contact(tx, scope.workspace.as_uuid(), id.as_uuid()).await?;
+    if !scope.sees_all_contacts() {
+        let (_, inboxes) = contact_params(scope);
+        let seen = crate::db::query_opt(
+            tx,
+            "SELECT 1 FROM conversation WHERE contact_id = $1 AND inbox_id = ANY($2) LIMIT 1",
+            &[&id.as_uuid(), &inboxes],
+        )
+        .await?;
+        if seen.is_none() {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(contact)
+}
+
 /// The scope as two query parameters: whether it sees every inbox, and which inboxes otherwise.
 /// Queries filter with `($n OR <col> = ANY($n+1))`, so one prepared statement serves every scope.
 pub(crate) fn scope_params(scope: &Scope) -> (bool, Vec<Uuid>) {

@@ -369,25 +369,25 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn contact_lists(
-        &self,
-        ws: WorkspaceId,
-        contact: ContactId,
-    ) -> StoreResult<Vec<ListView>> {
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
+        let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(lists::of_contact(tx, ws, contact)))
+            .run(move |tx| Box::pin(async move { lists::of_contact(tx, &scope, contact).await }))
             .await
     }
 
     async fn list_members(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         list: ListId,
         cursor: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Page<ContactView>> {
+        let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(lists::members(tx, ws, list, cursor, limit)))
+            .run(move |tx| {
+                Box::pin(async move { lists::members(tx, &scope, list, cursor, limit).await })
+            })
             .await
     }
 
@@ -472,9 +472,10 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn contact(&self, ws: WorkspaceId, id: ContactId) -> StoreResult<ContactView> {
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView> {
+        let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(rows::load_contact(tx, ws.as_uuid(), id.as_uuid())))
+            .run(move |tx| Box::pin(async move { rows::visible_contact(tx, &scope, id).await }))
             .await
     }
 
@@ -504,15 +505,15 @@ impl Store for PostgresStore {
 
     async fn search_contacts(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         q: &str,
         cursor: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Page<ContactView>> {
-        let q = q.to_owned();
+        let (q, scope) = (q.to_owned(), scope.clone());
         self.db
             .run(move |tx| {
-                Box::pin(async move { contacts::search(tx, ws, &q, cursor, limit).await })
+                Box::pin(async move { contacts::search(tx, &scope, &q, cursor, limit).await })
             })
             .await
     }
@@ -575,11 +576,14 @@ impl Store for PostgresStore {
 
     async fn consent_history(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         contact: ContactId,
     ) -> StoreResult<Vec<ConsentEvent>> {
+        let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(contacts::consent_history(tx, ws, contact)))
+            .run(move |tx| {
+                Box::pin(async move { contacts::consent_history(tx, &scope, contact).await })
+            })
             .await
     }
 

@@ -133,11 +133,12 @@ pub(crate) fn set_blocked(
 
 pub(crate) fn search(
     c: &Connection,
-    ws: WorkspaceId,
+    scope: &Scope,
     q: &str,
     cursor: Option<Cursor>,
     limit: u32,
 ) -> StoreResult<Page<ContactView>> {
+    let ws = scope.workspace;
     let (pattern, digit_pattern) = plan::search_patterns(q);
     let (after_text, after_id) = match &cursor {
         Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
@@ -148,8 +149,8 @@ pub(crate) fn search(
         AND (?2 = '%%' OR lower({CONTACT_NAME}) LIKE ?2 ESCAPE '\\' OR {CONTACT_EMAIL} LIKE ?2 ESCAPE '\\' OR {CONTACT_PHONE} LIKE ?3 ESCAPE '\\' \
              OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id \
                 AND lower(COALESCE(parley_open(i.external_sealed, 'identity:' || i.id || ':external'), i.external_id)) LIKE ?2 ESCAPE '\\')) \
-        AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)) \
-        ORDER BY sort_name, k.id LIMIT ?6");
+        AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)){} \
+        ORDER BY sort_name, k.id LIMIT ?6", crate::rows::contact_filter(scope, "k.id"));
     let mut stmt = c.prepare_cached(sql).map_err(sql_err)?;
     let rows: Vec<(ContactId, String)> = stmt
         .query_map(
@@ -540,11 +541,14 @@ pub(crate) fn inactive_contacts(
 
 pub(crate) fn consent_history(
     c: &Connection,
-    ws: WorkspaceId,
+    scope: &Scope,
     contact: ContactId,
 ) -> StoreResult<Vec<ConsentEvent>> {
-    crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
-    ledger(c, ws, contact)
+    crate::rows::visible_contact(c, scope, contact)?;
+    Ok(ledger(c, scope.workspace, contact)?
+        .into_iter()
+        .map(|e| plan::scoped_consent(scope, e))
+        .collect())
 }
 
 fn ledger(c: &Connection, ws: WorkspaceId, contact: ContactId) -> StoreResult<Vec<ConsentEvent>> {

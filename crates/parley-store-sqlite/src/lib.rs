@@ -431,25 +431,23 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn contact_lists(
-        &self,
-        ws: WorkspaceId,
-        contact: ContactId,
-    ) -> StoreResult<Vec<ListView>> {
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
+        let scope = scope.clone();
         self.db
-            .read(move |c| lists::of_contact(c, ws, contact))
+            .read(move |c| lists::of_contact(c, &scope, contact))
             .await
     }
 
     async fn list_members(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         list: ListId,
         cursor: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Page<ContactView>> {
+        let scope = scope.clone();
         self.db
-            .read(move |c| lists::members(c, ws, list, cursor, limit))
+            .read(move |c| lists::members(c, &scope, list, cursor, limit))
             .await
     }
 
@@ -532,9 +530,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn contact(&self, ws: WorkspaceId, id: ContactId) -> StoreResult<ContactView> {
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView> {
+        let scope = scope.clone();
         self.db
-            .read(move |c| rows::load_contact(c, &ws.to_string(), &id.to_string()))
+            .read(move |c| rows::visible_contact(c, &scope, id))
             .await
     }
 
@@ -564,14 +563,14 @@ impl Store for SqliteStore {
 
     async fn search_contacts(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         q: &str,
         cursor: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Page<ContactView>> {
-        let q = q.to_owned();
+        let (q, scope) = (q.to_owned(), scope.clone());
         self.db
-            .read(move |c| contacts::search(c, ws, &q, cursor, limit))
+            .read(move |c| contacts::search(c, &scope, &q, cursor, limit))
             .await
     }
 
@@ -623,11 +622,12 @@ impl Store for SqliteStore {
 
     async fn consent_history(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         contact: ContactId,
     ) -> StoreResult<Vec<ConsentEvent>> {
+        let scope = scope.clone();
         self.db
-            .read(move |c| contacts::consent_history(c, ws, contact))
+            .read(move |c| contacts::consent_history(c, &scope, contact))
             .await
     }
 

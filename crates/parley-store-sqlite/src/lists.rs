@@ -120,10 +120,11 @@ pub(crate) fn set_member(
 
 pub(crate) fn of_contact(
     c: &Connection,
-    ws: WorkspaceId,
+    scope: &Scope,
     contact: ContactId,
 ) -> StoreResult<Vec<ListView>> {
-    load_contact(c, &ws.to_string(), &contact.to_string())?;
+    let ws = scope.workspace;
+    crate::rows::visible_contact(c, scope, contact)?;
     c.prepare_cached(&format!(
         "SELECT {LIST_COLS} FROM contact_list l JOIN contact_list_member x ON x.list_id = l.id \
          WHERE l.workspace_id = ?1 AND x.contact_id = ?2 ORDER BY l.name, l.id"
@@ -137,11 +138,12 @@ pub(crate) fn of_contact(
 
 pub(crate) fn members(
     c: &Connection,
-    ws: WorkspaceId,
+    scope: &Scope,
     id: ListId,
     cursor: Option<Cursor>,
     limit: u32,
 ) -> StoreResult<Page<ContactView>> {
+    let ws = scope.workspace;
     list(c, ws, id)?;
     let (before_at, before_id) = match &cursor {
         Some(cur) => (
@@ -151,11 +153,12 @@ pub(crate) fn members(
         None => (i64::MAX, String::new()),
     };
     let rows: Vec<(ContactId, i64)> = c
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT contact_id, added_at FROM contact_list_member WHERE list_id = ?1 \
-             AND (?3 = '' OR added_at < ?2 OR (added_at = ?2 AND contact_id < ?3)) \
+             AND (?3 = '' OR added_at < ?2 OR (added_at = ?2 AND contact_id < ?3)){} \
              ORDER BY added_at DESC, contact_id DESC LIMIT ?4",
-        )
+            crate::rows::contact_filter(scope, "contact_list_member.contact_id")
+        ))
         .map_err(sql_err)?
         .query_map(
             params![id.to_string(), before_at, before_id, limit + 1],

@@ -240,6 +240,40 @@ pub(crate) fn scope_filter(scope: &Scope, col: &str) -> String {
     format!(" AND {col} IN ({})", ids.join(","))
 }
 
+/// `AND EXISTS (...)` restricting contacts (`col` is their id) to those the scope sees: with a
+/// conversation in one of its inboxes, or nothing for a scope that sees every contact.
+pub(crate) fn contact_filter(scope: &Scope, col: &str) -> String {
+    if scope.sees_all_contacts() {
+        return String::new();
+    }
+    format!(
+        " AND EXISTS (SELECT 1 FROM conversation cv WHERE cv.contact_id = {col}{})",
+        scope_filter(scope, "cv.inbox_id")
+    )
+}
+
+/// A contact the scope sees, else `NotFound`.
+pub(crate) fn visible_contact(
+    c: &Connection,
+    scope: &Scope,
+    id: parley_core::ContactId,
+) -> StoreResult<ContactView> {
+    let contact = load_contact(c, &scope.workspace.to_string(), &id.to_string())?;
+    if !scope.sees_all_contacts() {
+        let sql = format!("SELECT 1 WHERE 1{}", contact_filter(scope, "?1"));
+        let seen: Option<i64> = c
+            .prepare_cached(&sql)
+            .map_err(sql_err)?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(sql_err)?;
+        if seen.is_none() {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(contact)
+}
+
 pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }

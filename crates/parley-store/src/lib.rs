@@ -243,16 +243,12 @@ pub trait Store: Send + Sync + 'static {
         member: bool,
         at: Timestamp,
     ) -> StoreResult<ListView>;
-    /// The lists a contact is on, by name (`NotFound` for another workspace's contact).
-    async fn contact_lists(
-        &self,
-        ws: WorkspaceId,
-        contact: ContactId,
-    ) -> StoreResult<Vec<ListView>>;
-    /// The contacts on a list, the most recently added first.
+    /// The lists a contact is on, by name (`NotFound` for a contact the scope does not see).
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>>;
+    /// The contacts on a list the scope sees, the most recently added first.
     async fn list_members(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         list: ListId,
         cursor: Option<Cursor>,
         limit: u32,
@@ -266,7 +262,8 @@ pub trait Store: Send + Sync + 'static {
         contact: NewContact,
         at: Timestamp,
     ) -> StoreResult<ContactView>;
-    async fn contact(&self, ws: WorkspaceId, id: ContactId) -> StoreResult<ContactView>;
+    /// A contact the scope sees (see `Scope::sees_all_contacts`), else `NotFound`.
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView>;
     async fn update_contact(
         &self,
         ws: WorkspaceId,
@@ -274,10 +271,11 @@ pub trait Store: Send + Sync + 'static {
         patch: ContactPatch,
         at: Timestamp,
     ) -> StoreResult<ContactView>;
-    /// Contacts whose name, email, phone or identity contains `q` (case-insensitive), by name.
+    /// Contacts the scope sees whose name, email, phone or identity contains `q`
+    /// (case-insensitive), by name.
     async fn search_contacts(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         q: &str,
         cursor: Option<Cursor>,
         limit: u32,
@@ -312,10 +310,12 @@ pub trait Store: Send + Sync + 'static {
         ws: WorkspaceId,
         consent: NewConsent,
     ) -> StoreResult<ConsentEvent>;
-    /// The contact's consent ledger, oldest first.
+    /// The contact's consent ledger, oldest first (`NotFound` for a contact the scope does not
+    /// see). Evidence quoting a message of an inbox the scope does not see says
+    /// `plan::UNSEEN_TEXT` instead of its text.
     async fn consent_history(
         &self,
-        ws: WorkspaceId,
+        scope: &Scope,
         contact: ContactId,
     ) -> StoreResult<Vec<ConsentEvent>>;
     /// The ledger with the rest the compliance gate needs, in one read.

@@ -628,6 +628,24 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// What a quoted customer message says to someone who does not work its inbox.
+pub const UNSEEN_TEXT: &str = "(message in an inbox you cannot see)";
+
+/// A consent entry as the scope may read it: the quoted text of a message from an inbox it does
+/// not see (evidence naming its `inbox_id`) gives way to `UNSEEN_TEXT`.
+pub fn scoped_consent(scope: &crate::Scope, mut e: crate::ConsentEvent) -> crate::ConsentEvent {
+    let inbox = e.evidence["inbox_id"]
+        .as_str()
+        .and_then(|i| uuid::Uuid::parse_str(i).ok())
+        .map(parley_core::InboxId::from);
+    if let Some(inbox) = inbox {
+        if !scope.can_see(inbox) && e.evidence.get("text").is_some() {
+            e.evidence["text"] = serde_json::json!(UNSEEN_TEXT);
+        }
+    }
+    e
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

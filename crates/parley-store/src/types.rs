@@ -33,6 +33,9 @@ impl Principal {
             user: self.user_id,
             all_inboxes: self.role.sees_all_inboxes(),
             inboxes: self.inboxes.clone(),
+            // Supervisors see every contact; agents those of their inboxes, unless the workspace
+            // says otherwise (the server sets it then).
+            all_contacts: self.role != Role::Agent,
         }
     }
 }
@@ -44,11 +47,20 @@ pub struct Scope {
     pub user: UserId,
     pub all_inboxes: bool,
     pub inboxes: Vec<InboxId>,
+    /// Every contact of the workspace is visible, not only those with a conversation in one of
+    /// `inboxes` (supervisors; agents when the workspace lets every agent see every contact).
+    pub all_contacts: bool,
 }
 
 impl Scope {
     pub fn can_see(&self, inbox: InboxId) -> bool {
         self.all_inboxes || self.inboxes.contains(&inbox)
+    }
+
+    /// Whether every contact is visible; otherwise only those with a conversation in an inbox of
+    /// the scope.
+    pub fn sees_all_contacts(&self) -> bool {
+        self.all_inboxes || self.all_contacts
     }
 
     /// A scope that sees every inbox of a workspace (system work: the CLI, workers).
@@ -58,6 +70,7 @@ impl Scope {
             user,
             all_inboxes: true,
             inboxes: Vec::new(),
+            all_contacts: true,
         }
     }
 }

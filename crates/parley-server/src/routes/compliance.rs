@@ -167,7 +167,7 @@ pub async fn purge(
         });
     }
     for id in &req.contact_ids {
-        let contact = app.store.contact(ws.id, *id).await?;
+        let contact = app.store.contact(&p.scope(), *id).await?;
         for ident in contact
             .identities
             .iter()
@@ -244,8 +244,10 @@ pub async fn export_consent(
 ) -> ApiResult<Response> {
     require_admin(&p)?;
     let format = exports::format_of(q.format.as_deref())?;
-    let contact = app.store.contact(p.workspace_id, id).await?;
-    let ledger = app.store.consent_history(p.workspace_id, id).await?;
+    // Admins only: every inbox, so the evidence is whole.
+    let scope = p.scope();
+    let contact = app.store.contact(&scope, id).await?;
+    let ledger = app.store.consent_history(&scope, id).await?;
     super::account::audit(
         &app,
         &p,

@@ -7,7 +7,9 @@ use parley_core::contact::{
     parse_custom_fields, parse_external_id, parse_name, Email, IdentityKind, Phone,
 };
 use parley_core::{ContactId, IdentityId, InboxId};
-use parley_store::{ContactPatch, ConversationQuery, NewContact, NewIdentity, Sort};
+use parley_store::{
+    ContactPatch, ConversationQuery, NewContact, NewIdentity, Principal, Scope, Sort,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,6 +17,24 @@ use super::{double_option, nullable, obj, string, uuid};
 use crate::auth::Auth;
 use crate::error::{ApiResult, Json, Path, Query};
 use crate::state::App;
+
+/// The scope an agent reads contacts in: those with a conversation in an inbox they work, or
+/// every contact when the workspace lets every agent see them. Supervisors and admins see all.
+pub(crate) async fn contact_scope(app: &App, p: &Principal) -> ApiResult<Scope> {
+    let mut scope = p.scope();
+    if !scope.sees_all_contacts() {
+        let ws = app.store.workspace(p.workspace_id).await?;
+        scope.all_contacts = crate::compliance::Settings::of(&ws).contacts_visible_to_all_agents;
+    }
+    Ok(scope)
+}
+
+/// `NotFound` for a contact the caller may not see (or that does not exist): the check before
+/// a change or a read of what hangs off the contact.
+pub(crate) async fn visible(app: &App, p: &Principal, id: ContactId) -> ApiResult<()> {
+    app.store.contact(&contact_scope(app, p).await?, id).await?;
+    Ok(())
+}
 
 pub(crate) fn identity_schema() -> Value {
     let kinds = json!({ "type": "string", "enum": ["api", "phone", "email", "whatsapp", "messenger", "instagram", "telegram", "line", "widget"] });
@@ -148,7 +168,8 @@ pub async fn get_contact(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Response> {
-    Ok(Json(app.store.contact(p.workspace_id, id).await?).into_response())
+    let scope = contact_scope(&app, &p).await?;
+    Ok(Json(app.store.contact(&scope, id).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -195,6 +216,7 @@ pub async fn update_contact(
             .map(parse_custom_fields)
             .transpose()?,
     };
+    visible(&app, &p, id).await?;
     Ok(Json(
         app.store
             .update_contact(p.workspace_id, id, patch, app.now())
@@ -224,9 +246,10 @@ pub async fn search_contacts(
             "q must be at most 200 characters",
         ));
     }
+    let scope = contact_scope(&app, &p).await?;
     let page = app
         .store
-        .search_contacts(p.workspace_id, &text, cursor, limit)
+        .search_contacts(&scope, &text, cursor, limit)
         .await?;
     Ok(Json(
         json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
@@ -240,6 +263,7 @@ pub async fn add_identity(
     Json(req): Json<IdentityRequest>,
 ) -> ApiResult<Response> {
     let identity = parse_identity(req)?;
+    visible(&app, &p, id).await?;
     let view = app
         .store
         .add_identity(p.workspace_id, id, identity, app.now())
@@ -252,6 +276,7 @@ pub async fn remove_identity(
     Auth(p): Auth,
     Path((id, identity)): Path<(ContactId, IdentityId)>,
 ) -> ApiResult<Response> {
+    visible(&app, &p, id).await?;
     Ok(Json(
         app.store
             .remove_identity(p.workspace_id, id, identity)
@@ -272,6 +297,8 @@ pub async fn merge_contact(
     Path(id): Path<ContactId>,
     Json(req): Json<MergeRequest>,
 ) -> ApiResult<Response> {
+    visible(&app, &p, id).await?;
+    visible(&app, &p, req.contact_id).await?;
     let view = app
         .store
         .merge_contacts(p.workspace_id, id, req.contact_id, p.user_id, app.now())
@@ -284,7 +311,7 @@ pub async fn contact_conversations(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
-    app.store.contact(p.workspace_id, id).await?;
+    visible(&app, &p, id).await?;
     let q = ConversationQuery {
         contact: Some(id),
         sort: Sort::Activity,
@@ -302,7 +329,9 @@ pub async fn contact_consent(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
-    let history = app.store.consent_history(p.workspace_id, id).await?;
+    // Evidence quoting a message of an inbox the caller does not work comes back as a placeholder.
+    let scope = contact_scope(&app, &p).await?;
+    let history = app.store.consent_history(&scope, id).await?;
     let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
     let mut channels: Vec<&str> = history
         .iter()
@@ -368,6 +397,7 @@ pub async fn record_consent(
     Json(req): Json<RecordConsentRequest>,
 ) -> ApiResult<Response> {
     use parley_core::consent::{Action, Purpose};
+    visible(&app, &p, id).await?;
     let purpose = Purpose::parse(&req.purpose).ok_or_else(|| {
         crate::error::ApiError::invalid(
             "purpose",

@@ -126,9 +126,11 @@ pub async fn remove_team_member(
     team_member(app, headers, p, team, user, false).await
 }
 
-/// An inbox as the API shows it: admins also see the signing secret; everyone sees the webhook URL.
+/// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
+/// into the provider's console (Meta's verify token, the API channel's signing secret, Telegram's
+/// `secret_token`). Provider credentials are write-only.
 fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
-    // Send credentials are write-only; admins see the verify token they paste into Meta's console.
+    // Send credentials live under `credentials`, which is never shown; the verify token is.
     let mut settings = i.settings.clone();
     let verify_token = settings
         .as_object_mut()
@@ -150,8 +152,13 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
     if internal {
         v.as_object_mut().map(|o| o.remove("webhook_url"));
     }
+    // Elsewhere the secret column holds the provider's own credential (Twilio's auth token, Meta's
+    // app secret, LINE's channel secret), which never leaves Parley again.
+    let ours = matches!(i.kind.as_str(), "api" | "telegram");
     if p.role.is_admin() && !internal {
-        v["secret"] = json!(i.secret);
+        if ours {
+            v["secret"] = json!(i.secret);
+        }
         if let Some(t) = verify_token {
             v["verify_token"] = t;
         }

@@ -99,10 +99,8 @@ pub async fn list_members(
 ) -> ApiResult<Json<Value>> {
     let limit = super::limit(q.limit.as_deref(), 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
-    let page = app
-        .store
-        .list_members(p.workspace_id, id, cursor, limit)
-        .await?;
+    let scope = super::contacts::contact_scope(&app, &p).await?;
+    let page = app.store.list_members(&scope, id, cursor, limit).await?;
     Ok(Json(
         json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
     ))
@@ -113,6 +111,7 @@ pub async fn add_member(
     Auth(p): Auth,
     Path((list, contact)): Path<(ListId, ContactId)>,
 ) -> ApiResult<Json<Value>> {
+    hidden_from(&app, &p, list, contact).await?;
     let view = app
         .store
         .set_list_member(p.workspace_id, list, contact, true, app.now())
@@ -125,6 +124,7 @@ pub async fn remove_member(
     Auth(p): Auth,
     Path((list, contact)): Path<(ListId, ContactId)>,
 ) -> ApiResult<Json<Value>> {
+    hidden_from(&app, &p, list, contact).await?;
     let view = app
         .store
         .set_list_member(p.workspace_id, list, contact, false, app.now())
@@ -132,12 +132,42 @@ pub async fn remove_member(
     Ok(Json(json!(view)))
 }
 
+/// A contact outside the caller's reach is answered as one that does not exist (after the
+/// list, as the change itself would).
+async fn hidden_from(
+    app: &App,
+    p: &parley_store::Principal,
+    list: ListId,
+    contact: ContactId,
+) -> ApiResult<()> {
+    let scope = super::contacts::contact_scope(app, p).await?;
+    if !scope.sees_all_contacts() {
+        match app.store.contact(&scope, contact).await {
+            Err(parley_store::StoreError::NotFound) => {
+                let lists = app.store.list_lists(p.workspace_id).await?;
+                if !lists.iter().any(|l| l.id == list) {
+                    return Err(crate::error::ApiError::NotFound);
+                }
+                return Err(crate::error::ApiError::invalid(
+                    "contact_id",
+                    "no such contact in this workspace",
+                ));
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn contact_lists(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
+    let scope = super::contacts::contact_scope(&app, &p).await?;
     Ok(Json(
-        json!({ "items": app.store.contact_lists(p.workspace_id, id).await? }),
+        json!({ "items": app.store.contact_lists(&scope, id).await? }),
     ))
 }

@@ -24,7 +24,7 @@ async fn conversations(
     p: &Principal,
     contact: ContactId,
 ) -> ApiResult<(Vec<ConversationView>, HashMap<InboxId, InboxRow>)> {
-    app.store.contact(p.workspace_id, contact).await?;
+    super::contacts::visible(app, p, contact).await?;
     let q = ConversationQuery {
         contact: Some(contact),
         sort: Sort::Activity,
@@ -94,7 +94,10 @@ struct ReplyOption {
 /// The inboxes you work that can reach the contact, the one the customer last wrote on first.
 async fn options(app: &App, p: &Principal, contact: ContactId) -> ApiResult<Vec<ReplyOption>> {
     let (convs, inboxes) = conversations(app, p, contact).await?;
-    let view = app.store.contact(p.workspace_id, contact).await?;
+    let view = app
+        .store
+        .contact(&super::contacts::contact_scope(app, p).await?, contact)
+        .await?;
     let scope = p.scope();
     let mut out = Vec::new();
     let mut ordered: Vec<&InboxRow> = inboxes.values().collect();

@@ -356,3 +356,100 @@ async fn first_start_setup_link_works_once() {
         parley_server::FirstStart::AlreadySetUp
     ));
 }
+
+on_both!(
+    agents_see_contacts_of_their_inboxes_only,
+    |t: TestApp| async move {
+        let cb = crate::harness::Callback::start(0).await;
+        let (inbox, secret) = t.api_inbox("Sales", &cb.url).await;
+        assert_eq!(t.inbound(&inbox, &secret, "c9", "m1", "STOP").await.0, 200);
+        let (_, found) = t.get("/api/v1/contacts?q=c9", &t.admin_token).await;
+        let contact = found["items"][0]["id"].as_str().unwrap().to_string();
+        let (_, ledger) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(ledger["history"][0]["evidence"]["text"], "STOP", "{ledger}");
+        // An agent who works no inbox: the customer of another inbox is not there.
+        let (_, agent) = t.user("newbie@acme.test", "agent").await;
+        let (s, v) = t.get("/api/v1/contacts?q=c9", &agent).await;
+        assert_eq!(
+            (s, v["items"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{v}"
+        );
+        let (_, v) = t.get("/api/v1/contacts", &agent).await;
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{v}");
+        for path in [
+            "",
+            "/consent",
+            "/lists",
+            "/timeline",
+            "/conversations",
+            "/channels",
+        ] {
+            let (s, v) = t
+                .get(&format!("/api/v1/contacts/{contact}{path}"), &agent)
+                .await;
+            assert_eq!(s, 404, "{path}: {v}");
+        }
+        let (s, _) = t
+            .patch(
+                &format!("/api/v1/contacts/{contact}"),
+                &agent,
+                json!({ "name": "Renamed" }),
+            )
+            .await;
+        assert_eq!(s, 404);
+        // A supervisor sees them as before.
+        let (_, sup) = t.user("sup@acme.test", "supervisor").await;
+        let (s, _) = t.get(&format!("/api/v1/contacts/{contact}"), &sup).await;
+        assert_eq!(s, 200);
+
+        // The workspace lets every agent see every contact (off by default).
+        let (_, settings) = t.get("/api/v1/compliance/settings", &agent).await;
+        assert_eq!(
+            settings["settings"]["contacts_visible_to_all_agents"], false,
+            "{settings}"
+        );
+        let (s, v) = t
+            .call(
+                Method::PUT,
+                "/api/v1/compliance/settings",
+                &agent,
+                Some(json!({ "contacts_visible_to_all_agents": true })),
+            )
+            .await;
+        assert_eq!(s, 403, "{v}");
+        let (s, v) = t
+            .call(
+                Method::PUT,
+                "/api/v1/compliance/settings",
+                &t.admin_token,
+                Some(json!({ "contacts_visible_to_all_agents": true })),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = t.get(&format!("/api/v1/contacts/{contact}"), &agent).await;
+        assert_eq!((s, v["name"].as_str()), (200, Some("Customer c9")), "{v}");
+        let (_, v) = t.get("/api/v1/contacts?q=c9", &agent).await;
+        assert_eq!(v["items"][0]["id"], contact.as_str(), "{v}");
+        // Their words in an inbox the agent does not work are still not quoted.
+        let (s, ledger) = t
+            .get(&format!("/api/v1/contacts/{contact}/consent"), &agent)
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            ledger["history"][0]["evidence"]["text"], "(message in an inbox you cannot see)",
+            "{ledger}"
+        );
+        assert!(!ledger.to_string().contains("STOP"), "{ledger}");
+        // Their conversations stay out of reach.
+        let (_, convs) = t
+            .get(&format!("/api/v1/contacts/{contact}/conversations"), &agent)
+            .await;
+        assert_eq!(convs["items"].as_array().map(Vec::len), Some(0), "{convs}");
+    }
+);

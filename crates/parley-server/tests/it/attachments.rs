@@ -373,3 +373,127 @@ on_both!(files_in_and_out, |t: TestApp| async move {
         "{v}"
     );
 });
+
+/// Twilio media of any type, so a customer can send what a browser would run.
+async fn start_media() -> String {
+    async fn media(uri: Uri) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut h = HeaderMap::new();
+        let (ct, body): (&str, &[u8]) = match uri.path() {
+            "/twilio/SVG" => (
+                "image/svg+xml",
+                b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+            ),
+            "/twilio/HTML" => ("text/html", b"<script>alert(document.cookie)</script>"),
+            "/twilio/PNG" => ("image/png", PNG),
+            _ => return (StatusCode::NOT_FOUND, h, Vec::new()),
+        };
+        h.insert("content-type", ct.parse().unwrap());
+        (StatusCode::OK, h, body.to_vec())
+    }
+    let app = axum::Router::new().fallback(media);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    base
+}
+
+on_both!(
+    files_that_could_run_are_downloads,
+    |t: TestApp| async move {
+        let base = start_media().await;
+        let (_, tw) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "SMS", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+        let tw_id = tw["id"].as_str().unwrap().to_string();
+        let (svg, html, png) = (
+            format!("{base}/twilio/SVG"),
+            format!("{base}/twilio/HTML"),
+            format!("{base}/twilio/PNG"),
+        );
+        let mms = form(&[
+            ("MessageSid", "MM9"),
+            ("AccountSid", SID),
+            ("From", "+15558675310"),
+            ("To", "+15017122661"),
+            ("Body", "Look"),
+            ("NumMedia", "3"),
+            ("MediaUrl0", &svg),
+            ("MediaContentType0", "image/svg+xml"),
+            ("MediaUrl1", &html),
+            ("MediaContentType1", "text/html"),
+            ("MediaUrl2", &png),
+            ("MediaContentType2", "image/png"),
+        ]);
+        assert_eq!(post_signed(&t, &tw_id, &mms, TOKEN).await.0, 200);
+        let (_, list) = t
+            .get(
+                &format!("/api/v1/conversations?inbox={tw_id}"),
+                &t.admin_token,
+            )
+            .await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let files = tl["items"][0]["data"]["message"]["meta"]["attachments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(files.len(), 3, "{tl}");
+        // An agent's own upload of a type browsers do not show is a download too.
+        let (s, txt) = upload(&t, &tw_id, "notes.txt", "text/plain", b"<b>hi</b>".to_vec()).await;
+        assert_eq!(s, 201, "{txt}");
+        let mut checked = 0;
+        for file in files.iter().chain([&txt]) {
+            let ct = file["content_type"].as_str().unwrap().to_string();
+            let path = format!(
+                "/api/v1/inboxes/{tw_id}/attachments/{}",
+                file["id"].as_str().unwrap()
+            );
+            let r = t
+                .http
+                .get(t.url(&path))
+                .bearer_auth(&t.admin_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let h = r.headers();
+            let disposition = h["content-disposition"].to_str().unwrap();
+            let want = if ct == "image/png" {
+                "inline;"
+            } else {
+                "attachment;"
+            };
+            assert!(disposition.starts_with(want), "{ct}: {disposition}");
+            assert_eq!(
+                h["content-security-policy"], "default-src 'none'; sandbox",
+                "{ct}"
+            );
+            assert_eq!(h["x-content-type-options"], "nosniff", "{ct}");
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
+        // The signed link (for providers and visitors) is served the same way.
+        let id = files[0]["id"].as_str().unwrap();
+        let exp = 4_102_444_800_000i64;
+        let sig = parley_channels::api::sign(TOKEN, format!("media/{tw_id}/{id}/{exp}").as_bytes());
+        let link = format!(
+            "/media/{tw_id}/{id}?exp={exp}&sig={}",
+            sig.trim_start_matches("sha256=")
+        );
+        let r = t.http.get(t.url(&link)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{link}");
+        assert!(r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;"));
+        assert_eq!(
+            r.headers()["content-security-policy"],
+            "default-src 'none'; sandbox"
+        );
+    }
+);

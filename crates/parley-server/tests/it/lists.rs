@@ -16,8 +16,18 @@ on_both!(contact_lists_over_the_api, |t: TestApp| async move {
             .await;
         contacts.push(v["contact_id"].as_str().unwrap().to_string());
     }
-    let (_, agent) = t.user("ann@acme.test", "agent").await;
+    let (ann, agent) = t.user("ann@acme.test", "agent").await;
     let (_, supervisor) = t.user("sue@acme.test", "supervisor").await;
+    // Agents reach the contacts of the inboxes they work.
+    let (s, _) = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/inboxes/{inbox}/members/{ann}"),
+            &t.admin_token,
+            None,
+        )
+        .await;
+    assert!(s < 300, "{s}");
 
     // Supervisors make lists; agents may not; names are checked and unique.
     let (s, _) = t

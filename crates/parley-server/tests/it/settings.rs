@@ -254,3 +254,105 @@ async fn sla_policies_set_when_customers_must_be_answered_postgres() {
     }
     sla_on(Backend::Postgres).await;
 }
+
+on_both!(
+    provider_credentials_are_never_shown_again,
+    |t: TestApp| async move {
+        // Each kind with its credentials; every credential's text is unique so it can be looked for.
+        let sid = format!("AC{}", "1".repeat(32));
+        let kinds = [
+            (
+                json!({ "kind": "api", "callback_url": "http://127.0.0.1:1/cb" }),
+                json!({ "name": "API 2" }),
+            ),
+            (
+                json!({ "kind": "twilio", "account_sid": sid, "auth_token": "cred-twilio-auth-1", "from": "+15017122661" }),
+                json!({ "auth_token": "cred-twilio-auth-2" }),
+            ),
+            (
+                json!({ "kind": "telegram", "bot_token": "123456:cred-telegram-bot-1" }),
+                json!({ "bot_token": "123456:cred-telegram-bot-2" }),
+            ),
+            (
+                json!({ "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": "cred-wa-access-1", "app_secret": "cred-wa-app-secret-1" }),
+                json!({ "access_token": "cred-wa-access-2", "app_secret": "cred-wa-app-secret-2" }),
+            ),
+            (
+                json!({ "kind": "messenger", "page_id": "1234567890", "access_token": "cred-fb-access-1", "app_secret": "cred-fb-app-secret-1" }),
+                json!({ "access_token": "cred-fb-access-2", "app_secret": "cred-fb-app-secret-2" }),
+            ),
+            (
+                json!({ "kind": "instagram", "page_id": "1234567891", "access_token": "cred-ig-access-1", "app_secret": "cred-ig-app-secret-1" }),
+                json!({ "access_token": "cred-ig-access-2", "app_secret": "cred-ig-app-secret-2" }),
+            ),
+            (
+                json!({ "kind": "line", "channel_secret": "cred-line-channel-1", "access_token": "cred-line-access-1" }),
+                json!({ "channel_secret": "cred-line-channel-2", "access_token": "cred-line-access-2" }),
+            ),
+            (
+                json!({ "kind": "widget", "website_url": "https://shop.example" }),
+                json!({ "greeting": "Hi" }),
+            ),
+            (
+                json!({ "kind": "email", "address": "help@acme.example",
+                        "smtp": { "host": "127.0.0.1", "port": 1, "security": "none", "username": "relay", "password": "cred-smtp-pass-1" },
+                        "imap": { "host": "127.0.0.1", "port": 1, "tls": false, "username": "box", "password": "cred-imap-pass-1" } }),
+                json!({ "smtp": { "host": "127.0.0.1", "port": 1, "security": "none", "username": "relay", "password": "cred-smtp-pass-2" },
+                        "imap": { "host": "127.0.0.1", "port": 1, "tls": false, "username": "box", "password": "cred-imap-pass-2" } }),
+            ),
+        ];
+        let (agent_id, agent) = t.user("agent@acme.test", "agent").await;
+        let leaks = |what: &str, v: &serde_json::Value| {
+            let text = v.to_string();
+            assert!(!text.contains("cred-"), "{what} shows a credential: {text}");
+        };
+        let mut ids = Vec::new();
+        for (i, (mut create, edit)) in kinds.into_iter().enumerate() {
+            let kind = create["kind"].as_str().unwrap().to_string();
+            create["name"] = json!(format!("Inbox {i}"));
+            let (s, made) = t.post("/api/v1/inboxes", &t.admin_token, create).await;
+            assert_eq!(s, 201, "{kind}: {made}");
+            leaks(&format!("{kind} created"), &made);
+            let id = made["id"].as_str().unwrap().to_string();
+            let path = format!("/api/v1/inboxes/{id}");
+            let (s, edited) = t.patch(&path, &t.admin_token, edit).await;
+            assert_eq!(s, 200, "{kind}: {edited}");
+            leaks(&format!("{kind} edited"), &edited);
+            let (s, one) = t.get(&path, &t.admin_token).await;
+            assert_eq!(s, 200);
+            leaks(&format!("{kind} read"), &one);
+            // What the provider's console needs stays visible to admins.
+            let internal = kind == "widget" || kind == "email";
+            assert_eq!(one["webhook_url"].is_string(), !internal, "{kind}: {one}");
+            assert_eq!(
+                one["secret"].is_string(),
+                kind == "api" || kind == "telegram",
+                "{kind}: {one}"
+            );
+            assert_eq!(
+                one["verify_token"].is_string(),
+                ["whatsapp", "messenger", "instagram"].contains(&kind.as_str()),
+                "{kind}: {one}"
+            );
+            let (s, _) = t
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("{path}/members/{agent_id}"),
+                    &t.admin_token,
+                    None,
+                )
+                .await;
+            assert!(s < 300, "{kind}: {s}");
+            let (_, seen) = t.get(&path, &agent).await;
+            leaks(&format!("{kind} read by an agent"), &seen);
+            assert!(seen.get("secret").is_none(), "{kind}: {seen}");
+            ids.push(id);
+        }
+        for token in [&t.admin_token, &agent] {
+            let (s, list) = t.get("/api/v1/inboxes", token).await;
+            assert_eq!(s, 200);
+            assert!(list["items"].as_array().unwrap().len() >= ids.len());
+            leaks("the list", &list);
+        }
+    }
+);

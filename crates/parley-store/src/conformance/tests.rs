@@ -85,6 +85,11 @@ fn inbound(
     }
 }
 
+/// A scope that sees the whole workspace, as the server's own work does.
+fn sys(ws: WorkspaceId) -> Scope {
+    Scope::system(ws, UserId(uuid::Uuid::nil()))
+}
+
 async fn admin_scope(s: &DynStore, w: &World) -> Scope {
     s.principal(w.ws, w.admin).await.unwrap().scope()
 }
@@ -142,7 +147,7 @@ pub async fn inbound_creates_contact_and_conversation_once(h: Harness) {
         tl[0].delivery.as_ref().map(|d| d.0),
         Some(DeliveryStatus::Received)
     );
-    let contact = s.contact(w.ws, a.contact_id).await.unwrap();
+    let contact = s.contact(&sys(w.ws), a.contact_id).await.unwrap();
     assert_eq!(contact.identities.len(), 1);
     assert_eq!(contact.identities[0].external_id, "c1");
 }
@@ -395,7 +400,7 @@ pub async fn scopes_hide_other_inboxes_and_workspaces(h: Harness) {
         .items
         .is_empty());
     assert!(matches!(
-        s.contact(ws2.id, a.contact_id).await,
+        s.contact(&sys(ws2.id), a.contact_id).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
@@ -632,7 +637,11 @@ pub async fn contacts_search_identities_and_merge(h: Harness) {
         .await
         .unwrap();
     for q in ["ann", "LEE", "example.com", "555 0100", "+1415"] {
-        let found = s.search_contacts(w.ws, q, None, 10).await.unwrap().items;
+        let found = s
+            .search_contacts(&sys(w.ws), q, None, 10)
+            .await
+            .unwrap()
+            .items;
         assert_eq!(
             found.iter().map(|c| c.id).collect::<Vec<_>>(),
             vec![ann.id],
@@ -640,7 +649,7 @@ pub async fn contacts_search_identities_and_merge(h: Harness) {
         );
     }
     assert!(s
-        .search_contacts(w.ws, "zzz", None, 10)
+        .search_contacts(&sys(w.ws), "zzz", None, 10)
         .await
         .unwrap()
         .items
@@ -732,7 +741,7 @@ pub async fn contacts_search_identities_and_merge(h: Harness) {
     assert_eq!(merged.identities.len(), 4);
     assert_eq!(merged.name.as_deref(), Some("Ann B. Lee"));
     assert!(matches!(
-        s.contact(w.ws, a.contact_id).await,
+        s.contact(&sys(w.ws), a.contact_id).await,
         Err(StoreError::NotFound)
     ));
     // Two threads in the Support inbox became one; the Sales thread moved over.
@@ -1360,7 +1369,7 @@ pub async fn a_known_phone_or_email_on_a_new_channel_is_the_same_contact(h: Harn
         "the same phone is the same customer"
     );
     assert_ne!(a.conversation_id, b.conversation_id, "one thread per inbox");
-    let contact = s.contact(w.ws, a.contact_id).await.unwrap();
+    let contact = s.contact(&sys(w.ws), a.contact_id).await.unwrap();
     let mut kinds: Vec<&str> = contact.identities.iter().map(|i| i.kind.as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, vec!["phone", "whatsapp"]);
@@ -1587,7 +1596,7 @@ pub async fn the_consent_ledger_appends_and_survives_a_merge(h: Harness) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        s.consent_history(other.id, a.contact_id).await,
+        s.consent_history(&sys(other.id), a.contact_id).await,
         Err(StoreError::NotFound)
     ));
     // A change shows on the conversation it happened in, and is published; naming another
@@ -1621,7 +1630,7 @@ pub async fn the_consent_ledger_appends_and_survives_a_merge(h: Harness) {
     s.merge_contacts(w.ws, a.contact_id, b.contact_id, w.admin, t(9))
         .await
         .unwrap();
-    let h2 = s.consent_history(w.ws, a.contact_id).await.unwrap();
+    let h2 = s.consent_history(&sys(w.ws), a.contact_id).await.unwrap();
     let got: Vec<(Action, i64)> = h2.iter().map(|e| (e.action, e.at.0)).collect();
     assert_eq!(
         got,
@@ -1913,7 +1922,7 @@ pub async fn erasure_anonymises_and_keeps_revocations(h: Harness) {
     assert_eq!(done.attachments, vec![(w.inbox, "a1".to_string())]);
 
     // Nothing of theirs is left to read.
-    let gone = s.contact(w.ws, a.contact_id).await.unwrap();
+    let gone = s.contact(&sys(w.ws), a.contact_id).await.unwrap();
     assert_eq!((gone.name, gone.email, gone.phone), (None, None, None));
     assert!(gone.custom_fields.is_empty() && gone.identities.is_empty());
     assert_eq!(gone.erased_at, Some(t(10)));
@@ -1936,7 +1945,7 @@ pub async fn erasure_anonymises_and_keeps_revocations(h: Harness) {
     // The queued reply is not sent.
     assert!(s.claim_outbox(t(11), 10, 30_000).await.unwrap().is_empty());
     // Only the revocation stays on the ledger, without its evidence.
-    let ledger = s.consent_history(w.ws, a.contact_id).await.unwrap();
+    let ledger = s.consent_history(&sys(w.ws), a.contact_id).await.unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].action, Action::Revoke);
     assert_eq!(ledger[0].evidence, serde_json::json!({ "erased": true }));
@@ -1962,7 +1971,7 @@ pub async fn erasure_anonymises_and_keeps_revocations(h: Harness) {
         serde_json::json!({}),
     );
     assert!(refused(s.record_consent(w.ws, again).await.map(|_| ())));
-    let page = s.search_contacts(w.ws, "", None, 50).await.unwrap();
+    let page = s.search_contacts(&sys(w.ws), "", None, 50).await.unwrap();
     assert!(page.items.iter().all(|c| c.id != a.contact_id));
     let twice = s.erase_contact(w.ws, a.contact_id, t(12)).await.unwrap();
     assert!(twice.repeated);
@@ -2100,7 +2109,10 @@ pub async fn a_blocked_contact_asks_nothing_of_anyone(h: Harness) {
         .unwrap();
     assert_eq!(k.blocked_at, Some(t(20)));
     assert_eq!(
-        s.contact(w.ws, a.contact_id).await.unwrap().blocked_at,
+        s.contact(&sys(w.ws), a.contact_id)
+            .await
+            .unwrap()
+            .blocked_at,
         Some(t(20))
     );
 
@@ -2235,20 +2247,20 @@ pub async fn contact_lists_hold_contacts_through_merges_and_erasure(h: Harness) 
         [("Newsletter", 1), ("VIP", 3)],
         "by name, with sizes"
     );
-    let on = s.contact_lists(w.ws, ids[1]).await.unwrap();
+    let on = s.contact_lists(&sys(w.ws), ids[1]).await.unwrap();
     assert_eq!(
         on.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
         ["Newsletter", "VIP"]
     );
 
     // Members, the most recently added first, a page at a time.
-    let first = s.list_members(w.ws, vip.id, None, 2).await.unwrap();
+    let first = s.list_members(&sys(w.ws), vip.id, None, 2).await.unwrap();
     assert_eq!(
         first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
         [ids[2], ids[1]]
     );
     let rest = s
-        .list_members(w.ws, vip.id, first.next_cursor, 2)
+        .list_members(&sys(w.ws), vip.id, first.next_cursor, 2)
         .await
         .unwrap();
     assert_eq!(
@@ -2261,7 +2273,7 @@ pub async fn contact_lists_hold_contacts_through_merges_and_erasure(h: Harness) 
     s.merge_contacts(w.ws, ids[0], ids[1], w.admin, t(30))
         .await
         .unwrap();
-    let on = s.contact_lists(w.ws, ids[0]).await.unwrap();
+    let on = s.contact_lists(&sys(w.ws), ids[0]).await.unwrap();
     assert_eq!(
         on.iter()
             .map(|l| (l.name.as_str(), l.size))
@@ -2271,7 +2283,11 @@ pub async fn contact_lists_hold_contacts_through_merges_and_erasure(h: Harness) 
 
     // Erasure takes the person off every list, and an erased contact cannot be put back.
     s.erase_contact(w.ws, ids[2], t(40)).await.unwrap();
-    assert!(s.contact_lists(w.ws, ids[2]).await.unwrap().is_empty());
+    assert!(s
+        .contact_lists(&sys(w.ws), ids[2])
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(s.list_lists(w.ws).await.unwrap()[1].size, 1);
     assert!(matches!(
         s.set_list_member(w.ws, vip.id, ids[2], true, t(41)).await,
@@ -2316,11 +2332,11 @@ pub async fn contact_lists_hold_contacts_through_merges_and_erasure(h: Harness) 
     ));
     s.delete_list(w.ws, vip.id).await.unwrap();
     assert!(matches!(
-        s.list_members(w.ws, vip.id, None, 10).await,
+        s.list_members(&sys(w.ws), vip.id, None, 10).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        s.contact(w.ws, ids[0]).await.unwrap().id,
+        s.contact(&sys(w.ws), ids[0]).await.unwrap().id,
         ids[0],
         "the contacts stay"
     );
@@ -2402,4 +2418,137 @@ pub async fn automated_messages_answer_nobody_and_events_only_record(h: Harness)
         .await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn contacts_and_quoted_messages_follow_the_inbox_scope(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    // Only in the other inbox; and one who wrote to both.
+    let far = s
+        .apply_inbound(inbound(w.other_inbox, "far", Some("f1"), "STOP", t(10)))
+        .await
+        .unwrap();
+    let both = s
+        .apply_inbound(inbound(w.inbox, "both", Some("b1"), "Hi", t(20)))
+        .await
+        .unwrap();
+    let both_far = s
+        .apply_inbound(inbound(w.other_inbox, "both", Some("b2"), "STOP", t(30)))
+        .await
+        .unwrap();
+    assert_ne!(both_far.contact_id, far.contact_id);
+    // The two inbound identities are the same person only when a phone or email says so: link
+    // the second address to the first contact so one contact has a conversation in each inbox.
+    let both_id = if both_far.contact_id == both.contact_id {
+        both.contact_id
+    } else {
+        s.merge_contacts(w.ws, both.contact_id, both_far.contact_id, w.admin, t(31))
+            .await
+            .unwrap();
+        both.contact_id
+    };
+    let quote = |c: parley_core::ContactId, inbox: InboxId, text: &str, at: i64| NewConsent {
+        contact: c,
+        purpose: parley_core::consent::Purpose::Promotional,
+        action: parley_core::consent::Action::Revoke,
+        source: "keyword".into(),
+        channel: None,
+        evidence: serde_json::json!({ "text": text, "message_id": "m", "inbox_id": inbox }),
+        at: t(at),
+        conversation: None,
+    };
+    for (c, inbox, text, at) in [
+        (far.contact_id, w.other_inbox, "STOP far", 40),
+        (both_id, w.other_inbox, "STOP sales", 41),
+        (both_id, w.inbox, "STOP support", 42),
+    ] {
+        s.record_consent(w.ws, quote(c, inbox, text, at))
+            .await
+            .unwrap();
+    }
+    let list = s.create_list(w.ws, "All", t(50)).await.unwrap();
+    for c in [far.contact_id, both_id] {
+        s.set_list_member(w.ws, list.id, c, true, t(51))
+            .await
+            .unwrap();
+    }
+    let agent = agent_scope(s, &w).await;
+    assert!(!agent.sees_all_contacts());
+    // The contact who only wrote to an inbox the agent does not work is nowhere to be seen.
+    assert!(matches!(
+        s.contact(&agent, far.contact_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.consent_history(&agent, far.contact_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.contact_lists(&agent, far.contact_id).await,
+        Err(StoreError::NotFound)
+    ));
+    let ids = |p: Page<ContactView>| p.items.iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.search_contacts(&agent, "", None, 50).await.unwrap()),
+        vec![both_id]
+    );
+    assert_eq!(
+        ids(s.list_members(&agent, list.id, None, 50).await.unwrap()),
+        vec![both_id]
+    );
+    // The one they share: evidence from the other inbox is not quoted.
+    assert_eq!(s.contact(&agent, both_id).await.unwrap().id, both_id);
+    let texts = |l: Vec<ConsentEvent>| {
+        l.iter()
+            .filter_map(|e| e.evidence["text"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        texts(s.consent_history(&agent, both_id).await.unwrap()),
+        vec![plan::UNSEEN_TEXT.to_string(), "STOP support".into()]
+    );
+    // With every contact visible to agents: the contact is found, the other inbox's text still
+    // is not quoted.
+    let open = Scope {
+        all_contacts: true,
+        ..agent.clone()
+    };
+    assert_eq!(
+        s.contact(&open, far.contact_id).await.unwrap().id,
+        far.contact_id
+    );
+    assert_eq!(
+        s.search_contacts(&open, "", None, 50)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.list_members(&open, list.id, None, 50)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    assert_eq!(
+        texts(s.consent_history(&open, far.contact_id).await.unwrap()),
+        vec![plan::UNSEEN_TEXT.to_string()]
+    );
+    // Admins see everyone and every quote.
+    let admin = admin_scope(s, &w).await;
+    assert_eq!(
+        texts(s.consent_history(&admin, both_id).await.unwrap()),
+        vec!["STOP sales".to_string(), "STOP support".into()]
+    );
+    assert_eq!(
+        s.search_contacts(&admin, "", None, 50)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
 }
