@@ -111,6 +111,29 @@ impl TestApp {
         (database, dir)
     }
 
+    /// A server with an admin whose settings `tune` changes.
+    pub async fn spawn_tuned(backend: Backend, tune: fn(&mut Config)) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        Self::start_tuned(database, dir, None, Arc::new(SystemClock), None, tune)
+            .await
+            .with_admin()
+            .await
+    }
+
+    /// Another server on this one's database (as a second node of a deployment), with the same
+    /// admin token and settings `tune` changes.
+    pub async fn second_node(&self, tune: fn(&mut Config)) -> Self {
+        Self::start_tuned(
+            self.database.clone(),
+            Arc::clone(&self._dir),
+            Some(self.admin_token.clone()),
+            Arc::clone(&self.clock),
+            self.master_key.clone(),
+            tune,
+        )
+        .await
+    }
+
     async fn start(
         database: Database,
         dir: Arc<tempfile::TempDir>,
@@ -118,7 +141,19 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         master_key: Option<MasterKey>,
     ) -> Self {
+        Self::start_tuned(database, dir, admin_token, clock, master_key, |_| {}).await
+    }
+
+    async fn start_tuned(
+        database: Database,
+        dir: Arc<tempfile::TempDir>,
+        admin_token: Option<String>,
+        clock: Arc<dyn Clock>,
+        master_key: Option<MasterKey>,
+        tune: fn(&mut Config),
+    ) -> Self {
         let mut cfg = config(database.clone());
+        tune(&mut cfg);
         cfg.master_key = master_key.clone();
         cfg.attachments_dir = dir.path().join("attachments");
         let app = parley_server::build(cfg, Arc::clone(&clock))

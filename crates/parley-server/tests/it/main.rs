@@ -21,6 +21,7 @@ mod messaging;
 mod realtime;
 mod roles;
 mod settings;
+mod sockets;
 mod surveys;
 mod twilio;
 mod widget;
