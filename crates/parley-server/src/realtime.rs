@@ -380,9 +380,7 @@ pub async fn realtime(
         }
     }
     let limits = SocketLimits::of(&app.config);
-    Ok(ws
-        .max_write_buffer_size(limits.write_buffer)
-        .on_upgrade(move |socket| run_socket(app, caller, q.since, limits, socket)))
+    Ok(ws.on_upgrade(move |socket| run_socket(app, caller, q.since, limits, socket)))
 }
 
 #[derive(Deserialize)]
@@ -408,8 +406,6 @@ struct SocketLimits {
     send: std::time::Duration,
     /// Bytes of committed frames the socket may have yet to send.
     behind: u64,
-    /// Bytes the socket may hold written but not yet taken by the client.
-    write_buffer: usize,
 }
 
 impl SocketLimits {
@@ -417,7 +413,6 @@ impl SocketLimits {
         Self {
             send: std::time::Duration::from_millis(c.socket_send_timeout_ms),
             behind: c.socket_max_behind_bytes,
-            write_buffer: 1024 * 1024,
         }
     }
 }
