@@ -13,7 +13,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use parley_core::{ConversationId, InboxId, UserId, WorkspaceId};
 use parley_store::{Principal, Published};
 use serde::Deserialize;
@@ -522,6 +522,31 @@ async fn run_socket(
     }
 }
 
+/// Checks the socket's credential again: `Revoked` when it no longer holds, otherwise the
+/// principal is reloaded (its role and inboxes may have changed).
+async fn check_access(
+    app: &App,
+    principal: &mut Principal,
+    credential: &Credential,
+    recheck: &Notify,
+) -> Option<End> {
+    match credential.principal(app).await {
+        Ok(Some(p))
+            if p.user_id == principal.user_id && p.workspace_id == principal.workspace_id =>
+        {
+            *principal = p;
+            None
+        }
+        Ok(_) => Some(End::Revoked),
+        // The store could not answer: ask again shortly rather than guess.
+        Err(_) => {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            recheck.notify_one();
+            None
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn live_loop<S, R>(
     app: &App,
@@ -543,18 +568,18 @@ where
     R: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     loop {
+        // A change of access comes before any event that follows it.
+        if recheck.notified().now_or_never().is_some() {
+            if let Some(end) = check_access(app, principal, credential, recheck).await {
+                return end;
+            }
+        }
         tokio::select! {
-            _ = recheck.notified() => match credential.principal(app).await {
-                Ok(Some(p)) if p.user_id == principal.user_id && p.workspace_id == principal.workspace_id => {
-                    *principal = p;
+            _ = recheck.notified() => {
+                if let Some(end) = check_access(app, principal, credential, recheck).await {
+                    return end;
                 }
-                Ok(_) => return End::Revoked,
-                // The store could not answer: ask again shortly rather than guess.
-                Err(_) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    recheck.notify_one();
-                }
-            },
+            }
             ev = rx.recv() => match ev {
                 Ok(e) => {
                     // Everything before this event that the socket may see has been sent, so the
