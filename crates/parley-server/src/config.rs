@@ -75,9 +75,10 @@ pub struct Config {
     pub master_key: Option<parley_store::crypt::MasterKey>,
     /// Seal what the database holds in plaintext when encryption is turned on (`keys encrypt`).
     pub seal_existing: bool,
-    /// How long a client may take to send a request's header, in milliseconds.
+    /// How long a client may take to send a request's header (from the connection's start or the
+    /// previous answer), in milliseconds.
     pub header_read_timeout_ms: u64,
-    /// How long an HTTP connection may stay silent with no request under way, in milliseconds.
+    /// How long an HTTP connection may go with no byte moving either way, in milliseconds.
     pub idle_timeout_ms: u64,
     /// Connections (WebSockets included) one client address may hold open at once; IPv6
     /// addresses count per /64.

@@ -1,11 +1,11 @@
 //! The HTTP listener: accepts connections, caps how many one address holds, and closes those that
-//! take too long to send a request header or stay silent between requests. WebSockets upgrade on
-//! the same connections and keep their address's slot until they close.
+//! take too long to send a request header or on which nothing moves for too long. WebSockets
+//! upgrade on the same connections and keep their address's slot until they close.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -85,11 +85,10 @@ impl Drop for Slot {
     }
 }
 
-/// When a connection last moved a byte, and how many of its requests are being answered.
+/// When a connection last moved a byte.
 struct Activity {
     epoch: tokio::time::Instant,
     last_ms: AtomicU64,
-    busy: AtomicUsize,
 }
 
 impl Activity {
@@ -97,7 +96,6 @@ impl Activity {
         Self {
             epoch: tokio::time::Instant::now(),
             last_ms: AtomicU64::new(0),
-            busy: AtomicUsize::new(0),
         }
     }
 
@@ -109,24 +107,6 @@ impl Activity {
     /// When the connection will have been idle for `idle`, if nothing moves before.
     fn idle_deadline(&self, idle: Duration) -> tokio::time::Instant {
         self.epoch + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
-    }
-}
-
-/// A request being answered: the connection is not idle while it lasts.
-struct Busy(Arc<Activity>);
-
-impl Busy {
-    fn enter(a: &Arc<Activity>) -> Self {
-        a.busy.fetch_add(1, Ordering::Relaxed);
-        a.touch();
-        Self(Arc::clone(a))
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -249,15 +229,9 @@ async fn connection(
         activity: Arc::clone(&activity),
         _slot: slot,
     });
-    let a = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        let busy = Busy::enter(&a);
-        let router = router.clone();
-        async move {
-            let _busy = busy;
-            router.oneshot(req).await
-        }
+        router.clone().oneshot(req)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -267,11 +241,7 @@ async fn connection(
     tokio::pin!(conn);
     let mut closing = false;
     loop {
-        let idle_at = if activity.busy.load(Ordering::Relaxed) > 0 {
-            tokio::time::Instant::now() + limits.idle
-        } else {
-            activity.idle_deadline(limits.idle)
-        };
+        let idle_at = activity.idle_deadline(limits.idle);
         tokio::select! {
             _ = conn.as_mut() => return,
             _ = stopping.changed(), if !closing => {
@@ -279,11 +249,9 @@ async fn connection(
                 conn.as_mut().graceful_shutdown();
             }
             _ = tokio::time::sleep_until(idle_at) => {
-                // Silent for too long with nothing being answered: dropping the connection
-                // closes it.
-                if activity.busy.load(Ordering::Relaxed) == 0
-                    && tokio::time::Instant::now() >= activity.idle_deadline(limits.idle)
-                {
+                // Nothing moved either way for too long (a stalled body, a client gone quiet):
+                // dropping the connection closes it.
+                if tokio::time::Instant::now() >= activity.idle_deadline(limits.idle) {
                     return;
                 }
             }

@@ -140,8 +140,8 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # path_style = false                            # true for MinIO and most self-hosted servers
 
 [connections]
-# header_read_timeout_secs = 10   # a request's header must arrive within this
-# idle_timeout_secs = 60          # a connection silent this long between requests is closed
+# header_read_timeout_secs = 10   # a request's header must arrive within this (also between requests)
+# idle_timeout_secs = 60          # a connection on which nothing moves this long is closed
 # max_per_address = 256           # open connections (WebSockets too) per client address (IPv6: per /64)
 # socket_send_timeout_secs = 10   # an agent's socket that takes no frame for this long is closed
 # socket_max_behind_kib = 8192    # an agent's socket this far behind the live feed is closed

@@ -488,6 +488,12 @@ async fn silent_connections_are_closed() {
     let n = s.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     assert!(closed_while_silent(&mut s).await);
+    // One whose body stops halfway.
+    let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    s.write_all(b"POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
+        .await
+        .unwrap();
+    assert!(closed_while_silent(&mut s).await);
 }
 
 /// Whether a request on a fresh connection from `from` is answered.
