@@ -119,9 +119,12 @@ impl Hub {
         }
     }
 
-    /// Bytes of committed frames published so far.
-    fn published_bytes(&self) -> u64 {
-        self.published.load(std::sync::atomic::Ordering::Relaxed)
+    /// How many bytes of committed frames were published after `e`: how far behind the live
+    /// feed a receiver that has just taken `e` is.
+    pub fn behind(&self, e: &HubEvent) -> u64 {
+        self.published
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(e.end)
     }
 
     pub fn publish_ephemeral(
@@ -585,7 +588,7 @@ where
                     // Everything before this event that the socket may see has been sent, so the
                     // client resumes just before it.
                     let resume = e.seq.map_or(*last_seq, |s| (s - 1).max(*last_seq));
-                    if app.hub.published_bytes().saturating_sub(e.end) > limits.behind {
+                    if app.hub.behind(&e) > limits.behind {
                         *last_seq = resume;
                         return End::Behind;
                     }
