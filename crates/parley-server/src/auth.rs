@@ -88,7 +88,46 @@ pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 /// when a cookie-authenticated write lacks its CSRF token.
 pub struct Auth(pub Principal);
 
-impl FromRequestParts<App> for Auth {
+/// Which credential authenticated a request, by the hash it is stored under, so a long-lived
+/// connection can check later that it still holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A personal API token (header, or `?token=` on the realtime socket).
+    Token(String),
+    /// A session cookie: the request may come from a browser, with the checks that implies.
+    Session(String),
+}
+
+impl Credential {
+    /// The principal the credential stands for now, or `None` when it no longer holds.
+    pub async fn principal(&self, app: &App) -> Result<Option<Principal>, ApiError> {
+        Ok(match self {
+            Credential::Token(hash) => app.store.token_principal(hash).await?,
+            Credential::Session(hash) => app
+                .store
+                .session_principal(hash, app.now())
+                .await?
+                .map(|(p, _)| p),
+        })
+    }
+}
+
+/// The authenticated caller and the credential that authenticated them.
+pub struct Caller {
+    pub principal: Principal,
+    pub credential: Credential,
+}
+
+/// The `token` query parameter of a realtime socket request, however its name is encoded; an
+/// empty value is still a token (and an invalid one).
+fn query_token(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
@@ -99,32 +138,38 @@ impl FromRequestParts<App> for Auth {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(ApiError::Unauthorized)?
                 .trim();
+            let hash = hash_token(token);
             let p = app
                 .store
-                .token_principal(&hash_token(token))
+                .token_principal(&hash)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
-            return Ok(Auth(p));
+            return Ok(Caller {
+                principal: p,
+                credential: Credential::Token(hash),
+            });
         }
-        // Browsers cannot set headers on a WebSocket, so the socket may carry its token in the query.
+        // Browsers cannot set headers on a WebSocket, so the socket may carry its token in the
+        // query. A token that is there must be valid: it never falls back to the cookie.
         if parts.uri.path() == "/api/v1/realtime" {
-            if let Some(token) = parts
-                .uri
-                .query()
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
-            {
+            if let Some(token) = query_token(parts) {
+                let hash = hash_token(&token);
                 let p = app
                     .store
-                    .token_principal(&hash_token(token))
+                    .token_principal(&hash)
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
-                return Ok(Auth(p));
+                return Ok(Caller {
+                    principal: p,
+                    credential: Credential::Token(hash),
+                });
             }
         }
         let session = cookie_value(parts, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+        let hash = hash_token(session);
         let (p, csrf) = app
             .store
-            .session_principal(&hash_token(session), app.now())
+            .session_principal(&hash, app.now())
             .await?
             .ok_or(ApiError::Unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -140,7 +185,20 @@ impl FromRequestParts<App> for Auth {
                 ));
             }
         }
-        Ok(Auth(p))
+        Ok(Caller {
+            principal: p,
+            credential: Credential::Session(hash),
+        })
+    }
+}
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, app)
+            .await
+            .map(|c| Auth(c.principal))
     }
 }
 

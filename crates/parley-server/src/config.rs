@@ -77,6 +77,19 @@ pub struct Config {
     pub seal_existing: bool,
     /// Internal networks Parley may connect to on someone's behalf (none by default).
     pub outbound_allow: Vec<parley_channels::net::Cidr>,
+    /// How long a client may take to send a request's header (from the connection's start or the
+    /// previous answer), in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// How long an HTTP connection may go with no byte moving either way, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Connections (WebSockets included) one client address may hold open at once; IPv6
+    /// addresses count per /64.
+    pub max_connections_per_address: usize,
+    /// How long one frame may wait to be taken by an agent's socket before it is closed as too
+    /// slow, in milliseconds.
+    pub socket_send_timeout_ms: u64,
+    /// Bytes of events an agent's socket may fall behind the live feed before it is closed.
+    pub socket_max_behind_bytes: u64,
 }
 
 impl Config {
@@ -104,6 +117,11 @@ impl Config {
             workers: true,
             smtp_bind: None,
             imap_poll_secs: 60,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections_per_address: 256,
+            socket_send_timeout_ms: 10_000,
+            socket_max_behind_bytes: 8 * 1024 * 1024,
         }
     }
 }

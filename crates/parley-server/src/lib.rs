@@ -16,6 +16,7 @@ pub mod email;
 pub mod error;
 pub mod hooks;
 pub mod keys;
+pub mod listener;
 pub mod logging;
 pub mod openapi;
 pub mod pacer;
@@ -317,20 +318,33 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves. While serving, follows the database's access-change log so
+/// that revocations made on any server reach the sockets open here.
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small frames (acks, realtime events) must leave at once, not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
+    // Read before the first connection, so no change after it is missed.
+    let seen = app
+        .store
+        .last_access_change()
         .await
-        .context("serving HTTP")
+        .context("reading the access-change log")?;
+    let watcher = AbortOnDrop(tokio::spawn(realtime::follow_access_changes(
+        app.clone(),
+        seen,
+    )));
+    let limits = listener::Limits::of(&app.config);
+    listener::run(router(app), listener, limits, shutdown).await;
+    drop(watcher);
+    Ok(())
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

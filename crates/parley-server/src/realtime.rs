@@ -2,7 +2,9 @@
 //! (`GET /api/v1/realtime`), plus typing, presence and who is viewing which conversation (for the
 //! app's collision warning). A socket receives exactly the events of the
 //! inboxes its user may see, in commit order; a reconnecting client passes `?since=<seq>` and first
-//! gets what it missed from the store.
+//! gets what it missed from the store. Typing, presence and viewers travel on a channel of their
+//! own that drops what a slow socket misses; a socket that falls too far behind the committed feed
+//! is closed and told where to resume; a socket whose credential is revoked is closed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,13 +13,13 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use parley_core::{ConversationId, InboxId, UserId, WorkspaceId};
 use parley_store::{Principal, Published};
 use serde::Deserialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
-use crate::auth::Auth;
+use crate::auth::{Caller, Credential};
 use crate::error::{ApiError, Query};
 use crate::state::App;
 
@@ -30,14 +32,26 @@ pub struct HubEvent {
     pub inbox: Option<InboxId>,
     /// Typing events are not echoed to the user who typed.
     pub from_user: Option<UserId>,
-    /// Internal: access of this user changed; their sockets reload what they may see.
-    pub access_changed: Option<UserId>,
     pub frame: Utf8Bytes,
+    /// Bytes published on this event's channel up to and including it: how far behind a socket
+    /// is, in bytes, is the channel's total minus this of the last event it took.
+    pub end: u64,
 }
+
+/// One user's open sockets on this server, by socket id.
+type UserSockets = HashMap<u64, Arc<Notify>>;
 
 #[derive(Clone)]
 pub struct Hub {
+    /// Committed events, in commit order; a socket that misses some replays them from the store.
     tx: broadcast::Sender<Arc<HubEvent>>,
+    /// Typing, presence and viewers: a socket that falls behind here just misses some.
+    ephemeral: broadcast::Sender<Arc<HubEvent>>,
+    /// Bytes of frames published on `tx` so far.
+    published: Arc<std::sync::atomic::AtomicU64>,
+    ephemeral_published: Arc<std::sync::atomic::AtomicU64>,
+    /// Each user's open sockets, woken to check their credential and scope again.
+    users: Arc<Mutex<HashMap<(WorkspaceId, UserId), UserSockets>>>,
     online: Arc<Mutex<HashMap<(WorkspaceId, UserId), usize>>>,
     /// Which socket has which conversation open, so every agent there learns who else is.
     viewers: Arc<Mutex<HashMap<ConversationId, Vec<Viewer>>>>,
@@ -69,8 +83,13 @@ impl Default for Hub {
 impl Hub {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(16_384);
+        let (ephemeral, _) = broadcast::channel(1_024);
         Self {
             tx,
+            ephemeral,
+            published: Arc::default(),
+            ephemeral_published: Arc::default(),
+            users: Arc::default(),
             online: Arc::new(Mutex::new(HashMap::new())),
             viewers: Arc::new(Mutex::new(HashMap::new())),
             sockets: Arc::new(std::sync::atomic::AtomicU64::new(1)),
@@ -84,15 +103,28 @@ impl Hub {
             return;
         }
         for e in events {
+            let frame = frame(e);
+            let end = self
+                .published
+                .fetch_add(frame.len() as u64, std::sync::atomic::Ordering::Relaxed)
+                + frame.len() as u64;
             let _ = self.tx.send(Arc::new(HubEvent {
                 seq: Some(e.seq),
                 workspace: e.workspace_id,
                 inbox: Some(e.inbox_id),
                 from_user: None,
-                access_changed: None,
-                frame: frame(e).into(),
+                frame: frame.into(),
+                end,
             }));
         }
+    }
+
+    /// How many bytes of committed frames were published after `e`: how far behind the live
+    /// feed a receiver that has just taken `e` is.
+    pub fn behind(&self, e: &HubEvent) -> u64 {
+        self.published
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(e.end)
     }
 
     pub fn publish_ephemeral(
@@ -103,32 +135,82 @@ impl Hub {
         kind: &str,
         data: serde_json::Value,
     ) {
+        if self.ephemeral.receiver_count() == 0 {
+            return;
+        }
         let frame = serde_json::json!({ "type": kind, "data": data }).to_string();
-        let _ = self.tx.send(Arc::new(HubEvent {
+        let end = self
+            .ephemeral_published
+            .fetch_add(frame.len() as u64, std::sync::atomic::Ordering::Relaxed)
+            + frame.len() as u64;
+        let _ = self.ephemeral.send(Arc::new(HubEvent {
             seq: None,
             workspace,
             inbox,
             from_user,
-            access_changed: None,
             frame: frame.into(),
+            end,
         }));
     }
 
-    /// Tells a user's open sockets to reload which inboxes they may see.
+    /// Tells a user's open sockets on this server to check their credential and reload which
+    /// inboxes they may see (closing when the credential no longer holds).
     pub fn access_changed(&self, workspace: WorkspaceId, user: UserId) {
-        let _ = self.tx.send(Arc::new(HubEvent {
-            seq: None,
-            workspace,
-            inbox: None,
-            from_user: None,
-            access_changed: Some(user),
-            frame: Utf8Bytes::from_static(""),
-        }));
+        let Ok(users) = self.users.lock() else {
+            return;
+        };
+        for n in users
+            .get(&(workspace, user))
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            n.notify_one();
+        }
     }
 
-    /// A receiver of every event from now on (the widget's visitor sockets filter their own).
+    /// Tells every open socket to check its credential again (when changes may have been missed).
+    pub fn recheck_all(&self) {
+        let Ok(users) = self.users.lock() else {
+            return;
+        };
+        for n in users.values().flat_map(|m| m.values()) {
+            n.notify_one();
+        }
+    }
+
+    fn register(&self, p: &Principal, socket: u64) -> Arc<Notify> {
+        let n = Arc::new(Notify::new());
+        if let Ok(mut users) = self.users.lock() {
+            users
+                .entry((p.workspace_id, p.user_id))
+                .or_default()
+                .insert(socket, Arc::clone(&n));
+        }
+        n
+    }
+
+    fn unregister(&self, p: &Principal, socket: u64) {
+        if let Ok(mut users) = self.users.lock() {
+            let key = (p.workspace_id, p.user_id);
+            if let Some(m) = users.get_mut(&key) {
+                m.remove(&socket);
+                if m.is_empty() {
+                    users.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A receiver of every committed event from now on (the widget's visitor sockets filter
+    /// their own).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubEvent>> {
         self.tx.subscribe()
+    }
+
+    /// A receiver of typing, presence and viewers frames from now on; what a slow receiver
+    /// misses is dropped.
+    pub fn subscribe_ephemeral(&self) -> broadcast::Receiver<Arc<HubEvent>> {
+        self.ephemeral.subscribe()
     }
 
     pub fn online_users(&self, workspace: WorkspaceId) -> Vec<UserId> {
@@ -228,6 +310,36 @@ impl Hub {
 
 const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
 
+/// How often each server reads the access-change log.
+const ACCESS_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Follows the access-change log from after `seen`: one query per server every 250 ms, and the
+/// open sockets of each user named there check their credential and scope again, whichever
+/// server made the change.
+pub async fn follow_access_changes(app: App, mut seen: i64) {
+    let mut tick = tokio::time::interval(ACCESS_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        match app.store.access_changes(seen, 1_000).await {
+            Ok(changes) => {
+                failing = false;
+                for c in changes {
+                    seen = c.id;
+                    app.hub.access_changed(c.workspace_id, c.user_id);
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "reading the access-change log");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
 /// The frame of a committed event: `{"seq","type","at","data"}` with the payload as stored.
 pub fn frame(e: &Published) -> String {
     format!(
@@ -243,32 +355,35 @@ pub fn frame(e: &Published) -> String {
 pub struct RealtimeQuery {
     /// Replay events after this sequence number before going live.
     since: Option<i64>,
-    /// A personal API token, for clients that cannot set headers on a WebSocket (read by `Auth`).
-    token: Option<String>,
 }
 
 /// `GET /api/v1/realtime`: upgrade to a WebSocket for the signed-in user.
 pub async fn realtime(
     State(app): State<App>,
-    Auth(principal): Auth,
+    caller: Caller,
     headers: HeaderMap,
     Query(q): Query<RealtimeQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    // A cookie-authenticated socket must come from our own pages (cross-site WebSocket hijacking).
-    if q.token.is_none() && !headers.contains_key("authorization") {
-        let origin = headers.get("origin").and_then(|o| o.to_str().ok());
+    // A cookie-authenticated socket must come from our own pages (cross-site WebSocket
+    // hijacking), whatever else the request carries.
+    if matches!(caller.credential, Credential::Session(_)) {
+        let origin = headers.get("origin").map(|o| o.to_str().unwrap_or("\0"));
         let host = headers
             .get("host")
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
         if let Some(origin) = origin {
-            if !origin.ends_with(&format!("://{host}")) {
+            let same = origin
+                .split_once("://")
+                .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest == host);
+            if !same || host.is_empty() {
                 return Err(ApiError::forbidden("cross-origin WebSocket refused"));
             }
         }
     }
-    Ok(ws.on_upgrade(move |socket| run_socket(app, principal, q.since, socket)))
+    let limits = SocketLimits::of(&app.config);
+    Ok(ws.on_upgrade(move |socket| run_socket(app, caller, q.since, limits, socket)))
 }
 
 #[derive(Deserialize)]
@@ -287,81 +402,251 @@ fn visible(p: &Principal, e: &HubEvent) -> bool {
             .is_none_or(|i| p.role.sees_all_inboxes() || p.inboxes.contains(&i))
 }
 
-async fn run_socket(app: App, mut principal: Principal, since: Option<i64>, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    // Subscribe before replaying so nothing falls between the replay and the live feed.
-    let mut rx = app.hub.tx.subscribe();
-    let mut last_seq = since.unwrap_or(0);
-    if since.is_some()
-        && replay(&app, &principal, &mut last_seq, &mut sink)
-            .await
-            .is_err()
-    {
-        return;
+/// How far an agent's socket may fall behind before it is closed.
+#[derive(Clone, Copy)]
+struct SocketLimits {
+    /// How long one frame may take to be taken by the client.
+    send: std::time::Duration,
+    /// Bytes of committed frames the socket may have yet to send.
+    behind: u64,
+}
+
+impl SocketLimits {
+    fn of(c: &crate::Config) -> Self {
+        Self {
+            send: std::time::Duration::from_millis(c.socket_send_timeout_ms),
+            behind: c.socket_max_behind_bytes,
+        }
     }
-    app.hub.presence(&principal, 1);
+}
+
+/// Why a socket ends.
+enum End {
+    /// The client left (or the connection broke).
+    Gone,
+    /// The credential that opened it no longer holds.
+    Revoked,
+    /// It could not keep up; the client resumes from the last event it was sent.
+    Behind,
+}
+
+/// How long a closing socket waits for its close frame to be taken before it drops the
+/// connection anyway.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn send_within<S>(sink: &mut S, limits: SocketLimits, msg: Message) -> Result<(), End>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(limits.send, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Behind),
+    }
+}
+
+async fn run_socket(
+    app: App,
+    caller: Caller,
+    since: Option<i64>,
+    limits: SocketLimits,
+    socket: WebSocket,
+) {
+    let Caller {
+        mut principal,
+        credential,
+    } = caller;
+    let (mut sink, mut stream) = socket.split();
     let socket_id = app
         .hub
         .sockets
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Registered and subscribed before replaying so that nothing falls between the replay and
+    // the live feed, and a revocation during the replay is not missed.
+    let recheck = app.hub.register(&principal, socket_id);
+    let mut rx = app.hub.tx.subscribe();
+    let mut ephemeral = app.hub.ephemeral.subscribe();
+    let mut last_seq = since.unwrap_or(0);
     let mut viewing: Option<Viewing> = None;
-    let hello = serde_json::json!({ "type": "ready", "data": { "user_id": principal.user_id, "last_seq": last_seq } });
-    if sink
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_err()
-    {
-        app.hub.presence(&principal, -1);
-        return;
+    let mut end = None;
+    if since.is_some() {
+        end = replay(&app, &principal, &mut last_seq, &mut sink, limits)
+            .await
+            .err();
     }
+    let live = end.is_none();
+    if live {
+        app.hub.presence(&principal, 1);
+        let hello = serde_json::json!({ "type": "ready", "data": { "user_id": principal.user_id, "last_seq": last_seq } });
+        end = Some(
+            match send_within(&mut sink, limits, Message::Text(hello.to_string().into())).await {
+                Err(e) => e,
+                Ok(()) => {
+                    live_loop(
+                        &app,
+                        &mut principal,
+                        &credential,
+                        socket_id,
+                        &mut viewing,
+                        &mut last_seq,
+                        limits,
+                        (&mut rx, &mut ephemeral, &recheck),
+                        (&mut sink, &mut stream),
+                    )
+                    .await
+                }
+            },
+        );
+    }
+    // Nothing more is queued for this socket from here on.
+    drop(rx);
+    drop(ephemeral);
+    app.hub.unregister(&principal, socket_id);
+    if viewing.is_some() {
+        app.hub.view(socket_id, &principal, viewing.as_ref(), None);
+    }
+    if live {
+        app.hub.presence(&principal, -1);
+    }
+    let close = match end.unwrap_or(End::Gone) {
+        End::Gone => None,
+        End::Revoked => Some((1008, "access revoked: sign in again".to_string())),
+        End::Behind => Some((
+            1013,
+            format!("too far behind: reconnect with ?since={last_seq}"),
+        )),
+    };
+    if let Some((code, reason)) = close {
+        let frame = axum::extract::ws::CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+    }
+}
+
+/// Checks the socket's credential again: `Revoked` when it no longer holds, otherwise the
+/// principal is reloaded (its role and inboxes may have changed).
+async fn check_access(
+    app: &App,
+    principal: &mut Principal,
+    credential: &Credential,
+    recheck: &Notify,
+) -> Option<End> {
+    match credential.principal(app).await {
+        Ok(Some(p))
+            if p.user_id == principal.user_id && p.workspace_id == principal.workspace_id =>
+        {
+            *principal = p;
+            None
+        }
+        Ok(_) => Some(End::Revoked),
+        // The store could not answer: ask again shortly rather than guess.
+        Err(_) => {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            recheck.notify_one();
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn live_loop<S, R>(
+    app: &App,
+    principal: &mut Principal,
+    credential: &Credential,
+    socket_id: u64,
+    viewing: &mut Option<Viewing>,
+    last_seq: &mut i64,
+    limits: SocketLimits,
+    (rx, ephemeral, recheck): (
+        &mut broadcast::Receiver<Arc<HubEvent>>,
+        &mut broadcast::Receiver<Arc<HubEvent>>,
+        &Notify,
+    ),
+    (sink, stream): (&mut S, &mut R),
+) -> End
+where
+    S: futures_util::Sink<Message> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     loop {
+        // A change of access comes before any event that follows it.
+        if recheck.notified().now_or_never().is_some() {
+            if let Some(end) = check_access(app, principal, credential, recheck).await {
+                return end;
+            }
+        }
         tokio::select! {
+            _ = recheck.notified() => {
+                if let Some(end) = check_access(app, principal, credential, recheck).await {
+                    return end;
+                }
+            }
             ev = rx.recv() => match ev {
                 Ok(e) => {
-                    if e.access_changed == Some(principal.user_id) && e.workspace == principal.workspace_id {
-                        match app.store.principal(principal.workspace_id, principal.user_id).await {
-                            Ok(p) => principal = p,
-                            Err(_) => break,
-                        }
-                        continue;
+                    // Everything before this event that the socket may see has been sent, so the
+                    // client resumes just before it.
+                    let resume = e.seq.map_or(*last_seq, |s| (s - 1).max(*last_seq));
+                    if app.hub.behind(&e) > limits.behind {
+                        *last_seq = resume;
+                        return End::Behind;
                     }
-                    if e.access_changed.is_some() || !visible(&principal, &e) || e.from_user == Some(principal.user_id) {
+                    if !visible(principal, &e) {
                         continue;
                     }
                     if let Some(seq) = e.seq {
-                        if seq <= last_seq {
+                        if seq <= *last_seq {
                             continue;
                         }
-                        last_seq = seq;
                     }
-                    if sink.send(Message::Text(e.frame.clone())).await.is_err() {
-                        break;
+                    if let Err(end) = send_within(sink, limits, Message::Text(e.frame.clone())).await {
+                        *last_seq = resume;
+                        return end;
+                    }
+                    if let Some(seq) = e.seq {
+                        *last_seq = seq;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Too slow to keep up live: catch up from the store instead of dropping events.
-                    if replay(&app, &principal, &mut last_seq, &mut sink).await.is_err() {
-                        break;
+                    // Missed events are caught up from the store instead of dropped.
+                    if let Err(end) = replay(app, principal, last_seq, sink, limits).await {
+                        return end;
                     }
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Closed) => return End::Gone,
+            },
+            ev = ephemeral.recv() => match ev {
+                Ok(e) => {
+                    if !visible(principal, &e) || e.from_user == Some(principal.user_id) {
+                        continue;
+                    }
+                    if let Err(end) = send_within(sink, limits, Message::Text(e.frame.clone())).await {
+                        return end;
+                    }
+                }
+                // Typing and presence that a slow socket missed are stale anyway.
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return End::Gone,
             },
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    client_frame(&app, &principal, socket_id, &mut viewing, t.as_str()).await
+                    client_frame(app, principal, socket_id, viewing, t.as_str()).await
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Gone,
                 Some(Ok(_)) => {}
             },
         }
     }
-    if viewing.is_some() {
-        app.hub.view(socket_id, &principal, viewing.as_ref(), None);
-    }
-    app.hub.presence(&principal, -1);
 }
 
-async fn replay<S>(app: &App, p: &Principal, last_seq: &mut i64, sink: &mut S) -> Result<(), ()>
+async fn replay<S>(
+    app: &App,
+    p: &Principal,
+    last_seq: &mut i64,
+    sink: &mut S,
+    limits: SocketLimits,
+) -> Result<(), End>
 where
     S: futures_util::Sink<Message> + Unpin,
 {
@@ -371,13 +656,11 @@ where
             .store
             .events_since(&scope, *last_seq, 500)
             .await
-            .map_err(|_| ())?;
+            .map_err(|_| End::Gone)?;
         let done = events.len() < 500;
         for e in events {
+            send_within(sink, limits, Message::Text(frame(&e).into())).await?;
             *last_seq = e.seq;
-            sink.send(Message::Text(frame(&e).into()))
-                .await
-                .map_err(|_| ())?;
         }
         if done {
             return Ok(());

@@ -661,6 +661,7 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading history so nothing falls between the two.
     let mut rx = app.hub.subscribe();
+    let mut ephemeral = app.hub.subscribe_ephemeral();
     let mut v = Visitor {
         app,
         inbox,
@@ -687,6 +688,12 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
                 Ok(e) => v.on_hub_event(&e).await,
                 // A visitor who fell behind reloads their thread.
                 Err(broadcast::error::RecvError::Lagged(_)) => Some(v.hello().await),
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            ev = ephemeral.recv() => match ev {
+                Ok(e) => v.on_hub_event(&e).await,
+                // Typing missed while behind is stale anyway.
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             msg = stream.next() => match msg {

@@ -192,6 +192,7 @@ pub(crate) async fn update_user(
     if p.role.is_some() {
         lock_workspace(tx, ws).await?;
     }
+    let revokes = p.role.is_some() || p.password_hash.is_some();
     user(tx, ws, id).await?;
     let uid = id.as_uuid();
     if let Some(name) = p.name {
@@ -225,7 +226,58 @@ pub(crate) async fn update_user(
         )
         .await?;
     }
+    if revokes {
+        log_access_change(tx, ws, id).await?;
+    }
     user(tx, ws, id).await
+}
+
+/// Orders the access-change log: taken just before appending to it and held until commit, so
+/// ids grow in commit order and a reader resuming after an id misses nothing. Always the last
+/// lock a transaction takes, so it cannot close a cycle.
+const ACCESS_LOCK: i64 = 0x5041_524c_4143;
+
+/// Adds to the access-change log that this user's open sockets must be checked again.
+pub(crate) async fn log_access_change(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<()> {
+    exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&ACCESS_LOCK]).await?;
+    exec(
+        tx,
+        "INSERT INTO access_change (workspace_id, user_id) VALUES ($1, $2)",
+        &[&ws.as_uuid(), &user.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn last_access_change(tx: &Tx<'_>) -> StoreResult<i64> {
+    let rows = query(tx, "SELECT COALESCE(MAX(id), 0) FROM access_change", &[]).await?;
+    rows.first().map_or(Ok(0), |r| get(r, 0))
+}
+
+pub(crate) async fn access_changes(
+    tx: &Tx<'_>,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<AccessChange>> {
+    query(
+        tx,
+        "SELECT id, workspace_id, user_id FROM access_change WHERE id > $1 ORDER BY id LIMIT $2",
+        &[&after, &i64::from(limit)],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AccessChange {
+            id: get(r, 0)?,
+            workspace_id: id(r, 1)?,
+            user_id: id(r, 2)?,
+        })
+    })
+    .collect()
 }
 
 async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
@@ -254,7 +306,7 @@ pub(crate) async fn remove_user(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> Sto
     ] {
         exec(tx, sql, &[&w, &i]).await?;
     }
-    Ok(())
+    log_access_change(tx, ws, id).await
 }
 
 pub(crate) async fn principal(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {
@@ -337,7 +389,15 @@ pub(crate) async fn session_principal(
 }
 
 pub(crate) async fn delete_session(tx: &Tx<'_>, hash: &str) -> StoreResult<()> {
-    exec(tx, "DELETE FROM session WHERE token_hash = $1", &[&hash]).await?;
+    let owner = query_opt(
+        tx,
+        "DELETE FROM session WHERE token_hash = $1 RETURNING workspace_id, user_id",
+        &[&hash],
+    )
+    .await?;
+    if let Some(r) = owner {
+        log_access_change(tx, id(&r, 0)?, id(&r, 1)?).await?;
+    }
     Ok(())
 }
 
@@ -404,7 +464,7 @@ pub(crate) async fn revoke_token(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    log_access_change(tx, ws, user).await
 }
 
 pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<Principal>> {

@@ -277,7 +277,7 @@ pub(crate) async fn set_inbox_member(
         "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
     };
     exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
-    Ok(())
+    crate::account::log_access_change(tx, ws, u).await
 }
 
 pub(crate) async fn inbox_members(

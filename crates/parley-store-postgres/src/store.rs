@@ -265,6 +265,18 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn last_access_change(&self) -> StoreResult<i64> {
+        self.db
+            .run(move |tx| Box::pin(account::last_access_change(tx)))
+            .await
+    }
+
+    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
+        self.db
+            .run(move |tx| Box::pin(account::access_changes(tx, after, limit)))
+            .await
+    }
+
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
         let h = token_hash.to_owned();
         self.db

@@ -148,6 +148,7 @@ pub(crate) fn update_user(
         .map_err(sql_err)?;
         c.execute("DELETE FROM session WHERE user_id = ?1", [id.to_string()])
             .map_err(sql_err)?;
+        log_access_change(c, ws, id)?;
     }
     if let Some(role) = p.role {
         if role != Role::Admin && user(c, ws, id)?.role == Role::Admin && admin_count(c, ws)? <= 1 {
@@ -161,8 +162,64 @@ pub(crate) fn update_user(
             params![role.as_str(), ws.to_string(), id.to_string()],
         )
         .map_err(sql_err)?;
+        log_access_change(c, ws, id)?;
     }
     user(c, ws, id)
+}
+
+/// Adds to the access-change log that this user's open sockets must be checked again.
+pub(crate) fn log_access_change(c: &Connection, ws: WorkspaceId, user: UserId) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO access_change (workspace_id, user_id, at) VALUES (?1, ?2, CAST(strftime('%s','now') AS INTEGER) * 1000)",
+    )
+    .map_err(sql_err)?
+    .execute([ws.to_string(), user.to_string()])
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn delete_session(c: &Connection, hash: &str) -> StoreResult<()> {
+    let owner = c
+        .prepare_cached("SELECT workspace_id, user_id FROM session WHERE token_hash = ?1")
+        .map_err(sql_err)?
+        .query_row([hash], |r| {
+            Ok((uid::<WorkspaceId>(r, 0)?, uid::<UserId>(r, 1)?))
+        })
+        .optional()
+        .map_err(sql_err)?;
+    if let Some((ws, user)) = owner {
+        c.execute("DELETE FROM session WHERE token_hash = ?1", [hash])
+            .map_err(sql_err)?;
+        log_access_change(c, ws, user)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn last_access_change(c: &Connection) -> StoreResult<i64> {
+    c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM access_change")
+        .map_err(sql_err)?
+        .query_row([], |r| r.get(0))
+        .map_err(sql_err)
+}
+
+pub(crate) fn access_changes(
+    c: &Connection,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<AccessChange>> {
+    let mut stmt = c
+        .prepare_cached("SELECT id, workspace_id, user_id FROM access_change WHERE id > ?1 ORDER BY id LIMIT ?2")
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(params![after, limit], |r| {
+            Ok(AccessChange {
+                id: r.get(0)?,
+                workspace_id: uid(r, 1)?,
+                user_id: uid(r, 2)?,
+            })
+        })
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
 }
 
 fn admin_count(c: &Connection, ws: WorkspaceId) -> StoreResult<i64> {
@@ -199,6 +256,7 @@ pub(crate) fn remove_user(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreR
         [&w, &i],
     )
     .map_err(sql_err)?;
+    log_access_change(c, ws, id)?;
     Ok(())
 }
 
@@ -325,7 +383,7 @@ pub(crate) fn revoke_token(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    log_access_change(c, ws, user)
 }
 
 pub(crate) fn token_principal(c: &Connection, hash: &str) -> StoreResult<Option<Principal>> {

@@ -243,7 +243,7 @@ pub(crate) fn set_inbox_member(
         )
     }
     .map_err(sql_err)?;
-    Ok(())
+    crate::account::log_access_change(c, ws, u)
 }
 
 pub(crate) fn inbox_members(

@@ -293,11 +293,7 @@ impl Store for SqliteStore {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         let h = token_hash.to_owned();
         self.db
-            .write(move |c, _| {
-                c.execute("DELETE FROM session WHERE token_hash = ?1", [h])
-                    .map_err(db::sql_err)?;
-                Ok(())
-            })
+            .write(move |c, _| account::delete_session(c, &h))
             .await
     }
 
@@ -330,6 +326,16 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.db
             .write(move |c, _| account::revoke_token(c, ws, user, id, at))
+            .await
+    }
+
+    async fn last_access_change(&self) -> StoreResult<i64> {
+        self.db.read(account::last_access_change).await
+    }
+
+    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
+        self.db
+            .read(move |c| account::access_changes(c, after, limit))
             .await
     }
 

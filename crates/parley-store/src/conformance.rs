@@ -69,6 +69,7 @@ macro_rules! conformance_tests {
             seen_marks_are_per_user_and_only_move_forward,
             contact_lists_hold_contacts_through_merges_and_erasure,
             contacts_and_quoted_messages_follow_the_inbox_scope,
+            revocations_and_access_changes_are_logged_in_order,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -170,6 +170,12 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<()>;
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>>;
+    /// The id of the newest entry of the access-change log (0 when it is empty).
+    async fn last_access_change(&self) -> StoreResult<i64>;
+    /// Entries of the access-change log after `after`, oldest first, at most `limit`. Deleting a
+    /// session, revoking a token, changing a password, removing a user and changing a user's role
+    /// or inbox memberships each add one in the same transaction, in commit order.
+    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>>;
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()>;
     async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 

@@ -123,6 +123,15 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
+/// One entry of the access-change log: a user whose sessions, tokens, role or inboxes changed, so
+/// that every server checks that user's open sockets again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessChange {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenView {
     pub id: TokenId,

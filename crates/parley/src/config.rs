@@ -77,6 +77,19 @@ pub struct FileConfig {
     pub dispatch: FileDispatch,
     #[serde(default)]
     pub attachments: FileAttachments,
+    #[serde(default)]
+    pub connections: FileConnections,
+}
+
+/// `[connections]`: how long clients may take and how many connections one address may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConnections {
+    pub header_read_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_per_address: Option<usize>,
+    pub socket_send_timeout_secs: Option<u64>,
+    pub socket_max_behind_kib: Option<u64>,
 }
 
 /// `[attachments]`: where files are kept (default: `attachments/` in the data directory).
@@ -131,6 +144,13 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # bucket = "parley-files"
 # access_key_id = "AKIA…"                       # secret: PARLEY_S3_SECRET_ACCESS_KEY
 # path_style = false                            # true for MinIO and most self-hosted servers
+
+[connections]
+# header_read_timeout_secs = 10   # a request's header must arrive within this (also between requests)
+# idle_timeout_secs = 60          # a connection on which nothing moves this long is closed
+# max_per_address = 256           # open connections (WebSockets too) per client address (IPv6: per /64)
+# socket_send_timeout_secs = 10   # an agent's socket that takes no frame for this long is closed
+# socket_max_behind_kib = 8192    # an agent's socket this far behind the live feed is closed
 
 [dispatch]
 # concurrency = 32          # deliveries in flight
@@ -302,6 +322,42 @@ pub fn server_config_from(
             .map(|c| c.parse())
             .collect::<Result<_, String>>()
             .map_err(|e| anyhow::anyhow!("outbound_allow: {e}"))?;
+    }
+    let c = &file.connections;
+    if let Some(s) = c.header_read_timeout_secs {
+        anyhow::ensure!(
+            (1..=3_600).contains(&s),
+            "header_read_timeout_secs must be between 1 and 3600"
+        );
+        cfg.header_read_timeout_ms = s * 1000;
+    }
+    if let Some(s) = c.idle_timeout_secs {
+        anyhow::ensure!(
+            (1..=86_400).contains(&s),
+            "idle_timeout_secs must be between 1 and 86400"
+        );
+        cfg.idle_timeout_ms = s * 1000;
+    }
+    if let Some(n) = c.max_per_address {
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&n),
+            "max_per_address must be between 1 and 1000000"
+        );
+        cfg.max_connections_per_address = n;
+    }
+    if let Some(s) = c.socket_send_timeout_secs {
+        anyhow::ensure!(
+            (1..=3_600).contains(&s),
+            "socket_send_timeout_secs must be between 1 and 3600"
+        );
+        cfg.socket_send_timeout_ms = s * 1000;
+    }
+    if let Some(k) = c.socket_max_behind_kib {
+        anyhow::ensure!(
+            (64..=4 * 1024 * 1024).contains(&k),
+            "socket_max_behind_kib must be between 64 and 4194304"
+        );
+        cfg.socket_max_behind_bytes = k * 1024;
     }
     let d = &file.dispatch;
     let def = DispatchConfig::default();

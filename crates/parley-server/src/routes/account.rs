@@ -243,6 +243,7 @@ pub async fn sign_out(
         .map(|(_, v)| v.to_string());
     if let Some(s) = session {
         app.store.delete_session(&hash_token(&s)).await?;
+        app.hub.access_changed(p.workspace_id, p.user_id);
     }
     audit(&app, &p, &headers, "auth.sign_out", p.user_id, json!({})).await;
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
@@ -324,6 +325,7 @@ pub async fn revoke_token(
     app.store
         .revoke_token(p.workspace_id, p.user_id, id, app.now())
         .await?;
+    app.hub.access_changed(p.workspace_id, p.user_id);
     audit(&app, &p, &headers, "token.revoke", id, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -443,6 +445,7 @@ pub async fn update_user(
         );
     }
     let changed_role = patch.role;
+    let revokes = patch.role.is_some() || patch.password_hash.is_some();
     let user = app.store.update_user(p.workspace_id, id, patch).await?;
     audit(
         &app,
@@ -453,7 +456,7 @@ pub async fn update_user(
         json!({ "role": changed_role }),
     )
     .await;
-    if changed_role.is_some() {
+    if revokes {
         app.hub.access_changed(p.workspace_id, id);
     }
     Ok(Json(user))

@@ -48,6 +48,8 @@ fn config(database: Database) -> Config {
     cfg.dispatch.max_attempts = 4;
     cfg.dispatch.timeout_ms = 2_000;
     cfg.max_body_bytes = 64 * 1024;
+    // The fake providers and callback receivers listen on loopback.
+    cfg.outbound_allow = parley_channels::net::parse_allow("127.0.0.0/8,::1/128").expect("allow");
     cfg
 }
 
@@ -114,11 +116,30 @@ impl TestApp {
     /// A server with an admin that may connect to no internal network at all, loopback included
     /// (what `outbound_allow` is by default).
     pub async fn spawn_strict(backend: Backend) -> Self {
+        Self::spawn_tuned(backend, |c| c.outbound_allow.clear()).await
+    }
+
+    /// A server with an admin whose settings `tune` changes.
+    pub async fn spawn_tuned(backend: Backend, tune: fn(&mut Config)) -> Self {
         let (database, dir) = Self::database(backend).await;
-        Self::start_with(database, dir, None, Arc::new(SystemClock), None, Vec::new())
+        Self::start_tuned(database, dir, None, Arc::new(SystemClock), None, tune)
             .await
             .with_admin()
             .await
+    }
+
+    /// Another server on this one's database (as a second node of a deployment), with the same
+    /// admin token and settings `tune` changes.
+    pub async fn second_node(&self, tune: fn(&mut Config)) -> Self {
+        Self::start_tuned(
+            self.database.clone(),
+            Arc::clone(&self._dir),
+            Some(self.admin_token.clone()),
+            Arc::clone(&self.clock),
+            self.master_key.clone(),
+            tune,
+        )
+        .await
     }
 
     async fn start(
@@ -128,21 +149,19 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         master_key: Option<MasterKey>,
     ) -> Self {
-        // The fake providers and callback receivers listen on loopback.
-        let allow = parley_channels::net::parse_allow("127.0.0.0/8,::1/128").expect("allow");
-        Self::start_with(database, dir, admin_token, clock, master_key, allow).await
+        Self::start_tuned(database, dir, admin_token, clock, master_key, |_| {}).await
     }
 
-    async fn start_with(
+    async fn start_tuned(
         database: Database,
         dir: Arc<tempfile::TempDir>,
         admin_token: Option<String>,
         clock: Arc<dyn Clock>,
         master_key: Option<MasterKey>,
-        outbound_allow: Vec<parley_channels::net::Cidr>,
+        tune: fn(&mut Config),
     ) -> Self {
         let mut cfg = config(database.clone());
-        cfg.outbound_allow = outbound_allow;
+        tune(&mut cfg);
         cfg.master_key = master_key.clone();
         cfg.attachments_dir = dir.path().join("attachments");
         let app = parley_server::build(cfg, Arc::clone(&clock))

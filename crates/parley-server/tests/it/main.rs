@@ -22,6 +22,7 @@ mod outbound;
 mod realtime;
 mod roles;
 mod settings;
+mod sockets;
 mod surveys;
 mod twilio;
 mod widget;

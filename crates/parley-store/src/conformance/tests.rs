@@ -1046,6 +1046,96 @@ pub async fn users_sessions_and_tokens(h: Harness) {
     );
 }
 
+/// Every revocation and change of access is logged, in the same transaction and in commit order,
+/// naming the user; what revokes nothing (a rename, an unknown session) logs nothing.
+pub async fn revocations_and_access_changes_are_logged_in_order(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let start = s.last_access_change().await.unwrap();
+    let session = |hash: &str| NewSession {
+        token_hash: hash.into(),
+        user_id: w.agent,
+        workspace_id: w.ws,
+        csrf_token: "c".into(),
+        created_at: t(0),
+        expires_at: t(1000),
+    };
+    s.create_session(session("h1")).await.unwrap();
+    s.create_session(session("h2")).await.unwrap();
+    s.delete_session("h1").await.unwrap();
+    s.delete_session("no-such-session").await.unwrap();
+    let tok = s
+        .create_token(w.ws, w.agent, "ci", "th", t(0))
+        .await
+        .unwrap();
+    s.revoke_token(w.ws, w.agent, tok.id, t(1)).await.unwrap();
+    s.update_user(
+        w.ws,
+        w.agent,
+        UserPatch {
+            name: Some("Ann B".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.update_user(
+        w.ws,
+        w.agent,
+        UserPatch {
+            password_hash: Some("y".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.session_principal("h2", t(10)).await.unwrap().is_none(),
+        "a new password ends the user's sessions"
+    );
+    s.update_user(
+        w.ws,
+        w.agent,
+        UserPatch {
+            role: Some(Role::Supervisor),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.set_inbox_member(w.ws, w.other_inbox, w.agent, true)
+        .await
+        .unwrap();
+    s.set_inbox_member(w.ws, w.inbox, w.agent, false)
+        .await
+        .unwrap();
+    s.remove_user(w.ws, w.agent).await.unwrap();
+    let all = s.access_changes(start, 100).await.unwrap();
+    // Session, token, password, role, two memberships, removal.
+    assert_eq!(all.len(), 7, "{all:?}");
+    assert!(all
+        .iter()
+        .all(|c| c.user_id == w.agent && c.workspace_id == w.ws));
+    assert!(all.windows(2).all(|p| p[0].id < p[1].id));
+    assert_eq!(s.last_access_change().await.unwrap(), all[6].id);
+    let rest = s.access_changes(all[3].id, 2).await.unwrap();
+    assert_eq!(rest, all[4..6].to_vec());
+    assert!(s.access_changes(all[6].id, 100).await.unwrap().is_empty());
+    // A refused change logs nothing.
+    let refused = s
+        .update_user(
+            w.ws,
+            w.admin,
+            UserPatch {
+                role: Some(Role::Agent),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(s.last_access_change().await.unwrap(), all[6].id);
+}
+
 pub async fn snoozed_conversations_wake_up(h: Harness) {
     let s = &h.store;
     let w = world(s).await;
