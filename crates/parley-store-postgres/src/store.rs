@@ -809,6 +809,36 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    commands::record_survey_answer(tx, ws, conv, sent_at, data, at, ev).await
+                })
+            })
+            .await
+    }
+
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { commands::survey_key(tx, ws, candidate, at).await })
+            })
+            .await
+    }
+
     async fn record_conversation_event(
         &self,
         ws: WorkspaceId,

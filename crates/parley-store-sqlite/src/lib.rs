@@ -835,6 +835,32 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| {
+                conversations::record_survey_answer(c, ws, conv, sent_at, data, at, ev)
+            })
+            .await
+    }
+
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String> {
+        self.db
+            .write(move |c, _| conversations::survey_key(c, ws, candidate, at))
+            .await
+    }
+
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
             .write(move |c, ev| conversations::wake_snoozed(c, now, ev))

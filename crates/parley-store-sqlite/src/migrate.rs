@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_first_reply.sql")),
     (15, include_str!("../migrations/0015_bots.sql")),
     (16, include_str!("../migrations/0016_survey_age.sql")),
+    (18, include_str!("../migrations/0018_survey_keys.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> anyhow::Result<()> {

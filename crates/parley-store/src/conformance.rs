@@ -68,6 +68,7 @@ macro_rules! conformance_tests {
             a_blocked_contact_asks_nothing_of_anyone,
             seen_marks_are_per_user_and_only_move_forward,
             contact_lists_hold_contacts_through_merges_and_erasure,
+            a_survey_takes_one_answer_and_keeps_its_key,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(
