@@ -67,6 +67,10 @@ pub struct Config {
     pub smtp_bind: Option<SocketAddr>,
     /// How often email inboxes' IMAP mailboxes are polled, in seconds.
     pub imap_poll_secs: u64,
+    /// The authserv-id of the mail server in front of Parley (the MTA before the SMTP listener,
+    /// or the IMAP provider), whose `Authentication-Results` headers are trusted; others are
+    /// ignored, since anyone can write one.
+    pub email_authserv_id: Option<String>,
     /// The folder attachments are kept in, unless `s3` is set.
     pub attachments_dir: PathBuf,
     /// An S3-compatible bucket for attachments instead of the folder.
@@ -101,6 +105,7 @@ impl Config {
             workers: true,
             smtp_bind: None,
             imap_poll_secs: 60,
+            email_authserv_id: None,
         }
     }
 }

@@ -48,8 +48,12 @@ fn config(database: Database) -> Config {
     cfg.dispatch.max_attempts = 4;
     cfg.dispatch.timeout_ms = 2_000;
     cfg.max_body_bytes = 64 * 1024;
+    cfg.email_authserv_id = Some(MAIL_SERVER.into());
     cfg
 }
+
+/// The mail server in front of Parley in tests, whose `Authentication-Results` are trusted.
+pub const MAIL_SERVER: &str = "mx.acme.test";
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
