@@ -269,6 +269,24 @@ pub(crate) async fn record_survey_answer(
     record_conversation_event(tx, ws, conv_id, "survey.answered", data, at, events).await
 }
 
+/// The workspace's survey key, when it has one.
+pub(crate) async fn stored_survey_key(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Option<String>> {
+    use parley_store::crypt;
+    let Some(row) = query_opt(
+        tx,
+        "SELECT secret FROM survey_key WHERE id = $1",
+        &[&ws.as_uuid()],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let secret: String = rows::get(&row, 0)?;
+    crypt::open_text(tx.keys(), &crypt::aad("survey_key", ws, "secret"), &secret)
+        .map(Some)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("survey key: {e}")))
+}
+
 pub(crate) async fn survey_key(
     tx: &Tx<'_>,
     ws: WorkspaceId,
@@ -284,16 +302,7 @@ pub(crate) async fn survey_key(
         &[&ws.as_uuid(), &sealed, &at.0],
     )
     .await?;
-    let row = query_opt(
-        tx,
-        "SELECT secret FROM survey_key WHERE id = $1",
-        &[&ws.as_uuid()],
-    )
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let secret: String = rows::get(&row, 0)?;
-    crypt::open_text(tx.keys(), &place, &secret)
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("survey key: {e}")))
+    stored_survey_key(tx, ws).await?.ok_or(StoreError::NotFound)
 }
 
 pub(crate) async fn wake_snoozed(

@@ -832,6 +832,14 @@ impl Store for PostgresStore {
         candidate: String,
         at: Timestamp,
     ) -> StoreResult<String> {
+        // Read first: every opening of a survey page asks, and only the first use writes.
+        let found = self
+            .db
+            .run(move |tx| Box::pin(commands::stored_survey_key(tx, ws)))
+            .await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
         self.db
             .write(move |tx, _| {
                 Box::pin(async move { commands::survey_key(tx, ws, candidate, at).await })

@@ -918,6 +918,17 @@ pub(crate) fn record_survey_answer(
     record_conversation_event(c, ws, id, "survey.answered", data, at, events)
 }
 
+/// The workspace's survey key, when it has one.
+pub(crate) fn stored_survey_key(c: &Connection, ws: WorkspaceId) -> StoreResult<Option<String>> {
+    c.prepare_cached(
+        "SELECT parley_open(secret, 'survey_key:' || id || ':secret') FROM survey_key WHERE id = ?1",
+    )
+    .map_err(sql_err)?
+    .query_row([ws.to_string()], |r| r.get(0))
+    .optional()
+    .map_err(sql_err)
+}
+
 pub(crate) fn survey_key(
     c: &Connection,
     ws: WorkspaceId,
@@ -931,12 +942,7 @@ pub(crate) fn survey_key(
     .map_err(sql_err)?
     .execute(rusqlite::params![ws.to_string(), candidate, at.0])
     .map_err(sql_err)?;
-    c.prepare_cached(
-        "SELECT parley_open(secret, 'survey_key:' || id || ':secret') FROM survey_key WHERE id = ?1",
-    )
-    .map_err(sql_err)?
-    .query_row([ws.to_string()], |r| r.get(0))
-    .map_err(sql_err)
+    stored_survey_key(c, ws)?.ok_or(StoreError::NotFound)
 }
 
 pub(crate) fn wake_snoozed(

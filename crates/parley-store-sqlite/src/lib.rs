@@ -856,6 +856,14 @@ impl Store for SqliteStore {
         candidate: String,
         at: Timestamp,
     ) -> StoreResult<String> {
+        // Read first: every opening of a survey page asks, and only the first use writes.
+        let found = self
+            .db
+            .read(move |c| conversations::stored_survey_key(c, ws))
+            .await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
         self.db
             .write(move |c, _| conversations::survey_key(c, ws, candidate, at))
             .await
