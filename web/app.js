@@ -259,7 +259,9 @@ function entry(item, conv) {
       : ["automation", "system"].includes(m.sender_kind) ? el("span", { class: "tag" }, t(m.sender_kind)) : null;
     const choices = m.meta && m.meta.choices ? el("span", { class: "muted small" }, ` [${m.meta.choices.map((c) => c.title).join(" | ")}]`) : null;
     const via = m.meta && m.meta.template ? el("span", { class: "tag" }, `template ${m.meta.template.name}`) : null;
-    return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, m.body,
+    // The mail server in front of Parley found this mail's sender forged (DMARC failed).
+    const forged = m.meta && m.meta.unverified ? el("span", { class: "tag", title: t("The sender's domain says this mail is not theirs (DMARC failed); it changed no consent") }, t("unverified sender")) : null;
+    return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, forged, m.body,
       el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""), choices,
       ...attachments(m, (conv && conv.inbox_id) || m.inbox_id), el("small", { class: "meta" }, at));
   }

@@ -26,6 +26,62 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={tag}")
 }
 
+/// An optional header: the Unix time in seconds the sender signed the post at. With it, the
+/// signature covers `{timestamp}.{raw body}` (the header's text, a dot, the body) instead of the
+/// body alone, and a post signed more than [`MAX_SKEW_SECS`] from now is refused, so a captured
+/// post cannot be replayed later.
+pub const TIMESTAMP_HEADER: &str = "x-parley-timestamp";
+
+/// How far from now (either way) a timestamped post may have been signed: five minutes.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// Why a post to the API channel is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostRefusal {
+    /// The signature is missing or does not match (the timestamp included, when given).
+    #[error("the X-Parley-Signature header does not match the body (and X-Parley-Timestamp, when sent) under the inbox's secret")]
+    BadSignature,
+    #[error("X-Parley-Timestamp must be the Unix time in seconds")]
+    BadTimestamp,
+    #[error("X-Parley-Timestamp is more than 5 minutes from Parley's clock ({0} s old); sign each post as it is sent")]
+    Stale(i64),
+}
+
+/// The signature header value for a timestamped post: `sign` over `{timestamp}.{body}`.
+pub fn sign_at(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    sign(secret, &timestamped(&timestamp.to_string(), body))
+}
+
+fn timestamped(timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut signed = Vec::with_capacity(timestamp.len() + 1 + body.len());
+    signed.extend_from_slice(timestamp.as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(body);
+    signed
+}
+
+/// Checks a post to the hook: its signature over the body, or over `{timestamp}.{body}` when a
+/// timestamp header came, and then that the timestamp is within [`MAX_SKEW_SECS`] of `now_secs`.
+pub fn verify_post(
+    secret: &str,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(), PostRefusal> {
+    let Some(ts) = timestamp else {
+        return verify(secret, signature, body).map_err(|_| PostRefusal::BadSignature);
+    };
+    let ts = ts.trim();
+    verify(secret, signature, &timestamped(ts, body)).map_err(|_| PostRefusal::BadSignature)?;
+    let at: i64 = ts.parse().map_err(|_| PostRefusal::BadTimestamp)?;
+    let skew = now_secs.saturating_sub(at);
+    if skew.saturating_abs() > MAX_SKEW_SECS {
+        return Err(PostRefusal::Stale(skew));
+    }
+    Ok(())
+}
+
 /// Checks a signature header in constant time.
 pub fn verify(secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), InboundError> {
     let hex_sig = header
@@ -146,6 +202,57 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timestamp_is_signed_with_the_body_and_must_be_fresh() {
+        let body = br#"{"a":1}"#;
+        let now = 1_800_000_000;
+        let sig = sign_at("secret", now - 10, body);
+        let ts = (now - 10).to_string();
+        assert_eq!(
+            verify_post("secret", Some(&sig), Some(&ts), body, now),
+            Ok(())
+        );
+        // The body's signature alone does not cover a timestamp, and a changed one breaks it.
+        let plain = sign("secret", body);
+        assert_eq!(
+            verify_post("secret", Some(&plain), Some(&ts), body, now),
+            Err(PostRefusal::BadSignature)
+        );
+        let moved = (now - 5).to_string();
+        assert_eq!(
+            verify_post("secret", Some(&sig), Some(&moved), body, now),
+            Err(PostRefusal::BadSignature)
+        );
+        assert_eq!(verify_post("secret", Some(&plain), None, body, now), Ok(()));
+        let old = sign_at("secret", now - 301, body);
+        assert_eq!(
+            verify_post(
+                "secret",
+                Some(&old),
+                Some(&(now - 301).to_string()),
+                body,
+                now
+            ),
+            Err(PostRefusal::Stale(301))
+        );
+        let ahead = sign_at("secret", now + 301, body);
+        assert_eq!(
+            verify_post(
+                "secret",
+                Some(&ahead),
+                Some(&(now + 301).to_string()),
+                body,
+                now
+            ),
+            Err(PostRefusal::Stale(-301))
+        );
+        let words = sign("secret", b"soon.{\"a\":1}");
+        assert_eq!(
+            verify_post("secret", Some(&words), Some("soon"), body, now),
+            Err(PostRefusal::BadTimestamp)
+        );
+    }
 
     /// Computed independently: `printf '{"a":1}' | openssl dgst -sha256 -hmac secret`.
     #[test]

@@ -12,7 +12,8 @@ mod whatsapp;
 
 pub use messenger::{
     classify_messenger, instagram_capabilities, instagram_render, messenger_capabilities,
-    messenger_render, messenger_typing_body, parse_messenger, send_messenger, MessengerTag,
+    messenger_render, messenger_typing_body, parse_messenger, parse_messenger_routed,
+    send_messenger, MessengerTag,
 };
 pub use whatsapp::{
     classify_whatsapp, mark_read_body, parse_whatsapp, parse_whatsapp_routed, send_whatsapp,

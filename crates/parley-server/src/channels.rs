@@ -286,93 +286,182 @@ pub async fn channel_hook(
     if let Err(e) = verified {
         return Ok(crate::hooks::refuse(e));
     }
+    let unnamed = |events: Vec<Event>| events.into_iter().map(|e| (None, e)).collect();
     let events = match inbox.kind.as_str() {
-        "telegram" => telegram::parse(&body),
-        "line" => line::parse(&body),
-        "whatsapp" => meta::parse_whatsapp(&body),
-        _ => meta::parse_messenger(&body),
+        "telegram" => telegram::parse(&body).map(unnamed),
+        "line" => line::parse(&body).map(unnamed),
+        "whatsapp" => meta::parse_whatsapp_routed(&body),
+        _ => meta::parse_messenger_routed(&body),
     };
     let events = match events {
         Ok(e) => e,
         Err(e) => return Ok(crate::hooks::refuse(e)),
     };
+    let same_app = |other: &InboxRow| {
+        meta::verify(&other.secret, header(meta::SIGNATURE_HEADER), &body).is_ok()
+    };
+    let routed = route(&app, &inbox, events, same_app).await?;
     // Everything is checked before anything is stored, so a bad delivery stores nothing.
     let now = app.now();
-    let mut inbound = Vec::new();
-    let mut reports = Vec::new();
-    let mut reads = Vec::new();
-    for ev in events {
-        match ev {
-            Event::Message(m) => match to_inbound(&inbox, m.clone(), now) {
-                Ok(Some(msg)) => inbound.push((msg, m.choice, m.media, m.reply_token)),
-                Ok(None) => {}
-                Err(e) => return Ok(crate::hooks::malformed(e)),
-            },
-            Event::Status(s) => reports.push(DeliveryReport {
-                inbox: inbox.id,
-                provider_id: s.provider_id,
-                status: s.status,
-                error: s.error,
-                at: now,
-            }),
-            Event::Read(w) => reads.push(w),
+    let mut batches = Vec::new();
+    for (target, events) in routed {
+        match Batch::check(&target, events, now) {
+            Ok(batch) => batches.push((target, batch)),
+            Err(e) => return Ok(crate::hooks::malformed(e)),
         }
     }
-    for (mut msg, tapped, media, reply_token) in inbound {
-        let choice = crate::compose::answered_choice(
-            &app,
-            &inbox,
-            msg.identity_kind,
-            &msg.sender_external_id,
-            &msg.body,
-            tapped.as_deref(),
-        )
-        .await;
-        let mut files = Vec::new();
-        // A redelivered message is stored once; its files are not fetched again.
-        let known = match &msg.external_id {
-            Some(id) => app
-                .store
-                .conversation_by_external_ids(inbox.id, std::slice::from_ref(id))
-                .await?
-                .is_some(),
-            None => false,
-        };
-        for m in media.iter().filter(|_| !known) {
-            if let Some(a) = fetch_media(&app, &inbox, m).await {
-                let shown = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
-                msg.body = msg.body.replace(
-                    &format!("[{}] {}", m.kind, m.reference),
-                    &format!("[{}] {shown}", m.kind),
-                );
-                files.push(a);
-            }
-        }
-        msg.meta = crate::compose::inbound_meta(choice, &files);
-        if let Some(token) = reply_token {
-            // LINE's reply token lets the first answer go out free, for a short while.
-            msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
-        }
-        let text = msg.body.clone();
-        let out = app.store.apply_inbound(msg).await?;
-        crate::compliance::on_inbound(&app, &inbox, &out, &text).await?;
-    }
-    for r in reports {
-        app.store.record_delivery(r).await?;
-    }
-    // "Everything up to this time was read" applies to the replies of that customer's conversation.
-    for w in reads {
-        let found = app
-            .store
-            .identity_conversation(inbox.id, identity_kind(&inbox.kind), &w.sender_id)
-            .await?;
-        if let Some((_, Some(conv))) = found {
-            app.store
-                .read_until(conv, Timestamp(w.watermark), now)
-                .await?;
-        }
+    for (target, batch) in batches {
+        batch.store(&app, &target, now).await?;
     }
     Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
+}
+
+/// Which inbox each event of a delivery is for. A Meta event names its WhatsApp number or its
+/// page, and goes to the inbox of that number or page in the called inbox's workspace, provided
+/// its app secret also verifies the delivery (the same Meta app); an event naming a number or
+/// page no such inbox has is dropped. Events that name nothing (Telegram, LINE) are the called
+/// inbox's.
+async fn route(
+    app: &App,
+    inbox: &InboxRow,
+    events: Vec<(Option<String>, Event)>,
+    same_app: impl Fn(&InboxRow) -> bool,
+) -> Result<Vec<(InboxRow, Vec<Event>)>, ApiError> {
+    let field = match inbox.kind.as_str() {
+        "whatsapp" => "phone_number_id",
+        "messenger" | "instagram" => "page_id",
+        _ => "",
+    };
+    let mut out = vec![(inbox.clone(), Vec::new())];
+    let mut workspace: Option<Vec<InboxRow>> = None;
+    for (named, event) in events {
+        let named = match named {
+            Some(n) if !field.is_empty() => n,
+            _ => {
+                out[0].1.push(event);
+                continue;
+            }
+        };
+        if let Some((_, list)) = out.iter_mut().find(|(i, _)| setting(i, field) == named) {
+            list.push(event);
+            continue;
+        }
+        // Only a delivery for another number or page costs a look at the workspace's inboxes.
+        let others = match &mut workspace {
+            Some(others) => others,
+            None => {
+                let scope =
+                    Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+                workspace.insert(app.store.list_inboxes(&scope).await?)
+            }
+        };
+        let target = others
+            .iter()
+            .find(|i| i.kind == inbox.kind && setting(i, field) == named && same_app(i));
+        match target {
+            Some(t) => out.push((t.clone(), vec![event])),
+            None => {
+                tracing::debug!(kind = %inbox.kind, "dropped a webhook event for a number or page no inbox has")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One inbox's share of a delivery, checked and ready to store.
+#[derive(Default)]
+struct Batch {
+    /// Each message as stored, with what it arrived as (a tapped choice, files, a reply token).
+    inbound: Vec<(InboundMessage, rich::Incoming)>,
+    reports: Vec<DeliveryReport>,
+    reads: Vec<rich::ReadWatermark>,
+}
+
+impl Batch {
+    fn check(
+        inbox: &InboxRow,
+        events: Vec<Event>,
+        now: Timestamp,
+    ) -> Result<Self, parley_core::Invalid> {
+        let mut batch = Batch::default();
+        for ev in events {
+            match ev {
+                Event::Message(m) => {
+                    if let Some(msg) = to_inbound(inbox, m.clone(), now)? {
+                        batch.inbound.push((msg, m));
+                    }
+                }
+                Event::Status(s) => batch.reports.push(DeliveryReport {
+                    inbox: inbox.id,
+                    provider_id: s.provider_id,
+                    status: s.status,
+                    error: s.error,
+                    at: now,
+                }),
+                Event::Read(w) => batch.reads.push(w),
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn store(self, app: &App, inbox: &InboxRow, now: Timestamp) -> Result<(), ApiError> {
+        for (mut msg, m) in self.inbound {
+            let (tapped, media, reply_token) = (m.choice, m.media, m.reply_token);
+            let choice = crate::compose::answered_choice(
+                app,
+                inbox,
+                msg.identity_kind,
+                &msg.sender_external_id,
+                &msg.body,
+                tapped.as_deref(),
+            )
+            .await;
+            let mut files = Vec::new();
+            // A redelivered message is stored once; its files are not fetched again.
+            let known = match &msg.external_id {
+                Some(id) => app
+                    .store
+                    .conversation_by_external_ids(inbox.id, std::slice::from_ref(id))
+                    .await?
+                    .is_some(),
+                None => false,
+            };
+            for m in media.iter().filter(|_| !known) {
+                if let Some(a) = fetch_media(app, inbox, m).await {
+                    let shown = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
+                    msg.body = msg.body.replace(
+                        &format!("[{}] {}", m.kind, m.reference),
+                        &format!("[{}] {shown}", m.kind),
+                    );
+                    files.push(a);
+                }
+            }
+            msg.meta = crate::compose::inbound_meta(choice, &files);
+            if let Some(token) = reply_token {
+                // LINE's reply token lets the first answer go out free, for a short while.
+                msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
+            }
+            let text = msg.body.clone();
+            let out = app.store.apply_inbound(msg).await?;
+            crate::compliance::on_inbound(app, inbox, &out, &text).await?;
+        }
+        for r in self.reports {
+            app.store.record_delivery(r).await?;
+        }
+        // "Everything up to this time was read" applies to the replies of that customer's conversation.
+        for w in self.reads {
+            let found = app
+                .store
+                .identity_conversation(inbox.id, identity_kind(&inbox.kind), &w.sender_id)
+                .await?;
+            if let Some((_, Some(conv))) = found {
+                app.store
+                    .read_until(conv, Timestamp(w.watermark), now)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Downloads a customer's file from the provider and stores it (WhatsApp and Telegram, whose

@@ -67,6 +67,10 @@ pub struct Config {
     pub smtp_bind: Option<SocketAddr>,
     /// How often email inboxes' IMAP mailboxes are polled, in seconds.
     pub imap_poll_secs: u64,
+    /// The authserv-id of the mail server in front of Parley (the MTA before the SMTP listener,
+    /// or the IMAP provider), whose `Authentication-Results` headers are trusted; others are
+    /// ignored, since anyone can write one.
+    pub email_authserv_id: Option<String>,
     /// The folder attachments are kept in, unless `s3` is set.
     pub attachments_dir: PathBuf,
     /// An S3-compatible bucket for attachments instead of the folder.
@@ -122,6 +126,7 @@ impl Config {
             max_connections_per_address: 256,
             socket_send_timeout_ms: 10_000,
             socket_max_behind_bytes: 8 * 1024 * 1024,
+            email_authserv_id: None,
         }
     }
 }

@@ -334,6 +334,19 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         thread: conversation,
     };
     let mut msg = msg;
+    // The sender's domain says this mail is not theirs (DMARC, as the operator's own mail server
+    // found): it is shown, marked, but acts on nothing, so a forged STOP unsubscribes nobody.
+    let unverified = app
+        .config
+        .email_authserv_id
+        .as_deref()
+        .is_some_and(|id| email::dmarc_failed(raw, id));
+    if unverified {
+        if let Some(m) = msg.meta.as_mut() {
+            m["unverified"] = json!(true);
+            m["email"]["dmarc"] = json!("fail");
+        }
+    }
     let choice = match msg.thread {
         Some(conv) => crate::compose::answered_in(app, inbox, conv, &msg.body, None).await,
         None => {
@@ -359,9 +372,11 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         .apply_inbound(msg)
         .await
         .map_err(|e| Refused::Unavailable(e.to_string()))?;
-    crate::compliance::on_inbound(app, inbox, &out, &text)
-        .await
-        .map_err(|e| Refused::Unavailable(e.to_string()))?;
+    if !unverified {
+        crate::compliance::on_inbound(app, inbox, &out, &text)
+            .await
+            .map_err(|e| Refused::Unavailable(e.to_string()))?;
+    }
     Ok(out)
 }
 

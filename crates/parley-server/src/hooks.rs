@@ -56,11 +56,26 @@ pub async fn api_hook(
         .await?
         .filter(|i| i.kind == "api")
         .ok_or(ApiError::NotFound)?;
-    let sig = headers
-        .get(api::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if let Err(e) = api::verify(&inbox.secret, sig, &body) {
-        return Ok(refuse(e));
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let checked = api::verify_post(
+        &inbox.secret,
+        header(api::SIGNATURE_HEADER),
+        header(api::TIMESTAMP_HEADER),
+        &body,
+        app.now().0.div_euclid(1000),
+    );
+    if let Err(e) = checked {
+        let code = match e {
+            api::PostRefusal::BadSignature => "bad_signature",
+            api::PostRefusal::BadTimestamp => "bad_timestamp",
+            api::PostRefusal::Stale(_) => "stale_timestamp",
+        };
+        return Ok(error_body(
+            StatusCode::FORBIDDEN,
+            code,
+            &e.to_string(),
+            None,
+        ));
     }
     let m = match api::parse(&body) {
         Ok(m) => m,

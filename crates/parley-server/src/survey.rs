@@ -1,5 +1,5 @@
 //! Customer satisfaction surveys. When an agent resolves a conversation that was answered, the
-//! customer gets a link (signed under the inbox's secret, valid 7 days) to a one-question page;
+//! customer gets a link (signed under the workspace's survey key, valid 7 days) to a one-question page;
 //! their rating (1 to 5) and comment land on the conversation's timeline as `survey.answered`.
 
 use axum::body::Bytes;
@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_core::consent::Purpose;
-use parley_core::{ConversationId, InboxId, Timestamp};
+use parley_core::{ConversationId, InboxId, Timestamp, WorkspaceId};
 use parley_store::{Command, ConversationView, InboxRow, Principal, Scope, WorkspaceRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -67,17 +67,32 @@ fn signed_text(inbox: InboxId, conv: ConversationId, at: i64) -> String {
     format!("survey:{inbox}:{conv}:{at}")
 }
 
+/// The workspace's key for survey links: Parley's own, random, made on first use and kept in the
+/// database (sealed with encryption at rest), so neither a provider nor an integrator holding an
+/// inbox's secret can sign one.
+async fn key(app: &App, ws: WorkspaceId) -> Result<String, ApiError> {
+    Ok(app
+        .store
+        .survey_key(ws, crate::auth::random_token(), app.now())
+        .await?)
+}
+
 /// The survey's address for a conversation, as sent at `at`.
-pub fn link(app: &App, inbox: &InboxRow, conv: ConversationId, at: Timestamp) -> String {
-    let sig =
-        parley_channels::api::sign(&inbox.secret, signed_text(inbox.id, conv, at.0).as_bytes());
-    format!(
+pub async fn link(
+    app: &App,
+    inbox: &InboxRow,
+    conv: ConversationId,
+    at: Timestamp,
+) -> Result<String, ApiError> {
+    let key = key(app, inbox.workspace_id).await?;
+    let sig = parley_channels::api::sign(&key, signed_text(inbox.id, conv, at.0).as_bytes());
+    Ok(format!(
         "{}/survey/{}/{conv}?at={}&sig={}",
         app.config.public_url.trim_end_matches('/'),
         inbox.id,
         at.0,
         sig.trim_start_matches("sha256=")
-    )
+    ))
 }
 
 /// After an agent resolves a conversation: sends the survey when the workspace asks for it, the
@@ -105,7 +120,7 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()
     let now = app.now();
     let body = settings
         .message
-        .replace("{link}", &link(app, &inbox, conv.id, now));
+        .replace("{link}", &link(app, &inbox, conv.id, now).await?);
     let facts = crate::compliance::facts(app, &scope, Some(conv.id)).await?;
     let admitted = crate::compliance::admit(
         app,
@@ -154,7 +169,7 @@ async fn answerable(
     let sig = param("sig").ok_or_else(not_found)?;
     let row = app.hook_inbox(inbox).await?.ok_or_else(not_found)?;
     parley_channels::api::verify(
-        &row.secret,
+        &key(app, row.workspace_id).await?,
         Some(&format!("sha256={sig}")),
         signed_text(inbox, conv, at).as_bytes(),
     )
@@ -280,31 +295,15 @@ pub async fn answer(
             format!("a comment is at most {MAX_COMMENT_CHARS} characters"),
         ));
     }
-    let scope = Scope::system(row.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
-    let sent = Timestamp(sent_at);
-    let answered = app
-        .store
-        .timeline(&scope, c.id, None, 200)
-        .await?
-        .into_iter()
-        .filter(|e| e.event.kind == "survey.answered")
-        .any(|e| {
-            serde_json::from_str::<serde_json::Value>(&e.event.data)
-                .is_ok_and(|d| d["survey_sent_at"] == json!(sent))
-        });
-    if answered {
-        return Err(ApiError::Conflict(
-            "this survey has been answered already; thank you".into(),
-        ));
-    }
     let data = json!({
         "rating": rating,
         "comment": comment,
         "contact_id": c.contact_id,
         "survey_sent_at": Timestamp(sent_at),
     });
+    // The store's unique key on (conversation, sent at) decides between answers that race.
     app.store
-        .record_conversation_event(row.workspace_id, c.id, "survey.answered", data, app.now())
+        .record_survey_answer(row.workspace_id, c.id, Timestamp(sent_at), data, app.now())
         .await?;
     Ok(html(
         StatusCode::OK,

@@ -238,6 +238,73 @@ pub(crate) async fn record_conversation_event(
     Ok(())
 }
 
+pub(crate) async fn record_survey_answer(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    conv_id: ConversationId,
+    sent_at: Timestamp,
+    data: serde_json::Value,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let ours = query_opt(
+        tx,
+        "SELECT 1 FROM conversation WHERE id = $1 AND workspace_id = $2",
+        &[&conv_id.as_uuid(), &ws.as_uuid()],
+    )
+    .await?;
+    if ours.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let stored = exec(
+        tx,
+        "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+        &[&conv_id.as_uuid(), &sent_at.0, &at.0],
+    )
+    .await?;
+    if stored == 0 {
+        return Err(StoreError::Conflict(plan::SURVEY_ANSWERED.into()));
+    }
+    record_conversation_event(tx, ws, conv_id, "survey.answered", data, at, events).await
+}
+
+/// The workspace's survey key, when it has one.
+pub(crate) async fn stored_survey_key(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Option<String>> {
+    use parley_store::crypt;
+    let Some(row) = query_opt(
+        tx,
+        "SELECT secret FROM survey_key WHERE id = $1",
+        &[&ws.as_uuid()],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let secret: String = rows::get(&row, 0)?;
+    crypt::open_text(tx.keys(), &crypt::aad("survey_key", ws, "secret"), &secret)
+        .map(Some)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("survey key: {e}")))
+}
+
+pub(crate) async fn survey_key(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    candidate: String,
+    at: Timestamp,
+) -> StoreResult<String> {
+    use parley_store::crypt;
+    let place = crypt::aad("survey_key", ws, "secret");
+    let sealed = crypt::seal_text(tx.keys(), &place, &candidate);
+    exec(
+        tx,
+        "INSERT INTO survey_key (id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        &[&ws.as_uuid(), &sealed, &at.0],
+    )
+    .await?;
+    stored_survey_key(tx, ws).await?.ok_or(StoreError::NotFound)
+}
+
 pub(crate) async fn wake_snoozed(
     tx: &Tx<'_>,
     now: Timestamp,

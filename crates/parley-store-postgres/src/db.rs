@@ -268,6 +268,7 @@ const SEALED: &[(&str, &str, &[SealedColumn])] = &[
         &[("external_sealed", "external", false)],
     ),
     ("outbox", "outbox", &[("last_error", "error", false)]),
+    ("survey_key", "survey_key", &[("secret", "secret", false)]),
 ];
 
 /// Seals again under the current key the fields of up to `limit` records sealed under an older

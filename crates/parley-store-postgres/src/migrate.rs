@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_bots.sql")),
     (16, include_str!("../migrations/0016_survey_age.sql")),
     (17, include_str!("../migrations/0017_access_change.sql")),
+    (18, include_str!("../migrations/0018_survey_keys.sql")),
 ];
 
 /// How many migrations this build knows.

@@ -825,6 +825,44 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    commands::record_survey_answer(tx, ws, conv, sent_at, data, at, ev).await
+                })
+            })
+            .await
+    }
+
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String> {
+        // Read first: every opening of a survey page asks, and only the first use writes.
+        let found = self
+            .db
+            .run(move |tx| Box::pin(commands::stored_survey_key(tx, ws)))
+            .await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { commands::survey_key(tx, ws, candidate, at).await })
+            })
+            .await
+    }
+
     async fn record_conversation_event(
         &self,
         ws: WorkspaceId,

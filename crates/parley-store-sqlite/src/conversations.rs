@@ -888,6 +888,63 @@ pub(crate) fn record_conversation_event(
     Ok(())
 }
 
+pub(crate) fn record_survey_answer(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: ConversationId,
+    sent_at: Timestamp,
+    data: serde_json::Value,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    // Checked first, so a conversation of another workspace is NotFound, not a stored key.
+    load_conversation_by(
+        c,
+        "c.id = ?1 AND c.workspace_id = ?2",
+        [id.to_string(), ws.to_string()],
+    )?;
+    let taken = c
+        .prepare_cached(
+            "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .map_err(sql_err)?
+        .execute(rusqlite::params![id.to_string(), sent_at.0, at.0])
+        .map_err(sql_err)?
+        == 0;
+    if taken {
+        return Err(StoreError::Conflict(plan::SURVEY_ANSWERED.into()));
+    }
+    record_conversation_event(c, ws, id, "survey.answered", data, at, events)
+}
+
+/// The workspace's survey key, when it has one.
+pub(crate) fn stored_survey_key(c: &Connection, ws: WorkspaceId) -> StoreResult<Option<String>> {
+    c.prepare_cached(
+        "SELECT parley_open(secret, 'survey_key:' || id || ':secret') FROM survey_key WHERE id = ?1",
+    )
+    .map_err(sql_err)?
+    .query_row([ws.to_string()], |r| r.get(0))
+    .optional()
+    .map_err(sql_err)
+}
+
+pub(crate) fn survey_key(
+    c: &Connection,
+    ws: WorkspaceId,
+    candidate: String,
+    at: Timestamp,
+) -> StoreResult<String> {
+    c.prepare_cached(
+        "INSERT INTO survey_key (id, secret, created_at) \
+         VALUES (?1, parley_seal(?2, 'survey_key:' || ?1 || ':secret'), ?3) ON CONFLICT DO NOTHING",
+    )
+    .map_err(sql_err)?
+    .execute(rusqlite::params![ws.to_string(), candidate, at.0])
+    .map_err(sql_err)?;
+    stored_survey_key(c, ws)?.ok_or(StoreError::NotFound)
+}
+
 pub(crate) fn wake_snoozed(
     c: &Connection,
     now: Timestamp,

@@ -841,6 +841,40 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| {
+                conversations::record_survey_answer(c, ws, conv, sent_at, data, at, ev)
+            })
+            .await
+    }
+
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String> {
+        // Read first: every opening of a survey page asks, and only the first use writes.
+        let found = self
+            .db
+            .read(move |c| conversations::stored_survey_key(c, ws))
+            .await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
+        self.db
+            .write(move |c, _| conversations::survey_key(c, ws, candidate, at))
+            .await
+    }
+
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
             .write(move |c, ev| conversations::wake_snoozed(c, now, ev))

@@ -144,6 +144,10 @@ const SEALED: &[(&str, &[(&str, &str)])] = &[
         &[("external_sealed", "'identity:' || id || ':external'")],
     ),
     ("outbox", &[("last_error", "'outbox:' || id || ':error'")]),
+    (
+        "survey_key",
+        &[("secret", "'survey_key:' || id || ':secret'")],
+    ),
 ];
 
 /// Lookup columns that hold values in a database encrypted after it held data: (table, what

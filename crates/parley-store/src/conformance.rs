@@ -70,6 +70,7 @@ macro_rules! conformance_tests {
             contact_lists_hold_contacts_through_merges_and_erasure,
             contacts_and_quoted_messages_follow_the_inbox_scope,
             revocations_and_access_changes_are_logged_in_order,
+            a_survey_takes_one_answer_and_keeps_its_key,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -432,6 +432,24 @@ pub trait Store: Send + Sync + 'static {
         data: serde_json::Value,
         at: Timestamp,
     ) -> StoreResult<()>;
+    /// Records a customer's answer to the survey sent in a conversation at `sent_at` as a
+    /// `survey.answered` event; a survey takes one answer, so a second is `Conflict`, even when
+    /// both arrive at once (a unique key, not a look at the timeline).
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The workspace's key for signing survey links; the first call keeps `candidate` as the key.
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String>;
     async fn act(
         &self,
         scope: &Scope,

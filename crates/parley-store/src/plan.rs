@@ -386,6 +386,9 @@ pub fn outbound_change(sender: SenderKind) -> Change {
     }
 }
 
+/// What a second answer to one survey link is refused with.
+pub const SURVEY_ANSWERED: &str = "this survey has been answered already; thank you";
+
 /// The payload of an event that only records something on a conversation's timeline (a survey
 /// answer): its own fields and the conversation as it is.
 pub fn conversation_event(data: serde_json::Value, conv: &ConversationView) -> String {

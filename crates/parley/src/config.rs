@@ -45,7 +45,7 @@ pub struct ServeArgs {
     /// SQLite durability: `full` (acknowledged writes survive a power cut) or `normal`
     #[arg(long, env = "PARLEY_SQLITE_SYNC")]
     pub sqlite_sync: Option<String>,
-    /// Mark session cookies Secure (serve behind TLS)
+    /// Mark session cookies Secure [default: true when the public URL is https]
     #[arg(long, env = "PARLEY_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
     /// Receive email for email inboxes on this address (e.g. 0.0.0.0:25) [default: off]
@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// (e.g. 127.0.0.0/8,10.1.0.0/16) [default: none]
     #[arg(long, env = "PARLEY_OUTBOUND_ALLOW")]
     pub outbound_allow: Option<String>,
+    /// The authserv-id of the mail server in front of Parley, whose Authentication-Results
+    /// headers are trusted (mail whose DMARC failed is stored unverified) [default: none]
+    #[arg(long, env = "PARLEY_EMAIL_AUTHSERV_ID")]
+    pub email_authserv_id: Option<String>,
 }
 
 /// The TOML file; every key optional.
@@ -71,6 +75,7 @@ pub struct FileConfig {
     pub session_ttl_hours: Option<i64>,
     pub smtp_bind: Option<SocketAddr>,
     pub imap_poll_secs: Option<u64>,
+    pub email_authserv_id: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub outbound_allow: Option<Vec<String>>,
     #[serde(default)]
@@ -130,11 +135,12 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # database_url = "postgres://parley@db/parley"  # default: SQLite in data_dir
 # data_dir = "./parley-data"
 # sqlite_sync = "full"                          # or "normal": faster, may lose the last commits on power loss
-# secure_cookies = true                         # when served over TLS
+# secure_cookies = true                         # default: on when public_url is https
 # max_body_bytes = 1048576
 # session_ttl_hours = 336
 # smtp_bind = "0.0.0.0:25"                      # receive mail for email inboxes (point MX here)
 # imap_poll_secs = 60                           # how often email inboxes' IMAP mailboxes are read
+# email_authserv_id = "mx.example.com"          # the MTA or IMAP provider whose Authentication-Results are trusted
 # master_key_file = "/etc/parley/master.key"    # encryption at rest (`parley keys generate`); or PARLEY_MASTER_KEY
 # outbound_allow = ["10.1.0.0/16"]              # internal networks callbacks, provider URLs, relays and S3 may reach
 
@@ -265,10 +271,11 @@ pub fn server_config_from(
             .map_err(|_| anyhow::anyhow!("public_url must be an absolute URL, not {u:?}"))?;
         cfg.public_url = parsed.as_str().trim_end_matches('/').to_string();
     }
+    // A browser reaching Parley over https must never send its session over plain http.
     cfg.secure_cookies = serve
         .secure_cookies
         .or(file.secure_cookies)
-        .unwrap_or(false);
+        .unwrap_or_else(|| cfg.public_url.starts_with("https://"));
     if let Some(n) = file.max_body_bytes {
         anyhow::ensure!(
             (1024..=64 * 1024 * 1024).contains(&n),
@@ -306,6 +313,12 @@ pub fn server_config_from(
         });
     }
     cfg.smtp_bind = serve.smtp_bind.or(file.smtp_bind);
+    cfg.email_authserv_id = serve
+        .email_authserv_id
+        .clone()
+        .or(file.email_authserv_id)
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty());
     if let Some(s) = file.imap_poll_secs {
         anyhow::ensure!(
             (5..=86_400).contains(&s),
@@ -413,6 +426,30 @@ mod tests {
         let file: FileConfig = toml::from_str("outbound_allow = [\"localhost\"]").unwrap();
         let err = server_config_from(&db, &ServeArgs::default(), file).unwrap_err();
         assert!(err.to_string().starts_with("outbound_allow:"), "{err}");
+    }
+
+    #[test]
+    fn session_cookies_are_secure_by_default_behind_https() {
+        let secure = |public: &str, explicit: Option<bool>| {
+            let serve = ServeArgs {
+                public_url: Some(public.into()),
+                secure_cookies: explicit,
+                ..Default::default()
+            };
+            server_config_from(&DbArgs::default(), &serve, FileConfig::default())
+                .unwrap()
+                .secure_cookies
+        };
+        assert!(secure("https://support.example.com", None));
+        assert!(!secure("http://127.0.0.1:8080", None));
+        assert!(!secure("https://support.example.com", Some(false)));
+        assert!(secure("http://127.0.0.1:8080", Some(true)));
+        let file: FileConfig = toml::from_str(
+            "public_url = \"https://support.example.com\"\nsecure_cookies = false\n",
+        )
+        .unwrap();
+        let cfg = server_config_from(&DbArgs::default(), &ServeArgs::default(), file).unwrap();
+        assert!(!cfg.secure_cookies, "an explicit setting wins");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! replies over SMTP, receive mail on an SMTP listener (plaintext: see [`serve_smtp`]), and poll
 //! an IMAP mailbox.
 
+mod auth_results;
 #[cfg(any(test, feature = "testing"))]
 pub mod fake_imap;
 mod imap;
@@ -18,6 +19,7 @@ use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders,
 
 use crate::InboundError;
 
+pub use auth_results::dmarc_failed;
 pub use imap::{fetch_since, ImapAccount, ImapBatch};
 pub use outbound::{build, check, send, OutboundEmail, OutboundFile, SmtpRelay, SmtpSecurity};
 pub use smtp_server::{serve_smtp, DeliveryError, ReceivedMail, SmtpHandler, SmtpServerConfig};

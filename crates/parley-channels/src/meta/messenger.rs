@@ -30,64 +30,90 @@ fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
 /// Parses a (verified) Messenger or Instagram webhook. Echoes of the Page's own messages,
 /// reactions and deleted messages carry nothing to store and are skipped.
 pub fn parse_messenger(body: &[u8]) -> Result<Vec<Event>, InboundError> {
+    Ok(parse_messenger_routed(body)?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+/// Like [`parse_messenger`], with the page (or Instagram account) each event is for: the entry's
+/// `id`, else the event's `recipient.id`. One Meta app may serve several pages, each its own inbox.
+pub fn parse_messenger_routed(body: &[u8]) -> Result<Vec<(Option<String>, Event)>, InboundError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| malformed(format!("invalid JSON: {e}")))?;
     if !matches!(str_of(&v, "object"), Some("page" | "instagram")) {
         return Err(malformed("object is neither page nor instagram"));
     }
     let mut out = Vec::new();
-    for event in items(&v, "entry").flat_map(|e| items(e, "messaging")) {
-        let sender = event
-            .pointer("/sender/id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| malformed("messaging event without sender.id"))?;
-        let sent_at = event.get("timestamp").and_then(Value::as_i64);
-        if let Some(msg) = event.get("message") {
-            out.extend(parse_message(msg, sender, sent_at)?.map(Event::Message));
-        } else if let Some(pb) = event.get("postback") {
-            let payload = str_of(pb, "payload").unwrap_or_default();
-            let title = str_of(pb, "title").unwrap_or(payload);
-            // Older postbacks have no mid; the sender and time identify them as well.
-            let mid = str_of(pb, "mid")
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("postback:{sender}:{}", sent_at.unwrap_or_default()));
-            out.push(Event::Message(Incoming {
-                sender_id: sender.into(),
-                message_id: mid,
-                text: title.into(),
-                choice: Some(payload.into()),
-                sent_at,
-                ..Incoming::default()
-            }));
-        } else if let Some(read) = event.get("read") {
-            // Messenger's message_reads give a watermark; Instagram's messaging_seen has been
-            // documented with one and with the `mid` of the message seen, so both are read.
-            if let Some(watermark) = read.get("watermark").and_then(Value::as_i64) {
-                out.push(Event::Read(ReadWatermark {
-                    sender_id: sender.into(),
-                    watermark,
-                }));
-            } else if let Some(mid) = str_of(read, "mid") {
-                out.push(Event::Status(StatusReport {
-                    provider_id: mid.into(),
-                    status: DeliveryStatus::Read,
-                    error: None,
-                }));
+    for entry in items(&v, "entry") {
+        let page = str_of(entry, "id").map(str::to_owned);
+        for event in items(entry, "messaging") {
+            let page = page.clone().or_else(|| {
+                event
+                    .pointer("/recipient/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            for e in parse_event(event)? {
+                out.push((page.clone(), e));
             }
-        } else if let Some(delivery) = event.get("delivery") {
-            // Only the mids name messages; the watermark alone says too little to act on.
-            out.extend(
-                items(delivery, "mids")
-                    .filter_map(Value::as_str)
-                    .map(|mid| {
-                        Event::Status(StatusReport {
-                            provider_id: mid.into(),
-                            status: DeliveryStatus::Delivered,
-                            error: None,
-                        })
-                    }),
-            );
         }
+    }
+    Ok(out)
+}
+
+fn parse_event(event: &Value) -> Result<Vec<Event>, InboundError> {
+    let mut out = Vec::new();
+    let sender = event
+        .pointer("/sender/id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed("messaging event without sender.id"))?;
+    let sent_at = event.get("timestamp").and_then(Value::as_i64);
+    if let Some(msg) = event.get("message") {
+        out.extend(parse_message(msg, sender, sent_at)?.map(Event::Message));
+    } else if let Some(pb) = event.get("postback") {
+        let payload = str_of(pb, "payload").unwrap_or_default();
+        let title = str_of(pb, "title").unwrap_or(payload);
+        // Older postbacks have no mid; the sender and time identify them as well.
+        let mid = str_of(pb, "mid")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("postback:{sender}:{}", sent_at.unwrap_or_default()));
+        out.push(Event::Message(Incoming {
+            sender_id: sender.into(),
+            message_id: mid,
+            text: title.into(),
+            choice: Some(payload.into()),
+            sent_at,
+            ..Incoming::default()
+        }));
+    } else if let Some(read) = event.get("read") {
+        // Messenger's message_reads give a watermark; Instagram's messaging_seen has been
+        // documented with one and with the `mid` of the message seen, so both are read.
+        if let Some(watermark) = read.get("watermark").and_then(Value::as_i64) {
+            out.push(Event::Read(ReadWatermark {
+                sender_id: sender.into(),
+                watermark,
+            }));
+        } else if let Some(mid) = str_of(read, "mid") {
+            out.push(Event::Status(StatusReport {
+                provider_id: mid.into(),
+                status: DeliveryStatus::Read,
+                error: None,
+            }));
+        }
+    } else if let Some(delivery) = event.get("delivery") {
+        // Only the mids name messages; the watermark alone says too little to act on.
+        out.extend(
+            items(delivery, "mids")
+                .filter_map(Value::as_str)
+                .map(|mid| {
+                    Event::Status(StatusReport {
+                        provider_id: mid.into(),
+                        status: DeliveryStatus::Delivered,
+                        error: None,
+                    })
+                }),
+        );
     }
     Ok(out)
 }

@@ -401,6 +401,7 @@ pub(crate) fn update_user_schema() -> Value {
         &[
             ("name", string()),
             ("password", string()),
+            ("current_password", string()),
             (
                 "role",
                 json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] }),
@@ -416,8 +417,36 @@ pub struct UpdateUserRequest {
     name: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    /// Needed to change one's own password.
+    #[serde(default)]
+    current_password: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     role: Option<Option<Role>>,
+}
+
+/// One's own password changes only with the current one: a stolen session or token alone must
+/// not be able to take the account over. Checked before anything is changed.
+async fn check_current_password(app: &App, p: &Principal, given: Option<String>) -> ApiResult<()> {
+    let Some(given) = given.filter(|g| !g.is_empty()) else {
+        return Err(ApiError::invalid(
+            "current_password",
+            "give your current password to change it",
+        ));
+    };
+    let hash = app
+        .store
+        .credentials_by_email(&p.email)
+        .await?
+        .filter(|(q, _)| q.user_id == p.user_id)
+        .map(|(_, h)| h);
+    if !auth::verify_password(given, hash).await {
+        return Err(ApiError::Unprocessable {
+            code: "wrong_password",
+            message: "the current password is wrong; the password was not changed".into(),
+            field: Some("current_password"),
+        });
+    }
+    Ok(())
 }
 
 pub async fn update_user(
@@ -437,6 +466,9 @@ pub async fn update_user(
     }
     if let Some(pw) = req.password {
         auth::check_password_strength(&pw)?;
+        if myself {
+            check_current_password(&app, &p, req.current_password).await?;
+        }
         patch.password_hash = Some(hash_password(pw).await?);
     }
     if let Some(role) = req.role {

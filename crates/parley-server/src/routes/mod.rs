@@ -103,7 +103,7 @@ pub fn routes() -> Vec<Route> {
         route!(delete "/api/v1/tokens/{id}" => a::revoke_token, "account", Member, "Revoke one of your tokens"),
         route!(get "/api/v1/users" => a::list_users, "users", Member, "Users of the workspace with their roles"),
         route!(post "/api/v1/users" => a::create_user, "users", Admin, "Add a user with a role", body = a::create_user_schema()),
-        route!(patch "/api/v1/users/{id}" => a::update_user, "users", Member, "Change a user's name, password (yourself or admin) or role (admin)", body = a::update_user_schema()),
+        route!(patch "/api/v1/users/{id}" => a::update_user, "users", Member, "Change a user's name, password (your own with current_password; anyone's as admin) or role (admin)", body = a::update_user_schema()),
         route!(delete "/api/v1/users/{id}" => a::remove_user, "users", Admin, "Remove a user from the workspace"),
         route!(get "/api/v1/audit" => a::list_audit, "users", Admin, "The audit log, newest first"),
         route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)"),

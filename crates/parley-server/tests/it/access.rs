@@ -453,3 +453,73 @@ on_both!(
         assert_eq!(convs["items"].as_array().map(Vec::len), Some(0), "{convs}");
     }
 );
+
+on_both!(
+    changing_ones_own_password_asks_for_the_current_one,
+    |t: TestApp| async move {
+        let (ann, token) = t.user("ann@acme.test", "agent").await;
+        let path = format!("/api/v1/users/{ann}");
+        let signs_in = |password: &'static str| {
+            let t = &t;
+            async move {
+                t.post(
+                    "/api/v1/auth/sign-in",
+                    "",
+                    json!({ "email": "ann@acme.test", "password": password }),
+                )
+                .await
+                .0 == 200
+            }
+        };
+        let change = |body: serde_json::Value| {
+            let (t, path, token) = (&t, path.clone(), token.clone());
+            async move { t.call(Method::PATCH, &path, &token, Some(body)).await }
+        };
+        // Missing or wrong: refused, with the field named, and nothing changes.
+        let (s, v) = change(json!({ "password": "a-new-long-password", "name": "Ann B" })).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("current_password")),
+            "{v}"
+        );
+        let (s, v) = change(json!({ "password": "a-new-long-password", "current_password": "not-my-password", "name": "Ann B" })).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some("wrong_password")),
+            "{v}"
+        );
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current password"));
+        let (_, users) = t.get("/api/v1/users", &t.admin_token).await;
+        let me = users["items"]
+            .as_array()
+            .or(users.as_array())
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == ann.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(me["name"], "ann", "nothing changed: {me}");
+        assert!(!signs_in("a-new-long-password").await);
+        assert!(signs_in("long-enough-password").await);
+        // With the current password it changes; the name alone needs none.
+        let (s, v) = change(json!({ "password": "a-new-long-password", "current_password": "long-enough-password" })).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(signs_in("a-new-long-password").await);
+        assert!(!signs_in("long-enough-password").await);
+        assert_eq!(change(json!({ "name": "Ann B" })).await.0, 200);
+        // An admin resets another user's password without knowing it.
+        let (s, v) = t
+            .call(
+                Method::PATCH,
+                &path,
+                &t.admin_token,
+                Some(json!({ "password": "reset-by-the-admin" })),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert!(signs_in("reset-by-the-admin").await);
+    }
+);

@@ -255,3 +255,86 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_timestamped_post_is_accepted_only_while_fresh,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let post = |body: String, sig: String, ts: Option<String>| {
+            let t = &t;
+            let inbox = inbox.clone();
+            async move {
+                let mut req = t
+                    .http
+                    .post(t.url(&format!("/hooks/api/{inbox}")))
+                    .header("content-type", "application/json")
+                    .header("x-parley-signature", sig)
+                    .body(body);
+                if let Some(ts) = ts {
+                    req = req.header("x-parley-timestamp", ts);
+                }
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                (
+                    status,
+                    r.json::<serde_json::Value>().await.unwrap_or_default(),
+                )
+            }
+        };
+        let body = |id: &str| {
+            json!({ "id": id, "contact": { "id": "c1" }, "text": format!("hello {id}") })
+                .to_string()
+        };
+        let now = t.app.now().0 / 1000;
+        let signed = |id: &str, at: i64| {
+            let b = body(id);
+            let sig = parley_channels::api::sign_at(&secret, at, b.as_bytes());
+            (b, sig)
+        };
+        // Fresh: accepted.
+        let (b, sig) = signed("fresh", now - 30);
+        let (s, v) = post(b, sig, Some((now - 30).to_string())).await;
+        assert_eq!(s, 200, "{v}");
+        // Six minutes old (a replay of a captured post), or six minutes ahead: refused.
+        for at in [now - 360, now + 360] {
+            let (b, sig) = signed("stale", at);
+            let (s, v) = post(b, sig, Some(at.to_string())).await;
+            assert_eq!(s, 403, "{v}");
+            assert_eq!(v["error"]["code"], "stale_timestamp", "{v}");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("5 minutes"),
+                "{v}"
+            );
+        }
+        // An old post given a new timestamp no longer matches its signature.
+        let (b, sig) = signed("tampered", now - 360);
+        let (s, v) = post(b, sig, Some(now.to_string())).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("bad_signature"))
+        );
+        // No timestamp: the body's signature alone, as before.
+        let b = body("plain");
+        let sig = parley_channels::api::sign(&secret, b.as_bytes());
+        let (s, v) = post(b, sig, None).await;
+        assert_eq!(s, 200, "{v}");
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let bodies: Vec<&str> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["data"]["message"]["body"].as_str())
+            .collect();
+        assert_eq!(bodies, ["hello fresh", "hello plain"], "{tl}");
+    }
+);

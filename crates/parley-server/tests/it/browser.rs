@@ -1148,3 +1148,55 @@ for (const e of document.querySelectorAll("header button, header a, button, th, 
 }
 return bad.join("\n");
 "##;
+
+/// A mail whose DMARC failed at the operator's mail server shows in the thread marked as from an
+/// unverified sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_mail_is_marked_unverified_in_chromium() {
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (s, inbox) = t
+        .post(
+            "/api/v1/inboxes",
+            &t.admin_token,
+            json!({ "name": "Support", "kind": "email", "address": "help@acme.example",
+            "smtp": { "host": "127.0.0.1", "port": 9, "security": "none" } }),
+        )
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let row = t
+        .app
+        .store
+        .inbox_for_hook(inbox["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = format!(
+        "Authentication-Results: {}; dmarc=fail header.from=customer.example\r\n\
+         From: Mallory <dana@customer.example>\r\nTo: help@acme.example\r\nSubject: Unsubscribe\r\n\
+         Message-ID: <forged-1@customer.example>\r\n\r\nSTOP\r\n",
+        crate::harness::MAIL_SERVER
+    );
+    parley_server::email::receive(&t.app, &row, raw.as_bytes())
+        .await
+        .unwrap();
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+
+    let b = Browser::start(&driver).await;
+    b.open(&format!("{}/", t.base)).await;
+    b.fill("#sign-in input[name=email]", "admin@acme.test")
+        .await;
+    b.fill("#sign-in input[name=password]", "admin-password\u{E007}")
+        .await;
+    b.wait_for_page_text("#who", "Admin").await;
+    b.eval(&format!("location.hash = '#/c/{conv}'; return null;"))
+        .await;
+    b.wait_for_page_text("#thread", "unverified sender").await;
+}

@@ -802,3 +802,85 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_stop_whose_dmarc_failed_is_stored_unverified_and_unsubscribes_nobody,
+    |t: TestApp| async move {
+        let (_relay, relay_port) = Relay::start().await;
+        email_inbox(&t, relay_port).await;
+        let smtp = listener(&t).await;
+        let stop = |who: &str, server: &str, dmarc: &str| {
+            format!(
+                "Authentication-Results: {server};\n\tspf=pass smtp.mailfrom=customer.example;\n\tdmarc={dmarc} header.from=customer.example\n\
+                 From: {who} <{who}@customer.example>\n\
+                 To: help@acme.example\n\
+                 Subject: Unsubscribe\n\
+                 Message-ID: <{who}-1@customer.example>\n\
+                 Date: Mon, 23 Nov 2026 09:00:00 +0000\n\
+                 \n\
+                 STOP\n"
+            )
+        };
+        let mail_server = crate::harness::MAIL_SERVER;
+        for (who, server, dmarc) in [
+            ("forged", mail_server, "fail"),
+            ("genuine", mail_server, "pass"),
+            ("elsewhere", "mx.someone-else.example", "fail"),
+        ] {
+            let from = format!("{who}@customer.example");
+            let r = smtp_send(
+                smtp,
+                &from,
+                &["help@acme.example"],
+                &stop(who, server, dmarc),
+            )
+            .await;
+            assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+        }
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3, "every mail is stored: {list}");
+        for (who, unverified, consent) in [
+            ("forged", true, "unknown"),
+            ("genuine", false, "revoked"),
+            ("elsewhere", false, "revoked"),
+        ] {
+            let conv = items.iter().find(|c| c["contact_name"] == who).unwrap();
+            let (_, tl) = t
+                .get(
+                    &format!(
+                        "/api/v1/conversations/{}/timeline",
+                        conv["id"].as_str().unwrap()
+                    ),
+                    &t.admin_token,
+                )
+                .await;
+            let message = tl["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["type"] == "message.created")
+                .unwrap()["data"]["message"]
+                .clone();
+            assert_eq!(message["body"], "STOP", "{message}");
+            assert_eq!(
+                message["meta"]["unverified"].as_bool().unwrap_or(false),
+                unverified,
+                "{who}: {message}"
+            );
+            let (_, c) = t
+                .get(
+                    &format!(
+                        "/api/v1/contacts/{}/consent",
+                        conv["contact_id"].as_str().unwrap()
+                    ),
+                    &t.admin_token,
+                )
+                .await;
+            assert_eq!(
+                c["states"]["email"]["conversational"], consent,
+                "{who}: {c}"
+            );
+        }
+    }
+);

@@ -50,8 +50,12 @@ fn config(database: Database) -> Config {
     cfg.max_body_bytes = 64 * 1024;
     // The fake providers and callback receivers listen on loopback.
     cfg.outbound_allow = parley_channels::net::parse_allow("127.0.0.0/8,::1/128").expect("allow");
+    cfg.email_authserv_id = Some(MAIL_SERVER.into());
     cfg
 }
+
+/// The mail server in front of Parley in tests, whose `Authentication-Results` are trusted.
+pub const MAIL_SERVER: &str = "mx.acme.test";
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {

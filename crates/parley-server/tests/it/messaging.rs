@@ -1181,3 +1181,105 @@ on_both!(
         assert_eq!(seen[0].1["tag"], "HUMAN_AGENT", "{:?}", seen[0]);
     }
 );
+
+/// The inbox each conversation is in, by the name of its contact.
+async fn inbox_of_contacts(t: &TestApp) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = conversations(t)
+        .await
+        .iter()
+        .map(|c| {
+            (
+                c["contact_name"].as_str().unwrap_or_default().to_string(),
+                c["inbox_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+on_both!(
+    one_meta_app_serving_several_numbers_routes_each_change_to_its_number,
+    |t: TestApp| async move {
+        let (base, _fake) = fake().await;
+        let mut ids = Vec::new();
+        for (number, secret) in [
+            ("1065400001", APP_SECRET),
+            ("1065400002", APP_SECRET),
+            ("1065400003", "another-app-secret-0003"),
+        ] {
+            let (s, inbox) = t
+                .post("/api/v1/inboxes", &t.admin_token, json!({ "name": format!("WA {number}"), "kind": "whatsapp", "phone_number_id": number, "access_token": META_TOKEN, "app_secret": secret, "api_base_url": base }))
+                .await;
+            assert_eq!(s, 201, "{inbox}");
+            ids.push(inbox["id"].as_str().unwrap().to_string());
+        }
+        let change = |number: &str, from: &str, name: &str| {
+            json!({"field": "messages", "value": {
+                "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": number},
+                "contacts": [{"profile": {"name": name}, "wa_id": from}],
+                "messages": [{"from": from, "id": format!("wamid.{name}"), "timestamp": "1700000000", "type": "text", "text": {"body": "hello"}}]}})
+        };
+        // One delivery to A's address: a change for A, one for B, one for a number no inbox has,
+        // and one for C, whose inbox belongs to another Meta app.
+        let body = json!({"object": "whatsapp_business_account", "entry": [
+            {"id": WABA, "changes": [change("1065400001", "15551110001", "Ana"), change("1065400002", "15551110002", "Bea")]},
+            {"id": WABA, "changes": [change("1065400999", "15551110009", "Nobody"), change("1065400003", "15551110003", "Cid")]}]})
+        .to_string();
+        let path = format!("/hooks/whatsapp/{}", ids[0]);
+        assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+        assert_eq!(
+            inbox_of_contacts(&t).await,
+            [
+                ("Ana".to_string(), ids[0].clone()),
+                ("Bea".to_string(), ids[1].clone())
+            ],
+            "each change lands in its number's inbox; unknown numbers and other apps' are dropped"
+        );
+    }
+);
+
+on_both!(
+    one_meta_app_serving_several_pages_routes_each_entry_to_its_page,
+    |t: TestApp| async move {
+        let (base, _fake) = fake().await;
+        let mut ids = Vec::new();
+        for page in ["2000000001", "2000000002"] {
+            let (s, inbox) = t
+                .post("/api/v1/inboxes", &t.admin_token, json!({ "name": format!("Page {page}"), "kind": "messenger", "page_id": page, "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+                .await;
+            assert_eq!(s, 201, "{inbox}");
+            ids.push(inbox["id"].as_str().unwrap().to_string());
+        }
+        let entry = |page: &str, psid: &str| {
+            json!({"id": page, "time": 1_700_000_000_000_i64, "messaging": [{
+                "sender": {"id": psid}, "recipient": {"id": page}, "timestamp": 1_700_000_000_000_i64,
+                "message": {"mid": format!("m_{psid}"), "text": "hello"}}]})
+        };
+        let body = json!({"object": "page", "entry": [
+            entry("2000000002", "PSID-B"), entry("2000000999", "PSID-X"), entry("2000000001", "PSID-A")]})
+        .to_string();
+        // Meta happened to call B's address this time.
+        let path = format!("/hooks/messenger/{}", ids[1]);
+        assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+        let convs = conversations(&t).await;
+        assert_eq!(
+            convs.len(),
+            2,
+            "the unknown page's entry is dropped: {convs:?}"
+        );
+        for (inbox, psid) in [(&ids[0], "PSID-A"), (&ids[1], "PSID-B")] {
+            let conv = convs
+                .iter()
+                .find(|c| c["inbox_id"] == inbox.as_str())
+                .unwrap();
+            let (_, contact) = t
+                .get(
+                    &format!("/api/v1/contacts/{}", conv["contact_id"].as_str().unwrap()),
+                    &t.admin_token,
+                )
+                .await;
+            assert_eq!(contact["identities"][0]["external_id"], psid, "{contact}");
+        }
+    }
+);

@@ -164,9 +164,32 @@ async fn surveys_on(backend: Backend) {
         assert_eq!(s, 422, "{bad}: {body}");
         assert!(body.contains("\"rating\""), "{body}");
     }
-    let (s, body) = answer(path.clone(), "rating=4&comment=Quick+and+kind").await;
-    assert_eq!(s, 200, "{body}");
-    assert!(body.contains("Thank you"), "{body}");
+    // A link signed with the inbox's secret (which the integrator holds) is not a survey of ours.
+    let at = path.split("at=").nth(1).unwrap().split('&').next().unwrap();
+    let old_sig = parley_channels::api::sign(
+        &secret,
+        format!("survey:{inbox}:{answered}:{at}").as_bytes(),
+    );
+    let old_kind = format!(
+        "/survey/{inbox}/{answered}?at={at}&sig={}",
+        old_sig.trim_start_matches("sha256=")
+    );
+    assert_eq!(
+        t.http.get(t.url(&old_kind)).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(answer(old_kind, "rating=1").await.0, 404);
+    // Ten answers at once: one is taken, the others are told it was answered already.
+    let racing = (0..10).map(|_| answer(path.clone(), "rating=4&comment=Quick+and+kind"));
+    let mut results = futures_util::future::join_all(racing).await;
+    results.sort();
+    let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        statuses,
+        [[200].as_slice(), &[409; 9]].concat(),
+        "{results:?}"
+    );
+    assert!(results[0].1.contains("Thank you"), "{results:?}");
     let (_, tl) = t
         .get(
             &format!("/api/v1/conversations/{answered}/timeline"),

@@ -2642,3 +2642,78 @@ pub async fn contacts_and_quoted_messages_follow_the_inbox_scope(h: Harness) {
         2
     );
 }
+
+pub async fn a_survey_takes_one_answer_and_keeps_its_key(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(10)))
+        .await
+        .unwrap();
+    let answer = |rating: i64, at: i64| {
+        s.record_survey_answer(
+            w.ws,
+            a.conversation_id,
+            t(20),
+            serde_json::json!({ "rating": rating }),
+            t(at),
+        )
+    };
+    answer(5, 30).await.unwrap();
+    assert!(
+        matches!(answer(1, 31).await, Err(StoreError::Conflict(_))),
+        "a link takes one answer"
+    );
+    // A survey sent later is another link.
+    s.record_survey_answer(
+        w.ws,
+        a.conversation_id,
+        t(25),
+        serde_json::json!({ "rating": 3 }),
+        t(32),
+    )
+    .await
+    .unwrap();
+    let ratings: Vec<i64> = s
+        .timeline(&scope, a.conversation_id, None, 50)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind == "survey.answered")
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.event.data).unwrap()["rating"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ratings, [5, 3]);
+    let (other, _) = s
+        .create_workspace("Other", "UTC", user("boss@other.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_survey_answer(
+            other.id,
+            a.conversation_id,
+            t(26),
+            serde_json::json!({}),
+            t(40)
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    // The first key offered is kept; each workspace has its own.
+    let key = s.survey_key(w.ws, "first-key".into(), t(1)).await.unwrap();
+    assert_eq!(key, "first-key");
+    assert_eq!(
+        s.survey_key(w.ws, "second-key".into(), t(2)).await.unwrap(),
+        "first-key"
+    );
+    assert_eq!(
+        s.survey_key(other.id, "other-key".into(), t(3))
+            .await
+            .unwrap(),
+        "other-key"
+    );
+}

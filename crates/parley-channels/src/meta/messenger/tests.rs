@@ -300,3 +300,16 @@ async fn sends_to_the_send_api() {
         SendOutcome::Permanent(r) if r.contains("190")
     ));
 }
+
+#[test]
+fn each_event_names_its_page() {
+    let body = br#"{"object":"page","entry":[
+        {"id":"P1","time":1,"messaging":[{"sender":{"id":"A"},"recipient":{"id":"P1"},"timestamp":1,"message":{"mid":"m1","text":"a"}}]},
+        {"time":2,"messaging":[{"sender":{"id":"B"},"recipient":{"id":"P2"},"timestamp":2,"message":{"mid":"m2","text":"b"}}]}]}"#;
+    let pages: Vec<Option<String>> = parse_messenger_routed(body)
+        .unwrap()
+        .into_iter()
+        .map(|(page, _)| page)
+        .collect();
+    assert_eq!(pages, [Some("P1".to_string()), Some("P2".to_string())]);
+}
