@@ -44,32 +44,117 @@ pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Hashes a password with Argon2id off the async threads.
+/// Hashes a password with Argon2id off the async threads (outside the server, e.g. the CLI;
+/// the server goes through [`Passwords`]).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a password: {e}")))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+}
+
+fn hash_now(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a password: {e}")))
 }
 
 /// Verifies a password; also spends the time of a verification when there is no hash, so an
 /// unknown email answers no faster than a wrong password.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let dummy = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0D3bRD1Ww9pzS0+qEVDGY0f4Q7ZLZdWDj7f9l5wWvq4";
-        let stored = hash.as_deref().unwrap_or(dummy);
-        let ok = PasswordHash::new(stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-            .unwrap_or(false);
-        ok && hash.is_some()
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_now(&password, hash.as_deref()))
+        .await
+        .unwrap_or(false)
+}
+
+fn verify_now(password: &str, hash: Option<&str>) -> bool {
+    let dummy = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0D3bRD1Ww9pzS0+qEVDGY0f4Q7ZLZdWDj7f9l5wWvq4";
+    let stored = hash.unwrap_or(dummy);
+    let ok = PasswordHash::new(stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    ok && hash.is_some()
+}
+
+/// How long a password check waits for a free slot before the caller is told to come back.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The server's password hashing: Argon2id takes about 19 MiB and a core for tens of
+/// milliseconds, so at most `concurrency` run at once, on blocking threads; a burst of sign-ins
+/// queues here (briefly, then 429) instead of taking every core and the memory with it.
+#[derive(Clone)]
+pub struct Passwords {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            runs: std::sync::Arc::default(),
+        }
+    }
+
+    /// Waits (briefly) for a free slot; the attempt should be counted only once it has one.
+    pub async fn slot(&self) -> Result<HashSlot, ApiError> {
+        let busy = || {
+            ApiError::TooManyRequests(
+                "too many sign-ins are being checked at once; try again in a moment".into(),
+            )
+        };
+        let permit = tokio::time::timeout(HASH_WAIT, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
+        Ok(HashSlot {
+            _permit: permit,
+            runs: self.runs.clone(),
+        })
+    }
+
+    /// Password hashes computed so far (hashes and verifications).
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.slot().await?.hash(password).await
+    }
+}
+
+/// A slot of [`Passwords`], held until its one hash is done.
+pub struct HashSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl HashSlot {
+    pub async fn hash(self, password: String) -> Result<String, ApiError> {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let _slot = self;
+            hash_now(&password)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+    }
+
+    /// As [`verify_password`], in this slot.
+    pub async fn verify(self, password: String, hash: Option<String>) -> bool {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let _slot = self;
+            verify_now(&password, hash.as_deref())
+        })
+        .await
+        .unwrap_or(false)
+    }
 }
 
 pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {

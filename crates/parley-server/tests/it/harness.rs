@@ -48,6 +48,9 @@ fn config(database: Database) -> Config {
     cfg.dispatch.max_attempts = 4;
     cfg.dispatch.timeout_ms = 2_000;
     cfg.max_body_bytes = 64 * 1024;
+    // Tests stand in for a proxy on this host: their X-Forwarded-For names the client.
+    cfg.trusted_proxies =
+        parley_server::config::parse_networks("127.0.0.0/8,::1").expect("networks");
     cfg
 }
 
@@ -87,6 +90,17 @@ impl TestApp {
             .await
     }
 
+    /// A server with an admin and settings of the test's own.
+    pub async fn spawn_configured(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        let mut cfg = config(database.clone());
+        tweak(&mut cfg);
+        Self::start_with(cfg, database, dir, None, Arc::new(SystemClock), None)
+            .await
+            .with_admin()
+            .await
+    }
+
     /// A server on an empty database: no workspace, no admin.
     pub async fn spawn_empty(backend: Backend) -> Self {
         let (database, dir) = Self::database(backend).await;
@@ -118,7 +132,18 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         master_key: Option<MasterKey>,
     ) -> Self {
-        let mut cfg = config(database.clone());
+        let cfg = config(database.clone());
+        Self::start_with(cfg, database, dir, admin_token, clock, master_key).await
+    }
+
+    async fn start_with(
+        mut cfg: Config,
+        database: Database,
+        dir: Arc<tempfile::TempDir>,
+        admin_token: Option<String>,
+        clock: Arc<dyn Clock>,
+        master_key: Option<MasterKey>,
+    ) -> Self {
         cfg.master_key = master_key.clone();
         cfg.attachments_dir = dir.path().join("attachments");
         let app = parley_server::build(cfg, Arc::clone(&clock))
