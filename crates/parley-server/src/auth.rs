@@ -11,6 +11,7 @@ use parley_core::role::Role;
 use parley_store::Principal;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
 
 use crate::error::ApiError;
 use crate::state::App;
@@ -91,6 +92,11 @@ const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Passwords {
     slots: std::sync::Arc<tokio::sync::Semaphore>,
     runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Slots in use now, and the most ever in use at once.
+    busy: std::sync::Arc<(
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
 }
 
 impl Passwords {
@@ -98,6 +104,7 @@ impl Passwords {
         Self {
             slots: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             runs: std::sync::Arc::default(),
+            busy: std::sync::Arc::default(),
         }
     }
 
@@ -112,15 +119,23 @@ impl Passwords {
             .await
             .map_err(|_| busy())?
             .map_err(|_| busy())?;
+        let now = self.busy.0.fetch_add(1, Ordering::Relaxed) + 1;
+        self.busy.1.fetch_max(now, Ordering::Relaxed);
         Ok(HashSlot {
             _permit: permit,
             runs: self.runs.clone(),
+            busy: self.busy.clone(),
         })
+    }
+
+    /// The most hashing slots ever in use at once.
+    pub fn peak(&self) -> usize {
+        self.busy.1.load(Ordering::Relaxed)
     }
 
     /// Password hashes computed so far (hashes and verifications).
     pub fn runs(&self) -> u64 {
-        self.runs.load(std::sync::atomic::Ordering::Relaxed)
+        self.runs.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
@@ -132,11 +147,21 @@ impl Passwords {
 pub struct HashSlot {
     _permit: tokio::sync::OwnedSemaphorePermit,
     runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    busy: std::sync::Arc<(
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
+}
+
+impl Drop for HashSlot {
+    fn drop(&mut self) {
+        self.busy.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl HashSlot {
     pub async fn hash(self, password: String) -> Result<String, ApiError> {
-        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.runs.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let _slot = self;
             hash_now(&password)
@@ -147,7 +172,7 @@ impl HashSlot {
 
     /// As [`verify_password`], in this slot.
     pub async fn verify(self, password: String, hash: Option<String>) -> bool {
-        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.runs.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let _slot = self;
             verify_now(&password, hash.as_deref())

@@ -248,3 +248,39 @@ on_both_backends!(
         assert_eq!(s, 429);
     }
 );
+
+on_both_backends!(
+    a_burst_of_sign_ins_hashes_a_few_at_a_time,
+    |backend: Backend| async move {
+        let t = std::sync::Arc::new(
+            TestApp::spawn_configured(backend, |c| c.password_hash_concurrency = 2).await,
+        );
+        let before = t.app.passwords.runs();
+        let mut burst = Vec::new();
+        for i in 0..12 {
+            let t = t.clone();
+            burst.push(tokio::spawn(async move {
+                let from = format!("198.51.100.{}", 100 + i);
+                sign_in(&t, &format!("nobody{i}@acme.test"), "guess-guess", &from)
+                    .await
+                    .0
+            }));
+        }
+        // Reads go on meanwhile.
+        let (s, _) = t.get("/api/v1/health", "").await;
+        assert_eq!(s, 200);
+        for b in burst {
+            assert_eq!(b.await.unwrap(), 422);
+        }
+        assert_eq!(
+            t.app.passwords.runs(),
+            before + 12,
+            "every attempt was checked"
+        );
+        assert!(
+            t.app.passwords.peak() <= 2,
+            "{} at once",
+            t.app.passwords.peak()
+        );
+    }
+);
