@@ -5,7 +5,8 @@
 //! request-to-socket latency and the server's RSS. `sqlite-raw` measures the machine's ceiling:
 //! plain SQLite inserts, one transaction per row and in batches. `dispatch` measures the outbound
 //! pipeline (see its module); `gate` the cost of one compliance decision; `sign-in-burst` what
-//! a burst of sign-ins does to other requests and to memory.
+//! a burst of sign-ins does to other requests and to memory; `widget-flood` what hundreds of
+//! flooding widget sockets do to an agent's live feed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ mod gate;
 mod inbox;
 mod privacy;
 mod signin;
+mod widget_flood;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -36,6 +38,8 @@ pub enum BenchCommand {
     Privacy(privacy::PrivacyArgs),
     /// Many sign-ins at once: an unrelated GET's latency and the server's peak memory meanwhile
     SignInBurst(signin::SignInArgs),
+    /// Hundreds of widget sockets flooding: an agent's live latency and the server's memory
+    WidgetFlood(widget_flood::WidgetFloodArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
     SqliteRaw {
         /// Seconds per measurement
@@ -77,6 +81,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Privacy(args) => privacy::privacy(args).await,
         BenchCommand::Inbox(args) => inbox::inbox(args).await,
         BenchCommand::SignInBurst(args) => signin::sign_in_burst(args).await,
+        BenchCommand::WidgetFlood(args) => widget_flood::widget_flood(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

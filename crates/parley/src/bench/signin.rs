@@ -45,18 +45,22 @@ async fn time_gets(url: String, token: String, stop: Instant) -> Vec<u64> {
     seen
 }
 
-pub async fn sign_in_burst(args: SignInArgs) -> anyhow::Result<()> {
+/// A `parley serve` child on a fresh SQLite database with `toml` as its settings file.
+pub(super) struct Child {
+    pub child: tokio::process::Child,
+    pub pid: u32,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+pub(super) async fn start(toml: &str) -> anyhow::Result<Child> {
     let dir = tempfile::tempdir()?;
-    let mut toml = String::from("trusted_proxies = [\"127.0.0.1/32\"]\n");
-    if let Some(n) = args.hash_concurrency {
-        toml.push_str(&format!("password_hash_concurrency = {n}\n"));
-    }
     let config = dir.path().join("parley.toml");
     std::fs::write(&config, toml)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+    let child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("serve")
         .arg("--config")
         .arg(&config)
@@ -76,7 +80,6 @@ pub async fn sign_in_burst(args: SignInArgs) -> anyhow::Result<()> {
     let pid = child.id().unwrap_or(0);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut up = false;
     for _ in 0..300 {
         if client
             .get(format!("{base}/api/v1/health"))
@@ -84,12 +87,29 @@ pub async fn sign_in_burst(args: SignInArgs) -> anyhow::Result<()> {
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            up = true;
-            break;
+            return Ok(Child {
+                child,
+                pid,
+                base,
+                _dir: dir,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::ensure!(up, "the server did not come up within 30 s");
+    anyhow::bail!("the server did not come up within 30 s")
+}
+
+pub async fn sign_in_burst(args: SignInArgs) -> anyhow::Result<()> {
+    let mut toml = String::from("trusted_proxies = [\"127.0.0.1/32\"]\n");
+    if let Some(n) = args.hash_concurrency {
+        toml.push_str(&format!("password_hash_concurrency = {n}\n"));
+    }
+    let Child {
+        mut child,
+        pid,
+        base,
+        _dir,
+    } = start(&toml).await?;
     let (token, _, _) = super::set_up(&base).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = proc_status(pid, "VmRSS:").unwrap_or(0);
