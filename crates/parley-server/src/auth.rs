@@ -85,12 +85,18 @@ fn verify_now(password: &str, hash: Option<&str>) -> bool {
 /// How long a password check waits for a free slot before the caller is told to come back.
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Work for a hashing thread.
+type HashJob = Box<dyn FnOnce() + Send>;
+
 /// The server's password hashing: Argon2id takes about 19 MiB and a core for tens of
-/// milliseconds, so at most `concurrency` run at once, on blocking threads; a burst of sign-ins
-/// queues here (briefly, then 429) instead of taking every core and the memory with it.
+/// milliseconds, so at most `concurrency` run at once, each on one of that many threads of its
+/// own (the memory an allocator keeps after a hash then stays with those few threads, rather
+/// than with every thread of the blocking pool); a burst of sign-ins queues here (briefly, then
+/// 429) instead of taking every core and the memory with it. The threads end with the last clone.
 #[derive(Clone)]
 pub struct Passwords {
     slots: std::sync::Arc<tokio::sync::Semaphore>,
+    jobs: std::sync::mpsc::Sender<HashJob>,
     runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Slots in use now, and the most ever in use at once.
     busy: std::sync::Arc<(
@@ -101,7 +107,28 @@ pub struct Passwords {
 
 impl Passwords {
     pub fn new(concurrency: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for _ in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name("parley-hash".into())
+                .spawn(move || loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
         Self {
+            jobs,
             slots: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             runs: std::sync::Arc::default(),
             busy: std::sync::Arc::default(),
@@ -122,6 +149,7 @@ impl Passwords {
         let now = self.busy.0.fetch_add(1, Ordering::Relaxed) + 1;
         self.busy.1.fetch_max(now, Ordering::Relaxed);
         Ok(HashSlot {
+            jobs: self.jobs.clone(),
             _permit: permit,
             runs: self.runs.clone(),
             busy: self.busy.clone(),
@@ -145,6 +173,7 @@ impl Passwords {
 
 /// A slot of [`Passwords`], held until its one hash is done.
 pub struct HashSlot {
+    jobs: std::sync::mpsc::Sender<HashJob>,
     _permit: tokio::sync::OwnedSemaphorePermit,
     runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
     busy: std::sync::Arc<(
@@ -160,25 +189,29 @@ impl Drop for HashSlot {
 }
 
 impl HashSlot {
-    pub async fn hash(self, password: String) -> Result<String, ApiError> {
+    /// Runs `f` on a hashing thread; the slot is free again once it is done. A slot is only
+    /// taken while a thread is idle, so the job starts at once.
+    async fn run<T: Send + 'static>(self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         self.runs.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || {
-            let _slot = self;
-            hash_now(&password)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs.send(job).ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn hash(self, password: String) -> Result<String, ApiError> {
+        self.run(move || hash_now(&password))
+            .await
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the hashing thread stopped")))?
     }
 
     /// As [`verify_password`], in this slot.
     pub async fn verify(self, password: String, hash: Option<String>) -> bool {
-        self.runs.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || {
-            let _slot = self;
-            verify_now(&password, hash.as_deref())
-        })
-        .await
-        .unwrap_or(false)
+        self.run(move || verify_now(&password, hash.as_deref()))
+            .await
+            .unwrap_or(false)
     }
 }
 

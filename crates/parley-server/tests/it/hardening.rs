@@ -257,25 +257,36 @@ on_both_backends!(
         );
         let before = t.app.passwords.runs();
         let mut burst = Vec::new();
-        for i in 0..12 {
+        for i in 0..10 {
             let t = t.clone();
             burst.push(tokio::spawn(async move {
                 let from = format!("198.51.100.{}", 100 + i);
-                sign_in(&t, &format!("nobody{i}@acme.test"), "guess-guess", &from)
-                    .await
-                    .0
+                sign_in(&t, &format!("nobody{i}@acme.test"), "guess-guess", &from).await
             }));
         }
         // Reads go on meanwhile.
         let (s, _) = t.get("/api/v1/health", "").await;
         assert_eq!(s, 200);
+        let mut busy = 0;
         for b in burst {
-            assert_eq!(b.await.unwrap(), 422);
+            // On a very slow machine an attempt may wait out its turn: it is told to come back.
+            match b.await.unwrap() {
+                (422, _) => {}
+                (429, v) => {
+                    assert!(
+                        v["error"]["message"].as_str().unwrap().contains("at once"),
+                        "{v}"
+                    );
+                    busy += 1;
+                }
+                other => panic!("{other:?}"),
+            }
         }
+        assert!(busy < 10);
         assert_eq!(
-            t.app.passwords.runs(),
-            before + 12,
-            "every attempt was checked"
+            t.app.passwords.runs() + busy,
+            before + 10,
+            "every other attempt was checked"
         );
         assert!(
             t.app.passwords.peak() <= 2,
