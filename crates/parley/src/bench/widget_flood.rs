@@ -1,7 +1,7 @@
 //! `parley bench widget-flood`: hundreds of widget sockets, each from its own address behind a
 //! trusted proxy, sending messages and typing frames as fast as they can (no reconnecting once
-//! closed), while one customer writes every quarter second; reports how long an agent's socket
-//! takes to show that customer's messages, how many flooders were stopped, and the server's peak
+//! closed), while a new customer writes every quarter second; reports how long an agent's socket
+//! takes to show the customers' messages, how many flooders were stopped, and the server's peak
 //! memory.
 
 use std::collections::HashMap;
@@ -133,11 +133,14 @@ pub async fn widget_flood(args: WidgetFloodArgs) -> anyhow::Result<()> {
         }));
     }
 
-    // The customer: one message every quarter second.
-    let mut customer = visitor(&server.base, &inbox, "192.0.2.1").await?;
-    let mut i = 0;
+    // Customers: a new one every quarter second, each writing once (one customer writing that
+    // often would be over the per-visitor rate).
+    let mut customers = Vec::new();
+    let mut i = 0u32;
     while Instant::now() < stop {
         i += 1;
+        let from = format!("192.0.{}.{}", 2 + i / 250, i % 250 + 1);
+        let mut customer = visitor(&server.base, &inbox, &from).await?;
         let probe = format!("probe {i}");
         if let Ok(mut s) = sent.lock() {
             s.insert(probe.clone(), Instant::now());
@@ -146,6 +149,7 @@ pub async fn widget_flood(args: WidgetFloodArgs) -> anyhow::Result<()> {
         customer
             .send(Message::Text(frame.to_string().into()))
             .await?;
+        customers.push(customer);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     for f in floods {
