@@ -56,6 +56,7 @@
   let ws = null;
   let token = store.get();
   let retry = 0;
+  let limitedUntil = 0;
   let config = { prechat_fields: [] };
   let contact = null;
   let online = false;
@@ -239,6 +240,8 @@
         break;
       case "error":
         showError(f.error && f.error.message);
+        // Sent too fast: the server closes the socket; come back after a minute, not at once.
+        if (f.error && f.error.code === "rate_limited") limitedUntil = Date.now() + 60000;
         break;
     }
   }
@@ -252,7 +255,8 @@
     ws.addEventListener("close", () => {
       status.textContent = "Reconnecting…";
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 500 * 2 ** retry * (0.5 + Math.random() / 2));
+      const wait = 500 * 2 ** retry * (0.5 + Math.random() / 2);
+      setTimeout(connect, Math.max(wait, limitedUntil - Date.now()));
     });
   }
 

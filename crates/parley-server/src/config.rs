@@ -48,6 +48,73 @@ impl Default for DispatchConfig {
     }
 }
 
+/// Limits on the website widget's visitors, so that no one client can starve the rest. Over a
+/// rate the visitor is told why and their socket is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidgetLimits {
+    /// Sockets one visitor (one browser's token) may hold open at once.
+    pub sockets_per_visitor: usize,
+    /// Sockets one client address (an IPv6 /64) may hold open at once.
+    pub sockets_per_address: usize,
+    /// Messages and detail updates per visitor per minute.
+    pub messages_per_minute: u32,
+    /// Messages and detail updates per address per minute.
+    pub address_messages_per_minute: u32,
+    /// Typing, read and other small frames per visitor per second.
+    pub typing_per_second: u32,
+    /// Typing, read and other small frames per address per second.
+    pub address_typing_per_second: u32,
+}
+
+impl Default for WidgetLimits {
+    fn default() -> Self {
+        Self {
+            sockets_per_visitor: 5,
+            sockets_per_address: 20,
+            messages_per_minute: 20,
+            address_messages_per_minute: 120,
+            typing_per_second: 3,
+            address_typing_per_second: 30,
+        }
+    }
+}
+
+/// Limits of the SMTP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpLimits {
+    /// How long one SMTP conversation may last in all, however busy the client keeps it.
+    pub session_secs: u64,
+    /// Connections one client address (an IPv6 /64) may hold open at once.
+    pub connections_per_address: usize,
+    /// Mail held in memory across all connections at once, in bytes; a DATA beyond it is
+    /// answered 452 (try again later).
+    pub buffer_bytes: usize,
+}
+
+impl Default for SmtpLimits {
+    fn default() -> Self {
+        Self {
+            session_secs: 600,
+            connections_per_address: 10,
+            buffer_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// Parses comma-separated networks (`127.0.0.0/8,10.1.0.0/16`); a bare address is a network of one.
+pub fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| format!("{s:?} is not a network like 10.0.0.0/8 or an address"))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -94,6 +161,12 @@ pub struct Config {
     pub socket_send_timeout_ms: u64,
     /// Bytes of events an agent's socket may fall behind the live feed before it is closed.
     pub socket_max_behind_bytes: u64,
+    /// Proxies whose `X-Forwarded-For` names the client; from anyone else the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Password hashes (Argon2id) computed at once; more wait briefly, then get 429.
+    pub password_hash_concurrency: usize,
+    pub widget: WidgetLimits,
+    pub smtp_limits: SmtpLimits,
 }
 
 impl Config {
@@ -127,6 +200,10 @@ impl Config {
             socket_send_timeout_ms: 10_000,
             socket_max_behind_bytes: 8 * 1024 * 1024,
             email_authserv_id: None,
+            trusted_proxies: Vec::new(),
+            password_hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            widget: WidgetLimits::default(),
+            smtp_limits: SmtpLimits::default(),
         }
     }
 }

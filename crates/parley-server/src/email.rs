@@ -619,6 +619,9 @@ pub async fn serve_smtp(app: App, listener: tokio::net::TcpListener) {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| "localhost".into()),
+        session_timeout: std::time::Duration::from_secs(app.config.smtp_limits.session_secs),
+        max_per_address: app.config.smtp_limits.connections_per_address,
+        buffer_bytes: app.config.smtp_limits.buffer_bytes,
         ..Default::default()
     };
     email::serve_smtp(listener, cfg, Arc::new(Listener { app })).await;

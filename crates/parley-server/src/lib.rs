@@ -16,6 +16,7 @@ pub mod email;
 pub mod error;
 pub mod hooks;
 pub mod keys;
+pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod openapi;
@@ -41,7 +42,7 @@ use parley_store::crypt::MasterKey;
 use parley_store::{DynStore, EventSink, NewUser};
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, Database, DispatchConfig};
+pub use config::{Config, Database, DispatchConfig, SmtpLimits, WidgetLimits};
 pub use state::App;
 
 /// Opens the configured store, with migrations applied and encryption at rest on when a master
@@ -113,6 +114,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         }
         None => Arc::new(parley_blobs::LocalDisk::new(config.attachments_dir.clone())),
     };
+    let passwords = auth::Passwords::new(config.password_hash_concurrency);
+    let widget_limits = Arc::new(limits::WidgetLimiter::new(config.widget.clone()));
     Ok(App {
         store,
         hub,
@@ -125,6 +128,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         workspaces: Arc::default(),
         pacer: Arc::default(),
         sign_ins: Arc::default(),
+        passwords,
+        widget_limits,
         blobs,
         visitors: Arc::default(),
     })
@@ -208,9 +213,12 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
 /// this name is replaced.
 pub const CLIENT_IP_HEADER: &str = "x-parley-client-ip";
 
-/// Puts the client's address where handlers read it: the peer's, or, when the peer is a proxy on
-/// this host or a private network, the address that proxy appended to `X-Forwarded-For`.
+/// Puts the client's address where handlers read it: the peer's, or, when the peer is a proxy
+/// the operator named (`trusted_proxies`), the address that proxy appended to `X-Forwarded-For`
+/// (read from the right, past further trusted proxies). Anyone else's header is ignored: it is
+/// the client's own claim.
 async fn client_address(
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<ipnet::IpNet>>>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -219,19 +227,26 @@ async fn client_address(
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_canonical());
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
-    let behind_proxy = |ip: std::net::IpAddr| match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-    };
-    let client = match (peer, forwarded) {
-        (Some(p), Some(f)) if behind_proxy(p) => Some(f.to_canonical()),
-        (p, _) => p,
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let client = match peer {
+        Some(p) if is_trusted(&p) => {
+            let hops: Vec<std::net::IpAddr> = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|v| {
+                    v.trim()
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| ip.to_canonical())
+                })
+                .collect::<Result<_, _>>()
+                .unwrap_or_default();
+            let first_untrusted = hops.iter().rev().find(|ip| !is_trusted(ip));
+            first_untrusted.or(hops.first()).copied().or(Some(p))
+        }
+        p => p,
     };
     let headers = req.headers_mut();
     headers.remove(CLIENT_IP_HEADER);
@@ -313,7 +328,10 @@ pub fn router(app: App) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(security_headers))
-        .layer(axum::middleware::from_fn(client_address))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(app.config.trusted_proxies.clone()),
+            client_address,
+        ))
         .layer(axum::middleware::from_fn(access_log))
         .with_state(app)
 }

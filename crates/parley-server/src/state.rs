@@ -44,6 +44,10 @@ pub struct App {
     pub visitors: Arc<std::sync::Mutex<HashMap<parley_core::ConversationId, usize>>>,
     /// Failed sign-ins per account and address (`throttle`).
     pub sign_ins: Arc<std::sync::Mutex<crate::throttle::SignInGuard>>,
+    /// Password hashing under its concurrency cap.
+    pub passwords: crate::auth::Passwords,
+    /// Widget sockets and frame rates per visitor and address (`limits`).
+    pub widget_limits: Arc<crate::limits::WidgetLimiter>,
     /// Workspaces and their compliance rules, as every inbound and outbound message needs them.
     pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (Workspace, Instant)>>>,
 }

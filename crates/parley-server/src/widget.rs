@@ -181,11 +181,16 @@ pub async fn socket(
         .as_deref()
         .and_then(|t| check_token(&inbox, t))
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let ip = crate::routes::account::client_ip(&headers).and_then(|s| s.parse().ok());
+    let slot = app
+        .widget_limits
+        .open(&visitor, ip)
+        .map_err(|r| ApiError::TooManyRequests(r.0.into()))?;
     // Nobody signs in here: frames are kept small before anything is buffered.
     Ok(ws
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
-        .on_upgrade(move |s| run(app, inbox, visitor, s)))
+        .on_upgrade(move |s| run(app, inbox, visitor, slot, s)))
 }
 
 #[derive(Deserialize)]
@@ -218,6 +223,10 @@ struct Visitor {
     online: bool,
     /// Replies this visitor was shown: the only ones they may mark read.
     shown: std::collections::HashSet<String>,
+    /// This socket's place in the visitor's and address's limits.
+    slot: crate::limits::Slot,
+    /// Over a limit: the error frame goes, then the socket closes.
+    closing: bool,
 }
 
 fn system_scope(inbox: &InboxRow) -> Scope {
@@ -406,7 +415,17 @@ impl Visitor {
     }
 
     async fn on_frame(&mut self, text: &str) -> Option<String> {
-        let f: VisitorFrame = match serde_json::from_str(text) {
+        let parsed: Result<VisitorFrame, _> = serde_json::from_str(text);
+        let cost = match parsed.as_ref().map(|f| f.kind.as_str()) {
+            Ok("message" | "contact") => crate::limits::Frame::Message,
+            _ => crate::limits::Frame::Small,
+        };
+        // Checked before anything is stored or published: what is over the limit is dropped.
+        if let Err(why) = self.app.widget_limits.allow(&self.slot, cost) {
+            self.closing = true;
+            return Some(error_frame("rate_limited", why.0));
+        }
+        let f = match parsed {
             Ok(f) => f,
             Err(_) => {
                 return Some(error_frame(
@@ -657,7 +676,7 @@ pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome
     }
 }
 
-async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
+async fn run(app: App, inbox: InboxRow, id: String, slot: crate::limits::Slot, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading history so nothing falls between the two.
     let mut rx = app.hub.subscribe();
@@ -672,6 +691,8 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
         agents: HashMap::new(),
         online: false,
         shown: std::collections::HashSet::new(),
+        slot,
+        closing: false,
     };
     let hello = v.hello().await;
     let mut presence = Presence {
@@ -708,6 +729,14 @@ async fn run(app: App, inbox: InboxRow, id: String, socket: WebSocket) {
             if sink.send(Message::Text(frame.into())).await.is_err() {
                 break;
             }
+        }
+        if v.closing {
+            let close = axum::extract::ws::CloseFrame {
+                code: axum::extract::ws::close_code::POLICY,
+                reason: "rate limited".into(),
+            };
+            let _ = sink.send(Message::Close(Some(close))).await;
+            break;
         }
     }
 }

@@ -4,7 +4,9 @@
 //! WebSocket, posts signed inbound messages over loopback HTTP, and reports sustained messages/s,
 //! request-to-socket latency and the server's RSS. `sqlite-raw` measures the machine's ceiling:
 //! plain SQLite inserts, one transaction per row and in batches. `dispatch` measures the outbound
-//! pipeline (see its module); `gate` the cost of one compliance decision.
+//! pipeline (see its module); `gate` the cost of one compliance decision; `sign-in-burst` what
+//! a burst of sign-ins does to other requests and to memory; `widget-flood` what hundreds of
+//! flooding widget sockets do to an agent's live feed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,8 @@ mod dispatch;
 mod gate;
 mod inbox;
 mod privacy;
+mod signin;
+mod widget_flood;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -32,6 +36,10 @@ pub enum BenchCommand {
     Inbox(inbox::InboxArgs),
     /// Erasing contacts, searching them and reading their consent, in plaintext or sealed
     Privacy(privacy::PrivacyArgs),
+    /// Many sign-ins at once: an unrelated GET's latency and the server's peak memory meanwhile
+    SignInBurst(signin::SignInArgs),
+    /// Hundreds of widget sockets flooding: an agent's live latency and the server's memory
+    WidgetFlood(widget_flood::WidgetFloodArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
     SqliteRaw {
         /// Seconds per measurement
@@ -72,6 +80,8 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Gate(args) => gate::gate(args),
         BenchCommand::Privacy(args) => privacy::privacy(args).await,
         BenchCommand::Inbox(args) => inbox::inbox(args).await,
+        BenchCommand::SignInBurst(args) => signin::sign_in_burst(args).await,
+        BenchCommand::WidgetFlood(args) => widget_flood::widget_flood(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

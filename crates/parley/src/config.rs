@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// headers are trusted (mail whose DMARC failed is stored unverified) [default: none]
     #[arg(long, env = "PARLEY_EMAIL_AUTHSERV_ID")]
     pub email_authserv_id: Option<String>,
+    /// Proxies whose X-Forwarded-For is believed, as comma-separated networks
+    /// (e.g. 127.0.0.1/32,10.0.0.0/8) [default: none]
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// The TOML file; every key optional.
@@ -78,6 +82,13 @@ pub struct FileConfig {
     pub email_authserv_id: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub outbound_allow: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub password_hash_concurrency: Option<usize>,
+    pub smtp_session_secs: Option<u64>,
+    pub smtp_connections_per_address: Option<usize>,
+    pub smtp_buffer_mb: Option<usize>,
+    #[serde(default)]
+    pub widget: FileWidget,
     #[serde(default)]
     pub dispatch: FileDispatch,
     #[serde(default)]
@@ -118,6 +129,18 @@ pub struct FileS3 {
     pub prefix: Option<String>,
 }
 
+/// `[widget]`: limits per visitor and per client address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWidget {
+    pub sockets_per_visitor: Option<usize>,
+    pub sockets_per_address: Option<usize>,
+    pub messages_per_minute: Option<u32>,
+    pub address_messages_per_minute: Option<u32>,
+    pub typing_per_second: Option<u32>,
+    pub address_typing_per_second: Option<u32>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileDispatch {
@@ -143,6 +166,11 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # email_authserv_id = "mx.example.com"          # the MTA or IMAP provider whose Authentication-Results are trusted
 # master_key_file = "/etc/parley/master.key"    # encryption at rest (`parley keys generate`); or PARLEY_MASTER_KEY
 # outbound_allow = ["10.1.0.0/16"]              # internal networks callbacks, provider URLs, relays and S3 may reach
+# trusted_proxies = ["127.0.0.1/32"]            # proxies whose X-Forwarded-For is believed (default: none)
+# password_hash_concurrency = 4                 # password hashes at once (default: the number of CPUs)
+# smtp_session_secs = 600                       # longest SMTP conversation
+# smtp_connections_per_address = 10             # SMTP connections at once per client address (IPv6: /64)
+# smtp_buffer_mb = 128                          # incoming mail held in memory at once; beyond it DATA gets 452
 
 # [attachments.s3]                              # keep files in a bucket instead of data_dir/attachments
 # endpoint = "https://s3.us-east-1.amazonaws.com"
@@ -157,6 +185,14 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 # max_per_address = 256           # open connections (WebSockets too) per client address (IPv6: per /64)
 # socket_send_timeout_secs = 10   # an agent's socket that takes no frame for this long is closed
 # socket_max_behind_kib = 8192    # an agent's socket this far behind the live feed is closed
+
+[widget]                    # per visitor (browser) and per client address (IPv6: /64)
+# sockets_per_visitor = 5
+# sockets_per_address = 20
+# messages_per_minute = 20  # messages and detail updates
+# address_messages_per_minute = 120
+# typing_per_second = 3     # typing, read and other small frames
+# address_typing_per_second = 30
 
 [dispatch]
 # concurrency = 32          # deliveries in flight
@@ -372,6 +408,73 @@ pub fn server_config_from(
         );
         cfg.socket_max_behind_bytes = k * 1024;
     }
+    if let Some(list) = serve.trusted_proxies.clone() {
+        cfg.trusted_proxies = parley_server::config::parse_networks(&list)
+            .map_err(|e| anyhow::anyhow!("PARLEY_TRUSTED_PROXIES: {e}"))?;
+    } else if let Some(list) = &file.trusted_proxies {
+        cfg.trusted_proxies = parley_server::config::parse_networks(&list.join(","))
+            .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
+    }
+    if let Some(n) = file.password_hash_concurrency {
+        anyhow::ensure!(
+            (1..=256).contains(&n),
+            "password_hash_concurrency must be between 1 and 256"
+        );
+        cfg.password_hash_concurrency = n;
+    }
+    let sl = &mut cfg.smtp_limits;
+    if let Some(s) = file.smtp_session_secs {
+        anyhow::ensure!(
+            (10..=86_400).contains(&s),
+            "smtp_session_secs must be between 10 and 86400"
+        );
+        sl.session_secs = s;
+    }
+    if let Some(n) = file.smtp_connections_per_address {
+        anyhow::ensure!(n >= 1, "smtp_connections_per_address must be at least 1");
+        sl.connections_per_address = n;
+    }
+    if let Some(mb) = file.smtp_buffer_mb {
+        anyhow::ensure!(
+            (1..=65_536).contains(&mb),
+            "smtp_buffer_mb must be between 1 and 65536"
+        );
+        sl.buffer_bytes = mb * 1024 * 1024;
+    }
+    let w = &file.widget;
+    let wl = &mut cfg.widget;
+    let at_least_one = |name: &str, n: Option<u64>| -> anyhow::Result<()> {
+        anyhow::ensure!(n != Some(0), "[widget] {name} must be at least 1");
+        Ok(())
+    };
+    at_least_one(
+        "sockets_per_visitor",
+        w.sockets_per_visitor.map(|n| n as u64),
+    )?;
+    at_least_one(
+        "sockets_per_address",
+        w.sockets_per_address.map(|n| n as u64),
+    )?;
+    at_least_one("messages_per_minute", w.messages_per_minute.map(u64::from))?;
+    at_least_one(
+        "address_messages_per_minute",
+        w.address_messages_per_minute.map(u64::from),
+    )?;
+    at_least_one("typing_per_second", w.typing_per_second.map(u64::from))?;
+    at_least_one(
+        "address_typing_per_second",
+        w.address_typing_per_second.map(u64::from),
+    )?;
+    wl.sockets_per_visitor = w.sockets_per_visitor.unwrap_or(wl.sockets_per_visitor);
+    wl.sockets_per_address = w.sockets_per_address.unwrap_or(wl.sockets_per_address);
+    wl.messages_per_minute = w.messages_per_minute.unwrap_or(wl.messages_per_minute);
+    wl.address_messages_per_minute = w
+        .address_messages_per_minute
+        .unwrap_or(wl.address_messages_per_minute);
+    wl.typing_per_second = w.typing_per_second.unwrap_or(wl.typing_per_second);
+    wl.address_typing_per_second = w
+        .address_typing_per_second
+        .unwrap_or(wl.address_typing_per_second);
     let d = &file.dispatch;
     let def = DispatchConfig::default();
     cfg.dispatch = DispatchConfig {
@@ -450,6 +553,41 @@ mod tests {
         .unwrap();
         let cfg = server_config_from(&DbArgs::default(), &ServeArgs::default(), file).unwrap();
         assert!(!cfg.secure_cookies, "an explicit setting wins");
+    }
+
+    #[test]
+    fn trusted_proxies_and_limits_are_read() {
+        let file: FileConfig = toml::from_str(
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nsmtp_buffer_mb = 4\n[widget]\nmessages_per_minute = 5\n",
+        )
+        .unwrap();
+        let cfg = server_config_from(&DbArgs::default(), &ServeArgs::default(), file).unwrap();
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        assert!(cfg.trusted_proxies[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(cfg.smtp_limits.buffer_bytes, 4 * 1024 * 1024);
+        assert_eq!(cfg.widget.messages_per_minute, 5);
+        assert_eq!(cfg.widget.sockets_per_address, 20);
+        let serve = ServeArgs {
+            trusted_proxies: Some("192.0.2.1, 2001:db8::/32".into()),
+            ..Default::default()
+        };
+        let cfg = server_config_from(&DbArgs::default(), &serve, FileConfig::default()).unwrap();
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        let bad = ServeArgs {
+            trusted_proxies: Some("10.0.0.0/33".into()),
+            ..Default::default()
+        };
+        assert!(server_config_from(&DbArgs::default(), &bad, FileConfig::default()).is_err());
+        let none = server_config_from(
+            &DbArgs::default(),
+            &ServeArgs::default(),
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert!(
+            none.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
     }
 
     #[test]

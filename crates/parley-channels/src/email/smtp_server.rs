@@ -2,14 +2,15 @@
 //! domain's MX, or a forwarding rule, can deliver straight to Parley. It has no STARTTLS: run it
 //! behind a TLS-terminating MTA, or accept plaintext only on a private network.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio::time::timeout;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{timeout, Instant};
 
 /// RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets, but extensions add
 /// parameters; 1000 is the text-line limit and what big MTAs accept.
@@ -27,6 +28,14 @@ pub struct SmtpServerConfig {
     pub max_connections: usize,
     /// How long a client may stay silent, and how long the handler may take with a message.
     pub idle_timeout: Duration,
+    /// How long a whole conversation may last, however busy the client keeps it (a client
+    /// trickling one byte at a time is not idle, but is let go here).
+    pub session_timeout: Duration,
+    /// Connections one client address (an IPv6 /64) may hold at once; more are told 421.
+    pub max_per_address: usize,
+    /// Message data held in memory across all connections, in octets. A DATA that would go
+    /// beyond it is answered 452, so the sender keeps the message and tries again later.
+    pub buffer_bytes: usize,
     /// Rejected commands before the connection is closed.
     pub max_errors: usize,
 }
@@ -39,6 +48,9 @@ impl Default for SmtpServerConfig {
             max_recipients: 100,
             max_connections: 100,
             idle_timeout: Duration::from_secs(300),
+            session_timeout: Duration::from_secs(600),
+            max_per_address: 10,
+            buffer_bytes: 128 * 1024 * 1024,
             max_errors: 10,
         }
     }
@@ -84,6 +96,10 @@ pub async fn serve_smtp(
 ) {
     let cfg = Arc::new(cfg);
     let slots = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    let per_address: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let budget = Arc::new(Semaphore::new(
+        (cfg.buffer_bytes / BUDGET_UNIT).clamp(1, Semaphore::MAX_PERMITS),
+    ));
     loop {
         let (mut stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -95,21 +111,75 @@ pub async fn serve_smtp(
             }
         };
         let permit = slots.clone().try_acquire_owned();
+        let mine = AddressSlot::take(&per_address, peer.ip(), cfg.max_per_address);
         let cfg = cfg.clone();
         let handler = handler.clone();
+        let budget = budget.clone();
         tokio::spawn(async move {
-            match permit {
-                Ok(permit) => {
-                    let _ = session(stream, peer, &cfg, handler.as_ref()).await;
-                    drop(permit);
+            match (permit, mine) {
+                (Ok(permit), Some(mine)) => {
+                    let _ = session(stream, peer, &cfg, handler.as_ref(), &budget).await;
+                    drop((permit, mine));
                 }
-                Err(_) => {
-                    let busy = format!("421 4.3.2 {} busy, try again later\r\n", cfg.hostname);
+                (_, mine) => {
+                    let why = match mine {
+                        Some(_) => "busy",
+                        None => "too many connections from your address",
+                    };
+                    let busy = format!("421 4.3.2 {} {why}, try again later\r\n", cfg.hostname);
                     let _ =
                         timeout(Duration::from_secs(5), stream.write_all(busy.as_bytes())).await;
                 }
             }
         });
+    }
+}
+
+/// The memory budget is counted in these units (octets).
+const BUDGET_UNIT: usize = 1024;
+/// A message's reservation grows by this many units at a time.
+const BUDGET_STEP: usize = 64;
+
+/// The key a client address is counted under: an IPv6 address by its /64.
+fn address_group(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
+
+/// One connection counted against its address until dropped.
+struct AddressSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    key: IpAddr,
+}
+
+impl AddressSlot {
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let key = address_group(ip);
+        let mut c = counts.lock().ok()?;
+        let n = c.entry(key).or_insert(0);
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            counts: counts.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.counts.lock() {
+            if let Some(n) = c.get_mut(&self.key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    c.remove(&self.key);
+                }
+            }
+        }
     }
 }
 
@@ -131,12 +201,14 @@ async fn session(
     peer: SocketAddr,
     cfg: &SmtpServerConfig,
     handler: &dyn SmtpHandler,
+    budget: &Arc<Semaphore>,
 ) -> std::io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let host = &cfg.hostname;
     let mut out = Writer {
         idle: cfg.idle_timeout,
+        deadline: Instant::now() + cfg.session_timeout,
         errors: 0,
     };
     out.reply(&mut wr, &format!("220 {host} ESMTP Parley"))
@@ -149,11 +221,7 @@ async fn session(
             let bye = format!("421 4.7.0 {host} too many errors, closing connection");
             return out.reply(&mut wr, &bye).await;
         }
-        let read = match timeout(
-            cfg.idle_timeout,
-            read_line(&mut rd, &mut line, MAX_COMMAND_LINE),
-        )
-        .await
+        let read = match timeout(out.wait(), read_line(&mut rd, &mut line, MAX_COMMAND_LINE)).await
         {
             Ok(read) => read?,
             Err(_) => return out.idle(&mut wr, host).await,
@@ -218,17 +286,21 @@ async fn session(
             },
             "DATA" if env.from.is_none() => "503 5.5.1 Send MAIL first".into(),
             "DATA" if env.rcpts.is_empty() => "503 5.5.1 No valid recipients".into(),
+            // Mail already held in memory fills the budget: the sender keeps this one for now.
+            "DATA" if budget.available_permits() == 0 => NO_ROOM.to_string(),
             "DATA" => {
                 out.reply(&mut wr, "354 End data with <CR><LF>.<CR><LF>")
                     .await?;
-                let Some(data) = read_data(&mut rd, &mut line, cfg, &mut out, &mut wr).await?
+                let Some(data) =
+                    read_data(&mut rd, &mut line, cfg, &mut out, &mut wr, budget).await?
                 else {
                     return Ok(());
                 };
                 let env = std::mem::take(&mut env);
                 match data {
-                    None => "552 5.3.4 Message too big".to_string(),
-                    Some(data) => {
+                    Data::TooBig => "552 5.3.4 Message too big".to_string(),
+                    Data::NoRoom => NO_ROOM.to_string(),
+                    Data::Message(data, reserved) => {
                         let (helo_name, esmtp) = helo.clone().unwrap_or_default();
                         let from = env.from.unwrap_or_default();
                         let mail = ReceivedMail {
@@ -237,7 +309,9 @@ async fn session(
                             recipients: env.rcpts,
                             peer,
                         };
-                        match timeout(cfg.idle_timeout, handler.deliver(mail)).await {
+                        let stored = timeout(cfg.idle_timeout, handler.deliver(mail)).await;
+                        drop(reserved);
+                        match stored {
                             Ok(Ok(())) => "250 2.0.0 OK".to_string(),
                             Ok(Err(DeliveryError::Temporary(why))) => {
                                 format!("451 4.3.0 {}", one_line(&why))
@@ -270,9 +344,14 @@ async fn session(
     }
 }
 
-/// Replies to the client, counting rejections; a client that stops reading is let go.
+/// What a DATA over the memory budget is answered.
+const NO_ROOM: &str = "452 4.3.1 Too much mail in progress, try again later";
+
+/// Replies to the client, counting rejections; a client that stops reading, or whose
+/// conversation has lasted too long, is let go.
 struct Writer {
     idle: Duration,
+    deadline: Instant,
     errors: usize,
 }
 
@@ -286,28 +365,51 @@ impl Writer {
             self.errors += 1;
         }
         let bytes = format!("{text}\r\n");
-        match timeout(self.idle, wr.write_all(bytes.as_bytes())).await {
+        // The goodbye at the deadline still gets a moment to leave.
+        let wait = self.wait().max(Duration::from_millis(500));
+        match timeout(wait, wr.write_all(bytes.as_bytes())).await {
             Ok(res) => res,
             Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
         }
     }
 
+    /// How long the client may take now: the idle time, cut short by the deadline.
+    fn wait(&self) -> Duration {
+        self.idle
+            .min(self.deadline.saturating_duration_since(Instant::now()))
+    }
+
     async fn idle<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, host: &str) -> std::io::Result<()> {
-        let bye = format!("421 4.4.2 {host} idle too long, closing connection");
+        let bye = if Instant::now() >= self.deadline {
+            format!("421 4.4.2 {host} connection time limit reached, closing connection")
+        } else {
+            format!("421 4.4.2 {host} idle too long, closing connection")
+        };
         self.reply(wr, &bye).await
     }
 }
 
+/// A message read after `354`.
+enum Data {
+    /// The message, and its share of the memory budget (held until it is stored).
+    Message(Vec<u8>, Option<OwnedSemaphorePermit>),
+    /// Over the size limit; discarded.
+    TooBig,
+    /// Over the memory budget; discarded.
+    NoRoom,
+}
+
 /// Reads the message after `354`, up to the line holding a single dot, undoing dot-stuffing.
-/// `Ok(None)`: the connection ended (or idled out) and was answered; `Some(None)`: the message
-/// was too big and has been discarded.
+/// `Ok(None)`: the connection ended (or idled out) and was answered. What is held counts
+/// against `budget` as it grows; past it, or past the size limit, the rest is read and dropped.
 async fn read_data<R, W>(
     rd: &mut R,
     line: &mut Vec<u8>,
     cfg: &SmtpServerConfig,
     out: &mut Writer,
     wr: &mut W,
-) -> std::io::Result<Option<Option<Vec<u8>>>>
+    budget: &Arc<Semaphore>,
+) -> std::io::Result<Option<Data>>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -315,11 +417,13 @@ where
     let max = cfg.max_message_size;
     let mut data = Vec::new();
     let mut too_big = false;
+    let mut no_room = false;
+    let mut reserved: Option<OwnedSemaphorePermit> = None;
     // Only CRLF "." CRLF ends the data: a bare LF before or after the dot is how SMTP smuggling
     // hides a second message in the first.
     let mut after_crlf = true;
     loop {
-        let read = match timeout(cfg.idle_timeout, read_line(rd, line, max + 3)).await {
+        let read = match timeout(out.wait(), read_line(rd, line, max + 3)).await {
             Ok(read) => read?,
             Err(_) => {
                 out.idle(wr, &cfg.hostname).await?;
@@ -331,24 +435,63 @@ where
             Line::TooLong { crlf } => {
                 too_big = true;
                 data = Vec::new();
+                reserved = None;
                 after_crlf = crlf;
             }
             Line::Complete { crlf } => {
                 if after_crlf && line.as_slice() == b".\r\n" {
-                    return Ok(Some((!too_big).then_some(data)));
+                    return Ok(Some(match (too_big, no_room) {
+                        (true, _) => Data::TooBig,
+                        (_, true) => Data::NoRoom,
+                        _ => Data::Message(data, reserved),
+                    }));
                 }
                 let content = line.strip_prefix(b".").unwrap_or(line);
-                if !too_big {
+                if !too_big && !no_room {
                     if data.len() + content.len() > max {
                         too_big = true;
                         data = Vec::new();
+                        reserved = None;
                     } else {
                         data.extend_from_slice(content);
+                        // What the buffer holds (its capacity) is what counts.
+                        if !reserve(budget, &mut reserved, data.capacity()) {
+                            no_room = true;
+                            data = Vec::new();
+                            reserved = None;
+                        }
                     }
                 }
                 after_crlf = crlf;
             }
         }
+    }
+}
+
+/// Grows `held` to cover `bytes` of the budget, a step at a time; false when the budget is spent.
+fn reserve(budget: &Arc<Semaphore>, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> bool {
+    let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    let need = bytes.div_ceil(BUDGET_UNIT);
+    if need <= have {
+        return true;
+    }
+    let step = (need - have).max(BUDGET_STEP);
+    let (Ok(n), Ok(least)) = (u32::try_from(step), u32::try_from(need - have)) else {
+        return false;
+    };
+    let got = budget
+        .clone()
+        .try_acquire_many_owned(n)
+        .or_else(|_| budget.clone().try_acquire_many_owned(least));
+    match got {
+        Ok(more) => {
+            match held {
+                Some(h) => h.merge(more),
+                None => *held = Some(more),
+            }
+            true
+        }
+        Err(_) => false,
     }
 }
 

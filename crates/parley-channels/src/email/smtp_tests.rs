@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use super::*;
 use crate::SendOutcome;
 
 /// Takes mail for anyone but `nobody@`; `down@` cannot be checked now; mail for `temp@` or
-/// `perm@` fails to store, temporarily or for good.
+/// `perm@` fails to store, temporarily or for good; mail for `slow@` takes half a second to store.
 #[derive(Default)]
 struct Recorder {
     mails: Mutex<Vec<ReceivedMail>>,
+    /// Octets of mail being stored at once: now, and the most seen.
+    storing: Mutex<(usize, usize)>,
 }
 
 #[async_trait::async_trait]
@@ -34,6 +36,15 @@ impl SmtpHandler for Recorder {
         }
         if mail.recipients.iter().any(|r| r.starts_with("perm@")) {
             return Err(DeliveryError::Permanent("inbox disabled".into()));
+        }
+        if mail.recipients.iter().any(|r| r.starts_with("slow@")) {
+            {
+                let mut s = self.storing.lock().unwrap();
+                s.0 += mail.data.len();
+                s.1 = s.1.max(s.0);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            self.storing.lock().unwrap().0 -= mail.data.len();
         }
         self.mails.lock().unwrap().push(mail);
         Ok(())
@@ -69,7 +80,14 @@ struct Client {
 
 impl Client {
     async fn connect(addr: SocketAddr) -> (Client, String) {
-        let (rd, wr) = TcpStream::connect(addr).await.unwrap().into_split();
+        Self::connect_from(addr, "127.0.0.1".parse().unwrap()).await
+    }
+
+    /// Connects from another loopback address (127.0.0.2 is another client).
+    async fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> (Client, String) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local, 0)).unwrap();
+        let (rd, wr) = socket.connect(addr).await.unwrap().into_split();
         let mut c = Client {
             rd: BufReader::new(rd),
             wr,
@@ -465,4 +483,129 @@ async fn send_sorts_refusals_into_permanent_and_transient() {
         SendOutcome::Transient(why) => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// Starts a transaction for `rcpt` up to the 354 (or whatever DATA is answered).
+async fn begin_data(c: &mut Client, rcpt: &str) -> String {
+    c.send(&format!(
+        "EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"
+    ))
+    .await;
+    for _ in 0..3 {
+        c.reply().await;
+    }
+    c.reply().await
+}
+
+#[tokio::test]
+async fn idle_connections_cannot_hold_inbound_mail_shut() {
+    let cfg = SmtpServerConfig {
+        max_per_address: 5,
+        idle_timeout: Duration::from_secs(30),
+        session_timeout: Duration::from_millis(1500),
+        ..small()
+    };
+    let (addr, rec) = start(cfg).await;
+    // One address opens 100 connections and says nothing: past five it is told to come back.
+    let mut idle = Vec::new();
+    let mut refused = 0;
+    for _ in 0..100 {
+        let (c, greeting) = Client::connect(addr).await;
+        if greeting.starts_with("220") {
+            idle.push(c);
+        } else {
+            assert!(greeting.starts_with("421 4.3.2"), "{greeting}");
+            assert!(greeting.contains("too many connections from your address"));
+            refused += 1;
+        }
+    }
+    assert_eq!((idle.len(), refused), (5, 95));
+    // Another client is served meanwhile and delivers.
+    let (mut other, greeting) = Client::connect_from(addr, "127.0.0.2".parse().unwrap()).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    assert_eq!(
+        code(&begin_data(&mut other, "sales@acme.example").await),
+        "354"
+    );
+    assert_eq!(
+        code(&other.say("Subject: hi\r\n\r\nhello\r\n.").await),
+        "250"
+    );
+    assert_eq!(rec.taken().len(), 1);
+    // A client that keeps busy is still let go when the conversation's time is up.
+    let started = std::time::Instant::now();
+    let busy = &mut idle[0];
+    let bye = loop {
+        let r = busy.say("NOOP").await;
+        if !r.starts_with("250") {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(bye.starts_with("421 4.4.2"), "{bye}");
+    assert!(bye.contains("time limit"), "{bye}");
+    assert!(busy.closed().await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The silent ones went at the same deadline, freeing the address's places.
+    for c in &mut idle[1..] {
+        assert!(c.reply().await.starts_with("421 4.4.2"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, greeting) = Client::connect(addr).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+}
+
+#[tokio::test]
+async fn mail_held_in_memory_is_bounded_and_the_excess_is_told_to_retry() {
+    // The budget is one reservation step: a message being received takes all of it.
+    let cfg = SmtpServerConfig {
+        max_message_size: 48 * 1024,
+        buffer_bytes: 64 * 1024,
+        max_per_address: 100,
+        ..small()
+    };
+    let (addr, rec) = start(cfg).await;
+    let (mut a, _) = Client::connect(addr).await;
+    assert_eq!(code(&begin_data(&mut a, "s@acme.example").await), "354");
+    a.send("Subject: first\r\n\r\nbody\r\n").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut b, _) = Client::connect(addr).await;
+    let full = begin_data(&mut b, "s@acme.example").await;
+    assert!(full.starts_with("452 4.3.1"), "{full}");
+    assert_eq!(code(&a.say(".").await), "250");
+    // Once the first is stored, the second goes through.
+    assert_eq!(code(&b.say("DATA").await), "354");
+    assert_eq!(
+        code(&b.say("Subject: second\r\n\r\nbody\r\n.").await),
+        "250"
+    );
+    assert_eq!(rec.taken().len(), 2);
+
+    // Twenty large messages at once: those beyond the budget get 452, and what is held at any
+    // moment stays within it.
+    let line = format!("{}\r\n", "x".repeat(998));
+    let body = line.repeat(30);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut c, _) = Client::connect(addr).await;
+            let r = begin_data(&mut c, "slow@acme.example").await;
+            if !r.starts_with("354") {
+                return r;
+            }
+            c.send(&body).await;
+            c.say(".").await
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(code(&t.await.unwrap()).to_string());
+    }
+    let ok = codes.iter().filter(|c| *c == "250").count();
+    let retry = codes.iter().filter(|c| *c == "452").count();
+    assert_eq!(ok + retry, 20, "{codes:?}");
+    assert!(ok >= 1 && retry >= 10, "{codes:?}");
+    let most = rec.storing.lock().unwrap().1;
+    assert!(most <= 64 * 1024, "{most} octets held at once");
 }

@@ -11,9 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{double_option, obj, string};
-use crate::auth::{
-    self, hash_password, hash_token, random_token, require_admin, Auth, SESSION_COOKIE,
-};
+use crate::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 use crate::throttle::Locked;
@@ -98,7 +96,7 @@ pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> Api
     if !app.store.is_empty().await? {
         return Err(ApiError::Conflict("this server is already set up".into()));
     }
-    let hash = hash_password(req.password).await?;
+    let hash = app.passwords.hash(req.password).await?;
     let admin = NewUser {
         email: email.into_string(),
         name,
@@ -121,6 +119,9 @@ pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> Api
         .into_response())
 }
 
+/// The longest email address there is (RFC 5321's path limit, less its brackets).
+const MAX_EMAIL_CHARS: usize = 254;
+
 pub(crate) fn sign_in_schema() -> Value {
     obj(&[("email", string()), ("password", string())], &[])
 }
@@ -137,33 +138,47 @@ pub async fn sign_in(
     headers: HeaderMap,
     Json(req): Json<SignInRequest>,
 ) -> ApiResult<Response> {
+    // Refused before any work: no count, no lookup, no hashing.
+    if req.email.trim().chars().count() > MAX_EMAIL_CHARS {
+        return Err(ApiError::invalid(
+            "email",
+            format!("must be at most {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
+    if req.password.len() > 1024 {
+        return Err(ApiError::invalid("password", "must be at most 1024 bytes"));
+    }
     let email = req.email.trim().to_lowercase();
     let ip = client_ip(&headers).and_then(|s| s.parse().ok());
+    let locked = |locked: Locked| {
+        let (who, ms) = match locked {
+            Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
+            Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
+        };
+        let minutes = (ms + 59_999) / 60_000;
+        ApiError::TooManyRequests(format!(
+            "too many failed sign-ins from {who}; try again in {minutes} minute{}",
+            if minutes == 1 { "" } else { "s" }
+        ))
+    };
+    // A locked attempt is refused without waiting for a hashing slot; an attempt waiting for
+    // one is counted only once it has it.
+    if let Ok(g) = app.sign_ins.lock() {
+        g.check(&email, ip, app.now().0).map_err(locked)?;
+    }
+    let slot = app.passwords.slot().await?;
     let begun = app
         .sign_ins
         .lock()
         .map(|mut g| g.begin(&email, ip, app.now().0))
         .unwrap_or(Ok(false));
-    let locks = match begun {
-        Ok(locks) => locks,
-        Err(locked) => {
-            let (who, ms) = match locked {
-                Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
-                Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
-            };
-            let minutes = (ms + 59_999) / 60_000;
-            return Err(ApiError::TooManyRequests(format!(
-                "too many failed sign-ins from {who}; try again in {minutes} minute{}",
-                if minutes == 1 { "" } else { "s" }
-            )));
-        }
-    };
+    let locks = begun.map_err(locked)?;
     let found = app.store.credentials_by_email(&email).await?;
     let (principal, hash) = match found {
         Some((p, h)) => (Some(p), Some(h)),
         None => (None, None),
     };
-    let ok = auth::verify_password(req.password, hash).await;
+    let ok = slot.verify(req.password, hash).await;
     // A bot has no password and works only through its token.
     let Some(principal) = principal.clone().filter(|p| ok && !p.bot) else {
         // Audited in the workspace of the account tried; a guess at an unknown address is
@@ -368,7 +383,7 @@ pub async fn create_user(
     let email = Email::parse(&req.email)?;
     let name = parse_name("name", &req.name)?;
     auth::check_password_strength(&req.password)?;
-    let hash = hash_password(req.password).await?;
+    let hash = app.passwords.hash(req.password).await?;
     let user = app
         .store
         .create_user(
@@ -439,7 +454,9 @@ async fn check_current_password(app: &App, p: &Principal, given: Option<String>)
         .await?
         .filter(|(q, _)| q.user_id == p.user_id)
         .map(|(_, h)| h);
-    if !auth::verify_password(given, hash).await {
+    // Under the same cap as sign-ins: a burst of attempts waits for a hashing thread.
+    let slot = app.passwords.slot().await?;
+    if !slot.verify(given, hash).await {
         return Err(ApiError::Unprocessable {
             code: "wrong_password",
             message: "the current password is wrong; the password was not changed".into(),
@@ -469,7 +486,7 @@ pub async fn update_user(
         if myself {
             check_current_password(&app, &p, req.current_password).await?;
         }
-        patch.password_hash = Some(hash_password(pw).await?);
+        patch.password_hash = Some(app.passwords.hash(pw).await?);
     }
     if let Some(role) = req.role {
         patch.role = Some(

@@ -51,6 +51,9 @@ fn config(database: Database) -> Config {
     // The fake providers and callback receivers listen on loopback.
     cfg.outbound_allow = parley_channels::net::parse_allow("127.0.0.0/8,::1/128").expect("allow");
     cfg.email_authserv_id = Some(MAIL_SERVER.into());
+    // Tests stand in for a proxy on this host: their X-Forwarded-For names the client.
+    cfg.trusted_proxies =
+        parley_server::config::parse_networks("127.0.0.0/8,::1").expect("networks");
     cfg
 }
 
@@ -88,6 +91,17 @@ impl TestApp {
     pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Self {
         let (database, dir) = Self::database(backend).await;
         Self::start(database, dir, None, clock, None)
+            .await
+            .with_admin()
+            .await
+    }
+
+    /// A server with an admin and settings of the test's own.
+    pub async fn spawn_configured(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        let mut cfg = config(database.clone());
+        tweak(&mut cfg);
+        Self::start_with(cfg, database, dir, None, Arc::new(SystemClock), None)
             .await
             .with_admin()
             .await
@@ -166,6 +180,17 @@ impl TestApp {
     ) -> Self {
         let mut cfg = config(database.clone());
         tune(&mut cfg);
+        Self::start_with(cfg, database, dir, admin_token, clock, master_key).await
+    }
+
+    async fn start_with(
+        mut cfg: Config,
+        database: Database,
+        dir: Arc<tempfile::TempDir>,
+        admin_token: Option<String>,
+        clock: Arc<dyn Clock>,
+        master_key: Option<MasterKey>,
+    ) -> Self {
         cfg.master_key = master_key.clone();
         cfg.attachments_dir = dir.path().join("attachments");
         let app = parley_server::build(cfg, Arc::clone(&clock))

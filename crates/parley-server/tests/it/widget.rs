@@ -33,14 +33,29 @@ impl Visitor {
         token: Option<&str>,
         origin: Option<&str>,
     ) -> Result<Self, u16> {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        Self::connect_with(t, inbox, token, &headers).await
+    }
+
+    /// Connects with these request headers (an `x-forwarded-for` places the visitor at an
+    /// address, as the proxy in front of Parley would).
+    pub async fn connect_with(
+        t: &TestApp,
+        inbox: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, u16> {
         let mut url = format!("ws://{}/widget/{inbox}/socket", t.addr);
         if let Some(tok) = token {
             url.push_str(&format!("?token={tok}"));
         }
         let mut req = url.into_client_request().expect("request");
-        if let Some(o) = origin {
-            req.headers_mut()
-                .insert("origin", o.parse().expect("origin"));
+        for (name, value) in headers {
+            req.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .expect("name"),
+                value.parse().expect("value"),
+            );
         }
         let (ws, _) = tokio_tungstenite::connect_async(req)
             .await
@@ -61,6 +76,29 @@ impl Visitor {
             .send(Message::Text(v.to_string().into()))
             .await
             .expect("send");
+    }
+
+    /// Every frame's type until the server closes the socket (a close frame's reason last).
+    pub async fn until_closed(&mut self) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    seen.push(serde_json::from_str(t.as_str()).unwrap_or(Value::Null));
+                }
+                Ok(Some(Ok(Message::Close(c)))) => {
+                    seen.push(
+                        json!({ "type": "close", "reason": c.map(|c| c.reason.to_string()) }),
+                    );
+                    return seen;
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(None) | Ok(Some(Err(_))) => return seen,
+                Err(_) => panic!("the socket stayed open; frames so far: {seen:?}"),
+            }
+        }
     }
 
     /// The next frame of type `kind`, skipping others; `None` after 5 s.
@@ -403,5 +441,205 @@ on_both!(
             .await;
         assert_eq!(k["name"], "Valerie Known");
         assert_eq!(k["identities"].as_array().unwrap().len(), 0, "{k}");
+    }
+);
+
+fn with_widget_limits(
+    f: impl FnOnce(&mut parley_server::WidgetLimits),
+) -> impl FnOnce(&mut parley_server::Config) {
+    move |c| f(&mut c.widget)
+}
+
+/// Runs a widget test on SQLite, and on PostgreSQL when it is available.
+macro_rules! widget_on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(crate::harness::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if crate::harness::postgres_url().is_none() {
+                    eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+                    return;
+                }
+                ($body)(crate::harness::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+widget_on_both!(
+    a_flooding_visitor_is_told_and_closed_and_the_excess_is_not_stored,
+    |backend| async move {
+        let t =
+            TestApp::spawn_configured(backend, with_widget_limits(|w| w.messages_per_minute = 5))
+                .await;
+        let inbox = widget_inbox(&t, json!({})).await;
+        let id = inbox["id"].as_str().unwrap();
+        let at = [("x-forwarded-for", "203.0.113.70")];
+        let mut v = Visitor::connect_with(&t, id, None, &at).await.unwrap();
+        let token = v.hello["token"].as_str().unwrap().to_string();
+        for i in 0..12 {
+            v.send(json!({ "type": "message", "text": format!("spam {i}"), "client_id": format!("m{i}") }))
+                .await;
+        }
+        let frames = v.until_closed().await;
+        let acks = frames.iter().filter(|f| f["type"] == "ack").count();
+        assert_eq!(acks, 5, "{frames:?}");
+        let err = frames
+            .iter()
+            .find(|f| f["type"] == "error")
+            .unwrap_or_else(|| panic!("no error frame: {frames:?}"));
+        assert_eq!(err["error"]["code"], "rate_limited", "{err}");
+        assert!(err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too fast"));
+        assert_eq!(frames.last().unwrap()["type"], "close", "{frames:?}");
+        // Only what was acknowledged was stored.
+        let back = Visitor::connect_with(&t, id, Some(&token), &at)
+            .await
+            .unwrap();
+        let bodies: Vec<&str> = back.hello["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["body"].as_str())
+            .collect();
+        assert_eq!(bodies, ["spam 0", "spam 1", "spam 2", "spam 3", "spam 4"]);
+    }
+);
+
+widget_on_both!(
+    too_many_sockets_from_one_address_or_visitor_are_refused,
+    |backend| async move {
+        let t = TestApp::spawn_configured(
+            backend,
+            with_widget_limits(|w| {
+                w.sockets_per_address = 3;
+                w.sockets_per_visitor = 2;
+            }),
+        )
+        .await;
+        let inbox = widget_inbox(&t, json!({})).await;
+        let id = inbox["id"].as_str().unwrap();
+        let here = [("x-forwarded-for", "203.0.113.80")];
+        let mut open = Vec::new();
+        for _ in 0..3 {
+            open.push(Visitor::connect_with(&t, id, None, &here).await.unwrap());
+        }
+        assert_eq!(
+            Visitor::connect_with(&t, id, None, &here).await.err(),
+            Some(429)
+        );
+        let elsewhere = [("x-forwarded-for", "198.51.100.80")];
+        let other = Visitor::connect_with(&t, id, None, &elsewhere)
+            .await
+            .unwrap();
+        // A closed socket gives its place back.
+        drop(open.pop());
+        let mut ok = false;
+        for _ in 0..50 {
+            if let Ok(v) = Visitor::connect_with(&t, id, None, &here).await {
+                open.push(v);
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ok, "the place was not given back");
+        // One visitor (one token) holds two at most, whatever its address.
+        let token = other.hello["token"].as_str().unwrap().to_string();
+        let again = [("x-forwarded-for", "198.51.100.81")];
+        let _second = Visitor::connect_with(&t, id, Some(&token), &again)
+            .await
+            .unwrap();
+        assert_eq!(
+            Visitor::connect_with(&t, id, Some(&token), &again)
+                .await
+                .err(),
+            Some(429)
+        );
+    }
+);
+
+widget_on_both!(
+    agents_stay_live_while_hundreds_of_visitors_flood,
+    |backend| async move {
+        let t = TestApp::spawn_configured(
+            backend,
+            with_widget_limits(|w| {
+                w.messages_per_minute = 2;
+                w.typing_per_second = 2;
+            }),
+        )
+        .await;
+        let inbox = widget_inbox(&t, json!({})).await;
+        let id = inbox["id"].as_str().unwrap().to_string();
+        let mut agent = Socket::connect(&t, &t.admin_token, None).await;
+        let t = std::sync::Arc::new(t);
+        let mut floods = Vec::new();
+        for n in 0..200u32 {
+            let (t, id) = (t.clone(), id.clone());
+            floods.push(tokio::spawn(async move {
+                let from = format!("10.20.{}.{}", n / 250, n % 250 + 1);
+                let Ok(mut v) =
+                    Visitor::connect_with(&t, &id, None, &[("x-forwarded-for", from.as_str())])
+                        .await
+                else {
+                    return false;
+                };
+                for i in 0..10 {
+                    let frame = json!({ "type": "message", "text": format!("flood {n} {i}") });
+                    let typing = json!({ "type": "typing" });
+                    if v.ws
+                        .send(Message::Text(frame.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    for _ in 0..3 {
+                        if v.ws
+                            .send(Message::Text(typing.to_string().into()))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                let frames = v.until_closed().await;
+                frames.iter().any(|f| f["error"]["code"] == "rate_limited")
+            }));
+        }
+        // While they flood, a customer writes and the agent sees it live.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut customer =
+            Visitor::connect_with(&t, &id, None, &[("x-forwarded-for", "192.0.2.99")])
+                .await
+                .unwrap();
+        customer
+            .send(json!({ "type": "message", "text": "a real question" }))
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = agent
+                .next_of(&["message.created"], left)
+                .await
+                .expect("the agent's socket stays live");
+            if ev["data"]["message"]["body"] == "a real question" {
+                break;
+            }
+        }
+        let mut limited = 0;
+        for f in floods {
+            limited += usize::from(f.await.unwrap());
+        }
+        assert_eq!(limited, 200, "every flooding visitor was stopped");
     }
 );
