@@ -700,12 +700,26 @@ async fn run(app: App, inbox: InboxRow, id: String, slot: crate::limits::Slot, s
         conversation: None,
     };
     presence.set(v.conversation);
-    if sink.send(Message::Text(hello.into())).await.is_err() {
+    // A visitor's socket has the agents' send budget: one that stops taking frames is closed
+    // rather than holding the feed's frames for it.
+    let (send_within, max_behind) = (
+        std::time::Duration::from_millis(v.app.config.socket_send_timeout_ms),
+        v.app.config.socket_max_behind_bytes,
+    );
+    if !matches!(
+        tokio::time::timeout(send_within, sink.send(Message::Text(hello.into()))).await,
+        Ok(Ok(()))
+    ) {
         return;
     }
+    let mut behind = false;
     loop {
         let out = tokio::select! {
             ev = rx.recv() => match ev {
+                Ok(e) if v.app.hub.behind(&e) > max_behind => {
+                    behind = true;
+                    break;
+                }
                 Ok(e) => v.on_hub_event(&e).await,
                 // A visitor who fell behind reloads their thread.
                 Err(broadcast::error::RecvError::Lagged(_)) => Some(v.hello().await),
@@ -726,8 +740,13 @@ async fn run(app: App, inbox: InboxRow, id: String, slot: crate::limits::Slot, s
         };
         presence.set(v.conversation);
         if let Some(frame) = out {
-            if sink.send(Message::Text(frame.into())).await.is_err() {
-                break;
+            match tokio::time::timeout(send_within, sink.send(Message::Text(frame.into()))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    behind = true;
+                    break;
+                }
             }
         }
         if v.closing {
@@ -738,5 +757,20 @@ async fn run(app: App, inbox: InboxRow, id: String, slot: crate::limits::Slot, s
             let _ = sink.send(Message::Close(Some(close))).await;
             break;
         }
+    }
+    if behind {
+        // What was queued for this socket is freed before the close is tried; the widget
+        // reconnects with its token and reloads the thread.
+        drop(rx);
+        drop(ephemeral);
+        let close = axum::extract::ws::CloseFrame {
+            code: 1013,
+            reason: "too far behind: reconnect".into(),
+        };
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            sink.send(Message::Close(Some(close))),
+        )
+        .await;
     }
 }

@@ -643,3 +643,58 @@ widget_on_both!(
         assert_eq!(limited, 200, "every flooding visitor was stopped");
     }
 );
+
+widget_on_both!(
+    a_visitor_socket_that_does_not_read_is_closed,
+    |backend| async move {
+        let t = TestApp::spawn_configured(backend, |c| {
+            c.socket_max_behind_bytes = 256 * 1024;
+            c.socket_send_timeout_ms = 500;
+        })
+        .await;
+        let inbox = widget_inbox(&t, json!({})).await;
+        let id = inbox["id"].as_str().unwrap();
+        let mut v = Visitor::connect(&t, id, None).await;
+        v.send(json!({ "type": "message", "text": "Hello?", "client_id": "c1" }))
+            .await;
+        assert!(v.next_of("ack").await.is_some());
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let (_, me) = t.get("/api/v1/me", &t.admin_token).await;
+        let workspace: parley_core::WorkspaceId =
+            serde_json::from_value(me["workspace_id"].clone()).unwrap();
+        let inbox_id: parley_core::InboxId = serde_json::from_value(inbox["id"].clone()).unwrap();
+        // Thousands of long messages for this visitor while it reads nothing.
+        let pad = "x".repeat(4096);
+        for batch in 0..30 {
+            let events: Vec<parley_store::Published> = (0..100)
+                .map(|i| parley_store::Published {
+                    seq: 1_000_000 + batch * 100 + i,
+                    workspace_id: workspace,
+                    inbox_id,
+                    conversation_id: None,
+                    kind: "message.created".into(),
+                    at: t.app.now(),
+                    data: json!({ "message": { "id": format!("m{batch}-{i}"),
+                        "conversation_id": conv, "direction": "inbound",
+                        "sender_kind": "contact", "body": pad } })
+                    .to_string(),
+                })
+                .collect();
+            t.app.hub.publish_committed(&events);
+            tokio::task::yield_now().await;
+        }
+        // Now read: what was sent before it fell behind, then the close frame.
+        let mut got = 0;
+        let code = loop {
+            match tokio::time::timeout(Duration::from_secs(20), v.ws.next()).await {
+                Ok(Some(Ok(Message::Text(_)))) => got += 1,
+                Ok(Some(Ok(Message::Close(Some(f))))) => break u16::from(f.code),
+                Ok(Some(Ok(_))) => {}
+                other => panic!("the socket was not closed with a close frame: {other:?}"),
+            }
+        };
+        assert_eq!(code, 1013);
+        assert!(got < 3_000, "it was closed before the end ({got} frames)");
+    }
+);
