@@ -16,7 +16,8 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    fn contains(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
                 let mask = u32::MAX

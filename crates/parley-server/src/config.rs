@@ -101,20 +101,6 @@ impl Default for SmtpLimits {
     }
 }
 
-/// Parses comma-separated networks (`127.0.0.0/8,10.1.0.0/16`); a bare address is a network of one.
-pub fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<ipnet::IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map(|n| n.trunc())
-                .map_err(|_| format!("{s:?} is not a network like 10.0.0.0/8 or an address"))
-        })
-        .collect()
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -162,7 +148,7 @@ pub struct Config {
     /// Bytes of events an agent's socket may fall behind the live feed before it is closed.
     pub socket_max_behind_bytes: u64,
     /// Proxies whose `X-Forwarded-For` names the client; from anyone else the header is ignored.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxies: Vec<parley_channels::net::Cidr>,
     /// Password hashes (Argon2id) computed at once; more wait briefly, then get 429.
     pub password_hash_concurrency: usize,
     pub widget: WidgetLimits,

@@ -218,7 +218,7 @@ pub const CLIENT_IP_HEADER: &str = "x-parley-client-ip";
 /// (read from the right, past further trusted proxies). Anyone else's header is ignored: it is
 /// the client's own claim.
 async fn client_address(
-    axum::extract::State(trusted): axum::extract::State<Arc<Vec<ipnet::IpNet>>>,
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<parley_channels::net::Cidr>>>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -227,7 +227,7 @@ async fn client_address(
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_canonical());
-    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(*ip));
     let client = match peer {
         Some(p) if is_trusted(&p) => {
             let hops: Vec<std::net::IpAddr> = req

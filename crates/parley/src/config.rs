@@ -409,10 +409,10 @@ pub fn server_config_from(
         cfg.socket_max_behind_bytes = k * 1024;
     }
     if let Some(list) = serve.trusted_proxies.clone() {
-        cfg.trusted_proxies = parley_server::config::parse_networks(&list)
+        cfg.trusted_proxies = parley_channels::net::parse_allow(&list)
             .map_err(|e| anyhow::anyhow!("PARLEY_TRUSTED_PROXIES: {e}"))?;
     } else if let Some(list) = &file.trusted_proxies {
-        cfg.trusted_proxies = parley_server::config::parse_networks(&list.join(","))
+        cfg.trusted_proxies = parley_channels::net::parse_allow(&list.join(","))
             .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
     }
     if let Some(n) = file.password_hash_concurrency {
@@ -563,7 +563,7 @@ mod tests {
         .unwrap();
         let cfg = server_config_from(&DbArgs::default(), &ServeArgs::default(), file).unwrap();
         assert_eq!(cfg.trusted_proxies.len(), 2);
-        assert!(cfg.trusted_proxies[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(cfg.trusted_proxies[0].contains("10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
         assert_eq!(cfg.smtp_limits.buffer_bytes, 4 * 1024 * 1024);
         assert_eq!(cfg.widget.messages_per_minute, 5);
         assert_eq!(cfg.widget.sockets_per_address, 20);

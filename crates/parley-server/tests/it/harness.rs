@@ -52,8 +52,7 @@ fn config(database: Database) -> Config {
     cfg.outbound_allow = parley_channels::net::parse_allow("127.0.0.0/8,::1/128").expect("allow");
     cfg.email_authserv_id = Some(MAIL_SERVER.into());
     // Tests stand in for a proxy on this host: their X-Forwarded-For names the client.
-    cfg.trusted_proxies =
-        parley_server::config::parse_networks("127.0.0.0/8,::1").expect("networks");
+    cfg.trusted_proxies = parley_channels::net::parse_allow("127.0.0.0/8,::1").expect("networks");
     cfg
 }
 
