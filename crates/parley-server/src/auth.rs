@@ -190,7 +190,7 @@ impl Passwords {
         self.busy.1.fetch_max(now, Ordering::Relaxed);
         Ok(HashSlot {
             jobs: self.jobs.clone(),
-            _permit: permit,
+            permit: Some(permit),
             runs: self.runs.clone(),
             busy: self.busy.clone(),
         })
@@ -214,7 +214,9 @@ impl Passwords {
 /// A slot of [`Passwords`], held until its one hash is done.
 pub struct HashSlot {
     jobs: std::sync::mpsc::Sender<HashJob>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// Moves into the job: the slot frees when the hash is done, not when the request that
+    /// asked goes away (a client that hangs up must not let another hash queue behind it).
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
     runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
     busy: std::sync::Arc<(
         std::sync::atomic::AtomicUsize,
@@ -231,11 +233,13 @@ impl Drop for HashSlot {
 impl HashSlot {
     /// Runs `f` on a hashing thread; the slot is free again once it is done. A slot is only
     /// taken while a thread is idle, so the job starts at once.
-    async fn run<T: Send + 'static>(self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    async fn run<T: Send + 'static>(mut self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         self.runs.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let permit = self.permit.take();
         let job: HashJob = Box::new(move || {
             let _ = tx.send(f());
+            drop(permit);
         });
         self.jobs.send(job).ok()?;
         rx.await.ok()

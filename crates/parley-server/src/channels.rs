@@ -360,6 +360,10 @@ async fn route(
             .find(|i| i.kind == inbox.kind && setting(i, field) == named && same_app(i));
         match target {
             Some(t) => out.push((t.clone(), vec![event])),
+            // Instagram's entries name the Instagram account, which an inbox does not record (its
+            // `page_id` is the Facebook Page that sends): one naming no inbox's page stays with the
+            // inbox Meta called.
+            None if inbox.kind == "instagram" => out[0].1.push(event),
             None => {
                 tracing::debug!(kind = %inbox.kind, "dropped a webhook event for a number or page no inbox has")
             }

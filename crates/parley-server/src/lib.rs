@@ -230,21 +230,27 @@ async fn client_address(
     let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(*ip));
     let client = match peer {
         Some(p) if is_trusted(&p) => {
-            let hops: Vec<std::net::IpAddr> = req
+            let entries: Vec<&str> = req
                 .headers()
                 .get_all("x-forwarded-for")
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
-                .map(|v| {
-                    v.trim()
-                        .parse::<std::net::IpAddr>()
-                        .map(|ip| ip.to_canonical())
-                })
-                .collect::<Result<_, _>>()
-                .unwrap_or_default();
-            let first_untrusted = hops.iter().rev().find(|ip| !is_trusted(ip));
-            first_untrusted.or(hops.first()).copied().or(Some(p))
+                .map(str::trim)
+                .collect();
+            // From the right, past trusted proxies, to the first address a trusted proxy vouches
+            // for; an entry that is no address ends the walk at the last one that was.
+            let mut client = p;
+            for entry in entries.iter().rev() {
+                let Ok(ip) = entry.parse::<std::net::IpAddr>() else {
+                    break;
+                };
+                client = ip.to_canonical();
+                if !is_trusted(&client) {
+                    break;
+                }
+            }
+            Some(client)
         }
         p => p,
     };

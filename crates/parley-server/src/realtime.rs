@@ -464,6 +464,9 @@ async fn run_socket(
     // Registered and subscribed before replaying so that nothing falls between the replay and
     // the live feed, and a revocation during the replay is not missed.
     let recheck = app.hub.register(&principal, socket_id);
+    // A revocation between the handler's check and this registration woke nobody: the first
+    // pass of the live loop checks the credential again.
+    recheck.notify_one();
     let mut rx = app.hub.tx.subscribe();
     let mut ephemeral = app.hub.ephemeral.subscribe();
     let mut last_seq = since.unwrap_or(0);

@@ -667,7 +667,9 @@ pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome
         if let Some(to) = email.filter(|_| may_email) {
             let sent = crate::email::send_to_visitor(app, job, &to).await;
             if !matches!(sent, parley_channels::SendOutcome::Accepted { .. }) {
-                tracing::warn!(outcome = ?sent, "could not email a reply to a visitor who left");
+                // Not the relay's words: a refusal quotes the visitor's address.
+                let permanent = matches!(sent, parley_channels::SendOutcome::Permanent(_));
+                tracing::warn!(permanent, "could not email a reply to a visitor who left");
             }
         }
     }
@@ -754,8 +756,10 @@ async fn run(app: App, inbox: InboxRow, id: String, slot: crate::limits::Slot, s
                 code: axum::extract::ws::close_code::POLICY,
                 reason: "rate limited".into(),
             };
-            let _ = sink.send(Message::Close(Some(close))).await;
-            break;
+            drop(rx);
+            drop(ephemeral);
+            let _ = tokio::time::timeout(send_within, sink.send(Message::Close(Some(close)))).await;
+            return;
         }
     }
     if behind {

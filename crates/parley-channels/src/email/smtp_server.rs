@@ -423,7 +423,14 @@ where
     // hides a second message in the first.
     let mut after_crlf = true;
     loop {
-        let read = match timeout(out.wait(), read_line(rd, line, max + 3)).await {
+        // A line is held whole before it is counted against the budget, so its length is capped:
+        // SMTP allows 1,000 octets, and a longer one marks the message as too big.
+        let read = match timeout(
+            out.wait(),
+            read_line(rd, line, (max + 3).min(MAX_DATA_LINE)),
+        )
+        .await
+        {
             Ok(read) => read?,
             Err(_) => {
                 out.idle(wr, &cfg.hostname).await?;
@@ -467,6 +474,9 @@ where
         }
     }
 }
+
+/// The longest line of a message's data that is read into memory (SMTP's limit is 1,000 octets).
+const MAX_DATA_LINE: usize = 64 * 1024;
 
 /// Grows `held` to cover `bytes` of the budget, a step at a time; false when the budget is spent.
 fn reserve(budget: &Arc<Semaphore>, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> bool {

@@ -609,3 +609,32 @@ async fn mail_held_in_memory_is_bounded_and_the_excess_is_told_to_retry() {
     let most = rec.storing.lock().unwrap().1;
     assert!(most <= 64 * 1024, "{most} octets held at once");
 }
+
+#[tokio::test]
+async fn a_line_longer_than_smtp_allows_is_not_held_in_memory() {
+    // The message may be large; one line of it may not: a line is read whole before it is
+    // counted against the budget.
+    let cfg = SmtpServerConfig {
+        max_message_size: 8 * 1024 * 1024,
+        ..small()
+    };
+    let (addr, rec) = start(cfg).await;
+    let (mut c, _) = Client::connect(addr).await;
+    assert_eq!(code(&begin_data(&mut c, "s@acme.example").await), "354");
+    c.send(&format!(
+        "Subject: long\r\n\r\n{}\r\n",
+        "x".repeat(200 * 1024)
+    ))
+    .await;
+    let r = c.say(".").await;
+    assert!(r.starts_with("552"), "{r}");
+    assert!(rec.taken().is_empty());
+    // Lines of ordinary length still make a message of any allowed size.
+    assert_eq!(code(&c.say("RSET").await), "250");
+    assert_eq!(code(&begin_data(&mut c, "s@acme.example").await), "354");
+    let line = format!("{}\r\n", "y".repeat(998));
+    c.send(&format!("Subject: ok\r\n\r\n{}", line.repeat(300)))
+        .await;
+    assert_eq!(code(&c.say(".").await), "250");
+    assert_eq!(rec.taken().len(), 1);
+}

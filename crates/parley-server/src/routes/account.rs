@@ -133,6 +133,19 @@ pub struct SignInRequest {
     password: String,
 }
 
+/// The answer to an attempt the sign-in guard holds back.
+fn locked(locked: Locked) -> ApiError {
+    let (who, ms) = match locked {
+        Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
+        Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
+    };
+    let minutes = (ms + 59_999) / 60_000;
+    ApiError::TooManyRequests(format!(
+        "too many failed sign-ins from {who}; try again in {minutes} minute{}",
+        if minutes == 1 { "" } else { "s" }
+    ))
+}
+
 pub async fn sign_in(
     State(app): State<App>,
     headers: HeaderMap,
@@ -150,17 +163,6 @@ pub async fn sign_in(
     }
     let email = req.email.trim().to_lowercase();
     let ip = client_ip(&headers).and_then(|s| s.parse().ok());
-    let locked = |locked: Locked| {
-        let (who, ms) = match locked {
-            Locked::Account { retry_after_ms } => ("this account", retry_after_ms),
-            Locked::Address { retry_after_ms } => ("your address", retry_after_ms),
-        };
-        let minutes = (ms + 59_999) / 60_000;
-        ApiError::TooManyRequests(format!(
-            "too many failed sign-ins from {who}; try again in {minutes} minute{}",
-            if minutes == 1 { "" } else { "s" }
-        ))
-    };
     // A locked attempt is refused without waiting for a hashing slot; an attempt waiting for
     // one is counted only once it has it.
     if let Ok(g) = app.sign_ins.lock() {
@@ -440,28 +442,52 @@ pub struct UpdateUserRequest {
 }
 
 /// One's own password changes only with the current one: a stolen session or token alone must
-/// not be able to take the account over. Checked before anything is changed.
-async fn check_current_password(app: &App, p: &Principal, given: Option<String>) -> ApiResult<()> {
+/// not be able to take the account over. Checked before anything is changed, and counted as a
+/// sign-in attempt (same locks, same hashing cap), so the current password cannot be guessed
+/// faster here than at sign-in.
+async fn check_current_password(
+    app: &App,
+    p: &Principal,
+    given: Option<String>,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<()> {
     let Some(given) = given.filter(|g| !g.is_empty()) else {
         return Err(ApiError::invalid(
             "current_password",
             "give your current password to change it",
         ));
     };
+    if given.len() > 1024 {
+        return Err(ApiError::invalid(
+            "current_password",
+            "must be at most 1024 bytes",
+        ));
+    }
+    let email = p.email.trim().to_lowercase();
+    if let Ok(g) = app.sign_ins.lock() {
+        g.check(&email, ip, app.now().0).map_err(locked)?;
+    }
+    let slot = app.passwords.slot().await?;
+    app.sign_ins
+        .lock()
+        .map(|mut g| g.begin(&email, ip, app.now().0))
+        .unwrap_or(Ok(false))
+        .map_err(locked)?;
     let hash = app
         .store
         .credentials_by_email(&p.email)
         .await?
         .filter(|(q, _)| q.user_id == p.user_id)
         .map(|(_, h)| h);
-    // Under the same cap as sign-ins: a burst of attempts waits for a hashing thread.
-    let slot = app.passwords.slot().await?;
     if !slot.verify(given, hash).await {
         return Err(ApiError::Unprocessable {
             code: "wrong_password",
             message: "the current password is wrong; the password was not changed".into(),
             field: Some("current_password"),
         });
+    }
+    if let Ok(mut g) = app.sign_ins.lock() {
+        g.succeeded(&email, ip);
     }
     Ok(())
 }
@@ -484,7 +510,8 @@ pub async fn update_user(
     if let Some(pw) = req.password {
         auth::check_password_strength(&pw)?;
         if myself {
-            check_current_password(&app, &p, req.current_password).await?;
+            let ip = client_ip(&headers).and_then(|s| s.parse().ok());
+            check_current_password(&app, &p, req.current_password, ip).await?;
         }
         patch.password_hash = Some(app.passwords.hash(pw).await?);
     }

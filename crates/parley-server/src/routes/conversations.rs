@@ -362,6 +362,8 @@ pub async fn create_conversation(
     let body = parse_body("body", &req.body)?;
     let scope = p.scope();
     let inbox = app.store.inbox(&scope, req.inbox_id).await?;
+    // Writing to a contact the caller may not see would make it visible to them.
+    crate::routes::contacts::visible(&app, &p, req.contact_id).await?;
     let existing = app
         .store
         .list_conversations(

@@ -523,3 +523,72 @@ on_both!(
         assert!(signs_in("reset-by-the-admin").await);
     }
 );
+
+on_both!(
+    guessing_the_current_password_is_held_back_like_a_sign_in,
+    |t: TestApp| async move {
+        let (ann, token) = t.user("ann@acme.test", "agent").await;
+        let path = format!("/api/v1/users/{ann}");
+        let change = |current: &'static str| {
+            let (t, path, token) = (&t, path.clone(), token.clone());
+            async move {
+                t.call(
+                    Method::PATCH,
+                    &path,
+                    &token,
+                    Some(json!({ "password": "a-new-long-password", "current_password": current })),
+                )
+                .await
+            }
+        };
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(change("a-guess-at-it").await.0);
+        }
+        assert_eq!(statuses, vec![422, 422, 422, 422, 422, 429]);
+        // Locked like a sign-in: even the right password waits, and nothing changed.
+        let (s, v) = change("long-enough-password").await;
+        assert_eq!(s, 429, "{v}");
+        let (s, _) = t
+            .post(
+                "/api/v1/auth/sign-in",
+                "",
+                json!({ "email": "ann@acme.test", "password": "a-new-long-password" }),
+            )
+            .await;
+        assert_ne!(s, 200);
+    }
+);
+
+on_both!(
+    an_agent_cannot_write_to_a_contact_they_cannot_see,
+    |t: TestApp| async move {
+        let cb = crate::harness::Callback::start(0).await;
+        let (sales, secret) = t.api_inbox("Sales", &cb.url).await;
+        assert_eq!(t.inbound(&sales, &secret, "c7", "m1", "Hi").await.0, 200);
+        let (_, found) = t.get("/api/v1/contacts?q=c7", &t.admin_token).await;
+        let contact = found["items"][0]["id"].as_str().unwrap().to_string();
+        // An agent of another inbox only.
+        let (support, _) = t.api_inbox("Support", &cb.url).await;
+        let (agent_id, agent) = t.user("solo@acme.test", "agent").await;
+        let (s, v) = t
+            .call(
+                Method::PUT,
+                &format!("/api/v1/inboxes/{support}/members/{agent_id}"),
+                &t.admin_token,
+                None,
+            )
+            .await;
+        assert!(s < 300, "{v}");
+        let (s, v) = t
+            .post(
+                "/api/v1/conversations",
+                &agent,
+                json!({ "inbox_id": support, "contact_id": contact, "body": "Hello from support" }),
+            )
+            .await;
+        assert_eq!(s, 404, "{v}");
+        let (s, v) = t.get(&format!("/api/v1/contacts/{contact}"), &agent).await;
+        assert_eq!(s, 404, "still out of sight: {v}");
+    }
+);

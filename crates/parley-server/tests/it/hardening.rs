@@ -196,6 +196,17 @@ on_both_backends!(
         }
         let (s, v) = sign_in(&t, "admin@acme.test", "admin-password", "198.51.100.99").await;
         assert_eq!(s, 200, "different clients behind the proxy: {v}");
+        // An entry that is no address (some proxies write `unknown`) ends the walk there; the
+        // addresses to its right still count.
+        let (s, _) = sign_in(
+            &t,
+            "admin@acme.test",
+            "admin-password",
+            "unknown, 203.0.113.41",
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(last_ip(&t, "auth.sign_in").await, "203.0.113.41");
     }
 );
 

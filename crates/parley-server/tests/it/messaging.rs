@@ -1283,3 +1283,26 @@ on_both!(
         }
     }
 );
+
+on_both!(
+    an_instagram_entry_naming_the_account_stays_in_the_inbox_meta_called,
+    |t: TestApp| async move {
+        let (base, _fake) = fake().await;
+        let (s, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Insta", "kind": "instagram", "page_id": "2000000001", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let id = inbox["id"].as_str().unwrap();
+        // Meta names the Instagram professional account here, not the Facebook Page.
+        let account = "17841400000000001";
+        let body = json!({"object": "instagram", "entry": [{"id": account, "time": 1_700_000_000_000_i64,
+            "messaging": [{"sender": {"id": "IGSID-1"}, "recipient": {"id": account},
+                "timestamp": 1_700_000_000_000_i64, "message": {"mid": "ig_m1", "text": "hello"}}]}]})
+        .to_string();
+        let path = format!("/hooks/instagram/{id}");
+        assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+        let convs = conversations(&t).await;
+        assert_eq!(convs.len(), 1, "{convs:?}");
+        assert_eq!(convs[0]["inbox_id"], id);
+    }
+);
