@@ -190,9 +190,11 @@ impl Passwords {
         self.busy.1.fetch_max(now, Ordering::Relaxed);
         Ok(HashSlot {
             jobs: self.jobs.clone(),
-            permit: Some(permit),
+            turn: Some(Turn {
+                busy: self.busy.clone(),
+                _permit: permit,
+            }),
             runs: self.runs.clone(),
-            busy: self.busy.clone(),
         })
     }
 
@@ -216,15 +218,20 @@ pub struct HashSlot {
     jobs: std::sync::mpsc::Sender<HashJob>,
     /// Moves into the job: the slot frees when the hash is done, not when the request that
     /// asked goes away (a client that hangs up must not let another hash queue behind it).
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    turn: Option<Turn>,
     runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A hashing thread's turn: counted free, then released, when dropped.
+struct Turn {
     busy: std::sync::Arc<(
         std::sync::atomic::AtomicUsize,
         std::sync::atomic::AtomicUsize,
     )>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
-impl Drop for HashSlot {
+impl Drop for Turn {
     fn drop(&mut self) {
         self.busy.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -236,10 +243,10 @@ impl HashSlot {
     async fn run<T: Send + 'static>(mut self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         self.runs.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let permit = self.permit.take();
+        let turn = self.turn.take();
         let job: HashJob = Box::new(move || {
             let _ = tx.send(f());
-            drop(permit);
+            drop(turn);
         });
         self.jobs.send(job).ok()?;
         rx.await.ok()
