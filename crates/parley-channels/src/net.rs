@@ -2,6 +2,7 @@
 //! other internal networks are refused unless the operator's `outbound_allow` lists them. The HTTP
 //! client here resolves each host once, connects only to addresses that passed, follows no
 //! redirects and reads answers up to a cap; SMTP and IMAP connect through `resolve` the same way.
+//! Also how listeners count clients by address (`address_group`, `AddressSlot`).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -472,6 +473,55 @@ pub async fn json_capped(resp: reqwest::Response) -> serde_json::Value {
 pub(crate) fn loopback_client() -> Client {
     let allow = parse_allow("127.0.0.0/8,::1/128").unwrap_or_default();
     Client::new(Policy::new(allow), Duration::from_secs(5)).expect("client")
+}
+
+/// The key a client address is counted under: an IPv4 address as itself (also when written as
+/// IPv4-mapped IPv6), an IPv6 address by its /64 (one subscriber's network, which holds more
+/// addresses than any cap).
+pub fn address_group(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
+
+/// Open connections per address group, shared by one listener's connections.
+pub type AddressCounts = Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>;
+
+/// One connection counted against its address group until dropped.
+pub struct AddressSlot {
+    counts: AddressCounts,
+    key: IpAddr,
+}
+
+impl AddressSlot {
+    /// A place for a connection from `ip`, or `None` when its group already holds `max`.
+    pub fn take(counts: &AddressCounts, ip: IpAddr, max: usize) -> Option<Self> {
+        let key = address_group(ip);
+        let mut c = counts.lock().ok()?;
+        let n = c.entry(key).or_insert(0);
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            counts: Arc::clone(counts),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.counts.lock() {
+            if let Some(n) = c.get_mut(&self.key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    c.remove(&self.key);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

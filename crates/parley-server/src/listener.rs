@@ -2,11 +2,10 @@
 //! take too long to send a request header or on which nothing moves for too long. WebSockets
 //! upgrade on the same connections and keep their address's slot until they close.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use parley_channels::net::{address_group, AddressCounts, AddressSlot};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
@@ -32,55 +32,6 @@ impl Limits {
             header_read: Duration::from_millis(c.header_read_timeout_ms.max(1)),
             idle: Duration::from_millis(c.idle_timeout_ms.max(1)),
             per_address: c.max_connections_per_address.max(1),
-        }
-    }
-}
-
-/// The address a connection counts against: an IPv4 address, or an IPv6 address's /64 (one
-/// subscriber's network, which holds more addresses than any cap).
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
-}
-
-type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
-
-/// One open connection of an address; gives its place back when dropped.
-struct Slot {
-    counts: Counts,
-    key: IpAddr,
-}
-
-impl Slot {
-    fn take(counts: &Counts, ip: IpAddr, cap: usize) -> Option<Self> {
-        let key = address_key(ip);
-        let mut m = counts.lock().ok()?;
-        let n = m.entry(key).or_insert(0);
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(Self {
-            counts: Arc::clone(counts),
-            key,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.counts.lock() {
-            if let Some(n) = m.get_mut(&self.key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    m.remove(&self.key);
-                }
-            }
         }
     }
 }
@@ -115,7 +66,7 @@ impl Activity {
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
-    _slot: Slot,
+    _slot: AddressSlot,
 }
 
 impl AsyncRead for Tracked {
@@ -179,7 +130,7 @@ pub async fn run(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let counts: Counts = Arc::default();
+    let counts: AddressCounts = Arc::default();
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -198,8 +149,8 @@ pub async fn run(
                         continue;
                     }
                 };
-                let Some(slot) = Slot::take(&counts, peer.ip(), limits.per_address) else {
-                    tracing::debug!(address = %address_key(peer.ip()), "connection refused: too many from this address");
+                let Some(slot) = AddressSlot::take(&counts, peer.ip(), limits.per_address) else {
+                    tracing::debug!(address = %address_group(peer.ip()), "connection refused: too many from this address");
                     drop(tcp);
                     continue;
                 };
@@ -218,7 +169,7 @@ pub async fn run(
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
-    slot: Slot,
+    slot: AddressSlot,
     router: Router,
     limits: Limits,
     mut stopping: tokio::sync::watch::Receiver<bool>,

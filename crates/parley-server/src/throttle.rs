@@ -53,17 +53,7 @@ pub struct SignInGuard {
     known_tallies: HashMap<(String, IpAddr), Tally>,
 }
 
-/// The key an address is counted under: an IPv4 address as itself (also when written as
-/// IPv4-mapped IPv6), an IPv6 address by its /64.
-pub fn address_group(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(std::net::Ipv6Addr::from(bits))
-        }
-        v4 => v4,
-    }
-}
+pub use parley_channels::net::address_group;
 
 /// Why a sign-in is refused before its password is checked.
 #[derive(Debug, PartialEq, Eq)]

@@ -2,15 +2,16 @@
 //! domain's MX, or a forwarding rule, can deliver straight to Parley. It has no STARTTLS: run it
 //! behind a TLS-terminating MTA, or accept plaintext only on a private network.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, Instant};
+
+use crate::net::AddressCounts;
 
 /// RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets, but extensions add
 /// parameters; 1000 is the text-line limit and what big MTAs accept.
@@ -96,7 +97,7 @@ pub async fn serve_smtp(
 ) {
     let cfg = Arc::new(cfg);
     let slots = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
-    let per_address: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let per_address: AddressCounts = Arc::default();
     let budget = Arc::new(Semaphore::new(
         (cfg.buffer_bytes / BUDGET_UNIT).clamp(1, Semaphore::MAX_PERMITS),
     ));
@@ -111,7 +112,7 @@ pub async fn serve_smtp(
             }
         };
         let permit = slots.clone().try_acquire_owned();
-        let mine = AddressSlot::take(&per_address, peer.ip(), cfg.max_per_address);
+        let mine = crate::net::AddressSlot::take(&per_address, peer.ip(), cfg.max_per_address);
         let cfg = cfg.clone();
         let handler = handler.clone();
         let budget = budget.clone();
@@ -139,49 +140,6 @@ pub async fn serve_smtp(
 const BUDGET_UNIT: usize = 1024;
 /// A message's reservation grows by this many units at a time.
 const BUDGET_STEP: usize = 64;
-
-/// The key a client address is counted under: an IPv6 address by its /64.
-fn address_group(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        v4 => v4,
-    }
-}
-
-/// One connection counted against its address until dropped.
-struct AddressSlot {
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    key: IpAddr,
-}
-
-impl AddressSlot {
-    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
-        let key = address_group(ip);
-        let mut c = counts.lock().ok()?;
-        let n = c.entry(key).or_insert(0);
-        if *n >= max.max(1) {
-            return None;
-        }
-        *n += 1;
-        Some(Self {
-            counts: counts.clone(),
-            key,
-        })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.counts.lock() {
-            if let Some(n) = c.get_mut(&self.key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    c.remove(&self.key);
-                }
-            }
-        }
-    }
-}
 
 /// One transaction's state.
 #[derive(Default)]
