@@ -154,6 +154,16 @@ async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
     }
     let child = cmd.spawn().context("starting parley serve")?;
     let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&base).await?;
+    Ok(Server {
+        child,
+        base,
+        _dir: dir,
+    })
+}
+
+/// Waits up to 30 s for a server started by a bench to answer its health check.
+pub(crate) async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..300 {
         if client
@@ -162,11 +172,7 @@ async fn start_server(args: &IngestArgs) -> anyhow::Result<Server> {
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Ok(Server {
-                child,
-                base,
-                _dir: dir,
-            });
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -79,24 +79,13 @@ pub(super) async fn start(toml: &str) -> anyhow::Result<Child> {
         .context("starting parley serve")?;
     let pid = child.id().unwrap_or(0);
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if client
-            .get(format!("{base}/api/v1/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(Child {
-                child,
-                pid,
-                base,
-                _dir: dir,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the server did not come up within 30 s")
+    super::wait_healthy(&base).await?;
+    Ok(Child {
+        child,
+        pid,
+        base,
+        _dir: dir,
+    })
 }
 
 pub async fn sign_in_burst(args: SignInArgs) -> anyhow::Result<()> {
