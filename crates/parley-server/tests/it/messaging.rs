@@ -97,10 +97,38 @@ async fn provider(
         );
     }
     if v["messaging_product"] == "whatsapp" {
+        // The Cloud API takes a phone number in `to` and a business-scoped user id only in
+        // `recipient`.
+        let phone = |x: &Value| {
+            x.as_str().is_some_and(|s| {
+                let d = s.trim_start_matches('+');
+                !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        let message = v.get("type").is_some();
+        let (to, recipient) = (v.get("to"), v.get("recipient"));
+        let addressed = match (to, recipient) {
+            (Some(to), None) => phone(to),
+            (None, Some(r)) => r.as_str().is_some_and(|r| !r.is_empty()) && !phone(r),
+            _ => false,
+        };
+        if message && !addressed {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(
+                    json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100,
+                           "error_data": {"messaging_product": "whatsapp", "details": "to must be a phone number; a business-scoped user ID goes in recipient"}, "fbtrace_id": "A2"}}),
+                ),
+            );
+        }
+        let contact = match recipient {
+            Some(r) => json!({"input": r, "user_id": r}),
+            None => json!({"input": v["to"], "wa_id": v["to"]}),
+        };
         return (
             StatusCode::OK,
             axum::Json(
-                json!({"messaging_product": "whatsapp", "contacts": [{"input": v["to"], "wa_id": v["to"]}], "messages": [{"id": format!("wamid.OUT{n}")}]}),
+                json!({"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": format!("wamid.OUT{n}")}]}),
             ),
         );
     }
@@ -443,6 +471,72 @@ on_both!(whatsapp_in_and_out, |t: TestApp| async move {
     );
     assert_eq!(timeline_len(&t, &stale).await, 1, "nothing queued");
 });
+
+on_both!(
+    a_whatsapp_customer_known_only_by_bsuid_is_answered,
+    |t: TestApp| async move {
+        let (base, fake) = fake().await;
+        let (s, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let path = format!("/hooks/whatsapp/{}", inbox["id"].as_str().unwrap());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // A customer with a username: no `wa_id`, no `from`, only the business-scoped user id.
+        let bsuid = "US.13491208655302741918";
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana", "username": "@ana"}, "user_id": bsuid}],
+            "messages": [{"id": "wamid.BS1", "timestamp": now.to_string(), "type": "text", "text": {"body": "Where is my order?"}}]}}]}]})
+        .to_string();
+        assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+        let conv = conversations(&t).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/typing"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 204);
+        let seen = fake.wait(1).await;
+        assert_eq!(
+            seen[0].1,
+            json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.BS1", "typing_indicator": { "type": "text" } })
+        );
+
+        assert_eq!(reply(&t, &conv, "It left today.").await.0, 201);
+        let delivery = last_delivery(&t, &conv, "sent").await;
+        assert_eq!(delivery["status"], "sent", "{delivery}");
+        let seen = fake.wait(2).await;
+        let sent = &seen[1].1;
+        assert_eq!(sent["recipient"], bsuid, "{sent}");
+        assert!(sent.get("to").is_none(), "{sent}");
+        assert_eq!(sent["text"]["body"], "It left today.");
+
+        // Interactive messages are addressed the same way.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Which day?", "choices": [{"id": "mon", "title": "Monday"}, {"id": "tue", "title": "Tuesday"}] }),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let delivery = last_delivery(&t, &conv, "sent").await;
+        assert_eq!(delivery["status"], "sent", "{delivery}");
+        let seen = fake.wait(3).await;
+        assert_eq!(seen[2].1["type"], "interactive");
+        assert_eq!(seen[2].1["recipient"], bsuid, "{:?}", seen[2]);
+    }
+);
 
 on_both!(messenger_in_and_out, |t: TestApp| async move {
     let (base, fake) = fake().await;
