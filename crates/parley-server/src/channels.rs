@@ -297,6 +297,9 @@ pub async fn channel_hook(
         Ok(e) => e,
         Err(e) => return Ok(crate::hooks::refuse(e)),
     };
+    if inbox.kind == "telegram" {
+        answer_tap(&app, &inbox, &body);
+    }
     let same_app = |other: &InboxRow| {
         meta::verify(&other.secret, header(meta::SIGNATURE_HEADER), &body).is_ok()
     };
@@ -314,6 +317,22 @@ pub async fn channel_hook(
         batch.store(&app, &target, now).await?;
     }
     Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
+}
+
+/// Stops the spinner on a tapped Telegram button. The answer goes beside the webhook's own work,
+/// so Telegram's delivery waits for nothing; a refusal is only logged, as the tap is stored anyway.
+fn answer_tap(app: &App, inbox: &InboxRow, update: &[u8]) {
+    let Some(id) = telegram::callback_query_id(update) else {
+        return;
+    };
+    let http = app.http.clone();
+    let base = setting(inbox, "api_base_url").to_string();
+    let token = credential(inbox, "bot_token").to_string();
+    tokio::spawn(async move {
+        if let Err(e) = telegram::answer_callback(&http, &base, &token, &id).await {
+            tracing::warn!(error = %e, "Telegram did not take the answer to a button tap");
+        }
+    });
 }
 
 /// Which inbox each event of a delivery is for. A Meta event names its WhatsApp number or its

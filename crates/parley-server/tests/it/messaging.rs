@@ -59,6 +59,21 @@ async fn provider(
                 axum::Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
             );
         }
+        if rest.ends_with("/answerCallbackQuery") {
+            // An id Telegram no longer knows (answered too late, or never sent) is refused.
+            return match v["callback_query_id"].as_str() {
+                Some(id) if !id.starts_with("stale") => (
+                    StatusCode::OK,
+                    axum::Json(json!({"ok": true, "result": true})),
+                ),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(
+                        json!({"ok": false, "error_code": 400, "description": "Bad Request: query is too old and response timeout expired or query ID is invalid"}),
+                    ),
+                ),
+            };
+        }
         return (
             StatusCode::OK,
             axum::Json(
@@ -343,6 +358,63 @@ on_both!(telegram_in_and_out, |t: TestApp| async move {
     assert_eq!(seen[0].0, format!("/bot{BOT_TOKEN}/sendMessage"));
     assert_eq!(seen[0].1["chat_id"], 111);
     assert_eq!(seen[0].1["text"], "It left today.");
+});
+
+on_both!(a_telegram_button_tap_is_answered, |t: TestApp| async move {
+    let (base, fake) = fake().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bot", "kind": "telegram", "bot_token": BOT_TOKEN, "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let path = format!("/hooks/telegram/{}", inbox["id"].as_str().unwrap());
+    let h = (
+        "x-telegram-bot-api-secret-token",
+        inbox["secret"].as_str().unwrap().to_string(),
+    );
+    let tap = |update: u64, id: &str, data: &str| {
+        json!({"update_id": update, "callback_query": {"id": id, "from": {"id": 111, "is_bot": false, "first_name": "Ana"},
+            "message": {"message_id": 20, "chat": {"id": 111, "type": "private", "first_name": "Ana"}, "date": 1_700_000_100, "text": "How can we help?",
+                "reply_markup": {"inline_keyboard": [[{"text": "Talk to agent", "callback_data": "agent"}]]}},
+            "chat_instance": "-1234567890", "data": data}})
+        .to_string()
+    };
+    // A forged tap is refused before anything is answered.
+    let forged = tap(100000001, "4382bfdwdsb323b2d0", "agent");
+    let wrong = ("x-telegram-bot-api-secret-token", "wrong".to_string());
+    assert_eq!(hook(&t, &path, wrong, &forged).await, 403);
+
+    let body = tap(100000002, "4382bfdwdsb323b2d9", "agent");
+    assert_eq!(hook(&t, &path, h.clone(), &body).await, 200);
+    let seen = fake.wait(1).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, format!("/bot{BOT_TOKEN}/answerCallbackQuery"));
+    assert_eq!(
+        seen[0].1,
+        json!({ "callback_query_id": "4382bfdwdsb323b2d9" })
+    );
+    let convs = conversations(&t).await;
+    assert_eq!(convs.len(), 1);
+    let (_, tl) = t
+        .get(
+            &format!(
+                "/api/v1/conversations/{}/timeline",
+                convs[0]["id"].as_str().unwrap()
+            ),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(
+        tl["items"][0]["data"]["message"]["body"], "Talk to agent",
+        "{tl}"
+    );
+
+    // Telegram refusing the answer (too late) costs the delivery nothing: the tap is stored.
+    let late = tap(100000003, "stale-1", "agent");
+    assert_eq!(hook(&t, &path, h, &late).await, 200);
+    let seen = fake.wait(2).await;
+    assert_eq!(seen[1].1, json!({ "callback_query_id": "stale-1" }));
+    let conv = convs[0]["id"].as_str().unwrap();
+    assert_eq!(timeline_len(&t, conv).await, 2);
 });
 
 on_both!(whatsapp_in_and_out, |t: TestApp| async move {
