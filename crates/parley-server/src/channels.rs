@@ -36,15 +36,26 @@ pub struct Credentials<'a> {
     pub waba_id: Option<&'a str>,
 }
 
+/// Credentials are at most this long.
+const MAX_CREDENTIAL: usize = 1024;
+
+/// A credential of a new inbox: given, `min` to 1024 characters, without spaces. The minimums
+/// (listed in README's channel table) catch a value pasted half or into the wrong field.
 fn required<'a>(field: &'static str, v: Option<&'a str>, min: usize) -> Result<&'a str, ApiError> {
     let v = v.map(str::trim).unwrap_or_default();
-    if v.len() < min || v.len() > 1024 || v.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid(
-            field,
-            "is required for this kind of inbox",
-        ));
-    }
-    Ok(v)
+    let len = v.chars().count();
+    let wrong = if v.is_empty() {
+        format!("{field} is required for this kind of inbox")
+    } else if v.chars().any(char::is_whitespace) {
+        format!("{field} must not contain spaces or line breaks")
+    } else if len < min {
+        format!("{field} must be at least {min} characters; the one given has {len}")
+    } else if len > MAX_CREDENTIAL {
+        format!("{field} must be at most {MAX_CREDENTIAL} characters; the one given has {len}")
+    } else {
+        return Ok(v);
+    };
+    Err(ApiError::invalid(field, wrong))
 }
 
 fn digits(field: &'static str, v: Option<&str>) -> Result<String, ApiError> {

@@ -938,6 +938,88 @@ on_both!(
 );
 
 on_both!(
+    a_credential_too_short_is_refused_with_its_minimum,
+    |t: TestApp| async move {
+        let (base, _fake) = fake().await;
+        let wa = |token: &str, secret: &str| json!({ "name": "WA", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": token, "app_secret": secret, "api_base_url": base });
+        let cases = [
+            (
+                wa("EAAG-short", APP_SECRET),
+                "access_token",
+                "access_token must be at least 16 characters; the one given has 10",
+            ),
+            (
+                wa(META_TOKEN, "0123456789abcde"),
+                "app_secret",
+                "app_secret must be at least 16 characters; the one given has 15",
+            ),
+            (
+                json!({ "name": "Page", "kind": "messenger", "page_id": "1234567890", "access_token": "page-tok", "app_secret": APP_SECRET }),
+                "access_token",
+                "access_token must be at least 16 characters; the one given has 8",
+            ),
+            (
+                json!({ "name": "LINE", "kind": "line", "channel_secret": "abc", "access_token": LINE_TOKEN }),
+                "channel_secret",
+                "channel_secret must be at least 16 characters; the one given has 3",
+            ),
+            (
+                json!({ "name": "Bot", "kind": "telegram", "bot_token": "123:short" }),
+                "bot_token",
+                "bot_token must be at least 20 characters; the one given has 9",
+            ),
+            (
+                wa("EAAG fake access token", APP_SECRET),
+                "access_token",
+                "access_token must not contain spaces or line breaks",
+            ),
+            (
+                wa(&"E".repeat(1025), APP_SECRET),
+                "access_token",
+                "access_token must be at most 1024 characters; the one given has 1025",
+            ),
+            (
+                json!({ "name": "WA", "kind": "whatsapp", "phone_number_id": "106540352242922", "app_secret": APP_SECRET }),
+                "access_token",
+                "access_token is required for this kind of inbox",
+            ),
+        ];
+        for (body, field, message) in cases {
+            let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, body).await;
+            assert_eq!(s, 422, "{v}");
+            assert_eq!(v["error"]["field"], field, "{v}");
+            assert_eq!(v["error"]["message"], message, "{v}");
+        }
+        let (_, list) = t.get("/api/v1/inboxes", &t.admin_token).await;
+        assert!(
+            list["items"].as_array().unwrap().is_empty(),
+            "nothing was created: {list}"
+        );
+        // An edit is held to the same rule, and a refused one changes nothing.
+        let (s, inbox) = t
+            .post(
+                "/api/v1/inboxes",
+                &t.admin_token,
+                wa(META_TOKEN, APP_SECRET),
+            )
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let (s, v) = t
+            .patch(
+                &format!("/api/v1/inboxes/{}", inbox["id"].as_str().unwrap()),
+                &t.admin_token,
+                json!({ "app_secret": "too-short" }),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(
+            v["error"]["message"],
+            "app_secret must be at least 16 characters; the one given has 9"
+        );
+    }
+);
+
+on_both!(
     testing_credentials_asks_each_provider,
     |t: TestApp| async move {
         let (base, _fake) = fake().await;
