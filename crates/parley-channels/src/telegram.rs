@@ -450,6 +450,37 @@ pub fn answer_callback_body(callback_id: &str) -> Value {
     json!({ "callback_query_id": callback_id })
 }
 
+/// The id of the inline-keyboard tap an update carries, if it is one. Every tap needs an answer,
+/// whatever `parse` makes of it (a group's, a game button's), or the customer's app shows a
+/// spinner on the button until Telegram gives up.
+pub fn callback_query_id(update: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(update).ok()?;
+    let id = v.pointer("/callback_query/id")?.as_str()?;
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// Answers a tap with `answerCallbackQuery`, which stops its spinner; the provider's refusal is
+/// returned as its classified reason.
+pub async fn answer_callback(
+    http: &crate::net::Client,
+    api_base: &str,
+    bot_token: &str,
+    callback_id: &str,
+) -> Result<(), String> {
+    let url = format!(
+        "{}/bot{bot_token}/answerCallbackQuery",
+        api_base.trim_end_matches('/')
+    );
+    let outcome = match post_json(http, &url, None, &answer_callback_body(callback_id)).await {
+        Ok((status, text)) => classify(callback_id, status, &text),
+        Err(outcome) => outcome,
+    };
+    match outcome {
+        SendOutcome::Accepted { .. } => Ok(()),
+        SendOutcome::Transient(e) | SendOutcome::Permanent(e) => Err(e),
+    }
+}
+
 /// The `sendChatAction` call that shows "typing…" for a few seconds.
 pub fn typing_body(chat_id: &str) -> (&'static str, Value) {
     (

@@ -36,15 +36,26 @@ pub struct Credentials<'a> {
     pub waba_id: Option<&'a str>,
 }
 
+/// Credentials are at most this long.
+const MAX_CREDENTIAL: usize = 1024;
+
+/// A credential of a new inbox: given, `min` to 1024 characters, without spaces. The minimums
+/// (listed in README's channel table) catch a value pasted half or into the wrong field.
 fn required<'a>(field: &'static str, v: Option<&'a str>, min: usize) -> Result<&'a str, ApiError> {
     let v = v.map(str::trim).unwrap_or_default();
-    if v.len() < min || v.len() > 1024 || v.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid(
-            field,
-            "is required for this kind of inbox",
-        ));
-    }
-    Ok(v)
+    let len = v.chars().count();
+    let wrong = if v.is_empty() {
+        format!("{field} is required for this kind of inbox")
+    } else if v.chars().any(char::is_whitespace) {
+        format!("{field} must not contain spaces or line breaks")
+    } else if len < min {
+        format!("{field} must be at least {min} characters; the one given has {len}")
+    } else if len > MAX_CREDENTIAL {
+        format!("{field} must be at most {MAX_CREDENTIAL} characters; the one given has {len}")
+    } else {
+        return Ok(v);
+    };
+    Err(ApiError::invalid(field, wrong))
 }
 
 fn digits(field: &'static str, v: Option<&str>) -> Result<String, ApiError> {
@@ -297,6 +308,9 @@ pub async fn channel_hook(
         Ok(e) => e,
         Err(e) => return Ok(crate::hooks::refuse(e)),
     };
+    if inbox.kind == "telegram" {
+        answer_tap(&app, &inbox, &body);
+    }
     let same_app = |other: &InboxRow| {
         meta::verify(&other.secret, header(meta::SIGNATURE_HEADER), &body).is_ok()
     };
@@ -314,6 +328,22 @@ pub async fn channel_hook(
         batch.store(&app, &target, now).await?;
     }
     Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
+}
+
+/// Stops the spinner on a tapped Telegram button. The answer goes beside the webhook's own work,
+/// so Telegram's delivery waits for nothing; a refusal is only logged, as the tap is stored anyway.
+fn answer_tap(app: &App, inbox: &InboxRow, update: &[u8]) {
+    let Some(id) = telegram::callback_query_id(update) else {
+        return;
+    };
+    let http = app.http.clone();
+    let base = setting(inbox, "api_base_url").to_string();
+    let token = credential(inbox, "bot_token").to_string();
+    tokio::spawn(async move {
+        if let Err(e) = telegram::answer_callback(&http, &base, &token, &id).await {
+            tracing::warn!(error = %e, "Telegram did not take the answer to a button tap");
+        }
+    });
 }
 
 /// Which inbox each event of a delivery is for. A Meta event names its WhatsApp number or its

@@ -467,7 +467,7 @@ pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
         references.retain(|r| r != parent_id);
         references.push(parent_id.clone());
     }
-    let message_id = email::message_id(&conv, &job.message.id.to_string(), domain);
+    let message_id = email::message_id(job.message.conversation_id, job.message.id, domain);
     // Files go attached: a link in a mail would outlive its signature.
     let mut files = Vec::new();
     for a in crate::attachments::of_meta(job.message.meta.as_ref()) {
@@ -524,11 +524,7 @@ pub async fn send_to_visitor(app: &App, job: &OutboxJob, to: &str) -> SendOutcom
         return SendOutcome::Permanent("no email inbox to continue the chat by email".into());
     };
     let (_, domain) = address_parts(&inbox);
-    let message_id = email::message_id(
-        &job.message.conversation_id.to_string(),
-        &job.message.id.to_string(),
-        domain,
-    );
+    let message_id = email::message_id(job.message.conversation_id, job.message.id, domain);
     let out = email::OutboundEmail {
         from: email::Mailbox {
             address: text_setting(&inbox, &["address"]).to_string(),

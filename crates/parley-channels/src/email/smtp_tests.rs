@@ -394,7 +394,11 @@ fn reply_to(to: &str) -> OutboundEmail {
         },
         subject: "Re: Grüße".into(),
         text: "Hallo,\n.\nEine Zeile mit Punkt davor und Umlauten: äöü.".into(),
-        message_id: message_id(conv, "7", "acme.example"),
+        message_id: message_id(
+            conv.parse().unwrap(),
+            "0190f3c2-8000-7000-8000-000000000007".parse().unwrap(),
+            "acme.example",
+        ),
         in_reply_to: Some("abc@customer.example".into()),
         references: vec![],
         attachments: Vec::new(),

@@ -425,18 +425,30 @@ fn hostile_shapes_stay_linear() {
 
 // ---- threading ----
 
+/// Our Message-ID for the `n`th message of a conversation.
+fn ours(conversation: &str, n: u64, domain: &str) -> String {
+    let message = format!("0190f3c2-8000-7000-8000-{n:012x}");
+    message_id(
+        conversation.parse().unwrap(),
+        message.parse().unwrap(),
+        domain,
+    )
+}
+
 #[test]
 fn threading_ids_and_addresses() {
-    let id = message_id(CONV, "42", "support.acme.example");
-    assert_eq!(
-        id,
-        format!("conversation/{CONV}/messages/42@support.acme.example")
-    );
+    let id = ours(CONV, 0x42, "support.acme.example");
+    assert_eq!(id, "03c64ops4a4ogc16zwzrcy6pb.bx5q2q@support.acme.example");
     assert_eq!(conversation_in_message_id(&id).as_deref(), Some(CONV));
     assert_eq!(
         conversation_in_message_id(&format!("<{id}>")).as_deref(),
         Some(CONV)
     );
+    // Mail sent before ids were short still finds its thread.
+    let long = format!(
+        "conversation/{CONV}/messages/0190f3c2-8000-7000-8000-000000000042@support.acme.example"
+    );
+    assert_eq!(conversation_in_message_id(&long).as_deref(), Some(CONV));
     let addr = reply_address("reply", CONV, "support.acme.example");
     assert_eq!(addr, format!("reply+{CONV}@support.acme.example"));
     assert_eq!(conversation_in_address(&addr).as_deref(), Some(CONV));
@@ -467,6 +479,45 @@ fn threading_ids_and_addresses() {
     assert_eq!(conversation_in_message_id("CAFx7Ld0@mail.gmail.com"), None);
 }
 
+/// Python's `email` (default policy) folds a header line longer than 78 characters and then
+/// encodes an id it cannot break; ours fit, header name included, for a 30-character domain.
+#[test]
+fn message_ids_fit_one_header_line_and_name_their_conversation() {
+    let domain = "support.northwind-traders.shop";
+    assert_eq!(domain.len(), 30);
+    let extremes = [
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        CONV,
+    ];
+    for conversation in extremes {
+        for n in [0, 1, u64::from(u32::MAX), 0xffff_ffff_ffff] {
+            let id = ours(conversation, n, domain);
+            assert!(format!("Message-ID: <{id}>").len() < 78, "{id}");
+            assert!(format!("In-Reply-To: <{id}>").len() <= 78, "{id}");
+            assert_eq!(
+                conversation_in_message_id(&id).as_deref(),
+                Some(conversation)
+            );
+        }
+    }
+    // Each message of a conversation has its own id.
+    assert_ne!(ours(CONV, 1, domain), ours(CONV, 2, domain));
+    // Look-alikes of the short form are not ours.
+    for foreign in [
+        "03c64ops4a4ogc16zwzrcy6pb.bx5q2q@",
+        "03c64ops4a4ogc16zwzrcy6pb.bx5q2@x.example",
+        "03c64ops4a4ogc16zwzrcy6p.bx5q2q@x.example",
+        "03C64OPS4A4OGC16ZWZRCY6PB.BX5Q2Q@x.example",
+        "03c64ops4a4ogc16zwzrcy6p-.bx5q2q@x.example",
+        // Past 2^128.
+        "zzzzzzzzzzzzzzzzzzzzzzzzz.bx5q2q@x.example",
+        "CAFx7Ld0.Wq8ZP3@mail.gmail.com",
+    ] {
+        assert_eq!(conversation_in_message_id(foreign), None, "{foreign}");
+    }
+}
+
 #[test]
 fn thread_prefers_the_reply_address_then_in_reply_to_then_references() {
     let other = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
@@ -474,8 +525,8 @@ fn thread_prefers_the_reply_address_then_in_reply_to_then_references() {
     let mut m = fixture("gmail_reply.eml");
     m.to = vec!["support@acme.example".into()];
     m.delivered_to = vec![];
-    m.in_reply_to = vec![message_id(other, "1", "x.example")];
-    m.references = vec![message_id(third, "1", "x.example"), "a@b".into()];
+    m.in_reply_to = vec![ours(other, 1, "x.example")];
+    m.references = vec![ours(third, 1, "x.example"), "a@b".into()];
     assert_eq!(thread_of(&m).conversation.as_deref(), Some(other));
     m.in_reply_to = vec!["customer-own@mail.example".into()];
     let t = thread_of(&m);
@@ -484,7 +535,7 @@ fn thread_prefers_the_reply_address_then_in_reply_to_then_references() {
         t.references,
         vec![
             "customer-own@mail.example".to_string(),
-            message_id(third, "1", "x.example"),
+            ours(third, 1, "x.example"),
             "a@b".to_string()
         ]
     );
@@ -513,17 +564,9 @@ fn outbound() -> OutboundEmail {
         },
         subject: "Re: Your order #1234 — update".into(),
         text: "Hello Jane,\n\nIt ships today.\n\nAcme Support".into(),
-        message_id: message_id(
-            CONV,
-            "0190f3c2-8000-7000-8000-000000000002",
-            "support.acme.example",
-        ),
+        message_id: ours(CONV, 2, "support.acme.example"),
         in_reply_to: Some("CAFx7Ld0Wq8ZP3vJ+o2q_VN1h9mXy=ek@mail.gmail.com".into()),
-        references: vec![message_id(
-            CONV,
-            "0190f3c2-8000-7000-8000-000000000001",
-            "support.acme.example",
-        )],
+        references: vec![ours(CONV, 1, "support.acme.example")],
         attachments: Vec::new(),
     }
 }

@@ -234,13 +234,24 @@ pub fn whatsapp_capabilities() -> Capabilities {
     }
 }
 
+/// Whether a customer's WhatsApp id is a phone number (`wa_id`, digits with an optional `+`);
+/// otherwise it is a business-scoped user id (`US.13491208655302741918`, or a parent id
+/// `US.ENT.…`), which customers who hide their number behind a username are known by.
+fn is_phone_id(id: &str) -> bool {
+    let digits = id.strip_prefix('+').unwrap_or(id);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The Cloud API takes a phone number in `to` and a business-scoped user id only in `recipient`
+/// (a BSUID in `to` is refused); `recipient_type` stays `individual` either way.
 fn envelope(to: &str, kind: &str, content: Value) -> Value {
+    let field = if is_phone_id(to) { "to" } else { "recipient" };
     let mut v = json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": to,
         "type": kind,
     });
+    v[field] = Value::from(to);
     v[kind] = content;
     v
 }
@@ -390,7 +401,8 @@ pub fn whatsapp_template(to: &str, template: &Template) -> Value {
     envelope(to, "template", content)
 }
 
-/// Marks a customer's message (and those before it) as read: blue ticks on their phone.
+/// Marks a customer's message (and those before it) as read: blue ticks on their phone. It is
+/// addressed by the message's id alone, so it is the same for phone numbers and BSUIDs.
 pub fn mark_read_body(message_id: &str) -> Value {
     json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id})
 }

@@ -153,6 +153,62 @@ fn a_tapped_button_is_a_choice_titled_as_the_button() {
 }
 
 #[test]
+fn every_tap_is_found_for_an_answer_even_those_parse_ignores() {
+    let tap = br#"{"update_id":2,"callback_query":{"id":"4382bfdwdsb323b2d9","from":{"id":111,"is_bot":false,"first_name":"A"},"chat_instance":"-1","data":"agent"}}"#;
+    assert_eq!(
+        callback_query_id(tap).as_deref(),
+        Some("4382bfdwdsb323b2d9")
+    );
+    // A game button carries no data, and a group's tap is not a customer's: both still spin.
+    let game = br#"{"update_id":6,"callback_query":{"id":"9","from":{"id":111,"is_bot":false,"first_name":"A"},"chat_instance":"-1","game_short_name":"g"}}"#;
+    assert_eq!(parse(game), Ok(Vec::new()));
+    assert_eq!(callback_query_id(game).as_deref(), Some("9"));
+    let group = br#"{"update_id":7,"callback_query":{"id":"10","from":{"id":111,"is_bot":false,"first_name":"A"},
+        "message":{"message_id":1,"chat":{"id":-100123,"type":"supergroup","title":"G"},"date":1},"chat_instance":"-1","data":"x"}}"#;
+    assert_eq!(parse(group), Ok(Vec::new()));
+    assert_eq!(callback_query_id(group).as_deref(), Some("10"));
+    for none in [
+        &br#"{"update_id":1,"message":{"message_id":7,"chat":{"id":111,"type":"private"},"date":1,"text":"x"}}"#[..],
+        br#"{"update_id":1,"callback_query":{"id":"","data":"x"}}"#,
+        br#"{"update_id":1,"callback_query":{"id":5}}"#,
+        b"{not json",
+    ] {
+        assert_eq!(callback_query_id(none), None);
+    }
+}
+
+#[tokio::test]
+async fn answers_a_tap() {
+    let (base, seen) = fake::serve(|s| match s.path.as_str() {
+        "/bot123:ABC/answerCallbackQuery" if s.body["callback_query_id"] == "77" => {
+            (200, r#"{"ok":true,"result":true}"#.into())
+        }
+        "/bot123:ABC/answerCallbackQuery" => (
+            400,
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: query is too old and response timeout expired or query ID is invalid"}"#.into(),
+        ),
+        _ => (401, r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.into()),
+    })
+    .await;
+    let http = crate::net::loopback_client();
+    assert_eq!(answer_callback(&http, &base, "123:ABC", "77").await, Ok(()));
+    assert_eq!(
+        seen.lock().unwrap()[0].body,
+        json!({"callback_query_id": "77"})
+    );
+    let late = answer_callback(&http, &base, "123:ABC", "78").await;
+    assert!(
+        matches!(&late, Err(r) if r.contains("query is too old")),
+        "{late:?}"
+    );
+    let unreachable = answer_callback(&http, "http://127.0.0.1:9", "123:SECRET", "77").await;
+    assert!(
+        matches!(&unreachable, Err(r) if !r.contains("SECRET")),
+        "{unreachable:?}"
+    );
+}
+
+#[test]
 fn ignores_what_is_not_a_customer_talking_to_us() {
     let ignored: [&[u8]; 6] = [
         br#"{"update_id":1,"edited_message":{"message_id":7,"chat":{"id":111,"type":"private"},"date":1,"edit_date":2,"text":"x"}}"#,

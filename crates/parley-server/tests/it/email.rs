@@ -206,9 +206,10 @@ on_both!(email_threads_both_ways, |t: TestApp| async move {
         .await;
     assert_eq!(s, 201, "{r}");
     let sent = relay.wait_for(1).await.remove(0);
-    let reply_id = format!(
-        "conversation/{conv}/messages/{}@acme.example",
-        r["message"]["id"].as_str().unwrap()
+    let reply_id = mail::message_id(
+        conv.parse().unwrap(),
+        r["message"]["id"].as_str().unwrap().parse().unwrap(),
+        "acme.example",
     );
     assert_eq!(sent.message_id.as_deref(), Some(reply_id.as_str()));
     assert_eq!(sent.subject.as_deref(), Some("Re: Where is my order?"));
@@ -353,6 +354,90 @@ on_both!(email_threads_both_ways, |t: TestApp| async move {
     .await;
     assert!(r.last().unwrap().starts_with("554"), "{r:?}");
 });
+
+on_both!(
+    short_message_ids_thread_replies_from_any_client,
+    |t: TestApp| async move {
+        let (relay, relay_port) = Relay::start().await;
+        // A realistic support domain of 30 characters.
+        let domain = "support.northwind-traders.shop";
+        let address = format!("help@{domain}");
+        let (s, v) = t
+            .post(
+                "/api/v1/inboxes",
+                &t.admin_token,
+                json!({ "name": "Support", "kind": "email", "address": address,
+                        "smtp": { "host": "127.0.0.1", "port": relay_port, "security": "none" } }),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let smtp = listener(&t).await;
+        let first = FIRST.replace("help@acme.example", &address);
+        let r = smtp_send(smtp, "dana@customer.example", &[&address], &first).await;
+        assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let (s, r) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "It ships today." }),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        let message = r["message"]["id"].as_str().unwrap().to_string();
+        let sent = relay.wait_for(1).await.remove(0);
+        let id = sent.message_id.unwrap();
+        assert_eq!(
+            id,
+            mail::message_id(conv.parse().unwrap(), message.parse().unwrap(), domain)
+        );
+        // Copied into a reply, the id still fits one header line: nothing folds or encodes it.
+        assert!(format!("Message-ID: <{id}>").len() < 78, "{id}");
+        assert!(format!("In-Reply-To: <{id}>").len() <= 78, "{id}");
+
+        // Someone else answers from another address, to the plain address: our id alone names
+        // the conversation.
+        let answer = format!(
+            "From: Walter Skinner <walter@partner.example>\nTo: {address}\nSubject: Re: Where is my order?\n\
+             Message-ID: <w-1@partner.example>\nIn-Reply-To: <{id}>\n\nI will pick it up.\n"
+        );
+        let r = smtp_send(smtp, "walter@partner.example", &[&address], &answer).await;
+        assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+        // A reply to mail sent with the earlier, long ids still joins its thread.
+        let long = format!("conversation/{conv}/messages/{message}@{domain}");
+        let old = format!(
+            "From: fox@partner.example\nTo: {address}\nSubject: Re: Where is my order?\n\
+             Message-ID: <f-1@partner.example>\nIn-Reply-To: <{long}>\n\nAnd I agree.\n"
+        );
+        let r = smtp_send(smtp, "fox@partner.example", &[&address], &old).await;
+        assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let bodies: Vec<&str> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "message.created")
+            .map(|e| e["data"]["message"]["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![
+                "Order 1042 has not arrived.",
+                "It ships today.",
+                "I will pick it up.",
+                "And I agree."
+            ]
+        );
+    }
+);
 
 on_both!(email_inbox_settings_are_checked, |t: TestApp| async move {
     for (body, field) in [

@@ -59,6 +59,21 @@ async fn provider(
                 axum::Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
             );
         }
+        if rest.ends_with("/answerCallbackQuery") {
+            // An id Telegram no longer knows (answered too late, or never sent) is refused.
+            return match v["callback_query_id"].as_str() {
+                Some(id) if !id.starts_with("stale") => (
+                    StatusCode::OK,
+                    axum::Json(json!({"ok": true, "result": true})),
+                ),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(
+                        json!({"ok": false, "error_code": 400, "description": "Bad Request: query is too old and response timeout expired or query ID is invalid"}),
+                    ),
+                ),
+            };
+        }
         return (
             StatusCode::OK,
             axum::Json(
@@ -97,10 +112,38 @@ async fn provider(
         );
     }
     if v["messaging_product"] == "whatsapp" {
+        // The Cloud API takes a phone number in `to` and a business-scoped user id only in
+        // `recipient`.
+        let phone = |x: &Value| {
+            x.as_str().is_some_and(|s| {
+                let d = s.trim_start_matches('+');
+                !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        let message = v.get("type").is_some();
+        let (to, recipient) = (v.get("to"), v.get("recipient"));
+        let addressed = match (to, recipient) {
+            (Some(to), None) => phone(to),
+            (None, Some(r)) => r.as_str().is_some_and(|r| !r.is_empty()) && !phone(r),
+            _ => false,
+        };
+        if message && !addressed {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(
+                    json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100,
+                           "error_data": {"messaging_product": "whatsapp", "details": "to must be a phone number; a business-scoped user ID goes in recipient"}, "fbtrace_id": "A2"}}),
+                ),
+            );
+        }
+        let contact = match recipient {
+            Some(r) => json!({"input": r, "user_id": r}),
+            None => json!({"input": v["to"], "wa_id": v["to"]}),
+        };
         return (
             StatusCode::OK,
             axum::Json(
-                json!({"messaging_product": "whatsapp", "contacts": [{"input": v["to"], "wa_id": v["to"]}], "messages": [{"id": format!("wamid.OUT{n}")}]}),
+                json!({"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": format!("wamid.OUT{n}")}]}),
             ),
         );
     }
@@ -317,6 +360,63 @@ on_both!(telegram_in_and_out, |t: TestApp| async move {
     assert_eq!(seen[0].1["text"], "It left today.");
 });
 
+on_both!(a_telegram_button_tap_is_answered, |t: TestApp| async move {
+    let (base, fake) = fake().await;
+    let (s, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Bot", "kind": "telegram", "bot_token": BOT_TOKEN, "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let path = format!("/hooks/telegram/{}", inbox["id"].as_str().unwrap());
+    let h = (
+        "x-telegram-bot-api-secret-token",
+        inbox["secret"].as_str().unwrap().to_string(),
+    );
+    let tap = |update: u64, id: &str, data: &str| {
+        json!({"update_id": update, "callback_query": {"id": id, "from": {"id": 111, "is_bot": false, "first_name": "Ana"},
+            "message": {"message_id": 20, "chat": {"id": 111, "type": "private", "first_name": "Ana"}, "date": 1_700_000_100, "text": "How can we help?",
+                "reply_markup": {"inline_keyboard": [[{"text": "Talk to agent", "callback_data": "agent"}]]}},
+            "chat_instance": "-1234567890", "data": data}})
+        .to_string()
+    };
+    // A forged tap is refused before anything is answered.
+    let forged = tap(100000001, "4382bfdwdsb323b2d0", "agent");
+    let wrong = ("x-telegram-bot-api-secret-token", "wrong".to_string());
+    assert_eq!(hook(&t, &path, wrong, &forged).await, 403);
+
+    let body = tap(100000002, "4382bfdwdsb323b2d9", "agent");
+    assert_eq!(hook(&t, &path, h.clone(), &body).await, 200);
+    let seen = fake.wait(1).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, format!("/bot{BOT_TOKEN}/answerCallbackQuery"));
+    assert_eq!(
+        seen[0].1,
+        json!({ "callback_query_id": "4382bfdwdsb323b2d9" })
+    );
+    let convs = conversations(&t).await;
+    assert_eq!(convs.len(), 1);
+    let (_, tl) = t
+        .get(
+            &format!(
+                "/api/v1/conversations/{}/timeline",
+                convs[0]["id"].as_str().unwrap()
+            ),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(
+        tl["items"][0]["data"]["message"]["body"], "Talk to agent",
+        "{tl}"
+    );
+
+    // Telegram refusing the answer (too late) costs the delivery nothing: the tap is stored.
+    let late = tap(100000003, "stale-1", "agent");
+    assert_eq!(hook(&t, &path, h, &late).await, 200);
+    let seen = fake.wait(2).await;
+    assert_eq!(seen[1].1, json!({ "callback_query_id": "stale-1" }));
+    let conv = convs[0]["id"].as_str().unwrap();
+    assert_eq!(timeline_len(&t, conv).await, 2);
+});
+
 on_both!(whatsapp_in_and_out, |t: TestApp| async move {
     let (base, fake) = fake().await;
     let (s, inbox) = t
@@ -443,6 +543,72 @@ on_both!(whatsapp_in_and_out, |t: TestApp| async move {
     );
     assert_eq!(timeline_len(&t, &stale).await, 1, "nothing queued");
 });
+
+on_both!(
+    a_whatsapp_customer_known_only_by_bsuid_is_answered,
+    |t: TestApp| async move {
+        let (base, fake) = fake().await;
+        let (s, inbox) = t
+            .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "WhatsApp", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": META_TOKEN, "app_secret": APP_SECRET, "api_base_url": base }))
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let path = format!("/hooks/whatsapp/{}", inbox["id"].as_str().unwrap());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // A customer with a username: no `wa_id`, no `from`, only the business-scoped user id.
+        let bsuid = "US.13491208655302741918";
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana", "username": "@ana"}, "user_id": bsuid}],
+            "messages": [{"id": "wamid.BS1", "timestamp": now.to_string(), "type": "text", "text": {"body": "Where is my order?"}}]}}]}]})
+        .to_string();
+        assert_eq!(hook(&t, &path, meta_sig(&body), &body).await, 200);
+        let conv = conversations(&t).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/typing"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 204);
+        let seen = fake.wait(1).await;
+        assert_eq!(
+            seen[0].1,
+            json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.BS1", "typing_indicator": { "type": "text" } })
+        );
+
+        assert_eq!(reply(&t, &conv, "It left today.").await.0, 201);
+        let delivery = last_delivery(&t, &conv, "sent").await;
+        assert_eq!(delivery["status"], "sent", "{delivery}");
+        let seen = fake.wait(2).await;
+        let sent = &seen[1].1;
+        assert_eq!(sent["recipient"], bsuid, "{sent}");
+        assert!(sent.get("to").is_none(), "{sent}");
+        assert_eq!(sent["text"]["body"], "It left today.");
+
+        // Interactive messages are addressed the same way.
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Which day?", "choices": [{"id": "mon", "title": "Monday"}, {"id": "tue", "title": "Tuesday"}] }),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let delivery = last_delivery(&t, &conv, "sent").await;
+        assert_eq!(delivery["status"], "sent", "{delivery}");
+        let seen = fake.wait(3).await;
+        assert_eq!(seen[2].1["type"], "interactive");
+        assert_eq!(seen[2].1["recipient"], bsuid, "{:?}", seen[2]);
+    }
+);
 
 on_both!(messenger_in_and_out, |t: TestApp| async move {
     let (base, fake) = fake().await;
@@ -768,6 +934,88 @@ on_both!(
             200
         );
         assert!(last_meta(&t, &tconv).await.get("choice").is_none());
+    }
+);
+
+on_both!(
+    a_credential_too_short_is_refused_with_its_minimum,
+    |t: TestApp| async move {
+        let (base, _fake) = fake().await;
+        let wa = |token: &str, secret: &str| json!({ "name": "WA", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": token, "app_secret": secret, "api_base_url": base });
+        let cases = [
+            (
+                wa("EAAG-short", APP_SECRET),
+                "access_token",
+                "access_token must be at least 16 characters; the one given has 10",
+            ),
+            (
+                wa(META_TOKEN, "0123456789abcde"),
+                "app_secret",
+                "app_secret must be at least 16 characters; the one given has 15",
+            ),
+            (
+                json!({ "name": "Page", "kind": "messenger", "page_id": "1234567890", "access_token": "page-tok", "app_secret": APP_SECRET }),
+                "access_token",
+                "access_token must be at least 16 characters; the one given has 8",
+            ),
+            (
+                json!({ "name": "LINE", "kind": "line", "channel_secret": "abc", "access_token": LINE_TOKEN }),
+                "channel_secret",
+                "channel_secret must be at least 16 characters; the one given has 3",
+            ),
+            (
+                json!({ "name": "Bot", "kind": "telegram", "bot_token": "123:short" }),
+                "bot_token",
+                "bot_token must be at least 20 characters; the one given has 9",
+            ),
+            (
+                wa("EAAG fake access token", APP_SECRET),
+                "access_token",
+                "access_token must not contain spaces or line breaks",
+            ),
+            (
+                wa(&"E".repeat(1025), APP_SECRET),
+                "access_token",
+                "access_token must be at most 1024 characters; the one given has 1025",
+            ),
+            (
+                json!({ "name": "WA", "kind": "whatsapp", "phone_number_id": "106540352242922", "app_secret": APP_SECRET }),
+                "access_token",
+                "access_token is required for this kind of inbox",
+            ),
+        ];
+        for (body, field, message) in cases {
+            let (s, v) = t.post("/api/v1/inboxes", &t.admin_token, body).await;
+            assert_eq!(s, 422, "{v}");
+            assert_eq!(v["error"]["field"], field, "{v}");
+            assert_eq!(v["error"]["message"], message, "{v}");
+        }
+        let (_, list) = t.get("/api/v1/inboxes", &t.admin_token).await;
+        assert!(
+            list["items"].as_array().unwrap().is_empty(),
+            "nothing was created: {list}"
+        );
+        // An edit is held to the same rule, and a refused one changes nothing.
+        let (s, inbox) = t
+            .post(
+                "/api/v1/inboxes",
+                &t.admin_token,
+                wa(META_TOKEN, APP_SECRET),
+            )
+            .await;
+        assert_eq!(s, 201, "{inbox}");
+        let (s, v) = t
+            .patch(
+                &format!("/api/v1/inboxes/{}", inbox["id"].as_str().unwrap()),
+                &t.admin_token,
+                json!({ "app_secret": "too-short" }),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(
+            v["error"]["message"],
+            "app_secret must be at least 16 characters; the one given has 9"
+        );
     }
 );
 

@@ -307,6 +307,83 @@ fn renders_text_media_and_templates() {
     );
 }
 
+/// A customer known only by a business-scoped user id is addressed in `recipient` (as pywa 4.5
+/// sends it), in every kind of message; a phone number stays in `to`.
+#[test]
+fn a_bsuid_goes_in_recipient_and_a_phone_number_in_to() {
+    let pdf = OutMedia {
+        url: "https://x.test/invoice.pdf".into(),
+        mime_type: "application/pdf".into(),
+        size: 1000,
+        name: None,
+    };
+    let template = Template {
+        name: "order_shipped".into(),
+        language: "en_US".into(),
+        params: vec!["Ana".into()],
+        names: vec![],
+    };
+    for (id, field) in [
+        ("US.13491208655302741918", "recipient"),
+        ("US.ENT.11815799212886844830", "recipient"),
+        ("15551234567", "to"),
+        ("+15551234567", "to"),
+    ] {
+        let mut bodies = whatsapp_render(id, &part("Hi", &[], false, vec![]));
+        bodies.extend(whatsapp_render(
+            id,
+            &part("Pick", &[("y", "Yes"), ("n", "No")], false, vec![]),
+        ));
+        bodies.extend(whatsapp_render(
+            id,
+            &part(
+                "Pick",
+                &[("a", "A"), ("b", "B"), ("c", "C"), ("d", "D")],
+                true,
+                vec![],
+            ),
+        ));
+        bodies.extend(whatsapp_render(
+            id,
+            &part("", &[], false, vec![pdf.clone()]),
+        ));
+        bodies.push(whatsapp_template(id, &template));
+        let kinds: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            vec!["text", "interactive", "interactive", "document", "template"]
+        );
+        for b in &bodies {
+            let other = if field == "to" { "recipient" } else { "to" };
+            assert_eq!(b[field], id, "{b}");
+            assert!(b.get(other).is_none(), "{b}");
+            assert_eq!(b["recipient_type"], "individual", "{b}");
+        }
+    }
+    // Read marks and the typing indicator name the customer's message, not the customer.
+    for body in [mark_read_body("wamid.IN1"), typing_body("wamid.IN1")] {
+        assert!(body.get("to").is_none() && body.get("recipient").is_none());
+        assert_eq!(body["message_id"], "wamid.IN1");
+    }
+    assert!(is_phone_id("15551234567") && is_phone_id("+15551234567"));
+    for not_phone in ["US.13491208655302741918", "", "+", "1555 123"] {
+        assert!(!is_phone_id(not_phone), "{not_phone}");
+    }
+}
+
+/// A message from a customer who hides their number carries no `wa_id`, only `user_id`.
+#[test]
+fn parses_a_sender_known_only_by_bsuid() {
+    let body = webhook(
+        r#""contacts":[{"profile":{"name":"Ana","username":"@ana"},"user_id":"US.13491208655302741918"}],
+        "messages":[{"id":"wamid.B1","timestamp":"1700000000","type":"text","text":{"body":"Hi"}}]"#,
+    );
+    let m = messages(&body);
+    assert_eq!(m[0].sender_id, "US.13491208655302741918");
+    assert_eq!(m[0].sender_phone, None);
+    assert_eq!(m[0].sender_name.as_deref(), Some("Ana"));
+}
+
 #[test]
 fn degraded_choices_render_natively_or_as_numbers() {
     let reply = |n: usize| Reply {
