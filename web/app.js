@@ -253,7 +253,6 @@ function entry(item, conv) {
   const at = item.at ? el("time", { datetime: item.at, title: when(item.at) }, ago(item.at)) : null;
   if (item.type === "message.created") {
     const m = d.message;
-    const status = item.delivery ? item.delivery.status : m.status;
     // Who wrote it when it was not a person: the bot, an automation, Parley itself (compliance texts).
     const bot = m.sender_kind === "bot" ? el("span", { class: "tag" }, t("bot · {name}", { name: assigneeOf(m.sender_id) }))
       : ["automation", "system"].includes(m.sender_kind) ? el("span", { class: "tag" }, t(m.sender_kind)) : null;
@@ -262,7 +261,7 @@ function entry(item, conv) {
     // The mail server in front of Parley found this mail's sender forged (DMARC failed).
     const forged = m.meta && m.meta.unverified ? el("span", { class: "tag", title: t("The sender's domain says this mail is not theirs (DMARC failed); it changed no consent") }, t("unverified sender")) : null;
     return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, forged, m.body,
-      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""), choices,
+      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${m.status}` : ""), choices,
       ...attachments(m, (conv && conv.inbox_id) || m.inbox_id), el("small", { class: "meta" }, at));
   }
   if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, t("Note ")), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
