@@ -1219,17 +1219,7 @@ async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
         .inbound(&inbox, &secret, "c1", "m1", "Where is my parcel?")
         .await;
     let conv = v["conversation_id"].as_str().unwrap().to_string();
-    let mut ids = std::collections::HashMap::new();
-    for (email, name) in [
-        ("maya-x@acme.test", "Maya Chen"),
-        ("sam.o@acme.test", "Sam Ortiz"),
-        ("slee@acme.test", "Sam Lee"),
-    ] {
-        let body = json!({ "email": email, "name": name, "password": "long-enough-password", "role": "agent" });
-        let (s, v) = t.post("/api/v1/users", &t.admin_token, body).await;
-        assert_eq!(s, 201, "{v}");
-        ids.insert(name, v["id"].as_str().unwrap().to_string());
-    }
+    let ids = crate::conversations::teammates(&t).await;
 
     let b = Browser::start(&driver).await;
     b.open(&format!("{}/", t.base)).await;

@@ -446,6 +446,22 @@ on_both!(
     }
 );
 
+/// Maya Chen (`maya-x@`), Sam Ortiz (`sam.o@`) and Sam Lee (`slee@`), agents: their ids by name.
+pub async fn teammates(t: &TestApp) -> std::collections::HashMap<&'static str, String> {
+    let mut ids = std::collections::HashMap::new();
+    for (email, name) in [
+        ("maya-x@acme.test", "Maya Chen"),
+        ("sam.o@acme.test", "Sam Ortiz"),
+        ("slee@acme.test", "Sam Lee"),
+    ] {
+        let body = json!({ "email": email, "name": name, "password": "long-enough-password", "role": "agent" });
+        let (s, v) = t.post("/api/v1/users", &t.admin_token, body).await;
+        assert_eq!(s, 201, "{v}");
+        ids.insert(name, v["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
 // Mentions are written the way people name each other: a first name only one teammate has, the
 // full name in quotes, or the email's local part; the answer says which named nobody.
 on_both!(
@@ -454,17 +470,7 @@ on_both!(
         let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
         let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
         let conv = v["conversation_id"].as_str().unwrap().to_string();
-        let mut ids = std::collections::HashMap::new();
-        for (email, name) in [
-            ("maya-x@acme.test", "Maya Chen"),
-            ("sam.o@acme.test", "Sam Ortiz"),
-            ("slee@acme.test", "Sam Lee"),
-        ] {
-            let body = json!({ "email": email, "name": name, "password": "long-enough-password", "role": "agent" });
-            let (s, v) = t.post("/api/v1/users", &t.admin_token, body).await;
-            assert_eq!(s, 201, "{v}");
-            ids.insert(name, v["id"].as_str().unwrap().to_string());
-        }
+        let ids = teammates(&t).await;
         let note = |body: &'static str| {
             let t = &t;
             let path = format!("/api/v1/conversations/{conv}/notes");
