@@ -63,7 +63,7 @@ pub fn document(server_url: &str) -> Value {
                     "type": "object",
                     "required": ["error"],
                     "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" } } } }
+                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string", "description": "The field at fault, as a path into the body (`template.name`, `choices[0].id`)" } } } }
                 }
             }
         }

@@ -76,7 +76,7 @@ fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError
     out.label = q
         .label
         .as_deref()
-        .map(|l| parse_label(l).map_err(|e| bad_query(e.reason)))
+        .map(|l| parse_label(l).map_err(|e| bad_query(format!("label: {}", e.reason))))
         .transpose()?;
     out.priority = q
         .priority

@@ -243,6 +243,7 @@ on_both!(
             ("/api/v1/conversations?inbox=nope", "inbox"),
             ("/api/v1/conversations?limit=ten", "limit"),
             ("/api/v1/audit?limit=0", "limit"),
+            ("/api/v1/conversations?label=no%20spaces", "label"),
             (
                 "/api/v1/exports/conversations?from=yesterday&to=today",
                 "from",
