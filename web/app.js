@@ -244,7 +244,7 @@ function attachments(m, inboxId) {
 
 function mentionText(body) {
   // @names in a note stand out.
-  const parts = body.split(/(@[\p{L}\p{N}_.-]+)/u);
+  const parts = body.split(/(@"[^"\n]{1,100}"|@[\p{L}\p{N}_.-]+)/u);
   return parts.map((p) => p.startsWith("@") ? el("mark", {}, p) : p);
 }
 

@@ -1270,6 +1270,10 @@ async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
     assert_eq!(draft, "Ask @\"Sam Lee\" and @Maya ");
     b.click_on("#reply").await;
     b.wait_for_page_text("#thread .note", "and @Maya").await;
+    let marked = b
+        .eval("return [...document.querySelectorAll('#thread .note mark')].map(m => m.innerText);")
+        .await;
+    assert_eq!(marked, json!(["@\"Sam Lee\"", "@Maya"]));
     let (_, tl) = t
         .get(
             &format!("/api/v1/conversations/{conv}/timeline"),
