@@ -244,7 +244,7 @@ function attachments(m, inboxId) {
 
 function mentionText(body) {
   // @names in a note stand out.
-  const parts = body.split(/(@[\p{L}\p{N}_.-]+)/u);
+  const parts = body.split(/(@"[^"\n]{1,100}"|@[\p{L}\p{N}_.-]+)/u);
   return parts.map((p) => p.startsWith("@") ? el("mark", {}, p) : p);
 }
 
@@ -253,7 +253,6 @@ function entry(item, conv) {
   const at = item.at ? el("time", { datetime: item.at, title: when(item.at) }, ago(item.at)) : null;
   if (item.type === "message.created") {
     const m = d.message;
-    const status = item.delivery ? item.delivery.status : m.status;
     // Who wrote it when it was not a person: the bot, an automation, Parley itself (compliance texts).
     const bot = m.sender_kind === "bot" ? el("span", { class: "tag" }, t("bot · {name}", { name: assigneeOf(m.sender_id) }))
       : ["automation", "system"].includes(m.sender_kind) ? el("span", { class: "tag" }, t(m.sender_kind)) : null;
@@ -262,7 +261,7 @@ function entry(item, conv) {
     // The mail server in front of Parley found this mail's sender forged (DMARC failed).
     const forged = m.meta && m.meta.unverified ? el("span", { class: "tag", title: t("The sender's domain says this mail is not theirs (DMARC failed); it changed no consent") }, t("unverified sender")) : null;
     return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, forged, m.body,
-      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${status}` : ""), choices,
+      el("small", { class: "status" }, m.direction === "outbound" ? ` · ${m.status}` : ""), choices,
       ...attachments(m, (conv && conv.inbox_id) || m.inbox_id), el("small", { class: "meta" }, at));
   }
   if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, t("Note ")), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
@@ -418,6 +417,7 @@ async function openThread(id, force = false) {
   const box = el("textarea", { id: "compose", "aria-label": t("Message"), rows: "3",
     oninput: () => { showCost(box); typed(); suggest(box); },
     onkeydown: (e) => {
+      if (pickMention(box, e)) return;
       if (e.key === "Tab" && !e.shiftKey) { const r = matching(box.value)[0]; if (r) { e.preventDefault(); box.value = r.body; box.dispatchEvent(new Event("input")); } }
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("#reply").click(); }
     } });
@@ -566,11 +566,83 @@ function matching(text) {
 }
 function suggest(box) {
   const list = $("#suggest");
+  mention = mentionAt(box);
+  if (mention) { showMentions(box); return; }
+  list.setAttribute("aria-label", t("Saved replies"));
   const found = matching(box.value).slice(0, 8);
   list.hidden = found.length === 0;
   list.replaceChildren(...found.map((r, i) => el("li", { role: "option", "aria-selected": i === 0 ? "true" : "false" },
     el("button", { type: "button", class: "quiet", onclick: () => { box.value = r.body; list.hidden = true; box.focus(); box.dispatchEvent(new Event("input")); } },
       el("strong", {}, `/${r.shortcut}`), " ", el("span", { class: "muted" }, r.body.slice(0, 60))))));
+}
+
+// ---- @mentions in a note: teammates matching the `@word` at the caret, picked by arrow keys and
+// Enter or Tab, or by a click; the mention inserted is one the server resolves to them alone.
+let mention = null;
+function mentionAt(box) {
+  if (mode !== "note") return null;
+  const before = box.value.slice(0, box.selectionStart);
+  const m = /(?:^|[^\p{L}\p{N}@])@([\p{L}\p{N}_.-]*)$/u.exec(before);
+  if (!m) return null;
+  const q = m[1].toLowerCase();
+  const found = users.filter((u) => !u.bot && (u.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(q))
+    || u.name.toLowerCase().startsWith(q) || u.email.toLowerCase().startsWith(q))).slice(0, 6);
+  return found.length ? { start: before.length - m[1].length - 1, end: box.selectionStart, found, index: 0 } : null;
+}
+// The same rules as the server: the email's local part or the whole name first, then a first name.
+function mentionNames(key, u) {
+  const squash = (s) => s.toLowerCase().replace(/[\s._-]/g, "");
+  const local = (x) => x.email.slice(0, x.email.lastIndexOf("@")).toLowerCase();
+  const exact = users.filter((x) => local(x) === key || (squash(key) && squash(x.name) === squash(key)));
+  const found = exact.length ? exact : users.filter((x) => (x.name.split(/\s+/)[0] || "").toLowerCase() === key);
+  return found.length === 1 && found[0].id === u.id;
+}
+function mentionOf(u) {
+  const first = u.name.split(/\s+/)[0] || "";
+  const local = u.email.slice(0, u.email.lastIndexOf("@"));
+  const tries = [
+    [/^[\p{L}\p{N}_.-]+$/u.test(first) && `@${first}`, first],
+    [!u.name.includes('"') && `@"${u.name.trim().replace(/\s+/g, " ")}"`, u.name.trim().replace(/\s+/g, " ")],
+    [/^[\p{L}\p{N}_.-]+$/u.test(local) && `@${local}`, local],
+  ];
+  const hit = tries.find(([written, key]) => written && mentionNames(key.toLowerCase(), u));
+  return hit ? hit[0] : `@"${u.name}"`;
+}
+function insertMention(box, u) {
+  const written = `${mentionOf(u)} `;
+  box.value = box.value.slice(0, mention.start) + written + box.value.slice(mention.end);
+  const caret = mention.start + written.length;
+  box.setSelectionRange(caret, caret);
+  mention = null;
+  $("#suggest").hidden = true;
+  box.focus();
+  showCost(box);
+}
+function showMentions(box) {
+  const list = $("#suggest");
+  list.setAttribute("aria-label", t("Teammates"));
+  list.hidden = false;
+  list.replaceChildren(...mention.found.map((u, i) => el("li", { role: "option", "aria-selected": i === mention.index ? "true" : "false" },
+    el("button", { type: "button", class: "quiet", onmousedown: (e) => e.preventDefault(), onclick: () => insertMention(box, u) },
+      el("strong", {}, u.name), " ", el("span", { class: "muted" }, u.email)))));
+}
+// Keys on the draft while teammates are offered; true when the key was theirs.
+function pickMention(box, e) {
+  if (!mention || $("#suggest").hidden) return false;
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    const n = mention.found.length;
+    mention.index = (mention.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+    showMentions(box);
+  } else if ((e.key === "Enter" && !e.ctrlKey && !e.metaKey) || (e.key === "Tab" && !e.shiftKey)) {
+    insertMention(box, mention.found[mention.index]);
+  } else if (e.key === "Escape") {
+    mention = null;
+    $("#suggest").hidden = true;
+  } else {
+    return false;
+  }
+  e.preventDefault();
+  return true;
 }
 
 // The thread's title and its resolve/reopen button, as the conversation is now.

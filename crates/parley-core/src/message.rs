@@ -139,15 +139,41 @@ pub fn parse_body(field: &'static str, s: &str) -> Result<String, Invalid> {
     Ok(s.to_string())
 }
 
-/// The `@handle` tokens of a note, lower-cased and without duplicates, in order of appearance.
-/// A handle is letters, digits, `.`, `_` or `-` after an `@` that starts a word.
-pub fn mention_handles(body: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// A mention in a note as the agent wrote it (`@maya`, `@"Maya Chen"`) and the lower-cased key
+/// it is resolved by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub written: String,
+    pub key: String,
+}
+
+/// The mentions of a note, without duplicates, in order of appearance: `@` starting a word and
+/// followed by letters, digits, `.`, `_` or `-` (`@maya`, `@maya-x`), or by a name in double
+/// quotes (`@"Maya Chen"`).
+pub fn mentions(body: &str) -> Vec<Mention> {
+    let mut out: Vec<Mention> = Vec::new();
     let chars: Vec<char> = body.chars().collect();
     let mut i = 0;
     while i < chars.len() {
         let starts_word = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '@');
-        if chars[i] == '@' && starts_word {
+        if chars[i] != '@' || !starts_word {
+            i += 1;
+            continue;
+        }
+        let quoted_end = (chars.get(i + 1) == Some(&'"'))
+            .then(|| {
+                chars[i + 2..]
+                    .iter()
+                    .take(MAX_QUOTED_NAME)
+                    .take_while(|c| **c != '\n')
+                    .position(|c| *c == '"')
+            })
+            .flatten();
+        let (written, key, next) = if let Some(len) = quoted_end {
+            let name: String = chars[i + 2..i + 2 + len].iter().collect();
+            let key = name.split_whitespace().collect::<Vec<_>>().join(" ");
+            (format!("@\"{key}\""), key.to_lowercase(), i + 3 + len)
+        } else {
             let mut j = i + 1;
             while j < chars.len()
                 && (chars[j].is_alphanumeric() || matches!(chars[j], '.' | '_' | '-'))
@@ -155,16 +181,68 @@ pub fn mention_handles(body: &str) -> Vec<String> {
                 j += 1;
             }
             let handle: String = chars[i + 1..j].iter().collect::<String>();
-            let handle = handle.trim_end_matches(['.', '-', '_']).to_lowercase();
-            if !handle.is_empty() && !out.contains(&handle) {
-                out.push(handle);
-            }
-            i = j;
-        } else {
-            i += 1;
+            let handle = handle.trim_end_matches(['.', '-', '_']).to_string();
+            (format!("@{handle}"), handle.to_lowercase(), j)
+        };
+        if !key.is_empty() && !out.iter().any(|m| m.key == key) {
+            out.push(Mention { written, key });
         }
+        i = next.max(i + 1);
     }
     out
+}
+
+/// The longest name between quotes taken as a mention, in characters.
+const MAX_QUOTED_NAME: usize = 100;
+
+/// What a mention names among the workspace's people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved<Id> {
+    One(Id),
+    /// Several people answer to it (two Mayas): nobody is notified.
+    Ambiguous(Vec<Id>),
+    Nobody,
+}
+
+/// Resolves a mention's key among `(id, display name, email)`: the email's local part or the
+/// whole name (spaces, `.`, `_` and `-` aside) first, then the first name when only one person
+/// has it.
+pub fn resolve_mention<Id: Copy>(key: &str, people: &[(Id, &str, &str)]) -> Resolved<Id> {
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = squash(key);
+    let exact: Vec<Id> = people
+        .iter()
+        .filter(|(_, name, email)| {
+            email
+                .rsplit_once('@')
+                .is_some_and(|(local, _)| local.to_lowercase() == key)
+                || (!wanted.is_empty() && squash(name) == wanted)
+        })
+        .map(|p| p.0)
+        .collect();
+    let found = if exact.is_empty() {
+        people
+            .iter()
+            .filter(|(_, name, _)| {
+                name.split_whitespace()
+                    .next()
+                    .is_some_and(|first| first.to_lowercase() == key)
+            })
+            .map(|p| p.0)
+            .collect()
+    } else {
+        exact
+    };
+    match found.as_slice() {
+        [] => Resolved::Nobody,
+        [one] => Resolved::One(*one),
+        _ => Resolved::Ambiguous(found),
+    }
 }
 
 #[cfg(test)]
@@ -186,11 +264,42 @@ mod tests {
 
     #[test]
     fn finds_mentions() {
+        let keys = |s: &str| mentions(s).into_iter().map(|m| m.key).collect::<Vec<_>>();
         assert_eq!(
-            mention_handles("@ann can you and @Bob.Smith, check? mail x@y.com @ann"),
+            keys("@ann can you and @Bob.Smith, check? mail x@y.com @ann"),
             vec!["ann", "bob.smith"]
         );
-        assert!(mention_handles("no mentions here").is_empty());
+        assert!(keys("no mentions here").is_empty());
+        let found = mentions("ask @\"Maya  Chen\" and @Maya, not @\"unclosed");
+        assert_eq!(found[0].written, "@\"Maya Chen\"");
+        assert_eq!(found[0].key, "maya chen");
+        assert_eq!(found[1].written, "@Maya");
+        assert_eq!(found.len(), 2, "an unclosed quote mentions nobody");
+        assert!(keys("@\"\" alone").is_empty());
+    }
+
+    #[test]
+    fn mentions_resolve_by_email_full_name_or_a_first_name_only_one_has() {
+        let people = [
+            (1, "Maya Chen", "maya-x@acme.test"),
+            (2, "Sam Ortiz", "sam@acme.test"),
+            (3, "Sam Lee", "slee@acme.test"),
+            (4, "Jo", "jo.b@acme.test"),
+        ];
+        assert_eq!(resolve_mention("maya-x", &people), Resolved::One(1));
+        assert_eq!(resolve_mention("maya", &people), Resolved::One(1));
+        assert_eq!(resolve_mention("maya chen", &people), Resolved::One(1));
+        assert_eq!(resolve_mention("mayachen", &people), Resolved::One(1));
+        // The email's local part wins over a shared first name.
+        assert_eq!(resolve_mention("sam", &people), Resolved::One(2));
+        assert_eq!(resolve_mention("sam lee", &people), Resolved::One(3));
+        assert_eq!(resolve_mention("jo.b", &people), Resolved::One(4));
+        assert_eq!(resolve_mention("nobody", &people), Resolved::Nobody);
+        let twins = [(1, "Maya Chen", "a@x.test"), (2, "Maya Park", "b@x.test")];
+        assert_eq!(
+            resolve_mention("maya", &twins),
+            Resolved::Ambiguous(vec![1, 2])
+        );
     }
 
     #[test]

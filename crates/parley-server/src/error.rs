@@ -1,13 +1,13 @@
 //! The one place errors become HTTP answers: `{"error":{"code","message"}}` with a stable,
 //! machine-readable code. Internal errors are logged and answered with a generic text.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_store::StoreError;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,14 @@ pub enum ApiError {
         code: &'static str,
         message: String,
         field: Option<&'static str>,
+    },
+    /// A JSON body that does not fit its request: `field` is the path of the field at fault
+    /// (`template.name`, `choices[0].id`), when one is.
+    #[error("{message}")]
+    BadBody {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
     },
     #[error("the request body is larger than the limit")]
     TooLarge,
@@ -70,7 +78,9 @@ impl ApiError {
             ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::Unprocessable { code, .. } | ApiError::BadBody { code, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, code)
+            }
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::UnsupportedMedia(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -95,6 +105,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.parts();
         let field = match &self {
             ApiError::Unprocessable { field, .. } => *field,
+            ApiError::BadBody { field, .. } => field.as_deref(),
             _ => None,
         };
         let message = match &self {
@@ -146,32 +157,121 @@ fn from_bytes_rejection(r: &BytesRejection) -> ApiError {
     }
 }
 
-/// `axum::Json` whose rejections speak our error format: bad JSON 400, wrong types or missing
-/// fields 422, too large 413, not JSON 415.
+/// A JSON request body. Malformed JSON is 400 `bad_json`; JSON that is not an object with named
+/// fields is 422 `invalid_body`; a field the request does not take is 422 `unknown_field`; a
+/// missing field or a value of the wrong type is 422 `invalid_field`; each naming the field. Too
+/// large is 413, not JSON 415. Request structs refuse unknown fields with
+/// `#[serde(deny_unknown_fields)]`.
 pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(r) => Err(match r {
-                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
-                    code: "invalid_body",
-                    message: e.body_text(),
-                    field: None,
-                },
-                JsonRejection::JsonSyntaxError(e) => {
-                    ApiError::bad_request("bad_json", e.body_text())
-                }
-                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMedia(
-                    "send the body as JSON with Content-Type: application/json".into(),
-                ),
-                JsonRejection::BytesRejection(e) => from_bytes_rejection(&e),
-                other => ApiError::bad_request("bad_body", other.body_text()),
-            }),
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMedia(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| from_bytes_rejection(&e))?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// `application/json` or any `application/…+json`, as `axum::Json` takes.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+}
+
+/// Parses a request body into `T` (see [`Json`] for what each kind of mistake answers).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so malformed JSON is 400 whatever shape it started to take.
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {
+        return Err(ApiError::bad_request(
+            "bad_json",
+            format!("malformed JSON: {e}"),
+        ));
+    }
+    // Fields are named, never taken by position (serde would read an array as a struct).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadBody {
+            code: "invalid_body",
+            message: "the body must be a JSON object with named fields".into(),
+            field: None,
+        });
+    }
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+        .map_err(|e| body_error(&e.path().to_string(), &e.into_inner().to_string()))
+}
+
+/// A serde error about a well-formed body, as the field it names and what is wrong with it.
+fn body_error(path: &str, message: &str) -> ApiError {
+    // serde_json appends the position, which says nothing more than the field's path.
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let prefix = match path {
+        "." | "" => String::new(),
+        p => format!("{p}."),
+    };
+    let quoted = || {
+        message
+            .split('`')
+            .nth(1)
+            .map(|name| format!("{prefix}{name}"))
+    };
+    let (code, field, message) = if message.starts_with("unknown field") {
+        // The path already ends with the unknown name.
+        let field = (!prefix.is_empty())
+            .then(|| path.to_string())
+            .or_else(quoted);
+        let message = match &field {
+            Some(f) => format!("unknown field `{f}`: {}", expected_of(message)),
+            None => message.to_string(),
+        };
+        ("unknown_field", field, message)
+    } else if message.starts_with("missing field") {
+        let field = quoted();
+        let message = match &field {
+            Some(f) => format!("`{f}` is required"),
+            None => message.to_string(),
+        };
+        ("invalid_field", field, message)
+    } else if prefix.is_empty() {
+        ("invalid_body", None, message.to_string())
+    } else {
+        (
+            "invalid_field",
+            Some(path.to_string()),
+            format!("`{path}`: {message}"),
+        )
+    };
+    ApiError::BadBody {
+        code,
+        message,
+        field,
+    }
+}
+
+/// The list of accepted names out of serde's "unknown field `x`, expected one of `a`, `b`".
+fn expected_of(message: &str) -> String {
+    match message.split_once(", expected ") {
+        Some((_, rest)) => format!("this request takes {}", rest.replace("one of ", "")),
+        None => "this request takes no fields".into(),
     }
 }
 
@@ -209,16 +309,184 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
-/// `axum::extract::Query` answering 400 `invalid_query`.
+/// The query string, read into `T`: a parameter `T` does not name, or one given twice, is 400
+/// `invalid_query` naming it, and so is a value of the wrong type.
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Query(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query()).map(Query)
+    }
+}
+
+/// Reads a query string into `T` (see [`Query`]).
+pub fn parse_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    let raw = raw.unwrap_or("");
+    check_query(raw, query_params::<T>())?;
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = match e.path().to_string().as_str() {
+            "." | "" => e.inner().to_string(),
+            name => format!("`{name}`: {}", e.inner()),
+        };
+        ApiError::bad_request("invalid_query", message)
+    })
+}
+
+/// Refuses a query parameter not in `allowed`, or given twice, naming it: a misspelt filter
+/// would otherwise be ignored and the answer look right.
+pub fn check_query(raw: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    let mut seen: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    for (name, _) in form_urlencoded::parse(raw.as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
+            let takes = if allowed.is_empty() {
+                "this endpoint takes none".to_string()
+            } else {
+                format!("this endpoint takes {}", allowed.join(", "))
+            };
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown query parameter `{name}`: {takes}"),
+            ));
+        }
+        if seen.contains(&name) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("query parameter `{name}` is given more than once"),
+            ));
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
+/// A query that takes no parameters.
+#[derive(serde::Deserialize)]
+pub struct NoQuery {}
+
+/// The parameter names a query struct takes, read from its derived `Deserialize` (the field
+/// names it hands serde), so the check above and the API document use the one definition.
+pub fn query_params<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Names<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Names<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("a query is a struct"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(serde::de::Error::custom("only the names were wanted"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let mut names: &'static [&'static str] = &[];
+    let _ = T::deserialize(Names(&mut names));
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "read by the tests through Debug only")]
+    struct Q {
+        inbox: Option<String>,
+        limit: Option<u32>,
+    }
+
+    fn code_field(e: ApiError) -> (&'static str, Option<String>, String) {
+        let message = e.to_string();
+        match e {
+            ApiError::BadRequest { code, .. } => (code, None, message),
+            ApiError::BadBody { code, field, .. } => (code, field, message),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_names_come_from_the_struct() {
+        assert_eq!(query_params::<Q>(), ["inbox", "limit"]);
+        assert!(query_params::<NoQuery>().is_empty());
+    }
+
+    #[test]
+    fn unknown_repeated_and_bad_query_parameters_are_named() {
+        let (code, _, m) = code_field(parse_query::<Q>(Some("inbox_id=1")).unwrap_err());
+        assert_eq!(code, "invalid_query");
+        assert!(
+            m.contains("`inbox_id`") && m.contains("inbox, limit"),
+            "{m}"
+        );
+        let (_, _, m) = code_field(parse_query::<Q>(Some("limit=1&limit=2")).unwrap_err());
+        assert!(m.contains("`limit`"), "{m}");
+        let (_, _, m) = code_field(parse_query::<Q>(Some("limit=ten")).unwrap_err());
+        assert!(m.starts_with("`limit`"), "{m}");
+        assert!(parse_query::<Q>(Some("inbox=a&limit=3")).is_ok());
+        assert!(parse_query::<NoQuery>(None).is_ok());
+        assert!(parse_query::<NoQuery>(Some("x=1")).is_err());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "read by the tests through Debug only")]
+    struct Body {
+        body: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "read by the tests through Debug only")]
+    struct Inner {
+        n: u32,
+    }
+
+    #[test]
+    fn body_errors_name_their_field() {
+        let e = |s: &str| code_field(parse_json::<Body>(s.as_bytes()).unwrap_err());
+        assert_eq!(e("[\"x\"]").0, "invalid_body");
+        assert_eq!(e("\"x\"").0, "invalid_body");
+        assert_eq!(e("{\"body\":").0, "bad_json");
+        assert_eq!(e("{\"body\":\"x\"} {}").0, "bad_json");
+        let (code, field, m) = e("{\"body\":\"x\",\"bogus\":1}");
+        assert_eq!(
+            (code, field.as_deref()),
+            ("unknown_field", Some("bogus")),
+            "{m}"
+        );
+        assert!(m.contains("takes `body` or `inner`"), "{m}");
+        let (code, field, _) = e("{\"body\":\"x\",\"inner\":{\"n\":1,\"z\":2}}");
+        assert_eq!((code, field.as_deref()), ("unknown_field", Some("inner.z")));
+        let (code, field, _) = e("{\"body\":42}");
+        assert_eq!((code, field.as_deref()), ("invalid_field", Some("body")));
+        let (code, field, _) = e("{\"body\":\"x\",\"inner\":{\"n\":\"1\"}}");
+        assert_eq!((code, field.as_deref()), ("invalid_field", Some("inner.n")));
+        let (code, field, m) = e("{}");
+        assert_eq!(
+            (code, field.as_deref()),
+            ("invalid_field", Some("body")),
+            "{m}"
+        );
+        assert!(parse_json::<Body>(b" {\"body\":\"x\"} ").is_ok());
     }
 }

@@ -310,13 +310,19 @@ pub fn router(app: App) -> Router {
             routes::Access::Supervisor => Some(parley_core::role::Role::Supervisor),
             _ => None,
         };
-        let handler = match min {
+        let mut handler = match min {
             Some(role) => r.handler.layer(axum::middleware::from_fn_with_state(
                 (app.clone(), role),
                 auth::role_gate,
             )),
             None => r.handler,
         };
+        if r.path.starts_with("/api/v1/") {
+            handler = handler.layer(axum::middleware::from_fn_with_state(
+                r.query,
+                routes::check_query,
+            ));
+        }
         api = api.route(r.path, handler);
     }
     let limit = app.config.max_body_bytes;

@@ -15,6 +15,7 @@ pub fn document(server_url: &str) -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .chain(r.query.iter().map(|name| json!({ "name": name, "in": "query", "required": false, "schema": { "type": "string" } })))
             .collect();
         let mut op = json!({
             "summary": r.summary,
@@ -62,7 +63,7 @@ pub fn document(server_url: &str) -> Value {
                     "type": "object",
                     "required": ["error"],
                     "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string" } } } }
+                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string", "description": "The field at fault, as a path into the body (`template.name`, `choices[0].id`)" } } } }
                 }
             }
         }

@@ -355,6 +355,12 @@ pub fn frame(e: &Published) -> String {
 pub struct RealtimeQuery {
     /// Replay events after this sequence number before going live.
     since: Option<i64>,
+    /// An API token, for clients that cannot set a header on a WebSocket (read by `Caller`).
+    #[expect(
+        dead_code,
+        reason = "named so the query check takes it; `Caller` reads it"
+    )]
+    token: Option<String>,
 }
 
 /// `GET /api/v1/realtime`: upgrade to a WebSocket for the signed-in user.

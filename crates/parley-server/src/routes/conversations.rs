@@ -6,11 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use parley_core::consent::Purpose;
 use parley_core::conversation::{parse_label, Priority, Status};
-use parley_core::message::{mention_handles, parse_body};
+use parley_core::message::{self, parse_body, Resolved};
 use parley_core::{ContactId, ConversationId, InboxId, TeamId, Timestamp, UserId};
 use parley_store::{ActOutcome, AssigneeFilter, Command, ConversationQuery, Principal, Sort};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{double_option, obj};
@@ -77,7 +76,7 @@ fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError
     out.label = q
         .label
         .as_deref()
-        .map(|l| parse_label(l).map_err(|e| bad_query(e.reason)))
+        .map(|l| parse_label(l).map_err(|e| bad_query(format!("label: {}", e.reason))))
         .transpose()?;
     out.priority = q
         .priority
@@ -210,15 +209,18 @@ impl TimelineQuery {
     }
 }
 
-/// A timeline entry as the API shows it, with its delivery status when it is a reply.
+/// A timeline entry as the API shows it. A message's `data.message.status` and `error` are its
+/// current delivery status, not the ones it was created with: the one place a client reads them.
 pub(crate) fn timeline_item(e: parley_store::TimelineEntry) -> ApiResult<Value> {
-    let data = RawValue::from_string(e.event.data).map_err(|err| ApiError::Internal(err.into()))?;
-    let mut item =
-        json!({ "seq": e.event.seq, "type": e.event.kind, "at": e.event.at, "data": data });
+    let mut data: Value =
+        serde_json::from_str(&e.event.data).map_err(|err| ApiError::Internal(err.into()))?;
     if let Some((status, error)) = e.delivery {
-        item["delivery"] = json!({ "status": status, "error": error });
+        if let Some(m) = data.get_mut("message").and_then(Value::as_object_mut) {
+            m.insert("status".into(), json!(status));
+            m.insert("error".into(), json!(error));
+        }
     }
-    Ok(item)
+    Ok(json!({ "seq": e.event.seq, "type": e.event.kind, "at": e.event.at, "data": data }))
 }
 
 pub async fn timeline(
@@ -434,25 +436,38 @@ pub async fn note(
         }
         mentions.push(*id);
     }
-    // @handles match an email's local part or a name without spaces.
-    for handle in mention_handles(&body) {
-        let hit = users.iter().find(|u| {
-            u.email
-                .split('@')
-                .next()
-                .is_some_and(|l| l.eq_ignore_ascii_case(&handle))
-                || u.name.replace(' ', "").to_lowercase() == handle.replace(['.', '_', '-'], "")
-        });
-        if let Some(u) = hit {
-            if !mentions.contains(&u.id) {
-                mentions.push(u.id);
+    let people: Vec<(UserId, &str, &str)> = users
+        .iter()
+        .map(|u| (u.id, u.name.as_str(), u.email.as_str()))
+        .collect();
+    let (mut unresolved, mut ambiguous) = (Vec::new(), Vec::new());
+    for m in message::mentions(&body) {
+        match message::resolve_mention(&m.key, &people) {
+            Resolved::One(id) => {
+                if !mentions.contains(&id) {
+                    mentions.push(id);
+                }
             }
+            Resolved::Ambiguous(ids) => {
+                let candidates: Vec<Value> = users
+                    .iter()
+                    .filter(|u| ids.contains(&u.id))
+                    .map(|u| json!({ "id": u.id, "name": u.name, "email": u.email }))
+                    .collect();
+                ambiguous.push(json!({ "mention": m.written, "candidates": candidates }));
+            }
+            Resolved::Nobody => unresolved.push(m.written),
         }
     }
     let out = run(&app, &p, id, Command::Note { body, mentions }).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "note": out.note, "conversation": out.conversation })),
+        Json(json!({
+            "note": out.note,
+            "conversation": out.conversation,
+            "unresolved_mentions": unresolved,
+            "ambiguous_mentions": ambiguous,
+        })),
     )
         .into_response())
 }

@@ -33,7 +33,10 @@ pub(crate) fn format_of(format: Option<&str>) -> Result<&'static str, ApiError> 
     match format.unwrap_or("json") {
         "json" => Ok("json"),
         "csv" => Ok("csv"),
-        _ => Err(ApiError::invalid("format", "must be json or csv")),
+        _ => Err(ApiError::bad_request(
+            "invalid_query",
+            "format must be json or csv",
+        )),
     }
 }
 
@@ -205,15 +208,18 @@ pub async fn range(
         v.as_deref()
             .and_then(Timestamp::parse_rfc3339)
             .ok_or_else(|| {
-                ApiError::invalid(
-                    field,
-                    "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("{field} must be an RFC 3339 time such as 2026-11-01T00:00:00Z"),
                 )
             })
     };
     let (from, to) = (bound("from", &q.from)?, bound("to", &q.to)?);
     if from >= to {
-        return Err(ApiError::invalid("to", "must be after from"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "to must be after from",
+        ));
     }
     let scope = p.scope();
     // Newest activity first: the walk stops at the first thread last active before the range.

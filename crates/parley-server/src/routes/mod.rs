@@ -40,11 +40,14 @@ pub struct Route {
     pub summary: &'static str,
     /// JSON Schema of the request body, for routes that take one.
     pub body: Option<serde_json::Value>,
+    /// The query parameters the route takes, read from the struct its handler's `Query` reads;
+    /// under `/api/v1` any other parameter is refused.
+    pub query: &'static [&'static str],
     pub handler: MethodRouter<App>,
 }
 
 macro_rules! route {
-    ($m:ident $path:literal => $h:path, $tag:literal, $access:ident, $summary:literal $(, body = $body:expr)?) => {
+    ($m:ident $path:literal => $h:path, $tag:literal, $access:ident, $summary:literal $(, query = $q:ty)? $(, body = $body:expr)?) => {
         Route {
             method: stringify!($m),
             path: $path,
@@ -52,9 +55,12 @@ macro_rules! route {
             access: Access::$access,
             summary: $summary,
             body: None $(.or(Some($body)))?,
+            query: crate::error::query_params::<route!(@query $($q)?)>(),
             handler: axum::routing::$m($h),
         }
     };
+    (@query) => { crate::error::NoQuery };
+    (@query $q:ty) => { $q };
 }
 
 /// A JSON Schema object with the given required and optional properties.
@@ -82,6 +88,11 @@ pub(crate) fn nullable(v: serde_json::Value) -> serde_json::Value {
     serde_json::json!({ "anyOf": [v, { "type": "null" }] })
 }
 
+/// Why the business writes a message, which the compliance gate checks.
+pub(crate) fn purpose() -> serde_json::Value {
+    serde_json::json!({ "type": "string", "enum": ["conversational", "informational", "promotional"] })
+}
+
 pub(crate) fn string_list() -> serde_json::Value {
     serde_json::json!({ "type": "array", "items": { "type": "string" } })
 }
@@ -105,8 +116,8 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/users" => a::create_user, "users", Admin, "Add a user with a role", body = a::create_user_schema()),
         route!(patch "/api/v1/users/{id}" => a::update_user, "users", Member, "Change a user's name, password (your own with current_password; anyone's as admin) or role (admin)", body = a::update_user_schema()),
         route!(delete "/api/v1/users/{id}" => a::remove_user, "users", Admin, "Remove a user from the workspace"),
-        route!(get "/api/v1/audit" => a::list_audit, "users", Admin, "The audit log, newest first"),
-        route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)"),
+        route!(get "/api/v1/audit" => a::list_audit, "users", Admin, "The audit log, newest first", query = account::AuditQuery),
+        route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)", query = compliance::ExportQuery),
         route!(get "/api/v1/replies" => workspace::list_replies, "settings", Member, "Saved replies: the texts agents insert by typing `/shortcut`"),
         route!(put "/api/v1/replies" => workspace::put_replies, "settings", Admin, "Replace the saved replies", body = workspace::replies_schema()),
         route!(get "/api/v1/bots" => bots::list_bots, "bots", Admin, "The workspace's bots"),
@@ -136,17 +147,18 @@ pub fn routes() -> Vec<Route> {
             access: Access::Member,
             summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
             body: None,
+            query: crate::error::query_params::<crate::attachments::UploadQuery>(),
             handler: axum::routing::post(crate::attachments::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_BYTES)),
         },
         route!(get "/api/v1/inboxes/{id}/attachments/{attachment}" => crate::attachments::download, "attachments", Member, "Download an attachment of the inbox"),
-        route!(get "/media/{inbox_id}/{attachment}" => crate::attachments::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors"),
+        route!(get "/media/{inbox_id}/{attachment}" => crate::attachments::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors", query = crate::attachments::SignedQuery),
         route!(get "/api/v1/inboxes/{id}/templates" => d::inbox_templates, "inboxes", Member, "A WhatsApp inbox's approved message templates (needs its `waba_id`): name, language, category, body and parameter names, as Meta lists them"),
         route!(post "/api/v1/inboxes/{id}/test" => d::test_inbox, "inboxes", Admin, "Ask the provider whether the inbox's credentials work (a read that changes nothing; for email, a login to the SMTP relay and the IMAP mailbox); `ok` and the provider's answer"),
         route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox"),
         route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
         route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),
-        route!(get "/api/v1/contacts" => k::search_contacts, "contacts", Member, "Search contacts by name, phone or email (`q`), paginated by `cursor`"),
+        route!(get "/api/v1/contacts" => k::search_contacts, "contacts", Member, "Search contacts by name, phone or email (`q`), paginated by `cursor`", query = contacts::SearchQuery),
         route!(post "/api/v1/contacts" => k::create_contact, "contacts", Member, "Create a contact with optional identities", body = k::contact_schema()),
         route!(get "/api/v1/contacts/{id}" => k::get_contact, "contacts", Member, "One contact with its identities"),
         route!(delete "/api/v1/contacts/{id}" => compliance::erase_contact, "contacts", Admin, "Erase the contact (GDPR/CCPA): name, addresses, fields, message and note content, and files go; conversations stay anonymised; revocations stay so an opted-out number is still refused; audited"),
@@ -158,35 +170,35 @@ pub fn routes() -> Vec<Route> {
         route!(delete "/api/v1/contacts/{id}/block" => k::unblock_contact, "contacts", Supervisor, "Unblock the contact"),
         route!(get "/api/v1/contacts/{id}/consent" => k::contact_consent, "contacts", Member, "The contact's consent ledger (grants and revocations with source and evidence) and the channels they opted out of"),
         route!(post "/api/v1/contacts/{id}/consent" => k::record_consent, "contacts", Member, "Record a grant or revocation of consent (source agent, web_form, api, pos or ivr) with its evidence", body = obj(&[("purpose", string()), ("action", string())], &[("source", string()), ("channel", string()), ("evidence", serde_json::json!({}))])),
-        route!(get "/api/v1/contacts/{id}/consent/export" => compliance::export_consent, "compliance", Admin, "Export the contact's consent ledger with its evidence (`?format=json` or `csv`)"),
+        route!(get "/api/v1/contacts/{id}/consent/export" => compliance::export_consent, "compliance", Admin, "Export the contact's consent ledger with its evidence (`?format=json` or `csv`)", query = compliance::ExportQuery),
         route!(get "/api/v1/compliance/settings" => compliance::get_settings, "compliance", Member, "The workspace's texting rules (help text, extra keywords, double opt-in, quiet hours, inactivity period, cross-channel revocation) and the texts they produce"),
         route!(put "/api/v1/compliance/settings" => compliance::put_settings, "compliance", Admin, "Replace the workspace's texting rules; fields left out take their defaults", body = serde_json::json!({ "type": "object" })),
         route!(get "/api/v1/retention" => compliance::retention, "compliance", Admin, "The retention period (`retention_days` in the compliance settings) and what the next hourly run will empty: how many messages, the oldest"),
-        route!(get "/api/v1/compliance/inactive" => compliance::inactive, "compliance", Supervisor, "Contacts whose number has been silent longer than the inactivity period (their consent for business-initiated messages is suspended)"),
+        route!(get "/api/v1/compliance/inactive" => compliance::inactive, "compliance", Supervisor, "Contacts whose number has been silent longer than the inactivity period (their consent for business-initiated messages is suspended)", query = compliance::InactiveQuery),
         route!(post "/api/v1/compliance/inactive/purge" => compliance::purge, "compliance", Admin, "Forget the phone numbers of listed inactive contacts", body = obj(&[("contact_ids", serde_json::json!({ "type": "array", "items": uuid() }))], &[])),
-        route!(get "/api/v1/contacts/{id}/timeline" => reach::contact_timeline, "contacts", Member, "The contact's timeline across all their conversations you may see, each entry marked with its channel; `?before=<seq>` pages back"),
+        route!(get "/api/v1/contacts/{id}/timeline" => reach::contact_timeline, "contacts", Member, "The contact's timeline across all their conversations you may see, each entry marked with its channel; `?before=<seq>` pages back; a message's `data.message.status` is its current delivery status", query = conversations::TimelineQuery),
         route!(get "/api/v1/contacts/{id}/channels" => reach::contact_channels, "contacts", Member, "Channels a reply to the contact can go out on: the one they last wrote on first, each with its window"),
-        route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid())])),
+        route!(post "/api/v1/contacts/{id}/messages" => reach::contact_reply, "contacts", Member, "Reply to the contact on a channel (`inbox_id`), by default the one they last wrote on", body = obj(&[("body", string())], &[("inbox_id", uuid()), ("purpose", purpose())])),
         route!(get "/api/v1/contacts/{id}/lists" => lists::contact_lists, "lists", Member, "The lists the contact is on, by name"),
         route!(get "/api/v1/lists" => lists::list_lists, "lists", Member, "The workspace's contact lists by name, each with its size"),
         route!(post "/api/v1/lists" => lists::create_list, "lists", Supervisor, "Create a contact list (names are unique); audited", body = obj(&[("name", string())], &[])),
         route!(patch "/api/v1/lists/{id}" => lists::rename_list, "lists", Supervisor, "Rename a list; audited", body = obj(&[("name", string())], &[])),
         route!(delete "/api/v1/lists/{id}" => lists::delete_list, "lists", Supervisor, "Delete a list (its contacts stay); audited"),
-        route!(get "/api/v1/lists/{id}/contacts" => lists::list_members, "lists", Member, "The contacts on a list, the most recently added first, paginated by `cursor`"),
+        route!(get "/api/v1/lists/{id}/contacts" => lists::list_members, "lists", Member, "The contacts on a list, the most recently added first, paginated by `cursor`", query = lists::MembersQuery),
         route!(put "/api/v1/lists/{id}/contacts/{contact_id}" => lists::add_member, "lists", Member, "Put a contact on a list (again: no change); an erased contact is refused; answers the list"),
         route!(delete "/api/v1/lists/{id}/contacts/{contact_id}" => lists::remove_member, "lists", Member, "Take a contact off a list; answers the list"),
         route!(get "/api/v1/contacts/{id}/conversations" => k::contact_conversations, "contacts", Member, "A contact's conversations in inboxes you work"),
-        route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor"),
+        route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor", query = conversations::ListQuery),
         route!(get "/api/v1/conversations/counts" => c::counts, "conversations", Member, "How many conversations each view holds for you: mine and unassigned (open), by status, and open ones by inbox, team and label"),
-        route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = obj(&[("inbox_id", uuid()), ("contact_id", uuid()), ("body", string())], &[])),
+        route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = obj(&[("inbox_id", uuid()), ("contact_id", uuid()), ("body", string())], &[("purpose", purpose())])),
         route!(get "/api/v1/conversations/{id}" => c::get_conversation, "conversations", Member, "One conversation"),
         route!(patch "/api/v1/conversations/{id}" => c::update_conversation, "conversations", Member, "Change priority or status", body = c::patch_schema()),
-        route!(get "/api/v1/conversations/{id}/export" => exports::conversation, "exports", Admin, "Export a conversation's whole timeline (`?format=json` or `csv`)"),
-        route!(get "/api/v1/exports/conversations" => exports::range, "exports", Admin, "Export every thread active in a date range (`?from=&to=` in RFC 3339, `format=json` or `csv`), with the entries in that range"),
-        route!(get "/api/v1/conversations/{id}/timeline" => c::timeline, "conversations", Member, "The timeline: messages, notes, status changes and assignments, oldest first; `before` pages back"),
+        route!(get "/api/v1/conversations/{id}/export" => exports::conversation, "exports", Admin, "Export a conversation's whole timeline (`?format=json` or `csv`)", query = exports::ExportQuery),
+        route!(get "/api/v1/exports/conversations" => exports::range, "exports", Admin, "Export every thread active in a date range (`?from=&to=` in RFC 3339, `format=json` or `csv`), with the entries in that range", query = exports::ExportQuery),
+        route!(get "/api/v1/conversations/{id}/timeline" => c::timeline, "conversations", Member, "The timeline: messages, notes, status changes and assignments, oldest first; `before` pages back. A message's `data.message.status` (queued, sent, delivered, read, failed) and `error` are its current delivery status", query = conversations::TimelineQuery),
         route!(get "/api/v1/conversations/{id}/channel" => c::channel, "conversations", Member, "The channel of a conversation: what it can carry and whether a free-form reply may be sent now (customer-service windows)"),
-        route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template", body = obj(&[], &[("body", string()), ("choices", serde_json::json!({ "type": "array", "maxItems": 10, "items": obj(&[("id", string()), ("title", string())], &[]) })), ("template", obj(&[("name", string()), ("language", string())], &[("params", serde_json::json!({ "type": "array", "items": { "type": "string" } })), ("names", serde_json::json!({ "type": "array", "items": { "type": "string" } }))]))])),
-        route!(post "/api/v1/conversations/{id}/notes" => c::note, "conversations", Member, "Add an internal note; @mentions notify agents", body = obj(&[("body", string())], &[("mentions", serde_json::json!({"type":"array","items":uuid()}))])),
+        route!(post "/api/v1/conversations/{id}/messages" => c::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template", body = obj(&[], &[("body", string()), ("choices", serde_json::json!({ "type": "array", "maxItems": 10, "items": obj(&[("id", string()), ("title", string())], &[]) })), ("template", obj(&[("name", string()), ("language", string())], &[("params", serde_json::json!({ "type": "array", "items": { "type": "string" } })), ("names", serde_json::json!({ "type": "array", "items": { "type": "string" } }))])), ("attachments", string_list()), ("purpose", purpose())])),
+        route!(post "/api/v1/conversations/{id}/notes" => c::note, "conversations", Member, "Add an internal note; mentions (`@maya-x` by email, `@Maya` by a first name only one teammate has, `@\"Maya Chen\"` by full name) notify agents; the answer lists `unresolved_mentions` and `ambiguous_mentions` (with their candidates), which notify nobody", body = obj(&[("body", string())], &[("mentions", serde_json::json!({"type":"array","items":uuid()}))])),
         route!(post "/api/v1/conversations/{id}/assign" => c::assign, "conversations", Member, "Assign to an agent and/or team (agents may assign only themselves)", body = obj(&[], &[("assignee_id", nullable(uuid())), ("team_id", nullable(uuid()))])),
         route!(post "/api/v1/conversations/{id}/handoff" => c::handoff, "conversations", Member, "Hand the conversation to people (what a bot does when it cannot help): an optional note for them, then unassigned (to `team_id` if given) and open", body = obj(&[], &[("team_id", uuid()), ("note", string())])),
         route!(post "/api/v1/conversations/{id}/unassign" => c::unassign, "conversations", Member, "Remove the assigned agent"),
@@ -198,8 +210,8 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/conversations/{id}/seen" => c::seen, "conversations", Member, "Mark the conversation seen by you: lists show `unread` per user (the customer waits and something happened since you last looked)"),
         route!(post "/api/v1/conversations/{id}/typing" => c::typing, "conversations", Member, "Tell other agents you are typing; a reply (not `to_customer: false`, a note) also shows the customer where the channel can (Telegram, WhatsApp, Messenger, Instagram, LINE, the widget)", body = obj(&[], &[("to_customer", serde_json::json!({ "type": "boolean" }))])),
         route!(post "/api/v1/sms/segments" => c::sms_segments, "conversations", Member, "The SMS encoding (GSM-7 or UCS-2), units and segments a draft would cost", body = obj(&[("text", string())], &[])),
-        route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed"),
-        route!(get "/widget/{inbox_id}/socket" => crate::widget::socket, "widget", Public, "A website visitor's chat WebSocket; `?token=` continues their thread"),
+        route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed", query = crate::realtime::RealtimeQuery),
+        route!(get "/widget/{inbox_id}/socket" => crate::widget::socket, "widget", Public, "A website visitor's chat WebSocket; `?token=` continues their thread", query = crate::widget::SocketQuery),
         route!(post "/hooks/telegram/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "Telegram: bot updates, with X-Telegram-Bot-Api-Secret-Token"),
         route!(get "/hooks/whatsapp/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "WhatsApp: the webhook verification handshake (hub.challenge)"),
         route!(post "/hooks/whatsapp/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "WhatsApp Cloud API: messages and statuses, signed with X-Hub-Signature-256"),
@@ -211,6 +223,20 @@ pub fn routes() -> Vec<Route> {
         route!(post "/hooks/twilio/{inbox_id}" => crate::hooks::twilio_hook, "hooks", Signature, "Twilio: inbound SMS/MMS and status callbacks, signed with X-Twilio-Signature"),
         route!(post "/hooks/api/{inbox_id}" => crate::hooks::api_hook, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::hooks::api_hook_schema()),
     ]
+}
+
+/// Refuses query parameters the route does not take, before its handler runs: a route with no
+/// `Query` of its own would otherwise ignore them.
+pub(crate) async fn check_query(
+    axum::extract::State(allowed): axum::extract::State<&'static [&'static str]>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::error::check_query(req.uri().query().unwrap_or(""), allowed) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or set.

@@ -201,10 +201,13 @@ on_both!(
                 .find(|i| i["data"]["message"]["id"] == mid.as_str())
                 .cloned()
                 .unwrap();
-            status = item["delivery"]["status"].as_str().unwrap().to_string();
+            status = item["data"]["message"]["status"]
+                .as_str()
+                .unwrap()
+                .to_string();
             if status == "failed" {
                 assert!(
-                    item["delivery"]["error"]
+                    item["data"]["message"]["error"]
                         .as_str()
                         .unwrap()
                         .contains("gave up after 4 attempts"),

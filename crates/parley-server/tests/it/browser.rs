@@ -1200,3 +1200,95 @@ async fn a_forged_mail_is_marked_unverified_in_chromium() {
         .await;
     b.wait_for_page_text("#thread", "unverified sender").await;
 }
+
+/// Mentions in Chromium: typing `@` in a note offers the teammates who match, by arrow keys and
+/// Enter or by a click, and inserts a mention that names the one picked alone; the note then
+/// notifies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+    let (_, v) = t
+        .inbound(&inbox, &secret, "c1", "m1", "Where is my parcel?")
+        .await;
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    let ids = crate::conversations::teammates(&t).await;
+
+    let b = Browser::start(&driver).await;
+    b.open(&format!("{}/", t.base)).await;
+    b.fill("#sign-in input[name=email]", "admin@acme.test")
+        .await;
+    b.fill("#sign-in input[name=password]", "admin-password\u{E007}")
+        .await;
+    b.wait_for_page_text("#who", "Admin").await;
+    b.eval(&format!("location.hash = '#/c/{conv}'; return null;"))
+        .await;
+    b.wait_for_page_text("#thread", "Where is my parcel?").await;
+    b.click_on("#mode-note").await;
+    b.wait_for_page_text("#reply", "Add note").await;
+
+    // Two Sams are offered; the arrow keys move to Sam Lee and Enter inserts him by full name,
+    // since "@Sam" would name both.
+    b.fill("#compose", "Ask @sa").await;
+    let offered = b.wait_for_page_text("#suggest", "Sam Lee").await;
+    assert!(
+        offered.contains("Sam Ortiz") && !offered.contains("Maya"),
+        "{offered}"
+    );
+    let options = "return [...document.querySelectorAll('#suggest li')].map(o => o.innerText);";
+    let listed = b.eval(options).await;
+    let at = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|o| o.as_str().unwrap().contains("Sam Lee"))
+        .unwrap();
+    b.fill("#compose", &"\u{E015}".repeat(at)).await;
+    let selected = b
+        .eval("return document.querySelector('#suggest [aria-selected=true]').innerText;")
+        .await;
+    assert!(selected.as_str().unwrap().contains("Sam Lee"), "{selected}");
+    b.fill("#compose", "\u{E007}").await;
+    let draft = b
+        .eval("return document.querySelector('#compose').value;")
+        .await;
+    assert_eq!(draft, "Ask @\"Sam Lee\" ");
+    // A click inserts the one Maya by her first name.
+    b.fill("#compose", "and @ma").await;
+    b.wait_for_page_text("#suggest", "Maya Chen").await;
+    b.click_on("#suggest li button").await;
+    let draft = b
+        .eval("return document.querySelector('#compose').value;")
+        .await;
+    assert_eq!(draft, "Ask @\"Sam Lee\" and @Maya ");
+    b.click_on("#reply").await;
+    b.wait_for_page_text("#thread .note", "and @Maya").await;
+    let marked = b
+        .eval("return [...document.querySelectorAll('#thread .note mark')].map(m => m.innerText);")
+        .await;
+    assert_eq!(marked, json!(["@\"Sam Lee\"", "@Maya"]));
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    let note = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "note.created")
+        .expect("the note");
+    assert_eq!(
+        note["data"]["note"]["mentions"],
+        json!([ids["Sam Lee"], ids["Maya Chen"]]),
+        "{note}"
+    );
+}

@@ -445,3 +445,93 @@ on_both!(
         assert_eq!(s, 404);
     }
 );
+
+/// Maya Chen (`maya-x@`), Sam Ortiz (`sam.o@`) and Sam Lee (`slee@`), agents: their ids by name.
+pub async fn teammates(t: &TestApp) -> std::collections::HashMap<&'static str, String> {
+    let mut ids = std::collections::HashMap::new();
+    for (email, name) in [
+        ("maya-x@acme.test", "Maya Chen"),
+        ("sam.o@acme.test", "Sam Ortiz"),
+        ("slee@acme.test", "Sam Lee"),
+    ] {
+        let body = json!({ "email": email, "name": name, "password": "long-enough-password", "role": "agent" });
+        let (s, v) = t.post("/api/v1/users", &t.admin_token, body).await;
+        assert_eq!(s, 201, "{v}");
+        ids.insert(name, v["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+// Mentions are written the way people name each other: a first name only one teammate has, the
+// full name in quotes, or the email's local part; the answer says which named nobody.
+on_both!(
+    mentions_resolve_by_name_and_say_what_they_missed,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let ids = teammates(&t).await;
+        let note = |body: &'static str| {
+            let t = &t;
+            let path = format!("/api/v1/conversations/{conv}/notes");
+            async move {
+                let (s, v) = t.post(&path, &t.admin_token, json!({ "body": body })).await;
+                assert_eq!(s, 201, "{v}");
+                v
+            }
+        };
+        let v = note("@Maya can you look?").await;
+        assert_eq!(v["note"]["mentions"], json!([ids["Maya Chen"]]), "{v}");
+        assert_eq!(v["unresolved_mentions"], json!([]));
+        let v = note("cc @\"Sam Lee\" and @maya-x").await;
+        assert_eq!(
+            v["note"]["mentions"],
+            json!([ids["Sam Lee"], ids["Maya Chen"]]),
+            "{v}"
+        );
+        // Two Sams: neither is picked; a name nobody has is said so.
+        let v = note("@Sam and @Priya, see above").await;
+        assert_eq!(v["note"]["mentions"], json!([]), "{v}");
+        assert_eq!(v["unresolved_mentions"], json!(["@Priya"]), "{v}");
+        let ambiguous = &v["ambiguous_mentions"][0];
+        assert_eq!(ambiguous["mention"], "@Sam", "{v}");
+        assert_eq!(ambiguous["candidates"].as_array().unwrap().len(), 2, "{v}");
+    }
+);
+
+// A reply's status on the timeline is its current one, in the one field that holds it.
+on_both!(
+    timeline_shows_a_messages_current_status,
+    |t: TestApp| async move {
+        let cb = crate::harness::Callback::start(0).await;
+        let (inbox, secret) = t.api_inbox("Support", &cb.url).await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": "Hello" }),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["message"]["status"], "queued");
+        cb.wait_for(1).await;
+        let d = crate::harness::last_delivery(&t, &conv, "sent").await;
+        assert_eq!(d["status"], "sent", "{d}");
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        assert!(
+            tl["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i.get("delivery").is_none()),
+            "no second place for the status: {tl}"
+        );
+    }
+);

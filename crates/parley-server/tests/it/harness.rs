@@ -690,14 +690,14 @@ pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
                 &t.admin_token,
             )
             .await;
-        // The newest message's delivery (a consent change may follow it on the timeline).
+        // The newest message, with its current status (a consent change may follow it).
         d = tl["items"]
             .as_array()
             .expect("items")
             .iter()
             .rev()
             .find(|e| e["type"] == "message.created")
-            .expect("a message")["delivery"]
+            .expect("a message")["data"]["message"]
             .clone();
         if d["status"] == want {
             break;

@@ -47,15 +47,22 @@ on_both!(
         let json_ct = Some("application/json");
         let cases: Vec<Case> = vec![
         ("bad JSON", Method::POST, reply.clone(), json_ct, b"{\"body\":".to_vec(), 400, "bad_json"),
-        ("missing field", Method::POST, format!("/api/v1/conversations/{conv}/notes"), json_ct, b"{}".to_vec(), 422, "invalid_body"),
+        ("missing field", Method::POST, format!("/api/v1/conversations/{conv}/notes"), json_ct, b"{}".to_vec(), 422, "invalid_field"),
         ("empty reply", Method::POST, reply.clone(), json_ct, b"{}".to_vec(), 422, "invalid_field"),
-        ("choices on a reply", Method::POST, reply.clone(), json_ct, b"{\"body\":\"x\",\"choices\":[{\"id\":1}]}".to_vec(), 422, "invalid_body"),
-        ("wrong type", Method::POST, reply.clone(), json_ct, b"{\"body\":42}".to_vec(), 422, "invalid_body"),
-        ("unknown field", Method::POST, reply.clone(), json_ct, b"{\"body\":\"x\",\"bogus\":1}".to_vec(), 422, "invalid_body"),
+        ("choices on a reply", Method::POST, reply.clone(), json_ct, b"{\"body\":\"x\",\"choices\":[{\"id\":1}]}".to_vec(), 422, "invalid_field"),
+        ("wrong type", Method::POST, reply.clone(), json_ct, b"{\"body\":42}".to_vec(), 422, "invalid_field"),
+        ("unknown field", Method::POST, reply.clone(), json_ct, b"{\"body\":\"x\",\"bogus\":1}".to_vec(), 422, "unknown_field"),
         ("empty body text", Method::POST, reply.clone(), json_ct, b"{\"body\":\"   \"}".to_vec(), 422, "invalid_field"),
         ("not JSON", Method::POST, reply.clone(), Some("text/plain"), b"hello".to_vec(), 415, "unsupported_media_type"),
         ("oversized body", Method::POST, reply.clone(), json_ct, format!("{{\"body\":\"{}\"}}", "x".repeat(70_000)).into_bytes(), 413, "body_too_large"),
         ("oversized hook", Method::POST, format!("/hooks/api/{inbox}"), json_ct, vec![b'x'; 70_000], 413, "body_too_large"),
+        ("reply as an array", Method::POST, reply.clone(), json_ct, b"[\"text\"]".to_vec(), 422, "invalid_body"),
+        ("priority as an array", Method::PATCH, format!("/api/v1/conversations/{conv}"), json_ct, b"[\"urgent\"]".to_vec(), 422, "invalid_body"),
+        ("note as an array", Method::POST, format!("/api/v1/conversations/{conv}/notes"), json_ct, b"[\"x\"]".to_vec(), 422, "invalid_body"),
+        ("body as a string", Method::POST, reply.clone(), json_ct, b"\"text\"".to_vec(), 422, "invalid_body"),
+        ("unknown query parameter", Method::GET, "/api/v1/conversations?inbox_id=x".into(), None, vec![], 400, "invalid_query"),
+        ("query where none is taken", Method::GET, "/api/v1/lists?name=x".into(), None, vec![], 400, "invalid_query"),
+        ("query parameter twice", Method::GET, "/api/v1/contacts?q=a&q=b".into(), None, vec![], 400, "invalid_query"),
         ("bad cursor", Method::GET, "/api/v1/conversations?cursor=not-a-cursor".into(), None, vec![], 400, "invalid_cursor"),
         ("bad limit", Method::GET, "/api/v1/conversations?limit=0".into(), None, vec![], 400, "invalid_query"),
         ("bad status filter", Method::GET, "/api/v1/conversations?status=closed".into(), None, vec![], 400, "invalid_query"),
@@ -70,10 +77,10 @@ on_both!(
         ("nested custom field", Method::POST, "/api/v1/contacts".into(), json_ct, b"{\"custom_fields\":{\"a\":{\"b\":1}}}".to_vec(), 422, "invalid_field"),
         ("bad label", Method::POST, format!("/api/v1/conversations/{conv}/labels"), json_ct, b"{\"add\":[\"no spaces allowed\"]}".to_vec(), 422, "invalid_field"),
         ("snooze in the past", Method::POST, format!("/api/v1/conversations/{conv}/snooze"), json_ct, b"{\"until\":\"2001-01-01T00:00:00Z\"}".to_vec(), 422, "snooze_in_past"),
-        ("bad date", Method::POST, format!("/api/v1/conversations/{conv}/snooze"), json_ct, b"{\"until\":\"tomorrow\"}".to_vec(), 422, "invalid_body"),
+        ("bad date", Method::POST, format!("/api/v1/conversations/{conv}/snooze"), json_ct, b"{\"until\":\"tomorrow\"}".to_vec(), 422, "invalid_field"),
         ("assign to a stranger", Method::POST, format!("/api/v1/conversations/{conv}/assign"), json_ct, format!("{{\"assignee_id\":\"{}\"}}", uuid::Uuid::now_v7()).into_bytes(), 422, "invalid_field"),
         ("short password", Method::POST, "/api/v1/users".into(), json_ct, b"{\"email\":\"z@acme.test\",\"name\":\"Z\",\"password\":\"short\",\"role\":\"agent\"}".to_vec(), 422, "invalid_field"),
-        ("bad role", Method::POST, "/api/v1/users".into(), json_ct, b"{\"email\":\"z@acme.test\",\"name\":\"Z\",\"password\":\"long-enough-1\",\"role\":\"owner\"}".to_vec(), 422, "invalid_body"),
+        ("bad role", Method::POST, "/api/v1/users".into(), json_ct, b"{\"email\":\"z@acme.test\",\"name\":\"Z\",\"password\":\"long-enough-1\",\"role\":\"owner\"}".to_vec(), 422, "invalid_field"),
         ("bad callback URL", Method::POST, "/api/v1/inboxes".into(), json_ct, b"{\"name\":\"X\",\"kind\":\"api\",\"callback_url\":\"ftp://x\"}".to_vec(), 422, "invalid_field"),
         ("unknown inbox kind", Method::POST, "/api/v1/inboxes".into(), json_ct, b"{\"name\":\"X\",\"kind\":\"pigeon\"}".to_vec(), 422, "invalid_field"),
     ];
@@ -103,6 +110,183 @@ on_both!(
         assert_eq!(users["items"].as_array().unwrap().len(), 1);
         let (_, inboxes) = t.get("/api/v1/inboxes", &t.admin_token).await;
         assert_eq!(inboxes["items"].as_array().unwrap().len(), 1);
+    }
+);
+
+// A JSON body's mistake is told by the field it is in, so a client can show it there.
+on_both!(body_errors_name_their_field, |t: TestApp| async move {
+    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    let reply = format!("/api/v1/conversations/{conv}/messages");
+    let note = format!("/api/v1/conversations/{conv}/notes");
+    let cases = [
+        (
+            &reply,
+            json!({ "body": "x", "bogus": 1 }),
+            "unknown_field",
+            "bogus",
+        ),
+        (&reply, json!({ "body": 42 }), "invalid_field", "body"),
+        (
+            &reply,
+            json!({ "body": "x", "choices": [{ "id": 1, "title": "A" }] }),
+            "invalid_field",
+            "choices[0].id",
+        ),
+        (
+            &reply,
+            json!({ "template": { "name": "t", "language": "en", "colour": "red" } }),
+            "unknown_field",
+            "template.colour",
+        ),
+        (
+            &reply,
+            json!({ "body": "x", "purpose": "marketing" }),
+            "invalid_field",
+            "purpose",
+        ),
+        (&note, json!({}), "invalid_field", "body"),
+        (
+            &note,
+            json!({ "body": "x", "mentions": "ann" }),
+            "invalid_field",
+            "mentions",
+        ),
+    ];
+    for (path, body, code, field) in cases {
+        let (s, v) = t.post(path, &t.admin_token, body.clone()).await;
+        assert_eq!(s, 422, "{body}: {v}");
+        assert_eq!(v["error"]["code"], code, "{body}: {v}");
+        assert_eq!(v["error"]["field"], field, "{body}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(field),
+            "the message names {field}: {message}"
+        );
+    }
+    let (_, v) = t
+        .post(&reply, &t.admin_token, json!({ "body": "x", "bogus": 1 }))
+        .await;
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`purpose`"),
+        "the message lists what is taken: {message}"
+    );
+    // A body given as an array is refused, not read by position.
+    let (s, v) = t
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/conversations/{conv}"),
+            &t.admin_token,
+            Some(json!(["urgent"])),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{v}"
+    );
+    let (_, c) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert_eq!(c["priority"], "normal", "{c}");
+    let (_, tl) = t
+        .get(
+            &format!("/api/v1/conversations/{conv}/timeline"),
+            &t.admin_token,
+        )
+        .await;
+    assert_eq!(tl["items"].as_array().unwrap().len(), 1, "{tl}");
+});
+
+// A misspelt filter is refused naming it, rather than ignored with every conversation answered.
+on_both!(
+    unknown_query_parameters_are_refused,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+        let (s, v) = t
+            .get(
+                &format!("/api/v1/conversations?inbox_id={inbox}"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(v["error"]["code"], "invalid_query");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`inbox_id`") && message.contains("inbox"),
+            "{message}"
+        );
+        let (s, v) = t
+            .get(
+                &format!("/api/v1/conversations?inbox={inbox}"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["items"].as_array().unwrap().len(), 1);
+        let (s, v) = t
+            .get(
+                &format!("/api/v1/conversations?inbox={}", uuid::Uuid::now_v7()),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(
+            (s, v["items"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{v}"
+        );
+        // A bad value of a known parameter names it.
+        for (path, name) in [
+            ("/api/v1/conversations?inbox=nope", "inbox"),
+            ("/api/v1/conversations?limit=ten", "limit"),
+            ("/api/v1/audit?limit=0", "limit"),
+            ("/api/v1/conversations?label=no%20spaces", "label"),
+            (
+                "/api/v1/exports/conversations?from=yesterday&to=today",
+                "from",
+            ),
+        ] {
+            let (s, v) = t.get(path, &t.admin_token).await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (400, Some("invalid_query")),
+                "{path}: {v}"
+            );
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(message.contains(name), "{path}: {message}");
+        }
+        // Endpoints without a query of their own refuse one too, and the document lists each
+        // endpoint's parameters.
+        let (s, _) = t.get("/api/v1/inboxes?kind=sms", &t.admin_token).await;
+        assert_eq!(s, 400);
+        let (_, doc) = t.get("/api/v1/openapi.json", "").await;
+        let names = |path: &str| -> Vec<String> {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "query")
+                        .map(|p| p["name"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            names("/api/v1/conversations"),
+            [
+                "status", "assignee", "inbox", "team", "label", "priority", "sort", "cursor",
+                "limit"
+            ]
+        );
+        assert_eq!(
+            names("/api/v1/conversations/{id}/timeline"),
+            ["before", "limit"]
+        );
+        assert_eq!(names("/api/v1/realtime"), ["since", "token"]);
+        assert!(names("/api/v1/inboxes").is_empty());
     }
 );
 

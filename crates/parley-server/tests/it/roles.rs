@@ -94,7 +94,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("get", "/api/v1/conversations/{id}", [401, 404, 404, 404, 404]),
     ("patch", "/api/v1/conversations/{id}", [401, 422, 422, 422, 422]),
     ("get", "/api/v1/conversations/{id}/export", [401, 403, 403, 404, 404]),
-    ("get", "/api/v1/exports/conversations", [401, 403, 403, 422, 422]),
+    ("get", "/api/v1/exports/conversations", [401, 403, 403, 400, 400]),
     ("get", "/api/v1/conversations/{id}/timeline", [401, 404, 404, 404, 404]),
     ("get", "/api/v1/conversations/{id}/channel", [401, 404, 404, 404, 404]),
     ("post", "/api/v1/conversations/{id}/messages", [401, 404, 404, 404, 404]),
