@@ -338,6 +338,7 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(snooze_loop(app.clone())),
         tokio::spawn(retention_loop(app.clone())),
         tokio::spawn(crate::keys::refresh_loop(app.clone())),
+        tokio::spawn(crate::nodes::beat_loop(app.clone())),
         tokio::spawn(crate::email::imap_loop(
             app.clone(),
             Duration::from_secs(app.config.imap_poll_secs.max(5)),

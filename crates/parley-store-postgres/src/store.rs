@@ -911,6 +911,26 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { directory::node_heartbeat(tx, &node, fresh_ms).await })
+            })
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    crate::db::exec(tx, "DELETE FROM node WHERE id = $1", &[&id])
+                        .await
+                        .map(drop)
+                })
+            })
+            .await
+    }
+
     async fn finish_outbox(
         &self,
         id: OutboxId,

@@ -936,6 +936,22 @@ impl Store for SqliteStore {
         self.db.read(outbox::next_due).await
     }
 
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .write(move |c, _| directory::node_heartbeat(c, &node, fresh_ms))
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                c.execute("DELETE FROM node WHERE id = ?1", [id])
+                    .map(drop)
+                    .map_err(db::sql_err)
+            })
+            .await
+    }
+
     async fn release_claims(&self) -> StoreResult<u64> {
         self.db
             .write(|c, _| {

@@ -523,6 +523,11 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<usize>;
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// Records that `node` is alive (at its `seen_at`) and answers the other nodes whose last
+    /// heartbeat is at most `fresh_ms` old; forgets nodes silent for a day.
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>>;
+    /// Forgets a node that stops.
+    async fn node_leave(&self, id: String) -> StoreResult<()>;
     /// Makes every claimed delivery claimable at once; returns how many. Only for a lone server
     /// starting up (the embedded mode): the claims of its previous run died with that process,
     /// and waiting out their leases would only delay the replies.

@@ -477,6 +477,17 @@ pub struct OutboxJob {
     pub identity: IdentityView,
 }
 
+/// A Parley process serving the database, as its heartbeat last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRow {
+    /// Drawn afresh by each process at start.
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub started_at: Timestamp,
+    pub seen_at: Timestamp,
+}
+
 /// A provider's report on a message we sent, found by the id the provider gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryReport {

@@ -14,7 +14,8 @@ pub struct DbArgs {
     /// Configuration file [default: ./parley.toml when it exists]
     #[arg(long, env = "PARLEY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// postgres://… for PostgreSQL, or sqlite:PATH; default: SQLite in the data directory
+    /// postgres://… for PostgreSQL (one Parley node per database), or sqlite:PATH; default:
+    /// SQLite in the data directory
     #[arg(
         long,
         env = "PARLEY_DATABASE_URL",

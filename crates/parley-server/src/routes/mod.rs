@@ -92,7 +92,7 @@ pub fn routes() -> Vec<Route> {
     use conversations as c;
     use directory as d;
     vec![
-        route!(get "/api/v1/health" => a::health, "meta", Public, "Liveness: answers when the server and its database answer"),
+        route!(get "/api/v1/health" => a::health, "meta", Public, "Liveness: answers when the server and its database answer; `other_nodes` and `warning` when another Parley node serves the same database"),
         route!(get "/api/v1/openapi.json" => crate::openapi::openapi_json, "meta", Public, "This document"),
         route!(post "/api/v1/setup" => a::setup, "account", Public, "Create the first workspace and admin with the one-time setup token", body = a::setup_schema()),
         route!(post "/api/v1/auth/sign-in" => a::sign_in, "account", Public, "Sign in with email and password; sets the session cookie and returns the CSRF token", body = a::sign_in_schema()),

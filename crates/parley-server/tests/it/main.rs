@@ -18,6 +18,7 @@ mod hardening;
 mod lists;
 mod malformed;
 mod messaging;
+mod nodes;
 mod outbound;
 mod realtime;
 mod roles;
