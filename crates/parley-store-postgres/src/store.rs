@@ -900,14 +900,15 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn claim_outbox(
+    async fn claim_outbox_fair(
         &self,
         now: Timestamp,
         limit: u32,
         lease_ms: i64,
+        per_inbox: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
         self.db
-            .run(move |tx| Box::pin(outbox::claim(tx, now, limit, lease_ms)))
+            .run(move |tx| Box::pin(outbox::claim(tx, now, limit, lease_ms, per_inbox)))
             .await
     }
 
@@ -928,6 +929,16 @@ impl Store for PostgresStore {
                         .map(drop)
                 })
             })
+            .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db
+            .run(move |tx| Box::pin(outbox::backlog(tx, ws, now)))
             .await
     }
 

@@ -893,15 +893,24 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn claim_outbox(
+    async fn claim_outbox_fair(
         &self,
         now: Timestamp,
         limit: u32,
         lease_ms: i64,
+        per_inbox: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
         self.db
-            .write(move |c, _| outbox::claim(c, now, limit, lease_ms))
+            .write(move |c, _| outbox::claim(c, now, limit, lease_ms, per_inbox))
             .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db.read(move |c| outbox::backlog(c, ws, now)).await
     }
 
     async fn finish_outbox(

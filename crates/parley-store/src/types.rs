@@ -477,6 +477,19 @@ pub struct OutboxJob {
     pub identity: IdentityView,
 }
 
+/// An inbox's share of the outbox: what waits, what a dispatcher is sending now, and since when
+/// the oldest waiting delivery has been due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxBacklog {
+    pub inbox_id: InboxId,
+    /// Deliveries waiting to be claimed (due now or later).
+    pub queued: u64,
+    /// Deliveries claimed under a live lease: being sent.
+    pub in_flight: u64,
+    /// The earliest due time among the waiting deliveries.
+    pub oldest_due: Option<Timestamp>,
+}
+
 /// A Parley process serving the database, as its heartbeat last recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeRow {

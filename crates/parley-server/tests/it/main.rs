@@ -10,6 +10,7 @@ mod bots;
 mod browser;
 mod compliance;
 mod conversations;
+mod dispatch;
 mod email;
 mod encryption;
 mod erasure;
