@@ -120,7 +120,10 @@
         toast(t("Saved"));
         show("inboxes");
       }));
-      return [el("div", {}, el("strong", {}, i.name), edit), window.Parley.ICONS[i.kind] || i.kind,
+      // Admins get each inbox's outbox: a provider that holds replies back shows here.
+      const b = i.backlog;
+      const backlog = b && (b.queued || b.in_flight) ? el("div", { class: "muted" }, t("Outbox: {queued} waiting, {in_flight} sending", b)) : null;
+      return [el("div", {}, el("strong", {}, i.name), backlog, edit), window.Parley.ICONS[i.kind] || i.kind,
         i.webhook_url ? el("div", {}, copyable(`hook-${i.id}`, i.webhook_url), extra) : i.snippet ? el("span", { class: "muted" }, t("See Website chat")) : el("span", { class: "muted" }, "—"),
         el("span", {}, test, " ", result), who];
     }));

@@ -28,6 +28,9 @@ impl std::fmt::Debug for Database {
 pub struct DispatchConfig {
     /// Deliveries sent at once.
     pub concurrency: usize,
+    /// Deliveries one inbox (one provider account) may have in flight at once, so a slow or
+    /// failing provider holds at most this many of the `concurrency` slots.
+    pub per_inbox_concurrency: usize,
     /// Attempts before a delivery is a permanent failure.
     pub max_attempts: u32,
     pub backoff_base_ms: i64,
@@ -40,6 +43,7 @@ impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
             concurrency: 32,
+            per_inbox_concurrency: 8,
             max_attempts: 10,
             backoff_base_ms: 2_000,
             backoff_max_ms: 600_000,

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod nodes;
 pub mod openapi;
 pub mod pacer;
 pub mod realtime;
@@ -116,6 +117,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     };
     let passwords = auth::Passwords::new(config.password_hash_concurrency);
     let widget_limits = Arc::new(limits::WidgetLimiter::new(config.widget.clone()));
+    let node = Arc::new(nodes::Node::new(clock.now()));
     Ok(App {
         store,
         hub,
@@ -123,6 +125,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         config: Arc::new(config),
         http,
         dispatch_bell: Arc::new(tokio::sync::Notify::new()),
+        node,
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),
         workspaces: Arc::default(),
@@ -205,6 +208,10 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
                 "released deliveries claimed before the last stop"
             );
         }
+    }
+    // A second node on the database is told at start, before it takes any work.
+    if let Err(e) = nodes::beat(app).await {
+        tracing::warn!(error = %e, "could not record this node's heartbeat");
     }
     Ok(workers::spawn(app))
 }

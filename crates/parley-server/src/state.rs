@@ -31,6 +31,8 @@ pub struct App {
     pub http: parley_channels::net::Client,
     /// Rung when an outbound message is queued, so deliveries start without waiting for a poll.
     pub dispatch_bell: Arc<Notify>,
+    /// This process's heartbeat identity, and the other nodes it sees on the database.
+    pub node: Arc<crate::nodes::Node>,
     /// A one-time setup token, when the server started with an empty database and no admin.
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
     /// Inboxes recently looked up by webhooks: every inbound request needs its inbox's secret.

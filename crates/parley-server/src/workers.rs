@@ -215,7 +215,8 @@ fn lease_ms(app: &App) -> i64 {
 }
 
 /// Claims and sends every delivery due now, waiting for each; returns how many were attempted.
-/// Tests call this to drain the queue on demand.
+/// Tests call this to drain the queue on demand; it waits for each round, so it claims without
+/// the per-inbox cap.
 pub async fn run_due_deliveries(app: &App) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
@@ -232,7 +233,9 @@ pub async fn run_due_deliveries(app: &App) -> anyhow::Result<usize> {
 }
 
 async fn dispatch_loop(app: App) {
-    let permits = Arc::new(Semaphore::new(app.config.dispatch.concurrency.max(1)));
+    let cfg = &app.config.dispatch;
+    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let per_inbox = u32::try_from(cfg.per_inbox_concurrency.max(1)).unwrap_or(u32::MAX);
     loop {
         let free = permits.available_permits();
         if free == 0 {
@@ -242,9 +245,11 @@ async fn dispatch_loop(app: App) {
             }
             continue;
         }
+        // Only as many as can start now, taken in turns across inboxes and none from an inbox
+        // at its cap: a slow provider's backlog waits in the database, not in our slots.
         let jobs = match app
             .store
-            .claim_outbox(app.now(), free as u32, lease_ms(&app))
+            .claim_outbox_fair(app.now(), free as u32, lease_ms(&app), per_inbox)
             .await
         {
             Ok(jobs) => jobs,
@@ -255,8 +260,15 @@ async fn dispatch_loop(app: App) {
             }
         };
         if jobs.is_empty() {
+            let busy = permits.available_permits() < cfg.concurrency.max(1);
+            let now = app.now().0;
             let wait = match app.store.next_outbox_due().await {
-                Ok(Some(t)) => (t.0 - app.now().0).clamp(5, 1000),
+                Ok(Some(t)) if t.0 > now => (t.0 - now).clamp(5, 1000),
+                // Due but not claimed: its inbox is at its cap, and one of our deliveries
+                // finishing rings the bell, so there is nothing to poll for meanwhile.
+                Ok(Some(_)) if busy => 1000,
+                // Or it fell due since the claim.
+                Ok(Some(_)) => 5,
                 _ => 1000,
             };
             tokio::select! {
@@ -273,6 +285,8 @@ async fn dispatch_loop(app: App) {
             tokio::spawn(async move {
                 deliver(&app, job).await;
                 drop(permit);
+                // Its inbox has room again.
+                app.dispatch_bell.notify_one();
             });
         }
     }
@@ -338,6 +352,7 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(snooze_loop(app.clone())),
         tokio::spawn(retention_loop(app.clone())),
         tokio::spawn(crate::keys::refresh_loop(app.clone())),
+        tokio::spawn(crate::nodes::beat_loop(app.clone())),
         tokio::spawn(crate::email::imap_loop(
             app.clone(),
             Duration::from_secs(app.config.imap_poll_secs.max(5)),

@@ -300,3 +300,47 @@ pub(crate) async fn inbox_members(
     .map(rows::user)
     .collect()
 }
+
+pub(crate) async fn node_heartbeat(
+    tx: &Tx<'_>,
+    node: &NodeRow,
+    fresh_ms: i64,
+) -> StoreResult<Vec<NodeRow>> {
+    exec(
+        tx,
+        "DELETE FROM node WHERE seen_at < $1",
+        &[&(node.seen_at.0 - plan::NODE_FORGOTTEN_MS)],
+    )
+    .await?;
+    exec(
+        tx,
+        "INSERT INTO node (id, host, pid, started_at, seen_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+        &[
+            &node.id,
+            &node.host,
+            &node.pid,
+            &node.started_at.0,
+            &node.seen_at.0,
+        ],
+    )
+    .await?;
+    let rows = query(
+        tx,
+        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> $1 AND seen_at >= $2 \
+         ORDER BY started_at",
+        &[&node.id, &(node.seen_at.0 - fresh_ms)],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(NodeRow {
+                id: get(r, 0)?,
+                host: get(r, 1)?,
+                pid: get(r, 2)?,
+                started_at: Timestamp(get(r, 3)?),
+                seen_at: Timestamp(get(r, 4)?),
+            })
+        })
+        .collect()
+}

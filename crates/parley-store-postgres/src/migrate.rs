@@ -23,6 +23,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_survey_age.sql")),
     (17, include_str!("../migrations/0017_access_change.sql")),
     (18, include_str!("../migrations/0018_survey_keys.sql")),
+    (19, include_str!("../migrations/0019_nodes.sql")),
+    (20, include_str!("../migrations/0020_outbox_by_inbox.sql")),
 ];
 
 /// How many migrations this build knows.

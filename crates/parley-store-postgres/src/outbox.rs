@@ -10,20 +10,44 @@ use crate::conversations::{insert_event, NewEvent};
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, get, id, IDENTITY_COLS, MESSAGE_COLS};
 
+/// Serialises claims across nodes, so an inbox's count of live leases is exact when read.
+const CLAIM_LOCK: i64 = 0x7061_726c_6579_636c;
+
+/// Claims each inbox's earliest due deliveries in turn, none from an inbox beyond `per_inbox`
+/// live leases: one indexed look-up per inbox, so a long backlog in one inbox costs the others'
+/// claims nothing.
 pub(crate) async fn claim(
     tx: &Tx<'_>,
     now: Timestamp,
     limit: u32,
     lease_ms: i64,
+    per_inbox: u32,
 ) -> StoreResult<Vec<OutboxJob>> {
+    exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK]).await?;
     let claimed = query(
         tx,
-        "WITH due AS (\
-            SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1 \
-            AND (claimed_until IS NULL OR claimed_until <= $1) \
-            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+        "WITH busy AS (\
+            SELECT inbox_id, COUNT(*) AS n FROM outbox \
+            WHERE claimed_until > $1 AND state = 'queued' GROUP BY inbox_id), \
+         turns AS (\
+            SELECT d.id, d.next_attempt_at, \
+                   ROW_NUMBER() OVER (PARTITION BY n.id ORDER BY d.next_attempt_at, d.id) AS turn \
+            FROM inbox n LEFT JOIN busy b ON b.inbox_id = n.id \
+            CROSS JOIN LATERAL (\
+                SELECT o.id, o.next_attempt_at FROM outbox o \
+                WHERE o.inbox_id = n.id AND o.state = 'queued' AND o.next_attempt_at <= $1 \
+                AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
+                ORDER BY o.next_attempt_at, o.id \
+                LIMIT LEAST($2, $4 - COALESCE(b.n, 0)) FOR UPDATE SKIP LOCKED) d \
+            WHERE COALESCE(b.n, 0) < $4), \
+         due AS (SELECT id FROM turns ORDER BY turn, next_attempt_at, id LIMIT $2) \
          UPDATE outbox o SET claimed_until = $3 FROM due WHERE o.id = due.id RETURNING o.id",
-        &[&now.0, &i64::from(limit), &now.0.saturating_add(lease_ms)],
+        &[
+            &now.0,
+            &i64::from(limit),
+            &now.0.saturating_add(lease_ms),
+            &i64::from(per_inbox),
+        ],
     )
     .await?
     .iter()
@@ -264,6 +288,34 @@ pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
         Some(r) => get::<Option<i64>>(&r, 0)?.map(Timestamp),
         None => None,
     })
+}
+
+/// Each inbox of the workspace with deliveries queued or in flight.
+pub(crate) async fn backlog(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    now: Timestamp,
+) -> StoreResult<Vec<InboxBacklog>> {
+    let rows = query(
+        tx,
+        "SELECT inbox_id, \
+                COUNT(*) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2), \
+                COUNT(*) FILTER (WHERE claimed_until > $2), \
+                MIN(next_attempt_at) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2) \
+         FROM outbox WHERE workspace_id = $1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
+        &[&ws.as_uuid(), &now.0],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(InboxBacklog {
+                inbox_id: id(r, 0)?,
+                queued: u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+                in_flight: u64::try_from(get::<i64>(r, 2)?).unwrap_or(0),
+                oldest_due: get::<Option<i64>>(r, 3)?.map(Timestamp),
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {

@@ -900,14 +900,45 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn claim_outbox(
+    async fn claim_outbox_fair(
         &self,
         now: Timestamp,
         limit: u32,
         lease_ms: i64,
+        per_inbox: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
         self.db
-            .run(move |tx| Box::pin(outbox::claim(tx, now, limit, lease_ms)))
+            .run(move |tx| Box::pin(outbox::claim(tx, now, limit, lease_ms, per_inbox)))
+            .await
+    }
+
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { directory::node_heartbeat(tx, &node, fresh_ms).await })
+            })
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    crate::db::exec(tx, "DELETE FROM node WHERE id = $1", &[&id])
+                        .await
+                        .map(drop)
+                })
+            })
+            .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db
+            .run(move |tx| Box::pin(outbox::backlog(tx, ws, now)))
             .await
     }
 

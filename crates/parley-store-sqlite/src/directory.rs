@@ -263,3 +263,44 @@ pub(crate) fn inbox_members(
         .map_err(sql_err)?;
     rows.collect::<Result<_, _>>().map_err(sql_err)
 }
+
+pub(crate) fn node_heartbeat(
+    c: &Connection,
+    node: &NodeRow,
+    fresh_ms: i64,
+) -> StoreResult<Vec<NodeRow>> {
+    c.execute(
+        "DELETE FROM node WHERE seen_at < ?1",
+        [node.seen_at.0 - plan::NODE_FORGOTTEN_MS],
+    )
+    .map_err(sql_err)?;
+    c.execute(
+        "INSERT INTO node (id, host, pid, started_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+        params![
+            node.id,
+            node.host,
+            node.pid,
+            node.started_at.0,
+            node.seen_at.0
+        ],
+    )
+    .map_err(sql_err)?;
+    c.prepare_cached(
+        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> ?1 AND seen_at >= ?2 \
+         ORDER BY started_at",
+    )
+    .map_err(sql_err)?
+    .query_map(params![node.id, node.seen_at.0 - fresh_ms], |r| {
+        Ok(NodeRow {
+            id: r.get(0)?,
+            host: r.get(1)?,
+            pid: r.get(2)?,
+            started_at: Timestamp(r.get(3)?),
+            seen_at: Timestamp(r.get(4)?),
+        })
+    })
+    .map_err(sql_err)?
+    .collect::<Result<_, _>>()
+    .map_err(sql_err)
+}

@@ -893,15 +893,24 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn claim_outbox(
+    async fn claim_outbox_fair(
         &self,
         now: Timestamp,
         limit: u32,
         lease_ms: i64,
+        per_inbox: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
         self.db
-            .write(move |c, _| outbox::claim(c, now, limit, lease_ms))
+            .write(move |c, _| outbox::claim(c, now, limit, lease_ms, per_inbox))
             .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db.read(move |c| outbox::backlog(c, ws, now)).await
     }
 
     async fn finish_outbox(
@@ -934,6 +943,22 @@ impl Store for SqliteStore {
 
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db.read(outbox::next_due).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .write(move |c, _| directory::node_heartbeat(c, &node, fresh_ms))
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                c.execute("DELETE FROM node WHERE id = ?1", [id])
+                    .map(drop)
+                    .map_err(db::sql_err)
+            })
+            .await
     }
 
     async fn release_claims(&self) -> StoreResult<u64> {

@@ -15,17 +15,9 @@ pub(crate) fn claim(
     now: Timestamp,
     limit: u32,
     lease_ms: i64,
+    per_inbox: u32,
 ) -> StoreResult<Vec<OutboxJob>> {
-    let due: Vec<(OutboxId, i64, String)> = c
-        .prepare_cached(
-            "SELECT id, attempts, message_id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?1 \
-             AND (claimed_until IS NULL OR claimed_until <= ?1) ORDER BY next_attempt_at LIMIT ?2",
-        )
-        .map_err(sql_err)?
-        .query_map(params![now.0, limit], |r| Ok((uid(r, 0)?, r.get(1)?, r.get(2)?)))
-        .map_err(sql_err)?
-        .collect::<Result<_, _>>()
-        .map_err(sql_err)?;
+    let due = fair_due(c, now, limit, per_inbox)?;
     let mut jobs = Vec::with_capacity(due.len());
     for (id, attempts, message_id) in due {
         c.prepare_cached("UPDATE outbox SET claimed_until = ?1 WHERE id = ?2")
@@ -59,6 +51,63 @@ pub(crate) fn claim(
         });
     }
     Ok(jobs)
+}
+
+/// The due deliveries to claim: each inbox's earliest first, taking turns across inboxes, none
+/// from an inbox beyond `per_inbox` live leases. One indexed look-up per inbox, so a long backlog
+/// in one inbox costs nothing to the others' claims.
+fn fair_due(
+    c: &Connection,
+    now: Timestamp,
+    limit: u32,
+    per_inbox: u32,
+) -> StoreResult<Vec<(OutboxId, i64, String)>> {
+    let busy: std::collections::HashMap<String, i64> = c
+        .prepare_cached(
+            "SELECT inbox_id, COUNT(*) FROM outbox WHERE claimed_until > ?1 AND state = 'queued' \
+             GROUP BY inbox_id",
+        )
+        .map_err(sql_err)?
+        .query_map([now.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let inboxes: Vec<String> = c
+        .prepare_cached("SELECT id FROM inbox")
+        .map_err(sql_err)?
+        .query_map([], |r| r.get(0))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let mut turns = Vec::new();
+    for inbox in inboxes {
+        let room = i64::from(per_inbox) - busy.get(&inbox).copied().unwrap_or(0);
+        let take = room.min(i64::from(limit));
+        if take <= 0 {
+            continue;
+        }
+        let rows = c
+            .prepare_cached(
+                "SELECT id, attempts, message_id, next_attempt_at FROM outbox \
+                 WHERE inbox_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2 \
+                 AND (claimed_until IS NULL OR claimed_until <= ?2) \
+                 ORDER BY next_attempt_at, id LIMIT ?3",
+            )
+            .map_err(sql_err)?
+            .query_map(params![inbox, now.0, take], |r| {
+                Ok((uid(r, 0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?))
+            })
+            .map_err(sql_err)?
+            .collect::<Result<Vec<(OutboxId, i64, String, i64)>, _>>()
+            .map_err(sql_err)?;
+        turns.extend(rows.into_iter().enumerate());
+    }
+    turns.sort_by_key(|(turn, (_, _, _, due))| (*turn, *due));
+    Ok(turns
+        .into_iter()
+        .take(limit as usize)
+        .map(|(_, (id, attempts, message, _))| (id, attempts, message))
+        .collect())
 }
 
 pub(crate) fn finish(
@@ -269,4 +318,29 @@ pub(crate) fn read_until(
         n += usize::from(record_delivery(c, report, events)?);
     }
     Ok(n)
+}
+
+/// Each inbox of the workspace with deliveries queued or in flight.
+pub(crate) fn backlog(
+    c: &Connection,
+    ws: WorkspaceId,
+    now: Timestamp,
+) -> StoreResult<Vec<InboxBacklog>> {
+    c.prepare_cached(
+        "SELECT inbox_id, SUM(claimed_until IS NULL OR claimed_until <= ?2), SUM(claimed_until > ?2), \
+                MIN(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN next_attempt_at END) \
+         FROM outbox WHERE workspace_id = ?1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
+    )
+    .map_err(sql_err)?
+    .query_map(params![ws.to_string(), now.0], |r| {
+        Ok(InboxBacklog {
+            inbox_id: uid(r, 0)?,
+            queued: r.get::<_, i64>(1)? as u64,
+            in_flight: r.get::<_, i64>(2)? as u64,
+            oldest_due: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+        })
+    })
+    .map_err(sql_err)?
+    .collect::<Result<_, _>>()
+    .map_err(sql_err)
 }

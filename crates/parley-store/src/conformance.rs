@@ -51,6 +51,7 @@ macro_rules! conformance_tests {
             contacts_search_identities_and_merge,
             events_are_published_in_commit_order_and_replayable,
             outbox_claims_retries_and_fails,
+            claims_take_turns_across_inboxes_within_their_cap,
             users_sessions_and_tokens,
             snoozed_conversations_wake_up,
             refused_commands_store_nothing,

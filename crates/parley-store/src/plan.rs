@@ -438,6 +438,9 @@ pub fn apply_report(msg: &mut MessageView, status: DeliveryStatus, error: Option
 /// How long a report for a message we have not yet recorded as sent is kept (milliseconds).
 pub const PENDING_REPORT_TTL_MS: i64 = 24 * 3600 * 1000;
 
+/// How long a node that stopped without saying so is remembered by the others' heartbeats.
+pub const NODE_FORGOTTEN_MS: i64 = 86_400_000;
+
 pub fn message_updated(msg: &MessageView) -> String {
     json!({
         "message_id": msg.id,

@@ -477,6 +477,30 @@ pub struct OutboxJob {
     pub identity: IdentityView,
 }
 
+/// An inbox's share of the outbox: what waits, what a dispatcher is sending now, and since when
+/// the oldest waiting delivery has been due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxBacklog {
+    pub inbox_id: InboxId,
+    /// Deliveries waiting to be claimed (due now or later).
+    pub queued: u64,
+    /// Deliveries claimed under a live lease: being sent.
+    pub in_flight: u64,
+    /// The earliest due time among the waiting deliveries.
+    pub oldest_due: Option<Timestamp>,
+}
+
+/// A Parley process serving the database, as its heartbeat last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRow {
+    /// Drawn afresh by each process at start.
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub started_at: Timestamp,
+    pub seen_at: Timestamp,
+}
+
 /// A provider's report on a message we sent, found by the id the provider gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryReport {

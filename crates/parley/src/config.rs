@@ -14,7 +14,8 @@ pub struct DbArgs {
     /// Configuration file [default: ./parley.toml when it exists]
     #[arg(long, env = "PARLEY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// postgres://… for PostgreSQL, or sqlite:PATH; default: SQLite in the data directory
+    /// postgres://… for PostgreSQL (one Parley node per database), or sqlite:PATH; default:
+    /// SQLite in the data directory
     #[arg(
         long,
         env = "PARLEY_DATABASE_URL",
@@ -145,6 +146,7 @@ pub struct FileWidget {
 #[serde(deny_unknown_fields)]
 pub struct FileDispatch {
     pub concurrency: Option<usize>,
+    pub per_inbox_concurrency: Option<usize>,
     pub max_attempts: Option<u32>,
     pub backoff_base_ms: Option<i64>,
     pub backoff_max_ms: Option<i64>,
@@ -196,6 +198,7 @@ pub const EXAMPLE: &str = r#"# parley.toml — every key is optional; PARLEY_* v
 
 [dispatch]
 # concurrency = 32          # deliveries in flight
+# per_inbox_concurrency = 8 # deliveries one inbox (provider account) may have in flight
 # max_attempts = 10         # then the failure is permanent
 # backoff_base_ms = 2000    # doubled each attempt, with jitter
 # backoff_max_ms = 600000
@@ -479,6 +482,10 @@ pub fn server_config_from(
     let def = DispatchConfig::default();
     cfg.dispatch = DispatchConfig {
         concurrency: d.concurrency.unwrap_or(def.concurrency).clamp(1, 1024),
+        per_inbox_concurrency: d
+            .per_inbox_concurrency
+            .unwrap_or(def.per_inbox_concurrency)
+            .clamp(1, 1024),
         max_attempts: d.max_attempts.unwrap_or(def.max_attempts).max(1),
         backoff_base_ms: d.backoff_base_ms.unwrap_or(def.backoff_base_ms).max(1),
         backoff_max_ms: d.backoff_max_ms.unwrap_or(def.backoff_max_ms).max(1),

@@ -33,6 +33,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (SQLite in ./parley-data by default; UI at http://127.0.0.1:8080)
+    ///
+    /// Run one node per database, on PostgreSQL too: live events, `?since=` replay, send rate
+    /// limits, sign-in throttles, presence and the widget's reach are kept per process, so a
+    /// second node on the same database would leave agents without the events it handles. A node
+    /// that finds another one alive on its database logs a warning naming it.
     Serve(ServeArgs),
     /// Apply database migrations and exit
     Migrate,
@@ -299,6 +304,12 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let cfg = config::server_config(db, args)?;
     let bind = cfg.bind;
     tracing::info!(database = ?cfg.database, %bind, "starting Parley");
+    if matches!(cfg.database, parley_server::Database::Postgres { .. }) {
+        tracing::info!(
+            "one Parley node per database: live events, ?since= replay, limits and presence are \
+             kept in this process, so run no second node on this PostgreSQL database"
+        );
+    }
     let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
     let password = std::env::var("PARLEY_ADMIN_PASSWORD").ok();
     match parley_server::first_start(&app, args.admin_email.as_deref(), password.as_deref()).await?
@@ -329,9 +340,10 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    parley_server::serve(app, listener, shutdown).await?;
+    parley_server::serve(app.clone(), listener, shutdown).await?;
     for w in workers {
         w.abort();
     }
+    parley_server::nodes::leave(&app).await;
     Ok(())
 }

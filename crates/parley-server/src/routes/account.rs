@@ -18,7 +18,18 @@ use crate::throttle::Locked;
 
 pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     app.store.is_empty().await?;
-    Ok(Json(json!({ "status": "ok" })))
+    let mut v = json!({ "status": "ok" });
+    // Per-process state (live events, limits, presence) does not span nodes: say so where
+    // operators look.
+    let others = app.node.others().len();
+    if others > 0 {
+        v["other_nodes"] = json!(others);
+        v["warning"] = json!(
+            "another Parley node is serving this database; run one node per database: live \
+             events, limits and presence are kept per node"
+        );
+    }
+    Ok(Json(v))
 }
 
 /// The client address, as the connection or a trusted proxy header reports it (for the audit log).

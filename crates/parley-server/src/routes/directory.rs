@@ -168,7 +168,8 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
 
 pub async fn list_inboxes(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
-    let items: Vec<Value> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
+    let mut items: Vec<Value> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
+    with_backlog(&app, &p, &mut items).await?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -178,7 +179,28 @@ pub async fn get_inbox(
     Path(id): Path<InboxId>,
 ) -> ApiResult<Json<Value>> {
     let inbox = app.store.inbox(&p.scope(), id).await?;
-    Ok(Json(inbox_view(&app, &p, &inbox)))
+    let mut items = [inbox_view(&app, &p, &inbox)];
+    with_backlog(&app, &p, &mut items).await?;
+    let [view] = items;
+    Ok(Json(view))
+}
+
+/// Shows admins each inbox's outbox: `queued` (waiting), `in_flight` (being sent) and
+/// `oldest_due`, so a provider that holds its inbox's replies back is seen.
+async fn with_backlog(app: &App, p: &Principal, views: &mut [Value]) -> ApiResult<()> {
+    if !p.role.is_admin() {
+        return Ok(());
+    }
+    let backlog = app.store.outbox_backlog(p.workspace_id, app.now()).await?;
+    for v in views {
+        let b = backlog.iter().find(|b| json!(b.inbox_id) == v["id"]);
+        v["backlog"] = json!({
+            "queued": b.map_or(0, |b| b.queued),
+            "in_flight": b.map_or(0, |b| b.in_flight),
+            "oldest_due": b.and_then(|b| b.oldest_due),
+        });
+    }
+    Ok(())
 }
 
 /// An edit: any field of a new inbox but its kind (the channel's own, checked against it).

@@ -103,7 +103,7 @@ pub fn routes() -> Vec<Route> {
     use conversations as c;
     use directory as d;
     vec![
-        route!(get "/api/v1/health" => a::health, "meta", Public, "Liveness: answers when the server and its database answer"),
+        route!(get "/api/v1/health" => a::health, "meta", Public, "Liveness: answers when the server and its database answer; `other_nodes` and `warning` when another Parley node serves the same database"),
         route!(get "/api/v1/openapi.json" => crate::openapi::openapi_json, "meta", Public, "This document"),
         route!(post "/api/v1/setup" => a::setup, "account", Public, "Create the first workspace and admin with the one-time setup token", body = a::setup_schema()),
         route!(post "/api/v1/auth/sign-in" => a::sign_in, "account", Public, "Sign in with email and password; sets the session cookie and returns the CSRF token", body = a::sign_in_schema()),
@@ -136,9 +136,9 @@ pub fn routes() -> Vec<Route> {
         route!(delete "/api/v1/teams/{id}" => d::delete_team, "teams", Admin, "Delete a team (its conversations keep their agents)"),
         route!(put "/api/v1/teams/{id}/members/{user_id}" => d::add_team_member, "teams", Admin, "Add a user to a team"),
         route!(delete "/api/v1/teams/{id}/members/{user_id}" => d::remove_team_member, "teams", Admin, "Remove a user from a team"),
-        route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all)"),
+        route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all, each with its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)"),
         route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::create_inbox_schema()),
-        route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox"),
+        route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox (admins also see its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)"),
         route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL, its sending rate limit, a widget's site, greeting, colour and pre-chat form, or the channel's credentials and addresses (named as when adding it; those left out stay, and Meta's verify token and Telegram's secret stay); audited without the values", body = d::update_inbox_schema()),
         Route {
             method: "post",

@@ -417,6 +417,8 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }
+        // As `parley serve` does when it stops.
+        parley_server::nodes::leave(&self.app).await;
     }
 
     pub async fn token_for(

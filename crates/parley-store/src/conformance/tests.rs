@@ -2717,3 +2717,88 @@ pub async fn a_survey_takes_one_answer_and_keeps_its_key(h: Harness) {
         "other-key"
     );
 }
+
+pub async fn claims_take_turns_across_inboxes_within_their_cap(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let reply = |body: &str| Command::Reply {
+        meta: None,
+        body: body.into(),
+    };
+    let busy = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    for i in 0..3 {
+        s.act(&scope, busy, w.admin, reply("r"), t(10 + i))
+            .await
+            .unwrap();
+    }
+    let quiet = s
+        .apply_inbound(inbound(w.other_inbox, "c2", Some("m2"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, quiet, w.admin, reply("r"), t(20))
+        .await
+        .unwrap();
+    let inboxes = |jobs: &[OutboxJob]| {
+        let mut v: Vec<InboxId> = jobs.iter().map(|j| j.inbox.id).collect();
+        v.sort_by_key(|i| i.to_string());
+        v
+    };
+    let mut both = vec![w.inbox, w.other_inbox];
+    both.sort_by_key(|i| i.to_string());
+
+    // Two slots: the quiet inbox's one reply goes before the busy inbox's second, though due later.
+    let first = s.claim_outbox_fair(t(100), 2, 30_000, 10).await.unwrap();
+    assert_eq!(inboxes(&first), both);
+    // The busy inbox may have two in flight: it gets one more, and then none.
+    let second = s.claim_outbox_fair(t(101), 10, 30_000, 2).await.unwrap();
+    assert_eq!(inboxes(&second), vec![w.inbox]);
+    assert!(
+        s.claim_outbox_fair(t(102), 10, 30_000, 2)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an inbox at its cap is not claimed from"
+    );
+    let backlog = s.outbox_backlog(w.ws, t(102)).await.unwrap();
+    let of = |inbox| backlog.iter().find(|b| b.inbox_id == inbox).cloned();
+    assert_eq!(
+        of(w.inbox),
+        Some(InboxBacklog {
+            inbox_id: w.inbox,
+            queued: 1,
+            in_flight: 2,
+            oldest_due: Some(t(12)),
+        })
+    );
+    assert_eq!(
+        of(w.other_inbox),
+        Some(InboxBacklog {
+            inbox_id: w.other_inbox,
+            queued: 0,
+            in_flight: 1,
+            oldest_due: None,
+        })
+    );
+
+    // A finished delivery frees its inbox's slot.
+    let done = second[0].id;
+    let sent = OutboxResult::Sent { provider_id: None };
+    s.finish_outbox(done, sent, t(103)).await.unwrap();
+    let third = s.claim_outbox_fair(t(104), 10, 30_000, 2).await.unwrap();
+    assert_eq!(inboxes(&third), vec![w.inbox]);
+
+    // Leases that ran out count for nothing: every unfinished delivery is claimable again.
+    let later = s
+        .claim_outbox_fair(t(200_000), 10, 30_000, 2)
+        .await
+        .unwrap();
+    let mut expect = vec![w.inbox, w.inbox, w.other_inbox];
+    expect.sort_by_key(|i| i.to_string());
+    assert_eq!(inboxes(&later), expect);
+}

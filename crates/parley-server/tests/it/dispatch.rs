@@ -1,0 +1,152 @@
+//! The dispatcher shares its sending slots fairly: a provider that does not answer holds at most
+//! its inbox's share, and another inbox's replies go out meanwhile; admins see each backlog.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Backend, Callback, TestApp};
+
+/// An integrating system that takes every callback and answers none until `release` is sent.
+struct Stalled {
+    url: String,
+    arrived: Arc<AtomicUsize>,
+    release: tokio::sync::watch::Sender<bool>,
+}
+
+async fn stalled() -> Stalled {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (release, open) = tokio::sync::watch::channel(false);
+    let state = (arrived.clone(), open);
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(
+            |axum::extract::State((arrived, mut open)): axum::extract::State<(
+                Arc<AtomicUsize>,
+                tokio::sync::watch::Receiver<bool>,
+            )>| async move {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let _ = open.wait_for(|o| *o).await;
+                axum::http::StatusCode::OK
+            },
+        ),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app.with_state(state)).await;
+    });
+    Stalled {
+        url,
+        arrived,
+        release,
+    }
+}
+
+/// Queues `n` replies in a new conversation of `inbox`; returns the conversation.
+async fn replies(t: &TestApp, inbox: &str, secret: &str, who: &str, n: usize) -> String {
+    let (s, v) = t
+        .inbound(inbox, secret, who, &format!("{who}-1"), "hi")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    for i in 0..n {
+        let (s, v) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &t.admin_token,
+                json!({ "body": format!("reply {i}") }),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    conv
+}
+
+async fn backlog(t: &TestApp, inbox: &str) -> serde_json::Value {
+    let (s, v) = t
+        .get(&format!("/api/v1/inboxes/{inbox}"), &t.admin_token)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v["backlog"].clone()
+}
+
+async fn a_stalled_provider_holds_only_its_share(backend: Backend) {
+    // Provider calls wait as long as the stalled provider does: nothing times out under the test.
+    let t = TestApp::spawn_tuned(backend, |c| {
+        c.dispatch.timeout_ms = 600_000;
+        c.dispatch.concurrency = 32;
+        c.dispatch.per_inbox_concurrency = 8;
+    })
+    .await;
+    let slow = stalled().await;
+    let quick = Callback::start(0).await;
+    let (a, a_secret) = t.api_inbox("Slow provider", &slow.url).await;
+    let (b, b_secret) = t.api_inbox("Other provider", &quick.url).await;
+
+    // More replies than the dispatcher has slots, all due before the other inbox's.
+    replies(&t, &a, &a_secret, "a", 40).await;
+    for _ in 0..200 {
+        if slow.arrived.load(Ordering::SeqCst) >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    replies(&t, &b, &b_secret, "b", 1).await;
+
+    // The other inbox's reply is delivered while the slow provider has answered nothing.
+    let got = quick.wait_for(1).await;
+    assert!(got[0].1.contains("reply 0"), "{got:?}");
+    assert_eq!(
+        slow.arrived.load(Ordering::SeqCst),
+        8,
+        "the slow inbox holds no more than its cap of slots"
+    );
+    let held = backlog(&t, &a).await;
+    assert_eq!(held["in_flight"], 8, "{held}");
+    assert_eq!(held["queued"], 32, "{held}");
+    assert!(held["oldest_due"].is_string(), "{held}");
+    let other = backlog(&t, &b).await;
+    assert_eq!(
+        other,
+        json!({ "queued": 0, "in_flight": 0, "oldest_due": null })
+    );
+    // Agents see the inbox, not its outbox.
+    let (ann, agent) = t.user("ann@acme.test", "agent").await;
+    let member = format!("/api/v1/inboxes/{a}/members/{ann}");
+    let (s, _) = t
+        .call(reqwest::Method::PUT, &member, &t.admin_token, None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, v) = t.get(&format!("/api/v1/inboxes/{a}"), &agent).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v.get("backlog").is_none(), "{v}");
+
+    // Once the provider answers, its backlog drains.
+    slow.release.send(true).unwrap();
+    let empty = json!({ "queued": 0, "in_flight": 0, "oldest_due": null });
+    for _ in 0..400 {
+        if backlog(&t, &a).await == empty {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(backlog(&t, &a).await, empty);
+    assert_eq!(slow.arrived.load(Ordering::SeqCst), 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_provider_holds_only_its_share_sqlite() {
+    a_stalled_provider_holds_only_its_share(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_provider_holds_only_its_share_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    a_stalled_provider_holds_only_its_share(Backend::Postgres).await;
+}
