@@ -360,14 +360,13 @@ async fn verdicts(
     let mut last_inbound = None;
     let mut out = Vec::with_capacity(msgs.len());
     for msg in msgs {
-        let entries = &ledger;
         let phone = recipient_phone(msg.channel, address, &ctx);
         let mut to = Recipient {
             phone: phone.as_deref(),
             timezone: ctx.timezone.as_deref(),
             last_inbound: None,
         };
-        let mut v = compliance::check(msg, entries, &to, &policy, now);
+        let mut v = compliance::check(msg, &ledger, &to, &policy, now);
         // Their last message can only revive a lapsed consent, so it is read only for a lapse:
         // the common path (answers, fresh consent) never pays for it.
         if matches!(v, Verdict::Deny { code, .. } if code == "inactive_number") {
@@ -375,7 +374,7 @@ async fn verdicts(
                 last_inbound = Some(app.store.last_inbound(ws, contact).await?);
             }
             to.last_inbound = last_inbound.flatten();
-            v = compliance::check(msg, entries, &to, &policy, now);
+            v = compliance::check(msg, &ledger, &to, &policy, now);
         }
         out.push(v);
     }

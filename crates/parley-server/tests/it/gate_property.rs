@@ -505,7 +505,7 @@ impl World {
         parley_server::workers::run_due_deliveries(&self.t.app)
             .await
             .unwrap();
-        self.check_deliveries();
+        self.check_deliveries().await;
     }
 
     /// Staff's consent entry: the model takes what the server recorded (the law does not limit
@@ -567,8 +567,32 @@ impl World {
         }
     }
 
+    /// Whether the customer had written in their conversation on `channel` before the message
+    /// with `body` was queued there, as its timeline shows (a survey is queued in the background
+    /// after the resolve, so the step that resolved does not tell).
+    async fn wrote_before(&self, who: usize, channel: Channel, body: &str) -> bool {
+        let conv = self
+            .conversation(who, channel)
+            .await
+            .expect("a survey has a conversation");
+        let path = format!("/api/v1/conversations/{conv}/timeline?limit=200");
+        let (_, tl) = self.t.get(&path, &self.t.admin_token).await;
+        let messages: Vec<&Value> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "message.created")
+            .map(|e| &e["data"]["message"])
+            .collect();
+        let at = messages
+            .iter()
+            .position(|m| m["body"] == body)
+            .unwrap_or_else(|| panic!("the survey {body:?} is not on the timeline: {tl}"));
+        messages[..at].iter().any(|m| m["direction"] == "inbound")
+    }
+
     /// Every message that reached a provider since the last step, against the model.
-    fn check_deliveries(&mut self) {
+    async fn check_deliveries(&mut self) {
         let now = self.now();
         let sms: Vec<(String, String)> = self.twilio.sent.lock().unwrap()[self.seen_sms..]
             .iter()
@@ -609,13 +633,14 @@ impl World {
             .chain(
                 api.into_iter()
                     .map(|(id, body)| (if id == "p0" { 0 } else { 1 }, Channel::Api, body)),
-            );
+            )
+            .collect::<Vec<_>>();
         let mut asked = Vec::new();
         for (who, channel, body) in arrivals {
             if body.starts_with("Survey:") {
                 // Sent on resolving, as an answer in the conversation: conversational when the
-                // customer wrote on that channel, else business-initiated.
-                let customer_started = self.people[who].wrote_on.contains(&channel);
+                // customer had written in it by then, else business-initiated.
+                let customer_started = self.wrote_before(who, channel, &body).await;
                 if let Err(why) = self.people[who].may_receive(
                     who,
                     channel,
