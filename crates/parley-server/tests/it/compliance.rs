@@ -1141,3 +1141,60 @@ async fn the_opt_in_request_comes_from_the_number_the_customer_used_postgres() {
     }
     opt_in_from_the_customers_number_on(crate::harness::Backend::Postgres).await;
 }
+
+async fn keywords_in_longer_messages_on(backend: crate::harness::Backend) {
+    let mut w = OptInWorld::new(backend, 1).await;
+    let kim = "+12125550170";
+    let k = w.contact("Kim", kim).await;
+    let (s, _) =
+        w.t.post(
+            &format!("/api/v1/contacts/{k}/consent"),
+            &w.t.admin_token,
+            json!({ "purpose": "informational", "action": "grant", "source": "pos" }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    // An identifier that contains an opt-out word revokes nothing and holds nothing.
+    w.text(0, kim, "SMk1", "My reference is M2-AFTER-REVOKE-ee34e0")
+        .await;
+    w.text(0, kim, "SMk2", "stop_123").await;
+    let path = format!("/api/v1/contacts/{k}/consent");
+    let c = w.t.get(&path, &w.t.admin_token).await.1;
+    assert!(c["probable_revocation"].is_null(), "{c}");
+    assert_eq!(c["states"]["sms"]["informational"], "granted", "{c}");
+    let (s, v) = w
+        .t
+        .post(
+            &format!("/api/v1/contacts/{k}/messages"),
+            &w.t.admin_token,
+            json!({ "body": "Your order shipped", "inbox_id": w.inboxes[0], "purpose": "informational" }),
+        )
+        .await;
+    assert_eq!(
+        (s, v["compliance"]["verdict"].as_str()),
+        (201, Some("allow")),
+        "{v}"
+    );
+    // A reply opening with STOP set apart from the rest is a revocation, not a probable one.
+    w.text(0, kim, "SMk3", "Stop - wrong number").await;
+    let c = w.t.get(&path, &w.t.admin_token).await.1;
+    assert!(c["probable_revocation"].is_null(), "{c}");
+    assert_eq!(c["states"]["sms"]["conversational"], "revoked", "{c}");
+    let last = c["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["source"], "keyword", "{last}");
+    w.t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_are_not_keywords_and_a_leading_stop_revokes_sqlite() {
+    keywords_in_longer_messages_on(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_are_not_keywords_and_a_leading_stop_revokes_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    keywords_in_longer_messages_on(crate::harness::Backend::Postgres).await;
+}
