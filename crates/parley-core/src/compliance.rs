@@ -150,10 +150,24 @@ pub struct Outbound<'a> {
     pub channel: &'a str,
     /// The customer wrote in this conversation: an answer to them is conversational.
     pub customer_started: bool,
-    /// A HELP answer or the one confirmation of an opt-in or opt-out: always allowed.
-    pub notice: bool,
+    pub kind: Kind,
     /// The channel's own reason it cannot carry this now (WhatsApp's 24-hour window, …).
     pub channel_closed: Option<String>,
+}
+
+/// Who writes, as far as the gate cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// What a person, a rule, the bot, a survey or a campaign writes.
+    #[default]
+    Message,
+    /// A HELP answer or the one confirmation of an opt-in or opt-out: always allowed.
+    Notice,
+    /// The double opt-in request ("reply CONFIRM to get …") answering the customer's own
+    /// sign-up: allowed while a subscription waits for their confirmation on the channel and they
+    /// have not opted out there; held by quiet hours only. It needs no consent of its own, since
+    /// asking for consent is its whole content.
+    ConsentRequest,
 }
 
 /// The gate's answer.
@@ -194,8 +208,10 @@ pub fn check(
     policy: &Policy,
     now: Timestamp,
 ) -> Verdict {
-    if msg.notice {
-        return Verdict::Allow;
+    match msg.kind {
+        Kind::Notice => return Verdict::Allow,
+        Kind::ConsentRequest => return consent_request(msg, ledger, to, policy, now),
+        Kind::Message => {}
     }
     let channel = msg.channel;
     let purpose = effective_purpose(msg);
@@ -263,13 +279,74 @@ pub fn check(
             );
         }
     }
+    hold_for_quiet_hours(to, policy, now, &format!("{} texts", purpose.as_str()))
+}
+
+/// The double opt-in request: see `Kind::ConsentRequest`.
+fn consent_request(
+    msg: &Outbound<'_>,
+    ledger: &[Entry],
+    to: &Recipient<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Verdict {
+    let channel = msg.channel;
+    if let Some(reason) = &msg.channel_closed {
+        return deny("outside_window", reason.clone());
+    }
+    let states: Vec<_> = Purpose::ALL
+        .into_iter()
+        .map(|p| (p, consent::deciding(ledger, p, channel)))
+        .collect();
+    // Stopped altogether, or from what the request is for.
+    let stopped = states.iter().find_map(|(p, e)| {
+        e.filter(|e| {
+            e.action == Action::Revoke && (*p == Purpose::Conversational || *p == msg.purpose)
+        })
+    });
+    if let Some(e) = stopped {
+        if e.source == "probable_keyword" {
+            return deny(
+                "probable_revocation",
+                "This customer may have asked to stop since signing up: review it before asking them to confirm.".into(),
+            );
+        }
+        return deny(
+            "opted_out",
+            format!(
+                "This customer opted out by {channel} on {}: no request to confirm a subscription can be sent until they opt back in.",
+                e.at.to_rfc3339()
+            ),
+        );
+    }
+    if !states
+        .iter()
+        .any(|(_, e)| e.is_some_and(|e| e.action == Action::Request))
+    {
+        return deny(
+            "nothing_to_confirm",
+            format!("No subscription is waiting for this customer's confirmation on {channel}: there is nothing to ask them."),
+        );
+    }
+    if !is_phone_channel(channel) {
+        return Verdict::Allow;
+    }
+    hold_for_quiet_hours(to, policy, now, "requests to confirm a subscription")
+}
+
+/// Allow, or hold `what` until quiet hours at the recipient end.
+fn hold_for_quiet_hours(
+    to: &Recipient<'_>,
+    policy: &Policy,
+    now: Timestamp,
+    what: &str,
+) -> Verdict {
     match quiet_hours(to, policy, now) {
         None => Verdict::Allow,
         Some((until, zone, window)) => Verdict::Hold {
             until,
             reason: format!(
-                "Quiet hours at the recipient's location ({zone}): {} texts go between {} and {} their time; this one waits until then.",
-                purpose.as_str(),
+                "Quiet hours at the recipient's location ({zone}): {what} go between {} and {} their time; this one waits until then.",
                 Window::format(window.start),
                 Window::format(window.end),
             ),

@@ -106,20 +106,87 @@ pub enum Revocation {
 
 /// Whether a message that is not a bare keyword asks to stop being contacted.
 pub fn revocation(text: &str) -> Option<Revocation> {
-    let n = format!(" {} ", normalize(text));
+    let words = words(text);
+    let n = format!(" {} ", words.join(" "));
     // A phrase counts only as whole words: `n` is padded with spaces, phrases are not.
     let has = |p: &str| {
         n.match_indices(p).any(|(i, _)| {
             n.as_bytes()[i - 1] == b' ' && n.as_bytes().get(i + p.len()) == Some(&b' ')
         })
     };
-    if REVOKING_PHRASES.iter().any(|p| has(p)) {
+    if REVOKING_PHRASES.iter().any(|p| has(p)) || starts_with_opt_out(text) {
         return Some(Revocation::Clear);
     }
-    let words: Vec<&str> = n.split_whitespace().collect();
-    let opt_out_word =
-        words.iter().any(|w| OPT_OUT.contains(w) && *w != "TD") || n.contains(" OPT OUT ");
+    let opt_out_word = words
+        .iter()
+        .any(|w| OPT_OUT.contains(&w.as_str()) && w != "TD")
+        || has("OPT OUT");
     opt_out_word.then_some(Revocation::Probable)
+}
+
+/// The message's tokens with where each ends: runs of letters and digits, those joined by `-` or
+/// `_` (`M2-AFTER-REVOKE-ee34e0`, `stop_123`) staying one token.
+fn tokens(text: &str) -> Vec<(&str, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut chars = text.char_indices().peekable();
+    let mut prev_alnum = false;
+    while let Some((i, c)) = chars.next() {
+        let joins = matches!(c, '-' | '_')
+            && prev_alnum
+            && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
+        if c.is_alphanumeric() || joins {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            out.push((&text[s..i], i));
+        }
+        prev_alnum = c.is_alphanumeric();
+    }
+    if let Some(s) = start {
+        out.push((&text[s..], text.len()));
+    }
+    out
+}
+
+/// The message's words, upper case. A joined token is one word (an identifier, never a keyword)
+/// unless it is a keyword written with a hyphen, such as `opt-out`.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (token, _) in tokens(text) {
+        let parts = normalize(token);
+        if token.chars().all(char::is_alphanumeric) || OPT_OUT.contains(&parts.as_str()) {
+            out.extend(parts.split(' ').map(str::to_string));
+        } else {
+            out.push(token.chars().flat_map(char::to_uppercase).collect());
+        }
+    }
+    out
+}
+
+/// Whether the message opens with an opt-out word standing on its own, set apart from what
+/// follows by punctuation or a line break ("STOP. I mean it", "Stop - wrong number", "Stop, I
+/// already paid"): a reply using the word, which the FCC counts as a revocation whatever follows.
+/// "Stop by tomorrow" runs on into its sentence and a question ("Stop? Why?") asks; neither is.
+fn starts_with_opt_out(text: &str) -> bool {
+    let t = tokens(text);
+    let is = |i: usize, w: &str| t.get(i).is_some_and(|(tok, _)| normalize(tok) == w);
+    let gap = |i: usize| {
+        &text[t[i].1
+            ..t.get(i + 1)
+                .map_or(text.len(), |(tok, end)| end - tok.len())]
+    };
+    let end = match t.first() {
+        Some((first, _)) if OPT_OUT.contains(&normalize(first).as_str()) && !is(0, "TD") => 0,
+        Some(_) if is(0, "OPT") && is(1, "OUT") && gap(0).trim().is_empty() => 1,
+        _ => return false,
+    };
+    let after = gap(end);
+    if end + 1 == t.len() {
+        return !after.contains('?');
+    }
+    after.contains([
+        '.', '!', ',', ';', ':', '-', '\u{2013}', '\u{2014}', '\u{2026}', '\n',
+    ]) && !after.contains('?')
 }
 
 #[cfg(test)]
@@ -196,7 +263,8 @@ mod tests {
         for t in [
             "I want to cancel my order",
             "How do I opt out of the newsletter?",
-            "Stop, I already paid",
+            "Please stop, I already paid",
+            "Stop? Why would I?",
         ] {
             assert_eq!(revocation(t), Some(Revocation::Probable), "{t:?}");
         }
@@ -209,5 +277,57 @@ mod tests {
             let r = revocation(t);
             assert!(r != Some(Revocation::Clear), "{t:?}");
         }
+    }
+
+    #[test]
+    fn a_message_opening_with_a_standalone_opt_out_word_revokes() {
+        for t in [
+            "STOP. I mean it",
+            "Stop - wrong number",
+            "stop!! who is this",
+            "Stop, I already paid",
+            "STOP\nnever signed up",
+            "Unsubscribe: too many texts",
+            "Opt out. Thanks",
+            "opt-out; thanks",
+            "Cancel \u{2014} not interested",
+            "  quit... now",
+        ] {
+            assert_eq!(kw(t), None, "{t:?} is more than a keyword");
+            assert_eq!(revocation(t), Some(Revocation::Clear), "{t:?}");
+        }
+        // Running on into a sentence is not standing alone.
+        assert_eq!(
+            revocation("Stop by tomorrow at noon"),
+            Some(Revocation::Probable)
+        );
+        assert_eq!(
+            revocation("End of the week works"),
+            Some(Revocation::Probable)
+        );
+        assert_eq!(revocation("TD. see you"), None);
+    }
+
+    #[test]
+    fn a_keyword_inside_a_longer_token_is_not_a_keyword() {
+        for t in [
+            "M2-AFTER-REVOKE-ee34e0",
+            "stop_123",
+            "ref STOP-42 received",
+            "order cancel_7 shipped?",
+            "see QUIT-2026 and END_OF_LINE",
+            "STOP-TEXTING-ME-v2",
+        ] {
+            assert_eq!(kw(t), None, "{t:?}");
+            assert_eq!(revocation(t), None, "{t:?}");
+        }
+        // Separated by spaces or punctuation, the words are still words.
+        assert_eq!(
+            revocation("id 42 - stop texting me"),
+            Some(Revocation::Clear)
+        );
+        assert_eq!(revocation("order 7: cancel it"), Some(Revocation::Probable));
+        assert_eq!(kw("opt-out"), Some(Keyword::OptOut));
+        assert_eq!(kw("opt_out"), Some(Keyword::OptOut));
     }
 }

@@ -3,7 +3,7 @@
 //! messages (STOP, START, HELP, CONFIRM and the workspace's own words), and the notices Parley
 //! sends itself (HELP answers, opt-in and opt-out confirmations, double opt-in requests).
 
-use parley_core::compliance::{self, Outbound, Policy, Recipient, Verdict, Window};
+use parley_core::compliance::{self, Kind, Outbound, Policy, Recipient, Verdict, Window};
 use parley_core::consent::{self, Action, Purpose, State};
 use parley_core::keywords::{self, Keyword, Revocation};
 use parley_core::message::{Direction, SenderKind};
@@ -360,32 +360,13 @@ async fn verdicts(
     let mut last_inbound = None;
     let mut out = Vec::with_capacity(msgs.len());
     for msg in msgs {
-        let mut entries = ledger.clone();
-        let plain;
-        let msg = if msg.notice && msg.purpose != Purpose::Conversational {
-            // A double opt-in request: the business writes first, so quiet hours and
-            // revocations apply, and the subscription it asks to confirm counts as the consent
-            // to ask.
-            for e in &mut entries {
-                if e.action == Action::Request {
-                    e.action = Action::Grant;
-                }
-            }
-            plain = Outbound {
-                notice: false,
-                ..msg.clone()
-            };
-            &plain
-        } else {
-            msg
-        };
         let phone = recipient_phone(msg.channel, address, &ctx);
         let mut to = Recipient {
             phone: phone.as_deref(),
             timezone: ctx.timezone.as_deref(),
             last_inbound: None,
         };
-        let mut v = compliance::check(msg, &entries, &to, &policy, now);
+        let mut v = compliance::check(msg, &ledger, &to, &policy, now);
         // Their last message can only revive a lapsed consent, so it is read only for a lapse:
         // the common path (answers, fresh consent) never pays for it.
         if matches!(v, Verdict::Deny { code, .. } if code == "inactive_number") {
@@ -393,7 +374,7 @@ async fn verdicts(
                 last_inbound = Some(app.store.last_inbound(ws, contact).await?);
             }
             to.last_inbound = last_inbound.flatten();
-            v = compliance::check(msg, &entries, &to, &policy, now);
+            v = compliance::check(msg, &ledger, &to, &policy, now);
         }
         out.push(v);
     }
@@ -439,7 +420,7 @@ pub async fn admit(
         purpose,
         channel,
         customer_started: facts.customer_started,
-        notice: false,
+        kind: Kind::Message,
         channel_closed: None,
     };
     let hold = match verdict_for(app, inbox.workspace_id, contact, &msg, None).await? {
@@ -514,7 +495,7 @@ pub async fn preview(
             purpose,
             channel: consent_channel(&inbox.kind),
             customer_started: facts.customer_started,
-            notice: false,
+            kind: Kind::Message,
             channel_closed: channel_closed.clone(),
         })
         .collect();
@@ -553,25 +534,26 @@ pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> 
         customer_started: block
             .and_then(|b| b["customer_started"].as_bool())
             .unwrap_or(true),
-        notice: job.message.sender_kind == SenderKind::System
-            && meta.is_some_and(|m| m["notice"].is_string()),
+        kind: notice_kind(job.message.sender_kind, meta),
         channel_closed: None,
-    };
-    // Answers to HELP, STOP and START always go; a double opt-in request is the business writing
-    // first (see `verdict_for`).
-    let confirm_request = msg.notice && meta.is_some_and(|m| m["notice"] == "confirm_request");
-    let msg = if confirm_request {
-        Outbound {
-            purpose: Purpose::Informational,
-            customer_started: false,
-            ..msg
-        }
-    } else {
-        msg
     };
     let address = Some(job.identity.external_id.as_str());
     verdict_for(app, job.inbox.workspace_id, job.contact_id, &msg, address).await
 }
+
+/// What the gate makes of a queued message: Parley's own notices (answers to HELP, STOP and
+/// START, which always go, and the double opt-in request, which has its own rule) or a message.
+fn notice_kind(sender: SenderKind, meta: Option<&Value>) -> Kind {
+    match meta.map(|m| &m["notice"]) {
+        _ if sender != SenderKind::System => Kind::Message,
+        Some(Value::String(k)) if k == CONFIRM_REQUEST => Kind::ConsentRequest,
+        Some(Value::String(_)) => Kind::Notice,
+        _ => Kind::Message,
+    }
+}
+
+/// The notice kind of a double opt-in request.
+const CONFIRM_REQUEST: &str = "confirm_request";
 
 /// Sends a message from Parley itself (a HELP answer, a confirmation) in the contact's
 /// conversation on this inbox. The gate lets notices through; nothing else may use this.
@@ -580,6 +562,16 @@ pub async fn notice(
     inbox: &InboxRow,
     contact: ContactId,
     kind: &str,
+    body: String,
+) -> Result<Option<MessageId>, StoreError> {
+    queue_notice(app, inbox, contact, json!({ "notice": kind }), body).await
+}
+
+async fn queue_notice(
+    app: &App,
+    inbox: &InboxRow,
+    contact: ContactId,
+    meta: Value,
     body: String,
 ) -> Result<Option<MessageId>, StoreError> {
     let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
@@ -592,7 +584,7 @@ pub async fn notice(
                 contact,
                 sender: None,
                 body,
-                meta: Some(json!({ "notice": kind })),
+                meta: Some(meta),
             },
             app.now(),
         )
@@ -802,8 +794,11 @@ async fn confirm_subscription(
     Ok(())
 }
 
-/// A subscription from a form, an import or the API, under double opt-in: recorded as pending
-/// and a confirmation request texted from an SMS inbox that reaches the contact.
+/// A subscription from a form, an import or the API, under double opt-in: recorded as pending,
+/// and the request to confirm it texted from the SMS inbox `request_inbox` picks, as far as the
+/// gate allows. The answer says what became of the request: `sent` (queued to go now), `held`
+/// (until quiet hours end at the customer), `refused` (with the gate's code and reason, or why
+/// there is no way to text them), or `not_needed`.
 pub async fn request_subscription(
     app: &App,
     ws: &WorkspaceRow,
@@ -824,7 +819,10 @@ pub async fn request_subscription(
             .find(|l| l.purpose == purpose && l.action == Action::Grant)
             .cloned()
             .ok_or(StoreError::NotFound)?;
-        return Ok((e, json!({ "sent": false, "reason": "already subscribed" })));
+        return Ok((
+            e,
+            json!({ "sent": false, "status": "not_needed", "reason": "already subscribed" }),
+        ));
     }
     if consent::state(&entries, purpose, "sms") == State::Revoked {
         return Err(ApiError::Unprocessable {
@@ -849,22 +847,82 @@ pub async fn request_subscription(
             },
         )
         .await?;
-    let sms = app.store.inboxes_of_kind("twilio").await?;
-    let Some(inbox) = sms
-        .into_iter()
-        .find(|i| i.workspace_id == ws.id && ctx.phone.is_some())
-    else {
-        let reason = if ctx.phone.is_none() {
-            "the contact has no phone number"
-        } else {
-            "the workspace has no SMS inbox"
-        };
-        return Ok((e, json!({ "sent": false, "reason": reason })));
+    let refused = |code: &str, reason: &str| json!({ "sent": false, "status": "refused", "code": code, "reason": reason });
+    if ctx.phone.is_none() {
+        return Ok((e, refused("no_phone", "the contact has no phone number")));
+    }
+    let Some(inbox) = request_inbox(app, ws, contact, &ctx.ledger).await? else {
+        return Ok((e, refused("no_sms_inbox", "the workspace has no SMS inbox")));
+    };
+    // The gate decides at once, so the answer never claims a text the gate would stop.
+    let msg = Outbound {
+        purpose,
+        channel: consent_channel(&inbox.kind),
+        customer_started: false,
+        kind: Kind::ConsentRequest,
+        channel_closed: None,
+    };
+    let (sent, status, mut answer) = match verdict_for(app, ws.id, contact, &msg, None).await? {
+        Verdict::Deny { code, reason } => {
+            let mut r = refused(code, &reason);
+            r["inbox_id"] = json!(inbox.id);
+            return Ok((e, r));
+        }
+        Verdict::Hold { until, reason } => {
+            (false, "held", json!({ "until": until, "reason": reason }))
+        }
+        Verdict::Allow => (true, "sent", json!({})),
     };
     let body = Settings::of(ws).confirm_request_text(ws);
-    let id = notice(app, &inbox, contact, "confirm_request", body).await?;
-    Ok((
-        e,
-        json!({ "sent": true, "inbox_id": inbox.id, "message_id": id }),
-    ))
+    let meta = json!({ "notice": CONFIRM_REQUEST, "compliance": { "purpose": purpose } });
+    let id = queue_notice(app, &inbox, contact, meta, body).await?;
+    answer["sent"] = json!(sent);
+    answer["status"] = json!(status);
+    answer["inbox_id"] = json!(inbox.id);
+    answer["message_id"] = json!(id);
+    Ok((e, answer))
+}
+
+/// The SMS inbox a double opt-in request goes out from: the one where the customer last answered
+/// by text about consent (their latest STOP, START or CONFIRM names it), else the one of their
+/// most recently active SMS conversation, else the workspace's first SMS inbox. The ledger's wins
+/// because providers keep opt-outs per sending number (Twilio blocks the number that got the
+/// STOP): the number that took their latest keyword is the one whose state at the provider
+/// matches the ledger, while a number they once stopped and later wrote to may still be blocked.
+async fn request_inbox(
+    app: &App,
+    ws: &WorkspaceRow,
+    contact: ContactId,
+    ledger: &[parley_store::ConsentEvent],
+) -> Result<Option<InboxRow>, StoreError> {
+    let scope = Scope::system(ws.id, parley_core::UserId(uuid::Uuid::nil()));
+    let mut sms: Vec<InboxRow> = app
+        .store
+        .list_inboxes(&scope)
+        .await?
+        .into_iter()
+        .filter(|i| consent_channel(&i.kind) == "sms")
+        .collect();
+    sms.sort_by_key(|i| (i.created_at, i.id));
+    let find = |id: &str| sms.iter().find(|i| i.id.to_string() == id).cloned();
+    let by_ledger = ledger
+        .iter()
+        .filter(|e| e.channel.as_deref().is_none_or(|c| c == "sms"))
+        .filter_map(|e| Some((e.at, find(e.evidence["inbox_id"].as_str()?)?)))
+        .max_by_key(|(at, _)| *at)
+        .map(|(_, i)| i);
+    if by_ledger.is_some() {
+        return Ok(by_ledger);
+    }
+    let q = parley_store::ConversationQuery {
+        contact: Some(contact),
+        sort: parley_store::Sort::Activity,
+        limit: 100,
+        ..Default::default()
+    };
+    let convs = app.store.list_conversations(&scope, &q).await?.items;
+    let by_conversation = convs
+        .iter()
+        .find_map(|c| sms.iter().find(|i| i.id == c.inbox_id).cloned());
+    Ok(by_conversation.or_else(|| sms.into_iter().next()))
 }

@@ -33,7 +33,7 @@ fn text(purpose: Purpose, customer_started: bool) -> Outbound<'static> {
         purpose,
         channel: "sms",
         customer_started,
-        notice: false,
+        kind: Kind::Message,
         channel_closed: None,
     }
 }
@@ -155,12 +155,83 @@ fn notices_always_go() {
         "2026-11-02T00:00:00Z",
     )];
     let notice = Outbound {
-        notice: true,
+        kind: Kind::Notice,
         ..text(Purpose::Conversational, true)
     };
     let night = at("2026-11-24T08:00:00Z");
     assert_eq!(
         check(&notice, &stop, &to(NY_PHONE), &policy(), night),
+        Verdict::Allow
+    );
+}
+
+#[test]
+fn a_consent_request_goes_while_a_subscription_waits_held_only_by_quiet_hours() {
+    let request = Outbound {
+        kind: Kind::ConsentRequest,
+        ..text(Purpose::Promotional, false)
+    };
+    let signed_up = vec![entry(
+        Purpose::Promotional,
+        Action::Request,
+        "web_form",
+        "2026-11-23T16:00:00Z",
+    )];
+    // No informational or promotional consent is needed to ask for it.
+    let noon = at("2026-11-23T17:00:00Z");
+    assert_eq!(
+        check(&request, &signed_up, &to(NY_PHONE), &policy(), noon),
+        Verdict::Allow
+    );
+    match check(
+        &request,
+        &signed_up,
+        &to(NY_PHONE),
+        &policy(),
+        at("2026-11-24T03:00:00Z"),
+    ) {
+        Verdict::Hold { until, reason } => {
+            assert_eq!(until, at("2026-11-24T13:00:00Z"));
+            assert!(reason.contains("confirm a subscription"), "{reason}");
+        }
+        other => panic!("expected a hold, got {other:?}"),
+    }
+    // Nothing pending, or the customer stopped since: nothing is asked.
+    assert_eq!(
+        code(&check(&request, &[], &to(NY_PHONE), &policy(), noon)),
+        "nothing_to_confirm"
+    );
+    let mut stopped = signed_up.clone();
+    stopped.push(entry(
+        Purpose::Conversational,
+        Action::Revoke,
+        "keyword",
+        "2026-11-23T16:30:00Z",
+    ));
+    assert_eq!(
+        code(&check(&request, &stopped, &to(NY_PHONE), &policy(), noon)),
+        "opted_out"
+    );
+    let mut confirmed = signed_up.clone();
+    confirmed.push(entry(
+        Purpose::Promotional,
+        Action::Grant,
+        "double_opt_in",
+        "2026-11-23T16:30:00Z",
+    ));
+    assert_eq!(
+        code(&check(&request, &confirmed, &to(NY_PHONE), &policy(), noon)),
+        "nothing_to_confirm"
+    );
+    // A lapse of silence does not apply: the sign-up is news from the customer.
+    let mut p = policy();
+    p.inactivity_ms = Some(60_000);
+    let silent = Recipient {
+        last_inbound: None,
+        ..to(NY_PHONE)
+    };
+    assert_eq!(
+        check(&request, &signed_up, &silent, &p, noon),
         Verdict::Allow
     );
 }

@@ -887,3 +887,318 @@ async fn retention_empties_old_messages_and_their_files_postgres() {
     }
     retention_on(crate::harness::Backend::Postgres).await;
 }
+
+/// A world on a manual clock with one or two Twilio numbers and no background workers: the test
+/// runs the dispatcher itself, so what reaches Twilio is exactly what was due.
+struct OptInWorld {
+    t: TestApp,
+    clock: parley_server::ManualClock,
+    fake: crate::twilio::FakeTwilio,
+    inboxes: Vec<String>,
+}
+
+const NUMBERS: [&str; 2] = ["+15017122661", "+15017122662"];
+
+impl OptInWorld {
+    /// 2027-01-12T17:00:00Z: noon in New York.
+    async fn new(backend: crate::harness::Backend, numbers: usize) -> Self {
+        let clock = parley_server::ManualClock::new(parley_core::Timestamp(1_799_773_200_000));
+        let mut t = TestApp::spawn_with_clock(backend, std::sync::Arc::new(clock.clone())).await;
+        t.stop_workers();
+        let (base, fake) = fake_twilio().await;
+        let mut inboxes = Vec::new();
+        for (i, from) in NUMBERS[..numbers].iter().enumerate() {
+            let (s, inbox) = t
+                .post("/api/v1/inboxes", &t.admin_token, json!({ "name": format!("Line {i}"), "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": from, "api_base_url": base }))
+                .await;
+            assert_eq!(s, 201, "{inbox}");
+            inboxes.push(inbox["id"].as_str().unwrap().to_string());
+        }
+        Self {
+            t,
+            clock,
+            fake,
+            inboxes,
+        }
+    }
+
+    async fn contact(&self, name: &str, phone: &str) -> String {
+        let (s, k) = self
+            .t
+            .post(
+                "/api/v1/contacts",
+                &self.t.admin_token,
+                json!({ "name": name, "phone": phone }),
+            )
+            .await;
+        assert_eq!(s, 201, "{k}");
+        k["id"].as_str().unwrap().to_string()
+    }
+
+    async fn subscribe(&self, contact: &str, purpose: &str) -> Value {
+        let (s, e) = self
+            .t
+            .post(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &self.t.admin_token,
+                json!({ "purpose": purpose, "action": "grant", "source": "web_form" }),
+            )
+            .await;
+        assert_eq!(s, 201, "{e}");
+        assert_eq!(e["action"], "request", "{e}");
+        e["confirmation"].clone()
+    }
+
+    async fn text(&self, inbox: usize, phone: &str, sid: &str, body: &str) {
+        let f = form(&[
+            ("MessageSid", sid),
+            ("AccountSid", SID),
+            ("From", phone),
+            ("To", NUMBERS[inbox]),
+            ("Body", body),
+            ("NumMedia", "0"),
+        ]);
+        assert_eq!(
+            post_signed(&self.t, &self.inboxes[inbox], &f, TOKEN)
+                .await
+                .0,
+            200
+        );
+    }
+
+    /// Runs the dispatcher; the (From, To, Body) of every message Twilio accepted so far.
+    async fn sent(&self) -> Vec<(String, String, String)> {
+        parley_server::workers::run_due_deliveries(&self.t.app)
+            .await
+            .unwrap();
+        let get = |f: &Vec<(String, String)>, k: &str| {
+            f.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        self.fake
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|f| (get(f, "From"), get(f, "To"), get(f, "Body")))
+            .collect()
+    }
+
+    async fn requests_to(&self, phone: &str) -> Vec<String> {
+        self.sent()
+            .await
+            .into_iter()
+            .filter(|(_, to, body)| to == phone && body.contains("reply CONFIRM"))
+            .map(|(from, ..)| from)
+            .collect()
+    }
+}
+
+async fn promotional_double_opt_in_on(backend: crate::harness::Backend) {
+    let mut w = OptInWorld::new(backend, 1).await;
+    // Noon in New York: the request for a promotional subscription goes, and says so.
+    let dana = "+12125550147";
+    let k = w.contact("Dana", dana).await;
+    let c = w.subscribe(&k, "promotional").await;
+    assert_eq!(
+        (c["status"].as_str(), c["sent"].as_bool()),
+        (Some("sent"), Some(true)),
+        "{c}"
+    );
+    assert_eq!(c["inbox_id"], w.inboxes[0].as_str(), "{c}");
+    assert_eq!(
+        w.requests_to(dana).await,
+        [NUMBERS[0]],
+        "the request reached Twilio"
+    );
+    let (_, tl) =
+        w.t.get(&format!("/api/v1/contacts/{k}/timeline"), &w.t.admin_token)
+            .await;
+    let request = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["data"]["message"]["meta"]["notice"] == "confirm_request")
+        .unwrap_or_else(|| panic!("no request on the timeline: {tl}"));
+    assert_eq!(request["delivery"]["status"], "sent", "{request}");
+    // Their CONFIRM grants promotional consent.
+    w.text(0, dana, "SMd1", "CONFIRM").await;
+    let (_, consent) =
+        w.t.get(&format!("/api/v1/contacts/{k}/consent"), &w.t.admin_token)
+            .await;
+    assert_eq!(
+        consent["states"]["sms"]["promotional"], "granted",
+        "{consent}"
+    );
+
+    // 03:00 in New York: the request waits for 08:00 there, and the answer says so.
+    w.clock.advance_ms(15 * 3_600_000);
+    let eli = "+12125550148";
+    let k = w.contact("Eli", eli).await;
+    let c = w.subscribe(&k, "promotional").await;
+    assert_eq!(
+        (c["status"].as_str(), c["sent"].as_bool()),
+        (Some("held"), Some(false)),
+        "{c}"
+    );
+    assert_eq!(c["until"], "2027-01-13T13:00:00Z", "{c}");
+    assert!(c["reason"].as_str().unwrap().contains("Quiet hours"), "{c}");
+    assert!(
+        w.requests_to(eli).await.is_empty(),
+        "nothing in quiet hours"
+    );
+    // A request held overnight meets the customer's STOP before morning: it never goes.
+    let gus = "+12125550149";
+    let g = w.contact("Gus", gus).await;
+    assert_eq!(w.subscribe(&g, "informational").await["status"], "held");
+    w.text(0, gus, "SMg1", "STOP").await;
+    w.clock.advance_ms(5 * 3_600_000);
+    assert_eq!(
+        w.requests_to(eli).await,
+        [NUMBERS[0]],
+        "sent when the window opened"
+    );
+    assert!(w.requests_to(gus).await.is_empty(), "the STOP stopped it");
+
+    // A customer who told an agent not to text them is not asked, and the answer says why.
+    let fay = "+12125550150";
+    let f = w.contact("Fay", fay).await;
+    let (s, _) = w
+        .t
+        .post(
+            &format!("/api/v1/contacts/{f}/consent"),
+            &w.t.admin_token,
+            json!({ "purpose": "conversational", "action": "revoke", "source": "agent", "channel": "sms" }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let c = w.subscribe(&f, "promotional").await;
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["sent"].as_bool(),
+            c["code"].as_str()
+        ),
+        (Some("refused"), Some(false), Some("opted_out")),
+        "{c}"
+    );
+    assert!(c["reason"].as_str().unwrap().contains("opted out"), "{c}");
+    assert!(w.requests_to(fay).await.is_empty());
+    w.t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotional_double_opt_in_is_asked_held_by_quiet_hours_and_answered_truthfully_sqlite() {
+    promotional_double_opt_in_on(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotional_double_opt_in_is_asked_held_by_quiet_hours_and_answered_truthfully_postgres()
+{
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    promotional_double_opt_in_on(crate::harness::Backend::Postgres).await;
+}
+
+async fn opt_in_from_the_customers_number_on(backend: crate::harness::Backend) {
+    let mut w = OptInWorld::new(backend, 2).await;
+    // Never heard from: the workspace's first SMS number asks.
+    let ann = "+12125550160";
+    let a = w.contact("Ann", ann).await;
+    assert_eq!(
+        w.subscribe(&a, "informational").await["inbox_id"],
+        w.inboxes[0].as_str()
+    );
+    assert_eq!(w.requests_to(ann).await, [NUMBERS[0]]);
+
+    // Wrote to the second number: the request comes from it.
+    let hal = "+12125550161";
+    let h = w.contact("Hal", hal).await;
+    w.text(1, hal, "SMh1", "Hi, do you ship to Albany?").await;
+    let c = w.subscribe(&h, "informational").await;
+    assert_eq!(c["inbox_id"], w.inboxes[1].as_str(), "{c}");
+    assert_eq!(w.requests_to(hal).await, [NUMBERS[1]]);
+    // Confirmed there; later wrote to the first number. The number that took their CONFIRM asks
+    // again: the consent record wins over the latest conversation.
+    w.text(1, hal, "SMh2", "CONFIRM").await;
+    w.text(0, hal, "SMh3", "Is the store open Sunday?").await;
+    let c = w.subscribe(&h, "promotional").await;
+    assert_eq!(c["inbox_id"], w.inboxes[1].as_str(), "{c}");
+    assert_eq!(w.requests_to(hal).await, [NUMBERS[1], NUMBERS[1]]);
+    w.t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opt_in_request_comes_from_the_number_the_customer_used_sqlite() {
+    opt_in_from_the_customers_number_on(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opt_in_request_comes_from_the_number_the_customer_used_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    opt_in_from_the_customers_number_on(crate::harness::Backend::Postgres).await;
+}
+
+async fn keywords_in_longer_messages_on(backend: crate::harness::Backend) {
+    let mut w = OptInWorld::new(backend, 1).await;
+    let kim = "+12125550170";
+    let k = w.contact("Kim", kim).await;
+    let (s, _) =
+        w.t.post(
+            &format!("/api/v1/contacts/{k}/consent"),
+            &w.t.admin_token,
+            json!({ "purpose": "informational", "action": "grant", "source": "pos" }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    // An identifier that contains an opt-out word revokes nothing and holds nothing.
+    w.text(0, kim, "SMk1", "My reference is M2-AFTER-REVOKE-ee34e0")
+        .await;
+    w.text(0, kim, "SMk2", "stop_123").await;
+    let path = format!("/api/v1/contacts/{k}/consent");
+    let c = w.t.get(&path, &w.t.admin_token).await.1;
+    assert!(c["probable_revocation"].is_null(), "{c}");
+    assert_eq!(c["states"]["sms"]["informational"], "granted", "{c}");
+    let (s, v) = w
+        .t
+        .post(
+            &format!("/api/v1/contacts/{k}/messages"),
+            &w.t.admin_token,
+            json!({ "body": "Your order shipped", "inbox_id": w.inboxes[0], "purpose": "informational" }),
+        )
+        .await;
+    assert_eq!(
+        (s, v["compliance"]["verdict"].as_str()),
+        (201, Some("allow")),
+        "{v}"
+    );
+    // A reply opening with STOP set apart from the rest is a revocation, not a probable one.
+    w.text(0, kim, "SMk3", "Stop - wrong number").await;
+    let c = w.t.get(&path, &w.t.admin_token).await.1;
+    assert!(c["probable_revocation"].is_null(), "{c}");
+    assert_eq!(c["states"]["sms"]["conversational"], "revoked", "{c}");
+    let last = c["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["source"], "keyword", "{last}");
+    w.t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_are_not_keywords_and_a_leading_stop_revokes_sqlite() {
+    keywords_in_longer_messages_on(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_are_not_keywords_and_a_leading_stop_revokes_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    keywords_in_longer_messages_on(crate::harness::Backend::Postgres).await;
+}

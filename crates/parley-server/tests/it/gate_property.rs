@@ -3,8 +3,10 @@
 //! API sends with every purpose, and jumps in time (quiet hours, months of silence) run against a
 //! real server and fake providers. After every step the outbox is drained, and every message that
 //! reached a provider is checked against an independent statement of the rules: nothing reaches
-//! a contact for a purpose without valid consent at the moment it is sent. Automations, campaigns
-//! and the bot join this test as senders when they exist.
+//! a contact for a purpose without valid consent at the moment it is sent. Among the senders: agents,
+//! the API, a bot, the satisfaction survey sent on resolving, and Parley's own double opt-in
+//! requests, whose answers must also say truly whether the request went, waits or was refused.
+//! Automations and campaigns join this test as senders when they exist.
 
 use std::sync::Arc;
 
@@ -58,11 +60,13 @@ enum Op {
         who: usize,
         purpose: &'static str,
     },
-    /// An agent answers in the conversation, or the API sends to the contact on a channel.
+    /// An agent (or the bot) answers in the conversation, or the API sends to the contact on a
+    /// channel.
     Reply {
         who: usize,
         channel: Channel,
         purpose: &'static str,
+        bot: bool,
     },
     Send {
         who: usize,
@@ -72,11 +76,18 @@ enum Op {
     Wait {
         hours: i64,
     },
+    /// An agent resolves the conversation, which sends the satisfaction survey.
+    Resolve {
+        who: usize,
+        channel: Channel,
+    },
 }
 
-const TEXTS: [&str; 9] = [
+const TEXTS: [&str; 11] = [
     "Hi",
     "STOP",
+    "STOP. I mean it",
+    "M2-AFTER-REVOKE-ee34e0",
     "stop please",
     "START",
     "YES",
@@ -97,8 +108,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, purpose, source)| Op::Grant { who, purpose, source }),
         1 => (who.clone(), proptest::sample::select(&PURPOSES[..]))
             .prop_map(|(who, purpose)| Op::Revoke { who, purpose }),
-        3 => (who.clone(), channel.clone(), proptest::sample::select(&PURPOSES[..]))
-            .prop_map(|(who, channel, purpose)| Op::Reply { who, channel, purpose }),
+        3 => (who.clone(), channel.clone(), proptest::sample::select(&PURPOSES[..]), proptest::bool::weighted(0.3))
+            .prop_map(|(who, channel, purpose, bot)| Op::Reply { who, channel, purpose, bot }),
+        1 => (who.clone(), channel.clone()).prop_map(|(who, channel)| Op::Resolve { who, channel }),
         3 => (who.clone(), channel, proptest::sample::select(&PURPOSES[..]))
             .prop_map(|(who, channel, purpose)| Op::Send { who, channel, purpose }),
         2 => prop_oneof![4 => 1..14i64, 1 => Just(200 * 24i64)].prop_map(|hours| Op::Wait { hours }),
@@ -170,7 +182,7 @@ impl Person {
         let ch = channel.name();
         let all = ["conversational", "informational", "promotional"];
         match text {
-            "STOP" | "stop please" | "Take me off your list"
+            "STOP" | "stop please" | "STOP. I mean it" | "Take me off your list"
                 if self.action("conversational", ch) != Some("revoke") =>
             {
                 self.record(&all, "revoke", "keyword", channel, at);
@@ -231,18 +243,39 @@ impl Person {
         if now - heard > 180 * DAY_MS {
             return Err(format!("silent since {heard}"));
         }
-        let zone = jiff::tz::TimeZone::get(ZONES[who]).unwrap();
-        let local_h = i64::from(
-            jiff::Timestamp::from_millisecond(now)
-                .unwrap()
-                .to_zoned(zone)
-                .hour(),
-        );
-        if !(8..WINDOW_END_H[who]).contains(&local_h) {
-            return Err(format!("{local_h}:00 at the recipient"));
-        }
-        Ok(())
+        within_hours(who, now)
     }
+
+    /// Whether Parley's request to confirm a subscription may reach them now: a subscription
+    /// waits for their confirmation by SMS, they have not opted out of texts, and it is within the
+    /// hours at the recipient. It needs no consent of its own: it answers their sign-up.
+    fn may_be_asked(&self, who: usize, now: i64) -> Result<(), String> {
+        if !PURPOSES
+            .iter()
+            .any(|p| self.action(p, "sms") == Some("request"))
+        {
+            return Err("no subscription waits for confirmation".into());
+        }
+        if self.action("conversational", "sms") == Some("revoke") {
+            return Err("they opted out".into());
+        }
+        within_hours(who, now)
+    }
+}
+
+/// Whether `now` is within the texting hours at customer `who`'s location.
+fn within_hours(who: usize, now: i64) -> Result<(), String> {
+    let zone = jiff::tz::TimeZone::get(ZONES[who]).unwrap();
+    let local_h = i64::from(
+        jiff::Timestamp::from_millisecond(now)
+            .unwrap()
+            .to_zoned(zone)
+            .hour(),
+    );
+    if !(8..WINDOW_END_H[who]).contains(&local_h) {
+        return Err(format!("{local_h}:00 at the recipient"));
+    }
+    Ok(())
 }
 
 fn ch_static(ch: &str) -> &'static str {
@@ -262,6 +295,17 @@ struct Queued {
     channel: Channel,
     purpose: &'static str,
     customer_started: bool,
+    bot: bool,
+}
+
+/// What reached the providers, by sender, over a run.
+#[derive(Debug, Default, Clone, Copy)]
+struct Delivered {
+    /// Business-initiated messages (needing consent of a business kind).
+    business: usize,
+    by_bot: usize,
+    surveys: usize,
+    consent_requests: usize,
 }
 
 struct World {
@@ -278,7 +322,10 @@ struct World {
     seen_sms: usize,
     seen_api: usize,
     serial: usize,
-    delivered_business: usize,
+    delivered: Delivered,
+    bot_token: String,
+    /// What the consent answers of this step said of their double opt-in request, by customer.
+    request_answers: Vec<(usize, String)>,
 }
 
 impl World {
@@ -293,6 +340,23 @@ impl World {
         assert_eq!(s, 201, "{inbox}");
         let api = Callback::start(0).await;
         let (api_inbox, api_secret) = t.api_inbox("App", &api.url).await;
+        let (s, bot) = t
+            .post(
+                "/api/v1/bots",
+                &t.admin_token,
+                json!({ "name": "Answer bot", "inbox_ids": [inbox["id"], api_inbox] }),
+            )
+            .await;
+        assert_eq!(s, 201, "{bot}");
+        let (s, v) = t
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/survey",
+                &t.admin_token,
+                Some(json!({ "enabled": true, "message": "Survey: how did we do?\n{link}" })),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
         let mut contacts = [String::new(), String::new()];
         for (i, phone) in PHONES.iter().enumerate() {
             let (s, k) = t
@@ -319,7 +383,9 @@ impl World {
             seen_sms: 0,
             seen_api: 0,
             serial: 0,
-            delivered_business: 0,
+            delivered: Delivered::default(),
+            bot_token: bot["token"].as_str().unwrap().to_string(),
+            request_answers: Vec::new(),
         }
     }
 
@@ -334,8 +400,22 @@ impl World {
         }
     }
 
+    /// The contact's conversation on the channel, if any.
+    async fn conversation(&self, who: usize, channel: Channel) -> Option<String> {
+        let path = format!("/api/v1/contacts/{}/conversations", self.contacts[who]);
+        let (_, list) = self.t.get(&path, &self.t.admin_token).await;
+        let inbox = self.inbox_of(channel);
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["inbox_id"] == inbox)
+            .map(|c| c["id"].as_str().unwrap().to_string())
+    }
+
     async fn apply(&mut self, op: &Op) {
         self.serial += 1;
+        self.request_answers.clear();
         let n = self.serial;
         match *op {
             Op::Inbound { who, channel, text } => {
@@ -379,30 +459,35 @@ impl World {
                 who,
                 channel,
                 purpose,
+                bot,
             } => {
-                let path = format!("/api/v1/contacts/{}/conversations", self.contacts[who]);
-                let (_, list) = self.t.get(&path, &self.t.admin_token).await;
-                let inbox = self.inbox_of(channel).to_string();
-                let conv = list["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|c| c["inbox_id"] == inbox.as_str())
-                    .cloned();
-                if let Some(conv) = conv {
-                    let path = format!(
-                        "/api/v1/conversations/{}/messages",
-                        conv["id"].as_str().unwrap()
-                    );
+                if let Some(conv) = self.conversation(who, channel).await {
+                    let path = format!("/api/v1/conversations/{conv}/messages");
+                    let token = if bot {
+                        &self.bot_token
+                    } else {
+                        &self.t.admin_token
+                    };
                     let (s, v) = self
                         .t
                         .post(
                             &path,
-                            &self.t.admin_token,
+                            token,
                             json!({ "body": format!("m{n}|{purpose}"), "purpose": purpose }),
                         )
                         .await;
-                    self.accepted(s, &v, who, channel, purpose);
+                    if bot && s == 201 {
+                        assert_eq!(v["message"]["sender_kind"], "bot", "{v}");
+                    }
+                    self.accepted(s, &v, who, channel, purpose, bot);
+                }
+            }
+            Op::Resolve { who, channel } => {
+                if let Some(conv) = self.conversation(who, channel).await {
+                    let path = format!("/api/v1/conversations/{conv}/resolve");
+                    let (s, v) = self.t.post(&path, &self.t.admin_token, json!({})).await;
+                    // Resolving twice is refused as pointless; nothing else may fail.
+                    assert!(s == 200 || s == 409 || s == 422, "{s}: {v}");
                 }
             }
             Op::Send {
@@ -413,14 +498,14 @@ impl World {
                 let path = format!("/api/v1/contacts/{}/messages", self.contacts[who]);
                 let inbox = self.inbox_of(channel).to_string();
                 let (s, v) = self.t.post(&path, &self.t.admin_token, json!({ "body": format!("m{n}|{purpose}"), "inbox_id": inbox, "purpose": purpose })).await;
-                self.accepted(s, &v, who, channel, purpose);
+                self.accepted(s, &v, who, channel, purpose, false);
             }
             Op::Wait { hours } => self.clock.advance_ms(hours * HOUR_MS),
         }
         parley_server::workers::run_due_deliveries(&self.t.app)
             .await
             .unwrap();
-        self.check_deliveries();
+        self.check_deliveries().await;
     }
 
     /// Staff's consent entry: the model takes what the server recorded (the law does not limit
@@ -429,6 +514,15 @@ impl World {
         let path = format!("/api/v1/contacts/{}/consent", self.contacts[who]);
         let (s, e) = self.t.post(&path, &self.t.admin_token, body).await;
         assert!(s == 201 || s == 422, "{s}: {e}");
+        if let Some(c) = e.get("confirmation") {
+            let status = c["status"].as_str().unwrap_or_default();
+            assert!(
+                ["sent", "held", "refused", "not_needed"].contains(&status),
+                "{e}"
+            );
+            assert_eq!(e["confirmation"]["sent"], status == "sent", "{e}");
+            self.request_answers.push((who, status.to_string()));
+        }
         if s == 201 {
             let action = match e["action"].as_str().unwrap() {
                 "grant" => "grant",
@@ -457,6 +551,7 @@ impl World {
         who: usize,
         channel: Channel,
         purpose: &'static str,
+        bot: bool,
     ) {
         assert!(status == 201 || status == 422, "{status}: {v}");
         if status == 201 {
@@ -467,12 +562,37 @@ impl World {
                 channel,
                 purpose,
                 customer_started,
+                bot,
             });
         }
     }
 
+    /// Whether the customer had written in their conversation on `channel` before the message
+    /// with `body` was queued there, as its timeline shows (a survey is queued in the background
+    /// after the resolve, so the step that resolved does not tell).
+    async fn wrote_before(&self, who: usize, channel: Channel, body: &str) -> bool {
+        let conv = self
+            .conversation(who, channel)
+            .await
+            .expect("a survey has a conversation");
+        let path = format!("/api/v1/conversations/{conv}/timeline?limit=200");
+        let (_, tl) = self.t.get(&path, &self.t.admin_token).await;
+        let messages: Vec<&Value> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "message.created")
+            .map(|e| &e["data"]["message"])
+            .collect();
+        let at = messages
+            .iter()
+            .position(|m| m["body"] == body)
+            .unwrap_or_else(|| panic!("the survey {body:?} is not on the timeline: {tl}"));
+        messages[..at].iter().any(|m| m["direction"] == "inbound")
+    }
+
     /// Every message that reached a provider since the last step, against the model.
-    fn check_deliveries(&mut self) {
+    async fn check_deliveries(&mut self) {
         let now = self.now();
         let sms: Vec<(String, String)> = self.twilio.sent.lock().unwrap()[self.seen_sms..]
             .iter()
@@ -513,10 +633,37 @@ impl World {
             .chain(
                 api.into_iter()
                     .map(|(id, body)| (if id == "p0" { 0 } else { 1 }, Channel::Api, body)),
-            );
+            )
+            .collect::<Vec<_>>();
+        let mut asked = Vec::new();
         for (who, channel, body) in arrivals {
+            if body.starts_with("Survey:") {
+                // Sent on resolving, as an answer in the conversation: conversational when the
+                // customer had written in it by then, else business-initiated.
+                let customer_started = self.wrote_before(who, channel, &body).await;
+                if let Err(why) = self.people[who].may_receive(
+                    who,
+                    channel,
+                    "conversational",
+                    customer_started,
+                    now,
+                ) {
+                    panic!("a survey to customer {who} by {} reached the provider: {why}\nmodel: {:#?}", channel.name(), self.people[who]);
+                }
+                self.delivered.surveys += 1;
+                continue;
+            }
+            if body.contains("reply CONFIRM") {
+                assert_eq!(channel, Channel::Sms, "requests go by SMS: {body:?}");
+                if let Err(why) = self.people[who].may_be_asked(who, now) {
+                    panic!("a double opt-in request to customer {who} reached the provider: {why}\nmodel: {:#?}", self.people[who]);
+                }
+                asked.push(who);
+                self.delivered.consent_requests += 1;
+                continue;
+            }
             let Some(tag) = body.strip_prefix('m') else {
-                // Parley's own notices: HELP answers, confirmations, double opt-in requests.
+                // Parley's other notices: HELP answers, opt-in and opt-out confirmations.
                 assert!(body.starts_with("Acme:"), "an unexpected message: {body:?}");
                 continue;
             };
@@ -535,8 +682,22 @@ impl World {
                 panic!("message {n} ({purpose} to customer {who} by {}) reached the provider: {why}\nmodel: {:#?}", channel.name(), self.people[who]);
             }
             if q.purpose != "conversational" || !q.customer_started {
-                self.delivered_business += 1;
+                self.delivered.business += 1;
             }
+            if q.bot {
+                self.delivered.by_bot += 1;
+            }
+        }
+        // The consent answer told the truth: a request said to be sent went now, one held or
+        // refused did not.
+        for (who, status) in &self.request_answers {
+            let went = asked.contains(who);
+            assert_eq!(
+                went,
+                status == "sent",
+                "the answer said {status:?} for customer {who}'s request; it {} reach Twilio",
+                if went { "did" } else { "did not" }
+            );
         }
     }
 }
@@ -548,7 +709,7 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-fn run(backend: Backend, ops: Vec<Op>) -> usize {
+fn run(backend: Backend, ops: Vec<Op>) -> Delivered {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -562,7 +723,7 @@ fn run(backend: Backend, ops: Vec<Op>) -> usize {
         // Whatever is still held is released once its window opens, and checked then too.
         w.apply(&Op::Wait { hours: 13 }).await;
         w.t.shutdown().await;
-        w.delivered_business
+        w.delivered
     })
 }
 
@@ -589,7 +750,7 @@ proptest! {
 }
 
 /// The property is not vacuous: a fixed script delivers business texts of each kind the rules
-/// allow, and holds or refuses the rest.
+/// allow, a bot's answer, a survey and double opt-in requests, and holds or refuses the rest.
 #[test]
 fn the_model_lets_lawful_business_texts_through() {
     let script = vec![
@@ -608,6 +769,12 @@ fn the_model_lets_lawful_business_texts_through() {
             channel: Channel::Sms,
             purpose: "promotional",
         },
+        // Asking for promotional consent needs no informational consent first.
+        Op::Grant {
+            who: 1,
+            purpose: "promotional",
+            source: "import",
+        },
         Op::Grant {
             who: 1,
             purpose: "informational",
@@ -622,6 +789,16 @@ fn the_model_lets_lawful_business_texts_through() {
             who: 1,
             channel: Channel::Sms,
             purpose: "informational",
+        },
+        Op::Reply {
+            who: 0,
+            channel: Channel::Sms,
+            purpose: "conversational",
+            bot: true,
+        },
+        Op::Resolve {
+            who: 0,
+            channel: Channel::Sms,
         },
         Op::Wait { hours: 9 },
         Op::Send {
@@ -638,7 +815,12 @@ fn the_model_lets_lawful_business_texts_through() {
             who: 0,
             channel: Channel::Sms,
             purpose: "conversational",
+            bot: false,
         },
     ];
-    assert!(run(Backend::Sqlite, script) >= 3);
+    let d = run(Backend::Sqlite, script);
+    assert!(d.business >= 3, "{d:?}");
+    assert!(d.by_bot >= 1, "{d:?}");
+    assert!(d.surveys >= 1, "{d:?}");
+    assert!(d.consent_requests >= 2, "{d:?}");
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use parley_core::compliance::{check, Outbound, Policy, Recipient, Verdict, Window};
+use parley_core::compliance::{check, Kind, Outbound, Policy, Recipient, Verdict, Window};
 use parley_core::consent::{Action, Entry, Purpose};
 use parley_core::Timestamp;
 
@@ -57,7 +57,7 @@ pub fn gate(args: GateArgs) -> anyhow::Result<()> {
         purpose,
         channel: "sms",
         customer_started: false,
-        notice: false,
+        kind: Kind::Message,
         channel_closed: None,
     };
     let cases = [
