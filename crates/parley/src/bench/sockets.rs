@@ -39,8 +39,10 @@ type Ws =
 fn raise_fd_limit(sockets: usize) -> anyhow::Result<u64> {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        limit.current = limit.maximum;
+    // An unlimited hard limit still stops at the kernel's nr_open, 1,048,576 by default.
+    let hard = limit.maximum.unwrap_or(1 << 20);
+    if limit.current.is_some_and(|soft| soft < hard) {
+        limit.current = Some(hard);
         setrlimit(Resource::Nofile, limit).context("raising the open-file limit")?;
     }
     let have = limit.current.unwrap_or(u64::MAX);
