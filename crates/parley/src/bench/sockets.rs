@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::proc_status;
@@ -97,15 +96,7 @@ pub async fn sockets(args: SocketsArgs) -> anyhow::Result<()> {
     );
     let server = super::signin::start(&settings).await?;
     let (token, _, _) = super::set_up(&server.base).await?;
-    let inbox: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/inboxes", server.base))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "Website", "kind": "widget" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let inbox = inbox["id"].as_str().context("no inbox id")?.to_string();
+    let inbox = super::widget_flood::widget_inbox(&server.base, &token).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss = || proc_status(server.pid, "VmRSS:").unwrap_or(0);
     let before = rss();
