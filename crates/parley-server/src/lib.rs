@@ -308,6 +308,20 @@ async fn security_headers(
     res
 }
 
+/// Answers gzipped when the client accepts it, except images, event streams and answers without a
+/// body (the WebSocket upgrade's 101).
+fn compression(
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+    let not_upgrade =
+        |status: StatusCode,
+         _: axum::http::Version,
+         _: &axum::http::HeaderMap,
+         _: &axum::http::Extensions| { status != StatusCode::SWITCHING_PROTOCOLS };
+    tower_http::compression::CompressionLayer::new()
+        .compress_when(DefaultPredicate::new().and(not_upgrade))
+}
+
 /// The complete HTTP application.
 pub fn router(app: App) -> Router {
     let mut api = Router::new();
@@ -346,6 +360,7 @@ pub fn router(app: App) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(compression())
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(app.config.trusted_proxies.clone()),

@@ -389,7 +389,21 @@ pub async fn realtime(
         }
     }
     let limits = SocketLimits::of(&app.config);
-    Ok(ws.on_upgrade(move |socket| run_socket(app, caller, q.since, limits, socket)))
+    Ok(small_frames(ws).on_upgrade(move |socket| run_socket(app, caller, q.since, limits, socket)))
+}
+
+/// A socket's buffers sized for the small frames clients send here (typing, viewing, a widget's
+/// message). The library's defaults give every socket a 128 KiB read buffer, zero-filled on each
+/// read, so idle sockets cost 128 KiB each; a frame that needs more room still gets it, up to the
+/// cap.
+pub(crate) fn small_frames(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    const READ_BUFFER: usize = 1024;
+    const MAX_FRAME: usize = 64 * 1024;
+    ws.read_buffer_size(READ_BUFFER)
+        // Each frame is written out as it is sent (every send flushes anyway).
+        .write_buffer_size(0)
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
 }
 
 #[derive(Deserialize)]
@@ -479,7 +493,7 @@ async fn run_socket(
     let mut viewing: Option<Viewing> = None;
     let mut end = None;
     if since.is_some() {
-        end = replay(&app, &principal, &mut last_seq, &mut sink, limits)
+        end = Box::pin(replay(&app, &principal, &mut last_seq, &mut sink, limits))
             .await
             .err();
     }
@@ -579,16 +593,18 @@ where
     S: futures_util::Sink<Message> + Unpin,
     R: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
+    // The rare steps (a credential check, a replay, a client's frame) are boxed: an idle socket's
+    // task then holds only what waiting takes.
     loop {
         // A change of access comes before any event that follows it.
         if recheck.notified().now_or_never().is_some() {
-            if let Some(end) = check_access(app, principal, credential, recheck).await {
+            if let Some(end) = Box::pin(check_access(app, principal, credential, recheck)).await {
                 return end;
             }
         }
         tokio::select! {
             _ = recheck.notified() => {
-                if let Some(end) = check_access(app, principal, credential, recheck).await {
+                if let Some(end) = Box::pin(check_access(app, principal, credential, recheck)).await {
                     return end;
                 }
             }
@@ -619,7 +635,7 @@ where
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Missed events are caught up from the store instead of dropped.
-                    if let Err(end) = replay(app, principal, last_seq, sink, limits).await {
+                    if let Err(end) = Box::pin(replay(app, principal, last_seq, sink, limits)).await {
                         return end;
                     }
                 }
@@ -640,7 +656,7 @@ where
             },
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    client_frame(app, principal, socket_id, viewing, t.as_str()).await
+                    Box::pin(client_frame(app, principal, socket_id, viewing, t.as_str())).await
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Gone,
                 Some(Ok(_)) => {}

@@ -1,10 +1,12 @@
 //! The pages served by `parley serve` itself: the small agent app and the first-start setup page,
 //! embedded in the binary. Scripts are files, never inline, so the CSP can forbid inline script.
+//! Each file carries an ETag of its content, so a reload revalidates (304) instead of fetching.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
+use sha2::{Digest, Sha256};
 
 use crate::state::App;
 
@@ -14,47 +16,54 @@ macro_rules! asset {
     };
 }
 
-fn page(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
-    )
-        .into_response()
+/// A GET route serving one embedded file. Its ETag is weak because the compression layer may
+/// send the same content gzipped, which a strong validator would have to tell apart.
+fn file(content_type: &'static str, body: &'static str) -> MethodRouter<App> {
+    let digest = hex::encode(Sha256::digest(body.as_bytes()));
+    let etag = HeaderValue::from_str(&format!("W/\"{}\"", &digest[..32]))
+        .unwrap_or(HeaderValue::from_static("W/\"0\""));
+    get(move |headers: HeaderMap| async move {
+        // Stored, but checked with the server on every use: a new build is picked up at once.
+        let validators = [
+            (header::ETAG, etag.clone()),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ];
+        if matches(&headers, &etag) {
+            return (StatusCode::NOT_MODIFIED, validators).into_response();
+        }
+        (
+            validators,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
+        )
+            .into_response()
+    })
+}
+
+/// Whether `If-None-Match` names this ETag (compared weakly, as RFC 9110 asks for it) or `*`.
+fn matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let ours = opaque(etag.to_str().unwrap_or_default());
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || opaque(t) == ours)
 }
 
 pub fn router() -> Router<App> {
+    const HTML: &str = "text/html; charset=utf-8";
+    const JS: &str = "text/javascript; charset=utf-8";
+    const CSS: &str = "text/css; charset=utf-8";
     Router::new()
-        .route(
-            "/",
-            get(|| async { page("text/html; charset=utf-8", asset!("index.html")) }),
-        )
-        .route(
-            "/setup",
-            get(|| async { page("text/html; charset=utf-8", asset!("setup.html")) }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { page("text/javascript; charset=utf-8", asset!("app.js")) }),
-        )
-        .route(
-            "/static/settings.js",
-            get(|| async { page("text/javascript; charset=utf-8", asset!("settings.js")) }),
-        )
-        .route(
-            "/static/setup.js",
-            get(|| async { page("text/javascript; charset=utf-8", asset!("setup.js")) }),
-        )
-        .route(
-            "/static/style.css",
-            get(|| async { page("text/css; charset=utf-8", asset!("style.css")) }),
-        )
-        .route(
-            "/widget.js",
-            get(|| async { page("text/javascript; charset=utf-8", asset!("widget.js")) }),
-        )
-        .route(
-            "/widget.css",
-            get(|| async { page("text/css; charset=utf-8", asset!("widget.css")) }),
-        )
+        .route("/", file(HTML, asset!("index.html")))
+        .route("/setup", file(HTML, asset!("setup.html")))
+        .route("/static/app.js", file(JS, asset!("app.js")))
+        .route("/static/settings.js", file(JS, asset!("settings.js")))
+        .route("/static/setup.js", file(JS, asset!("setup.js")))
+        .route("/static/style.css", file(CSS, asset!("style.css")))
+        .route("/widget.js", file(JS, asset!("widget.js")))
+        .route("/widget.css", file(CSS, asset!("widget.css")))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }

@@ -187,10 +187,7 @@ pub async fn socket(
         .open(&visitor, ip)
         .map_err(|r| ApiError::TooManyRequests(r.0.into()))?;
     // Nobody signs in here: frames are kept small before anything is buffered.
-    Ok(ws
-        .max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024)
-        .on_upgrade(move |s| run(app, inbox, visitor, slot, s)))
+    Ok(crate::realtime::small_frames(ws).on_upgrade(move |s| run(app, inbox, visitor, slot, s)))
 }
 
 #[derive(Deserialize)]

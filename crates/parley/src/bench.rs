@@ -6,7 +6,7 @@
 //! plain SQLite inserts, one transaction per row and in batches. `dispatch` measures the outbound
 //! pipeline (see its module); `gate` the cost of one compliance decision; `sign-in-burst` what
 //! a burst of sign-ins does to other requests and to memory; `widget-flood` what hundreds of
-//! flooding widget sockets do to an agent's live feed.
+//! flooding widget sockets do to an agent's live feed; `sockets` what idle sockets cost in memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,7 @@ mod gate;
 mod inbox;
 mod privacy;
 mod signin;
+mod sockets;
 mod widget_flood;
 
 #[derive(clap::Subcommand)]
@@ -40,6 +41,8 @@ pub enum BenchCommand {
     SignInBurst(signin::SignInArgs),
     /// Hundreds of widget sockets flooding: an agent's live latency and the server's memory
     WidgetFlood(widget_flood::WidgetFloodArgs),
+    /// Thousands of idle agent and widget sockets: the server's memory before, during and after
+    Sockets(sockets::SocketsArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
     SqliteRaw {
         /// Seconds per measurement
@@ -82,6 +85,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Inbox(args) => inbox::inbox(args).await,
         BenchCommand::SignInBurst(args) => signin::sign_in_burst(args).await,
         BenchCommand::WidgetFlood(args) => widget_flood::widget_flood(args).await,
+        BenchCommand::Sockets(args) => sockets::sockets(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

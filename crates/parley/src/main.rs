@@ -17,6 +17,11 @@ use parley_store::{null_sink, NewUser};
 
 use crate::config::{DbArgs, ServeArgs};
 
+/// jemalloc, with its background threads: memory freed in bulk (thousands of sockets closing)
+/// goes back to the system within seconds, where glibc's malloc kept it for good.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "parley",

@@ -88,7 +88,11 @@ pub struct SetupRequest {
     timezone: Option<String>,
 }
 
-pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> ApiResult<Response> {
+pub async fn setup(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(req): Json<SetupRequest>,
+) -> ApiResult<Response> {
     let expected = app
         .setup_token
         .lock()
@@ -123,11 +127,57 @@ pub async fn setup(State(app): State<App>, Json(req): Json<SetupRequest>) -> Api
     if let Ok(mut t) = app.setup_token.lock() {
         *t = None;
     }
+    // The admin who just chose the password is signed in, as a sign-in would.
+    let principal = app.store.principal(ws.id, user.id).await?;
+    let (cookie, csrf) = start_session(&app, &principal, &headers, "auth.setup").await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "workspace": ws, "user": user })).into_response(),
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({ "workspace": ws, "user": user, "csrf_token": csrf })),
     )
         .into_response())
+}
+
+/// Opens a session for `principal` and audits it as `action`: the `Set-Cookie` value and the
+/// session's CSRF token, which the app sends back on every write.
+async fn start_session(
+    app: &App,
+    principal: &Principal,
+    headers: &HeaderMap,
+    action: &str,
+) -> ApiResult<(String, String)> {
+    let token = random_token();
+    let csrf = random_token();
+    let now = app.now();
+    app.store
+        .create_session(NewSession {
+            token_hash: hash_token(&token),
+            user_id: principal.user_id,
+            workspace_id: principal.workspace_id,
+            csrf_token: csrf.clone(),
+            created_at: now,
+            expires_at: now.plus_millis(app.config.session_ttl_ms),
+        })
+        .await?;
+    audit(
+        app,
+        principal,
+        headers,
+        action,
+        principal.user_id,
+        json!({}),
+    )
+    .await;
+    let secure = if app.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = app.config.session_ttl_ms / 1000;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    Ok((cookie, csrf))
 }
 
 /// The longest email address there is (RFC 5321's path limit, less its brackets).
@@ -221,37 +271,7 @@ pub async fn sign_in(
     if let Ok(mut g) = app.sign_ins.lock() {
         g.succeeded(&email, ip);
     }
-    let token = random_token();
-    let csrf = random_token();
-    let now = app.now();
-    app.store
-        .create_session(NewSession {
-            token_hash: hash_token(&token),
-            user_id: principal.user_id,
-            workspace_id: principal.workspace_id,
-            csrf_token: csrf.clone(),
-            created_at: now,
-            expires_at: now.plus_millis(app.config.session_ttl_ms),
-        })
-        .await?;
-    audit(
-        &app,
-        &principal,
-        &headers,
-        "auth.sign_in",
-        principal.user_id,
-        json!({}),
-    )
-    .await;
-    let secure = if app.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let max_age = app.config.session_ttl_ms / 1000;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    );
+    let (cookie, csrf) = start_session(&app, &principal, &headers, "auth.sign_in").await?;
     let body = json!({ "user": me_view(&principal), "csrf_token": csrf });
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }

@@ -105,7 +105,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         route!(get "/api/v1/health" => a::health, "meta", Public, "Liveness: answers when the server and its database answer; `other_nodes` and `warning` when another Parley node serves the same database"),
         route!(get "/api/v1/openapi.json" => crate::openapi::openapi_json, "meta", Public, "This document"),
-        route!(post "/api/v1/setup" => a::setup, "account", Public, "Create the first workspace and admin with the one-time setup token", body = a::setup_schema()),
+        route!(post "/api/v1/setup" => a::setup, "account", Public, "Create the first workspace and admin with the one-time setup token; signs the admin in as sign-in does (session cookie, CSRF token)", body = a::setup_schema()),
         route!(post "/api/v1/auth/sign-in" => a::sign_in, "account", Public, "Sign in with email and password; sets the session cookie and returns the CSRF token", body = a::sign_in_schema()),
         route!(post "/api/v1/auth/sign-out" => a::sign_out, "account", Member, "End the current session"),
         route!(get "/api/v1/me" => a::me, "account", Member, "The signed-in user, their role and inboxes"),

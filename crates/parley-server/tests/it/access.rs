@@ -313,6 +313,79 @@ on_both!(
     }
 );
 
+/// The admin created by the setup form is signed in by its answer: the cookie reads `me` and,
+/// with the answer's CSRF token, writes.
+async fn setup_signs_the_admin_in(backend: crate::harness::Backend) {
+    let t = TestApp::spawn_empty(backend).await;
+    let Ok(parley_server::FirstStart::SetupLink(link)) =
+        parley_server::first_start(&t.app, None, None).await
+    else {
+        panic!("an empty database gives a setup link")
+    };
+    let token = link.split('#').nth(1).unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(t.url("/api/v1/setup"))
+        .json(&json!({ "token": token, "workspace_name": "Acme", "name": "Ann", "email": "ann@acme.test", "password": "a-long-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .expect("setup answers with a session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let csrf = body["csrf_token"]
+        .as_str()
+        .expect("a CSRF token")
+        .to_string();
+    let me: serde_json::Value = http
+        .get(t.url("/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["email"].as_str(), me["role"].as_str()),
+        (Some("ann@acme.test"), Some("admin"))
+    );
+    let team = http
+        .post(t.url("/api/v1/teams"))
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "name": "Support" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(team.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_signs_the_admin_in_sqlite() {
+    setup_signs_the_admin_in(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_signs_the_admin_in_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    setup_signs_the_admin_in(crate::harness::Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_setup_link_works_once() {
     let t = TestApp::spawn_empty(crate::harness::Backend::Sqlite).await;

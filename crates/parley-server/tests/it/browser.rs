@@ -1292,3 +1292,39 @@ async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
         "{note}"
     );
 }
+
+/// The first start in Chromium: the setup link's form creates the admin, and the app opens signed
+/// in, with no second sign-in, and can write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_opens_the_app_signed_in_in_chromium() {
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn_empty(Backend::Sqlite).await;
+    let Ok(parley_server::FirstStart::SetupLink(link)) =
+        parley_server::first_start(&t.app, None, None).await
+    else {
+        panic!("an empty database gives a setup link")
+    };
+    let token = link.split('#').nth(1).unwrap();
+    let b = Browser::start(&driver).await;
+    b.open(&format!("{}/setup#{token}", t.base)).await;
+    b.fill("#setup input[name=workspace_name]", "Acme").await;
+    b.fill("#setup input[name=name]", "Ann").await;
+    b.fill("#setup input[name=email]", "ann@acme.test").await;
+    b.fill("#setup input[name=password]", "a-long-password\u{E007}")
+        .await;
+    b.wait_for_page_text("#who", "Ann (admin)").await;
+    let form_shown = b
+        .eval("return getComputedStyle(document.querySelector('#sign-in')).display;")
+        .await;
+    assert_eq!(form_shown, "none", "the app asks to sign in again");
+    let status = b
+        .eval("return fetch('/api/v1/teams', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': localStorage.getItem('csrf') }, body: JSON.stringify({ name: 'Support' }) }).then((r) => r.status);")
+        .await;
+    assert_eq!(status, 201);
+}

@@ -1022,7 +1022,7 @@ async fn promotional_double_opt_in_on(backend: crate::harness::Backend) {
         .iter()
         .find(|i| i["data"]["message"]["meta"]["notice"] == "confirm_request")
         .unwrap_or_else(|| panic!("no request on the timeline: {tl}"));
-    assert_eq!(request["delivery"]["status"], "sent", "{request}");
+    assert_eq!(request["data"]["message"]["status"], "sent", "{request}");
     // Their CONFIRM grants promotional consent.
     w.text(0, dana, "SMd1", "CONFIRM").await;
     let (_, consent) =

@@ -9,6 +9,7 @@ mod attachments;
 mod bots;
 mod browser;
 mod compliance;
+mod compression;
 mod conversations;
 mod dispatch;
 mod email;

@@ -564,3 +564,39 @@ async fn connections_over_the_cap_of_an_address_are_refused() {
     }
     assert!(served);
 }
+
+on_both!(
+    an_agent_socket_reads_frames_past_its_small_buffer_and_closes_on_oversized_ones,
+    |t: TestApp| async move {
+        use futures_util::SinkExt;
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hello").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let mut ws = live(&t, &t.admin_token).await;
+        // 40 KiB in one frame: many times the socket's read buffer, under the 64 KiB cap.
+        let big =
+            json!({ "type": "viewing", "conversation_id": conv, "pad": "x".repeat(40 * 1024) });
+        ws.send(Message::Text(big.to_string().into()))
+            .await
+            .unwrap();
+        loop {
+            let v = next_text(&mut ws).await.expect("the viewers list");
+            if v["type"] == "viewers" {
+                assert_eq!(v["data"]["conversation_id"], conv.as_str());
+                break;
+            }
+        }
+        // Over the cap: the socket is closed rather than the frame held.
+        let huge = json!({ "type": "typing", "pad": "x".repeat(100 * 1024) });
+        ws.send(Message::Text(huge.to_string().into()))
+            .await
+            .unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Text(_)))) => {}
+                Ok(_) => break,
+                Err(_) => panic!("the socket took a 100 KiB frame and stayed open"),
+            }
+        }
+    }
+);

@@ -38,18 +38,23 @@ async fn visitor(base: &str, inbox: &str, from: &str) -> anyhow::Result<Ws> {
     Ok(ws)
 }
 
-pub async fn widget_flood(args: WidgetFloodArgs) -> anyhow::Result<()> {
-    let server = super::signin::start("trusted_proxies = [\"127.0.0.1/32\"]\n").await?;
-    let (token, _, _) = super::set_up(&server.base).await?;
+/// Adds a widget inbox with the bench's token; its id.
+pub(super) async fn widget_inbox(base: &str, token: &str) -> anyhow::Result<String> {
     let inbox: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/inboxes", server.base))
-        .bearer_auth(&token)
+        .post(format!("{base}/api/v1/inboxes"))
+        .bearer_auth(token)
         .json(&json!({ "name": "Website", "kind": "widget" }))
         .send()
         .await?
         .json()
         .await?;
-    let inbox = inbox["id"].as_str().context("no inbox id")?.to_string();
+    Ok(inbox["id"].as_str().context("no inbox id")?.to_string())
+}
+
+pub async fn widget_flood(args: WidgetFloodArgs) -> anyhow::Result<()> {
+    let server = super::signin::start("trusted_proxies = [\"127.0.0.1/32\"]\n").await?;
+    let (token, _, _) = super::set_up(&server.base).await?;
+    let inbox = widget_inbox(&server.base, &token).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = proc_status(server.pid, "VmRSS:").unwrap_or(0);
 
