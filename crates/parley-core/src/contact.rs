@@ -112,7 +112,7 @@ pub fn parse_custom_fields(
         return Err(Invalid::new("custom_fields", "at most 100 fields"));
     }
     for (k, val) in obj {
-        if k.is_empty() || k.len() > 64 {
+        if k.is_empty() || k.chars().count() > 64 {
             return Err(Invalid::new(
                 "custom_fields",
                 "field names must be 1 to 64 characters",

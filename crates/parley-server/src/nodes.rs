@@ -9,6 +9,11 @@ use parley_store::NodeRow;
 
 use crate::state::App;
 
+/// What a node says, in its log and in `/api/v1/health`, when another node serves its database.
+pub const ANOTHER_NODE: &str = "another Parley node is serving this database: run one node per \
+    database. Live events, ?since= replay, send rate limits, sign-in throttles, presence and the \
+    widget's reach are kept per node, so agents on one node miss what the other handles";
+
 /// How often a node records that it is alive.
 const BEAT: Duration = Duration::from_secs(10);
 /// A heartbeat this recent means the node is running.
@@ -64,9 +69,7 @@ pub async fn beat(app: &App) -> anyhow::Result<()> {
             other_node = %o.id,
             host = %o.host,
             pid = o.pid,
-            "another Parley node is serving this database: run one node per database. Live \
-             events, ?since= replay, send rate limits, sign-in throttles, presence and the \
-             widget's reach are kept per node, so agents on one node miss what the other handles"
+            "{ANOTHER_NODE}"
         );
     }
     if let Ok(mut o) = node.others.lock() {

@@ -342,8 +342,28 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
             l,
         )));
     }
+    // Service managers stop with SIGTERM, Ctrl-C sends SIGINT: either ends the node cleanly,
+    // removing its heartbeat so a restart is not mistaken for a second node.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     };
     parley_server::serve(app.clone(), listener, shutdown).await?;
     for w in workers {

@@ -377,3 +377,40 @@ async fn simulate_plays_customers_and_prints_the_answers() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+/// A service manager's stop (SIGTERM) ends the node cleanly: it exits with success and removes
+/// its heartbeat, so the node started after it is not warned about a second node.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_node_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve(dir.path(), port);
+    wait_up(&base).await;
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "SIGTERM ended the node with {status:?}");
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve(dir.path(), port);
+    wait_up(&base).await;
+    let health: Value = reqwest::get(format!("{base}/api/v1/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert_eq!(
+        health,
+        json!({ "status": "ok" }),
+        "the stopped node still counts"
+    );
+}

@@ -24,10 +24,7 @@ pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     let others = app.node.others().len();
     if others > 0 {
         v["other_nodes"] = json!(others);
-        v["warning"] = json!(
-            "another Parley node is serving this database; run one node per database: live \
-             events, limits and presence are kept per node"
-        );
+        v["warning"] = json!(crate::nodes::ANOTHER_NODE);
     }
     Ok(Json(v))
 }
