@@ -325,6 +325,28 @@ fn recipient_phone(channel: &str, address: Option<&str>, ctx: &ConsentContext) -
     }
 }
 
+/// The address a message from `inbox` to `contact` goes to: the identity the store sends it to
+/// (`plan::reach`, as when a conversation is started or continued). Whoever asks the gate before
+/// queuing passes it, as the dispatcher passes the job's identity, so both judge the same number
+/// (its area code places the recipient for quiet hours). `None` when the inbox cannot reach them.
+async fn address_on(
+    app: &App,
+    inbox: &InboxRow,
+    contact: ContactId,
+) -> Result<Option<String>, StoreError> {
+    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let k = match app.store.contact(&scope, contact).await {
+        Ok(k) => k,
+        // An erased or unknown contact: the gate's own answer (denied) is the one to give.
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(parley_store::plan::reach(inbox, &k).map(|r| match r {
+        parley_store::plan::Reach::Existing(i) => i.external_id.clone(),
+        parley_store::plan::Reach::New(n) => n.external_id,
+    }))
+}
+
 /// The gate's verdict for one message to `contact`.
 async fn verdict_for(
     app: &App,
@@ -423,7 +445,9 @@ pub async fn admit(
         kind: Kind::Message,
         channel_closed: None,
     };
-    let hold = match verdict_for(app, inbox.workspace_id, contact, &msg, None).await? {
+    let address = address_on(app, inbox, contact).await?;
+    let hold = match verdict_for(app, inbox.workspace_id, contact, &msg, address.as_deref()).await?
+    {
         Verdict::Deny { code, reason } => {
             return Err(ApiError::Unprocessable {
                 code,
@@ -499,7 +523,8 @@ pub async fn preview(
             channel_closed: channel_closed.clone(),
         })
         .collect();
-    let found = verdicts(app, inbox.workspace_id, contact, &msgs, None).await?;
+    let address = address_on(app, inbox, contact).await?;
+    let found = verdicts(app, inbox.workspace_id, contact, &msgs, address.as_deref()).await?;
     let mut out = json!({});
     for (msg, v) in msgs.iter().zip(&found) {
         out[msg.purpose.as_str()] = verdict_json(v);
@@ -854,6 +879,14 @@ pub async fn request_subscription(
     let Some(inbox) = request_inbox(app, ws, contact, &ctx.ledger).await? else {
         return Ok((e, refused("no_sms_inbox", "the workspace has no SMS inbox")));
     };
+    // The number the request will go to, which may not be the contact's stored phone (they wrote
+    // from another one): the gate judges that number, as the dispatcher will.
+    let Some(address) = address_on(app, &inbox, contact).await? else {
+        return Ok((
+            e,
+            refused("no_phone", "the contact has no number this inbox can text"),
+        ));
+    };
     // The gate decides at once, so the answer never claims a text the gate would stop.
     let msg = Outbound {
         purpose,
@@ -862,7 +895,8 @@ pub async fn request_subscription(
         kind: Kind::ConsentRequest,
         channel_closed: None,
     };
-    let (sent, status, mut answer) = match verdict_for(app, ws.id, contact, &msg, None).await? {
+    let verdict = verdict_for(app, ws.id, contact, &msg, Some(&address)).await?;
+    let (sent, status, mut answer) = match verdict {
         Verdict::Deny { code, reason } => {
             let mut r = refused(code, &reason);
             r["inbox_id"] = json!(inbox.id);
@@ -874,7 +908,7 @@ pub async fn request_subscription(
         Verdict::Allow => (true, "sent", json!({})),
     };
     let body = Settings::of(ws).confirm_request_text(ws);
-    let meta = json!({ "notice": CONFIRM_REQUEST, "compliance": { "purpose": purpose } });
+    let meta = json!({ "notice": CONFIRM_REQUEST, "compliance": { "purpose": purpose, "customer_started": msg.customer_started } });
     let id = queue_notice(app, &inbox, contact, meta, body).await?;
     answer["sent"] = json!(sent);
     answer["status"] = json!(status);

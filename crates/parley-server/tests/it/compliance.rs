@@ -1104,6 +1104,79 @@ async fn a_promotional_double_opt_in_is_asked_held_by_quiet_hours_and_answered_t
     promotional_double_opt_in_on(crate::harness::Backend::Postgres).await;
 }
 
+async fn opt_in_judged_at_the_number_it_goes_to_on(backend: crate::harness::Backend) {
+    let mut w = OptInWorld::new(backend, 1).await;
+    // Ida texts from New York; her stored phone is later changed to a Los Angeles number. The
+    // number that wrote is the one her conversation on this inbox answers.
+    let (ny, la) = ("+12125550180", "+13105550180");
+    let k = w.contact("Ida", ny).await;
+    w.text(0, ny, "SMi1", "Hi, is my order ready?").await;
+    let (s, v) =
+        w.t.patch(
+            &format!("/api/v1/contacts/{k}"),
+            &w.t.admin_token,
+            json!({ "phone": la }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // 21:30 in New York, 18:30 in Los Angeles: the text would reach New York in quiet hours, so
+    // the answer says held, not sent.
+    w.clock.advance_ms(9 * 3_600_000 + 1_800_000);
+    // An agent's informational text to her is held the same way, and told so.
+    let (s, v) =
+        w.t.post(
+            &format!("/api/v1/contacts/{k}/consent"),
+            &w.t.admin_token,
+            json!({ "purpose": "informational", "action": "grant", "source": "pos" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = w
+        .t
+        .post(
+            &format!("/api/v1/contacts/{k}/messages"),
+            &w.t.admin_token,
+            json!({ "body": "Your order shipped", "inbox_id": w.inboxes[0], "purpose": "informational" }),
+        )
+        .await;
+    assert_eq!(
+        (s, v["compliance"]["verdict"].as_str()),
+        (201, Some("hold")),
+        "{v}"
+    );
+    let c = w.subscribe(&k, "promotional").await;
+    assert_eq!(
+        (c["status"].as_str(), c["sent"].as_bool()),
+        (Some("held"), Some(false)),
+        "{c}"
+    );
+    assert_eq!(c["until"], "2027-01-13T13:00:00Z", "{c}");
+    assert!(
+        c["reason"].as_str().unwrap().contains("America/New_York"),
+        "{c}"
+    );
+    assert!(w.requests_to(ny).await.is_empty(), "held, as answered");
+    assert!(w.requests_to(la).await.is_empty());
+    // 08:00 in New York: it goes to the number that wrote.
+    w.clock.advance_ms(10 * 3_600_000 + 1_800_000);
+    assert_eq!(w.requests_to(ny).await, [NUMBERS[0]]);
+    w.t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opt_in_answer_judges_the_number_the_request_goes_to_sqlite() {
+    opt_in_judged_at_the_number_it_goes_to_on(crate::harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opt_in_answer_judges_the_number_the_request_goes_to_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    opt_in_judged_at_the_number_it_goes_to_on(crate::harness::Backend::Postgres).await;
+}
+
 async fn opt_in_from_the_customers_number_on(backend: crate::harness::Backend) {
     let mut w = OptInWorld::new(backend, 2).await;
     // Never heard from: the workspace's first SMS number asks.
