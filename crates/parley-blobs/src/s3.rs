@@ -9,12 +9,15 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use md5::{Digest as _, Md5};
 use reqwest::header::CONTENT_LENGTH;
-use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
+use rusty_s3::{Bucket, Credentials, S3Action as _};
 
 use crate::{check_key, BlobError, Blobs};
 
+mod config;
 #[cfg(test)]
 mod tests;
+
+pub use config::S3Config;
 
 /// Long enough for an attachment of a few tens of MB on a slow link; change with
 /// [`S3::with_timeout`].
@@ -23,39 +26,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a signed request stays valid: SigV4's allowance for clock skew, so a clock that is
 /// a few minutes off still works, and a request seen in transit cannot be replayed for long.
 const SIGNATURE_LIFETIME: Duration = Duration::from_secs(15 * 60);
-
-/// Where the bucket is and how to sign for it.
-#[derive(Clone)]
-pub struct S3Config {
-    /// Scheme, host and optional port only, e.g. `https://s3.us-east-1.amazonaws.com` or
-    /// `http://127.0.0.1:9000`.
-    pub endpoint: String,
-    /// `us-east-1`, …; `auto` for Cloudflare R2. Part of what is signed.
-    pub region: String,
-    pub bucket: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    /// `true`: `{endpoint}/{bucket}/{key}` (MinIO, most self-hosted servers);
-    /// `false`: `{bucket}.{endpoint host}/{key}` (AWS's default).
-    pub path_style: bool,
-    /// Prepended to every key as `{prefix}/{key}`, to share a bucket with other data.
-    pub prefix: Option<String>,
-}
-
-// Written by hand so that a config printed in a log or a panic message never shows the secret.
-impl fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("bucket", &self.bucket)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field("path_style", &self.path_style)
-            .field("prefix", &self.prefix)
-            .finish()
-    }
-}
 
 /// A [`Blobs`] store in one bucket of an S3-compatible service.
 pub struct S3 {
@@ -94,143 +64,16 @@ impl Op {
     }
 }
 
-fn config_error(msg: impl fmt::Display) -> BlobError {
-    BlobError::Io(format!("S3 config: {msg}"))
-}
-
 impl S3 {
     /// Checks `cfg` (so a typo fails at start-up, not on the first upload) and keeps `client` for
     /// the requests. Nothing is sent to the service here.
     pub fn new(cfg: S3Config, client: reqwest::Client) -> Result<Self, BlobError> {
-        let endpoint = reqwest::Url::parse(cfg.endpoint.trim()).map_err(|e| {
-            config_error(format_args!(
-                "endpoint {:?} is not an absolute URL like https://s3.us-east-1.amazonaws.com ({e})",
-                cfg.endpoint
-            ))
-        })?;
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(config_error(format_args!(
-                "endpoint {:?} must start with http:// or https://",
-                cfg.endpoint
-            )));
-        }
-        let Some(host) = endpoint.host_str().filter(|h| !h.is_empty()) else {
-            return Err(config_error(format_args!(
-                "endpoint {:?} has no host",
-                cfg.endpoint
-            )));
-        };
-        if !endpoint.username().is_empty() || endpoint.password().is_some() {
-            return Err(config_error(
-                "endpoint must not contain credentials; use access_key_id and secret_access_key",
-            ));
-        }
-        if endpoint.path() != "/" || endpoint.query().is_some() || endpoint.fragment().is_some() {
-            return Err(config_error(format_args!(
-                "endpoint {:?} must be only scheme://host[:port], without a path or query \
-                 (the bucket goes in `bucket`, a key prefix in `prefix`)",
-                cfg.endpoint
-            )));
-        }
-
-        let region = cfg.region.trim();
-        if region.is_empty()
-            || !region
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-        {
-            return Err(config_error(format_args!(
-                "region {:?} must be non-empty letters, digits and '-' (e.g. us-east-1; \
-                 `auto` for Cloudflare R2)",
-                cfg.region
-            )));
-        }
-
-        let bucket = cfg.bucket.trim();
-        if bucket.is_empty() {
-            return Err(config_error("bucket is empty"));
-        }
-        if !bucket
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        {
-            return Err(config_error(format_args!(
-                "bucket {bucket:?} may only contain letters, digits, '.', '-' and '_'"
-            )));
-        }
-
-        // The access key sits between `Credential=` and the first `/` of the Authorization header.
-        let access_key_id = cfg.access_key_id.trim();
-        if access_key_id.is_empty() {
-            return Err(config_error("access_key_id is empty"));
-        }
-        if !access_key_id
-            .chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | ','))
-        {
-            return Err(config_error(
-                "access_key_id may only contain printable ASCII without spaces, '/' or ','",
-            ));
-        }
-        // Not trimmed: a secret with blanks around it is a copy-paste slip, better reported
-        // than silently "fixed" into a different secret.
-        let secret = cfg.secret_access_key.as_str();
-        if secret.is_empty() {
-            return Err(config_error("secret_access_key is empty"));
-        }
-        if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(config_error(
-                "secret_access_key contains whitespace or control characters \
-                 (copied with a trailing newline?)",
-            ));
-        }
-
-        let prefix = match cfg.prefix.as_deref().map(|p| p.trim().trim_matches('/')) {
-            None | Some("") => None,
-            Some(p) => {
-                check_key(p).map_err(|_| {
-                    config_error(format_args!(
-                        "prefix {p:?} must be '/'-separated segments of letters, digits, \
-                         '.', '_' and '-'"
-                    ))
-                })?;
-                Some(p.to_string())
-            }
-        };
-
-        let style = if cfg.path_style {
-            UrlStyle::Path
-        } else {
-            if host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok() {
-                return Err(config_error(format_args!(
-                    "endpoint {:?} is an IP address, which has no {bucket}.<host> name: \
-                     set path_style = true",
-                    cfg.endpoint
-                )));
-            }
-            let dns_label = bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-'))
-                && !bucket.starts_with(['.', '-'])
-                && !bucket.ends_with(['.', '-']);
-            if !dns_label {
-                return Err(config_error(format_args!(
-                    "bucket {bucket:?} cannot be part of a host name (lower-case letters, \
-                     digits, '.' and '-' only): set path_style = true"
-                )));
-            }
-            UrlStyle::VirtualHost
-        };
-        let bucket =
-            Bucket::new(endpoint, style, bucket.to_string(), region.to_string()).map_err(|e| {
-                config_error(format_args!("bucket {bucket:?} at {:?}: {e}", cfg.endpoint))
-            })?;
-
+        let checked = cfg.check()?;
         Ok(Self {
             client,
-            bucket,
-            credentials: Credentials::new(access_key_id, secret),
-            prefix,
+            bucket: checked.bucket,
+            credentials: checked.credentials,
+            prefix: checked.prefix,
             timeout: DEFAULT_TIMEOUT,
         })
     }
