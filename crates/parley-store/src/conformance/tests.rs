@@ -2718,6 +2718,64 @@ pub async fn a_survey_takes_one_answer_and_keeps_its_key(h: Harness) {
     );
 }
 
+pub async fn the_backlog_counts_deliveries_nobody_holds(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let reply = || Command::Reply {
+        meta: None,
+        body: "r".into(),
+    };
+    let just_queued = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, just_queued, w.admin, reply(), t(10))
+        .await
+        .unwrap();
+    let held = s
+        .apply_inbound(inbound(w.other_inbox, "c2", Some("m2"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, held, w.admin, reply(), t(20)).await.unwrap();
+    // The other inbox's delivery was claimed, then put back to wait (quiet hours, a backoff).
+    let claimed = s.claim_outbox(t(30), 10, 30_000).await.unwrap();
+    let other = claimed
+        .iter()
+        .find(|j| j.inbox.id == w.other_inbox)
+        .unwrap()
+        .id;
+    s.finish_outbox(other, OutboxResult::Defer { at: t(5_000) }, t(31))
+        .await
+        .unwrap();
+    let mine = claimed.iter().find(|j| j.inbox.id == w.inbox).unwrap().id;
+    s.finish_outbox(mine, OutboxResult::Defer { at: t(40) }, t(31))
+        .await
+        .unwrap();
+
+    // Neither inbox has anything under a live lease.
+    let mut backlog = s.outbox_backlog(w.ws, t(50)).await.unwrap();
+    backlog.sort_by_key(|b| b.inbox_id.to_string());
+    let mut expect = vec![
+        InboxBacklog {
+            inbox_id: w.inbox,
+            queued: 1,
+            in_flight: 0,
+            oldest_due: Some(t(40)),
+        },
+        InboxBacklog {
+            inbox_id: w.other_inbox,
+            queued: 1,
+            in_flight: 0,
+            oldest_due: Some(t(5_000)),
+        },
+    ];
+    expect.sort_by_key(|b| b.inbox_id.to_string());
+    assert_eq!(backlog, expect);
+}
+
 pub async fn claims_take_turns_across_inboxes_within_their_cap(h: Harness) {
     let s = &h.store;
     let w = world(s).await;
