@@ -2718,6 +2718,40 @@ pub async fn a_survey_takes_one_answer_and_keeps_its_key(h: Harness) {
     );
 }
 
+pub async fn an_inbox_over_a_lowered_cap_is_left_out(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let reply = || Command::Reply {
+        meta: None,
+        body: "r".into(),
+    };
+    let busy = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    for i in 0..4 {
+        s.act(&scope, busy, w.admin, reply(), t(10 + i))
+            .await
+            .unwrap();
+    }
+    let first = s.claim_outbox_fair(t(100), 3, 30_000, 8).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let quiet = s
+        .apply_inbound(inbound(w.other_inbox, "c2", Some("m2"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, quiet, w.admin, reply(), t(110))
+        .await
+        .unwrap();
+    // The cap is now below what the busy inbox holds: it gets nothing, the other inbox its turn.
+    let next = s.claim_outbox_fair(t(120), 10, 30_000, 2).await.unwrap();
+    let inboxes: Vec<InboxId> = next.iter().map(|j| j.inbox.id).collect();
+    assert_eq!(inboxes, vec![w.other_inbox]);
+}
+
 pub async fn the_backlog_counts_deliveries_nobody_holds(h: Harness) {
     let s = &h.store;
     let w = world(s).await;
