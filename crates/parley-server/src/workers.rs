@@ -236,6 +236,9 @@ async fn dispatch_loop(app: App) {
     let cfg = &app.config.dispatch;
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let per_inbox = u32::try_from(cfg.per_inbox_concurrency.max(1)).unwrap_or(u32::MAX);
+    // Slots kept for inboxes with nothing in flight: several stalled inboxes, each within its
+    // cap, could otherwise hold every slot between them.
+    let reserve = (cfg.concurrency / 4).max(1);
     loop {
         let free = permits.available_permits();
         if free == 0 {
@@ -246,10 +249,16 @@ async fn dispatch_loop(app: App) {
             continue;
         }
         // Only as many as can start now, taken in turns across inboxes and none from an inbox
-        // at its cap: a slow provider's backlog waits in the database, not in our slots.
+        // at its cap: a slow provider's backlog waits in the database, not in our slots. The
+        // reserve goes one each to inboxes with nothing in flight (a cap of one).
+        let (limit, cap) = if free > reserve {
+            (free - reserve, per_inbox)
+        } else {
+            (free, 1)
+        };
         let jobs = match app
             .store
-            .claim_outbox_fair(app.now(), free as u32, lease_ms(&app), per_inbox)
+            .claim_outbox_fair(app.now(), limit as u32, lease_ms(&app), cap)
             .await
         {
             Ok(jobs) => jobs,
