@@ -236,6 +236,9 @@ async fn dispatch_loop(app: App) {
     let cfg = &app.config.dispatch;
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let per_inbox = u32::try_from(cfg.per_inbox_concurrency.max(1)).unwrap_or(u32::MAX);
+    // Slots kept for inboxes with nothing in flight: several stalled inboxes, each within its
+    // cap, could otherwise hold every slot between them.
+    let reserve = (cfg.concurrency / 4).max(1);
     loop {
         let free = permits.available_permits();
         if free == 0 {
@@ -246,10 +249,17 @@ async fn dispatch_loop(app: App) {
             continue;
         }
         // Only as many as can start now, taken in turns across inboxes and none from an inbox
-        // at its cap: a slow provider's backlog waits in the database, not in our slots.
+        // at its cap: a slow provider's backlog waits in the database, not in our slots. The
+        // reserve goes one each to inboxes with nothing in flight (a cap of one).
+        let (limit, cap) = if free > reserve {
+            (free - reserve, per_inbox)
+        } else {
+            (free, 1)
+        };
+        let claimed_at = app.now();
         let jobs = match app
             .store
-            .claim_outbox_fair(app.now(), free as u32, lease_ms(&app), per_inbox)
+            .claim_outbox_fair(claimed_at, limit as u32, lease_ms(&app), cap)
             .await
         {
             Ok(jobs) => jobs,
@@ -260,20 +270,11 @@ async fn dispatch_loop(app: App) {
             }
         };
         if jobs.is_empty() {
-            let busy = permits.available_permits() < cfg.concurrency.max(1);
-            let now = app.now().0;
-            let wait = match app.store.next_outbox_due().await {
-                Ok(Some(t)) if t.0 > now => (t.0 - now).clamp(5, 1000),
-                // Due but not claimed: its inbox is at its cap, and one of our deliveries
-                // finishing rings the bell, so there is nothing to poll for meanwhile.
-                Ok(Some(_)) if busy => 1000,
-                // Or it fell due since the claim.
-                Ok(Some(_)) => 5,
-                _ => 1000,
-            };
+            let next = app.store.next_outbox_due().await.ok().flatten();
+            let wait = idle_wait(claimed_at.0, app.now().0, next.map(|t| t.0));
             tokio::select! {
                 _ = app.dispatch_bell.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             }
             continue;
         }
@@ -289,6 +290,21 @@ async fn dispatch_loop(app: App) {
                 app.dispatch_bell.notify_one();
             });
         }
+    }
+}
+
+/// How long the dispatcher sleeps, unless the bell rings, after a claim at `claimed_at` started
+/// nothing, given when the earliest queued delivery is due (milliseconds).
+fn idle_wait(claimed_at: i64, now: i64, next_due: Option<i64>) -> u64 {
+    match next_due {
+        Some(t) if t > now => (t - now).clamp(5, 1000) as u64,
+        // It fell due since the claim.
+        Some(t) if t > claimed_at => 5,
+        // Due at the claim yet not claimed: its inbox is at its cap or only the reserve is free.
+        // Our own deliveries ring the bell as they finish, but leases held by another node or
+        // left by an earlier run only run out: look again now and then, not at every turn.
+        Some(_) => 250,
+        None => 1000,
     }
 }
 
@@ -358,4 +374,22 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
             Duration::from_secs(app.config.imap_poll_secs.max(5)),
         )),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idle_wait;
+
+    #[test]
+    fn a_due_delivery_the_claim_left_out_is_not_polled_for() {
+        // Capped by leases this process does not hold: nothing of ours rings the bell.
+        assert_eq!(idle_wait(1_000, 1_002, Some(900)), 250);
+        assert_eq!(idle_wait(1_000, 1_002, Some(1_000)), 250);
+        // Due only since the claim: claimed at once.
+        assert_eq!(idle_wait(1_000, 1_002, Some(1_001)), 5);
+        // Due later: until then, looking at least once a second.
+        assert_eq!(idle_wait(1_000, 1_002, Some(1_300)), 298);
+        assert_eq!(idle_wait(1_000, 1_002, Some(90_000)), 1000);
+        assert_eq!(idle_wait(1_000, 1_002, None), 1000);
+    }
 }

@@ -38,7 +38,7 @@ pub(crate) async fn claim(
                 WHERE o.inbox_id = n.id AND o.state = 'queued' AND o.next_attempt_at <= $1 \
                 AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
                 ORDER BY o.next_attempt_at, o.id \
-                LIMIT LEAST($2, $4 - COALESCE(b.n, 0)) FOR UPDATE SKIP LOCKED) d \
+                LIMIT GREATEST(0, LEAST($2, $4 - COALESCE(b.n, 0))) FOR UPDATE SKIP LOCKED) d \
             WHERE COALESCE(b.n, 0) < $4), \
          due AS (SELECT id FROM turns ORDER BY turn, next_attempt_at, id LIMIT $2) \
          UPDATE outbox o SET claimed_until = $3 FROM due WHERE o.id = due.id RETURNING o.id",

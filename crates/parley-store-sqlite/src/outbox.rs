@@ -320,14 +320,16 @@ pub(crate) fn read_until(
     Ok(n)
 }
 
-/// Each inbox of the workspace with deliveries queued or in flight.
+/// Each inbox of the workspace with deliveries queued or in flight. Counts, not sums of
+/// comparisons: those are NULL for an inbox none of whose rows has a lease.
 pub(crate) fn backlog(
     c: &Connection,
     ws: WorkspaceId,
     now: Timestamp,
 ) -> StoreResult<Vec<InboxBacklog>> {
     c.prepare_cached(
-        "SELECT inbox_id, SUM(claimed_until IS NULL OR claimed_until <= ?2), SUM(claimed_until > ?2), \
+        "SELECT inbox_id, COUNT(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN 1 END), \
+                COUNT(CASE WHEN claimed_until > ?2 THEN 1 END), \
                 MIN(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN next_attempt_at END) \
          FROM outbox WHERE workspace_id = ?1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
     )

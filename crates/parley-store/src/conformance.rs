@@ -52,6 +52,8 @@ macro_rules! conformance_tests {
             events_are_published_in_commit_order_and_replayable,
             outbox_claims_retries_and_fails,
             claims_take_turns_across_inboxes_within_their_cap,
+            the_backlog_counts_deliveries_nobody_holds,
+            an_inbox_over_a_lowered_cap_is_left_out,
             users_sessions_and_tokens,
             snoozed_conversations_wake_up,
             refused_commands_store_nothing,

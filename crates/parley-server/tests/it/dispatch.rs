@@ -137,6 +137,70 @@ async fn a_stalled_provider_holds_only_its_share(backend: Backend) {
     assert_eq!(slow.arrived.load(Ordering::SeqCst), 40);
 }
 
+/// Four numbers on one provider account that stops answering: together their caps would take
+/// every slot, but the last quarter is kept for inboxes with nothing in flight.
+async fn stalled_inboxes_leave_a_reserve_for_the_others(backend: Backend) {
+    let t = TestApp::spawn_tuned(backend, |c| {
+        c.dispatch.timeout_ms = 600_000;
+        c.dispatch.concurrency = 32;
+        c.dispatch.per_inbox_concurrency = 8;
+    })
+    .await;
+    let slow = stalled().await;
+    let quick = Callback::start(0).await;
+    let mut numbers = Vec::new();
+    for n in 0..4 {
+        let (id, secret) = t.api_inbox(&format!("Number {n}"), &slow.url).await;
+        replies(&t, &id, &secret, &format!("n{n}"), 10).await;
+        numbers.push(id);
+    }
+    // Three quarters of the slots are taken by the stalled numbers' first replies.
+    for _ in 0..200 {
+        if slow.arrived.load(Ordering::SeqCst) >= 24 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(slow.arrived.load(Ordering::SeqCst) >= 24);
+    let (b, b_secret) = t.api_inbox("Other provider", &quick.url).await;
+    replies(&t, &b, &b_secret, "b", 1).await;
+
+    // The other inbox's reply is delivered while the stalled numbers hold their slots.
+    let got = quick.wait_for(1).await;
+    assert!(got[0].1.contains("reply 0"), "{got:?}");
+    let mut held = 0;
+    for id in &numbers {
+        let backlog = backlog(&t, id).await;
+        let n = backlog["in_flight"].as_u64().unwrap();
+        assert!(n <= 8, "{backlog}");
+        held += n;
+    }
+    assert!(held < 32, "the stalled numbers hold {held} of 32 slots");
+
+    slow.release.send(true).unwrap();
+    for _ in 0..400 {
+        if slow.arrived.load(Ordering::SeqCst) == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(slow.arrived.load(Ordering::SeqCst), 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_inboxes_leave_a_reserve_for_the_others_sqlite() {
+    stalled_inboxes_leave_a_reserve_for_the_others(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_inboxes_leave_a_reserve_for_the_others_postgres() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
+        return;
+    }
+    stalled_inboxes_leave_a_reserve_for_the_others(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_provider_holds_only_its_share_sqlite() {
     a_stalled_provider_holds_only_its_share(Backend::Sqlite).await;

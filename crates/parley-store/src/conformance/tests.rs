@@ -2718,6 +2718,98 @@ pub async fn a_survey_takes_one_answer_and_keeps_its_key(h: Harness) {
     );
 }
 
+pub async fn an_inbox_over_a_lowered_cap_is_left_out(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let reply = || Command::Reply {
+        meta: None,
+        body: "r".into(),
+    };
+    let busy = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    for i in 0..4 {
+        s.act(&scope, busy, w.admin, reply(), t(10 + i))
+            .await
+            .unwrap();
+    }
+    let first = s.claim_outbox_fair(t(100), 3, 30_000, 8).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let quiet = s
+        .apply_inbound(inbound(w.other_inbox, "c2", Some("m2"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, quiet, w.admin, reply(), t(110))
+        .await
+        .unwrap();
+    // The cap is now below what the busy inbox holds: it gets nothing, the other inbox its turn.
+    let next = s.claim_outbox_fair(t(120), 10, 30_000, 2).await.unwrap();
+    let inboxes: Vec<InboxId> = next.iter().map(|j| j.inbox.id).collect();
+    assert_eq!(inboxes, vec![w.other_inbox]);
+}
+
+pub async fn the_backlog_counts_deliveries_nobody_holds(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = admin_scope(s, &w).await;
+    let reply = || Command::Reply {
+        meta: None,
+        body: "r".into(),
+    };
+    let just_queued = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, just_queued, w.admin, reply(), t(10))
+        .await
+        .unwrap();
+    let held = s
+        .apply_inbound(inbound(w.other_inbox, "c2", Some("m2"), "Hi", t(1)))
+        .await
+        .unwrap()
+        .conversation_id;
+    s.act(&scope, held, w.admin, reply(), t(20)).await.unwrap();
+    // The other inbox's delivery was claimed, then put back to wait (quiet hours, a backoff).
+    let claimed = s.claim_outbox(t(30), 10, 30_000).await.unwrap();
+    let other = claimed
+        .iter()
+        .find(|j| j.inbox.id == w.other_inbox)
+        .unwrap()
+        .id;
+    s.finish_outbox(other, OutboxResult::Defer { at: t(5_000) }, t(31))
+        .await
+        .unwrap();
+    let mine = claimed.iter().find(|j| j.inbox.id == w.inbox).unwrap().id;
+    s.finish_outbox(mine, OutboxResult::Defer { at: t(40) }, t(31))
+        .await
+        .unwrap();
+
+    // Neither inbox has anything under a live lease.
+    let mut backlog = s.outbox_backlog(w.ws, t(50)).await.unwrap();
+    backlog.sort_by_key(|b| b.inbox_id.to_string());
+    let mut expect = vec![
+        InboxBacklog {
+            inbox_id: w.inbox,
+            queued: 1,
+            in_flight: 0,
+            oldest_due: Some(t(40)),
+        },
+        InboxBacklog {
+            inbox_id: w.other_inbox,
+            queued: 1,
+            in_flight: 0,
+            oldest_due: Some(t(5_000)),
+        },
+    ];
+    expect.sort_by_key(|b| b.inbox_id.to_string());
+    assert_eq!(backlog, expect);
+}
+
 pub async fn claims_take_turns_across_inboxes_within_their_cap(h: Harness) {
     let s = &h.store;
     let w = world(s).await;
