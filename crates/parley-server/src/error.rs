@@ -10,6 +10,8 @@ use parley_store::StoreError;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::json;
 
+mod named;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
@@ -216,7 +218,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: None,
         });
     }
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+    // Nested structs too: `Named` refuses an array wherever a struct is read.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(named::Named(&mut de))
         .map_err(|e| body_error(&e.path().to_string(), &e.into_inner().to_string()))
 }
 
@@ -487,6 +491,13 @@ mod tests {
             ("invalid_field", Some("body")),
             "{m}"
         );
+        let (code, field, m) = e("{\"body\":\"x\",\"inner\":[1]}");
+        assert_eq!(
+            (code, field.as_deref()),
+            ("invalid_field", Some("inner")),
+            "{m}"
+        );
+        assert!(m.contains("object with named fields"), "{m}");
         assert!(parse_json::<Body>(b" {\"body\":\"x\"} ").is_ok());
     }
 }

@@ -146,6 +146,19 @@ on_both!(body_errors_name_their_field, |t: TestApp| async move {
             "invalid_field",
             "purpose",
         ),
+        // Nested structs are read by name too, never by position.
+        (
+            &reply,
+            json!({ "template": ["hello", "en_US"] }),
+            "invalid_field",
+            "template",
+        ),
+        (
+            &reply,
+            json!({ "choices": [["c1", "Yes"]] }),
+            "invalid_field",
+            "choices[0]",
+        ),
         (&note, json!({}), "invalid_field", "body"),
         (
             &note,
