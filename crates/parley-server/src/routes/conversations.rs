@@ -828,9 +828,7 @@ pub async fn typing(
     let req: TypingRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TypingRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("not a typing request: {e}"))
-        })?
+        crate::error::parse_json(&body)?
     };
     let to_customer = req.to_customer.unwrap_or(true);
     announce_typing(&app, &p, id, to_customer).await?;

@@ -213,6 +213,37 @@ on_both!(body_errors_name_their_field, |t: TestApp| async move {
     assert_eq!(tl["items"].as_array().unwrap().len(), 1, "{tl}");
 });
 
+/// A typing body, the status it gets, the error code and the field named.
+type TypingCase<'a> = (&'a [u8], u16, Option<&'a str>, Option<&'a str>);
+
+// The typing signal reads its optional body as every other request does.
+on_both!(typing_body_is_read_by_name, |t: TestApp| async move {
+    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    let typing = format!("/api/v1/conversations/{conv}/typing");
+    let json_ct = Some("application/json");
+    let cases: [TypingCase; 5] = [
+        (b"[false]", 422, Some("invalid_body"), None),
+        (
+            b"{\"to_customer\":\"no\"}",
+            422,
+            Some("invalid_field"),
+            Some("to_customer"),
+        ),
+        (b"{\"to\":false}", 422, Some("unknown_field"), Some("to")),
+        (b"{\"to_customer\":false}", 204, None, None),
+        (b"", 204, None, None),
+    ];
+    for (body, status, code, field) in cases {
+        let (s, v) = raw(&t, Method::POST, &typing, json_ct, body.to_vec()).await;
+        let what = String::from_utf8_lossy(body);
+        assert_eq!(s, status, "{what}: {v}");
+        assert_eq!(v["error"]["code"].as_str(), code, "{what}: {v}");
+        assert_eq!(v["error"]["field"].as_str(), field, "{what}: {v}");
+    }
+});
+
 // A misspelt filter is refused naming it, rather than ignored with every conversation answered.
 on_both!(
     unknown_query_parameters_are_refused,
