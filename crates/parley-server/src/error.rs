@@ -321,14 +321,28 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Query<T
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Under `/api/v1` the route's check has already run on these very names.
+        if parts.extensions.get::<QueryChecked>().is_some() {
+            return read_query(parts.uri.query()).map(Query);
+        }
         parse_query(parts.uri.query()).map(Query)
     }
 }
 
+/// Marks a request whose query the route's `check_query` has passed.
+#[derive(Clone, Copy)]
+pub struct QueryChecked;
+
 /// Reads a query string into `T` (see [`Query`]).
 pub fn parse_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    check_query(raw.unwrap_or(""), query_params::<T>())?;
+    read_query(raw)
+}
+
+/// Reads a query string into `T`, letting parameters it does not name be (for pages and hooks
+/// whose callers may add their own).
+pub fn read_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
     let raw = raw.unwrap_or("");
-    check_query(raw, query_params::<T>())?;
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = match e.path().to_string().as_str() {

@@ -396,5 +396,23 @@ on_both!(openapi_matches_the_real_routes, |t: TestApp| async move {
             "{m} {p} documented"
         );
     }
+    // Pages and hooks outside the API list the query parameters they read, too.
+    let query_of = |path: &str| -> Vec<String> {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        query_of("/survey/{inbox_id}/{conversation_id}"),
+        ["at", "sig"]
+    );
+    assert_eq!(
+        query_of("/hooks/whatsapp/{inbox_id}"),
+        ["hub.mode", "hub.verify_token", "hub.challenge"]
+    );
     let _ = json!({});
 });

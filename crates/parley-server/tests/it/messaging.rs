@@ -429,7 +429,7 @@ on_both!(whatsapp_in_and_out, |t: TestApp| async move {
     let r = t
         .http
         .get(t.url(&format!(
-            "/hooks/whatsapp/{id}?hub.mode=subscribe&hub.verify_token={verify}&hub.challenge=1158201444"
+            "/hooks/whatsapp/{id}?hub.mode=subscribe&hub.verify_token={verify}&hub.challenge=1158201444&hub.extra=x"
         )))
         .send()
         .await
