@@ -43,6 +43,8 @@ pub struct Route {
     /// The query parameters the route takes, read from the struct its handler's `Query` reads;
     /// under `/api/v1` any other parameter is refused.
     pub query: &'static [&'static str],
+    /// Each query parameter's JSON Schema type, in the order of `query`.
+    pub query_types: fn() -> Vec<&'static str>,
     pub handler: MethodRouter<App>,
 }
 
@@ -56,6 +58,7 @@ macro_rules! route {
             summary: $summary,
             body: None $(.or(Some($body)))?,
             query: crate::error::query_params::<route!(@query $($q)?)>(),
+            query_types: crate::error::query_types::<route!(@query $($q)?)>,
             handler: axum::routing::$m($h),
         }
     };
@@ -148,6 +151,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
             body: None,
             query: crate::error::query_params::<crate::attachments::UploadQuery>(),
+            query_types: crate::error::query_types::<crate::attachments::UploadQuery>,
             handler: axum::routing::post(crate::attachments::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_BYTES)),
         },
@@ -251,24 +255,16 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Parses a `limit` query parameter: 1 to `max`, `default` when absent.
-pub(crate) fn limit(
-    v: Option<&str>,
-    default: u32,
-    max: u32,
-) -> Result<u32, crate::error::ApiError> {
+/// Checks a `limit` query parameter: 1 to `max`, `default` when absent.
+pub(crate) fn limit(v: Option<u32>, default: u32, max: u32) -> Result<u32, crate::error::ApiError> {
     match v {
         None => Ok(default),
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                crate::error::ApiError::bad_request(
-                    "invalid_query",
-                    format!("limit must be a number from 1 to {max}"),
-                )
-            }),
+        Some(n) => Some(n).filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            crate::error::ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be a number from 1 to {max}"),
+            )
+        }),
     }
 }
 

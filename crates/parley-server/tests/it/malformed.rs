@@ -414,5 +414,27 @@ on_both!(openapi_matches_the_real_routes, |t: TestApp| async move {
         query_of("/hooks/whatsapp/{inbox_id}"),
         ["hub.mode", "hub.verify_token", "hub.challenge"]
     );
+    // Numbers are typed as numbers.
+    let type_of = |path: &str, name: &str| {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"]["type"].clone())
+    };
+    assert_eq!(type_of("/api/v1/realtime", "since"), Some(json!("integer")));
+    assert_eq!(
+        type_of("/api/v1/conversations", "limit"),
+        Some(json!("integer"))
+    );
+    assert_eq!(
+        type_of("/media/{inbox_id}/{attachment}", "exp"),
+        Some(json!("integer"))
+    );
+    assert_eq!(
+        type_of("/api/v1/conversations", "inbox"),
+        Some(json!("string"))
+    );
     let _ = json!({});
 });
