@@ -399,6 +399,21 @@ function keepDraft() {
 }
 const warn = (err) => toast(err.message, "warning");
 
+// A note is kept even when a mention in it names nobody or several people; the agent is told
+// which, so nobody is left believing a teammate was notified.
+function warnMentions(out) {
+  const unresolved = (out && out.unresolved_mentions) || [];
+  const ambiguous = (out && out.ambiguous_mentions) || [];
+  if (unresolved.length) toast(t("Nobody was notified for {mentions}: no teammate goes by that name.", { mentions: unresolved.join(", ") }), "warning");
+  for (const a of ambiguous) {
+    toast(t("Nobody was notified for {mention}: it could be {candidates}; mention one by email, like @{example}.", {
+      mention: a.mention,
+      candidates: a.candidates.map((c) => `${c.name} (${c.email})`).join(", "),
+      example: (a.candidates[0] && a.candidates[0].email.split("@")[0]) || "name",
+    }), "warning");
+  }
+}
+
 async function openThread(id, force = false) {
   if (id === current && !force && $("#compose")) return;
   keepDraft();
@@ -482,7 +497,10 @@ async function openThread(id, force = false) {
       const other = kind === "messages" && via.value && via.value !== conv.inbox_id;
       if (other && (body.attachments || body.choices || body.template)) throw new Error(t("On another channel a reply is text only: remove the files, choices or template, or reply here."));
       if (other) await api(`/api/v1/contacts/${conv.contact_id}/messages`, { method: "POST", body: JSON.stringify({ body: body.body || "", inbox_id: via.value }) });
-      else await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
+      else {
+        const out = await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
+        if (kind === "notes") warnMentions(out);
+      }
       box.value = ""; choices.value = ""; files.length = 0; fileList.replaceChildren(); tplName.value = ""; tplParams.value = ""; tplBody.textContent = ""; tplPick.value = "";
       drafts.delete(id);
       showCost(box);

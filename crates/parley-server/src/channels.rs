@@ -255,6 +255,18 @@ pub async fn check_reply(
     }
 }
 
+/// The parameters Meta's subscription handshake sends (read by `meta::handshake`); others a
+/// provider may add are let be.
+#[derive(serde::Deserialize)]
+pub struct HandshakeQuery {
+    #[serde(rename = "hub.mode")]
+    _mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    _verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    _challenge: Option<String>,
+}
+
 /// GET on a Meta webhook: the subscription handshake (answer the challenge when the token matches).
 pub async fn meta_handshake(
     State(app): State<App>,

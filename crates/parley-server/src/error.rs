@@ -10,6 +10,8 @@ use parley_store::StoreError;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::json;
 
+mod named;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
@@ -216,7 +218,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: None,
         });
     }
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+    // Nested structs too: `Named` refuses an array wherever a struct is read.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(named::Named(&mut de))
         .map_err(|e| body_error(&e.path().to_string(), &e.into_inner().to_string()))
 }
 
@@ -317,14 +321,28 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Query<T
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Under `/api/v1` the route's check has already run on these very names.
+        if parts.extensions.get::<QueryChecked>().is_some() {
+            return read_query(parts.uri.query()).map(Query);
+        }
         parse_query(parts.uri.query()).map(Query)
     }
 }
 
+/// Marks a request whose query the route's `check_query` has passed.
+#[derive(Clone, Copy)]
+pub struct QueryChecked;
+
 /// Reads a query string into `T` (see [`Query`]).
 pub fn parse_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    check_query(raw.unwrap_or(""), query_params::<T>())?;
+    read_query(raw)
+}
+
+/// Reads a query string into `T`, letting parameters it does not name be (for pages and hooks
+/// whose callers may add their own).
+pub fn read_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
     let raw = raw.unwrap_or("");
-    check_query(raw, query_params::<T>())?;
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = match e.path().to_string().as_str() {
@@ -403,6 +421,107 @@ pub fn query_params<T: DeserializeOwned>() -> &'static [&'static str] {
     names
 }
 
+/// The JSON Schema type of each parameter `T` takes, in the order of [`query_params`]: the
+/// primitive its derived `Deserialize` asks for (`integer`, `number`, `boolean`, else `string`).
+pub fn query_types<T: DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::value::{BorrowedStrDeserializer, Error};
+    use serde::de::{DeserializeSeed, MapAccess, Visitor};
+
+    /// Hands the struct one field, whose value records what it is asked to be.
+    struct One<'a> {
+        index: usize,
+        out: &'a mut &'static str,
+    }
+    struct Field<'a> {
+        name: Option<&'static str>,
+        out: &'a mut &'static str,
+    }
+    struct Probe<'a>(&'a mut &'static str);
+
+    impl<'de> serde::Deserializer<'de> for One<'_> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(serde::de::Error::custom("a query is a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            visitor.visit_map(Field {
+                name: fields.get(self.index).copied(),
+                out: self.out,
+            })
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    impl<'de> MapAccess<'de> for Field<'_> {
+        type Error = Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, Error> {
+            self.name
+                .map(|n| seed.deserialize(BorrowedStrDeserializer::new(n)))
+                .transpose()
+        }
+
+        fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Error> {
+            seed.deserialize(Probe(self.out))
+        }
+    }
+
+    macro_rules! record {
+        ($ty:literal: $($method:ident)*) => {
+            $(fn $method<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+                *self.0 = $ty;
+                Err(serde::de::Error::custom("only the type was wanted"))
+            })*
+        };
+    }
+
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+
+        record!("integer": deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+            deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+            deserialize_u128);
+        record!("number": deserialize_f32 deserialize_f64);
+        record!("boolean": deserialize_bool);
+        record!("string": deserialize_any);
+
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_some(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            char str string bytes byte_buf unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct enum identifier ignored_any
+        }
+    }
+
+    (0..query_params::<T>().len())
+        .map(|index| {
+            let mut ty = "string";
+            let _ = T::deserialize(One {
+                index,
+                out: &mut ty,
+            });
+            ty
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +545,7 @@ mod tests {
     #[test]
     fn query_names_come_from_the_struct() {
         assert_eq!(query_params::<Q>(), ["inbox", "limit"]);
+        assert_eq!(query_types::<Q>(), ["string", "integer"]);
         assert!(query_params::<NoQuery>().is_empty());
     }
 
@@ -487,6 +607,13 @@ mod tests {
             ("invalid_field", Some("body")),
             "{m}"
         );
+        let (code, field, m) = e("{\"body\":\"x\",\"inner\":[1]}");
+        assert_eq!(
+            (code, field.as_deref()),
+            ("invalid_field", Some("inner")),
+            "{m}"
+        );
+        assert!(m.contains("object with named fields"), "{m}");
         assert!(parse_json::<Body>(b" {\"body\":\"x\"} ").is_ok());
     }
 }

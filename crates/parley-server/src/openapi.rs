@@ -15,7 +15,7 @@ pub fn document(server_url: &str) -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .chain(r.query.iter().map(|name| json!({ "name": name, "in": "query", "required": false, "schema": { "type": "string" } })))
+            .chain(r.query.iter().zip((r.query_types)()).map(|(name, ty)| json!({ "name": name, "in": "query", "required": false, "schema": { "type": ty } })))
             .collect();
         let mut op = json!({
             "summary": r.summary,

@@ -148,6 +148,13 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()
     Ok(())
 }
 
+/// A survey link's query: when it was sent (ms) and its signature.
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    at: Option<i64>,
+    sig: Option<String>,
+}
+
 /// The conversation a survey link names, once its signature and age are checked.
 async fn answerable(
     app: &App,
@@ -158,15 +165,11 @@ async fn answerable(
     let not_found = || ApiError::NotFound;
     let inbox: InboxId = inbox.parse().map_err(|_| not_found())?;
     let conv: ConversationId = conv.parse().map_err(|_| not_found())?;
-    let params: Vec<(String, String)> =
-        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let at: i64 = param("at")
-        .and_then(|a| a.parse().ok())
-        .ok_or_else(not_found)?;
-    let sig = param("sig").ok_or_else(not_found)?;
+    // Other parameters (a mail client's tracking tags) are let be: the link is the customer's.
+    let link: LinkQuery = crate::error::read_query(query).map_err(|_| not_found())?;
+    let (Some(at), Some(sig)) = (link.at, link.sig) else {
+        return Err(not_found());
+    };
     let row = app.hook_inbox(inbox).await?.ok_or_else(not_found)?;
     parley_channels::api::verify(
         &key(app, row.workspace_id).await?,

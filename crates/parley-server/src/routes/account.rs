@@ -581,7 +581,7 @@ pub async fn remove_user(
 
 #[derive(Deserialize)]
 pub struct AuditQuery {
-    limit: Option<String>,
+    limit: Option<u32>,
 }
 
 pub async fn list_audit(
@@ -590,7 +590,7 @@ pub async fn list_audit(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
-    let limit = super::limit(q.limit.as_deref(), 100, 1000)?;
+    let limit = super::limit(q.limit, 100, 1000)?;
     Ok(Json(
         json!({ "items": app.store.list_audit(p.workspace_id, limit).await? }),
     ))

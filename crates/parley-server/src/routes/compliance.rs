@@ -84,7 +84,7 @@ pub async fn retention(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<
 #[serde(deny_unknown_fields)]
 pub struct InactiveQuery {
     #[serde(default)]
-    limit: Option<String>,
+    limit: Option<u32>,
 }
 
 /// `GET /api/v1/compliance/inactive`: contacts whose number has been silent longer than the
@@ -95,7 +95,7 @@ pub async fn inactive(
     Query(q): Query<InactiveQuery>,
 ) -> ApiResult<Json<Value>> {
     require_supervisor(&p)?;
-    let limit = super::limit(q.limit.as_deref(), 100, 1000)?;
+    let limit = super::limit(q.limit, 100, 1000)?;
     let ws = app.store.workspace(p.workspace_id).await?;
     let days = Settings::of(&ws).inactivity_days;
     if days == 0 {

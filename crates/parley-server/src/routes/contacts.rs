@@ -229,7 +229,7 @@ pub async fn update_contact(
 pub struct SearchQuery {
     q: Option<String>,
     cursor: Option<String>,
-    limit: Option<String>,
+    limit: Option<u32>,
 }
 
 pub async fn search_contacts(
@@ -237,7 +237,7 @@ pub async fn search_contacts(
     Auth(p): Auth,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = super::limit(q.limit.as_deref(), 25, 100)?;
+    let limit = super::limit(q.limit, 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
     let text = q.q.unwrap_or_default();
     if text.len() > 200 {

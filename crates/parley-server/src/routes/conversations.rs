@@ -27,7 +27,7 @@ pub struct ListQuery {
     priority: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
-    limit: Option<String>,
+    limit: Option<u32>,
 }
 
 fn bad_query(message: impl Into<String>) -> ApiError {
@@ -41,7 +41,7 @@ fn parse_id<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
 
 fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError> {
     let mut out = ConversationQuery {
-        limit: super::limit(q.limit.as_deref(), 25, 100)?,
+        limit: super::limit(q.limit, 25, 100)?,
         ..Default::default()
     };
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty() && *s != "all") {
@@ -189,23 +189,16 @@ fn with_sla(
 
 #[derive(Deserialize)]
 pub struct TimelineQuery {
-    before: Option<String>,
-    limit: Option<String>,
+    /// An event's sequence number.
+    before: Option<i64>,
+    limit: Option<u32>,
 }
 
 impl TimelineQuery {
     /// The page size and the `before` sequence number.
     pub(crate) fn parse(&self) -> ApiResult<(u32, Option<i64>)> {
-        let limit = super::limit(self.limit.as_deref(), 50, 200)?;
-        let before = self
-            .before
-            .as_deref()
-            .map(|b| {
-                b.parse::<i64>()
-                    .map_err(|_| bad_query("before must be an event seq"))
-            })
-            .transpose()?;
-        Ok((limit, before))
+        let limit = super::limit(self.limit, 50, 200)?;
+        Ok((limit, self.before))
     }
 }
 
@@ -828,9 +821,7 @@ pub async fn typing(
     let req: TypingRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TypingRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("not a typing request: {e}"))
-        })?
+        crate::error::parse_json(&body)?
     };
     let to_customer = req.to_customer.unwrap_or(true);
     announce_typing(&app, &p, id, to_customer).await?;

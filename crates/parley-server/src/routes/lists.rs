@@ -88,7 +88,7 @@ pub async fn delete_list(
 #[derive(Deserialize)]
 pub struct MembersQuery {
     cursor: Option<String>,
-    limit: Option<String>,
+    limit: Option<u32>,
 }
 
 pub async fn list_members(
@@ -97,7 +97,7 @@ pub async fn list_members(
     Path(id): Path<ListId>,
     Query(q): Query<MembersQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = super::limit(q.limit.as_deref(), 25, 100)?;
+    let limit = super::limit(q.limit, 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
     let scope = super::contacts::contact_scope(&app, &p).await?;
     let page = app.store.list_members(&scope, id, cursor, limit).await?;

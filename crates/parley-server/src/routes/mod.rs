@@ -43,6 +43,8 @@ pub struct Route {
     /// The query parameters the route takes, read from the struct its handler's `Query` reads;
     /// under `/api/v1` any other parameter is refused.
     pub query: &'static [&'static str],
+    /// Each query parameter's JSON Schema type, in the order of `query`.
+    pub query_types: fn() -> Vec<&'static str>,
     pub handler: MethodRouter<App>,
 }
 
@@ -56,6 +58,7 @@ macro_rules! route {
             summary: $summary,
             body: None $(.or(Some($body)))?,
             query: crate::error::query_params::<route!(@query $($q)?)>(),
+            query_types: crate::error::query_types::<route!(@query $($q)?)>,
             handler: axum::routing::$m($h),
         }
     };
@@ -124,8 +127,8 @@ pub fn routes() -> Vec<Route> {
         route!(post "/api/v1/bots" => bots::create_bot, "bots", Admin, "Add a bot working the inboxes named; answers its API token once (a bot never signs in; remove it as a user)", body = bots::create_bot_schema()),
         route!(get "/api/v1/survey" => workspace::get_survey, "settings", Member, "The satisfaction survey: whether resolving a conversation sends the customer a link to rate it, and the message (`{link}` is the link)"),
         route!(put "/api/v1/survey" => workspace::put_survey, "settings", Admin, "Turn the satisfaction survey on or off and set its message", body = workspace::survey_schema()),
-        route!(get "/survey/{inbox_id}/{conversation_id}" => crate::survey::page, "surveys", Public, "The page a customer rates a conversation on (`?at=&sig=` from the link they were sent)"),
-        route!(post "/survey/{inbox_id}/{conversation_id}" => crate::survey::answer, "surveys", Public, "A customer's rating (`rating` 1 to 5, optional `comment`, form-encoded): recorded on the timeline as `survey.answered`"),
+        route!(get "/survey/{inbox_id}/{conversation_id}" => crate::survey::page, "surveys", Public, "The page a customer rates a conversation on (`?at=&sig=` from the link they were sent)", query = crate::survey::LinkQuery),
+        route!(post "/survey/{inbox_id}/{conversation_id}" => crate::survey::answer, "surveys", Public, "A customer's rating (`rating` 1 to 5, optional `comment`, form-encoded): recorded on the timeline as `survey.answered`", query = crate::survey::LinkQuery),
         route!(get "/api/v1/sla" => workspace::get_sla, "settings", Member, "SLA policies: how soon a waiting customer must be answered, by inbox and priority"),
         route!(put "/api/v1/sla" => workspace::put_sla, "settings", Admin, "Replace the SLA policies", body = workspace::sla_schema()),
         route!(get "/api/v1/encryption" => workspace::encryption, "settings", Admin, "Whether values are sealed at rest, and under which data keys"),
@@ -148,6 +151,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
             body: None,
             query: crate::error::query_params::<crate::attachments::UploadQuery>(),
+            query_types: crate::error::query_types::<crate::attachments::UploadQuery>,
             handler: axum::routing::post(crate::attachments::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_BYTES)),
         },
@@ -213,11 +217,11 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed", query = crate::realtime::RealtimeQuery),
         route!(get "/widget/{inbox_id}/socket" => crate::widget::socket, "widget", Public, "A website visitor's chat WebSocket; `?token=` continues their thread", query = crate::widget::SocketQuery),
         route!(post "/hooks/telegram/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "Telegram: bot updates, with X-Telegram-Bot-Api-Secret-Token"),
-        route!(get "/hooks/whatsapp/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "WhatsApp: the webhook verification handshake (hub.challenge)"),
+        route!(get "/hooks/whatsapp/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "WhatsApp: the webhook verification handshake (hub.challenge)", query = crate::channels::HandshakeQuery),
         route!(post "/hooks/whatsapp/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "WhatsApp Cloud API: messages and statuses, signed with X-Hub-Signature-256"),
-        route!(get "/hooks/messenger/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "Messenger: the webhook verification handshake (hub.challenge)"),
+        route!(get "/hooks/messenger/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "Messenger: the webhook verification handshake (hub.challenge)", query = crate::channels::HandshakeQuery),
         route!(post "/hooks/messenger/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "Messenger: messages, postbacks, deliveries and reads, signed with X-Hub-Signature-256"),
-        route!(get "/hooks/instagram/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "Instagram: the webhook verification handshake (hub.challenge)"),
+        route!(get "/hooks/instagram/{inbox_id}" => crate::channels::meta_handshake, "hooks", Signature, "Instagram: the webhook verification handshake (hub.challenge)", query = crate::channels::HandshakeQuery),
         route!(post "/hooks/instagram/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "Instagram messaging: messages and reads, signed with X-Hub-Signature-256"),
         route!(post "/hooks/line/{inbox_id}" => crate::channels::channel_hook, "hooks", Signature, "LINE Messaging API: events, signed with X-Line-Signature"),
         route!(post "/hooks/twilio/{inbox_id}" => crate::hooks::twilio_hook, "hooks", Signature, "Twilio: inbound SMS/MMS and status callbacks, signed with X-Twilio-Signature"),
@@ -229,12 +233,15 @@ pub fn routes() -> Vec<Route> {
 /// `Query` of its own would otherwise ignore them.
 pub(crate) async fn check_query(
     axum::extract::State(allowed): axum::extract::State<&'static [&'static str]>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     match crate::error::check_query(req.uri().query().unwrap_or(""), allowed) {
-        Ok(()) => next.run(req).await,
+        Ok(()) => {
+            req.extensions_mut().insert(crate::error::QueryChecked);
+            next.run(req).await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -248,24 +255,16 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Parses a `limit` query parameter: 1 to `max`, `default` when absent.
-pub(crate) fn limit(
-    v: Option<&str>,
-    default: u32,
-    max: u32,
-) -> Result<u32, crate::error::ApiError> {
+/// Checks a `limit` query parameter: 1 to `max`, `default` when absent.
+pub(crate) fn limit(v: Option<u32>, default: u32, max: u32) -> Result<u32, crate::error::ApiError> {
     match v {
         None => Ok(default),
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                crate::error::ApiError::bad_request(
-                    "invalid_query",
-                    format!("limit must be a number from 1 to {max}"),
-                )
-            }),
+        Some(n) => Some(n).filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            crate::error::ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be a number from 1 to {max}"),
+            )
+        }),
     }
 }
 

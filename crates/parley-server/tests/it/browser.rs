@@ -1291,6 +1291,19 @@ async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
         json!([ids["Sam Lee"], ids["Maya Chen"]]),
         "{note}"
     );
+    // A mention that names nobody, or two people, is kept in the note but the agent is told.
+    b.fill("#compose", "Also @Zed and @Sam").await;
+    b.click_on("#reply").await;
+    b.wait_for_page_text("#thread", "Also @Zed and @Sam").await;
+    let told = b
+        .wait_for_page_text("#toasts", "Nobody was notified for @Zed")
+        .await;
+    assert!(
+        told.contains("Nobody was notified for @Sam")
+            && told.contains("Sam Lee (slee@acme.test)")
+            && told.contains("Sam Ortiz (sam.o@acme.test)"),
+        "{told}"
+    );
 }
 
 /// The first start in Chromium: the setup link's form creates the admin, and the app opens signed

@@ -146,6 +146,19 @@ on_both!(body_errors_name_their_field, |t: TestApp| async move {
             "invalid_field",
             "purpose",
         ),
+        // Nested structs are read by name too, never by position.
+        (
+            &reply,
+            json!({ "template": ["hello", "en_US"] }),
+            "invalid_field",
+            "template",
+        ),
+        (
+            &reply,
+            json!({ "choices": [["c1", "Yes"]] }),
+            "invalid_field",
+            "choices[0]",
+        ),
         (&note, json!({}), "invalid_field", "body"),
         (
             &note,
@@ -198,6 +211,37 @@ on_both!(body_errors_name_their_field, |t: TestApp| async move {
         )
         .await;
     assert_eq!(tl["items"].as_array().unwrap().len(), 1, "{tl}");
+});
+
+/// A typing body, the status it gets, the error code and the field named.
+type TypingCase<'a> = (&'a [u8], u16, Option<&'a str>, Option<&'a str>);
+
+// The typing signal reads its optional body as every other request does.
+on_both!(typing_body_is_read_by_name, |t: TestApp| async move {
+    let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+    let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hi").await;
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    let typing = format!("/api/v1/conversations/{conv}/typing");
+    let json_ct = Some("application/json");
+    let cases: [TypingCase; 5] = [
+        (b"[false]", 422, Some("invalid_body"), None),
+        (
+            b"{\"to_customer\":\"no\"}",
+            422,
+            Some("invalid_field"),
+            Some("to_customer"),
+        ),
+        (b"{\"to\":false}", 422, Some("unknown_field"), Some("to")),
+        (b"{\"to_customer\":false}", 204, None, None),
+        (b"", 204, None, None),
+    ];
+    for (body, status, code, field) in cases {
+        let (s, v) = raw(&t, Method::POST, &typing, json_ct, body.to_vec()).await;
+        let what = String::from_utf8_lossy(body);
+        assert_eq!(s, status, "{what}: {v}");
+        assert_eq!(v["error"]["code"].as_str(), code, "{what}: {v}");
+        assert_eq!(v["error"]["field"].as_str(), field, "{what}: {v}");
+    }
 });
 
 // A misspelt filter is refused naming it, rather than ignored with every conversation answered.
@@ -352,5 +396,45 @@ on_both!(openapi_matches_the_real_routes, |t: TestApp| async move {
             "{m} {p} documented"
         );
     }
+    // Pages and hooks outside the API list the query parameters they read, too.
+    let query_of = |path: &str| -> Vec<String> {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        query_of("/survey/{inbox_id}/{conversation_id}"),
+        ["at", "sig"]
+    );
+    assert_eq!(
+        query_of("/hooks/whatsapp/{inbox_id}"),
+        ["hub.mode", "hub.verify_token", "hub.challenge"]
+    );
+    // Numbers are typed as numbers.
+    let type_of = |path: &str, name: &str| {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"]["type"].clone())
+    };
+    assert_eq!(type_of("/api/v1/realtime", "since"), Some(json!("integer")));
+    assert_eq!(
+        type_of("/api/v1/conversations", "limit"),
+        Some(json!("integer"))
+    );
+    assert_eq!(
+        type_of("/media/{inbox_id}/{attachment}", "exp"),
+        Some(json!("integer"))
+    );
+    assert_eq!(
+        type_of("/api/v1/conversations", "inbox"),
+        Some(json!("string"))
+    );
     let _ = json!({});
 });

@@ -429,7 +429,7 @@ on_both!(whatsapp_in_and_out, |t: TestApp| async move {
     let r = t
         .http
         .get(t.url(&format!(
-            "/hooks/whatsapp/{id}?hub.mode=subscribe&hub.verify_token={verify}&hub.challenge=1158201444"
+            "/hooks/whatsapp/{id}?hub.mode=subscribe&hub.verify_token={verify}&hub.challenge=1158201444&hub.extra=x"
         )))
         .send()
         .await
@@ -1141,7 +1141,8 @@ on_both!(
         let (s, v) = t
             .post(&typing, &t.admin_token, json!({ "to_customer": "yes" }))
             .await;
-        assert_eq!(s, 400, "{v}");
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["error"]["field"], "to_customer", "{v}");
 
         // WhatsApp shows it against the customer's message, which it marks read.
         let (s, wa) = t

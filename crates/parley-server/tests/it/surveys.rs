@@ -144,6 +144,14 @@ async fn surveys_on(backend: Backend) {
         html.contains("How did Shop do?") && html.contains("name=\"rating\""),
         "{html}"
     );
+    // A parameter a mail client adds to the link does not break it.
+    let tagged = t
+        .http
+        .get(t.url(&format!("{path}&utm_source=mail")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tagged.status(), 200);
     let answer = |path: String, form: &'static str| {
         let t = &t;
         async move {
