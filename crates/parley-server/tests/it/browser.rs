@@ -236,11 +236,23 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Best effort: closing the session lets Chromium exit before chromedriver is killed.
-        let (http, url) = (self.http.clone(), self.base.clone());
-        tokio::spawn(async move {
-            let _ = http.delete(url).send().await;
-        });
+        // Closing the session makes chromedriver end Chromium; killing chromedriver alone would
+        // leave Chromium running. A task spawned here would not run once the test's runtime
+        // stops, so the close is sent from a thread of its own and waited for.
+        let url = self.base.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let close = reqwest::Client::new().delete(url).send();
+                let _ = tokio::time::timeout(Duration::from_secs(10), close).await;
+            });
+        })
+        .join();
     }
 }
 
