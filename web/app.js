@@ -10,6 +10,9 @@ import { openThread } from "./thread.js";
 import { setMode } from "./composer.js";
 import { connect, disconnect, send } from "./realtime.js";
 import { show as showSettings } from "./settings.js";
+import { emptyState, iconButton } from "./ui.js";
+
+const pickOne = () => emptyState("inbox", t("Pick a conversation."), t("Or press j and k to go through the list."));
 
 export function showSignIn() {
   disconnect();
@@ -45,7 +48,7 @@ const SHORTCUTS = [
   ["n", t("Write a private note"), () => focusComposer("note")],
   ["a", t("Assign to me"), () => state.current && act(state.current, "assign", { assignee_id: state.me.id })],
   ["e", t("Resolve or reopen"), () => { const b = $("#status-action"); if (b) b.click(); }],
-  ["s", t("Snooze"), () => { const s = $("select[aria-label=Snooze]"); if (s) s.focus(); }],
+  ["s", t("Snooze"), () => { const s = $("#snooze"); if (s) s.click(); }],
   ["l", t("Add a label"), () => { const l = $(".add-label input"); if (l) l.focus(); }],
   ["x", t("Select the conversation"), () => {
     const c = state.current && document.querySelector(`#list a[data-id="${state.current}"]`);
@@ -53,9 +56,10 @@ const SHORTCUTS = [
     if (box) box.click();
   }],
   ["/", t("Find in the list"), () => $("#views button").focus()],
-  ["?", t("Show these shortcuts"), () => { const d = $("#help"); if (d.open) d.close(); else d.showModal(); }],
+  ["?", t("Show these shortcuts"), () => toggleHelp()],
   ["Ctrl+Enter", t("Send the reply (in the composer)"), null],
 ];
+function toggleHelp() { const d = $("#help"); if (d.open) d.close(); else d.showModal(); }
 function step(by) {
   const rows = [...document.querySelectorAll("#list a[data-id]")];
   const at = rows.findIndex((r) => r.dataset.id === state.current);
@@ -85,7 +89,7 @@ function route() {
   if (m && m[1] !== state.current) openThread(m[1]).catch(warn);
   if (!m && !state.current) {
     // Back from settings: no thread is open any more, so none is shown.
-    $("#thread").replaceChildren(el("p", { class: "muted" }, t("Pick a conversation.")));
+    $("#thread").replaceChildren(pickOne());
     $("#panel").replaceChildren();
     $("#inbox").classList.remove("reading");
   }
@@ -126,6 +130,8 @@ $("#sign-in").addEventListener("submit", async (e) => {
   start();
 });
 $("#sign-out").addEventListener("click", async () => { await api("/api/v1/auth/sign-out", { method: "POST" }); showSignIn(); });
+$("#theme").before(iconButton("keyboard", t("Keyboard shortcuts"), { id: "show-help", class: "quiet", shortcut: "?", onclick: toggleHelp }));
+$("#thread").replaceChildren(pickOne());
 $("#shortcuts").replaceChildren(...SHORTCUTS.flatMap(([k, what]) => [el("dt", {}, k), el("dd", {}, what)]));
 translatePage();
 start();

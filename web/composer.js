@@ -5,6 +5,7 @@ import { t } from "./i18n.js";
 import { state } from "./state.js";
 import { api } from "./api.js";
 import { send } from "./realtime.js";
+import { chip } from "./ui.js";
 
 const ENCODINGS = { gsm7: "GSM-7", ucs2: "UCS-2 (Unicode)" };
 const EMOJI = ["🙂", "😀", "😉", "🙏", "👍", "👋", "🎉", "❤️", "✅", "❗", "🚚", "📦", "⏰", "📞", "💳", "🔧"];
@@ -109,7 +110,7 @@ function filesPart(conv) {
         const body = await up.json();
         if (!up.ok) throw new Error(body.error.message);
         ids.push(body.id);
-        shown.append(el("span", { class: "chip" }, `📎 ${f.name}`));
+        shown.append(chip(`📎 ${f.name}`));
       } catch (err) { toast(`${f.name}: ${err.message}`, "warning"); }
     }
     e.target.value = "";

@@ -4,6 +4,7 @@ import { $, el, ago, when, toast } from "./dom.js";
 import { t, T } from "./i18n.js";
 import { state, channelOf, assigneeOf } from "./state.js";
 import { api, act } from "./api.js";
+import { keyed } from "./ui.js";
 
 // The views: the query each lists, and where its count is in `/conversations/counts`.
 const BASE_VIEWS = [
@@ -86,12 +87,12 @@ function row(c) {
 export async function loadList() {
   const page = await api(`/api/v1/conversations?${state.view.query}&sort=${$("#sort").value}&limit=100`);
   for (const id of [...state.selected]) if (!page.items.some((c) => c.id === id)) state.selected.delete(id);
-  // The rows are rebuilt: whatever row had the keyboard focus gets it back.
+  // Rows are updated by key; a row that changed is replaced, and gets the keyboard focus back.
   const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#list li");
   const focusId = focused && focused.querySelector("a[data-id]").dataset.id;
   const onBox = focused && document.activeElement.type === "checkbox";
-  $("#list").replaceChildren(...page.items.map(row));
-  if (focusId) {
+  keyed($("#list"), page.items, (c) => c.id, row);
+  if (focusId && !document.activeElement.closest("#list li")) {
     const a = document.querySelector(`#list a[data-id="${focusId}"]`);
     if (a) (onBox ? a.parentElement.querySelector("input") : a).focus();
   }

@@ -2,10 +2,17 @@
 // are on, consent per purpose with its ledger, their other conversations, merging and blocking.
 import { $, el, when, toast, warn } from "./dom.js";
 import { t, T } from "./i18n.js";
-import { state, channelOf } from "./state.js";
+import { state, channelOf, ICONS } from "./state.js";
 import { api } from "./api.js";
 import { keepDraft } from "./composer.js";
 import { openThread } from "./thread.js";
+import { avatar, confirmDialog } from "./ui.js";
+
+// The channel the contact first reached us on, as their avatar's badge.
+function channelBadge(contact) {
+  const first = contact.identities[0];
+  return first ? { kind: first.kind, label: ICONS[first.kind] || first.kind } : null;
+}
 
 export async function showPanel(conv) {
   const panel = $("#panel");
@@ -34,7 +41,7 @@ export async function showPanel(conv) {
   const newValue = el("input", { "aria-label": t("New field value"), placeholder: t("value"), size: "10" });
   const name = el("input", { id: "contact-name", "aria-label": t("Name"), value: contact.name || "" });
   panel.replaceChildren(
-    el("h2", {}, contact.name || T.customer),
+    el("h2", { class: "who" }, avatar(contact.name || T.customer, channelBadge(contact)), contact.name || T.customer),
     el("form", { class: "stack", onsubmit: async (e) => {
       e.preventDefault();
       try { await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ name: name.value.trim() || null }) }); toast(t("Saved")); } catch (err) { toast(err.message, "warning"); }
@@ -141,7 +148,8 @@ function blockView(contact, conv) {
   return el("div", { class: "stack" },
     blocked ? el("p", { id: "blocked", class: "warning" }, t("Blocked since {time}: their messages no longer reopen conversations.", { time: when(contact.blocked_at) })) : null,
     el("button", { type: "button", id: "block", class: "secondary", onclick: async () => {
-      if (!blocked && !confirm(t("Block {name}? Their messages are kept but no longer reopen conversations, and their open conversations are resolved.", { name: contact.name || t("this contact") }))) return;
+      const ask = t("Block {name}? Their messages are kept but no longer reopen conversations, and their open conversations are resolved.", { name: contact.name || t("this contact") });
+      if (!blocked && !await confirmDialog(ask, { confirm: t("Block"), danger: true })) return;
       try {
         await api(`/api/v1/contacts/${contact.id}/block`, { method: blocked ? "DELETE" : "POST" });
         toast(blocked ? t("Unblocked") : t("Blocked"));
@@ -159,7 +167,8 @@ function mergeForm(contact) {
     found.replaceChildren(...(r.items || []).filter((c) => c.id !== contact.id).slice(0, 5).map((c) => el("li", {},
       `${c.name || c.phone || c.email || c.id} `,
       el("button", { type: "button", class: "secondary", onclick: async () => {
-        if (!confirm(t("Merge {other} into {name}? Their channels and conversations move here.", { other: c.name || t("this contact"), name: contact.name || t("this contact") }))) return;
+        const ask = t("Merge {other} into {name}? Their channels and conversations move here.", { other: c.name || t("this contact"), name: contact.name || t("this contact") });
+        if (!await confirmDialog(ask, { confirm: t("Merge") })) return;
         try { keepDraft(); await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast(t("Merged")); if (state.current) openThread(state.current, true); } catch (err) { toast(err.message, "warning"); }
       } }, t("Merge here")))));
   } }, q, el("button", { class: "secondary" }, t("Find")), found);

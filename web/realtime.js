@@ -6,6 +6,7 @@ import { state } from "./state.js";
 import { refreshList, refreshViews, markSeen } from "./list.js";
 import { entry, openThread, showHead, showPresence, showVerdict } from "./thread.js";
 import { showPanel } from "./panel.js";
+import { upsert } from "./ui.js";
 
 let socket = null;
 
@@ -64,7 +65,8 @@ function onEvent(ev) {
     if (shown) shown.textContent = ` · ${ev.data.status}`;
   } else {
     const log = $("#log");
-    if (log) { log.append(entry(ev, conv)); log.scrollTop = log.scrollHeight; }
+    // By its sequence number: an event seen again after a reconnection is shown once.
+    if (log) { upsert(log, ev.seq, entry(ev, conv)); log.scrollTop = log.scrollHeight; }
   }
 }
 

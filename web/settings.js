@@ -7,6 +7,7 @@ import { state, ICONS } from "./state.js";
 import { api } from "./api.js";
 import { consentView } from "./panel.js";
 import { reload } from "./app.js";
+import { confirmDialog } from "./ui.js";
 
 const SCREENS = [];
 const screen = (s) => SCREENS.push(s);
@@ -163,7 +164,10 @@ screen({ key: "agents", title: t("Agents and roles"), roles: ["admin"], render: 
     table(["Name", "Email", "Role", ""], list.map((u) => [u.name, u.email,
       el("select", { "aria-label": t("Role of {name}", { name: u.name }), onchange: async (e) => { try { await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: JSON.stringify({ role: e.target.value }) }); toast(t("Role changed")); } catch (err) { toast(err.message, "warning"); } } },
         ...roles.map(([v, label]) => el("option", { value: v, selected: v === u.role }, label))),
-      u.id === state.me.id ? "" : el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(t("Remove {name}?", { name: u.name }))) { try { await api(`/api/v1/users/${u.id}`, { method: "DELETE" }); show("agents"); } catch (err) { toast(err.message, "warning"); } } } }, t("Remove"))])),
+      u.id === state.me.id ? "" : el("button", { type: "button", class: "secondary", onclick: async () => {
+        if (!await confirmDialog(t("Remove {name}?", { name: u.name }), { confirm: t("Remove"), danger: true })) return;
+        try { await api(`/api/v1/users/${u.id}`, { method: "DELETE" }); show("agents"); } catch (err) { toast(err.message, "warning"); }
+      } }, t("Remove"))])),
     el("h3", {}, t("Add someone")),
     form("new-user", [["name", t("Name"), { required: true }], ["email", t("Email"), { type: "email", required: true }], ["password", t("First password (12+ characters)"), { type: "password", required: true }], ["role", t("Role"), { options: roles, value: "agent" }]], t("Add"), async (v) => {
       await api("/api/v1/users", { method: "POST", body: JSON.stringify(v) });
@@ -193,7 +197,10 @@ screen({ key: "bots", title: t("Bots"), roles: ["admin"], render: async (body) =
   body.append(
     el("p", { class: "muted" }, t("A bot reads conversations and answers through the API with its token (the realtime socket tells it what arrives). Its replies show as the bot's; when it cannot help it hands the conversation to people with POST /api/v1/conversations/{id}/handoff and a note.")),
     table(["Bot", ""], bots.map((b) => [b.name,
-      el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(t("Remove {name}? Its token stops working.", { name: b.name }))) { try { await api(`/api/v1/users/${b.id}`, { method: "DELETE" }); await reload(); show("bots"); } catch (err) { toast(err.message, "warning"); } } } }, t("Remove"))])),
+      el("button", { type: "button", class: "secondary", onclick: async () => {
+        if (!await confirmDialog(t("Remove {name}? Its token stops working.", { name: b.name }), { confirm: t("Remove"), danger: true })) return;
+        try { await api(`/api/v1/users/${b.id}`, { method: "DELETE" }); await reload(); show("bots"); } catch (err) { toast(err.message, "warning"); }
+      } }, t("Remove"))])),
     el("h3", {}, t("Add a bot")), f);
 } });
 
@@ -204,7 +211,10 @@ screen({ key: "teams", title: t("Teams"), roles: ["admin"], render: async (body)
     table(["Team", "Members", ""], list.map((team) => [team.name,
       el("div", {}, ...users.map((u) => el("label", { class: "inline" }, el("input", { type: "checkbox", checked: (team.members || []).some((m) => (m.id || m) === u.id),
         onchange: async (e) => { try { await api(`/api/v1/teams/${team.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); } catch (err) { e.target.checked = !e.target.checked; toast(err.message, "warning"); } } }), u.name))),
-      el("button", { type: "button", class: "secondary", onclick: async () => { if (confirm(t("Delete {name}?", { name: team.name }))) { try { await api(`/api/v1/teams/${team.id}`, { method: "DELETE" }); await reload(); show("teams"); } catch (err) { toast(err.message, "warning"); } } } }, t("Delete"))])),
+      el("button", { type: "button", class: "secondary", onclick: async () => {
+        if (!await confirmDialog(t("Delete {name}?", { name: team.name }), { confirm: t("Delete"), danger: true })) return;
+        try { await api(`/api/v1/teams/${team.id}`, { method: "DELETE" }); await reload(); show("teams"); } catch (err) { toast(err.message, "warning"); }
+      } }, t("Delete"))])),
     form("new-team", [["name", t("New team"), { required: true }]], t("Create"), async (v) => {
       await api("/api/v1/teams", { method: "POST", body: JSON.stringify(v) }); await reload(); show("teams");
     }));
@@ -220,7 +230,9 @@ screen({ key: "lists", title: t("Contact lists"), roles: ["admin", "supervisor"]
       el("details", {}, el("summary", {}, l.name), form(`rename-list-${l.id}`, [["name", t("Name"), { value: l.name, required: true }]], t("Rename"),
         (v) => act(`/api/v1/lists/${l.id}`, { method: "PATCH", body: JSON.stringify(v) }))),
       String(l.size),
-      el("button", { type: "button", class: "secondary", onclick: () => { if (confirm(t("Delete {name}? Its contacts stay.", { name: l.name }))) act(`/api/v1/lists/${l.id}`, { method: "DELETE" }); } }, t("Delete"))])),
+      el("button", { type: "button", class: "secondary", onclick: async () => {
+        if (await confirmDialog(t("Delete {name}? Its contacts stay.", { name: l.name }), { confirm: t("Delete"), danger: true })) act(`/api/v1/lists/${l.id}`, { method: "DELETE" });
+      } }, t("Delete"))])),
     form("new-list", [["name", t("New list"), { required: true, placeholder: "VIP" }]], t("Create"), async (v) => {
       await api("/api/v1/lists", { method: "POST", body: JSON.stringify(v) }); show("lists");
     }));

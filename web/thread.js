@@ -8,6 +8,7 @@ import { loadList, markSeen } from "./list.js";
 import { composer, keepDraft, showMode } from "./composer.js";
 import { showPanel } from "./panel.js";
 import { send } from "./realtime.js";
+import { icon, menu, skeleton, splitButton } from "./ui.js";
 
 const SNOOZES = [
   ["1h", t("For an hour"), () => new Date(Date.now() + 3600e3)],
@@ -57,8 +58,13 @@ function change(c, at) {
   return el("div", { class: "event muted" }, text, " ", at);
 }
 
-// One timeline entry as the thread shows it.
+// One timeline entry as the thread shows it, keyed by the event's sequence number.
 export function entry(item, conv) {
+  const node = entryOf(item, conv);
+  if (item.seq !== undefined) node.dataset.key = String(item.seq);
+  return node;
+}
+function entryOf(item, conv) {
   const d = item.data;
   const at = item.at ? el("time", { datetime: item.at, title: when(item.at) }, ago(item.at)) : null;
   if (item.type === "message.created") return message(d.message, conv, at);
@@ -132,32 +138,30 @@ async function loadOlder(id, log) {
   } finally { loadingOlder = false; }
 }
 
-// The thread's actions: resolve or reopen, assign, priority, snooze and labels.
+// The thread's actions: resolve or reopen, assign (to me, or anyone from its menu), priority,
+// snooze (a menu of times, or a date picked) and labels.
 function actions(id) {
-  const status = el("button", { id: "status-action", type: "button", onclick: (e) => act(id, e.target.dataset.action).catch(warn) });
+  const status = el("button", { id: "status-action", type: "button", "aria-keyshortcuts": "e", onclick: (e) => act(id, e.currentTarget.dataset.action).catch(warn) });
   const priority = el("select", { id: "priority", "aria-label": t("Priority"), onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn) },
     ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p }, t(p))));
+  const assignTo = (body) => () => act(id, "assign", body).catch(warn);
+  const assign = splitButton(t("Assign to me"), assignTo({ assignee_id: state.me.id }), [
+    [t("Nobody"), assignTo({ assignee_id: null })],
+    ...state.users.map((u) => [u.bot ? t("{name} (bot)", { name: u.name }) : u.name, assignTo({ assignee_id: u.id })]),
+    ...(state.teams.length ? [null, ...state.teams.map((tm) => [t("Team {name}", { name: tm.name }), assignTo({ team_id: tm.id })])] : []),
+  ], { id: "assign-me", menuLabel: t("Assign to…") });
   const snoozeAt = el("input", { type: "datetime-local", "aria-label": t("Snooze until"), hidden: true });
-  const snooze = el("select", { "aria-label": t("Snooze"), onchange: (e) => { snoozeAt.hidden = e.target.value !== "pick"; } },
-    el("option", { value: "" }, t("Snooze…")), ...SNOOZES.map(([k, label]) => el("option", { value: k }, label)));
-  const snoozeGo = el("button", { type: "button", id: "snooze-go", class: "secondary", onclick: () => {
-    const s = SNOOZES.find((x) => x[0] === snooze.value);
-    const until = s && s[2] ? s[2]() : snoozeAt.value ? new Date(snoozeAt.value) : null;
-    if (until) act(id, "snooze", { until: until.toISOString() }).catch(warn);
+  const snoozeGo = el("button", { type: "button", id: "snooze-go", class: "secondary", hidden: true, onclick: () => {
+    if (snoozeAt.value) act(id, "snooze", { until: new Date(snoozeAt.value).toISOString() }).catch(warn);
   } }, t("Snooze"));
-  const assign = el("select", { id: "assign", "aria-label": t("Assign to") }, el("option", { value: "" }, t("Assign to…")), el("option", { value: "user:" }, t("Nobody")),
-    el("optgroup", { label: t("Agents") }, ...state.users.map((u) => el("option", { value: `user:${u.id}` }, u.bot ? t("{name} (bot)", { name: u.name }) : u.name))),
-    el("optgroup", { label: t("Teams") }, ...state.teams.map((tm) => el("option", { value: `team:${tm.id}` }, tm.name))));
-  const assignGo = el("button", { type: "button", id: "assign-go", class: "secondary", onclick: () => {
-    if (!assign.value) return;
-    const [kind, value] = assign.value.split(":");
-    act(id, "assign", kind === "user" ? { assignee_id: value || null } : { team_id: value || null }).catch(warn);
-    assign.value = "";
-  } }, t("Assign"));
+  const snooze = menu(el("button", { type: "button", id: "snooze", class: "secondary", "aria-keyshortcuts": "s" }, icon("clock"), t("Snooze…")),
+    SNOOZES.map(([, label, due]) => [label, () => {
+      if (due) { act(id, "snooze", { until: due().toISOString() }).catch(warn); return; }
+      snoozeAt.hidden = snoozeGo.hidden = false;
+      snoozeAt.focus();
+    }]));
   const label = el("input", { "aria-label": t("Add a label"), placeholder: t("label"), size: "10" });
-  return el("div", { class: "actions" }, status,
-    el("button", { id: "assign-me", type: "button", onclick: () => act(id, "assign", { assignee_id: state.me.id }).catch(warn) }, t("Assign to me")),
-    assign, assignGo, priority, snooze, snoozeAt, snoozeGo, el("span", { class: "labels", id: "labels" }),
+  return el("div", { class: "actions" }, status, assign, priority, snooze, snoozeAt, snoozeGo, el("span", { class: "labels", id: "labels" }),
     el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }).catch(warn); label.value = ""; } }, label));
 }
 
@@ -179,6 +183,7 @@ export async function openThread(id, force = false) {
   send({ type: "viewing", conversation_id: id });
   if (location.hash !== `#/c/${id}`) history.replaceState(null, "", `#/c/${id}`);
   $("#inbox").classList.add("reading");
+  if (!$("#log")) { $("#thread").replaceChildren(skeleton(5)); $("#panel").replaceChildren(skeleton(6)); }
   const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=50`)]);
   if (id !== state.current) return;
   state.older = tl.before;

@@ -55,6 +55,7 @@ fn matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Every embedded file: its address, its type and its content. The agent app is native ES modules,
 /// one per part of the screen, each fetched by the browser as `app.js` imports it.
@@ -72,8 +73,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/static/settings.js", JS, asset!("settings.js")),
     ("/static/state.js", JS, asset!("state.js")),
     ("/static/thread.js", JS, asset!("thread.js")),
+    ("/static/ui.js", JS, asset!("ui.js")),
+    ("/static/icons.svg", SVG, asset!("icons.svg")),
     ("/static/setup.js", JS, asset!("setup.js")),
     ("/static/style.css", CSS, asset!("style.css")),
+    ("/static/tokens.css", CSS, asset!("tokens.css")),
     ("/widget.js", JS, asset!("widget.js")),
     ("/widget.css", CSS, asset!("widget.css")),
 ];
