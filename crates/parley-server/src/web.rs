@@ -71,6 +71,22 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/static/panel.js", JS, asset!("panel.js")),
     ("/static/realtime.js", JS, asset!("realtime.js")),
     ("/static/settings.js", JS, asset!("settings.js")),
+    (
+        "/static/settings-channels.js",
+        JS,
+        asset!("settings-channels.js"),
+    ),
+    ("/static/settings-forms.js", JS, asset!("settings-forms.js")),
+    (
+        "/static/settings-people.js",
+        JS,
+        asset!("settings-people.js"),
+    ),
+    (
+        "/static/settings-workspace.js",
+        JS,
+        asset!("settings-workspace.js"),
+    ),
     ("/static/state.js", JS, asset!("state.js")),
     ("/static/thread.js", JS, asset!("thread.js")),
     ("/static/ui.js", JS, asset!("ui.js")),
