@@ -106,7 +106,8 @@ function filesPart(conv) {
   const picker = el("input", { type: "file", id: "attach", multiple: true, "aria-label": t("Attach files"), onchange: async (e) => {
     for (const f of e.target.files) {
       try {
-        const up = await fetch(`/api/v1/inboxes/${conv.inbox_id}/attachments?filename=${encodeURIComponent(f.name)}`, { method: "POST", body: f, credentials: "same-origin", headers: { "content-type": f.type || "application/octet-stream", "x-csrf-token": state.csrf } });
+        const headers = { "content-type": f.type || "application/octet-stream", "x-csrf-token": state.csrf };
+        const up = await fetch(`/api/v1/inboxes/${conv.inbox_id}/attachments?filename=${encodeURIComponent(f.name)}`, { method: "POST", body: f, credentials: "same-origin", headers });
         const body = await up.json();
         if (!up.ok) throw new Error(body.error.message);
         ids.push(body.id);

@@ -27,7 +27,8 @@ function slaClock(span) {
 }
 function slaChip(sla) {
   if (!sla) return "";
-  const span = el("span", { "data-due": sla.due_at, title: t(sla.target === "first_response" ? "{policy}: first response due {when}" : "{policy}: next response due {when}", { policy: sla.policy, when: when(sla.due_at) }) });
+  const due = sla.target === "first_response" ? "{policy}: first response due {when}" : "{policy}: next response due {when}";
+  const span = el("span", { "data-due": sla.due_at, title: t(due, { policy: sla.policy, when: when(sla.due_at) }) });
   slaClock(span);
   return span;
 }
@@ -103,7 +104,10 @@ async function bulk(action) {
   const ids = [...state.selected];
   const results = await Promise.allSettled(ids.map(action));
   const failed = results.filter((r) => r.status === "rejected").length;
-  toast(failed ? t("{done} done, {failed} refused: {reason}", { done: ids.length - failed, failed, reason: results.find((r) => r.status === "rejected").reason.message }) : t("{done} done", { done: ids.length }), failed ? "warning" : "info");
+  if (failed) {
+    const reason = results.find((r) => r.status === "rejected").reason.message;
+    toast(t("{done} done, {failed} refused: {reason}", { done: ids.length - failed, failed, reason }), "warning");
+  } else toast(t("{done} done", { done: ids.length }), "info");
   state.selected.clear();
   loadList();
 }

@@ -24,6 +24,35 @@ export async function showPanel(conv) {
     api("/api/v1/lists"),
   ]);
   if (conv.id !== state.current) return;
+  const name = el("input", { id: "contact-name", "aria-label": t("Name"), value: contact.name || "" });
+  panel.replaceChildren(
+    el("h2", { class: "who" }, avatar(contact.name || T.customer, channelBadge(contact)), contact.name || T.customer),
+    el("form", { class: "stack", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ name: name.value.trim() || null }) });
+        toast(t("Saved"));
+      } catch (err) { toast(err.message, "warning"); }
+    } }, el("label", {}, t("Name"), name), el("button", { class: "secondary" }, t("Save name"))),
+    el("h3", {}, t("On each channel")),
+    el("ul", { id: "identities", class: "plain" }, ...contact.identities.map((i) => el("li", {}, el("span", { class: "muted" }, `${i.kind}: `), i.external_id))),
+    el("h3", {}, t("Fields")),
+    fieldsForm(contact),
+    el("h3", {}, t("Lists")),
+    listsView(contact, onLists.items, allLists.items),
+    el("h3", {}, t("Consent")),
+    consentView(consent),
+    el("h3", {}, t("Conversations")),
+    el("ul", { id: "history", class: "plain" }, ...(convs.items || convs).map((c) => el("li", {},
+      el("a", { href: `#/c/${c.id}`, "aria-current": c.id === conv.id ? "true" : "false" }, `${channelOf(c.inbox_id)} · ${c.status}`),
+      el("span", { class: "muted small" }, ` ${when(c.last_activity_at || c.created_at)}`)))),
+    el("h3", {}, t("Merge")),
+    mergeForm(contact),
+    blockView(contact, conv));
+}
+
+// The contact's custom fields, each editable and removable, and a new one.
+function fieldsForm(contact) {
   const fields = el("dl", { class: "fields" });
   const draw = () => fields.replaceChildren(...Object.entries(contact.custom_fields).flatMap(([k, v]) => [
     el("dt", {}, k),
@@ -39,43 +68,22 @@ export async function showPanel(conv) {
   draw();
   const newKey = el("input", { "aria-label": t("New field name"), placeholder: t("field"), size: "8" });
   const newValue = el("input", { "aria-label": t("New field value"), placeholder: t("value"), size: "10" });
-  const name = el("input", { id: "contact-name", "aria-label": t("Name"), value: contact.name || "" });
-  panel.replaceChildren(
-    el("h2", { class: "who" }, avatar(contact.name || T.customer, channelBadge(contact)), contact.name || T.customer),
-    el("form", { class: "stack", onsubmit: async (e) => {
-      e.preventDefault();
-      try { await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body: JSON.stringify({ name: name.value.trim() || null }) }); toast(t("Saved")); } catch (err) { toast(err.message, "warning"); }
-    } }, el("label", {}, t("Name"), name), el("button", { class: "secondary" }, t("Save name"))),
-    el("h3", {}, t("On each channel")),
-    el("ul", { id: "identities", class: "plain" }, ...contact.identities.map((i) => el("li", {}, el("span", { class: "muted" }, `${i.kind}: `), i.external_id))),
-    el("h3", {}, t("Fields")),
-    el("form", { id: "fields", onsubmit: (e) => {
-      e.preventDefault();
-      // Only what changed is sent, so a number or a list nobody touched keeps its type.
-      const patch = {};
-      for (const input of fields.querySelectorAll("input[data-field]")) {
-        const was = contact.custom_fields[input.dataset.field];
-        const shown = typeof was === "string" ? was : JSON.stringify(was);
-        if (input.value === shown) continue;
-        let value = input.value;
-        if (typeof was !== "string") { try { value = JSON.parse(input.value); } catch (_) { /* kept as text */ } }
-        patch[input.dataset.field] = value;
-      }
-      if (newKey.value.trim()) patch[newKey.value.trim()] = newValue.value;
-      newKey.value = ""; newValue.value = "";
-      save(patch);
-    } }, fields, el("div", { class: "actions" }, newKey, newValue), el("button", { class: "secondary" }, t("Save fields"))),
-    el("h3", {}, t("Lists")),
-    listsView(contact, onLists.items, allLists.items),
-    el("h3", {}, t("Consent")),
-    consentView(consent),
-    el("h3", {}, t("Conversations")),
-    el("ul", { id: "history", class: "plain" }, ...(convs.items || convs).map((c) => el("li", {},
-      el("a", { href: `#/c/${c.id}`, "aria-current": c.id === conv.id ? "true" : "false" }, `${channelOf(c.inbox_id)} · ${c.status}`),
-      el("span", { class: "muted small" }, ` ${when(c.last_activity_at || c.created_at)}`)))),
-    el("h3", {}, t("Merge")),
-    mergeForm(contact),
-    blockView(contact, conv));
+  return el("form", { id: "fields", onsubmit: (e) => {
+    e.preventDefault();
+    // Only what changed is sent, so a number or a list nobody touched keeps its type.
+    const patch = {};
+    for (const input of fields.querySelectorAll("input[data-field]")) {
+      const was = contact.custom_fields[input.dataset.field];
+      const shown = typeof was === "string" ? was : JSON.stringify(was);
+      if (input.value === shown) continue;
+      let value = input.value;
+      if (typeof was !== "string") { try { value = JSON.parse(input.value); } catch (_) { /* kept as text */ } }
+      patch[input.dataset.field] = value;
+    }
+    if (newKey.value.trim()) patch[newKey.value.trim()] = newValue.value;
+    newKey.value = ""; newValue.value = "";
+    save(patch);
+  } }, fields, el("div", { class: "actions" }, newKey, newValue), el("button", { class: "secondary" }, t("Save fields")));
 }
 
 // The lists the contact is on; any agent puts them on another or takes them off.
@@ -169,7 +177,12 @@ function mergeForm(contact) {
       el("button", { type: "button", class: "secondary", onclick: async () => {
         const ask = t("Merge {other} into {name}? Their channels and conversations move here.", { other: c.name || t("this contact"), name: contact.name || t("this contact") });
         if (!await confirmDialog(ask, { confirm: t("Merge") })) return;
-        try { keepDraft(); await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) }); toast(t("Merged")); if (state.current) openThread(state.current, true); } catch (err) { toast(err.message, "warning"); }
+        try {
+          keepDraft();
+          await api(`/api/v1/contacts/${contact.id}/merge`, { method: "POST", body: JSON.stringify({ contact_id: c.id }) });
+          toast(t("Merged"));
+          if (state.current) openThread(state.current, true);
+        } catch (err) { toast(err.message, "warning"); }
       } }, t("Merge here")))));
   } }, q, el("button", { class: "secondary" }, t("Find")), found);
 }

@@ -10,14 +10,34 @@ import { show } from "./settings.js";
 
 // ---- Inboxes: the channels, their credentials, test connection, webhook URL, members.
 const KINDS = {
-  twilio: [t("SMS / MMS (Twilio)"), [["account_sid", t("Account SID"), { required: true, placeholder: "AC…" }], ["auth_token", t("Auth token"), { type: "password", required: true }], ["from", t("Sending number or Messaging Service SID"), { required: true, placeholder: "+15017122661" }]]],
-  whatsapp: [t("WhatsApp (Cloud API)"), [["phone_number_id", t("Phone number ID"), { required: true }], ["access_token", t("Access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }], ["waba_id", t("WhatsApp Business Account ID (to list approved templates)")]]],
-  messenger: [t("Messenger"), [["page_id", t("Page ID"), { required: true }], ["access_token", t("Page access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }]]],
-  instagram: [t("Instagram"), [["page_id", t("Page or account ID"), { required: true }], ["access_token", t("Access token"), { type: "password", required: true }], ["app_secret", t("App secret"), { type: "password", required: true }]]],
+  twilio: [t("SMS / MMS (Twilio)"), [
+    ["account_sid", t("Account SID"), { required: true, placeholder: "AC…" }],
+    ["auth_token", t("Auth token"), { type: "password", required: true }],
+    ["from", t("Sending number or Messaging Service SID"), { required: true, placeholder: "+15017122661" }]]],
+  whatsapp: [t("WhatsApp (Cloud API)"), [
+    ["phone_number_id", t("Phone number ID"), { required: true }],
+    ["access_token", t("Access token"), { type: "password", required: true }],
+    ["app_secret", t("App secret"), { type: "password", required: true }],
+    ["waba_id", t("WhatsApp Business Account ID (to list approved templates)")]]],
+  messenger: [t("Messenger"), [
+    ["page_id", t("Page ID"), { required: true }],
+    ["access_token", t("Page access token"), { type: "password", required: true }],
+    ["app_secret", t("App secret"), { type: "password", required: true }]]],
+  instagram: [t("Instagram"), [
+    ["page_id", t("Page or account ID"), { required: true }],
+    ["access_token", t("Access token"), { type: "password", required: true }],
+    ["app_secret", t("App secret"), { type: "password", required: true }]]],
   telegram: [t("Telegram"), [["bot_token", t("Bot token"), { type: "password", required: true }]]],
   line: [t("LINE"), [["channel_secret", t("Channel secret"), { type: "password", required: true }], ["access_token", t("Channel access token"), { type: "password", required: true }]]],
-  widget: [t("Website chat"), [["website_url", t("Website address"), { placeholder: "https://www.example.com" }], ["greeting", t("Greeting")], ["color", t("Colour"), { type: "color", value: "#0b5cad" }]]],
-  email: [t("Email"), [["address", t("Support address"), { required: true }], ["from_name", t("Sender name")], ["smtp.host", t("SMTP host"), { required: true }], ["smtp.port", t("SMTP port"), { type: "number", placeholder: "587" }], ["smtp.username", t("SMTP username")], ["smtp.password", t("SMTP password"), { type: "password" }], ["imap.host", t("IMAP host")], ["imap.username", t("IMAP username")], ["imap.password", t("IMAP password"), { type: "password" }]]],
+  widget: [t("Website chat"), [
+    ["website_url", t("Website address"), { placeholder: "https://www.example.com" }],
+    ["greeting", t("Greeting")],
+    ["color", t("Colour"), { type: "color", value: "#0b5cad" }]]],
+  email: [t("Email"), [
+    ["address", t("Support address"), { required: true }], ["from_name", t("Sender name")],
+    ["smtp.host", t("SMTP host"), { required: true }], ["smtp.port", t("SMTP port"), { type: "number", placeholder: "587" }],
+    ["smtp.username", t("SMTP username")], ["smtp.password", t("SMTP password"), { type: "password" }],
+    ["imap.host", t("IMAP host")], ["imap.username", t("IMAP username")], ["imap.password", t("IMAP password"), { type: "password" }]]],
   api: [t("API (your own system)"), [["callback_url", t("Callback URL for replies"), { placeholder: "https://example.com/parley" }]]],
 };
 export const inboxes = { key: "inboxes", title: t("Inboxes"), roles: ["admin"], render: async (body) => {
@@ -28,11 +48,21 @@ export const inboxes = { key: "inboxes", title: t("Inboxes"), roles: ["admin"], 
     const test = ["twilio", "whatsapp", "messenger", "instagram", "telegram", "line", "email"].includes(i.kind)
       ? el("button", { type: "button", class: "secondary", "data-test": i.id, onclick: async () => {
         result.textContent = t("Asking…");
-        try { const r = await api(`/api/v1/inboxes/${i.id}/test`, { method: "POST", body: "{}" }); result.className = r.ok ? "result ok" : "result error"; result.textContent = r.detail; } catch (err) { result.className = "result error"; result.textContent = err.message; }
+        try {
+          const r = await api(`/api/v1/inboxes/${i.id}/test`, { method: "POST", body: "{}" });
+          result.className = r.ok ? "result ok" : "result error";
+          result.textContent = r.detail;
+        } catch (err) { result.className = "result error"; result.textContent = err.message; }
       } }, t("Test connection")) : null;
     const who = el("details", {}, el("summary", {}, members.length === 1 ? t("1 member") : t("{n} members", { n: members.length })),
       ...users.filter((u) => u.role !== "admin").map((u) => el("label", { class: "inline" }, el("input", { type: "checkbox", checked: members.some((m) => m.id === u.id),
-        onchange: async (e) => { try { await api(`/api/v1/inboxes/${i.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); toast(t(e.target.checked ? "{name} added to {inbox}" : "{name} taken off {inbox}", { name: u.name, inbox: i.name })); } catch (err) { toast(err.message, "warning"); } } }), u.name)));
+        onchange: async (e) => {
+          const on = e.target.checked;
+          try {
+            await api(`/api/v1/inboxes/${i.id}/members/${u.id}`, { method: on ? "PUT" : "DELETE" });
+            toast(t(on ? "{name} added to {inbox}" : "{name} taken off {inbox}", { name: u.name, inbox: i.name }));
+          } catch (err) { toast(err.message, "warning"); }
+        } }), u.name)));
     // What the provider's console needs besides the URL: Meta's verify token, or the API
     // channel's signing secret.
     const extra = i.verify_token ? el("div", {}, el("span", { class: "muted small" }, t("Verify token ")), copyable(`verify-${i.id}`, i.verify_token))
@@ -72,7 +102,9 @@ export const inboxes = { key: "inboxes", title: t("Inboxes"), roles: ["admin"], 
   const kind = el("select", { id: "new-kind", "aria-label": t("Channel") }, ...Object.entries(KINDS).map(([k, [label]]) => el("option", { value: k }, label)));
   const holder = el("div");
   const draw = () => {
-    const fields = [["name", t("Name"), { required: true }], ...KINDS[kind.value][1], ["api_base_url", t("Provider API address (leave empty for the real one)"), { placeholder: "https://…", hidden: ["widget", "email", "api"].includes(kind.value) }]];
+    const hideBase = ["widget", "email", "api"].includes(kind.value);
+    const fields = [["name", t("Name"), { required: true }], ...KINDS[kind.value][1],
+      ["api_base_url", t("Provider API address (leave empty for the real one)"), { placeholder: "https://…", hidden: hideBase }]];
     holder.replaceChildren(form("new-inbox", fields, t("Add inbox"), async (v, out) => {
       const req = { kind: kind.value };
       for (const [k, val] of Object.entries(v)) {
@@ -99,7 +131,12 @@ export const widget = { key: "widget", title: t("Website chat"), roles: ["admin"
     const s = w.settings || {};
     body.append(el("section", { class: "card" }, el("h3", {}, w.name),
       el("p", {}, t("Paste this before </body> on every page of your site:")), copyable(`snippet-${w.id}`, w.snippet || ""),
-      form(`widget-${w.id}`, [["website_url", t("Website address"), { value: s.website_origin || "", clearable: true }], ["greeting", t("Greeting"), { value: s.greeting || "", clearable: true }], ["color", t("Colour"), { type: "color", value: s.color || "#0b5cad" }], ["prechat_fields", t("Ask before the chat (comma-separated: name, email, phone)"), { value: (s.prechat_fields || []).join(", ") }]], t("Save"), async (v) => {
+      form(`widget-${w.id}`, [
+        ["website_url", t("Website address"), { value: s.website_origin || "", clearable: true }],
+        ["greeting", t("Greeting"), { value: s.greeting || "", clearable: true }],
+        ["color", t("Colour"), { type: "color", value: s.color || "#0b5cad" }],
+        ["prechat_fields", t("Ask before the chat (comma-separated: name, email, phone)"), { value: (s.prechat_fields || []).join(", ") }],
+      ], t("Save"), async (v) => {
         const patch = { ...v, prechat_fields: (v.prechat_fields || "").split(",").map((x) => x.trim()).filter(Boolean) };
         await api(`/api/v1/inboxes/${w.id}`, { method: "PATCH", body: JSON.stringify(patch) });
         toast(t("Saved"));

@@ -34,7 +34,8 @@ export function form(id, fields, submit, onsubmit) {
 }
 export function copyable(id, text) {
   const box = el("input", { id, readonly: true, value: text, "aria-label": t("Copy this"), size: "50" });
-  return el("span", { class: "copy" }, box, el("button", { type: "button", class: "secondary", onclick: () => { box.select(); navigator.clipboard && navigator.clipboard.writeText(text); toast(t("Copied")); } }, t("Copy")));
+  const copy = () => { box.select(); if (navigator.clipboard) navigator.clipboard.writeText(text); toast(t("Copied")); };
+  return el("span", { class: "copy" }, box, el("button", { type: "button", class: "secondary", onclick: copy }, t("Copy")));
 }
 // An editor for a JSON settings document: text, numbers, switches and comma-separated lists.
 export function jsonFields(value, path = []) {

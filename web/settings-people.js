@@ -15,14 +15,23 @@ export const agents = { key: "agents", title: t("Agents and roles"), roles: ["ad
   const roles = [["agent", t("Agent")], ["supervisor", t("Supervisor")], ["admin", t("Admin")]];
   body.append(
     table(["Name", "Email", "Role", ""], list.map((u) => [u.name, u.email,
-      el("select", { "aria-label": t("Role of {name}", { name: u.name }), onchange: async (e) => { try { await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: JSON.stringify({ role: e.target.value }) }); toast(t("Role changed")); } catch (err) { toast(err.message, "warning"); } } },
+      el("select", { "aria-label": t("Role of {name}", { name: u.name }), onchange: async (e) => {
+        try {
+          await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: JSON.stringify({ role: e.target.value }) });
+          toast(t("Role changed"));
+        } catch (err) { toast(err.message, "warning"); }
+      } },
         ...roles.map(([v, label]) => el("option", { value: v, selected: v === u.role }, label))),
       u.id === state.me.id ? "" : el("button", { type: "button", class: "secondary", onclick: async () => {
         if (!await confirmDialog(t("Remove {name}?", { name: u.name }), { confirm: t("Remove"), danger: true })) return;
         try { await api(`/api/v1/users/${u.id}`, { method: "DELETE" }); show("agents"); } catch (err) { toast(err.message, "warning"); }
       } }, t("Remove"))])),
     el("h3", {}, t("Add someone")),
-    form("new-user", [["name", t("Name"), { required: true }], ["email", t("Email"), { type: "email", required: true }], ["password", t("First password (12+ characters)"), { type: "password", required: true }], ["role", t("Role"), { options: roles, value: "agent" }]], t("Add"), async (v) => {
+    form("new-user", [
+      ["name", t("Name"), { required: true }], ["email", t("Email"), { type: "email", required: true }],
+      ["password", t("First password (12+ characters)"), { type: "password", required: true }],
+      ["role", t("Role"), { options: roles, value: "agent" }],
+    ], t("Add"), async (v) => {
       await api("/api/v1/users", { method: "POST", body: JSON.stringify(v) });
       await reload(); show("agents"); toast(t("{name} can sign in now", { name: v.name }));
     }));
@@ -41,7 +50,8 @@ export const bots = { key: "bots", title: t("Bots"), roles: ["admin"], render: a
     e.preventDefault();
     out.className = "result"; out.replaceChildren();
     try {
-      const made = await api("/api/v1/bots", { method: "POST", body: JSON.stringify({ name: name.value.trim(), inbox_ids: boxes.map((b) => b.querySelector("input")).filter((x) => x.checked).map((x) => x.value) }) });
+      const inboxIds = boxes.map((b) => b.querySelector("input")).filter((x) => x.checked).map((x) => x.value);
+      const made = await api("/api/v1/bots", { method: "POST", body: JSON.stringify({ name: name.value.trim(), inbox_ids: inboxIds }) });
       await reload();
       out.replaceChildren(el("p", {}, t("{name} is ready. Its API token, shown only now:", { name: made.bot.name })), copyable("bot-token", made.token));
       name.value = "";
@@ -63,7 +73,10 @@ export const teams = { key: "teams", title: t("Teams"), roles: ["admin"], render
   body.append(
     table(["Team", "Members", ""], list.map((team) => [team.name,
       el("div", {}, ...users.map((u) => el("label", { class: "inline" }, el("input", { type: "checkbox", checked: (team.members || []).some((m) => (m.id || m) === u.id),
-        onchange: async (e) => { try { await api(`/api/v1/teams/${team.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); } catch (err) { e.target.checked = !e.target.checked; toast(err.message, "warning"); } } }), u.name))),
+        onchange: async (e) => {
+          try { await api(`/api/v1/teams/${team.id}/members/${u.id}`, { method: e.target.checked ? "PUT" : "DELETE" }); }
+          catch (err) { e.target.checked = !e.target.checked; toast(err.message, "warning"); }
+        } }), u.name))),
       el("button", { type: "button", class: "secondary", onclick: async () => {
         if (!await confirmDialog(t("Delete {name}?", { name: team.name }), { confirm: t("Delete"), danger: true })) return;
         try { await api(`/api/v1/teams/${team.id}`, { method: "DELETE" }); await reload(); show("teams"); } catch (err) { toast(err.message, "warning"); }

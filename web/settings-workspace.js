@@ -18,7 +18,8 @@ export const replies = { key: "replies", title: t("Saved replies"), roles: ["adm
     el("p", { class: "muted" }, t("Agents insert these by typing / and the shortcut in the composer, or from its Saved replies menu.")),
     table(["Shortcut", "Text", ""], items.map((r, i) => [`/${r.shortcut}`, r.body,
       el("button", { type: "button", class: "secondary", onclick: () => put(items.filter((_, j) => j !== i)) }, t("Remove"))])),
-    form("new-reply", [["shortcut", t("Shortcut"), { required: true, placeholder: "thanks" }], ["body", t("Text"), { type: "textarea" }]], t("Add"), (v) => put([...items, { shortcut: v.shortcut, body: v.body || "" }])));
+    form("new-reply", [["shortcut", t("Shortcut"), { required: true, placeholder: "thanks" }], ["body", t("Text"), { type: "textarea" }]], t("Add"),
+      (v) => put([...items, { shortcut: v.shortcut, body: v.body || "" }])));
 } };
 
 // ---- Service levels: how soon a waiting customer must be answered; the inbox's rows count down.
@@ -76,7 +77,11 @@ export const compliance = { key: "compliance", title: t("Compliance"), roles: ["
   const f = el("form", { id: "compliance", class: "stack" }, ...jsonFields(settings), el("button", {}, t("Save")), el("p", { class: "result", role: "status" }));
   f.addEventListener("submit", async (e) => {
     e.preventDefault();
-    try { await api("/api/v1/compliance/settings", { method: "PUT", body: JSON.stringify(readJson(f, settings)) }); toast(t("Saved")); show("compliance"); } catch (err) { f.querySelector(".result").className = "result error"; f.querySelector(".result").textContent = err.message; }
+    const out = f.querySelector(".result");
+    try {
+      await api("/api/v1/compliance/settings", { method: "PUT", body: JSON.stringify(readJson(f, settings)) });
+      toast(t("Saved")); show("compliance");
+    } catch (err) { out.className = "result error"; out.textContent = err.message; }
   });
   body.append(el("h3", {}, t("What customers receive")), el("dl", {}, ...Object.entries(texts).flatMap(([k, v]) => [el("dt", {}, k.replace(/_/g, " ")), el("dd", {}, v)])),
     el("h3", {}, t("Rules")), f);
@@ -99,7 +104,9 @@ export const retention = { key: "retention", title: t("Retention"), roles: ["adm
   const r = await api("/api/v1/retention");
   body.append(
     el("p", {}, r.retention_days ? t("Message bodies and files are deleted {days} days after they were written.", { days: r.retention_days }) : t("Messages are kept until they are deleted or their contact is erased.")),
-    r.retention_days ? el("p", {}, r.next.oldest ? t("The next hourly run empties {n} messages, the oldest from {time}.", { n: r.next.messages, time: when(r.next.oldest) }) : t("The next hourly run empties {n} messages.", { n: r.next.messages })) : null,
+    r.retention_days ? el("p", {}, r.next.oldest
+      ? t("The next hourly run empties {n} messages, the oldest from {time}.", { n: r.next.messages, time: when(r.next.oldest) })
+      : t("The next hourly run empties {n} messages.", { n: r.next.messages })) : null,
     el("p", { class: "muted" }, t("Change the period under Compliance (retention days).")));
 } };
 
@@ -123,7 +130,11 @@ export const exports = { key: "exports", title: t("Exports"), roles: ["admin"], 
   const day = (d) => d.toISOString().slice(0, 10);
   const out = el("p");
   body.append(el("p", { class: "muted" }, t("Every conversation active in the range, with its entries in the range.")),
-    form("export", [["from", t("From"), { type: "date", value: day(new Date(Date.now() - 30 * 86400e3)), required: true }], ["to", t("To"), { type: "date", value: day(new Date(Date.now() + 86400e3)), required: true }], ["format", t("Format"), { options: [["csv", t("CSV")], ["json", t("JSON")]], value: "csv" }]], t("Prepare link"), async (v) => {
+    form("export", [
+      ["from", t("From"), { type: "date", value: day(new Date(Date.now() - 30 * 86400e3)), required: true }],
+      ["to", t("To"), { type: "date", value: day(new Date(Date.now() + 86400e3)), required: true }],
+      ["format", t("Format"), { options: [["csv", t("CSV")], ["json", t("JSON")]], value: "csv" }],
+    ], t("Prepare link"), async (v) => {
       const href = `/api/v1/exports/conversations?from=${new Date(v.from).toISOString()}&to=${new Date(v.to).toISOString()}&format=${v.format}`;
       out.replaceChildren(el("a", { href, id: "export-link" }, t("Download the export")));
     }), out);
@@ -135,7 +146,9 @@ export const tokens = { key: "tokens", title: t("API tokens"), roles: ["admin", 
   body.append(
     el("p", { class: "muted" }, t("Personal tokens act as you in the API (Authorization: Bearer …).")),
     table(["Name", "Created", ""], items.map((tk) => [tk.name, when(tk.created_at),
-      el("button", { type: "button", class: "secondary", onclick: async () => { try { await api(`/api/v1/tokens/${tk.id}`, { method: "DELETE" }); show("tokens"); } catch (err) { toast(err.message, "warning"); } } }, t("Revoke"))])),
+      el("button", { type: "button", class: "secondary", onclick: async () => {
+        try { await api(`/api/v1/tokens/${tk.id}`, { method: "DELETE" }); show("tokens"); } catch (err) { toast(err.message, "warning"); }
+      } }, t("Revoke"))])),
     form("new-token", [["name", t("Name"), { required: true }]], t("Create token"), async (v) => {
       const made = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify(v) });
       await show("tokens");

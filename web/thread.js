@@ -50,7 +50,7 @@ function message(m, conv, at) {
 function change(c, at) {
   const team = (id) => (state.teams.find((x) => x.id === id) || {}).name;
   const text = c.kind === "status" ? t("Status: {status}", { status: t(c.to) })
-    : c.kind === "assignment" ? (c.team_id ? t("Assigned to {agent} (team {team})", { agent: assigneeOf(c.assignee_id), team: team(c.team_id) }) : t("Assigned to {agent}", { agent: assigneeOf(c.assignee_id) }))
+    : c.kind === "assignment" ? t(c.team_id ? "Assigned to {agent} (team {team})" : "Assigned to {agent}", { agent: assigneeOf(c.assignee_id), team: team(c.team_id) })
     : c.kind === "priority" ? t("Priority: {priority}", { priority: t(c.priority) })
     : c.kind === "labels" ? t("Labels: {labels}", { labels: [...c.added.map((l) => "+#" + l), ...c.removed.map((l) => "−#" + l)].join(" ") })
     : null;
@@ -142,7 +142,8 @@ async function loadOlder(id, log) {
 // snooze (a menu of times, or a date picked) and labels.
 function actions(id) {
   const status = el("button", { id: "status-action", type: "button", "aria-keyshortcuts": "e", onclick: (e) => act(id, e.currentTarget.dataset.action).catch(warn) });
-  const priority = el("select", { id: "priority", "aria-label": t("Priority"), onchange: (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn) },
+  const setPriority = (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn);
+  const priority = el("select", { id: "priority", "aria-label": t("Priority"), onchange: setPriority },
     ...["urgent", "high", "normal", "low"].map((p) => el("option", { value: p }, t(p))));
   const assignTo = (body) => () => act(id, "assign", body).catch(warn);
   const assign = splitButton(t("Assign to me"), assignTo({ assignee_id: state.me.id }), [
