@@ -61,7 +61,9 @@ export function menu(button, items) {
   button.setAttribute("aria-haspopup", "menu");
   button.setAttribute("aria-expanded", "false");
   button.setAttribute("aria-controls", pop.id);
-  button.addEventListener("click", () => pop.togglePopover());
+  // As the popover's invoker, a click on the button while the menu is open closes it (a click
+  // handler would see the menu light-dismissed first, and open it again).
+  button.popoverTargetElement = pop;
   button.addEventListener("keydown", (e) => { if (e.key === "ArrowDown") { e.preventDefault(); pop.showPopover(); } });
   pop.addEventListener("toggle", (e) => {
     const open = e.newState === "open";
@@ -169,8 +171,9 @@ export function confirmDialog(text, { confirm = t("OK"), cancel = t("Cancel"), d
   const dialog = el("dialog", { class: "confirm", "aria-label": t("Confirm") },
     el("p", {}, text),
     el("form", { method: "dialog", class: "actions" },
-      el("button", { value: "cancel", class: "secondary" }, cancel),
-      el("button", { value: "ok", class: danger ? "danger" : "", autofocus: true }, confirm)));
+      // What cannot be undone is not the default: Enter cancels it.
+      el("button", { value: "cancel", class: "secondary", autofocus: danger }, cancel),
+      el("button", { value: "ok", class: danger ? "danger" : "", autofocus: !danger }, confirm)));
   document.body.append(dialog);
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => { resolve(dialog.returnValue === "ok"); dialog.remove(); }, { once: true });
