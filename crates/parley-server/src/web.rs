@@ -52,18 +52,57 @@ fn matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         .any(|t| t.trim() == "*" || opaque(t) == ours)
 }
 
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+/// Every embedded file: its address, its type and its content. The agent app is native ES modules,
+/// one per part of the screen, each fetched by the browser as `app.js` imports it.
+const FILES: &[(&str, &str, &str)] = &[
+    ("/", HTML, asset!("index.html")),
+    ("/setup", HTML, asset!("setup.html")),
+    ("/static/app.js", JS, asset!("app.js")),
+    ("/static/api.js", JS, asset!("api.js")),
+    ("/static/composer.js", JS, asset!("composer.js")),
+    ("/static/dom.js", JS, asset!("dom.js")),
+    ("/static/i18n.js", JS, asset!("i18n.js")),
+    ("/static/list.js", JS, asset!("list.js")),
+    ("/static/panel.js", JS, asset!("panel.js")),
+    ("/static/realtime.js", JS, asset!("realtime.js")),
+    ("/static/settings.js", JS, asset!("settings.js")),
+    (
+        "/static/settings-channels.js",
+        JS,
+        asset!("settings-channels.js"),
+    ),
+    ("/static/settings-forms.js", JS, asset!("settings-forms.js")),
+    (
+        "/static/settings-people.js",
+        JS,
+        asset!("settings-people.js"),
+    ),
+    (
+        "/static/settings-workspace.js",
+        JS,
+        asset!("settings-workspace.js"),
+    ),
+    ("/static/state.js", JS, asset!("state.js")),
+    ("/static/thread.js", JS, asset!("thread.js")),
+    ("/static/ui.js", JS, asset!("ui.js")),
+    ("/static/icons.svg", SVG, asset!("icons.svg")),
+    ("/static/setup.js", JS, asset!("setup.js")),
+    ("/static/style.css", CSS, asset!("style.css")),
+    ("/static/tokens.css", CSS, asset!("tokens.css")),
+    ("/widget.js", JS, asset!("widget.js")),
+    ("/widget.css", CSS, asset!("widget.css")),
+];
+
 pub fn router() -> Router<App> {
-    const HTML: &str = "text/html; charset=utf-8";
-    const JS: &str = "text/javascript; charset=utf-8";
-    const CSS: &str = "text/css; charset=utf-8";
-    Router::new()
-        .route("/", file(HTML, asset!("index.html")))
-        .route("/setup", file(HTML, asset!("setup.html")))
-        .route("/static/app.js", file(JS, asset!("app.js")))
-        .route("/static/settings.js", file(JS, asset!("settings.js")))
-        .route("/static/setup.js", file(JS, asset!("setup.js")))
-        .route("/static/style.css", file(CSS, asset!("style.css")))
-        .route("/widget.js", file(JS, asset!("widget.js")))
-        .route("/widget.css", file(CSS, asset!("widget.css")))
+    FILES
+        .iter()
+        .fold(Router::new(), |r, &(path, content_type, body)| {
+            r.route(path, file(content_type, body))
+        })
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }

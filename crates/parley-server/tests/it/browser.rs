@@ -1353,3 +1353,109 @@ async fn setup_opens_the_app_signed_in_in_chromium() {
         .await;
     assert_eq!(status, 201);
 }
+
+/// Menus and confirmations in Chromium: `s` opens the thread's Snooze menu on its first time,
+/// arrow keys move through the times and Enter snoozes; deleting a list asks in a dialog, where
+/// Cancel keeps it and Delete deletes it. Icon buttons name their shortcut in their tooltip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_snoozes_from_a_menu_and_confirms_a_deletion_in_chromium() {
+    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+    else {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (s, inbox) = t
+        .post(
+            "/api/v1/inboxes",
+            &t.admin_token,
+            json!({ "name": "Support", "kind": "email", "address": "help@acme.example",
+            "smtp": { "host": "127.0.0.1", "port": 9, "security": "none" } }),
+        )
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let row = t
+        .app
+        .store
+        .inbox_for_hook(inbox["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = "From: Dana <dana@customer.example>\r\nTo: help@acme.example\r\nSubject: Order\r\n\
+         Message-ID: <order-1@customer.example>\r\n\r\nWhere is my order?\r\n";
+    parley_server::email::receive(&t.app, &row, raw.as_bytes())
+        .await
+        .unwrap();
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, made) = t
+        .post("/api/v1/lists", &t.admin_token, json!({ "name": "Old" }))
+        .await;
+    assert_eq!(s, 201, "{made}");
+
+    let b = Browser::start(&driver).await;
+    b.open(&format!("{}/", t.base)).await;
+    b.fill("#sign-in input[name=email]", "admin@acme.test")
+        .await;
+    b.fill("#sign-in input[name=password]", "admin-password\u{E007}")
+        .await;
+    b.wait_for_page_text("#who", "Admin").await;
+    let tip = b
+        .eval("return document.querySelector('#show-help').dataset.tip;")
+        .await;
+    assert_eq!(tip, "Keyboard shortcuts (?)");
+    b.eval(&format!("location.hash = '#/c/{conv}'; return null;"))
+        .await;
+    b.wait_for_page_text("#thread", "Where is my order?").await;
+
+    // `s` opens the menu with its first time focused; ArrowDown, then Enter, snoozes till tomorrow.
+    b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: 's' })); return null;")
+        .await;
+    let focused =
+        "const e = document.activeElement; return e.getAttribute('role') + ': ' + e.innerText;";
+    b.wait_for(focused, "menuitem: For an hour").await;
+    let expanded = b
+        .eval("return document.querySelector('#snooze').getAttribute('aria-expanded');")
+        .await;
+    assert_eq!(expanded, "true");
+    let item = b.eval("return document.activeElement;").await;
+    let item = item[ELEMENT].as_str().unwrap().to_string();
+    b.type_into(&item, "\u{E015}").await;
+    b.wait_for(focused, "menuitem: Until tomorrow 9:00").await;
+    let item = b.eval("return document.activeElement;").await;
+    let item = item[ELEMENT].as_str().unwrap().to_string();
+    b.type_into(&item, "\u{E007}").await;
+    b.wait_for_page_text("#thread-title", "snoozed").await;
+    let (_, c) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert_eq!(c["status"], "snoozed", "{c}");
+
+    // Deleting a list asks first: Cancel keeps it, Delete deletes it.
+    b.open(&format!("{}/#/settings/lists", t.base)).await;
+    b.wait_for_page_text("#settings-body table", "Old").await;
+    b.click_on("#settings-body td button.secondary").await;
+    b.wait_for_page_text("dialog.confirm", "Delete Old? Its contacts stay.")
+        .await;
+    b.click_on("dialog.confirm button[value=cancel]").await;
+    b.wait_for(
+        "return String(document.querySelector('dialog.confirm') === null);",
+        "true",
+    )
+    .await;
+    let (_, lists) = t.get("/api/v1/lists", &t.admin_token).await;
+    assert_eq!(lists["items"].as_array().map(Vec::len), Some(1), "{lists}");
+    b.click_on("#settings-body td button.secondary").await;
+    b.wait_for_page_text("dialog.confirm", "Delete Old?").await;
+    b.click_on("dialog.confirm button[value=ok]").await;
+    // The screen is drawn again after the deletion: its table may be missing for a moment.
+    b.wait_for(
+        "const e = document.querySelector('#settings-body table'); return e ? String(!e.innerText.includes('Old')) : '';",
+        "true",
+    )
+    .await;
+    let (_, lists) = t.get("/api/v1/lists", &t.admin_token).await;
+    assert_eq!(lists["items"].as_array().map(Vec::len), Some(0), "{lists}");
+}
