@@ -234,6 +234,44 @@ impl Browser {
     }
 }
 
+/// The ChromeDriver named by `PARLEY_TEST_CHROMEDRIVER`; without one the browser tests say they
+/// are skipped.
+fn chromedriver() -> Option<String> {
+    let driver = std::env::var("PARLEY_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|d| !d.is_empty());
+    if driver.is_none() {
+        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    }
+    driver
+}
+
+/// Opens an email inbox and delivers `raw` to it, as the SMTP listener would; returns the
+/// conversation it starts.
+async fn mail_to_support(t: &TestApp, raw: &str) -> String {
+    let (s, inbox) = t
+        .post(
+            "/api/v1/inboxes",
+            &t.admin_token,
+            json!({ "name": "Support", "kind": "email", "address": "help@acme.example",
+            "smtp": { "host": "127.0.0.1", "port": 9, "security": "none" } }),
+        )
+        .await;
+    assert_eq!(s, 201, "{inbox}");
+    let row = t
+        .app
+        .store
+        .inbox_for_hook(inbox["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    parley_server::email::receive(&t.app, &row, raw.as_bytes())
+        .await
+        .unwrap();
+    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+    list["items"][0]["id"].as_str().unwrap().to_string()
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         // Closing the session makes chromedriver end Chromium; killing chromedriver alone would
@@ -281,11 +319,7 @@ async fn business_site(snippet: String) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_chats_through_the_widget_in_chromium() {
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
@@ -354,11 +388,7 @@ async fn a_visitor_chats_through_the_widget_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_answers_a_customer_in_chromium() {
     use crate::twilio::{fake_twilio, form, post_signed, SID, TOKEN};
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
@@ -604,11 +634,7 @@ async fn an_agent_answers_a_customer_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_sends_an_approved_whatsapp_template_in_chromium() {
     use crate::messaging::{fake, hook, meta_sig, APP_SECRET, META_TOKEN, WABA};
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
@@ -706,11 +732,7 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_team_works_the_inbox_in_chromium() {
     use crate::twilio::{fake_twilio, form, post_signed, SID, TOKEN};
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
@@ -1165,41 +1187,17 @@ return bad.join("\n");
 /// unverified sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_mail_is_marked_unverified_in_chromium() {
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
-    let (s, inbox) = t
-        .post(
-            "/api/v1/inboxes",
-            &t.admin_token,
-            json!({ "name": "Support", "kind": "email", "address": "help@acme.example",
-            "smtp": { "host": "127.0.0.1", "port": 9, "security": "none" } }),
-        )
-        .await;
-    assert_eq!(s, 201, "{inbox}");
-    let row = t
-        .app
-        .store
-        .inbox_for_hook(inbox["id"].as_str().unwrap().parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
     let raw = format!(
         "Authentication-Results: {}; dmarc=fail header.from=customer.example\r\n\
          From: Mallory <dana@customer.example>\r\nTo: help@acme.example\r\nSubject: Unsubscribe\r\n\
          Message-ID: <forged-1@customer.example>\r\n\r\nSTOP\r\n",
         crate::harness::MAIL_SERVER
     );
-    parley_server::email::receive(&t.app, &row, raw.as_bytes())
-        .await
-        .unwrap();
-    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
-    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let conv = mail_to_support(&t, &raw).await;
 
     let b = Browser::start(&driver).await;
     b.open(&format!("{}/", t.base)).await;
@@ -1218,11 +1216,7 @@ async fn a_forged_mail_is_marked_unverified_in_chromium() {
 /// notifies them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
@@ -1322,11 +1316,7 @@ async fn an_agent_mentions_teammates_from_suggestions_in_chromium() {
 /// in, with no second sign-in, and can write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_opens_the_app_signed_in_in_chromium() {
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn_empty(Backend::Sqlite).await;
@@ -1359,37 +1349,13 @@ async fn setup_opens_the_app_signed_in_in_chromium() {
 /// Cancel keeps it and Delete deletes it. Icon buttons name their shortcut in their tooltip.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_snoozes_from_a_menu_and_confirms_a_deletion_in_chromium() {
-    let Some(driver) = std::env::var("PARLEY_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|d| !d.is_empty())
-    else {
-        eprintln!("skipped: set PARLEY_TEST_CHROMEDRIVER to run the browser test");
+    let Some(driver) = chromedriver() else {
         return;
     };
     let t = TestApp::spawn(Backend::Sqlite).await;
-    let (s, inbox) = t
-        .post(
-            "/api/v1/inboxes",
-            &t.admin_token,
-            json!({ "name": "Support", "kind": "email", "address": "help@acme.example",
-            "smtp": { "host": "127.0.0.1", "port": 9, "security": "none" } }),
-        )
-        .await;
-    assert_eq!(s, 201, "{inbox}");
-    let row = t
-        .app
-        .store
-        .inbox_for_hook(inbox["id"].as_str().unwrap().parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
     let raw = "From: Dana <dana@customer.example>\r\nTo: help@acme.example\r\nSubject: Order\r\n\
          Message-ID: <order-1@customer.example>\r\n\r\nWhere is my order?\r\n";
-    parley_server::email::receive(&t.app, &row, raw.as_bytes())
-        .await
-        .unwrap();
-    let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
-    let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+    let conv = mail_to_support(&t, raw).await;
     let (s, made) = t
         .post("/api/v1/lists", &t.admin_token, json!({ "name": "Old" }))
         .await;
