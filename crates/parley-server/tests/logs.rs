@@ -22,6 +22,9 @@ use tokio_tungstenite::tungstenite::Message;
 #[allow(dead_code)]
 #[path = "it/harness.rs"]
 mod harness;
+#[allow(dead_code)]
+#[path = "it/waits.rs"]
+mod waits;
 
 use harness::{Backend, Callback, TestApp};
 
@@ -56,18 +59,24 @@ async fn full_scenarios_log_nothing_private() {
         let t = TestApp::spawn_with_clock(backend, Arc::new(harness::DaytimeClock::new())).await;
         let mut private = api_and_twilio(&t).await;
         private.extend(every_channel(&t).await);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
         // The scenarios did log: requests, the retried callback, the refused SMS with Twilio's
         // reason, a typing indicator Telegram did not get, the mailbox that refused its login.
-        for expected in [
+        let expected = [
             "request",
             "a delivery will be retried",
             "a delivery failed",
             "21211",
             "could not send a typing indicator",
             "polling the IMAP mailbox failed",
-        ] {
+        ];
+        let logged = || String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        // Some of these are logged by background work: until then, or the guard.
+        t.try_wait_until(waits::GUARD, || async {
+            expected.iter().all(|e| logged().contains(e)).then_some(())
+        })
+        .await;
+        let text = logged();
+        for expected in expected {
             assert!(
                 text.contains(expected),
                 "no {expected:?} in the logs:\n{text}"
@@ -236,19 +245,16 @@ async fn smtp_send(port: u16, from: &str, data: &str) {
 }
 
 async fn only_conversation_of(t: &TestApp, inbox: &str) -> String {
-    for _ in 0..100 {
+    t.wait_until(&format!("a conversation in inbox {inbox}"), || async {
         let (_, list) = t
             .get(
                 &format!("/api/v1/conversations?inbox={inbox}"),
                 &t.admin_token,
             )
             .await;
-        if let Some(id) = list["items"][0]["id"].as_str() {
-            return id.to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no conversation in inbox {inbox}");
+        list["items"][0]["id"].as_str().map(str::to_string)
+    })
+    .await
 }
 
 /// Telegram, the widget and email; returns what must not be logged.
@@ -371,12 +377,10 @@ async fn every_channel(t: &TestApp) -> Vec<String> {
     smtp_send(listener, "dmail-private@customer.example", mail).await;
     let conv = only_conversation_of(t, em["id"].as_str().unwrap()).await;
     reply(conv, "mail-reply-PRIVATE").await;
-    for _ in 0..100 {
-        if *relay.0.lock().unwrap() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    t.try_wait_until(waits::GUARD, || async {
+        (*relay.0.lock().unwrap() > 0).then_some(())
+    })
+    .await;
     assert_eq!(*relay.0.lock().unwrap(), 1, "the reply reached the relay");
 
     // An IMAP mailbox that refuses the password it is given.

@@ -186,37 +186,31 @@ on_both!(
             )
             .await;
         let mid = r["message"]["id"].as_str().unwrap().to_string();
-        let mut status = String::new();
-        for _ in 0..100 {
-            let (_, tl) = t
-                .get(
-                    &format!("/api/v1/conversations/{conv}/timeline"),
-                    &t.admin_token,
-                )
-                .await;
-            let item = tl["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|i| i["data"]["message"]["id"] == mid.as_str())
-                .cloned()
-                .unwrap();
-            status = item["data"]["message"]["status"]
+        let item = t
+            .wait_until("the message to fail", || async {
+                let (_, tl) = t
+                    .get(
+                        &format!("/api/v1/conversations/{conv}/timeline"),
+                        &t.admin_token,
+                    )
+                    .await;
+                tl["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|i| i["data"]["message"]["id"] == mid.as_str())
+                    .filter(|i| i["data"]["message"]["status"] == "failed")
+                    .cloned()
+            })
+            .await;
+        assert!(
+            item["data"]["message"]["error"]
                 .as_str()
                 .unwrap()
-                .to_string();
-            if status == "failed" {
-                assert!(
-                    item["data"]["message"]["error"]
-                        .as_str()
-                        .unwrap()
-                        .contains("gave up after 4 attempts"),
-                    "{item}"
-                );
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+                .contains("gave up after 4 attempts"),
+            "{item}"
+        );
+        let status = item["data"]["message"]["status"].as_str().unwrap();
         assert_eq!(status, "failed");
     }
 );
@@ -241,7 +235,7 @@ on_both!(
             )
             .await;
         assert_eq!((s, v["message"]["status"].as_str()), (201, Some("queued")));
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The workers are stopped: nothing can have sent it.
         assert!(cb.received.lock().unwrap().is_empty());
         let t = t.restart().await;
         let got = cb.wait_for(1).await;

@@ -20,7 +20,7 @@ const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_attachments";
 #[derive(Clone, Default)]
 struct Provider {
     base: Arc<Mutex<String>>,
-    sent: Arc<Mutex<Vec<Value>>>,
+    sent: crate::harness::Recorded<Value>,
 }
 
 /// Graph API media lookups and downloads (Bearer), Twilio media (Basic), and WhatsApp sends.
@@ -68,10 +68,7 @@ async fn provider(
             (StatusCode::OK, h, b"jpeg bytes".to_vec())
         }
         "/v25.0/106540352242922/messages" if auth == format!("Bearer {META_TOKEN}") => {
-            p.sent
-                .lock()
-                .unwrap()
-                .push(serde_json::from_str(&body).unwrap());
+            p.sent.push(serde_json::from_str(&body).unwrap());
             h.insert("content-type", "application/json".parse().unwrap());
             let ok = json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.OUT1"}]});
             (StatusCode::OK, h, ok.to_string().into_bytes())
@@ -233,14 +230,7 @@ on_both!(files_in_and_out, |t: TestApp| async move {
         )
         .await;
     assert_eq!(s, 201, "{v}");
-    let mut sent = Vec::new();
-    for _ in 0..100 {
-        sent = fake.sent.lock().unwrap().clone();
-        if !sent.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let sent = fake.sent.wait_for(1).await;
     let doc = sent
         .iter()
         .find(|b| b["type"] == "document")

@@ -2,8 +2,6 @@
 //! the one confirmation of an opt-out, double opt-in by SMS, the gate's denials and quiet-hours
 //! holds, the opt-out footer, silent numbers and their purge, and the consent export.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use crate::harness::{Callback, TestApp};
@@ -39,14 +37,8 @@ async fn put(t: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) 
 }
 
 async fn wait_bodies(fake: &crate::twilio::FakeTwilio, n: usize) -> Vec<String> {
-    for _ in 0..200 {
-        let b = fake.bodies();
-        if b.len() >= n {
-            return b;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("Twilio did not receive {n} messages: {:?}", fake.bodies());
+    fake.sent.wait_for(n).await;
+    fake.bodies()
 }
 
 fn texts(deliveries: &[(Option<String>, String)]) -> Vec<String> {
@@ -155,7 +147,7 @@ on_both!(
         assert_eq!(t.inbound(&inbox, &secret, "c1", "m3", "Alto.").await.0, 200);
         assert_eq!(t.inbound(&inbox, &secret, "c1", "m4", "ALTO").await.0, 200);
         let got = texts(&cb.wait_for(2).await);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        t.settle().await;
         assert_eq!(cb.received.lock().unwrap().len(), 2, "{got:?}");
         assert!(got[1].contains("unsubscribed"), "{got:?}");
         let (_, c) = t
@@ -389,7 +381,7 @@ on_both!(
             (4 * 3_600_000..=6 * 3_600_000).contains(&wait),
             "held for {wait} ms"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        t.settle().await;
         assert_eq!(fake.bodies().len(), 4, "nothing goes out in quiet hours");
         // A conversational answer to the customer goes at any hour.
         let (s, v) = t

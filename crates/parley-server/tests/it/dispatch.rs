@@ -1,35 +1,31 @@
 //! The dispatcher shares its sending slots fairly: a provider that does not answer holds at most
 //! its inbox's share, and another inbox's replies go out meanwhile; admins see each backlog.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde_json::json;
 
-use crate::harness::{Backend, Callback, TestApp};
+use crate::harness::{Backend, Callback, Recorded, TestApp};
 
 /// An integrating system that takes every callback and answers none until `release` is sent.
 struct Stalled {
     url: String,
-    arrived: Arc<AtomicUsize>,
+    arrived: Recorded<()>,
     release: tokio::sync::watch::Sender<bool>,
 }
 
 async fn stalled() -> Stalled {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    let arrived = Arc::new(AtomicUsize::new(0));
+    let arrived = Recorded::default();
     let (release, open) = tokio::sync::watch::channel(false);
     let state = (arrived.clone(), open);
     let app = axum::Router::new().route(
         "/cb",
         axum::routing::post(
             |axum::extract::State((arrived, mut open)): axum::extract::State<(
-                Arc<AtomicUsize>,
+                Recorded<()>,
                 tokio::sync::watch::Receiver<bool>,
             )>| async move {
-                arrived.fetch_add(1, Ordering::SeqCst);
+                arrived.push(());
                 let _ = open.wait_for(|o| *o).await;
                 axum::http::StatusCode::OK
             },
@@ -88,19 +84,14 @@ async fn a_stalled_provider_holds_only_its_share(backend: Backend) {
 
     // More replies than the dispatcher has slots, all due before the other inbox's.
     replies(&t, &a, &a_secret, "a", 40).await;
-    for _ in 0..200 {
-        if slow.arrived.load(Ordering::SeqCst) >= 8 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    slow.arrived.wait_for(8).await;
     replies(&t, &b, &b_secret, "b", 1).await;
 
     // The other inbox's reply is delivered while the slow provider has answered nothing.
     let got = quick.wait_for(1).await;
     assert!(got[0].1.contains("reply 0"), "{got:?}");
     assert_eq!(
-        slow.arrived.load(Ordering::SeqCst),
+        slow.arrived.len(),
         8,
         "the slow inbox holds no more than its cap of slots"
     );
@@ -108,6 +99,11 @@ async fn a_stalled_provider_holds_only_its_share(backend: Backend) {
     assert_eq!(held["in_flight"], 8, "{held}");
     assert_eq!(held["queued"], 32, "{held}");
     assert!(held["oldest_due"].is_string(), "{held}");
+    // Its callback has answered; the dispatcher records that just after.
+    t.wait_until("the other inbox's reply to be recorded", || async {
+        (backlog(&t, &b).await["in_flight"] == 0).then_some(())
+    })
+    .await;
     let other = backlog(&t, &b).await;
     assert_eq!(
         other,
@@ -127,14 +123,12 @@ async fn a_stalled_provider_holds_only_its_share(backend: Backend) {
     // Once the provider answers, its backlog drains.
     slow.release.send(true).unwrap();
     let empty = json!({ "queued": 0, "in_flight": 0, "oldest_due": null });
-    for _ in 0..400 {
-        if backlog(&t, &a).await == empty {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    t.wait_until("the slow inbox's backlog to drain", || async {
+        (backlog(&t, &a).await == empty).then_some(())
+    })
+    .await;
     assert_eq!(backlog(&t, &a).await, empty);
-    assert_eq!(slow.arrived.load(Ordering::SeqCst), 40);
+    assert_eq!(slow.arrived.len(), 40);
 }
 
 /// Four numbers on one provider account that stops answering: together their caps would take
@@ -155,13 +149,8 @@ async fn stalled_inboxes_leave_a_reserve_for_the_others(backend: Backend) {
         numbers.push(id);
     }
     // Three quarters of the slots are taken by the stalled numbers' first replies.
-    for _ in 0..200 {
-        if slow.arrived.load(Ordering::SeqCst) >= 24 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(slow.arrived.load(Ordering::SeqCst) >= 24);
+    slow.arrived.wait_for(24).await;
+    assert!(slow.arrived.len() >= 24);
     let (b, b_secret) = t.api_inbox("Other provider", &quick.url).await;
     replies(&t, &b, &b_secret, "b", 1).await;
 
@@ -178,13 +167,8 @@ async fn stalled_inboxes_leave_a_reserve_for_the_others(backend: Backend) {
     assert!(held < 32, "the stalled numbers hold {held} of 32 slots");
 
     slow.release.send(true).unwrap();
-    for _ in 0..400 {
-        if slow.arrived.load(Ordering::SeqCst) == 40 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(slow.arrived.load(Ordering::SeqCst), 40);
+    slow.arrived.wait_for(40).await;
+    assert_eq!(slow.arrived.len(), 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,7 @@
 //! that keeps what it receives) threaded with Message-ID, In-Reply-To, References and a reply
 //! address, and the customer's answers find their conversation by each of those.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use parley_channels::email::{self as mail, DeliveryError, ReceivedMail, SmtpHandler};
 use serde_json::{json, Value};
@@ -16,7 +15,7 @@ use crate::on_both;
 /// The outgoing relay: accepts everything and keeps it.
 #[derive(Clone, Default)]
 struct Relay {
-    got: Arc<Mutex<Vec<ReceivedMail>>>,
+    got: crate::harness::Recorded<ReceivedMail>,
 }
 
 #[async_trait::async_trait]
@@ -25,7 +24,7 @@ impl SmtpHandler for Relay {
         Ok(true)
     }
     async fn deliver(&self, m: ReceivedMail) -> Result<(), DeliveryError> {
-        self.got.lock().unwrap().push(m);
+        self.got.push(m);
         Ok(())
     }
 }
@@ -44,14 +43,8 @@ impl Relay {
     }
 
     async fn wait_for(&self, n: usize) -> Vec<mail::InboundEmail> {
-        for _ in 0..100 {
-            let got = self.got.lock().unwrap().clone();
-            if got.len() >= n {
-                return got.iter().map(|m| mail::parse(&m.data).unwrap()).collect();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the relay received fewer than {n} mails");
+        let got = self.got.wait_for(n).await;
+        got.iter().map(|m| mail::parse(&m.data).unwrap()).collect()
     }
 }
 
@@ -525,12 +518,10 @@ on_both!(
             "no email while the visitor is here"
         );
         drop(v);
-        for _ in 0..100 {
-            if t.app.visitors.lock().unwrap().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        t.wait_until("the visitor to leave", || async {
+            t.app.visitors.lock().unwrap().is_empty().then_some(())
+        })
+        .await;
         // They left: the next reply also reaches them by email.
         t.post(
             &format!("/api/v1/conversations/{widget_conv}/messages"),

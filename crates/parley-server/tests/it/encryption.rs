@@ -106,14 +106,7 @@ async fn scenario(t: &TestApp) -> (String, String) {
         .post("/api/v1/conversations", &t.admin_token, json!({ "inbox_id": inbox["id"], "contact_id": k["id"], "body": PRIVATE[5], "purpose": "informational" }))
         .await;
     assert!(s == 201 || s == 202, "{v}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while fake.bodies().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Twilio never got the message"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    fake.sent.wait_for(1).await;
     // Everything reads back as it was written.
     let (_, tl) = t
         .get(

@@ -1,9 +1,12 @@
 //! A real server on a random port over a fresh database (SQLite, or PostgreSQL when
-//! PARLEY_TEST_POSTGRES_URL is set), a callback receiver standing in for an integrating system,
-//! and a WebSocket client for the agent's side.
+//! PARLEY_TEST_POSTGRES_URL is set), or the same application driven in-process through its router;
+//! a callback receiver standing in for an integrating system, and a WebSocket client for the
+//! agent's side.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+pub use crate::waits::Recorded;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -30,6 +33,8 @@ pub struct TestApp {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Set for an application driven in-process: requests go to it through `oneshot`, no socket.
+    router: Option<axum::Router>,
     clock: Arc<dyn Clock>,
     master_key: Option<MasterKey>,
     _dir: Arc<tempfile::TempDir>,
@@ -110,6 +115,36 @@ impl TestApp {
     pub async fn spawn_empty(backend: Backend) -> Self {
         let (database, dir) = Self::database(backend).await;
         Self::start(database, dir, None, Arc::new(SystemClock), None).await
+    }
+
+    /// The application with an admin, on no socket and with no workers: requests go straight into
+    /// its router. For what a request alone decides (validation, error shapes, answers).
+    pub async fn spawn_in_process(backend: Backend) -> Self {
+        let (database, dir) = Self::database(backend).await;
+        let mut cfg = config(database.clone());
+        cfg.attachments_dir = dir.path().join("attachments");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let app = parley_server::build(cfg, Arc::clone(&clock))
+            .await
+            .expect("builds");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            router: Some(parley_server::router(app.clone())),
+            app,
+            base: format!("http://{addr}"),
+            addr,
+            http: reqwest::Client::new(),
+            admin_token: String::new(),
+            database,
+            stop: None,
+            server: None,
+            workers: Vec::new(),
+            clock,
+            master_key: None,
+            _dir: dir,
+        }
+        .with_admin()
+        .await
     }
 
     async fn database(backend: Backend) -> (Database, Arc<tempfile::TempDir>) {
@@ -218,6 +253,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             workers,
+            router: None,
             clock,
             master_key,
             _dir: dir,
@@ -440,6 +476,40 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// Sends one request and answers its status and body text: over the socket, or straight into
+    /// the router of an application driven in-process.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        if let Some(router) = &self.router {
+            use tower::ServiceExt;
+            let mut req = axum::http::Request::builder()
+                .method(method.as_str())
+                .uri(path);
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            let req = req.body(axum::body::Body::from(body)).expect("request");
+            let resp = router.clone().oneshot(req).await.expect("answers");
+            let status = resp.status().as_u16();
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            return (status, String::from_utf8_lossy(&bytes).into_owned());
+        }
+        let mut req = self.http.request(method, self.url(path)).body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("body"))
+    }
+
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -447,13 +517,13 @@ impl TestApp {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![("authorization", bearer.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let (status, text) = self.send(method, path, &headers, body).await;
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -540,17 +610,15 @@ impl TestApp {
         signature: Option<&str>,
         body: String,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(self.url(&format!("/hooks/api/{inbox}")))
-            .header("content-type", "application/json")
-            .body(body);
+        let mut headers = vec![("content-type", "application/json")];
         if let Some(sig) = signature {
-            req = req.header("x-parley-signature", sig);
+            headers.push(("x-parley-signature", sig));
         }
-        let resp = req.send().await.expect("hook");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let path = format!("/hooks/api/{inbox}");
+        let (status, text) = self
+            .send(reqwest::Method::POST, &path, &headers, body.into_bytes())
+            .await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }
 
@@ -562,7 +630,7 @@ pub type Delivery = (Option<String>, String);
 #[derive(Clone)]
 pub struct Callback {
     pub url: String,
-    pub received: Arc<Mutex<Vec<Delivery>>>,
+    pub received: Recorded<Delivery>,
     pub failures_left: Arc<Mutex<u32>>,
 }
 
@@ -578,7 +646,7 @@ impl Callback {
         let url = format!("http://{}/cb", listener.local_addr().expect("addr"));
         let cb = Self {
             url,
-            received: Arc::default(),
+            received: Recorded::default(),
             failures_left: Arc::new(Mutex::new(fail_first)),
         };
         let state = cb.clone();
@@ -597,7 +665,7 @@ impl Callback {
                         .get("x-parley-signature")
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned);
-                    s.received.lock().expect("lock").push((sig, body));
+                    s.received.push((sig, body));
                     axum::http::StatusCode::OK
                 },
             ),
@@ -608,18 +676,9 @@ impl Callback {
         cb
     }
 
+    /// Every delivery received, once there are at least `n`.
     pub async fn wait_for(&self, n: usize) -> Vec<Delivery> {
-        for _ in 0..200 {
-            let got = self.received.lock().expect("lock").clone();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the callback did not receive {n} deliveries in 10 s: {:?}",
-            self.received.lock().expect("lock")
-        );
+        self.received.wait_for(n).await
     }
 }
 
@@ -684,8 +743,7 @@ impl Socket {
 
 /// The delivery of the newest timeline entry, once it reaches `want` (or after 5 s, as it is).
 pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
-    let mut d = Value::Null;
-    for _ in 0..100 {
+    let newest = || async move {
         let (_, tl) = t
             .get(
                 &format!("/api/v1/conversations/{conv}/timeline"),
@@ -693,31 +751,36 @@ pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
             )
             .await;
         // The newest message, with its current status (a consent change may follow it).
-        d = tl["items"]
+        tl["items"]
             .as_array()
             .expect("items")
             .iter()
             .rev()
             .find(|e| e["type"] == "message.created")
             .expect("a message")["data"]["message"]
-            .clone();
-        if d["status"] == want {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            .clone()
+    };
+    let reached = t
+        .try_wait_until(Duration::from_secs(5), || async move {
+            Some(newest().await).filter(|d| d["status"] == want)
+        })
+        .await;
+    match reached {
+        Some(d) => d,
+        None => newest().await,
     }
-    d
 }
 
-/// Runs a test body once per available backend.
+/// Runs a test body once per available backend, on a server over a real port (or, as
+/// `on_both!(@spawn spawn_in_process, …)`, on the application driven in-process).
 #[macro_export]
 macro_rules! on_both {
-    ($name:ident, $body:expr) => {
+    (@spawn $spawn:ident, $name:ident, $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await)
+                ($body)($crate::harness::TestApp::$spawn($crate::harness::Backend::Sqlite).await)
                     .await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -726,10 +789,21 @@ macro_rules! on_both {
                     eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
                     return;
                 }
-                ($body)($crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await)
+                ($body)($crate::harness::TestApp::$spawn($crate::harness::Backend::Postgres).await)
                     .await;
             }
         }
+    };
+    ($name:ident, $body:expr) => {
+        $crate::on_both!(@spawn spawn, $name, $body);
+    };
+}
+
+/// Runs a test body once per available backend on the application driven in-process.
+#[macro_export]
+macro_rules! in_process {
+    ($name:ident, $body:expr) => {
+        $crate::on_both!(@spawn spawn_in_process, $name, $body);
     };
 }
 

@@ -4,7 +4,6 @@
 //! malformed payload refused, a duplicate stored once, a status for an unknown message
 //! acknowledged, and a reply reaching the provider.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -25,7 +24,7 @@ pub(crate) type Seen = (String, Value);
 
 #[derive(Clone, Default)]
 pub(crate) struct Fake {
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: crate::harness::Recorded<Seen>,
 }
 
 async fn provider(
@@ -46,11 +45,7 @@ async fn provider(
             axum::Json(json!({"error": "not JSON"})),
         );
     };
-    let n = {
-        let mut seen = f.seen.lock().unwrap();
-        seen.push((path.clone(), v.clone()));
-        seen.len()
-    };
+    let n = f.seen.push((path.clone(), v.clone()));
     if let Some(rest) = path.strip_prefix("/bot") {
         // Telegram: the token is in the path; a wrong one is 401 "Unauthorized".
         if !rest.starts_with(&format!("{BOT_TOKEN}/")) {
@@ -267,14 +262,7 @@ pub(crate) async fn fake() -> (String, Fake) {
 
 impl Fake {
     pub(crate) async fn wait(&self, n: usize) -> Vec<Seen> {
-        for _ in 0..100 {
-            let seen = self.seen.lock().unwrap().clone();
-            if seen.len() >= n {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.seen.lock().unwrap().clone()
+        self.seen.wait_for(n).await
     }
 }
 

@@ -103,7 +103,7 @@ async fn surveys_on(backend: Backend) {
         .await;
     assert_eq!(s, 200);
     let got = cb.wait_for(2).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    t.settle().await;
     let got_all = cb.received.lock().unwrap().clone();
     assert_eq!(got_all.len(), 2, "one reply and one survey: {got_all:?}");
     let path = crate::harness::survey_link(&got[1].1)

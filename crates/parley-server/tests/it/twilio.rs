@@ -2,8 +2,6 @@
 //! checks (Basic auth with the account sid and auth token, required form fields) and answers with
 //! Twilio's payload shapes.
 
-use std::sync::{Arc, Mutex};
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -19,7 +17,7 @@ pub type Sent = Vec<(String, String)>;
 
 #[derive(Clone, Default)]
 pub struct FakeTwilio {
-    pub sent: Arc<Mutex<Vec<Sent>>>,
+    pub sent: crate::harness::Recorded<Sent>,
 }
 
 impl FakeTwilio {
@@ -83,9 +81,8 @@ async fn create_message(
             ),
         );
     }
-    let mut sent = f.sent.lock().unwrap();
-    sent.push(form);
-    let sid = format!("SM{:032}", sent.len());
+    let n = f.sent.push(form);
+    let sid = format!("SM{:032}", n);
     (
         StatusCode::CREATED,
         axum::Json(
@@ -247,14 +244,7 @@ on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
         )
         .await;
     assert_eq!(s, 201);
-    let mut sent = Vec::new();
-    for _ in 0..100 {
-        sent = fake.sent.lock().unwrap().clone();
-        if !sent.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let sent = fake.sent.wait_for(1).await;
     assert_eq!(sent.len(), 1, "the reply reached Twilio");
     let get = |k: &str| sent[0].iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get("To").as_deref(), Some("+15558675310"));
@@ -292,12 +282,7 @@ on_both!(sms_in_and_out_through_twilio, |t: TestApp| async move {
         json!({ "body": "Tracking: 1Z999" }),
     )
     .await;
-    for _ in 0..100 {
-        if fake.sent.lock().unwrap().len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    fake.sent.wait_for(2).await;
     let sid2 = format!("SM{:032}", 2);
     let cb = form(&[
         ("MessageSid", &sid2),
@@ -451,15 +436,7 @@ on_both!(
               json!({ "body": "Which day?", "choices": [{"id": "mon", "title": "Monday"}, {"id": "wed", "title": "Wednesday"}] }))
         .await;
         assert_eq!(s, 201);
-        let mut sent = Vec::new();
-        // Up to 20 s: a loaded machine may take a while to deliver.
-        for _ in 0..400 {
-            sent = fake.sent.lock().unwrap().clone();
-            if !sent.is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let sent = fake.sent.wait_for(1).await;
         let body = sent[0]
             .iter()
             .find(|(n, _)| n == "Body")
@@ -638,15 +615,7 @@ on_both!(
         );
         assert_eq!(reply("Welcome back").await.0, 201);
         // Delivered before the next revocation arrives (which would stop it if still queued).
-        let mut sent = Vec::new();
-        // Up to 20 s: a loaded machine may take a while to deliver.
-        for _ in 0..400 {
-            sent = fake.sent.lock().unwrap().clone();
-            if !sent.is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let sent = fake.sent.wait_for(1).await;
         // A clear request in words counts too.
         assert_eq!(
             post_signed(&t, &id, &sms("SMk5", "Please stop texting me."), TOKEN)

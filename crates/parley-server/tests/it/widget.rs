@@ -541,16 +541,13 @@ widget_on_both!(
             .unwrap();
         // A closed socket gives its place back.
         drop(open.pop());
-        let mut ok = false;
-        for _ in 0..50 {
-            if let Ok(v) = Visitor::connect_with(&t, id, None, &here).await {
-                open.push(v);
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ok, "the place was not given back");
+        // Given back once the server has seen the close.
+        let v = t
+            .wait_until("the place to be given back", || async {
+                Visitor::connect_with(&t, id, None, &here).await.ok()
+            })
+            .await;
+        open.push(v);
         // One visitor (one token) holds two at most, whatever its address.
         let token = other.hello["token"].as_str().unwrap().to_string();
         let again = [("x-forwarded-for", "198.51.100.81")];
