@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::harness::TestApp;
 use crate::on_both;
+use crate::on_both_backends;
 
 on_both!(
     agents_outside_an_inbox_cannot_read_or_write_it,
@@ -71,13 +72,7 @@ on_both!(
         let (_, sup) = t.user("sue@acme.test", "supervisor").await;
         let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
         for who in [&ann] {
-            t.call(
-                Method::PUT,
-                &format!("/api/v1/inboxes/{inbox}/members/{who}"),
-                &t.admin_token,
-                None,
-            )
-            .await;
+            t.add_member(&inbox, who).await;
         }
         let sue = t
             .app
@@ -89,13 +84,7 @@ on_both!(
             .0
             .user_id
             .to_string();
-        t.call(
-            Method::PUT,
-            &format!("/api/v1/inboxes/{inbox}/members/{sue}"),
-            &t.admin_token,
-            None,
-        )
-        .await;
+        t.add_member(&inbox, &sue).await;
         // Admin-only routes.
         for (m, p, b) in [
             (
@@ -372,19 +361,7 @@ async fn setup_signs_the_admin_in(backend: crate::harness::Backend) {
     assert_eq!(team.status(), 201);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn setup_signs_the_admin_in_sqlite() {
-    setup_signs_the_admin_in(crate::harness::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn setup_signs_the_admin_in_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    setup_signs_the_admin_in(crate::harness::Backend::Postgres).await;
-}
+on_both_backends!(setup_signs_the_admin_in, setup_signs_the_admin_in);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_setup_link_works_once() {

@@ -188,15 +188,8 @@ on_both!(
         let mid = r["message"]["id"].as_str().unwrap().to_string();
         let item = t
             .wait_until("the message to fail", || async {
-                let (_, tl) = t
-                    .get(
-                        &format!("/api/v1/conversations/{conv}/timeline"),
-                        &t.admin_token,
-                    )
-                    .await;
-                tl["items"]
-                    .as_array()
-                    .unwrap()
+                t.timeline_items(&conv)
+                    .await
                     .iter()
                     .find(|i| i["data"]["message"]["id"] == mid.as_str())
                     .filter(|i| i["data"]["message"]["status"] == "failed")

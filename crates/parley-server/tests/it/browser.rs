@@ -861,14 +861,7 @@ async fn a_team_works_the_inbox_in_chromium() {
     admin.screenshot("settings.png").await;
     assert_eq!(admin.eval(AUDIT).await, "", "settings fail WCAG AA");
     for user in [&ann, &bob] {
-        let (s, _) = t
-            .call(
-                reqwest::Method::PUT,
-                &format!("/api/v1/inboxes/{inbox}/members/{user}"),
-                &t.admin_token,
-                None,
-            )
-            .await;
+        let s = t.add_member(&inbox, user).await;
         assert_eq!(s, 204);
     }
 

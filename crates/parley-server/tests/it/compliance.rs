@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{Callback, TestApp};
 use crate::on_both;
+use crate::on_both_backends;
 use crate::twilio::{fake_twilio, form, post_signed, SID, TOKEN};
 
 const DAY_MS: i64 = 86_400_000;
@@ -866,19 +867,7 @@ async fn retention_on(backend: crate::harness::Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_empties_old_messages_and_their_files_sqlite() {
-    retention_on(crate::harness::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_empties_old_messages_and_their_files_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    retention_on(crate::harness::Backend::Postgres).await;
-}
+on_both_backends!(retention_empties_old_messages_and_their_files, retention_on);
 
 /// A world on a manual clock with one or two Twilio numbers and no background workers: the test
 /// runs the dispatcher itself, so what reaches Twilio is exactly what was due.
@@ -1081,20 +1070,10 @@ async fn promotional_double_opt_in_on(backend: crate::harness::Backend) {
     w.t.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_promotional_double_opt_in_is_asked_held_by_quiet_hours_and_answered_truthfully_sqlite() {
-    promotional_double_opt_in_on(crate::harness::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_promotional_double_opt_in_is_asked_held_by_quiet_hours_and_answered_truthfully_postgres()
-{
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    promotional_double_opt_in_on(crate::harness::Backend::Postgres).await;
-}
+on_both_backends!(
+    a_promotional_double_opt_in_is_asked_held_by_quiet_hours_and_answered_truthfully,
+    promotional_double_opt_in_on
+);
 
 async fn opt_in_judged_at_the_number_it_goes_to_on(backend: crate::harness::Backend) {
     let mut w = OptInWorld::new(backend, 1).await;
@@ -1155,19 +1134,10 @@ async fn opt_in_judged_at_the_number_it_goes_to_on(backend: crate::harness::Back
     w.t.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_opt_in_answer_judges_the_number_the_request_goes_to_sqlite() {
-    opt_in_judged_at_the_number_it_goes_to_on(crate::harness::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_opt_in_answer_judges_the_number_the_request_goes_to_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    opt_in_judged_at_the_number_it_goes_to_on(crate::harness::Backend::Postgres).await;
-}
+on_both_backends!(
+    the_opt_in_answer_judges_the_number_the_request_goes_to,
+    opt_in_judged_at_the_number_it_goes_to_on
+);
 
 async fn opt_in_from_the_customers_number_on(backend: crate::harness::Backend) {
     let mut w = OptInWorld::new(backend, 2).await;
@@ -1197,19 +1167,10 @@ async fn opt_in_from_the_customers_number_on(backend: crate::harness::Backend) {
     w.t.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_opt_in_request_comes_from_the_number_the_customer_used_sqlite() {
-    opt_in_from_the_customers_number_on(crate::harness::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_opt_in_request_comes_from_the_number_the_customer_used_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    opt_in_from_the_customers_number_on(crate::harness::Backend::Postgres).await;
-}
+on_both_backends!(
+    the_opt_in_request_comes_from_the_number_the_customer_used,
+    opt_in_from_the_customers_number_on
+);
 
 async fn keywords_in_longer_messages_on(backend: crate::harness::Backend) {
     let mut w = OptInWorld::new(backend, 1).await;
@@ -1254,16 +1215,7 @@ async fn keywords_in_longer_messages_on(backend: crate::harness::Backend) {
     w.t.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identifiers_are_not_keywords_and_a_leading_stop_revokes_sqlite() {
-    keywords_in_longer_messages_on(crate::harness::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identifiers_are_not_keywords_and_a_leading_stop_revokes_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    keywords_in_longer_messages_on(crate::harness::Backend::Postgres).await;
-}
+on_both_backends!(
+    identifiers_are_not_keywords_and_a_leading_stop_revokes,
+    keywords_in_longer_messages_on
+);

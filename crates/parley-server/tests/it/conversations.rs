@@ -77,13 +77,7 @@ on_both!(
 on_both!(lists_filter_sort_and_page, |t: TestApp| async move {
     let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
     let (ann, _) = t.user("ann@acme.test", "agent").await;
-    t.call(
-        Method::PUT,
-        &format!("/api/v1/inboxes/{inbox}/members/{ann}"),
-        &t.admin_token,
-        None,
-    )
-    .await;
+    t.add_member(&inbox, &ann).await;
     let mut convs = Vec::new();
     for i in 0..5 {
         let (_, v) = t
@@ -389,14 +383,7 @@ on_both!(
     |t: TestApp| async move {
         let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
         let (ann, ann_token) = t.user("ann@acme.test", "agent").await;
-        let (s, _) = t
-            .call(
-                Method::PUT,
-                &format!("/api/v1/inboxes/{inbox}/members/{ann}"),
-                &t.admin_token,
-                None,
-            )
-            .await;
+        let s = t.add_member(&inbox, &ann).await;
         assert_eq!(s, 204);
         let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hello").await;
         let conv = v["conversation_id"].as_str().unwrap().to_string();

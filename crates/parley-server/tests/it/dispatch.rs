@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::harness::{Backend, Callback, Recorded, TestApp};
+use crate::on_both_backends;
 
 /// An integrating system that takes every callback and answers none until `release` is sent.
 struct Stalled {
@@ -171,30 +172,12 @@ async fn stalled_inboxes_leave_a_reserve_for_the_others(backend: Backend) {
     assert_eq!(slow.arrived.len(), 40);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_inboxes_leave_a_reserve_for_the_others_sqlite() {
-    stalled_inboxes_leave_a_reserve_for_the_others(Backend::Sqlite).await;
-}
+on_both_backends!(
+    stalled_inboxes_leave_a_reserve_for_the_others,
+    stalled_inboxes_leave_a_reserve_for_the_others
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_inboxes_leave_a_reserve_for_the_others_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    stalled_inboxes_leave_a_reserve_for_the_others(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_provider_holds_only_its_share_sqlite() {
-    a_stalled_provider_holds_only_its_share(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_provider_holds_only_its_share_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    a_stalled_provider_holds_only_its_share(Backend::Postgres).await;
-}
+on_both_backends!(
+    a_stalled_provider_holds_only_its_share,
+    a_stalled_provider_holds_only_its_share
+);

@@ -658,13 +658,7 @@ on_both!(
 
         // An agent who does not work the email inbox cannot pick it.
         let (agent_id, agent) = t.user("agent@acme.test", "agent").await;
-        t.call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/inboxes/{widget_id}/members/{agent_id}"),
-            &t.admin_token,
-            None,
-        )
-        .await;
+        t.add_member(&widget_id, &agent_id).await;
         let (s, r) = t
             .post(
                 &format!("/api/v1/contacts/{contact}/messages"),

@@ -6,6 +6,7 @@ use parley_store::crypt::MasterKey;
 use serde_json::json;
 
 use crate::harness::{Backend, Callback, TestApp};
+use crate::on_both_backends;
 use crate::twilio::{fake_twilio, SID, TOKEN};
 
 /// What a scenario writes, none of which may be found at rest.
@@ -263,25 +264,15 @@ async fn encrypting_existing_on(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_rest_nothing_is_plaintext_sqlite() {
-    encrypted_on(Backend::Sqlite).await;
-    refuses_another_key_on(Backend::Sqlite).await;
-    rotation_on(Backend::Sqlite).await;
-    encrypting_existing_on(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_rest_nothing_is_plaintext_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
+on_both_backends!(
+    at_rest_nothing_is_plaintext,
+    |backend: Backend| async move {
+        encrypted_on(backend.clone()).await;
+        refuses_another_key_on(backend.clone()).await;
+        rotation_on(backend.clone()).await;
+        encrypting_existing_on(backend).await;
     }
-    encrypted_on(Backend::Postgres).await;
-    refuses_another_key_on(Backend::Postgres).await;
-    rotation_on(Backend::Postgres).await;
-    encrypting_existing_on(Backend::Postgres).await;
-}
+);
 
 /// The same scenario without a key leaves them readable: the check above can fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

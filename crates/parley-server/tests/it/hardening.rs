@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::harness::{Backend, TestApp};
+use crate::on_both_backends;
 
 async fn sign_in(t: &TestApp, email: &str, password: &str, from: &str) -> (u16, Value) {
     let r = t
@@ -90,27 +91,6 @@ async fn failed_sign_ins_lock_the_account_and_the_address_for_a_while() {
     assert!(s == 422 || s == 429);
     let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
     assert!(!audit.to_string().contains("hunter2"), "{audit}");
-}
-
-/// Runs a sign-in test on SQLite, and on PostgreSQL when it is available.
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                ($body)(Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if crate::harness::postgres_url().is_none() {
-                    eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-                    return;
-                }
-                ($body)(Backend::Postgres).await;
-            }
-        }
-    };
 }
 
 on_both_backends!(

@@ -570,6 +570,20 @@ impl TestApp {
         (id, token)
     }
 
+    /// The entries of a conversation's timeline as the admin sees them, oldest first.
+    pub async fn timeline_items(&self, conv: &str) -> Vec<Value> {
+        let path = format!("/api/v1/conversations/{conv}/timeline");
+        let (_, tl) = self.get(&path, &self.admin_token).await;
+        tl["items"].as_array().expect("items").clone()
+    }
+
+    /// Lets `user` work `inbox`, as an admin does; answers the status.
+    pub async fn add_member(&self, inbox: &str, user: &str) -> u16 {
+        let path = format!("/api/v1/inboxes/{inbox}/members/{user}");
+        let admin = &self.admin_token;
+        self.call(reqwest::Method::PUT, &path, admin, None).await.0
+    }
+
     /// Creates an API inbox and returns (id, secret).
     pub async fn api_inbox(&self, name: &str, callback_url: &str) -> (String, String) {
         let (s, v) = self
@@ -744,16 +758,9 @@ impl Socket {
 /// The delivery of the newest timeline entry, once it reaches `want` (or after 5 s, as it is).
 pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
     let newest = || async move {
-        let (_, tl) = t
-            .get(
-                &format!("/api/v1/conversations/{conv}/timeline"),
-                &t.admin_token,
-            )
-            .await;
         // The newest message, with its current status (a consent change may follow it).
-        tl["items"]
-            .as_array()
-            .expect("items")
+        t.timeline_items(conv)
+            .await
             .iter()
             .rev()
             .find(|e| e["type"] == "message.created")
@@ -771,17 +778,16 @@ pub async fn last_delivery(t: &TestApp, conv: &str, want: &str) -> Value {
     }
 }
 
-/// Runs a test body once per available backend, on a server over a real port (or, as
-/// `on_both!(@spawn spawn_in_process, …)`, on the application driven in-process).
+/// Runs a test body, given the backend, once per available backend: SQLite always, PostgreSQL when
+/// PARLEY_TEST_POSTGRES_URL is set.
 #[macro_export]
-macro_rules! on_both {
-    (@spawn $spawn:ident, $name:ident, $body:expr) => {
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                ($body)($crate::harness::TestApp::$spawn($crate::harness::Backend::Sqlite).await)
-                    .await;
+                ($body)($crate::harness::Backend::Sqlite).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
@@ -789,10 +795,20 @@ macro_rules! on_both {
                     eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
                     return;
                 }
-                ($body)($crate::harness::TestApp::$spawn($crate::harness::Backend::Postgres).await)
-                    .await;
+                ($body)($crate::harness::Backend::Postgres).await;
             }
         }
+    };
+}
+
+/// Runs a test body once per available backend, on a server over a real port (or, as
+/// `on_both!(@spawn CONSTRUCTOR, …)`, on a `TestApp` that constructor makes).
+#[macro_export]
+macro_rules! on_both {
+    (@spawn $spawn:ident, $name:ident, $body:expr) => {
+        $crate::on_both_backends!($name, |backend| async move {
+            ($body)($crate::harness::TestApp::$spawn(backend).await).await
+        });
     };
     ($name:ident, $body:expr) => {
         $crate::on_both!(@spawn spawn, $name, $body);

@@ -19,14 +19,7 @@ on_both!(contact_lists_over_the_api, |t: TestApp| async move {
     let (ann, agent) = t.user("ann@acme.test", "agent").await;
     let (_, supervisor) = t.user("sue@acme.test", "supervisor").await;
     // Agents reach the contacts of the inboxes they work.
-    let (s, _) = t
-        .call(
-            Method::PUT,
-            &format!("/api/v1/inboxes/{inbox}/members/{ann}"),
-            &t.admin_token,
-            None,
-        )
-        .await;
+    let s = t.add_member(&inbox, &ann).await;
     assert!(s < 300, "{s}");
 
     // Supervisors make lists; agents may not; names are checked and unique.

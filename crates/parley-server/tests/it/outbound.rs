@@ -22,21 +22,7 @@ const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_outbound";
 /// Runs a test body once per available backend on a server whose `outbound_allow` is empty.
 macro_rules! on_both_strict {
     ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                ($body)(TestApp::spawn_strict(crate::harness::Backend::Sqlite).await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if crate::harness::postgres_url().is_none() {
-                    eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-                    return;
-                }
-                ($body)(TestApp::spawn_strict(crate::harness::Backend::Postgres).await).await;
-            }
-        }
+        $crate::on_both!(@spawn spawn_strict, $name, $body);
     };
 }
 

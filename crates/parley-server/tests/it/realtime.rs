@@ -8,14 +8,7 @@ use crate::harness::{Socket, TestApp};
 use crate::on_both;
 
 async fn member(t: &TestApp, inbox: &str, user: &str) {
-    let (s, _) = t
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/inboxes/{inbox}/members/{user}"),
-            &t.admin_token,
-            None,
-        )
-        .await;
+    let s = t.add_member(inbox, user).await;
     assert_eq!(s, 204);
 }
 

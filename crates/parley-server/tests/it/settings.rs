@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::harness::{Backend, Callback, TestApp};
 use crate::on_both;
+use crate::on_both_backends;
 
 on_both!(
     saved_replies_are_kept_checked_and_admin_only,
@@ -241,19 +242,7 @@ async fn sla_on(backend: Backend) {
     assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sla_policies_set_when_customers_must_be_answered_sqlite() {
-    sla_on(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sla_policies_set_when_customers_must_be_answered_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    sla_on(Backend::Postgres).await;
-}
+on_both_backends!(sla_policies_set_when_customers_must_be_answered, sla_on);
 
 on_both!(
     provider_credentials_are_never_shown_again,

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{Backend, TestApp};
 use crate::on_both;
+use crate::on_both_backends;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -232,14 +233,7 @@ on_both!(
         let (bob, bob_token) = t.user("bob@acme.test", "admin").await;
         let (cid, cid_token) = t.user("cid@acme.test", "agent").await;
         for (inbox, user) in [(&support, &bob), (&support, &cid), (&sales, &cid)] {
-            let (s, _) = t
-                .call(
-                    reqwest::Method::PUT,
-                    &format!("/api/v1/inboxes/{inbox}/members/{user}"),
-                    &t.admin_token,
-                    None,
-                )
-                .await;
+            let s = t.add_member(inbox, user).await;
             assert_eq!(s, 204);
         }
         let mut bob_ws = live(&t, &bob_token).await;
@@ -383,19 +377,10 @@ async fn a_socket_that_does_not_read_is_closed(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_socket_that_does_not_read_is_closed_sqlite() {
-    a_socket_that_does_not_read_is_closed(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_socket_that_does_not_read_is_closed_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    a_socket_that_does_not_read_is_closed(Backend::Postgres).await;
-}
+on_both_backends!(
+    a_socket_that_does_not_read_is_closed,
+    a_socket_that_does_not_read_is_closed
+);
 
 on_both!(
     a_flood_of_typing_never_makes_the_committed_feed_lag,

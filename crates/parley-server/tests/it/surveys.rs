@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{Backend, Callback, TestApp};
+use crate::on_both_backends;
 
 async fn surveys_on(backend: Backend) {
     let start = 1_799_773_200_000;
@@ -260,16 +261,7 @@ async fn surveys_on(backend: Backend) {
     assert!(body.contains("survey_expired"), "{body}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resolved_conversation_is_rated_through_its_survey_sqlite() {
-    surveys_on(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resolved_conversation_is_rated_through_its_survey_postgres() {
-    if crate::harness::postgres_url().is_none() {
-        eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-        return;
-    }
-    surveys_on(Backend::Postgres).await;
-}
+on_both_backends!(
+    a_resolved_conversation_is_rated_through_its_survey,
+    surveys_on
+);

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{last_delivery, Socket, TestApp};
 use crate::on_both;
+use crate::on_both_backends;
 
 pub struct Visitor {
     ws: tokio_tungstenite::WebSocketStream<
@@ -450,28 +451,7 @@ fn with_widget_limits(
     move |c| f(&mut c.widget)
 }
 
-/// Runs a widget test on SQLite, and on PostgreSQL when it is available.
-macro_rules! widget_on_both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                ($body)(crate::harness::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if crate::harness::postgres_url().is_none() {
-                    eprintln!("skipped: set PARLEY_TEST_POSTGRES_URL to run on PostgreSQL");
-                    return;
-                }
-                ($body)(crate::harness::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-widget_on_both!(
+on_both_backends!(
     a_flooding_visitor_is_told_and_closed_and_the_excess_is_not_stored,
     |backend| async move {
         let t =
@@ -513,7 +493,7 @@ widget_on_both!(
     }
 );
 
-widget_on_both!(
+on_both_backends!(
     too_many_sockets_from_one_address_or_visitor_are_refused,
     |backend| async move {
         let t = TestApp::spawn_configured(
@@ -563,7 +543,7 @@ widget_on_both!(
     }
 );
 
-widget_on_both!(
+on_both_backends!(
     agents_stay_live_while_hundreds_of_visitors_flood,
     |backend| async move {
         let t = TestApp::spawn_configured(
@@ -641,7 +621,7 @@ widget_on_both!(
     }
 );
 
-widget_on_both!(
+on_both_backends!(
     a_visitor_socket_that_does_not_read_is_closed,
     |backend| async move {
         let t = TestApp::spawn_configured(backend, |c| {
