@@ -130,8 +130,9 @@ struct World {
     real: Vec<(&'static str, String)>,
 }
 
+/// The application in-process: what a role may do is decided by the request alone.
 async fn world() -> World {
-    let t = TestApp::spawn(Backend::Sqlite).await;
+    let t = TestApp::spawn_in_process(Backend::Sqlite).await;
     let (agent_id, agent) = t.user("ann@acme.test", "agent").await;
     let (_, supervisor) = t.user("sue@acme.test", "supervisor").await;
     let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
@@ -208,16 +209,18 @@ fn fill(path: &str, real: Option<&[(&'static str, String)]>) -> String {
 
 async fn call(t: &TestApp, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
     let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-    let mut req = t.http.request(m.clone(), t.url(path));
-    if let Some(tok) = token {
-        req = req.bearer_auth(tok);
+    let bearer = token.map(|tok| format!("Bearer {tok}"));
+    let mut headers = Vec::new();
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
     }
+    let mut body = Vec::new();
     if m != Method::GET && m != Method::DELETE {
-        req = req.json(&json!({}));
+        headers.push(("content-type", "application/json"));
+        body = b"{}".to_vec();
     }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let (status, text) = t.send(m, path, &headers, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
