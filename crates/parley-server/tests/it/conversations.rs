@@ -4,8 +4,15 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::TestApp;
-use crate::on_both;
+use crate::harness::{ShiftedClock, TestApp};
+use crate::{on_both, on_both_backends};
+
+/// A server whose clock the test moves on, so two writes get distinct times without a sleep.
+async fn spawn_shifted(backend: crate::harness::Backend) -> (TestApp, ShiftedClock) {
+    let clock = ShiftedClock::default();
+    let t = TestApp::spawn_with_clock(backend, std::sync::Arc::new(clock.clone())).await;
+    (t, clock)
+}
 
 fn ids(v: &Value) -> Vec<String> {
     v["items"]
@@ -74,7 +81,8 @@ on_both!(
     }
 );
 
-on_both!(lists_filter_sort_and_page, |t: TestApp| async move {
+on_both_backends!(lists_filter_sort_and_page, |backend| async move {
+    let (t, clock) = spawn_shifted(backend).await;
     let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
     let (ann, _) = t.user("ann@acme.test", "agent").await;
     t.add_member(&inbox, &ann).await;
@@ -84,7 +92,7 @@ on_both!(lists_filter_sort_and_page, |t: TestApp| async move {
             .inbound(&inbox, &secret, &format!("c{i}"), &format!("m{i}"), "help")
             .await;
         convs.push(v["conversation_id"].as_str().unwrap().to_string());
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        clock.advance_ms(5);
     }
     let tok = &t.admin_token;
     let (s, _) = t
@@ -378,9 +386,10 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_backends!(
     unread_is_per_agent_and_cleared_by_looking,
-    |t: TestApp| async move {
+    |backend| async move {
+        let (t, clock) = spawn_shifted(backend).await;
         let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
         let (ann, ann_token) = t.user("ann@acme.test", "agent").await;
         let s = t.add_member(&inbox, &ann).await;
@@ -407,7 +416,7 @@ on_both!(
             "the admin did not"
         );
         // The customer writes again: unread again for Ann.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        clock.advance_ms(5);
         t.inbound(&inbox, &secret, "c1", "m2", "anyone?").await;
         assert_eq!(unread(ann_token.clone()).await, true);
         // An answer leaves nobody waiting: read for everyone.

@@ -847,6 +847,24 @@ impl Clock for DaytimeClock {
     }
 }
 
+/// The system clock, moved on by the test: after `advance_ms`, every instant is later by that much,
+/// without waiting.
+#[derive(Clone, Default)]
+pub struct ShiftedClock(Arc<std::sync::atomic::AtomicI64>);
+
+impl ShiftedClock {
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> parley_core::Timestamp {
+        let shift = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        parley_core::Timestamp(SystemClock.now().0 + shift)
+    }
+}
+
 /// The path and query of the survey link in a delivered text (a callback's JSON or an SMS body).
 pub fn survey_link(text: &str) -> Option<String> {
     let at = text.find("/survey/")?;
