@@ -593,8 +593,12 @@ on_both_backends!(
                 frames.iter().any(|f| f["error"]["code"] == "rate_limited")
             }));
         }
-        // While they flood, a customer writes and the agent sees it live.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // While they flood (their first message has reached the agent), a customer writes and the
+        // agent sees it live.
+        agent
+            .next_of(&["message.created"], crate::waits::GUARD)
+            .await
+            .expect("the flood reaches the agent");
         let mut customer =
             Visitor::connect_with(&t, &id, None, &[("x-forwarded-for", "192.0.2.99")])
                 .await
