@@ -4,14 +4,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::harness::{last_delivery, Callback, TestApp};
+use crate::harness::{last_delivery, Callback, Recorded, TestApp};
 use crate::on_both;
 use crate::twilio::{form, post_signed, SID, TOKEN};
 
@@ -153,9 +152,20 @@ on_both!(an_endless_answer_is_cut, |t: TestApp| async move {
     // A callback that answers 200 with a body that never ends: Parley stops reading at its cap.
     let streamed = Arc::new(AtomicUsize::new(0));
     let counter = streamed.clone();
+    // Rings when the body is dropped: the connection is gone, nothing more can be read.
+    struct Dropped(Recorded<()>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.push(());
+        }
+    }
+    let dropped = Recorded::default();
+    let bell = dropped.clone();
     let (base, _) = fake(move |_, _| {
         let counter = counter.clone();
+        let guard = Dropped(bell.clone());
         let chunks = futures_util::stream::repeat_with(move || {
+            let _ = &guard;
             counter.fetch_add(64 * 1024, Ordering::Relaxed);
             Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'a'; 64 * 1024]))
         });
@@ -180,7 +190,7 @@ on_both!(an_endless_answer_is_cut, |t: TestApp| async move {
     .await;
     let d = last_delivery(&t, &conv, "sent").await;
     assert_eq!(d["status"], "sent", "{d}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    dropped.wait_for(1).await;
     let n = streamed.load(Ordering::Relaxed);
     assert!(n < 32 * 1024 * 1024, "{n} bytes were read");
 });
