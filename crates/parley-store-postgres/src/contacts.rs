@@ -749,7 +749,7 @@ pub(crate) async fn consent_history(
         .collect())
 }
 
-async fn ledger(
+pub(crate) async fn ledger(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     contact: ContactId,

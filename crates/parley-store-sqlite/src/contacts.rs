@@ -551,7 +551,11 @@ pub(crate) fn consent_history(
         .collect())
 }
 
-fn ledger(c: &Connection, ws: WorkspaceId, contact: ContactId) -> StoreResult<Vec<ConsentEvent>> {
+pub(crate) fn ledger(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Vec<ConsentEvent>> {
     c.prepare_cached(
         "SELECT id, contact_id, purpose, action, source, channel, parley_open(evidence, 'consent:' || id || ':evidence'), at FROM consent_event \
          WHERE workspace_id = ?1 AND contact_id = ?2 ORDER BY at, id",
