@@ -202,7 +202,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     if let Some(kw) = m.keyword.as_ref().filter(|k| k.touches_ledger()) {
         let ledger = crate::contacts::ledger(tx, ws, contact_id).await?;
         for n in plan::keywords::consent(kw, &ledger, &msg, contact_id) {
-            let e = plan::keywords::entry(new_id(), n);
+            let e = n.recorded(new_id());
             writes.push(consent_stmt(tx.keys(), ws, &e));
             // The timeline shows it when the conversation is the contact's own.
             if conv.contact_id == contact_id {

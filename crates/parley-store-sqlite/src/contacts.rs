@@ -379,16 +379,7 @@ pub(crate) fn record_consent(
     let conversation = n.conversation;
     // The contact must be of this workspace.
     crate::rows::load_contact(c, &ws.to_string(), &n.contact.to_string())?.live()?;
-    let e = ConsentEvent {
-        id: new_id(),
-        contact_id: n.contact,
-        purpose: n.purpose,
-        action: n.action,
-        source: n.source,
-        channel: n.channel,
-        evidence: n.evidence,
-        at: n.at,
-    };
+    let e = n.recorded(new_id());
     c.prepare_cached(
         "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, parley_seal(?8, 'consent:' || ?1 || ':evidence'), ?9)",

@@ -686,6 +686,22 @@ pub struct NewOutbound {
     pub meta: Option<serde_json::Value>,
 }
 
+impl NewConsent {
+    /// The ledger entry it becomes under the store's `id`.
+    pub fn recorded(self, id: uuid::Uuid) -> ConsentEvent {
+        ConsentEvent {
+            id,
+            contact_id: self.contact,
+            purpose: self.purpose,
+            action: self.action,
+            source: self.source,
+            channel: self.channel,
+            evidence: self.evidence,
+            at: self.at,
+        }
+    }
+}
+
 impl ConsentEvent {
     pub fn entry(&self) -> parley_core::consent::Entry {
         parley_core::consent::Entry {

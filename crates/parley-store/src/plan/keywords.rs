@@ -80,20 +80,6 @@ pub fn consent(
         .collect()
 }
 
-/// The ledger entry a new consent becomes under the store's `id`.
-pub fn entry(id: uuid::Uuid, n: NewConsent) -> ConsentEvent {
-    ConsentEvent {
-        id,
-        contact_id: n.contact,
-        purpose: n.purpose,
-        action: n.action,
-        source: n.source,
-        channel: n.channel,
-        evidence: n.evidence,
-        at: n.at,
-    }
-}
-
 /// The payload of the `consent.changed` event on the conversation's timeline.
 pub fn consent_changed(e: &ConsentEvent, conv: &ConversationView) -> String {
     json!({ "consent": e, "conversation": conv }).to_string()
