@@ -487,9 +487,7 @@ impl Batch {
                 // LINE's reply token lets the first answer go out free, for a short while.
                 msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
             }
-            let text = msg.body.clone();
-            let out = app.store.apply_inbound(msg).await?;
-            crate::compliance::on_inbound(app, inbox, &out, &text).await?;
+            crate::inbound::ingest(app, inbox, msg).await?;
         }
         for r in self.reports {
             app.store.record_delivery(r).await?;
@@ -590,6 +588,7 @@ fn to_inbound(
     Ok(Some(InboundMessage {
         meta: None,
         thread: None,
+        keyword: None,
         inbox_id: inbox.id,
         identity_kind: identity_kind(&inbox.kind),
         sender_external_id: external,

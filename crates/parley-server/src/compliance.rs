@@ -1,16 +1,15 @@
 //! Texting law in the server: each workspace's compliance settings, the gate every sender asks
-//! before queueing (and the dispatcher asks again before sending), the keywords in customers'
-//! messages (STOP, START, HELP, CONFIRM and the workspace's own words), and the notices Parley
-//! sends itself (HELP answers, opt-in and opt-out confirmations, double opt-in requests).
+//! before queueing (and the dispatcher asks again before sending), and the notices Parley sends
+//! itself (HELP answers, opt-in and opt-out confirmations, double opt-in requests). Keywords in
+//! customers' messages are recognised and answered on the inbound path (`inbound::keywords`).
 
 use parley_core::compliance::{self, Kind, Outbound, Policy, Recipient, Verdict, Window};
 use parley_core::consent::{self, Action, Purpose, State};
-use parley_core::keywords::{self, Keyword, Revocation};
+use parley_core::keywords::{self, Keyword};
 use parley_core::message::{Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, MessageId};
 use parley_store::{
-    ConsentContext, InboundOutcome, InboxRow, NewConsent, NewOutbound, OutboxJob, Scope,
-    StoreError, WorkspaceRow,
+    ConsentContext, InboxRow, NewConsent, NewOutbound, OutboxJob, Scope, StoreError, WorkspaceRow,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -269,7 +268,8 @@ impl Settings {
         )
     }
 
-    fn revokes_everywhere(&self, channel: &str) -> bool {
+    /// Whether a revocation on `channel` applies on every channel.
+    pub(crate) fn revokes_everywhere(&self, channel: &str) -> bool {
         self.cross_channel_revocation.iter().any(|c| c == channel)
     }
 }
@@ -616,207 +616,6 @@ async fn queue_notice(
         .await?;
     app.dispatch_bell.notify_one();
     Ok(out.message.map(|m| m.id))
-}
-
-/// Twilio answers STOP, START and HELP itself on long codes (channels reference 1.7) unless the
-/// account turned its opt-out handling off; Parley then stays quiet so no one gets two answers.
-fn provider_answers(inbox: &InboxRow) -> bool {
-    inbox.kind == "twilio"
-        && inbox
-            .settings
-            .get("provider_answers_keywords")
-            .and_then(Value::as_bool)
-            .unwrap_or(true)
-}
-
-/// Acts on compliance keywords in a customer's message, right after it is stored and before
-/// anything else answers it. Also for a provider's redelivery (the first delivery may have failed
-/// after storing the message): only changes are recorded, and a HELP is answered once.
-pub async fn on_inbound(
-    app: &App,
-    inbox: &InboxRow,
-    out: &InboundOutcome,
-    text: &str,
-) -> Result<(), StoreError> {
-    let (contact, message) = (out.contact_id, out.message_id);
-    let w = app.workspace(inbox.workspace_id).await?;
-    let (ws, settings) = (&*w.row, &*w.rules);
-    let k = &settings.keywords;
-    let confirm = keywords::normalize(&settings.confirm_keyword);
-    let is_confirm = !confirm.is_empty() && keywords::normalize(text) == confirm;
-    let (action, probable) = match keywords::keyword(text, &k.opt_out, &k.opt_in, &k.help) {
-        _ if is_confirm => return confirm_subscription(app, inbox, ws, out, text).await,
-        Some(Keyword::OptOut) => (Action::Revoke, false),
-        Some(Keyword::OptIn) => (Action::Grant, false),
-        Some(Keyword::Help) => {
-            let skip =
-                provider_answers(inbox) || (out.duplicate && answered(app, inbox, out).await?);
-            if !skip {
-                let body = settings.help_text(ws);
-                notice(app, inbox, contact, "help", body).await?;
-            }
-            return Ok(());
-        }
-        None => match keywords::revocation(text) {
-            Some(Revocation::Clear) => (Action::Revoke, false),
-            // Unsure ("I want to cancel"): business-initiated messages stop until an agent
-            // reviews it; answers in the conversation still go.
-            Some(Revocation::Probable) => (Action::Revoke, true),
-            None => return Ok(()),
-        },
-    };
-    let channel = consent_channel(&inbox.kind);
-    // Only changes are recorded: "YES" is also just an answer (an opt-in only for someone who
-    // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
-    let history = app
-        .store
-        .consent_history(
-            &parley_store::Scope::system(ws.id, parley_core::UserId(uuid::Uuid::nil())),
-            contact,
-        )
-        .await?;
-    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
-    let purposes: &[Purpose] = match (action, probable) {
-        (Action::Revoke, true) => &[Purpose::Informational, Purpose::Promotional],
-        (Action::Revoke, false) => &Purpose::ALL,
-        (_, _) => &[Purpose::Conversational, Purpose::Informational],
-    };
-    let revoked = consent::state(&entries, purposes[0], channel) == State::Revoked;
-    if revoked == (action == Action::Revoke) {
-        return Ok(());
-    }
-    let source = if probable {
-        "probable_keyword"
-    } else {
-        "keyword"
-    };
-    let scope = (!settings.revokes_everywhere(channel)).then(|| channel.to_string());
-    record_all(
-        app,
-        ws,
-        contact,
-        purposes,
-        action,
-        source,
-        scope,
-        json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
-        out.conversation_id,
-    )
-    .await?;
-    if probable || provider_answers(inbox) {
-        return Ok(());
-    }
-    // At most one confirmation: only a change gets here.
-    let (kind, body) = match action {
-        Action::Revoke => ("opt_out_confirmation", settings.opt_out_text(ws)),
-        _ => ("opt_in_confirmation", settings.opt_in_text(ws)),
-    };
-    notice(app, inbox, contact, kind, body).await?;
-    Ok(())
-}
-
-/// Whether Parley already sent a notice after this customer message (a redelivered HELP).
-async fn answered(app: &App, inbox: &InboxRow, out: &InboundOutcome) -> Result<bool, StoreError> {
-    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
-    let entries = app
-        .store
-        .timeline(&scope, out.conversation_id, None, 50)
-        .await?;
-    let id = out.message_id.to_string();
-    let mut after = false;
-    for e in entries.iter().filter(|e| e.event.kind == "message.created") {
-        let v: Value = serde_json::from_str(&e.event.data).unwrap_or_default();
-        if v["message"]["id"] == id.as_str() {
-            after = true;
-        } else if after && v["message"]["meta"]["notice"].is_string() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one ledger entry's fields, repeated per purpose"
-)]
-async fn record_all(
-    app: &App,
-    ws: &WorkspaceRow,
-    contact: ContactId,
-    purposes: &[Purpose],
-    action: Action,
-    source: &str,
-    channel: Option<String>,
-    evidence: Value,
-    conversation: ConversationId,
-) -> Result<(), StoreError> {
-    for &purpose in purposes {
-        app.store
-            .record_consent(
-                ws.id,
-                NewConsent {
-                    contact,
-                    purpose,
-                    action,
-                    source: source.into(),
-                    channel: channel.clone(),
-                    evidence: evidence.clone(),
-                    at: app.now(),
-                    conversation: Some(conversation),
-                },
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-/// CONFIRM from the customer's phone: every subscription pending on this channel is granted.
-async fn confirm_subscription(
-    app: &App,
-    inbox: &InboxRow,
-    ws: &WorkspaceRow,
-    out: &InboundOutcome,
-    text: &str,
-) -> Result<(), StoreError> {
-    let (contact, message) = (out.contact_id, out.message_id);
-    let channel = consent_channel(&inbox.kind);
-    let history = app
-        .store
-        .consent_history(
-            &parley_store::Scope::system(ws.id, parley_core::UserId(uuid::Uuid::nil())),
-            contact,
-        )
-        .await?;
-    let entries: Vec<_> = history.iter().map(|e| e.entry()).collect();
-    let pending: Vec<Purpose> = Purpose::ALL
-        .into_iter()
-        .filter(|p| consent::state(&entries, *p, channel) == State::Pending)
-        .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    record_all(
-        app,
-        ws,
-        contact,
-        &pending,
-        Action::Grant,
-        "double_opt_in",
-        Some(channel.to_string()),
-        json!({ "text": text, "message_id": message, "inbox_id": inbox.id }),
-        out.conversation_id,
-    )
-    .await?;
-    let settings = Settings::of(ws);
-    notice(
-        app,
-        inbox,
-        contact,
-        "opt_in_confirmation",
-        settings.opt_in_text(ws),
-    )
-    .await?;
-    Ok(())
 }
 
 /// A subscription from a form, an import or the API, under double opt-in: recorded as pending,

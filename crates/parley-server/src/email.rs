@@ -332,10 +332,12 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         body,
         at,
         thread: conversation,
+        keyword: None,
     };
     let mut msg = msg;
     // The sender's domain says this mail is not theirs (DMARC, as the operator's own mail server
-    // found): it is shown, marked, but acts on nothing, so a forged STOP unsubscribes nobody.
+    // found): it is shown, marked, but acts on nothing (`inbound::ingest` reads the mark), so a
+    // forged STOP unsubscribes nobody.
     let unverified = app
         .config
         .email_authserv_id
@@ -366,18 +368,9 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
             m["choice"] = choice["choice"].clone();
         }
     }
-    let text = msg.body.clone();
-    let out = app
-        .store
-        .apply_inbound(msg)
+    crate::inbound::ingest(app, inbox, msg)
         .await
-        .map_err(|e| Refused::Unavailable(e.to_string()))?;
-    if !unverified {
-        crate::compliance::on_inbound(app, inbox, &out, &text)
-            .await
-            .map_err(|e| Refused::Unavailable(e.to_string()))?;
-    }
-    Ok(out)
+        .map_err(|e| Refused::Unavailable(e.to_string()))
 }
 
 /// The newest customer email in a conversation, whose subject and ids a reply carries.

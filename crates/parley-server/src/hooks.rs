@@ -1,6 +1,6 @@
 //! Inbound webhooks. Each verifies the provider's signature over the raw body (403, nothing
-//! stored), parses (400, nothing stored), stores through the group-committed ingest, and answers
-//! only after the commit.
+//! stored), parses (400, nothing stored), hands the message to `inbound::ingest`, and answers only
+//! after the commit.
 
 use axum::extract::OriginalUri;
 use axum::extract::State;
@@ -86,6 +86,7 @@ pub async fn api_hook(
         Ok::<_, parley_core::Invalid>(InboundMessage {
             meta: None,
             thread: None,
+            keyword: None,
             inbox_id,
             identity_kind: IdentityKind::Api,
             sender_external_id: parse_external_id("contact.id", &m.contact.id)?,
@@ -123,9 +124,7 @@ pub async fn api_hook(
         Ok(msg) => msg,
         Err(e) => return Ok(malformed(e)),
     };
-    let text = msg.body.clone();
-    let out = app.store.apply_inbound(msg).await?;
-    crate::compliance::on_inbound(&app, &inbox, &out, &text).await?;
+    let out = crate::inbound::ingest(&app, &inbox, msg).await?;
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -211,6 +210,7 @@ pub async fn twilio_hook(
     let mut msg = InboundMessage {
         meta: None,
         thread: None,
+        keyword: None,
         inbox_id,
         identity_kind: IdentityKind::Phone,
         sender_external_id: from.clone(),
@@ -224,41 +224,34 @@ pub async fn twilio_hook(
         },
         at: app.now(),
     };
-    let inbox = app.hook_inbox(inbox_id).await?;
-    if let Some(inbox) = &inbox {
-        let choice = crate::compose::answered_choice(
-            &app,
-            inbox,
-            IdentityKind::Phone,
-            &msg.sender_external_id,
-            &msg.body,
-            None,
-        )
-        .await;
-        // MMS media are fetched with the account's credentials and kept.
-        let sid = inbox.settings["account_sid"].as_str().unwrap_or_default();
-        let mut files = Vec::new();
-        // A redelivered MMS is stored once; its media are not fetched again.
-        let known = app
-            .store
-            .conversation_by_external_ids(inbox.id, std::slice::from_ref(&sms.message_sid))
-            .await?
-            .is_some();
-        for (url, kind) in sms.media.iter().filter(|_| !known) {
-            if let Some(a) = twilio_media(&app, inbox, sid, url, kind).await {
-                msg.body = msg
-                    .body
-                    .replace(&format!("[{kind}] {url}"), &format!("[{kind}] attached"));
-                files.push(a);
-            }
+    let choice = crate::compose::answered_choice(
+        &app,
+        &inbox,
+        IdentityKind::Phone,
+        &msg.sender_external_id,
+        &msg.body,
+        None,
+    )
+    .await;
+    // MMS media are fetched with the account's credentials and kept.
+    let sid = inbox.settings["account_sid"].as_str().unwrap_or_default();
+    let mut files = Vec::new();
+    // A redelivered MMS is stored once; its media are not fetched again.
+    let known = app
+        .store
+        .conversation_by_external_ids(inbox.id, std::slice::from_ref(&sms.message_sid))
+        .await?
+        .is_some();
+    for (url, kind) in sms.media.iter().filter(|_| !known) {
+        if let Some(a) = twilio_media(&app, &inbox, sid, url, kind).await {
+            msg.body = msg
+                .body
+                .replace(&format!("[{kind}] {url}"), &format!("[{kind}] attached"));
+            files.push(a);
         }
-        msg.meta = crate::compose::inbound_meta(choice, &files);
     }
-    let text = msg.body.clone();
-    let out = app.store.apply_inbound(msg).await?;
-    if let Some(inbox) = &inbox {
-        crate::compliance::on_inbound(&app, inbox, &out, &text).await?;
-    }
+    msg.meta = crate::compose::inbound_meta(choice, &files);
+    crate::inbound::ingest(&app, &inbox, msg).await?;
     Ok(twiml_ok())
 }
 

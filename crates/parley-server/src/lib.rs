@@ -15,6 +15,7 @@ pub mod config;
 pub mod email;
 pub mod error;
 pub mod hooks;
+pub mod inbound;
 pub mod keys;
 pub mod limits;
 pub mod listener;

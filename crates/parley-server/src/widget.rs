@@ -550,6 +550,7 @@ impl Visitor {
             body,
             at: self.app.now(),
             thread: None,
+            keyword: None,
         };
         msg.meta = crate::compose::answered_choice(
             &self.app,
@@ -560,15 +561,10 @@ impl Visitor {
             f.choice_id.as_deref(),
         )
         .await;
-        let text = msg.body.clone();
-        match self.app.store.apply_inbound(msg).await {
+        // As on every channel: a failure asks the visitor to try again, and a resend with the same
+        // `client_id` is a redelivery (stored once, its keywords answered at most once).
+        match crate::inbound::ingest(&self.app, &self.inbox, msg).await {
             Ok(out) => {
-                if !out.duplicate {
-                    let (app, inbox) = (&self.app, &self.inbox);
-                    if let Err(e) = crate::compliance::on_inbound(app, inbox, &out, &text).await {
-                        tracing::error!(error = %e, "could not record a visitor's opt-out");
-                    }
-                }
                 let first = self.contact.is_none();
                 self.contact = Some(out.contact_id);
                 self.conversation = Some(out.conversation_id);

@@ -586,16 +586,7 @@ pub(crate) async fn record_consent(
     crate::rows::load_contact(tx, ws.as_uuid(), n.contact.as_uuid())
         .await?
         .live()?;
-    let e = ConsentEvent {
-        id: new_id(),
-        contact_id: n.contact,
-        purpose: n.purpose,
-        action: n.action,
-        source: n.source,
-        channel: n.channel,
-        evidence: n.evidence,
-        at: n.at,
-    };
+    let e = n.recorded(new_id());
     exec(
         tx,
         "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
@@ -749,7 +740,7 @@ pub(crate) async fn consent_history(
         .collect())
 }
 
-async fn ledger(
+pub(crate) async fn ledger(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     contact: ContactId,

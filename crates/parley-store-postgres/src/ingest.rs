@@ -1,6 +1,7 @@
 //! Storing one customer message, the hot path, in two round trips: one query reads everything the
 //! decision needs (workspace, an earlier delivery, the sender's identity and conversation), then
-//! every write goes out in one pipeline. Same decisions as SQLite's step-by-step version.
+//! every write goes out in one pipeline (a keyword that may change consent adds a read of the
+//! ledger). Same decisions as SQLite's step-by-step version.
 
 use std::sync::LazyLock;
 
@@ -114,6 +115,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
                 message_id,
                 conversation_id: id(&row, 2)?,
                 contact_id: id(&row, 3)?,
+                consent: Vec::new(),
             },
             writes: Vec::new(),
             events: Vec::new(),
@@ -195,6 +197,21 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.at,
         data,
     ));
+    let mut consent = Vec::new();
+    // The ledger is read only for a keyword that may change it: the hot path never pays for it.
+    if let Some(kw) = m.keyword.as_ref().filter(|k| k.touches_ledger()) {
+        let ledger = crate::contacts::ledger(tx, ws, contact_id).await?;
+        for n in plan::keywords::consent(kw, &ledger, &msg, contact_id) {
+            let e = n.recorded(new_id());
+            writes.push(consent_stmt(tx.keys(), ws, &e));
+            // The timeline shows it when the conversation is the contact's own.
+            if conv.contact_id == contact_id {
+                let data = plan::keywords::consent_changed(&e, &conv);
+                new_events.push(NewEvent::on(ws, &conv, "consent.changed", None, e.at, data));
+            }
+            consent.push(e);
+        }
+    }
 
     Ok(Planned {
         outcome: InboundOutcome {
@@ -202,6 +219,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             message_id: msg.id,
             conversation_id: conv.id,
             contact_id,
+            consent,
         },
         writes,
         events: new_events,
@@ -274,5 +292,25 @@ fn name_stmt(keys: Option<&Keyring>, contact: ContactId, name: Option<&str>) -> 
     Stmt::new(
         "UPDATE contact SET name = $1 WHERE id = $2",
         vec![Box::new(name), Box::new(contact.as_uuid())],
+    )
+}
+
+/// Appends a keyword's entry to the consent ledger (its evidence sealed when encrypted at rest).
+fn consent_stmt(keys: Option<&Keyring>, ws: WorkspaceId, e: &ConsentEvent) -> Stmt {
+    let evidence = crypt::seal_json(keys, &crypt::aad("consent", e.id, "evidence"), &e.evidence);
+    Stmt::new(
+        "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        vec![
+            Box::new(e.id),
+            Box::new(ws.as_uuid()),
+            Box::new(e.contact_id.as_uuid()),
+            Box::new(e.purpose.as_str()),
+            Box::new(e.action.as_str()),
+            Box::new(e.source.clone()),
+            Box::new(e.channel.clone()),
+            Box::new(evidence),
+            Box::new(e.at.0),
+        ],
     )
 }

@@ -379,16 +379,7 @@ pub(crate) fn record_consent(
     let conversation = n.conversation;
     // The contact must be of this workspace.
     crate::rows::load_contact(c, &ws.to_string(), &n.contact.to_string())?.live()?;
-    let e = ConsentEvent {
-        id: new_id(),
-        contact_id: n.contact,
-        purpose: n.purpose,
-        action: n.action,
-        source: n.source,
-        channel: n.channel,
-        evidence: n.evidence,
-        at: n.at,
-    };
+    let e = n.recorded(new_id());
     c.prepare_cached(
         "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, parley_seal(?8, 'consent:' || ?1 || ':evidence'), ?9)",
@@ -551,7 +542,11 @@ pub(crate) fn consent_history(
         .collect())
 }
 
-fn ledger(c: &Connection, ws: WorkspaceId, contact: ContactId) -> StoreResult<Vec<ConsentEvent>> {
+pub(crate) fn ledger(
+    c: &Connection,
+    ws: WorkspaceId,
+    contact: ContactId,
+) -> StoreResult<Vec<ConsentEvent>> {
     c.prepare_cached(
         "SELECT id, contact_id, purpose, action, source, channel, parley_open(evidence, 'consent:' || id || ':evidence'), at FROM consent_event \
          WHERE workspace_id = ?1 AND contact_id = ?2 ORDER BY at, id",

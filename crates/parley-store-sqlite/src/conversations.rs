@@ -293,6 +293,7 @@ pub(crate) fn apply_inbound(
                 message_id,
                 conversation_id,
                 contact_id,
+                consent: Vec::new(),
             });
         }
     }
@@ -446,11 +447,19 @@ pub(crate) fn apply_inbound(
         m.at,
         data,
     )?;
+    let mut consent = Vec::new();
+    if let Some(kw) = m.keyword.as_ref().filter(|k| k.touches_ledger()) {
+        let ledger = crate::contacts::ledger(c, ws, contact_id)?;
+        for n in plan::keywords::consent(kw, &ledger, &msg, contact_id) {
+            consent.push(crate::contacts::record_consent(c, ws, n, events)?);
+        }
+    }
     Ok(InboundOutcome {
         duplicate: false,
         message_id: msg.id,
         conversation_id: conv.id,
         contact_id,
+        consent,
     })
 }
 

@@ -11,6 +11,8 @@ use parley_core::conversation::ConversationState as State;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
+pub mod keywords;
+
 use crate::{
     Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
 };

@@ -274,6 +274,40 @@ pub struct InboundMessage {
     pub thread: Option<ConversationId>,
     /// Stored with the message (see `MessageView::meta`).
     pub meta: Option<serde_json::Value>,
+    /// What the text asks of the sender's consent; the ledger entries it changes are written in
+    /// the message's transaction (`plan::keywords`). `None` for an ordinary message.
+    pub keyword: Option<KeywordIntent>,
+}
+
+/// A compliance keyword in a customer's message, recognised by the server from the text and the
+/// workspace's own words before the message is stored. Channel-neutral: the channel is the consent
+/// channel it came on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeywordIntent {
+    pub keyword: Keyword,
+    /// The consent channel the message came on (`sms` for a Twilio number).
+    pub channel: String,
+    /// A revocation applies on every channel, not only this one (the workspace's
+    /// `cross_channel_revocation` names it).
+    pub everywhere: bool,
+    /// When the ledger entries are recorded.
+    pub at: Timestamp,
+}
+
+/// What a customer's keyword means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// STOP, or a clear revocation in words ("stop texting me").
+    OptOut,
+    /// START.
+    OptIn,
+    /// Words that probably revoke ("I want to cancel"): business-initiated messages stop until an
+    /// agent reviews it; answers in the conversation still go.
+    ProbableOptOut,
+    /// HELP: answered by the server, nothing recorded.
+    Help,
+    /// The double opt-in keyword: confirms the subscriptions pending on this channel.
+    Confirm,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +316,9 @@ pub struct InboundOutcome {
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
     pub contact_id: ContactId,
+    /// The ledger entries the message's keyword recorded, in its transaction: empty when it
+    /// changed nothing (no keyword, a state already so, or a duplicate).
+    pub consent: Vec<ConsentEvent>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -647,6 +684,22 @@ pub struct NewOutbound {
     pub sender: Option<UserId>,
     pub body: String,
     pub meta: Option<serde_json::Value>,
+}
+
+impl NewConsent {
+    /// The ledger entry it becomes under the store's `id`.
+    pub fn recorded(self, id: uuid::Uuid) -> ConsentEvent {
+        ConsentEvent {
+            id,
+            contact_id: self.contact,
+            purpose: self.purpose,
+            action: self.action,
+            source: self.source,
+            channel: self.channel,
+            evidence: self.evidence,
+            at: self.at,
+        }
+    }
 }
 
 impl ConsentEvent {

@@ -679,3 +679,47 @@ on_both_backends!(
         assert!(got < 3_000, "it was closed before the end ({got} frames)");
     }
 );
+
+on_both!(
+    a_visitors_keywords_act_once_like_any_channels,
+    |t: TestApp| async move {
+        let inbox = widget_inbox(&t, json!({})).await;
+        let mut v = Visitor::connect(&t, inbox["id"].as_str().unwrap(), None).await;
+        // HELP is answered, and a resend of it (the same client id) is not answered again.
+        for _ in 0..2 {
+            v.send(json!({ "type": "message", "text": "HELP", "client_id": "h1" }))
+                .await;
+            v.next_of("ack").await.unwrap();
+        }
+        // STOP is recorded with its message, confirmed once, and a resend changes nothing.
+        for _ in 0..2 {
+            v.send(json!({ "type": "message", "text": "STOP", "client_id": "s1" }))
+                .await;
+            v.next_of("ack").await.unwrap();
+        }
+        let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
+        let conv = list["items"][0]["id"].as_str().unwrap().to_string();
+        let contact = list["items"][0]["contact_id"].as_str().unwrap().to_string();
+        let (_, c) = t
+            .get(
+                &format!("/api/v1/contacts/{contact}/consent"),
+                &t.admin_token,
+            )
+            .await;
+        assert_eq!(c["states"]["widget"]["conversational"], "revoked", "{c}");
+        let (_, tl) = t
+            .get(
+                &format!("/api/v1/conversations/{conv}/timeline"),
+                &t.admin_token,
+            )
+            .await;
+        let items = tl["items"].as_array().unwrap();
+        let kinds = |kind: &str| items.iter().filter(|e| e["type"] == kind).count();
+        let notices: Vec<&str> = items
+            .iter()
+            .filter_map(|e| e["data"]["message"]["meta"]["notice"].as_str())
+            .collect();
+        assert_eq!(notices, ["help", "opt_out_confirmation"], "{tl}");
+        assert_eq!(kinds("consent.changed"), 3, "{tl}");
+    }
+);

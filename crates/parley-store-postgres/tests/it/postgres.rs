@@ -69,6 +69,7 @@ async fn world(s: &PostgresStore) -> (WorkspaceId, InboxId, Scope) {
 
 fn inbound(inbox: InboxId, who: &str, ext: &str, body: &str, at: i64) -> InboundMessage {
     InboundMessage {
+        keyword: None,
         meta: None,
         thread: None,
         inbox_id: inbox,

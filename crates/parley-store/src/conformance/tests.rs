@@ -71,6 +71,7 @@ fn inbound(
     at: Timestamp,
 ) -> InboundMessage {
     InboundMessage {
+        keyword: None,
         meta: None,
         inbox_id: inbox,
         identity_kind: IdentityKind::Api,
@@ -2893,4 +2894,168 @@ pub async fn claims_take_turns_across_inboxes_within_their_cap(h: Harness) {
     let mut expect = vec![w.inbox, w.inbox, w.other_inbox];
     expect.sort_by_key(|i| i.to_string());
     assert_eq!(inboxes(&later), expect);
+}
+
+pub async fn a_keyword_changes_consent_in_its_messages_transaction(h: Harness) {
+    use parley_core::consent::{Action, Purpose};
+    let s = &h.store;
+    let w = world(s).await;
+    let said = |ext: &str, body: &str, keyword: Option<Keyword>, at| InboundMessage {
+        keyword: keyword.map(|keyword| KeywordIntent {
+            keyword,
+            channel: "api".into(),
+            everywhere: false,
+            at: t(at + 1),
+        }),
+        ..inbound(w.inbox, "c1", Some(ext), body, t(at))
+    };
+    let hi = s.apply_inbound(said("m1", "Hi", None, 0)).await.unwrap();
+    assert!(hi.consent.is_empty());
+    // A STOP is on the ledger with its message: every purpose, on this channel, the message as
+    // evidence, and published in the same commit right after it.
+    let stop = s
+        .apply_inbound(said("m2", "STOP", Some(Keyword::OptOut), 10))
+        .await
+        .unwrap();
+    let got: Vec<_> = stop.consent.iter().map(|e| (e.purpose, e.action)).collect();
+    assert_eq!(
+        got,
+        Purpose::ALL.map(|p| (p, Action::Revoke)).to_vec(),
+        "{stop:?}"
+    );
+    let e = &stop.consent[0];
+    assert_eq!(
+        (e.source.as_str(), e.channel.as_deref(), e.at),
+        ("keyword", Some("api"), t(11))
+    );
+    assert_eq!(e.evidence["message_id"], stop.message_id.to_string());
+    assert_eq!(e.evidence["text"], "STOP");
+    let ledger = s.consent_history(&sys(w.ws), hi.contact_id).await.unwrap();
+    assert_eq!(ledger.len(), 3);
+    let published = h.published();
+    let at = published
+        .iter()
+        .position(|p| p.kind == "message.created" && p.data.contains(&stop.message_id.to_string()))
+        .unwrap();
+    let after: Vec<_> = published[at + 1..]
+        .iter()
+        .map(|p| (p.kind.as_str(), p.seq))
+        .collect();
+    let seq = published[at].seq;
+    assert_eq!(
+        after,
+        vec![
+            ("consent.changed", seq + 1),
+            ("consent.changed", seq + 2),
+            ("consent.changed", seq + 3)
+        ]
+    );
+    // Both backends show the conversation as the message left it.
+    let data = |i: usize| serde_json::from_str::<serde_json::Value>(&published[i].data).unwrap();
+    assert_eq!(data(at + 1)["conversation"], data(at)["conversation"]);
+    assert_eq!(
+        data(at + 1)["consent"]["id"],
+        stop.consent[0].id.to_string()
+    );
+    // A redelivery changes nothing, and neither does a STOP already recorded or a HELP.
+    let again = s
+        .apply_inbound(said("m2", "STOP", Some(Keyword::OptOut), 10))
+        .await
+        .unwrap();
+    assert!(again.duplicate && again.consent.is_empty());
+    for (ext, body, k) in [
+        ("m3", "stop", Keyword::OptOut),
+        ("m4", "HELP", Keyword::Help),
+    ] {
+        let out = s.apply_inbound(said(ext, body, Some(k), 20)).await.unwrap();
+        assert!(out.consent.is_empty(), "{body}");
+    }
+    assert_eq!(h.published().len(), published.len() + 2);
+    // START grants what a STOP took; a second START is just an answer.
+    let start = s
+        .apply_inbound(said("m5", "START", Some(Keyword::OptIn), 30))
+        .await
+        .unwrap();
+    let got: Vec<_> = start
+        .consent
+        .iter()
+        .map(|e| (e.purpose, e.action))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Purpose::Conversational, Action::Grant),
+            (Purpose::Informational, Action::Grant)
+        ]
+    );
+    let start = s
+        .apply_inbound(said("m6", "START", Some(Keyword::OptIn), 40))
+        .await
+        .unwrap();
+    assert!(start.consent.is_empty());
+    // CONFIRM grants what is pending on its channel, there.
+    s.record_consent(
+        w.ws,
+        NewConsent {
+            contact: hi.contact_id,
+            purpose: Purpose::Promotional,
+            action: Action::Request,
+            source: "web_form".into(),
+            channel: Some("api".into()),
+            evidence: serde_json::json!({}),
+            at: t(50),
+            conversation: None,
+        },
+    )
+    .await
+    .unwrap();
+    let confirm = s
+        .apply_inbound(said("m7", "CONFIRM", Some(Keyword::Confirm), 60))
+        .await
+        .unwrap();
+    let got: Vec<_> = confirm
+        .consent
+        .iter()
+        .map(|e| (e.purpose, e.action, e.source.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(Purpose::Promotional, Action::Grant, "double_opt_in")]
+    );
+    assert_eq!(
+        s.consent_history(&sys(w.ws), hi.contact_id)
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
+    // Someone writing into another contact's thread changes their own consent; the thread's
+    // timeline does not show it.
+    let cc = s
+        .apply_inbound(InboundMessage {
+            thread: Some(hi.conversation_id),
+            keyword: Some(KeywordIntent {
+                keyword: Keyword::OptOut,
+                channel: "api".into(),
+                everywhere: true,
+                at: t(71),
+            }),
+            ..inbound(w.inbox, "c9", Some("m8"), "STOP", t(70))
+        })
+        .await
+        .unwrap();
+    assert_eq!(cc.conversation_id, hi.conversation_id);
+    assert_ne!(cc.contact_id, hi.contact_id);
+    assert_eq!(cc.consent.len(), 3);
+    assert!(cc.consent.iter().all(|e| e.channel.is_none()));
+    let tl = s
+        .timeline(&sys(w.ws), hi.conversation_id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        tl.iter()
+            .filter(|e| e.event.kind == "consent.changed")
+            .count(),
+        3 + 2 + 1
+    );
 }

@@ -239,6 +239,7 @@ async fn customers(
     for c in 0..100.min(n) {
         let phone = format!("+1555020{c:04}");
         let inbound = InboundMessage {
+            keyword: None,
             meta: None,
             thread: None,
             inbox_id: inbox,

@@ -76,6 +76,7 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     for who in 0..args.conversations {
         let store = store.clone();
         let m = InboundMessage {
+            keyword: None,
             inbox_id: inbox.id,
             identity_kind: IdentityKind::Api,
             sender_external_id: format!("c{who}"),
