@@ -223,6 +223,67 @@ impl<'a> Settings<'a> {
     }
 }
 
+impl ChannelKind {
+    /// The channel fields an inbox of this kind has, as the API names them.
+    pub fn setting_fields(self) -> &'static [&'static str] {
+        match self {
+            ChannelKind::Twilio => &[
+                "account_sid",
+                "auth_token",
+                "from",
+                "api_base_url",
+                "answers_keywords",
+            ],
+            ChannelKind::Telegram => &["bot_token", "api_base_url"],
+            ChannelKind::Whatsapp => &[
+                "phone_number_id",
+                "access_token",
+                "app_secret",
+                "api_base_url",
+                "graph_version",
+                "waba_id",
+            ],
+            ChannelKind::Messenger | ChannelKind::Instagram => &[
+                "page_id",
+                "access_token",
+                "app_secret",
+                "api_base_url",
+                "graph_version",
+            ],
+            ChannelKind::Line => &["channel_secret", "access_token", "api_base_url"],
+            ChannelKind::Email => &["address", "from_name", "smtp", "imap"],
+            ChannelKind::Api | ChannelKind::Widget => &[],
+        }
+    }
+
+    /// The field whose value the inbox's secret column holds when it is the provider's own
+    /// credential; `None` when the secret is ours (a signing key).
+    pub fn secret_field(self) -> Option<&'static str> {
+        match self {
+            ChannelKind::Twilio => Some("auth_token"),
+            ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
+                Some("app_secret")
+            }
+            ChannelKind::Line => Some("channel_secret"),
+            _ => None,
+        }
+    }
+
+    /// The credential sent to `api_base_url`, which must be given again when that changes.
+    pub fn base_url_credential(self) -> &'static str {
+        match self {
+            ChannelKind::Twilio => "auth_token",
+            ChannelKind::Telegram => "bot_token",
+            _ => "access_token",
+        }
+    }
+
+    /// Whether a provider calls the inbox's webhook (the widget and email have none).
+    pub fn has_webhook(self) -> bool {
+        !matches!(self, ChannelKind::Widget | ChannelKind::Email)
+    }
+}
+
 /// What an admin gives to create a Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
 #[derive(Default)]
 pub struct Credentials<'a> {

@@ -18,9 +18,6 @@ use crate::attachments;
 use crate::error::{ApiError, ApiResult, Path, RawBody};
 use crate::state::App;
 
-/// The kinds handled here (the API channel and Twilio have their own modules).
-pub const KINDS: [&str; 5] = ["telegram", "whatsapp", "messenger", "instagram", "line"];
-
 pub use parley_channels::settings::Credentials;
 
 /// The channel of an inbox, read from its stored kind; `None` for a kind this build does not
@@ -29,7 +26,7 @@ pub fn kind_of(inbox: &InboxRow) -> Option<ChannelKind> {
     ChannelKind::parse(&inbox.kind)
 }
 
-/// Settings and signing secret of a new inbox of one of `KINDS`. Send credentials live under
+/// Settings and signing secret of a new Telegram, WhatsApp, Messenger, Instagram or LINE inbox. Send credentials live under
 /// `credentials`, which the API never shows again.
 pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiError> {
     let fresh = ChannelKind::parse(kind)

@@ -3,6 +3,8 @@
 //! messages (STOP, START, HELP, CONFIRM and the workspace's own words), and the notices Parley
 //! sends itself (HELP answers, opt-in and opt-out confirmations, double opt-in requests).
 
+use parley_channels::settings::TwilioSettings;
+use parley_channels::ChannelKind;
 use parley_core::compliance::{self, Kind, Outbound, Policy, Recipient, Verdict, Window};
 use parley_core::consent::{self, Action, Purpose, State};
 use parley_core::keywords::{self, Keyword, Revocation};
@@ -274,12 +276,9 @@ impl Settings {
     }
 }
 
-/// The consent channel of an inbox kind: SMS for Twilio numbers, else the kind itself.
-pub fn consent_channel(kind: &str) -> &str {
-    match kind {
-        "twilio" => "sms",
-        other => other,
-    }
+/// The consent channel of an inbox: SMS for Twilio numbers, else its kind.
+pub fn consent_channel(inbox: &InboxRow) -> &str {
+    crate::channels::kind_of(inbox).map_or(inbox.kind.as_str(), |k| k.consent_channel())
 }
 
 /// What a conversation's history says about a new outbound message in it.
@@ -437,7 +436,7 @@ pub async fn admit(
     facts: Facts,
     body: String,
 ) -> Result<Admitted, ApiError> {
-    let channel = consent_channel(&inbox.kind);
+    let channel = consent_channel(inbox);
     let msg = Outbound {
         purpose,
         channel,
@@ -517,7 +516,7 @@ pub async fn preview(
         .into_iter()
         .map(|purpose| Outbound {
             purpose,
-            channel: consent_channel(&inbox.kind),
+            channel: consent_channel(inbox),
             customer_started: facts.customer_started,
             kind: Kind::Message,
             channel_closed: channel_closed.clone(),
@@ -555,7 +554,7 @@ pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> 
         .unwrap_or(Purpose::Conversational);
     let msg = Outbound {
         purpose,
-        channel: consent_channel(&job.inbox.kind),
+        channel: consent_channel(&job.inbox),
         customer_started: block
             .and_then(|b| b["customer_started"].as_bool())
             .unwrap_or(true),
@@ -621,11 +620,11 @@ async fn queue_notice(
 /// Twilio answers STOP, START and HELP itself on long codes (channels reference 1.7) unless the
 /// account turned its opt-out handling off; Parley then stays quiet so no one gets two answers.
 fn provider_answers(inbox: &InboxRow) -> bool {
-    inbox.kind == "twilio"
-        && inbox
-            .settings
-            .get("provider_answers_keywords")
-            .and_then(Value::as_bool)
+    use serde::Deserialize as _;
+    crate::channels::kind_of(inbox) == Some(ChannelKind::Twilio)
+        && TwilioSettings::deserialize(&inbox.settings)
+            .ok()
+            .and_then(|t| t.provider_answers_keywords)
             .unwrap_or(true)
 }
 
@@ -665,7 +664,7 @@ pub async fn on_inbound(
             None => return Ok(()),
         },
     };
-    let channel = consent_channel(&inbox.kind);
+    let channel = consent_channel(inbox);
     // Only changes are recorded: "YES" is also just an answer (an opt-in only for someone who
     // opted out), and a provider's redelivery of a STOP already recorded adds nothing.
     let history = app
@@ -779,7 +778,7 @@ async fn confirm_subscription(
     text: &str,
 ) -> Result<(), StoreError> {
     let (contact, message) = (out.contact_id, out.message_id);
-    let channel = consent_channel(&inbox.kind);
+    let channel = consent_channel(inbox);
     let history = app
         .store
         .consent_history(
@@ -890,7 +889,7 @@ pub async fn request_subscription(
     // The gate decides at once, so the answer never claims a text the gate would stop.
     let msg = Outbound {
         purpose,
-        channel: consent_channel(&inbox.kind),
+        channel: consent_channel(&inbox),
         customer_started: false,
         kind: Kind::ConsentRequest,
         channel_closed: None,
@@ -935,7 +934,7 @@ async fn request_inbox(
         .list_inboxes(&scope)
         .await?
         .into_iter()
-        .filter(|i| consent_channel(&i.kind) == "sms")
+        .filter(|i| consent_channel(i) == "sms")
         .collect();
     sms.sort_by_key(|i| (i.created_at, i.id));
     let find = |id: &str| sms.iter().find(|i| i.id.to_string() == id).cloned();

@@ -6,7 +6,7 @@ use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_channels::{api, twilio, InboundError};
+use parley_channels::{api, twilio, ChannelKind, InboundError};
 use parley_core::contact::{parse_external_id, parse_name, Email, IdentityKind, Phone};
 use parley_core::message::{parse_body, DeliveryStatus};
 use parley_core::InboxId;
@@ -54,7 +54,7 @@ pub async fn api_hook(
         .store
         .inbox_for_hook(inbox_id)
         .await?
-        .filter(|i| i.kind == "api")
+        .filter(|i| crate::channels::kind_of(i) == Some(ChannelKind::Api))
         .ok_or(ApiError::NotFound)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let checked = api::verify_post(
@@ -160,7 +160,7 @@ pub async fn twilio_hook(
     let inbox = app
         .hook_inbox(inbox_id)
         .await?
-        .filter(|i| i.kind == "twilio")
+        .filter(|i| crate::channels::kind_of(i) == Some(ChannelKind::Twilio))
         .ok_or(ApiError::NotFound)?;
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let url = format!(
