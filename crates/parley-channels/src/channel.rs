@@ -288,3 +288,6 @@ impl<'a> Channel<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -284,16 +284,24 @@ impl ChannelKind {
     }
 }
 
-/// What an admin gives to create a Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
+/// What an admin gives to create a Twilio, Telegram, WhatsApp, Messenger, Instagram or LINE
+/// inbox.
 #[derive(Default)]
 pub struct Credentials<'a> {
+    /// Twilio: the account, its auth token, the sending number (or Messaging Service sid), and
+    /// whether Twilio answers STOP, START and HELP itself (its default).
+    pub account_sid: Option<&'a str>,
+    pub auth_token: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub answers_keywords: Option<bool>,
     pub bot_token: Option<&'a str>,
     pub access_token: Option<&'a str>,
     pub app_secret: Option<&'a str>,
     pub channel_secret: Option<&'a str>,
     pub phone_number_id: Option<&'a str>,
     pub page_id: Option<&'a str>,
-    pub api_base_url: Option<String>,
+    /// The provider's API address, for tests and compatible providers (checked by `http_url`).
+    pub api_base_url: Option<&'a str>,
     pub graph_version: Option<&'a str>,
     /// WhatsApp: the business account the number belongs to, whose approved templates the
     /// composer lists (optional).
@@ -337,7 +345,8 @@ fn digits(field: &'static str, v: Option<&str>) -> Result<String, SettingsError>
     Ok(v.to_string())
 }
 
-/// What a new Telegram, WhatsApp, Messenger, Instagram or LINE inbox stores, and its secret.
+/// What a new Twilio, Telegram, WhatsApp, Messenger, Instagram or LINE inbox stores, and its
+/// secret.
 /// Send credentials go under `credentials`, which the API never shows again. `token` makes the
 /// random token we hand the provider (Telegram's secret, Meta's verify token); `None` for the
 /// kinds with other rules.
@@ -346,21 +355,79 @@ pub fn new_settings(
     c: &Credentials<'_>,
     token: impl FnOnce() -> String,
 ) -> Option<Result<(Value, String), SettingsError>> {
-    let base = |default: &str| {
-        c.api_base_url
-            .clone()
+    let base = |default: &str| -> Result<String, SettingsError> {
+        let given = c.api_base_url.map(http_url).transpose()?;
+        Ok(given
             .unwrap_or_else(|| default.to_string())
             .trim_end_matches('/')
-            .to_string()
+            .to_string())
     };
+    // Twilio's own fields are checked before its base URL; the others' after it.
     Some(match kind {
-        ChannelKind::Telegram => telegram_settings(c, base("https://api.telegram.org"), token),
-        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
-            meta_settings(kind, c, base("https://graph.facebook.com"), token)
+        ChannelKind::Twilio => twilio_settings(c, || base("https://api.twilio.com")),
+        ChannelKind::Telegram => {
+            base("https://api.telegram.org").and_then(|b| telegram_settings(c, b, token))
         }
-        ChannelKind::Line => line_settings(c, base("https://api.line.me")),
+        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
+            base("https://graph.facebook.com").and_then(|b| meta_settings(kind, c, b, token))
+        }
+        ChannelKind::Line => base("https://api.line.me").and_then(|b| line_settings(c, b)),
         _ => return None,
     })
+}
+
+/// A callback or API address: absolute http(s).
+pub fn http_url(url: &str) -> Result<String, SettingsError> {
+    let wrong = || SettingsError::new("callback_url", "must be an absolute http(s) URL");
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| wrong())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(wrong());
+    }
+    Ok(parsed.to_string())
+}
+
+fn twilio_settings(
+    c: &Credentials<'_>,
+    base: impl FnOnce() -> Result<String, SettingsError>,
+) -> Result<(Value, String), SettingsError> {
+    let sid = c.account_sid.map(str::trim).unwrap_or_default();
+    if !(sid.starts_with("AC") && sid.len() == 34 && sid.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        return Err(SettingsError::new(
+            "account_sid",
+            "must be a Twilio account sid (AC followed by 32 characters)",
+        ));
+    }
+    let token = c.auth_token.map(str::trim).unwrap_or_default();
+    if token.len() < 8 || token.len() > 128 {
+        return Err(SettingsError::new(
+            "auth_token",
+            "must be the account's auth token",
+        ));
+    }
+    let from = c.from.map(str::trim).unwrap_or_default();
+    let from = if from.starts_with("MG") && from.len() == 34 {
+        from.to_string()
+    } else {
+        parley_core::contact::Phone::parse(from)
+            .map_err(|_| {
+                SettingsError::new(
+                    "from",
+                    "must be the sending number (E.164) or a Messaging Service sid",
+                )
+            })?
+            .into_string()
+    };
+    let base = base()?;
+    Ok((
+        json!({
+            "account_sid": sid,
+            "from": from,
+            "api_base_url": base,
+            "provider_answers_keywords": c.answers_keywords.unwrap_or(true),
+        }),
+        token.to_string(),
+    ))
 }
 
 fn telegram_settings(
@@ -484,6 +551,31 @@ mod tests {
         };
         assert_eq!(t.credentials.bot_token, "12345:abcdefghijklmnopq");
         assert!(new_settings(ChannelKind::Api, &c, token).is_none());
+
+        let c = Credentials {
+            account_sid: Some("AC0123456789abcdef0123456789abcdef"),
+            auth_token: Some("secret-token"),
+            from: Some("+14155550100"),
+            api_base_url: Some("https://twilio.example/"),
+            ..Default::default()
+        };
+        let (stored, secret) = new_settings(ChannelKind::Twilio, &c, token)
+            .unwrap()
+            .unwrap();
+        assert_eq!(secret, "secret-token");
+        let Settings::Twilio(t) = Settings::read(ChannelKind::Twilio, &stored).unwrap() else {
+            panic!("not Twilio's settings")
+        };
+        assert_eq!(t.api_base_url, Some("https://twilio.example"));
+        assert_eq!(t.provider_answers_keywords, Some(true));
+        let c = Credentials {
+            from: Some("not a number"),
+            ..c
+        };
+        let e = new_settings(ChannelKind::Twilio, &c, token)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.field, "from");
     }
 
     #[test]

@@ -26,17 +26,25 @@ pub fn kind_of(inbox: &InboxRow) -> Option<ChannelKind> {
     ChannelKind::parse(&inbox.kind)
 }
 
-/// Settings and signing secret of a new Telegram, WhatsApp, Messenger, Instagram or LINE inbox. Send credentials live under
-/// `credentials`, which the API never shows again.
+/// Settings and secret of a new Twilio, Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
+/// Send credentials live under `credentials`, which the API never shows again.
 pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiError> {
     let fresh = ChannelKind::parse(kind)
         .and_then(|k| parley_channels::settings::new_settings(k, c, crate::auth::random_token));
+    let invalid =
+        |e: parley_channels::settings::SettingsError| ApiError::invalid(e.field, e.message);
     match fresh {
-        Some(made) => made.map_err(|e| ApiError::invalid(e.field, e.message)),
-        None => Err(ApiError::invalid(
+        Some(made) => made.map_err(invalid),
+        None => {
+            // The address is checked first, whatever the kind, as for the kinds above.
+            if let Some(url) = c.api_base_url {
+                parley_channels::settings::http_url(url).map_err(invalid)?;
+            }
+            Err(ApiError::invalid(
             "kind",
             "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line, widget, email",
-        )),
+            ))
+        }
     }
 }
 

@@ -399,70 +399,19 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
             // The secret signs visitors' tokens; it never leaves the server.
             Ok((settings, random_token()))
         }
-        Some(ChannelKind::Twilio) => {
-            let sid = req
-                .account_sid
-                .as_deref()
-                .map(str::trim)
-                .unwrap_or_default();
-            if !(sid.starts_with("AC")
-                && sid.len() == 34
-                && sid.chars().all(|c| c.is_ascii_alphanumeric()))
-            {
-                return Err(ApiError::invalid(
-                    "account_sid",
-                    "must be a Twilio account sid (AC followed by 32 characters)",
-                ));
-            }
-            let token = req.auth_token.as_deref().map(str::trim).unwrap_or_default();
-            if token.len() < 8 || token.len() > 128 {
-                return Err(ApiError::invalid(
-                    "auth_token",
-                    "must be the account's auth token",
-                ));
-            }
-            let from = req.from.as_deref().map(str::trim).unwrap_or_default();
-            let from = if from.starts_with("MG") && from.len() == 34 {
-                from.to_string()
-            } else {
-                parley_core::contact::Phone::parse(from)
-                    .map_err(|_| {
-                        ApiError::invalid(
-                            "from",
-                            "must be the sending number (E.164) or a Messaging Service sid",
-                        )
-                    })?
-                    .into_string()
-            };
-            let base = req
-                .api_base_url
-                .as_deref()
-                .map(parse_callback)
-                .transpose()?
-                .unwrap_or_else(|| "https://api.twilio.com".into());
-            Ok((
-                json!({
-                    "account_sid": sid,
-                    "from": from,
-                    "api_base_url": base.trim_end_matches('/'),
-                    "provider_answers_keywords": req.answers_keywords.unwrap_or(true),
-                }),
-                token.to_string(),
-            ))
-        }
         _ => {
             let creds = crate::channels::Credentials {
+                account_sid: req.account_sid.as_deref(),
+                auth_token: req.auth_token.as_deref(),
+                from: req.from.as_deref(),
+                answers_keywords: req.answers_keywords,
                 bot_token: req.bot_token.as_deref(),
                 access_token: req.access_token.as_deref(),
                 app_secret: req.app_secret.as_deref(),
                 channel_secret: req.channel_secret.as_deref(),
                 phone_number_id: req.phone_number_id.as_deref(),
                 page_id: req.page_id.as_deref(),
-                api_base_url: req
-                    .api_base_url
-                    .as_deref()
-                    .map(parse_callback)
-                    .transpose()?,
+                api_base_url: req.api_base_url.as_deref(),
                 graph_version: req.graph_version.as_deref(),
                 waba_id: req.waba_id.as_deref(),
             };
@@ -494,15 +443,7 @@ widget_fields_of!(UpdateInboxRequest);
 
 /// A callback URL must be absolute http(s).
 fn parse_callback(url: &str) -> Result<String, ApiError> {
-    let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|_| ApiError::invalid("callback_url", "must be an absolute http(s) URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ApiError::invalid(
-            "callback_url",
-            "must be an absolute http(s) URL",
-        ));
-    }
-    Ok(parsed.to_string())
+    parley_channels::settings::http_url(url).map_err(|e| ApiError::invalid(e.field, e.message))
 }
 
 pub async fn create_inbox(
