@@ -118,15 +118,15 @@ impl<'a> Channel<'a> {
         self.kind().capabilities()
     }
 
-    /// Checks an inbound delivery's signature over the raw body (the messaging apps and the API
-    /// channel; Twilio's needs the URL and is checked by its hook).
+    /// Checks a messaging app's delivery: its signature over the raw body (Meta, LINE) or its
+    /// secret header (Telegram). The API channel's (with a timestamp and its freshness) and
+    /// Twilio's (over the URL) are checked by their own hooks.
     pub fn verify<'h>(
         &self,
         header: impl Fn(&str) -> Option<&'h str>,
         body: &[u8],
     ) -> Result<(), InboundError> {
         match &self.settings {
-            Settings::Api(_) => api::verify(self.secret, header(api::SIGNATURE_HEADER), body),
             Settings::Telegram(_) => telegram::verify(self.secret, header(telegram::SECRET_HEADER)),
             Settings::Line(_) => line::verify(self.secret, header(line::SIGNATURE_HEADER), body),
             Settings::Whatsapp(_) | Settings::Messenger(_) | Settings::Instagram(_) => {
