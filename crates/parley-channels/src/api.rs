@@ -157,6 +157,34 @@ pub struct ApiSender {
     pub id: Option<String>,
 }
 
+/// Sends a queued reply to the integrator's callback URL; until it gives one, the message waits.
+pub async fn send_reply(
+    client: &crate::net::Client,
+    settings: &crate::settings::ApiSettings<'_>,
+    secret: &str,
+    out: &crate::channel::Outgoing<'_>,
+) -> SendOutcome {
+    let Some(url) = settings.callback_url else {
+        return SendOutcome::Transient("the inbox has no callback URL yet".into());
+    };
+    let msg = ApiOutbound {
+        event: "message.created".into(),
+        id: out.message.id.to_string(),
+        conversation_id: out.message.conversation_id.to_string(),
+        contact: ApiOutboundContact {
+            id: out.to.to_string(),
+        },
+        text: out.reply.text.clone(),
+        choices: out.reply.choices.clone(),
+        sender: ApiSender {
+            kind: out.message.sender_kind.as_str().into(),
+            id: out.message.sender_id.map(|s| s.to_string()),
+        },
+        created_at: out.message.created_at,
+    };
+    send(client, url, secret, &msg).await
+}
+
 /// Posts a signed outbound message to the callback URL and classifies the answer (read up to a
 /// few MB).
 pub async fn send(

@@ -2,14 +2,21 @@
 //! send outbound messages. Adapters never touch the database; the server stores what they parse.
 
 pub mod api;
+pub mod channel;
 mod common;
 pub mod email;
+pub mod kind;
 pub mod line;
 pub mod meta;
 pub mod net;
+mod probe;
 pub mod rich;
+pub mod settings;
 pub mod telegram;
 pub mod twilio;
+
+pub use channel::{Channel, Needs, Sent};
+pub use kind::ChannelKind;
 
 /// Why an inbound webhook was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

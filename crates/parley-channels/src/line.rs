@@ -22,6 +22,10 @@ use crate::common::{
 use crate::rich::{numbered, Capabilities, Event, Incoming, Media, Part};
 use crate::{InboundError, SendOutcome};
 
+mod outbound;
+
+pub use outbound::{probe, send_part, typing};
+
 pub const SIGNATURE_HEADER: &str = "x-line-signature";
 
 /// LINE counts text in UTF-16 code units.

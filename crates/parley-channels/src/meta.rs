@@ -8,6 +8,8 @@ use crate::common::{constant_time_eq, hmac_sha256};
 use crate::InboundError;
 
 mod messenger;
+mod outbound;
+mod templates;
 mod whatsapp;
 
 pub use messenger::{
@@ -15,6 +17,11 @@ pub use messenger::{
     messenger_render, messenger_typing_body, parse_messenger, parse_messenger_routed,
     send_messenger, MessengerTag,
 };
+pub use outbound::{
+    fetch_media, messenger_typing, probe_page, probe_whatsapp, send_messenger_part, send_template,
+    send_whatsapp_part, whatsapp_typing,
+};
+pub use templates::templates;
 pub use whatsapp::{
     classify_whatsapp, mark_read_body, parse_whatsapp, parse_whatsapp_routed, send_whatsapp,
     typing_body as whatsapp_typing_body, whatsapp_capabilities, whatsapp_render, whatsapp_template,

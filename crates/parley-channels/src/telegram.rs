@@ -11,6 +11,10 @@ use crate::rich::{
 use crate::{InboundError, SendOutcome};
 
 /// Carries the `secret_token` given to `setWebhook` on every webhook call.
+mod outbound;
+
+pub use outbound::{fetch_media, probe, send_part, typing};
+
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// `callback_data` is 1-64 bytes; a choice with a longer id is offered as numbered text.

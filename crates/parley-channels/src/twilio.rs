@@ -11,6 +11,10 @@ use parley_core::message::DeliveryStatus;
 
 use crate::{InboundError, SendOutcome};
 
+mod outbound;
+
+pub use outbound::{fetch_media, probe, send_sms};
+
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
 /// A customer's SMS or MMS as Twilio posts it.

@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_blobs::BlobError;
+use parley_channels::rich::Media;
+use parley_channels::ChannelKind;
 use parley_core::InboxId;
 use parley_store::InboxRow;
 use serde::{Deserialize, Serialize};
@@ -316,7 +318,7 @@ pub async fn for_reply(
             "a reply may carry at most 10 files",
         ));
     }
-    let limit = channel_limit(&inbox.kind);
+    let limit = crate::channels::kind_of(inbox).and_then(ChannelKind::attachment_limit);
     let mut out = Vec::new();
     for id in ids {
         let a = describe(app, inbox, id).await.map_err(|e| match e {
@@ -345,26 +347,6 @@ pub async fn for_reply(
     Ok(out)
 }
 
-/// The largest file a channel takes, and its name for the error message.
-fn channel_limit(kind: &str) -> Option<(u64, &'static str)> {
-    match kind {
-        "twilio" => Some((5_000_000, "MMS")),
-        "email" => Some((20_000_000, "email")),
-        _ => crate::channels::capabilities(kind).map(|c| (c.max_media_bytes, channel_name(kind))),
-    }
-}
-
-fn channel_name(kind: &str) -> &'static str {
-    match kind {
-        "whatsapp" => "WhatsApp",
-        "messenger" => "Messenger",
-        "instagram" => "Instagram",
-        "telegram" => "Telegram",
-        "line" => "LINE",
-        _ => "this channel",
-    }
-}
-
 /// The attachments a message's `meta` lists.
 pub fn of_meta(meta: Option<&Value>) -> Vec<Attachment> {
     meta.and_then(|m| m.get("attachments"))
@@ -372,16 +354,14 @@ pub fn of_meta(meta: Option<&Value>) -> Vec<Attachment> {
         .unwrap_or_default()
 }
 
-/// Downloads a provider's media with the request `req` (its URL and credentials) and stores it.
-/// Returns `None` (and logs) when the provider does not deliver it: the link stays in the text.
-pub async fn fetch(
-    app: &App,
-    inbox: &InboxRow,
-    req: parley_channels::net::RequestBuilder,
-    filename: Option<&str>,
-    fallback_type: Option<&str>,
-) -> Option<Attachment> {
-    keep(app, inbox, req.send().await, filename, fallback_type).await
+/// Downloads a customer's file the provider holds for us (a WhatsApp media id, a Telegram file
+/// id, an MMS link) through the inbox's channel and stores it; `None` keeps the reference.
+pub async fn fetch_media(app: &App, inbox: &InboxRow, m: &Media) -> Option<Attachment> {
+    let d = crate::channels::channel_of(inbox)?
+        .fetch_media(&app.http, m)
+        .await?;
+    let (name, content_type) = (d.filename.as_deref(), d.content_type.as_deref());
+    keep(app, inbox, d.answer, name, content_type).await
 }
 
 /// Stores a provider's answer to a media download, read up to the size limit.

@@ -5,139 +5,46 @@
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_channels::rich::{self, Capabilities, Event, Part};
-use parley_channels::{line, meta, telegram, SendOutcome};
+use parley_channels::channel::{Lookups, Needs};
+use parley_channels::rich::{self, Event};
+use parley_channels::{line, meta, telegram, Channel, ChannelKind, SendOutcome};
 use parley_core::contact::IdentityKind;
 use parley_core::message::{parse_body, Direction};
 use parley_core::{ConversationId, InboxId, Timestamp};
 use parley_store::{ConversationView, DeliveryReport, InboundMessage, InboxRow, OutboxJob, Scope};
 use serde_json::{json, Value};
 
-use crate::attachments::{self, Attachment};
+use crate::attachments;
 use crate::error::{ApiError, ApiResult, Path, RawBody};
 use crate::state::App;
 
-/// The kinds handled here (the API channel and Twilio have their own modules).
-pub const KINDS: [&str; 5] = ["telegram", "whatsapp", "messenger", "instagram", "line"];
+pub use parley_channels::settings::Credentials;
 
-/// What an admin gives to create an inbox of one of `KINDS`.
-#[derive(Default)]
-pub struct Credentials<'a> {
-    pub bot_token: Option<&'a str>,
-    pub access_token: Option<&'a str>,
-    pub app_secret: Option<&'a str>,
-    pub channel_secret: Option<&'a str>,
-    pub phone_number_id: Option<&'a str>,
-    pub page_id: Option<&'a str>,
-    pub api_base_url: Option<String>,
-    pub graph_version: Option<&'a str>,
-    /// WhatsApp: the business account the number belongs to, whose approved templates the
-    /// composer lists (optional).
-    pub waba_id: Option<&'a str>,
+/// The channel of an inbox, read from its stored kind; `None` for a kind this build does not
+/// know.
+pub fn kind_of(inbox: &InboxRow) -> Option<ChannelKind> {
+    ChannelKind::parse(&inbox.kind)
 }
 
-/// Credentials are at most this long.
-const MAX_CREDENTIAL: usize = 1024;
-
-/// A credential of a new inbox: given, `min` to 1024 characters, without spaces. The minimums
-/// (listed in README's channel table) catch a value pasted half or into the wrong field.
-fn required<'a>(field: &'static str, v: Option<&'a str>, min: usize) -> Result<&'a str, ApiError> {
-    let v = v.map(str::trim).unwrap_or_default();
-    let len = v.chars().count();
-    let wrong = if v.is_empty() {
-        format!("{field} is required for this kind of inbox")
-    } else if v.chars().any(char::is_whitespace) {
-        format!("{field} must not contain spaces or line breaks")
-    } else if len < min {
-        format!("{field} must be at least {min} characters; the one given has {len}")
-    } else if len > MAX_CREDENTIAL {
-        format!("{field} must be at most {MAX_CREDENTIAL} characters; the one given has {len}")
-    } else {
-        return Ok(v);
-    };
-    Err(ApiError::invalid(field, wrong))
-}
-
-fn digits(field: &'static str, v: Option<&str>) -> Result<String, ApiError> {
-    let v = v.map(str::trim).unwrap_or_default();
-    if v.is_empty() || v.len() > 32 || !v.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::invalid(
-            field,
-            "must be the numeric id Meta shows",
-        ));
-    }
-    Ok(v.to_string())
-}
-
-/// Settings and signing secret of a new inbox. Send credentials live under `credentials`, which
-/// the API never shows again.
+/// Settings and secret of a new Twilio, Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
+/// Send credentials live under `credentials`, which the API never shows again.
 pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiError> {
-    let base = |default: &str| {
-        c.api_base_url
-            .clone()
-            .unwrap_or_else(|| default.to_string())
-            .trim_end_matches('/')
-            .to_string()
-    };
-    match kind {
-        "telegram" => {
-            let token = required("bot_token", c.bot_token, 20)?;
-            if !token.contains(':') {
-                return Err(ApiError::invalid(
-                    "bot_token",
-                    "must be the token BotFather gave (digits, a colon, then letters)",
-                ));
+    let fresh = ChannelKind::parse(kind)
+        .and_then(|k| parley_channels::settings::new_settings(k, c, crate::auth::random_token));
+    let invalid =
+        |e: parley_channels::settings::SettingsError| ApiError::invalid(e.field, e.message);
+    match fresh {
+        Some(made) => made.map_err(invalid),
+        None => {
+            // The address is checked first, whatever the kind, as for the kinds above.
+            if let Some(url) = c.api_base_url {
+                parley_channels::settings::http_url(url).map_err(invalid)?;
             }
-            Ok((
-                json!({ "api_base_url": base("https://api.telegram.org"), "credentials": { "bot_token": token } }),
-                crate::auth::random_token(),
-            ))
-        }
-        "whatsapp" | "messenger" | "instagram" => {
-            let (id_field, id) = if kind == "whatsapp" {
-                (
-                    "phone_number_id",
-                    digits("phone_number_id", c.phone_number_id)?,
-                )
-            } else {
-                ("page_id", digits("page_id", c.page_id)?)
-            };
-            let token = required("access_token", c.access_token, 16)?;
-            let secret = required("app_secret", c.app_secret, 16)?;
-            let version = c.graph_version.unwrap_or("v25.0");
-            if !(version.starts_with('v') && version.len() <= 8) {
-                return Err(ApiError::invalid("graph_version", "must look like v25.0"));
-            }
-            let mut settings = json!({
-                id_field: id,
-                "api_base_url": base("https://graph.facebook.com"),
-                "graph_version": version,
-                "credentials": { "access_token": token, "verify_token": crate::auth::random_token() },
-            });
-            match c.waba_id.map(str::trim).filter(|w| !w.is_empty()) {
-                Some(_) if kind != "whatsapp" => {
-                    return Err(ApiError::invalid(
-                        "waba_id",
-                        "is a setting of WhatsApp inboxes",
-                    ))
-                }
-                Some(w) => settings["waba_id"] = json!(digits("waba_id", Some(w))?),
-                None => {}
-            }
-            Ok((settings, secret.to_string()))
-        }
-        "line" => {
-            let secret = required("channel_secret", c.channel_secret, 16)?;
-            let token = required("access_token", c.access_token, 16)?;
-            Ok((
-                json!({ "api_base_url": base("https://api.line.me"), "credentials": { "access_token": token } }),
-                secret.to_string(),
-            ))
-        }
-        _ => Err(ApiError::invalid(
+            Err(ApiError::invalid(
             "kind",
             "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line, widget, email",
-        )),
+            ))
+        }
     }
 }
 
@@ -156,35 +63,12 @@ fn credential<'a>(inbox: &'a InboxRow, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// What the channel of an inbox can show natively.
-pub fn capabilities(kind: &str) -> Option<Capabilities> {
-    Some(match kind {
-        "telegram" => telegram::capabilities(),
-        "whatsapp" => meta::whatsapp_capabilities(),
-        "messenger" => meta::messenger_capabilities(),
-        "instagram" => meta::instagram_capabilities(),
-        "line" => line::capabilities(),
-        _ => return None,
-    })
-}
-
-fn meta_channel(kind: &str) -> Option<meta::Channel> {
-    match kind {
-        "whatsapp" => Some(meta::Channel::WhatsApp),
-        "messenger" => Some(meta::Channel::Messenger),
-        "instagram" => Some(meta::Channel::Instagram),
-        _ => None,
-    }
+fn meta_channel(inbox: &InboxRow) -> Option<meta::Channel> {
+    kind_of(inbox).and_then(ChannelKind::meta_channel)
 }
 
 fn identity_kind(kind: &str) -> IdentityKind {
-    match kind {
-        "telegram" => IdentityKind::Telegram,
-        "whatsapp" => IdentityKind::Whatsapp,
-        "messenger" => IdentityKind::Messenger,
-        "instagram" => IdentityKind::Instagram,
-        _ => IdentityKind::Line,
-    }
+    ChannelKind::parse(kind).map_or(IdentityKind::Line, ChannelKind::identity_kind)
 }
 
 /// When the customer last wrote in a conversation (the start of the channel's window).
@@ -221,7 +105,7 @@ async fn window_for(
     conversation: ConversationId,
     human: bool,
 ) -> Result<Option<meta::WindowVerdict>, ApiError> {
-    let Some(channel) = meta_channel(&inbox.kind) else {
+    let Some(channel) = meta_channel(inbox) else {
         return Ok(None);
     };
     let last = last_customer_message(app, scope, conversation).await?;
@@ -276,7 +160,7 @@ pub async fn meta_handshake(
     let inbox = app
         .hook_inbox(inbox_id)
         .await?
-        .filter(|i| meta_channel(&i.kind).is_some())
+        .filter(|i| meta_channel(i).is_some())
         .ok_or(ApiError::NotFound)?;
     match meta::handshake(
         query.as_deref().unwrap_or_default(),
@@ -320,7 +204,7 @@ pub async fn channel_hook(
         Ok(e) => e,
         Err(e) => return Ok(crate::hooks::refuse(e)),
     };
-    if inbox.kind == "telegram" {
+    if kind_of(&inbox) == Some(ChannelKind::Telegram) {
         answer_tap(&app, &inbox, &body);
     }
     let same_app = |other: &InboxRow| {
@@ -473,7 +357,7 @@ impl Batch {
                 None => false,
             };
             for m in media.iter().filter(|_| !known) {
-                if let Some(a) = fetch_media(app, inbox, m).await {
+                if let Some(a) = attachments::fetch_media(app, inbox, m).await {
                     let shown = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
                     msg.body = msg.body.replace(
                         &format!("[{}] {}", m.kind, m.reference),
@@ -505,65 +389,6 @@ impl Batch {
             }
         }
         Ok(())
-    }
-}
-
-/// Downloads a customer's file from the provider and stores it (WhatsApp and Telegram, whose
-/// messages carry an id to fetch with the inbox's credentials); `None` keeps the reference.
-async fn fetch_media(app: &App, inbox: &InboxRow, m: &rich::Media) -> Option<Attachment> {
-    let base = setting(inbox, "api_base_url");
-    match inbox.kind.as_str() {
-        "whatsapp" => {
-            let token = credential(inbox, "access_token");
-            let version = setting(inbox, "graph_version");
-            // The media id resolves to a short-lived URL, fetched with the same token: only on
-            // Meta's CDN (or the inbox's own base URL when it was set), so the token goes nowhere
-            // else.
-            let resp = app
-                .http
-                .get(format!("{base}/{version}/{}", m.reference))
-                .bearer_auth(token)
-                .send()
-                .await
-                .ok()?
-                .error_for_status()
-                .ok()?;
-            let info = parley_channels::net::json_capped(resp).await;
-            let url = info["url"].as_str()?;
-            let url = parley_channels::net::provider_url(
-                url,
-                base,
-                meta::GRAPH_BASE,
-                meta::is_media_url,
-                "Meta's media",
-            )
-            .map_err(|e| tracing::warn!(reason = %e, "a WhatsApp media link was not fetched"))
-            .ok()?;
-            let req = app.http.get(url.as_str()).bearer_auth(token);
-            let name = m.caption.clone().filter(|_| m.kind == "document");
-            attachments::fetch(app, inbox, req, name.as_deref(), m.mime_type.as_deref()).await
-        }
-        "telegram" => {
-            let token = credential(inbox, "bot_token");
-            let resp = app
-                .http
-                .get(format!("{base}/bot{token}/getFile"))
-                .query(&[("file_id", m.reference.as_str())])
-                .send()
-                .await
-                .ok()?;
-            let info = parley_channels::net::json_capped(resp).await;
-            let path = info["result"]["file_path"].as_str()?;
-            // Only the inbox's own file API: a path cannot name another host or climb out.
-            let Some(url) = telegram::file_url(base, token, path) else {
-                tracing::warn!("a Telegram file path outside the file API was not fetched");
-                return None;
-            };
-            let req = app.http.get(url);
-            let name = path.rsplit('/').next();
-            attachments::fetch(app, inbox, req, name, m.mime_type.as_deref()).await
-        }
-        _ => None,
     }
 }
 
@@ -608,116 +433,16 @@ fn to_inbound(
     }))
 }
 
-/// Sends a queued reply through the inbox's channel, split and degraded to what it can carry.
-pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
-    let inbox = &job.inbox;
-    let Some(caps) = capabilities(&inbox.kind) else {
-        return SendOutcome::Permanent(format!("no adapter for channel kind {:?}", inbox.kind));
-    };
-    let to = job.identity.external_id.as_str();
-    let reply = crate::compose::reply_of(app, job);
-    let base = setting(inbox, "api_base_url");
-    if let (Some(t), "whatsapp") = (&reply.template, inbox.kind.as_str()) {
-        let body = meta::whatsapp_template(to, t);
-        let (id, token) = (
-            setting(inbox, "phone_number_id"),
-            credential(inbox, "access_token"),
-        );
-        let version = setting(inbox, "graph_version");
-        return meta::send_whatsapp(&app.http, base, version, id, token, &body).await;
+/// What a send through the inbox's channel needs from the store, as the channel asked.
+pub async fn look_up(app: &App, job: &OutboxJob, needs: Needs) -> Result<Lookups, SendOutcome> {
+    let mut lookups = Lookups::default();
+    match needs {
+        Needs::ReplyToken => lookups.reply_token = line_reply_token(app, job).await,
+        Needs::Window => lookups.window = send_window(app, job).await,
+        Needs::Mail => crate::email::reply_lookups(app, job, &mut lookups).await?,
+        Needs::Nothing | Needs::InProcess => {}
     }
-    let parts = rich::degrade(&reply, &caps);
-    let mut last_id = None;
-    let mut reply_token = match inbox.kind.as_str() {
-        "line" => line_reply_token(app, job).await,
-        _ => None,
-    };
-    for (i, part) in parts.iter().enumerate() {
-        let outcome = match reply_token.take() {
-            Some(token) => {
-                let access = credential(inbox, "access_token");
-                match line::send(
-                    &app.http,
-                    base,
-                    access,
-                    to,
-                    Some(&token),
-                    line::render(part),
-                )
-                .await
-                {
-                    // An expired or used token: the same message goes as a push instead.
-                    SendOutcome::Permanent(_) => send_part(app, job, base, to, part).await,
-                    other => other,
-                }
-            }
-            None => send_part(app, job, base, to, part).await,
-        };
-        match outcome {
-            SendOutcome::Accepted { provider_id } => last_id = provider_id.or(last_id),
-            // Parts already delivered must not be sent twice: a later failure is final.
-            SendOutcome::Transient(e) if i > 0 => {
-                return SendOutcome::Permanent(format!(
-                    "only {i} of {} parts were sent, then: {e}",
-                    parts.len()
-                ))
-            }
-            other => return other,
-        }
-    }
-    SendOutcome::Accepted {
-        provider_id: last_id,
-    }
-}
-
-async fn send_part(app: &App, job: &OutboxJob, base: &str, to: &str, part: &Part) -> SendOutcome {
-    let inbox = &job.inbox;
-    let version = setting(inbox, "graph_version");
-    match inbox.kind.as_str() {
-        "telegram" => {
-            telegram::send(&app.http, base, credential(inbox, "bot_token"), to, part).await
-        }
-        "line" => {
-            let token = credential(inbox, "access_token");
-            line::send(&app.http, base, token, to, None, line::render(part)).await
-        }
-        "whatsapp" => {
-            let token = credential(inbox, "access_token");
-            let id = setting(inbox, "phone_number_id");
-            let mut last = SendOutcome::Permanent("the message is empty".into());
-            for body in meta::whatsapp_render(to, part) {
-                last = meta::send_whatsapp(&app.http, base, version, id, token, &body).await;
-                if !matches!(last, SendOutcome::Accepted { .. }) {
-                    return last;
-                }
-            }
-            last
-        }
-        _ => {
-            let token = credential(inbox, "access_token");
-            let page = setting(inbox, "page_id");
-            let tag = match messenger_window(app, job).await {
-                Some(meta::WindowVerdict::HumanAgentTag) => meta::MessengerTag::HumanAgent,
-                Some(meta::WindowVerdict::Closed { reason }) => {
-                    return SendOutcome::Permanent(reason)
-                }
-                _ => meta::MessengerTag::Response,
-            };
-            let bodies = if inbox.kind == "instagram" {
-                meta::instagram_render(to, part, tag)
-            } else {
-                meta::messenger_render(to, part, tag)
-            };
-            let mut last = SendOutcome::Permanent("the message is empty".into());
-            for body in bodies {
-                last = meta::send_messenger(&app.http, base, version, page, token, &body).await;
-                if !matches!(last, SendOutcome::Accepted { .. }) {
-                    return last;
-                }
-            }
-            last
-        }
-    }
+    Ok(lookups)
 }
 
 /// How long after the customer's message LINE's reply token is used: it works only briefly
@@ -761,7 +486,7 @@ async fn line_reply_token(app: &App, job: &OutboxJob) -> Option<String> {
 }
 
 /// The window of a queued Messenger or Instagram reply, judged when it is sent.
-async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerdict> {
+async fn send_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerdict> {
     let scope = Scope::system(
         job.inbox.workspace_id,
         parley_core::UserId(uuid::Uuid::nil()),
@@ -769,9 +494,18 @@ async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerd
     let last = last_customer_message(app, &scope, job.message.conversation_id)
         .await
         .ok()?;
-    let channel = meta_channel(&job.inbox.kind)?;
+    let channel = meta_channel(&job.inbox)?;
     let human = job.message.sender_kind == parley_core::message::SenderKind::Agent;
     Some(meta::window(channel, last.map(|t| t.0), app.now().0, human))
+}
+
+/// The interface to an inbox's channel; `None` for a kind this build does not know or settings
+/// it cannot read.
+pub fn channel_of(inbox: &InboxRow) -> Option<Channel<'_>> {
+    let kind = kind_of(inbox)?;
+    Channel::read(kind, &inbox.settings, &inbox.secret)
+        .map_err(|e| tracing::warn!(error = %e, inbox = %inbox.id, "unreadable inbox settings"))
+        .ok()
 }
 
 /// Asks the provider whether an inbox's credentials work, with a read that changes nothing:
@@ -779,199 +513,24 @@ async fn messenger_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerd
 /// an email inbox's SMTP relay and IMAP mailbox. `None` for kinds with nothing to ask (API,
 /// widget).
 pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<String, String>> {
-    let base = setting(inbox, "api_base_url").trim_end_matches('/');
-    let version = setting(inbox, "graph_version").trim_matches('/');
-    let token = credential(inbox, "access_token");
-    let (provider, req) = match inbox.kind.as_str() {
-        crate::email::KIND => return Some(crate::email::check(app, inbox).await),
-        "twilio" => {
-            let sid = setting(inbox, "account_sid");
-            let url = format!("{base}/2010-04-01/Accounts/{sid}.json");
-            (
-                "Twilio",
-                app.http.get(url).basic_auth(sid, Some(&inbox.secret)),
-            )
-        }
-        "telegram" => {
-            let url = format!("{base}/bot{}/getMe", credential(inbox, "bot_token"));
-            ("Telegram", app.http.get(url))
-        }
-        "whatsapp" => {
-            let url = format!("{base}/{version}/{}", setting(inbox, "phone_number_id"));
-            ("WhatsApp", app.http.get(url).bearer_auth(token))
-        }
-        "messenger" | "instagram" => {
-            let url = format!("{base}/{version}/me");
-            ("Meta", app.http.get(url).bearer_auth(token))
-        }
-        "line" => (
-            "LINE",
-            app.http
-                .get(format!("{base}/v2/bot/info"))
-                .bearer_auth(token),
-        ),
-        _ => return None,
-    };
-    let resp = match req.header("accept", "application/json").send().await {
-        Ok(r) => r,
-        Err(e) => {
-            let why = match e.refused() {
-                Some(r) => format!("refused: {r}"),
-                None if e.is_timeout() => "it did not answer in time".into(),
-                None => "the connection failed".into(),
-            };
-            return Some(Err(format!("could not reach {provider}: {why}")));
-        }
-    };
-    let status = resp.status();
-    let body = parley_channels::net::json_capped(resp).await;
-    if !status.is_success() || body["ok"] == false {
-        // Providers say why in different places; the first that is there is shown.
-        let said = [
-            &body["message"],
-            &body["description"],
-            &body["error"]["message"],
-        ]
-        .into_iter()
-        .find_map(|v| v.as_str())
-        .unwrap_or("no reason given");
-        let said: String = said.chars().take(200).collect();
-        return Some(Err(format!(
-            "{provider} refused the credentials ({}): {said}",
-            status.as_u16()
-        )));
-    }
-    let name = [
-        &body["friendly_name"],
-        &body["result"]["username"],
-        &body["display_phone_number"],
-        &body["verified_name"],
-        &body["name"],
-        &body["displayName"],
-        &body["username"],
-    ]
-    .into_iter()
-    .find_map(|v| v.as_str())
-    .unwrap_or("the account");
-    Some(Ok(format!("{provider} accepted the credentials of {name}")))
+    channel_of(inbox)?.test_connection(&app.http).await
 }
-
-/// How many pages of templates (100 each) are read from the Graph API at most.
-const TEMPLATE_PAGES: usize = 5;
 
 /// A WhatsApp inbox's approved templates, as the composer offers them: name, language, category,
 /// the body text and the names of its parameters in order (`1`, `2`, … for positional ones).
-/// Read from the Graph API's `/{waba-id}/message_templates`; a page link pointing elsewhere than
-/// the inbox's Graph address is not followed, so the token goes nowhere else.
 pub async fn whatsapp_templates(app: &App, inbox: &InboxRow) -> Result<Vec<Value>, ApiError> {
-    let unavailable = |message: String| ApiError::Unprocessable {
+    let listed = match channel_of(inbox) {
+        Some(channel) => channel.templates(&app.http).await,
+        None => Err(format!(
+            "{} inboxes have no message templates; WhatsApp inboxes do",
+            inbox.kind
+        )),
+    };
+    listed.map_err(|message| ApiError::Unprocessable {
         code: "templates_unavailable",
         message,
         field: None,
-    };
-    if inbox.kind != "whatsapp" {
-        return Err(unavailable(format!(
-            "{} inboxes have no message templates; WhatsApp inboxes do",
-            inbox.kind
-        )));
-    }
-    let waba = setting(inbox, "waba_id");
-    if waba.is_empty() {
-        return Err(unavailable(
-            "give this inbox its WhatsApp Business Account ID (Settings → Inboxes → Edit) to list its templates".into(),
-        ));
-    }
-    let base = setting(inbox, "api_base_url").trim_end_matches('/');
-    let version = setting(inbox, "graph_version").trim_matches('/');
-    let mut url = format!(
-        "{base}/{version}/{waba}/message_templates?fields=name,language,status,category,components,parameter_format&status=APPROVED&limit=100"
-    );
-    let mut out = Vec::new();
-    for _ in 0..TEMPLATE_PAGES {
-        let resp = app
-            .http
-            .get(&url)
-            .bearer_auth(credential(inbox, "access_token"))
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| match e.refused() {
-                Some(r) => unavailable(format!(
-                    "could not reach WhatsApp to list the templates: refused: {r}"
-                )),
-                None => unavailable("could not reach WhatsApp to list the templates".into()),
-            })?;
-        let status = resp.status();
-        let body = parley_channels::net::json_capped(resp).await;
-        if !status.is_success() {
-            let said: String = body["error"]["message"]
-                .as_str()
-                .unwrap_or("no reason given")
-                .chars()
-                .take(200)
-                .collect();
-            return Err(unavailable(format!(
-                "WhatsApp refused to list the templates ({}): {said}",
-                status.as_u16()
-            )));
-        }
-        for t in body["data"].as_array().into_iter().flatten() {
-            if t["status"].as_str().is_some_and(|s| s != "APPROVED") {
-                continue;
-            }
-            let (Some(name), Some(language)) = (t["name"].as_str(), t["language"].as_str()) else {
-                continue;
-            };
-            let text = t["components"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| {
-                    c["type"]
-                        .as_str()
-                        .is_some_and(|k| k.eq_ignore_ascii_case("body"))
-                })
-                .and_then(|c| c["text"].as_str())
-                .unwrap_or_default();
-            let named = t["parameter_format"].as_str() == Some("NAMED");
-            out.push(json!({
-                "name": name,
-                "language": language,
-                "category": t["category"],
-                "body": text,
-                "params": template_params(text),
-                "named": named,
-            }));
-        }
-        match body["paging"]["next"].as_str() {
-            Some(next) if next.starts_with(&format!("{base}/")) => url = next.to_string(),
-            _ => break,
-        }
-    }
-    out.sort_by(|a, b| {
-        (a["name"].as_str(), a["language"].as_str())
-            .cmp(&(b["name"].as_str(), b["language"].as_str()))
-    });
-    Ok(out)
-}
-
-/// The parameters a template's body names, each once, in order: `{{1}}`, `{{first_name}}`.
-fn template_params(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        let name = after[..end].trim();
-        if !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !out.iter().any(|n| n == name)
-        {
-            out.push(name.to_string());
-        }
-        rest = &after[end + 2..];
-    }
-    out
+    })
 }
 
 /// Shows the customer that an agent is writing to them, where the channel can: Telegram's
@@ -981,12 +540,9 @@ pub async fn typing_to_customer(app: &App, scope: &Scope, conv: &ConversationVie
     let Ok(inbox) = app.store.inbox(scope, conv.inbox_id).await else {
         return;
     };
-    if !matches!(
-        inbox.kind.as_str(),
-        "telegram" | "whatsapp" | "messenger" | "instagram" | "line"
-    ) {
+    let Some(channel) = channel_of(&inbox).filter(Channel::shows_typing) else {
         return;
-    }
+    };
     let Ok(contact) = app.store.contact(scope, conv.contact_id).await else {
         return;
     };
@@ -998,41 +554,12 @@ pub async fn typing_to_customer(app: &App, scope: &Scope, conv: &ConversationVie
     else {
         return;
     };
-    let base = setting(&inbox, "api_base_url").trim_end_matches('/');
-    let version = setting(&inbox, "graph_version").trim_matches('/');
-    let token = credential(&inbox, "access_token");
-    let req = match inbox.kind.as_str() {
-        "telegram" => {
-            let (method, body) = telegram::typing_body(&to);
-            let url = format!("{base}/bot{}/{method}", credential(&inbox, "bot_token"));
-            app.http.post(url).json(&body)
-        }
-        "line" => app
-            .http
-            .post(format!("{base}/v2/bot/chat/loading/start"))
-            .bearer_auth(token)
-            .json(&line::loading_body(&to)),
-        "whatsapp" => {
-            // WhatsApp shows it only against the customer's message being answered.
-            let Some(wamid) = last_customer_message_id(app, scope, conv.id).await else {
-                return;
-            };
-            let url = format!(
-                "{base}/{version}/{}/messages",
-                setting(&inbox, "phone_number_id")
-            );
-            app.http
-                .post(url)
-                .bearer_auth(token)
-                .json(&meta::whatsapp_typing_body(&wamid))
-        }
-        _ => {
-            let url = format!("{base}/{version}/{}/messages", setting(&inbox, "page_id"));
-            app.http
-                .post(url)
-                .bearer_auth(token)
-                .json(&meta::messenger_typing_body(&to))
-        }
+    let last = match channel.typing_needs_last_message() {
+        true => last_customer_message_id(app, scope, conv.id).await,
+        false => None,
+    };
+    let Some(req) = channel.typing(&app.http, &to, last.as_deref()) else {
+        return;
     };
     match req.send().await {
         Ok(r) if r.status().is_success() => {}
@@ -1064,22 +591,4 @@ async fn last_customer_message_id(
             .then(|| v["message"]["external_id"].as_str().map(str::to_string))
             .flatten()
     })
-}
-
-#[cfg(test)]
-mod template_tests {
-    #[test]
-    fn a_body_names_its_parameters_once_in_order() {
-        assert_eq!(
-            super::template_params(
-                "Hi {{1}}, order {{2}} ships {{ 3 }}; {{1}} again {{bad name}} {{"
-            ),
-            ["1", "2", "3"]
-        );
-        assert_eq!(
-            super::template_params("Dear {{first_name}}, your {{order_id}}"),
-            ["first_name", "order_id"]
-        );
-        assert!(super::template_params("No parameters").is_empty());
-    }
 }

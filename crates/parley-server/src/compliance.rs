@@ -274,12 +274,9 @@ impl Settings {
     }
 }
 
-/// The consent channel of an inbox kind: SMS for Twilio numbers, else the kind itself.
-pub fn consent_channel(kind: &str) -> &str {
-    match kind {
-        "twilio" => "sms",
-        other => other,
-    }
+/// The consent channel of an inbox: SMS for Twilio numbers, else its kind.
+pub fn consent_channel(inbox: &InboxRow) -> &str {
+    crate::channels::kind_of(inbox).map_or(inbox.kind.as_str(), |k| k.consent_channel())
 }
 
 /// What a conversation's history says about a new outbound message in it.
@@ -437,7 +434,7 @@ pub async fn admit(
     facts: Facts,
     body: String,
 ) -> Result<Admitted, ApiError> {
-    let channel = consent_channel(&inbox.kind);
+    let channel = consent_channel(inbox);
     let msg = Outbound {
         purpose,
         channel,
@@ -517,7 +514,7 @@ pub async fn preview(
         .into_iter()
         .map(|purpose| Outbound {
             purpose,
-            channel: consent_channel(&inbox.kind),
+            channel: consent_channel(inbox),
             customer_started: facts.customer_started,
             kind: Kind::Message,
             channel_closed: channel_closed.clone(),
@@ -555,7 +552,7 @@ pub async fn recheck(app: &App, job: &OutboxJob) -> Result<Verdict, StoreError> 
         .unwrap_or(Purpose::Conversational);
     let msg = Outbound {
         purpose,
-        channel: consent_channel(&job.inbox.kind),
+        channel: consent_channel(&job.inbox),
         customer_started: block
             .and_then(|b| b["customer_started"].as_bool())
             .unwrap_or(true),
@@ -689,7 +686,7 @@ pub async fn request_subscription(
     // The gate decides at once, so the answer never claims a text the gate would stop.
     let msg = Outbound {
         purpose,
-        channel: consent_channel(&inbox.kind),
+        channel: consent_channel(&inbox),
         customer_started: false,
         kind: Kind::ConsentRequest,
         channel_closed: None,
@@ -734,7 +731,7 @@ async fn request_inbox(
         .list_inboxes(&scope)
         .await?
         .into_iter()
-        .filter(|i| consent_channel(&i.kind) == "sms")
+        .filter(|i| consent_channel(i) == "sms")
         .collect();
     sms.sort_by_key(|i| (i.created_at, i.id));
     let find = |id: &str| sms.iter().find(|i| i.id.to_string() == id).cloned();

@@ -86,7 +86,7 @@ pub fn compose(
     let mut body = req.body.clone().unwrap_or_default();
     let template = req.template.is_some();
     if let Some(t) = &req.template {
-        if inbox.kind != "whatsapp" {
+        if crate::channels::kind_of(inbox) != Some(parley_channels::ChannelKind::Whatsapp) {
             return Err(ApiError::invalid(
                 "template",
                 "only WhatsApp inboxes send templates",

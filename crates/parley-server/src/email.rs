@@ -1,12 +1,14 @@
 //! Email inboxes as the server sees them: their settings (the support address, the outgoing SMTP
 //! relay, an optional IMAP mailbox), storing a received mail in the right conversation (SMTP
-//! listener and IMAP poller share this), and sending an agent's reply as a threaded email.
+//! listener and IMAP poller share this), and what a reply by email needs from the store.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use parley_channels::channel::Lookups;
 use parley_channels::email::{self, DeliveryError, ReceivedMail, SmtpHandler};
-use parley_channels::SendOutcome;
+use parley_channels::settings::{EmailSettings, ImapSettings};
+use parley_channels::{ChannelKind, SendOutcome};
 use parley_core::contact::{Email, IdentityKind};
 use parley_core::message::{Direction, MAX_BODY_CHARS};
 use parley_core::{ConversationId, Timestamp};
@@ -18,7 +20,7 @@ use crate::error::ApiError;
 use crate::state::App;
 
 /// The inbox kind of a mailbox.
-pub const KIND: &str = "email";
+pub const KIND: &str = ChannelKind::Email.as_str();
 
 /// Sanitised HTML kept with a message, at most (the text is always kept).
 const MAX_HTML_BYTES: usize = 256 * 1024;
@@ -392,115 +394,38 @@ async fn last_inbound_email(app: &App, job: &OutboxJob) -> Option<Value> {
     })
 }
 
-fn relay(app: &App, inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
-    let security = match text_setting(inbox, &["smtp", "security"]) {
-        "tls" => email::SmtpSecurity::Tls,
-        "none" => email::SmtpSecurity::None,
-        _ => email::SmtpSecurity::StartTls,
-    };
-    let username = setting(inbox, &["smtp", "username"])
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let password = setting(inbox, &["credentials", "smtp_password"])
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    email::SmtpRelay {
-        host: text_setting(inbox, &["smtp", "host"]).to_string(),
-        port: setting(inbox, &["smtp", "port"])
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(587),
-        security,
-        username,
-        password,
-        timeout,
-        hello_name: None,
-        policy: app.http.policy().clone(),
-    }
+/// The typed view of an email inbox's settings (defaults where they cannot be read).
+fn settings_of(inbox: &InboxRow) -> EmailSettings<'_> {
+    EmailSettings::deserialize(&inbox.settings).unwrap_or_default()
 }
 
-/// Sends an agent's reply as an email that threads under the customer's last mail.
-pub async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
-    let inbox = &job.inbox;
-    let (local, domain) = address_parts(inbox);
-    let conv = job.message.conversation_id.to_string();
-    let parent = last_inbound_email(app, job).await;
-    let subject = parent
-        .as_ref()
-        .and_then(|p| p["subject"].as_str())
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            if s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("re:")) {
-                s.to_string()
-            } else {
-                format!("Re: {s}")
-            }
-        })
-        .unwrap_or_else(|| {
-            format!(
-                "Your conversation with {}",
-                text_setting(inbox, &["from_name"])
-            )
-        });
-    let in_reply_to = parent
-        .as_ref()
-        .and_then(|p| p["message_id"].as_str())
-        .map(str::to_string);
-    let mut references: Vec<String> = parent
-        .as_ref()
-        .and_then(|p| p["references"].as_array())
-        .map(|r| {
-            r.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    // References run oldest to newest: the parent's own, then the parent.
-    if let Some(parent_id) = &in_reply_to {
-        references.retain(|r| r != parent_id);
-        references.push(parent_id.clone());
-    }
-    let message_id = email::message_id(job.message.conversation_id, job.message.id, domain);
-    // Files go attached: a link in a mail would outlive its signature.
-    let mut files = Vec::new();
+fn relay(app: &App, inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
+    email::relay(&settings_of(inbox), app.http.policy(), timeout)
+}
+
+/// What a reply by email needs from the store: the customer's last mail, to thread under, and
+/// the message's files, to attach (a link in a mail would outlive its signature).
+pub async fn reply_lookups(
+    app: &App,
+    job: &OutboxJob,
+    lookups: &mut Lookups,
+) -> Result<(), SendOutcome> {
+    lookups.parent_email = last_inbound_email(app, job).await;
     for a in crate::attachments::of_meta(job.message.meta.as_ref()) {
-        match crate::attachments::bytes_of(app, inbox, &a.id).await {
-            Ok(bytes) => files.push(email::OutboundFile {
+        match crate::attachments::bytes_of(app, &job.inbox, &a.id).await {
+            Ok(bytes) => lookups.files.push(email::OutboundFile {
                 filename: a.filename.unwrap_or_else(|| "attachment".into()),
                 content_type: a.content_type,
                 bytes,
             }),
-            Err(e) => return SendOutcome::Transient(format!("reading an attachment: {e}")),
+            Err(e) => {
+                return Err(SendOutcome::Transient(format!(
+                    "reading an attachment: {e}"
+                )))
+            }
         }
     }
-    let out = email::OutboundEmail {
-        from: email::Mailbox {
-            address: text_setting(inbox, &["address"]).to_string(),
-            name: Some(text_setting(inbox, &["from_name"]).to_string()).filter(|n| !n.is_empty()),
-        },
-        reply_to: Some(email::reply_address(local, &conv, domain)),
-        to: email::Mailbox {
-            address: job.identity.external_id.clone(),
-            name: None,
-        },
-        subject,
-        text: crate::compose::plain_text(job),
-        message_id: message_id.clone(),
-        in_reply_to,
-        references,
-        attachments: files,
-    };
-    let built = match email::build(&out) {
-        Ok(m) => m,
-        Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
-    };
-    let timeout = Duration::from_millis(app.config.dispatch.timeout_ms);
-    match email::send(&relay(app, inbox, timeout), built).await {
-        SendOutcome::Accepted { .. } => SendOutcome::Accepted {
-            provider_id: Some(message_id),
-        },
-        other => other,
-    }
+    Ok(())
 }
 
 /// Sends a widget reply by email to a visitor who has left, from the workspace's first email
@@ -653,49 +578,8 @@ const IMAP_BATCHES_PER_POLL: usize = 40;
 
 /// Reads one batch; returns how many mails were stored and how many were fetched.
 fn imap_account(app: &App, inbox: &InboxRow, imap: &Value) -> email::ImapAccount {
-    let s = |k: &str| imap.get(k).and_then(Value::as_str).unwrap_or_default();
-    let mut acct = email::ImapAccount::new(
-        s("host"),
-        s("username"),
-        text_setting(inbox, &["credentials", "imap_password"]),
-    );
-    acct.port = imap
-        .get("port")
-        .and_then(Value::as_u64)
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or(993);
-    acct.tls = imap.get("tls").and_then(Value::as_bool).unwrap_or(true);
-    acct.mailbox = s("mailbox").to_string();
-    acct.policy = app.http.policy().clone();
-    acct
-}
-
-/// Whether an email inbox's relay takes a login and its mailbox (when it has one) opens: the
-/// settings screen's "Test connection". Sends and reads nothing.
-pub async fn check(app: &App, inbox: &InboxRow) -> Result<String, String> {
-    let relay = relay(app, inbox, Duration::from_secs(10));
-    email::check(&relay).await?;
-    let mut said = format!(
-        "the SMTP relay {}:{} accepted the connection",
-        relay.host, relay.port
-    );
-    if let Some(imap) = inbox.settings.get("imap").filter(|v| v.is_object()) {
-        let acct = imap_account(app, inbox, imap);
-        // Asking for mail after the highest possible UID logs in and opens the mailbox but
-        // fetches nothing.
-        let look = email::fetch_since(&acct, None, u32::MAX - 1, 1);
-        match tokio::time::timeout(Duration::from_secs(15), look).await {
-            Ok(Ok(_)) => said.push_str(&format!(" and the mailbox at {} opened", acct.host)),
-            Ok(Err(e)) => return Err(format!("the IMAP mailbox at {} refused: {e}", acct.host)),
-            Err(_) => {
-                return Err(format!(
-                    "the IMAP server {} did not answer in time",
-                    acct.host
-                ))
-            }
-        }
-    }
-    Ok(said)
+    let imap = ImapSettings::deserialize(imap).unwrap_or_default();
+    email::imap_account(&settings_of(inbox), &imap, app.http.policy())
 }
 
 async fn poll_one(app: &App, inbox: &InboxRow, imap: &Value) -> anyhow::Result<(usize, usize)> {

@@ -6,7 +6,7 @@ use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_channels::{api, twilio, InboundError};
+use parley_channels::{api, twilio, ChannelKind, InboundError};
 use parley_core::contact::{parse_external_id, parse_name, Email, IdentityKind, Phone};
 use parley_core::message::{parse_body, DeliveryStatus};
 use parley_core::InboxId;
@@ -54,7 +54,7 @@ pub async fn api_hook(
         .store
         .inbox_for_hook(inbox_id)
         .await?
-        .filter(|i| i.kind == "api")
+        .filter(|i| crate::channels::kind_of(i) == Some(ChannelKind::Api))
         .ok_or(ApiError::NotFound)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let checked = api::verify_post(
@@ -159,7 +159,7 @@ pub async fn twilio_hook(
     let inbox = app
         .hook_inbox(inbox_id)
         .await?
-        .filter(|i| i.kind == "twilio")
+        .filter(|i| crate::channels::kind_of(i) == Some(ChannelKind::Twilio))
         .ok_or(ApiError::NotFound)?;
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let url = format!(
@@ -234,7 +234,6 @@ pub async fn twilio_hook(
     )
     .await;
     // MMS media are fetched with the account's credentials and kept.
-    let sid = inbox.settings["account_sid"].as_str().unwrap_or_default();
     let mut files = Vec::new();
     // A redelivered MMS is stored once; its media are not fetched again.
     let known = app
@@ -243,7 +242,7 @@ pub async fn twilio_hook(
         .await?
         .is_some();
     for (url, kind) in sms.media.iter().filter(|_| !known) {
-        if let Some(a) = twilio_media(&app, &inbox, sid, url, kind).await {
+        if let Some(a) = twilio_media(&app, &inbox, url, kind).await {
             msg.body = msg
                 .body
                 .replace(&format!("[{kind}] {url}"), &format!("[{kind}] attached"));
@@ -255,48 +254,19 @@ pub async fn twilio_hook(
     Ok(twiml_ok())
 }
 
-/// Fetches an MMS's media with the account's credentials, only from Twilio's API (or the inbox's
-/// own base URL when it was set). Twilio answers with a redirect to a short-lived link on its
-/// media CDN: that one redirect is followed, without the credentials.
+/// Fetches an MMS's media through the inbox's channel (with the account's credentials, only
+/// from Twilio).
 async fn twilio_media(
     app: &App,
     inbox: &parley_store::InboxRow,
-    sid: &str,
     url: &str,
     kind: &str,
 ) -> Option<crate::attachments::Attachment> {
-    use parley_channels::net::provider_url;
-    let base = inbox.settings["api_base_url"]
-        .as_str()
-        .unwrap_or(twilio::API_BASE);
-    let first = provider_url(url, base, twilio::API_BASE, twilio::is_api_url, "Twilio")
-        .map_err(|e| tracing::warn!(reason = %e, "an MMS media link was not fetched"))
-        .ok()?;
-    let answer = app
-        .http
-        .get(first.as_str())
-        .basic_auth(sid, Some(&inbox.secret))
-        .send()
-        .await;
-    let answer = match answer {
-        Ok(r) if r.status().is_redirection() => {
-            let next = r
-                .headers()
-                .get(axum::http::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| first.join(l).ok())?;
-            let next = provider_url(
-                next.as_str(),
-                base,
-                twilio::API_BASE,
-                twilio::is_media_cdn_url,
-                "Twilio's media",
-            )
-            .map_err(|e| tracing::warn!(reason = %e, "an MMS media redirect was not followed"))
-            .ok()?;
-            app.http.get(next.as_str()).send().await
-        }
-        other => other,
+    let media = parley_channels::rich::Media {
+        kind: "file".into(),
+        reference: url.to_string(),
+        mime_type: Some(kind.to_string()),
+        caption: None,
     };
-    crate::attachments::keep(app, inbox, answer, None, Some(kind)).await
+    crate::attachments::fetch_media(app, inbox, &media).await
 }

@@ -23,7 +23,7 @@ use crate::error::{ApiError, Path, Query};
 use crate::state::App;
 
 /// The inbox kind of a website widget.
-pub const KIND: &str = "widget";
+pub const KIND: &str = parley_channels::ChannelKind::Widget.as_str();
 
 /// The pre-chat form may ask for these, in this order.
 const PRECHAT_FIELDS: [&str; 3] = ["name", "email", "phone"];

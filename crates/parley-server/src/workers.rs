@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_channels::{api, twilio, SendOutcome};
+use parley_channels::channel::{Message, Needs, Outgoing, Sent};
+use parley_channels::SendOutcome;
 use parley_core::compliance::Verdict;
 use parley_core::retry::backoff_ms;
 use parley_store::{OutboxJob, OutboxResult};
@@ -48,41 +49,63 @@ async fn deliver(app: &App, job: OutboxJob) {
     finish(app, &job, outcome).await;
 }
 
-/// Hands the message to its channel's adapter.
+/// Hands the message to its channel: one path for every kind. The channel says what to look up
+/// first; the widget's socket is delivered in-process.
 async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
-    match job.inbox.kind.as_str() {
-        "api" => match job
-            .inbox
-            .settings
-            .get("callback_url")
-            .and_then(|u| u.as_str())
-        {
-            Some(url) => {
-                let msg = api::ApiOutbound {
-                    event: "message.created".into(),
-                    id: job.message.id.to_string(),
-                    conversation_id: job.message.conversation_id.to_string(),
-                    contact: api::ApiOutboundContact {
-                        id: job.identity.external_id.clone(),
-                    },
-                    text: job.message.body.clone(),
-                    choices: crate::compose::reply_of(app, job).choices,
-                    sender: api::ApiSender {
-                        kind: job.message.sender_kind.as_str().into(),
-                        id: job.message.sender_id.map(|s| s.to_string()),
-                    },
-                    created_at: job.message.created_at,
-                };
-                api::send(&app.http, url, &job.inbox.secret, &msg).await
-            }
-            None => SendOutcome::Transient("the inbox has no callback URL yet".into()),
+    let Some(channel) = crate::channels::channel_of(&job.inbox) else {
+        let kind = &job.inbox.kind;
+        return SendOutcome::Permanent(format!("no adapter for channel kind {kind:?}"));
+    };
+    let lookups = match channel.needs() {
+        Needs::InProcess => return crate::widget::deliver(app, job).await,
+        needs => match crate::channels::look_up(app, job, needs).await {
+            Ok(l) => l,
+            Err(outcome) => return outcome,
         },
-        "twilio" => send_twilio(app, job).await,
-        crate::email::KIND => crate::email::send(app, job).await,
-        crate::widget::KIND => crate::widget::deliver(app, job).await,
-        k if crate::channels::KINDS.contains(&k) => crate::channels::send(app, job).await,
-        other => SendOutcome::Permanent(format!("no adapter for channel kind {other:?}")),
+    };
+    let reply = crate::compose::reply_of(app, job);
+    let out = Outgoing {
+        to: &job.identity.external_id,
+        reply: &reply,
+        message: Message {
+            id: job.message.id,
+            conversation_id: job.message.conversation_id,
+            sender_kind: job.message.sender_kind,
+            sender_id: job.message.sender_id,
+            created_at: job.message.created_at,
+        },
+        public_url: &app.config.public_url,
+        inbox: job.inbox.id,
+        timeout: Duration::from_millis(app.config.dispatch.timeout_ms),
+        lookups,
+    };
+    match channel.send(&app.http, out).await {
+        Sent::Outcome(outcome) => outcome,
+        Sent::InProcess => crate::widget::deliver(app, job).await,
+        Sent::OptedOut { sender } => opted_out(app, job, &sender).await,
     }
+}
+
+/// The carrier says the recipient texted STOP: recorded for every purpose, so nothing else is
+/// sent, and the delivery fails.
+async fn opted_out(app: &App, job: &OutboxJob, from: &str) -> SendOutcome {
+    let revoke = |purpose| parley_store::NewConsent {
+        contact: job.contact_id,
+        purpose,
+        action: parley_core::consent::Action::Revoke,
+        source: "carrier".into(),
+        channel: Some("sms".into()),
+        evidence: serde_json::json!({ "twilio_error": 21610, "message_id": job.message.id, "from": from }),
+        at: app.now(),
+        conversation: Some(job.message.conversation_id),
+    };
+    for purpose in parley_core::consent::Purpose::ALL {
+        let ws = job.inbox.workspace_id;
+        if let Err(e) = app.store.record_consent(ws, revoke(purpose)).await {
+            tracing::error!(error = %e, "could not record an opt-out");
+        }
+    }
+    SendOutcome::Permanent("the recipient has opted out (Twilio error 21610)".into())
 }
 
 /// Records what became of a delivery: sent, retried with backoff, or failed.
@@ -125,88 +148,6 @@ async fn finish(app: &App, job: &OutboxJob, outcome: SendOutcome) {
     }
     if let Err(e) = app.store.finish_outbox(job.id, result, now).await {
         tracing::error!(error = %e, outbox = %job.id, "could not record a delivery outcome");
-    }
-}
-
-/// Sends an SMS through Twilio's Messages API, asking for status callbacks on the inbox's hook.
-async fn send_twilio(app: &App, job: &OutboxJob) -> SendOutcome {
-    let setting = |k: &str| {
-        job.inbox
-            .settings
-            .get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (sid, from, base) = (
-        setting("account_sid"),
-        setting("from"),
-        setting("api_base_url"),
-    );
-    let url = format!("{base}/2010-04-01/Accounts/{sid}/Messages.json");
-    let callback = format!(
-        "{}/hooks/twilio/{}",
-        app.config.public_url.trim_end_matches('/'),
-        job.inbox.id
-    );
-    let text = crate::compose::plain_text(job);
-    let media: Vec<String> = crate::compose::reply_of(app, job)
-        .media
-        .into_iter()
-        .map(|m| m.url)
-        .collect();
-    let form = twilio::send_form(
-        &job.identity.external_id,
-        &from,
-        &text,
-        &media,
-        Some(&callback),
-    );
-    let resp = app
-        .http
-        .post(url)
-        .basic_auth(&sid, Some(&job.inbox.secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body(form)
-        .send()
-        .await;
-    match resp {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let text =
-                parley_channels::net::text_capped(r, parley_channels::net::JSON_MAX_BYTES).await;
-            match twilio::classify_send(status, &text) {
-                Ok(provider_id) => SendOutcome::Accepted {
-                    provider_id: Some(provider_id),
-                },
-                Err(twilio::SendError::OptedOut) => {
-                    // The carrier says they texted STOP: recorded, so nothing else is sent.
-                    let revoke = |purpose| parley_store::NewConsent {
-                        contact: job.contact_id,
-                        purpose,
-                        action: parley_core::consent::Action::Revoke,
-                        source: "carrier".into(),
-                        channel: Some("sms".into()),
-                        evidence: serde_json::json!({ "twilio_error": 21610, "message_id": job.message.id, "from": from }),
-                        at: app.now(),
-                        conversation: Some(job.message.conversation_id),
-                    };
-                    for purpose in parley_core::consent::Purpose::ALL {
-                        let ws = job.inbox.workspace_id;
-                        if let Err(e) = app.store.record_consent(ws, revoke(purpose)).await {
-                            tracing::error!(error = %e, "could not record an opt-out");
-                        }
-                    }
-                    SendOutcome::Permanent(
-                        "the recipient has opted out (Twilio error 21610)".into(),
-                    )
-                }
-                Err(twilio::SendError::Other(o)) => o,
-            }
-        }
-        Err(e) if e.is_permanent() => SendOutcome::Permanent(format!("Twilio not reached: {e}")),
-        Err(e) => SendOutcome::Transient(format!("Twilio unreachable: {e}")),
     }
 }
 

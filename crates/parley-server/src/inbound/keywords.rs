@@ -6,6 +6,9 @@ use parley_core::keywords::{self as words, Revocation};
 use parley_store::{InboundMessage, InboundOutcome, InboxRow, Keyword, KeywordIntent, StoreError};
 use serde_json::Value;
 
+use parley_channels::settings::TwilioSettings;
+use parley_channels::ChannelKind;
+
 use crate::compliance::{consent_channel, notice};
 use crate::state::App;
 
@@ -38,7 +41,7 @@ pub(super) async fn recognise(
             None => return Ok(None),
         },
     };
-    let channel = consent_channel(&inbox.kind);
+    let channel = consent_channel(inbox);
     Ok(Some(KeywordIntent {
         keyword,
         channel: channel.to_string(),
@@ -82,11 +85,11 @@ pub(super) async fn answer(
 /// Twilio answers STOP, START and HELP itself on long codes (channels reference 1.7) unless the
 /// account turned its opt-out handling off; Parley then stays quiet so no one gets two answers.
 fn provider_answers(inbox: &InboxRow) -> bool {
-    inbox.kind == "twilio"
-        && inbox
-            .settings
-            .get("provider_answers_keywords")
-            .and_then(Value::as_bool)
+    use serde::Deserialize as _;
+    crate::channels::kind_of(inbox) == Some(ChannelKind::Twilio)
+        && TwilioSettings::deserialize(&inbox.settings)
+            .ok()
+            .and_then(|t| t.provider_answers_keywords)
             .unwrap_or(true)
 }
 

@@ -331,7 +331,7 @@ pub async fn channel(
     let gate = crate::compliance::preview(&app, &inbox, conv.contact_id, facts, closed).await?;
     Ok(Json(json!({
         "kind": inbox.kind,
-        "capabilities": crate::channels::capabilities(&inbox.kind),
+        "capabilities": crate::channels::kind_of(&inbox).and_then(parley_channels::ChannelKind::capabilities),
         "window": { "state": state, "reason": reason },
         "compliance": gate,
     })))

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use parley_channels::ChannelKind;
 use parley_core::contact::parse_name;
 use parley_core::{InboxId, TeamId, UserId};
 use parley_store::{InboxPatch, InboxRow, NewInbox, Principal};
@@ -144,17 +145,18 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
         "webhook_url": format!("{}/hooks/{}/{}", app.config.public_url.trim_end_matches('/'), i.kind, i.id),
         "created_at": i.created_at,
     });
-    if i.kind == crate::widget::KIND {
+    let kind = crate::channels::kind_of(i);
+    if kind == Some(ChannelKind::Widget) {
         v["snippet"] = json!(crate::widget::snippet(app, i));
     }
     // These kinds have no webhook, and their secret is for the server alone.
-    let internal = matches!(i.kind.as_str(), crate::widget::KIND | crate::email::KIND);
+    let internal = kind.is_some_and(|k| !k.has_webhook());
     if internal {
         v.as_object_mut().map(|o| o.remove("webhook_url"));
     }
     // Elsewhere the secret column holds the provider's own credential (Twilio's auth token, Meta's
     // app secret, LINE's channel secret), which never leaves Parley again.
-    let ours = matches!(i.kind.as_str(), "api" | "telegram");
+    let ours = kind.is_some_and(|k| k.has_webhook() && k.secret_field().is_none());
     if p.role.is_admin() && !internal {
         if ours {
             v["secret"] = json!(i.secret);
@@ -368,14 +370,15 @@ pub struct CreateInboxRequest {
 
 /// Channel settings and secret for a new inbox, validated per kind.
 fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiError> {
-    if req.kind != crate::widget::KIND && !req.widget().is_empty() {
+    let kind = ChannelKind::parse(&req.kind);
+    if kind != Some(ChannelKind::Widget) && !req.widget().is_empty() {
         return Err(ApiError::invalid(
             "website_url",
             "website_url, greeting, color and prechat_fields are settings of widget inboxes",
         ));
     }
-    match req.kind.as_str() {
-        "api" => {
+    match kind {
+        Some(ChannelKind::Api) => {
             let callback = req
                 .callback_url
                 .as_deref()
@@ -383,87 +386,36 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 .transpose()?;
             Ok((json!({ "callback_url": callback }), random_token()))
         }
-        crate::email::KIND => crate::email::settings(
+        Some(ChannelKind::Email) => crate::email::settings(
             &req.name,
             req.address.as_deref(),
             req.from_name.as_deref(),
             req.smtp.as_ref(),
             req.imap.as_ref(),
         ),
-        crate::widget::KIND => {
+        Some(ChannelKind::Widget) => {
             let mut settings = json!({});
             crate::widget::apply_settings(&mut settings, &req.widget())?;
             // The secret signs visitors' tokens; it never leaves the server.
             Ok((settings, random_token()))
         }
-        "twilio" => {
-            let sid = req
-                .account_sid
-                .as_deref()
-                .map(str::trim)
-                .unwrap_or_default();
-            if !(sid.starts_with("AC")
-                && sid.len() == 34
-                && sid.chars().all(|c| c.is_ascii_alphanumeric()))
-            {
-                return Err(ApiError::invalid(
-                    "account_sid",
-                    "must be a Twilio account sid (AC followed by 32 characters)",
-                ));
-            }
-            let token = req.auth_token.as_deref().map(str::trim).unwrap_or_default();
-            if token.len() < 8 || token.len() > 128 {
-                return Err(ApiError::invalid(
-                    "auth_token",
-                    "must be the account's auth token",
-                ));
-            }
-            let from = req.from.as_deref().map(str::trim).unwrap_or_default();
-            let from = if from.starts_with("MG") && from.len() == 34 {
-                from.to_string()
-            } else {
-                parley_core::contact::Phone::parse(from)
-                    .map_err(|_| {
-                        ApiError::invalid(
-                            "from",
-                            "must be the sending number (E.164) or a Messaging Service sid",
-                        )
-                    })?
-                    .into_string()
-            };
-            let base = req
-                .api_base_url
-                .as_deref()
-                .map(parse_callback)
-                .transpose()?
-                .unwrap_or_else(|| "https://api.twilio.com".into());
-            Ok((
-                json!({
-                    "account_sid": sid,
-                    "from": from,
-                    "api_base_url": base.trim_end_matches('/'),
-                    "provider_answers_keywords": req.answers_keywords.unwrap_or(true),
-                }),
-                token.to_string(),
-            ))
-        }
-        kind => {
+        _ => {
             let creds = crate::channels::Credentials {
+                account_sid: req.account_sid.as_deref(),
+                auth_token: req.auth_token.as_deref(),
+                from: req.from.as_deref(),
+                answers_keywords: req.answers_keywords,
                 bot_token: req.bot_token.as_deref(),
                 access_token: req.access_token.as_deref(),
                 app_secret: req.app_secret.as_deref(),
                 channel_secret: req.channel_secret.as_deref(),
                 phone_number_id: req.phone_number_id.as_deref(),
                 page_id: req.page_id.as_deref(),
-                api_base_url: req
-                    .api_base_url
-                    .as_deref()
-                    .map(parse_callback)
-                    .transpose()?,
+                api_base_url: req.api_base_url.as_deref(),
                 graph_version: req.graph_version.as_deref(),
                 waba_id: req.waba_id.as_deref(),
             };
-            crate::channels::settings(kind, &creds)
+            crate::channels::settings(&req.kind, &creds)
         }
     }
 }
@@ -491,15 +443,7 @@ widget_fields_of!(UpdateInboxRequest);
 
 /// A callback URL must be absolute http(s).
 fn parse_callback(url: &str) -> Result<String, ApiError> {
-    let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|_| ApiError::invalid("callback_url", "must be an absolute http(s) URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ApiError::invalid(
-            "callback_url",
-            "must be an absolute http(s) URL",
-        ));
-    }
-    Ok(parsed.to_string())
+    parley_channels::settings::http_url(url).map_err(|e| ApiError::invalid(e.field, e.message))
 }
 
 pub async fn create_inbox(
@@ -618,38 +562,6 @@ impl UpdateInboxRequest {
     }
 }
 
-/// The channel fields each kind of inbox has.
-fn channel_fields_of(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "twilio" => &[
-            "account_sid",
-            "auth_token",
-            "from",
-            "api_base_url",
-            "answers_keywords",
-        ],
-        "telegram" => &["bot_token", "api_base_url"],
-        "whatsapp" => &[
-            "phone_number_id",
-            "access_token",
-            "app_secret",
-            "api_base_url",
-            "graph_version",
-            "waba_id",
-        ],
-        "messenger" | "instagram" => &[
-            "page_id",
-            "access_token",
-            "app_secret",
-            "api_base_url",
-            "graph_version",
-        ],
-        "line" => &["channel_secret", "access_token", "api_base_url"],
-        crate::email::KIND => &["address", "from_name", "smtp", "imap"],
-        _ => &[],
-    }
-}
-
 /// The settings and secret an inbox has after an edit of its channel fields: the stored ones
 /// overlaid with the edit's, validated as when adding it. What the provider was told about the
 /// inbox stays: Meta's verify token, Telegram's `secret_token`. `None` when the edit gives none.
@@ -661,7 +573,8 @@ fn edited_channel(
     if given.is_empty() {
         return Ok(None);
     }
-    let allowed = channel_fields_of(&current.kind);
+    let kind = crate::channels::kind_of(current);
+    let allowed = kind.map_or(&[][..], ChannelKind::setting_fields);
     if let Some(field) = given.iter().find(|f| !allowed.contains(f)) {
         return Err(ApiError::invalid(
             field,
@@ -672,30 +585,21 @@ fn edited_channel(
     let text = |v: &Value| v.as_str().map(str::to_string);
     let kept = |key: &str| text(&stored[key]);
     let credential = |key: &str| text(&stored["credentials"][key]);
-    // The secret column holds a provider credential for these kinds; for the others it is ours.
-    let secret_field = match current.kind.as_str() {
-        "twilio" => Some("auth_token"),
-        "whatsapp" | "messenger" | "instagram" => Some("app_secret"),
-        "line" => Some("channel_secret"),
-        _ => None,
-    };
+    // The secret column holds a provider credential for some kinds; for the others it is ours.
+    let secret_field = kind.and_then(ChannelKind::secret_field);
     let secret_of = |field: &str| (secret_field == Some(field)).then(|| current.secret.clone());
     // A stored token is never sent to a new address: it would go to whoever the edit names.
     if let Some(url) = &req.api_base_url {
         let moved = kept("api_base_url").is_none_or(|was| was != url.trim().trim_end_matches('/'));
-        let tokens: &[(&'static str, bool)] = match current.kind.as_str() {
-            "twilio" => &[("auth_token", req.auth_token.is_some())],
-            "telegram" => &[("bot_token", req.bot_token.is_some())],
-            _ => &[("access_token", req.access_token.is_some())],
-        };
-        if let Some((field, _)) = tokens.iter().find(|(_, given)| moved && !given) {
+        let field = kind.map_or("access_token", ChannelKind::base_url_credential);
+        if moved && !given.contains(&field) {
             return Err(ApiError::invalid(
                 field,
                 "must be given again when api_base_url changes",
             ));
         }
     }
-    let (smtp, imap) = if current.kind == crate::email::KIND {
+    let (smtp, imap) = if kind == Some(ChannelKind::Email) {
         crate::email::edited(current, req.smtp.take(), req.imap.take())?
     } else {
         (None, None)
@@ -785,7 +689,7 @@ pub async fn update_inbox(
         settings["rate_limit"] = parse_rate(rate)?;
     }
     if !req.widget().is_empty() {
-        if current.kind != crate::widget::KIND {
+        if crate::channels::kind_of(&current) != Some(ChannelKind::Widget) {
             return Err(ApiError::invalid(
                 "website_url",
                 "website_url, greeting, color and prechat_fields are settings of widget inboxes",

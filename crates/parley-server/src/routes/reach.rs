@@ -132,10 +132,10 @@ async fn verdict(
     let Some(conv) = o.conversation else {
         // Meta's channels never allow a business to write first with free text.
         return Ok(
-            if matches!(
-                o.inbox.kind.as_str(),
-                "whatsapp" | "messenger" | "instagram"
-            ) {
+            if crate::channels::kind_of(&o.inbox)
+                .and_then(parley_channels::ChannelKind::meta_channel)
+                .is_some()
+            {
                 (
                     "closed",
                     Some("The customer has not written on this channel yet.".into()),
