@@ -1,16 +1,241 @@
-//! Contacts and their identities: create, change, search, and merge two into one.
+//! The `Contacts` store: contacts and their identities (create, change, search, merge two into
+//! one), their consent ledger, and the lists they are on (`lists`).
 
-use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::conversations::{
     insert_event, load_by_id, load_for_contact, save_conversation, NewEvent,
 };
 use crate::db::{exec, query, query_opt, Tx};
 use crate::pipeline::Stmt;
 use crate::rows::{get, id, is_unique_violation, load_contact, pg_err};
+use crate::PostgresStore;
+use async_trait::async_trait;
+
+pub(crate) mod lists;
+
+#[async_trait]
+impl Contacts for PostgresStore {
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(create_contact(tx, ws, contact, at)))
+            .await
+    }
+
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { crate::rows::visible_contact(tx, &scope, id).await })
+            })
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(update_contact(tx, ws, id, patch, at)))
+            .await
+    }
+
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(set_blocked(tx, ws, id, blocked, at)))
+            .await
+    }
+
+    async fn search_contacts(
+        &self,
+        scope: &Scope,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let (q, scope) = (q.to_owned(), scope.clone());
+        self.db
+            .run(move |tx| Box::pin(async move { search(tx, &scope, &q, cursor, limit).await }))
+            .await
+    }
+
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| Box::pin(add_identity(tx, ws, contact, identity, at)))
+            .await
+    }
+
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView> {
+        // Under the event lock: the check that no conversation replies to the identity must not
+        // race an inbound message that makes one.
+        self.db
+            .write(move |tx, _| Box::pin(remove_identity(tx, ws, contact, identity)))
+            .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        let m = Merge {
+            kept,
+            absorbed,
+            actor,
+            at,
+        };
+        self.db
+            .write(move |tx, ev| Box::pin(merge(tx, ws, m, ev)))
+            .await
+    }
+
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent> {
+        self.db
+            .write(move |tx, ev| Box::pin(async move { record_consent(tx, ws, consent, ev).await }))
+            .await
+    }
+
+    async fn consent_history(
+        &self,
+        scope: &Scope,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { consent_history(tx, &scope, contact).await }))
+            .await
+    }
+
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext> {
+        self.db
+            .run(move |tx| Box::pin(consent_context(tx, ws, contact)))
+            .await
+    }
+
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.db
+            .run(move |tx| Box::pin(last_inbound(tx, ws, contact)))
+            .await
+    }
+
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>> {
+        self.db
+            .run(move |tx| Box::pin(inactive_contacts(tx, ws, before, limit)))
+            .await
+    }
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::create(tx, ws, &name, at).await }))
+            .await
+    }
+
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+        self.db.run(move |tx| Box::pin(lists::all(tx, ws))).await
+    }
+
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::rename(tx, ws, id, &name).await }))
+            .await
+    }
+
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(lists::delete(tx, ws, id)))
+            .await
+    }
+
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        self.db
+            .run(move |tx| Box::pin(lists::set_member(tx, ws, list, contact, member, at)))
+            .await
+    }
+
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::of_contact(tx, &scope, contact).await }))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        scope: &Scope,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { lists::members(tx, &scope, list, cursor, limit).await })
+            })
+            .await
+    }
+}
 
 /// The lookup value of an identity's address: its blind index when encrypted at rest.
 pub(crate) fn identity_key(

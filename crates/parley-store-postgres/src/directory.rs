@@ -1,14 +1,128 @@
-//! Teams and inboxes, and who belongs to them.
+//! The `Directory` store: teams and inboxes, and who belongs to them.
 
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt;
 use parley_store::*;
 
-use crate::account::{new_id, user};
+use crate::accounts::{new_id, user};
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{
     self, get, id, is_unique_violation, pg_err, scope_params, ts, INBOX_COLS, USER_COLS,
 };
+use crate::PostgresStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Directory for PostgresStore {
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { create_team(tx, ws, &name, at).await }))
+            .await
+    }
+
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+        self.db.run(move |tx| Box::pin(list_teams(tx, ws))).await
+    }
+
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { rename_team(tx, ws, id, &name).await }))
+            .await
+    }
+
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+        self.db
+            .write(move |tx, _| Box::pin(delete_team(tx, ws, id)))
+            .await
+    }
+
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView> {
+        self.db
+            .run(move |tx| Box::pin(set_team_member(tx, ws, team, user, member)))
+            .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .run(move |tx| Box::pin(create_inbox(tx, ws, inbox, at)))
+            .await
+    }
+
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { list_inboxes(tx, &scope).await }))
+            .await
+    }
+
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
+        if !scope.can_see(id) {
+            return Err(StoreError::NotFound);
+        }
+        let ws = scope.workspace;
+        self.db.run(move |tx| Box::pin(inbox(tx, ws, id))).await
+    }
+
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .run(move |tx| Box::pin(update_inbox(tx, ws, id, patch)))
+            .await
+    }
+
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
+        self.db
+            .run(move |tx| Box::pin(inbox_for_hook(tx, id)))
+            .await
+    }
+
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
+        let kind = kind.to_string();
+        self.db
+            .run(move |tx| Box::pin(async move { inboxes_of_kind(tx, &kind).await }))
+            .await
+    }
+
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(set_inbox_member(tx, ws, inbox, user, member)))
+            .await
+    }
+
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
+        self.db
+            .run(move |tx| Box::pin(inbox_members(tx, ws, inbox)))
+            .await
+    }
+}
 
 fn team_conflict(e: tokio_postgres::Error) -> StoreError {
     if is_unique_violation(&e) {
@@ -277,7 +391,7 @@ pub(crate) async fn set_inbox_member(
         "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
     };
     exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
-    crate::account::log_access_change(tx, ws, u).await
+    crate::accounts::log_access_change(tx, ws, u).await
 }
 
 pub(crate) async fn inbox_members(

@@ -1,6 +1,6 @@
-//! The outbox: deliveries claimed by dispatchers under a lease (`SKIP LOCKED`, so dispatchers on
+//! The `Outbox` store: deliveries claimed by dispatchers under a lease (`SKIP LOCKED`, so dispatchers on
 //! many nodes never wait on each other), and their outcomes, which move a message's delivery status
-//! forward only.
+//! forward only; and the nodes that claim them.
 
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, OutboxId, Timestamp, WorkspaceId};
@@ -9,6 +9,87 @@ use parley_store::*;
 use crate::conversations::{insert_event, NewEvent};
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, get, id, IDENTITY_COLS, MESSAGE_COLS};
+use crate::PostgresStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn claim_outbox_fair(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+        per_inbox: u32,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.db
+            .run(move |tx| Box::pin(claim(tx, now, limit, lease_ms, per_inbox)))
+            .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db.run(move |tx| Box::pin(backlog(tx, ws, now))).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| Box::pin(finish(tx, id, result, at, ev)))
+            .await
+    }
+
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool> {
+        self.db
+            .write(move |tx, ev| Box::pin(record_delivery(tx, report, ev)))
+            .await
+    }
+
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        self.db
+            .write(move |tx, ev| Box::pin(read_until(tx, conversation, until, now, ev)))
+            .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.db.run(|tx| Box::pin(next_due(tx))).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { crate::directory::node_heartbeat(tx, &node, fresh_ms).await })
+            })
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    crate::db::exec(tx, "DELETE FROM node WHERE id = $1", &[&id])
+                        .await
+                        .map(drop)
+                })
+            })
+            .await
+    }
+
+    async fn release_claims(&self) -> StoreResult<u64> {
+        self.db.run(|tx| Box::pin(release_claims(tx))).await
+    }
+}
 
 /// Serialises claims across nodes, so an inbox's count of live leases is exact when read.
 const CLAIM_LOCK: i64 = 0x7061_726c_6579_636c;

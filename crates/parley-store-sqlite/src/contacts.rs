@@ -1,15 +1,222 @@
-//! Contacts and their identities: create, change, search, and merge two into one.
+//! The `Contacts` store: contacts and their identities (create, change, search, merge two into
+//! one), their consent ledger, and the lists they are on (`lists`).
 
-use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::conversations::{insert_event, load_conversation_by, save_conversation};
 use crate::db::sql_err;
 use crate::rows::{
     is_unique_violation, load_contact, uid, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE,
 };
+use crate::SqliteStore;
+use async_trait::async_trait;
+
+pub(crate) mod lists;
+
+#[async_trait]
+impl Contacts for SqliteStore {
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| create_contact(c, ws, contact, at))
+            .await
+    }
+
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| crate::rows::visible_contact(c, &scope, id))
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| update_contact(c, ws, id, patch, at))
+            .await
+    }
+
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| set_blocked(c, ws, id, blocked, at))
+            .await
+    }
+
+    async fn search_contacts(
+        &self,
+        scope: &Scope,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let (q, scope) = (q.to_owned(), scope.clone());
+        self.db
+            .read(move |c| search(c, &scope, &q, cursor, limit))
+            .await
+    }
+
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| add_identity(c, ws, contact, identity, at))
+            .await
+    }
+
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| remove_identity(c, ws, contact, identity))
+            .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, ev| merge(c, ws, kept, absorbed, actor, at, ev))
+            .await
+    }
+
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent> {
+        self.db
+            .write(move |c, ev| record_consent(c, ws, consent, ev))
+            .await
+    }
+
+    async fn consent_history(
+        &self,
+        scope: &Scope,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| consent_history(c, &scope, contact))
+            .await
+    }
+
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext> {
+        self.db.read(move |c| consent_context(c, ws, contact)).await
+    }
+
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.db.read(move |c| last_inbound(c, ws, contact)).await
+    }
+
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>> {
+        self.db
+            .read(move |c| inactive_contacts(c, ws, before, limit))
+            .await
+    }
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| lists::create(c, ws, &name, at))
+            .await
+    }
+
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+        self.db.read(move |c| lists::all(c, ws)).await
+    }
+
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| lists::rename(c, ws, id, &name))
+            .await
+    }
+
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
+        self.db.write(move |c, _| lists::delete(c, ws, id)).await
+    }
+
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        self.db
+            .write(move |c, _| lists::set_member(c, ws, list, contact, member, at))
+            .await
+    }
+
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| lists::of_contact(c, &scope, contact))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        scope: &Scope,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| lists::members(c, &scope, list, cursor, limit))
+            .await
+    }
+}
 
 /// The columns an update of a contact sets: `?1` name, `?2` email, `?3` phone, `?4` custom
 /// fields, `?5` the time, `?6` its id.

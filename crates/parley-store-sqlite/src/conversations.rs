@@ -1,5 +1,5 @@
-//! Conversations: ingesting customer messages, agents' commands, lists with filters and keyset
-//! pagination, timelines, snooze wake-ups and the event feed.
+//! The `Conversations` store: ingesting customer messages, agents' commands, lists with filters and
+//! keyset pagination, timelines, snooze wake-ups and the event feed.
 
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, Status};
@@ -11,13 +11,188 @@ use parley_store::*;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Params};
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::contacts::{insert_contact, insert_identity};
 use crate::db::sql_err;
 use crate::rows::{
     self, opt_uid, scope_filter, uid, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS,
     MESSAGE_COLS,
 };
+use crate::SqliteStore;
+use async_trait::async_trait;
+
+pub(crate) mod seen;
+
+#[async_trait]
+impl Conversations for SqliteStore {
+    async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
+        self.db.write(move |c, ev| apply_inbound(c, msg, ev)).await
+    }
+
+    async fn identity_conversation(
+        &self,
+        inbox: InboxId,
+        kind: IdentityKind,
+        external_id: &str,
+    ) -> StoreResult<Option<(ContactId, Option<ConversationId>)>> {
+        let external_id = external_id.to_string();
+        self.db
+            .read(move |c| identity_conversation(c, inbox, kind, &external_id))
+            .await
+    }
+
+    async fn conversation_by_external_ids(
+        &self,
+        inbox: InboxId,
+        external_ids: &[String],
+    ) -> StoreResult<Option<ConversationId>> {
+        let ids = external_ids.to_vec();
+        self.db
+            .read(move |c| conversation_by_external_ids(c, inbox, &ids))
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        q: &ConversationQuery,
+    ) -> StoreResult<Page<ConversationView>> {
+        let (scope, q) = (scope.clone(), q.clone());
+        self.db.read(move |c| list(c, &scope, &q)).await
+    }
+
+    async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
+        let scope = scope.clone();
+        self.db.read(move |c| counts(c, &scope)).await
+    }
+
+    async fn mark_seen(
+        &self,
+        scope: &Scope,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        self.db
+            .write(move |c, _| seen::mark(c, &scope, conversation, at))
+            .await
+    }
+
+    async fn seen_at(
+        &self,
+        scope: &Scope,
+        conversations: &[ConversationId],
+    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
+        let (scope, ids) = (scope.clone(), conversations.to_vec());
+        self.db.read(move |c| seen::read(c, &scope, &ids)).await
+    }
+
+    async fn conversation(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+    ) -> StoreResult<ConversationView> {
+        let scope = scope.clone();
+        self.db.read(move |c| conversation(c, &scope, id)).await
+    }
+
+    async fn timeline(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<TimelineEntry>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| timeline(c, &scope, id, before, limit))
+            .await
+    }
+
+    async fn act(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        actor: UserId,
+        cmd: Command,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        self.db
+            .write(move |c, ev| act(c, &scope, id, actor, cmd, at, ev))
+            .await
+    }
+
+    async fn start_conversation(
+        &self,
+        scope: &Scope,
+        msg: NewOutbound,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        self.db
+            .write(move |c, ev| start(c, &scope, msg, at, ev))
+            .await
+    }
+
+    async fn record_conversation_event(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        kind: &'static str,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| record_conversation_event(c, ws, conv, kind, data, at, ev))
+            .await
+    }
+
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| record_survey_answer(c, ws, conv, sent_at, data, at, ev))
+            .await
+    }
+
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String> {
+        // Read first: every opening of a survey page asks, and only the first use writes.
+        let found = self.db.read(move |c| stored_survey_key(c, ws)).await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
+        self.db
+            .write(move |c, _| survey_key(c, ws, candidate, at))
+            .await
+    }
+
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
+        self.db.write(move |c, ev| wake_snoozed(c, now, ev)).await
+    }
+
+    async fn events_since(
+        &self,
+        scope: &Scope,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Published>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| events_since(c, &scope, after_seq, limit))
+            .await
+    }
+}
 
 #[expect(
     clippy::too_many_arguments,

@@ -1,12 +1,116 @@
-//! Teams and inboxes, and who belongs to them.
+//! The `Directory` store: teams and inboxes, and who belongs to them.
 
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::account::{new_id, user};
+use crate::accounts::{new_id, user};
 use crate::db::sql_err;
 use crate::rows::{self, is_unique_violation, scope_filter, ts, uid, INBOX_COLS, USER_COLS};
+use crate::SqliteStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Directory for SqliteStore {
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| create_team(c, ws, &name, at))
+            .await
+    }
+
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+        self.db.read(move |c| list_teams(c, ws)).await
+    }
+
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| rename_team(c, ws, id, &name))
+            .await
+    }
+
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+        self.db.write(move |c, _| delete_team(c, ws, id)).await
+    }
+
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView> {
+        self.db
+            .write(move |c, _| set_team_member(c, ws, team, user, member))
+            .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .write(move |c, _| create_inbox(c, ws, inbox, at))
+            .await
+    }
+
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+        let scope = scope.clone();
+        self.db.read(move |c| list_inboxes(c, &scope)).await
+    }
+
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
+        if !scope.can_see(id) {
+            return Err(StoreError::NotFound);
+        }
+        let ws = scope.workspace;
+        self.db.read(move |c| inbox(c, ws, id)).await
+    }
+
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .write(move |c, _| update_inbox(c, ws, id, patch))
+            .await
+    }
+
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
+        self.db.read(move |c| inbox_for_hook(c, id)).await
+    }
+
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
+        let kind = kind.to_string();
+        self.db.read(move |c| inboxes_of_kind(c, &kind)).await
+    }
+
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| set_inbox_member(c, ws, inbox, user, member))
+            .await
+    }
+
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
+        self.db.read(move |c| inbox_members(c, ws, inbox)).await
+    }
+}
 
 fn team_conflict(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e) {
@@ -243,7 +347,7 @@ pub(crate) fn set_inbox_member(
         )
     }
     .map_err(sql_err)?;
-    crate::account::log_access_change(c, ws, u)
+    crate::accounts::log_access_change(c, ws, u)
 }
 
 pub(crate) fn inbox_members(

@@ -1,5 +1,5 @@
-//! The outbox: deliveries claimed by dispatchers under a lease, and their outcomes, which move a
-//! message's delivery status forward only.
+//! The `Outbox` store: deliveries claimed by dispatchers under a lease, and their outcomes, which
+//! move a message's delivery status forward only; and the nodes that claim them.
 
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, InboxId, OutboxId, Timestamp, WorkspaceId};
@@ -9,6 +9,89 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::conversations::{insert_event, message};
 use crate::db::sql_err;
 use crate::rows::{self, uid, IDENTITY_COLS};
+use crate::SqliteStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn claim_outbox_fair(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+        per_inbox: u32,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.db
+            .write(move |c, _| claim(c, now, limit, lease_ms, per_inbox))
+            .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db.read(move |c| backlog(c, ws, now)).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| finish(c, id, result, at, ev))
+            .await
+    }
+
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool> {
+        self.db
+            .write(move |c, ev| record_delivery(c, report, ev))
+            .await
+    }
+
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        self.db
+            .write(move |c, ev| read_until(c, conversation, until, now, ev))
+            .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.db.read(next_due).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .write(move |c, _| crate::directory::node_heartbeat(c, &node, fresh_ms))
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                c.execute("DELETE FROM node WHERE id = ?1", [id])
+                    .map(drop)
+                    .map_err(crate::db::sql_err)
+            })
+            .await
+    }
+
+    async fn release_claims(&self) -> StoreResult<u64> {
+        self.db
+            .write(|c, _| {
+                c.execute("UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL", [])
+                    .map(|n| n as u64)
+                    .map_err(crate::db::sql_err)
+            })
+            .await
+    }
+}
 
 pub(crate) fn claim(
     c: &Connection,

@@ -4,7 +4,7 @@ use parley_core::{ContactId, ListId, Timestamp, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::db::sql_err;
 use crate::rows::{is_unique_violation, load_contact, ts, uid};
 

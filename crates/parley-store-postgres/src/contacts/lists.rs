@@ -4,7 +4,7 @@ use parley_core::{ContactId, ListId, Timestamp, WorkspaceId};
 use parley_store::*;
 use tokio_postgres::Row;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{get, id, is_unique_violation, load_contact, pg_err, ts};
 

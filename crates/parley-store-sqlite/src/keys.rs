@@ -6,9 +6,82 @@
 
 use std::sync::Arc;
 
+use crate::SqliteStore;
+use async_trait::async_trait;
+use parley_core::Timestamp;
 use parley_store::crypt::{self, Keyring};
+use parley_store::*;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
+
+#[async_trait]
+impl Keys for SqliteStore {
+    fn keyring(&self) -> Option<Arc<parley_store::crypt::Keyring>> {
+        self.db.keys()
+    }
+
+    async fn add_data_key(&self, at: Timestamp) -> StoreResult<u32> {
+        let master = self.master.clone().ok_or_else(|| StoreError::Invalid {
+            field: "master_key",
+            reason: "encryption at rest is off: no master key is configured".into(),
+        })?;
+        let id = self
+            .db
+            .keys()
+            .map_or(1, |k| k.ids().last().copied().unwrap_or(0) + 1);
+        let wrapped = master.new_data_key(id);
+        self.db
+            .write(move |c, _| add_data_key(c, id, &wrapped, at.0))
+            .await?;
+        self.load_keys(&master).await?;
+        Ok(id)
+    }
+
+    async fn rewrap_data_keys(&self, new: &parley_store::crypt::MasterKey) -> StoreResult<u32> {
+        let old = self.master.clone().ok_or_else(|| StoreError::Invalid {
+            field: "master_key",
+            reason: "encryption at rest is off: no master key is configured".into(),
+        })?;
+        let new = new.clone();
+        self.db.write(move |c, _| rewrap(c, &old, &new)).await
+    }
+
+    async fn finish_sealing(&self) -> StoreResult<()> {
+        self.db
+            .write(|c, _| {
+                c.execute("DELETE FROM sealing_pending", [])
+                    .map_err(crate::db::sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn refresh_keys(&self) -> StoreResult<bool> {
+        match &self.master {
+            Some(m) => self.load_keys(m).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn reseal(&self, limit: u32) -> StoreResult<u64> {
+        let Some(current) = self.db.keys().map(|k| k.current()) else {
+            return Ok(0);
+        };
+        let at = parley_store::plan::now_ms();
+        self.db
+            .write(move |c, _| reseal(c, current, limit, at))
+            .await
+    }
+
+    async fn message_files(
+        &self,
+        after: Option<parley_core::MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageFiles>> {
+        let after = after.map(|m| m.to_string());
+        self.db.read(move |c| message_files(c, after, limit)).await
+    }
+}
 
 fn failed(e: crypt::CryptError) -> rusqlite::Error {
     rusqlite::Error::UserFunctionError(Box::new(e))

@@ -102,7 +102,8 @@ pub(crate) async fn erase(
         .map(|e| Ok((get(e, 0)?, get(e, 1)?)))
         .collect::<StoreResult<_>>()?;
         let events =
-            crate::retention::event_data(tx, "WHERE conversation_id = $1", &[conv]).await?;
+            crate::privacy::retention::event_data(tx, "WHERE conversation_id = $1", &[conv])
+                .await?;
         for (seq, kind, place, data) in &events {
             let redacted = stamps.get(seq).copied().flatten();
             if kind == "note.created" {
@@ -143,7 +144,7 @@ pub(crate) async fn erase(
                 "INSERT INTO suppression (id, workspace_id, address, purpose, source, channel, at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
-                    &crate::account::new_id(),
+                    &crate::accounts::new_id(),
                     &w,
                     d,
                     &purpose,

@@ -161,7 +161,7 @@ pub(crate) async fn list_workspaces(tx: &Tx<'_>) -> StoreResult<Vec<WorkspaceRow
     for r in &rows {
         let ws: WorkspaceId = id(r, 0)?;
         out.push(
-            crate::account::workspace(tx, Some(ws))
+            crate::accounts::workspace(tx, Some(ws))
                 .await?
                 .ok_or(StoreError::NotFound)?,
         );

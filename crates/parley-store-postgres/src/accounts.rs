@@ -1,4 +1,5 @@
-//! Workspaces, users and memberships, sessions, API tokens and the audit log.
+//! The `Accounts` store: workspaces, users and memberships, sessions, API tokens, the access-change
+//! log and the audit log.
 
 use parley_core::role::Role;
 use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
@@ -7,6 +8,194 @@ use tokio_postgres::Row;
 
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, get, id, is_unique_violation, member_inboxes, opt_ts, pg_err, ts};
+use crate::PostgresStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Accounts for PostgresStore {
+    async fn is_empty(&self) -> StoreResult<bool> {
+        self.db
+            .run(|tx| Box::pin(async move { Ok(workspace(tx, None).await?.is_none()) }))
+            .await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        timezone: &str,
+        admin: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<(WorkspaceRow, UserView)> {
+        let (name, tz) = (name.to_owned(), timezone.to_owned());
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { create_workspace(tx, &name, &tz, admin, at).await })
+            })
+            .await
+    }
+
+    async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { workspace(tx, Some(ws)).await?.ok_or(StoreError::NotFound) })
+            })
+            .await
+    }
+
+    async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>> {
+        self.db.run(|tx| Box::pin(workspace(tx, None))).await
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
+        self.db
+            .run(|tx| Box::pin(crate::privacy::retention::list_workspaces(tx)))
+            .await
+    }
+
+    async fn set_workspace_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: serde_json::Value,
+    ) -> StoreResult<WorkspaceRow> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { set_workspace_settings(tx, ws, &settings).await })
+            })
+            .await
+    }
+
+    async fn create_user(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<UserView> {
+        self.db
+            .run(move |tx| Box::pin(create_user(tx, ws, user, at)))
+            .await
+    }
+
+    async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+        self.db.run(move |tx| Box::pin(list_users(tx, ws))).await
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> StoreResult<UserView> {
+        self.db
+            .run(move |tx| Box::pin(update_user(tx, ws, id, patch)))
+            .await
+    }
+
+    async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(remove_user(tx, ws, id)))
+            .await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
+        let email = email.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { credentials_by_email(tx, &email).await }))
+            .await
+    }
+
+    async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
+        self.db
+            .run(move |tx| Box::pin(principal(tx, ws, user)))
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(create_session(tx, session)))
+            .await
+    }
+
+    async fn session_principal(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Principal, String)>> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { session_principal(tx, &h, now).await }))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { delete_session(tx, &h).await }))
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<TokenView> {
+        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        self.db
+            .run(move |tx| Box::pin(async move { create_token(tx, ws, user, &name, &h, at).await }))
+            .await
+    }
+
+    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
+        self.db
+            .run(move |tx| Box::pin(list_tokens(tx, ws, user)))
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(revoke_token(tx, ws, user, id, at)))
+            .await
+    }
+
+    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { token_principal(tx, &h).await }))
+            .await
+    }
+
+    async fn last_access_change(&self) -> StoreResult<i64> {
+        self.db
+            .run(move |tx| Box::pin(last_access_change(tx)))
+            .await
+    }
+
+    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
+        self.db
+            .run(move |tx| Box::pin(access_changes(tx, after, limit)))
+            .await
+    }
+
+    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(record_audit(tx, entry)))
+            .await
+    }
+
+    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db
+            .run(move |tx| Box::pin(list_audit(tx, ws, limit)))
+            .await
+    }
+}
 
 pub(crate) fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()

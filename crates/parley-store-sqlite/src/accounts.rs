@@ -1,12 +1,169 @@
-//! Workspaces, users and memberships, sessions, API tokens and the audit log.
+//! The `Accounts` store: workspaces, users and memberships, sessions, API tokens, the access-change
+//! log and the audit log.
 
 use parley_core::role::Role;
-use parley_core::{Timestamp, UserId, WorkspaceId};
+use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::sql_err;
 use crate::rows::{self, is_unique_violation, member_inboxes, opt_ts, ts, uid, USER_COLS};
+use crate::SqliteStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Accounts for SqliteStore {
+    async fn is_empty(&self) -> StoreResult<bool> {
+        self.db.read(|c| Ok(workspace(c, None)?.is_none())).await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        timezone: &str,
+        admin: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<(WorkspaceRow, UserView)> {
+        let (name, tz) = (name.to_owned(), timezone.to_owned());
+        self.db
+            .write(move |c, _| create_workspace(c, &name, &tz, admin, at))
+            .await
+    }
+
+    async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow> {
+        self.db
+            .read(move |c| workspace(c, Some(ws))?.ok_or(StoreError::NotFound))
+            .await
+    }
+
+    async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>> {
+        self.db.read(|c| workspace(c, None)).await
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
+        self.db
+            .read(crate::privacy::retention::list_workspaces)
+            .await
+    }
+
+    async fn set_workspace_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: serde_json::Value,
+    ) -> StoreResult<WorkspaceRow> {
+        self.db
+            .write(move |c, _| set_workspace_settings(c, ws, &settings))
+            .await
+    }
+
+    async fn create_user(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<UserView> {
+        self.db
+            .write(move |c, _| create_user(c, ws, user, at))
+            .await
+    }
+
+    async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+        self.db.read(move |c| list_users(c, ws)).await
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> StoreResult<UserView> {
+        self.db
+            .write(move |c, _| update_user(c, ws, id, patch))
+            .await
+    }
+
+    async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+        self.db.write(move |c, _| remove_user(c, ws, id)).await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
+        let email = email.to_owned();
+        self.db.read(move |c| credentials_by_email(c, &email)).await
+    }
+
+    async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
+        self.db.read(move |c| principal(c, ws, user)).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.db.write(move |c, _| create_session(c, session)).await
+    }
+
+    async fn session_principal(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Principal, String)>> {
+        let h = token_hash.to_owned();
+        self.db.read(move |c| session_principal(c, &h, now)).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_owned();
+        self.db.write(move |c, _| delete_session(c, &h)).await
+    }
+
+    async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<TokenView> {
+        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        self.db
+            .write(move |c, _| create_token(c, ws, user, &name, &h, at))
+            .await
+    }
+
+    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
+        self.db.read(move |c| list_tokens(c, ws, user)).await
+    }
+
+    async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| revoke_token(c, ws, user, id, at))
+            .await
+    }
+
+    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
+        let h = token_hash.to_owned();
+        self.db.read(move |c| token_principal(c, &h)).await
+    }
+
+    async fn last_access_change(&self) -> StoreResult<i64> {
+        self.db.read(last_access_change).await
+    }
+
+    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
+        self.db.read(move |c| access_changes(c, after, limit)).await
+    }
+
+    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.db.write(move |c, _| record_audit(c, entry)).await
+    }
+
+    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db.read(move |c| list_audit(c, ws, limit)).await
+    }
+}
 
 pub(crate) fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()

@@ -148,6 +148,6 @@ pub(crate) fn list_workspaces(c: &Connection) -> StoreResult<Vec<WorkspaceRow>> 
         .collect::<rusqlite::Result<_>>()
         .map_err(sql_err)?;
     ids.into_iter()
-        .map(|id| crate::account::workspace(c, Some(id.into()))?.ok_or(StoreError::NotFound))
+        .map(|id| crate::accounts::workspace(c, Some(id.into()))?.ok_or(StoreError::NotFound))
         .collect()
 }

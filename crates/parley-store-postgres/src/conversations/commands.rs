@@ -6,7 +6,7 @@ use parley_core::message::SenderKind;
 use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::conversations::{
     insert_conversation, insert_event, insert_message, load_by_id, load_for_contact, load_scoped,
     new_conversation, save_conversation, NewEvent,

@@ -124,7 +124,7 @@ pub(crate) fn erase(
             )
             .map_err(sql_err)?
             .execute(params![
-                crate::account::new_id().to_string(),
+                crate::accounts::new_id().to_string(),
                 w,
                 d,
                 purpose,
