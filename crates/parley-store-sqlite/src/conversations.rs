@@ -629,7 +629,7 @@ pub(crate) fn apply_inbound(
     })
 }
 
-/// Checks that an assignee works the conversation's inbox and a team belongs to the workspace.
+/// Refuses an assignee who does not work the inbox and a team of another workspace.
 fn check_assignment(
     c: &Connection,
     ws: WorkspaceId,
@@ -637,30 +637,16 @@ fn check_assignment(
     assignee: Option<UserId>,
     team: Option<parley_core::TeamId>,
 ) -> StoreResult<()> {
-    if let Some(u) = assignee {
-        let ok: Option<String> = c
-            .query_row(
-                "SELECT m.role FROM membership m WHERE m.workspace_id = ?1 AND m.user_id = ?2 \
-                 AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM inbox_member im WHERE im.inbox_id = ?3 AND im.user_id = ?2))",
-                [ws.to_string(), u.to_string(), inbox.to_string()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err)?;
-        if ok.is_none() {
-            return Err(StoreError::Invalid {
-                field: "assignee_id",
-                reason: "is not a member of this conversation's inbox".into(),
-            });
-        }
-    }
-    if let Some(t) = team {
-        crate::directory::team(c, ws, t).map_err(|_| StoreError::Invalid {
-            field: "team_id",
-            reason: "no such team".into(),
-        })?;
-    }
-    Ok(())
+    let works_inbox = match assignee {
+        Some(u) => Some(
+            c.prepare_cached(sql::ASSIGNEE_WORKS_INBOX)
+                .and_then(|mut q| q.exists([ws.to_string(), u.to_string(), inbox.to_string()]))
+                .map_err(sql_err)?,
+        ),
+        None => None,
+    };
+    let team = team.map(|t| crate::directory::team(c, ws, t));
+    plan::check_assignment(works_inbox, team)
 }
 
 /// Queues an agent's reply: the message, its outbox row, the conversation's new state (from

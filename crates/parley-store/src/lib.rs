@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod crypt;
 mod cursor;
 pub mod plan;
+pub mod sql;
 mod types;
 
 use std::sync::Arc;

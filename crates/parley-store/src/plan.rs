@@ -11,6 +11,10 @@ use parley_core::conversation::ConversationState as State;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
+mod assign;
+
+pub use assign::check_assignment;
+
 use crate::{
     Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
 };

@@ -14,7 +14,7 @@ use crate::conversations::{
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, id};
 
-/// Checks that an assignee works the conversation's inbox and a team belongs to the workspace.
+/// Refuses an assignee who does not work the inbox and a team of another workspace.
 async fn check_assignment(
     tx: &Tx<'_>,
     ws: WorkspaceId,
@@ -22,34 +22,23 @@ async fn check_assignment(
     assignee: Option<UserId>,
     team: Option<TeamId>,
 ) -> StoreResult<()> {
-    if let Some(u) = assignee {
-        let ok = query_opt(
-            tx,
-            "SELECT m.role FROM membership m WHERE m.workspace_id = $1 AND m.user_id = $2 \
-             AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM inbox_member im WHERE im.inbox_id = $3 AND im.user_id = $2))",
-            &[&ws.as_uuid(), &u.as_uuid(), &inbox.as_uuid()],
-        )
-        .await?;
-        if ok.is_none() {
-            return Err(StoreError::Invalid {
-                field: "assignee_id",
-                reason: "is not a member of this conversation's inbox".into(),
-            });
-        }
-    }
-    if let Some(t) = team {
-        match crate::directory::team(tx, ws, t).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(StoreError::Invalid {
-                    field: "team_id",
-                    reason: "no such team".into(),
-                })
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    let works_inbox = match assignee {
+        Some(u) => Some(
+            query_opt(
+                tx,
+                sql::ASSIGNEE_WORKS_INBOX,
+                &[&ws.as_uuid(), &u.as_uuid(), &inbox.as_uuid()],
+            )
+            .await?
+            .is_some(),
+        ),
+        None => None,
+    };
+    let team = match team {
+        Some(t) => Some(crate::directory::team(tx, ws, t).await),
+        None => None,
+    };
+    plan::check_assignment(works_inbox, team)
 }
 
 /// Writes an agent's outbound message and its outbox row, and folds it into the conversation.
