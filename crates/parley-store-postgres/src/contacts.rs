@@ -682,86 +682,39 @@ pub(crate) async fn merge(
     m: Merge,
     events: &mut Vec<Published>,
 ) -> StoreResult<ContactView> {
-    if m.kept == m.absorbed {
-        return Err(StoreError::Invalid {
-            field: "contact_id",
-            reason: "a contact cannot be merged into itself".into(),
-        });
-    }
+    plan::merge::check(m.kept, m.absorbed)?;
     let w = ws.as_uuid();
     let keep = load_contact(tx, w, m.kept.as_uuid()).await?.live()?;
     let gone = load_contact(tx, w, m.absorbed.as_uuid()).await?.live()?;
-    exec(
-        tx,
-        "UPDATE contact_identity SET contact_id = $1 WHERE contact_id = $2",
-        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
-    )
-    .await?;
-    // The ledger is the record of what each person agreed to: it moves, never goes.
-    exec(
-        tx,
-        "UPDATE consent_event SET contact_id = $1 WHERE contact_id = $2",
-        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
-    )
-    .await?;
+    let (k, a) = (m.kept.as_uuid(), m.absorbed.as_uuid());
+    for stmt in [sql::merge::MOVE_IDENTITIES, sql::merge::MOVE_CONSENT] {
+        exec(tx, stmt, &[&k, &a]).await?;
+    }
     // Whatever list either was on, the merged contact is on.
     exec(
         tx,
         "INSERT INTO contact_list_member (list_id, contact_id, added_at) \
          SELECT list_id, $1, added_at FROM contact_list_member WHERE contact_id = $2 ON CONFLICT DO NOTHING",
-        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
+        &[&k, &a],
     )
     .await?;
-    let absorbed_convs: Vec<parley_core::ConversationId> = query(
-        tx,
-        "SELECT id FROM conversation WHERE contact_id = $1",
-        &[&m.absorbed.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| id(r, 0))
-    .collect::<StoreResult<_>>()?;
+    let absorbed_convs: Vec<parley_core::ConversationId> =
+        query(tx, sql::merge::CONVERSATIONS, &[&a])
+            .await?
+            .iter()
+            .map(|r| id(r, 0))
+            .collect::<StoreResult<_>>()?;
     for conv_id in absorbed_convs {
         let from = load_by_id(tx, conv_id).await?;
         match load_for_contact(tx, from.inbox_id, m.kept).await {
             Ok(mut into) => {
-                // Two threads in one inbox become one: the timeline is re-parented, never rewritten.
-                for sql in [
-                    "UPDATE event SET conversation_id = $1 WHERE conversation_id = $2",
-                    "UPDATE message SET conversation_id = $1 WHERE conversation_id = $2",
-                ] {
-                    exec(tx, sql, &[&into.id.as_uuid(), &from.id.as_uuid()]).await?;
+                let (i, f) = (into.id.as_uuid(), from.id.as_uuid());
+                for stmt in [sql::merge::MOVE_EVENTS, sql::merge::MOVE_MESSAGES] {
+                    exec(tx, stmt, &[&i, &f]).await?;
                 }
-                exec(
-                    tx,
-                    "DELETE FROM conversation WHERE id = $1",
-                    &[&from.id.as_uuid()],
-                )
-                .await?;
-                into.waiting_since = match (into.waiting_since, from.waiting_since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.first_reply_at = match (into.first_reply_at, from.first_reply_at) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.last_activity_at = into.last_activity_at.max(from.last_activity_at).max(m.at);
-                for l in from.labels {
-                    if !into.labels.contains(&l) {
-                        into.labels.push(l);
-                    }
-                }
-                into.labels.sort();
-                if into.waiting_since.is_some() {
-                    into.status = parley_core::conversation::Status::Open;
-                    into.snoozed_until = None;
-                }
-                into.contact_name = keep.name.clone().or(gone.name.clone());
+                exec(tx, sql::merge::DELETE_CONVERSATION, &[&f]).await?;
+                let data = plan::merge::fold_thread(&mut into, &from, &keep, &gone, m.actor, m.at);
                 save_conversation(tx, &into, true).await?;
-                let change =
-                    serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
-                let data = plan::conversation_updated(&change, Some(m.actor.as_uuid()), &into);
                 insert_event(
                     tx,
                     events,
@@ -770,34 +723,15 @@ pub(crate) async fn merge(
                 .await?;
             }
             Err(StoreError::NotFound) => {
-                exec(
-                    tx,
-                    "UPDATE conversation SET contact_id = $1 WHERE id = $2",
-                    &[&m.kept.as_uuid(), &from.id.as_uuid()],
-                )
-                .await?;
+                exec(tx, sql::merge::MOVE_CONVERSATION, &[&k, &from.id.as_uuid()]).await?;
             }
             Err(e) => return Err(e),
         }
     }
 
-    let mut fields = gone.custom_fields.clone();
-    fields.extend(keep.custom_fields.clone());
-    let merged = ContactView {
-        name: keep.name.or(gone.name),
-        email: keep.email.or(gone.email),
-        phone: keep.phone.or(gone.phone),
-        custom_fields: fields,
-        ..keep
-    };
-    save_contact(tx, merged, m.at).await?;
-    exec(
-        tx,
-        "DELETE FROM contact WHERE id = $1",
-        &[&m.absorbed.as_uuid()],
-    )
-    .await?;
-    load_contact(tx, w, m.kept.as_uuid()).await
+    save_contact(tx, plan::merge::merged_contact(keep, gone), m.at).await?;
+    exec(tx, sql::merge::DELETE_CONTACT, &[&a]).await?;
+    load_contact(tx, w, k).await
 }
 
 pub(crate) async fn record_consent(

@@ -451,38 +451,26 @@ pub(crate) fn merge(
     at: Timestamp,
     events: &mut Vec<Published>,
 ) -> StoreResult<ContactView> {
-    if kept == absorbed {
-        return Err(StoreError::Invalid {
-            field: "contact_id",
-            reason: "a contact cannot be merged into itself".into(),
-        });
-    }
+    plan::merge::check(kept, absorbed)?;
     let w = ws.to_string();
     let keep = load_contact(c, &w, &kept.to_string())?.live()?;
     let gone = load_contact(c, &w, &absorbed.to_string())?.live()?;
-    c.execute(
-        "UPDATE contact_identity SET contact_id = ?1 WHERE contact_id = ?2",
-        [kept.to_string(), absorbed.to_string()],
-    )
-    .map_err(sql_err)?;
-    // The ledger is the record of what each person agreed to: it moves, never goes.
-    c.execute(
-        "UPDATE consent_event SET contact_id = ?1 WHERE contact_id = ?2",
-        [kept.to_string(), absorbed.to_string()],
-    )
-    .map_err(sql_err)?;
+    let (k, a) = (kept.to_string(), absorbed.to_string());
+    for stmt in [sql::merge::MOVE_IDENTITIES, sql::merge::MOVE_CONSENT] {
+        c.execute(stmt, [&k, &a]).map_err(sql_err)?;
+    }
     // Whatever list either was on, the merged contact is on.
     c.execute(
         "INSERT OR IGNORE INTO contact_list_member (list_id, contact_id, added_at) \
          SELECT list_id, ?1, added_at FROM contact_list_member WHERE contact_id = ?2",
-        [kept.to_string(), absorbed.to_string()],
+        [&k, &a],
     )
     .map_err(sql_err)?;
 
     let absorbed_convs: Vec<parley_core::ConversationId> = c
-        .prepare("SELECT id FROM conversation WHERE contact_id = ?1")
+        .prepare(sql::merge::CONVERSATIONS)
         .map_err(sql_err)?
-        .query_map([absorbed.to_string()], |r| uid(r, 0))
+        .query_map([&a], |r| uid(r, 0))
         .map_err(sql_err)?
         .collect::<Result<_, _>>()
         .map_err(sql_err)?;
@@ -491,50 +479,19 @@ pub(crate) fn merge(
         let existing = load_conversation_by(
             c,
             "c.inbox_id = ?1 AND c.contact_id = ?2",
-            (from.inbox_id.to_string(), kept.to_string()),
+            (from.inbox_id.to_string(), &k),
         );
         match existing {
             Ok(mut into) => {
                 let before = into.clone();
-                // Two threads in one inbox become one: the timeline is re-parented, never rewritten.
-                for table in ["event", "message"] {
-                    c.execute(
-                        &format!(
-                            "UPDATE {table} SET conversation_id = ?1 WHERE conversation_id = ?2"
-                        ),
-                        [into.id.to_string(), from.id.to_string()],
-                    )
+                let (i, f) = (into.id.to_string(), from.id.to_string());
+                for stmt in [sql::merge::MOVE_EVENTS, sql::merge::MOVE_MESSAGES] {
+                    c.execute(stmt, [&i, &f]).map_err(sql_err)?;
+                }
+                c.execute(sql::merge::DELETE_CONVERSATION, [&f])
                     .map_err(sql_err)?;
-                }
-                c.execute(
-                    "DELETE FROM conversation WHERE id = ?1",
-                    [from.id.to_string()],
-                )
-                .map_err(sql_err)?;
-                into.waiting_since = match (into.waiting_since, from.waiting_since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.first_reply_at = match (into.first_reply_at, from.first_reply_at) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.last_activity_at = into.last_activity_at.max(from.last_activity_at).max(at);
-                for l in from.labels {
-                    if !into.labels.contains(&l) {
-                        into.labels.push(l);
-                    }
-                }
-                into.labels.sort();
-                if into.waiting_since.is_some() {
-                    into.status = parley_core::conversation::Status::Open;
-                    into.snoozed_until = None;
-                }
-                into.contact_name = keep.name.clone().or(gone.name.clone());
+                let data = plan::merge::fold_thread(&mut into, &from, &keep, &gone, actor, at);
                 save_conversation(c, &before, &into)?;
-                let change =
-                    serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
-                let data = plan::conversation_updated(&change, Some(actor.as_uuid()), &into);
                 insert_event(
                     c,
                     events,
@@ -548,33 +505,29 @@ pub(crate) fn merge(
                 )?;
             }
             Err(StoreError::NotFound) => {
-                c.execute(
-                    "UPDATE conversation SET contact_id = ?1 WHERE id = ?2",
-                    [kept.to_string(), from.id.to_string()],
-                )
-                .map_err(sql_err)?;
+                c.execute(sql::merge::MOVE_CONVERSATION, [&k, &from.id.to_string()])
+                    .map_err(sql_err)?;
             }
             Err(e) => return Err(e),
         }
     }
 
-    let mut fields = gone.custom_fields.clone();
-    fields.extend(keep.custom_fields.clone());
+    let merged = plan::merge::merged_contact(keep, gone);
     c.execute(
         &format!("UPDATE contact SET {CONTACT_SET}"),
         params![
-            keep.name.or(gone.name),
-            keep.email.or(gone.email),
-            keep.phone.or(gone.phone),
-            serde_json::Value::Object(fields).to_string(),
+            merged.name,
+            merged.email,
+            merged.phone,
+            serde_json::Value::Object(merged.custom_fields).to_string(),
             at.0,
-            kept.to_string()
+            k
         ],
     )
     .map_err(sql_err)?;
-    c.execute("DELETE FROM contact WHERE id = ?1", [absorbed.to_string()])
+    c.execute(sql::merge::DELETE_CONTACT, [&a])
         .map_err(sql_err)?;
-    load_contact(c, &w, &kept.to_string())
+    load_contact(c, &w, &k)
 }
 
 pub(crate) fn record_consent(

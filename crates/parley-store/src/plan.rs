@@ -12,6 +12,7 @@ use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
 mod assign;
+pub mod merge;
 
 pub use assign::check_assignment;
 
