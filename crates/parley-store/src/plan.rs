@@ -12,7 +12,9 @@ use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
 mod assign;
+pub mod erase;
 pub mod merge;
+pub mod retention;
 
 pub use assign::check_assignment;
 

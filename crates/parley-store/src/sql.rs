@@ -31,6 +31,48 @@ pub mod merge {
     pub const DELETE_CONTACT: &str = "DELETE FROM contact WHERE id = $1";
 }
 
+/// Erasing a contact (`plan::erase`), in the order they run.
+pub mod erase {
+    /// Per conversation (`$1`): a provider's error may quote the number.
+    pub const CLEAR_OUTBOX_ERRORS: &str = "UPDATE outbox SET last_error = NULL \
+         WHERE message_id IN (SELECT id FROM message WHERE conversation_id = $1)";
+    /// Per conversation (`$2`, `$1` the time): queued replies fail, messages then outbox rows.
+    pub const CANCEL_MESSAGES: &str =
+        "UPDATE message SET status = 'failed', error = 'contact erased', updated_at = $1 \
+         WHERE id IN (SELECT o.message_id FROM outbox o JOIN message m ON m.id = o.message_id \
+                      WHERE m.conversation_id = $2 AND o.state = 'queued')";
+    pub const CANCEL_OUTBOX: &str = "UPDATE outbox SET state = 'failed', last_error = 'contact erased', claimed_until = NULL, updated_at = $1 \
+         WHERE state = 'queued' AND message_id IN (SELECT id FROM message WHERE conversation_id = $2)";
+    /// Per conversation (`$2`, `$1` the time).
+    pub const REDACT_MESSAGES: &str = "UPDATE message SET body = '', meta = NULL, error = NULL, redacted_at = $1 WHERE conversation_id = $2";
+    /// `$1` the contact.
+    pub const CLEAR_PREVIEWS: &str =
+        "UPDATE conversation SET last_message = NULL WHERE contact_id = $1";
+    /// `$1` workspace, `$2` contact: purpose, source, channel, at.
+    pub const REVOCATIONS: &str = "SELECT purpose, source, channel, at FROM consent_event \
+         WHERE workspace_id = $1 AND contact_id = $2 AND action = 'revoke'";
+    /// `$1` workspace, `$2` contact: only revocations stay on the ledger.
+    pub const DROP_GRANTS: &str = "DELETE FROM consent_event WHERE workspace_id = $1 AND contact_id = $2 AND action <> 'revoke'";
+    /// `$1` the contact.
+    pub const DELETE_IDENTITIES: &str = "DELETE FROM contact_identity WHERE contact_id = $1";
+    /// `$1` the contact: an erased person is on no list, so nothing may be sent to them from one.
+    pub const LEAVE_LISTS: &str = "DELETE FROM contact_list_member WHERE contact_id = $1";
+    /// `$1` the time, `$2` the contact.
+    pub const ANONYMISE: &str = "UPDATE contact SET name = NULL, email = NULL, phone = NULL, email_sealed = NULL, phone_sealed = NULL, custom_fields = '{}', \
+         erased_at = $1, updated_at = $1 WHERE id = $2";
+}
+
+/// Retention (`plan::retention`).
+pub mod retention {
+    /// `$1` workspace, `$2` the cut-off: how many messages are due, and the oldest's time.
+    pub const EXPIRING: &str = "SELECT COUNT(*), MIN(created_at) FROM message \
+         WHERE workspace_id = $1 AND created_at < $2 AND redacted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued')";
+    /// `$1` the time, `$2` the message.
+    pub const REDACT_MESSAGE: &str =
+        "UPDATE message SET body = '', meta = NULL, redacted_at = $1 WHERE id = $2";
+}
+
 /// Every shared statement, for the test of their parameter order.
 pub const ALL: &[&str] = &[
     ASSIGNEE_WORKS_INBOX,
@@ -42,6 +84,18 @@ pub const ALL: &[&str] = &[
     merge::DELETE_CONVERSATION,
     merge::MOVE_CONVERSATION,
     merge::DELETE_CONTACT,
+    erase::CLEAR_OUTBOX_ERRORS,
+    erase::CANCEL_MESSAGES,
+    erase::CANCEL_OUTBOX,
+    erase::REDACT_MESSAGES,
+    erase::CLEAR_PREVIEWS,
+    erase::REVOCATIONS,
+    erase::DROP_GRANTS,
+    erase::DELETE_IDENTITIES,
+    erase::LEAVE_LISTS,
+    erase::ANONYMISE,
+    retention::EXPIRING,
+    retention::REDACT_MESSAGE,
 ];
 
 #[cfg(test)]

@@ -64,34 +64,10 @@ pub(crate) async fn erase(
             }
         }
         // A provider's error may quote the number.
-        exec(
-            tx,
-            "UPDATE outbox SET last_error = NULL \
-             WHERE message_id IN (SELECT id FROM message WHERE conversation_id = $1)",
-            &[conv],
-        )
-        .await?;
-        out.cancelled += exec(
-            tx,
-            "UPDATE message SET status = 'failed', error = 'contact erased', updated_at = $2 \
-             WHERE id IN (SELECT o.message_id FROM outbox o JOIN message m ON m.id = o.message_id \
-                          WHERE m.conversation_id = $1 AND o.state = 'queued')",
-            &[conv, &at.0],
-        )
-        .await?;
-        exec(
-            tx,
-            "UPDATE outbox SET state = 'failed', last_error = 'contact erased', claimed_until = NULL, updated_at = $2 \
-             WHERE state = 'queued' AND message_id IN (SELECT id FROM message WHERE conversation_id = $1)",
-            &[conv, &at.0],
-        )
-        .await?;
-        out.messages += exec(
-            tx,
-            "UPDATE message SET body = '', meta = NULL, error = NULL, redacted_at = $2 WHERE conversation_id = $1",
-            &[conv, &at.0],
-        )
-        .await?;
+        exec(tx, sql::erase::CLEAR_OUTBOX_ERRORS, &[conv]).await?;
+        out.cancelled += exec(tx, sql::erase::CANCEL_MESSAGES, &[&at.0, conv]).await?;
+        exec(tx, sql::erase::CANCEL_OUTBOX, &[&at.0, conv]).await?;
+        out.messages += exec(tx, sql::erase::REDACT_MESSAGES, &[&at.0, conv]).await?;
         let stamps: std::collections::HashMap<i64, Option<i64>> = query(
             tx,
             "SELECT seq, redacted_at FROM event WHERE conversation_id = $1",
@@ -106,11 +82,10 @@ pub(crate) async fn erase(
                 .await?;
         for (seq, kind, place, data) in &events {
             let redacted = stamps.get(seq).copied().flatten();
-            if kind == "note.created" {
+            if plan::erase::counts_as_message(kind) {
                 out.messages += 1;
             }
-            // Each redaction is stamped later than the one before (the event trigger's rule).
-            let stamp = redacted.map_or(at.0, |r| at.0.max(r + 1));
+            let stamp = plan::erase::redaction_stamp(redacted, at);
             let erased = crypt::seal_text(tx.keys(), place, &plan::erase_event_data(data));
             exec(
                 tx,
@@ -120,73 +95,41 @@ pub(crate) async fn erase(
             .await?;
         }
     }
-    exec(
-        tx,
-        "UPDATE conversation SET last_message = NULL WHERE contact_id = $1",
-        &[&k],
-    )
-    .await?;
+    exec(tx, sql::erase::CLEAR_PREVIEWS, &[&k]).await?;
 
-    let revocations = query(
-        tx,
-        "SELECT purpose, source, channel, at FROM consent_event \
-         WHERE workspace_id = $1 AND contact_id = $2 AND action = 'revoke'",
-        &[&w, &k],
-    )
-    .await?;
+    let revocations = query(tx, sql::erase::REVOCATIONS, &[&w, &k])
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?)))
+        .collect::<StoreResult<Vec<(String, String, Option<String>, i64)>>>()?;
     out.revocations_kept = revocations.len() as u64;
-    for r in &revocations {
-        let (purpose, source, channel, when): (String, String, Option<String>, i64) =
-            (get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?);
-        for d in &digests {
-            exec(
-                tx,
-                "INSERT INTO suppression (id, workspace_id, address, purpose, source, channel, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &crate::accounts::new_id(),
-                    &w,
-                    d,
-                    &purpose,
-                    &source,
-                    &channel,
-                    &when,
-                ],
-            )
-            .await?;
-        }
+    for ((purpose, source, channel, when), d) in plan::erase::suppressions(&revocations, &digests) {
+        exec(
+            tx,
+            "INSERT INTO suppression (id, workspace_id, address, purpose, source, channel, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &crate::accounts::new_id(),
+                &w,
+                d,
+                &purpose,
+                &source,
+                &channel,
+                &when,
+            ],
+        )
+        .await?;
     }
-    exec(
-        tx,
-        "DELETE FROM consent_event WHERE workspace_id = $1 AND contact_id = $2 AND action <> 'revoke'",
-        &[&w, &k],
-    )
-    .await?;
+    exec(tx, sql::erase::DROP_GRANTS, &[&w, &k]).await?;
     exec(
         tx,
         "UPDATE consent_event SET evidence = $3 WHERE workspace_id = $1 AND contact_id = $2",
         &[&w, &k, &plan::erased_evidence()],
     )
     .await?;
-    exec(
-        tx,
-        "DELETE FROM contact_identity WHERE contact_id = $1",
-        &[&k],
-    )
-    .await?;
-    // An erased person is on no list: nothing may be sent to them from one.
-    exec(
-        tx,
-        "DELETE FROM contact_list_member WHERE contact_id = $1",
-        &[&k],
-    )
-    .await?;
-    exec(
-        tx,
-        "UPDATE contact SET name = NULL, email = NULL, phone = NULL, email_sealed = NULL, phone_sealed = NULL, custom_fields = '{}', \
-         erased_at = $2, updated_at = $2 WHERE id = $1",
-        &[&k, &at.0],
-    )
-    .await?;
+    for stmt in [sql::erase::DELETE_IDENTITIES, sql::erase::LEAVE_LISTS] {
+        exec(tx, stmt, &[&k]).await?;
+    }
+    exec(tx, sql::erase::ANONYMISE, &[&at.0, &k]).await?;
     Ok(out)
 }
