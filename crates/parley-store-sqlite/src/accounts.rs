@@ -26,7 +26,24 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<(WorkspaceRow, UserView)> {
         let (name, tz) = (name.to_owned(), timezone.to_owned());
         self.db
-            .write(move |c, _| create_workspace(c, &name, &tz, admin, at))
+            .write(move |c, _| {
+                let name: &str = &name;
+                let tz: &str = &tz;
+                let ws = WorkspaceRow {
+                    id: new_id().into(),
+                    name: name.to_string(),
+                    timezone: tz.to_string(),
+                    settings: serde_json::json!({}),
+                    created_at: at,
+                };
+                c.execute(
+                    "INSERT INTO workspace (id, name, timezone, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![ws.id.to_string(), ws.name, ws.timezone, at.0],
+                )
+                .map_err(sql_err)?;
+                let user = create_user(c, ws.id, admin, at)?;
+                Ok((ws, user))
+            })
             .await
     }
 
@@ -52,7 +69,19 @@ impl Accounts for SqliteStore {
         settings: serde_json::Value,
     ) -> StoreResult<WorkspaceRow> {
         self.db
-            .write(move |c, _| set_workspace_settings(c, ws, &settings))
+            .write(move |c, _| {
+                let settings: &serde_json::Value = &settings;
+                let n = c
+                    .execute(
+                        "UPDATE workspace SET settings = ?2 WHERE id = ?1",
+                        params![ws.to_string(), settings.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                workspace(c, Some(ws))?.ok_or(StoreError::NotFound)
+            })
             .await
     }
 
@@ -68,7 +97,17 @@ impl Accounts for SqliteStore {
     }
 
     async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
-        self.db.read(move |c| list_users(c, ws)).await
+        self.db.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLS} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = ?1 ORDER BY u.name, u.id"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([ws.to_string()], rows::user)
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)
+        }).await
     }
 
     async fn update_user(
@@ -78,17 +117,97 @@ impl Accounts for SqliteStore {
         patch: UserPatch,
     ) -> StoreResult<UserView> {
         self.db
-            .write(move |c, _| update_user(c, ws, id, patch))
+            .write(move |c, _| {
+                let p: UserPatch = patch;
+                user(c, ws, id)?;
+                if let Some(name) = p.name {
+                    c.execute(
+                        "UPDATE users SET name = ?1 WHERE id = ?2",
+                        params![name, id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                if let Some(hash) = p.password_hash {
+                    c.execute(
+                        "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                        params![hash, id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                    c.execute("DELETE FROM session WHERE user_id = ?1", [id.to_string()])
+                        .map_err(sql_err)?;
+                    log_access_change(c, ws, id)?;
+                }
+                if let Some(role) = p.role {
+                    if role != Role::Admin
+                        && user(c, ws, id)?.role == Role::Admin
+                        && admin_count(c, ws)? <= 1
+                    {
+                        return Err(StoreError::Rejected {
+                            code: "last_admin",
+                            message: "a workspace needs at least one admin".into(),
+                        });
+                    }
+                    c.execute(
+                        "UPDATE membership SET role = ?1 WHERE workspace_id = ?2 AND user_id = ?3",
+                        params![role.as_str(), ws.to_string(), id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                    log_access_change(c, ws, id)?;
+                }
+                user(c, ws, id)
+            })
             .await
     }
 
     async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
-        self.db.write(move |c, _| remove_user(c, ws, id)).await
+        self.db.write(move |c, _| {
+            let u = user(c, ws, id)?;
+            if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
+                return Err(StoreError::Rejected {
+                    code: "last_admin",
+                    message: "a workspace needs at least one admin".into(),
+                });
+            }
+            let (w, i) = (ws.to_string(), id.to_string());
+            c.execute("DELETE FROM inbox_member WHERE user_id = ?2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = ?1)", [&w, &i])
+                .map_err(sql_err)?;
+            c.execute("DELETE FROM team_member WHERE user_id = ?2 AND team_id IN (SELECT id FROM team WHERE workspace_id = ?1)", [&w, &i])
+                .map_err(sql_err)?;
+            c.execute(
+                "DELETE FROM session WHERE user_id = ?2 AND workspace_id = ?1",
+                [&w, &i],
+            )
+            .map_err(sql_err)?;
+            c.execute("UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = ?2 AND workspace_id = ?1", [&w, &i])
+                .map_err(sql_err)?;
+            c.execute(
+                "DELETE FROM membership WHERE workspace_id = ?1 AND user_id = ?2",
+                [&w, &i],
+            )
+            .map_err(sql_err)?;
+            log_access_change(c, ws, id)?;
+            Ok(())
+        }).await
     }
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
         let email = email.to_owned();
-        self.db.read(move |c| credentials_by_email(c, &email)).await
+        self.db.read(move |c| {
+            let email: &str = &email;
+            let row = c
+                .prepare_cached(
+                    "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id \
+                     WHERE u.email = ?1 ORDER BY m.created_at LIMIT 1",
+                )
+                .map_err(sql_err)?
+                .query_row([email], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
+                .optional()
+                .map_err(sql_err)?;
+            match row {
+                Some((user, ws, hash)) => Ok(Some((principal(c, ws, user)?, hash))),
+                None => Ok(None),
+            }
+        }).await
     }
 
     async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
@@ -96,7 +215,15 @@ impl Accounts for SqliteStore {
     }
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        self.db.write(move |c, _| create_session(c, session)).await
+        self.db.write(move |c, _| {
+            let s: NewSession = session;
+            c.execute(
+                "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.token_hash, s.user_id.to_string(), s.workspace_id.to_string(), s.csrf_token, s.created_at.0, s.expires_at.0],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        }).await
     }
 
     async fn session_principal(
@@ -105,12 +232,48 @@ impl Accounts for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Option<(Principal, String)>> {
         let h = token_hash.to_owned();
-        self.db.read(move |c| session_principal(c, &h, now)).await
+        self.db.read(move |c| {
+            let hash: &str = &h;
+            let row = c
+                .prepare_cached("SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = ?1 AND expires_at > ?2")
+                .map_err(sql_err)?
+                .query_row(params![hash, now.0], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
+                .optional()
+                .map_err(sql_err)?;
+            match row {
+                Some((user, ws, csrf)) => match principal(c, ws, user) {
+                    Ok(p) => Ok(Some((p, csrf))),
+                    Err(StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                None => Ok(None),
+            }
+        }).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         let h = token_hash.to_owned();
-        self.db.write(move |c, _| delete_session(c, &h)).await
+        self.db
+            .write(move |c, _| {
+                let hash: &str = &h;
+                let owner = c
+                    .prepare_cached(
+                        "SELECT workspace_id, user_id FROM session WHERE token_hash = ?1",
+                    )
+                    .map_err(sql_err)?
+                    .query_row([hash], |r| {
+                        Ok((uid::<WorkspaceId>(r, 0)?, uid::<UserId>(r, 1)?))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                if let Some((ws, user)) = owner {
+                    c.execute("DELETE FROM session WHERE token_hash = ?1", [hash])
+                        .map_err(sql_err)?;
+                    log_access_change(c, ws, user)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn create_token(
@@ -123,12 +286,44 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<TokenView> {
         let (name, h) = (name.to_owned(), token_hash.to_owned());
         self.db
-            .write(move |c, _| create_token(c, ws, user, &name, &h, at))
+            .write(move |c, _| {
+                let name: &str = &name;
+                let hash: &str = &h;
+                let id = new_id();
+                c.execute(
+                    "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id.to_string(), ws.to_string(), user.to_string(), name, hash, at.0],
+                )
+                .map_err(sql_err)?;
+                Ok(TokenView {
+                    id: id.into(),
+                    name: name.to_string(),
+                    created_at: at,
+                    revoked_at: None,
+                })
+            })
             .await
     }
 
     async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
-        self.db.read(move |c| list_tokens(c, ws, user)).await
+        self.db.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = ?1 AND user_id = ?2 ORDER BY created_at, id",
+                )
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([ws.to_string(), user.to_string()], |r| {
+                    Ok(TokenView {
+                        id: uid(r, 0)?,
+                        name: r.get(1)?,
+                        created_at: ts(r, 2)?,
+                        revoked_at: opt_ts(r, 3)?,
+                    })
+                })
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)
+        }).await
     }
 
     async fn revoke_token(
@@ -139,13 +334,40 @@ impl Accounts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, _| revoke_token(c, ws, user, id, at))
+            .write(move |c, _| {
+                let n = c
+                    .execute(
+                        "UPDATE api_token SET revoked_at = ?4 WHERE workspace_id = ?1 AND user_id = ?2 AND id = ?3 AND revoked_at IS NULL",
+                        params![ws.to_string(), user.to_string(), id.to_string(), at.0],
+                    )
+                    .map_err(sql_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                log_access_change(c, ws, user)
+            })
             .await
     }
 
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
         let h = token_hash.to_owned();
-        self.db.read(move |c| token_principal(c, &h)).await
+        self.db.read(move |c| {
+            let hash: &str = &h;
+            let row = c
+                .prepare_cached("SELECT user_id, workspace_id FROM api_token WHERE token_hash = ?1 AND revoked_at IS NULL")
+                .map_err(sql_err)?
+                .query_row([hash], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?)))
+                .optional()
+                .map_err(sql_err)?;
+            match row {
+                Some((user, ws)) => match principal(c, ws, user) {
+                    Ok(p) => Ok(Some(p)),
+                    Err(StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                None => Ok(None),
+            }
+        }).await
     }
 
     async fn last_access_change(&self) -> StoreResult<i64> {
@@ -153,43 +375,70 @@ impl Accounts for SqliteStore {
     }
 
     async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
-        self.db.read(move |c| access_changes(c, after, limit)).await
+        self.db.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, workspace_id, user_id FROM access_change WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![after, limit], |r| {
+                    Ok(AccessChange {
+                        id: r.get(0)?,
+                        workspace_id: uid(r, 1)?,
+                        user_id: uid(r, 2)?,
+                    })
+                })
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)
+        }).await
     }
 
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        self.db.write(move |c, _| record_audit(c, entry)).await
+        self.db.write(move |c, _| {
+            let e: AuditEntry = entry;
+            c.execute(
+                "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    e.workspace_id.to_string(),
+                    e.actor_id.map(|a| a.to_string()),
+                    e.action,
+                    e.target,
+                    e.detail.to_string(),
+                    e.ip,
+                    e.at.0
+                ],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        }).await
     }
 
     async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.db.read(move |c| list_audit(c, ws, limit)).await
+        self.db.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2",
+                )
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![ws.to_string(), limit], |r| {
+                    Ok(AuditEntry {
+                        workspace_id: uid(r, 0)?,
+                        actor_id: rows::opt_uid(r, 1)?,
+                        action: r.get(2)?,
+                        target: r.get(3)?,
+                        detail: rows::json_col(r, 4)?,
+                        ip: r.get(5)?,
+                        at: ts(r, 6)?,
+                    })
+                })
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)
+        }).await
     }
 }
 
 pub(crate) fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
-}
-
-pub(crate) fn create_workspace(
-    c: &Connection,
-    name: &str,
-    tz: &str,
-    admin: NewUser,
-    at: Timestamp,
-) -> StoreResult<(WorkspaceRow, UserView)> {
-    let ws = WorkspaceRow {
-        id: new_id().into(),
-        name: name.to_string(),
-        timezone: tz.to_string(),
-        settings: serde_json::json!({}),
-        created_at: at,
-    };
-    c.execute(
-        "INSERT INTO workspace (id, name, timezone, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![ws.id.to_string(), ws.name, ws.timezone, at.0],
-    )
-    .map_err(sql_err)?;
-    let user = create_user(c, ws.id, admin, at)?;
-    Ok((ws, user))
 }
 
 pub(crate) fn workspace(
@@ -214,23 +463,6 @@ pub(crate) fn workspace(
         })
         .optional()
         .map_err(sql_err)
-}
-
-pub(crate) fn set_workspace_settings(
-    c: &Connection,
-    ws: WorkspaceId,
-    settings: &serde_json::Value,
-) -> StoreResult<WorkspaceRow> {
-    let n = c
-        .execute(
-            "UPDATE workspace SET settings = ?2 WHERE id = ?1",
-            params![ws.to_string(), settings.to_string()],
-        )
-        .map_err(sql_err)?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    workspace(c, Some(ws))?.ok_or(StoreError::NotFound)
 }
 
 pub(crate) fn create_user(
@@ -271,59 +503,6 @@ pub(crate) fn user(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<U
     .ok_or(StoreError::NotFound)
 }
 
-pub(crate) fn list_users(c: &Connection, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = ?1 ORDER BY u.name, u.id"
-        ))
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map([ws.to_string()], rows::user)
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
-}
-
-pub(crate) fn update_user(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: UserId,
-    p: UserPatch,
-) -> StoreResult<UserView> {
-    user(c, ws, id)?;
-    if let Some(name) = p.name {
-        c.execute(
-            "UPDATE users SET name = ?1 WHERE id = ?2",
-            params![name, id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    if let Some(hash) = p.password_hash {
-        c.execute(
-            "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-            params![hash, id.to_string()],
-        )
-        .map_err(sql_err)?;
-        c.execute("DELETE FROM session WHERE user_id = ?1", [id.to_string()])
-            .map_err(sql_err)?;
-        log_access_change(c, ws, id)?;
-    }
-    if let Some(role) = p.role {
-        if role != Role::Admin && user(c, ws, id)?.role == Role::Admin && admin_count(c, ws)? <= 1 {
-            return Err(StoreError::Rejected {
-                code: "last_admin",
-                message: "a workspace needs at least one admin".into(),
-            });
-        }
-        c.execute(
-            "UPDATE membership SET role = ?1 WHERE workspace_id = ?2 AND user_id = ?3",
-            params![role.as_str(), ws.to_string(), id.to_string()],
-        )
-        .map_err(sql_err)?;
-        log_access_change(c, ws, id)?;
-    }
-    user(c, ws, id)
-}
-
 /// Adds to the access-change log that this user's open sockets must be checked again.
 pub(crate) fn log_access_change(c: &Connection, ws: WorkspaceId, user: UserId) -> StoreResult<()> {
     c.prepare_cached(
@@ -335,48 +514,11 @@ pub(crate) fn log_access_change(c: &Connection, ws: WorkspaceId, user: UserId) -
     Ok(())
 }
 
-pub(crate) fn delete_session(c: &Connection, hash: &str) -> StoreResult<()> {
-    let owner = c
-        .prepare_cached("SELECT workspace_id, user_id FROM session WHERE token_hash = ?1")
-        .map_err(sql_err)?
-        .query_row([hash], |r| {
-            Ok((uid::<WorkspaceId>(r, 0)?, uid::<UserId>(r, 1)?))
-        })
-        .optional()
-        .map_err(sql_err)?;
-    if let Some((ws, user)) = owner {
-        c.execute("DELETE FROM session WHERE token_hash = ?1", [hash])
-            .map_err(sql_err)?;
-        log_access_change(c, ws, user)?;
-    }
-    Ok(())
-}
-
 pub(crate) fn last_access_change(c: &Connection) -> StoreResult<i64> {
     c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM access_change")
         .map_err(sql_err)?
         .query_row([], |r| r.get(0))
         .map_err(sql_err)
-}
-
-pub(crate) fn access_changes(
-    c: &Connection,
-    after: i64,
-    limit: u32,
-) -> StoreResult<Vec<AccessChange>> {
-    let mut stmt = c
-        .prepare_cached("SELECT id, workspace_id, user_id FROM access_change WHERE id > ?1 ORDER BY id LIMIT ?2")
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map(params![after, limit], |r| {
-            Ok(AccessChange {
-                id: r.get(0)?,
-                workspace_id: uid(r, 1)?,
-                user_id: uid(r, 2)?,
-            })
-        })
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
 }
 
 fn admin_count(c: &Connection, ws: WorkspaceId) -> StoreResult<i64> {
@@ -386,35 +528,6 @@ fn admin_count(c: &Connection, ws: WorkspaceId) -> StoreResult<i64> {
         |r| r.get(0),
     )
     .map_err(sql_err)
-}
-
-pub(crate) fn remove_user(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
-    let u = user(c, ws, id)?;
-    if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
-        return Err(StoreError::Rejected {
-            code: "last_admin",
-            message: "a workspace needs at least one admin".into(),
-        });
-    }
-    let (w, i) = (ws.to_string(), id.to_string());
-    c.execute("DELETE FROM inbox_member WHERE user_id = ?2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = ?1)", [&w, &i])
-        .map_err(sql_err)?;
-    c.execute("DELETE FROM team_member WHERE user_id = ?2 AND team_id IN (SELECT id FROM team WHERE workspace_id = ?1)", [&w, &i])
-        .map_err(sql_err)?;
-    c.execute(
-        "DELETE FROM session WHERE user_id = ?2 AND workspace_id = ?1",
-        [&w, &i],
-    )
-    .map_err(sql_err)?;
-    c.execute("UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = ?2 AND workspace_id = ?1", [&w, &i])
-        .map_err(sql_err)?;
-    c.execute(
-        "DELETE FROM membership WHERE workspace_id = ?1 AND user_id = ?2",
-        [&w, &i],
-    )
-    .map_err(sql_err)?;
-    log_access_change(c, ws, id)?;
-    Ok(())
 }
 
 pub(crate) fn principal(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {
@@ -428,177 +541,4 @@ pub(crate) fn principal(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreRes
         bot: u.bot,
         inboxes: member_inboxes(c, &id.to_string())?,
     })
-}
-
-pub(crate) fn credentials_by_email(
-    c: &Connection,
-    email: &str,
-) -> StoreResult<Option<(Principal, String)>> {
-    let row = c
-        .prepare_cached(
-            "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id \
-             WHERE u.email = ?1 ORDER BY m.created_at LIMIT 1",
-        )
-        .map_err(sql_err)?
-        .query_row([email], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
-        .optional()
-        .map_err(sql_err)?;
-    match row {
-        Some((user, ws, hash)) => Ok(Some((principal(c, ws, user)?, hash))),
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn create_session(c: &Connection, s: NewSession) -> StoreResult<()> {
-    c.execute(
-        "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![s.token_hash, s.user_id.to_string(), s.workspace_id.to_string(), s.csrf_token, s.created_at.0, s.expires_at.0],
-    )
-    .map_err(sql_err)?;
-    Ok(())
-}
-
-pub(crate) fn session_principal(
-    c: &Connection,
-    hash: &str,
-    now: Timestamp,
-) -> StoreResult<Option<(Principal, String)>> {
-    let row = c
-        .prepare_cached("SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = ?1 AND expires_at > ?2")
-        .map_err(sql_err)?
-        .query_row(params![hash, now.0], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
-        .optional()
-        .map_err(sql_err)?;
-    match row {
-        Some((user, ws, csrf)) => match principal(c, ws, user) {
-            Ok(p) => Ok(Some((p, csrf))),
-            Err(StoreError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        },
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn create_token(
-    c: &Connection,
-    ws: WorkspaceId,
-    user: UserId,
-    name: &str,
-    hash: &str,
-    at: Timestamp,
-) -> StoreResult<TokenView> {
-    let id = new_id();
-    c.execute(
-        "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id.to_string(), ws.to_string(), user.to_string(), name, hash, at.0],
-    )
-    .map_err(sql_err)?;
-    Ok(TokenView {
-        id: id.into(),
-        name: name.to_string(),
-        created_at: at,
-        revoked_at: None,
-    })
-}
-
-pub(crate) fn list_tokens(
-    c: &Connection,
-    ws: WorkspaceId,
-    user: UserId,
-) -> StoreResult<Vec<TokenView>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = ?1 AND user_id = ?2 ORDER BY created_at, id",
-        )
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map([ws.to_string(), user.to_string()], |r| {
-            Ok(TokenView {
-                id: uid(r, 0)?,
-                name: r.get(1)?,
-                created_at: ts(r, 2)?,
-                revoked_at: opt_ts(r, 3)?,
-            })
-        })
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
-}
-
-pub(crate) fn revoke_token(
-    c: &Connection,
-    ws: WorkspaceId,
-    user: UserId,
-    id: parley_core::TokenId,
-    at: Timestamp,
-) -> StoreResult<()> {
-    let n = c
-        .execute(
-            "UPDATE api_token SET revoked_at = ?4 WHERE workspace_id = ?1 AND user_id = ?2 AND id = ?3 AND revoked_at IS NULL",
-            params![ws.to_string(), user.to_string(), id.to_string(), at.0],
-        )
-        .map_err(sql_err)?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    log_access_change(c, ws, user)
-}
-
-pub(crate) fn token_principal(c: &Connection, hash: &str) -> StoreResult<Option<Principal>> {
-    let row = c
-        .prepare_cached("SELECT user_id, workspace_id FROM api_token WHERE token_hash = ?1 AND revoked_at IS NULL")
-        .map_err(sql_err)?
-        .query_row([hash], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?)))
-        .optional()
-        .map_err(sql_err)?;
-    match row {
-        Some((user, ws)) => match principal(c, ws, user) {
-            Ok(p) => Ok(Some(p)),
-            Err(StoreError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        },
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn record_audit(c: &Connection, e: AuditEntry) -> StoreResult<()> {
-    c.execute(
-        "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            e.workspace_id.to_string(),
-            e.actor_id.map(|a| a.to_string()),
-            e.action,
-            e.target,
-            e.detail.to_string(),
-            e.ip,
-            e.at.0
-        ],
-    )
-    .map_err(sql_err)?;
-    Ok(())
-}
-
-pub(crate) fn list_audit(
-    c: &Connection,
-    ws: WorkspaceId,
-    limit: u32,
-) -> StoreResult<Vec<AuditEntry>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map(params![ws.to_string(), limit], |r| {
-            Ok(AuditEntry {
-                workspace_id: uid(r, 0)?,
-                actor_id: rows::opt_uid(r, 1)?,
-                action: r.get(2)?,
-                target: r.get(3)?,
-                detail: rows::json_col(r, 4)?,
-                ip: r.get(5)?,
-                at: ts(r, 6)?,
-            })
-        })
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
 }

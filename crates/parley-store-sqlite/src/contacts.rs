@@ -25,7 +25,11 @@ impl Contacts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, _| create_contact(c, ws, contact, at))
+            .write(move |c, _| {
+                let n: NewContact = contact;
+                let id = insert_contact(c, ws, &n, at)?;
+                load_contact(c, &ws.to_string(), &id.to_string())
+            })
             .await
     }
 
@@ -44,7 +48,24 @@ impl Contacts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, _| update_contact(c, ws, id, patch, at))
+            .write(move |c, _| {
+                let p: ContactPatch = patch;
+                let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
+                cur.apply_patch(p)?;
+                c.execute(
+                    &format!("UPDATE contact SET {CONTACT_SET}"),
+                    params![
+                        cur.name,
+                        cur.email,
+                        cur.phone,
+                        serde_json::Value::Object(cur.custom_fields).to_string(),
+                        at.0,
+                        id.to_string()
+                    ],
+                )
+                .map_err(sql_err)?;
+                load_contact(c, &ws.to_string(), &id.to_string())
+            })
             .await
     }
 
@@ -56,7 +77,15 @@ impl Contacts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, _| set_blocked(c, ws, id, blocked, at))
+            .write(move |c, _| {
+                load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
+                c.execute(
+                    "UPDATE contact SET blocked_at = ?1, updated_at = ?2 WHERE id = ?3",
+                    params![blocked.map(|t| t.0), at.0, id.to_string()],
+                )
+                .map_err(sql_err)?;
+                load_contact(c, &ws.to_string(), &id.to_string())
+            })
             .await
     }
 
@@ -81,7 +110,18 @@ impl Contacts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, _| add_identity(c, ws, contact, identity, at))
+            .write(move |c, _| {
+                let i: NewIdentity = identity;
+                load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
+                if let Some(inbox) = i.inbox_id {
+                    crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
+                        field: "inbox_id",
+                        reason: "no such inbox".into(),
+                    })?;
+                }
+                insert_identity(c, ws, contact, &i, at)?;
+                load_contact(c, &ws.to_string(), &contact.to_string())
+            })
             .await
     }
 
@@ -92,7 +132,34 @@ impl Contacts for SqliteStore {
         identity: IdentityId,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, _| remove_identity(c, ws, contact, identity))
+            .write(move |c, _| {
+                load_contact(c, &ws.to_string(), &contact.to_string())?;
+                let used: i64 = c
+                    .query_row(
+                        "SELECT COUNT(*) FROM conversation WHERE identity_id = ?1",
+                        [identity.to_string()],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_err)?;
+                if used > 0 {
+                    return Err(StoreError::Rejected {
+                        code: "identity_in_use",
+                        message:
+                            "replies of a conversation go to this identity; it cannot be removed"
+                                .into(),
+                    });
+                }
+                let n = c
+                    .execute(
+                        "DELETE FROM contact_identity WHERE id = ?1 AND contact_id = ?2",
+                        [identity.to_string(), contact.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                load_contact(c, &ws.to_string(), &contact.to_string())
+            })
             .await
     }
 
@@ -126,7 +193,14 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<Vec<ConsentEvent>> {
         let scope = scope.clone();
         self.db
-            .read(move |c| consent_history(c, &scope, contact))
+            .read(move |c| {
+                let scope: &Scope = &scope;
+                crate::rows::visible_contact(c, scope, contact)?;
+                Ok(ledger(c, scope.workspace, contact)?
+                    .into_iter()
+                    .map(|e| plan::scoped_consent(scope, e))
+                    .collect())
+            })
             .await
     }
 
@@ -135,7 +209,20 @@ impl Contacts for SqliteStore {
         ws: WorkspaceId,
         contact: ContactId,
     ) -> StoreResult<ConsentContext> {
-        self.db.read(move |c| consent_context(c, ws, contact)).await
+        self.db
+            .read(move |c| {
+                let view = load_contact(c, &ws.to_string(), &contact.to_string())?;
+                let mut ledger = ledger(c, ws, contact)?;
+                ledger.extend(suppressions(c, ws, &view)?);
+                ledger.sort_by_key(|e| e.at);
+                Ok(ConsentContext {
+                    ledger,
+                    timezone: plan::timezone_field(&view.custom_fields),
+                    phone: view.phone,
+                    erased: view.erased_at.is_some(),
+                })
+            })
+            .await
     }
 
     async fn last_inbound(
@@ -143,7 +230,20 @@ impl Contacts for SqliteStore {
         ws: WorkspaceId,
         contact: ContactId,
     ) -> StoreResult<Option<Timestamp>> {
-        self.db.read(move |c| last_inbound(c, ws, contact)).await
+        self.db
+            .read(move |c| {
+                let at: Option<i64> = c
+                    .prepare_cached(&format!(
+                    "SELECT {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
+                ))
+                    .map_err(sql_err)?
+                    .query_row([contact.to_string(), ws.to_string()], |r| r.get(0))
+                    .optional()
+                    .map_err(sql_err)?
+                    .ok_or(StoreError::NotFound)?;
+                Ok(at.map(parley_core::Timestamp))
+            })
+            .await
     }
 
     async fn inactive_contacts(
@@ -153,7 +253,27 @@ impl Contacts for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<InactiveContact>> {
         self.db
-            .read(move |c| inactive_contacts(c, ws, before, limit))
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT id, name, phone, last_in, created_at FROM \
+                       (SELECT k.id, {CONTACT_NAME} AS name, {CONTACT_PHONE} AS phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+                        WHERE k.workspace_id = ?1 AND k.phone IS NOT NULL) t \
+                     WHERE COALESCE(last_in, created_at) < ?2 ORDER BY COALESCE(last_in, created_at), id LIMIT ?3"
+                ))
+                .map_err(sql_err)?
+                .query_map(params![ws.to_string(), before.0, limit], |r| {
+                    Ok(InactiveContact {
+                        id: uid(r, 0)?,
+                        name: r.get(1)?,
+                        phone: r.get(2)?,
+                        last_inbound_at: r.get::<_, Option<i64>>(3)?.map(parley_core::Timestamp),
+                        created_at: parley_core::Timestamp(r.get(4)?),
+                    })
+                })
+                .map_err(sql_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_err)
+            })
             .await
     }
 
@@ -288,56 +408,6 @@ pub(crate) fn insert_contact(
     Ok(id)
 }
 
-pub(crate) fn create_contact(
-    c: &Connection,
-    ws: WorkspaceId,
-    n: NewContact,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let id = insert_contact(c, ws, &n, at)?;
-    load_contact(c, &ws.to_string(), &id.to_string())
-}
-
-pub(crate) fn update_contact(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: ContactId,
-    p: ContactPatch,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
-    cur.apply_patch(p)?;
-    c.execute(
-        &format!("UPDATE contact SET {CONTACT_SET}"),
-        params![
-            cur.name,
-            cur.email,
-            cur.phone,
-            serde_json::Value::Object(cur.custom_fields).to_string(),
-            at.0,
-            id.to_string()
-        ],
-    )
-    .map_err(sql_err)?;
-    load_contact(c, &ws.to_string(), &id.to_string())
-}
-
-pub(crate) fn set_blocked(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: ContactId,
-    blocked: Option<Timestamp>,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
-    c.execute(
-        "UPDATE contact SET blocked_at = ?1, updated_at = ?2 WHERE id = ?3",
-        params![blocked.map(|t| t.0), at.0, id.to_string()],
-    )
-    .map_err(sql_err)?;
-    load_contact(c, &ws.to_string(), &id.to_string())
-}
-
 pub(crate) fn search(
     c: &Connection,
     scope: &Scope,
@@ -390,56 +460,6 @@ pub(crate) fn search(
         .map(|(id, _)| load_contact(c, &ws.to_string(), &id.to_string()))
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page { items, next_cursor })
-}
-
-pub(crate) fn add_identity(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-    i: NewIdentity,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
-    if let Some(inbox) = i.inbox_id {
-        crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
-            field: "inbox_id",
-            reason: "no such inbox".into(),
-        })?;
-    }
-    insert_identity(c, ws, contact, &i, at)?;
-    load_contact(c, &ws.to_string(), &contact.to_string())
-}
-
-pub(crate) fn remove_identity(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-    identity: IdentityId,
-) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let used: i64 = c
-        .query_row(
-            "SELECT COUNT(*) FROM conversation WHERE identity_id = ?1",
-            [identity.to_string()],
-            |r| r.get(0),
-        )
-        .map_err(sql_err)?;
-    if used > 0 {
-        return Err(StoreError::Rejected {
-            code: "identity_in_use",
-            message: "replies of a conversation go to this identity; it cannot be removed".into(),
-        });
-    }
-    let n = c
-        .execute(
-            "DELETE FROM contact_identity WHERE id = ?1 AND contact_id = ?2",
-            [identity.to_string(), contact.to_string()],
-        )
-        .map_err(sql_err)?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    load_contact(c, &ws.to_string(), &contact.to_string())
 }
 
 pub(crate) fn merge(
@@ -600,23 +620,6 @@ const LAST_INBOUND: &str =
     "(SELECT MAX(m.created_at) FROM conversation cv JOIN message m ON m.conversation_id = cv.id \
      WHERE cv.contact_id = k.id AND m.direction = 'inbound')";
 
-pub(crate) fn consent_context(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<ConsentContext> {
-    let view = load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let mut ledger = ledger(c, ws, contact)?;
-    ledger.extend(suppressions(c, ws, &view)?);
-    ledger.sort_by_key(|e| e.at);
-    Ok(ConsentContext {
-        ledger,
-        timezone: plan::timezone_field(&view.custom_fields),
-        phone: view.phone,
-        erased: view.erased_at.is_some(),
-    })
-}
-
 /// Revocations an erased contact left on the addresses this contact has now.
 fn suppressions(
     c: &Connection,
@@ -653,62 +656,6 @@ fn suppressions(
     }
     plan::dedup_suppressions(&mut out);
     Ok(out)
-}
-
-pub(crate) fn last_inbound(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<Option<parley_core::Timestamp>> {
-    let at: Option<i64> = c
-        .prepare_cached(&format!(
-            "SELECT {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
-        ))
-        .map_err(sql_err)?
-        .query_row([contact.to_string(), ws.to_string()], |r| r.get(0))
-        .optional()
-        .map_err(sql_err)?
-        .ok_or(StoreError::NotFound)?;
-    Ok(at.map(parley_core::Timestamp))
-}
-
-pub(crate) fn inactive_contacts(
-    c: &Connection,
-    ws: WorkspaceId,
-    before: parley_core::Timestamp,
-    limit: u32,
-) -> StoreResult<Vec<InactiveContact>> {
-    c.prepare_cached(&format!(
-        "SELECT id, name, phone, last_in, created_at FROM \
-           (SELECT k.id, {CONTACT_NAME} AS name, {CONTACT_PHONE} AS phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
-            WHERE k.workspace_id = ?1 AND k.phone IS NOT NULL) t \
-         WHERE COALESCE(last_in, created_at) < ?2 ORDER BY COALESCE(last_in, created_at), id LIMIT ?3"
-    ))
-    .map_err(sql_err)?
-    .query_map(params![ws.to_string(), before.0, limit], |r| {
-        Ok(InactiveContact {
-            id: uid(r, 0)?,
-            name: r.get(1)?,
-            phone: r.get(2)?,
-            last_inbound_at: r.get::<_, Option<i64>>(3)?.map(parley_core::Timestamp),
-            created_at: parley_core::Timestamp(r.get(4)?),
-        })
-    })
-    .map_err(sql_err)?
-    .collect::<rusqlite::Result<Vec<_>>>()
-    .map_err(sql_err)
-}
-
-pub(crate) fn consent_history(
-    c: &Connection,
-    scope: &Scope,
-    contact: ContactId,
-) -> StoreResult<Vec<ConsentEvent>> {
-    crate::rows::visible_contact(c, scope, contact)?;
-    Ok(ledger(c, scope.workspace, contact)?
-        .into_iter()
-        .map(|e| plan::scoped_consent(scope, e))
-        .collect())
 }
 
 fn ledger(c: &Connection, ws: WorkspaceId, contact: ContactId) -> StoreResult<Vec<ConsentEvent>> {

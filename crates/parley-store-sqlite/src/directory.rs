@@ -20,23 +20,64 @@ impl Directory for SqliteStore {
     ) -> StoreResult<TeamView> {
         let name = name.to_owned();
         self.db
-            .write(move |c, _| create_team(c, ws, &name, at))
+            .write(move |c, _| {
+                let name: &str = &name;
+                let id: TeamId = new_id().into();
+                c.execute(
+                    "INSERT INTO team (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.to_string(), ws.to_string(), name, at.0],
+                )
+                .map_err(team_conflict)?;
+                self::team(c, ws, id)
+            })
             .await
     }
 
     async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
-        self.db.read(move |c| list_teams(c, ws)).await
+        self.db
+            .read(move |c| {
+                let ids: Vec<TeamId> = c
+                    .prepare_cached("SELECT id FROM team WHERE workspace_id = ?1 ORDER BY name, id")
+                    .map_err(sql_err)?
+                    .query_map([ws.to_string()], |r| uid(r, 0))
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                ids.into_iter().map(|id| team(c, ws, id)).collect()
+            })
+            .await
     }
 
     async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
         let name = name.to_owned();
         self.db
-            .write(move |c, _| rename_team(c, ws, id, &name))
+            .write(move |c, _| {
+                let name: &str = &name;
+                self::team(c, ws, id)?;
+                c.execute(
+                    "UPDATE team SET name = ?1 WHERE id = ?2",
+                    params![name, id.to_string()],
+                )
+                .map_err(team_conflict)?;
+                self::team(c, ws, id)
+            })
             .await
     }
 
     async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
-        self.db.write(move |c, _| delete_team(c, ws, id)).await
+        self.db
+            .write(move |c, _| {
+                self::team(c, ws, id)?;
+                c.execute(
+                    "UPDATE conversation SET team_id = NULL WHERE team_id = ?1",
+                    [id.to_string()],
+                )
+                .map_err(sql_err)?;
+                c.execute("DELETE FROM team WHERE id = ?1", [id.to_string()])
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn set_team_member(
@@ -47,7 +88,28 @@ impl Directory for SqliteStore {
         member: bool,
     ) -> StoreResult<TeamView> {
         self.db
-            .write(move |c, _| set_team_member(c, ws, team, user, member))
+            .write(move |c, _| {
+                let t: TeamId = team;
+                let u: UserId = user;
+                self::team(c, ws, t)?;
+                self::user(c, ws, u).map_err(|_| StoreError::Invalid {
+                    field: "user_id",
+                    reason: "no such user in this workspace".into(),
+                })?;
+                if member {
+                    c.execute(
+                        "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
+                        [t.to_string(), u.to_string()],
+                    )
+                } else {
+                    c.execute(
+                        "DELETE FROM team_member WHERE team_id = ?1 AND user_id = ?2",
+                        [t.to_string(), u.to_string()],
+                    )
+                }
+                .map_err(sql_err)?;
+                self::team(c, ws, t)
+            })
             .await
     }
 
@@ -58,13 +120,44 @@ impl Directory for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<InboxRow> {
         self.db
-            .write(move |c, _| create_inbox(c, ws, inbox, at))
+            .write(move |c, _| {
+                let i: NewInbox = inbox;
+                let row = InboxRow {
+                    id: new_id().into(),
+                    workspace_id: ws,
+                    name: i.name,
+                    kind: i.kind,
+                    settings: i.settings,
+                    secret: i.secret,
+                    created_at: at,
+                };
+                c.execute(
+                    "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, parley_seal(?5, 'inbox:' || ?1 || ':settings'), parley_seal(?6, 'inbox:' || ?1 || ':secret'), ?7)",
+                    params![row.id.to_string(), ws.to_string(), row.name, row.kind, row.settings.to_string(), row.secret, at.0],
+                )
+                .map_err(sql_err)?;
+                Ok(row)
+            })
             .await
     }
 
     async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
         let scope = scope.clone();
-        self.db.read(move |c| list_inboxes(c, &scope)).await
+        self.db
+            .read(move |c| {
+                let scope: &Scope = &scope;
+                let sql = format!(
+                    "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1{} ORDER BY name, id",
+                    scope_filter(scope, "id")
+                );
+                let mut stmt = c.prepare(&sql).map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([scope.workspace.to_string()], rows::inbox)
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            })
+            .await
     }
 
     async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
@@ -82,7 +175,32 @@ impl Directory for SqliteStore {
         patch: InboxPatch,
     ) -> StoreResult<InboxRow> {
         self.db
-            .write(move |c, _| update_inbox(c, ws, id, patch))
+            .write(move |c, _| {
+                let p: InboxPatch = patch;
+                self::inbox(c, ws, id)?;
+                if let Some(name) = p.name {
+                    c.execute(
+                        "UPDATE inbox SET name = ?1 WHERE id = ?2",
+                        params![name, id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                if let Some(settings) = p.settings {
+                    c.execute(
+                        "UPDATE inbox SET settings = parley_seal(?1, 'inbox:' || ?2 || ':settings') WHERE id = ?2",
+                        params![settings.to_string(), id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                if let Some(secret) = p.secret {
+                    c.execute(
+                        "UPDATE inbox SET secret = parley_seal(?1, 'inbox:' || ?2 || ':secret') WHERE id = ?2",
+                        params![secret, id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                self::inbox(c, ws, id)
+            })
             .await
     }
 
@@ -92,7 +210,19 @@ impl Directory for SqliteStore {
 
     async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
         let kind = kind.to_string();
-        self.db.read(move |c| inboxes_of_kind(c, &kind)).await
+        self.db
+            .read(move |c| {
+                let kind: &str = &kind;
+                c.prepare_cached(&format!(
+                    "SELECT {INBOX_COLS} FROM inbox WHERE kind = ?1 ORDER BY created_at, id"
+                ))
+                .map_err(sql_err)?
+                .query_map([kind], rows::inbox)
+                .map_err(sql_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_err)
+            })
+            .await
     }
 
     async fn set_inbox_member(
@@ -103,12 +233,46 @@ impl Directory for SqliteStore {
         member: bool,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, _| set_inbox_member(c, ws, inbox, user, member))
+            .write(move |c, _| {
+                let i: InboxId = inbox;
+                let u: UserId = user;
+                self::inbox(c, ws, i)?;
+                self::user(c, ws, u).map_err(|_| StoreError::Invalid {
+                    field: "user_id",
+                    reason: "no such user in this workspace".into(),
+                })?;
+                if member {
+                    c.execute(
+                        "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",
+                        [i.to_string(), u.to_string()],
+                    )
+                } else {
+                    c.execute(
+                        "DELETE FROM inbox_member WHERE inbox_id = ?1 AND user_id = ?2",
+                        [i.to_string(), u.to_string()],
+                    )
+                }
+                .map_err(sql_err)?;
+                crate::accounts::log_access_change(c, ws, u)
+            })
             .await
     }
 
     async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
-        self.db.read(move |c| inbox_members(c, ws, inbox)).await
+        self.db.read(move |c| {
+            let i: InboxId = inbox;
+            self::inbox(c, ws, i)?;
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
+                     JOIN membership m ON m.user_id = u.id AND m.workspace_id = ?1 WHERE im.inbox_id = ?2 ORDER BY u.name, u.id"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([ws.to_string(), i.to_string()], rows::user)
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)
+        }).await
     }
 }
 
@@ -146,122 +310,6 @@ pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<T
     Ok(t)
 }
 
-pub(crate) fn create_team(
-    c: &Connection,
-    ws: WorkspaceId,
-    name: &str,
-    at: Timestamp,
-) -> StoreResult<TeamView> {
-    let id: TeamId = new_id().into();
-    c.execute(
-        "INSERT INTO team (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id.to_string(), ws.to_string(), name, at.0],
-    )
-    .map_err(team_conflict)?;
-    team(c, ws, id)
-}
-
-pub(crate) fn list_teams(c: &Connection, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
-    let ids: Vec<TeamId> = c
-        .prepare_cached("SELECT id FROM team WHERE workspace_id = ?1 ORDER BY name, id")
-        .map_err(sql_err)?
-        .query_map([ws.to_string()], |r| uid(r, 0))
-        .map_err(sql_err)?
-        .collect::<Result<_, _>>()
-        .map_err(sql_err)?;
-    ids.into_iter().map(|id| team(c, ws, id)).collect()
-}
-
-pub(crate) fn rename_team(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: TeamId,
-    name: &str,
-) -> StoreResult<TeamView> {
-    team(c, ws, id)?;
-    c.execute(
-        "UPDATE team SET name = ?1 WHERE id = ?2",
-        params![name, id.to_string()],
-    )
-    .map_err(team_conflict)?;
-    team(c, ws, id)
-}
-
-pub(crate) fn delete_team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
-    team(c, ws, id)?;
-    c.execute(
-        "UPDATE conversation SET team_id = NULL WHERE team_id = ?1",
-        [id.to_string()],
-    )
-    .map_err(sql_err)?;
-    c.execute("DELETE FROM team WHERE id = ?1", [id.to_string()])
-        .map_err(sql_err)?;
-    Ok(())
-}
-
-pub(crate) fn set_team_member(
-    c: &Connection,
-    ws: WorkspaceId,
-    t: TeamId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<TeamView> {
-    team(c, ws, t)?;
-    user(c, ws, u).map_err(|_| StoreError::Invalid {
-        field: "user_id",
-        reason: "no such user in this workspace".into(),
-    })?;
-    if member {
-        c.execute(
-            "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
-            [t.to_string(), u.to_string()],
-        )
-    } else {
-        c.execute(
-            "DELETE FROM team_member WHERE team_id = ?1 AND user_id = ?2",
-            [t.to_string(), u.to_string()],
-        )
-    }
-    .map_err(sql_err)?;
-    team(c, ws, t)
-}
-
-pub(crate) fn create_inbox(
-    c: &Connection,
-    ws: WorkspaceId,
-    i: NewInbox,
-    at: Timestamp,
-) -> StoreResult<InboxRow> {
-    let row = InboxRow {
-        id: new_id().into(),
-        workspace_id: ws,
-        name: i.name,
-        kind: i.kind,
-        settings: i.settings,
-        secret: i.secret,
-        created_at: at,
-    };
-    c.execute(
-        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) \
-         VALUES (?1, ?2, ?3, ?4, parley_seal(?5, 'inbox:' || ?1 || ':settings'), parley_seal(?6, 'inbox:' || ?1 || ':secret'), ?7)",
-        params![row.id.to_string(), ws.to_string(), row.name, row.kind, row.settings.to_string(), row.secret, at.0],
-    )
-    .map_err(sql_err)?;
-    Ok(row)
-}
-
-pub(crate) fn list_inboxes(c: &Connection, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
-    let sql = format!(
-        "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1{} ORDER BY name, id",
-        scope_filter(scope, "id")
-    );
-    let mut stmt = c.prepare(&sql).map_err(sql_err)?;
-    let rows = stmt
-        .query_map([scope.workspace.to_string()], rows::inbox)
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
-}
-
 pub(crate) fn inbox(c: &Connection, ws: WorkspaceId, id: InboxId) -> StoreResult<InboxRow> {
     c.prepare_cached(&format!(
         "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1 AND id = ?2"
@@ -279,93 +327,6 @@ pub(crate) fn inbox_for_hook(c: &Connection, id: InboxId) -> StoreResult<Option<
         .query_row([id.to_string()], rows::inbox)
         .optional()
         .map_err(sql_err)
-}
-
-pub(crate) fn inboxes_of_kind(c: &Connection, kind: &str) -> StoreResult<Vec<InboxRow>> {
-    c.prepare_cached(&format!(
-        "SELECT {INBOX_COLS} FROM inbox WHERE kind = ?1 ORDER BY created_at, id"
-    ))
-    .map_err(sql_err)?
-    .query_map([kind], rows::inbox)
-    .map_err(sql_err)?
-    .collect::<rusqlite::Result<Vec<_>>>()
-    .map_err(sql_err)
-}
-
-pub(crate) fn update_inbox(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: InboxId,
-    p: InboxPatch,
-) -> StoreResult<InboxRow> {
-    inbox(c, ws, id)?;
-    if let Some(name) = p.name {
-        c.execute(
-            "UPDATE inbox SET name = ?1 WHERE id = ?2",
-            params![name, id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    if let Some(settings) = p.settings {
-        c.execute(
-            "UPDATE inbox SET settings = parley_seal(?1, 'inbox:' || ?2 || ':settings') WHERE id = ?2",
-            params![settings.to_string(), id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    if let Some(secret) = p.secret {
-        c.execute(
-            "UPDATE inbox SET secret = parley_seal(?1, 'inbox:' || ?2 || ':secret') WHERE id = ?2",
-            params![secret, id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    inbox(c, ws, id)
-}
-
-pub(crate) fn set_inbox_member(
-    c: &Connection,
-    ws: WorkspaceId,
-    i: InboxId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<()> {
-    inbox(c, ws, i)?;
-    user(c, ws, u).map_err(|_| StoreError::Invalid {
-        field: "user_id",
-        reason: "no such user in this workspace".into(),
-    })?;
-    if member {
-        c.execute(
-            "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",
-            [i.to_string(), u.to_string()],
-        )
-    } else {
-        c.execute(
-            "DELETE FROM inbox_member WHERE inbox_id = ?1 AND user_id = ?2",
-            [i.to_string(), u.to_string()],
-        )
-    }
-    .map_err(sql_err)?;
-    crate::accounts::log_access_change(c, ws, u)
-}
-
-pub(crate) fn inbox_members(
-    c: &Connection,
-    ws: WorkspaceId,
-    i: InboxId,
-) -> StoreResult<Vec<UserView>> {
-    inbox(c, ws, i)?;
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
-             JOIN membership m ON m.user_id = u.id AND m.workspace_id = ?1 WHERE im.inbox_id = ?2 ORDER BY u.name, u.id"
-        ))
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map([ws.to_string(), i.to_string()], rows::user)
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
 }
 
 pub(crate) fn node_heartbeat(

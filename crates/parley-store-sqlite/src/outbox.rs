@@ -22,7 +22,44 @@ impl Outbox for SqliteStore {
         per_inbox: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
         self.db
-            .write(move |c, _| claim(c, now, limit, lease_ms, per_inbox))
+            .write(move |c, _| {
+                let due = fair_due(c, now, limit, per_inbox)?;
+                let mut jobs = Vec::with_capacity(due.len());
+                for (id, attempts, message_id) in due {
+                    c.prepare_cached("UPDATE outbox SET claimed_until = ?1 WHERE id = ?2")
+                        .map_err(sql_err)?
+                        .execute(params![now.0 + lease_ms, id.to_string()])
+                        .map_err(sql_err)?;
+                    let msg = message(c, &message_id)?;
+                    let (contact_id, identity_id): (parley_core::ContactId, String) = c
+                        .prepare_cached(
+                            "SELECT contact_id, identity_id FROM conversation WHERE id = ?1",
+                        )
+                        .map_err(sql_err)?
+                        .query_row([msg.conversation_id.to_string()], |r| {
+                            Ok((uid(r, 0)?, r.get(1)?))
+                        })
+                        .map_err(sql_err)?;
+                    let identity = c
+                        .prepare_cached(&format!(
+                            "SELECT {IDENTITY_COLS} FROM contact_identity WHERE id = ?1"
+                        ))
+                        .map_err(sql_err)?
+                        .query_row([identity_id], rows::identity)
+                        .map_err(sql_err)?;
+                    let inbox = crate::directory::inbox_for_hook(c, msg.inbox_id)?
+                        .ok_or(StoreError::NotFound)?;
+                    jobs.push(OutboxJob {
+                        id,
+                        attempts: attempts as u32,
+                        inbox,
+                        message: msg,
+                        contact_id,
+                        identity,
+                    });
+                }
+                Ok(jobs)
+            })
             .await
     }
 
@@ -31,7 +68,28 @@ impl Outbox for SqliteStore {
         ws: WorkspaceId,
         now: Timestamp,
     ) -> StoreResult<Vec<InboxBacklog>> {
-        self.db.read(move |c| backlog(c, ws, now)).await
+        self.db.read(move |c| {
+            // Each inbox of the workspace with deliveries queued or in flight. Counts, not sums of
+            // comparisons: those are NULL for an inbox none of whose rows has a lease.
+            c.prepare_cached(
+                "SELECT inbox_id, COUNT(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN 1 END), \
+                        COUNT(CASE WHEN claimed_until > ?2 THEN 1 END), \
+                        MIN(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN next_attempt_at END) \
+                 FROM outbox WHERE workspace_id = ?1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
+            )
+            .map_err(sql_err)?
+            .query_map(params![ws.to_string(), now.0], |r| {
+                Ok(InboxBacklog {
+                    inbox_id: uid(r, 0)?,
+                    queued: r.get::<_, i64>(1)? as u64,
+                    in_flight: r.get::<_, i64>(2)? as u64,
+                    oldest_due: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+                })
+            })
+            .map_err(sql_err)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err)
+        }).await
     }
 
     async fn finish_outbox(
@@ -58,7 +116,34 @@ impl Outbox for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |c, ev| read_until(c, conversation, until, now, ev))
+            .write(move |c, ev| {
+                // Marks read the conversation's replies sent at or before `until`, as provider reports would.
+                let events: &mut Vec<Published> = ev;
+                let found: Vec<(InboxId, String)> = c
+                    .prepare_cached(
+                        "SELECT inbox_id, external_id FROM message WHERE conversation_id = ?1 AND direction = 'outbound' \
+                         AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= ?2",
+                    )
+                    .map_err(sql_err)?
+                    .query_map(params![conversation.to_string(), until.0], |r| {
+                        Ok((uid(r, 0)?, r.get(1)?))
+                    })
+                    .map_err(sql_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql_err)?;
+                let mut n = 0;
+                for (inbox, provider_id) in found {
+                    let report = DeliveryReport {
+                        inbox,
+                        provider_id,
+                        status: DeliveryStatus::Read,
+                        error: None,
+                        at: now,
+                    };
+                    n += usize::from(record_delivery(c, report, events)?);
+                }
+                Ok(n)
+            })
             .await
     }
 
@@ -91,49 +176,6 @@ impl Outbox for SqliteStore {
             })
             .await
     }
-}
-
-pub(crate) fn claim(
-    c: &Connection,
-    now: Timestamp,
-    limit: u32,
-    lease_ms: i64,
-    per_inbox: u32,
-) -> StoreResult<Vec<OutboxJob>> {
-    let due = fair_due(c, now, limit, per_inbox)?;
-    let mut jobs = Vec::with_capacity(due.len());
-    for (id, attempts, message_id) in due {
-        c.prepare_cached("UPDATE outbox SET claimed_until = ?1 WHERE id = ?2")
-            .map_err(sql_err)?
-            .execute(params![now.0 + lease_ms, id.to_string()])
-            .map_err(sql_err)?;
-        let msg = message(c, &message_id)?;
-        let (contact_id, identity_id): (parley_core::ContactId, String) = c
-            .prepare_cached("SELECT contact_id, identity_id FROM conversation WHERE id = ?1")
-            .map_err(sql_err)?
-            .query_row([msg.conversation_id.to_string()], |r| {
-                Ok((uid(r, 0)?, r.get(1)?))
-            })
-            .map_err(sql_err)?;
-        let identity = c
-            .prepare_cached(&format!(
-                "SELECT {IDENTITY_COLS} FROM contact_identity WHERE id = ?1"
-            ))
-            .map_err(sql_err)?
-            .query_row([identity_id], rows::identity)
-            .map_err(sql_err)?;
-        let inbox =
-            crate::directory::inbox_for_hook(c, msg.inbox_id)?.ok_or(StoreError::NotFound)?;
-        jobs.push(OutboxJob {
-            id,
-            attempts: attempts as u32,
-            inbox,
-            message: msg,
-            contact_id,
-            identity,
-        });
-    }
-    Ok(jobs)
 }
 
 /// The due deliveries to claim: each inbox's earliest first, taking turns across inboxes, none
@@ -366,66 +408,5 @@ pub(crate) fn next_due(c: &Connection) -> StoreResult<Option<Timestamp>> {
         r.get::<_, Option<i64>>(0)
     })
     .map(|v| v.map(Timestamp))
-    .map_err(sql_err)
-}
-
-/// Marks read the conversation's replies sent at or before `until`, as provider reports would.
-pub(crate) fn read_until(
-    c: &Connection,
-    conversation: ConversationId,
-    until: Timestamp,
-    now: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<usize> {
-    let found: Vec<(InboxId, String)> = c
-        .prepare_cached(
-            "SELECT inbox_id, external_id FROM message WHERE conversation_id = ?1 AND direction = 'outbound' \
-             AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= ?2",
-        )
-        .map_err(sql_err)?
-        .query_map(params![conversation.to_string(), until.0], |r| {
-            Ok((uid(r, 0)?, r.get(1)?))
-        })
-        .map_err(sql_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(sql_err)?;
-    let mut n = 0;
-    for (inbox, provider_id) in found {
-        let report = DeliveryReport {
-            inbox,
-            provider_id,
-            status: DeliveryStatus::Read,
-            error: None,
-            at: now,
-        };
-        n += usize::from(record_delivery(c, report, events)?);
-    }
-    Ok(n)
-}
-
-/// Each inbox of the workspace with deliveries queued or in flight. Counts, not sums of
-/// comparisons: those are NULL for an inbox none of whose rows has a lease.
-pub(crate) fn backlog(
-    c: &Connection,
-    ws: WorkspaceId,
-    now: Timestamp,
-) -> StoreResult<Vec<InboxBacklog>> {
-    c.prepare_cached(
-        "SELECT inbox_id, COUNT(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN 1 END), \
-                COUNT(CASE WHEN claimed_until > ?2 THEN 1 END), \
-                MIN(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN next_attempt_at END) \
-         FROM outbox WHERE workspace_id = ?1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
-    )
-    .map_err(sql_err)?
-    .query_map(params![ws.to_string(), now.0], |r| {
-        Ok(InboxBacklog {
-            inbox_id: uid(r, 0)?,
-            queued: r.get::<_, i64>(1)? as u64,
-            in_flight: r.get::<_, i64>(2)? as u64,
-            oldest_due: r.get::<_, Option<i64>>(3)?.map(Timestamp),
-        })
-    })
-    .map_err(sql_err)?
-    .collect::<Result<_, _>>()
     .map_err(sql_err)
 }
