@@ -76,7 +76,21 @@ impl Accounts for PostgresStore {
     }
 
     async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
-        self.db.run(move |tx| Box::pin(list_users(tx, ws))).await
+        self.db.run(move |tx| Box::pin(async move {
+            query(
+                tx,
+                &format!(
+                    "SELECT {} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = $1 \
+                     ORDER BY u.name COLLATE \"C\", u.id",
+                    rows::USER_COLS
+                ),
+                &[&ws.as_uuid()],
+            )
+            .await?
+            .iter()
+            .map(rows::user)
+            .collect()
+        })).await
     }
 
     async fn update_user(
@@ -86,13 +100,75 @@ impl Accounts for PostgresStore {
         patch: UserPatch,
     ) -> StoreResult<UserView> {
         self.db
-            .run(move |tx| Box::pin(update_user(tx, ws, id, patch)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let p: UserPatch = patch;
+                    if p.role.is_some() {
+                        lock_workspace(tx, ws).await?;
+                    }
+                    let revokes = p.role.is_some() || p.password_hash.is_some();
+                    user(tx, ws, id).await?;
+                    let uid = id.as_uuid();
+                    if let Some(name) = p.name {
+                        exec(
+                            tx,
+                            "UPDATE users SET name = $1 WHERE id = $2",
+                            &[&name, &uid],
+                        )
+                        .await?;
+                    }
+                    if let Some(hash) = p.password_hash {
+                        exec(
+                            tx,
+                            "UPDATE users SET password_hash = $1 WHERE id = $2",
+                            &[&hash, &uid],
+                        )
+                        .await?;
+                        exec(tx, "DELETE FROM session WHERE user_id = $1", &[&uid]).await?;
+                    }
+                    if let Some(role) = p.role {
+                        if role != Role::Admin
+                            && user(tx, ws, id).await?.role == Role::Admin
+                            && admin_count(tx, ws).await? <= 1
+                        {
+                            return Err(last_admin());
+                        }
+                        exec(
+                        tx,
+                        "UPDATE membership SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
+                        &[&role.as_str(), &ws.as_uuid(), &uid],
+                    )
+                    .await?;
+                    }
+                    if revokes {
+                        log_access_change(tx, ws, id).await?;
+                    }
+                    user(tx, ws, id).await
+                })
+            })
             .await
     }
 
     async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(remove_user(tx, ws, id)))
+            .run(move |tx| Box::pin(async move {
+                lock_workspace(tx, ws).await?;
+                let u = user(tx, ws, id).await?;
+                if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
+                    return Err(last_admin());
+                }
+                let (w, i) = (ws.as_uuid(), id.as_uuid());
+                for sql in [
+                    "DELETE FROM inbox_member WHERE user_id = $2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = $1)",
+                    "DELETE FROM team_member WHERE user_id = $2 AND team_id IN (SELECT id FROM team WHERE workspace_id = $1)",
+                    "DELETE FROM session WHERE user_id = $2 AND workspace_id = $1",
+                    "UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = $2 AND workspace_id = $1",
+                    "DELETE FROM membership WHERE workspace_id = $1 AND user_id = $2",
+                ] {
+                    exec(tx, sql, &[&w, &i]).await?;
+                }
+                log_access_change(tx, ws, id).await
+            }))
             .await
     }
 
@@ -111,7 +187,24 @@ impl Accounts for PostgresStore {
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(create_session(tx, session)))
+            .run(move |tx| Box::pin(async move {
+                let s: NewSession = session;
+                exec(
+                    tx,
+                    "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &s.token_hash,
+                        &s.user_id.as_uuid(),
+                        &s.workspace_id.as_uuid(),
+                        &s.csrf_token,
+                        &s.created_at.0,
+                        &s.expires_at.0,
+                    ],
+                )
+                .await?;
+                Ok(())
+            }))
             .await
     }
 
@@ -149,7 +242,25 @@ impl Accounts for PostgresStore {
 
     async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
         self.db
-            .run(move |tx| Box::pin(list_tokens(tx, ws, user)))
+            .run(move |tx| Box::pin(async move {
+                query(
+                    tx,
+                    "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = $1 AND user_id = $2 \
+                     ORDER BY created_at, id",
+                    &[&ws.as_uuid(), &user.as_uuid()],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(TokenView {
+                        id: id(r, 0)?,
+                        name: get(r, 1)?,
+                        created_at: ts(r, 2)?,
+                        revoked_at: opt_ts(r, 3)?,
+                    })
+                })
+                .collect()
+            }))
             .await
     }
 
@@ -161,7 +272,18 @@ impl Accounts for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(revoke_token(tx, ws, user, id, at)))
+            .run(move |tx| Box::pin(async move {
+                let n = exec(
+                    tx,
+                    "UPDATE api_token SET revoked_at = $4 WHERE workspace_id = $1 AND user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                    &[&ws.as_uuid(), &user.as_uuid(), &id.as_uuid(), &at.0],
+                )
+                .await?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                log_access_change(tx, ws, user).await
+            }))
             .await
     }
 
@@ -174,25 +296,85 @@ impl Accounts for PostgresStore {
 
     async fn last_access_change(&self) -> StoreResult<i64> {
         self.db
-            .run(move |tx| Box::pin(last_access_change(tx)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let rows =
+                        query(tx, "SELECT COALESCE(MAX(id), 0) FROM access_change", &[]).await?;
+                    rows.first().map_or(Ok(0), |r| get(r, 0))
+                })
+            })
             .await
     }
 
     async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
         self.db
-            .run(move |tx| Box::pin(access_changes(tx, after, limit)))
+            .run(move |tx| Box::pin(async move {
+                query(
+                    tx,
+                    "SELECT id, workspace_id, user_id FROM access_change WHERE id > $1 ORDER BY id LIMIT $2",
+                    &[&after, &i64::from(limit)],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(AccessChange {
+                        id: get(r, 0)?,
+                        workspace_id: id(r, 1)?,
+                        user_id: id(r, 2)?,
+                    })
+                })
+                .collect()
+            }))
             .await
     }
 
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(record_audit(tx, entry)))
+            .run(move |tx| Box::pin(async move {
+                let e: AuditEntry = entry;
+                exec(
+                    tx,
+                    "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        &e.workspace_id.as_uuid(),
+                        &e.actor_id.map(|a| a.as_uuid()),
+                        &e.action,
+                        &e.target,
+                        &e.detail.to_string(),
+                        &e.ip,
+                        &e.at.0,
+                    ],
+                )
+                .await?;
+                Ok(())
+            }))
             .await
     }
 
     async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         self.db
-            .run(move |tx| Box::pin(list_audit(tx, ws, limit)))
+            .run(move |tx| Box::pin(async move {
+                query(
+                    tx,
+                    "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                    &[&ws.as_uuid(), &i64::from(limit)],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(AuditEntry {
+                        workspace_id: id(r, 0)?,
+                        actor_id: rows::opt_id(r, 1)?,
+                        action: get(r, 2)?,
+                        target: get(r, 3)?,
+                        detail: rows::json(r, 4)?,
+                        ip: get(r, 5)?,
+                        at: ts(r, 6)?,
+                    })
+                })
+                .collect()
+            }))
             .await
     }
 }
@@ -338,22 +520,6 @@ pub(crate) async fn user(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResul
     rows::user(&row)
 }
 
-pub(crate) async fn list_users(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
-    query(
-        tx,
-        &format!(
-            "SELECT {} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = $1 \
-             ORDER BY u.name COLLATE \"C\", u.id",
-            rows::USER_COLS
-        ),
-        &[&ws.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(rows::user)
-    .collect()
-}
-
 /// Locks the workspace row, so two changes that each check "is there another admin?" take turns.
 async fn lock_workspace(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<()> {
     query_opt(
@@ -370,55 +536,6 @@ fn last_admin() -> StoreError {
         code: "last_admin",
         message: "a workspace needs at least one admin".into(),
     }
-}
-
-pub(crate) async fn update_user(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    id: UserId,
-    p: UserPatch,
-) -> StoreResult<UserView> {
-    if p.role.is_some() {
-        lock_workspace(tx, ws).await?;
-    }
-    let revokes = p.role.is_some() || p.password_hash.is_some();
-    user(tx, ws, id).await?;
-    let uid = id.as_uuid();
-    if let Some(name) = p.name {
-        exec(
-            tx,
-            "UPDATE users SET name = $1 WHERE id = $2",
-            &[&name, &uid],
-        )
-        .await?;
-    }
-    if let Some(hash) = p.password_hash {
-        exec(
-            tx,
-            "UPDATE users SET password_hash = $1 WHERE id = $2",
-            &[&hash, &uid],
-        )
-        .await?;
-        exec(tx, "DELETE FROM session WHERE user_id = $1", &[&uid]).await?;
-    }
-    if let Some(role) = p.role {
-        if role != Role::Admin
-            && user(tx, ws, id).await?.role == Role::Admin
-            && admin_count(tx, ws).await? <= 1
-        {
-            return Err(last_admin());
-        }
-        exec(
-            tx,
-            "UPDATE membership SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
-            &[&role.as_str(), &ws.as_uuid(), &uid],
-        )
-        .await?;
-    }
-    if revokes {
-        log_access_change(tx, ws, id).await?;
-    }
-    user(tx, ws, id).await
 }
 
 /// Orders the access-change log: taken just before appending to it and held until commit, so
@@ -442,33 +559,6 @@ pub(crate) async fn log_access_change(
     Ok(())
 }
 
-pub(crate) async fn last_access_change(tx: &Tx<'_>) -> StoreResult<i64> {
-    let rows = query(tx, "SELECT COALESCE(MAX(id), 0) FROM access_change", &[]).await?;
-    rows.first().map_or(Ok(0), |r| get(r, 0))
-}
-
-pub(crate) async fn access_changes(
-    tx: &Tx<'_>,
-    after: i64,
-    limit: u32,
-) -> StoreResult<Vec<AccessChange>> {
-    query(
-        tx,
-        "SELECT id, workspace_id, user_id FROM access_change WHERE id > $1 ORDER BY id LIMIT $2",
-        &[&after, &i64::from(limit)],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AccessChange {
-            id: get(r, 0)?,
-            workspace_id: id(r, 1)?,
-            user_id: id(r, 2)?,
-        })
-    })
-    .collect()
-}
-
 async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
     let rows = query(
         tx,
@@ -477,25 +567,6 @@ async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
     )
     .await?;
     rows.first().map_or(Ok(0), |r| get(r, 0))
-}
-
-pub(crate) async fn remove_user(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
-    lock_workspace(tx, ws).await?;
-    let u = user(tx, ws, id).await?;
-    if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
-        return Err(last_admin());
-    }
-    let (w, i) = (ws.as_uuid(), id.as_uuid());
-    for sql in [
-        "DELETE FROM inbox_member WHERE user_id = $2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = $1)",
-        "DELETE FROM team_member WHERE user_id = $2 AND team_id IN (SELECT id FROM team WHERE workspace_id = $1)",
-        "DELETE FROM session WHERE user_id = $2 AND workspace_id = $1",
-        "UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = $2 AND workspace_id = $1",
-        "DELETE FROM membership WHERE workspace_id = $1 AND user_id = $2",
-    ] {
-        exec(tx, sql, &[&w, &i]).await?;
-    }
-    log_access_change(tx, ws, id).await
 }
 
 pub(crate) async fn principal(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {
@@ -539,24 +610,6 @@ pub(crate) async fn credentials_by_email(
     let (user, ws, hash): (UserId, WorkspaceId, String) =
         (id(&row, 0)?, id(&row, 1)?, get(&row, 2)?);
     Ok(Some((principal(tx, ws, user).await?, hash)))
-}
-
-pub(crate) async fn create_session(tx: &Tx<'_>, s: NewSession) -> StoreResult<()> {
-    exec(
-        tx,
-        "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &s.token_hash,
-            &s.user_id.as_uuid(),
-            &s.workspace_id.as_uuid(),
-            &s.csrf_token,
-            &s.created_at.0,
-            &s.expires_at.0,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 pub(crate) async fn session_principal(
@@ -613,49 +666,6 @@ pub(crate) async fn create_token(
     })
 }
 
-pub(crate) async fn list_tokens(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    user: UserId,
-) -> StoreResult<Vec<TokenView>> {
-    query(
-        tx,
-        "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = $1 AND user_id = $2 \
-         ORDER BY created_at, id",
-        &[&ws.as_uuid(), &user.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(TokenView {
-            id: id(r, 0)?,
-            name: get(r, 1)?,
-            created_at: ts(r, 2)?,
-            revoked_at: opt_ts(r, 3)?,
-        })
-    })
-    .collect()
-}
-
-pub(crate) async fn revoke_token(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    user: UserId,
-    id: TokenId,
-    at: Timestamp,
-) -> StoreResult<()> {
-    let n = exec(
-        tx,
-        "UPDATE api_token SET revoked_at = $4 WHERE workspace_id = $1 AND user_id = $2 AND id = $3 AND revoked_at IS NULL",
-        &[&ws.as_uuid(), &user.as_uuid(), &id.as_uuid(), &at.0],
-    )
-    .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    log_access_change(tx, ws, user).await
-}
-
 pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<Principal>> {
     let row = query_opt(
         tx,
@@ -667,49 +677,4 @@ pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Opti
         Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
         None => Ok(None),
     }
-}
-
-pub(crate) async fn record_audit(tx: &Tx<'_>, e: AuditEntry) -> StoreResult<()> {
-    exec(
-        tx,
-        "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &e.workspace_id.as_uuid(),
-            &e.actor_id.map(|a| a.as_uuid()),
-            &e.action,
-            &e.target,
-            &e.detail.to_string(),
-            &e.ip,
-            &e.at.0,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn list_audit(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    limit: u32,
-) -> StoreResult<Vec<AuditEntry>> {
-    query(
-        tx,
-        "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = $1 \
-         ORDER BY id DESC LIMIT $2",
-        &[&ws.as_uuid(), &i64::from(limit)],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AuditEntry {
-            workspace_id: id(r, 0)?,
-            actor_id: rows::opt_id(r, 1)?,
-            action: get(r, 2)?,
-            target: get(r, 3)?,
-            detail: rows::json(r, 4)?,
-            ip: get(r, 5)?,
-            at: ts(r, 6)?,
-        })
-    })
-    .collect()
 }

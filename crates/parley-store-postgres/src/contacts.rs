@@ -26,7 +26,13 @@ impl Contacts for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |tx, _| Box::pin(create_contact(tx, ws, contact, at)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let n: NewContact = contact;
+                    let contact = insert_contact(tx, ws, &n, at).await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
             .await
     }
 
@@ -47,7 +53,18 @@ impl Contacts for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |tx, _| Box::pin(update_contact(tx, ws, id, patch, at)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let contact: ContactId = id;
+                    let p: ContactPatch = patch;
+                    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
+                        .await?
+                        .live()?;
+                    cur.apply_patch(p)?;
+                    save_contact(tx, cur, at).await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
             .await
     }
 
@@ -59,7 +76,21 @@ impl Contacts for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |tx, _| Box::pin(set_blocked(tx, ws, id, blocked, at)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let contact: ContactId = id;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid())
+                        .await?
+                        .live()?;
+                    exec(
+                        tx,
+                        "UPDATE contact SET blocked_at = $1, updated_at = $2 WHERE id = $3",
+                        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
+                    )
+                    .await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
             .await
     }
 
@@ -84,7 +115,28 @@ impl Contacts for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |tx, _| Box::pin(add_identity(tx, ws, contact, identity, at)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let i: NewIdentity = identity;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid())
+                        .await?
+                        .live()?;
+                    if let Some(inbox) = i.inbox_id {
+                        match crate::directory::inbox(tx, ws, inbox).await {
+                            Ok(_) => {}
+                            Err(StoreError::NotFound) => {
+                                return Err(StoreError::Invalid {
+                                    field: "inbox_id",
+                                    reason: "no such inbox".into(),
+                                })
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    insert_identity(tx, ws, contact, &i, at).await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
             .await
     }
 
@@ -97,7 +149,31 @@ impl Contacts for PostgresStore {
         // Under the event lock: the check that no conversation replies to the identity must not
         // race an inbound message that makes one.
         self.db
-            .write(move |tx, _| Box::pin(remove_identity(tx, ws, contact, identity)))
+            .write(move |tx, _| Box::pin(async move {
+                load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+                let used = query_opt(
+                    tx,
+                    "SELECT 1 FROM conversation WHERE identity_id = $1 LIMIT 1",
+                    &[&identity.as_uuid()],
+                )
+                .await?;
+                if used.is_some() {
+                    return Err(StoreError::Rejected {
+                        code: "identity_in_use",
+                        message: "replies of a conversation go to this identity; it cannot be removed".into(),
+                    });
+                }
+                let n = exec(
+                    tx,
+                    "DELETE FROM contact_identity WHERE id = $1 AND contact_id = $2",
+                    &[&identity.as_uuid(), &contact.as_uuid()],
+                )
+                .await?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+            }))
             .await
     }
 
@@ -147,7 +223,20 @@ impl Contacts for PostgresStore {
         contact: ContactId,
     ) -> StoreResult<ConsentContext> {
         self.db
-            .run(move |tx| Box::pin(consent_context(tx, ws, contact)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let view = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+                    let mut ledger = ledger(tx, ws, contact).await?;
+                    ledger.extend(suppressions(tx, ws, &view).await?);
+                    ledger.sort_by_key(|e| e.at);
+                    Ok(ConsentContext {
+                        ledger,
+                        timezone: plan::timezone_field(&view.custom_fields),
+                        phone: view.phone,
+                        erased: view.erased_at.is_some(),
+                    })
+                })
+            })
             .await
     }
 
@@ -157,7 +246,14 @@ impl Contacts for PostgresStore {
         contact: ContactId,
     ) -> StoreResult<Option<Timestamp>> {
         self.db
-            .run(move |tx| Box::pin(last_inbound(tx, ws, contact)))
+            .run(move |tx| Box::pin(async move {
+                let sql =
+                    format!("SELECT {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2");
+                let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                Ok(get::<Option<i64>>(&r, 0)?.map(parley_core::Timestamp))
+            }))
             .await
     }
 
@@ -168,7 +264,29 @@ impl Contacts for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<InactiveContact>> {
         self.db
-            .run(move |tx| Box::pin(inactive_contacts(tx, ws, before, limit)))
+            .run(move |tx| Box::pin(async move {
+                let sql = format!(
+                    "SELECT id, name, COALESCE(phone_sealed, phone), last_in, created_at FROM \
+                       (SELECT k.id, k.name, k.phone, k.phone_sealed, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+                        WHERE k.workspace_id = $1 AND k.phone IS NOT NULL) t \
+                     WHERE COALESCE(last_in, created_at) < $2 ORDER BY COALESCE(last_in, created_at), id LIMIT $3"
+                );
+                let rows = query(tx, &sql, &[&ws.as_uuid(), &before.0, &i64::from(limit)]).await?;
+                rows.iter()
+                    .map(|r| {
+                        let kid: uuid::Uuid = get(r, 0)?;
+                        let place = |field| crypt::aad("contact", kid, field);
+                        Ok(InactiveContact {
+                            id: kid.into(),
+                            name: crypt::open_field(tx.keys(), &place("name"), get(r, 1)?)?,
+                            phone: crypt::open_field(tx.keys(), &place("phone"), get(r, 2)?)?
+                                .unwrap_or_default(),
+                            last_inbound_at: get::<Option<i64>>(r, 3)?.map(parley_core::Timestamp),
+                            created_at: parley_core::Timestamp(get(r, 4)?),
+                        })
+                    })
+                    .collect()
+            }))
             .await
     }
 
@@ -396,16 +514,6 @@ pub(crate) async fn insert_contact(
     Ok(contact)
 }
 
-pub(crate) async fn create_contact(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    n: NewContact,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let contact = insert_contact(tx, ws, &n, at).await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
 /// Writes a contact's fields as they are in `v`.
 async fn save_contact(tx: &Tx<'_>, v: ContactView, at: Timestamp) -> StoreResult<()> {
     let s = StoredContact::new(
@@ -433,40 +541,6 @@ async fn save_contact(tx: &Tx<'_>, v: ContactView, at: Timestamp) -> StoreResult
     )
     .await?;
     Ok(())
-}
-
-pub(crate) async fn set_blocked(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    blocked: Option<Timestamp>,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid())
-        .await?
-        .live()?;
-    exec(
-        tx,
-        "UPDATE contact SET blocked_at = $1, updated_at = $2 WHERE id = $3",
-        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
-    )
-    .await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
-pub(crate) async fn update_contact(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    p: ContactPatch,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
-        .await?
-        .live()?;
-    cur.apply_patch(p)?;
-    save_contact(tx, cur, at).await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
 }
 
 pub(crate) async fn search(
@@ -610,63 +684,6 @@ async fn opened_search(
     Ok(found.into_iter().map(|(s, k)| (k.into(), s)).collect())
 }
 
-pub(crate) async fn add_identity(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    i: NewIdentity,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid())
-        .await?
-        .live()?;
-    if let Some(inbox) = i.inbox_id {
-        match crate::directory::inbox(tx, ws, inbox).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(StoreError::Invalid {
-                    field: "inbox_id",
-                    reason: "no such inbox".into(),
-                })
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    insert_identity(tx, ws, contact, &i, at).await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
-pub(crate) async fn remove_identity(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    identity: IdentityId,
-) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
-    let used = query_opt(
-        tx,
-        "SELECT 1 FROM conversation WHERE identity_id = $1 LIMIT 1",
-        &[&identity.as_uuid()],
-    )
-    .await?;
-    if used.is_some() {
-        return Err(StoreError::Rejected {
-            code: "identity_in_use",
-            message: "replies of a conversation go to this identity; it cannot be removed".into(),
-        });
-    }
-    let n = exec(
-        tx,
-        "DELETE FROM contact_identity WHERE id = $1 AND contact_id = $2",
-        &[&identity.as_uuid(), &contact.as_uuid()],
-    )
-    .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
 /// The two contacts of a merge: the one kept and the one absorbed.
 pub(crate) struct Merge {
     pub kept: ContactId,
@@ -803,23 +820,6 @@ const LAST_INBOUND: &str =
     "(SELECT MAX(m.created_at) FROM conversation cv JOIN message m ON m.conversation_id = cv.id \
      WHERE cv.contact_id = k.id AND m.direction = 'inbound')";
 
-pub(crate) async fn consent_context(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<ConsentContext> {
-    let view = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
-    let mut ledger = ledger(tx, ws, contact).await?;
-    ledger.extend(suppressions(tx, ws, &view).await?);
-    ledger.sort_by_key(|e| e.at);
-    Ok(ConsentContext {
-        ledger,
-        timezone: plan::timezone_field(&view.custom_fields),
-        phone: view.phone,
-        erased: view.erased_at.is_some(),
-    })
-}
-
 /// Revocations an erased contact left on the addresses this contact has now.
 async fn suppressions(
     tx: &Tx<'_>,
@@ -851,48 +851,6 @@ async fn suppressions(
     }
     plan::dedup_suppressions(&mut out);
     Ok(out)
-}
-
-pub(crate) async fn last_inbound(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<Option<parley_core::Timestamp>> {
-    let sql =
-        format!("SELECT {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2");
-    let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(get::<Option<i64>>(&r, 0)?.map(parley_core::Timestamp))
-}
-
-pub(crate) async fn inactive_contacts(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    before: parley_core::Timestamp,
-    limit: u32,
-) -> StoreResult<Vec<InactiveContact>> {
-    let sql = format!(
-        "SELECT id, name, COALESCE(phone_sealed, phone), last_in, created_at FROM \
-           (SELECT k.id, k.name, k.phone, k.phone_sealed, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
-            WHERE k.workspace_id = $1 AND k.phone IS NOT NULL) t \
-         WHERE COALESCE(last_in, created_at) < $2 ORDER BY COALESCE(last_in, created_at), id LIMIT $3"
-    );
-    let rows = query(tx, &sql, &[&ws.as_uuid(), &before.0, &i64::from(limit)]).await?;
-    rows.iter()
-        .map(|r| {
-            let kid: uuid::Uuid = get(r, 0)?;
-            let place = |field| crypt::aad("contact", kid, field);
-            Ok(InactiveContact {
-                id: kid.into(),
-                name: crypt::open_field(tx.keys(), &place("name"), get(r, 1)?)?,
-                phone: crypt::open_field(tx.keys(), &place("phone"), get(r, 2)?)?
-                    .unwrap_or_default(),
-                last_inbound_at: get::<Option<i64>>(r, 3)?.map(parley_core::Timestamp),
-                created_at: parley_core::Timestamp(get(r, 4)?),
-            })
-        })
-        .collect()
 }
 
 pub(crate) async fn consent_history(

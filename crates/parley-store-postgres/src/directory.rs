@@ -27,7 +27,26 @@ impl Directory for PostgresStore {
     }
 
     async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
-        self.db.run(move |tx| Box::pin(list_teams(tx, ws))).await
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let ids: Vec<TeamId> = query(
+                tx,
+                "SELECT id FROM team WHERE workspace_id = $1 ORDER BY name COLLATE \"C\", id",
+                &[&ws.as_uuid()],
+            )
+            .await?
+            .iter()
+            .map(|r| id(r, 0))
+            .collect::<StoreResult<_>>()?;
+                    let mut out = Vec::with_capacity(ids.len());
+                    for t in ids {
+                        out.push(team(tx, ws, t).await?);
+                    }
+                    Ok(out)
+                })
+            })
+            .await
     }
 
     async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
@@ -39,7 +58,21 @@ impl Directory for PostgresStore {
 
     async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
         self.db
-            .write(move |tx, _| Box::pin(delete_team(tx, ws, id)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    // Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
+                    let t: TeamId = id;
+                    self::team(tx, ws, t).await?;
+                    exec(
+                        tx,
+                        "UPDATE conversation SET team_id = NULL WHERE team_id = $1",
+                        &[&t.as_uuid()],
+                    )
+                    .await?;
+                    exec(tx, "DELETE FROM team WHERE id = $1", &[&t.as_uuid()]).await?;
+                    Ok(())
+                })
+            })
             .await
     }
 
@@ -51,7 +84,19 @@ impl Directory for PostgresStore {
         member: bool,
     ) -> StoreResult<TeamView> {
         self.db
-            .run(move |tx| Box::pin(set_team_member(tx, ws, team, user, member)))
+            .run(move |tx| Box::pin(async move {
+                let t: TeamId = team;
+                let u: UserId = user;
+                self::team(tx, ws, t).await?;
+                self::user(tx, ws, u).await.map_err(no_such_user)?;
+                let sql = if member {
+                    "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                } else {
+                    "DELETE FROM team_member WHERE team_id = $1 AND user_id = $2"
+                };
+                exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
+                self::team(tx, ws, t).await
+            }))
             .await
     }
 
@@ -62,7 +107,35 @@ impl Directory for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<InboxRow> {
         self.db
-            .run(move |tx| Box::pin(create_inbox(tx, ws, inbox, at)))
+            .run(move |tx| Box::pin(async move {
+                let i: NewInbox = inbox;
+                let row = InboxRow {
+                    id: new_id().into(),
+                    workspace_id: ws,
+                    name: i.name,
+                    kind: i.kind,
+                    settings: i.settings,
+                    secret: i.secret,
+                    created_at: at,
+                };
+                let settings = crypt::seal_inbox_settings(tx.keys(), row.id, &row.settings);
+                let secret = crypt::seal_inbox_secret(tx.keys(), row.id, &row.secret);
+                exec(
+                    tx,
+                    "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        &row.id.as_uuid(),
+                        &ws.as_uuid(),
+                        &row.name,
+                        &row.kind,
+                        &settings,
+                        &secret,
+                        &at.0,
+                    ],
+                )
+                .await?;
+                Ok(row)
+            }))
             .await
     }
 
@@ -88,13 +161,63 @@ impl Directory for PostgresStore {
         patch: InboxPatch,
     ) -> StoreResult<InboxRow> {
         self.db
-            .run(move |tx| Box::pin(update_inbox(tx, ws, id, patch)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let i: InboxId = id;
+                    let p: InboxPatch = patch;
+                    self::inbox(tx, ws, i).await?;
+                    if let Some(name) = p.name {
+                        exec(
+                            tx,
+                            "UPDATE inbox SET name = $1 WHERE id = $2",
+                            &[&name, &i.as_uuid()],
+                        )
+                        .await?;
+                    }
+                    if let Some(settings) = p.settings {
+                        exec(
+                            tx,
+                            "UPDATE inbox SET settings = $1 WHERE id = $2",
+                            &[
+                                &crypt::seal_inbox_settings(tx.keys(), i, &settings),
+                                &i.as_uuid(),
+                            ],
+                        )
+                        .await?;
+                    }
+                    if let Some(secret) = p.secret {
+                        exec(
+                            tx,
+                            "UPDATE inbox SET secret = $1 WHERE id = $2",
+                            &[
+                                &crypt::seal_inbox_secret(tx.keys(), i, &secret),
+                                &i.as_uuid(),
+                            ],
+                        )
+                        .await?;
+                    }
+                    self::inbox(tx, ws, i).await
+                })
+            })
             .await
     }
 
     async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
         self.db
-            .run(move |tx| Box::pin(inbox_for_hook(tx, id)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let i: InboxId = id;
+                    query_opt(
+                        tx,
+                        &format!("SELECT {INBOX_COLS} FROM inbox WHERE id = $1"),
+                        &[&i.as_uuid()],
+                    )
+                    .await?
+                    .as_ref()
+                    .map(|r| rows::inbox(tx.keys(), r))
+                    .transpose()
+                })
+            })
             .await
     }
 
@@ -113,13 +236,41 @@ impl Directory for PostgresStore {
         member: bool,
     ) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(set_inbox_member(tx, ws, inbox, user, member)))
+            .run(move |tx| Box::pin(async move {
+                let i: InboxId = inbox;
+                let u: UserId = user;
+                self::inbox(tx, ws, i).await?;
+                self::user(tx, ws, u).await.map_err(no_such_user)?;
+                let sql = if member {
+                    "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                } else {
+                    "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
+                };
+                exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
+                crate::accounts::log_access_change(tx, ws, u).await
+            }))
             .await
     }
 
     async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
         self.db
-            .run(move |tx| Box::pin(inbox_members(tx, ws, inbox)))
+            .run(move |tx| Box::pin(async move {
+                let i: InboxId = inbox;
+                self::inbox(tx, ws, i).await?;
+                query(
+                    tx,
+                    &format!(
+                        "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
+                         JOIN membership m ON m.user_id = u.id AND m.workspace_id = $1 WHERE im.inbox_id = $2 \
+                         ORDER BY u.name COLLATE \"C\", u.id"
+                    ),
+                    &[&ws.as_uuid(), &i.as_uuid()],
+                )
+                .await?
+                .iter()
+                .map(rows::user)
+                .collect()
+            }))
             .await
     }
 }
@@ -183,24 +334,7 @@ pub(crate) async fn create_team(
     tx.execute(&stmt, &[&t.as_uuid(), &ws.as_uuid(), &name, &at.0])
         .await
         .map_err(team_conflict)?;
-    team(tx, ws, t).await
-}
-
-pub(crate) async fn list_teams(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
-    let ids: Vec<TeamId> = query(
-        tx,
-        "SELECT id FROM team WHERE workspace_id = $1 ORDER BY name COLLATE \"C\", id",
-        &[&ws.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| id(r, 0))
-    .collect::<StoreResult<_>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for t in ids {
-        out.push(team(tx, ws, t).await?);
-    }
-    Ok(out)
+    self::team(tx, ws, t).await
 }
 
 pub(crate) async fn rename_team(
@@ -209,7 +343,7 @@ pub(crate) async fn rename_team(
     t: TeamId,
     name: &str,
 ) -> StoreResult<TeamView> {
-    team(tx, ws, t).await?;
+    self::team(tx, ws, t).await?;
     let stmt = tx
         .prepare_cached("UPDATE team SET name = $1 WHERE id = $2")
         .await
@@ -217,72 +351,7 @@ pub(crate) async fn rename_team(
     tx.execute(&stmt, &[&name, &t.as_uuid()])
         .await
         .map_err(team_conflict)?;
-    team(tx, ws, t).await
-}
-
-/// Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
-pub(crate) async fn delete_team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult<()> {
-    team(tx, ws, t).await?;
-    exec(
-        tx,
-        "UPDATE conversation SET team_id = NULL WHERE team_id = $1",
-        &[&t.as_uuid()],
-    )
-    .await?;
-    exec(tx, "DELETE FROM team WHERE id = $1", &[&t.as_uuid()]).await?;
-    Ok(())
-}
-
-pub(crate) async fn set_team_member(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    t: TeamId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<TeamView> {
-    team(tx, ws, t).await?;
-    user(tx, ws, u).await.map_err(no_such_user)?;
-    let sql = if member {
-        "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    } else {
-        "DELETE FROM team_member WHERE team_id = $1 AND user_id = $2"
-    };
-    exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
-    team(tx, ws, t).await
-}
-
-pub(crate) async fn create_inbox(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: NewInbox,
-    at: Timestamp,
-) -> StoreResult<InboxRow> {
-    let row = InboxRow {
-        id: new_id().into(),
-        workspace_id: ws,
-        name: i.name,
-        kind: i.kind,
-        settings: i.settings,
-        secret: i.secret,
-        created_at: at,
-    };
-    let settings = crypt::seal_inbox_settings(tx.keys(), row.id, &row.settings);
-    let secret = crypt::seal_inbox_secret(tx.keys(), row.id, &row.secret);
-    exec(
-        tx,
-        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &row.id.as_uuid(),
-            &ws.as_uuid(),
-            &row.name,
-            &row.kind,
-            &settings,
-            &secret,
-            &at.0,
-        ],
-    )
-    .await?;
-    Ok(row)
+    self::team(tx, ws, t).await
 }
 
 pub(crate) async fn list_inboxes(tx: &Tx<'_>, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
@@ -312,18 +381,6 @@ pub(crate) async fn inbox(tx: &Tx<'_>, ws: WorkspaceId, i: InboxId) -> StoreResu
     rows::inbox(tx.keys(), &row)
 }
 
-pub(crate) async fn inbox_for_hook(tx: &Tx<'_>, i: InboxId) -> StoreResult<Option<InboxRow>> {
-    query_opt(
-        tx,
-        &format!("SELECT {INBOX_COLS} FROM inbox WHERE id = $1"),
-        &[&i.as_uuid()],
-    )
-    .await?
-    .as_ref()
-    .map(|r| rows::inbox(tx.keys(), r))
-    .transpose()
-}
-
 pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<InboxRow>> {
     query(
         tx,
@@ -333,85 +390,6 @@ pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<
     .await?
     .iter()
     .map(|r| rows::inbox(tx.keys(), r))
-    .collect()
-}
-
-pub(crate) async fn update_inbox(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: InboxId,
-    p: InboxPatch,
-) -> StoreResult<InboxRow> {
-    inbox(tx, ws, i).await?;
-    if let Some(name) = p.name {
-        exec(
-            tx,
-            "UPDATE inbox SET name = $1 WHERE id = $2",
-            &[&name, &i.as_uuid()],
-        )
-        .await?;
-    }
-    if let Some(settings) = p.settings {
-        exec(
-            tx,
-            "UPDATE inbox SET settings = $1 WHERE id = $2",
-            &[
-                &crypt::seal_inbox_settings(tx.keys(), i, &settings),
-                &i.as_uuid(),
-            ],
-        )
-        .await?;
-    }
-    if let Some(secret) = p.secret {
-        exec(
-            tx,
-            "UPDATE inbox SET secret = $1 WHERE id = $2",
-            &[
-                &crypt::seal_inbox_secret(tx.keys(), i, &secret),
-                &i.as_uuid(),
-            ],
-        )
-        .await?;
-    }
-    inbox(tx, ws, i).await
-}
-
-pub(crate) async fn set_inbox_member(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: InboxId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<()> {
-    inbox(tx, ws, i).await?;
-    user(tx, ws, u).await.map_err(no_such_user)?;
-    let sql = if member {
-        "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    } else {
-        "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
-    };
-    exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
-    crate::accounts::log_access_change(tx, ws, u).await
-}
-
-pub(crate) async fn inbox_members(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: InboxId,
-) -> StoreResult<Vec<UserView>> {
-    inbox(tx, ws, i).await?;
-    query(
-        tx,
-        &format!(
-            "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
-             JOIN membership m ON m.user_id = u.id AND m.workspace_id = $1 WHERE im.inbox_id = $2 \
-             ORDER BY u.name COLLATE \"C\", u.id"
-        ),
-        &[&ws.as_uuid(), &i.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(rows::user)
     .collect()
 }
 

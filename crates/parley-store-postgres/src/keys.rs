@@ -90,7 +90,37 @@ impl Keys for PostgresStore {
     ) -> StoreResult<Vec<MessageFiles>> {
         let after = after.map(|m| m.as_uuid());
         self.db()
-            .run(move |tx| Box::pin(message_files(tx, after, limit)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    // Messages listing files, in id order after `after`.
+                    use parley_store::crypt;
+                    let rows = query(
+                        tx,
+                        "SELECT id, workspace_id, inbox_id, meta FROM message \
+                     WHERE meta IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                        &[&after, &i64::from(limit)],
+                    )
+                    .await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let id: uuid::Uuid = crate::rows::get(r, 0)?;
+                        let meta: serde_json::Value = crate::rows::get(r, 3)?;
+                        let meta = crypt::open_json(
+                            tx.keys(),
+                            &crypt::aad("message", id, "meta"),
+                            meta,
+                        )
+                        .map_err(|e| StoreError::Other(anyhow::anyhow!("message {id}: {e}")))?;
+                        out.push(parley_store::MessageFiles {
+                            message: id.into(),
+                            workspace: crate::rows::id(r, 1)?,
+                            inbox: crate::rows::id(r, 2)?,
+                            files: parley_store::plan::attachment_ids(Some(&meta.to_string())),
+                        });
+                    }
+                    Ok(out)
+                })
+            })
             .await
     }
 }
@@ -412,34 +442,4 @@ async fn blind_values(
         }
     }
     Ok(done)
-}
-
-/// Messages listing files, in id order after `after`.
-pub(crate) async fn message_files(
-    tx: &Tx<'_>,
-    after: Option<uuid::Uuid>,
-    limit: u32,
-) -> StoreResult<Vec<parley_store::MessageFiles>> {
-    use parley_store::crypt;
-    let rows = query(
-        tx,
-        "SELECT id, workspace_id, inbox_id, meta FROM message \
-         WHERE meta IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
-        &[&after, &i64::from(limit)],
-    )
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let id: uuid::Uuid = crate::rows::get(r, 0)?;
-        let meta: serde_json::Value = crate::rows::get(r, 3)?;
-        let meta = crypt::open_json(tx.keys(), &crypt::aad("message", id, "meta"), meta)
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("message {id}: {e}")))?;
-        out.push(parley_store::MessageFiles {
-            message: id.into(),
-            workspace: crate::rows::id(r, 1)?,
-            inbox: crate::rows::id(r, 2)?,
-            files: parley_store::plan::attachment_ids(Some(&meta.to_string())),
-        });
-    }
-    Ok(out)
 }

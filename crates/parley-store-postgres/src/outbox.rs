@@ -31,7 +31,29 @@ impl Outbox for PostgresStore {
         ws: WorkspaceId,
         now: Timestamp,
     ) -> StoreResult<Vec<InboxBacklog>> {
-        self.db.run(move |tx| Box::pin(backlog(tx, ws, now))).await
+        self.db.run(move |tx| Box::pin(async move {
+            // Each inbox of the workspace with deliveries queued or in flight.
+            let rows = query(
+                tx,
+                "SELECT inbox_id, \
+                        COUNT(*) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2), \
+                        COUNT(*) FILTER (WHERE claimed_until > $2), \
+                        MIN(next_attempt_at) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2) \
+                 FROM outbox WHERE workspace_id = $1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
+                &[&ws.as_uuid(), &now.0],
+            )
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(InboxBacklog {
+                        inbox_id: id(r, 0)?,
+                        queued: u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+                        in_flight: u64::try_from(get::<i64>(r, 2)?).unwrap_or(0),
+                        oldest_due: get::<Option<i64>>(r, 3)?.map(Timestamp),
+                    })
+                })
+                .collect()
+        })).await
     }
 
     async fn finish_outbox(
@@ -58,7 +80,29 @@ impl Outbox for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| Box::pin(read_until(tx, conversation, until, now, ev)))
+            .write(move |tx, ev| Box::pin(async move {
+                // Marks read the conversation's replies sent at or before `until`, as provider reports would.
+                let events: &mut Vec<Published> = ev;
+                let rows = query(
+                    tx,
+                    "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' \
+                     AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2",
+                    &[&conversation.as_uuid(), &until.0],
+                )
+                .await?;
+                let mut n = 0;
+                for r in &rows {
+                    let report = DeliveryReport {
+                        inbox: id(r, 0)?,
+                        provider_id: get(r, 1)?,
+                        status: DeliveryStatus::Read,
+                        error: None,
+                        at: now,
+                    };
+                    n += usize::from(record_delivery(tx, report, events).await?);
+                }
+                Ok(n)
+            }))
             .await
     }
 
@@ -371,34 +415,6 @@ pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
     })
 }
 
-/// Each inbox of the workspace with deliveries queued or in flight.
-pub(crate) async fn backlog(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    now: Timestamp,
-) -> StoreResult<Vec<InboxBacklog>> {
-    let rows = query(
-        tx,
-        "SELECT inbox_id, \
-                COUNT(*) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2), \
-                COUNT(*) FILTER (WHERE claimed_until > $2), \
-                MIN(next_attempt_at) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2) \
-         FROM outbox WHERE workspace_id = $1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
-        &[&ws.as_uuid(), &now.0],
-    )
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(InboxBacklog {
-                inbox_id: id(r, 0)?,
-                queued: u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
-                in_flight: u64::try_from(get::<i64>(r, 2)?).unwrap_or(0),
-                oldest_due: get::<Option<i64>>(r, 3)?.map(Timestamp),
-            })
-        })
-        .collect()
-}
-
 pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
     exec(
         tx,
@@ -406,35 +422,6 @@ pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
         &[],
     )
     .await
-}
-
-/// Marks read the conversation's replies sent at or before `until`, as provider reports would.
-pub(crate) async fn read_until(
-    tx: &Tx<'_>,
-    conversation: ConversationId,
-    until: Timestamp,
-    now: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<usize> {
-    let rows = query(
-        tx,
-        "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' \
-         AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2",
-        &[&conversation.as_uuid(), &until.0],
-    )
-    .await?;
-    let mut n = 0;
-    for r in &rows {
-        let report = DeliveryReport {
-            inbox: id(r, 0)?,
-            provider_id: get(r, 1)?,
-            status: DeliveryStatus::Read,
-            error: None,
-            at: now,
-        };
-        n += usize::from(record_delivery(tx, report, events).await?);
-    }
-    Ok(n)
 }
 
 /// A message's delivery error as stored (a provider's error may quote the recipient's number).
