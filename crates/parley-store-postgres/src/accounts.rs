@@ -110,21 +110,11 @@ impl Accounts for PostgresStore {
                     user(tx, ws, id).await?;
                     let uid = id.as_uuid();
                     if let Some(name) = p.name {
-                        exec(
-                            tx,
-                            "UPDATE users SET name = $1 WHERE id = $2",
-                            &[&name, &uid],
-                        )
-                        .await?;
+                        exec(tx, sql::accounts::SET_USER_NAME, &[&name, &uid]).await?;
                     }
                     if let Some(hash) = p.password_hash {
-                        exec(
-                            tx,
-                            "UPDATE users SET password_hash = $1 WHERE id = $2",
-                            &[&hash, &uid],
-                        )
-                        .await?;
-                        exec(tx, "DELETE FROM session WHERE user_id = $1", &[&uid]).await?;
+                        exec(tx, sql::accounts::SET_USER_PASSWORD, &[&hash, &uid]).await?;
+                        exec(tx, sql::accounts::DELETE_USER_SESSIONS, &[&uid]).await?;
                     }
                     if let Some(role) = p.role {
                         if role != Role::Admin
@@ -134,11 +124,11 @@ impl Accounts for PostgresStore {
                             return Err(last_admin());
                         }
                         exec(
-                        tx,
-                        "UPDATE membership SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
-                        &[&role.as_str(), &ws.as_uuid(), &uid],
-                    )
-                    .await?;
+                            tx,
+                            sql::accounts::SET_MEMBERSHIP_ROLE,
+                            &[&role.as_str(), &ws.as_uuid(), &uid],
+                        )
+                        .await?;
                     }
                     if revokes {
                         log_access_change(tx, ws, id).await?;
@@ -163,7 +153,7 @@ impl Accounts for PostgresStore {
                     "DELETE FROM team_member WHERE user_id = $2 AND team_id IN (SELECT id FROM team WHERE workspace_id = $1)",
                     "DELETE FROM session WHERE user_id = $2 AND workspace_id = $1",
                     "UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = $2 AND workspace_id = $1",
-                    "DELETE FROM membership WHERE workspace_id = $1 AND user_id = $2",
+                    sql::accounts::DELETE_MEMBERSHIP,
                 ] {
                     exec(tx, sql, &[&w, &i]).await?;
                 }
@@ -187,24 +177,25 @@ impl Accounts for PostgresStore {
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                let s: NewSession = session;
-                exec(
-                    tx,
-                    "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &s.token_hash,
-                        &s.user_id.as_uuid(),
-                        &s.workspace_id.as_uuid(),
-                        &s.csrf_token,
-                        &s.created_at.0,
-                        &s.expires_at.0,
-                    ],
-                )
-                .await?;
-                Ok(())
-            }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let s: NewSession = session;
+                    exec(
+                        tx,
+                        sql::accounts::INSERT_SESSION,
+                        &[
+                            &s.token_hash,
+                            &s.user_id.as_uuid(),
+                            &s.workspace_id.as_uuid(),
+                            &s.csrf_token,
+                            &s.created_at.0,
+                            &s.expires_at.0,
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
             .await
     }
 
@@ -242,25 +233,26 @@ impl Accounts for PostgresStore {
 
     async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                query(
-                    tx,
-                    "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = $1 AND user_id = $2 \
-                     ORDER BY created_at, id",
-                    &[&ws.as_uuid(), &user.as_uuid()],
-                )
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(TokenView {
-                        id: id(r, 0)?,
-                        name: get(r, 1)?,
-                        created_at: ts(r, 2)?,
-                        revoked_at: opt_ts(r, 3)?,
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        sql::accounts::USER_TOKENS,
+                        &[&ws.as_uuid(), &user.as_uuid()],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(TokenView {
+                            id: id(r, 0)?,
+                            name: get(r, 1)?,
+                            created_at: ts(r, 2)?,
+                            revoked_at: opt_ts(r, 3)?,
+                        })
                     })
+                    .collect()
                 })
-                .collect()
-            }))
+            })
             .await
     }
 
@@ -298,8 +290,7 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let rows =
-                        query(tx, "SELECT COALESCE(MAX(id), 0) FROM access_change", &[]).await?;
+                    let rows = query(tx, sql::accounts::LAST_ACCESS_CHANGE, &[]).await?;
                     rows.first().map_or(Ok(0), |r| get(r, 0))
                 })
             })
@@ -308,73 +299,78 @@ impl Accounts for PostgresStore {
 
     async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                query(
-                    tx,
-                    "SELECT id, workspace_id, user_id FROM access_change WHERE id > $1 ORDER BY id LIMIT $2",
-                    &[&after, &i64::from(limit)],
-                )
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(AccessChange {
-                        id: get(r, 0)?,
-                        workspace_id: id(r, 1)?,
-                        user_id: id(r, 2)?,
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        sql::accounts::ACCESS_CHANGES_AFTER,
+                        &[&after, &i64::from(limit)],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AccessChange {
+                            id: get(r, 0)?,
+                            workspace_id: id(r, 1)?,
+                            user_id: id(r, 2)?,
+                        })
                     })
+                    .collect()
                 })
-                .collect()
-            }))
+            })
             .await
     }
 
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                let e: AuditEntry = entry;
-                exec(
-                    tx,
-                    "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    &[
-                        &e.workspace_id.as_uuid(),
-                        &e.actor_id.map(|a| a.as_uuid()),
-                        &e.action,
-                        &e.target,
-                        &e.detail.to_string(),
-                        &e.ip,
-                        &e.at.0,
-                    ],
-                )
-                .await?;
-                Ok(())
-            }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let e: AuditEntry = entry;
+                    exec(
+                        tx,
+                        sql::accounts::INSERT_AUDIT,
+                        &[
+                            &e.workspace_id.as_uuid(),
+                            &e.actor_id.map(|a| a.as_uuid()),
+                            &e.action,
+                            &e.target,
+                            &e.detail.to_string(),
+                            &e.ip,
+                            &e.at.0,
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
             .await
     }
 
     async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                query(
-                    tx,
-                    "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = $1 \
-                     ORDER BY id DESC LIMIT $2",
-                    &[&ws.as_uuid(), &i64::from(limit)],
-                )
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(AuditEntry {
-                        workspace_id: id(r, 0)?,
-                        actor_id: rows::opt_id(r, 1)?,
-                        action: get(r, 2)?,
-                        target: get(r, 3)?,
-                        detail: rows::json(r, 4)?,
-                        ip: get(r, 5)?,
-                        at: ts(r, 6)?,
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        sql::accounts::AUDIT,
+                        &[&ws.as_uuid(), &i64::from(limit)],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AuditEntry {
+                            workspace_id: id(r, 0)?,
+                            actor_id: rows::opt_id(r, 1)?,
+                            action: get(r, 2)?,
+                            target: get(r, 3)?,
+                            detail: rows::json(r, 4)?,
+                            ip: get(r, 5)?,
+                            at: ts(r, 6)?,
+                        })
                     })
+                    .collect()
                 })
-                .collect()
-            }))
+            })
             .await
     }
 }
@@ -399,7 +395,7 @@ pub(crate) async fn create_workspace(
     };
     exec(
         tx,
-        "INSERT INTO workspace (id, name, timezone, created_at) VALUES ($1, $2, $3, $4)",
+        sql::accounts::INSERT_WORKSPACE,
         &[&ws.id.as_uuid(), &ws.name, &ws.timezone, &at.0],
     )
     .await?;
@@ -426,7 +422,7 @@ pub(crate) async fn workspace(
         Some(ws) => {
             query_opt(
                 tx,
-                "SELECT id, name, timezone, created_at, settings FROM workspace WHERE id = $1",
+                sql::accounts::WORKSPACE,
                 &[&ws.as_uuid()],
             )
             .await?
@@ -466,9 +462,7 @@ pub(crate) async fn create_user(
 ) -> StoreResult<UserView> {
     let id: UserId = new_id().into();
     let stmt = tx
-        .prepare_cached(
-            "INSERT INTO users (id, email, name, password_hash, created_at, bot) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        .prepare_cached(sql::accounts::INSERT_USER)
         .await
         .map_err(pg_err)?;
     tx.execute(
@@ -492,7 +486,7 @@ pub(crate) async fn create_user(
     })?;
     exec(
         tx,
-        "INSERT INTO membership (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        sql::accounts::INSERT_MEMBERSHIP,
         &[&ws.as_uuid(), &id.as_uuid(), &u.role.as_str(), &at.0],
     )
     .await?;
@@ -560,12 +554,7 @@ pub(crate) async fn log_access_change(
 }
 
 async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
-    let rows = query(
-        tx,
-        "SELECT COUNT(*) FROM membership WHERE workspace_id = $1 AND role = 'admin'",
-        &[&ws.as_uuid()],
-    )
-    .await?;
+    let rows = query(tx, sql::accounts::COUNT_ADMINS, &[&ws.as_uuid()]).await?;
     rows.first().map_or(Ok(0), |r| get(r, 0))
 }
 
@@ -599,13 +588,7 @@ pub(crate) async fn credentials_by_email(
     tx: &Tx<'_>,
     email: &str,
 ) -> StoreResult<Option<(Principal, String)>> {
-    let row = query_opt(
-        tx,
-        "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id \
-         WHERE u.email = $1 ORDER BY m.created_at LIMIT 1",
-        &[&email],
-    )
-    .await?;
+    let row = query_opt(tx, sql::accounts::CREDENTIALS_BY_EMAIL, &[&email]).await?;
     let Some(row) = row else { return Ok(None) };
     let (user, ws, hash): (UserId, WorkspaceId, String) =
         (id(&row, 0)?, id(&row, 1)?, get(&row, 2)?);
@@ -617,12 +600,7 @@ pub(crate) async fn session_principal(
     hash: &str,
     now: Timestamp,
 ) -> StoreResult<Option<(Principal, String)>> {
-    let row = query_opt(
-        tx,
-        "SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = $1 AND expires_at > $2",
-        &[&hash, &now.0],
-    )
-    .await?;
+    let row = query_opt(tx, sql::accounts::LIVE_SESSION, &[&hash, &now.0]).await?;
     let Some(row) = row else { return Ok(None) };
     let csrf: String = get(&row, 2)?;
     Ok(principal_if_member(tx, id(&row, 1)?, id(&row, 0)?)
@@ -654,7 +632,7 @@ pub(crate) async fn create_token(
     let id = new_id();
     exec(
         tx,
-        "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        sql::accounts::INSERT_API_TOKEN,
         &[&id, &ws.as_uuid(), &user.as_uuid(), &name, &hash, &at.0],
     )
     .await?;
@@ -667,12 +645,7 @@ pub(crate) async fn create_token(
 }
 
 pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<Principal>> {
-    let row = query_opt(
-        tx,
-        "SELECT user_id, workspace_id FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL",
-        &[&hash],
-    )
-    .await?;
+    let row = query_opt(tx, sql::accounts::LIVE_TOKEN, &[&hash]).await?;
     match row {
         Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
         None => Ok(None),

@@ -84,7 +84,7 @@ impl Contacts for PostgresStore {
                         .live()?;
                     exec(
                         tx,
-                        "UPDATE contact SET blocked_at = $1, updated_at = $2 WHERE id = $3",
+                        sql::contacts::SET_CONTACT_BLOCKED,
                         &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
                     )
                     .await?;
@@ -165,7 +165,7 @@ impl Contacts for PostgresStore {
                 }
                 let n = exec(
                     tx,
-                    "DELETE FROM contact_identity WHERE id = $1 AND contact_id = $2",
+                    sql::contacts::DELETE_IDENTITY,
                     &[&identity.as_uuid(), &contact.as_uuid()],
                 )
                 .await?;

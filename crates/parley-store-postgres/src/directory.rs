@@ -63,13 +63,8 @@ impl Directory for PostgresStore {
                     // Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
                     let t: TeamId = id;
                     self::team(tx, ws, t).await?;
-                    exec(
-                        tx,
-                        "UPDATE conversation SET team_id = NULL WHERE team_id = $1",
-                        &[&t.as_uuid()],
-                    )
-                    .await?;
-                    exec(tx, "DELETE FROM team WHERE id = $1", &[&t.as_uuid()]).await?;
+                    exec(tx, sql::directory::UNASSIGN_TEAM, &[&t.as_uuid()]).await?;
+                    exec(tx, sql::directory::DELETE_TEAM, &[&t.as_uuid()]).await?;
                     Ok(())
                 })
             })
@@ -92,7 +87,7 @@ impl Directory for PostgresStore {
                 let sql = if member {
                     "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 } else {
-                    "DELETE FROM team_member WHERE team_id = $1 AND user_id = $2"
+                    sql::directory::DELETE_TEAM_MEMBER
                 };
                 exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
                 self::team(tx, ws, t).await
@@ -167,12 +162,7 @@ impl Directory for PostgresStore {
                     let p: InboxPatch = patch;
                     self::inbox(tx, ws, i).await?;
                     if let Some(name) = p.name {
-                        exec(
-                            tx,
-                            "UPDATE inbox SET name = $1 WHERE id = $2",
-                            &[&name, &i.as_uuid()],
-                        )
-                        .await?;
+                        exec(tx, sql::directory::SET_INBOX_NAME, &[&name, &i.as_uuid()]).await?;
                     }
                     if let Some(settings) = p.settings {
                         exec(
@@ -244,7 +234,7 @@ impl Directory for PostgresStore {
                 let sql = if member {
                     "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 } else {
-                    "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
+                    sql::directory::DELETE_INBOX_MEMBER
                 };
                 exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
                 crate::accounts::log_access_change(tx, ws, u).await
@@ -294,22 +284,14 @@ fn no_such_user(e: StoreError) -> StoreError {
 }
 
 pub(crate) async fn team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult<TeamView> {
-    let row = query_opt(
-        tx,
-        "SELECT id, name, created_at FROM team WHERE workspace_id = $1 AND id = $2",
-        &[&ws.as_uuid(), &t.as_uuid()],
-    )
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let members = query(
-        tx,
-        "SELECT user_id FROM team_member WHERE team_id = $1 ORDER BY user_id",
-        &[&t.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| id(r, 0))
-    .collect::<StoreResult<_>>()?;
+    let row = query_opt(tx, sql::directory::TEAM, &[&ws.as_uuid(), &t.as_uuid()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let members = query(tx, sql::directory::TEAM_MEMBERS, &[&t.as_uuid()])
+        .await?
+        .iter()
+        .map(|r| id(r, 0))
+        .collect::<StoreResult<_>>()?;
     Ok(TeamView {
         id: id(&row, 0)?,
         name: get(&row, 1)?,
@@ -326,9 +308,7 @@ pub(crate) async fn create_team(
 ) -> StoreResult<TeamView> {
     let t: TeamId = new_id().into();
     let stmt = tx
-        .prepare_cached(
-            "INSERT INTO team (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
-        )
+        .prepare_cached(sql::directory::INSERT_TEAM)
         .await
         .map_err(pg_err)?;
     tx.execute(&stmt, &[&t.as_uuid(), &ws.as_uuid(), &name, &at.0])
@@ -345,7 +325,7 @@ pub(crate) async fn rename_team(
 ) -> StoreResult<TeamView> {
     self::team(tx, ws, t).await?;
     let stmt = tx
-        .prepare_cached("UPDATE team SET name = $1 WHERE id = $2")
+        .prepare_cached(sql::directory::SET_TEAM_NAME)
         .await
         .map_err(pg_err)?;
     tx.execute(&stmt, &[&name, &t.as_uuid()])
@@ -400,7 +380,7 @@ pub(crate) async fn node_heartbeat(
 ) -> StoreResult<Vec<NodeRow>> {
     exec(
         tx,
-        "DELETE FROM node WHERE seen_at < $1",
+        sql::directory::FORGET_NODES,
         &[&(node.seen_at.0 - plan::NODE_FORGOTTEN_MS)],
     )
     .await?;
@@ -419,8 +399,7 @@ pub(crate) async fn node_heartbeat(
     .await?;
     let rows = query(
         tx,
-        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> $1 AND seen_at >= $2 \
-         ORDER BY started_at",
+        sql::directory::LIVE_NODES,
         &[&node.id, &(node.seen_at.0 - fresh_ms)],
     )
     .await?;

@@ -62,7 +62,7 @@ impl Keys for PostgresStore {
         self.db()
             .run(|tx| {
                 Box::pin(async move {
-                    crate::db::exec(tx, "DELETE FROM sealing_pending", &[]).await?;
+                    crate::db::exec(tx, sql::keys::DELETE_SEALING_PENDING, &[]).await?;
                     Ok(())
                 })
             })
@@ -127,7 +127,7 @@ impl Keys for PostgresStore {
 
 /// The stored data keys, `(id, wrapped)`.
 pub(crate) async fn data_keys(tx: &Tx<'_>) -> StoreResult<Vec<(u32, String)>> {
-    query(tx, "SELECT id, wrapped FROM data_key ORDER BY id", &[])
+    query(tx, sql::keys::DATA_KEYS, &[])
         .await?
         .iter()
         .map(|r| {
@@ -220,7 +220,7 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
         Ok(keys.seal_text(place, &keys.open_text(place, v).map_err(fail)?))
     };
     // Lets the event trigger accept the new seals; never committed (deleted below).
-    exec(tx, "INSERT INTO resealing (at) VALUES ($1)", &[&at]).await?;
+    exec(tx, sql::keys::INSERT_RESEALING, &[&at]).await?;
     let mut done = blind_values(tx, keys, limit).await?;
     for (table, record, cols) in SEALED {
         let left = i64::from(limit) - done as i64;
@@ -289,7 +289,7 @@ pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64>
             done += 1;
         }
     }
-    exec(tx, "DELETE FROM resealing", &[]).await?;
+    exec(tx, sql::keys::DELETE_RESEALING, &[]).await?;
     Ok(done)
 }
 
@@ -309,7 +309,7 @@ pub(crate) async fn seal_plaintext(
     let Some(keys) = tx.keys() else {
         return Ok(None);
     };
-    exec(tx, "INSERT INTO resealing (at) VALUES ($1)", &[&at]).await?;
+    exec(tx, sql::keys::INSERT_RESEALING, &[&at]).await?;
     if table == 0 && after.is_none() {
         while blind_values(tx, keys, 1000).await? > 0 {}
     }
@@ -375,7 +375,7 @@ pub(crate) async fn seal_plaintext(
             last = Some(seq.to_string());
         }
     }
-    exec(tx, "DELETE FROM resealing", &[]).await?;
+    exec(tx, sql::keys::DELETE_RESEALING, &[]).await?;
     Ok(last)
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use parley_store::EventSink;
+use parley_store::{sql, EventSink};
 
 /// Connections per node. Reads and writes share them; inbound messages use one per batch.
 const POOL_SIZE: usize = 16;
@@ -121,12 +121,7 @@ impl PostgresStore {
                 .run(move |tx| {
                     Box::pin(async move {
                         if existing {
-                            db::exec(
-                                tx,
-                                "INSERT INTO sealing_pending (since) VALUES ($1)",
-                                &[&at],
-                            )
-                            .await?;
+                            db::exec(tx, sql::keys::INSERT_SEALING_PENDING, &[&at]).await?;
                         }
                         keys::add_data_key(tx, 1, wrapped, at).await
                     })
@@ -140,8 +135,7 @@ impl PostgresStore {
                 .db
                 .run(|tx| {
                     Box::pin(async move {
-                        let r = db::query(tx, "SELECT EXISTS (SELECT 1 FROM sealing_pending)", &[])
-                            .await?;
+                        let r = db::query(tx, sql::keys::SEALING_PENDING_EXISTS, &[]).await?;
                         r.first().map_or(Ok(false), |r| rows::get::<bool>(r, 0))
                     })
                 })

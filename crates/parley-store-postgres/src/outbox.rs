@@ -80,29 +80,30 @@ impl Outbox for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| Box::pin(async move {
-                // Marks read the conversation's replies sent at or before `until`, as provider reports would.
-                let events: &mut Vec<Published> = ev;
-                let rows = query(
-                    tx,
-                    "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' \
-                     AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2",
-                    &[&conversation.as_uuid(), &until.0],
-                )
-                .await?;
-                let mut n = 0;
-                for r in &rows {
-                    let report = DeliveryReport {
-                        inbox: id(r, 0)?,
-                        provider_id: get(r, 1)?,
-                        status: DeliveryStatus::Read,
-                        error: None,
-                        at: now,
-                    };
-                    n += usize::from(record_delivery(tx, report, events).await?);
-                }
-                Ok(n)
-            }))
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    // Marks read the conversation's replies sent at or before `until`, as provider reports would.
+                    let events: &mut Vec<Published> = ev;
+                    let rows = query(
+                        tx,
+                        sql::outbox::REPLIES_SENT_UNTIL,
+                        &[&conversation.as_uuid(), &until.0],
+                    )
+                    .await?;
+                    let mut n = 0;
+                    for r in &rows {
+                        let report = DeliveryReport {
+                            inbox: id(r, 0)?,
+                            provider_id: get(r, 1)?,
+                            status: DeliveryStatus::Read,
+                            error: None,
+                            at: now,
+                        };
+                        n += usize::from(record_delivery(tx, report, events).await?);
+                    }
+                    Ok(n)
+                })
+            })
             .await
     }
 
@@ -122,7 +123,7 @@ impl Outbox for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    crate::db::exec(tx, "DELETE FROM node WHERE id = $1", &[&id])
+                    crate::db::exec(tx, sql::outbox::DELETE_NODE, &[&id])
                         .await
                         .map(drop)
                 })
@@ -338,7 +339,7 @@ pub(crate) async fn record_delivery(
     let Some(row) = found else {
         exec(
             tx,
-            "DELETE FROM delivery_pending WHERE at < $1",
+            sql::outbox::FORGET_PENDING_REPORTS,
             &[&(r.at.0 - plan::PENDING_REPORT_TTL_MS)],
         )
         .await?;
@@ -416,12 +417,7 @@ pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
 }
 
 pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
-    exec(
-        tx,
-        "UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL",
-        &[],
-    )
-    .await
+    exec(tx, sql::outbox::RELEASE_CLAIMS, &[]).await
 }
 
 /// A message's delivery error as stored (a provider's error may quote the recipient's number).

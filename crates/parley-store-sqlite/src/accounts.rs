@@ -37,7 +37,7 @@ impl Accounts for SqliteStore {
                     created_at: at,
                 };
                 c.execute(
-                    "INSERT INTO workspace (id, name, timezone, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    sql::accounts::INSERT_WORKSPACE,
                     params![ws.id.to_string(), ws.name, ws.timezone, at.0],
                 )
                 .map_err(sql_err)?;
@@ -121,19 +121,16 @@ impl Accounts for SqliteStore {
                 let p: UserPatch = patch;
                 user(c, ws, id)?;
                 if let Some(name) = p.name {
-                    c.execute(
-                        "UPDATE users SET name = ?1 WHERE id = ?2",
-                        params![name, id.to_string()],
-                    )
-                    .map_err(sql_err)?;
+                    c.execute(sql::accounts::SET_USER_NAME, params![name, id.to_string()])
+                        .map_err(sql_err)?;
                 }
                 if let Some(hash) = p.password_hash {
                     c.execute(
-                        "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                        sql::accounts::SET_USER_PASSWORD,
                         params![hash, id.to_string()],
                     )
                     .map_err(sql_err)?;
-                    c.execute("DELETE FROM session WHERE user_id = ?1", [id.to_string()])
+                    c.execute(sql::accounts::DELETE_USER_SESSIONS, [id.to_string()])
                         .map_err(sql_err)?;
                     log_access_change(c, ws, id)?;
                 }
@@ -148,7 +145,7 @@ impl Accounts for SqliteStore {
                         });
                     }
                     c.execute(
-                        "UPDATE membership SET role = ?1 WHERE workspace_id = ?2 AND user_id = ?3",
+                        sql::accounts::SET_MEMBERSHIP_ROLE,
                         params![role.as_str(), ws.to_string(), id.to_string()],
                     )
                     .map_err(sql_err)?;
@@ -181,7 +178,7 @@ impl Accounts for SqliteStore {
             c.execute("UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = ?2 AND workspace_id = ?1", [&w, &i])
                 .map_err(sql_err)?;
             c.execute(
-                "DELETE FROM membership WHERE workspace_id = ?1 AND user_id = ?2",
+                sql::accounts::DELETE_MEMBERSHIP,
                 [&w, &i],
             )
             .map_err(sql_err)?;
@@ -192,22 +189,27 @@ impl Accounts for SqliteStore {
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
         let email = email.to_owned();
-        self.db.read(move |c| {
-            let email: &str = &email;
-            let row = c
-                .prepare_cached(
-                    "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id \
-                     WHERE u.email = ?1 ORDER BY m.created_at LIMIT 1",
-                )
-                .map_err(sql_err)?
-                .query_row([email], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
-                .optional()
-                .map_err(sql_err)?;
-            match row {
-                Some((user, ws, hash)) => Ok(Some((principal(c, ws, user)?, hash))),
-                None => Ok(None),
-            }
-        }).await
+        self.db
+            .read(move |c| {
+                let email: &str = &email;
+                let row = c
+                    .prepare_cached(sql::accounts::CREDENTIALS_BY_EMAIL)
+                    .map_err(sql_err)?
+                    .query_row([email], |r| {
+                        Ok((
+                            uid::<UserId>(r, 0)?,
+                            uid::<WorkspaceId>(r, 1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                match row {
+                    Some((user, ws, hash)) => Ok(Some((principal(c, ws, user)?, hash))),
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
@@ -215,15 +217,24 @@ impl Accounts for SqliteStore {
     }
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        self.db.write(move |c, _| {
-            let s: NewSession = session;
-            c.execute(
-                "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![s.token_hash, s.user_id.to_string(), s.workspace_id.to_string(), s.csrf_token, s.created_at.0, s.expires_at.0],
-            )
-            .map_err(sql_err)?;
-            Ok(())
-        }).await
+        self.db
+            .write(move |c, _| {
+                let s: NewSession = session;
+                c.execute(
+                    sql::accounts::INSERT_SESSION,
+                    params![
+                        s.token_hash,
+                        s.user_id.to_string(),
+                        s.workspace_id.to_string(),
+                        s.csrf_token,
+                        s.created_at.0,
+                        s.expires_at.0
+                    ],
+                )
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn session_principal(
@@ -232,23 +243,31 @@ impl Accounts for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Option<(Principal, String)>> {
         let h = token_hash.to_owned();
-        self.db.read(move |c| {
-            let hash: &str = &h;
-            let row = c
-                .prepare_cached("SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = ?1 AND expires_at > ?2")
-                .map_err(sql_err)?
-                .query_row(params![hash, now.0], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?, r.get::<_, String>(2)?)))
-                .optional()
-                .map_err(sql_err)?;
-            match row {
-                Some((user, ws, csrf)) => match principal(c, ws, user) {
-                    Ok(p) => Ok(Some((p, csrf))),
-                    Err(StoreError::NotFound) => Ok(None),
-                    Err(e) => Err(e),
-                },
-                None => Ok(None),
-            }
-        }).await
+        self.db
+            .read(move |c| {
+                let hash: &str = &h;
+                let row = c
+                    .prepare_cached(sql::accounts::LIVE_SESSION)
+                    .map_err(sql_err)?
+                    .query_row(params![hash, now.0], |r| {
+                        Ok((
+                            uid::<UserId>(r, 0)?,
+                            uid::<WorkspaceId>(r, 1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                match row {
+                    Some((user, ws, csrf)) => match principal(c, ws, user) {
+                        Ok(p) => Ok(Some((p, csrf))),
+                        Err(StoreError::NotFound) => Ok(None),
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -291,8 +310,15 @@ impl Accounts for SqliteStore {
                 let hash: &str = &h;
                 let id = new_id();
                 c.execute(
-                    "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id.to_string(), ws.to_string(), user.to_string(), name, hash, at.0],
+                    sql::accounts::INSERT_API_TOKEN,
+                    params![
+                        id.to_string(),
+                        ws.to_string(),
+                        user.to_string(),
+                        name,
+                        hash,
+                        at.0
+                    ],
                 )
                 .map_err(sql_err)?;
                 Ok(TokenView {
@@ -306,24 +332,24 @@ impl Accounts for SqliteStore {
     }
 
     async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
-        self.db.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = ?1 AND user_id = ?2 ORDER BY created_at, id",
-                )
-                .map_err(sql_err)?;
-            let rows = stmt
-                .query_map([ws.to_string(), user.to_string()], |r| {
-                    Ok(TokenView {
-                        id: uid(r, 0)?,
-                        name: r.get(1)?,
-                        created_at: ts(r, 2)?,
-                        revoked_at: opt_ts(r, 3)?,
+        self.db
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(sql::accounts::USER_TOKENS)
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([ws.to_string(), user.to_string()], |r| {
+                        Ok(TokenView {
+                            id: uid(r, 0)?,
+                            name: r.get(1)?,
+                            created_at: ts(r, 2)?,
+                            revoked_at: opt_ts(r, 3)?,
+                        })
                     })
-                })
-                .map_err(sql_err)?;
-            rows.collect::<Result<_, _>>().map_err(sql_err)
-        }).await
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            })
+            .await
     }
 
     async fn revoke_token(
@@ -351,23 +377,27 @@ impl Accounts for SqliteStore {
 
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
         let h = token_hash.to_owned();
-        self.db.read(move |c| {
-            let hash: &str = &h;
-            let row = c
-                .prepare_cached("SELECT user_id, workspace_id FROM api_token WHERE token_hash = ?1 AND revoked_at IS NULL")
-                .map_err(sql_err)?
-                .query_row([hash], |r| Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?)))
-                .optional()
-                .map_err(sql_err)?;
-            match row {
-                Some((user, ws)) => match principal(c, ws, user) {
-                    Ok(p) => Ok(Some(p)),
-                    Err(StoreError::NotFound) => Ok(None),
-                    Err(e) => Err(e),
-                },
-                None => Ok(None),
-            }
-        }).await
+        self.db
+            .read(move |c| {
+                let hash: &str = &h;
+                let row = c
+                    .prepare_cached(sql::accounts::LIVE_TOKEN)
+                    .map_err(sql_err)?
+                    .query_row([hash], |r| {
+                        Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                match row {
+                    Some((user, ws)) => match principal(c, ws, user) {
+                        Ok(p) => Ok(Some(p)),
+                        Err(StoreError::NotFound) => Ok(None),
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     async fn last_access_change(&self) -> StoreResult<i64> {
@@ -375,65 +405,67 @@ impl Accounts for SqliteStore {
     }
 
     async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
-        self.db.read(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT id, workspace_id, user_id FROM access_change WHERE id > ?1 ORDER BY id LIMIT ?2")
-                .map_err(sql_err)?;
-            let rows = stmt
-                .query_map(params![after, limit], |r| {
-                    Ok(AccessChange {
-                        id: r.get(0)?,
-                        workspace_id: uid(r, 1)?,
-                        user_id: uid(r, 2)?,
+        self.db
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(sql::accounts::ACCESS_CHANGES_AFTER)
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(params![after, limit], |r| {
+                        Ok(AccessChange {
+                            id: r.get(0)?,
+                            workspace_id: uid(r, 1)?,
+                            user_id: uid(r, 2)?,
+                        })
                     })
-                })
-                .map_err(sql_err)?;
-            rows.collect::<Result<_, _>>().map_err(sql_err)
-        }).await
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            })
+            .await
     }
 
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        self.db.write(move |c, _| {
-            let e: AuditEntry = entry;
-            c.execute(
-                "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    e.workspace_id.to_string(),
-                    e.actor_id.map(|a| a.to_string()),
-                    e.action,
-                    e.target,
-                    e.detail.to_string(),
-                    e.ip,
-                    e.at.0
-                ],
-            )
-            .map_err(sql_err)?;
-            Ok(())
-        }).await
+        self.db
+            .write(move |c, _| {
+                let e: AuditEntry = entry;
+                c.execute(
+                    sql::accounts::INSERT_AUDIT,
+                    params![
+                        e.workspace_id.to_string(),
+                        e.actor_id.map(|a| a.to_string()),
+                        e.action,
+                        e.target,
+                        e.detail.to_string(),
+                        e.ip,
+                        e.at.0
+                    ],
+                )
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.db.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2",
-                )
-                .map_err(sql_err)?;
-            let rows = stmt
-                .query_map(params![ws.to_string(), limit], |r| {
-                    Ok(AuditEntry {
-                        workspace_id: uid(r, 0)?,
-                        actor_id: rows::opt_uid(r, 1)?,
-                        action: r.get(2)?,
-                        target: r.get(3)?,
-                        detail: rows::json_col(r, 4)?,
-                        ip: r.get(5)?,
-                        at: ts(r, 6)?,
+        self.db
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(sql::accounts::AUDIT).map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(params![ws.to_string(), limit], |r| {
+                        Ok(AuditEntry {
+                            workspace_id: uid(r, 0)?,
+                            actor_id: rows::opt_uid(r, 1)?,
+                            action: r.get(2)?,
+                            target: r.get(3)?,
+                            detail: rows::json_col(r, 4)?,
+                            ip: r.get(5)?,
+                            at: ts(r, 6)?,
+                        })
                     })
-                })
-                .map_err(sql_err)?;
-            rows.collect::<Result<_, _>>().map_err(sql_err)
-        }).await
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            })
+            .await
     }
 }
 
@@ -446,7 +478,7 @@ pub(crate) fn workspace(
     id: Option<WorkspaceId>,
 ) -> StoreResult<Option<WorkspaceRow>> {
     let (sql, arg) = match id {
-        Some(id) => ("SELECT id, name, timezone, created_at, settings FROM workspace WHERE id = ?1", id.to_string()),
+        Some(id) => (sql::accounts::WORKSPACE, id.to_string()),
         None => ("SELECT id, name, timezone, created_at, settings FROM workspace WHERE ?1 = ?1 ORDER BY created_at LIMIT 1", String::new()),
     };
     c.prepare_cached(sql)
@@ -473,12 +505,25 @@ pub(crate) fn create_user(
 ) -> StoreResult<UserView> {
     let id: UserId = new_id().into();
     c.execute(
-        "INSERT INTO users (id, email, name, password_hash, created_at, bot) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id.to_string(), u.email, u.name, u.password_hash, at.0, u.bot],
+        sql::accounts::INSERT_USER,
+        params![
+            id.to_string(),
+            u.email,
+            u.name,
+            u.password_hash,
+            at.0,
+            u.bot
+        ],
     )
-    .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("a user with this email exists".into()) } else { sql_err(e) })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("a user with this email exists".into())
+        } else {
+            sql_err(e)
+        }
+    })?;
     c.execute(
-        "INSERT INTO membership (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+        sql::accounts::INSERT_MEMBERSHIP,
         params![ws.to_string(), id.to_string(), u.role.as_str(), at.0],
     )
     .map_err(sql_err)?;
@@ -515,19 +560,15 @@ pub(crate) fn log_access_change(c: &Connection, ws: WorkspaceId, user: UserId) -
 }
 
 pub(crate) fn last_access_change(c: &Connection) -> StoreResult<i64> {
-    c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM access_change")
+    c.prepare_cached(sql::accounts::LAST_ACCESS_CHANGE)
         .map_err(sql_err)?
         .query_row([], |r| r.get(0))
         .map_err(sql_err)
 }
 
 fn admin_count(c: &Connection, ws: WorkspaceId) -> StoreResult<i64> {
-    c.query_row(
-        "SELECT COUNT(*) FROM membership WHERE workspace_id = ?1 AND role = 'admin'",
-        [ws.to_string()],
-        |r| r.get(0),
-    )
-    .map_err(sql_err)
+    c.query_row(sql::accounts::COUNT_ADMINS, [ws.to_string()], |r| r.get(0))
+        .map_err(sql_err)
 }
 
 pub(crate) fn principal(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {

@@ -80,7 +80,7 @@ impl Contacts for SqliteStore {
             .write(move |c, _| {
                 load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
                 c.execute(
-                    "UPDATE contact SET blocked_at = ?1, updated_at = ?2 WHERE id = ?3",
+                    sql::contacts::SET_CONTACT_BLOCKED,
                     params![blocked.map(|t| t.0), at.0, id.to_string()],
                 )
                 .map_err(sql_err)?;
@@ -151,7 +151,7 @@ impl Contacts for SqliteStore {
                 }
                 let n = c
                     .execute(
-                        "DELETE FROM contact_identity WHERE id = ?1 AND contact_id = ?2",
+                        sql::contacts::DELETE_IDENTITY,
                         [identity.to_string(), contact.to_string()],
                     )
                     .map_err(sql_err)?;

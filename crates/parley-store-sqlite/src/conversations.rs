@@ -283,10 +283,7 @@ impl Conversations for SqliteStore {
                     [id.to_string(), ws.to_string()],
                 )?;
                 let taken = c
-                    .prepare_cached(
-                        "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES (?1, ?2, ?3) \
-                         ON CONFLICT DO NOTHING",
-                    )
+                    .prepare_cached(sql::conversations::INSERT_SURVEY_ANSWER)
                     .map_err(sql_err)?
                     .execute(rusqlite::params![id.to_string(), sent_at.0, at.0])
                     .map_err(sql_err)?
@@ -325,40 +322,42 @@ impl Conversations for SqliteStore {
     }
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
-        self.db.write(move |c, ev| {
-            let events: &mut Vec<Published> = ev;
-            let due: Vec<(ConversationId, WorkspaceId)> = c
-                .prepare_cached("SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= ?1 LIMIT 500")
-                .map_err(sql_err)?
-                .query_map([now.0], |r| Ok((uid(r, 0)?, uid(r, 1)?)))
-                .map_err(sql_err)?
-                .collect::<Result<_, _>>()
-                .map_err(sql_err)?;
-            for (id, ws) in &due {
-                let mut conv = load_conversation_by(c, "c.id = ?1", [id.to_string()])?;
-                let before = conv.clone();
-                let change = Change::Status {
-                    from: Status::Snoozed,
-                    to: Status::Open,
-                    snoozed_until: None,
-                };
-                conv.apply(&change, now);
-                save_conversation(c, &before, &conv)?;
-                let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
-                insert_event(
-                    c,
-                    events,
-                    *ws,
-                    conv.inbox_id,
-                    Some(conv.id),
-                    "conversation.updated",
-                    None,
-                    now,
-                    data,
-                )?;
-            }
-            Ok(due.len())
-        }).await
+        self.db
+            .write(move |c, ev| {
+                let events: &mut Vec<Published> = ev;
+                let due: Vec<(ConversationId, WorkspaceId)> = c
+                    .prepare_cached(sql::conversations::SNOOZED_DUE)
+                    .map_err(sql_err)?
+                    .query_map([now.0], |r| Ok((uid(r, 0)?, uid(r, 1)?)))
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                for (id, ws) in &due {
+                    let mut conv = load_conversation_by(c, "c.id = ?1", [id.to_string()])?;
+                    let before = conv.clone();
+                    let change = Change::Status {
+                        from: Status::Snoozed,
+                        to: Status::Open,
+                        snoozed_until: None,
+                    };
+                    conv.apply(&change, now);
+                    save_conversation(c, &before, &conv)?;
+                    let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+                    insert_event(
+                        c,
+                        events,
+                        *ws,
+                        conv.inbox_id,
+                        Some(conv.id),
+                        "conversation.updated",
+                        None,
+                        now,
+                        data,
+                    )?;
+                }
+                Ok(due.len())
+            })
+            .await
     }
 
     async fn events_since(

@@ -24,7 +24,7 @@ impl Directory for SqliteStore {
                 let name: &str = &name;
                 let id: TeamId = new_id().into();
                 c.execute(
-                    "INSERT INTO team (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    sql::directory::INSERT_TEAM,
                     params![id.to_string(), ws.to_string(), name, at.0],
                 )
                 .map_err(team_conflict)?;
@@ -54,11 +54,8 @@ impl Directory for SqliteStore {
             .write(move |c, _| {
                 let name: &str = &name;
                 self::team(c, ws, id)?;
-                c.execute(
-                    "UPDATE team SET name = ?1 WHERE id = ?2",
-                    params![name, id.to_string()],
-                )
-                .map_err(team_conflict)?;
+                c.execute(sql::directory::SET_TEAM_NAME, params![name, id.to_string()])
+                    .map_err(team_conflict)?;
                 self::team(c, ws, id)
             })
             .await
@@ -68,12 +65,9 @@ impl Directory for SqliteStore {
         self.db
             .write(move |c, _| {
                 self::team(c, ws, id)?;
-                c.execute(
-                    "UPDATE conversation SET team_id = NULL WHERE team_id = ?1",
-                    [id.to_string()],
-                )
-                .map_err(sql_err)?;
-                c.execute("DELETE FROM team WHERE id = ?1", [id.to_string()])
+                c.execute(sql::directory::UNASSIGN_TEAM, [id.to_string()])
+                    .map_err(sql_err)?;
+                c.execute(sql::directory::DELETE_TEAM, [id.to_string()])
                     .map_err(sql_err)?;
                 Ok(())
             })
@@ -103,7 +97,7 @@ impl Directory for SqliteStore {
                     )
                 } else {
                     c.execute(
-                        "DELETE FROM team_member WHERE team_id = ?1 AND user_id = ?2",
+                        sql::directory::DELETE_TEAM_MEMBER,
                         [t.to_string(), u.to_string()],
                     )
                 }
@@ -180,7 +174,7 @@ impl Directory for SqliteStore {
                 self::inbox(c, ws, id)?;
                 if let Some(name) = p.name {
                     c.execute(
-                        "UPDATE inbox SET name = ?1 WHERE id = ?2",
+                        sql::directory::SET_INBOX_NAME,
                         params![name, id.to_string()],
                     )
                     .map_err(sql_err)?;
@@ -248,7 +242,7 @@ impl Directory for SqliteStore {
                     )
                 } else {
                     c.execute(
-                        "DELETE FROM inbox_member WHERE inbox_id = ?1 AND user_id = ?2",
+                        sql::directory::DELETE_INBOX_MEMBER,
                         [i.to_string(), u.to_string()],
                     )
                 }
@@ -286,7 +280,7 @@ fn team_conflict(e: rusqlite::Error) -> StoreError {
 
 pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<TeamView> {
     let mut t = c
-        .prepare_cached("SELECT id, name, created_at FROM team WHERE workspace_id = ?1 AND id = ?2")
+        .prepare_cached(sql::directory::TEAM)
         .map_err(sql_err)?
         .query_row([ws.to_string(), id.to_string()], |r| {
             Ok(TeamView {
@@ -300,7 +294,7 @@ pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<T
         .map_err(sql_err)?
         .ok_or(StoreError::NotFound)?;
     let mut stmt = c
-        .prepare_cached("SELECT user_id FROM team_member WHERE team_id = ?1 ORDER BY user_id")
+        .prepare_cached(sql::directory::TEAM_MEMBERS)
         .map_err(sql_err)?;
     t.members = stmt
         .query_map([id.to_string()], |r| uid(r, 0))
@@ -335,7 +329,7 @@ pub(crate) fn node_heartbeat(
     fresh_ms: i64,
 ) -> StoreResult<Vec<NodeRow>> {
     c.execute(
-        "DELETE FROM node WHERE seen_at < ?1",
+        sql::directory::FORGET_NODES,
         [node.seen_at.0 - plan::NODE_FORGOTTEN_MS],
     )
     .map_err(sql_err)?;
@@ -351,21 +345,18 @@ pub(crate) fn node_heartbeat(
         ],
     )
     .map_err(sql_err)?;
-    c.prepare_cached(
-        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> ?1 AND seen_at >= ?2 \
-         ORDER BY started_at",
-    )
-    .map_err(sql_err)?
-    .query_map(params![node.id, node.seen_at.0 - fresh_ms], |r| {
-        Ok(NodeRow {
-            id: r.get(0)?,
-            host: r.get(1)?,
-            pid: r.get(2)?,
-            started_at: Timestamp(r.get(3)?),
-            seen_at: Timestamp(r.get(4)?),
+    c.prepare_cached(sql::directory::LIVE_NODES)
+        .map_err(sql_err)?
+        .query_map(params![node.id, node.seen_at.0 - fresh_ms], |r| {
+            Ok(NodeRow {
+                id: r.get(0)?,
+                host: r.get(1)?,
+                pid: r.get(2)?,
+                started_at: Timestamp(r.get(3)?),
+                seen_at: Timestamp(r.get(4)?),
+            })
         })
-    })
-    .map_err(sql_err)?
-    .collect::<Result<_, _>>()
-    .map_err(sql_err)
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)
 }

@@ -66,7 +66,7 @@ impl Keys for SqliteStore {
     async fn finish_sealing(&self) -> StoreResult<()> {
         self.db
             .write(|c, _| {
-                c.execute("DELETE FROM sealing_pending", [])
+                c.execute(sql::keys::DELETE_SEALING_PENDING, [])
                     .map_err(crate::db::sql_err)?;
                 Ok(())
             })
@@ -95,7 +95,7 @@ impl Keys for SqliteStore {
                 let fresh = format!("{}*", crypt::sealed_prefix(current));
                 let blind = format!("{}*", crypt::blind_prefix());
                 // Lets the event trigger accept the new seals; never committed (deleted below).
-                c.execute("INSERT INTO resealing (at) VALUES (?1)", [at])
+                c.execute(sql::keys::INSERT_RESEALING, [at])
                     .map_err(err)?;
                 let mut done = 0u64;
                 for (table, sets, col) in BLINDED {
@@ -132,7 +132,7 @@ impl Keys for SqliteStore {
                         .execute(&sql, rusqlite::params![fresh, left])
                         .map_err(err)? as u64;
                 }
-                c.execute("DELETE FROM resealing", []).map_err(err)?;
+                c.execute(sql::keys::DELETE_RESEALING, []).map_err(err)?;
                 Ok(done)
             })
             .await
@@ -246,7 +246,7 @@ pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlit
 
 /// The stored data keys, `(id, wrapped)`.
 pub(crate) fn data_keys(c: &Connection) -> parley_store::StoreResult<Vec<(u32, String)>> {
-    c.prepare_cached("SELECT id, wrapped FROM data_key ORDER BY id")
+    c.prepare_cached(sql::keys::DATA_KEYS)
         .map_err(crate::db::sql_err)?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .map_err(crate::db::sql_err)?
@@ -358,8 +358,7 @@ pub(crate) fn seal_plaintext(
     let Some((name, fields)) = SEALED.get(table) else {
         return Ok(None);
     };
-    c.execute("INSERT INTO resealing (at) VALUES (?1)", [at])
-        .map_err(err)?;
+    c.execute(sql::keys::INSERT_RESEALING, [at]).map_err(err)?;
     if table == 0 && after == 0 {
         let blind = format!("{}*", crypt::blind_prefix());
         for (t, sets, col) in BLINDED {
@@ -394,7 +393,7 @@ pub(crate) fn seal_plaintext(
         c.execute(&sql, rusqlite::params![after, last])
             .map_err(err)?;
     }
-    c.execute("DELETE FROM resealing", []).map_err(err)?;
+    c.execute(sql::keys::DELETE_RESEALING, []).map_err(err)?;
     Ok(last)
 }
 
@@ -405,15 +404,13 @@ pub(crate) fn sealed_tables() -> usize {
 
 /// Marks a database as being sealed by `parley keys encrypt`.
 pub(crate) fn begin_sealing(c: &Connection, at: i64) -> parley_store::StoreResult<()> {
-    c.execute("INSERT INTO sealing_pending (since) VALUES (?1)", [at])
+    c.execute(sql::keys::INSERT_SEALING_PENDING, [at])
         .map_err(crate::db::sql_err)?;
     Ok(())
 }
 
 /// Whether `parley keys encrypt` started on this database and did not finish.
 pub(crate) fn sealing_pending(c: &Connection) -> parley_store::StoreResult<bool> {
-    c.query_row("SELECT EXISTS (SELECT 1 FROM sealing_pending)", [], |r| {
-        r.get(0)
-    })
-    .map_err(crate::db::sql_err)
+    c.query_row(sql::keys::SEALING_PENDING_EXISTS, [], |r| r.get(0))
+        .map_err(crate::db::sql_err)
 }

@@ -120,10 +120,7 @@ impl Outbox for SqliteStore {
                 // Marks read the conversation's replies sent at or before `until`, as provider reports would.
                 let events: &mut Vec<Published> = ev;
                 let found: Vec<(InboxId, String)> = c
-                    .prepare_cached(
-                        "SELECT inbox_id, external_id FROM message WHERE conversation_id = ?1 AND direction = 'outbound' \
-                         AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= ?2",
-                    )
+                    .prepare_cached(sql::outbox::REPLIES_SENT_UNTIL)
                     .map_err(sql_err)?
                     .query_map(params![conversation.to_string(), until.0], |r| {
                         Ok((uid(r, 0)?, r.get(1)?))
@@ -160,7 +157,7 @@ impl Outbox for SqliteStore {
     async fn node_leave(&self, id: String) -> StoreResult<()> {
         self.db
             .write(move |c, _| {
-                c.execute("DELETE FROM node WHERE id = ?1", [id])
+                c.execute(sql::outbox::DELETE_NODE, [id])
                     .map(drop)
                     .map_err(crate::db::sql_err)
             })
@@ -170,7 +167,7 @@ impl Outbox for SqliteStore {
     async fn release_claims(&self) -> StoreResult<u64> {
         self.db
             .write(|c, _| {
-                c.execute("UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL", [])
+                c.execute(sql::outbox::RELEASE_CLAIMS, [])
                     .map(|n| n as u64)
                     .map_err(crate::db::sql_err)
             })
@@ -362,7 +359,7 @@ pub(crate) fn record_delivery(
         .map_err(sql_err)?;
     let Some((message_id, ws)) = found else {
         c.execute(
-            "DELETE FROM delivery_pending WHERE at < ?1",
+            sql::outbox::FORGET_PENDING_REPORTS,
             [r.at.0 - plan::PENDING_REPORT_TTL_MS],
         )
         .map_err(sql_err)?;

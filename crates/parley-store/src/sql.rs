@@ -73,6 +73,110 @@ pub mod retention {
         "UPDATE message SET body = '', meta = NULL, redacted_at = $1 WHERE id = $2";
 }
 
+/// The `Conversations` store.
+pub mod conversations {
+    pub const INSERT_SURVEY_ANSWER: &str =
+        "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    pub const SNOOZED_DUE: &str =
+        "SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= $1 LIMIT 500";
+}
+
+/// The `Outbox` store.
+pub mod outbox {
+    pub const REPLIES_SENT_UNTIL: &str =
+        "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2";
+    pub const DELETE_NODE: &str = "DELETE FROM node WHERE id = $1";
+    pub const RELEASE_CLAIMS: &str =
+        "UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL";
+    pub const FORGET_PENDING_REPORTS: &str = "DELETE FROM delivery_pending WHERE at < $1";
+}
+
+/// The `Contacts` store (contacts and lists).
+pub mod contacts {
+    pub const SET_CONTACT_BLOCKED: &str =
+        "UPDATE contact SET blocked_at = $1, updated_at = $2 WHERE id = $3";
+    pub const DELETE_IDENTITY: &str =
+        "DELETE FROM contact_identity WHERE id = $1 AND contact_id = $2";
+    pub const INSERT_LIST: &str =
+        "INSERT INTO contact_list (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)";
+    pub const SET_LIST_NAME: &str = "UPDATE contact_list SET name = $1 WHERE id = $2";
+    pub const DELETE_LIST: &str = "DELETE FROM contact_list WHERE id = $1";
+    pub const DELETE_LIST_MEMBER: &str =
+        "DELETE FROM contact_list_member WHERE list_id = $1 AND contact_id = $2";
+}
+
+/// The `Keys` store.
+pub mod keys {
+    pub const DELETE_SEALING_PENDING: &str = "DELETE FROM sealing_pending";
+    pub const INSERT_RESEALING: &str = "INSERT INTO resealing (at) VALUES ($1)";
+    pub const DELETE_RESEALING: &str = "DELETE FROM resealing";
+    pub const DATA_KEYS: &str = "SELECT id, wrapped FROM data_key ORDER BY id";
+    pub const INSERT_SEALING_PENDING: &str = "INSERT INTO sealing_pending (since) VALUES ($1)";
+    pub const SEALING_PENDING_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sealing_pending)";
+}
+
+/// The `Directory` store.
+pub mod directory {
+    pub const INSERT_TEAM: &str =
+        "INSERT INTO team (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)";
+    pub const SET_TEAM_NAME: &str = "UPDATE team SET name = $1 WHERE id = $2";
+    pub const UNASSIGN_TEAM: &str = "UPDATE conversation SET team_id = NULL WHERE team_id = $1";
+    pub const DELETE_TEAM: &str = "DELETE FROM team WHERE id = $1";
+    pub const DELETE_TEAM_MEMBER: &str =
+        "DELETE FROM team_member WHERE team_id = $1 AND user_id = $2";
+    pub const SET_INBOX_NAME: &str = "UPDATE inbox SET name = $1 WHERE id = $2";
+    pub const DELETE_INBOX_MEMBER: &str =
+        "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2";
+    pub const TEAM: &str =
+        "SELECT id, name, created_at FROM team WHERE workspace_id = $1 AND id = $2";
+    pub const TEAM_MEMBERS: &str =
+        "SELECT user_id FROM team_member WHERE team_id = $1 ORDER BY user_id";
+    pub const FORGET_NODES: &str = "DELETE FROM node WHERE seen_at < $1";
+    pub const LIVE_NODES: &str =
+        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> $1 AND seen_at >= $2 ORDER BY started_at";
+}
+
+/// The `Accounts` store.
+pub mod accounts {
+    pub const INSERT_WORKSPACE: &str =
+        "INSERT INTO workspace (id, name, timezone, created_at) VALUES ($1, $2, $3, $4)";
+    pub const SET_USER_NAME: &str = "UPDATE users SET name = $1 WHERE id = $2";
+    pub const SET_USER_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    pub const DELETE_USER_SESSIONS: &str = "DELETE FROM session WHERE user_id = $1";
+    pub const SET_MEMBERSHIP_ROLE: &str =
+        "UPDATE membership SET role = $1 WHERE workspace_id = $2 AND user_id = $3";
+    pub const DELETE_MEMBERSHIP: &str =
+        "DELETE FROM membership WHERE workspace_id = $1 AND user_id = $2";
+    pub const CREDENTIALS_BY_EMAIL: &str =
+        "SELECT u.id, m.workspace_id, u.password_hash FROM users u JOIN membership m ON m.user_id = u.id WHERE u.email = $1 ORDER BY m.created_at LIMIT 1";
+    pub const INSERT_SESSION: &str =
+        "INSERT INTO session (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const LIVE_SESSION: &str =
+        "SELECT user_id, workspace_id, csrf_token FROM session WHERE token_hash = $1 AND expires_at > $2";
+    pub const INSERT_API_TOKEN: &str =
+        "INSERT INTO api_token (id, workspace_id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const USER_TOKENS: &str =
+        "SELECT id, name, created_at, revoked_at FROM api_token WHERE workspace_id = $1 AND user_id = $2 ORDER BY created_at, id";
+    pub const LIVE_TOKEN: &str =
+        "SELECT user_id, workspace_id FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL";
+    pub const ACCESS_CHANGES_AFTER: &str =
+        "SELECT id, workspace_id, user_id FROM access_change WHERE id > $1 ORDER BY id LIMIT $2";
+    pub const INSERT_AUDIT: &str =
+        "INSERT INTO audit (workspace_id, actor_id, action, target, detail, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    pub const AUDIT: &str =
+        "SELECT workspace_id, actor_id, action, target, detail, ip, at FROM audit WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2";
+    pub const WORKSPACE: &str =
+        "SELECT id, name, timezone, created_at, settings FROM workspace WHERE id = $1";
+    pub const INSERT_USER: &str =
+        "INSERT INTO users (id, email, name, password_hash, created_at, bot) VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const INSERT_MEMBERSHIP: &str =
+        "INSERT INTO membership (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
+    pub const LAST_ACCESS_CHANGE: &str = "SELECT COALESCE(MAX(id), 0) FROM access_change";
+    pub const COUNT_ADMINS: &str =
+        "SELECT COUNT(*) FROM membership WHERE workspace_id = $1 AND role = 'admin'";
+    pub const WORKSPACE_IDS: &str = "SELECT id FROM workspace ORDER BY created_at, id";
+}
+
 /// Every shared statement, for the test of their parameter order.
 pub const ALL: &[&str] = &[
     ASSIGNEE_WORKS_INBOX,
@@ -96,6 +200,56 @@ pub const ALL: &[&str] = &[
     erase::ANONYMISE,
     retention::EXPIRING,
     retention::REDACT_MESSAGE,
+    conversations::INSERT_SURVEY_ANSWER,
+    conversations::SNOOZED_DUE,
+    outbox::REPLIES_SENT_UNTIL,
+    outbox::DELETE_NODE,
+    outbox::RELEASE_CLAIMS,
+    outbox::FORGET_PENDING_REPORTS,
+    contacts::SET_CONTACT_BLOCKED,
+    contacts::DELETE_IDENTITY,
+    contacts::INSERT_LIST,
+    contacts::SET_LIST_NAME,
+    contacts::DELETE_LIST,
+    contacts::DELETE_LIST_MEMBER,
+    keys::DELETE_SEALING_PENDING,
+    keys::INSERT_RESEALING,
+    keys::DELETE_RESEALING,
+    keys::DATA_KEYS,
+    keys::INSERT_SEALING_PENDING,
+    keys::SEALING_PENDING_EXISTS,
+    directory::INSERT_TEAM,
+    directory::SET_TEAM_NAME,
+    directory::UNASSIGN_TEAM,
+    directory::DELETE_TEAM,
+    directory::DELETE_TEAM_MEMBER,
+    directory::SET_INBOX_NAME,
+    directory::DELETE_INBOX_MEMBER,
+    directory::TEAM,
+    directory::TEAM_MEMBERS,
+    directory::FORGET_NODES,
+    directory::LIVE_NODES,
+    accounts::INSERT_WORKSPACE,
+    accounts::SET_USER_NAME,
+    accounts::SET_USER_PASSWORD,
+    accounts::DELETE_USER_SESSIONS,
+    accounts::SET_MEMBERSHIP_ROLE,
+    accounts::DELETE_MEMBERSHIP,
+    accounts::CREDENTIALS_BY_EMAIL,
+    accounts::INSERT_SESSION,
+    accounts::LIVE_SESSION,
+    accounts::INSERT_API_TOKEN,
+    accounts::USER_TOKENS,
+    accounts::LIVE_TOKEN,
+    accounts::ACCESS_CHANGES_AFTER,
+    accounts::INSERT_AUDIT,
+    accounts::AUDIT,
+    accounts::WORKSPACE,
+    accounts::INSERT_USER,
+    accounts::INSERT_MEMBERSHIP,
+    accounts::LAST_ACCESS_CHANGE,
+    accounts::COUNT_ADMINS,
+    accounts::WORKSPACE_IDS,
 ];
 
 #[cfg(test)]

@@ -247,8 +247,7 @@ pub(crate) async fn record_survey_answer(
     }
     let stored = exec(
         tx,
-        "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
+        sql::conversations::INSERT_SURVEY_ANSWER,
         &[&conv_id.as_uuid(), &sent_at.0, &at.0],
     )
     .await?;
@@ -299,15 +298,12 @@ pub(crate) async fn wake_snoozed(
     now: Timestamp,
     events: &mut Vec<Published>,
 ) -> StoreResult<usize> {
-    let due: Vec<(ConversationId, WorkspaceId)> = query(
-        tx,
-        "SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= $1 LIMIT 500",
-        &[&now.0],
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
-    .collect::<StoreResult<_>>()?;
+    let due: Vec<(ConversationId, WorkspaceId)> =
+        query(tx, sql::conversations::SNOOZED_DUE, &[&now.0])
+            .await?
+            .iter()
+            .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
+            .collect::<StoreResult<_>>()?;
     for (conv_id, ws) in &due {
         let mut conv = load_by_id(tx, *conv_id).await?;
         let change = Change::Status {

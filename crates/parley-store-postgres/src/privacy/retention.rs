@@ -136,7 +136,7 @@ pub(crate) async fn expire(
 }
 
 pub(crate) async fn list_workspaces(tx: &Tx<'_>) -> StoreResult<Vec<WorkspaceRow>> {
-    let rows = query(tx, "SELECT id FROM workspace ORDER BY created_at, id", &[]).await?;
+    let rows = query(tx, sql::accounts::WORKSPACE_IDS, &[]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let ws: WorkspaceId = id(r, 0)?;

@@ -127,7 +127,7 @@ pub(crate) fn expire(
 
 pub(crate) fn list_workspaces(c: &Connection) -> StoreResult<Vec<WorkspaceRow>> {
     let ids: Vec<uuid::Uuid> = c
-        .prepare_cached("SELECT id FROM workspace ORDER BY created_at, id")
+        .prepare_cached(sql::accounts::WORKSPACE_IDS)
         .map_err(sql_err)?
         .query_map([], |r| uid(r, 0))
         .map_err(sql_err)?
