@@ -226,15 +226,9 @@ impl Contacts for PostgresStore {
             .run(move |tx| {
                 Box::pin(async move {
                     let view = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
-                    let mut ledger = ledger(tx, ws, contact).await?;
-                    ledger.extend(suppressions(tx, ws, &view).await?);
-                    ledger.sort_by_key(|e| e.at);
-                    Ok(ConsentContext {
-                        ledger,
-                        timezone: plan::timezone_field(&view.custom_fields),
-                        phone: view.phone,
-                        erased: view.erased_at.is_some(),
-                    })
+                    let ledger = ledger(tx, ws, contact).await?;
+                    let suppressions = suppressions(tx, ws, &view).await?;
+                    Ok(ConsentContext::of(view, ledger, suppressions))
                 })
             })
             .await

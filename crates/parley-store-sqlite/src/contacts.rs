@@ -212,15 +212,9 @@ impl Contacts for SqliteStore {
         self.db
             .read(move |c| {
                 let view = load_contact(c, &ws.to_string(), &contact.to_string())?;
-                let mut ledger = ledger(c, ws, contact)?;
-                ledger.extend(suppressions(c, ws, &view)?);
-                ledger.sort_by_key(|e| e.at);
-                Ok(ConsentContext {
-                    ledger,
-                    timezone: plan::timezone_field(&view.custom_fields),
-                    phone: view.phone,
-                    erased: view.erased_at.is_some(),
-                })
+                let ledger = ledger(c, ws, contact)?;
+                let suppressions = suppressions(c, ws, &view)?;
+                Ok(ConsentContext::of(view, ledger, suppressions))
             })
             .await
     }

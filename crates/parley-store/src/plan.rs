@@ -118,6 +118,25 @@ pub fn timezone_field(
     (!tz.is_empty()).then(|| tz.to_string())
 }
 
+impl crate::ConsentContext {
+    /// What the gate reads about `view`: its own ledger with the suppressions its addresses carry,
+    /// oldest first, its phone, time zone and whether it was erased.
+    pub fn of(
+        view: ContactView,
+        mut ledger: Vec<crate::ConsentEvent>,
+        suppressions: Vec<crate::ConsentEvent>,
+    ) -> Self {
+        ledger.extend(suppressions);
+        ledger.sort_by_key(|e| e.at);
+        Self {
+            ledger,
+            timezone: timezone_field(&view.custom_fields),
+            phone: view.phone,
+            erased: view.erased_at.is_some(),
+        }
+    }
+}
+
 /// Several addresses of one contact may carry the same erased contact's revocation.
 pub fn dedup_suppressions(entries: &mut Vec<crate::ConsentEvent>) {
     entries.sort_by(|a, b| {
