@@ -834,7 +834,7 @@ async fn suppressions(
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let purpose: String = get(r, 1)?;
-        out.extend(plan::suppressed_revocation(
+        out.extend(plan::erase::suppressed_revocation(
             get(r, 0)?,
             view.id,
             &purpose,
@@ -843,7 +843,7 @@ async fn suppressions(
             Timestamp(get(r, 4)?),
         ));
     }
-    plan::dedup_suppressions(&mut out);
+    plan::erase::dedup_suppressions(&mut out);
     Ok(out)
 }
 

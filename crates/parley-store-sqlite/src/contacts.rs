@@ -643,12 +643,12 @@ fn suppressions(
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql_err)?;
         for (id, purpose, source, channel, at) in rows {
-            out.extend(plan::suppressed_revocation(
+            out.extend(plan::erase::suppressed_revocation(
                 id, view.id, &purpose, source, channel, at,
             ));
         }
     }
-    plan::dedup_suppressions(&mut out);
+    plan::erase::dedup_suppressions(&mut out);
     Ok(out)
 }
 

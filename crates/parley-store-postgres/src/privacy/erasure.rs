@@ -86,7 +86,7 @@ pub(crate) async fn erase(
                 out.messages += 1;
             }
             let stamp = plan::erase::redaction_stamp(redacted, at);
-            let erased = crypt::seal_text(tx.keys(), place, &plan::erase_event_data(data));
+            let erased = crypt::seal_text(tx.keys(), place, &plan::erase::erase_event_data(data));
             exec(
                 tx,
                 "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
@@ -124,7 +124,7 @@ pub(crate) async fn erase(
     exec(
         tx,
         "UPDATE consent_event SET evidence = $3 WHERE workspace_id = $1 AND contact_id = $2",
-        &[&w, &k, &plan::erased_evidence()],
+        &[&w, &k, &plan::erase::erased_evidence()],
     )
     .await?;
     for stmt in [sql::erase::DELETE_IDENTITIES, sql::erase::LEAVE_LISTS] {

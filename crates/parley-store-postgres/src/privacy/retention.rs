@@ -56,7 +56,8 @@ pub(crate) async fn expire(
         )
         .await?;
         for (seq, _, place, data) in &events {
-            let data = crypt::seal_text(tx.keys(), place, &plan::redact_event_data(data));
+            let data =
+                crypt::seal_text(tx.keys(), place, &plan::retention::redact_event_data(data));
             exec(
                 tx,
                 "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
@@ -122,7 +123,7 @@ pub(crate) async fn expire(
         )
         .await?;
         for (seq, _, place, data) in &events {
-            if let Some(new) = plan::redact_copies(data, &previews, &ids) {
+            if let Some(new) = plan::retention::redact_copies(data, &previews, &ids) {
                 exec(
                     tx,
                     "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",

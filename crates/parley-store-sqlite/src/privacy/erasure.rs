@@ -73,7 +73,7 @@ pub(crate) fn erase(
             let stamp = plan::erase::redaction_stamp(redacted, at);
             c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                 .map_err(sql_err)?
-                .execute(params![seq, plan::erase_event_data(&data), stamp])
+                .execute(params![seq, plan::erase::erase_event_data(&data), stamp])
                 .map_err(sql_err)?;
         }
     }
@@ -117,7 +117,7 @@ pub(crate) fn erase(
         "UPDATE consent_event SET evidence = parley_seal(?3, 'consent:' || id || ':evidence') WHERE workspace_id = ?1 AND contact_id = ?2",
     )
     .map_err(sql_err)?
-    .execute(params![w, k, plan::erased_evidence().to_string()])
+    .execute(params![w, k, plan::erase::erased_evidence().to_string()])
     .map_err(sql_err)?;
     for stmt in [sql::erase::DELETE_IDENTITIES, sql::erase::LEAVE_LISTS] {
         c.prepare_cached(stmt)

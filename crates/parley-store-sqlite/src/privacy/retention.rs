@@ -66,7 +66,7 @@ pub(crate) fn expire(
         for (seq, data) in events {
             c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                 .map_err(sql_err)?
-                .execute(params![seq, plan::redact_event_data(&data), at.0])
+                .execute(params![seq, plan::retention::redact_event_data(&data), at.0])
                 .map_err(sql_err)?;
         }
         c.prepare_cached(
@@ -114,7 +114,7 @@ pub(crate) fn expire(
             .collect::<rusqlite::Result<_>>()
             .map_err(sql_err)?;
         for (seq, data) in events {
-            if let Some(new) = plan::redact_copies(&data, &previews, &ids) {
+            if let Some(new) = plan::retention::redact_copies(&data, &previews, &ids) {
                 c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                     .map_err(sql_err)?
                     .execute(params![seq, new, at.0])

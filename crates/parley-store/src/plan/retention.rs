@@ -1,6 +1,6 @@
-//! Retention: what an expiry run removes besides the expired messages themselves — the
-//! conversation's preview of them and the copies of their text other events hold. The backends
-//! run `sql::retention` and rewrite events with `plan::redact_event_data` and these.
+//! Retention: the content an expiry removes from events (`redact_event_data`), and what goes
+//! with an expired message — the conversation's preview of it and copies of its text other events
+//! hold. The backends run `sql::retention`.
 
 use std::collections::BTreeMap;
 
@@ -29,9 +29,9 @@ impl<K: Ord> Expired<K> {
     /// A survey answer's data as it is kept: the customer's comment goes as their messages do,
     /// and with it the copies of this run's expired messages.
     pub fn survey_answer(&self, conv: &K, data: &str) -> String {
-        let new = super::redact_event_data(data);
+        let new = redact_event_data(data);
         match self.by_conversation.get(conv) {
-            Some((previews, ids)) => super::redact_copies(&new, previews, ids).unwrap_or(new),
+            Some((previews, ids)) => redact_copies(&new, previews, ids).unwrap_or(new),
             None => new,
         }
     }
@@ -42,6 +42,54 @@ impl<K: Ord> Expired<K> {
             .into_iter()
             .map(|(k, (previews, ids))| (k, previews, ids))
     }
+}
+
+/// The first 140 characters of a body, on one line, for conversation lists.
+/// An event's data with the content of the message it carries removed (retention, erasure): the
+/// body, the meta (subjects, files, choices) and the conversation's preview of it.
+pub fn redact_event_data(data: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    if let Some(m) = v.get_mut("message").filter(|m| m.is_object()) {
+        m["body"] = serde_json::json!("");
+        m["meta"] = serde_json::Value::Null;
+        m["redacted"] = serde_json::json!(true);
+    }
+    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
+        c["last_message"] = serde_json::Value::Null;
+    }
+    // A survey answer keeps its rating; the customer's own words go.
+    if v.get("comment").is_some_and(|c| !c.is_null()) {
+        v["comment"] = serde_json::Value::Null;
+    }
+    v.to_string()
+}
+
+/// Another event's data with its copies of expired messages' text removed: the conversation
+/// snapshot's preview (`last_message`) when it is one of `previews`, and a consent change's
+/// quoted text when its message is one of `messages`. `None` when nothing in it changes.
+pub fn redact_copies(data: &str, previews: &[String], messages: &[String]) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(data).ok()?;
+    let mut changed = false;
+    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
+        if c["last_message"]
+            .as_str()
+            .is_some_and(|p| previews.iter().any(|x| x == p))
+        {
+            c["last_message"] = serde_json::Value::Null;
+            changed = true;
+        }
+    }
+    if let Some(e) = v.pointer_mut("/consent/evidence").filter(|e| e.is_object()) {
+        if e["message_id"]
+            .as_str()
+            .is_some_and(|m| messages.iter().any(|x| x == m))
+            && e.get("text").is_some()
+        {
+            e["text"] = serde_json::json!("");
+            changed = true;
+        }
+    }
+    changed.then(|| v.to_string())
 }
 
 /// Whether the conversation's preview is of the expired message `body` (and so goes with it).
