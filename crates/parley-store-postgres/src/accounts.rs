@@ -1,6 +1,7 @@
 //! The `Accounts` store: workspaces, users and memberships, sessions, API tokens, the access-change
 //! log and the audit log.
 
+use async_trait::async_trait;
 use parley_core::role::Role;
 use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
 use parley_store::*;
@@ -9,7 +10,6 @@ use tokio_postgres::Row;
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, get, id, is_unique_violation, member_inboxes, opt_ts, pg_err, ts};
 use crate::PostgresStore;
-use async_trait::async_trait;
 
 #[async_trait]
 impl Accounts for PostgresStore {

@@ -1,6 +1,7 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
 //! one), their consent ledger, and the lists they are on (`lists`).
 
+use async_trait::async_trait;
 use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt::{self, Keyring};
 use parley_store::*;
@@ -13,7 +14,6 @@ use crate::db::{exec, query, query_opt, Tx};
 use crate::pipeline::Stmt;
 use crate::rows::{get, id, is_unique_violation, load_contact, pg_err};
 use crate::PostgresStore;
-use async_trait::async_trait;
 
 pub(crate) mod lists;
 

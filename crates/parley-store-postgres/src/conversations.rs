@@ -2,6 +2,7 @@
 //! messages, loading and saving a conversation's projected state (as `Stmt` builders too, for the
 //! pipelined ingest). Agents' commands are in `commands`, reads in `queries`.
 
+use async_trait::async_trait;
 use parley_core::{
     ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, UserId, WorkspaceId,
 };
@@ -16,7 +17,6 @@ use crate::pipeline::Stmt;
 use crate::rows::{self, get, pg_err, CONVERSATION_COLS, CONVERSATION_FROM};
 use crate::rows::{id, opt_id};
 use crate::PostgresStore;
-use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
 
 pub(crate) mod commands;

@@ -1,5 +1,6 @@
 //! The `Directory` store: teams and inboxes, and who belongs to them.
 
+use async_trait::async_trait;
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt;
 use parley_store::*;
@@ -10,7 +11,6 @@ use crate::rows::{
     self, get, id, is_unique_violation, pg_err, scope_params, ts, INBOX_COLS, USER_COLS,
 };
 use crate::PostgresStore;
-use async_trait::async_trait;
 
 #[async_trait]
 impl Directory for PostgresStore {

@@ -2,6 +2,7 @@
 //! many nodes never wait on each other), and their outcomes, which move a message's delivery status
 //! forward only; and the nodes that claim them.
 
+use async_trait::async_trait;
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, OutboxId, Timestamp, WorkspaceId};
 use parley_store::*;
@@ -10,7 +11,6 @@ use crate::conversations::{insert_event, NewEvent};
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, get, id, IDENTITY_COLS, MESSAGE_COLS};
 use crate::PostgresStore;
-use async_trait::async_trait;
 
 #[async_trait]
 impl Outbox for PostgresStore {

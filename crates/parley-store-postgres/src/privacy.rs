@@ -1,9 +1,10 @@
 //! The `Privacy` store: erasing a contact (`erasure`) and removing the content of old messages
 //! (`retention`).
-use crate::PostgresStore;
 use async_trait::async_trait;
 use parley_core::{ContactId, Timestamp, WorkspaceId};
 use parley_store::*;
+
+use crate::PostgresStore;
 
 pub(crate) mod erasure;
 pub(crate) mod retention;

@@ -1,6 +1,7 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
 //! one), their consent ledger, and the lists they are on (`lists`).
 
+use async_trait::async_trait;
 use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,7 +13,6 @@ use crate::rows::{
     is_unique_violation, load_contact, uid, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE,
 };
 use crate::SqliteStore;
-use async_trait::async_trait;
 
 pub(crate) mod lists;
 

@@ -1,6 +1,7 @@
 //! The `Conversations` store: ingesting customer messages, agents' commands, lists with filters and
 //! keyset pagination, timelines, snooze wake-ups and the event feed.
 
+use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, Status};
 use parley_core::message::{DeliveryStatus, SenderKind};
@@ -19,7 +20,6 @@ use crate::rows::{
     MESSAGE_COLS,
 };
 use crate::SqliteStore;
-use async_trait::async_trait;
 
 pub(crate) mod seen;
 

@@ -1,5 +1,6 @@
 //! The `Directory` store: teams and inboxes, and who belongs to them.
 
+use async_trait::async_trait;
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -8,7 +9,6 @@ use crate::accounts::{new_id, user};
 use crate::db::sql_err;
 use crate::rows::{self, is_unique_violation, scope_filter, ts, uid, INBOX_COLS, USER_COLS};
 use crate::SqliteStore;
-use async_trait::async_trait;
 
 #[async_trait]
 impl Directory for SqliteStore {

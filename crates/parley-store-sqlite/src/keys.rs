@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
-use crate::SqliteStore;
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
+
+use crate::SqliteStore;
 
 #[async_trait]
 impl Keys for SqliteStore {

@@ -1,6 +1,7 @@
 //! The `Outbox` store: deliveries claimed by dispatchers under a lease, and their outcomes, which
 //! move a message's delivery status forward only; and the nodes that claim them.
 
+use async_trait::async_trait;
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, InboxId, OutboxId, Timestamp, WorkspaceId};
 use parley_store::*;
@@ -10,7 +11,6 @@ use crate::conversations::{insert_event, message};
 use crate::db::sql_err;
 use crate::rows::{self, uid, IDENTITY_COLS};
 use crate::SqliteStore;
-use async_trait::async_trait;
 
 #[async_trait]
 impl Outbox for SqliteStore {
