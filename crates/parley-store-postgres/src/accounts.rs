@@ -141,24 +141,26 @@ impl Accounts for PostgresStore {
 
     async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                lock_workspace(tx, ws).await?;
-                let u = user(tx, ws, id).await?;
-                if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
-                    return Err(last_admin());
-                }
-                let (w, i) = (ws.as_uuid(), id.as_uuid());
-                for sql in [
-                    "DELETE FROM inbox_member WHERE user_id = $2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = $1)",
-                    "DELETE FROM team_member WHERE user_id = $2 AND team_id IN (SELECT id FROM team WHERE workspace_id = $1)",
-                    "DELETE FROM session WHERE user_id = $2 AND workspace_id = $1",
-                    "UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = $2 AND workspace_id = $1",
-                    sql::accounts::DELETE_MEMBERSHIP,
-                ] {
-                    exec(tx, sql, &[&w, &i]).await?;
-                }
-                log_access_change(tx, ws, id).await
-            }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    lock_workspace(tx, ws).await?;
+                    let u = user(tx, ws, id).await?;
+                    if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
+                        return Err(last_admin());
+                    }
+                    let (w, i) = (ws.as_uuid(), id.as_uuid());
+                    for sql in [
+                        sql::accounts::LEAVE_INBOXES,
+                        sql::accounts::LEAVE_TEAMS,
+                        sql::accounts::DELETE_MEMBER_SESSIONS,
+                        sql::accounts::REVOKE_MEMBER_TOKENS,
+                        sql::accounts::DELETE_MEMBERSHIP,
+                    ] {
+                        exec(tx, sql, &[&w, &i]).await?;
+                    }
+                    log_access_change(tx, ws, id).await
+                })
+            })
             .await
     }
 
@@ -264,18 +266,20 @@ impl Accounts for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .run(move |tx| Box::pin(async move {
-                let n = exec(
-                    tx,
-                    "UPDATE api_token SET revoked_at = $4 WHERE workspace_id = $1 AND user_id = $2 AND id = $3 AND revoked_at IS NULL",
-                    &[&ws.as_uuid(), &user.as_uuid(), &id.as_uuid(), &at.0],
-                )
-                .await?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                log_access_change(tx, ws, user).await
-            }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let n = exec(
+                        tx,
+                        sql::accounts::REVOKE_TOKEN,
+                        &[&at.0, &ws.as_uuid(), &user.as_uuid(), &id.as_uuid()],
+                    )
+                    .await?;
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    log_access_change(tx, ws, user).await
+                })
+            })
             .await
     }
 
@@ -444,8 +448,8 @@ pub(crate) async fn set_workspace_settings(
 ) -> StoreResult<WorkspaceRow> {
     let n = exec(
         tx,
-        "UPDATE workspace SET settings = $2 WHERE id = $1",
-        &[&ws.as_uuid(), &settings.to_string()],
+        sql::accounts::SET_WORKSPACE_SETTINGS,
+        &[&settings.to_string(), &ws.as_uuid()],
     )
     .await?;
     if n == 0 {

@@ -45,12 +45,8 @@ impl Keys for PostgresStore {
                         let again = new.rewrap(&old, *id, wrapped).map_err(|e| {
                             StoreError::Other(anyhow::anyhow!("data key {id}: {e}"))
                         })?;
-                        crate::db::exec(
-                            tx,
-                            "UPDATE data_key SET wrapped = $2 WHERE id = $1",
-                            &[&i64::from(*id), &again],
-                        )
-                        .await?;
+                        crate::db::exec(tx, sql::keys::SET_DATA_KEY, &[&again, &i64::from(*id)])
+                            .await?;
                     }
                     Ok(keys.len() as u32)
                 })

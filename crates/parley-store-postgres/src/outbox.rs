@@ -227,24 +227,14 @@ pub(crate) async fn finish(
     let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
     let o = outbox.as_uuid();
     if let OutboxResult::Defer { at: next } = result {
-        exec(
-            tx,
-            "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL WHERE id = $1",
-            &[&o, &next.0],
-        )
-        .await?;
+        exec(tx, sql::outbox::DEFER, &[&next.0, &o]).await?;
         return Ok(());
     }
     let mut msg = message(tx, message_id).await?;
     match result {
         OutboxResult::Defer { .. } => {}
         OutboxResult::Sent { provider_id } => {
-            exec(
-                tx,
-                "UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = $2 WHERE id = $1",
-                &[&o, &at.0],
-            )
-            .await?;
+            exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
             if msg.status.may_advance_to(DeliveryStatus::Sent) {
                 msg.status = DeliveryStatus::Sent;
             }

@@ -73,8 +73,8 @@ impl Accounts for SqliteStore {
                 let settings: &serde_json::Value = &settings;
                 let n = c
                     .execute(
-                        "UPDATE workspace SET settings = ?2 WHERE id = ?1",
-                        params![ws.to_string(), settings.to_string()],
+                        sql::accounts::SET_WORKSPACE_SETTINGS,
+                        params![settings.to_string(), ws.to_string()],
                     )
                     .map_err(sql_err)?;
                 if n == 0 {
@@ -157,34 +157,30 @@ impl Accounts for SqliteStore {
     }
 
     async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
-        self.db.write(move |c, _| {
-            let u = user(c, ws, id)?;
-            if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
-                return Err(StoreError::Rejected {
-                    code: "last_admin",
-                    message: "a workspace needs at least one admin".into(),
-                });
-            }
-            let (w, i) = (ws.to_string(), id.to_string());
-            c.execute("DELETE FROM inbox_member WHERE user_id = ?2 AND inbox_id IN (SELECT id FROM inbox WHERE workspace_id = ?1)", [&w, &i])
-                .map_err(sql_err)?;
-            c.execute("DELETE FROM team_member WHERE user_id = ?2 AND team_id IN (SELECT id FROM team WHERE workspace_id = ?1)", [&w, &i])
-                .map_err(sql_err)?;
-            c.execute(
-                "DELETE FROM session WHERE user_id = ?2 AND workspace_id = ?1",
-                [&w, &i],
-            )
-            .map_err(sql_err)?;
-            c.execute("UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE user_id = ?2 AND workspace_id = ?1", [&w, &i])
-                .map_err(sql_err)?;
-            c.execute(
-                sql::accounts::DELETE_MEMBERSHIP,
-                [&w, &i],
-            )
-            .map_err(sql_err)?;
-            log_access_change(c, ws, id)?;
-            Ok(())
-        }).await
+        self.db
+            .write(move |c, _| {
+                let u = user(c, ws, id)?;
+                if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
+                    return Err(StoreError::Rejected {
+                        code: "last_admin",
+                        message: "a workspace needs at least one admin".into(),
+                    });
+                }
+                let (w, i) = (ws.to_string(), id.to_string());
+                c.execute(sql::accounts::LEAVE_INBOXES, [&w, &i])
+                    .map_err(sql_err)?;
+                c.execute(sql::accounts::LEAVE_TEAMS, [&w, &i])
+                    .map_err(sql_err)?;
+                c.execute(sql::accounts::DELETE_MEMBER_SESSIONS, [&w, &i])
+                    .map_err(sql_err)?;
+                c.execute(sql::accounts::REVOKE_MEMBER_TOKENS, [&w, &i])
+                    .map_err(sql_err)?;
+                c.execute(sql::accounts::DELETE_MEMBERSHIP, [&w, &i])
+                    .map_err(sql_err)?;
+                log_access_change(c, ws, id)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
@@ -363,8 +359,8 @@ impl Accounts for SqliteStore {
             .write(move |c, _| {
                 let n = c
                     .execute(
-                        "UPDATE api_token SET revoked_at = ?4 WHERE workspace_id = ?1 AND user_id = ?2 AND id = ?3 AND revoked_at IS NULL",
-                        params![ws.to_string(), user.to_string(), id.to_string(), at.0],
+                        sql::accounts::REVOKE_TOKEN,
+                        params![at.0, ws.to_string(), user.to_string(), id.to_string()],
                     )
                     .map_err(sql_err)?;
                 if n == 0 {

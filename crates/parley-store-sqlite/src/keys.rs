@@ -54,9 +54,9 @@ impl Keys for SqliteStore {
                     let again = new.rewrap(old, *id, wrapped).map_err(|e| {
                         parley_store::StoreError::Other(anyhow::anyhow!("data key {id}: {e}"))
                     })?;
-                    c.prepare_cached("UPDATE data_key SET wrapped = ?2 WHERE id = ?1")
+                    c.prepare_cached(sql::keys::SET_DATA_KEY)
                         .map_err(crate::db::sql_err)?
-                        .execute(rusqlite::params![id, again])
+                        .execute(rusqlite::params![again, id])
                         .map_err(crate::db::sql_err)?;
                 }
                 Ok(keys.len() as u32)

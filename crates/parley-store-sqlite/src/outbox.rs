@@ -251,19 +251,17 @@ pub(crate) fn finish(
         return Ok(());
     };
     if let OutboxResult::Defer { at: next } = result {
-        c.prepare_cached(
-            "UPDATE outbox SET next_attempt_at = ?2, claimed_until = NULL WHERE id = ?1",
-        )
-        .map_err(sql_err)?
-        .execute(params![id.to_string(), next.0])
-        .map_err(sql_err)?;
+        c.prepare_cached(sql::outbox::DEFER)
+            .map_err(sql_err)?
+            .execute(params![next.0, id.to_string()])
+            .map_err(sql_err)?;
         return Ok(());
     }
     let mut msg = message(c, &message_id)?;
     match result {
         OutboxResult::Defer { .. } => {}
         OutboxResult::Sent { provider_id } => {
-            c.execute("UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = ?2 WHERE id = ?1", params![id.to_string(), at.0])
+            c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
                 .map_err(sql_err)?;
             if msg.status.may_advance_to(DeliveryStatus::Sent) {
                 msg.status = DeliveryStatus::Sent;

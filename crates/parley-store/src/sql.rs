@@ -83,6 +83,12 @@ pub mod conversations {
 
 /// The `Outbox` store.
 pub mod outbox {
+    /// `$1` when it is due again, `$2` the delivery.
+    pub const DEFER: &str =
+        "UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL WHERE id = $2";
+    /// `$1` the time, `$2` the delivery.
+    pub const DONE: &str =
+        "UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = $1 WHERE id = $2";
     pub const REPLIES_SENT_UNTIL: &str =
         "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2";
     pub const DELETE_NODE: &str = "DELETE FROM node WHERE id = $1";
@@ -107,6 +113,8 @@ pub mod contacts {
 
 /// The `Keys` store.
 pub mod keys {
+    /// `$1` the wrapped key, `$2` its id.
+    pub const SET_DATA_KEY: &str = "UPDATE data_key SET wrapped = $1 WHERE id = $2";
     pub const DELETE_SEALING_PENDING: &str = "DELETE FROM sealing_pending";
     pub const INSERT_RESEALING: &str = "INSERT INTO resealing (at) VALUES ($1)";
     pub const DELETE_RESEALING: &str = "DELETE FROM resealing";
@@ -138,6 +146,20 @@ pub mod directory {
 
 /// The `Accounts` store.
 pub mod accounts {
+    /// Removing a member, `$1` workspace, `$2` user.
+    pub const LEAVE_INBOXES: &str =
+        "DELETE FROM inbox_member WHERE inbox_id IN (SELECT id FROM inbox WHERE workspace_id = $1) AND user_id = $2";
+    pub const LEAVE_TEAMS: &str =
+        "DELETE FROM team_member WHERE team_id IN (SELECT id FROM team WHERE workspace_id = $1) AND user_id = $2";
+    pub const DELETE_MEMBER_SESSIONS: &str =
+        "DELETE FROM session WHERE workspace_id = $1 AND user_id = $2";
+    pub const REVOKE_MEMBER_TOKENS: &str =
+        "UPDATE api_token SET revoked_at = COALESCE(revoked_at, 0) WHERE workspace_id = $1 AND user_id = $2";
+    /// `$1` the time, `$2` workspace, `$3` user, `$4` token.
+    pub const REVOKE_TOKEN: &str =
+        "UPDATE api_token SET revoked_at = $1 WHERE workspace_id = $2 AND user_id = $3 AND id = $4 AND revoked_at IS NULL";
+    /// `$1` the settings, `$2` workspace.
+    pub const SET_WORKSPACE_SETTINGS: &str = "UPDATE workspace SET settings = $1 WHERE id = $2";
     pub const INSERT_WORKSPACE: &str =
         "INSERT INTO workspace (id, name, timezone, created_at) VALUES ($1, $2, $3, $4)";
     pub const SET_USER_NAME: &str = "UPDATE users SET name = $1 WHERE id = $2";
@@ -250,6 +272,15 @@ pub const ALL: &[&str] = &[
     accounts::LAST_ACCESS_CHANGE,
     accounts::COUNT_ADMINS,
     accounts::WORKSPACE_IDS,
+    accounts::LEAVE_INBOXES,
+    accounts::LEAVE_TEAMS,
+    accounts::DELETE_MEMBER_SESSIONS,
+    accounts::REVOKE_MEMBER_TOKENS,
+    accounts::REVOKE_TOKEN,
+    accounts::SET_WORKSPACE_SETTINGS,
+    keys::SET_DATA_KEY,
+    outbox::DEFER,
+    outbox::DONE,
 ];
 
 #[cfg(test)]
