@@ -83,7 +83,7 @@ impl Directory for PostgresStore {
                 let t: TeamId = team;
                 let u: UserId = user;
                 self::team(tx, ws, t).await?;
-                self::user(tx, ws, u).await.map_err(no_such_user)?;
+                self::user(tx, ws, u).await.map_err(plan::no_such_user)?;
                 let sql = if member {
                     "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 } else {
@@ -230,7 +230,7 @@ impl Directory for PostgresStore {
                 let i: InboxId = inbox;
                 let u: UserId = user;
                 self::inbox(tx, ws, i).await?;
-                self::user(tx, ws, u).await.map_err(no_such_user)?;
+                self::user(tx, ws, u).await.map_err(plan::no_such_user)?;
                 let sql = if member {
                     "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 } else {
@@ -270,16 +270,6 @@ fn team_conflict(e: tokio_postgres::Error) -> StoreError {
         StoreError::Conflict("a team with this name exists".into())
     } else {
         pg_err(e)
-    }
-}
-
-fn no_such_user(e: StoreError) -> StoreError {
-    match e {
-        StoreError::NotFound => StoreError::Invalid {
-            field: "user_id",
-            reason: "no such user in this workspace".into(),
-        },
-        e => e,
     }
 }
 

@@ -86,10 +86,7 @@ impl Directory for SqliteStore {
                 let t: TeamId = team;
                 let u: UserId = user;
                 self::team(c, ws, t)?;
-                self::user(c, ws, u).map_err(|_| StoreError::Invalid {
-                    field: "user_id",
-                    reason: "no such user in this workspace".into(),
-                })?;
+                self::user(c, ws, u).map_err(plan::no_such_user)?;
                 if member {
                     c.execute(
                         "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
@@ -231,10 +228,7 @@ impl Directory for SqliteStore {
                 let i: InboxId = inbox;
                 let u: UserId = user;
                 self::inbox(c, ws, i)?;
-                self::user(c, ws, u).map_err(|_| StoreError::Invalid {
-                    field: "user_id",
-                    reason: "no such user in this workspace".into(),
-                })?;
+                self::user(c, ws, u).map_err(plan::no_such_user)?;
                 if member {
                     c.execute(
                         "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",

@@ -476,6 +476,18 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A user named to join a team or an inbox who is not in the workspace is the caller's mistake
+/// (`Invalid`); a lookup that failed otherwise stays that failure.
+pub fn no_such_user(e: StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound => StoreError::Invalid {
+            field: "user_id",
+            reason: "no such user in this workspace".into(),
+        },
+        e => e,
+    }
+}
+
 /// What a quoted customer message says to someone who does not work its inbox.
 pub const UNSEEN_TEXT: &str = "(message in an inbox you cannot see)";
 
