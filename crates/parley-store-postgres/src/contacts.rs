@@ -1,16 +1,353 @@
-//! Contacts and their identities: create, change, search, and merge two into one.
+//! The `Contacts` store: contacts and their identities (create, change, search, merge two into
+//! one), their consent ledger, and the lists they are on (`lists`).
 
-use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
+use async_trait::async_trait;
+use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::conversations::{
     insert_event, load_by_id, load_for_contact, save_conversation, NewEvent,
 };
 use crate::db::{exec, query, query_opt, Tx};
 use crate::pipeline::Stmt;
 use crate::rows::{get, id, is_unique_violation, load_contact, pg_err};
+use crate::PostgresStore;
+
+pub(crate) mod lists;
+
+#[async_trait]
+impl Contacts for PostgresStore {
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let n: NewContact = contact;
+                    let contact = insert_contact(tx, ws, &n, at).await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
+            .await
+    }
+
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { crate::rows::visible_contact(tx, &scope, id).await })
+            })
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let contact: ContactId = id;
+                    let p: ContactPatch = patch;
+                    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
+                        .await?
+                        .live()?;
+                    cur.apply_patch(p)?;
+                    save_contact(tx, cur, at).await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
+            .await
+    }
+
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let contact: ContactId = id;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid())
+                        .await?
+                        .live()?;
+                    exec(
+                        tx,
+                        sql::contacts::SET_CONTACT_BLOCKED,
+                        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
+                    )
+                    .await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
+            .await
+    }
+
+    async fn search_contacts(
+        &self,
+        scope: &Scope,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let (q, scope) = (q.to_owned(), scope.clone());
+        self.db
+            .run(move |tx| Box::pin(async move { search(tx, &scope, &q, cursor, limit).await }))
+            .await
+    }
+
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let i: NewIdentity = identity;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid())
+                        .await?
+                        .live()?;
+                    if let Some(inbox) = i.inbox_id {
+                        match crate::directory::inbox(tx, ws, inbox).await {
+                            Ok(_) => {}
+                            Err(StoreError::NotFound) => {
+                                return Err(StoreError::Invalid {
+                                    field: "inbox_id",
+                                    reason: "no such inbox".into(),
+                                })
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    insert_identity(tx, ws, contact, &i, at).await?;
+                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                })
+            })
+            .await
+    }
+
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView> {
+        // Under the event lock: the check that no conversation replies to the identity must not
+        // race an inbound message that makes one.
+        self.db
+            .write(move |tx, _| Box::pin(async move {
+                load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+                let used = query_opt(
+                    tx,
+                    "SELECT 1 FROM conversation WHERE identity_id = $1 LIMIT 1",
+                    &[&identity.as_uuid()],
+                )
+                .await?;
+                if used.is_some() {
+                    return Err(StoreError::Rejected {
+                        code: "identity_in_use",
+                        message: "replies of a conversation go to this identity; it cannot be removed".into(),
+                    });
+                }
+                let n = exec(
+                    tx,
+                    sql::contacts::DELETE_IDENTITY,
+                    &[&identity.as_uuid(), &contact.as_uuid()],
+                )
+                .await?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+            }))
+            .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        let m = Merge {
+            kept,
+            absorbed,
+            actor,
+            at,
+        };
+        self.db
+            .write(move |tx, ev| Box::pin(merge(tx, ws, m, ev)))
+            .await
+    }
+
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent> {
+        self.db
+            .write(move |tx, ev| Box::pin(async move { record_consent(tx, ws, consent, ev).await }))
+            .await
+    }
+
+    async fn consent_history(
+        &self,
+        scope: &Scope,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { consent_history(tx, &scope, contact).await }))
+            .await
+    }
+
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let view = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
+                    let ledger = ledger(tx, ws, contact).await?;
+                    let suppressions = suppressions(tx, ws, &view).await?;
+                    Ok(ConsentContext::of(view, ledger, suppressions))
+                })
+            })
+            .await
+    }
+
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.db
+            .run(move |tx| Box::pin(async move {
+                let sql =
+                    format!("SELECT {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2");
+                let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                Ok(get::<Option<i64>>(&r, 0)?.map(parley_core::Timestamp))
+            }))
+            .await
+    }
+
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>> {
+        self.db
+            .run(move |tx| Box::pin(async move {
+                let sql = format!(
+                    "SELECT id, name, COALESCE(phone_sealed, phone), last_in, created_at FROM \
+                       (SELECT k.id, k.name, k.phone, k.phone_sealed, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+                        WHERE k.workspace_id = $1 AND k.phone IS NOT NULL) t \
+                     WHERE COALESCE(last_in, created_at) < $2 ORDER BY COALESCE(last_in, created_at), id LIMIT $3"
+                );
+                let rows = query(tx, &sql, &[&ws.as_uuid(), &before.0, &i64::from(limit)]).await?;
+                rows.iter()
+                    .map(|r| {
+                        let kid: uuid::Uuid = get(r, 0)?;
+                        let place = |field| crypt::aad("contact", kid, field);
+                        Ok(InactiveContact {
+                            id: kid.into(),
+                            name: crypt::open_field(tx.keys(), &place("name"), get(r, 1)?)?,
+                            phone: crypt::open_field(tx.keys(), &place("phone"), get(r, 2)?)?
+                                .unwrap_or_default(),
+                            last_inbound_at: get::<Option<i64>>(r, 3)?.map(parley_core::Timestamp),
+                            created_at: parley_core::Timestamp(get(r, 4)?),
+                        })
+                    })
+                    .collect()
+            }))
+            .await
+    }
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::create(tx, ws, &name, at).await }))
+            .await
+    }
+
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+        self.db.run(move |tx| Box::pin(lists::all(tx, ws))).await
+    }
+
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::rename(tx, ws, id, &name).await }))
+            .await
+    }
+
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(lists::delete(tx, ws, id)))
+            .await
+    }
+
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        self.db
+            .run(move |tx| Box::pin(lists::set_member(tx, ws, list, contact, member, at)))
+            .await
+    }
+
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { lists::of_contact(tx, &scope, contact).await }))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        scope: &Scope,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { lists::members(tx, &scope, list, cursor, limit).await })
+            })
+            .await
+    }
+}
 
 /// The lookup value of an identity's address: its blind index when encrypted at rest.
 pub(crate) fn identity_key(
@@ -171,16 +508,6 @@ pub(crate) async fn insert_contact(
     Ok(contact)
 }
 
-pub(crate) async fn create_contact(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    n: NewContact,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let contact = insert_contact(tx, ws, &n, at).await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
 /// Writes a contact's fields as they are in `v`.
 async fn save_contact(tx: &Tx<'_>, v: ContactView, at: Timestamp) -> StoreResult<()> {
     let s = StoredContact::new(
@@ -208,40 +535,6 @@ async fn save_contact(tx: &Tx<'_>, v: ContactView, at: Timestamp) -> StoreResult
     )
     .await?;
     Ok(())
-}
-
-pub(crate) async fn set_blocked(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    blocked: Option<Timestamp>,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid())
-        .await?
-        .live()?;
-    exec(
-        tx,
-        "UPDATE contact SET blocked_at = $1, updated_at = $2 WHERE id = $3",
-        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
-    )
-    .await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
-pub(crate) async fn update_contact(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    p: ContactPatch,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
-        .await?
-        .live()?;
-    cur.apply_patch(p)?;
-    save_contact(tx, cur, at).await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
 }
 
 pub(crate) async fn search(
@@ -385,63 +678,6 @@ async fn opened_search(
     Ok(found.into_iter().map(|(s, k)| (k.into(), s)).collect())
 }
 
-pub(crate) async fn add_identity(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    i: NewIdentity,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid())
-        .await?
-        .live()?;
-    if let Some(inbox) = i.inbox_id {
-        match crate::directory::inbox(tx, ws, inbox).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(StoreError::Invalid {
-                    field: "inbox_id",
-                    reason: "no such inbox".into(),
-                })
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    insert_identity(tx, ws, contact, &i, at).await?;
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
-pub(crate) async fn remove_identity(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-    identity: IdentityId,
-) -> StoreResult<ContactView> {
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
-    let used = query_opt(
-        tx,
-        "SELECT 1 FROM conversation WHERE identity_id = $1 LIMIT 1",
-        &[&identity.as_uuid()],
-    )
-    .await?;
-    if used.is_some() {
-        return Err(StoreError::Rejected {
-            code: "identity_in_use",
-            message: "replies of a conversation go to this identity; it cannot be removed".into(),
-        });
-    }
-    let n = exec(
-        tx,
-        "DELETE FROM contact_identity WHERE id = $1 AND contact_id = $2",
-        &[&identity.as_uuid(), &contact.as_uuid()],
-    )
-    .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
-}
-
 /// The two contacts of a merge: the one kept and the one absorbed.
 pub(crate) struct Merge {
     pub kept: ContactId,
@@ -457,86 +693,39 @@ pub(crate) async fn merge(
     m: Merge,
     events: &mut Vec<Published>,
 ) -> StoreResult<ContactView> {
-    if m.kept == m.absorbed {
-        return Err(StoreError::Invalid {
-            field: "contact_id",
-            reason: "a contact cannot be merged into itself".into(),
-        });
-    }
+    plan::merge::check(m.kept, m.absorbed)?;
     let w = ws.as_uuid();
     let keep = load_contact(tx, w, m.kept.as_uuid()).await?.live()?;
     let gone = load_contact(tx, w, m.absorbed.as_uuid()).await?.live()?;
-    exec(
-        tx,
-        "UPDATE contact_identity SET contact_id = $1 WHERE contact_id = $2",
-        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
-    )
-    .await?;
-    // The ledger is the record of what each person agreed to: it moves, never goes.
-    exec(
-        tx,
-        "UPDATE consent_event SET contact_id = $1 WHERE contact_id = $2",
-        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
-    )
-    .await?;
+    let (k, a) = (m.kept.as_uuid(), m.absorbed.as_uuid());
+    for stmt in [sql::merge::MOVE_IDENTITIES, sql::merge::MOVE_CONSENT] {
+        exec(tx, stmt, &[&k, &a]).await?;
+    }
     // Whatever list either was on, the merged contact is on.
     exec(
         tx,
         "INSERT INTO contact_list_member (list_id, contact_id, added_at) \
          SELECT list_id, $1, added_at FROM contact_list_member WHERE contact_id = $2 ON CONFLICT DO NOTHING",
-        &[&m.kept.as_uuid(), &m.absorbed.as_uuid()],
+        &[&k, &a],
     )
     .await?;
-    let absorbed_convs: Vec<parley_core::ConversationId> = query(
-        tx,
-        "SELECT id FROM conversation WHERE contact_id = $1",
-        &[&m.absorbed.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| id(r, 0))
-    .collect::<StoreResult<_>>()?;
+    let absorbed_convs: Vec<parley_core::ConversationId> =
+        query(tx, sql::merge::CONVERSATIONS, &[&a])
+            .await?
+            .iter()
+            .map(|r| id(r, 0))
+            .collect::<StoreResult<_>>()?;
     for conv_id in absorbed_convs {
         let from = load_by_id(tx, conv_id).await?;
         match load_for_contact(tx, from.inbox_id, m.kept).await {
             Ok(mut into) => {
-                // Two threads in one inbox become one: the timeline is re-parented, never rewritten.
-                for sql in [
-                    "UPDATE event SET conversation_id = $1 WHERE conversation_id = $2",
-                    "UPDATE message SET conversation_id = $1 WHERE conversation_id = $2",
-                ] {
-                    exec(tx, sql, &[&into.id.as_uuid(), &from.id.as_uuid()]).await?;
+                let (i, f) = (into.id.as_uuid(), from.id.as_uuid());
+                for stmt in [sql::merge::MOVE_EVENTS, sql::merge::MOVE_MESSAGES] {
+                    exec(tx, stmt, &[&i, &f]).await?;
                 }
-                exec(
-                    tx,
-                    "DELETE FROM conversation WHERE id = $1",
-                    &[&from.id.as_uuid()],
-                )
-                .await?;
-                into.waiting_since = match (into.waiting_since, from.waiting_since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.first_reply_at = match (into.first_reply_at, from.first_reply_at) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.last_activity_at = into.last_activity_at.max(from.last_activity_at).max(m.at);
-                for l in from.labels {
-                    if !into.labels.contains(&l) {
-                        into.labels.push(l);
-                    }
-                }
-                into.labels.sort();
-                if into.waiting_since.is_some() {
-                    into.status = parley_core::conversation::Status::Open;
-                    into.snoozed_until = None;
-                }
-                into.contact_name = keep.name.clone().or(gone.name.clone());
+                exec(tx, sql::merge::DELETE_CONVERSATION, &[&f]).await?;
+                let data = plan::merge::fold_thread(&mut into, &from, &keep, &gone, m.actor, m.at);
                 save_conversation(tx, &into, true).await?;
-                let change =
-                    serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
-                let data = plan::conversation_updated(&change, Some(m.actor.as_uuid()), &into);
                 insert_event(
                     tx,
                     events,
@@ -545,34 +734,15 @@ pub(crate) async fn merge(
                 .await?;
             }
             Err(StoreError::NotFound) => {
-                exec(
-                    tx,
-                    "UPDATE conversation SET contact_id = $1 WHERE id = $2",
-                    &[&m.kept.as_uuid(), &from.id.as_uuid()],
-                )
-                .await?;
+                exec(tx, sql::merge::MOVE_CONVERSATION, &[&k, &from.id.as_uuid()]).await?;
             }
             Err(e) => return Err(e),
         }
     }
 
-    let mut fields = gone.custom_fields.clone();
-    fields.extend(keep.custom_fields.clone());
-    let merged = ContactView {
-        name: keep.name.or(gone.name),
-        email: keep.email.or(gone.email),
-        phone: keep.phone.or(gone.phone),
-        custom_fields: fields,
-        ..keep
-    };
-    save_contact(tx, merged, m.at).await?;
-    exec(
-        tx,
-        "DELETE FROM contact WHERE id = $1",
-        &[&m.absorbed.as_uuid()],
-    )
-    .await?;
-    load_contact(tx, w, m.kept.as_uuid()).await
+    save_contact(tx, plan::merge::merged_contact(keep, gone), m.at).await?;
+    exec(tx, sql::merge::DELETE_CONTACT, &[&a]).await?;
+    load_contact(tx, w, k).await
 }
 
 pub(crate) async fn record_consent(
@@ -635,23 +805,6 @@ const LAST_INBOUND: &str =
     "(SELECT MAX(m.created_at) FROM conversation cv JOIN message m ON m.conversation_id = cv.id \
      WHERE cv.contact_id = k.id AND m.direction = 'inbound')";
 
-pub(crate) async fn consent_context(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<ConsentContext> {
-    let view = load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?;
-    let mut ledger = ledger(tx, ws, contact).await?;
-    ledger.extend(suppressions(tx, ws, &view).await?);
-    ledger.sort_by_key(|e| e.at);
-    Ok(ConsentContext {
-        ledger,
-        timezone: plan::timezone_field(&view.custom_fields),
-        phone: view.phone,
-        erased: view.erased_at.is_some(),
-    })
-}
-
 /// Revocations an erased contact left on the addresses this contact has now.
 async fn suppressions(
     tx: &Tx<'_>,
@@ -672,7 +825,7 @@ async fn suppressions(
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let purpose: String = get(r, 1)?;
-        out.extend(plan::suppressed_revocation(
+        out.extend(plan::erase::suppressed_revocation(
             get(r, 0)?,
             view.id,
             &purpose,
@@ -681,50 +834,8 @@ async fn suppressions(
             Timestamp(get(r, 4)?),
         ));
     }
-    plan::dedup_suppressions(&mut out);
+    plan::erase::dedup_suppressions(&mut out);
     Ok(out)
-}
-
-pub(crate) async fn last_inbound(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<Option<parley_core::Timestamp>> {
-    let sql =
-        format!("SELECT {LAST_INBOUND} FROM contact k WHERE k.id = $1 AND k.workspace_id = $2");
-    let r = crate::db::query_opt(tx, &sql, &[&contact.as_uuid(), &ws.as_uuid()])
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(get::<Option<i64>>(&r, 0)?.map(parley_core::Timestamp))
-}
-
-pub(crate) async fn inactive_contacts(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    before: parley_core::Timestamp,
-    limit: u32,
-) -> StoreResult<Vec<InactiveContact>> {
-    let sql = format!(
-        "SELECT id, name, COALESCE(phone_sealed, phone), last_in, created_at FROM \
-           (SELECT k.id, k.name, k.phone, k.phone_sealed, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
-            WHERE k.workspace_id = $1 AND k.phone IS NOT NULL) t \
-         WHERE COALESCE(last_in, created_at) < $2 ORDER BY COALESCE(last_in, created_at), id LIMIT $3"
-    );
-    let rows = query(tx, &sql, &[&ws.as_uuid(), &before.0, &i64::from(limit)]).await?;
-    rows.iter()
-        .map(|r| {
-            let kid: uuid::Uuid = get(r, 0)?;
-            let place = |field| crypt::aad("contact", kid, field);
-            Ok(InactiveContact {
-                id: kid.into(),
-                name: crypt::open_field(tx.keys(), &place("name"), get(r, 1)?)?,
-                phone: crypt::open_field(tx.keys(), &place("phone"), get(r, 2)?)?
-                    .unwrap_or_default(),
-                last_inbound_at: get::<Option<i64>>(r, 3)?.map(parley_core::Timestamp),
-                created_at: parley_core::Timestamp(get(r, 4)?),
-            })
-        })
-        .collect()
 }
 
 pub(crate) async fn consent_history(

@@ -1,18 +1,263 @@
-//! Conversations and their timeline rows: appending events and messages, and loading and saving a
-//! conversation's projected state. Writes come as `Stmt` builders too, for the pipelined ingest.
+//! The `Conversations` store, and the timeline rows every write shares: appending events and
+//! messages, loading and saving a conversation's projected state (as `Stmt` builders too, for the
+//! pipelined ingest). Agents' commands are in `commands`, reads in `queries`.
 
+use async_trait::async_trait;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, MessageId, Timestamp, UserId, WorkspaceId,
 };
 use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::db::{exec, query_opt, Tx};
 use crate::pipeline::Stmt;
 use crate::rows::{self, get, pg_err, CONVERSATION_COLS, CONVERSATION_FROM};
+use crate::rows::{id, opt_id};
+use crate::PostgresStore;
+use parley_core::contact::IdentityKind;
+
+pub(crate) mod commands;
+pub(crate) mod queries;
+pub(crate) mod seen;
+
+#[async_trait]
+impl Conversations for PostgresStore {
+    async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
+        self.inbound.apply(msg).await
+    }
+
+    async fn identity_conversation(
+        &self,
+        inbox: InboxId,
+        kind: IdentityKind,
+        external_id: &str,
+    ) -> StoreResult<Option<(ContactId, Option<ConversationId>)>> {
+        let external_id = external_id.to_string();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let row = query_opt(
+                        tx,
+                        "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
+                         FROM contact_identity i WHERE i.inbox_id = $1 AND i.kind = $2 AND i.external_id = $3",
+                        &[
+                            &inbox.as_uuid(),
+                            &kind.as_str(),
+                            &crate::contacts::identity_key(tx.keys(), kind, &external_id),
+                        ],
+                    )
+                    .await?;
+                    match row {
+                        Some(r) => Ok(Some((id(&r, 0)?, opt_id(&r, 1)?))),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn conversation_by_external_ids(
+        &self,
+        inbox: InboxId,
+        external_ids: &[String],
+    ) -> StoreResult<Option<ConversationId>> {
+        let ids: Vec<String> = external_ids.iter().take(100).cloned().collect();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let row = query_opt(
+                        tx,
+                        "SELECT conversation_id FROM message WHERE inbox_id = $1 \
+                         AND direction IN ('inbound', 'outbound') AND external_id = ANY($2) \
+                         ORDER BY created_at DESC LIMIT 1",
+                        &[&inbox.as_uuid(), &ids],
+                    )
+                    .await?;
+                    match row {
+                        Some(r) => Ok(Some(id(&r, 0)?)),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        q: &ConversationQuery,
+    ) -> StoreResult<Page<ConversationView>> {
+        let (scope, q) = (scope.clone(), q.clone());
+        self.db
+            .run(move |tx| Box::pin(async move { queries::list(tx, &scope, &q).await }))
+            .await
+    }
+
+    async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { queries::counts(tx, &scope).await }))
+            .await
+    }
+
+    async fn mark_seen(
+        &self,
+        scope: &Scope,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { seen::mark(tx, &scope, conversation, at).await })
+            })
+            .await
+    }
+
+    async fn seen_at(
+        &self,
+        scope: &Scope,
+        conversations: &[ConversationId],
+    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
+        let (scope, ids) = (scope.clone(), conversations.to_vec());
+        self.db
+            .run(move |tx| Box::pin(async move { seen::read(tx, &scope, &ids).await }))
+            .await
+    }
+
+    async fn conversation(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+    ) -> StoreResult<ConversationView> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { load_scoped(tx, &scope, id).await }))
+            .await
+    }
+
+    async fn timeline(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<TimelineEntry>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { queries::timeline(tx, &scope, id, before, limit).await })
+            })
+            .await
+    }
+
+    async fn act(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        actor: UserId,
+        cmd: Command,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move { commands::act(tx, &scope, id, actor, cmd, at, ev).await })
+            })
+            .await
+    }
+
+    async fn start_conversation(
+        &self,
+        scope: &Scope,
+        msg: NewOutbound,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome> {
+        let scope = scope.clone();
+        let s = commands::Start { msg, at };
+        self.db
+            .write(move |tx, ev| Box::pin(async move { commands::start(tx, &scope, s, ev).await }))
+            .await
+    }
+
+    async fn record_conversation_event(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        kind: &'static str,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    commands::record_conversation_event(tx, ws, conv, kind, data, at, ev).await
+                })
+            })
+            .await
+    }
+
+    async fn record_survey_answer(
+        &self,
+        ws: WorkspaceId,
+        conv: ConversationId,
+        sent_at: Timestamp,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    commands::record_survey_answer(tx, ws, conv, sent_at, data, at, ev).await
+                })
+            })
+            .await
+    }
+
+    async fn survey_key(
+        &self,
+        ws: WorkspaceId,
+        candidate: String,
+        at: Timestamp,
+    ) -> StoreResult<String> {
+        // Read first: every opening of a survey page asks, and only the first use writes.
+        let found = self
+            .db
+            .run(move |tx| Box::pin(commands::stored_survey_key(tx, ws)))
+            .await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { commands::survey_key(tx, ws, candidate, at).await })
+            })
+            .await
+    }
+
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
+        self.db
+            .write(move |tx, ev| Box::pin(commands::wake_snoozed(tx, now, ev)))
+            .await
+    }
+
+    async fn events_since(
+        &self,
+        scope: &Scope,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Published>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { queries::events_since(tx, &scope, after_seq, limit).await })
+            })
+            .await
+    }
+}
 
 /// An event to append: where it belongs, what it is, and its JSON payload.
 pub(crate) struct NewEvent {

@@ -1,14 +1,269 @@
-//! Teams and inboxes, and who belongs to them.
+//! The `Directory` store: teams and inboxes, and who belongs to them.
 
+use async_trait::async_trait;
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt;
 use parley_store::*;
 
-use crate::account::{new_id, user};
+use crate::accounts::{new_id, user};
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{
     self, get, id, is_unique_violation, pg_err, scope_params, ts, INBOX_COLS, USER_COLS,
 };
+use crate::PostgresStore;
+
+#[async_trait]
+impl Directory for PostgresStore {
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { create_team(tx, ws, &name, at).await }))
+            .await
+    }
+
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let ids: Vec<TeamId> = query(
+                tx,
+                "SELECT id FROM team WHERE workspace_id = $1 ORDER BY name COLLATE \"C\", id",
+                &[&ws.as_uuid()],
+            )
+            .await?
+            .iter()
+            .map(|r| id(r, 0))
+            .collect::<StoreResult<_>>()?;
+                    let mut out = Vec::with_capacity(ids.len());
+                    for t in ids {
+                        out.push(team(tx, ws, t).await?);
+                    }
+                    Ok(out)
+                })
+            })
+            .await
+    }
+
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { rename_team(tx, ws, id, &name).await }))
+            .await
+    }
+
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    // Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
+                    let t: TeamId = id;
+                    self::team(tx, ws, t).await?;
+                    exec(tx, sql::directory::UNASSIGN_TEAM, &[&t.as_uuid()]).await?;
+                    exec(tx, sql::directory::DELETE_TEAM, &[&t.as_uuid()]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView> {
+        self.db
+            .run(move |tx| Box::pin(async move {
+                let t: TeamId = team;
+                let u: UserId = user;
+                self::team(tx, ws, t).await?;
+                self::user(tx, ws, u).await.map_err(plan::no_such_user)?;
+                let sql = if member {
+                    "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                } else {
+                    sql::directory::DELETE_TEAM_MEMBER
+                };
+                exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
+                self::team(tx, ws, t).await
+            }))
+            .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .run(move |tx| Box::pin(async move {
+                let i: NewInbox = inbox;
+                let row = InboxRow {
+                    id: new_id().into(),
+                    workspace_id: ws,
+                    name: i.name,
+                    kind: i.kind,
+                    settings: i.settings,
+                    secret: i.secret,
+                    created_at: at,
+                };
+                let settings = crypt::seal_inbox_settings(tx.keys(), row.id, &row.settings);
+                let secret = crypt::seal_inbox_secret(tx.keys(), row.id, &row.secret);
+                exec(
+                    tx,
+                    "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        &row.id.as_uuid(),
+                        &ws.as_uuid(),
+                        &row.name,
+                        &row.kind,
+                        &settings,
+                        &secret,
+                        &at.0,
+                    ],
+                )
+                .await?;
+                Ok(row)
+            }))
+            .await
+    }
+
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+        let scope = scope.clone();
+        self.db
+            .run(move |tx| Box::pin(async move { list_inboxes(tx, &scope).await }))
+            .await
+    }
+
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
+        if !scope.can_see(id) {
+            return Err(StoreError::NotFound);
+        }
+        let ws = scope.workspace;
+        self.db.run(move |tx| Box::pin(inbox(tx, ws, id))).await
+    }
+
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let i: InboxId = id;
+                    let p: InboxPatch = patch;
+                    self::inbox(tx, ws, i).await?;
+                    if let Some(name) = p.name {
+                        exec(tx, sql::directory::SET_INBOX_NAME, &[&name, &i.as_uuid()]).await?;
+                    }
+                    if let Some(settings) = p.settings {
+                        exec(
+                            tx,
+                            "UPDATE inbox SET settings = $1 WHERE id = $2",
+                            &[
+                                &crypt::seal_inbox_settings(tx.keys(), i, &settings),
+                                &i.as_uuid(),
+                            ],
+                        )
+                        .await?;
+                    }
+                    if let Some(secret) = p.secret {
+                        exec(
+                            tx,
+                            "UPDATE inbox SET secret = $1 WHERE id = $2",
+                            &[
+                                &crypt::seal_inbox_secret(tx.keys(), i, &secret),
+                                &i.as_uuid(),
+                            ],
+                        )
+                        .await?;
+                    }
+                    self::inbox(tx, ws, i).await
+                })
+            })
+            .await
+    }
+
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let i: InboxId = id;
+                    query_opt(
+                        tx,
+                        &format!("SELECT {INBOX_COLS} FROM inbox WHERE id = $1"),
+                        &[&i.as_uuid()],
+                    )
+                    .await?
+                    .as_ref()
+                    .map(|r| rows::inbox(tx.keys(), r))
+                    .transpose()
+                })
+            })
+            .await
+    }
+
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
+        let kind = kind.to_string();
+        self.db
+            .run(move |tx| Box::pin(async move { inboxes_of_kind(tx, &kind).await }))
+            .await
+    }
+
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()> {
+        self.db
+            .run(move |tx| Box::pin(async move {
+                let i: InboxId = inbox;
+                let u: UserId = user;
+                self::inbox(tx, ws, i).await?;
+                self::user(tx, ws, u).await.map_err(plan::no_such_user)?;
+                let sql = if member {
+                    "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                } else {
+                    sql::directory::DELETE_INBOX_MEMBER
+                };
+                exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
+                crate::accounts::log_access_change(tx, ws, u).await
+            }))
+            .await
+    }
+
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
+        self.db
+            .run(move |tx| Box::pin(async move {
+                let i: InboxId = inbox;
+                self::inbox(tx, ws, i).await?;
+                query(
+                    tx,
+                    &format!(
+                        "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
+                         JOIN membership m ON m.user_id = u.id AND m.workspace_id = $1 WHERE im.inbox_id = $2 \
+                         ORDER BY u.name COLLATE \"C\", u.id"
+                    ),
+                    &[&ws.as_uuid(), &i.as_uuid()],
+                )
+                .await?
+                .iter()
+                .map(rows::user)
+                .collect()
+            }))
+            .await
+    }
+}
 
 fn team_conflict(e: tokio_postgres::Error) -> StoreError {
     if is_unique_violation(&e) {
@@ -18,33 +273,15 @@ fn team_conflict(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn no_such_user(e: StoreError) -> StoreError {
-    match e {
-        StoreError::NotFound => StoreError::Invalid {
-            field: "user_id",
-            reason: "no such user in this workspace".into(),
-        },
-        e => e,
-    }
-}
-
 pub(crate) async fn team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult<TeamView> {
-    let row = query_opt(
-        tx,
-        "SELECT id, name, created_at FROM team WHERE workspace_id = $1 AND id = $2",
-        &[&ws.as_uuid(), &t.as_uuid()],
-    )
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let members = query(
-        tx,
-        "SELECT user_id FROM team_member WHERE team_id = $1 ORDER BY user_id",
-        &[&t.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| id(r, 0))
-    .collect::<StoreResult<_>>()?;
+    let row = query_opt(tx, sql::directory::TEAM, &[&ws.as_uuid(), &t.as_uuid()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let members = query(tx, sql::directory::TEAM_MEMBERS, &[&t.as_uuid()])
+        .await?
+        .iter()
+        .map(|r| id(r, 0))
+        .collect::<StoreResult<_>>()?;
     Ok(TeamView {
         id: id(&row, 0)?,
         name: get(&row, 1)?,
@@ -61,32 +298,13 @@ pub(crate) async fn create_team(
 ) -> StoreResult<TeamView> {
     let t: TeamId = new_id().into();
     let stmt = tx
-        .prepare_cached(
-            "INSERT INTO team (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
-        )
+        .prepare_cached(sql::directory::INSERT_TEAM)
         .await
         .map_err(pg_err)?;
     tx.execute(&stmt, &[&t.as_uuid(), &ws.as_uuid(), &name, &at.0])
         .await
         .map_err(team_conflict)?;
-    team(tx, ws, t).await
-}
-
-pub(crate) async fn list_teams(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
-    let ids: Vec<TeamId> = query(
-        tx,
-        "SELECT id FROM team WHERE workspace_id = $1 ORDER BY name COLLATE \"C\", id",
-        &[&ws.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(|r| id(r, 0))
-    .collect::<StoreResult<_>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for t in ids {
-        out.push(team(tx, ws, t).await?);
-    }
-    Ok(out)
+    self::team(tx, ws, t).await
 }
 
 pub(crate) async fn rename_team(
@@ -95,80 +313,15 @@ pub(crate) async fn rename_team(
     t: TeamId,
     name: &str,
 ) -> StoreResult<TeamView> {
-    team(tx, ws, t).await?;
+    self::team(tx, ws, t).await?;
     let stmt = tx
-        .prepare_cached("UPDATE team SET name = $1 WHERE id = $2")
+        .prepare_cached(sql::directory::SET_TEAM_NAME)
         .await
         .map_err(pg_err)?;
     tx.execute(&stmt, &[&name, &t.as_uuid()])
         .await
         .map_err(team_conflict)?;
-    team(tx, ws, t).await
-}
-
-/// Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
-pub(crate) async fn delete_team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult<()> {
-    team(tx, ws, t).await?;
-    exec(
-        tx,
-        "UPDATE conversation SET team_id = NULL WHERE team_id = $1",
-        &[&t.as_uuid()],
-    )
-    .await?;
-    exec(tx, "DELETE FROM team WHERE id = $1", &[&t.as_uuid()]).await?;
-    Ok(())
-}
-
-pub(crate) async fn set_team_member(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    t: TeamId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<TeamView> {
-    team(tx, ws, t).await?;
-    user(tx, ws, u).await.map_err(no_such_user)?;
-    let sql = if member {
-        "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    } else {
-        "DELETE FROM team_member WHERE team_id = $1 AND user_id = $2"
-    };
-    exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
-    team(tx, ws, t).await
-}
-
-pub(crate) async fn create_inbox(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: NewInbox,
-    at: Timestamp,
-) -> StoreResult<InboxRow> {
-    let row = InboxRow {
-        id: new_id().into(),
-        workspace_id: ws,
-        name: i.name,
-        kind: i.kind,
-        settings: i.settings,
-        secret: i.secret,
-        created_at: at,
-    };
-    let settings = crypt::seal_inbox_settings(tx.keys(), row.id, &row.settings);
-    let secret = crypt::seal_inbox_secret(tx.keys(), row.id, &row.secret);
-    exec(
-        tx,
-        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &row.id.as_uuid(),
-            &ws.as_uuid(),
-            &row.name,
-            &row.kind,
-            &settings,
-            &secret,
-            &at.0,
-        ],
-    )
-    .await?;
-    Ok(row)
+    self::team(tx, ws, t).await
 }
 
 pub(crate) async fn list_inboxes(tx: &Tx<'_>, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
@@ -198,18 +351,6 @@ pub(crate) async fn inbox(tx: &Tx<'_>, ws: WorkspaceId, i: InboxId) -> StoreResu
     rows::inbox(tx.keys(), &row)
 }
 
-pub(crate) async fn inbox_for_hook(tx: &Tx<'_>, i: InboxId) -> StoreResult<Option<InboxRow>> {
-    query_opt(
-        tx,
-        &format!("SELECT {INBOX_COLS} FROM inbox WHERE id = $1"),
-        &[&i.as_uuid()],
-    )
-    .await?
-    .as_ref()
-    .map(|r| rows::inbox(tx.keys(), r))
-    .transpose()
-}
-
 pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<InboxRow>> {
     query(
         tx,
@@ -222,85 +363,6 @@ pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<
     .collect()
 }
 
-pub(crate) async fn update_inbox(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: InboxId,
-    p: InboxPatch,
-) -> StoreResult<InboxRow> {
-    inbox(tx, ws, i).await?;
-    if let Some(name) = p.name {
-        exec(
-            tx,
-            "UPDATE inbox SET name = $1 WHERE id = $2",
-            &[&name, &i.as_uuid()],
-        )
-        .await?;
-    }
-    if let Some(settings) = p.settings {
-        exec(
-            tx,
-            "UPDATE inbox SET settings = $1 WHERE id = $2",
-            &[
-                &crypt::seal_inbox_settings(tx.keys(), i, &settings),
-                &i.as_uuid(),
-            ],
-        )
-        .await?;
-    }
-    if let Some(secret) = p.secret {
-        exec(
-            tx,
-            "UPDATE inbox SET secret = $1 WHERE id = $2",
-            &[
-                &crypt::seal_inbox_secret(tx.keys(), i, &secret),
-                &i.as_uuid(),
-            ],
-        )
-        .await?;
-    }
-    inbox(tx, ws, i).await
-}
-
-pub(crate) async fn set_inbox_member(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: InboxId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<()> {
-    inbox(tx, ws, i).await?;
-    user(tx, ws, u).await.map_err(no_such_user)?;
-    let sql = if member {
-        "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    } else {
-        "DELETE FROM inbox_member WHERE inbox_id = $1 AND user_id = $2"
-    };
-    exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
-    crate::account::log_access_change(tx, ws, u).await
-}
-
-pub(crate) async fn inbox_members(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    i: InboxId,
-) -> StoreResult<Vec<UserView>> {
-    inbox(tx, ws, i).await?;
-    query(
-        tx,
-        &format!(
-            "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
-             JOIN membership m ON m.user_id = u.id AND m.workspace_id = $1 WHERE im.inbox_id = $2 \
-             ORDER BY u.name COLLATE \"C\", u.id"
-        ),
-        &[&ws.as_uuid(), &i.as_uuid()],
-    )
-    .await?
-    .iter()
-    .map(rows::user)
-    .collect()
-}
-
 pub(crate) async fn node_heartbeat(
     tx: &Tx<'_>,
     node: &NodeRow,
@@ -308,7 +370,7 @@ pub(crate) async fn node_heartbeat(
 ) -> StoreResult<Vec<NodeRow>> {
     exec(
         tx,
-        "DELETE FROM node WHERE seen_at < $1",
+        sql::directory::FORGET_NODES,
         &[&(node.seen_at.0 - plan::NODE_FORGOTTEN_MS)],
     )
     .await?;
@@ -327,8 +389,7 @@ pub(crate) async fn node_heartbeat(
     .await?;
     let rows = query(
         tx,
-        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> $1 AND seen_at >= $2 \
-         ORDER BY started_at",
+        sql::directory::LIVE_NODES,
         &[&node.id, &(node.seen_at.0 - fresh_ms)],
     )
     .await?;

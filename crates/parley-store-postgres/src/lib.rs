@@ -2,25 +2,22 @@
 //! transaction per store call, group commit for inbound messages, and events published in commit
 //! order on every node (see `db` for how).
 
-mod account;
-mod commands;
+mod accounts;
+// The inbound path names the accounts module by its former name.
+use accounts as account;
 mod contacts;
 mod conversations;
 mod db;
 mod directory;
-mod erasure;
 mod inbound;
 mod ingest;
-mod lists;
+mod keys;
 mod migrate;
 pub use migrate::MIGRATION_COUNT;
 mod outbox;
 mod pipeline;
-mod queries;
-mod retention;
+mod privacy;
 mod rows;
-mod seen;
-mod store;
 pub mod testing;
 
 use std::fmt;
@@ -28,7 +25,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use parley_store::EventSink;
+use parley_store::{sql, EventSink};
 
 /// Connections per node. Reads and writes share them; inbound messages use one per batch.
 const POOL_SIZE: usize = 16;
@@ -109,11 +106,11 @@ impl PostgresStore {
         master: Option<&parley_store::crypt::MasterKey>,
         seal_existing: bool,
     ) -> anyhow::Result<Self> {
-        let mut stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
+        let mut stored = self.db.run(|tx| Box::pin(keys::data_keys(tx))).await?;
         if let (Some(m), true) = (master, stored.is_empty()) {
             // Values already stored in plaintext must be sealed (and their blind indexes made)
             // before a server uses the key, or lookups would miss them.
-            let existing = !parley_store::Store::is_empty(&self).await?;
+            let existing = !parley_store::Accounts::is_empty(&self).await?;
             anyhow::ensure!(
                 !existing || seal_existing,
                 "this database holds data in plaintext: stop Parley and run `parley keys encrypt` once with the master key configured"
@@ -124,18 +121,13 @@ impl PostgresStore {
                 .run(move |tx| {
                     Box::pin(async move {
                         if existing {
-                            db::exec(
-                                tx,
-                                "INSERT INTO sealing_pending (since) VALUES ($1)",
-                                &[&at],
-                            )
-                            .await?;
+                            db::exec(tx, sql::keys::INSERT_SEALING_PENDING, &[&at]).await?;
                         }
-                        db::add_data_key(tx, 1, wrapped, at).await
+                        keys::add_data_key(tx, 1, wrapped, at).await
                     })
                 })
                 .await?;
-            stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
+            stored = self.db.run(|tx| Box::pin(keys::data_keys(tx))).await?;
         }
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
         if keys.is_some() && !seal_existing {
@@ -143,8 +135,7 @@ impl PostgresStore {
                 .db
                 .run(|tx| {
                     Box::pin(async move {
-                        let r = db::query(tx, "SELECT EXISTS (SELECT 1 FROM sealing_pending)", &[])
-                            .await?;
+                        let r = db::query(tx, sql::keys::SEALING_PENDING_EXISTS, &[]).await?;
                         r.first().map_or(Ok(false), |r| rows::get::<bool>(r, 0))
                     })
                 })
@@ -157,14 +148,16 @@ impl PostgresStore {
         self.db.set_keys(keys.map(Arc::new));
         self.master = master.cloned();
         if seal_existing {
-            for table in 0..db::sealed_tables() {
+            for table in 0..keys::sealed_tables() {
                 let mut after: Option<String> = None;
                 loop {
                     let at = parley_store::plan::now_ms();
                     let from = after.clone();
                     let done = self
                         .db
-                        .write(move |tx, _| Box::pin(db::seal_plaintext(tx, table, from, 1000, at)))
+                        .write(move |tx, _| {
+                            Box::pin(keys::seal_plaintext(tx, table, from, 1000, at))
+                        })
                         .await?;
                     match done {
                         Some(last) => after = Some(last),
@@ -181,7 +174,7 @@ impl PostgresStore {
         &self,
         master: &parley_store::crypt::MasterKey,
     ) -> parley_store::StoreResult<bool> {
-        let stored = self.db.run(|tx| Box::pin(db::data_keys(tx))).await?;
+        let stored = self.db.run(|tx| Box::pin(keys::data_keys(tx))).await?;
         let loaded = self.db.keys().map(|k| k.ids()).unwrap_or_default();
         if stored.iter().map(|(id, _)| *id).collect::<Vec<_>>() == loaded {
             return Ok(false);

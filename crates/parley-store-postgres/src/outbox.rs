@@ -1,7 +1,8 @@
-//! The outbox: deliveries claimed by dispatchers under a lease (`SKIP LOCKED`, so dispatchers on
+//! The `Outbox` store: deliveries claimed by dispatchers under a lease (`SKIP LOCKED`, so dispatchers on
 //! many nodes never wait on each other), and their outcomes, which move a message's delivery status
-//! forward only.
+//! forward only; and the nodes that claim them.
 
+use async_trait::async_trait;
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, OutboxId, Timestamp, WorkspaceId};
 use parley_store::*;
@@ -9,6 +10,131 @@ use parley_store::*;
 use crate::conversations::{insert_event, NewEvent};
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, get, id, IDENTITY_COLS, MESSAGE_COLS};
+use crate::PostgresStore;
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn claim_outbox_fair(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+        per_inbox: u32,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.db
+            .run(move |tx| Box::pin(claim(tx, now, limit, lease_ms, per_inbox)))
+            .await
+    }
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db.run(move |tx| Box::pin(async move {
+            // Each inbox of the workspace with deliveries queued or in flight.
+            let rows = query(
+                tx,
+                "SELECT inbox_id, \
+                        COUNT(*) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2), \
+                        COUNT(*) FILTER (WHERE claimed_until > $2), \
+                        MIN(next_attempt_at) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2) \
+                 FROM outbox WHERE workspace_id = $1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
+                &[&ws.as_uuid(), &now.0],
+            )
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(InboxBacklog {
+                        inbox_id: id(r, 0)?,
+                        queued: u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+                        in_flight: u64::try_from(get::<i64>(r, 2)?).unwrap_or(0),
+                        oldest_due: get::<Option<i64>>(r, 3)?.map(Timestamp),
+                    })
+                })
+                .collect()
+        })).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |tx, ev| Box::pin(finish(tx, id, result, at, ev)))
+            .await
+    }
+
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool> {
+        self.db
+            .write(move |tx, ev| Box::pin(record_delivery(tx, report, ev)))
+            .await
+    }
+
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        self.db
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    // Marks read the conversation's replies sent at or before `until`, as provider reports would.
+                    let events: &mut Vec<Published> = ev;
+                    let rows = query(
+                        tx,
+                        sql::outbox::REPLIES_SENT_UNTIL,
+                        &[&conversation.as_uuid(), &until.0],
+                    )
+                    .await?;
+                    let mut n = 0;
+                    for r in &rows {
+                        let report = DeliveryReport {
+                            inbox: id(r, 0)?,
+                            provider_id: get(r, 1)?,
+                            status: DeliveryStatus::Read,
+                            error: None,
+                            at: now,
+                        };
+                        n += usize::from(record_delivery(tx, report, events).await?);
+                    }
+                    Ok(n)
+                })
+            })
+            .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.db.run(|tx| Box::pin(next_due(tx))).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { crate::directory::node_heartbeat(tx, &node, fresh_ms).await })
+            })
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    crate::db::exec(tx, sql::outbox::DELETE_NODE, &[&id])
+                        .await
+                        .map(drop)
+                })
+            })
+            .await
+    }
+
+    async fn release_claims(&self) -> StoreResult<u64> {
+        self.db.run(|tx| Box::pin(release_claims(tx))).await
+    }
+}
 
 /// Serialises claims across nodes, so an inbox's count of live leases is exact when read.
 const CLAIM_LOCK: i64 = 0x7061_726c_6579_636c;
@@ -101,24 +227,14 @@ pub(crate) async fn finish(
     let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
     let o = outbox.as_uuid();
     if let OutboxResult::Defer { at: next } = result {
-        exec(
-            tx,
-            "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL WHERE id = $1",
-            &[&o, &next.0],
-        )
-        .await?;
+        exec(tx, sql::outbox::DEFER, &[&next.0, &o]).await?;
         return Ok(());
     }
     let mut msg = message(tx, message_id).await?;
     match result {
         OutboxResult::Defer { .. } => {}
         OutboxResult::Sent { provider_id } => {
-            exec(
-                tx,
-                "UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = $2 WHERE id = $1",
-                &[&o, &at.0],
-            )
-            .await?;
+            exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
             if msg.status.may_advance_to(DeliveryStatus::Sent) {
                 msg.status = DeliveryStatus::Sent;
             }
@@ -213,7 +329,7 @@ pub(crate) async fn record_delivery(
     let Some(row) = found else {
         exec(
             tx,
-            "DELETE FROM delivery_pending WHERE at < $1",
+            sql::outbox::FORGET_PENDING_REPORTS,
             &[&(r.at.0 - plan::PENDING_REPORT_TTL_MS)],
         )
         .await?;
@@ -290,70 +406,8 @@ pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
     })
 }
 
-/// Each inbox of the workspace with deliveries queued or in flight.
-pub(crate) async fn backlog(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    now: Timestamp,
-) -> StoreResult<Vec<InboxBacklog>> {
-    let rows = query(
-        tx,
-        "SELECT inbox_id, \
-                COUNT(*) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2), \
-                COUNT(*) FILTER (WHERE claimed_until > $2), \
-                MIN(next_attempt_at) FILTER (WHERE claimed_until IS NULL OR claimed_until <= $2) \
-         FROM outbox WHERE workspace_id = $1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
-        &[&ws.as_uuid(), &now.0],
-    )
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(InboxBacklog {
-                inbox_id: id(r, 0)?,
-                queued: u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
-                in_flight: u64::try_from(get::<i64>(r, 2)?).unwrap_or(0),
-                oldest_due: get::<Option<i64>>(r, 3)?.map(Timestamp),
-            })
-        })
-        .collect()
-}
-
 pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
-    exec(
-        tx,
-        "UPDATE outbox SET claimed_until = NULL WHERE state = 'queued' AND claimed_until IS NOT NULL",
-        &[],
-    )
-    .await
-}
-
-/// Marks read the conversation's replies sent at or before `until`, as provider reports would.
-pub(crate) async fn read_until(
-    tx: &Tx<'_>,
-    conversation: ConversationId,
-    until: Timestamp,
-    now: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<usize> {
-    let rows = query(
-        tx,
-        "SELECT inbox_id, external_id FROM message WHERE conversation_id = $1 AND direction = 'outbound' \
-         AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= $2",
-        &[&conversation.as_uuid(), &until.0],
-    )
-    .await?;
-    let mut n = 0;
-    for r in &rows {
-        let report = DeliveryReport {
-            inbox: id(r, 0)?,
-            provider_id: get(r, 1)?,
-            status: DeliveryStatus::Read,
-            error: None,
-            at: now,
-        };
-        n += usize::from(record_delivery(tx, report, events).await?);
-    }
-    Ok(n)
+    exec(tx, sql::outbox::RELEASE_CLAIMS, &[]).await
 }
 
 /// A message's delivery error as stored (a provider's error may quote the recipient's number).

@@ -1,15 +1,336 @@
-//! Contacts and their identities: create, change, search, and merge two into one.
+//! The `Contacts` store: contacts and their identities (create, change, search, merge two into
+//! one), their consent ledger, and the lists they are on (`lists`).
 
-use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
+use async_trait::async_trait;
+use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::conversations::{insert_event, load_conversation_by, save_conversation};
 use crate::db::sql_err;
 use crate::rows::{
     is_unique_violation, load_contact, uid, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE,
 };
+use crate::SqliteStore;
+
+pub(crate) mod lists;
+
+#[async_trait]
+impl Contacts for SqliteStore {
+    async fn create_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: NewContact,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| {
+                let n: NewContact = contact;
+                let id = insert_contact(c, ws, &n, at)?;
+                load_contact(c, &ws.to_string(), &id.to_string())
+            })
+            .await
+    }
+
+    async fn contact(&self, scope: &Scope, id: ContactId) -> StoreResult<ContactView> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| crate::rows::visible_contact(c, &scope, id))
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| {
+                let p: ContactPatch = patch;
+                let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
+                cur.apply_patch(p)?;
+                c.execute(
+                    &format!("UPDATE contact SET {CONTACT_SET}"),
+                    params![
+                        cur.name,
+                        cur.email,
+                        cur.phone,
+                        serde_json::Value::Object(cur.custom_fields).to_string(),
+                        at.0,
+                        id.to_string()
+                    ],
+                )
+                .map_err(sql_err)?;
+                load_contact(c, &ws.to_string(), &id.to_string())
+            })
+            .await
+    }
+
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| {
+                load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
+                c.execute(
+                    sql::contacts::SET_CONTACT_BLOCKED,
+                    params![blocked.map(|t| t.0), at.0, id.to_string()],
+                )
+                .map_err(sql_err)?;
+                load_contact(c, &ws.to_string(), &id.to_string())
+            })
+            .await
+    }
+
+    async fn search_contacts(
+        &self,
+        scope: &Scope,
+        q: &str,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let (q, scope) = (q.to_owned(), scope.clone());
+        self.db
+            .read(move |c| search(c, &scope, &q, cursor, limit))
+            .await
+    }
+
+    async fn add_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: NewIdentity,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| {
+                let i: NewIdentity = identity;
+                load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
+                if let Some(inbox) = i.inbox_id {
+                    crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
+                        field: "inbox_id",
+                        reason: "no such inbox".into(),
+                    })?;
+                }
+                insert_identity(c, ws, contact, &i, at)?;
+                load_contact(c, &ws.to_string(), &contact.to_string())
+            })
+            .await
+    }
+
+    async fn remove_identity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        identity: IdentityId,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, _| {
+                load_contact(c, &ws.to_string(), &contact.to_string())?;
+                let used: i64 = c
+                    .query_row(
+                        "SELECT COUNT(*) FROM conversation WHERE identity_id = ?1",
+                        [identity.to_string()],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_err)?;
+                if used > 0 {
+                    return Err(StoreError::Rejected {
+                        code: "identity_in_use",
+                        message:
+                            "replies of a conversation go to this identity; it cannot be removed"
+                                .into(),
+                    });
+                }
+                let n = c
+                    .execute(
+                        sql::contacts::DELETE_IDENTITY,
+                        [identity.to_string(), contact.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                load_contact(c, &ws.to_string(), &contact.to_string())
+            })
+            .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        ws: WorkspaceId,
+        kept: ContactId,
+        absorbed: ContactId,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<ContactView> {
+        self.db
+            .write(move |c, ev| merge(c, ws, kept, absorbed, actor, at, ev))
+            .await
+    }
+
+    async fn record_consent(
+        &self,
+        ws: WorkspaceId,
+        consent: NewConsent,
+    ) -> StoreResult<ConsentEvent> {
+        self.db
+            .write(move |c, ev| record_consent(c, ws, consent, ev))
+            .await
+    }
+
+    async fn consent_history(
+        &self,
+        scope: &Scope,
+        contact: ContactId,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| {
+                let scope: &Scope = &scope;
+                crate::rows::visible_contact(c, scope, contact)?;
+                Ok(ledger(c, scope.workspace, contact)?
+                    .into_iter()
+                    .map(|e| plan::scoped_consent(scope, e))
+                    .collect())
+            })
+            .await
+    }
+
+    async fn consent_context(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<ConsentContext> {
+        self.db
+            .read(move |c| {
+                let view = load_contact(c, &ws.to_string(), &contact.to_string())?;
+                let ledger = ledger(c, ws, contact)?;
+                let suppressions = suppressions(c, ws, &view)?;
+                Ok(ConsentContext::of(view, ledger, suppressions))
+            })
+            .await
+    }
+
+    async fn last_inbound(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.db
+            .read(move |c| {
+                let at: Option<i64> = c
+                    .prepare_cached(&format!(
+                    "SELECT {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
+                ))
+                    .map_err(sql_err)?
+                    .query_row([contact.to_string(), ws.to_string()], |r| r.get(0))
+                    .optional()
+                    .map_err(sql_err)?
+                    .ok_or(StoreError::NotFound)?;
+                Ok(at.map(parley_core::Timestamp))
+            })
+            .await
+    }
+
+    async fn inactive_contacts(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<InactiveContact>> {
+        self.db
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT id, name, phone, last_in, created_at FROM \
+                       (SELECT k.id, {CONTACT_NAME} AS name, {CONTACT_PHONE} AS phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
+                        WHERE k.workspace_id = ?1 AND k.phone IS NOT NULL) t \
+                     WHERE COALESCE(last_in, created_at) < ?2 ORDER BY COALESCE(last_in, created_at), id LIMIT ?3"
+                ))
+                .map_err(sql_err)?
+                .query_map(params![ws.to_string(), before.0, limit], |r| {
+                    Ok(InactiveContact {
+                        id: uid(r, 0)?,
+                        name: r.get(1)?,
+                        phone: r.get(2)?,
+                        last_inbound_at: r.get::<_, Option<i64>>(3)?.map(parley_core::Timestamp),
+                        created_at: parley_core::Timestamp(r.get(4)?),
+                    })
+                })
+                .map_err(sql_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn create_list(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| lists::create(c, ws, &name, at))
+            .await
+    }
+
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
+        self.db.read(move |c| lists::all(c, ws)).await
+    }
+
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| lists::rename(c, ws, id, &name))
+            .await
+    }
+
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
+        self.db.write(move |c, _| lists::delete(c, ws, id)).await
+    }
+
+    async fn set_list_member(
+        &self,
+        ws: WorkspaceId,
+        list: ListId,
+        contact: ContactId,
+        member: bool,
+        at: Timestamp,
+    ) -> StoreResult<ListView> {
+        self.db
+            .write(move |c, _| lists::set_member(c, ws, list, contact, member, at))
+            .await
+    }
+
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| lists::of_contact(c, &scope, contact))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        scope: &Scope,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| lists::members(c, &scope, list, cursor, limit))
+            .await
+    }
+}
 
 /// The columns an update of a contact sets: `?1` name, `?2` email, `?3` phone, `?4` custom
 /// fields, `?5` the time, `?6` its id.
@@ -81,56 +402,6 @@ pub(crate) fn insert_contact(
     Ok(id)
 }
 
-pub(crate) fn create_contact(
-    c: &Connection,
-    ws: WorkspaceId,
-    n: NewContact,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let id = insert_contact(c, ws, &n, at)?;
-    load_contact(c, &ws.to_string(), &id.to_string())
-}
-
-pub(crate) fn update_contact(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: ContactId,
-    p: ContactPatch,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
-    cur.apply_patch(p)?;
-    c.execute(
-        &format!("UPDATE contact SET {CONTACT_SET}"),
-        params![
-            cur.name,
-            cur.email,
-            cur.phone,
-            serde_json::Value::Object(cur.custom_fields).to_string(),
-            at.0,
-            id.to_string()
-        ],
-    )
-    .map_err(sql_err)?;
-    load_contact(c, &ws.to_string(), &id.to_string())
-}
-
-pub(crate) fn set_blocked(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: ContactId,
-    blocked: Option<Timestamp>,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
-    c.execute(
-        "UPDATE contact SET blocked_at = ?1, updated_at = ?2 WHERE id = ?3",
-        params![blocked.map(|t| t.0), at.0, id.to_string()],
-    )
-    .map_err(sql_err)?;
-    load_contact(c, &ws.to_string(), &id.to_string())
-}
-
 pub(crate) fn search(
     c: &Connection,
     scope: &Scope,
@@ -185,56 +456,6 @@ pub(crate) fn search(
     Ok(Page { items, next_cursor })
 }
 
-pub(crate) fn add_identity(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-    i: NewIdentity,
-    at: Timestamp,
-) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
-    if let Some(inbox) = i.inbox_id {
-        crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
-            field: "inbox_id",
-            reason: "no such inbox".into(),
-        })?;
-    }
-    insert_identity(c, ws, contact, &i, at)?;
-    load_contact(c, &ws.to_string(), &contact.to_string())
-}
-
-pub(crate) fn remove_identity(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-    identity: IdentityId,
-) -> StoreResult<ContactView> {
-    load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let used: i64 = c
-        .query_row(
-            "SELECT COUNT(*) FROM conversation WHERE identity_id = ?1",
-            [identity.to_string()],
-            |r| r.get(0),
-        )
-        .map_err(sql_err)?;
-    if used > 0 {
-        return Err(StoreError::Rejected {
-            code: "identity_in_use",
-            message: "replies of a conversation go to this identity; it cannot be removed".into(),
-        });
-    }
-    let n = c
-        .execute(
-            "DELETE FROM contact_identity WHERE id = ?1 AND contact_id = ?2",
-            [identity.to_string(), contact.to_string()],
-        )
-        .map_err(sql_err)?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    load_contact(c, &ws.to_string(), &contact.to_string())
-}
-
 pub(crate) fn merge(
     c: &Connection,
     ws: WorkspaceId,
@@ -244,38 +465,26 @@ pub(crate) fn merge(
     at: Timestamp,
     events: &mut Vec<Published>,
 ) -> StoreResult<ContactView> {
-    if kept == absorbed {
-        return Err(StoreError::Invalid {
-            field: "contact_id",
-            reason: "a contact cannot be merged into itself".into(),
-        });
-    }
+    plan::merge::check(kept, absorbed)?;
     let w = ws.to_string();
     let keep = load_contact(c, &w, &kept.to_string())?.live()?;
     let gone = load_contact(c, &w, &absorbed.to_string())?.live()?;
-    c.execute(
-        "UPDATE contact_identity SET contact_id = ?1 WHERE contact_id = ?2",
-        [kept.to_string(), absorbed.to_string()],
-    )
-    .map_err(sql_err)?;
-    // The ledger is the record of what each person agreed to: it moves, never goes.
-    c.execute(
-        "UPDATE consent_event SET contact_id = ?1 WHERE contact_id = ?2",
-        [kept.to_string(), absorbed.to_string()],
-    )
-    .map_err(sql_err)?;
+    let (k, a) = (kept.to_string(), absorbed.to_string());
+    for stmt in [sql::merge::MOVE_IDENTITIES, sql::merge::MOVE_CONSENT] {
+        c.execute(stmt, [&k, &a]).map_err(sql_err)?;
+    }
     // Whatever list either was on, the merged contact is on.
     c.execute(
         "INSERT OR IGNORE INTO contact_list_member (list_id, contact_id, added_at) \
          SELECT list_id, ?1, added_at FROM contact_list_member WHERE contact_id = ?2",
-        [kept.to_string(), absorbed.to_string()],
+        [&k, &a],
     )
     .map_err(sql_err)?;
 
     let absorbed_convs: Vec<parley_core::ConversationId> = c
-        .prepare("SELECT id FROM conversation WHERE contact_id = ?1")
+        .prepare(sql::merge::CONVERSATIONS)
         .map_err(sql_err)?
-        .query_map([absorbed.to_string()], |r| uid(r, 0))
+        .query_map([&a], |r| uid(r, 0))
         .map_err(sql_err)?
         .collect::<Result<_, _>>()
         .map_err(sql_err)?;
@@ -284,50 +493,19 @@ pub(crate) fn merge(
         let existing = load_conversation_by(
             c,
             "c.inbox_id = ?1 AND c.contact_id = ?2",
-            (from.inbox_id.to_string(), kept.to_string()),
+            (from.inbox_id.to_string(), &k),
         );
         match existing {
             Ok(mut into) => {
                 let before = into.clone();
-                // Two threads in one inbox become one: the timeline is re-parented, never rewritten.
-                for table in ["event", "message"] {
-                    c.execute(
-                        &format!(
-                            "UPDATE {table} SET conversation_id = ?1 WHERE conversation_id = ?2"
-                        ),
-                        [into.id.to_string(), from.id.to_string()],
-                    )
+                let (i, f) = (into.id.to_string(), from.id.to_string());
+                for stmt in [sql::merge::MOVE_EVENTS, sql::merge::MOVE_MESSAGES] {
+                    c.execute(stmt, [&i, &f]).map_err(sql_err)?;
+                }
+                c.execute(sql::merge::DELETE_CONVERSATION, [&f])
                     .map_err(sql_err)?;
-                }
-                c.execute(
-                    "DELETE FROM conversation WHERE id = ?1",
-                    [from.id.to_string()],
-                )
-                .map_err(sql_err)?;
-                into.waiting_since = match (into.waiting_since, from.waiting_since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.first_reply_at = match (into.first_reply_at, from.first_reply_at) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                into.last_activity_at = into.last_activity_at.max(from.last_activity_at).max(at);
-                for l in from.labels {
-                    if !into.labels.contains(&l) {
-                        into.labels.push(l);
-                    }
-                }
-                into.labels.sort();
-                if into.waiting_since.is_some() {
-                    into.status = parley_core::conversation::Status::Open;
-                    into.snoozed_until = None;
-                }
-                into.contact_name = keep.name.clone().or(gone.name.clone());
+                let data = plan::merge::fold_thread(&mut into, &from, &keep, &gone, actor, at);
                 save_conversation(c, &before, &into)?;
-                let change =
-                    serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
-                let data = plan::conversation_updated(&change, Some(actor.as_uuid()), &into);
                 insert_event(
                     c,
                     events,
@@ -341,33 +519,29 @@ pub(crate) fn merge(
                 )?;
             }
             Err(StoreError::NotFound) => {
-                c.execute(
-                    "UPDATE conversation SET contact_id = ?1 WHERE id = ?2",
-                    [kept.to_string(), from.id.to_string()],
-                )
-                .map_err(sql_err)?;
+                c.execute(sql::merge::MOVE_CONVERSATION, [&k, &from.id.to_string()])
+                    .map_err(sql_err)?;
             }
             Err(e) => return Err(e),
         }
     }
 
-    let mut fields = gone.custom_fields.clone();
-    fields.extend(keep.custom_fields.clone());
+    let merged = plan::merge::merged_contact(keep, gone);
     c.execute(
         &format!("UPDATE contact SET {CONTACT_SET}"),
         params![
-            keep.name.or(gone.name),
-            keep.email.or(gone.email),
-            keep.phone.or(gone.phone),
-            serde_json::Value::Object(fields).to_string(),
+            merged.name,
+            merged.email,
+            merged.phone,
+            serde_json::Value::Object(merged.custom_fields).to_string(),
             at.0,
-            kept.to_string()
+            k
         ],
     )
     .map_err(sql_err)?;
-    c.execute("DELETE FROM contact WHERE id = ?1", [absorbed.to_string()])
+    c.execute(sql::merge::DELETE_CONTACT, [&a])
         .map_err(sql_err)?;
-    load_contact(c, &w, &kept.to_string())
+    load_contact(c, &w, &k)
 }
 
 pub(crate) fn record_consent(
@@ -431,23 +605,6 @@ const LAST_INBOUND: &str =
     "(SELECT MAX(m.created_at) FROM conversation cv JOIN message m ON m.conversation_id = cv.id \
      WHERE cv.contact_id = k.id AND m.direction = 'inbound')";
 
-pub(crate) fn consent_context(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<ConsentContext> {
-    let view = load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let mut ledger = ledger(c, ws, contact)?;
-    ledger.extend(suppressions(c, ws, &view)?);
-    ledger.sort_by_key(|e| e.at);
-    Ok(ConsentContext {
-        ledger,
-        timezone: plan::timezone_field(&view.custom_fields),
-        phone: view.phone,
-        erased: view.erased_at.is_some(),
-    })
-}
-
 /// Revocations an erased contact left on the addresses this contact has now.
 fn suppressions(
     c: &Connection,
@@ -477,69 +634,13 @@ fn suppressions(
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql_err)?;
         for (id, purpose, source, channel, at) in rows {
-            out.extend(plan::suppressed_revocation(
+            out.extend(plan::erase::suppressed_revocation(
                 id, view.id, &purpose, source, channel, at,
             ));
         }
     }
-    plan::dedup_suppressions(&mut out);
+    plan::erase::dedup_suppressions(&mut out);
     Ok(out)
-}
-
-pub(crate) fn last_inbound(
-    c: &Connection,
-    ws: WorkspaceId,
-    contact: ContactId,
-) -> StoreResult<Option<parley_core::Timestamp>> {
-    let at: Option<i64> = c
-        .prepare_cached(&format!(
-            "SELECT {LAST_INBOUND} FROM contact k WHERE k.id = ?1 AND k.workspace_id = ?2"
-        ))
-        .map_err(sql_err)?
-        .query_row([contact.to_string(), ws.to_string()], |r| r.get(0))
-        .optional()
-        .map_err(sql_err)?
-        .ok_or(StoreError::NotFound)?;
-    Ok(at.map(parley_core::Timestamp))
-}
-
-pub(crate) fn inactive_contacts(
-    c: &Connection,
-    ws: WorkspaceId,
-    before: parley_core::Timestamp,
-    limit: u32,
-) -> StoreResult<Vec<InactiveContact>> {
-    c.prepare_cached(&format!(
-        "SELECT id, name, phone, last_in, created_at FROM \
-           (SELECT k.id, {CONTACT_NAME} AS name, {CONTACT_PHONE} AS phone, k.created_at, {LAST_INBOUND} AS last_in FROM contact k \
-            WHERE k.workspace_id = ?1 AND k.phone IS NOT NULL) t \
-         WHERE COALESCE(last_in, created_at) < ?2 ORDER BY COALESCE(last_in, created_at), id LIMIT ?3"
-    ))
-    .map_err(sql_err)?
-    .query_map(params![ws.to_string(), before.0, limit], |r| {
-        Ok(InactiveContact {
-            id: uid(r, 0)?,
-            name: r.get(1)?,
-            phone: r.get(2)?,
-            last_inbound_at: r.get::<_, Option<i64>>(3)?.map(parley_core::Timestamp),
-            created_at: parley_core::Timestamp(r.get(4)?),
-        })
-    })
-    .map_err(sql_err)?
-    .collect::<rusqlite::Result<Vec<_>>>()
-    .map_err(sql_err)
-}
-
-pub(crate) fn consent_history(
-    c: &Connection,
-    scope: &Scope,
-    contact: ContactId,
-) -> StoreResult<Vec<ConsentEvent>> {
-    crate::rows::visible_contact(c, scope, contact)?;
-    Ok(ledger(c, scope.workspace, contact)?
-        .into_iter()
-        .map(|e| plan::scoped_consent(scope, e))
-        .collect())
 }
 
 pub(crate) fn ledger(

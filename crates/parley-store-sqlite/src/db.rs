@@ -77,7 +77,7 @@ impl Db {
         // Checkpoints run on their own thread, so a commit never waits for one.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .context("configuring checkpoints")?;
-        crate::sealing::register(&conn, None).context("registering the sealing functions")?;
+        crate::keys::register(&conn, None).context("registering the sealing functions")?;
         spawn_checkpointer(path.to_path_buf(), durability)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -158,7 +158,7 @@ impl Db {
     /// Seals and opens with `keys` from now on, on the writer and on every reader.
     pub(crate) async fn set_keys(&self, keys: Option<Arc<Keyring>>) -> StoreResult<()> {
         let for_writer = keys.clone();
-        self.write(move |c, _| crate::sealing::register(c, for_writer).map_err(sql_err))
+        self.write(move |c, _| crate::keys::register(c, for_writer).map_err(sql_err))
             .await?;
         if let Ok(mut k) = self.keys.write() {
             *k = (keys, k.1 + 1);
@@ -193,7 +193,7 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql_err)?;
         conn.set_prepared_statement_cache_capacity(128);
-        crate::sealing::register(&conn, keys).map_err(sql_err)?;
+        crate::keys::register(&conn, keys).map_err(sql_err)?;
         Ok((conn, generation))
     }
 

@@ -1,12 +1,268 @@
-//! Teams and inboxes, and who belongs to them.
+//! The `Directory` store: teams and inboxes, and who belongs to them.
 
+use async_trait::async_trait;
 use parley_core::{InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::account::{new_id, user};
+use crate::accounts::{new_id, user};
 use crate::db::sql_err;
 use crate::rows::{self, is_unique_violation, scope_filter, ts, uid, INBOX_COLS, USER_COLS};
+use crate::SqliteStore;
+
+#[async_trait]
+impl Directory for SqliteStore {
+    async fn create_team(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        at: Timestamp,
+    ) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| {
+                let name: &str = &name;
+                let id: TeamId = new_id().into();
+                c.execute(
+                    sql::directory::INSERT_TEAM,
+                    params![id.to_string(), ws.to_string(), name, at.0],
+                )
+                .map_err(team_conflict)?;
+                self::team(c, ws, id)
+            })
+            .await
+    }
+
+    async fn list_teams(&self, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
+        self.db
+            .read(move |c| {
+                let ids: Vec<TeamId> = c
+                    .prepare_cached("SELECT id FROM team WHERE workspace_id = ?1 ORDER BY name, id")
+                    .map_err(sql_err)?
+                    .query_map([ws.to_string()], |r| uid(r, 0))
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                ids.into_iter().map(|id| team(c, ws, id)).collect()
+            })
+            .await
+    }
+
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c, _| {
+                let name: &str = &name;
+                self::team(c, ws, id)?;
+                c.execute(sql::directory::SET_TEAM_NAME, params![name, id.to_string()])
+                    .map_err(team_conflict)?;
+                self::team(c, ws, id)
+            })
+            .await
+    }
+
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                self::team(c, ws, id)?;
+                c.execute(sql::directory::UNASSIGN_TEAM, [id.to_string()])
+                    .map_err(sql_err)?;
+                c.execute(sql::directory::DELETE_TEAM, [id.to_string()])
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<TeamView> {
+        self.db
+            .write(move |c, _| {
+                let t: TeamId = team;
+                let u: UserId = user;
+                self::team(c, ws, t)?;
+                self::user(c, ws, u).map_err(plan::no_such_user)?;
+                if member {
+                    c.execute(
+                        "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
+                        [t.to_string(), u.to_string()],
+                    )
+                } else {
+                    c.execute(
+                        sql::directory::DELETE_TEAM_MEMBER,
+                        [t.to_string(), u.to_string()],
+                    )
+                }
+                .map_err(sql_err)?;
+                self::team(c, ws, t)
+            })
+            .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ws: WorkspaceId,
+        inbox: NewInbox,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .write(move |c, _| {
+                let i: NewInbox = inbox;
+                let row = InboxRow {
+                    id: new_id().into(),
+                    workspace_id: ws,
+                    name: i.name,
+                    kind: i.kind,
+                    settings: i.settings,
+                    secret: i.secret,
+                    created_at: at,
+                };
+                c.execute(
+                    "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, parley_seal(?5, 'inbox:' || ?1 || ':settings'), parley_seal(?6, 'inbox:' || ?1 || ':secret'), ?7)",
+                    params![row.id.to_string(), ws.to_string(), row.name, row.kind, row.settings.to_string(), row.secret, at.0],
+                )
+                .map_err(sql_err)?;
+                Ok(row)
+            })
+            .await
+    }
+
+    async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| {
+                let scope: &Scope = &scope;
+                let sql = format!(
+                    "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1{} ORDER BY name, id",
+                    scope_filter(scope, "id")
+                );
+                let mut stmt = c.prepare(&sql).map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([scope.workspace.to_string()], rows::inbox)
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn inbox(&self, scope: &Scope, id: InboxId) -> StoreResult<InboxRow> {
+        if !scope.can_see(id) {
+            return Err(StoreError::NotFound);
+        }
+        let ws = scope.workspace;
+        self.db.read(move |c| inbox(c, ws, id)).await
+    }
+
+    async fn update_inbox(
+        &self,
+        ws: WorkspaceId,
+        id: InboxId,
+        patch: InboxPatch,
+    ) -> StoreResult<InboxRow> {
+        self.db
+            .write(move |c, _| {
+                let p: InboxPatch = patch;
+                self::inbox(c, ws, id)?;
+                if let Some(name) = p.name {
+                    c.execute(
+                        sql::directory::SET_INBOX_NAME,
+                        params![name, id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                if let Some(settings) = p.settings {
+                    c.execute(
+                        "UPDATE inbox SET settings = parley_seal(?1, 'inbox:' || ?2 || ':settings') WHERE id = ?2",
+                        params![settings.to_string(), id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                if let Some(secret) = p.secret {
+                    c.execute(
+                        "UPDATE inbox SET secret = parley_seal(?1, 'inbox:' || ?2 || ':secret') WHERE id = ?2",
+                        params![secret, id.to_string()],
+                    )
+                    .map_err(sql_err)?;
+                }
+                self::inbox(c, ws, id)
+            })
+            .await
+    }
+
+    async fn inbox_for_hook(&self, id: InboxId) -> StoreResult<Option<InboxRow>> {
+        self.db.read(move |c| inbox_for_hook(c, id)).await
+    }
+
+    async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
+        let kind = kind.to_string();
+        self.db
+            .read(move |c| {
+                let kind: &str = &kind;
+                c.prepare_cached(&format!(
+                    "SELECT {INBOX_COLS} FROM inbox WHERE kind = ?1 ORDER BY created_at, id"
+                ))
+                .map_err(sql_err)?
+                .query_map([kind], rows::inbox)
+                .map_err(sql_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn set_inbox_member(
+        &self,
+        ws: WorkspaceId,
+        inbox: InboxId,
+        user: UserId,
+        member: bool,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                let i: InboxId = inbox;
+                let u: UserId = user;
+                self::inbox(c, ws, i)?;
+                self::user(c, ws, u).map_err(plan::no_such_user)?;
+                if member {
+                    c.execute(
+                        "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",
+                        [i.to_string(), u.to_string()],
+                    )
+                } else {
+                    c.execute(
+                        sql::directory::DELETE_INBOX_MEMBER,
+                        [i.to_string(), u.to_string()],
+                    )
+                }
+                .map_err(sql_err)?;
+                crate::accounts::log_access_change(c, ws, u)
+            })
+            .await
+    }
+
+    async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
+        self.db.read(move |c| {
+            let i: InboxId = inbox;
+            self::inbox(c, ws, i)?;
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
+                     JOIN membership m ON m.user_id = u.id AND m.workspace_id = ?1 WHERE im.inbox_id = ?2 ORDER BY u.name, u.id"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([ws.to_string(), i.to_string()], rows::user)
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)
+        }).await
+    }
+}
 
 fn team_conflict(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e) {
@@ -18,7 +274,7 @@ fn team_conflict(e: rusqlite::Error) -> StoreError {
 
 pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<TeamView> {
     let mut t = c
-        .prepare_cached("SELECT id, name, created_at FROM team WHERE workspace_id = ?1 AND id = ?2")
+        .prepare_cached(sql::directory::TEAM)
         .map_err(sql_err)?
         .query_row([ws.to_string(), id.to_string()], |r| {
             Ok(TeamView {
@@ -32,7 +288,7 @@ pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<T
         .map_err(sql_err)?
         .ok_or(StoreError::NotFound)?;
     let mut stmt = c
-        .prepare_cached("SELECT user_id FROM team_member WHERE team_id = ?1 ORDER BY user_id")
+        .prepare_cached(sql::directory::TEAM_MEMBERS)
         .map_err(sql_err)?;
     t.members = stmt
         .query_map([id.to_string()], |r| uid(r, 0))
@@ -40,122 +296,6 @@ pub(crate) fn team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<T
         .collect::<Result<_, _>>()
         .map_err(sql_err)?;
     Ok(t)
-}
-
-pub(crate) fn create_team(
-    c: &Connection,
-    ws: WorkspaceId,
-    name: &str,
-    at: Timestamp,
-) -> StoreResult<TeamView> {
-    let id: TeamId = new_id().into();
-    c.execute(
-        "INSERT INTO team (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id.to_string(), ws.to_string(), name, at.0],
-    )
-    .map_err(team_conflict)?;
-    team(c, ws, id)
-}
-
-pub(crate) fn list_teams(c: &Connection, ws: WorkspaceId) -> StoreResult<Vec<TeamView>> {
-    let ids: Vec<TeamId> = c
-        .prepare_cached("SELECT id FROM team WHERE workspace_id = ?1 ORDER BY name, id")
-        .map_err(sql_err)?
-        .query_map([ws.to_string()], |r| uid(r, 0))
-        .map_err(sql_err)?
-        .collect::<Result<_, _>>()
-        .map_err(sql_err)?;
-    ids.into_iter().map(|id| team(c, ws, id)).collect()
-}
-
-pub(crate) fn rename_team(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: TeamId,
-    name: &str,
-) -> StoreResult<TeamView> {
-    team(c, ws, id)?;
-    c.execute(
-        "UPDATE team SET name = ?1 WHERE id = ?2",
-        params![name, id.to_string()],
-    )
-    .map_err(team_conflict)?;
-    team(c, ws, id)
-}
-
-pub(crate) fn delete_team(c: &Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<()> {
-    team(c, ws, id)?;
-    c.execute(
-        "UPDATE conversation SET team_id = NULL WHERE team_id = ?1",
-        [id.to_string()],
-    )
-    .map_err(sql_err)?;
-    c.execute("DELETE FROM team WHERE id = ?1", [id.to_string()])
-        .map_err(sql_err)?;
-    Ok(())
-}
-
-pub(crate) fn set_team_member(
-    c: &Connection,
-    ws: WorkspaceId,
-    t: TeamId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<TeamView> {
-    team(c, ws, t)?;
-    user(c, ws, u).map_err(|_| StoreError::Invalid {
-        field: "user_id",
-        reason: "no such user in this workspace".into(),
-    })?;
-    if member {
-        c.execute(
-            "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
-            [t.to_string(), u.to_string()],
-        )
-    } else {
-        c.execute(
-            "DELETE FROM team_member WHERE team_id = ?1 AND user_id = ?2",
-            [t.to_string(), u.to_string()],
-        )
-    }
-    .map_err(sql_err)?;
-    team(c, ws, t)
-}
-
-pub(crate) fn create_inbox(
-    c: &Connection,
-    ws: WorkspaceId,
-    i: NewInbox,
-    at: Timestamp,
-) -> StoreResult<InboxRow> {
-    let row = InboxRow {
-        id: new_id().into(),
-        workspace_id: ws,
-        name: i.name,
-        kind: i.kind,
-        settings: i.settings,
-        secret: i.secret,
-        created_at: at,
-    };
-    c.execute(
-        "INSERT INTO inbox (id, workspace_id, name, kind, settings, secret, created_at) \
-         VALUES (?1, ?2, ?3, ?4, parley_seal(?5, 'inbox:' || ?1 || ':settings'), parley_seal(?6, 'inbox:' || ?1 || ':secret'), ?7)",
-        params![row.id.to_string(), ws.to_string(), row.name, row.kind, row.settings.to_string(), row.secret, at.0],
-    )
-    .map_err(sql_err)?;
-    Ok(row)
-}
-
-pub(crate) fn list_inboxes(c: &Connection, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
-    let sql = format!(
-        "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1{} ORDER BY name, id",
-        scope_filter(scope, "id")
-    );
-    let mut stmt = c.prepare(&sql).map_err(sql_err)?;
-    let rows = stmt
-        .query_map([scope.workspace.to_string()], rows::inbox)
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
 }
 
 pub(crate) fn inbox(c: &Connection, ws: WorkspaceId, id: InboxId) -> StoreResult<InboxRow> {
@@ -177,100 +317,13 @@ pub(crate) fn inbox_for_hook(c: &Connection, id: InboxId) -> StoreResult<Option<
         .map_err(sql_err)
 }
 
-pub(crate) fn inboxes_of_kind(c: &Connection, kind: &str) -> StoreResult<Vec<InboxRow>> {
-    c.prepare_cached(&format!(
-        "SELECT {INBOX_COLS} FROM inbox WHERE kind = ?1 ORDER BY created_at, id"
-    ))
-    .map_err(sql_err)?
-    .query_map([kind], rows::inbox)
-    .map_err(sql_err)?
-    .collect::<rusqlite::Result<Vec<_>>>()
-    .map_err(sql_err)
-}
-
-pub(crate) fn update_inbox(
-    c: &Connection,
-    ws: WorkspaceId,
-    id: InboxId,
-    p: InboxPatch,
-) -> StoreResult<InboxRow> {
-    inbox(c, ws, id)?;
-    if let Some(name) = p.name {
-        c.execute(
-            "UPDATE inbox SET name = ?1 WHERE id = ?2",
-            params![name, id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    if let Some(settings) = p.settings {
-        c.execute(
-            "UPDATE inbox SET settings = parley_seal(?1, 'inbox:' || ?2 || ':settings') WHERE id = ?2",
-            params![settings.to_string(), id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    if let Some(secret) = p.secret {
-        c.execute(
-            "UPDATE inbox SET secret = parley_seal(?1, 'inbox:' || ?2 || ':secret') WHERE id = ?2",
-            params![secret, id.to_string()],
-        )
-        .map_err(sql_err)?;
-    }
-    inbox(c, ws, id)
-}
-
-pub(crate) fn set_inbox_member(
-    c: &Connection,
-    ws: WorkspaceId,
-    i: InboxId,
-    u: UserId,
-    member: bool,
-) -> StoreResult<()> {
-    inbox(c, ws, i)?;
-    user(c, ws, u).map_err(|_| StoreError::Invalid {
-        field: "user_id",
-        reason: "no such user in this workspace".into(),
-    })?;
-    if member {
-        c.execute(
-            "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",
-            [i.to_string(), u.to_string()],
-        )
-    } else {
-        c.execute(
-            "DELETE FROM inbox_member WHERE inbox_id = ?1 AND user_id = ?2",
-            [i.to_string(), u.to_string()],
-        )
-    }
-    .map_err(sql_err)?;
-    crate::account::log_access_change(c, ws, u)
-}
-
-pub(crate) fn inbox_members(
-    c: &Connection,
-    ws: WorkspaceId,
-    i: InboxId,
-) -> StoreResult<Vec<UserView>> {
-    inbox(c, ws, i)?;
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
-             JOIN membership m ON m.user_id = u.id AND m.workspace_id = ?1 WHERE im.inbox_id = ?2 ORDER BY u.name, u.id"
-        ))
-        .map_err(sql_err)?;
-    let rows = stmt
-        .query_map([ws.to_string(), i.to_string()], rows::user)
-        .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
-}
-
 pub(crate) fn node_heartbeat(
     c: &Connection,
     node: &NodeRow,
     fresh_ms: i64,
 ) -> StoreResult<Vec<NodeRow>> {
     c.execute(
-        "DELETE FROM node WHERE seen_at < ?1",
+        sql::directory::FORGET_NODES,
         [node.seen_at.0 - plan::NODE_FORGOTTEN_MS],
     )
     .map_err(sql_err)?;
@@ -286,21 +339,18 @@ pub(crate) fn node_heartbeat(
         ],
     )
     .map_err(sql_err)?;
-    c.prepare_cached(
-        "SELECT id, host, pid, started_at, seen_at FROM node WHERE id <> ?1 AND seen_at >= ?2 \
-         ORDER BY started_at",
-    )
-    .map_err(sql_err)?
-    .query_map(params![node.id, node.seen_at.0 - fresh_ms], |r| {
-        Ok(NodeRow {
-            id: r.get(0)?,
-            host: r.get(1)?,
-            pid: r.get(2)?,
-            started_at: Timestamp(r.get(3)?),
-            seen_at: Timestamp(r.get(4)?),
+    c.prepare_cached(sql::directory::LIVE_NODES)
+        .map_err(sql_err)?
+        .query_map(params![node.id, node.seen_at.0 - fresh_ms], |r| {
+            Ok(NodeRow {
+                id: r.get(0)?,
+                host: r.get(1)?,
+                pid: r.get(2)?,
+                started_at: Timestamp(r.get(3)?),
+                seen_at: Timestamp(r.get(4)?),
+            })
         })
-    })
-    .map_err(sql_err)?
-    .collect::<Result<_, _>>()
-    .map_err(sql_err)
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)
 }

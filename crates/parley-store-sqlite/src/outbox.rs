@@ -1,6 +1,7 @@
-//! The outbox: deliveries claimed by dispatchers under a lease, and their outcomes, which move a
-//! message's delivery status forward only.
+//! The `Outbox` store: deliveries claimed by dispatchers under a lease, and their outcomes, which
+//! move a message's delivery status forward only; and the nodes that claim them.
 
+use async_trait::async_trait;
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, InboxId, OutboxId, Timestamp, WorkspaceId};
 use parley_store::*;
@@ -9,48 +10,169 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::conversations::{insert_event, message};
 use crate::db::sql_err;
 use crate::rows::{self, uid, IDENTITY_COLS};
+use crate::SqliteStore;
 
-pub(crate) fn claim(
-    c: &Connection,
-    now: Timestamp,
-    limit: u32,
-    lease_ms: i64,
-    per_inbox: u32,
-) -> StoreResult<Vec<OutboxJob>> {
-    let due = fair_due(c, now, limit, per_inbox)?;
-    let mut jobs = Vec::with_capacity(due.len());
-    for (id, attempts, message_id) in due {
-        c.prepare_cached("UPDATE outbox SET claimed_until = ?1 WHERE id = ?2")
-            .map_err(sql_err)?
-            .execute(params![now.0 + lease_ms, id.to_string()])
-            .map_err(sql_err)?;
-        let msg = message(c, &message_id)?;
-        let (contact_id, identity_id): (parley_core::ContactId, String) = c
-            .prepare_cached("SELECT contact_id, identity_id FROM conversation WHERE id = ?1")
-            .map_err(sql_err)?
-            .query_row([msg.conversation_id.to_string()], |r| {
-                Ok((uid(r, 0)?, r.get(1)?))
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn claim_outbox_fair(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_ms: i64,
+        per_inbox: u32,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.db
+            .write(move |c, _| {
+                let due = fair_due(c, now, limit, per_inbox)?;
+                let mut jobs = Vec::with_capacity(due.len());
+                for (id, attempts, message_id) in due {
+                    c.prepare_cached("UPDATE outbox SET claimed_until = ?1 WHERE id = ?2")
+                        .map_err(sql_err)?
+                        .execute(params![now.0 + lease_ms, id.to_string()])
+                        .map_err(sql_err)?;
+                    let msg = message(c, &message_id)?;
+                    let (contact_id, identity_id): (parley_core::ContactId, String) = c
+                        .prepare_cached(
+                            "SELECT contact_id, identity_id FROM conversation WHERE id = ?1",
+                        )
+                        .map_err(sql_err)?
+                        .query_row([msg.conversation_id.to_string()], |r| {
+                            Ok((uid(r, 0)?, r.get(1)?))
+                        })
+                        .map_err(sql_err)?;
+                    let identity = c
+                        .prepare_cached(&format!(
+                            "SELECT {IDENTITY_COLS} FROM contact_identity WHERE id = ?1"
+                        ))
+                        .map_err(sql_err)?
+                        .query_row([identity_id], rows::identity)
+                        .map_err(sql_err)?;
+                    let inbox = crate::directory::inbox_for_hook(c, msg.inbox_id)?
+                        .ok_or(StoreError::NotFound)?;
+                    jobs.push(OutboxJob {
+                        id,
+                        attempts: attempts as u32,
+                        inbox,
+                        message: msg,
+                        contact_id,
+                        identity,
+                    });
+                }
+                Ok(jobs)
             })
-            .map_err(sql_err)?;
-        let identity = c
-            .prepare_cached(&format!(
-                "SELECT {IDENTITY_COLS} FROM contact_identity WHERE id = ?1"
-            ))
-            .map_err(sql_err)?
-            .query_row([identity_id], rows::identity)
-            .map_err(sql_err)?;
-        let inbox =
-            crate::directory::inbox_for_hook(c, msg.inbox_id)?.ok_or(StoreError::NotFound)?;
-        jobs.push(OutboxJob {
-            id,
-            attempts: attempts as u32,
-            inbox,
-            message: msg,
-            contact_id,
-            identity,
-        });
+            .await
     }
-    Ok(jobs)
+
+    async fn outbox_backlog(
+        &self,
+        ws: WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<InboxBacklog>> {
+        self.db.read(move |c| {
+            // Each inbox of the workspace with deliveries queued or in flight. Counts, not sums of
+            // comparisons: those are NULL for an inbox none of whose rows has a lease.
+            c.prepare_cached(
+                "SELECT inbox_id, COUNT(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN 1 END), \
+                        COUNT(CASE WHEN claimed_until > ?2 THEN 1 END), \
+                        MIN(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN next_attempt_at END) \
+                 FROM outbox WHERE workspace_id = ?1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
+            )
+            .map_err(sql_err)?
+            .query_map(params![ws.to_string(), now.0], |r| {
+                Ok(InboxBacklog {
+                    inbox_id: uid(r, 0)?,
+                    queued: r.get::<_, i64>(1)? as u64,
+                    in_flight: r.get::<_, i64>(2)? as u64,
+                    oldest_due: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+                })
+            })
+            .map_err(sql_err)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err)
+        }).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: OutboxId,
+        result: OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c, ev| finish(c, id, result, at, ev))
+            .await
+    }
+
+    async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool> {
+        self.db
+            .write(move |c, ev| record_delivery(c, report, ev))
+            .await
+    }
+
+    async fn read_until(
+        &self,
+        conversation: ConversationId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        self.db
+            .write(move |c, ev| {
+                // Marks read the conversation's replies sent at or before `until`, as provider reports would.
+                let events: &mut Vec<Published> = ev;
+                let found: Vec<(InboxId, String)> = c
+                    .prepare_cached(sql::outbox::REPLIES_SENT_UNTIL)
+                    .map_err(sql_err)?
+                    .query_map(params![conversation.to_string(), until.0], |r| {
+                        Ok((uid(r, 0)?, r.get(1)?))
+                    })
+                    .map_err(sql_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql_err)?;
+                let mut n = 0;
+                for (inbox, provider_id) in found {
+                    let report = DeliveryReport {
+                        inbox,
+                        provider_id,
+                        status: DeliveryStatus::Read,
+                        error: None,
+                        at: now,
+                    };
+                    n += usize::from(record_delivery(c, report, events)?);
+                }
+                Ok(n)
+            })
+            .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.db.read(next_due).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
+        self.db
+            .write(move |c, _| crate::directory::node_heartbeat(c, &node, fresh_ms))
+            .await
+    }
+
+    async fn node_leave(&self, id: String) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                c.execute(sql::outbox::DELETE_NODE, [id])
+                    .map(drop)
+                    .map_err(crate::db::sql_err)
+            })
+            .await
+    }
+
+    async fn release_claims(&self) -> StoreResult<u64> {
+        self.db
+            .write(|c, _| {
+                c.execute(sql::outbox::RELEASE_CLAIMS, [])
+                    .map(|n| n as u64)
+                    .map_err(crate::db::sql_err)
+            })
+            .await
+    }
 }
 
 /// The due deliveries to claim: each inbox's earliest first, taking turns across inboxes, none
@@ -129,19 +251,17 @@ pub(crate) fn finish(
         return Ok(());
     };
     if let OutboxResult::Defer { at: next } = result {
-        c.prepare_cached(
-            "UPDATE outbox SET next_attempt_at = ?2, claimed_until = NULL WHERE id = ?1",
-        )
-        .map_err(sql_err)?
-        .execute(params![id.to_string(), next.0])
-        .map_err(sql_err)?;
+        c.prepare_cached(sql::outbox::DEFER)
+            .map_err(sql_err)?
+            .execute(params![next.0, id.to_string()])
+            .map_err(sql_err)?;
         return Ok(());
     }
     let mut msg = message(c, &message_id)?;
     match result {
         OutboxResult::Defer { .. } => {}
         OutboxResult::Sent { provider_id } => {
-            c.execute("UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = ?2 WHERE id = ?1", params![id.to_string(), at.0])
+            c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
                 .map_err(sql_err)?;
             if msg.status.may_advance_to(DeliveryStatus::Sent) {
                 msg.status = DeliveryStatus::Sent;
@@ -237,7 +357,7 @@ pub(crate) fn record_delivery(
         .map_err(sql_err)?;
     let Some((message_id, ws)) = found else {
         c.execute(
-            "DELETE FROM delivery_pending WHERE at < ?1",
+            sql::outbox::FORGET_PENDING_REPORTS,
             [r.at.0 - plan::PENDING_REPORT_TTL_MS],
         )
         .map_err(sql_err)?;
@@ -283,66 +403,5 @@ pub(crate) fn next_due(c: &Connection) -> StoreResult<Option<Timestamp>> {
         r.get::<_, Option<i64>>(0)
     })
     .map(|v| v.map(Timestamp))
-    .map_err(sql_err)
-}
-
-/// Marks read the conversation's replies sent at or before `until`, as provider reports would.
-pub(crate) fn read_until(
-    c: &Connection,
-    conversation: ConversationId,
-    until: Timestamp,
-    now: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<usize> {
-    let found: Vec<(InboxId, String)> = c
-        .prepare_cached(
-            "SELECT inbox_id, external_id FROM message WHERE conversation_id = ?1 AND direction = 'outbound' \
-             AND external_id IS NOT NULL AND status IN ('sent', 'delivered') AND created_at <= ?2",
-        )
-        .map_err(sql_err)?
-        .query_map(params![conversation.to_string(), until.0], |r| {
-            Ok((uid(r, 0)?, r.get(1)?))
-        })
-        .map_err(sql_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(sql_err)?;
-    let mut n = 0;
-    for (inbox, provider_id) in found {
-        let report = DeliveryReport {
-            inbox,
-            provider_id,
-            status: DeliveryStatus::Read,
-            error: None,
-            at: now,
-        };
-        n += usize::from(record_delivery(c, report, events)?);
-    }
-    Ok(n)
-}
-
-/// Each inbox of the workspace with deliveries queued or in flight. Counts, not sums of
-/// comparisons: those are NULL for an inbox none of whose rows has a lease.
-pub(crate) fn backlog(
-    c: &Connection,
-    ws: WorkspaceId,
-    now: Timestamp,
-) -> StoreResult<Vec<InboxBacklog>> {
-    c.prepare_cached(
-        "SELECT inbox_id, COUNT(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN 1 END), \
-                COUNT(CASE WHEN claimed_until > ?2 THEN 1 END), \
-                MIN(CASE WHEN claimed_until IS NULL OR claimed_until <= ?2 THEN next_attempt_at END) \
-         FROM outbox WHERE workspace_id = ?1 AND state = 'queued' GROUP BY inbox_id ORDER BY inbox_id",
-    )
-    .map_err(sql_err)?
-    .query_map(params![ws.to_string(), now.0], |r| {
-        Ok(InboxBacklog {
-            inbox_id: uid(r, 0)?,
-            queued: r.get::<_, i64>(1)? as u64,
-            in_flight: r.get::<_, i64>(2)? as u64,
-            oldest_due: r.get::<_, Option<i64>>(3)?.map(Timestamp),
-        })
-    })
-    .map_err(sql_err)?
-    .collect::<Result<_, _>>()
     .map_err(sql_err)
 }

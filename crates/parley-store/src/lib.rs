@@ -1,5 +1,6 @@
-//! The storage boundary: the `Store` trait both backends implement, its errors and row types, and
-//! the conformance suite (`conformance`) each backend runs against itself.
+//! The storage boundary: the store traits both backends implement, one per aggregate (`Store` is
+//! all of them), their errors and row types, the decisions both make (`plan`), and the conformance
+//! suite (`conformance`) each backend runs against itself.
 //!
 //! Methods are coarse — one use case, one transaction each. Agent-facing reads and writes take a
 //! `Scope`, so a query cannot forget which workspace and inboxes the caller may see. Every write
@@ -10,6 +11,7 @@ pub mod conformance;
 pub mod crypt;
 mod cursor;
 pub mod plan;
+pub mod sql;
 mod types;
 
 use std::sync::Arc;
@@ -76,12 +78,9 @@ impl From<parley_core::conversation::ConversationError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Encryption at rest: the data keys values are sealed under, and re-sealing with newer ones.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // ---- setup, users and credentials ----
-
-    /// True when no workspace exists yet (first start).
-    async fn is_empty(&self) -> StoreResult<bool>;
+pub trait Keys: Send + Sync + 'static {
     /// The data keys values are sealed under, when encryption at rest is on.
     fn keyring(&self) -> Option<std::sync::Arc<crypt::Keyring>>;
     /// Adds a data key wrapped under the master key; this store seals new values under it from
@@ -106,6 +105,14 @@ pub trait Store: Send + Sync + 'static {
         after: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<Vec<MessageFiles>>;
+}
+
+/// Workspaces, the people who sign in to them, their sessions and tokens, and the logs of access
+/// changes and administrative actions.
+#[async_trait]
+pub trait Accounts: Send + Sync + 'static {
+    /// True when no workspace exists yet (first start).
+    async fn is_empty(&self) -> StoreResult<bool>;
     /// Creates a workspace and its first admin.
     async fn create_workspace(
         &self,
@@ -178,9 +185,11 @@ pub trait Store: Send + Sync + 'static {
     async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>>;
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()>;
     async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
 
-    // ---- teams and inboxes ----
-
+/// Teams and inboxes of a workspace, and who belongs to each.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
     async fn create_team(
         &self,
         ws: WorkspaceId,
@@ -225,43 +234,11 @@ pub trait Store: Send + Sync + 'static {
         member: bool,
     ) -> StoreResult<()>;
     async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>>;
+}
 
-    // ---- contact lists ----
-
-    async fn create_list(
-        &self,
-        ws: WorkspaceId,
-        name: &str,
-        at: Timestamp,
-    ) -> StoreResult<ListView>;
-    /// The workspace's lists by name, with their sizes.
-    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>>;
-    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView>;
-    /// Deletes the list; its contacts stay.
-    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()>;
-    /// Puts a contact on (`member = true`) or takes it off a list; an erased contact refuses
-    /// (`contact_erased`), another workspace's is `Invalid`.
-    async fn set_list_member(
-        &self,
-        ws: WorkspaceId,
-        list: ListId,
-        contact: ContactId,
-        member: bool,
-        at: Timestamp,
-    ) -> StoreResult<ListView>;
-    /// The lists a contact is on, by name (`NotFound` for a contact the scope does not see).
-    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>>;
-    /// The contacts on a list the scope sees, the most recently added first.
-    async fn list_members(
-        &self,
-        scope: &Scope,
-        list: ListId,
-        cursor: Option<Cursor>,
-        limit: u32,
-    ) -> StoreResult<Page<ContactView>>;
-
-    // ---- contacts ----
-
+/// Contacts, their channel identities, their consent ledger and the lists they are on.
+#[async_trait]
+pub trait Contacts: Send + Sync + 'static {
     async fn create_contact(
         &self,
         ws: WorkspaceId,
@@ -275,6 +252,14 @@ pub trait Store: Send + Sync + 'static {
         ws: WorkspaceId,
         id: ContactId,
         patch: ContactPatch,
+        at: Timestamp,
+    ) -> StoreResult<ContactView>;
+    /// Blocks (`Some(time)`) or unblocks (`None`) a contact; an erased contact refuses it.
+    async fn set_contact_blocked(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        blocked: Option<Timestamp>,
         at: Timestamp,
     ) -> StoreResult<ContactView>;
     /// Contacts the scope sees whose name, email, phone or identity contains `q`
@@ -309,7 +294,6 @@ pub trait Store: Send + Sync + 'static {
         actor: UserId,
         at: Timestamp,
     ) -> StoreResult<ContactView>;
-
     /// Appends to the contact's consent ledger (`NotFound` for a contact of another workspace).
     async fn record_consent(
         &self,
@@ -344,31 +328,43 @@ pub trait Store: Send + Sync + 'static {
         before: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<InactiveContact>>;
-    /// Erases a contact in one transaction: name, addresses, custom fields and identities go; the
-    /// content of every message and note in their conversations is removed (events marked
-    /// `redacted_at`) and conversation snapshots lose their name and preview; queued replies are
-    /// cancelled; the ledger keeps only revocations, with their evidence removed, and each
-    /// revocation becomes a suppression of every address the contact had, so a new contact with
-    /// one of them inherits it. An erased contact refuses changes (`contact_erased`); erasing it
-    /// again changes nothing and answers the first erasure's time with zero counts.
-    /// Blocks (`Some(time)`) or unblocks (`None`) a contact; an erased contact refuses it.
-    async fn set_contact_blocked(
+    async fn create_list(
         &self,
         ws: WorkspaceId,
-        id: ContactId,
-        blocked: Option<Timestamp>,
+        name: &str,
         at: Timestamp,
-    ) -> StoreResult<ContactView>;
-
-    async fn erase_contact(
+    ) -> StoreResult<ListView>;
+    /// The workspace's lists by name, with their sizes.
+    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>>;
+    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView>;
+    /// Deletes the list; its contacts stay.
+    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()>;
+    /// Puts a contact on (`member = true`) or takes it off a list; an erased contact refuses
+    /// (`contact_erased`), another workspace's is `Invalid`.
+    async fn set_list_member(
         &self,
         ws: WorkspaceId,
+        list: ListId,
         contact: ContactId,
+        member: bool,
         at: Timestamp,
-    ) -> StoreResult<Erasure>;
+    ) -> StoreResult<ListView>;
+    /// The lists a contact is on, by name (`NotFound` for a contact the scope does not see).
+    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>>;
+    /// The contacts on a list the scope sees, the most recently added first.
+    async fn list_members(
+        &self,
+        scope: &Scope,
+        list: ListId,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Page<ContactView>>;
+}
 
-    // ---- conversations ----
-
+/// Conversations and their timelines: customers' messages in, agents' commands, and the events
+/// both publish.
+#[async_trait]
+pub trait Conversations: Send + Sync + 'static {
     /// Stores a customer's message: resolves the contact by identity, finds or reopens the
     /// conversation, appends the message. Deduplicated by (inbox, external message id). Backends
     /// commit concurrent calls together (group commit); the call returns after the commit.
@@ -422,6 +418,22 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<TimelineEntry>>;
     /// Applies an agent's command to a conversation in one transaction.
+    async fn act(
+        &self,
+        scope: &Scope,
+        id: ConversationId,
+        actor: UserId,
+        cmd: Command,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome>;
+    /// Starts (or continues) the conversation of a contact in an inbox with an outbound message.
+    /// A message from Parley itself does not count as the business answering.
+    async fn start_conversation(
+        &self,
+        scope: &Scope,
+        msg: NewOutbound,
+        at: Timestamp,
+    ) -> StoreResult<ActOutcome>;
     /// Appends an event that changes nothing (a customer's survey answer) to a conversation's
     /// timeline, with the conversation as it is; `NotFound` outside the workspace.
     async fn record_conversation_event(
@@ -450,39 +462,6 @@ pub trait Store: Send + Sync + 'static {
         candidate: String,
         at: Timestamp,
     ) -> StoreResult<String>;
-    async fn act(
-        &self,
-        scope: &Scope,
-        id: ConversationId,
-        actor: UserId,
-        cmd: Command,
-        at: Timestamp,
-    ) -> StoreResult<ActOutcome>;
-    /// Starts (or continues) the conversation of a contact in an inbox with an outbound message.
-    /// A message from Parley itself does not count as the business answering.
-    async fn start_conversation(
-        &self,
-        scope: &Scope,
-        msg: NewOutbound,
-        at: Timestamp,
-    ) -> StoreResult<ActOutcome>;
-    /// Messages written before `before` whose content is still there: how many, and when the
-    /// oldest was written.
-    async fn expiring_messages(
-        &self,
-        ws: WorkspaceId,
-        before: Timestamp,
-    ) -> StoreResult<(u64, Option<Timestamp>)>;
-    /// Removes the content of up to `limit` of those messages, oldest first, in one transaction:
-    /// body and meta, the data of their events (marked `redacted_at`), and the conversation's
-    /// preview of them. The messages themselves stay, so the timeline keeps its shape.
-    async fn expire_messages(
-        &self,
-        ws: WorkspaceId,
-        before: Timestamp,
-        limit: u32,
-        at: Timestamp,
-    ) -> StoreResult<Vec<ExpiredMessage>>;
     /// Reopens snoozed conversations whose time has come; returns how many.
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize>;
     /// Timeline and delivery events after `after_seq` in inboxes the scope sees, oldest first.
@@ -492,9 +471,11 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Published>>;
+}
 
-    // ---- outbox ----
-
+/// Outbound deliveries claimed by dispatchers, their delivery reports, and the nodes that claim them.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
     /// Claims up to `limit` due deliveries for `lease_ms`; a claim not finished by then is claimed again.
     /// No inbox limit: see `claim_outbox_fair`.
     async fn claim_outbox(
@@ -532,7 +513,6 @@ pub trait Store: Send + Sync + 'static {
     /// the send it reports on is recorded later, since providers may call back before their API
     /// answer reaches us.
     async fn record_delivery(&self, report: DeliveryReport) -> StoreResult<bool>;
-    /// When the next queued delivery is due, if any.
     /// Marks read every reply in the conversation sent at or before `until` (a channel's read
     /// watermark); returns how many moved. Status still only moves forward.
     async fn read_until(
@@ -541,6 +521,7 @@ pub trait Store: Send + Sync + 'static {
         until: Timestamp,
         now: Timestamp,
     ) -> StoreResult<usize>;
+    /// When the next queued delivery is due, if any.
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Records that `node` is alive (at its `seen_at`) and answers the other nodes whose last
     /// heartbeat is at most `fresh_ms` old; forgets nodes silent for a day.
@@ -551,6 +532,56 @@ pub trait Store: Send + Sync + 'static {
     /// starting up (the embedded mode): the claims of its previous run died with that process,
     /// and waiting out their leases would only delay the replies.
     async fn release_claims(&self) -> StoreResult<u64>;
+}
+
+/// Removing what the business may no longer keep: erasing a contact, expiring old messages.
+#[async_trait]
+pub trait Privacy: Send + Sync + 'static {
+    /// Erases a contact in one transaction: name, addresses, custom fields and identities go; the
+    /// content of every message and note in their conversations is removed (events marked
+    /// `redacted_at`) and conversation snapshots lose their name and preview; queued replies are
+    /// cancelled; the ledger keeps only revocations, with their evidence removed, and each
+    /// revocation becomes a suppression of every address the contact had, so a new contact with
+    /// one of them inherits it. An erased contact refuses changes (`contact_erased`); erasing it
+    /// again changes nothing and answers the first erasure's time with zero counts.
+    async fn erase_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> StoreResult<Erasure>;
+    /// Messages written before `before` whose content is still there: how many, and when the
+    /// oldest was written.
+    async fn expiring_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)>;
+    /// Removes the content of up to `limit` of those messages, oldest first, in one transaction:
+    /// body and meta, the data of their events (marked `redacted_at`), and the conversation's
+    /// preview of them. The messages themselves stay, so the timeline keeps its shape.
+    async fn expire_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+        at: Timestamp,
+    ) -> StoreResult<Vec<ExpiredMessage>>;
+}
+
+/// Every aggregate's store: what a backend implements and the application holds.
+pub trait Store: Keys + Accounts + Directory + Contacts + Conversations + Outbox + Privacy {}
+
+impl<T> Store for T where
+    T: Keys + Accounts + Directory + Contacts + Conversations + Outbox + Privacy
+{
+}
+
+/// The store traits, so callers reach every method with one `use parley_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Privacy, Store,
+    };
 }
 
 /// A store shared by the application.

@@ -1,6 +1,6 @@
 //! Backend-independent decisions both stores make inside their transactions: what a command changes,
-//! the projected conversation state after it, and the JSON payload of each event. Keeping them here
-//! means SQLite and PostgreSQL publish byte-identical events.
+//! the projected conversation state after it, and the JSON payload of each event (so SQLite and
+//! PostgreSQL publish byte-identical events); merging, erasure and retention in their modules.
 
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, ConversationState};
@@ -11,7 +11,13 @@ use parley_core::conversation::ConversationState as State;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
+mod assign;
+pub mod erase;
 pub mod keywords;
+pub mod merge;
+pub mod retention;
+
+pub use assign::check_assignment;
 
 use crate::{
     Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
@@ -113,43 +119,24 @@ pub fn timezone_field(
     (!tz.is_empty()).then(|| tz.to_string())
 }
 
-/// Several addresses of one contact may carry the same erased contact's revocation.
-pub fn dedup_suppressions(entries: &mut Vec<crate::ConsentEvent>) {
-    entries.sort_by(|a, b| {
-        (a.at, a.purpose.as_str(), &a.channel, &a.source).cmp(&(
-            b.at,
-            b.purpose.as_str(),
-            &b.channel,
-            &b.source,
-        ))
-    });
-    entries.dedup_by(|a, b| {
-        (a.at, a.purpose, &a.channel, &a.source) == (b.at, b.purpose, &b.channel, &b.source)
-    });
-}
-
-impl crate::Erasure {
-    /// The start of erasing `view`: nothing done yet, or, when it was erased before, the answer
-    /// a repeated erasure gives.
-    pub fn of(view: &ContactView, at: Timestamp) -> Self {
+impl crate::ConsentContext {
+    /// What the gate reads about `view`: its own ledger with the suppressions its addresses carry,
+    /// oldest first, its phone, time zone and whether it was erased.
+    pub fn of(
+        view: ContactView,
+        mut ledger: Vec<crate::ConsentEvent>,
+        suppressions: Vec<crate::ConsentEvent>,
+    ) -> Self {
+        ledger.extend(suppressions);
+        ledger.sort_by_key(|e| e.at);
         Self {
-            contact_id: view.id,
-            erased_at: view.erased_at.unwrap_or(at),
-            repeated: view.erased_at.is_some(),
-            conversations: 0,
-            messages: 0,
-            identities: if view.erased_at.is_some() {
-                0
-            } else {
-                view.identities.len() as u64
-            },
-            revocations_kept: 0,
-            cancelled: 0,
-            attachments: Vec::new(),
+            ledger,
+            timezone: timezone_field(&view.custom_fields),
+            phone: view.phone,
+            erased: view.erased_at.is_some(),
         }
     }
 }
-
 impl ContactView {
     /// The digests of every address the contact has (`address_digests`).
     pub fn address_digests(&self, ws: parley_core::WorkspaceId) -> Vec<String> {
@@ -158,7 +145,7 @@ impl ContactView {
             .iter()
             .map(|i| (i.kind, i.external_id.as_str()))
             .collect();
-        address_digests(
+        erase::address_digests(
             ws,
             self.phone.as_deref(),
             self.email.as_deref(),
@@ -279,54 +266,6 @@ pub fn command_change(
         }
         Command::Labels { add, remove } => Ok(state.label_change(add, remove)?),
     }
-}
-
-/// The first 140 characters of a body, on one line, for conversation lists.
-/// An event's data with the content of the message it carries removed (retention, erasure): the
-/// body, the meta (subjects, files, choices) and the conversation's preview of it.
-pub fn redact_event_data(data: &str) -> String {
-    let mut v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
-    if let Some(m) = v.get_mut("message").filter(|m| m.is_object()) {
-        m["body"] = serde_json::json!("");
-        m["meta"] = serde_json::Value::Null;
-        m["redacted"] = serde_json::json!(true);
-    }
-    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
-        c["last_message"] = serde_json::Value::Null;
-    }
-    // A survey answer keeps its rating; the customer's own words go.
-    if v.get("comment").is_some_and(|c| !c.is_null()) {
-        v["comment"] = serde_json::Value::Null;
-    }
-    v.to_string()
-}
-
-/// Another event's data with its copies of expired messages' text removed: the conversation
-/// snapshot's preview (`last_message`) when it is one of `previews`, and a consent change's
-/// quoted text when its message is one of `messages`. `None` when nothing in it changes.
-pub fn redact_copies(data: &str, previews: &[String], messages: &[String]) -> Option<String> {
-    let mut v: serde_json::Value = serde_json::from_str(data).ok()?;
-    let mut changed = false;
-    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
-        if c["last_message"]
-            .as_str()
-            .is_some_and(|p| previews.iter().any(|x| x == p))
-        {
-            c["last_message"] = serde_json::Value::Null;
-            changed = true;
-        }
-    }
-    if let Some(e) = v.pointer_mut("/consent/evidence").filter(|e| e.is_object()) {
-        if e["message_id"]
-            .as_str()
-            .is_some_and(|m| messages.iter().any(|x| x == m))
-            && e.get("text").is_some()
-        {
-            e["text"] = serde_json::json!("");
-            changed = true;
-        }
-    }
-    changed.then(|| v.to_string())
 }
 
 /// The ids of the files a message's meta lists.
@@ -531,109 +470,23 @@ pub fn reach<'a>(inbox: &crate::InboxRow, contact: &'a ContactView) -> Option<Re
     }))
 }
 
-/// An event's data with everything it says about an erased contact removed: message and note
-/// content, the conversation snapshot's name and preview, a consent change's evidence, and a
-/// delivery error (a provider may quote the number it refused).
-pub fn erase_event_data(data: &str) -> String {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&redact_event_data(data)).unwrap_or_default();
-    if let Some(m) = v.get_mut("message").filter(|m| m.is_object()) {
-        m["error"] = serde_json::Value::Null;
-    }
-    if let Some(n) = v.get_mut("note").filter(|n| n.is_object()) {
-        n["body"] = serde_json::json!("");
-        n["redacted"] = serde_json::json!(true);
-    }
-    if let Some(c) = v.get_mut("conversation").filter(|c| c.is_object()) {
-        c["contact_name"] = serde_json::Value::Null;
-    }
-    if let Some(c) = v.get_mut("consent").filter(|c| c.is_object()) {
-        c["evidence"] = erased_evidence();
-    }
-    if v.get("error").is_some_and(|e| !e.is_null()) {
-        v["error"] = serde_json::Value::Null;
-    }
-    v.to_string()
-}
-
-/// What an erased contact's kept revocation says instead of its evidence.
-pub fn erased_evidence() -> serde_json::Value {
-    serde_json::json!({ "erased": true })
-}
-
-/// The digests of the addresses a contact has (its phone and email, and each identity), under
-/// which an erasure keeps its revocations. A phone number counts by its digits, so the SMS form
-/// (+14155550100) and WhatsApp's (14155550100) agree; emails count in lower case; other channel
-/// ids with their channel. The workspace is part of the digest.
-pub fn address_digests(
-    ws: parley_core::WorkspaceId,
-    phone: Option<&str>,
-    email: Option<&str>,
-    identities: &[(parley_core::contact::IdentityKind, &str)],
-) -> Vec<String> {
-    use parley_core::contact::IdentityKind as K;
-    let phone_key = |p: &str| {
-        let digits: String = p.chars().filter(char::is_ascii_digit).collect();
-        (!digits.is_empty()).then(|| format!("phone:{digits}"))
-    };
-    let email_key = |e: &str| {
-        let e = e.trim().to_lowercase();
-        (!e.is_empty()).then(|| format!("email:{e}"))
-    };
-    let mut keys: Vec<String> = phone
-        .and_then(phone_key)
-        .into_iter()
-        .chain(email.and_then(email_key))
-        .collect();
-    for (kind, id) in identities {
-        keys.extend(match kind {
-            K::Phone => phone_key(id),
-            K::Whatsapp if id.bytes().all(|b| b.is_ascii_digit()) => phone_key(id),
-            K::Email => email_key(id),
-            other => Some(format!("{}:{id}", other.as_str())),
-        });
-    }
-    keys.sort();
-    keys.dedup();
-    keys.iter()
-        .map(|k| {
-            use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            h.update(b"parley suppression v1\0");
-            h.update(ws.to_string().as_bytes());
-            h.update(b"\0");
-            h.update(k.as_bytes());
-            hex::encode(h.finalize())
-        })
-        .collect()
-}
-
-/// A suppression read back as a revocation on the ledger of the contact who has the address now.
-pub fn suppressed_revocation(
-    id: uuid::Uuid,
-    contact: ContactId,
-    purpose: &str,
-    source: String,
-    channel: Option<String>,
-    at: Timestamp,
-) -> Option<crate::ConsentEvent> {
-    Some(crate::ConsentEvent {
-        id,
-        contact_id: contact,
-        purpose: parley_core::consent::Purpose::parse(purpose)?,
-        action: parley_core::consent::Action::Revoke,
-        source,
-        channel,
-        evidence: serde_json::json!({ "suppressed": "revoked by a contact since erased" }),
-        at,
-    })
-}
-
 /// The wall clock in milliseconds, for records made outside a request (a database's first key).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A user named to join a team or an inbox who is not in the workspace is the caller's mistake
+/// (`Invalid`); a lookup that failed otherwise stays that failure.
+pub fn no_such_user(e: StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound => StoreError::Invalid {
+            field: "user_id",
+            reason: "no such user in this workspace".into(),
+        },
+        e => e,
+    }
 }
 
 /// What a quoted customer message says to someone who does not work its inbox.
@@ -652,32 +505,4 @@ pub fn scoped_consent(scope: &crate::Scope, mut e: crate::ConsentEvent) -> crate
         }
     }
     e
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_erasure_keeps_a_survey_rating_and_drops_the_customers_words() {
-        let data = super::conversation_event(
-            serde_json::json!({ "rating": 2, "comment": "Ask for Ana Silva, +1 555 0100" }),
-            &crate::ConversationView::new_thread(
-                uuid::Uuid::nil().into(),
-                uuid::Uuid::nil().into(),
-                uuid::Uuid::nil().into(),
-                Some("Ana Silva".into()),
-                uuid::Uuid::nil().into(),
-                parley_core::Timestamp(0),
-            ),
-        );
-        let erased = super::erase_event_data(&data);
-        assert!(
-            !erased.contains("Ana") && !erased.contains("555"),
-            "{erased}"
-        );
-        let v: serde_json::Value = serde_json::from_str(&erased).unwrap_or_default();
-        assert_eq!(
-            (v["rating"].as_i64(), v["comment"].is_null()),
-            (Some(2), true)
-        );
-    }
 }

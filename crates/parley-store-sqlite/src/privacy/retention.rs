@@ -13,19 +13,15 @@ pub(crate) fn expiring(
     ws: WorkspaceId,
     before: Timestamp,
 ) -> StoreResult<(u64, Option<Timestamp>)> {
-    c.prepare_cached(
-        "SELECT COUNT(*), MIN(created_at) FROM message \
-         WHERE workspace_id = ?1 AND created_at < ?2 AND redacted_at IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued')",
-    )
-    .map_err(sql_err)?
-    .query_row(params![ws.to_string(), before.0], |r| {
-        Ok((
-            r.get::<_, i64>(0)? as u64,
-            r.get::<_, Option<i64>>(1)?.map(Timestamp),
-        ))
-    })
-    .map_err(sql_err)
+    c.prepare_cached(sql::retention::EXPIRING)
+        .map_err(sql_err)?
+        .query_row(params![ws.to_string(), before.0], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, Option<i64>>(1)?.map(Timestamp),
+            ))
+        })
+        .map_err(sql_err)
 }
 
 pub(crate) fn expire(
@@ -51,20 +47,13 @@ pub(crate) fn expire(
         .collect::<rusqlite::Result<_>>()
         .map_err(sql_err)?;
     let mut out = Vec::with_capacity(due.len());
-    // Per conversation: the previews and ids of its expired messages, for the copies other
-    // events of it hold.
-    let mut copies: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> =
-        Default::default();
+    let mut expired = plan::retention::Expired::default();
     for (id, inbox, conv, meta, body) in due {
-        let entry = copies.entry(conv.clone()).or_default();
-        entry.0.push(plan::preview(&body));
-        entry.1.push(id.to_string());
-        c.prepare_cached(
-            "UPDATE message SET body = '', meta = NULL, redacted_at = ?2 WHERE id = ?1",
-        )
-        .map_err(sql_err)?
-        .execute(params![id.to_string(), at.0])
-        .map_err(sql_err)?;
+        expired.add(conv.clone(), id.to_string(), &body);
+        c.prepare_cached(sql::retention::REDACT_MESSAGE)
+            .map_err(sql_err)?
+            .execute(params![at.0, id.to_string()])
+            .map_err(sql_err)?;
         let events: Vec<(i64, String)> = c
             .prepare_cached(
                 &format!("SELECT seq, parley_open(data, {EVENT_PLACE}) FROM event WHERE conversation_id = ?1 AND message_id = ?2 AND redacted_at IS NULL"),
@@ -77,7 +66,7 @@ pub(crate) fn expire(
         for (seq, data) in events {
             c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                 .map_err(sql_err)?
-                .execute(params![seq, plan::redact_event_data(&data), at.0])
+                .execute(params![seq, plan::retention::redact_event_data(&data), at.0])
                 .map_err(sql_err)?;
         }
         c.prepare_cached(
@@ -108,16 +97,13 @@ pub(crate) fn expire(
         .collect::<rusqlite::Result<_>>()
         .map_err(sql_err)?;
     for (seq, conv, data) in surveys {
-        let mut new = plan::redact_event_data(&data);
-        if let Some((previews, ids)) = copies.get(&conv) {
-            new = plan::redact_copies(&new, previews, ids).unwrap_or(new);
-        }
+        let new = expired.survey_answer(&conv, &data);
         c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
             .map_err(sql_err)?
             .execute(params![seq, new, at.0])
             .map_err(sql_err)?;
     }
-    for (conv, (previews, ids)) in copies {
+    for (conv, previews, ids) in expired.into_copies() {
         let events: Vec<(i64, String)> = c
             .prepare_cached(
                 &format!("SELECT seq, parley_open(data, {EVENT_PLACE}) FROM event WHERE conversation_id = ?1 AND (redacted_at IS NULL OR redacted_at < ?2)"),
@@ -128,7 +114,7 @@ pub(crate) fn expire(
             .collect::<rusqlite::Result<_>>()
             .map_err(sql_err)?;
         for (seq, data) in events {
-            if let Some(new) = plan::redact_copies(&data, &previews, &ids) {
+            if let Some(new) = plan::retention::redact_copies(&data, &previews, &ids) {
                 c.prepare_cached(&format!("UPDATE event SET data = parley_seal(?2, {EVENT_PLACE}), redacted_at = ?3 WHERE seq = ?1"))
                     .map_err(sql_err)?
                     .execute(params![seq, new, at.0])
@@ -141,13 +127,13 @@ pub(crate) fn expire(
 
 pub(crate) fn list_workspaces(c: &Connection) -> StoreResult<Vec<WorkspaceRow>> {
     let ids: Vec<uuid::Uuid> = c
-        .prepare_cached("SELECT id FROM workspace ORDER BY created_at, id")
+        .prepare_cached(sql::accounts::WORKSPACE_IDS)
         .map_err(sql_err)?
         .query_map([], |r| uid(r, 0))
         .map_err(sql_err)?
         .collect::<rusqlite::Result<_>>()
         .map_err(sql_err)?;
     ids.into_iter()
-        .map(|id| crate::account::workspace(c, Some(id.into()))?.ok_or(StoreError::NotFound))
+        .map(|id| crate::accounts::workspace(c, Some(id.into()))?.ok_or(StoreError::NotFound))
         .collect()
 }

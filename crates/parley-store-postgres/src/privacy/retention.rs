@@ -13,14 +13,7 @@ pub(crate) async fn expiring(
     ws: WorkspaceId,
     before: Timestamp,
 ) -> StoreResult<(u64, Option<Timestamp>)> {
-    let rows = query(
-        tx,
-        "SELECT COUNT(*), MIN(created_at) FROM message \
-         WHERE workspace_id = $1 AND created_at < $2 AND redacted_at IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = message.id AND o.state = 'queued')",
-        &[&ws.as_uuid(), &before.0],
-    )
-    .await?;
+    let rows = query(tx, sql::retention::EXPIRING, &[&ws.as_uuid(), &before.0]).await?;
     let r = rows.first().ok_or(StoreError::NotFound)?;
     Ok((
         get::<i64>(r, 0)? as u64,
@@ -45,10 +38,7 @@ pub(crate) async fn expire(
     )
     .await?;
     let mut out = Vec::with_capacity(due.len());
-    // Per conversation: the previews and ids of its expired messages, for the copies other
-    // events of it hold.
-    let mut copies: std::collections::BTreeMap<uuid::Uuid, (Vec<String>, Vec<String>)> =
-        Default::default();
+    let mut expired = plan::retention::Expired::default();
     for r in &due {
         let (msg, conv): (uuid::Uuid, uuid::Uuid) = (get(r, 0)?, get(r, 2)?);
         let place = |field| crypt::aad("message", msg, field);
@@ -57,15 +47,8 @@ pub(crate) async fn expire(
             .transpose()
             .map_err(|e| StoreError::Other(anyhow::anyhow!("message {msg}: {e}")))?;
         let body = crypt::open_field(tx.keys(), &place("body"), get(r, 4)?)?.unwrap_or_default();
-        let entry = copies.entry(conv).or_default();
-        entry.0.push(plan::preview(&body));
-        entry.1.push(msg.to_string());
-        exec(
-            tx,
-            "UPDATE message SET body = '', meta = NULL, redacted_at = $2 WHERE id = $1",
-            &[&msg, &at.0],
-        )
-        .await?;
+        expired.add(conv, msg.to_string(), &body);
+        exec(tx, sql::retention::REDACT_MESSAGE, &[&at.0, &msg]).await?;
         let events = event_data(
             tx,
             "WHERE conversation_id = $1 AND message_id = $2 AND redacted_at IS NULL",
@@ -73,7 +56,8 @@ pub(crate) async fn expire(
         )
         .await?;
         for (seq, _, place, data) in &events {
-            let data = crypt::seal_text(tx.keys(), place, &plan::redact_event_data(data));
+            let data =
+                crypt::seal_text(tx.keys(), place, &plan::retention::redact_event_data(data));
             exec(
                 tx,
                 "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
@@ -95,7 +79,7 @@ pub(crate) async fn expire(
             )?,
             None => None,
         };
-        if shown == Some(plan::preview(&body)) {
+        if plan::retention::shows(shown.as_deref(), &body) {
             exec(
                 tx,
                 "UPDATE conversation SET last_message = NULL WHERE id = $1",
@@ -122,10 +106,7 @@ pub(crate) async fn expire(
     for r in &surveys {
         let (seq, conv): (i64, uuid::Uuid) = (get(r, 0)?, get(r, 1)?);
         for (seq, _, place, data) in &event_data(tx, "WHERE seq = $1", &[&seq]).await? {
-            let mut new = plan::redact_event_data(data);
-            if let Some((previews, ids)) = copies.get(&conv) {
-                new = plan::redact_copies(&new, previews, ids).unwrap_or(new);
-            }
+            let new = expired.survey_answer(&conv, data);
             exec(
                 tx,
                 "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
@@ -134,7 +115,7 @@ pub(crate) async fn expire(
             .await?;
         }
     }
-    for (conv, (previews, ids)) in copies {
+    for (conv, previews, ids) in expired.into_copies() {
         let events = event_data(
             tx,
             "WHERE conversation_id = $1 AND (redacted_at IS NULL OR redacted_at < $2)",
@@ -142,7 +123,7 @@ pub(crate) async fn expire(
         )
         .await?;
         for (seq, _, place, data) in &events {
-            if let Some(new) = plan::redact_copies(data, &previews, &ids) {
+            if let Some(new) = plan::retention::redact_copies(data, &previews, &ids) {
                 exec(
                     tx,
                     "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
@@ -156,12 +137,12 @@ pub(crate) async fn expire(
 }
 
 pub(crate) async fn list_workspaces(tx: &Tx<'_>) -> StoreResult<Vec<WorkspaceRow>> {
-    let rows = query(tx, "SELECT id FROM workspace ORDER BY created_at, id", &[]).await?;
+    let rows = query(tx, sql::accounts::WORKSPACE_IDS, &[]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let ws: WorkspaceId = id(r, 0)?;
         out.push(
-            crate::account::workspace(tx, Some(ws))
+            crate::accounts::workspace(tx, Some(ws))
                 .await?
                 .ok_or(StoreError::NotFound)?,
         );

@@ -4,7 +4,7 @@ use parley_core::{ContactId, ListId, Timestamp, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::db::sql_err;
 use crate::rows::{is_unique_violation, load_contact, ts, uid};
 
@@ -46,7 +46,7 @@ pub(crate) fn create(
 ) -> StoreResult<ListView> {
     let id: ListId = new_id().into();
     c.execute(
-        "INSERT INTO contact_list (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        sql::contacts::INSERT_LIST,
         params![id.to_string(), ws.to_string(), name, at.0],
     )
     .map_err(name_conflict)?;
@@ -71,17 +71,14 @@ pub(crate) fn rename(
     name: &str,
 ) -> StoreResult<ListView> {
     list(c, ws, id)?;
-    c.execute(
-        "UPDATE contact_list SET name = ?1 WHERE id = ?2",
-        params![name, id.to_string()],
-    )
-    .map_err(name_conflict)?;
+    c.execute(sql::contacts::SET_LIST_NAME, params![name, id.to_string()])
+        .map_err(name_conflict)?;
     list(c, ws, id)
 }
 
 pub(crate) fn delete(c: &Connection, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
     list(c, ws, id)?;
-    c.execute("DELETE FROM contact_list WHERE id = ?1", [id.to_string()])
+    c.execute(sql::contacts::DELETE_LIST, [id.to_string()])
         .map_err(sql_err)?;
     Ok(())
 }
@@ -110,7 +107,7 @@ pub(crate) fn set_member(
         )
     } else {
         c.execute(
-            "DELETE FROM contact_list_member WHERE list_id = ?1 AND contact_id = ?2",
+            sql::contacts::DELETE_LIST_MEMBER,
             [id.to_string(), contact.to_string()],
         )
     }

@@ -4,7 +4,7 @@ use parley_core::{ContactId, ListId, Timestamp, WorkspaceId};
 use parley_store::*;
 use tokio_postgres::Row;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{get, id, is_unique_violation, load_contact, pg_err, ts};
 
@@ -46,9 +46,7 @@ pub(crate) async fn create(
 ) -> StoreResult<ListView> {
     let l: ListId = new_id().into();
     let stmt = tx
-        .prepare_cached(
-            "INSERT INTO contact_list (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
-        )
+        .prepare_cached(sql::contacts::INSERT_LIST)
         .await
         .map_err(pg_err)?;
     tx.execute(&stmt, &[&l.as_uuid(), &ws.as_uuid(), &name, &at.0])
@@ -77,7 +75,7 @@ pub(crate) async fn rename(
 ) -> StoreResult<ListView> {
     list(tx, ws, l).await?;
     let stmt = tx
-        .prepare_cached("UPDATE contact_list SET name = $1 WHERE id = $2")
+        .prepare_cached(sql::contacts::SET_LIST_NAME)
         .await
         .map_err(pg_err)?;
     tx.execute(&stmt, &[&name, &l.as_uuid()])
@@ -88,12 +86,7 @@ pub(crate) async fn rename(
 
 pub(crate) async fn delete(tx: &Tx<'_>, ws: WorkspaceId, l: ListId) -> StoreResult<()> {
     list(tx, ws, l).await?;
-    exec(
-        tx,
-        "DELETE FROM contact_list WHERE id = $1",
-        &[&l.as_uuid()],
-    )
-    .await?;
+    exec(tx, sql::contacts::DELETE_LIST, &[&l.as_uuid()]).await?;
     Ok(())
 }
 
@@ -133,7 +126,7 @@ pub(crate) async fn set_member(
     } else {
         exec(
             tx,
-            "DELETE FROM contact_list_member WHERE list_id = $1 AND contact_id = $2",
+            sql::contacts::DELETE_LIST_MEMBER,
             &[&l.as_uuid(), &contact.as_uuid()],
         )
         .await?;

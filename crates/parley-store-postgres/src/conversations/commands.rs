@@ -6,7 +6,7 @@ use parley_core::message::SenderKind;
 use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::conversations::{
     insert_conversation, insert_event, insert_message, load_by_id, load_for_contact, load_scoped,
     new_conversation, save_conversation, NewEvent,
@@ -14,7 +14,7 @@ use crate::conversations::{
 use crate::db::{exec, query, query_opt, Tx};
 use crate::rows::{self, id};
 
-/// Checks that an assignee works the conversation's inbox and a team belongs to the workspace.
+/// Refuses an assignee who does not work the inbox and a team of another workspace.
 async fn check_assignment(
     tx: &Tx<'_>,
     ws: WorkspaceId,
@@ -22,34 +22,23 @@ async fn check_assignment(
     assignee: Option<UserId>,
     team: Option<TeamId>,
 ) -> StoreResult<()> {
-    if let Some(u) = assignee {
-        let ok = query_opt(
-            tx,
-            "SELECT m.role FROM membership m WHERE m.workspace_id = $1 AND m.user_id = $2 \
-             AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM inbox_member im WHERE im.inbox_id = $3 AND im.user_id = $2))",
-            &[&ws.as_uuid(), &u.as_uuid(), &inbox.as_uuid()],
-        )
-        .await?;
-        if ok.is_none() {
-            return Err(StoreError::Invalid {
-                field: "assignee_id",
-                reason: "is not a member of this conversation's inbox".into(),
-            });
-        }
-    }
-    if let Some(t) = team {
-        match crate::directory::team(tx, ws, t).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(StoreError::Invalid {
-                    field: "team_id",
-                    reason: "no such team".into(),
-                })
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    let works_inbox = match assignee {
+        Some(u) => Some(
+            query_opt(
+                tx,
+                sql::ASSIGNEE_WORKS_INBOX,
+                &[&ws.as_uuid(), &u.as_uuid(), &inbox.as_uuid()],
+            )
+            .await?
+            .is_some(),
+        ),
+        None => None,
+    };
+    let team = match team {
+        Some(t) => Some(crate::directory::team(tx, ws, t).await),
+        None => None,
+    };
+    plan::check_assignment(works_inbox, team)
 }
 
 /// Writes an agent's outbound message and its outbox row, and folds it into the conversation.
@@ -258,8 +247,7 @@ pub(crate) async fn record_survey_answer(
     }
     let stored = exec(
         tx,
-        "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
+        sql::conversations::INSERT_SURVEY_ANSWER,
         &[&conv_id.as_uuid(), &sent_at.0, &at.0],
     )
     .await?;
@@ -310,15 +298,12 @@ pub(crate) async fn wake_snoozed(
     now: Timestamp,
     events: &mut Vec<Published>,
 ) -> StoreResult<usize> {
-    let due: Vec<(ConversationId, WorkspaceId)> = query(
-        tx,
-        "SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= $1 LIMIT 500",
-        &[&now.0],
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
-    .collect::<StoreResult<_>>()?;
+    let due: Vec<(ConversationId, WorkspaceId)> =
+        query(tx, sql::conversations::SNOOZED_DUE, &[&now.0])
+            .await?
+            .iter()
+            .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
+            .collect::<StoreResult<_>>()?;
     for (conv_id, ws) in &due {
         let mut conv = load_by_id(tx, *conv_id).await?;
         let change = Change::Status {

@@ -1,0 +1,657 @@
+//! The `Accounts` store: workspaces, users and memberships, sessions, API tokens, the access-change
+//! log and the audit log.
+
+use async_trait::async_trait;
+use parley_core::role::Role;
+use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
+use parley_store::*;
+use tokio_postgres::Row;
+
+use crate::db::{exec, query, query_opt, Tx};
+use crate::rows::{self, get, id, is_unique_violation, member_inboxes, opt_ts, pg_err, ts};
+use crate::PostgresStore;
+
+#[async_trait]
+impl Accounts for PostgresStore {
+    async fn is_empty(&self) -> StoreResult<bool> {
+        self.db
+            .run(|tx| Box::pin(async move { Ok(workspace(tx, None).await?.is_none()) }))
+            .await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        timezone: &str,
+        admin: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<(WorkspaceRow, UserView)> {
+        let (name, tz) = (name.to_owned(), timezone.to_owned());
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { create_workspace(tx, &name, &tz, admin, at).await })
+            })
+            .await
+    }
+
+    async fn workspace(&self, ws: WorkspaceId) -> StoreResult<WorkspaceRow> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move { workspace(tx, Some(ws)).await?.ok_or(StoreError::NotFound) })
+            })
+            .await
+    }
+
+    async fn first_workspace(&self) -> StoreResult<Option<WorkspaceRow>> {
+        self.db.run(|tx| Box::pin(workspace(tx, None))).await
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
+        self.db
+            .run(|tx| Box::pin(crate::privacy::retention::list_workspaces(tx)))
+            .await
+    }
+
+    async fn set_workspace_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: serde_json::Value,
+    ) -> StoreResult<WorkspaceRow> {
+        self.db
+            .write(move |tx, _| {
+                Box::pin(async move { set_workspace_settings(tx, ws, &settings).await })
+            })
+            .await
+    }
+
+    async fn create_user(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        at: Timestamp,
+    ) -> StoreResult<UserView> {
+        self.db
+            .run(move |tx| Box::pin(create_user(tx, ws, user, at)))
+            .await
+    }
+
+    async fn list_users(&self, ws: WorkspaceId) -> StoreResult<Vec<UserView>> {
+        self.db.run(move |tx| Box::pin(async move {
+            query(
+                tx,
+                &format!(
+                    "SELECT {} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = $1 \
+                     ORDER BY u.name COLLATE \"C\", u.id",
+                    rows::USER_COLS
+                ),
+                &[&ws.as_uuid()],
+            )
+            .await?
+            .iter()
+            .map(rows::user)
+            .collect()
+        })).await
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> StoreResult<UserView> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let p: UserPatch = patch;
+                    if p.role.is_some() {
+                        lock_workspace(tx, ws).await?;
+                    }
+                    let revokes = p.role.is_some() || p.password_hash.is_some();
+                    user(tx, ws, id).await?;
+                    let uid = id.as_uuid();
+                    if let Some(name) = p.name {
+                        exec(tx, sql::accounts::SET_USER_NAME, &[&name, &uid]).await?;
+                    }
+                    if let Some(hash) = p.password_hash {
+                        exec(tx, sql::accounts::SET_USER_PASSWORD, &[&hash, &uid]).await?;
+                        exec(tx, sql::accounts::DELETE_USER_SESSIONS, &[&uid]).await?;
+                    }
+                    if let Some(role) = p.role {
+                        if role != Role::Admin
+                            && user(tx, ws, id).await?.role == Role::Admin
+                            && admin_count(tx, ws).await? <= 1
+                        {
+                            return Err(last_admin());
+                        }
+                        exec(
+                            tx,
+                            sql::accounts::SET_MEMBERSHIP_ROLE,
+                            &[&role.as_str(), &ws.as_uuid(), &uid],
+                        )
+                        .await?;
+                    }
+                    if revokes {
+                        log_access_change(tx, ws, id).await?;
+                    }
+                    user(tx, ws, id).await
+                })
+            })
+            .await
+    }
+
+    async fn remove_user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    lock_workspace(tx, ws).await?;
+                    let u = user(tx, ws, id).await?;
+                    if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
+                        return Err(last_admin());
+                    }
+                    let (w, i) = (ws.as_uuid(), id.as_uuid());
+                    for sql in [
+                        sql::accounts::LEAVE_INBOXES,
+                        sql::accounts::LEAVE_TEAMS,
+                        sql::accounts::DELETE_MEMBER_SESSIONS,
+                        sql::accounts::REVOKE_MEMBER_TOKENS,
+                        sql::accounts::DELETE_MEMBERSHIP,
+                    ] {
+                        exec(tx, sql, &[&w, &i]).await?;
+                    }
+                    log_access_change(tx, ws, id).await
+                })
+            })
+            .await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
+        let email = email.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { credentials_by_email(tx, &email).await }))
+            .await
+    }
+
+    async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
+        self.db
+            .run(move |tx| Box::pin(principal(tx, ws, user)))
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let s: NewSession = session;
+                    exec(
+                        tx,
+                        sql::accounts::INSERT_SESSION,
+                        &[
+                            &s.token_hash,
+                            &s.user_id.as_uuid(),
+                            &s.workspace_id.as_uuid(),
+                            &s.csrf_token,
+                            &s.created_at.0,
+                            &s.expires_at.0,
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn session_principal(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(Principal, String)>> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { session_principal(tx, &h, now).await }))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { delete_session(tx, &h).await }))
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<TokenView> {
+        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        self.db
+            .run(move |tx| Box::pin(async move { create_token(tx, ws, user, &name, &h, at).await }))
+            .await
+    }
+
+    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        sql::accounts::USER_TOKENS,
+                        &[&ws.as_uuid(), &user.as_uuid()],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(TokenView {
+                            id: id(r, 0)?,
+                            name: get(r, 1)?,
+                            created_at: ts(r, 2)?,
+                            revoked_at: opt_ts(r, 3)?,
+                        })
+                    })
+                    .collect()
+                })
+            })
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let n = exec(
+                        tx,
+                        sql::accounts::REVOKE_TOKEN,
+                        &[&at.0, &ws.as_uuid(), &user.as_uuid(), &id.as_uuid()],
+                    )
+                    .await?;
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    log_access_change(tx, ws, user).await
+                })
+            })
+            .await
+    }
+
+    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
+        let h = token_hash.to_owned();
+        self.db
+            .run(move |tx| Box::pin(async move { token_principal(tx, &h).await }))
+            .await
+    }
+
+    async fn last_access_change(&self) -> StoreResult<i64> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let rows = query(tx, sql::accounts::LAST_ACCESS_CHANGE, &[]).await?;
+                    rows.first().map_or(Ok(0), |r| get(r, 0))
+                })
+            })
+            .await
+    }
+
+    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        sql::accounts::ACCESS_CHANGES_AFTER,
+                        &[&after, &i64::from(limit)],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AccessChange {
+                            id: get(r, 0)?,
+                            workspace_id: id(r, 1)?,
+                            user_id: id(r, 2)?,
+                        })
+                    })
+                    .collect()
+                })
+            })
+            .await
+    }
+
+    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let e: AuditEntry = entry;
+                    exec(
+                        tx,
+                        sql::accounts::INSERT_AUDIT,
+                        &[
+                            &e.workspace_id.as_uuid(),
+                            &e.actor_id.map(|a| a.as_uuid()),
+                            &e.action,
+                            &e.target,
+                            &e.detail.to_string(),
+                            &e.ip,
+                            &e.at.0,
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        sql::accounts::AUDIT,
+                        &[&ws.as_uuid(), &i64::from(limit)],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AuditEntry {
+                            workspace_id: id(r, 0)?,
+                            actor_id: rows::opt_id(r, 1)?,
+                            action: get(r, 2)?,
+                            target: get(r, 3)?,
+                            detail: rows::json(r, 4)?,
+                            ip: get(r, 5)?,
+                            at: ts(r, 6)?,
+                        })
+                    })
+                    .collect()
+                })
+            })
+            .await
+    }
+}
+
+pub(crate) fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+pub(crate) async fn create_workspace(
+    tx: &Tx<'_>,
+    name: &str,
+    tz: &str,
+    admin: NewUser,
+    at: Timestamp,
+) -> StoreResult<(WorkspaceRow, UserView)> {
+    let ws = WorkspaceRow {
+        id: new_id().into(),
+        name: name.to_string(),
+        timezone: tz.to_string(),
+        settings: serde_json::json!({}),
+        created_at: at,
+    };
+    exec(
+        tx,
+        sql::accounts::INSERT_WORKSPACE,
+        &[&ws.id.as_uuid(), &ws.name, &ws.timezone, &at.0],
+    )
+    .await?;
+    let user = create_user(tx, ws.id, admin, at).await?;
+    Ok((ws, user))
+}
+
+fn workspace_row(r: &Row) -> StoreResult<WorkspaceRow> {
+    Ok(WorkspaceRow {
+        id: id(r, 0)?,
+        name: get(r, 1)?,
+        timezone: get(r, 2)?,
+        created_at: ts(r, 3)?,
+        settings: serde_json::from_str(&get::<String>(r, 4)?)
+            .unwrap_or_else(|_| serde_json::json!({})),
+    })
+}
+
+pub(crate) async fn workspace(
+    tx: &Tx<'_>,
+    ws: Option<WorkspaceId>,
+) -> StoreResult<Option<WorkspaceRow>> {
+    let row = match ws {
+        Some(ws) => {
+            query_opt(
+                tx,
+                sql::accounts::WORKSPACE,
+                &[&ws.as_uuid()],
+            )
+            .await?
+        }
+        None => query_opt(
+            tx,
+            "SELECT id, name, timezone, created_at, settings FROM workspace ORDER BY created_at, id LIMIT 1",
+            &[],
+        )
+        .await?,
+    };
+    row.as_ref().map(workspace_row).transpose()
+}
+
+pub(crate) async fn set_workspace_settings(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    settings: &serde_json::Value,
+) -> StoreResult<WorkspaceRow> {
+    let n = exec(
+        tx,
+        sql::accounts::SET_WORKSPACE_SETTINGS,
+        &[&settings.to_string(), &ws.as_uuid()],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    workspace(tx, Some(ws)).await?.ok_or(StoreError::NotFound)
+}
+
+pub(crate) async fn create_user(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    u: NewUser,
+    at: Timestamp,
+) -> StoreResult<UserView> {
+    let id: UserId = new_id().into();
+    let stmt = tx
+        .prepare_cached(sql::accounts::INSERT_USER)
+        .await
+        .map_err(pg_err)?;
+    tx.execute(
+        &stmt,
+        &[
+            &id.as_uuid(),
+            &u.email,
+            &u.name,
+            &u.password_hash,
+            &at.0,
+            &u.bot,
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("a user with this email exists".into())
+        } else {
+            pg_err(e)
+        }
+    })?;
+    exec(
+        tx,
+        sql::accounts::INSERT_MEMBERSHIP,
+        &[&ws.as_uuid(), &id.as_uuid(), &u.role.as_str(), &at.0],
+    )
+    .await?;
+    Ok(UserView {
+        id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        bot: u.bot,
+        created_at: at,
+    })
+}
+
+pub(crate) async fn user(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<UserView> {
+    let row = query_opt(
+        tx,
+        &format!(
+            "SELECT {} FROM users u JOIN membership m ON m.user_id = u.id WHERE m.workspace_id = $1 AND u.id = $2",
+            rows::USER_COLS
+        ),
+        &[&ws.as_uuid(), &id.as_uuid()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    rows::user(&row)
+}
+
+/// Locks the workspace row, so two changes that each check "is there another admin?" take turns.
+async fn lock_workspace(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<()> {
+    query_opt(
+        tx,
+        "SELECT id FROM workspace WHERE id = $1 FOR UPDATE",
+        &[&ws.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+fn last_admin() -> StoreError {
+    StoreError::Rejected {
+        code: "last_admin",
+        message: "a workspace needs at least one admin".into(),
+    }
+}
+
+/// Orders the access-change log: taken just before appending to it and held until commit, so
+/// ids grow in commit order and a reader resuming after an id misses nothing. Always the last
+/// lock a transaction takes, so it cannot close a cycle.
+const ACCESS_LOCK: i64 = 0x5041_524c_4143;
+
+/// Adds to the access-change log that this user's open sockets must be checked again.
+pub(crate) async fn log_access_change(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<()> {
+    exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&ACCESS_LOCK]).await?;
+    exec(
+        tx,
+        "INSERT INTO access_change (workspace_id, user_id) VALUES ($1, $2)",
+        &[&ws.as_uuid(), &user.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
+    let rows = query(tx, sql::accounts::COUNT_ADMINS, &[&ws.as_uuid()]).await?;
+    rows.first().map_or(Ok(0), |r| get(r, 0))
+}
+
+pub(crate) async fn principal(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> StoreResult<Principal> {
+    let u = user(tx, ws, id).await?;
+    Ok(Principal {
+        user_id: u.id,
+        workspace_id: ws,
+        role: u.role,
+        email: u.email,
+        name: u.name,
+        bot: u.bot,
+        inboxes: member_inboxes(tx, id.as_uuid()).await?,
+    })
+}
+
+/// The principal of a credential's user, or `None` once the user left the workspace.
+async fn principal_if_member(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<Option<Principal>> {
+    match principal(tx, ws, user).await {
+        Ok(p) => Ok(Some(p)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) async fn credentials_by_email(
+    tx: &Tx<'_>,
+    email: &str,
+) -> StoreResult<Option<(Principal, String)>> {
+    let row = query_opt(tx, sql::accounts::CREDENTIALS_BY_EMAIL, &[&email]).await?;
+    let Some(row) = row else { return Ok(None) };
+    let (user, ws, hash): (UserId, WorkspaceId, String) =
+        (id(&row, 0)?, id(&row, 1)?, get(&row, 2)?);
+    Ok(Some((principal(tx, ws, user).await?, hash)))
+}
+
+pub(crate) async fn session_principal(
+    tx: &Tx<'_>,
+    hash: &str,
+    now: Timestamp,
+) -> StoreResult<Option<(Principal, String)>> {
+    let row = query_opt(tx, sql::accounts::LIVE_SESSION, &[&hash, &now.0]).await?;
+    let Some(row) = row else { return Ok(None) };
+    let csrf: String = get(&row, 2)?;
+    Ok(principal_if_member(tx, id(&row, 1)?, id(&row, 0)?)
+        .await?
+        .map(|p| (p, csrf)))
+}
+
+pub(crate) async fn delete_session(tx: &Tx<'_>, hash: &str) -> StoreResult<()> {
+    let owner = query_opt(
+        tx,
+        "DELETE FROM session WHERE token_hash = $1 RETURNING workspace_id, user_id",
+        &[&hash],
+    )
+    .await?;
+    if let Some(r) = owner {
+        log_access_change(tx, id(&r, 0)?, id(&r, 1)?).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn create_token(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    user: UserId,
+    name: &str,
+    hash: &str,
+    at: Timestamp,
+) -> StoreResult<TokenView> {
+    let id = new_id();
+    exec(
+        tx,
+        sql::accounts::INSERT_API_TOKEN,
+        &[&id, &ws.as_uuid(), &user.as_uuid(), &name, &hash, &at.0],
+    )
+    .await?;
+    Ok(TokenView {
+        id: id.into(),
+        name: name.to_string(),
+        created_at: at,
+        revoked_at: None,
+    })
+}
+
+pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<Principal>> {
+    let row = query_opt(tx, sql::accounts::LIVE_TOKEN, &[&hash]).await?;
+    match row {
+        Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,53 @@
+//! The `Privacy` store: erasing a contact (`erasure`) and removing the content of old messages
+//! (`retention`).
+use async_trait::async_trait;
+use parley_core::{ContactId, Timestamp, WorkspaceId};
+use parley_store::*;
+
+use crate::SqliteStore;
+
+pub(crate) mod erasure;
+pub(crate) mod retention;
+
+#[async_trait]
+impl Privacy for SqliteStore {
+    async fn erase_contact(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        at: Timestamp,
+    ) -> StoreResult<Erasure> {
+        let done = self
+            .db
+            .write(move |c, _| erasure::erase(c, ws, contact, at))
+            .await?;
+        // The WAL still holds the pages as they were before; copy it back and empty it, so the
+        // erased data is in neither file.
+        if !matches!(self.db.empty_wal().await, Ok(true)) {
+            tracing::warn!("the WAL could not be emptied after an erasure; it holds the erased pages until it restarts");
+        }
+        Ok(done)
+    }
+
+    async fn expiring_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)> {
+        self.db
+            .read(move |c| retention::expiring(c, ws, before))
+            .await
+    }
+
+    async fn expire_messages(
+        &self,
+        ws: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+        at: Timestamp,
+    ) -> StoreResult<Vec<ExpiredMessage>> {
+        self.db
+            .write(move |c, _| retention::expire(c, ws, before, limit, at))
+            .await
+    }
+}
