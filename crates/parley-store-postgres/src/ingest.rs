@@ -11,7 +11,7 @@ use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 use tokio_postgres::Row;
 
-use crate::account::new_id;
+use crate::accounts::new_id;
 use crate::contacts::{
     address_key, identity_error, identity_key, insert_contact_stmt, insert_identity_stmt,
 };

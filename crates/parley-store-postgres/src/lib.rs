@@ -3,8 +3,6 @@
 //! order on every node (see `db` for how).
 
 mod accounts;
-// The inbound path names the accounts module by its former name.
-use accounts as account;
 mod contacts;
 mod conversations;
 mod db;
