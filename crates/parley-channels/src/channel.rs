@@ -13,6 +13,12 @@ use crate::rich::{self, Capabilities, Event, Reply};
 use crate::settings::Settings;
 use crate::{api, email, line, meta, telegram, twilio, ChannelKind, InboundError, SendOutcome};
 
+mod hook;
+
+pub use hook::{
+    Answer, Checked, Delivered, Delivery, InboundFile, Incoming, Parsed, Refusal, TapAnswer,
+};
+
 /// An inbox as its channel sees it. Borrowed from the inbox row, so making one per send is free.
 #[derive(Debug)]
 pub struct Channel<'a> {
