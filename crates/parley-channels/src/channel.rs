@@ -125,8 +125,8 @@ impl<'a> Channel<'a> {
     }
 
     /// Checks a messaging app's delivery: its signature over the raw body (Meta, LINE) or its
-    /// secret header (Telegram). The API channel's (with a timestamp and its freshness) and
-    /// Twilio's (over the URL) are checked by their own hooks.
+    /// secret header (Telegram). `verify_delivery` checks every channel's, the API channel's
+    /// timestamp and Twilio's URL included.
     pub fn verify<'h>(
         &self,
         header: impl Fn(&str) -> Option<&'h str>,
