@@ -375,3 +375,6 @@ fn check_twilio(sms: twilio::InboundSms, now: Timestamp) -> Result<Option<Checke
         reply_token: None,
     })))
 }
+
+#[cfg(test)]
+mod tests;
