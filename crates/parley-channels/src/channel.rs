@@ -226,6 +226,20 @@ impl<'a> Channel<'a> {
         }
     }
 
+    /// Continues a widget chat by email to a visitor who has left, from this email inbox;
+    /// refused on other channels.
+    pub async fn send_to_visitor(
+        &self,
+        http: &Client,
+        visitor: email::Visitor<'_>,
+        timeout: std::time::Duration,
+    ) -> SendOutcome {
+        match &self.settings {
+            Settings::Email(s) => email::send_to_visitor(http, s, visitor, timeout).await,
+            _ => SendOutcome::Permanent(format!("{} inboxes send no email", self.kind())),
+        }
+    }
+
     /// Asks the provider whether the credentials work, with a read that changes nothing;
     /// `None` for kinds with nothing to ask (the API channel, the widget).
     pub async fn test_connection(&self, http: &Client) -> Option<Result<String, String>> {
