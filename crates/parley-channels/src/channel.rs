@@ -13,6 +13,12 @@ use crate::rich::{self, Capabilities, Event, Reply};
 use crate::settings::Settings;
 use crate::{api, email, line, meta, telegram, twilio, ChannelKind, InboundError, SendOutcome};
 
+mod hook;
+
+pub use hook::{
+    Answer, Checked, Delivered, Delivery, InboundFile, Incoming, Parsed, Refusal, TapAnswer,
+};
+
 /// An inbox as its channel sees it. Borrowed from the inbox row, so making one per send is free.
 #[derive(Debug)]
 pub struct Channel<'a> {
@@ -119,8 +125,8 @@ impl<'a> Channel<'a> {
     }
 
     /// Checks a messaging app's delivery: its signature over the raw body (Meta, LINE) or its
-    /// secret header (Telegram). The API channel's (with a timestamp and its freshness) and
-    /// Twilio's (over the URL) are checked by their own hooks.
+    /// secret header (Telegram). `verify_delivery` checks every channel's, the API channel's
+    /// timestamp and Twilio's URL included.
     pub fn verify<'h>(
         &self,
         header: impl Fn(&str) -> Option<&'h str>,
@@ -217,6 +223,20 @@ impl<'a> Channel<'a> {
         }
         SendOutcome::Accepted {
             provider_id: last_id,
+        }
+    }
+
+    /// Continues a widget chat by email to a visitor who has left, from this email inbox;
+    /// refused on other channels.
+    pub async fn send_to_visitor(
+        &self,
+        http: &Client,
+        visitor: email::Visitor<'_>,
+        timeout: std::time::Duration,
+    ) -> SendOutcome {
+        match &self.settings {
+            Settings::Email(s) => email::send_to_visitor(http, s, visitor, timeout).await,
+            _ => SendOutcome::Permanent(format!("{} inboxes send no email", self.kind())),
         }
     }
 

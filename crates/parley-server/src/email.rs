@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use parley_channels::channel::Lookups;
 use parley_channels::email::{self, DeliveryError, ReceivedMail, SmtpHandler};
-use parley_channels::settings::{EmailSettings, ImapSettings};
-use parley_channels::{ChannelKind, SendOutcome};
+use parley_channels::settings::{EmailSettings, ImapSettings, Settings};
+use parley_channels::{Channel, ChannelKind, SendOutcome};
 use parley_core::contact::{Email, IdentityKind};
 use parley_core::message::{Direction, MAX_BODY_CHARS};
 use parley_core::{ConversationId, Timestamp};
@@ -209,13 +209,6 @@ fn text_setting<'a>(inbox: &'a InboxRow, path: &[&str]) -> &'a str {
         .unwrap_or_default()
 }
 
-/// The inbox's support address split into local part and domain.
-fn address_parts(inbox: &InboxRow) -> (&str, &str) {
-    text_setting(inbox, &["address"])
-        .rsplit_once('@')
-        .unwrap_or(("reply", "localhost"))
-}
-
 fn system_scope(inbox: &InboxRow) -> Scope {
     Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()))
 }
@@ -399,10 +392,6 @@ fn settings_of(inbox: &InboxRow) -> EmailSettings<'_> {
     EmailSettings::deserialize(&inbox.settings).unwrap_or_default()
 }
 
-fn relay(app: &App, inbox: &InboxRow, timeout: Duration) -> email::SmtpRelay {
-    email::relay(&settings_of(inbox), app.http.policy(), timeout)
-}
-
 /// What a reply by email needs from the store: the customer's last mail, to thread under, and
 /// the message's files, to attach (a link in a mail would outlive its signature).
 pub async fn reply_lookups(
@@ -441,34 +430,20 @@ pub async fn send_to_visitor(app: &App, job: &OutboxJob, to: &str) -> SendOutcom
     else {
         return SendOutcome::Permanent("no email inbox to continue the chat by email".into());
     };
-    let (_, domain) = address_parts(&inbox);
-    let message_id = email::message_id(job.message.conversation_id, job.message.id, domain);
-    let out = email::OutboundEmail {
-        from: email::Mailbox {
-            address: text_setting(&inbox, &["address"]).to_string(),
-            name: Some(text_setting(&inbox, &["from_name"]).to_string()).filter(|n| !n.is_empty()),
-        },
-        reply_to: None,
-        to: email::Mailbox {
-            address: to.to_string(),
-            name: None,
-        },
-        subject: format!("New reply to your chat with {}", job.inbox.name),
-        text: format!(
-            "{}\n\n— You chatted with us on our website. Reply to this email to continue.",
-            crate::compose::plain_text(job)
-        ),
-        message_id,
-        in_reply_to: None,
-        references: Vec::new(),
-        attachments: Vec::new(),
+    let channel = Channel {
+        settings: Settings::Email(settings_of(&inbox)),
+        secret: &inbox.secret,
     };
-    let built = match email::build(&out) {
-        Ok(m) => m,
-        Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
+    let text = crate::compose::plain_text(job);
+    let visitor = email::Visitor {
+        to,
+        chat: &job.inbox.name,
+        text: &text,
+        conversation: job.message.conversation_id,
+        message: job.message.id,
     };
     let timeout = Duration::from_millis(app.config.dispatch.timeout_ms);
-    email::send(&relay(app, &inbox, timeout), built).await
+    channel.send_to_visitor(&app.http, visitor, timeout).await
 }
 
 /// The email inboxes that take mail for `recipient`: their address, or it with `+<anything>`.

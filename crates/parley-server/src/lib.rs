@@ -1,7 +1,7 @@
 //! Parley's server: the axum application (REST API, webhooks, realtime WebSocket, web pages) and
 //! its background workers, over either store.
 //!
-//! Layout: `routes/` holds the REST API as one table (router and OpenAPI come from it), `hooks`
+//! Layout: `routes/` holds the REST API as one table (router and OpenAPI come from it), `inbound`
 //! the inbound webhooks, `realtime` the event hub and WebSocket, `workers` the outbox dispatcher
 //! and snooze clock, `auth` credentials, `error` the one mapping of errors to HTTP.
 
@@ -14,7 +14,6 @@ pub mod compose;
 pub mod config;
 pub mod email;
 pub mod error;
-pub mod hooks;
 pub mod inbound;
 pub mod keys;
 pub mod limits;

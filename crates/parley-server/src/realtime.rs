@@ -602,7 +602,10 @@ where
                 return end;
             }
         }
+        // Polled in order: a change of access that arrives while waiting is applied before an
+        // event that is ready at the same time.
         tokio::select! {
+            biased;
             _ = recheck.notified() => {
                 if let Some(end) = Box::pin(check_access(app, principal, credential, recheck)).await {
                     return end;

@@ -23,7 +23,9 @@ use crate::InboundError;
 pub use auth_results::dmarc_failed;
 pub use imap::{fetch_since, ImapAccount, ImapBatch};
 pub use outbound::{build, check, send, OutboundEmail, OutboundFile, SmtpRelay, SmtpSecurity};
-pub use reply::{address_parts, check_inbox, imap_account, relay, send_reply};
+pub use reply::{
+    address_parts, check_inbox, imap_account, relay, send_reply, send_to_visitor, Visitor,
+};
 pub use smtp_server::{serve_smtp, DeliveryError, ReceivedMail, SmtpHandler, SmtpServerConfig};
 pub use text::{html_to_text, trim_quoted};
 pub use thread::{

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use parley_core::{ConversationId, MessageId};
 use serde_json::Value;
 
 use crate::channel::Outgoing;
@@ -113,6 +114,53 @@ pub async fn send_reply(http: &Client, s: &EmailSettings<'_>, out: Outgoing<'_>)
         },
         other => other,
     }
+}
+
+/// A widget reply sent by email to a visitor who has left: `chat` names the widget's inbox and
+/// `text` is the reply. Not threaded: their answer comes back to this inbox, on the same contact.
+pub async fn send_to_visitor(
+    http: &Client,
+    s: &EmailSettings<'_>,
+    visitor: Visitor<'_>,
+    timeout: Duration,
+) -> SendOutcome {
+    let (_, domain) = address_parts(s);
+    let email = OutboundEmail {
+        from: Mailbox {
+            address: s.address.to_string(),
+            name: Some(s.from_name.to_string()).filter(|n| !n.is_empty()),
+        },
+        reply_to: None,
+        to: Mailbox {
+            address: visitor.to.to_string(),
+            name: None,
+        },
+        subject: format!("New reply to your chat with {}", visitor.chat),
+        text: format!(
+            "{}\n\n— You chatted with us on our website. Reply to this email to continue.",
+            visitor.text
+        ),
+        message_id: message_id(visitor.conversation, visitor.message, domain),
+        in_reply_to: None,
+        references: Vec::new(),
+        attachments: Vec::new(),
+    };
+    let built = match build(&email) {
+        Ok(m) => m,
+        Err(e) => return SendOutcome::Permanent(format!("could not build the email: {e}")),
+    };
+    super::send(&relay(s, http.policy(), timeout), built).await
+}
+
+/// A widget reply to continue by email.
+pub struct Visitor<'a> {
+    /// The visitor's address.
+    pub to: &'a str,
+    /// The widget inbox's name, as the visitor knows the chat.
+    pub chat: &'a str,
+    pub text: &'a str,
+    pub conversation: ConversationId,
+    pub message: MessageId,
 }
 
 /// The mailbox an inbox polls, as its settings say.

@@ -2,6 +2,7 @@
 //! listener, the IMAP poller or the widget's socket has verified and parsed it, `ingest` stores it
 //! with the consent its keywords change, answers the keywords, and hands it to what reacts to it.
 
+pub mod hook;
 mod keywords;
 
 use parley_store::{InboundMessage, InboundOutcome, InboxRow, StoreError};

@@ -149,7 +149,6 @@ on_both!(
             )
             .await;
         assert_eq!(s, 204);
-        tokio::time::sleep(Duration::from_millis(200)).await;
         t.inbound(&support, &s_secret, "c1", "after-removal", "not for ann")
             .await;
         assert!(again
