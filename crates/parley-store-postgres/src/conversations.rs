@@ -20,6 +20,7 @@ use crate::PostgresStore;
 use parley_core::contact::IdentityKind;
 
 pub(crate) mod commands;
+pub(crate) mod inbound;
 pub(crate) mod queries;
 pub(crate) mod seen;
 

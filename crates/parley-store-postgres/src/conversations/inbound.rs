@@ -1,7 +1,7 @@
 //! Storing one customer message, the hot path, in two round trips: one query reads everything the
 //! decision needs (workspace, an earlier delivery, the sender's identity and conversation), then
 //! every write goes out in one pipeline (a keyword that may change consent adds a read of the
-//! ledger). Same decisions as SQLite's step-by-step version.
+//! ledger). Same decisions as SQLite's step-by-step version; `batch` groups messages into one commit.
 
 use std::sync::LazyLock;
 
@@ -21,6 +21,8 @@ use crate::conversations::{
 use crate::db::{query_opt, Tx};
 use crate::pipeline::{pipeline, Stmt};
 use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
+
+pub(crate) mod batch;
 
 /// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
 /// sender's identity, contact and name; 7–22 the conversation (`CONVERSATION_COLS`); 23–24 a
