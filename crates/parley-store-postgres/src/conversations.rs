@@ -1,11 +1,12 @@
-//! The `Conversations` store. The inbound path is in `inbound`, agents' commands in `commands`, reads
-//! in `queries`, and the timeline rows every write shares in `writes`.
+//! The `Conversations` store. The inbound path is in `inbound`, agents' commands in `commands`,
+//! reads in `queries`, and the timeline rows every write shares in `writes`.
 
 use async_trait::async_trait;
+use parley_core::conversation::{Change, Status};
 use parley_core::{ContactId, ConversationId, InboxId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
-use crate::db::query_opt;
+use crate::db::{exec, query, query_opt};
 use crate::rows::{id, opt_id};
 use crate::PostgresStore;
 use parley_core::contact::IdentityKind;
@@ -210,7 +211,36 @@ impl Conversations for PostgresStore {
         self.db
             .write(move |tx, ev| {
                 Box::pin(async move {
-                    commands::record_survey_answer(tx, ws, conv, sent_at, data, at, ev).await
+                    let conv_id: ConversationId = conv;
+                    let events: &mut Vec<Published> = ev;
+                    let ours = query_opt(
+                        tx,
+                        "SELECT 1 FROM conversation WHERE id = $1 AND workspace_id = $2",
+                        &[&conv_id.as_uuid(), &ws.as_uuid()],
+                    )
+                    .await?;
+                    if ours.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    let stored = exec(
+                        tx,
+                        sql::conversations::INSERT_SURVEY_ANSWER,
+                        &[&conv_id.as_uuid(), &sent_at.0, &at.0],
+                    )
+                    .await?;
+                    if stored == 0 {
+                        return Err(StoreError::Conflict(plan::SURVEY_ANSWERED.into()));
+                    }
+                    commands::record_conversation_event(
+                        tx,
+                        ws,
+                        conv_id,
+                        "survey.answered",
+                        data,
+                        at,
+                        events,
+                    )
+                    .await
                 })
             })
             .await
@@ -239,7 +269,36 @@ impl Conversations for PostgresStore {
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| Box::pin(commands::wake_snoozed(tx, now, ev)))
+            .write(move |tx, ev| {
+                Box::pin(async move {
+                    let events: &mut Vec<Published> = ev;
+                    let due: Vec<(ConversationId, WorkspaceId)> =
+                        query(tx, sql::conversations::SNOOZED_DUE, &[&now.0])
+                            .await?
+                            .iter()
+                            .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
+                            .collect::<StoreResult<_>>()?;
+                    for (conv_id, ws) in &due {
+                        let mut conv = load_by_id(tx, *conv_id).await?;
+                        let change = Change::Status {
+                            from: Status::Snoozed,
+                            to: Status::Open,
+                            snoozed_until: None,
+                        };
+                        conv.apply(&change, now);
+                        save_conversation(tx, &conv, false).await?;
+                        let data =
+                            plan::conversation_updated(&plan::change_json(&change), None, &conv);
+                        insert_event(
+                            tx,
+                            events,
+                            NewEvent::on(*ws, &conv, "conversation.updated", None, now, data),
+                        )
+                        .await?;
+                    }
+                    Ok(due.len())
+                })
+            })
             .await
     }
 
