@@ -13,6 +13,7 @@ use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, Use
 
 mod assign;
 pub mod erase;
+pub mod inbound;
 pub mod keywords;
 pub mod merge;
 pub mod retention;
@@ -468,6 +469,48 @@ pub fn reach<'a>(inbox: &crate::InboxRow, contact: &'a ContactView) -> Option<Re
         inbox_id: Some(inbox.id),
         external_id,
     }))
+}
+
+/// The identity a conversation started by an agent replies to: `reach`, refused when the inbox has
+/// no way to reach the contact.
+pub fn reach_to_start<'a>(
+    inbox: &crate::InboxRow,
+    contact: &'a ContactView,
+) -> Result<Reach<'a>, StoreError> {
+    reach(inbox, contact).ok_or_else(|| StoreError::Rejected {
+        code: "no_identity_for_inbox",
+        message: "this contact has no address this inbox can reach".into(),
+    })
+}
+
+/// Who sends the first message of a started conversation: the agent who wrote it, or Parley.
+pub fn start_sender(sender: Option<UserId>) -> SenderKind {
+    if sender.is_some() {
+        SenderKind::Agent
+    } else {
+        SenderKind::System
+    }
+}
+
+impl NoteView {
+    /// An agent's internal note on a conversation.
+    pub fn on(
+        id: uuid::Uuid,
+        conv: &ConversationView,
+        author_id: UserId,
+        body: String,
+        mentions: Vec<UserId>,
+        at: Timestamp,
+    ) -> Self {
+        NoteView {
+            id,
+            conversation_id: conv.id,
+            author_id,
+            body,
+            mentions,
+            created_at: at,
+        }
+    }
 }
 
 /// The wall clock in milliseconds, for records made outside a request (a database's first key).

@@ -97,14 +97,7 @@ pub(crate) async fn act(
             message = Some(msg);
         }
         Command::Note { body, mentions } => {
-            let n = NoteView {
-                id: new_id(),
-                conversation_id: conv.id,
-                author_id: actor,
-                body,
-                mentions,
-                created_at: at,
-            };
+            let n = NoteView::on(new_id(), &conv, actor, body, mentions, at);
             conv.apply(&change, at);
             save_conversation(tx, &conv, false).await?;
             let data = plan::note_created(&n, &conv);
@@ -162,16 +155,10 @@ pub(crate) async fn start(
     }
     let inbox_row = crate::directory::inbox(tx, ws, m.inbox).await?;
     let k = rows::load_contact(tx, ws.as_uuid(), m.contact.as_uuid()).await?;
-    let identity_id = match plan::reach(&inbox_row, &k) {
-        Some(plan::Reach::Existing(i)) => i.id,
-        Some(plan::Reach::New(ident)) => {
+    let identity_id = match plan::reach_to_start(&inbox_row, &k)? {
+        plan::Reach::Existing(i) => i.id,
+        plan::Reach::New(ident) => {
             crate::contacts::insert_identity(tx, ws, m.contact, &ident, at).await?
-        }
-        None => {
-            return Err(StoreError::Rejected {
-                code: "no_identity_for_inbox",
-                message: "this contact has no address this inbox can reach".into(),
-            })
         }
     };
     let mut conv = match load_for_contact(tx, m.inbox, m.contact).await {
@@ -184,11 +171,7 @@ pub(crate) async fn start(
         Err(e) => return Err(e),
     };
     conv.identity_id = identity_id;
-    let sender = if m.sender.is_some() {
-        SenderKind::Agent
-    } else {
-        SenderKind::System
-    };
+    let sender = plan::start_sender(m.sender);
     let msg = queue_reply(tx, ws, &mut conv, (sender, m.sender), m.body, at, m.meta).await?;
     save_conversation(tx, &conv, false).await?;
     let data = plan::message_created(&msg, &conv);

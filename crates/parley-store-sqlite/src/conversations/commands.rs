@@ -125,14 +125,7 @@ pub(crate) fn act(
             message = Some(msg);
         }
         Command::Note { body, mentions } => {
-            let n = NoteView {
-                id: new_id(),
-                conversation_id: conv.id,
-                author_id: actor,
-                body,
-                mentions,
-                created_at: at,
-            };
+            let n = NoteView::on(new_id(), &conv, actor, body, mentions, at);
             conv.apply(&change, at);
             save_conversation(c, &before, &conv)?;
             insert_event(
@@ -194,15 +187,9 @@ pub(crate) fn start(
     }
     let inbox_row = crate::directory::inbox(c, ws, inbox)?;
     let k = crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let identity_id = match plan::reach(&inbox_row, &k) {
-        Some(plan::Reach::Existing(i)) => i.id,
-        Some(plan::Reach::New(ident)) => insert_identity(c, ws, contact, &ident, at)?,
-        None => {
-            return Err(StoreError::Rejected {
-                code: "no_identity_for_inbox",
-                message: "this contact has no address this inbox can reach".into(),
-            })
-        }
+    let identity_id = match plan::reach_to_start(&inbox_row, &k)? {
+        plan::Reach::Existing(i) => i.id,
+        plan::Reach::New(ident) => insert_identity(c, ws, contact, &ident, at)?,
     };
     let mut conv = match load_conversation_by(
         c,
@@ -225,11 +212,7 @@ pub(crate) fn start(
         &mut conv,
         Reply {
             before: &before,
-            sender: if m.sender.is_some() {
-                SenderKind::Agent
-            } else {
-                SenderKind::System
-            },
+            sender: plan::start_sender(m.sender),
             actor: m.sender,
             body: m.body,
             meta: m.meta,

@@ -2,8 +2,7 @@
 //! create the contact, its identity and conversation, append the message and its events, all in the
 //! writer's transaction.
 
-use parley_core::conversation::{Change, Status};
-use parley_core::{ContactId, IdentityId, Timestamp, WorkspaceId};
+use parley_core::{ContactId, IdentityId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -15,39 +14,6 @@ use crate::conversations::{
 };
 use crate::db::sql_err;
 use crate::rows::uid;
-
-/// Appends a status change to open before an inbound message reopens a conversation, so the
-/// timeline shows the reopening.
-fn record_reopen(
-    c: &Connection,
-    events: &mut Vec<Published>,
-    ws: WorkspaceId,
-    conv: &mut ConversationView,
-    at: Timestamp,
-) -> StoreResult<()> {
-    if !conv.state().reopens_on_inbound() {
-        return Ok(());
-    }
-    let change = Change::Status {
-        from: conv.status,
-        to: Status::Open,
-        snoozed_until: None,
-    };
-    conv.apply(&change, at);
-    let data = plan::conversation_updated(&plan::change_json(&change), None, conv);
-    insert_event(
-        c,
-        events,
-        ws,
-        conv.inbox_id,
-        Some(conv.id),
-        "conversation.updated",
-        None,
-        at,
-        data,
-    )?;
-    Ok(())
-}
 
 pub(crate) fn apply_inbound(
     c: &Connection,
@@ -182,23 +148,28 @@ pub(crate) fn apply_inbound(
         Err(StoreError::NotFound) => {
             let mut conv =
                 new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
-            if blocked {
-                conv.status = Status::Resolved;
-            }
+            plan::inbound::new_thread(&mut conv, blocked);
             insert_conversation(c, ws, &conv)?;
             conv
         }
         Err(e) => return Err(e),
     };
     let before = conv.clone();
-    if !blocked {
-        record_reopen(c, events, ws, &mut conv, m.at)?;
+    if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+        let id = Some(conv.id);
+        insert_event(
+            c,
+            events,
+            ws,
+            conv.inbox_id,
+            id,
+            "conversation.updated",
+            None,
+            m.at,
+            data,
+        )?;
     }
-    // Replies go to the identity the customer last wrote from (not to someone else who wrote
-    // into their thread, such as a colleague in copy).
-    if conv.contact_id == contact_id {
-        conv.identity_id = identity_id;
-    }
+    plan::inbound::reply_identity(&mut conv, contact_id, identity_id);
     let msg = MessageView::from_customer(
         new_id().into(),
         &conv,
@@ -209,15 +180,7 @@ pub(crate) fn apply_inbound(
         m.meta,
     );
     insert_message(c, ws, &msg)?;
-    conv.apply(
-        if blocked {
-            &Change::Note
-        } else {
-            &Change::Inbound
-        },
-        m.at,
-    );
-    conv.last_message = Some(plan::preview(&msg.body));
+    plan::inbound::fold(&mut conv, &msg, blocked);
     save_conversation(c, &before, &conv)?;
     let data = plan::message_created(&msg, &conv);
     insert_event(
