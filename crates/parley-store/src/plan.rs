@@ -16,6 +16,7 @@ pub mod erase;
 pub mod inbound;
 pub mod keywords;
 pub mod merge;
+pub mod pages;
 pub mod retention;
 
 pub use assign::check_assignment;

@@ -54,17 +54,7 @@ pub(crate) async fn search(
         .map(|r| Ok((id(r, 0)?, get(r, 1)?)))
         .collect::<StoreResult<_>>()?
     };
-    let more = rows.len() > limit as usize;
-    let rows = &rows[..rows.len().min(limit as usize)];
-    let next_cursor = if more {
-        rows.last().map(|(id, name)| Cursor {
-            keys: Vec::new(),
-            text: Some(name.clone()),
-            id: id.as_uuid(),
-        })
-    } else {
-        None
-    };
+    let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
     let mut items = Vec::with_capacity(rows.len());
     for (contact, _) in rows {
         items.push(load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?);

@@ -43,17 +43,7 @@ pub(crate) fn search(
         .map_err(sql_err)?
         .collect::<Result<_, _>>()
         .map_err(sql_err)?;
-    let more = rows.len() > limit as usize;
-    let rows = &rows[..rows.len().min(limit as usize)];
-    let next_cursor = if more {
-        rows.last().map(|(id, name)| Cursor {
-            keys: Vec::new(),
-            text: Some(name.clone()),
-            id: id.as_uuid(),
-        })
-    } else {
-        None
-    };
+    let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
     let items = rows
         .iter()
         .map(|(id, _)| load_contact(c, &ws.to_string(), &id.to_string()))

@@ -83,26 +83,12 @@ pub(crate) fn list(
     sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
     args.push(Value::Integer(i64::from(q.limit) + 1));
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
-    let mut items: Vec<ConversationView> = stmt
+    let items: Vec<ConversationView> = stmt
         .query_map(params_from_iter(args), rows::conversation)
         .map_err(sql_err)?
         .collect::<Result<_, _>>()
         .map_err(sql_err)?;
-    let more = items.len() > q.limit as usize;
-    items.truncate(q.limit as usize);
-    let next_cursor = match (more, items.last()) {
-        (true, Some(last)) => Some(Cursor {
-            keys: match q.sort {
-                Sort::Waiting => vec![last.waiting_key()],
-                Sort::Activity => vec![last.last_activity_at.0],
-                Sort::Priority => vec![last.priority.rank(), last.waiting_key()],
-            },
-            text: None,
-            id: last.id.as_uuid(),
-        }),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    Ok(plan::pages::conversations(items, q))
 }
 
 pub(crate) fn message(c: &Connection, id: &str) -> StoreResult<MessageView> {
