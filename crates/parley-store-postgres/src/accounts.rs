@@ -29,7 +29,25 @@ impl Accounts for PostgresStore {
         let (name, tz) = (name.to_owned(), timezone.to_owned());
         self.db
             .run(move |tx| {
-                Box::pin(async move { create_workspace(tx, &name, &tz, admin, at).await })
+                Box::pin(async move {
+                    let name: &str = &name;
+                    let tz: &str = &tz;
+                    let ws = WorkspaceRow {
+                        id: new_id().into(),
+                        name: name.to_string(),
+                        timezone: tz.to_string(),
+                        settings: serde_json::json!({}),
+                        created_at: at,
+                    };
+                    exec(
+                        tx,
+                        sql::accounts::INSERT_WORKSPACE,
+                        &[&ws.id.as_uuid(), &ws.name, &ws.timezone, &at.0],
+                    )
+                    .await?;
+                    let user = create_user(tx, ws.id, admin, at).await?;
+                    Ok((ws, user))
+                })
             })
             .await
     }
@@ -59,7 +77,19 @@ impl Accounts for PostgresStore {
     ) -> StoreResult<WorkspaceRow> {
         self.db
             .write(move |tx, _| {
-                Box::pin(async move { set_workspace_settings(tx, ws, &settings).await })
+                Box::pin(async move {
+                    let settings: &serde_json::Value = &settings;
+                    let n = exec(
+                        tx,
+                        sql::accounts::SET_WORKSPACE_SETTINGS,
+                        &[&settings.to_string(), &ws.as_uuid()],
+                    )
+                    .await?;
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    workspace(tx, Some(ws)).await?.ok_or(StoreError::NotFound)
+                })
             })
             .await
     }
@@ -167,7 +197,16 @@ impl Accounts for PostgresStore {
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<(Principal, String)>> {
         let email = email.to_owned();
         self.db
-            .run(move |tx| Box::pin(async move { credentials_by_email(tx, &email).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let email: &str = &email;
+                    let row = query_opt(tx, sql::accounts::CREDENTIALS_BY_EMAIL, &[&email]).await?;
+                    let Some(row) = row else { return Ok(None) };
+                    let (user, ws, hash): (UserId, WorkspaceId, String) =
+                        (id(&row, 0)?, id(&row, 1)?, get(&row, 2)?);
+                    Ok(Some((principal(tx, ws, user).await?, hash)))
+                })
+            })
             .await
     }
 
@@ -208,14 +247,38 @@ impl Accounts for PostgresStore {
     ) -> StoreResult<Option<(Principal, String)>> {
         let h = token_hash.to_owned();
         self.db
-            .run(move |tx| Box::pin(async move { session_principal(tx, &h, now).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let hash: &str = &h;
+                    let row = query_opt(tx, sql::accounts::LIVE_SESSION, &[&hash, &now.0]).await?;
+                    let Some(row) = row else { return Ok(None) };
+                    let csrf: String = get(&row, 2)?;
+                    Ok(principal_if_member(tx, id(&row, 1)?, id(&row, 0)?)
+                        .await?
+                        .map(|p| (p, csrf)))
+                })
+            })
             .await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         let h = token_hash.to_owned();
         self.db
-            .run(move |tx| Box::pin(async move { delete_session(tx, &h).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let hash: &str = &h;
+                    let owner = query_opt(
+                        tx,
+                        "DELETE FROM session WHERE token_hash = $1 RETURNING workspace_id, user_id",
+                        &[&hash],
+                    )
+                    .await?;
+                    if let Some(r) = owner {
+                        log_access_change(tx, id(&r, 0)?, id(&r, 1)?).await?;
+                    }
+                    Ok(())
+                })
+            })
             .await
     }
 
@@ -229,7 +292,25 @@ impl Accounts for PostgresStore {
     ) -> StoreResult<TokenView> {
         let (name, h) = (name.to_owned(), token_hash.to_owned());
         self.db
-            .run(move |tx| Box::pin(async move { create_token(tx, ws, user, &name, &h, at).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let name: &str = &name;
+                    let hash: &str = &h;
+                    let id = new_id();
+                    exec(
+                        tx,
+                        sql::accounts::INSERT_API_TOKEN,
+                        &[&id, &ws.as_uuid(), &user.as_uuid(), &name, &hash, &at.0],
+                    )
+                    .await?;
+                    Ok(TokenView {
+                        id: id.into(),
+                        name: name.to_string(),
+                        created_at: at,
+                        revoked_at: None,
+                    })
+                })
+            })
             .await
     }
 
@@ -286,7 +367,16 @@ impl Accounts for PostgresStore {
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
         let h = token_hash.to_owned();
         self.db
-            .run(move |tx| Box::pin(async move { token_principal(tx, &h).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let hash: &str = &h;
+                    let row = query_opt(tx, sql::accounts::LIVE_TOKEN, &[&hash]).await?;
+                    match row {
+                        Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
+                        None => Ok(None),
+                    }
+                })
+            })
             .await
     }
 
@@ -383,30 +473,6 @@ pub(crate) fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
 
-pub(crate) async fn create_workspace(
-    tx: &Tx<'_>,
-    name: &str,
-    tz: &str,
-    admin: NewUser,
-    at: Timestamp,
-) -> StoreResult<(WorkspaceRow, UserView)> {
-    let ws = WorkspaceRow {
-        id: new_id().into(),
-        name: name.to_string(),
-        timezone: tz.to_string(),
-        settings: serde_json::json!({}),
-        created_at: at,
-    };
-    exec(
-        tx,
-        sql::accounts::INSERT_WORKSPACE,
-        &[&ws.id.as_uuid(), &ws.name, &ws.timezone, &at.0],
-    )
-    .await?;
-    let user = create_user(tx, ws.id, admin, at).await?;
-    Ok((ws, user))
-}
-
 fn workspace_row(r: &Row) -> StoreResult<WorkspaceRow> {
     Ok(WorkspaceRow {
         id: id(r, 0)?,
@@ -439,23 +505,6 @@ pub(crate) async fn workspace(
         .await?,
     };
     row.as_ref().map(workspace_row).transpose()
-}
-
-pub(crate) async fn set_workspace_settings(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    settings: &serde_json::Value,
-) -> StoreResult<WorkspaceRow> {
-    let n = exec(
-        tx,
-        sql::accounts::SET_WORKSPACE_SETTINGS,
-        &[&settings.to_string(), &ws.as_uuid()],
-    )
-    .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    workspace(tx, Some(ws)).await?.ok_or(StoreError::NotFound)
 }
 
 pub(crate) async fn create_user(
@@ -585,73 +634,5 @@ async fn principal_if_member(
         Ok(p) => Ok(Some(p)),
         Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-pub(crate) async fn credentials_by_email(
-    tx: &Tx<'_>,
-    email: &str,
-) -> StoreResult<Option<(Principal, String)>> {
-    let row = query_opt(tx, sql::accounts::CREDENTIALS_BY_EMAIL, &[&email]).await?;
-    let Some(row) = row else { return Ok(None) };
-    let (user, ws, hash): (UserId, WorkspaceId, String) =
-        (id(&row, 0)?, id(&row, 1)?, get(&row, 2)?);
-    Ok(Some((principal(tx, ws, user).await?, hash)))
-}
-
-pub(crate) async fn session_principal(
-    tx: &Tx<'_>,
-    hash: &str,
-    now: Timestamp,
-) -> StoreResult<Option<(Principal, String)>> {
-    let row = query_opt(tx, sql::accounts::LIVE_SESSION, &[&hash, &now.0]).await?;
-    let Some(row) = row else { return Ok(None) };
-    let csrf: String = get(&row, 2)?;
-    Ok(principal_if_member(tx, id(&row, 1)?, id(&row, 0)?)
-        .await?
-        .map(|p| (p, csrf)))
-}
-
-pub(crate) async fn delete_session(tx: &Tx<'_>, hash: &str) -> StoreResult<()> {
-    let owner = query_opt(
-        tx,
-        "DELETE FROM session WHERE token_hash = $1 RETURNING workspace_id, user_id",
-        &[&hash],
-    )
-    .await?;
-    if let Some(r) = owner {
-        log_access_change(tx, id(&r, 0)?, id(&r, 1)?).await?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn create_token(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    user: UserId,
-    name: &str,
-    hash: &str,
-    at: Timestamp,
-) -> StoreResult<TokenView> {
-    let id = new_id();
-    exec(
-        tx,
-        sql::accounts::INSERT_API_TOKEN,
-        &[&id, &ws.as_uuid(), &user.as_uuid(), &name, &hash, &at.0],
-    )
-    .await?;
-    Ok(TokenView {
-        id: id.into(),
-        name: name.to_string(),
-        created_at: at,
-        revoked_at: None,
-    })
-}
-
-pub(crate) async fn token_principal(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<Principal>> {
-    let row = query_opt(tx, sql::accounts::LIVE_TOKEN, &[&hash]).await?;
-    match row {
-        Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
-        None => Ok(None),
     }
 }

@@ -22,7 +22,20 @@ impl Directory for PostgresStore {
     ) -> StoreResult<TeamView> {
         let name = name.to_owned();
         self.db
-            .run(move |tx| Box::pin(async move { create_team(tx, ws, &name, at).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let name: &str = &name;
+                    let t: TeamId = new_id().into();
+                    let stmt = tx
+                        .prepare_cached(sql::directory::INSERT_TEAM)
+                        .await
+                        .map_err(pg_err)?;
+                    tx.execute(&stmt, &[&t.as_uuid(), &ws.as_uuid(), &name, &at.0])
+                        .await
+                        .map_err(team_conflict)?;
+                    self::team(tx, ws, t).await
+                })
+            })
             .await
     }
 
@@ -52,7 +65,21 @@ impl Directory for PostgresStore {
     async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<TeamView> {
         let name = name.to_owned();
         self.db
-            .run(move |tx| Box::pin(async move { rename_team(tx, ws, id, &name).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let t: TeamId = id;
+                    let name: &str = &name;
+                    self::team(tx, ws, t).await?;
+                    let stmt = tx
+                        .prepare_cached(sql::directory::SET_TEAM_NAME)
+                        .await
+                        .map_err(pg_err)?;
+                    tx.execute(&stmt, &[&name, &t.as_uuid()])
+                        .await
+                        .map_err(team_conflict)?;
+                    self::team(tx, ws, t).await
+                })
+            })
             .await
     }
 
@@ -137,7 +164,22 @@ impl Directory for PostgresStore {
     async fn list_inboxes(&self, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
         let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(async move { list_inboxes(tx, &scope).await }))
+            .run(move |tx| Box::pin(async move {
+                let scope: &Scope = &scope;
+                let (all, inboxes) = scope_params(scope);
+                query(
+                    tx,
+                    &format!(
+                        "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = $1 AND ($2 OR id = ANY($3)) \
+                         ORDER BY name COLLATE \"C\", id"
+                    ),
+                    &[&scope.workspace.as_uuid(), &all, &inboxes],
+                )
+                .await?
+                .iter()
+                .map(|r| rows::inbox(tx.keys(), r))
+                .collect()
+            }))
             .await
     }
 
@@ -214,7 +256,18 @@ impl Directory for PostgresStore {
     async fn inboxes_of_kind(&self, kind: &str) -> StoreResult<Vec<InboxRow>> {
         let kind = kind.to_string();
         self.db
-            .run(move |tx| Box::pin(async move { inboxes_of_kind(tx, &kind).await }))
+            .run(move |tx| Box::pin(async move {
+                let kind: &str = &kind;
+                query(
+                    tx,
+                    &format!("SELECT {INBOX_COLS} FROM inbox WHERE kind = $1 ORDER BY created_at, id"),
+                    &[&kind],
+                )
+                .await?
+                .iter()
+                .map(|r| rows::inbox(tx.keys(), r))
+                .collect()
+            }))
             .await
     }
 
@@ -290,56 +343,6 @@ pub(crate) async fn team(tx: &Tx<'_>, ws: WorkspaceId, t: TeamId) -> StoreResult
     })
 }
 
-pub(crate) async fn create_team(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    name: &str,
-    at: Timestamp,
-) -> StoreResult<TeamView> {
-    let t: TeamId = new_id().into();
-    let stmt = tx
-        .prepare_cached(sql::directory::INSERT_TEAM)
-        .await
-        .map_err(pg_err)?;
-    tx.execute(&stmt, &[&t.as_uuid(), &ws.as_uuid(), &name, &at.0])
-        .await
-        .map_err(team_conflict)?;
-    self::team(tx, ws, t).await
-}
-
-pub(crate) async fn rename_team(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    t: TeamId,
-    name: &str,
-) -> StoreResult<TeamView> {
-    self::team(tx, ws, t).await?;
-    let stmt = tx
-        .prepare_cached(sql::directory::SET_TEAM_NAME)
-        .await
-        .map_err(pg_err)?;
-    tx.execute(&stmt, &[&name, &t.as_uuid()])
-        .await
-        .map_err(team_conflict)?;
-    self::team(tx, ws, t).await
-}
-
-pub(crate) async fn list_inboxes(tx: &Tx<'_>, scope: &Scope) -> StoreResult<Vec<InboxRow>> {
-    let (all, inboxes) = scope_params(scope);
-    query(
-        tx,
-        &format!(
-            "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = $1 AND ($2 OR id = ANY($3)) \
-             ORDER BY name COLLATE \"C\", id"
-        ),
-        &[&scope.workspace.as_uuid(), &all, &inboxes],
-    )
-    .await?
-    .iter()
-    .map(|r| rows::inbox(tx.keys(), r))
-    .collect()
-}
-
 pub(crate) async fn inbox(tx: &Tx<'_>, ws: WorkspaceId, i: InboxId) -> StoreResult<InboxRow> {
     let row = query_opt(
         tx,
@@ -349,59 +352,4 @@ pub(crate) async fn inbox(tx: &Tx<'_>, ws: WorkspaceId, i: InboxId) -> StoreResu
     .await?
     .ok_or(StoreError::NotFound)?;
     rows::inbox(tx.keys(), &row)
-}
-
-pub(crate) async fn inboxes_of_kind(tx: &Tx<'_>, kind: &str) -> StoreResult<Vec<InboxRow>> {
-    query(
-        tx,
-        &format!("SELECT {INBOX_COLS} FROM inbox WHERE kind = $1 ORDER BY created_at, id"),
-        &[&kind],
-    )
-    .await?
-    .iter()
-    .map(|r| rows::inbox(tx.keys(), r))
-    .collect()
-}
-
-pub(crate) async fn node_heartbeat(
-    tx: &Tx<'_>,
-    node: &NodeRow,
-    fresh_ms: i64,
-) -> StoreResult<Vec<NodeRow>> {
-    exec(
-        tx,
-        sql::directory::FORGET_NODES,
-        &[&(node.seen_at.0 - plan::NODE_FORGOTTEN_MS)],
-    )
-    .await?;
-    exec(
-        tx,
-        "INSERT INTO node (id, host, pid, started_at, seen_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
-        &[
-            &node.id,
-            &node.host,
-            &node.pid,
-            &node.started_at.0,
-            &node.seen_at.0,
-        ],
-    )
-    .await?;
-    let rows = query(
-        tx,
-        sql::directory::LIVE_NODES,
-        &[&node.id, &(node.seen_at.0 - fresh_ms)],
-    )
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(NodeRow {
-                id: get(r, 0)?,
-                host: get(r, 1)?,
-                pid: get(r, 2)?,
-                started_at: Timestamp(get(r, 3)?),
-                seen_at: Timestamp(get(r, 4)?),
-            })
-        })
-        .collect()
 }

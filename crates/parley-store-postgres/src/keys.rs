@@ -75,7 +75,103 @@ impl Keys for PostgresStore {
     async fn reseal(&self, limit: u32) -> StoreResult<u64> {
         let at = parley_store::plan::now_ms();
         self.db()
-            .write(move |tx, _| Box::pin(reseal(tx, limit, at)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    // Seals again under the current key the fields of up to `limit` records sealed
+                    // under an older key (rotation).
+                    use parley_store::crypt;
+                    let Some(keys) = tx.keys() else {
+                        return Ok(0);
+                    };
+                    let prefix = crypt::sealed_prefix(keys.current());
+                    let fresh = format!("{prefix}%");
+                    let fail = |e: crypt::CryptError| {
+                        StoreError::Other(anyhow::anyhow!("re-sealing: {e}"))
+                    };
+                    let again = |place: &str, v: &str| -> StoreResult<String> {
+                        Ok(keys.seal_text(place, &keys.open_text(place, v).map_err(fail)?))
+                    };
+                    // Lets the event trigger accept the new seals; never committed (deleted below).
+                    exec(tx, sql::keys::INSERT_RESEALING, &[&at]).await?;
+                    let mut done = blind_values(tx, keys, limit).await?;
+                    for (table, record, cols) in SEALED {
+                        let left = i64::from(limit) - done as i64;
+                        if left <= 0 {
+                            break;
+                        }
+                        let expr = |col: &str, json: bool| {
+                            if json {
+                                format!("({col} #>> '{{}}')")
+                            } else {
+                                col.to_string()
+                            }
+                        };
+                        let selected: Vec<String> =
+                            cols.iter().map(|(c, _, j)| expr(c, *j)).collect();
+                        let stale: Vec<String> = selected
+                            .iter()
+                            .map(|e| format!("({e} IS NOT NULL AND {e} NOT LIKE $1)"))
+                            .collect();
+                        let sql = format!(
+                            "SELECT id, {} FROM {table} WHERE {} LIMIT $2 FOR UPDATE",
+                            selected.join(", "),
+                            stale.join(" OR ")
+                        );
+                        for r in &query(tx, &sql, &[&fresh, &left]).await? {
+                            let id: uuid::Uuid = crate::rows::get(r, 0)?;
+                            for (i, (col, field, json)) in cols.iter().enumerate() {
+                                let Some(v) = crate::rows::get::<Option<String>>(r, i + 1)? else {
+                                    continue;
+                                };
+                                // The same test as the query's, so every row it picks changes.
+                                if v.starts_with(&prefix) {
+                                    continue;
+                                }
+                                let sealed = again(&crypt::aad(record, id, field), &v)?;
+                                let set = if *json { "to_jsonb($2::text)" } else { "$2" };
+                                let sql = format!("UPDATE {table} SET {col} = {set} WHERE id = $1");
+                                exec(tx, &sql, &[&id, &sealed]).await?;
+                            }
+                            done += 1;
+                        }
+                    }
+                    let left = i64::from(limit) - done as i64;
+                    if left > 0 {
+                        let rows = query(
+                            tx,
+                            "SELECT seq, workspace_id, kind, at, data FROM event \
+                         WHERE data NOT LIKE $1 LIMIT $2 FOR UPDATE",
+                            &[&fresh, &left],
+                        )
+                        .await?;
+                        for r in &rows {
+                            let (seq, ws, kind, when, data): (
+                                i64,
+                                uuid::Uuid,
+                                String,
+                                i64,
+                                String,
+                            ) = (
+                                crate::rows::get(r, 0)?,
+                                crate::rows::get(r, 1)?,
+                                crate::rows::get(r, 2)?,
+                                crate::rows::get(r, 3)?,
+                                crate::rows::get(r, 4)?,
+                            );
+                            let sealed = again(&crypt::event_aad(ws, &kind, when), &data)?;
+                            exec(
+                                tx,
+                                "UPDATE event SET data = $2 WHERE seq = $1",
+                                &[&seq, &sealed],
+                            )
+                            .await?;
+                            done += 1;
+                        }
+                    }
+                    exec(tx, sql::keys::DELETE_RESEALING, &[]).await?;
+                    Ok(done)
+                })
+            })
             .await
     }
 
@@ -201,93 +297,6 @@ const SEALED: &[(&str, &str, &[SealedColumn])] = &[
     ("outbox", "outbox", &[("last_error", "error", false)]),
     ("survey_key", "survey_key", &[("secret", "secret", false)]),
 ];
-
-/// Seals again under the current key the fields of up to `limit` records sealed under an older
-/// key (rotation).
-pub(crate) async fn reseal(tx: &Tx<'_>, limit: u32, at: i64) -> StoreResult<u64> {
-    use parley_store::crypt;
-    let Some(keys) = tx.keys() else {
-        return Ok(0);
-    };
-    let prefix = crypt::sealed_prefix(keys.current());
-    let fresh = format!("{prefix}%");
-    let fail = |e: crypt::CryptError| StoreError::Other(anyhow::anyhow!("re-sealing: {e}"));
-    let again = |place: &str, v: &str| -> StoreResult<String> {
-        Ok(keys.seal_text(place, &keys.open_text(place, v).map_err(fail)?))
-    };
-    // Lets the event trigger accept the new seals; never committed (deleted below).
-    exec(tx, sql::keys::INSERT_RESEALING, &[&at]).await?;
-    let mut done = blind_values(tx, keys, limit).await?;
-    for (table, record, cols) in SEALED {
-        let left = i64::from(limit) - done as i64;
-        if left <= 0 {
-            break;
-        }
-        let expr = |col: &str, json: bool| {
-            if json {
-                format!("({col} #>> '{{}}')")
-            } else {
-                col.to_string()
-            }
-        };
-        let selected: Vec<String> = cols.iter().map(|(c, _, j)| expr(c, *j)).collect();
-        let stale: Vec<String> = selected
-            .iter()
-            .map(|e| format!("({e} IS NOT NULL AND {e} NOT LIKE $1)"))
-            .collect();
-        let sql = format!(
-            "SELECT id, {} FROM {table} WHERE {} LIMIT $2 FOR UPDATE",
-            selected.join(", "),
-            stale.join(" OR ")
-        );
-        for r in &query(tx, &sql, &[&fresh, &left]).await? {
-            let id: uuid::Uuid = crate::rows::get(r, 0)?;
-            for (i, (col, field, json)) in cols.iter().enumerate() {
-                let Some(v) = crate::rows::get::<Option<String>>(r, i + 1)? else {
-                    continue;
-                };
-                // The same test as the query's, so every row it picks changes.
-                if v.starts_with(&prefix) {
-                    continue;
-                }
-                let sealed = again(&crypt::aad(record, id, field), &v)?;
-                let set = if *json { "to_jsonb($2::text)" } else { "$2" };
-                let sql = format!("UPDATE {table} SET {col} = {set} WHERE id = $1");
-                exec(tx, &sql, &[&id, &sealed]).await?;
-            }
-            done += 1;
-        }
-    }
-    let left = i64::from(limit) - done as i64;
-    if left > 0 {
-        let rows = query(
-            tx,
-            "SELECT seq, workspace_id, kind, at, data FROM event \
-             WHERE data NOT LIKE $1 LIMIT $2 FOR UPDATE",
-            &[&fresh, &left],
-        )
-        .await?;
-        for r in &rows {
-            let (seq, ws, kind, when, data): (i64, uuid::Uuid, String, i64, String) = (
-                crate::rows::get(r, 0)?,
-                crate::rows::get(r, 1)?,
-                crate::rows::get(r, 2)?,
-                crate::rows::get(r, 3)?,
-                crate::rows::get(r, 4)?,
-            );
-            let sealed = again(&crypt::event_aad(ws, &kind, when), &data)?;
-            exec(
-                tx,
-                "UPDATE event SET data = $2 WHERE seq = $1",
-                &[&seq, &sealed],
-            )
-            .await?;
-            done += 1;
-        }
-    }
-    exec(tx, sql::keys::DELETE_RESEALING, &[]).await?;
-    Ok(done)
-}
 
 /// Seals the plaintext a database held before encryption was turned on: every value of up to
 /// `limit` rows of table number `table` after `after` (in id order; events by seq) that is not

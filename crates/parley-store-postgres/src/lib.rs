@@ -7,8 +7,6 @@ mod contacts;
 mod conversations;
 mod db;
 mod directory;
-mod inbound;
-mod ingest;
 mod keys;
 mod migrate;
 pub use migrate::MIGRATION_COUNT;
@@ -32,7 +30,7 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStore {
     db: Arc<db::Db>,
-    inbound: inbound::Inbound,
+    inbound: conversations::inbound::batch::Inbound,
     /// Where the store is connected, without the password.
     target: String,
     master: Option<parley_store::crypt::MasterKey>,
@@ -89,7 +87,7 @@ impl PostgresStore {
             .with_context(|| format!("migrating {target}"))?;
         let db = Arc::new(db::Db::new(pool, sink));
         Ok(Self {
-            inbound: inbound::Inbound::start(Arc::clone(&db)),
+            inbound: conversations::inbound::batch::Inbound::start(Arc::clone(&db)),
             db,
             target,
             master: None,

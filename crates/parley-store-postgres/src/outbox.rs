@@ -22,7 +22,67 @@ impl Outbox for PostgresStore {
         per_inbox: u32,
     ) -> StoreResult<Vec<OutboxJob>> {
         self.db
-            .run(move |tx| Box::pin(claim(tx, now, limit, lease_ms, per_inbox)))
+            .run(move |tx| Box::pin(async move {
+                // Claims each inbox's earliest due deliveries in turn, none from an inbox beyond
+                // `per_inbox` live leases: one indexed look-up per inbox, so a long backlog in one
+                // inbox costs the others' claims nothing.
+                exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK]).await?;
+                let claimed = query(
+                    tx,
+                    "WITH busy AS (\
+                        SELECT inbox_id, COUNT(*) AS n FROM outbox \
+                        WHERE claimed_until > $1 AND state = 'queued' GROUP BY inbox_id), \
+                     turns AS (\
+                        SELECT d.id, d.next_attempt_at, \
+                               ROW_NUMBER() OVER (PARTITION BY n.id ORDER BY d.next_attempt_at, d.id) AS turn \
+                        FROM inbox n LEFT JOIN busy b ON b.inbox_id = n.id \
+                        CROSS JOIN LATERAL (\
+                            SELECT o.id, o.next_attempt_at FROM outbox o \
+                            WHERE o.inbox_id = n.id AND o.state = 'queued' AND o.next_attempt_at <= $1 \
+                            AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
+                            ORDER BY o.next_attempt_at, o.id \
+                            LIMIT GREATEST(0, LEAST($2, $4 - COALESCE(b.n, 0))) FOR UPDATE SKIP LOCKED) d \
+                        WHERE COALESCE(b.n, 0) < $4), \
+                     due AS (SELECT id FROM turns ORDER BY turn, next_attempt_at, id LIMIT $2) \
+                     UPDATE outbox o SET claimed_until = $3 FROM due WHERE o.id = due.id RETURNING o.id",
+                    &[
+                        &now.0,
+                        &i64::from(limit),
+                        &now.0.saturating_add(lease_ms),
+                        &i64::from(per_inbox),
+                    ],
+                )
+                .await?
+                .iter()
+                .map(|r| get::<uuid::Uuid>(r, 0))
+                .collect::<StoreResult<Vec<_>>>()?;
+                if claimed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT o.id, o.attempts, k.contact_id, {MESSAGE_COLS}, {IDENTITY_COLS}, \
+                            n.id, n.workspace_id, n.name, n.kind, n.settings, n.secret, n.created_at \
+                     FROM outbox o JOIN message m ON m.id = o.message_id \
+                     JOIN conversation k ON k.id = m.conversation_id \
+                     JOIN contact_identity i ON i.id = k.identity_id \
+                     JOIN inbox n ON n.id = m.inbox_id \
+                     WHERE o.id = ANY($1) ORDER BY o.next_attempt_at, o.id"
+                );
+                let rows = query(tx, &sql, &[&claimed]).await?;
+                let mut jobs = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let attempts: i64 = get(r, 1)?;
+                    jobs.push(OutboxJob {
+                        id: id(r, 0)?,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        contact_id: id(r, 2)?,
+                        message: rows::message_at(tx.keys(), r, 3)?,
+                        identity: rows::identity(tx.keys(), r, 15)?,
+                        inbox: rows::inbox_at(tx.keys(), r, 20)?,
+                    });
+                }
+                Ok(jobs)
+            }))
             .await
     }
 
@@ -58,12 +118,91 @@ impl Outbox for PostgresStore {
 
     async fn finish_outbox(
         &self,
-        id: OutboxId,
+        outbox: OutboxId,
         result: OutboxResult,
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |tx, ev| Box::pin(finish(tx, id, result, at, ev)))
+            .write(move |tx, ev| Box::pin(async move {
+                // Runs under the event lock: it appends a `message.updated` event.
+                let events: &mut Vec<Published> = ev;
+                let row = query_opt(
+                    tx,
+                    "SELECT message_id, workspace_id FROM outbox WHERE id = $1 AND state = 'queued' FOR UPDATE",
+                    &[&outbox.as_uuid()],
+                )
+                .await?;
+                let Some(row) = row else {
+                    return Ok(());
+                };
+                let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
+                let o = outbox.as_uuid();
+                if let OutboxResult::Defer { at: next } = result {
+                    exec(tx, sql::outbox::DEFER, &[&next.0, &o]).await?;
+                    return Ok(());
+                }
+                let mut msg = message(tx, message_id).await?;
+                match result {
+                    OutboxResult::Defer { .. } => {}
+                    OutboxResult::Sent { provider_id } => {
+                        exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
+                        if msg.status.may_advance_to(DeliveryStatus::Sent) {
+                            msg.status = DeliveryStatus::Sent;
+                        }
+                        msg.error = None;
+                        msg.external_id = provider_id.or(msg.external_id);
+                        if let Some(pid) = msg.external_id.clone() {
+                            apply_pending(tx, &mut msg, &pid).await?;
+                        }
+                    }
+                    OutboxResult::Retry { at: next, error } => {
+                        exec(
+                            tx,
+                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
+                             last_error = $3, updated_at = $4 WHERE id = $1",
+                            &[&o, &next.0, &seal_outbox_error(tx, o, &error), &at.0],
+                        )
+                        .await?;
+                        msg.error = Some(error);
+                    }
+                    OutboxResult::Failed { error } => {
+                        exec(
+                            tx,
+                            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
+                             last_error = $2, updated_at = $3 WHERE id = $1",
+                            &[&o, &seal_outbox_error(tx, o, &error), &at.0],
+                        )
+                        .await?;
+                        if msg.status.may_advance_to(DeliveryStatus::Failed) {
+                            msg.status = DeliveryStatus::Failed;
+                        }
+                        msg.error = Some(error);
+                    }
+                }
+                exec(
+                    tx,
+                    "UPDATE message SET status = $2, error = $3, external_id = $4, updated_at = $5 WHERE id = $1",
+                    &[
+                        &message_id,
+                        &msg.status.as_str(),
+                        &seal_error(tx, message_id, &msg.error),
+                        &msg.external_id,
+                        &at.0,
+                    ],
+                )
+                .await?;
+                let ev = NewEvent {
+                    ws,
+                    inbox: msg.inbox_id,
+                    conversation: Some(msg.conversation_id),
+                    kind: "message.updated",
+                    message: Some(msg.id),
+                    at,
+                    data: plan::message_updated(&msg),
+                };
+                insert_event(tx, events, ev).await?;
+                Ok(())
+            }))
             .await
     }
 
@@ -108,13 +247,62 @@ impl Outbox for PostgresStore {
     }
 
     async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
-        self.db.run(|tx| Box::pin(next_due(tx))).await
+        self.db.run(|tx| Box::pin(async move {
+            let row = query_opt(
+                tx,
+                "SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) FROM outbox WHERE state = 'queued'",
+                &[],
+            )
+            .await?;
+            Ok(match row {
+                Some(r) => get::<Option<i64>>(&r, 0)?.map(Timestamp),
+                None => None,
+            })
+        })).await
     }
 
     async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
         self.db
             .run(move |tx| {
-                Box::pin(async move { crate::directory::node_heartbeat(tx, &node, fresh_ms).await })
+                Box::pin(async move {
+                    let node: &NodeRow = &node;
+                    exec(
+                        tx,
+                        sql::directory::FORGET_NODES,
+                        &[&(node.seen_at.0 - plan::NODE_FORGOTTEN_MS)],
+                    )
+                    .await?;
+                    exec(
+                        tx,
+                        "INSERT INTO node (id, host, pid, started_at, seen_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+                        &[
+                            &node.id,
+                            &node.host,
+                            &node.pid,
+                            &node.started_at.0,
+                            &node.seen_at.0,
+                        ],
+                    )
+                    .await?;
+                    let rows = query(
+                        tx,
+                        sql::directory::LIVE_NODES,
+                        &[&node.id, &(node.seen_at.0 - fresh_ms)],
+                    )
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(NodeRow {
+                                id: get(r, 0)?,
+                                host: get(r, 1)?,
+                                pid: get(r, 2)?,
+                                started_at: Timestamp(get(r, 3)?),
+                                seen_at: Timestamp(get(r, 4)?),
+                            })
+                        })
+                        .collect()
+                })
             })
             .await
     }
@@ -132,166 +320,14 @@ impl Outbox for PostgresStore {
     }
 
     async fn release_claims(&self) -> StoreResult<u64> {
-        self.db.run(|tx| Box::pin(release_claims(tx))).await
+        self.db
+            .run(|tx| Box::pin(async move { exec(tx, sql::outbox::RELEASE_CLAIMS, &[]).await }))
+            .await
     }
 }
 
 /// Serialises claims across nodes, so an inbox's count of live leases is exact when read.
 const CLAIM_LOCK: i64 = 0x7061_726c_6579_636c;
-
-/// Claims each inbox's earliest due deliveries in turn, none from an inbox beyond `per_inbox`
-/// live leases: one indexed look-up per inbox, so a long backlog in one inbox costs the others'
-/// claims nothing.
-pub(crate) async fn claim(
-    tx: &Tx<'_>,
-    now: Timestamp,
-    limit: u32,
-    lease_ms: i64,
-    per_inbox: u32,
-) -> StoreResult<Vec<OutboxJob>> {
-    exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK]).await?;
-    let claimed = query(
-        tx,
-        "WITH busy AS (\
-            SELECT inbox_id, COUNT(*) AS n FROM outbox \
-            WHERE claimed_until > $1 AND state = 'queued' GROUP BY inbox_id), \
-         turns AS (\
-            SELECT d.id, d.next_attempt_at, \
-                   ROW_NUMBER() OVER (PARTITION BY n.id ORDER BY d.next_attempt_at, d.id) AS turn \
-            FROM inbox n LEFT JOIN busy b ON b.inbox_id = n.id \
-            CROSS JOIN LATERAL (\
-                SELECT o.id, o.next_attempt_at FROM outbox o \
-                WHERE o.inbox_id = n.id AND o.state = 'queued' AND o.next_attempt_at <= $1 \
-                AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
-                ORDER BY o.next_attempt_at, o.id \
-                LIMIT GREATEST(0, LEAST($2, $4 - COALESCE(b.n, 0))) FOR UPDATE SKIP LOCKED) d \
-            WHERE COALESCE(b.n, 0) < $4), \
-         due AS (SELECT id FROM turns ORDER BY turn, next_attempt_at, id LIMIT $2) \
-         UPDATE outbox o SET claimed_until = $3 FROM due WHERE o.id = due.id RETURNING o.id",
-        &[
-            &now.0,
-            &i64::from(limit),
-            &now.0.saturating_add(lease_ms),
-            &i64::from(per_inbox),
-        ],
-    )
-    .await?
-    .iter()
-    .map(|r| get::<uuid::Uuid>(r, 0))
-    .collect::<StoreResult<Vec<_>>>()?;
-    if claimed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT o.id, o.attempts, k.contact_id, {MESSAGE_COLS}, {IDENTITY_COLS}, \
-                n.id, n.workspace_id, n.name, n.kind, n.settings, n.secret, n.created_at \
-         FROM outbox o JOIN message m ON m.id = o.message_id \
-         JOIN conversation k ON k.id = m.conversation_id \
-         JOIN contact_identity i ON i.id = k.identity_id \
-         JOIN inbox n ON n.id = m.inbox_id \
-         WHERE o.id = ANY($1) ORDER BY o.next_attempt_at, o.id"
-    );
-    let rows = query(tx, &sql, &[&claimed]).await?;
-    let mut jobs = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let attempts: i64 = get(r, 1)?;
-        jobs.push(OutboxJob {
-            id: id(r, 0)?,
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            contact_id: id(r, 2)?,
-            message: rows::message_at(tx.keys(), r, 3)?,
-            identity: rows::identity(tx.keys(), r, 15)?,
-            inbox: rows::inbox_at(tx.keys(), r, 20)?,
-        });
-    }
-    Ok(jobs)
-}
-
-/// Runs under the event lock: it appends a `message.updated` event.
-pub(crate) async fn finish(
-    tx: &Tx<'_>,
-    outbox: OutboxId,
-    result: OutboxResult,
-    at: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<()> {
-    let row = query_opt(
-        tx,
-        "SELECT message_id, workspace_id FROM outbox WHERE id = $1 AND state = 'queued' FOR UPDATE",
-        &[&outbox.as_uuid()],
-    )
-    .await?;
-    let Some(row) = row else {
-        return Ok(());
-    };
-    let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
-    let o = outbox.as_uuid();
-    if let OutboxResult::Defer { at: next } = result {
-        exec(tx, sql::outbox::DEFER, &[&next.0, &o]).await?;
-        return Ok(());
-    }
-    let mut msg = message(tx, message_id).await?;
-    match result {
-        OutboxResult::Defer { .. } => {}
-        OutboxResult::Sent { provider_id } => {
-            exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
-            if msg.status.may_advance_to(DeliveryStatus::Sent) {
-                msg.status = DeliveryStatus::Sent;
-            }
-            msg.error = None;
-            msg.external_id = provider_id.or(msg.external_id);
-            if let Some(pid) = msg.external_id.clone() {
-                apply_pending(tx, &mut msg, &pid).await?;
-            }
-        }
-        OutboxResult::Retry { at: next, error } => {
-            exec(
-                tx,
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
-                 last_error = $3, updated_at = $4 WHERE id = $1",
-                &[&o, &next.0, &seal_outbox_error(tx, o, &error), &at.0],
-            )
-            .await?;
-            msg.error = Some(error);
-        }
-        OutboxResult::Failed { error } => {
-            exec(
-                tx,
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
-                 last_error = $2, updated_at = $3 WHERE id = $1",
-                &[&o, &seal_outbox_error(tx, o, &error), &at.0],
-            )
-            .await?;
-            if msg.status.may_advance_to(DeliveryStatus::Failed) {
-                msg.status = DeliveryStatus::Failed;
-            }
-            msg.error = Some(error);
-        }
-    }
-    exec(
-        tx,
-        "UPDATE message SET status = $2, error = $3, external_id = $4, updated_at = $5 WHERE id = $1",
-        &[
-            &message_id,
-            &msg.status.as_str(),
-            &seal_error(tx, message_id, &msg.error),
-            &msg.external_id,
-            &at.0,
-        ],
-    )
-    .await?;
-    let ev = NewEvent {
-        ws,
-        inbox: msg.inbox_id,
-        conversation: Some(msg.conversation_id),
-        kind: "message.updated",
-        message: Some(msg.id),
-        at,
-        data: plan::message_updated(&msg),
-    };
-    insert_event(tx, events, ev).await?;
-    Ok(())
-}
 
 /// Applies reports that arrived before the send was recorded, and forgets them.
 async fn apply_pending(tx: &Tx<'_>, msg: &mut MessageView, provider_id: &str) -> StoreResult<()> {
@@ -391,23 +427,6 @@ async fn message(tx: &Tx<'_>, id: uuid::Uuid) -> StoreResult<MessageView> {
     .await?
     .ok_or(StoreError::NotFound)?;
     rows::message(tx.keys(), &row)
-}
-
-pub(crate) async fn next_due(tx: &Tx<'_>) -> StoreResult<Option<Timestamp>> {
-    let row = query_opt(
-        tx,
-        "SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) FROM outbox WHERE state = 'queued'",
-        &[],
-    )
-    .await?;
-    Ok(match row {
-        Some(r) => get::<Option<i64>>(&r, 0)?.map(Timestamp),
-        None => None,
-    })
-}
-
-pub(crate) async fn release_claims(tx: &Tx<'_>) -> StoreResult<u64> {
-    exec(tx, sql::outbox::RELEASE_CLAIMS, &[]).await
 }
 
 /// A message's delivery error as stored (a provider's error may quote the recipient's number).

@@ -99,7 +99,79 @@ impl Outbox for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, ev| finish(c, id, result, at, ev))
+            .write(move |c, ev| {
+                let events: &mut Vec<Published> = ev;
+                let row: Option<(String, WorkspaceId)> = c
+                    .prepare_cached(
+                        "SELECT message_id, workspace_id FROM outbox WHERE id = ?1 AND state = 'queued'",
+                    )
+                    .map_err(sql_err)?
+                    .query_row([id.to_string()], |r| Ok((r.get(0)?, uid(r, 1)?)))
+                    .optional()
+                    .map_err(sql_err)?;
+                let Some((message_id, ws)) = row else {
+                    return Ok(());
+                };
+                if let OutboxResult::Defer { at: next } = result {
+                    c.prepare_cached(sql::outbox::DEFER)
+                        .map_err(sql_err)?
+                        .execute(params![next.0, id.to_string()])
+                        .map_err(sql_err)?;
+                    return Ok(());
+                }
+                let mut msg = message(c, &message_id)?;
+                match result {
+                    OutboxResult::Defer { .. } => {}
+                    OutboxResult::Sent { provider_id } => {
+                        c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
+                            .map_err(sql_err)?;
+                        if msg.status.may_advance_to(DeliveryStatus::Sent) {
+                            msg.status = DeliveryStatus::Sent;
+                        }
+                        msg.error = None;
+                        msg.external_id = provider_id.or(msg.external_id);
+                        if let Some(pid) = msg.external_id.clone() {
+                            apply_pending(c, &mut msg, &pid)?;
+                        }
+                    }
+                    OutboxResult::Retry { at: next, error } => {
+                        c.execute(
+                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
+                            params![id.to_string(), next.0, error, at.0],
+                        )
+                        .map_err(sql_err)?;
+                        msg.error = Some(error);
+                    }
+                    OutboxResult::Failed { error } => {
+                        c.execute(
+                            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
+                            params![id.to_string(), error, at.0],
+                        )
+                        .map_err(sql_err)?;
+                        if msg.status.may_advance_to(DeliveryStatus::Failed) {
+                            msg.status = DeliveryStatus::Failed;
+                        }
+                        msg.error = Some(error);
+                    }
+                }
+                c.execute(
+                    "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), external_id = ?4, updated_at = ?5 WHERE id = ?1",
+                    params![message_id, msg.status.as_str(), msg.error, msg.external_id, at.0],
+                )
+                .map_err(sql_err)?;
+                insert_event(
+                    c,
+                    events,
+                    ws,
+                    msg.inbox_id,
+                    Some(msg.conversation_id),
+                    "message.updated",
+                    Some(msg.id),
+                    at,
+                    plan::message_updated(&msg),
+                )?;
+                Ok(())
+            })
             .await
     }
 
@@ -150,7 +222,40 @@ impl Outbox for SqliteStore {
 
     async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
         self.db
-            .write(move |c, _| crate::directory::node_heartbeat(c, &node, fresh_ms))
+            .write(move |c, _| {
+                let node: &NodeRow = &node;
+                c.execute(
+                    sql::directory::FORGET_NODES,
+                    [node.seen_at.0 - plan::NODE_FORGOTTEN_MS],
+                )
+                .map_err(sql_err)?;
+                c.execute(
+                    "INSERT INTO node (id, host, pid, started_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+                    params![
+                        node.id,
+                        node.host,
+                        node.pid,
+                        node.started_at.0,
+                        node.seen_at.0
+                    ],
+                )
+                .map_err(sql_err)?;
+                c.prepare_cached(sql::directory::LIVE_NODES)
+                    .map_err(sql_err)?
+                    .query_map(params![node.id, node.seen_at.0 - fresh_ms], |r| {
+                        Ok(NodeRow {
+                            id: r.get(0)?,
+                            host: r.get(1)?,
+                            pid: r.get(2)?,
+                            started_at: Timestamp(r.get(3)?),
+                            seen_at: Timestamp(r.get(4)?),
+                        })
+                    })
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)
+            })
             .await
     }
 
@@ -230,85 +335,6 @@ fn fair_due(
         .take(limit as usize)
         .map(|(_, (id, attempts, message, _))| (id, attempts, message))
         .collect())
-}
-
-pub(crate) fn finish(
-    c: &Connection,
-    id: OutboxId,
-    result: OutboxResult,
-    at: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<()> {
-    let row: Option<(String, WorkspaceId)> = c
-        .prepare_cached(
-            "SELECT message_id, workspace_id FROM outbox WHERE id = ?1 AND state = 'queued'",
-        )
-        .map_err(sql_err)?
-        .query_row([id.to_string()], |r| Ok((r.get(0)?, uid(r, 1)?)))
-        .optional()
-        .map_err(sql_err)?;
-    let Some((message_id, ws)) = row else {
-        return Ok(());
-    };
-    if let OutboxResult::Defer { at: next } = result {
-        c.prepare_cached(sql::outbox::DEFER)
-            .map_err(sql_err)?
-            .execute(params![next.0, id.to_string()])
-            .map_err(sql_err)?;
-        return Ok(());
-    }
-    let mut msg = message(c, &message_id)?;
-    match result {
-        OutboxResult::Defer { .. } => {}
-        OutboxResult::Sent { provider_id } => {
-            c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
-                .map_err(sql_err)?;
-            if msg.status.may_advance_to(DeliveryStatus::Sent) {
-                msg.status = DeliveryStatus::Sent;
-            }
-            msg.error = None;
-            msg.external_id = provider_id.or(msg.external_id);
-            if let Some(pid) = msg.external_id.clone() {
-                apply_pending(c, &mut msg, &pid)?;
-            }
-        }
-        OutboxResult::Retry { at: next, error } => {
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
-                params![id.to_string(), next.0, error, at.0],
-            )
-            .map_err(sql_err)?;
-            msg.error = Some(error);
-        }
-        OutboxResult::Failed { error } => {
-            c.execute(
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
-                params![id.to_string(), error, at.0],
-            )
-            .map_err(sql_err)?;
-            if msg.status.may_advance_to(DeliveryStatus::Failed) {
-                msg.status = DeliveryStatus::Failed;
-            }
-            msg.error = Some(error);
-        }
-    }
-    c.execute(
-        "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), external_id = ?4, updated_at = ?5 WHERE id = ?1",
-        params![message_id, msg.status.as_str(), msg.error, msg.external_id, at.0],
-    )
-    .map_err(sql_err)?;
-    insert_event(
-        c,
-        events,
-        ws,
-        msg.inbox_id,
-        Some(msg.conversation_id),
-        "message.updated",
-        Some(msg.id),
-        at,
-        plan::message_updated(&msg),
-    )?;
-    Ok(())
 }
 
 /// Applies reports that arrived before the send was recorded, and forgets them.

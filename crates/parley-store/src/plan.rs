@@ -2,7 +2,6 @@
 //! the projected conversation state after it, and the JSON payload of each event (so SQLite and
 //! PostgreSQL publish byte-identical events); merging, erasure and retention in their modules.
 
-use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Change, ConversationState};
 use parley_core::Timestamp;
 use serde_json::json;
@@ -13,11 +12,15 @@ use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, Use
 
 mod assign;
 pub mod erase;
+pub mod inbound;
 pub mod keywords;
 pub mod merge;
+pub mod pages;
 pub mod retention;
+mod start;
 
 pub use assign::check_assignment;
+pub use start::{reach, reach_to_start, start_sender, Reach};
 
 use crate::{
     Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
@@ -442,32 +445,25 @@ pub fn search_matches(
         || addresses.iter().any(|a| a.to_lowercase().contains(&q))
 }
 
-/// How an inbox reaches a contact: an identity it already has there, or one to create from the
-/// contact's email address (email inboxes) or phone number (SMS inboxes), so a customer met on
-/// one channel can be answered on another.
-#[derive(Debug)]
-pub enum Reach<'a> {
-    Existing(&'a crate::IdentityView),
-    New(crate::NewIdentity),
-}
-
-pub fn reach<'a>(inbox: &crate::InboxRow, contact: &'a ContactView) -> Option<Reach<'a>> {
-    if let Some(i) = contact.identities.iter().find(|i| {
-        i.inbox_id == Some(inbox.id)
-            || (inbox.kind == "api" && i.kind == IdentityKind::Api && i.inbox_id.is_none())
-    }) {
-        return Some(Reach::Existing(i));
+impl NoteView {
+    /// An agent's internal note on a conversation.
+    pub fn on(
+        id: uuid::Uuid,
+        conv: &ConversationView,
+        author_id: UserId,
+        body: String,
+        mentions: Vec<UserId>,
+        at: Timestamp,
+    ) -> Self {
+        NoteView {
+            id,
+            conversation_id: conv.id,
+            author_id,
+            body,
+            mentions,
+            created_at: at,
+        }
     }
-    let (kind, external_id) = match inbox.kind.as_str() {
-        "email" => (IdentityKind::Email, contact.email.clone()?),
-        "twilio" => (IdentityKind::Phone, contact.phone.clone()?),
-        _ => return None,
-    };
-    Some(Reach::New(crate::NewIdentity {
-        kind,
-        inbox_id: Some(inbox.id),
-        external_id,
-    }))
 }
 
 /// The wall clock in milliseconds, for records made outside a request (a database's first key).

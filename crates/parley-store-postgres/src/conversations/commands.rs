@@ -1,7 +1,6 @@
 //! Agents' commands on conversations, starting a conversation with an outbound message, and waking
 //! snoozed conversations. Each runs under the event lock, so the state it reads is the latest.
 
-use parley_core::conversation::{Change, Status};
 use parley_core::message::SenderKind;
 use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
@@ -11,8 +10,8 @@ use crate::conversations::{
     insert_conversation, insert_event, insert_message, load_by_id, load_for_contact, load_scoped,
     new_conversation, save_conversation, NewEvent,
 };
-use crate::db::{exec, query, query_opt, Tx};
-use crate::rows::{self, id};
+use crate::db::{exec, query_opt, Tx};
+use crate::rows::{self};
 
 /// Refuses an assignee who does not work the inbox and a team of another workspace.
 async fn check_assignment(
@@ -98,14 +97,7 @@ pub(crate) async fn act(
             message = Some(msg);
         }
         Command::Note { body, mentions } => {
-            let n = NoteView {
-                id: new_id(),
-                conversation_id: conv.id,
-                author_id: actor,
-                body,
-                mentions,
-                created_at: at,
-            };
+            let n = NoteView::on(new_id(), &conv, actor, body, mentions, at);
             conv.apply(&change, at);
             save_conversation(tx, &conv, false).await?;
             let data = plan::note_created(&n, &conv);
@@ -163,16 +155,10 @@ pub(crate) async fn start(
     }
     let inbox_row = crate::directory::inbox(tx, ws, m.inbox).await?;
     let k = rows::load_contact(tx, ws.as_uuid(), m.contact.as_uuid()).await?;
-    let identity_id = match plan::reach(&inbox_row, &k) {
-        Some(plan::Reach::Existing(i)) => i.id,
-        Some(plan::Reach::New(ident)) => {
+    let identity_id = match plan::reach_to_start(&inbox_row, &k)? {
+        plan::Reach::Existing(i) => i.id,
+        plan::Reach::New(ident) => {
             crate::contacts::insert_identity(tx, ws, m.contact, &ident, at).await?
-        }
-        None => {
-            return Err(StoreError::Rejected {
-                code: "no_identity_for_inbox",
-                message: "this contact has no address this inbox can reach".into(),
-            })
         }
     };
     let mut conv = match load_for_contact(tx, m.inbox, m.contact).await {
@@ -185,11 +171,7 @@ pub(crate) async fn start(
         Err(e) => return Err(e),
     };
     conv.identity_id = identity_id;
-    let sender = if m.sender.is_some() {
-        SenderKind::Agent
-    } else {
-        SenderKind::System
-    };
+    let sender = plan::start_sender(m.sender);
     let msg = queue_reply(tx, ws, &mut conv, (sender, m.sender), m.body, at, m.meta).await?;
     save_conversation(tx, &conv, false).await?;
     let data = plan::message_created(&msg, &conv);
@@ -227,36 +209,6 @@ pub(crate) async fn record_conversation_event(
     Ok(())
 }
 
-pub(crate) async fn record_survey_answer(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    conv_id: ConversationId,
-    sent_at: Timestamp,
-    data: serde_json::Value,
-    at: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<()> {
-    let ours = query_opt(
-        tx,
-        "SELECT 1 FROM conversation WHERE id = $1 AND workspace_id = $2",
-        &[&conv_id.as_uuid(), &ws.as_uuid()],
-    )
-    .await?;
-    if ours.is_none() {
-        return Err(StoreError::NotFound);
-    }
-    let stored = exec(
-        tx,
-        sql::conversations::INSERT_SURVEY_ANSWER,
-        &[&conv_id.as_uuid(), &sent_at.0, &at.0],
-    )
-    .await?;
-    if stored == 0 {
-        return Err(StoreError::Conflict(plan::SURVEY_ANSWERED.into()));
-    }
-    record_conversation_event(tx, ws, conv_id, "survey.answered", data, at, events).await
-}
-
 /// The workspace's survey key, when it has one.
 pub(crate) async fn stored_survey_key(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<Option<String>> {
     use parley_store::crypt;
@@ -291,35 +243,4 @@ pub(crate) async fn survey_key(
     )
     .await?;
     stored_survey_key(tx, ws).await?.ok_or(StoreError::NotFound)
-}
-
-pub(crate) async fn wake_snoozed(
-    tx: &Tx<'_>,
-    now: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<usize> {
-    let due: Vec<(ConversationId, WorkspaceId)> =
-        query(tx, sql::conversations::SNOOZED_DUE, &[&now.0])
-            .await?
-            .iter()
-            .map(|r| Ok((id(r, 0)?, id(r, 1)?)))
-            .collect::<StoreResult<_>>()?;
-    for (conv_id, ws) in &due {
-        let mut conv = load_by_id(tx, *conv_id).await?;
-        let change = Change::Status {
-            from: Status::Snoozed,
-            to: Status::Open,
-            snoozed_until: None,
-        };
-        conv.apply(&change, now);
-        save_conversation(tx, &conv, false).await?;
-        let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
-        insert_event(
-            tx,
-            events,
-            NewEvent::on(*ws, &conv, "conversation.updated", None, now, data),
-        )
-        .await?;
-    }
-    Ok(due.len())
 }

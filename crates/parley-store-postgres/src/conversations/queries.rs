@@ -109,28 +109,14 @@ pub(crate) async fn list(
     }
     sql += &format!(" ORDER BY {order} LIMIT {}", p.push(i64::from(q.limit) + 1));
     // Built per filter combination; a one-off statement keeps the cache small.
-    let mut items: Vec<ConversationView> = tx
+    let items: Vec<ConversationView> = tx
         .query(sql.as_str(), &p.refs())
         .await
         .map_err(pg_err)?
         .iter()
         .map(|r| rows::conversation(tx.keys(), r))
         .collect::<StoreResult<_>>()?;
-    let more = items.len() > q.limit as usize;
-    items.truncate(q.limit as usize);
-    let next_cursor = match (more, items.last()) {
-        (true, Some(last)) => Some(Cursor {
-            keys: match q.sort {
-                Sort::Waiting => vec![last.waiting_key()],
-                Sort::Activity => vec![last.last_activity_at.0],
-                Sort::Priority => vec![last.priority.rank(), last.waiting_key()],
-            },
-            text: None,
-            id: last.id.as_uuid(),
-        }),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    Ok(plan::pages::conversations(items, q))
 }
 
 pub(crate) async fn timeline(

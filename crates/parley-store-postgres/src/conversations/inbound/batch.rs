@@ -8,7 +8,7 @@ use parley_store::{InboundMessage, InboundOutcome, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{lock_events, Db, Tx};
-use crate::ingest;
+
 use crate::pipeline::Stmt;
 use crate::rows::pg_err;
 
@@ -126,7 +126,7 @@ async fn store(
     trailer: Vec<Stmt>,
     published: &mut Vec<parley_store::Published>,
 ) -> StoreResult<InboundOutcome> {
-    ingest::plan(tx, m)
+    super::plan(tx, m)
         .await?
         .write(tx, trailer, published)
         .await

@@ -1,11 +1,10 @@
 //! Storing one customer message, the hot path, in two round trips: one query reads everything the
 //! decision needs (workspace, an earlier delivery, the sender's identity and conversation), then
 //! every write goes out in one pipeline (a keyword that may change consent adds a read of the
-//! ledger). Same decisions as SQLite's step-by-step version.
+//! ledger). Same decisions as SQLite's step-by-step version; `batch` groups messages into one commit.
 
 use std::sync::LazyLock;
 
-use parley_core::conversation::{Change, Status};
 use parley_core::{ContactId, IdentityId, WorkspaceId};
 use parley_store::crypt::{self, Keyring};
 use parley_store::*;
@@ -21,6 +20,8 @@ use crate::conversations::{
 use crate::db::{query_opt, Tx};
 use crate::pipeline::{pipeline, Stmt};
 use crate::rows::{self, get, id, opt_id, CONVERSATION_COLS};
+
+pub(crate) mod batch;
 
 /// Columns: 0 workspace; 1–3 an earlier delivery (message, conversation, contact); 4–6 the
 /// sender's identity, contact and name; 7–22 the conversation (`CONVERSATION_COLS`); 23–24 a
@@ -137,23 +138,14 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         None => {
             let mut conv =
                 new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
-            if blocked {
-                conv.status = Status::Resolved;
-            }
+            plan::inbound::new_thread(&mut conv, blocked);
             writes.push(insert_conversation_stmt(ws, &conv));
             conv
         }
     };
     let mut new_events = Vec::new();
     // A resolved or snoozed conversation reopens, and the timeline shows it.
-    if !blocked && conv.state().reopens_on_inbound() {
-        let change = Change::Status {
-            from: conv.status,
-            to: Status::Open,
-            snoozed_until: None,
-        };
-        conv.apply(&change, m.at);
-        let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+    if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
         new_events.push(NewEvent::on(
             ws,
             &conv,
@@ -163,11 +155,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             data,
         ));
     }
-    // Replies go to the identity the customer last wrote from (not to someone else who wrote
-    // into their thread, such as a colleague in copy).
-    if conv.contact_id == contact_id {
-        conv.identity_id = identity_id;
-    }
+    plan::inbound::reply_identity(&mut conv, contact_id, identity_id);
     let msg = MessageView::from_customer(
         new_id().into(),
         &conv,
@@ -178,15 +166,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.meta,
     );
     writes.push(insert_message_stmt(tx.keys(), ws, &msg));
-    conv.apply(
-        if blocked {
-            &Change::Note
-        } else {
-            &Change::Inbound
-        },
-        m.at,
-    );
-    conv.last_message = Some(plan::preview(&msg.body));
+    plan::inbound::fold(&mut conv, &msg, blocked);
     writes.push(save_stmt(tx.keys(), &conv));
     let data = plan::message_created(&msg, &conv);
     new_events.push(NewEvent::on(

@@ -1,0 +1,18 @@
+//! The store traits, one per aggregate, each in the module of its name; re-exported at the crate
+//! root, where `Store` gathers them.
+
+mod accounts;
+mod contacts;
+mod conversations;
+mod directory;
+mod keys;
+mod outbox;
+mod privacy;
+
+pub use accounts::Accounts;
+pub use contacts::Contacts;
+pub use conversations::Conversations;
+pub use directory::Directory;
+pub use keys::Keys;
+pub use outbox::Outbox;
+pub use privacy::Privacy;
