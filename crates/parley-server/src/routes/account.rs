@@ -10,7 +10,7 @@ use parley_store::{AuditEntry, NewSession, NewUser, Principal, UserPatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{double_option, obj, string};
+use super::double_option;
 use crate::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
@@ -60,20 +60,7 @@ pub(crate) async fn audit(
     }
 }
 
-pub(crate) fn setup_schema() -> Value {
-    obj(
-        &[
-            ("token", string()),
-            ("workspace_name", string()),
-            ("name", string()),
-            ("email", string()),
-            ("password", string()),
-        ],
-        &[("timezone", string())],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     token: String,
@@ -180,11 +167,7 @@ async fn start_session(
 /// The longest email address there is (RFC 5321's path limit, less its brackets).
 const MAX_EMAIL_CHARS: usize = 254;
 
-pub(crate) fn sign_in_schema() -> Value {
-    obj(&[("email", string()), ("password", string())], &[])
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     email: String,
@@ -315,7 +298,7 @@ pub async fn list_tokens(State(app): State<App>, Auth(p): Auth) -> ApiResult<Jso
     Ok(Json(json!({ "items": tokens })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     name: String,
@@ -381,20 +364,7 @@ pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json
     ))
 }
 
-pub(crate) fn create_user_schema() -> Value {
-    let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] });
-    obj(
-        &[
-            ("email", string()),
-            ("name", string()),
-            ("password", string()),
-            ("role", role),
-        ],
-        &[],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     email: String,
@@ -440,22 +410,7 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
-pub(crate) fn update_user_schema() -> Value {
-    obj(
-        &[],
-        &[
-            ("name", string()),
-            ("password", string()),
-            ("current_password", string()),
-            (
-                "role",
-                json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] }),
-            ),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default)]

@@ -11,27 +11,17 @@ use parley_store::NewUser;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{obj, string, uuid};
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::App;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBotRequest {
     name: String,
     #[serde(default)]
+    #[schemars(length(max = 100))]
     inbox_ids: Vec<InboxId>,
-}
-
-pub(crate) fn create_bot_schema() -> Value {
-    obj(
-        &[("name", string())],
-        &[(
-            "inbox_ids",
-            json!({ "type": "array", "maxItems": 100, "items": uuid() }),
-        )],
-    )
 }
 
 /// `GET /api/v1/bots`: the workspace's bots (admins).

@@ -13,7 +13,7 @@ use parley_store::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{double_option, nullable, obj, string, uuid};
+use super::double_option;
 use crate::auth::Auth;
 use crate::error::{ApiResult, Json, Path, Query};
 use crate::state::App;
@@ -36,43 +36,7 @@ pub(crate) async fn visible(app: &App, p: &Principal, id: ContactId) -> ApiResul
     Ok(())
 }
 
-pub(crate) fn identity_schema() -> Value {
-    let kinds = json!({ "type": "string", "enum": ["api", "phone", "email", "whatsapp", "messenger", "instagram", "telegram", "line", "widget"] });
-    obj(
-        &[("kind", kinds), ("external_id", string())],
-        &[("inbox_id", nullable(uuid()))],
-    )
-}
-
-pub(crate) fn contact_schema() -> Value {
-    obj(
-        &[],
-        &[
-            ("name", string()),
-            ("email", string()),
-            ("phone", string()),
-            ("custom_fields", json!({ "type": "object" })),
-            (
-                "identities",
-                json!({ "type": "array", "items": identity_schema() }),
-            ),
-        ],
-    )
-}
-
-pub(crate) fn contact_patch_schema() -> Value {
-    obj(
-        &[],
-        &[
-            ("name", nullable(string())),
-            ("email", nullable(string())),
-            ("phone", nullable(string())),
-            ("custom_fields", json!({ "type": "object" })),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityRequest {
     kind: IdentityKind,
@@ -103,7 +67,7 @@ fn parse_identity(req: IdentityRequest) -> Result<NewIdentity, parley_core::Inva
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContactRequest {
     #[serde(default)]
@@ -113,6 +77,7 @@ pub struct CreateContactRequest {
     #[serde(default)]
     phone: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     custom_fields: Option<Value>,
     #[serde(default)]
     identities: Vec<IdentityRequest>,
@@ -172,7 +137,7 @@ pub async fn get_contact(
     Ok(Json(app.store.contact(&scope, id).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactRequest {
     #[serde(default, deserialize_with = "double_option")]
@@ -182,6 +147,7 @@ pub struct UpdateContactRequest {
     #[serde(default, deserialize_with = "double_option")]
     phone: Option<Option<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     custom_fields: Option<Value>,
 }
 
@@ -285,7 +251,7 @@ pub async fn remove_identity(
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     contact_id: ContactId,
@@ -372,7 +338,7 @@ const AGENT_SOURCES: [&str; 6] = ["agent", "web_form", "api", "import", "pos", "
 /// Subscriptions from these sources wait for the customer's CONFIRM under double opt-in.
 const UNCONFIRMED_SOURCES: [&str; 3] = ["web_form", "api", "import"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordConsentRequest {
     purpose: String,

@@ -12,7 +12,7 @@ use parley_store::{ActOutcome, AssigneeFilter, Command, ConversationQuery, Princ
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{double_option, obj};
+use super::double_option;
 use crate::auth::{is_supervisor_or_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
@@ -337,7 +337,7 @@ pub async fn channel(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationRequest {
     inbox_id: InboxId,
@@ -403,7 +403,7 @@ pub async fn create_conversation(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     body: String,
@@ -465,7 +465,7 @@ pub async fn note(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     #[serde(default, deserialize_with = "double_option")]
@@ -513,7 +513,7 @@ pub async fn assign(
     assign_to(&app, &p, id, req.assignee_id, req.team_id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffRequest {
     #[serde(default)]
@@ -643,7 +643,7 @@ pub async fn reopen(
     set_status(&app, &p, id, Status::Open, None).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnoozeRequest {
     until: Timestamp,
@@ -658,27 +658,7 @@ pub async fn snooze(
     set_status(&app, &p, id, Status::Snoozed, Some(req.until)).await
 }
 
-pub(crate) fn patch_schema() -> Value {
-    obj(
-        &[],
-        &[
-            (
-                "priority",
-                json!({ "type": "string", "enum": ["urgent", "high", "normal", "low"] }),
-            ),
-            (
-                "status",
-                json!({ "type": "string", "enum": ["open", "pending", "snoozed", "resolved"] }),
-            ),
-            (
-                "snoozed_until",
-                json!({ "type": "string", "format": "date-time" }),
-            ),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRequest {
     #[serde(default)]
@@ -727,7 +707,7 @@ pub async fn update_conversation(
     Ok(Json(conv).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelsRequest {
     #[serde(default)]
@@ -803,7 +783,7 @@ pub async fn announce_typing(
     Ok(())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypingRequest {
     /// False while writing an internal note: only other agents are told.
@@ -828,7 +808,7 @@ pub async fn typing(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DraftRequest {
     text: String,

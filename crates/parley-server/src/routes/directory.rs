@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::account::audit;
-use super::{obj, string};
+
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
@@ -22,7 +22,7 @@ pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamRequest {
     name: String,
@@ -205,91 +205,6 @@ async fn with_backlog(app: &App, p: &Principal, views: &mut [Value]) -> ApiResul
     Ok(())
 }
 
-/// An edit: any field of a new inbox but its kind (the channel's own, checked against it).
-pub(crate) fn update_inbox_schema() -> Value {
-    let mut schema = create_inbox_schema();
-    schema["required"] = json!([]);
-    schema["properties"]
-        .as_object_mut()
-        .map(|p| p.remove("kind"));
-    // A password left out keeps the stored one.
-    schema["properties"]["imap"]["required"] = json!(["host", "username"]);
-    schema
-}
-
-pub(crate) fn create_inbox_schema() -> Value {
-    obj(
-        &[
-            ("name", string()),
-            (
-                "kind",
-                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget", "email"] }),
-            ),
-        ],
-        &[
-            ("callback_url", string()),
-            ("account_sid", string()),
-            ("auth_token", string()),
-            ("from", string()),
-            ("api_base_url", string()),
-            ("bot_token", string()),
-            ("access_token", string()),
-            ("app_secret", string()),
-            ("channel_secret", string()),
-            ("phone_number_id", string()),
-            ("page_id", string()),
-            ("graph_version", string()),
-            ("waba_id", string()),
-            ("rate_limit", rate_limit_schema()),
-            ("answers_keywords", serde_json::json!({ "type": "boolean" })),
-            ("website_url", string()),
-            ("greeting", string()),
-            ("color", string()),
-            (
-                "prechat_fields",
-                json!({ "type": "array", "items": { "type": "string", "enum": ["name", "email", "phone"] } }),
-            ),
-            ("address", string()),
-            ("from_name", string()),
-            (
-                "smtp",
-                obj(
-                    &[("host", string())],
-                    &[
-                        ("port", json!({ "type": "integer" })),
-                        (
-                            "security",
-                            json!({ "type": "string", "enum": ["starttls", "tls", "none"] }),
-                        ),
-                        ("username", string()),
-                        ("password", string()),
-                    ],
-                ),
-            ),
-            (
-                "imap",
-                obj(
-                    &[
-                        ("host", string()),
-                        ("username", string()),
-                        ("password", string()),
-                    ],
-                    &[
-                        ("port", json!({ "type": "integer" })),
-                        ("tls", json!({ "type": "boolean" })),
-                        ("mailbox", string()),
-                    ],
-                ),
-            ),
-        ],
-    )
-}
-
-pub(crate) fn rate_limit_schema() -> Value {
-    json!({ "type": ["number", "null"], "minimum": 0, "maximum": MAX_RATE,
-            "description": "Messages per second this sender may send; null or 0: unlimited" })
-}
-
 /// The highest per-sender rate accepted (messages per second).
 const MAX_RATE: f64 = 10_000.0;
 
@@ -306,10 +221,11 @@ fn parse_rate(v: Option<f64>) -> Result<Value, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInboxRequest {
     name: String,
+    #[schemars(extend("enum" = ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget", "email"]))]
     kind: String,
     /// `api`: where replies are posted.
     #[serde(default)]
@@ -326,6 +242,7 @@ pub struct CreateInboxRequest {
     api_base_url: Option<String>,
     /// Messages per second this sender may send (absent: unlimited).
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_RATE), description = "Messages per second this sender may send; null or 0: unlimited")]
     rate_limit: Option<f64>,
     /// `twilio`: Twilio answers STOP, START and HELP itself (its default opt-out handling; the
     /// default here). `false` when the account turned that off, so Parley answers them.
@@ -356,6 +273,7 @@ pub struct CreateInboxRequest {
     #[serde(default)]
     color: Option<String>,
     #[serde(default)]
+    #[schemars(extend("items" = { "type": "string", "enum": ["name", "email", "phone"] }))]
     prechat_fields: Option<Vec<String>>,
     /// `email`: the support address, the sender name, the outgoing relay and a mailbox to poll.
     #[serde(default)]
@@ -478,7 +396,7 @@ pub async fn create_inbox(
     Ok((StatusCode::CREATED, Json(inbox_view(&app, &p, &row))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInboxRequest {
     #[serde(default)]
@@ -486,6 +404,7 @@ pub struct UpdateInboxRequest {
     #[serde(default)]
     callback_url: Option<String>,
     #[serde(default, deserialize_with = "super::double_option")]
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = MAX_RATE), description = "Messages per second this sender may send; null or 0: unlimited")]
     rate_limit: Option<Option<f64>>,
     /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).
     #[serde(default)]
@@ -495,6 +414,7 @@ pub struct UpdateInboxRequest {
     #[serde(default)]
     color: Option<String>,
     #[serde(default)]
+    #[schemars(extend("items" = { "type": "string", "enum": ["name", "email", "phone"] }))]
     prechat_fields: Option<Vec<String>>,
     /// Channel credentials and addresses, named as when adding the inbox; those left out keep
     /// their stored values.

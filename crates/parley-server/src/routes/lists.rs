@@ -20,7 +20,7 @@ pub async fn list_lists(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequest {
     name: String,

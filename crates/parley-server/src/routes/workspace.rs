@@ -8,7 +8,6 @@ use parley_core::sla::{self, SlaPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{obj, string};
 use crate::auth::{require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::App;
@@ -19,27 +18,18 @@ const MAX_REPLY_CHARS: usize = 4096;
 const MAX_SHORTCUT_CHARS: usize = 32;
 
 /// One saved reply: the shortcut an agent types after `/`, and the text it inserts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavedReply {
     pub shortcut: String,
     pub body: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepliesRequest {
+    #[schemars(length(max = MAX_REPLIES))]
     items: Vec<SavedReply>,
-}
-
-pub(crate) fn replies_schema() -> Value {
-    obj(
-        &[(
-            "items",
-            json!({ "type": "array", "maxItems": MAX_REPLIES, "items": obj(&[("shortcut", string()), ("body", string())], &[]) }),
-        )],
-        &[],
-    )
 }
 
 fn replies_of(ws: &parley_store::WorkspaceRow) -> Vec<SavedReply> {
@@ -148,33 +138,11 @@ pub(crate) fn sla_of(ws: &parley_store::WorkspaceRow) -> Vec<SlaPolicy> {
     serde_json::from_value(ws.settings["sla"].clone()).unwrap_or_default()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaRequest {
+    #[schemars(length(max = sla::MAX_POLICIES))]
     policies: Vec<SlaPolicy>,
-}
-
-pub(crate) fn sla_schema() -> Value {
-    let minutes = json!({ "type": "integer", "minimum": 1, "maximum": sla::MAX_MINUTES });
-    let policy = obj(
-        &[("name", string())],
-        &[
-            ("inbox_id", json!({ "type": "string", "format": "uuid" })),
-            (
-                "priority",
-                json!({ "enum": ["urgent", "high", "normal", "low"] }),
-            ),
-            ("first_response_minutes", minutes.clone()),
-            ("next_response_minutes", minutes),
-        ],
-    );
-    obj(
-        &[(
-            "policies",
-            json!({ "type": "array", "maxItems": sla::MAX_POLICIES, "items": policy }),
-        )],
-        &[],
-    )
 }
 
 /// `GET /api/v1/sla`: the SLA policies; the first whose inbox and priority match a conversation
@@ -222,16 +190,6 @@ pub async fn put_sla(
 pub async fn get_survey(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
     let ws = app.workspace(p.workspace_id).await?;
     Ok(Json(json!(crate::survey::SurveySettings::of(&ws.row))))
-}
-
-pub(crate) fn survey_schema() -> Value {
-    obj(
-        &[
-            ("enabled", json!({ "type": "boolean" })),
-            ("message", string()),
-        ],
-        &[],
-    )
 }
 
 /// `PUT /api/v1/survey`: turns the survey on or off and sets its message (admins).
