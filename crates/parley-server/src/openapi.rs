@@ -97,3 +97,44 @@ fn error_schema() -> Value {
 pub async fn openapi_json(State(app): State<App>) -> Json<Value> {
     Json(document(&app.config.public_url))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_schema_reference_resolves_and_typed_answers_are_described() {
+        let doc = document("http://localhost");
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .expect("a component");
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{r}");
+        }
+        for r in routes().into_iter().filter(|r| r.response.is_some()) {
+            let answer = &doc["paths"][r.path][r.method]["responses"]["200"];
+            assert!(
+                answer["content"]["application/json"]["schema"].is_object(),
+                "{} {}",
+                r.method,
+                r.path
+            );
+        }
+    }
+}

@@ -17,12 +17,19 @@ const MAX_REPLIES: usize = 500;
 const MAX_REPLY_CHARS: usize = 4096;
 const MAX_SHORTCUT_CHARS: usize = 32;
 
-/// One saved reply: the shortcut an agent types after `/`, and the text it inserts.
+/// One saved reply: the shortcut an agent types after `/`, and the text it inserts. Fields in
+/// alphabetical order, the order the answers have always had.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavedReply {
-    pub shortcut: String,
     pub body: String,
+    pub shortcut: String,
+}
+
+/// The saved replies, as `GET` and `PUT /api/v1/replies` answer them.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct RepliesView {
+    items: Vec<SavedReply>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -37,9 +44,11 @@ fn replies_of(ws: &parley_store::WorkspaceRow) -> Vec<SavedReply> {
 }
 
 /// `GET /api/v1/replies`: the workspace's saved replies, by shortcut.
-pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<RepliesView>> {
     let ws = app.store.workspace(p.workspace_id).await?;
-    Ok(Json(json!({ "items": replies_of(&ws) })))
+    Ok(Json(RepliesView {
+        items: replies_of(&ws),
+    }))
 }
 
 /// Checks and orders a new list: shortcuts are unique words, bodies are not empty.
@@ -91,7 +100,7 @@ pub async fn put_replies(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<RepliesRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RepliesView>> {
     require_admin(&p)?;
     let items = parse_replies(req.items)?;
     let count = items.len();
@@ -104,7 +113,9 @@ pub async fn put_replies(
         |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
     )
     .await?;
-    Ok(Json(json!({ "items": replies_of(&ws) })))
+    Ok(Json(RepliesView {
+        items: replies_of(&ws),
+    }))
 }
 
 /// Replaces one part of the workspace's settings document (`compliance`, `replies`, …), leaving
@@ -187,9 +198,12 @@ pub async fn put_sla(
 
 /// `GET /api/v1/survey`: whether resolving a conversation sends the customer a satisfaction
 /// survey, and its message.
-pub async fn get_survey(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn get_survey(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> ApiResult<Json<crate::survey::SurveySettings>> {
     let ws = app.workspace(p.workspace_id).await?;
-    Ok(Json(json!(crate::survey::SurveySettings::of(&ws.row))))
+    Ok(Json(crate::survey::SurveySettings::of(&ws.row)))
 }
 
 /// `PUT /api/v1/survey`: turns the survey on or off and sets its message (admins).
@@ -198,7 +212,7 @@ pub async fn put_survey(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<crate::survey::SurveySettings>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<crate::survey::SurveySettings>> {
     require_admin(&p)?;
     let settings = req.check()?;
     let enabled = settings.enabled;
@@ -211,7 +225,7 @@ pub async fn put_survey(
         |_| json!({ "enabled": enabled }),
     )
     .await?;
-    Ok(Json(json!(crate::survey::SurveySettings::of(&ws))))
+    Ok(Json(crate::survey::SurveySettings::of(&ws)))
 }
 
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.
