@@ -94,6 +94,7 @@ pub fn check_policies(policies: Vec<SlaPolicy>) -> Result<Vec<SlaPolicy>, Invali
 
 /// Which answer is owed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     FirstResponse,
@@ -102,6 +103,7 @@ pub enum Target {
 
 /// The answer a waiting customer is owed, and by when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Due {
     pub policy: String,
     pub target: Target,
