@@ -1,6 +1,7 @@
 //! The API's answers as types. A view copies a store row into the shape the API shows, so the
 //! OpenAPI document derives its schema from the same struct the handler writes.
 
+use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Priority, Status};
 use parley_core::sla::Due;
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, TeamId, Timestamp, UserId};
@@ -66,5 +67,76 @@ impl From<parley_store::ConversationView> for ConversationView {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ConversationPage {
     pub items: Vec<ConversationView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A list answered whole, as `{"items": [...]}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// One address a contact reaches us from.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IdentityView {
+    pub id: IdentityId,
+    pub kind: IdentityKind,
+    pub inbox_id: Option<InboxId>,
+    pub external_id: String,
+    pub created_at: Timestamp,
+}
+
+/// A contact with its identities.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactView {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub identities: Vec<IdentityView>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// When the contact was erased: name, addresses and fields are gone, and nothing more may be
+    /// recorded about them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Timestamp>,
+    /// When the contact was blocked: their messages are kept (an opt-out in them still counts)
+    /// but never reopen a conversation or wait for an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<Timestamp>,
+}
+
+impl From<parley_store::ContactView> for ContactView {
+    fn from(c: parley_store::ContactView) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            custom_fields: c.custom_fields,
+            identities: c
+                .identities
+                .into_iter()
+                .map(|i| IdentityView {
+                    id: i.id,
+                    kind: i.kind,
+                    inbox_id: i.inbox_id,
+                    external_id: i.external_id,
+                    created_at: i.created_at,
+                })
+                .collect(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            erased_at: c.erased_at,
+            blocked_at: c.blocked_at,
+        }
+    }
+}
+
+/// A page of contacts; `next_cursor` fetches the next.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactPage {
+    pub items: Vec<ContactView>,
     pub next_cursor: Option<String>,
 }

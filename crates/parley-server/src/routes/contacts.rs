@@ -17,6 +17,7 @@ use super::double_option;
 use crate::auth::Auth;
 use crate::error::{ApiResult, Json, Path, Query};
 use crate::state::App;
+use crate::views::{ContactPage, ContactView, ConversationView, Items};
 
 /// The scope an agent reads contacts in: those with a conversation in an inbox they work, or
 /// every contact when the workspace lets every agent see them. Supervisors and admins see all.
@@ -125,7 +126,7 @@ pub async fn create_contact(
         .store
         .create_contact(p.workspace_id, contact, app.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((StatusCode::CREATED, Json(ContactView::from(view))).into_response())
 }
 
 pub async fn get_contact(
@@ -134,7 +135,7 @@ pub async fn get_contact(
     Path(id): Path<ContactId>,
 ) -> ApiResult<Response> {
     let scope = contact_scope(&app, &p).await?;
-    Ok(Json(app.store.contact(&scope, id).await?).into_response())
+    Ok(Json(ContactView::from(app.store.contact(&scope, id).await?)).into_response())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -183,12 +184,11 @@ pub async fn update_contact(
             .transpose()?,
     };
     visible(&app, &p, id).await?;
-    Ok(Json(
-        app.store
-            .update_contact(p.workspace_id, id, patch, app.now())
-            .await?,
-    )
-    .into_response())
+    let view = app
+        .store
+        .update_contact(p.workspace_id, id, patch, app.now())
+        .await?;
+    Ok(Json(ContactView::from(view)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -202,7 +202,7 @@ pub async fn search_contacts(
     State(app): State<App>,
     Auth(p): Auth,
     Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContactPage>> {
     let limit = super::limit(q.limit, 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
     let text = q.q.unwrap_or_default();
@@ -217,9 +217,10 @@ pub async fn search_contacts(
         .store
         .search_contacts(&scope, &text, cursor, limit)
         .await?;
-    Ok(Json(
-        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
-    ))
+    Ok(Json(ContactPage {
+        items: page.items.into_iter().map(ContactView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 pub async fn add_identity(
@@ -234,7 +235,7 @@ pub async fn add_identity(
         .store
         .add_identity(p.workspace_id, id, identity, app.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((StatusCode::CREATED, Json(ContactView::from(view))).into_response())
 }
 
 pub async fn remove_identity(
@@ -243,12 +244,11 @@ pub async fn remove_identity(
     Path((id, identity)): Path<(ContactId, IdentityId)>,
 ) -> ApiResult<Response> {
     visible(&app, &p, id).await?;
-    Ok(Json(
-        app.store
-            .remove_identity(p.workspace_id, id, identity)
-            .await?,
-    )
-    .into_response())
+    let view = app
+        .store
+        .remove_identity(p.workspace_id, id, identity)
+        .await?;
+    Ok(Json(ContactView::from(view)).into_response())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -269,14 +269,14 @@ pub async fn merge_contact(
         .store
         .merge_contacts(p.workspace_id, id, req.contact_id, p.user_id, app.now())
         .await?;
-    Ok(Json(view).into_response())
+    Ok(Json(ContactView::from(view)).into_response())
 }
 
 pub async fn contact_conversations(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ConversationView>>> {
     visible(&app, &p, id).await?;
     let q = ConversationQuery {
         contact: Some(id),
@@ -285,7 +285,9 @@ pub async fn contact_conversations(
         ..Default::default()
     };
     let page = app.store.list_conversations(&p.scope(), &q).await?;
-    Ok(Json(json!({ "items": page.items })))
+    Ok(Json(Items {
+        items: page.items.into_iter().map(ConversationView::from).collect(),
+    }))
 }
 
 /// `GET /api/v1/contacts/{id}/consent`: the consent ledger, and the channels the contact opted
