@@ -15,6 +15,7 @@ use crate::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_C
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 use crate::throttle::Locked;
+use crate::views::{Items, MeView, NewTokenView, PresenceView, SignedInView, TokenView, UserView};
 
 pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     app.store.is_empty().await?;
@@ -252,7 +253,10 @@ pub async fn sign_in(
         g.succeeded(&email, ip);
     }
     let (cookie, csrf) = start_session(&app, &principal, &headers, "auth.sign_in").await?;
-    let body = json!({ "user": me_view(&principal), "csrf_token": csrf });
+    let body = SignedInView {
+        csrf_token: csrf,
+        user: MeView::from(&principal),
+    };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
@@ -278,24 +282,18 @@ pub async fn sign_out(
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
-fn me_view(p: &Principal) -> Value {
-    json!({
-        "id": p.user_id,
-        "workspace_id": p.workspace_id,
-        "email": p.email,
-        "name": p.name,
-        "role": p.role,
-        "inboxes": p.inboxes,
-    })
+pub async fn me(Auth(p): Auth) -> Json<MeView> {
+    Json(MeView::from(&p))
 }
 
-pub async fn me(Auth(p): Auth) -> Json<Value> {
-    Json(me_view(&p))
-}
-
-pub async fn list_tokens(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_tokens(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Items<TokenView>>> {
     let tokens = app.store.list_tokens(p.workspace_id, p.user_id).await?;
-    Ok(Json(json!({ "items": tokens })))
+    Ok(Json(Items {
+        items: tokens.into_iter().map(TokenView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -341,7 +339,13 @@ pub async fn create_token(
         json!({ "name": view.name }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(json!({ "token": secret, "id": view.id, "name": view.name, "created_at": view.created_at }))).into_response())
+    let created = NewTokenView {
+        created_at: view.created_at,
+        id: view.id,
+        name: view.name,
+        token: secret,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 pub async fn revoke_token(
@@ -358,10 +362,11 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": app.store.list_users(p.workspace_id).await? }),
-    ))
+pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<UserView>>> {
+    let users = app.store.list_users(p.workspace_id).await?;
+    Ok(Json(Items {
+        items: users.into_iter().map(UserView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -407,7 +412,7 @@ pub async fn create_user(
         json!({ "email": user.email, "role": user.role }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+    Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -481,7 +486,7 @@ pub async fn update_user(
     Auth(p): Auth,
     Path(id): Path<UserId>,
     Json(req): Json<UpdateUserRequest>,
-) -> ApiResult<Json<parley_store::UserView>> {
+) -> ApiResult<Json<UserView>> {
     let myself = id == p.user_id;
     if !myself || req.role.is_some() {
         require_admin(&p)?;
@@ -518,7 +523,7 @@ pub async fn update_user(
     if revokes {
         app.hub.access_changed(p.workspace_id, id);
     }
-    Ok(Json(user))
+    Ok(Json(UserView::from(user)))
 }
 
 pub async fn remove_user(
@@ -551,6 +556,8 @@ pub async fn list_audit(
     ))
 }
 
-pub async fn presence(State(app): State<App>, Auth(p): Auth) -> Json<Value> {
-    Json(json!({ "online": app.hub.online_users(p.workspace_id) }))
+pub async fn presence(State(app): State<App>, Auth(p): Auth) -> Json<PresenceView> {
+    Json(PresenceView {
+        online: app.hub.online_users(p.workspace_id),
+    })
 }
