@@ -15,6 +15,7 @@ use super::account::audit;
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
+use crate::views::{BacklogView, InboxView, Items};
 
 pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
     Ok(Json(
@@ -130,56 +131,52 @@ pub async fn remove_team_member(
 /// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
 /// into the provider's console (Meta's verify token, the API channel's signing secret, Telegram's
 /// `secret_token`). Provider credentials are write-only.
-fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
+fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> InboxView {
     // Send credentials live under `credentials`, which is never shown; the verify token is.
     let mut settings = i.settings.clone();
     let verify_token = settings
         .as_object_mut()
         .and_then(|o| o.remove("credentials"))
         .and_then(|c| c.get("verify_token").cloned());
-    let mut v = json!({
-        "id": i.id,
-        "name": i.name,
-        "kind": i.kind,
-        "settings": settings,
-        "webhook_url": format!("{}/hooks/{}/{}", app.config.public_url.trim_end_matches('/'), i.kind, i.id),
-        "created_at": i.created_at,
-    });
     let kind = crate::channels::kind_of(i);
-    if kind == Some(ChannelKind::Widget) {
-        v["snippet"] = json!(crate::widget::snippet(app, i));
-    }
     // These kinds have no webhook, and their secret is for the server alone.
     let internal = kind.is_some_and(|k| !k.has_webhook());
-    if internal {
-        v.as_object_mut().map(|o| o.remove("webhook_url"));
-    }
     // Elsewhere the secret column holds the provider's own credential (Twilio's auth token, Meta's
     // app secret, LINE's channel secret), which never leaves Parley again.
     let ours = kind.is_some_and(|k| k.has_webhook() && k.secret_field().is_none());
-    if p.role.is_admin() && !internal {
-        if ours {
-            v["secret"] = json!(i.secret);
-        }
-        if let Some(t) = verify_token {
-            v["verify_token"] = t;
-        }
+    let console = p.role.is_admin() && !internal;
+    InboxView {
+        backlog: None,
+        created_at: i.created_at,
+        id: i.id,
+        kind: i.kind.clone(),
+        name: i.name.clone(),
+        secret: (console && ours).then(|| i.secret.clone()),
+        settings,
+        snippet: (kind == Some(ChannelKind::Widget)).then(|| crate::widget::snippet(app, i)),
+        verify_token: verify_token.filter(|_| console),
+        webhook_url: (!internal).then(|| {
+            let base = app.config.public_url.trim_end_matches('/');
+            format!("{base}/hooks/{}/{}", i.kind, i.id)
+        }),
     }
-    v
 }
 
-pub async fn list_inboxes(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_inboxes(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Items<InboxView>>> {
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
-    let mut items: Vec<Value> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
+    let mut items: Vec<InboxView> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
     with_backlog(&app, &p, &mut items).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 pub async fn get_inbox(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<InboxId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxView>> {
     let inbox = app.store.inbox(&p.scope(), id).await?;
     let mut items = [inbox_view(&app, &p, &inbox)];
     with_backlog(&app, &p, &mut items).await?;
@@ -189,17 +186,17 @@ pub async fn get_inbox(
 
 /// Shows admins each inbox's outbox: `queued` (waiting), `in_flight` (being sent) and
 /// `oldest_due`, so a provider that holds its inbox's replies back is seen.
-async fn with_backlog(app: &App, p: &Principal, views: &mut [Value]) -> ApiResult<()> {
+async fn with_backlog(app: &App, p: &Principal, views: &mut [InboxView]) -> ApiResult<()> {
     if !p.role.is_admin() {
         return Ok(());
     }
     let backlog = app.store.outbox_backlog(p.workspace_id, app.now()).await?;
     for v in views {
-        let b = backlog.iter().find(|b| json!(b.inbox_id) == v["id"]);
-        v["backlog"] = json!({
-            "queued": b.map_or(0, |b| b.queued),
-            "in_flight": b.map_or(0, |b| b.in_flight),
-            "oldest_due": b.and_then(|b| b.oldest_due),
+        let b = backlog.iter().find(|b| b.inbox_id == v.id);
+        v.backlog = Some(BacklogView {
+            in_flight: b.map_or(0, |b| b.in_flight),
+            oldest_due: b.and_then(|b| b.oldest_due),
+            queued: b.map_or(0, |b| b.queued),
         });
     }
     Ok(())
@@ -589,7 +586,7 @@ pub async fn update_inbox(
     Auth(p): Auth,
     Path(id): Path<InboxId>,
     Json(mut req): Json<UpdateInboxRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxView>> {
     require_admin(&p)?;
     let current = app.store.inbox(&p.scope(), id).await?;
     let mut patch = InboxPatch::default();
