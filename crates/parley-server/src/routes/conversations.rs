@@ -16,7 +16,7 @@ use super::double_option;
 use crate::auth::{is_supervisor_or_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
-use crate::views::{ConversationPage, ConversationView};
+use crate::views::{ConversationPage, ConversationView, SentView};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -296,11 +296,11 @@ pub async fn reply(
     let out = run(&app, &p, id, cmd).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "message": out.message,
-            "conversation": out.conversation,
-            "compliance": verdict,
-        })),
+        Json(SentView {
+            compliance: verdict,
+            conversation: out.conversation.into(),
+            message: out.message.map(Into::into),
+        }),
     )
         .into_response())
 }
@@ -398,11 +398,11 @@ pub async fn create_conversation(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "message": out.message,
-            "conversation": out.conversation,
-            "compliance": verdict,
-        })),
+        Json(SentView {
+            compliance: verdict,
+            conversation: out.conversation.into(),
+            message: out.message.map(Into::into),
+        }),
     )
         .into_response())
 }
