@@ -322,3 +322,23 @@ pub struct SentView {
     pub conversation: ConversationView,
     pub message: Option<MessageView>,
 }
+
+/// A team and its members.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TeamView {
+    pub id: TeamId,
+    pub name: String,
+    pub members: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
+impl From<parley_store::TeamView> for TeamView {
+    fn from(t: parley_store::TeamView) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            members: t.members,
+            created_at: t.created_at,
+        }
+    }
+}

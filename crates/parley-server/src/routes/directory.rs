@@ -15,12 +15,13 @@ use super::account::audit;
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
-use crate::views::{BacklogView, InboxView, Items};
+use crate::views::{BacklogView, InboxView, Items, TeamView};
 
-pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": app.store.list_teams(p.workspace_id).await? }),
-    ))
+pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<TeamView>>> {
+    let teams = app.store.list_teams(p.workspace_id).await?;
+    Ok(Json(Items {
+        items: teams.into_iter().map(TeamView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -49,7 +50,7 @@ pub async fn create_team(
         json!({ "name": team.name }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(team)).into_response())
+    Ok((StatusCode::CREATED, Json(TeamView::from(team))).into_response())
 }
 
 pub async fn rename_team(
@@ -73,7 +74,7 @@ pub async fn rename_team(
         json!({ "name": team.name }),
     )
     .await;
-    Ok(Json(team).into_response())
+    Ok(Json(TeamView::from(team)).into_response())
 }
 
 pub async fn delete_team(
@@ -107,7 +108,7 @@ async fn team_member(
         "team.member_remove"
     };
     audit(&app, &p, &headers, action, team, json!({ "user_id": user })).await;
-    Ok(Json(view).into_response())
+    Ok(Json(TeamView::from(view)).into_response())
 }
 
 pub async fn add_team_member(
