@@ -7,8 +7,8 @@ use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::role::Role;
 use parley_core::sla::Due;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, MessageId, TeamId, Timestamp, TokenId, UserId,
-    WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, TeamId, Timestamp, TokenId,
+    UserId, WorkspaceId,
 };
 use parley_store::Principal;
 use schemars::JsonSchema;
@@ -339,6 +339,35 @@ impl From<parley_store::TeamView> for TeamView {
             name: t.name,
             members: t.members,
             created_at: t.created_at,
+        }
+    }
+}
+
+/// A named group of contacts and how many are on it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListView {
+    pub id: ListId,
+    pub name: String,
+    /// How many contacts are on it.
+    pub size: u64,
+    pub created_at: Timestamp,
+}
+
+impl From<parley_store::ListView> for ListView {
+    fn from(l: parley_store::ListView) -> Self {
+        Self {
+            id: l.id,
+            name: l.name,
+            size: l.size,
+            created_at: l.created_at,
+        }
+    }
+}
+
+impl Items<ListView> {
+    pub fn lists(lists: Vec<parley_store::ListView>) -> Self {
+        Self {
+            items: lists.into_iter().map(ListView::from).collect(),
         }
     }
 }
