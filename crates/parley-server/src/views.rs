@@ -371,3 +371,11 @@ impl Items<ListView> {
         }
     }
 }
+
+impl Items<UserView> {
+    pub fn users(users: impl IntoIterator<Item = parley_store::UserView>) -> Self {
+        Self {
+            items: users.into_iter().map(UserView::from).collect(),
+        }
+    }
+}

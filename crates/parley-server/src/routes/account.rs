@@ -364,9 +364,7 @@ pub async fn revoke_token(
 
 pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<UserView>>> {
     let users = app.store.list_users(p.workspace_id).await?;
-    Ok(Json(Items {
-        items: users.into_iter().map(UserView::from).collect(),
-    }))
+    Ok(Json(Items::users(users)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

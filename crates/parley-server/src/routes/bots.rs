@@ -9,11 +9,12 @@ use parley_core::role::Role;
 use parley_core::InboxId;
 use parley_store::NewUser;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::App;
+use crate::views::{Items, UserView};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,16 +26,10 @@ pub struct CreateBotRequest {
 }
 
 /// `GET /api/v1/bots`: the workspace's bots (admins).
-pub async fn list_bots(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_bots(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<UserView>>> {
     require_admin(&p)?;
-    let bots: Vec<_> = app
-        .store
-        .list_users(p.workspace_id)
-        .await?
-        .into_iter()
-        .filter(|u| u.bot)
-        .collect();
-    Ok(Json(json!({ "items": bots })))
+    let users = app.store.list_users(p.workspace_id).await?;
+    Ok(Json(Items::users(users.into_iter().filter(|u| u.bot))))
 }
 
 /// `POST /api/v1/bots` (admins): a bot working the inboxes named, and its API token, shown once.

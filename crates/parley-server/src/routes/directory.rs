@@ -15,7 +15,7 @@ use super::account::audit;
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
-use crate::views::{BacklogView, InboxView, Items, TeamView};
+use crate::views::{BacklogView, InboxView, Items, TeamView, UserView};
 
 pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<TeamView>>> {
     let teams = app.store.list_teams(p.workspace_id).await?;
@@ -636,11 +636,11 @@ pub async fn inbox_members(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<InboxId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<UserView>>> {
     app.store.inbox(&p.scope(), id).await?;
-    Ok(Json(
-        json!({ "items": app.store.inbox_members(p.workspace_id, id).await? }),
-    ))
+    Ok(Json(Items::users(
+        app.store.inbox_members(p.workspace_id, id).await?,
+    )))
 }
 
 async fn inbox_member(
