@@ -149,6 +149,12 @@ pub(crate) fn sla_of(ws: &parley_store::WorkspaceRow) -> Vec<SlaPolicy> {
     serde_json::from_value(ws.settings["sla"].clone()).unwrap_or_default()
 }
 
+/// The SLA policies, as `GET` and `PUT /api/v1/sla` answer them.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SlaView {
+    policies: Vec<SlaPolicy>,
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaRequest {
@@ -158,9 +164,11 @@ pub struct SlaRequest {
 
 /// `GET /api/v1/sla`: the SLA policies; the first whose inbox and priority match a conversation
 /// sets how soon its customer must be answered.
-pub async fn get_sla(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn get_sla(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<SlaView>> {
     let ws = app.workspace(p.workspace_id).await?;
-    Ok(Json(json!({ "policies": *ws.sla })))
+    Ok(Json(SlaView {
+        policies: ws.sla.to_vec(),
+    }))
 }
 
 /// `PUT /api/v1/sla`: replaces the SLA policies (admins). Every inbox named must exist.
@@ -169,7 +177,7 @@ pub async fn put_sla(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<SlaRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SlaView>> {
     require_admin(&p)?;
     let policies = sla::check_policies(req.policies)?;
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
@@ -193,7 +201,9 @@ pub async fn put_sla(
         |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
     )
     .await?;
-    Ok(Json(json!({ "policies": sla_of(&ws) })))
+    Ok(Json(SlaView {
+        policies: sla_of(&ws),
+    }))
 }
 
 /// `GET /api/v1/survey`: whether resolving a conversation sends the customer a satisfaction
