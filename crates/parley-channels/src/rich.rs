@@ -72,6 +72,7 @@ pub enum Event {
 
 /// One option offered to the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Choice {
     /// Comes back when the customer picks it (button id, payload, callback data).
@@ -90,6 +91,7 @@ pub struct OutMedia {
 
 /// An approved template (WhatsApp) with its parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     pub name: String,

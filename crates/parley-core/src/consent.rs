@@ -8,6 +8,7 @@ use crate::Timestamp;
 
 /// Why a business messages someone (CTIA / TCPA categories).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Answers within a conversation the customer started.

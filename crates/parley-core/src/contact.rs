@@ -137,6 +137,7 @@ pub fn parse_custom_fields(
 
 /// The kind of address an identity is. An identity is (kind, inbox, the provider's id for the person).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
     /// A customer of the generic API channel, known by the integrating system's id.

@@ -10,6 +10,15 @@ macro_rules! id_type {
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool { true }
+            fn schema_name() -> std::borrow::Cow<'static, str> { stringify!($name).into() }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "format": "uuid" })
+            }
+        }
+
         impl $name {
             pub fn as_uuid(&self) -> Uuid { self.0 }
         }

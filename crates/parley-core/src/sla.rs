@@ -14,6 +14,7 @@ pub const MAX_POLICIES: usize = 100;
 
 /// One policy: which conversations it covers (absent = any) and its reply targets in minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicy {
     pub name: String,
@@ -23,9 +24,11 @@ pub struct SlaPolicy {
     pub priority: Option<Priority>,
     /// Minutes from a new conversation's first customer message to the business's first answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_MINUTES)))]
     pub first_response_minutes: Option<u32>,
     /// Minutes from any later unanswered customer message to the next answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_MINUTES)))]
     pub next_response_minutes: Option<u32>,
 }
 
@@ -91,6 +94,7 @@ pub fn check_policies(policies: Vec<SlaPolicy>) -> Result<Vec<SlaPolicy>, Invali
 
 /// Which answer is owed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     FirstResponse,
@@ -99,6 +103,7 @@ pub enum Target {
 
 /// The answer a waiting customer is owed, and by when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Due {
     pub policy: String,
     pub target: Target,

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
     Gsm7,
@@ -14,6 +15,7 @@ pub enum Encoding {
 
 /// What a draft costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Segments {
     pub encoding: Encoding,
     /// Septets (GSM-7) or UTF-16 code units (UCS-2).

@@ -24,7 +24,7 @@ pub const OPT_OUT_FOOTER: &str = "Reply STOP to opt out.";
 
 /// A workspace's compliance rules, kept under `compliance` in its settings. Empty texts mean the
 /// defaults, which name the brand.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// The name texts identify the sender by; empty: the workspace's name.
@@ -59,7 +59,7 @@ pub struct Settings {
     pub contacts_visible_to_all_agents: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExtraKeywords {
     pub opt_out: Vec<String>,
@@ -67,7 +67,7 @@ pub struct ExtraKeywords {
     pub help: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
     pub start: String,

@@ -18,12 +18,13 @@ use crate::state::App;
 const MAX_CHOICES: usize = 10;
 
 /// A reply as the API takes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
     #[serde(default)]
     pub body: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 10))]
     pub choices: Option<Vec<Choice>>,
     #[serde(default)]
     pub template: Option<Template>,

@@ -26,7 +26,7 @@ pub const KIND: &str = ChannelKind::Email.as_str();
 const MAX_HTML_BYTES: usize = 256 * 1024;
 
 /// The outgoing relay, as an admin gives it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpFields {
     host: String,
@@ -34,6 +34,7 @@ pub struct SmtpFields {
     port: Option<u16>,
     /// `starttls` (default), `tls` or `none`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["starttls", "tls", "none", null]))]
     security: Option<String>,
     #[serde(default)]
     username: Option<String>,
@@ -42,7 +43,7 @@ pub struct SmtpFields {
 }
 
 /// An existing mailbox to poll, as an admin gives it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImapFields {
     host: String,

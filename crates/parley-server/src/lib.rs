@@ -28,6 +28,7 @@ pub mod routes;
 pub mod state;
 pub mod survey;
 pub mod throttle;
+pub mod views;
 pub mod web;
 pub mod widget;
 pub mod workers;

@@ -1,13 +1,27 @@
-//! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the route table.
+//! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the route table; request
+//! and answer schemas are derived (schemars) from the types the handlers read and return.
 
 use axum::extract::State;
+use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 
 use crate::error::Json;
 use crate::routes::{routes, Access};
 use crate::state::App;
 
+/// A generator whose named schemas go to `components/schemas`; requests are described as they
+/// are read, answers as they are written (a skipped field is optional, a defaulted one too).
+fn generator(contract: Contract) -> SchemaGenerator {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    settings.contract = contract;
+    settings.into_generator()
+}
+
 pub fn document(server_url: &str) -> Value {
+    let mut requests = generator(Contract::Deserialize);
+    let mut answers = generator(Contract::Serialize);
     let mut paths: Map<String, Value> = Map::new();
     for r in routes() {
         let params: Vec<Value> = r
@@ -22,15 +36,18 @@ pub fn document(server_url: &str) -> Value {
             "tags": [r.tag],
             "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.', '-'], "_")),
             "responses": {
-                "200": { "description": "success" },
+                "200": match r.response {
+                    Some(schema) => json!({ "description": "success", "content": { "application/json": { "schema": schema(&mut answers) } } }),
+                    None => json!({ "description": "success" }),
+                },
                 "4XX": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
             }
         });
         if !params.is_empty() {
             op["parameters"] = json!(params);
         }
-        if let Some(schema) = &r.body {
-            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        if let Some(schema) = r.body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema(&mut requests) } } });
         }
         op["security"] = match r.access {
             Access::Public => json!([]),
@@ -47,6 +64,11 @@ pub fn document(server_url: &str) -> Value {
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;
     }
+    let mut schemas = requests.take_definitions(true);
+    for (name, schema) in answers.take_definitions(true) {
+        schemas.entry(name).or_insert(schema);
+    }
+    schemas.insert("Error".into(), error_schema());
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Parley API", "version": env!("CARGO_PKG_VERSION") },
@@ -58,18 +80,61 @@ pub fn document(server_url: &str) -> Value {
                 "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE, "description": "Writes also need the X-CSRF-Token header" },
                 "signature": { "type": "apiKey", "in": "header", "name": "X-Parley-Signature", "description": "sha256=<hex HMAC-SHA256 of the raw body under the inbox secret>" }
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string", "description": "The field at fault, as a path into the body (`template.name`, `choices[0].id`)" } } } }
-                }
-            }
+            "schemas": schemas
         }
+    })
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+            "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": "string", "description": "The field at fault, as a path into the body (`template.name`, `choices[0].id`)" } } } }
     })
 }
 
 pub async fn openapi_json(State(app): State<App>) -> Json<Value> {
     Json(document(&app.config.public_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_schema_reference_resolves_and_typed_answers_are_described() {
+        let doc = document("http://localhost");
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .expect("a component");
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{r}");
+        }
+        for r in routes().into_iter().filter(|r| r.response.is_some()) {
+            let answer = &doc["paths"][r.path][r.method]["responses"]["200"];
+            assert!(
+                answer["content"]["application/json"]["schema"].is_object(),
+                "{} {}",
+                r.method,
+                r.path
+            );
+        }
+    }
 }

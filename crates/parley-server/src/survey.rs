@@ -21,7 +21,7 @@ const MAX_COMMENT_CHARS: usize = 2000;
 const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// The workspace's survey settings (`survey` in its settings document).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SurveySettings {
     pub enabled: bool,

@@ -18,6 +18,19 @@ use crate::error::{error_body, ApiError, ApiResult, Json, Path, RawBody};
 use crate::state::App;
 
 /// The API channel's request body, for the OpenAPI document.
+/// The body the API channel's hook takes, as the document shows it (`parley_channels::api` reads it).
+pub struct ApiHookBody;
+
+impl schemars::JsonSchema for ApiHookBody {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ApiHookBody".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::Schema::try_from(api_hook_schema()).unwrap_or_default()
+    }
+}
+
 pub(crate) fn api_hook_schema() -> Value {
     use crate::routes::{obj, string};
     let contact = obj(

@@ -10,11 +10,12 @@ use parley_store::{AuditEntry, NewSession, NewUser, Principal, UserPatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{double_option, obj, string};
+use super::double_option;
 use crate::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 use crate::throttle::Locked;
+use crate::views::{Items, MeView, NewTokenView, PresenceView, SignedInView, TokenView, UserView};
 
 pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     app.store.is_empty().await?;
@@ -60,20 +61,7 @@ pub(crate) async fn audit(
     }
 }
 
-pub(crate) fn setup_schema() -> Value {
-    obj(
-        &[
-            ("token", string()),
-            ("workspace_name", string()),
-            ("name", string()),
-            ("email", string()),
-            ("password", string()),
-        ],
-        &[("timezone", string())],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     token: String,
@@ -180,11 +168,7 @@ async fn start_session(
 /// The longest email address there is (RFC 5321's path limit, less its brackets).
 const MAX_EMAIL_CHARS: usize = 254;
 
-pub(crate) fn sign_in_schema() -> Value {
-    obj(&[("email", string()), ("password", string())], &[])
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     email: String,
@@ -269,7 +253,10 @@ pub async fn sign_in(
         g.succeeded(&email, ip);
     }
     let (cookie, csrf) = start_session(&app, &principal, &headers, "auth.sign_in").await?;
-    let body = json!({ "user": me_view(&principal), "csrf_token": csrf });
+    let body = SignedInView {
+        csrf_token: csrf,
+        user: MeView::from(&principal),
+    };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
@@ -295,27 +282,21 @@ pub async fn sign_out(
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
-fn me_view(p: &Principal) -> Value {
-    json!({
-        "id": p.user_id,
-        "workspace_id": p.workspace_id,
-        "email": p.email,
-        "name": p.name,
-        "role": p.role,
-        "inboxes": p.inboxes,
-    })
+pub async fn me(Auth(p): Auth) -> Json<MeView> {
+    Json(MeView::from(&p))
 }
 
-pub async fn me(Auth(p): Auth) -> Json<Value> {
-    Json(me_view(&p))
-}
-
-pub async fn list_tokens(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_tokens(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Items<TokenView>>> {
     let tokens = app.store.list_tokens(p.workspace_id, p.user_id).await?;
-    Ok(Json(json!({ "items": tokens })))
+    Ok(Json(Items {
+        items: tokens.into_iter().map(TokenView::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     name: String,
@@ -358,7 +339,13 @@ pub async fn create_token(
         json!({ "name": view.name }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(json!({ "token": secret, "id": view.id, "name": view.name, "created_at": view.created_at }))).into_response())
+    let created = NewTokenView {
+        created_at: view.created_at,
+        id: view.id,
+        name: view.name,
+        token: secret,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 pub async fn revoke_token(
@@ -375,26 +362,12 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": app.store.list_users(p.workspace_id).await? }),
-    ))
+pub async fn list_users(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<UserView>>> {
+    let users = app.store.list_users(p.workspace_id).await?;
+    Ok(Json(Items::users(users)))
 }
 
-pub(crate) fn create_user_schema() -> Value {
-    let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] });
-    obj(
-        &[
-            ("email", string()),
-            ("name", string()),
-            ("password", string()),
-            ("role", role),
-        ],
-        &[],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     email: String,
@@ -437,25 +410,10 @@ pub async fn create_user(
         json!({ "email": user.email, "role": user.role }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+    Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
 }
 
-pub(crate) fn update_user_schema() -> Value {
-    obj(
-        &[],
-        &[
-            ("name", string()),
-            ("password", string()),
-            ("current_password", string()),
-            (
-                "role",
-                json!({ "type": "string", "enum": ["admin", "supervisor", "agent"] }),
-            ),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default)]
@@ -526,7 +484,7 @@ pub async fn update_user(
     Auth(p): Auth,
     Path(id): Path<UserId>,
     Json(req): Json<UpdateUserRequest>,
-) -> ApiResult<Json<parley_store::UserView>> {
+) -> ApiResult<Json<UserView>> {
     let myself = id == p.user_id;
     if !myself || req.role.is_some() {
         require_admin(&p)?;
@@ -563,7 +521,7 @@ pub async fn update_user(
     if revokes {
         app.hub.access_changed(p.workspace_id, id);
     }
-    Ok(Json(user))
+    Ok(Json(UserView::from(user)))
 }
 
 pub async fn remove_user(
@@ -596,6 +554,8 @@ pub async fn list_audit(
     ))
 }
 
-pub async fn presence(State(app): State<App>, Auth(p): Auth) -> Json<Value> {
-    Json(json!({ "online": app.hub.online_users(p.workspace_id) }))
+pub async fn presence(State(app): State<App>, Auth(p): Auth) -> Json<PresenceView> {
+    Json(PresenceView {
+        online: app.hub.online_users(p.workspace_id),
+    })
 }

@@ -9,42 +9,27 @@ use parley_core::role::Role;
 use parley_core::InboxId;
 use parley_store::NewUser;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{obj, string, uuid};
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::App;
+use crate::views::{Items, UserView};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBotRequest {
     name: String,
     #[serde(default)]
+    #[schemars(length(max = 100))]
     inbox_ids: Vec<InboxId>,
 }
 
-pub(crate) fn create_bot_schema() -> Value {
-    obj(
-        &[("name", string())],
-        &[(
-            "inbox_ids",
-            json!({ "type": "array", "maxItems": 100, "items": uuid() }),
-        )],
-    )
-}
-
 /// `GET /api/v1/bots`: the workspace's bots (admins).
-pub async fn list_bots(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_bots(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<UserView>>> {
     require_admin(&p)?;
-    let bots: Vec<_> = app
-        .store
-        .list_users(p.workspace_id)
-        .await?
-        .into_iter()
-        .filter(|u| u.bot)
-        .collect();
-    Ok(Json(json!({ "items": bots })))
+    let users = app.store.list_users(p.workspace_id).await?;
+    Ok(Json(Items::users(users.into_iter().filter(|u| u.bot))))
 }
 
 /// `POST /api/v1/bots` (admins): a bot working the inboxes named, and its API token, shown once.

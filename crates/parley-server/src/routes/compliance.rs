@@ -122,7 +122,7 @@ pub async fn inactive(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
     contact_ids: Vec<ContactId>,

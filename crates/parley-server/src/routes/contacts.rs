@@ -13,10 +13,11 @@ use parley_store::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{double_option, nullable, obj, string, uuid};
+use super::double_option;
 use crate::auth::Auth;
 use crate::error::{ApiResult, Json, Path, Query};
 use crate::state::App;
+use crate::views::{ContactPage, ContactView, ConversationView, Items};
 
 /// The scope an agent reads contacts in: those with a conversation in an inbox they work, or
 /// every contact when the workspace lets every agent see them. Supervisors and admins see all.
@@ -36,43 +37,7 @@ pub(crate) async fn visible(app: &App, p: &Principal, id: ContactId) -> ApiResul
     Ok(())
 }
 
-pub(crate) fn identity_schema() -> Value {
-    let kinds = json!({ "type": "string", "enum": ["api", "phone", "email", "whatsapp", "messenger", "instagram", "telegram", "line", "widget"] });
-    obj(
-        &[("kind", kinds), ("external_id", string())],
-        &[("inbox_id", nullable(uuid()))],
-    )
-}
-
-pub(crate) fn contact_schema() -> Value {
-    obj(
-        &[],
-        &[
-            ("name", string()),
-            ("email", string()),
-            ("phone", string()),
-            ("custom_fields", json!({ "type": "object" })),
-            (
-                "identities",
-                json!({ "type": "array", "items": identity_schema() }),
-            ),
-        ],
-    )
-}
-
-pub(crate) fn contact_patch_schema() -> Value {
-    obj(
-        &[],
-        &[
-            ("name", nullable(string())),
-            ("email", nullable(string())),
-            ("phone", nullable(string())),
-            ("custom_fields", json!({ "type": "object" })),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityRequest {
     kind: IdentityKind,
@@ -103,7 +68,7 @@ fn parse_identity(req: IdentityRequest) -> Result<NewIdentity, parley_core::Inva
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContactRequest {
     #[serde(default)]
@@ -113,6 +78,7 @@ pub struct CreateContactRequest {
     #[serde(default)]
     phone: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     custom_fields: Option<Value>,
     #[serde(default)]
     identities: Vec<IdentityRequest>,
@@ -160,7 +126,7 @@ pub async fn create_contact(
         .store
         .create_contact(p.workspace_id, contact, app.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((StatusCode::CREATED, Json(ContactView::from(view))).into_response())
 }
 
 pub async fn get_contact(
@@ -169,10 +135,10 @@ pub async fn get_contact(
     Path(id): Path<ContactId>,
 ) -> ApiResult<Response> {
     let scope = contact_scope(&app, &p).await?;
-    Ok(Json(app.store.contact(&scope, id).await?).into_response())
+    Ok(Json(ContactView::from(app.store.contact(&scope, id).await?)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactRequest {
     #[serde(default, deserialize_with = "double_option")]
@@ -182,6 +148,7 @@ pub struct UpdateContactRequest {
     #[serde(default, deserialize_with = "double_option")]
     phone: Option<Option<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     custom_fields: Option<Value>,
 }
 
@@ -217,12 +184,11 @@ pub async fn update_contact(
             .transpose()?,
     };
     visible(&app, &p, id).await?;
-    Ok(Json(
-        app.store
-            .update_contact(p.workspace_id, id, patch, app.now())
-            .await?,
-    )
-    .into_response())
+    let view = app
+        .store
+        .update_contact(p.workspace_id, id, patch, app.now())
+        .await?;
+    Ok(Json(ContactView::from(view)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -236,7 +202,7 @@ pub async fn search_contacts(
     State(app): State<App>,
     Auth(p): Auth,
     Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContactPage>> {
     let limit = super::limit(q.limit, 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
     let text = q.q.unwrap_or_default();
@@ -251,9 +217,10 @@ pub async fn search_contacts(
         .store
         .search_contacts(&scope, &text, cursor, limit)
         .await?;
-    Ok(Json(
-        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
-    ))
+    Ok(Json(ContactPage {
+        items: page.items.into_iter().map(ContactView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 pub async fn add_identity(
@@ -268,7 +235,7 @@ pub async fn add_identity(
         .store
         .add_identity(p.workspace_id, id, identity, app.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((StatusCode::CREATED, Json(ContactView::from(view))).into_response())
 }
 
 pub async fn remove_identity(
@@ -277,15 +244,14 @@ pub async fn remove_identity(
     Path((id, identity)): Path<(ContactId, IdentityId)>,
 ) -> ApiResult<Response> {
     visible(&app, &p, id).await?;
-    Ok(Json(
-        app.store
-            .remove_identity(p.workspace_id, id, identity)
-            .await?,
-    )
-    .into_response())
+    let view = app
+        .store
+        .remove_identity(p.workspace_id, id, identity)
+        .await?;
+    Ok(Json(ContactView::from(view)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     contact_id: ContactId,
@@ -303,14 +269,14 @@ pub async fn merge_contact(
         .store
         .merge_contacts(p.workspace_id, id, req.contact_id, p.user_id, app.now())
         .await?;
-    Ok(Json(view).into_response())
+    Ok(Json(ContactView::from(view)).into_response())
 }
 
 pub async fn contact_conversations(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ConversationView>>> {
     visible(&app, &p, id).await?;
     let q = ConversationQuery {
         contact: Some(id),
@@ -319,7 +285,9 @@ pub async fn contact_conversations(
         ..Default::default()
     };
     let page = app.store.list_conversations(&p.scope(), &q).await?;
-    Ok(Json(json!({ "items": page.items })))
+    Ok(Json(Items {
+        items: page.items.into_iter().map(ConversationView::from).collect(),
+    }))
 }
 
 /// `GET /api/v1/contacts/{id}/consent`: the consent ledger, and the channels the contact opted
@@ -372,7 +340,7 @@ const AGENT_SOURCES: [&str; 6] = ["agent", "web_form", "api", "import", "pos", "
 /// Subscriptions from these sources wait for the customer's CONFIRM under double opt-in.
 const UNCONFIRMED_SOURCES: [&str; 3] = ["web_form", "api", "import"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordConsentRequest {
     purpose: String,

@@ -12,10 +12,11 @@ use parley_store::{ActOutcome, AssigneeFilter, Command, ConversationQuery, Princ
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{double_option, obj};
+use super::double_option;
 use crate::auth::{is_supervisor_or_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
+use crate::views::{ConversationPage, ConversationView, SentView};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -107,7 +108,7 @@ pub async fn list_conversations(
     State(app): State<App>,
     Auth(p): Auth,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConversationPage>> {
     let query = list_query(&p, q)?;
     let page = app
         .store
@@ -125,20 +126,22 @@ pub async fn list_conversations(
     let seen = app.store.seen_at(&p.scope(), &ids).await?;
     let ws = app.workspace(p.workspace_id).await?;
     let now = app.now();
-    let items: Vec<Value> = page
+    let items = page
         .items
-        .iter()
+        .into_iter()
         .map(|c| {
-            let mut v = with_sla(&ws.sla, c, now);
             let unread = c.waiting_since.is_some()
                 && seen.get(&c.id).is_none_or(|s| *s < c.last_activity_at);
-            v["unread"] = json!(unread);
-            v
+            ConversationView {
+                unread: Some(unread),
+                ..with_sla(&ws.sla, c, now)
+            }
         })
         .collect();
-    Ok(Json(
-        json!({ "items": items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
-    ))
+    Ok(Json(ConversationPage {
+        items,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 /// `POST /api/v1/conversations/{id}/seen`: the caller has looked at the conversation as it is now;
@@ -163,17 +166,16 @@ pub async fn get_conversation(
 ) -> ApiResult<Response> {
     let conv = app.store.conversation(&p.scope(), id).await?;
     let ws = app.workspace(p.workspace_id).await?;
-    Ok(Json(with_sla(&ws.sla, &conv, app.now())).into_response())
+    Ok(Json(with_sla(&ws.sla, conv, app.now())).into_response())
 }
 
 /// A conversation as the API shows it, with `sla`: the answer its waiting customer is owed under
 /// the workspace's policies and by when (`null` when none is).
 fn with_sla(
     policies: &[parley_core::sla::SlaPolicy],
-    c: &parley_store::ConversationView,
+    c: parley_store::ConversationView,
     now: Timestamp,
-) -> Value {
-    let mut v = json!(c);
+) -> ConversationView {
     let due = parley_core::sla::due(
         policies,
         c.inbox_id,
@@ -183,8 +185,10 @@ fn with_sla(
         c.first_reply_at,
         now,
     );
-    v["sla"] = json!(due);
-    v
+    ConversationView {
+        sla: Some(due),
+        ..c.into()
+    }
 }
 
 #[derive(Deserialize)]
@@ -292,11 +296,11 @@ pub async fn reply(
     let out = run(&app, &p, id, cmd).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "message": out.message,
-            "conversation": out.conversation,
-            "compliance": verdict,
-        })),
+        Json(SentView {
+            compliance: verdict,
+            conversation: out.conversation.into(),
+            message: out.message.map(Into::into),
+        }),
     )
         .into_response())
 }
@@ -337,7 +341,7 @@ pub async fn channel(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationRequest {
     inbox_id: InboxId,
@@ -394,16 +398,16 @@ pub async fn create_conversation(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "message": out.message,
-            "conversation": out.conversation,
-            "compliance": verdict,
-        })),
+        Json(SentView {
+            compliance: verdict,
+            conversation: out.conversation.into(),
+            message: out.message.map(Into::into),
+        }),
     )
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     body: String,
@@ -465,7 +469,7 @@ pub async fn note(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     #[serde(default, deserialize_with = "double_option")]
@@ -495,7 +499,7 @@ async fn assign_to(
         }
     }
     let out = run(app, p, id, Command::Assign { assignee, team }).await?;
-    Ok(Json(out.conversation).into_response())
+    Ok(Json(ConversationView::from(out.conversation)).into_response())
 }
 
 pub async fn assign(
@@ -513,7 +517,7 @@ pub async fn assign(
     assign_to(&app, &p, id, req.assignee_id, req.team_id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffRequest {
     #[serde(default)]
@@ -596,7 +600,7 @@ pub async fn handoff(
         .await?;
     }
     let conv = app.store.conversation(&p.scope(), id).await?;
-    Ok(Json(conv).into_response())
+    Ok(Json(ConversationView::from(conv)).into_response())
 }
 
 pub async fn unassign(
@@ -624,7 +628,7 @@ pub(crate) async fn set_status(
         },
     )
     .await?;
-    Ok(Json(out.conversation).into_response())
+    Ok(Json(ConversationView::from(out.conversation)).into_response())
 }
 
 pub async fn resolve(
@@ -643,7 +647,7 @@ pub async fn reopen(
     set_status(&app, &p, id, Status::Open, None).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnoozeRequest {
     until: Timestamp,
@@ -658,27 +662,7 @@ pub async fn snooze(
     set_status(&app, &p, id, Status::Snoozed, Some(req.until)).await
 }
 
-pub(crate) fn patch_schema() -> Value {
-    obj(
-        &[],
-        &[
-            (
-                "priority",
-                json!({ "type": "string", "enum": ["urgent", "high", "normal", "low"] }),
-            ),
-            (
-                "status",
-                json!({ "type": "string", "enum": ["open", "pending", "snoozed", "resolved"] }),
-            ),
-            (
-                "snoozed_until",
-                json!({ "type": "string", "format": "date-time" }),
-            ),
-        ],
-    )
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRequest {
     #[serde(default)]
@@ -724,10 +708,10 @@ pub async fn update_conversation(
             .conversation,
         );
     }
-    Ok(Json(conv).into_response())
+    Ok(Json(conv.map(ConversationView::from)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelsRequest {
     #[serde(default)]
@@ -756,7 +740,7 @@ pub async fn change_labels(
         .map(|l| parse_label(l))
         .collect::<Result<Vec<_>, _>>()?;
     let out = run(&app, &p, id, Command::Labels { add, remove }).await?;
-    Ok(Json(out.conversation).into_response())
+    Ok(Json(ConversationView::from(out.conversation)).into_response())
 }
 
 pub async fn remove_label(
@@ -775,7 +759,7 @@ pub async fn remove_label(
         },
     )
     .await?;
-    Ok(Json(out.conversation).into_response())
+    Ok(Json(ConversationView::from(out.conversation)).into_response())
 }
 
 /// Announces that `p` is typing in a conversation they can see (ephemeral: not stored). A reply
@@ -803,7 +787,7 @@ pub async fn announce_typing(
     Ok(())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypingRequest {
     /// False while writing an internal note: only other agents are told.
@@ -828,7 +812,7 @@ pub async fn typing(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DraftRequest {
     text: String,

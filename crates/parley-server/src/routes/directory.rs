@@ -11,18 +11,20 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::account::audit;
-use super::{obj, string};
+
 use crate::auth::{random_token, require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
+use crate::views::{BacklogView, InboxView, Items, TeamView, UserView};
 
-pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": app.store.list_teams(p.workspace_id).await? }),
-    ))
+pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<TeamView>>> {
+    let teams = app.store.list_teams(p.workspace_id).await?;
+    Ok(Json(Items {
+        items: teams.into_iter().map(TeamView::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamRequest {
     name: String,
@@ -48,7 +50,7 @@ pub async fn create_team(
         json!({ "name": team.name }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(team)).into_response())
+    Ok((StatusCode::CREATED, Json(TeamView::from(team))).into_response())
 }
 
 pub async fn rename_team(
@@ -72,7 +74,7 @@ pub async fn rename_team(
         json!({ "name": team.name }),
     )
     .await;
-    Ok(Json(team).into_response())
+    Ok(Json(TeamView::from(team)).into_response())
 }
 
 pub async fn delete_team(
@@ -106,7 +108,7 @@ async fn team_member(
         "team.member_remove"
     };
     audit(&app, &p, &headers, action, team, json!({ "user_id": user })).await;
-    Ok(Json(view).into_response())
+    Ok(Json(TeamView::from(view)).into_response())
 }
 
 pub async fn add_team_member(
@@ -130,56 +132,52 @@ pub async fn remove_team_member(
 /// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
 /// into the provider's console (Meta's verify token, the API channel's signing secret, Telegram's
 /// `secret_token`). Provider credentials are write-only.
-fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> Value {
+fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> InboxView {
     // Send credentials live under `credentials`, which is never shown; the verify token is.
     let mut settings = i.settings.clone();
     let verify_token = settings
         .as_object_mut()
         .and_then(|o| o.remove("credentials"))
         .and_then(|c| c.get("verify_token").cloned());
-    let mut v = json!({
-        "id": i.id,
-        "name": i.name,
-        "kind": i.kind,
-        "settings": settings,
-        "webhook_url": format!("{}/hooks/{}/{}", app.config.public_url.trim_end_matches('/'), i.kind, i.id),
-        "created_at": i.created_at,
-    });
     let kind = crate::channels::kind_of(i);
-    if kind == Some(ChannelKind::Widget) {
-        v["snippet"] = json!(crate::widget::snippet(app, i));
-    }
     // These kinds have no webhook, and their secret is for the server alone.
     let internal = kind.is_some_and(|k| !k.has_webhook());
-    if internal {
-        v.as_object_mut().map(|o| o.remove("webhook_url"));
-    }
     // Elsewhere the secret column holds the provider's own credential (Twilio's auth token, Meta's
     // app secret, LINE's channel secret), which never leaves Parley again.
     let ours = kind.is_some_and(|k| k.has_webhook() && k.secret_field().is_none());
-    if p.role.is_admin() && !internal {
-        if ours {
-            v["secret"] = json!(i.secret);
-        }
-        if let Some(t) = verify_token {
-            v["verify_token"] = t;
-        }
+    let console = p.role.is_admin() && !internal;
+    InboxView {
+        backlog: None,
+        created_at: i.created_at,
+        id: i.id,
+        kind: i.kind.clone(),
+        name: i.name.clone(),
+        secret: (console && ours).then(|| i.secret.clone()),
+        settings,
+        snippet: (kind == Some(ChannelKind::Widget)).then(|| crate::widget::snippet(app, i)),
+        verify_token: verify_token.filter(|_| console),
+        webhook_url: (!internal).then(|| {
+            let base = app.config.public_url.trim_end_matches('/');
+            format!("{base}/hooks/{}/{}", i.kind, i.id)
+        }),
     }
-    v
 }
 
-pub async fn list_inboxes(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_inboxes(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Items<InboxView>>> {
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
-    let mut items: Vec<Value> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
+    let mut items: Vec<InboxView> = inboxes.iter().map(|i| inbox_view(&app, &p, i)).collect();
     with_backlog(&app, &p, &mut items).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 pub async fn get_inbox(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<InboxId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxView>> {
     let inbox = app.store.inbox(&p.scope(), id).await?;
     let mut items = [inbox_view(&app, &p, &inbox)];
     with_backlog(&app, &p, &mut items).await?;
@@ -189,105 +187,20 @@ pub async fn get_inbox(
 
 /// Shows admins each inbox's outbox: `queued` (waiting), `in_flight` (being sent) and
 /// `oldest_due`, so a provider that holds its inbox's replies back is seen.
-async fn with_backlog(app: &App, p: &Principal, views: &mut [Value]) -> ApiResult<()> {
+async fn with_backlog(app: &App, p: &Principal, views: &mut [InboxView]) -> ApiResult<()> {
     if !p.role.is_admin() {
         return Ok(());
     }
     let backlog = app.store.outbox_backlog(p.workspace_id, app.now()).await?;
     for v in views {
-        let b = backlog.iter().find(|b| json!(b.inbox_id) == v["id"]);
-        v["backlog"] = json!({
-            "queued": b.map_or(0, |b| b.queued),
-            "in_flight": b.map_or(0, |b| b.in_flight),
-            "oldest_due": b.and_then(|b| b.oldest_due),
+        let b = backlog.iter().find(|b| b.inbox_id == v.id);
+        v.backlog = Some(BacklogView {
+            in_flight: b.map_or(0, |b| b.in_flight),
+            oldest_due: b.and_then(|b| b.oldest_due),
+            queued: b.map_or(0, |b| b.queued),
         });
     }
     Ok(())
-}
-
-/// An edit: any field of a new inbox but its kind (the channel's own, checked against it).
-pub(crate) fn update_inbox_schema() -> Value {
-    let mut schema = create_inbox_schema();
-    schema["required"] = json!([]);
-    schema["properties"]
-        .as_object_mut()
-        .map(|p| p.remove("kind"));
-    // A password left out keeps the stored one.
-    schema["properties"]["imap"]["required"] = json!(["host", "username"]);
-    schema
-}
-
-pub(crate) fn create_inbox_schema() -> Value {
-    obj(
-        &[
-            ("name", string()),
-            (
-                "kind",
-                json!({ "type": "string", "enum": ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget", "email"] }),
-            ),
-        ],
-        &[
-            ("callback_url", string()),
-            ("account_sid", string()),
-            ("auth_token", string()),
-            ("from", string()),
-            ("api_base_url", string()),
-            ("bot_token", string()),
-            ("access_token", string()),
-            ("app_secret", string()),
-            ("channel_secret", string()),
-            ("phone_number_id", string()),
-            ("page_id", string()),
-            ("graph_version", string()),
-            ("waba_id", string()),
-            ("rate_limit", rate_limit_schema()),
-            ("answers_keywords", serde_json::json!({ "type": "boolean" })),
-            ("website_url", string()),
-            ("greeting", string()),
-            ("color", string()),
-            (
-                "prechat_fields",
-                json!({ "type": "array", "items": { "type": "string", "enum": ["name", "email", "phone"] } }),
-            ),
-            ("address", string()),
-            ("from_name", string()),
-            (
-                "smtp",
-                obj(
-                    &[("host", string())],
-                    &[
-                        ("port", json!({ "type": "integer" })),
-                        (
-                            "security",
-                            json!({ "type": "string", "enum": ["starttls", "tls", "none"] }),
-                        ),
-                        ("username", string()),
-                        ("password", string()),
-                    ],
-                ),
-            ),
-            (
-                "imap",
-                obj(
-                    &[
-                        ("host", string()),
-                        ("username", string()),
-                        ("password", string()),
-                    ],
-                    &[
-                        ("port", json!({ "type": "integer" })),
-                        ("tls", json!({ "type": "boolean" })),
-                        ("mailbox", string()),
-                    ],
-                ),
-            ),
-        ],
-    )
-}
-
-pub(crate) fn rate_limit_schema() -> Value {
-    json!({ "type": ["number", "null"], "minimum": 0, "maximum": MAX_RATE,
-            "description": "Messages per second this sender may send; null or 0: unlimited" })
 }
 
 /// The highest per-sender rate accepted (messages per second).
@@ -306,10 +219,11 @@ fn parse_rate(v: Option<f64>) -> Result<Value, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInboxRequest {
     name: String,
+    #[schemars(extend("enum" = ["api", "twilio", "telegram", "whatsapp", "messenger", "instagram", "line", "widget", "email"]))]
     kind: String,
     /// `api`: where replies are posted.
     #[serde(default)]
@@ -326,6 +240,7 @@ pub struct CreateInboxRequest {
     api_base_url: Option<String>,
     /// Messages per second this sender may send (absent: unlimited).
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_RATE), description = "Messages per second this sender may send; null or 0: unlimited")]
     rate_limit: Option<f64>,
     /// `twilio`: Twilio answers STOP, START and HELP itself (its default opt-out handling; the
     /// default here). `false` when the account turned that off, so Parley answers them.
@@ -356,6 +271,7 @@ pub struct CreateInboxRequest {
     #[serde(default)]
     color: Option<String>,
     #[serde(default)]
+    #[schemars(extend("items" = { "type": "string", "enum": ["name", "email", "phone"] }))]
     prechat_fields: Option<Vec<String>>,
     /// `email`: the support address, the sender name, the outgoing relay and a mailbox to poll.
     #[serde(default)]
@@ -478,7 +394,7 @@ pub async fn create_inbox(
     Ok((StatusCode::CREATED, Json(inbox_view(&app, &p, &row))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInboxRequest {
     #[serde(default)]
@@ -486,6 +402,7 @@ pub struct UpdateInboxRequest {
     #[serde(default)]
     callback_url: Option<String>,
     #[serde(default, deserialize_with = "super::double_option")]
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = MAX_RATE), description = "Messages per second this sender may send; null or 0: unlimited")]
     rate_limit: Option<Option<f64>>,
     /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).
     #[serde(default)]
@@ -495,6 +412,7 @@ pub struct UpdateInboxRequest {
     #[serde(default)]
     color: Option<String>,
     #[serde(default)]
+    #[schemars(extend("items" = { "type": "string", "enum": ["name", "email", "phone"] }))]
     prechat_fields: Option<Vec<String>>,
     /// Channel credentials and addresses, named as when adding the inbox; those left out keep
     /// their stored values.
@@ -669,7 +587,7 @@ pub async fn update_inbox(
     Auth(p): Auth,
     Path(id): Path<InboxId>,
     Json(mut req): Json<UpdateInboxRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxView>> {
     require_admin(&p)?;
     let current = app.store.inbox(&p.scope(), id).await?;
     let mut patch = InboxPatch::default();
@@ -718,11 +636,11 @@ pub async fn inbox_members(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<InboxId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<UserView>>> {
     app.store.inbox(&p.scope(), id).await?;
-    Ok(Json(
-        json!({ "items": app.store.inbox_members(p.workspace_id, id).await? }),
-    ))
+    Ok(Json(Items::users(
+        app.store.inbox_members(p.workspace_id, id).await?,
+    )))
 }
 
 async fn inbox_member(

@@ -7,20 +7,21 @@ use axum::response::{IntoResponse, Response};
 use parley_core::contact::parse_name;
 use parley_core::{ContactId, ListId};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::account::audit;
 use crate::auth::{require_supervisor, Auth};
 use crate::error::{ApiResult, Json, Path, Query};
 use crate::state::App;
+use crate::views::{ContactPage, ContactView, Items, ListView};
 
-pub async fn list_lists(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": app.store.list_lists(p.workspace_id).await? }),
-    ))
+pub async fn list_lists(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<ListView>>> {
+    Ok(Json(Items::lists(
+        app.store.list_lists(p.workspace_id).await?,
+    )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequest {
     name: String,
@@ -46,7 +47,7 @@ pub async fn create_list(
         json!({ "name": list.name }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(list)).into_response())
+    Ok((StatusCode::CREATED, Json(ListView::from(list))).into_response())
 }
 
 pub async fn rename_list(
@@ -70,7 +71,7 @@ pub async fn rename_list(
         json!({ "name": list.name }),
     )
     .await;
-    Ok(Json(list).into_response())
+    Ok(Json(ListView::from(list)).into_response())
 }
 
 pub async fn delete_list(
@@ -96,40 +97,41 @@ pub async fn list_members(
     Auth(p): Auth,
     Path(id): Path<ListId>,
     Query(q): Query<MembersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContactPage>> {
     let limit = super::limit(q.limit, 25, 100)?;
     let cursor = super::cursor(q.cursor.as_deref())?;
     let scope = super::contacts::contact_scope(&app, &p).await?;
     let page = app.store.list_members(&scope, id, cursor, limit).await?;
-    Ok(Json(
-        json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
-    ))
+    Ok(Json(ContactPage {
+        items: page.items.into_iter().map(ContactView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 pub async fn add_member(
     State(app): State<App>,
     Auth(p): Auth,
     Path((list, contact)): Path<(ListId, ContactId)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView>> {
     hidden_from(&app, &p, list, contact).await?;
     let view = app
         .store
         .set_list_member(p.workspace_id, list, contact, true, app.now())
         .await?;
-    Ok(Json(json!(view)))
+    Ok(Json(ListView::from(view)))
 }
 
 pub async fn remove_member(
     State(app): State<App>,
     Auth(p): Auth,
     Path((list, contact)): Path<(ListId, ContactId)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView>> {
     hidden_from(&app, &p, list, contact).await?;
     let view = app
         .store
         .set_list_member(p.workspace_id, list, contact, false, app.now())
         .await?;
-    Ok(Json(json!(view)))
+    Ok(Json(ListView::from(view)))
 }
 
 /// A contact outside the caller's reach is answered as one that does not exist (after the
@@ -165,9 +167,9 @@ pub async fn contact_lists(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ListView>>> {
     let scope = super::contacts::contact_scope(&app, &p).await?;
-    Ok(Json(
-        json!({ "items": app.store.contact_lists(&scope, id).await? }),
-    ))
+    Ok(Json(Items::lists(
+        app.store.contact_lists(&scope, id).await?,
+    )))
 }

@@ -8,7 +8,6 @@ use parley_core::sla::{self, SlaPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{obj, string};
 use crate::auth::{require_admin, Auth};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::App;
@@ -18,28 +17,26 @@ const MAX_REPLIES: usize = 500;
 const MAX_REPLY_CHARS: usize = 4096;
 const MAX_SHORTCUT_CHARS: usize = 32;
 
-/// One saved reply: the shortcut an agent types after `/`, and the text it inserts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One saved reply: the shortcut an agent types after `/`, and the text it inserts. Fields in
+/// alphabetical order, the order the answers have always had.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavedReply {
-    pub shortcut: String,
     pub body: String,
+    pub shortcut: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RepliesRequest {
+/// The saved replies, as `GET` and `PUT /api/v1/replies` answer them.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct RepliesView {
     items: Vec<SavedReply>,
 }
 
-pub(crate) fn replies_schema() -> Value {
-    obj(
-        &[(
-            "items",
-            json!({ "type": "array", "maxItems": MAX_REPLIES, "items": obj(&[("shortcut", string()), ("body", string())], &[]) }),
-        )],
-        &[],
-    )
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesRequest {
+    #[schemars(length(max = MAX_REPLIES))]
+    items: Vec<SavedReply>,
 }
 
 fn replies_of(ws: &parley_store::WorkspaceRow) -> Vec<SavedReply> {
@@ -47,9 +44,11 @@ fn replies_of(ws: &parley_store::WorkspaceRow) -> Vec<SavedReply> {
 }
 
 /// `GET /api/v1/replies`: the workspace's saved replies, by shortcut.
-pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<RepliesView>> {
     let ws = app.store.workspace(p.workspace_id).await?;
-    Ok(Json(json!({ "items": replies_of(&ws) })))
+    Ok(Json(RepliesView {
+        items: replies_of(&ws),
+    }))
 }
 
 /// Checks and orders a new list: shortcuts are unique words, bodies are not empty.
@@ -101,7 +100,7 @@ pub async fn put_replies(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<RepliesRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RepliesView>> {
     require_admin(&p)?;
     let items = parse_replies(req.items)?;
     let count = items.len();
@@ -114,7 +113,9 @@ pub async fn put_replies(
         |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
     )
     .await?;
-    Ok(Json(json!({ "items": replies_of(&ws) })))
+    Ok(Json(RepliesView {
+        items: replies_of(&ws),
+    }))
 }
 
 /// Replaces one part of the workspace's settings document (`compliance`, `replies`, …), leaving
@@ -148,40 +149,26 @@ pub(crate) fn sla_of(ws: &parley_store::WorkspaceRow) -> Vec<SlaPolicy> {
     serde_json::from_value(ws.settings["sla"].clone()).unwrap_or_default()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlaRequest {
+/// The SLA policies, as `GET` and `PUT /api/v1/sla` answer them.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SlaView {
     policies: Vec<SlaPolicy>,
 }
 
-pub(crate) fn sla_schema() -> Value {
-    let minutes = json!({ "type": "integer", "minimum": 1, "maximum": sla::MAX_MINUTES });
-    let policy = obj(
-        &[("name", string())],
-        &[
-            ("inbox_id", json!({ "type": "string", "format": "uuid" })),
-            (
-                "priority",
-                json!({ "enum": ["urgent", "high", "normal", "low"] }),
-            ),
-            ("first_response_minutes", minutes.clone()),
-            ("next_response_minutes", minutes),
-        ],
-    );
-    obj(
-        &[(
-            "policies",
-            json!({ "type": "array", "maxItems": sla::MAX_POLICIES, "items": policy }),
-        )],
-        &[],
-    )
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRequest {
+    #[schemars(length(max = sla::MAX_POLICIES))]
+    policies: Vec<SlaPolicy>,
 }
 
 /// `GET /api/v1/sla`: the SLA policies; the first whose inbox and priority match a conversation
 /// sets how soon its customer must be answered.
-pub async fn get_sla(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn get_sla(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<SlaView>> {
     let ws = app.workspace(p.workspace_id).await?;
-    Ok(Json(json!({ "policies": *ws.sla })))
+    Ok(Json(SlaView {
+        policies: ws.sla.to_vec(),
+    }))
 }
 
 /// `PUT /api/v1/sla`: replaces the SLA policies (admins). Every inbox named must exist.
@@ -190,7 +177,7 @@ pub async fn put_sla(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<SlaRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SlaView>> {
     require_admin(&p)?;
     let policies = sla::check_policies(req.policies)?;
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
@@ -214,24 +201,19 @@ pub async fn put_sla(
         |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
     )
     .await?;
-    Ok(Json(json!({ "policies": sla_of(&ws) })))
+    Ok(Json(SlaView {
+        policies: sla_of(&ws),
+    }))
 }
 
 /// `GET /api/v1/survey`: whether resolving a conversation sends the customer a satisfaction
 /// survey, and its message.
-pub async fn get_survey(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn get_survey(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> ApiResult<Json<crate::survey::SurveySettings>> {
     let ws = app.workspace(p.workspace_id).await?;
-    Ok(Json(json!(crate::survey::SurveySettings::of(&ws.row))))
-}
-
-pub(crate) fn survey_schema() -> Value {
-    obj(
-        &[
-            ("enabled", json!({ "type": "boolean" })),
-            ("message", string()),
-        ],
-        &[],
-    )
+    Ok(Json(crate::survey::SurveySettings::of(&ws.row)))
 }
 
 /// `PUT /api/v1/survey`: turns the survey on or off and sets its message (admins).
@@ -240,7 +222,7 @@ pub async fn put_survey(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<crate::survey::SurveySettings>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<crate::survey::SurveySettings>> {
     require_admin(&p)?;
     let settings = req.check()?;
     let enabled = settings.enabled;
@@ -253,7 +235,7 @@ pub async fn put_survey(
         |_| json!({ "enabled": enabled }),
     )
     .await?;
-    Ok(Json(json!(crate::survey::SurveySettings::of(&ws))))
+    Ok(Json(crate::survey::SurveySettings::of(&ws)))
 }
 
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.

@@ -1,0 +1,381 @@
+//! The API's answers as types. A view copies a store row into the shape the API shows, so the
+//! OpenAPI document derives its schema from the same struct the handler writes.
+
+use parley_core::contact::IdentityKind;
+use parley_core::conversation::{Priority, Status};
+use parley_core::message::{DeliveryStatus, Direction, SenderKind};
+use parley_core::role::Role;
+use parley_core::sla::Due;
+use parley_core::{
+    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, TeamId, Timestamp, TokenId,
+    UserId, WorkspaceId,
+};
+use parley_store::Principal;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// A conversation; `sla` and `unread` where the route computes them.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub inbox_id: InboxId,
+    pub contact_id: ContactId,
+    pub contact_name: Option<String>,
+    /// The identity replies go to.
+    pub identity_id: IdentityId,
+    pub status: Status,
+    pub snoozed_until: Option<Timestamp>,
+    pub assignee_id: Option<UserId>,
+    pub team_id: Option<TeamId>,
+    pub priority: Priority,
+    pub labels: Vec<String>,
+    pub waiting_since: Option<Timestamp>,
+    /// When the business first answered.
+    pub first_reply_at: Option<Timestamp>,
+    pub last_activity_at: Timestamp,
+    pub last_message: Option<String>,
+    pub created_at: Timestamp,
+    /// The answer the waiting customer is owed under the workspace's SLA policies, and by when
+    /// (`null` when none is). In the list and a single conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla: Option<Option<Due>>,
+    /// The customer waits and something happened since you last looked. In the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<bool>,
+}
+
+impl From<parley_store::ConversationView> for ConversationView {
+    fn from(c: parley_store::ConversationView) -> Self {
+        Self {
+            id: c.id,
+            inbox_id: c.inbox_id,
+            contact_id: c.contact_id,
+            contact_name: c.contact_name,
+            identity_id: c.identity_id,
+            status: c.status,
+            snoozed_until: c.snoozed_until,
+            assignee_id: c.assignee_id,
+            team_id: c.team_id,
+            priority: c.priority,
+            labels: c.labels,
+            waiting_since: c.waiting_since,
+            first_reply_at: c.first_reply_at,
+            last_activity_at: c.last_activity_at,
+            last_message: c.last_message,
+            created_at: c.created_at,
+            sla: None,
+            unread: None,
+        }
+    }
+}
+
+/// A page of conversations; `next_cursor` fetches the next.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A list answered whole, as `{"items": [...]}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// One address a contact reaches us from.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IdentityView {
+    pub id: IdentityId,
+    pub kind: IdentityKind,
+    pub inbox_id: Option<InboxId>,
+    pub external_id: String,
+    pub created_at: Timestamp,
+}
+
+/// A contact with its identities.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactView {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub identities: Vec<IdentityView>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// When the contact was erased: name, addresses and fields are gone, and nothing more may be
+    /// recorded about them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Timestamp>,
+    /// When the contact was blocked: their messages are kept (an opt-out in them still counts)
+    /// but never reopen a conversation or wait for an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<Timestamp>,
+}
+
+impl From<parley_store::ContactView> for ContactView {
+    fn from(c: parley_store::ContactView) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            custom_fields: c.custom_fields,
+            identities: c
+                .identities
+                .into_iter()
+                .map(|i| IdentityView {
+                    id: i.id,
+                    kind: i.kind,
+                    inbox_id: i.inbox_id,
+                    external_id: i.external_id,
+                    created_at: i.created_at,
+                })
+                .collect(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            erased_at: c.erased_at,
+            blocked_at: c.blocked_at,
+        }
+    }
+}
+
+/// A page of contacts; `next_cursor` fetches the next.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactPage {
+    pub items: Vec<ContactView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A user of the workspace.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// A bot: works through its API token, never signs in.
+    pub bot: bool,
+    pub created_at: Timestamp,
+}
+
+impl From<parley_store::UserView> for UserView {
+    fn from(u: parley_store::UserView) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            bot: u.bot,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// The signed-in user, their role and the inboxes they work. Fields in alphabetical order, the
+/// order this answer has always had.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MeView {
+    pub email: String,
+    pub id: UserId,
+    pub inboxes: Vec<InboxId>,
+    pub name: String,
+    pub role: Role,
+    pub workspace_id: WorkspaceId,
+}
+
+impl From<&Principal> for MeView {
+    fn from(p: &Principal) -> Self {
+        Self {
+            email: p.email.clone(),
+            id: p.user_id,
+            inboxes: p.inboxes.clone(),
+            name: p.name.clone(),
+            role: p.role,
+            workspace_id: p.workspace_id,
+        }
+    }
+}
+
+/// A new session: who signed in, and the token every cookie-authenticated write must carry in
+/// `X-CSRF-Token`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SignedInView {
+    pub csrf_token: String,
+    pub user: MeView,
+}
+
+/// A personal API token (never its secret).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TokenView {
+    pub id: TokenId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<parley_store::TokenView> for TokenView {
+    fn from(t: parley_store::TokenView) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// A token just created, with its secret (`pat_…`), shown this once.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NewTokenView {
+    pub created_at: Timestamp,
+    pub id: TokenId,
+    pub name: String,
+    pub token: String,
+}
+
+/// Who has an open realtime connection.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PresenceView {
+    pub online: Vec<UserId>,
+}
+
+/// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
+/// into the provider's console. Fields in alphabetical order, the order this answer has always had.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InboxView {
+    /// Admins: the inbox's outbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<BacklogView>,
+    pub created_at: Timestamp,
+    pub id: InboxId,
+    pub kind: String,
+    pub name: String,
+    /// Admins, for the kinds whose signing secret is Parley's own (the API channel, Telegram).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The channel's settings, without its credentials (those are write-only).
+    pub settings: serde_json::Value,
+    /// Widgets: the tag a site embeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+    /// Admins, Meta's channels: the token Meta's console asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_token: Option<serde_json::Value>,
+    /// Where the provider posts; absent for the kinds without a webhook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+}
+
+/// An inbox's outbox: `queued` (waiting), `in_flight` (being sent) and the oldest due time.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BacklogView {
+    pub in_flight: u64,
+    pub oldest_due: Option<Timestamp>,
+    pub queued: u64,
+}
+
+/// A message on a conversation's timeline, with its delivery status.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub inbox_id: InboxId,
+    pub direction: Direction,
+    pub sender_kind: SenderKind,
+    /// The agent's user id or the contact's id.
+    pub sender_id: Option<uuid::Uuid>,
+    pub body: String,
+    pub external_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    /// What the channel gave beyond the text (an email's subject, Message-ID and sanitised HTML).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
+}
+
+impl From<parley_store::MessageView> for MessageView {
+    fn from(m: parley_store::MessageView) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            inbox_id: m.inbox_id,
+            direction: m.direction,
+            sender_kind: m.sender_kind,
+            sender_id: m.sender_id,
+            body: m.body,
+            external_id: m.external_id,
+            status: m.status,
+            error: m.error,
+            created_at: m.created_at,
+            meta: m.meta,
+        }
+    }
+}
+
+/// A message queued for the customer: the message, its conversation as it now is, and what the
+/// compliance gate decided (`{"verdict": "allow"}`, or why it is held).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SentView {
+    pub compliance: serde_json::Value,
+    pub conversation: ConversationView,
+    pub message: Option<MessageView>,
+}
+
+/// A team and its members.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TeamView {
+    pub id: TeamId,
+    pub name: String,
+    pub members: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
+impl From<parley_store::TeamView> for TeamView {
+    fn from(t: parley_store::TeamView) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            members: t.members,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// A named group of contacts and how many are on it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListView {
+    pub id: ListId,
+    pub name: String,
+    /// How many contacts are on it.
+    pub size: u64,
+    pub created_at: Timestamp,
+}
+
+impl From<parley_store::ListView> for ListView {
+    fn from(l: parley_store::ListView) -> Self {
+        Self {
+            id: l.id,
+            name: l.name,
+            size: l.size,
+            created_at: l.created_at,
+        }
+    }
+}
+
+impl Items<ListView> {
+    pub fn lists(lists: Vec<parley_store::ListView>) -> Self {
+        Self {
+            items: lists.into_iter().map(ListView::from).collect(),
+        }
+    }
+}
+
+impl Items<UserView> {
+    pub fn users(users: impl IntoIterator<Item = parley_store::UserView>) -> Self {
+        Self {
+            items: users.into_iter().map(UserView::from).collect(),
+        }
+    }
+}
