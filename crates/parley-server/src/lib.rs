@@ -14,6 +14,7 @@ pub mod compose;
 pub mod config;
 pub mod email;
 pub mod error;
+pub mod http;
 pub mod inbound;
 pub mod keys;
 pub mod limits;

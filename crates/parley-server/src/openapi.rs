@@ -98,6 +98,23 @@ pub async fn openapi_json(State(app): State<App>) -> Json<Value> {
     Json(document(&app.config.public_url))
 }
 
+/// A JSON Schema object with the given required and optional properties.
+pub(crate) fn obj(
+    required: &[(&str, serde_json::Value)],
+    optional: &[(&str, serde_json::Value)],
+) -> serde_json::Value {
+    let mut props = serde_json::Map::new();
+    for (k, v) in required.iter().chain(optional) {
+        props.insert((*k).to_string(), v.clone());
+    }
+    let req: Vec<&str> = required.iter().map(|(k, _)| *k).collect();
+    serde_json::json!({ "type": "object", "properties": props, "required": req })
+}
+
+pub(crate) fn string() -> serde_json::Value {
+    serde_json::json!({ "type": "string" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, Notify};
 
 use crate::auth::{Caller, Credential};
-use crate::error::{ApiError, Query};
+use crate::error::{ApiError, ApiResult, Query};
 use crate::state::App;
 
 /// One event on the hub, already rendered as the frame sockets send.
@@ -306,6 +306,31 @@ impl Hub {
             self.publish_ephemeral(p.workspace_id, None, None, "presence", data);
         }
     }
+}
+
+/// Announces that `p` is typing in a conversation they can see (ephemeral: not stored). A reply
+/// (`to_customer`), not a note, also shows on the customer's side where the channel can show it.
+pub async fn announce_typing(
+    app: &App,
+    p: &Principal,
+    id: ConversationId,
+    to_customer: bool,
+) -> ApiResult<()> {
+    let scope = p.scope();
+    let conv = app.store.conversation(&scope, id).await?;
+    let data = serde_json::json!({ "conversation_id": id, "user_id": p.user_id, "name": p.name, "to_customer": to_customer });
+    app.hub.publish_ephemeral(
+        p.workspace_id,
+        Some(conv.inbox_id),
+        Some(p.user_id),
+        "typing",
+        data,
+    );
+    if to_customer && app.hub.typing_due(id) {
+        let app = app.clone();
+        tokio::spawn(async move { crate::channels::typing_to_customer(&app, &scope, &conv).await });
+    }
+    Ok(())
 }
 
 const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(4);
@@ -711,7 +736,7 @@ async fn client_frame(
     match (f.kind.as_str(), f.conversation_id) {
         ("typing", Some(id)) => {
             let to_customer = f.to_customer.unwrap_or(true);
-            let _ = crate::routes::conversations::announce_typing(app, p, id, to_customer).await;
+            let _ = announce_typing(app, p, id, to_customer).await;
         }
         ("viewing", id) => {
             if viewing.as_ref().map(|v| v.conversation) == id {

@@ -95,7 +95,7 @@ impl App {
         let row = self.store.workspace(id).await?;
         let w = Workspace {
             rules: Arc::new(crate::compliance::Settings::of(&row)),
-            sla: Arc::new(crate::routes::workspace::sla_of(&row)),
+            sla: Arc::new(sla_of(&row)),
             row: Arc::new(row),
         };
         if let Ok(mut cache) = self.workspaces.lock() {
@@ -120,4 +120,9 @@ impl App {
             cache.remove(&id);
         }
     }
+}
+
+/// The workspace's SLA policies, in the order they are tried.
+pub(crate) fn sla_of(ws: &WorkspaceRow) -> Vec<parley_core::sla::SlaPolicy> {
+    serde_json::from_value(ws.settings["sla"].clone()).unwrap_or_default()
 }

@@ -181,7 +181,7 @@ pub async fn socket(
         .as_deref()
         .and_then(|t| check_token(&inbox, t))
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let ip = crate::routes::account::client_ip(&headers).and_then(|s| s.parse().ok());
+    let ip = crate::http::client_ip(&headers).and_then(|s| s.parse().ok());
     let slot = app
         .widget_limits
         .open(&visitor, ip)

@@ -32,7 +32,7 @@ impl schemars::JsonSchema for ApiHookBody {
 }
 
 pub(crate) fn api_hook_schema() -> Value {
-    use crate::routes::{obj, string};
+    use crate::openapi::{obj, string};
     let contact = obj(
         &[("id", string())],
         &[("name", string()), ("email", string()), ("phone", string())],

@@ -30,15 +30,6 @@ pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     Ok(Json(v))
 }
 
-/// The client address, as the connection or a trusted proxy header reports it (for the audit log).
-/// The client's address as the server determined it (`client_address` in the router).
-pub(crate) fn client_ip(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(crate::CLIENT_IP_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
 pub(crate) async fn audit(
     app: &App,
     p: &Principal,
@@ -53,7 +44,7 @@ pub(crate) async fn audit(
         action: action.to_string(),
         target: target.to_string(),
         detail,
-        ip: client_ip(headers),
+        ip: crate::http::client_ip(headers),
         at: app.now(),
     };
     if let Err(e) = app.store.record_audit(entry).await {
@@ -204,7 +195,7 @@ pub async fn sign_in(
         return Err(ApiError::invalid("password", "must be at most 1024 bytes"));
     }
     let email = req.email.trim().to_lowercase();
-    let ip = client_ip(&headers).and_then(|s| s.parse().ok());
+    let ip = crate::http::client_ip(&headers).and_then(|s| s.parse().ok());
     // A locked attempt is refused without waiting for a hashing slot; an attempt waiting for
     // one is counted only once it has it.
     if let Ok(g) = app.sign_ins.lock() {
@@ -238,7 +229,7 @@ pub async fn sign_in(
                 },
                 target: email.clone(),
                 detail: json!({}),
-                ip: client_ip(&headers),
+                ip: crate::http::client_ip(&headers),
                 at: app.now(),
             };
             let _ = app.store.record_audit(entry).await;
@@ -496,7 +487,7 @@ pub async fn update_user(
     if let Some(pw) = req.password {
         auth::check_password_strength(&pw)?;
         if myself {
-            let ip = client_ip(&headers).and_then(|s| s.parse().ok());
+            let ip = crate::http::client_ip(&headers).and_then(|s| s.parse().ok());
             check_current_password(&app, &p, req.current_password, ip).await?;
         }
         patch.password_hash = Some(app.passwords.hash(pw).await?);

@@ -762,31 +762,6 @@ pub async fn remove_label(
     Ok(Json(ConversationView::from(out.conversation)).into_response())
 }
 
-/// Announces that `p` is typing in a conversation they can see (ephemeral: not stored). A reply
-/// (`to_customer`), not a note, also shows on the customer's side where the channel can show it.
-pub async fn announce_typing(
-    app: &App,
-    p: &Principal,
-    id: ConversationId,
-    to_customer: bool,
-) -> ApiResult<()> {
-    let scope = p.scope();
-    let conv = app.store.conversation(&scope, id).await?;
-    let data = json!({ "conversation_id": id, "user_id": p.user_id, "name": p.name, "to_customer": to_customer });
-    app.hub.publish_ephemeral(
-        p.workspace_id,
-        Some(conv.inbox_id),
-        Some(p.user_id),
-        "typing",
-        data,
-    );
-    if to_customer && app.hub.typing_due(id) {
-        let app = app.clone();
-        tokio::spawn(async move { crate::channels::typing_to_customer(&app, &scope, &conv).await });
-    }
-    Ok(())
-}
-
 #[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypingRequest {
@@ -808,7 +783,7 @@ pub async fn typing(
         crate::error::parse_json(&body)?
     };
     let to_customer = req.to_customer.unwrap_or(true);
-    announce_typing(&app, &p, id, to_customer).await?;
+    crate::realtime::announce_typing(&app, &p, id, to_customer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

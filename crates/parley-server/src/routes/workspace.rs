@@ -144,11 +144,6 @@ pub(crate) async fn set_settings_part(
     Ok(ws)
 }
 
-/// The workspace's SLA policies, in the order they are tried.
-pub(crate) fn sla_of(ws: &parley_store::WorkspaceRow) -> Vec<SlaPolicy> {
-    serde_json::from_value(ws.settings["sla"].clone()).unwrap_or_default()
-}
-
 /// The SLA policies, as `GET` and `PUT /api/v1/sla` answer them.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct SlaView {
@@ -202,7 +197,7 @@ pub async fn put_sla(
     )
     .await?;
     Ok(Json(SlaView {
-        policies: sla_of(&ws),
+        policies: crate::state::sla_of(&ws),
     }))
 }
 
