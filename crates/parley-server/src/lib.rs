@@ -2,8 +2,8 @@
 //! its background workers, over either store.
 //!
 //! Layout: `routes/` holds the REST API as one table (router and OpenAPI come from it), `inbound`
-//! the inbound webhooks, `realtime` the event hub and WebSocket, `workers` the outbox dispatcher
-//! and snooze clock, `auth` credentials, `error` the one mapping of errors to HTTP.
+//! the inbound webhooks, `realtime` the event hub and WebSocket, `jobs` the outbox dispatcher,
+//! snooze clock and retention, `auth` credentials, `error` the one mapping of errors to HTTP.
 
 pub mod attachments;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod inbound;
+pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod listener;
@@ -32,7 +33,6 @@ pub mod throttle;
 pub mod views;
 pub mod web;
 pub mod widget;
-pub mod workers;
 
 use std::sync::Arc;
 
@@ -215,7 +215,7 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
     if let Err(e) = nodes::beat(app).await {
         tracing::warn!(error = %e, "could not record this node's heartbeat");
     }
-    Ok(workers::spawn(app))
+    Ok(jobs::spawn(app))
 }
 
 /// The header through which handlers learn the client's address; whatever a client sends under

@@ -831,10 +831,7 @@ async fn retention_on(backend: crate::harness::Backend) {
     let (_, agent) = t.user("ann@acme.test", "agent").await;
     assert_eq!(t.get("/api/v1/retention", &agent).await.0, 403);
 
-    assert_eq!(
-        parley_server::workers::run_retention(&t.app).await.unwrap(),
-        3
-    );
+    assert_eq!(parley_server::jobs::run_retention(&t.app).await.unwrap(), 3);
     let (_, r) = t.get("/api/v1/retention", &t.admin_token).await;
     assert_eq!(r["next"]["messages"], 0, "{r}");
     let (_, tl) = t
@@ -949,7 +946,7 @@ impl OptInWorld {
 
     /// Runs the dispatcher; the (From, To, Body) of every message Twilio accepted so far.
     async fn sent(&self) -> Vec<(String, String, String)> {
-        parley_server::workers::run_due_deliveries(&self.t.app)
+        parley_server::jobs::run_due_deliveries(&self.t.app)
             .await
             .unwrap();
         let get = |f: &Vec<(String, String)>, k: &str| {

@@ -502,7 +502,7 @@ impl World {
             }
             Op::Wait { hours } => self.clock.advance_ms(hours * HOUR_MS),
         }
-        parley_server::workers::run_due_deliveries(&self.t.app)
+        parley_server::jobs::run_due_deliveries(&self.t.app)
             .await
             .unwrap();
         self.check_deliveries().await;

@@ -514,7 +514,7 @@ on_both!(
             )
             .await
             .unwrap();
-        parley_server::workers::run_due_deliveries(&t.app)
+        parley_server::jobs::run_due_deliveries(&t.app)
             .await
             .unwrap();
         let d = last_delivery(&t, &conv, "failed").await;

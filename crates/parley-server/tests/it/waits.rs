@@ -130,7 +130,7 @@ impl TestApp {
     /// outbox would have sent by now has been sent (held and retried ones stay queued).
     pub async fn settle(&self) {
         self.wait_until("the outbox to settle", || async move {
-            parley_server::workers::run_due_deliveries(&self.app)
+            parley_server::jobs::run_due_deliveries(&self.app)
                 .await
                 .expect("delivers");
             let now = self.app.now();

@@ -1,5 +1,5 @@
-//! Background work: the outbox dispatcher (claim, send through the channel, record the outcome,
-//! retry with backoff and jitter) and the snooze alarm clock.
+//! The outbox dispatcher: claim due deliveries under a lease, send each through its channel,
+//! record the outcome, retry with backoff and jitter.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,7 +173,7 @@ pub async fn run_due_deliveries(app: &App) -> anyhow::Result<usize> {
     }
 }
 
-async fn dispatch_loop(app: App) {
+pub(super) async fn dispatch_loop(app: App) {
     let cfg = &app.config.dispatch;
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let per_inbox = u32::try_from(cfg.per_inbox_concurrency.max(1)).unwrap_or(u32::MAX);
@@ -247,74 +247,6 @@ fn idle_wait(claimed_at: i64, now: i64, next_due: Option<i64>) -> u64 {
         Some(_) => 250,
         None => 1000,
     }
-}
-
-async fn snooze_loop(app: App) {
-    loop {
-        match app.store.wake_snoozed(app.now()).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "waking snoozed conversations failed"),
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
-/// Starts the background workers; they stop when the runtime does.
-/// Deletes the content of messages older than each workspace's retention period, and their files;
-/// returns how many messages it emptied. Safe to run on several nodes at once.
-pub async fn run_retention(app: &App) -> anyhow::Result<usize> {
-    let now = app.now();
-    let mut total = 0;
-    for ws in app.store.list_workspaces().await? {
-        let days = crate::compliance::Settings::of(&ws).retention_days;
-        if days == 0 {
-            continue;
-        }
-        let before = now.plus_millis(-i64::from(days) * 86_400_000);
-        loop {
-            let gone = app.store.expire_messages(ws.id, before, 500, now).await?;
-            if gone.is_empty() {
-                break;
-            }
-            total += gone.len();
-            for m in &gone {
-                for file in &m.attachments {
-                    // A file left behind is found by no message; the next run does not retry it.
-                    if let Err(e) = crate::attachments::delete(app, ws.id, m.inbox_id, file).await {
-                        tracing::warn!(error = %e, message = %m.id, "could not delete an expired file");
-                    }
-                }
-            }
-        }
-    }
-    if total > 0 {
-        tracing::info!(messages = total, "retention emptied old messages");
-    }
-    Ok(total)
-}
-
-async fn retention_loop(app: App) {
-    loop {
-        if let Err(e) = run_retention(&app).await {
-            tracing::error!(error = %e, "the retention job failed");
-        }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
-}
-
-pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![
-        tokio::spawn(dispatch_loop(app.clone())),
-        tokio::spawn(snooze_loop(app.clone())),
-        tokio::spawn(retention_loop(app.clone())),
-        tokio::spawn(crate::keys::refresh_loop(app.clone())),
-        tokio::spawn(crate::nodes::beat_loop(app.clone())),
-        tokio::spawn(crate::email::imap_loop(
-            app.clone(),
-            Duration::from_secs(app.config.imap_poll_secs.max(5)),
-        )),
-    ]
 }
 
 #[cfg(test)]
