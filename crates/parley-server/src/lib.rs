@@ -21,7 +21,6 @@ pub mod keys;
 pub mod limits;
 pub mod listener;
 pub mod logging;
-pub mod nodes;
 pub mod openapi;
 pub mod pacer;
 pub mod realtime;
@@ -119,7 +118,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     };
     let passwords = auth::Passwords::new(config.password_hash_concurrency);
     let widget_limits = Arc::new(limits::WidgetLimiter::new(config.widget.clone()));
-    let node = Arc::new(nodes::Node::new(clock.now()));
+    let node = Arc::new(jobs::nodes::Node::new(clock.now()));
     Ok(App {
         store,
         hub,
@@ -212,7 +211,7 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
         }
     }
     // A second node on the database is told at start, before it takes any work.
-    if let Err(e) = nodes::beat(app).await {
+    if let Err(e) = jobs::nodes::beat(app).await {
         tracing::warn!(error = %e, "could not record this node's heartbeat");
     }
     Ok(jobs::spawn(app))

@@ -32,7 +32,7 @@ pub struct App {
     /// Rung when an outbound message is queued, so deliveries start without waiting for a poll.
     pub dispatch_bell: Arc<Notify>,
     /// This process's heartbeat identity, and the other nodes it sees on the database.
-    pub node: Arc<crate::nodes::Node>,
+    pub node: Arc<crate::jobs::nodes::Node>,
     /// A one-time setup token, when the server started with an empty database and no admin.
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
     /// Inboxes recently looked up by webhooks: every inbound request needs its inbox's secret.

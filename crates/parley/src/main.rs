@@ -369,6 +369,6 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
     for w in workers {
         w.abort();
     }
-    parley_server::nodes::leave(&app).await;
+    parley_server::jobs::nodes::leave(&app).await;
     Ok(())
 }

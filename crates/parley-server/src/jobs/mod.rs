@@ -1,11 +1,12 @@
-//! Background work: the outbox dispatcher (`dispatch`), the snooze alarm clock, retention, and
-//! the other loops a serving node runs.
+//! Background work: the outbox dispatcher (`dispatch`), the snooze alarm clock, retention, this
+//! node's heartbeat (`nodes`), and the other loops a serving node runs.
 
 use std::time::Duration;
 
 use crate::state::App;
 
 mod dispatch;
+pub mod nodes;
 
 use dispatch::dispatch_loop;
 pub use dispatch::run_due_deliveries;
@@ -70,7 +71,7 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(snooze_loop(app.clone())),
         tokio::spawn(retention_loop(app.clone())),
         tokio::spawn(crate::keys::refresh_loop(app.clone())),
-        tokio::spawn(crate::nodes::beat_loop(app.clone())),
+        tokio::spawn(nodes::beat_loop(app.clone())),
         tokio::spawn(crate::email::imap_loop(
             app.clone(),
             Duration::from_secs(app.config.imap_poll_secs.max(5)),

@@ -25,7 +25,7 @@ pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
     let others = app.node.others().len();
     if others > 0 {
         v["other_nodes"] = json!(others);
-        v["warning"] = json!(crate::nodes::ANOTHER_NODE);
+        v["warning"] = json!(crate::jobs::nodes::ANOTHER_NODE);
     }
     Ok(Json(v))
 }

@@ -454,7 +454,7 @@ impl TestApp {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }
         // As `parley serve` does when it stops.
-        parley_server::nodes::leave(&self.app).await;
+        parley_server::jobs::nodes::leave(&self.app).await;
     }
 
     pub async fn token_for(

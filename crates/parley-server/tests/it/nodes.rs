@@ -24,13 +24,13 @@ on_both!(
             "{v}"
         );
         // The first node learns of the second at its next heartbeat.
-        parley_server::nodes::beat(&t.app).await.unwrap();
+        parley_server::jobs::nodes::beat(&t.app).await.unwrap();
         let (_, v) = t.get("/api/v1/health", "").await;
         assert_eq!(v["other_nodes"], 1, "{v}");
 
         // A node that stops says so: the other is alone again.
-        parley_server::nodes::leave(&second.app).await;
-        parley_server::nodes::beat(&t.app).await.unwrap();
+        parley_server::jobs::nodes::leave(&second.app).await;
+        parley_server::jobs::nodes::beat(&t.app).await.unwrap();
         let (_, v) = t.get("/api/v1/health", "").await;
         assert_eq!(v, json!({ "status": "ok" }));
     }
