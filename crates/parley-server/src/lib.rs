@@ -1,37 +1,27 @@
 //! Parley's server: the axum application (REST API, webhooks, realtime WebSocket, web pages) and
 //! its background workers, over either store.
 //!
-//! Layout: `routes/` holds the REST API as one table (router and OpenAPI come from it), `inbound`
-//! the inbound webhooks, `realtime` the event hub and WebSocket, `jobs` the outbox dispatcher,
-//! snooze clock and retention, `auth` credentials, `error` the one mapping of errors to HTTP.
+//! Layout, by what each part is about: `inbound/` (every customer message's one path and the
+//! webhooks), `conversations/`, `contacts/`, `inboxes/` (channels, email, the widget),
+//! `compliance/`, `account/` (sign-in, users, teams, settings, keys), `realtime/` (the event hub
+//! and agents' sockets), `jobs/` (dispatcher, snooze clock, retention) and `http/` (the route
+//! table each part contributes to, errors, extractors, the listener and the served pages).
 
-pub mod attachments;
-pub mod auth;
-pub mod channels;
+pub mod account;
 pub mod clock;
 pub mod compliance;
-pub mod compose;
 pub mod config;
-pub mod email;
-pub mod error;
+pub mod contacts;
+pub mod conversations;
 pub mod http;
 pub mod inbound;
+pub mod inboxes;
 pub mod jobs;
-pub mod keys;
-pub mod limits;
-pub mod listener;
 pub mod logging;
-pub mod openapi;
-pub mod pacer;
 pub mod realtime;
 pub mod redact;
-pub mod routes;
 pub mod state;
-pub mod survey;
-pub mod throttle;
 pub mod views;
-pub mod web;
-pub mod widget;
 
 use std::sync::Arc;
 
@@ -116,8 +106,10 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         }
         None => Arc::new(parley_blobs::LocalDisk::new(config.attachments_dir.clone())),
     };
-    let passwords = auth::Passwords::new(config.password_hash_concurrency);
-    let widget_limits = Arc::new(limits::WidgetLimiter::new(config.widget.clone()));
+    let passwords = account::auth::Passwords::new(config.password_hash_concurrency);
+    let widget_limits = Arc::new(inboxes::widget::limits::WidgetLimiter::new(
+        config.widget.clone(),
+    ));
     let node = Arc::new(jobs::nodes::Node::new(clock.now()));
     Ok(App {
         store,
@@ -162,9 +154,9 @@ pub async fn first_start(
         (Some(email), Some(password)) => {
             let email = parley_core::contact::Email::parse(email)
                 .map_err(|e| anyhow::anyhow!("--admin-email {e}"))?;
-            auth::check_password_strength(password)
+            account::auth::check_password_strength(password)
                 .map_err(|e| anyhow::anyhow!("PARLEY_ADMIN_PASSWORD {e}"))?;
-            let hash = auth::hash_password(password.to_string())
+            let hash = account::auth::hash_password(password.to_string())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let name = email.local_part().to_string();
@@ -186,7 +178,7 @@ pub async fn first_start(
             anyhow::bail!("--admin-email needs the password in PARLEY_ADMIN_PASSWORD")
         }
         _ => {
-            let token = auth::random_token();
+            let token = account::auth::random_token();
             if let Ok(mut t) = app.setup_token.lock() {
                 *t = Some(token.clone());
             }
@@ -326,34 +318,34 @@ fn compression(
 /// The complete HTTP application.
 pub fn router(app: App) -> Router {
     let mut api = Router::new();
-    for r in routes::routes() {
+    for r in http::routes::routes() {
         let min = match r.access {
-            routes::Access::Admin => Some(parley_core::role::Role::Admin),
-            routes::Access::Supervisor => Some(parley_core::role::Role::Supervisor),
+            http::routes::Access::Admin => Some(parley_core::role::Role::Admin),
+            http::routes::Access::Supervisor => Some(parley_core::role::Role::Supervisor),
             _ => None,
         };
         let mut handler = match min {
             Some(role) => r.handler.layer(axum::middleware::from_fn_with_state(
                 (app.clone(), role),
-                auth::role_gate,
+                account::auth::role_gate,
             )),
             None => r.handler,
         };
         if r.path.starts_with("/api/v1/") {
             handler = handler.layer(axum::middleware::from_fn_with_state(
                 r.query,
-                routes::check_query,
+                http::routes::check_query,
             ));
         }
         api = api.route(r.path, handler);
     }
     let limit = app.config.max_body_bytes;
-    api.merge(web::router())
+    api.merge(http::web::router())
         .fallback(|| async {
-            error::error_body(StatusCode::NOT_FOUND, "not_found", "no such route", None)
+            http::error::error_body(StatusCode::NOT_FOUND, "not_found", "no such route", None)
         })
         .method_not_allowed_fallback(|| async {
-            error::error_body(
+            http::error::error_body(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "this route does not take that method",
@@ -388,8 +380,8 @@ pub async fn serve(
         app.clone(),
         seen,
     )));
-    let limits = listener::Limits::of(&app.config);
-    listener::run(router(app), listener, limits, shutdown).await;
+    let limits = http::listener::Limits::of(&app.config);
+    http::listener::run(router(app), listener, limits, shutdown).await;
     drop(watcher);
     Ok(())
 }

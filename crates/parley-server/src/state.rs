@@ -38,18 +38,18 @@ pub struct App {
     /// Inboxes recently looked up by webhooks: every inbound request needs its inbox's secret.
     pub hook_inboxes: Arc<std::sync::Mutex<HashMap<InboxId, (InboxRow, Instant)>>>,
     /// Per-sender send slots of the dispatcher.
-    pub pacer: Arc<crate::pacer::Pacer>,
+    pub pacer: Arc<crate::jobs::pacer::Pacer>,
     /// Where attachments are kept.
     pub blobs: Arc<dyn parley_blobs::Blobs>,
     /// Open widget sockets per conversation on this node: a reply to a visitor who has left
     /// also goes by email.
     pub visitors: Arc<std::sync::Mutex<HashMap<parley_core::ConversationId, usize>>>,
     /// Failed sign-ins per account and address (`throttle`).
-    pub sign_ins: Arc<std::sync::Mutex<crate::throttle::SignInGuard>>,
+    pub sign_ins: Arc<std::sync::Mutex<crate::account::throttle::SignInGuard>>,
     /// Password hashing under its concurrency cap.
-    pub passwords: crate::auth::Passwords,
+    pub passwords: crate::account::auth::Passwords,
     /// Widget sockets and frame rates per visitor and address (`limits`).
-    pub widget_limits: Arc<crate::limits::WidgetLimiter>,
+    pub widget_limits: Arc<crate::inboxes::widget::limits::WidgetLimiter>,
     /// Workspaces and their compliance rules, as every inbound and outbound message needs them.
     pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (Workspace, Instant)>>>,
 }

@@ -180,14 +180,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let role = Role::parse(&role).context("--role must be admin, supervisor or agent")?;
             let password = std::env::var("PARLEY_USER_PASSWORD")
                 .context("set the new user's password in PARLEY_USER_PASSWORD")?;
-            parley_server::auth::check_password_strength(&password)
+            parley_server::account::auth::check_password_strength(&password)
                 .map_err(|e| anyhow::anyhow!("PARLEY_USER_PASSWORD: {e}"))?;
             let store = open(&cli.db).await?;
             let ws = store
                 .first_workspace()
                 .await?
                 .context("no workspace yet: run `parley serve` once first")?;
-            let hash = parley_server::auth::hash_password(password)
+            let hash = parley_server::account::auth::hash_password(password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = store
@@ -220,13 +220,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .credentials_by_email(&email)
                 .await?
                 .with_context(|| format!("no user with email {email}"))?;
-            let secret = format!("pat_{}", parley_server::auth::random_token());
+            let secret = format!("pat_{}", parley_server::account::auth::random_token());
             store
                 .create_token(
                     principal.workspace_id,
                     principal.user_id,
                     &name,
-                    &parley_server::auth::hash_token(&secret),
+                    &parley_server::account::auth::hash_token(&secret),
                     now(),
                 )
                 .await?;
@@ -252,7 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             cfg.seal_existing = true;
             let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
-            let files = parley_server::keys::seal_files(&app, true).await?;
+            let files = parley_server::account::keys::seal_files(&app, true).await?;
             app.store.finish_sealing().await?;
             println!("encryption at rest is on: every field sealed, and {files} files");
             Ok(())
@@ -265,7 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "encryption at rest is off: set PARLEY_MASTER_KEY or master_key_file"
             );
             let app = parley_server::build(cfg, Arc::new(SystemClock)).await?;
-            let done = parley_server::keys::rotate(
+            let done = parley_server::account::keys::rotate(
                 &app,
                 std::time::Duration::from_secs(grace_secs),
                 &|line| println!("{line}"),
@@ -337,7 +337,7 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening for email on {smtp}"))?;
         println!("Receiving email on smtp://{}", l.local_addr()?);
-        workers.push(tokio::spawn(parley_server::email::serve_smtp(
+        workers.push(tokio::spawn(parley_server::inboxes::email::serve_smtp(
             app.clone(),
             l,
         )));

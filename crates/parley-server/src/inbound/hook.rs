@@ -13,8 +13,8 @@ use parley_core::{InboxId, Timestamp};
 use parley_store::{DeliveryReport, InboundMessage, InboundOutcome, InboxRow, Scope};
 use serde_json::{json, Value};
 
-use crate::channels::channel_of;
-use crate::error::{error_body, ApiError, ApiResult, Json, Path, RawBody};
+use crate::http::error::{error_body, ApiError, ApiResult, Json, Path, RawBody};
+use crate::inboxes::channels::channel_of;
 use crate::state::App;
 
 /// The API channel's request body, for the OpenAPI document.
@@ -32,7 +32,7 @@ impl schemars::JsonSchema for ApiHookBody {
 }
 
 pub(crate) fn api_hook_schema() -> Value {
-    use crate::openapi::{obj, string};
+    use crate::http::openapi::{obj, string};
     let contact = obj(
         &[("id", string())],
         &[("name", string()), ("email", string()), ("phone", string())],
@@ -270,7 +270,7 @@ impl Batch {
             };
             let choice = match channel.answers_choices() {
                 true => {
-                    crate::compose::answered_choice(
+                    crate::conversations::compose::answered_choice(
                         app,
                         inbox,
                         identity_kind,
@@ -293,13 +293,15 @@ impl Batch {
                 _ => false,
             };
             for f in m.files.iter().filter(|_| !known) {
-                if let Some(a) = crate::attachments::fetch_media(app, inbox, &f.media).await {
+                if let Some(a) =
+                    crate::conversations::attachments::fetch_media(app, inbox, &f.media).await
+                {
                     let name = a.filename.as_deref().unwrap_or(&a.content_type);
                     msg.body = msg.body.replace(&f.placeholder, &f.shown(name));
                     files.push(a);
                 }
             }
-            msg.meta = crate::compose::inbound_meta(choice, &files);
+            msg.meta = crate::conversations::compose::inbound_meta(choice, &files);
             if let Some(token) = m.reply_token {
                 // LINE's reply token lets the first answer go out free, for a short while.
                 msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });

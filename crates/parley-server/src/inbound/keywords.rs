@@ -86,7 +86,7 @@ pub(super) async fn answer(
 /// account turned its opt-out handling off; Parley then stays quiet so no one gets two answers.
 fn provider_answers(inbox: &InboxRow) -> bool {
     use serde::Deserialize as _;
-    crate::channels::kind_of(inbox) == Some(ChannelKind::Twilio)
+    crate::inboxes::channels::kind_of(inbox) == Some(ChannelKind::Twilio)
         && TwilioSettings::deserialize(&inbox.settings)
             .ok()
             .and_then(|t| t.provider_answers_keywords)

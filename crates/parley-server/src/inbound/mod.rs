@@ -7,6 +7,7 @@ mod keywords;
 
 use parley_store::{InboundMessage, InboundOutcome, InboxRow, StoreError};
 
+use crate::http::routes::route;
 use crate::state::App;
 
 /// Takes a verified, parsed customer message on `inbox` through everything that follows, in order:
@@ -47,4 +48,20 @@ pub async fn ingest(
 async fn reactions(app: &App, inbox: &InboxRow, out: &InboundOutcome) -> Result<(), StoreError> {
     let _ = (app, inbox, out);
     Ok(())
+}
+
+/// The providers' webhooks, one line per kind.
+pub fn routes() -> Vec<crate::http::routes::Route> {
+    vec![
+        route!(post "/hooks/telegram/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Telegram: bot updates, with X-Telegram-Bot-Api-Secret-Token"),
+        route!(get "/hooks/whatsapp/{inbox_id}" => crate::inbound::hook::handshake, "hooks", Signature, "WhatsApp: the webhook verification handshake (hub.challenge)", query = crate::inbound::hook::HandshakeQuery),
+        route!(post "/hooks/whatsapp/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "WhatsApp Cloud API: messages and statuses, signed with X-Hub-Signature-256"),
+        route!(get "/hooks/messenger/{inbox_id}" => crate::inbound::hook::handshake, "hooks", Signature, "Messenger: the webhook verification handshake (hub.challenge)", query = crate::inbound::hook::HandshakeQuery),
+        route!(post "/hooks/messenger/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Messenger: messages, postbacks, deliveries and reads, signed with X-Hub-Signature-256"),
+        route!(get "/hooks/instagram/{inbox_id}" => crate::inbound::hook::handshake, "hooks", Signature, "Instagram: the webhook verification handshake (hub.challenge)", query = crate::inbound::hook::HandshakeQuery),
+        route!(post "/hooks/instagram/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Instagram messaging: messages and reads, signed with X-Hub-Signature-256"),
+        route!(post "/hooks/line/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "LINE Messaging API: events, signed with X-Line-Signature"),
+        route!(post "/hooks/twilio/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Twilio: inbound SMS/MMS and status callbacks, signed with X-Twilio-Signature"),
+        route!(post "/hooks/api/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::inbound::hook::ApiHookBody),
+    ]
 }

@@ -12,7 +12,7 @@ use parley_store::{OutboxJob, OutboxResult};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use crate::pacer::Pace;
+use crate::jobs::pacer::Pace;
 use crate::state::App;
 
 /// Sends one claimed delivery through its channel and records what happened.
@@ -52,18 +52,18 @@ async fn deliver(app: &App, job: OutboxJob) {
 /// Hands the message to its channel: one path for every kind. The channel says what to look up
 /// first; the widget's socket is delivered in-process.
 async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
-    let Some(channel) = crate::channels::channel_of(&job.inbox) else {
+    let Some(channel) = crate::inboxes::channels::channel_of(&job.inbox) else {
         let kind = &job.inbox.kind;
         return SendOutcome::Permanent(format!("no adapter for channel kind {kind:?}"));
     };
     let lookups = match channel.needs() {
-        Needs::InProcess => return crate::widget::deliver(app, job).await,
-        needs => match crate::channels::look_up(app, job, needs).await {
+        Needs::InProcess => return crate::inboxes::widget::deliver(app, job).await,
+        needs => match crate::inboxes::channels::look_up(app, job, needs).await {
             Ok(l) => l,
             Err(outcome) => return outcome,
         },
     };
-    let reply = crate::compose::reply_of(app, job);
+    let reply = crate::conversations::compose::reply_of(app, job);
     let out = Outgoing {
         to: &job.identity.external_id,
         reply: &reply,
@@ -81,7 +81,7 @@ async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
     };
     match channel.send(&app.http, out).await {
         Sent::Outcome(outcome) => outcome,
-        Sent::InProcess => crate::widget::deliver(app, job).await,
+        Sent::InProcess => crate::inboxes::widget::deliver(app, job).await,
         Sent::OptedOut { sender } => opted_out(app, job, &sender).await,
     }
 }

@@ -7,6 +7,7 @@ use crate::state::App;
 
 mod dispatch;
 pub mod nodes;
+pub mod pacer;
 
 use dispatch::dispatch_loop;
 pub use dispatch::run_due_deliveries;
@@ -42,7 +43,10 @@ pub async fn run_retention(app: &App) -> anyhow::Result<usize> {
             for m in &gone {
                 for file in &m.attachments {
                     // A file left behind is found by no message; the next run does not retry it.
-                    if let Err(e) = crate::attachments::delete(app, ws.id, m.inbox_id, file).await {
+                    if let Err(e) =
+                        crate::conversations::attachments::delete(app, ws.id, m.inbox_id, file)
+                            .await
+                    {
                         tracing::warn!(error = %e, message = %m.id, "could not delete an expired file");
                     }
                 }
@@ -70,9 +74,9 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(dispatch_loop(app.clone())),
         tokio::spawn(snooze_loop(app.clone())),
         tokio::spawn(retention_loop(app.clone())),
-        tokio::spawn(crate::keys::refresh_loop(app.clone())),
+        tokio::spawn(crate::account::keys::refresh_loop(app.clone())),
         tokio::spawn(nodes::beat_loop(app.clone())),
-        tokio::spawn(crate::email::imap_loop(
+        tokio::spawn(crate::inboxes::email::imap_loop(
             app.clone(),
             Duration::from_secs(app.config.imap_poll_secs.max(5)),
         )),

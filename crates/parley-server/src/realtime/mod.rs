@@ -14,11 +14,12 @@ use parley_core::{ConversationId, InboxId, UserId, WorkspaceId};
 use parley_store::{Principal, Published};
 use tokio::sync::{broadcast, Notify};
 
-use crate::error::ApiResult;
+use crate::http::error::ApiResult;
 use crate::state::App;
 
 mod socket;
 
+use crate::http::routes::route;
 pub use socket::{realtime, RealtimeQuery};
 
 /// One event on the hub, already rendered as the frame sockets send.
@@ -326,7 +327,9 @@ pub async fn announce_typing(
     );
     if to_customer && app.hub.typing_due(id) {
         let app = app.clone();
-        tokio::spawn(async move { crate::channels::typing_to_customer(&app, &scope, &conv).await });
+        tokio::spawn(async move {
+            crate::inboxes::channels::typing_to_customer(&app, &scope, &conv).await
+        });
     }
     Ok(())
 }
@@ -386,4 +389,11 @@ pub(crate) fn small_frames(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .write_buffer_size(0)
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
+}
+
+/// The agents' realtime socket.
+pub fn routes() -> Vec<crate::http::routes::Route> {
+    vec![
+        route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed", query = crate::realtime::RealtimeQuery),
+    ]
 }

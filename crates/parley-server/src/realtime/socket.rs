@@ -14,8 +14,8 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, Notify};
 
 use super::{announce_typing, frame, small_frames, HubEvent, Viewing};
-use crate::auth::{Caller, Credential};
-use crate::error::{ApiError, Query};
+use crate::account::auth::{Caller, Credential};
+use crate::http::error::{ApiError, Query};
 use crate::state::App;
 
 #[derive(Deserialize)]

@@ -185,7 +185,7 @@ on_both!(other_workspaces_are_invisible, |t: TestApp| async move {
         v["conversation_id"].as_str().unwrap().to_string(),
         v["contact_id"].as_str().unwrap().to_string(),
     );
-    let hash = parley_server::auth::hash_password("other-password".into())
+    let hash = parley_server::account::auth::hash_password("other-password".into())
         .await
         .unwrap();
     let boss = parley_store::NewUser {

@@ -52,7 +52,7 @@ impl Relay {
 async fn listener(t: &TestApp) -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
-    tokio::spawn(parley_server::email::serve_smtp(t.app.clone(), l));
+    tokio::spawn(parley_server::inboxes::email::serve_smtp(t.app.clone(), l));
     port
 }
 
@@ -711,17 +711,26 @@ on_both!(
         let inbox = v["id"].as_str().unwrap().to_string();
 
         assert_eq!(
-            parley_server::email::poll_imap(&t.app).await.unwrap(),
+            parley_server::inboxes::email::poll_imap(&t.app)
+                .await
+                .unwrap(),
             1,
             "the auto-reply is skipped"
         );
         assert_eq!(
-            parley_server::email::poll_imap(&t.app).await.unwrap(),
+            parley_server::inboxes::email::poll_imap(&t.app)
+                .await
+                .unwrap(),
             0,
             "nothing is read twice"
         );
         mailbox.lock().unwrap().messages.push((3, raw(3, "")));
-        assert_eq!(parley_server::email::poll_imap(&t.app).await.unwrap(), 1);
+        assert_eq!(
+            parley_server::inboxes::email::poll_imap(&t.app)
+                .await
+                .unwrap(),
+            1
+        );
         let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
         let mut names: Vec<&str> = list["items"]
             .as_array()
@@ -740,7 +749,12 @@ on_both!(
         );
         // The mailbox was rebuilt (new UIDVALIDITY): everything is read again, and stored once.
         mailbox.lock().unwrap().uid_validity = 8;
-        assert_eq!(parley_server::email::poll_imap(&t.app).await.unwrap(), 2);
+        assert_eq!(
+            parley_server::inboxes::email::poll_imap(&t.app)
+                .await
+                .unwrap(),
+            2
+        );
         let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;
         for c in list["items"].as_array().unwrap() {
             let (_, tl) = t

@@ -164,7 +164,7 @@ async fn rotation_on(backend: Backend) {
     let t = TestApp::spawn_encrypted(backend, first.clone()).await;
     scenario(&t).await;
     assert!(t.live_rows().await.contains("~pk:1:"));
-    let done = parley_server::keys::rotate(&t.app, std::time::Duration::ZERO, &|_| {})
+    let done = parley_server::account::keys::rotate(&t.app, std::time::Duration::ZERO, &|_| {})
         .await
         .unwrap();
     assert_eq!((done.key, done.files), (2, 2), "{done:?}");

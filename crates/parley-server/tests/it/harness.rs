@@ -71,7 +71,7 @@ impl TestApp {
     }
 
     async fn with_admin(mut self) -> Self {
-        let hash = parley_server::auth::hash_password("admin-password".into())
+        let hash = parley_server::account::auth::hash_password("admin-password".into())
             .await
             .expect("hash");
         let admin = NewUser {
@@ -406,7 +406,7 @@ impl TestApp {
         let app = parley_server::build(cfg, Arc::clone(&self.clock))
             .await
             .expect("encrypts again");
-        let files = parley_server::keys::seal_files(&app, true)
+        let files = parley_server::account::keys::seal_files(&app, true)
             .await
             .expect("files");
         app.store.finish_sealing().await.expect("finished");
@@ -462,8 +462,8 @@ impl TestApp {
         ws: parley_core::WorkspaceId,
         user: parley_core::UserId,
     ) -> String {
-        let secret = format!("pat_{}", parley_server::auth::random_token());
-        let hash = parley_server::auth::hash_token(&secret);
+        let secret = format!("pat_{}", parley_server::account::auth::random_token());
+        let hash = parley_server::account::auth::hash_token(&secret);
         self.app
             .store
             .create_token(ws, user, "test", &hash, self.app.now())

@@ -13,9 +13,9 @@ use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principa
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::conversations::{timeline_item, TimelineQuery};
-use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::account::auth::Auth;
+use crate::conversations::api::{timeline_item, TimelineQuery};
+use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 
 /// The contact's conversations you may see (most recently active first) and their inboxes.
@@ -24,7 +24,7 @@ async fn conversations(
     p: &Principal,
     contact: ContactId,
 ) -> ApiResult<(Vec<ConversationView>, HashMap<InboxId, InboxRow>)> {
-    super::contacts::visible(app, p, contact).await?;
+    crate::contacts::api::visible(app, p, contact).await?;
     let q = ConversationQuery {
         contact: Some(contact),
         sort: Sort::Activity,
@@ -96,7 +96,7 @@ async fn options(app: &App, p: &Principal, contact: ContactId) -> ApiResult<Vec<
     let (convs, inboxes) = conversations(app, p, contact).await?;
     let view = app
         .store
-        .contact(&super::contacts::contact_scope(app, p).await?, contact)
+        .contact(&crate::contacts::api::contact_scope(app, p).await?, contact)
         .await?;
     let scope = p.scope();
     let mut out = Vec::new();
@@ -108,7 +108,7 @@ async fn options(app: &App, p: &Principal, contact: ContactId) -> ApiResult<Vec<
         }
         let conv = convs.iter().find(|c| c.inbox_id == inbox.id);
         let last = match conv {
-            Some(c) => crate::channels::last_customer_message(app, &scope, c.id).await?,
+            Some(c) => crate::inboxes::channels::last_customer_message(app, &scope, c.id).await?,
             None => None,
         };
         out.push(ReplyOption {
@@ -132,7 +132,7 @@ async fn verdict(
     let Some(conv) = o.conversation else {
         // Meta's channels never allow a business to write first with free text.
         return Ok(
-            if crate::channels::kind_of(&o.inbox)
+            if crate::inboxes::channels::kind_of(&o.inbox)
                 .and_then(parley_channels::ChannelKind::meta_channel)
                 .is_some()
             {
@@ -146,7 +146,7 @@ async fn verdict(
         );
     };
     Ok(
-        match crate::channels::window(app, &p.scope(), &o.inbox, conv).await? {
+        match crate::inboxes::channels::window(app, &p.scope(), &o.inbox, conv).await? {
             None | Some(W::Open) | Some(W::HumanAgentTag) => ("open", None),
             Some(W::TemplateOnly { reason }) => ("template_only", Some(reason)),
             Some(W::Closed { reason }) => ("closed", Some(reason)),

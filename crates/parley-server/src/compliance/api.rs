@@ -11,10 +11,10 @@ use parley_store::ContactPatch;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::exports;
-use crate::auth::{require_admin, require_supervisor, Auth};
+use crate::account::auth::{require_admin, require_supervisor, Auth};
 use crate::compliance::Settings;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::conversations::exports;
+use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 
 const DAY_MS: i64 = 86_400_000;
@@ -49,7 +49,7 @@ pub async fn put_settings(
     require_admin(&p)?;
     new.validate()?;
     let after = serde_json::to_value(&new).map_err(|e| ApiError::Internal(e.into()))?;
-    let ws = super::workspace::set_settings_part(
+    let ws = crate::account::workspace::set_settings_part(
         &app,
         &p,
         &headers,
@@ -95,7 +95,7 @@ pub async fn inactive(
     Query(q): Query<InactiveQuery>,
 ) -> ApiResult<Json<Value>> {
     require_supervisor(&p)?;
-    let limit = super::limit(q.limit, 100, 1000)?;
+    let limit = crate::http::routes::limit(q.limit, 100, 1000)?;
     let ws = app.store.workspace(p.workspace_id).await?;
     let days = Settings::of(&ws).inactivity_days;
     if days == 0 {
@@ -183,7 +183,7 @@ pub async fn purge(
             .update_contact(ws.id, *id, patch, app.now())
             .await?;
     }
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,
@@ -211,7 +211,9 @@ pub async fn erase_contact(
         .await?;
     let mut files_left = 0;
     for (inbox, file) in &done.attachments {
-        if let Err(e) = crate::attachments::delete(&app, p.workspace_id, *inbox, file).await {
+        if let Err(e) =
+            crate::conversations::attachments::delete(&app, p.workspace_id, *inbox, file).await
+        {
             files_left += 1;
             tracing::warn!(error = %e, contact = %id, "could not delete an erased contact's file");
         }
@@ -221,7 +223,7 @@ pub async fn erase_contact(
     body["files_left"] = json!(files_left);
     // A repeated erasure changes nothing and is not audited again.
     if !done.repeated {
-        super::account::audit(&app, &p, &headers, "contact.erase", id, body.clone()).await;
+        crate::account::api::audit(&app, &p, &headers, "contact.erase", id, body.clone()).await;
     }
     Ok(Json(json!({ "erasure": body })))
 }
@@ -248,7 +250,7 @@ pub async fn export_consent(
     let scope = p.scope();
     let contact = app.store.contact(&scope, id).await?;
     let ledger = app.store.consent_history(&scope, id).await?;
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,
@@ -291,7 +293,7 @@ pub async fn export_audit(
     require_admin(&p)?;
     let format = exports::format_of(q.format.as_deref())?;
     let entries = app.store.list_audit(p.workspace_id, 100_000).await?;
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,

@@ -12,7 +12,7 @@ use parley_store::{Command, ConversationView, InboxRow, Principal, Scope, Worksp
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult, Path};
+use crate::http::error::{ApiError, ApiResult, Path};
 use crate::state::App;
 
 /// How long a survey link may be answered.
@@ -73,7 +73,7 @@ fn signed_text(inbox: InboxId, conv: ConversationId, at: i64) -> String {
 async fn key(app: &App, ws: WorkspaceId) -> Result<String, ApiError> {
     Ok(app
         .store
-        .survey_key(ws, crate::auth::random_token(), app.now())
+        .survey_key(ws, crate::account::auth::random_token(), app.now())
         .await?)
 }
 
@@ -116,7 +116,7 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()
     if contact.erased_at.is_some() || contact.blocked_at.is_some() {
         return Ok(());
     }
-    crate::channels::check_reply(app, &scope, &inbox, conv.id, false, false).await?;
+    crate::inboxes::channels::check_reply(app, &scope, &inbox, conv.id, false, false).await?;
     let now = app.now();
     let body = settings
         .message
@@ -166,7 +166,7 @@ async fn answerable(
     let inbox: InboxId = inbox.parse().map_err(|_| not_found())?;
     let conv: ConversationId = conv.parse().map_err(|_| not_found())?;
     // Other parameters (a mail client's tracking tags) are let be: the link is the customer's.
-    let link: LinkQuery = crate::error::read_query(query).map_err(|_| not_found())?;
+    let link: LinkQuery = crate::http::error::read_query(query).map_err(|_| not_found())?;
     let (Some(at), Some(sig)) = (link.at, link.sig) else {
         return Err(not_found());
     };

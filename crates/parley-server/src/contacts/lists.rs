@@ -9,9 +9,9 @@ use parley_core::{ContactId, ListId};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account::audit;
-use crate::auth::{require_supervisor, Auth};
-use crate::error::{ApiResult, Json, Path, Query};
+use crate::account::api::audit;
+use crate::account::auth::{require_supervisor, Auth};
+use crate::http::error::{ApiResult, Json, Path, Query};
 use crate::state::App;
 use crate::views::{ContactPage, ContactView, Items, ListView};
 
@@ -98,9 +98,9 @@ pub async fn list_members(
     Path(id): Path<ListId>,
     Query(q): Query<MembersQuery>,
 ) -> ApiResult<Json<ContactPage>> {
-    let limit = super::limit(q.limit, 25, 100)?;
-    let cursor = super::cursor(q.cursor.as_deref())?;
-    let scope = super::contacts::contact_scope(&app, &p).await?;
+    let limit = crate::http::routes::limit(q.limit, 25, 100)?;
+    let cursor = crate::http::routes::cursor(q.cursor.as_deref())?;
+    let scope = crate::contacts::api::contact_scope(&app, &p).await?;
     let page = app.store.list_members(&scope, id, cursor, limit).await?;
     Ok(Json(ContactPage {
         items: page.items.into_iter().map(ContactView::from).collect(),
@@ -142,15 +142,15 @@ async fn hidden_from(
     list: ListId,
     contact: ContactId,
 ) -> ApiResult<()> {
-    let scope = super::contacts::contact_scope(app, p).await?;
+    let scope = crate::contacts::api::contact_scope(app, p).await?;
     if !scope.sees_all_contacts() {
         match app.store.contact(&scope, contact).await {
             Err(parley_store::StoreError::NotFound) => {
                 let lists = app.store.list_lists(p.workspace_id).await?;
                 if !lists.iter().any(|l| l.id == list) {
-                    return Err(crate::error::ApiError::NotFound);
+                    return Err(crate::http::error::ApiError::NotFound);
                 }
-                return Err(crate::error::ApiError::invalid(
+                return Err(crate::http::error::ApiError::invalid(
                     "contact_id",
                     "no such contact in this workspace",
                 ));
@@ -168,7 +168,7 @@ pub async fn contact_lists(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Items<ListView>>> {
-    let scope = super::contacts::contact_scope(&app, &p).await?;
+    let scope = crate::contacts::api::contact_scope(&app, &p).await?;
     Ok(Json(Items::lists(
         app.store.contact_lists(&scope, id).await?,
     )))

@@ -3,6 +3,8 @@
 //! inbox's secret and kept in their browser, so their thread survives page loads; they see
 //! agents' replies and typing live, and whether anyone is online to answer.
 
+pub mod limits;
+
 use std::collections::HashMap;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -19,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::error::{ApiError, Path, Query};
+use crate::http::error::{ApiError, Path, Query};
 use crate::state::App;
 
 /// The inbox kind of a website widget.
@@ -221,7 +223,7 @@ struct Visitor {
     /// Replies this visitor was shown: the only ones they may mark read.
     shown: std::collections::HashSet<String>,
     /// This socket's place in the visitor's and address's limits.
-    slot: crate::limits::Slot,
+    slot: crate::inboxes::widget::limits::Slot,
     /// Over a limit: the error frame goes, then the socket closes.
     closing: bool,
 }
@@ -249,14 +251,14 @@ impl Visitor {
             _ => None,
         };
         // The visitor reaches files by signed links, as they have no account.
-        let files: Vec<Value> = crate::attachments::of_meta(Some(&m["meta"]))
+        let files: Vec<Value> = crate::conversations::attachments::of_meta(Some(&m["meta"]))
             .into_iter()
             .map(|a| {
                 json!({
                     "filename": a.filename,
                     "content_type": a.content_type,
                     "size": a.size,
-                    "url": crate::attachments::signed_url(&self.app, &self.inbox, &a.id),
+                    "url": crate::conversations::attachments::signed_url(&self.app, &self.inbox, &a.id),
                 })
             })
             .collect();
@@ -414,8 +416,8 @@ impl Visitor {
     async fn on_frame(&mut self, text: &str) -> Option<String> {
         let parsed: Result<VisitorFrame, _> = serde_json::from_str(text);
         let cost = match parsed.as_ref().map(|f| f.kind.as_str()) {
-            Ok("message" | "contact") => crate::limits::Frame::Message,
-            _ => crate::limits::Frame::Small,
+            Ok("message" | "contact") => crate::inboxes::widget::limits::Frame::Message,
+            _ => crate::inboxes::widget::limits::Frame::Small,
         };
         // Checked before anything is stored or published: what is over the limit is dropped.
         if let Err(why) = self.app.widget_limits.allow(&self.slot, cost) {
@@ -552,7 +554,7 @@ impl Visitor {
             thread: None,
             keyword: None,
         };
-        msg.meta = crate::compose::answered_choice(
+        msg.meta = crate::conversations::compose::answered_choice(
             &self.app,
             &self.inbox,
             IdentityKind::Widget,
@@ -658,7 +660,7 @@ pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome
             })
             .unwrap_or(false);
         if let Some(to) = email.filter(|_| may_email) {
-            let sent = crate::email::send_to_visitor(app, job, &to).await;
+            let sent = crate::inboxes::email::send_to_visitor(app, job, &to).await;
             if !matches!(sent, parley_channels::SendOutcome::Accepted { .. }) {
                 // Not the relay's words: a refusal quotes the visitor's address.
                 let permanent = matches!(sent, parley_channels::SendOutcome::Permanent(_));
@@ -671,7 +673,13 @@ pub async fn deliver(app: &App, job: &OutboxJob) -> parley_channels::SendOutcome
     }
 }
 
-async fn run(app: App, inbox: InboxRow, id: String, slot: crate::limits::Slot, socket: WebSocket) {
+async fn run(
+    app: App,
+    inbox: InboxRow,
+    id: String,
+    slot: crate::inboxes::widget::limits::Slot,
+    socket: WebSocket,
+) {
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading history so nothing falls between the two.
     let mut rx = app.hub.subscribe();

@@ -8,8 +8,8 @@ use parley_core::sla::{self, SlaPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::auth::{require_admin, Auth};
-use crate::error::{ApiError, ApiResult, Json};
+use crate::account::auth::{require_admin, Auth};
+use crate::http::error::{ApiError, ApiResult, Json};
 use crate::state::App;
 
 /// How many saved replies a workspace keeps, and how long each may be.
@@ -140,7 +140,7 @@ pub(crate) async fn set_settings_part(
     let ws = app.store.set_workspace_settings(ws.id, doc).await?;
     app.forget_workspace(ws.id);
     let detail = detail(before.as_ref());
-    super::account::audit(app, p, headers, &format!("settings.{part}"), ws.id, detail).await;
+    crate::account::api::audit(app, p, headers, &format!("settings.{part}"), ws.id, detail).await;
     Ok(ws)
 }
 
@@ -206,9 +206,11 @@ pub async fn put_sla(
 pub async fn get_survey(
     State(app): State<App>,
     Auth(p): Auth,
-) -> ApiResult<Json<crate::survey::SurveySettings>> {
+) -> ApiResult<Json<crate::conversations::survey::SurveySettings>> {
     let ws = app.workspace(p.workspace_id).await?;
-    Ok(Json(crate::survey::SurveySettings::of(&ws.row)))
+    Ok(Json(crate::conversations::survey::SurveySettings::of(
+        &ws.row,
+    )))
 }
 
 /// `PUT /api/v1/survey`: turns the survey on or off and sets its message (admins).
@@ -216,8 +218,8 @@ pub async fn put_survey(
     State(app): State<App>,
     headers: HeaderMap,
     Auth(p): Auth,
-    Json(req): Json<crate::survey::SurveySettings>,
-) -> ApiResult<Json<crate::survey::SurveySettings>> {
+    Json(req): Json<crate::conversations::survey::SurveySettings>,
+) -> ApiResult<Json<crate::conversations::survey::SurveySettings>> {
     require_admin(&p)?;
     let settings = req.check()?;
     let enabled = settings.enabled;
@@ -230,7 +232,7 @@ pub async fn put_survey(
         |_| json!({ "enabled": enabled }),
     )
     .await?;
-    Ok(Json(crate::survey::SurveySettings::of(&ws)))
+    Ok(Json(crate::conversations::survey::SurveySettings::of(&ws)))
 }
 
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.

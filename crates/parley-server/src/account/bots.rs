@@ -11,8 +11,8 @@ use parley_store::NewUser;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{random_token, require_admin, Auth};
-use crate::error::{ApiError, ApiResult, Json};
+use crate::account::auth::{random_token, require_admin, Auth};
+use crate::http::error::{ApiError, ApiResult, Json};
 use crate::state::App;
 use crate::views::{Items, UserView};
 
@@ -79,8 +79,8 @@ pub async fn create_bot(
             .await?;
     }
     let principal = app.store.principal(p.workspace_id, bot.id).await?;
-    let (_, token) = super::account::issue_token(&app, &principal, "bot").await?;
-    super::account::audit(
+    let (_, token) = crate::account::api::issue_token(&app, &principal, "bot").await?;
+    crate::account::api::audit(
         &app,
         &p,
         &headers,

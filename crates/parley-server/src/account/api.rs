@@ -10,11 +10,11 @@ use parley_store::{AuditEntry, NewSession, NewUser, Principal, UserPatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::double_option;
-use crate::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::account::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
+use crate::account::throttle::Locked;
+use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::routes::double_option;
 use crate::state::App;
-use crate::throttle::Locked;
 use crate::views::{Items, MeView, NewTokenView, PresenceView, SignedInView, TokenView, UserView};
 
 pub async fn health(State(app): State<App>) -> ApiResult<Json<Value>> {
@@ -539,7 +539,7 @@ pub async fn list_audit(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
-    let limit = super::limit(q.limit, 100, 1000)?;
+    let limit = crate::http::routes::limit(q.limit, 100, 1000)?;
     Ok(Json(
         json!({ "items": app.store.list_audit(p.workspace_id, limit).await? }),
     ))

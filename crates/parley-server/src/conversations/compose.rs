@@ -10,8 +10,8 @@ use parley_store::{InboxRow, OutboxJob, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::attachments::{self, Attachment};
-use crate::error::ApiError;
+use crate::conversations::attachments::{self, Attachment};
+use crate::http::error::ApiError;
 use crate::state::App;
 
 /// The most choices one reply may offer (WhatsApp lists show 10 rows).
@@ -87,7 +87,8 @@ pub fn compose(
     let mut body = req.body.clone().unwrap_or_default();
     let template = req.template.is_some();
     if let Some(t) = &req.template {
-        if crate::channels::kind_of(inbox) != Some(parley_channels::ChannelKind::Whatsapp) {
+        if crate::inboxes::channels::kind_of(inbox) != Some(parley_channels::ChannelKind::Whatsapp)
+        {
             return Err(ApiError::invalid(
                 "template",
                 "only WhatsApp inboxes send templates",

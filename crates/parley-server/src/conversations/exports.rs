@@ -9,8 +9,8 @@ use parley_store::{ConversationQuery, ConversationView, Scope, Sort, TimelineEnt
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{require_admin, Auth};
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::account::auth::{require_admin, Auth};
+use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 
 /// Threads per range export; a wider range must be split.
@@ -159,7 +159,7 @@ pub(crate) fn download(format: &str, name: &str, json_body: Value, csv: String) 
 fn items(entries: Vec<TimelineEntry>) -> ApiResult<Vec<Value>> {
     entries
         .into_iter()
-        .map(super::conversations::timeline_item)
+        .map(crate::conversations::api::timeline_item)
         .collect()
 }
 
@@ -176,7 +176,7 @@ pub async fn conversation(
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let entries = whole_timeline(&app, &scope, id).await?;
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,
@@ -272,7 +272,7 @@ pub async fn range(
             out.push(json!({ "conversation": conv, "timeline": items(entries)? }));
         }
     }
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,

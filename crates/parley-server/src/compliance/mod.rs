@@ -3,6 +3,8 @@
 //! itself (HELP answers, opt-in and opt-out confirmations, double opt-in requests). Keywords in
 //! customers' messages are recognised and answered on the inbound path (`inbound::keywords`).
 
+pub mod api;
+
 use parley_core::compliance::{self, Kind, Outbound, Policy, Recipient, Verdict, Window};
 use parley_core::consent::{self, Action, Purpose, State};
 use parley_core::keywords::{self, Keyword};
@@ -14,7 +16,8 @@ use parley_store::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::routes::route;
 use crate::state::App;
 
 const DAY_MS: i64 = 86_400_000;
@@ -276,7 +279,7 @@ impl Settings {
 
 /// The consent channel of an inbox: SMS for Twilio numbers, else its kind.
 pub fn consent_channel(inbox: &InboxRow) -> &str {
-    crate::channels::kind_of(inbox).map_or(inbox.kind.as_str(), |k| k.consent_channel())
+    crate::inboxes::channels::kind_of(inbox).map_or(inbox.kind.as_str(), |k| k.consent_channel())
 }
 
 /// What a conversation's history says about a new outbound message in it.
@@ -755,4 +758,19 @@ async fn request_inbox(
         .iter()
         .find_map(|c| sms.iter().find(|i| i.id == c.inbox_id).cloned());
     Ok(by_conversation.or_else(|| sms.into_iter().next()))
+}
+
+/// The compliance routes: texting rules, inactive numbers, consent and audit exports, erasure.
+pub fn routes() -> Vec<crate::http::routes::Route> {
+    use crate::compliance::api as compliance;
+    vec![
+        route!(get "/api/v1/audit/export" => compliance::export_audit, "users", Admin, "Export the whole audit log (`?format=json` or `csv`)", query = compliance::ExportQuery),
+        route!(delete "/api/v1/contacts/{id}" => compliance::erase_contact, "contacts", Admin, "Erase the contact (GDPR/CCPA): name, addresses, fields, message and note content, and files go; conversations stay anonymised; revocations stay so an opted-out number is still refused; audited"),
+        route!(get "/api/v1/contacts/{id}/consent/export" => compliance::export_consent, "compliance", Admin, "Export the contact's consent ledger with its evidence (`?format=json` or `csv`)", query = compliance::ExportQuery),
+        route!(get "/api/v1/compliance/settings" => compliance::get_settings, "compliance", Member, "The workspace's texting rules (help text, extra keywords, double opt-in, quiet hours, inactivity period, cross-channel revocation) and the texts they produce"),
+        route!(put "/api/v1/compliance/settings" => compliance::put_settings, "compliance", Admin, "Replace the workspace's texting rules; fields left out take their defaults", body = crate::compliance::Settings),
+        route!(get "/api/v1/retention" => compliance::retention, "compliance", Admin, "The retention period (`retention_days` in the compliance settings) and what the next hourly run will empty: how many messages, the oldest"),
+        route!(get "/api/v1/compliance/inactive" => compliance::inactive, "compliance", Supervisor, "Contacts whose number has been silent longer than the inactivity period (their consent for business-initiated messages is suspended)", query = compliance::InactiveQuery),
+        route!(post "/api/v1/compliance/inactive/purge" => compliance::purge, "compliance", Admin, "Forget the phone numbers of listed inactive contacts", body = compliance::PurgeRequest),
+    ]
 }

@@ -16,7 +16,7 @@ use parley_store::{InboundMessage, InboundOutcome, InboxPatch, InboxRow, OutboxJ
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::App;
 
 /// The inbox kind of a mailbox.
@@ -197,7 +197,7 @@ pub fn settings(
         });
         settings["credentials"]["imap_password"] = json!(i.password);
     }
-    Ok((settings, crate::auth::random_token()))
+    Ok((settings, crate::account::auth::random_token()))
 }
 
 fn setting<'a>(inbox: &'a InboxRow, path: &[&str]) -> Option<&'a Value> {
@@ -260,10 +260,10 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         None => false,
     };
     for a in mail.attachments.iter().filter(|_| !known) {
-        if a.bytes.len() > crate::attachments::MAX_BYTES {
+        if a.bytes.len() > crate::conversations::attachments::MAX_BYTES {
             continue;
         }
-        match crate::attachments::store(
+        match crate::conversations::attachments::store(
             app,
             inbox,
             a.filename.as_deref(),
@@ -346,9 +346,11 @@ pub async fn receive(app: &App, inbox: &InboxRow, raw: &[u8]) -> Result<InboundO
         }
     }
     let choice = match msg.thread {
-        Some(conv) => crate::compose::answered_in(app, inbox, conv, &msg.body, None).await,
+        Some(conv) => {
+            crate::conversations::compose::answered_in(app, inbox, conv, &msg.body, None).await
+        }
         None => {
-            crate::compose::answered_choice(
+            crate::conversations::compose::answered_choice(
                 app,
                 inbox,
                 IdentityKind::Email,
@@ -401,8 +403,8 @@ pub async fn reply_lookups(
     lookups: &mut Lookups,
 ) -> Result<(), SendOutcome> {
     lookups.parent_email = last_inbound_email(app, job).await;
-    for a in crate::attachments::of_meta(job.message.meta.as_ref()) {
-        match crate::attachments::bytes_of(app, &job.inbox, &a.id).await {
+    for a in crate::conversations::attachments::of_meta(job.message.meta.as_ref()) {
+        match crate::conversations::attachments::bytes_of(app, &job.inbox, &a.id).await {
             Ok(bytes) => lookups.files.push(email::OutboundFile {
                 filename: a.filename.unwrap_or_else(|| "attachment".into()),
                 content_type: a.content_type,
@@ -435,7 +437,7 @@ pub async fn send_to_visitor(app: &App, job: &OutboxJob, to: &str) -> SendOutcom
         settings: Settings::Email(settings_of(&inbox)),
         secret: &inbox.secret,
     };
-    let text = crate::compose::plain_text(job);
+    let text = crate::conversations::compose::plain_text(job);
     let visitor = email::Visitor {
         to,
         chat: &job.inbox.name,

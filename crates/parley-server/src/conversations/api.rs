@@ -12,9 +12,9 @@ use parley_store::{ActOutcome, AssigneeFilter, Command, ConversationQuery, Princ
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::double_option;
-use crate::auth::{is_supervisor_or_admin, Auth};
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::account::auth::{is_supervisor_or_admin, Auth};
+use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::routes::double_option;
 use crate::state::App;
 use crate::views::{ConversationPage, ConversationView, SentView};
 
@@ -42,7 +42,7 @@ fn parse_id<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
 
 fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError> {
     let mut out = ConversationQuery {
-        limit: super::limit(q.limit, 25, 100)?,
+        limit: crate::http::routes::limit(q.limit, 25, 100)?,
         ..Default::default()
     };
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty() && *s != "all") {
@@ -93,7 +93,7 @@ fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError
         Some("priority") => Sort::Priority,
         Some(_) => return Err(bad_query("sort must be waiting, activity or priority")),
     };
-    out.cursor = super::cursor(q.cursor.as_deref())?;
+    out.cursor = crate::http::routes::cursor(q.cursor.as_deref())?;
     Ok(out)
 }
 
@@ -201,7 +201,7 @@ pub struct TimelineQuery {
 impl TimelineQuery {
     /// The page size and the `before` sequence number.
     pub(crate) fn parse(&self) -> ApiResult<(u32, Option<i64>)> {
-        let limit = super::limit(self.limit, 50, 200)?;
+        let limit = crate::http::routes::limit(self.limit, 50, 200)?;
         Ok((limit, self.before))
     }
 }
@@ -259,7 +259,9 @@ async fn run(app: &App, p: &Principal, id: ConversationId, cmd: Command) -> ApiR
     if resolving {
         // The satisfaction survey, when the workspace sends one, goes after the answer.
         let (app, p, conv) = (app.clone(), p.clone(), out.conversation.clone());
-        tokio::spawn(async move { crate::survey::after_resolve(&app, &p, &conv).await });
+        tokio::spawn(
+            async move { crate::conversations::survey::after_resolve(&app, &p, &conv).await },
+        );
     }
     Ok(out)
 }
@@ -268,18 +270,22 @@ pub async fn reply(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
-    Json(req): Json<crate::compose::ReplyRequest>,
+    Json(req): Json<crate::conversations::compose::ReplyRequest>,
 ) -> ApiResult<Response> {
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
-    let files =
-        crate::attachments::for_reply(&app, &inbox, req.attachments.as_deref().unwrap_or_default())
-            .await?;
-    let composed = crate::compose::compose(&inbox, &req, &files)?;
+    let files = crate::conversations::attachments::for_reply(
+        &app,
+        &inbox,
+        req.attachments.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let composed = crate::conversations::compose::compose(&inbox, &req, &files)?;
     // A reply the channel would refuse (outside WhatsApp's or Messenger's window) is refused now,
     // with the reason, rather than failing later in the outbox.
-    crate::channels::check_reply(&app, &scope, &inbox, id, composed.template, !p.bot).await?;
+    crate::inboxes::channels::check_reply(&app, &scope, &inbox, id, composed.template, !p.bot)
+        .await?;
     let facts = crate::compliance::facts(&app, &scope, Some(id)).await?;
     let purpose = req.purpose.unwrap_or(Purpose::Conversational);
     let admitted =
@@ -315,7 +321,7 @@ pub async fn channel(
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
-    let window = crate::channels::window(&app, &scope, &inbox, id).await?;
+    let window = crate::inboxes::channels::window(&app, &scope, &inbox, id).await?;
     let (state, reason) = match window {
         None => ("open", None),
         Some(parley_channels::meta::WindowVerdict::Open) => ("open", None),
@@ -335,7 +341,7 @@ pub async fn channel(
     let gate = crate::compliance::preview(&app, &inbox, conv.contact_id, facts, closed).await?;
     Ok(Json(json!({
         "kind": inbox.kind,
-        "capabilities": crate::channels::kind_of(&inbox).and_then(parley_channels::ChannelKind::capabilities),
+        "capabilities": crate::inboxes::channels::kind_of(&inbox).and_then(parley_channels::ChannelKind::capabilities),
         "window": { "state": state, "reason": reason },
         "compliance": gate,
     })))
@@ -362,7 +368,7 @@ pub async fn create_conversation(
     let scope = p.scope();
     let inbox = app.store.inbox(&scope, req.inbox_id).await?;
     // Writing to a contact the caller may not see would make it visible to them.
-    crate::routes::contacts::visible(&app, &p, req.contact_id).await?;
+    crate::contacts::api::visible(&app, &p, req.contact_id).await?;
     let existing = app
         .store
         .list_conversations(
@@ -379,7 +385,7 @@ pub async fn create_conversation(
         .into_iter()
         .next();
     if let Some(conv) = &existing {
-        crate::channels::check_reply(&app, &scope, &inbox, conv.id, false, !p.bot).await?;
+        crate::inboxes::channels::check_reply(&app, &scope, &inbox, conv.id, false, !p.bot).await?;
     }
     let facts = crate::compliance::facts(&app, &scope, existing.map(|c| c.id)).await?;
     // Starting a conversation is the business writing first.
@@ -780,7 +786,7 @@ pub async fn typing(
     let req: TypingRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TypingRequest::default()
     } else {
-        crate::error::parse_json(&body)?
+        crate::http::error::parse_json(&body)?
     };
     let to_customer = req.to_customer.unwrap_or(true);
     crate::realtime::announce_typing(&app, &p, id, to_customer).await?;

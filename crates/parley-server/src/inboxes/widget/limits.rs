@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::account::throttle::address_group;
 use crate::config::WidgetLimits;
-use crate::throttle::address_group;
 
 /// Above this many tracked buckets, full (idle) ones are dropped.
 const MAX_BUCKETS: usize = 100_000;

@@ -13,7 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::Ordering;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::App;
 
 pub const SESSION_COOKIE: &str = "parley_session";

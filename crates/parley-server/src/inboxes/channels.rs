@@ -9,7 +9,7 @@ use parley_core::{ConversationId, Timestamp};
 use parley_store::{ConversationView, InboxRow, OutboxJob, Scope};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::App;
 
 pub use parley_channels::settings::Credentials;
@@ -23,8 +23,9 @@ pub fn kind_of(inbox: &InboxRow) -> Option<ChannelKind> {
 /// Settings and secret of a new Twilio, Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
 /// Send credentials live under `credentials`, which the API never shows again.
 pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiError> {
-    let fresh = ChannelKind::parse(kind)
-        .and_then(|k| parley_channels::settings::new_settings(k, c, crate::auth::random_token));
+    let fresh = ChannelKind::parse(kind).and_then(|k| {
+        parley_channels::settings::new_settings(k, c, crate::account::auth::random_token)
+    });
     let invalid =
         |e: parley_channels::settings::SettingsError| ApiError::invalid(e.field, e.message);
     match fresh {
@@ -120,7 +121,7 @@ pub async fn look_up(app: &App, job: &OutboxJob, needs: Needs) -> Result<Lookups
     match needs {
         Needs::ReplyToken => lookups.reply_token = line_reply_token(app, job).await,
         Needs::Window => lookups.window = send_window(app, job).await,
-        Needs::Mail => crate::email::reply_lookups(app, job, &mut lookups).await?,
+        Needs::Mail => crate::inboxes::email::reply_lookups(app, job, &mut lookups).await?,
         Needs::Nothing | Needs::InProcess => {}
     }
     Ok(lookups)

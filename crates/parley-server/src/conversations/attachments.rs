@@ -14,8 +14,8 @@ use parley_store::InboxRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, Json, Path, Query, RawBody};
+use crate::account::auth::Auth;
+use crate::http::error::{ApiError, ApiResult, Json, Path, Query, RawBody};
 use crate::state::App;
 
 /// The largest attachment stored, either way.
@@ -318,7 +318,7 @@ pub async fn for_reply(
             "a reply may carry at most 10 files",
         ));
     }
-    let limit = crate::channels::kind_of(inbox).and_then(ChannelKind::attachment_limit);
+    let limit = crate::inboxes::channels::kind_of(inbox).and_then(ChannelKind::attachment_limit);
     let mut out = Vec::new();
     for id in ids {
         let a = describe(app, inbox, id).await.map_err(|e| match e {
@@ -357,7 +357,7 @@ pub fn of_meta(meta: Option<&Value>) -> Vec<Attachment> {
 /// Downloads a customer's file the provider holds for us (a WhatsApp media id, a Telegram file
 /// id, an MMS link) through the inbox's channel and stores it; `None` keeps the reference.
 pub async fn fetch_media(app: &App, inbox: &InboxRow, m: &Media) -> Option<Attachment> {
-    let d = crate::channels::channel_of(inbox)?
+    let d = crate::inboxes::channels::channel_of(inbox)?
         .fetch_media(&app.http, m)
         .await?;
     let (name, content_type) = (d.filename.as_deref(), d.content_type.as_deref());

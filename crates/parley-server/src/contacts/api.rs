@@ -13,9 +13,9 @@ use parley_store::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::double_option;
-use crate::auth::Auth;
-use crate::error::{ApiResult, Json, Path, Query};
+use crate::account::auth::Auth;
+use crate::http::error::{ApiResult, Json, Path, Query};
+use crate::http::routes::double_option;
 use crate::state::App;
 use crate::views::{ContactPage, ContactView, ConversationView, Items};
 
@@ -120,7 +120,10 @@ pub async fn create_contact(
             .collect::<Result<_, _>>()?,
     };
     if contact.identities.len() > 50 {
-        return Err(crate::error::ApiError::invalid("identities", "at most 50"));
+        return Err(crate::http::error::ApiError::invalid(
+            "identities",
+            "at most 50",
+        ));
     }
     let view = app
         .store
@@ -203,11 +206,11 @@ pub async fn search_contacts(
     Auth(p): Auth,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<ContactPage>> {
-    let limit = super::limit(q.limit, 25, 100)?;
-    let cursor = super::cursor(q.cursor.as_deref())?;
+    let limit = crate::http::routes::limit(q.limit, 25, 100)?;
+    let cursor = crate::http::routes::cursor(q.cursor.as_deref())?;
     let text = q.q.unwrap_or_default();
     if text.len() > 200 {
-        return Err(crate::error::ApiError::bad_request(
+        return Err(crate::http::error::ApiError::bad_request(
             "invalid_query",
             "q must be at most 200 characters",
         ));
@@ -367,17 +370,19 @@ pub async fn record_consent(
     use parley_core::consent::{Action, Purpose};
     visible(&app, &p, id).await?;
     let purpose = Purpose::parse(&req.purpose).ok_or_else(|| {
-        crate::error::ApiError::invalid(
+        crate::http::error::ApiError::invalid(
             "purpose",
             "must be conversational, informational or promotional",
         )
     })?;
     let action = Action::parse(&req.action)
         .filter(|a| *a != Action::Request)
-        .ok_or_else(|| crate::error::ApiError::invalid("action", "must be grant or revoke"))?;
+        .ok_or_else(|| {
+            crate::http::error::ApiError::invalid("action", "must be grant or revoke")
+        })?;
     let source = req.source.unwrap_or_else(|| "agent".into());
     if !AGENT_SOURCES.contains(&source.as_str()) {
-        return Err(crate::error::ApiError::invalid(
+        return Err(crate::http::error::ApiError::invalid(
             "source",
             format!("must be one of: {}", AGENT_SOURCES.join(", ")),
         ));
@@ -385,7 +390,7 @@ pub async fn record_consent(
     let known = crate::compliance::CHANNELS;
     if let Some(c) = &req.channel {
         if !known.contains(&c.as_str()) {
-            return Err(crate::error::ApiError::invalid(
+            return Err(crate::http::error::ApiError::invalid(
                 "channel",
                 format!("must be one of: {}", known.join(", ")),
             ));
@@ -395,7 +400,7 @@ pub async fn record_consent(
         && purpose == Purpose::Promotional
         && !parley_core::compliance::is_written(&source)
     {
-        return Err(crate::error::ApiError::Unprocessable {
+        return Err(crate::http::error::ApiError::Unprocessable {
             code: "written_consent_required",
             message: "promotional messages need written consent: record it with the form, import or signed record (source web_form, import, api, pos or ivr) and its evidence".into(),
             field: Some("source"),
@@ -403,7 +408,7 @@ pub async fn record_consent(
     }
     let evidence = json!({ "recorded_by": p.user_id, "detail": req.evidence });
     if evidence.to_string().len() > 16 * 1024 {
-        return Err(crate::error::ApiError::invalid(
+        return Err(crate::http::error::ApiError::invalid(
             "evidence",
             "must be at most 16 KB",
         ));
@@ -455,7 +460,7 @@ pub async fn record_consent(
             .await?;
         (e, None)
     };
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,
@@ -480,7 +485,7 @@ pub async fn block_contact(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
-    crate::auth::require_supervisor(&p)?;
+    crate::account::auth::require_supervisor(&p)?;
     let now = app.now();
     let k = app
         .store
@@ -495,7 +500,7 @@ pub async fn block_contact(
     let mut resolved = 0;
     for c in app.store.list_conversations(&p.scope(), &q).await?.items {
         if c.status != parley_core::conversation::Status::Resolved {
-            super::conversations::set_status(
+            crate::conversations::api::set_status(
                 &app,
                 &p,
                 c.id,
@@ -506,7 +511,7 @@ pub async fn block_contact(
             resolved += 1;
         }
     }
-    super::account::audit(
+    crate::account::api::audit(
         &app,
         &p,
         &headers,
@@ -525,11 +530,11 @@ pub async fn unblock_contact(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
-    crate::auth::require_supervisor(&p)?;
+    crate::account::auth::require_supervisor(&p)?;
     let k = app
         .store
         .set_contact_blocked(p.workspace_id, id, None, app.now())
         .await?;
-    super::account::audit(&app, &p, &headers, "contact.unblock", id, json!({})).await;
+    crate::account::api::audit(&app, &p, &headers, "contact.unblock", id, json!({})).await;
     Ok(Json(json!({ "contact": k })))
 }

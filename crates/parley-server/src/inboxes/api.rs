@@ -10,10 +10,10 @@ use parley_store::{InboxPatch, InboxRow, NewInbox, Principal};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::account::audit;
+use crate::account::api::audit;
 
-use crate::auth::{random_token, require_admin, Auth};
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::account::auth::{random_token, require_admin, Auth};
+use crate::http::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
 use crate::views::{BacklogView, InboxView, Items, TeamView, UserView};
 
@@ -139,7 +139,7 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> InboxView {
         .as_object_mut()
         .and_then(|o| o.remove("credentials"))
         .and_then(|c| c.get("verify_token").cloned());
-    let kind = crate::channels::kind_of(i);
+    let kind = crate::inboxes::channels::kind_of(i);
     // These kinds have no webhook, and their secret is for the server alone.
     let internal = kind.is_some_and(|k| !k.has_webhook());
     // Elsewhere the secret column holds the provider's own credential (Twilio's auth token, Meta's
@@ -154,7 +154,8 @@ fn inbox_view(app: &App, p: &Principal, i: &InboxRow) -> InboxView {
         name: i.name.clone(),
         secret: (console && ours).then(|| i.secret.clone()),
         settings,
-        snippet: (kind == Some(ChannelKind::Widget)).then(|| crate::widget::snippet(app, i)),
+        snippet: (kind == Some(ChannelKind::Widget))
+            .then(|| crate::inboxes::widget::snippet(app, i)),
         verify_token: verify_token.filter(|_| console),
         webhook_url: (!internal).then(|| {
             let base = app.config.public_url.trim_end_matches('/');
@@ -279,9 +280,9 @@ pub struct CreateInboxRequest {
     #[serde(default)]
     from_name: Option<String>,
     #[serde(default)]
-    smtp: Option<crate::email::SmtpFields>,
+    smtp: Option<crate::inboxes::email::SmtpFields>,
     #[serde(default)]
-    imap: Option<crate::email::ImapFields>,
+    imap: Option<crate::inboxes::email::ImapFields>,
 }
 
 /// Channel settings and secret for a new inbox, validated per kind.
@@ -302,7 +303,7 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 .transpose()?;
             Ok((json!({ "callback_url": callback }), random_token()))
         }
-        Some(ChannelKind::Email) => crate::email::settings(
+        Some(ChannelKind::Email) => crate::inboxes::email::settings(
             &req.name,
             req.address.as_deref(),
             req.from_name.as_deref(),
@@ -311,12 +312,12 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
         ),
         Some(ChannelKind::Widget) => {
             let mut settings = json!({});
-            crate::widget::apply_settings(&mut settings, &req.widget())?;
+            crate::inboxes::widget::apply_settings(&mut settings, &req.widget())?;
             // The secret signs visitors' tokens; it never leaves the server.
             Ok((settings, random_token()))
         }
         _ => {
-            let creds = crate::channels::Credentials {
+            let creds = crate::inboxes::channels::Credentials {
                 account_sid: req.account_sid.as_deref(),
                 auth_token: req.auth_token.as_deref(),
                 from: req.from.as_deref(),
@@ -331,7 +332,7 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
                 graph_version: req.graph_version.as_deref(),
                 waba_id: req.waba_id.as_deref(),
             };
-            crate::channels::settings(&req.kind, &creds)
+            crate::inboxes::channels::settings(&req.kind, &creds)
         }
     }
 }
@@ -339,8 +340,8 @@ fn channel_settings(req: &CreateInboxRequest) -> Result<(Value, String), ApiErro
 macro_rules! widget_fields_of {
     ($t:ty) => {
         impl WidgetRequest for $t {
-            fn widget(&self) -> crate::widget::WidgetFields {
-                crate::widget::WidgetFields {
+            fn widget(&self) -> crate::inboxes::widget::WidgetFields {
+                crate::inboxes::widget::WidgetFields {
                     website_url: self.website_url.clone(),
                     greeting: self.greeting.clone(),
                     color: self.color.clone(),
@@ -352,7 +353,7 @@ macro_rules! widget_fields_of {
 }
 
 trait WidgetRequest {
-    fn widget(&self) -> crate::widget::WidgetFields;
+    fn widget(&self) -> crate::inboxes::widget::WidgetFields;
 }
 widget_fields_of!(CreateInboxRequest);
 widget_fields_of!(UpdateInboxRequest);
@@ -401,7 +402,7 @@ pub struct UpdateInboxRequest {
     name: Option<String>,
     #[serde(default)]
     callback_url: Option<String>,
-    #[serde(default, deserialize_with = "super::double_option")]
+    #[serde(default, deserialize_with = "crate::http::routes::double_option")]
     #[schemars(with = "Option<f64>", range(min = 0.0, max = MAX_RATE), description = "Messages per second this sender may send; null or 0: unlimited")]
     rate_limit: Option<Option<f64>>,
     /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).
@@ -447,9 +448,9 @@ pub struct UpdateInboxRequest {
     #[serde(default)]
     from_name: Option<String>,
     #[serde(default)]
-    smtp: Option<crate::email::SmtpFields>,
+    smtp: Option<crate::inboxes::email::SmtpFields>,
     #[serde(default)]
-    imap: Option<crate::email::ImapFields>,
+    imap: Option<crate::inboxes::email::ImapFields>,
 }
 
 impl UpdateInboxRequest {
@@ -491,7 +492,7 @@ fn edited_channel(
     if given.is_empty() {
         return Ok(None);
     }
-    let kind = crate::channels::kind_of(current);
+    let kind = crate::inboxes::channels::kind_of(current);
     let allowed = kind.map_or(&[][..], ChannelKind::setting_fields);
     if let Some(field) = given.iter().find(|f| !allowed.contains(f)) {
         return Err(ApiError::invalid(
@@ -518,7 +519,7 @@ fn edited_channel(
         }
     }
     let (smtp, imap) = if kind == Some(ChannelKind::Email) {
-        crate::email::edited(current, req.smtp.take(), req.imap.take())?
+        crate::inboxes::email::edited(current, req.smtp.take(), req.imap.take())?
     } else {
         (None, None)
     };
@@ -607,13 +608,13 @@ pub async fn update_inbox(
         settings["rate_limit"] = parse_rate(rate)?;
     }
     if !req.widget().is_empty() {
-        if crate::channels::kind_of(&current) != Some(ChannelKind::Widget) {
+        if crate::inboxes::channels::kind_of(&current) != Some(ChannelKind::Widget) {
             return Err(ApiError::invalid(
                 "website_url",
                 "website_url, greeting, color and prechat_fields are settings of widget inboxes",
             ));
         }
-        crate::widget::apply_settings(&mut settings, &req.widget())?;
+        crate::inboxes::widget::apply_settings(&mut settings, &req.widget())?;
     }
     if settings != current.settings {
         patch.settings = Some(settings);
@@ -701,7 +702,7 @@ pub async fn inbox_templates(
     Path(id): Path<InboxId>,
 ) -> ApiResult<Json<Value>> {
     let inbox = app.store.inbox(&p.scope(), id).await?;
-    let items = crate::channels::whatsapp_templates(&app, &inbox).await?;
+    let items = crate::inboxes::channels::whatsapp_templates(&app, &inbox).await?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -712,7 +713,7 @@ pub async fn test_inbox(
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
     let inbox = app.store.inbox(&p.scope(), id).await?;
-    match crate::channels::test_connection(&app, &inbox).await {
+    match crate::inboxes::channels::test_connection(&app, &inbox).await {
         Some(Ok(detail)) => Ok(Json(json!({ "ok": true, "detail": detail }))),
         Some(Err(detail)) => Ok(Json(json!({ "ok": false, "detail": detail }))),
         None => Err(ApiError::Unprocessable {

@@ -1,5 +1,12 @@
-//! The HTTP edge's helpers that handlers and sockets share: what a request carries beyond its
-//! route and body.
+//! The HTTP edge: the route table the router and the OpenAPI document are built from, the one
+//! mapping of errors to HTTP answers, the extractors that read requests, the listener, and the
+//! pages the binary serves.
+
+pub mod error;
+pub mod listener;
+pub mod openapi;
+pub mod routes;
+pub mod web;
 
 use axum::http::HeaderMap;
 

@@ -5,8 +5,8 @@ use axum::extract::State;
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 
-use crate::error::Json;
-use crate::routes::{routes, Access};
+use crate::http::error::Json;
+use crate::http::routes::{routes, Access};
 use crate::state::App;
 
 /// A generator whose named schemas go to `components/schemas`; requests are described as they
@@ -77,7 +77,7 @@ pub fn document(server_url: &str) -> Value {
         "components": {
             "securitySchemes": {
                 "token": { "type": "http", "scheme": "bearer", "description": "A personal API token (pat_…)" },
-                "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE, "description": "Writes also need the X-CSRF-Token header" },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::account::auth::SESSION_COOKIE, "description": "Writes also need the X-CSRF-Token header" },
                 "signature": { "type": "apiKey", "in": "header", "name": "X-Parley-Signature", "description": "sha256=<hex HMAC-SHA256 of the raw body under the inbox secret>" }
             },
             "schemas": schemas

@@ -1,0 +1,143 @@
+//! The REST API under `/api/v1`, as one table: each route's method, path, handler, access and
+//! summary. The router and the OpenAPI document are both built from it, so they cannot disagree.
+
+use axum::routing::MethodRouter;
+use serde::{Deserialize, Deserializer};
+
+use crate::state::App;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials.
+    Public,
+    /// Any signed-in member of the workspace (agent, supervisor, admin); scoped to their inboxes.
+    Member,
+    /// Supervisors and admins.
+    Supervisor,
+    /// Admins only.
+    Admin,
+    /// A provider or integrating system, proven by the request signature.
+    Signature,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    /// The JSON Schema of the request body, for routes that take one: derived from the type its
+    /// handler's `Json` reads.
+    pub body: Option<SchemaFn>,
+    /// The JSON Schema of the answer, derived from the type the handler returns.
+    pub response: Option<SchemaFn>,
+    /// The query parameters the route takes, read from the struct its handler's `Query` reads;
+    /// under `/api/v1` any other parameter is refused.
+    pub query: &'static [&'static str],
+    /// Each query parameter's JSON Schema type, in the order of `query`.
+    pub query_types: fn() -> Vec<&'static str>,
+    pub handler: MethodRouter<App>,
+}
+
+/// Adds the schema of a type to the document's generator and answers it (a `$ref` for named types).
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The [`SchemaFn`] of `T`.
+pub fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+macro_rules! route {
+    ($m:ident $path:literal => $h:path, $tag:literal, $access:ident, $summary:literal $(, query = $q:ty)? $(, body = $body:ty)? $(, response = $resp:ty)?) => {
+        $crate::http::routes::Route {
+            method: stringify!($m),
+            path: $path,
+            tag: $tag,
+            access: $crate::http::routes::Access::$access,
+            summary: $summary,
+            body: None $(.or(Some($crate::http::routes::schema::<$body> as $crate::http::routes::SchemaFn)))?,
+            response: None $(.or(Some($crate::http::routes::schema::<$resp> as $crate::http::routes::SchemaFn)))?,
+            query: $crate::http::error::query_params::<route!(@query $($q)?)>(),
+            query_types: $crate::http::error::query_types::<route!(@query $($q)?)>,
+            handler: axum::routing::$m($h),
+        }
+    };
+    (@query) => { $crate::http::error::NoQuery };
+    (@query $q:ty) => { $q };
+}
+pub(crate) use route;
+
+/// Every route: the API of each part of Parley, its webhooks and sockets.
+pub fn routes() -> Vec<Route> {
+    let mut all = vec![
+        route!(get "/api/v1/openapi.json" => crate::http::openapi::openapi_json, "meta", Public, "This document"),
+    ];
+    all.extend(crate::account::routes());
+    all.extend(crate::inboxes::routes());
+    all.extend(crate::contacts::routes());
+    all.extend(crate::compliance::routes());
+    all.extend(crate::conversations::routes());
+    all.extend(crate::realtime::routes());
+    all.extend(crate::inbound::routes());
+    all
+}
+
+/// Refuses query parameters the route does not take, before its handler runs: a route with no
+/// `Query` of its own would otherwise ignore them.
+pub(crate) async fn check_query(
+    axum::extract::State(allowed): axum::extract::State<&'static [&'static str]>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::http::error::check_query(req.uri().query().unwrap_or(""), allowed) {
+        Ok(()) => {
+            req.extensions_mut()
+                .insert(crate::http::error::QueryChecked);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or set.
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Checks a `limit` query parameter: 1 to `max`, `default` when absent.
+pub(crate) fn limit(
+    v: Option<u32>,
+    default: u32,
+    max: u32,
+) -> Result<u32, crate::http::error::ApiError> {
+    match v {
+        None => Ok(default),
+        Some(n) => Some(n).filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            crate::http::error::ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be a number from 1 to {max}"),
+            )
+        }),
+    }
+}
+
+/// Decodes a pagination cursor, answering 400 `invalid_cursor`.
+pub(crate) fn cursor(
+    v: Option<&str>,
+) -> Result<Option<parley_store::Cursor>, crate::http::error::ApiError> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(s) => parley_store::Cursor::decode(s).map(Some).ok_or_else(|| {
+            crate::http::error::ApiError::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this server gave out",
+            )
+        }),
+    }
+}
