@@ -22,7 +22,7 @@ pub fn routes() -> Vec<Route> {
             access: Access::Member,
             summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
             body: None,
-            response: None,
+            answer: crate::http::routes::Answer::Undescribed,
             query: crate::http::error::query_params::<crate::conversations::attachments::UploadQuery>(),
             query_types: crate::http::error::query_types::<crate::conversations::attachments::UploadQuery>,
             handler: axum::routing::post(crate::conversations::attachments::upload)

@@ -6,7 +6,7 @@ use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 
 use crate::http::error::Json;
-use crate::http::routes::{routes, Access};
+use crate::http::routes::{routes, Access, Answer};
 use crate::state::App;
 
 /// A generator whose named schemas go to `components/schemas`; requests are described as they
@@ -36,13 +36,22 @@ pub fn document(server_url: &str) -> Value {
             "tags": [r.tag],
             "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.', '-'], "_")),
             "responses": {
-                "200": match r.response {
-                    Some(schema) => json!({ "description": "success", "content": { "application/json": { "schema": schema(&mut answers) } } }),
-                    None => json!({ "description": "success" }),
-                },
                 "4XX": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
             }
         });
+        let (status, success) = match r.answer {
+            Answer::Json(status, schema) => (
+                status,
+                json!({ "description": if status == 201 { "created" } else { "success" }, "content": { "application/json": { "schema": schema(&mut answers) } } }),
+            ),
+            Answer::NoContent => (204, json!({ "description": "done; no body" })),
+            Answer::Other(media) => (
+                200,
+                json!({ "description": "success", "content": { media: {} } }),
+            ),
+            Answer::Undescribed => (200, json!({ "description": "success" })),
+        };
+        op["responses"][status.to_string()] = success;
         if !params.is_empty() {
             op["parameters"] = json!(params);
         }
@@ -144,14 +153,29 @@ mod tests {
                 .expect("a component");
             assert!(doc["components"]["schemas"].get(name).is_some(), "{r}");
         }
-        for r in routes().into_iter().filter(|r| r.response.is_some()) {
-            let answer = &doc["paths"][r.path][r.method]["responses"]["200"];
-            assert!(
-                answer["content"]["application/json"]["schema"].is_object(),
-                "{} {}",
-                r.method,
-                r.path
-            );
+        for r in routes() {
+            if let Answer::Json(status, _) = r.answer {
+                let answer = &doc["paths"][r.path][r.method]["responses"][status.to_string()];
+                assert!(
+                    answer["content"]["application/json"]["schema"].is_object(),
+                    "{} {}",
+                    r.method,
+                    r.path
+                );
+            }
         }
+    }
+
+    #[test]
+    fn every_api_route_describes_its_answer() {
+        let undescribed: Vec<String> = routes()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/api/v1/") && matches!(r.answer, Answer::Undescribed))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(
+            undescribed.is_empty(),
+            "answers not described: {undescribed:#?}"
+        );
     }
 }

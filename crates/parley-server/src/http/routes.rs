@@ -30,14 +30,35 @@ pub struct Route {
     /// The JSON Schema of the request body, for routes that take one: derived from the type its
     /// handler's `Json` reads.
     pub body: Option<SchemaFn>,
-    /// The JSON Schema of the answer, derived from the type the handler returns.
-    pub response: Option<SchemaFn>,
+    /// What a success answers: the JSON Schema of its body, derived from the type the handler
+    /// returns, and its status.
+    pub answer: Answer,
     /// The query parameters the route takes, read from the struct its handler's `Query` reads;
     /// under `/api/v1` any other parameter is refused.
     pub query: &'static [&'static str],
     /// Each query parameter's JSON Schema type, in the order of `query`.
     pub query_types: fn() -> Vec<&'static str>,
     pub handler: MethodRouter<App>,
+}
+
+/// What a route answers when it succeeds.
+#[derive(Clone, Copy)]
+pub enum Answer {
+    /// Not described: only routes outside `/api/v1` (webhooks, pages) may leave it so.
+    Undescribed,
+    /// A JSON body of this schema, with this status (200, or 201 for what a call created).
+    Json(u16, SchemaFn),
+    /// 204, no body.
+    NoContent,
+    /// A body that is not JSON (a file, a CSV, a page, a WebSocket upgrade): its media type.
+    Other(&'static str),
+}
+
+impl Answer {
+    /// The answer a route's entry names last (the macro folds its options with this).
+    pub fn or(self, named: Answer) -> Answer {
+        named
+    }
 }
 
 /// Adds the schema of a type to the document's generator and answers it (a `$ref` for named types).
@@ -49,7 +70,7 @@ pub fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> sch
 }
 
 macro_rules! route {
-    ($m:ident $path:literal => $h:path, $tag:literal, $access:ident, $summary:literal $(, query = $q:ty)? $(, body = $body:ty)? $(, response = $resp:ty)?) => {
+    ($m:ident $path:literal => $h:path, $tag:literal, $access:ident, $summary:literal $(, query = $q:ty)? $(, body = $body:ty)? $(, response = $resp:ty)? $(, created = $created:ty)? $(, answer = $answer:expr)?) => {
         $crate::http::routes::Route {
             method: stringify!($m),
             path: $path,
@@ -57,7 +78,10 @@ macro_rules! route {
             access: $crate::http::routes::Access::$access,
             summary: $summary,
             body: None $(.or(Some($crate::http::routes::schema::<$body> as $crate::http::routes::SchemaFn)))?,
-            response: None $(.or(Some($crate::http::routes::schema::<$resp> as $crate::http::routes::SchemaFn)))?,
+            answer: $crate::http::routes::Answer::Undescribed
+                $(.or($crate::http::routes::Answer::Json(200, $crate::http::routes::schema::<$resp>)))?
+                $(.or($crate::http::routes::Answer::Json(201, $crate::http::routes::schema::<$created>)))?
+                $(.or($answer))?,
             query: $crate::http::error::query_params::<route!(@query $($q)?)>(),
             query_types: $crate::http::error::query_types::<route!(@query $($q)?)>,
             handler: axum::routing::$m($h),
