@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 
 use crate::account::auth::{self, hash_token, random_token, require_admin, Auth, SESSION_COOKIE};
 use crate::account::throttle::Locked;
-use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::http::routes::double_option;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::double_option;
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::{Items, MeView, NewTokenView, PresenceView, SignedInView, TokenView, UserView};
 
@@ -539,7 +540,7 @@ pub async fn list_audit(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&p)?;
-    let limit = crate::http::routes::limit(q.limit, 100, 1000)?;
+    let limit = crate::http::query::limit(q.limit, 100, 1000)?;
     Ok(Json(
         json!({ "items": app.store.list_audit(p.workspace_id, limit).await? }),
     ))

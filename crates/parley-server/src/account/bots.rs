@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::account::auth::{random_token, require_admin, Auth};
-use crate::http::error::{ApiError, ApiResult, Json};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
 use crate::state::App;
 use crate::views::{Items, UserView};
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::account::auth::{require_admin, Auth};
-use crate::http::error::{ApiError, ApiResult, Json};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
 use crate::state::App;
 
 /// How many saved replies a workspace keeps, and how long each may be.

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use crate::account::auth::{require_admin, require_supervisor, Auth};
 use crate::compliance::Settings;
 use crate::conversations::exports;
-use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 
 const DAY_MS: i64 = 86_400_000;
@@ -95,7 +96,7 @@ pub async fn inactive(
     Query(q): Query<InactiveQuery>,
 ) -> ApiResult<Json<Value>> {
     require_supervisor(&p)?;
-    let limit = crate::http::routes::limit(q.limit, 100, 1000)?;
+    let limit = crate::http::query::limit(q.limit, 100, 1000)?;
     let ws = app.store.workspace(p.workspace_id).await?;
     let days = Settings::of(&ws).inactivity_days;
     if days == 0 {

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::account::auth::Auth;
-use crate::http::error::{ApiResult, Json, Path, Query};
-use crate::http::routes::double_option;
+use crate::http::error::ApiResult;
+use crate::http::extract::double_option;
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::{ContactPage, ContactView, ConversationView, Items};
 
@@ -206,8 +207,8 @@ pub async fn search_contacts(
     Auth(p): Auth,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<ContactPage>> {
-    let limit = crate::http::routes::limit(q.limit, 25, 100)?;
-    let cursor = crate::http::routes::cursor(q.cursor.as_deref())?;
+    let limit = crate::http::query::limit(q.limit, 25, 100)?;
+    let cursor = crate::http::query::cursor(q.cursor.as_deref())?;
     let text = q.q.unwrap_or_default();
     if text.len() > 200 {
         return Err(crate::http::error::ApiError::bad_request(

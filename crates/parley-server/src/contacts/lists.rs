@@ -11,7 +11,8 @@ use serde_json::json;
 
 use crate::account::api::audit;
 use crate::account::auth::{require_supervisor, Auth};
-use crate::http::error::{ApiResult, Json, Path, Query};
+use crate::http::error::ApiResult;
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::{ContactPage, ContactView, Items, ListView};
 
@@ -98,8 +99,8 @@ pub async fn list_members(
     Path(id): Path<ListId>,
     Query(q): Query<MembersQuery>,
 ) -> ApiResult<Json<ContactPage>> {
-    let limit = crate::http::routes::limit(q.limit, 25, 100)?;
-    let cursor = crate::http::routes::cursor(q.cursor.as_deref())?;
+    let limit = crate::http::query::limit(q.limit, 25, 100)?;
+    let cursor = crate::http::query::cursor(q.cursor.as_deref())?;
     let scope = crate::contacts::api::contact_scope(&app, &p).await?;
     let page = app.store.list_members(&scope, id, cursor, limit).await?;
     Ok(Json(ContactPage {

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use crate::account::auth::Auth;
 use crate::conversations::api::{timeline_item, TimelineQuery};
-use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 
 /// The contact's conversations you may see (most recently active first) and their inboxes.

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::account::auth::{is_supervisor_or_admin, Auth};
-use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::http::routes::double_option;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::double_option;
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::{ConversationPage, ConversationView, SentView};
 
@@ -42,7 +43,7 @@ fn parse_id<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
 
 fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError> {
     let mut out = ConversationQuery {
-        limit: crate::http::routes::limit(q.limit, 25, 100)?,
+        limit: crate::http::query::limit(q.limit, 25, 100)?,
         ..Default::default()
     };
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty() && *s != "all") {
@@ -93,7 +94,7 @@ fn list_query(p: &Principal, q: ListQuery) -> Result<ConversationQuery, ApiError
         Some("priority") => Sort::Priority,
         Some(_) => return Err(bad_query("sort must be waiting, activity or priority")),
     };
-    out.cursor = crate::http::routes::cursor(q.cursor.as_deref())?;
+    out.cursor = crate::http::query::cursor(q.cursor.as_deref())?;
     Ok(out)
 }
 
@@ -201,7 +202,7 @@ pub struct TimelineQuery {
 impl TimelineQuery {
     /// The page size and the `before` sequence number.
     pub(crate) fn parse(&self) -> ApiResult<(u32, Option<i64>)> {
-        let limit = crate::http::routes::limit(self.limit, 50, 200)?;
+        let limit = crate::http::query::limit(self.limit, 50, 200)?;
         Ok((limit, self.before))
     }
 }
@@ -786,7 +787,7 @@ pub async fn typing(
     let req: TypingRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TypingRequest::default()
     } else {
-        crate::http::error::parse_json(&body)?
+        crate::http::extract::parse_json(&body)?
     };
     let to_customer = req.to_customer.unwrap_or(true);
     crate::realtime::announce_typing(&app, &p, id, to_customer).await?;

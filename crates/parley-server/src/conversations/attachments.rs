@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::auth::Auth;
-use crate::http::error::{ApiError, ApiResult, Json, Path, Query, RawBody};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query, RawBody};
 use crate::state::App;
 
 /// The largest attachment stored, either way.

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::account::auth::{require_admin, Auth};
-use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 
 /// Threads per range export; a wider range must be split.

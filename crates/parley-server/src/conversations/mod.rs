@@ -23,8 +23,8 @@ pub fn routes() -> Vec<Route> {
             summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
             body: None,
             answer: crate::http::routes::Answer::Undescribed,
-            query: crate::http::error::query_params::<crate::conversations::attachments::UploadQuery>(),
-            query_types: crate::http::error::query_types::<crate::conversations::attachments::UploadQuery>,
+            query: crate::http::query::query_params::<crate::conversations::attachments::UploadQuery>(),
+            query_types: crate::http::query::query_types::<crate::conversations::attachments::UploadQuery>,
             handler: axum::routing::post(crate::conversations::attachments::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(crate::conversations::attachments::MAX_BYTES)),
         },

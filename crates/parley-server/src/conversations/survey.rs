@@ -12,7 +12,8 @@ use parley_store::{Command, ConversationView, InboxRow, Principal, Scope, Worksp
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::http::error::{ApiError, ApiResult, Path};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::state::App;
 
 /// How long a survey link may be answered.
@@ -166,7 +167,7 @@ async fn answerable(
     let inbox: InboxId = inbox.parse().map_err(|_| not_found())?;
     let conv: ConversationId = conv.parse().map_err(|_| not_found())?;
     // Other parameters (a mail client's tracking tags) are let be: the link is the customer's.
-    let link: LinkQuery = crate::http::error::read_query(query).map_err(|_| not_found())?;
+    let link: LinkQuery = crate::http::query::read_query(query).map_err(|_| not_found())?;
     let (Some(at), Some(sig)) = (link.at, link.sig) else {
         return Err(not_found());
     };

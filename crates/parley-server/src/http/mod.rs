@@ -3,8 +3,10 @@
 //! pages the binary serves.
 
 pub mod error;
+pub mod extract;
 pub mod listener;
 pub mod openapi;
+pub mod query;
 pub mod routes;
 pub mod web;
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 
-use crate::http::error::Json;
+use crate::http::extract::Json;
 use crate::http::routes::{routes, Access, Answer};
 use crate::state::App;
 

@@ -2,7 +2,6 @@
 //! summary. The router and the OpenAPI document are both built from it, so they cannot disagree.
 
 use axum::routing::MethodRouter;
-use serde::{Deserialize, Deserializer};
 
 use crate::state::App;
 
@@ -82,12 +81,12 @@ macro_rules! route {
                 $(.or($crate::http::routes::Answer::Json(200, $crate::http::routes::schema::<$resp>)))?
                 $(.or($crate::http::routes::Answer::Json(201, $crate::http::routes::schema::<$created>)))?
                 $(.or($answer))?,
-            query: $crate::http::error::query_params::<route!(@query $($q)?)>(),
-            query_types: $crate::http::error::query_types::<route!(@query $($q)?)>,
+            query: $crate::http::query::query_params::<route!(@query $($q)?)>(),
+            query_types: $crate::http::query::query_types::<route!(@query $($q)?)>,
             handler: axum::routing::$m($h),
         }
     };
-    (@query) => { $crate::http::error::NoQuery };
+    (@query) => { $crate::http::query::NoQuery };
     (@query $q:ty) => { $q };
 }
 pub(crate) use route;
@@ -115,53 +114,12 @@ pub(crate) async fn check_query(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match crate::http::error::check_query(req.uri().query().unwrap_or(""), allowed) {
+    match crate::http::query::check_query(req.uri().query().unwrap_or(""), allowed) {
         Ok(()) => {
             req.extensions_mut()
-                .insert(crate::http::error::QueryChecked);
+                .insert(crate::http::query::QueryChecked);
             next.run(req).await
         }
         Err(e) => e.into_response(),
-    }
-}
-
-/// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or set.
-pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// Checks a `limit` query parameter: 1 to `max`, `default` when absent.
-pub(crate) fn limit(
-    v: Option<u32>,
-    default: u32,
-    max: u32,
-) -> Result<u32, crate::http::error::ApiError> {
-    match v {
-        None => Ok(default),
-        Some(n) => Some(n).filter(|n| (1..=max).contains(n)).ok_or_else(|| {
-            crate::http::error::ApiError::bad_request(
-                "invalid_query",
-                format!("limit must be a number from 1 to {max}"),
-            )
-        }),
-    }
-}
-
-/// Decodes a pagination cursor, answering 400 `invalid_cursor`.
-pub(crate) fn cursor(
-    v: Option<&str>,
-) -> Result<Option<parley_store::Cursor>, crate::http::error::ApiError> {
-    match v {
-        None | Some("") => Ok(None),
-        Some(s) => parley_store::Cursor::decode(s).map(Some).ok_or_else(|| {
-            crate::http::error::ApiError::bad_request(
-                "invalid_cursor",
-                "the cursor is not one this server gave out",
-            )
-        }),
     }
 }

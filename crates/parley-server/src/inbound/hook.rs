@@ -13,7 +13,8 @@ use parley_core::{InboxId, Timestamp};
 use parley_store::{DeliveryReport, InboundMessage, InboundOutcome, InboxRow, Scope};
 use serde_json::{json, Value};
 
-use crate::http::error::{error_body, ApiError, ApiResult, Json, Path, RawBody};
+use crate::http::error::{error_body, ApiError, ApiResult};
+use crate::http::extract::{Json, Path, RawBody};
 use crate::inboxes::channels::channel_of;
 use crate::state::App;
 

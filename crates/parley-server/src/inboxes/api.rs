@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use crate::account::api::audit;
 
 use crate::account::auth::{random_token, require_admin, Auth};
-use crate::http::error::{ApiError, ApiResult, Json, Path};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path};
 use crate::state::App;
 use crate::views::{BacklogView, InboxView, Items, TeamView, UserView};
 
@@ -402,7 +403,7 @@ pub struct UpdateInboxRequest {
     name: Option<String>,
     #[serde(default)]
     callback_url: Option<String>,
-    #[serde(default, deserialize_with = "crate::http::routes::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schemars(with = "Option<f64>", range(min = 0.0, max = MAX_RATE), description = "Messages per second this sender may send; null or 0: unlimited")]
     rate_limit: Option<Option<f64>>,
     /// `widget`: the site that embeds it, greeting, colour, pre-chat form (`widget::WidgetFields`).

@@ -15,7 +15,8 @@ use tokio::sync::{broadcast, Notify};
 
 use super::{announce_typing, frame, small_frames, HubEvent, Viewing};
 use crate::account::auth::{Caller, Credential};
-use crate::http::error::{ApiError, Query};
+use crate::http::error::ApiError;
+use crate::http::extract::Query;
 use crate::state::App;
 
 #[derive(Deserialize)]

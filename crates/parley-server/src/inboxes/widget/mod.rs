@@ -21,7 +21,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::http::error::{ApiError, Path, Query};
+use crate::http::error::ApiError;
+use crate::http::extract::{Path, Query};
 use crate::state::App;
 
 /// The inbox kind of a website widget.
