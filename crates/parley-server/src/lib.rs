@@ -327,7 +327,7 @@ pub fn router(app: App) -> Router {
         let mut handler = match min {
             Some(role) => r.handler.layer(axum::middleware::from_fn_with_state(
                 (app.clone(), role),
-                account::auth::role_gate,
+                http::caller::role_gate,
             )),
             None => r.handler,
         };

@@ -7,10 +7,8 @@ use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::role::Role;
 use parley_core::sla::Due;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, TeamId, Timestamp, TokenId,
-    UserId, WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, TeamId, Timestamp, UserId,
 };
-use parley_store::Principal;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -170,74 +168,6 @@ impl From<parley_store::UserView> for UserView {
             created_at: u.created_at,
         }
     }
-}
-
-/// The signed-in user, their role and the inboxes they work. Fields in alphabetical order, the
-/// order this answer has always had.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MeView {
-    pub email: String,
-    pub id: UserId,
-    pub inboxes: Vec<InboxId>,
-    pub name: String,
-    pub role: Role,
-    pub workspace_id: WorkspaceId,
-}
-
-impl From<&Principal> for MeView {
-    fn from(p: &Principal) -> Self {
-        Self {
-            email: p.email.clone(),
-            id: p.user_id,
-            inboxes: p.inboxes.clone(),
-            name: p.name.clone(),
-            role: p.role,
-            workspace_id: p.workspace_id,
-        }
-    }
-}
-
-/// A new session: who signed in, and the token every cookie-authenticated write must carry in
-/// `X-CSRF-Token`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SignedInView {
-    pub csrf_token: String,
-    pub user: MeView,
-}
-
-/// A personal API token (never its secret).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct TokenView {
-    pub id: TokenId,
-    pub name: String,
-    pub created_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl From<parley_store::TokenView> for TokenView {
-    fn from(t: parley_store::TokenView) -> Self {
-        Self {
-            id: t.id,
-            name: t.name,
-            created_at: t.created_at,
-            revoked_at: t.revoked_at,
-        }
-    }
-}
-
-/// A token just created, with its secret (`pat_…`), shown this once.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct NewTokenView {
-    pub created_at: Timestamp,
-    pub id: TokenId,
-    pub name: String,
-    pub token: String,
-}
-
-/// Who has an open realtime connection.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PresenceView {
-    pub online: Vec<UserId>,
 }
 
 /// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste

@@ -4,14 +4,17 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use parley_core::role::Role;
 use parley_core::InboxId;
-use parley_store::NewUser;
+use parley_store::{NewUser, Principal, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::account::auth::{random_token, require_admin, Auth};
+use crate::account::audit::audit;
+use crate::account::auth::random_token;
+use crate::account::tokens::{issue_token, TokenError};
+use crate::account::views::NewBotView;
+use crate::http::caller::{require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::state::App;
@@ -33,6 +36,30 @@ pub async fn list_bots(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<
     Ok(Json(Items::users(users.into_iter().filter(|u| u.bot))))
 }
 
+/// Why a bot could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("no inbox {0} in this workspace")]
+    UnknownInbox(InboxId),
+    #[error(transparent)]
+    Invalid(#[from] parley_core::Invalid),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<BotError> for ApiError {
+    fn from(e: BotError) -> Self {
+        match e {
+            BotError::UnknownInbox(_) => ApiError::invalid("inbox_ids", e.to_string()),
+            BotError::Invalid(e) => e.into(),
+            BotError::Token(e) => e.into(),
+            BotError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// `POST /api/v1/bots` (admins): a bot working the inboxes named, and its API token, shown once.
 /// It cannot sign in; removing it is removing the user.
 pub async fn create_bot(
@@ -40,8 +67,19 @@ pub async fn create_bot(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<CreateBotRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<NewBotView>)> {
     require_admin(&p)?;
+    let created = add_bot(&app, &p, req, &headers).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates the bot user, makes it a member of its inboxes, issues its token and audits it.
+async fn add_bot(
+    app: &App,
+    p: &Principal,
+    req: CreateBotRequest,
+    headers: &HeaderMap,
+) -> Result<NewBotView, BotError> {
     let name = parley_core::contact::parse_name("name", &req.name)?;
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
     if let Some(missing) = req
@@ -49,14 +87,39 @@ pub async fn create_bot(
         .iter()
         .find(|id| !inboxes.iter().any(|i| i.id == **id))
     {
-        return Err(ApiError::invalid(
-            "inbox_ids",
-            format!("no inbox {missing} in this workspace"),
-        ));
+        return Err(BotError::UnknownInbox(*missing));
     }
-    let now = app.now();
-    let bot = app
-        .store
+    let bot = create_bot_user(app, p, name).await?;
+    for inbox in &req.inbox_ids {
+        app.store
+            .set_inbox_member(p.workspace_id, *inbox, bot.id, true)
+            .await?;
+    }
+    let principal = app.store.principal(p.workspace_id, bot.id).await?;
+    let (_, token) = issue_token(app, &principal, "bot").await?;
+    audit(
+        app,
+        p,
+        headers,
+        "bot.create",
+        bot.id,
+        json!({ "name": bot.name, "inboxes": req.inbox_ids.len() }),
+    )
+    .await;
+    Ok(NewBotView {
+        bot: bot.into(),
+        inbox_ids: req.inbox_ids,
+        token,
+    })
+}
+
+/// The bot's user: an agent with a unique address no mail reaches and no password.
+async fn create_bot_user(
+    app: &App,
+    p: &Principal,
+    name: String,
+) -> Result<parley_store::UserView, StoreError> {
+    app.store
         .create_user(
             p.workspace_id,
             NewUser {
@@ -71,28 +134,7 @@ pub async fn create_bot(
                 role: Role::Agent,
                 bot: true,
             },
-            now,
+            app.now(),
         )
-        .await?;
-    for inbox in &req.inbox_ids {
-        app.store
-            .set_inbox_member(p.workspace_id, *inbox, bot.id, true)
-            .await?;
-    }
-    let principal = app.store.principal(p.workspace_id, bot.id).await?;
-    let (_, token) = crate::account::api::issue_token(&app, &principal, "bot").await?;
-    crate::account::api::audit(
-        &app,
-        &p,
-        &headers,
-        "bot.create",
-        bot.id,
-        json!({ "name": bot.name, "inboxes": req.inbox_ids.len() }),
-    )
-    .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "bot": bot, "token": token, "inbox_ids": req.inbox_ids })),
-    )
-        .into_response())
+        .await
 }

@@ -8,7 +8,8 @@ use parley_core::sla::{self, SlaPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::account::auth::{require_admin, Auth};
+use crate::account::views::EncryptionView;
+use crate::http::caller::{require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::state::App;
@@ -129,7 +130,7 @@ pub(crate) async fn set_settings_part(
     part: &str,
     value: Value,
     detail: impl FnOnce(Option<&Value>) -> Value,
-) -> ApiResult<parley_store::WorkspaceRow> {
+) -> Result<parley_store::WorkspaceRow, parley_store::StoreError> {
     let ws = app.store.workspace(p.workspace_id).await?;
     let mut doc = if ws.settings.is_object() {
         ws.settings.clone()
@@ -141,7 +142,7 @@ pub(crate) async fn set_settings_part(
     let ws = app.store.set_workspace_settings(ws.id, doc).await?;
     app.forget_workspace(ws.id);
     let detail = detail(before.as_ref());
-    crate::account::api::audit(app, p, headers, &format!("settings.{part}"), ws.id, detail).await;
+    crate::account::audit::audit(app, p, headers, &format!("settings.{part}"), ws.id, detail).await;
     Ok(ws)
 }
 
@@ -237,10 +238,18 @@ pub async fn put_survey(
 }
 
 /// `GET /api/v1/encryption`: whether values are sealed at rest, under which data keys.
-pub async fn encryption(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn encryption(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<EncryptionView>> {
     require_admin(&p)?;
     Ok(Json(match app.store.keyring() {
-        None => json!({ "enabled": false, "data_keys": [], "current_key": null }),
-        Some(k) => json!({ "enabled": true, "data_keys": k.ids(), "current_key": k.current() }),
+        None => EncryptionView {
+            current_key: None,
+            data_keys: Vec::new(),
+            enabled: false,
+        },
+        Some(k) => EncryptionView {
+            current_key: Some(k.current()),
+            data_keys: k.ids(),
+            enabled: true,
+        },
     }))
 }

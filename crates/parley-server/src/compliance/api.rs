@@ -11,9 +11,9 @@ use parley_store::ContactPatch;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::account::auth::{require_admin, require_supervisor, Auth};
 use crate::compliance::Settings;
 use crate::conversations::exports;
+use crate::http::caller::{require_admin, require_supervisor, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
@@ -184,7 +184,7 @@ pub async fn purge(
             .update_contact(ws.id, *id, patch, app.now())
             .await?;
     }
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,
@@ -224,7 +224,7 @@ pub async fn erase_contact(
     body["files_left"] = json!(files_left);
     // A repeated erasure changes nothing and is not audited again.
     if !done.repeated {
-        crate::account::api::audit(&app, &p, &headers, "contact.erase", id, body.clone()).await;
+        crate::account::audit::audit(&app, &p, &headers, "contact.erase", id, body.clone()).await;
     }
     Ok(Json(json!({ "erasure": body })))
 }
@@ -251,7 +251,7 @@ pub async fn export_consent(
     let scope = p.scope();
     let contact = app.store.contact(&scope, id).await?;
     let ledger = app.store.consent_history(&scope, id).await?;
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,
@@ -294,7 +294,7 @@ pub async fn export_audit(
     require_admin(&p)?;
     let format = exports::format_of(q.format.as_deref())?;
     let entries = app.store.list_audit(p.workspace_id, 100_000).await?;
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,

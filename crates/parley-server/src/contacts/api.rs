@@ -13,7 +13,7 @@ use parley_store::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::account::auth::Auth;
+use crate::http::caller::Auth;
 use crate::http::error::ApiResult;
 use crate::http::extract::double_option;
 use crate::http::extract::{Json, Path, Query};
@@ -461,7 +461,7 @@ pub async fn record_consent(
             .await?;
         (e, None)
     };
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,
@@ -486,7 +486,7 @@ pub async fn block_contact(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
-    crate::account::auth::require_supervisor(&p)?;
+    crate::http::caller::require_supervisor(&p)?;
     let now = app.now();
     let k = app
         .store
@@ -512,7 +512,7 @@ pub async fn block_contact(
             resolved += 1;
         }
     }
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,
@@ -531,11 +531,11 @@ pub async fn unblock_contact(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
 ) -> ApiResult<Json<Value>> {
-    crate::account::auth::require_supervisor(&p)?;
+    crate::http::caller::require_supervisor(&p)?;
     let k = app
         .store
         .set_contact_blocked(p.workspace_id, id, None, app.now())
         .await?;
-    crate::account::api::audit(&app, &p, &headers, "contact.unblock", id, json!({})).await;
+    crate::account::audit::audit(&app, &p, &headers, "contact.unblock", id, json!({})).await;
     Ok(Json(json!({ "contact": k })))
 }

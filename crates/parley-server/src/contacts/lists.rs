@@ -9,8 +9,8 @@ use parley_core::{ContactId, ListId};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::account::api::audit;
-use crate::account::auth::{require_supervisor, Auth};
+use crate::account::audit::audit;
+use crate::http::caller::{require_supervisor, Auth};
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;

@@ -13,8 +13,8 @@ use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principa
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::account::auth::Auth;
 use crate::conversations::api::{timeline_item, TimelineQuery};
+use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;

@@ -12,7 +12,7 @@ use parley_store::{ActOutcome, AssigneeFilter, Command, ConversationQuery, Princ
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::account::auth::{is_supervisor_or_admin, Auth};
+use crate::http::caller::{is_supervisor_or_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::double_option;
 use crate::http::extract::{Json, Path, Query};

@@ -14,7 +14,7 @@ use parley_store::InboxRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::account::auth::Auth;
+use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query, RawBody};
 use crate::state::App;

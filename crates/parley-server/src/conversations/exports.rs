@@ -9,7 +9,7 @@ use parley_store::{ConversationQuery, ConversationView, Scope, Sort, TimelineEnt
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::account::auth::{require_admin, Auth};
+use crate::http::caller::{require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
@@ -177,7 +177,7 @@ pub async fn conversation(
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let entries = whole_timeline(&app, &scope, id).await?;
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,
@@ -273,7 +273,7 @@ pub async fn range(
             out.push(json!({ "conversation": conv, "timeline": items(entries)? }));
         }
     }
-    crate::account::api::audit(
+    crate::account::audit::audit(
         &app,
         &p,
         &headers,

@@ -2,6 +2,7 @@
 //! mapping of errors to HTTP answers, the extractors that read requests, the listener, and the
 //! pages the binary serves.
 
+pub mod caller;
 pub mod error;
 pub mod extract;
 pub mod listener;

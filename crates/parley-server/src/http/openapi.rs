@@ -86,7 +86,7 @@ pub fn document(server_url: &str) -> Value {
         "components": {
             "securitySchemes": {
                 "token": { "type": "http", "scheme": "bearer", "description": "A personal API token (pat_…)" },
-                "session": { "type": "apiKey", "in": "cookie", "name": crate::account::auth::SESSION_COOKIE, "description": "Writes also need the X-CSRF-Token header" },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::http::caller::SESSION_COOKIE, "description": "Writes also need the X-CSRF-Token header" },
                 "signature": { "type": "apiKey", "in": "header", "name": "X-Parley-Signature", "description": "sha256=<hex HMAC-SHA256 of the raw body under the inbox secret>" }
             },
             "schemas": schemas

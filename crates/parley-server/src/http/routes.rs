@@ -94,7 +94,7 @@ pub(crate) use route;
 /// Every route: the API of each part of Parley, its webhooks and sockets.
 pub fn routes() -> Vec<Route> {
     let mut all = vec![
-        route!(get "/api/v1/openapi.json" => crate::http::openapi::openapi_json, "meta", Public, "This document"),
+        route!(get "/api/v1/openapi.json" => crate::http::openapi::openapi_json, "meta", Public, "This document", answer = Answer::Other("application/json")),
     ];
     all.extend(crate::account::routes());
     all.extend(crate::inboxes::routes());

@@ -10,9 +10,10 @@ use parley_store::{InboxPatch, InboxRow, NewInbox, Principal};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::account::api::audit;
+use crate::account::audit::audit;
 
-use crate::account::auth::{random_token, require_admin, Auth};
+use crate::account::auth::random_token;
+use crate::http::caller::{require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 use crate::state::App;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, Notify};
 
 use super::{announce_typing, frame, small_frames, HubEvent, Viewing};
-use crate::account::auth::{Caller, Credential};
+use crate::http::caller::{Caller, Credential};
 use crate::http::error::ApiError;
 use crate::http::extract::Query;
 use crate::state::App;
