@@ -6,7 +6,7 @@ use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 
 use crate::http::extract::Json;
-use crate::http::routes::{routes, Access, Answer};
+use crate::http::routes::{routes, Access, Answer, Route};
 use crate::state::App;
 
 /// A generator whose named schemas go to `components/schemas`; requests are described as they
@@ -19,57 +19,13 @@ fn generator(contract: Contract) -> SchemaGenerator {
     settings.into_generator()
 }
 
+/// The whole document, its links to the API under `server_url`.
 pub fn document(server_url: &str) -> Value {
     let mut requests = generator(Contract::Deserialize);
     let mut answers = generator(Contract::Serialize);
     let mut paths: Map<String, Value> = Map::new();
     for r in routes() {
-        let params: Vec<Value> = r
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .chain(r.query.iter().zip((r.query_types)()).map(|(name, ty)| json!({ "name": name, "in": "query", "required": false, "schema": { "type": ty } })))
-            .collect();
-        let mut op = json!({
-            "summary": r.summary,
-            "tags": [r.tag],
-            "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.', '-'], "_")),
-            "responses": {
-                "4XX": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            }
-        });
-        let (status, success) = match r.answer {
-            Answer::Json(status, schema) => (
-                status,
-                json!({ "description": if status == 201 { "created" } else { "success" }, "content": { "application/json": { "schema": schema(&mut answers) } } }),
-            ),
-            Answer::NoContent => (204, json!({ "description": "done; no body" })),
-            Answer::Other(media) => (
-                200,
-                json!({ "description": "success", "content": { media: {} } }),
-            ),
-            Answer::Undescribed => (200, json!({ "description": "success" })),
-        };
-        op["responses"][status.to_string()] = success;
-        if !params.is_empty() {
-            op["parameters"] = json!(params);
-        }
-        if let Some(schema) = r.body {
-            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema(&mut requests) } } });
-        }
-        op["security"] = match r.access {
-            Access::Public => json!([]),
-            Access::Signature => json!([{ "signature": [] }]),
-            Access::Member | Access::Supervisor | Access::Admin => {
-                json!([{ "token": [] }, { "session": [] }])
-            }
-        };
-        match r.access {
-            Access::Admin => op["description"] = json!("Admins only."),
-            Access::Supervisor => op["description"] = json!("Supervisors and admins only."),
-            _ => {}
-        }
+        let op = operation(&r, &mut requests, &mut answers);
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;
     }
@@ -92,6 +48,66 @@ pub fn document(server_url: &str) -> Value {
             "schemas": schemas
         }
     })
+}
+
+/// One route's operation: parameters, body, answers, who may call it.
+fn operation(r: &Route, requests: &mut SchemaGenerator, answers: &mut SchemaGenerator) -> Value {
+    let params = parameters(r);
+    let mut op = json!({
+        "summary": r.summary,
+        "tags": [r.tag],
+        "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.', '-'], "_")),
+        "responses": {
+            "4XX": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+        }
+    });
+    let (status, success) = success(r.answer, answers);
+    op["responses"][status.to_string()] = success;
+    if !params.is_empty() {
+        op["parameters"] = json!(params);
+    }
+    if let Some(schema) = r.body {
+        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema(requests) } } });
+    }
+    op["security"] = match r.access {
+        Access::Public => json!([]),
+        Access::Signature => json!([{ "signature": [] }]),
+        Access::Member | Access::Supervisor | Access::Admin => {
+            json!([{ "token": [] }, { "session": [] }])
+        }
+    };
+    match r.access {
+        Access::Admin => op["description"] = json!("Admins only."),
+        Access::Supervisor => op["description"] = json!("Supervisors and admins only."),
+        _ => {}
+    }
+    op
+}
+
+/// The route's path parameters, then its query parameters.
+fn parameters(r: &Route) -> Vec<Value> {
+    r.path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .chain(r.query.iter().zip((r.query_types)()).map(|(name, ty)| json!({ "name": name, "in": "query", "required": false, "schema": { "type": ty } })))
+        .collect()
+}
+
+/// The status and description of a route's success.
+fn success(answer: Answer, answers: &mut SchemaGenerator) -> (u16, Value) {
+    match answer {
+        Answer::Json(status, schema) => (
+            status,
+            json!({ "description": if status == 201 { "created" } else { "success" }, "content": { "application/json": { "schema": schema(answers) } } }),
+        ),
+        Answer::NoContent => (204, json!({ "description": "done; no body" })),
+        Answer::Other(media) => (
+            200,
+            json!({ "description": "success", "content": { media: {} } }),
+        ),
+        Answer::Undescribed => (200, json!({ "description": "success" })),
+    }
 }
 
 fn error_schema() -> Value {
