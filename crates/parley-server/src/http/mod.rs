@@ -1,10 +1,11 @@
 //! The HTTP edge: the route table the router and the OpenAPI document are built from, the one
-//! mapping of errors to HTTP answers, the extractors that read requests, the listener, and the
-//! pages the binary serves.
+//! mapping of errors to HTTP answers, the extractors that read requests (bodies, queries, who is
+//! calling), the layers every request passes through, the listener, and the served pages.
 
 pub mod caller;
 pub mod error;
 pub mod extract;
+pub mod layers;
 pub mod listener;
 pub mod openapi;
 pub mod query;
@@ -17,7 +18,7 @@ use axum::http::HeaderMap;
 /// The client's address as the server determined it (`client_address` in the router).
 pub(crate) fn client_ip(headers: &HeaderMap) -> Option<String> {
     headers
-        .get(crate::CLIENT_IP_HEADER)
+        .get(layers::CLIENT_IP_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
 }
