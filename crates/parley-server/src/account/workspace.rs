@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use parley_core::sla::{self, SlaPolicy};
+use parley_store::{Principal, StoreError, WorkspaceRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -18,6 +19,43 @@ use crate::state::App;
 const MAX_REPLIES: usize = 500;
 const MAX_REPLY_CHARS: usize = 4096;
 const MAX_SHORTCUT_CHARS: usize = 32;
+
+/// Why a settings change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A value the settings cannot hold, naming its field.
+    #[error("{message}")]
+    Field {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Invalid(#[from] parley_core::Invalid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl SettingsError {
+    fn field(field: &'static str, message: impl Into<String>) -> Self {
+        SettingsError::Field {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SettingsError> for ApiError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Field { field, message } => ApiError::invalid(field, message),
+            SettingsError::Invalid(e) => e.into(),
+            SettingsError::Store(e) => e.into(),
+            SettingsError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
 
 /// One saved reply: the shortcut an agent types after `/`, and the text it inserts. Fields in
 /// alphabetical order, the order the answers have always had.
@@ -41,7 +79,7 @@ pub struct RepliesRequest {
     items: Vec<SavedReply>,
 }
 
-fn replies_of(ws: &parley_store::WorkspaceRow) -> Vec<SavedReply> {
+fn replies_of(ws: &WorkspaceRow) -> Vec<SavedReply> {
     serde_json::from_value(ws.settings["replies"].clone()).unwrap_or_default()
 }
 
@@ -54,9 +92,9 @@ pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Js
 }
 
 /// Checks and orders a new list: shortcuts are unique words, bodies are not empty.
-fn parse_replies(items: Vec<SavedReply>) -> ApiResult<Vec<SavedReply>> {
+fn parse_replies(items: Vec<SavedReply>) -> Result<Vec<SavedReply>, SettingsError> {
     if items.len() > MAX_REPLIES {
-        return Err(ApiError::invalid(
+        return Err(SettingsError::field(
             "items",
             format!("at most {MAX_REPLIES} saved replies"),
         ));
@@ -69,7 +107,7 @@ fn parse_replies(items: Vec<SavedReply>) -> ApiResult<Vec<SavedReply>> {
             || shortcut.chars().count() > MAX_SHORTCUT_CHARS
             || !shortcut.chars().all(word)
         {
-            return Err(ApiError::invalid(
+            return Err(SettingsError::field(
                 "shortcut",
                 format!(
                     "a shortcut is 1 to {MAX_SHORTCUT_CHARS} letters, digits, - or _ (got {:?})",
@@ -79,13 +117,13 @@ fn parse_replies(items: Vec<SavedReply>) -> ApiResult<Vec<SavedReply>> {
         }
         let body = r.body.trim().to_string();
         if body.is_empty() || body.chars().count() > MAX_REPLY_CHARS {
-            return Err(ApiError::invalid(
+            return Err(SettingsError::field(
                 "body",
                 format!("the text of /{shortcut} must be 1 to {MAX_REPLY_CHARS} characters"),
             ));
         }
         if out.iter().any(|o| o.shortcut == shortcut) {
-            return Err(ApiError::invalid(
+            return Err(SettingsError::field(
                 "shortcut",
                 format!("/{shortcut} is listed twice"),
             ));
@@ -104,20 +142,37 @@ pub async fn put_replies(
     Json(req): Json<RepliesRequest>,
 ) -> ApiResult<Json<RepliesView>> {
     require_admin(&p)?;
-    let items = parse_replies(req.items)?;
-    let count = items.len();
-    let ws = set_settings_part(
-        &app,
-        &p,
-        &headers,
-        "replies",
-        serde_json::to_value(&items).map_err(|e| ApiError::Internal(e.into()))?,
-        |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
-    )
-    .await?;
+    let ws = replace_replies(&app, &p, req.items, &headers).await?;
     Ok(Json(RepliesView {
         items: replies_of(&ws),
     }))
+}
+
+/// Checks and stores a new list of saved replies, audited with how many there were and are.
+async fn replace_replies(
+    app: &App,
+    p: &Principal,
+    items: Vec<SavedReply>,
+    headers: &HeaderMap,
+) -> Result<WorkspaceRow, SettingsError> {
+    let items = parse_replies(items)?;
+    let count = items.len();
+    let value = serde_json::to_value(&items).map_err(anyhow::Error::from)?;
+    let ws = set_settings_part(
+        app,
+        p,
+        headers,
+        "replies",
+        value,
+        |before| json!({ "before": count_of(before), "after": count }),
+    )
+    .await?;
+    Ok(ws)
+}
+
+/// How many entries a settings part held before a change (none when it was not a list).
+fn count_of(before: Option<&Value>) -> usize {
+    before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0)
 }
 
 /// Replaces one part of the workspace's settings document (`compliance`, `replies`, …), leaving
@@ -125,12 +180,12 @@ pub async fn put_replies(
 /// previous value. Answers the workspace as stored.
 pub(crate) async fn set_settings_part(
     app: &App,
-    p: &parley_store::Principal,
+    p: &Principal,
     headers: &HeaderMap,
     part: &str,
     value: Value,
     detail: impl FnOnce(Option<&Value>) -> Value,
-) -> Result<parley_store::WorkspaceRow, parley_store::StoreError> {
+) -> Result<WorkspaceRow, StoreError> {
     let ws = app.store.workspace(p.workspace_id).await?;
     let mut doc = if ws.settings.is_object() {
         ws.settings.clone()
@@ -176,31 +231,43 @@ pub async fn put_sla(
     Json(req): Json<SlaRequest>,
 ) -> ApiResult<Json<SlaView>> {
     require_admin(&p)?;
-    let policies = sla::check_policies(req.policies)?;
+    let ws = replace_sla(&app, &p, req.policies, &headers).await?;
+    Ok(Json(SlaView {
+        policies: crate::state::sla_of(&ws),
+    }))
+}
+
+/// Checks and stores new SLA policies, audited with how many there were and are.
+async fn replace_sla(
+    app: &App,
+    p: &Principal,
+    policies: Vec<SlaPolicy>,
+    headers: &HeaderMap,
+) -> Result<WorkspaceRow, SettingsError> {
+    let policies = sla::check_policies(policies)?;
     let inboxes = app.store.list_inboxes(&p.scope()).await?;
     if let Some(missing) = policies
         .iter()
         .filter_map(|x| x.inbox_id)
         .find(|id| !inboxes.iter().any(|i| i.id == *id))
     {
-        return Err(ApiError::invalid(
+        return Err(SettingsError::field(
             "inbox_id",
             format!("no inbox {missing} in this workspace"),
         ));
     }
     let count = policies.len();
+    let value = serde_json::to_value(&policies).map_err(anyhow::Error::from)?;
     let ws = set_settings_part(
-        &app,
-        &p,
-        &headers,
+        app,
+        p,
+        headers,
         "sla",
-        serde_json::to_value(&policies).map_err(|e| ApiError::Internal(e.into()))?,
-        |before| json!({ "before": before.and_then(|b| b.as_array().map(Vec::len)).unwrap_or(0), "after": count }),
+        value,
+        |before| json!({ "before": count_of(before), "after": count }),
     )
     .await?;
-    Ok(Json(SlaView {
-        policies: crate::state::sla_of(&ws),
-    }))
+    Ok(ws)
 }
 
 /// `GET /api/v1/survey`: whether resolving a conversation sends the customer a satisfaction
