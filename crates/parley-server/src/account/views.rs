@@ -182,3 +182,100 @@ pub struct EncryptionView {
     pub data_keys: Vec<u32>,
     pub enabled: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The bytes a view writes are those of the JSON object the answer used to be built as.
+    fn same_bytes(view: impl Serialize, old: serde_json::Value) {
+        assert_eq!(
+            serde_json::to_string(&view).unwrap(),
+            serde_json::to_string(&old).unwrap()
+        );
+    }
+
+    fn user() -> parley_store::UserView {
+        parley_store::UserView {
+            id: UserId(uuid::Uuid::nil()),
+            email: "ann@acme.test".into(),
+            name: "Ann".into(),
+            role: Role::Admin,
+            bot: false,
+            created_at: Timestamp(1),
+        }
+    }
+
+    #[test]
+    fn object_answers_keep_their_bytes() {
+        let ws = parley_store::WorkspaceRow {
+            id: WorkspaceId(uuid::Uuid::nil()),
+            name: "Acme".into(),
+            timezone: "UTC".into(),
+            settings: json!({ "replies": [] }),
+            created_at: Timestamp(2),
+        };
+        let old = json!({ "workspace": ws, "user": user(), "csrf_token": "c" });
+        let view = SetupView {
+            csrf_token: "c".into(),
+            user: user().into(),
+            workspace: ws.into(),
+        };
+        same_bytes(view, old);
+        let inbox_ids = vec![InboxId(uuid::Uuid::nil())];
+        let old = json!({ "bot": user(), "token": "t", "inbox_ids": inbox_ids });
+        let view = NewBotView {
+            bot: user().into(),
+            inbox_ids,
+            token: "t".into(),
+        };
+        same_bytes(view, old);
+        let entry = parley_store::AuditEntry {
+            workspace_id: WorkspaceId(uuid::Uuid::nil()),
+            actor_id: None,
+            action: "auth.sign_in".into(),
+            target: "x".into(),
+            detail: json!({ "b": 1, "a": [2] }),
+            ip: Some("127.0.0.1".into()),
+            at: Timestamp(3),
+        };
+        let old = json!({ "items": [entry.clone()] });
+        same_bytes(
+            crate::views::Items {
+                items: vec![AuditEntryView::from(entry)],
+            },
+            old,
+        );
+    }
+
+    #[test]
+    fn health_and_encryption_keep_their_bytes() {
+        let view = |others: Option<usize>| HealthView {
+            other_nodes: others,
+            status: "ok",
+            warning: others.map(|_| "w"),
+        };
+        same_bytes(view(None), json!({ "status": "ok" }));
+        same_bytes(
+            view(Some(2)),
+            json!({ "status": "ok", "other_nodes": 2, "warning": "w" }),
+        );
+        same_bytes(
+            EncryptionView {
+                current_key: None,
+                data_keys: vec![],
+                enabled: false,
+            },
+            json!({ "enabled": false, "data_keys": [], "current_key": null }),
+        );
+        same_bytes(
+            EncryptionView {
+                current_key: Some(2),
+                data_keys: vec![1, 2],
+                enabled: true,
+            },
+            json!({ "enabled": true, "data_keys": [1, 2], "current_key": 2 }),
+        );
+    }
+}
