@@ -13,7 +13,7 @@ use crate::account::audit::audit;
 use crate::account::auth::{hash_token, random_token, HashSlot, PasswordError};
 use crate::account::throttle::Locked;
 use crate::account::views::{MeView, SignedInView};
-use crate::http::caller::{Auth, SESSION_COOKIE};
+use crate::http::caller::{cookie_value, Auth, SESSION_COOKIE};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::state::App;
@@ -309,16 +309,9 @@ pub async fn sign_out(
 /// Deletes the session the request's cookie names, if any (a token caller has none), and
 /// audits the sign-out.
 async fn end_session(app: &App, p: &Principal, headers: &HeaderMap) -> Result<(), StoreError> {
-    let session = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string());
+    let session = cookie_value(headers, SESSION_COOKIE);
     if let Some(s) = session {
-        app.store.delete_session(&hash_token(&s)).await?;
+        app.store.delete_session(&hash_token(s)).await?;
         app.hub.access_changed(p.workspace_id, p.user_id);
     }
     audit(app, p, headers, "auth.sign_out", p.user_id, json!({})).await;

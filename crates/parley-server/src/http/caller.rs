@@ -4,7 +4,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use parley_core::role::Role;
 use parley_store::Principal;
 
@@ -15,9 +15,9 @@ use crate::state::App;
 pub const SESSION_COOKIE: &str = "parley_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+/// The value of the cookie `name` the request carries.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -108,7 +108,7 @@ impl FromRequestParts<App> for Caller {
                 });
             }
         }
-        let session = cookie_value(parts, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+        let session = cookie_value(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
         let hash = hash_token(session);
         let (p, csrf) = app
             .store

@@ -14,8 +14,8 @@ pub mod web;
 
 use axum::http::HeaderMap;
 
-/// The client address, as the connection or a trusted proxy header reports it (for the audit log).
-/// The client's address as the server determined it (`client_address` in the router).
+/// The client's address, as the connection or a trusted proxy reports it and
+/// [`layers::client_address`] put it (for the audit log and the sign-in throttle).
 pub(crate) fn client_ip(headers: &HeaderMap) -> Option<String> {
     headers
         .get(layers::CLIENT_IP_HEADER)
