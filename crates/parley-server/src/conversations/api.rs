@@ -18,6 +18,12 @@ use crate::http::routes::double_option;
 use crate::state::App;
 use crate::views::{ConversationPage, ConversationView, SentView};
 
+impl From<crate::conversations::compose::ComposeError> for ApiError {
+    fn from(e: crate::conversations::compose::ComposeError) -> Self {
+        ApiError::invalid(e.field(), e.to_string())
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
