@@ -11,7 +11,8 @@ use crate::http::routes::{route, Access, Route};
 
 /// The conversations' routes: list, timeline, commands, attachments, surveys and exports.
 pub fn routes() -> Vec<Route> {
-    use crate::conversations::{api as c, exports};
+    use crate::conversations::{api as c, attachments::api as files, exports};
+    use crate::http::routes::Answer;
     vec![
         route!(get "/survey/{inbox_id}/{conversation_id}" => crate::conversations::survey::page, "surveys", Public, "The page a customer rates a conversation on (`?at=&sig=` from the link they were sent)", query = crate::conversations::survey::LinkQuery),
         route!(post "/survey/{inbox_id}/{conversation_id}" => crate::conversations::survey::answer, "surveys", Public, "A customer's rating (`rating` 1 to 5, optional `comment`, form-encoded): recorded on the timeline as `survey.answered`", query = crate::conversations::survey::LinkQuery),
@@ -22,14 +23,14 @@ pub fn routes() -> Vec<Route> {
             access: Access::Member,
             summary: "Upload a file to attach to a reply: the raw bytes as the body, its type in Content-Type, `?filename=`; up to 25 MB",
             body: None,
-            answer: crate::http::routes::Answer::Undescribed,
-            query: crate::http::error::query_params::<crate::conversations::attachments::UploadQuery>(),
-            query_types: crate::http::error::query_types::<crate::conversations::attachments::UploadQuery>,
-            handler: axum::routing::post(crate::conversations::attachments::upload)
+            answer: Answer::Json(201, crate::http::routes::schema::<crate::conversations::attachments::Attachment>),
+            query: crate::http::error::query_params::<files::UploadQuery>(),
+            query_types: crate::http::error::query_types::<files::UploadQuery>,
+            handler: axum::routing::post(files::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(crate::conversations::attachments::MAX_BYTES)),
         },
-        route!(get "/api/v1/inboxes/{id}/attachments/{attachment}" => crate::conversations::attachments::download, "attachments", Member, "Download an attachment of the inbox"),
-        route!(get "/media/{inbox_id}/{attachment}" => crate::conversations::attachments::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors", query = crate::conversations::attachments::SignedQuery),
+        route!(get "/api/v1/inboxes/{id}/attachments/{attachment}" => files::download, "attachments", Member, "Download an attachment of the inbox", answer = Answer::Other("application/octet-stream")),
+        route!(get "/media/{inbox_id}/{attachment}" => files::public, "attachments", Public, "An attachment by signed link (`exp`, `sig`), for providers and widget visitors", query = files::SignedQuery, answer = Answer::Other("application/octet-stream")),
         route!(get "/api/v1/conversations" => c::list_conversations, "conversations", Member, "List conversations: filter by status, assignee (me, none, anyone, a user id), inbox, team, label, priority; sort by waiting, activity or priority; paginate by cursor", query = c::ListQuery, response = crate::views::ConversationPage),
         route!(get "/api/v1/conversations/counts" => c::counts, "conversations", Member, "How many conversations each view holds for you: mine and unassigned (open), by status, and open ones by inbox, team and label"),
         route!(post "/api/v1/conversations" => c::create_conversation, "conversations", Member, "Start (or continue) a contact's conversation in an inbox with a message", body = c::CreateConversationRequest, response = crate::views::SentView),
