@@ -11,11 +11,12 @@ use crate::http::routes::{route, Access, Route};
 
 /// The conversations' routes: list, timeline, commands, attachments, surveys and exports.
 pub fn routes() -> Vec<Route> {
+    use crate::conversations::survey::page as survey;
     use crate::conversations::{api as c, attachments::api as files, exports};
     use crate::http::routes::Answer;
     vec![
-        route!(get "/survey/{inbox_id}/{conversation_id}" => crate::conversations::survey::page, "surveys", Public, "The page a customer rates a conversation on (`?at=&sig=` from the link they were sent)", query = crate::conversations::survey::LinkQuery),
-        route!(post "/survey/{inbox_id}/{conversation_id}" => crate::conversations::survey::answer, "surveys", Public, "A customer's rating (`rating` 1 to 5, optional `comment`, form-encoded): recorded on the timeline as `survey.answered`", query = crate::conversations::survey::LinkQuery),
+        route!(get "/survey/{inbox_id}/{conversation_id}" => survey::page, "surveys", Public, "The page a customer rates a conversation on (`?at=&sig=` from the link they were sent)", query = survey::LinkQuery, answer = Answer::Other("text/html")),
+        route!(post "/survey/{inbox_id}/{conversation_id}" => survey::answer, "surveys", Public, "A customer's rating (`rating` 1 to 5, optional `comment`, form-encoded): recorded on the timeline as `survey.answered`", query = survey::LinkQuery, answer = Answer::Other("text/html")),
         Route {
             method: "post",
             path: "/api/v1/inboxes/{id}/attachments",
