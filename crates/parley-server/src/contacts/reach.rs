@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::account::auth::Auth;
-use crate::conversations::api::{timeline_item, TimelineQuery};
+use crate::conversations::timeline::{timeline_item, TimelineQuery};
 use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
 
@@ -75,7 +75,7 @@ pub async fn contact_timeline(
     let first_seq = merged.first().map(|(_, e)| e.event.seq);
     let mut items = Vec::with_capacity(merged.len());
     for (inbox, e) in merged {
-        let mut item = timeline_item(e)?;
+        let mut item = json!(timeline_item(e)?);
         item["channel"] = channel(inboxes.get(&inbox));
         items.push(item);
     }

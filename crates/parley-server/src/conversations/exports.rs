@@ -156,10 +156,10 @@ pub(crate) fn download(format: &str, name: &str, json_body: Value, csv: String) 
         .into_response()
 }
 
-fn items(entries: Vec<TimelineEntry>) -> ApiResult<Vec<Value>> {
+fn items(entries: Vec<TimelineEntry>) -> ApiResult<Vec<crate::conversations::views::TimelineItem>> {
     entries
         .into_iter()
-        .map(crate::conversations::api::timeline_item)
+        .map(crate::conversations::timeline::timeline_item)
         .collect()
 }
 
