@@ -286,3 +286,45 @@ pub fn inbound_meta(choice: Option<Value>, files: &[Attachment]) -> Option<Value
     }
     (meta != json!({})).then_some(meta)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(id: &str, title: &str) -> Choice {
+        Choice {
+            id: id.into(),
+            title: title.into(),
+        }
+    }
+
+    #[test]
+    fn choices_need_an_id_and_a_title_each_id_once() {
+        assert!(check_choices(&[choice("a", "Yes"), choice("b", "No")]).is_ok());
+        let e = check_choices(&[choice(" ", "Yes")]).unwrap_err();
+        assert!(matches!(e, ComposeError::BadChoice));
+        let e = check_choices(&[choice("a", "Yes"), choice("a", "No")]).unwrap_err();
+        assert_eq!(
+            (e.field(), e.to_string()),
+            ("choices", "the id \"a\" is used twice".into())
+        );
+        let many: Vec<Choice> = (0..=MAX_CHOICES)
+            .map(|i| choice(&i.to_string(), "x"))
+            .collect();
+        let e = check_choices(&many).unwrap_err();
+        assert_eq!(e.to_string(), "may offer at most 10");
+    }
+
+    #[test]
+    fn a_template_sent_without_text_is_named_on_the_timeline() {
+        let mut t = Template {
+            name: "order_update".into(),
+            language: "en".into(),
+            params: vec![],
+            names: vec![],
+        };
+        assert_eq!(template_text(&t), "Template order_update");
+        t.params = vec!["Ana".into(), "42".into()];
+        assert_eq!(template_text(&t), "Template order_update: Ana · 42");
+    }
+}

@@ -256,3 +256,92 @@ pub struct Teammate {
     pub name: String,
     pub email: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::WorkspaceId;
+    use serde_json::json;
+
+    #[test]
+    fn sorted_writes_keys_in_alphabetical_order_at_every_depth() {
+        #[derive(Serialize)]
+        struct Inner {
+            z: u8,
+            a: u8,
+        }
+        #[derive(Serialize)]
+        struct Outer {
+            b: Inner,
+            a: Vec<Inner>,
+        }
+        let v = Outer {
+            b: Inner { z: 1, a: 2 },
+            a: vec![Inner { z: 3, a: 4 }],
+        };
+        let text = serde_json::to_string(&Sorted(v)).unwrap();
+        assert_eq!(text, r#"{"a":[{"a":4,"z":3}],"b":{"a":2,"z":1}}"#);
+    }
+
+    #[test]
+    fn the_channel_view_writes_what_the_json_value_did() {
+        let caps = parley_channels::ChannelKind::Whatsapp
+            .capabilities()
+            .unwrap();
+        let view = ChannelView {
+            kind: "whatsapp".into(),
+            capabilities: Some(caps.clone().into()),
+            window: WindowView {
+                state: "closed",
+                reason: Some("past 24 hours".into()),
+            },
+            compliance: json!({ "verdict": "allow" }),
+        };
+        let old = json!({
+            "kind": "whatsapp",
+            "capabilities": Some(caps),
+            "window": { "state": "closed", "reason": "past 24 hours" },
+            "compliance": { "verdict": "allow" },
+        });
+        let text = serde_json::to_string(&Sorted(view)).unwrap();
+        assert_eq!(text, serde_json::to_string(&old).unwrap());
+    }
+
+    #[test]
+    fn the_counts_view_writes_what_the_store_counts_did() {
+        let counts = parley_store::ConversationCounts {
+            mine: 2,
+            unassigned: 1,
+            statuses: [("open".to_string(), 3)].into(),
+            inboxes: [("i".to_string(), 3)].into(),
+            teams: Default::default(),
+            labels: [("vip".to_string(), 1)].into(),
+        };
+        let old = serde_json::to_string(&serde_json::to_value(&counts).unwrap()).unwrap();
+        let text = serde_json::to_string(&Sorted(CountsView::from(counts))).unwrap();
+        assert_eq!(text, old);
+    }
+
+    #[test]
+    fn a_timeline_item_carries_the_current_delivery_status() {
+        let nil = uuid::Uuid::nil();
+        let entry = parley_store::TimelineEntry {
+            event: parley_store::Published {
+                seq: 7,
+                workspace_id: WorkspaceId(nil),
+                inbox_id: InboxId(nil),
+                conversation_id: Some(ConversationId(nil)),
+                kind: "message.created".into(),
+                at: Timestamp(0),
+                data: r#"{"message":{"body":"hi","status":"queued","error":null}}"#.into(),
+            },
+            delivery: Some((DeliveryStatus::Failed, Some("refused".into()))),
+        };
+        let item = TimelineItem::of(entry).unwrap();
+        let text = serde_json::to_string(&Sorted(item)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"at":"1970-01-01T00:00:00Z","data":{"message":{"body":"hi","error":"refused","status":"failed"}},"seq":7,"type":"message.created"}"#
+        );
+    }
+}
