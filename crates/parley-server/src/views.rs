@@ -3,11 +3,10 @@
 
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Priority, Status};
-use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::role::Role;
 use parley_core::sla::Due;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, TeamId, Timestamp, UserId,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, TeamId, Timestamp, UserId,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -65,13 +64,6 @@ impl From<parley_store::ConversationView> for ConversationView {
             unread: None,
         }
     }
-}
-
-/// A page of conversations; `next_cursor` fetches the next.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ConversationPage {
-    pub items: Vec<ConversationView>,
-    pub next_cursor: Option<String>,
 }
 
 /// A list answered whole, as `{"items": [...]}`.
@@ -203,54 +195,6 @@ pub struct BacklogView {
     pub in_flight: u64,
     pub oldest_due: Option<Timestamp>,
     pub queued: u64,
-}
-
-/// A message on a conversation's timeline, with its delivery status.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MessageView {
-    pub id: MessageId,
-    pub conversation_id: ConversationId,
-    pub inbox_id: InboxId,
-    pub direction: Direction,
-    pub sender_kind: SenderKind,
-    /// The agent's user id or the contact's id.
-    pub sender_id: Option<uuid::Uuid>,
-    pub body: String,
-    pub external_id: Option<String>,
-    pub status: DeliveryStatus,
-    pub error: Option<String>,
-    pub created_at: Timestamp,
-    /// What the channel gave beyond the text (an email's subject, Message-ID and sanitised HTML).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub meta: Option<serde_json::Value>,
-}
-
-impl From<parley_store::MessageView> for MessageView {
-    fn from(m: parley_store::MessageView) -> Self {
-        Self {
-            id: m.id,
-            conversation_id: m.conversation_id,
-            inbox_id: m.inbox_id,
-            direction: m.direction,
-            sender_kind: m.sender_kind,
-            sender_id: m.sender_id,
-            body: m.body,
-            external_id: m.external_id,
-            status: m.status,
-            error: m.error,
-            created_at: m.created_at,
-            meta: m.meta,
-        }
-    }
-}
-
-/// A message queued for the customer: the message, its conversation as it now is, and what the
-/// compliance gate decided (`{"verdict": "allow"}`, or why it is held).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SentView {
-    pub compliance: serde_json::Value,
-    pub conversation: ConversationView,
-    pub message: Option<MessageView>,
 }
 
 /// A team and its members.

@@ -501,7 +501,7 @@ pub async fn block_contact(
     let mut resolved = 0;
     for c in app.store.list_conversations(&p.scope(), &q).await?.items {
         if c.status != parley_core::conversation::Status::Resolved {
-            crate::conversations::api::set_status(
+            crate::conversations::commands::set_status(
                 &app,
                 &p,
                 c.id,

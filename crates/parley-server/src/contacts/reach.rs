@@ -13,7 +13,7 @@ use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principa
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::conversations::api::{timeline_item, TimelineQuery};
+use crate::conversations::timeline::{timeline_item, TimelineQuery};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
@@ -76,7 +76,7 @@ pub async fn contact_timeline(
     let first_seq = merged.first().map(|(_, e)| e.event.seq);
     let mut items = Vec::with_capacity(merged.len());
     for (inbox, e) in merged {
-        let mut item = timeline_item(e)?;
+        let mut item = json!(timeline_item(e)?);
         item["channel"] = channel(inboxes.get(&inbox));
         items.push(item);
     }

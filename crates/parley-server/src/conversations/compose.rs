@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::conversations::attachments::{self, Attachment};
-use crate::http::error::ApiError;
 use crate::state::App;
 
 /// The most choices one reply may offer (WhatsApp lists show 10 rows).
@@ -44,11 +43,52 @@ pub struct Composed {
     pub template: bool,
 }
 
-fn name_like(s: &str, max: usize, extra: &[char]) -> bool {
+/// Why a reply cannot be composed; `field` names the part at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("may offer at most {MAX_CHOICES}")]
+    TooManyChoices,
+    #[error("each choice needs an id (1 to 200 bytes) and a title (1 to 100 characters)")]
+    BadChoice,
+    #[error("the id {0:?} is used twice")]
+    ChoiceTwice(String),
+    #[error("a template carries its own buttons")]
+    ChoicesWithTemplate,
+    #[error("only WhatsApp inboxes send templates")]
+    TemplateNotHere,
+    #[error("name must be the template's name: lower-case letters, digits and _")]
+    TemplateName,
+    #[error("language must be a code like en or en_US")]
+    TemplateLanguage,
+    #[error("params are up to 20 non-empty texts of at most 1,024 characters")]
+    TemplateParams,
+    #[error("names, when given, name each of params: lower-case letters, digits and _")]
+    TemplateNames,
+    #[error("a template carries no files")]
+    FilesWithTemplate,
+    #[error(transparent)]
+    Body(#[from] parley_core::Invalid),
+}
+
+impl ComposeError {
+    /// The request field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::TooManyChoices | Self::BadChoice | Self::ChoiceTwice(_) => "choices",
+            Self::ChoicesWithTemplate => "choices",
+            Self::TemplateNotHere | Self::TemplateName | Self::TemplateLanguage => "template",
+            Self::TemplateParams | Self::TemplateNames => "template",
+            Self::FilesWithTemplate => "attachments",
+            Self::Body(e) => e.field,
+        }
+    }
+}
+
+fn name_like(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || extra.contains(&c))
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Checks a reply for the inbox's channel; `files` are its checked attachments.
@@ -56,103 +96,27 @@ pub fn compose(
     inbox: &InboxRow,
     req: &ReplyRequest,
     files: &[Attachment],
-) -> Result<Composed, ApiError> {
+) -> Result<Composed, ComposeError> {
     let mut meta = serde_json::Map::new();
     let choices = req.choices.clone().unwrap_or_default();
     if !choices.is_empty() {
-        if choices.len() > MAX_CHOICES {
-            return Err(ApiError::invalid(
-                "choices",
-                format!("may offer at most {MAX_CHOICES}"),
-            ));
-        }
-        for (i, c) in choices.iter().enumerate() {
-            let bad_id = c.id.trim().is_empty() || c.id.len() > 200;
-            let bad_title = c.title.trim().is_empty() || c.title.chars().count() > 100;
-            if bad_id || bad_title {
-                return Err(ApiError::invalid(
-                    "choices",
-                    "each choice needs an id (1 to 200 bytes) and a title (1 to 100 characters)",
-                ));
-            }
-            if choices[..i].iter().any(|d| d.id == c.id) {
-                return Err(ApiError::invalid(
-                    "choices",
-                    format!("the id {:?} is used twice", c.id),
-                ));
-            }
-        }
+        check_choices(&choices)?;
         meta.insert("choices".into(), json!(choices));
     }
     let mut body = req.body.clone().unwrap_or_default();
     let template = req.template.is_some();
     if let Some(t) = &req.template {
-        if crate::inboxes::channels::kind_of(inbox) != Some(parley_channels::ChannelKind::Whatsapp)
-        {
-            return Err(ApiError::invalid(
-                "template",
-                "only WhatsApp inboxes send templates",
-            ));
-        }
-        if !name_like(&t.name, 512, &[]) {
-            return Err(ApiError::invalid(
-                "template",
-                "name must be the template's name: lower-case letters, digits and _",
-            ));
-        }
-        let lang_ok = (2..=15).contains(&t.language.len())
-            && t.language
-                .chars()
-                .all(|c| c.is_ascii_alphabetic() || c == '_');
-        if !lang_ok {
-            return Err(ApiError::invalid(
-                "template",
-                "language must be a code like en or en_US",
-            ));
-        }
-        if t.params.len() > 20
-            || t.params
-                .iter()
-                .any(|p| p.trim().is_empty() || p.chars().count() > 1024)
-        {
-            return Err(ApiError::invalid(
-                "template",
-                "params are up to 20 non-empty texts of at most 1,024 characters",
-            ));
-        }
-        let named_ok = |n: &String| {
-            !n.is_empty()
-                && n.len() <= 64
-                && n.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        };
-        if !t.names.is_empty() && (t.names.len() != t.params.len() || !t.names.iter().all(named_ok))
-        {
-            return Err(ApiError::invalid(
-                "template",
-                "names, when given, name each of params: lower-case letters, digits and _",
-            ));
-        }
+        check_template(inbox, t)?;
         if !choices.is_empty() {
-            return Err(ApiError::invalid(
-                "choices",
-                "a template carries its own buttons",
-            ));
+            return Err(ComposeError::ChoicesWithTemplate);
         }
         meta.insert("template".into(), json!(t));
         if body.trim().is_empty() {
-            body = if t.params.is_empty() {
-                format!("Template {}", t.name)
-            } else {
-                format!("Template {}: {}", t.name, t.params.join(" · "))
-            };
+            body = template_text(t);
         }
     }
     if !files.is_empty() && template {
-        return Err(ApiError::invalid(
-            "attachments",
-            "a template carries no files",
-        ));
+        return Err(ComposeError::FilesWithTemplate);
     }
     if body.trim().is_empty() && !files.is_empty() {
         let names: Vec<&str> = files
@@ -171,6 +135,63 @@ pub fn compose(
         meta,
         template,
     })
+}
+
+/// At most [`MAX_CHOICES`], each with an id and a title, no id twice.
+fn check_choices(choices: &[Choice]) -> Result<(), ComposeError> {
+    if choices.len() > MAX_CHOICES {
+        return Err(ComposeError::TooManyChoices);
+    }
+    for (i, c) in choices.iter().enumerate() {
+        let bad_id = c.id.trim().is_empty() || c.id.len() > 200;
+        let bad_title = c.title.trim().is_empty() || c.title.chars().count() > 100;
+        if bad_id || bad_title {
+            return Err(ComposeError::BadChoice);
+        }
+        if choices[..i].iter().any(|d| d.id == c.id) {
+            return Err(ComposeError::ChoiceTwice(c.id.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// A template names an approved one by name and language, with its parameters (and their names,
+/// for templates with named parameters); only WhatsApp sends them.
+fn check_template(inbox: &InboxRow, t: &Template) -> Result<(), ComposeError> {
+    if crate::inboxes::channels::kind_of(inbox) != Some(parley_channels::ChannelKind::Whatsapp) {
+        return Err(ComposeError::TemplateNotHere);
+    }
+    if !name_like(&t.name, 512) {
+        return Err(ComposeError::TemplateName);
+    }
+    let lang_ok = (2..=15).contains(&t.language.len())
+        && t.language
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '_');
+    if !lang_ok {
+        return Err(ComposeError::TemplateLanguage);
+    }
+    if t.params.len() > 20
+        || t.params
+            .iter()
+            .any(|p| p.trim().is_empty() || p.chars().count() > 1024)
+    {
+        return Err(ComposeError::TemplateParams);
+    }
+    let named_ok = |n: &String| name_like(n, 64);
+    if !t.names.is_empty() && (t.names.len() != t.params.len() || !t.names.iter().all(named_ok)) {
+        return Err(ComposeError::TemplateNames);
+    }
+    Ok(())
+}
+
+/// The text the timeline shows for a template sent without one.
+fn template_text(t: &Template) -> String {
+    if t.params.is_empty() {
+        format!("Template {}", t.name)
+    } else {
+        format!("Template {}: {}", t.name, t.params.join(" · "))
+    }
 }
 
 /// The reply a queued message holds, as the adapters take it: its files as signed links the
@@ -264,4 +285,46 @@ pub fn inbound_meta(choice: Option<Value>, files: &[Attachment]) -> Option<Value
         meta["attachments"] = json!(files);
     }
     (meta != json!({})).then_some(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(id: &str, title: &str) -> Choice {
+        Choice {
+            id: id.into(),
+            title: title.into(),
+        }
+    }
+
+    #[test]
+    fn choices_need_an_id_and_a_title_each_id_once() {
+        assert!(check_choices(&[choice("a", "Yes"), choice("b", "No")]).is_ok());
+        let e = check_choices(&[choice(" ", "Yes")]).unwrap_err();
+        assert!(matches!(e, ComposeError::BadChoice));
+        let e = check_choices(&[choice("a", "Yes"), choice("a", "No")]).unwrap_err();
+        assert_eq!(
+            (e.field(), e.to_string()),
+            ("choices", "the id \"a\" is used twice".into())
+        );
+        let many: Vec<Choice> = (0..=MAX_CHOICES)
+            .map(|i| choice(&i.to_string(), "x"))
+            .collect();
+        let e = check_choices(&many).unwrap_err();
+        assert_eq!(e.to_string(), "may offer at most 10");
+    }
+
+    #[test]
+    fn a_template_sent_without_text_is_named_on_the_timeline() {
+        let mut t = Template {
+            name: "order_update".into(),
+            language: "en".into(),
+            params: vec![],
+            names: vec![],
+        };
+        assert_eq!(template_text(&t), "Template order_update");
+        t.params = vec!["Ana".into(), "42".into()];
+        assert_eq!(template_text(&t), "Template order_update: Ana · 42");
+    }
 }

@@ -2,24 +2,42 @@
 //! customer gets a link (signed under the workspace's survey key, valid 7 days) to a one-question page;
 //! their rating (1 to 5) and comment land on the conversation's timeline as `survey.answered`.
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+pub mod page;
+
 use parley_core::consent::Purpose;
 use parley_core::{ConversationId, InboxId, Timestamp, WorkspaceId};
-use parley_store::{Command, ConversationView, InboxRow, Principal, Scope, WorkspaceRow};
+use parley_store::{
+    Command, ConversationView, InboxRow, Principal, Scope, StoreError, WorkspaceRow,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
 use crate::state::App;
 
 /// How long a survey link may be answered.
 pub const MAX_AGE_MS: i64 = 7 * 24 * 3600 * 1000;
-const MAX_COMMENT_CHARS: usize = 2000;
+pub(crate) const MAX_COMMENT_CHARS: usize = 2000;
 const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// Why survey settings, a survey link or an answer were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SurveyError {
+    #[error("the message must hold {{link}} once: it becomes the survey's address")]
+    NoLinkOnce,
+    #[error("the message is at most {MAX_MESSAGE_CHARS} characters")]
+    MessageTooLong,
+    /// Not a link of ours (or mistyped), or its conversation is gone.
+    #[error("not found")]
+    NotFound,
+    #[error("this survey link has expired")]
+    Expired,
+    #[error("rating must be a whole number from 1 to 5")]
+    Rating,
+    #[error("a comment is at most {MAX_COMMENT_CHARS} characters")]
+    CommentTooLong,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// The workspace's survey settings (`survey` in its settings document).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -46,19 +64,13 @@ impl SurveySettings {
     }
 
     /// Checks settings as an admin gives them: the message holds `{link}` once.
-    pub fn check(mut self) -> ApiResult<Self> {
+    pub fn check(mut self) -> Result<Self, SurveyError> {
         self.message = self.message.trim().to_string();
         if self.message.matches("{link}").count() != 1 {
-            return Err(ApiError::invalid(
-                "message",
-                "the message must hold {link} once: it becomes the survey's address",
-            ));
+            return Err(SurveyError::NoLinkOnce);
         }
         if self.message.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(ApiError::invalid(
-                "message",
-                format!("the message is at most {MAX_MESSAGE_CHARS} characters"),
-            ));
+            return Err(SurveyError::MessageTooLong);
         }
         Ok(self)
     }
@@ -71,11 +83,10 @@ fn signed_text(inbox: InboxId, conv: ConversationId, at: i64) -> String {
 /// The workspace's key for survey links: Parley's own, random, made on first use and kept in the
 /// database (sealed with encryption at rest), so neither a provider nor an integrator holding an
 /// inbox's secret can sign one.
-async fn key(app: &App, ws: WorkspaceId) -> Result<String, ApiError> {
-    Ok(app
-        .store
+async fn key(app: &App, ws: WorkspaceId) -> Result<String, StoreError> {
+    app.store
         .survey_key(ws, crate::account::auth::random_token(), app.now())
-        .await?)
+        .await
 }
 
 /// The survey's address for a conversation, as sent at `at`.
@@ -84,7 +95,7 @@ pub async fn link(
     inbox: &InboxRow,
     conv: ConversationId,
     at: Timestamp,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let key = key(app, inbox.workspace_id).await?;
     let sig = parley_channels::api::sign(&key, signed_text(inbox.id, conv, at.0).as_bytes());
     Ok(format!(
@@ -105,7 +116,7 @@ pub async fn after_resolve(app: &App, p: &Principal, conv: &ConversationView) {
     }
 }
 
-async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()> {
+async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Result<()> {
     let ws = app.workspace(p.workspace_id).await?;
     let settings = SurveySettings::of(&ws.row);
     if !settings.enabled || conv.first_reply_at.is_none() {
@@ -149,26 +160,19 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> ApiResult<()
     Ok(())
 }
 
-/// A survey link's query: when it was sent (ms) and its signature.
-#[derive(Deserialize)]
-pub struct LinkQuery {
-    at: Option<i64>,
-    sig: Option<String>,
-}
-
-/// The conversation a survey link names, once its signature and age are checked.
-async fn answerable(
+/// The conversation a survey link names, once its signature (`sig`) and age (sent at `at`, ms)
+/// are checked; with the time it was sent.
+pub async fn answerable(
     app: &App,
     inbox: &str,
     conv: &str,
-    query: Option<&str>,
-) -> Result<(InboxRow, ConversationView, i64), ApiError> {
-    let not_found = || ApiError::NotFound;
+    at: Option<i64>,
+    sig: Option<&str>,
+) -> Result<(InboxRow, ConversationView, i64), SurveyError> {
+    let not_found = || SurveyError::NotFound;
     let inbox: InboxId = inbox.parse().map_err(|_| not_found())?;
     let conv: ConversationId = conv.parse().map_err(|_| not_found())?;
-    // Other parameters (a mail client's tracking tags) are let be: the link is the customer's.
-    let link: LinkQuery = crate::http::query::read_query(query).map_err(|_| not_found())?;
-    let (Some(at), Some(sig)) = (link.at, link.sig) else {
+    let (Some(at), Some(sig)) = (at, sig) else {
         return Err(not_found());
     };
     let row = app.hook_inbox(inbox).await?.ok_or_else(not_found)?;
@@ -180,11 +184,7 @@ async fn answerable(
     .map_err(|_| not_found())?;
     let now = app.now().0;
     if now - at > MAX_AGE_MS || at > now + 60_000 {
-        return Err(ApiError::Unprocessable {
-            code: "survey_expired",
-            message: "this survey link has expired".into(),
-            field: None,
-        });
+        return Err(SurveyError::Expired);
     }
     let scope = Scope::system(row.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
     let c = app.store.conversation(&scope, conv).await?;
@@ -198,88 +198,16 @@ async fn answerable(
     Ok((row, c, at))
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"../../static/style.css\"></head>\
-         <body><main class=\"survey\"><h1>{title}</h1>{body}</main></body></html>"
-    );
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        page,
-    )
-        .into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// `GET /survey/{inbox_id}/{conversation_id}?at=&sig=`: the one-question page the customer opens.
-pub async fn page(
-    State(app): State<App>,
-    Path((inbox, conv)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    match answerable(&app, &inbox, &conv, query.as_deref()).await {
-        Ok((row, _, _)) => {
-            let choices: String = [
-                (5, "Very good"),
-                (4, "Good"),
-                (3, "OK"),
-                (2, "Poor"),
-                (1, "Very poor"),
-            ]
-            .iter()
-            .map(|(n, label)| {
-                format!(
-                    "<label class=\"inline\"><input type=\"radio\" name=\"rating\" value=\"{n}\" required> {n} · {label}</label>"
-                )
-            })
-            .collect();
-            html(
-                StatusCode::OK,
-                &format!("How did {} do?", escape(&row.name)),
-                &format!(
-                    // An empty action posts back to this very address, signature and all, wherever
-                    // Parley is mounted.
-                    "<form method=\"post\" action=\"\" class=\"stack\"><fieldset><legend>Your rating</legend>{choices}</fieldset>\
-                     <label>Anything to add? (optional)<textarea name=\"comment\" rows=\"4\" maxlength=\"{MAX_COMMENT_CHARS}\"></textarea></label>\
-                     <button>Send</button></form>"
-                ),
-            )
-        }
-        Err(ApiError::Unprocessable { message, .. }) => html(
-            StatusCode::GONE,
-            "This survey has closed",
-            &format!("<p>{}</p>", escape(&message)),
-        ),
-        Err(_) => html(
-            StatusCode::NOT_FOUND,
-            "Survey not found",
-            "<p>This link is not a survey of ours, or it was mistyped.</p>",
-        ),
-    }
-}
-
-/// `POST /survey/{inbox_id}/{conversation_id}?at=&sig=` (a form: `rating` 1–5, `comment`): records
-/// the answer on the conversation's timeline. A link takes one answer.
-pub async fn answer(
-    State(app): State<App>,
-    Path((inbox, conv)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let (row, c, sent_at) = answerable(&app, &inbox, &conv, query.as_deref()).await?;
-    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+/// Records a customer's answer (the form's `rating` 1–5 and optional `comment`) to the survey
+/// sent at `sent_at` on the conversation's timeline. A link takes one answer.
+pub async fn record_answer(
+    app: &App,
+    inbox: &InboxRow,
+    c: &ConversationView,
+    sent_at: i64,
+    form: &[u8],
+) -> Result<(), SurveyError> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(form).into_owned().collect();
     let field = |k: &str| {
         form.iter()
             .find(|(n, _)| n == k)
@@ -288,16 +216,13 @@ pub async fn answer(
     let rating = field("rating")
         .and_then(|r| r.parse::<u8>().ok())
         .filter(|r| (1..=5).contains(r))
-        .ok_or_else(|| ApiError::invalid("rating", "rating must be a whole number from 1 to 5"))?;
+        .ok_or(SurveyError::Rating)?;
     let comment = field("comment").filter(|c| !c.is_empty());
     if comment
         .as_ref()
         .is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS)
     {
-        return Err(ApiError::invalid(
-            "comment",
-            format!("a comment is at most {MAX_COMMENT_CHARS} characters"),
-        ));
+        return Err(SurveyError::CommentTooLong);
     }
     let data = json!({
         "rating": rating,
@@ -306,12 +231,9 @@ pub async fn answer(
         "survey_sent_at": Timestamp(sent_at),
     });
     // The store's unique key on (conversation, sent at) decides between answers that race.
+    let (sent_at, now) = (Timestamp(sent_at), app.now());
     app.store
-        .record_survey_answer(row.workspace_id, c.id, Timestamp(sent_at), data, app.now())
+        .record_survey_answer(inbox.workspace_id, c.id, sent_at, data, now)
         .await?;
-    Ok(html(
-        StatusCode::OK,
-        "Thank you!",
-        "<p>Your answer reached the team. You can close this page.</p>",
-    ))
+    Ok(())
 }

@@ -3,20 +3,15 @@
 //! sidecar; agents read them through the API (access is per inbox), providers and widget
 //! visitors through short-lived signed URLs.
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+pub mod api;
+
 use parley_blobs::BlobError;
 use parley_channels::rich::Media;
 use parley_channels::ChannelKind;
-use parley_core::InboxId;
 use parley_store::InboxRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::caller::Auth;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query, RawBody};
 use crate::state::App;
 
 /// The largest attachment stored, either way.
@@ -48,13 +43,60 @@ const ALLOWED: &[&str] = &[
 ];
 
 /// What is known of a stored attachment (its sidecar, and what a message's `meta` lists).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Attachment {
     pub id: String,
     pub filename: Option<String>,
     pub content_type: String,
     pub size: u64,
 }
+
+/// Why an attachment could not be stored, found or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    #[error("not found")]
+    NotFound,
+    #[error("attachment store: {0}")]
+    Blobs(BlobError),
+    #[error("attachment {key}: {reason}")]
+    Sealed { key: String, reason: String },
+    #[error(transparent)]
+    Sidecar(#[from] serde_json::Error),
+    #[error(
+        "{0:?} files cannot be attached; send images, audio, video, PDF, text or office documents"
+    )]
+    UnsupportedType(String),
+    #[error("the file is empty")]
+    Empty,
+    #[error("this link is not signed")]
+    Unsigned,
+    #[error("this link's signature is wrong")]
+    BadSignature,
+    #[error("this link has expired")]
+    Expired,
+    #[error("a reply may carry at most 10 files")]
+    TooManyFiles,
+    #[error("{0:?} is not an attachment of this inbox")]
+    NotInInbox(String),
+    #[error("{name} is {size:.1} MB; {what} takes files up to {max:.0} MB")]
+    TooLarge {
+        name: String,
+        size: f64,
+        what: &'static str,
+        max: f64,
+    },
+}
+
+impl From<BlobError> for AttachmentError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::NotFound => AttachmentError::NotFound,
+            other => AttachmentError::Blobs(other),
+        }
+    }
+}
+
+type Result<T, E = AttachmentError> = std::result::Result<T, E>;
 
 fn key(inbox: &InboxRow, id: &str) -> String {
     format!("{}/{}/{id}", inbox.workspace_id, inbox.id)
@@ -70,13 +112,6 @@ pub async fn delete(
     let k = format!("{ws}/{inbox}/{id}");
     app.blobs.delete(&k).await?;
     app.blobs.delete(&format!("{k}.json")).await
-}
-
-fn blob_error(e: BlobError) -> ApiError {
-    match e {
-        BlobError::NotFound => ApiError::NotFound,
-        other => ApiError::Internal(anyhow::anyhow!("attachment store: {other}")),
-    }
 }
 
 /// A filename safe to keep and to put in a header: no path, no control characters, bounded.
@@ -98,20 +133,15 @@ pub async fn store(
     filename: Option<&str>,
     content_type: &str,
     bytes: Vec<u8>,
-) -> Result<Attachment, ApiError> {
+) -> Result<Attachment> {
     let a = Attachment {
         id: uuid::Uuid::now_v7().simple().to_string(),
         filename: filename.and_then(clean_name),
-        content_type: content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase(),
+        content_type: essence(content_type),
         size: bytes.len() as u64,
     };
     let k = key(inbox, &a.id);
-    let sidecar = serde_json::to_vec(&a).map_err(|e| ApiError::Internal(e.into()))?;
+    let sidecar = serde_json::to_vec(&a)?;
     // The sidecar goes last: an attachment exists once its description does.
     put_sealed(app, &k, bytes).await?;
     put_sealed(app, &format!("{k}.json"), sidecar).await?;
@@ -119,34 +149,43 @@ pub async fn store(
 }
 
 /// Stores a file sealed under the database's current data key when encryption at rest is on.
-async fn put_sealed(app: &App, k: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
+async fn put_sealed(app: &App, k: &str, bytes: Vec<u8>) -> Result<()> {
     let bytes = match app.store.keyring() {
         Some(keys) => keys.seal(&format!("blob:{k}"), &bytes),
         None => bytes,
     };
-    app.blobs.put(k, bytes).await.map_err(blob_error)
+    Ok(app.blobs.put(k, bytes).await?)
 }
 
 /// A stored file, opened if it was sealed.
-async fn get_opened(app: &App, k: &str) -> Result<Vec<u8>, ApiError> {
-    let raw = app.blobs.get(k).await.map_err(blob_error)?;
+async fn get_opened(app: &App, k: &str) -> Result<Vec<u8>> {
+    let raw = app.blobs.get(k).await?;
     parley_store::crypt::open_bytes(app.store.keyring().as_deref(), &format!("blob:{k}"), raw)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("attachment {k}: {e}")))
+        .map_err(|e| AttachmentError::Sealed {
+            key: k.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// The description of a stored attachment, `NotFound` when there is none.
-pub async fn describe(app: &App, inbox: &InboxRow, id: &str) -> Result<Attachment, ApiError> {
+pub async fn describe(app: &App, inbox: &InboxRow, id: &str) -> Result<Attachment> {
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(ApiError::NotFound);
+        return Err(AttachmentError::NotFound);
     }
     let raw = get_opened(app, &format!("{}.json", key(inbox, id))).await?;
-    serde_json::from_slice(&raw).map_err(|e| ApiError::Internal(e.into()))
+    Ok(serde_json::from_slice(&raw)?)
 }
 
 /// The bytes of a stored attachment.
-pub async fn bytes_of(app: &App, inbox: &InboxRow, id: &str) -> Result<Vec<u8>, ApiError> {
-    describe(app, inbox, id).await?;
-    get_opened(app, &key(inbox, id)).await
+pub async fn bytes_of(app: &App, inbox: &InboxRow, id: &str) -> Result<Vec<u8>> {
+    Ok(open(app, inbox, id).await?.1)
+}
+
+/// A stored attachment: its description and its bytes.
+pub async fn open(app: &App, inbox: &InboxRow, id: &str) -> Result<(Attachment, Vec<u8>)> {
+    let a = describe(app, inbox, id).await?;
+    let bytes = get_opened(app, &key(inbox, id)).await?;
+    Ok((a, bytes))
 }
 
 fn signature(inbox: &InboxRow, id: &str, exp: i64) -> String {
@@ -168,178 +207,75 @@ pub fn signed_url(app: &App, inbox: &InboxRow, id: &str) -> String {
     )
 }
 
-/// Types a browser may show in place. Anything else (HTML, SVG, XML, scripts) is a download:
-/// those can carry script, and they are served from Parley's own origin.
-const INLINE: &[&str] = &[
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "image/avif",
-    "image/bmp",
-    "audio/mpeg",
-    "audio/ogg",
-    "audio/aac",
-    "audio/mp4",
-    "audio/wav",
-    "audio/webm",
-    "video/mp4",
-    "video/3gpp",
-    "video/webm",
-    "video/ogg",
-    "video/quicktime",
-    "application/pdf",
-];
-
-/// The policy of every downloaded file; the global security headers leave it as it is.
-pub const SANDBOX_CSP: &str = "default-src 'none'; sandbox";
-
-fn serve(a: &Attachment, bytes: Vec<u8>) -> Response {
-    let inline = INLINE.contains(&a.content_type.as_str());
-    let name = a.filename.clone().unwrap_or_else(|| "attachment".into());
-    let disposition = format!(
-        "{}; filename=\"{}\"",
-        if inline { "inline" } else { "attachment" },
-        name.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_")
-    );
-    let mut res = (StatusCode::OK, bytes).into_response();
-    let h = res.headers_mut();
-    let ct = HeaderValue::from_str(&a.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_TYPE, ct);
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Even a file that pretends to be a page can run nothing here.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(SANDBOX_CSP),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
-    res
-}
-
-/// `GET /api/v1/inboxes/{id}/attachments/{attachment}`: for members of the inbox.
-pub async fn download(
-    State(app): State<App>,
-    Auth(p): Auth,
-    Path((inbox_id, id)): Path<(InboxId, String)>,
-) -> ApiResult<Response> {
-    let inbox = app.store.inbox(&p.scope(), inbox_id).await?;
-    let a = describe(&app, &inbox, &id).await?;
-    let bytes = get_opened(&app, &key(&inbox, &id)).await?;
-    Ok(serve(&a, bytes))
-}
-
-#[derive(Deserialize)]
-pub struct SignedQuery {
+/// A stored attachment by a signed link (`exp` in ms, `sig`), for providers and visitors.
+pub async fn open_signed(
+    app: &App,
+    inbox: &InboxRow,
+    id: &str,
     exp: Option<i64>,
-    sig: Option<String>,
-}
-
-/// `GET /media/{inbox}/{attachment}?exp=&sig=`: a signed URL, for providers and visitors.
-pub async fn public(
-    State(app): State<App>,
-    Path((inbox_id, id)): Path<(InboxId, String)>,
-    Query(q): Query<SignedQuery>,
-) -> ApiResult<Response> {
-    let inbox = app.hook_inbox(inbox_id).await?.ok_or(ApiError::NotFound)?;
-    let (Some(exp), Some(sig)) = (q.exp, q.sig) else {
-        return Err(ApiError::forbidden("this link is not signed"));
+    sig: Option<&str>,
+) -> Result<(Attachment, Vec<u8>)> {
+    let (Some(exp), Some(sig)) = (exp, sig) else {
+        return Err(AttachmentError::Unsigned);
     };
     let header = format!("sha256={sig}");
     let msg = format!("media/{}/{id}/{exp}", inbox.id);
     if parley_channels::api::verify(&inbox.secret, Some(&header), msg.as_bytes()).is_err() {
-        return Err(ApiError::forbidden("this link's signature is wrong"));
+        return Err(AttachmentError::BadSignature);
     }
     if exp < app.now().0 {
-        return Err(ApiError::forbidden("this link has expired"));
+        return Err(AttachmentError::Expired);
     }
-    let a = describe(&app, &inbox, &id).await?;
-    let bytes = get_opened(&app, &key(&inbox, &id)).await?;
-    Ok(serve(&a, bytes))
+    open(app, inbox, id).await
 }
 
-#[derive(Deserialize)]
-pub struct UploadQuery {
-    filename: Option<String>,
-}
-
-/// `POST /api/v1/inboxes/{id}/attachments?filename=`: the raw file as the body, its type in
-/// `Content-Type`. Returns the attachment to name in a reply's `attachments`.
-pub async fn upload(
-    State(app): State<App>,
-    Auth(p): Auth,
-    Path(inbox_id): Path<InboxId>,
-    Query(q): Query<UploadQuery>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> ApiResult<Response> {
-    let inbox = app.store.inbox(&p.scope(), inbox_id).await?;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
+/// The type part of a `Content-Type` (`image/png` of `image/png; q=1`), lower-case.
+fn essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Stores a file an agent uploads to send: of a type [`ALLOWED`], not empty.
+pub async fn upload(
+    app: &App,
+    inbox: &InboxRow,
+    filename: Option<&str>,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<Attachment> {
+    let ct = essence(content_type);
     if !ALLOWED.contains(&ct.as_str()) {
-        return Err(ApiError::Unprocessable {
-            code: "unsupported_type",
-            message: format!("{ct:?} files cannot be attached; send images, audio, video, PDF, text or office documents"),
-            field: None,
-        });
+        return Err(AttachmentError::UnsupportedType(ct));
     }
-    if body.is_empty() {
-        return Err(ApiError::invalid("body", "the file is empty"));
+    if bytes.is_empty() {
+        return Err(AttachmentError::Empty);
     }
-    let a = store(&app, &inbox, q.filename.as_deref(), &ct, body.to_vec()).await?;
-    Ok((StatusCode::CREATED, Json(a)).into_response())
+    store(app, inbox, filename, &ct, bytes).await
 }
 
 /// Checks that a reply's attachments exist and that the inbox's channel can carry them.
-pub async fn for_reply(
-    app: &App,
-    inbox: &InboxRow,
-    ids: &[String],
-) -> Result<Vec<Attachment>, ApiError> {
+pub async fn for_reply(app: &App, inbox: &InboxRow, ids: &[String]) -> Result<Vec<Attachment>> {
     if ids.len() > 10 {
-        return Err(ApiError::invalid(
-            "attachments",
-            "a reply may carry at most 10 files",
-        ));
+        return Err(AttachmentError::TooManyFiles);
     }
     let limit = crate::inboxes::channels::kind_of(inbox).and_then(ChannelKind::attachment_limit);
     let mut out = Vec::new();
     for id in ids {
         let a = describe(app, inbox, id).await.map_err(|e| match e {
-            ApiError::NotFound => ApiError::invalid(
-                "attachments",
-                format!("{id:?} is not an attachment of this inbox"),
-            ),
+            AttachmentError::NotFound => AttachmentError::NotInInbox(id.clone()),
             other => other,
         })?;
         if let Some((max, what)) = limit {
             if a.size > max {
-                return Err(ApiError::Unprocessable {
-                    code: "attachment_too_large",
-                    message: format!(
-                        "{} is {:.1} MB; {what} takes files up to {:.0} MB",
-                        a.filename.as_deref().unwrap_or("the file"),
-                        a.size as f64 / 1e6,
-                        max as f64 / 1e6
-                    ),
-                    field: Some("attachments"),
+                return Err(AttachmentError::TooLarge {
+                    name: a.filename.as_deref().unwrap_or("the file").to_string(),
+                    size: a.size as f64 / 1e6,
+                    what,
+                    max: max as f64 / 1e6,
                 });
             }
         }
@@ -388,7 +324,7 @@ pub async fn keep(
     };
     let ct = resp
         .headers()
-        .get(header::CONTENT_TYPE)
+        .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or(fallback_type.map(str::to_string))
