@@ -25,7 +25,8 @@ pub(crate) async fn contact_scope(app: &App, p: &Principal) -> ApiResult<Scope> 
     let mut scope = p.scope();
     if !scope.sees_all_contacts() {
         let ws = app.store.workspace(p.workspace_id).await?;
-        scope.all_contacts = crate::compliance::Settings::of(&ws).contacts_visible_to_all_agents;
+        scope.all_contacts =
+            crate::compliance::settings::Settings::of(&ws).contacts_visible_to_all_agents;
     }
     Ok(scope)
 }
@@ -324,7 +325,7 @@ pub async fn contact_consent(
         .map(|e| json!({ "at": e.at, "text": e.evidence["text"], "message_id": e.evidence["message_id"] }));
     // Where each purpose stands on each channel, as the gate sees it.
     let mut states = json!({});
-    for c in crate::compliance::CHANNELS {
+    for c in crate::compliance::settings::CHANNELS {
         for purpose in parley_core::consent::Purpose::ALL {
             states[c][purpose.as_str()] = json!(parley_core::consent::state(&entries, purpose, c));
         }
@@ -387,7 +388,7 @@ pub async fn record_consent(
             format!("must be one of: {}", AGENT_SOURCES.join(", ")),
         ));
     }
-    let known = crate::compliance::CHANNELS;
+    let known = crate::compliance::settings::CHANNELS;
     if let Some(c) = &req.channel {
         if !known.contains(&c.as_str()) {
             return Err(crate::http::error::ApiError::invalid(
@@ -414,15 +415,16 @@ pub async fn record_consent(
         ));
     }
     let ws = app.store.workspace(p.workspace_id).await?;
-    let double_opt_in = crate::compliance::Settings::of(&ws).double_opt_in
+    let double_opt_in = crate::compliance::settings::Settings::of(&ws).double_opt_in
         && action == Action::Grant
         && purpose != Purpose::Conversational
         && UNCONFIRMED_SOURCES.contains(&source.as_str())
         && req.channel.as_deref().is_none_or(|c| c == "sms");
     let (e, confirmation) = if double_opt_in {
-        let (e, c) =
-            crate::compliance::request_subscription(&app, &ws, id, purpose, &source, evidence)
-                .await?;
+        let (e, c) = crate::compliance::notices::request_subscription(
+            &app, &ws, id, purpose, &source, evidence,
+        )
+        .await?;
         (e, Some(c))
     } else {
         // Shown on the contact's latest conversation, where the agent is looking.
@@ -471,7 +473,7 @@ pub async fn record_consent(
     .await;
     let mut body = json!(e);
     if let Some(c) = confirmation {
-        body["confirmation"] = c;
+        body["confirmation"] = json!(c);
     }
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

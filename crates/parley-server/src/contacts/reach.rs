@@ -216,15 +216,22 @@ pub async fn contact_reply(
         });
     }
     let scope = p.scope();
-    let facts = crate::compliance::facts(&app, &scope, chosen.conversation).await?;
+    let facts = crate::compliance::gate::facts(&app, &scope, chosen.conversation).await?;
     let purpose = req
         .purpose
         .unwrap_or(parley_core::consent::Purpose::Conversational);
-    let admitted = crate::compliance::admit(&app, &chosen.inbox, id, purpose, facts, body).await?;
+    let admitted =
+        crate::compliance::gate::admit(&app, &chosen.inbox, id, purpose, facts, body).await?;
     let verdict = admitted.verdict();
-    let out =
-        crate::compliance::start_admitted(&app, &scope, &chosen.inbox, id, p.user_id, admitted)
-            .await?;
+    let out = crate::compliance::gate::start_admitted(
+        &app,
+        &scope,
+        &chosen.inbox,
+        id,
+        p.user_id,
+        admitted,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

@@ -286,11 +286,17 @@ pub async fn reply(
     // with the reason, rather than failing later in the outbox.
     crate::inboxes::channels::check_reply(&app, &scope, &inbox, id, composed.template, !p.bot)
         .await?;
-    let facts = crate::compliance::facts(&app, &scope, Some(id)).await?;
+    let facts = crate::compliance::gate::facts(&app, &scope, Some(id)).await?;
     let purpose = req.purpose.unwrap_or(Purpose::Conversational);
-    let admitted =
-        crate::compliance::admit(&app, &inbox, conv.contact_id, purpose, facts, composed.body)
-            .await?;
+    let admitted = crate::compliance::gate::admit(
+        &app,
+        &inbox,
+        conv.contact_id,
+        purpose,
+        facts,
+        composed.body,
+    )
+    .await?;
     let verdict = admitted.verdict();
     let (meta, body) = (admitted.meta(composed.meta), admitted.body);
     // A bot's reply is the bot's on the timeline.
@@ -334,11 +340,12 @@ pub async fn channel(
         }
         Some(parley_channels::meta::WindowVerdict::Closed { reason }) => ("closed", Some(reason)),
     };
-    let facts = crate::compliance::facts(&app, &scope, Some(id)).await?;
+    let facts = crate::compliance::gate::facts(&app, &scope, Some(id)).await?;
     let closed = matches!(state, "template_only" | "closed")
         .then(|| reason.clone())
         .flatten();
-    let gate = crate::compliance::preview(&app, &inbox, conv.contact_id, facts, closed).await?;
+    let gate =
+        crate::compliance::gate::preview(&app, &inbox, conv.contact_id, facts, closed).await?;
     Ok(Json(json!({
         "kind": inbox.kind,
         "capabilities": crate::inboxes::channels::kind_of(&inbox).and_then(parley_channels::ChannelKind::capabilities),
@@ -387,13 +394,13 @@ pub async fn create_conversation(
     if let Some(conv) = &existing {
         crate::inboxes::channels::check_reply(&app, &scope, &inbox, conv.id, false, !p.bot).await?;
     }
-    let facts = crate::compliance::facts(&app, &scope, existing.map(|c| c.id)).await?;
+    let facts = crate::compliance::gate::facts(&app, &scope, existing.map(|c| c.id)).await?;
     // Starting a conversation is the business writing first.
     let purpose = req.purpose.unwrap_or(Purpose::Informational);
     let admitted =
-        crate::compliance::admit(&app, &inbox, req.contact_id, purpose, facts, body).await?;
+        crate::compliance::gate::admit(&app, &inbox, req.contact_id, purpose, facts, body).await?;
     let verdict = admitted.verdict();
-    let out = crate::compliance::start_admitted(
+    let out = crate::compliance::gate::start_admitted(
         &app,
         &scope,
         &inbox,
