@@ -28,55 +28,54 @@ pub const OPT_OUT_FOOTER: &str = "Reply STOP to opt out.";
 
 /// A workspace's compliance rules, kept under `compliance` in its settings. Empty texts mean the
 /// defaults, which name the brand.
-// Fields in alphabetical order, the order this answer has always had.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// The name texts identify the sender by; empty: the workspace's name.
     pub brand: String,
-    /// What a customer replies to confirm a subscription made elsewhere.
-    pub confirm_keyword: String,
-    /// Every agent sees every contact; otherwise an agent sees the contacts with a conversation
-    /// in an inbox they work (supervisors and admins see all).
-    pub contacts_visible_to_all_agents: bool,
-    /// Channels whose revocations apply on every channel (the law requires it for SMS).
-    pub cross_channel_revocation: Vec<String>,
-    /// Subscriptions from forms, imports and the API stay pending until confirmed by text.
-    pub double_opt_in: bool,
-    /// How often messages come, for the confirmation request.
-    pub frequency: String,
     /// The answer to HELP / INFO.
     pub help_text: String,
+    /// The one message confirming an opt-out.
+    pub opt_out_confirmation: String,
+    /// The message confirming an opt-in (START, or CONFIRM after a double opt-in request).
+    pub opt_in_confirmation: String,
+    /// Extra words in other languages, added to the built-in lists.
+    pub keywords: ExtraKeywords,
+    /// What a customer replies to confirm a subscription made elsewhere.
+    pub confirm_keyword: String,
+    /// Subscriptions from forms, imports and the API stay pending until confirmed by text.
+    pub double_opt_in: bool,
+    /// What the customer subscribes to, for the confirmation request.
+    pub program: String,
+    /// How often messages come, for the confirmation request.
+    pub frequency: String,
+    /// Channels whose revocations apply on every channel (the law requires it for SMS).
+    pub cross_channel_revocation: Vec<String>,
+    /// When business-initiated texts may arrive, recipient's local time.
+    pub quiet_hours: QuietHours,
     /// Days without a word after which consent for business-initiated messages is suspended
     /// (the number may have been reassigned); 0: never.
     pub inactivity_days: u32,
-    /// Extra words in other languages, added to the built-in lists.
-    pub keywords: ExtraKeywords,
-    /// The message confirming an opt-in (START, or CONFIRM after a double opt-in request).
-    pub opt_in_confirmation: String,
-    /// The one message confirming an opt-out.
-    pub opt_out_confirmation: String,
-    /// What the customer subscribes to, for the confirmation request.
-    pub program: String,
-    /// When business-initiated texts may arrive, recipient's local time.
-    pub quiet_hours: QuietHours,
     /// Days after which message bodies and attachments are deleted; 0: kept.
     pub retention_days: u32,
+    /// Every agent sees every contact; otherwise an agent sees the contacts with a conversation
+    /// in an inbox they work (supervisors and admins see all).
+    pub contacts_visible_to_all_agents: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExtraKeywords {
-    pub help: Vec<String>,
-    pub opt_in: Vec<String>,
     pub opt_out: Vec<String>,
+    pub opt_in: Vec<String>,
+    pub help: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
-    pub end: String,
     pub start: String,
+    pub end: String,
 }
 
 impl Default for Settings {
