@@ -6,17 +6,20 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use parley_core::message::parse_body;
 use parley_core::{ContactId, ConversationId, InboxId, Timestamp};
 use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principal, Sort};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::views::{
+    ChannelOptionView, ChannelView, ContactReplyView, ContactTimelineView, WindowView,
+};
 use crate::account::auth::Auth;
 use crate::conversations::api::{timeline_item, TimelineQuery};
 use crate::http::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::state::App;
+use crate::views::Items;
 
 /// The contact's conversations you may see (most recently active first) and their inboxes.
 async fn conversations(
@@ -42,20 +45,13 @@ async fn conversations(
     Ok((convs, inboxes))
 }
 
-fn channel(inbox: Option<&InboxRow>) -> Value {
-    match inbox {
-        Some(i) => json!({ "inbox_id": i.id, "inbox_name": i.name, "kind": i.kind }),
-        None => Value::Null,
-    }
-}
-
 /// `GET /api/v1/contacts/{id}/timeline`: every conversation's timeline merged in order.
 pub async fn contact_timeline(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
     Query(q): Query<TimelineQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContactTimelineView>> {
     let (limit, before) = q.parse()?;
     let (convs, inboxes) = conversations(&app, &p, id).await?;
     let scope = p.scope();
@@ -76,12 +72,13 @@ pub async fn contact_timeline(
     let mut items = Vec::with_capacity(merged.len());
     for (inbox, e) in merged {
         let mut item = timeline_item(e)?;
-        item["channel"] = channel(inboxes.get(&inbox));
+        item["channel"] = json!(inboxes.get(&inbox).map(ChannelView::from));
         items.push(item);
     }
-    Ok(Json(
-        json!({ "items": items, "before": if more { first_seq } else { None } }),
-    ))
+    Ok(Json(ContactTimelineView {
+        before: if more { first_seq } else { None },
+        items,
+    }))
 }
 
 /// An inbox a reply to the contact could go out on.
@@ -159,19 +156,22 @@ pub async fn contact_channels(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ChannelOptionView>>> {
     let opts = options(&app, &p, id).await?;
     let mut items = Vec::new();
     for (i, o) in opts.iter().enumerate() {
         let (state, reason) = verdict(&app, &p, o).await?;
-        let mut item = channel(Some(&o.inbox));
-        item["conversation_id"] = json!(o.conversation);
-        item["last_customer_message_at"] = json!(o.last_customer_message);
-        item["default"] = json!(i == 0);
-        item["window"] = json!({ "state": state, "reason": reason });
-        items.push(item);
+        items.push(ChannelOptionView {
+            conversation_id: o.conversation,
+            default: i == 0,
+            inbox_id: o.inbox.id,
+            inbox_name: o.inbox.name.clone(),
+            kind: o.inbox.kind.clone(),
+            last_customer_message_at: o.last_customer_message,
+            window: WindowView { reason, state },
+        });
     }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -192,7 +192,7 @@ pub async fn contact_reply(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
     Json(req): Json<ContactReply>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<ContactReplyView>)> {
     let body = parse_body("body", &req.body)?;
     let opts = options(&app, &p, id).await?;
     let chosen = match req.inbox_id {
@@ -232,14 +232,11 @@ pub async fn contact_reply(
         admitted,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "message": out.message,
-            "conversation": out.conversation,
-            "channel": channel(Some(&chosen.inbox)),
-            "compliance": verdict,
-        })),
-    )
-        .into_response())
+    let view = ContactReplyView {
+        channel: ChannelView::from(&chosen.inbox),
+        compliance: verdict,
+        conversation: out.conversation.into(),
+        message: out.message.map(Into::into),
+    };
+    Ok((StatusCode::CREATED, Json(view)))
 }
