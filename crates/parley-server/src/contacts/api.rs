@@ -51,41 +51,49 @@ pub struct CreateContactRequest {
     identities: Vec<IdentityRequest>,
 }
 
+impl CreateContactRequest {
+    /// The new contact, its fields and addresses checked and normalised.
+    fn parse(self) -> Result<NewContact, parley_core::Invalid> {
+        Ok(NewContact {
+            name: self
+                .name
+                .as_deref()
+                .map(|n| parse_name("name", n))
+                .transpose()?,
+            email: self
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()?
+                .map(Email::into_string),
+            phone: self
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()?
+                .map(Phone::into_string),
+            custom_fields: self
+                .custom_fields
+                .as_ref()
+                .map(parse_custom_fields)
+                .transpose()?
+                .unwrap_or_default(),
+            identities: self
+                .identities
+                .into_iter()
+                .map(parse_identity)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// `POST /api/v1/contacts`: a new contact, with its addresses.
 pub async fn create_contact(
     State(app): State<App>,
     Auth(p): Auth,
     Json(req): Json<CreateContactRequest>,
 ) -> ApiResult<(StatusCode, Json<ContactView>)> {
-    let contact = NewContact {
-        name: req
-            .name
-            .as_deref()
-            .map(|n| parse_name("name", n))
-            .transpose()?,
-        email: req
-            .email
-            .as_deref()
-            .map(Email::parse)
-            .transpose()?
-            .map(Email::into_string),
-        phone: req
-            .phone
-            .as_deref()
-            .map(Phone::parse)
-            .transpose()?
-            .map(Phone::into_string),
-        custom_fields: req
-            .custom_fields
-            .as_ref()
-            .map(parse_custom_fields)
-            .transpose()?
-            .unwrap_or_default(),
-        identities: req
-            .identities
-            .into_iter()
-            .map(parse_identity)
-            .collect::<Result<_, _>>()?,
-    };
+    let contact = req.parse()?;
     if contact.identities.len() > 50 {
         return Err(crate::http::error::ApiError::invalid(
             "identities",
@@ -99,6 +107,7 @@ pub async fn create_contact(
     Ok((StatusCode::CREATED, Json(ContactView::from(view))))
 }
 
+/// `GET /api/v1/contacts/{id}`.
 pub async fn get_contact(
     State(app): State<App>,
     Auth(p): Auth,
@@ -124,37 +133,45 @@ pub struct UpdateContactRequest {
     custom_fields: Option<Value>,
 }
 
+impl UpdateContactRequest {
+    /// The change, each field checked and normalised; `Some(None)` clears a field.
+    fn parse(self) -> Result<ContactPatch, parley_core::Invalid> {
+        Ok(ContactPatch {
+            name: self
+                .name
+                .map(|n| n.map(|n| parse_name("name", &n)).transpose())
+                .transpose()?,
+            email: self
+                .email
+                .map(|e| {
+                    e.map(|e| Email::parse(&e).map(Email::into_string))
+                        .transpose()
+                })
+                .transpose()?,
+            phone: self
+                .phone
+                .map(|e| {
+                    e.map(|e| Phone::parse(&e).map(Phone::into_string))
+                        .transpose()
+                })
+                .transpose()?,
+            custom_fields: self
+                .custom_fields
+                .as_ref()
+                .map(parse_custom_fields)
+                .transpose()?,
+        })
+    }
+}
+
+/// `PATCH /api/v1/contacts/{id}`: null clears a field; custom fields merge.
 pub async fn update_contact(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
     Json(req): Json<UpdateContactRequest>,
 ) -> ApiResult<Json<ContactView>> {
-    let patch = ContactPatch {
-        name: req
-            .name
-            .map(|n| n.map(|n| parse_name("name", &n)).transpose())
-            .transpose()?,
-        email: req
-            .email
-            .map(|e| {
-                e.map(|e| Email::parse(&e).map(Email::into_string))
-                    .transpose()
-            })
-            .transpose()?,
-        phone: req
-            .phone
-            .map(|e| {
-                e.map(|e| Phone::parse(&e).map(Phone::into_string))
-                    .transpose()
-            })
-            .transpose()?,
-        custom_fields: req
-            .custom_fields
-            .as_ref()
-            .map(parse_custom_fields)
-            .transpose()?,
-    };
+    let patch = req.parse()?;
     visible(&app, &p, id).await?;
     let view = app
         .store
@@ -170,6 +187,7 @@ pub struct SearchQuery {
     limit: Option<u32>,
 }
 
+/// `GET /api/v1/contacts?q=`: contacts the caller sees, by name, phone or email.
 pub async fn search_contacts(
     State(app): State<App>,
     Auth(p): Auth,
@@ -195,6 +213,7 @@ pub async fn search_contacts(
     }))
 }
 
+/// `GET /api/v1/contacts/{id}/conversations`: in inboxes the caller works.
 pub async fn contact_conversations(
     State(app): State<App>,
     Auth(p): Auth,

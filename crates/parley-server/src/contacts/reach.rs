@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use parley_core::consent::Purpose;
 use parley_core::message::parse_body;
 use parley_core::{ContactId, ConversationId, InboxId, Timestamp};
 use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principal, Sort};
@@ -53,7 +54,19 @@ pub async fn contact_timeline(
     Query(q): Query<TimelineQuery>,
 ) -> ApiResult<Json<ContactTimelineView>> {
     let (limit, before) = q.parse()?;
-    let (convs, inboxes) = conversations(&app, &p, id).await?;
+    Ok(Json(merged_timeline(&app, &p, id, limit, before).await?))
+}
+
+/// The last `limit` entries before `before` of every conversation of the contact the caller
+/// may see, in order, each marked with its channel.
+async fn merged_timeline(
+    app: &App,
+    p: &Principal,
+    id: ContactId,
+    limit: u32,
+    before: Option<i64>,
+) -> ApiResult<ContactTimelineView> {
+    let (convs, inboxes) = conversations(app, p, id).await?;
     let scope = p.scope();
     let mut merged = Vec::new();
     let mut more = false;
@@ -75,10 +88,10 @@ pub async fn contact_timeline(
         item["channel"] = json!(inboxes.get(&inbox).map(ChannelView::from));
         items.push(item);
     }
-    Ok(Json(ContactTimelineView {
+    Ok(ContactTimelineView {
         before: if more { first_seq } else { None },
         items,
-    }))
+    })
 }
 
 /// An inbox a reply to the contact could go out on.
@@ -183,7 +196,7 @@ pub struct ContactReply {
     inbox_id: Option<InboxId>,
     /// Why the business writes (see the conversation reply); the compliance gate checks it.
     #[serde(default)]
-    purpose: Option<parley_core::consent::Purpose>,
+    purpose: Option<Purpose>,
 }
 
 /// `POST /api/v1/contacts/{id}/messages`: reply to the customer on a channel of your choice.
@@ -195,7 +208,15 @@ pub async fn contact_reply(
 ) -> ApiResult<(StatusCode, Json<ContactReplyView>)> {
     let body = parse_body("body", &req.body)?;
     let opts = options(&app, &p, id).await?;
-    let chosen = match req.inbox_id {
+    let chosen = choose(&opts, req.inbox_id)?;
+    let purpose = req.purpose.unwrap_or(Purpose::Conversational);
+    let view = reply_on(&app, &p, id, chosen, body, purpose).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The option a reply goes out on: the one named, else the one the customer last wrote on.
+fn choose(opts: &[ReplyOption], inbox: Option<InboxId>) -> ApiResult<&ReplyOption> {
+    Ok(match inbox {
         Some(inbox) => opts.iter().find(|o| o.inbox.id == inbox).ok_or_else(|| {
             ApiError::invalid(
                 "inbox_id",
@@ -207,8 +228,19 @@ pub async fn contact_reply(
             message: "no inbox you work can reach this contact".into(),
             field: None,
         })?,
-    };
-    if let (_, Some(reason)) = verdict(&app, &p, chosen).await? {
+    })
+}
+
+/// Sends the reply on `chosen` if its window is open and the compliance gate admits it.
+async fn reply_on(
+    app: &App,
+    p: &Principal,
+    id: ContactId,
+    chosen: &ReplyOption,
+    body: String,
+    purpose: Purpose,
+) -> ApiResult<ContactReplyView> {
+    if let (_, Some(reason)) = verdict(app, p, chosen).await? {
         return Err(ApiError::Unprocessable {
             code: "outside_window",
             message: reason,
@@ -216,15 +248,12 @@ pub async fn contact_reply(
         });
     }
     let scope = p.scope();
-    let facts = crate::compliance::gate::facts(&app, &scope, chosen.conversation).await?;
-    let purpose = req
-        .purpose
-        .unwrap_or(parley_core::consent::Purpose::Conversational);
+    let facts = crate::compliance::gate::facts(app, &scope, chosen.conversation).await?;
     let admitted =
-        crate::compliance::gate::admit(&app, &chosen.inbox, id, purpose, facts, body).await?;
+        crate::compliance::gate::admit(app, &chosen.inbox, id, purpose, facts, body).await?;
     let verdict = admitted.verdict();
     let out = crate::compliance::gate::start_admitted(
-        &app,
+        app,
         &scope,
         &chosen.inbox,
         id,
@@ -232,11 +261,10 @@ pub async fn contact_reply(
         admitted,
     )
     .await?;
-    let view = ContactReplyView {
+    Ok(ContactReplyView {
         channel: ChannelView::from(&chosen.inbox),
         compliance: verdict,
         conversation: out.conversation.into(),
         message: out.message.map(Into::into),
-    };
-    Ok((StatusCode::CREATED, Json(view)))
+    })
 }
