@@ -152,3 +152,43 @@ impl ErasureView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer's bytes are those `json!` gave: keys sorted all the way down.
+    fn as_json_macro_wrote_it(v: &impl Serialize) {
+        let text = serde_json::to_string(v).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text, value.to_string());
+    }
+
+    #[test]
+    fn the_settings_answer_keeps_its_key_order() {
+        as_json_macro_wrote_it(&SettingsView {
+            settings: Settings::default(),
+            texts: TextsView {
+                confirm_request: "c".into(),
+                help: "h".into(),
+                opt_in_confirmation: "i".into(),
+                opt_out_confirmation: "o".into(),
+                opt_out_footer: OPT_OUT_FOOTER,
+            },
+        });
+        as_json_macro_wrote_it(&ErasedView {
+            erasure: ErasureView {
+                cancelled: 1,
+                contact_id: ContactId(uuid::Uuid::nil()),
+                conversations: 2,
+                erased_at: Timestamp(0),
+                files_deleted: 0,
+                files_left: 0,
+                identities: 3,
+                messages: 4,
+                repeated: false,
+                revocations_kept: 5,
+            },
+        });
+    }
+}

@@ -164,3 +164,41 @@ pub struct ContactReplyView {
     #[serde(serialize_with = "sorted")]
     pub message: Option<MessageView>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::Timestamp;
+
+    /// An answer's bytes are those `json!` gave: keys sorted all the way down.
+    fn as_json_macro_wrote_it(v: &impl Serialize) {
+        let text = serde_json::to_string(v).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text, value.to_string());
+    }
+
+    #[test]
+    fn the_consent_answers_keep_their_key_order() {
+        let e = ConsentEvent {
+            id: uuid::Uuid::nil(),
+            contact_id: ContactId(uuid::Uuid::nil()),
+            purpose: Purpose::Promotional,
+            action: Action::Request,
+            source: "web_form".into(),
+            channel: Some("sms".into()),
+            evidence: serde_json::json!({ "recorded_by": "x", "detail": { "form": "f" } }),
+            at: Timestamp(0),
+        };
+        let confirmation = Confirmation {
+            code: None,
+            inbox_id: Some(InboxId(uuid::Uuid::nil())),
+            message_id: Some(None),
+            reason: Some("quiet hours".into()),
+            sent: false,
+            status: "held",
+            until: Some(Timestamp(0)),
+        };
+        as_json_macro_wrote_it(&ConsentRecordedView::new(e.clone(), Some(confirmation)));
+        as_json_macro_wrote_it(&ConsentEntryView::from(e));
+    }
+}
