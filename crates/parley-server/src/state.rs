@@ -18,7 +18,7 @@ use crate::realtime::Hub;
 #[derive(Clone)]
 pub struct Workspace {
     pub row: Arc<WorkspaceRow>,
-    pub rules: Arc<crate::compliance::Settings>,
+    pub rules: Arc<crate::compliance::settings::Settings>,
     pub sla: Arc<Vec<parley_core::sla::SlaPolicy>>,
 }
 
@@ -94,7 +94,7 @@ impl App {
         }
         let row = self.store.workspace(id).await?;
         let w = Workspace {
-            rules: Arc::new(crate::compliance::Settings::of(&row)),
+            rules: Arc::new(crate::compliance::settings::Settings::of(&row)),
             sla: Arc::new(sla_of(&row)),
             row: Arc::new(row),
         };

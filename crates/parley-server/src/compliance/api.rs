@@ -1,43 +1,56 @@
-//! Compliance administration: the workspace's texting rules, the report of numbers silent long
-//! enough to have been reassigned (and their purge), the export of a contact's consent ledger,
-//! and the erasure of a contact.
+//! Compliance administration over HTTP: the workspace's texting rules, the report of numbers
+//! silent long enough to have been reassigned (and their purge), the export of a contact's
+//! consent ledger, and the erasure of a contact. Compliance's errors become answers here.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use parley_core::contact::IdentityKind;
 use parley_core::ContactId;
-use parley_store::ContactPatch;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::compliance::Settings;
+use super::settings::{InvalidSetting, Settings};
+use super::views::{ErasedView, InactiveView, PurgedView, RetentionView, SettingsView};
+use super::{privacy, ComplianceError};
 use crate::conversations::exports;
 use crate::http::caller::{require_admin, require_supervisor, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 
-const DAY_MS: i64 = 86_400_000;
+impl From<ComplianceError> for ApiError {
+    fn from(e: ComplianceError) -> Self {
+        match e {
+            ComplianceError::Denied { code, reason } => ApiError::Unprocessable {
+                code,
+                message: reason,
+                field: None,
+            },
+            ComplianceError::OptedOut => ApiError::Unprocessable {
+                code: "opted_out",
+                message: e.to_string(),
+                field: None,
+            },
+            ComplianceError::NotInactive(_) => ApiError::Unprocessable {
+                code: "not_inactive",
+                message: e.to_string(),
+                field: Some("contact_ids"),
+            },
+            ComplianceError::Store(e) => e.into(),
+        }
+    }
+}
 
-fn settings_body(ws: &parley_store::WorkspaceRow) -> Value {
-    let s = Settings::of(ws);
-    json!({
-        "settings": s,
-        "texts": {
-            "help": s.help_text(ws),
-            "opt_out_confirmation": s.opt_out_text(ws),
-            "opt_in_confirmation": s.opt_in_text(ws),
-            "confirm_request": s.confirm_request_text(ws),
-            "opt_out_footer": crate::compliance::OPT_OUT_FOOTER,
-        },
-    })
+impl From<InvalidSetting> for ApiError {
+    fn from(e: InvalidSetting) -> Self {
+        ApiError::invalid(e.field, e.message)
+    }
 }
 
 /// `GET /api/v1/compliance/settings`: the rules and the texts they produce.
-pub async fn get_settings(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn get_settings(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<SettingsView>> {
     let ws = app.store.workspace(p.workspace_id).await?;
-    Ok(Json(settings_body(&ws)))
+    Ok(Json(SettingsView::of(&ws)))
 }
 
 /// `PUT /api/v1/compliance/settings`: replaces the rules; fields left out take their defaults.
@@ -46,7 +59,7 @@ pub async fn put_settings(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(new): Json<Settings>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SettingsView>> {
     require_admin(&p)?;
     new.validate()?;
     let after = serde_json::to_value(&new).map_err(|e| ApiError::Internal(e.into()))?;
@@ -59,26 +72,14 @@ pub async fn put_settings(
         |before| json!({ "before": before, "after": after }),
     )
     .await?;
-    Ok(Json(settings_body(&ws)))
+    Ok(Json(SettingsView::of(&ws)))
 }
 
 /// `GET /api/v1/retention`: the retention period and what the next run will empty.
-pub async fn retention(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+pub async fn retention(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<RetentionView>> {
     require_admin(&p)?;
     let ws = app.store.workspace(p.workspace_id).await?;
-    let days = Settings::of(&ws).retention_days;
-    if days == 0 {
-        return Ok(Json(
-            json!({ "retention_days": 0, "cutoff": null, "next": { "messages": 0, "oldest": null } }),
-        ));
-    }
-    let cutoff = app.now().plus_millis(-i64::from(days) * DAY_MS);
-    let (messages, oldest) = app.store.expiring_messages(ws.id, cutoff).await?;
-    Ok(Json(json!({
-        "retention_days": days,
-        "cutoff": cutoff,
-        "next": { "messages": messages, "oldest": oldest },
-    })))
+    Ok(Json(privacy::retention_report(&app, &ws).await?))
 }
 
 #[derive(Deserialize)]
@@ -94,33 +95,11 @@ pub async fn inactive(
     State(app): State<App>,
     Auth(p): Auth,
     Query(q): Query<InactiveQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InactiveView>> {
     require_supervisor(&p)?;
     let limit = crate::http::query::limit(q.limit, 100, 1000)?;
     let ws = app.store.workspace(p.workspace_id).await?;
-    let days = Settings::of(&ws).inactivity_days;
-    if days == 0 {
-        return Ok(Json(
-            json!({ "inactivity_days": 0, "silent_since": null, "items": [] }),
-        ));
-    }
-    let now = app.now();
-    let cutoff = now.plus_millis(-i64::from(days) * DAY_MS);
-    let items: Vec<Value> = app
-        .store
-        .inactive_contacts(ws.id, cutoff, limit)
-        .await?
-        .into_iter()
-        .map(|c| {
-            let last = c.last_inbound_at.unwrap_or(c.created_at);
-            let mut v = json!(c);
-            v["days_silent"] = json!((now.0 - last.0) / DAY_MS);
-            v
-        })
-        .collect();
-    Ok(Json(
-        json!({ "inactivity_days": days, "silent_since": cutoff, "items": items }),
-    ))
+    Ok(Json(privacy::inactive_report(&app, &ws, limit).await?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -137,7 +116,7 @@ pub async fn purge(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<PurgeRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PurgedView>> {
     require_admin(&p)?;
     if req.contact_ids.is_empty() || req.contact_ids.len() > 1000 {
         return Err(ApiError::invalid(
@@ -146,54 +125,12 @@ pub async fn purge(
         ));
     }
     let ws = app.store.workspace(p.workspace_id).await?;
-    let days = Settings::of(&ws).inactivity_days;
-    let cutoff = app.now().plus_millis(-i64::from(days) * DAY_MS);
-    let listed = if days == 0 {
-        Vec::new()
-    } else {
-        app.store.inactive_contacts(ws.id, cutoff, 100_000).await?
-    };
-    // Every id is checked before anything changes.
-    if let Some(id) = req
-        .contact_ids
-        .iter()
-        .find(|id| !listed.iter().any(|c| c.id == **id))
-    {
-        return Err(ApiError::Unprocessable {
-            code: "not_inactive",
-            message: format!(
-                "contact {id} is not on the inactive report (it wrote recently, has no phone, or does not exist)"
-            ),
-            field: Some("contact_ids"),
-        });
-    }
-    for id in &req.contact_ids {
-        let contact = app.store.contact(&p.scope(), *id).await?;
-        for ident in contact
-            .identities
-            .iter()
-            .filter(|i| matches!(i.kind, IdentityKind::Phone | IdentityKind::Whatsapp))
-        {
-            app.store.remove_identity(ws.id, *id, ident.id).await?;
-        }
-        let patch = ContactPatch {
-            phone: Some(None),
-            ..ContactPatch::default()
-        };
-        app.store
-            .update_contact(ws.id, *id, patch, app.now())
-            .await?;
-    }
-    crate::account::audit::audit(
-        &app,
-        &p,
-        &headers,
-        "compliance.purge",
-        ws.id,
-        json!({ "contact_ids": req.contact_ids }),
-    )
-    .await;
-    Ok(Json(json!({ "purged": req.contact_ids.len() })))
+    privacy::forget_numbers(&app, &p.scope(), &ws, &req.contact_ids).await?;
+    let detail = json!({ "contact_ids": req.contact_ids });
+    crate::account::audit::audit(&app, &p, &headers, "compliance.purge", ws.id, detail).await;
+    Ok(Json(PurgedView {
+        purged: req.contact_ids.len(),
+    }))
 }
 
 /// `DELETE /api/v1/contacts/{id}`: erases the contact (GDPR/CCPA). Their name, addresses,
@@ -204,29 +141,15 @@ pub async fn erase_contact(
     headers: HeaderMap,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ErasedView>> {
     require_admin(&p)?;
-    let done = app
-        .store
-        .erase_contact(p.workspace_id, id, app.now())
-        .await?;
-    let mut files_left = 0;
-    for (inbox, file) in &done.attachments {
-        if let Err(e) =
-            crate::conversations::attachments::delete(&app, p.workspace_id, *inbox, file).await
-        {
-            files_left += 1;
-            tracing::warn!(error = %e, contact = %id, "could not delete an erased contact's file");
-        }
-    }
-    let mut body = serde_json::to_value(&done).unwrap_or_default();
-    body["files_deleted"] = json!(done.attachments.len() - files_left);
-    body["files_left"] = json!(files_left);
+    let erasure = privacy::erase(&app, p.workspace_id, id).await?;
     // A repeated erasure changes nothing and is not audited again.
-    if !done.repeated {
-        crate::account::audit::audit(&app, &p, &headers, "contact.erase", id, body.clone()).await;
+    if !erasure.repeated {
+        let detail = json!(erasure);
+        crate::account::audit::audit(&app, &p, &headers, "contact.erase", id, detail).await;
     }
-    Ok(Json(json!({ "erasure": body })))
+    Ok(Json(ErasedView { erasure }))
 }
 
 #[derive(Deserialize)]
@@ -251,29 +174,9 @@ pub async fn export_consent(
     let scope = p.scope();
     let contact = app.store.contact(&scope, id).await?;
     let ledger = app.store.consent_history(&scope, id).await?;
-    crate::account::audit::audit(
-        &app,
-        &p,
-        &headers,
-        "consent.export",
-        id,
-        json!({ "format": format, "entries": ledger.len() }),
-    )
-    .await;
-    let mut csv = String::from("at,purpose,action,source,channel,evidence\r\n");
-    for e in &ledger {
-        exports::csv_line(
-            &mut csv,
-            &[
-                e.at.to_rfc3339(),
-                e.purpose.as_str().to_string(),
-                e.action.as_str().to_string(),
-                e.source.clone(),
-                e.channel.clone().unwrap_or_else(|| "all".into()),
-                e.evidence.to_string(),
-            ],
-        );
-    }
+    let detail = json!({ "format": format, "entries": ledger.len() });
+    crate::account::audit::audit(&app, &p, &headers, "consent.export", id, detail).await;
+    let csv = privacy::consent_csv(&ledger);
     let body = json!({ "contact": contact, "exported_at": app.now(), "ledger": ledger });
     Ok(exports::download(
         format,
@@ -294,29 +197,9 @@ pub async fn export_audit(
     require_admin(&p)?;
     let format = exports::format_of(q.format.as_deref())?;
     let entries = app.store.list_audit(p.workspace_id, 100_000).await?;
-    crate::account::audit::audit(
-        &app,
-        &p,
-        &headers,
-        "audit.export",
-        p.workspace_id,
-        json!({ "format": format, "entries": entries.len() }),
-    )
-    .await;
-    let mut csv = String::from("at,actor_id,action,target,ip,detail\r\n");
-    for e in &entries {
-        exports::csv_line(
-            &mut csv,
-            &[
-                e.at.to_rfc3339(),
-                e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-                e.action.clone(),
-                e.target.clone(),
-                e.ip.clone().unwrap_or_default(),
-                e.detail.to_string(),
-            ],
-        );
-    }
+    let detail = json!({ "format": format, "entries": entries.len() });
+    crate::account::audit::audit(&app, &p, &headers, "audit.export", p.workspace_id, detail).await;
+    let csv = privacy::audit_csv(&entries);
     let body = json!({ "exported_at": app.now(), "items": entries });
     Ok(exports::download(format, "audit", body, csv))
 }

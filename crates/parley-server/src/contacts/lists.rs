@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use parley_core::contact::parse_name;
 use parley_core::{ContactId, ListId};
 use serde::Deserialize;
@@ -33,7 +32,7 @@ pub async fn create_list(
     headers: HeaderMap,
     Auth(p): Auth,
     Json(req): Json<ListRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<ListView>)> {
     require_supervisor(&p)?;
     let list = app
         .store
@@ -48,7 +47,7 @@ pub async fn create_list(
         json!({ "name": list.name }),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(ListView::from(list))).into_response())
+    Ok((StatusCode::CREATED, Json(ListView::from(list))))
 }
 
 pub async fn rename_list(
@@ -57,7 +56,7 @@ pub async fn rename_list(
     Auth(p): Auth,
     Path(id): Path<ListId>,
     Json(req): Json<ListRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<ListView>> {
     require_supervisor(&p)?;
     let list = app
         .store
@@ -72,7 +71,7 @@ pub async fn rename_list(
         json!({ "name": list.name }),
     )
     .await;
-    Ok(Json(ListView::from(list)).into_response())
+    Ok(Json(ListView::from(list)))
 }
 
 pub async fn delete_list(

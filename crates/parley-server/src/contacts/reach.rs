@@ -6,18 +6,22 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use parley_core::consent::Purpose;
 use parley_core::message::parse_body;
 use parley_core::{ContactId, ConversationId, InboxId, Timestamp};
 use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principal, Sort};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::views::{
+    ChannelOptionView, ChannelView, ContactReplyView, ContactTimelineView, WindowView,
+};
 use crate::conversations::timeline::{timeline_item, TimelineQuery};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
+use crate::views::Items;
 
 /// The contact's conversations you may see (most recently active first) and their inboxes.
 async fn conversations(
@@ -43,22 +47,27 @@ async fn conversations(
     Ok((convs, inboxes))
 }
 
-fn channel(inbox: Option<&InboxRow>) -> Value {
-    match inbox {
-        Some(i) => json!({ "inbox_id": i.id, "inbox_name": i.name, "kind": i.kind }),
-        None => Value::Null,
-    }
-}
-
 /// `GET /api/v1/contacts/{id}/timeline`: every conversation's timeline merged in order.
 pub async fn contact_timeline(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
     Query(q): Query<TimelineQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContactTimelineView>> {
     let (limit, before) = q.parse()?;
-    let (convs, inboxes) = conversations(&app, &p, id).await?;
+    Ok(Json(merged_timeline(&app, &p, id, limit, before).await?))
+}
+
+/// The last `limit` entries before `before` of every conversation of the contact the caller
+/// may see, in order, each marked with its channel.
+async fn merged_timeline(
+    app: &App,
+    p: &Principal,
+    id: ContactId,
+    limit: u32,
+    before: Option<i64>,
+) -> ApiResult<ContactTimelineView> {
+    let (convs, inboxes) = conversations(app, p, id).await?;
     let scope = p.scope();
     let mut merged = Vec::new();
     let mut more = false;
@@ -77,12 +86,13 @@ pub async fn contact_timeline(
     let mut items = Vec::with_capacity(merged.len());
     for (inbox, e) in merged {
         let mut item = json!(timeline_item(e)?);
-        item["channel"] = channel(inboxes.get(&inbox));
+        item["channel"] = json!(inboxes.get(&inbox).map(ChannelView::from));
         items.push(item);
     }
-    Ok(Json(
-        json!({ "items": items, "before": if more { first_seq } else { None } }),
-    ))
+    Ok(ContactTimelineView {
+        before: if more { first_seq } else { None },
+        items,
+    })
 }
 
 /// An inbox a reply to the contact could go out on.
@@ -160,19 +170,22 @@ pub async fn contact_channels(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ContactId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ChannelOptionView>>> {
     let opts = options(&app, &p, id).await?;
     let mut items = Vec::new();
     for (i, o) in opts.iter().enumerate() {
         let (state, reason) = verdict(&app, &p, o).await?;
-        let mut item = channel(Some(&o.inbox));
-        item["conversation_id"] = json!(o.conversation);
-        item["last_customer_message_at"] = json!(o.last_customer_message);
-        item["default"] = json!(i == 0);
-        item["window"] = json!({ "state": state, "reason": reason });
-        items.push(item);
+        items.push(ChannelOptionView {
+            conversation_id: o.conversation,
+            default: i == 0,
+            inbox_id: o.inbox.id,
+            inbox_name: o.inbox.name.clone(),
+            kind: o.inbox.kind.clone(),
+            last_customer_message_at: o.last_customer_message,
+            window: WindowView { reason, state },
+        });
     }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -184,7 +197,7 @@ pub struct ContactReply {
     inbox_id: Option<InboxId>,
     /// Why the business writes (see the conversation reply); the compliance gate checks it.
     #[serde(default)]
-    purpose: Option<parley_core::consent::Purpose>,
+    purpose: Option<Purpose>,
 }
 
 /// `POST /api/v1/contacts/{id}/messages`: reply to the customer on a channel of your choice.
@@ -193,10 +206,18 @@ pub async fn contact_reply(
     Auth(p): Auth,
     Path(id): Path<ContactId>,
     Json(req): Json<ContactReply>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<ContactReplyView>)> {
     let body = parse_body("body", &req.body)?;
     let opts = options(&app, &p, id).await?;
-    let chosen = match req.inbox_id {
+    let chosen = choose(&opts, req.inbox_id)?;
+    let purpose = req.purpose.unwrap_or(Purpose::Conversational);
+    let view = reply_on(&app, &p, id, chosen, body, purpose).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The option a reply goes out on: the one named, else the one the customer last wrote on.
+fn choose(opts: &[ReplyOption], inbox: Option<InboxId>) -> ApiResult<&ReplyOption> {
+    Ok(match inbox {
         Some(inbox) => opts.iter().find(|o| o.inbox.id == inbox).ok_or_else(|| {
             ApiError::invalid(
                 "inbox_id",
@@ -208,8 +229,19 @@ pub async fn contact_reply(
             message: "no inbox you work can reach this contact".into(),
             field: None,
         })?,
-    };
-    if let (_, Some(reason)) = verdict(&app, &p, chosen).await? {
+    })
+}
+
+/// Sends the reply on `chosen` if its window is open and the compliance gate admits it.
+async fn reply_on(
+    app: &App,
+    p: &Principal,
+    id: ContactId,
+    chosen: &ReplyOption,
+    body: String,
+    purpose: Purpose,
+) -> ApiResult<ContactReplyView> {
+    if let (_, Some(reason)) = verdict(app, p, chosen).await? {
         return Err(ApiError::Unprocessable {
             code: "outside_window",
             message: reason,
@@ -217,23 +249,23 @@ pub async fn contact_reply(
         });
     }
     let scope = p.scope();
-    let facts = crate::compliance::facts(&app, &scope, chosen.conversation).await?;
-    let purpose = req
-        .purpose
-        .unwrap_or(parley_core::consent::Purpose::Conversational);
-    let admitted = crate::compliance::admit(&app, &chosen.inbox, id, purpose, facts, body).await?;
+    let facts = crate::compliance::gate::facts(app, &scope, chosen.conversation).await?;
+    let admitted =
+        crate::compliance::gate::admit(app, &chosen.inbox, id, purpose, facts, body).await?;
     let verdict = admitted.verdict();
-    let out =
-        crate::compliance::start_admitted(&app, &scope, &chosen.inbox, id, p.user_id, admitted)
-            .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "message": out.message,
-            "conversation": out.conversation,
-            "channel": channel(Some(&chosen.inbox)),
-            "compliance": verdict,
-        })),
+    let out = crate::compliance::gate::start_admitted(
+        app,
+        &scope,
+        &chosen.inbox,
+        id,
+        p.user_id,
+        admitted,
     )
-        .into_response())
+    .await?;
+    Ok(ContactReplyView {
+        channel: ChannelView::from(&chosen.inbox),
+        compliance: verdict,
+        conversation: out.conversation.into(),
+        message: out.message.map(Into::into),
+    })
 }

@@ -56,10 +56,10 @@ async fn send_reply(
     // with the reason, rather than failing later in the outbox.
     crate::inboxes::channels::check_reply(app, &scope, &inbox, id, composed.template, !p.bot)
         .await?;
-    let facts = crate::compliance::facts(app, &scope, Some(id)).await?;
+    let facts = crate::compliance::gate::facts(app, &scope, Some(id)).await?;
     let purpose = req.purpose.unwrap_or(Purpose::Conversational);
     let admitted =
-        crate::compliance::admit(app, &inbox, conv.contact_id, purpose, facts, composed.body)
+        crate::compliance::gate::admit(app, &inbox, conv.contact_id, purpose, facts, composed.body)
             .await?;
     let verdict = admitted.verdict();
     let (meta, body) = (admitted.meta(composed.meta), admitted.body);
@@ -118,15 +118,16 @@ async fn start(app: &App, p: &Principal, req: &CreateConversationRequest) -> Api
     if let Some(conv) = &existing {
         crate::inboxes::channels::check_reply(app, &scope, &inbox, conv.id, false, !p.bot).await?;
     }
-    let facts = crate::compliance::facts(app, &scope, existing.map(|c| c.id)).await?;
+    let facts = crate::compliance::gate::facts(app, &scope, existing.map(|c| c.id)).await?;
     // Starting a conversation is the business writing first.
     let purpose = req.purpose.unwrap_or(Purpose::Informational);
     let admitted =
-        crate::compliance::admit(app, &inbox, req.contact_id, purpose, facts, body).await?;
+        crate::compliance::gate::admit(app, &inbox, req.contact_id, purpose, facts, body).await?;
     let verdict = admitted.verdict();
     let (contact, sender) = (req.contact_id, p.user_id);
     let out =
-        crate::compliance::start_admitted(app, &scope, &inbox, contact, sender, admitted).await?;
+        crate::compliance::gate::start_admitted(app, &scope, &inbox, contact, sender, admitted)
+            .await?;
     Ok(SentView {
         compliance: verdict,
         conversation: out.conversation.into(),
@@ -149,11 +150,12 @@ async fn channel_now(app: &App, p: &Principal, id: ConversationId) -> ApiResult<
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
     let window = window_view(crate::inboxes::channels::window(app, &scope, &inbox, id).await?);
-    let facts = crate::compliance::facts(app, &scope, Some(id)).await?;
+    let facts = crate::compliance::gate::facts(app, &scope, Some(id)).await?;
     let closed = matches!(window.state, "template_only" | "closed")
         .then(|| window.reason.clone())
         .flatten();
-    let gate = crate::compliance::preview(app, &inbox, conv.contact_id, facts, closed).await?;
+    let gate =
+        crate::compliance::gate::preview(app, &inbox, conv.contact_id, facts, closed).await?;
     let capabilities = crate::inboxes::channels::kind_of(&inbox)
         .and_then(parley_channels::ChannelKind::capabilities)
         .map(Into::into);

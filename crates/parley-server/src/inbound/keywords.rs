@@ -9,7 +9,8 @@ use serde_json::Value;
 use parley_channels::settings::TwilioSettings;
 use parley_channels::ChannelKind;
 
-use crate::compliance::{consent_channel, notice};
+use crate::compliance::consent_channel;
+use crate::compliance::notices::notice;
 use crate::state::App;
 
 /// What `msg` asks of its sender's consent, from its text and the workspace's keyword settings;

@@ -33,7 +33,7 @@ async fn deliver(app: &App, job: OutboxJob) {
     }
     // The gate again, right before sending: a revocation, a lapse or quiet hours that came while
     // the message waited still stop or hold it.
-    let outcome = match crate::compliance::recheck(app, &job).await {
+    let outcome = match crate::compliance::gate::recheck(app, &job).await {
         // A store that could not answer is tried again later; a denial is final.
         Err(e) => SendOutcome::Transient(format!("could not check consent: {e}")),
         Ok(Verdict::Hold { until, .. }) => {

@@ -29,7 +29,7 @@ pub async fn run_retention(app: &App) -> anyhow::Result<usize> {
     let now = app.now();
     let mut total = 0;
     for ws in app.store.list_workspaces().await? {
-        let days = crate::compliance::Settings::of(&ws).retention_days;
+        let days = crate::compliance::settings::Settings::of(&ws).retention_days;
         if days == 0 {
             continue;
         }

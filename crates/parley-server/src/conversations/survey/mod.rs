@@ -133,8 +133,8 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Resu
     let body = settings
         .message
         .replace("{link}", &link(app, &inbox, conv.id, now).await?);
-    let facts = crate::compliance::facts(app, &scope, Some(conv.id)).await?;
-    let admitted = crate::compliance::admit(
+    let facts = crate::compliance::gate::facts(app, &scope, Some(conv.id)).await?;
+    let admitted = crate::compliance::gate::admit(
         app,
         &inbox,
         conv.contact_id,
