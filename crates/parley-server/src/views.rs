@@ -323,26 +323,6 @@ pub struct SentView {
     pub message: Option<MessageView>,
 }
 
-/// A team and its members.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct TeamView {
-    pub id: TeamId,
-    pub name: String,
-    pub members: Vec<UserId>,
-    pub created_at: Timestamp,
-}
-
-impl From<parley_store::TeamView> for TeamView {
-    fn from(t: parley_store::TeamView) -> Self {
-        Self {
-            id: t.id,
-            name: t.name,
-            members: t.members,
-            created_at: t.created_at,
-        }
-    }
-}
-
 /// A named group of contacts and how many are on it.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ListView {

@@ -1,11 +1,11 @@
-//! Teams and inboxes, and who works them.
+//! Inboxes, and who works them.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_channels::ChannelKind;
 use parley_core::contact::parse_name;
-use parley_core::{InboxId, TeamId, UserId};
+use parley_core::{InboxId, UserId};
 use parley_store::{InboxPatch, InboxRow, NewInbox, Principal};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,119 +15,7 @@ use crate::account::api::audit;
 use crate::account::auth::{random_token, require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult, Json, Path};
 use crate::state::App;
-use crate::views::{BacklogView, InboxView, Items, TeamView, UserView};
-
-pub async fn list_teams(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<Items<TeamView>>> {
-    let teams = app.store.list_teams(p.workspace_id).await?;
-    Ok(Json(Items {
-        items: teams.into_iter().map(TeamView::from).collect(),
-    }))
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TeamRequest {
-    name: String,
-}
-
-pub async fn create_team(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Auth(p): Auth,
-    Json(req): Json<TeamRequest>,
-) -> ApiResult<Response> {
-    require_admin(&p)?;
-    let team = app
-        .store
-        .create_team(p.workspace_id, &parse_name("name", &req.name)?, app.now())
-        .await?;
-    audit(
-        &app,
-        &p,
-        &headers,
-        "team.create",
-        team.id,
-        json!({ "name": team.name }),
-    )
-    .await;
-    Ok((StatusCode::CREATED, Json(TeamView::from(team))).into_response())
-}
-
-pub async fn rename_team(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Auth(p): Auth,
-    Path(id): Path<TeamId>,
-    Json(req): Json<TeamRequest>,
-) -> ApiResult<Response> {
-    require_admin(&p)?;
-    let team = app
-        .store
-        .rename_team(p.workspace_id, id, &parse_name("name", &req.name)?)
-        .await?;
-    audit(
-        &app,
-        &p,
-        &headers,
-        "team.rename",
-        id,
-        json!({ "name": team.name }),
-    )
-    .await;
-    Ok(Json(TeamView::from(team)).into_response())
-}
-
-pub async fn delete_team(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Auth(p): Auth,
-    Path(id): Path<TeamId>,
-) -> ApiResult<StatusCode> {
-    require_admin(&p)?;
-    app.store.delete_team(p.workspace_id, id).await?;
-    audit(&app, &p, &headers, "team.delete", id, json!({})).await;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn team_member(
-    app: App,
-    headers: HeaderMap,
-    p: Principal,
-    team: TeamId,
-    user: UserId,
-    member: bool,
-) -> ApiResult<Response> {
-    require_admin(&p)?;
-    let view = app
-        .store
-        .set_team_member(p.workspace_id, team, user, member)
-        .await?;
-    let action = if member {
-        "team.member_add"
-    } else {
-        "team.member_remove"
-    };
-    audit(&app, &p, &headers, action, team, json!({ "user_id": user })).await;
-    Ok(Json(TeamView::from(view)).into_response())
-}
-
-pub async fn add_team_member(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Auth(p): Auth,
-    Path((team, user)): Path<(TeamId, UserId)>,
-) -> ApiResult<Response> {
-    team_member(app, headers, p, team, user, true).await
-}
-
-pub async fn remove_team_member(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Auth(p): Auth,
-    Path((team, user)): Path<(TeamId, UserId)>,
-) -> ApiResult<Response> {
-    team_member(app, headers, p, team, user, false).await
-}
+use crate::views::{BacklogView, InboxView, Items, UserView};
 
 /// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
 /// into the provider's console (Meta's verify token, the API channel's signing secret, Telegram's

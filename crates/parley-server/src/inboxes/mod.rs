@@ -12,12 +12,6 @@ use crate::http::routes::route;
 pub fn routes() -> Vec<crate::http::routes::Route> {
     use crate::inboxes::api as d;
     vec![
-        route!(get "/api/v1/teams" => d::list_teams, "teams", Member, "Teams and their members", response = crate::views::Items<crate::views::TeamView>),
-        route!(post "/api/v1/teams" => d::create_team, "teams", Admin, "Create a team", body = d::TeamRequest, response = crate::views::TeamView),
-        route!(patch "/api/v1/teams/{id}" => d::rename_team, "teams", Admin, "Rename a team", body = d::TeamRequest, response = crate::views::TeamView),
-        route!(delete "/api/v1/teams/{id}" => d::delete_team, "teams", Admin, "Delete a team (its conversations keep their agents)"),
-        route!(put "/api/v1/teams/{id}/members/{user_id}" => d::add_team_member, "teams", Admin, "Add a user to a team", response = crate::views::TeamView),
-        route!(delete "/api/v1/teams/{id}/members/{user_id}" => d::remove_team_member, "teams", Admin, "Remove a user from a team", response = crate::views::TeamView),
         route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all, each with its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = crate::views::Items<crate::views::InboxView>),
         route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::CreateInboxRequest, response = crate::views::InboxView),
         route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox (admins also see its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = crate::views::InboxView),
