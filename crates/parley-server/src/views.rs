@@ -240,41 +240,6 @@ pub struct PresenceView {
     pub online: Vec<UserId>,
 }
 
-/// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
-/// into the provider's console. Fields in alphabetical order, the order this answer has always had.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct InboxView {
-    /// Admins: the inbox's outbox.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backlog: Option<BacklogView>,
-    pub created_at: Timestamp,
-    pub id: InboxId,
-    pub kind: String,
-    pub name: String,
-    /// Admins, for the kinds whose signing secret is Parley's own (the API channel, Telegram).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    /// The channel's settings, without its credentials (those are write-only).
-    pub settings: serde_json::Value,
-    /// Widgets: the tag a site embeds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snippet: Option<String>,
-    /// Admins, Meta's channels: the token Meta's console asks for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify_token: Option<serde_json::Value>,
-    /// Where the provider posts; absent for the kinds without a webhook.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook_url: Option<String>,
-}
-
-/// An inbox's outbox: `queued` (waiting), `in_flight` (being sent) and the oldest due time.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct BacklogView {
-    pub in_flight: u64,
-    pub oldest_due: Option<Timestamp>,
-    pub queued: u64,
-}
-
 /// A message on a conversation's timeline, with its delivery status.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct MessageView {
