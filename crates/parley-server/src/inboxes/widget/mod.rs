@@ -3,6 +3,7 @@
 //! is known by a token signed with the inbox's secret and kept in their browser, so their thread
 //! survives page loads; they see agents' replies and typing live, and whether anyone is online.
 
+pub mod admission;
 mod frames;
 pub mod limits;
 pub mod settings;

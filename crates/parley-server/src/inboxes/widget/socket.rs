@@ -13,13 +13,12 @@ use futures_util::{SinkExt, StreamExt};
 use parley_core::ConversationId;
 use parley_store::InboxRow;
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::admission::{admit, Refused};
 use super::frames::error_frame;
 use super::limits::Slot;
 use super::visitor::Visitor;
-use super::KIND;
 use crate::http::error::{ApiError, Path, Query};
 use crate::realtime::HubEvent;
 use crate::state::App;
@@ -27,6 +26,17 @@ use crate::state::App;
 #[derive(Deserialize)]
 pub struct SocketQuery {
     token: Option<String>,
+}
+
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::NoWidget => ApiError::NotFound,
+            Refused::OtherSite => ApiError::forbidden(e.to_string()),
+            Refused::Limited(why) => ApiError::TooManyRequests(why.into()),
+            Refused::Store(e) => e.into(),
+        }
+    }
 }
 
 /// `GET /widget/{inbox}/socket`: a visitor's WebSocket.
@@ -37,33 +47,12 @@ pub async fn visitor_socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let inbox = app
-        .hook_inbox(inbox_id)
-        .await?
-        .filter(|i| i.kind == KIND)
-        .ok_or(ApiError::NotFound)?;
-    if let Some(allowed) = inbox.settings.get("website_origin").and_then(Value::as_str) {
-        let origin = headers.get("origin").and_then(|o| o.to_str().ok());
-        let own = super::settings::origin_of(&app.config.public_url).ok();
-        if origin != Some(allowed) && origin.map(str::to_string) != own {
-            return Err(ApiError::forbidden(
-                "this chat is only offered on the business's own site",
-            ));
-        }
-    }
-    // A token that does not verify (another inbox's, or tampered with) starts a new visitor.
-    let visitor = q
-        .token
-        .as_deref()
-        .and_then(|t| super::tokens::check_token(&inbox, t))
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let origin = headers.get("origin").and_then(|o| o.to_str().ok());
     let ip = crate::http::client_ip(&headers).and_then(|s| s.parse().ok());
-    let slot = app
-        .widget_limits
-        .open(&visitor, ip)
-        .map_err(|r| ApiError::TooManyRequests(r.0.into()))?;
+    let a = admit(&app, inbox_id, origin, q.token.as_deref(), ip).await?;
     // Nobody signs in here: frames are kept small before anything is buffered.
-    Ok(crate::realtime::small_frames(ws).on_upgrade(move |s| run(app, inbox, visitor, slot, s)))
+    Ok(crate::realtime::small_frames(ws)
+        .on_upgrade(move |s| run(app, a.inbox, a.visitor, a.slot, s)))
 }
 
 /// The hub's feeds a visitor's socket follows: committed events and ephemeral ones (typing,
