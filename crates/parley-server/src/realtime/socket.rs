@@ -39,23 +39,28 @@ pub async fn realtime(
 ) -> Result<Response, ApiError> {
     // A cookie-authenticated socket must come from our own pages (cross-site WebSocket
     // hijacking), whatever else the request carries.
-    if matches!(caller.credential, Credential::Session(_)) {
-        let origin = headers.get("origin").map(|o| o.to_str().unwrap_or("\0"));
-        let host = headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        if let Some(origin) = origin {
-            let same = origin
-                .split_once("://")
-                .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest == host);
-            if !same || host.is_empty() {
-                return Err(ApiError::forbidden("cross-origin WebSocket refused"));
-            }
-        }
+    if matches!(caller.credential, Credential::Session(_)) && cross_site(&headers) {
+        return Err(ApiError::forbidden("cross-origin WebSocket refused"));
     }
     let limits = SocketLimits::of(&app.config);
     Ok(small_frames(ws).on_upgrade(move |socket| run_socket(app, caller, q.since, limits, socket)))
+}
+
+/// Whether the request names an origin other than the host it was sent to (an origin header
+/// that is not text counts as another).
+fn cross_site(headers: &HeaderMap) -> bool {
+    let origin = headers.get("origin").map(|o| o.to_str().unwrap_or("\0"));
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let Some(origin) = origin else {
+        return false;
+    };
+    let same = origin
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest == host);
+    !same || host.is_empty()
 }
 
 /// How far an agent's socket may fall behind before it is closed.
