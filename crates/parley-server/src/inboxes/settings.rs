@@ -314,3 +314,37 @@ impl<'a> Stored<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_is_positive_and_bounded_and_zero_lifts_it() {
+        assert_eq!(parse_rate(None).unwrap(), Value::Null);
+        assert_eq!(parse_rate(Some(0.0)).unwrap(), Value::Null);
+        assert_eq!(parse_rate(Some(2.5)).unwrap(), json!(2.5));
+        for bad in [-1.0, MAX_RATE + 1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(parse_rate(Some(bad)).unwrap_err().field, "rate_limit");
+        }
+    }
+
+    #[test]
+    fn an_edit_keeps_the_verify_token_and_another_mailbox_starts_over() {
+        let stored = json!({
+            "credentials": { "verify_token": "vt", "access_token": "old" },
+            "imap": { "host": "imap.shop.example", "username": "help", "mailbox": "INBOX" },
+            "imap_state": { "uid_validity": 1, "last_uid": 9 },
+        });
+        let same_box = json!({
+            "credentials": { "access_token": "new" },
+            "imap": { "host": "IMAP.shop.example", "username": "help", "mailbox": "INBOX" },
+        });
+        let kept = overlay(&stored, &same_box);
+        assert_eq!(kept["credentials"]["verify_token"], "vt");
+        assert_eq!(kept["credentials"]["access_token"], "new");
+        assert_eq!(kept["imap_state"]["last_uid"], 9);
+        let other_box = json!({ "imap": { "host": "imap.other.example", "username": "help" } });
+        assert!(overlay(&stored, &other_box).get("imap_state").is_none());
+    }
+}

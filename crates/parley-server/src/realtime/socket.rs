@@ -165,3 +165,35 @@ async fn run_socket(
         let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert("origin", o.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_an_origin_naming_another_host_is_cross_site() {
+        assert!(!cross_site(&headers(None, "parley.example")));
+        assert!(!cross_site(&headers(
+            Some("https://parley.example"),
+            "parley.example"
+        )));
+        assert!(cross_site(&headers(
+            Some("https://evil.example"),
+            "parley.example"
+        )));
+        assert!(cross_site(&headers(
+            Some("ftp://parley.example"),
+            "parley.example"
+        )));
+        assert!(cross_site(&headers(Some("null"), "parley.example")));
+    }
+}
