@@ -1,6 +1,5 @@
 //! The API's answers as types. A view copies a store row into the shape the API shows, so the
 //! OpenAPI document derives its schema from the same struct the handler writes.
-
 use parley_core::contact::IdentityKind;
 use parley_core::conversation::{Priority, Status};
 use parley_core::role::Role;
@@ -10,7 +9,6 @@ use parley_core::{
 };
 use schemars::JsonSchema;
 use serde::Serialize;
-
 /// A conversation; `sla` and `unread` where the route computes them.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ConversationView {
@@ -40,7 +38,6 @@ pub struct ConversationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread: Option<bool>,
 }
-
 impl From<parley_store::ConversationView> for ConversationView {
     fn from(c: parley_store::ConversationView) -> Self {
         Self {
@@ -65,13 +62,11 @@ impl From<parley_store::ConversationView> for ConversationView {
         }
     }
 }
-
 /// A list answered whole, as `{"items": [...]}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
 }
-
 /// One address a contact reaches us from.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct IdentityView {
@@ -81,7 +76,6 @@ pub struct IdentityView {
     pub external_id: String,
     pub created_at: Timestamp,
 }
-
 /// A contact with its identities.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ContactView {
@@ -102,7 +96,6 @@ pub struct ContactView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_at: Option<Timestamp>,
 }
-
 impl From<parley_store::ContactView> for ContactView {
     fn from(c: parley_store::ContactView) -> Self {
         Self {
@@ -129,14 +122,12 @@ impl From<parley_store::ContactView> for ContactView {
         }
     }
 }
-
 /// A page of contacts; `next_cursor` fetches the next.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ContactPage {
     pub items: Vec<ContactView>,
     pub next_cursor: Option<String>,
 }
-
 /// A user of the workspace.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct UserView {
@@ -148,7 +139,6 @@ pub struct UserView {
     pub bot: bool,
     pub created_at: Timestamp,
 }
-
 impl From<parley_store::UserView> for UserView {
     fn from(u: parley_store::UserView) -> Self {
         Self {
@@ -161,62 +151,6 @@ impl From<parley_store::UserView> for UserView {
         }
     }
 }
-
-/// An inbox as the API shows it: everyone sees the webhook URL; admins also see what they paste
-/// into the provider's console. Fields in alphabetical order, the order this answer has always had.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct InboxView {
-    /// Admins: the inbox's outbox.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backlog: Option<BacklogView>,
-    pub created_at: Timestamp,
-    pub id: InboxId,
-    pub kind: String,
-    pub name: String,
-    /// Admins, for the kinds whose signing secret is Parley's own (the API channel, Telegram).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    /// The channel's settings, without its credentials (those are write-only).
-    pub settings: serde_json::Value,
-    /// Widgets: the tag a site embeds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snippet: Option<String>,
-    /// Admins, Meta's channels: the token Meta's console asks for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify_token: Option<serde_json::Value>,
-    /// Where the provider posts; absent for the kinds without a webhook.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook_url: Option<String>,
-}
-
-/// An inbox's outbox: `queued` (waiting), `in_flight` (being sent) and the oldest due time.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct BacklogView {
-    pub in_flight: u64,
-    pub oldest_due: Option<Timestamp>,
-    pub queued: u64,
-}
-
-/// A team and its members.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct TeamView {
-    pub id: TeamId,
-    pub name: String,
-    pub members: Vec<UserId>,
-    pub created_at: Timestamp,
-}
-
-impl From<parley_store::TeamView> for TeamView {
-    fn from(t: parley_store::TeamView) -> Self {
-        Self {
-            id: t.id,
-            name: t.name,
-            members: t.members,
-            created_at: t.created_at,
-        }
-    }
-}
-
 /// A named group of contacts and how many are on it.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ListView {
@@ -226,7 +160,6 @@ pub struct ListView {
     pub size: u64,
     pub created_at: Timestamp,
 }
-
 impl From<parley_store::ListView> for ListView {
     fn from(l: parley_store::ListView) -> Self {
         Self {
@@ -237,7 +170,6 @@ impl From<parley_store::ListView> for ListView {
         }
     }
 }
-
 impl Items<ListView> {
     pub fn lists(lists: Vec<parley_store::ListView>) -> Self {
         Self {
@@ -245,7 +177,6 @@ impl Items<ListView> {
         }
     }
 }
-
 impl Items<UserView> {
     pub fn users(users: impl IntoIterator<Item = parley_store::UserView>) -> Self {
         Self {

@@ -370,7 +370,7 @@ async fn every_channel(t: &TestApp) -> Vec<String> {
     assert_eq!(s, 201, "{em}");
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let listener = l.local_addr().unwrap().port();
-    tokio::spawn(parley_server::inboxes::email::serve_smtp(t.app.clone(), l));
+    tokio::spawn(parley_server::inboxes::email::smtp::serve(t.app.clone(), l));
     let mail = "From: Dmail Private <dmail-private@customer.example>\nTo: help@acme.example\n\
         Subject: mail-subject-PRIVATE\nMessage-ID: <m1@customer.example>\n\
         Date: Mon, 23 Nov 2026 09:00:00 +0000\n\nmail-text-PRIVATE\n";
@@ -392,7 +392,7 @@ async fn every_channel(t: &TestApp) -> Vec<String> {
                       "username": IMAP_USER, "password": "imap-wrong-PRIVATE" } }))
         .await;
     assert_eq!(s, 201, "{im}");
-    parley_server::inboxes::email::poll_imap(&t.app)
+    parley_server::inboxes::email::imap::poll(&t.app)
         .await
         .unwrap();
 

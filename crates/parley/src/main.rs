@@ -337,7 +337,7 @@ async fn serve(db: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening for email on {smtp}"))?;
         println!("Receiving email on smtp://{}", l.local_addr()?);
-        workers.push(tokio::spawn(parley_server::inboxes::email::serve_smtp(
+        workers.push(tokio::spawn(parley_server::inboxes::email::smtp::serve(
             app.clone(),
             l,
         )));

@@ -7,6 +7,7 @@ pub mod bots;
 pub mod keys;
 pub mod sessions;
 pub mod setup;
+pub mod teams;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -43,5 +44,11 @@ pub fn routes() -> Vec<crate::http::routes::Route> {
         route!(put "/api/v1/sla" => workspace::put_sla, "settings", Admin, "Replace the SLA policies", body = workspace::SlaRequest, response = workspace::SlaView),
         route!(get "/api/v1/encryption" => workspace::encryption, "settings", Admin, "Whether values are sealed at rest, and under which data keys", response = views::EncryptionView),
         route!(get "/api/v1/presence" => audit::presence, "users", Member, "Users with an open realtime connection", response = views::PresenceView),
+        route!(get "/api/v1/teams" => crate::account::teams::list_teams, "teams", Member, "Teams and their members", response = crate::views::Items<crate::account::teams::TeamView>),
+        route!(post "/api/v1/teams" => crate::account::teams::create_team, "teams", Admin, "Create a team", body = crate::account::teams::TeamRequest, created = crate::account::teams::TeamView),
+        route!(patch "/api/v1/teams/{id}" => crate::account::teams::rename_team, "teams", Admin, "Rename a team", body = crate::account::teams::TeamRequest, response = crate::account::teams::TeamView),
+        route!(delete "/api/v1/teams/{id}" => crate::account::teams::delete_team, "teams", Admin, "Delete a team (its conversations keep their agents)", answer = crate::http::routes::Answer::NoContent),
+        route!(put "/api/v1/teams/{id}/members/{user_id}" => crate::account::teams::add_team_member, "teams", Admin, "Add a user to a team", response = crate::account::teams::TeamView),
+        route!(delete "/api/v1/teams/{id}/members/{user_id}" => crate::account::teams::remove_team_member, "teams", Admin, "Remove a user from a team", response = crate::account::teams::TeamView),
     ]
 }

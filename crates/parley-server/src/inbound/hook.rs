@@ -6,13 +6,16 @@
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_channels::channel::{Answer, Checked, Delivered, Delivery, Incoming, Refusal};
+use parley_channels::channel::{
+    Answer, Checked, Delivered, Delivery, InboundFile, Incoming, Refusal,
+};
 use parley_channels::rich::{ReadWatermark, StatusReport};
 use parley_channels::Channel;
 use parley_core::{InboxId, Timestamp};
-use parley_store::{DeliveryReport, InboundMessage, InboundOutcome, InboxRow, Scope};
+use parley_store::{DeliveryReport, InboundMessage, InboundOutcome, InboxRow, Scope, StoreError};
 use serde_json::{json, Value};
 
+use crate::conversations::attachments::Attachment;
 use crate::http::error::{error_body, ApiError, ApiResult};
 use crate::http::extract::{Json, Path, RawBody};
 use crate::inboxes::channels::channel_of;
@@ -79,16 +82,29 @@ pub async fn receive(
         query: uri.query(),
         now,
     });
-    if let Err(r) = verified {
-        return Ok(refuse(r));
-    }
-    let parsed = match channel.parse_delivery(&body) {
+    let parsed = match verified.and_then(|()| channel.parse_delivery(&body)) {
         Ok(p) => p,
         Err(r) => return Ok(refuse(r)),
     };
-    if let Some(tap) = channel.tap_answer(&body) {
-        // Beside the webhook's own work, so the delivery waits for nothing; a refusal is only
-        // logged, as the tap is stored anyway.
+    answer_tap(&app, &channel, &body);
+    let same_app = |other: &Channel<'_>| other.verify(header, &body).is_ok();
+    let routed = route(&app, &inbox, &channel, parsed.events, same_app).await?;
+    // Everything is checked before anything is stored, so a bad delivery stores nothing.
+    let batches = match Batch::check_all(&channel, routed, now) {
+        Ok(batches) => batches,
+        Err(e) => return Ok(refuse(e.into())),
+    };
+    let mut stored = None;
+    for (target, batch) in batches {
+        stored = batch.store(&app, &target, &channel, now).await?.or(stored);
+    }
+    Ok(answer(parsed.answer, stored))
+}
+
+/// Answers a Telegram button tap beside the webhook's own work, so the delivery waits for
+/// nothing; a refusal is only logged, as the tap is stored anyway.
+fn answer_tap(app: &App, channel: &Channel<'_>, body: &[u8]) {
+    if let Some(tap) = channel.tap_answer(body) {
         let http = app.http.clone();
         tokio::spawn(async move {
             if let Err(e) = tap.send(&http).await {
@@ -96,21 +112,12 @@ pub async fn receive(
             }
         });
     }
-    let same_app = |other: &Channel<'_>| other.verify(header, &body).is_ok();
-    let routed = route(&app, &inbox, &channel, parsed.events, same_app).await?;
-    // Everything is checked before anything is stored, so a bad delivery stores nothing.
-    let mut batches = Vec::with_capacity(routed.len());
-    for (target, events) in routed {
-        match Batch::check(&channel, events, now) {
-            Ok(batch) => batches.push((target, batch)),
-            Err(e) => return Ok(refuse(e.into())),
-        }
-    }
-    let mut stored = None;
-    for (target, batch) in batches {
-        stored = batch.store(&app, &target, &channel, now).await?.or(stored);
-    }
-    Ok(match (parsed.answer, stored) {
+}
+
+/// What the provider is answered once the delivery is stored, as its channel says: Twilio's
+/// empty TwiML, the API channel's stored message, or a plain `ok`.
+fn answer(answer: Answer, stored: Option<InboundOutcome>) -> Response {
+    match (answer, stored) {
         (Answer::Twiml, _) => (
             StatusCode::OK,
             [(axum::http::header::CONTENT_TYPE, "text/xml")],
@@ -130,7 +137,7 @@ pub async fn receive(
         (Answer::Ok | Answer::Stored, _) => {
             (StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response()
         }
-    })
+    }
 }
 
 /// The parameters Meta's subscription handshake sends (read by `Channel::handshake`); others a
@@ -227,6 +234,19 @@ struct Batch {
 }
 
 impl Batch {
+    /// Each inbox's share of a delivery, checked; the first event that does not pass refuses
+    /// the whole delivery.
+    fn check_all(
+        channel: &Channel<'_>,
+        routed: Vec<(InboxRow, Vec<Delivered>)>,
+        now: Timestamp,
+    ) -> Result<Vec<(InboxRow, Self)>, parley_core::Invalid> {
+        routed
+            .into_iter()
+            .map(|(target, events)| Ok((target, Batch::check(channel, events, now)?)))
+            .collect()
+    }
+
     fn check(
         channel: &Channel<'_>,
         events: Vec<Delivered>,
@@ -251,63 +271,10 @@ impl Batch {
         inbox: &InboxRow,
         channel: &Channel<'_>,
         now: Timestamp,
-    ) -> Result<Option<InboundOutcome>, ApiError> {
-        let identity_kind = channel.kind().identity_kind();
+    ) -> Result<Option<InboundOutcome>, StoreError> {
         let mut last = None;
         for m in self.inbound {
-            let mut msg = InboundMessage {
-                meta: None,
-                thread: None,
-                keyword: None,
-                inbox_id: inbox.id,
-                identity_kind,
-                sender_external_id: m.sender_id,
-                sender_name: m.sender_name,
-                sender_email: m.sender_email,
-                sender_phone: m.sender_phone,
-                external_id: m.message_id,
-                body: m.body,
-                at: m.at,
-            };
-            let choice = match channel.answers_choices() {
-                true => {
-                    crate::conversations::compose::answered_choice(
-                        app,
-                        inbox,
-                        identity_kind,
-                        &msg.sender_external_id,
-                        &msg.body,
-                        m.choice.as_deref(),
-                    )
-                    .await
-                }
-                false => None,
-            };
-            let mut files = Vec::new();
-            // A redelivered message is stored once; its files are not fetched again.
-            let known = match (&msg.external_id, m.files.is_empty()) {
-                (Some(id), false) => app
-                    .store
-                    .conversation_by_external_ids(inbox.id, std::slice::from_ref(id))
-                    .await?
-                    .is_some(),
-                _ => false,
-            };
-            for f in m.files.iter().filter(|_| !known) {
-                if let Some(a) =
-                    crate::conversations::attachments::fetch_media(app, inbox, &f.media).await
-                {
-                    let name = a.filename.as_deref().unwrap_or(&a.content_type);
-                    msg.body = msg.body.replace(&f.placeholder, &f.shown(name));
-                    files.push(a);
-                }
-            }
-            msg.meta = crate::conversations::compose::inbound_meta(choice, &files);
-            if let Some(token) = m.reply_token {
-                // LINE's reply token lets the first answer go out free, for a short while.
-                msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
-            }
-            last = Some(crate::inbound::ingest(app, inbox, msg).await?);
+            last = Some(store_message(app, inbox, channel, m).await?);
         }
         for s in self.reports {
             let report = DeliveryReport {
@@ -320,6 +287,7 @@ impl Batch {
             app.store.record_delivery(report).await?;
         }
         // "Everything up to this time was read" applies to the replies of that customer's conversation.
+        let identity_kind = channel.kind().identity_kind();
         for w in self.reads {
             let found = app
                 .store
@@ -333,4 +301,78 @@ impl Batch {
         }
         Ok(last)
     }
+}
+
+/// Stores one customer message with the choice it answers and its files, through
+/// `inbound::ingest`.
+async fn store_message(
+    app: &App,
+    inbox: &InboxRow,
+    channel: &Channel<'_>,
+    m: Incoming,
+) -> Result<InboundOutcome, StoreError> {
+    let identity_kind = channel.kind().identity_kind();
+    let mut msg = InboundMessage {
+        meta: None,
+        thread: None,
+        keyword: None,
+        inbox_id: inbox.id,
+        identity_kind,
+        sender_external_id: m.sender_id,
+        sender_name: m.sender_name,
+        sender_email: m.sender_email,
+        sender_phone: m.sender_phone,
+        external_id: m.message_id,
+        body: m.body,
+        at: m.at,
+    };
+    let choice = match channel.answers_choices() {
+        true => {
+            crate::conversations::compose::answered_choice(
+                app,
+                inbox,
+                identity_kind,
+                &msg.sender_external_id,
+                &msg.body,
+                m.choice.as_deref(),
+            )
+            .await
+        }
+        false => None,
+    };
+    let files = fetch_files(app, inbox, &m.files, &mut msg).await?;
+    msg.meta = crate::conversations::compose::inbound_meta(choice, &files);
+    if let Some(token) = m.reply_token {
+        // LINE's reply token lets the first answer go out free, for a short while.
+        msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
+    }
+    crate::inbound::ingest(app, inbox, msg).await
+}
+
+/// Fetches a message's files from the provider and names each in its text; a redelivered
+/// message is stored once, so its files are not fetched again.
+async fn fetch_files(
+    app: &App,
+    inbox: &InboxRow,
+    wanted: &[InboundFile],
+    msg: &mut InboundMessage,
+) -> Result<Vec<Attachment>, StoreError> {
+    let known = match (&msg.external_id, wanted.is_empty()) {
+        (Some(id), false) => app
+            .store
+            .conversation_by_external_ids(inbox.id, std::slice::from_ref(id))
+            .await?
+            .is_some(),
+        _ => false,
+    };
+    let mut files = Vec::new();
+    for f in wanted.iter().filter(|_| !known) {
+        if let Some(a) = crate::conversations::attachments::fetch_media(app, inbox, &f.media).await
+        {
+            let name = a.filename.as_deref().unwrap_or(&a.content_type);
+            msg.body = msg.body.replace(&f.placeholder, &f.shown(name));
+            files.push(a);
+        }
+    }
+    Ok(files)
 }

@@ -3,16 +3,30 @@
 //! store. Their webhooks are `inbound::hook`.
 
 use parley_channels::channel::{Lookups, Needs};
+use parley_channels::settings::{Credentials, SettingsError};
 use parley_channels::{meta, Channel, ChannelKind, SendOutcome};
 use parley_core::message::Direction;
 use parley_core::{ConversationId, Timestamp};
-use parley_store::{ConversationView, InboxRow, OutboxJob, Scope};
+use parley_store::{ConversationView, InboxRow, OutboxJob, Scope, StoreError};
 use serde_json::Value;
 
-use crate::http::error::ApiError;
 use crate::state::App;
 
-pub use parley_channels::settings::Credentials;
+/// Why a reply may not be queued in a conversation now.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// The channel would refuse a free-form message now (outside WhatsApp's or Messenger's
+    /// window): the reason, in the customer-service rules' words.
+    #[error("{0}")]
+    Outside(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An inbox whose templates cannot be listed: the reason (not WhatsApp, or Meta's refusal).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoTemplates(pub String);
 
 /// The channel of an inbox, read from its stored kind; `None` for a kind this build does not
 /// know.
@@ -22,23 +36,21 @@ pub fn kind_of(inbox: &InboxRow) -> Option<ChannelKind> {
 
 /// Settings and secret of a new Twilio, Telegram, WhatsApp, Messenger, Instagram or LINE inbox.
 /// Send credentials live under `credentials`, which the API never shows again.
-pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), ApiError> {
+pub fn settings(kind: &str, c: &Credentials<'_>) -> Result<(Value, String), SettingsError> {
     let fresh = ChannelKind::parse(kind).and_then(|k| {
         parley_channels::settings::new_settings(k, c, crate::account::auth::random_token)
     });
-    let invalid =
-        |e: parley_channels::settings::SettingsError| ApiError::invalid(e.field, e.message);
     match fresh {
-        Some(made) => made.map_err(invalid),
+        Some(made) => made,
         None => {
             // The address is checked first, whatever the kind, as for the kinds above.
             if let Some(url) = c.api_base_url {
-                parley_channels::settings::http_url(url).map_err(invalid)?;
+                parley_channels::settings::http_url(url)?;
             }
-            Err(ApiError::invalid(
-            "kind",
-            "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line, widget, email",
-            ))
+            Err(SettingsError {
+                field: "kind",
+                message: "must be one of: api, twilio, telegram, whatsapp, messenger, instagram, line, widget, email".into(),
+            })
         }
     }
 }
@@ -52,7 +64,7 @@ pub(crate) async fn last_customer_message(
     app: &App,
     scope: &Scope,
     conversation: ConversationId,
-) -> Result<Option<Timestamp>, ApiError> {
+) -> Result<Option<Timestamp>, StoreError> {
     let entries = app.store.timeline(scope, conversation, None, 200).await?;
     let inbound = Direction::Inbound.as_str();
     Ok(entries.iter().rev().find_map(|e| {
@@ -68,7 +80,7 @@ pub async fn window(
     scope: &Scope,
     inbox: &InboxRow,
     conversation: ConversationId,
-) -> Result<Option<meta::WindowVerdict>, ApiError> {
+) -> Result<Option<meta::WindowVerdict>, StoreError> {
     window_for(app, scope, inbox, conversation, true).await
 }
 
@@ -80,7 +92,7 @@ async fn window_for(
     inbox: &InboxRow,
     conversation: ConversationId,
     human: bool,
-) -> Result<Option<meta::WindowVerdict>, ApiError> {
+) -> Result<Option<meta::WindowVerdict>, StoreError> {
     let Some(channel) = meta_channel(inbox) else {
         return Ok(None);
     };
@@ -101,16 +113,12 @@ pub async fn check_reply(
     conversation: ConversationId,
     template: bool,
     human: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), WindowError> {
     match window_for(app, scope, inbox, conversation, human).await? {
         Some(meta::WindowVerdict::TemplateOnly { .. }) if template => Ok(()),
         Some(
             meta::WindowVerdict::TemplateOnly { reason } | meta::WindowVerdict::Closed { reason },
-        ) => Err(ApiError::Unprocessable {
-            code: "outside_window",
-            message: reason,
-            field: None,
-        }),
+        ) => Err(WindowError::Outside(reason)),
         _ => Ok(()),
     }
 }
@@ -121,7 +129,9 @@ pub async fn look_up(app: &App, job: &OutboxJob, needs: Needs) -> Result<Lookups
     match needs {
         Needs::ReplyToken => lookups.reply_token = line_reply_token(app, job).await,
         Needs::Window => lookups.window = send_window(app, job).await,
-        Needs::Mail => crate::inboxes::email::reply_lookups(app, job, &mut lookups).await?,
+        Needs::Mail => {
+            crate::inboxes::email::replies::reply_lookups(app, job, &mut lookups).await?
+        }
         Needs::Nothing | Needs::InProcess => {}
     }
     Ok(lookups)
@@ -200,7 +210,7 @@ pub async fn test_connection(app: &App, inbox: &InboxRow) -> Option<Result<Strin
 
 /// A WhatsApp inbox's approved templates, as the composer offers them: name, language, category,
 /// the body text and the names of its parameters in order (`1`, `2`, … for positional ones).
-pub async fn whatsapp_templates(app: &App, inbox: &InboxRow) -> Result<Vec<Value>, ApiError> {
+pub async fn whatsapp_templates(app: &App, inbox: &InboxRow) -> Result<Vec<Value>, NoTemplates> {
     let listed = match channel_of(inbox) {
         Some(channel) => channel.templates(&app.http).await,
         None => Err(format!(
@@ -208,11 +218,7 @@ pub async fn whatsapp_templates(app: &App, inbox: &InboxRow) -> Result<Vec<Value
             inbox.kind
         )),
     };
-    listed.map_err(|message| ApiError::Unprocessable {
-        code: "templates_unavailable",
-        message,
-        field: None,
-    })
+    listed.map_err(NoTemplates)
 }
 
 /// Shows the customer that an agent is writing to them, where the channel can: Telegram's

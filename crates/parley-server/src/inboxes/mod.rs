@@ -4,29 +4,29 @@
 pub mod api;
 pub mod channels;
 pub mod email;
+pub mod members;
+pub mod provider;
+pub mod requests;
+pub mod settings;
+pub mod views;
 pub mod widget;
 
 use crate::http::routes::route;
 
 /// The inboxes' routes: administration, membership, templates, connection tests; and the widget's socket.
 pub fn routes() -> Vec<crate::http::routes::Route> {
-    use crate::inboxes::api as d;
+    use crate::http::routes::Answer;
+    use crate::inboxes::{api as d, members as m, provider as pr, requests as rq, views as v};
     vec![
-        route!(get "/api/v1/teams" => d::list_teams, "teams", Member, "Teams and their members", response = crate::views::Items<crate::views::TeamView>),
-        route!(post "/api/v1/teams" => d::create_team, "teams", Admin, "Create a team", body = d::TeamRequest, response = crate::views::TeamView),
-        route!(patch "/api/v1/teams/{id}" => d::rename_team, "teams", Admin, "Rename a team", body = d::TeamRequest, response = crate::views::TeamView),
-        route!(delete "/api/v1/teams/{id}" => d::delete_team, "teams", Admin, "Delete a team (its conversations keep their agents)"),
-        route!(put "/api/v1/teams/{id}/members/{user_id}" => d::add_team_member, "teams", Admin, "Add a user to a team", response = crate::views::TeamView),
-        route!(delete "/api/v1/teams/{id}/members/{user_id}" => d::remove_team_member, "teams", Admin, "Remove a user from a team", response = crate::views::TeamView),
-        route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all, each with its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = crate::views::Items<crate::views::InboxView>),
-        route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = d::CreateInboxRequest, response = crate::views::InboxView),
-        route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox (admins also see its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = crate::views::InboxView),
-        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL, its sending rate limit, a widget's site, greeting, colour and pre-chat form, or the channel's credentials and addresses (named as when adding it; those left out stay, and Meta's verify token and Telegram's secret stay); audited without the values", body = d::UpdateInboxRequest, response = crate::views::InboxView),
-        route!(get "/api/v1/inboxes/{id}/templates" => d::inbox_templates, "inboxes", Member, "A WhatsApp inbox's approved message templates (needs its `waba_id`): name, language, category, body and parameter names, as Meta lists them"),
-        route!(post "/api/v1/inboxes/{id}/test" => d::test_inbox, "inboxes", Admin, "Ask the provider whether the inbox's credentials work (a read that changes nothing; for email, a login to the SMTP relay and the IMAP mailbox); `ok` and the provider's answer"),
-        route!(get "/api/v1/inboxes/{id}/members" => d::inbox_members, "inboxes", Member, "Agents who work an inbox", response = crate::views::Items<crate::views::UserView>),
-        route!(put "/api/v1/inboxes/{id}/members/{user_id}" => d::add_inbox_member, "inboxes", Admin, "Let a user work an inbox"),
-        route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => d::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox"),
-        route!(get "/widget/{inbox_id}/socket" => crate::inboxes::widget::socket, "widget", Public, "A website visitor's chat WebSocket; `?token=` continues their thread", query = crate::inboxes::widget::SocketQuery),
+        route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all, each with its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = crate::views::Items<v::InboxView>),
+        route!(post "/api/v1/inboxes" => d::create_inbox, "inboxes", Admin, "Create an inbox; for kind `api`, returns its signing secret and webhook URL", body = rq::CreateInboxRequest, created = v::InboxView),
+        route!(get "/api/v1/inboxes/{id}" => d::get_inbox, "inboxes", Member, "One inbox (admins also see its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = v::InboxView),
+        route!(patch "/api/v1/inboxes/{id}" => d::update_inbox, "inboxes", Admin, "Rename an inbox, change its callback URL, its sending rate limit, a widget's site, greeting, colour and pre-chat form, or the channel's credentials and addresses (named as when adding it; those left out stay, and Meta's verify token and Telegram's secret stay); audited without the values", body = rq::UpdateInboxRequest, response = v::InboxView),
+        route!(get "/api/v1/inboxes/{id}/templates" => pr::inbox_templates, "inboxes", Member, "A WhatsApp inbox's approved message templates (needs its `waba_id`): name, language, category, body and parameter names, as Meta lists them", response = v::TemplatesView),
+        route!(post "/api/v1/inboxes/{id}/test" => pr::test_inbox, "inboxes", Admin, "Ask the provider whether the inbox's credentials work (a read that changes nothing; for email, a login to the SMTP relay and the IMAP mailbox); `ok` and the provider's answer", response = v::ConnectionTestView),
+        route!(get "/api/v1/inboxes/{id}/members" => m::inbox_members, "inboxes", Member, "Agents who work an inbox", response = crate::views::Items<crate::views::UserView>),
+        route!(put "/api/v1/inboxes/{id}/members/{user_id}" => m::add_inbox_member, "inboxes", Admin, "Let a user work an inbox", answer = Answer::NoContent),
+        route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => m::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox", answer = Answer::NoContent),
+        route!(get "/widget/{inbox_id}/socket" => crate::inboxes::widget::socket::visitor_socket, "widget", Public, "A website visitor's chat WebSocket; `?token=` continues their thread", query = crate::inboxes::widget::socket::SocketQuery, answer = Answer::Other("websocket")),
     ]
 }

@@ -76,7 +76,7 @@ pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(retention_loop(app.clone())),
         tokio::spawn(crate::account::keys::refresh_loop(app.clone())),
         tokio::spawn(nodes::beat_loop(app.clone())),
-        tokio::spawn(crate::inboxes::email::imap_loop(
+        tokio::spawn(crate::inboxes::email::imap::poll_loop(
             app.clone(),
             Duration::from_secs(app.config.imap_poll_secs.max(5)),
         )),

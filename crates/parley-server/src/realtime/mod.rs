@@ -394,6 +394,6 @@ pub(crate) fn small_frames(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 /// The agents' realtime socket.
 pub fn routes() -> Vec<crate::http::routes::Route> {
     vec![
-        route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed", query = crate::realtime::RealtimeQuery),
+        route!(get "/api/v1/realtime" => crate::realtime::realtime, "realtime", Member, "WebSocket of events for your inboxes; `?since=<seq>` replays what you missed", query = crate::realtime::RealtimeQuery, answer = crate::http::routes::Answer::Other("websocket")),
     ]
 }

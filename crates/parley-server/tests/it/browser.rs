@@ -265,7 +265,7 @@ async fn mail_to_support(t: &TestApp, raw: &str) -> String {
         .await
         .unwrap()
         .unwrap();
-    parley_server::inboxes::email::receive(&t.app, &row, raw.as_bytes())
+    parley_server::inboxes::email::received::store(&t.app, &row, raw.as_bytes())
         .await
         .unwrap();
     let (_, list) = t.get("/api/v1/conversations", &t.admin_token).await;

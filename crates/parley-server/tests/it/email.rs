@@ -52,7 +52,7 @@ impl Relay {
 async fn listener(t: &TestApp) -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
-    tokio::spawn(parley_server::inboxes::email::serve_smtp(t.app.clone(), l));
+    tokio::spawn(parley_server::inboxes::email::smtp::serve(t.app.clone(), l));
     port
 }
 
@@ -711,14 +711,14 @@ on_both!(
         let inbox = v["id"].as_str().unwrap().to_string();
 
         assert_eq!(
-            parley_server::inboxes::email::poll_imap(&t.app)
+            parley_server::inboxes::email::imap::poll(&t.app)
                 .await
                 .unwrap(),
             1,
             "the auto-reply is skipped"
         );
         assert_eq!(
-            parley_server::inboxes::email::poll_imap(&t.app)
+            parley_server::inboxes::email::imap::poll(&t.app)
                 .await
                 .unwrap(),
             0,
@@ -726,7 +726,7 @@ on_both!(
         );
         mailbox.lock().unwrap().messages.push((3, raw(3, "")));
         assert_eq!(
-            parley_server::inboxes::email::poll_imap(&t.app)
+            parley_server::inboxes::email::imap::poll(&t.app)
                 .await
                 .unwrap(),
             1
@@ -750,7 +750,7 @@ on_both!(
         // The mailbox was rebuilt (new UIDVALIDITY): everything is read again, and stored once.
         mailbox.lock().unwrap().uid_validity = 8;
         assert_eq!(
-            parley_server::inboxes::email::poll_imap(&t.app)
+            parley_server::inboxes::email::imap::poll(&t.app)
                 .await
                 .unwrap(),
             2
