@@ -30,8 +30,6 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let name: &str = &name;
-                    let tz: &str = &tz;
                     let ws = WorkspaceRow {
                         id: new_id().into(),
                         name: name.to_string(),
@@ -78,7 +76,6 @@ impl Accounts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let settings: &serde_json::Value = &settings;
                     let n = exec(
                         tx,
                         sql::accounts::SET_WORKSPACE_SETTINGS,
@@ -132,21 +129,20 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let p: UserPatch = patch;
-                    if p.role.is_some() {
+                    if patch.role.is_some() {
                         lock_workspace(tx, ws).await?;
                     }
-                    let revokes = p.role.is_some() || p.password_hash.is_some();
+                    let revokes = patch.role.is_some() || patch.password_hash.is_some();
                     user(tx, ws, id).await?;
                     let uid = id.as_uuid();
-                    if let Some(name) = p.name {
+                    if let Some(name) = patch.name {
                         exec(tx, sql::accounts::SET_USER_NAME, &[&name, &uid]).await?;
                     }
-                    if let Some(hash) = p.password_hash {
+                    if let Some(hash) = patch.password_hash {
                         exec(tx, sql::accounts::SET_USER_PASSWORD, &[&hash, &uid]).await?;
                         exec(tx, sql::accounts::DELETE_USER_SESSIONS, &[&uid]).await?;
                     }
-                    if let Some(role) = p.role {
+                    if let Some(role) = patch.role {
                         if role != Role::Admin
                             && user(tx, ws, id).await?.role == Role::Admin
                             && admin_count(tx, ws).await? <= 1
@@ -199,7 +195,6 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let email: &str = &email;
                     let row = query_opt(tx, sql::accounts::CREDENTIALS_BY_EMAIL, &[&email]).await?;
                     let Some(row) = row else { return Ok(None) };
                     let (user, ws, hash): (UserId, WorkspaceId, String) =
@@ -220,17 +215,16 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let s: NewSession = session;
                     exec(
                         tx,
                         sql::accounts::INSERT_SESSION,
                         &[
-                            &s.token_hash,
-                            &s.user_id.as_uuid(),
-                            &s.workspace_id.as_uuid(),
-                            &s.csrf_token,
-                            &s.created_at.0,
-                            &s.expires_at.0,
+                            &session.token_hash,
+                            &session.user_id.as_uuid(),
+                            &session.workspace_id.as_uuid(),
+                            &session.csrf_token,
+                            &session.created_at.0,
+                            &session.expires_at.0,
                         ],
                     )
                     .await?;
@@ -245,11 +239,10 @@ impl Accounts for PostgresStore {
         token_hash: &str,
         now: Timestamp,
     ) -> StoreResult<Option<(Principal, String)>> {
-        let h = token_hash.to_owned();
+        let hash = token_hash.to_owned();
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let hash: &str = &h;
                     let row = query_opt(tx, sql::accounts::LIVE_SESSION, &[&hash, &now.0]).await?;
                     let Some(row) = row else { return Ok(None) };
                     let csrf: String = get(&row, 2)?;
@@ -262,11 +255,10 @@ impl Accounts for PostgresStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        let h = token_hash.to_owned();
+        let hash = token_hash.to_owned();
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let hash: &str = &h;
                     let owner = query_opt(
                         tx,
                         "DELETE FROM session WHERE token_hash = $1 RETURNING workspace_id, user_id",
@@ -290,12 +282,10 @@ impl Accounts for PostgresStore {
         token_hash: &str,
         at: Timestamp,
     ) -> StoreResult<TokenView> {
-        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        let (name, hash) = (name.to_owned(), token_hash.to_owned());
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let name: &str = &name;
-                    let hash: &str = &h;
                     let id = new_id();
                     exec(
                         tx,
@@ -365,11 +355,10 @@ impl Accounts for PostgresStore {
     }
 
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
-        let h = token_hash.to_owned();
+        let hash = token_hash.to_owned();
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let hash: &str = &h;
                     let row = query_opt(tx, sql::accounts::LIVE_TOKEN, &[&hash]).await?;
                     match row {
                         Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
@@ -419,18 +408,17 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let e: AuditEntry = entry;
                     exec(
                         tx,
                         sql::accounts::INSERT_AUDIT,
                         &[
-                            &e.workspace_id.as_uuid(),
-                            &e.actor_id.map(|a| a.as_uuid()),
-                            &e.action,
-                            &e.target,
-                            &e.detail.to_string(),
-                            &e.ip,
-                            &e.at.0,
+                            &entry.workspace_id.as_uuid(),
+                            &entry.actor_id.map(|a| a.as_uuid()),
+                            &entry.action,
+                            &entry.target,
+                            &entry.detail.to_string(),
+                            &entry.ip,
+                            &entry.at.0,
                         ],
                     )
                     .await?;

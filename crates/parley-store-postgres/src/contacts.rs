@@ -37,8 +37,7 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let n: NewContact = contact;
-                    let contact = insert_contact(tx, ws, &n, at).await?;
+                    let contact = insert_contact(tx, ws, &contact, at).await?;
                     load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
                 })
             })
@@ -64,14 +63,10 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let contact: ContactId = id;
-                    let p: ContactPatch = patch;
-                    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
-                        .await?
-                        .live()?;
-                    cur.apply_patch(p)?;
+                    let mut cur = load_contact(tx, ws.as_uuid(), id.as_uuid()).await?.live()?;
+                    cur.apply_patch(patch)?;
                     save_contact(tx, cur, at).await?;
-                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                    load_contact(tx, ws.as_uuid(), id.as_uuid()).await
                 })
             })
             .await
@@ -87,17 +82,14 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let contact: ContactId = id;
-                    load_contact(tx, ws.as_uuid(), contact.as_uuid())
-                        .await?
-                        .live()?;
+                    load_contact(tx, ws.as_uuid(), id.as_uuid()).await?.live()?;
                     exec(
                         tx,
                         sql::contacts::SET_CONTACT_BLOCKED,
-                        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
+                        &[&blocked.map(|t| t.0), &at.0, &id.as_uuid()],
                     )
                     .await?;
-                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                    load_contact(tx, ws.as_uuid(), id.as_uuid()).await
                 })
             })
             .await
@@ -126,11 +118,10 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let i: NewIdentity = identity;
                     load_contact(tx, ws.as_uuid(), contact.as_uuid())
                         .await?
                         .live()?;
-                    if let Some(inbox) = i.inbox_id {
+                    if let Some(inbox) = identity.inbox_id {
                         match crate::directory::inbox(tx, ws, inbox).await {
                             Ok(_) => {}
                             Err(StoreError::NotFound) => {
@@ -142,7 +133,7 @@ impl Contacts for PostgresStore {
                             Err(e) => return Err(e),
                         }
                     }
-                    insert_identity(tx, ws, contact, &i, at).await?;
+                    insert_identity(tx, ws, contact, &identity, at).await?;
                     load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
                 })
             })

@@ -209,14 +209,12 @@ impl Conversations for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |tx, ev| {
+            .write(move |tx, events| {
                 Box::pin(async move {
-                    let conv_id: ConversationId = conv;
-                    let events: &mut Vec<Published> = ev;
                     let ours = query_opt(
                         tx,
                         "SELECT 1 FROM conversation WHERE id = $1 AND workspace_id = $2",
-                        &[&conv_id.as_uuid(), &ws.as_uuid()],
+                        &[&conv.as_uuid(), &ws.as_uuid()],
                     )
                     .await?;
                     if ours.is_none() {
@@ -225,7 +223,7 @@ impl Conversations for PostgresStore {
                     let stored = exec(
                         tx,
                         sql::conversations::INSERT_SURVEY_ANSWER,
-                        &[&conv_id.as_uuid(), &sent_at.0, &at.0],
+                        &[&conv.as_uuid(), &sent_at.0, &at.0],
                     )
                     .await?;
                     if stored == 0 {
@@ -234,7 +232,7 @@ impl Conversations for PostgresStore {
                     commands::record_conversation_event(
                         tx,
                         ws,
-                        conv_id,
+                        conv,
                         "survey.answered",
                         data,
                         at,
@@ -269,9 +267,8 @@ impl Conversations for PostgresStore {
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| {
+            .write(move |tx, events| {
                 Box::pin(async move {
-                    let events: &mut Vec<Published> = ev;
                     let due: Vec<(ConversationId, WorkspaceId)> =
                         query(tx, sql::conversations::SNOOZED_DUE, &[&now.0])
                             .await?

@@ -123,9 +123,8 @@ impl Outbox for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |tx, ev| Box::pin(async move {
+            .write(move |tx, events| Box::pin(async move {
                 // Runs under the event lock: it appends a `message.updated` event.
-                let events: &mut Vec<Published> = ev;
                 let row = query_opt(
                     tx,
                     "SELECT message_id, workspace_id FROM outbox WHERE id = $1 AND state = 'queued' FOR UPDATE",
@@ -219,10 +218,9 @@ impl Outbox for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| {
+            .write(move |tx, events| {
                 Box::pin(async move {
                     // Marks read the conversation's replies sent at or before `until`, as provider reports would.
-                    let events: &mut Vec<Published> = ev;
                     let rows = query(
                         tx,
                         sql::outbox::REPLIES_SENT_UNTIL,
@@ -265,7 +263,6 @@ impl Outbox for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let node: &NodeRow = &node;
                     exec(
                         tx,
                         sql::directory::FORGET_NODES,

@@ -27,8 +27,6 @@ impl Accounts for SqliteStore {
         let (name, tz) = (name.to_owned(), timezone.to_owned());
         self.db
             .write(move |c, _| {
-                let name: &str = &name;
-                let tz: &str = &tz;
                 let ws = WorkspaceRow {
                     id: new_id().into(),
                     name: name.to_string(),
@@ -70,7 +68,6 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<WorkspaceRow> {
         self.db
             .write(move |c, _| {
-                let settings: &serde_json::Value = &settings;
                 let n = c
                     .execute(
                         sql::accounts::SET_WORKSPACE_SETTINGS,
@@ -118,13 +115,12 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<UserView> {
         self.db
             .write(move |c, _| {
-                let p: UserPatch = patch;
                 user(c, ws, id)?;
-                if let Some(name) = p.name {
+                if let Some(name) = patch.name {
                     c.execute(sql::accounts::SET_USER_NAME, params![name, id.to_string()])
                         .map_err(sql_err)?;
                 }
-                if let Some(hash) = p.password_hash {
+                if let Some(hash) = patch.password_hash {
                     c.execute(
                         sql::accounts::SET_USER_PASSWORD,
                         params![hash, id.to_string()],
@@ -134,7 +130,7 @@ impl Accounts for SqliteStore {
                         .map_err(sql_err)?;
                     log_access_change(c, ws, id)?;
                 }
-                if let Some(role) = p.role {
+                if let Some(role) = patch.role {
                     if role != Role::Admin
                         && user(c, ws, id)?.role == Role::Admin
                         && admin_count(c, ws)? <= 1
@@ -187,7 +183,6 @@ impl Accounts for SqliteStore {
         let email = email.to_owned();
         self.db
             .read(move |c| {
-                let email: &str = &email;
                 let row = c
                     .prepare_cached(sql::accounts::CREDENTIALS_BY_EMAIL)
                     .map_err(sql_err)?
@@ -215,16 +210,15 @@ impl Accounts for SqliteStore {
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
         self.db
             .write(move |c, _| {
-                let s: NewSession = session;
                 c.execute(
                     sql::accounts::INSERT_SESSION,
                     params![
-                        s.token_hash,
-                        s.user_id.to_string(),
-                        s.workspace_id.to_string(),
-                        s.csrf_token,
-                        s.created_at.0,
-                        s.expires_at.0
+                        session.token_hash,
+                        session.user_id.to_string(),
+                        session.workspace_id.to_string(),
+                        session.csrf_token,
+                        session.created_at.0,
+                        session.expires_at.0
                     ],
                 )
                 .map_err(sql_err)?;
@@ -238,10 +232,9 @@ impl Accounts for SqliteStore {
         token_hash: &str,
         now: Timestamp,
     ) -> StoreResult<Option<(Principal, String)>> {
-        let h = token_hash.to_owned();
+        let hash = token_hash.to_owned();
         self.db
             .read(move |c| {
-                let hash: &str = &h;
                 let row = c
                     .prepare_cached(sql::accounts::LIVE_SESSION)
                     .map_err(sql_err)?
@@ -267,22 +260,21 @@ impl Accounts for SqliteStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        let h = token_hash.to_owned();
+        let hash = token_hash.to_owned();
         self.db
             .write(move |c, _| {
-                let hash: &str = &h;
                 let owner = c
                     .prepare_cached(
                         "SELECT workspace_id, user_id FROM session WHERE token_hash = ?1",
                     )
                     .map_err(sql_err)?
-                    .query_row([hash], |r| {
+                    .query_row([&hash], |r| {
                         Ok((uid::<WorkspaceId>(r, 0)?, uid::<UserId>(r, 1)?))
                     })
                     .optional()
                     .map_err(sql_err)?;
                 if let Some((ws, user)) = owner {
-                    c.execute("DELETE FROM session WHERE token_hash = ?1", [hash])
+                    c.execute("DELETE FROM session WHERE token_hash = ?1", [&hash])
                         .map_err(sql_err)?;
                     log_access_change(c, ws, user)?;
                 }
@@ -299,11 +291,9 @@ impl Accounts for SqliteStore {
         token_hash: &str,
         at: Timestamp,
     ) -> StoreResult<TokenView> {
-        let (name, h) = (name.to_owned(), token_hash.to_owned());
+        let (name, hash) = (name.to_owned(), token_hash.to_owned());
         self.db
             .write(move |c, _| {
-                let name: &str = &name;
-                let hash: &str = &h;
                 let id = new_id();
                 c.execute(
                     sql::accounts::INSERT_API_TOKEN,
@@ -372,10 +362,9 @@ impl Accounts for SqliteStore {
     }
 
     async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
-        let h = token_hash.to_owned();
+        let hash = token_hash.to_owned();
         self.db
             .read(move |c| {
-                let hash: &str = &h;
                 let row = c
                     .prepare_cached(sql::accounts::LIVE_TOKEN)
                     .map_err(sql_err)?
@@ -423,17 +412,16 @@ impl Accounts for SqliteStore {
     async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
         self.db
             .write(move |c, _| {
-                let e: AuditEntry = entry;
                 c.execute(
                     sql::accounts::INSERT_AUDIT,
                     params![
-                        e.workspace_id.to_string(),
-                        e.actor_id.map(|a| a.to_string()),
-                        e.action,
-                        e.target,
-                        e.detail.to_string(),
-                        e.ip,
-                        e.at.0
+                        entry.workspace_id.to_string(),
+                        entry.actor_id.map(|a| a.to_string()),
+                        entry.action,
+                        entry.target,
+                        entry.detail.to_string(),
+                        entry.ip,
+                        entry.at.0
                     ],
                 )
                 .map_err(sql_err)?;

@@ -33,8 +33,7 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<ContactView> {
         self.db
             .write(move |c, _| {
-                let n: NewContact = contact;
-                let id = insert_contact(c, ws, &n, at)?;
+                let id = insert_contact(c, ws, &contact, at)?;
                 load_contact(c, &ws.to_string(), &id.to_string())
             })
             .await
@@ -56,9 +55,8 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<ContactView> {
         self.db
             .write(move |c, _| {
-                let p: ContactPatch = patch;
                 let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
-                cur.apply_patch(p)?;
+                cur.apply_patch(patch)?;
                 c.execute(
                     &format!("UPDATE contact SET {CONTACT_SET}"),
                     params![
@@ -118,15 +116,14 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<ContactView> {
         self.db
             .write(move |c, _| {
-                let i: NewIdentity = identity;
                 load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
-                if let Some(inbox) = i.inbox_id {
+                if let Some(inbox) = identity.inbox_id {
                     crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
                         field: "inbox_id",
                         reason: "no such inbox".into(),
                     })?;
                 }
-                insert_identity(c, ws, contact, &i, at)?;
+                insert_identity(c, ws, contact, &identity, at)?;
                 load_contact(c, &ws.to_string(), &contact.to_string())
             })
             .await
@@ -201,11 +198,10 @@ impl Contacts for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
-                crate::rows::visible_contact(c, scope, contact)?;
+                crate::rows::visible_contact(c, &scope, contact)?;
                 Ok(ledger(c, scope.workspace, contact)?
                     .into_iter()
-                    .map(|e| plan::scoped_consent(scope, e))
+                    .map(|e| plan::scoped_consent(&scope, e))
                     .collect())
             })
             .await

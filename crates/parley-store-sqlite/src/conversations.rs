@@ -44,7 +44,6 @@ impl Conversations for SqliteStore {
         self.db
             .read(move |c| {
                 // The contact of a channel identity and its conversation in that inbox.
-                let external_id: &str = &external_id;
                 c.prepare_cached(
                     "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
                      FROM contact_identity i WHERE i.inbox_id = ?1 AND i.kind = ?2 AND i.external_id = parley_blind(?3, 'identity:' || ?2)",
@@ -68,7 +67,6 @@ impl Conversations for SqliteStore {
         self.db
             .read(move |c| {
                 // The conversation of the newest message in `inbox` with one of these provider ids.
-                let ids: &[String] = &ids;
                 let mut newest: Option<(i64, ConversationId)> = None;
                 let mut stmt = c
                     .prepare_cached(
@@ -107,8 +105,7 @@ impl Conversations for SqliteStore {
     async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
         let scope = scope.clone();
         self.db.read(move |c| {
-            let scope: &Scope = &scope;
-            let visible = scope_filter(scope, "c.inbox_id");
+            let visible = scope_filter(&scope, "c.inbox_id");
             let ws = scope.workspace.to_string();
             let mut out = ConversationCounts::default();
             let rows: Vec<(String, i64, i64, i64)> = c
@@ -181,12 +178,7 @@ impl Conversations for SqliteStore {
         id: ConversationId,
     ) -> StoreResult<ConversationView> {
         let scope = scope.clone();
-        self.db
-            .read(move |c| {
-                let scope: &Scope = &scope;
-                load_scoped(c, scope, id)
-            })
-            .await
+        self.db.read(move |c| load_scoped(c, &scope, id)).await
     }
 
     async fn timeline(
@@ -199,8 +191,7 @@ impl Conversations for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
-                load_scoped(c, scope, id)?;
+                load_scoped(c, &scope, id)?;
                 let sql = format!(
                     "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
                      WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') AND e.seq < ?2 \
@@ -278,25 +269,23 @@ impl Conversations for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, ev| {
-                let id: ConversationId = conv;
-                let events: &mut Vec<Published> = ev;
+            .write(move |c, events| {
                 // Checked first, so a conversation of another workspace is NotFound, not a stored key.
                 load_conversation_by(
                     c,
                     "c.id = ?1 AND c.workspace_id = ?2",
-                    [id.to_string(), ws.to_string()],
+                    [conv.to_string(), ws.to_string()],
                 )?;
                 let taken = c
                     .prepare_cached(sql::conversations::INSERT_SURVEY_ANSWER)
                     .map_err(sql_err)?
-                    .execute(rusqlite::params![id.to_string(), sent_at.0, at.0])
+                    .execute(rusqlite::params![conv.to_string(), sent_at.0, at.0])
                     .map_err(sql_err)?
                     == 0;
                 if taken {
                     return Err(StoreError::Conflict(plan::SURVEY_ANSWERED.into()));
                 }
-                record_conversation_event(c, ws, id, "survey.answered", data, at, events)
+                record_conversation_event(c, ws, conv, "survey.answered", data, at, events)
             })
             .await
     }
@@ -328,8 +317,7 @@ impl Conversations for SqliteStore {
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
-            .write(move |c, ev| {
-                let events: &mut Vec<Published> = ev;
+            .write(move |c, events| {
                 let due: Vec<(ConversationId, WorkspaceId)> = c
                     .prepare_cached(sql::conversations::SNOOZED_DUE)
                     .map_err(sql_err)?
@@ -374,16 +362,14 @@ impl Conversations for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
-                let after: i64 = after_seq;
                 let sql = format!(
                     "SELECT {EVENT_COLS} FROM event e WHERE e.workspace_id = ?1 AND e.seq > ?2{} ORDER BY e.seq LIMIT ?3",
-                    scope_filter(scope, "e.inbox_id")
+                    scope_filter(&scope, "e.inbox_id")
                 );
                 let mut stmt = c.prepare(&sql).map_err(sql_err)?;
                 let rows = stmt
                     .query_map(
-                        params![scope.workspace.to_string(), after, limit],
+                        params![scope.workspace.to_string(), after_seq, limit],
                         rows::event,
                     )
                     .map_err(sql_err)?;

@@ -47,11 +47,9 @@ impl Keys for SqliteStore {
         self.db
             .write(move |c, _| {
                 // Wraps every data key under `new` instead of `old`.
-                let old: &crypt::MasterKey = &old;
-                let new: &crypt::MasterKey = &new;
                 let keys = data_keys(c)?;
                 for (id, wrapped) in &keys {
-                    let again = new.rewrap(old, *id, wrapped).map_err(|e| {
+                    let again = new.rewrap(&old, *id, wrapped).map_err(|e| {
                         parley_store::StoreError::Other(anyhow::anyhow!("data key {id}: {e}"))
                     })?;
                     c.prepare_cached(sql::keys::SET_DATA_KEY)

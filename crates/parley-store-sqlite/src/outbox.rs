@@ -99,8 +99,7 @@ impl Outbox for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, ev| {
-                let events: &mut Vec<Published> = ev;
+            .write(move |c, events| {
                 let row: Option<(String, WorkspaceId)> = c
                     .prepare_cached(
                         "SELECT message_id, workspace_id FROM outbox WHERE id = ?1 AND state = 'queued'",
@@ -188,9 +187,8 @@ impl Outbox for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |c, ev| {
+            .write(move |c, events| {
                 // Marks read the conversation's replies sent at or before `until`, as provider reports would.
-                let events: &mut Vec<Published> = ev;
                 let found: Vec<(InboxId, String)> = c
                     .prepare_cached(sql::outbox::REPLIES_SENT_UNTIL)
                     .map_err(sql_err)?
@@ -223,7 +221,6 @@ impl Outbox for SqliteStore {
     async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
         self.db
             .write(move |c, _| {
-                let node: &NodeRow = &node;
                 c.execute(
                     sql::directory::FORGET_NODES,
                     [node.seen_at.0 - plan::NODE_FORGOTTEN_MS],
