@@ -276,7 +276,7 @@ impl Directory for PostgresStore {
                     sql::directory::DELETE_INBOX_MEMBER
                 };
                 exec(tx, sql, &[&inbox.as_uuid(), &user.as_uuid()]).await?;
-                crate::accounts::log_access_change(tx, ws, user).await
+                crate::accounts::access::log_access_change(tx, ws, user).await
             }))
             .await
     }

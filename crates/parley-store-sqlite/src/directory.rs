@@ -231,7 +231,7 @@ impl Directory for SqliteStore {
                     )
                 }
                 .map_err(sql_err)?;
-                crate::accounts::log_access_change(c, ws, user)
+                crate::accounts::access::log_access_change(c, ws, user)
             })
             .await
     }

@@ -1,6 +1,7 @@
 //! The store traits, one per aggregate, each in the module of its name; re-exported at the crate
 //! root, where `Store` gathers them.
 
+mod access;
 mod accounts;
 mod contacts;
 mod conversations;
@@ -9,6 +10,7 @@ mod keys;
 mod outbox;
 mod privacy;
 
+pub use access::Access;
 pub use accounts::Accounts;
 pub use contacts::Contacts;
 pub use conversations::Conversations;
