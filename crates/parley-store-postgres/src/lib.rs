@@ -144,7 +144,7 @@ impl PostgresStore {
         self.db.set_keys(keys.map(Arc::new));
         self.master = master.cloned();
         if seal_existing {
-            for table in 0..keys::sealed_tables() {
+            for table in 0..keys::sealing::sealed_tables() {
                 let mut after: Option<String> = None;
                 loop {
                     let at = parley_store::plan::now_ms();
@@ -152,7 +152,7 @@ impl PostgresStore {
                     let done = self
                         .db
                         .write(move |tx, _| {
-                            Box::pin(keys::seal_plaintext(tx, table, from, 1000, at))
+                            Box::pin(keys::sealing::seal_plaintext(tx, table, from, 1000, at))
                         })
                         .await?;
                     match done {
