@@ -1,9 +1,9 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
-//! one), their consent ledger, and the lists they are on; each helper group in the folder of the
-//! same name (`search`, `merge`, `consent`, `lists`, and `writes` for the rows others write too).
+//! one) and their consent ledger; each helper group in the folder of the same name (`search`,
+//! `merge`, `consent`, and `writes` for the rows others write too). `lists` is the `Lists` store.
 
 use async_trait::async_trait;
-use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt::{self};
 use parley_store::*;
 
@@ -281,70 +281,6 @@ impl Contacts for PostgresStore {
                     })
                     .collect()
             }))
-            .await
-    }
-
-    async fn create_list(
-        &self,
-        ws: WorkspaceId,
-        name: &str,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .run(move |tx| Box::pin(async move { lists::create(tx, ws, &name, at).await }))
-            .await
-    }
-
-    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
-        self.db.run(move |tx| Box::pin(lists::all(tx, ws))).await
-    }
-
-    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .run(move |tx| Box::pin(async move { lists::rename(tx, ws, id, &name).await }))
-            .await
-    }
-
-    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
-        self.db
-            .run(move |tx| Box::pin(lists::delete(tx, ws, id)))
-            .await
-    }
-
-    async fn set_list_member(
-        &self,
-        ws: WorkspaceId,
-        list: ListId,
-        contact: ContactId,
-        member: bool,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        self.db
-            .run(move |tx| Box::pin(lists::set_member(tx, ws, list, contact, member, at)))
-            .await
-    }
-
-    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
-        let scope = scope.clone();
-        self.db
-            .run(move |tx| Box::pin(async move { lists::of_contact(tx, &scope, contact).await }))
-            .await
-    }
-
-    async fn list_members(
-        &self,
-        scope: &Scope,
-        list: ListId,
-        cursor: Option<Cursor>,
-        limit: u32,
-    ) -> StoreResult<Page<ContactView>> {
-        let scope = scope.clone();
-        self.db
-            .run(move |tx| {
-                Box::pin(async move { lists::members(tx, &scope, list, cursor, limit).await })
-            })
             .await
     }
 }

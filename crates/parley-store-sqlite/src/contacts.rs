@@ -1,9 +1,9 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
-//! one), their consent ledger, and the lists they are on; each helper group in the folder of the
-//! same name (`search`, `merge`, `consent`, `lists`, and `writes` for the rows others write too).
+//! one) and their consent ledger; each helper group in the folder of the same name (`search`,
+//! `merge`, `consent`, and `writes` for the rows others write too). `lists` is the `Lists` store.
 
 use async_trait::async_trait;
-use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, OptionalExtension};
 
@@ -271,66 +271,6 @@ impl Contacts for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(sql_err)
             })
-            .await
-    }
-
-    async fn create_list(
-        &self,
-        ws: WorkspaceId,
-        name: &str,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .write(move |c, _| lists::create(c, ws, &name, at))
-            .await
-    }
-
-    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
-        self.db.read(move |c| lists::all(c, ws)).await
-    }
-
-    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .write(move |c, _| lists::rename(c, ws, id, &name))
-            .await
-    }
-
-    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
-        self.db.write(move |c, _| lists::delete(c, ws, id)).await
-    }
-
-    async fn set_list_member(
-        &self,
-        ws: WorkspaceId,
-        list: ListId,
-        contact: ContactId,
-        member: bool,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        self.db
-            .write(move |c, _| lists::set_member(c, ws, list, contact, member, at))
-            .await
-    }
-
-    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
-        let scope = scope.clone();
-        self.db
-            .read(move |c| lists::of_contact(c, &scope, contact))
-            .await
-    }
-
-    async fn list_members(
-        &self,
-        scope: &Scope,
-        list: ListId,
-        cursor: Option<Cursor>,
-        limit: u32,
-    ) -> StoreResult<Page<ContactView>> {
-        let scope = scope.clone();
-        self.db
-            .read(move |c| lists::members(c, &scope, list, cursor, limit))
             .await
     }
 }

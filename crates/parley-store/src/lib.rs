@@ -18,7 +18,9 @@ mod types;
 use std::sync::Arc;
 
 pub use cursor::Cursor;
-pub use traits::{Access, Accounts, Contacts, Conversations, Directory, Keys, Outbox, Privacy};
+pub use traits::{
+    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy,
+};
 pub use types::*;
 
 /// Receives committed events in commit order. Called by the backend after each commit, on the
@@ -75,12 +77,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every aggregate's store: what a backend implements and the application holds.
 pub trait Store:
-    Keys + Accounts + Access + Directory + Contacts + Conversations + Outbox + Privacy
+    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Outbox + Privacy
 {
 }
 
 impl<T> Store for T where
-    T: Keys + Accounts + Access + Directory + Contacts + Conversations + Outbox + Privacy
+    T: Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Outbox + Privacy
 {
 }
 

@@ -7,6 +7,7 @@ mod contacts;
 mod conversations;
 mod directory;
 mod keys;
+mod lists;
 mod outbox;
 mod privacy;
 
@@ -16,5 +17,6 @@ pub use contacts::Contacts;
 pub use conversations::Conversations;
 pub use directory::Directory;
 pub use keys::Keys;
+pub use lists::Lists;
 pub use outbox::Outbox;
 pub use privacy::Privacy;
