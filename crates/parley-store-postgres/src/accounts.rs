@@ -150,7 +150,7 @@ impl Accounts for PostgresStore {
                             && user(tx, ws, id).await?.role == Role::Admin
                             && admin_count(tx, ws).await? <= 1
                         {
-                            return Err(last_admin());
+                            return Err(plan::last_admin());
                         }
                         exec(
                             tx,
@@ -175,7 +175,7 @@ impl Accounts for PostgresStore {
                     lock_workspace(tx, ws).await?;
                     let u = user(tx, ws, id).await?;
                     if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
-                        return Err(last_admin());
+                        return Err(plan::last_admin());
                     }
                     let (w, i) = (ws.as_uuid(), id.as_uuid());
                     for sql in [
@@ -322,13 +322,6 @@ async fn lock_workspace(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<()> {
     )
     .await?;
     Ok(())
-}
-
-fn last_admin() -> StoreError {
-    StoreError::Rejected {
-        code: "last_admin",
-        message: "a workspace needs at least one admin".into(),
-    }
 }
 
 async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {

@@ -145,42 +145,32 @@ impl Outbox for PostgresStore {
                     return Ok(());
                 }
                 let mut msg = message(tx, message_id).await?;
-                match result {
+                match &result {
                     OutboxResult::Defer { .. } => {}
-                    OutboxResult::Sent { provider_id } => {
+                    OutboxResult::Sent { .. } => {
                         exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
-                        if msg.status.may_advance_to(DeliveryStatus::Sent) {
-                            msg.status = DeliveryStatus::Sent;
-                        }
-                        msg.error = None;
-                        msg.external_id = provider_id.or(msg.external_id);
-                        if let Some(pid) = msg.external_id.clone() {
-                            apply_pending(tx, &mut msg, &pid).await?;
-                        }
                     }
                     OutboxResult::Retry { at: next, error } => {
                         exec(
                             tx,
                             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
                              last_error = $3, updated_at = $4 WHERE id = $1",
-                            &[&o, &next.0, &seal_outbox_error(tx, o, &error), &at.0],
+                            &[&o, &next.0, &seal_outbox_error(tx, o, error), &at.0],
                         )
                         .await?;
-                        msg.error = Some(error);
                     }
                     OutboxResult::Failed { error } => {
                         exec(
                             tx,
                             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
                              last_error = $2, updated_at = $3 WHERE id = $1",
-                            &[&o, &seal_outbox_error(tx, o, &error), &at.0],
+                            &[&o, &seal_outbox_error(tx, o, error), &at.0],
                         )
                         .await?;
-                        if msg.status.may_advance_to(DeliveryStatus::Failed) {
-                            msg.status = DeliveryStatus::Failed;
-                        }
-                        msg.error = Some(error);
                     }
+                }
+                if let Some(pid) = plan::finish_message(&mut msg, result) {
+                    apply_pending(tx, &mut msg, &pid).await?;
                 }
                 exec(
                     tx,

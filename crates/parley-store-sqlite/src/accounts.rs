@@ -138,10 +138,7 @@ impl Accounts for SqliteStore {
                         && user(c, ws, id)?.role == Role::Admin
                         && admin_count(c, ws)? <= 1
                     {
-                        return Err(StoreError::Rejected {
-                            code: "last_admin",
-                            message: "a workspace needs at least one admin".into(),
-                        });
+                        return Err(plan::last_admin());
                     }
                     c.execute(
                         sql::accounts::SET_MEMBERSHIP_ROLE,
@@ -160,10 +157,7 @@ impl Accounts for SqliteStore {
             .write(move |c, _| {
                 let u = user(c, ws, id)?;
                 if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
-                    return Err(StoreError::Rejected {
-                        code: "last_admin",
-                        message: "a workspace needs at least one admin".into(),
-                    });
+                    return Err(plan::last_admin());
                 }
                 let (w, i) = (ws.to_string(), id.to_string());
                 c.execute(sql::accounts::LEAVE_INBOXES, [&w, &i])

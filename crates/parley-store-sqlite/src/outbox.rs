@@ -123,19 +123,11 @@ impl Outbox for SqliteStore {
                     return Ok(());
                 }
                 let mut msg = message(c, &message_id)?;
-                match result {
+                match &result {
                     OutboxResult::Defer { .. } => {}
-                    OutboxResult::Sent { provider_id } => {
+                    OutboxResult::Sent { .. } => {
                         c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
                             .map_err(sql_err)?;
-                        if msg.status.may_advance_to(DeliveryStatus::Sent) {
-                            msg.status = DeliveryStatus::Sent;
-                        }
-                        msg.error = None;
-                        msg.external_id = provider_id.or(msg.external_id);
-                        if let Some(pid) = msg.external_id.clone() {
-                            apply_pending(c, &mut msg, &pid)?;
-                        }
                     }
                     OutboxResult::Retry { at: next, error } => {
                         c.execute(
@@ -143,7 +135,6 @@ impl Outbox for SqliteStore {
                             params![id.to_string(), next.0, error, at.0],
                         )
                         .map_err(sql_err)?;
-                        msg.error = Some(error);
                     }
                     OutboxResult::Failed { error } => {
                         c.execute(
@@ -151,11 +142,10 @@ impl Outbox for SqliteStore {
                             params![id.to_string(), error, at.0],
                         )
                         .map_err(sql_err)?;
-                        if msg.status.may_advance_to(DeliveryStatus::Failed) {
-                            msg.status = DeliveryStatus::Failed;
-                        }
-                        msg.error = Some(error);
                     }
+                }
+                if let Some(pid) = plan::finish_message(&mut msg, result) {
+                    apply_pending(c, &mut msg, &pid)?;
                 }
                 c.execute(
                     "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), external_id = ?4, updated_at = ?5 WHERE id = ?1",

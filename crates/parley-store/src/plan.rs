@@ -10,6 +10,7 @@ use parley_core::conversation::ConversationState as State;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
+mod act;
 mod assign;
 pub mod erase;
 pub mod inbound;
@@ -19,12 +20,11 @@ pub mod pages;
 pub mod retention;
 mod start;
 
+pub use act::{Act, Outbound, StateChange};
 pub use assign::check_assignment;
 pub use start::{reach, reach_to_start, start_sender, Reach};
 
-use crate::{
-    Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
-};
+use crate::{ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError};
 
 impl ConversationView {
     /// A new open thread of a contact in an inbox; nobody waits on it yet.
@@ -236,41 +236,6 @@ impl ConversationView {
     }
 }
 
-/// The state change a non-message command makes, or why it is refused. Reply and Note are handled by
-/// the caller (they write a message or a note and change only activity and waiting-since).
-pub fn command_change(
-    conv: &ConversationView,
-    cmd: &Command,
-    now: Timestamp,
-) -> Result<Change, StoreError> {
-    let state = conv.state();
-    match cmd {
-        Command::Reply { .. } => Ok(Change::Outbound),
-        Command::BotReply { .. } => Ok(Change::Outbound),
-        Command::Automated { .. } => Ok(Change::Note),
-        Command::Note { .. } => Ok(Change::Note),
-        Command::SetStatus { to, snoozed_until } => {
-            Ok(state.status_change(*to, *snoozed_until, now)?)
-        }
-        Command::Assign { assignee, team } => {
-            if *assignee == state.assignee_id && *team == state.team_id {
-                return Err(parley_core::conversation::ConversationError::NoChange.into());
-            }
-            Ok(Change::Assignment {
-                assignee_id: *assignee,
-                team_id: *team,
-            })
-        }
-        Command::SetPriority(p) => {
-            if *p == state.priority {
-                return Err(parley_core::conversation::ConversationError::NoChange.into());
-            }
-            Ok(Change::Priority { priority: *p })
-        }
-        Command::Labels { add, remove } => Ok(state.label_change(add, remove)?),
-    }
-}
-
 /// The ids of the files a message's meta lists.
 pub fn attachment_ids(meta: Option<&str>) -> Vec<String> {
     let v: serde_json::Value = meta
@@ -297,27 +262,6 @@ pub fn preview(body: &str) -> String {
 
 pub fn message_created(msg: &MessageView, conv: &ConversationView) -> String {
     json!({ "message": msg, "conversation": conv }).to_string()
-}
-
-/// What an outbound command writes: the sender, the user when one writes it, the text and the meta.
-/// `None` for commands that write no message.
-#[allow(clippy::type_complexity)]
-pub fn outbound_parts(
-    cmd: crate::Command,
-    actor: UserId,
-) -> Option<(
-    SenderKind,
-    Option<UserId>,
-    String,
-    Option<serde_json::Value>,
-)> {
-    use crate::Command as C;
-    match cmd {
-        C::Reply { body, meta } => Some((SenderKind::Agent, Some(actor), body, meta)),
-        C::BotReply { body, meta } => Some((SenderKind::Bot, Some(actor), body, meta)),
-        C::Automated { body, meta } => Some((SenderKind::Automation, None, body, meta)),
-        _ => None,
-    }
 }
 
 /// Who an outbound message is from, and whether it answers the customer: an agent's or the bot's
@@ -362,6 +306,36 @@ pub fn conversation_updated(
 
 pub fn change_json(change: &Change) -> serde_json::Value {
     serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
+}
+
+/// What a delivery attempt's outcome does to its message: a send moves it to sent (forward only)
+/// and records the provider's id, a retry notes the error, a failure moves it to failed with the
+/// error; a deferral changes nothing. Answers the provider id of a send, whose held reports are
+/// applied next.
+pub fn finish_message(msg: &mut MessageView, result: crate::OutboxResult) -> Option<String> {
+    use crate::OutboxResult as R;
+    match result {
+        R::Defer { .. } => None,
+        R::Sent { provider_id } => {
+            if msg.status.may_advance_to(DeliveryStatus::Sent) {
+                msg.status = DeliveryStatus::Sent;
+            }
+            msg.error = None;
+            msg.external_id = provider_id.or(msg.external_id.take());
+            msg.external_id.clone()
+        }
+        R::Retry { error, .. } => {
+            msg.error = Some(error);
+            None
+        }
+        R::Failed { error } => {
+            if msg.status.may_advance_to(DeliveryStatus::Failed) {
+                msg.status = DeliveryStatus::Failed;
+            }
+            msg.error = Some(error);
+            None
+        }
+    }
 }
 
 /// Applies a delivery report to a message. Status only moves forward (a late "sent" never
@@ -482,6 +456,15 @@ pub fn no_such_user(e: StoreError) -> StoreError {
             reason: "no such user in this workspace".into(),
         },
         e => e,
+    }
+}
+
+/// What taking the admin role from a workspace's last admin (by a role change or removal) is
+/// refused with.
+pub fn last_admin() -> StoreError {
+    StoreError::Rejected {
+        code: "last_admin",
+        message: "a workspace needs at least one admin".into(),
     }
 }
 
