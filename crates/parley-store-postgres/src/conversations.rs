@@ -1,5 +1,6 @@
 //! The `Conversations` store. The inbound path is in `inbound`, agents' commands in `commands`,
-//! reads in `queries`, and the timeline rows every write shares in `writes`.
+//! reads in `queries`, and the timeline rows every write shares in `writes`; `seen` is
+//! the `Seen` store.
 
 use async_trait::async_trait;
 use parley_core::conversation::{Change, Status};
@@ -14,7 +15,7 @@ use parley_core::contact::IdentityKind;
 pub(crate) mod commands;
 pub(crate) mod inbound;
 pub(crate) mod queries;
-pub(crate) mod seen;
+mod seen;
 mod writes;
 
 pub(crate) use writes::{
@@ -100,31 +101,6 @@ impl Conversations for PostgresStore {
         let scope = scope.clone();
         self.db
             .run(move |tx| Box::pin(async move { queries::counts(tx, &scope).await }))
-            .await
-    }
-
-    async fn mark_seen(
-        &self,
-        scope: &Scope,
-        conversation: ConversationId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        let scope = scope.clone();
-        self.db
-            .write(move |tx, _| {
-                Box::pin(async move { seen::mark(tx, &scope, conversation, at).await })
-            })
-            .await
-    }
-
-    async fn seen_at(
-        &self,
-        scope: &Scope,
-        conversations: &[ConversationId],
-    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
-        let (scope, ids) = (scope.clone(), conversations.to_vec());
-        self.db
-            .run(move |tx| Box::pin(async move { seen::read(tx, &scope, &ids).await }))
             .await
     }
 

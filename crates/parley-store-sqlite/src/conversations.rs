@@ -1,5 +1,6 @@
 //! The `Conversations` store: ingesting customer messages (`inbound`), agents' commands (`commands`),
-//! lists with filters and keyset pagination (`queries`), timelines, snooze wake-ups and the event feed.
+//! lists with filters and keyset pagination (`queries`), timelines, snooze wake-ups and the event feed;
+//! `seen` is the `Seen` store.
 
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
@@ -16,7 +17,7 @@ use crate::SqliteStore;
 mod commands;
 mod inbound;
 mod queries;
-pub(crate) mod seen;
+mod seen;
 mod writes;
 
 use commands::{act, start};
@@ -149,27 +150,6 @@ impl Conversations for SqliteStore {
             ))?;
             Ok(out)
         }).await
-    }
-
-    async fn mark_seen(
-        &self,
-        scope: &Scope,
-        conversation: ConversationId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        let scope = scope.clone();
-        self.db
-            .write(move |c, _| seen::mark(c, &scope, conversation, at))
-            .await
-    }
-
-    async fn seen_at(
-        &self,
-        scope: &Scope,
-        conversations: &[ConversationId],
-    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
-        let (scope, ids) = (scope.clone(), conversations.to_vec());
-        self.db.read(move |c| seen::read(c, &scope, &ids)).await
     }
 
     async fn conversation(

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use traits::{
-    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy,
+    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy, Seen,
 };
 pub use types::*;
 
@@ -77,12 +77,21 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every aggregate's store: what a backend implements and the application holds.
 pub trait Store:
-    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Outbox + Privacy
+    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Seen + Outbox + Privacy
 {
 }
 
 impl<T> Store for T where
-    T: Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Outbox + Privacy
+    T: Keys
+        + Accounts
+        + Access
+        + Directory
+        + Contacts
+        + Lists
+        + Conversations
+        + Seen
+        + Outbox
+        + Privacy
 {
 }
 

@@ -10,6 +10,7 @@ mod keys;
 mod lists;
 mod outbox;
 mod privacy;
+mod seen;
 
 pub use access::Access;
 pub use accounts::Accounts;
@@ -20,3 +21,4 @@ pub use keys::Keys;
 pub use lists::Lists;
 pub use outbox::Outbox;
 pub use privacy::Privacy;
+pub use seen::Seen;
