@@ -67,7 +67,17 @@ impl Accounts for PostgresStore {
 
     async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
         self.db
-            .run(|tx| Box::pin(crate::privacy::retention::list_workspaces(tx)))
+            .run(|tx| {
+                Box::pin(async move {
+                    let rows = query(tx, sql::accounts::WORKSPACE_IDS, &[]).await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let ws = workspace(tx, Some(id(r, 0)?)).await?;
+                        out.push(ws.ok_or(StoreError::NotFound)?);
+                    }
+                    Ok(out)
+                })
+            })
             .await
     }
 

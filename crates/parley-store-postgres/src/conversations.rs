@@ -260,8 +260,11 @@ impl Conversations for PostgresStore {
                         };
                         conv.apply(&change, now);
                         save_conversation(tx, &conv, false).await?;
-                        let data =
-                            plan::conversation_updated(&plan::change_json(&change), None, &conv);
+                        let data = plan::events::conversation_updated(
+                            &plan::events::change_json(&change),
+                            None,
+                            &conv,
+                        );
                         insert_event(
                             tx,
                             events,

@@ -191,7 +191,7 @@ impl Outbox for PostgresStore {
                     kind: "message.updated",
                     message: Some(msg.id),
                     at,
-                    data: plan::message_updated(&msg),
+                    data: plan::events::message_updated(&msg),
                 };
                 insert_event(tx, events, ev).await?;
                 Ok(())

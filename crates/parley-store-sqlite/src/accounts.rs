@@ -60,7 +60,18 @@ impl Accounts for SqliteStore {
 
     async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
         self.db
-            .read(crate::privacy::retention::list_workspaces)
+            .read(|c| {
+                let ids: Vec<WorkspaceId> = c
+                    .prepare_cached(sql::accounts::WORKSPACE_IDS)
+                    .map_err(sql_err)?
+                    .query_map([], |r| uid(r, 0))
+                    .map_err(sql_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql_err)?;
+                ids.into_iter()
+                    .map(|id| workspace(c, Some(id))?.ok_or(StoreError::NotFound))
+                    .collect()
+            })
             .await
     }
 

@@ -315,7 +315,11 @@ impl Conversations for SqliteStore {
                     };
                     conv.apply(&change, now);
                     save_conversation(c, &before, &conv)?;
-                    let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+                    let data = plan::events::conversation_updated(
+                        &plan::events::change_json(&change),
+                        None,
+                        &conv,
+                    );
                     insert_event(
                         c,
                         events,

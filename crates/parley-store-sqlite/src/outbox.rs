@@ -161,7 +161,7 @@ impl Outbox for SqliteStore {
                     "message.updated",
                     Some(msg.id),
                     at,
-                    plan::message_updated(&msg),
+                    plan::events::message_updated(&msg),
                 )?;
                 Ok(())
             })

@@ -1,10 +1,9 @@
-//! Backend-independent decisions both stores make inside their transactions: what a command changes,
-//! the projected conversation state after it, and the JSON payload of each event (so SQLite and
-//! PostgreSQL publish byte-identical events); merging, erasure and retention in their modules.
+//! Backend-independent decisions both stores make inside their transactions: what a command changes
+//! and writes (`act`), the projected conversation state after it, and the JSON payload of each event
+//! (`events`); merging, erasure, retention and contact search in their modules.
 
 use parley_core::conversation::{Change, ConversationState};
 use parley_core::Timestamp;
-use serde_json::json;
 
 use parley_core::conversation::ConversationState as State;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
@@ -13,11 +12,13 @@ use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, Use
 mod act;
 mod assign;
 pub mod erase;
+pub mod events;
 pub mod inbound;
 pub mod keywords;
 pub mod merge;
 pub mod pages;
 pub mod retention;
+pub mod search;
 mod start;
 
 pub use act::{Act, Outbound, StateChange};
@@ -260,10 +261,6 @@ pub fn preview(body: &str) -> String {
     out
 }
 
-pub fn message_created(msg: &MessageView, conv: &ConversationView) -> String {
-    json!({ "message": msg, "conversation": conv }).to_string()
-}
-
 /// Who an outbound message is from, and whether it answers the customer: an agent's or the bot's
 /// reply does; Parley's notices and the workspace's automated messages (a survey) do not.
 pub fn outbound_change(sender: SenderKind) -> Change {
@@ -276,37 +273,6 @@ pub fn outbound_change(sender: SenderKind) -> Change {
 
 /// What a second answer to one survey link is refused with.
 pub const SURVEY_ANSWERED: &str = "this survey has been answered already; thank you";
-
-/// The payload of an event that only records something on a conversation's timeline (a survey
-/// answer): its own fields and the conversation as it is.
-pub fn conversation_event(data: serde_json::Value, conv: &ConversationView) -> String {
-    let mut out = match data {
-        serde_json::Value::Object(m) => m,
-        other => {
-            let mut m = serde_json::Map::new();
-            m.insert("value".into(), other);
-            m
-        }
-    };
-    out.insert("conversation".into(), json!(conv));
-    serde_json::Value::Object(out).to_string()
-}
-
-pub fn note_created(note: &NoteView, conv: &ConversationView) -> String {
-    json!({ "note": note, "conversation": conv }).to_string()
-}
-
-pub fn conversation_updated(
-    change: &serde_json::Value,
-    actor: Option<uuid::Uuid>,
-    conv: &ConversationView,
-) -> String {
-    json!({ "change": change, "actor_id": actor, "conversation": conv }).to_string()
-}
-
-pub fn change_json(change: &Change) -> serde_json::Value {
-    serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
-}
 
 /// What a delivery attempt's outcome does to its message: a send moves it to sent (forward only)
 /// and records the provider's id, a retry notes the error, a failure moves it to failed with the
@@ -358,66 +324,6 @@ pub const PENDING_REPORT_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// How long a node that stopped without saying so is remembered by the others' heartbeats.
 pub const NODE_FORGOTTEN_MS: i64 = 86_400_000;
-
-pub fn message_updated(msg: &MessageView) -> String {
-    json!({
-        "message_id": msg.id,
-        "conversation_id": msg.conversation_id,
-        "status": msg.status,
-        "error": msg.error,
-        "external_id": msg.external_id,
-    })
-    .to_string()
-}
-
-/// LIKE patterns for a contact search: the text anywhere (with `%`, `_` and backslash escaped), and for
-/// phone numbers the digits alone, so "555 0100" finds +14155550100.
-pub fn search_patterns(q: &str) -> (String, String) {
-    let like = |t: &str| {
-        format!(
-            "%{}%",
-            t.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    };
-    let q = q.trim().to_lowercase();
-    let pattern = like(&q);
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let digit_pattern = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
-        like(&digits)
-    } else {
-        pattern.clone()
-    };
-    (pattern, digit_pattern)
-}
-
-/// Whether a contact matches a search the way `search_patterns` match in SQL, for values that are
-/// opened in memory (encryption at rest): the text anywhere in the name, email or an address, and
-/// for phone numbers the digits alone.
-pub fn search_matches(
-    q: &str,
-    name: Option<&str>,
-    email: Option<&str>,
-    phone: Option<&str>,
-    addresses: &[String],
-) -> bool {
-    let q = q.trim().to_lowercase();
-    if q.is_empty() {
-        return true;
-    }
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let phone_needle = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
-        digits
-    } else {
-        q.clone()
-    };
-    let has = |v: Option<&str>, n: &str| v.is_some_and(|v| v.to_lowercase().contains(n));
-    has(name, &q)
-        || has(email, &q)
-        || has(phone, &phone_needle)
-        || addresses.iter().any(|a| a.to_lowercase().contains(&q))
-}
 
 impl NoteView {
     /// An agent's internal note on a conversation.

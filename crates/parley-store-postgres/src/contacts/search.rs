@@ -17,7 +17,7 @@ pub(crate) async fn search(
 ) -> StoreResult<Page<ContactView>> {
     let ws = scope.workspace;
     let (all, inboxes) = crate::rows::contact_params(scope);
-    let (pattern, digit_pattern) = plan::search_patterns(q);
+    let (pattern, digit_pattern) = plan::search::search_patterns(q);
     let (after_text, after_id) = match &cursor {
         Some(cur) => (cur.text.clone().unwrap_or_default(), Some(cur.id)),
         None => (String::new(), None),
@@ -122,7 +122,7 @@ async fn opened_search(
         let (name, email, phone) = (open(1, "name")?, open(2, "email")?, open(3, "phone")?);
         let none = Vec::new();
         let own = addresses.get(&kid).unwrap_or(&none);
-        if plan::search_matches(q, name.as_deref(), email.as_deref(), phone.as_deref(), own) {
+        if plan::search::search_matches(q, name.as_deref(), email.as_deref(), phone.as_deref(), own) {
             let sort = name.map(|n| n.to_lowercase()).unwrap_or_default();
             let after = match after_id {
                 None => true,

@@ -88,7 +88,7 @@ pub(crate) async fn act(
             let by = (out.sender, out.actor);
             let msg = queue_reply(tx, ws, &mut conv, by, out.body, at, out.meta).await?;
             save_conversation(tx, &conv, false).await?;
-            let data = plan::message_created(&msg, &conv);
+            let data = plan::events::message_created(&msg, &conv);
             let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
             insert_event(tx, events, ev).await?;
             message = Some(msg);
@@ -150,7 +150,7 @@ pub(crate) async fn start(
     let sender = plan::start_sender(m.sender);
     let msg = queue_reply(tx, ws, &mut conv, (sender, m.sender), m.body, at, m.meta).await?;
     save_conversation(tx, &conv, false).await?;
-    let data = plan::message_created(&msg, &conv);
+    let data = plan::events::message_created(&msg, &conv);
     let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
     insert_event(tx, events, ev).await?;
     Ok(ActOutcome {
@@ -180,7 +180,7 @@ pub(crate) async fn record_conversation_event(
     if ours.is_none() {
         return Err(StoreError::NotFound);
     }
-    let data = plan::conversation_event(data, &conv);
+    let data = plan::events::conversation_event(data, &conv);
     insert_event(tx, events, NewEvent::on(ws, &conv, kind, None, at, data)).await?;
     Ok(())
 }

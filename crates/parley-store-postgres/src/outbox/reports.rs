@@ -97,7 +97,7 @@ pub(crate) async fn record_delivery(
         kind: "message.updated",
         message: Some(msg.id),
         at: r.at,
-        data: plan::message_updated(&msg),
+        data: plan::events::message_updated(&msg),
     };
     insert_event(tx, events, ev).await?;
     Ok(true)

@@ -136,20 +136,6 @@ pub(crate) async fn expire(
     Ok(out)
 }
 
-pub(crate) async fn list_workspaces(tx: &Tx<'_>) -> StoreResult<Vec<WorkspaceRow>> {
-    let rows = query(tx, sql::accounts::WORKSPACE_IDS, &[]).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let ws: WorkspaceId = id(r, 0)?;
-        out.push(
-            crate::accounts::workspace(tx, Some(ws))
-                .await?
-                .ok_or(StoreError::NotFound)?,
-        );
-    }
-    Ok(out)
-}
-
 /// Events matching `filter` (a WHERE clause): their seq, kind, where their data is sealed, and
 /// the data opened.
 pub(crate) async fn event_data(

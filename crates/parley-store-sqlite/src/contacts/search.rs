@@ -15,7 +15,7 @@ pub(crate) fn search(
     limit: u32,
 ) -> StoreResult<Page<ContactView>> {
     let ws = scope.workspace;
-    let (pattern, digit_pattern) = plan::search_patterns(q);
+    let (pattern, digit_pattern) = plan::search::search_patterns(q);
     let (after_text, after_id) = match &cursor {
         Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
         None => (String::new(), String::new()),

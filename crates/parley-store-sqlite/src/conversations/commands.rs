@@ -74,7 +74,7 @@ fn queue_reply(
     conv.apply(&plan::outbound_change(sender), at);
     conv.last_message = Some(plan::preview(&msg.body));
     save_conversation(c, before, conv)?;
-    let data = plan::message_created(&msg, conv);
+    let data = plan::events::message_created(&msg, conv);
     insert_event(
         c,
         events,

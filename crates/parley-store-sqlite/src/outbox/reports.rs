@@ -96,7 +96,7 @@ pub(crate) fn record_delivery(
         "message.updated",
         Some(msg.id),
         r.at,
-        plan::message_updated(&msg),
+        plan::events::message_updated(&msg),
     )?;
     Ok(true)
 }

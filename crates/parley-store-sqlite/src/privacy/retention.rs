@@ -124,16 +124,3 @@ pub(crate) fn expire(
     }
     Ok(out)
 }
-
-pub(crate) fn list_workspaces(c: &Connection) -> StoreResult<Vec<WorkspaceRow>> {
-    let ids: Vec<uuid::Uuid> = c
-        .prepare_cached(sql::accounts::WORKSPACE_IDS)
-        .map_err(sql_err)?
-        .query_map([], |r| uid(r, 0))
-        .map_err(sql_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(sql_err)?;
-    ids.into_iter()
-        .map(|id| crate::accounts::workspace(c, Some(id.into()))?.ok_or(StoreError::NotFound))
-        .collect()
-}

@@ -6,7 +6,7 @@ use parley_core::conversation::Change;
 use parley_core::message::SenderKind;
 use parley_core::{TeamId, Timestamp, UserId};
 
-use super::{change_json, conversation_updated, note_created};
+use super::events::{change_json, conversation_updated, note_created};
 use crate::{Command, ConversationView, NoteView, StoreError};
 
 /// What a command writes, decided before any write.
