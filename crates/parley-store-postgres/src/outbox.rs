@@ -145,30 +145,7 @@ impl Outbox for PostgresStore {
                     return Ok(());
                 }
                 let mut msg = message(tx, message_id).await?;
-                match &result {
-                    OutboxResult::Defer { .. } => {}
-                    OutboxResult::Sent { .. } => {
-                        exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
-                    }
-                    OutboxResult::Retry { at: next, error } => {
-                        exec(
-                            tx,
-                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
-                             last_error = $3, updated_at = $4 WHERE id = $1",
-                            &[&o, &next.0, &seal_outbox_error(tx, o, error), &at.0],
-                        )
-                        .await?;
-                    }
-                    OutboxResult::Failed { error } => {
-                        exec(
-                            tx,
-                            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
-                             last_error = $2, updated_at = $3 WHERE id = $1",
-                            &[&o, &seal_outbox_error(tx, o, error), &at.0],
-                        )
-                        .await?;
-                    }
-                }
+                record_attempt(tx, o, &result, at).await?;
                 if let Some(pid) = plan::finish_message(&mut msg, result) {
                     apply_pending(tx, &mut msg, &pid).await?;
                 }
@@ -315,6 +292,40 @@ impl Outbox for PostgresStore {
             .run(|tx| Box::pin(async move { exec(tx, sql::outbox::RELEASE_CLAIMS, &[]).await }))
             .await
     }
+}
+
+/// Records a finished attempt on its outbox row: done, retried later with its error, or failed.
+async fn record_attempt(
+    tx: &Tx<'_>,
+    o: uuid::Uuid,
+    result: &OutboxResult,
+    at: Timestamp,
+) -> StoreResult<()> {
+    match result {
+        OutboxResult::Defer { .. } => {}
+        OutboxResult::Sent { .. } => {
+            exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
+        }
+        OutboxResult::Retry { at: next, error } => {
+            exec(
+                tx,
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
+                 last_error = $3, updated_at = $4 WHERE id = $1",
+                &[&o, &next.0, &seal_outbox_error(tx, o, error), &at.0],
+            )
+            .await?;
+        }
+        OutboxResult::Failed { error } => {
+            exec(
+                tx,
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
+                 last_error = $2, updated_at = $3 WHERE id = $1",
+                &[&o, &seal_outbox_error(tx, o, error), &at.0],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Serialises claims across nodes, so an inbox's count of live leases is exact when read.

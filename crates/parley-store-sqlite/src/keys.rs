@@ -185,32 +185,7 @@ fn failed(e: crypt::CryptError) -> rusqlite::Error {
 
 /// Registers (or replaces) the functions on `conn` with `keys`.
 pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlite::Result<()> {
-    let k = keys.clone();
-    conn.create_scalar_function(
-        "parley_blind",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let value: Option<String> = ctx.get(0)?;
-            let domain: String = ctx.get(1)?;
-            Ok(value.map(|v| crypt::blind(k.as_deref(), &domain, &v)))
-        },
-    )?;
-    let k = keys.clone();
-    conn.create_scalar_function(
-        "parley_seal_aside",
-        2,
-        FunctionFlags::SQLITE_UTF8,
-        move |ctx| {
-            let value: Option<String> = ctx.get(0)?;
-            let place: Option<String> = ctx.get(1)?;
-            Ok(crypt::seal_aside(
-                k.as_deref(),
-                &place.unwrap_or_default(),
-                value.as_deref(),
-            ))
-        },
-    )?;
+    register_lookups(conn, &keys)?;
     let k = keys.clone();
     conn.create_scalar_function(
         "parley_opens",
@@ -245,6 +220,38 @@ pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlit
                 .map_err(failed)
         },
     )
+}
+
+/// `parley_blind` and `parley_seal_aside`: the blind index a lookup column holds and the sealed
+/// copy beside it.
+fn register_lookups(conn: &Connection, keys: &Option<Arc<Keyring>>) -> rusqlite::Result<()> {
+    let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_blind",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let domain: String = ctx.get(1)?;
+            Ok(value.map(|v| crypt::blind(k.as_deref(), &domain, &v)))
+        },
+    )?;
+    let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_seal_aside",
+        2,
+        FunctionFlags::SQLITE_UTF8,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let place: Option<String> = ctx.get(1)?;
+            Ok(crypt::seal_aside(
+                k.as_deref(),
+                &place.unwrap_or_default(),
+                value.as_deref(),
+            ))
+        },
+    )?;
+    Ok(())
 }
 
 /// The stored data keys, `(id, wrapped)`.

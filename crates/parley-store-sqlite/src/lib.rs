@@ -74,22 +74,28 @@ impl SqliteStore {
         self.db.set_keys(keys.map(Arc::new)).await?;
         self.master = master.cloned();
         if seal_existing {
-            for table in 0..keys::sealing::sealed_tables() {
-                let mut after = 0;
-                loop {
-                    let at = parley_store::plan::now_ms();
-                    let done = self
-                        .db
-                        .write(move |c, _| keys::sealing::seal_plaintext(c, table, after, 1000, at))
-                        .await?;
-                    match done {
-                        Some(last) => after = last,
-                        None => break,
-                    }
+            self.seal_plaintext().await?;
+        }
+        Ok(self)
+    }
+
+    /// Seals every table's plaintext, a batch a transaction (`parley keys encrypt`).
+    async fn seal_plaintext(&self) -> anyhow::Result<()> {
+        for table in 0..keys::sealing::sealed_tables() {
+            let mut after = 0;
+            loop {
+                let at = parley_store::plan::now_ms();
+                let done = self
+                    .db
+                    .write(move |c, _| keys::sealing::seal_plaintext(c, table, after, 1000, at))
+                    .await?;
+                match done {
+                    Some(last) => after = last,
+                    None => break,
                 }
             }
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Rebuilds the keyring from the stored data keys when they differ from the loaded ones.

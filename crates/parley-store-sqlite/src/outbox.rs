@@ -123,27 +123,7 @@ impl Outbox for SqliteStore {
                     return Ok(());
                 }
                 let mut msg = message(c, &message_id)?;
-                match &result {
-                    OutboxResult::Defer { .. } => {}
-                    OutboxResult::Sent { .. } => {
-                        c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
-                            .map_err(sql_err)?;
-                    }
-                    OutboxResult::Retry { at: next, error } => {
-                        c.execute(
-                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
-                            params![id.to_string(), next.0, error, at.0],
-                        )
-                        .map_err(sql_err)?;
-                    }
-                    OutboxResult::Failed { error } => {
-                        c.execute(
-                            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
-                            params![id.to_string(), error, at.0],
-                        )
-                        .map_err(sql_err)?;
-                    }
-                }
+                record_attempt(c, id, &result, at)?;
                 if let Some(pid) = plan::finish_message(&mut msg, result) {
                     apply_pending(c, &mut msg, &pid)?;
                 }
@@ -269,6 +249,37 @@ impl Outbox for SqliteStore {
             })
             .await
     }
+}
+
+/// Records a finished attempt on its outbox row: done, retried later with its error, or failed.
+fn record_attempt(
+    c: &Connection,
+    id: OutboxId,
+    result: &OutboxResult,
+    at: Timestamp,
+) -> StoreResult<()> {
+    match result {
+        OutboxResult::Defer { .. } => {}
+        OutboxResult::Sent { .. } => {
+            c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
+                .map_err(sql_err)?;
+        }
+        OutboxResult::Retry { at: next, error } => {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
+                params![id.to_string(), next.0, error, at.0],
+            )
+            .map_err(sql_err)?;
+        }
+        OutboxResult::Failed { error } => {
+            c.execute(
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
+                params![id.to_string(), error, at.0],
+            )
+            .map_err(sql_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// The due deliveries to claim: each inbox's earliest first, taking turns across inboxes, none
