@@ -52,14 +52,10 @@ impl Access for SqliteStore {
                     })
                     .optional()
                     .map_err(sql_err)?;
-                match row {
-                    Some((user, ws, csrf)) => match principal(c, ws, user) {
-                        Ok(p) => Ok(Some((p, csrf))),
-                        Err(StoreError::NotFound) => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                    None => Ok(None),
-                }
+                let Some((user, ws, csrf)) = row else {
+                    return Ok(None);
+                };
+                Ok(principal_if_member(c, ws, user)?.map(|p| (p, csrf)))
             })
             .await
     }
@@ -179,11 +175,7 @@ impl Access for SqliteStore {
                     .optional()
                     .map_err(sql_err)?;
                 match row {
-                    Some((user, ws)) => match principal(c, ws, user) {
-                        Ok(p) => Ok(Some(p)),
-                        Err(StoreError::NotFound) => Ok(None),
-                        Err(e) => Err(e),
-                    },
+                    Some((user, ws)) => principal_if_member(c, ws, user),
                     None => Ok(None),
                 }
             })
@@ -274,4 +266,17 @@ pub(crate) fn log_access_change(c: &Connection, ws: WorkspaceId, user: UserId) -
     .execute([ws.to_string(), user.to_string()])
     .map_err(sql_err)?;
     Ok(())
+}
+
+/// The principal of a credential's user, or `None` once the user left the workspace.
+fn principal_if_member(
+    c: &Connection,
+    ws: WorkspaceId,
+    user: UserId,
+) -> StoreResult<Option<Principal>> {
+    match principal(c, ws, user) {
+        Ok(p) => Ok(Some(p)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
