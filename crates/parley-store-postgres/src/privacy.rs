@@ -2,8 +2,11 @@
 //! (`retention`).
 use async_trait::async_trait;
 use parley_core::{ContactId, Timestamp, WorkspaceId};
+use parley_store::crypt;
 use parley_store::*;
 
+use crate::db::exec;
+use crate::rows::load_contact;
 use crate::PostgresStore;
 
 pub(crate) mod erasure;
@@ -18,7 +21,35 @@ impl Privacy for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<Erasure> {
         self.db
-            .write(move |tx, _| Box::pin(erasure::erase(tx, ws, contact, at)))
+            .write(move |tx, _| {
+                Box::pin(async move {
+                    let (w, k) = (ws.as_uuid(), contact.as_uuid());
+                    // Held until commit: an inbound message cannot add an identity to the contact
+                    // meanwhile.
+                    exec(
+                        tx,
+                        "SELECT 1 FROM contact WHERE id = $1 AND workspace_id = $2 FOR UPDATE",
+                        &[&k, &w],
+                    )
+                    .await?;
+                    let view = load_contact(tx, w, k).await?;
+                    let mut out = Erasure::of(&view, at);
+                    if out.repeated {
+                        return Ok(out);
+                    }
+                    // Keyed when encrypted at rest, so the digests cannot be matched against every
+                    // number.
+                    let digests: Vec<String> = view
+                        .address_digests(ws)
+                        .iter()
+                        .map(|d| crypt::blind(tx.keys(), "suppression", d))
+                        .collect();
+                    erasure::redact_conversations(tx, contact, at, &mut out).await?;
+                    erasure::keep_revocations(tx, ws, contact, &digests, &mut out).await?;
+                    erasure::forget(tx, ws, contact, at).await?;
+                    Ok(out)
+                })
+            })
             .await
     }
 

@@ -19,7 +19,17 @@ impl Privacy for SqliteStore {
     ) -> StoreResult<Erasure> {
         let done = self
             .db
-            .write(move |c, _| erasure::erase(c, ws, contact, at))
+            .write(move |c, _| {
+                let view = crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
+                let mut out = Erasure::of(&view, at);
+                if out.repeated {
+                    return Ok(out);
+                }
+                erasure::redact_conversations(c, contact, at, &mut out)?;
+                erasure::keep_revocations(c, ws, contact, &view.address_digests(ws), &mut out)?;
+                erasure::forget(c, ws, contact, at)?;
+                Ok(out)
+            })
             .await?;
         // The WAL still holds the pages as they were before; copy it back and empty it, so the
         // erased data is in neither file.
