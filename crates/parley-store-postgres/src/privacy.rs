@@ -5,8 +5,8 @@ use parley_core::{ContactId, Timestamp, WorkspaceId};
 use parley_store::crypt;
 use parley_store::*;
 
-use crate::db::exec;
-use crate::rows::load_contact;
+use crate::db::{exec, query};
+use crate::rows::{get, load_contact};
 use crate::PostgresStore;
 
 pub(crate) mod erasure;
@@ -59,7 +59,17 @@ impl Privacy for PostgresStore {
         before: Timestamp,
     ) -> StoreResult<(u64, Option<Timestamp>)> {
         self.db
-            .run(move |tx| Box::pin(crate::privacy::retention::expiring(tx, ws, before)))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let rows =
+                        query(tx, sql::retention::EXPIRING, &[&ws.as_uuid(), &before.0]).await?;
+                    let r = rows.first().ok_or(StoreError::NotFound)?;
+                    Ok((
+                        get::<i64>(r, 0)? as u64,
+                        get::<Option<i64>>(r, 1)?.map(Timestamp),
+                    ))
+                })
+            })
             .await
     }
 
@@ -73,7 +83,15 @@ impl Privacy for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    crate::privacy::retention::expire(tx, ws, before, limit, at).await
+                    let mut expired = plan::retention::Expired::default();
+                    let out =
+                        retention::redact_messages(tx, ws, before, limit, at, &mut expired).await?;
+                    // A survey answer's comment is the customer's own words: it goes as their
+                    // messages do. Done before the copies, with them, as an event is rewritten
+                    // once per run.
+                    retention::redact_survey_answers(tx, ws, before, limit, &expired, at).await?;
+                    retention::redact_copies(tx, expired, at).await?;
+                    Ok(out)
                 })
             })
             .await
