@@ -19,7 +19,6 @@ mod writes;
 
 use consent::{consent_history, suppressions, LAST_INBOUND};
 pub(crate) use consent::{ledger, record_consent};
-use merge::{merge, Merge};
 use search::search;
 pub(crate) use writes::{
     address_key, identity_error, identity_key, insert_contact, insert_contact_stmt,
@@ -185,14 +184,20 @@ impl Contacts for PostgresStore {
         actor: UserId,
         at: Timestamp,
     ) -> StoreResult<ContactView> {
-        let m = Merge {
-            kept,
-            absorbed,
-            actor,
-            at,
-        };
         self.db
-            .write(move |tx, ev| Box::pin(merge(tx, ws, m, ev)))
+            .write(move |tx, events| {
+                Box::pin(async move {
+                    plan::merge::check(kept, absorbed)?;
+                    let w = ws.as_uuid();
+                    let keep = load_contact(tx, w, kept.as_uuid()).await?.live()?;
+                    let gone = load_contact(tx, w, absorbed.as_uuid()).await?.live()?;
+                    merge::move_records(tx, kept, absorbed).await?;
+                    merge::move_conversations(tx, ws, &keep, &gone, actor, at, events).await?;
+                    save_contact(tx, plan::merge::merged_contact(keep, gone), at).await?;
+                    exec(tx, sql::merge::DELETE_CONTACT, &[&absorbed.as_uuid()]).await?;
+                    load_contact(tx, w, kept.as_uuid()).await
+                })
+            })
             .await
     }
 

@@ -19,7 +19,6 @@ mod writes;
 
 pub(crate) use consent::{ledger, record_consent};
 use consent::{suppressions, LAST_INBOUND};
-use merge::merge;
 use search::search;
 pub(crate) use writes::{insert_contact, insert_identity, CONTACT_SET};
 
@@ -176,7 +175,16 @@ impl Contacts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, ev| merge(c, ws, kept, absorbed, actor, at, ev))
+            .write(move |c, events| {
+                plan::merge::check(kept, absorbed)?;
+                let w = ws.to_string();
+                let keep = load_contact(c, &w, &kept.to_string())?.live()?;
+                let gone = load_contact(c, &w, &absorbed.to_string())?.live()?;
+                merge::move_records(c, kept, absorbed)?;
+                merge::move_conversations(c, ws, &keep, &gone, actor, at, events)?;
+                merge::save_merged(c, keep, gone, at)?;
+                load_contact(c, &w, &kept.to_string())
+            })
             .await
     }
 
