@@ -19,7 +19,6 @@ mod writes;
 
 use consent::{consent_history, suppressions, LAST_INBOUND};
 pub(crate) use consent::{ledger, record_consent};
-use search::search;
 pub(crate) use writes::{
     address_key, identity_error, identity_key, insert_contact, insert_contact_stmt,
     insert_identity, insert_identity_stmt, save_contact,
@@ -103,7 +102,28 @@ impl Contacts for PostgresStore {
     ) -> StoreResult<Page<ContactView>> {
         let (q, scope) = (q.to_owned(), scope.clone());
         self.db
-            .run(move |tx| Box::pin(async move { search(tx, &scope, &q, cursor, limit).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let (after_text, after_id) = match &cursor {
+                        Some(cur) => (cur.text.clone().unwrap_or_default(), Some(cur.id)),
+                        None => (String::new(), None),
+                    };
+                    let (text, id) = (after_text.as_str(), after_id);
+                    let rows = match tx.keys() {
+                        Some(keys) => {
+                            search::opened_search(tx, keys, &scope, &q, text, id, limit).await?
+                        }
+                        None => search::indexed_search(tx, &scope, &q, text, id, limit).await?,
+                    };
+                    let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
+                    let mut items = Vec::with_capacity(rows.len());
+                    for (contact, _) in rows {
+                        let w = scope.workspace.as_uuid();
+                        items.push(load_contact(tx, w, contact.as_uuid()).await?);
+                    }
+                    Ok(Page { items, next_cursor })
+                })
+            })
             .await
     }
 

@@ -1,6 +1,6 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
-//! one) and their consent ledger; each helper group in the folder of the same name (`search`,
-//! `merge`, `consent`, and `writes` for the rows others write too). `lists` is the `Lists` store.
+//! one) and their consent ledger; each helper group in the folder of the same name (`merge`,
+//! `consent`, and `writes` for the rows others write too). `lists` is the `Lists` store.
 
 use async_trait::async_trait;
 use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
@@ -8,18 +8,16 @@ use parley_store::*;
 use rusqlite::{params, OptionalExtension};
 
 use crate::db::sql_err;
-use crate::rows::{load_contact, uid, CONTACT_NAME, CONTACT_PHONE};
+use crate::rows::{load_contact, uid, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE};
 use crate::SqliteStore;
 
 mod consent;
 pub(crate) mod lists;
 mod merge;
-mod search;
 mod writes;
 
 pub(crate) use consent::{ledger, record_consent};
 use consent::{suppressions, LAST_INBOUND};
-use search::search;
 pub(crate) use writes::{insert_contact, insert_identity, CONTACT_SET};
 
 #[async_trait]
@@ -102,7 +100,43 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<Page<ContactView>> {
         let (q, scope) = (q.to_owned(), scope.clone());
         self.db
-            .read(move |c| search(c, &scope, &q, cursor, limit))
+            .read(move |c| {
+                let ws = scope.workspace;
+                let (pattern, digit_pattern) = plan::search::search_patterns(&q);
+                let (after_text, after_id) = match &cursor {
+                    Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
+                    None => (String::new(), String::new()),
+                };
+                // With encryption at rest the values are opened row by row: a scan, not an index lookup.
+                let sql = &format!("SELECT k.id, COALESCE(lower({CONTACT_NAME}), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 AND k.erased_at IS NULL \
+                    AND (?2 = '%%' OR lower({CONTACT_NAME}) LIKE ?2 ESCAPE '\\' OR {CONTACT_EMAIL} LIKE ?2 ESCAPE '\\' OR {CONTACT_PHONE} LIKE ?3 ESCAPE '\\' \
+                         OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id \
+                            AND lower(COALESCE(parley_open(i.external_sealed, 'identity:' || i.id || ':external'), i.external_id)) LIKE ?2 ESCAPE '\\')) \
+                    AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)){} \
+                    ORDER BY sort_name, k.id LIMIT ?6", crate::rows::contact_filter(&scope, "k.id"));
+                let mut stmt = c.prepare_cached(sql).map_err(sql_err)?;
+                let rows: Vec<(ContactId, String)> = stmt
+                    .query_map(
+                        params![
+                            ws.to_string(),
+                            pattern,
+                            digit_pattern,
+                            after_text,
+                            after_id,
+                            limit + 1
+                        ],
+                        |r| Ok((uid(r, 0)?, r.get(1)?)),
+                    )
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
+                let items = rows
+                    .iter()
+                    .map(|(id, _)| load_contact(c, &ws.to_string(), &id.to_string()))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok(Page { items, next_cursor })
+            })
             .await
     }
 
