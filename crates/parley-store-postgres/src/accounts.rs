@@ -1,15 +1,18 @@
-//! The `Accounts` store: workspaces, users and memberships, sessions, API tokens, the access-change
-//! log and the audit log.
+//! The `Accounts` store: workspaces, users and their memberships; sessions, tokens and the logs
+//! of access changes and administrative actions in `access`.
+
+pub(crate) mod access;
 
 use async_trait::async_trait;
 use parley_core::role::Role;
-use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
+use parley_core::{Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use tokio_postgres::Row;
 
 use crate::db::{exec, query, query_opt, Tx};
-use crate::rows::{self, get, id, is_unique_violation, member_inboxes, opt_ts, pg_err, ts};
+use crate::rows::{self, get, id, is_unique_violation, member_inboxes, pg_err, ts};
 use crate::PostgresStore;
+use access::log_access_change;
 
 #[async_trait]
 impl Accounts for PostgresStore {
@@ -30,8 +33,6 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let name: &str = &name;
-                    let tz: &str = &tz;
                     let ws = WorkspaceRow {
                         id: new_id().into(),
                         name: name.to_string(),
@@ -66,7 +67,17 @@ impl Accounts for PostgresStore {
 
     async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
         self.db
-            .run(|tx| Box::pin(crate::privacy::retention::list_workspaces(tx)))
+            .run(|tx| {
+                Box::pin(async move {
+                    let rows = query(tx, sql::accounts::WORKSPACE_IDS, &[]).await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let ws = workspace(tx, Some(id(r, 0)?)).await?;
+                        out.push(ws.ok_or(StoreError::NotFound)?);
+                    }
+                    Ok(out)
+                })
+            })
             .await
     }
 
@@ -78,7 +89,6 @@ impl Accounts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let settings: &serde_json::Value = &settings;
                     let n = exec(
                         tx,
                         sql::accounts::SET_WORKSPACE_SETTINGS,
@@ -132,26 +142,25 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let p: UserPatch = patch;
-                    if p.role.is_some() {
+                    if patch.role.is_some() {
                         lock_workspace(tx, ws).await?;
                     }
-                    let revokes = p.role.is_some() || p.password_hash.is_some();
+                    let revokes = patch.role.is_some() || patch.password_hash.is_some();
                     user(tx, ws, id).await?;
                     let uid = id.as_uuid();
-                    if let Some(name) = p.name {
+                    if let Some(name) = patch.name {
                         exec(tx, sql::accounts::SET_USER_NAME, &[&name, &uid]).await?;
                     }
-                    if let Some(hash) = p.password_hash {
+                    if let Some(hash) = patch.password_hash {
                         exec(tx, sql::accounts::SET_USER_PASSWORD, &[&hash, &uid]).await?;
                         exec(tx, sql::accounts::DELETE_USER_SESSIONS, &[&uid]).await?;
                     }
-                    if let Some(role) = p.role {
+                    if let Some(role) = patch.role {
                         if role != Role::Admin
                             && user(tx, ws, id).await?.role == Role::Admin
                             && admin_count(tx, ws).await? <= 1
                         {
-                            return Err(last_admin());
+                            return Err(plan::last_admin());
                         }
                         exec(
                             tx,
@@ -176,7 +185,7 @@ impl Accounts for PostgresStore {
                     lock_workspace(tx, ws).await?;
                     let u = user(tx, ws, id).await?;
                     if u.role == Role::Admin && admin_count(tx, ws).await? <= 1 {
-                        return Err(last_admin());
+                        return Err(plan::last_admin());
                     }
                     let (w, i) = (ws.as_uuid(), id.as_uuid());
                     for sql in [
@@ -199,7 +208,6 @@ impl Accounts for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let email: &str = &email;
                     let row = query_opt(tx, sql::accounts::CREDENTIALS_BY_EMAIL, &[&email]).await?;
                     let Some(row) = row else { return Ok(None) };
                     let (user, ws, hash): (UserId, WorkspaceId, String) =
@@ -213,258 +221,6 @@ impl Accounts for PostgresStore {
     async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
         self.db
             .run(move |tx| Box::pin(principal(tx, ws, user)))
-            .await
-    }
-
-    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let s: NewSession = session;
-                    exec(
-                        tx,
-                        sql::accounts::INSERT_SESSION,
-                        &[
-                            &s.token_hash,
-                            &s.user_id.as_uuid(),
-                            &s.workspace_id.as_uuid(),
-                            &s.csrf_token,
-                            &s.created_at.0,
-                            &s.expires_at.0,
-                        ],
-                    )
-                    .await?;
-                    Ok(())
-                })
-            })
-            .await
-    }
-
-    async fn session_principal(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<Option<(Principal, String)>> {
-        let h = token_hash.to_owned();
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let hash: &str = &h;
-                    let row = query_opt(tx, sql::accounts::LIVE_SESSION, &[&hash, &now.0]).await?;
-                    let Some(row) = row else { return Ok(None) };
-                    let csrf: String = get(&row, 2)?;
-                    Ok(principal_if_member(tx, id(&row, 1)?, id(&row, 0)?)
-                        .await?
-                        .map(|p| (p, csrf)))
-                })
-            })
-            .await
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        let h = token_hash.to_owned();
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let hash: &str = &h;
-                    let owner = query_opt(
-                        tx,
-                        "DELETE FROM session WHERE token_hash = $1 RETURNING workspace_id, user_id",
-                        &[&hash],
-                    )
-                    .await?;
-                    if let Some(r) = owner {
-                        log_access_change(tx, id(&r, 0)?, id(&r, 1)?).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
-    }
-
-    async fn create_token(
-        &self,
-        ws: WorkspaceId,
-        user: UserId,
-        name: &str,
-        token_hash: &str,
-        at: Timestamp,
-    ) -> StoreResult<TokenView> {
-        let (name, h) = (name.to_owned(), token_hash.to_owned());
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let name: &str = &name;
-                    let hash: &str = &h;
-                    let id = new_id();
-                    exec(
-                        tx,
-                        sql::accounts::INSERT_API_TOKEN,
-                        &[&id, &ws.as_uuid(), &user.as_uuid(), &name, &hash, &at.0],
-                    )
-                    .await?;
-                    Ok(TokenView {
-                        id: id.into(),
-                        name: name.to_string(),
-                        created_at: at,
-                        revoked_at: None,
-                    })
-                })
-            })
-            .await
-    }
-
-    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    query(
-                        tx,
-                        sql::accounts::USER_TOKENS,
-                        &[&ws.as_uuid(), &user.as_uuid()],
-                    )
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(TokenView {
-                            id: id(r, 0)?,
-                            name: get(r, 1)?,
-                            created_at: ts(r, 2)?,
-                            revoked_at: opt_ts(r, 3)?,
-                        })
-                    })
-                    .collect()
-                })
-            })
-            .await
-    }
-
-    async fn revoke_token(
-        &self,
-        ws: WorkspaceId,
-        user: UserId,
-        id: TokenId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let n = exec(
-                        tx,
-                        sql::accounts::REVOKE_TOKEN,
-                        &[&at.0, &ws.as_uuid(), &user.as_uuid(), &id.as_uuid()],
-                    )
-                    .await?;
-                    if n == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    log_access_change(tx, ws, user).await
-                })
-            })
-            .await
-    }
-
-    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
-        let h = token_hash.to_owned();
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let hash: &str = &h;
-                    let row = query_opt(tx, sql::accounts::LIVE_TOKEN, &[&hash]).await?;
-                    match row {
-                        Some(row) => principal_if_member(tx, id(&row, 1)?, id(&row, 0)?).await,
-                        None => Ok(None),
-                    }
-                })
-            })
-            .await
-    }
-
-    async fn last_access_change(&self) -> StoreResult<i64> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let rows = query(tx, sql::accounts::LAST_ACCESS_CHANGE, &[]).await?;
-                    rows.first().map_or(Ok(0), |r| get(r, 0))
-                })
-            })
-            .await
-    }
-
-    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    query(
-                        tx,
-                        sql::accounts::ACCESS_CHANGES_AFTER,
-                        &[&after, &i64::from(limit)],
-                    )
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(AccessChange {
-                            id: get(r, 0)?,
-                            workspace_id: id(r, 1)?,
-                            user_id: id(r, 2)?,
-                        })
-                    })
-                    .collect()
-                })
-            })
-            .await
-    }
-
-    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    let e: AuditEntry = entry;
-                    exec(
-                        tx,
-                        sql::accounts::INSERT_AUDIT,
-                        &[
-                            &e.workspace_id.as_uuid(),
-                            &e.actor_id.map(|a| a.as_uuid()),
-                            &e.action,
-                            &e.target,
-                            &e.detail.to_string(),
-                            &e.ip,
-                            &e.at.0,
-                        ],
-                    )
-                    .await?;
-                    Ok(())
-                })
-            })
-            .await
-    }
-
-    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.db
-            .run(move |tx| {
-                Box::pin(async move {
-                    query(
-                        tx,
-                        sql::accounts::AUDIT,
-                        &[&ws.as_uuid(), &i64::from(limit)],
-                    )
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(AuditEntry {
-                            workspace_id: id(r, 0)?,
-                            actor_id: rows::opt_id(r, 1)?,
-                            action: get(r, 2)?,
-                            target: get(r, 3)?,
-                            detail: rows::json(r, 4)?,
-                            ip: get(r, 5)?,
-                            at: ts(r, 6)?,
-                        })
-                    })
-                    .collect()
-                })
-            })
             .await
     }
 }
@@ -578,34 +334,6 @@ async fn lock_workspace(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<()> {
     Ok(())
 }
 
-fn last_admin() -> StoreError {
-    StoreError::Rejected {
-        code: "last_admin",
-        message: "a workspace needs at least one admin".into(),
-    }
-}
-
-/// Orders the access-change log: taken just before appending to it and held until commit, so
-/// ids grow in commit order and a reader resuming after an id misses nothing. Always the last
-/// lock a transaction takes, so it cannot close a cycle.
-const ACCESS_LOCK: i64 = 0x5041_524c_4143;
-
-/// Adds to the access-change log that this user's open sockets must be checked again.
-pub(crate) async fn log_access_change(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    user: UserId,
-) -> StoreResult<()> {
-    exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&ACCESS_LOCK]).await?;
-    exec(
-        tx,
-        "INSERT INTO access_change (workspace_id, user_id) VALUES ($1, $2)",
-        &[&ws.as_uuid(), &user.as_uuid()],
-    )
-    .await?;
-    Ok(())
-}
-
 async fn admin_count(tx: &Tx<'_>, ws: WorkspaceId) -> StoreResult<i64> {
     let rows = query(tx, sql::accounts::COUNT_ADMINS, &[&ws.as_uuid()]).await?;
     rows.first().map_or(Ok(0), |r| get(r, 0))
@@ -622,17 +350,4 @@ pub(crate) async fn principal(tx: &Tx<'_>, ws: WorkspaceId, id: UserId) -> Store
         bot: u.bot,
         inboxes: member_inboxes(tx, id.as_uuid()).await?,
     })
-}
-
-/// The principal of a credential's user, or `None` once the user left the workspace.
-async fn principal_if_member(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    user: UserId,
-) -> StoreResult<Option<Principal>> {
-    match principal(tx, ws, user).await {
-        Ok(p) => Ok(Some(p)),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
 }

@@ -1,9 +1,9 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
-//! one), their consent ledger, and the lists they are on; each helper group in the folder of the
-//! same name (`search`, `merge`, `consent`, `lists`, and `writes` for the rows others write too).
+//! one) and their consent ledger; each helper group in the folder of the same name (`search`,
+//! `merge`, `consent`, and `writes` for the rows others write too). `lists` is the `Lists` store.
 
 use async_trait::async_trait;
-use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
 use parley_store::crypt::{self};
 use parley_store::*;
 
@@ -19,8 +19,6 @@ mod writes;
 
 use consent::{consent_history, suppressions, LAST_INBOUND};
 pub(crate) use consent::{ledger, record_consent};
-use merge::{merge, Merge};
-use search::search;
 pub(crate) use writes::{
     address_key, identity_error, identity_key, insert_contact, insert_contact_stmt,
     insert_identity, insert_identity_stmt, save_contact,
@@ -37,8 +35,7 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let n: NewContact = contact;
-                    let contact = insert_contact(tx, ws, &n, at).await?;
+                    let contact = insert_contact(tx, ws, &contact, at).await?;
                     load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
                 })
             })
@@ -64,14 +61,10 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let contact: ContactId = id;
-                    let p: ContactPatch = patch;
-                    let mut cur = load_contact(tx, ws.as_uuid(), contact.as_uuid())
-                        .await?
-                        .live()?;
-                    cur.apply_patch(p)?;
+                    let mut cur = load_contact(tx, ws.as_uuid(), id.as_uuid()).await?.live()?;
+                    cur.apply_patch(patch)?;
                     save_contact(tx, cur, at).await?;
-                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                    load_contact(tx, ws.as_uuid(), id.as_uuid()).await
                 })
             })
             .await
@@ -87,17 +80,14 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let contact: ContactId = id;
-                    load_contact(tx, ws.as_uuid(), contact.as_uuid())
-                        .await?
-                        .live()?;
+                    load_contact(tx, ws.as_uuid(), id.as_uuid()).await?.live()?;
                     exec(
                         tx,
                         sql::contacts::SET_CONTACT_BLOCKED,
-                        &[&blocked.map(|t| t.0), &at.0, &contact.as_uuid()],
+                        &[&blocked.map(|t| t.0), &at.0, &id.as_uuid()],
                     )
                     .await?;
-                    load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
+                    load_contact(tx, ws.as_uuid(), id.as_uuid()).await
                 })
             })
             .await
@@ -112,7 +102,28 @@ impl Contacts for PostgresStore {
     ) -> StoreResult<Page<ContactView>> {
         let (q, scope) = (q.to_owned(), scope.clone());
         self.db
-            .run(move |tx| Box::pin(async move { search(tx, &scope, &q, cursor, limit).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let (after_text, after_id) = match &cursor {
+                        Some(cur) => (cur.text.clone().unwrap_or_default(), Some(cur.id)),
+                        None => (String::new(), None),
+                    };
+                    let (text, id) = (after_text.as_str(), after_id);
+                    let rows = match tx.keys() {
+                        Some(keys) => {
+                            search::opened_search(tx, keys, &scope, &q, text, id, limit).await?
+                        }
+                        None => search::indexed_search(tx, &scope, &q, text, id, limit).await?,
+                    };
+                    let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
+                    let mut items = Vec::with_capacity(rows.len());
+                    for (contact, _) in rows {
+                        let w = scope.workspace.as_uuid();
+                        items.push(load_contact(tx, w, contact.as_uuid()).await?);
+                    }
+                    Ok(Page { items, next_cursor })
+                })
+            })
             .await
     }
 
@@ -126,11 +137,10 @@ impl Contacts for PostgresStore {
         self.db
             .write(move |tx, _| {
                 Box::pin(async move {
-                    let i: NewIdentity = identity;
                     load_contact(tx, ws.as_uuid(), contact.as_uuid())
                         .await?
                         .live()?;
-                    if let Some(inbox) = i.inbox_id {
+                    if let Some(inbox) = identity.inbox_id {
                         match crate::directory::inbox(tx, ws, inbox).await {
                             Ok(_) => {}
                             Err(StoreError::NotFound) => {
@@ -142,7 +152,7 @@ impl Contacts for PostgresStore {
                             Err(e) => return Err(e),
                         }
                     }
-                    insert_identity(tx, ws, contact, &i, at).await?;
+                    insert_identity(tx, ws, contact, &identity, at).await?;
                     load_contact(tx, ws.as_uuid(), contact.as_uuid()).await
                 })
             })
@@ -194,14 +204,20 @@ impl Contacts for PostgresStore {
         actor: UserId,
         at: Timestamp,
     ) -> StoreResult<ContactView> {
-        let m = Merge {
-            kept,
-            absorbed,
-            actor,
-            at,
-        };
         self.db
-            .write(move |tx, ev| Box::pin(merge(tx, ws, m, ev)))
+            .write(move |tx, events| {
+                Box::pin(async move {
+                    plan::merge::check(kept, absorbed)?;
+                    let w = ws.as_uuid();
+                    let keep = load_contact(tx, w, kept.as_uuid()).await?.live()?;
+                    let gone = load_contact(tx, w, absorbed.as_uuid()).await?.live()?;
+                    merge::move_records(tx, kept, absorbed).await?;
+                    merge::move_conversations(tx, ws, &keep, &gone, actor, at, events).await?;
+                    save_contact(tx, plan::merge::merged_contact(keep, gone), at).await?;
+                    exec(tx, sql::merge::DELETE_CONTACT, &[&absorbed.as_uuid()]).await?;
+                    load_contact(tx, w, kept.as_uuid()).await
+                })
+            })
             .await
     }
 
@@ -290,70 +306,6 @@ impl Contacts for PostgresStore {
                     })
                     .collect()
             }))
-            .await
-    }
-
-    async fn create_list(
-        &self,
-        ws: WorkspaceId,
-        name: &str,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .run(move |tx| Box::pin(async move { lists::create(tx, ws, &name, at).await }))
-            .await
-    }
-
-    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
-        self.db.run(move |tx| Box::pin(lists::all(tx, ws))).await
-    }
-
-    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .run(move |tx| Box::pin(async move { lists::rename(tx, ws, id, &name).await }))
-            .await
-    }
-
-    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
-        self.db
-            .run(move |tx| Box::pin(lists::delete(tx, ws, id)))
-            .await
-    }
-
-    async fn set_list_member(
-        &self,
-        ws: WorkspaceId,
-        list: ListId,
-        contact: ContactId,
-        member: bool,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        self.db
-            .run(move |tx| Box::pin(lists::set_member(tx, ws, list, contact, member, at)))
-            .await
-    }
-
-    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
-        let scope = scope.clone();
-        self.db
-            .run(move |tx| Box::pin(async move { lists::of_contact(tx, &scope, contact).await }))
-            .await
-    }
-
-    async fn list_members(
-        &self,
-        scope: &Scope,
-        list: ListId,
-        cursor: Option<Cursor>,
-        limit: u32,
-    ) -> StoreResult<Page<ContactView>> {
-        let scope = scope.clone();
-        self.db
-            .run(move |tx| {
-                Box::pin(async move { lists::members(tx, &scope, list, cursor, limit).await })
-            })
             .await
     }
 }

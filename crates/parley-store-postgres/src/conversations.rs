@@ -1,5 +1,6 @@
 //! The `Conversations` store. The inbound path is in `inbound`, agents' commands in `commands`,
-//! reads in `queries`, and the timeline rows every write shares in `writes`.
+//! reads in `queries`, and the timeline rows every write shares in `writes`; `seen` is
+//! the `Seen` store.
 
 use async_trait::async_trait;
 use parley_core::conversation::{Change, Status};
@@ -14,7 +15,7 @@ use parley_core::contact::IdentityKind;
 pub(crate) mod commands;
 pub(crate) mod inbound;
 pub(crate) mod queries;
-pub(crate) mod seen;
+mod seen;
 mod writes;
 
 pub(crate) use writes::{
@@ -103,31 +104,6 @@ impl Conversations for PostgresStore {
             .await
     }
 
-    async fn mark_seen(
-        &self,
-        scope: &Scope,
-        conversation: ConversationId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        let scope = scope.clone();
-        self.db
-            .write(move |tx, _| {
-                Box::pin(async move { seen::mark(tx, &scope, conversation, at).await })
-            })
-            .await
-    }
-
-    async fn seen_at(
-        &self,
-        scope: &Scope,
-        conversations: &[ConversationId],
-    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
-        let (scope, ids) = (scope.clone(), conversations.to_vec());
-        self.db
-            .run(move |tx| Box::pin(async move { seen::read(tx, &scope, &ids).await }))
-            .await
-    }
-
     async fn conversation(
         &self,
         scope: &Scope,
@@ -209,14 +185,12 @@ impl Conversations for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |tx, ev| {
+            .write(move |tx, events| {
                 Box::pin(async move {
-                    let conv_id: ConversationId = conv;
-                    let events: &mut Vec<Published> = ev;
                     let ours = query_opt(
                         tx,
                         "SELECT 1 FROM conversation WHERE id = $1 AND workspace_id = $2",
-                        &[&conv_id.as_uuid(), &ws.as_uuid()],
+                        &[&conv.as_uuid(), &ws.as_uuid()],
                     )
                     .await?;
                     if ours.is_none() {
@@ -225,7 +199,7 @@ impl Conversations for PostgresStore {
                     let stored = exec(
                         tx,
                         sql::conversations::INSERT_SURVEY_ANSWER,
-                        &[&conv_id.as_uuid(), &sent_at.0, &at.0],
+                        &[&conv.as_uuid(), &sent_at.0, &at.0],
                     )
                     .await?;
                     if stored == 0 {
@@ -234,7 +208,7 @@ impl Conversations for PostgresStore {
                     commands::record_conversation_event(
                         tx,
                         ws,
-                        conv_id,
+                        conv,
                         "survey.answered",
                         data,
                         at,
@@ -269,9 +243,8 @@ impl Conversations for PostgresStore {
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| {
+            .write(move |tx, events| {
                 Box::pin(async move {
-                    let events: &mut Vec<Published> = ev;
                     let due: Vec<(ConversationId, WorkspaceId)> =
                         query(tx, sql::conversations::SNOOZED_DUE, &[&now.0])
                             .await?
@@ -287,8 +260,11 @@ impl Conversations for PostgresStore {
                         };
                         conv.apply(&change, now);
                         save_conversation(tx, &conv, false).await?;
-                        let data =
-                            plan::conversation_updated(&plan::change_json(&change), None, &conv);
+                        let data = plan::events::conversation_updated(
+                            &plan::events::change_json(&change),
+                            None,
+                            &conv,
+                        );
                         insert_event(
                             tx,
                             events,

@@ -24,7 +24,6 @@ impl Directory for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let name: &str = &name;
                     let t: TeamId = new_id().into();
                     let stmt = tx
                         .prepare_cached(sql::directory::INSERT_TEAM)
@@ -67,17 +66,15 @@ impl Directory for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let t: TeamId = id;
-                    let name: &str = &name;
-                    self::team(tx, ws, t).await?;
+                    self::team(tx, ws, id).await?;
                     let stmt = tx
                         .prepare_cached(sql::directory::SET_TEAM_NAME)
                         .await
                         .map_err(pg_err)?;
-                    tx.execute(&stmt, &[&name, &t.as_uuid()])
+                    tx.execute(&stmt, &[&name, &id.as_uuid()])
                         .await
                         .map_err(team_conflict)?;
-                    self::team(tx, ws, t).await
+                    self::team(tx, ws, id).await
                 })
             })
             .await
@@ -88,10 +85,9 @@ impl Directory for PostgresStore {
             .write(move |tx, _| {
                 Box::pin(async move {
                     // Runs under the event lock: it rewrites conversations, whose state `act` reads and writes back.
-                    let t: TeamId = id;
-                    self::team(tx, ws, t).await?;
-                    exec(tx, sql::directory::UNASSIGN_TEAM, &[&t.as_uuid()]).await?;
-                    exec(tx, sql::directory::DELETE_TEAM, &[&t.as_uuid()]).await?;
+                    self::team(tx, ws, id).await?;
+                    exec(tx, sql::directory::UNASSIGN_TEAM, &[&id.as_uuid()]).await?;
+                    exec(tx, sql::directory::DELETE_TEAM, &[&id.as_uuid()]).await?;
                     Ok(())
                 })
             })
@@ -107,17 +103,15 @@ impl Directory for PostgresStore {
     ) -> StoreResult<TeamView> {
         self.db
             .run(move |tx| Box::pin(async move {
-                let t: TeamId = team;
-                let u: UserId = user;
-                self::team(tx, ws, t).await?;
-                self::user(tx, ws, u).await.map_err(plan::no_such_user)?;
+                self::team(tx, ws, team).await?;
+                self::user(tx, ws, user).await.map_err(plan::no_such_user)?;
                 let sql = if member {
                     "INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 } else {
                     sql::directory::DELETE_TEAM_MEMBER
                 };
-                exec(tx, sql, &[&t.as_uuid(), &u.as_uuid()]).await?;
-                self::team(tx, ws, t).await
+                exec(tx, sql, &[&team.as_uuid(), &user.as_uuid()]).await?;
+                self::team(tx, ws, team).await
             }))
             .await
     }
@@ -130,14 +124,13 @@ impl Directory for PostgresStore {
     ) -> StoreResult<InboxRow> {
         self.db
             .run(move |tx| Box::pin(async move {
-                let i: NewInbox = inbox;
                 let row = InboxRow {
                     id: new_id().into(),
                     workspace_id: ws,
-                    name: i.name,
-                    kind: i.kind,
-                    settings: i.settings,
-                    secret: i.secret,
+                    name: inbox.name,
+                    kind: inbox.kind,
+                    settings: inbox.settings,
+                    secret: inbox.secret,
                     created_at: at,
                 };
                 let settings = crypt::seal_inbox_settings(tx.keys(), row.id, &row.settings);
@@ -165,8 +158,7 @@ impl Directory for PostgresStore {
         let scope = scope.clone();
         self.db
             .run(move |tx| Box::pin(async move {
-                let scope: &Scope = &scope;
-                let (all, inboxes) = scope_params(scope);
+                let (all, inboxes) = scope_params(&scope);
                 query(
                     tx,
                     &format!(
@@ -200,35 +192,33 @@ impl Directory for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let i: InboxId = id;
-                    let p: InboxPatch = patch;
-                    self::inbox(tx, ws, i).await?;
-                    if let Some(name) = p.name {
-                        exec(tx, sql::directory::SET_INBOX_NAME, &[&name, &i.as_uuid()]).await?;
+                    self::inbox(tx, ws, id).await?;
+                    if let Some(name) = patch.name {
+                        exec(tx, sql::directory::SET_INBOX_NAME, &[&name, &id.as_uuid()]).await?;
                     }
-                    if let Some(settings) = p.settings {
+                    if let Some(settings) = patch.settings {
                         exec(
                             tx,
                             "UPDATE inbox SET settings = $1 WHERE id = $2",
                             &[
-                                &crypt::seal_inbox_settings(tx.keys(), i, &settings),
-                                &i.as_uuid(),
+                                &crypt::seal_inbox_settings(tx.keys(), id, &settings),
+                                &id.as_uuid(),
                             ],
                         )
                         .await?;
                     }
-                    if let Some(secret) = p.secret {
+                    if let Some(secret) = patch.secret {
                         exec(
                             tx,
                             "UPDATE inbox SET secret = $1 WHERE id = $2",
                             &[
-                                &crypt::seal_inbox_secret(tx.keys(), i, &secret),
-                                &i.as_uuid(),
+                                &crypt::seal_inbox_secret(tx.keys(), id, &secret),
+                                &id.as_uuid(),
                             ],
                         )
                         .await?;
                     }
-                    self::inbox(tx, ws, i).await
+                    self::inbox(tx, ws, id).await
                 })
             })
             .await
@@ -238,11 +228,10 @@ impl Directory for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let i: InboxId = id;
                     query_opt(
                         tx,
                         &format!("SELECT {INBOX_COLS} FROM inbox WHERE id = $1"),
-                        &[&i.as_uuid()],
+                        &[&id.as_uuid()],
                     )
                     .await?
                     .as_ref()
@@ -257,7 +246,6 @@ impl Directory for PostgresStore {
         let kind = kind.to_string();
         self.db
             .run(move |tx| Box::pin(async move {
-                let kind: &str = &kind;
                 query(
                     tx,
                     &format!("SELECT {INBOX_COLS} FROM inbox WHERE kind = $1 ORDER BY created_at, id"),
@@ -280,17 +268,15 @@ impl Directory for PostgresStore {
     ) -> StoreResult<()> {
         self.db
             .run(move |tx| Box::pin(async move {
-                let i: InboxId = inbox;
-                let u: UserId = user;
-                self::inbox(tx, ws, i).await?;
-                self::user(tx, ws, u).await.map_err(plan::no_such_user)?;
+                self::inbox(tx, ws, inbox).await?;
+                self::user(tx, ws, user).await.map_err(plan::no_such_user)?;
                 let sql = if member {
                     "INSERT INTO inbox_member (inbox_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 } else {
                     sql::directory::DELETE_INBOX_MEMBER
                 };
-                exec(tx, sql, &[&i.as_uuid(), &u.as_uuid()]).await?;
-                crate::accounts::log_access_change(tx, ws, u).await
+                exec(tx, sql, &[&inbox.as_uuid(), &user.as_uuid()]).await?;
+                crate::accounts::access::log_access_change(tx, ws, user).await
             }))
             .await
     }
@@ -298,8 +284,7 @@ impl Directory for PostgresStore {
     async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
         self.db
             .run(move |tx| Box::pin(async move {
-                let i: InboxId = inbox;
-                self::inbox(tx, ws, i).await?;
+                self::inbox(tx, ws, inbox).await?;
                 query(
                     tx,
                     &format!(
@@ -307,7 +292,7 @@ impl Directory for PostgresStore {
                          JOIN membership m ON m.user_id = u.id AND m.workspace_id = $1 WHERE im.inbox_id = $2 \
                          ORDER BY u.name COLLATE \"C\", u.id"
                     ),
-                    &[&ws.as_uuid(), &i.as_uuid()],
+                    &[&ws.as_uuid(), &inbox.as_uuid()],
                 )
                 .await?
                 .iter()

@@ -144,25 +144,31 @@ impl PostgresStore {
         self.db.set_keys(keys.map(Arc::new));
         self.master = master.cloned();
         if seal_existing {
-            for table in 0..keys::sealed_tables() {
-                let mut after: Option<String> = None;
-                loop {
-                    let at = parley_store::plan::now_ms();
-                    let from = after.clone();
-                    let done = self
-                        .db
-                        .write(move |tx, _| {
-                            Box::pin(keys::seal_plaintext(tx, table, from, 1000, at))
-                        })
-                        .await?;
-                    match done {
-                        Some(last) => after = Some(last),
-                        None => break,
-                    }
+            self.seal_plaintext().await?;
+        }
+        Ok(self)
+    }
+
+    /// Seals every table's plaintext, a batch a transaction (`parley keys encrypt`).
+    async fn seal_plaintext(&self) -> anyhow::Result<()> {
+        for table in 0..keys::sealing::sealed_tables() {
+            let mut after: Option<String> = None;
+            loop {
+                let at = parley_store::plan::now_ms();
+                let from = after.clone();
+                let done = self
+                    .db
+                    .write(move |tx, _| {
+                        Box::pin(keys::sealing::seal_plaintext(tx, table, from, 1000, at))
+                    })
+                    .await?;
+                match done {
+                    Some(last) => after = Some(last),
+                    None => break,
                 }
             }
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Rebuilds the keyring from the stored data keys when they differ from the loaded ones.

@@ -2,6 +2,10 @@
 //! many nodes never wait on each other), and their outcomes, which move a message's delivery status
 //! forward only; and the nodes that claim them.
 
+mod reports;
+
+use reports::{apply_pending, record_delivery};
+
 use async_trait::async_trait;
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, OutboxId, Timestamp, WorkspaceId};
@@ -123,9 +127,8 @@ impl Outbox for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |tx, ev| Box::pin(async move {
+            .write(move |tx, events| Box::pin(async move {
                 // Runs under the event lock: it appends a `message.updated` event.
-                let events: &mut Vec<Published> = ev;
                 let row = query_opt(
                     tx,
                     "SELECT message_id, workspace_id FROM outbox WHERE id = $1 AND state = 'queued' FOR UPDATE",
@@ -142,42 +145,9 @@ impl Outbox for PostgresStore {
                     return Ok(());
                 }
                 let mut msg = message(tx, message_id).await?;
-                match result {
-                    OutboxResult::Defer { .. } => {}
-                    OutboxResult::Sent { provider_id } => {
-                        exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
-                        if msg.status.may_advance_to(DeliveryStatus::Sent) {
-                            msg.status = DeliveryStatus::Sent;
-                        }
-                        msg.error = None;
-                        msg.external_id = provider_id.or(msg.external_id);
-                        if let Some(pid) = msg.external_id.clone() {
-                            apply_pending(tx, &mut msg, &pid).await?;
-                        }
-                    }
-                    OutboxResult::Retry { at: next, error } => {
-                        exec(
-                            tx,
-                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
-                             last_error = $3, updated_at = $4 WHERE id = $1",
-                            &[&o, &next.0, &seal_outbox_error(tx, o, &error), &at.0],
-                        )
-                        .await?;
-                        msg.error = Some(error);
-                    }
-                    OutboxResult::Failed { error } => {
-                        exec(
-                            tx,
-                            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
-                             last_error = $2, updated_at = $3 WHERE id = $1",
-                            &[&o, &seal_outbox_error(tx, o, &error), &at.0],
-                        )
-                        .await?;
-                        if msg.status.may_advance_to(DeliveryStatus::Failed) {
-                            msg.status = DeliveryStatus::Failed;
-                        }
-                        msg.error = Some(error);
-                    }
+                record_attempt(tx, o, &result, at).await?;
+                if let Some(pid) = plan::finish_message(&mut msg, result) {
+                    apply_pending(tx, &mut msg, &pid).await?;
                 }
                 exec(
                     tx,
@@ -198,7 +168,7 @@ impl Outbox for PostgresStore {
                     kind: "message.updated",
                     message: Some(msg.id),
                     at,
-                    data: plan::message_updated(&msg),
+                    data: plan::events::message_updated(&msg),
                 };
                 insert_event(tx, events, ev).await?;
                 Ok(())
@@ -219,10 +189,9 @@ impl Outbox for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |tx, ev| {
+            .write(move |tx, events| {
                 Box::pin(async move {
                     // Marks read the conversation's replies sent at or before `until`, as provider reports would.
-                    let events: &mut Vec<Published> = ev;
                     let rows = query(
                         tx,
                         sql::outbox::REPLIES_SENT_UNTIL,
@@ -265,7 +234,6 @@ impl Outbox for PostgresStore {
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    let node: &NodeRow = &node;
                     exec(
                         tx,
                         sql::directory::FORGET_NODES,
@@ -326,97 +294,42 @@ impl Outbox for PostgresStore {
     }
 }
 
-/// Serialises claims across nodes, so an inbox's count of live leases is exact when read.
-const CLAIM_LOCK: i64 = 0x7061_726c_6579_636c;
-
-/// Applies reports that arrived before the send was recorded, and forgets them.
-async fn apply_pending(tx: &Tx<'_>, msg: &mut MessageView, provider_id: &str) -> StoreResult<()> {
-    let inbox = msg.inbox_id.as_uuid();
-    let pending = query(
-        tx,
-        "DELETE FROM delivery_pending WHERE inbox_id = $1 AND provider_id = $2 RETURNING status, error",
-        &[&inbox, &provider_id],
-    )
-    .await?;
-    for row in pending {
-        let status: String = get(&row, 0)?;
-        let place = pending_place(&inbox.to_string(), provider_id, &status);
-        let error = parley_store::crypt::open_field(tx.keys(), &place, get(&row, 1)?)?;
-        if let Some(status) = DeliveryStatus::parse(&status) {
-            plan::apply_report(msg, status, error);
+/// Records a finished attempt on its outbox row: done, retried later with its error, or failed.
+async fn record_attempt(
+    tx: &Tx<'_>,
+    o: uuid::Uuid,
+    result: &OutboxResult,
+    at: Timestamp,
+) -> StoreResult<()> {
+    match result {
+        OutboxResult::Defer { .. } => {}
+        OutboxResult::Sent { .. } => {
+            exec(tx, sql::outbox::DONE, &[&at.0, &o]).await?;
+        }
+        OutboxResult::Retry { at: next, error } => {
+            exec(
+                tx,
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, \
+                 last_error = $3, updated_at = $4 WHERE id = $1",
+                &[&o, &next.0, &seal_outbox_error(tx, o, error), &at.0],
+            )
+            .await?;
+        }
+        OutboxResult::Failed { error } => {
+            exec(
+                tx,
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, \
+                 last_error = $2, updated_at = $3 WHERE id = $1",
+                &[&o, &seal_outbox_error(tx, o, error), &at.0],
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
-pub(crate) async fn record_delivery(
-    tx: &Tx<'_>,
-    r: DeliveryReport,
-    events: &mut Vec<Published>,
-) -> StoreResult<bool> {
-    let inbox = r.inbox.as_uuid();
-    let found = query_opt(
-        tx,
-        "SELECT id, workspace_id FROM message WHERE inbox_id = $1 AND direction = 'outbound' \
-         AND external_id = $2 FOR UPDATE",
-        &[&inbox, &r.provider_id],
-    )
-    .await?;
-    let Some(row) = found else {
-        exec(
-            tx,
-            sql::outbox::FORGET_PENDING_REPORTS,
-            &[&(r.at.0 - plan::PENDING_REPORT_TTL_MS)],
-        )
-        .await?;
-        exec(
-            tx,
-            "INSERT INTO delivery_pending (inbox_id, provider_id, status, error, at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (inbox_id, provider_id, status) \
-             DO UPDATE SET error = EXCLUDED.error, at = EXCLUDED.at",
-            &[
-                &inbox,
-                &r.provider_id,
-                &r.status.as_str(),
-                &parley_store::crypt::seal_field(
-                    tx.keys(),
-                    &pending_place(&inbox.to_string(), &r.provider_id, r.status.as_str()),
-                    r.error.as_deref(),
-                ),
-                &r.at.0,
-            ],
-        )
-        .await?;
-        return Ok(false);
-    };
-    let (message_id, ws): (uuid::Uuid, WorkspaceId) = (get(&row, 0)?, id(&row, 1)?);
-    let mut msg = message(tx, message_id).await?;
-    if !plan::apply_report(&mut msg, r.status, r.error) {
-        return Ok(true);
-    }
-    exec(
-        tx,
-        "UPDATE message SET status = $2, error = $3, updated_at = $4 WHERE id = $1",
-        &[
-            &message_id,
-            &msg.status.as_str(),
-            &seal_error(tx, message_id, &msg.error),
-            &r.at.0,
-        ],
-    )
-    .await?;
-    let ev = NewEvent {
-        ws,
-        inbox: msg.inbox_id,
-        conversation: Some(msg.conversation_id),
-        kind: "message.updated",
-        message: Some(msg.id),
-        at: r.at,
-        data: plan::message_updated(&msg),
-    };
-    insert_event(tx, events, ev).await?;
-    Ok(true)
-}
+/// Serialises claims across nodes, so an inbox's count of live leases is exact when read.
+const CLAIM_LOCK: i64 = 0x7061_726c_6579_636c;
 
 async fn message(tx: &Tx<'_>, id: uuid::Uuid) -> StoreResult<MessageView> {
     let row = query_opt(
@@ -436,11 +349,6 @@ fn seal_error(tx: &Tx<'_>, message: uuid::Uuid, error: &Option<String>) -> Optio
         &parley_store::crypt::aad("message", message, "error"),
         error.as_deref(),
     )
-}
-
-/// Where a held delivery report's error is sealed.
-fn pending_place(inbox: &str, provider_id: &str, status: &str) -> String {
-    format!("pending:{inbox}:{provider_id}:{status}")
 }
 
 /// A failed delivery's error as the outbox keeps it.

@@ -1,15 +1,18 @@
-//! The `Accounts` store: workspaces, users and memberships, sessions, API tokens, the access-change
-//! log and the audit log.
+//! The `Accounts` store: workspaces, users and their memberships; sessions, tokens and the logs
+//! of access changes and administrative actions in `access`.
+
+pub(crate) mod access;
 
 use async_trait::async_trait;
 use parley_core::role::Role;
-use parley_core::{Timestamp, TokenId, UserId, WorkspaceId};
+use parley_core::{Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::sql_err;
-use crate::rows::{self, is_unique_violation, member_inboxes, opt_ts, ts, uid, USER_COLS};
+use crate::rows::{self, is_unique_violation, member_inboxes, ts, uid, USER_COLS};
 use crate::SqliteStore;
+use access::log_access_change;
 
 #[async_trait]
 impl Accounts for SqliteStore {
@@ -27,8 +30,6 @@ impl Accounts for SqliteStore {
         let (name, tz) = (name.to_owned(), timezone.to_owned());
         self.db
             .write(move |c, _| {
-                let name: &str = &name;
-                let tz: &str = &tz;
                 let ws = WorkspaceRow {
                     id: new_id().into(),
                     name: name.to_string(),
@@ -59,7 +60,18 @@ impl Accounts for SqliteStore {
 
     async fn list_workspaces(&self) -> StoreResult<Vec<WorkspaceRow>> {
         self.db
-            .read(crate::privacy::retention::list_workspaces)
+            .read(|c| {
+                let ids: Vec<WorkspaceId> = c
+                    .prepare_cached(sql::accounts::WORKSPACE_IDS)
+                    .map_err(sql_err)?
+                    .query_map([], |r| uid(r, 0))
+                    .map_err(sql_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql_err)?;
+                ids.into_iter()
+                    .map(|id| workspace(c, Some(id))?.ok_or(StoreError::NotFound))
+                    .collect()
+            })
             .await
     }
 
@@ -70,7 +82,6 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<WorkspaceRow> {
         self.db
             .write(move |c, _| {
-                let settings: &serde_json::Value = &settings;
                 let n = c
                     .execute(
                         sql::accounts::SET_WORKSPACE_SETTINGS,
@@ -118,13 +129,12 @@ impl Accounts for SqliteStore {
     ) -> StoreResult<UserView> {
         self.db
             .write(move |c, _| {
-                let p: UserPatch = patch;
                 user(c, ws, id)?;
-                if let Some(name) = p.name {
+                if let Some(name) = patch.name {
                     c.execute(sql::accounts::SET_USER_NAME, params![name, id.to_string()])
                         .map_err(sql_err)?;
                 }
-                if let Some(hash) = p.password_hash {
+                if let Some(hash) = patch.password_hash {
                     c.execute(
                         sql::accounts::SET_USER_PASSWORD,
                         params![hash, id.to_string()],
@@ -134,15 +144,12 @@ impl Accounts for SqliteStore {
                         .map_err(sql_err)?;
                     log_access_change(c, ws, id)?;
                 }
-                if let Some(role) = p.role {
+                if let Some(role) = patch.role {
                     if role != Role::Admin
                         && user(c, ws, id)?.role == Role::Admin
                         && admin_count(c, ws)? <= 1
                     {
-                        return Err(StoreError::Rejected {
-                            code: "last_admin",
-                            message: "a workspace needs at least one admin".into(),
-                        });
+                        return Err(plan::last_admin());
                     }
                     c.execute(
                         sql::accounts::SET_MEMBERSHIP_ROLE,
@@ -161,10 +168,7 @@ impl Accounts for SqliteStore {
             .write(move |c, _| {
                 let u = user(c, ws, id)?;
                 if u.role == Role::Admin && admin_count(c, ws)? <= 1 {
-                    return Err(StoreError::Rejected {
-                        code: "last_admin",
-                        message: "a workspace needs at least one admin".into(),
-                    });
+                    return Err(plan::last_admin());
                 }
                 let (w, i) = (ws.to_string(), id.to_string());
                 c.execute(sql::accounts::LEAVE_INBOXES, [&w, &i])
@@ -187,7 +191,6 @@ impl Accounts for SqliteStore {
         let email = email.to_owned();
         self.db
             .read(move |c| {
-                let email: &str = &email;
                 let row = c
                     .prepare_cached(sql::accounts::CREDENTIALS_BY_EMAIL)
                     .map_err(sql_err)?
@@ -210,258 +213,6 @@ impl Accounts for SqliteStore {
 
     async fn principal(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Principal> {
         self.db.read(move |c| principal(c, ws, user)).await
-    }
-
-    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        self.db
-            .write(move |c, _| {
-                let s: NewSession = session;
-                c.execute(
-                    sql::accounts::INSERT_SESSION,
-                    params![
-                        s.token_hash,
-                        s.user_id.to_string(),
-                        s.workspace_id.to_string(),
-                        s.csrf_token,
-                        s.created_at.0,
-                        s.expires_at.0
-                    ],
-                )
-                .map_err(sql_err)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn session_principal(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<Option<(Principal, String)>> {
-        let h = token_hash.to_owned();
-        self.db
-            .read(move |c| {
-                let hash: &str = &h;
-                let row = c
-                    .prepare_cached(sql::accounts::LIVE_SESSION)
-                    .map_err(sql_err)?
-                    .query_row(params![hash, now.0], |r| {
-                        Ok((
-                            uid::<UserId>(r, 0)?,
-                            uid::<WorkspaceId>(r, 1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    })
-                    .optional()
-                    .map_err(sql_err)?;
-                match row {
-                    Some((user, ws, csrf)) => match principal(c, ws, user) {
-                        Ok(p) => Ok(Some((p, csrf))),
-                        Err(StoreError::NotFound) => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                    None => Ok(None),
-                }
-            })
-            .await
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        let h = token_hash.to_owned();
-        self.db
-            .write(move |c, _| {
-                let hash: &str = &h;
-                let owner = c
-                    .prepare_cached(
-                        "SELECT workspace_id, user_id FROM session WHERE token_hash = ?1",
-                    )
-                    .map_err(sql_err)?
-                    .query_row([hash], |r| {
-                        Ok((uid::<WorkspaceId>(r, 0)?, uid::<UserId>(r, 1)?))
-                    })
-                    .optional()
-                    .map_err(sql_err)?;
-                if let Some((ws, user)) = owner {
-                    c.execute("DELETE FROM session WHERE token_hash = ?1", [hash])
-                        .map_err(sql_err)?;
-                    log_access_change(c, ws, user)?;
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    async fn create_token(
-        &self,
-        ws: WorkspaceId,
-        user: UserId,
-        name: &str,
-        token_hash: &str,
-        at: Timestamp,
-    ) -> StoreResult<TokenView> {
-        let (name, h) = (name.to_owned(), token_hash.to_owned());
-        self.db
-            .write(move |c, _| {
-                let name: &str = &name;
-                let hash: &str = &h;
-                let id = new_id();
-                c.execute(
-                    sql::accounts::INSERT_API_TOKEN,
-                    params![
-                        id.to_string(),
-                        ws.to_string(),
-                        user.to_string(),
-                        name,
-                        hash,
-                        at.0
-                    ],
-                )
-                .map_err(sql_err)?;
-                Ok(TokenView {
-                    id: id.into(),
-                    name: name.to_string(),
-                    created_at: at,
-                    revoked_at: None,
-                })
-            })
-            .await
-    }
-
-    async fn list_tokens(&self, ws: WorkspaceId, user: UserId) -> StoreResult<Vec<TokenView>> {
-        self.db
-            .read(move |c| {
-                let mut stmt = c
-                    .prepare_cached(sql::accounts::USER_TOKENS)
-                    .map_err(sql_err)?;
-                let rows = stmt
-                    .query_map([ws.to_string(), user.to_string()], |r| {
-                        Ok(TokenView {
-                            id: uid(r, 0)?,
-                            name: r.get(1)?,
-                            created_at: ts(r, 2)?,
-                            revoked_at: opt_ts(r, 3)?,
-                        })
-                    })
-                    .map_err(sql_err)?;
-                rows.collect::<Result<_, _>>().map_err(sql_err)
-            })
-            .await
-    }
-
-    async fn revoke_token(
-        &self,
-        ws: WorkspaceId,
-        user: UserId,
-        id: TokenId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        self.db
-            .write(move |c, _| {
-                let n = c
-                    .execute(
-                        sql::accounts::REVOKE_TOKEN,
-                        params![at.0, ws.to_string(), user.to_string(), id.to_string()],
-                    )
-                    .map_err(sql_err)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                log_access_change(c, ws, user)
-            })
-            .await
-    }
-
-    async fn token_principal(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
-        let h = token_hash.to_owned();
-        self.db
-            .read(move |c| {
-                let hash: &str = &h;
-                let row = c
-                    .prepare_cached(sql::accounts::LIVE_TOKEN)
-                    .map_err(sql_err)?
-                    .query_row([hash], |r| {
-                        Ok((uid::<UserId>(r, 0)?, uid::<WorkspaceId>(r, 1)?))
-                    })
-                    .optional()
-                    .map_err(sql_err)?;
-                match row {
-                    Some((user, ws)) => match principal(c, ws, user) {
-                        Ok(p) => Ok(Some(p)),
-                        Err(StoreError::NotFound) => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                    None => Ok(None),
-                }
-            })
-            .await
-    }
-
-    async fn last_access_change(&self) -> StoreResult<i64> {
-        self.db.read(last_access_change).await
-    }
-
-    async fn access_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<AccessChange>> {
-        self.db
-            .read(move |c| {
-                let mut stmt = c
-                    .prepare_cached(sql::accounts::ACCESS_CHANGES_AFTER)
-                    .map_err(sql_err)?;
-                let rows = stmt
-                    .query_map(params![after, limit], |r| {
-                        Ok(AccessChange {
-                            id: r.get(0)?,
-                            workspace_id: uid(r, 1)?,
-                            user_id: uid(r, 2)?,
-                        })
-                    })
-                    .map_err(sql_err)?;
-                rows.collect::<Result<_, _>>().map_err(sql_err)
-            })
-            .await
-    }
-
-    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        self.db
-            .write(move |c, _| {
-                let e: AuditEntry = entry;
-                c.execute(
-                    sql::accounts::INSERT_AUDIT,
-                    params![
-                        e.workspace_id.to_string(),
-                        e.actor_id.map(|a| a.to_string()),
-                        e.action,
-                        e.target,
-                        e.detail.to_string(),
-                        e.ip,
-                        e.at.0
-                    ],
-                )
-                .map_err(sql_err)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn list_audit(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.db
-            .read(move |c| {
-                let mut stmt = c.prepare_cached(sql::accounts::AUDIT).map_err(sql_err)?;
-                let rows = stmt
-                    .query_map(params![ws.to_string(), limit], |r| {
-                        Ok(AuditEntry {
-                            workspace_id: uid(r, 0)?,
-                            actor_id: rows::opt_uid(r, 1)?,
-                            action: r.get(2)?,
-                            target: r.get(3)?,
-                            detail: rows::json_col(r, 4)?,
-                            ip: r.get(5)?,
-                            at: ts(r, 6)?,
-                        })
-                    })
-                    .map_err(sql_err)?;
-                rows.collect::<Result<_, _>>().map_err(sql_err)
-            })
-            .await
     }
 }
 
@@ -542,24 +293,6 @@ pub(crate) fn user(c: &Connection, ws: WorkspaceId, id: UserId) -> StoreResult<U
     .optional()
     .map_err(sql_err)?
     .ok_or(StoreError::NotFound)
-}
-
-/// Adds to the access-change log that this user's open sockets must be checked again.
-pub(crate) fn log_access_change(c: &Connection, ws: WorkspaceId, user: UserId) -> StoreResult<()> {
-    c.prepare_cached(
-        "INSERT INTO access_change (workspace_id, user_id, at) VALUES (?1, ?2, CAST(strftime('%s','now') AS INTEGER) * 1000)",
-    )
-    .map_err(sql_err)?
-    .execute([ws.to_string(), user.to_string()])
-    .map_err(sql_err)?;
-    Ok(())
-}
-
-pub(crate) fn last_access_change(c: &Connection) -> StoreResult<i64> {
-    c.prepare_cached(sql::accounts::LAST_ACCESS_CHANGE)
-        .map_err(sql_err)?
-        .query_row([], |r| r.get(0))
-        .map_err(sql_err)
 }
 
 fn admin_count(c: &Connection, ws: WorkspaceId) -> StoreResult<i64> {

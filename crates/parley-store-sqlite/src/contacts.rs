@@ -1,26 +1,23 @@
 //! The `Contacts` store: contacts and their identities (create, change, search, merge two into
-//! one), their consent ledger, and the lists they are on; each helper group in the folder of the
-//! same name (`search`, `merge`, `consent`, `lists`, and `writes` for the rows others write too).
+//! one) and their consent ledger; each helper group in the folder of the same name (`merge`,
+//! `consent`, and `writes` for the rows others write too). `lists` is the `Lists` store.
 
 use async_trait::async_trait;
-use parley_core::{ContactId, IdentityId, ListId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, IdentityId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, OptionalExtension};
 
 use crate::db::sql_err;
-use crate::rows::{load_contact, uid, CONTACT_NAME, CONTACT_PHONE};
+use crate::rows::{load_contact, uid, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE};
 use crate::SqliteStore;
 
 mod consent;
 pub(crate) mod lists;
 mod merge;
-mod search;
 mod writes;
 
 pub(crate) use consent::{ledger, record_consent};
 use consent::{suppressions, LAST_INBOUND};
-use merge::merge;
-use search::search;
 pub(crate) use writes::{insert_contact, insert_identity, CONTACT_SET};
 
 #[async_trait]
@@ -33,8 +30,7 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<ContactView> {
         self.db
             .write(move |c, _| {
-                let n: NewContact = contact;
-                let id = insert_contact(c, ws, &n, at)?;
+                let id = insert_contact(c, ws, &contact, at)?;
                 load_contact(c, &ws.to_string(), &id.to_string())
             })
             .await
@@ -56,9 +52,8 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<ContactView> {
         self.db
             .write(move |c, _| {
-                let p: ContactPatch = patch;
                 let mut cur = load_contact(c, &ws.to_string(), &id.to_string())?.live()?;
-                cur.apply_patch(p)?;
+                cur.apply_patch(patch)?;
                 c.execute(
                     &format!("UPDATE contact SET {CONTACT_SET}"),
                     params![
@@ -105,7 +100,43 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<Page<ContactView>> {
         let (q, scope) = (q.to_owned(), scope.clone());
         self.db
-            .read(move |c| search(c, &scope, &q, cursor, limit))
+            .read(move |c| {
+                let ws = scope.workspace;
+                let (pattern, digit_pattern) = plan::search::search_patterns(&q);
+                let (after_text, after_id) = match &cursor {
+                    Some(cur) => (cur.text.clone().unwrap_or_default(), cur.id.to_string()),
+                    None => (String::new(), String::new()),
+                };
+                // With encryption at rest the values are opened row by row: a scan, not an index lookup.
+                let sql = &format!("SELECT k.id, COALESCE(lower({CONTACT_NAME}), '') AS sort_name FROM contact k WHERE k.workspace_id = ?1 AND k.erased_at IS NULL \
+                    AND (?2 = '%%' OR lower({CONTACT_NAME}) LIKE ?2 ESCAPE '\\' OR {CONTACT_EMAIL} LIKE ?2 ESCAPE '\\' OR {CONTACT_PHONE} LIKE ?3 ESCAPE '\\' \
+                         OR EXISTS (SELECT 1 FROM contact_identity i WHERE i.contact_id = k.id \
+                            AND lower(COALESCE(parley_open(i.external_sealed, 'identity:' || i.id || ':external'), i.external_id)) LIKE ?2 ESCAPE '\\')) \
+                    AND (?5 = '' OR sort_name > ?4 OR (sort_name = ?4 AND k.id > ?5)){} \
+                    ORDER BY sort_name, k.id LIMIT ?6", crate::rows::contact_filter(&scope, "k.id"));
+                let mut stmt = c.prepare_cached(sql).map_err(sql_err)?;
+                let rows: Vec<(ContactId, String)> = stmt
+                    .query_map(
+                        params![
+                            ws.to_string(),
+                            pattern,
+                            digit_pattern,
+                            after_text,
+                            after_id,
+                            limit + 1
+                        ],
+                        |r| Ok((uid(r, 0)?, r.get(1)?)),
+                    )
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
+                let items = rows
+                    .iter()
+                    .map(|(id, _)| load_contact(c, &ws.to_string(), &id.to_string()))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok(Page { items, next_cursor })
+            })
             .await
     }
 
@@ -118,15 +149,14 @@ impl Contacts for SqliteStore {
     ) -> StoreResult<ContactView> {
         self.db
             .write(move |c, _| {
-                let i: NewIdentity = identity;
                 load_contact(c, &ws.to_string(), &contact.to_string())?.live()?;
-                if let Some(inbox) = i.inbox_id {
+                if let Some(inbox) = identity.inbox_id {
                     crate::directory::inbox(c, ws, inbox).map_err(|_| StoreError::Invalid {
                         field: "inbox_id",
                         reason: "no such inbox".into(),
                     })?;
                 }
-                insert_identity(c, ws, contact, &i, at)?;
+                insert_identity(c, ws, contact, &identity, at)?;
                 load_contact(c, &ws.to_string(), &contact.to_string())
             })
             .await
@@ -179,7 +209,16 @@ impl Contacts for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<ContactView> {
         self.db
-            .write(move |c, ev| merge(c, ws, kept, absorbed, actor, at, ev))
+            .write(move |c, events| {
+                plan::merge::check(kept, absorbed)?;
+                let w = ws.to_string();
+                let keep = load_contact(c, &w, &kept.to_string())?.live()?;
+                let gone = load_contact(c, &w, &absorbed.to_string())?.live()?;
+                merge::move_records(c, kept, absorbed)?;
+                merge::move_conversations(c, ws, &keep, &gone, actor, at, events)?;
+                merge::save_merged(c, keep, gone, at)?;
+                load_contact(c, &w, &kept.to_string())
+            })
             .await
     }
 
@@ -201,11 +240,10 @@ impl Contacts for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
-                crate::rows::visible_contact(c, scope, contact)?;
+                crate::rows::visible_contact(c, &scope, contact)?;
                 Ok(ledger(c, scope.workspace, contact)?
                     .into_iter()
-                    .map(|e| plan::scoped_consent(scope, e))
+                    .map(|e| plan::scoped_consent(&scope, e))
                     .collect())
             })
             .await
@@ -275,66 +313,6 @@ impl Contacts for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(sql_err)
             })
-            .await
-    }
-
-    async fn create_list(
-        &self,
-        ws: WorkspaceId,
-        name: &str,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .write(move |c, _| lists::create(c, ws, &name, at))
-            .await
-    }
-
-    async fn list_lists(&self, ws: WorkspaceId) -> StoreResult<Vec<ListView>> {
-        self.db.read(move |c| lists::all(c, ws)).await
-    }
-
-    async fn rename_list(&self, ws: WorkspaceId, id: ListId, name: &str) -> StoreResult<ListView> {
-        let name = name.to_owned();
-        self.db
-            .write(move |c, _| lists::rename(c, ws, id, &name))
-            .await
-    }
-
-    async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> StoreResult<()> {
-        self.db.write(move |c, _| lists::delete(c, ws, id)).await
-    }
-
-    async fn set_list_member(
-        &self,
-        ws: WorkspaceId,
-        list: ListId,
-        contact: ContactId,
-        member: bool,
-        at: Timestamp,
-    ) -> StoreResult<ListView> {
-        self.db
-            .write(move |c, _| lists::set_member(c, ws, list, contact, member, at))
-            .await
-    }
-
-    async fn contact_lists(&self, scope: &Scope, contact: ContactId) -> StoreResult<Vec<ListView>> {
-        let scope = scope.clone();
-        self.db
-            .read(move |c| lists::of_contact(c, &scope, contact))
-            .await
-    }
-
-    async fn list_members(
-        &self,
-        scope: &Scope,
-        list: ListId,
-        cursor: Option<Cursor>,
-        limit: u32,
-    ) -> StoreResult<Page<ContactView>> {
-        let scope = scope.clone();
-        self.db
-            .read(move |c| lists::members(c, &scope, list, cursor, limit))
             .await
     }
 }

@@ -1,5 +1,6 @@
 //! The `Conversations` store: ingesting customer messages (`inbound`), agents' commands (`commands`),
-//! lists with filters and keyset pagination (`queries`), timelines, snooze wake-ups and the event feed.
+//! lists with filters and keyset pagination (`queries`), timelines, snooze wake-ups and the event feed;
+//! `seen` is the `Seen` store.
 
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
@@ -16,7 +17,7 @@ use crate::SqliteStore;
 mod commands;
 mod inbound;
 mod queries;
-pub(crate) mod seen;
+mod seen;
 mod writes;
 
 use commands::{act, start};
@@ -44,7 +45,6 @@ impl Conversations for SqliteStore {
         self.db
             .read(move |c| {
                 // The contact of a channel identity and its conversation in that inbox.
-                let external_id: &str = &external_id;
                 c.prepare_cached(
                     "SELECT i.contact_id, (SELECT v.id FROM conversation v WHERE v.inbox_id = i.inbox_id AND v.contact_id = i.contact_id) \
                      FROM contact_identity i WHERE i.inbox_id = ?1 AND i.kind = ?2 AND i.external_id = parley_blind(?3, 'identity:' || ?2)",
@@ -68,7 +68,6 @@ impl Conversations for SqliteStore {
         self.db
             .read(move |c| {
                 // The conversation of the newest message in `inbox` with one of these provider ids.
-                let ids: &[String] = &ids;
                 let mut newest: Option<(i64, ConversationId)> = None;
                 let mut stmt = c
                     .prepare_cached(
@@ -107,8 +106,7 @@ impl Conversations for SqliteStore {
     async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
         let scope = scope.clone();
         self.db.read(move |c| {
-            let scope: &Scope = &scope;
-            let visible = scope_filter(scope, "c.inbox_id");
+            let visible = scope_filter(&scope, "c.inbox_id");
             let ws = scope.workspace.to_string();
             let mut out = ConversationCounts::default();
             let rows: Vec<(String, i64, i64, i64)> = c
@@ -154,39 +152,13 @@ impl Conversations for SqliteStore {
         }).await
     }
 
-    async fn mark_seen(
-        &self,
-        scope: &Scope,
-        conversation: ConversationId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        let scope = scope.clone();
-        self.db
-            .write(move |c, _| seen::mark(c, &scope, conversation, at))
-            .await
-    }
-
-    async fn seen_at(
-        &self,
-        scope: &Scope,
-        conversations: &[ConversationId],
-    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
-        let (scope, ids) = (scope.clone(), conversations.to_vec());
-        self.db.read(move |c| seen::read(c, &scope, &ids)).await
-    }
-
     async fn conversation(
         &self,
         scope: &Scope,
         id: ConversationId,
     ) -> StoreResult<ConversationView> {
         let scope = scope.clone();
-        self.db
-            .read(move |c| {
-                let scope: &Scope = &scope;
-                load_scoped(c, scope, id)
-            })
-            .await
+        self.db.read(move |c| load_scoped(c, &scope, id)).await
     }
 
     async fn timeline(
@@ -199,8 +171,7 @@ impl Conversations for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
-                load_scoped(c, scope, id)?;
+                load_scoped(c, &scope, id)?;
                 let sql = format!(
                     "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
                      WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') AND e.seq < ?2 \
@@ -278,25 +249,23 @@ impl Conversations for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, ev| {
-                let id: ConversationId = conv;
-                let events: &mut Vec<Published> = ev;
+            .write(move |c, events| {
                 // Checked first, so a conversation of another workspace is NotFound, not a stored key.
                 load_conversation_by(
                     c,
                     "c.id = ?1 AND c.workspace_id = ?2",
-                    [id.to_string(), ws.to_string()],
+                    [conv.to_string(), ws.to_string()],
                 )?;
                 let taken = c
                     .prepare_cached(sql::conversations::INSERT_SURVEY_ANSWER)
                     .map_err(sql_err)?
-                    .execute(rusqlite::params![id.to_string(), sent_at.0, at.0])
+                    .execute(rusqlite::params![conv.to_string(), sent_at.0, at.0])
                     .map_err(sql_err)?
                     == 0;
                 if taken {
                     return Err(StoreError::Conflict(plan::SURVEY_ANSWERED.into()));
                 }
-                record_conversation_event(c, ws, id, "survey.answered", data, at, events)
+                record_conversation_event(c, ws, conv, "survey.answered", data, at, events)
             })
             .await
     }
@@ -328,8 +297,7 @@ impl Conversations for SqliteStore {
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
-            .write(move |c, ev| {
-                let events: &mut Vec<Published> = ev;
+            .write(move |c, events| {
                 let due: Vec<(ConversationId, WorkspaceId)> = c
                     .prepare_cached(sql::conversations::SNOOZED_DUE)
                     .map_err(sql_err)?
@@ -347,7 +315,11 @@ impl Conversations for SqliteStore {
                     };
                     conv.apply(&change, now);
                     save_conversation(c, &before, &conv)?;
-                    let data = plan::conversation_updated(&plan::change_json(&change), None, &conv);
+                    let data = plan::events::conversation_updated(
+                        &plan::events::change_json(&change),
+                        None,
+                        &conv,
+                    );
                     insert_event(
                         c,
                         events,
@@ -374,16 +346,14 @@ impl Conversations for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
-                let after: i64 = after_seq;
                 let sql = format!(
                     "SELECT {EVENT_COLS} FROM event e WHERE e.workspace_id = ?1 AND e.seq > ?2{} ORDER BY e.seq LIMIT ?3",
-                    scope_filter(scope, "e.inbox_id")
+                    scope_filter(&scope, "e.inbox_id")
                 );
                 let mut stmt = c.prepare(&sql).map_err(sql_err)?;
                 let rows = stmt
                     .query_map(
-                        params![scope.workspace.to_string(), after, limit],
+                        params![scope.workspace.to_string(), after_seq, limit],
                         rows::event,
                     )
                     .map_err(sql_err)?;

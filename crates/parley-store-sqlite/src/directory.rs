@@ -21,7 +21,6 @@ impl Directory for SqliteStore {
         let name = name.to_owned();
         self.db
             .write(move |c, _| {
-                let name: &str = &name;
                 let id: TeamId = new_id().into();
                 c.execute(
                     sql::directory::INSERT_TEAM,
@@ -52,7 +51,6 @@ impl Directory for SqliteStore {
         let name = name.to_owned();
         self.db
             .write(move |c, _| {
-                let name: &str = &name;
                 self::team(c, ws, id)?;
                 c.execute(sql::directory::SET_TEAM_NAME, params![name, id.to_string()])
                     .map_err(team_conflict)?;
@@ -83,23 +81,21 @@ impl Directory for SqliteStore {
     ) -> StoreResult<TeamView> {
         self.db
             .write(move |c, _| {
-                let t: TeamId = team;
-                let u: UserId = user;
-                self::team(c, ws, t)?;
-                self::user(c, ws, u).map_err(plan::no_such_user)?;
+                self::team(c, ws, team)?;
+                self::user(c, ws, user).map_err(plan::no_such_user)?;
                 if member {
                     c.execute(
                         "INSERT OR IGNORE INTO team_member (team_id, user_id) VALUES (?1, ?2)",
-                        [t.to_string(), u.to_string()],
+                        [team.to_string(), user.to_string()],
                     )
                 } else {
                     c.execute(
                         sql::directory::DELETE_TEAM_MEMBER,
-                        [t.to_string(), u.to_string()],
+                        [team.to_string(), user.to_string()],
                     )
                 }
                 .map_err(sql_err)?;
-                self::team(c, ws, t)
+                self::team(c, ws, team)
             })
             .await
     }
@@ -112,14 +108,13 @@ impl Directory for SqliteStore {
     ) -> StoreResult<InboxRow> {
         self.db
             .write(move |c, _| {
-                let i: NewInbox = inbox;
                 let row = InboxRow {
                     id: new_id().into(),
                     workspace_id: ws,
-                    name: i.name,
-                    kind: i.kind,
-                    settings: i.settings,
-                    secret: i.secret,
+                    name: inbox.name,
+                    kind: inbox.kind,
+                    settings: inbox.settings,
+                    secret: inbox.secret,
                     created_at: at,
                 };
                 c.execute(
@@ -137,10 +132,9 @@ impl Directory for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| {
-                let scope: &Scope = &scope;
                 let sql = format!(
                     "SELECT {INBOX_COLS} FROM inbox WHERE workspace_id = ?1{} ORDER BY name, id",
-                    scope_filter(scope, "id")
+                    scope_filter(&scope, "id")
                 );
                 let mut stmt = c.prepare(&sql).map_err(sql_err)?;
                 let rows = stmt
@@ -167,23 +161,22 @@ impl Directory for SqliteStore {
     ) -> StoreResult<InboxRow> {
         self.db
             .write(move |c, _| {
-                let p: InboxPatch = patch;
                 self::inbox(c, ws, id)?;
-                if let Some(name) = p.name {
+                if let Some(name) = patch.name {
                     c.execute(
                         sql::directory::SET_INBOX_NAME,
                         params![name, id.to_string()],
                     )
                     .map_err(sql_err)?;
                 }
-                if let Some(settings) = p.settings {
+                if let Some(settings) = patch.settings {
                     c.execute(
                         "UPDATE inbox SET settings = parley_seal(?1, 'inbox:' || ?2 || ':settings') WHERE id = ?2",
                         params![settings.to_string(), id.to_string()],
                     )
                     .map_err(sql_err)?;
                 }
-                if let Some(secret) = p.secret {
+                if let Some(secret) = patch.secret {
                     c.execute(
                         "UPDATE inbox SET secret = parley_seal(?1, 'inbox:' || ?2 || ':secret') WHERE id = ?2",
                         params![secret, id.to_string()],
@@ -203,7 +196,6 @@ impl Directory for SqliteStore {
         let kind = kind.to_string();
         self.db
             .read(move |c| {
-                let kind: &str = &kind;
                 c.prepare_cached(&format!(
                     "SELECT {INBOX_COLS} FROM inbox WHERE kind = ?1 ORDER BY created_at, id"
                 ))
@@ -225,31 +217,28 @@ impl Directory for SqliteStore {
     ) -> StoreResult<()> {
         self.db
             .write(move |c, _| {
-                let i: InboxId = inbox;
-                let u: UserId = user;
-                self::inbox(c, ws, i)?;
-                self::user(c, ws, u).map_err(plan::no_such_user)?;
+                self::inbox(c, ws, inbox)?;
+                self::user(c, ws, user).map_err(plan::no_such_user)?;
                 if member {
                     c.execute(
                         "INSERT OR IGNORE INTO inbox_member (inbox_id, user_id) VALUES (?1, ?2)",
-                        [i.to_string(), u.to_string()],
+                        [inbox.to_string(), user.to_string()],
                     )
                 } else {
                     c.execute(
                         sql::directory::DELETE_INBOX_MEMBER,
-                        [i.to_string(), u.to_string()],
+                        [inbox.to_string(), user.to_string()],
                     )
                 }
                 .map_err(sql_err)?;
-                crate::accounts::log_access_change(c, ws, u)
+                crate::accounts::access::log_access_change(c, ws, user)
             })
             .await
     }
 
     async fn inbox_members(&self, ws: WorkspaceId, inbox: InboxId) -> StoreResult<Vec<UserView>> {
         self.db.read(move |c| {
-            let i: InboxId = inbox;
-            self::inbox(c, ws, i)?;
+            self::inbox(c, ws, inbox)?;
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {USER_COLS} FROM inbox_member im JOIN users u ON u.id = im.user_id \
@@ -257,7 +246,7 @@ impl Directory for SqliteStore {
                 ))
                 .map_err(sql_err)?;
             let rows = stmt
-                .query_map([ws.to_string(), i.to_string()], rows::user)
+                .query_map([ws.to_string(), inbox.to_string()], rows::user)
                 .map_err(sql_err)?;
             rows.collect::<Result<_, _>>().map_err(sql_err)
         }).await

@@ -4,6 +4,10 @@
 //! `parley_seal_aside` the sealed copy beside it. Without a keyring they pass values through (and
 //! refuse to open a sealed one).
 
+pub(crate) mod sealing;
+
+use sealing::{BLINDED, SEALED};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -47,11 +51,9 @@ impl Keys for SqliteStore {
         self.db
             .write(move |c, _| {
                 // Wraps every data key under `new` instead of `old`.
-                let old: &crypt::MasterKey = &old;
-                let new: &crypt::MasterKey = &new;
                 let keys = data_keys(c)?;
                 for (id, wrapped) in &keys {
-                    let again = new.rewrap(old, *id, wrapped).map_err(|e| {
+                    let again = new.rewrap(&old, *id, wrapped).map_err(|e| {
                         parley_store::StoreError::Other(anyhow::anyhow!("data key {id}: {e}"))
                     })?;
                     c.prepare_cached(sql::keys::SET_DATA_KEY)
@@ -183,32 +185,7 @@ fn failed(e: crypt::CryptError) -> rusqlite::Error {
 
 /// Registers (or replaces) the functions on `conn` with `keys`.
 pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlite::Result<()> {
-    let k = keys.clone();
-    conn.create_scalar_function(
-        "parley_blind",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let value: Option<String> = ctx.get(0)?;
-            let domain: String = ctx.get(1)?;
-            Ok(value.map(|v| crypt::blind(k.as_deref(), &domain, &v)))
-        },
-    )?;
-    let k = keys.clone();
-    conn.create_scalar_function(
-        "parley_seal_aside",
-        2,
-        FunctionFlags::SQLITE_UTF8,
-        move |ctx| {
-            let value: Option<String> = ctx.get(0)?;
-            let place: Option<String> = ctx.get(1)?;
-            Ok(crypt::seal_aside(
-                k.as_deref(),
-                &place.unwrap_or_default(),
-                value.as_deref(),
-            ))
-        },
-    )?;
+    register_lookups(conn, &keys)?;
     let k = keys.clone();
     conn.create_scalar_function(
         "parley_opens",
@@ -245,6 +222,38 @@ pub(crate) fn register(conn: &Connection, keys: Option<Arc<Keyring>>) -> rusqlit
     )
 }
 
+/// `parley_blind` and `parley_seal_aside`: the blind index a lookup column holds and the sealed
+/// copy beside it.
+fn register_lookups(conn: &Connection, keys: &Option<Arc<Keyring>>) -> rusqlite::Result<()> {
+    let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_blind",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let domain: String = ctx.get(1)?;
+            Ok(value.map(|v| crypt::blind(k.as_deref(), &domain, &v)))
+        },
+    )?;
+    let k = keys.clone();
+    conn.create_scalar_function(
+        "parley_seal_aside",
+        2,
+        FunctionFlags::SQLITE_UTF8,
+        move |ctx| {
+            let value: Option<String> = ctx.get(0)?;
+            let place: Option<String> = ctx.get(1)?;
+            Ok(crypt::seal_aside(
+                k.as_deref(),
+                &place.unwrap_or_default(),
+                value.as_deref(),
+            ))
+        },
+    )?;
+    Ok(())
+}
+
 /// The stored data keys, `(id, wrapped)`.
 pub(crate) fn data_keys(c: &Connection) -> parley_store::StoreResult<Vec<(u32, String)>> {
     c.prepare_cached(sql::keys::DATA_KEYS)
@@ -268,150 +277,4 @@ pub(crate) fn add_data_key(
     .execute(rusqlite::params![id, wrapped, at])
     .map_err(crate::db::sql_err)?;
     Ok(())
-}
-
-/// The sealed fields of each table, with where each is sealed (as in the statements that write
-/// them). Blind indexes are keyed by the first data key and do not change.
-const SEALED: &[(&str, &[(&str, &str)])] = &[
-    (
-        "inbox",
-        &[
-            ("settings", "'inbox:' || id || ':settings'"),
-            ("secret", "'inbox:' || id || ':secret'"),
-        ],
-    ),
-    (
-        "message",
-        &[
-            ("body", "'message:' || id || ':body'"),
-            ("error", "'message:' || id || ':error'"),
-            ("meta", "'message:' || id || ':meta'"),
-        ],
-    ),
-    ("event", &[("data", crate::rows::EVENT_PLACE)]),
-    (
-        "conversation",
-        &[("last_message", "'conversation:' || id || ':preview'")],
-    ),
-    (
-        "consent_event",
-        &[("evidence", "'consent:' || id || ':evidence'")],
-    ),
-    (
-        "contact",
-        &[
-            ("name", "'contact:' || id || ':name'"),
-            ("custom_fields", "'contact:' || id || ':fields'"),
-            ("email_sealed", "'contact:' || id || ':email'"),
-            ("phone_sealed", "'contact:' || id || ':phone'"),
-        ],
-    ),
-    (
-        "contact_identity",
-        &[("external_sealed", "'identity:' || id || ':external'")],
-    ),
-    ("outbox", &[("last_error", "'outbox:' || id || ':error'")]),
-    (
-        "survey_key",
-        &[("secret", "'survey_key:' || id || ':secret'")],
-    ),
-];
-
-/// Lookup columns that hold values in a database encrypted after it held data: (table, what
-/// turns them into blind indexes with sealed copies beside them, the column).
-const BLINDED: &[(&str, &str, &str)] = &[
-    (
-        "contact",
-        "email_sealed = parley_seal_aside(email, 'contact:' || id || ':email'), email = parley_blind(email, 'email')",
-        "email",
-    ),
-    (
-        "contact",
-        "phone_sealed = parley_seal_aside(phone, 'contact:' || id || ':phone'), phone = parley_blind(phone, 'phone')",
-        "phone",
-    ),
-    (
-        "contact_identity",
-        "external_sealed = parley_seal_aside(external_id, 'identity:' || id || ':external'), \
-         external_id = parley_blind(external_id, 'identity:' || kind)",
-        "external_id",
-    ),
-    (
-        "suppression",
-        "address = parley_blind(address, 'suppression')",
-        "address",
-    ),
-];
-
-/// Seals the plaintext a database held before encryption was turned on: every value of up to
-/// `limit` rows of table number `table` after `after` (rowid) that is not sealed under the
-/// keyring yet (what does not open is plaintext, even when it looks sealed), and, with the first
-/// table, lookup columns that still hold values. Answers the last rowid done, `None` once the
-/// table is done.
-pub(crate) fn seal_plaintext(
-    c: &Connection,
-    table: usize,
-    after: i64,
-    limit: u32,
-    at: i64,
-) -> parley_store::StoreResult<Option<i64>> {
-    let err = crate::db::sql_err;
-    let Some((name, fields)) = SEALED.get(table) else {
-        return Ok(None);
-    };
-    c.execute(sql::keys::INSERT_RESEALING, [at]).map_err(err)?;
-    if table == 0 && after == 0 {
-        let blind = format!("{}*", crypt::blind_prefix());
-        for (t, sets, col) in BLINDED {
-            let sql =
-                format!("UPDATE {t} SET {sets} WHERE {col} IS NOT NULL AND {col} NOT GLOB ?1");
-            c.execute(&sql, [&blind]).map_err(err)?;
-        }
-    }
-    let last: Option<i64> = c
-        .query_row(
-            &format!(
-                "SELECT max(rowid) FROM (SELECT rowid FROM {name} WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)"
-            ),
-            rusqlite::params![after, limit],
-            |r| r.get(0),
-        )
-        .map_err(err)?;
-    if let Some(last) = last {
-        let sets: Vec<String> = fields
-            .iter()
-            .map(|(col, place)| {
-                format!(
-                    "{col} = CASE WHEN {col} IS NULL OR parley_opens({col}, {place}) THEN {col} \
-                     ELSE parley_seal({col}, {place}) END"
-                )
-            })
-            .collect();
-        let sql = format!(
-            "UPDATE {name} SET {} WHERE rowid > ?1 AND rowid <= ?2",
-            sets.join(", ")
-        );
-        c.execute(&sql, rusqlite::params![after, last])
-            .map_err(err)?;
-    }
-    c.execute(sql::keys::DELETE_RESEALING, []).map_err(err)?;
-    Ok(last)
-}
-
-/// How many tables `seal_plaintext` goes through.
-pub(crate) fn sealed_tables() -> usize {
-    SEALED.len()
-}
-
-/// Marks a database as being sealed by `parley keys encrypt`.
-pub(crate) fn begin_sealing(c: &Connection, at: i64) -> parley_store::StoreResult<()> {
-    c.execute(sql::keys::INSERT_SEALING_PENDING, [at])
-        .map_err(crate::db::sql_err)?;
-    Ok(())
-}
-
-/// Whether `parley keys encrypt` started on this database and did not finish.
-pub(crate) fn sealing_pending(c: &Connection) -> parley_store::StoreResult<bool> {
-    c.query_row(sql::keys::SEALING_PENDING_EXISTS, [], |r| r.get(0))
-        .map_err(crate::db::sql_err)
 }

@@ -57,7 +57,7 @@ impl SqliteStore {
             self.db
                 .write(move |c, _| {
                     if existing {
-                        keys::begin_sealing(c, at)?;
+                        keys::sealing::begin_sealing(c, at)?;
                     }
                     keys::add_data_key(c, 1, &wrapped, at)
                 })
@@ -67,29 +67,35 @@ impl SqliteStore {
         let keys = parley_store::crypt::keyring_for(master, &stored)?;
         if keys.is_some() && !seal_existing {
             anyhow::ensure!(
-                !self.db.read(keys::sealing_pending).await?,
+                !self.db.read(keys::sealing::sealing_pending).await?,
                 "`parley keys encrypt` did not finish on this database: run it again"
             );
         }
         self.db.set_keys(keys.map(Arc::new)).await?;
         self.master = master.cloned();
         if seal_existing {
-            for table in 0..keys::sealed_tables() {
-                let mut after = 0;
-                loop {
-                    let at = parley_store::plan::now_ms();
-                    let done = self
-                        .db
-                        .write(move |c, _| keys::seal_plaintext(c, table, after, 1000, at))
-                        .await?;
-                    match done {
-                        Some(last) => after = last,
-                        None => break,
-                    }
+            self.seal_plaintext().await?;
+        }
+        Ok(self)
+    }
+
+    /// Seals every table's plaintext, a batch a transaction (`parley keys encrypt`).
+    async fn seal_plaintext(&self) -> anyhow::Result<()> {
+        for table in 0..keys::sealing::sealed_tables() {
+            let mut after = 0;
+            loop {
+                let at = parley_store::plan::now_ms();
+                let done = self
+                    .db
+                    .write(move |c, _| keys::sealing::seal_plaintext(c, table, after, 1000, at))
+                    .await?;
+                match done {
+                    Some(last) => after = last,
+                    None => break,
                 }
             }
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Rebuilds the keyring from the stored data keys when they differ from the loaded ones.

@@ -1,6 +1,10 @@
 //! The `Outbox` store: deliveries claimed by dispatchers under a lease, and their outcomes, which
 //! move a message's delivery status forward only; and the nodes that claim them.
 
+mod reports;
+
+use reports::{apply_pending, record_delivery};
+
 use async_trait::async_trait;
 use parley_core::message::DeliveryStatus;
 use parley_core::{ConversationId, InboxId, OutboxId, Timestamp, WorkspaceId};
@@ -99,8 +103,7 @@ impl Outbox for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.db
-            .write(move |c, ev| {
-                let events: &mut Vec<Published> = ev;
+            .write(move |c, events| {
                 let row: Option<(String, WorkspaceId)> = c
                     .prepare_cached(
                         "SELECT message_id, workspace_id FROM outbox WHERE id = ?1 AND state = 'queued'",
@@ -120,39 +123,9 @@ impl Outbox for SqliteStore {
                     return Ok(());
                 }
                 let mut msg = message(c, &message_id)?;
-                match result {
-                    OutboxResult::Defer { .. } => {}
-                    OutboxResult::Sent { provider_id } => {
-                        c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
-                            .map_err(sql_err)?;
-                        if msg.status.may_advance_to(DeliveryStatus::Sent) {
-                            msg.status = DeliveryStatus::Sent;
-                        }
-                        msg.error = None;
-                        msg.external_id = provider_id.or(msg.external_id);
-                        if let Some(pid) = msg.external_id.clone() {
-                            apply_pending(c, &mut msg, &pid)?;
-                        }
-                    }
-                    OutboxResult::Retry { at: next, error } => {
-                        c.execute(
-                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
-                            params![id.to_string(), next.0, error, at.0],
-                        )
-                        .map_err(sql_err)?;
-                        msg.error = Some(error);
-                    }
-                    OutboxResult::Failed { error } => {
-                        c.execute(
-                            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
-                            params![id.to_string(), error, at.0],
-                        )
-                        .map_err(sql_err)?;
-                        if msg.status.may_advance_to(DeliveryStatus::Failed) {
-                            msg.status = DeliveryStatus::Failed;
-                        }
-                        msg.error = Some(error);
-                    }
+                record_attempt(c, id, &result, at)?;
+                if let Some(pid) = plan::finish_message(&mut msg, result) {
+                    apply_pending(c, &mut msg, &pid)?;
                 }
                 c.execute(
                     "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), external_id = ?4, updated_at = ?5 WHERE id = ?1",
@@ -168,7 +141,7 @@ impl Outbox for SqliteStore {
                     "message.updated",
                     Some(msg.id),
                     at,
-                    plan::message_updated(&msg),
+                    plan::events::message_updated(&msg),
                 )?;
                 Ok(())
             })
@@ -188,9 +161,8 @@ impl Outbox for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<usize> {
         self.db
-            .write(move |c, ev| {
+            .write(move |c, events| {
                 // Marks read the conversation's replies sent at or before `until`, as provider reports would.
-                let events: &mut Vec<Published> = ev;
                 let found: Vec<(InboxId, String)> = c
                     .prepare_cached(sql::outbox::REPLIES_SENT_UNTIL)
                     .map_err(sql_err)?
@@ -223,7 +195,6 @@ impl Outbox for SqliteStore {
     async fn node_heartbeat(&self, node: NodeRow, fresh_ms: i64) -> StoreResult<Vec<NodeRow>> {
         self.db
             .write(move |c, _| {
-                let node: &NodeRow = &node;
                 c.execute(
                     sql::directory::FORGET_NODES,
                     [node.seen_at.0 - plan::NODE_FORGOTTEN_MS],
@@ -278,6 +249,37 @@ impl Outbox for SqliteStore {
             })
             .await
     }
+}
+
+/// Records a finished attempt on its outbox row: done, retried later with its error, or failed.
+fn record_attempt(
+    c: &Connection,
+    id: OutboxId,
+    result: &OutboxResult,
+    at: Timestamp,
+) -> StoreResult<()> {
+    match result {
+        OutboxResult::Defer { .. } => {}
+        OutboxResult::Sent { .. } => {
+            c.execute(sql::outbox::DONE, params![at.0, id.to_string()])
+                .map_err(sql_err)?;
+        }
+        OutboxResult::Retry { at: next, error } => {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, claimed_until = NULL, last_error = parley_seal(?3, 'outbox:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
+                params![id.to_string(), next.0, error, at.0],
+            )
+            .map_err(sql_err)?;
+        }
+        OutboxResult::Failed { error } => {
+            c.execute(
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, claimed_until = NULL, last_error = parley_seal(?2, 'outbox:' || ?1 || ':error'), updated_at = ?3 WHERE id = ?1",
+                params![id.to_string(), error, at.0],
+            )
+            .map_err(sql_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// The due deliveries to claim: each inbox's earliest first, taking turns across inboxes, none
@@ -335,93 +337,6 @@ fn fair_due(
         .take(limit as usize)
         .map(|(_, (id, attempts, message, _))| (id, attempts, message))
         .collect())
-}
-
-/// Applies reports that arrived before the send was recorded, and forgets them.
-fn apply_pending(c: &Connection, msg: &mut MessageView, provider_id: &str) -> StoreResult<()> {
-    let inbox = msg.inbox_id.to_string();
-    let pending: Vec<(String, Option<String>)> = c
-        .prepare_cached(
-            "SELECT status, parley_open(error, 'pending:' || inbox_id || ':' || provider_id || ':' || status) \
-             FROM delivery_pending WHERE inbox_id = ?1 AND provider_id = ?2",
-        )
-        .map_err(sql_err)?
-        .query_map(params![inbox, provider_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(sql_err)?
-        .collect::<Result<_, _>>()
-        .map_err(sql_err)?;
-    if pending.is_empty() {
-        return Ok(());
-    }
-    for (status, error) in pending {
-        if let Some(status) = DeliveryStatus::parse(&status) {
-            plan::apply_report(msg, status, error);
-        }
-    }
-    c.execute(
-        "DELETE FROM delivery_pending WHERE inbox_id = ?1 AND provider_id = ?2",
-        params![inbox, provider_id],
-    )
-    .map_err(sql_err)?;
-    Ok(())
-}
-
-pub(crate) fn record_delivery(
-    c: &Connection,
-    r: DeliveryReport,
-    events: &mut Vec<Published>,
-) -> StoreResult<bool> {
-    let found: Option<(String, WorkspaceId)> = c
-        .prepare_cached(
-            "SELECT id, workspace_id FROM message WHERE inbox_id = ?1 AND direction = 'outbound' AND external_id = ?2",
-        )
-        .map_err(sql_err)?
-        .query_row(params![r.inbox.to_string(), r.provider_id], |row| {
-            Ok((row.get(0)?, uid(row, 1)?))
-        })
-        .optional()
-        .map_err(sql_err)?;
-    let Some((message_id, ws)) = found else {
-        c.execute(
-            sql::outbox::FORGET_PENDING_REPORTS,
-            [r.at.0 - plan::PENDING_REPORT_TTL_MS],
-        )
-        .map_err(sql_err)?;
-        c.execute(
-            "INSERT OR REPLACE INTO delivery_pending (inbox_id, provider_id, status, error, at) \
-             VALUES (?1, ?2, ?3, parley_seal(?4, 'pending:' || ?1 || ':' || ?2 || ':' || ?3), ?5)",
-            params![
-                r.inbox.to_string(),
-                r.provider_id,
-                r.status.as_str(),
-                r.error,
-                r.at.0
-            ],
-        )
-        .map_err(sql_err)?;
-        return Ok(false);
-    };
-    let mut msg = message(c, &message_id)?;
-    if !plan::apply_report(&mut msg, r.status, r.error) {
-        return Ok(true);
-    }
-    c.execute(
-        "UPDATE message SET status = ?2, error = parley_seal(?3, 'message:' || ?1 || ':error'), updated_at = ?4 WHERE id = ?1",
-        params![message_id, msg.status.as_str(), msg.error, r.at.0],
-    )
-    .map_err(sql_err)?;
-    insert_event(
-        c,
-        events,
-        ws,
-        msg.inbox_id,
-        Some(msg.conversation_id),
-        "message.updated",
-        Some(msg.id),
-        r.at,
-        plan::message_updated(&msg),
-    )?;
-    Ok(true)
 }
 
 pub(crate) fn next_due(c: &Connection) -> StoreResult<Option<Timestamp>> {

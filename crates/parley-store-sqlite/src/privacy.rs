@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use parley_core::{ContactId, Timestamp, WorkspaceId};
 use parley_store::*;
+use rusqlite::params;
 
+use crate::db::sql_err;
 use crate::SqliteStore;
 
 pub(crate) mod erasure;
@@ -19,7 +21,17 @@ impl Privacy for SqliteStore {
     ) -> StoreResult<Erasure> {
         let done = self
             .db
-            .write(move |c, _| erasure::erase(c, ws, contact, at))
+            .write(move |c, _| {
+                let view = crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
+                let mut out = Erasure::of(&view, at);
+                if out.repeated {
+                    return Ok(out);
+                }
+                erasure::redact_conversations(c, contact, at, &mut out)?;
+                erasure::keep_revocations(c, ws, contact, &view.address_digests(ws), &mut out)?;
+                erasure::forget(c, ws, contact, at)?;
+                Ok(out)
+            })
             .await?;
         // The WAL still holds the pages as they were before; copy it back and empty it, so the
         // erased data is in neither file.
@@ -35,7 +47,17 @@ impl Privacy for SqliteStore {
         before: Timestamp,
     ) -> StoreResult<(u64, Option<Timestamp>)> {
         self.db
-            .read(move |c| retention::expiring(c, ws, before))
+            .read(move |c| {
+                c.prepare_cached(sql::retention::EXPIRING)
+                    .map_err(sql_err)?
+                    .query_row(params![ws.to_string(), before.0], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)? as u64,
+                            r.get::<_, Option<i64>>(1)?.map(Timestamp),
+                        ))
+                    })
+                    .map_err(sql_err)
+            })
             .await
     }
 
@@ -47,7 +69,15 @@ impl Privacy for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<Vec<ExpiredMessage>> {
         self.db
-            .write(move |c, _| retention::expire(c, ws, before, limit, at))
+            .write(move |c, _| {
+                let mut expired = plan::retention::Expired::default();
+                let out = retention::redact_messages(c, ws, before, limit, at, &mut expired)?;
+                // A survey answer's comment is the customer's own words: it goes as their messages
+                // do. Done before the copies, with them, as an event is rewritten once per run.
+                retention::redact_survey_answers(c, ws, before, limit, &expired, at)?;
+                retention::redact_copies(c, expired, at)?;
+                Ok(out)
+            })
             .await
     }
 }

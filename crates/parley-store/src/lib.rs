@@ -18,7 +18,9 @@ mod types;
 use std::sync::Arc;
 
 pub use cursor::Cursor;
-pub use traits::{Accounts, Contacts, Conversations, Directory, Keys, Outbox, Privacy};
+pub use traits::{
+    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy, Seen,
+};
 pub use types::*;
 
 /// Receives committed events in commit order. Called by the backend after each commit, on the
@@ -74,17 +76,30 @@ impl From<parley_core::conversation::ConversationError> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every aggregate's store: what a backend implements and the application holds.
-pub trait Store: Keys + Accounts + Directory + Contacts + Conversations + Outbox + Privacy {}
+pub trait Store:
+    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Seen + Outbox + Privacy
+{
+}
 
 impl<T> Store for T where
-    T: Keys + Accounts + Directory + Contacts + Conversations + Outbox + Privacy
+    T: Keys
+        + Accounts
+        + Access
+        + Directory
+        + Contacts
+        + Lists
+        + Conversations
+        + Seen
+        + Outbox
+        + Privacy
 {
 }
 
 /// The store traits, so callers reach every method with one `use parley_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Privacy, Store,
+        Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Privacy,
+        Store,
     };
 }
 

@@ -1,30 +1,31 @@
-//! Backend-independent decisions both stores make inside their transactions: what a command changes,
-//! the projected conversation state after it, and the JSON payload of each event (so SQLite and
-//! PostgreSQL publish byte-identical events); merging, erasure and retention in their modules.
+//! Backend-independent decisions both stores make inside their transactions: what a command changes
+//! and writes (`act`), the projected conversation state after it, and the JSON payload of each event
+//! (`events`); merging, erasure, retention and contact search in their modules.
 
 use parley_core::conversation::{Change, ConversationState};
 use parley_core::Timestamp;
-use serde_json::json;
 
 use parley_core::conversation::ConversationState as State;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, UserId};
 
+mod act;
 mod assign;
 pub mod erase;
+pub mod events;
 pub mod inbound;
 pub mod keywords;
 pub mod merge;
 pub mod pages;
 pub mod retention;
+pub mod search;
 mod start;
 
+pub use act::{Act, Outbound, StateChange};
 pub use assign::check_assignment;
 pub use start::{reach, reach_to_start, start_sender, Reach};
 
-use crate::{
-    Command, ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError,
-};
+use crate::{ContactPatch, ContactView, ConversationView, MessageView, NoteView, StoreError};
 
 impl ConversationView {
     /// A new open thread of a contact in an inbox; nobody waits on it yet.
@@ -236,41 +237,6 @@ impl ConversationView {
     }
 }
 
-/// The state change a non-message command makes, or why it is refused. Reply and Note are handled by
-/// the caller (they write a message or a note and change only activity and waiting-since).
-pub fn command_change(
-    conv: &ConversationView,
-    cmd: &Command,
-    now: Timestamp,
-) -> Result<Change, StoreError> {
-    let state = conv.state();
-    match cmd {
-        Command::Reply { .. } => Ok(Change::Outbound),
-        Command::BotReply { .. } => Ok(Change::Outbound),
-        Command::Automated { .. } => Ok(Change::Note),
-        Command::Note { .. } => Ok(Change::Note),
-        Command::SetStatus { to, snoozed_until } => {
-            Ok(state.status_change(*to, *snoozed_until, now)?)
-        }
-        Command::Assign { assignee, team } => {
-            if *assignee == state.assignee_id && *team == state.team_id {
-                return Err(parley_core::conversation::ConversationError::NoChange.into());
-            }
-            Ok(Change::Assignment {
-                assignee_id: *assignee,
-                team_id: *team,
-            })
-        }
-        Command::SetPriority(p) => {
-            if *p == state.priority {
-                return Err(parley_core::conversation::ConversationError::NoChange.into());
-            }
-            Ok(Change::Priority { priority: *p })
-        }
-        Command::Labels { add, remove } => Ok(state.label_change(add, remove)?),
-    }
-}
-
 /// The ids of the files a message's meta lists.
 pub fn attachment_ids(meta: Option<&str>) -> Vec<String> {
     let v: serde_json::Value = meta
@@ -295,31 +261,6 @@ pub fn preview(body: &str) -> String {
     out
 }
 
-pub fn message_created(msg: &MessageView, conv: &ConversationView) -> String {
-    json!({ "message": msg, "conversation": conv }).to_string()
-}
-
-/// What an outbound command writes: the sender, the user when one writes it, the text and the meta.
-/// `None` for commands that write no message.
-#[allow(clippy::type_complexity)]
-pub fn outbound_parts(
-    cmd: crate::Command,
-    actor: UserId,
-) -> Option<(
-    SenderKind,
-    Option<UserId>,
-    String,
-    Option<serde_json::Value>,
-)> {
-    use crate::Command as C;
-    match cmd {
-        C::Reply { body, meta } => Some((SenderKind::Agent, Some(actor), body, meta)),
-        C::BotReply { body, meta } => Some((SenderKind::Bot, Some(actor), body, meta)),
-        C::Automated { body, meta } => Some((SenderKind::Automation, None, body, meta)),
-        _ => None,
-    }
-}
-
 /// Who an outbound message is from, and whether it answers the customer: an agent's or the bot's
 /// reply does; Parley's notices and the workspace's automated messages (a survey) do not.
 pub fn outbound_change(sender: SenderKind) -> Change {
@@ -333,35 +274,34 @@ pub fn outbound_change(sender: SenderKind) -> Change {
 /// What a second answer to one survey link is refused with.
 pub const SURVEY_ANSWERED: &str = "this survey has been answered already; thank you";
 
-/// The payload of an event that only records something on a conversation's timeline (a survey
-/// answer): its own fields and the conversation as it is.
-pub fn conversation_event(data: serde_json::Value, conv: &ConversationView) -> String {
-    let mut out = match data {
-        serde_json::Value::Object(m) => m,
-        other => {
-            let mut m = serde_json::Map::new();
-            m.insert("value".into(), other);
-            m
+/// What a delivery attempt's outcome does to its message: a send moves it to sent (forward only)
+/// and records the provider's id, a retry notes the error, a failure moves it to failed with the
+/// error; a deferral changes nothing. Answers the provider id of a send, whose held reports are
+/// applied next.
+pub fn finish_message(msg: &mut MessageView, result: crate::OutboxResult) -> Option<String> {
+    use crate::OutboxResult as R;
+    match result {
+        R::Defer { .. } => None,
+        R::Sent { provider_id } => {
+            if msg.status.may_advance_to(DeliveryStatus::Sent) {
+                msg.status = DeliveryStatus::Sent;
+            }
+            msg.error = None;
+            msg.external_id = provider_id.or(msg.external_id.take());
+            msg.external_id.clone()
         }
-    };
-    out.insert("conversation".into(), json!(conv));
-    serde_json::Value::Object(out).to_string()
-}
-
-pub fn note_created(note: &NoteView, conv: &ConversationView) -> String {
-    json!({ "note": note, "conversation": conv }).to_string()
-}
-
-pub fn conversation_updated(
-    change: &serde_json::Value,
-    actor: Option<uuid::Uuid>,
-    conv: &ConversationView,
-) -> String {
-    json!({ "change": change, "actor_id": actor, "conversation": conv }).to_string()
-}
-
-pub fn change_json(change: &Change) -> serde_json::Value {
-    serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
+        R::Retry { error, .. } => {
+            msg.error = Some(error);
+            None
+        }
+        R::Failed { error } => {
+            if msg.status.may_advance_to(DeliveryStatus::Failed) {
+                msg.status = DeliveryStatus::Failed;
+            }
+            msg.error = Some(error);
+            None
+        }
+    }
 }
 
 /// Applies a delivery report to a message. Status only moves forward (a late "sent" never
@@ -384,66 +324,6 @@ pub const PENDING_REPORT_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// How long a node that stopped without saying so is remembered by the others' heartbeats.
 pub const NODE_FORGOTTEN_MS: i64 = 86_400_000;
-
-pub fn message_updated(msg: &MessageView) -> String {
-    json!({
-        "message_id": msg.id,
-        "conversation_id": msg.conversation_id,
-        "status": msg.status,
-        "error": msg.error,
-        "external_id": msg.external_id,
-    })
-    .to_string()
-}
-
-/// LIKE patterns for a contact search: the text anywhere (with `%`, `_` and backslash escaped), and for
-/// phone numbers the digits alone, so "555 0100" finds +14155550100.
-pub fn search_patterns(q: &str) -> (String, String) {
-    let like = |t: &str| {
-        format!(
-            "%{}%",
-            t.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    };
-    let q = q.trim().to_lowercase();
-    let pattern = like(&q);
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let digit_pattern = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
-        like(&digits)
-    } else {
-        pattern.clone()
-    };
-    (pattern, digit_pattern)
-}
-
-/// Whether a contact matches a search the way `search_patterns` match in SQL, for values that are
-/// opened in memory (encryption at rest): the text anywhere in the name, email or an address, and
-/// for phone numbers the digits alone.
-pub fn search_matches(
-    q: &str,
-    name: Option<&str>,
-    email: Option<&str>,
-    phone: Option<&str>,
-    addresses: &[String],
-) -> bool {
-    let q = q.trim().to_lowercase();
-    if q.is_empty() {
-        return true;
-    }
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let phone_needle = if digits.len() >= 3 && !q.chars().any(char::is_alphabetic) {
-        digits
-    } else {
-        q.clone()
-    };
-    let has = |v: Option<&str>, n: &str| v.is_some_and(|v| v.to_lowercase().contains(n));
-    has(name, &q)
-        || has(email, &q)
-        || has(phone, &phone_needle)
-        || addresses.iter().any(|a| a.to_lowercase().contains(&q))
-}
 
 impl NoteView {
     /// An agent's internal note on a conversation.
@@ -482,6 +362,15 @@ pub fn no_such_user(e: StoreError) -> StoreError {
             reason: "no such user in this workspace".into(),
         },
         e => e,
+    }
+}
+
+/// What taking the admin role from a workspace's last admin (by a role change or removal) is
+/// refused with.
+pub fn last_admin() -> StoreError {
+    StoreError::Rejected {
+        code: "last_admin",
+        message: "a workspace needs at least one admin".into(),
     }
 }
 

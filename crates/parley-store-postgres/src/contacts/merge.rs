@@ -3,33 +3,19 @@
 use parley_core::{ContactId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
-use crate::contacts::save_contact;
 use crate::conversations::{
     insert_event, load_by_id, load_for_contact, save_conversation, NewEvent,
 };
 use crate::db::{exec, query, Tx};
-use crate::rows::{id, load_contact};
+use crate::rows::id;
 
-/// The two contacts of a merge: the one kept and the one absorbed.
-pub(crate) struct Merge {
-    pub kept: ContactId,
-    pub absorbed: ContactId,
-    pub actor: UserId,
-    pub at: Timestamp,
-}
-
-/// Runs under the event lock (it appends events and rewrites conversations).
-pub(crate) async fn merge(
+/// Moves the absorbed contact's identities, consent ledger and list memberships to the kept one.
+pub(super) async fn move_records(
     tx: &Tx<'_>,
-    ws: WorkspaceId,
-    m: Merge,
-    events: &mut Vec<Published>,
-) -> StoreResult<ContactView> {
-    plan::merge::check(m.kept, m.absorbed)?;
-    let w = ws.as_uuid();
-    let keep = load_contact(tx, w, m.kept.as_uuid()).await?.live()?;
-    let gone = load_contact(tx, w, m.absorbed.as_uuid()).await?.live()?;
-    let (k, a) = (m.kept.as_uuid(), m.absorbed.as_uuid());
+    kept: ContactId,
+    absorbed: ContactId,
+) -> StoreResult<()> {
+    let (k, a) = (kept.as_uuid(), absorbed.as_uuid());
     for stmt in [sql::merge::MOVE_IDENTITIES, sql::merge::MOVE_CONSENT] {
         exec(tx, stmt, &[&k, &a]).await?;
     }
@@ -41,6 +27,22 @@ pub(crate) async fn merge(
         &[&k, &a],
     )
     .await?;
+    Ok(())
+}
+
+/// Moves the absorbed contact's conversations to the kept one, folding each into the kept one's
+/// conversation in the same inbox when there is one. Runs under the event lock (it appends events
+/// and rewrites conversations).
+pub(super) async fn move_conversations(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    keep: &ContactView,
+    gone: &ContactView,
+    actor: UserId,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let (k, a) = (keep.id.as_uuid(), gone.id.as_uuid());
     let absorbed_convs: Vec<parley_core::ConversationId> =
         query(tx, sql::merge::CONVERSATIONS, &[&a])
             .await?
@@ -49,19 +51,19 @@ pub(crate) async fn merge(
             .collect::<StoreResult<_>>()?;
     for conv_id in absorbed_convs {
         let from = load_by_id(tx, conv_id).await?;
-        match load_for_contact(tx, from.inbox_id, m.kept).await {
+        match load_for_contact(tx, from.inbox_id, keep.id).await {
             Ok(mut into) => {
                 let (i, f) = (into.id.as_uuid(), from.id.as_uuid());
                 for stmt in [sql::merge::MOVE_EVENTS, sql::merge::MOVE_MESSAGES] {
                     exec(tx, stmt, &[&i, &f]).await?;
                 }
                 exec(tx, sql::merge::DELETE_CONVERSATION, &[&f]).await?;
-                let data = plan::merge::fold_thread(&mut into, &from, &keep, &gone, m.actor, m.at);
+                let data = plan::merge::fold_thread(&mut into, &from, keep, gone, actor, at);
                 save_conversation(tx, &into, true).await?;
                 insert_event(
                     tx,
                     events,
-                    NewEvent::on(ws, &into, "conversation.updated", None, m.at, data),
+                    NewEvent::on(ws, &into, "conversation.updated", None, at, data),
                 )
                 .await?;
             }
@@ -72,7 +74,5 @@ pub(crate) async fn merge(
         }
     }
 
-    save_contact(tx, plan::merge::merged_contact(keep, gone), m.at).await?;
-    exec(tx, sql::merge::DELETE_CONTACT, &[&a]).await?;
-    load_contact(tx, w, k).await
+    Ok(())
 }

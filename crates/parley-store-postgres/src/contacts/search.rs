@@ -6,22 +6,21 @@ use parley_store::crypt::{self, Keyring};
 use parley_store::*;
 
 use crate::db::{query, Tx};
-use crate::rows::{get, id, load_contact};
+use crate::rows::{get, id};
 
-pub(crate) async fn search(
+/// A search with SQL's LIKE, for contacts stored in plaintext: the rows of the page after
+/// (`after_text`, `after_id`) and one more, with their sort names.
+pub(super) async fn indexed_search(
     tx: &Tx<'_>,
     scope: &Scope,
     q: &str,
-    cursor: Option<Cursor>,
+    after_text: &str,
+    after_id: Option<uuid::Uuid>,
     limit: u32,
-) -> StoreResult<Page<ContactView>> {
+) -> StoreResult<Vec<(ContactId, String)>> {
     let ws = scope.workspace;
     let (all, inboxes) = crate::rows::contact_params(scope);
-    let (pattern, digit_pattern) = plan::search_patterns(q);
-    let (after_text, after_id) = match &cursor {
-        Some(cur) => (cur.text.clone().unwrap_or_default(), Some(cur.id)),
-        None => (String::new(), None),
-    };
+    let (pattern, digit_pattern) = plan::search::search_patterns(q);
     // Names sort bytewise ("C"), as on SQLite, whatever the database's default collation.
     let sql = "SELECT id, sort_name FROM (\
             SELECT k.id, COALESCE(lower(k.name), '') COLLATE \"C\" AS sort_name FROM contact k \
@@ -32,40 +31,30 @@ pub(crate) async fn search(
         ) s \
         WHERE ($5::uuid IS NULL OR sort_name > $4 OR (sort_name = $4 AND id > $5)) \
         ORDER BY sort_name, id LIMIT $6";
-    let rows: Vec<(ContactId, String)> = if let Some(keys) = tx.keys() {
-        opened_search(tx, keys, scope, q, &after_text, after_id, limit).await?
-    } else {
-        query(
-            tx,
-            sql,
-            &[
-                &ws.as_uuid(),
-                &pattern,
-                &digit_pattern,
-                &after_text,
-                &after_id,
-                &(i64::from(limit) + 1),
-                &all,
-                &inboxes,
-            ],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((id(r, 0)?, get(r, 1)?)))
-        .collect::<StoreResult<_>>()?
-    };
-    let (rows, next_cursor) = plan::pages::contacts(&rows, limit);
-    let mut items = Vec::with_capacity(rows.len());
-    for (contact, _) in rows {
-        items.push(load_contact(tx, ws.as_uuid(), contact.as_uuid()).await?);
-    }
-    Ok(Page { items, next_cursor })
+    query(
+        tx,
+        sql,
+        &[
+            &ws.as_uuid(),
+            &pattern,
+            &digit_pattern,
+            &after_text,
+            &after_id,
+            &(i64::from(limit) + 1),
+            &all,
+            &inboxes,
+        ],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((id(r, 0)?, get(r, 1)?)))
+    .collect()
 }
 
 /// A search over sealed contacts: every contact of the workspace is opened in memory and matched
 /// there (a scan; blind indexes find exact values, not parts of them). Same order and pages as
 /// the SQL search.
-async fn opened_search(
+pub(super) async fn opened_search(
     tx: &Tx<'_>,
     keys: &Keyring,
     scope: &Scope,
@@ -122,7 +111,7 @@ async fn opened_search(
         let (name, email, phone) = (open(1, "name")?, open(2, "email")?, open(3, "phone")?);
         let none = Vec::new();
         let own = addresses.get(&kid).unwrap_or(&none);
-        if plan::search_matches(q, name.as_deref(), email.as_deref(), phone.as_deref(), own) {
+        if plan::search::search_matches(q, name.as_deref(), email.as_deref(), phone.as_deref(), own) {
             let sort = name.map(|n| n.to_lowercase()).unwrap_or_default();
             let after = match after_id {
                 None => true,

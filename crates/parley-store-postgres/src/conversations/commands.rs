@@ -82,50 +82,26 @@ pub(crate) async fn act(
 ) -> StoreResult<ActOutcome> {
     let ws = scope.workspace;
     let mut conv = load_scoped(tx, scope, conv_id).await?;
-    let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
-    match cmd {
-        Command::Reply { .. } | Command::BotReply { .. } | Command::Automated { .. } => {
-            let Some((sender, actor, body, meta)) = plan::outbound_parts(cmd, actor) else {
-                unreachable!("matched above")
-            };
-            let msg = queue_reply(tx, ws, &mut conv, (sender, actor), body, at, meta).await?;
+    match plan::Act::of(&conv, cmd, actor, at)? {
+        plan::Act::Send(out) => {
+            let by = (out.sender, out.actor);
+            let msg = queue_reply(tx, ws, &mut conv, by, out.body, at, out.meta).await?;
             save_conversation(tx, &conv, false).await?;
-            let data = plan::message_created(&msg, &conv);
+            let data = plan::events::message_created(&msg, &conv);
             let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
             insert_event(tx, events, ev).await?;
             message = Some(msg);
         }
-        Command::Note { body, mentions } => {
-            let n = NoteView::on(new_id(), &conv, actor, body, mentions, at);
-            conv.apply(&change, at);
-            save_conversation(tx, &conv, false).await?;
-            let data = plan::note_created(&n, &conv);
-            insert_event(
-                tx,
-                events,
-                NewEvent::on(ws, &conv, "note.created", None, at, data),
-            )
-            .await?;
-            note = Some(n);
-        }
-        other => {
-            if let Command::Assign { assignee, team } = &other {
-                check_assignment(tx, ws, conv.inbox_id, *assignee, *team).await?;
+        plan::Act::Change(state) => {
+            if let Some((assignee, team)) = state.assign {
+                check_assignment(tx, ws, conv.inbox_id, assignee, team).await?;
             }
-            conv.apply(&change, at);
-            save_conversation(tx, &conv, matches!(other, Command::Labels { .. })).await?;
-            let data = plan::conversation_updated(
-                &plan::change_json(&change),
-                Some(actor.as_uuid()),
-                &conv,
-            );
-            insert_event(
-                tx,
-                events,
-                NewEvent::on(ws, &conv, "conversation.updated", None, at, data),
-            )
-            .await?;
+            conv.apply(&state.change, at);
+            save_conversation(tx, &conv, state.labels).await?;
+            let (kind, data) = state.event(&conv);
+            insert_event(tx, events, NewEvent::on(ws, &conv, kind, None, at, data)).await?;
+            note = state.note;
         }
     }
     Ok(ActOutcome {
@@ -174,7 +150,7 @@ pub(crate) async fn start(
     let sender = plan::start_sender(m.sender);
     let msg = queue_reply(tx, ws, &mut conv, (sender, m.sender), m.body, at, m.meta).await?;
     save_conversation(tx, &conv, false).await?;
-    let data = plan::message_created(&msg, &conv);
+    let data = plan::events::message_created(&msg, &conv);
     let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
     insert_event(tx, events, ev).await?;
     Ok(ActOutcome {
@@ -204,7 +180,7 @@ pub(crate) async fn record_conversation_event(
     if ours.is_none() {
         return Err(StoreError::NotFound);
     }
-    let data = plan::conversation_event(data, &conv);
+    let data = plan::events::conversation_event(data, &conv);
     insert_event(tx, events, NewEvent::on(ws, &conv, kind, None, at, data)).await?;
     Ok(())
 }

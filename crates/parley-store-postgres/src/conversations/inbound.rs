@@ -168,7 +168,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     writes.push(insert_message_stmt(tx.keys(), ws, &msg));
     plan::inbound::fold(&mut conv, &msg, blocked);
     writes.push(save_stmt(tx.keys(), &conv));
-    let data = plan::message_created(&msg, &conv);
+    let data = plan::events::message_created(&msg, &conv);
     new_events.push(NewEvent::on(
         ws,
         &conv,

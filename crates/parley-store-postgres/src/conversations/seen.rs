@@ -2,19 +2,25 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use parley_core::{ConversationId, Timestamp};
-use parley_store::{Scope, StoreResult};
+use parley_store::{Scope, Seen, StoreResult};
 
-use crate::db::{exec, query, Tx};
+use crate::db::{exec, query};
 use crate::rows::get;
+use crate::PostgresStore;
 
-/// Moves the user's mark forward, never back (two tabs may report out of order).
-pub(crate) async fn mark(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    conversation: ConversationId,
-    at: Timestamp,
-) -> StoreResult<()> {
+#[async_trait]
+impl Seen for PostgresStore {
+    async fn mark_seen(
+        &self,
+        scope: &Scope,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        self.db
+            .write(move |tx, _| Box::pin(async move {
     exec(
         tx,
         "INSERT INTO conversation_seen (user_id, conversation_id, seen_at) VALUES ($1, $2, $3) \
@@ -23,13 +29,18 @@ pub(crate) async fn mark(
     )
     .await?;
     Ok(())
-}
+}))
+            .await
+    }
 
-pub(crate) async fn read(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    conversations: &[ConversationId],
-) -> StoreResult<HashMap<ConversationId, Timestamp>> {
+    async fn seen_at(
+        &self,
+        scope: &Scope,
+        conversations: &[ConversationId],
+    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>> {
+        let (scope, conversations) = (scope.clone(), conversations.to_vec());
+        self.db
+            .run(move |tx| Box::pin(async move {
     let ids: Vec<uuid::Uuid> = conversations.iter().map(|c| c.as_uuid()).collect();
     let rows = query(
         tx,
@@ -43,4 +54,7 @@ pub(crate) async fn read(
         out.insert(ConversationId::from(id), Timestamp(get(&r, 1)?));
     }
     Ok(out)
+}))
+            .await
+    }
 }

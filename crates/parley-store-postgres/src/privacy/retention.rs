@@ -3,30 +3,21 @@
 
 use parley_core::{Timestamp, WorkspaceId};
 use parley_store::crypt;
+use parley_store::plan::retention::Expired;
 use parley_store::*;
 
 use crate::db::{exec, query, Tx};
 use crate::rows::{get, id};
 
-pub(crate) async fn expiring(
-    tx: &Tx<'_>,
-    ws: WorkspaceId,
-    before: Timestamp,
-) -> StoreResult<(u64, Option<Timestamp>)> {
-    let rows = query(tx, sql::retention::EXPIRING, &[&ws.as_uuid(), &before.0]).await?;
-    let r = rows.first().ok_or(StoreError::NotFound)?;
-    Ok((
-        get::<i64>(r, 0)? as u64,
-        get::<Option<i64>>(r, 1)?.map(Timestamp),
-    ))
-}
-
-pub(crate) async fn expire(
+/// Redacts up to `limit` messages of the workspace sent before `before` (none still waiting to go
+/// out), noting in `expired` what each said; answers them with the files they listed.
+pub(super) async fn redact_messages(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     before: Timestamp,
     limit: u32,
     at: Timestamp,
+    expired: &mut Expired<uuid::Uuid>,
 ) -> StoreResult<Vec<ExpiredMessage>> {
     let due = query(
         tx,
@@ -38,7 +29,6 @@ pub(crate) async fn expire(
     )
     .await?;
     let mut out = Vec::with_capacity(due.len());
-    let mut expired = plan::retention::Expired::default();
     for r in &due {
         let (msg, conv): (uuid::Uuid, uuid::Uuid) = (get(r, 0)?, get(r, 2)?);
         let place = |field| crypt::aad("message", msg, field);
@@ -48,45 +38,7 @@ pub(crate) async fn expire(
             .map_err(|e| StoreError::Other(anyhow::anyhow!("message {msg}: {e}")))?;
         let body = crypt::open_field(tx.keys(), &place("body"), get(r, 4)?)?.unwrap_or_default();
         expired.add(conv, msg.to_string(), &body);
-        exec(tx, sql::retention::REDACT_MESSAGE, &[&at.0, &msg]).await?;
-        let events = event_data(
-            tx,
-            "WHERE conversation_id = $1 AND message_id = $2 AND redacted_at IS NULL",
-            &[&conv, &msg],
-        )
-        .await?;
-        for (seq, _, place, data) in &events {
-            let data =
-                crypt::seal_text(tx.keys(), place, &plan::retention::redact_event_data(data));
-            exec(
-                tx,
-                "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
-                &[seq, &data, &at.0],
-            )
-            .await?;
-        }
-        let preview = query(
-            tx,
-            "SELECT last_message FROM conversation WHERE id = $1",
-            &[&conv],
-        )
-        .await?;
-        let shown = match preview.first() {
-            Some(p) => crypt::open_field(
-                tx.keys(),
-                &crypt::aad("conversation", conv, "preview"),
-                get(p, 0)?,
-            )?,
-            None => None,
-        };
-        if plan::retention::shows(shown.as_deref(), &body) {
-            exec(
-                tx,
-                "UPDATE conversation SET last_message = NULL WHERE id = $1",
-                &[&conv],
-            )
-            .await?;
-        }
+        redact_message(tx, msg, conv, &body, at).await?;
         let meta = meta.map(|m| m.to_string());
         out.push(ExpiredMessage {
             id: id(r, 0)?,
@@ -94,8 +46,67 @@ pub(crate) async fn expire(
             attachments: plan::attachment_ids(meta.as_deref()),
         });
     }
-    // A survey answer's comment is the customer's own words: it goes as their messages do. Done
-    // before the copies below, with them, as an event is rewritten once per run.
+    Ok(out)
+}
+
+/// Empties one message, its events and its conversation's preview when the preview shows it.
+async fn redact_message(
+    tx: &Tx<'_>,
+    msg: uuid::Uuid,
+    conv: uuid::Uuid,
+    body: &str,
+    at: Timestamp,
+) -> StoreResult<()> {
+    exec(tx, sql::retention::REDACT_MESSAGE, &[&at.0, &msg]).await?;
+    let events = event_data(
+        tx,
+        "WHERE conversation_id = $1 AND message_id = $2 AND redacted_at IS NULL",
+        &[&conv, &msg],
+    )
+    .await?;
+    for (seq, _, place, data) in &events {
+        let data = crypt::seal_text(tx.keys(), place, &plan::retention::redact_event_data(data));
+        exec(
+            tx,
+            "UPDATE event SET data = $2, redacted_at = $3 WHERE seq = $1",
+            &[seq, &data, &at.0],
+        )
+        .await?;
+    }
+    let preview = query(
+        tx,
+        "SELECT last_message FROM conversation WHERE id = $1",
+        &[&conv],
+    )
+    .await?;
+    let shown = match preview.first() {
+        Some(p) => crypt::open_field(
+            tx.keys(),
+            &crypt::aad("conversation", conv, "preview"),
+            get(p, 0)?,
+        )?,
+        None => None,
+    };
+    if plan::retention::shows(shown.as_deref(), body) {
+        exec(
+            tx,
+            "UPDATE conversation SET last_message = NULL WHERE id = $1",
+            &[&conv],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Redacts the comments of survey answers given before `before`.
+pub(super) async fn redact_survey_answers(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    before: Timestamp,
+    limit: u32,
+    expired: &Expired<uuid::Uuid>,
+    at: Timestamp,
+) -> StoreResult<()> {
     let surveys = query(
         tx,
         "SELECT seq, conversation_id FROM event WHERE workspace_id = $1 AND kind = 'survey.answered' \
@@ -115,6 +126,15 @@ pub(crate) async fn expire(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Redacts the copies of the expired messages' text that other events of their conversations hold.
+pub(super) async fn redact_copies(
+    tx: &Tx<'_>,
+    expired: Expired<uuid::Uuid>,
+    at: Timestamp,
+) -> StoreResult<()> {
     for (conv, previews, ids) in expired.into_copies() {
         let events = event_data(
             tx,
@@ -133,21 +153,7 @@ pub(crate) async fn expire(
             }
         }
     }
-    Ok(out)
-}
-
-pub(crate) async fn list_workspaces(tx: &Tx<'_>) -> StoreResult<Vec<WorkspaceRow>> {
-    let rows = query(tx, sql::accounts::WORKSPACE_IDS, &[]).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let ws: WorkspaceId = id(r, 0)?;
-        out.push(
-            crate::accounts::workspace(tx, Some(ws))
-                .await?
-                .ok_or(StoreError::NotFound)?,
-        );
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Events matching `filter` (a WHERE clause): their seq, kind, where their data is sealed, and

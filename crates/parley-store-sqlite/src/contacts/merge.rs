@@ -7,21 +7,14 @@ use rusqlite::{params, Connection};
 use crate::contacts::CONTACT_SET;
 use crate::conversations::{insert_event, load_conversation_by, save_conversation};
 use crate::db::sql_err;
-use crate::rows::{load_contact, uid};
+use crate::rows::uid;
 
-pub(crate) fn merge(
+/// Moves the absorbed contact's identities, consent ledger and list memberships to the kept one.
+pub(super) fn move_records(
     c: &Connection,
-    ws: WorkspaceId,
     kept: ContactId,
     absorbed: ContactId,
-    actor: UserId,
-    at: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<ContactView> {
-    plan::merge::check(kept, absorbed)?;
-    let w = ws.to_string();
-    let keep = load_contact(c, &w, &kept.to_string())?.live()?;
-    let gone = load_contact(c, &w, &absorbed.to_string())?.live()?;
+) -> StoreResult<()> {
     let (k, a) = (kept.to_string(), absorbed.to_string());
     for stmt in [sql::merge::MOVE_IDENTITIES, sql::merge::MOVE_CONSENT] {
         c.execute(stmt, [&k, &a]).map_err(sql_err)?;
@@ -34,6 +27,21 @@ pub(crate) fn merge(
     )
     .map_err(sql_err)?;
 
+    Ok(())
+}
+
+/// Moves the absorbed contact's conversations to the kept one, folding each into the kept one's
+/// conversation in the same inbox when there is one.
+pub(super) fn move_conversations(
+    c: &Connection,
+    ws: WorkspaceId,
+    keep: &ContactView,
+    gone: &ContactView,
+    actor: UserId,
+    at: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let (k, a) = (keep.id.to_string(), gone.id.to_string());
     let absorbed_convs: Vec<parley_core::ConversationId> = c
         .prepare(sql::merge::CONVERSATIONS)
         .map_err(sql_err)?
@@ -57,7 +65,7 @@ pub(crate) fn merge(
                 }
                 c.execute(sql::merge::DELETE_CONVERSATION, [&f])
                     .map_err(sql_err)?;
-                let data = plan::merge::fold_thread(&mut into, &from, &keep, &gone, actor, at);
+                let data = plan::merge::fold_thread(&mut into, &from, keep, gone, actor, at);
                 save_conversation(c, &before, &into)?;
                 insert_event(
                     c,
@@ -79,6 +87,17 @@ pub(crate) fn merge(
         }
     }
 
+    Ok(())
+}
+
+/// Writes the merged contact over the kept one and deletes the absorbed one.
+pub(super) fn save_merged(
+    c: &Connection,
+    keep: ContactView,
+    gone: ContactView,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let (k, a) = (keep.id.to_string(), gone.id.to_string());
     let merged = plan::merge::merged_contact(keep, gone);
     c.execute(
         &format!("UPDATE contact SET {CONTACT_SET}"),
@@ -94,5 +113,5 @@ pub(crate) fn merge(
     .map_err(sql_err)?;
     c.execute(sql::merge::DELETE_CONTACT, [&a])
         .map_err(sql_err)?;
-    load_contact(c, &w, &k)
+    Ok(())
 }

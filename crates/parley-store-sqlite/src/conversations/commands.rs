@@ -74,7 +74,7 @@ fn queue_reply(
     conv.apply(&plan::outbound_change(sender), at);
     conv.last_message = Some(plan::preview(&msg.body));
     save_conversation(c, before, conv)?;
-    let data = plan::message_created(&msg, conv);
+    let data = plan::events::message_created(&msg, conv);
     insert_event(
         c,
         events,
@@ -101,68 +101,29 @@ pub(crate) fn act(
     let ws = scope.workspace;
     let mut conv = load_scoped(c, scope, id)?;
     let before = conv.clone();
-    let change = plan::command_change(&conv, &cmd, at)?;
     let (mut message, mut note) = (None, None);
-    match cmd {
-        Command::Reply { .. } | Command::BotReply { .. } | Command::Automated { .. } => {
-            let Some((sender, actor, body, meta)) = plan::outbound_parts(cmd, actor) else {
-                unreachable!("matched above")
+    match plan::Act::of(&conv, cmd, actor, at)? {
+        plan::Act::Send(out) => {
+            let reply = Reply {
+                before: &before,
+                sender: out.sender,
+                actor: out.actor,
+                body: out.body,
+                meta: out.meta,
+                at,
             };
-            let msg = queue_reply(
-                c,
-                ws,
-                &mut conv,
-                Reply {
-                    before: &before,
-                    sender,
-                    actor,
-                    body,
-                    meta,
-                    at,
-                },
-                events,
-            )?;
-            message = Some(msg);
+            message = Some(queue_reply(c, ws, &mut conv, reply, events)?);
         }
-        Command::Note { body, mentions } => {
-            let n = NoteView::on(new_id(), &conv, actor, body, mentions, at);
-            conv.apply(&change, at);
-            save_conversation(c, &before, &conv)?;
-            insert_event(
-                c,
-                events,
-                ws,
-                conv.inbox_id,
-                Some(conv.id),
-                "note.created",
-                None,
-                at,
-                plan::note_created(&n, &conv),
-            )?;
-            note = Some(n);
-        }
-        other => {
-            if let Command::Assign { assignee, team } = &other {
-                check_assignment(c, ws, conv.inbox_id, *assignee, *team)?;
+        plan::Act::Change(state) => {
+            if let Some((assignee, team)) = state.assign {
+                check_assignment(c, ws, conv.inbox_id, assignee, team)?;
             }
-            conv.apply(&change, at);
+            conv.apply(&state.change, at);
             save_conversation(c, &before, &conv)?;
-            let data = plan::conversation_updated(
-                &plan::change_json(&change),
-                Some(actor.as_uuid()),
-                &conv,
-            );
-            insert_event(
-                c,
-                events,
-                ws,
-                conv.inbox_id,
-                Some(conv.id),
-                "conversation.updated",
-                None,
-                at,
-                data,
-            )?;
+            let (kind, data) = state.event(&conv);
+            let (inbox, id) = (conv.inbox_id, Some(conv.id));
+            insert_event(c, events, ws, inbox, id, kind, None, at, data)?;
+            note = state.note;
         }
     }
     Ok(ActOutcome {

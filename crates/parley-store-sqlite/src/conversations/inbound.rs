@@ -182,7 +182,7 @@ pub(crate) fn apply_inbound(
     insert_message(c, ws, &msg)?;
     plan::inbound::fold(&mut conv, &msg, blocked);
     save_conversation(c, &before, &conv)?;
-    let data = plan::message_created(&msg, &conv);
+    let data = plan::events::message_created(&msg, &conv);
     insert_event(
         c,
         events,

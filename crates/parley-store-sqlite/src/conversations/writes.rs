@@ -247,7 +247,7 @@ pub(crate) fn record_conversation_event(
         "c.id = ?1 AND c.workspace_id = ?2",
         [id.to_string(), ws.to_string()],
     )?;
-    let data = plan::conversation_event(data, &conv);
+    let data = plan::events::conversation_event(data, &conv);
     insert_event(
         c,
         events,

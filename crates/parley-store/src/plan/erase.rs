@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn an_erasure_keeps_a_survey_rating_and_drops_the_customers_words() {
-        let data = crate::plan::conversation_event(
+        let data = crate::plan::events::conversation_event(
             serde_json::json!({ "rating": 2, "comment": "Ask for Ana Silva, +1 555 0100" }),
             &crate::ConversationView::new_thread(
                 uuid::Uuid::nil().into(),

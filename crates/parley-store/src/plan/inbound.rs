@@ -25,8 +25,8 @@ pub fn reopen(conv: &mut ConversationView, blocked: bool, at: Timestamp) -> Opti
         snoozed_until: None,
     };
     conv.apply(&change, at);
-    Some(super::conversation_updated(
-        &super::change_json(&change),
+    Some(super::events::conversation_updated(
+        &super::events::change_json(&change),
         None,
         conv,
     ))

@@ -43,7 +43,7 @@ pub fn fold_thread(
     }
     into.contact_name = keep.name.clone().or(gone.name.clone());
     let change = serde_json::json!({ "kind": "merge", "absorbed_conversation_id": from.id });
-    super::conversation_updated(&change, Some(actor.as_uuid()), into)
+    super::events::conversation_updated(&change, Some(actor.as_uuid()), into)
 }
 
 fn earlier(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {

@@ -36,20 +36,6 @@ pub trait Conversations: Send + Sync + 'static {
     ) -> StoreResult<Page<ConversationView>>;
     /// How many conversations each view of the inbox holds for the scope (its user's "mine").
     async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts>;
-    /// Records that the scope's user has seen a conversation as it was at `at` (the mark only moves
-    /// forward). The caller has checked the user may see it.
-    async fn mark_seen(
-        &self,
-        scope: &Scope,
-        conversation: ConversationId,
-        at: Timestamp,
-    ) -> StoreResult<()>;
-    /// When the scope's user last saw each of these conversations (absent: never).
-    async fn seen_at(
-        &self,
-        scope: &Scope,
-        conversations: &[ConversationId],
-    ) -> StoreResult<std::collections::HashMap<ConversationId, Timestamp>>;
     async fn conversation(
         &self,
         scope: &Scope,
