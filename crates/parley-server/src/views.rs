@@ -184,3 +184,21 @@ impl Items<UserView> {
         }
     }
 }
+
+/// An answer written with its keys in alphabetical order at every depth, the order the answers
+/// built as JSON values (whose maps are sorted) have always had.
+pub struct Sorted<T>(pub T);
+
+impl<T: Serialize> Serialize for Sorted<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        sorted(&self.0, s)
+    }
+}
+
+/// [`Sorted`] for one field (`#[serde(serialize_with = "crate::views::sorted")]`): a view that
+/// embeds a type declared in another order.
+pub(crate) fn sorted<T: Serialize, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(v)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(s)
+}

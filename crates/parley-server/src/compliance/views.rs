@@ -2,21 +2,14 @@
 //! inactivity reports, a purge and an erasure. Keys come in alphabetical order, the order these
 //! answers have always had.
 
+use crate::views::sorted;
 use parley_core::{ContactId, Timestamp};
 use parley_store::{Erasure, InactiveContact, WorkspaceRow};
 use schemars::JsonSchema;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use super::settings::{Settings, OPT_OUT_FOOTER};
 use super::DAY_MS;
-
-/// Serializes `v` with its keys in alphabetical order, all the way down, as the answers built
-/// with `json!` always had them: for a view that embeds a type declared in another order.
-pub(crate) fn sorted<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    serde_json::to_value(v)
-        .map_err(serde::ser::Error::custom)?
-        .serialize(s)
-}
 
 /// The workspace's texting rules and the texts they produce.
 #[derive(Debug, Serialize, JsonSchema)]

@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::compliance::notices::Confirmation;
-use crate::compliance::views::sorted;
 use crate::conversations::views::MessageView;
+use crate::views::sorted;
 use crate::views::{ContactView, ConversationView};
 
 /// An entry of the consent ledger.

@@ -8,13 +8,14 @@ use parley_core::{ConversationId, TeamId, Timestamp, UserId};
 use serde::Deserialize;
 
 use crate::conversations::commands::{self, CommandError};
-use crate::conversations::views::{NoteWrittenView, Sorted};
+use crate::conversations::views::NoteWrittenView;
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::double_option;
 use crate::http::extract::{Json, Path};
 use crate::state::App;
 use crate::views::ConversationView;
+use crate::views::Sorted;
 
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {

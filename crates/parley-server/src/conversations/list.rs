@@ -7,12 +7,13 @@ use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId};
 use parley_store::{AssigneeFilter, ConversationQuery, Principal, Sort};
 use serde::Deserialize;
 
-use crate::conversations::views::{ConversationPage, CountsView, Sorted};
+use crate::conversations::views::{ConversationPage, CountsView};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::ConversationView;
+use crate::views::Sorted;
 
 #[derive(Deserialize)]
 pub struct ListQuery {

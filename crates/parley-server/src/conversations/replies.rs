@@ -13,11 +13,12 @@ use serde::Deserialize;
 
 use crate::conversations::commands;
 use crate::conversations::compose::{ComposeError, ReplyRequest};
-use crate::conversations::views::{ChannelView, SentView, Sorted, WindowView};
+use crate::conversations::views::{ChannelView, SentView, WindowView};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 use crate::state::App;
+use crate::views::Sorted;
 
 impl From<ComposeError> for ApiError {
     fn from(e: ComposeError) -> Self {

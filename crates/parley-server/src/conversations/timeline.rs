@@ -5,11 +5,12 @@ use axum::extract::State;
 use parley_core::ConversationId;
 use serde::Deserialize;
 
-use crate::conversations::views::{Sorted, TimelineItem, TimelinePage};
+use crate::conversations::views::{TimelineItem, TimelinePage};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
+use crate::views::Sorted;
 
 #[derive(Deserialize)]
 pub struct TimelineQuery {

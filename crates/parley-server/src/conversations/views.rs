@@ -4,22 +4,10 @@
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::{ConversationId, InboxId, MessageId, Timestamp, UserId};
 use schemars::JsonSchema;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::views::ConversationView;
-
-/// An answer written with its keys in alphabetical order at every depth, the order these answers
-/// have always had (they were built as JSON values, whose maps are sorted).
-pub struct Sorted<T>(pub T);
-
-impl<T: Serialize> Serialize for Sorted<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_json::to_value(&self.0)
-            .map_err(serde::ser::Error::custom)?
-            .serialize(s)
-    }
-}
 
 /// A page of conversations; `next_cursor` fetches the next.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -260,6 +248,7 @@ pub struct Teammate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::Sorted;
     use parley_core::WorkspaceId;
     use serde_json::json;
 

@@ -116,6 +116,16 @@ async fn run(app: App, inbox: InboxRow, id: String, slot: Slot, socket: WebSocke
         reason: reason.into(),
     };
     let _ = tokio::time::timeout(within, sink.send(Message::Close(Some(close)))).await;
+    // The closing handshake: frames the visitor had already sent are read until their close, so
+    // the connection ends cleanly instead of with a reset that loses the frames we answered.
+    let _ = tokio::time::timeout(within, async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Carries frames both ways until the socket ends: the hub's events the visitor may see out,
