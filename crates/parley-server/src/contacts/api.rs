@@ -19,7 +19,10 @@ use crate::views::{ContactPage, ContactView, ConversationView, Items};
 
 /// The scope an agent reads contacts in: those with a conversation in an inbox they work, or
 /// every contact when the workspace lets every agent see them. Supervisors and admins see all.
-pub(crate) async fn contact_scope(app: &App, p: &Principal) -> ApiResult<Scope> {
+pub(crate) async fn contact_scope(
+    app: &App,
+    p: &Principal,
+) -> Result<Scope, parley_store::StoreError> {
     let mut scope = p.scope();
     if !scope.sees_all_contacts() {
         let ws = app.store.workspace(p.workspace_id).await?;
@@ -31,7 +34,11 @@ pub(crate) async fn contact_scope(app: &App, p: &Principal) -> ApiResult<Scope> 
 
 /// `NotFound` for a contact the caller may not see (or that does not exist): the check before
 /// a change or a read of what hangs off the contact.
-pub(crate) async fn visible(app: &App, p: &Principal, id: ContactId) -> ApiResult<()> {
+pub(crate) async fn visible(
+    app: &App,
+    p: &Principal,
+    id: ContactId,
+) -> Result<(), parley_store::StoreError> {
     app.store.contact(&contact_scope(app, p).await?, id).await?;
     Ok(())
 }

@@ -9,13 +9,16 @@ use axum::http::StatusCode;
 use parley_core::consent::Purpose;
 use parley_core::message::parse_body;
 use parley_core::{ContactId, ConversationId, InboxId, Timestamp};
-use parley_store::{plan, ConversationQuery, ConversationView, InboxRow, Principal, Sort};
+use parley_store::{
+    plan, ConversationQuery, ConversationView, InboxRow, Principal, Sort, StoreError,
+};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::views::{
     ChannelOptionView, ChannelView, ContactReplyView, ContactTimelineView, WindowView,
 };
+use crate::compliance::ComplianceError;
 use crate::conversations::timeline::{timeline_item, TimelineQuery};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
@@ -23,12 +26,48 @@ use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::Items;
 
+/// Why a reply to the contact on a channel was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReachError {
+    #[error("is not a channel you work that can reach this contact (see GET …/channels)")]
+    NotOffered,
+    #[error("no inbox you work can reach this contact")]
+    NoChannel,
+    #[error("{0}")]
+    OutsideWindow(String),
+    #[error(transparent)]
+    Compliance(#[from] ComplianceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ReachError> for ApiError {
+    fn from(e: ReachError) -> Self {
+        let message = e.to_string();
+        match e {
+            ReachError::NotOffered => ApiError::invalid("inbox_id", message),
+            ReachError::NoChannel => ApiError::Unprocessable {
+                code: "no_channel",
+                message,
+                field: None,
+            },
+            ReachError::OutsideWindow(_) => ApiError::Unprocessable {
+                code: "outside_window",
+                message,
+                field: None,
+            },
+            ReachError::Compliance(e) => e.into(),
+            ReachError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The contact's conversations you may see (most recently active first) and their inboxes.
 async fn conversations(
     app: &App,
     p: &Principal,
     contact: ContactId,
-) -> ApiResult<(Vec<ConversationView>, HashMap<InboxId, InboxRow>)> {
+) -> Result<(Vec<ConversationView>, HashMap<InboxId, InboxRow>), StoreError> {
     crate::contacts::api::visible(app, p, contact).await?;
     let q = ConversationQuery {
         contact: Some(contact),
@@ -66,7 +105,7 @@ async fn merged_timeline(
     id: ContactId,
     limit: u32,
     before: Option<i64>,
-) -> ApiResult<ContactTimelineView> {
+) -> Result<ContactTimelineView, StoreError> {
     let (convs, inboxes) = conversations(app, p, id).await?;
     let scope = p.scope();
     let mut merged = Vec::new();
@@ -103,7 +142,11 @@ struct ReplyOption {
 }
 
 /// The inboxes you work that can reach the contact, the one the customer last wrote on first.
-async fn options(app: &App, p: &Principal, contact: ContactId) -> ApiResult<Vec<ReplyOption>> {
+async fn options(
+    app: &App,
+    p: &Principal,
+    contact: ContactId,
+) -> Result<Vec<ReplyOption>, StoreError> {
     let (convs, inboxes) = conversations(app, p, contact).await?;
     let view = app
         .store
@@ -138,7 +181,7 @@ async fn verdict(
     app: &App,
     p: &Principal,
     o: &ReplyOption,
-) -> ApiResult<(&'static str, Option<String>)> {
+) -> Result<(&'static str, Option<String>), StoreError> {
     use parley_channels::meta::WindowVerdict as W;
     let Some(conv) = o.conversation else {
         // Meta's channels never allow a business to write first with free text.
@@ -216,19 +259,13 @@ pub async fn contact_reply(
 }
 
 /// The option a reply goes out on: the one named, else the one the customer last wrote on.
-fn choose(opts: &[ReplyOption], inbox: Option<InboxId>) -> ApiResult<&ReplyOption> {
+fn choose(opts: &[ReplyOption], inbox: Option<InboxId>) -> Result<&ReplyOption, ReachError> {
     Ok(match inbox {
-        Some(inbox) => opts.iter().find(|o| o.inbox.id == inbox).ok_or_else(|| {
-            ApiError::invalid(
-                "inbox_id",
-                "is not a channel you work that can reach this contact (see GET …/channels)",
-            )
-        })?,
-        None => opts.first().ok_or_else(|| ApiError::Unprocessable {
-            code: "no_channel",
-            message: "no inbox you work can reach this contact".into(),
-            field: None,
-        })?,
+        Some(inbox) => opts
+            .iter()
+            .find(|o| o.inbox.id == inbox)
+            .ok_or(ReachError::NotOffered)?,
+        None => opts.first().ok_or(ReachError::NoChannel)?,
     })
 }
 
@@ -240,13 +277,9 @@ async fn reply_on(
     chosen: &ReplyOption,
     body: String,
     purpose: Purpose,
-) -> ApiResult<ContactReplyView> {
+) -> Result<ContactReplyView, ReachError> {
     if let (_, Some(reason)) = verdict(app, p, chosen).await? {
-        return Err(ApiError::Unprocessable {
-            code: "outside_window",
-            message: reason,
-            field: None,
-        });
+        return Err(ReachError::OutsideWindow(reason));
     }
     let scope = p.scope();
     let facts = crate::compliance::gate::facts(app, &scope, chosen.conversation).await?;

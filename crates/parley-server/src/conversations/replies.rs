@@ -8,17 +8,53 @@ use parley_channels::meta::WindowVerdict;
 use parley_core::consent::Purpose;
 use parley_core::message::parse_body;
 use parley_core::{ContactId, ConversationId, InboxId};
-use parley_store::{Command, ConversationQuery, Principal};
+use parley_store::{Command, ConversationQuery, Principal, StoreError};
 use serde::Deserialize;
 
-use crate::conversations::commands;
+use crate::compliance::ComplianceError;
+use crate::conversations::attachments::AttachmentError;
+use crate::conversations::commands::{self, CommandError};
 use crate::conversations::compose::{ComposeError, ReplyRequest};
 use crate::conversations::views::{ChannelView, SentView, WindowView};
 use crate::http::caller::Auth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
+use crate::inboxes::channels::WindowError;
 use crate::state::App;
 use crate::views::Sorted;
+
+/// Why a reply or a conversation the business starts was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Invalid(#[from] parley_core::Invalid),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Attachment(#[from] AttachmentError),
+    #[error(transparent)]
+    Window(#[from] WindowError),
+    #[error(transparent)]
+    Compliance(#[from] ComplianceError),
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
+impl From<ReplyError> for ApiError {
+    fn from(e: ReplyError) -> Self {
+        match e {
+            ReplyError::Store(e) => e.into(),
+            ReplyError::Invalid(e) => e.into(),
+            ReplyError::Compose(e) => e.into(),
+            ReplyError::Attachment(e) => e.into(),
+            ReplyError::Window(e) => e.into(),
+            ReplyError::Compliance(e) => e.into(),
+            ReplyError::Command(e) => e.into(),
+        }
+    }
+}
 
 impl From<ComposeError> for ApiError {
     fn from(e: ComposeError) -> Self {
@@ -46,7 +82,7 @@ async fn send_reply(
     p: &Principal,
     id: ConversationId,
     req: &ReplyRequest,
-) -> ApiResult<SentView> {
+) -> Result<SentView, ReplyError> {
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
@@ -102,7 +138,11 @@ pub async fn create_conversation(
 
 /// Checks the message against the channel's window (when a conversation goes on) and the
 /// compliance gate, then starts or continues the conversation with it.
-async fn start(app: &App, p: &Principal, req: &CreateConversationRequest) -> ApiResult<SentView> {
+async fn start(
+    app: &App,
+    p: &Principal,
+    req: &CreateConversationRequest,
+) -> Result<SentView, ReplyError> {
     let body = parse_body("body", &req.body)?;
     let scope = p.scope();
     let inbox = app.store.inbox(&scope, req.inbox_id).await?;
@@ -146,7 +186,11 @@ pub async fn channel(
     Ok(Json(Sorted(channel_now(&app, &p, id).await?)))
 }
 
-async fn channel_now(app: &App, p: &Principal, id: ConversationId) -> ApiResult<ChannelView> {
+async fn channel_now(
+    app: &App,
+    p: &Principal,
+    id: ConversationId,
+) -> Result<ChannelView, StoreError> {
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let inbox = app.store.inbox(&scope, conv.inbox_id).await?;

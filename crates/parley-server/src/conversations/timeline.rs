@@ -7,10 +7,11 @@ use serde::Deserialize;
 
 use crate::conversations::views::{TimelineItem, TimelinePage};
 use crate::http::caller::Auth;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 use crate::views::Sorted;
+use parley_store::StoreError;
 
 #[derive(Deserialize)]
 pub struct TimelineQuery {
@@ -29,8 +30,8 @@ impl TimelineQuery {
 
 /// A timeline entry as the API shows it (see [`TimelineItem`]); an event whose stored payload
 /// is not JSON is an internal error.
-pub(crate) fn timeline_item(e: parley_store::TimelineEntry) -> ApiResult<TimelineItem> {
-    TimelineItem::of(e).map_err(|err| ApiError::Internal(err.into()))
+pub(crate) fn timeline_item(e: parley_store::TimelineEntry) -> Result<TimelineItem, StoreError> {
+    TimelineItem::of(e).map_err(|err| StoreError::Other(err.into()))
 }
 
 /// `GET /api/v1/conversations/{id}/timeline?before=&limit=`.
@@ -52,14 +53,14 @@ async fn page(
     id: ConversationId,
     limit: u32,
     before: Option<i64>,
-) -> ApiResult<TimelinePage> {
+) -> Result<TimelinePage, StoreError> {
     let entries = app.store.timeline(&p.scope(), id, before, limit).await?;
     let more = entries.len() == limit as usize;
     let first_seq = entries.first().map(|e| e.event.seq);
     let items = entries
         .into_iter()
         .map(timeline_item)
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(TimelinePage {
         items,
         before: if more { first_seq } else { None },

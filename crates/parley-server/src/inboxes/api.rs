@@ -71,7 +71,11 @@ pub async fn get_inbox(
 
 /// Shows admins each inbox's outbox: `queued` (waiting), `in_flight` (being sent) and
 /// `oldest_due`, so a provider that holds its inbox's replies back is seen.
-async fn with_backlog(app: &App, p: &Principal, views: &mut [InboxView]) -> ApiResult<()> {
+async fn with_backlog(
+    app: &App,
+    p: &Principal,
+    views: &mut [InboxView],
+) -> Result<(), parley_store::StoreError> {
     if !p.role.is_admin() {
         return Ok(());
     }

@@ -14,7 +14,6 @@ use parley_core::{ConversationId, InboxId, UserId, WorkspaceId};
 use parley_store::{Principal, Published};
 use tokio::sync::{broadcast, Notify};
 
-use crate::http::error::ApiResult;
 use crate::state::App;
 
 mod socket;
@@ -314,7 +313,7 @@ pub async fn announce_typing(
     p: &Principal,
     id: ConversationId,
     to_customer: bool,
-) -> ApiResult<()> {
+) -> Result<(), parley_store::StoreError> {
     let scope = p.scope();
     let conv = app.store.conversation(&scope, id).await?;
     let data = serde_json::json!({ "conversation_id": id, "user_id": p.user_id, "name": p.name, "to_customer": to_customer });
