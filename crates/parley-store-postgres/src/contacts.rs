@@ -17,8 +17,8 @@ mod merge;
 mod search;
 mod writes;
 
-use consent::{consent_history, suppressions, LAST_INBOUND};
-pub(crate) use consent::{ledger, record_consent};
+pub(crate) use consent::ledger;
+use consent::{announce_consent, insert_consent, suppressions, LAST_INBOUND};
 pub(crate) use writes::{
     address_key, identity_error, identity_key, insert_contact, insert_contact_stmt,
     insert_identity, insert_identity_stmt, save_contact,
@@ -227,7 +227,21 @@ impl Contacts for PostgresStore {
         consent: NewConsent,
     ) -> StoreResult<ConsentEvent> {
         self.db
-            .write(move |tx, ev| Box::pin(async move { record_consent(tx, ws, consent, ev).await }))
+            .write(move |tx, events| {
+                Box::pin(async move {
+                    // The contact must be of this workspace.
+                    load_contact(tx, ws.as_uuid(), consent.contact.as_uuid())
+                        .await?
+                        .live()?;
+                    let conversation = consent.conversation;
+                    let e = consent.recorded(crate::accounts::new_id());
+                    insert_consent(tx, ws, &e).await?;
+                    if let Some(id) = conversation {
+                        announce_consent(tx, ws, id, &e, events).await?;
+                    }
+                    Ok(e)
+                })
+            })
             .await
     }
 
@@ -238,7 +252,16 @@ impl Contacts for PostgresStore {
     ) -> StoreResult<Vec<ConsentEvent>> {
         let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(async move { consent_history(tx, &scope, contact).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    crate::rows::visible_contact(tx, &scope, contact).await?;
+                    let ledger = ledger(tx, scope.workspace, contact).await?;
+                    Ok(ledger
+                        .into_iter()
+                        .map(|e| plan::scoped_consent(&scope, e))
+                        .collect())
+                })
+            })
             .await
     }
 

@@ -1,5 +1,6 @@
-//! The `Conversations` store. The inbound path is in `inbound`, agents' commands in `commands`,
-//! reads in `queries`, and the timeline rows every write shares in `writes`; `seen` is
+//! The `Conversations` store: each method reads as its use case's steps. The inbound batcher is in
+//! `inbound`, the steps of agents' commands and of starting a conversation in `commands`, the SQL of
+//! lists, counts and timelines in `queries`, and the rows every write shares in `writes`; `seen` is
 //! the `Seen` store.
 
 use async_trait::async_trait;
@@ -8,7 +9,7 @@ use parley_core::{ContactId, ConversationId, InboxId, Timestamp, UserId, Workspa
 use parley_store::*;
 
 use crate::db::{exec, query, query_opt};
-use crate::rows::{id, opt_id};
+use crate::rows::{self, id, opt_id, pg_err, scope_params, EVENT_COLS};
 use crate::PostgresStore;
 use parley_core::contact::IdentityKind;
 
@@ -93,14 +94,35 @@ impl Conversations for PostgresStore {
     ) -> StoreResult<Page<ConversationView>> {
         let (scope, q) = (scope.clone(), q.clone());
         self.db
-            .run(move |tx| Box::pin(async move { queries::list(tx, &scope, &q).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let (sql, params) = queries::list_sql(&scope, &q)?;
+                    // Built per filter combination; a one-off statement keeps the cache small.
+                    let items: Vec<ConversationView> = tx
+                        .query(sql.as_str(), &params.refs())
+                        .await
+                        .map_err(pg_err)?
+                        .iter()
+                        .map(|r| rows::conversation(tx.keys(), r))
+                        .collect::<StoreResult<_>>()?;
+                    Ok(plan::pages::conversations(items, &q))
+                })
+            })
             .await
     }
 
     async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
         let scope = scope.clone();
         self.db
-            .run(move |tx| Box::pin(async move { queries::counts(tx, &scope).await }))
+            .run(move |tx| {
+                Box::pin(async move {
+                    let mut out = queries::count_statuses(tx, &scope).await?;
+                    out.inboxes = queries::count_open(tx, &scope, queries::OPEN_BY_INBOX).await?;
+                    out.teams = queries::count_open(tx, &scope, queries::OPEN_BY_TEAM).await?;
+                    out.labels = queries::count_open(tx, &scope, queries::OPEN_BY_LABEL).await?;
+                    Ok(out)
+                })
+            })
             .await
     }
 
@@ -125,7 +147,22 @@ impl Conversations for PostgresStore {
         let scope = scope.clone();
         self.db
             .run(move |tx| {
-                Box::pin(async move { queries::timeline(tx, &scope, id, before, limit).await })
+                Box::pin(async move {
+                    load_scoped(tx, &scope, id).await?;
+                    let sql = format!(
+                        "SELECT {EVENT_COLS}, m.status, m.error, m.id FROM event e LEFT JOIN message m ON m.id = e.message_id \
+                         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') \
+                         AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
+                    );
+                    let (before, limit) = (before.unwrap_or(i64::MAX), i64::from(limit));
+                    let found = query(tx, &sql, &[&id.as_uuid(), &before, &limit]).await?;
+                    let mut out = found
+                        .iter()
+                        .map(|r| queries::timeline_entry(tx.keys(), r))
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    out.reverse();
+                    Ok(out)
+                })
             })
             .await
     }
@@ -140,8 +177,27 @@ impl Conversations for PostgresStore {
     ) -> StoreResult<ActOutcome> {
         let scope = scope.clone();
         self.db
-            .write(move |tx, ev| {
-                Box::pin(async move { commands::act(tx, &scope, id, actor, cmd, at, ev).await })
+            .write(move |tx, events| {
+                Box::pin(async move {
+                    let ws = scope.workspace;
+                    let mut conv = load_scoped(tx, &scope, id).await?;
+                    let (mut message, mut note) = (None, None);
+                    match plan::Act::of(&conv, cmd, actor, at)? {
+                        plan::Act::Send(out) => {
+                            let reply = commands::queue_reply(tx, ws, &mut conv, out, at, events);
+                            message = Some(reply.await?);
+                        }
+                        plan::Act::Change(state) => {
+                            note = commands::change(tx, ws, &mut conv, state, at, events).await?;
+                        }
+                    }
+                    Ok(ActOutcome {
+                        conversation: conv,
+                        message,
+                        note,
+                        events: events.clone(),
+                    })
+                })
             })
             .await
     }
@@ -153,9 +209,34 @@ impl Conversations for PostgresStore {
         at: Timestamp,
     ) -> StoreResult<ActOutcome> {
         let scope = scope.clone();
-        let s = commands::Start { msg, at };
         self.db
-            .write(move |tx, ev| Box::pin(async move { commands::start(tx, &scope, s, ev).await }))
+            .write(move |tx, events| {
+                Box::pin(async move {
+                    let (ws, m) = (scope.workspace, msg);
+                    if !scope.can_see(m.inbox) {
+                        return Err(StoreError::NotFound);
+                    }
+                    let inbox = crate::directory::inbox(tx, ws, m.inbox).await?;
+                    let k = rows::load_contact(tx, ws.as_uuid(), m.contact.as_uuid()).await?;
+                    let identity = commands::identity_to_start(tx, ws, &inbox, &k, at).await?;
+                    let mut conv =
+                        commands::conversation_to_start(tx, ws, m.inbox, &k, identity, at).await?;
+                    conv.identity_id = identity;
+                    let out = plan::Outbound {
+                        sender: plan::start_sender(m.sender),
+                        actor: m.sender,
+                        body: m.body,
+                        meta: m.meta,
+                    };
+                    let msg = commands::queue_reply(tx, ws, &mut conv, out, at, events).await?;
+                    Ok(ActOutcome {
+                        conversation: conv,
+                        message: Some(msg),
+                        note: None,
+                        events: events.clone(),
+                    })
+                })
+            })
             .await
     }
 
@@ -287,7 +368,20 @@ impl Conversations for PostgresStore {
         let scope = scope.clone();
         self.db
             .run(move |tx| {
-                Box::pin(async move { queries::events_since(tx, &scope, after_seq, limit).await })
+                Box::pin(async move {
+                    let (all, inboxes) = scope_params(&scope);
+                    let sql = format!(
+                        "SELECT {EVENT_COLS} FROM event e WHERE e.workspace_id = $1 AND e.seq > $2 \
+                         AND ($3 OR e.inbox_id = ANY($4)) ORDER BY e.seq LIMIT $5"
+                    );
+                    let ws = scope.workspace.as_uuid();
+                    let limit = i64::from(limit);
+                    query(tx, &sql, &[&ws, &after_seq, &all, &inboxes, &limit])
+                        .await?
+                        .iter()
+                        .map(|r| rows::event(tx.keys(), r))
+                        .collect()
+                })
             })
             .await
     }

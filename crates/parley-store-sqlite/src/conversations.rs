@@ -1,15 +1,14 @@
-//! The `Conversations` store: ingesting customer messages (`inbound`), agents' commands (`commands`),
-//! lists with filters and keyset pagination (`queries`), timelines, snooze wake-ups and the event feed;
-//! `seen` is the `Seen` store.
+//! The `Conversations` store: each method reads as its use case's steps, ingesting customer messages
+//! (steps in `inbound`), agents' commands, starting and waking (`commands`), lists, counts and
+//! timelines (`queries`); `seen` is the `Seen` store.
 
 use async_trait::async_trait;
 use parley_core::contact::IdentityKind;
-use parley_core::conversation::{Change, Status};
-use parley_core::message::DeliveryStatus;
 use parley_core::{ContactId, ConversationId, InboxId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, params_from_iter, OptionalExtension};
 
+use crate::accounts::new_id;
 use crate::db::sql_err;
 use crate::rows::{self, opt_uid, scope_filter, uid, EVENT_COLS};
 use crate::SqliteStore;
@@ -20,10 +19,9 @@ mod queries;
 mod seen;
 mod writes;
 
-use commands::{act, start};
-use inbound::apply_inbound;
+use commands::queue_reply;
 pub(crate) use queries::message;
-use queries::{list, stored_survey_key};
+use queries::stored_survey_key;
 pub(crate) use writes::{
     insert_conversation, insert_event, insert_message, load_conversation_by, load_scoped,
     new_conversation, record_conversation_event, save_conversation,
@@ -31,8 +29,50 @@ pub(crate) use writes::{
 
 #[async_trait]
 impl Conversations for SqliteStore {
-    async fn apply_inbound(&self, msg: InboundMessage) -> StoreResult<InboundOutcome> {
-        self.db.write(move |c, ev| apply_inbound(c, msg, ev)).await
+    async fn apply_inbound(&self, m: InboundMessage) -> StoreResult<InboundOutcome> {
+        self.db
+            .write(move |c, events| {
+                let ws = inbound::inbox_workspace(c, m.inbox_id)?;
+                if let Some(duplicate) = inbound::delivered_before(c, &m)? {
+                    return Ok(duplicate);
+                }
+                let sender = inbound::sender(c, ws, &m)?;
+                let (identity_id, contact_id) = (sender.identity, sender.contact);
+                // A blocked sender's message is kept but asks nothing of anyone: no reopening, no waiting.
+                let blocked = inbound::blocked(c, contact_id)?;
+                let mut conv = inbound::conversation_for(c, ws, &m, sender, blocked)?;
+                let before = conv.clone();
+                if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+                    let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "conversation.updated");
+                    insert_event(c, events, ws, inbox, id, kind, None, m.at, data)?;
+                }
+                plan::inbound::reply_identity(&mut conv, contact_id, identity_id);
+                let msg = MessageView::from_customer(
+                    new_id().into(),
+                    &conv,
+                    contact_id,
+                    m.body,
+                    m.external_id,
+                    m.at,
+                    m.meta,
+                );
+                insert_message(c, ws, &msg)?;
+                plan::inbound::fold(&mut conv, &msg, blocked);
+                save_conversation(c, &before, &conv)?;
+                let data = plan::events::message_created(&msg, &conv);
+                let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "message.created");
+                insert_event(c, events, ws, inbox, id, kind, Some(msg.id), m.at, data)?;
+                let keyword = m.keyword.as_ref();
+                let consent = inbound::keyword_consent(c, ws, keyword, &msg, contact_id, events)?;
+                Ok(InboundOutcome {
+                    duplicate: false,
+                    message_id: msg.id,
+                    conversation_id: conv.id,
+                    contact_id,
+                    consent,
+                })
+            })
+            .await
     }
 
     async fn identity_conversation(
@@ -100,56 +140,32 @@ impl Conversations for SqliteStore {
         q: &ConversationQuery,
     ) -> StoreResult<Page<ConversationView>> {
         let (scope, q) = (scope.clone(), q.clone());
-        self.db.read(move |c| list(c, &scope, &q)).await
+        self.db
+            .read(move |c| {
+                let (sql, args) = queries::list_sql(&scope, &q)?;
+                let items: Vec<ConversationView> = c
+                    .prepare_cached(&sql)
+                    .map_err(sql_err)?
+                    .query_map(params_from_iter(args), rows::conversation)
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                Ok(plan::pages::conversations(items, &q))
+            })
+            .await
     }
 
     async fn conversation_counts(&self, scope: &Scope) -> StoreResult<ConversationCounts> {
         let scope = scope.clone();
-        self.db.read(move |c| {
-            let visible = scope_filter(&scope, "c.inbox_id");
-            let ws = scope.workspace.to_string();
-            let mut out = ConversationCounts::default();
-            let rows: Vec<(String, i64, i64, i64)> = c
-                .prepare_cached(&format!(
-                    "SELECT c.status, COUNT(*), COALESCE(SUM(c.assignee_id = ?2), 0), COALESCE(SUM(c.assignee_id IS NULL), 0) \
-                     FROM conversation c WHERE c.workspace_id = ?1{visible} GROUP BY c.status"
-                ))
-                .map_err(sql_err)?
-                .query_map(params![ws, scope.user.to_string()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .map_err(sql_err)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(sql_err)?;
-            for (status, n, mine, unassigned) in rows {
-                if status == "open" {
-                    (out.mine, out.unassigned) = (mine as u64, unassigned as u64);
-                }
-                out.statuses.insert(status, n as u64);
-            }
-            let open = |sql: String| -> StoreResult<std::collections::BTreeMap<String, u64>> {
-                c.prepare_cached(&sql)
-                    .map_err(sql_err)?
-                    .query_map([&ws], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-                    })
-                    .map_err(sql_err)?
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(sql_err)
-            };
-            out.inboxes = open(format!(
-                "SELECT c.inbox_id, COUNT(*) FROM conversation c WHERE c.workspace_id = ?1 AND c.status = 'open'{visible} GROUP BY c.inbox_id"
-            ))?;
-            out.teams = open(format!(
-                "SELECT c.team_id, COUNT(*) FROM conversation c WHERE c.workspace_id = ?1 AND c.status = 'open' \
-                 AND c.team_id IS NOT NULL{visible} GROUP BY c.team_id"
-            ))?;
-            out.labels = open(format!(
-                "SELECT l.label, COUNT(*) FROM conversation_label l JOIN conversation c ON c.id = l.conversation_id \
-                 WHERE c.workspace_id = ?1 AND c.status = 'open'{visible} GROUP BY l.label"
-            ))?;
-            Ok(out)
-        }).await
+        self.db
+            .read(move |c| {
+                let mut out = queries::count_statuses(c, &scope)?;
+                out.inboxes = queries::count_open(c, &scope, queries::OPEN_BY_INBOX)?;
+                out.teams = queries::count_open(c, &scope, queries::OPEN_BY_TEAM)?;
+                out.labels = queries::count_open(c, &scope, queries::OPEN_BY_LABEL)?;
+                Ok(out)
+            })
+            .await
     }
 
     async fn conversation(
@@ -178,19 +194,11 @@ impl Conversations for SqliteStore {
                      ORDER BY e.seq DESC LIMIT ?3"
                 );
                 let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+                let (before, limit) = (before.unwrap_or(i64::MAX), limit);
                 let mut out: Vec<TimelineEntry> = stmt
                     .query_map(
-                        params![id.to_string(), before.unwrap_or(i64::MAX), limit],
-                        |r| {
-                            let status: Option<String> = r.get(7)?;
-                            let error: Option<String> = r.get(8)?;
-                            Ok(TimelineEntry {
-                                event: rows::event(r)?,
-                                delivery: status
-                                    .and_then(|s| DeliveryStatus::parse(&s))
-                                    .map(|s| (s, error)),
-                            })
-                        },
+                        params![id.to_string(), before, limit],
+                        queries::timeline_entry,
                     )
                     .map_err(sql_err)?
                     .collect::<Result<_, _>>()
@@ -211,7 +219,27 @@ impl Conversations for SqliteStore {
     ) -> StoreResult<ActOutcome> {
         let scope = scope.clone();
         self.db
-            .write(move |c, ev| act(c, &scope, id, actor, cmd, at, ev))
+            .write(move |c, events| {
+                let ws = scope.workspace;
+                let mut conv = load_scoped(c, &scope, id)?;
+                let before = conv.clone();
+                let (mut message, mut note) = (None, None);
+                match plan::Act::of(&conv, cmd, actor, at)? {
+                    plan::Act::Send(out) => {
+                        let msg = queue_reply(c, ws, &before, &mut conv, out, at, events)?;
+                        message = Some(msg);
+                    }
+                    plan::Act::Change(state) => {
+                        note = commands::change(c, ws, &before, &mut conv, state, at, events)?;
+                    }
+                }
+                Ok(ActOutcome {
+                    conversation: conv,
+                    message,
+                    note,
+                    events: events.clone(),
+                })
+            })
             .await
     }
 
@@ -223,7 +251,31 @@ impl Conversations for SqliteStore {
     ) -> StoreResult<ActOutcome> {
         let scope = scope.clone();
         self.db
-            .write(move |c, ev| start(c, &scope, msg, at, ev))
+            .write(move |c, events| {
+                let (ws, m) = (scope.workspace, msg);
+                if !scope.can_see(m.inbox) {
+                    return Err(StoreError::NotFound);
+                }
+                let inbox = crate::directory::inbox(c, ws, m.inbox)?;
+                let k = crate::rows::load_contact(c, &ws.to_string(), &m.contact.to_string())?;
+                let identity = commands::identity_to_start(c, ws, &inbox, &k, at)?;
+                let mut conv = commands::conversation_to_start(c, ws, m.inbox, &k, identity, at)?;
+                let before = conv.clone();
+                conv.identity_id = identity;
+                let out = plan::Outbound {
+                    sender: plan::start_sender(m.sender),
+                    actor: m.sender,
+                    body: m.body,
+                    meta: m.meta,
+                };
+                let msg = queue_reply(c, ws, &before, &mut conv, out, at, events)?;
+                Ok(ActOutcome {
+                    conversation: conv,
+                    message: Some(msg),
+                    note: None,
+                    events: events.clone(),
+                })
+            })
             .await
     }
 
@@ -298,39 +350,9 @@ impl Conversations for SqliteStore {
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<usize> {
         self.db
             .write(move |c, events| {
-                let due: Vec<(ConversationId, WorkspaceId)> = c
-                    .prepare_cached(sql::conversations::SNOOZED_DUE)
-                    .map_err(sql_err)?
-                    .query_map([now.0], |r| Ok((uid(r, 0)?, uid(r, 1)?)))
-                    .map_err(sql_err)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql_err)?;
+                let due = commands::snoozed_due(c, now)?;
                 for (id, ws) in &due {
-                    let mut conv = load_conversation_by(c, "c.id = ?1", [id.to_string()])?;
-                    let before = conv.clone();
-                    let change = Change::Status {
-                        from: Status::Snoozed,
-                        to: Status::Open,
-                        snoozed_until: None,
-                    };
-                    conv.apply(&change, now);
-                    save_conversation(c, &before, &conv)?;
-                    let data = plan::events::conversation_updated(
-                        &plan::events::change_json(&change),
-                        None,
-                        &conv,
-                    );
-                    insert_event(
-                        c,
-                        events,
-                        *ws,
-                        conv.inbox_id,
-                        Some(conv.id),
-                        "conversation.updated",
-                        None,
-                        now,
-                        data,
-                    )?;
+                    commands::wake(c, *ws, *id, now, events)?;
                 }
                 Ok(due.len())
             })

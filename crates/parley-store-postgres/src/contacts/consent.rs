@@ -1,25 +1,18 @@
 //! The consent ledger: recording an entry, the suppressions a send checks, and a contact's ledger.
 
-use parley_core::{ContactId, Timestamp, WorkspaceId};
+use parley_core::{ContactId, ConversationId, Timestamp, WorkspaceId};
 use parley_store::crypt::{self};
 use parley_store::*;
 
-use crate::accounts::new_id;
 use crate::db::{exec, query, Tx};
 use crate::rows::{get, id};
 
-pub(crate) async fn record_consent(
+/// Appends one entry to the ledger.
+pub(crate) async fn insert_consent(
     tx: &Tx<'_>,
     ws: WorkspaceId,
-    n: NewConsent,
-    events: &mut Vec<Published>,
-) -> StoreResult<ConsentEvent> {
-    let conversation = n.conversation;
-    // The contact must be of this workspace.
-    crate::rows::load_contact(tx, ws.as_uuid(), n.contact.as_uuid())
-        .await?
-        .live()?;
-    let e = n.recorded(new_id());
+    e: &ConsentEvent,
+) -> StoreResult<()> {
     exec(
         tx,
         "INSERT INTO consent_event (id, workspace_id, contact_id, purpose, action, source, channel, evidence, at) \
@@ -41,26 +34,35 @@ pub(crate) async fn record_consent(
         ],
     )
     .await?;
-    if let Some(id) = conversation {
-        let found = crate::conversations::load_conversation_by(
-            tx,
-            "c.id = $1 AND c.workspace_id = $2",
-            &[&id.as_uuid(), &ws.as_uuid()],
-        )
-        .await;
-        let conv = match found {
-            Ok(conv) => Some(conv).filter(|v| v.contact_id == e.contact_id),
-            Err(StoreError::NotFound) => None,
-            Err(other) => return Err(other),
-        };
-        if let Some(conv) = conv {
-            let data = serde_json::json!({ "consent": e, "conversation": conv }).to_string();
-            let ev =
-                crate::conversations::NewEvent::on(ws, &conv, "consent.changed", None, e.at, data);
-            crate::conversations::insert_event(tx, events, ev).await?;
-        }
+    Ok(())
+}
+
+/// Puts a `consent.changed` event on the timeline of the conversation the entry came from, when
+/// that conversation is of this workspace and this contact.
+pub(crate) async fn announce_consent(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    conversation: ConversationId,
+    e: &ConsentEvent,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let found = crate::conversations::load_conversation_by(
+        tx,
+        "c.id = $1 AND c.workspace_id = $2",
+        &[&conversation.as_uuid(), &ws.as_uuid()],
+    )
+    .await;
+    let conv = match found {
+        Ok(conv) => Some(conv).filter(|v| v.contact_id == e.contact_id),
+        Err(StoreError::NotFound) => None,
+        Err(other) => return Err(other),
+    };
+    if let Some(conv) = conv {
+        let data = serde_json::json!({ "consent": e, "conversation": conv }).to_string();
+        let ev = crate::conversations::NewEvent::on(ws, &conv, "consent.changed", None, e.at, data);
+        crate::conversations::insert_event(tx, events, ev).await?;
     }
-    Ok(e)
+    Ok(())
 }
 
 /// When the contact last wrote, on any channel.
@@ -99,19 +101,6 @@ pub(crate) async fn suppressions(
     }
     plan::erase::dedup_suppressions(&mut out);
     Ok(out)
-}
-
-pub(crate) async fn consent_history(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    contact: ContactId,
-) -> StoreResult<Vec<ConsentEvent>> {
-    crate::rows::visible_contact(tx, scope, contact).await?;
-    Ok(ledger(tx, scope.workspace, contact)
-        .await?
-        .into_iter()
-        .map(|e| plan::scoped_consent(scope, e))
-        .collect())
 }
 
 pub(crate) async fn ledger(

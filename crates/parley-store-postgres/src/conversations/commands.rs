@@ -1,13 +1,12 @@
 //! Agents' commands on conversations, starting a conversation with an outbound message, and waking
 //! snoozed conversations. Each runs under the event lock, so the state it reads is the latest.
 
-use parley_core::message::SenderKind;
-use parley_core::{ConversationId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ConversationId, IdentityId, InboxId, TeamId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 
 use crate::accounts::new_id;
 use crate::conversations::{
-    insert_conversation, insert_event, insert_message, load_by_id, load_for_contact, load_scoped,
+    insert_conversation, insert_event, insert_message, load_by_id, load_for_contact,
     new_conversation, save_conversation, NewEvent,
 };
 use crate::db::{exec, query_opt, Tx};
@@ -40,16 +39,42 @@ async fn check_assignment(
     plan::check_assignment(works_inbox, team)
 }
 
-/// Writes an agent's outbound message and its outbox row, and folds it into the conversation.
-async fn queue_reply(
+/// Refuses what the command's change may not do, then applies it, saves the conversation and
+/// writes its event; answers the note the change adds, if any.
+pub(crate) async fn change(
     tx: &Tx<'_>,
     ws: WorkspaceId,
     conv: &mut ConversationView,
-    (sender, actor): (SenderKind, Option<UserId>),
-    body: String,
+    state: plan::StateChange,
     at: Timestamp,
-    meta: Option<serde_json::Value>,
+    events: &mut Vec<Published>,
+) -> StoreResult<Option<NoteView>> {
+    if let Some((assignee, team)) = state.assign {
+        check_assignment(tx, ws, conv.inbox_id, assignee, team).await?;
+    }
+    conv.apply(&state.change, at);
+    save_conversation(tx, conv, state.labels).await?;
+    let (kind, data) = state.event(conv);
+    insert_event(tx, events, NewEvent::on(ws, conv, kind, None, at, data)).await?;
+    Ok(state.note)
+}
+
+/// Writes an agent's outbound message and its outbox row, folds it into the conversation, saves
+/// that and writes the `message.created` event.
+pub(crate) async fn queue_reply(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    conv: &mut ConversationView,
+    out: plan::Outbound,
+    at: Timestamp,
+    events: &mut Vec<Published>,
 ) -> StoreResult<MessageView> {
+    let plan::Outbound {
+        sender,
+        actor,
+        body,
+        meta,
+    } = out;
     let msg = MessageView::agent_reply(new_id().into(), conv, sender, actor, body, at, meta);
     insert_message(tx, ws, &msg).await?;
     exec(
@@ -68,97 +93,48 @@ async fn queue_reply(
     // Parley's own notices (a HELP answer) and automated messages do not answer the customer.
     conv.apply(&plan::outbound_change(sender), at);
     conv.last_message = Some(plan::preview(&msg.body));
+    save_conversation(tx, conv, false).await?;
+    let data = plan::events::message_created(&msg, conv);
+    let ev = NewEvent::on(ws, conv, "message.created", Some(msg.id), at, data);
+    insert_event(tx, events, ev).await?;
     Ok(msg)
 }
 
-pub(crate) async fn act(
+/// The identity a new conversation writes through: the contact's on the inbox's channel, added
+/// when the contact has an address for it but no identity yet.
+pub(crate) async fn identity_to_start(
     tx: &Tx<'_>,
-    scope: &Scope,
-    conv_id: ConversationId,
-    actor: UserId,
-    cmd: Command,
+    ws: WorkspaceId,
+    inbox: &InboxRow,
+    contact: &ContactView,
     at: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<ActOutcome> {
-    let ws = scope.workspace;
-    let mut conv = load_scoped(tx, scope, conv_id).await?;
-    let (mut message, mut note) = (None, None);
-    match plan::Act::of(&conv, cmd, actor, at)? {
-        plan::Act::Send(out) => {
-            let by = (out.sender, out.actor);
-            let msg = queue_reply(tx, ws, &mut conv, by, out.body, at, out.meta).await?;
-            save_conversation(tx, &conv, false).await?;
-            let data = plan::events::message_created(&msg, &conv);
-            let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
-            insert_event(tx, events, ev).await?;
-            message = Some(msg);
-        }
-        plan::Act::Change(state) => {
-            if let Some((assignee, team)) = state.assign {
-                check_assignment(tx, ws, conv.inbox_id, assignee, team).await?;
-            }
-            conv.apply(&state.change, at);
-            save_conversation(tx, &conv, state.labels).await?;
-            let (kind, data) = state.event(&conv);
-            insert_event(tx, events, NewEvent::on(ws, &conv, kind, None, at, data)).await?;
-            note = state.note;
-        }
-    }
-    Ok(ActOutcome {
-        conversation: conv,
-        message,
-        note,
-        events: events.clone(),
-    })
-}
-
-/// What `start_conversation` is asked to do.
-pub(crate) struct Start {
-    pub msg: NewOutbound,
-    pub at: Timestamp,
-}
-
-pub(crate) async fn start(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    s: Start,
-    events: &mut Vec<Published>,
-) -> StoreResult<ActOutcome> {
-    let ws = scope.workspace;
-    let Start { msg: m, at } = s;
-    if !scope.can_see(m.inbox) {
-        return Err(StoreError::NotFound);
-    }
-    let inbox_row = crate::directory::inbox(tx, ws, m.inbox).await?;
-    let k = rows::load_contact(tx, ws.as_uuid(), m.contact.as_uuid()).await?;
-    let identity_id = match plan::reach_to_start(&inbox_row, &k)? {
+) -> StoreResult<IdentityId> {
+    Ok(match plan::reach_to_start(inbox, contact)? {
         plan::Reach::Existing(i) => i.id,
         plan::Reach::New(ident) => {
-            crate::contacts::insert_identity(tx, ws, m.contact, &ident, at).await?
+            crate::contacts::insert_identity(tx, ws, contact.id, &ident, at).await?
         }
-    };
-    let mut conv = match load_for_contact(tx, m.inbox, m.contact).await {
-        Ok(conv) => conv,
-        Err(StoreError::NotFound) => {
-            let conv = new_conversation(m.inbox, m.contact, k.name.clone(), identity_id, at);
-            insert_conversation(tx, ws, &conv).await?;
-            conv
-        }
-        Err(e) => return Err(e),
-    };
-    conv.identity_id = identity_id;
-    let sender = plan::start_sender(m.sender);
-    let msg = queue_reply(tx, ws, &mut conv, (sender, m.sender), m.body, at, m.meta).await?;
-    save_conversation(tx, &conv, false).await?;
-    let data = plan::events::message_created(&msg, &conv);
-    let ev = NewEvent::on(ws, &conv, "message.created", Some(msg.id), at, data);
-    insert_event(tx, events, ev).await?;
-    Ok(ActOutcome {
-        conversation: conv,
-        message: Some(msg),
-        note: None,
-        events: events.clone(),
     })
+}
+
+/// The contact's conversation in the inbox, created when there is none.
+pub(crate) async fn conversation_to_start(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    inbox: InboxId,
+    contact: &ContactView,
+    identity: IdentityId,
+    at: Timestamp,
+) -> StoreResult<ConversationView> {
+    match load_for_contact(tx, inbox, contact.id).await {
+        Ok(conv) => Ok(conv),
+        Err(StoreError::NotFound) => {
+            let conv = new_conversation(inbox, contact.id, contact.name.clone(), identity, at);
+            insert_conversation(tx, ws, &conv).await?;
+            Ok(conv)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub(crate) async fn record_conversation_event(

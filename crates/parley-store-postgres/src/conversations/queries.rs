@@ -1,20 +1,17 @@
-//! Reading conversations: filtered lists with keyset pagination, timelines, and the event feed a
-//! client replays after a reconnect.
+//! Reading conversations: the SQL of filtered lists with keyset pagination, a timeline's rows, and
+//! the counts by status, inbox, team and label.
 
 use parley_core::message::DeliveryStatus;
-use parley_core::ConversationId;
+use parley_store::crypt::Keyring;
 use parley_store::*;
 use tokio_postgres::types::ToSql;
 
-use crate::conversations::load_scoped;
 use crate::db::{query, Tx};
-use crate::rows::{
-    self, get, pg_err, scope_params, CONVERSATION_COLS, CONVERSATION_FROM, EVENT_COLS,
-};
+use crate::rows::{self, get, scope_params, CONVERSATION_COLS, CONVERSATION_FROM};
 
 /// Query parameters collected while building SQL; `push` returns the placeholder to write.
 #[derive(Default)]
-struct Params(Vec<Box<dyn ToSql + Sync + Send>>);
+pub(crate) struct Params(Vec<Box<dyn ToSql + Sync + Send>>);
 
 impl Params {
     fn push(&mut self, v: impl ToSql + Sync + Send + 'static) -> String {
@@ -22,7 +19,7 @@ impl Params {
         format!("${}", self.0.len())
     }
 
-    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.0
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
@@ -69,11 +66,9 @@ fn filters(scope: &Scope, q: &ConversationQuery, p: &mut Params) -> String {
     sql
 }
 
-pub(crate) async fn list(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    q: &ConversationQuery,
-) -> StoreResult<Page<ConversationView>> {
+/// The SELECT of a list's page (one row more than asked, to tell whether a next page exists) and
+/// its parameters.
+pub(crate) fn list_sql(scope: &Scope, q: &ConversationQuery) -> StoreResult<(String, Params)> {
     let mut p = Params::default();
     let mut sql = format!(
         "SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE {}",
@@ -108,104 +103,52 @@ pub(crate) async fn list(
         );
     }
     sql += &format!(" ORDER BY {order} LIMIT {}", p.push(i64::from(q.limit) + 1));
-    // Built per filter combination; a one-off statement keeps the cache small.
-    let items: Vec<ConversationView> = tx
-        .query(sql.as_str(), &p.refs())
-        .await
-        .map_err(pg_err)?
-        .iter()
-        .map(|r| rows::conversation(tx.keys(), r))
-        .collect::<StoreResult<_>>()?;
-    Ok(plan::pages::conversations(items, q))
+    Ok((sql, p))
 }
 
-pub(crate) async fn timeline(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    conv: ConversationId,
-    before: Option<i64>,
-    limit: u32,
-) -> StoreResult<Vec<TimelineEntry>> {
-    load_scoped(tx, scope, conv).await?;
-    let sql = format!(
-        "SELECT {EVENT_COLS}, m.status, m.error, m.id FROM event e LEFT JOIN message m ON m.id = e.message_id \
-         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') \
-         AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
-    );
-    let rows = query(
-        tx,
-        &sql,
-        &[
-            &conv.as_uuid(),
-            &before.unwrap_or(i64::MAX),
-            &i64::from(limit),
-        ],
-    )
-    .await?;
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            let status: Option<&str> = get(r, 7)?;
-            let message: Option<uuid::Uuid> = get(r, 9)?;
-            let error = match message {
-                Some(m) => parley_store::crypt::open_field(
-                    tx.keys(),
-                    &parley_store::crypt::aad("message", m, "error"),
-                    get(r, 8)?,
-                )?,
-                None => None,
-            };
-            Ok(TimelineEntry {
-                event: rows::event(tx.keys(), r)?,
-                delivery: status.and_then(DeliveryStatus::parse).map(|s| (s, error)),
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    out.reverse();
-    Ok(out)
+/// One timeline row: the event and, for a message, its delivery status and error.
+pub(crate) fn timeline_entry(
+    keys: Option<&Keyring>,
+    r: &tokio_postgres::Row,
+) -> StoreResult<TimelineEntry> {
+    let status: Option<&str> = get(r, 7)?;
+    let message: Option<uuid::Uuid> = get(r, 9)?;
+    let error = match message {
+        Some(m) => parley_store::crypt::open_field(
+            keys,
+            &parley_store::crypt::aad("message", m, "error"),
+            get(r, 8)?,
+        )?,
+        None => None,
+    };
+    Ok(TimelineEntry {
+        event: rows::event(keys, r)?,
+        delivery: status.and_then(DeliveryStatus::parse).map(|s| (s, error)),
+    })
 }
 
-pub(crate) async fn events_since(
-    tx: &Tx<'_>,
-    scope: &Scope,
-    after: i64,
-    limit: u32,
-) -> StoreResult<Vec<Published>> {
+/// Open conversations the scope sees, by inbox.
+pub(crate) const OPEN_BY_INBOX: &str = "SELECT c.inbox_id::text, COUNT(*) FROM conversation c \
+     WHERE c.workspace_id = $1 AND c.status = 'open' AND ($2 OR c.inbox_id = ANY($3)) GROUP BY c.inbox_id";
+
+/// Open conversations the scope sees, by team.
+pub(crate) const OPEN_BY_TEAM: &str = "SELECT c.team_id::text, COUNT(*) FROM conversation c WHERE c.workspace_id = $1 \
+     AND c.status = 'open' AND c.team_id IS NOT NULL AND ($2 OR c.inbox_id = ANY($3)) GROUP BY c.team_id";
+
+/// Open conversations the scope sees, by label.
+pub(crate) const OPEN_BY_LABEL: &str = "SELECT l.label, COUNT(*) FROM conversation_label l JOIN conversation c ON c.id = l.conversation_id \
+     WHERE c.workspace_id = $1 AND c.status = 'open' AND ($2 OR c.inbox_id = ANY($3)) GROUP BY l.label";
+
+/// The counts by status, with the open conversations assigned to the scope's user and to nobody.
+pub(crate) async fn count_statuses(tx: &Tx<'_>, scope: &Scope) -> StoreResult<ConversationCounts> {
     let (all, inboxes) = scope_params(scope);
-    let sql = format!(
-        "SELECT {EVENT_COLS} FROM event e WHERE e.workspace_id = $1 AND e.seq > $2 \
-         AND ($3 OR e.inbox_id = ANY($4)) ORDER BY e.seq LIMIT $5"
-    );
-    query(
-        tx,
-        &sql,
-        &[
-            &scope.workspace.as_uuid(),
-            &after,
-            &all,
-            &inboxes,
-            &i64::from(limit),
-        ],
-    )
-    .await?
-    .iter()
-    .map(|r| rows::event(tx.keys(), r))
-    .collect()
-}
-
-pub(crate) async fn counts(tx: &Tx<'_>, scope: &Scope) -> StoreResult<ConversationCounts> {
-    let (all, inboxes) = scope_params(scope);
-    let ws = scope.workspace.as_uuid();
-    let visible = "($2 OR c.inbox_id = ANY($3))";
     let mut out = ConversationCounts::default();
     let rows = query(
         tx,
-        &format!(
-            "SELECT c.status, COUNT(*), COUNT(*) FILTER (WHERE c.assignee_id = $4), \
-             COUNT(*) FILTER (WHERE c.assignee_id IS NULL) \
-             FROM conversation c WHERE c.workspace_id = $1 AND {visible} GROUP BY c.status"
-        ),
-        &[&ws, &all, &inboxes, &scope.user.as_uuid()],
+        "SELECT c.status, COUNT(*), COUNT(*) FILTER (WHERE c.assignee_id = $4), \
+         COUNT(*) FILTER (WHERE c.assignee_id IS NULL) \
+         FROM conversation c WHERE c.workspace_id = $1 AND ($2 OR c.inbox_id = ANY($3)) GROUP BY c.status",
+        &[&scope.workspace.as_uuid(), &all, &inboxes, &scope.user.as_uuid()],
     )
     .await?;
     for r in &rows {
@@ -216,32 +159,20 @@ pub(crate) async fn counts(tx: &Tx<'_>, scope: &Scope) -> StoreResult<Conversati
         }
         out.statuses.insert(status, n as u64);
     }
-    for (sql, into) in [
-        (
-            format!(
-                "SELECT c.inbox_id::text, COUNT(*) FROM conversation c \
-                 WHERE c.workspace_id = $1 AND c.status = 'open' AND {visible} GROUP BY c.inbox_id"
-            ),
-            &mut out.inboxes,
-        ),
-        (
-            format!(
-                "SELECT c.team_id::text, COUNT(*) FROM conversation c WHERE c.workspace_id = $1 \
-                 AND c.status = 'open' AND c.team_id IS NOT NULL AND {visible} GROUP BY c.team_id"
-            ),
-            &mut out.teams,
-        ),
-        (
-            format!(
-                "SELECT l.label, COUNT(*) FROM conversation_label l JOIN conversation c ON c.id = l.conversation_id \
-                 WHERE c.workspace_id = $1 AND c.status = 'open' AND {visible} GROUP BY l.label"
-            ),
-            &mut out.labels,
-        ),
-    ] {
-        for r in &query(tx, &sql, &[&ws, &all, &inboxes]).await? {
-            into.insert(get(r, 0)?, get::<i64>(r, 1)? as u64);
-        }
-    }
     Ok(out)
+}
+
+/// One of the `OPEN_BY_*` counts.
+pub(crate) async fn count_open(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    sql: &str,
+) -> StoreResult<std::collections::BTreeMap<String, u64>> {
+    let (all, inboxes) = scope_params(scope);
+    let ws = scope.workspace.as_uuid();
+    query(tx, sql, &[&ws, &all, &inboxes])
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+        .collect()
 }

@@ -1,18 +1,20 @@
-//! Agents' commands on conversations and starting a conversation with an outbound message; each
-//! runs in the writer's transaction, so the state it reads is the latest.
+//! The steps of agents' commands on conversations, of starting a conversation with an outbound
+//! message and of waking snoozed ones; each runs in the writer's transaction, so the state it
+//! reads is the latest.
 
-use parley_core::message::SenderKind;
-use parley_core::{ConversationId, InboxId, Timestamp, UserId, WorkspaceId};
+use parley_core::conversation::{Change, Status};
+use parley_core::{ConversationId, IdentityId, InboxId, Timestamp, UserId, WorkspaceId};
 use parley_store::*;
 use rusqlite::{params, Connection};
 
 use crate::accounts::new_id;
 use crate::contacts::insert_identity;
 use crate::conversations::{
-    insert_conversation, insert_event, insert_message, load_conversation_by, load_scoped,
-    new_conversation, save_conversation,
+    insert_conversation, insert_event, insert_message, load_conversation_by, new_conversation,
+    save_conversation,
 };
 use crate::db::sql_err;
+use crate::rows::uid;
 
 /// Refuses an assignee who does not work the inbox and a team of another workspace.
 fn check_assignment(
@@ -36,31 +38,21 @@ fn check_assignment(
 
 /// Queues an agent's reply: the message, its outbox row, the conversation's new state (from
 /// `before`) and the `message.created` event.
-struct Reply<'a> {
-    before: &'a ConversationView,
-    sender: SenderKind,
-    /// `None`: Parley itself.
-    actor: Option<UserId>,
-    body: String,
-    at: Timestamp,
-    meta: Option<serde_json::Value>,
-}
-
-fn queue_reply(
+pub(crate) fn queue_reply(
     c: &Connection,
     ws: WorkspaceId,
+    before: &ConversationView,
     conv: &mut ConversationView,
-    r: Reply<'_>,
+    out: plan::Outbound,
+    at: Timestamp,
     events: &mut Vec<Published>,
 ) -> StoreResult<MessageView> {
-    let Reply {
-        before,
+    let plan::Outbound {
         sender,
         actor,
         body,
-        at,
         meta,
-    } = r;
+    } = out;
     let msg = MessageView::agent_reply(new_id().into(), conv, sender, actor, body, at, meta);
     insert_message(c, ws, &msg)?;
     c.prepare_cached(
@@ -75,116 +67,101 @@ fn queue_reply(
     conv.last_message = Some(plan::preview(&msg.body));
     save_conversation(c, before, conv)?;
     let data = plan::events::message_created(&msg, conv);
-    insert_event(
-        c,
-        events,
-        ws,
-        conv.inbox_id,
-        Some(conv.id),
-        "message.created",
-        Some(msg.id),
-        at,
-        data,
-    )?;
+    let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "message.created");
+    insert_event(c, events, ws, inbox, id, kind, Some(msg.id), at, data)?;
     Ok(msg)
 }
 
-pub(crate) fn act(
+/// Refuses what the command's change may not do, then applies it, saves the conversation (from
+/// `before`) and writes its event; answers the note the change adds, if any.
+pub(crate) fn change(
     c: &Connection,
-    scope: &Scope,
-    id: ConversationId,
-    actor: UserId,
-    cmd: Command,
+    ws: WorkspaceId,
+    before: &ConversationView,
+    conv: &mut ConversationView,
+    state: plan::StateChange,
     at: Timestamp,
     events: &mut Vec<Published>,
-) -> StoreResult<ActOutcome> {
-    let ws = scope.workspace;
-    let mut conv = load_scoped(c, scope, id)?;
-    let before = conv.clone();
-    let (mut message, mut note) = (None, None);
-    match plan::Act::of(&conv, cmd, actor, at)? {
-        plan::Act::Send(out) => {
-            let reply = Reply {
-                before: &before,
-                sender: out.sender,
-                actor: out.actor,
-                body: out.body,
-                meta: out.meta,
-                at,
-            };
-            message = Some(queue_reply(c, ws, &mut conv, reply, events)?);
-        }
-        plan::Act::Change(state) => {
-            if let Some((assignee, team)) = state.assign {
-                check_assignment(c, ws, conv.inbox_id, assignee, team)?;
-            }
-            conv.apply(&state.change, at);
-            save_conversation(c, &before, &conv)?;
-            let (kind, data) = state.event(&conv);
-            let (inbox, id) = (conv.inbox_id, Some(conv.id));
-            insert_event(c, events, ws, inbox, id, kind, None, at, data)?;
-            note = state.note;
-        }
+) -> StoreResult<Option<NoteView>> {
+    if let Some((assignee, team)) = state.assign {
+        check_assignment(c, ws, conv.inbox_id, assignee, team)?;
     }
-    Ok(ActOutcome {
-        conversation: conv,
-        message,
-        note,
-        events: events.clone(),
+    conv.apply(&state.change, at);
+    save_conversation(c, before, conv)?;
+    let (kind, data) = state.event(conv);
+    let (inbox, id) = (conv.inbox_id, Some(conv.id));
+    insert_event(c, events, ws, inbox, id, kind, None, at, data)?;
+    Ok(state.note)
+}
+
+/// The identity a new conversation writes through: the contact's on the inbox's channel, added
+/// when the contact has an address for it but no identity yet.
+pub(crate) fn identity_to_start(
+    c: &Connection,
+    ws: WorkspaceId,
+    inbox: &InboxRow,
+    contact: &ContactView,
+    at: Timestamp,
+) -> StoreResult<IdentityId> {
+    Ok(match plan::reach_to_start(inbox, contact)? {
+        plan::Reach::Existing(i) => i.id,
+        plan::Reach::New(ident) => insert_identity(c, ws, contact.id, &ident, at)?,
     })
 }
 
-pub(crate) fn start(
+/// The contact's conversation in the inbox, created when there is none.
+pub(crate) fn conversation_to_start(
     c: &Connection,
-    scope: &Scope,
-    m: NewOutbound,
+    ws: WorkspaceId,
+    inbox: InboxId,
+    contact: &ContactView,
+    identity: IdentityId,
     at: Timestamp,
-    events: &mut Vec<Published>,
-) -> StoreResult<ActOutcome> {
-    let ws = scope.workspace;
-    let (inbox, contact) = (m.inbox, m.contact);
-    if !scope.can_see(inbox) {
-        return Err(StoreError::NotFound);
-    }
-    let inbox_row = crate::directory::inbox(c, ws, inbox)?;
-    let k = crate::rows::load_contact(c, &ws.to_string(), &contact.to_string())?;
-    let identity_id = match plan::reach_to_start(&inbox_row, &k)? {
-        plan::Reach::Existing(i) => i.id,
-        plan::Reach::New(ident) => insert_identity(c, ws, contact, &ident, at)?,
-    };
-    let mut conv = match load_conversation_by(
-        c,
-        "c.inbox_id = ?1 AND c.contact_id = ?2",
-        [inbox.to_string(), contact.to_string()],
-    ) {
-        Ok(conv) => conv,
+) -> StoreResult<ConversationView> {
+    let cond = "c.inbox_id = ?1 AND c.contact_id = ?2";
+    match load_conversation_by(c, cond, [inbox.to_string(), contact.id.to_string()]) {
         Err(StoreError::NotFound) => {
-            let conv = new_conversation(inbox, contact, k.name.clone(), identity_id, at);
+            let conv = new_conversation(inbox, contact.id, contact.name.clone(), identity, at);
             insert_conversation(c, ws, &conv)?;
-            conv
+            Ok(conv)
         }
-        Err(e) => return Err(e),
-    };
+        found => found,
+    }
+}
+
+/// The snoozed conversations whose time has come, with their workspaces.
+pub(crate) fn snoozed_due(
+    c: &Connection,
+    now: Timestamp,
+) -> StoreResult<Vec<(ConversationId, WorkspaceId)>> {
+    c.prepare_cached(sql::conversations::SNOOZED_DUE)
+        .map_err(sql_err)?
+        .query_map([now.0], |r| Ok((uid(r, 0)?, uid(r, 1)?)))
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)
+}
+
+/// Opens a snoozed conversation again and writes its event.
+pub(crate) fn wake(
+    c: &Connection,
+    ws: WorkspaceId,
+    id: ConversationId,
+    now: Timestamp,
+    events: &mut Vec<Published>,
+) -> StoreResult<()> {
+    let mut conv = load_conversation_by(c, "c.id = ?1", [id.to_string()])?;
     let before = conv.clone();
-    conv.identity_id = identity_id;
-    let msg = queue_reply(
-        c,
-        ws,
-        &mut conv,
-        Reply {
-            before: &before,
-            sender: plan::start_sender(m.sender),
-            actor: m.sender,
-            body: m.body,
-            meta: m.meta,
-            at,
-        },
-        events,
-    )?;
-    Ok(ActOutcome {
-        conversation: conv,
-        message: Some(msg),
-        note: None,
-        events: events.clone(),
-    })
+    let change = Change::Status {
+        from: Status::Snoozed,
+        to: Status::Open,
+        snoozed_until: None,
+    };
+    conv.apply(&change, now);
+    save_conversation(c, &before, &conv)?;
+    let change = plan::events::change_json(&change);
+    let data = plan::events::conversation_updated(&change, None, &conv);
+    let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "conversation.updated");
+    insert_event(c, events, ws, inbox, id, kind, None, now, data)?;
+    Ok(())
 }

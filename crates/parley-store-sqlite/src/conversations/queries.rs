@@ -1,21 +1,20 @@
-//! Reading conversations: filtered lists with keyset pagination, one message by id, the survey key.
+//! Reading conversations: the SQL of filtered lists with keyset pagination, a timeline's rows, the
+//! counts by status, inbox, team and label, one message by id, the survey key.
 
+use parley_core::message::DeliveryStatus;
 use parley_core::WorkspaceId;
 use parley_store::*;
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
 
 use crate::db::sql_err;
 use crate::rows::{self, scope_filter, CONVERSATION_COLS, CONVERSATION_FROM, MESSAGE_COLS};
 
-pub(crate) fn list(
-    c: &Connection,
-    scope: &Scope,
-    q: &ConversationQuery,
-) -> StoreResult<Page<ConversationView>> {
-    let mut sql =
-        format!("SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE c.workspace_id = ?");
-    let mut args: Vec<Value> = vec![Value::Text(scope.workspace.to_string())];
+/// The WHERE clause for a query's filters (without the cursor), its arguments pushed on `args`.
+fn filters(scope: &Scope, q: &ConversationQuery, args: &mut Vec<Value>) -> String {
+    let mut sql = String::from("c.workspace_id = ?");
+    args.push(Value::Text(scope.workspace.to_string()));
     sql.push_str(&scope_filter(scope, "c.inbox_id"));
     if !q.statuses.is_empty() {
         let marks = vec!["?"; q.statuses.len()].join(",");
@@ -48,6 +47,17 @@ pub(crate) fn list(
         sql.push_str(" AND EXISTS (SELECT 1 FROM conversation_label l WHERE l.conversation_id = c.id AND l.label = ?)");
         args.push(Value::Text(l.clone()));
     }
+    sql
+}
+
+/// The SELECT of a list's page (one row more than asked, to tell whether a next page exists) and
+/// its arguments.
+pub(crate) fn list_sql(scope: &Scope, q: &ConversationQuery) -> StoreResult<(String, Vec<Value>)> {
+    let mut args: Vec<Value> = Vec::new();
+    let mut sql = format!(
+        "SELECT {CONVERSATION_COLS} FROM {CONVERSATION_FROM} WHERE {}",
+        filters(scope, q, &mut args)
+    );
     let (keys, order): (&[&str], &str) = match q.sort {
         Sort::Waiting => (&["c.waiting_key"], "c.waiting_key ASC, c.id ASC"),
         Sort::Activity => (
@@ -82,13 +92,69 @@ pub(crate) fn list(
     }
     sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
     args.push(Value::Integer(i64::from(q.limit) + 1));
-    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
-    let items: Vec<ConversationView> = stmt
-        .query_map(params_from_iter(args), rows::conversation)
+    Ok((sql, args))
+}
+
+/// One timeline row: the event and, for a message, its delivery status and error.
+pub(crate) fn timeline_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimelineEntry> {
+    let status: Option<String> = r.get(7)?;
+    let error: Option<String> = r.get(8)?;
+    Ok(TimelineEntry {
+        event: rows::event(r)?,
+        delivery: status
+            .and_then(|s| DeliveryStatus::parse(&s))
+            .map(|s| (s, error)),
+    })
+}
+
+/// The counts by status, with the open conversations assigned to the scope's user and to nobody.
+pub(crate) fn count_statuses(c: &Connection, scope: &Scope) -> StoreResult<ConversationCounts> {
+    let visible = scope_filter(scope, "c.inbox_id");
+    let mut out = ConversationCounts::default();
+    let rows: Vec<(String, i64, i64, i64)> = c
+        .prepare_cached(&format!(
+            "SELECT c.status, COUNT(*), COALESCE(SUM(c.assignee_id = ?2), 0), COALESCE(SUM(c.assignee_id IS NULL), 0) \
+             FROM conversation c WHERE c.workspace_id = ?1{visible} GROUP BY c.status"
+        ))
         .map_err(sql_err)?
-        .collect::<Result<_, _>>()
+        .query_map(params![scope.workspace.to_string(), scope.user.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
         .map_err(sql_err)?;
-    Ok(plan::pages::conversations(items, q))
+    for (status, n, mine, unassigned) in rows {
+        if status == "open" {
+            (out.mine, out.unassigned) = (mine as u64, unassigned as u64);
+        }
+        out.statuses.insert(status, n as u64);
+    }
+    Ok(out)
+}
+
+/// Open conversations by inbox, by team and by label; `{visible}` stands for the scope's filter.
+pub(crate) const OPEN_BY_INBOX: &str = "SELECT c.inbox_id, COUNT(*) FROM conversation c \
+     WHERE c.workspace_id = ?1 AND c.status = 'open'{visible} GROUP BY c.inbox_id";
+pub(crate) const OPEN_BY_TEAM: &str = "SELECT c.team_id, COUNT(*) FROM conversation c WHERE c.workspace_id = ?1 AND c.status = 'open' \
+     AND c.team_id IS NOT NULL{visible} GROUP BY c.team_id";
+pub(crate) const OPEN_BY_LABEL: &str = "SELECT l.label, COUNT(*) FROM conversation_label l JOIN conversation c ON c.id = l.conversation_id \
+     WHERE c.workspace_id = ?1 AND c.status = 'open'{visible} GROUP BY l.label";
+
+/// One of the `OPEN_BY_*` counts, of the conversations the scope sees.
+pub(crate) fn count_open(
+    c: &Connection,
+    scope: &Scope,
+    sql: &str,
+) -> StoreResult<BTreeMap<String, u64>> {
+    let sql = sql.replace("{visible}", &scope_filter(scope, "c.inbox_id"));
+    c.prepare_cached(&sql)
+        .map_err(sql_err)?
+        .query_map([scope.workspace.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)
 }
 
 pub(crate) fn message(c: &Connection, id: &str) -> StoreResult<MessageView> {
