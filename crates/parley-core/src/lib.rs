@@ -13,6 +13,7 @@ pub mod retry;
 pub mod role;
 pub mod sla;
 pub mod sms;
+pub mod template;
 pub mod time;
 
 pub use ids::*;
