@@ -5,6 +5,7 @@ pub mod compliance;
 pub mod consent;
 pub mod contact;
 pub mod conversation;
+pub mod hours;
 pub mod ids;
 pub mod keywords;
 pub mod message;
