@@ -51,4 +51,8 @@ id_type!(
     EventId,
     TokenId,
     OutboxId,
+    TemplateId,
+    RuleId,
+    MacroId,
+    TimerId,
 );

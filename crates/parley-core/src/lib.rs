@@ -1,6 +1,7 @@
 //! Parley's domain: identifiers, time, roles, contacts, conversations and their state machine,
 //! messages and delivery, and retry policy. Pure: no IO, no async, no clock — callers pass the time in.
 
+pub mod automation;
 pub mod compliance;
 pub mod consent;
 pub mod contact;

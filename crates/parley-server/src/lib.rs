@@ -8,11 +8,13 @@
 //! table each part contributes to, errors, extractors, the listener and the served pages).
 
 pub mod account;
+pub mod automations;
 pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod contacts;
 pub mod conversations;
+pub mod hours;
 pub mod http;
 pub mod inbound;
 pub mod inboxes;
@@ -21,6 +23,7 @@ pub mod logging;
 pub mod realtime;
 pub mod redact;
 pub mod state;
+pub mod templates;
 pub mod views;
 
 use std::sync::Arc;
