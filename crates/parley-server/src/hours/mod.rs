@@ -74,7 +74,17 @@ pub async fn expected_wait(
     inbox: &InboxRow,
     now: parley_core::Timestamp,
 ) -> Result<String, StoreError> {
-    if let Some(e) = effective(app, inbox, None).await? {
+    wait_for(app, inbox, None, now).await
+}
+
+/// `expected_wait` for a conversation `team` handles: the team's hours decide when it opens.
+pub async fn wait_for(
+    app: &App,
+    inbox: &InboxRow,
+    team: Option<TeamId>,
+    now: parley_core::Timestamp,
+) -> Result<String, StoreError> {
+    if let Some(e) = effective(app, inbox, team).await? {
         if !e.schedule.is_open(now) {
             let next = e.schedule.next_open(now);
             return Ok(wait::opening(&e.spec.time_zone, now, next));

@@ -23,8 +23,17 @@ pub async fn after_customer_message(
     text: &str,
     automated: bool,
 ) {
+    // Most inboxes have none: nothing to read on the way in.
+    if automated
+        || inbox
+            .settings
+            .get("auto_replies")
+            .is_none_or(|v| v.is_null())
+    {
+        return;
+    }
     let settings = AutoReplies::of(inbox);
-    if automated || !settings.any_enabled() {
+    if !settings.any_enabled() {
         return;
     }
     match send(app, inbox, out, text, &settings).await {
@@ -67,14 +76,28 @@ async fn send(
     let Some(kind) = settings.choose(open, text, &pace, now) else {
         return Ok(None);
     };
-    let body = render(
-        app,
-        inbox,
-        &conv,
-        contact.name.as_deref(),
-        settings.text_of(kind),
-    )
-    .await?;
+    let name = contact.name.as_deref();
+    let body = render(app, inbox, &conv, name, settings.text_of(kind)).await?;
+    if !deliver(app, inbox, &conv, kind, body, settings.period_ms()).await? {
+        return Ok(None);
+    }
+    if kind == Kind::Urgent {
+        hand_to_on_call(app, &scope, &conv, settings, now).await;
+    }
+    Ok(Some(kind))
+}
+
+/// Queues the reply as an automated message once the gate admits it and no reply of its kind
+/// went in the period; false when one did.
+async fn deliver(
+    app: &App,
+    inbox: &InboxRow,
+    conv: &ConversationView,
+    kind: Kind,
+    body: String,
+    period_ms: i64,
+) -> Result<bool, ComplianceError> {
+    let scope = system(inbox);
     let facts = crate::compliance::gate::facts(app, &scope, Some(conv.id)).await?;
     let admitted = crate::compliance::gate::admit(
         app,
@@ -86,13 +109,14 @@ async fn send(
     )
     .await?;
     // Claimed only once the gate let it go: a refused reply does not use up the period.
-    let (ws, period) = (inbox.workspace_id, settings.period_ms());
-    if !app
+    let now = app.now();
+    let ws = inbox.workspace_id;
+    let claimed = app
         .store
-        .claim_auto_reply(ws, conv.id, kind.key(), now, period)
-        .await?
-    {
-        return Ok(None);
+        .claim_auto_reply(ws, conv.id, kind.key(), now, period_ms)
+        .await?;
+    if !claimed {
+        return Ok(false);
     }
     let meta = admitted.meta(Some(json!({ "auto_reply": { "kind": kind.key() } })));
     let cmd = Command::Automated {
@@ -101,10 +125,7 @@ async fn send(
     };
     app.store.act(&scope, conv.id, nobody(), cmd, now).await?;
     app.dispatch_bell.notify_one();
-    if kind == Kind::Urgent {
-        hand_to_on_call(app, &scope, &conv, settings, now).await;
-    }
-    Ok(Some(kind))
+    Ok(true)
 }
 
 fn nobody() -> UserId {
@@ -158,7 +179,7 @@ async fn render(
         return Ok(text.to_string());
     };
     let wait = match tpl.fields().contains(&"expected_wait") {
-        true => Some(super::expected_wait(app, inbox, app.now()).await?),
+        true => Some(super::wait_for(app, inbox, conv.team_id, app.now()).await?),
         false => None,
     };
     let ws = app.workspace(inbox.workspace_id).await?;

@@ -186,6 +186,43 @@ async fn teams_on(backend: Backend) {
     assert_eq!(t.get(&path, &t.admin_token).await.1["hours"], Value::Null);
     let unknown = format!("/api/v1/teams/{}/business-hours", uuid::Uuid::now_v7());
     assert_eq!(put(&t, &unknown, &t.admin_token, night).await.0, 404);
+
+    // The team's hours beat the inbox's for the conversations it handles.
+    let cb = Callback::start(0).await;
+    let (inbox, secret) = t.api_inbox("Shop", &cb.url).await;
+    let never = json!({ "time_zone": "UTC", "weekly": {} });
+    let inbox_hours = format!("/api/v1/inboxes/{inbox}/business-hours");
+    assert_eq!(put(&t, &inbox_hours, &t.admin_token, never).await.0, 200);
+    let full = json!([["00:00", "00:00"]]);
+    let always = json!({ "time_zone": NY, "weekly": {
+        "mon": full, "tue": full, "wed": full, "thu": full, "fri": full, "sat": full, "sun": full } });
+    assert_eq!(put(&t, &path, &t.admin_token, always).await.0, 200);
+    let mut settings = replies(5, None);
+    settings["period_hours"] = json!(1);
+    let auto = format!("/api/v1/inboxes/{inbox}/auto-replies");
+    assert_eq!(put(&t, &auto, &t.admin_token, settings).await.0, 200);
+    assert_eq!(t.inbound(&inbox, &secret, "c1", "m1", "Hi").await.0, 200);
+    let (conv, texts) = conversation_replies(&t, "Customer c1").await;
+    assert_eq!(
+        texts,
+        vec!["CLOSED, Customer: we answer when we open again."]
+    );
+    let conv = conv.unwrap()["id"].as_str().unwrap().to_string();
+    let assign = json!({ "team_id": team["id"] });
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/assign"),
+            &t.admin_token,
+            assign,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        t.inbound(&inbox, &secret, "c1", "m2", "Hello?").await.0,
+        200
+    );
+    let texts = auto_replies(&t, "c1").await;
+    assert_eq!(texts[1], "NORMAL: a little while.", "{texts:?}");
 }
 on_both_backends!(team_hours_are_kept_per_team, teams_on);
 
