@@ -1,6 +1,6 @@
 // Settings of when the business answers: business hours (the workspace's, and an inbox's own that
 // override them) with their holidays and special days, and each inbox's four auto-replies.
-import { el, toast, when } from "./dom.js";
+import { el, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
 import { api } from "./api.js";
@@ -52,6 +52,9 @@ function editor(hours, redraw) {
       el("button", { type: "button", class: "secondary", onclick: () => addDay(false) }, t("Add special hours"))));
 }
 
+// An instant as the wall-clock time of the hours' own zone (where "9:00" means 9:00).
+const inZone = (iso, zone) => `${new Date(iso).toLocaleString([], { timeZone: zone, weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" })} (${zone})`;
+
 // What the hours of `target` ("" for the workspace, else an inbox id) are, and where they are kept.
 const hoursPath = (target) => target ? `/api/v1/inboxes/${target}/business-hours` : "/api/v1/business-hours";
 
@@ -94,7 +97,7 @@ export const hours = { key: "hours", title: t("Business hours"), roles: ["admin"
   body.append(
     el("h3", {}, t("Open now?")),
     table(["Inbox", "Now", "Next opening", "Hours"], status.map((s) => [s.name,
-      s.open ? t("Open") : t("Closed"), s.next_open ? when(s.next_open) : "",
+      s.open ? t("Open") : t("Closed"), s.next_open ? inZone(s.next_open, s.time_zone) : "",
       `${from[s.source] || s.source}${s.time_zone ? ` · ${s.time_zone}` : ""}`])),
     el("label", {}, t("Whose hours"), pick), area);
   await load();
