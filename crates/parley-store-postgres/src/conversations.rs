@@ -15,6 +15,7 @@ use parley_core::contact::IdentityKind;
 
 pub(crate) mod commands;
 pub(crate) mod inbound;
+mod pace;
 pub(crate) mod queries;
 mod seen;
 mod writes;

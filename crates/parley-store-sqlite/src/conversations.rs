@@ -15,6 +15,7 @@ use crate::SqliteStore;
 
 mod commands;
 mod inbound;
+mod pace;
 mod queries;
 mod seen;
 mod writes;

@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             revocations_and_access_changes_are_logged_in_order,
             a_survey_takes_one_answer_and_keeps_its_key,
             a_keyword_changes_consent_in_its_messages_transaction,
+            an_inbox_pace_and_auto_replies_once_per_period,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

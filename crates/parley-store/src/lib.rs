@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use traits::{
-    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy, Seen,
+    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Pace, Privacy, Seen,
 };
 pub use types::*;
 
@@ -77,7 +77,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every aggregate's store: what a backend implements and the application holds.
 pub trait Store:
-    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Seen + Outbox + Privacy
+    Keys
+    + Accounts
+    + Access
+    + Directory
+    + Contacts
+    + Lists
+    + Conversations
+    + Seen
+    + Outbox
+    + Privacy
+    + Pace
 {
 }
 
@@ -92,14 +102,15 @@ impl<T> Store for T where
         + Seen
         + Outbox
         + Privacy
+        + Pace
 {
 }
 
 /// The store traits, so callers reach every method with one `use parley_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Privacy,
-        Store,
+        Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Pace,
+        Privacy, Store,
     };
 }
 

@@ -9,6 +9,7 @@ mod directory;
 mod keys;
 mod lists;
 mod outbox;
+mod pace;
 mod privacy;
 mod seen;
 
@@ -20,5 +21,6 @@ pub use directory::Directory;
 pub use keys::Keys;
 pub use lists::Lists;
 pub use outbox::Outbox;
+pub use pace::Pace;
 pub use privacy::Privacy;
 pub use seen::Seen;

@@ -713,3 +713,20 @@ impl ConsentEvent {
         }
     }
 }
+
+/// How fast and how full an inbox is (`Pace::inbox_pace`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxPace {
+    /// First-response times in the window asked for, in milliseconds, in no particular order.
+    pub first_responses_ms: Vec<i64>,
+    /// The open conversations that wait for an answer.
+    pub waiting: Vec<Waiting>,
+}
+
+/// An open conversation waiting for an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    pub since: Timestamp,
+    /// Nobody is assigned to it.
+    pub unassigned: bool,
+}

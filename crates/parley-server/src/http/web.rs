@@ -77,6 +77,7 @@ const FILES: &[(&str, &str, &str)] = &[
         asset!("settings-channels.js"),
     ),
     ("/static/settings-forms.js", JS, asset!("settings-forms.js")),
+    ("/static/settings-hours.js", JS, asset!("settings-hours.js")),
     (
         "/static/settings-people.js",
         JS,

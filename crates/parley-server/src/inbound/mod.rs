@@ -32,21 +32,49 @@ pub async fn ingest(
 ) -> Result<InboundOutcome, StoreError> {
     let keyword = keywords::recognise(app, inbox, &msg).await?;
     msg.keyword.clone_from(&keyword);
+    let said = Said {
+        text: msg.body.clone(),
+        keyword: keyword.is_some(),
+        automated: automated(&msg),
+    };
     let out = app.store.apply_inbound(msg).await?;
     if let Some(keyword) = &keyword {
         keywords::answer(app, inbox, keyword, &out).await?;
     }
     if !out.duplicate {
-        reactions(app, inbox, &out).await?;
+        reactions(app, inbox, &out, &said).await?;
     }
     Ok(out)
 }
 
+/// What a customer's message said, kept for what reacts to it once it is stored.
+struct Said {
+    text: String,
+    /// It was a compliance keyword (answered by `keywords`, never by an auto-reply).
+    keyword: bool,
+    /// A machine sent it (a channel marked it `auto_submitted` or `automated`).
+    automated: bool,
+}
+
+fn automated(msg: &InboundMessage) -> bool {
+    msg.meta
+        .as_ref()
+        .is_some_and(|m| m["auto_submitted"] == true || m["automated"] == true)
+}
+
 /// Where what reacts to a new customer message starts, once it is committed and its keywords are
-/// answered: automations and routing go here. A redelivery is not new and never gets here.
-/// Nothing reacts yet.
-async fn reactions(app: &App, inbox: &InboxRow, out: &InboundOutcome) -> Result<(), StoreError> {
-    let _ = (app, inbox, out);
+/// answered: the auto-replies (`hours::react`); automations and routing go here. A redelivery is
+/// not new and never gets here.
+async fn reactions(
+    app: &App,
+    inbox: &InboxRow,
+    out: &InboundOutcome,
+    said: &Said,
+) -> Result<(), StoreError> {
+    if !said.keyword {
+        crate::hours::react::after_customer_message(app, inbox, out, &said.text, said.automated)
+            .await;
+    }
     Ok(())
 }
 

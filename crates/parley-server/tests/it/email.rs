@@ -14,8 +14,8 @@ use crate::on_both;
 
 /// The outgoing relay: accepts everything and keeps it.
 #[derive(Clone, Default)]
-struct Relay {
-    got: crate::harness::Recorded<ReceivedMail>,
+pub(crate) struct Relay {
+    pub(crate) got: crate::harness::Recorded<ReceivedMail>,
 }
 
 #[async_trait::async_trait]
@@ -30,7 +30,7 @@ impl SmtpHandler for Relay {
 }
 
 impl Relay {
-    async fn start() -> (Self, u16) {
+    pub(crate) async fn start() -> (Self, u16) {
         let relay = Self::default();
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
@@ -42,14 +42,14 @@ impl Relay {
         (relay, port)
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<mail::InboundEmail> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<mail::InboundEmail> {
         let got = self.got.wait_for(n).await;
         got.iter().map(|m| mail::parse(&m.data).unwrap()).collect()
     }
 }
 
 /// Parley's SMTP listener on a random port.
-async fn listener(t: &TestApp) -> u16 {
+pub(crate) async fn listener(t: &TestApp) -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(parley_server::inboxes::email::smtp::serve(t.app.clone(), l));
@@ -57,7 +57,7 @@ async fn listener(t: &TestApp) -> u16 {
 }
 
 /// Delivers one message as a sending server would; returns the reply to each command.
-async fn smtp_send(port: u16, from: &str, to: &[&str], data: &str) -> Vec<String> {
+pub(crate) async fn smtp_send(port: u16, from: &str, to: &[&str], data: &str) -> Vec<String> {
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
@@ -99,7 +99,7 @@ async fn smtp_send(port: u16, from: &str, to: &[&str], data: &str) -> Vec<String
     replies
 }
 
-async fn email_inbox(t: &TestApp, relay_port: u16) -> Value {
+pub(crate) async fn email_inbox(t: &TestApp, relay_port: u16) -> Value {
     let (s, v) = t
         .post(
             "/api/v1/inboxes",

@@ -17,6 +17,7 @@ mod encryption;
 mod erasure;
 mod gate_property;
 mod hardening;
+mod hours;
 mod lists;
 mod malformed;
 mod messaging;

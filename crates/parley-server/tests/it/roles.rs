@@ -122,6 +122,18 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/hooks/line/{inbox_id}", [404, 404, 404, 404, 404]),
     ("post", "/hooks/twilio/{inbox_id}", [404, 404, 404, 404, 404]),
     ("post", "/hooks/api/{inbox_id}", [404, 404, 404, 404, 404]),
+    ("get", "/api/v1/business-hours", [401, 200, 200, 200, 200]),
+    ("put", "/api/v1/business-hours", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/business-hours", [401, 403, 403, 204, 204]),
+    ("get", "/api/v1/business-hours/status", [401, 200, 200, 200, 200]),
+    ("get", "/api/v1/inboxes/{id}/business-hours", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/inboxes/{id}/business-hours", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/inboxes/{id}/business-hours", [401, 403, 403, 404, 404]),
+    ("get", "/api/v1/teams/{id}/business-hours", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/teams/{id}/business-hours", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/teams/{id}/business-hours", [401, 403, 403, 404, 404]),
+    ("get", "/api/v1/inboxes/{id}/auto-replies", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/inboxes/{id}/auto-replies", [401, 403, 403, 422, 422]),
 ];
 
 struct World {

@@ -3059,3 +3059,95 @@ pub async fn a_keyword_changes_consent_in_its_messages_transaction(h: Harness) {
         3 + 2 + 1
     );
 }
+
+pub async fn an_inbox_pace_and_auto_replies_once_per_period(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let reply = |body: &str| Command::Reply {
+        body: body.into(),
+        meta: None,
+    };
+    // Answered after a minute; waiting unassigned; waiting assigned; another inbox's.
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(0)))
+        .await
+        .unwrap();
+    s.act(
+        &scope,
+        a.conversation_id,
+        w.agent,
+        reply("Hello"),
+        t(60_000),
+    )
+    .await
+    .unwrap();
+    s.apply_inbound(inbound(w.inbox, "c2", Some("m2"), "Hi", t(10)))
+        .await
+        .unwrap();
+    let c = s
+        .apply_inbound(inbound(w.inbox, "c3", Some("m3"), "Hi", t(20)))
+        .await
+        .unwrap();
+    let assign = Command::Assign {
+        assignee: Some(w.agent),
+        team: None,
+    };
+    s.act(&scope, c.conversation_id, w.agent, assign, t(30))
+        .await
+        .unwrap();
+    s.apply_inbound(inbound(w.other_inbox, "c4", Some("m4"), "Hi", t(40)))
+        .await
+        .unwrap();
+
+    let pace = s
+        .inbox_pace(w.ws, w.inbox, t(0), t(3_600_000))
+        .await
+        .unwrap();
+    assert_eq!(pace.first_responses_ms, vec![60_000]);
+    let mut waiting = pace.waiting.clone();
+    waiting.sort_by_key(|x| x.since);
+    assert_eq!(
+        waiting,
+        vec![
+            Waiting {
+                since: t(10),
+                unassigned: true
+            },
+            Waiting {
+                since: t(20),
+                unassigned: false
+            }
+        ]
+    );
+    let later = s
+        .inbox_pace(w.ws, w.inbox, t(60_001), t(3_600_000))
+        .await
+        .unwrap();
+    assert!(later.first_responses_ms.is_empty(), "outside the window");
+    let (other, _) = s
+        .create_workspace("Other", "UTC", user("boss@other.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    let none = s
+        .inbox_pace(other.id, w.inbox, t(0), t(3_600_000))
+        .await
+        .unwrap();
+    assert_eq!(none, InboxPace::default(), "another workspace sees nothing");
+
+    // Once per period and kind; the period counts from the last one sent.
+    const DAY: i64 = 86_400_000;
+    let conv = a.conversation_id;
+    let claim = |kind: &'static str, at: Timestamp| s.claim_auto_reply(w.ws, conv, kind, at, DAY);
+    assert!(claim("after_hours", t(0)).await.unwrap());
+    assert!(!claim("after_hours", t(3_600_000)).await.unwrap());
+    assert!(claim("urgent", t(3_600_000)).await.unwrap(), "another kind");
+    assert!(!claim("after_hours", t(DAY - 1)).await.unwrap());
+    assert!(claim("after_hours", t(DAY)).await.unwrap());
+    assert!(!claim("after_hours", t(DAY + 1)).await.unwrap());
+    assert!(matches!(
+        s.claim_auto_reply(other.id, conv, "normal", t(0), DAY)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
