@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             revocations_and_access_changes_are_logged_in_order,
             a_survey_takes_one_answer_and_keeps_its_key,
             a_keyword_changes_consent_in_its_messages_transaction,
+            templates_keep_shortcuts_counts_and_replace_by_shortcut,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(
@@ -86,4 +87,5 @@ macro_rules! conformance_tests {
     )*};
 }
 
+pub mod templates;
 pub mod tests;
