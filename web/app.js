@@ -97,8 +97,8 @@ function route() {
 window.addEventListener("hashchange", route);
 
 async function loadDirectory() {
-  const [ib, tm, us, rp] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/teams"), api("/api/v1/users"), api("/api/v1/replies")]);
-  [state.inboxes, state.teams, state.users, state.replies] = [ib.items || ib, tm.items || tm, us.items || us, rp.items];
+  const [ib, tm, us, tp] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/teams"), api("/api/v1/users"), api("/api/v1/templates")]);
+  [state.inboxes, state.teams, state.users, state.templates] = [ib.items || ib, tm.items || tm, us.items || us, tp.items];
 }
 // After settings change the directory: the views and the pickers read it again.
 export async function reload() { await loadDirectory(); await loadViews(); }

@@ -1,5 +1,6 @@
 // The composer under the thread: a reply to the customer or a private note, with files, quick-reply
-// choices, WhatsApp templates, saved replies (`/word`), @mentions, emoji, and the SMS cost of a draft.
+// choices, WhatsApp templates, templates (`/word`, rendered for the conversation before they are
+// inserted), @mentions, emoji, and the SMS cost of a draft.
 import { $, el, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
@@ -36,7 +37,7 @@ export function showMode() {
   if (!box || !button) return;
   const note = state.mode === "note";
   box.classList.toggle("note-mode", note);
-  box.placeholder = note ? t("Write a private note… (@name to mention)") : t("Write a reply… (/ for saved replies)");
+  box.placeholder = note ? t("Write a private note… (@name to mention)") : t("Write a reply… (/ for templates)");
   button.textContent = note ? t("Add note") : t("Reply");
   button.disabled = !note && state.denied;
   const radio = $(note ? "#mode-note" : "#mode-reply");
@@ -51,6 +52,16 @@ function insertAtCursor(box, text) {
   box.focus();
   box.dispatchEvent(new Event("input"));
 }
+
+// The templates that may be used in a conversation: those of every channel and of its own.
+function usableIn(conv) {
+  const inbox = state.inboxes.find((i) => i.id === conv.inbox_id);
+  const channel = inbox && (inbox.kind === "twilio" ? "sms" : inbox.kind);
+  return (state.templates || []).filter((x) => !x.channels.length || x.channels.includes(channel));
+}
+// The templates of the open conversation, and how one is put in its draft (set by `composer`).
+let usable = [];
+let pickTemplate = () => {};
 
 export function keepDraft() {
   const box = $("#compose");
@@ -144,13 +155,25 @@ export function composer(conv) {
     oninput: () => { showCost(box); typed(); suggest(box); },
     onkeydown: (e) => {
       if (pickMention(box, e)) return;
-      if (e.key === "Tab" && !e.shiftKey) { const r = matching(box.value)[0]; if (r) { e.preventDefault(); box.value = r.body; box.dispatchEvent(new Event("input")); } }
+      if (e.key === "Tab" && !e.shiftKey) { const r = matching(box.value)[0]; if (r) { e.preventDefault(); pickTemplate(r, true); } }
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("#reply").click(); }
     } });
   const files = filesPart(conv);
   const choices = el("input", { id: "choices", "aria-label": t("Quick-reply choices, separated by commas"), placeholder: t("Choices: Yes, No"), size: "18" });
   const template = templatePart(conv);
   const via = el("select", { id: "via", "aria-label": t("Reply on"), hidden: true });
+  // A template is inserted as the server renders it for this conversation; sent unchanged, the
+  // reply names the template, so the server renders it again and counts the use.
+  let used = null;
+  usable = usableIn(conv);
+  pickTemplate = async (tpl, replace) => {
+    try {
+      const r = await api(`/api/v1/templates/${tpl.id}/preview`, { method: "POST", body: JSON.stringify({ conversation_id: id }) });
+      if (replace) { box.value = r.text; box.focus(); box.dispatchEvent(new Event("input")); } else insertAtCursor(box, r.text);
+      used = box.value === r.text ? { id: tpl.id, text: r.text } : null;
+      if (r.fell_back.length) toast(t("No value for {fields}: the fallback was used.", { fields: r.fell_back.join(", ") }));
+    } catch (err) { toast(err.message, "warning"); }
+  };
   const sendAs = (kind) => async (e) => {
     e.preventDefault();
     const body = { };
@@ -163,6 +186,8 @@ export function composer(conv) {
       if (tpl) body.template = tpl;
     }
     if (!body.body && !body.attachments && !body.template) return;
+    const plain = kind === "messages" && !body.choices && !body.attachments && !body.template && !(via.value && via.value !== conv.inbox_id);
+    if (plain && used && box.value === used.text) { delete body.body; body.template_id = used.id; }
     try {
       const other = kind === "messages" && via.value && via.value !== conv.inbox_id;
       if (other && (body.attachments || body.choices || body.template)) throw new Error(t("On another channel a reply is text only: remove the files, choices or template, or reply here."));
@@ -171,18 +196,18 @@ export function composer(conv) {
         const out = await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
         if (kind === "notes") warnMentions(out);
       }
-      box.value = ""; choices.value = ""; files.clear(); template.clear();
+      box.value = ""; choices.value = ""; files.clear(); template.clear(); used = null;
       state.drafts.delete(id);
       showCost(box);
     } catch (err) { $("#verdict").className = "error"; $("#verdict").textContent = err.message; }
   };
   // Menus act on their button, not on `change`: arrowing through a closed select fires `change` in
   // some browsers, and a keyboard user must be able to look before acting.
-  const saved = el("select", { id: "saved", "aria-label": t("Saved reply") },
-    el("option", { value: "" }, t("Saved replies…")), ...state.replies.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
+  const saved = el("select", { id: "saved", "aria-label": t("Template") },
+    el("option", { value: "" }, t("Templates…")), ...usable.map((r) => el("option", { value: r.shortcut }, `/${r.shortcut}`)));
   const insert = el("button", { type: "button", id: "insert-saved", class: "secondary", onclick: () => {
-    const r = state.replies.find((x) => x.shortcut === saved.value);
-    if (r) insertAtCursor(box, r.body);
+    const r = usable.find((x) => x.shortcut === saved.value);
+    if (r) pickTemplate(r, !box.value);
     saved.value = "";
   } }, t("Insert"));
   const emoji = el("details", { class: "emoji" }, el("summary", { "aria-label": t("Insert an emoji") }, t("Emoji")),
@@ -191,28 +216,28 @@ export function composer(conv) {
     el("fieldset", { class: "mode" }, el("legend", {}, t("Write")),
       el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-reply", onchange: () => setMode("reply") }), t("Reply to the customer")),
       el("label", { class: "inline" }, el("input", { type: "radio", name: "mode", id: "mode-note", onchange: () => setMode("note") }), t("Private note"))),
-    el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": t("Saved replies"), hidden: true }),
+    el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": t("Templates"), hidden: true }),
     box,
     el("div", { class: "actions" }, el("button", { id: "reply" }, t("Reply")),
       saved, insert, emoji, files.picker, files.shown, choices, via, template.part));
   return { form, box, via };
 }
 
-// Saved replies matching a draft that is `/word`.
+// Templates matching a draft that is `/word`.
 function matching(text) {
   const m = /^\/([\p{L}\p{N}_-]*)$/u.exec(text);
-  return m ? state.replies.filter((r) => r.shortcut.startsWith(m[1].toLowerCase())) : [];
+  return m ? usable.filter((r) => r.shortcut.startsWith(m[1].toLowerCase())) : [];
 }
 function suggest(box) {
   const list = $("#suggest");
   mention = mentionAt(box);
   if (mention) { showMentions(box); return; }
-  list.setAttribute("aria-label", t("Saved replies"));
+  list.setAttribute("aria-label", t("Templates"));
   const found = matching(box.value).slice(0, 8);
   list.hidden = found.length === 0;
   list.replaceChildren(...found.map((r, i) => el("li", { role: "option", "aria-selected": i === 0 ? "true" : "false" },
-    el("button", { type: "button", class: "quiet", onclick: () => { box.value = r.body; list.hidden = true; box.focus(); box.dispatchEvent(new Event("input")); } },
-      el("strong", {}, `/${r.shortcut}`), " ", el("span", { class: "muted" }, r.body.slice(0, 60))))));
+    el("button", { type: "button", class: "quiet", onclick: () => { list.hidden = true; pickTemplate(r, true); } },
+      el("strong", {}, `/${r.shortcut}`), " ", el("span", { class: "muted" }, `${r.name} · ${r.body.slice(0, 60)}`)))));
 }
 
 // ---- @mentions in a note: teammates matching the `@word` at the caret, picked by arrow keys and

@@ -1,26 +1,14 @@
-// Settings of how the workspace works: saved replies, service levels, the satisfaction survey,
+// Settings of how the workspace works: service levels, the satisfaction survey,
 // compliance and consent records, retention, encryption, the audit log, exports and API tokens.
 import { el, toast, when } from "./dom.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
 import { api } from "./api.js";
 import { consentView } from "./panel.js";
-import { reload } from "./app.js";
 import { table, form, copyable, jsonFields, readJson } from "./settings-forms.js";
 import { show } from "./settings.js";
 
 const $body = () => document.querySelector("#settings-body");
-
-export const replies = { key: "replies", title: t("Saved replies"), roles: ["admin"], render: async (body) => {
-  const items = (await api("/api/v1/replies")).items;
-  const put = async (next) => { await api("/api/v1/replies", { method: "PUT", body: JSON.stringify({ items: next }) }); await reload(); show("replies"); };
-  body.append(
-    el("p", { class: "muted" }, t("Agents insert these by typing / and the shortcut in the composer, or from its Saved replies menu.")),
-    table(["Shortcut", "Text", ""], items.map((r, i) => [`/${r.shortcut}`, r.body,
-      el("button", { type: "button", class: "secondary", onclick: () => put(items.filter((_, j) => j !== i)) }, t("Remove"))])),
-    form("new-reply", [["shortcut", t("Shortcut"), { required: true, placeholder: "thanks" }], ["body", t("Text"), { type: "textarea" }]], t("Add"),
-      (v) => put([...items, { shortcut: v.shortcut, body: v.body || "" }])));
-} };
 
 // ---- Service levels: how soon a waiting customer must be answered; the inbox's rows count down.
 export const sla = { key: "sla", title: t("Service levels (SLA)"), roles: ["admin"], render: async (body) => {

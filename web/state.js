@@ -6,7 +6,7 @@ export const state = {
   // Kept for every tab of this browser: a tab opened later shares the session cookie.
   csrf: localStorage.getItem("csrf") || "",
   me: null,
-  inboxes: [], teams: [], users: [], replies: [],
+  inboxes: [], teams: [], users: [], templates: [],
   view: null,
   // The open conversation's id, and what the agent has selected in the list.
   current: null,

@@ -14,6 +14,7 @@ mod outbox;
 mod pipeline;
 mod privacy;
 mod rows;
+mod templates;
 pub mod testing;
 
 use std::fmt;

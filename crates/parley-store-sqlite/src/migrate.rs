@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_nodes.sql")),
     (20, include_str!("../migrations/0020_outbox_by_inbox.sql")),
     (23, include_str!("../migrations/0023_auto_replies.sql")),
+    (22, include_str!("../migrations/0022_templates.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> anyhow::Result<()> {

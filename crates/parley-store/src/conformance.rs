@@ -76,6 +76,7 @@ macro_rules! conformance_tests {
             a_survey_takes_one_answer_and_keeps_its_key,
             a_keyword_changes_consent_in_its_messages_transaction,
             an_inbox_pace_and_auto_replies_once_per_period,
+            templates_keep_shortcuts_counts_and_replace_by_shortcut,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(
@@ -87,4 +88,5 @@ macro_rules! conformance_tests {
     )*};
 }
 
+pub mod templates;
 pub mod tests;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub use cursor::Cursor;
 pub use traits::{
     Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Pace, Privacy, Seen,
+    Templates,
 };
 pub use types::*;
 
@@ -88,6 +89,7 @@ pub trait Store:
     + Outbox
     + Privacy
     + Pace
+    + Templates
 {
 }
 
@@ -103,6 +105,7 @@ impl<T> Store for T where
         + Outbox
         + Privacy
         + Pace
+        + Templates
 {
 }
 
@@ -110,7 +113,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Pace,
-        Privacy, Store,
+        Privacy, Store, Templates,
     };
 }
 

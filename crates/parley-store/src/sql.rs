@@ -199,6 +199,25 @@ pub mod accounts {
     pub const WORKSPACE_IDS: &str = "SELECT id FROM workspace ORDER BY created_at, id";
 }
 
+/// The `Templates` store. Rows are read as `COLS` in this order.
+pub mod templates {
+    pub const COLS: &str = "id, workspace_id, name, shortcut, body, channels, uses, last_used_at, created_at, updated_at";
+    pub const INSERT: &str = "INSERT INTO template (id, workspace_id, name, shortcut, body, channels, uses, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)";
+    /// `$1` the workspace.
+    pub const ALL: &str = "SELECT id, workspace_id, name, shortcut, body, channels, uses, last_used_at, created_at, updated_at \
+         FROM template WHERE workspace_id = $1";
+    /// `$1` the template, `$2` its workspace.
+    pub const ONE: &str = "SELECT id, workspace_id, name, shortcut, body, channels, uses, last_used_at, created_at, updated_at \
+         FROM template WHERE id = $1 AND workspace_id = $2";
+    pub const UPDATE: &str =
+        "UPDATE template SET name = $1, shortcut = $2, body = $3, channels = $4, updated_at = $5 \
+         WHERE id = $6 AND workspace_id = $7";
+    pub const DELETE: &str = "DELETE FROM template WHERE id = $1 AND workspace_id = $2";
+    pub const COUNT_USE: &str =
+        "UPDATE template SET uses = uses + 1, last_used_at = $1 WHERE id = $2 AND workspace_id = $3";
+}
+
 /// Every shared statement, for the test of their parameter order.
 pub const ALL: &[&str] = &[
     ASSIGNEE_WORKS_INBOX,
@@ -234,6 +253,12 @@ pub const ALL: &[&str] = &[
     contacts::SET_LIST_NAME,
     contacts::DELETE_LIST,
     contacts::DELETE_LIST_MEMBER,
+    templates::INSERT,
+    templates::ALL,
+    templates::ONE,
+    templates::UPDATE,
+    templates::DELETE,
+    templates::COUNT_USE,
     keys::DELETE_SEALING_PENDING,
     keys::INSERT_RESEALING,
     keys::DELETE_RESEALING,

@@ -12,6 +12,7 @@ mod outbox;
 mod pace;
 mod privacy;
 mod seen;
+mod templates;
 
 pub use access::Access;
 pub use accounts::Accounts;
@@ -24,3 +25,4 @@ pub use outbox::Outbox;
 pub use pace::Pace;
 pub use privacy::Privacy;
 pub use seen::Seen;
+pub use templates::Templates;

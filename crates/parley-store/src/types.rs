@@ -5,8 +5,8 @@ use parley_core::conversation::{Priority, Status};
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
 use parley_core::role::Role;
 use parley_core::{
-    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, OutboxId, TeamId, Timestamp,
-    TokenId, UserId, WorkspaceId,
+    ContactId, ConversationId, IdentityId, InboxId, ListId, MessageId, OutboxId, TeamId,
+    TemplateId, Timestamp, TokenId, UserId, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -729,4 +729,31 @@ pub struct Waiting {
     pub since: Timestamp,
     /// Nobody is assigned to it.
     pub unassigned: bool,
+}
+
+/// A saved text with merge fields, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRow {
+    pub id: TemplateId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// What an agent types after `/`: lower case, unique in the workspace.
+    pub shortcut: String,
+    pub body: String,
+    /// The channel kinds (`sms`, `whatsapp`, …) it may be used on; empty: every channel.
+    pub channels: Vec<String>,
+    /// How often it was used, and when last.
+    pub uses: u64,
+    pub last_used_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A template's fields as an admin writes them (already checked by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTemplate {
+    pub name: String,
+    pub shortcut: String,
+    pub body: String,
+    pub channels: Vec<String>,
 }

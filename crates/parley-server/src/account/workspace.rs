@@ -1,11 +1,11 @@
 //! Workspace-wide settings the app's settings screens show that have no other home: saved replies
-//! (the texts agents insert with `/shortcut`), SLA policies (how soon customers must be answered)
-//! and the state of encryption at rest.
+//! (a view of the templates), SLA policies (how soon customers must be answered) and the state of
+//! encryption at rest.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use parley_core::sla::{self, SlaPolicy};
-use parley_store::{Principal, StoreError, WorkspaceRow};
+use parley_store::{NewTemplate, Principal, StoreError, TemplateRow, WorkspaceRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -15,10 +15,8 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::state::App;
 
-/// How many saved replies a workspace keeps, and how long each may be.
+/// How many saved replies a workspace keeps.
 const MAX_REPLIES: usize = 500;
-const MAX_REPLY_CHARS: usize = 4096;
-const MAX_SHORTCUT_CHARS: usize = 32;
 
 /// Why a settings change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +56,8 @@ impl From<SettingsError> for ApiError {
 }
 
 /// One saved reply: the shortcut an agent types after `/`, and the text it inserts. Fields in
-/// alphabetical order, the order the answers have always had.
+/// alphabetical order, the order the answers have always had. Saved replies are a view of the
+/// templates (`/api/v1/templates`): their shortcuts and texts.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavedReply {
@@ -79,62 +78,60 @@ pub struct RepliesRequest {
     items: Vec<SavedReply>,
 }
 
-fn replies_of(ws: &WorkspaceRow) -> Vec<SavedReply> {
-    serde_json::from_value(ws.settings["replies"].clone()).unwrap_or_default()
+fn replies_of(rows: Vec<TemplateRow>) -> RepliesView {
+    RepliesView {
+        items: rows
+            .into_iter()
+            .map(|r| SavedReply {
+                body: r.body,
+                shortcut: r.shortcut,
+            })
+            .collect(),
+    }
 }
 
-/// `GET /api/v1/replies`: the workspace's saved replies, by shortcut.
+/// `GET /api/v1/replies`: the workspace's templates as saved replies, by shortcut.
 pub async fn list_replies(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<RepliesView>> {
-    let ws = app.store.workspace(p.workspace_id).await?;
-    Ok(Json(RepliesView {
-        items: replies_of(&ws),
-    }))
+    Ok(Json(replies_of(
+        app.store.list_templates(p.workspace_id).await?,
+    )))
 }
 
-/// Checks and orders a new list: shortcuts are unique words, bodies are not empty.
-fn parse_replies(items: Vec<SavedReply>) -> Result<Vec<SavedReply>, SettingsError> {
+/// Checks a new list: shortcuts are unique words, texts are templates using known fields.
+fn parse_replies(
+    items: Vec<SavedReply>,
+    custom: &[String],
+) -> Result<Vec<NewTemplate>, SettingsError> {
     if items.len() > MAX_REPLIES {
         return Err(SettingsError::field(
             "items",
             format!("at most {MAX_REPLIES} saved replies"),
         ));
     }
-    let mut out: Vec<SavedReply> = Vec::with_capacity(items.len());
+    let mut out: Vec<NewTemplate> = Vec::with_capacity(items.len());
     for r in items {
-        let shortcut = r.shortcut.trim().trim_start_matches('/').to_lowercase();
-        let word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
-        if shortcut.is_empty()
-            || shortcut.chars().count() > MAX_SHORTCUT_CHARS
-            || !shortcut.chars().all(word)
-        {
-            return Err(SettingsError::field(
-                "shortcut",
-                format!(
-                    "a shortcut is 1 to {MAX_SHORTCUT_CHARS} letters, digits, - or _ (got {:?})",
-                    r.shortcut
-                ),
-            ));
-        }
-        let body = r.body.trim().to_string();
-        if body.is_empty() || body.chars().count() > MAX_REPLY_CHARS {
-            return Err(SettingsError::field(
-                "body",
-                format!("the text of /{shortcut} must be 1 to {MAX_REPLY_CHARS} characters"),
-            ));
-        }
+        let shortcut = crate::templates::api::shortcut(&r.shortcut)?;
+        let body = crate::templates::api::check_body(&r.body, custom).map_err(|e| {
+            SettingsError::field("body", format!("the text of /{shortcut}: {}", e.reason))
+        })?;
         if out.iter().any(|o| o.shortcut == shortcut) {
             return Err(SettingsError::field(
                 "shortcut",
                 format!("/{shortcut} is listed twice"),
             ));
         }
-        out.push(SavedReply { shortcut, body });
+        out.push(NewTemplate {
+            name: String::new(),
+            shortcut,
+            body,
+            channels: Vec::new(),
+        });
     }
-    out.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
     Ok(out)
 }
 
-/// `PUT /api/v1/replies`: replaces the saved replies (admins).
+/// `PUT /api/v1/replies`: replaces the saved replies (admins): templates whose shortcut is listed
+/// take the new text and keep their name, channels and count; the others go.
 pub async fn put_replies(
     State(app): State<App>,
     headers: HeaderMap,
@@ -142,32 +139,16 @@ pub async fn put_replies(
     Json(req): Json<RepliesRequest>,
 ) -> ApiResult<Json<RepliesView>> {
     require_admin(&p)?;
-    let ws = replace_replies(&app, &p, req.items, &headers).await?;
-    Ok(Json(RepliesView {
-        items: replies_of(&ws),
-    }))
-}
-
-/// Checks and stores a new list of saved replies, audited with how many there were and are.
-async fn replace_replies(
-    app: &App,
-    p: &Principal,
-    items: Vec<SavedReply>,
-    headers: &HeaderMap,
-) -> Result<WorkspaceRow, SettingsError> {
-    let items = parse_replies(items)?;
-    let count = items.len();
-    let value = serde_json::to_value(&items).map_err(anyhow::Error::from)?;
-    let ws = set_settings_part(
-        app,
-        p,
-        headers,
-        "replies",
-        value,
-        |before| json!({ "before": count_of(before), "after": count }),
-    )
-    .await?;
-    Ok(ws)
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let items = parse_replies(req.items, &crate::templates::fields::declared(&ws))?;
+    let before = app.store.list_templates(ws.id).await?.len();
+    let rows = app
+        .store
+        .replace_templates(ws.id, &items, app.now())
+        .await?;
+    let detail = json!({ "before": before, "after": rows.len() });
+    crate::account::audit::audit(&app, &p, &headers, "settings.replies", ws.id, detail).await;
+    Ok(Json(replies_of(rows)))
 }
 
 /// How many entries a settings part held before a change (none when it was not a list).

@@ -34,6 +34,10 @@ pub struct ReplyRequest {
     /// `promotional`). The compliance gate checks the customer's consent for it.
     #[serde(default)]
     pub purpose: Option<parley_core::consent::Purpose>,
+    /// A saved template (`/api/v1/templates`) to send instead of `body`, rendered for this
+    /// conversation as the composer renders it; counts as a use.
+    #[serde(default)]
+    pub template_id: Option<parley_core::TemplateId>,
 }
 
 /// A checked reply: the text the timeline shows and the `meta` the adapters read.

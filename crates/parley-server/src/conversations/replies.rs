@@ -40,6 +40,8 @@ pub enum ReplyError {
     Compliance(#[from] ComplianceError),
     #[error(transparent)]
     Command(#[from] CommandError),
+    #[error(transparent)]
+    Template(#[from] crate::templates::TemplateError),
 }
 
 impl From<ReplyError> for ApiError {
@@ -52,6 +54,7 @@ impl From<ReplyError> for ApiError {
             ReplyError::Window(e) => e.into(),
             ReplyError::Compliance(e) => e.into(),
             ReplyError::Command(e) => e.into(),
+            ReplyError::Template(e) => e.into(),
         }
     }
 }
@@ -67,12 +70,52 @@ pub async fn reply(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
-    Json(req): Json<ReplyRequest>,
+    Json(mut req): Json<ReplyRequest>,
 ) -> ApiResult<(StatusCode, Json<SentView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(send_reply(&app, &p, id, &req).await?),
-    ))
+    let used = fill_template(&app, &p, id, &mut req).await?;
+    let sent = send_reply(&app, &p, id, &req).await?;
+    if let Some(t) = used {
+        // The reply is committed: a count that fails to be written must not turn it into an error.
+        if let Err(e) = app
+            .store
+            .count_template_use(p.workspace_id, t, app.now())
+            .await
+        {
+            tracing::warn!(error = %e, "a template's use was not counted");
+        }
+    }
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+/// Puts the text of the reply's `template_id`, rendered for the conversation, in its body;
+/// answers the template to count once the reply is queued.
+async fn fill_template(
+    app: &App,
+    p: &Principal,
+    id: ConversationId,
+    req: &mut ReplyRequest,
+) -> Result<Option<parley_core::TemplateId>, ReplyError> {
+    let Some(t) = req.template_id else {
+        return Ok(None);
+    };
+    let written = req.body.as_deref().is_some_and(|b| !b.trim().is_empty());
+    if written || req.template.is_some() {
+        let why = "send a template_id or a body (or a WhatsApp template), not both";
+        return Err(parley_core::Invalid::new("template_id", why).into());
+    }
+    app.store.conversation(&p.scope(), id).await?;
+    let row = crate::templates::template(app, p.workspace_id, t)
+        .await
+        .map_err(|e| match e {
+            crate::templates::TemplateError::NotFound => {
+                ReplyError::Invalid(parley_core::Invalid::new("template_id", "no such template"))
+            }
+            e => e.into(),
+        })?;
+    let rendered =
+        crate::templates::render_row(app, p.workspace_id, &row, id, Some(p.user_id)).await?;
+    req.body = Some(rendered.text);
+    Ok(Some(t))
 }
 
 /// Composes the reply for the conversation's channel, checks it against the channel's window

@@ -3,14 +3,16 @@
 //! sent as an automated message at most once per conversation and period.
 
 use parley_core::consent::Purpose;
-use parley_core::template::Template;
 use parley_core::{Timestamp, UserId};
-use parley_store::{Command, ConversationView, InboundOutcome, InboxPace, InboxRow, Scope};
+use parley_store::{
+    Command, ContactView, ConversationView, InboundOutcome, InboxPace, InboxRow, Scope,
+};
 use serde_json::json;
 
 use super::replies::{AutoReplies, Kind};
 use crate::compliance::ComplianceError;
 use crate::state::App;
+use crate::templates::{render_text, Target, TemplateError};
 
 /// After a customer's new message is committed: sends the auto-reply it calls for, if any. Best
 /// effort: a reply that may not go (the gate refused it, one went this period) is skipped, never
@@ -76,8 +78,7 @@ async fn send(
     let Some(kind) = settings.choose(open, text, &pace, now) else {
         return Ok(None);
     };
-    let name = contact.name.as_deref();
-    let body = render(app, inbox, &conv, name, settings.text_of(kind)).await?;
+    let body = render(app, inbox, &conv, contact, settings.text_of(kind)).await?;
     if !deliver(app, inbox, &conv, kind, body, settings.period_ms()).await? {
         return Ok(None);
     }
@@ -166,34 +167,25 @@ async fn hand_to_on_call(
     }
 }
 
-/// Renders an auto-reply's text for a conversation: the contact's names, the business's and the
-/// inbox's, the conversation's id and the expected wait (computed only when the text asks).
+/// Renders an auto-reply's text for a conversation with the same fields a template has (the
+/// expected wait computed only when the text asks); a text that no longer parses goes as written.
 async fn render(
     app: &App,
     inbox: &InboxRow,
     conv: &ConversationView,
-    contact_name: Option<&str>,
+    contact: ContactView,
     text: &str,
 ) -> Result<String, ComplianceError> {
-    let Ok(tpl) = Template::parse(text) else {
-        return Ok(text.to_string());
+    let target = Target {
+        id: conv.id,
+        inbox: inbox.clone(),
+        contact,
+        team: conv.team_id,
+        sample: false,
     };
-    let wait = match tpl.fields().contains(&"expected_wait") {
-        true => Some(super::wait_for(app, inbox, conv.team_id, app.now()).await?),
-        false => None,
-    };
-    let ws = app.workspace(inbox.workspace_id).await?;
-    let name = contact_name.map(str::trim).unwrap_or("");
-    let (first, last) = name.split_once(' ').unwrap_or((name, ""));
-    let rendered = tpl.render(|key| match key {
-        "first_name" => Some(first.to_string()),
-        "last_name" => Some(last.trim().to_string()),
-        "name" => Some(name.to_string()),
-        "business_name" => Some(ws.row.name.clone()),
-        "expected_wait" => wait.clone(),
-        "conversation.id" => Some(conv.id.to_string()),
-        "inbox.name" => Some(inbox.name.clone()),
-        _ => None,
-    });
-    Ok(rendered.text)
+    match render_text(app, text, &target, None).await {
+        Ok(r) => Ok(r.text),
+        Err(TemplateError::Store(e)) => Err(e.into()),
+        Err(_) => Ok(text.to_string()),
+    }
 }

@@ -170,7 +170,7 @@ impl AutoReplies {
     }
 
     /// Checks settings as an admin gives them, naming the field at fault.
-    fn check(mut self) -> Result<Self, ApiError> {
+    fn check(mut self, fields: &[String]) -> Result<Self, ApiError> {
         if !(1..=MAX_PERIOD_HOURS).contains(&self.period_hours) {
             let m = format!("must be 1 to {MAX_PERIOD_HOURS} hours");
             return Err(ApiError::invalid("period_hours", m));
@@ -189,7 +189,7 @@ impl AutoReplies {
             ("urgent", &mut self.urgent.text),
         ] {
             *text = text.trim().to_string();
-            check_text(field, text)?;
+            check_text(field, text, fields)?;
         }
         if self.peak.enabled
             && self.peak.max_unassigned.is_none()
@@ -209,7 +209,7 @@ impl AutoReplies {
     }
 }
 
-fn check_text(field: &'static str, text: &str) -> Result<(), ApiError> {
+fn check_text(field: &'static str, text: &str, fields: &[String]) -> Result<(), ApiError> {
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
         let m = format!("{field}: the text must be 1 to {MAX_TEXT_CHARS} characters");
         return Err(ApiError::invalid(field, m));
@@ -217,7 +217,7 @@ fn check_text(field: &'static str, text: &str) -> Result<(), ApiError> {
     let parsed = Template::parse(text)
         .map_err(|e| ApiError::invalid(field, format!("{field}: {}", e.reason)))?;
     parsed
-        .check(std::iter::empty::<&str>())
+        .check(fields.iter().map(String::as_str))
         .map_err(|e| ApiError::invalid(field, format!("{field}: {}", e.reason)))
 }
 
@@ -273,7 +273,8 @@ pub async fn put_auto_replies(
     Json(req): Json<AutoReplies>,
 ) -> ApiResult<Json<AutoReplies>> {
     require_admin(&p)?;
-    let replies = req.check()?;
+    let ws = app.store.workspace(p.workspace_id).await?;
+    let replies = req.check(&crate::templates::fields::declared(&ws))?;
     if let Some(user) = replies.urgent.assign_to {
         let users = app.store.list_users(p.workspace_id).await?;
         if !users.iter().any(|u| u.id == user) {

@@ -104,6 +104,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(crate::realtime::routes());
     all.extend(crate::inbound::routes());
     all.extend(crate::hours::routes());
+    all.extend(crate::templates::routes());
     all
 }
 

@@ -88,6 +88,11 @@ const FILES: &[(&str, &str, &str)] = &[
         JS,
         asset!("settings-workspace.js"),
     ),
+    (
+        "/static/settings-templates.js",
+        JS,
+        asset!("settings-templates.js"),
+    ),
     ("/static/state.js", JS, asset!("state.js")),
     ("/static/thread.js", JS, asset!("thread.js")),
     ("/static/ui.js", JS, asset!("ui.js")),

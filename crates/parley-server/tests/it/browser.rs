@@ -915,8 +915,12 @@ async fn a_team_works_the_inbox_in_chromium() {
         .await;
     let insert = a.element("#insert-saved").await;
     a.click(&insert).await;
+    // The template is rendered for the conversation by the server before it is inserted.
     let draft = a
-        .eval("return document.querySelector('#compose').value;")
+        .wait_for(
+            "return document.querySelector('#compose').value;",
+            "Your order ships today.",
+        )
         .await;
     assert_eq!(draft, "Your order ships today.");
     let reply = a.element("#reply").await;

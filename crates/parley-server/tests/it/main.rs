@@ -29,6 +29,7 @@ mod settings;
 mod shapes;
 mod sockets;
 mod surveys;
+mod templates;
 mod twilio;
 mod waits;
 mod widget;

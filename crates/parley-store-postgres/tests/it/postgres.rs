@@ -280,3 +280,36 @@ async fn reconnecting_does_not_migrate_twice_and_debug_hides_the_password() {
     assert!(shown.contains("parley_t_"), "{shown}");
     assert!(store.is_empty().await.expect("reads"));
 }
+
+/// The saved replies a workspace kept in its settings become templates when the migration runs,
+/// and leave the settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_replies_move_into_templates() {
+    let Some(url) = fresh_url().await else { return };
+    let store = PostgresStore::connect(&url, null_sink())
+        .await
+        .expect("connects");
+    let (ws, _, _) = world(&store).await;
+    drop(store);
+    // The database as it was before templates: replies in the settings, no template table.
+    raw(&url)
+        .await
+        .batch_execute(
+            "DROP TABLE template; DELETE FROM schema_migrations WHERE version = 22; \
+             UPDATE workspace SET settings = '{\"replies\":[{\"body\":\"Bye now\",\"shortcut\":\"bye\"},{\"body\":\"Hi there\",\"shortcut\":\"hi\"}],\"sla\":[]}'",
+        )
+        .await
+        .expect("rewinds");
+    let store = PostgresStore::connect(&url, null_sink())
+        .await
+        .expect("migrates");
+    let rows = store.list_templates(ws).await.expect("templates");
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.shortcut.as_str(), r.body.as_str()))
+        .collect();
+    assert_eq!(got, [("bye", "bye", "Bye now"), ("hi", "hi", "Hi there")]);
+    assert!(rows.iter().all(|r| r.channels.is_empty() && r.uses == 0));
+    let settings = store.workspace(ws).await.expect("workspace").settings;
+    assert_eq!(settings, serde_json::json!({ "sla": [] }));
+}

@@ -70,3 +70,45 @@ async fn event_data_changes_only_by_a_later_redaction() {
         .expect("row");
     assert_eq!(data, "{\"less\":1}");
 }
+
+/// The saved replies a workspace kept in its settings become templates when the migration runs,
+/// and leave the settings.
+#[tokio::test]
+async fn saved_replies_move_into_templates() {
+    use parley_store::{Accounts, NewUser, Templates};
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let path = dir.path().join("parley.db");
+    let store =
+        SqliteStore::open(&path, Durability::Normal, parley_store::null_sink()).expect("opens");
+    let admin = NewUser {
+        email: "a@acme.test".into(),
+        name: "Admin".into(),
+        password_hash: "x".into(),
+        role: parley_core::role::Role::Admin,
+        bot: false,
+    };
+    let (ws, _) = store
+        .create_workspace("Acme", "UTC", admin, parley_core::Timestamp(1))
+        .await
+        .expect("workspace");
+    drop(store);
+    // The database as it was before templates: replies in the settings, no template table.
+    let db = rusqlite::Connection::open(&path).expect("raw");
+    db.execute_batch(
+        "DROP TABLE template; DELETE FROM schema_migrations WHERE version = 22; \
+         UPDATE workspace SET settings = '{\"replies\":[{\"body\":\"Bye now\",\"shortcut\":\"bye\"},{\"body\":\"Hi there\",\"shortcut\":\"hi\"}],\"sla\":[]}'",
+    )
+    .expect("rewinds");
+    drop(db);
+    let store =
+        SqliteStore::open(&path, Durability::Normal, parley_store::null_sink()).expect("migrates");
+    let rows = store.list_templates(ws.id).await.expect("templates");
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.shortcut.as_str(), r.body.as_str()))
+        .collect();
+    assert_eq!(got, [("bye", "bye", "Bye now"), ("hi", "hi", "Hi there")]);
+    assert!(rows.iter().all(|r| r.channels.is_empty() && r.uses == 0));
+    let settings = store.workspace(ws.id).await.expect("workspace").settings;
+    assert_eq!(settings, serde_json::json!({ "sla": [] }));
+}

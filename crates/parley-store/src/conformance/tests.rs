@@ -7,6 +7,7 @@ use parley_core::message::DeliveryStatus;
 use parley_core::role::Role;
 use parley_core::{InboxId, Timestamp, UserId, WorkspaceId};
 
+pub use super::templates::*;
 use super::Harness;
 use crate::*;
 

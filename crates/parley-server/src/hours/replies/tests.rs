@@ -64,7 +64,7 @@ fn the_reply_follows_the_hours_the_queue_and_the_words() {
 
 #[test]
 fn settings_are_checked_naming_the_field() {
-    let field_of = |r: AutoReplies| match r.check() {
+    let field_of = |r: AutoReplies| match r.check(&[]) {
         Err(ApiError::Unprocessable { field, .. }) => field,
         other => panic!("{other:?}"),
     };
@@ -79,5 +79,5 @@ fn settings_are_checked_naming_the_field() {
     assert_eq!(field_of(r), Some("keywords"));
     let mut r = all_on();
     r.urgent.keywords = vec![" Not Working ".into(), "not working".into()];
-    assert_eq!(r.check().unwrap().urgent.keywords, vec!["not working"]);
+    assert_eq!(r.check(&[]).unwrap().urgent.keywords, vec!["not working"]);
 }
