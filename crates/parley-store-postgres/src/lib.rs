@@ -15,6 +15,7 @@ mod pipeline;
 mod privacy;
 mod rows;
 pub mod testing;
+mod timers;
 
 use std::fmt;
 use std::sync::Arc;

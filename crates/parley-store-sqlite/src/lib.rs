@@ -11,6 +11,7 @@ mod migrate;
 mod outbox;
 mod privacy;
 mod rows;
+mod timers;
 
 use std::path::Path;
 use std::sync::Arc;

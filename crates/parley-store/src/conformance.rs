@@ -75,6 +75,10 @@ macro_rules! conformance_tests {
             revocations_and_access_changes_are_logged_in_order,
             a_survey_takes_one_answer_and_keeps_its_key,
             a_keyword_changes_consent_in_its_messages_transaction,
+            timers_fire_once_move_and_come_back_after_a_lease,
+            timers_are_cancelled_by_key_or_prefix_in_their_workspace,
+            concurrent_claimers_take_each_timer_once,
+            a_snooze_sets_its_wake_up_and_a_customer_message_cancels_it,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use traits::{
-    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy, Seen,
+    snooze_key, Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, NewTimer,
+    Outbox, Privacy, Seen, TimerKeys, TimerRow, Timers, SNOOZE_KIND,
 };
 pub use types::*;
 
@@ -77,7 +78,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every aggregate's store: what a backend implements and the application holds.
 pub trait Store:
-    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Seen + Outbox + Privacy
+    Keys
+    + Accounts
+    + Access
+    + Directory
+    + Contacts
+    + Lists
+    + Conversations
+    + Seen
+    + Outbox
+    + Privacy
+    + Timers
 {
 }
 
@@ -92,6 +103,7 @@ impl<T> Store for T where
         + Seen
         + Outbox
         + Privacy
+        + Timers
 {
 }
 
@@ -99,7 +111,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Privacy,
-        Store,
+        Store, Timers,
     };
 }
 

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod retention;
 pub mod search;
 mod start;
+pub mod timers;
 
 pub use act::{Act, Outbound, StateChange};
 pub use assign::check_assignment;

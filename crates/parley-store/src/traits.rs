@@ -11,6 +11,7 @@ mod lists;
 mod outbox;
 mod privacy;
 mod seen;
+mod timers;
 
 pub use access::Access;
 pub use accounts::Accounts;
@@ -22,3 +23,4 @@ pub use lists::Lists;
 pub use outbox::Outbox;
 pub use privacy::Privacy;
 pub use seen::Seen;
+pub use timers::{snooze_key, NewTimer, TimerKeys, TimerRow, Timers, SNOOZE_KIND};

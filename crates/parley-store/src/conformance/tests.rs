@@ -3059,3 +3059,6 @@ pub async fn a_keyword_changes_consent_in_its_messages_transaction(h: Harness) {
         3 + 2 + 1
     );
 }
+
+mod timers;
+pub use timers::*;
