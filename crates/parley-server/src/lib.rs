@@ -121,6 +121,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         config: Arc::new(config),
         http,
         dispatch_bell: Arc::new(tokio::sync::Notify::new()),
+        timer_bell: Arc::new(crate::jobs::timers::Bell::default()),
         node,
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),

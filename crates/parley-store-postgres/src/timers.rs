@@ -177,11 +177,12 @@ impl Timers for PostgresStore {
             .await
     }
 
-    async fn finish_timer(&self, id: TimerId) -> StoreResult<()> {
+    async fn finish_timers(&self, ids: Vec<TimerId>) -> StoreResult<()> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
         self.db
             .run(move |tx| {
                 Box::pin(async move {
-                    exec(tx, "DELETE FROM timer WHERE id = $1", &[&id.as_uuid()]).await?;
+                    exec(tx, "DELETE FROM timer WHERE id = ANY($1)", &[&ids]).await?;
                     Ok(())
                 })
             })

@@ -151,13 +151,15 @@ impl Timers for SqliteStore {
             .await
     }
 
-    async fn finish_timer(&self, id: TimerId) -> StoreResult<()> {
+    async fn finish_timers(&self, ids: Vec<TimerId>) -> StoreResult<()> {
         self.db
             .write(move |c, _| {
-                c.prepare_cached("DELETE FROM timer WHERE id = ?1")
-                    .map_err(sql_err)?
-                    .execute([id.to_string()])
+                let mut delete = c
+                    .prepare_cached("DELETE FROM timer WHERE id = ?1")
                     .map_err(sql_err)?;
+                for id in &ids {
+                    delete.execute([id.to_string()]).map_err(sql_err)?;
+                }
                 Ok(())
             })
             .await

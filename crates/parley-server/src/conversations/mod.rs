@@ -8,6 +8,7 @@ pub mod compose;
 pub mod exports;
 pub mod list;
 pub mod replies;
+pub mod scheduled;
 pub mod sms;
 pub mod survey;
 pub mod timeline;

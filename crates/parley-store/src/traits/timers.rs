@@ -78,7 +78,11 @@ pub trait Timers: Send + Sync + 'static {
     ) -> StoreResult<Vec<TimerRow>>;
     /// Deletes a claimed timer whose work is done. A timer re-set since the claim has a new id
     /// and stays.
-    async fn finish_timer(&self, id: TimerId) -> StoreResult<()>;
+    async fn finish_timer(&self, id: TimerId) -> StoreResult<()> {
+        self.finish_timers(vec![id]).await
+    }
+    /// `finish_timer` for many, in one transaction.
+    async fn finish_timers(&self, ids: Vec<TimerId>) -> StoreResult<()>;
     /// When a timer is next claimable (its due time, or the end of a live lease), if any.
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
 }
