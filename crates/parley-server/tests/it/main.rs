@@ -28,6 +28,7 @@ mod settings;
 mod shapes;
 mod sockets;
 mod surveys;
+mod timers;
 mod twilio;
 mod waits;
 mod widget;
