@@ -112,7 +112,7 @@ on_both_backends!(two_servers_fire_each_timer_once, |backend| async move {
     }
     // Time for a second firing to show, were there one.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let fired = fired.lock().unwrap();
+    let fired = fired.lock().unwrap().clone();
     assert_eq!(fired.len(), n);
     assert!(fired.values().all(|&c| c == 1), "a timer fired twice");
     assert_eq!(t.app.store.next_timer_due().await.unwrap(), None);
