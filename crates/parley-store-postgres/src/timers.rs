@@ -124,6 +124,40 @@ impl Timers for PostgresStore {
             .await
     }
 
+    async fn timers_with_prefix(
+        &self,
+        ws: WorkspaceId,
+        prefix: String,
+    ) -> StoreResult<Vec<TimerRow>> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    query(
+                        tx,
+                        "SELECT id, workspace_id, key, kind, due_at, payload FROM timer \
+                         WHERE workspace_id = $1 AND starts_with(key, $2) ORDER BY due_at, id",
+                        &[&ws.as_uuid(), &prefix],
+                    )
+                    .await?
+                    .iter()
+                    .map(timer_row)
+                    .collect()
+                })
+            })
+            .await
+    }
+
+    async fn take_timer(&self, id: TimerId) -> StoreResult<bool> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let n = exec(tx, "DELETE FROM timer WHERE id = $1", &[&id.as_uuid()]).await?;
+                    Ok(n == 1)
+                })
+            })
+            .await
+    }
+
     async fn cancel_timers(&self, ws: WorkspaceId, keys: TimerKeys) -> StoreResult<u64> {
         self.db
             .run(move |tx| {

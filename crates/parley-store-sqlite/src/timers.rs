@@ -90,6 +90,44 @@ impl Timers for SqliteStore {
             .await
     }
 
+    async fn timers_with_prefix(
+        &self,
+        ws: WorkspaceId,
+        prefix: String,
+    ) -> StoreResult<Vec<TimerRow>> {
+        self.db
+            .read(move |c| {
+                let mut rows: Vec<TimerRow> = c
+                    .prepare_cached(&format!(
+                        "SELECT {TIMER_COLS} FROM timer WHERE workspace_id = ?1 AND key >= ?2 AND key < ?3"
+                    ))
+                    .map_err(sql_err)?
+                    .query_map(
+                        params![ws.to_string(), prefix, plan::timers::prefix_end(&prefix)],
+                        timer_row,
+                    )
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                rows.sort_by_key(|t| (t.due_at, t.id));
+                Ok(rows)
+            })
+            .await
+    }
+
+    async fn take_timer(&self, id: TimerId) -> StoreResult<bool> {
+        self.db
+            .write(move |c, _| {
+                let n = c
+                    .prepare_cached("DELETE FROM timer WHERE id = ?1")
+                    .map_err(sql_err)?
+                    .execute([id.to_string()])
+                    .map_err(sql_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     async fn cancel_timers(&self, ws: WorkspaceId, keys: TimerKeys) -> StoreResult<u64> {
         self.db
             .write(move |c, _| {

@@ -64,6 +64,15 @@ pub trait Timers: Send + Sync + 'static {
     }
     /// The timer of this key in the workspace, if set.
     async fn timer(&self, ws: WorkspaceId, key: String) -> StoreResult<Option<TimerRow>>;
+    /// The workspace's timers whose key starts with `prefix`, by due time.
+    async fn timers_with_prefix(
+        &self,
+        ws: WorkspaceId,
+        prefix: String,
+    ) -> StoreResult<Vec<TimerRow>>;
+    /// Deletes a claimed timer before its work runs; answers whether it was still there, not
+    /// moved nor cancelled since the claim. Work that must not run twice takes its timer first.
+    async fn take_timer(&self, id: TimerId) -> StoreResult<bool>;
     /// Removes the timers the keys name; answers how many.
     async fn cancel_timers(&self, ws: WorkspaceId, keys: TimerKeys) -> StoreResult<u64>;
     /// Claims up to `limit` timers due at `now` (earliest first) for `lease_ms`, for `node`.

@@ -69,6 +69,10 @@ pub async fn timers_fire_once_move_and_come_back_after_a_lease(h: Harness) {
         .await
         .unwrap()
         .is_empty());
+    // Work that must not run twice takes its timer: once, and not after it moved.
+    let c_claim = s.claim_due_timers(t(5000), 10, 1000, node()).await.unwrap();
+    assert!(s.take_timer(c_claim[0].id).await.unwrap());
+    assert!(!s.take_timer(c_claim[0].id).await.unwrap());
     // Moved earlier, it fires earlier.
     s.set_timer(timer(w.ws, "c", t(400))).await.unwrap();
     assert_eq!(
@@ -110,6 +114,16 @@ pub async fn timers_are_cancelled_by_key_or_prefix_in_their_workspace(h: Harness
         .map(|r| r.key.as_str())
         .collect();
     assert_eq!(mine, ["conv:1_x"]);
+    let listed = s
+        .timers_with_prefix(other.id, "conv:1".into())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 4);
+    let listed = s
+        .timers_with_prefix(other.id, "conv:1_".into())
+        .await
+        .unwrap();
+    assert_eq!(keys(&listed), ["conv:1_x"], "`_` is no wildcard");
     assert_eq!(left.len(), 5, "the other workspace keeps its four");
 }
 
