@@ -62,22 +62,33 @@ impl From<ComposeError> for ApiError {
     }
 }
 
-/// `POST /api/v1/conversations/{id}/messages`: a reply, queued for delivery.
+/// `POST /api/v1/conversations/{id}/messages`: a reply, queued for delivery, or with `send_at`
+/// kept to go then.
 pub async fn reply(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<ConversationId>,
     Json(req): Json<ReplyRequest>,
 ) -> ApiResult<(StatusCode, Json<SentView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(send_reply(&app, &p, id, &req).await?),
-    ))
+    let sent = match req.send_at {
+        Some(at) => {
+            let scheduled =
+                crate::conversations::scheduled::schedule(&app, &p, id, req, at).await?;
+            SentView {
+                compliance: serde_json::json!({ "verdict": "scheduled" }),
+                conversation: app.store.conversation(&p.scope(), id).await?.into(),
+                message: None,
+                scheduled: Some(scheduled),
+            }
+        }
+        None => send_reply(&app, &p, id, &req).await?,
+    };
+    Ok((StatusCode::CREATED, Json(sent)))
 }
 
 /// Composes the reply for the conversation's channel, checks it against the channel's window
 /// and the compliance gate, and queues it.
-async fn send_reply(
+pub(crate) async fn send_reply(
     app: &App,
     p: &Principal,
     id: ConversationId,
@@ -111,6 +122,7 @@ async fn send_reply(
         compliance: verdict,
         conversation: out.conversation.into(),
         message: out.message.map(Into::into),
+        scheduled: None,
     })
 }
 
@@ -173,6 +185,7 @@ async fn start(
         compliance: verdict,
         conversation: out.conversation.into(),
         message: out.message.map(Into::into),
+        scheduled: None,
     })
 }
 

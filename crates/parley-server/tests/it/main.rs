@@ -24,6 +24,7 @@ mod nodes;
 mod outbound;
 mod realtime;
 mod roles;
+mod scheduled;
 mod settings;
 mod shapes;
 mod sockets;
