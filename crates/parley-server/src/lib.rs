@@ -205,6 +205,10 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
                 "released deliveries claimed before the last stop"
             );
         }
+        let n = app.store.release_timer_claims().await?;
+        if n > 0 {
+            tracing::info!(timers = n, "released timers claimed before the last stop");
+        }
     }
     // A second node on the database is told at start, before it takes any work.
     if let Err(e) = jobs::nodes::beat(app).await {

@@ -223,6 +223,21 @@ impl Timers for PostgresStore {
             .await
     }
 
+    async fn release_timer_claims(&self) -> StoreResult<u64> {
+        self.db
+            .run(|tx| {
+                Box::pin(async move {
+                    exec(
+                        tx,
+                        "UPDATE timer SET lease_until = NULL, claimed_by = NULL WHERE lease_until IS NOT NULL",
+                        &[],
+                    )
+                    .await
+                })
+            })
+            .await
+    }
+
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db
             .run(|tx| {

@@ -203,6 +203,19 @@ impl Timers for SqliteStore {
             .await
     }
 
+    async fn release_timer_claims(&self) -> StoreResult<u64> {
+        self.db
+            .write(|c, _| {
+                c.execute(
+                    "UPDATE timer SET lease_until = NULL, claimed_by = NULL WHERE lease_until IS NOT NULL",
+                    [],
+                )
+                .map(|n| n as u64)
+                .map_err(sql_err)
+            })
+            .await
+    }
+
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {
         self.db
             .read(|c| {

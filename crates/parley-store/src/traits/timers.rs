@@ -92,6 +92,9 @@ pub trait Timers: Send + Sync + 'static {
     }
     /// `finish_timer` for many, in one transaction.
     async fn finish_timers(&self, ids: Vec<TimerId>) -> StoreResult<()>;
+    /// Makes every claimed timer claimable at once; answers how many. Only for a lone server
+    /// starting up (the embedded mode): its previous run's claims died with that process.
+    async fn release_timer_claims(&self) -> StoreResult<u64>;
     /// When a timer is next claimable (its due time, or the end of a live lease), if any.
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
 }

@@ -73,6 +73,20 @@ pub async fn timers_fire_once_move_and_come_back_after_a_lease(h: Harness) {
     let c_claim = s.claim_due_timers(t(5000), 10, 1000, node()).await.unwrap();
     assert!(s.take_timer(c_claim[0].id).await.unwrap());
     assert!(!s.take_timer(c_claim[0].id).await.unwrap());
+    // A lone server starting again releases its last run's claims at once.
+    s.set_timer(timer(w.ws, "d", t(5000))).await.unwrap();
+    let held = s
+        .claim_due_timers(t(5000), 10, 60_000, node())
+        .await
+        .unwrap();
+    assert_eq!(keys(&held), ["d"]);
+    assert_eq!(s.release_timer_claims().await.unwrap(), 1);
+    let again = s
+        .claim_due_timers(t(5001), 10, 60_000, node())
+        .await
+        .unwrap();
+    assert_eq!(keys(&again), ["d"]);
+    s.finish_timer(again[0].id).await.unwrap();
     // Moved earlier, it fires earlier.
     s.set_timer(timer(w.ws, "c", t(400))).await.unwrap();
     assert_eq!(
