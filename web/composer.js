@@ -1,12 +1,13 @@
-// The composer under the thread: a reply to the customer or a private note, with files, quick-reply
-// choices, WhatsApp templates, templates (`/word`, rendered for the conversation before they are
-// inserted), @mentions, emoji, and the SMS cost of a draft.
+// The composer under the thread: a reply to the customer (now, or sent later at a chosen time) or a
+// private note, with files, quick-reply choices, WhatsApp templates, templates (`/word`, rendered
+// for the conversation before they are inserted), @mentions, emoji, and the SMS cost of a draft.
 import { $, el, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
 import { api } from "./api.js";
 import { send } from "./realtime.js";
 import { chip } from "./ui.js";
+import { showScheduled } from "./thread.js";
 
 const ENCODINGS = { gsm7: "GSM-7", ucs2: "UCS-2 (Unicode)" };
 const EMOJI = ["🙂", "😀", "😉", "🙏", "👍", "👋", "🎉", "❤️", "✅", "❗", "🚚", "📦", "⏰", "📞", "💳", "🔧"];
@@ -174,6 +175,8 @@ export function composer(conv) {
       if (r.fell_back.length) toast(t("No value for {fields}: the fallback was used.", { fields: r.fell_back.join(", ") }));
     } catch (err) { toast(err.message, "warning"); }
   };
+  // Send later: the reply waits on the server and the compliance gate judges it when it is due.
+  const later = el("input", { type: "datetime-local", id: "send-at", "aria-label": t("Send later at"), title: t("Send later at") });
   const sendAs = (kind) => async (e) => {
     e.preventDefault();
     const body = { };
@@ -184,18 +187,22 @@ export function composer(conv) {
       if (files.ids.length) body.attachments = files.ids.slice();
       const tpl = template.value();
       if (tpl) body.template = tpl;
+      if (later.value) body.send_at = new Date(later.value).toISOString();
     }
     if (!body.body && !body.attachments && !body.template) return;
     const plain = kind === "messages" && !body.choices && !body.attachments && !body.template && !(via.value && via.value !== conv.inbox_id);
     if (plain && used && box.value === used.text) { delete body.body; body.template_id = used.id; }
     try {
       const other = kind === "messages" && via.value && via.value !== conv.inbox_id;
+      if (other && body.send_at) throw new Error(t("A reply on another channel cannot be scheduled: reply here, or send it now."));
       if (other && (body.attachments || body.choices || body.template)) throw new Error(t("On another channel a reply is text only: remove the files, choices or template, or reply here."));
       if (other) await api(`/api/v1/contacts/${conv.contact_id}/messages`, { method: "POST", body: JSON.stringify({ body: body.body || "", inbox_id: via.value }) });
       else {
         const out = await api(`/api/v1/conversations/${id}/${kind}`, { method: "POST", body: JSON.stringify(body) });
         if (kind === "notes") warnMentions(out);
+        if (out && out.scheduled) { toast(t("Scheduled for {time}", { time: new Date(out.scheduled.send_at).toLocaleString() })); showScheduled(id); }
       }
+      later.value = "";
       box.value = ""; choices.value = ""; files.clear(); template.clear(); used = null;
       state.drafts.delete(id);
       showCost(box);
@@ -219,6 +226,7 @@ export function composer(conv) {
     el("ul", { id: "suggest", class: "suggest", role: "listbox", "aria-label": t("Templates"), hidden: true }),
     box,
     el("div", { class: "actions" }, el("button", { id: "reply" }, t("Reply")),
+      el("label", { class: "inline small" }, t("Send later"), " ", later),
       saved, insert, emoji, files.picker, files.shown, choices, via, template.part));
   return { form, box, via };
 }

@@ -4,7 +4,7 @@ import { $, toast } from "./dom.js";
 import { T } from "./i18n.js";
 import { state } from "./state.js";
 import { refreshList, refreshViews, markSeen } from "./list.js";
-import { entry, openThread, showHead, showPresence, showVerdict } from "./thread.js";
+import { entry, openThread, showHead, showPresence, showScheduled, showVerdict } from "./thread.js";
 import { showPanel } from "./panel.js";
 import { upsert } from "./ui.js";
 
@@ -67,6 +67,8 @@ function onEvent(ev) {
     const log = $("#log");
     // By its sequence number: an event seen again after a reconnection is shown once.
     if (log) { upsert(log, ev.seq, entry(ev, conv)); log.scrollTop = log.scrollHeight; }
+    // A scheduled reply that went (or was refused) leaves the scheduled list.
+    if (log && ["message.created", "note.created"].includes(ev.type)) showScheduled(state.current);
   }
 }
 

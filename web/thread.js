@@ -105,6 +105,19 @@ export async function showVerdict(id) {
   if (tpl && windowShut) tpl.open = true;
 }
 
+// Replies scheduled to go later, under the timeline: each with its time and a cancel button.
+export async function showScheduled(id) {
+  const box = $("#scheduled");
+  if (!box || id !== state.current) return;
+  let page;
+  try { page = await api(`/api/v1/conversations/${id}/scheduled`); } catch (_) { return; }
+  if (id !== state.current) return;
+  const cancel = (s) => () => api(`/api/v1/conversations/${id}/scheduled/${s.id}`, { method: "DELETE" }).then(() => showScheduled(id)).catch(warn);
+  box.replaceChildren(...page.items.map((s) => el("div", { class: "msg outbound scheduled", "data-scheduled": s.id },
+    el("span", { class: "tag" }, t("scheduled for {time}", { time: when(s.send_at) })), s.body || t("(template)"), " ",
+    el("button", { type: "button", class: "quiet", "aria-label": t("Cancel the reply scheduled for {time}", { time: when(s.send_at) }), onclick: cancel(s) }, t("Cancel")))));
+}
+
 // Other agents viewing or typing here, and the customer typing.
 export function showPresence() {
   const out = $("#collision");
@@ -194,6 +207,7 @@ export async function openThread(id, force = false) {
   $("#thread").replaceChildren(
     el("button", { type: "button", class: "back quiet", onclick: back }, t("← Conversations")),
     el("h2", { id: "thread-title" }), actions(id), el("div", { id: "collision", role: "status", "aria-live": "polite" }), log,
+    el("div", { id: "scheduled", "aria-label": t("Scheduled replies") }),
     el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
     writer.form,
     el("p", { id: "cost", class: "muted", "aria-live": "polite" }));
@@ -204,6 +218,7 @@ export async function openThread(id, force = false) {
   log.scrollTop = log.scrollHeight;
   loadList();
   showVerdict(id);
+  showScheduled(id);
   showChannels(conv, writer.via);
   showPanel(conv);
 }

@@ -121,6 +121,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         config: Arc::new(config),
         http,
         dispatch_bell: Arc::new(tokio::sync::Notify::new()),
+        timer_bell: Arc::new(crate::jobs::timers::Bell::default()),
         node,
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),
@@ -203,6 +204,10 @@ pub async fn start_workers(app: &App) -> anyhow::Result<Vec<tokio::task::JoinHan
                 deliveries = n,
                 "released deliveries claimed before the last stop"
             );
+        }
+        let n = app.store.release_timer_claims().await?;
+        if n > 0 {
+            tracing::info!(timers = n, "released timers claimed before the last stop");
         }
     }
     // A second node on the database is told at start, before it takes any work.

@@ -1,5 +1,5 @@
 //! The application state every handler shares: the store, the realtime hub, the clock, settings,
-//! the HTTP client for outbound deliveries, and the dispatcher's wake-up bell.
+//! the HTTP client for outbound deliveries, and the dispatcher's and the timer worker's wake-up bells.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub struct App {
     pub http: parley_channels::net::Client,
     /// Rung when an outbound message is queued, so deliveries start without waiting for a poll.
     pub dispatch_bell: Arc<Notify>,
+    /// Rung when a timer is set sooner than the timer worker sleeps for.
+    pub timer_bell: Arc<crate::jobs::timers::Bell>,
     /// This process's heartbeat identity, and the other nodes it sees on the database.
     pub node: Arc<crate::jobs::nodes::Node>,
     /// A one-time setup token, when the server started with an empty database and no admin.

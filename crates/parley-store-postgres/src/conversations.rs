@@ -342,6 +342,7 @@ impl Conversations for PostgresStore {
                         };
                         conv.apply(&change, now);
                         save_conversation(tx, &conv, false).await?;
+                        crate::timers::drop_snooze(tx, *ws, conv.id).await?;
                         let data = plan::events::conversation_updated(
                             &plan::events::change_json(&change),
                             None,

@@ -16,6 +16,7 @@ mod privacy;
 mod rows;
 mod templates;
 pub mod testing;
+mod timers;
 
 use std::fmt;
 use std::sync::Arc;

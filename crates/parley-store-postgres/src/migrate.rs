@@ -25,8 +25,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_survey_keys.sql")),
     (19, include_str!("../migrations/0019_nodes.sql")),
     (20, include_str!("../migrations/0020_outbox_by_inbox.sql")),
-    (23, include_str!("../migrations/0023_auto_replies.sql")),
+    (21, include_str!("../migrations/0021_timers.sql")),
     (22, include_str!("../migrations/0022_templates.sql")),
+    (23, include_str!("../migrations/0023_auto_replies.sql")),
 ];
 
 /// How many migrations this build knows.
@@ -59,14 +60,15 @@ async fn apply(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
         )
         .await
         .context("creating schema_migrations")?;
-    let current: i64 = client
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            &[],
-        )
+    // Every migration not yet recorded, in order: one written on a branch that landed after a
+    // later-numbered one still runs.
+    let applied = client
+        .query("SELECT version FROM schema_migrations", &[])
         .await?
-        .try_get(0)?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        .iter()
+        .map(|r| r.try_get::<_, i64>(0))
+        .collect::<Result<std::collections::HashSet<i64>, _>>()?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         let tx = client.transaction().await?;
         tx.batch_execute(sql)
             .await

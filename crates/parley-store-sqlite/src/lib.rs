@@ -12,6 +12,7 @@ mod outbox;
 mod privacy;
 mod rows;
 mod templates;
+mod timers;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -23,18 +23,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_survey_keys.sql")),
     (19, include_str!("../migrations/0019_nodes.sql")),
     (20, include_str!("../migrations/0020_outbox_by_inbox.sql")),
-    (23, include_str!("../migrations/0023_auto_replies.sql")),
+    (21, include_str!("../migrations/0021_timers.sql")),
     (22, include_str!("../migrations/0022_templates.sql")),
+    (23, include_str!("../migrations/0023_auto_replies.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> anyhow::Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
-    let current: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    // Every migration not yet recorded, in order: one written on a branch that landed after a
+    // later-numbered one still runs.
+    let applied: std::collections::HashSet<i64> = conn
+        .prepare("SELECT version FROM schema_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(

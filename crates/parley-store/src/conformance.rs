@@ -77,6 +77,10 @@ macro_rules! conformance_tests {
             a_keyword_changes_consent_in_its_messages_transaction,
             an_inbox_pace_and_auto_replies_once_per_period,
             templates_keep_shortcuts_counts_and_replace_by_shortcut,
+            timers_fire_once_move_and_come_back_after_a_lease,
+            timers_are_cancelled_by_key_or_prefix_in_their_workspace,
+            concurrent_claimers_take_each_timer_once,
+            a_snooze_sets_its_wake_up_and_a_customer_message_cancels_it,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

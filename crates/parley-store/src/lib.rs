@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use traits::{
-    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Pace, Privacy, Seen,
-    Templates,
+    snooze_key, Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, NewTimer,
+    Outbox, Pace, Privacy, Seen, Templates, TimerKeys, TimerRow, Timers, SNOOZE_KIND,
 };
 pub use types::*;
 
@@ -90,6 +90,7 @@ pub trait Store:
     + Privacy
     + Pace
     + Templates
+    + Timers
 {
 }
 
@@ -106,6 +107,7 @@ impl<T> Store for T where
         + Privacy
         + Pace
         + Templates
+        + Timers
 {
 }
 
@@ -113,7 +115,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Pace,
-        Privacy, Store, Templates,
+        Privacy, Store, Templates, Timers,
     };
 }
 

@@ -21,6 +21,7 @@ pub mod retention;
 pub mod search;
 mod start;
 pub mod templates;
+pub mod timers;
 
 pub use act::{Act, Outbound, StateChange};
 pub use assign::check_assignment;

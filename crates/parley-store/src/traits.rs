@@ -13,6 +13,7 @@ mod pace;
 mod privacy;
 mod seen;
 mod templates;
+mod timers;
 
 pub use access::Access;
 pub use accounts::Accounts;
@@ -26,3 +27,4 @@ pub use pace::Pace;
 pub use privacy::Privacy;
 pub use seen::Seen;
 pub use templates::Templates;
+pub use timers::{snooze_key, NewTimer, TimerKeys, TimerRow, Timers, SNOOZE_KIND};

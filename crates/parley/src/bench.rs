@@ -5,7 +5,8 @@
 //! request-to-socket latency and the server's RSS. `sqlite-raw` measures the machine's ceiling:
 //! plain SQLite inserts, one transaction per row and in batches. `dispatch` measures the outbound
 //! pipeline (see its module); `gate` the cost of one compliance decision; `sign-in-burst` what
-//! a burst of sign-ins does to other requests and to memory; `widget-flood` what hundreds of
+//! a burst of sign-ins does to other requests and to memory; `timers` how late durable timers
+//! fire when many fall due at once; `widget-flood` what hundreds of
 //! flooding widget sockets do to an agent's live feed; `sockets` what idle sockets cost in memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,7 @@ mod inbox;
 mod privacy;
 mod signin;
 mod sockets;
+mod timers;
 mod widget_flood;
 
 #[derive(clap::Subcommand)]
@@ -43,6 +45,8 @@ pub enum BenchCommand {
     WidgetFlood(widget_flood::WidgetFloodArgs),
     /// Thousands of idle agent and widget sockets: the server's memory before, during and after
     Sockets(sockets::SocketsArgs),
+    /// 100,000 durable timers due within a short window: their lag and firing rate
+    Timers(timers::TimersArgs),
     /// Raw SQLite insert rates on this machine (the ceiling for ingest)
     SqliteRaw {
         /// Seconds per measurement
@@ -86,6 +90,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::SignInBurst(args) => signin::sign_in_burst(args).await,
         BenchCommand::WidgetFlood(args) => widget_flood::widget_flood(args).await,
         BenchCommand::Sockets(args) => sockets::sockets(args).await,
+        BenchCommand::Timers(args) => timers::timers(args).await,
         BenchCommand::SqliteRaw { secs } => {
             tokio::task::spawn_blocking(move || sqlite_raw(secs)).await?
         }

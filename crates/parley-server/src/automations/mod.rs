@@ -39,3 +39,10 @@ pub async fn react(
     let _ = (app, ws, conv, what);
     Ok(())
 }
+
+/// Runs a rule's time trigger whose timer fell due (`kind` "rule"), before the timer is deleted;
+/// an error leaves the timer to be tried again.
+pub async fn on_timer(app: &App, timer: &parley_store::TimerRow) -> Result<(), StoreError> {
+    let _ = (app, timer);
+    Ok(())
+}

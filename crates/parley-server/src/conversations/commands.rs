@@ -36,8 +36,8 @@ pub enum CommandError {
 
 type Result<T, E = CommandError> = std::result::Result<T, E>;
 
-/// Runs a command and wakes whoever needs to know: the dispatcher for a reply, the survey for a
-/// resolve.
+/// Runs a command and wakes whoever needs to know: the dispatcher for a reply, the timer worker
+/// for a snooze, the survey for a resolve.
 pub(crate) async fn run(
     app: &App,
     p: &Principal,
@@ -58,6 +58,10 @@ pub(crate) async fn run(
         .await?;
     if is_reply {
         app.dispatch_bell.notify_one();
+    }
+    // The store set its wake-up timer with the snooze; the worker may sleep past it.
+    if let Some(until) = out.conversation.snoozed_until {
+        app.timer_bell.due(until);
     }
     if resolving {
         // The satisfaction survey, when the workspace sends one, goes after the answer.

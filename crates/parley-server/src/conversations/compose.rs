@@ -7,7 +7,7 @@ use parley_channels::rich::{self, Choice, OutMedia, Reply, Template};
 use parley_core::contact::IdentityKind;
 use parley_core::message::{parse_body, Direction};
 use parley_store::{InboxRow, OutboxJob, Scope};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::conversations::attachments::{self, Attachment};
@@ -17,7 +17,7 @@ use crate::state::App;
 const MAX_CHOICES: usize = 10;
 
 /// A reply as the API takes it.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
     #[serde(default)]
@@ -38,6 +38,10 @@ pub struct ReplyRequest {
     /// conversation as the composer renders it; counts as a use.
     #[serde(default)]
     pub template_id: Option<parley_core::TemplateId>,
+    /// Send later, at this time (RFC 3339, at most a year ahead): the reply is kept as scheduled
+    /// (`GET /api/v1/conversations/{id}/scheduled`) and checked by the compliance gate when due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<parley_core::Timestamp>,
 }
 
 /// A checked reply: the text the timeline shows and the `meta` the adapters read.

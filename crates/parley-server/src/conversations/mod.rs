@@ -8,6 +8,7 @@ pub mod compose;
 pub mod exports;
 pub mod list;
 pub mod replies;
+pub mod scheduled;
 pub mod sms;
 pub mod survey;
 pub mod timeline;
@@ -17,7 +18,9 @@ use crate::http::routes::{route, Access, Route};
 
 /// The conversations' routes: list, timeline, commands, attachments, surveys and exports.
 pub fn routes() -> Vec<Route> {
-    use crate::conversations::{api as c, attachments::api as files, exports, list, replies};
+    use crate::conversations::{
+        api as c, attachments::api as files, exports, list, replies, scheduled,
+    };
     use crate::conversations::{survey::page as survey, timeline, views};
     use crate::http::routes::Answer;
     vec![
@@ -47,7 +50,10 @@ pub fn routes() -> Vec<Route> {
         route!(get "/api/v1/exports/conversations" => exports::range, "exports", Admin, "Export every thread active in a date range (`?from=&to=` in RFC 3339, `format=json` or `csv`), with the entries in that range", query = exports::ExportQuery, answer = Answer::Other("text/csv")),
         route!(get "/api/v1/conversations/{id}/timeline" => timeline::timeline, "conversations", Member, "The timeline: messages, notes, status changes and assignments, oldest first; `before` pages back. A message's `data.message.status` (queued, sent, delivered, read, failed) and `error` are its current delivery status", query = timeline::TimelineQuery, response = views::TimelinePage),
         route!(get "/api/v1/conversations/{id}/channel" => replies::channel, "conversations", Member, "The channel of a conversation: what it can carry and whether a free-form reply may be sent now (customer-service windows)", response = views::ChannelView),
-        route!(post "/api/v1/conversations/{id}/messages" => replies::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template", body = crate::conversations::compose::ReplyRequest, created = views::SentView),
+        route!(post "/api/v1/conversations/{id}/messages" => replies::reply, "conversations", Member, "Reply to the customer (queued for delivery): text, choices to pick from, or a WhatsApp template; with `send_at`, scheduled to go then (answered with `scheduled`), checked by the compliance gate when due", body = crate::conversations::compose::ReplyRequest, created = views::SentView),
+        route!(get "/api/v1/conversations/{id}/scheduled" => scheduled::list_scheduled, "conversations", Member, "Replies scheduled to go later (`send_at` on a reply), the soonest first", response = scheduled::ScheduledPage),
+        route!(patch "/api/v1/conversations/{id}/scheduled/{scheduled_id}" => scheduled::edit_scheduled, "conversations", Member, "Edit a scheduled reply before it goes: a new `body`, `send_at` or both", body = scheduled::ScheduledPatch, response = scheduled::ScheduledView),
+        route!(delete "/api/v1/conversations/{id}/scheduled/{scheduled_id}" => scheduled::cancel_scheduled, "conversations", Member, "Cancel a scheduled reply before it goes", answer = Answer::NoContent),
         route!(post "/api/v1/conversations/{id}/notes" => c::note, "conversations", Member, "Add an internal note; mentions (`@maya-x` by email, `@Maya` by a first name only one teammate has, `@\"Maya Chen\"` by full name) notify agents; the answer lists `unresolved_mentions` and `ambiguous_mentions` (with their candidates), which notify nobody", body = c::NoteRequest, created = views::NoteWrittenView),
         route!(post "/api/v1/conversations/{id}/assign" => c::assign, "conversations", Member, "Assign to an agent and/or team (agents may assign only themselves)", body = c::AssignRequest, response = crate::views::ConversationView),
         route!(post "/api/v1/conversations/{id}/handoff" => c::handoff, "conversations", Member, "Hand the conversation to people (what a bot does when it cannot help): an optional note for them, then unassigned (to `team_id` if given) and open", body = c::HandoffRequest, response = crate::views::ConversationView),

@@ -65,7 +65,8 @@ impl From<ComposeError> for ApiError {
     }
 }
 
-/// `POST /api/v1/conversations/{id}/messages`: a reply, queued for delivery.
+/// `POST /api/v1/conversations/{id}/messages`: a reply, queued for delivery, or with `send_at`
+/// kept to go then.
 pub async fn reply(
     State(app): State<App>,
     Auth(p): Auth,
@@ -73,7 +74,19 @@ pub async fn reply(
     Json(mut req): Json<ReplyRequest>,
 ) -> ApiResult<(StatusCode, Json<SentView>)> {
     let used = fill_template(&app, &p, id, &mut req).await?;
-    let sent = send_reply(&app, &p, id, &req).await?;
+    let sent = match req.send_at {
+        Some(at) => {
+            let scheduled =
+                crate::conversations::scheduled::schedule(&app, &p, id, req, at).await?;
+            SentView {
+                compliance: serde_json::json!({ "verdict": "scheduled" }),
+                conversation: app.store.conversation(&p.scope(), id).await?.into(),
+                message: None,
+                scheduled: Some(scheduled),
+            }
+        }
+        None => send_reply(&app, &p, id, &req).await?,
+    };
     if let Some(t) = used {
         // The reply is committed: a count that fails to be written must not turn it into an error.
         if let Err(e) = app
@@ -120,7 +133,7 @@ async fn fill_template(
 
 /// Composes the reply for the conversation's channel, checks it against the channel's window
 /// and the compliance gate, and queues it.
-async fn send_reply(
+pub(crate) async fn send_reply(
     app: &App,
     p: &Principal,
     id: ConversationId,
@@ -154,6 +167,7 @@ async fn send_reply(
         compliance: verdict,
         conversation: out.conversation.into(),
         message: out.message.map(Into::into),
+        scheduled: None,
     })
 }
 
@@ -216,6 +230,7 @@ async fn start(
         compliance: verdict,
         conversation: out.conversation.into(),
         message: out.message.map(Into::into),
+        scheduled: None,
     })
 }
 

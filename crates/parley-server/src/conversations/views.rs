@@ -190,6 +190,9 @@ pub struct SentView {
     pub compliance: serde_json::Value,
     pub conversation: ConversationView,
     pub message: Option<MessageView>,
+    /// Set instead of `message` for a reply with `send_at`: it waits for its time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<crate::conversations::scheduled::ScheduledView>,
 }
 
 /// An internal note.

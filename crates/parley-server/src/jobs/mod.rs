@@ -1,5 +1,6 @@
-//! Background work: the outbox dispatcher (`dispatch`), the snooze alarm clock, retention, this
-//! node's heartbeat (`nodes`), and the other loops a serving node runs.
+//! Background work: the outbox dispatcher (`dispatch`), durable timers (`timers`: snooze wake-ups,
+//! scheduled sends, rules' time triggers), retention, this node's heartbeat (`nodes`), and the
+//! other loops a serving node runs.
 
 use std::time::Duration;
 
@@ -8,20 +9,11 @@ use crate::state::App;
 mod dispatch;
 pub mod nodes;
 pub mod pacer;
+pub mod timers;
 
 use dispatch::dispatch_loop;
 pub use dispatch::run_due_deliveries;
-
-async fn snooze_loop(app: App) {
-    loop {
-        match app.store.wake_snoozed(app.now()).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "waking snoozed conversations failed"),
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
+pub use timers::run_due_timers;
 
 /// Deletes the content of messages older than each workspace's retention period, and their files;
 /// returns how many messages it emptied. Safe to run on several nodes at once.
@@ -72,7 +64,7 @@ async fn retention_loop(app: App) {
 pub fn spawn(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(dispatch_loop(app.clone())),
-        tokio::spawn(snooze_loop(app.clone())),
+        tokio::spawn(timers::timer_loop(app.clone())),
         tokio::spawn(retention_loop(app.clone())),
         tokio::spawn(crate::account::keys::refresh_loop(app.clone())),
         tokio::spawn(nodes::beat_loop(app.clone())),

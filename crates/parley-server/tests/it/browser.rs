@@ -1422,3 +1422,62 @@ async fn an_agent_snoozes_from_a_menu_and_confirms_a_deletion_in_chromium() {
     let (_, lists) = t.get("/api/v1/lists", &t.admin_token).await;
     assert_eq!(lists["items"].as_array().map(Vec::len), Some(0), "{lists}");
 }
+
+/// Send later in Chromium: a reply with a time chosen in the composer waits under the thread as
+/// scheduled, with its time, and its Cancel button takes it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_schedules_a_reply_and_cancels_it_in_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let raw = "From: Dana <dana@customer.example>\r\nTo: help@acme.example\r\nSubject: Order\r\n\
+         Message-ID: <order-2@customer.example>\r\n\r\nCall me back tomorrow?\r\n";
+    let conv = mail_to_support(&t, raw).await;
+    let b = Browser::start(&driver).await;
+    b.sign_in(&t.base, "admin@acme.test", "admin-password")
+        .await;
+    b.eval(&format!("location.hash = '#/c/{conv}'; return null;"))
+        .await;
+    b.wait_for_page_text("#thread", "Call me back tomorrow?")
+        .await;
+    // Two days ahead, in the browser's own time zone, as the picker gives it.
+    b.eval(
+        "const d = new Date(Date.now() + 2 * 86400e3); d.setSeconds(0, 0); \
+         const p = (n) => String(n).padStart(2, '0'); \
+         document.querySelector('#send-at').value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; \
+         return null;",
+    )
+    .await;
+    b.fill("#compose", "Calling you tomorrow at ten").await;
+    b.click_on("#reply").await;
+    let shown = b
+        .wait_for_page_text("#scheduled", "Calling you tomorrow at ten")
+        .await;
+    assert!(shown.contains("scheduled for"), "{shown:?}");
+    let path = format!("/api/v1/conversations/{conv}/scheduled");
+    let (_, listed) = t.get(&path, &t.admin_token).await;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let tl = t.timeline_items(&conv).await;
+    assert!(
+        !tl.iter()
+            .any(|i| i.to_string().contains("Calling you tomorrow")),
+        "not sent yet"
+    );
+    b.click_on("#scheduled button").await;
+    b.wait_for(
+        "return String(document.querySelectorAll('#scheduled .scheduled').length);",
+        "0",
+    )
+    .await;
+    let (_, listed) = t.get(&path, &t.admin_token).await;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+}

@@ -58,8 +58,10 @@ pub(super) async fn move_conversations(
                     exec(tx, stmt, &[&i, &f]).await?;
                 }
                 exec(tx, sql::merge::DELETE_CONVERSATION, &[&f]).await?;
+                let snoozed = into.snoozed_until;
                 let data = plan::merge::fold_thread(&mut into, &from, keep, gone, actor, at);
                 save_conversation(tx, &into, true).await?;
+                crate::timers::follow_snooze_in(tx, ws, &into, snoozed).await?;
                 insert_event(
                     tx,
                     events,

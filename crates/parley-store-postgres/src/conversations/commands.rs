@@ -52,8 +52,11 @@ pub(crate) async fn change(
     if let Some((assignee, team)) = state.assign {
         check_assignment(tx, ws, conv.inbox_id, assignee, team).await?;
     }
+    let snoozed = conv.snoozed_until;
     conv.apply(&state.change, at);
     save_conversation(tx, conv, state.labels).await?;
+    // The wake-up timer moves with the snooze, in the same transaction.
+    crate::timers::follow_snooze_in(tx, ws, conv, snoozed).await?;
     let (kind, data) = state.event(conv);
     insert_event(tx, events, NewEvent::on(ws, conv, kind, None, at, data)).await?;
     Ok(state.note)

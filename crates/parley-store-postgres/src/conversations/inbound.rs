@@ -144,6 +144,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         }
     };
     let mut new_events = Vec::new();
+    let snoozed = conv.snoozed_until;
     // A resolved or snoozed conversation reopens, and the timeline shows it.
     if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
         new_events.push(NewEvent::on(
@@ -168,6 +169,8 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     writes.push(insert_message_stmt(tx.keys(), ws, &msg));
     plan::inbound::fold(&mut conv, &msg, blocked);
     writes.push(save_stmt(tx.keys(), &conv));
+    // A snoozed conversation the customer woke needs its wake-up no more.
+    writes.extend(crate::timers::follow_snooze(ws, &conv, snoozed));
     let data = plan::events::message_created(&msg, &conv);
     new_events.push(NewEvent::on(
         ws,

@@ -108,6 +108,8 @@ pub(crate) fn save_conversation(
     }
     if before.snoozed_until != v.snoozed_until {
         set("snoozed_until", opt_int(v.snoozed_until.map(|t| t.0)));
+        // The wake-up timer moves with the snooze, in the same transaction.
+        crate::timers::follow_snooze(c, v.id, v.snoozed_until)?;
     }
     if before.assignee_id != v.assignee_id {
         set(

@@ -112,3 +112,90 @@ async fn saved_replies_move_into_templates() {
     let settings = store.workspace(ws.id).await.expect("workspace").settings;
     assert_eq!(settings, serde_json::json!({ "sla": [] }));
 }
+
+/// The timers migration gives a conversation snoozed before timers existed its wake-up.
+#[tokio::test]
+async fn the_timers_migration_wakes_conversations_snoozed_before_it() {
+    use parley_core::conversation::Status;
+    use parley_core::{role::Role, Timestamp};
+    use parley_store::prelude::*;
+    use parley_store::Command;
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let path = dir.path().join("parley.db");
+    let store =
+        SqliteStore::open(&path, Durability::Normal, parley_store::null_sink()).expect("opens");
+    let at = Timestamp(1_800_000_000_000);
+    let admin = parley_store::NewUser {
+        email: "a@acme.test".into(),
+        name: "A".into(),
+        password_hash: "x".into(),
+        role: Role::Admin,
+        bot: false,
+    };
+    let (ws, user) = store
+        .create_workspace("Acme", "UTC", admin, at)
+        .await
+        .expect("workspace");
+    let inbox = parley_store::NewInbox {
+        name: "Support".into(),
+        kind: "api".into(),
+        settings: serde_json::json!({"callback_url": "http://127.0.0.1:9/cb"}),
+        secret: "s".into(),
+    };
+    let inbox = store.create_inbox(ws.id, inbox, at).await.expect("inbox");
+    let msg = parley_store::InboundMessage {
+        keyword: None,
+        meta: None,
+        inbox_id: inbox.id,
+        identity_kind: parley_core::contact::IdentityKind::Api,
+        sender_external_id: "c1".into(),
+        sender_name: None,
+        sender_email: None,
+        sender_phone: None,
+        external_id: Some("m1".into()),
+        body: "Hi".into(),
+        at,
+        thread: None,
+    };
+    let conv = store
+        .apply_inbound(msg)
+        .await
+        .expect("inbound")
+        .conversation_id;
+    let scope = store
+        .principal(ws.id, user.id)
+        .await
+        .expect("principal")
+        .scope();
+    let until = Timestamp(at.0 + 60_000);
+    let snooze = Command::SetStatus {
+        to: Status::Snoozed,
+        snoozed_until: Some(until),
+    };
+    store
+        .act(&scope, conv, user.id, snooze, at)
+        .await
+        .expect("snoozed");
+    drop(store);
+    // As before the migration: no timers. Then its back-fill.
+    let db = rusqlite::Connection::open(&path).expect("raw");
+    db.execute_batch("DELETE FROM timer").expect("emptied");
+    let migration = include_str!("../../migrations/0021_timers.sql");
+    let backfill = &migration[migration.find("INSERT INTO timer").expect("a back-fill")..];
+    db.execute_batch(backfill).expect("back-fills");
+    drop(db);
+    let store =
+        SqliteStore::open(&path, Durability::Normal, parley_store::null_sink()).expect("opens");
+    let wake = store
+        .timer(ws.id, parley_store::snooze_key(conv))
+        .await
+        .expect("read")
+        .expect("set");
+    assert_eq!((wake.kind.as_str(), wake.due_at), ("snooze", until));
+    assert_eq!(wake.payload["conversation_id"], conv.to_string());
+    let due = store
+        .claim_due_timers(until, 10, 1000, "n".into())
+        .await
+        .expect("claims");
+    assert_eq!(due.len(), 1);
+}

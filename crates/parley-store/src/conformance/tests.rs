@@ -3152,3 +3152,5 @@ pub async fn an_inbox_pace_and_auto_replies_once_per_period(h: Harness) {
         Err(StoreError::NotFound)
     ));
 }
+mod timers;
+pub use timers::*;
