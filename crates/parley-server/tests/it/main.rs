@@ -29,6 +29,7 @@ mod shapes;
 mod sockets;
 mod surveys;
 mod templates;
+mod test_customer;
 mod twilio;
 mod waits;
 mod widget;
