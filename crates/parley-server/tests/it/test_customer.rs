@@ -229,3 +229,48 @@ on_both!(
         assert_eq!(bodies, ["Starting over"]);
     }
 );
+
+on_both!(
+    every_kind_of_inbox_answers_its_test_customer_without_a_provider,
+    |t: TestApp| async move {
+        // Every provider address is a closed port: a delivery that tried one would fail or retry.
+        let nowhere = "http://127.0.0.1:9";
+        let inboxes = [
+            json!({ "name": "Web", "kind": "widget" }),
+            json!({ "name": "Mail", "kind": "email", "address": "help@acme.example", "smtp": { "host": "127.0.0.1", "port": 9, "security": "none" } }),
+            json!({ "name": "Bot", "kind": "telegram", "bot_token": "123456789:AAFakeTokenForTestsOnly_testcustomer", "api_base_url": nowhere }),
+            json!({ "name": "WA", "kind": "whatsapp", "phone_number_id": "106540352242922", "access_token": "EAAG-fake-access-token-0042", "app_secret": "meta-app-secret-0042", "api_base_url": nowhere }),
+            json!({ "name": "Hook", "kind": "api", "callback_url": format!("{nowhere}/cb") }),
+        ];
+        for body in inboxes {
+            let (s, inbox) = t.post("/api/v1/inboxes", &t.admin_token, body).await;
+            assert_eq!(s, 201, "{inbox}");
+            let (kind, inbox) = (
+                inbox["kind"].clone(),
+                inbox["id"].as_str().unwrap().to_string(),
+            );
+            let (s, sent) = t
+                .post(
+                    &format!("/api/v1/inboxes/{inbox}/test-customer/messages"),
+                    &t.admin_token,
+                    json!({ "text": "Hello?" }),
+                )
+                .await;
+            assert_eq!(s, 201, "{kind}: {sent}");
+            let conv = sent["conversation_id"].as_str().unwrap();
+            let (s, v) = t
+                .post(
+                    &format!("/api/v1/conversations/{conv}/messages"),
+                    &t.admin_token,
+                    json!({ "body": "Hi there" }),
+                )
+                .await;
+            assert_eq!(s, 201, "{kind}: {v}");
+            let panel = panel_once(&t, &inbox, "delivered").await;
+            assert_eq!(
+                panel["messages"][1]["status"], "delivered",
+                "{kind}: {panel}"
+            );
+        }
+    }
+);
