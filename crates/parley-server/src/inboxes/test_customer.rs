@@ -3,7 +3,7 @@
 //! provider; the dispatcher records them as delivered (`intercept`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use parley_channels::SendOutcome;
 use parley_core::contact::IdentityKind;
 use parley_core::message::{DeliveryStatus, Direction, SenderKind};
@@ -16,6 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::account::audit::audit;
 use crate::http::caller::{require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
@@ -219,20 +220,24 @@ pub async fn view(
     Ok(view)
 }
 
-/// Resets the admin's test customer in `inbox`: the contact is erased (its conversation stays,
-/// anonymised, its queued replies cancelled), so the next message starts afresh.
-pub async fn reset(app: &App, p: &Principal, inbox: &InboxRow) -> Result<(), TestCustomerError> {
+/// Resets the admin's test customer in `inbox`: the contact is erased as any contact is (its
+/// conversation stays, anonymised; its files go; its queued replies are cancelled), so the next
+/// message starts afresh. Answers the erased contact, if there was one.
+pub async fn reset(
+    app: &App,
+    p: &Principal,
+    inbox: &InboxRow,
+) -> Result<Option<ContactId>, TestCustomerError> {
     let (kind, external_id) = identity(p, inbox)?;
     let found = app
         .store
         .identity_conversation(inbox.id, kind, &external_id)
         .await?;
-    if let Some((contact, _)) = found {
-        app.store
-            .erase_contact(p.workspace_id, contact, app.now())
-            .await?;
-    }
-    Ok(())
+    let Some((contact, _)) = found else {
+        return Ok(None);
+    };
+    crate::compliance::privacy::erase(app, p.workspace_id, contact).await?;
+    Ok(Some(contact))
 }
 
 /// The dispatcher's one exception: a delivery to a test customer is not handed to any provider.
@@ -307,10 +312,14 @@ pub async fn get_test_customer(
 /// `DELETE /api/v1/inboxes/{id}/test-customer`.
 pub async fn reset_test_customer(
     State(app): State<App>,
+    headers: HeaderMap,
     Auth(p): Auth,
     Path(id): Path<InboxId>,
 ) -> ApiResult<StatusCode> {
     let inbox = admin_inbox(&app, &p, id).await?;
-    reset(&app, &p, &inbox).await?;
+    if let Some(contact) = reset(&app, &p, &inbox).await? {
+        let detail = serde_json::json!({ "contact_id": contact });
+        audit(&app, &p, &headers, "inbox.test_customer_reset", id, detail).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -205,6 +205,15 @@ on_both!(
             .call(reqwest::Method::DELETE, &panel, &t.admin_token, None)
             .await;
         assert_eq!(s, 204);
+        let (_, audit) = t.get("/api/v1/audit", &t.admin_token).await;
+        let resets: Vec<_> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["action"] == "inbox.test_customer_reset")
+            .collect();
+        assert_eq!(resets.len(), 1, "{audit}");
+        assert_eq!(resets[0]["detail"]["contact_id"], first["contact_id"]);
         let (_, v) = t.get(&panel, &t.admin_token).await;
         assert_eq!(v["conversation_id"], Value::Null, "{v}");
         assert!(v["messages"].as_array().unwrap().is_empty(), "{v}");
