@@ -283,3 +283,48 @@ on_both!(
         }
     }
 );
+
+// "Start over" erases the test customer as any contact is erased, and a revocation outlives an
+// erasure: after STOP, the next test customer of that admin and inbox is still opted out.
+on_both!(
+    an_opt_out_outlives_a_reset_as_it_outlives_any_erasure,
+    |t: TestApp| async move {
+        let (base, fake) = fake_twilio().await;
+        let (_, inbox) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Support line", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+        let inbox = inbox["id"].as_str().unwrap().to_string();
+        let panel = format!("/api/v1/inboxes/{inbox}/test-customer");
+        let messages = format!("{panel}/messages");
+        let write = |text: &'static str| {
+            let (t, messages) = (&t, &messages);
+            async move {
+                let (s, v) = t
+                    .post(messages, &t.admin_token, json!({ "text": text }))
+                    .await;
+                assert_eq!(s, 201, "{v}");
+                v["conversation_id"].as_str().unwrap().to_string()
+            }
+        };
+        let reply = |conv: String| {
+            let t = &t;
+            async move {
+                let path = format!("/api/v1/conversations/{conv}/messages");
+                t.post(&path, &t.admin_token, json!({ "body": "Hi" })).await
+            }
+        };
+        write("STOP").await;
+        let (s, _) = t
+            .call(reqwest::Method::DELETE, &panel, &t.admin_token, None)
+            .await;
+        assert_eq!(s, 204);
+        let conv = write("Hello again").await;
+        let (s, v) = reply(conv).await;
+        assert_eq!((s, &v["error"]["code"]), (422, &json!("opted_out")), "{v}");
+        assert!(
+            fake.bodies().is_empty(),
+            "Twilio received {:?}",
+            fake.bodies()
+        );
+    }
+);
