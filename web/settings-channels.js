@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { reload } from "./app.js";
 import { table, form, copyable } from "./settings-forms.js";
 import { show } from "./settings.js";
+import { openTestCustomer } from "./test-customer.js";
 
 // ---- Inboxes: the channels, their credentials, test connection, webhook URL, members.
 const KINDS = {
@@ -109,7 +110,7 @@ async function inboxRow(i) {
   const backlog = b && (b.queued || b.in_flight) ? el("div", { class: "muted" }, t("Outbox: {queued} waiting, {in_flight} sending", b)) : null;
   return [el("div", {}, el("strong", {}, i.name), backlog, editPart(i)), ICONS[i.kind] || i.kind,
     i.webhook_url ? el("div", {}, copyable(`hook-${i.id}`, i.webhook_url), extra) : i.snippet ? el("span", { class: "muted" }, t("See Website chat")) : el("span", { class: "muted" }, "—"),
-    el("span", {}, test, " ", result), membersPart(i, members)];
+    el("span", {}, test, " ", result, " ", el("button", { type: "button", class: "secondary", "data-test-customer": i.id, onclick: () => openTestCustomer(i.id) }, t("Test customer"))), membersPart(i, members)];
 }
 
 // A new inbox of the kind picked; the form changes with the kind.

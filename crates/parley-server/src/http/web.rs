@@ -94,6 +94,7 @@ const FILES: &[(&str, &str, &str)] = &[
         asset!("settings-templates.js"),
     ),
     ("/static/state.js", JS, asset!("state.js")),
+    ("/static/test-customer.js", JS, asset!("test-customer.js")),
     ("/static/thread.js", JS, asset!("thread.js")),
     ("/static/ui.js", JS, asset!("ui.js")),
     ("/static/icons.svg", SVG, asset!("icons.svg")),

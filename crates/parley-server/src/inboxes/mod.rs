@@ -8,6 +8,7 @@ pub mod members;
 pub mod provider;
 pub mod requests;
 pub mod settings;
+pub mod test_customer;
 pub mod views;
 pub mod widget;
 
@@ -16,6 +17,7 @@ use crate::http::routes::route;
 /// The inboxes' routes: administration, membership, templates, connection tests; and the widget's socket.
 pub fn routes() -> Vec<crate::http::routes::Route> {
     use crate::http::routes::Answer;
+    use crate::inboxes::test_customer as tc;
     use crate::inboxes::{api as d, members as m, provider as pr, requests as rq, views as v};
     vec![
         route!(get "/api/v1/inboxes" => d::list_inboxes, "inboxes", Member, "Inboxes you work (admins: all, each with its outbox `backlog`: `queued`, `in_flight`, `oldest_due`)", response = crate::views::Items<v::InboxView>),
@@ -27,6 +29,9 @@ pub fn routes() -> Vec<crate::http::routes::Route> {
         route!(get "/api/v1/inboxes/{id}/members" => m::inbox_members, "inboxes", Member, "Agents who work an inbox", response = crate::views::Items<crate::views::UserView>),
         route!(put "/api/v1/inboxes/{id}/members/{user_id}" => m::add_inbox_member, "inboxes", Admin, "Let a user work an inbox", answer = Answer::NoContent),
         route!(delete "/api/v1/inboxes/{id}/members/{user_id}" => m::remove_inbox_member, "inboxes", Admin, "Take a user off an inbox", answer = Answer::NoContent),
+        route!(get "/api/v1/inboxes/{id}/test-customer" => tc::get_test_customer, "inboxes", Admin, "Your test customer in an inbox: its conversation and newest messages both ways, with their delivery status (`test: true`)", response = tc::TestCustomerView),
+        route!(post "/api/v1/inboxes/{id}/test-customer/messages" => tc::send_test_message, "inboxes", Admin, "Write to an inbox as your test customer (a contact named \"Test customer\", field `test_customer: true`): taken in as any customer's message; what is sent back never reaches a provider and is marked delivered", body = tc::TestMessageRequest, created = tc::TestSentView),
+        route!(delete "/api/v1/inboxes/{id}/test-customer" => tc::reset_test_customer, "inboxes", Admin, "Reset your test customer in an inbox: the test contact is erased, its conversation kept anonymised; the next message starts afresh", answer = Answer::NoContent),
         route!(get "/widget/{inbox_id}/socket" => crate::inboxes::widget::socket::visitor_socket, "widget", Public, "A website visitor's chat WebSocket; `?token=` continues their thread", query = crate::inboxes::widget::socket::SocketQuery, answer = Answer::Other("websocket")),
     ]
 }

@@ -50,8 +50,11 @@ async fn deliver(app: &App, job: OutboxJob) {
 }
 
 /// Hands the message to its channel: one path for every kind. The channel says what to look up
-/// first; the widget's socket is delivered in-process.
+/// first; the widget's socket is delivered in-process; an admin's test customer gets nothing.
 async fn send(app: &App, job: &OutboxJob) -> SendOutcome {
+    if let Some(outcome) = crate::inboxes::test_customer::intercept(app, job).await {
+        return outcome;
+    }
     let Some(channel) = crate::inboxes::channels::channel_of(&job.inbox) else {
         let kind = &job.inbox.kind;
         return SendOutcome::Permanent(format!("no adapter for channel kind {kind:?}"));

@@ -1481,3 +1481,74 @@ async fn an_agent_schedules_a_reply_and_cancels_it_in_chromium() {
         "{listed}"
     );
 }
+
+/// The test customer in Chromium: from the inboxes screen an admin opens the panel on an SMS
+/// inbox, writes as a customer, and sees an agent's answer arrive, delivered, while Twilio hears
+/// nothing; "Start over" empties the panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_tries_an_inbox_as_a_test_customer_in_chromium() {
+    use crate::twilio::{fake_twilio, SID, TOKEN};
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let (base, fake) = fake_twilio().await;
+    let (s, v) = t
+        .post("/api/v1/inboxes", &t.admin_token, json!({ "name": "Support SMS", "kind": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15017122661", "api_base_url": base }))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let inbox = v["id"].as_str().unwrap().to_string();
+
+    let admin = Browser::start(&driver).await;
+    admin
+        .sign_in(&t.base, "admin@acme.test", "admin-password")
+        .await;
+    admin.open(&format!("{}/#/settings/inboxes", t.base)).await;
+    admin
+        .click_on(&format!("[data-test-customer='{inbox}']"))
+        .await;
+    admin
+        .wait_for_page_text("#settings-title", "Test customer")
+        .await;
+    admin
+        .wait_for_page_text("#test-log", "No messages yet")
+        .await;
+    admin
+        .fill("#test-text", "Is my order shipped?\u{E007}")
+        .await;
+    admin
+        .wait_for_page_text("#test-log", "Is my order shipped?")
+        .await;
+
+    // An agent answers in the inbox as usual.
+    let (_, panel) = t
+        .get(
+            &format!("/api/v1/inboxes/{inbox}/test-customer"),
+            &t.admin_token,
+        )
+        .await;
+    let conv = panel["conversation_id"].as_str().expect("a conversation");
+    let (s, v) = t
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &t.admin_token,
+            json!({ "body": "Yes, it left today." }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    admin
+        .wait_for_page_text("#test-log", "Yes, it left today.")
+        .await;
+    admin.wait_for_page_text("#test-log", "delivered").await;
+    admin.screenshot("test-customer.png").await;
+    assert!(
+        fake.bodies().is_empty(),
+        "Twilio received {:?}",
+        fake.bodies()
+    );
+
+    admin.click_on("#test-reset").await;
+    admin
+        .wait_for_page_text("#test-log", "No messages yet")
+        .await;
+}

@@ -31,6 +31,7 @@ mod shapes;
 mod sockets;
 mod surveys;
 mod templates;
+mod test_customer;
 mod timers;
 mod twilio;
 mod waits;
