@@ -42,7 +42,11 @@ impl Conversations for SqliteStore {
                 let blocked = inbound::blocked(c, contact_id)?;
                 let mut conv = inbound::conversation_for(c, ws, &m, sender, blocked)?;
                 let before = conv.clone();
-                if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+                let survey = plan::inbound::survey_reply(m.survey.as_ref(), &conv);
+                let survey = inbound::answer_survey(c, survey, m.at)?;
+                // A rating reply, like a blocked sender's message, leaves the conversation as it was.
+                let quiet = blocked || survey.is_some();
+                if let Some(data) = plan::inbound::reopen(&mut conv, quiet, m.at) {
                     let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "conversation.updated");
                     insert_event(c, events, ws, inbox, id, kind, None, m.at, data)?;
                 }
@@ -57,11 +61,15 @@ impl Conversations for SqliteStore {
                     m.meta,
                 );
                 insert_message(c, ws, &msg)?;
-                plan::inbound::fold(&mut conv, &msg, blocked);
+                plan::inbound::fold(&mut conv, &msg, quiet);
                 save_conversation(c, &before, &conv)?;
                 let data = plan::events::message_created(&msg, &conv);
                 let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "message.created");
                 insert_event(c, events, ws, inbox, id, kind, Some(msg.id), m.at, data)?;
+                if let Some(reply) = &survey {
+                    let data = plan::inbound::survey_answered(reply, &msg, &conv);
+                    insert_event(c, events, ws, inbox, id, "survey.answered", None, m.at, data)?;
+                }
                 let keyword = m.keyword.as_ref();
                 let consent = inbound::keyword_consent(c, ws, keyword, &msg, contact_id, events)?;
                 Ok(InboundOutcome {
@@ -70,6 +78,7 @@ impl Conversations for SqliteStore {
                     conversation_id: conv.id,
                     contact_id,
                     consent,
+                    survey_answered: survey.is_some(),
                 })
             })
             .await

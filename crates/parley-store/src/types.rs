@@ -277,6 +277,21 @@ pub struct InboundMessage {
     /// What the text asks of the sender's consent; the ledger entries it changes are written in
     /// the message's transaction (`plan::keywords`). `None` for an ordinary message.
     pub keyword: Option<KeywordIntent>,
+    /// The rating the server read from the text, as an answer to a survey sent in the sender's
+    /// conversation. `None` for an ordinary message.
+    pub survey: Option<SurveyReply>,
+}
+
+/// A customer's reply that rates the survey sent in `conversation` at `sent_at`. When that survey
+/// has no answer yet, the message is stored as its answer (a `survey.answered` event with `data`
+/// and the message's id) in the message's transaction, and leaves the conversation as it was (no
+/// reopening, no waiting); when it has one (or the message lands in another conversation), the
+/// message is an ordinary one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyReply {
+    pub conversation: ConversationId,
+    pub sent_at: Timestamp,
+    pub data: serde_json::Value,
 }
 
 /// A compliance keyword in a customer's message, recognised by the server from the text and the
@@ -319,6 +334,8 @@ pub struct InboundOutcome {
     /// The ledger entries the message's keyword recorded, in its transaction: empty when it
     /// changed nothing (no keyword, a state already so, or a duplicate).
     pub consent: Vec<ConsentEvent>,
+    /// The message was stored as the answer to its conversation's survey (`SurveyReply`).
+    pub survey_answered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

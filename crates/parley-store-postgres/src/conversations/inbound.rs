@@ -117,6 +117,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
                 conversation_id: id(&row, 2)?,
                 contact_id: id(&row, 3)?,
                 consent: Vec::new(),
+                survey_answered: false,
             },
             writes: Vec::new(),
             events: Vec::new(),
@@ -144,8 +145,11 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         }
     };
     let mut new_events = Vec::new();
+    let survey = answer_survey(tx, plan::inbound::survey_reply(m.survey.as_ref(), &conv), m.at).await?;
+    // A rating reply, like a blocked sender's message, leaves the conversation as it was.
+    let quiet = blocked || survey.is_some();
     // A resolved or snoozed conversation reopens, and the timeline shows it.
-    if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+    if let Some(data) = plan::inbound::reopen(&mut conv, quiet, m.at) {
         new_events.push(NewEvent::on(
             ws,
             &conv,
@@ -166,7 +170,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.meta,
     );
     writes.push(insert_message_stmt(tx.keys(), ws, &msg));
-    plan::inbound::fold(&mut conv, &msg, blocked);
+    plan::inbound::fold(&mut conv, &msg, quiet);
     writes.push(save_stmt(tx.keys(), &conv));
     let data = plan::events::message_created(&msg, &conv);
     new_events.push(NewEvent::on(
@@ -177,6 +181,10 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.at,
         data,
     ));
+    if let Some(reply) = &survey {
+        let data = plan::inbound::survey_answered(reply, &msg, &conv);
+        new_events.push(NewEvent::on(ws, &conv, "survey.answered", None, m.at, data));
+    }
     let mut consent = Vec::new();
     // The ledger is read only for a keyword that may change it: the hot path never pays for it.
     if let Some(kw) = m.keyword.as_ref().filter(|k| k.touches_ledger()) {
@@ -200,11 +208,32 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             conversation_id: conv.id,
             contact_id,
             consent,
+            survey_answered: survey.is_some(),
         },
         writes,
         events: new_events,
         identity: new_identity,
     })
+}
+
+/// Takes the survey's one answer for a rating reply, before the writes are planned (whether it
+/// is the answer decides them): the reply back when it is, `None` when the survey was answered
+/// already (the message is then an ordinary one). Only a rating reply pays for this round trip.
+async fn answer_survey(
+    tx: &Tx<'_>,
+    reply: Option<&SurveyReply>,
+    at: parley_core::Timestamp,
+) -> StoreResult<Option<SurveyReply>> {
+    let Some(r) = reply else {
+        return Ok(None);
+    };
+    let taken = crate::db::exec(
+        tx,
+        sql::conversations::INSERT_SURVEY_ANSWER,
+        &[&r.conversation.as_uuid(), &r.sent_at.0, &at.0],
+    )
+    .await?;
+    Ok((taken == 1).then(|| r.clone()))
 }
 
 /// The sender's identity, contact and contact name from the lookup row; queues the contact and

@@ -52,6 +52,7 @@ pub(crate) fn delivered_before(
             conversation_id,
             contact_id,
             consent: Vec::new(),
+            survey_answered: false,
         }),
     )
 }
@@ -206,4 +207,22 @@ pub(crate) fn keyword_consent(
         }
     }
     Ok(consent)
+}
+
+/// Takes the survey's one answer for a rating reply: the reply back when it is the answer, `None`
+/// when the survey was answered already (the message is then an ordinary one).
+pub(crate) fn answer_survey(
+    c: &Connection,
+    reply: Option<&SurveyReply>,
+    at: parley_core::Timestamp,
+) -> StoreResult<Option<SurveyReply>> {
+    let Some(r) = reply else {
+        return Ok(None);
+    };
+    let taken = c
+        .prepare_cached(sql::conversations::INSERT_SURVEY_ANSWER)
+        .map_err(sql_err)?
+        .execute(params![r.conversation.to_string(), r.sent_at.0, at.0])
+        .map_err(sql_err)?;
+    Ok((taken == 1).then(|| r.clone()))
 }
