@@ -12,7 +12,9 @@ use crate::state::App;
 
 /// Takes a verified, parsed customer message on `inbox` through everything that follows, in order:
 ///
-/// 1. recognises a compliance keyword in its text (`keywords::recognise`);
+/// 1. recognises a compliance keyword in its text (`keywords::recognise`), and a rating that
+///    answers the conversation's satisfaction survey (`survey::reply`): decided before storing,
+///    so that the store keeps such an answer from reopening the conversation;
 /// 2. stores it (`Store::apply_inbound`): one transaction, group-committed with its neighbours,
 ///    resolves the contact, finds or reopens the conversation, appends the message and writes the
 ///    ledger entries the keyword changes; the store's sink publishes the committed events to the
@@ -32,11 +34,13 @@ pub async fn ingest(
 ) -> Result<InboundOutcome, StoreError> {
     let keyword = keywords::recognise(app, inbox, &msg).await?;
     msg.keyword.clone_from(&keyword);
+    msg.survey = crate::conversations::survey::reply::rating_reply(app, inbox, &msg).await?;
     let out = app.store.apply_inbound(msg).await?;
     if let Some(keyword) = &keyword {
         keywords::answer(app, inbox, keyword, &out).await?;
     }
-    if !out.duplicate {
+    // A survey answer closes a conversation's business rather than asking for any.
+    if !out.duplicate && !out.survey_answered {
         reactions(app, inbox, &out).await?;
     }
     Ok(out)

@@ -27,6 +27,7 @@ mod roles;
 mod settings;
 mod shapes;
 mod sockets;
+mod survey_replies;
 mod surveys;
 mod twilio;
 mod waits;
