@@ -68,7 +68,17 @@ impl Conversations for SqliteStore {
                 insert_event(c, events, ws, inbox, id, kind, Some(msg.id), m.at, data)?;
                 if let Some(reply) = &survey {
                     let data = plan::inbound::survey_answered(reply, &msg, &conv);
-                    insert_event(c, events, ws, inbox, id, "survey.answered", None, m.at, data)?;
+                    insert_event(
+                        c,
+                        events,
+                        ws,
+                        inbox,
+                        id,
+                        "survey.answered",
+                        None,
+                        m.at,
+                        data,
+                    )?;
                 }
                 let keyword = m.keyword.as_ref();
                 let consent = inbound::keyword_consent(c, ws, keyword, &msg, contact_id, events)?;
@@ -199,7 +209,7 @@ impl Conversations for SqliteStore {
                 load_scoped(c, &scope, id)?;
                 let sql = format!(
                     "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
-                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') AND e.seq < ?2 \
+                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call') AND e.seq < ?2 \
                      ORDER BY e.seq DESC LIMIT ?3"
                 );
                 let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
@@ -328,6 +338,12 @@ impl Conversations for SqliteStore {
                 }
                 record_conversation_event(c, ws, conv, "survey.answered", data, at, events)
             })
+            .await
+    }
+
+    async fn record_call(&self, call: InboundCall) -> StoreResult<CallOutcome> {
+        self.db
+            .write(move |c, events| inbound::record_call(c, events, &call))
             .await
     }
 

@@ -226,3 +226,45 @@ pub(crate) fn answer_survey(
         .map_err(sql_err)?;
     Ok((taken == 1).then(|| r.clone()))
 }
+
+/// Records a call as a `call` event on the caller's conversation (found or created as a message's
+/// is), once per provider call id; the conversation's status is left as it is.
+pub(crate) fn record_call(
+    c: &Connection,
+    events: &mut Vec<Published>,
+    call: &InboundCall,
+) -> StoreResult<CallOutcome> {
+    let ws = inbox_workspace(c, call.inbox_id)?;
+    if let Some(ext) = &call.external_id {
+        let fresh = c
+            .prepare_cached(sql::conversations::INSERT_CALL)
+            .map_err(sql_err)?
+            .execute(params![call.inbox_id.to_string(), ext, call.at.0])
+            .map_err(sql_err)?;
+        if fresh == 0 {
+            return Ok(CallOutcome::duplicate());
+        }
+    }
+    let m = call.as_message();
+    let sender = sender(c, ws, &m)?;
+    let contact = sender.contact;
+    let blocked = blocked(c, contact)?;
+    let conv = conversation_for(c, ws, &m, sender, blocked)?;
+    let data = plan::events::conversation_event(call.data.clone(), &conv);
+    crate::conversations::insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        "call",
+        None,
+        call.at,
+        data,
+    )?;
+    Ok(CallOutcome {
+        duplicate: false,
+        conversation_id: Some(conv.id),
+        contact_id: Some(contact),
+    })
+}

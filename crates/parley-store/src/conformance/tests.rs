@@ -2962,6 +2962,78 @@ pub async fn a_rating_reply_answers_the_survey_without_reopening(h: Harness) {
     assert!(!b.survey_answered);
 }
 
+pub async fn a_call_lands_on_the_callers_conversation_once(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let call = |from: &str, id: Option<&str>, at| InboundCall {
+        inbox_id: w.inbox,
+        identity_kind: IdentityKind::Phone,
+        from: from.into(),
+        external_id: id.map(Into::into),
+        at: t(at),
+        data: serde_json::json!({ "answered": false }),
+    };
+    // A caller Parley has never heard of becomes a contact with a conversation.
+    let first = s
+        .record_call(call("+15558675310", Some("CA1"), 10))
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+    let conv = first.conversation_id.unwrap();
+    let contact = s.contact(&scope, first.contact_id.unwrap()).await.unwrap();
+    assert_eq!(contact.phone.as_deref(), Some("+15558675310"));
+    // The same call again is stored once; a call without an id is always new.
+    assert_eq!(
+        s.record_call(call("+15558675310", Some("CA1"), 11))
+            .await
+            .unwrap(),
+        CallOutcome::duplicate()
+    );
+    let again = s.record_call(call("+15558675310", None, 12)).await.unwrap();
+    assert_eq!(again.conversation_id, Some(conv));
+    let calls =
+        |entries: Vec<TimelineEntry>| entries.iter().filter(|e| e.event.kind == "call").count();
+    assert_eq!(calls(s.timeline(&scope, conv, None, 50).await.unwrap()), 2);
+    // A resolved conversation takes the call and stays resolved; the caller's message then
+    // lands in it too.
+    let resolve = Command::SetStatus {
+        to: Status::Resolved,
+        snoozed_until: None,
+    };
+    s.act(&scope, conv, w.admin, resolve, t(20)).await.unwrap();
+    s.record_call(call("+15558675310", Some("CA2"), 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.conversation(&scope, conv).await.unwrap().status,
+        Status::Resolved
+    );
+    let ev = s.timeline(&scope, conv, None, 50).await.unwrap();
+    let last: serde_json::Value = serde_json::from_str(&ev.last().unwrap().event.data).unwrap();
+    assert_eq!(
+        (
+            last["answered"].as_bool(),
+            last["conversation"]["id"].as_str()
+        ),
+        (Some(false), Some(conv.to_string().as_str()))
+    );
+    // The same id on another inbox is another call.
+    let other = s
+        .record_call(InboundCall {
+            inbox_id: w.other_inbox,
+            ..call("+15558675310", Some("CA1"), 40)
+        })
+        .await
+        .unwrap();
+    assert!(!other.duplicate);
+    assert_ne!(other.conversation_id, Some(conv));
+    assert_eq!(
+        other.contact_id, first.contact_id,
+        "one customer, known by their number"
+    );
+}
+
 pub async fn a_keyword_changes_consent_in_its_messages_transaction(h: Harness) {
     use parley_core::consent::{Action, Purpose};
     let s = &h.store;
