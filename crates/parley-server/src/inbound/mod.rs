@@ -2,6 +2,7 @@
 //! listener, the IMAP poller or the widget's socket has verified and parsed it, `ingest` stores it
 //! with the consent its keywords change, answers the keywords, and hands it to what reacts to it.
 
+pub mod call;
 pub mod hook;
 mod keywords;
 
@@ -66,6 +67,7 @@ pub fn routes() -> Vec<crate::http::routes::Route> {
         route!(post "/hooks/instagram/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Instagram messaging: messages and reads, signed with X-Hub-Signature-256"),
         route!(post "/hooks/line/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "LINE Messaging API: events, signed with X-Line-Signature"),
         route!(post "/hooks/twilio/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Twilio: inbound SMS/MMS and status callbacks, signed with X-Twilio-Signature"),
+        route!(post "/hooks/call/{inbox_id}" => crate::inbound::call::receive_call, "hooks", Signature, "A phone system's call notification (caller, time, answered or missed) for an SMS number or API inbox, signed with X-Parley-Signature: sha256=HMAC(secret, body); recorded once per call id as a `call` event", body = crate::inbound::call::CallHookBody),
         route!(post "/hooks/api/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::inbound::hook::ApiHookBody),
     ]
 }

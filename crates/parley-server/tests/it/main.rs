@@ -8,6 +8,7 @@ mod api_channel;
 mod attachments;
 mod bots;
 mod browser;
+mod calls;
 mod compliance;
 mod compression;
 mod conversations;
