@@ -23,7 +23,7 @@ pub fn parse(text: &str) -> Option<u8> {
         return Some(r);
     }
     let (n, rest) = leading_number(t)?;
-    let rest = after_scale(rest.trim_start());
+    let rest = after_scale(rest.trim_start_matches(SPACE));
     ends_the_rating(rest).then_some(n)
 }
 
@@ -63,6 +63,9 @@ fn leading_number(t: &str) -> Option<(u8, &str)> {
     Some((*n, &t[word.len()..]))
 }
 
+/// Spaces within a line; a line break ends the rating (a comment may follow on the next line).
+const SPACE: [char; 2] = [' ', '\t'];
+
 /// Skips "/5", "out of 5", "of 5" or "stars" after the number: the scale it is on must be ours.
 fn after_scale(rest: &str) -> &str {
     let lower = rest.to_ascii_lowercase();
@@ -71,7 +74,9 @@ fn after_scale(rest: &str) -> &str {
             let skipped = rest.len() - after.len();
             let after = rest[skipped..].trim_start();
             return match after.strip_prefix('5') {
-                Some(tail) if !tail.starts_with(|c: char| c.is_ascii_digit()) => tail.trim_start(),
+                Some(tail) if !tail.starts_with(|c: char| c.is_ascii_digit()) => {
+                    tail.trim_start_matches(SPACE)
+                }
                 // "4/10" or "3 of them" is not on our scale: nothing may end the rating here.
                 _ => "\u{0}",
             };
@@ -79,19 +84,23 @@ fn after_scale(rest: &str) -> &str {
     }
     for word in ["stars", "star"] {
         if lower.starts_with(word) {
-            return rest[word.len()..].trim_start();
+            return rest[word.len()..].trim_start_matches(SPACE);
         }
     }
     rest
 }
 
-/// Whether what follows the rating leaves it a rating: nothing, or a separator before a comment
-/// ("5 - great service", "4! thanks", "5, lovely"). "4.5" or "5 minutes late" is not a rating.
+/// Whether what follows the rating leaves it a rating: nothing, or a separator or line break
+/// before a comment ("5 - great service", "4! thanks", "5, lovely", "5\nQuick"). "4.5" or
+/// "5 minutes late" is not a rating.
 fn ends_the_rating(rest: &str) -> bool {
     let Some(first) = rest.chars().next() else {
         return true;
     };
-    if !matches!(first, '-' | '–' | '—' | ':' | ',' | '.' | '!' | ')' | ';') {
+    if !matches!(
+        first,
+        '-' | '–' | '—' | ':' | ',' | '.' | '!' | ')' | ';' | '\n' | '\r'
+    ) {
         return false;
     }
     let after = rest[first.len_utf8()..].trim_start();
@@ -132,6 +141,9 @@ mod tests {
             ("5!", 5),
             ("4.", 4),
             ("1 — never again", 1),
+            ("5\nQuick and kind", 5),
+            ("4 stars\r\nthanks", 4),
+            ("5\n\nOn Tue, Shop wrote:\n> How did we do?", 5),
         ] {
             assert_eq!(parse(text), Some(want), "{text:?}");
         }
@@ -159,6 +171,7 @@ mod tests {
             "great ⭐",
             "call me at 555-1234",
             "+15551234567",
+            "3\n4",
         ] {
             assert_eq!(parse(text), None, "{text:?}");
         }
