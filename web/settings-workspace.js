@@ -73,7 +73,7 @@ export const survey = { key: "survey", title: t("Satisfaction survey"), roles: [
       toast(t("Saved")); show("survey");
     } catch (err) { out.className = "result error"; out.textContent = err.message; }
   });
-  body.append(el("p", { class: "muted" }, t("The customer gets a link to rate the conversation from 1 to 5 and say why; the link works for 7 days. Or they reply with a rating ("5", "4/5", "five", stars, a thumb up or down; on channels with buttons they tap one) within those 7 days: the conversation stays resolved. Their answer appears on the conversation's timeline. Channels that are closed at that moment (WhatsApp after 24 hours) and blocked contacts get none.")), f);
+  body.append(el("p", { class: "muted" }, t("The customer gets a link to rate the conversation from 1 to 5 and say why; the link works for 7 days. Or they reply with a rating (“5”, “4/5”, “five”, stars, a thumb up or down; on channels with buttons they tap one) within those 7 days: the conversation stays resolved. Their answer appears on the conversation's timeline. Channels that are closed at that moment (WhatsApp after 24 hours) and blocked contacts get none.")), f);
 } };
 
 export const compliance = { key: "compliance", title: t("Compliance"), roles: ["admin"], render: async (body) => {
