@@ -5,9 +5,10 @@ import { el } from "./dom.js";
 import { state } from "./state.js";
 import { inboxes, widget } from "./settings-channels.js";
 import { agents, bots, teams, lists } from "./settings-people.js";
+import { rules } from "./settings-rules.js";
 import { replies, sla, survey, compliance, consent, retention, encryption, audit, exports, tokens } from "./settings-workspace.js";
 
-const SCREENS = [inboxes, agents, bots, teams, lists, replies, sla, survey, compliance, consent, retention, encryption, audit, exports, tokens, widget];
+const SCREENS = [inboxes, agents, bots, teams, lists, replies, rules, sla, survey, compliance, consent, retention, encryption, audit, exports, tokens, widget];
 
 // Shows a screen (the first the user may open when `key` is unknown).
 export async function show(key) {
