@@ -122,6 +122,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/hooks/line/{inbox_id}", [404, 404, 404, 404, 404]),
     ("post", "/hooks/twilio/{inbox_id}", [404, 404, 404, 404, 404]),
     ("post", "/hooks/api/{inbox_id}", [404, 404, 404, 404, 404]),
+    ("post", "/hooks/call/{inbox_id}", [404, 404, 404, 404, 404]),
 ];
 
 struct World {
