@@ -161,7 +161,7 @@ function builder(rule) {
   (rule.actions || []).forEach(actions.add);
   const limit = rule.limit || {};
   const max = el("input", { name: "limit_max", type: "number", min: "1", value: limit.max ?? "", "aria-label": t("At most") });
-  const per = el("input", { name: "limit_per", type: "number", min: "1", value: limit.per_secs ? limit.per_secs / 3600 : "", "aria-label": t("per hours") });
+  const per = el("input", { name: "limit_per", type: "number", min: "1", value: limit.per_secs ? limit.per_secs / 3600 : "", "aria-label": t("every (hours)") });
   const enabled = el("input", { type: "checkbox", name: "enabled", checked: rule.enabled !== false });
   const out = el("p", { class: "result", role: "status" });
   const results = el("div", { id: "dry-run" });
@@ -181,7 +181,7 @@ function builder(rule) {
     el("fieldset", {}, el("legend", {}, t("Then")), actions.box,
       el("button", { type: "button", class: "secondary", id: "add-action", onclick: () => actions.add(null) }, t("Add an action"))),
     el("fieldset", {}, el("legend", {}, t("Limit (automatic messages per conversation)")),
-      el("span", { class: "actions" }, el("label", { class: "inline" }, t("At most"), " ", max), el("label", { class: "inline" }, t("per hours"), " ", per))),
+      el("span", { class: "actions" }, el("label", { class: "inline" }, t("At most"), " ", max), el("label", { class: "inline" }, t("every (hours)"), " ", per))),
     el("span", { class: "actions" }, el("button", { type: "submit" }, t("Save")),
       rule.id ? el("button", { type: "button", class: "secondary", id: "dry-run-button", onclick: () => dryRun(rule.id, results).catch(warn) }, t("Dry run on recent conversations")) : "",
       el("button", { type: "button", class: "secondary", onclick: () => f.remove() }, t("Close"))),

@@ -1539,6 +1539,7 @@ async fn the_rule_builder_writes_the_apis_rule_in_chromium() {
     b.fill("#rule-builder input[name=labels]", "billing").await;
     b.fill("#rule-builder input[name=limit_max]", "1").await;
     b.fill("#rule-builder input[name=limit_per]", "24").await;
+    b.screenshot("rule-builder.png").await;
     b.click_on("#rule-builder button[type=submit]").await;
     b.wait_for("return JSON.stringify(window.posted);", "Refunds")
         .await;
