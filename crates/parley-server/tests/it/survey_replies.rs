@@ -72,12 +72,19 @@ async fn sms_replies_on(backend: Backend) {
         (422, Some("message")),
         "{v}"
     );
+    let (_, before) = t.get("/api/v1/survey", &t.admin_token).await;
+    assert_eq!(
+        before["answer_by"], "link",
+        "a link unless the admin says otherwise"
+    );
     survey_by(
         &t,
         "reply",
         "How did we do? Reply with a number from 1 to 5.",
     )
     .await;
+    let (_, now) = t.get("/api/v1/survey", &t.admin_token).await;
+    assert_eq!(now["answer_by"], "reply");
 
     let mut n = 0;
     let mut sms = |from: &str, body: &str| {
