@@ -46,18 +46,22 @@ export const survey = { key: "survey", title: t("Satisfaction survey"), roles: [
   const now = await api("/api/v1/survey");
   const enabled = el("input", { type: "checkbox", name: "enabled", checked: now.enabled });
   const message = el("textarea", { name: "message", rows: "3" }, now.message);
+  const ways = [["link", t("On the survey's page (a link)")], ["reply", t("By replying with a rating")], ["both", t("Either")]];
+  const answerBy = el("select", { name: "answer_by" },
+    ...ways.map(([v, label]) => el("option", { value: v, selected: v === (now.answer_by || "link") }, label)));
   const out = el("p", { class: "result", role: "status" });
   const f = el("form", { id: "survey", class: "stack" },
     el("label", { class: "inline" }, enabled, t("Send a survey when an agent resolves a conversation that was answered")),
-    el("label", {}, t("Message ({link} becomes the survey's address)"), message), el("button", {}, t("Save")), out);
+    el("label", {}, t("Customers answer"), answerBy),
+    el("label", {}, t("Message ({link} becomes the survey's address; leave it out when customers answer by reply)"), message), el("button", {}, t("Save")), out);
   f.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      await api("/api/v1/survey", { method: "PUT", body: JSON.stringify({ enabled: enabled.checked, message: message.value }) });
+      await api("/api/v1/survey", { method: "PUT", body: JSON.stringify({ enabled: enabled.checked, message: message.value, answer_by: answerBy.value }) });
       toast(t("Saved")); show("survey");
     } catch (err) { out.className = "result error"; out.textContent = err.message; }
   });
-  body.append(el("p", { class: "muted" }, t("The customer gets a link to rate the conversation from 1 to 5 and say why; the link works for 7 days. Their answer appears on the conversation's timeline. Channels that are closed at that moment (WhatsApp after 24 hours) and blocked contacts get none.")), f);
+  body.append(el("p", { class: "muted" }, t("The customer gets a link to rate the conversation from 1 to 5 and say why; the link works for 7 days. Or they reply with a rating (“5”, “4/5”, “five”, stars, a thumb up or down; on channels with buttons they tap one) within those 7 days: the conversation stays resolved. Their answer appears on the conversation's timeline. Channels that are closed at that moment (WhatsApp after 24 hours) and blocked contacts get none.")), f);
 } };
 
 export const compliance = { key: "compliance", title: t("Compliance"), roles: ["admin"], render: async (body) => {

@@ -7,10 +7,11 @@ import { inboxes, widget } from "./settings-channels.js";
 import { agents, bots, teams, lists } from "./settings-people.js";
 import { hours, autoReplies } from "./settings-hours.js";
 import { templates } from "./settings-templates.js";
+import { rules } from "./settings-rules.js";
 import { testCustomer } from "./test-customer.js";
 import { sla, survey, compliance, consent, retention, encryption, audit, exports, tokens } from "./settings-workspace.js";
 
-const SCREENS = [inboxes, agents, bots, teams, lists, templates, sla, hours, autoReplies, survey, compliance, consent, retention, encryption, audit, exports, tokens, widget, testCustomer];
+const SCREENS = [inboxes, agents, bots, teams, lists, templates, rules, sla, hours, autoReplies, survey, compliance, consent, retention, encryption, audit, exports, tokens, widget, testCustomer];
 
 // Shows a screen (the first the user may open when `key` is unknown).
 export async function show(key) {

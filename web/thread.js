@@ -81,6 +81,12 @@ function entryOf(item, conv) {
       t("The customer rated this conversation {rating} out of 5", { rating: d.rating }),
       d.comment ? el("q", {}, d.comment) : null, " ", at);
   }
+  if (item.type === "call") {
+    const who = (d.conversation && d.conversation.contact_name) || t("the customer");
+    const mins = d.duration_secs ? ` · ${Math.floor(d.duration_secs / 60)}:${String(d.duration_secs % 60).padStart(2, "0")}` : "";
+    return el("div", { class: d.answered ? "event call" : "event call missed" },
+      d.answered ? t("Call from {name}", { name: who }) + mins : t("Missed call from {name}", { name: who }), " ", at);
+  }
   return el("div", { hidden: true });
 }
 

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod keywords;
 pub mod message;
 pub mod nanp;
+pub mod rating;
 pub mod retry;
 pub mod role;
 pub mod sla;

@@ -152,7 +152,7 @@ impl Conversations for PostgresStore {
                     load_scoped(tx, &scope, id).await?;
                     let sql = format!(
                         "SELECT {EVENT_COLS}, m.status, m.error, m.id FROM event e LEFT JOIN message m ON m.id = e.message_id \
-                         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') \
+                         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call') \
                          AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
                     );
                     let (before, limit) = (before.unwrap_or(i64::MAX), i64::from(limit));
@@ -298,6 +298,14 @@ impl Conversations for PostgresStore {
                     )
                     .await
                 })
+            })
+            .await
+    }
+
+    async fn record_call(&self, call: InboundCall) -> StoreResult<CallOutcome> {
+        self.db
+            .write(move |tx, events| {
+                Box::pin(async move { inbound::record_call(tx, &call, events).await })
             })
             .await
     }

@@ -43,7 +43,11 @@ impl Conversations for SqliteStore {
                 let blocked = inbound::blocked(c, contact_id)?;
                 let mut conv = inbound::conversation_for(c, ws, &m, sender, blocked)?;
                 let before = conv.clone();
-                if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+                let survey = plan::inbound::survey_reply(m.survey.as_ref(), &conv);
+                let survey = inbound::answer_survey(c, survey, m.at)?;
+                // A rating reply, like a blocked sender's message, leaves the conversation as it was.
+                let quiet = blocked || survey.is_some();
+                if let Some(data) = plan::inbound::reopen(&mut conv, quiet, m.at) {
                     let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "conversation.updated");
                     insert_event(c, events, ws, inbox, id, kind, None, m.at, data)?;
                 }
@@ -58,11 +62,25 @@ impl Conversations for SqliteStore {
                     m.meta,
                 );
                 insert_message(c, ws, &msg)?;
-                plan::inbound::fold(&mut conv, &msg, blocked);
+                plan::inbound::fold(&mut conv, &msg, quiet);
                 save_conversation(c, &before, &conv)?;
                 let data = plan::events::message_created(&msg, &conv);
                 let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "message.created");
                 insert_event(c, events, ws, inbox, id, kind, Some(msg.id), m.at, data)?;
+                if let Some(reply) = &survey {
+                    let data = plan::inbound::survey_answered(reply, &msg, &conv);
+                    insert_event(
+                        c,
+                        events,
+                        ws,
+                        inbox,
+                        id,
+                        "survey.answered",
+                        None,
+                        m.at,
+                        data,
+                    )?;
+                }
                 let keyword = m.keyword.as_ref();
                 let consent = inbound::keyword_consent(c, ws, keyword, &msg, contact_id, events)?;
                 Ok(InboundOutcome {
@@ -71,6 +89,7 @@ impl Conversations for SqliteStore {
                     conversation_id: conv.id,
                     contact_id,
                     consent,
+                    survey_answered: survey.is_some(),
                 })
             })
             .await
@@ -191,7 +210,7 @@ impl Conversations for SqliteStore {
                 load_scoped(c, &scope, id)?;
                 let sql = format!(
                     "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
-                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') AND e.seq < ?2 \
+                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call') AND e.seq < ?2 \
                      ORDER BY e.seq DESC LIMIT ?3"
                 );
                 let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
@@ -320,6 +339,12 @@ impl Conversations for SqliteStore {
                 }
                 record_conversation_event(c, ws, conv, "survey.answered", data, at, events)
             })
+            .await
+    }
+
+    async fn record_call(&self, call: InboundCall) -> StoreResult<CallOutcome> {
+        self.db
+            .write(move |c, events| inbound::record_call(c, events, &call))
             .await
     }
 

@@ -74,6 +74,8 @@ macro_rules! conformance_tests {
             contacts_and_quoted_messages_follow_the_inbox_scope,
             revocations_and_access_changes_are_logged_in_order,
             a_survey_takes_one_answer_and_keeps_its_key,
+            a_rating_reply_answers_the_survey_without_reopening,
+            a_call_lands_on_the_callers_conversation_once,
             a_keyword_changes_consent_in_its_messages_transaction,
             an_inbox_pace_and_auto_replies_once_per_period,
             templates_keep_shortcuts_counts_and_replace_by_shortcut,

@@ -77,6 +77,9 @@ pub mod retention {
 pub mod conversations {
     pub const INSERT_SURVEY_ANSWER: &str =
         "INSERT INTO survey_answer (conversation_id, sent_at, answered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    /// Takes a call's provider id for its inbox; nothing when it was taken (a redelivery).
+    pub const INSERT_CALL: &str =
+        "INSERT INTO call_log (inbox_id, external_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     pub const SNOOZED_DUE: &str =
         "SELECT id, workspace_id FROM conversation WHERE status = 'snoozed' AND snoozed_until <= $1 LIMIT 500";
 }
@@ -242,6 +245,7 @@ pub const ALL: &[&str] = &[
     retention::EXPIRING,
     retention::REDACT_MESSAGE,
     conversations::INSERT_SURVEY_ANSWER,
+    conversations::INSERT_CALL,
     conversations::SNOOZED_DUE,
     outbox::REPLIES_SENT_UNTIL,
     outbox::DELETE_NODE,

@@ -277,6 +277,76 @@ pub struct InboundMessage {
     /// What the text asks of the sender's consent; the ledger entries it changes are written in
     /// the message's transaction (`plan::keywords`). `None` for an ordinary message.
     pub keyword: Option<KeywordIntent>,
+    /// The rating the server read from the text, as an answer to a survey sent in the sender's
+    /// conversation. `None` for an ordinary message.
+    pub survey: Option<SurveyReply>,
+}
+
+/// A customer's reply that rates the survey sent in `conversation` at `sent_at`. When that survey
+/// has no answer yet, the message is stored as its answer (a `survey.answered` event with `data`
+/// and the message's id) in the message's transaction, and leaves the conversation as it was (no
+/// reopening, no waiting); when it has one (or the message lands in another conversation), the
+/// message is an ordinary one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyReply {
+    pub conversation: ConversationId,
+    pub sent_at: Timestamp,
+    pub data: serde_json::Value,
+}
+
+/// A phone system's notification of a customer's call to an inbox.
+#[derive(Debug, Clone)]
+pub struct InboundCall {
+    pub inbox_id: InboxId,
+    /// The identity the caller is known by in the inbox (a phone number's for an SMS number).
+    pub identity_kind: IdentityKind,
+    /// The caller's number (E.164): the identity's id, and the contact's phone when they are new.
+    pub from: String,
+    /// The provider's id for the call; a second notification with the same id is stored once.
+    pub external_id: Option<String>,
+    pub at: Timestamp,
+    /// The `call` event's own fields (answered, duration); the conversation is added.
+    pub data: serde_json::Value,
+}
+
+impl InboundCall {
+    /// The call as a message with no text, to find or create its sender and conversation the way
+    /// a customer's message does.
+    pub fn as_message(&self) -> InboundMessage {
+        InboundMessage {
+            inbox_id: self.inbox_id,
+            identity_kind: self.identity_kind,
+            sender_external_id: self.from.clone(),
+            sender_name: None,
+            sender_email: None,
+            sender_phone: Some(self.from.clone()),
+            external_id: None,
+            body: String::new(),
+            at: self.at,
+            thread: None,
+            meta: None,
+            keyword: None,
+            survey: None,
+        }
+    }
+}
+
+/// Where a call was recorded; `None`s for a duplicate notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOutcome {
+    pub duplicate: bool,
+    pub conversation_id: Option<ConversationId>,
+    pub contact_id: Option<ContactId>,
+}
+
+impl CallOutcome {
+    pub fn duplicate() -> Self {
+        Self {
+            duplicate: true,
+            conversation_id: None,
+            contact_id: None,
+        }
+    }
 }
 
 /// A compliance keyword in a customer's message, recognised by the server from the text and the
@@ -319,6 +389,8 @@ pub struct InboundOutcome {
     /// The ledger entries the message's keyword recorded, in its transaction: empty when it
     /// changed nothing (no keyword, a state already so, or a duplicate).
     pub consent: Vec<ConsentEvent>,
+    /// The message was stored as the answer to its conversation's survey (`SurveyReply`).
+    pub survey_answered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

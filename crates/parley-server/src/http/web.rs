@@ -83,6 +83,7 @@ const FILES: &[(&str, &str, &str)] = &[
         JS,
         asset!("settings-people.js"),
     ),
+    ("/static/settings-rules.js", JS, asset!("settings-rules.js")),
     (
         "/static/settings-workspace.js",
         JS,

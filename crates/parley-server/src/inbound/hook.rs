@@ -316,6 +316,7 @@ async fn store_message(
         meta: None,
         thread: None,
         keyword: None,
+        survey: None,
         inbox_id: inbox.id,
         identity_kind,
         sender_external_id: m.sender_id,

@@ -2,6 +2,7 @@
 //! listener, the IMAP poller or the widget's socket has verified and parsed it, `ingest` stores it
 //! with the consent its keywords change, answers the keywords, and hands it to what reacts to it.
 
+pub mod call;
 pub mod hook;
 mod keywords;
 
@@ -12,7 +13,9 @@ use crate::state::App;
 
 /// Takes a verified, parsed customer message on `inbox` through everything that follows, in order:
 ///
-/// 1. recognises a compliance keyword in its text (`keywords::recognise`);
+/// 1. recognises a compliance keyword in its text (`keywords::recognise`), and a rating that
+///    answers the conversation's satisfaction survey (`survey::reply`): decided before storing,
+///    so that the store keeps such an answer from reopening the conversation;
 /// 2. stores it (`Store::apply_inbound`): one transaction, group-committed with its neighbours,
 ///    resolves the contact, finds or reopens the conversation, appends the message and writes the
 ///    ledger entries the keyword changes; the store's sink publishes the committed events to the
@@ -37,11 +40,13 @@ pub async fn ingest(
         keyword: keyword.is_some(),
         automated: automated(&msg),
     };
+    msg.survey = crate::conversations::survey::reply::rating_reply(app, inbox, &msg).await?;
     let out = app.store.apply_inbound(msg).await?;
     if let Some(keyword) = &keyword {
         keywords::answer(app, inbox, keyword, &out).await?;
     }
-    if !out.duplicate {
+    // A survey answer closes a conversation's business rather than asking for any.
+    if !out.duplicate && !out.survey_answered {
         reactions(app, inbox, &out, &said).await?;
     }
     Ok(out)
@@ -90,6 +95,7 @@ pub fn routes() -> Vec<crate::http::routes::Route> {
         route!(post "/hooks/instagram/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Instagram messaging: messages and reads, signed with X-Hub-Signature-256"),
         route!(post "/hooks/line/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "LINE Messaging API: events, signed with X-Line-Signature"),
         route!(post "/hooks/twilio/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "Twilio: inbound SMS/MMS and status callbacks, signed with X-Twilio-Signature"),
+        route!(post "/hooks/call/{inbox_id}" => crate::inbound::call::receive_call, "hooks", Signature, "A phone system's call notification (caller, time, answered or missed) for an SMS number or API inbox, signed with X-Parley-Signature: sha256=HMAC(secret, body); recorded once per call id as a `call` event", body = crate::inbound::call::CallHookBody),
         route!(post "/hooks/api/{inbox_id}" => crate::inbound::hook::receive, "hooks", Signature, "API channel: a customer message, signed with X-Parley-Signature: sha256=HMAC(secret, body)", body = crate::inbound::hook::ApiHookBody),
     ]
 }

@@ -176,6 +176,7 @@ pub async fn write(
         thread: None,
         meta: None,
         keyword: None,
+        survey: None,
     };
     let out = crate::inbound::ingest(app, inbox, msg).await?;
     Ok(TestSentView {

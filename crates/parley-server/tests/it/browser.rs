@@ -1552,3 +1552,174 @@ async fn an_admin_tries_an_inbox_as_a_test_customer_in_chromium() {
         .wait_for_page_text("#test-log", "No messages yet")
         .await;
 }
+
+/// An admin builds a rule in the rule builder (a message with the keyword "refund" gets the label
+/// "billing"), the API holds it as built, a customer's message fires it, and the label shows on
+/// the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rules engine"]
+async fn an_admin_builds_a_rule_that_labels_a_thread_in_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let cb = crate::harness::Callback::start(0).await;
+    let (inbox, secret) = t.api_inbox("Shop", &cb.url).await;
+    let b = Browser::start(&driver).await;
+    b.sign_in(&t.base, "admin@acme.test", "admin-password")
+        .await;
+    b.open(&format!("{}/#/settings/rules", t.base)).await;
+    b.wait_for_page_text("#settings-title", "Rules").await;
+    b.click_on("#new-rule").await;
+    b.fill("#rule-builder input[name=name]", "Refunds to billing")
+        .await;
+    let pick = |selector: &str, value: &str| {
+        format!("const s = document.querySelector({selector:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return null;")
+    };
+    b.eval(&pick("#rule-builder .trigger-kind", "keyword"))
+        .await;
+    b.fill("#rule-builder input[name=keywords]", "refund").await;
+    b.click_on("#add-action").await;
+    b.eval(&pick("#rule-builder .action-kind", "add_labels"))
+        .await;
+    b.fill("#rule-builder input[name=labels]", "billing").await;
+    b.screenshot("rule-builder.png").await;
+    b.click_on("#rule-builder button[type=submit]").await;
+    let listed = b
+        .wait_for_page_text("#settings-body table", "Refunds to billing")
+        .await;
+    assert!(listed.contains("keyword: refund"), "{listed}");
+    let (s, rules) = t.get("/api/v1/automations", &t.admin_token).await;
+    assert_eq!(s, 200, "{rules}");
+    let rule = &rules["items"][0];
+    assert_eq!(
+        (&rule["trigger"], &rule["actions"], &rule["enabled"]),
+        (
+            &json!({ "kind": "keyword", "keywords": ["refund"] }),
+            &json!([{ "kind": "add_labels", "labels": ["billing"] }]),
+            &json!(true)
+        ),
+        "{rule}"
+    );
+
+    // A customer asks for a refund: the rule labels the thread, and the agent sees it.
+    let (s, v) = t
+        .inbound(&inbox, &secret, "c1", "m1", "I would like a refund please")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    b.open(&format!("{}/#/c/{conv}", t.base)).await;
+    b.wait_for_page_text("#labels", "billing").await;
+    // The list shows when it last fired, and how often.
+    b.open(&format!("{}/#/settings/rules", t.base)).await;
+    let listed = b
+        .wait_for_page_text("#settings-body table", "Refunds to billing")
+        .await;
+    assert!(!listed.contains("never"), "{listed}");
+}
+
+/// The rule builder writes exactly the rule the API takes: built in Chromium against a stand-in
+/// for the automations API inside the page, the rule it posts reads as a
+/// `parley_core::automation::Rule`, and the list shows each rule's switch and how often it fired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rule_builder_writes_the_apis_rule_in_chromium() {
+    use parley_core::automation::{Action, Condition, Match, Rule, Trigger};
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let b = Browser::start(&driver).await;
+    b.sign_in(&t.base, "admin@acme.test", "admin-password")
+        .await;
+    // The page answers the automations API itself, recording what the builder sends.
+    b.eval(
+        "window.posted = [];
+         window.rules = [{ id: '0190a3e2-7b1c-7cde-8f00-000000000001', name: 'Night shift', enabled: true, position: 0,
+           inbox_id: null, trigger: { kind: 'message_received' }, conditions: { match: 'all', items: [] },
+           actions: [{ kind: 'resolve' }], limit: null, fired: 7, last_fired_at: '2026-12-01T10:00:00Z' }];
+         const real = window.fetch;
+         window.fetch = async (path, opts = {}) => {
+           if (!String(path).startsWith('/api/v1/automations')) return real(path, opts);
+           if (opts.method && opts.method !== 'GET') window.posted.push({ path: String(path), method: opts.method, body: JSON.parse(opts.body || 'null') });
+           const body = opts.method && opts.method !== 'GET' ? {} : { items: window.rules };
+           return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+         };
+         location.hash = '#/settings/rules';
+         return null;",
+    )
+    .await;
+    let listed = b
+        .wait_for_page_text("#settings-body table", "Night shift")
+        .await;
+    assert!(listed.contains("7"), "how often it fired: {listed}");
+    b.click_on("#new-rule").await;
+    b.fill("#rule-builder input[name=name]", "Refunds to billing")
+        .await;
+    let pick = |selector: &str, value: &str| {
+        format!("const s = document.querySelector({selector:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return null;")
+    };
+    b.eval(&pick("#rule-builder .trigger-kind", "keyword"))
+        .await;
+    b.fill("#rule-builder input[name=keywords]", "refund, money back")
+        .await;
+    b.click_on("#add-condition").await;
+    b.eval(&pick("#rule-builder .condition-kind", "business_hours"))
+        .await;
+    b.eval(&pick("#rule-builder select[name=open]", "false"))
+        .await;
+    b.click_on("#add-action").await;
+    b.eval(&pick("#rule-builder .action-kind", "add_labels"))
+        .await;
+    b.fill("#rule-builder input[name=labels]", "billing").await;
+    b.fill("#rule-builder input[name=limit_max]", "1").await;
+    b.fill("#rule-builder input[name=limit_per]", "24").await;
+    b.screenshot("rule-builder.png").await;
+    b.click_on("#rule-builder button[type=submit]").await;
+    b.wait_for("return JSON.stringify(window.posted);", "Refunds")
+        .await;
+    let posted = b.eval("return JSON.stringify(window.posted);").await;
+    let posted: Value = serde_json::from_str(posted.as_str().unwrap()).unwrap();
+    assert_eq!(posted[0]["path"], "/api/v1/automations", "{posted}");
+    assert_eq!(posted[0]["method"], "POST");
+    let mut body = posted[0]["body"].clone();
+    body["id"] = json!("0190a3e2-7b1c-7cde-8f00-000000000002");
+    body["position"] = json!(1);
+    let rule: Rule = serde_json::from_value(body.clone())
+        .unwrap_or_else(|e| panic!("not the API's rule: {e}: {body}"));
+    assert_eq!(
+        rule.trigger,
+        Trigger::Keyword {
+            keywords: vec!["refund".into(), "money back".into()]
+        }
+    );
+    assert_eq!(rule.conditions.mode, Match::All);
+    assert_eq!(
+        rule.conditions.items,
+        [Condition::BusinessHours { open: false }]
+    );
+    assert_eq!(
+        rule.actions,
+        [Action::AddLabels {
+            labels: vec!["billing".into()]
+        }]
+    );
+    assert_eq!(rule.limit.map(|l| (l.max, l.per_secs)), Some((1, 86_400)));
+    assert!(rule.enabled && rule.inbox_id.is_none());
+
+    // The switch turns a rule off with the rest of it unchanged.
+    b.click_on("#settings-body table input[type=checkbox]")
+        .await;
+    b.wait_for("return JSON.stringify(window.posted);", "\"PUT\"")
+        .await;
+    let posted = b.eval("return JSON.stringify(window.posted);").await;
+    let posted: Value = serde_json::from_str(posted.as_str().unwrap()).unwrap();
+    let put = &posted[1];
+    assert_eq!(
+        put["path"],
+        "/api/v1/automations/0190a3e2-7b1c-7cde-8f00-000000000001"
+    );
+    let off: Rule = serde_json::from_value(put["body"].clone()).unwrap();
+    assert!(!off.enabled);
+    assert_eq!(off.actions, [Action::Resolve]);
+    assert!(put["body"].get("fired").is_none(), "{put}");
+}

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::harness::{last_delivery, TestApp};
 use crate::on_both;
 
-const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_abcdefghijk";
+pub(crate) const BOT_TOKEN: &str = "123456789:AAFakeTokenForTestsOnly_abcdefghijk";
 pub(crate) const META_TOKEN: &str = "EAAG-fake-access-token-0001";
 pub(crate) const APP_SECRET: &str = "meta-app-secret-0001";
 const LINE_SECRET: &str = "line-channel-secret-01";

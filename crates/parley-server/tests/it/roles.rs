@@ -148,6 +148,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("delete", "/api/v1/teams/{id}/business-hours", [401, 403, 403, 404, 404]),
     ("get", "/api/v1/inboxes/{id}/auto-replies", [401, 404, 404, 404, 404]),
     ("put", "/api/v1/inboxes/{id}/auto-replies", [401, 403, 403, 422, 422]),
+    ("post", "/hooks/call/{inbox_id}", [404, 404, 404, 404, 404]),
 ];
 
 struct World {

@@ -68,41 +68,47 @@ impl Planned {
         trailer: Vec<Stmt>,
         published: &mut Vec<Published>,
     ) -> StoreResult<InboundOutcome> {
-        let mut writes = self.writes;
-        // Events go last, in order, so their seqs follow the order they happened in.
-        let first_event = writes.len();
-        writes.extend(self.events.iter().map(|e| e.stmt(tx.keys())));
-        writes.extend(trailer);
-        let results = pipeline(tx, &writes)
-            .await
-            .map_err(|e| identity_error(e, &self.identity))?;
-        let mut events = Vec::with_capacity(self.events.len());
-        for (ev, rows) in self.events.into_iter().zip(&results[first_event..]) {
-            events.push(ev.published(rows)?);
-        }
-        published.append(&mut events);
+        send(
+            tx,
+            self.writes,
+            self.events,
+            trailer,
+            published,
+            &self.identity,
+        )
+        .await?;
         Ok(self.outcome)
     }
+}
+
+/// Sends `writes`, the events and then `trailer` in one round trip; the events go to `published`.
+async fn send(
+    tx: &Tx<'_>,
+    mut writes: Vec<Stmt>,
+    new_events: Vec<NewEvent>,
+    trailer: Vec<Stmt>,
+    published: &mut Vec<Published>,
+    identity: &NewIdentity,
+) -> StoreResult<()> {
+    // Events go last, in order, so their seqs follow the order they happened in.
+    let first_event = writes.len();
+    writes.extend(new_events.iter().map(|e| e.stmt(tx.keys())));
+    writes.extend(trailer);
+    let results = pipeline(tx, &writes)
+        .await
+        .map_err(|e| identity_error(e, identity))?;
+    let mut events = Vec::with_capacity(new_events.len());
+    for (ev, rows) in new_events.into_iter().zip(&results[first_event..]) {
+        events.push(ev.published(rows)?);
+    }
+    published.append(&mut events);
+    Ok(())
 }
 
 /// Reads what storing `m` needs and decides what to write; a duplicate plans no writes. Runs inside
 /// the inbound batch's transaction, under the event lock.
 pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned> {
-    let row = query_opt(
-        tx,
-        &LOOKUP,
-        &[
-            &m.inbox_id.as_uuid(),
-            &m.external_id,
-            &m.identity_kind.as_str(),
-            &identity_key(tx.keys(), m.identity_kind, &m.sender_external_id),
-            &address_key(tx.keys(), "phone", m.sender_phone.as_deref()),
-            &address_key(tx.keys(), "email", m.sender_email.as_deref()),
-            &m.thread.map(|t| t.as_uuid()),
-        ],
-    )
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = lookup(tx, &m).await?;
     let ws: WorkspaceId = id(&row, 0)?;
     let new_identity = NewIdentity {
         kind: m.identity_kind,
@@ -117,6 +123,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
                 conversation_id: id(&row, 2)?,
                 contact_id: id(&row, 3)?,
                 consent: Vec::new(),
+                survey_answered: false,
             },
             writes: Vec::new(),
             events: Vec::new(),
@@ -128,25 +135,20 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         sender(tx.keys(), &row, ws, &m, &new_identity, &mut writes)?;
     // A blocked sender's message is kept but asks nothing of anyone: no reopening, no waiting.
     let blocked: bool = get(&row, 25)?;
-    let mut conv = match get::<Option<uuid::Uuid>>(&row, 7)? {
-        Some(_) => {
-            let mut conv = rows::conversation_at(tx.keys(), &row, 7)?;
-            // The name the contact has once the writes below are done.
-            conv.contact_name = contact_name;
-            conv
-        }
-        None => {
-            let mut conv =
-                new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
-            plan::inbound::new_thread(&mut conv, blocked);
-            writes.push(insert_conversation_stmt(ws, &conv));
-            conv
-        }
-    };
+    let found = (identity_id, contact_id, contact_name);
+    let mut conv = conversation_of(tx.keys(), &row, ws, &m, found, blocked, &mut writes)?;
     let mut new_events = Vec::new();
     let snoozed = conv.snoozed_until;
+    let survey = answer_survey(
+        tx,
+        plan::inbound::survey_reply(m.survey.as_ref(), &conv),
+        m.at,
+    )
+    .await?;
+    // A rating reply, like a blocked sender's message, leaves the conversation as it was.
+    let quiet = blocked || survey.is_some();
     // A resolved or snoozed conversation reopens, and the timeline shows it.
-    if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+    if let Some(data) = plan::inbound::reopen(&mut conv, quiet, m.at) {
         new_events.push(NewEvent::on(
             ws,
             &conv,
@@ -167,7 +169,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.meta,
     );
     writes.push(insert_message_stmt(tx.keys(), ws, &msg));
-    plan::inbound::fold(&mut conv, &msg, blocked);
+    plan::inbound::fold(&mut conv, &msg, quiet);
     writes.push(save_stmt(tx.keys(), &conv));
     // A snoozed conversation the customer woke needs its wake-up no more.
     writes.extend(crate::timers::follow_snooze(ws, &conv, snoozed));
@@ -180,6 +182,10 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
         m.at,
         data,
     ));
+    if let Some(reply) = &survey {
+        let data = plan::inbound::survey_answered(reply, &msg, &conv);
+        new_events.push(NewEvent::on(ws, &conv, "survey.answered", None, m.at, data));
+    }
     let mut consent = Vec::new();
     // The ledger is read only for a keyword that may change it: the hot path never pays for it.
     if let Some(kw) = m.keyword.as_ref().filter(|k| k.touches_ledger()) {
@@ -203,10 +209,114 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             conversation_id: conv.id,
             contact_id,
             consent,
+            survey_answered: survey.is_some(),
         },
         writes,
         events: new_events,
         identity: new_identity,
+    })
+}
+
+/// Takes the survey's one answer for a rating reply, before the writes are planned (whether it
+/// is the answer decides them): the reply back when it is, `None` when the survey was answered
+/// already (the message is then an ordinary one). Only a rating reply pays for this round trip.
+async fn answer_survey(
+    tx: &Tx<'_>,
+    reply: Option<&SurveyReply>,
+    at: parley_core::Timestamp,
+) -> StoreResult<Option<SurveyReply>> {
+    let Some(r) = reply else {
+        return Ok(None);
+    };
+    let taken = crate::db::exec(
+        tx,
+        sql::conversations::INSERT_SURVEY_ANSWER,
+        &[&r.conversation.as_uuid(), &r.sent_at.0, &at.0],
+    )
+    .await?;
+    Ok((taken == 1).then(|| r.clone()))
+}
+
+/// The lookup row for storing `m` (see `LOOKUP`).
+async fn lookup(tx: &Tx<'_>, m: &InboundMessage) -> StoreResult<Row> {
+    query_opt(
+        tx,
+        &LOOKUP,
+        &[
+            &m.inbox_id.as_uuid(),
+            &m.external_id,
+            &m.identity_kind.as_str(),
+            &identity_key(tx.keys(), m.identity_kind, &m.sender_external_id),
+            &address_key(tx.keys(), "phone", m.sender_phone.as_deref()),
+            &address_key(tx.keys(), "email", m.sender_email.as_deref()),
+            &m.thread.map(|t| t.as_uuid()),
+        ],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// The conversation from the lookup row, or a new one (queued to insert) for the sender.
+fn conversation_of(
+    keys: Option<&Keyring>,
+    row: &Row,
+    ws: WorkspaceId,
+    m: &InboundMessage,
+    (identity_id, contact_id, contact_name): (IdentityId, ContactId, Option<String>),
+    blocked: bool,
+    writes: &mut Vec<Stmt>,
+) -> StoreResult<ConversationView> {
+    Ok(match get::<Option<uuid::Uuid>>(row, 7)? {
+        Some(_) => {
+            let mut conv = rows::conversation_at(keys, row, 7)?;
+            // The name the contact has once the writes below are done.
+            conv.contact_name = contact_name;
+            conv
+        }
+        None => {
+            let mut conv =
+                new_conversation(m.inbox_id, contact_id, contact_name, identity_id, m.at);
+            plan::inbound::new_thread(&mut conv, blocked);
+            writes.push(insert_conversation_stmt(ws, &conv));
+            conv
+        }
+    })
+}
+
+/// Records a call as a `call` event on the caller's conversation (found or created as a
+/// message's is), once per provider call id; the conversation's status is left as it is.
+pub(crate) async fn record_call(
+    tx: &Tx<'_>,
+    call: &InboundCall,
+    published: &mut Vec<Published>,
+) -> StoreResult<CallOutcome> {
+    if let Some(ext) = &call.external_id {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&call.inbox_id.as_uuid(), ext, &call.at.0];
+        if crate::db::exec(tx, sql::conversations::INSERT_CALL, &params).await? == 0 {
+            return Ok(CallOutcome::duplicate());
+        }
+    }
+    let m = call.as_message();
+    let row = lookup(tx, &m).await?;
+    let ws: WorkspaceId = id(&row, 0)?;
+    let identity = NewIdentity {
+        kind: m.identity_kind,
+        inbox_id: Some(m.inbox_id),
+        external_id: m.sender_external_id.clone(),
+    };
+    let mut writes = Vec::new();
+    let found = sender(tx.keys(), &row, ws, &m, &identity, &mut writes)?;
+    let contact = found.1;
+    let blocked: bool = get(&row, 25)?;
+    let conv = conversation_of(tx.keys(), &row, ws, &m, found, blocked, &mut writes)?;
+    let data = plan::events::conversation_event(call.data.clone(), &conv);
+    let events = vec![NewEvent::on(ws, &conv, "call", None, call.at, data)];
+    send(tx, writes, events, Vec::new(), published, &identity).await?;
+    Ok(CallOutcome {
+        duplicate: false,
+        conversation_id: Some(conv.id),
+        contact_id: Some(contact),
     })
 }
 

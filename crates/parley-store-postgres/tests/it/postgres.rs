@@ -70,6 +70,7 @@ async fn world(s: &PostgresStore) -> (WorkspaceId, InboxId, Scope) {
 fn inbound(inbox: InboxId, who: &str, ext: &str, body: &str, at: i64) -> InboundMessage {
     InboundMessage {
         keyword: None,
+        survey: None,
         meta: None,
         thread: None,
         inbox_id: inbox,

@@ -52,6 +52,7 @@ pub(crate) fn delivered_before(
             conversation_id,
             contact_id,
             consent: Vec::new(),
+            survey_answered: false,
         }),
     )
 }
@@ -206,4 +207,64 @@ pub(crate) fn keyword_consent(
         }
     }
     Ok(consent)
+}
+
+/// Takes the survey's one answer for a rating reply: the reply back when it is the answer, `None`
+/// when the survey was answered already (the message is then an ordinary one).
+pub(crate) fn answer_survey(
+    c: &Connection,
+    reply: Option<&SurveyReply>,
+    at: parley_core::Timestamp,
+) -> StoreResult<Option<SurveyReply>> {
+    let Some(r) = reply else {
+        return Ok(None);
+    };
+    let taken = c
+        .prepare_cached(sql::conversations::INSERT_SURVEY_ANSWER)
+        .map_err(sql_err)?
+        .execute(params![r.conversation.to_string(), r.sent_at.0, at.0])
+        .map_err(sql_err)?;
+    Ok((taken == 1).then(|| r.clone()))
+}
+
+/// Records a call as a `call` event on the caller's conversation (found or created as a message's
+/// is), once per provider call id; the conversation's status is left as it is.
+pub(crate) fn record_call(
+    c: &Connection,
+    events: &mut Vec<Published>,
+    call: &InboundCall,
+) -> StoreResult<CallOutcome> {
+    let ws = inbox_workspace(c, call.inbox_id)?;
+    if let Some(ext) = &call.external_id {
+        let fresh = c
+            .prepare_cached(sql::conversations::INSERT_CALL)
+            .map_err(sql_err)?
+            .execute(params![call.inbox_id.to_string(), ext, call.at.0])
+            .map_err(sql_err)?;
+        if fresh == 0 {
+            return Ok(CallOutcome::duplicate());
+        }
+    }
+    let m = call.as_message();
+    let sender = sender(c, ws, &m)?;
+    let contact = sender.contact;
+    let blocked = blocked(c, contact)?;
+    let conv = conversation_for(c, ws, &m, sender, blocked)?;
+    let data = plan::events::conversation_event(call.data.clone(), &conv);
+    crate::conversations::insert_event(
+        c,
+        events,
+        ws,
+        conv.inbox_id,
+        Some(conv.id),
+        "call",
+        None,
+        call.at,
+        data,
+    )?;
+    Ok(CallOutcome {
+        duplicate: false,
+        conversation_id: Some(conv.id),
+        contact_id: Some(contact),
+    })
 }

@@ -145,6 +145,7 @@ async fn the_timers_migration_wakes_conversations_snoozed_before_it() {
     let inbox = store.create_inbox(ws.id, inbox, at).await.expect("inbox");
     let msg = parley_store::InboundMessage {
         keyword: None,
+        survey: None,
         meta: None,
         inbox_id: inbox.id,
         identity_kind: parley_core::contact::IdentityKind::Api,

@@ -73,6 +73,7 @@ fn inbound(
 ) -> InboundMessage {
     InboundMessage {
         keyword: None,
+        survey: None,
         meta: None,
         inbox_id: inbox,
         identity_kind: IdentityKind::Api,
@@ -2895,6 +2896,143 @@ pub async fn claims_take_turns_across_inboxes_within_their_cap(h: Harness) {
     let mut expect = vec![w.inbox, w.inbox, w.other_inbox];
     expect.sort_by_key(|i| i.to_string());
     assert_eq!(inboxes(&later), expect);
+}
+
+pub async fn a_rating_reply_answers_the_survey_without_reopening(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let a = s
+        .apply_inbound(inbound(w.inbox, "c1", Some("m1"), "Hi", t(10)))
+        .await
+        .unwrap();
+    let conv = a.conversation_id;
+    let resolve = Command::SetStatus {
+        to: Status::Resolved,
+        snoozed_until: None,
+    };
+    s.act(&scope, conv, w.admin, resolve, t(20)).await.unwrap();
+    let rating = |ext: &str, body: &str, at| InboundMessage {
+        survey: Some(SurveyReply {
+            conversation: conv,
+            sent_at: t(20),
+            data: serde_json::json!({ "rating": 4, "comment": body }),
+        }),
+        ..inbound(w.inbox, "c1", Some(ext), body, t(at))
+    };
+    let r = s.apply_inbound(rating("m2", "4/5", 30)).await.unwrap();
+    assert!(r.survey_answered && !r.duplicate);
+    let c = s.conversation(&scope, conv).await.unwrap();
+    assert_eq!(c.status, Status::Resolved, "a rating does not reopen");
+    assert_eq!(c.waiting_since, None, "nor does it wait on anyone");
+    // A redelivery is stored once and answers nothing again.
+    let again = s.apply_inbound(rating("m2", "4/5", 31)).await.unwrap();
+    assert!(again.duplicate && !again.survey_answered);
+    let answers = |entries: Vec<TimelineEntry>| -> Vec<serde_json::Value> {
+        entries
+            .iter()
+            .filter(|e| e.event.kind == "survey.answered")
+            .map(|e| serde_json::from_str(&e.event.data).unwrap())
+            .collect()
+    };
+    let got = answers(s.timeline(&scope, conv, None, 50).await.unwrap());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["rating"], 4);
+    assert_eq!(got[0]["message_id"], serde_json::json!(r.message_id));
+    // The survey took its answer: a second rating is an ordinary message and reopens.
+    let second = s.apply_inbound(rating("m3", "5", 40)).await.unwrap();
+    assert!(!second.survey_answered);
+    let c = s.conversation(&scope, conv).await.unwrap();
+    assert_eq!(c.status, Status::Open);
+    assert_eq!(
+        answers(s.timeline(&scope, conv, None, 50).await.unwrap()).len(),
+        1
+    );
+    // A reply naming another conversation is an ordinary message.
+    let b = s
+        .apply_inbound(InboundMessage {
+            survey: Some(SurveyReply {
+                conversation: conv,
+                sent_at: t(45),
+                data: serde_json::json!({ "rating": 5 }),
+            }),
+            ..inbound(w.inbox, "c2", Some("m4"), "5", t(50))
+        })
+        .await
+        .unwrap();
+    assert!(!b.survey_answered);
+}
+
+pub async fn a_call_lands_on_the_callers_conversation_once(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let scope = agent_scope(s, &w).await;
+    let call = |from: &str, id: Option<&str>, at| InboundCall {
+        inbox_id: w.inbox,
+        identity_kind: IdentityKind::Phone,
+        from: from.into(),
+        external_id: id.map(Into::into),
+        at: t(at),
+        data: serde_json::json!({ "answered": false }),
+    };
+    // A caller Parley has never heard of becomes a contact with a conversation.
+    let first = s
+        .record_call(call("+15558675310", Some("CA1"), 10))
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+    let conv = first.conversation_id.unwrap();
+    let contact = s.contact(&scope, first.contact_id.unwrap()).await.unwrap();
+    assert_eq!(contact.phone.as_deref(), Some("+15558675310"));
+    // The same call again is stored once; a call without an id is always new.
+    assert_eq!(
+        s.record_call(call("+15558675310", Some("CA1"), 11))
+            .await
+            .unwrap(),
+        CallOutcome::duplicate()
+    );
+    let again = s.record_call(call("+15558675310", None, 12)).await.unwrap();
+    assert_eq!(again.conversation_id, Some(conv));
+    let calls =
+        |entries: Vec<TimelineEntry>| entries.iter().filter(|e| e.event.kind == "call").count();
+    assert_eq!(calls(s.timeline(&scope, conv, None, 50).await.unwrap()), 2);
+    // A resolved conversation takes the call and stays resolved; the caller's message then
+    // lands in it too.
+    let resolve = Command::SetStatus {
+        to: Status::Resolved,
+        snoozed_until: None,
+    };
+    s.act(&scope, conv, w.admin, resolve, t(20)).await.unwrap();
+    s.record_call(call("+15558675310", Some("CA2"), 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.conversation(&scope, conv).await.unwrap().status,
+        Status::Resolved
+    );
+    let ev = s.timeline(&scope, conv, None, 50).await.unwrap();
+    let last: serde_json::Value = serde_json::from_str(&ev.last().unwrap().event.data).unwrap();
+    assert_eq!(
+        (
+            last["answered"].as_bool(),
+            last["conversation"]["id"].as_str()
+        ),
+        (Some(false), Some(conv.to_string().as_str()))
+    );
+    // The same id on another inbox is another call.
+    let other = s
+        .record_call(InboundCall {
+            inbox_id: w.other_inbox,
+            ..call("+15558675310", Some("CA1"), 40)
+        })
+        .await
+        .unwrap();
+    assert!(!other.duplicate);
+    assert_ne!(other.conversation_id, Some(conv));
+    assert_eq!(
+        other.contact_id, first.contact_id,
+        "one customer, known by their number"
+    );
 }
 
 pub async fn a_keyword_changes_consent_in_its_messages_transaction(h: Harness) {

@@ -4,7 +4,7 @@
 use parley_core::conversation::{Change, Status};
 use parley_core::{ContactId, IdentityId, Timestamp};
 
-use crate::{ConversationView, MessageView};
+use crate::{ConversationView, MessageView, SurveyReply};
 
 /// A blocked sender's first message opens a conversation that is already resolved.
 pub fn new_thread(conv: &mut ConversationView, blocked: bool) {
@@ -52,4 +52,23 @@ pub fn fold(conv: &mut ConversationView, msg: &MessageView, blocked: bool) {
         msg.created_at,
     );
     conv.last_message = Some(super::preview(&msg.body));
+}
+
+/// The survey answer a rating reply gives, when it is for the conversation the message landed in
+/// (the server read it off the sender's conversation before the message was stored).
+pub fn survey_reply<'a>(
+    reply: Option<&'a SurveyReply>,
+    conv: &ConversationView,
+) -> Option<&'a SurveyReply> {
+    reply.filter(|r| r.conversation == conv.id)
+}
+
+/// The payload of the `survey.answered` event a rating reply records: the server's data, the
+/// message that gave it, and the conversation as it is.
+pub fn survey_answered(reply: &SurveyReply, msg: &MessageView, conv: &ConversationView) -> String {
+    let mut data = reply.data.clone();
+    if let Some(o) = data.as_object_mut() {
+        o.insert("message_id".into(), serde_json::json!(msg.id));
+    }
+    super::events::conversation_event(data, conv)
 }

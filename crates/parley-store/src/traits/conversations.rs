@@ -87,6 +87,11 @@ pub trait Conversations: Send + Sync + 'static {
         data: serde_json::Value,
         at: Timestamp,
     ) -> StoreResult<()>;
+    /// Records a customer's call (a phone system's notification) as a `call` event on the
+    /// conversation of the caller in that inbox: the contact and conversation are found, or
+    /// created as a customer's first message creates them; the conversation's status is left as
+    /// it is. Deduplicated by (inbox, the provider's call id).
+    async fn record_call(&self, call: InboundCall) -> StoreResult<CallOutcome>;
     /// The workspace's key for signing survey links; the first call keeps `candidate` as the key.
     async fn survey_key(
         &self,

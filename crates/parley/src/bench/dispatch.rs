@@ -240,6 +240,7 @@ async fn customers(
         let phone = format!("+1555020{c:04}");
         let inbound = InboundMessage {
             keyword: None,
+            survey: None,
             meta: None,
             thread: None,
             inbox_id: inbox,

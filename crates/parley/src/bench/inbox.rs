@@ -77,6 +77,7 @@ pub async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         let store = store.clone();
         let m = InboundMessage {
             keyword: None,
+            survey: None,
             inbox_id: inbox.id,
             identity_kind: IdentityKind::Api,
             sender_external_id: format!("c{who}"),

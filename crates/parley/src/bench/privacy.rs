@@ -79,6 +79,7 @@ pub async fn privacy(args: PrivacyArgs) -> anyhow::Result<()> {
         .await?;
     let message = |who: usize, n: usize| InboundMessage {
         keyword: None,
+        survey: None,
         inbox_id: inbox.id,
         identity_kind: IdentityKind::Api,
         sender_external_id: format!("c{who}"),

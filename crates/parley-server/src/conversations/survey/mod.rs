@@ -1,8 +1,10 @@
 //! Customer satisfaction surveys. When an agent resolves a conversation that was answered, the
 //! customer gets a link (signed under the workspace's survey key, valid 7 days) to a one-question page;
 //! their rating (1 to 5) and comment land on the conversation's timeline as `survey.answered`.
+//! The message may instead (or also) ask for a rating as a reply (`reply`).
 
 pub mod page;
+pub mod reply;
 
 use parley_core::consent::Purpose;
 use parley_core::{ConversationId, InboxId, Timestamp, WorkspaceId};
@@ -24,6 +26,8 @@ const MAX_MESSAGE_CHARS: usize = 1000;
 pub enum SurveyError {
     #[error("the message must hold {{link}} once: it becomes the survey's address")]
     NoLinkOnce,
+    #[error("a survey answered by reply sends no link: remove {{link}} from the message")]
+    LinkInReply,
     #[error("the message is at most {MAX_MESSAGE_CHARS} characters")]
     MessageTooLong,
     /// Not a link of ours (or mistyped), or its conversation is gone.
@@ -46,6 +50,33 @@ pub struct SurveySettings {
     pub enabled: bool,
     /// The message sent on resolving; `{link}` becomes the survey's address.
     pub message: String,
+    /// How the customer answers: on the survey's page (`link`, the message holds `{link}`), by
+    /// replying with a rating (`reply`: "5", "4/5", "⭐⭐⭐⭐", 👍, or a tapped choice on channels
+    /// with buttons; the message holds no `{link}`), or either (`both`).
+    #[serde(default)]
+    pub answer_by: AnswerBy,
+}
+
+/// How a customer answers the survey.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerBy {
+    #[default]
+    Link,
+    Reply,
+    Both,
+}
+
+impl AnswerBy {
+    pub fn link(self) -> bool {
+        self != AnswerBy::Reply
+    }
+
+    pub fn reply(self) -> bool {
+        self != AnswerBy::Link
+    }
 }
 
 impl Default for SurveySettings {
@@ -54,6 +85,7 @@ impl Default for SurveySettings {
             enabled: false,
             message: "Thanks for getting in touch! How did we do? Rate this conversation: {link}"
                 .into(),
+            answer_by: AnswerBy::Link,
         }
     }
 }
@@ -63,11 +95,15 @@ impl SurveySettings {
         serde_json::from_value(ws.settings["survey"].clone()).unwrap_or_default()
     }
 
-    /// Checks settings as an admin gives them: the message holds `{link}` once.
+    /// Checks settings as an admin gives them: the message holds `{link}` once when the survey
+    /// is answered on its page, and not at all when only by reply.
     pub fn check(mut self) -> Result<Self, SurveyError> {
         self.message = self.message.trim().to_string();
-        if self.message.matches("{link}").count() != 1 {
-            return Err(SurveyError::NoLinkOnce);
+        let links = self.message.matches("{link}").count();
+        match self.answer_by.link() {
+            true if links != 1 => return Err(SurveyError::NoLinkOnce),
+            false if links != 0 => return Err(SurveyError::LinkInReply),
+            _ => {}
         }
         if self.message.chars().count() > MAX_MESSAGE_CHARS {
             return Err(SurveyError::MessageTooLong);
@@ -130,9 +166,12 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Resu
     }
     crate::inboxes::channels::check_reply(app, &scope, &inbox, conv.id, false, false).await?;
     let now = app.now();
-    let body = settings
-        .message
-        .replace("{link}", &link(app, &inbox, conv.id, now).await?);
+    let body = match settings.answer_by.link() {
+        true => settings
+            .message
+            .replace("{link}", &link(app, &inbox, conv.id, now).await?),
+        false => settings.message.clone(),
+    };
     let facts = crate::compliance::gate::facts(app, &scope, Some(conv.id)).await?;
     let admitted = crate::compliance::gate::admit(
         app,
@@ -143,7 +182,7 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Resu
         body,
     )
     .await?;
-    let meta = admitted.meta(Some(json!({ "survey": { "sent_at": now } })));
+    let meta = admitted.meta(Some(reply::survey_meta(&inbox, settings.answer_by, now)));
     app.store
         .act(
             &scope,

@@ -16,7 +16,7 @@ use crate::state::App;
 impl From<SurveyError> for ApiError {
     fn from(e: SurveyError) -> Self {
         match e {
-            SurveyError::NoLinkOnce | SurveyError::MessageTooLong => {
+            SurveyError::NoLinkOnce | SurveyError::LinkInReply | SurveyError::MessageTooLong => {
                 ApiError::invalid("message", e.to_string())
             }
             SurveyError::NotFound => ApiError::NotFound,

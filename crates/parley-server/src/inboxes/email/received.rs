@@ -190,6 +190,7 @@ fn message(
         at,
         thread: conversation,
         keyword: None,
+        survey: None,
     }
 }
 

@@ -209,6 +209,7 @@ impl Visitor {
             at: self.app.now(),
             thread: None,
             keyword: None,
+            survey: None,
         })
     }
 
