@@ -243,7 +243,7 @@ mod eval;
 mod tests;
 
 pub use check::{check_actions, parse_hh_mm};
-pub use eval::{evaluate, Cause, Event, Facts, Firing, Guard, Happening, HeldBack};
+pub use eval::{evaluate, listens, Cause, Event, Facts, Firing, Guard, Happening, HeldBack};
 
 impl Action {
     /// Whether the action sends the customer a message (the storm and bot guards hold these back).

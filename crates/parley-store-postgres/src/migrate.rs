@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_survey_keys.sql")),
     (19, include_str!("../migrations/0019_nodes.sql")),
     (20, include_str!("../migrations/0020_outbox_by_inbox.sql")),
+    (24, include_str!("../migrations/0024_automations.sql")),
 ];
 
 /// How many migrations this build knows.

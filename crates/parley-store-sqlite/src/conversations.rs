@@ -190,7 +190,7 @@ impl Conversations for SqliteStore {
                 load_scoped(c, &scope, id)?;
                 let sql = format!(
                     "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
-                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered') AND e.seq < ?2 \
+                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'automation.recorded') AND e.seq < ?2 \
                      ORDER BY e.seq DESC LIMIT ?3"
                 );
                 let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;

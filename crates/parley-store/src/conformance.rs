@@ -75,6 +75,8 @@ macro_rules! conformance_tests {
             revocations_and_access_changes_are_logged_in_order,
             a_survey_takes_one_answer_and_keeps_its_key,
             a_keyword_changes_consent_in_its_messages_transaction,
+            rules_keep_their_order_and_their_statistics,
+            attributed_commands_name_their_rule_on_the_timeline,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

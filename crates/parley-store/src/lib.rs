@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use traits::{
-    Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, Outbox, Privacy, Seen,
+    Access, Accounts, Automations, Contacts, Conversations, Directory, Keys, Lists, Outbox,
+    Privacy, Seen,
 };
 pub use types::*;
 
@@ -77,7 +78,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every aggregate's store: what a backend implements and the application holds.
 pub trait Store:
-    Keys + Accounts + Access + Directory + Contacts + Lists + Conversations + Seen + Outbox + Privacy
+    Keys
+    + Accounts
+    + Access
+    + Directory
+    + Contacts
+    + Lists
+    + Conversations
+    + Seen
+    + Outbox
+    + Privacy
+    + Automations
 {
 }
 
@@ -92,14 +103,15 @@ impl<T> Store for T where
         + Seen
         + Outbox
         + Privacy
+        + Automations
 {
 }
 
 /// The store traits, so callers reach every method with one `use parley_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Privacy,
-        Store,
+        Access, Accounts, Automations, Contacts, Conversations, Directory, DynStore, Keys, Outbox,
+        Privacy, Store,
     };
 }
 

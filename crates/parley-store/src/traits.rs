@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod automations;
 mod contacts;
 mod conversations;
 mod directory;
@@ -14,6 +15,7 @@ mod seen;
 
 pub use access::Access;
 pub use accounts::Accounts;
+pub use automations::Automations;
 pub use contacts::Contacts;
 pub use conversations::Conversations;
 pub use directory::Directory;

@@ -493,6 +493,47 @@ pub enum Command {
         add: Vec<String>,
         remove: Vec<String>,
     },
+    /// A command an automation rule or a macro gives: the same command, its event (or its
+    /// message's meta) carrying who gave it (`"rule": {"id", "name"}`).
+    Attributed {
+        by: Attribution,
+        cmd: Box<Command>,
+    },
+}
+
+/// What gave a command besides the actor: a rule or a macro, named as it was then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attribution {
+    Rule {
+        id: parley_core::RuleId,
+        name: String,
+    },
+    Macro {
+        id: parley_core::MacroId,
+        name: String,
+    },
+}
+
+impl Attribution {
+    /// The key and value an attributed event's payload (or message meta) carries.
+    pub fn entry(&self) -> (&'static str, serde_json::Value) {
+        match self {
+            Attribution::Rule { id, name } => {
+                ("rule", serde_json::json!({ "id": id, "name": name }))
+            }
+            Attribution::Macro { id, name } => {
+                ("macro", serde_json::json!({ "id": id, "name": name }))
+            }
+        }
+    }
+
+    /// Adds the attribution to a JSON object.
+    pub fn mark(&self, v: &mut serde_json::Value) {
+        if let Some(m) = v.as_object_mut() {
+            let (k, val) = self.entry();
+            m.insert(k.into(), val);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -712,4 +753,23 @@ impl ConsentEvent {
             at: self.at,
         }
     }
+}
+
+/// An automation rule as stored, with how often and when it last fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRow {
+    #[serde(flatten)]
+    pub rule: parley_core::automation::Rule,
+    pub fired: i64,
+    pub last_fired_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A rule's firing that sent automatic messages in a conversation (the storm guard's input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleSend {
+    pub rule_id: parley_core::RuleId,
+    pub at: Timestamp,
+    pub messages: u32,
 }

@@ -112,12 +112,13 @@ pub fn evaluate(rules: &[Rule], event: &Event, facts: &Facts, guard: &Guard) -> 
         .filter(|r| r.enabled && r.inbox_id.is_none_or(|i| i == facts.inbox))
         .filter(|r| !event.cause.chain.contains(&r.id))
         .filter(|r| triggered(&r.trigger, event, facts) && conditions_hold(r, facts))
-        .filter_map(|r| guarded(r, event, guard))
+        .map(|r| guarded(r, event, guard))
         .collect()
 }
 
-/// The rule's actions with its messages held back by the guards; `None` when nothing is left.
-fn guarded(rule: &Rule, event: &Event, guard: &Guard) -> Option<Firing> {
+/// The rule's actions with its messages held back by the guards (a firing may hold back all of
+/// them: the caller shows why nothing was done).
+fn guarded(rule: &Rule, event: &Event, guard: &Guard) -> Firing {
     let sent = guard.get(&rule.id).copied().unwrap_or(0);
     let mut allowed = rule.limit.map_or(u32::MAX, |l| l.max.saturating_sub(sent));
     let (mut actions, mut held_back) = (Vec::new(), Vec::new());
@@ -139,11 +140,11 @@ fn guarded(rule: &Rule, event: &Event, guard: &Guard) -> Option<Firing> {
             actions.push(a.clone());
         }
     }
-    (!actions.is_empty()).then_some(Firing {
+    Firing {
         rule: rule.id,
         actions,
         held_back,
-    })
+    }
 }
 
 fn triggered(t: &Trigger, event: &Event, facts: &Facts) -> bool {
@@ -236,4 +237,23 @@ fn field_holds(f: &Facts, key: &str, op: FieldOp, want: Option<&str>) -> bool {
         FieldOp::Ne => !have.is_some_and(|h| h.eq_ignore_ascii_case(want)),
         FieldOp::Contains => have.is_some_and(|h| h.to_lowercase().contains(&want.to_lowercase())),
     }
+}
+
+/// Whether a trigger reacts to this kind of happening at all: the caller reads a conversation's
+/// facts only when some enabled rule listens.
+pub fn listens(t: &Trigger, h: &Happening) -> bool {
+    matches!(
+        (t, h),
+        (
+            Trigger::ConversationCreated
+                | Trigger::MessageReceived
+                | Trigger::Keyword { .. }
+                | Trigger::Pattern { .. },
+            Happening::Received { .. }
+        ) | (Trigger::Resolved, Happening::Resolved)
+            | (Trigger::Reopened, Happening::Reopened)
+            | (Trigger::AssignmentChanged, Happening::AssignmentChanged)
+            | (Trigger::LabelAdded { .. }, Happening::LabelsAdded(_))
+            | (Trigger::Call { .. }, Happening::Call { .. })
+    )
 }

@@ -277,7 +277,8 @@ fn limits_and_automated_senders_hold_back_messages_only() {
         actions: vec![send()],
         ..r.clone()
     };
-    assert!(evaluate(&[only_send], &bot, &f, &Guard::new()).is_empty());
+    let out = evaluate(&[only_send], &bot, &f, &Guard::new());
+    assert!(out[0].actions.is_empty() && out[0].held_back.len() == 1);
 }
 
 #[test]

@@ -10,6 +10,9 @@ use parley_core::{InboxId, Timestamp, UserId, WorkspaceId};
 use super::Harness;
 use crate::*;
 
+mod automations;
+pub use automations::*;
+
 const T0: i64 = 1_800_000_000_000;
 
 fn t(offset_ms: i64) -> Timestamp {
