@@ -59,6 +59,11 @@ pub(crate) async fn run(
     if is_reply {
         app.dispatch_bell.notify_one();
     }
+    // The rules react to what the agent did (a resolve, a reopen, an assignment, labels).
+    for what in crate::automations::happenings_of(&out.events) {
+        let origin = crate::automations::Origin::default();
+        crate::automations::react_logged(app, p.workspace_id, id, what, origin).await;
+    }
     if resolving {
         // The satisfaction survey, when the workspace sends one, goes after the answer.
         let (app, p, conv) = (app.clone(), p.clone(), out.conversation.clone());

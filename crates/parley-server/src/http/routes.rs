@@ -103,6 +103,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(crate::conversations::routes());
     all.extend(crate::realtime::routes());
     all.extend(crate::inbound::routes());
+    all.extend(crate::automations::routes());
     all
 }
 

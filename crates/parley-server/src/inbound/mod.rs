@@ -32,21 +32,61 @@ pub async fn ingest(
 ) -> Result<InboundOutcome, StoreError> {
     let keyword = keywords::recognise(app, inbox, &msg).await?;
     msg.keyword.clone_from(&keyword);
+    let said = Said {
+        text: msg.body.clone(),
+        at: msg.at,
+        automated: msg.meta.as_ref().is_some_and(|m| m["automated"] == true),
+    };
     let out = app.store.apply_inbound(msg).await?;
     if let Some(keyword) = &keyword {
         keywords::answer(app, inbox, keyword, &out).await?;
     }
     if !out.duplicate {
-        reactions(app, inbox, &out).await?;
+        reactions(app, inbox, &out, said).await?;
     }
     Ok(out)
 }
 
+/// What the customer's message said, for what reacts to it.
+struct Said {
+    text: String,
+    at: parley_core::Timestamp,
+    automated: bool,
+}
+
 /// Where what reacts to a new customer message starts, once it is committed and its keywords are
 /// answered: automations and routing go here. A redelivery is not new and never gets here.
-/// Nothing reacts yet.
-async fn reactions(app: &App, inbox: &InboxRow, out: &InboundOutcome) -> Result<(), StoreError> {
-    let _ = (app, inbox, out);
+/// The automation rules run only when one listens for messages (one read otherwise); their
+/// failure is logged, never a retry for the provider (the message is stored).
+async fn reactions(
+    app: &App,
+    inbox: &InboxRow,
+    out: &InboundOutcome,
+    said: Said,
+) -> Result<(), StoreError> {
+    use parley_core::automation::{listens, Happening};
+    let ws = inbox.workspace_id;
+    let received = Happening::Received { created: false };
+    let rules = app.store.list_rules(ws).await?;
+    if !rules
+        .iter()
+        .any(|r| r.rule.enabled && listens(&r.rule.trigger, &received))
+    {
+        return Ok(());
+    }
+    let scope = crate::automations::facts::system_scope(ws);
+    let conv = app.store.conversation(&scope, out.conversation_id).await?;
+    // A conversation the message started was created at the message's time.
+    let created = conv.created_at == said.at;
+    let what = crate::automations::Happened::Received {
+        created,
+        text: said.text,
+    };
+    let origin = crate::automations::Origin {
+        cause: Default::default(),
+        automated_sender: said.automated,
+    };
+    crate::automations::react_logged(app, ws, out.conversation_id, what, origin).await;
     Ok(())
 }
 

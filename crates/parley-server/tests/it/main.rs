@@ -6,6 +6,7 @@ mod harness;
 mod access;
 mod api_channel;
 mod attachments;
+mod automations;
 mod bots;
 mod browser;
 mod compliance;

@@ -122,6 +122,15 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("post", "/hooks/line/{inbox_id}", [404, 404, 404, 404, 404]),
     ("post", "/hooks/twilio/{inbox_id}", [404, 404, 404, 404, 404]),
     ("post", "/hooks/api/{inbox_id}", [404, 404, 404, 404, 404]),
+    ("get", "/api/v1/automations", [401, 200, 200, 200, 200]),
+    ("post", "/api/v1/automations", [401, 403, 403, 422, 422]),
+    ("post", "/api/v1/automations/order", [401, 403, 403, 422, 422]),
+    ("post", "/api/v1/automations/dry-run", [401, 403, 403, 422, 422]),
+    ("get", "/api/v1/automations/{id}", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/automations/{id}", [401, 403, 403, 422, 422]),
+    ("patch", "/api/v1/automations/{id}", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/automations/{id}", [401, 403, 403, 404, 404]),
+    ("post", "/api/v1/automations/{id}/dry-run", [401, 403, 403, 404, 404]),
 ];
 
 struct World {
