@@ -242,7 +242,7 @@ mod eval;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check_actions, parse_hh_mm};
+pub use check::{check_actions, check_macro, parse_hh_mm};
 pub use eval::{evaluate, listens, Cause, Event, Facts, Firing, Guard, Happening, HeldBack};
 
 impl Action {

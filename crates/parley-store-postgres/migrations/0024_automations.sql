@@ -24,3 +24,14 @@ CREATE TABLE automation_firing (
 );
 CREATE INDEX automation_firing_conversation ON automation_firing (conversation_id, at);
 CREATE INDEX automation_firing_rule ON automation_firing (rule_id);
+
+-- Macros: a named, ordered list of actions an agent runs on a conversation in one go.
+CREATE TABLE automation_macro (
+    id            uuid PRIMARY KEY,
+    workspace_id  uuid NOT NULL REFERENCES workspace(id),
+    name          text NOT NULL,
+    actions       text NOT NULL,
+    created_at    bigint NOT NULL,
+    updated_at    bigint NOT NULL,
+    UNIQUE (workspace_id, name)
+);

@@ -1,15 +1,15 @@
 //! Automation rules: stored in the admin's order, with their firing statistics and log.
 
 use async_trait::async_trait;
-use parley_core::automation::Rule;
-use parley_core::{ConversationId, RuleId, Timestamp, WorkspaceId};
+use parley_core::automation::{Action, Rule};
+use parley_core::{ConversationId, MacroId, RuleId, Timestamp, WorkspaceId};
 use parley_store::plan::automations::{self as plan_rules, RuleFields};
 use parley_store::sql::automations as q;
 use parley_store::*;
 use tokio_postgres::Row;
 
 use crate::db::{exec, query, query_opt, Tx};
-use crate::rows::{get, id, opt_id, opt_ts, ts};
+use crate::rows::{get, id, is_unique_violation, opt_id, opt_ts, pg_err, ts};
 use crate::PostgresStore;
 
 fn fields(r: &Row) -> StoreResult<RuleFields> {
@@ -63,8 +63,121 @@ async fn check_inbox(tx: &Tx<'_>, ws: WorkspaceId, rule: &Rule) -> StoreResult<(
     found.map(|_| ()).ok_or_else(plan_rules::foreign_inbox)
 }
 
+async fn load_macros(
+    tx: &Tx<'_>,
+    ws: WorkspaceId,
+    one: Option<MacroId>,
+) -> StoreResult<Vec<MacroRow>> {
+    let sql = format!(
+        "SELECT {} FROM automation_macro WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id = $2) \
+         ORDER BY name COLLATE \"C\", id",
+        q::MACRO_COLS
+    );
+    let one = one.map(|i| i.as_uuid());
+    query(tx, &sql, &[&ws.as_uuid(), &one])
+        .await?
+        .iter()
+        .map(|r| {
+            let actions: String = get(r, 2)?;
+            plan_rules::macro_row(id(r, 0)?, get(r, 1)?, &actions, ts(r, 3)?, ts(r, 4)?)
+        })
+        .collect()
+}
+
+async fn load_macro(tx: &Tx<'_>, ws: WorkspaceId, one: MacroId) -> StoreResult<MacroRow> {
+    load_macros(tx, ws, Some(one))
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+async fn write_macro(
+    tx: &Tx<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<()> {
+    let stmt = tx.prepare_cached(sql).await.map_err(pg_err)?;
+    tx.execute(&stmt, params).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            plan_rules::macro_name_taken()
+        } else {
+            pg_err(e)
+        }
+    })?;
+    Ok(())
+}
+
 #[async_trait]
 impl Automations for PostgresStore {
+    async fn list_macros(&self, ws: WorkspaceId) -> StoreResult<Vec<MacroRow>> {
+        self.db
+            .run(move |tx| Box::pin(async move { load_macros(tx, ws, None).await }))
+            .await
+    }
+
+    async fn get_macro(&self, ws: WorkspaceId, one: MacroId) -> StoreResult<MacroRow> {
+        self.db
+            .run(move |tx| Box::pin(async move { load_macro(tx, ws, one).await }))
+            .await
+    }
+
+    async fn create_macro(
+        &self,
+        ws: WorkspaceId,
+        one: MacroId,
+        name: &str,
+        actions: Vec<Action>,
+        at: Timestamp,
+    ) -> StoreResult<MacroRow> {
+        let (name, actions) = (name.to_owned(), plan_rules::actions_json(&actions));
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                        [&one.as_uuid(), &ws.as_uuid(), &name, &actions, &at.0];
+                    write_macro(tx, q::INSERT_MACRO, &params).await?;
+                    load_macro(tx, ws, one).await
+                })
+            })
+            .await
+    }
+
+    async fn update_macro(
+        &self,
+        ws: WorkspaceId,
+        one: MacroId,
+        name: &str,
+        actions: Vec<Action>,
+        at: Timestamp,
+    ) -> StoreResult<MacroRow> {
+        let (name, actions) = (name.to_owned(), plan_rules::actions_json(&actions));
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    load_macro(tx, ws, one).await?;
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                        [&name, &actions, &at.0, &one.as_uuid(), &ws.as_uuid()];
+                    write_macro(tx, q::UPDATE_MACRO, &params).await?;
+                    load_macro(tx, ws, one).await
+                })
+            })
+            .await
+    }
+
+    async fn delete_macro(&self, ws: WorkspaceId, one: MacroId) -> StoreResult<()> {
+        self.db
+            .run(move |tx| {
+                Box::pin(async move {
+                    let n = exec(tx, q::DELETE_MACRO, &[&one.as_uuid(), &ws.as_uuid()]).await?;
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
     async fn list_rules(&self, ws: WorkspaceId) -> StoreResult<Vec<RuleRow>> {
         self.db
             .run(move |tx| Box::pin(async move { load_all(tx, ws).await }))

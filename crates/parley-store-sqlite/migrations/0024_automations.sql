@@ -24,3 +24,14 @@ CREATE TABLE automation_firing (
 );
 CREATE INDEX automation_firing_conversation ON automation_firing (conversation_id, at);
 CREATE INDEX automation_firing_rule ON automation_firing (rule_id);
+
+-- Macros: a named, ordered list of actions an agent runs on a conversation in one go.
+CREATE TABLE automation_macro (
+    id            TEXT PRIMARY KEY,
+    workspace_id  TEXT NOT NULL REFERENCES workspace(id),
+    name          TEXT NOT NULL,
+    actions       TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    UNIQUE (workspace_id, name)
+);

@@ -1,15 +1,15 @@
 //! Automation rules: stored in the admin's order, with their firing statistics and log.
 
 use async_trait::async_trait;
-use parley_core::automation::Rule;
-use parley_core::{ConversationId, RuleId, Timestamp, WorkspaceId};
+use parley_core::automation::{Action, Rule};
+use parley_core::{ConversationId, MacroId, RuleId, Timestamp, WorkspaceId};
 use parley_store::plan::automations::{self as plan_rules, RuleFields};
 use parley_store::sql::automations as q;
 use parley_store::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::sql_err;
-use crate::rows::{opt_ts, opt_uid, ts, uid};
+use crate::rows::{is_unique_violation, opt_ts, opt_uid, ts, uid};
 use crate::SqliteStore;
 
 fn fields(r: &rusqlite::Row<'_>) -> rusqlite::Result<RuleFields> {
@@ -67,8 +67,107 @@ fn check_inbox(c: &Connection, ws: WorkspaceId, rule: &Rule) -> StoreResult<()> 
     found.then_some(()).ok_or_else(plan_rules::foreign_inbox)
 }
 
+fn load_macros(c: &Connection, ws: WorkspaceId, id: Option<MacroId>) -> StoreResult<Vec<MacroRow>> {
+    let sql = format!(
+        "SELECT {} FROM automation_macro WHERE workspace_id = ?1 AND (?2 = '' OR id = ?2) ORDER BY name, id",
+        q::MACRO_COLS
+    );
+    let id = id.map(|i| i.to_string()).unwrap_or_default();
+    let rows: Vec<(MacroId, String, String, Timestamp, Timestamp)> = c
+        .prepare_cached(&sql)
+        .map_err(sql_err)?
+        .query_map(params![ws.to_string(), id], |r| {
+            Ok((uid(r, 0)?, r.get(1)?, r.get(2)?, ts(r, 3)?, ts(r, 4)?))
+        })
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    rows.into_iter()
+        .map(|(id, name, actions, c, u)| plan_rules::macro_row(id, name, &actions, c, u))
+        .collect()
+}
+
+fn load_macro(c: &Connection, ws: WorkspaceId, id: MacroId) -> StoreResult<MacroRow> {
+    load_macros(c, ws, Some(id))?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+fn macro_conflict(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        plan_rules::macro_name_taken()
+    } else {
+        sql_err(e)
+    }
+}
+
 #[async_trait]
 impl Automations for SqliteStore {
+    async fn list_macros(&self, ws: WorkspaceId) -> StoreResult<Vec<MacroRow>> {
+        self.db.read(move |c| load_macros(c, ws, None)).await
+    }
+
+    async fn get_macro(&self, ws: WorkspaceId, id: MacroId) -> StoreResult<MacroRow> {
+        self.db.read(move |c| load_macro(c, ws, id)).await
+    }
+
+    async fn create_macro(
+        &self,
+        ws: WorkspaceId,
+        id: MacroId,
+        name: &str,
+        actions: Vec<Action>,
+        at: Timestamp,
+    ) -> StoreResult<MacroRow> {
+        let (name, actions) = (name.to_owned(), plan_rules::actions_json(&actions));
+        self.db
+            .write(move |c, _| {
+                c.execute(
+                    q::INSERT_MACRO,
+                    params![id.to_string(), ws.to_string(), name, actions, at.0],
+                )
+                .map_err(macro_conflict)?;
+                load_macro(c, ws, id)
+            })
+            .await
+    }
+
+    async fn update_macro(
+        &self,
+        ws: WorkspaceId,
+        id: MacroId,
+        name: &str,
+        actions: Vec<Action>,
+        at: Timestamp,
+    ) -> StoreResult<MacroRow> {
+        let (name, actions) = (name.to_owned(), plan_rules::actions_json(&actions));
+        self.db
+            .write(move |c, _| {
+                load_macro(c, ws, id)?;
+                c.execute(
+                    q::UPDATE_MACRO,
+                    params![name, actions, at.0, id.to_string(), ws.to_string()],
+                )
+                .map_err(macro_conflict)?;
+                load_macro(c, ws, id)
+            })
+            .await
+    }
+
+    async fn delete_macro(&self, ws: WorkspaceId, id: MacroId) -> StoreResult<()> {
+        self.db
+            .write(move |c, _| {
+                let n = c
+                    .execute(q::DELETE_MACRO, [id.to_string(), ws.to_string()])
+                    .map_err(sql_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn list_rules(&self, ws: WorkspaceId) -> StoreResult<Vec<RuleRow>> {
         self.db.read(move |c| load_all(c, ws)).await
     }

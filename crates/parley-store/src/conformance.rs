@@ -77,6 +77,7 @@ macro_rules! conformance_tests {
             a_keyword_changes_consent_in_its_messages_transaction,
             rules_keep_their_order_and_their_statistics,
             attributed_commands_name_their_rule_on_the_timeline,
+            macros_are_named_once_per_workspace,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -53,6 +53,15 @@ pub mod automations {
          JOIN automation_rule r ON r.id = f.rule_id \
          WHERE r.workspace_id = $1 AND f.conversation_id = $2 AND f.at >= $3 AND f.messages > 0 \
          ORDER BY f.at";
+    pub const MACRO_COLS: &str = "id, name, actions, created_at, updated_at";
+    pub const INSERT_MACRO: &str =
+        "INSERT INTO automation_macro (id, workspace_id, name, actions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)";
+    pub const UPDATE_MACRO: &str =
+        "UPDATE automation_macro SET name = $1, actions = $2, updated_at = $3 \
+         WHERE id = $4 AND workspace_id = $5";
+    pub const DELETE_MACRO: &str =
+        "DELETE FROM automation_macro WHERE id = $1 AND workspace_id = $2";
 }
 
 /// Erasing a contact (`plan::erase`), in the order they run.
@@ -312,6 +321,9 @@ pub const ALL: &[&str] = &[
     automations::FIRED,
     automations::INSERT_FIRING,
     automations::SENDS,
+    automations::INSERT_MACRO,
+    automations::UPDATE_MACRO,
+    automations::DELETE_MACRO,
     outbox::DONE,
 ];
 

@@ -773,3 +773,13 @@ pub struct RuleSend {
     pub at: Timestamp,
     pub messages: u32,
 }
+
+/// A macro: a named, ordered list of actions an agent runs on a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MacroRow {
+    pub id: parley_core::MacroId,
+    pub name: String,
+    pub actions: Vec<parley_core::automation::Action>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

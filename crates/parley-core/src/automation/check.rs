@@ -197,3 +197,35 @@ fn check_action(a: Action) -> Result<Action, Invalid> {
         other => other,
     })
 }
+
+/// Checks a macro as an admin gives it: a name, and 1 to 50 actions of those an agent runs by
+/// hand (send a template, labels, priority, assign, note, snooze, resolve).
+pub fn check_macro(name: &str, actions: Vec<Action>) -> Result<(String, Vec<Action>), Invalid> {
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(Invalid::new("name", "a name is 1 to 100 characters"));
+    }
+    if actions.is_empty() {
+        return Err(Invalid::new("actions", "a macro needs at least one action"));
+    }
+    let by_hand = |a: &Action| {
+        matches!(
+            a,
+            Action::SendTemplate { .. }
+                | Action::AddLabels { .. }
+                | Action::RemoveLabels { .. }
+                | Action::SetPriority { .. }
+                | Action::Assign { .. }
+                | Action::Note { .. }
+                | Action::Snooze { .. }
+                | Action::Resolve
+        )
+    };
+    if !actions.iter().all(by_hand) {
+        return Err(Invalid::new(
+            "actions",
+            "a macro sends templates, changes labels, priority or assignment, adds notes, snoozes or resolves",
+        ));
+    }
+    Ok((name, check_actions(actions)?))
+}

@@ -401,3 +401,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn macros_hold_only_what_an_agent_runs_by_hand() {
+    let (name, actions) =
+        check_macro(" Close ", vec![label("VIP"), Action::Resolve]).expect("valid");
+    assert_eq!(
+        (name.as_str(), actions),
+        ("Close", vec![label("vip"), Action::Resolve])
+    );
+    let field = |n: &str, a: Vec<Action>| check_macro(n, a).err().map(|e| e.field);
+    assert_eq!(field("", vec![Action::Resolve]), Some("name"));
+    assert_eq!(field("x", vec![]), Some("actions"));
+    assert_eq!(
+        field(
+            "x",
+            vec![Action::Webhook {
+                url: "https://x.test".into()
+            }]
+        ),
+        Some("actions")
+    );
+    assert_eq!(field("x", vec![Action::SendSurvey]), Some("actions"));
+}

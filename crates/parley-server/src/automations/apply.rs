@@ -24,6 +24,8 @@ pub(crate) struct Ctx {
     pub contact: ContactId,
     pub inbox: InboxRow,
     pub by: Attribution,
+    /// Messages go as the actor's replies (a macro) rather than as Parley's own (a rule).
+    pub as_agent: bool,
 }
 
 /// What one action did.
@@ -113,7 +115,8 @@ async fn act(app: &App, ctx: &Ctx, cmd: Command) -> Result<ActOutcome, StoreErro
 async fn step(app: &App, ctx: &Ctx, a: &Action, ran: &mut Ran) -> Result<StepView, StoreError> {
     match a {
         Action::SendTemplate { template_id } => {
-            let r = crate::templates::render_for(app, ctx.ws, *template_id, ctx.conv, None).await;
+            let agent = ctx.as_agent.then_some(ctx.actor);
+            let r = crate::templates::render_for(app, ctx.ws, *template_id, ctx.conv, agent).await;
             match r {
                 Ok(t) => {
                     send(
@@ -201,8 +204,14 @@ async fn send(
     meta: Value,
     ran: &mut Ran,
 ) -> Result<StepView, StoreError> {
-    let window =
-        crate::inboxes::channels::check_reply(app, &ctx.scope, &ctx.inbox, ctx.conv, false, false);
+    let window = crate::inboxes::channels::check_reply(
+        app,
+        &ctx.scope,
+        &ctx.inbox,
+        ctx.conv,
+        false,
+        ctx.as_agent,
+    );
     match window.await {
         Err(crate::inboxes::channels::WindowError::Outside(reason)) => {
             return Ok(StepView::new(a, "denied", Some(reason)))

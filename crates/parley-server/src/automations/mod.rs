@@ -5,6 +5,7 @@ pub mod api;
 pub(crate) mod apply;
 pub mod dry_run;
 pub(crate) mod facts;
+pub mod macros;
 pub mod views;
 
 use parley_core::automation::{self as core, Cause, Event, Happening};
@@ -148,6 +149,7 @@ pub async fn react_from(
             conv,
             contact: snap.conv.contact_id,
             inbox: snap.inbox.clone(),
+            as_agent: false,
             by: Attribution::Rule {
                 id: rule.id,
                 name: rule.name.clone(),
@@ -196,7 +198,7 @@ pub async fn react_logged(
 pub fn routes() -> Vec<crate::http::routes::Route> {
     use crate::http::routes::Answer;
     use views as v;
-    vec![
+    let mut all = vec![
         route!(get "/api/v1/automations" => api::list_rules, "automations", Member, "The workspace's automation rules in the order they run, each with `fired` and `last_fired_at`", response = crate::views::Items<v::RuleView>),
         route!(post "/api/v1/automations" => api::create_rule, "automations", Admin, "Create a rule (trigger, conditions, actions, limit); it runs after the others; a bad rule is refused naming the field", body = v::RuleRequest, created = v::RuleView),
         route!(post "/api/v1/automations/order" => api::order_rules, "automations", Admin, "Set the order the rules run in: `ids` names each rule once", body = v::OrderRequest, response = crate::views::Items<v::RuleView>),
@@ -206,5 +208,7 @@ pub fn routes() -> Vec<crate::http::routes::Route> {
         route!(patch "/api/v1/automations/{id}" => api::switch_rule, "automations", Admin, "Switch a rule on or off", body = v::SwitchRequest, response = v::RuleView),
         route!(delete "/api/v1/automations/{id}" => api::delete_rule, "automations", Admin, "Delete a rule", answer = Answer::NoContent),
         route!(post "/api/v1/automations/{id}/dry-run" => dry_run::dry_run_saved, "automations", Admin, "Which of the last `last` conversations (default 50, at most 500) the rule would fire on, and what it would do; applies nothing", query = dry_run::DryRunQuery, response = v::DryRunView),
-    ]
+    ];
+    all.extend(macros::routes());
+    all
 }

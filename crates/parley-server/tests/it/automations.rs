@@ -448,3 +448,125 @@ on_both_backends!(
     automated_messages_respect_the_limit_bots_and_consent,
     automated_messages_on
 );
+
+on_both!(
+    macros_run_their_steps_and_show_on_the_thread,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (ann, agent) = t.user("ann@acme.test", "agent").await;
+        let (bob, _) = t.user("bob@acme.test", "agent").await;
+        assert!(t.add_member(&inbox, &ann).await < 300);
+        assert!(t.add_member(&inbox, &bob).await < 300);
+        let (_, v) = t
+            .inbound(&inbox, &secret, "c1", "m1", "My parcel is late")
+            .await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+
+        // Admins write macros; only the actions an agent runs by hand are allowed.
+        let bad =
+            json!({ "name": "Hook", "actions": [{ "kind": "webhook", "url": "https://x.test" }] });
+        let (s, v) = t.post("/api/v1/macros", &t.admin_token, bad).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (422, Some("actions")),
+            "{v}"
+        );
+        let body = json!({ "name": "Late parcel", "actions": [
+        { "kind": "add_labels", "labels": ["shipping"] },
+        { "kind": "set_priority", "priority": "high" },
+        { "kind": "assign", "user_id": bob },
+        { "kind": "note", "body": "Asked the carrier" },
+        { "kind": "add_labels", "labels": ["shipping"] },
+        { "kind": "resolve" }
+    ] });
+        let (s, _) = t.post("/api/v1/macros", &agent, body.clone()).await;
+        assert_eq!(s, 403);
+        let (s, m) = t.post("/api/v1/macros", &t.admin_token, body).await;
+        assert_eq!(s, 201, "{m}");
+        let mid = m["id"].as_str().unwrap().to_string();
+        let (s, list) = t.get("/api/v1/macros", &agent).await;
+        assert_eq!(
+            (s, list["items"][0]["name"].as_str()),
+            (200, Some("Late parcel"))
+        );
+
+        // An agent runs it: each step answers its result; assigning someone else is not theirs to do.
+        let (s, run) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/macros/{mid}"),
+                &agent,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{run}");
+        let outcomes: Vec<&str> = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            outcomes,
+            ["done", "done", "failed", "done", "unchanged", "done"],
+            "{run}"
+        );
+        assert_eq!(run["conversation"]["status"], "resolved");
+        assert_eq!(run["conversation"]["priority"], "high");
+        assert!(run["conversation"]["assignee_id"].is_null());
+
+        // The thread shows each step, attributed to the macro and the agent.
+        let items = t.timeline_items(&conv).await;
+        let by_macro: Vec<&Value> = items
+            .iter()
+            .filter(|e| e["data"]["macro"]["name"] == "Late parcel")
+            .collect();
+        assert_eq!(by_macro.len(), 6, "{items:?}");
+        assert!(
+            by_macro
+                .iter()
+                .all(|e| e["data"]["actor_id"].as_str() == Some(ann.as_str())
+                    || e["data"]["note"]["author_id"].as_str() == Some(ann.as_str())),
+            "{by_macro:?}"
+        );
+
+        // A supervisor may assign someone else with it; a conversation out of reach is not found.
+        let (sue, sup) = t.user("sue@acme.test", "supervisor").await;
+        assert!(t.add_member(&inbox, &sue).await < 300);
+        t.post(
+            &format!("/api/v1/conversations/{conv}/reopen"),
+            &t.admin_token,
+            json!({}),
+        )
+        .await;
+        let (s, run) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/macros/{mid}"),
+                &sup,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (s, run["steps"][2]["outcome"].as_str()),
+            (200, Some("done")),
+            "{run}"
+        );
+        let (_, outsider) = t.user("out@acme.test", "agent").await;
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/macros/{mid}"),
+                &outsider,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 404);
+        let (s, _) = t
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/macros/{mid}"),
+                &t.admin_token,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+    }
+);

@@ -131,6 +131,12 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("patch", "/api/v1/automations/{id}", [401, 403, 403, 422, 422]),
     ("delete", "/api/v1/automations/{id}", [401, 403, 403, 404, 404]),
     ("post", "/api/v1/automations/{id}/dry-run", [401, 403, 403, 404, 404]),
+    ("get", "/api/v1/macros", [401, 200, 200, 200, 200]),
+    ("post", "/api/v1/macros", [401, 403, 403, 422, 422]),
+    ("get", "/api/v1/macros/{id}", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/macros/{id}", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/macros/{id}", [401, 403, 403, 404, 404]),
+    ("post", "/api/v1/conversations/{id}/macros/{macro_id}", [401, 404, 404, 404, 404]),
 ];
 
 struct World {

@@ -5,7 +5,7 @@ use parley_core::automation::{Action, Conditions, Limit, Rule, Trigger};
 use parley_core::{InboxId, RuleId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{RuleRow, StoreError};
+use crate::{MacroRow, RuleRow, StoreError};
 
 #[derive(Serialize, Deserialize)]
 struct Body {
@@ -86,4 +86,33 @@ pub fn foreign_inbox() -> StoreError {
         field: "inbox_id",
         reason: "no such inbox in this workspace".into(),
     }
+}
+
+/// The `actions` column of a macro.
+pub fn actions_json(actions: &[Action]) -> String {
+    serde_json::to_string(actions).unwrap_or_default()
+}
+
+/// A stored macro from its columns (`sql::automations::MACRO_COLS`, in order).
+pub fn macro_row(
+    id: parley_core::MacroId,
+    name: String,
+    actions: &str,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+) -> Result<MacroRow, StoreError> {
+    let actions = serde_json::from_str(actions)
+        .map_err(|e| anyhow::anyhow!("macro {id} has unreadable actions: {e}"))?;
+    Ok(MacroRow {
+        id,
+        name,
+        actions,
+        created_at,
+        updated_at,
+    })
+}
+
+/// A macro name already taken in the workspace.
+pub fn macro_name_taken() -> StoreError {
+    StoreError::Conflict("a macro with this name exists".into())
 }

@@ -2,8 +2,8 @@
 //! `automations.rs`).
 
 use async_trait::async_trait;
-use parley_core::automation::Rule;
-use parley_core::{ConversationId, RuleId, Timestamp, WorkspaceId};
+use parley_core::automation::{Action, Rule};
+use parley_core::{ConversationId, MacroId, RuleId, Timestamp, WorkspaceId};
 
 use crate::types::*;
 use crate::StoreResult;
@@ -48,4 +48,26 @@ pub trait Automations: Send + Sync + 'static {
         conv: ConversationId,
         since: Timestamp,
     ) -> StoreResult<Vec<RuleSend>>;
+
+    /// The workspace's macros by name.
+    async fn list_macros(&self, ws: WorkspaceId) -> StoreResult<Vec<MacroRow>>;
+    async fn get_macro(&self, ws: WorkspaceId, id: MacroId) -> StoreResult<MacroRow>;
+    /// Stores a (checked) macro; a name already taken is `Conflict`.
+    async fn create_macro(
+        &self,
+        ws: WorkspaceId,
+        id: MacroId,
+        name: &str,
+        actions: Vec<Action>,
+        at: Timestamp,
+    ) -> StoreResult<MacroRow>;
+    async fn update_macro(
+        &self,
+        ws: WorkspaceId,
+        id: MacroId,
+        name: &str,
+        actions: Vec<Action>,
+        at: Timestamp,
+    ) -> StoreResult<MacroRow>;
+    async fn delete_macro(&self, ws: WorkspaceId, id: MacroId) -> StoreResult<()>;
 }

@@ -210,3 +210,66 @@ pub async fn attributed_commands_name_their_rule_on_the_timeline(h: Harness) {
         "recorded actions show on the timeline"
     );
 }
+
+pub async fn macros_are_named_once_per_workspace(h: Harness) {
+    let s = &h.store;
+    let w = world(s).await;
+    let id = parley_core::MacroId::from(uuid::Uuid::now_v7());
+    let actions = vec![
+        Action::AddLabels {
+            labels: vec!["vip".into()],
+        },
+        Action::Resolve,
+    ];
+    let m = s
+        .create_macro(w.ws, id, "Close VIP", actions.clone(), t(1))
+        .await
+        .unwrap();
+    assert_eq!((m.name.as_str(), &m.actions), ("Close VIP", &actions));
+    let other = parley_core::MacroId::from(uuid::Uuid::now_v7());
+    assert!(matches!(
+        s.create_macro(w.ws, other, "Close VIP", vec![Action::Resolve], t(2))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.create_macro(w.ws, other, "Another", vec![Action::Resolve], t(2))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.update_macro(w.ws, other, "Close VIP", vec![], t(3)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let m = s
+        .update_macro(w.ws, id, "Close", vec![Action::Resolve], t(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.actions.len(), m.updated_at, m.created_at),
+        (1, t(4), t(1))
+    );
+    let names: Vec<String> = s
+        .list_macros(w.ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["Another", "Close"]);
+    let (ows, _) = s
+        .create_workspace("Other", "UTC", user("o@other.test", Role::Admin), t(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.get_macro(ows.id, id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete_macro(ows.id, id).await,
+        Err(StoreError::NotFound)
+    ));
+    s.delete_macro(w.ws, id).await.unwrap();
+    assert!(matches!(
+        s.get_macro(w.ws, id).await,
+        Err(StoreError::NotFound)
+    ));
+}
