@@ -105,13 +105,15 @@ pub fn evaluate(rules: &[Rule], event: &Event, facts: &Facts, guard: &Guard) -> 
     if event.cause.depth() > usize::from(MAX_DEPTH) {
         return Vec::new();
     }
+    // The text is lowercased once for every keyword of every rule.
+    let lower = facts.text.map(str::to_lowercase).unwrap_or_default();
     let mut ordered: Vec<&Rule> = rules.iter().collect();
     ordered.sort_by_key(|r| r.position);
     ordered
         .into_iter()
         .filter(|r| r.enabled && r.inbox_id.is_none_or(|i| i == facts.inbox))
         .filter(|r| !event.cause.chain.contains(&r.id))
-        .filter(|r| triggered(&r.trigger, event, facts) && conditions_hold(r, facts))
+        .filter(|r| triggered(&r.trigger, event, facts, &lower) && conditions_hold(r, facts))
         .map(|r| guarded(r, event, guard))
         .collect()
 }
@@ -147,14 +149,15 @@ fn guarded(rule: &Rule, event: &Event, guard: &Guard) -> Firing {
     }
 }
 
-fn triggered(t: &Trigger, event: &Event, facts: &Facts) -> bool {
+/// Whether the trigger fires for the event; `lower` is the message's text lowercased.
+fn triggered(t: &Trigger, event: &Event, facts: &Facts, lower: &str) -> bool {
     let text = facts.text.unwrap_or("");
     match (t, event.happening) {
         (Trigger::ConversationCreated, Happening::Received { created }) => created,
         (Trigger::MessageReceived, Happening::Received { .. }) => true,
-        (Trigger::Keyword { keywords }, Happening::Received { .. }) => {
-            keywords.iter().any(|k| has_words(text, k))
-        }
+        (Trigger::Keyword { keywords }, Happening::Received { .. }) => keywords
+            .iter()
+            .any(|k| words_in_lowercase(lower, &k.to_lowercase())),
         (Trigger::Pattern { pattern }, Happening::Received { .. }) => {
             compile(pattern).is_ok_and(|re| re.is_match(text))
         }
@@ -172,13 +175,19 @@ fn triggered(t: &Trigger, event: &Event, facts: &Facts) -> bool {
 }
 
 /// Whether `text` holds `phrase` as whole words, ignoring case.
+#[cfg(test)]
 pub(super) fn has_words(text: &str, phrase: &str) -> bool {
-    let (text, phrase) = (text.to_lowercase(), phrase.trim().to_lowercase());
+    words_in_lowercase(&text.to_lowercase(), &phrase.to_lowercase())
+}
+
+/// `has_words` on text and phrase already lowercased.
+fn words_in_lowercase(text: &str, phrase: &str) -> bool {
+    let phrase = phrase.trim();
     if phrase.is_empty() {
         return false;
     }
     let is_word = |c: char| c.is_alphanumeric();
-    text.match_indices(&phrase).any(|(i, m)| {
+    text.match_indices(phrase).any(|(i, m)| {
         let before = text[..i].chars().next_back();
         let after = text[i + m.len()..].chars().next();
         let starts = !phrase.starts_with(is_word) || !before.is_some_and(is_word);

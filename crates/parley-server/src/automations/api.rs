@@ -43,6 +43,7 @@ pub async fn create_rule(
         .store
         .create_rule(p.workspace_id, rule, app.now())
         .await?;
+    app.rules.forget(p.workspace_id);
     let data = json!({ "name": row.rule.name });
     audit(&app, &p, &headers, "automation.create", row.rule.id, data).await;
     Ok((StatusCode::CREATED, Json(row.into())))
@@ -61,6 +62,7 @@ pub async fn update_rule(
         .store
         .update_rule(p.workspace_id, rule, app.now())
         .await?;
+    app.rules.forget(p.workspace_id);
     let data = json!({ "name": row.rule.name, "enabled": row.rule.enabled });
     audit(&app, &p, &headers, "automation.update", id, data).await;
     Ok(Json(row.into()))
@@ -80,6 +82,7 @@ pub async fn switch_rule(
         .store
         .update_rule(p.workspace_id, rule, app.now())
         .await?;
+    app.rules.forget(p.workspace_id);
     let data = json!({ "enabled": req.enabled });
     audit(&app, &p, &headers, "automation.update", id, data).await;
     Ok(Json(row.into()))
@@ -93,6 +96,8 @@ pub async fn delete_rule(
 ) -> ApiResult<StatusCode> {
     require_admin(&p)?;
     app.store.delete_rule(p.workspace_id, id).await?;
+    app.rules.forget(p.workspace_id);
+    app.rules.forget(p.workspace_id);
     audit(&app, &p, &headers, "automation.delete", id, json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -108,6 +113,7 @@ pub async fn order_rules(
         .store
         .order_rules(p.workspace_id, req.ids, app.now())
         .await?;
+    app.rules.forget(p.workspace_id);
     let data = json!({ "ids": rows.iter().map(|r| r.rule.id).collect::<Vec<_>>() });
     audit(&app, &p, &headers, "automation.order", p.workspace_id, data).await;
     Ok(Json(items(rows)))

@@ -9,7 +9,7 @@ use parley_core::{RuleId, WorkspaceId};
 use parley_store::{ConversationQuery, ConversationView, Sort, StoreError};
 use serde::Deserialize;
 
-use super::facts::{guard, system_scope, Snapshot};
+use super::facts::{guard, system_scope, Needs, Snapshot};
 use super::views::{DryRunMatch, DryRunView, HeldBackView, RuleRequest};
 use crate::http::caller::{require_admin, Auth};
 use crate::http::error::{ApiError, ApiResult};
@@ -115,8 +115,8 @@ async fn try_on(
     if message && text.is_none() {
         return Ok(None);
     }
-    let snap = Snapshot::of(app, ws, conv.id).await?;
     let rules = std::slice::from_ref(rule);
+    let snap = Snapshot::of(app, ws, conv.id, Needs::of(rules)).await?;
     let guard = guard(app, ws, conv.id, rules, app.now()).await?;
     let event = Event {
         happening,

@@ -3,10 +3,13 @@
 
 pub mod api;
 pub(crate) mod apply;
+pub mod cache;
 pub mod dry_run;
 pub(crate) mod facts;
 pub mod macros;
 pub mod views;
+
+use std::sync::Arc;
 
 use parley_core::automation::{self as core, Cause, Event, Happening};
 use parley_core::conversation::{Change, Status};
@@ -106,6 +109,20 @@ pub async fn react(
     react_from(app, ws, conv, what, Origin::default()).await
 }
 
+/// The workspace's rules when an enabled one listens for this kind of event (`None`: nothing to
+/// do, and nothing more is read).
+pub async fn listening(
+    app: &App,
+    ws: WorkspaceId,
+    happening: &Happening<'_>,
+) -> Result<Option<Arc<Vec<core::Rule>>>, StoreError> {
+    let rules = cache::rules(app, ws).await?;
+    let any = rules
+        .iter()
+        .any(|r| r.enabled && core::listens(&r.trigger, happening));
+    Ok(any.then_some(rules))
+}
+
 /// Runs the rules for what happened, coming from `origin`; then, for what their actions did,
 /// the rules again, one link further down the chain. Reads the conversation only when an enabled
 /// rule listens for this kind of event.
@@ -116,59 +133,38 @@ pub async fn react_from(
     what: Happened,
     origin: Origin,
 ) -> Result<(), StoreError> {
-    let (happening, text) = what.as_core();
-    let rules: Vec<core::Rule> = app
-        .store
-        .list_rules(ws)
-        .await?
-        .into_iter()
-        .map(|r| r.rule)
-        .filter(|r| r.enabled && core::listens(&r.trigger, &happening))
-        .collect();
-    if rules.is_empty() {
-        return Ok(());
+    match listening(app, ws, &what.as_core().0).await? {
+        Some(rules) => react_with(app, ws, conv, what, origin, &rules).await,
+        None => Ok(()),
     }
-    let snap = facts::Snapshot::of(app, ws, conv).await?;
+}
+
+/// Runs `rules` (those that listen, read once by the caller) for what happened.
+pub async fn react_with(
+    app: &App,
+    ws: WorkspaceId,
+    conv: ConversationId,
+    what: Happened,
+    origin: Origin,
+    rules: &[core::Rule],
+) -> Result<(), StoreError> {
+    let (happening, text) = what.as_core();
+    let snap = facts::Snapshot::of(app, ws, conv, facts::Needs::of(rules)).await?;
     let now = app.now();
-    let guard = facts::guard(app, ws, conv, &rules, now).await?;
+    let guard = facts::guard(app, ws, conv, rules, now).await?;
     let event = Event {
         happening,
         cause: origin.cause.clone(),
         automated_sender: origin.automated_sender,
     };
-    let firings = core::evaluate(&rules, &event, &snap.facts(text), &guard);
+    let firings = core::evaluate(rules, &event, &snap.facts(text), &guard);
     let mut next = Vec::new();
     for f in firings {
-        let Some(rule) = rules.iter().find(|r| r.id == f.rule) else {
-            continue;
-        };
-        let ctx = apply::Ctx {
-            ws,
-            scope: facts::system_scope(ws),
-            actor: parley_core::UserId(uuid::Uuid::nil()),
-            conv,
-            contact: snap.conv.contact_id,
-            inbox: snap.inbox.clone(),
-            as_agent: false,
-            by: Attribution::Rule {
-                id: rule.id,
-                name: rule.name.clone(),
-            },
-        };
-        for h in &f.held_back {
-            let why = format!("held back: {}", h.reason);
-            let step = apply::StepView::new(&h.action, "held_back", Some(why));
-            apply::record(app, &ctx, &step).await?;
+        if let Some(rule) = rules.iter().find(|r| r.id == f.rule) {
+            let cause = origin.cause.then(rule.id);
+            let happened = fire(app, &snap, rule, &f, now).await?;
+            next.extend(happened.into_iter().map(|h| (h, cause.clone())));
         }
-        if f.actions.is_empty() {
-            continue;
-        }
-        let ran = apply::run(app, &ctx, &f.actions).await?;
-        app.store
-            .record_firing(ws, rule.id, conv, ran.sent, now)
-            .await?;
-        let cause = origin.cause.then(rule.id);
-        next.extend(ran.happened.into_iter().map(|h| (h, cause.clone())));
     }
     for (what, cause) in next {
         let origin = Origin {
@@ -180,6 +176,45 @@ pub async fn react_from(
     Ok(())
 }
 
+/// Applies one rule's firing: records what the guards held back, runs its actions, counts it;
+/// answers what its actions did to the conversation.
+async fn fire(
+    app: &App,
+    snap: &facts::Snapshot,
+    rule: &core::Rule,
+    f: &core::Firing,
+    now: Timestamp,
+) -> Result<Vec<Happened>, StoreError> {
+    let ws = snap.inbox.workspace_id;
+    let ctx = apply::Ctx {
+        ws,
+        scope: facts::system_scope(ws),
+        actor: parley_core::UserId(uuid::Uuid::nil()),
+        conv: snap.conv.id,
+        contact: snap.conv.contact_id,
+        inbox: snap.inbox.clone(),
+        as_agent: false,
+        by: Attribution::Rule {
+            id: rule.id,
+            name: rule.name.clone(),
+        },
+    };
+    for h in &f.held_back {
+        let why = format!("held back: {}", h.reason);
+        let step = apply::StepView::new(&h.action, "held_back", Some(why));
+        apply::record(app, &ctx, &step).await?;
+    }
+    if f.actions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ran = apply::run(app, &ctx, &f.actions).await?;
+    let conv = snap.conv.id;
+    app.store
+        .record_firing(ws, rule.id, conv, ran.sent, now)
+        .await?;
+    Ok(ran.happened)
+}
+
 /// Runs the rules and logs (never returns) their failure: what triggered them is committed
 /// already, and its caller's answer must not depend on the rules.
 pub async fn react_logged(
@@ -189,7 +224,12 @@ pub async fn react_logged(
     what: Happened,
     origin: Origin,
 ) {
-    if let Err(e) = react_from(app, ws, conv, what, origin).await {
+    log_failure(conv, react_from(app, ws, conv, what, origin).await);
+}
+
+/// Logs a failure of the rules (see `react_logged`).
+pub fn log_failure(conv: ConversationId, r: Result<(), StoreError>) {
+    if let Err(e) = r {
         tracing::warn!(conversation = %conv, error = %e, "automation rules failed");
     }
 }

@@ -64,29 +64,29 @@ async fn reactions(
     out: &InboundOutcome,
     said: Said,
 ) -> Result<(), StoreError> {
-    use parley_core::automation::{listens, Happening};
+    use crate::automations::{self as rules, Happened, Origin};
     let ws = inbox.workspace_id;
-    let received = Happening::Received { created: false };
-    let rules = app.store.list_rules(ws).await?;
-    if !rules
-        .iter()
-        .any(|r| r.rule.enabled && listens(&r.rule.trigger, &received))
-    {
+    let received = parley_core::automation::Happening::Received { created: false };
+    let Some(listening) = rules::listening(app, ws, &received).await? else {
         return Ok(());
-    }
-    let scope = crate::automations::facts::system_scope(ws);
+    };
+    let scope = rules::facts::system_scope(ws);
     let conv = app.store.conversation(&scope, out.conversation_id).await?;
     // A conversation the message started was created at the message's time.
     let created = conv.created_at == said.at;
-    let what = crate::automations::Happened::Received {
+    let what = Happened::Received {
         created,
         text: said.text,
     };
-    let origin = crate::automations::Origin {
+    let origin = Origin {
         cause: Default::default(),
         automated_sender: said.automated,
     };
-    crate::automations::react_logged(app, ws, out.conversation_id, what, origin).await;
+    let id = out.conversation_id;
+    rules::log_failure(
+        id,
+        rules::react_with(app, ws, id, what, origin, &listening).await,
+    );
     Ok(())
 }
 
