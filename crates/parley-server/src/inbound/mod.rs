@@ -71,6 +71,16 @@ async fn reactions(
         return Ok(());
     };
     let scope = rules::facts::system_scope(ws);
+    // A blocked sender asks nothing of anyone, the rules included.
+    if app
+        .store
+        .contact(&scope, out.contact_id)
+        .await?
+        .blocked_at
+        .is_some()
+    {
+        return Ok(());
+    }
     let conv = app.store.conversation(&scope, out.conversation_id).await?;
     // A conversation the message started was created at the message's time.
     let created = conv.created_at == said.at;

@@ -570,3 +570,38 @@ on_both!(
         assert_eq!(s, 204);
     }
 );
+
+on_both!(
+    only_a_conversations_first_message_is_its_creation,
+    |t: TestApp| async move {
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        rule(
+            &t,
+            json!({ "name": "Welcome", "trigger": { "kind": "conversation_created" },
+        "conditions": { "match": "all", "items": [{ "kind": "channel", "in": ["api"] }] },
+        "actions": [{ "kind": "add_labels", "labels": ["new"] }] }),
+        )
+        .await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "Hi").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        assert_eq!(labels_of(&t, &conv).await, ["new"]);
+        let path = format!("/api/v1/conversations/{conv}/labels/new");
+        let (s, _) = t.call(Method::DELETE, &path, &t.admin_token, None).await;
+        assert_eq!(s, 200);
+        t.inbound(&inbox, &secret, "c1", "m2", "Hello again").await;
+        assert!(labels_of(&t, &conv).await.is_empty());
+        assert_eq!(rules(&t).await[0]["fired"], 1);
+
+        // A blocked sender's messages set off no rule.
+        let (_, v) = t.inbound(&inbox, &secret, "c2", "b1", "Hi").await;
+        let contact = v["contact_id"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/contacts/{contact}/block");
+        let (s, v) = t.post(&path, &t.admin_token, json!({})).await;
+        assert_eq!(s, 200, "{v}");
+        let any = json!({ "name": "Any", "trigger": { "kind": "message_received" },
+            "actions": [{ "kind": "note", "body": "seen" }] });
+        rule(&t, any).await;
+        t.inbound(&inbox, &secret, "c2", "b2", "Hello?").await;
+        assert_eq!(rules(&t).await[1]["fired"], 0);
+    }
+);
