@@ -42,7 +42,9 @@ impl Conversations for SqliteStore {
                 let blocked = inbound::blocked(c, contact_id)?;
                 let mut conv = inbound::conversation_for(c, ws, &m, sender, blocked)?;
                 let before = conv.clone();
-                if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+                let reopen = plan::inbound::reopen(&mut conv, blocked, m.at);
+                let reopened = reopen.is_some();
+                if let Some(data) = reopen {
                     let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "conversation.updated");
                     insert_event(c, events, ws, inbox, id, kind, None, m.at, data)?;
                 }
@@ -70,6 +72,7 @@ impl Conversations for SqliteStore {
                     conversation_id: conv.id,
                     contact_id,
                     consent,
+                    reopened,
                 })
             })
             .await

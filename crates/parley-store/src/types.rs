@@ -319,6 +319,8 @@ pub struct InboundOutcome {
     /// The ledger entries the message's keyword recorded, in its transaction: empty when it
     /// changed nothing (no keyword, a state already so, or a duplicate).
     pub consent: Vec<ConsentEvent>,
+    /// The message reopened its resolved or snoozed conversation.
+    pub reopened: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

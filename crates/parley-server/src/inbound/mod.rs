@@ -65,7 +65,17 @@ async fn reactions(
     said: Said,
 ) -> Result<(), StoreError> {
     use crate::automations::{self as rules, Happened, Origin};
-    let ws = inbox.workspace_id;
+    let (ws, id) = (inbox.workspace_id, out.conversation_id);
+    let origin = Origin {
+        cause: Default::default(),
+        automated_sender: said.automated,
+    };
+    if out.reopened {
+        // The message reopened its conversation (a blocked sender's never does): the rules for
+        // a reopen run first, as the timeline shows the reopen first.
+        let r = rules::react_from(app, ws, id, Happened::Reopened, origin.clone()).await;
+        rules::log_failure(id, r);
+    }
     let received = parley_core::automation::Happening::Received { created: false };
     let Some(listening) = rules::listening(app, ws, &received).await? else {
         return Ok(());
@@ -81,18 +91,13 @@ async fn reactions(
     {
         return Ok(());
     }
-    let conv = app.store.conversation(&scope, out.conversation_id).await?;
+    let conv = app.store.conversation(&scope, id).await?;
     // A conversation the message started was created at the message's time.
     let created = conv.created_at == said.at;
     let what = Happened::Received {
         created,
         text: said.text,
     };
-    let origin = Origin {
-        cause: Default::default(),
-        automated_sender: said.automated,
-    };
-    let id = out.conversation_id;
     rules::log_failure(
         id,
         rules::react_with(app, ws, id, what, origin, &listening).await,

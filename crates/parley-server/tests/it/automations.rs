@@ -603,5 +603,16 @@ on_both!(
         rule(&t, any).await;
         t.inbound(&inbox, &secret, "c2", "b2", "Hello?").await;
         assert_eq!(rules(&t).await[1]["fired"], 0);
+
+        // A customer's message that reopens a resolved conversation is a reopen.
+        let reopened = json!({ "name": "Back", "trigger": { "kind": "reopened" },
+            "actions": [{ "kind": "add_labels", "labels": ["returning"] }] });
+        rule(&t, reopened).await;
+        let path = format!("/api/v1/conversations/{conv}/resolve");
+        let (s, _) = t.post(&path, &t.admin_token, json!({})).await;
+        assert_eq!(s, 200);
+        t.inbound(&inbox, &secret, "c1", "m3", "One more thing")
+            .await;
+        assert_eq!(labels_of(&t, &conv).await, ["returning"]);
     }
 );

@@ -117,6 +117,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
                 conversation_id: id(&row, 2)?,
                 contact_id: id(&row, 3)?,
                 consent: Vec::new(),
+                reopened: false,
             },
             writes: Vec::new(),
             events: Vec::new(),
@@ -145,7 +146,9 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     };
     let mut new_events = Vec::new();
     // A resolved or snoozed conversation reopens, and the timeline shows it.
-    if let Some(data) = plan::inbound::reopen(&mut conv, blocked, m.at) {
+    let reopen = plan::inbound::reopen(&mut conv, blocked, m.at);
+    let reopened = reopen.is_some();
+    if let Some(data) = reopen {
         new_events.push(NewEvent::on(
             ws,
             &conv,
@@ -200,6 +203,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             conversation_id: conv.id,
             contact_id,
             consent,
+            reopened,
         },
         writes,
         events: new_events,

@@ -52,6 +52,7 @@ pub(crate) fn delivered_before(
             conversation_id,
             contact_id,
             consent: Vec::new(),
+            reopened: false,
         }),
     )
 }

@@ -198,6 +198,10 @@ pub async fn inbound_reopens_resolved_and_snoozed_with_history(h: Harness) {
         b.conversation_id, a.conversation_id,
         "the customer never starts over"
     );
+    assert!(
+        !a.reopened && b.reopened,
+        "the outcome says the message reopened it"
+    );
     let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
     assert_eq!(conv.status, Status::Open);
     assert_eq!(conv.waiting_since, Some(t(40)));
