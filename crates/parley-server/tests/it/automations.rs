@@ -608,11 +608,19 @@ on_both!(
         let reopened = json!({ "name": "Back", "trigger": { "kind": "reopened" },
             "actions": [{ "kind": "add_labels", "labels": ["returning"] }] });
         rule(&t, reopened).await;
+        let hook = json!({ "name": "Tell the CRM", "trigger": { "kind": "resolved" },
+            "actions": [{ "kind": "webhook", "url": "https://crm.example/hook" }] });
+        rule(&t, hook).await;
         let path = format!("/api/v1/conversations/{conv}/resolve");
         let (s, _) = t.post(&path, &t.admin_token, json!({})).await;
         assert_eq!(s, 200);
         t.inbound(&inbox, &secret, "c1", "m3", "One more thing")
             .await;
         assert_eq!(labels_of(&t, &conv).await, ["returning"]);
+        // The webhook is recorded on the timeline, once (its delivery is not built yet).
+        let items = t.timeline_items(&conv).await;
+        let hooks: Vec<&Value> = ruled(&items, "Tell the CRM");
+        assert_eq!(hooks.len(), 1, "{items:?}");
+        assert_eq!(hooks[0]["data"]["outcome"], "recorded");
     }
 );
