@@ -121,6 +121,10 @@ pub struct ApiInbound {
     /// When the customer wrote (RFC 3339); defaults to when Parley received it.
     #[serde(default)]
     pub timestamp: Option<Timestamp>,
+    /// The message comes from an automated sender (an autoresponder, a bot): Parley's
+    /// automations never answer it.
+    #[serde(default)]
+    pub automated: bool,
 }
 
 /// Parses a hook body. Field-level checks (lengths, formats) are the caller's, through the core's parsers.

@@ -236,3 +236,33 @@ pub struct Rule {
 
 /// How deep a chain of rules may go: a rule's action may set off other rules this many times over.
 pub const MAX_DEPTH: u8 = 3;
+
+mod check;
+mod eval;
+#[cfg(test)]
+mod tests;
+pub mod timed;
+
+pub use check::{check_actions, check_macro, parse_hh_mm};
+pub use eval::{evaluate, listens, Cause, Event, Facts, Firing, Guard, Happening, HeldBack};
+
+impl Action {
+    /// Whether the action sends the customer a message (the storm and bot guards hold these back).
+    pub fn sends_message(&self) -> bool {
+        matches!(self, Action::SendTemplate { .. } | Action::SendSurvey)
+    }
+}
+
+impl Trigger {
+    /// Whether the trigger is time-based (fired from a timer, not from an event).
+    pub fn is_timed(&self) -> bool {
+        matches!(
+            self,
+            Trigger::NoCustomerReply { .. }
+                | Trigger::NoAgentReply { .. }
+                | Trigger::Idle { .. }
+                | Trigger::AfterResolve { .. }
+                | Trigger::TimeOfDay { .. }
+        )
+    }
+}

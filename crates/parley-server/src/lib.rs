@@ -126,6 +126,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         setup_token: Arc::new(std::sync::Mutex::new(None)),
         hook_inboxes: Arc::default(),
         workspaces: Arc::default(),
+        rules: Arc::default(),
         pacer: Arc::default(),
         sign_ins: Arc::default(),
         passwords,

@@ -54,6 +54,8 @@ pub struct App {
     pub widget_limits: Arc<crate::inboxes::widget::limits::WidgetLimiter>,
     /// Workspaces and their compliance rules, as every inbound and outbound message needs them.
     pub workspaces: Arc<std::sync::Mutex<HashMap<WorkspaceId, (Workspace, Instant)>>>,
+    /// Automation rules per workspace, parsed, as every customer message needs them.
+    pub rules: Arc<crate::automations::cache::RuleCache>,
 }
 
 /// How long a webhook may use a cached inbox. Changes made on this node apply at once (the entry

@@ -152,7 +152,7 @@ impl Conversations for PostgresStore {
                     load_scoped(tx, &scope, id).await?;
                     let sql = format!(
                         "SELECT {EVENT_COLS}, m.status, m.error, m.id FROM event e LEFT JOIN message m ON m.id = e.message_id \
-                         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call') \
+                         WHERE e.conversation_id = $1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call', 'automation.recorded') \
                          AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
                     );
                     let (before, limit) = (before.unwrap_or(i64::MAX), i64::from(limit));

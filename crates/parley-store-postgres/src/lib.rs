@@ -3,6 +3,7 @@
 //! order on every node (see `db` for how).
 
 mod accounts;
+mod automations;
 mod contacts;
 mod conversations;
 mod db;

@@ -47,7 +47,9 @@ impl Conversations for SqliteStore {
                 let survey = inbound::answer_survey(c, survey, m.at)?;
                 // A rating reply, like a blocked sender's message, leaves the conversation as it was.
                 let quiet = blocked || survey.is_some();
-                if let Some(data) = plan::inbound::reopen(&mut conv, quiet, m.at) {
+                let reopen = plan::inbound::reopen(&mut conv, quiet, m.at);
+                let reopened = reopen.is_some();
+                if let Some(data) = reopen {
                     let (inbox, id, kind) = (conv.inbox_id, Some(conv.id), "conversation.updated");
                     insert_event(c, events, ws, inbox, id, kind, None, m.at, data)?;
                 }
@@ -90,6 +92,7 @@ impl Conversations for SqliteStore {
                     contact_id,
                     consent,
                     survey_answered: survey.is_some(),
+                    reopened,
                 })
             })
             .await
@@ -210,7 +213,7 @@ impl Conversations for SqliteStore {
                 load_scoped(c, &scope, id)?;
                 let sql = format!(
                     "SELECT {EVENT_COLS}, m.status, parley_open(m.error, 'message:' || m.id || ':error') FROM event e LEFT JOIN message m ON m.id = e.message_id \
-                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call') AND e.seq < ?2 \
+                     WHERE e.conversation_id = ?1 AND e.kind IN ('message.created', 'note.created', 'conversation.updated', 'consent.changed', 'survey.answered', 'call', 'automation.recorded') AND e.seq < ?2 \
                      ORDER BY e.seq DESC LIMIT ?3"
                 );
                 let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;

@@ -2,6 +2,7 @@
 //! pool of read-only connections. The default backend: `parley serve` needs nothing else.
 
 mod accounts;
+mod automations;
 mod contacts;
 mod conversations;
 mod db;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_timers.sql")),
     (22, include_str!("../migrations/0022_templates.sql")),
     (23, include_str!("../migrations/0023_auto_replies.sql")),
+    (24, include_str!("../migrations/0024_automations.sql")),
     (25, include_str!("../migrations/0025_calls.sql")),
 ];
 

@@ -83,6 +83,9 @@ macro_rules! conformance_tests {
             timers_are_cancelled_by_key_or_prefix_in_their_workspace,
             concurrent_claimers_take_each_timer_once,
             a_snooze_sets_its_wake_up_and_a_customer_message_cancels_it,
+            rules_keep_their_order_and_their_statistics,
+            attributed_commands_name_their_rule_on_the_timeline,
+            macros_are_named_once_per_workspace,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use traits::{
-    snooze_key, Access, Accounts, Contacts, Conversations, Directory, Keys, Lists, NewTimer,
-    Outbox, Pace, Privacy, Seen, Templates, TimerKeys, TimerRow, Timers, SNOOZE_KIND,
+    snooze_key, Access, Accounts, Automations, Contacts, Conversations, Directory, Keys, Lists,
+    NewTimer, Outbox, Pace, Privacy, Seen, Templates, TimerKeys, TimerRow, Timers, SNOOZE_KIND,
 };
 pub use types::*;
 
@@ -91,6 +91,7 @@ pub trait Store:
     + Pace
     + Templates
     + Timers
+    + Automations
 {
 }
 
@@ -108,14 +109,15 @@ impl<T> Store for T where
         + Pace
         + Templates
         + Timers
+        + Automations
 {
 }
 
 /// The store traits, so callers reach every method with one `use parley_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Access, Accounts, Contacts, Conversations, Directory, DynStore, Keys, Outbox, Pace,
-        Privacy, Store, Templates, Timers,
+        Access, Accounts, Automations, Contacts, Conversations, Directory, DynStore, Keys, Outbox,
+        Pace, Privacy, Store, Templates, Timers,
     };
 }
 

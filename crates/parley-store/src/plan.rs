@@ -11,6 +11,7 @@ use parley_core::{ContactId, ConversationId, IdentityId, InboxId, MessageId, Use
 
 mod act;
 mod assign;
+pub mod automations;
 pub mod erase;
 pub mod events;
 pub mod inbound;

@@ -31,6 +31,39 @@ pub mod merge {
     pub const DELETE_CONTACT: &str = "DELETE FROM contact WHERE id = $1";
 }
 
+/// Automation rules and their firing log.
+pub mod automations {
+    /// The columns `plan::automations::RuleFields` reads, in order.
+    pub const COLS: &str =
+        "id, position, enabled, inbox_id, name, body, fired, last_fired_at, created_at, updated_at";
+    pub const NEXT_POSITION: &str =
+        "SELECT COALESCE(MAX(position) + 1, 0) FROM automation_rule WHERE workspace_id = $1";
+    pub const INBOX_OF_WORKSPACE: &str = "SELECT 1 FROM inbox WHERE id = $1 AND workspace_id = $2";
+    pub const INSERT: &str = "INSERT INTO automation_rule (id, workspace_id, position, enabled, inbox_id, name, body, fired, last_fired_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, $8, $8)";
+    pub const UPDATE: &str = "UPDATE automation_rule SET enabled = $1, inbox_id = $2, name = $3, body = $4, updated_at = $5 \
+         WHERE id = $6 AND workspace_id = $7";
+    pub const DELETE: &str = "DELETE FROM automation_rule WHERE id = $1 AND workspace_id = $2";
+    pub const SET_POSITION: &str =
+        "UPDATE automation_rule SET position = $1, updated_at = $2 WHERE id = $3 AND workspace_id = $4";
+    pub const FIRED: &str = "UPDATE automation_rule SET fired = fired + 1, last_fired_at = $1 WHERE id = $2 AND workspace_id = $3";
+    pub const INSERT_FIRING: &str = "INSERT INTO automation_firing (rule_id, conversation_id, at, messages) VALUES ($1, $2, $3, $4)";
+    /// `$1` workspace, `$2` conversation, `$3` since: the firings that sent messages.
+    pub const SENDS: &str = "SELECT f.rule_id, f.at, f.messages FROM automation_firing f \
+         JOIN automation_rule r ON r.id = f.rule_id \
+         WHERE r.workspace_id = $1 AND f.conversation_id = $2 AND f.at >= $3 AND f.messages > 0 \
+         ORDER BY f.at";
+    pub const MACRO_COLS: &str = "id, name, actions, created_at, updated_at";
+    pub const INSERT_MACRO: &str =
+        "INSERT INTO automation_macro (id, workspace_id, name, actions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)";
+    pub const UPDATE_MACRO: &str =
+        "UPDATE automation_macro SET name = $1, actions = $2, updated_at = $3 \
+         WHERE id = $4 AND workspace_id = $5";
+    pub const DELETE_MACRO: &str =
+        "DELETE FROM automation_macro WHERE id = $1 AND workspace_id = $2";
+}
+
 /// Erasing a contact (`plan::erase`), in the order they run.
 pub mod erase {
     /// Per conversation (`$1`): a provider's error may quote the number.
@@ -309,6 +342,17 @@ pub const ALL: &[&str] = &[
     accounts::SET_WORKSPACE_SETTINGS,
     keys::SET_DATA_KEY,
     outbox::DEFER,
+    automations::NEXT_POSITION,
+    automations::INSERT,
+    automations::UPDATE,
+    automations::DELETE,
+    automations::SET_POSITION,
+    automations::FIRED,
+    automations::INSERT_FIRING,
+    automations::SENDS,
+    automations::INSERT_MACRO,
+    automations::UPDATE_MACRO,
+    automations::DELETE_MACRO,
     outbox::DONE,
 ];
 

@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod automations;
 mod contacts;
 mod conversations;
 mod directory;
@@ -17,6 +18,7 @@ mod timers;
 
 pub use access::Access;
 pub use accounts::Accounts;
+pub use automations::Automations;
 pub use contacts::Contacts;
 pub use conversations::Conversations;
 pub use directory::Directory;

@@ -391,6 +391,8 @@ pub struct InboundOutcome {
     pub consent: Vec<ConsentEvent>,
     /// The message was stored as the answer to its conversation's survey (`SurveyReply`).
     pub survey_answered: bool,
+    /// The message reopened its resolved or snoozed conversation.
+    pub reopened: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -565,6 +567,47 @@ pub enum Command {
         add: Vec<String>,
         remove: Vec<String>,
     },
+    /// A command an automation rule or a macro gives: the same command, its event (or its
+    /// message's meta) carrying who gave it (`"rule": {"id", "name"}`).
+    Attributed {
+        by: Attribution,
+        cmd: Box<Command>,
+    },
+}
+
+/// What gave a command besides the actor: a rule or a macro, named as it was then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attribution {
+    Rule {
+        id: parley_core::RuleId,
+        name: String,
+    },
+    Macro {
+        id: parley_core::MacroId,
+        name: String,
+    },
+}
+
+impl Attribution {
+    /// The key and value an attributed event's payload (or message meta) carries.
+    pub fn entry(&self) -> (&'static str, serde_json::Value) {
+        match self {
+            Attribution::Rule { id, name } => {
+                ("rule", serde_json::json!({ "id": id, "name": name }))
+            }
+            Attribution::Macro { id, name } => {
+                ("macro", serde_json::json!({ "id": id, "name": name }))
+            }
+        }
+    }
+
+    /// Adds the attribution to a JSON object.
+    pub fn mark(&self, v: &mut serde_json::Value) {
+        if let Some(m) = v.as_object_mut() {
+            let (k, val) = self.entry();
+            m.insert(k.into(), val);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -821,6 +864,17 @@ pub struct TemplateRow {
     pub updated_at: Timestamp,
 }
 
+/// An automation rule as stored, with how often and when it last fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRow {
+    #[serde(flatten)]
+    pub rule: parley_core::automation::Rule,
+    pub fired: i64,
+    pub last_fired_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// A template's fields as an admin writes them (already checked by the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTemplate {
@@ -828,4 +882,22 @@ pub struct NewTemplate {
     pub shortcut: String,
     pub body: String,
     pub channels: Vec<String>,
+}
+
+/// A rule's firing that sent automatic messages in a conversation (the storm guard's input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleSend {
+    pub rule_id: parley_core::RuleId,
+    pub at: Timestamp,
+    pub messages: u32,
+}
+
+/// A macro: a named, ordered list of actions an agent runs on a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MacroRow {
+    pub id: parley_core::MacroId,
+    pub name: String,
+    pub actions: Vec<parley_core::automation::Action>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }

@@ -78,6 +78,10 @@ pub struct IngestArgs {
     /// SQLite durability for the server: full or normal
     #[arg(long, default_value = "full")]
     sqlite_sync: String,
+    /// Active automation rules listening for messages (none fire): the A/B of rule evaluation's
+    /// cost on ingest is `--rules 200` against `--rules 0`
+    #[arg(long, default_value_t = 0)]
+    rules: usize,
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -233,6 +237,34 @@ async fn set_up(base: &str) -> anyhow::Result<(String, String, String)> {
     ))
 }
 
+/// Creates `n` enabled rules that listen for every customer message and never fire (keywords
+/// the bench never sends, half with a condition too), so each message pays for reading the
+/// conversation's facts and evaluating them all.
+async fn add_rules(base: &str, token: &str, n: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for i in 0..n {
+        let conditions = if i % 2 == 0 {
+            json!({ "match": "all", "items": [{ "kind": "label", "label": "vip", "is": true }] })
+        } else {
+            json!({ "match": "any", "items": [] })
+        };
+        let rule = json!({
+            "name": format!("bench rule {i}"),
+            "trigger": { "kind": "keyword", "keywords": [format!("never{i}"), "refund please", "cancel my order"] },
+            "conditions": conditions,
+            "actions": [{ "kind": "add_labels", "labels": ["bench"] }],
+        });
+        let r = client
+            .post(format!("{base}/api/v1/automations"))
+            .bearer_auth(token)
+            .json(&rule)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "creating a rule: {}", r.status());
+    }
+    Ok(())
+}
+
 /// Latencies (µs) seen on the agent socket, by phase letter.
 type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
 
@@ -248,6 +280,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let server = start_server(&args).await?;
     let pid = server.pid();
     let (token, inbox, secret) = set_up(&server.base).await?;
+    add_rules(&server.base, &token, args.rules).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss_kb = proc_status(pid, "VmRSS:").unwrap_or(0);
 
@@ -474,6 +507,10 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
     println!();
     println!("backend:                          {backend}");
+    println!(
+        "automation rules:                 {} (none fire)",
+        args.rules
+    );
     println!("phase A throughput:               {:.0} messages/s ({acked} acknowledged in {elapsed_a:.1} s, {} connections)", acked as f64 / elapsed_a, args.connections);
     println!(
         "phase A server CPU:               {:.0} µs per message ({:.0}% of one core)",

@@ -111,6 +111,8 @@ pub struct Incoming {
     pub files: Vec<InboundFile>,
     /// LINE's reply token.
     pub reply_token: Option<String>,
+    /// The sender says it is automated (an autoresponder, a bot): automations never answer it.
+    pub automated: bool,
 }
 
 /// A file the provider holds for us, shown in the body as `placeholder` until it is fetched.
@@ -298,6 +300,7 @@ fn check_app(m: rich::Incoming, now: Timestamp) -> Result<Option<Incoming>, Inva
         choice: m.choice,
         files,
         reply_token: m.reply_token,
+        automated: false,
     }))
 }
 
@@ -334,6 +337,7 @@ fn check_api(m: api::ApiInbound, now: Timestamp) -> Result<Incoming, Invalid> {
         choice: None,
         files: Vec::new(),
         reply_token: None,
+        automated: m.automated,
     })
 }
 
@@ -373,6 +377,7 @@ fn check_twilio(sms: twilio::InboundSms, now: Timestamp) -> Result<Option<Checke
         choice: None,
         files,
         reply_token: None,
+        automated: false,
     })))
 }
 

@@ -58,10 +58,16 @@ pub(crate) async fn run(
         .await?;
     if is_reply {
         app.dispatch_bell.notify_one();
+        crate::automations::timed::on_business_reply(app, p.workspace_id, id).await;
     }
     // The store set its wake-up timer with the snooze; the worker may sleep past it.
     if let Some(until) = out.conversation.snoozed_until {
         app.timer_bell.due(until);
+    }
+    // The rules react to what the agent did (a resolve, a reopen, an assignment, labels).
+    for what in crate::automations::happenings_of(&out.events) {
+        let origin = crate::automations::Origin::default();
+        crate::automations::react_logged(app, p.workspace_id, id, what, origin).await;
     }
     if resolving {
         // The satisfaction survey, when the workspace sends one, goes after the answer.

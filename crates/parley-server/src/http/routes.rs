@@ -105,6 +105,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(crate::inbound::routes());
     all.extend(crate::hours::routes());
     all.extend(crate::templates::routes());
+    all.extend(crate::automations::routes());
     all
 }
 

@@ -46,6 +46,7 @@ pub(crate) fn api_hook_schema() -> Value {
         &[
             ("id", string()),
             ("timestamp", json!({"type":"string","format":"date-time"})),
+            ("automated", json!({"type":"boolean"})),
         ],
     )
 }
@@ -346,6 +347,9 @@ async fn store_message(
     if let Some(token) = m.reply_token {
         // LINE's reply token lets the first answer go out free, for a short while.
         msg.meta.get_or_insert_with(|| json!({}))["line"] = json!({ "reply_token": token });
+    }
+    if m.automated {
+        msg.meta.get_or_insert_with(|| json!({}))["automated"] = json!(true);
     }
     crate::inbound::ingest(app, inbox, msg).await
 }

@@ -37,6 +37,7 @@ pub async fn ingest(
     msg.keyword.clone_from(&keyword);
     let said = Said {
         text: msg.body.clone(),
+        at: msg.at,
         keyword: keyword.is_some(),
         automated: automated(&msg),
     };
@@ -47,7 +48,7 @@ pub async fn ingest(
     }
     // A survey answer closes a conversation's business rather than asking for any.
     if !out.duplicate && !out.survey_answered {
-        reactions(app, inbox, &out, &said).await?;
+        reactions(app, inbox, &out, said).await?;
     }
     Ok(out)
 }
@@ -55,6 +56,7 @@ pub async fn ingest(
 /// What a customer's message said, kept for what reacts to it once it is stored.
 struct Said {
     text: String,
+    at: parley_core::Timestamp,
     /// It was a compliance keyword (answered by `keywords`, never by an auto-reply).
     keyword: bool,
     /// A machine sent it (a channel marked it `auto_submitted` or `automated`).
@@ -68,18 +70,70 @@ fn automated(msg: &InboundMessage) -> bool {
 }
 
 /// Where what reacts to a new customer message starts, once it is committed and its keywords are
-/// answered: the auto-replies (`hours::react`); automations and routing go here. A redelivery is
-/// not new and never gets here.
+/// answered: the auto-replies (`hours::react`), then the automation rules; routing goes here too.
+/// A redelivery is not new and never gets here. Failures are logged, never a retry for the
+/// provider (the message is stored).
 async fn reactions(
     app: &App,
     inbox: &InboxRow,
     out: &InboundOutcome,
-    said: &Said,
+    said: Said,
 ) -> Result<(), StoreError> {
     if !said.keyword {
         crate::hours::react::after_customer_message(app, inbox, out, &said.text, said.automated)
             .await;
     }
+    crate::automations::timed::on_customer_message(app, inbox.workspace_id, out.conversation_id)
+        .await;
+    rules_for_message(app, inbox, out, said).await
+}
+
+/// The automation rules for a customer's message: run only when one listens for messages (one
+/// read otherwise).
+async fn rules_for_message(
+    app: &App,
+    inbox: &InboxRow,
+    out: &InboundOutcome,
+    said: Said,
+) -> Result<(), StoreError> {
+    use crate::automations::{self as rules, Happened, Origin};
+    let (ws, id) = (inbox.workspace_id, out.conversation_id);
+    let origin = Origin {
+        cause: Default::default(),
+        automated_sender: said.automated,
+    };
+    if out.reopened {
+        // The message reopened its conversation (a blocked sender's never does): the rules for
+        // a reopen run first, as the timeline shows the reopen first.
+        let r = rules::react_from(app, ws, id, Happened::Reopened, origin.clone()).await;
+        rules::log_failure(id, r);
+    }
+    let received = parley_core::automation::Happening::Received { created: false };
+    let Some(listening) = rules::listening(app, ws, &received).await? else {
+        return Ok(());
+    };
+    let scope = rules::facts::system_scope(ws);
+    // A blocked sender asks nothing of anyone, the rules included.
+    if app
+        .store
+        .contact(&scope, out.contact_id)
+        .await?
+        .blocked_at
+        .is_some()
+    {
+        return Ok(());
+    }
+    let conv = app.store.conversation(&scope, id).await?;
+    // A conversation the message started was created at the message's time.
+    let created = conv.created_at == said.at;
+    let what = Happened::Received {
+        created,
+        text: said.text,
+    };
+    rules::log_failure(
+        id,
+        rules::react_with(app, ws, id, what, origin, &listening).await,
+    );
     Ok(())
 }
 

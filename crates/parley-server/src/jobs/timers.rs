@@ -84,7 +84,7 @@ async fn fire(app: &App, timer: &TimerRow) -> Result<(), StoreError> {
         // customer or an agent woke first has no snooze left and is not touched.
         SNOOZE_KIND => app.store.wake_snoozed(app.now()).await.map(drop),
         SCHEDULED_SEND_KIND => crate::conversations::scheduled::send_due(app, timer).await,
-        RULE_KIND => crate::automations::on_timer(app, timer).await,
+        RULE_KIND => crate::automations::timed::on_timer(app, timer).await,
         other => {
             tracing::debug!(kind = other, key = %timer.key, "a timer of no known kind");
             Ok(())

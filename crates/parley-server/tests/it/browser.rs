@@ -1557,7 +1557,6 @@ async fn an_admin_tries_an_inbox_as_a_test_customer_in_chromium() {
 /// "billing"), the API holds it as built, a customer's message fires it, and the label shows on
 /// the thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the rules engine"]
 async fn an_admin_builds_a_rule_that_labels_a_thread_in_chromium() {
     let Some(driver) = chromedriver() else {
         return;

@@ -6,7 +6,8 @@
 //! a contact for a purpose without valid consent at the moment it is sent. Among the senders: agents,
 //! the API, a bot, the satisfaction survey sent on resolving, and Parley's own double opt-in
 //! requests, whose answers must also say truly whether the request went, waits or was refused.
-//! Automations and campaigns join this test as senders when they exist.
+//! An automation rule sends the survey on every customer message too; campaigns join this test
+//! as senders when they exist.
 
 use std::sync::Arc;
 
@@ -357,6 +358,10 @@ impl World {
             )
             .await;
         assert_eq!(s, 200, "{v}");
+        let rule = json!({ "name": "Survey on every message", "trigger": { "kind": "message_received" },
+            "actions": [{ "kind": "send_survey" }] });
+        let (s, v) = t.post("/api/v1/automations", &t.admin_token, rule).await;
+        assert_eq!(s, 201, "{v}");
         let mut contacts = [String::new(), String::new()];
         for (i, phone) in PHONES.iter().enumerate() {
             let (s, k) = t

@@ -149,6 +149,21 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("get", "/api/v1/inboxes/{id}/auto-replies", [401, 404, 404, 404, 404]),
     ("put", "/api/v1/inboxes/{id}/auto-replies", [401, 403, 403, 422, 422]),
     ("post", "/hooks/call/{inbox_id}", [404, 404, 404, 404, 404]),
+    ("get", "/api/v1/automations", [401, 200, 200, 200, 200]),
+    ("post", "/api/v1/automations", [401, 403, 403, 422, 422]),
+    ("post", "/api/v1/automations/order", [401, 403, 403, 422, 422]),
+    ("post", "/api/v1/automations/dry-run", [401, 403, 403, 422, 422]),
+    ("get", "/api/v1/automations/{id}", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/automations/{id}", [401, 403, 403, 422, 422]),
+    ("patch", "/api/v1/automations/{id}", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/automations/{id}", [401, 403, 403, 404, 404]),
+    ("post", "/api/v1/automations/{id}/dry-run", [401, 403, 403, 404, 404]),
+    ("get", "/api/v1/macros", [401, 200, 200, 200, 200]),
+    ("post", "/api/v1/macros", [401, 403, 403, 422, 422]),
+    ("get", "/api/v1/macros/{id}", [401, 404, 404, 404, 404]),
+    ("put", "/api/v1/macros/{id}", [401, 403, 403, 422, 422]),
+    ("delete", "/api/v1/macros/{id}", [401, 403, 403, 404, 404]),
+    ("post", "/api/v1/conversations/{id}/macros/{macro_id}", [401, 404, 404, 404, 404]),
 ];
 
 struct World {

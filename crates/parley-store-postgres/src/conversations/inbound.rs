@@ -124,6 +124,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
                 contact_id: id(&row, 3)?,
                 consent: Vec::new(),
                 survey_answered: false,
+                reopened: false,
             },
             writes: Vec::new(),
             events: Vec::new(),
@@ -148,7 +149,9 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
     // A rating reply, like a blocked sender's message, leaves the conversation as it was.
     let quiet = blocked || survey.is_some();
     // A resolved or snoozed conversation reopens, and the timeline shows it.
-    if let Some(data) = plan::inbound::reopen(&mut conv, quiet, m.at) {
+    let reopen = plan::inbound::reopen(&mut conv, quiet, m.at);
+    let reopened = reopen.is_some();
+    if let Some(data) = reopen {
         new_events.push(NewEvent::on(
             ws,
             &conv,
@@ -210,6 +213,7 @@ pub(crate) async fn plan(tx: &Tx<'_>, m: InboundMessage) -> StoreResult<Planned>
             contact_id,
             consent,
             survey_answered: survey.is_some(),
+            reopened,
         },
         writes,
         events: new_events,

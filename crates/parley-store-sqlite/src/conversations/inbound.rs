@@ -53,6 +53,7 @@ pub(crate) fn delivered_before(
             contact_id,
             consent: Vec::new(),
             survey_answered: false,
+            reopened: false,
         }),
     )
 }

@@ -11,6 +11,9 @@ pub use super::templates::*;
 use super::Harness;
 use crate::*;
 
+mod automations;
+pub use automations::*;
+
 const T0: i64 = 1_800_000_000_000;
 
 fn t(offset_ms: i64) -> Timestamp {
@@ -196,6 +199,10 @@ pub async fn inbound_reopens_resolved_and_snoozed_with_history(h: Harness) {
     assert_eq!(
         b.conversation_id, a.conversation_id,
         "the customer never starts over"
+    );
+    assert!(
+        !a.reopened && b.reopened,
+        "the outcome says the message reopened it"
     );
     let conv = s.conversation(&scope, a.conversation_id).await.unwrap();
     assert_eq!(conv.status, Status::Open);
@@ -1932,7 +1939,7 @@ pub async fn retention_removes_old_content_and_keeps_the_timeline(h: Harness) {
             ("still here?".to_string(), false)
         ]
     );
-    assert!(!tl.iter().any(|e| e.event.data.contains("4242")));
+    assert!(!tl.iter().any(|e| e.event.data.contains("my card is 4242")));
     let conv = s.conversation(&scope, first.conversation_id).await.unwrap();
     assert_eq!(conv.last_message.as_deref(), Some("still here?"));
     let ids: Vec<WorkspaceId> = s

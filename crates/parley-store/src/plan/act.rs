@@ -7,7 +7,7 @@ use parley_core::message::SenderKind;
 use parley_core::{TeamId, Timestamp, UserId};
 
 use super::events::{change_json, conversation_updated, note_created};
-use crate::{Command, ConversationView, NoteView, StoreError};
+use crate::{Attribution, Command, ConversationView, NoteView, StoreError};
 
 /// What a command writes, decided before any write.
 pub enum Act {
@@ -36,6 +36,8 @@ pub struct StateChange {
     /// Whether the labels change.
     pub labels: bool,
     actor: UserId,
+    /// The rule or macro that gave the command.
+    by: Option<Attribution>,
 }
 
 impl Act {
@@ -46,6 +48,20 @@ impl Act {
         actor: UserId,
         at: Timestamp,
     ) -> Result<Act, StoreError> {
+        if let Command::Attributed { by, cmd } = cmd {
+            return Ok(match Act::of(conv, *cmd, actor, at)? {
+                Act::Send(mut out) => {
+                    let mut meta = out.meta.take().unwrap_or_else(|| serde_json::json!({}));
+                    by.mark(&mut meta);
+                    out.meta = Some(meta);
+                    Act::Send(out)
+                }
+                Act::Change(mut state) => {
+                    state.by = Some(by);
+                    Act::Change(state)
+                }
+            });
+        }
         let change = command_change(conv, &cmd, at)?;
         let send = |sender, by, body, meta| {
             Act::Send(Outbound {
@@ -61,6 +77,7 @@ impl Act {
             assign: None,
             labels: false,
             actor,
+            by: None,
         };
         match cmd {
             Command::Reply { body, meta } => {
@@ -79,6 +96,8 @@ impl Act {
             Command::Assign { assignee, team } => state.assign = Some((assignee, team)),
             Command::Labels { .. } => state.labels = true,
             Command::SetStatus { .. } | Command::SetPriority(_) => {}
+            // Unwrapped above.
+            Command::Attributed { .. } => {}
         }
         Ok(Act::Change(state))
     }
@@ -87,6 +106,19 @@ impl Act {
 impl StateChange {
     /// The event the change appends once saved: its kind and payload.
     pub fn event(&self, conv: &ConversationView) -> (&'static str, String) {
+        let (kind, data) = self.plain_event(conv);
+        match &self.by {
+            None => (kind, data),
+            Some(by) => {
+                let mut v: serde_json::Value =
+                    serde_json::from_str(&data).unwrap_or(serde_json::Value::Null);
+                by.mark(&mut v);
+                (kind, v.to_string())
+            }
+        }
+    }
+
+    fn plain_event(&self, conv: &ConversationView) -> (&'static str, String) {
         match &self.note {
             Some(note) => ("note.created", note_created(note, conv)),
             None => (
@@ -129,5 +161,6 @@ fn command_change(
             Ok(Change::Priority { priority: *p })
         }
         Command::Labels { add, remove } => Ok(state.label_change(add, remove)?),
+        Command::Attributed { cmd, .. } => command_change(conv, cmd, now),
     }
 }

@@ -153,18 +153,34 @@ pub async fn after_resolve(app: &App, p: &Principal, conv: &ConversationView) {
 }
 
 async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Result<()> {
-    let ws = app.workspace(p.workspace_id).await?;
+    send_as(app, &p.scope(), p.user_id, conv, None).await?;
+    Ok(())
+}
+
+/// Sends the survey in `conv` as `actor` (attributed to a rule, when `by` says so): `Some(why)`
+/// when it is not to go (the workspace sends none, nobody answered, the contact is gone). The
+/// channel's window and the gate refuse with their errors.
+pub(crate) async fn send_as(
+    app: &App,
+    scope: &Scope,
+    actor: parley_core::UserId,
+    conv: &ConversationView,
+    by: Option<&parley_store::Attribution>,
+) -> anyhow::Result<Option<&'static str>> {
+    let ws = app.workspace(scope.workspace).await?;
     let settings = SurveySettings::of(&ws.row);
-    if !settings.enabled || conv.first_reply_at.is_none() {
-        return Ok(());
+    if !settings.enabled {
+        return Ok(Some("the workspace sends no survey"));
     }
-    let scope = p.scope();
-    let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
-    let contact = app.store.contact(&scope, conv.contact_id).await?;
+    if conv.first_reply_at.is_none() {
+        return Ok(Some("nobody of the business answered in this conversation"));
+    }
+    let inbox = app.store.inbox(scope, conv.inbox_id).await?;
+    let contact = app.store.contact(scope, conv.contact_id).await?;
     if contact.erased_at.is_some() || contact.blocked_at.is_some() {
-        return Ok(());
+        return Ok(Some("the contact is erased or blocked"));
     }
-    crate::inboxes::channels::check_reply(app, &scope, &inbox, conv.id, false, false).await?;
+    crate::inboxes::channels::check_reply(app, scope, &inbox, conv.id, false, false).await?;
     let now = app.now();
     let body = match settings.answer_by.link() {
         true => settings
@@ -172,7 +188,7 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Resu
             .replace("{link}", &link(app, &inbox, conv.id, now).await?),
         false => settings.message.clone(),
     };
-    let facts = crate::compliance::gate::facts(app, &scope, Some(conv.id)).await?;
+    let facts = crate::compliance::gate::facts(app, scope, Some(conv.id)).await?;
     let admitted = crate::compliance::gate::admit(
         app,
         &inbox,
@@ -183,20 +199,17 @@ async fn send(app: &App, p: &Principal, conv: &ConversationView) -> anyhow::Resu
     )
     .await?;
     let meta = admitted.meta(Some(reply::survey_meta(&inbox, settings.answer_by, now)));
-    app.store
-        .act(
-            &scope,
-            conv.id,
-            p.user_id,
-            Command::Automated {
-                body: admitted.body,
-                meta,
-            },
-            now,
-        )
-        .await?;
+    let mut cmd = Command::Automated {
+        body: admitted.body,
+        meta,
+    };
+    if let Some(by) = by {
+        let (by, cmd_) = (by.clone(), Box::new(cmd));
+        cmd = Command::Attributed { by, cmd: cmd_ };
+    }
+    app.store.act(scope, conv.id, actor, cmd, now).await?;
     app.dispatch_bell.notify_one();
-    Ok(())
+    Ok(None)
 }
 
 /// The conversation a survey link names, once its signature (`sig`) and age (sent at `at`, ms)
