@@ -146,14 +146,17 @@ async fn step(app: &App, ctx: &Ctx, a: &Action, ran: &mut Ran) -> Result<StepVie
             Ok(step)
         }
         Action::Webhook { url } => {
-            // TODO(delivery): the signed POST rides the timers table once it exists; until then
-            // the call is recorded on the timeline and not made.
-            // (`run` records every step that is not `done`.)
-            Ok(StepView::new(
-                a,
-                "recorded",
-                Some(format!("POST {url} queued")),
-            ))
+            let mut event = json!({
+                "event": "automation.webhook",
+                "conversation_id": ctx.conv,
+                "contact_id": ctx.contact,
+                "inbox_id": ctx.inbox.id,
+                "at": app.now(),
+            });
+            ctx.by.mark(&mut event);
+            super::webhook::queue(app, ctx.ws, url, event).await?;
+            // `run` records every step that is not `done`: the timeline shows the call queued.
+            Ok(StepView::new(a, "queued", Some(format!("POST {url}"))))
         }
         other => {
             let Some(cmd) = command_of(other, app.now()) else {

@@ -9,6 +9,7 @@ pub(crate) mod facts;
 pub mod macros;
 pub mod timed;
 pub mod views;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -244,6 +245,7 @@ pub fn routes() -> Vec<crate::http::routes::Route> {
     use crate::http::routes::Answer;
     use views as v;
     let mut all = vec![
+        route!(get "/api/v1/automations/webhook-secret" => webhook::get_secret, "automations", Admin, "The secret rules' webhook calls are signed with (X-Parley-Signature over X-Parley-Timestamp and the body, as the API channel signs)", response = webhook::SecretView),
         route!(get "/api/v1/automations" => api::list_rules, "automations", Member, "The workspace's automation rules in the order they run, each with `fired` and `last_fired_at`", response = crate::views::Items<v::RuleView>),
         route!(post "/api/v1/automations" => api::create_rule, "automations", Admin, "Create a rule (trigger, conditions, actions, limit); it runs after the others; a bad rule is refused naming the field", body = v::RuleRequest, created = v::RuleView),
         route!(post "/api/v1/automations/order" => api::order_rules, "automations", Admin, "Set the order the rules run in: `ids` names each rule once", body = v::OrderRequest, response = crate::views::Items<v::RuleView>),

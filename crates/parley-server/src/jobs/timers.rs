@@ -85,6 +85,9 @@ async fn fire(app: &App, timer: &TimerRow) -> Result<(), StoreError> {
         SNOOZE_KIND => app.store.wake_snoozed(app.now()).await.map(drop),
         SCHEDULED_SEND_KIND => crate::conversations::scheduled::send_due(app, timer).await,
         RULE_KIND => crate::automations::timed::on_timer(app, timer).await,
+        crate::automations::webhook::WEBHOOK_KIND => {
+            crate::automations::webhook::deliver(app, timer).await
+        }
         other => {
             tracing::debug!(kind = other, key = %timer.key, "a timer of no known kind");
             Ok(())

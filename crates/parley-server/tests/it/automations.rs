@@ -617,10 +617,10 @@ on_both!(
         t.inbound(&inbox, &secret, "c1", "m3", "One more thing")
             .await;
         assert_eq!(labels_of(&t, &conv).await, ["returning"]);
-        // The webhook is recorded on the timeline, once (its delivery is not built yet).
+        // The webhook call is queued, once, and shown on the timeline.
         let items = t.timeline_items(&conv).await;
         let hooks: Vec<&Value> = ruled(&items, "Tell the CRM");
         assert_eq!(hooks.len(), 1, "{items:?}");
-        assert_eq!(hooks[0]["data"]["outcome"], "recorded");
+        assert_eq!(hooks[0]["data"]["outcome"], "queued");
     }
 );

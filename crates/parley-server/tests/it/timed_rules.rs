@@ -126,3 +126,96 @@ on_both_backends!(
         assert_eq!(conversation(&t, &conv).await["status"], "resolved");
     }
 );
+
+on_both_backends!(
+    a_rules_webhook_is_signed_and_retried_until_accepted,
+    |backend| async move {
+        use std::sync::Mutex;
+        let (t, clock) = manual(backend).await;
+        // A receiver that fails the first call and takes the second.
+        type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+        let seen: Seen = Arc::default();
+        let s2 = Arc::clone(&seen);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |h: axum::http::HeaderMap, body: String| {
+                let s2 = Arc::clone(&s2);
+                async move {
+                    let get = |k: &str| {
+                        h.get(k)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let mut seen = s2.lock().unwrap();
+                    seen.push((get("x-parley-signature"), get("x-parley-timestamp"), body));
+                    if seen.len() == 1 {
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        rule(
+            &t,
+            json!({ "name": "Tell the CRM", "trigger": { "kind": "resolved" },
+            "actions": [{ "kind": "webhook", "url": url }] }),
+        )
+        .await;
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hello").await;
+        let conv = v["conversation_id"].as_str().unwrap().to_string();
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/conversations/{conv}/resolve"),
+                &t.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        // The server's own worker may make a call while the test's round finds nothing to claim.
+        let calls_after = |n: usize| {
+            let seen = Arc::clone(&seen);
+            async move {
+                for _ in 0..200 {
+                    if seen.lock().unwrap().len() >= n {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                seen.lock().unwrap().len()
+            }
+        };
+        let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
+        tick(&t, &clock, 0).await;
+        assert_eq!(calls_after(1).await, 1, "the first call is made at once");
+        tick(&t, &clock, 10_000).await;
+        pause().await;
+        assert_eq!(calls_after(0).await, 1, "retried only after its backoff");
+        tick(&t, &clock, 60_000).await;
+        assert_eq!(calls_after(2).await, 2);
+        let calls = seen.lock().unwrap().clone();
+        tick(&t, &clock, 3_600_000).await;
+        pause().await;
+        assert_eq!(
+            calls_after(0).await,
+            2,
+            "an accepted call is not made again"
+        );
+        let (s, v) = t
+            .get("/api/v1/automations/webhook-secret", &t.admin_token)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let key = v["secret"].as_str().unwrap();
+        let (sig, ts, body) = &calls[1];
+        let want = parley_channels::api::sign_at(key, ts.parse().unwrap(), body.as_bytes());
+        assert_eq!(sig, &want);
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["conversation_id"], conv.as_str());
+        assert_eq!(event["rule"]["name"], "Tell the CRM");
+    }
+);
