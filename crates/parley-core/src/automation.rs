@@ -244,7 +244,10 @@ mod tests;
 pub mod timed;
 
 pub use check::{check_actions, check_macro, parse_hh_mm};
-pub use eval::{evaluate, listens, Cause, Event, Facts, Firing, Guard, Happening, HeldBack};
+pub use eval::{
+    evaluate, listens, might_fire_on_message, Cause, Event, Facts, Firing, Guard, Happening,
+    HeldBack,
+};
 
 impl Action {
     /// Whether the action sends the customer a message (the storm and bot guards hold these back).

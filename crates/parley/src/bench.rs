@@ -82,6 +82,10 @@ pub struct IngestArgs {
     /// cost on ingest is `--rules 200` against `--rules 0`
     #[arg(long, default_value_t = 0)]
     rules: usize,
+    /// Make the rules' triggers match every message (conditions that do not hold), so each
+    /// message reads the conversation's facts and checks every rule's conditions
+    #[arg(long)]
+    rules_read_facts: bool,
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -240,7 +244,7 @@ async fn set_up(base: &str) -> anyhow::Result<(String, String, String)> {
 /// Creates `n` enabled rules that listen for every customer message and never fire (keywords
 /// the bench never sends, half with a condition too), so each message pays for reading the
 /// conversation's facts and evaluating them all.
-async fn add_rules(base: &str, token: &str, n: usize) -> anyhow::Result<()> {
+async fn add_rules(base: &str, token: &str, n: usize, read_facts: bool) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for i in 0..n {
         let conditions = if i % 2 == 0 {
@@ -248,9 +252,21 @@ async fn add_rules(base: &str, token: &str, n: usize) -> anyhow::Result<()> {
         } else {
             json!({ "match": "any", "items": [] })
         };
+        let trigger = match read_facts {
+            true => json!({ "kind": "message_received" }),
+            false => {
+                json!({ "kind": "keyword", "keywords": [format!("never{i}"), "refund please", "cancel my order"] })
+            }
+        };
+        let conditions = match read_facts {
+            true => {
+                json!({ "match": "all", "items": [{ "kind": "label", "label": "vip", "is": true }] })
+            }
+            false => conditions,
+        };
         let rule = json!({
             "name": format!("bench rule {i}"),
-            "trigger": { "kind": "keyword", "keywords": [format!("never{i}"), "refund please", "cancel my order"] },
+            "trigger": trigger,
             "conditions": conditions,
             "actions": [{ "kind": "add_labels", "labels": ["bench"] }],
         });
@@ -280,7 +296,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let server = start_server(&args).await?;
     let pid = server.pid();
     let (token, inbox, secret) = set_up(&server.base).await?;
-    add_rules(&server.base, &token, args.rules).await?;
+    add_rules(&server.base, &token, args.rules, args.rules_read_facts).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss_kb = proc_status(pid, "VmRSS:").unwrap_or(0);
 

@@ -101,6 +101,37 @@ pub struct Firing {
     pub held_back: Vec<HeldBack>,
 }
 
+/// Whether any rule might fire for a customer's message in `inbox` saying `text`, judged on the
+/// triggers alone (a conversation-created trigger counts as matching): when none can, the caller
+/// reads no facts at all. Keyword and pattern rules that do not match cost one scan of the text.
+pub fn might_fire_on_message(rules: &[Rule], inbox: InboxId, text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let empty = serde_json::Map::new();
+    let facts = Facts {
+        inbox,
+        channel: "",
+        contact_fields: &empty,
+        lists: &[],
+        labels: &[],
+        priority: Priority::Normal,
+        status: Status::Open,
+        assignee: None,
+        team: None,
+        open_now: true,
+        consented: &[],
+        text: Some(text),
+    };
+    let event = Event {
+        happening: Happening::Received { created: true },
+        cause: Cause::default(),
+        automated_sender: false,
+    };
+    rules
+        .iter()
+        .filter(|r| r.enabled && r.inbox_id.is_none_or(|i| i == inbox))
+        .any(|r| triggered(&r.trigger, &event, &facts, &lower))
+}
+
 /// The rules (in order) that fire for `event` on the conversation `facts` describe. Disabled
 /// rules, another inbox's rules fire not; a time-based rule fires only on `Happening::Due`.
 pub fn evaluate(rules: &[Rule], event: &Event, facts: &Facts, guard: &Guard) -> Vec<Firing> {

@@ -424,3 +424,24 @@ fn macros_hold_only_what_an_agent_runs_by_hand() {
     );
     assert_eq!(field("x", vec![Action::SendSurvey]), Some("actions"));
 }
+
+#[test]
+fn only_a_rule_whose_trigger_matches_makes_the_facts_worth_reading() {
+    let inbox = InboxId::from(uuid::Uuid::now_v7());
+    let words = |w: &str| Trigger::Keyword {
+        keywords: vec![w.into()],
+    };
+    let refund = vec![rule(0, words("refund"), vec![label("billing")])];
+    assert!(!might_fire_on_message(&refund, inbox, "where is my order?"));
+    assert!(might_fire_on_message(&refund, inbox, "I want a REFUND"));
+    let mut off = refund.clone();
+    off[0].enabled = false;
+    assert!(!might_fire_on_message(&off, inbox, "refund"));
+    let mut elsewhere = refund.clone();
+    elsewhere[0].inbox_id = Some(InboxId::from(uuid::Uuid::now_v7()));
+    assert!(!might_fire_on_message(&elsewhere, inbox, "refund"));
+    let any = vec![rule(0, Trigger::MessageReceived, vec![label("seen")])];
+    assert!(might_fire_on_message(&any, inbox, "hi"));
+    let first = vec![rule(0, Trigger::ConversationCreated, vec![label("new")])];
+    assert!(might_fire_on_message(&first, inbox, "hi"));
+}

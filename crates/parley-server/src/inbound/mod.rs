@@ -112,6 +112,10 @@ async fn rules_for_message(
     let Some(listening) = rules::listening(app, ws, &received).await? else {
         return Ok(());
     };
+    // Most messages match no rule's words: then no fact is read.
+    if !parley_core::automation::might_fire_on_message(&listening, inbox.id, &said.text) {
+        return Ok(());
+    }
     let scope = rules::facts::system_scope(ws);
     // A blocked sender asks nothing of anyone, the rules included.
     if app
