@@ -228,7 +228,7 @@ function actions(id, macros) {
       snoozeAt.hidden = snoozeGo.hidden = false;
       snoozeAt.focus();
     }]));
-  const run = macros.length ? menu(el("button", { type: "button", id: "macros", class: "secondary" }, t("Macros…")),
+  const run = macros.length ? menu(el("button", { type: "button", id: "macros", class: "secondary", "aria-keyshortcuts": "m" }, t("Macros…")),
     macros.map((m) => [el("span", { "data-macro": m.id }, m.name), () => runMacro(id, m).catch(warn)])) : null;
   const label = el("input", { "aria-label": t("Add a label"), placeholder: t("label"), size: "10" });
   return el("div", { class: "actions" }, status, assign, priority, snooze, snoozeAt, snoozeGo, run, el("span", { class: "labels", id: "labels" }),

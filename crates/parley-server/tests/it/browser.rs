@@ -1798,4 +1798,29 @@ async fn an_admin_writes_a_macro_and_runs_it_on_a_thread_in_chromium() {
         (&json!("high"), &json!(["vip"])),
         "{v}"
     );
+
+    // Run again from the keyboard ("m" opens the menu on its first macro, Enter runs it): the
+    // label and the priority are there already, and the steps say so, on the thread too.
+    b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: 'm', bubbles: true })); return null;")
+        .await;
+    b.wait_for(
+        "return document.activeElement.dataset.macro || document.activeElement.innerText;",
+        "Escalate",
+    )
+    .await;
+    let menuitem = b.eval("return document.activeElement;").await;
+    let menuitem = menuitem[ELEMENT]
+        .as_str()
+        .expect("the focused menu item")
+        .to_string();
+    b.call(
+        reqwest::Method::POST,
+        &format!("/element/{menuitem}/value"),
+        json!({ "text": "\u{E007}" }),
+    )
+    .await;
+    b.wait_for_page_text("#macro-result", "Add labels #vip: unchanged")
+        .await;
+    b.wait_for_page_text("#log", "Add labels #vip: unchanged")
+        .await;
 }
