@@ -1743,6 +1743,10 @@ async fn an_admin_writes_a_macro_and_runs_it_on_a_thread_in_chromium() {
     b.wait_for_page_text("#settings-title", "Macros").await;
     b.click_on("#new-macro").await;
     b.fill("#macro-editor input[name=name]", "Escalate").await;
+    // Without a step the API refuses it, and the editor says why.
+    b.click_on("#macro-editor button[type=submit]").await;
+    b.wait_for_page_text("#macro-editor .result", "at least one action")
+        .await;
     let step = |n: usize, rest: &str| format!("#macro-steps .rule-row:nth-child({n}) {rest}");
     let pick = |selector: &str, value: &str| {
         format!("const s = document.querySelector({selector:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return null;")
