@@ -49,6 +49,7 @@ const SHORTCUTS = [
   ["a", t("Assign to me"), () => state.current && act(state.current, "assign", { assignee_id: state.me.id })],
   ["e", t("Resolve or reopen"), () => { const b = $("#status-action"); if (b) b.click(); }],
   ["s", t("Snooze"), () => { const s = $("#snooze"); if (s) s.click(); }],
+  ["m", t("Run a macro"), () => { const m = $("#macros"); if (m) m.click(); }],
   ["l", t("Add a label"), () => { const l = $(".add-label input"); if (l) l.focus(); }],
   ["x", t("Select the conversation"), () => {
     const c = state.current && document.querySelector(`#list a[data-id="${state.current}"]`);

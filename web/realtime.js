@@ -42,7 +42,7 @@ function onPresence(ev) {
   showPresence();
 }
 
-const TIMELINE = ["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated", "survey.answered", "call"];
+const TIMELINE = ["message.created", "note.created", "conversation.updated", "consent.changed", "message.updated", "survey.answered", "call", "automation.recorded"];
 
 function onEvent(ev) {
   if (ev.type === "viewers" || ev.type === "typing") { onPresence(ev); return; }

@@ -1,6 +1,7 @@
 // The rule builder: the workspace's automation rules in the order they run, each with its switch
 // and how often it fired, and a builder for one rule (trigger, conditions, actions, limit) with a
 // dry run showing what it would have done to recent conversations. The JSON is the API's rule.
+// The action rows (`ACTIONS`, `row`, `loadChoices`) serve the macros screen too.
 import { el, toast, when, warn } from "./dom.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
@@ -59,7 +60,7 @@ const CONDITIONS = {
   consent: [t("Consent"), [["purpose", "pick", t("Purpose"), "purposes"], ["granted", "yesno", t("Granted")]]],
   message_text: [t("Message text"), [["op", "pick", t("Test"), "textops"], ["value", "text", t("Text")]]],
 };
-const ACTIONS = {
+export const ACTIONS = {
   send_template: [t("Send a template"), [["template_id", "template", t("Template")]]],
   send_survey: [t("Send the satisfaction survey"), []],
   add_to_list: [t("Add to a list"), [["list_id", "pick", t("List"), "lists"]]],
@@ -110,8 +111,16 @@ function input(name, type, label, from, value) {
   return { node: el("label", { class: "inline" }, label, " ", node), read };
 }
 
-// A row choosing one kind of `kinds` (trigger, condition or action) with its fields.
-function row(kinds, value, { cls, onremove } = {}) {
+// What the pickers offer: the contact lists and the templates (when the templates API is there).
+export async function loadChoices() {
+  const [l, tpl] = await Promise.all([api("/api/v1/lists").catch(() => ({ items: [] })), api("/api/v1/templates").catch(() => null)]);
+  lists = l.items || [];
+  templates = tpl && tpl.items;
+}
+
+// A row choosing one kind of `kinds` (trigger, condition or action) with its fields; with
+// `onmove(by)`, buttons move it up (-1) or down (+1) among its siblings.
+export function row(kinds, value, { cls, onremove, onmove } = {}) {
   const kind = el("select", { class: `${cls}-kind`, "aria-label": t("Kind") },
     ...Object.entries(kinds).map(([k, [label]]) => el("option", { value: k, selected: value && value.kind === k }, label)));
   const params = el("span", { class: "params" });
@@ -124,8 +133,17 @@ function row(kinds, value, { cls, onremove } = {}) {
   };
   kind.addEventListener("change", () => draw(null));
   draw(value);
-  const node = el("div", { class: `rule-row ${cls}` }, kind, params,
-    onremove ? el("button", { type: "button", class: "secondary", onclick: () => { node.remove(); onremove(); } }, t("Remove")) : "");
+  // The row's buttons name the step they act on, as the kind chosen now says.
+  const named = () => ({ kind: kinds[kind.value][0] });
+  const labels = [() => t("Move “{kind}” up", named()), () => t("Move “{kind}” down", named()), () => t("Remove “{kind}”", named())];
+  const button = (i, text, onclick) => el("button", { type: "button", class: "secondary", "aria-label": labels[i](), onclick }, text);
+  const buttons = [
+    onmove && button(0, "↑", (e) => { onmove(-1); e.currentTarget.focus(); }),
+    onmove && button(1, "↓", (e) => { onmove(1); e.currentTarget.focus(); }),
+    onremove && button(2, t("Remove"), () => { node.remove(); onremove(); }),
+  ];
+  kind.addEventListener("change", () => buttons.forEach((b, i) => b && b.setAttribute("aria-label", labels[i]())));
+  const node = el("div", { class: `rule-row ${cls}` }, kind, params, ...buttons.filter(Boolean));
   const read = () => {
     const out = { kind: kind.value };
     for (const [name, r] of readers) {
@@ -209,11 +227,8 @@ async function dryRun(id, box) {
 const summary = (r) => (TRIGGERS[r.trigger.kind] || [r.trigger.kind])[0] + (r.trigger.keywords ? `: ${r.trigger.keywords.join(", ")}` : "");
 
 export const rules = { key: "rules", title: t("Rules"), roles: ["admin"], render: async (body) => {
-  const [got, l, tpl] = await Promise.all([api("/api/v1/automations"), api("/api/v1/lists").catch(() => ({ items: [] })),
-    api("/api/v1/templates").catch(() => null)]);
+  const [got] = await Promise.all([api("/api/v1/automations"), loadChoices()]);
   const items = got.items || [];
-  lists = l.items || [];
-  templates = tpl && tpl.items;
   const save = (r) => api(`/api/v1/automations/${r.id}`, { method: "PUT", body: JSON.stringify(r) });
   const order = (ids) => api("/api/v1/automations/order", { method: "POST", body: JSON.stringify({ ids }) }).then(() => show("rules")).catch(warn);
   const move = (i, by) => { const ids = items.map((r) => r.id); [ids[i], ids[i + by]] = [ids[i + by], ids[i]]; order(ids); };

@@ -8,10 +8,11 @@ import { agents, bots, teams, lists } from "./settings-people.js";
 import { hours, autoReplies } from "./settings-hours.js";
 import { templates } from "./settings-templates.js";
 import { rules } from "./settings-rules.js";
+import { macros } from "./settings-macros.js";
 import { testCustomer } from "./test-customer.js";
 import { sla, survey, compliance, consent, retention, encryption, audit, exports, tokens } from "./settings-workspace.js";
 
-const SCREENS = [inboxes, agents, bots, teams, lists, templates, rules, sla, hours, autoReplies, survey, compliance, consent, retention, encryption, audit, exports, tokens, widget, testCustomer];
+const SCREENS = [inboxes, agents, bots, teams, lists, templates, rules, macros, sla, hours, autoReplies, survey, compliance, consent, retention, encryption, audit, exports, tokens, widget, testCustomer];
 
 // Shows a screen (the first the user may open when `key` is unknown).
 export async function show(key) {

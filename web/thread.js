@@ -1,6 +1,6 @@
 // The middle column: the open conversation's title and actions, who else is here, its timeline
 // (older entries loaded on scrolling up), what a reply may do now, and the composer under it.
-import { $, el, ago, when, warn } from "./dom.js";
+import { $, el, ago, when, toast, warn } from "./dom.js";
 import { t, T } from "./i18n.js";
 import { state, channelOf, assigneeOf } from "./state.js";
 import { api, act } from "./api.js";
@@ -8,7 +8,7 @@ import { loadList, markSeen } from "./list.js";
 import { composer, keepDraft, showMode } from "./composer.js";
 import { showPanel } from "./panel.js";
 import { send } from "./realtime.js";
-import { icon, menu, skeleton, splitButton } from "./ui.js";
+import { icon, menu, skeleton, splitButton, upsert } from "./ui.js";
 
 const SNOOZES = [
   ["1h", t("For an hour"), () => new Date(Date.now() + 3600e3)],
@@ -42,12 +42,30 @@ function message(m, conv, at) {
   const via = m.meta && m.meta.template ? el("span", { class: "tag" }, `template ${m.meta.template.name}`) : null;
   // The mail server in front of Parley found this mail's sender forged (DMARC failed).
   const forged = m.meta && m.meta.unverified ? el("span", { class: "tag", title: t("The sender's domain says this mail is not theirs (DMARC failed); it changed no consent") }, t("unverified sender")) : null;
-  return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, via, forged, m.body,
+  return el("div", { class: `msg ${m.direction}`, "data-message": m.id }, bot, by(m.meta || {}), via, forged, m.body,
     el("small", { class: "status" }, m.direction === "outbound" ? ` · ${m.status}` : ""), choices,
     ...attachments(m, (conv && conv.inbox_id) || m.inbox_id), el("small", { class: "meta" }, at));
 }
 
-function change(c, at) {
+// Who gave a command when a rule or a macro did: a small tag before the entry.
+function by(d) {
+  if (d.macro) return el("span", { class: "tag" }, t("macro · {name}", { name: d.macro.name }));
+  if (d.rule) return el("span", { class: "tag" }, t("rule · {name}", { name: d.rule.name }));
+  return null;
+}
+
+// What one automated step was, in a few words ("Add labels #vip").
+const STEPS = { send_template: t("Send a template"), send_survey: t("Send the satisfaction survey"), add_to_list: t("Add to a list"),
+  remove_from_list: t("Remove from a list"), add_labels: t("Add labels"), remove_labels: t("Remove labels"), set_priority: t("Set priority"),
+  assign: t("Assign"), note: t("Add an internal note"), snooze: t("Snooze"), resolve: t("Resolve"), reopen: t("Reopen"), webhook: t("Call a webhook") };
+export function stepText(a) {
+  const what = a.labels ? a.labels.map((l) => "#" + l).join(" ") : a.priority ? t(a.priority) : a.body ? `“${a.body}”` : "";
+  return [STEPS[a.kind] || a.kind, what].filter(Boolean).join(" ");
+}
+const OUTCOMES = { done: t("done"), unchanged: t("unchanged"), denied: t("denied"), skipped: t("skipped"), held_back: t("held back"), recorded: t("queued"), failed: t("failed") };
+const outcomeText = (o) => OUTCOMES[o] || o;
+
+function change(c, at, d) {
   const team = (id) => (state.teams.find((x) => x.id === id) || {}).name;
   const text = c.kind === "status" ? t("Status: {status}", { status: t(c.to) })
     : c.kind === "assignment" ? t(c.team_id ? "Assigned to {agent} (team {team})" : "Assigned to {agent}", { agent: assigneeOf(c.assignee_id), team: team(c.team_id) })
@@ -55,7 +73,7 @@ function change(c, at) {
     : c.kind === "labels" ? t("Labels: {labels}", { labels: [...c.added.map((l) => "+#" + l), ...c.removed.map((l) => "−#" + l)].join(" ") })
     : null;
   if (!text) return el("div", { hidden: true });
-  return el("div", { class: "event muted" }, text, " ", at);
+  return el("div", { class: "event muted" }, by(d), text, " ", at);
 }
 
 // One timeline entry as the thread shows it, keyed by the event's sequence number.
@@ -68,8 +86,13 @@ function entryOf(item, conv) {
   const d = item.data;
   const at = item.at ? el("time", { datetime: item.at, title: when(item.at) }, ago(item.at)) : null;
   if (item.type === "message.created") return message(d.message, conv, at);
-  if (item.type === "note.created") return el("div", { class: "note" }, el("strong", {}, t("Note ")), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
-  if (item.type === "conversation.updated") return change(d.change, at);
+  if (item.type === "note.created") return el("div", { class: "note" }, by(d), el("strong", {}, t("Note ")), ...mentionText(d.note.body), el("small", { class: "meta" }, at));
+  if (item.type === "conversation.updated") return change(d.change, at, d);
+  // A step of a rule or a macro that left nothing else on the thread: unchanged, refused, failed.
+  if (item.type === "automation.recorded") {
+    return el("div", { class: `event muted step ${d.outcome}` }, by(d), t("{step}: {outcome}", { step: stepText(d.action || {}), outcome: outcomeText(d.outcome) }),
+      d.detail ? ` (${d.detail})` : "", " ", at);
+  }
   if (item.type === "consent.changed") {
     const k = d.consent;
     const verb = { grant: t("granted"), revoke: t("revoked"), request: t("requested (awaiting CONFIRM)") }[k.action] || k.action;
@@ -157,9 +180,34 @@ async function loadOlder(id, log) {
   } finally { loadingOlder = false; }
 }
 
+// Runs macro `m` on the conversation and says how each step went, under the thread's actions;
+// the thread then shows what the steps changed (the socket brings the same entries, keyed alike).
+async function runMacro(id, m) {
+  const out = $("#macro-result");
+  out.replaceChildren(el("p", { class: "muted" }, t("Running {name}…", { name: m.name })));
+  let r;
+  try {
+    r = await api(`/api/v1/conversations/${id}/macros/${m.id}`, { method: "POST", body: "{}" });
+  } catch (err) { out.replaceChildren(el("p", { class: "error" }, t("{name} did not run: {reason}", { name: m.name, reason: err.message }))); return; }
+  if (id !== state.current) return;
+  const bad = r.steps.filter((s) => !["done", "unchanged", "recorded"].includes(s.outcome)).length;
+  const said = bad ? t("{name}: {n} of {total} steps did not go through", { name: m.name, n: bad, total: r.steps.length }) : t("{name} ran", { name: m.name });
+  out.replaceChildren(el("p", {}, el("strong", {}, said), " ",
+    el("button", { type: "button", class: "quiet", "aria-label": t("Hide the macro's results"), onclick: () => out.replaceChildren() }, "×")),
+    el("ol", { class: "steps" }, ...r.steps.map((s) => el("li", { class: `step ${s.outcome}` },
+      `${stepText(s.action)}: `, el("strong", {}, outcomeText(s.outcome)), s.detail ? ` — ${s.detail}` : ""))));
+  toast(said, bad ? "warning" : "info");
+  showHead(r.conversation);
+  const tl = await api(`/api/v1/conversations/${id}/timeline?limit=50`);
+  const log = $("#log");
+  if (id !== state.current || !log) return;
+  for (const i of tl.items) upsert(log, i.seq, entry(i, r.conversation));
+  log.scrollTop = log.scrollHeight;
+}
+
 // The thread's actions: resolve or reopen, assign (to me, or anyone from its menu), priority,
-// snooze (a menu of times, or a date picked) and labels.
-function actions(id) {
+// snooze (a menu of times, or a date picked), the workspace's macros and labels.
+function actions(id, macros) {
   const status = el("button", { id: "status-action", type: "button", "aria-keyshortcuts": "e", onclick: (e) => act(id, e.currentTarget.dataset.action).catch(warn) });
   const setPriority = (e) => api(`/api/v1/conversations/${id}`, { method: "PATCH", body: JSON.stringify({ priority: e.target.value }) }).catch(warn);
   const priority = el("select", { id: "priority", "aria-label": t("Priority"), onchange: setPriority },
@@ -180,8 +228,10 @@ function actions(id) {
       snoozeAt.hidden = snoozeGo.hidden = false;
       snoozeAt.focus();
     }]));
+  const run = macros.length ? menu(el("button", { type: "button", id: "macros", class: "secondary", "aria-keyshortcuts": "m" }, t("Macros…")),
+    macros.map((m) => [el("span", { "data-macro": m.id }, m.name), () => runMacro(id, m).catch(warn)])) : null;
   const label = el("input", { "aria-label": t("Add a label"), placeholder: t("label"), size: "10" });
-  return el("div", { class: "actions" }, status, assign, priority, snooze, snoozeAt, snoozeGo, el("span", { class: "labels", id: "labels" }),
+  return el("div", { class: "actions" }, status, assign, priority, snooze, snoozeAt, snoozeGo, run, el("span", { class: "labels", id: "labels" }),
     el("form", { class: "add-label", onsubmit: (e) => { e.preventDefault(); if (label.value.trim()) act(id, "labels", { add: [label.value.trim()] }).catch(warn); label.value = ""; } }, label));
 }
 
@@ -204,7 +254,8 @@ export async function openThread(id, force = false) {
   if (location.hash !== `#/c/${id}`) history.replaceState(null, "", `#/c/${id}`);
   $("#inbox").classList.add("reading");
   if (!$("#log")) { $("#thread").replaceChildren(skeleton(5)); $("#panel").replaceChildren(skeleton(6)); }
-  const [conv, tl] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=50`)]);
+  const [conv, tl, macros] = await Promise.all([api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/timeline?limit=50`),
+    api("/api/v1/macros").catch(() => ({ items: [] }))]);
   if (id !== state.current) return;
   state.older = tl.before;
   const log = el("div", { id: "log", tabindex: "0", "aria-label": t("Conversation"), onscroll: (e) => { if (e.target.scrollTop < 40) loadOlder(id, e.target); } },
@@ -212,7 +263,8 @@ export async function openThread(id, force = false) {
   const writer = composer(conv);
   $("#thread").replaceChildren(
     el("button", { type: "button", class: "back quiet", onclick: back }, t("← Conversations")),
-    el("h2", { id: "thread-title" }), actions(id), el("div", { id: "collision", role: "status", "aria-live": "polite" }), log,
+    el("h2", { id: "thread-title" }), actions(id, macros.items || []), el("div", { id: "macro-result", class: "macro-result", role: "status", "aria-live": "polite" }),
+    el("div", { id: "collision", role: "status", "aria-live": "polite" }), log,
     el("div", { id: "scheduled", "aria-label": t("Scheduled replies") }),
     el("p", { id: "verdict", class: "muted", "aria-live": "polite" }),
     writer.form,

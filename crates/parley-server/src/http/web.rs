@@ -85,6 +85,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
     ("/static/settings-rules.js", JS, asset!("settings-rules.js")),
     (
+        "/static/settings-macros.js",
+        JS,
+        asset!("settings-macros.js"),
+    ),
+    (
         "/static/settings-workspace.js",
         JS,
         asset!("settings-workspace.js"),

@@ -1722,3 +1722,109 @@ async fn the_rule_builder_writes_the_apis_rule_in_chromium() {
     assert_eq!(off.actions, [Action::Resolve]);
     assert!(put["body"].get("fired").is_none(), "{put}");
 }
+
+/// An admin writes the macro "Escalate" in settings (add the label "vip", a note "Escalated", set
+/// priority high, then moves the priority step up), the API holds its steps in that order; on a
+/// conversation an agent runs it from the thread's Macros menu and sees each step's result, the
+/// label and the note attributed to the macro.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_writes_a_macro_and_runs_it_on_a_thread_in_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::spawn(Backend::Sqlite).await;
+    let raw = "From: Dana <dana@customer.example>\r\nTo: help@acme.example\r\nSubject: Broken\r\n\
+         Message-ID: <broken-1@customer.example>\r\n\r\nIt is still broken.\r\n";
+    let conv = mail_to_support(&t, raw).await;
+    let b = Browser::start(&driver).await;
+    b.sign_in(&t.base, "admin@acme.test", "admin-password")
+        .await;
+    b.open(&format!("{}/#/settings/macros", t.base)).await;
+    b.wait_for_page_text("#settings-title", "Macros").await;
+    b.click_on("#new-macro").await;
+    b.fill("#macro-editor input[name=name]", "Escalate").await;
+    // Without a step the API refuses it, and the editor says why.
+    b.click_on("#macro-editor button[type=submit]").await;
+    b.wait_for_page_text("#macro-editor .result", "at least one action")
+        .await;
+    let step = |n: usize, rest: &str| format!("#macro-steps .rule-row:nth-child({n}) {rest}");
+    let pick = |selector: &str, value: &str| {
+        format!("const s = document.querySelector({selector:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return null;")
+    };
+    for (n, kind) in [(1, "add_labels"), (2, "note"), (3, "set_priority")] {
+        b.click_on("#add-step").await;
+        b.eval(&pick(&step(n, ".action-kind"), kind)).await;
+    }
+    b.fill(&step(1, "input[name=labels]"), "vip").await;
+    b.fill(&step(2, "input[name=body]"), "Escalated").await;
+    b.eval(&pick(&step(3, "select[name=priority]"), "high"))
+        .await;
+    b.click_on(&step(3, "button[aria-label^='Move'][aria-label$='up']"))
+        .await;
+    b.screenshot("macro-editor.png").await;
+    b.click_on("#macro-editor button[type=submit]").await;
+    let listed = b
+        .wait_for_page_text("#settings-body table", "Escalate")
+        .await;
+    assert!(listed.contains("#vip"), "{listed}");
+    let (s, macros) = t.get("/api/v1/macros", &t.admin_token).await;
+    assert_eq!(s, 200, "{macros}");
+    let m = &macros["items"][0];
+    assert_eq!(
+        m["actions"],
+        json!([{ "kind": "add_labels", "labels": ["vip"] },
+               { "kind": "set_priority", "priority": "high" },
+               { "kind": "note", "body": "Escalated" }]),
+        "{m}"
+    );
+    let id = m["id"].as_str().unwrap();
+
+    // On the thread: the Macros menu runs it, and the thread shows what it did.
+    b.open(&format!("{}/#/c/{conv}", t.base)).await;
+    b.wait_for_page_text("#thread", "It is still broken.").await;
+    b.click_on("#macros").await;
+    b.click_on(&format!("[data-macro='{id}']")).await;
+    let result = b.wait_for_page_text("#macro-result", "Escalate ran").await;
+    assert!(result.contains("Add labels #vip: done"), "{result}");
+    assert!(result.contains("Set priority high: done"), "{result}");
+    b.wait_for_page_text("#toasts", "Escalate ran").await;
+    b.wait_for_page_text("#labels", "vip").await;
+    let log = b.wait_for_page_text("#log", "Escalated").await;
+    assert!(log.contains("macro · Escalate"), "{log}");
+    b.wait_for("return document.querySelector('#priority').value;", "high")
+        .await;
+    b.screenshot("macro-run.png").await;
+    let (_, v) = t
+        .get(&format!("/api/v1/conversations/{conv}"), &t.admin_token)
+        .await;
+    assert_eq!(
+        (&v["priority"], &v["labels"]),
+        (&json!("high"), &json!(["vip"])),
+        "{v}"
+    );
+
+    // Run again from the keyboard ("m" opens the menu on its first macro, Enter runs it): the
+    // label and the priority are there already, and the steps say so, on the thread too.
+    b.eval("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: 'm', bubbles: true })); return null;")
+        .await;
+    b.wait_for(
+        "return document.activeElement.dataset.macro || document.activeElement.innerText;",
+        "Escalate",
+    )
+    .await;
+    let menuitem = b.eval("return document.activeElement;").await;
+    let menuitem = menuitem[ELEMENT]
+        .as_str()
+        .expect("the focused menu item")
+        .to_string();
+    b.call(
+        reqwest::Method::POST,
+        &format!("/element/{menuitem}/value"),
+        json!({ "text": "\u{E007}" }),
+    )
+    .await;
+    b.wait_for_page_text("#macro-result", "Add labels #vip: unchanged")
+        .await;
+    b.wait_for_page_text("#log", "Add labels #vip: unchanged")
+        .await;
+}
