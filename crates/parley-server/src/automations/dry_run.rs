@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::facts::{guard, system_scope, Needs, Snapshot};
 use super::views::{DryRunMatch, DryRunView, HeldBackView, RuleRequest};
 use crate::http::caller::{require_admin, Auth};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
 use crate::state::App;
 
@@ -47,12 +47,6 @@ pub async fn dry_run_unsaved(
 }
 
 async fn dry_run(app: &App, ws: WorkspaceId, mut rule: Rule, last: u32) -> ApiResult<DryRunView> {
-    if rule.trigger.is_timed() {
-        return Err(ApiError::invalid(
-            "trigger",
-            "time-based rules cannot be dry-run yet",
-        ));
-    }
     // A rule switched off is tried as if it were on: that is what the admin wants to know.
     rule.enabled = true;
     let convs = recent(app, ws, last).await?;
@@ -109,6 +103,15 @@ async fn try_on(
         Trigger::Call { answered } => Happening::Call {
             answered: answered.unwrap_or(false),
         },
+        // A time-based rule is tried as if its timer fell due now, on the conversations where it
+        // could be waiting (resolved ones for "after resolve", the others for the rest).
+        t if t.is_timed() => {
+            let resolved = conv.status == parley_core::conversation::Status::Resolved;
+            if !parley_core::automation::timed::still_due(t, resolved) {
+                return Ok(None);
+            }
+            Happening::Due
+        }
         _ => Happening::Received { created: false },
     };
     let message = matches!(happening, Happening::Received { .. });

@@ -21,7 +21,7 @@ pub const RULE_KIND: &str = "rule";
 /// How long a claimed timer is held: a node that dies with it leaves it to another after this.
 const LEASE_MS: i64 = 60_000;
 /// Timers claimed per round, and fired at once.
-const BATCH: u32 = 512;
+const BATCH: u32 = 2_000;
 const IN_FLIGHT: usize = 32;
 /// The longest the worker sleeps without looking at the next due time: timers another node set
 /// (and leases a dead node left) are seen within it.

@@ -164,6 +164,7 @@ const TABLE: &[(&str, &str, [u16; 5])] = &[
     ("put", "/api/v1/macros/{id}", [401, 403, 403, 422, 422]),
     ("delete", "/api/v1/macros/{id}", [401, 403, 403, 404, 404]),
     ("post", "/api/v1/conversations/{id}/macros/{macro_id}", [401, 404, 404, 404, 404]),
+    ("get", "/api/v1/automations/webhook-secret", [401, 403, 403, 200, 200]),
 ];
 
 struct World {

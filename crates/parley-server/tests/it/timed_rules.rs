@@ -219,3 +219,37 @@ on_both_backends!(
         assert_eq!(event["rule"]["name"], "Tell the CRM");
     }
 );
+
+on_both_backends!(
+    a_time_based_rule_dry_runs_as_if_its_timer_fell_due,
+    |backend| async move {
+        let (t, _clock) = manual(backend).await;
+        let (inbox, secret) = t.api_inbox("Support", "http://127.0.0.1:9/cb").await;
+        let (_, v) = t.inbound(&inbox, &secret, "c1", "m1", "hello").await;
+        let open = v["conversation_id"].as_str().unwrap().to_string();
+        let (_, v) = t.inbound(&inbox, &secret, "c2", "m2", "bye").await;
+        let done = v["conversation_id"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/conversations/{done}/resolve");
+        assert_eq!(t.post(&path, &t.admin_token, json!({})).await.0, 200);
+        let (s, v) = t
+            .post(
+                "/api/v1/automations/dry-run",
+                &t.admin_token,
+                serde_json::from_str(FOLLOW_UP).unwrap(),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let hit: Vec<&str> = v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["conversation_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(hit, [open.as_str()], "{v}");
+        assert_eq!(
+            conversation(&t, &open).await["labels"],
+            json!([]),
+            "nothing applied"
+        );
+    }
+);
