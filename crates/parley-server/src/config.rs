@@ -118,7 +118,7 @@ pub struct Config {
     /// Mark cookies `Secure` (set when served over TLS or behind a TLS proxy).
     pub secure_cookies: bool,
     pub dispatch: DispatchConfig,
-    /// Run the delivery and snooze workers in this process.
+    /// Run the delivery and timer workers in this process.
     pub workers: bool,
     /// Where the SMTP listener for email inboxes listens (off when `None`).
     pub smtp_bind: Option<SocketAddr>,

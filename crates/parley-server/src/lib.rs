@@ -3,9 +3,11 @@
 //!
 //! Layout, by what each part is about: `inbound/` (every customer message's one path and the
 //! webhooks), `conversations/`, `contacts/`, `inboxes/` (channels, email, the widget),
-//! `compliance/`, `account/` (sign-in, users, teams, settings, keys), `realtime/` (the event hub
-//! and agents' sockets), `jobs/` (dispatcher, snooze clock, retention) and `http/` (the route
-//! table each part contributes to, errors, extractors, the listener and the served pages).
+//! `compliance/`, `account/` (sign-in, users, teams, settings, keys), `automations/` (rules,
+//! macros, time triggers, webhooks), `templates/`, `hours/` (business hours, auto-replies),
+//! `realtime/` (the event hub and agents' sockets), `jobs/` (dispatcher, timers, retention) and
+//! `http/` (the route table each part contributes to, errors, extractors, the listener and the
+//! served pages).
 
 pub mod account;
 pub mod automations;
