@@ -14,6 +14,7 @@ pub mod nanp;
 pub mod rating;
 pub mod retry;
 pub mod role;
+pub mod routing;
 pub mod sla;
 pub mod sms;
 pub mod template;
