@@ -73,6 +73,11 @@ impl Scope {
             all_contacts: true,
         }
     }
+
+    /// The system scope of Parley itself (workers, automations, webhooks): every inbox, as nobody.
+    pub fn parley(workspace: WorkspaceId) -> Self {
+        Self::system(workspace, UserId(uuid::Uuid::nil()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

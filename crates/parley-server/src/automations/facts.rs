@@ -3,7 +3,7 @@
 
 use parley_core::automation::{Condition, Facts, Guard, Rule};
 use parley_core::consent::{self, Purpose, State};
-use parley_core::{ContactId, ConversationId, ListId, Timestamp, UserId, WorkspaceId};
+use parley_core::{ContactId, ConversationId, ListId, Timestamp, WorkspaceId};
 use parley_store::{ConversationView, InboxRow, Scope, StoreError};
 
 use crate::state::App;
@@ -21,7 +21,7 @@ pub(crate) struct Snapshot {
 
 /// The scope automations act in: the whole workspace, as nobody in particular.
 pub(crate) fn system_scope(ws: WorkspaceId) -> Scope {
-    Scope::system(ws, UserId(uuid::Uuid::nil()))
+    Scope::parley(ws)
 }
 
 /// Which facts beyond the conversation and its inbox the rules' conditions read: the others are

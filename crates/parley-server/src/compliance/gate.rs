@@ -66,7 +66,7 @@ pub(super) async fn address_on(
     inbox: &InboxRow,
     contact: ContactId,
 ) -> Result<Option<String>, StoreError> {
-    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = Scope::parley(inbox.workspace_id);
     let k = match app.store.contact(&scope, contact).await {
         Ok(k) => k,
         // An erased or unknown contact: the gate's own answer (denied) is the one to give.

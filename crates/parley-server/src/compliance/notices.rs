@@ -38,7 +38,7 @@ async fn queue_notice(
     meta: Value,
     body: String,
 ) -> Result<Option<MessageId>, StoreError> {
-    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = Scope::parley(inbox.workspace_id);
     let out = app
         .store
         .start_conversation(
@@ -218,7 +218,7 @@ async fn request_inbox(
     contact: ContactId,
     ledger: &[ConsentEvent],
 ) -> Result<Option<InboxRow>, StoreError> {
-    let scope = Scope::system(ws.id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = Scope::parley(ws.id);
     let mut sms: Vec<InboxRow> = app
         .store
         .list_inboxes(&scope)

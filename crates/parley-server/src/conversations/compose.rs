@@ -267,7 +267,7 @@ pub async fn answered_in(
     tapped: Option<&str>,
 ) -> Option<Value> {
     let conv = Some(conv);
-    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = Scope::parley(inbox.workspace_id);
     let entries = app.store.timeline(&scope, conv?, None, 20).await.ok()?;
     // Only the business's latest reply counts: an older list is no longer on offer.
     let last = entries.iter().rev().find_map(|e| {

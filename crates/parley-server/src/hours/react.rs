@@ -50,7 +50,7 @@ pub async fn after_customer_message(
 }
 
 fn system(inbox: &InboxRow) -> Scope {
-    Scope::system(inbox.workspace_id, UserId(uuid::Uuid::nil()))
+    Scope::parley(inbox.workspace_id)
 }
 
 async fn send(

@@ -205,8 +205,7 @@ async fn route(
         let others = match &mut workspace {
             Some(others) => others,
             None => {
-                let scope =
-                    Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+                let scope = Scope::parley(inbox.workspace_id);
                 workspace.insert(app.store.list_inboxes(&scope).await?)
             }
         };

@@ -96,8 +96,7 @@ fn provider_answers(inbox: &InboxRow) -> bool {
 
 /// Whether Parley already sent a notice after this customer message (a redelivered HELP).
 async fn answered(app: &App, inbox: &InboxRow, out: &InboundOutcome) -> Result<bool, StoreError> {
-    let scope =
-        parley_store::Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = parley_store::Scope::parley(inbox.workspace_id);
     let entries = app
         .store
         .timeline(&scope, out.conversation_id, None, 50)

@@ -144,10 +144,7 @@ const LINE_REPLY_TOKEN_MS: i64 = 20_000;
 /// The reply token of the customer's last LINE message, when this reply is the first answer to
 /// it and the token is fresh (it can be used once).
 async fn line_reply_token(app: &App, job: &OutboxJob) -> Option<String> {
-    let scope = Scope::system(
-        job.inbox.workspace_id,
-        parley_core::UserId(uuid::Uuid::nil()),
-    );
+    let scope = Scope::parley(job.inbox.workspace_id);
     let entries = app
         .store
         .timeline(&scope, job.message.conversation_id, None, 20)
@@ -179,10 +176,7 @@ async fn line_reply_token(app: &App, job: &OutboxJob) -> Option<String> {
 
 /// The window of a queued Messenger or Instagram reply, judged when it is sent.
 async fn send_window(app: &App, job: &OutboxJob) -> Option<meta::WindowVerdict> {
-    let scope = Scope::system(
-        job.inbox.workspace_id,
-        parley_core::UserId(uuid::Uuid::nil()),
-    );
+    let scope = Scope::parley(job.inbox.workspace_id);
     let last = last_customer_message(app, &scope, job.message.conversation_id)
         .await
         .ok()?;

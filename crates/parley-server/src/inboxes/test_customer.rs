@@ -248,10 +248,7 @@ pub async fn intercept(app: &App, job: &OutboxJob) -> Option<SendOutcome> {
     if !job.identity.external_id.starts_with(PREFIX) {
         return None;
     }
-    let scope = Scope::system(
-        job.inbox.workspace_id,
-        parley_core::UserId(uuid::Uuid::nil()),
-    );
+    let scope = Scope::parley(job.inbox.workspace_id);
     let contact = match app.store.contact(&scope, job.contact_id).await {
         Ok(c) => c,
         Err(e) => {

@@ -126,7 +126,7 @@ impl Target {
         ws: WorkspaceId,
         id: ConversationId,
     ) -> Result<Target, StoreError> {
-        let scope = Scope::system(ws, UserId::from(uuid::Uuid::nil()));
+        let scope = Scope::parley(ws);
         let conv = app.store.conversation(&scope, id).await?;
         let inbox = app.store.inbox(&scope, conv.inbox_id).await?;
         let contact = app.store.contact(&scope, conv.contact_id).await?;

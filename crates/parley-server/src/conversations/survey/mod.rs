@@ -238,7 +238,7 @@ pub async fn answerable(
     if now - at > MAX_AGE_MS || at > now + 60_000 {
         return Err(SurveyError::Expired);
     }
-    let scope = Scope::system(row.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = Scope::parley(row.workspace_id);
     let c = app.store.conversation(&scope, conv).await?;
     if c.inbox_id != inbox {
         return Err(not_found());

@@ -92,7 +92,7 @@ pub async fn rating_reply(
     let Some((contact, Some(own))) = found else {
         return Ok(None);
     };
-    let scope = Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()));
+    let scope = Scope::parley(inbox.workspace_id);
     let conv = app
         .store
         .conversation(&scope, msg.thread.unwrap_or(own))

@@ -28,7 +28,7 @@ fn text_setting<'a>(inbox: &'a InboxRow, path: &[&str]) -> &'a str {
 }
 
 fn system_scope(inbox: &InboxRow) -> Scope {
-    Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()))
+    Scope::parley(inbox.workspace_id)
 }
 
 /// The typed view of an email inbox's settings (defaults where they cannot be read).

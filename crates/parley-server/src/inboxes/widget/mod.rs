@@ -19,7 +19,7 @@ use crate::state::App;
 pub const KIND: &str = parley_channels::ChannelKind::Widget.as_str();
 
 fn system_scope(inbox: &parley_store::InboxRow) -> Scope {
-    Scope::system(inbox.workspace_id, parley_core::UserId(uuid::Uuid::nil()))
+    Scope::parley(inbox.workspace_id)
 }
 
 /// Delivers an agent's reply to a visitor: their open socket shows it; when they have left and
